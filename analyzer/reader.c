@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct reader {
+	const unsigned char *map;
+	size_t map_len;
+	uint64_t off, end, seg;
+	int in_gap; /* resynchronising: count one bad record per gap */
+	struct vp_file_header hdr;
+	struct reader_stats st;
+};
+
+int reader__open(const char *path, struct reader **out, char *why, size_t why_len)
+{
+	struct reader *r = NULL;
+	struct stat sb;
+	int err = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+	*out = NULL;
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &sb) < 0) {
+		err = -errno;
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < VP_HEADER_SIZE) {
+		err = -EINVAL;
+		snprintf(why, why_len, "%s: not a vmaprof trace (%lld bytes, header needs %u)",
+			 path, (long long)sb.st_size, VP_HEADER_SIZE);
+		goto cleanup;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		err = -ENOMEM;
+		snprintf(why, why_len, "out of memory");
+		goto cleanup;
+	}
+	r->map_len = (size_t)sb.st_size;
+	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (r->map == MAP_FAILED) {
+		err = -errno;
+		snprintf(why, why_len, "%s: mmap: %s", path, strerror(errno));
+		r->map = NULL;
+		goto cleanup;
+	}
+	memcpy(&r->hdr, r->map, sizeof(r->hdr));
+	const struct vp_file_header *h = &r->hdr;
+	if (h->magic != VP_MAGIC) {
+		err = -EINVAL;
+		snprintf(why, why_len, "%s: bad magic (not a vmaprof trace, or the writer died "
+			 "before writing its header)", path);
+		goto cleanup;
+	}
+	if (h->version != VP_FORMAT_VERSION) {
+		err = -EPROTO;
+		snprintf(why, why_len, "%s: trace format version %u, this vmaprof reads %u",
+			 path, h->version, VP_FORMAT_VERSION);
+		goto cleanup;
+	}
+	if (h->header_size != VP_HEADER_SIZE || h->seg_size < 65536 ||
+	    (h->seg_size & (h->seg_size - 1)) || h->seg_size > (1ull << 30) ||
+	    (h->source != VP_SRC_PRELOAD && h->source != VP_SRC_BPF)) {
+		err = -EINVAL;
+		snprintf(why, why_len, "%s: damaged header (header_size %u, seg_size %llu, "
+			 "source %u)", path, h->header_size, (unsigned long long)h->seg_size,
+			 h->source);
+		goto cleanup;
+	}
+	r->seg = h->seg_size;
+	r->off = VP_HEADER_SIZE;
+	uint64_t avail = r->map_len - VP_HEADER_SIZE;
+	if (h->head == 0 && (h->flags & VP_FH_SEQUENTIAL)) {
+		r->end = r->map_len; /* the writer did not finish: read what is there */
+	} else if (h->head > avail) {
+		r->st.truncated = h->head - avail;
+		r->end = r->map_len;
+	} else {
+		r->end = VP_HEADER_SIZE + h->head;
+	}
+	*out = r;
+	r = NULL;
+cleanup:
+	if (r) {
+		if (r->map)
+			munmap((void *)r->map, r->map_len);
+		free(r);
+	}
+	close(fd);
+	return err;
+}
+
+const struct vp_file_header *reader__header(const struct reader *r)
+{
+	return &r->hdr;
+}
+
+const struct reader_stats *reader__stats(const struct reader *r)
+{
+	return &r->st;
+}
+
+/* Variable part of a record fits inside it? */
+static int fits(uint32_t size, size_t fixed, uint64_t var)
+{
+	return size >= fixed && var <= size - fixed;
+}
+
+static int valid(const struct vp_rec *h)
+{
+	uint32_t s = h->size;
+	switch (h->type) {
+	case VP_REC_PROC: {
+		const struct vp_proc *p = (const void *)h;
+		return s >= sizeof(*p) && fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len);
+	}
+	case VP_REC_MAPS: {
+		const struct vp_maps *m = (const void *)h;
+		return s >= sizeof(*m) && fits(s, sizeof(*m), m->len);
+	}
+	case VP_REC_STACK: {
+		const struct vp_stack *st = (const void *)h;
+		return s >= sizeof(*st) && st->id && st->depth <= VP_MAX_STACK_DEPTH &&
+		       fits(s, sizeof(*st), (uint64_t)st->depth * 8);
+	}
+	case VP_REC_MEM: {
+		const struct vp_mem *m = (const void *)h;
+		return s >= sizeof(*m) && m->call > 0 && m->call < VP_CALL_MAX &&
+		       fits(s, sizeof(*m), m->path_len);
+	}
+	case VP_REC_FORK: {
+		const struct vp_fork *f = (const void *)h;
+		return s >= sizeof(*f) && f->kind >= VP_FORK_FORK && f->kind <= VP_FORK_SPAWN &&
+		       fits(s, sizeof(*f), f->path_len);
+	}
+	case VP_REC_EXEC: {
+		const struct vp_exec *e = (const void *)h;
+		if (s < sizeof(*e) || !fits(s, sizeof(*e), (uint64_t)e->path_len + e->argv_len))
+			return 0;
+		/* argv: argc NUL-terminated strings, exactly */
+		const char *a = vp_exec_argv(e);
+		uint32_t nuls = 0;
+		for (uint32_t i = 0; i < e->argv_len; i++)
+			nuls += a[i] == 0;
+		return nuls == e->argc && (e->argv_len == 0 || a[e->argv_len - 1] == 0);
+	}
+	case VP_REC_EXIT:
+		return s >= sizeof(struct vp_exit);
+	case VP_REC_INTERNAL:
+		return s >= sizeof(struct vp_internal);
+	case VP_REC_FAULT:
+		return s >= sizeof(struct vp_fault);
+	case VP_REC_TASK_FORK:
+		return s >= sizeof(struct vp_task_fork);
+	case VP_REC_TASK_EXEC: {
+		const struct vp_task_exec *e = (const void *)h;
+		return s >= sizeof(*e) && fits(s, sizeof(*e), e->path_len);
+	}
+	case VP_REC_TASK_EXIT:
+		return s >= sizeof(struct vp_task_exit);
+	case VP_REC_BPF_LOST:
+		return s >= sizeof(struct vp_bpf_lost);
+	default:
+		return 0;
+	}
+}
+
+int reader__next(struct reader *r, const struct vp_rec **rec)
+{
+	while (r->off + 8 <= r->end) {
+		const struct vp_rec *h = (const void *)(r->map + r->off);
+		uint64_t in_seg = (r->off - VP_HEADER_SIZE) % r->seg;
+		uint32_t size = h->size;
+		int sane = size >= 8 && (size & 7) == 0 && size <= VP_MAX_RECORD &&
+			   in_seg + size <= r->seg && r->off + size <= r->end;
+		if (sane && h->type == VP_REC_PAD) {
+			r->off += size;
+			continue;
+		}
+		if (sane && size >= sizeof(struct vp_rec)) {
+			if (h->type == 0) {
+				/* reserved, never committed (writer killed mid-record) */
+				r->st.incomplete++;
+				r->off += size;
+				continue;
+			}
+			if (valid(h)) {
+				r->in_gap = 0;
+				r->off += size;
+				r->st.records++;
+				*rec = h;
+				return 1;
+			}
+		}
+		/* Garbage or a hole: a record can only start at an 8-byte
+		 * boundary, so step 8 bytes and look again. */
+		if ((h->type != 0 || size != 0) && !r->in_gap) {
+			r->st.bad++;
+			r->in_gap = 1;
+		}
+		r->st.skipped += 8;
+		r->off += 8;
+	}
+	if (r->off < r->end)
+		r->st.skipped += r->end - r->off;
+	r->off = r->end;
+	return 0;
+}
+
+void reader__free(struct reader *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap((void *)r->map, r->map_len);
+	free(r);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reader: validated access to one trace file (format: vmaprof/record.h).
+ *
+ * Promises: every record reader__next returns has a known type, a size
+ * within the file and large enough for its fixed part, and variable parts
+ * (paths, argv, ips, text) that lie inside the record. Anything else --
+ * truncation, garbage, records the writer never finished -- is skipped and
+ * counted in reader_stats, never returned and never a crash. Memory use is
+ * constant (the file is mapped read-only, not loaded).
+ */
+#ifndef VP_READER_H
+#define VP_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmaprof/record.h"
+
+struct reader_stats {
+	uint64_t records;    /* valid records returned */
+	uint64_t incomplete; /* reserved by the writer but never committed */
+	uint64_t bad;        /* records with impossible sizes or contents */
+	uint64_t skipped;    /* bytes skipped while resynchronising */
+	uint64_t truncated;  /* bytes the header promised that the file lacks */
+};
+
+struct reader;
+/* 0 or -errno; on error `why` holds a one-line reason. */
+int reader__open(const char *path, struct reader **out, char *why, size_t why_len);
+const struct vp_file_header *reader__header(const struct reader *r);
+/* 1 and *rec set, 0 at the end. */
+int reader__next(struct reader *r, const struct vp_rec **rec);
+const struct reader_stats *reader__stats(const struct reader *r);
+void reader__free(struct reader *r);
+
+/* Accessors for variable parts (valid for records reader__next returned). */
+static inline const char *vp_mem_path(const struct vp_mem *m) { return (const char *)(m + 1); }
+static inline const char *vp_exec_path(const struct vp_exec *e) { return (const char *)(e + 1); }
+static inline const char *vp_exec_argv(const struct vp_exec *e) { return (const char *)(e + 1) + e->path_len; }
+static inline const char *vp_proc_exe(const struct vp_proc *p) { return (const char *)(p + 1); }
+static inline const char *vp_proc_argv(const struct vp_proc *p) { return (const char *)(p + 1) + p->exe_len; }
+static inline const char *vp_maps_text(const struct vp_maps *m) { return (const char *)(m + 1); }
+static inline const char *vp_fork_path(const struct vp_fork *f) { return (const char *)(f + 1); }
+static inline const char *vp_task_exec_path(const struct vp_task_exec *e) { return (const char *)(e + 1); }
+
+#endif

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Subcommands of the vmaprof binary. Each returns the process exit code. */
+#ifndef VP_CLI_H
+#define VP_CLI_H
+
+#include <stdio.h>
+
+int cmd_record(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+
+/* 1 if DIR already holds trace files or a session. */
+int vp_dir_has_traces(const char *dir);
+/* The short summary `record` prints when the command is gone. */
+void vp_print_record_summary(const char *dir, FILE *out);
+
+#endif

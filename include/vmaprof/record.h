@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmaprof trace format: the one contract between preload/, bpf/ and analyzer/.
+ *
+ * A trace file is a 4096-byte vp_file_header followed by a stream of records.
+ * Every record starts with a vp_rec header; `size` covers the whole record,
+ * is a multiple of 8 and never crosses a VP_SEG_SIZE boundary of the data area
+ * (writers pad with VP_REC_PAD instead). A writer fills the payload first and
+ * stores `type` last (release), so a record whose type is 0 was never
+ * completed: readers skip it by `size` when that is sane and count it as lost.
+ *
+ * Only fixed-width types, explicit padding and static asserts: the BPF program
+ * (clang -target bpf, vmlinux.h) and user space must agree byte for byte.
+ * Include nothing else of another part; this header includes only types.
+ */
+#ifndef VMAPROF_RECORD_H
+#define VMAPROF_RECORD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define VP_MAGIC 0x31544150524d5056ULL /* "VPMRPAT1" little-endian */
+#define VP_FORMAT_VERSION 1
+#define VP_HEADER_SIZE 4096u
+/* Data area is written in segments of this size (file offset
+ * VP_HEADER_SIZE + k * VP_SEG_SIZE); no record crosses a segment boundary. */
+#define VP_SEG_SIZE (1u << 20)
+#define VP_MAX_RECORD (64u << 10)
+#define VP_MAX_STACK_DEPTH 256
+#define VP_MAX_PATH 4096
+
+enum vp_source {
+	VP_SRC_PRELOAD = 1, /* one file per process image: preload.<pid>.<ns>.vpt */
+	VP_SRC_BPF = 2,     /* one file per session: bpf.vpt */
+};
+
+/* vp_file_header.flags */
+#define VP_FH_SEQUENTIAL 0x1 /* written by one sequential writer; head==0 means "to EOF" */
+
+/* Why a writer stopped recording (vp_file_header.disabled). */
+enum vp_disabled {
+	VP_DIS_NONE = 0,
+	VP_DIS_EXTEND = 1,  /* could not grow the trace file (ENOSPC, EFBIG, ...) */
+	VP_DIS_MAP = 2,     /* could not map a new segment */
+	VP_DIS_STACKS = 3,  /* stack table exhausted: stacks emitted without dedup */
+};
+
+struct vp_file_header {
+	__u64 magic;        /* VP_MAGIC */
+	__u32 version;      /* VP_FORMAT_VERSION */
+	__u32 header_size;  /* VP_HEADER_SIZE: first record starts here */
+	__u32 source;       /* enum vp_source */
+	__u32 pid;          /* writing process (preload) or recorder (bpf) */
+	__u32 page_size;
+	__u32 flags;        /* VP_FH_* */
+	__u64 start_ns;     /* CLOCK_MONOTONIC when the file was opened */
+	__u64 seg_size;     /* VP_SEG_SIZE */
+	/* The counters below are updated atomically while recording and live in
+	 * the file (MAP_SHARED), so they survive the writer being killed. */
+	__u64 head;         /* bytes of data area reserved so far */
+	__u64 records;      /* records committed */
+	__u64 lost;         /* records that could not be stored */
+	__u32 disabled;     /* enum vp_disabled: first reason recording stopped */
+	__u32 stack_depth;  /* max frames per stack, 0 = stacks off */
+	__u64 reentered;    /* calls made while the shim was already inside a hook
+			     * (libunwind's own mmaps, signal handlers): passed through */
+	__u8 reserved[VP_HEADER_SIZE - 88];
+};
+_Static_assert(sizeof(struct vp_file_header) == VP_HEADER_SIZE, "file header size");
+
+enum vp_rec_type {
+	VP_REC_PAD = 1,      /* filler up to a segment boundary */
+	VP_REC_PROC = 2,     /* preload: this image started (first record of a file) */
+	VP_REC_MAPS = 3,     /* preload: a chunk of /proc/self/maps text */
+	VP_REC_STACK = 4,    /* preload: stack id -> ips (ids are per file) */
+	VP_REC_MEM = 5,      /* address-space call (preload: with stack; bpf: syscall) */
+	VP_REC_FORK = 6,     /* preload: fork/vfork/clone/posix_spawn in the parent */
+	VP_REC_EXEC = 7,     /* preload: exec attempt (err 0) or failure (err != 0) */
+	VP_REC_EXIT = 8,     /* preload: exit/_exit called, or library destructor */
+	VP_REC_INTERNAL = 9, /* preload: a mapping the shim made for itself */
+	/* bpf collector */
+	VP_REC_FAULT = 16,
+	VP_REC_TASK_FORK = 17,
+	VP_REC_TASK_EXEC = 18,
+	VP_REC_TASK_EXIT = 19,
+	VP_REC_BPF_LOST = 20,
+	VP_REC_TYPE_MAX = 21,
+};
+
+struct vp_rec {
+	__u16 type;     /* enum vp_rec_type; stored last, 0 = incomplete */
+	__u16 flags;    /* type-specific */
+	__u32 size;     /* whole record in bytes, multiple of 8 */
+	__u64 time_ns;  /* CLOCK_MONOTONIC */
+	__u32 pid;      /* tgid */
+	__u32 tid;
+};
+_Static_assert(sizeof(struct vp_rec) == 24, "record header size");
+
+/* VP_REC_PROC: followed by exe (exe_len bytes, no NUL) and argv (argv_len
+ * bytes, each argument NUL-terminated). */
+struct vp_proc {
+	struct vp_rec h;
+	__u32 ppid;
+	__u32 argc;
+	__u32 exe_len;
+	__u32 argv_len;
+	__u32 stack_depth;
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vp_proc) == 48, "vp_proc size");
+
+/* VP_REC_MAPS: snapshot `seq` of /proc/self/maps, chunk `chunk`; the last
+ * chunk has VP_MAPS_LAST in h.flags. Text follows (len bytes). */
+#define VP_MAPS_LAST 0x1
+enum vp_maps_why { VP_MAPS_START = 1, VP_MAPS_DLOPEN = 2 };
+struct vp_maps {
+	struct vp_rec h;
+	__u32 seq;
+	__u32 chunk;
+	__u32 why;   /* enum vp_maps_why */
+	__u32 len;
+};
+_Static_assert(sizeof(struct vp_maps) == 40, "vp_maps size");
+
+/* VP_REC_STACK: innermost frame first; ips are return addresses except ips[0]. */
+struct vp_stack {
+	struct vp_rec h;
+	__u32 id;     /* > 0, unique within the file */
+	__u32 depth;
+	__u64 ips[];
+};
+_Static_assert(sizeof(struct vp_stack) == 32, "vp_stack size");
+
+enum vp_call {
+	VP_CALL_MMAP = 1,     /* args: addr, len, prot, flags, fd, offset; ret: address */
+	VP_CALL_MUNMAP = 2,   /* args: addr, len */
+	VP_CALL_MREMAP = 3,   /* args: old, old_len, new_len, flags, new_addr; ret: address */
+	VP_CALL_MPROTECT = 4, /* args: addr, len, prot */
+	VP_CALL_MADVISE = 5,  /* args: addr, len, advice */
+	VP_CALL_BRK = 6,      /* args: requested end; ret: new break (kernel semantics) */
+	VP_CALL_SBRK = 7,     /* args: increment; ret: old break, or -1 */
+	VP_CALL_MAX = 8,
+};
+
+/* VP_REC_MEM. h.time_ns is taken before the real call (a release is
+ * ordered before anyone can reuse the range), t_end after it returned (an
+ * acquisition is ordered after it exists). `ret` is the raw return value;
+ * `err` the errno when the call failed, else 0. A file-backed mmap is
+ * followed by the path of fd (path_len bytes, no NUL), when known. */
+#define VP_MEM_FROM_SHIM 0x1   /* h.flags: recorded by the preload shim */
+#define VP_MEM_FROM_KERNEL 0x2 /* h.flags: recorded by the bpf collector */
+struct vp_mem {
+	struct vp_rec h;
+	__u32 call;       /* enum vp_call */
+	__s32 err;
+	__u64 ret;
+	__u64 args[6];
+	__u64 t_end;
+	__u32 stack_id;   /* 0 = none */
+	__u32 path_len;
+};
+_Static_assert(sizeof(struct vp_mem) == 104, "vp_mem size");
+
+enum vp_fork_kind {
+	VP_FORK_FORK = 1,
+	VP_FORK_VFORK = 2,
+	VP_FORK_CLONE = 3,
+	VP_FORK_SPAWN = 4, /* posix_spawn / posix_spawnp: path follows */
+};
+/* VP_REC_FORK: written by the parent after the child exists. */
+struct vp_fork {
+	struct vp_rec h;
+	__u32 child;     /* pid, 0 when the call failed */
+	__u32 kind;      /* enum vp_fork_kind */
+	__s32 err;
+	__u32 stack_id;
+	__u32 path_len;  /* VP_FORK_SPAWN: path follows */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vp_fork) == 48, "vp_fork size");
+
+enum vp_exec_kind {
+	VP_EXEC_EXECVE = 1, VP_EXEC_EXECV, VP_EXEC_EXECVP, VP_EXEC_EXECVPE,
+	VP_EXEC_EXECL, VP_EXEC_EXECLP, VP_EXEC_EXECLE, VP_EXEC_FEXECVE,
+	VP_EXEC_EXECVEAT,
+};
+/* h.flags of VP_REC_EXEC */
+#define VP_EXEC_ENV_FIXED 0x1 /* the shim put LD_PRELOAD/VMAPROF_* back */
+/* VP_REC_EXEC: written before the exec (err == 0) and again if it failed
+ * (err = errno). Followed by path (path_len) and argv (argv_len, NUL-terminated). */
+struct vp_exec {
+	struct vp_rec h;
+	__s32 err;
+	__u32 kind;      /* enum vp_exec_kind */
+	__u32 stack_id;
+	__u32 argc;
+	__u32 path_len;
+	__u32 argv_len;
+};
+_Static_assert(sizeof(struct vp_exec) == 48, "vp_exec size");
+
+enum vp_exit_kind { VP_EXIT_EXIT = 1, VP_EXIT__EXIT = 2, VP_EXIT_DESTRUCTOR = 3 };
+struct vp_exit {
+	struct vp_rec h;
+	__s32 status;
+	__u32 kind;   /* enum vp_exit_kind */
+};
+_Static_assert(sizeof(struct vp_exit) == 32, "vp_exit size");
+
+enum vp_internal_what { VP_INT_TRACE = 1, VP_INT_STACKS = 2, VP_INT_OTHER = 3 };
+/* VP_REC_INTERNAL: [start, start+len) was mapped (h.flags 0) or unmapped
+ * (h.flags VP_INT_UNMAPPED) by the shim for its own use. */
+#define VP_INT_UNMAPPED 0x1
+struct vp_internal {
+	struct vp_rec h;
+	__u64 start;
+	__u64 len;
+	__u32 what;   /* enum vp_internal_what */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vp_internal) == 48, "vp_internal size");
+
+/* ---- bpf collector records ---- */
+
+/* h.flags of VP_REC_FAULT */
+#define VP_FAULT_KERNEL 0x1  /* page_fault_kernel on a user address */
+#define VP_FAULT_VMA 0x2     /* vm_flags/vm_pgoff/anon are valid */
+#define VP_FAULT_CUT 0x4     /* ended by exit, not by a later fault/syscall */
+struct vp_fault {
+	struct vp_rec h;
+	__u64 addr;
+	__u64 ip;
+	__u32 error_code; /* x86: P=1 W=2 U=4 */
+	__u32 pages;      /* user pages allocated while handling (1 << order each) */
+	__u64 vm_flags;   /* of the VMA at fault time when VP_FAULT_VMA */
+	__u32 vma_file;   /* 1 if the VMA maps a file */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vp_fault) == 64, "vp_fault size");
+
+/* VP_REC_TASK_FORK: a new process (not thread) in the traced tree. */
+struct vp_task_fork {
+	struct vp_rec h;   /* pid/tid: the parent */
+	__u32 child_pid;
+	__u32 child_tid;
+};
+_Static_assert(sizeof(struct vp_task_fork) == 32, "vp_task_fork size");
+
+/* VP_REC_TASK_EXEC: followed by filename (path_len bytes). */
+struct vp_task_exec {
+	struct vp_rec h;
+	__u32 old_pid;
+	__u32 path_len;
+};
+_Static_assert(sizeof(struct vp_task_exec) == 32, "vp_task_exec size");
+
+/* VP_REC_TASK_EXIT: a thread-group leader exited (process end). */
+struct vp_task_exit {
+	struct vp_rec h;
+	__u64 min_flt;    /* the kernel's own counters, whole thread group */
+	__u64 maj_flt;
+	__s32 exit_code;  /* raw wait status */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vp_task_exit) == 48, "vp_task_exit size");
+
+/* VP_REC_BPF_LOST: ring-buffer reserves that failed since the last one. */
+struct vp_bpf_lost {
+	struct vp_rec h;
+	__u64 count;
+};
+_Static_assert(sizeof(struct vp_bpf_lost) == 32, "vp_bpf_lost size");
+
+#define VP_ALIGN8(x) (((x) + 7u) & ~7u)
+
+#endif /* VMAPROF_RECORD_H */

@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The LD_PRELOAD shim: interposes the address-space, process and exec calls
+ * of the traced program and records each one with its call stack.
+ *
+ * Rules every hook follows (the program must never notice us):
+ * - The thread-local guard is checked first: a call made while this thread
+ *   is already inside a hook (libunwind's own mmaps, a signal handler, the
+ *   shim itself) is passed straight through and only counted.
+ * - The real function's result and errno are returned unchanged; errno is
+ *   saved right after the real call and restored after recording.
+ * - A release (munmap, mremap's old range, mprotect) is timestamped before
+ *   the real call, an acquisition after it, so a range another thread reuses
+ *   at once is never attributed to the wrong mapping.
+ * - No malloc, no stdio, no locks on the hook path.
+ * - If anything of ours fails, recording stops and calls pass through.
+ */
+/* mmap and mmap64 are both defined here: glibc must not redirect one to the
+ * other (x86_64 off_t is 64-bit either way). */
+#undef _FILE_OFFSET_BITS
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "shim.h"
+#include "stacks.h"
+#include "vmaprof/record.h"
+#include "writer.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+extern char **environ;
+
+/* ---- the real functions ---- */
+
+static struct {
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*mprotect)(void *, size_t, int);
+	int (*madvise)(void *, size_t, int);
+	int (*brk)(void *);
+	void *(*sbrk)(intptr_t);
+	pid_t (*fork)(void);
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[], char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			    const posix_spawnattr_t *, char *const[], char *const[]);
+	void (*exit)(int) __attribute__((noreturn));
+	void (*_exit)(int) __attribute__((noreturn));
+	void (*_Exit)(int) __attribute__((noreturn));
+	void *(*dlopen)(const char *, int);
+	void *(*dlmopen)(Lmid_t, const char *, int);
+} real;
+static _Atomic int resolved;
+
+static void resolve(void)
+{
+	if (atomic_load_explicit(&resolved, memory_order_acquire))
+		return;
+#define R(n) real.n = (__typeof__(real.n))dlsym(RTLD_NEXT, #n)
+	R(mmap); R(munmap); R(mremap); R(mprotect); R(madvise); R(brk); R(sbrk);
+	R(fork); R(clone); R(execve); R(execvpe); R(fexecve); R(execveat);
+	R(posix_spawn); R(posix_spawnp); R(exit); R(_exit); R(_Exit);
+	R(dlopen); R(dlmopen);
+#undef R
+	atomic_store_explicit(&resolved, 1, memory_order_release);
+}
+
+void *shim__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (real.mmap)
+		return real.mmap(addr, len, prot, flags, fd, off);
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	return (void *)r;
+}
+
+int shim__real_munmap(void *addr, size_t len)
+{
+	if (real.munmap)
+		return real.munmap(addr, len);
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+int shim__real_open(const char *path, int flags, int mode)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+/* ---- per-thread and per-process state ---- */
+
+static __thread int in_hook __attribute__((tls_model("initial-exec")));
+static __thread pid_t my_tid __attribute__((tls_model("initial-exec")));
+/* Set by vfork.S before the syscall: this thread is the parent's, and the
+ * code running now may be the vfork child borrowing it. */
+__thread int vp_vfork_child __attribute__((tls_model("initial-exec"), visibility("hidden")));
+static pid_t my_pid;
+static _Atomic int ready;  /* init done and a trace file is open */
+static _Atomic int exit_recorded; /* exit/_exit seen: the destructor adds nothing */
+static int configured;     /* VMAPROF_DIR was set at start */
+static char out_dir[VP_MAX_PATH];
+static uint32_t stack_depth = 64;
+
+uint64_t shim__now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void shim__fill_header(struct vp_rec *r, uint64_t t)
+{
+	if (UNLIKELY(!my_tid))
+		my_tid = (pid_t)syscall(SYS_gettid);
+	r->flags = 0;
+	r->time_ns = t;
+	r->pid = (uint32_t)my_pid;
+	r->tid = (uint32_t)my_tid;
+}
+
+/* Enter a hook: 1 if this call is to be recorded. */
+static inline int enter(void)
+{
+	if (UNLIKELY(!atomic_load_explicit(&resolved, memory_order_acquire)))
+		resolve();
+	if (in_hook) {
+		writer__reentered();
+		return 0;
+	}
+	if (!atomic_load_explicit(&ready, memory_order_acquire) || vp_vfork_child)
+		return 0;
+	in_hook = 1;
+	return 1;
+}
+
+static inline void leave(void)
+{
+	in_hook = 0;
+}
+
+/* ---- records ---- */
+
+void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped)
+{
+	uint32_t seg;
+	struct vp_internal *r = (struct vp_internal *)writer__reserve(sizeof(*r), &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, shim__now());
+	r->h.flags = unmapped ? VP_INT_UNMAPPED : 0;
+	r->start = (uint64_t)(uintptr_t)p;
+	r->len = len;
+	r->what = what;
+	writer__commit(&r->h, VP_REC_INTERNAL, seg);
+}
+
+static void rec_mem(uint32_t call, uint64_t t0, uint64_t a0, uint64_t a1, uint64_t a2,
+		    uint64_t a3, uint64_t a4, uint64_t a5, uint64_t ret, int err,
+		    uint32_t stack, const char *path, uint32_t path_len)
+{
+	uint64_t t1 = shim__now();
+	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_mem) + path_len);
+	struct vp_mem *r = (struct vp_mem *)writer__reserve(size, &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, t0);
+	r->h.flags = VP_MEM_FROM_SHIM;
+	r->call = call;
+	r->err = err;
+	r->ret = ret;
+	r->args[0] = a0; r->args[1] = a1; r->args[2] = a2;
+	r->args[3] = a3; r->args[4] = a4; r->args[5] = a5;
+	r->t_end = t1;
+	r->stack_id = stack;
+	r->path_len = path_len;
+	if (path_len)
+		memcpy(r + 1, path, path_len);
+	writer__commit(&r->h, VP_REC_MEM, seg);
+}
+
+/* Path of an fd, for file mappings. Returns its length, 0 if unknown. */
+static uint32_t fd_path(int fd, char *buf, size_t cap)
+{
+	char link[32] = "/proc/self/fd/";
+	int n = fd, i = 14;
+	char digits[12];
+	int d = 0;
+	do {
+		digits[d++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n && d < 11);
+	while (d)
+		link[i++] = digits[--d];
+	link[i] = 0;
+	long l = syscall(SYS_readlink, link, buf, cap);
+	return l > 0 ? (uint32_t)l : 0;
+}
+
+static void rec_fork(uint32_t kind, pid_t child, int err, uint32_t stack, const char *path)
+{
+	uint32_t pl = path ? (uint32_t)strnlen(path, VP_MAX_PATH) : 0;
+	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_fork) + pl);
+	struct vp_fork *r = (struct vp_fork *)writer__reserve(size, &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, shim__now());
+	r->child = child > 0 ? (uint32_t)child : 0;
+	r->kind = kind;
+	r->err = err;
+	r->stack_id = stack;
+	r->path_len = pl;
+	if (pl)
+		memcpy(r + 1, path, pl);
+	writer__commit(&r->h, VP_REC_FORK, seg);
+}
+
+/* Bytes argv takes as NUL-terminated strings, capped to fit one record. */
+static uint32_t argv_bytes(char *const argv[], uint32_t cap, uint32_t *argc)
+{
+	uint32_t b = 0, n = 0;
+	for (; argv && argv[n]; n++) {
+		uint32_t l = (uint32_t)strlen(argv[n]) + 1;
+		if (b + l > cap)
+			break;
+		b += l;
+	}
+	*argc = n;
+	return b;
+}
+
+static void rec_exec(uint32_t kind, const char *path, char *const argv[], int err,
+		     int fixed, uint32_t stack)
+{
+	uint32_t pl = path ? (uint32_t)strnlen(path, VP_MAX_PATH) : 0, argc;
+	uint32_t room = VP_MAX_RECORD - (uint32_t)sizeof(struct vp_exec) - pl - 8;
+	uint32_t al = argv_bytes(argv, room, &argc);
+	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_exec) + pl + al);
+	struct vp_exec *r = (struct vp_exec *)writer__reserve(size, &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, shim__now());
+	r->h.flags = fixed ? VP_EXEC_ENV_FIXED : 0;
+	r->err = err;
+	r->kind = kind;
+	r->stack_id = stack;
+	r->argc = argc;
+	r->path_len = pl;
+	r->argv_len = al;
+	char *p = (char *)(r + 1);
+	memcpy(p, path, pl);
+	p += pl;
+	for (uint32_t i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]) + 1;
+		memcpy(p, argv[i], l);
+		p += l;
+	}
+	writer__commit(&r->h, VP_REC_EXEC, seg);
+}
+
+static void rec_exit(uint32_t kind, int status)
+{
+	uint32_t seg;
+	struct vp_exit *r = (struct vp_exit *)writer__reserve(sizeof(*r), &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, shim__now());
+	r->status = status;
+	r->kind = kind;
+	writer__commit(&r->h, VP_REC_EXIT, seg);
+}
+
+/* Copy /proc/self/maps into VP_REC_MAPS chunks. */
+static void rec_maps(uint32_t why)
+{
+	static _Atomic uint32_t seq;
+	uint32_t s = atomic_fetch_add(&seq, 1);
+	int fd = shim__real_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		writer__lost();
+		return;
+	}
+	char buf[8192];
+	uint32_t chunk = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			writer__lost();
+		int last = n <= 0;
+		uint32_t len = n > 0 ? (uint32_t)n : 0, seg;
+		struct vp_maps *r = (struct vp_maps *)writer__reserve(
+			VP_ALIGN8((uint32_t)sizeof(*r) + len), &seg);
+		if (r) {
+			shim__fill_header(&r->h, shim__now());
+			r->h.flags = last ? VP_MAPS_LAST : 0;
+			r->seq = s;
+			r->chunk = chunk;
+			r->why = why;
+			r->len = len;
+			memcpy(r + 1, buf, len);
+			writer__commit(&r->h, VP_REC_MAPS, seg);
+		}
+		chunk++;
+		if (last)
+			break;
+	}
+	close(fd);
+}
+
+static void rec_proc(void)
+{
+	uint32_t seg;
+	char exe[VP_MAX_PATH];
+	char args[16384];
+	ssize_t el = syscall(SYS_readlink, "/proc/self/exe", exe, sizeof(exe));
+	if (el < 0)
+		el = 0;
+	ssize_t al = 0;
+	int fd = shim__real_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		ssize_t n;
+		while (al < (ssize_t)sizeof(args) &&
+		       (n = read(fd, args + al, sizeof(args) - (size_t)al)) > 0)
+			al += n;
+		close(fd);
+	}
+	/* keep whole arguments only */
+	while (al > 0 && args[al - 1] != 0)
+		al--;
+	uint32_t argc = 0;
+	for (ssize_t i = 0; i < al; i++)
+		argc += args[i] == 0;
+	struct vp_proc *r = (struct vp_proc *)writer__reserve(
+		VP_ALIGN8((uint32_t)(sizeof(*r) + (size_t)el + (size_t)al)), &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, shim__now());
+	r->ppid = (uint32_t)getppid();
+	r->argc = argc;
+	r->exe_len = (uint32_t)el;
+	r->argv_len = (uint32_t)al;
+	r->stack_depth = stack_depth;
+	memcpy(r + 1, exe, (size_t)el);
+	memcpy((char *)(r + 1) + el, args, (size_t)al);
+	writer__commit(&r->h, VP_REC_PROC, seg);
+}
+
+/* Start a trace file for this process image: PROC, then the maps snapshot
+ * before anything else is recorded. */
+static void start_stream(void)
+{
+	my_pid = (pid_t)syscall(SYS_getpid);
+	my_tid = (pid_t)syscall(SYS_gettid);
+	if (writer__open(out_dir, my_pid, stack_depth) < 0) {
+		/* Cannot record: leave a marker the recorder can report, and
+		 * pass every call through from now on. */
+		char path[VP_MAX_PATH + 64];
+		int n = snprintf(path, sizeof(path), "%s/preload.%d.failed", out_dir, (int)my_pid);
+		if (n > 0 && (size_t)n < sizeof(path)) {
+			int fd = shim__real_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd >= 0)
+				close(fd);
+		}
+		return;
+	}
+	rec_proc();
+	rec_maps(VP_MAPS_START);
+	stacks__init(stack_depth);
+	atomic_store_explicit(&ready, 1, memory_order_release);
+}
+
+static void after_fork_child(void)
+{
+	/* Only this thread exists now; the parent's file, stack table and
+	 * thread ids are not ours. */
+	atomic_store(&ready, 0);
+	my_tid = 0;
+	in_hook = 1;
+	writer__forget();
+	stacks__forget();
+	start_stream();
+	in_hook = 0;
+}
+
+__attribute__((constructor(101))) static void shim_init(void)
+{
+	int saved = errno;
+	in_hook = 1;
+	resolve();
+	const char *dir = getenv("VMAPROF_DIR");
+	if (dir && *dir && strlen(dir) < sizeof(out_dir)) {
+		strcpy(out_dir, dir);
+		configured = 1;
+		const char *d = getenv("VMAPROF_STACK_DEPTH");
+		if (d && *d) {
+			char *end;
+			unsigned long v = strtoul(d, &end, 10);
+			if (*end == 0)
+				stack_depth = v > VP_MAX_STACK_DEPTH ? VP_MAX_STACK_DEPTH : (uint32_t)v;
+		}
+		env__save(environ);
+		start_stream();
+		pthread_atfork(NULL, NULL, after_fork_child);
+	}
+	in_hook = 0;
+	errno = saved;
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	if (atomic_load(&exit_recorded) || !enter())
+		return;
+	int saved = errno;
+	rec_exit(VP_EXIT_DESTRUCTOR, 0);
+	errno = saved;
+	leave();
+}
+
+/* ---- address-space hooks ---- */
+
+static void *mmap_hook(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!enter())
+		return shim__real_mmap(addr, len, prot, flags, fd, off);
+	uint64_t t0 = shim__now();
+	void *r = real.mmap(addr, len, prot, flags, fd, off);
+	int e = errno, err = r == MAP_FAILED ? e : 0;
+	uint32_t st = stacks__capture();
+	char path[VP_MAX_PATH];
+	uint32_t pl = 0;
+	if (r != MAP_FAILED && !(flags & MAP_ANONYMOUS) && fd >= 0)
+		pl = fd_path(fd, path, sizeof(path));
+	rec_mem(VP_CALL_MMAP, t0, (uintptr_t)addr, len, (uint64_t)prot, (uint64_t)(uint32_t)flags,
+		(uint64_t)(int64_t)fd, (uint64_t)off, (uintptr_t)r, err, st, path, pl);
+	errno = e;
+	leave();
+	return r;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap_hook(addr, len, prot, flags, fd, off);
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap_hook(addr, len, prot, flags, fd, off);
+}
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	if (!enter())
+		return shim__real_munmap(addr, len);
+	uint64_t t0 = shim__now();
+	int r = real.munmap(addr, len);
+	int e = errno;
+	uint32_t st = stacks__capture();
+	rec_mem(VP_CALL_MUNMAP, t0, (uintptr_t)addr, len, 0, 0, 0, 0, (uint64_t)(int64_t)r,
+		r ? e : 0, st, NULL, 0);
+	errno = e;
+	leave();
+	return r;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (!enter()) {
+		if (!real.mremap)
+			return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+		return real.mremap(old, old_len, new_len, flags, new_addr);
+	}
+	uint64_t t0 = shim__now();
+	void *r = real.mremap(old, old_len, new_len, flags, new_addr);
+	int e = errno;
+	uint32_t st = stacks__capture();
+	rec_mem(VP_CALL_MREMAP, t0, (uintptr_t)old, old_len, new_len, (uint64_t)(uint32_t)flags,
+		(uintptr_t)new_addr, 0, (uintptr_t)r, r == MAP_FAILED ? e : 0, st, NULL, 0);
+	errno = e;
+	leave();
+	return r;
+}
+
+#define SIMPLE_HOOK(name, call, sysno)                                                     \
+	EXPORT int name(void *addr, size_t len, int arg)                                   \
+	{                                                                                  \
+		if (!enter())                                                              \
+			return real.name ? real.name(addr, len, arg)                       \
+					 : (int)syscall(sysno, addr, len, arg);            \
+		uint64_t t0 = shim__now();                                                 \
+		int r = real.name(addr, len, arg);                                         \
+		int e = errno;                                                             \
+		uint32_t st = stacks__capture();                                           \
+		rec_mem(call, t0, (uintptr_t)addr, len, (uint64_t)(int64_t)arg, 0, 0, 0,   \
+			(uint64_t)(int64_t)r, r ? e : 0, st, NULL, 0);                     \
+		errno = e;                                                                 \
+		leave();                                                                   \
+		return r;                                                                  \
+	}
+SIMPLE_HOOK(mprotect, VP_CALL_MPROTECT, SYS_mprotect)
+SIMPLE_HOOK(madvise, VP_CALL_MADVISE, SYS_madvise)
+
+EXPORT int brk(void *addr)
+{
+	if (!enter())
+		return real.brk(addr);
+	uint64_t t0 = shim__now();
+	void *old = real.sbrk(0);
+	int r = real.brk(addr);
+	int e = errno;
+	void *now = real.sbrk(0);
+	uint32_t st = stacks__capture();
+	rec_mem(VP_CALL_BRK, t0, (uintptr_t)addr, (uintptr_t)old, 0, 0, 0, 0, (uintptr_t)now,
+		r ? e : 0, st, NULL, 0);
+	errno = e;
+	leave();
+	return r;
+}
+
+EXPORT void *sbrk(intptr_t inc)
+{
+	if (!enter())
+		return real.sbrk(inc);
+	uint64_t t0 = shim__now();
+	void *r = real.sbrk(inc);
+	int e = errno;
+	void *now = real.sbrk(0);
+	uint32_t st = stacks__capture();
+	rec_mem(VP_CALL_SBRK, t0, (uint64_t)inc, (uintptr_t)now, 0, 0, 0, 0, (uintptr_t)r,
+		r == (void *)-1 ? e : 0, st, NULL, 0);
+	errno = e;
+	leave();
+	return r;
+}
+
+/* ---- processes ---- */
+
+EXPORT pid_t fork(void)
+{
+	if (!enter())
+		return real.fork();
+	uint32_t st = stacks__capture();
+	/* The child runs after_fork_child (pthread_atfork) inside real.fork,
+	 * with in_hook still 1 from here: it clears it itself. */
+	pid_t r = real.fork();
+	int e = errno;
+	if (r != 0) {
+		rec_fork(VP_FORK_FORK, r, r < 0 ? e : 0, st, NULL);
+		errno = e;
+		leave();
+	}
+	return r;
+}
+
+/* Called from vfork.S in the parent once the child has exec'd or exited. */
+__attribute__((visibility("hidden"))) pid_t vp_vfork_parent(pid_t r)
+{
+	vp_vfork_child = 0;
+	int e = r < 0 ? (int)-r : 0;
+	if (r < 0)
+		r = -1;
+	if (enter()) {
+		rec_fork(VP_FORK_VFORK, r, e, stacks__capture(), NULL);
+		leave();
+	}
+	if (e)
+		errno = e;
+	return r;
+}
+
+struct clone_tramp {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static int clone_child(void *p)
+{
+	/* A copy of the parent's memory: p points into that copy. */
+	struct clone_tramp t = *(struct clone_tramp *)p;
+	after_fork_child();
+	return t.fn(t.arg);
+}
+
+EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *ptid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	resolve();
+	/* Threads and children sharing our memory keep our state as is. */
+	if ((flags & (CLONE_THREAD | CLONE_VM)) || !enter())
+		return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+	uint32_t st = stacks__capture();
+	struct clone_tramp t = { fn, arg };
+	int r = real.clone(clone_child, stack, flags, &t, ptid, tls, ctid);
+	int e = errno;
+	rec_fork(VP_FORK_CLONE, r, r < 0 ? e : 0, st, NULL);
+	errno = e;
+	leave();
+	return r;
+}
+
+/* Build the fixed environment on the caller's stack (vfork-safe). */
+#define WITH_FIXED_ENV(envp, fixed_var, out_var)                                           \
+	size_t env_n_ = env__count(envp);                                                  \
+	if (env_n_ > 65536)                                                                \
+		env_n_ = 0; /* too big for the stack: pass it through */                   \
+	char *env_vec_[env_n_ + ENV_MAX_SAVED + 2];                                        \
+	char env_buf_[ENV_PRELOAD_BUF];                                                    \
+	int fixed_var = 0;                                                                 \
+	char *const *out_var = env__fix(envp, env_vec_, env_n_ + ENV_MAX_SAVED + 2,        \
+					env_buf_, sizeof(env_buf_), &fixed_var);           \
+	if (!out_var)                                                                      \
+		out_var = envp;
+
+/* Record the attempt, exec, record the failure. `doit` performs the exec. */
+#define DO_EXEC(kind, path, argv, fixed, doit)                                             \
+	do {                                                                               \
+		int rec_ = enter();                                                        \
+		uint32_t st_ = 0;                                                          \
+		if (rec_) {                                                                \
+			st_ = stacks__capture();                                           \
+			rec_exec(kind, path, argv, 0, fixed, st_);                         \
+		}                                                                          \
+		int r_ = (doit);                                                           \
+		int e_ = errno;                                                            \
+		if (rec_) {                                                                \
+			rec_exec(kind, path, argv, e_, fixed, st_);                        \
+			leave();                                                           \
+		}                                                                          \
+		errno = e_;                                                                \
+		return r_;                                                                 \
+	} while (0)
+
+static int exec_common(uint32_t kind, const char *path, char *const argv[], char *const envp[],
+		       int search)
+{
+	resolve();
+	WITH_FIXED_ENV(envp, fixed, env);
+	if (search)
+		DO_EXEC(kind, path, argv, fixed, real.execvpe(path, argv, env));
+	DO_EXEC(kind, path, argv, fixed, real.execve(path, argv, env));
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	return exec_common(VP_EXEC_EXECVE, path, argv, envp, 0);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return exec_common(VP_EXEC_EXECV, path, argv, environ, 0);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return exec_common(VP_EXEC_EXECVP, file, argv, environ, 1);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	return exec_common(VP_EXEC_EXECVPE, file, argv, envp, 1);
+}
+
+/* execl family: gather the variadic arguments into an argv on the stack;
+ * with_env: an envp follows the terminating NULL (execle). */
+#define GATHER_ARGS(first, ap, argv_var, with_env, env_var)                                \
+	size_t n_ = 1;                                                                     \
+	va_start(ap, first);                                                               \
+	while (va_arg(ap, char *))                                                         \
+		n_++;                                                                      \
+	va_end(ap);                                                                        \
+	char *argv_var[n_ + 1];                                                            \
+	argv_var[0] = (char *)first;                                                       \
+	va_start(ap, first);                                                               \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                                \
+		argv_var[i_] = va_arg(ap, char *);                                         \
+	char *const *env_var = (with_env) ? va_arg(ap, char *const *) : environ;           \
+	va_end(ap);
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	GATHER_ARGS(arg, ap, argv, 0, envp);
+	return exec_common(VP_EXEC_EXECL, path, argv, envp, 0);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	GATHER_ARGS(arg, ap, argv, 0, envp);
+	return exec_common(VP_EXEC_EXECLP, file, argv, envp, 1);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	GATHER_ARGS(arg, ap, argv, 1, envp);
+	return exec_common(VP_EXEC_EXECLE, path, argv, envp, 0);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	resolve();
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	WITH_FIXED_ENV(envp, fixed, env);
+	DO_EXEC(VP_EXEC_FEXECVE, path, argv, fixed, real.fexecve(fd, argv, env));
+}
+
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		    int flags)
+{
+	resolve();
+	WITH_FIXED_ENV(envp, fixed, env);
+	DO_EXEC(VP_EXEC_EXECVEAT, path, argv, fixed, real.execveat(dirfd, path, argv, env, flags));
+}
+
+static int spawn_common(int search, pid_t *pid, const char *path,
+			const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+			char *const argv[], char *const envp[])
+{
+	resolve();
+	WITH_FIXED_ENV(envp, fixed, env);
+	(void)fixed;
+	pid_t child = 0;
+	int rec = enter();
+	uint32_t st = rec ? stacks__capture() : 0;
+	int r = search ? real.posix_spawnp(&child, path, fa, at, argv, env)
+		       : real.posix_spawn(&child, path, fa, at, argv, env);
+	int e = errno;
+	if (pid)
+		*pid = child;
+	if (rec) {
+		rec_fork(VP_FORK_SPAWN, r ? 0 : child, r, st, path);
+		leave();
+	}
+	errno = e;
+	return r;
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	return spawn_common(0, pid, path, fa, at, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	return spawn_common(1, pid, file, fa, at, argv, envp);
+}
+
+#define EXIT_HOOK(name, kind)                                                              \
+	EXPORT void name(int status)                                                       \
+	{                                                                                  \
+		if (enter()) {                                                             \
+			atomic_store(&exit_recorded, 1);                                   \
+			rec_exit(kind, status);                                            \
+			leave();                                                           \
+		}                                                                          \
+		resolve();                                                                 \
+		real.name(status);                                                         \
+	}
+EXIT_HOOK(exit, VP_EXIT_EXIT)
+EXIT_HOOK(_exit, VP_EXIT__EXIT)
+EXIT_HOOK(_Exit, VP_EXIT__EXIT)
+
+/* ---- dlopen: new modules appear; snapshot the maps for symbolization ---- */
+
+EXPORT void *dlopen(const char *file, int mode)
+{
+	resolve();
+	void *h = real.dlopen(file, mode);
+	if (h && enter()) {
+		int e = errno;
+		rec_maps(VP_MAPS_DLOPEN);
+		errno = e;
+		leave();
+	}
+	return h;
+}
+
+EXPORT void *dlmopen(Lmid_t lm, const char *file, int mode)
+{
+	resolve();
+	void *h = real.dlmopen(lm, file, mode);
+	if (h && enter()) {
+		int e = errno;
+		rec_maps(VP_MAPS_DLOPEN);
+		errno = e;
+		leave();
+	}
+	return h;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stack capture with libunwind's unw_backtrace (fast trace path with a
+ * per-thread cache) and deduplication by a lock-free open-addressing table
+ * keyed by a 64-bit hash of the frames.
+ *
+ * Why hash-only keys: comparing frames would need a frame store shared by
+ * all threads; with 64-bit keys the chance of two different stacks sharing
+ * a key in a run with a million distinct stacks is ~3e-8.
+ *
+ * A slot is claimed by CAS on its key, then its id is published after the
+ * VP_REC_STACK record is committed; a reader that finds the key but no id
+ * yet (another thread is still writing it) emits its own copy under a new
+ * id instead of waiting. A full table degrades to one record per call.
+ */
+#include "stacks.h"
+
+#include <link.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "shim.h"
+#include "writer.h"
+
+#define TABLE_BITS 16
+#define TABLE_SIZE (1u << TABLE_BITS)
+#define MAX_PROBE 64
+#define SKIP_MAX 8 /* shim frames at most between the hook and unw_backtrace */
+
+struct slot {
+	_Atomic uint64_t key;
+	_Atomic uint32_t id;
+	uint32_t _pad;
+};
+
+static struct slot *table;
+static _Atomic uint32_t next_id = 1;
+static uint32_t depth;
+static uintptr_t self_lo, self_hi; /* the shim's own code */
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t me = (uintptr_t)data;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (me >= lo && me < hi) {
+			self_lo = lo;
+			self_hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int stacks__init(uint32_t d)
+{
+	depth = d > VP_MAX_STACK_DEPTH ? VP_MAX_STACK_DEPTH : d;
+	atomic_store(&next_id, 1);
+	if (!depth)
+		return 0;
+	if (!self_lo) {
+		dl_iterate_phdr(find_self, (void *)(uintptr_t)&stacks__capture);
+		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	}
+	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
+	void *p = shim__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		depth = 0;
+		return -1;
+	}
+	table = p;
+	shim__note_internal(p, bytes, VP_INT_STACKS, 0);
+	return 0;
+}
+
+void stacks__forget(void)
+{
+	if (table)
+		shim__real_munmap(table, sizeof(struct slot) * TABLE_SIZE);
+	table = NULL;
+}
+
+static uint64_t hash_frames(void *const *ips, int n)
+{
+	uint64_t h = 0x243f6a8885a308d3ull ^ (uint64_t)n;
+	for (int i = 0; i < n; i++) {
+		h ^= (uint64_t)(uintptr_t)ips[i];
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h | 1; /* 0 marks an empty slot */
+}
+
+static uint32_t emit(void *const *ips, int n)
+{
+	uint32_t id = atomic_fetch_add(&next_id, 1), seg;
+	uint32_t size = (uint32_t)(sizeof(struct vp_stack) + (size_t)n * sizeof(uint64_t));
+	struct vp_stack *s = (struct vp_stack *)writer__reserve(size, &seg);
+	if (!s)
+		return 0;
+	shim__fill_header(&s->h, shim__now());
+	s->id = id;
+	s->depth = (uint32_t)n;
+	for (int i = 0; i < n; i++)
+		s->ips[i] = (uint64_t)(uintptr_t)ips[i];
+	writer__commit(&s->h, VP_REC_STACK, seg);
+	return id;
+}
+
+uint32_t stacks__capture(void)
+{
+	if (!depth || !table)
+		return 0;
+	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
+	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
+	int skip = 0;
+	while (skip < n && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
+		skip++;
+	void **ips = buf + skip;
+	n -= skip;
+	if (n > (int)depth)
+		n = (int)depth;
+	if (n <= 0)
+		return 0;
+
+	uint64_t key = hash_frames(ips, n);
+	for (uint32_t i = 0; i < MAX_PROBE; i++) {
+		struct slot *sl = &table[(key + i) & (TABLE_SIZE - 1)];
+		uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+		if (k == 0) {
+			uint64_t empty = 0;
+			if (atomic_compare_exchange_strong(&sl->key, &empty, key)) {
+				uint32_t id = emit(ips, n);
+				atomic_store_explicit(&sl->id, id, memory_order_release);
+				return id;
+			}
+			k = empty; /* someone claimed it first: with which key? */
+		}
+		if (k == key) {
+			uint32_t id = atomic_load_explicit(&sl->id, memory_order_acquire);
+			return id ? id : emit(ips, n);
+		}
+	}
+	return emit(ips, n);
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stacks: user call stacks of the hooked calls, deduplicated in the stream.
+ *
+ * Promises: stacks__capture returns the id of the caller's stack (frames of
+ * the shim itself removed) and has written a VP_REC_STACK for that id
+ * before returning it, so a record using the id always follows its
+ * definition in the file. Ids are per trace file; the table lives in an
+ * anonymous mapping of the shim, not in malloc'd memory. Returns 0 when
+ * stacks are off or could not be captured.
+ */
+#ifndef VP_STACKS_H
+#define VP_STACKS_H
+
+#include <stdint.h>
+
+/* Set the depth (0 = off) and map a fresh table. 0 or -errno. Called at
+ * start and again in a fork child (ids restart with the child's file). */
+int stacks__init(uint32_t depth);
+uint32_t stacks__capture(void);
+/* In a fork child: drop the parent's table (its ids mean nothing in the
+ * child's file). */
+void stacks__forget(void);
+
+#endif

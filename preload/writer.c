@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trace file writer. Layout and rules: include/vmaprof/record.h.
+ *
+ * Why MAP_SHARED and not write(2): a write per record is a syscall (~1 us
+ * here) on every traced call; a store into a shared file mapping costs a
+ * memcpy and still survives the process being killed, since the data is in
+ * the page cache once stored. Segments are mapped with MAP_POPULATE so that
+ * the shim's own page faults do not show up in the target's fault counters.
+ *
+ * Concurrency: `head` (in the mapped header) hands out byte ranges; a range
+ * never crosses a segment (the reserving thread pads the tail of a segment
+ * and tries again). `done[k]` counts committed bytes of segment k; whoever
+ * completes a segment unmaps it, so the target's address space holds at most
+ * the segments still being written.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define MAX_SEGS 4096u /* 4 GiB of trace per process image */
+
+enum { SEG_NONE = 0, SEG_MAPPING, SEG_MAPPED, SEG_FAILED };
+
+static struct {
+	int fd;
+	struct vp_file_header *hdr;
+	_Atomic int active;
+	atomic_flag map_lock;
+	uint64_t file_size;     /* under map_lock */
+	char *_Atomic seg[MAX_SEGS];
+	_Atomic uint32_t seg_state[MAX_SEGS];
+	_Atomic uint64_t done[MAX_SEGS];
+} w = { .fd = -1 };
+
+int writer__active(void)
+{
+	return atomic_load_explicit(&w.active, memory_order_relaxed);
+}
+
+static void disable(uint32_t why)
+{
+	atomic_store(&w.active, 0);
+	if (w.hdr) {
+		uint32_t none = VP_DIS_NONE;
+		atomic_compare_exchange_strong((_Atomic uint32_t *)&w.hdr->disabled, &none, why);
+	}
+}
+
+void writer__lost(void)
+{
+	if (w.hdr)
+		atomic_fetch_add((_Atomic uint64_t *)&w.hdr->lost, 1);
+}
+
+void writer__reentered(void)
+{
+	if (w.hdr && writer__active())
+		atomic_fetch_add_explicit((_Atomic uint64_t *)&w.hdr->reentered, 1,
+					  memory_order_relaxed);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
+{
+	char path[VP_MAX_PATH];
+	uint64_t now = mono_ns();
+	int n = snprintf(path, sizeof(path), "%s/preload.%d.%llu.vpt", dir, (int)pid,
+			 (unsigned long long)now);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = shim__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, VP_HEADER_SIZE) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	void *h = shim__real_mmap(NULL, VP_HEADER_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (h == MAP_FAILED) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	w.fd = fd;
+	w.hdr = h;
+	w.file_size = VP_HEADER_SIZE;
+	atomic_flag_clear(&w.map_lock);
+	struct vp_file_header *hdr = h;
+	hdr->version = VP_FORMAT_VERSION;
+	hdr->header_size = VP_HEADER_SIZE;
+	hdr->source = VP_SRC_PRELOAD;
+	hdr->pid = (uint32_t)pid;
+	hdr->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	hdr->start_ns = now;
+	hdr->seg_size = VP_SEG_SIZE;
+	hdr->stack_depth = stack_depth;
+	/* magic last: a reader seeing it sees the rest */
+	atomic_store_explicit((_Atomic uint64_t *)&hdr->magic, VP_MAGIC, memory_order_release);
+	atomic_store(&w.active, 1);
+	shim__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0);
+	return 0;
+}
+
+/* Map segment k, or wait for the thread that is mapping it. */
+static char *seg_get(uint32_t k)
+{
+	uint32_t st = atomic_load_explicit(&w.seg_state[k], memory_order_acquire);
+	if (st == SEG_MAPPED)
+		return atomic_load_explicit(&w.seg[k], memory_order_relaxed);
+	uint32_t none = SEG_NONE;
+	if (st == SEG_NONE &&
+	    atomic_compare_exchange_strong(&w.seg_state[k], &none, SEG_MAPPING)) {
+		/* Grow the file only under the lock: two threads extending for
+		 * different segments must never shrink it (SIGBUS). */
+		while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
+			sched_yield();
+		uint64_t end = VP_HEADER_SIZE + (uint64_t)(k + 1) * VP_SEG_SIZE;
+		int ok = 1;
+		if (end > w.file_size) {
+			if (ftruncate(w.fd, (off_t)end) == 0)
+				w.file_size = end;
+			else
+				ok = 0;
+		}
+		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
+		char *p = MAP_FAILED;
+		if (ok)
+			p = shim__real_mmap(NULL, VP_SEG_SIZE, PROT_READ | PROT_WRITE,
+					    MAP_SHARED | MAP_POPULATE, w.fd,
+					    (off_t)(VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE));
+		if (p == MAP_FAILED) {
+			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
+			disable(ok ? VP_DIS_MAP : VP_DIS_EXTEND);
+			return NULL;
+		}
+		atomic_store_explicit(&w.seg[k], p, memory_order_relaxed);
+		atomic_store_explicit(&w.seg_state[k], SEG_MAPPED, memory_order_release);
+		/* only now: the note is itself a record and may land in segment k */
+		shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0);
+		return p;
+	}
+	/* Another thread is mapping it: that takes microseconds. */
+	while ((st = atomic_load_explicit(&w.seg_state[k], memory_order_acquire)) == SEG_MAPPING)
+		sched_yield();
+	return st == SEG_MAPPED ? atomic_load_explicit(&w.seg[k], memory_order_relaxed) : NULL;
+}
+
+static void seg_done(uint32_t k, uint32_t bytes)
+{
+	uint64_t d = atomic_fetch_add(&w.done[k], bytes) + bytes;
+	if (d == VP_SEG_SIZE) {
+		char *p = atomic_exchange(&w.seg[k], NULL);
+		if (p) {
+			shim__real_munmap(p, VP_SEG_SIZE);
+			shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 1);
+		}
+	}
+}
+
+struct vp_rec *writer__reserve(uint32_t size, uint32_t *seg)
+{
+	if (!writer__active())
+		goto lost;
+	for (;;) {
+		uint64_t off = atomic_fetch_add((_Atomic uint64_t *)&w.hdr->head, size);
+		uint64_t k64 = off / VP_SEG_SIZE;
+		if (k64 >= MAX_SEGS) {
+			disable(VP_DIS_EXTEND);
+			goto lost;
+		}
+		uint32_t k = (uint32_t)k64, in = (uint32_t)(off % VP_SEG_SIZE);
+		char *base = seg_get(k);
+		if (in + size <= VP_SEG_SIZE) {
+			if (!base)
+				goto lost; /* the bytes stay a hole; readers skip it */
+			struct vp_rec *r = (struct vp_rec *)(base + in);
+			r->size = size;
+			*seg = k;
+			return r;
+		}
+		/* The range crosses the segment end: pad what is left of this
+		 * segment (at least 8 bytes, all sizes are multiples of 8). */
+		uint32_t pad = VP_SEG_SIZE - in;
+		if (base) {
+			struct vp_rec *r = (struct vp_rec *)(base + in);
+			r->size = pad;
+			r->flags = 0;
+			atomic_store_explicit((_Atomic uint16_t *)&r->type, VP_REC_PAD,
+					      memory_order_release);
+		}
+		uint32_t spill = in + size - VP_SEG_SIZE; /* bytes in segment k+1 */
+		seg_done(k, pad);
+		/* The spill bytes in k+1 are reserved but unusable: account them
+		 * as done so k+1 still completes, and mark them as a pad. */
+		if (k + 1 < MAX_SEGS) {
+			char *next = seg_get(k + 1);
+			if (next) {
+				struct vp_rec *r = (struct vp_rec *)next;
+				r->size = spill;
+				r->flags = 0;
+				atomic_store_explicit((_Atomic uint16_t *)&r->type, VP_REC_PAD,
+						      memory_order_release);
+			}
+			seg_done(k + 1, spill);
+		}
+	}
+lost:
+	writer__lost();
+	return NULL;
+}
+
+void writer__commit(struct vp_rec *rec, uint16_t type, uint32_t seg)
+{
+	uint32_t size = rec->size;
+	atomic_store_explicit((_Atomic uint16_t *)&rec->type, type, memory_order_release);
+	atomic_fetch_add_explicit((_Atomic uint64_t *)&w.hdr->records, 1, memory_order_relaxed);
+	seg_done(seg, size);
+}
+
+void writer__forget(void)
+{
+	atomic_store(&w.active, 0);
+	for (uint32_t k = 0; k < MAX_SEGS; k++) {
+		uint32_t st = atomic_load(&w.seg_state[k]);
+		if (st == SEG_NONE)
+			break;
+		char *p = atomic_load(&w.seg[k]);
+		if (p)
+			shim__real_munmap(p, VP_SEG_SIZE);
+		atomic_store(&w.seg[k], NULL);
+		atomic_store(&w.seg_state[k], SEG_NONE);
+		atomic_store(&w.done[k], 0);
+	}
+	if (w.hdr)
+		shim__real_munmap(w.hdr, VP_HEADER_SIZE);
+	w.hdr = NULL;
+	if (w.fd >= 0)
+		close(w.fd);
+	w.fd = -1;
+	w.file_size = 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * writer: the shim's trace file, written through a MAP_SHARED mapping.
+ *
+ * Promises:
+ * - A record is in the page cache the moment writer__commit returns, so it
+ *   survives SIGKILL, abort and _exit of the traced process.
+ * - Lock-free for writers: a reservation is one atomic add on the file
+ *   header's `head`; only mapping a new 1 MiB segment takes a spin lock.
+ * - Never blocks forever, never allocates with malloc, never touches errno
+ *   visible to the caller (callers save/restore errno around it).
+ * - On any failure (disk full, mmap refused) recording stops, the reason is
+ *   stored in the header and every later record is counted in `lost`.
+ */
+#ifndef VP_WRITER_H
+#define VP_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmaprof/record.h"
+
+/* Open DIR/preload.<pid>.<ns>.vpt and map its header. 0 or -errno. */
+int writer__open(const char *dir, pid_t pid, uint32_t stack_depth);
+/* Reserve `size` bytes (multiple of 8, <= VP_MAX_RECORD) with rec->size
+ * set. Returns NULL when recording is off or failed (counted as lost);
+ * *seg is a handle to pass to writer__commit. */
+struct vp_rec *writer__reserve(uint32_t size, uint32_t *seg);
+/* Publish a reserved, filled record: stores `type` last (release). */
+void writer__commit(struct vp_rec *rec, uint16_t type, uint32_t seg);
+/* Count a record we could not even try to write. */
+void writer__lost(void);
+/* Count a hook call passed through because the thread was already in a hook. */
+void writer__reentered(void);
+/* In a fork child: forget the parent's file without touching it (no
+ * munmap of pages the parent still writes), so writer__open can start anew. */
+void writer__forget(void);
+/* True when a file is open and recording. */
+int writer__active(void);
+
+#endif
