@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: MIT
+"""The preload shim on real runs of tests/workloads/w_shim.c, exact counts."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from vptest import check, eq, main, record, workload, parse_dump, Fail, VMAPROF
+
+W = workload("w_shim")
+
+
+def mmaps_from(stream, fn, frame=0):
+    """Shim mmap records whose stack frame `frame` is function `fn`."""
+    return [r for r in stream.of("mem", call="mmap", src="shim")
+            if len(r.stack) > frame and r.stack[frame]["function"] == fn]
+
+
+def only_stream(run, suffix="w_shim"):
+    s = run.by_exe(suffix)
+    eq(len(s), 1, f"streams of {suffix}")
+    return s[0]
+
+
+def t_maps():
+    n = 50
+    run = record([W, "maps", str(n)])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    s = only_stream(run)
+    mm = s.of("mem", call="mmap", src="shim")
+    # Exactly the program's mmaps: nothing of libunwind, the shim or ld.so.
+    eq(len(mm), n, "mmap records")
+    for r in mm:
+        eq(r.functions()[:2], ["map_from_here", "scenario_maps"], "mmap stack")
+        check(r.stack[0]["file"].endswith("w_shim.c"), f"file: {r.stack[0]}")
+        check(r.stack[0]["line"] > 0, "line number")
+        eq((r["len"], r["prot"], r["flags"], r["fd"], r["err"]), (4096, "rw-", 0x22, -1, 0),
+           "mmap args")
+        eq(r["ret"] % 4096, 0, "mmap result aligned")
+        check(r["t_end"] >= r["t"], "acquisition time after call time")
+    eq(len(s.of("mem", call="munmap")), n, "munmap records")
+    pr = s.of("mem", call="mprotect")
+    eq(len(pr), 1, "mprotect records")
+    eq(pr[0].functions()[0], "protect_here", "mprotect stack")
+    eq(pr[0]["prot"], "r--", "mprotect prot")
+    ma = s.of("mem", call="madvise")
+    eq(len(ma), 1, "madvise records")
+    eq((ma[0].functions()[0], ma[0]["advice"]), ("advise_here", 4), "madvise")
+    mr = s.of("mem", call="mremap")
+    eq(len(mr), 1, "mremap records")
+    eq((mr[0].functions()[0], mr[0]["len"], mr[0]["new_len"]), ("remap_here", 4096, 16384),
+       "mremap")
+    last_unmap = s.of("mem", call="munmap")[-1]
+    eq((last_unmap["addr"], last_unmap["len"]), (mr[0]["ret"], 16384),
+       "final munmap is the remapped range")
+    # the hot call site costs one stack record: same id every time
+    eq(len({r["stack"] for r in mm}), 1, "distinct stack ids for one call site")
+    # The shim's own mappings are known and disjoint from the program's.
+    internal = [(r["start"], r["start"] + r["len"]) for r in s.of("internal")]
+    check(internal, "internal mappings noted")
+    for r in mm:
+        for lo, hi in internal:
+            check(not (lo <= r["ret"] < hi), "program mapping inside a shim mapping")
+    proc = s.proc()
+    eq(proc["argv"], [W, "maps", str(n)], "argv")
+    eq(proc["stack_depth"], 64, "default stack depth")
+    maps = s.of("maps")
+    check(maps and maps[-1]["last"] == 1, "initial maps snapshot complete")
+    eq(s.records[0].kind in ("internal", "proc"), True, "nothing recorded before the snapshot")
+
+
+def t_threads():
+    t, n = 8, 5000
+    run = record([W, "threads", str(t), str(n)])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    s = only_stream(run)
+    mm = mmaps_from(s, "map_from_here")
+    eq(len(mm), t * n, "mmap records from 8 threads")
+    check(all(r.functions()[1] == "thread_worker" for r in mm), "worker frame")
+    un = [r for r in s.of("mem", call="munmap") if r.functions()[:1] == ["unmap_from_here"]]
+    eq(len(un), t * n, "munmap records")
+    per_tid = {}
+    for r in mm:
+        per_tid[r["tid"]] = per_tid.get(r["tid"], 0) + 1
+    eq(sorted(per_tid.values()), [n] * t, "mmaps per thread")
+    check(s.pid not in per_tid, "workers are not the main thread")
+    # Each munmap releases the range its own thread mapped just before.
+    last = {}
+    for r in s.records:
+        if r.kind != "mem" or not r.stack:
+            continue
+        if r["call"] == "mmap" and r.stack[0]["function"] == "map_from_here":
+            last[r["tid"]] = r["ret"]
+        elif r["call"] == "munmap" and r.stack[0]["function"] == "unmap_from_here":
+            eq(r["addr"], last.pop(r["tid"], None), "munmap of the thread's own mapping")
+    eq(len(last), 0, "every mapping released")
+
+
+def t_fork():
+    k = 7
+    run = record([W, "fork", str(k)])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    child_pid = int(run.stdout.split()[1])
+    parent = [s for s in run.by_exe("w_shim") if s.pid != child_pid]
+    eq(len(parent), 1, "parent streams")
+    parent = parent[0]
+    forks = parent.of("fork", kind="fork")
+    eq(len(forks), 1, "fork records in the parent")
+    eq((forks[0]["child"], forks[0]["err"]), (child_pid, 0), "fork record")
+    eq(forks[0].functions()[0], "scenario_fork", "fork stack")
+    child = run.by_pid(child_pid)
+    eq(len(child), 1, "child streams")
+    child = child[0]
+    eq(child.proc()["ppid"], parent.pid, "child's ppid")
+    eq(len(mmaps_from(child, "map_from_here")), k, "child mmaps")
+    check(all(r.functions()[1] == "child_maps" for r in mmaps_from(child, "map_from_here")),
+          "child stack")
+    # neither lost nor duplicated: the parent's own mapping is in its stream only
+    eq(len(mmaps_from(parent, "map_from_here")), 1, "parent mmaps")
+    check(mmaps_from(parent, "map_from_here")[0]["t"] > forks[0]["t"], "parent maps after fork")
+    check(child.header["name"] != parent.header["name"], "separate files")
+
+
+def t_vfork():
+    run = record([W, "vfork"])
+    eq(run.rc, 0, "exit status (and the parent's stack survived vfork)")
+    run.assert_clean()
+    child_pid = int(run.stdout.split()[1])
+    parent = [s for s in run.streams if s.pid != child_pid][0]
+    vf = parent.of("fork", kind="vfork")
+    eq(len(vf), 1, "vfork records")
+    eq(vf[0]["child"], child_pid, "vfork child pid")
+    eq(vf[0].functions()[0], "scenario_vfork", "vfork stack")
+    eq(len(mmaps_from(parent, "map_from_here")), 1, "parent mmaps after vfork")
+    child = run.by_pid(child_pid)
+    eq(len(child), 1, "streams of the vforked child after exec")
+    eq(child[0].proc()["argv"], ["w_shim", "maps", "1"], "exec'd argv")
+    eq(len(mmaps_from(child[0], "map_from_here")), 1, "child mmaps")
+
+
+def spawn(kind):
+    run = record([W, kind])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    child_pid = int(run.stdout.split()[1])
+    parent = [s for s in run.streams if s.pid != child_pid][0]
+    sp = parent.of("fork", kind="spawn")
+    eq(len(sp), 1, "spawn records")
+    eq((sp[0]["child"], sp[0]["err"]), (child_pid, 0), "spawn record")
+    child = run.by_pid(child_pid)
+    eq(len(child), 1, "spawned child streams (its envp had no LD_PRELOAD)")
+    eq(len(mmaps_from(child[0], "map_from_here")), 2, "spawned child mmaps")
+
+
+def t_exec_chain():
+    # sh execs env, env -i clears everything and execs w_shim: all traced
+    run = record(["sh", "-c", f"exec env -i {W} maps 3"])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    images = run.by_pid(run.streams[0].pid)
+    exes = [os.path.basename(s.proc()["exe"]) for s in images]
+    eq(exes, ["dash", "env", "w_shim"], "exec chain of one pid")
+    envs = images[1].of("exec", phase="attempt")
+    eq(len(envs), 1, "env's exec")
+    eq(envs[0]["env_fixed"], 1, "env -i dropped LD_PRELOAD; the shim put it back")
+    eq(len(mmaps_from(images[2], "map_from_here")), 3, "mmaps after env -i")
+
+
+def t_execfresh():
+    run = record([W, "execfresh"])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    images = run.by_pid(run.streams[0].pid)
+    eq(len(images), 2, "images of the pid")
+    ex = images[0].of("exec")
+    eq([(e["phase"], e["kind"], e["env_fixed"]) for e in ex], [("attempt", "execve", 1)],
+       "exec records")
+    eq(ex[0]["argv"], ["w_shim", "maps", "3"], "exec argv")
+    eq(len(mmaps_from(images[1], "map_from_here")), 3, "mmaps after execve with empty envp")
+
+
+def t_execfail():
+    run = record([W, "execfail"])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    s = only_stream(run)
+    ex = s.of("exec")
+    eq([(e["phase"], e["err"]) for e in ex], [("attempt", 0), ("failed", 2)], "exec records")
+    eq(ex[0]["path"], "/nonexistent/vmaprof-test", "exec path")
+    mm = mmaps_from(s, "map_from_here")
+    eq(len(mm), 1, "tracing goes on after a failed exec")
+    check(mm[0]["t"] > ex[1]["t"], "mapping after the failure")
+
+
+def killed(scenario, sig):
+    n = 20
+    run = record([W, scenario, str(n)])
+    eq(run.rc, 128 + sig, "exit status 128+signal")
+    s = only_stream(run)
+    eq(len(mmaps_from(s, "map_from_here")), n, f"mappings before {scenario}")
+    for k in ("lost", "incomplete", "bad"):
+        eq(s.header[k], 0, k)
+
+
+def t_exitcode():
+    run = record([W, "exitcode", "7"])
+    eq(run.rc, 7, "exit status passes through")
+    s = only_stream(run)
+    ex = s.of("exit")
+    eq([(e["kind"], e["status"]) for e in ex], [("_exit", 7)], "exit records")
+
+
+def t_errno():
+    run = record([W, "errno"])
+    eq(run.rc, 0, "errno and results unchanged under the shim (see stderr)\n" + run.stderr)
+    s = only_stream(run)
+    failed = [r for r in s.of("mem") if r["err"]]
+    eq([(r["call"], r["err"]) for r in failed],
+       [("mmap", 22), ("munmap", 22), ("mprotect", 22)], "failed calls recorded with errno")
+
+
+def t_dlopen():
+    run = record([W, "dlopen"])
+    eq(run.rc, 0, "exit status")
+    s = only_stream(run)
+    eq(len(s.of("maps", why="dlopen", last=1)), 1, "maps snapshot after dlopen")
+
+
+def t_no_stacks():
+    run = record([W, "maps", "5"], args=["--no-stacks"])
+    eq(run.rc, 0, "exit status")
+    s = only_stream(run)
+    mm = s.of("mem", call="mmap")
+    eq(len(mm), 5, "mmap records")
+    eq({r["stack"] for r in mm}, {0}, "no stacks")
+    eq(s.proc()["stack_depth"], 0, "depth recorded")
+
+
+def t_stack_depth():
+    run = record([W, "maps", "3"], args=["--stack-depth", "2"])
+    s = only_stream(run)
+    eq([len(r.stack) for r in s.of("mem", call="mmap")], [2, 2, 2], "stack depth 2")
+
+
+def t_unwritable():
+    """The shim cannot open its file: the program runs exactly as without it."""
+    env = dict(os.environ, VMAPROF_DIR="/nonexistent/vmaprof", LD_PRELOAD=shim_path(),
+               VMAPROF_SHIM=shim_path())
+    for args in (["errno"], ["maps", "10"], ["fork", "2"]):
+        p = subprocess.run([W, *args], capture_output=True, text=True, env=env, timeout=60)
+        eq(p.returncode, 0, f"w_shim {args} with an unwritable trace dir: {p.stderr}")
+
+
+def shim_path():
+    return os.path.join(os.path.dirname(os.path.abspath(VMAPROF)), "preload",
+                        "libvmaprof-preload.so")
+
+
+def t_python():
+    run = record(["python3", "-c", "import os; print('hi')"])
+    eq((run.rc, run.stdout), (0, "hi\n"), "python runs and prints through")
+    run.assert_clean()
+    py = [s for s in run.streams if "python" in os.path.basename(s.proc()["exe"])]
+    check(py, "python's stream present")
+    mm = py[0].of("mem", call="mmap")
+    check(len(mm) >= 1, "python's mmaps recorded")
+    check(all(r.stack for r in mm), "every python mmap has a stack")
+
+
+def t_sh_pipeline():
+    bare = subprocess.run(["sh", "-c", "ls / | wc -l"], capture_output=True, text=True)
+    run = record(["sh", "-c", "ls / | wc -l"])
+    eq((run.rc, run.stdout), (0, bare.stdout), "same output as the bare run")
+    run.assert_clean()
+    exes = sorted(os.path.basename(s.proc()["exe"]) for s in run.streams
+                  if s.header["source"] == "preload")
+    check("ls" in exes and "wc" in exes and "dash" in exes, f"processes: {exes}")
+    sh = [s for s in run.streams if s.proc()["exe"].endswith("dash")][0]
+    for name in ("ls", "wc"):
+        s = [x for x in run.streams if x.proc()["exe"].endswith("/" + name)][0]
+        images = run.by_pid(s.pid)
+        eq(images[0].proc()["ppid"], sh.pid, f"{name} is a child of sh")
+        check(s.of("mem", call="mmap") or s.of("exit"), f"{name} recorded")
+
+
+def t_bad_input():
+    tmp = tempfile.mkdtemp(prefix="vmaprof-bad-")
+    try:
+        run = record([W, "maps", "200"], keep=True)
+        src = [f for f in os.listdir(run.dir) if f.endswith(".vpt")][0]
+        data = open(os.path.join(run.dir, src), "rb").read()
+        shutil.rmtree(os.path.dirname(run.dir))
+        os.makedirs(os.path.join(tmp, "d"))
+        d = os.path.join(tmp, "d")
+
+        def put(name, blob):
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(blob)
+
+        head = 4096 + int.from_bytes(data[48:56], "little")  # vp_file_header.head
+        put("preload.1.1.vpt", data[:4096 + (head - 4096) // 2])   # truncated
+        put("preload.2.2.vpt", b"garbage" * 100)                    # not a trace
+        corrupt = bytearray(data[:head])
+        for i in range(4096 + 2000, head, 997):                     # flipped bytes
+            corrupt[i] ^= 0xff
+        put("preload.3.3.vpt", bytes(corrupt))
+        put("preload.4.4.vpt", b"")                                 # empty
+        p = subprocess.run([VMAPROF, "report", d, "--format", "text"], capture_output=True,
+                           text=True, timeout=60)
+        eq(p.returncode, 0, f"report on damaged input: {p.stderr}")
+        streams, errors, _ = parse_dump(p.stdout)
+        eq(len(errors), 2, f"clear errors for the two non-traces: {errors}")
+        check(any("not a vmaprof trace" in e for e in errors), "error names the problem")
+        by = {s.header["name"]: s for s in streams}
+        tr = by["preload.1.1.vpt"]
+        check(tr.header["truncated"] > 0, "truncation counted")
+        check(0 < len(tr.of("mem", call="mmap")) < 200, "partial records kept")
+        co = by["preload.3.3.vpt"]
+        check(co.header["bad"] > 0, "damage counted")
+        p = subprocess.run([VMAPROF, "report", "/nonexistent"], capture_output=True, text=True)
+        eq(p.returncode, 2, "missing dir exit code")
+        check("no vmaprof recording" in p.stderr, f"message: {p.stderr}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def t_cli():
+    p = subprocess.run([VMAPROF, "record"], capture_output=True, text=True)
+    eq(p.returncode, 2, "record without command")
+    with tempfile.TemporaryDirectory() as d:
+        p = subprocess.run([VMAPROF, "record", "-o", d + "/r", "--", "/nonexistent/cmd"],
+                           capture_output=True, text=True)
+    eq(p.returncode, 127, "command not found -> 127")
+    check("cannot run" in p.stderr, p.stderr)
+    p = subprocess.run([VMAPROF, "--version"], capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.startswith("vmaprof "), "version")
+    p = subprocess.run([VMAPROF, "record", "--stack-depth", "x", "--", "true"],
+                       capture_output=True, text=True)
+    eq(p.returncode, 2, "bad --stack-depth")
+    # stdin passes through
+    run = record(["sh", "-c", "read x; echo got $x"], stdin=open(os.devnull))
+    eq(run.stdout, "got\n", "stdin passes through")
+
+
+if __name__ == "__main__":
+    main({
+        "maps": t_maps, "threads": t_threads, "fork": t_fork, "vfork": t_vfork,
+        "spawn": lambda: spawn("spawn"), "spawnp": lambda: spawn("spawnp"),
+        "exec_chain": t_exec_chain, "execfresh": t_execfresh, "execfail": t_execfail,
+        "sigkill": lambda: killed("killme", 9), "abort": lambda: killed("abortme", 6),
+        "exitcode": t_exitcode, "errno": t_errno, "dlopen": t_dlopen,
+        "no_stacks": t_no_stacks, "stack_depth": t_stack_depth, "unwritable": t_unwritable,
+        "python": t_python, "sh_pipeline": t_sh_pipeline, "bad_input": t_bad_input,
+        "cli": t_cli,
+    })

@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Symbolizer against real outcomes: this program's own /proc/self/maps, its
+ * own functions (built -g -O0, so lines are exact), libc, a dlopen'd libm
+ * added by a second snapshot, plus garbage maps text and broken files.
+ * Returns 0 when every check passes, 1 otherwise (each failure is printed).
+ */
+#include "symbolize.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                        \
+	do {                                                                    \
+		if (!(cond)) {                                                  \
+			fprintf(stderr, "FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                           \
+			fputc('\n', stderr);                                    \
+			failures++;                                             \
+		}                                                               \
+	} while (0)
+
+#define SPACE_SELF 1
+#define SPACE_FILES 2
+#define SPACE_REPLACE 3
+
+/* ---- known code in this binary ------------------------------------------ */
+
+/* The line of the call in sym_probe_caller, set when it runs. */
+int probe_line;
+/* The line on which sym_target_fn is declared (its prologue's line at -O0). */
+const int target_line = __LINE__ + 1;
+int sym_target_fn(int x)
+{
+	return x * 3 + 1;
+}
+
+__attribute__((noinline)) uintptr_t sym_probe_callee(void)
+{
+	return (uintptr_t)__builtin_return_address(0);
+}
+
+__attribute__((noinline)) uintptr_t sym_probe_caller(void)
+{
+	uintptr_t ra;
+
+	/* Both on one line: the call instruction belongs to probe_line. */
+	probe_line = __LINE__; ra = sym_probe_callee();
+	return ra;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			char *nb = realloc(buf, cap ? cap * 2 : 65536);
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 65536;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+
+		if (r == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static int add_self_maps(struct symbolizer *s, uint64_t space)
+{
+	size_t len;
+	char *text = read_file("/proc/self/maps", &len);
+	int err;
+
+	if (!text)
+		return -errno;
+	err = symbolizer__add_maps(s, space, text, len);
+	free(text);
+	return err;
+}
+
+/* The mapping of /proc/self/maps containing addr: fills start/pgoff/ino/path. */
+static int find_self_mapping(uintptr_t addr, uint64_t *start, uint64_t *end, uint64_t *pgoff,
+			     char *devino, size_t devino_len, char *path, size_t path_len)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[8192];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		uint64_t a, b, off;
+		char perms[8], dev[32], ino[32];
+		int n = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %31s %31s %n", &a, &b,
+			   perms, &off, dev, ino, &n) < 6)
+			continue;
+		if (addr < a || addr >= b)
+			continue;
+		*start = a;
+		*end = b;
+		*pgoff = off;
+		snprintf(devino, devino_len, "%s %s", dev, ino);
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, path_len, "%s", line + n);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = s ? strlen(s) : 0, b = strlen(suffix);
+
+	return s && a >= b && !strcmp(s + a - b, suffix);
+}
+
+static void print_frame(const char *what, int rc, const struct vp_frame *f)
+{
+	printf("%-28s rc=%-3d ip=%#" PRIx64 " %s+%#" PRIx64 " (%s) %s:%d\n", what, rc, f->ip,
+	       f->function ? f->function : "?", f->fn_offset, f->module ? f->module : "-",
+	       f->file ? f->file : "?", f->line);
+}
+
+/* Copy the first `len` bytes of src to dst (len 0 = random bytes). */
+static int make_file(const char *dst, const char *src, size_t len, uint64_t *ino)
+{
+	int in = -1, out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char buf[65536];
+	struct stat st;
+	int err = 0;
+
+	if (out < 0)
+		return -errno;
+	if (src && (in = open(src, O_RDONLY)) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (size_t done = 0; done < (src ? len : sizeof(buf));) {
+		size_t want = sizeof(buf) < len - done ? sizeof(buf) : len - done;
+		ssize_t r;
+
+		if (!src) {
+			want = sizeof(buf);
+			for (size_t i = 0; i < want; i++)
+				buf[i] = (char)rand();
+			r = (ssize_t)want;
+		} else if ((r = read(in, buf, want)) <= 0) {
+			break;
+		}
+		if (write(out, buf, (size_t)r) != r) {
+			err = -EIO;
+			goto cleanup;
+		}
+		done += (size_t)r;
+	}
+	if (fstat(out, &st)) {
+		err = -errno;
+		goto cleanup;
+	}
+	*ino = st.st_ino;
+cleanup:
+	if (in >= 0)
+		close(in);
+	close(out);
+	return err;
+}
+
+/* ---- the cases ------------------------------------------------------------ */
+
+static void test_self(struct symbolizer *s)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct vp_frame f, g;
+	uintptr_t ra = sym_probe_caller();
+	struct vp_symbolizer_stats st0, st1;
+	int rc;
+
+	CHECK(n > 0, "readlink /proc/self/exe");
+	exe[n > 0 ? n : 0] = '\0';
+
+	/* (a) a few bytes into a function of ours, exact ip. */
+	rc = symbolizer__lookup(s, SPACE_SELF, (uintptr_t)sym_target_fn + 4, false, &f);
+	print_frame("sym_target_fn+4", rc, &f);
+	CHECK(rc == 0, "rc %d", rc);
+	CHECK(f.ip == (uintptr_t)sym_target_fn + 4, "ip not kept");
+	CHECK(f.function && !strcmp(f.function, "sym_target_fn"), "function %s", f.function);
+	CHECK(f.fn_offset == 4, "fn_offset %" PRIu64, f.fn_offset);
+	CHECK(f.module && !strcmp(f.module, exe), "module %s, want %s", f.module, exe);
+	CHECK(ends_with(f.file, "test_symbolize.c"), "file %s", f.file);
+	CHECK(f.line == target_line, "line %d, want %d", f.line, target_line);
+
+	/* (a) a return address: ip - 1 is the call on probe_line. */
+	rc = symbolizer__lookup(s, SPACE_SELF, ra, true, &f);
+	print_frame("return addr in caller", rc, &f);
+	CHECK(rc == 0, "rc %d", rc);
+	CHECK(f.ip == ra, "ip not kept");
+	CHECK(f.function && !strcmp(f.function, "sym_probe_caller"), "function %s", f.function);
+	CHECK(f.function && f.fn_offset == ra - (uintptr_t)sym_probe_caller,
+	      "fn_offset %#" PRIx64 " want %#" PRIxPTR, f.fn_offset,
+	      ra - (uintptr_t)sym_probe_caller);
+	CHECK(ends_with(f.file, "test_symbolize.c"), "file %s", f.file);
+	CHECK(f.line == probe_line, "line %d, want %d", f.line, probe_line);
+
+	/* (e) the same lookup again is a cache hit with the same strings. */
+	symbolizer__stats(s, &st0);
+	rc = symbolizer__lookup(s, SPACE_SELF, ra, true, &g);
+	symbolizer__stats(s, &st1);
+	CHECK(rc == 0, "rc %d", rc);
+	CHECK(st1.cache_hits == st0.cache_hits + 1, "no cache hit (%" PRIu64 " -> %" PRIu64 ")",
+	      st0.cache_hits, st1.cache_hits);
+	CHECK(st1.cache_entries == st0.cache_entries, "cache grew on a repeated ip");
+	CHECK(g.function == f.function && g.module == f.module && g.file == f.file &&
+		      g.line == f.line && g.fn_offset == f.fn_offset,
+	      "cached frame differs");
+	/* The same ip as an exact ip is another question (no -1). */
+	rc = symbolizer__lookup(s, SPACE_SELF, ra, false, &g);
+	CHECK(rc == 0 && g.fn_offset == f.fn_offset, "exact-ip fn_offset %" PRIu64, g.fn_offset);
+}
+
+static void test_libc(struct symbolizer *s)
+{
+	void *p = dlsym(RTLD_DEFAULT, "getpid");
+	struct vp_frame f;
+	int rc;
+
+	CHECK(p != NULL, "dlsym getpid: %s", dlerror());
+	if (!p)
+		return;
+	/* (b) */
+	rc = symbolizer__lookup(s, SPACE_SELF, (uintptr_t)p, false, &f);
+	print_frame("libc getpid", rc, &f);
+	CHECK(rc == 0, "rc %d", rc);
+	CHECK(f.function && strstr(f.function, "getpid"), "function %s", f.function);
+	CHECK(f.fn_offset == 0, "fn_offset %" PRIu64, f.fn_offset);
+	CHECK(f.module && strstr(f.module, "libc.so"), "module %s", f.module);
+}
+
+/* Which libm function to compare with cos: one on another page. */
+static uintptr_t other_libm_fn(void *h, uintptr_t cos_addr, const char **name)
+{
+	static const char *const names[] = { "sin", "exp", "log", "floor", "tan", "atan2", "sqrt" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		uintptr_t a = (uintptr_t)dlsym(h, names[i]);
+
+		if (a && (a >> 12) != (cos_addr >> 12)) {
+			*name = names[i];
+			return a;
+		}
+	}
+	return 0;
+}
+
+static void test_dlopen(struct symbolizer *s)
+{
+	struct vp_symbolizer_stats st0, st1;
+	struct vp_frame f;
+	size_t len;
+	char *maps = read_file("/proc/self/maps", &len);
+	void *h;
+	uintptr_t c, other;
+	const char *other_name = NULL;
+	int rc;
+
+	CHECK(maps != NULL, "read maps");
+	CHECK(!maps || !strstr(maps, "/libm.so"), "libm already mapped: the test needs it not to be");
+	free(maps);
+
+	h = dlopen("libm.so.6", RTLD_NOW | RTLD_LOCAL);
+	CHECK(h != NULL, "dlopen libm: %s", dlerror());
+	if (!h)
+		return;
+	c = (uintptr_t)dlsym(h, "cos");
+	CHECK(c != 0, "dlsym cos");
+
+	/* (c) not in the first snapshot */
+	rc = symbolizer__lookup(s, SPACE_SELF, c, false, &f);
+	print_frame("cos before 2nd snapshot", rc, &f);
+	CHECK(rc == -ENOENT, "rc %d, want -ENOENT", rc);
+	CHECK(f.ip == c && !f.function && !f.module && !f.file && !f.line, "frame not empty");
+
+	symbolizer__stats(s, &st0);
+	CHECK(add_self_maps(s, SPACE_SELF) == 0, "second snapshot");
+	symbolizer__stats(s, &st1);
+	/* Only libm is new; every other file of the snapshot is known. */
+	CHECK(st1.files == st0.files + 1, "files %" PRIu64 " -> %" PRIu64, st0.files, st1.files);
+
+	rc = symbolizer__lookup(s, SPACE_SELF, c, false, &f);
+	print_frame("cos after 2nd snapshot", rc, &f);
+	CHECK(rc == 0, "rc %d", rc);
+	CHECK(f.function && strstr(f.function, "cos"), "function %s", f.function);
+	CHECK(f.module && strstr(f.module, "libm.so"), "module %s", f.module);
+
+	/* The earlier answers survive the new snapshot. */
+	rc = symbolizer__lookup(s, SPACE_SELF, (uintptr_t)sym_target_fn + 4, false, &f);
+	CHECK(rc == 0 && f.function && !strcmp(f.function, "sym_target_fn"), "self after 2nd");
+
+	/* A later snapshot whose file mapping overlaps an earlier one replaces
+	 * it there, and only there; cached answers follow. */
+	other = other_libm_fn(h, c, &other_name);
+	CHECK(other != 0, "no second libm function on another page");
+	{
+		uint64_t ms, me, mo, ls, le, lo;
+		char mdev[80], mpath[PATH_MAX], ldev[80], lpath[PATH_MAX], text[3 * PATH_MAX];
+		uintptr_t getpid_addr = (uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+		uint64_t page = c & ~(uint64_t)0xfff;
+
+		CHECK(find_self_mapping(c, &ms, &me, &mo, mdev, sizeof(mdev), mpath,
+					sizeof(mpath)) == 0, "libm mapping");
+		CHECK(find_self_mapping(getpid_addr, &ls, &le, &lo, ldev, sizeof(ldev), lpath,
+					sizeof(lpath)) == 0, "libc mapping");
+		snprintf(text, sizeof(text), "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " %s %s\n",
+			 ms, me, mo, mdev, mpath);
+		CHECK(symbolizer__add_maps(s, SPACE_REPLACE, text, strlen(text)) == 0, "replace 1");
+		rc = symbolizer__lookup(s, SPACE_REPLACE, c, false, &f);
+		CHECK(rc == 0 && f.function && strstr(f.function, "cos"), "replace: cos %s",
+		      f.function);
+		/* libc's text, file offset lo, now at cos's page. */
+		snprintf(text, sizeof(text), "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " %s %s\n",
+			 page, page + 0x1000, lo, ldev, lpath);
+		CHECK(symbolizer__add_maps(s, SPACE_REPLACE, text, strlen(text)) == 0, "replace 2");
+		rc = symbolizer__lookup(s, SPACE_REPLACE, c, false, &f);
+		print_frame("cos page replaced by libc", rc, &f);
+		CHECK(rc == 0 && f.module && strstr(f.module, "libc.so"), "replaced: module %s",
+		      f.module);
+		CHECK(!f.function || !strstr(f.function, "cos"), "stale function %s", f.function);
+		if (other) {
+			rc = symbolizer__lookup(s, SPACE_REPLACE, other, false, &f);
+			print_frame("rest of libm kept", rc, &f);
+			CHECK(rc == 0 && f.function && strstr(f.function, other_name) &&
+				      f.module && strstr(f.module, "libm.so"),
+			      "kept part: %s in %s", f.function, f.module);
+		}
+	}
+	dlclose(h);
+}
+
+static void test_garbage(struct symbolizer *s)
+{
+	static const char *const texts[] = {
+		"",
+		"\n\n\n",
+		"garbage\n",
+		"hello world this is not a maps file",
+		"ffffffffffffffffff-1 r-xp 00000000 00:00 0 /bin/true\n", /* 17 digits */
+		"2000-1000 r-xp 00000000 00:00 0 /bin/true\n",           /* start > end */
+		"1000-1000 r-xp 00000000 00:00 0 /bin/true\n",           /* empty */
+		"1000-2000 rwxq 00000000 00:00 0 /bin/true\n",           /* bad perms */
+		"1000-2000 r-xp 00000000 00:00 99999999999999999999999 /bin/true\n",
+		"1000-2000 r-xp zz 00:00 0 /bin/true\n",
+		"1000-2000 r-xp 00000000 00:00 12/bin/true\n",
+		"-\n-\n 1000-2000\n",
+	};
+	char bin[4096];
+	char *big;
+	struct vp_frame f;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		rc = symbolizer__add_maps(s, 1000 + i, texts[i], strlen(texts[i]));
+		CHECK(rc == -EINVAL, "garbage %zu: rc %d", i, rc);
+		rc = symbolizer__lookup(s, 1000 + i, 0x1800, false, &f);
+		CHECK(rc == -ENOENT, "garbage %zu lookup: rc %d", i, rc);
+	}
+	/* NUL bytes and random bytes, not NUL-terminated */
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (char)rand();
+	rc = symbolizer__add_maps(s, 2000, bin, sizeof(bin));
+	CHECK(rc == -EINVAL, "random bytes: rc %d", rc);
+	memset(bin, 0, sizeof(bin));
+	rc = symbolizer__add_maps(s, 2001, bin, sizeof(bin));
+	CHECK(rc == -EINVAL, "NUL bytes: rc %d", rc);
+	/* a line longer than any real one */
+	big = malloc(100000);
+	if (big) {
+		memcpy(big, "1000-2000 r-xp 00000000 00:00 0 /", 33);
+		memset(big + 33, 'a', 100000 - 33);
+		rc = symbolizer__add_maps(s, 2002, big, 100000);
+		CHECK(rc == -EINVAL, "long line: rc %d", rc);
+		free(big);
+	}
+	/* a valid line without newline, next to garbage: the valid line counts */
+	{
+		const char *t = "zzz\n1000-2000 r-xp 00001000 08:01 42 /nonexistent/libfoo.so";
+
+		rc = symbolizer__add_maps(s, 2003, t, strlen(t));
+		CHECK(rc == 0, "partial garbage: rc %d", rc);
+		rc = symbolizer__lookup(s, 2003, 0x1800, false, &f);
+		CHECK(rc == 0 && f.module && !strcmp(f.module, "/nonexistent/libfoo.so") &&
+			      !f.function,
+		      "missing file: rc %d module %s", rc, f.module);
+	}
+
+	CHECK(symbolizer__add_maps(NULL, 1, "x", 1) == -EINVAL, "NULL symbolizer");
+	CHECK(symbolizer__add_maps(s, 1, NULL, 5) == -EINVAL, "NULL text");
+	CHECK(symbolizer__lookup(s, 1, 1, false, NULL) == -EINVAL, "NULL out");
+	CHECK(symbolizer__lookup(NULL, 1, 1, false, &f) == -EINVAL, "NULL symbolizer lookup");
+
+	/* (d) ips of 0 and ~0, both kinds, and an unknown space */
+	for (int ra = 0; ra < 2; ra++) {
+		rc = symbolizer__lookup(s, SPACE_SELF, 0, ra, &f);
+		CHECK(rc == -ENOENT && f.ip == 0 && !f.module, "ip 0 ra=%d: rc %d", ra, rc);
+		rc = symbolizer__lookup(s, SPACE_SELF, ~0ULL, ra, &f);
+		CHECK(rc == -ENOENT && f.ip == ~0ULL && !f.module, "ip ~0 ra=%d: rc %d", ra, rc);
+	}
+	rc = symbolizer__lookup(s, 0xdeadbeef, (uintptr_t)sym_target_fn, false, &f);
+	CHECK(rc == -ENOENT, "unknown space: rc %d", rc);
+}
+
+/* Files that are there but broken: module name only, no crash. */
+static void test_bad_files(struct symbolizer *s)
+{
+	char dir[] = "/tmp/vp-symtest-XXXXXX";
+	char trunc1[64], trunc2[64], trunc3[64], rnd[64], text[8192];
+	uint64_t ino1 = 0, ino2 = 0, ino3 = 0, ino4 = 0, ls, le, lo;
+	char ldev[80], lpath[PATH_MAX];
+	uintptr_t getpid_addr = (uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	struct stat st;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	CHECK(find_self_mapping(getpid_addr, &ls, &le, &lo, ldev, sizeof(ldev), lpath,
+				sizeof(lpath)) == 0, "libc mapping");
+	CHECK(stat(lpath, &st) == 0, "stat libc");
+	snprintf(trunc1, sizeof(trunc1), "%s/libc-64", dir);
+	snprintf(trunc2, sizeof(trunc2), "%s/libc-200k", dir);
+	snprintf(trunc3, sizeof(trunc3), "%s/libc-half", dir);
+	snprintf(rnd, sizeof(rnd), "%s/random", dir);
+	CHECK(make_file(trunc1, lpath, 64, &ino1) == 0, "make %s", trunc1);
+	CHECK(make_file(trunc2, lpath, 200000, &ino2) == 0, "make %s", trunc2);
+	CHECK(make_file(trunc3, lpath, (size_t)st.st_size / 2, &ino3) == 0, "make %s", trunc3);
+	CHECK(make_file(rnd, NULL, 0, &ino4) == 0, "make %s", rnd);
+
+	/* Each at its own range; pgoff lo makes ips fall in libc's text. */
+	snprintf(text, sizeof(text),
+		 "10000000-10200000 r-xp %08" PRIx64 " fe:00 %" PRIu64 " %s\n"
+		 "20000000-20200000 r-xp %08" PRIx64 " fe:00 %" PRIu64 " %s\n"
+		 "30000000-30200000 r-xp %08" PRIx64 " fe:00 %" PRIu64 " %s\n"
+		 "40000000-40200000 r-xp %08" PRIx64 " fe:00 %" PRIu64 " %s\n"
+		 "50000000-50200000 r-xp %08" PRIx64 " fe:00 %" PRIu64 " %s\n" /* wrong inode */
+		 "60000000-60200000 r-xp 00000000 fe:00 1 /tmp\n"
+		 "70000000-70200000 r-xp 00000000 00:05 4 /dev/zero\n"
+		 "80000000-80200000 r-xp 00000000 fe:00 5 /usr/lib/libgone.so (deleted)\n"
+		 "90000000-90002000 r-xp 00000000 00:00 0                          [vdso]\n"
+		 "a0000000-a0200000 rw-p 00000000 00:00 0                          [heap]\n"
+		 "b0000000-b0200000 rw-p 00000000 00:00 0 \n",
+		 lo, ino1, trunc1, lo, ino2, trunc2, lo, ino3, trunc3, lo, ino4, rnd, lo,
+		 (uint64_t)st.st_ino + 1, lpath);
+	rc = symbolizer__add_maps(s, SPACE_FILES, text, strlen(text));
+	CHECK(rc == 0, "bad files maps: rc %d", rc);
+
+	static const struct {
+		uint64_t ip;
+		int rc;
+		const char *module;
+	} want[] = {
+		{ 0x10001234, 0, "libc-64" },
+		{ 0x20001234, 0, "libc-200k" },
+		{ 0x30001234, 0, "libc-half" },
+		{ 0x40001234, 0, "random" },
+		{ 0x50001234, 0, "libc.so.6" },
+		{ 0x60001234, 0, "/tmp" },
+		{ 0x70001234, 0, "/dev/zero" },
+		{ 0x80001234, 0, "(deleted)" },
+		{ 0x90001234, 0, "[vdso]" },
+		{ 0xa0001234, -ENOENT, NULL },
+		{ 0xb0001234, -ENOENT, NULL },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct vp_frame f;
+		char what[32];
+
+		rc = symbolizer__lookup(s, SPACE_FILES, want[i].ip, i & 1, &f);
+		snprintf(what, sizeof(what), "bad file %zu", i);
+		print_frame(what, rc, &f);
+		CHECK(rc == want[i].rc, "%zu: rc %d want %d", i, rc, want[i].rc);
+		if (want[i].module)
+			CHECK(ends_with(f.module, want[i].module), "%zu: module %s", i, f.module);
+		else
+			CHECK(!f.module, "%zu: module %s", i, f.module);
+		/* Only the half libc still has its program and section headers
+		 * (mmap'd prefix); the others must not invent a function. */
+		if (i != 2)
+			CHECK(!f.function, "%zu: function %s", i, f.function);
+	}
+	unlink(trunc1);
+	unlink(trunc2);
+	unlink(trunc3);
+	unlink(rnd);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	struct symbolizer *s = NULL;
+	struct vp_symbolizer_stats st;
+	int rc, files;
+
+	srand(42);
+	rc = symbolizer__new(&s);
+	CHECK(rc == 0, "symbolizer__new: %d", rc);
+	if (rc)
+		return 1;
+	rc = add_self_maps(s, SPACE_SELF);
+	CHECK(rc == 0, "add_maps self: %d", rc);
+
+	test_self(s);
+	test_libc(s);
+	/* The same snapshot again adds no file. */
+	symbolizer__stats(s, &st);
+	files = (int)st.files;
+	CHECK(add_self_maps(s, SPACE_SELF) == 0, "same snapshot twice");
+	symbolizer__stats(s, &st);
+	CHECK((int)st.files == files, "files %d -> %" PRIu64, files, st.files);
+	test_dlopen(s);
+	test_garbage(s);
+	test_bad_files(s);
+
+	symbolizer__stats(s, &st);
+	printf("stats: lookups %" PRIu64 " cache_hits %" PRIu64 " cache_entries %" PRIu64
+	       " files %" PRIu64 " opened %" PRIu64 " failed %" PRIu64 " bad_lines %" PRIu64 "\n",
+	       st.lookups, st.cache_hits, st.cache_entries, st.files, st.files_opened,
+	       st.files_failed, st.bad_lines);
+	symbolizer__free(s);
+	symbolizer__free(NULL);
+
+	if (failures) {
+		fprintf(stderr, "test_symbolize: %d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("test_symbolize: all checks passed\n");
+	return 0;
+}

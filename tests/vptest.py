@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for vmaprof's end-to-end tests (Python standard library only).
+
+A test records a real run with the built `vmaprof`, then reads the trace
+back through `vmaprof report --format text` (the same code users run) and
+asserts on the parsed records.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+VMAPROF = os.environ.get("VMAPROF", "vmaprof")
+WORKLOADS = os.environ.get("VP_WORKLOADS", ".")
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Fail(f"{what}: expected {want!r}, got {got!r}")
+
+
+def workload(name):
+    return os.path.join(WORKLOADS, name)
+
+
+_KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\[.*\]$|\S+)')
+_FRAME = re.compile(r"  #(\d+) 0x([0-9a-f]+) (\S+?)\+0x([0-9a-f]+) (\S+) (\S+):(-?\d+)$")
+
+
+def _value(v):
+    if v.startswith('"') or v.startswith("["):
+        return json.loads(v)
+    if re.fullmatch(r"-?\d+", v):
+        return int(v)
+    if re.fullmatch(r"0x[0-9a-f]+", v):
+        return int(v, 16)
+    return v
+
+
+class Record(dict):
+    """One dump line: .kind plus key=value fields, .stack a list of frames."""
+
+    def __init__(self, kind, fields):
+        super().__init__(fields)
+        self.kind = kind
+        self.stack = []
+        self.missing_stack = False  # the stack id names no stack record
+
+    def functions(self):
+        return [f["function"] for f in self.stack]
+
+
+class Stream:
+    def __init__(self, header):
+        self.header = header
+        self.records = []
+
+    @property
+    def pid(self):
+        return self.header["pid"]
+
+    def of(self, _kind, **match):
+        return [r for r in self.records
+                if r.kind == _kind and all(r.get(k) == v for k, v in match.items())]
+
+    def proc(self):
+        p = self.of("proc")
+        check(len(p) == 1, f"stream {self.header['name']}: {len(p)} proc records")
+        return p[0]
+
+
+def parse_dump(text):
+    streams, errors, failed = [], [], []
+    cur = None
+    rec = None
+    for line in text.splitlines():
+        if line.startswith("# file "):
+            name = line.split()[2]
+            fields = {k: _value(v) for k, v in _KV.findall(line)}
+            fields["name"] = name
+            cur = Stream(fields)
+            streams.append(cur)
+            rec = None
+        elif line.startswith("# error "):
+            errors.append(line[8:])
+        elif line.startswith("# shim-failed "):
+            failed.append(int(line.split("pid=")[1]))
+        elif line.startswith("  # stack "):
+            check(rec is not None, f"stray line: {line!r}")
+            rec.missing_stack = True
+        elif line.startswith("  #"):
+            m = _FRAME.match(line)
+            check(m is not None and rec is not None, f"bad frame line: {line!r}")
+            rec.stack.append({
+                "n": int(m.group(1)), "ip": int(m.group(2), 16),
+                "function": m.group(3), "offset": int(m.group(4), 16),
+                "module": m.group(5), "file": m.group(6), "line": int(m.group(7)),
+            })
+        elif line.strip():
+            check(cur is not None, f"record before any file: {line!r}")
+            kind, rest = line.split(" ", 1)
+            rec = Record(kind, {k: _value(v) for k, v in _KV.findall(rest)})
+            cur.records.append(rec)
+    return streams, errors, failed
+
+
+class Run:
+    def __init__(self, rc, stdout, stderr, outdir, streams, errors, failed):
+        self.rc, self.stdout, self.stderr, self.dir = rc, stdout, stderr, outdir
+        self.streams, self.errors, self.failed = streams, errors, failed
+
+    def by_pid(self, pid):
+        """Streams of one pid in start order (several after exec)."""
+        return [s for s in self.streams if s.pid == pid and s.header["source"] == "preload"]
+
+    def by_exe(self, suffix):
+        return [s for s in self.streams if s.header["source"] == "preload"
+                and s.proc()["exe"].endswith(suffix)]
+
+    def assert_clean(self):
+        """No loss, no damage, no shim failure anywhere."""
+        check(not self.errors, f"dump errors: {self.errors}")
+        check(not self.failed, f"shim failed in pids {self.failed}")
+        for s in self.streams:
+            for k in ("lost", "incomplete", "bad", "truncated"):
+                eq(s.header[k], 0, f"{s.header['name']} {k}")
+            eq(s.header["disabled"], "none", f"{s.header['name']} disabled")
+
+
+def record(cmd, args=(), timeout=300, stdin=None, env=None, keep=False):
+    tmp = tempfile.mkdtemp(prefix="vmaprof-test-")
+    outdir = os.path.join(tmp, "rec")
+    p = subprocess.run([VMAPROF, "record", "-o", outdir, *args, "--", *cmd],
+                       capture_output=True, text=True, timeout=timeout, stdin=stdin,
+                       env=env)
+    d = subprocess.run([VMAPROF, "report", outdir, "--format", "text"],
+                       capture_output=True, text=True, timeout=timeout)
+    check(d.returncode == 0, f"report failed ({d.returncode}): {d.stderr}")
+    streams, errors, failed = parse_dump(d.stdout)
+    run = Run(p.returncode, p.stdout, p.stderr, outdir, streams, errors, failed)
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return run
+
+
+def main(tests):
+    """Run the test named in argv[1] from the dict `tests`."""
+    if len(sys.argv) != 2 or sys.argv[1] not in tests:
+        print(f"usage: {sys.argv[0]} {{{','.join(tests)}}}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        tests[sys.argv[1]]()
+    except Fail as e:
+        print(f"FAIL {sys.argv[1]}: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"ok {sys.argv[1]}")
