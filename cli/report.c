@@ -39,11 +39,21 @@ void vp_print_record_summary(const char *dir, FILE *out)
 			fprintf(out, "vmaprof: %s\n", why);
 			continue;
 		}
-		uint64_t calls = 0;
+		uint64_t per[VP_CALL_MAX] = { 0 }, forks = 0, execs = 0;
+		char exe[64] = "?";
 		const struct vp_rec *h;
-		while (reader__next(r, &h) > 0)
-			calls += h->type == VP_REC_MEM || h->type == VP_REC_FORK ||
-				 h->type == VP_REC_EXEC;
+		while (reader__next(r, &h) > 0) {
+			if (h->type == VP_REC_MEM)
+				per[((const struct vp_mem *)h)->call]++;
+			forks += h->type == VP_REC_FORK;
+			execs += h->type == VP_REC_EXEC && !((const struct vp_exec *)h)->err;
+			if (h->type == VP_REC_PROC) {
+				const struct vp_proc *p = (const void *)h;
+				const char *e = vp_proc_exe(p), *slash = memrchr(e, '/', p->exe_len);
+				size_t off = slash ? (size_t)(slash - e) + 1 : 0;
+				snprintf(exe, sizeof(exe), "%.*s", (int)(p->exe_len - off), e + off);
+			}
+		}
 		const struct vp_file_header *fh = reader__header(r);
 		const struct reader_stats *st = reader__stats(r);
 		total += st->records;
@@ -51,8 +61,12 @@ void vp_print_record_summary(const char *dir, FILE *out)
 		damaged += st->incomplete + st->bad;
 		images += !td.files[i].is_bpf;
 		if (!td.files[i].is_bpf)
-			fprintf(out, "  pid %-7d %8" PRIu64 " calls recorded%s\n", td.files[i].pid,
-				calls, fh->lost ? " (some lost)" : "");
+			fprintf(out, "  pid %-7d %-16s %6" PRIu64 " mmap %6" PRIu64 " munmap %6" PRIu64
+				" other %4" PRIu64 " fork %4" PRIu64 " exec%s\n", td.files[i].pid,
+				exe, per[VP_CALL_MMAP], per[VP_CALL_MUNMAP],
+				per[VP_CALL_MREMAP] + per[VP_CALL_MPROTECT] + per[VP_CALL_MADVISE] +
+					per[VP_CALL_BRK] + per[VP_CALL_SBRK],
+				forks, execs, fh->lost ? "  (records lost)" : "");
 		reader__free(r);
 	}
 	fprintf(out, "vmaprof: %zu process image(s), %" PRIu64 " records, %" PRIu64

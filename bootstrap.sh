@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine (as root) and build vmaprof, then either
+#   ./bootstrap.sh demo   record the bundled demo and show the summary
+#   ./bootstrap.sh test   run the whole test suite (what CI runs)
+# Installs only the Debian packages that are missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+what=${1:-demo}
+case "$what" in demo|test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esac
+
+pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
+      libbpf-dev libunwind-dev libjansson-dev libelf-dev libdw-dev zlib1g-dev
+      python3)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "bootstrap: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+opts=(-Dbuildtype=debugoptimized)
+[ -n "${CI:-}" ] && opts+=(-Dwerror=true)
+if [ -f build/build.ninja ]; then
+	meson setup --reconfigure build "${opts[@]}" >/dev/null
+else
+	meson setup build "${opts[@]}" >/dev/null
+fi
+meson compile -C build
+
+if [ "$what" = demo ]; then
+	rm -rf vmaprof.demo
+	exec ./build/vmaprof record -o vmaprof.demo -- ./build/vmaprof-demo
+fi
+
+rc=0
+meson test -C build --print-errorlogs || rc=$?
+# The plain summary line CI looks for, from meson's own log.
+python3 - build/meson-logs/testlog.json <<'PY'
+import json, sys
+ok = bad = skip = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r == "OK":
+        ok += 1
+    elif r == "SKIP":
+        skip += 1
+    else:
+        bad += 1
+if skip:
+    print(f"{skip} skipped (each printed why)")
+print(f"{ok} passed, {bad} failed")
+PY
+exit $rc
