@@ -1,0 +1,911 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Offline symbolizer (see symbolize.h for the promises).
+ *
+ * Design:
+ *  - A "space" is the caller's address space key. It holds a sorted array of
+ *    non-overlapping file mappings merged from its maps snapshots.
+ *  - A "dso" is one file, keyed by (path, inode from the maps line). It is
+ *    opened lazily, once per symbolizer, as its own single-module Dwfl at the
+ *    ELF's link-time addresses. An ip is translated mapping -> file offset ->
+ *    PT_LOAD -> link-time address, so every space mapping the file shares it
+ *    (a trace of many forked processes reads libc's DWARF once) and no load
+ *    bias has to be guessed from where a group of mappings begins.
+ *  - Results are cached per (space, ip, return_addr). A cache entry is valid
+ *    while its space's generation is unchanged; add_maps bumps the generation
+ *    and stale entries are recomputed in place, so the cache never grows for
+ *    ips it already holds.
+ *  - Every string handed out comes from one intern pool freed only at the end,
+ *    so frames stay valid after cache entries are recomputed.
+ *
+ * We do not use dwfl_linux_proc_maps_report: it reports one module per run of
+ * consecutive lines of a file with the bias taken from the run's first line,
+ * and with dwfl_report_begin_add a library replaced at the same address by a
+ * later snapshot would give overlapping modules. Parsing the text here lets us
+ * merge snapshots with an explicit rule and share ELF state across spaces.
+ */
+#include "symbolize.h"
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A maps line is at most this long (path is bounded by PATH_MAX in the
+ * kernel; 4096 + the fixed fields with their padding). Longer lines are
+ * garbage. */
+#define MAPS_LINE_MAX (4096 + 256)
+
+/* ------------------------------------------------------------------------ */
+/* Chained hash table of intrusive nodes; bucket count is a power of two.   */
+
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hnode **buckets;
+	size_t nbuckets;
+	size_t count;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64 finalizer: ips differ in low bits only, spread them. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t hash_bytes(const void *p, size_t len, uint64_t seed)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return mix64(h);
+}
+
+static struct hnode *htab__bucket(const struct htab *t, uint64_t hash)
+{
+	return t->nbuckets ? t->buckets[hash & (t->nbuckets - 1)] : NULL;
+}
+
+/* Insert n (n->hash set). Grows at load factor 1. 0 or -ENOMEM. */
+static int htab__insert(struct htab *t, struct hnode *n)
+{
+	if (t->count >= t->nbuckets) {
+		size_t nb = t->nbuckets ? t->nbuckets * 2 : 64;
+		struct hnode **b = calloc(nb, sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->nbuckets; i++) {
+			struct hnode *e = t->buckets[i], *next;
+
+			for (; e; e = next) {
+				next = e->next;
+				e->next = b[e->hash & (nb - 1)];
+				b[e->hash & (nb - 1)] = e;
+			}
+		}
+		free(t->buckets);
+		t->buckets = b;
+		t->nbuckets = nb;
+	}
+	n->next = t->buckets[n->hash & (t->nbuckets - 1)];
+	t->buckets[n->hash & (t->nbuckets - 1)] = n;
+	t->count++;
+	return 0;
+}
+
+static void htab__free(struct htab *t, void (*free_node)(struct hnode *))
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct hnode *e = t->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free_node(e);
+		}
+	}
+	free(t->buckets);
+	t->buckets = NULL;
+	t->nbuckets = t->count = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+struct str_node {
+	struct hnode h; /* first: nodes are freed through it */
+	size_t len;
+	char s[];
+};
+
+enum dso_state { DSO_NEW, DSO_OK, DSO_FAILED };
+
+struct load_seg { /* one PT_LOAD: file bytes [offset, offset+filesz) at vaddr */
+	uint64_t offset, filesz, vaddr;
+};
+
+/* Address range of one compilation unit, for DWARF without .debug_aranges. */
+struct cu_range {
+	uint64_t start, end; /* DWARF addresses */
+	Dwarf_Die *cu;       /* owned by the module's Dwfl */
+};
+
+enum cu_table_state { CU_TABLE_UNKNOWN, CU_TABLE_UNNEEDED, CU_TABLE_BUILT };
+
+struct dso {
+	struct hnode h;
+	const char *path; /* interned, verbatim from the maps line */
+	uint64_t ino;     /* from the maps line; 0 = unknown, not checked */
+	enum dso_state state;
+	Dwfl *dwfl;         /* DSO_OK only */
+	Dwfl_Module *mod;   /* DSO_OK only; owned by dwfl */
+	uint64_t bias;      /* module address - ELF link-time address */
+	struct load_seg *loads;
+	size_t nloads;
+	enum cu_table_state cu_state;
+	struct cu_range *cus; /* sorted by start; CU_TABLE_BUILT only */
+	size_t ncus;
+	uint64_t cu_bias;     /* module address - DWARF address */
+};
+
+struct mapping {
+	uint64_t start, end, pgoff;
+	struct dso *dso;
+	bool exec;
+};
+
+struct space {
+	struct hnode h;
+	uint64_t key;
+	uint64_t gen;             /* bumped whenever maps change */
+	struct mapping *maps;     /* sorted by start, non-overlapping */
+	size_t nmaps;
+};
+
+struct centry {
+	struct hnode h;
+	struct space *space;
+	uint64_t ip;
+	bool return_addr;
+	uint64_t gen; /* valid iff == space->gen */
+	int rc;
+	struct vp_frame frame;
+};
+
+struct symbolizer {
+	struct htab strings; /* str_node */
+	struct htab dsos;    /* dso */
+	struct htab spaces;  /* space */
+	struct htab cache;   /* centry */
+	struct vp_symbolizer_stats stats;
+};
+
+/* libdwfl keeps a pointer to the callbacks: static storage. A NULL
+ * debuginfo_path means the default ":.debug:/usr/lib/debug". find_elf is
+ * never called because every module is reported with its ELF already open. */
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Strings                                                                   */
+
+/* Interned copy of str[0..len) (no NUL inside), or NULL on ENOMEM. */
+static const char *intern(struct symbolizer *s, const char *str, size_t len)
+{
+	uint64_t h = hash_bytes(str, len, 0);
+	struct str_node *n;
+
+	for (struct hnode *e = htab__bucket(&s->strings, h); e; e = e->next) {
+		n = (struct str_node *)e;
+		if (e->hash == h && n->len == len && !memcmp(n->s, str, len))
+			return n->s;
+	}
+	n = malloc(sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	n->h.hash = h;
+	n->len = len;
+	memcpy(n->s, str, len);
+	n->s[len] = '\0';
+	if (htab__insert(&s->strings, &n->h)) {
+		free(n);
+		return NULL;
+	}
+	return n->s;
+}
+
+static void str_node__free(struct hnode *e)
+{
+	free(e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+
+static void dso__free(struct hnode *e)
+{
+	struct dso *d = (struct dso *)e;
+
+	if (d->dwfl)
+		dwfl_end(d->dwfl);
+	free(d->loads);
+	free(d->cus);
+	free(d);
+}
+
+/* The dso for (path, ino), created unopened if new. NULL on ENOMEM. */
+static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, uint64_t ino)
+{
+	uint64_t h = hash_bytes(path, len, ino);
+	struct dso *d;
+	const char *p;
+
+	for (struct hnode *e = htab__bucket(&s->dsos, h); e; e = e->next) {
+		d = (struct dso *)e;
+		if (e->hash == h && d->ino == ino && strlen(d->path) == len &&
+		    !memcmp(d->path, path, len))
+			return d;
+	}
+	p = intern(s, path, len);
+	d = p ? calloc(1, sizeof(*d)) : NULL;
+	if (!d)
+		return NULL;
+	d->h.hash = h;
+	d->path = p;
+	d->ino = ino;
+	d->state = DSO_NEW;
+	if (htab__insert(&s->dsos, &d->h)) {
+		free(d);
+		return NULL;
+	}
+	s->stats.files++;
+	return d;
+}
+
+static bool ends_with(const char *str, const char *suffix)
+{
+	size_t a = strlen(str), b = strlen(suffix);
+
+	return a >= b && !memcmp(str + a - b, suffix, b);
+}
+
+/*
+ * Open d's ELF once. Refused (module name only, never symbols) when the file
+ * is gone or "(deleted)" (whatever is at the path now is another file), is
+ * not a regular file (a FIFO or device could block or lie), has another
+ * inode than the traced one (rebuilt or upgraded since), or is not an
+ * executable/shared ELF: wrong symbols are worse than none.
+ */
+static void dso__open(struct symbolizer *s, struct dso *d)
+{
+	struct stat st;
+	GElf_Ehdr ehdr_mem, *ehdr;
+	GElf_Addr bias;
+	size_t phnum, n = 0;
+	Elf *elf;
+
+	if (d->state != DSO_NEW)
+		return;
+	d->state = DSO_FAILED;
+
+	if (d->path[0] != '/' || ends_with(d->path, " (deleted)"))
+		goto fail;
+	if (stat(d->path, &st) || !S_ISREG(st.st_mode) || (d->ino && st.st_ino != d->ino))
+		goto fail;
+
+	d->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!d->dwfl)
+		goto fail;
+	dwfl_report_begin(d->dwfl);
+	/* base 0 + add_p_vaddr: the module sits at its link-time addresses. */
+	d->mod = dwfl_report_elf(d->dwfl, d->path, d->path, -1, 0, true);
+	if (dwfl_report_end(d->dwfl, NULL, NULL) || !d->mod)
+		goto fail;
+
+	elf = dwfl_module_getelf(d->mod, &bias);
+	if (!elf)
+		goto fail;
+	ehdr = gelf_getehdr(elf, &ehdr_mem);
+	if (!ehdr || (ehdr->e_type != ET_DYN && ehdr->e_type != ET_EXEC))
+		goto fail;
+	if (elf_getphdrnum(elf, &phnum) || phnum == 0 || phnum > 0xffff)
+		goto fail;
+	d->loads = calloc(phnum, sizeof(*d->loads));
+	if (!d->loads)
+		goto fail;
+	for (int i = 0; i < (int)phnum; i++) {
+		GElf_Phdr ph_mem, *ph = gelf_getphdr(elf, i, &ph_mem);
+
+		if (!ph)
+			goto fail;
+		if (ph->p_type != PT_LOAD || ph->p_filesz == 0)
+			continue;
+		d->loads[n].offset = ph->p_offset;
+		d->loads[n].filesz = ph->p_filesz;
+		d->loads[n].vaddr = ph->p_vaddr;
+		n++;
+	}
+	if (n == 0)
+		goto fail;
+	d->nloads = n;
+	d->bias = bias;
+	d->state = DSO_OK;
+	s->stats.files_opened++;
+	return;
+
+fail:
+	if (d->dwfl)
+		dwfl_end(d->dwfl);
+	d->dwfl = NULL;
+	d->mod = NULL;
+	free(d->loads);
+	d->loads = NULL;
+	d->nloads = 0;
+	s->stats.files_failed++;
+}
+
+/* Link-time address of file offset off, false if no PT_LOAD holds it. */
+static bool dso__vaddr(const struct dso *d, uint64_t off, uint64_t *vaddr)
+{
+	for (size_t i = 0; i < d->nloads; i++) {
+		if (off - d->loads[i].offset < d->loads[i].filesz) { /* unsigned: off >= offset */
+			*vaddr = d->loads[i].vaddr + (off - d->loads[i].offset);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Maps text                                                                 */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse 1..16 hex digits at *p (bounded by end). */
+static bool parse_hex(const char **p, const char *end, uint64_t *out)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; q < end && hexval(*q) >= 0; q++, n++) {
+		if (n == 16)
+			return false;
+		v = v << 4 | (uint64_t)hexval(*q);
+	}
+	if (n == 0)
+		return false;
+	*p = q;
+	*out = v;
+	return true;
+}
+
+static bool parse_dec(const char **p, const char *end, uint64_t *out)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*q - '0');
+	}
+	if (q == *p)
+		return false;
+	*p = q;
+	*out = v;
+	return true;
+}
+
+static bool parse_char(const char **p, const char *end, char c)
+{
+	if (*p >= end || **p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+struct maps_line {
+	uint64_t start, end, pgoff, ino;
+	bool exec;
+	const char *path; /* into the text; not NUL-terminated */
+	size_t path_len;  /* 0 = anonymous */
+};
+
+/*
+ * "start-end perms offset major:minor inode [path]", the layout of
+ * fs/proc/task_mmu.c. The path is everything after the inode and its padding
+ * (it may contain spaces). False if the line does not have that shape.
+ */
+static bool parse_line(const char *p, const char *end, struct maps_line *ml)
+{
+	uint64_t major, minor;
+
+	if (end - p > MAPS_LINE_MAX || memchr(p, '\0', (size_t)(end - p)))
+		return false;
+	if (!parse_hex(&p, end, &ml->start) || !parse_char(&p, end, '-') ||
+	    !parse_hex(&p, end, &ml->end) || !parse_char(&p, end, ' '))
+		return false;
+	if (end - p < 5 || (p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+	    (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's') || p[4] != ' ')
+		return false;
+	ml->exec = p[2] == 'x';
+	p += 5;
+	if (!parse_hex(&p, end, &ml->pgoff) || !parse_char(&p, end, ' ') ||
+	    !parse_hex(&p, end, &major) || !parse_char(&p, end, ':') ||
+	    !parse_hex(&p, end, &minor) || !parse_char(&p, end, ' ') ||
+	    !parse_dec(&p, end, &ml->ino))
+		return false;
+	if (p < end && *p != ' ' && *p != '\t')
+		return false;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	ml->path = p;
+	ml->path_len = (size_t)(end - p);
+	return ml->start < ml->end;
+}
+
+static int mapping_cmp(const void *a, const void *b)
+{
+	const struct mapping *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * New maps of a space: every mapping of `add` (sorted, non-overlapping) plus
+ * the parts of `old` that no mapping of `add` covers. *out is sorted and
+ * non-overlapping. 0 or -ENOMEM.
+ */
+static int merge_maps(const struct mapping *old, size_t nold, const struct mapping *add,
+		      size_t nadd, struct mapping **out, size_t *nout)
+{
+	/* Each added mapping splits at most one old piece in two. */
+	struct mapping *m = calloc(nold + 2 * nadd + 1, sizeof(*m));
+	size_t n = 0, j = 0;
+
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < nold; i++) {
+		const struct mapping *o = &old[i];
+		uint64_t cur = o->start;
+
+		/* old is sorted, so an added mapping ending before o ends
+		 * before every later old mapping too. */
+		while (j < nadd && add[j].end <= o->start)
+			j++;
+		for (size_t k = j; k < nadd && add[k].start < o->end && cur < o->end; k++) {
+			if (add[k].start > cur) {
+				m[n] = *o;
+				m[n].start = cur;
+				m[n].end = add[k].start;
+				m[n].pgoff = o->pgoff + (cur - o->start);
+				n++;
+			}
+			if (add[k].end > cur)
+				cur = add[k].end;
+		}
+		if (cur < o->end) {
+			m[n] = *o;
+			m[n].start = cur;
+			m[n].pgoff = o->pgoff + (cur - o->start);
+			n++;
+		}
+	}
+	memcpy(m + n, add, nadd * sizeof(*add));
+	n += nadd;
+	qsort(m, n, sizeof(*m), mapping_cmp);
+	*out = m;
+	*nout = n;
+	return 0;
+}
+
+static void space__free(struct hnode *e)
+{
+	struct space *sp = (struct space *)e;
+
+	free(sp->maps);
+	free(sp);
+}
+
+static struct space *space__find(const struct symbolizer *s, uint64_t key)
+{
+	uint64_t h = mix64(key);
+
+	for (struct hnode *e = htab__bucket(&s->spaces, h); e; e = e->next)
+		if (e->hash == h && ((struct space *)e)->key == key)
+			return (struct space *)e;
+	return NULL;
+}
+
+int symbolizer__add_maps(struct symbolizer *s, uint64_t key, const char *text, size_t len)
+{
+	struct mapping *add = NULL, *merged = NULL;
+	size_t nadd = 0, cap = 0, nmerged, valid = 0, kept = 0;
+	const char *p = text, *end;
+	struct space *sp;
+	int err = 0;
+
+	if (!s || !text)
+		return -EINVAL;
+	end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		struct maps_line ml;
+		bool file, vdso;
+
+		if (eol == p) { /* empty line */
+			p = eol + 1;
+			continue;
+		}
+		if (!parse_line(p, eol, &ml)) {
+			s->stats.bad_lines++;
+			p = nl ? nl + 1 : end;
+			continue;
+		}
+		p = nl ? nl + 1 : end;
+		valid++;
+		file = ml.path_len > 0 && ml.path[0] == '/';
+		vdso = ml.path_len == 6 && !memcmp(ml.path, "[vdso]", 6);
+		if (!file && !vdso) /* anonymous, [heap], [stack], [vvar]: no symbols */
+			continue;
+		if (nadd == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct mapping *na = realloc(add, nc * sizeof(*na));
+
+			if (!na) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			add = na;
+			cap = nc;
+		}
+		add[nadd].dso = dso__get(s, ml.path, ml.path_len, vdso ? 0 : ml.ino);
+		if (!add[nadd].dso) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		add[nadd].start = ml.start;
+		add[nadd].end = ml.end;
+		add[nadd].pgoff = ml.pgoff;
+		add[nadd].exec = ml.exec;
+		nadd++;
+	}
+	if (valid == 0) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+
+	/* The kernel emits sorted, disjoint lines; garbage may not be. Keep the
+	 * first of overlapping lines so the space invariant holds. */
+	if (nadd)
+		qsort(add, nadd, sizeof(*add), mapping_cmp);
+	for (size_t i = 0; i < nadd; i++) {
+		if (kept && add[i].start < add[kept - 1].end) {
+			s->stats.bad_lines++;
+			continue;
+		}
+		add[kept++] = add[i];
+	}
+	nadd = kept;
+
+	sp = space__find(s, key);
+	if (!sp) {
+		sp = calloc(1, sizeof(*sp));
+		if (!sp) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		sp->key = key;
+		sp->h.hash = mix64(key);
+		if (htab__insert(&s->spaces, &sp->h)) {
+			free(sp);
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	if (nadd == 0)
+		goto cleanup;
+	err = merge_maps(sp->maps, sp->nmaps, add, nadd, &merged, &nmerged);
+	if (err)
+		goto cleanup;
+	free(sp->maps);
+	sp->maps = merged;
+	sp->nmaps = nmerged;
+	sp->gen++; /* every cached answer of this space must be recomputed */
+
+cleanup:
+	free(add);
+	return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookup                                                                    */
+
+static int cu_range_cmp(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * libdwfl finds the CU of an address through .debug_aranges only (elfutils
+ * 0.188), and clang emits none unless -gdwarf-aranges: then every
+ * dwfl_module_getsrc fails. For such modules we build the table ourselves,
+ * once, from each CU's DW_AT_ranges / low_pc+high_pc. 0 or -ENOMEM; a module
+ * without DWARF simply gets no table.
+ */
+static int dso__build_cu_table(struct dso *d)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
+	Dwarf_Aranges *ar;
+	size_t nar = 0, cap = 0;
+	Dwarf_Die *cu = NULL;
+
+	d->cu_state = CU_TABLE_UNNEEDED;
+	if (!dw || (dwarf_getaranges(dw, &ar, &nar) == 0 && nar > 0))
+		return 0;
+	while ((cu = dwfl_module_nextcu(d->mod, cu, &bias)) != NULL) {
+		Dwarf_Addr base, start, end;
+		ptrdiff_t off = 0;
+
+		while ((off = dwarf_ranges(cu, off, &base, &start, &end)) > 0) {
+			if (start >= end)
+				continue;
+			if (d->ncus == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct cu_range *n = realloc(d->cus, nc * sizeof(*n));
+
+				if (!n) {
+					free(d->cus);
+					d->cus = NULL;
+					d->ncus = 0;
+					d->cu_state = CU_TABLE_UNKNOWN; /* retry later */
+					return -ENOMEM;
+				}
+				d->cus = n;
+				cap = nc;
+			}
+			d->cus[d->ncus++] = (struct cu_range){ start, end, cu };
+		}
+	}
+	if (d->ncus)
+		qsort(d->cus, d->ncus, sizeof(*d->cus), cu_range_cmp);
+	d->cu_bias = bias;
+	d->cu_state = CU_TABLE_BUILT;
+	return 0;
+}
+
+/* Source line of module address addr through the CU table. */
+static Dwarf_Line *dso__cu_line(const struct dso *d, uint64_t addr)
+{
+	uint64_t a = addr - d->cu_bias;
+	size_t lo = 0, hi = d->ncus;
+
+	/* Ranges of different CUs do not overlap in sane DWARF; take the last
+	 * range starting at or below a and check it covers a. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->cus[mid].start <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || a >= d->cus[lo - 1].end)
+		return NULL;
+	return dwarf_getsrc_die(d->cus[lo - 1].cu, a);
+}
+
+static const struct mapping *space__mapping(const struct space *sp, uint64_t addr)
+{
+	size_t lo = 0, hi = sp->nmaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < sp->maps[mid].start)
+			hi = mid;
+		else if (addr >= sp->maps[mid].end)
+			lo = mid + 1;
+		else
+			return &sp->maps[mid];
+	}
+	return NULL;
+}
+
+/* Fill f for ip (f->ip already set). 0, -ENOENT or -ENOMEM. */
+static int resolve(struct symbolizer *s, const struct space *sp, uint64_t ip, bool return_addr,
+		   struct vp_frame *f)
+{
+	/* A return address points after the call; ip - 1 is inside it. */
+	uint64_t addr = return_addr ? ip - 1 : ip;
+	const struct mapping *m = space__mapping(sp, addr);
+	struct dso *d;
+	uint64_t vaddr;
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name, *src = NULL;
+	Dwfl_Line *line;
+	int lineno = 0;
+
+	if (!m)
+		return -ENOENT;
+	d = m->dso;
+	f->module = d->path;
+	/* Code runs only from executable mappings; an "ip" elsewhere is a bad
+	 * unwind and naming the nearest symbol would mislead. */
+	if (!m->exec)
+		return 0;
+	dso__open(s, d);
+	if (d->state != DSO_OK || !dso__vaddr(d, addr - m->start + m->pgoff, &vaddr))
+		return 0;
+	vaddr += d->bias;
+
+	name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+	if (name && name[0]) {
+		f->function = intern(s, name, strlen(name));
+		if (!f->function)
+			return -ENOMEM;
+		f->fn_offset = off + (return_addr ? 1 : 0);
+	}
+
+	line = dwfl_module_getsrc(d->mod, vaddr);
+	if (line) {
+		src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	} else {
+		Dwarf_Line *dl;
+
+		if (d->cu_state == CU_TABLE_UNKNOWN && dso__build_cu_table(d))
+			return -ENOMEM;
+		dl = d->cu_state == CU_TABLE_BUILT ? dso__cu_line(d, vaddr) : NULL;
+		if (dl) {
+			src = dwarf_linesrc(dl, NULL, NULL);
+			if (dwarf_lineno(dl, &lineno))
+				lineno = 0;
+		}
+	}
+	if (src && src[0]) {
+		f->file = intern(s, src, strlen(src));
+		if (!f->file)
+			return -ENOMEM;
+		f->line = lineno > 0 ? lineno : 0;
+	}
+	return 0;
+}
+
+int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_addr,
+		       struct vp_frame *out)
+{
+	struct space *sp;
+	struct centry *c = NULL;
+	struct vp_frame f = { .ip = ip };
+	uint64_t h;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	*out = f;
+	if (!s)
+		return -EINVAL;
+	s->stats.lookups++;
+	sp = space__find(s, key);
+	if (!sp)
+		return -ENOENT;
+
+	h = mix64(mix64(key) ^ ip ^ (return_addr ? 0x8000000000000000ULL : 0));
+	for (struct hnode *e = htab__bucket(&s->cache, h); e; e = e->next) {
+		struct centry *x = (struct centry *)e;
+
+		if (e->hash == h && x->space == sp && x->ip == ip && x->return_addr == return_addr) {
+			c = x;
+			break;
+		}
+	}
+	if (c && c->gen == sp->gen) {
+		s->stats.cache_hits++;
+		*out = c->frame;
+		return c->rc;
+	}
+
+	rc = resolve(s, sp, ip, return_addr, &f);
+	if (rc == -ENOMEM)
+		return rc; /* transient: not worth remembering */
+	*out = f;
+
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return rc; /* answer is right, only uncached */
+		c->h.hash = h;
+		c->space = sp;
+		c->ip = ip;
+		c->return_addr = return_addr;
+		if (htab__insert(&s->cache, &c->h)) {
+			free(c);
+			return rc;
+		}
+		s->stats.cache_entries++;
+	}
+	c->gen = sp->gen;
+	c->rc = rc;
+	c->frame = f;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int symbolizer__new(struct symbolizer **out)
+{
+	struct symbolizer *s;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	/* libdwfl (libelf) refuses to work until a version is declared. */
+	elf_version(EV_CURRENT);
+	*out = s;
+	return 0;
+}
+
+void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *out)
+{
+	if (!out)
+		return;
+	if (!s) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	*out = s->stats;
+}
+
+static void centry__free(struct hnode *e)
+{
+	free(e);
+}
+
+void symbolizer__free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	htab__free(&s->cache, centry__free);
+	htab__free(&s->spaces, space__free);
+	htab__free(&s->dsos, dso__free);
+	htab__free(&s->strings, str_node__free);
+	free(s);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Offline symbolizer: instruction pointers recorded in a trace -> function,
+ * module, source file and line, long after the traced process is gone.
+ *
+ * Input per address space is one or more snapshots of /proc/PID/maps text.
+ * The ELF files named there are read from this machine's file system (plus
+ * separate debug info found by build-id or .gnu_debuglink, via libdwfl), and
+ * each file is opened at most once per symbolizer however many address spaces
+ * map it, because ips are translated to file-relative addresses first.
+ *
+ * Promises:
+ *  - Never aborts on bad input (garbage maps text, missing, replaced, special
+ *    or truncated files, any ip value): functions return -errno instead.
+ *  - Every string handed out is owned by the symbolizer, immutable, and lives
+ *    until symbolizer__free(); equal strings are the same pointer.
+ *  - Memory grows with distinct (space, ip, return_addr) lookups, distinct
+ *    strings and distinct files only; a repeated lookup is one hash probe.
+ *  - Not thread-safe: one symbolizer per thread, or external locking.
+ */
+#ifndef VMAPROF_SYMBOLIZE_H
+#define VMAPROF_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vp_frame {
+	uint64_t ip;          /* as recorded */
+	const char *function; /* NULL if unknown; not demangled */
+	uint64_t fn_offset;   /* ip - symbol start, when function != NULL */
+	const char *module;   /* path of the mapped file as in the maps text
+			       * ("... (deleted)", "[vdso]" kept verbatim), NULL if none */
+	const char *file;     /* source file, NULL if no debug info */
+	int line;             /* 0 if unknown */
+};
+
+/* Counters for reporting; they only ever grow. */
+struct vp_symbolizer_stats {
+	uint64_t lookups;      /* symbolizer__lookup calls */
+	uint64_t cache_hits;   /* answered from the (space, ip) cache */
+	uint64_t cache_entries;
+	uint64_t files;        /* distinct (path, inode) seen in maps */
+	uint64_t files_opened; /* of those, opened as ELF successfully */
+	uint64_t files_failed; /* missing, deleted, replaced (inode differs),
+				* not regular, or not a usable ELF */
+	uint64_t bad_lines;    /* maps lines that could not be parsed (skipped) */
+};
+
+struct symbolizer;
+
+/* *out = a new, empty symbolizer. 0 or -ENOMEM / -EINVAL. */
+int symbolizer__new(struct symbolizer **out);
+
+/*
+ * Add a maps snapshot (text of len bytes, need not be NUL-terminated) to
+ * address space `space`, any caller-chosen key (e.g. pid + exec generation).
+ * Snapshots of one space accumulate: a file mapping of a later snapshot
+ * replaces whatever earlier file mapping overlapped its range (the later one
+ * is the newer truth), earlier mappings elsewhere stay (so stacks recorded
+ * before a dlclose still resolve). Anonymous and pseudo mappings other than
+ * [vdso] carry no symbols and are ignored. Malformed lines are skipped and
+ * counted. Returns 0, -EINVAL if no line parsed (nothing changed), -ENOMEM.
+ */
+int symbolizer__add_maps(struct symbolizer *s, uint64_t space, const char *maps_text,
+			 size_t len);
+
+/*
+ * Symbolize `ip` of `space`; `return_addr` is true for frames > 0 (the lookup
+ * then uses ip - 1 so the call site, not the next statement, is found; the
+ * cache keys on it too). Fills *out (out->ip = ip). Returns 0 when a mapping
+ * covers ip (function/file may still be NULL), -ENOENT when none does or the
+ * space is unknown (out has ip, the rest NULL/0), -EINVAL on NULL arguments,
+ * -ENOMEM.
+ */
+int symbolizer__lookup(struct symbolizer *s, uint64_t space, uint64_t ip, bool return_addr,
+		       struct vp_frame *out);
+
+/* Copy of the counters. s may be NULL (all zero). */
+void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *out);
+
+/* Frees everything, including every string handed out. Accepts NULL. */
+void symbolizer__free(struct symbolizer *s);
+
+#endif /* VMAPROF_SYMBOLIZE_H */
