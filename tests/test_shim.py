@@ -182,6 +182,34 @@ def t_execfresh():
     eq(len(mmaps_from(images[1], "map_from_here")), 3, "mmaps after execve with empty envp")
 
 
+def fdexec(kind):
+    run = record([W, kind])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    images = run.by_pid(run.streams[0].pid)
+    eq(len(images), 2, f"images of the pid after {kind}")
+    ex = images[0].of("exec")
+    eq([(e["phase"], e["kind"], e["env_fixed"]) for e in ex], [("attempt", kind, 1)],
+       "exec records")
+    eq(len(mmaps_from(images[1], "map_from_here")), 2, f"mmaps after {kind}")
+
+
+def t_clone():
+    run = record([W, "clone", "4"])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    child_pid = int(run.stdout.split()[1])
+    parent = [s for s in run.streams if s.pid != child_pid][0]
+    cl = parent.of("fork", kind="clone")
+    eq([(c["child"], c["err"]) for c in cl], [(child_pid, 0)], "clone records")
+    child = run.by_pid(child_pid)
+    eq(len(child), 1, "clone child streams")
+    eq(child[0].proc()["ppid"], parent.pid, "clone child's ppid")
+    mm = mmaps_from(child[0], "map_from_here")
+    eq(len(mm), 4, "clone child mmaps")
+    eq(mm[0].functions()[1:3], ["child_maps", "clone_fn"], "clone child stack")
+
+
 def t_execfail():
     run = record([W, "execfail"])
     eq(run.rc, 0, "exit status")
@@ -350,6 +378,8 @@ if __name__ == "__main__":
         "maps": t_maps, "threads": t_threads, "fork": t_fork, "vfork": t_vfork,
         "spawn": lambda: spawn("spawn"), "spawnp": lambda: spawn("spawnp"),
         "exec_chain": t_exec_chain, "execfresh": t_execfresh, "execfail": t_execfail,
+        "fexecve": lambda: fdexec("fexecve"), "execveat": lambda: fdexec("execveat"),
+        "clone": t_clone,
         "sigkill": lambda: killed("killme", 9), "abort": lambda: killed("abortme", 6),
         "exitcode": t_exitcode, "errno": t_errno, "dlopen": t_dlopen,
         "no_stacks": t_no_stacks, "stack_depth": t_stack_depth, "unwritable": t_unwritable,

@@ -7,6 +7,8 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -163,6 +165,45 @@ static int scenario_execfresh(void)
 	return 1;
 }
 
+/* fexecve / execveat of `self maps 2` with an empty environment. */
+static int scenario_fdexec(int at)
+{
+	char *argv[] = { "w_shim", "maps", "2", NULL };
+	char *envp[] = { NULL };
+	int fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open self");
+	if (at)
+		execveat(fd, "", argv, envp, AT_EMPTY_PATH);
+	else
+		fexecve(fd, argv, envp);
+	die(at ? "execveat" : "fexecve");
+	return 1;
+}
+
+/* clone: a process made with clone(2)'s glibc wrapper maps K regions. */
+static int clone_fn(void *arg)
+{
+	child_maps((int)(long)arg);
+	return 0;
+}
+
+static int scenario_clone(int k)
+{
+	size_t sz = 256 * 1024;
+	char *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stack == MAP_FAILED)
+		die("mmap stack");
+	pid_t p = clone(clone_fn, stack + sz, SIGCHLD, (void *)(long)k);
+	if (p < 0)
+		die("clone");
+	int st;
+	if (waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	printf("child %d\n", (int)p);
+	return 0;
+}
+
 /* execfail: an exec that fails, then tracing goes on. */
 static int scenario_execfail(void)
 {
@@ -270,6 +311,9 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "spawnp")) return scenario_spawn(1);
 	if (!strcmp(s, "execfresh")) return scenario_execfresh();
 	if (!strcmp(s, "execfail")) return scenario_execfail();
+	if (!strcmp(s, "fexecve")) return scenario_fdexec(0);
+	if (!strcmp(s, "execveat")) return scenario_fdexec(1);
+	if (!strcmp(s, "clone")) return scenario_clone(a);
 	if (!strcmp(s, "killme")) return scenario_killme(a);
 	if (!strcmp(s, "abortme")) return scenario_abortme(a);
 	if (!strcmp(s, "exitcode")) return scenario_exitcode(a);
