@@ -60,8 +60,8 @@ static int find_shim(char *out, size_t cap)
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = 0;
-			snprintf(out, cap, "%s/preload/%s", exe, VMAPROF_SHIM_NAME);
-			if (access(out, R_OK) == 0)
+			int l = snprintf(out, cap, "%s/preload/%s", exe, VMAPROF_SHIM_NAME);
+			if (l > 0 && (size_t)l < cap && access(out, R_OK) == 0)
 				return 0;
 		}
 	}
@@ -110,7 +110,11 @@ static int write_session(const char *dir, char **argv, int argc, pid_t root, int
 	if (!s)
 		return -ENOMEM;
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/session.json", dir);
+	int l = snprintf(path, sizeof(path), "%s/session.json", dir);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		json_decref(s);
+		return -ENAMETOOLONG;
+	}
 	int r = json_dump_file(s, path, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(s);
 	return r ? -EIO : 0;

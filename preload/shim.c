@@ -797,6 +797,29 @@ EXIT_HOOK(exit, VP_EXIT_EXIT)
 EXIT_HOOK(_exit, VP_EXIT__EXIT)
 EXIT_HOOK(_Exit, VP_EXIT__EXIT)
 
+/* ---- libunwind's memory validation pipe ----
+ *
+ * When DWARF unwinding fails for a frame, libunwind 1.6 validates addresses
+ * by write(2)-ing them into a pipe it keeps open for the life of the
+ * process. A program that closes every descriptor (daemons do) takes those
+ * numbers away; libunwind then reads from, writes bytes of memory into,
+ * and closes whatever file the program has opened under the same number.
+ * So libunwind never gets a real pipe: inside a hook, pipe2 hands it two
+ * descriptors that can never exist. Its validation then fails cleanly
+ * (EBADF) and the stack ends at the frame DWARF could not unwind. */
+#define FAKE_FD_RD (-1000)
+#define FAKE_FD_WR (-1001)
+
+EXPORT int pipe2(int fds[2], int flags)
+{
+	if (in_hook) {
+		fds[0] = FAKE_FD_RD;
+		fds[1] = FAKE_FD_WR;
+		return 0;
+	}
+	return (int)syscall(SYS_pipe2, fds, flags);
+}
+
 /* ---- dlopen: new modules appear; snapshot the maps for symbolization ---- */
 
 EXPORT void *dlopen(const char *file, int mode)

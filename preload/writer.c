@@ -37,7 +37,10 @@
 enum { SEG_NONE = 0, SEG_MAPPING, SEG_MAPPED, SEG_FAILED };
 
 static struct {
-	int fd;
+	/* No descriptor is kept open: programs that close every fd (daemons)
+	 * would take it away, or worse, reuse its number for a file of their
+	 * own that we would then truncate. Each new segment reopens by path. */
+	char path[VP_MAX_PATH];
 	struct vp_file_header *hdr;
 	_Atomic int active;
 	atomic_flag map_lock;
@@ -45,7 +48,7 @@ static struct {
 	char *_Atomic seg[MAX_SEGS];
 	_Atomic uint32_t seg_state[MAX_SEGS];
 	_Atomic uint64_t done[MAX_SEGS];
-} w = { .fd = -1 };
+} w;
 
 int writer__active(void)
 {
@@ -114,7 +117,8 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 		return err;
 	}
 	prefault(h, VP_HEADER_SIZE);
-	w.fd = fd;
+	close(fd);
+	memcpy(w.path, path, (size_t)n + 1);
 	w.hdr = h;
 	w.file_size = VP_HEADER_SIZE;
 	atomic_flag_clear(&w.map_lock);
@@ -148,9 +152,10 @@ static char *seg_get(uint32_t k)
 		while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
 			sched_yield();
 		uint64_t end = VP_HEADER_SIZE + (uint64_t)(k + 1) * VP_SEG_SIZE;
-		int ok = 1;
-		if (end > w.file_size) {
-			if (ftruncate(w.fd, (off_t)end) == 0)
+		int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
+		int ok = fd >= 0;
+		if (ok && end > w.file_size) {
+			if (ftruncate(fd, (off_t)end) == 0)
 				w.file_size = end;
 			else
 				ok = 0;
@@ -159,7 +164,9 @@ static char *seg_get(uint32_t k)
 		char *p = MAP_FAILED;
 		if (ok)
 			p = shim__real_mmap(NULL, VP_SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-					    w.fd, (off_t)(VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE));
+					    fd, (off_t)(VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE));
+		if (fd >= 0)
+			close(fd);
 		if (p != MAP_FAILED)
 			prefault(p, VP_SEG_SIZE);
 		if (p == MAP_FAILED) {
@@ -268,8 +275,6 @@ void writer__forget(void)
 	if (w.hdr)
 		shim__real_munmap(w.hdr, VP_HEADER_SIZE);
 	w.hdr = NULL;
-	if (w.fd >= 0)
-		close(w.fd);
-	w.fd = -1;
+	w.path[0] = 0;
 	w.file_size = 0;
 }

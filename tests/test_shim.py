@@ -210,6 +210,15 @@ def t_clone():
     eq(mm[0].functions()[1:3], ["child_maps", "clone_fn"], "clone child stack")
 
 
+def t_closefds():
+    n = 30000  # ~6 MB of records: the shim maps several new segments
+    run = record([W, "closefds", str(n)])
+    eq(run.rc, 0, "the program's own file was left alone (exit 3 if not)")
+    run.assert_clean()
+    s = only_stream(run)
+    eq(len(mmaps_from(s, "map_from_here")), n, "mmaps after closing every fd")
+
+
 def t_execfail():
     run = record([W, "execfail"])
     eq(run.rc, 0, "exit status")
@@ -379,7 +388,7 @@ if __name__ == "__main__":
         "spawn": lambda: spawn("spawn"), "spawnp": lambda: spawn("spawnp"),
         "exec_chain": t_exec_chain, "execfresh": t_execfresh, "execfail": t_execfail,
         "fexecve": lambda: fdexec("fexecve"), "execveat": lambda: fdexec("execveat"),
-        "clone": t_clone,
+        "clone": t_clone, "closefds": t_closefds,
         "sigkill": lambda: killed("killme", 9), "abort": lambda: killed("abortme", 6),
         "exitcode": t_exitcode, "errno": t_errno, "dlopen": t_dlopen,
         "no_stacks": t_no_stacks, "stack_depth": t_stack_depth, "unwritable": t_unwritable,

@@ -204,6 +204,29 @@ static int scenario_clone(int k)
 	return 0;
 }
 
+/* closefds N: close every descriptor like a daemon, open a file of our
+ * own, make N mappings (several trace segments), and check the file was
+ * left alone. */
+static int scenario_closefds(int n)
+{
+	for (int fd = 3; fd < 4096; fd++)
+		close(fd);
+	char path[] = "/tmp/w_shim.XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		die("mkstemp");
+	unlink(path);
+	static const char msg[] = "precious data";
+	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+		die("write");
+	for (int i = 0; i < n; i++)
+		unmap_from_here(map_from_here(PG), PG);
+	char buf[64] = { 0 };
+	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(msg) || memcmp(buf, msg, sizeof(msg)))
+		return 3;
+	return 0;
+}
+
 /* execfail: an exec that fails, then tracing goes on. */
 static int scenario_execfail(void)
 {
@@ -314,6 +337,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "fexecve")) return scenario_fdexec(0);
 	if (!strcmp(s, "execveat")) return scenario_fdexec(1);
 	if (!strcmp(s, "clone")) return scenario_clone(a);
+	if (!strcmp(s, "closefds")) return scenario_closefds(a);
 	if (!strcmp(s, "killme")) return scenario_killme(a);
 	if (!strcmp(s, "abortme")) return scenario_abortme(a);
 	if (!strcmp(s, "exitcode")) return scenario_exitcode(a);
