@@ -84,7 +84,7 @@ void writer__reentered(void)
 /* Best effort: on kernels without it, the pages fault in on first write. */
 static void prefault(void *p, size_t len)
 {
-	syscall(SYS_madvise, p, len, MADV_POPULATE_WRITE);
+	SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE);
 }
 
 static uint64_t mono_ns(void)
