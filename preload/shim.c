@@ -152,7 +152,8 @@ void shim__fill_header(struct vp_rec *r, uint64_t t)
 }
 
 /* Enter a hook: 1 if this call is to be recorded. */
-static inline int enter(void)
+#define enter() enter_from(__builtin_return_address(0))
+static inline int enter_from(const void *ra)
 {
 	if (UNLIKELY(!atomic_load_explicit(&resolved, memory_order_acquire)))
 		resolve();
@@ -162,6 +163,10 @@ static inline int enter(void)
 	}
 	if (!atomic_load_explicit(&ready, memory_order_acquire) || vp_vfork_child)
 		return 0;
+	if (UNLIKELY(stacks__internal_caller(ra))) {
+		writer__reentered();
+		return 0;
+	}
 	in_hook = 1;
 	return 1;
 }
@@ -452,7 +457,9 @@ __attribute__((destructor)) static void shim_fini(void)
 
 /* ---- address-space hooks ---- */
 
-static void *mmap_hook(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+/* always_inline: enter() must see the program's return address */
+static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t len, int prot,
+							       int flags, int fd, off_t off)
 {
 	if (!enter())
 		return shim__real_mmap(addr, len, prot, flags, fd, off);
@@ -659,7 +666,7 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 /* Record the attempt, exec, record the failure. `doit` performs the exec. */
 #define DO_EXEC(kind, path, argv, fixed, doit)                                             \
 	do {                                                                               \
-		int rec_ = enter();                                                        \
+		int rec_ = enter_from(ra);                                                 \
 		uint32_t st_ = 0;                                                          \
 		if (rec_) {                                                                \
 			st_ = stacks__capture();                                           \
@@ -675,8 +682,8 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		return r_;                                                                 \
 	} while (0)
 
-static int exec_common(uint32_t kind, const char *path, char *const argv[], char *const envp[],
-		       int search)
+static int exec_common(const void *ra, uint32_t kind, const char *path, char *const argv[],
+		       char *const envp[], int search)
 {
 	resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
@@ -687,22 +694,22 @@ static int exec_common(uint32_t kind, const char *path, char *const argv[], char
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	return exec_common(VP_EXEC_EXECVE, path, argv, envp, 0);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECVE, path, argv, envp, 0);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
-	return exec_common(VP_EXEC_EXECV, path, argv, environ, 0);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECV, path, argv, environ, 0);
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
-	return exec_common(VP_EXEC_EXECVP, file, argv, environ, 1);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECVP, file, argv, environ, 1);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	return exec_common(VP_EXEC_EXECVPE, file, argv, envp, 1);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECVPE, file, argv, envp, 1);
 }
 
 /* execl family: gather the variadic arguments into an argv on the stack;
@@ -725,25 +732,26 @@ EXPORT int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	GATHER_ARGS(arg, ap, argv, 0, envp);
-	return exec_common(VP_EXEC_EXECL, path, argv, envp, 0);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECL, path, argv, envp, 0);
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	va_list ap;
 	GATHER_ARGS(arg, ap, argv, 0, envp);
-	return exec_common(VP_EXEC_EXECLP, file, argv, envp, 1);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECLP, file, argv, envp, 1);
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	GATHER_ARGS(arg, ap, argv, 1, envp);
-	return exec_common(VP_EXEC_EXECLE, path, argv, envp, 0);
+	return exec_common(__builtin_return_address(0), VP_EXEC_EXECLE, path, argv, envp, 0);
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	const void *ra = __builtin_return_address(0);
 	resolve();
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -754,12 +762,13 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		    int flags)
 {
+	const void *ra = __builtin_return_address(0);
 	resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
 	DO_EXEC(VP_EXEC_EXECVEAT, path, argv, fixed, real.execveat(dirfd, path, argv, env, flags));
 }
 
-static int spawn_common(int search, pid_t *pid, const char *path,
+static int spawn_common(const void *ra, int search, pid_t *pid, const char *path,
 			const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
 			char *const argv[], char *const envp[])
 {
@@ -767,7 +776,7 @@ static int spawn_common(int search, pid_t *pid, const char *path,
 	WITH_FIXED_ENV(envp, fixed, env);
 	(void)fixed;
 	pid_t child = 0;
-	int rec = enter();
+	int rec = enter_from(ra);
 	uint32_t st = rec ? stacks__capture() : 0;
 	int r = search ? real.posix_spawnp(&child, path, fa, at, argv, env)
 		       : real.posix_spawn(&child, path, fa, at, argv, env);
@@ -785,13 +794,13 @@ static int spawn_common(int search, pid_t *pid, const char *path,
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 		       const posix_spawnattr_t *at, char *const argv[], char *const envp[])
 {
-	return spawn_common(0, pid, path, fa, at, argv, envp);
+	return spawn_common(__builtin_return_address(0), 0, pid, path, fa, at, argv, envp);
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *at, char *const argv[], char *const envp[])
 {
-	return spawn_common(1, pid, file, fa, at, argv, envp);
+	return spawn_common(__builtin_return_address(0), 1, pid, file, fa, at, argv, envp);
 }
 
 #define EXIT_HOOK(name, kind)                                                              \

@@ -40,23 +40,50 @@ struct slot {
 static struct slot *table;
 static _Atomic uint32_t next_id = 1;
 static uint32_t depth;
-static uintptr_t self_lo, self_hi; /* the shim's own code */
+struct text {
+	uintptr_t lo, hi;
+};
+static struct text self_text;   /* the shim's own code */
+static struct text unwind_text; /* libunwind's */
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+struct text_query {
+	uintptr_t addr;
+	struct text *out;
+};
+
+/* dl_iterate_phdr callback: the executable segment holding q->addr. */
+static int find_text(struct dl_phdr_info *info, size_t size, void *data)
 {
-	uintptr_t me = (uintptr_t)data;
+	struct text_query *q = data;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (me >= lo && me < hi) {
-			self_lo = lo;
-			self_hi = hi;
+		if (q->addr >= lo && q->addr < hi) {
+			q->out->lo = lo;
+			q->out->hi = hi;
 			return 1;
 		}
 	}
 	return 0;
+}
+
+static void locate(const void *addr, struct text *out)
+{
+	struct text_query q = { (uintptr_t)addr, out };
+	dl_iterate_phdr(find_text, &q);
+}
+
+static int in_text(const struct text *t, uintptr_t a)
+{
+	return a >= t->lo && a < t->hi;
+}
+
+int stacks__internal_caller(const void *ra)
+{
+	uintptr_t a = (uintptr_t)ra;
+	return in_text(&unwind_text, a) || in_text(&self_text, a);
 }
 
 int stacks__init(uint32_t d)
@@ -65,8 +92,9 @@ int stacks__init(uint32_t d)
 	atomic_store(&next_id, 1);
 	if (!depth)
 		return 0;
-	if (!self_lo) {
-		dl_iterate_phdr(find_self, (void *)(uintptr_t)&stacks__capture);
+	if (!self_text.lo) {
+		locate((const void *)&stacks__capture, &self_text);
+		locate((const void *)&unw_backtrace, &unwind_text);
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	}
 	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
@@ -122,7 +150,7 @@ uint32_t stacks__capture(void)
 	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
 	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
 	int skip = 0;
-	while (skip < n && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
+	while (skip < n && in_text(&self_text, (uintptr_t)buf[skip]))
 		skip++;
 	void **ips = buf + skip;
 	n -= skip;

@@ -18,6 +18,10 @@
  * start and again in a fork child (ids restart with the child's file). */
 int stacks__init(uint32_t depth);
 uint32_t stacks__capture(void);
+/* 1 if a call returning to `ra` was made by the shim or by libunwind (its
+ * per-thread caches are freed by a thread-exit destructor, outside any
+ * hook): such calls are ours, not the program's. */
+int stacks__internal_caller(const void *ra);
 /* In a fork child: drop the parent's table (its ids mean nothing in the
  * child's file). */
 void stacks__forget(void);

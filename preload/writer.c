@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,7 +45,6 @@ static struct {
 	struct vp_file_header *hdr;
 	_Atomic int active;
 	atomic_flag map_lock;
-	uint64_t file_size;     /* under map_lock */
 	char *_Atomic seg[MAX_SEGS];
 	_Atomic uint32_t seg_state[MAX_SEGS];
 	_Atomic uint64_t done[MAX_SEGS];
@@ -81,10 +81,38 @@ void writer__reentered(void)
 #define MADV_POPULATE_WRITE 23
 #endif
 
-/* Best effort: on kernels without it, the pages fault in on first write. */
-static void prefault(void *p, size_t len)
+/* Give [off, off+len) of the file real blocks, then map its pages
+ * writable up front. Both matter for safety, not just speed: a store into a
+ * shared file page that has no block behind it (disk or tmpfs full) raises
+ * SIGBUS in the traced program. Returns 0 or -errno; on error nothing is
+ * left mapped. */
+static int grow_file(int fd, uint64_t off, uint64_t len)
 {
-	SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE);
+	if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	/* no fallocate here: the populate below is then the only guard */
+	struct stat sb;
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if ((uint64_t)sb.st_size < off + len && ftruncate(fd, (off_t)(off + len)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void *map_range(int fd, uint64_t off, size_t len)
+{
+	void *p = shim__real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14); the pages
+	 * then fault in on first store, as ordinary shared file pages do. */
+	if (SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) < 0 && errno != EINVAL) {
+		shim__real_munmap(p, len);
+		return NULL;
+	}
+	return p;
 }
 
 static uint64_t mono_ns(void)
@@ -105,22 +133,17 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 	int fd = shim__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, VP_HEADER_SIZE) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	void *h = shim__real_mmap(NULL, VP_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	prefault(h, VP_HEADER_SIZE);
+	int err = grow_file(fd, 0, VP_HEADER_SIZE);
+	void *h = err ? NULL : map_range(fd, 0, VP_HEADER_SIZE);
+	if (!h && !err)
+		err = -errno;
 	close(fd);
+	if (err) {
+		unlink(path);
+		return err;
+	}
 	memcpy(w.path, path, (size_t)n + 1);
 	w.hdr = h;
-	w.file_size = VP_HEADER_SIZE;
 	atomic_flag_clear(&w.map_lock);
 	struct vp_file_header *hdr = h;
 	hdr->version = VP_FORMAT_VERSION;
@@ -147,28 +170,20 @@ static char *seg_get(uint32_t k)
 	uint32_t none = SEG_NONE;
 	if (st == SEG_NONE &&
 	    atomic_compare_exchange_strong(&w.seg_state[k], &none, SEG_MAPPING)) {
-		/* Grow the file only under the lock: two threads extending for
-		 * different segments must never shrink it (SIGBUS). */
+		/* Grow the file only under the lock: with the ftruncate
+		 * fallback, two threads extending for different segments must
+		 * never shrink it (SIGBUS). */
 		while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
 			sched_yield();
-		uint64_t end = VP_HEADER_SIZE + (uint64_t)(k + 1) * VP_SEG_SIZE;
+		uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
 		int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
-		int ok = fd >= 0;
-		if (ok && end > w.file_size) {
-			if (ftruncate(fd, (off_t)end) == 0)
-				w.file_size = end;
-			else
-				ok = 0;
-		}
+		int ok = fd >= 0 && grow_file(fd, off, VP_SEG_SIZE) == 0;
 		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
-		char *p = MAP_FAILED;
-		if (ok)
-			p = shim__real_mmap(NULL, VP_SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-					    fd, (off_t)(VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE));
+		char *p = ok ? map_range(fd, off, VP_SEG_SIZE) : NULL;
 		if (fd >= 0)
 			close(fd);
-		if (p != MAP_FAILED)
-			prefault(p, VP_SEG_SIZE);
+		if (!p)
+			p = MAP_FAILED;
 		if (p == MAP_FAILED) {
 			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
 			disable(ok ? VP_DIS_MAP : VP_DIS_EXTEND);
@@ -276,5 +291,4 @@ void writer__forget(void)
 		shim__real_munmap(w.hdr, VP_HEADER_SIZE);
 	w.hdr = NULL;
 	w.path[0] = 0;
-	w.file_size = 0;
 }
