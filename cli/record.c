@@ -202,7 +202,7 @@ int cmd_record(int argc, char **argv)
 #if VP_HAVE_BPF
 	struct collector *col = NULL;
 	if (!no_bpf) {
-		char tp[PATH_MAX];
+		char tp[PATH_MAX + 16];
 		snprintf(tp, sizeof(tp), "%s/bpf.vpt", absdir);
 		struct collector_opts co = { .trace_path = tp, .self_pid = getpid() };
 		int err = collector__new(&co, &col, bpf_why, sizeof(bpf_why));

@@ -150,7 +150,7 @@ def t_vfork():
     eq(run.rc, 0, "exit status (and the parent's stack survived vfork)")
     run.assert_clean()
     child_pid = int(run.stdout.split()[1])
-    parent = [s for s in run.streams if s.pid != child_pid][0]
+    parent = [s for s in run.preload if s.pid != child_pid][0]
     vf = parent.of("fork", kind="vfork")
     eq(len(vf), 1, "vfork records")
     eq(vf[0]["child"], child_pid, "vfork child pid")
@@ -167,7 +167,7 @@ def spawn(kind):
     eq(run.rc, 0, "exit status")
     run.assert_clean()
     child_pid = int(run.stdout.split()[1])
-    parent = [s for s in run.streams if s.pid != child_pid][0]
+    parent = [s for s in run.preload if s.pid != child_pid][0]
     sp = parent.of("fork", kind="spawn")
     eq(len(sp), 1, "spawn records")
     eq((sp[0]["child"], sp[0]["err"]), (child_pid, 0), "spawn record")
@@ -181,7 +181,7 @@ def t_exec_chain():
     run = record(["sh", "-c", f"exec env -i {W} maps 3"])
     eq(run.rc, 0, "exit status")
     run.assert_clean()
-    images = run.by_pid(run.streams[0].pid)
+    images = run.by_pid(run.preload[0].pid)
     exes = [os.path.basename(s.proc()["exe"]) for s in images]
     eq(exes, ["dash", "env", "w_shim"], "exec chain of one pid")
     envs = images[1].of("exec", phase="attempt")
@@ -194,7 +194,7 @@ def t_execfresh():
     run = record([W, "execfresh"])
     eq(run.rc, 0, "exit status")
     run.assert_clean()
-    images = run.by_pid(run.streams[0].pid)
+    images = run.by_pid(run.preload[0].pid)
     eq(len(images), 2, "images of the pid")
     ex = images[0].of("exec")
     eq([(e["phase"], e["kind"], e["env_fixed"]) for e in ex], [("attempt", "execve", 1)],
@@ -207,7 +207,7 @@ def fdexec(kind):
     run = record([W, kind])
     eq(run.rc, 0, "exit status")
     run.assert_clean()
-    images = run.by_pid(run.streams[0].pid)
+    images = run.by_pid(run.preload[0].pid)
     eq(len(images), 2, f"images of the pid after {kind}")
     ex = images[0].of("exec")
     eq([(e["phase"], e["kind"], e["env_fixed"]) for e in ex], [("attempt", kind, 1)],
@@ -220,7 +220,7 @@ def t_clone():
     eq(run.rc, 0, "exit status")
     run.assert_clean()
     child_pid = int(run.stdout.split()[1])
-    parent = [s for s in run.streams if s.pid != child_pid][0]
+    parent = [s for s in run.preload if s.pid != child_pid][0]
     cl = parent.of("fork", kind="clone")
     eq([(c["child"], c["err"]) for c in cl], [(child_pid, 0)], "clone records")
     child = run.by_pid(child_pid)
@@ -261,7 +261,8 @@ def t_diskfull():
         d = subprocess.run([VMAPROF, "report", out, "--no-stacks"], capture_output=True,
                            text=True, timeout=120)
         streams, errors, _ = parse_dump(d.stdout)
-        eq(len(streams), 1, "one stream")
+        streams = [x for x in streams if x.header["source"] == "preload"]
+        eq(len(streams), 1, "one shim stream")
         h = streams[0].header
         eq(h["disabled"], "extend", "reason recording stopped")
         kept = len(streams[0].of("mem"))
@@ -354,7 +355,7 @@ def t_python():
     run = record(["python3", "-c", "import os; print('hi')"])
     eq((run.rc, run.stdout), (0, "hi\n"), "python runs and prints through")
     run.assert_clean()
-    py = [s for s in run.streams if "python" in os.path.basename(s.proc()["exe"])]
+    py = [s for s in run.preload if "python" in os.path.basename(s.proc()["exe"])]
     check(py, "python's stream present")
     mm = py[0].of("mem", call="mmap")
     check(len(mm) >= 1, "python's mmaps recorded")
@@ -366,12 +367,11 @@ def t_sh_pipeline():
     run = record(["sh", "-c", "ls / | wc -l"])
     eq((run.rc, run.stdout), (0, bare.stdout), "same output as the bare run")
     run.assert_clean()
-    exes = sorted(os.path.basename(s.proc()["exe"]) for s in run.streams
-                  if s.header["source"] == "preload")
+    exes = sorted(os.path.basename(s.proc()["exe"]) for s in run.preload)
     check("ls" in exes and "wc" in exes and "dash" in exes, f"processes: {exes}")
-    sh = [s for s in run.streams if s.proc()["exe"].endswith("dash")][0]
+    sh = [s for s in run.preload if s.proc()["exe"].endswith("dash")][0]
     for name in ("ls", "wc"):
-        s = [x for x in run.streams if x.proc()["exe"].endswith("/" + name)][0]
+        s = [x for x in run.preload if x.proc()["exe"].endswith("/" + name)][0]
         images = run.by_pid(s.pid)
         eq(images[0].proc()["ppid"], sh.pid, f"{name} is a child of sh")
         check(s.of("mem", call="mmap") or s.of("exit"), f"{name} recorded")

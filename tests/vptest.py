@@ -121,6 +121,17 @@ class Run:
         self.rc, self.stdout, self.stderr, self.dir = rc, stdout, stderr, outdir
         self.streams, self.errors, self.failed = streams, errors, failed
 
+    @property
+    def preload(self):
+        """The shim's streams (one per process image), in start order."""
+        return [s for s in self.streams if s.header["source"] == "preload"]
+
+    @property
+    def bpf(self):
+        """The kernel collector's stream, or None."""
+        b = [s for s in self.streams if s.header["source"] == "bpf"]
+        return b[0] if b else None
+
     def by_pid(self, pid):
         """Streams of one pid in start order (several after exec)."""
         return [s for s in self.streams if s.pid == pid and s.header["source"] == "preload"]

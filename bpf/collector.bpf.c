@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * vmaprof kernel-side collector.
+ *
+ * Follows the traced process tree and records, for every traced task, its
+ * page faults (with the user pages allocated while handling each one), its
+ * address-space syscalls and its fork/exec/exit, as vp_* records (see
+ * include/vmaprof/record.h) pushed through one ring buffer.
+ *
+ * Invariants:
+ * - A task is traced iff it has an entry in `tstate` (task-local storage).
+ *   User space creates the root's entry (collector__track, keyed by pidfd);
+ *   sched_process_fork creates the child's when the parent has one. Every
+ *   program that fires system-wide (mm_page_alloc, sys_enter, sys_exit,
+ *   page faults) therefore answers "not traced" with one storage lookup,
+ *   which for a task without any BPF storage is a NULL pointer check.
+ * - A fault is "open" from its page_fault_* event until the task's next
+ *   fault, syscall entry, syscall exit or exit; movable-page allocations of
+ *   the task in between are charged to it. See README.md for why these ends.
+ * - Nothing grows per fault: the open fault lives in the task's storage,
+ *   which dies with the task.
+ * - A failed ring-buffer reserve is counted in `lost`, never dropped silently.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <vmaprof/record.h>
+#include "collector_state.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Longest exec filename we copy; longer names are truncated. */
+#define EXEC_PATH_MAX 512
+/* User addresses on x86_64 (4-level paging TASK_SIZE_MAX; 5-level kernels
+ * have larger user space but faults above this are rare enough to ignore). */
+#define USER_ADDR_END 0x800000000000ULL
+/* Threads summed per TASK_EXIT (bpf_loop bound). */
+#define MAX_THREADS 65536
+
+/* x86_64 syscall numbers (compat/ia32 syscalls are not decoded). */
+#define NR_mmap 9
+#define NR_mprotect 10
+#define NR_munmap 11
+#define NR_brk 12
+#define NR_mremap 25
+#define NR_madvise 28
+#define NR_shmat 30
+#define NR_shmdt 67
+#define NR_mlock 149
+#define NR_munlock 150
+#define NR_mlockall 151
+#define NR_munlockall 152
+#define NR_remap_file_pages 216
+#define NR_mlock2 325
+#define NR_pkey_mprotect 329
+#define NR_mseal 462
+
+/* Filters and knobs, set by the loader before load. */
+const volatile __u32 self_tgid = 0;  /* the recorder: never traced */
+/* 0: no VMA info, 1: bpf_find_vma on every fault, 2: per-task cache of the
+ * last VMA, invalidated by any VMA-changing syscall of a traced task. */
+const volatile __u32 vma_mode = CT_VMA_CACHED;
+/* Wake the consumer only when this much data waits in the ring buffer: a
+ * wakeup (irq_work) costs microseconds, more than the whole fault record;
+ * the consumer polls with a timeout and drains whatever is there. */
+const volatile __u64 wake_bytes = 16 << 20;
+
+/* Counters read by user space (mmap'ed .bss). */
+__u64 lost = 0;       /* ring-buffer reserves that failed */
+__u64 untracked = 0;  /* children of traced tasks we could not mark */
+__u64 vma_gen = 0;    /* bumped around every VMA-changing syscall */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_state);
+} tstate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20); /* the loader resizes it */
+} rb SEC(".maps");
+
+static __always_inline struct task_state *state_of(struct task_struct *t)
+{
+	return bpf_task_storage_get(&tstate, t, 0, 0);
+}
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void count_lost(void)
+{
+	__sync_fetch_and_add(&lost, 1);
+}
+
+static __always_inline void hdr(struct vp_rec *h, __u16 type, __u32 size, __u64 now)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->flags = 0;
+	h->size = size;
+	h->time_ns = now;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+}
+
+static __always_inline void fault_end(struct task_state *st, __u16 flags)
+{
+	st->in_fault = CT_FAULT_NONE;
+	st->f.h.flags |= flags;
+	if (bpf_ringbuf_output(&rb, &st->f, sizeof(st->f), rb_flags()))
+		count_lost();
+}
+
+struct vma_info {
+	__u64 start;
+	__u64 end;
+	__u64 flags;
+	__u32 file;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *vi = data;
+
+	vi->start = vma->vm_start;
+	vi->end = vma->vm_end;
+	vi->flags = vma->vm_flags;
+	vi->file = vma->vm_file != NULL;
+	return 0;
+}
+
+static __always_inline void fault_vma(struct task_state *st, struct task_struct *task,
+				      __u64 addr)
+{
+	struct vma_info vi;
+	__u64 gen;
+
+	if (vma_mode == CT_VMA_OFF)
+		return;
+	gen = *(volatile __u64 *)&vma_gen;
+	if (vma_mode == CT_VMA_CACHED && st->vc_gen == gen && addr >= st->vc_start && addr < st->vc_end) {
+		st->f.h.flags |= VP_FAULT_VMA;
+		st->f.vm_flags = st->vc_flags;
+		st->f.vma_file = st->vc_file;
+		return;
+	}
+	if (bpf_find_vma(task, addr, vma_cb, &vi, 0))
+		return; /* -ENOENT (no VMA) or -EBUSY (mmap_lock): record without */
+	st->f.h.flags |= VP_FAULT_VMA;
+	st->f.vm_flags = vi.flags;
+	st->f.vma_file = vi.file;
+	st->vc_start = vi.start;
+	st->vc_end = vi.end;
+	st->vc_flags = vi.flags;
+	st->vc_file = vi.file;
+	st->vc_gen = gen;
+}
+
+static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 error_code,
+				       __u16 kflag)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+
+	if (!st)
+		return 0;
+	if (st->in_fault)
+		fault_end(st, 0);
+	hdr(&st->f.h, VP_REC_FAULT, sizeof(st->f), bpf_ktime_get_ns());
+	st->f.h.flags = kflag;
+	st->f.addr = addr;
+	st->f.ip = regs->ip;
+	st->f.error_code = error_code;
+	st->f.pages = 0;
+	st->f.vm_flags = 0;
+	st->f.vma_file = 0;
+	st->f._pad = 0;
+	fault_vma(st, task, addr);
+	if (st->exited) {
+		/* after our exit record (e.g. clear_child_tid): no end will come */
+		fault_end(st, VP_FAULT_CUT);
+		return 0;
+	}
+	st->in_fault = CT_FAULT_OPEN;
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	return fault_begin(address, regs, error_code, 0);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	if (address >= USER_ADDR_END)
+		return 0;
+	return fault_begin(address, regs, error_code, VP_FAULT_KERNEL);
+}
+
+SEC("tp_btf/mm_page_alloc")
+int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
+	     int migratetype)
+{
+	struct task_state *st;
+
+	/* User pages (anonymous, COW copies, page cache) are movable; page
+	 * tables, slab and network buffers are not. Test this before touching
+	 * any map: this tracepoint fires for every allocation in the system. */
+	if (!(gfp_flags & (1u << ___GFP_MOVABLE_BIT)))
+		return 0;
+	st = state_of(bpf_get_current_task_btf());
+	if (!st || st->in_fault != CT_FAULT_OPEN)
+		return 0;
+	st->f.pages += 1u << (order & 31);
+	/* A kernel-mode fault on an anonymous VMA allocates at most one folio
+	 * (zero-fill or COW copy); stop counting after it so that allocations
+	 * later in the same syscall (before its exit or the next fault) are not
+	 * charged to this fault. */
+	if ((st->f.h.flags & (VP_FAULT_KERNEL | VP_FAULT_VMA)) ==
+		    (VP_FAULT_KERNEL | VP_FAULT_VMA) && !st->f.vma_file)
+		st->in_fault = CT_FAULT_OPEN_NOCOUNT;
+	return 0;
+}
+
+/* Which syscalls change VMAs (invalidate the VMA caches) and which of them
+ * we record. */
+static __always_inline __u32 mem_call_of(long id, int *changes_vmas)
+{
+	*changes_vmas = 1;
+	switch (id) {
+	case NR_mmap: return VP_CALL_MMAP;
+	case NR_munmap: return VP_CALL_MUNMAP;
+	case NR_mremap: return VP_CALL_MREMAP;
+	case NR_mprotect: return VP_CALL_MPROTECT;
+	case NR_madvise: return VP_CALL_MADVISE;
+	case NR_brk: return VP_CALL_BRK;
+	case NR_shmat: case NR_shmdt: case NR_mlock: case NR_munlock:
+	case NR_mlockall: case NR_munlockall: case NR_remap_file_pages:
+	case NR_mlock2: case NR_pkey_mprotect: case NR_mseal:
+		return 0;
+	}
+	*changes_vmas = 0;
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_state *st = state_of(bpf_get_current_task_btf());
+	int changes;
+	__u32 call;
+
+	if (!st)
+		return 0;
+	if (st->in_fault)
+		fault_end(st, 0);
+	call = mem_call_of(id, &changes);
+	if (!changes)
+		return 0;
+	__sync_fetch_and_add(&vma_gen, 1);
+	st->vma_sys = 1;
+	st->mem_call = call;
+	if (!call)
+		return 0;
+	st->mem_t0 = bpf_ktime_get_ns();
+	st->mem_args[0] = regs->di;
+	st->mem_args[1] = regs->si;
+	st->mem_args[2] = regs->dx;
+	st->mem_args[3] = regs->r10;
+	st->mem_args[4] = regs->r8;
+	st->mem_args[5] = regs->r9;
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_state *st = state_of(bpf_get_current_task_btf());
+	struct vp_mem *m;
+	__u64 now;
+
+	if (!st)
+		return 0;
+	if (st->in_fault)
+		fault_end(st, 0);
+	if (!st->vma_sys)
+		return 0;
+	st->vma_sys = 0;
+	__sync_fetch_and_add(&vma_gen, 1);
+	if (!st->mem_call)
+		return 0;
+	now = bpf_ktime_get_ns();
+	m = bpf_ringbuf_reserve(&rb, sizeof(*m), 0);
+	if (!m) {
+		count_lost();
+		st->mem_call = 0;
+		return 0;
+	}
+	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
+	m->h.flags = VP_MEM_FROM_KERNEL;
+	m->call = st->mem_call;
+	m->ret = ret;
+	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;
+	m->args[0] = st->mem_args[0];
+	m->args[1] = st->mem_args[1];
+	m->args[2] = st->mem_args[2];
+	m->args[3] = st->mem_args[3];
+	m->args[4] = st->mem_args[4];
+	m->args[5] = st->mem_args[5];
+	m->t_end = now;
+	m->stack_id = 0;
+	m->path_len = 0;
+	st->mem_call = 0;
+	bpf_ringbuf_submit(m, rb_flags());
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct task_state *st = state_of(parent), *cst;
+	struct vp_task_fork *e;
+
+	if (!st || child->tgid == self_tgid)
+		return 0;
+	cst = bpf_task_storage_get(&tstate, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cst) {
+		__sync_fetch_and_add(&untracked, 1);
+		return 0;
+	}
+	cst->traced = 1;
+	if (child->tgid == parent->tgid)
+		return 0; /* a thread: followed, but no record */
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	hdr(&e->h, VP_REC_TASK_FORK, sizeof(*e), bpf_ktime_get_ns());
+	e->h.pid = parent->tgid;
+	e->h.tid = parent->pid;
+	e->child_pid = child->tgid;
+	e->child_tid = child->pid;
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+struct exec_rec {
+	struct vp_task_exec e;
+	char path[EXEC_PATH_MAX];
+};
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct task_state *st = state_of(p);
+	struct exec_rec *r;
+	long n;
+
+	if (!st)
+		return 0;
+	if (st->in_fault)
+		fault_end(st, 0);
+	__sync_fetch_and_add(&vma_gen, 1); /* new mm: every cached VMA is stale */
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return 0;
+	}
+	n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), bprm->filename);
+	if (n < 1)
+		n = 1;
+	hdr(&r->e.h, VP_REC_TASK_EXEC, VP_ALIGN8(sizeof(r->e) + (__u32)(n - 1)),
+	    bpf_ktime_get_ns());
+	r->e.old_pid = old_pid;
+	r->e.path_len = n - 1;
+	bpf_ringbuf_submit(r, rb_flags());
+	return 0;
+}
+
+struct flt_sum {
+	__u64 head;  /* &signal->thread_head */
+	__u64 pos;   /* current list node (task->thread_node) */
+	__u64 min;
+	__u64 maj;
+};
+
+static long flt_cb(__u32 i, void *data)
+{
+	struct flt_sum *s = data;
+	struct task_struct *t;
+	struct list_head *pos = (void *)s->pos;
+
+	if (!s->pos || s->pos == s->head)
+		return 1;
+	t = (void *)(s->pos - bpf_core_field_offset(struct task_struct, thread_node));
+	s->min += BPF_CORE_READ(t, min_flt);
+	s->maj += BPF_CORE_READ(t, maj_flt);
+	s->pos = (__u64)BPF_CORE_READ(pos, next);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
+{
+	struct task_state *st = state_of(p);
+	struct signal_struct *sig;
+	struct vp_task_exit *e;
+	struct flt_sum s = {};
+
+	if (!st)
+		return 0;
+	if (st->in_fault)
+		fault_end(st, VP_FAULT_CUT);
+	st->exited = 1;
+	if (!group_dead)
+		return 0;
+	/* What getrusage(RUSAGE_SELF) sums: the counters of released threads
+	 * (folded into signal) plus those of every thread still listed. */
+	sig = BPF_CORE_READ(p, signal);
+	s.min = BPF_CORE_READ(sig, min_flt);
+	s.maj = BPF_CORE_READ(sig, maj_flt);
+	s.head = (__u64)&sig->thread_head;
+	s.pos = (__u64)BPF_CORE_READ(sig, thread_head.next);
+	bpf_loop(MAX_THREADS, flt_cb, &s, 0);
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	hdr(&e->h, VP_REC_TASK_EXIT, sizeof(*e), bpf_ktime_get_ns());
+	e->h.pid = p->tgid;
+	e->h.tid = p->pid;
+	e->min_flt = s.min;
+	e->maj_flt = s.maj;
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: MIT
+/*
+ * collector: loader and ring-buffer drain for collector.bpf.c.
+ *
+ * The trace file is written sequentially by this process only: a
+ * vp_file_header, then records copied from the ring buffer into a large
+ * user-space buffer and written out with write(2). No record crosses a
+ * VP_SEG_SIZE boundary of the data area; a VP_REC_PAD fills the rest of a
+ * segment when the next record does not fit. The header's counters are
+ * rewritten (pwrite) at every flush, so a killed recorder leaves a file
+ * whose header describes what reached the disk.
+ */
+#include "collector.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <vmaprof/record.h>
+#include "collector_state.h"
+#include "collector.skel.h"
+
+#define DEFAULT_RINGBUF (64u << 20)
+#define OUT_BUF_SIZE (8u << 20)
+/* Flush when this much is buffered even if the ring buffer is still busy. */
+#define FLUSH_AT (4u << 20)
+
+struct collector {
+	struct collector_bpf *skel;
+	struct ring_buffer *rb;
+	int fd;
+	int stats_fd;
+	int finished;
+	int write_err;       /* first write error (-errno), reported once */
+	int write_err_told;
+	char *buf;
+	size_t buf_len;
+	uint64_t data_off;   /* data-area bytes produced (flushed + buffered) */
+	uint64_t flushed;    /* data-area bytes written to the file */
+	uint64_t records;
+	uint64_t faults;
+	uint64_t bad;        /* malformed ring-buffer samples */
+	uint64_t dropped;    /* records lost to write errors */
+	uint64_t lost_seen;  /* value of the BPF `lost` counter already reported */
+	struct vp_file_header hdr;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void set_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+/* libbpf's last warning while loading: kept to explain a refusal. */
+static char libbpf_msg[512];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = 0;
+	/* keep the first specific message: later ones are generic wrappers */
+	if (n && !libbpf_msg[0])
+		snprintf(libbpf_msg, sizeof(libbpf_msg), "%s", line);
+	return 0;
+}
+
+static uint64_t lost_total(const struct collector *c)
+{
+	return c->hdr.lost;
+}
+
+static void update_header_counters(struct collector *c)
+{
+	c->hdr.head = c->flushed;
+	c->hdr.records = c->records - c->dropped;
+	c->hdr.lost = c->lost_seen + c->bad + c->dropped;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int flush(struct collector *c)
+{
+	int err = 0;
+
+	if (c->buf_len && !c->write_err) {
+		err = write_all(c->fd, c->buf, c->buf_len);
+		if (err) {
+			c->write_err = err;
+			c->hdr.disabled = VP_DIS_EXTEND;
+		} else {
+			c->flushed += c->buf_len;
+		}
+	}
+	if (c->write_err) {
+		/* Everything after the failure is lost; count whole records:
+		 * the buffer holds records only. */
+		const char *p = c->buf, *end = c->buf + c->buf_len;
+
+		while (p + sizeof(struct vp_rec) <= end) {
+			const struct vp_rec *h = (const void *)p;
+
+			if (h->type != VP_REC_PAD)
+				c->dropped++;
+			p += h->size;
+		}
+	}
+	c->buf_len = 0;
+	update_header_counters(c);
+	if (pwrite(c->fd, &c->hdr, sizeof(c->hdr), 0) != (ssize_t)sizeof(c->hdr) && !err)
+		err = -errno;
+	return c->write_err ? c->write_err : err;
+}
+
+/* Append one record, padding to the next segment first if it would cross. */
+static void emit(struct collector *c, const void *rec, uint32_t size)
+{
+	uint64_t in_seg = c->data_off % VP_SEG_SIZE;
+
+	if (c->buf_len + VP_MAX_RECORD + size > OUT_BUF_SIZE)
+		flush(c);
+	if (in_seg + size > VP_SEG_SIZE) {
+		uint32_t pad = VP_SEG_SIZE - in_seg;
+		struct vp_rec *p = (void *)(c->buf + c->buf_len);
+
+		/* pad >= 8: every record size and offset is a multiple of 8 */
+		memset(p, 0, pad < sizeof(*p) ? pad : sizeof(*p));
+		p->size = pad;
+		p->type = VP_REC_PAD;
+		c->buf_len += pad;
+		c->data_off += pad;
+	}
+	memcpy(c->buf + c->buf_len, rec, size);
+	c->buf_len += size;
+	c->data_off += size;
+	c->records++;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+	const struct vp_rec *h = data;
+
+	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size || (h->size & 7) ||
+	    h->size > VP_MAX_RECORD || h->type < VP_REC_MEM || h->type >= VP_REC_TYPE_MAX) {
+		c->bad++;
+		return 0;
+	}
+	if (h->type == VP_REC_FAULT)
+		c->faults++;
+	emit(c, h, h->size);
+	return 0;
+}
+
+/* Report reserve failures as a VP_REC_BPF_LOST record whenever they grew. */
+static void check_lost(struct collector *c)
+{
+	uint64_t now = __atomic_load_n(&c->skel->bss->lost, __ATOMIC_RELAXED);
+	struct vp_bpf_lost r;
+
+	if (now <= c->lost_seen)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.h.size = sizeof(r);
+	r.h.time_ns = now_ns();
+	r.h.pid = c->hdr.pid;
+	r.h.tid = c->hdr.pid;
+	r.count = now - c->lost_seen;
+	r.h.type = VP_REC_BPF_LOST;
+	c->lost_seen = now;
+	emit(c, &r, sizeof(r));
+}
+
+static size_t ringbuf_size(size_t want)
+{
+	size_t sz = 4096;
+
+	if (!want)
+		want = DEFAULT_RINGBUF;
+	while (sz < want && sz < (1ul << 31))
+		sz <<= 1;
+	return sz;
+}
+
+int collector__new(const struct collector_opts *o, struct collector **out, char *why,
+		   size_t why_len)
+{
+	libbpf_print_fn_t old_print = NULL;
+	struct collector *c = NULL;
+	int err;
+
+	*out = NULL;
+	if (!o || !o->trace_path) {
+		set_why(why, why_len, "no trace path");
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		err = -errno;
+		set_why(why, why_len, "out of memory");
+		return err;
+	}
+	c->fd = -1;
+	c->stats_fd = -1;
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		err = -errno;
+		set_why(why, why_len, "no kernel BTF (/sys/kernel/btf/vmlinux: %s)",
+			strerror(-err));
+		goto cleanup;
+	}
+	c->buf = malloc(OUT_BUF_SIZE);
+	if (!c->buf) {
+		err = -errno;
+		set_why(why, why_len, "out of memory");
+		goto cleanup;
+	}
+
+	libbpf_msg[0] = 0;
+	old_print = libbpf_set_print(libbpf_print);
+	c->skel = collector_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		set_why(why, why_len, "cannot open the BPF object: %s",
+			libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		goto cleanup;
+	}
+	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : getpid();
+	switch (o->vma) {
+	case COLLECTOR_VMA_OFF: c->skel->rodata->vma_mode = CT_VMA_OFF; break;
+	case COLLECTOR_VMA_EVERY: c->skel->rodata->vma_mode = CT_VMA_EVERY; break;
+	default: c->skel->rodata->vma_mode = CT_VMA_CACHED; break;
+	}
+	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
+	err = bpf_map__set_max_entries(c->skel->maps.rb, ringbuf_size(o->ringbuf_bytes));
+	if (err) {
+		set_why(why, why_len, "cannot size the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	libbpf_msg[0] = 0;
+	err = collector_bpf__load(c->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			set_why(why, why_len,
+				"not allowed to load BPF programs (need root, or CAP_BPF and "
+				"CAP_PERFMON): %s", libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		else
+			set_why(why, why_len, "BPF program refused by the kernel: %s",
+				libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		goto cleanup;
+	}
+	libbpf_msg[0] = 0;
+	err = collector_bpf__attach(c->skel);
+	if (err) {
+		set_why(why, why_len, "cannot attach the BPF programs: %s",
+			libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		goto cleanup;
+	}
+	if (o->prog_stats) {
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (c->stats_fd < 0) {
+			err = -errno;
+			set_why(why, why_len, "cannot enable BPF run-time stats: %s",
+				strerror(-err));
+			goto cleanup;
+		}
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.rb), on_sample, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		set_why(why, why_len, "cannot map the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	c->fd = open(o->trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (c->fd < 0) {
+		err = -errno;
+		set_why(why, why_len, "cannot create %s: %s", o->trace_path, strerror(-err));
+		goto cleanup;
+	}
+	c->hdr.magic = VP_MAGIC;
+	c->hdr.version = VP_FORMAT_VERSION;
+	c->hdr.header_size = VP_HEADER_SIZE;
+	c->hdr.source = VP_SRC_BPF;
+	c->hdr.pid = getpid();
+	c->hdr.page_size = sysconf(_SC_PAGESIZE);
+	c->hdr.flags = VP_FH_SEQUENTIAL;
+	c->hdr.start_ns = now_ns();
+	c->hdr.seg_size = VP_SEG_SIZE;
+	err = write_all(c->fd, (const char *)&c->hdr, sizeof(c->hdr));
+	if (err) {
+		set_why(why, why_len, "cannot write %s: %s", o->trace_path, strerror(-err));
+		goto cleanup;
+	}
+	libbpf_set_print(old_print);
+	*out = c;
+	return 0;
+
+cleanup:
+	if (old_print)
+		libbpf_set_print(old_print);
+	c->finished = 1; /* nothing to drain */
+	collector__free(c);
+	return err;
+}
+
+int collector__track(struct collector *c, pid_t root_pid)
+{
+	struct task_state v;
+	int pidfd, err = 0;
+
+	if (!c || c->finished || root_pid <= 0)
+		return -EINVAL;
+	pidfd = syscall(SYS_pidfd_open, root_pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	memset(&v, 0, sizeof(v));
+	v.traced = 1;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tstate), &pidfd, &v, BPF_ANY))
+		err = -errno;
+	close(pidfd);
+	return err;
+}
+
+static int after_drain(struct collector *c, int n)
+{
+	check_lost(c);
+	if (c->buf_len >= FLUSH_AT || (n == 0 && c->buf_len)) {
+		int err = flush(c);
+
+		if (err && !c->write_err_told) {
+			c->write_err_told = 1;
+			return err;
+		}
+	}
+	return n;
+}
+
+int collector__poll(struct collector *c, int timeout_ms)
+{
+	int n;
+
+	if (!c || c->finished)
+		return -EINVAL;
+	/* The kernel side wakes us only when the ring is filling up (see
+	 * wake_bytes); after the timeout, drain whatever is there. */
+	n = ring_buffer__poll(c->rb, timeout_ms);
+	if (n == -EINTR)
+		n = 0;
+	if (n >= 0) {
+		int m = ring_buffer__consume(c->rb);
+
+		n = m < 0 ? m : n + m;
+	}
+	if (n < 0)
+		return n;
+	return after_drain(c, n);
+}
+
+int collector__finish(struct collector *c, struct collector_stats *st)
+{
+	int n, err = 0;
+
+	if (!c || c->finished)
+		return -EINVAL;
+	/* Stop the producers first: records can then only be in the ring. */
+	collector_bpf__detach(c->skel);
+	do {
+		n = ring_buffer__consume(c->rb);
+		check_lost(c);
+	} while (n > 0);
+	if (n < 0)
+		err = n;
+	{
+		int ferr = flush(c); /* also rewrites the header counters */
+
+		if (ferr && !err)
+			err = ferr;
+	}
+	if (close(c->fd) && !err)
+		err = -errno;
+	c->fd = -1;
+	c->finished = 1;
+	if (st) {
+		st->records = c->records - c->dropped;
+		st->lost = lost_total(c);
+		st->faults = c->faults;
+		st->untracked = c->skel->bss->untracked;
+	}
+	return err;
+}
+
+int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	if (!c)
+		return -EINVAL;
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		if (n < max) {
+			memset(&info, 0, sizeof(info));
+			if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+				return -errno;
+			snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(prog));
+			out[n].run_ns = info.run_time_ns;
+			out[n].run_cnt = info.run_cnt;
+		}
+		n++;
+	}
+	return n;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	if (!c->finished)
+		collector__finish(c, NULL);
+	ring_buffer__free(c->rb);
+	collector_bpf__destroy(c->skel);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	free(c->buf);
+	free(c);
+}

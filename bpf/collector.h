@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collector: the BPF side of `vmaprof record`, as a small opaque module.
+ *
+ * collector__new loads and attaches the programs (open -> set read-only
+ * globals -> load -> attach) and creates the trace file (source VP_SRC_BPF).
+ * collector__track marks a process as traced before it runs its first
+ * instruction; from then on its children, threads and exec'd images are
+ * followed in the kernel. collector__poll drains the ring buffer into the
+ * trace file; collector__finish detaches, drains what is left, writes the
+ * header counters and closes the file.
+ *
+ * Every function returns 0 (or a count) on success and -errno on failure.
+ * The module is single-threaded: call it from one thread.
+ */
+#ifndef VMAPROF_COLLECTOR_H
+#define VMAPROF_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct collector;
+
+/* How the fault programs learn the VMA of a faulting address. */
+enum collector_vma {
+	COLLECTOR_VMA_DEFAULT = 0, /* = COLLECTOR_VMA_CACHED */
+	COLLECTOR_VMA_OFF,         /* no VMA info (VP_FAULT_VMA never set) */
+	COLLECTOR_VMA_EVERY,       /* bpf_find_vma on every fault */
+	COLLECTOR_VMA_CACHED,      /* per-task cache of the last VMA found */
+};
+
+struct collector_opts {
+	const char *trace_path;  /* the trace file to create (VP_SRC_BPF) */
+	size_t ringbuf_bytes;    /* 0 = 64 MiB; rounded up to a power of two */
+	pid_t self_pid;          /* the recorder: never traced; 0 = getpid() */
+	/* Optional (zero = default): */
+	enum collector_vma vma;
+	bool prog_stats;         /* enable kernel run-time stats while alive
+				  * (costs ~20-40 ns per program run) */
+};
+
+struct collector_stats {
+	uint64_t records;   /* records written to the trace (PAD excluded) */
+	uint64_t lost;      /* records lost: ring-buffer reserve failures,
+			     * malformed samples, records a failed write dropped */
+	uint64_t faults;    /* VP_REC_FAULT records written */
+	uint64_t untracked; /* children of traced tasks that could not be marked
+			     * (task storage allocation failed): not followed */
+};
+
+/* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not
+ * root, no kernel BTF, a program the kernel refused (with libbpf's
+ * message), an attach failure, the trace file. */
+int collector__new(const struct collector_opts *o, struct collector **out, char *why,
+		   size_t why_len);
+/* Trace `root_pid` and everything it creates. Call before it runs (it should
+ * block until this returns). */
+int collector__track(struct collector *c, pid_t root_pid);
+/* Wait up to timeout_ms for data, drain the ring buffer into the trace file.
+ * Returns the number of records drained, or -errno (a write error is
+ * reported once; the lost records are counted). */
+int collector__poll(struct collector *c, int timeout_ms);
+/* Stop recording (detach), drain, write the header counters, close the
+ * file. `st` may be NULL. Call once. */
+int collector__finish(struct collector *c, struct collector_stats *st);
+/* Accepts NULL. Finishes first if collector__finish was not called. */
+void collector__free(struct collector *c);
+
+/* Kernel run-time statistics of one program (needs opts.prog_stats). */
+struct collector_prog_stat {
+	char name[32];
+	uint64_t run_ns;
+	uint64_t run_cnt;
+};
+/* Fills up to `max` entries; returns how many programs there are or -errno. */
+int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max);
+
+#endif /* VMAPROF_COLLECTOR_H */

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Types shared by collector.bpf.c and collector.c: the per-task state kept
+ * in task-local storage. User space only creates the root's entry
+ * (traced = 1, everything else 0), so it needs the exact size and layout.
+ * Only fixed-width types; no functions.
+ */
+#ifndef VMAPROF_COLLECTOR_STATE_H
+#define VMAPROF_COLLECTOR_STATE_H
+
+#include <vmaprof/record.h>
+
+/* task_state.in_fault */
+enum { CT_FAULT_NONE = 0, CT_FAULT_OPEN = 1, CT_FAULT_OPEN_NOCOUNT = 2 };
+
+/* Values of the `vma_mode` read-only global. */
+enum { CT_VMA_OFF = 0, CT_VMA_EVERY = 1, CT_VMA_CACHED = 2 };
+
+struct task_state {
+	struct vp_fault f;   /* the open fault; header filled at its start */
+	__u64 mem_args[6];   /* syscall arguments saved at sys_enter */
+	__u64 mem_t0;        /* sys_enter time */
+	__u64 vc_start;      /* cached VMA [vc_start, vc_end), valid while */
+	__u64 vc_end;        /* vma_gen == vc_gen */
+	__u64 vc_flags;
+	__u64 vc_gen;
+	__u32 vc_file;
+	__u32 mem_call;      /* enum vp_call of the syscall in flight, 0 = none */
+	__u8 traced;
+	__u8 in_fault;       /* CT_FAULT_* */
+	__u8 exited;         /* sched_process_exit seen for this task */
+	__u8 vma_sys;        /* a VMA-changing syscall is in flight */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct task_state) == 168, "task_state size");
+
+#endif /* VMAPROF_COLLECTOR_STATE_H */
