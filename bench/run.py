@@ -48,8 +48,9 @@ def main():
                  ("W2: 200k mmap+munmap per thread, 8 threads", [w, str(a.pairs // 8), "8"])]
     configs = [
         ("bare", None),
-        ("vmaprof record (shim, stacks)", ["--no-bpf"]),
-        ("vmaprof record --no-stacks", ["--no-bpf", "--no-stacks"]),
+        ("vmaprof record (shim + bpf)", []),
+        ("vmaprof record --no-bpf (shim, stacks)", ["--no-bpf"]),
+        ("vmaprof record --no-bpf --no-stacks", ["--no-bpf", "--no-stacks"]),
     ]
     results = {}
     sizes = {}

@@ -461,8 +461,14 @@ __attribute__((destructor)) static void shim_fini(void)
 static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t len, int prot,
 							       int flags, int fd, off_t off)
 {
-	if (!enter())
+	if (!enter()) {
+		/* Memory libunwind (or the shim) takes for itself must not merge
+		 * with the program's anonymous mappings: a merged neighbour
+		 * turns each of the program's munmaps into a VMA split. */
+		if (in_hook && (flags & (MAP_ANONYMOUS | MAP_SHARED)) == MAP_ANONYMOUS)
+			flags |= MAP_NORESERVE;
 		return shim__real_mmap(addr, len, prot, flags, fd, off);
+	}
 	uint64_t t0 = shim__now();
 	void *r = real.mmap(addr, len, prot, flags, fd, off);
 	int e = errno, err = r == MAP_FAILED ? e : 0;
