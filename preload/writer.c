@@ -2,14 +2,19 @@
 /*
  * Trace file writer. Layout and rules: include/vmaprof/record.h.
  *
- * Why MAP_SHARED and not write(2): a write per record is a syscall (~1 us
- * here) on every traced call; a store into a shared file mapping costs a
- * memcpy and still survives the process being killed, since the data is in
- * the page cache once stored. Segments are prefaulted writable with
- * MADV_POPULATE_WRITE: a shared file mapping otherwise takes one
- * write-notify fault per page (~15 us here, ~400 ns per record), and those
- * faults would show up in the target's own fault counters. MAP_POPULATE
- * does not help: it prefaults shared mappings read-only.
+ * Why MAP_SHARED and not write(2): write(2) of one 104-byte record costs
+ * ~1500 ns here, a store into a shared file mapping ~70-120 ns (including
+ * the page faults), and the record still survives the process being
+ * killed, since it is in the page cache once stored.
+ *
+ * Segments get their blocks with fallocate first: a store into a shared
+ * page with no block behind it (disk or tmpfs full) raises SIGBUS in the
+ * traced program. The pages then fault in on first store like any shared
+ * file page; those faults are the target's own (the kernel counts them in
+ * its min_flt and the collector sees them, on the shim's internal VMA).
+ * We do not prefault with MADV_POPULATE_WRITE where fallocate works: its
+ * faults count in min_flt but no tracepoint sees them, which would break
+ * the agreement between traced faults and the kernel's counters.
  *
  * Concurrency: `head` (in the mapped header) hands out byte ranges; a range
  * never crosses a segment (the reserving thread pads the tail of a segment
@@ -81,34 +86,34 @@ void writer__reentered(void)
 #define MADV_POPULATE_WRITE 23
 #endif
 
-/* Give [off, off+len) of the file real blocks, then map its pages
- * writable up front. Both matter for safety, not just speed: a store into a
- * shared file page that has no block behind it (disk or tmpfs full) raises
- * SIGBUS in the traced program. Returns 0 or -errno; on error nothing is
- * left mapped. */
+/* Give [off, off+len) of the file real blocks. 0 when they are reserved,
+ * 1 when the file system cannot reserve them (no fallocate: the mapping
+ * must then be prefaulted, see map_range), -errno on failure. */
 static int grow_file(int fd, uint64_t off, uint64_t len)
 {
 	if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
 		return 0;
 	if (errno != EOPNOTSUPP)
 		return -errno;
-	/* no fallocate here: the populate below is then the only guard */
 	struct stat sb;
 	if (fstat(fd, &sb) < 0)
 		return -errno;
 	if ((uint64_t)sb.st_size < off + len && ftruncate(fd, (off_t)(off + len)) < 0)
 		return -errno;
-	return 0;
+	return 1;
 }
 
-static void *map_range(int fd, uint64_t off, size_t len)
+/* Map [off, off+len) shared and writable. Without reserved blocks
+ * (`prefault`), write-fault every page now, so that a full disk fails here
+ * and not as SIGBUS in the program later. NULL on failure, nothing mapped. */
+static void *map_range(int fd, uint64_t off, size_t len, int prefault)
 {
 	void *p = shim__real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return NULL;
-	/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14); the pages
-	 * then fault in on first store, as ordinary shared file pages do. */
-	if (SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) < 0 && errno != EINVAL) {
+	/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14): nothing
+	 * more we can do there. */
+	if (prefault && SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) < 0 && errno != EINVAL) {
 		shim__real_munmap(p, len);
 		return NULL;
 	}
@@ -134,7 +139,9 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 	if (fd < 0)
 		return -errno;
 	int err = grow_file(fd, 0, VP_HEADER_SIZE);
-	void *h = err ? NULL : map_range(fd, 0, VP_HEADER_SIZE);
+	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, err);
+	if (err > 0)
+		err = 0;
 	if (!h && !err)
 		err = -errno;
 	close(fd);
@@ -177,9 +184,10 @@ static char *seg_get(uint32_t k)
 			sched_yield();
 		uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
 		int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
-		int ok = fd >= 0 && grow_file(fd, off, VP_SEG_SIZE) == 0;
+		int grown = fd >= 0 ? grow_file(fd, off, VP_SEG_SIZE) : -EBADF;
+		int ok = grown >= 0;
 		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
-		char *p = ok ? map_range(fd, off, VP_SEG_SIZE) : NULL;
+		char *p = ok ? map_range(fd, off, VP_SEG_SIZE, grown) : NULL;
 		if (fd >= 0)
 			close(fd);
 		if (!p)

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault workloads with known answers for the collector tests, built both
+ * dynamically and statically (w_faults_static: no shim can load there).
+ * Each scenario prints the ranges it used, so a test can count the faults
+ * that fell inside them. Usage: w_faults SCENARIO N
+ *   touch N   write-touch N fresh anonymous pages: N demand-zero faults
+ *   read N    read-touch N fresh anonymous pages: N demand-zero faults
+ *   cow N     touch N pages, fork; the child rewrites them (N copies);
+ *             after it exits the parent rewrites them (N reuses)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PG 4096ul
+
+static char *region(unsigned long n)
+{
+	char *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(99);
+	}
+	/* one fault per 4K page, whatever THP is set to */
+	madvise(p, n * PG, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static void write_all(volatile char *p, unsigned long n, char v)
+{
+	for (unsigned long i = 0; i < n; i++)
+		p[i * PG] = v;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: w_faults touch|read|cow N\n");
+		return 2;
+	}
+	unsigned long n = strtoul(argv[2], NULL, 10);
+	setvbuf(stdout, NULL, _IONBF, 0);
+	char *p = region(n);
+	printf("region 0x%lx %lu\n", (unsigned long)p, n * PG);
+	if (!strcmp(argv[1], "touch")) {
+		write_all(p, n, 1);
+	} else if (!strcmp(argv[1], "read")) {
+		volatile char sum = 0;
+		for (unsigned long i = 0; i < n; i++)
+			sum += p[i * PG];
+		(void)sum;
+	} else if (!strcmp(argv[1], "cow")) {
+		write_all(p, n, 1);
+		pid_t c = fork();
+		if (c < 0)
+			return 99;
+		if (c == 0) {
+			write_all(p, n, 2);
+			_exit(0);
+		}
+		int st;
+		waitpid(c, &st, 0);
+		printf("child %d\n", (int)c);
+		write_all(p, n, 3);
+	} else {
+		return 2;
+	}
+	return 0;
+}
