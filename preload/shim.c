@@ -171,6 +171,14 @@ static inline int enter_from(const void *ra)
 	return 1;
 }
 
+/* A call the shim or libunwind made for itself (not the program), while
+ * recording. */
+static inline int internal_call(const void *ra)
+{
+	return atomic_load_explicit(&ready, memory_order_relaxed) && !vp_vfork_child &&
+	       (in_hook || stacks__internal_caller(ra));
+}
+
 static inline void leave(void)
 {
 	in_hook = 0;
@@ -461,13 +469,24 @@ __attribute__((destructor)) static void shim_fini(void)
 static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t len, int prot,
 							       int flags, int fd, off_t off)
 {
-	if (!enter()) {
+	const void *ra = __builtin_return_address(0);
+	if (!enter_from(ra)) {
+		if (!internal_call(ra))
+			return shim__real_mmap(addr, len, prot, flags, fd, off);
 		/* Memory libunwind (or the shim) takes for itself must not merge
 		 * with the program's anonymous mappings: a merged neighbour
-		 * turns each of the program's munmaps into a VMA split. */
-		if (in_hook && (flags & (MAP_ANONYMOUS | MAP_SHARED)) == MAP_ANONYMOUS)
+		 * turns each of the program's munmaps into a VMA split. It is
+		 * noted, so the analyzer keeps it out of the program's picture
+		 * (the collector sees the system call anyway). */
+		if ((flags & (MAP_ANONYMOUS | MAP_SHARED)) == MAP_ANONYMOUS)
 			flags |= MAP_NORESERVE;
-		return shim__real_mmap(addr, len, prot, flags, fd, off);
+		void *r = shim__real_mmap(addr, len, prot, flags, fd, off);
+		if (r != MAP_FAILED) {
+			int e = errno;
+			shim__note_internal(r, len, VP_INT_OTHER, 0);
+			errno = e;
+		}
+		return r;
 	}
 	uint64_t t0 = shim__now();
 	void *r = real.mmap(addr, len, prot, flags, fd, off);
@@ -496,8 +515,16 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-	if (!enter())
-		return shim__real_munmap(addr, len);
+	const void *ra = __builtin_return_address(0);
+	if (!enter_from(ra)) {
+		int r = shim__real_munmap(addr, len);
+		if (r == 0 && internal_call(ra)) {
+			int e = errno;
+			shim__note_internal(addr, len, VP_INT_OTHER, 1);
+			errno = e;
+		}
+		return r;
+	}
 	uint64_t t0 = shim__now();
 	int r = real.munmap(addr, len);
 	int e = errno;
