@@ -10,6 +10,7 @@
 
 #include "reader.h"
 #include "symbolize.h"
+#include "traceutil.h"
 #include "tracedir.h"
 
 static const char *call_name(uint32_t c)
@@ -51,96 +52,10 @@ static void print_str(FILE *out, const char *s, uint32_t len)
 	json_decref(j);
 }
 
-/* ---- stacks of one file: id -> record (open addressing) ---- */
-
-struct stack_map {
-	const struct vp_stack **slot;
-	size_t cap, n;
-};
-
-static int stack_map_put(struct stack_map *m, const struct vp_stack *s)
-{
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		const struct vp_stack **ns = calloc(cap, sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->slot[i])
-				continue;
-			size_t j = m->slot[i]->id & (cap - 1);
-			while (ns[j])
-				j = (j + 1) & (cap - 1);
-			ns[j] = m->slot[i];
-		}
-		free(m->slot);
-		m->slot = ns;
-		m->cap = cap;
-	}
-	size_t j = s->id & (m->cap - 1);
-	while (m->slot[j] && m->slot[j]->id != s->id)
-		j = (j + 1) & (m->cap - 1);
-	if (!m->slot[j])
-		m->n++;
-	m->slot[j] = s;
-	return 0;
-}
-
-static const struct vp_stack *stack_map_get(const struct stack_map *m, uint32_t id)
-{
-	if (!m->cap || !id)
-		return NULL;
-	size_t j = id & (m->cap - 1);
-	while (m->slot[j]) {
-		if (m->slot[j]->id == id)
-			return m->slot[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return NULL;
-}
-
-/* ---- maps snapshots: chunks -> symbolizer ---- */
-
-struct maps_acc {
-	uint32_t seq;
-	char *buf;
-	size_t len;
-	int used;
-};
-
-static void maps_chunk(struct maps_acc acc[8], struct symbolizer *sym, uint64_t space,
-		       const struct vp_maps *m)
-{
-	struct maps_acc *a = NULL;
-	for (int i = 0; i < 8 && !a; i++)
-		if (acc[i].used && acc[i].seq == m->seq)
-			a = &acc[i];
-	for (int i = 0; i < 8 && !a; i++)
-		if (!acc[i].used) {
-			a = &acc[i];
-			a->used = 1;
-			a->seq = m->seq;
-			a->len = 0;
-		}
-	if (!a)
-		return;
-	char *nb = realloc(a->buf, a->len + m->len + 1);
-	if (!nb)
-		return;
-	a->buf = nb;
-	memcpy(a->buf + a->len, vp_maps_text(m), m->len);
-	a->len += m->len;
-	if (m->h.flags & VP_MAPS_LAST) {
-		if (sym && a->len)
-			symbolizer__add_maps(sym, space, a->buf, a->len);
-		a->used = 0;
-	}
-}
-
 static void print_stack(FILE *out, struct symbolizer *sym, uint64_t space,
 			const struct stack_map *sm, uint32_t id)
 {
-	const struct vp_stack *s = stack_map_get(sm, id);
+	const struct vp_stack *s = stack_map__get(sm, id);
 	if (!s) {
 		if (id)
 			fprintf(out, "  # stack %u missing\n", id);
@@ -348,16 +263,18 @@ static int dump_file(const char *path, const char *name, FILE *out, struct symbo
 	/* Pass 1: stacks and maps snapshots, so that pass 2 can print every
 	 * stack symbolized wherever it was defined. */
 	struct stack_map sm = { 0 };
-	struct maps_acc acc[8] = { 0 };
+	struct maps_acc acc = { 0 };
 	const struct vp_rec *h;
 	while (reader__next(r, &h) > 0) {
+		const char *text;
+		size_t len;
 		if (h->type == VP_REC_STACK)
-			stack_map_put(&sm, (const void *)h);
-		else if (h->type == VP_REC_MAPS)
-			maps_chunk(acc, sym, space, (const void *)h);
+			stack_map__put(&sm, (const void *)h);
+		else if (h->type == VP_REC_MAPS &&
+			 maps_acc__feed(&acc, (const void *)h, &text, &len) > 0 && sym)
+			symbolizer__add_maps(sym, space, text, len);
 	}
-	for (int i = 0; i < 8; i++)
-		free(acc[i].buf);
+	maps_acc__free(&acc);
 	const struct vp_file_header *fh = reader__header(r);
 	const struct reader_stats *st = reader__stats(r);
 	fprintf(out, "# file %s source=%s pid=%u records=%llu lost=%llu"
@@ -375,7 +292,7 @@ static int dump_file(const char *path, const char *name, FILE *out, struct symbo
 				dump_record(out, h, sym, space, &sm, o->stacks);
 		reader__free(r);
 	}
-	free(sm.slot);
+	stack_map__free(&sm);
 	return err;
 }
 

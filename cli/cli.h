@@ -13,5 +13,9 @@ int cmd_diff(int argc, char **argv);
 int vp_dir_has_traces(const char *dir);
 /* The short summary `record` prints when the command is gone. */
 void vp_print_record_summary(const char *dir, FILE *out);
+/* Analyse DIR, write report.json (out_path NULL: DIR/report.json, "-":
+ * stdout) and, when `summary` is set, print the human summary there.
+ * Returns 0 or an exit code (2). */
+int vp_write_report(const char *dir, const char *out_path, FILE *summary);
 
 #endif

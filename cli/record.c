@@ -315,7 +315,8 @@ int cmd_record(int argc, char **argv)
 			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL) < 0)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json\n", absdir);
 
-	vp_print_record_summary(absdir, stderr);
+	if (vp_write_report(absdir, NULL, stderr))
+		vp_print_record_summary(absdir, stderr);
 
 	if (!root_seen)
 		return 2;

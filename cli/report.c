@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze.h"
 #include "cli.h"
 #include "dump.h"
 #include "reader.h"
@@ -77,6 +79,40 @@ void vp_print_record_summary(const char *dir, FILE *out)
 	tracedir__free(&td);
 }
 
+/* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
+ * `summary` is not NULL, the human summary. 0, or an exit code. */
+int vp_write_report(const char *dir, const char *out_path, FILE *summary)
+{
+	char why[512], def[4200];
+	struct analysis *a = NULL;
+	if (analysis__run(dir, &a, why, sizeof(why))) {
+		fprintf(stderr, "vmaprof: %s\n", why);
+		return 2;
+	}
+	json_t *r = analysis__report(a);
+	if (!out_path) {
+		snprintf(def, sizeof(def), "%s/report.json", dir);
+		out_path = def;
+	}
+	int rc = 0;
+	struct analyze_stats st;
+	analysis__stats(a, &st);
+	/* indentation triples the size of a big report: keep those compact */
+	size_t flags = (st.records > 200000 ? JSON_COMPACT : JSON_INDENT(1)) | JSON_ENSURE_ASCII;
+	if (!strcmp(out_path, "-") ? json_dumpf(r, stdout, flags) : json_dump_file(r, out_path, flags)) {
+		fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path, strerror(errno));
+		rc = 2;
+	}
+	if (summary) {
+		analysis__summary(a, summary);
+		if (!rc && strcmp(out_path, "-"))
+			fprintf(summary, "report: %s\n", out_path);
+	}
+	json_decref(r);
+	analysis__free(a);
+	return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -85,7 +121,12 @@ int cmd_report(int argc, char **argv)
 		{ "no-stacks", no_argument, NULL, 'S' },
 		{ 0 },
 	};
-	const char *outp = NULL, *fmt = "text";
+	static const char usage[] =
+		"usage: vmaprof report DIR [-o FILE] [--format json|text|records]\n"
+		"  json     report.json (default: DIR/report.json; -o - for stdout)\n"
+		"  text     the human summary\n"
+		"  records  every recorded record, one per line (for debugging)\n";
+	const char *outp = NULL, *fmt = "json";
 	struct dump_opts dopts = { .stacks = 1 };
 	int c;
 	optind = 1;
@@ -94,40 +135,51 @@ int cmd_report(int argc, char **argv)
 		case 'o': outp = optarg; break;
 		case 'f': fmt = optarg; break;
 		case 'S': dopts.stacks = 0; break;
-		default:
-			fputs("usage: vmaprof report DIR [-o FILE] [--format json|text]\n", stderr);
-			return 2;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fputs("usage: vmaprof report DIR [-o FILE] [--format json|text]\n", stderr);
+		fputs(usage, stderr);
 		return 2;
 	}
 	const char *dir = argv[optind];
-	if (strcmp(fmt, "text") != 0) {
-		fprintf(stderr, "vmaprof report: format '%s' is not available yet in this "
-			"version; use --format text\n", fmt);
-		return 2;
-	}
 	if (!vp_dir_has_traces(dir)) {
 		fprintf(stderr, "vmaprof report: %s holds no vmaprof recording\n", dir);
 		return 2;
 	}
+	if (!strcmp(fmt, "json"))
+		return vp_write_report(dir, outp, NULL);
 	FILE *out = stdout;
-	if (outp && !(out = fopen(outp, "w"))) {
+	if (outp && strcmp(outp, "-") && !(out = fopen(outp, "w"))) {
 		fprintf(stderr, "vmaprof report: %s: %s\n", outp, strerror(errno));
 		return 2;
 	}
-	int err = dump__dir(dir, out, &dopts);
+	int rc = 0;
+	if (!strcmp(fmt, "text")) {
+		char why[512];
+		struct analysis *a = NULL;
+		if (analysis__run(dir, &a, why, sizeof(why))) {
+			fprintf(stderr, "vmaprof report: %s\n", why);
+			rc = 2;
+		} else {
+			analysis__summary(a, out);
+			analysis__free(a);
+		}
+	} else if (!strcmp(fmt, "records")) {
+		int err = dump__dir(dir, out, &dopts);
+		if (err) {
+			fprintf(stderr, "vmaprof report: %s: %s\n", dir, strerror(-err));
+			rc = 2;
+		}
+	} else {
+		fprintf(stderr, "vmaprof report: unknown format '%s'\n%s", fmt, usage);
+		rc = 2;
+	}
 	if (out != stdout && fclose(out)) {
 		fprintf(stderr, "vmaprof report: %s: %s\n", outp, strerror(errno));
-		return 2;
+		rc = 2;
 	}
-	if (err) {
-		fprintf(stderr, "vmaprof report: %s: %s\n", dir, strerror(-err));
-		return 2;
-	}
-	return 0;
+	return rc;
 }
 
 int cmd_diff(int argc, char **argv)

@@ -258,7 +258,7 @@ def t_diskfull():
                            capture_output=True, text=True, timeout=120)
         eq(p.returncode, 0, f"program unharmed by a full disk: {p.stderr}")
         check("lost" in p.stderr, f"summary mentions the loss: {p.stderr}")
-        d = subprocess.run([VMAPROF, "report", out, "--no-stacks"], capture_output=True,
+        d = subprocess.run([VMAPROF, "report", out, "--format", "records", "--no-stacks"], capture_output=True,
                            text=True, timeout=120)
         streams, errors, _ = parse_dump(d.stdout)
         streams = [x for x in streams if x.header["source"] == "preload"]
@@ -399,7 +399,7 @@ def t_bad_input():
             corrupt[i] ^= 0xff
         put("preload.3.3.vpt", bytes(corrupt))
         put("preload.4.4.vpt", b"")                                 # empty
-        p = subprocess.run([VMAPROF, "report", d, "--format", "text"], capture_output=True,
+        p = subprocess.run([VMAPROF, "report", d, "--format", "records"], capture_output=True,
                            text=True, timeout=60)
         eq(p.returncode, 0, f"report on damaged input: {p.stderr}")
         streams, errors, _ = parse_dump(p.stdout)

@@ -156,7 +156,7 @@ def record(cmd, args=(), timeout=300, stdin=None, env=None, keep=False):
     p = subprocess.run([VMAPROF, "record", "-o", outdir, *args, "--", *cmd],
                        capture_output=True, text=True, timeout=timeout, stdin=stdin,
                        env=env)
-    d = subprocess.run([VMAPROF, "report", outdir, "--format", "text"],
+    d = subprocess.run([VMAPROF, "report", outdir, "--format", "records"],
                        capture_output=True, text=True, timeout=timeout)
     check(d.returncode == 0, f"report failed ({d.returncode}): {d.stderr}")
     streams, errors, failed = parse_dump(d.stdout)

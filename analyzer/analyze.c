@@ -1,0 +1,1188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pass 1 (timeline) and pass 2 (fault attribution); see analyze.h.
+ *
+ * Times: an acquisition (mmap, mremap, brk growth) takes effect at the end
+ * of its call (t_end), a release (munmap, mprotect) at its start (time_ns):
+ * a fault in between on the same range belongs to whichever mapping was
+ * really there. Entries are split rather than edited, so every entry keeps
+ * the lifetime during which faults are charged to it.
+ */
+#include "analyze.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "model.h"
+
+const char *const fclass_name[FC_N] = { "demand_zero", "cow_copy", "cow_reuse",
+					"file", "shared_write", "other" };
+
+#define VM_READ 0x1ull
+#define VM_WRITE 0x2ull
+#define VM_EXEC 0x4ull
+#define VM_SHARED 0x8ull
+#define VM_MAYSHARE 0x80ull
+
+#define PAGE_UP(x, ps) (((x) + (ps) - 1) & ~((uint64_t)(ps) - 1))
+
+/* ---- small utilities ---- */
+
+static void *grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	uint32_t c = *cap ? *cap : 8;
+	while (c < need)
+		c *= 2;
+	void *n = realloc(p, (size_t)c * elem);
+	if (!n) {
+		fprintf(stderr, "vmaprof: out of memory\n");
+		exit(2);
+	}
+	*cap = c;
+	return n;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *model__intern(struct analysis *a, const char *s, size_t len)
+{
+	/* linear probe over a small table is fine: paths are few */
+	for (uint32_t i = 0; i < a->nstrs; i++)
+		if (strlen(a->strs[i]) == len && memcmp(a->strs[i], s, len) == 0)
+			return a->strs[i];
+	a->strs = grow(a->strs, &a->capstrs, a->nstrs + 1, sizeof(*a->strs));
+	char *c = strndup(s, len);
+	if (!c)
+		exit(2);
+	a->strs[a->nstrs++] = c;
+	return c;
+}
+
+struct proc *model__proc(struct analysis *a, uint32_t pid)
+{
+	struct proc **h = &a->phash[pid & 4095];
+	for (struct proc *p = *h; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		exit(2);
+	p->pid = pid;
+	p->exit_code = p->exit_signal = -1;
+	p->first_exec_t = T_NEVER;
+	p->hnext = *h;
+	*h = p;
+	a->procs = grow(a->procs, &a->capprocs, a->nprocs + 1, sizeof(*a->procs));
+	a->procs[a->nprocs++] = p;
+	return p;
+}
+
+static struct proc *find_proc(struct analysis *a, uint32_t pid)
+{
+	for (struct proc *p = a->phash[pid & 4095]; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+/* ---- internal ranges (the shim's own memory), keyed by (pid, start) ---- */
+
+struct iset {
+	uint64_t *k; /* (pid << 40) ^ (start >> 12), 0 = empty */
+	size_t cap, n;
+};
+
+static uint64_t ikey(uint32_t pid, uint64_t start)
+{
+	return ((uint64_t)pid << 40) ^ (start >> 12) ^ 0x8000000000000000ull;
+}
+
+static void iset_add(struct iset *s, uint64_t key)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		uint64_t *nk = calloc(cap, sizeof(*nk));
+		if (!nk)
+			exit(2);
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->k[i])
+				continue;
+			size_t j = (s->k[i] * 0x9e3779b97f4a7c15ull) >> 20 & (cap - 1);
+			while (nk[j])
+				j = (j + 1) & (cap - 1);
+			nk[j] = s->k[i];
+		}
+		free(s->k);
+		s->k = nk;
+		s->cap = cap;
+	}
+	size_t j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (s->cap - 1);
+	while (s->k[j] && s->k[j] != key)
+		j = (j + 1) & (s->cap - 1);
+	if (!s->k[j]) {
+		s->k[j] = key;
+		s->n++;
+	}
+}
+
+static int iset_has(const struct iset *s, uint64_t key)
+{
+	if (!s->cap)
+		return 0;
+	size_t j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (s->cap - 1);
+	while (s->k[j]) {
+		if (s->k[j] == key)
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+/* ---- pass 1: events ---- */
+
+enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXEC, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT };
+
+struct ev {
+	uint64_t t, seq;
+	const struct vp_rec *r;
+	char *text; /* EV_MAPS: the whole snapshot (owned) */
+	size_t tlen;
+	uint32_t file;
+	uint8_t kind, dup, why;
+};
+
+struct evs {
+	struct ev *e;
+	uint32_t n, cap;
+};
+
+static void ev_add(struct evs *v, uint64_t t, const struct vp_rec *r, uint32_t file, int kind)
+{
+	v->e = grow(v->e, &v->cap, v->n + 1, sizeof(*v->e));
+	v->e[v->n] = (struct ev){ .t = t, .seq = v->n, .r = r, .file = file, .kind = (uint8_t)kind };
+	v->n++;
+}
+
+static int ev_cmp(const void *x, const void *y)
+{
+	const struct ev *a = x, *b = y;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int is_acquire(uint32_t call)
+{
+	return call == VP_CALL_MMAP || call == VP_CALL_MREMAP || call == VP_CALL_BRK ||
+	       call == VP_CALL_SBRK;
+}
+
+static uint64_t mem_time(const struct vp_mem *m)
+{
+	return is_acquire(m->call) && m->t_end ? m->t_end : m->h.time_ns;
+}
+
+/* The new program break a brk/sbrk record ends with (0 when unknown). */
+static uint64_t brk_new(const struct vp_mem *m)
+{
+	if (m->err)
+		return 0;
+	if (m->call == VP_CALL_SBRK)
+		return m->args[1];
+	return m->ret;
+}
+
+/* Shim and kernel records of the same call are one event: same thread,
+ * same call, same result, the kernel's span inside the shim's. */
+struct dkey {
+	uint64_t key;
+	uint32_t ev;
+	uint32_t next;
+};
+
+static uint64_t dkey_of(const struct vp_mem *m)
+{
+	uint32_t call = m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call;
+	uint64_t ret = (m->call == VP_CALL_BRK || m->call == VP_CALL_SBRK) ? brk_new(m) : m->ret;
+	uint64_t k = ((uint64_t)m->h.tid << 32) ^ ((uint64_t)call << 56) ^ ret;
+	k *= 0x9e3779b97f4a7c15ull;
+	return k ^ (k >> 31);
+}
+
+static void dedup(struct evs *v)
+{
+	uint32_t cap = 1;
+	while (cap < v->n * 2 + 2)
+		cap <<= 1;
+	uint32_t *head = malloc(cap * sizeof(*head));
+	struct dkey *dk = malloc((v->n + 1) * sizeof(*dk));
+	if (!head || !dk)
+		exit(2);
+	memset(head, 0xff, cap * sizeof(*head));
+	uint32_t nd = 0;
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct vp_mem *m = (const void *)v->e[i].r;
+		if (v->e[i].kind != EV_MEM || !(m->h.flags & VP_MEM_FROM_SHIM))
+			continue;
+		uint64_t k = dkey_of(m);
+		dk[nd] = (struct dkey){ k, i, head[k & (cap - 1)] };
+		head[k & (cap - 1)] = nd++;
+	}
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct vp_mem *km = (const void *)v->e[i].r;
+		if (v->e[i].kind != EV_MEM || !(km->h.flags & VP_MEM_FROM_KERNEL))
+			continue;
+		uint64_t k = dkey_of(km);
+		for (uint32_t d = head[k & (cap - 1)]; d != UINT32_MAX; d = dk[d].next) {
+			const struct vp_mem *sm = (const void *)v->e[dk[d].ev].r;
+			if (dk[d].key != k || sm->h.pid != km->h.pid || sm->h.tid != km->h.tid ||
+			    v->e[dk[d].ev].dup == 2)
+				continue;
+			if (km->h.time_ns + 1 >= sm->h.time_ns && km->t_end <= sm->t_end + 1) {
+				v->e[i].dup = 1;         /* kernel copy: dropped */
+				v->e[dk[d].ev].dup = 2;  /* shim copy: confirmed */
+				break;
+			}
+		}
+	}
+	free(head);
+	free(dk);
+}
+
+/* ---- the live set and entries ---- */
+
+static uint32_t new_vma(struct proc *p, const struct vma *tmpl)
+{
+	p->v = grow(p->v, &p->capv, p->nv + 1, sizeof(*p->v));
+	p->v[p->nv] = *tmpl;
+	p->v[p->nv].sites = NULL;
+	p->v[p->nv].nsites = p->v[p->nv].capsites = 0;
+	memset(p->v[p->nv].faults, 0, sizeof(p->v[p->nv].faults));
+	p->v[p->nv].pages = 0;
+	return p->nv++;
+}
+
+/* First live index whose entry ends after addr. */
+static uint32_t live_lb(const struct proc *p, uint64_t addr)
+{
+	uint32_t lo = 0, hi = p->nlive;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p->v[p->live[mid]].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void live_insert(struct proc *p, uint32_t id)
+{
+	p->live = grow(p->live, &p->caplive, p->nlive + 1, sizeof(*p->live));
+	uint32_t i = live_lb(p, p->v[id].start);
+	memmove(p->live + i + 1, p->live + i, (p->nlive - i) * sizeof(*p->live));
+	p->live[i] = id;
+	p->nlive++;
+}
+
+static void live_remove_at(struct proc *p, uint32_t i)
+{
+	memmove(p->live + i, p->live + i + 1, (p->nlive - i - 1) * sizeof(*p->live));
+	p->nlive--;
+}
+
+static uint32_t piece(struct proc *p, uint32_t from, uint64_t lo, uint64_t hi, uint64_t t)
+{
+	struct vma tmpl = p->v[from];
+	tmpl.start = lo;
+	tmpl.end = hi;
+	if (!tmpl.anonymous)
+		tmpl.offset += lo - p->v[from].start;
+	tmpl.valid_from = t;
+	tmpl.destroyed_ns = T_NEVER;
+	tmpl.ended_by = VE_NONE;
+	tmpl.piece_of = from + 1;
+	return new_vma(p, &tmpl);
+}
+
+/* End every live entry overlapping [lo, hi) at t; the parts outside the
+ * range live on as pieces. Returns how many entries it touched. */
+static int carve(struct proc *p, uint64_t lo, uint64_t hi, uint64_t t, int why)
+{
+	int n = 0;
+	uint32_t i = live_lb(p, lo);
+	while (i < p->nlive && p->v[p->live[i]].start < hi) {
+		uint32_t id = p->live[i];
+		live_remove_at(p, i);
+		p->v[id].destroyed_ns = t;
+		p->v[id].ended_by = (uint8_t)why;
+		n++;
+		if (p->v[id].start < lo)
+			live_insert(p, piece(p, id, p->v[id].start, lo, t));
+		if (p->v[id].end > hi)
+			live_insert(p, piece(p, id, hi, p->v[id].end, t));
+		i = live_lb(p, lo);
+		while (i < p->nlive && p->v[p->live[i]].start < lo)
+			i++;
+	}
+	return n;
+}
+
+static void add_entry(struct proc *p, struct vma *e, uint64_t t)
+{
+	if (e->end <= e->start)
+		return;
+	carve(p, e->start, e->end, t, VE_REPLACED);
+	e->valid_from = t;
+	e->destroyed_ns = T_NEVER;
+	live_insert(p, new_vma(p, e));
+}
+
+static void reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t t)
+{
+	uint32_t i = live_lb(p, lo);
+	while (i < p->nlive && p->v[p->live[i]].start < hi) {
+		uint32_t id = p->live[i];
+		if (p->v[id].prot == prot) {
+			i++;
+			continue;
+		}
+		uint64_t s = p->v[id].start, e = p->v[id].end;
+		uint64_t a = s > lo ? s : lo, b = e < hi ? e : hi;
+		live_remove_at(p, i);
+		p->v[id].destroyed_ns = t;
+		p->v[id].ended_by = VE_SPLIT;
+		if (s < a)
+			live_insert(p, piece(p, id, s, a, t));
+		uint32_t mid = piece(p, id, a, b, t);
+		p->v[mid].prot = prot;
+		live_insert(p, mid);
+		if (b < e)
+			live_insert(p, piece(p, id, b, e, t));
+		i = live_lb(p, b);
+	}
+}
+
+/* Fill the gaps of the live set with the lines of a maps snapshot. */
+static void fill_from_maps(struct analysis *a, struct proc *p, const char *text, size_t len,
+			   uint64_t valid_from, int origin, const struct iset *internal)
+{
+	const char *s = text, *end = text + len;
+	size_t dl = strlen(a->dir);
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl)
+			nl = end;
+		unsigned long long lo, hi, off;
+		char perms[8] = "";
+		int path_at = 0;
+		char line[4096 + 256];
+		size_t ll = (size_t)(nl - s) < sizeof(line) - 1 ? (size_t)(nl - s) : sizeof(line) - 1;
+		memcpy(line, s, ll);
+		line[ll] = 0;
+		s = nl + 1;
+		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &lo, &hi, perms, &off,
+			   &path_at) < 4 || hi <= lo || strlen(perms) < 4)
+			continue;
+		const char *path = path_at > 0 && path_at <= (int)ll ? line + path_at : "";
+		/* only where the timeline has nothing; but a file mapping the
+		 * kernel side saw (no path in a syscall record) learns its path */
+		uint32_t i = live_lb(p, lo);
+		if (i < p->nlive && p->v[p->live[i]].start < hi) {
+			for (; i < p->nlive && p->v[p->live[i]].start < hi; i++) {
+				/* and so do the pieces it was split from */
+				for (uint32_t id = p->live[i] + 1; id; id = p->v[id - 1].piece_of) {
+					struct vma *x = &p->v[id - 1];
+					if (x->path || x->anonymous || path[0] != '/')
+						break;
+					x->path = model__intern(a, path, strlen(path));
+				}
+			}
+			continue;
+		}
+		struct vma e = { 0 };
+		e.start = lo;
+		e.end = hi;
+		e.offset = off;
+		e.prot = (uint8_t)((perms[0] == 'r' ? PROT_READ : 0) |
+				   (perms[1] == 'w' ? PROT_WRITE : 0) |
+				   (perms[2] == 'x' ? PROT_EXEC : 0));
+		e.shared = perms[3] == 's';
+		e.stack_file = -1;
+		e.created_ns = valid_from;
+		e.origin = (uint8_t)origin;
+		int special = path[0] == '[';
+		e.anonymous = !path[0] || special;
+		if (path[0] && !special)
+			e.path = model__intern(a, path, strlen(path));
+		if (!strcmp(path, "[heap]"))
+			e.kind = VK_HEAP;
+		else if (!strncmp(path, "[stack", 6))
+			e.kind = VK_STACK;
+		else if (!strcmp(path, "[vdso]") || !strncmp(path, "[vvar", 5) ||
+			 !strcmp(path, "[vsyscall]"))
+			e.kind = VK_VDSO;
+		else if (special)
+			e.kind = VK_OTHER;
+		else if (!path[0])
+			e.kind = e.shared ? VK_SHM : VK_ANON;
+		else if (e.shared && !strncmp(path, "/dev/zero", 9))
+			e.kind = VK_SHM;
+		else if (e.prot & PROT_EXEC)
+			e.kind = VK_CODE;
+		else if ((e.prot & PROT_WRITE) && !e.shared)
+			e.kind = VK_DATA;
+		else
+			e.kind = VK_FILE;
+		if (e.shared && !path[0])
+			e.anonymous = 1;
+		e.internal = iset_has(internal, ikey(p->pid, lo)) ||
+			     (path[0] && !strncmp(path, a->dir, dl) && !strncmp(path + dl, "/preload.", 9));
+		if (e.internal)
+			e.kind = VK_OTHER;
+		e.valid_from = valid_from;
+		e.destroyed_ns = T_NEVER;
+		live_insert(p, new_vma(p, &e));
+		if (e.kind == VK_HEAP && !p->brk_cur)
+			p->brk_cur = hi;
+	}
+}
+
+static uint8_t kind_of_mmap(int shared, int anon, uint64_t flags, uint8_t prot)
+{
+	if (flags & MAP_STACK)
+		return VK_STACK;
+	if (anon)
+		return shared ? VK_SHM : VK_ANON;
+	if (prot & PROT_EXEC)
+		return VK_CODE;
+	if ((prot & PROT_WRITE) && !shared)
+		return VK_DATA;
+	return VK_FILE;
+}
+
+static void apply_mem(struct analysis *a, struct proc *p, const struct ev *ev,
+		      const struct iset *internal)
+{
+	const struct vp_mem *m = (const void *)ev->r;
+	int shim = !!(m->h.flags & VP_MEM_FROM_SHIM);
+	uint64_t ps = a->page_size;
+	uint64_t t = ev->t;
+	int failed = m->err != 0;
+	switch (m->call) {
+	case VP_CALL_MMAP: {
+		if (failed || m->ret >= (uint64_t)-4096)
+			break;
+		struct vma e = { 0 };
+		uint64_t flags = m->args[3];
+		e.start = m->ret;
+		e.end = m->ret + PAGE_UP(m->args[1], ps);
+		e.prot = (uint8_t)(m->args[2] & 7);
+		e.shared = (flags & 3) == MAP_SHARED || (flags & 3) == 3 /* SHARED_VALIDATE */;
+		e.anonymous = (flags & MAP_ANONYMOUS) || (int64_t)m->args[4] < 0;
+		e.offset = e.anonymous ? 0 : m->args[5];
+		if (m->path_len)
+			e.path = model__intern(a, vp_mem_path(m), m->path_len);
+		e.kind = kind_of_mmap(e.shared, e.anonymous, flags, e.prot);
+		e.origin = shim ? VO_MMAP : VO_SYSCALL;
+		e.stack_file = shim ? (int32_t)ev->file : -1;
+		e.stack_id = shim ? m->stack_id : 0;
+		e.created_ns = t;
+		e.internal = !shim && iset_has(internal, ikey(p->pid, e.start));
+		if (e.internal)
+			e.kind = VK_OTHER;
+		add_entry(p, &e, t);
+		break;
+	}
+	case VP_CALL_MUNMAP:
+		if (!failed)
+			carve(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps), t, VE_MUNMAP);
+		break;
+	case VP_CALL_MPROTECT:
+		if (!failed)
+			reprotect(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps),
+				  (uint8_t)(m->args[2] & 7), t);
+		break;
+	case VP_CALL_MREMAP: {
+		if (failed || m->ret >= (uint64_t)-4096)
+			break;
+		uint32_t i = live_lb(p, m->args[0]);
+		struct vma e = { 0 };
+		int have = i < p->nlive && p->v[p->live[i]].start < m->args[0] + m->args[1];
+		if (have)
+			e = p->v[p->live[i]];
+		else {
+			e.anonymous = 1;
+			e.prot = PROT_READ | PROT_WRITE;
+			e.kind = VK_ANON;
+			e.stack_file = -1;
+		}
+		carve(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps), t, VE_MREMAP);
+		e.start = m->ret;
+		e.end = m->ret + PAGE_UP(m->args[2], ps);
+		e.origin = VO_MREMAP;
+		e.created_ns = t;
+		e.inh_pid = e.inh_vma = e.piece_of = 0;
+		if (shim) {
+			e.stack_file = (int32_t)ev->file;
+			e.stack_id = m->stack_id;
+		}
+		add_entry(p, &e, t);
+		break;
+	}
+	case VP_CALL_BRK:
+	case VP_CALL_SBRK: {
+		uint64_t nb = brk_new(m);
+		uint64_t old = m->call == VP_CALL_SBRK ? m->ret : (shim ? m->args[1] : p->brk_cur);
+		if (!nb || nb >= (uint64_t)-4096)
+			break;
+		if (!old) {
+			p->brk_cur = nb;
+			break;
+		}
+		uint64_t lo = PAGE_UP(old, ps), hi = PAGE_UP(nb, ps);
+		if (hi > lo) {
+			struct vma e = { 0 };
+			e.start = lo;
+			e.end = hi;
+			e.prot = PROT_READ | PROT_WRITE;
+			e.anonymous = 1;
+			e.kind = VK_HEAP;
+			e.origin = VO_BRK;
+			e.stack_file = shim ? (int32_t)ev->file : -1;
+			e.stack_id = shim ? m->stack_id : 0;
+			e.created_ns = t;
+			add_entry(p, &e, t);
+		} else if (hi < lo) {
+			carve(p, hi, lo, t, VE_MUNMAP);
+		}
+		p->brk_cur = nb;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int internal_call(const struct vp_mem *m, uint32_t pid, const struct iset *internal)
+{
+	return (m->h.flags & VP_MEM_FROM_KERNEL) && m->call == VP_CALL_MMAP &&
+	       iset_has(internal, ikey(pid, m->ret));
+}
+
+static void do_fork(struct analysis *a, uint32_t ppid, uint32_t cpid, uint64_t t)
+{
+	struct proc *pp = model__proc(a, ppid), *c = model__proc(a, cpid);
+	if (c->forked || c->is_root)
+		return;
+	c->forked = 1;
+	c->ppid = ppid;
+	c->fork_t = t;
+	c->start_ns = t;
+	c->brk_cur = pp->brk_cur;
+	for (uint32_t i = 0; i < pp->nlive; i++) {
+		struct vma e = pp->v[pp->live[i]];
+		e.origin = VO_INHERITED;
+		e.inh_pid = ppid;
+		e.inh_vma = pp->live[i];
+		e.piece_of = 0;
+		e.created_ns = t;
+		e.valid_from = t;
+		e.destroyed_ns = T_NEVER;
+		e.ended_by = VE_NONE;
+		live_insert(c, new_vma(c, &e));
+	}
+	pp->kids = realloc(pp->kids, (pp->nkids + 1) * sizeof(*pp->kids));
+	if (!pp->kids)
+		exit(2);
+	pp->kids[pp->nkids++] = (struct child_ref){ .child = cpid, .t = t, .end = T_NEVER };
+	pp->calls[8]++;
+}
+
+static void child_ended(struct analysis *a, struct proc *c, uint64_t t)
+{
+	if (!c->forked)
+		return;
+	struct proc *pp = find_proc(a, c->ppid);
+	for (uint32_t i = 0; pp && i < pp->nkids; i++)
+		if (pp->kids[i].child == c->pid && pp->kids[i].end > t && pp->kids[i].t <= t)
+			pp->kids[i].end = t;
+}
+
+static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *path,
+		    size_t plen)
+{
+	for (uint32_t i = p->nlive; i-- > 0;) {
+		struct vma *e = &p->v[p->live[i]];
+		e->destroyed_ns = t;
+		e->ended_by = VE_EXEC;
+	}
+	p->nlive = 0;
+	p->brk_cur = 0;
+	p->ex = realloc(p->ex, (p->nex + 1) * sizeof(*p->ex));
+	if (!p->ex)
+		exit(2);
+	p->ex[p->nex++] = (struct exec_ev){ .t = t, .path = model__intern(a, path, plen) };
+	p->exe = p->ex[p->nex - 1].path;
+	p->calls[0]++;
+	if (p->first_exec_t == T_NEVER) {
+		p->first_exec_t = t;
+		child_ended(a, p, t);
+	}
+}
+
+static json_t *argv_json(const char *s, uint32_t len)
+{
+	json_t *arr = json_array();
+	for (uint32_t i = 0; i < len;) {
+		size_t l = strnlen(s + i, len - i);
+		json_array_append_new(arr, json_stringn(s + i, l));
+		i += (uint32_t)l + 1;
+	}
+	return arr;
+}
+
+/* ---- pass 2: faults ---- */
+
+static struct proc *qsort_proc; /* qsort's comparator context */
+
+static int qcmp(const void *x, const void *y)
+{
+	const struct vma *a = &qsort_proc->v[*(const uint32_t *)x];
+	const struct vma *b = &qsort_proc->v[*(const uint32_t *)y];
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if (a->end != b->end)
+		return a->end < b->end ? -1 : 1;
+	if (a->valid_from != b->valid_from)
+		return a->valid_from < b->valid_from ? -1 : 1;
+	return 0;
+}
+
+static void build_index(struct proc *p)
+{
+	if (!p->nv)
+		return;
+	p->qent = malloc(p->nv * sizeof(*p->qent));
+	p->qr = malloc(p->nv * sizeof(*p->qr));
+	p->qmaxend = malloc(p->nv * sizeof(*p->qmaxend));
+	if (!p->qent || !p->qr || !p->qmaxend)
+		exit(2);
+	for (uint32_t i = 0; i < p->nv; i++)
+		p->qent[i] = i;
+	qsort_proc = p;
+	qsort(p->qent, p->nv, sizeof(*p->qent), qcmp);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < p->nv; i++) {
+		const struct vma *e = &p->v[p->qent[i]];
+		if (n && p->qr[n - 1].start == e->start && p->qr[n - 1].end == e->end) {
+			p->qr[n - 1].count++;
+			continue;
+		}
+		p->qr[n++] = (struct qrange){ e->start, e->end, i, 1 };
+	}
+	p->nqr = n;
+	uint64_t mx = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p->qr[i].end > mx)
+			mx = p->qr[i].end;
+		p->qmaxend[i] = mx;
+	}
+}
+
+/* The entry live at (addr, t): among entries covering addr whose lifetime
+ * holds t, the one that began last. -1 if none. */
+static int64_t lookup(const struct proc *p, uint64_t addr, uint64_t t)
+{
+	if (!p->nqr)
+		return -1;
+	uint32_t lo = 0, hi = p->nqr;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p->qr[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int64_t best = -1;
+	uint64_t best_from = 0;
+	for (int64_t i = (int64_t)lo - 1; i >= 0 && p->qmaxend[i] > addr; i--) {
+		const struct qrange *r = &p->qr[i];
+		if (r->end <= addr)
+			continue;
+		/* entries of the range by valid_from: last one begun by t */
+		uint32_t a = 0, b = r->count;
+		while (a < b) {
+			uint32_t mid = (a + b) / 2;
+			if (p->v[p->qent[r->first + mid]].valid_from <= t)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		if (!a)
+			continue;
+		uint32_t id = p->qent[r->first + a - 1];
+		const struct vma *e = &p->v[id];
+		if (t >= e->destroyed_ns)
+			continue;
+		if (best < 0 || e->valid_from >= best_from) {
+			best = id;
+			best_from = e->valid_from;
+		}
+	}
+	return best;
+}
+
+static int classify(const struct vp_fault *f, const struct vma *e)
+{
+	int present = f->error_code & 1, write = f->error_code & 2;
+	int shared, file, readable, writable;
+	if (f->h.flags & VP_FAULT_VMA) {
+		shared = !!(f->vm_flags & (VM_SHARED | VM_MAYSHARE));
+		file = !!f->vma_file;
+		readable = !!(f->vm_flags & (VM_READ | VM_EXEC | VM_WRITE));
+		writable = !!(f->vm_flags & VM_WRITE);
+	} else if (e) {
+		shared = e->shared;
+		file = !e->anonymous;
+		readable = e->prot != 0;
+		writable = !!(e->prot & PROT_WRITE);
+	} else {
+		return FC_OTHER;
+	}
+	if (!readable || (write && !writable))
+		return FC_OTHER; /* guard pages, PROT_NONE, bad writes */
+	if (!present) {
+		if (shared)
+			return FC_FILE;
+		if (!file)
+			return FC_DEMAND_ZERO;
+		return write ? FC_COW_COPY : FC_FILE;
+	}
+	if (!write)
+		return FC_OTHER; /* spurious or protection faults on reads */
+	if (shared)
+		return FC_SHARED_WRITE;
+	return f->pages ? FC_COW_COPY : FC_COW_REUSE;
+}
+
+static void site_add(struct vma *e, uint64_t ip, int cls, int kernel)
+{
+	if ((e->nsites + 1) * 2 > e->capsites) {
+		uint32_t cap = e->capsites ? e->capsites * 2 : 8;
+		struct site *ns = calloc(cap, sizeof(*ns));
+		if (!ns)
+			exit(2);
+		for (uint32_t i = 0; i < e->capsites; i++) {
+			if (!e->sites[i].cls)
+				continue;
+			uint32_t j = (uint32_t)((e->sites[i].ip * 31 + e->sites[i].cls) & (cap - 1));
+			while (ns[j].cls)
+				j = (j + 1) & (cap - 1);
+			ns[j] = e->sites[i];
+		}
+		free(e->sites);
+		e->sites = ns;
+		e->capsites = cap;
+	}
+	uint32_t j = (uint32_t)((ip * 31 + (uint64_t)(cls + 1)) & (e->capsites - 1));
+	while (e->sites[j].cls && (e->sites[j].ip != ip || e->sites[j].cls != (uint32_t)cls + 1))
+		j = (j + 1) & (e->capsites - 1);
+	if (!e->sites[j].cls) {
+		e->sites[j] = (struct site){ ip, (uint32_t)cls + 1, (uint32_t)kernel, 0 };
+		e->nsites++;
+	}
+	e->sites[j].count++;
+}
+
+static void charge_fork(struct analysis *a, struct proc *p, uint64_t t)
+{
+	if (p->forked) {
+		struct proc *pp = find_proc(a, p->ppid);
+		for (uint32_t i = 0; pp && i < pp->nkids; i++)
+			if (pp->kids[i].child == p->pid && t >= pp->kids[i].t && t < pp->kids[i].end)
+				pp->kids[i].cow_child++;
+	}
+	/* the parent's copies go to the most recent fork whose child lives */
+	for (uint32_t i = p->nkids; i-- > 0;) {
+		if (p->kids[i].t <= t && t < p->kids[i].end) {
+			p->kids[i].cow_parent++;
+			break;
+		}
+	}
+}
+
+static void attribute(struct analysis *a, const struct vp_fault *f)
+{
+	struct proc *p = model__proc(a, f->h.pid);
+	uint64_t t = f->h.time_ns;
+	int64_t id = lookup(p, f->addr, t);
+	if (id < 0 && (f->h.flags & VP_FAULT_KERNEL)) {
+		/* execve writes the new image's stack and bss (kernel-mode
+		 * faults) before the exec tracepoint fires: those belong to the
+		 * image that is about to start */
+		for (uint32_t i = 0; i < p->nex; i++)
+			if (p->ex[i].t > t && p->ex[i].t - t < 10000000ull) {
+				id = lookup(p, f->addr, p->ex[i].t);
+				break;
+			}
+	}
+	struct vma *e = id >= 0 ? &p->v[id] : NULL;
+	int c = classify(f, e);
+	p->faults[c]++;
+	p->pages += f->pages;
+	a->faults++;
+	if (e) {
+		e->faults[c]++;
+		e->pages += f->pages;
+		site_add(e, f->ip, c, !!(f->h.flags & VP_FAULT_KERNEL));
+	} else {
+		p->outside++;
+		if (getenv("VMAPROF_DEBUG_OUTSIDE"))
+			fprintf(stderr, "outside: pid %u addr 0x%llx t %llu err 0x%x vma %d\n", p->pid,
+				(unsigned long long)f->addr, (unsigned long long)t, f->error_code,
+				!!(f->h.flags & VP_FAULT_VMA));
+	}
+	if (c == FC_COW_COPY)
+		charge_fork(a, p, t);
+}
+
+/* ---- the run ---- */
+
+static int load_session(struct analysis *a)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/session.json", a->dir);
+	json_error_t je;
+	a->session = json_load_file(path, 0, &je);
+	if (!json_is_object(a->session)) {
+		json_decref(a->session);
+		a->session = json_object();
+		return -ENOENT;
+	}
+	json_t *r = json_object_get(a->session, "root_pid");
+	if (json_is_integer(r))
+		a->root_pid = (uint32_t)json_integer_value(r);
+	json_t *ps = json_object_get(a->session, "page_size");
+	if (json_is_integer(ps) && json_integer_value(ps) > 0)
+		a->page_size = (uint64_t)json_integer_value(ps);
+	json_t *c = json_object_get(a->session, "collectors");
+	json_t *pre = json_object_get(c, "preload"), *bpf = json_object_get(c, "bpf");
+	a->preload_active = json_is_true(json_object_get(pre, "active"));
+	a->bpf_active = json_is_true(json_object_get(bpf, "active"));
+	a->preload_reason = json_string_value(json_object_get(pre, "reason"));
+	a->bpf_reason = json_string_value(json_object_get(bpf, "reason"));
+	return 0;
+}
+
+int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len)
+{
+	uint64_t t_start = now_ns();
+	struct tracedir td;
+	int err = tracedir__scan(dir, &td);
+	*out = NULL;
+	if (err) {
+		snprintf(why, why_len, "%s: %s", dir, strerror(-err));
+		return err;
+	}
+	if (!td.n && !td.has_session) {
+		snprintf(why, why_len, "%s holds no vmaprof recording", dir);
+		tracedir__free(&td);
+		return -ENOENT;
+	}
+	struct analysis *a = calloc(1, sizeof(*a));
+	if (!a)
+		exit(2);
+	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	a->page_size = 4096;
+	if (load_session(a) < 0) {
+		/* no session.json: still analyse what is there */
+		a->preload_active = 1;
+		a->bpf_active = 1;
+	}
+	symbolizer__new(&a->sym);
+	a->files = calloc(td.n ? td.n : 1, sizeof(*a->files));
+	if (!a->files)
+		exit(2);
+
+	struct evs ev = { 0 };
+	struct iset internal = { 0 };
+	for (size_t i = 0; i < td.n; i++) {
+		struct tfile *f = &a->files[a->nfiles];
+		char path[4500], w[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, td.files[i].name);
+		snprintf(f->name, sizeof(f->name), "%s", td.files[i].name);
+		if (reader__open(path, &f->r, w, sizeof(w))) {
+			fprintf(stderr, "vmaprof: %s (skipped)\n", w);
+			a->unreadable++;
+			continue;
+		}
+		uint32_t fi = a->nfiles++;
+		f->is_bpf = td.files[i].is_bpf;
+		f->pid = (uint32_t)td.files[i].pid;
+		struct maps_acc acc = { 0 };
+		const struct vp_rec *h;
+		while (reader__next(f->r, &h) > 0) {
+			f->records++;
+			switch (h->type) {
+			case VP_REC_PROC: ev_add(&ev, h->time_ns, h, fi, EV_PROC); break;
+			case VP_REC_STACK: stack_map__put(&f->stacks, (const void *)h); break;
+			case VP_REC_MAPS: {
+				const char *text;
+				size_t len;
+				if (maps_acc__feed(&acc, (const void *)h, &text, &len) > 0) {
+					symbolizer__add_maps(a->sym, fi, text, len);
+					ev_add(&ev, h->time_ns, h, fi, EV_MAPS);
+					ev.e[ev.n - 1].text = malloc(len + 1);
+					if (!ev.e[ev.n - 1].text)
+						exit(2);
+					memcpy(ev.e[ev.n - 1].text, text, len + 1);
+					ev.e[ev.n - 1].tlen = len;
+					ev.e[ev.n - 1].why = (uint8_t)((const struct vp_maps *)h)->why;
+				}
+				break;
+			}
+			case VP_REC_MEM: ev_add(&ev, mem_time((const void *)h), h, fi, EV_MEM); break;
+			case VP_REC_FORK: ev_add(&ev, h->time_ns, h, fi, EV_FORK); break;
+			case VP_REC_EXEC: ev_add(&ev, h->time_ns, h, fi, EV_EXEC); break;
+			case VP_REC_EXIT: ev_add(&ev, h->time_ns, h, fi, EV_EXIT); break;
+			case VP_REC_INTERNAL: {
+				const struct vp_internal *in = (const void *)h;
+				if (!(h->flags & VP_INT_UNMAPPED))
+					iset_add(&internal, ikey(h->pid, in->start));
+				break;
+			}
+			case VP_REC_TASK_FORK: ev_add(&ev, h->time_ns, h, fi, EV_TFORK); break;
+			case VP_REC_TASK_EXEC: ev_add(&ev, h->time_ns, h, fi, EV_TEXEC); break;
+			case VP_REC_TASK_EXIT: ev_add(&ev, h->time_ns, h, fi, EV_TEXIT); break;
+			case VP_REC_BPF_LOST: break; /* the header's lost counter covers it */
+			default: break;
+			}
+		}
+		maps_acc__free(&acc);
+		const struct vp_file_header *fh = reader__header(f->r);
+		const struct reader_stats *st = reader__stats(f->r);
+		f->lost = fh->lost;
+		f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0);
+		if (f->is_bpf) {
+			a->bpf_records += f->records;
+			a->bpf_lost += f->lost;
+		} else {
+			a->preload_records += f->records;
+			a->preload_lost += f->lost;
+		}
+		a->damaged += f->damaged;
+		a->records += f->records;
+	}
+	tracedir__free(&td);
+
+	qsort(ev.e, ev.n, sizeof(*ev.e), ev_cmp);
+	dedup(&ev);
+
+	if (a->root_pid) {
+		struct proc *r = model__proc(a, a->root_pid);
+		r->is_root = 1;
+		json_t *s0 = json_object_get(a->session, "start_ns");
+		if (json_is_integer(s0))
+			r->start_ns = (uint64_t)json_integer_value(s0);
+	}
+	/* replay */
+	for (uint32_t i = 0; i < ev.n; i++) {
+		struct ev *e = &ev.e[i];
+		const struct vp_rec *h = e->r;
+		struct proc *p = model__proc(a, h->pid);
+		if (!p->start_ns)
+			p->start_ns = e->t;
+		switch (e->kind) {
+		case EV_PROC: {
+			const struct vp_proc *pr = (const void *)h;
+			uint64_t img_start = p->nex ? p->ex[p->nex - 1].t : 0;
+			if (p->nimg && (!p->nex || p->ex[p->nex - 1].t <= p->img[p->nimg - 1].start_ns)) {
+				/* a new image with no kernel exec record: exec'd now */
+				do_exec(a, p, e->t, vp_proc_exe(pr), pr->exe_len);
+				img_start = e->t;
+			}
+			if (!img_start || (p->nimg && img_start <= p->img[p->nimg - 1].start_ns))
+				img_start = p->nimg == 0 && p->forked ? p->fork_t : e->t;
+			if (p->nimg == 0 && p->is_root && !p->nex)
+				img_start = p->start_ns < e->t ? p->start_ns : e->t;
+			p->img = realloc(p->img, (p->nimg + 1) * sizeof(*p->img));
+			if (!p->img)
+				exit(2);
+			p->img[p->nimg++] = (struct image){ (int)e->file, img_start };
+			p->exe = model__intern(a, vp_proc_exe(pr), pr->exe_len);
+			json_decref(p->argv);
+			p->argv = argv_json(vp_proc_argv(pr), pr->argv_len);
+			if (p->nex && !p->ex[p->nex - 1].argv)
+				p->ex[p->nex - 1].argv = json_incref(p->argv);
+			if (!p->ppid)
+				p->ppid = pr->ppid;
+			break;
+		}
+		case EV_MAPS: {
+			if (!p->nimg || p->img[p->nimg - 1].file != (int)e->file)
+				break;
+			uint64_t from = p->img[p->nimg - 1].start_ns;
+			int origin = VO_INITIAL;
+			if (e->why == VP_MAPS_DLOPEN) {
+				origin = VO_SYSCALL;
+				from = e->t;
+			} else if (p->nex) {
+				origin = VO_EXEC;
+			}
+			fill_from_maps(a, p, e->text, e->tlen, from, origin, &internal);
+			break;
+		}
+		case EV_MEM: {
+			const struct vp_mem *m = (const void *)h;
+			if (e->dup == 1)
+				break;
+			apply_mem(a, p, e, &internal);
+			if (!internal_call(m, p->pid, &internal))
+				p->calls[m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call]++;
+			break;
+		}
+		case EV_FORK: {
+			const struct vp_fork *f = (const void *)h;
+			if (f->child && !f->err)
+				do_fork(a, h->pid, f->child, e->t);
+			break;
+		}
+		case EV_TFORK: {
+			const struct vp_task_fork *f = (const void *)h;
+			do_fork(a, h->pid, f->child_pid, e->t);
+			break;
+		}
+		case EV_TEXEC: {
+			const struct vp_task_exec *x = (const void *)h;
+			do_exec(a, p, e->t, vp_task_exec_path(x), x->path_len);
+			break;
+		}
+		case EV_EXEC:
+			break; /* attempts: the kernel's record or the new image tell success */
+		case EV_EXIT: {
+			const struct vp_exit *x = (const void *)h;
+			if (x->kind != VP_EXIT_DESTRUCTOR && p->exit_code < 0 && !p->exited)
+				p->exit_code = x->status & 0xff;
+			if (!p->exited)
+				p->end_ns = e->t;
+			break;
+		}
+		case EV_TEXIT: {
+			const struct vp_task_exit *x = (const void *)h;
+			p->exited = 1;
+			p->end_ns = e->t;
+			p->have_kc = 1;
+			p->minflt = x->min_flt;
+			p->majflt = x->maj_flt;
+			int st = x->exit_code;
+			if ((st & 0x7f) == 0) {
+				p->exit_code = (st >> 8) & 0xff;
+				p->exit_signal = -1;
+			} else {
+				p->exit_signal = st & 0x7f;
+				p->exit_code = -1;
+			}
+			child_ended(a, p, e->t);
+			break;
+		}
+		}
+		if (e->t > p->end_ns && !p->exited)
+			p->end_ns = e->t;
+	}
+	for (uint32_t i = 0; i < ev.n; i++)
+		free(ev.e[i].text);
+	free(ev.e);
+	free(internal.k);
+
+	/* pass 2 */
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		build_index(a->procs[i]);
+	for (uint32_t fi = 0; fi < a->nfiles; fi++) {
+		struct tfile *f = &a->files[fi];
+		if (!f->is_bpf)
+			continue;
+		char path[4500], w[512];
+		struct reader *r;
+		snprintf(path, sizeof(path), "%s/%s", dir, f->name);
+		if (reader__open(path, &r, w, sizeof(w)))
+			continue;
+		const struct vp_rec *h;
+		while (reader__next(r, &h) > 0)
+			if (h->type == VP_REC_FAULT)
+				attribute(a, (const void *)h);
+		reader__free(r);
+	}
+	/* root's exit status from the recorder when the kernel gave none */
+	struct proc *root = a->root_pid ? find_proc(a, a->root_pid) : NULL;
+	if (root && !root->exited) {
+		json_t *c = json_object_get(a->session, "exit_code");
+		json_t *s = json_object_get(a->session, "exit_signal");
+		if (json_is_integer(c))
+			root->exit_code = json_integer_value(c);
+		if (json_is_integer(s))
+			root->exit_signal = json_integer_value(s);
+	}
+	if (root && !root->argv)
+		root->argv = json_incref(json_object_get(a->session, "command"));
+	a->seconds = (double)(now_ns() - t_start) / 1e9;
+	*out = a;
+	return 0;
+}
+
+void analysis__stats(const struct analysis *a, struct analyze_stats *st)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	st->records = a->records;
+	st->faults = a->faults;
+	st->seconds = a->seconds;
+	st->peak_rss_kb = (uint64_t)ru.ru_maxrss;
+}
+
+void analysis__free(struct analysis *a)
+{
+	if (!a)
+		return;
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		for (uint32_t j = 0; j < p->nv; j++)
+			free(p->v[j].sites);
+		for (uint32_t j = 0; j < p->nex; j++)
+			json_decref(p->ex[j].argv);
+		json_decref(p->argv);
+		free(p->v);
+		free(p->live);
+		free(p->img);
+		free(p->ex);
+		free(p->kids);
+		free(p->qr);
+		free(p->qent);
+		free(p->qmaxend);
+		free(p);
+	}
+	free(a->procs);
+	for (uint32_t i = 0; i < a->nfiles; i++) {
+		reader__free(a->files[i].r);
+		stack_map__free(&a->files[i].stacks);
+	}
+	free(a->files);
+	for (uint32_t i = 0; i < a->nstrs; i++)
+		free(a->strs[i]);
+	free(a->strs);
+	symbolizer__free(a->sym);
+	json_decref(a->session);
+	free(a);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * analyze: turn a trace directory into the per-process, per-VMA picture of
+ * report.json (SPEC.md, schema_version 1).
+ *
+ * Two passes. Pass 1 reads every record except faults -- the shim's calls,
+ * the kernel's address-space syscalls, maps snapshots, fork/exec/exit --
+ * sorts them by time and replays them into a timeline of VMA entries per
+ * process (each entry an address range with a lifetime). Pass 2 streams the
+ * faults in file order and charges each to the entry live at its address
+ * and time. Memory is bounded by mappings, stacks and fault sites, never by
+ * the number of faults.
+ *
+ * Promises: damaged or missing input never crashes; what could not be used
+ * is counted in the report's `lost` fields. Faults outside every known
+ * entry are counted as `other` on the process, never dropped.
+ */
+#ifndef VP_ANALYZE_H
+#define VP_ANALYZE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct analysis;
+
+struct analyze_stats {
+	uint64_t records;      /* records read, all files */
+	uint64_t faults;       /* fault records */
+	double seconds;        /* wall time of analysis__run */
+	uint64_t peak_rss_kb;  /* of this process after the run */
+};
+
+/* 0 or -errno; on error `why` has a one-line reason (no recording, ...). */
+int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len);
+/* The report (a new reference). */
+json_t *analysis__report(struct analysis *a);
+/* The human summary `record` prints and `report --format text` shows. */
+void analysis__summary(struct analysis *a, FILE *out);
+void analysis__stats(const struct analysis *a, struct analyze_stats *st);
+void analysis__free(struct analysis *a);
+
+#endif

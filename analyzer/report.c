@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/* report.json (SPEC.md, schema_version 1) and the human summary. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "config.h"
+#include "model.h"
+
+static const char *const kind_name[] = { "heap", "stack", "anon", "file", "shm",
+					 "code", "data", "vdso", "other" };
+static const char *const origin_name[] = { "mmap", "mremap", "brk", "initial",
+					   "inherited", "exec", "syscall" };
+static const char *const end_name[] = { NULL, "munmap", "split", "mremap", "exec", "replaced" };
+
+static json_t *jnum_or_null(uint64_t v, int known)
+{
+	return known ? json_integer((json_int_t)v) : json_null();
+}
+
+static json_t *faults_json(const uint64_t f[FC_N])
+{
+	json_t *o = json_object();
+	uint64_t total = 0;
+	for (int c = 0; c < FC_N; c++) {
+		json_object_set_new(o, fclass_name[c], json_integer((json_int_t)f[c]));
+		total += f[c];
+	}
+	json_object_set_new(o, "total", json_integer((json_int_t)total));
+	return o;
+}
+
+static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return_addr,
+			  int kernel)
+{
+	json_t *fr = json_object();
+	json_object_set_new(fr, "ip", json_integer((json_int_t)ip));
+	struct vp_frame f = { .ip = ip };
+	if (kernel) {
+		json_object_set_new(fr, "function", json_string("[kernel]"));
+		json_object_set_new(fr, "module", json_null());
+		json_object_set_new(fr, "file", json_null());
+		json_object_set_new(fr, "line", json_null());
+		return fr;
+	}
+	if (space >= 0)
+		symbolizer__lookup(a->sym, (uint64_t)space, ip, return_addr, &f);
+	json_object_set_new(fr, "function", f.function ? json_string(f.function) : json_null());
+	json_object_set_new(fr, "module", f.module ? json_string(f.module) : json_null());
+	json_object_set_new(fr, "file", f.file ? json_string(f.file) : json_null());
+	json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());
+	return fr;
+}
+
+/* Stacks are shared by many entries: one JSON array per (file, id). */
+struct stack_cache {
+	uint64_t *key;
+	json_t **val;
+	size_t cap, n;
+};
+
+static json_t *stack_json(struct analysis *a, struct stack_cache *sc, int32_t file, uint32_t id)
+{
+	if (file < 0 || !id || (uint32_t)file >= a->nfiles)
+		return json_array();
+	uint64_t key = ((uint64_t)(uint32_t)file << 32) | id;
+	if ((sc->n + 1) * 2 > sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 256;
+		uint64_t *nk = calloc(cap, sizeof(*nk));
+		json_t **nv = calloc(cap, sizeof(*nv));
+		if (!nk || !nv)
+			exit(2);
+		for (size_t i = 0; i < sc->cap; i++) {
+			if (!sc->val[i])
+				continue;
+			size_t j = (sc->key[i] * 0x9e3779b97f4a7c15ull) >> 32 & (cap - 1);
+			while (nv[j])
+				j = (j + 1) & (cap - 1);
+			nk[j] = sc->key[i];
+			nv[j] = sc->val[i];
+		}
+		free(sc->key);
+		free(sc->val);
+		sc->key = nk;
+		sc->val = nv;
+		sc->cap = cap;
+	}
+	size_t j = (key * 0x9e3779b97f4a7c15ull) >> 32 & (sc->cap - 1);
+	while (sc->val[j] && sc->key[j] != key)
+		j = (j + 1) & (sc->cap - 1);
+	if (sc->val[j])
+		return json_incref(sc->val[j]);
+	json_t *arr = json_array();
+	const struct vp_stack *s = stack_map__get(&a->files[file].stacks, id);
+	for (uint32_t i = 0; s && i < s->depth; i++)
+		json_array_append_new(arr, frame_json(a, file, s->ips[i], i > 0, 0));
+	sc->key[j] = key;
+	sc->val[j] = arr;
+	sc->n++;
+	return json_incref(arr);
+}
+
+static int site_cmp(const void *x, const void *y)
+{
+	const struct site *a = x, *b = y;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if (a->ip != b->ip)
+		return a->ip < b->ip ? -1 : 1;
+	return (int)a->cls - (int)b->cls;
+}
+
+static int space_at(const struct proc *p, uint64_t t)
+{
+	int s = -1;
+	for (uint32_t i = 0; i < p->nimg; i++)
+		if (p->img[i].start_ns <= t)
+			s = p->img[i].file;
+	if (s < 0 && p->nimg)
+		s = p->img[0].file;
+	return s;
+}
+
+static json_t *sites_json(struct analysis *a, const struct proc *p, const struct vma *e)
+{
+	json_t *arr = json_array();
+	if (!e->nsites)
+		return arr;
+	struct site *tmp = malloc(e->nsites * sizeof(*tmp));
+	if (!tmp)
+		exit(2);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < e->capsites; i++)
+		if (e->sites[i].cls)
+			tmp[n++] = e->sites[i];
+	qsort(tmp, n, sizeof(*tmp), site_cmp);
+	int space = space_at(p, e->valid_from);
+	for (uint32_t i = 0; i < n && i < 5; i++) {
+		json_t *fr = frame_json(a, space, tmp[i].ip, 0, (int)tmp[i].kernel);
+		json_object_del(fr, "file");
+		json_object_del(fr, "line");
+		json_object_set_new(fr, "class", json_string(fclass_name[tmp[i].cls - 1]));
+		json_object_set_new(fr, "count", json_integer((json_int_t)tmp[i].count));
+		json_array_append_new(arr, fr);
+	}
+	free(tmp);
+	return arr;
+}
+
+static json_t *vma_json(struct analysis *a, struct stack_cache *sc, const struct proc *p,
+			uint32_t id)
+{
+	const struct vma *e = &p->v[id];
+	char prot[4] = { (e->prot & PROT_READ) ? 'r' : '-', (e->prot & PROT_WRITE) ? 'w' : '-',
+			 (e->prot & PROT_EXEC) ? 'x' : '-', 0 };
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(id));
+	json_object_set_new(o, "start", json_integer((json_int_t)e->start));
+	json_object_set_new(o, "end", json_integer((json_int_t)e->end));
+	json_object_set_new(o, "prot", json_string(prot));
+	json_object_set_new(o, "shared", json_boolean(e->shared));
+	json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
+	json_object_set_new(o, "path", e->path ? json_string(e->path) : json_null());
+	json_object_set_new(o, "offset", json_integer((json_int_t)e->offset));
+	json_object_set_new(o, "kind", json_string(kind_name[e->kind]));
+	json_object_set_new(o, "origin", json_string(origin_name[e->origin]));
+	json_object_set_new(o, "created_ns", json_integer((json_int_t)e->created_ns));
+	json_object_set_new(o, "valid_from_ns", json_integer((json_int_t)e->valid_from));
+	json_object_set_new(o, "destroyed_ns", jnum_or_null(e->destroyed_ns,
+							     e->destroyed_ns != T_NEVER));
+	json_object_set_new(o, "ended_by", e->ended_by ? json_string(end_name[e->ended_by])
+						       : json_null());
+	json_object_set_new(o, "piece_of", e->piece_of ? json_integer(e->piece_of - 1)
+						       : json_null());
+	json_object_set_new(o, "internal", json_boolean(e->internal));
+	if (e->origin == VO_INHERITED && e->inh_pid)
+		json_object_set_new(o, "inherited_from",
+				    json_pack("{s:i, s:i}", "pid", (int)e->inh_pid, "vma",
+					      (int)e->inh_vma));
+	else
+		json_object_set_new(o, "inherited_from", json_null());
+	json_object_set_new(o, "stack", stack_json(a, sc, e->stack_file, e->stack_id));
+	json_object_set_new(o, "faults", faults_json(e->faults));
+	json_object_set_new(o, "pages_allocated", json_integer((json_int_t)e->pages));
+	json_object_set_new(o, "top_fault_sites", sites_json(a, p, e));
+	return o;
+}
+
+static json_t *proc_json(struct analysis *a, struct stack_cache *sc, const struct proc *p)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "pid", json_integer(p->pid));
+	json_object_set_new(o, "ppid", json_integer(p->ppid));
+	json_object_set_new(o, "exe", p->exe ? json_string(p->exe) : json_null());
+	json_object_set_new(o, "argv", p->argv ? json_incref(p->argv) : json_array());
+	json_object_set_new(o, "start_ns", json_integer((json_int_t)p->start_ns));
+	json_object_set_new(o, "end_ns", json_integer((json_int_t)p->end_ns));
+	json_object_set_new(o, "exit_code", p->exit_code >= 0 ? json_integer(p->exit_code)
+							     : json_null());
+	json_object_set_new(o, "exit_signal", p->exit_signal >= 0 ? json_integer(p->exit_signal)
+								 : json_null());
+	json_object_set_new(o, "forked_from",
+			    p->forked ? json_pack("{s:i, s:I}", "pid", (int)p->ppid, "time_ns",
+						  (json_int_t)p->fork_t)
+				      : json_null());
+	json_t *ex = json_array();
+	for (uint32_t i = 0; i < p->nex; i++)
+		json_array_append_new(ex, json_pack("{s:I, s:s, s:o}", "time_ns",
+						    (json_int_t)p->ex[i].t, "path",
+						    p->ex[i].path ? p->ex[i].path : "", "argv",
+						    p->ex[i].argv ? json_incref(p->ex[i].argv)
+								  : json_array()));
+	json_object_set_new(o, "execs", ex);
+	json_object_set_new(o, "calls",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      "mmap", (json_int_t)p->calls[VP_CALL_MMAP],
+				      "munmap", (json_int_t)p->calls[VP_CALL_MUNMAP],
+				      "mremap", (json_int_t)p->calls[VP_CALL_MREMAP],
+				      "mprotect", (json_int_t)p->calls[VP_CALL_MPROTECT],
+				      "madvise", (json_int_t)p->calls[VP_CALL_MADVISE],
+				      "brk", (json_int_t)p->calls[VP_CALL_BRK],
+				      "fork", (json_int_t)p->calls[8],
+				      "exec", (json_int_t)p->calls[0]));
+	json_object_set_new(o, "faults", faults_json(p->faults));
+	json_object_set_new(o, "pages_allocated", json_integer((json_int_t)p->pages));
+	json_object_set_new(o, "faults_outside_vmas", json_integer((json_int_t)p->outside));
+	json_object_set_new(o, "kernel_counters",
+			    json_pack("{s:o, s:o}", "minflt", jnum_or_null(p->minflt, p->have_kc),
+				      "majflt", jnum_or_null(p->majflt, p->have_kc)));
+	json_t *v = json_array();
+	for (uint32_t i = 0; i < p->nv; i++)
+		json_array_append_new(v, vma_json(a, sc, p, i));
+	json_object_set_new(o, "vmas", v);
+	return o;
+}
+
+static int proc_cmp(const void *x, const void *y)
+{
+	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
+	if (a->is_root != b->is_root)
+		return a->is_root ? -1 : 1;
+	if (a->start_ns != b->start_ns)
+		return a->start_ns < b->start_ns ? -1 : 1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+json_t *analysis__report(struct analysis *a)
+{
+	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
+	struct stack_cache sc = { 0 };
+	json_t *r = json_object();
+	json_object_set_new(r, "schema_version", json_integer(1));
+	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "vmaprof", "version",
+						 VMAPROF_VERSION));
+	json_t *cmd = json_object_get(a->session, "command");
+	json_object_set_new(r, "command", json_is_array(cmd) ? json_incref(cmd) : json_array());
+	json_object_set_new(r, "page_size", json_integer((json_int_t)a->page_size));
+	json_object_set_new(
+		r, "collectors",
+		json_pack("{s:{s:b, s:I, s:I, s:s?}, s:{s:b, s:I, s:I, s:s?}}", "preload", "active",
+			  a->preload_active, "events", (json_int_t)a->preload_records, "lost",
+			  (json_int_t)a->preload_lost, "reason",
+			  a->preload_active ? NULL : a->preload_reason, "bpf", "active",
+			  a->bpf_active, "events", (json_int_t)a->bpf_records, "lost",
+			  (json_int_t)a->bpf_lost, "reason", a->bpf_active ? NULL : a->bpf_reason));
+	json_t *col = json_object_get(r, "collectors");
+	if (!json_object_get(json_object_get(col, "preload"), "reason"))
+		json_object_set_new(json_object_get(col, "preload"), "reason", json_null());
+	if (!json_object_get(json_object_get(col, "bpf"), "reason"))
+		json_object_set_new(json_object_get(col, "bpf"), "reason", json_null());
+	json_object_set_new(r, "lost",
+			    json_pack("{s:I, s:I, s:I, s:I}", "preload_records",
+				      (json_int_t)a->preload_lost, "bpf_records",
+				      (json_int_t)a->bpf_lost, "damaged_records",
+				      (json_int_t)a->damaged, "unreadable_files",
+				      (json_int_t)a->unreadable));
+	json_t *procs = json_array(), *forks = json_array();
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		json_array_append_new(procs, proc_json(a, &sc, p));
+		for (uint32_t k = 0; k < p->nkids; k++) {
+			const struct child_ref *c = &p->kids[k];
+			json_array_append_new(
+				forks, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "parent", (int)p->pid,
+						 "child", (int)c->child, "time_ns", (json_int_t)c->t,
+						 "cow_copy_parent", (json_int_t)c->cow_parent,
+						 "cow_copy_child", (json_int_t)c->cow_child,
+						 "unshared_bytes",
+						 (json_int_t)((c->cow_parent + c->cow_child) *
+							      a->page_size)));
+		}
+	}
+	json_object_set_new(r, "processes", procs);
+	json_object_set_new(r, "forks", forks);
+	for (size_t i = 0; i < sc.cap; i++)
+		json_decref(sc.val[i]);
+	free(sc.key);
+	free(sc.val);
+	return r;
+}
+
+/* ---- summary ---- */
+
+static void human_bytes(uint64_t b, char *out, size_t n)
+{
+	if (b >= (1ull << 30))
+		snprintf(out, n, "%.1f GiB", (double)b / (1ull << 30));
+	else if (b >= (1ull << 20))
+		snprintf(out, n, "%.1f MiB", (double)b / (1ull << 20));
+	else if (b >= 1024)
+		snprintf(out, n, "%.1f KiB", (double)b / 1024);
+	else
+		snprintf(out, n, "%" PRIu64 " B", b);
+}
+
+static uint64_t total(const uint64_t f[FC_N])
+{
+	uint64_t t = 0;
+	for (int c = 0; c < FC_N; c++)
+		t += f[c];
+	return t;
+}
+
+/* Where an entry came from, in a few words: the first frame of its stack
+ * outside libc, else its path, else its kind. */
+static void vma_label(struct analysis *a, const struct vma *e, char *out, size_t n)
+{
+	const struct vp_stack *s = (e->stack_file >= 0 && (uint32_t)e->stack_file < a->nfiles)
+					   ? stack_map__get(&a->files[e->stack_file].stacks, e->stack_id)
+					   : NULL;
+	for (uint32_t i = 0; s && i < s->depth; i++) {
+		struct vp_frame f = { 0 };
+		if (symbolizer__lookup(a->sym, (uint64_t)e->stack_file, s->ips[i], i > 0, &f) ||
+		    !f.function || (f.module && strstr(f.module, "/libc.so")))
+			continue;
+		const char *file = f.file ? strrchr(f.file, '/') : NULL;
+		file = file ? file + 1 : f.file;
+		if (file)
+			snprintf(out, n, "%s (%s:%d)", f.function, file, f.line);
+		else
+			snprintf(out, n, "%s", f.function);
+		return;
+	}
+	if (e->path)
+		snprintf(out, n, "%s", e->path);
+	else
+		snprintf(out, n, "(%s, %s)", origin_name[e->origin], kind_name[e->kind]);
+}
+
+static void top_vmas(struct analysis *a, const struct proc *p, int cls, FILE *out)
+{
+	uint32_t best[3] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
+	for (uint32_t i = 0; i < p->nv; i++) {
+		if (p->v[i].internal || !p->v[i].faults[cls])
+			continue;
+		for (int k = 0; k < 3; k++) {
+			if (best[k] == UINT32_MAX || p->v[i].faults[cls] > p->v[best[k]].faults[cls]) {
+				memmove(best + k + 1, best + k, (size_t)(2 - k) * sizeof(*best));
+				best[k] = i;
+				break;
+			}
+		}
+	}
+	for (int k = 0; k < 3 && best[k] != UINT32_MAX; k++) {
+		const struct vma *e = &p->v[best[k]];
+		char sz[32], label[512];
+		human_bytes(e->end - e->start, sz, sizeof(sz));
+		vma_label(a, e, label, sizeof(label));
+		fprintf(out, "    %-12s %8" PRIu64 "  %9s %-5s %s\n", fclass_name[cls], e->faults[cls],
+			sz, kind_name[e->kind], label);
+	}
+}
+
+static int cost_cmp(const void *x, const void *y)
+{
+	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
+	uint64_t ta = total(a->faults), tb = total(b->faults);
+	return ta != tb ? (ta > tb ? -1 : 1) : (a->pid > b->pid) - (a->pid < b->pid);
+}
+
+void analysis__summary(struct analysis *a, FILE *out)
+{
+	uint64_t all[FC_N] = { 0 }, pages = 0;
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		for (int c = 0; c < FC_N; c++)
+			all[c] += a->procs[i]->faults[c];
+		pages += a->procs[i]->pages;
+	}
+	char pb[32];
+	human_bytes(pages * a->page_size, pb, sizeof(pb));
+	fprintf(out, "vmaprof: %u process(es), %" PRIu64 " page faults, %s allocated in them\n",
+		a->nprocs, total(all), pb);
+	fprintf(out, "  demand_zero %" PRIu64 "  cow_copy %" PRIu64 "  cow_reuse %" PRIu64
+		"  file %" PRIu64 "  shared_write %" PRIu64 "  other %" PRIu64 "\n",
+		all[FC_DEMAND_ZERO], all[FC_COW_COPY], all[FC_COW_REUSE], all[FC_FILE],
+		all[FC_SHARED_WRITE], all[FC_OTHER]);
+	if (!a->bpf_active)
+		fprintf(out, "  (no page faults: kernel collector off: %s)\n",
+			a->bpf_reason ? a->bpf_reason : "unknown reason");
+	struct proc **by = malloc(a->nprocs * sizeof(*by));
+	if (!by)
+		exit(2);
+	memcpy(by, a->procs, a->nprocs * sizeof(*by));
+	qsort(by, a->nprocs, sizeof(*by), cost_cmp);
+	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
+		const struct proc *p = by[i];
+		const char *exe = p->exe ? strrchr(p->exe, '/') : NULL;
+		exe = exe ? exe + 1 : (p->exe ? p->exe : "?");
+		fprintf(out, "  pid %u %s%s: %" PRIu64 " faults", p->pid, exe, p->is_root ? " (root)" : "",
+			total(p->faults));
+		if (p->have_kc)
+			fprintf(out, " (kernel counted %" PRIu64 ")", p->minflt + p->majflt);
+		fputc('\n', out);
+		top_vmas(a, p, FC_COW_COPY, out);
+		top_vmas(a, p, FC_DEMAND_ZERO, out);
+	}
+	if (a->nprocs > 6)
+		fprintf(out, "  ... %u more process(es) in report.json\n", a->nprocs - 6);
+	free(by);
+	int nf = 0;
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		for (uint32_t k = 0; k < p->nkids; k++, nf++) {
+			if (nf >= 8)
+				continue;
+			char cb[32], pbb[32];
+			human_bytes(p->kids[k].cow_child * a->page_size, cb, sizeof(cb));
+			human_bytes(p->kids[k].cow_parent * a->page_size, pbb, sizeof(pbb));
+			fprintf(out, "  fork %u -> %u: child copied %s, parent copied %s while it lived\n",
+				p->pid, p->kids[k].child, cb, pbb);
+		}
+	}
+	if (nf > 8)
+		fprintf(out, "  ... %d more fork(s) in report.json\n", nf - 8);
+	if (a->preload_lost || a->bpf_lost || a->damaged || a->unreadable)
+		fprintf(out, "  LOST: %" PRIu64 " shim records, %" PRIu64 " kernel records, %" PRIu64
+			" damaged, %" PRIu64 " unreadable files\n", a->preload_lost, a->bpf_lost,
+			a->damaged, a->unreadable);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include "traceutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reader.h"
+
+int stack_map__put(struct stack_map *m, const struct vp_stack *s)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		const struct vp_stack **ns = calloc(cap, sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->slot[i])
+				continue;
+			size_t j = m->slot[i]->id & (cap - 1);
+			while (ns[j])
+				j = (j + 1) & (cap - 1);
+			ns[j] = m->slot[i];
+		}
+		free(m->slot);
+		m->slot = ns;
+		m->cap = cap;
+	}
+	size_t j = s->id & (m->cap - 1);
+	while (m->slot[j] && m->slot[j]->id != s->id)
+		j = (j + 1) & (m->cap - 1);
+	if (!m->slot[j])
+		m->n++;
+	m->slot[j] = s;
+	return 0;
+}
+
+const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id)
+{
+	if (!m->cap || !id)
+		return NULL;
+	size_t j = id & (m->cap - 1);
+	while (m->slot[j]) {
+		if (m->slot[j]->id == id)
+			return m->slot[j];
+		j = (j + 1) & (m->cap - 1);
+	}
+	return NULL;
+}
+
+void stack_map__free(struct stack_map *m)
+{
+	free(m->slot);
+	memset(m, 0, sizeof(*m));
+}
+
+int maps_acc__feed(struct maps_acc *a, const struct vp_maps *m, const char **text, size_t *len)
+{
+	int k = -1;
+	for (int i = 0; i < 8 && k < 0; i++)
+		if (a->slot[i].used && a->slot[i].seq == m->seq)
+			k = i;
+	for (int i = 0; i < 8 && k < 0; i++)
+		if (!a->slot[i].used) {
+			k = i;
+			a->slot[i].used = 1;
+			a->slot[i].seq = m->seq;
+			a->slot[i].len = 0;
+		}
+	if (k < 0)
+		return 0; /* more than 8 at once: this one is lost */
+	char *nb = realloc(a->slot[k].buf, a->slot[k].len + m->len + 1);
+	if (!nb)
+		return -ENOMEM;
+	a->slot[k].buf = nb;
+	memcpy(nb + a->slot[k].len, vp_maps_text(m), m->len);
+	a->slot[k].len += m->len;
+	nb[a->slot[k].len] = 0;
+	if (!(m->h.flags & VP_MAPS_LAST))
+		return 0;
+	a->slot[k].used = 0;
+	*text = a->slot[k].buf;
+	*len = a->slot[k].len;
+	return 1;
+}
+
+void maps_acc__free(struct maps_acc *a)
+{
+	for (int i = 0; i < 8; i++)
+		free(a->slot[i].buf);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers every reader of a preload trace needs: the stack records of
+ * one file by id, and maps snapshots reassembled from their chunks.
+ * Pointers handed out point into the (mapped) trace file or into the
+ * accumulator, as documented per function.
+ */
+#ifndef VP_TRACEUTIL_H
+#define VP_TRACEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmaprof/record.h"
+
+/* id -> VP_REC_STACK record of one file (open addressing). */
+struct stack_map {
+	const struct vp_stack **slot;
+	size_t cap, n;
+};
+/* 0 or -ENOMEM. A later record with the same id replaces the earlier. */
+int stack_map__put(struct stack_map *m, const struct vp_stack *s);
+/* NULL when the id is 0 or unknown. */
+const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id);
+void stack_map__free(struct stack_map *m);
+
+/* Chunks of up to 8 snapshots in flight at once (threads dlopen'ing
+ * concurrently interleave them). */
+struct maps_acc {
+	struct {
+		uint32_t seq;
+		int used;
+		char *buf;
+		size_t len;
+	} slot[8];
+};
+/* Feed one chunk. Returns 1 when it completed snapshot m->seq: *text and *len
+ * stay valid until the next call; 0 otherwise; -ENOMEM. */
+int maps_acc__feed(struct maps_acc *a, const struct vp_maps *m, const char **text, size_t *len);
+void maps_acc__free(struct maps_acc *a);
+
+#endif
