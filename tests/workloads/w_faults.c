@@ -8,7 +8,12 @@
  *   read N    read-touch N fresh anonymous pages: N demand-zero faults
  *   cow N     touch N pages, fork; the child rewrites them (N copies);
  *             after it exits the parent rewrites them (N reuses)
+ *   split N   3N pages: write the first N, mprotect the middle N read-only,
+ *             read the middle N, write the last N (3N demand-zero faults,
+ *             N on each piece of the split mapping)
+ *   grow N    brk: grow the heap by N pages with sbrk and write them
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +71,25 @@ int main(int argc, char **argv)
 		waitpid(c, &st, 0);
 		printf("child %d\n", (int)c);
 		write_all(p, n, 3);
+	} else if (!strcmp(argv[1], "split")) {
+		munmap(p, n * PG);
+		p = region(3 * n);
+		printf("split 0x%lx %lu\n", (unsigned long)p, 3 * n * PG);
+		write_all(p, n, 1);
+		if (mprotect(p + n * PG, n * PG, PROT_READ))
+			return 99;
+		volatile char sum = 0;
+		for (unsigned long i = 0; i < n; i++)
+			sum += p[(n + i) * PG];
+		(void)sum;
+		write_all(p + 2 * n * PG, n, 1);
+	} else if (!strcmp(argv[1], "grow")) {
+		char *old = sbrk(0);
+		char *b = sbrk((intptr_t)(n * PG));
+		if (b == (void *)-1)
+			return 99;
+		printf("heap 0x%lx 0x%lx\n", (unsigned long)old, (unsigned long)sbrk(0));
+		write_all(b, n, 1);
 	} else {
 		return 2;
 	}

@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: MIT
+"""report.json end to end: ground-truth workloads, per-VMA counts.
+
+Every report is validated against schema/report.schema.json first.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from vptest import VMAPROF, check, eq, main, workload
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+W = workload("w_faults")
+WS = workload("w_faults_static")
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-jsonschema
+
+
+def validate(path):
+    p = subprocess.run([SYSTEM_PYTHON, os.path.join(HERE, "validate_report.py"), path],
+                       capture_output=True, text=True)
+    eq(p.returncode, 0, f"{path} against the JSON Schema:\n{p.stdout}{p.stderr}")
+
+
+class Rec:
+    def __init__(self, cmd, args=()):
+        self.tmp = tempfile.mkdtemp(prefix="vmaprof-report-")
+        self.dir = os.path.join(self.tmp, "rec")
+        p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
+                           capture_output=True, text=True, timeout=300)
+        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
+        path = os.path.join(self.dir, "report.json")
+        check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")
+        validate(path)
+        self.report = json.load(open(path))
+        self.procs = self.report["processes"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def root(self):
+        r = [p for p in self.procs if p["forked_from"] is None]
+        eq(len(r), 1, "one root process")
+        return r[0]
+
+    def require_bpf(self):
+        b = self.report["collectors"]["bpf"]
+        if not b["active"]:
+            if re.search(r"without BPF|not root|BTF", b["reason"] or ""):
+                print(f"SKIP: kernel collector unavailable: {b['reason']}")
+                raise SystemExit(77)
+            raise AssertionError(f"collector inactive: {b['reason']}")
+
+
+def region(stdout, tag="region"):
+    m = re.search(tag + r" 0x([0-9a-f]+) (\d+)", stdout)
+    check(m is not None, f"no {tag} in {stdout!r}")
+    return int(m.group(1), 16), int(m.group(2))
+
+
+def vmas_at(proc, start, end=None):
+    return [v for v in proc["vmas"] if v["start"] == start and (end is None or v["end"] == end)]
+
+
+def check_totals(rep, tolerance=0.03):
+    for p in rep.procs:
+        kc = p["kernel_counters"]
+        if kc["minflt"] is None:
+            continue
+        kernel = kc["minflt"] + kc["majflt"]
+        got = p["faults"]["total"]
+        eq(sum(v for k, v in p["faults"].items() if k != "total"), got, "class sum = total")
+        check(abs(got - kernel) <= max(5, tolerance * kernel),
+              f"pid {p['pid']}: faults.total {got} vs kernel {kernel}")
+        vsum = sum(v["faults"]["total"] for v in p["vmas"])
+        eq(vsum + p["faults_outside_vmas"], got, f"pid {p['pid']}: VMA faults + outside = total")
+
+
+def t_touch():
+    n = 1000
+    with Rec([W, "touch", str(n)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "exit status")
+        lo, size = region(r.stdout)
+        root = r.root()
+        v = vmas_at(root, lo, lo + size)
+        eq(len(v), 1, "one entry for the region")
+        v = v[0]
+        eq((v["kind"], v["origin"], v["prot"], v["shared"], v["anonymous"]),
+           ("anon", "mmap", "rw-", False, True), "entry")
+        eq([f["function"] for f in v["stack"][:2]], ["region", "main"], "creating stack")
+        check(v["stack"][0]["file"].endswith("w_faults.c") and v["stack"][0]["line"] > 0,
+              "file:line")
+        eq(v["faults"]["demand_zero"], n, "demand-zero faults on the region")
+        eq(v["faults"]["total"], n, "nothing else on it")
+        check(v["pages_allocated"] >= n, "a page per fault")
+        eq(v["top_fault_sites"][0]["function"], "write_all", "the code that faulted")
+        eq(v["top_fault_sites"][0]["count"], n, "its count")
+        eq(root["calls"]["mmap"] >= 1, True, "mmap counted")
+        check_totals(r)
+
+
+def t_read():
+    n = 700
+    with Rec([W, "read", str(n)]) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout)
+        v = vmas_at(r.root(), lo, lo + size)[0]
+        eq(v["faults"]["demand_zero"], n, "read first touches are demand-zero too")
+        check_totals(r)
+
+
+def t_cow():
+    n = 500
+    with Rec([W, "cow", str(n)]) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout)
+        child_pid = int(re.search(r"child (\d+)", r.stdout).group(1))
+        root = r.root()
+        child = [p for p in r.procs if p["pid"] == child_pid][0]
+        eq(child["forked_from"]["pid"], root["pid"], "child's parent")
+        pv = vmas_at(root, lo, lo + size)
+        eq(len(pv), 1, "parent's entry")
+        pv = pv[0]
+        eq((pv["faults"]["demand_zero"], pv["faults"]["cow_reuse"], pv["faults"]["cow_copy"]),
+           (n, n, 0), "parent: first touches, then reuse after the child exited")
+        cv = vmas_at(child, lo, lo + size)
+        eq(len(cv), 1, "child's inherited entry")
+        cv = cv[0]
+        eq((cv["origin"], cv["inherited_from"]), ("inherited", {"pid": root["pid"], "vma": pv["id"]}),
+           "inherited from the parent's entry")
+        eq([f["function"] for f in cv["stack"][:2]], ["region", "main"], "keeps the creating stack")
+        eq(cv["faults"]["cow_copy"], n, "child's copies")
+        eq(cv["faults"]["total"], n, "nothing else")
+        forks = [f for f in r.report["forks"] if f["child"] == child_pid]
+        eq(len(forks), 1, "fork entry")
+        f = forks[0]
+        check(n <= f["cow_copy_child"] <= n + 64, f"fork cost in the child: {f}")
+        eq(f["unshared_bytes"], (f["cow_copy_child"] + f["cow_copy_parent"]) * 4096,
+           "unshared bytes")
+        check_totals(r)
+
+
+def t_split():
+    n = 10
+    with Rec([W, "split", str(n)]) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout, "split")
+        root = r.root()
+        ents = [v for v in root["vmas"] if lo <= v["start"] < lo + size]
+        orig = [v for v in ents if v["start"] == lo and v["end"] == lo + size]
+        eq(len(orig), 1, "the mapping as made")
+        orig = orig[0]
+        eq((orig["ended_by"], orig["faults"]["demand_zero"]), ("split", n), "ended by mprotect")
+        pieces = sorted((v for v in ents if v["piece_of"] == orig["id"]), key=lambda v: v["start"])
+        eq([(p["start"] - lo) // 4096 for p in pieces], [0, n, 2 * n], "three pieces")
+        eq([p["prot"] for p in pieces], ["rw-", "r--", "rw-"], "middle one read-only")
+        eq([p["faults"]["demand_zero"] for p in pieces], [0, n, n], "faults per piece")
+        for p in pieces:
+            eq([f["function"] for f in p["stack"][:2]], ["region", "main"], "pieces keep the stack")
+            eq(p["created_ns"], orig["created_ns"], "pieces keep the creation time")
+
+
+def t_brk():
+    n = 64
+    with Rec([W, "grow", str(n)]) as r:
+        r.require_bpf()
+        m = re.search(r"heap 0x([0-9a-f]+) 0x([0-9a-f]+)", r.stdout)
+        old, new = int(m.group(1), 16), int(m.group(2), 16)
+        root = r.root()
+        heap = [v for v in root["vmas"] if v["kind"] == "heap" and v["start"] < new and v["end"] > old]
+        check(heap, "heap entries")
+        dz = sum(v["faults"]["demand_zero"] for v in heap)
+        check(n <= dz <= n + 40, f"heap growth faults: {dz}")
+        check(root["calls"]["brk"] >= 1, "brk counted")
+        check_totals(r)
+
+
+def t_static():
+    n = 300
+    with Rec([WS, "touch", str(n)]) as r:
+        r.require_bpf()
+        eq(r.report["collectors"]["preload"]["events"], 0, "no shim in a static binary")
+        lo, size = region(r.stdout)
+        v = vmas_at(r.root(), lo, lo + size)
+        eq(len(v), 1, "the kernel-side mmap makes the entry")
+        eq((v[0]["origin"], v[0]["stack"]), ("syscall", []), "no stack without the shim")
+        eq(v[0]["faults"]["demand_zero"], n, "demand-zero faults")
+        check_totals(r)
+
+
+def t_demo():
+    demo = os.path.join(os.path.dirname(VMAPROF), "vmaprof-demo")
+    with Rec([demo]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "demo exit status")
+        for w in ("page faults", "cow_copy", "fork", "report:"):
+            check(w in r.stderr, f"summary mentions {w!r}:\n{r.stderr}")
+        workers = [p for p in r.procs if p["forked_from"]]
+        eq(len(workers), 2, "two workers")
+        for f in r.report["forks"]:
+            # each worker rewrites a quarter of the 64 MiB cache: 4096 copies
+            check(4096 <= f["cow_copy_child"] <= 4096 + 128, f"worker copies: {f}")
+        check_totals(r)
+        # report rebuilds the same from the directory
+        p = subprocess.run([VMAPROF, "report", r.dir, "-o", "-"], capture_output=True, text=True)
+        eq(p.returncode, 0, "report")
+        again = json.loads(p.stdout)
+        eq(again["processes"], r.report["processes"], "report is deterministic")
+        p = subprocess.run([VMAPROF, "report", r.dir, "--format", "text"], capture_output=True,
+                           text=True)
+        check("page faults" in p.stdout, "text summary")
+
+
+def t_shim_only():
+    n = 5
+    with Rec([workload("w_shim"), "maps", str(n)], args=["--no-bpf"]) as r:
+        eq(r.report["collectors"]["bpf"]["active"], False, "bpf off")
+        check("--no-bpf" in r.report["collectors"]["bpf"]["reason"], "reason")
+        root = r.root()
+        eq(root["calls"]["mmap"], n, "mmap calls")
+        mm = [v for v in root["vmas"] if v["origin"] == "mmap" and v["piece_of"] is None]
+        eq(len(mm), n, "one entry per mmap call")
+        check(all(v["stack"][0]["function"] == "map_from_here" for v in mm), "stacks")
+
+
+if __name__ == "__main__":
+    main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
+          "static": t_static, "demo": t_demo, "shim_only": t_shim_only})
