@@ -63,9 +63,10 @@ const char *model__intern(struct analysis *a, const char *s, size_t len)
 		if (strlen(a->strs[i]) == len && memcmp(a->strs[i], s, len) == 0)
 			return a->strs[i];
 	a->strs = grow(a->strs, &a->capstrs, a->nstrs + 1, sizeof(*a->strs));
-	char *c = strndup(s, len);
+	char *c = malloc(len + 1);
 	if (!c)
 		exit(2);
+	vp_utf8_clean(c, s, len); /* traces may be damaged: keep the JSON valid */
 	a->strs[a->nstrs++] = c;
 	return c;
 }
@@ -592,6 +593,10 @@ static void do_fork(struct analysis *a, uint32_t ppid, uint32_t cpid, uint64_t t
 	c->fork_t = t;
 	c->start_ns = t;
 	c->brk_cur = pp->brk_cur;
+	if (!c->exe) {
+		c->exe = pp->exe;
+		c->argv = pp->argv ? json_incref(pp->argv) : NULL;
+	}
 	for (uint32_t i = 0; i < pp->nlive; i++) {
 		struct vma e = pp->v[pp->live[i]];
 		e.origin = VO_INHERITED;
@@ -648,7 +653,7 @@ static json_t *argv_json(const char *s, uint32_t len)
 	json_t *arr = json_array();
 	for (uint32_t i = 0; i < len;) {
 		size_t l = strnlen(s + i, len - i);
-		json_array_append_new(arr, json_stringn(s + i, l));
+		json_array_append_new(arr, vp_json_text(s + i, l));
 		i += (uint32_t)l + 1;
 	}
 	return arr;
@@ -927,6 +932,11 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		if (reader__open(path, &f->r, w, sizeof(w))) {
 			fprintf(stderr, "vmaprof: %s (skipped)\n", w);
 			a->unreadable++;
+			/* a whole stream is missing: at least one record lost */
+			if (td.files[i].is_bpf)
+				a->bpf_damaged++;
+			else
+				a->preload_damaged++;
 			continue;
 		}
 		uint32_t fi = a->nfiles++;
@@ -979,9 +989,11 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		if (f->is_bpf) {
 			a->bpf_records += f->records;
 			a->bpf_lost += f->lost;
+			a->bpf_damaged += f->damaged;
 		} else {
 			a->preload_records += f->records;
 			a->preload_lost += f->lost;
+			a->preload_damaged += f->damaged;
 		}
 		a->damaged += f->damaged;
 		a->records += f->records;

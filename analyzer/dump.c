@@ -34,7 +34,7 @@ static void print_argv(FILE *out, const char *a, uint32_t len)
 	json_t *arr = json_array();
 	for (uint32_t i = 0; i < len;) {
 		size_t l = strnlen(a + i, len - i);
-		json_array_append_new(arr, json_stringn(a + i, l));
+		json_array_append_new(arr, vp_json_text(a + i, l));
 		i += (uint32_t)l + 1;
 	}
 	char *s = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -45,7 +45,7 @@ static void print_argv(FILE *out, const char *a, uint32_t len)
 
 static void print_str(FILE *out, const char *s, uint32_t len)
 {
-	json_t *j = json_stringn(s, len);
+	json_t *j = vp_json_text(s, len);
 	char *d = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
 	fputs(d ? d : "\"\"", out);
 	free(d);

@@ -127,6 +127,7 @@ struct analysis {
 	struct symbolizer *sym;
 	uint32_t root_pid;
 	uint64_t preload_records, preload_lost, bpf_records, bpf_lost, damaged, unreadable;
+	uint64_t preload_damaged, bpf_damaged; /* records the reader had to skip */
 	uint64_t faults, records;
 	int preload_active, bpf_active;
 	const char *preload_reason, *bpf_reason;

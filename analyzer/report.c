@@ -46,9 +46,9 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	}
 	if (space >= 0)
 		symbolizer__lookup(a->sym, (uint64_t)space, ip, return_addr, &f);
-	json_object_set_new(fr, "function", f.function ? json_string(f.function) : json_null());
-	json_object_set_new(fr, "module", f.module ? json_string(f.module) : json_null());
-	json_object_set_new(fr, "file", f.file ? json_string(f.file) : json_null());
+	json_object_set_new(fr, "function", vp_json_str(f.function));
+	json_object_set_new(fr, "module", vp_json_str(f.module));
+	json_object_set_new(fr, "file", vp_json_str(f.file));
 	json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());
 	return fr;
 }
@@ -161,7 +161,7 @@ static json_t *vma_json(struct analysis *a, struct stack_cache *sc, const struct
 	json_object_set_new(o, "prot", json_string(prot));
 	json_object_set_new(o, "shared", json_boolean(e->shared));
 	json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
-	json_object_set_new(o, "path", e->path ? json_string(e->path) : json_null());
+	json_object_set_new(o, "path", vp_json_str(e->path));
 	json_object_set_new(o, "offset", json_integer((json_int_t)e->offset));
 	json_object_set_new(o, "kind", json_string(kind_name[e->kind]));
 	json_object_set_new(o, "origin", json_string(origin_name[e->origin]));
@@ -192,7 +192,7 @@ static json_t *proc_json(struct analysis *a, struct stack_cache *sc, const struc
 	json_t *o = json_object();
 	json_object_set_new(o, "pid", json_integer(p->pid));
 	json_object_set_new(o, "ppid", json_integer(p->ppid));
-	json_object_set_new(o, "exe", p->exe ? json_string(p->exe) : json_null());
+	json_object_set_new(o, "exe", vp_json_str(p->exe));
 	json_object_set_new(o, "argv", p->argv ? json_incref(p->argv) : json_array());
 	json_object_set_new(o, "start_ns", json_integer((json_int_t)p->start_ns));
 	json_object_set_new(o, "end_ns", json_integer((json_int_t)p->end_ns));
@@ -260,10 +260,10 @@ json_t *analysis__report(struct analysis *a)
 		r, "collectors",
 		json_pack("{s:{s:b, s:I, s:I, s:s?}, s:{s:b, s:I, s:I, s:s?}}", "preload", "active",
 			  a->preload_active, "events", (json_int_t)a->preload_records, "lost",
-			  (json_int_t)a->preload_lost, "reason",
+			  (json_int_t)(a->preload_lost + a->preload_damaged), "reason",
 			  a->preload_active ? NULL : a->preload_reason, "bpf", "active",
 			  a->bpf_active, "events", (json_int_t)a->bpf_records, "lost",
-			  (json_int_t)a->bpf_lost, "reason", a->bpf_active ? NULL : a->bpf_reason));
+			  (json_int_t)(a->bpf_lost + a->bpf_damaged), "reason", a->bpf_active ? NULL : a->bpf_reason));
 	json_t *col = json_object_get(r, "collectors");
 	if (!json_object_get(json_object_get(col, "preload"), "reason"))
 		json_object_set_new(json_object_get(col, "preload"), "reason", json_null());

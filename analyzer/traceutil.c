@@ -90,3 +90,56 @@ void maps_acc__free(struct maps_acc *a)
 		free(a->slot[i].buf);
 	memset(a, 0, sizeof(*a));
 }
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	if (s[0] && s[0] < 0x80)
+		return 1;
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (s[0] >= 0xf5 || !len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0; /* overlong, surrogate or beyond U+10FFFF */
+	return len;
+}
+
+char *vp_utf8_clean(char *dst, const char *s, size_t len)
+{
+	size_t i = 0, o = 0;
+	while (i < len) {
+		size_t l = utf8_seq((const unsigned char *)s + i, len - i);
+		if (!l) {
+			dst[o++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(dst + o, s + i, l);
+		o += l;
+		i += l;
+	}
+	dst[o] = 0;
+	return dst;
+}
+
+json_t *vp_json_text(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	if (j)
+		return j;
+	char *c = malloc(len + 1);
+	if (!c)
+		return NULL;
+	j = json_string(vp_utf8_clean(c, s, len));
+	free(c);
+	return j;
+}
+
+json_t *vp_json_str(const char *s)
+{
+	return s ? vp_json_text(s, strlen(s)) : json_null();
+}

@@ -39,4 +39,15 @@ struct maps_acc {
 int maps_acc__feed(struct maps_acc *a, const struct vp_maps *m, const char **text, size_t *len);
 void maps_acc__free(struct maps_acc *a);
 
+/* A JSON string of s[0..len) whatever bytes it holds: invalid UTF-8 and
+ * NUL bytes become '?', so a damaged trace never breaks the JSON. New
+ * reference; never NULL except out of memory. */
+#include <jansson.h>
+json_t *vp_json_text(const char *s, size_t len);
+/* The same for a NUL-terminated string; NULL gives JSON null. */
+json_t *vp_json_str(const char *s);
+/* Copy s[0..len) into dst (len + 1 bytes) with the same replacement;
+ * returns dst, NUL-terminated. */
+char *vp_utf8_clean(char *dst, const char *s, size_t len);
+
 #endif

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the golden trace directories (tests/golden/<case>/) byte for byte
+from the layouts in include/vmaprof/record.h. Run it to regenerate them;
+the test compares `vmaprof report` on each with <case>/expected.json.
+
+usage: gen.py OUTDIR
+"""
+import json
+import os
+import struct
+import sys
+
+MAGIC = 0x31544150524d5056
+SEG = 1 << 20
+T = {"PROC": 2, "MAPS": 3, "STACK": 4, "MEM": 5, "FORK": 6, "EXEC": 7, "EXIT": 8,
+     "INTERNAL": 9, "FAULT": 16, "TASK_FORK": 17, "TASK_EXEC": 18, "TASK_EXIT": 19}
+MMAP, MUNMAP, MREMAP, MPROTECT = 1, 2, 3, 4
+SHIM, KERNEL = 1, 2
+VMA_ANON_RW = 0x73  # VM_READ|VM_WRITE|VM_MAYREAD|VM_MAYWRITE
+
+
+def pad8(b):
+    return b + b"\0" * (-len(b) % 8)
+
+
+def rec(typ, t, pid, tid, payload, flags=0):
+    body = pad8(payload)
+    size = 24 + len(body)
+    return struct.pack("<HHIQII", T[typ], flags, size, t, pid, tid) + body
+
+
+class File:
+    def __init__(self, source, pid):
+        self.source, self.pid, self.recs = source, pid, []
+
+    def add(self, r):
+        self.recs.append(r)
+
+    def write(self, path, truncate=None, garbage_at=None):
+        data = b"".join(self.recs)
+        hdr = struct.pack("<QIIIIIIQQQQQIIQ", MAGIC, 1, 4096, self.source, self.pid, 4096,
+                          1 if self.source == 2 else 0, 1000, SEG, len(data), len(self.recs),
+                          0, 0, 64, 0)
+        blob = hdr + b"\0" * (4096 - len(hdr)) + data
+        if garbage_at is not None:
+            blob = blob[:garbage_at] + b"\xa5" * 40 + blob[garbage_at + 40:]
+        if truncate is not None:
+            blob = blob[:truncate]
+        with open(path, "wb") as f:
+            f.write(blob)
+
+
+def proc(f, t, pid, ppid, exe, argv):
+    e, a = exe.encode(), b"".join(x.encode() + b"\0" for x in argv)
+    f.add(rec("PROC", t, pid, pid, struct.pack("<IIIIII", ppid, len(argv), len(e), len(a), 64, 0) + e + a))
+
+
+def maps(f, t, pid, text):
+    b = text.encode()
+    f.add(rec("MAPS", t, pid, pid, struct.pack("<IIII", 0, 0, 1, len(b)) + b, flags=1))
+
+
+def stack(f, t, pid, sid, ips):
+    f.add(rec("STACK", t, pid, pid, struct.pack("<II", sid, len(ips)) + b"".join(struct.pack("<Q", i) for i in ips)))
+
+
+def mem(f, src, t, t_end, pid, call, args, ret, err=0, stack_id=0, path=b""):
+    args = list(args) + [0] * (6 - len(args))
+    f.add(rec("MEM", t, pid, pid, struct.pack("<IiQ6QQII", call, err, ret & (2**64 - 1),
+                                              *[a & (2**64 - 1) for a in args], t_end,
+                                              stack_id, len(path)) + path, flags=src))
+
+
+def fault(f, t, pid, addr, err, pages, vm_flags=VMA_ANON_RW, file=0, ip=0x400150, kernel=False):
+    flags = (2 if vm_flags is not None else 0) | (1 if kernel else 0)
+    f.add(rec("FAULT", t, pid, pid, struct.pack("<QQIIQII", addr, ip, err, pages, vm_flags or 0, file, 0), flags=flags))
+
+
+def fork_cow(out):
+    """Root maps 3 pages (shim + kernel copy of the call), touches them,
+    forks; the child copies 2, exits; the parent reuses 1; a fault outside
+    every mapping; a munmap and a fault on the released page; a split."""
+    os.makedirs(out, exist_ok=True)
+    json.dump({"session_version": 1, "root_pid": 100, "command": ["app", "--golden"],
+               "page_size": 4096, "start_ns": 1000, "end_ns": 9000, "exit_code": 0,
+               "exit_signal": None, "stack_depth": 64,
+               "collectors": {"preload": {"active": True}, "bpf": {"active": True}}},
+              open(os.path.join(out, "session.json"), "w"), indent=1)
+    p = File(1, 100)
+    proc(p, 1100, 100, 1, "/golden/app", ["app", "--golden"])
+    maps(p, 1200, 100, "00400000-00401000 r-xp 00000000 08:01 7 /golden/app\n"
+                       "7ffff0000000-7ffff0021000 rw-p 00000000 00:00 0 [stack]\n")
+    stack(p, 1900, 100, 1, [0x400100, 0x400200])
+    mem(p, SHIM, 2000, 2100, 100, MMAP, [0, 0x3000, 3, 0x22, -1, 0], 0x10000000, stack_id=1)
+    mem(p, SHIM, 5000, 5050, 100, MUNMAP, [0x10002000, 0x1000], 0, stack_id=1)
+    mem(p, SHIM, 5500, 5550, 100, MPROTECT, [0x10000000, 0x1000, 1], 0, stack_id=1)
+    p.add(rec("FORK", 3050, 100, 100, struct.pack("<IIiIII", 101, 1, 0, 1, 0, 0)))
+    p.write(os.path.join(out, "preload.100.1100.vpt"))
+    b = File(2, 99)
+    b.add(rec("TASK_EXEC", 1050, 100, 100, struct.pack("<II", 100, 11) + b"/golden/app"))
+    mem(b, KERNEL, 2010, 2090, 100, MMAP, [0, 0x3000, 3, 0x22, -1, 0], 0x10000000)
+    for i in range(3):
+        fault(b, 2200 + i, 100, 0x10000000 + i * 4096, 0x6, 1)
+    b.add(rec("TASK_FORK", 3000, 100, 100, struct.pack("<II", 101, 101)))
+    fault(b, 3200, 101, 0x10000000, 0x7, 1)
+    fault(b, 3201, 101, 0x10001000, 0x7, 1)
+    fault(b, 3300, 100, 0x10002000, 0x7, 1)             # parent copies while the child lives
+    b.add(rec("TASK_EXIT", 4000, 101, 101, struct.pack("<QQiI", 2, 0, 0, 0)))
+    fault(b, 4100, 100, 0x10000000, 0x7, 0)             # reuse
+    fault(b, 4200, 100, 0x20000000, 0x6, 1, vm_flags=None)  # outside every mapping
+    mem(b, KERNEL, 5010, 5040, 100, MUNMAP, [0x10002000, 0x1000], 0)
+    fault(b, 5100, 100, 0x10002000, 0x6, 0, vm_flags=None)  # released page: outside
+    mem(b, KERNEL, 5510, 5540, 100, MPROTECT, [0x10000000, 0x1000, 1], 0)
+    fault(b, 5600, 100, 0x10001000, 0x6, 1)             # on the rw piece after the split
+    fault(b, 5700, 100, 0x7ffff0020000, 0x6, 1)         # stack (from the maps snapshot)
+    b.add(rec("TASK_EXIT", 6000, 100, 100, struct.pack("<QQiI", 9, 0, 0, 0)))
+    b.write(os.path.join(out, "bpf.vpt"))
+
+
+def damaged(out):
+    """The same recording with a truncated kernel stream and garbage in the
+    middle of the shim's: a partial report whose counters say so."""
+    fork_cow(out)
+    bp = os.path.join(out, "bpf.vpt")
+    data = open(bp, "rb").read()
+    open(bp, "wb").write(data[:len(data) - 150])
+    pp = os.path.join(out, "preload.100.1100.vpt")
+    data = bytearray(open(pp, "rb").read())
+    data[4096 + 40:4096 + 80] = b"\xa5" * 40
+    open(pp, "wb").write(bytes(data))
+    open(os.path.join(out, "preload.102.7000.vpt"), "wb").write(b"not a trace at all")
+
+
+if __name__ == "__main__":
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    fork_cow(os.path.join(root, "fork_cow"))
+    damaged(os.path.join(root, "damaged"))

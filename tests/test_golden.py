@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: MIT
+"""Golden traces: checked-in trace directories (written byte for byte by
+tests/golden/gen.py from the record.h layouts) -> expected report.json,
+compared exactly (all but tool.version)."""
+import difflib
+import filecmp
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from vptest import VMAPROF, check, eq, main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "golden")
+
+
+def report_of(d):
+    p = subprocess.run([VMAPROF, "report", d, "-o", "-"], capture_output=True, text=True,
+                       timeout=60)
+    eq(p.returncode, 0, f"report on {d}: {p.stderr}")
+    r = json.loads(p.stdout)
+    r["tool"].pop("version")
+    return r, p.stderr
+
+
+def compare(case):
+    d = os.path.join(GOLDEN, case)
+    got, err = report_of(d)
+    want = json.load(open(os.path.join(d, "expected.json")))
+    if got != want:
+        a = json.dumps(want, indent=1, sort_keys=True).splitlines()
+        b = json.dumps(got, indent=1, sort_keys=True).splitlines()
+        sys.stderr.write("\n".join(difflib.unified_diff(a, b, "expected", "got", lineterm="")))
+        raise AssertionError(f"{case}: report differs from expected.json")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(got, f)
+    try:
+        p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "validate_report.py"), f.name],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, f"schema: {p.stdout}{p.stderr}")
+    finally:
+        os.unlink(f.name)
+    return got, err
+
+
+def t_generated():
+    """The checked-in traces are exactly what gen.py writes."""
+    with tempfile.TemporaryDirectory() as t:
+        subprocess.run([sys.executable, os.path.join(GOLDEN, "gen.py"), t], check=True)
+        for case in ("fork_cow", "damaged"):
+            for name in sorted(os.listdir(os.path.join(t, case))):
+                check(filecmp.cmp(os.path.join(t, case, name), os.path.join(GOLDEN, case, name),
+                                  shallow=False), f"{case}/{name} differs from gen.py's output")
+
+
+def t_fork_cow():
+    got, _ = compare("fork_cow")
+    eq(got["forks"][0]["cow_copy_child"], 2, "child copies")
+
+
+def t_damaged():
+    got, err = compare("damaged")
+    check("not a vmaprof trace" in err, f"clear error for the bad file: {err}")
+    check(got["lost"]["damaged_records"] > 0 and got["lost"]["unreadable_files"] == 1,
+          "lost counters say what is missing")
+
+
+if __name__ == "__main__":
+    main({"generated": t_generated, "fork_cow": t_fork_cow, "damaged": t_damaged})
