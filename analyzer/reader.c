@@ -15,6 +15,7 @@ struct reader {
 	size_t map_len;
 	uint64_t off, end, seg;
 	int in_gap; /* resynchronising: count one bad record per gap */
+	uint64_t dropped; /* pages before this offset were given back */
 	struct vp_file_header hdr;
 	struct reader_stats st;
 };
@@ -55,6 +56,7 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 		r->map = NULL;
 		goto cleanup;
 	}
+	madvise((void *)r->map, r->map_len, MADV_SEQUENTIAL);
 	memcpy(&r->hdr, r->map, sizeof(r->hdr));
 	const struct vp_file_header *h = &r->hdr;
 	if (h->magic != VP_MAGIC) {
@@ -176,8 +178,23 @@ static int valid(const struct vp_rec *h)
 	}
 }
 
+/* Give back the pages the cursor has passed, every 32 MiB, so reading a
+ * multi-GB trace costs constant memory. The mapping is private and
+ * read-only: records handed out earlier stay valid (a later access reads
+ * the page back from the page cache). */
+static void drop_behind(struct reader *r)
+{
+	const uint64_t chunk = 32u << 20;
+	if (r->off - r->dropped < 2 * chunk)
+		return;
+	uint64_t upto = (r->off - chunk) & ~(uint64_t)4095;
+	madvise((void *)(r->map + r->dropped), upto - r->dropped, MADV_DONTNEED);
+	r->dropped = upto;
+}
+
 int reader__next(struct reader *r, const struct vp_rec **rec)
 {
+	drop_behind(r);
 	while (r->off + 8 <= r->end) {
 		const struct vp_rec *h = (const void *)(r->map + r->off);
 		uint64_t in_seg = (r->off - VP_HEADER_SIZE) % r->seg;

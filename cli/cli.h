@@ -15,7 +15,7 @@ int vp_dir_has_traces(const char *dir);
 void vp_print_record_summary(const char *dir, FILE *out);
 /* Analyse DIR, write report.json (out_path NULL: DIR/report.json, "-":
  * stdout) and, when `summary` is set, print the human summary there.
- * Returns 0 or an exit code (2). */
-int vp_write_report(const char *dir, const char *out_path, FILE *summary);
+ * `stats`: also print throughput and peak RSS. Returns 0 or an exit code. */
+int vp_write_report(const char *dir, const char *out_path, FILE *summary, int stats);
 
 #endif

@@ -315,7 +315,7 @@ int cmd_record(int argc, char **argv)
 			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL) < 0)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json\n", absdir);
 
-	if (vp_write_report(absdir, NULL, stderr))
+	if (vp_write_report(absdir, NULL, stderr, 0))
 		vp_print_record_summary(absdir, stderr);
 
 	if (!root_seen)

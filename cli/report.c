@@ -81,7 +81,7 @@ void vp_print_record_summary(const char *dir, FILE *out)
 
 /* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
  * `summary` is not NULL, the human summary. 0, or an exit code. */
-int vp_write_report(const char *dir, const char *out_path, FILE *summary)
+int vp_write_report(const char *dir, const char *out_path, FILE *summary, int stats)
 {
 	char why[512], def[4200];
 	struct analysis *a = NULL;
@@ -108,6 +108,12 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary)
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
+	if (stats)
+		fprintf(stderr, "vmaprof: analysed %llu records (%llu faults) in %.2f s: %.2f M "
+			"records/s, peak RSS %llu MiB\n", (unsigned long long)st.records,
+			(unsigned long long)st.faults, st.seconds,
+			st.seconds > 0 ? (double)st.records / st.seconds / 1e6 : 0.0,
+			(unsigned long long)st.peak_rss_kb / 1024);
 	json_decref(r);
 	analysis__free(a);
 	return rc;
@@ -119,22 +125,25 @@ int cmd_report(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "no-stacks", no_argument, NULL, 'S' },
+		{ "stats", no_argument, NULL, 's' },
 		{ 0 },
 	};
 	static const char usage[] =
 		"usage: vmaprof report DIR [-o FILE] [--format json|text|records]\n"
 		"  json     report.json (default: DIR/report.json; -o - for stdout)\n"
 		"  text     the human summary\n"
-		"  records  every recorded record, one per line (for debugging)\n";
+		"  records  every recorded record, one per line (for debugging)\n"
+		"  --stats  print the analyzer's throughput and peak memory\n";
 	const char *outp = NULL, *fmt = "json";
 	struct dump_opts dopts = { .stacks = 1 };
-	int c;
+	int c, stats = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:f:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': outp = optarg; break;
 		case 'f': fmt = optarg; break;
 		case 'S': dopts.stacks = 0; break;
+		case 's': stats = 1; break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -148,7 +157,7 @@ int cmd_report(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(fmt, "json"))
-		return vp_write_report(dir, outp, NULL);
+		return vp_write_report(dir, outp, NULL, stats);
 	FILE *out = stdout;
 	if (outp && strcmp(outp, "-") && !(out = fopen(outp, "w"))) {
 		fprintf(stderr, "vmaprof report: %s: %s\n", outp, strerror(errno));
