@@ -806,7 +806,7 @@ static void site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 	while (e->sites[j].cls && (e->sites[j].ip != ip || e->sites[j].cls != (uint32_t)cls + 1))
 		j = (j + 1) & (e->capsites - 1);
 	if (!e->sites[j].cls) {
-		e->sites[j] = (struct site){ ip, (uint32_t)cls + 1, (uint32_t)kernel, 0 };
+		e->sites[j] = (struct site){ ip, (uint32_t)cls + 1, (uint16_t)kernel, -1, 0 };
 		e->nsites++;
 	}
 	e->sites[j].count++;

@@ -49,7 +49,8 @@ struct vma {
 struct site {
 	uint64_t ip;
 	uint32_t cls; /* fclass + 1; 0 = empty slot */
-	uint32_t kernel;
+	uint16_t kernel;
+	int16_t space; /* report.c: the image to symbolize in */
 	uint64_t count;
 };
 

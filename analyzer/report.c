@@ -111,6 +111,16 @@ static int site_cmp(const void *x, const void *y)
 	return (int)a->cls - (int)b->cls;
 }
 
+static int site_key_cmp(const void *x, const void *y)
+{
+	const struct site *a = x, *b = y;
+	if (a->ip != b->ip)
+		return a->ip < b->ip ? -1 : 1;
+	if (a->cls != b->cls)
+		return (int)a->cls - (int)b->cls;
+	return a->space - b->space;
+}
+
 static int space_at(const struct proc *p, uint64_t t)
 {
 	int s = -1;
@@ -122,28 +132,66 @@ static int space_at(const struct proc *p, uint64_t t)
 	return s;
 }
 
-static json_t *sites_json(struct analysis *a, const struct proc *p, const struct vma *e)
+/* The top 5 of `n` sites (sorted here), symbolized in `space`. */
+static json_t *top_sites(struct analysis *a, struct site *tmp, uint32_t n, int space)
 {
 	json_t *arr = json_array();
-	if (!e->nsites)
-		return arr;
-	struct site *tmp = malloc(e->nsites * sizeof(*tmp));
-	if (!tmp)
-		exit(2);
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < e->capsites; i++)
-		if (e->sites[i].cls)
-			tmp[n++] = e->sites[i];
 	qsort(tmp, n, sizeof(*tmp), site_cmp);
-	int space = space_at(p, e->valid_from);
 	for (uint32_t i = 0; i < n && i < 5; i++) {
-		json_t *fr = frame_json(a, space, tmp[i].ip, 0, (int)tmp[i].kernel);
+		json_t *fr = frame_json(a, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip, 0,
+					(int)tmp[i].kernel);
 		json_object_del(fr, "file");
 		json_object_del(fr, "line");
 		json_object_set_new(fr, "class", json_string(fclass_name[tmp[i].cls - 1]));
 		json_object_set_new(fr, "count", json_integer((json_int_t)tmp[i].count));
 		json_array_append_new(arr, fr);
 	}
+	return arr;
+}
+
+static json_t *sites_json(struct analysis *a, const struct proc *p, const struct vma *e)
+{
+	struct site *tmp = malloc((e->nsites + 1) * sizeof(*tmp));
+	if (!tmp)
+		exit(2);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < e->capsites; i++)
+		if (e->sites[i].cls)
+			tmp[n++] = e->sites[i];
+	json_t *arr = top_sites(a, tmp, n, space_at(p, e->valid_from));
+	free(tmp);
+	return arr;
+}
+
+/* A process's sites over all its entries, merged by (ip, class). */
+static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
+{
+	uint32_t total = 0;
+	for (uint32_t i = 0; i < p->nv; i++)
+		total += p->v[i].nsites;
+	struct site *tmp = malloc((total + 1) * sizeof(*tmp));
+	if (!tmp)
+		exit(2);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < p->nv; i++) {
+		int space = space_at(p, p->v[i].valid_from);
+		for (uint32_t j = 0; j < p->v[i].capsites; j++)
+			if (p->v[i].sites[j].cls) {
+				tmp[n] = p->v[i].sites[j];
+				tmp[n++].space = (int16_t)space;
+			}
+	}
+	/* merge equal (ip, class, image): sort by them, then fold */
+	qsort(tmp, n, sizeof(*tmp), site_key_cmp);
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (m && tmp[m - 1].ip == tmp[i].ip && tmp[m - 1].cls == tmp[i].cls &&
+		    tmp[m - 1].space == tmp[i].space)
+			tmp[m - 1].count += tmp[i].count;
+		else
+			tmp[m++] = tmp[i];
+	}
+	json_t *arr = top_sites(a, tmp, m, p->nimg ? p->img[p->nimg - 1].file : -1);
 	free(tmp);
 	return arr;
 }
@@ -225,6 +273,7 @@ static json_t *proc_json(struct analysis *a, struct stack_cache *sc, const struc
 	json_object_set_new(o, "faults", faults_json(p->faults));
 	json_object_set_new(o, "pages_allocated", json_integer((json_int_t)p->pages));
 	json_object_set_new(o, "faults_outside_vmas", json_integer((json_int_t)p->outside));
+	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
 	json_object_set_new(o, "kernel_counters",
 			    json_pack("{s:o, s:o}", "minflt", jnum_or_null(p->minflt, p->have_kc),
 				      "majflt", jnum_or_null(p->majflt, p->have_kc)));
