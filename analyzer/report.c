@@ -397,11 +397,13 @@ static void vma_label(struct analysis *a, const struct vma *e, char *out, size_t
 		snprintf(out, n, "(%s, %s)", origin_name[e->origin], kind_name[e->kind]);
 }
 
-static void top_vmas(struct analysis *a, const struct proc *p, int cls, FILE *out)
+/* The entries with most faults of class `cls`, leaving out the noise
+ * (fewer than `min` faults). Prints at most 3. */
+static void top_vmas(struct analysis *a, const struct proc *p, int cls, uint64_t min, FILE *out)
 {
 	uint32_t best[3] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
 	for (uint32_t i = 0; i < p->nv; i++) {
-		if (p->v[i].internal || !p->v[i].faults[cls])
+		if (p->v[i].internal || p->v[i].faults[cls] < min)
 			continue;
 		for (int k = 0; k < 3; k++) {
 			if (best[k] == UINT32_MAX || p->v[i].faults[cls] > p->v[best[k]].faults[cls]) {
@@ -416,9 +418,15 @@ static void top_vmas(struct analysis *a, const struct proc *p, int cls, FILE *ou
 		char sz[32], label[512];
 		human_bytes(e->end - e->start, sz, sizeof(sz));
 		vma_label(a, e, label, sizeof(label));
-		fprintf(out, "    %-12s %8" PRIu64 "  %9s %-5s %s\n", fclass_name[cls], e->faults[cls],
+		fprintf(out, "    %-12s %9" PRIu64 "  %9s  %-5s  %s\n", fclass_name[cls], e->faults[cls],
 			sz, kind_name[e->kind], label);
 	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+	return s ? s + 1 : (path ? path : "?");
 }
 
 static int cost_cmp(const void *x, const void *y)
@@ -438,10 +446,12 @@ void analysis__summary(struct analysis *a, FILE *out)
 	}
 	char pb[32];
 	human_bytes(pages * a->page_size, pb, sizeof(pb));
-	fprintf(out, "vmaprof: %u process(es), %" PRIu64 " page faults, %s allocated in them\n",
-		a->nprocs, total(all), pb);
-	fprintf(out, "  demand_zero %" PRIu64 "  cow_copy %" PRIu64 "  cow_reuse %" PRIu64
-		"  file %" PRIu64 "  shared_write %" PRIu64 "  other %" PRIu64 "\n",
+	json_t *cmd = json_array_get(json_object_get(a->session, "command"), 0);
+	fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
+		"allocated by them\n", base_name(json_string_value(cmd)), a->nprocs, total(all), pb);
+	fprintf(out, "  demand_zero %" PRIu64 " (first touch)  cow_copy %" PRIu64
+		" (copy-on-write copies)  cow_reuse %" PRIu64 "  file %" PRIu64
+		"  shared_write %" PRIu64 "  other %" PRIu64 "\n",
 		all[FC_DEMAND_ZERO], all[FC_COW_COPY], all[FC_COW_REUSE], all[FC_FILE],
 		all[FC_SHARED_WRITE], all[FC_OTHER]);
 	if (!a->bpf_active)
@@ -454,15 +464,18 @@ void analysis__summary(struct analysis *a, FILE *out)
 	qsort(by, a->nprocs, sizeof(*by), cost_cmp);
 	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
 		const struct proc *p = by[i];
-		const char *exe = p->exe ? strrchr(p->exe, '/') : NULL;
-		exe = exe ? exe + 1 : (p->exe ? p->exe : "?");
-		fprintf(out, "  pid %u %s%s: %" PRIu64 " faults", p->pid, exe, p->is_root ? " (root)" : "",
-			total(p->faults));
+		uint64_t t = total(p->faults);
+		fprintf(out, "\n  pid %u %s%s: %" PRIu64 " faults", p->pid, base_name(p->exe),
+			p->is_root ? " (root)" : "", t);
 		if (p->have_kc)
-			fprintf(out, " (kernel counted %" PRIu64 ")", p->minflt + p->majflt);
+			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
 		fputc('\n', out);
-		top_vmas(a, p, FC_COW_COPY, out);
-		top_vmas(a, p, FC_DEMAND_ZERO, out);
+		uint64_t min = t / 100 > 4 ? t / 100 : 4;
+		if (p->faults[FC_COW_COPY] >= min || p->faults[FC_DEMAND_ZERO] >= min)
+			fprintf(out, "    %-12s %9s  %9s  %-5s  %s\n", "class", "faults", "size", "kind",
+				"mapped by");
+		top_vmas(a, p, FC_COW_COPY, min, out);
+		top_vmas(a, p, FC_DEMAND_ZERO, min, out);
 	}
 	if (a->nprocs > 6)
 		fprintf(out, "  ... %u more process(es) in report.json\n", a->nprocs - 6);
@@ -471,17 +484,24 @@ void analysis__summary(struct analysis *a, FILE *out)
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids; k++, nf++) {
+			if (!nf)
+				fprintf(out, "\n  memory each fork un-shared (copy-on-write copies):\n");
 			if (nf >= 8)
 				continue;
 			char cb[32], pbb[32];
+			const struct proc *c = NULL;
+			for (uint32_t j = 0; j < a->nprocs && !c; j++)
+				if (a->procs[j]->pid == p->kids[k].child)
+					c = a->procs[j];
 			human_bytes(p->kids[k].cow_child * a->page_size, cb, sizeof(cb));
 			human_bytes(p->kids[k].cow_parent * a->page_size, pbb, sizeof(pbb));
-			fprintf(out, "  fork %u -> %u: child copied %s, parent copied %s while it lived\n",
-				p->pid, p->kids[k].child, cb, pbb);
+			fprintf(out, "    %u %s -> %u %s: child copied %s, parent %s while it lived\n",
+				p->pid, base_name(p->exe), p->kids[k].child, base_name(c ? c->exe : NULL),
+				cb, pbb);
 		}
 	}
 	if (nf > 8)
-		fprintf(out, "  ... %d more fork(s) in report.json\n", nf - 8);
+		fprintf(out, "    ... %d more fork(s) in report.json\n", nf - 8);
 	if (a->preload_lost || a->bpf_lost || a->damaged || a->unreadable)
 		fprintf(out, "  LOST: %" PRIu64 " shim records, %" PRIu64 " kernel records, %" PRIu64
 			" damaged, %" PRIu64 " unreadable files\n", a->preload_lost, a->bpf_lost,

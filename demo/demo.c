@@ -17,7 +17,7 @@
 #define MiB (1024u * 1024u)
 #define CACHE (64u * MiB)
 
-static char *build_cache(void)
+__attribute__((noinline)) static char *build_cache(void)
 {
 	char *c = mmap(NULL, CACHE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c == MAP_FAILED) {
@@ -30,7 +30,7 @@ static char *build_cache(void)
 	return c;
 }
 
-static char *scratch_buffer(size_t len)
+__attribute__((noinline)) static char *scratch_buffer(size_t len)
 {
 	char *s = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
@@ -41,7 +41,7 @@ static char *scratch_buffer(size_t len)
 	return s;
 }
 
-static void worker(int id, char *cache)
+__attribute__((noinline)) static void worker(int id, char *cache)
 {
 	/* rewrite this worker's quarter of the cache: copy-on-write */
 	size_t q = CACHE / 4, start = (size_t)id * q;
