@@ -101,54 +101,23 @@ static struct proc *find_proc(struct analysis *a, uint32_t pid)
 /* ---- internal ranges (the shim's own memory), keyed by (pid, start) ---- */
 
 struct iset {
-	uint64_t *k; /* (pid << 40) ^ (start >> 12), 0 = empty */
-	size_t cap, n;
+	struct u64map m;
 };
 
 static uint64_t ikey(uint32_t pid, uint64_t start)
 {
-	return ((uint64_t)pid << 40) ^ (start >> 12) ^ 0x8000000000000000ull;
+	return ((uint64_t)pid << 40) ^ (start >> 12) ^ 0x8000000000000000ull; /* never 0 */
 }
 
 static void iset_add(struct iset *s, uint64_t key)
 {
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 1024;
-		uint64_t *nk = calloc(cap, sizeof(*nk));
-		if (!nk)
-			exit(2);
-		for (size_t i = 0; i < s->cap; i++) {
-			if (!s->k[i])
-				continue;
-			size_t j = (s->k[i] * 0x9e3779b97f4a7c15ull) >> 20 & (cap - 1);
-			while (nk[j])
-				j = (j + 1) & (cap - 1);
-			nk[j] = s->k[i];
-		}
-		free(s->k);
-		s->k = nk;
-		s->cap = cap;
-	}
-	size_t j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (s->cap - 1);
-	while (s->k[j] && s->k[j] != key)
-		j = (j + 1) & (s->cap - 1);
-	if (!s->k[j]) {
-		s->k[j] = key;
-		s->n++;
-	}
+	if (u64map__put(&s->m, key, (void *)1))
+		exit(2);
 }
 
 static int iset_has(const struct iset *s, uint64_t key)
 {
-	if (!s->cap)
-		return 0;
-	size_t j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (s->cap - 1);
-	while (s->k[j]) {
-		if (s->k[j] == key)
-			return 1;
-		j = (j + 1) & (s->cap - 1);
-	}
-	return 0;
+	return u64map__get(&s->m, key) != NULL;
 }
 
 /* ---- pass 1: events ---- */
@@ -1117,7 +1086,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 	for (uint32_t i = 0; i < ev.n; i++)
 		free(ev.e[i].text);
 	free(ev.e);
-	free(internal.k);
+	u64map__free(&internal.m);
 
 	/* pass 2 */
 	for (uint32_t i = 0; i < a->nprocs; i++)

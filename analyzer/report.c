@@ -54,50 +54,20 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 }
 
 /* Stacks are shared by many entries: one JSON array per (file, id). */
-struct stack_cache {
-	uint64_t *key;
-	json_t **val;
-	size_t cap, n;
-};
-
-static json_t *stack_json(struct analysis *a, struct stack_cache *sc, int32_t file, uint32_t id)
+static json_t *stack_json(struct analysis *a, struct u64map *sc, int32_t file, uint32_t id)
 {
 	if (file < 0 || !id || (uint32_t)file >= a->nfiles)
 		return json_array();
 	uint64_t key = ((uint64_t)(uint32_t)file << 32) | id;
-	if ((sc->n + 1) * 2 > sc->cap) {
-		size_t cap = sc->cap ? sc->cap * 2 : 256;
-		uint64_t *nk = calloc(cap, sizeof(*nk));
-		json_t **nv = calloc(cap, sizeof(*nv));
-		if (!nk || !nv)
-			exit(2);
-		for (size_t i = 0; i < sc->cap; i++) {
-			if (!sc->val[i])
-				continue;
-			size_t j = (sc->key[i] * 0x9e3779b97f4a7c15ull) >> 32 & (cap - 1);
-			while (nv[j])
-				j = (j + 1) & (cap - 1);
-			nk[j] = sc->key[i];
-			nv[j] = sc->val[i];
-		}
-		free(sc->key);
-		free(sc->val);
-		sc->key = nk;
-		sc->val = nv;
-		sc->cap = cap;
-	}
-	size_t j = (key * 0x9e3779b97f4a7c15ull) >> 32 & (sc->cap - 1);
-	while (sc->val[j] && sc->key[j] != key)
-		j = (j + 1) & (sc->cap - 1);
-	if (sc->val[j])
-		return json_incref(sc->val[j]);
-	json_t *arr = json_array();
+	json_t *arr = u64map__get(sc, key);
+	if (arr)
+		return json_incref(arr);
+	arr = json_array();
 	const struct vp_stack *s = stack_map__get(&a->files[file].stacks, id);
 	for (uint32_t i = 0; s && i < s->depth; i++)
 		json_array_append_new(arr, frame_json(a, file, s->ips[i], i > 0, 0));
-	sc->key[j] = key;
-	sc->val[j] = arr;
-	sc->n++;
+	if (u64map__put(sc, key, arr))
+		exit(2);
 	return json_incref(arr);
 }
 
@@ -196,7 +166,7 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 	return arr;
 }
 
-static json_t *vma_json(struct analysis *a, struct stack_cache *sc, const struct proc *p,
+static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
 			uint32_t id)
 {
 	const struct vma *e = &p->v[id];
@@ -235,7 +205,7 @@ static json_t *vma_json(struct analysis *a, struct stack_cache *sc, const struct
 	return o;
 }
 
-static json_t *proc_json(struct analysis *a, struct stack_cache *sc, const struct proc *p)
+static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct proc *p)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "pid", json_integer(p->pid));
@@ -297,7 +267,7 @@ static int proc_cmp(const void *x, const void *y)
 json_t *analysis__report(struct analysis *a)
 {
 	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
-	struct stack_cache sc = { 0 };
+	struct u64map sc = { 0 };
 	json_t *r = json_object();
 	json_object_set_new(r, "schema_version", json_integer(1));
 	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "vmaprof", "version",
@@ -344,8 +314,7 @@ json_t *analysis__report(struct analysis *a)
 	json_object_set_new(r, "forks", forks);
 	for (size_t i = 0; i < sc.cap; i++)
 		json_decref(sc.val[i]);
-	free(sc.key);
-	free(sc.val);
+	u64map__free(&sc);
 	return r;
 }
 

@@ -7,51 +7,77 @@
 
 #include "reader.h"
 
-int stack_map__put(struct stack_map *m, const struct vp_stack *s)
+static size_t slot_of(uint64_t key, size_t cap)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
+}
+
+int u64map__put(struct u64map *m, uint64_t key, void *val)
 {
 	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		const struct vp_stack **ns = calloc(cap, sizeof(*ns));
-		if (!ns)
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		uint64_t *nk = calloc(cap, sizeof(*nk));
+		void **nv = calloc(cap, sizeof(*nv));
+		if (!nk || !nv) {
+			free(nk);
+			free(nv);
 			return -ENOMEM;
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->slot[i])
-				continue;
-			size_t j = m->slot[i]->id & (cap - 1);
-			while (ns[j])
-				j = (j + 1) & (cap - 1);
-			ns[j] = m->slot[i];
 		}
-		free(m->slot);
-		m->slot = ns;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->key[i])
+				continue;
+			size_t j = slot_of(m->key[i], cap);
+			while (nk[j])
+				j = (j + 1) & (cap - 1);
+			nk[j] = m->key[i];
+			nv[j] = m->val[i];
+		}
+		free(m->key);
+		free(m->val);
+		m->key = nk;
+		m->val = nv;
 		m->cap = cap;
 	}
-	size_t j = s->id & (m->cap - 1);
-	while (m->slot[j] && m->slot[j]->id != s->id)
+	size_t j = slot_of(key, m->cap);
+	while (m->key[j] && m->key[j] != key)
 		j = (j + 1) & (m->cap - 1);
-	if (!m->slot[j])
+	if (!m->key[j])
 		m->n++;
-	m->slot[j] = s;
+	m->key[j] = key;
+	m->val[j] = val;
 	return 0;
+}
+
+void *u64map__get(const struct u64map *m, uint64_t key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t j = slot_of(key, m->cap); m->key[j]; j = (j + 1) & (m->cap - 1))
+		if (m->key[j] == key)
+			return m->val[j];
+	return NULL;
+}
+
+void u64map__free(struct u64map *m)
+{
+	free(m->key);
+	free(m->val);
+	memset(m, 0, sizeof(*m));
+}
+
+int stack_map__put(struct stack_map *m, const struct vp_stack *s)
+{
+	return u64map__put(&m->m, s->id, (void *)s);
 }
 
 const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id)
 {
-	if (!m->cap || !id)
-		return NULL;
-	size_t j = id & (m->cap - 1);
-	while (m->slot[j]) {
-		if (m->slot[j]->id == id)
-			return m->slot[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return NULL;
+	return id ? u64map__get(&m->m, id) : NULL;
 }
 
 void stack_map__free(struct stack_map *m)
 {
-	free(m->slot);
-	memset(m, 0, sizeof(*m));
+	u64map__free(&m->m);
 }
 
 int maps_acc__feed(struct maps_acc *a, const struct vp_maps *m, const char **text, size_t *len)

@@ -13,10 +13,21 @@
 
 #include "vmaprof/record.h"
 
-/* id -> VP_REC_STACK record of one file (open addressing). */
-struct stack_map {
-	const struct vp_stack **slot;
+/* A map from nonzero 64-bit keys to pointers (open addressing). */
+struct u64map {
+	uint64_t *key; /* 0 = empty slot */
+	void **val;
 	size_t cap, n;
+};
+/* 0 or -ENOMEM; key must not be 0. A later put of a key replaces. */
+int u64map__put(struct u64map *m, uint64_t key, void *val);
+/* NULL when absent. */
+void *u64map__get(const struct u64map *m, uint64_t key);
+void u64map__free(struct u64map *m);
+
+/* id -> VP_REC_STACK record of one file. */
+struct stack_map {
+	struct u64map m;
 };
 /* 0 or -ENOMEM. A later record with the same id replaces the earlier. */
 int stack_map__put(struct stack_map *m, const struct vp_stack *s);
