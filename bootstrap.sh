@@ -11,7 +11,7 @@ case "$what" in demo|test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esac
 
 pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
       libbpf-dev libunwind-dev libjansson-dev libelf-dev libdw-dev zlib1g-dev
-      python3)
+      python3 python3-jsonschema libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,6 +29,7 @@ const char *const fclass_name[FC_N] = { "demand_zero", "cow_copy", "cow_reuse",
 #define VM_SHARED 0x8ull
 #define VM_MAYSHARE 0x80ull
 
+#define USER_END 0x800000000000ull
 #define PAGE_UP(x, ps) (((x) + (ps) - 1) & ~((uint64_t)(ps) - 1))
 
 /* ---- small utilities ---- */
@@ -364,8 +365,8 @@ static void fill_from_maps(struct analysis *a, struct proc *p, const char *text,
 		line[ll] = 0;
 		s = nl + 1;
 		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &lo, &hi, perms, &off,
-			   &path_at) < 4 || hi <= lo || strlen(perms) < 4)
-			continue;
+			   &path_at) < 4 || hi <= lo || strlen(perms) < 4 || hi > USER_END)
+			continue; /* [vsyscall] lives in kernel space: not a user VMA */
 		const char *path = path_at > 0 && path_at <= (int)ll ? line + path_at : "";
 		/* only where the timeline has nothing; but a file mapping the
 		 * kernel side saw (no path in a syscall record) learns its path */

@@ -35,9 +35,12 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 			  int kernel)
 {
 	json_t *fr = json_object();
-	json_object_set_new(fr, "ip", json_integer((json_int_t)ip));
+	/* kernel text addresses do not fit the report's unsigned integers (and
+	 * mean nothing to the reader): a kernel-mode site says so instead */
+	json_object_set_new(fr, "ip", json_integer(kernel ? 0 : (json_int_t)ip));
 	struct vp_frame f = { .ip = ip };
 	if (kernel) {
+		json_object_set_new(fr, "kernel", json_true());
 		json_object_set_new(fr, "function", json_string("[kernel]"));
 		json_object_set_new(fr, "module", json_null());
 		json_object_set_new(fr, "file", json_null());

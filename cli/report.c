@@ -10,6 +10,7 @@
 
 #include "analyze.h"
 #include "cli.h"
+#include "diff.h"
 #include "dump.h"
 #include "reader.h"
 #include "tracedir.h"
@@ -193,6 +194,5 @@ int cmd_report(int argc, char **argv)
 
 int cmd_diff(int argc, char **argv)
 {
-	fputs("vmaprof diff: not available yet in this version (it needs report.json)\n", stderr);
-	return 2;
+	return diff__main(argc, argv);
 }

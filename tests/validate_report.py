@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Validate vmaprof report.json files against schema/report.schema.json.
+
+usage: validate_report.py FILE...
+
+Prints one line per error, `FILE: $.json.path: message`. Exit status: 0 if
+every file is valid, 1 if one is not, 2 if one cannot be read or is not JSON
+(2 wins over 1, so a broken input is never mistaken for a schema finding).
+
+Runs under Debian's /usr/bin/python3, which has python3-jsonschema; the
+pyenv python3 that runs the tests has the standard library only.
+"""
+import json
+import os
+import sys
+
+import jsonschema
+
+SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schema",
+                      "report.schema.json")
+
+
+def _reject_constant(name):
+    # Python's json accepts NaN and Infinity; JSON (and jansson) do not.
+    raise ValueError(f"not JSON: {name}")
+
+
+def _is_int(checker, instance):
+    # SPEC: addresses and counts are JSON integers. jsonschema's default
+    # "integer" also accepts 4096.0, which jansson would read as a real.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def make_validator():
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    base = jsonschema.Draft202012Validator
+    base.check_schema(schema)
+    checker = base.TYPE_CHECKER.redefine("integer", _is_int)
+    strict = jsonschema.validators.extend(base, type_checker=checker)
+    return strict(schema)
+
+
+def json_path(error):
+    p = "$"
+    for part in error.absolute_path:
+        p += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return p
+
+
+def validate(validator, path):
+    """0 valid, 1 invalid, 2 unreadable."""
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read().decode("utf-8"), parse_constant=_reject_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        print(f"{path}: cannot read a JSON document: {e}")
+        return 2
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)),
+                                                              e.message))
+    for e in errors:
+        print(f"{path}: {json_path(e)}: {e.message}")
+    return 1 if errors else 0
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(f"usage: {argv[0]} FILE...", file=sys.stderr)
+        return 2
+    validator = make_validator()
+    rc = 0
+    for path in argv[1:]:
+        rc = max(rc, validate(validator, path))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
