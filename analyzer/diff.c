@@ -13,7 +13,9 @@
  *    joined by '<'. A frame is its function name; unsymbolized, it is
  *    `<module basename>+0x<file offset>` (the offset found through the
  *    process's own mapping of that module, so it survives ASLR), else
- *    `<module basename>@0x<ip>`, else `0x<ip>`.
+ *    `<module basename>@0x<ip>`, else `0x<ip>`. VMAs the report marks
+ *    `internal` (the tracer's own; not a SPEC field) are one site,
+ *    `vmaprof-internal`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -285,6 +287,34 @@ static int get_faults(struct diag *d, const struct report *r, json_t *obj, const
 
 /* ---- loading ------------------------------------------------------------ */
 
+/* SPEC's required names. The diff reads and type-checks only some of them,
+ * but a report without the others is not schema_version 1: refuse it rather
+ * than compare half a report (tests/validate_report.py checks all types). */
+static const char *const top_names[] = {
+	"schema_version", "tool", "command", "page_size", "collectors", "processes", "forks",
+	NULL,
+};
+static const char *const proc_names[] = {
+	"pid", "ppid", "exe", "argv", "start_ns", "end_ns", "exit_code", "exit_signal",
+	"forked_from", "execs", "calls", "faults", "pages_allocated", "kernel_counters", "vmas",
+	NULL,
+};
+static const char *const vma_names[] = {
+	"id", "start", "end", "prot", "shared", "anonymous", "path", "offset", "kind", "origin",
+	"created_ns", "destroyed_ns", "inherited_from", "stack", "faults", "pages_allocated",
+	"top_fault_sites", NULL,
+};
+
+static int require(struct diag *d, const struct report *r, json_t *obj, const char *at,
+		   const char *const *names)
+{
+	for (; *names; names++)
+		if (!json_object_get(obj, *names))
+			return diag__fail(d, "%s: %s%s%s: missing", r->file, at, *at ? "." : "",
+					  *names);
+	return 0;
+}
+
 static int report__load(struct report *r, const char *file, struct diag *d)
 {
 	json_error_t jerr;
@@ -314,7 +344,9 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 	if (json_integer_value(v) != 1)
 		return diag__fail(d, "%s: schema_version %" JSON_INTEGER_FORMAT " is not supported "
 				  "(this vmaprof reads 1)", file, json_integer_value(v));
-	int err = get_count(d, r, r->root, "", "page_size", &r->page_size);
+	int err = require(d, r, r->root, "", top_names);
+	if (!err)
+		err = get_count(d, r, r->root, "", "page_size", &r->page_size);
 	if (err)
 		return err;
 	if (!r->page_size)
@@ -336,7 +368,8 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 		p->parent = -1;
 		if (!json_is_object(p->j))
 			return diag__fail(d, "%s: %s: expected an object", file, at);
-		if ((err = get_int(d, r, p->j, at, "pid", &p->pid)) ||
+		if ((err = require(d, r, p->j, at, proc_names)) ||
+		    (err = get_int(d, r, p->j, at, "pid", &p->pid)) ||
 		    (err = get_count(d, r, p->j, at, "start_ns", &p->start_ns)) ||
 		    (err = get_typed(d, r, p->j, at, "forked_from", JSON_OBJECT, 1, &ff)) ||
 		    (err = get_typed(d, r, p->j, at, "execs", JSON_ARRAY, 0, &execs)))
@@ -557,6 +590,12 @@ static int vma_key(struct diag *d, const struct report *r, json_t *vma, const ch
 	    (err = get_typed(d, r, vma, at, "stack", JSON_ARRAY, 0, &stack)))
 		return err;
 	kind = json_string_value(k);
+	/* The tracer's own mappings (trace files named by pid and time) would
+	 * never match across runs: one bucket per role. */
+	if (json_is_true(json_object_get(vma, "internal"))) {
+		*out = strdup("vmaprof-internal");
+		return *out ? 0 : diag__fail(d, "out of memory");
+	}
 	sbuf__add(&b, "%s", kind);
 	if (path)
 		sbuf__add(&b, ":%s", path);
@@ -623,7 +662,8 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 			err = diag__fail(d, "%s: %s: expected an object", r->file, vat);
 			goto cleanup;
 		}
-		if ((err = get_count(d, r, v, vat, "start", &start)) ||
+		if ((err = require(d, r, v, vat, vma_names)) ||
+		    (err = get_count(d, r, v, vat, "start", &start)) ||
 		    (err = get_count(d, r, v, vat, "end", &end)) ||
 		    (err = get_string_or_null(d, r, v, vat, "path", &path)) ||
 		    (err = field(d, r, v, vat, "destroyed_ns", &destroyed)))
@@ -704,7 +744,8 @@ static int report__entries(struct report *r, struct diag *d)
 		if (err)
 			return err;
 	}
-	qsort(r->entries, r->n_entries, sizeof(*r->entries), entry_cmp);
+	if (r->n_entries)
+		qsort(r->entries, r->n_entries, sizeof(*r->entries), entry_cmp);
 	/* VMAs of one site in one role become one entry. */
 	for (size_t i = 0; i < r->n_entries; i++) {
 		if (w && r->entries[i].key && !entry_cmp(&r->entries[w - 1], &r->entries[i])) {
@@ -817,8 +858,11 @@ static void format_change(char *buf, size_t len, uint64_t old, uint64_t new)
 		snprintf(delta, sizeof(delta), "+%" PRIu64, new - old);
 	else
 		snprintf(delta, sizeof(delta), "-%" PRIu64, old - new);
+	double pct = old ? ((double)new - (double)old) * 100.0 / (double)old : 0;
 	if (!old)
 		snprintf(buf, len, "%s (new)", delta);
+	else if (fabs(pct) < 0.05) /* "-0.0%" would read as no change */
+		snprintf(buf, len, "%s (%s<0.1%%)", delta, pct < 0 ? "-" : "+");
 	else
 		snprintf(buf, len, "%s (%+.1f%%)", delta,
 			 ((double)new - (double)old) * 100.0 / (double)old);
