@@ -176,11 +176,21 @@ static uint64_t brk_new(const struct vp_mem *m)
 }
 
 /* Shim and kernel records of the same call are one event: same thread,
- * same call, same result, the kernel's span inside the shim's. */
+ * same call, same result, the kernel's span inside the shim's.
+ *
+ * Shim records are bucketed by that key, each bucket in time order. A
+ * thread's calls do not overlap, so as kernel records are taken in time order
+ * each bucket is consumed front to back: a shim record that ended before the
+ * kernel call ended can match no later kernel record either. That keeps a
+ * program that maps the same address ten million times linear (W1). */
 struct dkey {
-	uint64_t key;
 	uint32_t ev;
 	uint32_t next;
+};
+
+struct dbucket {
+	uint64_t key;
+	uint32_t cur, last; /* first unconsumed entry, last entry (UINT32_MAX: none) */
 };
 
 static uint64_t dkey_of(const struct vp_mem *m)
@@ -192,43 +202,71 @@ static uint64_t dkey_of(const struct vp_mem *m)
 	return k ^ (k >> 31);
 }
 
+static struct dbucket *dfind(struct dbucket *b, uint32_t cap, uint64_t k, int create)
+{
+	for (uint32_t i = (uint32_t)k & (cap - 1);; i = (i + 1) & (cap - 1)) {
+		if (b[i].cur == UINT32_MAX && b[i].last == UINT32_MAX) {
+			if (!create)
+				return NULL;
+			b[i].key = k;
+			return &b[i];
+		}
+		if (b[i].key == k)
+			return &b[i];
+	}
+}
+
 static void dedup(struct evs *v)
 {
 	uint32_t cap = 1;
 	while (cap < v->n * 2 + 2)
 		cap <<= 1;
-	uint32_t *head = malloc(cap * sizeof(*head));
+	struct dbucket *b = malloc(cap * sizeof(*b));
 	struct dkey *dk = malloc((v->n + 1) * sizeof(*dk));
-	if (!head || !dk)
+	if (!b || !dk)
 		exit(2);
-	memset(head, 0xff, cap * sizeof(*head));
+	memset(b, 0xff, cap * sizeof(*b));
 	uint32_t nd = 0;
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct vp_mem *m = (const void *)v->e[i].r;
 		if (v->e[i].kind != EV_MEM || !(m->h.flags & VP_MEM_FROM_SHIM))
 			continue;
-		uint64_t k = dkey_of(m);
-		dk[nd] = (struct dkey){ k, i, head[k & (cap - 1)] };
-		head[k & (cap - 1)] = nd++;
+		struct dbucket *q = dfind(b, cap, dkey_of(m), 1);
+		dk[nd] = (struct dkey){ i, UINT32_MAX };
+		if (q->last == UINT32_MAX)
+			q->cur = nd;
+		else
+			dk[q->last].next = nd;
+		q->last = nd++;
 	}
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct vp_mem *km = (const void *)v->e[i].r;
 		if (v->e[i].kind != EV_MEM || !(km->h.flags & VP_MEM_FROM_KERNEL))
 			continue;
-		uint64_t k = dkey_of(km);
-		for (uint32_t d = head[k & (cap - 1)]; d != UINT32_MAX; d = dk[d].next) {
-			const struct vp_mem *sm = (const void *)v->e[dk[d].ev].r;
-			if (dk[d].key != k || sm->h.pid != km->h.pid || sm->h.tid != km->h.tid ||
-			    v->e[dk[d].ev].dup == 2)
+		struct dbucket *q = dfind(b, cap, dkey_of(km), 0);
+		if (!q)
+			continue;
+		for (uint32_t d = q->cur; d != UINT32_MAX; d = dk[d].next) {
+			struct ev *se = &v->e[dk[d].ev];
+			const struct vp_mem *sm = (const void *)se->r;
+			if (sm->h.pid != km->h.pid || sm->h.tid != km->h.tid)
+				continue; /* another thread's key hashed alike */
+			if (se->dup == 2 || sm->t_end + 1 < km->t_end) {
+				/* matched, or over before this call ended */
+				if (d == q->cur)
+					q->cur = dk[d].next;
 				continue;
-			if (km->h.time_ns + 1 >= sm->h.time_ns && km->t_end <= sm->t_end + 1) {
-				v->e[i].dup = 1;         /* kernel copy: dropped */
-				v->e[dk[d].ev].dup = 2;  /* shim copy: confirmed */
-				break;
 			}
+			if (km->h.time_ns + 1 >= sm->h.time_ns) {
+				v->e[i].dup = 1; /* kernel copy: dropped */
+				se->dup = 2;     /* shim copy: confirmed */
+				if (d == q->cur)
+					q->cur = dk[d].next;
+			}
+			break; /* it began after this call began: so do the later ones */
 		}
 	}
-	free(head);
+	free(b);
 	free(dk);
 }
 

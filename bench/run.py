@@ -1,107 +1,615 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""vmaprof overhead benchmark: configurations run side by side, alternating
-(A B C A B C ...), several rounds; medians and min-max. Writes
-bench/RESULTS.md (regenerated, never edited by hand).
+"""vmaprof overhead benchmark, side by side with the tools people use today.
 
-usage: bench/run.py [--build DIR] [--rounds N] [--pairs N]
+Every round runs each workload under every tool, alternating (bare, vmaprof,
+..., strace, ltrace, perf trace, bpftrace, heaptrack, then the next round), so
+slow drift of the machine hits all of them alike; the table gives medians and
+min-max over the rounds. Writes bench/RESULTS.md (regenerated on each run,
+never edited by hand).
+
+usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3]
+                    [--tools bare,vmaprof,...] [--out FILE]
+
+Needs root (BPF, perf, bpftrace). A peer tool that is missing or cannot run
+here is skipped with the reason in the output and in RESULTS.md.
 """
 import argparse
 import datetime
+import glob
+import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# Peers that record every call make the 200k-pair workloads take minutes per
+# run; they run a tenth of the pairs (the figure is per pair, so it compares).
+SLOW_DIVISOR = 10
+TRUE = shutil.which("true") or "/bin/true"
+
+BPFTRACE_SCRIPT = r"""
+BEGIN { @t[cpid] = 1; }
+tracepoint:sched:sched_process_fork /@t[pid]/ { @t[args->child_pid] = 1; }
+tracepoint:exceptions:page_fault_user /@t[pid]/ { @faults[args->error_code] = count(); }
+tracepoint:exceptions:page_fault_kernel /@t[pid]/ { @kfaults[args->error_code] = count(); }
+END { clear(@t); }
+"""
 
 
-def run_pairs(cmd, env=None):
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    if p.returncode != 0:
-        raise RuntimeError(f"{cmd}: exit {p.returncode}: {p.stderr[-500:]}")
-    m = re.search(r"ns_per_pair=([\d.]+)", p.stdout)
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- workloads
+
+class Workload:
+    def __init__(self, key, title, cmd, metric, unit, slow_cmd=None, pairs=None):
+        self.key, self.title, self.cmd = key, title, cmd
+        self.metric, self.unit = metric, unit   # metric(stdout, timeit) -> float
+        self.slow_cmd = slow_cmd or cmd
+        self.pairs = pairs
+
+
+def per_pair(out, t):
+    m = re.search(r"ns_per_pair=([\d.]+)", out)
     if not m:
-        raise RuntimeError(f"{cmd}: no figure in output {p.stdout!r}")
+        raise RuntimeError(f"no ns_per_pair in output {out[-300:]!r}")
     return float(m.group(1))
 
 
-def trace_bytes(d):
-    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".vpt"))
+def storm_ms(out, t):
+    m = re.search(r"storm_ns=(\d+)", out)
+    if not m:
+        raise RuntimeError(f"no storm_ns in output {out[-300:]!r}")
+    return int(m.group(1)) / 1e6
+
+
+def elapsed_ms(out, t):
+    return t["elapsed_ns"] / 1e6
+
+
+def workloads(build, pairs, quick):
+    wp = os.path.join(build, "bench", "w_pairs")
+    wc = os.path.join(build, "bench", "w_cow")
+    mib = 64 if quick else 512
+    gcc_out = os.path.join(tempfile.gettempdir(), "vmaprof-bench-w4.o")
+    w4 = ["gcc", "-O2", "-g", "-I", os.path.join(ROOT, "include"), "-I",
+          os.path.join(ROOT, "analyzer"), "-I", build, "-c",
+          os.path.join(ROOT, "analyzer", "analyze.c"), "-o", gcc_out]
+    slow = max(pairs // SLOW_DIVISOR, 8)
+    return [
+        Workload("W1", f"W1: {pairs} mmap+munmap pairs, 1 thread", [wp, str(pairs), "1"],
+                 per_pair, "ns/pair", [wp, str(slow), "1"], pairs),
+        Workload("W2", f"W2: {pairs} mmap+munmap pairs from 8 threads",
+                 [wp, str(pairs // 8), "8"], per_pair, "ns/pair",
+                 [wp, str(slow // 8), "8"], pairs),
+        Workload("W3", f"W3: touch {mib} MiB, fork, child rewrites it all", [wc, str(mib)],
+                 storm_ms, "ms"),
+        Workload("W4", "W4: gcc -O2 -g -c analyzer/analyze.c (gcc, cc1, as)", w4,
+                 elapsed_ms, "ms"),
+    ]
+
+
+# ---------------------------------------------------------------- tools
+
+def file_size(p):
+    try:
+        return os.path.getsize(p)
+    except OSError:
+        return 0
+
+
+def count_lines(p, pat=None):
+    n = 0
+    rx = re.compile(pat) if pat else None
+    with open(p, errors="replace") as f:
+        for line in f:
+            if rx is None or rx.search(line):
+                n += 1
+    return n
+
+
+class Tool:
+    slow = False        # runs the reduced pair count on W1/W2
+    outer_timeit = False
+    note = ""
+
+    def __init__(self, name, vmaprof=None):
+        self.name = name
+        self.vmaprof = vmaprof
+
+    def probe(self, tmp):
+        """Raise Skip(reason) when the tool cannot run here."""
+
+    def command(self, inner, work):
+        raise NotImplementedError
+
+    def collect(self, work):
+        return {}
+
+
+class Bare(Tool):
+    def command(self, inner, work):
+        return inner
+
+
+class Vmaprof(Tool):
+    def __init__(self, name, vmaprof, opts):
+        super().__init__(name, vmaprof)
+        self.opts = opts
+
+    def command(self, inner, work):
+        return [self.vmaprof, "record", "-o", os.path.join(work, "rec"), *self.opts, "--",
+                *inner]
+
+    def collect(self, work):
+        d = os.path.join(work, "rec")
+        rep = json.load(open(os.path.join(d, "report.json")))
+        ses = json.load(open(os.path.join(d, "session.json")))
+        col = rep["collectors"]
+        events = sum(c.get("events") or 0 for c in col.values())
+        lost = sum(c.get("lost") or 0 for c in col.values())
+        tb = sum(file_size(p) for p in glob.glob(os.path.join(d, "*.vpt")))
+        r = {"events": events, "lost": lost, "bytes": tb}
+        b = ses["collectors"]["bpf"]
+        if b.get("programs") is not None:
+            r["bpf"] = {"faults": b["faults"], "lost": b["lost"],
+                        "programs": {p["name"]: (p["run_cnt"], p["run_time_ns"])
+                                     for p in b["programs"]}}
+        return r
+
+
+class Strace(Tool):
+    slow = True
+
+    def probe(self, tmp):
+        need("strace")
+        try_run(["strace", "-f", "-qq", "-o", "/dev/null", TRUE])
+
+    def command(self, inner, work):
+        return ["strace", "-f", "-qq", "-e", "trace=%memory", "-o",
+                os.path.join(work, "strace.txt"), "--", *inner]
+
+    def collect(self, work):
+        p = os.path.join(work, "strace.txt")
+        return {"events": count_lines(p, r"^\d+ +\w+\("), "bytes": file_size(p), "lost": 0}
+
+
+class Ltrace(Tool):
+    slow = True
+
+    def probe(self, tmp):
+        need("ltrace")
+        try_run(["ltrace", "-f", "-e", "mmap", "-o", "/dev/null", TRUE])
+
+    def command(self, inner, work):
+        return ["ltrace", "-f", "-e", "mmap+munmap+mremap", "-o",
+                os.path.join(work, "ltrace.txt"), *inner]
+
+    def collect(self, work):
+        p = os.path.join(work, "ltrace.txt")
+        return {"events": count_lines(p, r"(mmap|munmap|mremap)\S*\("),
+                "bytes": file_size(p), "lost": 0}
+
+
+class PerfTrace(Tool):
+    slow = True
+
+    def probe(self, tmp):
+        need("perf")
+        ensure_tracefs()
+        try_run(["perf", "trace", "-F", "all", "-e", "mmap", "-o", "/dev/null", "--", TRUE])
+
+    def command(self, inner, work):
+        return ["perf", "trace", "-F", "all", "-e", "mmap,munmap,mremap,mprotect,madvise,brk",
+                "-o", os.path.join(work, "perf.txt"), "--", *inner]
+
+    def collect(self, work):
+        p = os.path.join(work, "perf.txt")
+        lost = events = 0
+        with open(p, errors="replace") as f:
+            for line in f:
+                m = re.match(r"LOST (\d+) events", line)
+                if m:
+                    lost += int(m.group(1))
+                elif re.search(r"(fault|\w+\()", line):
+                    events += 1
+        return {"events": events, "lost": lost, "bytes": file_size(p)}
+
+
+class Bpftrace(Tool):
+    note = "counts faults per error code in the kernel: no per-event output"
+
+    def probe(self, tmp):
+        need("bpftrace")
+        s = os.path.join(tmp, "probe.bt")
+        with open(s, "w") as f:
+            f.write(BPFTRACE_SCRIPT)
+        try_run(["bpftrace", "-q", "-c", TRUE, s])
+
+    def command(self, inner, work):
+        s = os.path.join(work, "faults.bt")
+        with open(s, "w") as f:
+            f.write(BPFTRACE_SCRIPT)
+        return ["bpftrace", "-q", "-o", os.path.join(work, "bpftrace.txt"), "-c",
+                shlex.join(inner), s]
+
+    def collect(self, work):
+        n = 0
+        with open(os.path.join(work, "bpftrace.txt"), errors="replace") as f:
+            for line in f:
+                m = re.match(r"@k?faults\[\d+\]: (\d+)", line)
+                if m:
+                    n += int(m.group(1))
+        return {"events": n}
+
+
+class Heaptrack(Tool):
+    # heaptrack stops LD_PRELOAD from reaching children, so it must be the
+    # direct parent of the program: timeit goes outside, and the RSS figure
+    # is the largest of the program and heaptrack's own helper processes.
+    outer_timeit = True
+    note = "sees malloc, not mmap; RSS includes its helper process; follows no children"
+
+    def probe(self, tmp):
+        need("heaptrack")
+        try_run(["heaptrack", "-o", os.path.join(tmp, "probe"), TRUE])
+
+    def command(self, inner, work):
+        return ["heaptrack", "-o", os.path.join(work, "heaptrack"), *inner]
+
+    def collect(self, work):
+        return {"bytes": sum(file_size(p) for p in glob.glob(os.path.join(work, "heaptrack*")))}
+
+
+def need(prog):
+    if not shutil.which(prog):
+        raise Skip(f"{prog} is not installed (apt-get install it; ./bootstrap.sh bench does)")
+
+
+def try_run(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Skip(f"`{shlex.join(cmd)}` failed: {e}")
+    if p.returncode != 0:
+        err = (p.stderr or p.stdout).strip().splitlines()
+        raise Skip(f"`{shlex.join(cmd)}` exits {p.returncode}: {err[-1] if err else ''}")
+
+
+MOUNTED_TRACEFS = []
+
+
+def ensure_tracefs():
+    """perf trace reads syscall tracepoint formats from tracefs, which our
+    machines do not mount; mount it for the run (unmounted at the end)."""
+    t = "/sys/kernel/tracing"
+    if os.path.exists(os.path.join(t, "events")):
+        return
+    p = subprocess.run(["mount", "-t", "tracefs", "nodev", t], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Skip(f"tracefs is not mounted and cannot be: {p.stderr.strip()}")
+    MOUNTED_TRACEFS.append(t)
+
+
+# ---------------------------------------------------------------- running
+
+def run_one(tool, wl, timeit, work):
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    tfile = os.path.join(work, "timeit.out")
+    w = wl.slow_cmd if tool.slow else wl.cmd
+    if tool.outer_timeit:
+        cmd = [timeit, tfile, *tool.command(w, work)]
+    else:
+        cmd = tool.command([timeit, tfile, *w], work)
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=work)
+    e2e = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)}: exit {p.returncode}: {p.stderr[-800:]}")
+    with open(tfile) as f:
+        t = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", f.read())}
+    r = {"metric": wl.metric(p.stdout, t), "e2e": e2e, "rss": t["maxrss_kib"],
+         "pairs": int(w[1]) * (int(w[2]) if len(w) > 2 else 1) if wl.pairs else None}
+    r.update(tool.collect(work))
+    return r
+
+
+def analyzer_bench(build, vmaprof, timeit, tmp, nfault, rounds, real_dirs):
+    """Analyzer throughput and peak RSS: a synthetic trace of nfault faults
+    and the real W3 recording."""
+    res = []
+    syn = os.path.join(tmp, "synthetic")
+    subprocess.run([os.path.join(build, "bench", "gen_trace"), syn, str(nfault), "1000", "4"],
+                   check=True, capture_output=True)
+    cases = [(f"synthetic: {nfault} faults, 1000 mmaps, 4 forks", syn)] + real_dirs
+    for title, d in cases:
+        runs = []
+        for _ in range(rounds):
+            tf = os.path.join(tmp, "an.timeit")
+            p = subprocess.run([timeit, tf, vmaprof, "report", d, "--stats", "-o", "/dev/null"],
+                               capture_output=True, text=True, timeout=900)
+            if p.returncode != 0:
+                raise RuntimeError(f"vmaprof report {d}: {p.stderr[-500:]}")
+            m = re.search(r"analysed (\d+) records \((\d+) faults\) in ([\d.]+) s", p.stderr)
+            t = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", open(tf).read())}
+            rec, flt = int(m.group(1)), int(m.group(2))
+            # the whole command (read, analyse, symbolize, write JSON), not the
+            # analyzer's own clock alone
+            secs = t["elapsed_ns"] / 1e9
+            runs.append((rec / secs, flt / secs, t["maxrss_kib"], rec, flt,
+                         float(m.group(3))))
+        res.append((title, runs))
+    shutil.rmtree(syn, ignore_errors=True)
+    return res
+
+
+def fmt_range(vals, f="{:.0f}"):
+    return f"{f.format(min(vals))}-{f.format(max(vals))}"
+
+
+def med(vals):
+    return statistics.median(vals)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=200000)
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes, 1 round: checks the harness, figures mean little")
+    ap.add_argument("--only", help="workloads to run, e.g. W1,W3")
+    ap.add_argument("--tools", help="tools to run (names as in the table's first word)")
+    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     a = ap.parse_args()
-    vmaprof = os.path.abspath(os.path.join(a.build, "vmaprof"))
-    w = os.path.abspath(os.path.join(a.build, "bench", "w_pairs"))
+    if a.quick:
+        a.rounds, a.pairs = 1, 20000
+    build = os.path.abspath(a.build)
+    vmaprof = os.path.join(build, "vmaprof")
+    timeit = os.path.join(build, "bench", "timeit")
+    for p in (vmaprof, timeit):
+        if not os.access(p, os.X_OK):
+            sys.exit(f"bench: {p} missing: build first (./bootstrap.sh bench does)")
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (BPF collector, perf trace, bpftrace)")
+    started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="vmaprof-bench-")
 
-    workloads = [("W1: 200k mmap+munmap, 1 thread", [w, str(a.pairs), "1"]),
-                 ("W2: 200k mmap+munmap per thread, 8 threads", [w, str(a.pairs // 8), "8"])]
-    configs = [
-        ("bare", None),
-        ("vmaprof record (shim + bpf)", []),
-        ("vmaprof record --no-bpf (shim, stacks)", ["--no-bpf"]),
-        ("vmaprof record --no-bpf --no-stacks", ["--no-bpf", "--no-stacks"]),
+    tools = [
+        Bare("bare"),
+        Vmaprof("vmaprof record", vmaprof, []),
+        Vmaprof("vmaprof record --no-bpf", vmaprof, ["--no-bpf"]),
+        Vmaprof("vmaprof record --no-bpf --no-stacks", vmaprof, ["--no-bpf", "--no-stacks"]),
+        Vmaprof("vmaprof record --no-preload", vmaprof, ["--no-preload"]),
+        Vmaprof("vmaprof record --bpf-stats", vmaprof, ["--bpf-stats"]),
+        Strace("strace -f -e trace=%memory"),
+        Ltrace("ltrace -f -e mmap+munmap+mremap"),
+        PerfTrace("perf trace -F all -e (memory syscalls)"),
+        Bpftrace("bpftrace (faults per error code, pid tree)"),
+        Heaptrack("heaptrack"),
     ]
-    results = {}
-    sizes = {}
-    for wname, wcmd in workloads:
-        for r in range(a.rounds):
-            for cname, opts in configs:
-                if opts is None:
-                    cmd = wcmd
-                else:
-                    out = os.path.join(tmp, f"r{r}")
-                    shutil.rmtree(out, ignore_errors=True)
-                    cmd = [vmaprof, "record", "-o", out, *opts, "--", *wcmd]
-                v = run_pairs(cmd)
-                results.setdefault((wname, cname), []).append(v)
-                if opts is not None:
-                    sizes[(wname, cname)] = trace_bytes(out)
-                    shutil.rmtree(out, ignore_errors=True)
-            print(f"{wname}: round {r + 1}/{a.rounds} done", file=sys.stderr)
-    shutil.rmtree(tmp, ignore_errors=True)
+    if a.tools:
+        want = a.tools.split(",")
+        tools = [t for t in tools if t.name.split()[0] in want or t.name in want]
+    skipped = []
+    for t in list(tools):
+        try:
+            t.probe(tmp)
+        except Skip as e:
+            log(f"bench: skipping {t.name}: {e}")
+            skipped.append((t.name, str(e)))
+            tools.remove(t)
+    wls = workloads(build, a.pairs, a.quick)
+    if a.only:
+        wls = [w for w in wls if w.key in a.only.split(",")]
 
-    lines = [
-        "# vmaprof benchmark results",
-        "",
-        "Generated by `bench/run.py`; do not edit by hand.",
-        "",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
-        f"- machine: {platform.node()}, {os.cpu_count()} CPUs, kernel {platform.release()}",
-        f"- rounds: {a.rounds}, configurations alternated within each round",
-        "",
-        "Per-pair time is the workload's own loop time (CLOCK_MONOTONIC) divided by the",
-        "number of mmap+munmap pairs; ratio is median over the bare median; shim ns/call is",
-        "(median - bare median) / 2 calls per pair.",
-        "",
-        "| workload | configuration | ns/pair median | min-max | ratio to bare | shim ns/call | trace bytes/event |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for wname, wcmd in workloads:
-        bare = statistics.median(results[(wname, "bare")])
-        events = 2 * int(wcmd[1]) * int(wcmd[2])
-        for cname, opts in configs:
-            v = results[(wname, cname)]
-            med = statistics.median(v)
-            per_call = "" if opts is None else f"{(med - bare) / 2:.0f}"
-            tb = "" if opts is None else f"{sizes[(wname, cname)] / events:.0f}"
-            lines.append(f"| {wname} | {cname} | {med:.0f} | {min(v):.0f}-{max(v):.0f} | "
-                         f"{med / bare:.2f}x | {per_call} | {tb} |")
-    lines.append("")
-    text = "\n".join(lines)
-    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+    results = {}
+    keep = {}
+    for r in range(a.rounds):
+        for wl in wls:
+            for t in tools:
+                work = os.path.join(tmp, "run")
+                try:
+                    v = run_one(t, wl, timeit, work)
+                except Exception as e:  # a tool failing on one workload: say so
+                    log(f"bench: {wl.key} {t.name}: {e}")
+                    v = {"error": str(e).splitlines()[0][:200]}
+                results.setdefault((wl.key, t.name), []).append(v)
+                if wl.key == "W3" and t.name == "vmaprof record" and "error" not in v:
+                    # keep one real recording for the analyzer figures
+                    dst = os.path.join(tmp, "w3-recording")
+                    shutil.rmtree(dst, ignore_errors=True)
+                    shutil.move(os.path.join(work, "rec"), dst)
+                    keep["W3"] = dst
+            log(f"bench: round {r + 1}/{a.rounds} {wl.key} done "
+                f"({time.monotonic() - started:.0f} s)")
+    real = [(f"real: the W3 recording ({wl.title})", keep["W3"])
+            for wl in wls if wl.key == "W3" and "W3" in keep]
+    an = analyzer_bench(build, vmaprof, timeit, tmp, 1000000 if a.quick else 10000000,
+                        a.rounds, real)
+    for t in MOUNTED_TRACEFS:
+        subprocess.run(["umount", t])
+    shutil.rmtree(tmp, ignore_errors=True)
+    total = time.monotonic() - started
+
+    text = render(a, wls, tools, skipped, results, an, total)
+    with open(a.out, "w") as f:
         f.write(text)
     print(text)
+
+
+def render(a, wls, tools, skipped, results, an, total):
+    L = []
+    L += ["# vmaprof benchmark results", "",
+          "Generated by `bench/run.py` (`./bootstrap.sh bench`); do not edit by hand.", "",
+          f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+          f"- machine: {platform.node()}, {os.cpu_count()} CPUs, "
+          f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') >> 30} GiB, "
+          f"kernel {platform.release()}, {distro()}",
+          f"- rounds: {a.rounds}; in each round every workload runs under every tool in turn; "
+          f"whole run {total / 60:.1f} min", ""]
+    L += ["How to read it: *workload time* is the program's own figure (W1/W2: its loop",
+          "time per mmap+munmap pair; W3: the storm's wall time from mmap to the child's",
+          "reaping; W4: fork-to-reap time of gcc), so tool start-up and post-processing are",
+          "not in it; *end-to-end* is the whole command including those (vmaprof writes",
+          "report.json after the program exits). Ratios are of medians. *Peak RSS* is the",
+          "traced program's own (wait4 ru_maxrss of the program and its children).",
+          f"*events* is what the tool wrote down (calls, faults); *lost* what it says it",
+          f"dropped. strace, ltrace and perf trace run {a.pairs // SLOW_DIVISOR} pairs on W1/W2",
+          "(a tenth; figures are per pair) to keep the run short.", ""]
+    if skipped:
+        L += ["Skipped here:", ""]
+        L += [f"- {n}: {why}" for n, why in skipped]
+        L.append("")
+
+    L += ["| workload | tool | workload time median | min-max | ratio to bare | "
+          "end-to-end s | ratio | peak RSS MiB | events | lost | trace bytes/event |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+    summary = {}
+    for wl in wls:
+        bare = [v for v in results.get((wl.key, "bare"), []) if "error" not in v]
+        bm = med([v["metric"] for v in bare]) if bare else None
+        be = med([v["e2e"] for v in bare]) if bare else None
+        for t in tools:
+            vs = results.get((wl.key, t.name), [])
+            ok = [v for v in vs if "error" not in v]
+            if not ok:
+                err = vs[0]["error"] if vs else "not run"
+                L.append(f"| {wl.key} | {t.name} | failed: {err} | | | | | | | | |")
+                continue
+            m = med([v["metric"] for v in ok])
+            e = med([v["e2e"] for v in ok])
+            summary[(wl.key, t.name)] = m / bm if bm else None
+            ev = [v["events"] for v in ok if v.get("events") is not None]
+            lost = [v["lost"] for v in ok if v.get("lost") is not None]
+            by = [v["bytes"] / v["events"] for v in ok if v.get("bytes") and v.get("events")]
+            pairs = ok[0]["pairs"]
+            evs = f"{med(ev):.0f}" if ev else ""
+            if pairs and ev:
+                evs += f" ({pairs} pairs)"
+            bys = f"{med(by):.0f}" if by else ""
+            L.append(
+                f"| {wl.key} | {t.name} | {m:.0f} {wl.unit} | "
+                f"{fmt_range([v['metric'] for v in ok])} | {m / bm:.2f}x | {e:.2f} | "
+                f"{e / be:.2f}x | {med([v['rss'] for v in ok]) / 1024:.1f} | {evs} | "
+                f"{max(lost) if lost else ''} | {bys} |")
+    L.append("")
+    L += ["Workloads:", ""] + [f"- {wl.title}" for wl in wls]
+    notes = [(t.name, t.note) for t in tools if t.note]
+    if notes:
+        L += ["", "Tool notes:", ""] + [f"- {n}: {x}" for n, x in notes]
+    L.append("")
+
+    # shim ns per call
+    L += ["## Shim cost per call", "",
+          "(workload time per pair under the configuration - bare) / 2 calls per pair.", "",
+          "| workload | configuration | ns per call |", "|---|---|---|"]
+    shim_w1 = None
+    for wl in wls:
+        if not wl.pairs:
+            continue
+        bare = [v["metric"] for v in results.get((wl.key, "bare"), []) if "error" not in v]
+        for name in ("vmaprof record --no-bpf", "vmaprof record --no-bpf --no-stacks",
+                     "vmaprof record"):
+            vs = [v["metric"] for v in results.get((wl.key, name), []) if "error" not in v]
+            if bare and vs:
+                L.append(f"| {wl.key} | {name} | {(med(vs) - med(bare)) / 2:.0f} |")
+    L.append("")
+
+    # BPF cost
+    L += ["## BPF cost per traced fault", "",
+          "From `vmaprof record --bpf-stats` (kernel BPF run-time statistics on while",
+          "recording): the sum of run_time_ns of every collector program, which run for",
+          "every task in the system, divided by the faults traced for the program's tree.", "",
+          "| workload | faults traced | lost | Σ ns / traced fault median | min-max | "
+          "per program: ns/run (runs per traced fault) |", "|---|---|---|---|---|---|"]
+    bpf_fig = {}
+    for wl in wls:
+        ok = [v for v in results.get((wl.key, "vmaprof record --bpf-stats"), [])
+              if "error" not in v and v.get("bpf")]
+        if not ok:
+            continue
+        per = []
+        for v in ok:
+            b = v["bpf"]
+            tot = sum(ns for _, ns in b["programs"].values())
+            per.append(tot / b["faults"] if b["faults"] else float("nan"))
+        b = ok[-1]["bpf"]
+        progs = ", ".join(f"{n} {ns / c:.0f} ({c / b['faults']:.2f})"
+                          for n, (c, ns) in sorted(b["programs"].items(), key=lambda x: -x[1][1])
+                          if c and b["faults"])
+        bpf_fig[wl.key] = med(per)
+        L.append(f"| {wl.key} | {med([v['bpf']['faults'] for v in ok]):.0f} | "
+                 f"{max(v['bpf']['lost'] for v in ok)} | {med(per):.0f} | {fmt_range(per)} | {progs} |")
+    L.append("")
+
+    # analyzer
+    L += ["## Analyzer", "",
+          "`vmaprof report DIR --stats -o /dev/null` (read, analyse, symbolize, write the JSON",
+          "report); events/s over the whole command's wall time, peak RSS of the command.", "",
+          "| trace | records | faults | records/s median | fault events/s median | min-max | "
+          "peak RSS MiB |", "|---|---|---|---|---|---|---|"]
+    an_fault_rate = None
+    for title, runs in an:
+        fr = [r[1] for r in runs]
+        if title.startswith("synthetic"):
+            an_fault_rate = med(fr)
+        L.append(f"| {title} | {runs[0][3]} | {runs[0][4]} | {med([r[0] for r in runs]) / 1e6:.2f} M | "
+                 f"{med(fr) / 1e6:.2f} M | {fmt_range([x / 1e6 for x in fr], '{:.2f}')} M | "
+                 f"{max(r[2] for r in runs) / 1024:.0f} |")
+    L.append("")
+
+    # targets
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+    L += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    s = summary.get(("W1", "vmaprof record --no-bpf"))
+    if s:
+        L.append(f"| shim with stacks on W1 <= 1.25x bare | {s:.2f}x | {verdict(s <= 1.25)} |")
+    s = summary.get(("W3", "vmaprof record"))
+    if s:
+        L.append(f"| W3 under vmaprof record (shim + BPF) <= 1.10x bare | {s:.2f}x | "
+                 f"{verdict(s <= 1.10)} |")
+    if "W3" in bpf_fig:
+        L.append(f"| BPF <= 100 ns per traced fault (W3) | {bpf_fig['W3']:.0f} ns | "
+                 f"{verdict(bpf_fig['W3'] <= 100)} |")
+    if an_fault_rate:
+        L.append(f"| analyzer >= 5 M fault events/s | {an_fault_rate / 1e6:.2f} M/s | "
+                 f"{verdict(an_fault_rate >= 5e6)} |")
+    L.append("")
+    notes_file = os.path.join(HERE, "NOTES.md")
+    if os.path.exists(notes_file):
+        L += ["## What the figures mean, and what remains", "",
+              f"(from bench/NOTES.md, written by hand; the tables above are not)", ""]
+        L.append(open(notes_file).read().strip())
+        L.append("")
+    return "\n".join(L)
+
+
+def distro():
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "unknown distribution"
 
 
 if __name__ == "__main__":

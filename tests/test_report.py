@@ -217,6 +217,27 @@ def t_demo():
         check("page faults" in p.stdout, "text summary")
 
 
+def t_reuse():
+    # One address mapped, touched and unmapped n times: the shim's and the
+    # kernel's record of each call pair up (n entries, not 2n), each entry
+    # gets its own single fault. Also the case that made the pairing quadratic.
+    n = 3000
+    with Rec([W, "reuse", str(n)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "exit status")
+        check("moved" not in r.stdout, f"the kernel reused the address: {r.stdout[-200:]}")
+        lo, size = region(r.stdout, "reuse")
+        root = r.root()
+        v = vmas_at(root, lo, lo + size)
+        eq(len(v), n, "one entry per mmap call")
+        eq(sum(1 for e in v if e["stack"] and e["stack"][0]["function"] == "region"), n,
+           "every entry has the shim's stack (paired with the kernel's record)")
+        eq([e["faults"]["demand_zero"] for e in v], [1] * n, "one demand-zero fault each")
+        eq(sum(e["faults"]["total"] for e in v), n, "nothing else")
+        check(root["calls"]["mmap"] >= n + 1 and root["calls"]["munmap"] >= n + 1, "calls")
+        check_totals(r)
+
+
 def t_shim_only():
     n = 5
     with Rec([workload("w_shim"), "maps", str(n)], args=["--no-bpf"]) as r:
@@ -231,4 +252,4 @@ def t_shim_only():
 
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
-          "static": t_static, "demo": t_demo, "shim_only": t_shim_only})
+          "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse})

@@ -12,6 +12,8 @@
  *             read the middle N, write the last N (3N demand-zero faults,
  *             N on each piece of the split mapping)
  *   grow N    brk: grow the heap by N pages with sbrk and write them
+ *   reuse N   N times: map one page, write it, unmap it (the kernel hands
+ *             back the same address every time: N entries, one fault each)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +85,19 @@ int main(int argc, char **argv)
 			sum += p[(n + i) * PG];
 		(void)sum;
 		write_all(p + 2 * n * PG, n, 1);
+	} else if (!strcmp(argv[1], "reuse")) {
+		char *first = NULL;
+		munmap(p, n * PG);
+		for (unsigned long i = 0; i < n; i++) {
+			char *q = region(1);
+			if (!first)
+				first = q;
+			if (q != first)
+				printf("moved 0x%lx\n", (unsigned long)q);
+			write_all(q, 1, 1);
+			munmap(q, PG);
+		}
+		printf("reuse 0x%lx %lu\n", (unsigned long)first, PG);
 	} else if (!strcmp(argv[1], "grow")) {
 		char *old = sbrk(0);
 		char *b = sbrk((intptr_t)(n * PG));
