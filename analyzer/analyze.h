@@ -33,8 +33,9 @@ struct analyze_stats {
 
 /* 0 or -errno; on error `why` has a one-line reason (no recording, ...). */
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len);
-/* The report (a new reference). */
-json_t *analysis__report(struct analysis *a);
+/* Write report.json to `f` (jansson dump `flags`), streaming: memory stays
+ * that of the analysis. 0, or -1 on a write error (see ferror/errno). */
+int analysis__write_report(struct analysis *a, FILE *f, size_t flags);
 /* The human summary `record` prints and `report --format text` shows. */
 void analysis__summary(struct analysis *a, FILE *out);
 void analysis__stats(const struct analysis *a, struct analyze_stats *st);

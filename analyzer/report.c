@@ -250,11 +250,7 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	json_object_set_new(o, "kernel_counters",
 			    json_pack("{s:o, s:o}", "minflt", jnum_or_null(p->minflt, p->have_kc),
 				      "majflt", jnum_or_null(p->majflt, p->have_kc)));
-	json_t *v = json_array();
-	for (uint32_t i = 0; i < p->nv; i++)
-		json_array_append_new(v, vma_json(a, sc, p, i));
-	json_object_set_new(o, "vmas", v);
-	return o;
+	return o; /* "vmas" follows, streamed by analysis__write_report */
 }
 
 static int proc_cmp(const void *x, const void *y)
@@ -267,10 +263,26 @@ static int proc_cmp(const void *x, const void *y)
 	return a->pid < b->pid ? -1 : a->pid > b->pid;
 }
 
-json_t *analysis__report(struct analysis *a)
+/* Write `o` without its closing brace, so that more members can follow. */
+static int dump_open(const json_t *o, FILE *f, size_t flags)
 {
-	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
-	struct u64map sc = { 0 };
+	char *s = json_dumps(o, flags);
+	if (!s)
+		return -1;
+	size_t n = strlen(s);
+	while (n && s[n - 1] != '}')
+		n--;
+	if (n)
+		n--; /* the brace */
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		n--;
+	int r = fwrite(s, 1, n, f) == n ? 0 : -1;
+	free(s);
+	return r;
+}
+
+static json_t *report_head(struct analysis *a)
+{
 	json_t *r = json_object();
 	json_object_set_new(r, "schema_version", json_integer(1));
 	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "vmaprof", "version",
@@ -297,28 +309,63 @@ json_t *analysis__report(struct analysis *a)
 				      (json_int_t)a->bpf_lost, "damaged_records",
 				      (json_int_t)a->damaged, "unreadable_files",
 				      (json_int_t)a->unreadable));
-	json_t *procs = json_array(), *forks = json_array();
-	for (uint32_t i = 0; i < a->nprocs; i++) {
+	return r;
+}
+
+/* The report is streamed: one process header or one VMA object at a time is
+ * built, written and freed, so memory stays that of the analysis itself
+ * (a 200k-mapping report used to hold a 900 MiB jansson tree). Member order
+ * is that of report.schema.json's examples: "vmas" last in a process,
+ * "processes" then "forks" last in the report. */
+int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
+{
+	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
+	struct u64map sc = { 0 };
+	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
+	int err = 0;
+	json_t *r = report_head(a);
+	err |= dump_open(r, f, flags);
+	json_decref(r);
+	fprintf(f, ",%s\"processes\":[", nl);
+	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
 		const struct proc *p = a->procs[i];
-		json_array_append_new(procs, proc_json(a, &sc, p));
-		for (uint32_t k = 0; k < p->nkids; k++) {
+		json_t *o = proc_json(a, &sc, p);
+		fputs(i ? ",\n" : nl, f);
+		err |= dump_open(o, f, flags);
+		json_decref(o);
+		fprintf(f, ",%s\"vmas\":[", nl);
+		for (uint32_t v = 0; v < p->nv && !err; v++) {
+			json_t *e = vma_json(a, &sc, p, v);
+			fputs(v ? ",\n" : nl, f);
+			err |= json_dumpf(e, f, flags);
+			json_decref(e);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "],%s\"forks\":[", nl);
+	int first = 1;
+	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
+		const struct proc *p = a->procs[i];
+		for (uint32_t k = 0; k < p->nkids && !err; k++) {
 			const struct child_ref *c = &p->kids[k];
-			json_array_append_new(
-				forks, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "parent", (int)p->pid,
-						 "child", (int)c->child, "time_ns", (json_int_t)c->t,
-						 "cow_copy_parent", (json_int_t)c->cow_parent,
-						 "cow_copy_child", (json_int_t)c->cow_child,
-						 "unshared_bytes",
-						 (json_int_t)((c->cow_parent + c->cow_child) *
-							      a->page_size)));
+			json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "parent", (int)p->pid,
+					      "child", (int)c->child, "time_ns", (json_int_t)c->t,
+					      "cow_copy_parent", (json_int_t)c->cow_parent,
+					      "cow_copy_child", (json_int_t)c->cow_child,
+					      "unshared_bytes",
+					      (json_int_t)((c->cow_parent + c->cow_child) *
+							   a->page_size));
+			fputs(first ? nl : ",\n", f);
+			first = 0;
+			err |= json_dumpf(o, f, flags);
+			json_decref(o);
 		}
 	}
-	json_object_set_new(r, "processes", procs);
-	json_object_set_new(r, "forks", forks);
+	fprintf(f, "]}\n");
 	for (size_t i = 0; i < sc.cap; i++)
 		json_decref(sc.val[i]);
 	u64map__free(&sc);
-	return r;
+	return err || ferror(f) ? -1 : 0;
 }
 
 /* ---- summary ---- */

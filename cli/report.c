@@ -90,7 +90,6 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
 	}
-	json_t *r = analysis__report(a);
 	if (!out_path) {
 		snprintf(def, sizeof(def), "%s/report.json", dir);
 		out_path = def;
@@ -100,9 +99,24 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 	analysis__stats(a, &st);
 	/* indentation triples the size of a big report: keep those compact */
 	size_t flags = (st.records > 200000 ? JSON_COMPACT : JSON_INDENT(1)) | JSON_ENSURE_ASCII;
-	if (!strcmp(out_path, "-") ? json_dumpf(r, stdout, flags) : json_dump_file(r, out_path, flags)) {
+	int to_stdout = !strcmp(out_path, "-");
+	FILE *f = to_stdout ? stdout : fopen(out_path, "w");
+	if (!f) {
 		fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path, strerror(errno));
 		rc = 2;
+	} else {
+		static char buf[1 << 20];
+		setvbuf(f, buf, _IOFBF, sizeof(buf));
+		int werr = analysis__write_report(a, f, flags);
+		int e = errno;
+		if (to_stdout ? fflush(f) : fclose(f)) {
+			werr = -1;
+			e = errno;
+		}
+		if (werr) {
+			fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path, strerror(e));
+			rc = 2;
+		}
 	}
 	if (summary) {
 		analysis__summary(a, summary);
@@ -115,7 +129,6 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 			(unsigned long long)st.faults, st.seconds,
 			st.seconds > 0 ? (double)st.records / st.seconds / 1e6 : 0.0,
 			(unsigned long long)st.peak_rss_kb / 1024);
-	json_decref(r);
 	analysis__free(a);
 	return rc;
 }
