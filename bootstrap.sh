@@ -2,16 +2,21 @@
 # Set up a fresh Debian 12 machine (as root) and build vmaprof, then either
 #   ./bootstrap.sh demo   record the bundled demo and show the summary
 #   ./bootstrap.sh test   run the whole test suite (what CI runs)
+#   ./bootstrap.sh bench  the overhead benchmark against strace, ltrace, perf
+#                         trace, bpftrace and heaptrack (writes bench/RESULTS.md)
 # Installs only the Debian packages that are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 what=${1:-demo}
-case "$what" in demo|test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esac
+case "$what" in demo|test|bench) ;; *) echo "usage: $0 demo|test|bench [bench/run.py options]" >&2; exit 2 ;; esac
+shift || true
 
 pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
       libbpf-dev libunwind-dev libjansson-dev libelf-dev libdw-dev zlib1g-dev
       python3 python3-jsonschema libclang-rt-14-dev)
+# the tools the benchmark compares with (and gcc for its workload 4)
+[ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,6 +36,10 @@ else
 	meson setup build "${opts[@]}" >/dev/null
 fi
 meson compile -C build
+
+if [ "$what" = bench ]; then
+	exec python3 bench/run.py "$@"
+fi
 
 if [ "$what" = demo ]; then
 	rm -rf vmaprof.demo

@@ -563,15 +563,18 @@ def render(a, wls, tools, skipped, results, an, total):
     L += ["## Analyzer", "",
           "`vmaprof report DIR --stats -o /dev/null` (read, analyse, symbolize, write the JSON",
           "report); events/s over the whole command's wall time, peak RSS of the command.", "",
-          "| trace | records | faults | records/s median | fault events/s median | min-max | "
-          "peak RSS MiB |", "|---|---|---|---|---|---|---|"]
+          "| trace | records | faults | fault events/s, analysis only (its own clock) | "
+          "fault events/s, whole command | min-max | peak RSS MiB |",
+          "|---|---|---|---|---|---|---|"]
     an_fault_rate = None
     for title, runs in an:
         fr = [r[1] for r in runs]
+        own = [r[4] / r[5] for r in runs if r[5] > 0]
         if title.startswith("synthetic"):
-            an_fault_rate = med(fr)
-        L.append(f"| {title} | {runs[0][3]} | {runs[0][4]} | {med([r[0] for r in runs]) / 1e6:.2f} M | "
-                 f"{med(fr) / 1e6:.2f} M | {fmt_range([x / 1e6 for x in fr], '{:.2f}')} M | "
+            an_fault_rate = (med(own) if own else 0, med(fr))
+        L.append(f"| {title} | {runs[0][3]} | {runs[0][4]} | "
+                 f"{med(own) / 1e6 if own else 0:.2f} M | {med(fr) / 1e6:.2f} M | "
+                 f"{fmt_range([x / 1e6 for x in fr], '{:.2f}')} M | "
                  f"{max(r[2] for r in runs) / 1024:.0f} |")
     L.append("")
 
@@ -590,8 +593,10 @@ def render(a, wls, tools, skipped, results, an, total):
         L.append(f"| BPF <= 100 ns per traced fault (W3) | {bpf_fig['W3']:.0f} ns | "
                  f"{verdict(bpf_fig['W3'] <= 100)} |")
     if an_fault_rate:
-        L.append(f"| analyzer >= 5 M fault events/s | {an_fault_rate / 1e6:.2f} M/s | "
-                 f"{verdict(an_fault_rate >= 5e6)} |")
+        own, whole = an_fault_rate
+        L.append(f"| analyzer >= 5 M fault events/s (synthetic trace) | {own / 1e6:.2f} M/s "
+                 f"analysing; {whole / 1e6:.2f} M/s for the whole `vmaprof report` | "
+                 f"{verdict(own >= 5e6)} (analysis); {verdict(whole >= 5e6)} (whole command) |")
     L.append("")
     notes_file = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes_file):

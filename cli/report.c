@@ -124,7 +124,7 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 			fprintf(summary, "report: %s\n", out_path);
 	}
 	if (stats)
-		fprintf(stderr, "vmaprof: analysed %llu records (%llu faults) in %.2f s: %.2f M "
+		fprintf(stderr, "vmaprof: analysed %llu records (%llu faults) in %.3f s: %.2f M "
 			"records/s, peak RSS %llu MiB\n", (unsigned long long)st.records,
 			(unsigned long long)st.faults, st.seconds,
 			st.seconds > 0 ? (double)st.records / st.seconds / 1e6 : 0.0,
