@@ -980,6 +980,12 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 				const struct vp_internal *in = (const void *)h;
 				if (!(h->flags & VP_INT_UNMAPPED))
 					iset_add(&internal, ikey(h->pid, in->start));
+				if (!(h->flags & VP_INT_UNMAPPED) && in->populated) {
+					a->pref = grow(a->pref, &a->cappref, a->npref + 1,
+						       sizeof(*a->pref));
+					a->pref[a->npref].pid = h->pid;
+					a->pref[a->npref++].pages = in->populated;
+				}
 				break;
 			}
 			case VP_REC_TASK_FORK: ev_add(&ev, h->time_ns, h, fi, EV_TFORK); break;
@@ -1145,6 +1151,11 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 				attribute(a, (const void *)h);
 		reader__free(r);
 	}
+	for (uint32_t i = 0; i < a->npref; i++) {
+		struct proc *p = find_proc(a, a->pref[i].pid);
+		if (p)
+			p->prefault += a->pref[i].pages;
+	}
 	/* root's exit status from the recorder when the kernel gave none */
 	struct proc *root = a->root_pid ? find_proc(a, a->root_pid) : NULL;
 	if (root && !root->exited) {
@@ -1194,6 +1205,7 @@ void analysis__free(struct analysis *a)
 		free(p);
 	}
 	free(a->procs);
+	free(a->pref);
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		reader__free(a->files[i].r);
 		stack_map__free(&a->files[i].stacks);

@@ -208,9 +208,9 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 	case VP_REC_INTERNAL: {
 		const struct vp_internal *i = (const void *)h;
 		static const char *w[] = { "?", "trace", "stacks", "other" };
-		fprintf(out, " what=%s start=0x%llx len=%llu unmapped=%d",
+		fprintf(out, " what=%s start=0x%llx len=%llu unmapped=%d populated=%u",
 			i->what <= 3 ? w[i->what] : "?", i->start, i->len,
-			!!(h->flags & VP_INT_UNMAPPED));
+			!!(h->flags & VP_INT_UNMAPPED), i->populated);
 		break;
 	}
 	case VP_REC_FAULT: {

@@ -79,6 +79,8 @@ struct proc {
 	int64_t exit_code, exit_signal;   /* -1 = unknown */
 	int have_kc;
 	uint64_t minflt, majflt;
+	uint64_t prefault;                /* trace pages the shim populated (in minflt,
+					   * seen by no tracepoint) */
 	uint64_t calls[9];                /* vp_call index; [8] = fork, [0] = exec */
 	uint64_t faults[FC_N], pages, outside;
 	uint64_t brk_cur;
@@ -123,6 +125,8 @@ struct analysis {
 	struct tfile *files;
 	uint32_t nfiles;
 	struct proc **procs;              /* in creation order */
+	struct { uint32_t pid; uint64_t pages; } *pref; /* shim prefaults per pid */
+	uint32_t npref, cappref;
 	uint32_t nprocs, capprocs;
 	struct proc *phash[4096];
 	struct symbolizer *sym;

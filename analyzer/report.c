@@ -248,8 +248,9 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	json_object_set_new(o, "faults_outside_vmas", json_integer((json_int_t)p->outside));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
 	json_object_set_new(o, "kernel_counters",
-			    json_pack("{s:o, s:o}", "minflt", jnum_or_null(p->minflt, p->have_kc),
-				      "majflt", jnum_or_null(p->majflt, p->have_kc)));
+			    json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
+				      "majflt", jnum_or_null(p->majflt, p->have_kc), "shim_prefault",
+				      (json_int_t)p->prefault));
 	return o; /* "vmas" follows, streamed by analysis__write_report */
 }
 
@@ -486,7 +487,11 @@ void analysis__summary(struct analysis *a, FILE *out)
 		uint64_t t = total(p->faults);
 		fprintf(out, "\n  pid %u %s%s: %" PRIu64 " faults", p->pid, base_name(p->exe),
 			p->is_root ? " (root)" : "", t);
-		if (p->have_kc)
+		if (p->have_kc && p->prefault)
+			fprintf(out, ", the kernel counted %" PRIu64 " (%" PRIu64
+				" of them the shim prefaulting its trace)",
+				p->minflt + p->majflt, p->prefault);
+		else if (p->have_kc)
 			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
 		fputc('\n', out);
 		uint64_t min = t / 100 > 4 ? t / 100 : 4;

@@ -45,6 +45,7 @@ int main(int argc, char **argv)
 #define TV(x) ((x).tv_sec * 1e9 + (x).tv_usec * 1e3)
 	double user = TV(rb.ru_utime) - TV(ra.ru_utime), sys = TV(rb.ru_stime) - TV(ra.ru_stime);
 	printf("loop_ns=%.0f pairs=%ld threads=%d ns_per_pair=%.1f user_ns_per_pair=%.1f "
-	       "sys_ns_per_pair=%.1f\n", ns, n * t, t, ns / (n * t), user / (n * t), sys / (n * t));
+	       "sys_ns_per_pair=%.1f minflt=%ld\n", ns, n * t, t, ns / (n * t), user / (n * t),
+	       sys / (n * t), rb.ru_minflt - ra.ru_minflt);
 	return 0;
 }

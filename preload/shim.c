@@ -186,7 +186,7 @@ static inline void leave(void)
 
 /* ---- records ---- */
 
-void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped)
+void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated)
 {
 	uint32_t seg;
 	struct vp_internal *r = (struct vp_internal *)writer__reserve(sizeof(*r), &seg);
@@ -197,6 +197,7 @@ void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped)
 	r->start = (uint64_t)(uintptr_t)p;
 	r->len = len;
 	r->what = what;
+	r->populated = populated;
 	writer__commit(&r->h, VP_REC_INTERNAL, seg);
 }
 
@@ -483,7 +484,7 @@ static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t 
 		void *r = shim__real_mmap(addr, len, prot, flags, fd, off);
 		if (r != MAP_FAILED) {
 			int e = errno;
-			shim__note_internal(r, len, VP_INT_OTHER, 0);
+			shim__note_internal(r, len, VP_INT_OTHER, 0, 0);
 			errno = e;
 		}
 		return r;
@@ -520,7 +521,7 @@ EXPORT int munmap(void *addr, size_t len)
 		int r = shim__real_munmap(addr, len);
 		if (r == 0 && internal_call(ra)) {
 			int e = errno;
-			shim__note_internal(addr, len, VP_INT_OTHER, 1);
+			shim__note_internal(addr, len, VP_INT_OTHER, 1, 0);
 			errno = e;
 		}
 		return r;

@@ -48,7 +48,7 @@ int shim__real_open(const char *path, int flags, int mode);
 
 /* Tell the trace that [p, p+len) is (un)mapped by the shim for itself, so
  * the analyzer can keep it out of the program's picture. */
-void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped);
+void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated);
 
 /* CLOCK_MONOTONIC in ns (vDSO, no syscall). */
 uint64_t shim__now(void);

@@ -105,7 +105,7 @@ int stacks__init(uint32_t d)
 		return -1;
 	}
 	table = p;
-	shim__note_internal(p, bytes, VP_INT_STACKS, 0);
+	shim__note_internal(p, bytes, VP_INT_STACKS, 0, 0);
 	return 0;
 }
 

@@ -9,12 +9,13 @@
  *
  * Segments get their blocks with fallocate first: a store into a shared
  * page with no block behind it (disk or tmpfs full) raises SIGBUS in the
- * traced program. The pages then fault in on first store like any shared
- * file page; those faults are the target's own (the kernel counts them in
- * its min_flt and the collector sees them, on the shim's internal VMA).
- * We do not prefault with MADV_POPULATE_WRITE where fallocate works: its
- * faults count in min_flt but no tracepoint sees them, which would break
- * the agreement between traced faults and the kernel's counters.
+ * traced program. Then MADV_POPULATE_WRITE faults the whole segment in with
+ * one system call: left to fault on first store, a shared file page costs
+ * one exception each (10-20 us in our VMs, ~400 ns per record, measured:
+ * W1 of bench/run.py 5500 ns/pair against 4885 populated). Populated pages
+ * count in the process's min_flt but reach no fault tracepoint, so their
+ * number travels in the segment's VP_REC_INTERNAL record (`populated`) and
+ * the analyzer sets them beside the kernel's counters.
  *
  * Concurrency: `head` (in the mapped header) hands out byte ranges; a range
  * never crosses a segment (the reserving thread pads the tail of a segment
@@ -103,17 +104,22 @@ static int grow_file(int fd, uint64_t off, uint64_t len)
 	return 1;
 }
 
-/* Map [off, off+len) shared and writable. Without reserved blocks
- * (`prefault`), write-fault every page now, so that a full disk fails here
- * and not as SIGBUS in the program later. NULL on failure, nothing mapped. */
-static void *map_range(int fd, uint64_t off, size_t len, int prefault)
+/* Map [off, off+len) shared and writable and write-fault every page now
+ * (also the guard where blocks could not be reserved: a full disk fails
+ * here, not as SIGBUS in the program later). *populated gets the number of
+ * pages faulted in. NULL on failure, nothing mapped. */
+static void *map_range(int fd, uint64_t off, size_t len, uint32_t *populated)
 {
+	*populated = 0;
 	void *p = shim__real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return NULL;
-	/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14): nothing
-	 * more we can do there. */
-	if (prefault && SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) < 0 && errno != EINVAL) {
+	if (SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) == 0) {
+		/* fresh file range: none of its pages was present */
+		*populated = (uint32_t)(len / (size_t)sysconf(_SC_PAGESIZE));
+	} else if (errno != EINVAL) {
+		/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14): the
+		 * pages fault in on first store, where the collector sees them */
 		shim__real_munmap(p, len);
 		return NULL;
 	}
@@ -139,7 +145,8 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 	if (fd < 0)
 		return -errno;
 	int err = grow_file(fd, 0, VP_HEADER_SIZE);
-	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, err);
+	uint32_t hpop = 0;
+	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, &hpop);
 	if (err > 0)
 		err = 0;
 	if (!h && !err)
@@ -164,7 +171,7 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 	/* magic last: a reader seeing it sees the rest */
 	atomic_store_explicit((_Atomic uint64_t *)&hdr->magic, VP_MAGIC, memory_order_release);
 	atomic_store(&w.active, 1);
-	shim__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0);
+	shim__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0, hpop);
 	return 0;
 }
 
@@ -187,7 +194,8 @@ static char *seg_get(uint32_t k)
 		int grown = fd >= 0 ? grow_file(fd, off, VP_SEG_SIZE) : -EBADF;
 		int ok = grown >= 0;
 		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
-		char *p = ok ? map_range(fd, off, VP_SEG_SIZE, grown) : NULL;
+		uint32_t pop = 0;
+		char *p = ok ? map_range(fd, off, VP_SEG_SIZE, &pop) : NULL;
 		if (fd >= 0)
 			close(fd);
 		if (!p)
@@ -200,7 +208,7 @@ static char *seg_get(uint32_t k)
 		atomic_store_explicit(&w.seg[k], p, memory_order_relaxed);
 		atomic_store_explicit(&w.seg_state[k], SEG_MAPPED, memory_order_release);
 		/* only now: the note is itself a record and may land in segment k */
-		shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0);
+		shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
 		return p;
 	}
 	/* Another thread is mapping it: that takes microseconds. */
@@ -216,7 +224,7 @@ static void seg_done(uint32_t k, uint32_t bytes)
 		char *p = atomic_exchange(&w.seg[k], NULL);
 		if (p) {
 			shim__real_munmap(p, VP_SEG_SIZE);
-			shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 1);
+			shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 1, 0);
 		}
 	}
 }

@@ -211,14 +211,17 @@ _Static_assert(sizeof(struct vp_exit) == 32, "vp_exit size");
 
 enum vp_internal_what { VP_INT_TRACE = 1, VP_INT_STACKS = 2, VP_INT_OTHER = 3 };
 /* VP_REC_INTERNAL: [start, start+len) was mapped (h.flags 0) or unmapped
- * (h.flags VP_INT_UNMAPPED) by the shim for its own use. */
+ * (h.flags VP_INT_UNMAPPED) by the shim for its own use. `populated`: pages
+ * of it the shim write-faulted in advance with MADV_POPULATE_WRITE (trace
+ * segments); the kernel counts those in the process's min_flt, but no fault
+ * tracepoint fires for them. */
 #define VP_INT_UNMAPPED 0x1
 struct vp_internal {
 	struct vp_rec h;
 	__u64 start;
 	__u64 len;
 	__u32 what;   /* enum vp_internal_what */
-	__u32 _pad;
+	__u32 populated;
 };
 _Static_assert(sizeof(struct vp_internal) == 48, "vp_internal size");
 
