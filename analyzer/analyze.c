@@ -123,7 +123,7 @@ static int iset_has(const struct iset *s, uint64_t key)
 
 /* ---- pass 1: events ---- */
 
-enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXEC, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT };
+enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT };
 
 struct ev {
 	uint64_t t, seq;
@@ -974,7 +974,8 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			}
 			case VP_REC_MEM: ev_add(&ev, mem_time((const void *)h), h, fi, EV_MEM); break;
 			case VP_REC_FORK: ev_add(&ev, h->time_ns, h, fi, EV_FORK); break;
-			case VP_REC_EXEC: ev_add(&ev, h->time_ns, h, fi, EV_EXEC); break;
+			/* VP_REC_EXEC is an attempt: the kernel's exec record or the
+			 * new image's own stream says whether it succeeded */
 			case VP_REC_EXIT: ev_add(&ev, h->time_ns, h, fi, EV_EXIT); break;
 			case VP_REC_INTERNAL: {
 				const struct vp_internal *in = (const void *)h;
@@ -1096,8 +1097,6 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			do_exec(a, p, e->t, vp_task_exec_path(x), x->path_len);
 			break;
 		}
-		case EV_EXEC:
-			break; /* attempts: the kernel's record or the new image tell success */
 		case EV_EXIT: {
 			const struct vp_exit *x = (const void *)h;
 			if (x->kind != VP_EXIT_DESTRUCTOR && p->exit_code < 0 && !p->exited)

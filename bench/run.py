@@ -32,9 +32,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# Peers that record every call make the 200k-pair workloads take minutes per
-# run; they run a tenth of the pairs (the figure is per pair, so it compares).
-SLOW_DIVISOR = 10
+# Peers that stop the program at every call would take minutes per run on
+# the 200k-pair workloads; they run a fraction of the pairs (the figure is
+# per pair, so it compares): a twentieth, ltrace a fiftieth.
+SLOW_DIVISOR = 20
 TRUE = shutil.which("true") or "/bin/true"
 
 BPFTRACE_SCRIPT = r"""
@@ -60,8 +61,11 @@ class Workload:
     def __init__(self, key, title, cmd, metric, unit, slow_cmd=None, pairs=None):
         self.key, self.title, self.cmd = key, title, cmd
         self.metric, self.unit = metric, unit   # metric(stdout, timeit) -> float
-        self.slow_cmd = slow_cmd or cmd
+        self.slow_cmd = slow_cmd                # slow_cmd(divisor) -> command
         self.pairs = pairs
+
+    def command(self, divisor):
+        return self.slow_cmd(divisor) if self.slow_cmd and divisor > 1 else self.cmd
 
 
 def per_pair(out, t):
@@ -90,13 +94,12 @@ def workloads(build, pairs, quick):
     w4 = ["gcc", "-O2", "-g", "-I", os.path.join(ROOT, "include"), "-I",
           os.path.join(ROOT, "analyzer"), "-I", build, "-c",
           os.path.join(ROOT, "analyzer", "analyze.c"), "-o", gcc_out]
-    slow = max(pairs // SLOW_DIVISOR, 8)
     return [
         Workload("W1", f"W1: {pairs} mmap+munmap pairs, 1 thread", [wp, str(pairs), "1"],
-                 per_pair, "ns/pair", [wp, str(slow), "1"], pairs),
+                 per_pair, "ns/pair", lambda d: [wp, str(max(pairs // d, 8)), "1"], pairs),
         Workload("W2", f"W2: {pairs} mmap+munmap pairs from 8 threads",
                  [wp, str(pairs // 8), "8"], per_pair, "ns/pair",
-                 [wp, str(slow // 8), "8"], pairs),
+                 lambda d: [wp, str(max(pairs // d // 8, 1)), "8"], pairs),
         Workload("W3", f"W3: touch {mib} MiB, fork, child rewrites it all", [wc, str(mib)],
                  storm_ms, "ms"),
         Workload("W4", "W4: gcc -O2 -g -c analyzer/analyze.c (gcc, cc1, as)", w4,
@@ -124,7 +127,7 @@ def count_lines(p, pat=None):
 
 
 class Tool:
-    slow = False        # runs the reduced pair count on W1/W2
+    slow = 1            # divides the pair count of W1/W2 by this
     outer_timeit = False
     note = ""
 
@@ -167,14 +170,14 @@ class Vmaprof(Tool):
         r = {"events": events, "lost": lost, "bytes": tb}
         b = ses["collectors"]["bpf"]
         if b.get("programs") is not None:
-            r["bpf"] = {"faults": b["faults"], "lost": b["lost"],
+            r["bpf"] = {"faults": b["faults"], "lost": b["lost"], "records": b["records"],
                         "programs": {p["name"]: (p["run_cnt"], p["run_time_ns"])
                                      for p in b["programs"]}}
         return r
 
 
 class Strace(Tool):
-    slow = True
+    slow = SLOW_DIVISOR
 
     def probe(self, tmp):
         need("strace")
@@ -190,7 +193,7 @@ class Strace(Tool):
 
 
 class Ltrace(Tool):
-    slow = True
+    slow = 50
 
     def probe(self, tmp):
         need("ltrace")
@@ -207,7 +210,7 @@ class Ltrace(Tool):
 
 
 class PerfTrace(Tool):
-    slow = True
+    slow = SLOW_DIVISOR
 
     def probe(self, tmp):
         need("perf")
@@ -312,7 +315,7 @@ def run_one(tool, wl, timeit, work):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     tfile = os.path.join(work, "timeit.out")
-    w = wl.slow_cmd if tool.slow else wl.cmd
+    w = wl.command(tool.slow)
     if tool.outer_timeit:
         cmd = [timeit, tfile, *tool.command(w, work)]
     else:
@@ -471,8 +474,11 @@ def render(a, wls, tools, skipped, results, an, total):
           "report.json after the program exits). Ratios are of medians. *Peak RSS* is the",
           "traced program's own (wait4 ru_maxrss of the program and its children).",
           f"*events* is what the tool wrote down (calls, faults); *lost* what it says it",
-          f"dropped. strace, ltrace and perf trace run {a.pairs // SLOW_DIVISOR} pairs on W1/W2",
-          "(a tenth; figures are per pair) to keep the run short.", ""]
+          f"dropped. strace and perf trace run {a.pairs // SLOW_DIVISOR} pairs on W1/W2, ltrace",
+          f"{a.pairs // 50} (figures are per pair), to keep the run short. *trace bytes/event*",
+          "is the size of what the tool wrote over its events (vmaprof: the trace files,",
+          "whose 1 MiB segments are allocated ahead, so a run with few events shows big",
+          "figures).", ""]
     if skipped:
         L += ["Skipped here:", ""]
         L += [f"- {n}: {why}" for n, why in skipped]
@@ -537,26 +543,33 @@ def render(a, wls, tools, skipped, results, an, total):
           "From `vmaprof record --bpf-stats` (kernel BPF run-time statistics on while",
           "recording): the sum of run_time_ns of every collector program, which run for",
           "every task in the system, divided by the faults traced for the program's tree.", "",
-          "| workload | faults traced | lost | Σ ns / traced fault median | min-max | "
-          "per program: ns/run (runs per traced fault) |", "|---|---|---|---|---|---|"]
+          "Σ ns / kernel record is the same sum over every record the collector wrote",
+          "(faults and address-space system calls): the figure for W1/W2, which fault",
+          "little.", "",
+          "| workload | faults traced | records | lost | Σ ns / traced fault median | min-max | "
+          "Σ ns / kernel record | per program: ns/run (runs per traced fault) |",
+          "|---|---|---|---|---|---|---|---|"]
     bpf_fig = {}
     for wl in wls:
         ok = [v for v in results.get((wl.key, "vmaprof record --bpf-stats"), [])
               if "error" not in v and v.get("bpf")]
         if not ok:
             continue
-        per = []
+        per, per_rec = [], []
         for v in ok:
             b = v["bpf"]
             tot = sum(ns for _, ns in b["programs"].values())
             per.append(tot / b["faults"] if b["faults"] else float("nan"))
+            per_rec.append(tot / b["records"] if b["records"] else float("nan"))
         b = ok[-1]["bpf"]
         progs = ", ".join(f"{n} {ns / c:.0f} ({c / b['faults']:.2f})"
                           for n, (c, ns) in sorted(b["programs"].items(), key=lambda x: -x[1][1])
                           if c and b["faults"])
         bpf_fig[wl.key] = med(per)
         L.append(f"| {wl.key} | {med([v['bpf']['faults'] for v in ok]):.0f} | "
-                 f"{max(v['bpf']['lost'] for v in ok)} | {med(per):.0f} | {fmt_range(per)} | {progs} |")
+                 f"{med([v['bpf']['records'] for v in ok]):.0f} | "
+                 f"{max(v['bpf']['lost'] for v in ok)} | {med(per):.0f} | {fmt_range(per)} | "
+                 f"{med(per_rec):.0f} | {progs} |")
     L.append("")
 
     # analyzer
