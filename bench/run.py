@@ -9,7 +9,7 @@ min-max over the rounds. Writes bench/RESULTS.md (regenerated on each run,
 never edited by hand).
 
 usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3]
-                    [--tools bare,vmaprof,...] [--out FILE]
+                    [--tools bare,vmaprof,...] [--out FILE] [--validate]
 
 Needs root (BPF, perf, bpftrace). A peer tool that is missing or cannot run
 here is skipped with the reason in the output and in RESULTS.md.
@@ -150,6 +150,9 @@ class Bare(Tool):
         return inner
 
 
+VALIDATE = False  # --validate: every report.json against the JSON Schema
+
+
 class Vmaprof(Tool):
     def __init__(self, name, vmaprof, opts):
         super().__init__(name, vmaprof)
@@ -161,6 +164,11 @@ class Vmaprof(Tool):
 
     def collect(self, work):
         d = os.path.join(work, "rec")
+        if VALIDATE:
+            v = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "validate_report.py"),
+                                os.path.join(d, "report.json")], capture_output=True, text=True)
+            if v.returncode != 0:
+                raise RuntimeError(f"report.json fails the schema: {v.stdout[-500:]}{v.stderr[-300:]}")
         rep = json.load(open(os.path.join(d, "report.json")))
         ses = json.load(open(os.path.join(d, "session.json")))
         col = rep["collectors"]
@@ -380,7 +388,11 @@ def main():
     ap.add_argument("--only", help="workloads to run, e.g. W1,W3")
     ap.add_argument("--tools", help="tools to run (names as in the table's first word)")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--validate", action="store_true",
+                    help="check every report.json against schema/report.schema.json")
     a = ap.parse_args()
+    global VALIDATE
+    VALIDATE = a.validate
     if a.quick:
         a.rounds, a.pairs = 1, 20000
     build = os.path.abspath(a.build)

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: MIT
+"""The benchmark harness itself still runs: bench/run.py --quick on W3 and W4
+with the bare program, every vmaprof configuration and strace, every report
+checked against the schema (--validate). No timing is asserted here: the
+figures belong to bench/RESULTS.md, written by a full run."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from vptest import VMAPROF, check, eq, main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUN = os.path.join(HERE, "..", "bench", "run.py")
+
+
+def t_quick():
+    if os.geteuid() != 0:
+        print("SKIP: the harness needs root (BPF collector)")
+        raise SystemExit(77)
+    build = os.path.dirname(VMAPROF)
+    with tempfile.TemporaryDirectory(prefix="vmaprof-bench-test-") as tmp:
+        out = os.path.join(tmp, "RESULTS.md")
+        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4",
+                            "--tools", "bare,vmaprof,strace", "--validate", "--out", out],
+                           capture_output=True, text=True, timeout=600)
+        eq(p.returncode, 0, f"bench/run.py exit status: {p.stderr[-2000:]}")
+        text = open(out).read()
+        for w in ("W3", "W4"):
+            for tool in ("bare", "vmaprof record", "vmaprof record --no-bpf",
+                         "vmaprof record --no-bpf --no-stacks", "vmaprof record --no-preload",
+                         "vmaprof record --bpf-stats"):
+                rows = [l for l in text.splitlines() if l.startswith(f"| {w} | {tool} |")]
+                eq(len(rows), 1, f"{w} {tool} row")
+                check("failed" not in rows[0], f"{w} {tool}: {rows[0]}")
+                if tool.startswith("vmaprof"):
+                    cells = [c.strip() for c in rows[0].split("|")]
+                    eq(cells[10], "0", f"{w} {tool}: lost")
+        strace = [l for l in text.splitlines() if "strace" in l and l.startswith("| W3")]
+        check(strace or "strace" in text.split("Skipped here:")[-1], "strace ran or said why not")
+        # the storm's faults, traced with stats on: W3 touches 64 MiB twice
+        m = re.search(r"^\| W3 \| (\d+) \| \d+ \| 0 \| (\d+) \|", text, re.M)
+        check(m is not None, "BPF cost row for W3")
+        check(int(m.group(1)) >= 2 * 64 * 256, f"W3 faults traced: {m.group(1)}")
+        check(re.search(r"\| analyzer >= 5 M fault events/s", text), "analyzer target row")
+
+
+if __name__ == "__main__":
+    main({"quick": t_quick})
