@@ -140,6 +140,7 @@ int cmd_report(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "no-stacks", no_argument, NULL, 'S' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static const char usage[] =
@@ -152,12 +153,13 @@ int cmd_report(int argc, char **argv)
 	struct dump_opts dopts = { .stacks = 1 };
 	int c, stats = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': outp = optarg; break;
 		case 'f': fmt = optarg; break;
 		case 'S': dopts.stacks = 0; break;
 		case 's': stats = 1; break;
+		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
 	}

@@ -431,6 +431,10 @@ def t_cli():
     p = subprocess.run([VMAPROF, "record", "--stack-depth", "x", "--", "true"],
                        capture_output=True, text=True)
     eq(p.returncode, 2, "bad --stack-depth")
+    for sub in ("record", "report", "diff"):
+        p = subprocess.run([VMAPROF, sub, "--help"], capture_output=True, text=True)
+        check(p.returncode == 0 and p.stdout.startswith(f"usage: vmaprof {sub}"),
+              f"{sub} --help: {p.returncode} {p.stdout[:80]!r} {p.stderr[:80]!r}")
     # stdin passes through
     run = record(["sh", "-c", "read x; echo got $x"], stdin=open(os.devnull))
     eq(run.stdout, "got\n", "stdin passes through")
