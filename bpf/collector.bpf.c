@@ -146,22 +146,36 @@ static __always_inline void fault_vma(struct task_state *st, struct task_struct 
 	if (vma_mode == CT_VMA_OFF)
 		return;
 	gen = *(volatile __u64 *)&vma_gen;
-	if (vma_mode == CT_VMA_CACHED && st->vc_gen == gen && addr >= st->vc_start && addr < st->vc_end) {
-		st->f.h.flags |= VP_FAULT_VMA;
-		st->f.vm_flags = st->vc_flags;
-		st->f.vma_file = st->vc_file;
-		return;
+	if (vma_mode == CT_VMA_CACHED) {
+		if (st->vc_gen != gen) {
+			/* a VMA changed somewhere: forget them all */
+			for (int i = 0; i < CT_VMA_CACHE; i++)
+				st->vc_end[i] = 0;
+			st->vc_gen = gen;
+		}
+		for (int i = 0; i < CT_VMA_CACHE; i++) {
+			if (addr >= st->vc_start[i] && addr < st->vc_end[i]) {
+				st->f.h.flags |= VP_FAULT_VMA;
+				st->f.vm_flags = st->vc_flags[i];
+				st->f.vma_file = (st->vc_file >> i) & 1;
+				return;
+			}
+		}
 	}
 	if (bpf_find_vma(task, addr, vma_cb, &vi, 0))
 		return; /* -ENOENT (no VMA) or -EBUSY (mmap_lock): record without */
 	st->f.h.flags |= VP_FAULT_VMA;
 	st->f.vm_flags = vi.flags;
 	st->f.vma_file = vi.file;
-	st->vc_start = vi.start;
-	st->vc_end = vi.end;
-	st->vc_flags = vi.flags;
-	st->vc_file = vi.file;
-	st->vc_gen = gen;
+	if (vma_mode == CT_VMA_CACHED) {
+		__u32 k = st->vc_next & (CT_VMA_CACHE - 1);
+
+		st->vc_start[k] = vi.start;
+		st->vc_end[k] = vi.end;
+		st->vc_flags[k] = vi.flags;
+		st->vc_file = (st->vc_file & ~(1u << k)) | ((__u32)vi.file << k);
+		st->vc_next = k + 1;
+	}
 }
 
 static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 error_code,

@@ -13,6 +13,10 @@
 /* task_state.in_fault */
 enum { CT_FAULT_NONE = 0, CT_FAULT_OPEN = 1, CT_FAULT_OPEN_NOCOUNT = 2 };
 
+/* VMAs cached per task (a power of two): a program's faults move between
+ * a few VMAs (heap, stack, libraries), and a miss costs bpf_find_vma. */
+#define CT_VMA_CACHE 4
+
 /* Values of the `vma_mode` read-only global. */
 enum { CT_VMA_OFF = 0, CT_VMA_EVERY = 1, CT_VMA_CACHED = 2 };
 
@@ -20,11 +24,12 @@ struct task_state {
 	struct vp_fault f;   /* the open fault; header filled at its start */
 	__u64 mem_args[6];   /* syscall arguments saved at sys_enter */
 	__u64 mem_t0;        /* sys_enter time */
-	__u64 vc_start;      /* cached VMA [vc_start, vc_end), valid while */
-	__u64 vc_end;        /* vma_gen == vc_gen */
-	__u64 vc_flags;
+	__u64 vc_start[CT_VMA_CACHE]; /* cached VMAs [vc_start, vc_end), all valid */
+	__u64 vc_end[CT_VMA_CACHE];   /* while vma_gen == vc_gen (an empty slot */
+	__u64 vc_flags[CT_VMA_CACHE]; /* has vc_end 0) */
 	__u64 vc_gen;
-	__u32 vc_file;
+	__u32 vc_file;       /* bit i: slot i is file-backed */
+	__u32 vc_next;       /* slot the next miss fills */
 	__u32 mem_call;      /* enum vp_call of the syscall in flight, 0 = none */
 	__u8 traced;
 	__u8 in_fault;       /* CT_FAULT_* */
@@ -32,6 +37,7 @@ struct task_state {
 	__u8 vma_sys;        /* a VMA-changing syscall is in flight */
 	__u32 _pad;
 };
-_Static_assert(sizeof(struct task_state) == 168, "task_state size");
+_Static_assert(sizeof(struct task_state) == 168 + 3 * 8 * (CT_VMA_CACHE - 1) + 8,
+	       "task_state size");
 
 #endif /* VMAPROF_COLLECTOR_STATE_H */
