@@ -37,6 +37,7 @@ ROOT = os.path.dirname(HERE)
 # per pair, so it compares): a twentieth, ltrace a fiftieth.
 SLOW_DIVISOR = 20
 TRUE = shutil.which("true") or "/bin/true"
+RUN_TIMEOUT = 120  # seconds for one run; a tool that takes longer is dropped
 
 BPFTRACE_SCRIPT = r"""
 BEGIN { @t[cpid] = 1; }
@@ -329,7 +330,8 @@ def run_one(tool, wl, timeit, work):
     else:
         cmd = tool.command([timeit, tfile, *w], work)
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=work)
+    # a hung tool must not eat the run's 10 minutes
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=work)
     e2e = time.monotonic() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)}: exit {p.returncode}: {p.stderr[-800:]}")
@@ -436,12 +438,19 @@ def main():
 
     results = {}
     keep = {}
+    hung = set()
     for r in range(a.rounds):
         for wl in wls:
             for t in tools:
                 work = os.path.join(tmp, "run")
+                if (wl.key, t.name) in hung:
+                    continue
                 try:
                     v = run_one(t, wl, timeit, work)
+                except subprocess.TimeoutExpired:
+                    log(f"bench: {wl.key} {t.name}: over {RUN_TIMEOUT} s, not run again")
+                    hung.add((wl.key, t.name))
+                    v = {"error": f"took over {RUN_TIMEOUT} s; killed"}
                 except Exception as e:  # a tool failing on one workload: say so
                     log(f"bench: {wl.key} {t.name}: {e}")
                     v = {"error": str(e).splitlines()[0][:200]}
