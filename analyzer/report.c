@@ -264,6 +264,39 @@ static int proc_cmp(const void *x, const void *y)
 	return a->pid < b->pid ? -1 : a->pid > b->pid;
 }
 
+/* jansson's json_dumpf makes one stdio call per token, which was a third
+ * of writing a big report; dump into a reused buffer, write that once. */
+struct dumpbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static int dumpbuf_add(const char *s, size_t n, void *data)
+{
+	struct dumpbuf *b = data;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q)
+			return -1;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	return 0;
+}
+
+static int dump_to(const json_t *o, FILE *f, size_t flags, struct dumpbuf *b)
+{
+	b->n = 0;
+	if (json_dump_callback(o, dumpbuf_add, b, flags))
+		return -1;
+	return fwrite(b->p, 1, b->n, f) == b->n ? 0 : -1;
+}
+
 /* Write `o` without its closing brace, so that more members can follow. */
 static int dump_open(const json_t *o, FILE *f, size_t flags)
 {
@@ -322,6 +355,7 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 {
 	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
 	struct u64map sc = { 0 };
+	struct dumpbuf db = { 0 };
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
 	int err = 0;
 	json_t *r = report_head(a);
@@ -338,7 +372,7 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 		for (uint32_t v = 0; v < p->nv && !err; v++) {
 			json_t *e = vma_json(a, &sc, p, v);
 			fputs(v ? ",\n" : nl, f);
-			err |= json_dumpf(e, f, flags);
+			err |= dump_to(e, f, flags, &db);
 			json_decref(e);
 		}
 		fprintf(f, "]}");
@@ -358,11 +392,12 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 							   a->page_size));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
-			err |= json_dumpf(o, f, flags);
+			err |= dump_to(o, f, flags, &db);
 			json_decref(o);
 		}
 	}
 	fprintf(f, "]}\n");
+	free(db.p);
 	for (size_t i = 0; i < sc.cap; i++)
 		json_decref(sc.val[i]);
 	u64map__free(&sc);
