@@ -13,6 +13,8 @@
  *                                      touches; prints lost and ns/fault
  *   collector_selftest --storm GIB --no-bpf   the same storm untraced (baseline)
  *   collector_selftest --storm GIB --no-stats  traced, BPF run-time stats off
+ *   collector_selftest --storm GIB --idle MS   first MS ms with nothing traced:
+ *                                      estimate what a quiet machine shows
  *   collector_selftest --vma off|every|cached   VMA lookup mode
  *   collector_selftest --exec-touch N FD   (internal: the exec'd image)
  */
@@ -783,12 +785,47 @@ static void storm(struct res *r)
 	}
 }
 
+/* Program stats before the storm, after an idle window with nothing traced
+ * (--idle MS): what the programs cost per run for the rest of the system. */
+static struct collector_prog_stat idle0[16], idle1[16];
+static int idle_n;
+
 static void print_cost(struct collector *c, uint64_t faults)
 {
 	struct collector_prog_stat ps[16];
 	int n = collector__prog_stats(c, ps, 16);
 	uint64_t ns = 0;
 
+	if (idle_n && faults) {
+		/* Every run costs about what an untraced run cost in the idle
+		 * window (u); what traced runs cost above that is
+		 * sum(ns - u*cnt) over the storm. A quiet machine would show
+		 * that excess plus one untraced page_fault_user and one
+		 * mm_page_alloc run per fault. */
+		double excess = 0, base = 0;
+
+		for (int i = 0; i < n && i < idle_n && i < 16; i++) {
+			uint64_t icnt = idle1[i].run_cnt - idle0[i].run_cnt;
+			double u = icnt ? (double)(idle1[i].run_ns - idle0[i].run_ns) / icnt : 0;
+			uint64_t cnt = ps[i].run_cnt - idle1[i].run_cnt;
+			uint64_t rns = ps[i].run_ns - idle1[i].run_ns;
+
+			printf("  idle %-20s runs %8llu (%6.1f ns/run); storm runs %10llu\n",
+			       ps[i].name, (unsigned long long)icnt, u, (unsigned long long)cnt);
+			excess += rns - u * cnt;
+			if (!strcmp(ps[i].name, "page_fault_user") ||
+			    !strcmp(ps[i].name, "mm_page_alloc"))
+				base += u;
+		}
+		printf("  quiet-machine estimate: %.1f ns per fault (excess %.1f + untraced "
+		       "runs %.1f)\n", excess / faults + base, excess / faults, base);
+	}
+
+	for (int i = 0; i < n && i < idle_n && i < 16; i++) {
+		/* storm only: without the idle window */
+		ps[i].run_cnt -= idle1[i].run_cnt;
+		ps[i].run_ns -= idle1[i].run_ns;
+	}
 	for (int i = 0; i < n && i < 16; i++) {
 		printf("  prog %-20s run_cnt %10llu run_time %12llu ns (%6.1f ns/run)\n",
 		       ps[i].name, (unsigned long long)ps[i].run_cnt,
@@ -824,7 +861,7 @@ int main(int argc, char **argv)
 	struct trace t;
 	char path[PATH_MAX + 32], why[512] = "";
 	double storm_gib = 0;
-	int no_bpf = 0, no_stats = 0;
+	int no_bpf = 0, no_stats = 0, idle_ms = 0;
 	int err, status;
 
 	if (argc == 4 && !strcmp(argv[1], "--exec-touch"))
@@ -834,6 +871,8 @@ int main(int argc, char **argv)
 			no_bpf = 1;
 		} else if (!strcmp(argv[i], "--no-stats")) {
 			no_stats = 1;
+		} else if (!strcmp(argv[i], "--idle") && i + 1 < argc) {
+			idle_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--storm") && i + 1 < argc) {
 			storm_gib = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--vma") && i + 1 < argc) {
@@ -842,7 +881,7 @@ int main(int argc, char **argv)
 				: !strcmp(argv[i], "every") ? COLLECTOR_VMA_EVERY
 							    : COLLECTOR_VMA_CACHED;
 		} else {
-			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats]] [--vma off|every|cached]\n",
+			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats] [--idle MS]] [--vma off|every|cached]\n",
 				argv[0]);
 			return 2;
 		}
@@ -901,6 +940,12 @@ int main(int argc, char **argv)
 		int64_t t0 = now_ms();
 
 		r->a_len = (uint64_t)(storm_gib * (1ull << 30));
+		if (idle_ms > 0 && !no_stats) {
+			idle_n = collector__prog_stats(c, idle0, 16);
+			usleep(idle_ms * 1000);
+			collector__prog_stats(c, idle1, 16);
+			t0 = now_ms();
+		}
 		status = run_traced(c, storm, r);
 		err = collector__finish(c, &st);
 		printf("storm: %.1f GiB = %llu first touches in %.2f s (%.2f us/fault), exit %d; "
