@@ -85,6 +85,9 @@ struct {
 
 static __always_inline struct task_state *state_of(struct task_struct *t)
 {
+	/* Most tasks have no BPF storage at all: one load, no helper call. */
+	if (!t->bpf_storage)
+		return NULL;
 	return bpf_task_storage_get(&tstate, t, 0, 0);
 }
 
@@ -212,8 +215,13 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	if (st->in_fault)
 		fault_end(st, 0);
 	f = open_slot(st);
-	hdr(&f->h, VP_REC_FAULT, sizeof(*f), bpf_ktime_get_ns());
+	f->h.type = VP_REC_FAULT;
 	f->h.flags = kflag;
+	f->h.size = sizeof(*f);
+	f->h.time_ns = bpf_ktime_get_ns();
+	/* = bpf_get_current_pid_tgid(), without the helper call */
+	f->h.pid = task->tgid;
+	f->h.tid = task->pid;
 	f->addr = addr;
 	f->ip = regs->ip;
 	f->error_code = error_code;

@@ -68,6 +68,10 @@ struct res {
 };
 
 enum { S_WRITE, S_READ, S_COW, S_KREAD, S_THP, S_FILE, S_TREE, S_THREAD, S_N };
+/* Not in the scenario loop: still running (in user space, faults pending in
+ * its task storage) when recording stops. */
+#define S_SPIN S_N
+#define SPIN_PAGES 100
 static const char *const s_name[S_N] = {"write", "read", "cow", "kread",
 					 "thp", "file", "tree", "thread"};
 static struct res *R;
@@ -322,6 +326,20 @@ static void sc_thread(struct res *r)
 
 	if (pthread_create(&t, NULL, thread_fn, r) || pthread_join(t, NULL))
 		die("pthread");
+}
+
+/* Touch SPIN_PAGES pages, tell the test, then spin without a syscall until
+ * killed: its faults are still in its task storage when recording stops. */
+static void sc_spin(struct res *r)
+{
+	char *p = map_anon(SPIN_PAGES * PS, MADV_NOHUGEPAGE);
+
+	r->a = (uintptr_t)p;
+	r->a_len = SPIN_PAGES * PS;
+	touch_write(p, SPIN_PAGES);
+	__atomic_store_n(&r->ok, 1, __ATOMIC_RELEASE);
+	for (;;)
+		__atomic_load_n(&r->ok, __ATOMIC_RELAXED);
 }
 
 static int exec_touch(int argc, char **argv)
@@ -749,6 +767,22 @@ static void verify(const struct trace *t, const char *thp_mode)
 		exit_of(t, r->pid);
 	}
 
+	/* faults pending in task storage when recording stopped: collected by
+	 * the task iterator at finish, the open one marked CUT */
+	r = &R[S_SPIN];
+	{
+		unsigned cut = 0;
+
+		s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, 0);
+		FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
+		cut += f->h.pid == (uint32_t)r->pid && (f->h.flags & VP_FAULT_CUT);
+		printf("  spin:   %u faults 0x6 pending at finish (pages1 %u, cut %u)\n", s.n,
+		       s.pages1, cut);
+		CHECK(s.n == SPIN_PAGES && s.pages1 == SPIN_PAGES && s.err_other == 0 && cut == 1,
+		      "spin: %u faults (pages1 %u, cut %u), want %d/%d/1", s.n, s.pages1, cut,
+		      SPIN_PAGES, SPIN_PAGES);
+	}
+
 	/* records of untraced processes never appear */
 	{
 		unsigned stray = 0;
@@ -757,7 +791,7 @@ static void verify(const struct trace *t, const char *thp_mode)
 			pid_t p = t->recs[i]->pid;
 			int known = p == getpid() && t->recs[i]->type == VP_REC_BPF_LOST;
 
-			for (int k = 0; k < S_N; k++)
+			for (int k = 0; k <= S_SPIN; k++)
 				known |= p == R[k].pid || (p && (p == R[k].pid2 || p == R[k].pid3));
 			stray += !known;
 		}
@@ -902,7 +936,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/bpf.vpt", tmp_dir);
-	R = mmap(NULL, sizeof(struct res) * S_N, PROT_READ | PROT_WRITE,
+	R = mmap(NULL, sizeof(struct res) * (S_SPIN + 1), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (R == MAP_FAILED) {
 		perror("mmap");
@@ -965,7 +999,33 @@ int main(int argc, char **argv)
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "scenario %s: status 0x%x",
 		      s_name[k], status);
 	}
-	err = collector__finish(c, &st);
+	{
+		int go[2];
+		int64_t deadline = now_ms() + 60000;
+		pid_t pid;
+
+		if (pipe(go))
+			return 1;
+		pid = fork();
+		if (pid == 0) {
+			close(go[1]);
+			wait_byte(go[0]);
+			sc_spin(&R[S_SPIN]);
+			_exit(0);
+		}
+		close(go[0]);
+		R[S_SPIN].pid = pid;
+		err = collector__track(c, pid);
+		CHECK(err == 0, "collector__track(%d): %s", pid, strerror(-err));
+		send_byte(go[1]);
+		close(go[1]);
+		while (!__atomic_load_n(&R[S_SPIN].ok, __ATOMIC_ACQUIRE) && now_ms() < deadline)
+			collector__poll(c, 10);
+		CHECK(R[S_SPIN].ok, "spin: child did not touch its pages");
+		err = collector__finish(c, &st);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 	CHECK(err == 0, "collector__finish: %s", strerror(-err));
 	printf("trace %s: %llu records, %llu faults, lost %llu, untracked %llu\n", path,
 	       (unsigned long long)st.records, (unsigned long long)st.faults,
