@@ -17,9 +17,12 @@
  * - A fault is "open" from its page_fault_* event until the task's next
  *   fault, syscall entry, syscall exit or exit; movable-page allocations of
  *   the task in between are charged to it. See README.md for why these ends.
- * - Nothing grows per fault: the open fault lives in the task's storage,
- *   which dies with the task.
- * - A failed ring-buffer reserve is counted in `lost`, never dropped silently.
+ * - Nothing grows per fault: the open fault and up to CT_BATCH - 1
+ *   finished ones live in the task's storage and are output as one sample
+ *   when the batch is full and at the task's syscall entry/exit, exec and
+ *   exit; flush_tasks collects what tasks still hold when recording stops.
+ * - A failed ring-buffer reserve is counted in `lost` (one per record it
+ *   would have carried), never dropped silently.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
