@@ -17,9 +17,12 @@
  * - A fault is "open" from its page_fault_* event until the task's next
  *   fault, syscall entry, syscall exit or exit; movable-page allocations of
  *   the task in between are charged to it. See README.md for why these ends.
- * - Nothing grows per fault: the open fault lives in the task's storage,
- *   which dies with the task.
- * - A failed ring-buffer reserve is counted in `lost`, never dropped silently.
+ * - Nothing grows per fault: the open fault and up to CT_BATCH - 1
+ *   finished ones live in the task's storage and are output as one sample
+ *   when the batch is full and at the task's syscall entry/exit, exec and
+ *   exit; flush_tasks collects what tasks still hold when recording stops.
+ * - A failed ring-buffer reserve is counted in `lost` (one per record it
+ *   would have carried), never dropped silently.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -85,6 +88,9 @@ struct {
 
 static __always_inline struct task_state *state_of(struct task_struct *t)
 {
+	/* Most tasks have no BPF storage at all: one load, no helper call. */
+	if (!t->bpf_storage)
+		return NULL;
 	return bpf_task_storage_get(&tstate, t, 0, 0);
 }
 
@@ -111,12 +117,47 @@ static __always_inline void hdr(struct vp_rec *h, __u16 type, __u32 size, __u64 
 	h->tid = (__u32)id;
 }
 
+/* Output the task's finished faults (fb[0, nb)) as one ring-buffer sample;
+ * user space splits it by h.size. On failure every record in it is lost. */
+static __always_inline void batch_flush(struct task_state *st)
+{
+	__u64 n = st->nb, sz;
+
+	if (!n)
+		return;
+	sz = n * sizeof(struct vp_fault);
+	barrier_var(sz);
+	if (sz > sizeof(st->fb))
+		return; /* never: nb <= CT_BATCH; bounds the size for the verifier */
+	if (bpf_ringbuf_output(&rb, st->fb, sz, rb_flags()))
+		__sync_fetch_and_add(&lost, n);
+	st->nb = 0;
+}
+
+static __always_inline struct vp_fault *open_slot(struct task_state *st)
+{
+	return &st->fb[st->nb & (CT_BATCH - 1)];
+}
+
+/* End the open fault: it joins the batch; a full batch is output. */
 static __always_inline void fault_end(struct task_state *st, __u16 flags)
 {
+	__u32 i = st->nb & (CT_BATCH - 1);
+
 	st->in_fault = CT_FAULT_NONE;
-	st->f.h.flags |= flags;
-	if (bpf_ringbuf_output(&rb, &st->f, sizeof(st->f), rb_flags()))
-		count_lost();
+	st->fb[i].h.flags |= flags;
+	st->nb = i + 1;
+	if (i + 1 == CT_BATCH)
+		batch_flush(st);
+}
+
+/* End the open fault if any and output everything pending: before any
+ * other record of the task, and where the task leaves user space. */
+static __always_inline void fault_flush(struct task_state *st, __u16 flags)
+{
+	if (st->in_fault)
+		fault_end(st, flags);
+	batch_flush(st);
 }
 
 struct vma_info {
@@ -137,8 +178,8 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
-static __always_inline void fault_vma(struct task_state *st, struct task_struct *task,
-				      __u64 addr)
+static __always_inline void fault_vma(struct task_state *st, struct vp_fault *f,
+				      struct task_struct *task, __u64 addr)
 {
 	struct vma_info vi;
 	__u64 gen;
@@ -155,18 +196,18 @@ static __always_inline void fault_vma(struct task_state *st, struct task_struct 
 		}
 		for (int i = 0; i < CT_VMA_CACHE; i++) {
 			if (addr >= st->vc_start[i] && addr < st->vc_end[i]) {
-				st->f.h.flags |= VP_FAULT_VMA;
-				st->f.vm_flags = st->vc_flags[i];
-				st->f.vma_file = (st->vc_file >> i) & 1;
+				f->h.flags |= VP_FAULT_VMA;
+				f->vm_flags = st->vc_flags[i];
+				f->vma_file = (st->vc_file >> i) & 1;
 				return;
 			}
 		}
 	}
 	if (bpf_find_vma(task, addr, vma_cb, &vi, 0))
 		return; /* -ENOENT (no VMA) or -EBUSY (mmap_lock): record without */
-	st->f.h.flags |= VP_FAULT_VMA;
-	st->f.vm_flags = vi.flags;
-	st->f.vma_file = vi.file;
+	f->h.flags |= VP_FAULT_VMA;
+	f->vm_flags = vi.flags;
+	f->vma_file = vi.file;
 	if (vma_mode == CT_VMA_CACHED) {
 		__u32 k = st->vc_next & (CT_VMA_CACHE - 1);
 
@@ -184,23 +225,32 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_state *st = state_of(task);
 
+	struct vp_fault *f;
+
 	if (!st)
 		return 0;
 	if (st->in_fault)
 		fault_end(st, 0);
-	hdr(&st->f.h, VP_REC_FAULT, sizeof(st->f), bpf_ktime_get_ns());
-	st->f.h.flags = kflag;
-	st->f.addr = addr;
-	st->f.ip = regs->ip;
-	st->f.error_code = error_code;
-	st->f.pages = 0;
-	st->f.vm_flags = 0;
-	st->f.vma_file = 0;
-	st->f._pad = 0;
-	fault_vma(st, task, addr);
+	f = open_slot(st);
+	f->h.type = VP_REC_FAULT;
+	f->h.flags = kflag;
+	f->h.size = sizeof(*f);
+	f->h.time_ns = bpf_ktime_get_ns();
+	/* = bpf_get_current_pid_tgid(), without the helper call */
+	f->h.pid = task->tgid;
+	f->h.tid = task->pid;
+	f->addr = addr;
+	f->ip = regs->ip;
+	f->error_code = error_code;
+	f->pages = 0;
+	f->vm_flags = 0;
+	f->vma_file = 0;
+	f->_pad = 0;
+	fault_vma(st, f, task, addr);
 	if (st->exited) {
 		/* after our exit record (e.g. clear_child_tid): no end will come */
-		fault_end(st, VP_FAULT_CUT);
+		st->in_fault = CT_FAULT_OPEN;
+		fault_flush(st, VP_FAULT_CUT);
 		return 0;
 	}
 	st->in_fault = CT_FAULT_OPEN;
@@ -228,6 +278,7 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	     int migratetype)
 {
 	struct task_state *st;
+	struct vp_fault *f;
 
 	/* User pages (anonymous, COW copies, page cache) are movable; page
 	 * tables, slab and network buffers are not. Test this before touching
@@ -237,13 +288,14 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	st = state_of(bpf_get_current_task_btf());
 	if (!st || st->in_fault != CT_FAULT_OPEN)
 		return 0;
-	st->f.pages += 1u << (order & 31);
+	f = open_slot(st);
+	f->pages += 1u << (order & 31);
 	/* A kernel-mode fault on an anonymous VMA allocates at most one folio
 	 * (zero-fill or COW copy); stop counting after it so that allocations
 	 * later in the same syscall (before its exit or the next fault) are not
 	 * charged to this fault. */
-	if ((st->f.h.flags & (VP_FAULT_KERNEL | VP_FAULT_VMA)) ==
-		    (VP_FAULT_KERNEL | VP_FAULT_VMA) && !st->f.vma_file)
+	if ((f->h.flags & (VP_FAULT_KERNEL | VP_FAULT_VMA)) ==
+		    (VP_FAULT_KERNEL | VP_FAULT_VMA) && !f->vma_file)
 		st->in_fault = CT_FAULT_OPEN_NOCOUNT;
 	return 0;
 }
@@ -278,8 +330,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 
 	if (!st)
 		return 0;
-	if (st->in_fault)
-		fault_end(st, 0);
+	fault_flush(st, 0);
 	call = mem_call_of(id, &changes);
 	if (!changes)
 		return 0;
@@ -307,8 +358,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!st)
 		return 0;
-	if (st->in_fault)
-		fault_end(st, 0);
+	fault_flush(st, 0);
 	if (!st->vma_sys)
 		return 0;
 	st->vma_sys = 0;
@@ -386,8 +436,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!st)
 		return 0;
-	if (st->in_fault)
-		fault_end(st, 0);
+	fault_flush(st, 0);
 	__sync_fetch_and_add(&vma_gen, 1); /* new mm: every cached VMA is stale */
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
@@ -437,8 +486,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 
 	if (!st)
 		return 0;
-	if (st->in_fault)
-		fault_end(st, VP_FAULT_CUT);
+	fault_flush(st, VP_FAULT_CUT);
 	st->exited = 1;
 	if (!group_dead)
 		return 0;
@@ -463,5 +511,26 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->_pad = 0;
 	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+/*
+ * Run once by collector__finish after the producers above are detached (and
+ * an RCU grace period has passed, so none of them is still running): output
+ * every task's pending faults, the open one with VP_FAULT_CUT (recording
+ * stopped before its end). Tasks still in user space hold such records.
+ */
+SEC("iter/task")
+int flush_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct task_state *st;
+
+	if (!task)
+		return 0;
+	st = bpf_task_storage_get(&tstate, task, 0, 0);
+	if (!st)
+		return 0;
+	fault_flush(st, VP_FAULT_CUT);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@
 struct collector {
 	struct collector_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link *flush_link; /* iter/task: pending faults at finish */
 	int fd;
 	int stats_fd;
 	int finished;
@@ -178,19 +180,31 @@ static void emit(struct collector *c, const void *rec, uint32_t size)
 	c->records++;
 }
 
+/* One ring-buffer sample holds either one record of any type (the sample
+ * may be longer than h.size: TASK_EXEC reserves room for the longest path),
+ * or a task's batch of finished VP_REC_FAULTs back to back, each with its
+ * own h.size, filling the sample exactly. */
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
-	const struct vp_rec *h = data;
+	const char *p = data;
 
-	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size || (h->size & 7) ||
-	    h->size > VP_MAX_RECORD || h->type < VP_REC_MEM || h->type >= VP_REC_TYPE_MAX) {
-		c->bad++;
-		return 0;
-	}
-	if (h->type == VP_REC_FAULT)
+	while (size) {
+		const struct vp_rec *h = (const void *)p;
+
+		if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size ||
+		    (h->size & 7) || h->size > VP_MAX_RECORD || h->type < VP_REC_MEM ||
+		    h->type >= VP_REC_TYPE_MAX) {
+			c->bad++; /* the rest of the sample cannot be delimited */
+			return 0;
+		}
+		emit(c, h, h->size);
+		if (h->type != VP_REC_FAULT)
+			return 0;
 		c->faults++;
-	emit(c, h, h->size);
+		p += h->size;
+		size -= h->size;
+	}
 	return 0;
 }
 
@@ -273,6 +287,8 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	default: c->skel->rodata->vma_mode = CT_VMA_CACHED; break;
 	}
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
+	/* run once by collector__finish, not attached with the producers */
+	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
 	err = bpf_map__set_max_entries(c->skel->maps.rb, ringbuf_size(o->ringbuf_bytes));
 	if (err) {
 		set_why(why, why_len, "cannot size the ring buffer: %s", strerror(-err));
@@ -294,6 +310,16 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	err = collector_bpf__attach(c->skel);
 	if (err) {
 		set_why(why, why_len, "cannot attach the BPF programs: %s",
+			libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		goto cleanup;
+	}
+	/* Without the task iterator, faults still pending in task storage when
+	 * recording stops could not be collected: refuse now rather than lose
+	 * them uncounted later. */
+	c->flush_link = bpf_program__attach_iter(c->skel->progs.flush_tasks, NULL);
+	if (!c->flush_link) {
+		err = -errno;
+		set_why(why, why_len, "cannot attach the task iterator: %s",
 			libbpf_msg[0] ? libbpf_msg : strerror(-err));
 		goto cleanup;
 	}
@@ -398,19 +424,59 @@ int collector__poll(struct collector *c, int timeout_ms)
 	return after_drain(c, n);
 }
 
+/* Run flush_tasks over every task: each task's pending faults go to the
+ * ring buffer (a failed output is counted in `lost` there). */
+static int flush_pending(struct collector *c)
+{
+	char buf[64];
+	int fd, err = 0;
+	ssize_t n;
+
+	if (!c->flush_link)
+		return 0;
+	fd = bpf_iter_create(bpf_link__fd(c->flush_link));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+	}
+	close(fd);
+	return err;
+}
+
+static int drain_all(struct collector *c)
+{
+	int n;
+
+	do {
+		n = ring_buffer__consume(c->rb);
+		check_lost(c);
+	} while (n > 0);
+	return n < 0 ? n : 0;
+}
+
 int collector__finish(struct collector *c, struct collector_stats *st)
 {
 	int n, err = 0;
 
 	if (!c || c->finished)
 		return -EINVAL;
-	/* Stop the producers first: records can then only be in the ring. */
+	/* Stop the producers first, then wait for a grace period: a program
+	 * started before the detach may still be running on another CPU, and
+	 * the tracepoints run them inside RCU read-side sections. After that
+	 * records can only be in the ring or pending in task storage. */
 	collector_bpf__detach(c->skel);
-	do {
-		n = ring_buffer__consume(c->rb);
-		check_lost(c);
-	} while (n > 0);
-	if (n < 0)
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
+		usleep(50000); /* nohz_full or no membarrier: a program runs for µs */
+	err = drain_all(c);
+	n = flush_pending(c);
+	if (n && !err)
+		err = n;
+	n = drain_all(c);
+	if (n && !err)
 		err = n;
 	{
 		int ferr = flush(c); /* also rewrites the header counters */
@@ -462,6 +528,7 @@ void collector__free(struct collector *c)
 	if (!c->finished)
 		collector__finish(c, NULL);
 	ring_buffer__free(c->rb);
+	bpf_link__destroy(c->flush_link);
 	collector_bpf__destroy(c->skel);
 	if (c->fd >= 0)
 		close(c->fd);

@@ -62,8 +62,9 @@ int collector__track(struct collector *c, pid_t root_pid);
  * Returns the number of records drained, or -errno (a write error is
  * reported once; the lost records are counted). */
 int collector__poll(struct collector *c, int timeout_ms);
-/* Stop recording (detach), drain, write the header counters, close the
- * file. `st` may be NULL. Call once. */
+/* Stop recording (detach), collect the faults still pending in the traced
+ * tasks' storage (a task iterator; the open fault gets VP_FAULT_CUT), drain,
+ * write the header counters, close the file. `st` may be NULL. Call once. */
 int collector__finish(struct collector *c, struct collector_stats *st);
 /* Accepts NULL. Finishes first if collector__finish was not called. */
 void collector__free(struct collector *c);

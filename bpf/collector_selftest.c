@@ -13,6 +13,8 @@
  *                                      touches; prints lost and ns/fault
  *   collector_selftest --storm GIB --no-bpf   the same storm untraced (baseline)
  *   collector_selftest --storm GIB --no-stats  traced, BPF run-time stats off
+ *   collector_selftest --storm GIB --idle MS   first MS ms with nothing traced:
+ *                                      estimate what a quiet machine shows
  *   collector_selftest --vma off|every|cached   VMA lookup mode
  *   collector_selftest --exec-touch N FD   (internal: the exec'd image)
  */
@@ -66,6 +68,10 @@ struct res {
 };
 
 enum { S_WRITE, S_READ, S_COW, S_KREAD, S_THP, S_FILE, S_TREE, S_THREAD, S_N };
+/* Not in the scenario loop: still running (in user space, faults pending in
+ * its task storage) when recording stops. */
+#define S_SPIN S_N
+#define SPIN_PAGES 100
 static const char *const s_name[S_N] = {"write", "read", "cow", "kread",
 					 "thp", "file", "tree", "thread"};
 static struct res *R;
@@ -320,6 +326,20 @@ static void sc_thread(struct res *r)
 
 	if (pthread_create(&t, NULL, thread_fn, r) || pthread_join(t, NULL))
 		die("pthread");
+}
+
+/* Touch SPIN_PAGES pages, tell the test, then spin without a syscall until
+ * killed: its faults are still in its task storage when recording stops. */
+static void sc_spin(struct res *r)
+{
+	char *p = map_anon(SPIN_PAGES * PS, MADV_NOHUGEPAGE);
+
+	r->a = (uintptr_t)p;
+	r->a_len = SPIN_PAGES * PS;
+	touch_write(p, SPIN_PAGES);
+	__atomic_store_n(&r->ok, 1, __ATOMIC_RELEASE);
+	for (;;)
+		__atomic_load_n(&r->ok, __ATOMIC_RELAXED);
 }
 
 static int exec_touch(int argc, char **argv)
@@ -747,6 +767,22 @@ static void verify(const struct trace *t, const char *thp_mode)
 		exit_of(t, r->pid);
 	}
 
+	/* faults pending in task storage when recording stopped: collected by
+	 * the task iterator at finish, the open one marked CUT */
+	r = &R[S_SPIN];
+	{
+		unsigned cut = 0;
+
+		s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, 0);
+		FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
+		cut += f->h.pid == (uint32_t)r->pid && (f->h.flags & VP_FAULT_CUT);
+		printf("  spin:   %u faults 0x6 pending at finish (pages1 %u, cut %u)\n", s.n,
+		       s.pages1, cut);
+		CHECK(s.n == SPIN_PAGES && s.pages1 == SPIN_PAGES && s.err_other == 0 && cut == 1,
+		      "spin: %u faults (pages1 %u, cut %u), want %d/%d/1", s.n, s.pages1, cut,
+		      SPIN_PAGES, SPIN_PAGES);
+	}
+
 	/* records of untraced processes never appear */
 	{
 		unsigned stray = 0;
@@ -755,7 +791,7 @@ static void verify(const struct trace *t, const char *thp_mode)
 			pid_t p = t->recs[i]->pid;
 			int known = p == getpid() && t->recs[i]->type == VP_REC_BPF_LOST;
 
-			for (int k = 0; k < S_N; k++)
+			for (int k = 0; k <= S_SPIN; k++)
 				known |= p == R[k].pid || (p && (p == R[k].pid2 || p == R[k].pid3));
 			stray += !known;
 		}
@@ -783,12 +819,47 @@ static void storm(struct res *r)
 	}
 }
 
+/* Program stats before the storm, after an idle window with nothing traced
+ * (--idle MS): what the programs cost per run for the rest of the system. */
+static struct collector_prog_stat idle0[16], idle1[16];
+static int idle_n;
+
 static void print_cost(struct collector *c, uint64_t faults)
 {
 	struct collector_prog_stat ps[16];
 	int n = collector__prog_stats(c, ps, 16);
 	uint64_t ns = 0;
 
+	if (idle_n && faults) {
+		/* Every run costs about what an untraced run cost in the idle
+		 * window (u); what traced runs cost above that is
+		 * sum(ns - u*cnt) over the storm. A quiet machine would show
+		 * that excess plus one untraced page_fault_user and one
+		 * mm_page_alloc run per fault. */
+		double excess = 0, base = 0;
+
+		for (int i = 0; i < n && i < idle_n && i < 16; i++) {
+			uint64_t icnt = idle1[i].run_cnt - idle0[i].run_cnt;
+			double u = icnt ? (double)(idle1[i].run_ns - idle0[i].run_ns) / icnt : 0;
+			uint64_t cnt = ps[i].run_cnt - idle1[i].run_cnt;
+			uint64_t rns = ps[i].run_ns - idle1[i].run_ns;
+
+			printf("  idle %-20s runs %8llu (%6.1f ns/run); storm runs %10llu\n",
+			       ps[i].name, (unsigned long long)icnt, u, (unsigned long long)cnt);
+			excess += rns - u * cnt;
+			if (!strcmp(ps[i].name, "page_fault_user") ||
+			    !strcmp(ps[i].name, "mm_page_alloc"))
+				base += u;
+		}
+		printf("  quiet-machine estimate: %.1f ns per fault (excess %.1f + untraced "
+		       "runs %.1f)\n", excess / faults + base, excess / faults, base);
+	}
+
+	for (int i = 0; i < n && i < idle_n && i < 16; i++) {
+		/* storm only: without the idle window */
+		ps[i].run_cnt -= idle1[i].run_cnt;
+		ps[i].run_ns -= idle1[i].run_ns;
+	}
 	for (int i = 0; i < n && i < 16; i++) {
 		printf("  prog %-20s run_cnt %10llu run_time %12llu ns (%6.1f ns/run)\n",
 		       ps[i].name, (unsigned long long)ps[i].run_cnt,
@@ -824,7 +895,7 @@ int main(int argc, char **argv)
 	struct trace t;
 	char path[PATH_MAX + 32], why[512] = "";
 	double storm_gib = 0;
-	int no_bpf = 0, no_stats = 0;
+	int no_bpf = 0, no_stats = 0, idle_ms = 0;
 	int err, status;
 
 	if (argc == 4 && !strcmp(argv[1], "--exec-touch"))
@@ -834,6 +905,8 @@ int main(int argc, char **argv)
 			no_bpf = 1;
 		} else if (!strcmp(argv[i], "--no-stats")) {
 			no_stats = 1;
+		} else if (!strcmp(argv[i], "--idle") && i + 1 < argc) {
+			idle_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--storm") && i + 1 < argc) {
 			storm_gib = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--vma") && i + 1 < argc) {
@@ -842,7 +915,7 @@ int main(int argc, char **argv)
 				: !strcmp(argv[i], "every") ? COLLECTOR_VMA_EVERY
 							    : COLLECTOR_VMA_CACHED;
 		} else {
-			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats]] [--vma off|every|cached]\n",
+			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats] [--idle MS]] [--vma off|every|cached]\n",
 				argv[0]);
 			return 2;
 		}
@@ -863,7 +936,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/bpf.vpt", tmp_dir);
-	R = mmap(NULL, sizeof(struct res) * S_N, PROT_READ | PROT_WRITE,
+	R = mmap(NULL, sizeof(struct res) * (S_SPIN + 1), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (R == MAP_FAILED) {
 		perror("mmap");
@@ -901,6 +974,12 @@ int main(int argc, char **argv)
 		int64_t t0 = now_ms();
 
 		r->a_len = (uint64_t)(storm_gib * (1ull << 30));
+		if (idle_ms > 0 && !no_stats) {
+			idle_n = collector__prog_stats(c, idle0, 16);
+			usleep(idle_ms * 1000);
+			collector__prog_stats(c, idle1, 16);
+			t0 = now_ms();
+		}
 		status = run_traced(c, storm, r);
 		err = collector__finish(c, &st);
 		printf("storm: %.1f GiB = %llu first touches in %.2f s (%.2f us/fault), exit %d; "
@@ -920,7 +999,33 @@ int main(int argc, char **argv)
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "scenario %s: status 0x%x",
 		      s_name[k], status);
 	}
-	err = collector__finish(c, &st);
+	{
+		int go[2];
+		int64_t deadline = now_ms() + 60000;
+		pid_t pid;
+
+		if (pipe(go))
+			return 1;
+		pid = fork();
+		if (pid == 0) {
+			close(go[1]);
+			wait_byte(go[0]);
+			sc_spin(&R[S_SPIN]);
+			_exit(0);
+		}
+		close(go[0]);
+		R[S_SPIN].pid = pid;
+		err = collector__track(c, pid);
+		CHECK(err == 0, "collector__track(%d): %s", pid, strerror(-err));
+		send_byte(go[1]);
+		close(go[1]);
+		while (!__atomic_load_n(&R[S_SPIN].ok, __ATOMIC_ACQUIRE) && now_ms() < deadline)
+			collector__poll(c, 10);
+		CHECK(R[S_SPIN].ok, "spin: child did not touch its pages");
+		err = collector__finish(c, &st);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 	CHECK(err == 0, "collector__finish: %s", strerror(-err));
 	printf("trace %s: %llu records, %llu faults, lost %llu, untracked %llu\n", path,
 	       (unsigned long long)st.records, (unsigned long long)st.faults,

@@ -17,11 +17,19 @@ enum { CT_FAULT_NONE = 0, CT_FAULT_OPEN = 1, CT_FAULT_OPEN_NOCOUNT = 2 };
  * a few VMAs (heap, stack, libraries), and a miss costs bpf_find_vma. */
 #define CT_VMA_CACHE 4
 
+/* Finished faults kept per task before one ring-buffer output (power of 2). */
+#ifndef CT_BATCH
+#define CT_BATCH 16
+#endif
+
 /* Values of the `vma_mode` read-only global. */
 enum { CT_VMA_OFF = 0, CT_VMA_EVERY = 1, CT_VMA_CACHED = 2 };
 
 struct task_state {
-	struct vp_fault f;   /* the open fault; header filled at its start */
+	/* fb[0, nb): finished faults not yet output; fb[nb]: the open fault
+	 * when in_fault (header filled at its start). nb < CT_BATCH always:
+	 * the batch is output as soon as it is full. */
+	struct vp_fault fb[CT_BATCH];
 	__u64 mem_args[6];   /* syscall arguments saved at sys_enter */
 	__u64 mem_t0;        /* sys_enter time */
 	__u64 vc_start[CT_VMA_CACHE]; /* cached VMAs [vc_start, vc_end), all valid */
@@ -35,9 +43,9 @@ struct task_state {
 	__u8 in_fault;       /* CT_FAULT_* */
 	__u8 exited;         /* sched_process_exit seen for this task */
 	__u8 vma_sys;        /* a VMA-changing syscall is in flight */
-	__u32 _pad;
+	__u32 nb;            /* finished faults in fb */
 };
-_Static_assert(sizeof(struct task_state) == 168 + 3 * 8 * (CT_VMA_CACHE - 1) + 8,
+_Static_assert(sizeof(struct task_state) == CT_BATCH * 64 + 104 + 3 * 8 * (CT_VMA_CACHE - 1) + 8,
 	       "task_state size");
 
 #endif /* VMAPROF_COLLECTOR_STATE_H */
