@@ -230,7 +230,8 @@ _Static_assert(sizeof(struct vp_internal) == 48, "vp_internal size");
 /* h.flags of VP_REC_FAULT */
 #define VP_FAULT_KERNEL 0x1  /* page_fault_kernel on a user address */
 #define VP_FAULT_VMA 0x2     /* vm_flags/vm_pgoff/anon are valid */
-#define VP_FAULT_CUT 0x4     /* ended by exit, not by a later fault/syscall */
+#define VP_FAULT_CUT 0x4     /* ended by exit, or still open when recording
+                             * stopped: not by a later fault/syscall */
 struct vp_fault {
 	struct vp_rec h;
 	__u64 addr;
