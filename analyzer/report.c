@@ -289,30 +289,23 @@ static int dumpbuf_add(const char *s, size_t n, void *data)
 	return 0;
 }
 
-static int dump_to(const json_t *o, FILE *f, size_t flags, struct dumpbuf *b)
+/* Write `o`; with `open`, without its closing brace, so that more members
+ * can follow. */
+static int dump_to(const json_t *o, FILE *f, size_t flags, struct dumpbuf *b, int open)
 {
 	b->n = 0;
 	if (json_dump_callback(o, dumpbuf_add, b, flags))
 		return -1;
-	return fwrite(b->p, 1, b->n, f) == b->n ? 0 : -1;
-}
-
-/* Write `o` without its closing brace, so that more members can follow. */
-static int dump_open(const json_t *o, FILE *f, size_t flags)
-{
-	char *s = json_dumps(o, flags);
-	if (!s)
-		return -1;
-	size_t n = strlen(s);
-	while (n && s[n - 1] != '}')
-		n--;
-	if (n)
-		n--; /* the brace */
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		n--;
-	int r = fwrite(s, 1, n, f) == n ? 0 : -1;
-	free(s);
-	return r;
+	size_t n = b->n;
+	if (open) {
+		while (n && b->p[n - 1] != '}')
+			n--;
+		if (n)
+			n--; /* the brace */
+		while (n && (b->p[n - 1] == '\n' || b->p[n - 1] == ' '))
+			n--;
+	}
+	return fwrite(b->p, 1, n, f) == n ? 0 : -1;
 }
 
 static json_t *report_head(struct analysis *a)
@@ -359,20 +352,20 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
 	int err = 0;
 	json_t *r = report_head(a);
-	err |= dump_open(r, f, flags);
+	err |= dump_to(r, f, flags, &db, 1);
 	json_decref(r);
 	fprintf(f, ",%s\"processes\":[", nl);
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
 		const struct proc *p = a->procs[i];
 		json_t *o = proc_json(a, &sc, p);
 		fputs(i ? ",\n" : nl, f);
-		err |= dump_open(o, f, flags);
+		err |= dump_to(o, f, flags, &db, 1);
 		json_decref(o);
 		fprintf(f, ",%s\"vmas\":[", nl);
 		for (uint32_t v = 0; v < p->nv && !err; v++) {
 			json_t *e = vma_json(a, &sc, p, v);
 			fputs(v ? ",\n" : nl, f);
-			err |= dump_to(e, f, flags, &db);
+			err |= dump_to(e, f, flags, &db, 0);
 			json_decref(e);
 		}
 		fprintf(f, "]}");
@@ -392,7 +385,7 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 							   a->page_size));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
-			err |= dump_to(o, f, flags, &db);
+			err |= dump_to(o, f, flags, &db, 0);
 			json_decref(o);
 		}
 	}

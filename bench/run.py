@@ -547,7 +547,6 @@ def render(a, wls, tools, skipped, results, an, total):
     L += ["## Shim cost per call", "",
           "(workload time per pair under the configuration - bare) / 2 calls per pair.", "",
           "| workload | configuration | ns per call |", "|---|---|---|"]
-    shim_w1 = None
     for wl in wls:
         if not wl.pairs:
             continue
