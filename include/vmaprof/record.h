@@ -79,13 +79,17 @@ enum vp_rec_type {
 	VP_REC_EXEC = 7,     /* preload: exec attempt (err 0) or failure (err != 0) */
 	VP_REC_EXIT = 8,     /* preload: exit/_exit called, or library destructor */
 	VP_REC_INTERNAL = 9, /* preload: a mapping the shim made for itself */
+	VP_REC_SIGSTACK = 10, /* preload: user stack of a syscall the shim did not
+			       * interpose, taken in the collector's signal */
 	/* bpf collector */
 	VP_REC_FAULT = 16,
 	VP_REC_TASK_FORK = 17,
 	VP_REC_TASK_EXEC = 18,
 	VP_REC_TASK_EXIT = 19,
 	VP_REC_BPF_LOST = 20,
-	VP_REC_TYPE_MAX = 21,
+	VP_REC_SYSFAULTS = 21, /* faults/pages a syscall made without a fault event */
+	VP_REC_TASK_NAME = 22, /* name/argv of a process image at exec or exit */
+	VP_REC_TYPE_MAX = 23,
 };
 
 struct vp_rec {
