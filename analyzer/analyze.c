@@ -20,8 +20,10 @@
 
 #include "model.h"
 
-const char *const fclass_name[FC_N] = { "demand_zero", "cow_copy", "cow_reuse",
-					"file", "shared_write", "other" };
+const char *const fclass_name[FC_N] = { "demand_zero", "zero_page", "cow_copy", "cow_reuse",
+					"file", "shmem", "shared_write", "other" };
+const char *const pop_name[POP_N] = { "mmap", "madvise", "mlock", "mremap", "mprotect",
+				      "brk", "execve", "ioctl", "other" };
 
 #define VM_READ 0x1ull
 #define VM_WRITE 0x2ull
@@ -758,18 +760,35 @@ static int64_t lookup(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
+/*
+ * The class of one fault (docs/report.md, "Fault classes"), from the error
+ * code, the VMA as the kernel saw it (or our entry when it could not look)
+ * and what was allocated inside the fault:
+ * - not present, private anonymous: a page allocated -> demand_zero; none
+ *   on a read -> zero_page (the shared zero page was mapped; kernels
+ *   without it allocate, so the same read is demand_zero there); none on a
+ *   write -> other (another thread mapped the page first);
+ * - not present, shared: shmem when the VMA lives on tmpfs/hugetlbfs
+ *   (MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd, /dev/shm), else file;
+ * - not present, private file: a write copies the page-cache page (cow_copy);
+ * - present + write, private: a zeroed or huge allocation replaced the
+ *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
+ *   none -> cow_reuse. Shared: shared_write.
+ */
 static int classify(const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;
-	int shared, file, readable, writable;
+	int shared, file, shmem, readable, writable;
 	if (f->h.flags & VP_FAULT_VMA) {
 		shared = !!(f->vm_flags & (VM_SHARED | VM_MAYSHARE));
-		file = !!f->vma_file;
+		file = !!(f->vma_file & VP_VMA_FILE);
+		shmem = !!(f->vma_file & VP_VMA_SHMEM);
 		readable = !!(f->vm_flags & (VM_READ | VM_EXEC | VM_WRITE));
 		writable = !!(f->vm_flags & VM_WRITE);
 	} else if (e) {
 		shared = e->shared;
-		file = !e->anonymous;
+		file = !e->anonymous || e->shared;
+		shmem = e->shared && (e->anonymous || e->kind == VK_SHM);
 		readable = e->prot != 0;
 		writable = !!(e->prot & PROT_WRITE);
 	} else {
@@ -779,16 +798,21 @@ static int classify(const struct vp_fault *f, const struct vma *e)
 		return FC_OTHER; /* guard pages, PROT_NONE, bad writes */
 	if (!present) {
 		if (shared)
-			return FC_FILE;
-		if (!file)
-			return FC_DEMAND_ZERO;
+			return shmem ? FC_SHMEM : FC_FILE;
+		if (!file) {
+			if (f->pages)
+				return FC_DEMAND_ZERO;
+			return write ? FC_OTHER : FC_ZERO_PAGE;
+		}
 		return write ? FC_COW_COPY : FC_FILE;
 	}
 	if (!write)
 		return FC_OTHER; /* spurious or protection faults on reads */
 	if (shared)
 		return FC_SHARED_WRITE;
-	return f->pages ? FC_COW_COPY : FC_COW_REUSE;
+	if (!f->pages)
+		return FC_COW_REUSE;
+	return f->h.flags & (VP_FAULT_ZEROED | VP_FAULT_HUGE) ? FC_DEMAND_ZERO : FC_COW_COPY;
 }
 
 static void site_add(struct vma *e, uint64_t ip, int cls, int kernel)
@@ -870,6 +894,50 @@ static void attribute(struct analysis *a, const struct vp_fault *f)
 	}
 	if (c == FC_COW_COPY)
 		charge_fork(a, p, t);
+}
+
+/* x86_64 syscall numbers that populate a known range */
+enum { SYS_MMAP = 9, SYS_MPROTECT = 10, SYS_BRK = 12, SYS_IOCTL = 16, SYS_MREMAP = 25,
+       SYS_MADVISE = 28, SYS_EXECVE = 59, SYS_MLOCK = 149, SYS_MLOCKALL = 151,
+       SYS_EXECVEAT = 322, SYS_MLOCK2 = 325 };
+
+/* Faults a syscall made the kernel take without fault events (and pages it
+ * allocated so): charged to the process as populated, and to the entry at
+ * the start of the range the syscall names, when it names one. The shim's
+ * own trace prefault is kept apart (kernel_counters.shim_prefault). */
+static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
+{
+	struct proc *p = model__proc(a, s->h.pid);
+	int ok = s->ret < (uint64_t)-4095;
+	uint64_t at = 0;
+	int kind;
+	switch (s->nr) {
+	case SYS_MMAP: kind = POP_MMAP; at = ok ? s->ret : 0; break;
+	case SYS_MREMAP: kind = POP_MREMAP; at = ok ? s->ret : 0; break;
+	case SYS_MADVISE: kind = POP_MADVISE; at = s->args[0]; break;
+	case SYS_MPROTECT: kind = POP_MPROTECT; at = s->args[0]; break;
+	case SYS_MLOCK: case SYS_MLOCK2: kind = POP_MLOCK; at = s->args[0]; break;
+	case SYS_MLOCKALL: kind = POP_MLOCK; break;
+	case SYS_BRK: kind = POP_BRK; at = ok && s->ret ? s->ret - 1 : 0; break;
+	case SYS_EXECVE: case SYS_EXECVEAT: kind = POP_EXECVE; break;
+	case SYS_IOCTL: kind = POP_IOCTL; break;
+	default: kind = POP_OTHER; break;
+	}
+	int64_t id = at ? lookup(p, at, s->h.time_ns) : -1;
+	struct vma *e = id >= 0 ? &p->v[id] : NULL;
+	if (e && e->internal) {
+		p->shim_sys += s->faults;
+		return;
+	}
+	p->pop_faults += s->faults;
+	p->pop_pages += s->pages;
+	p->pop_by[kind] += s->faults;
+	p->pages += s->pages;
+	if (e) {
+		e->pop_faults += s->faults;
+		e->pop_pages += s->pages;
+		e->pages += s->pages;
+	}
 }
 
 /* ---- the run ---- */
@@ -1145,9 +1213,12 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		if (reader__open(path, &r, w, sizeof(w)))
 			continue;
 		const struct vp_rec *h;
-		while (reader__next(r, &h) > 0)
+		while (reader__next(r, &h) > 0) {
 			if (h->type == VP_REC_FAULT)
 				attribute(a, (const void *)h);
+			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
+				attribute_sys(a, (const void *)h);
+		}
 		reader__free(r);
 	}
 	for (uint32_t i = 0; i < a->npref; i++) {
@@ -1167,6 +1238,13 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 	}
 	if (root && !root->argv)
 		root->argv = json_incref(json_object_get(a->session, "command"));
+	/* what the root faulted between fork and the moment tracing began */
+	json_t *bt = json_object_get(a->session, "before_trace");
+	if (root && json_is_object(bt) &&
+	    json_integer_value(json_object_get(bt, "pid")) == (json_int_t)root->pid)
+		root->before_trace =
+			(uint64_t)json_integer_value(json_object_get(bt, "minflt")) +
+			(uint64_t)json_integer_value(json_object_get(bt, "majflt"));
 	a->seconds = (double)(now_ns() - t_start) / 1e9;
 	*out = a;
 	return 0;

@@ -146,7 +146,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		[VP_REC_EXIT] = "exit", [VP_REC_INTERNAL] = "internal",
 		[VP_REC_FAULT] = "fault", [VP_REC_TASK_FORK] = "task_fork",
 		[VP_REC_TASK_EXEC] = "task_exec", [VP_REC_TASK_EXIT] = "task_exit",
-		[VP_REC_BPF_LOST] = "bpf_lost",
+		[VP_REC_BPF_LOST] = "bpf_lost", [VP_REC_SYSFAULTS] = "sysfaults",
 	};
 	uint32_t stack = 0;
 	fprintf(out, "%s t=%llu pid=%u tid=%u", kind[h->type], h->time_ns, h->pid, h->tid);
@@ -216,10 +216,11 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 	case VP_REC_FAULT: {
 		const struct vp_fault *f = (const void *)h;
 		fprintf(out, " addr=0x%llx ip=0x%llx error_code=0x%x pages=%u "
-			"kernel=%d vma=%d vm_flags=0x%llx file=%u cut=%d", f->addr, f->ip,
-			f->error_code, f->pages, !!(h->flags & VP_FAULT_KERNEL),
+			"kernel=%d vma=%d vm_flags=0x%llx file=%u cut=%d zeroed=%d huge=%d", f->addr,
+			f->ip, f->error_code, f->pages, !!(h->flags & VP_FAULT_KERNEL),
 			!!(h->flags & VP_FAULT_VMA), f->vm_flags, f->vma_file,
-			!!(h->flags & VP_FAULT_CUT));
+			!!(h->flags & VP_FAULT_CUT), !!(h->flags & VP_FAULT_ZEROED),
+			!!(h->flags & VP_FAULT_HUGE));
 		break;
 	}
 	case VP_REC_TASK_FORK: {
@@ -242,6 +243,13 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 	case VP_REC_BPF_LOST: {
 		const struct vp_bpf_lost *l = (const void *)h;
 		fprintf(out, " count=%llu", l->count);
+		break;
+	}
+	case VP_REC_SYSFAULTS: {
+		const struct vp_sysfaults *y = (const void *)h;
+		fprintf(out, " nr=%u faults=%llu majflt=%llu pages=%u arg0=0x%llx arg1=%llu "
+			"ret=0x%llx t_enter=%llu", y->nr, y->faults, y->majflt, y->pages,
+			y->args[0], y->args[1], y->ret, y->t_enter);
 		break;
 	}
 	}

@@ -18,7 +18,11 @@
 
 #define T_NEVER UINT64_MAX
 
-enum fclass { FC_DEMAND_ZERO, FC_COW_COPY, FC_COW_REUSE, FC_FILE, FC_SHARED_WRITE, FC_OTHER, FC_N };
+/* Fault classes: docs/report.md has the rules (classify() in analyze.c). */
+enum fclass {
+	FC_DEMAND_ZERO, FC_ZERO_PAGE, FC_COW_COPY, FC_COW_REUSE, FC_FILE, FC_SHMEM,
+	FC_SHARED_WRITE, FC_OTHER, FC_N
+};
 extern const char *const fclass_name[FC_N];
 
 enum vkind { VK_HEAP, VK_STACK, VK_ANON, VK_FILE, VK_SHM, VK_CODE, VK_DATA, VK_VDSO, VK_OTHER };
@@ -28,6 +32,11 @@ enum vend { VE_NONE, VE_MUNMAP, VE_SPLIT, VE_MREMAP, VE_EXEC, VE_REPLACED };
 /* One report entry: a mapping as the program made it, or a piece of one
  * after mprotect/munmap/mremap split it. [valid_from, destroyed_ns) is when
  * faults are charged to it; created_ns is the mapping's own creation. */
+/* Which syscalls faulted pages in without fault events (report: populated.by_syscall). */
+enum pop_kind { POP_MMAP, POP_MADVISE, POP_MLOCK, POP_MREMAP, POP_MPROTECT, POP_BRK, POP_EXECVE,
+		POP_IOCTL, POP_OTHER, POP_N };
+extern const char *const pop_name[POP_N];
+
 struct vma {
 	uint64_t start, end;
 	uint64_t created_ns, valid_from, destroyed_ns;
@@ -40,7 +49,8 @@ struct vma {
 	uint32_t piece_of;     /* id + 1 of the entry this was split from */
 	uint8_t prot, shared, anonymous, internal, kind, origin, ended_by;
 	uint64_t faults[FC_N];
-	uint64_t pages;
+	uint64_t pages;              /* allocated in its faults, and populated */
+	uint64_t pop_faults, pop_pages; /* made by syscalls without fault events */
 	/* fault sites: (ip, class) -> count, open addressing */
 	struct site *sites;
 	uint32_t nsites, capsites;
@@ -80,7 +90,11 @@ struct proc {
 	int have_kc;
 	uint64_t minflt, majflt;
 	uint64_t prefault;                /* trace pages the shim populated (in minflt,
-					   * seen by no tracepoint) */
+					   * seen by no tracepoint), from its own records */
+	uint64_t shim_sys;                /* the same, from the kernel's VP_REC_SYSFAULTS */
+	uint64_t pop_faults, pop_pages;   /* faulted in by syscalls (VP_REC_SYSFAULTS) */
+	uint64_t pop_by[POP_N];
+	uint64_t before_trace;            /* minflt + majflt when tracing began */
 	uint64_t calls[9];                /* vp_call index; [8] = fork, [0] = exec */
 	uint64_t faults[FC_N], pages, outside;
 	uint64_t brk_cur;

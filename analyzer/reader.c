@@ -173,6 +173,8 @@ static int valid(const struct vp_rec *h)
 		return s >= sizeof(struct vp_task_exit);
 	case VP_REC_BPF_LOST:
 		return s >= sizeof(struct vp_bpf_lost);
+	case VP_REC_SYSFAULTS:
+		return s >= sizeof(struct vp_sysfaults);
 	default:
 		return 0;
 	}

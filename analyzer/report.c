@@ -19,8 +19,17 @@ static json_t *jnum_or_null(uint64_t v, int known)
 	return known ? json_integer((json_int_t)v) : json_null();
 }
 
-static json_t *faults_json(const uint64_t f[FC_N])
+/* Fault counts need the kernel collector: without it they are unmeasured,
+ * null, never 0. */
+static int measured(const struct analysis *a)
 {
+	return a->bpf_active;
+}
+
+static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N])
+{
+	if (!measured(a))
+		return json_null();
 	json_t *o = json_object();
 	uint64_t total = 0;
 	for (int c = 0; c < FC_N; c++) {
@@ -169,6 +178,44 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 	return arr;
 }
 
+/*
+ * The kernel's own count against ours: every fault the kernel counted for a
+ * process (minflt + majflt at its exit) is a traced fault event, a fault a
+ * syscall made without one (populated, and the shim's trace prefault), or
+ * one taken before tracing began. `difference` is what none of them
+ * explains (< 0: we traced more than the kernel counted, e.g. faults that
+ * failed with SIGSEGV/-EFAULT, which the kernel does not count).
+ */
+struct kc_balance {
+	uint64_t shim;
+	int64_t difference;
+	char warning[256];
+};
+
+static void kc_balance(const struct analysis *a, const struct proc *p, struct kc_balance *b)
+{
+	uint64_t traced = 0;
+	for (int c = 0; c < FC_N; c++)
+		traced += p->faults[c];
+	b->shim = p->shim_sys ? p->shim_sys : p->prefault;
+	b->difference = 0;
+	b->warning[0] = 0;
+	if (!p->have_kc || !measured(a))
+		return;
+	uint64_t kernel = p->minflt + p->majflt;
+	uint64_t ours = traced + p->pop_faults + b->shim + p->before_trace;
+	b->difference = (int64_t)(kernel - ours);
+	/* more than 3% (and a handful) apart: say so, whichever way */
+	uint64_t gap = ours > kernel ? ours - kernel : kernel - ours;
+	if (gap > 5 && gap * 100 > kernel * 3)
+		snprintf(b->warning, sizeof(b->warning),
+			 ours > kernel ? "traced %" PRIu64 " faults, more than the %" PRIu64
+					 " the kernel counted"
+				       : "the kernel counted %" PRIu64 " faults, %" PRIu64
+					 " more than were traced",
+			 ours > kernel ? ours : kernel, ours > kernel ? kernel : gap);
+}
+
 static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
 			uint32_t id)
 {
@@ -202,8 +249,12 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 	else
 		json_object_set_new(o, "inherited_from", json_null());
 	json_object_set_new(o, "stack", stack_json(a, sc, e->stack_file, e->stack_id));
-	json_object_set_new(o, "faults", faults_json(e->faults));
-	json_object_set_new(o, "pages_allocated", json_integer((json_int_t)e->pages));
+	json_object_set_new(o, "faults", faults_json(a, e->faults));
+	json_object_set_new(o, "pages_allocated", jnum_or_null(e->pages, measured(a)));
+	json_object_set_new(o, "populated",
+			    measured(a) ? json_pack("{s:I, s:I}", "faults", (json_int_t)e->pop_faults,
+						    "pages", (json_int_t)e->pop_pages)
+					: json_null());
 	json_object_set_new(o, "top_fault_sites", sites_json(a, p, e));
 	return o;
 }
@@ -243,14 +294,34 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 				      "brk", (json_int_t)p->calls[VP_CALL_BRK],
 				      "fork", (json_int_t)p->calls[8],
 				      "exec", (json_int_t)p->calls[0]));
-	json_object_set_new(o, "faults", faults_json(p->faults));
-	json_object_set_new(o, "pages_allocated", json_integer((json_int_t)p->pages));
-	json_object_set_new(o, "faults_outside_vmas", json_integer((json_int_t)p->outside));
+	json_object_set_new(o, "faults", faults_json(a, p->faults));
+	json_object_set_new(o, "pages_allocated", jnum_or_null(p->pages, measured(a)));
+	json_t *pop = json_null();
+	if (measured(a)) {
+		json_t *by = json_object();
+		for (int k = 0; k < POP_N; k++)
+			if (p->pop_by[k])
+				json_object_set_new(by, pop_name[k], json_integer((json_int_t)p->pop_by[k]));
+		pop = json_pack("{s:I, s:I, s:o}", "faults", (json_int_t)p->pop_faults, "pages",
+				(json_int_t)p->pop_pages, "by_syscall", by);
+	}
+	json_object_set_new(o, "populated", pop);
+	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, measured(a)));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
-	json_object_set_new(o, "kernel_counters",
-			    json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
-				      "majflt", jnum_or_null(p->majflt, p->have_kc), "shim_prefault",
-				      (json_int_t)p->prefault));
+	struct kc_balance kb;
+	kc_balance(a, p, &kb);
+	json_t *kc = json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
+			       "majflt", jnum_or_null(p->majflt, p->have_kc), "shim_prefault",
+			       (json_int_t)kb.shim);
+	json_object_set_new(kc, "before_trace", jnum_or_null(p->before_trace, measured(a)));
+	json_object_set_new(kc, "populated", jnum_or_null(p->pop_faults, measured(a)));
+	json_object_set_new(kc, "difference", p->have_kc ? json_integer(kb.difference)
+							 : json_null());
+	json_object_set_new(o, "kernel_counters", kc);
+	json_t *w = json_array();
+	if (kb.warning[0])
+		json_array_append_new(w, json_string(kb.warning));
+	json_object_set_new(o, "warnings", w);
 	return o; /* "vmas" follows, streamed by analysis__write_report */
 }
 
@@ -376,13 +447,13 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids && !err; k++) {
 			const struct child_ref *c = &p->kids[k];
-			json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "parent", (int)p->pid,
+			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o}", "parent", (int)p->pid,
 					      "child", (int)c->child, "time_ns", (json_int_t)c->t,
-					      "cow_copy_parent", (json_int_t)c->cow_parent,
-					      "cow_copy_child", (json_int_t)c->cow_child,
+					      "cow_copy_parent", jnum_or_null(c->cow_parent, measured(a)),
+					      "cow_copy_child", jnum_or_null(c->cow_child, measured(a)),
 					      "unshared_bytes",
-					      (json_int_t)((c->cow_parent + c->cow_child) *
-							   a->page_size));
+					      jnum_or_null((c->cow_parent + c->cow_child) * a->page_size,
+							   measured(a)));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
 			err |= dump_to(o, f, flags, &db, 0);
@@ -484,28 +555,69 @@ static int cost_cmp(const void *x, const void *y)
 	return ta != tb ? (ta > tb ? -1 : 1) : (a->pid > b->pid) - (a->pid < b->pid);
 }
 
+/* Without the kernel collector: the largest mappings the shim saw. */
+static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
+{
+	uint32_t best[3] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
+	for (uint32_t i = 0; i < p->nv; i++) {
+		const struct vma *e = &p->v[i];
+		if (e->internal || e->origin == VO_INITIAL || e->origin == VO_EXEC ||
+		    e->origin == VO_INHERITED || e->piece_of)
+			continue;
+		for (int k = 0; k < 3; k++) {
+			const struct vma *b = best[k] == UINT32_MAX ? NULL : &p->v[best[k]];
+			if (!b || e->end - e->start > b->end - b->start) {
+				memmove(best + k + 1, best + k, (size_t)(2 - k) * sizeof(*best));
+				best[k] = i;
+				break;
+			}
+		}
+	}
+	if (best[0] != UINT32_MAX)
+		fprintf(out, "    largest mappings it made:\n    %9s  %-5s  %s\n", "size", "kind",
+			"mapped by");
+	for (int k = 0; k < 3 && best[k] != UINT32_MAX; k++) {
+		const struct vma *e = &p->v[best[k]];
+		char sz[32], label[512];
+		human_bytes(e->end - e->start, sz, sizeof(sz));
+		vma_label(a, e, label, sizeof(label));
+		fprintf(out, "    %9s  %-5s  %s\n", sz, kind_name[e->kind], label);
+	}
+}
+
 void analysis__summary(struct analysis *a, FILE *out)
 {
-	uint64_t all[FC_N] = { 0 }, pages = 0;
+	uint64_t all[FC_N] = { 0 }, pages = 0, pop = 0, pop_pages = 0;
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		for (int c = 0; c < FC_N; c++)
 			all[c] += a->procs[i]->faults[c];
 		pages += a->procs[i]->pages;
+		pop += a->procs[i]->pop_faults;
+		pop_pages += a->procs[i]->pop_pages;
 	}
 	char pb[32];
 	human_bytes(pages * a->page_size, pb, sizeof(pb));
 	json_t *cmd = json_array_get(json_object_get(a->session, "command"), 0);
-	fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
-		"allocated by them\n", base_name(json_string_value(cmd)), a->nprocs, total(all), pb);
-	fprintf(out, "  demand_zero %" PRIu64 " (first touch)  cow_copy %" PRIu64
-		" (copy-on-write copies)  cow_reuse %" PRIu64 "  file %" PRIu64
-		"  shared_write %" PRIu64 "  other %" PRIu64 "\n",
-		all[FC_DEMAND_ZERO], all[FC_COW_COPY], all[FC_COW_REUSE], all[FC_FILE],
-		all[FC_SHARED_WRITE], all[FC_OTHER]);
-	if (!a->bpf_active)
-		fprintf(out, "  (no page faults: kernel collector off: %s)\n",
+	const char *name = base_name(json_string_value(cmd));
+	if (!measured(a)) {
+		fprintf(out, "\nvmaprof: %s: %u process(es); page faults, pages allocated and fork "
+			"copies not measured (no kernel collector: %s)\n", name, a->nprocs,
 			a->bpf_reason ? a->bpf_reason : "unknown reason");
-	struct proc **by = malloc(a->nprocs * sizeof(*by));
+	} else {
+		fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
+			"allocated by them\n", name, a->nprocs, total(all), pb);
+		fprintf(out, "  demand_zero %" PRIu64 " (first touch: new zeroed page)  zero_page %" PRIu64
+			" (read of untouched memory: no page)\n  cow_copy %" PRIu64
+			" (copy-on-write copies)  cow_reuse %" PRIu64 "  file %" PRIu64 "  shmem %" PRIu64
+			"  shared_write %" PRIu64 "  other %" PRIu64 "\n",
+			all[FC_DEMAND_ZERO], all[FC_ZERO_PAGE], all[FC_COW_COPY], all[FC_COW_REUSE],
+			all[FC_FILE], all[FC_SHMEM], all[FC_SHARED_WRITE], all[FC_OTHER]);
+		if (pop)
+			fprintf(out, "  populated without faults (MAP_POPULATE, MADV_POPULATE_*, mlock, "
+				"...): %" PRIu64 " pages faulted in, %" PRIu64 " allocated\n", pop,
+				pop_pages);
+	}
+	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)
 		exit(2);
 	memcpy(by, a->procs, a->nprocs * sizeof(*by));
@@ -513,21 +625,34 @@ void analysis__summary(struct analysis *a, FILE *out)
 	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
 		const struct proc *p = by[i];
 		uint64_t t = total(p->faults);
+		if (!measured(a)) {
+			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
+				base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
+			top_by_size(a, p, out);
+			continue;
+		}
+		struct kc_balance kb;
+		kc_balance(a, p, &kb);
 		fprintf(out, "\n  pid %u %s%s: %" PRIu64 " faults", p->pid, base_name(p->exe),
-			p->is_root ? " (root)" : "", t);
-		if (p->have_kc && p->prefault)
-			fprintf(out, ", the kernel counted %" PRIu64 " (%" PRIu64
-				" of them the shim prefaulting its trace)",
-				p->minflt + p->majflt, p->prefault);
-		else if (p->have_kc)
+			p->is_root ? " (first process)" : "", t);
+		if (p->have_kc) {
 			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
+			uint64_t other = p->pop_faults + kb.shim + p->before_trace;
+			if (other)
+				fprintf(out, " (%" PRIu64 " populated, %" PRIu64 " the shim's own, %" PRIu64
+					" before tracing)", p->pop_faults, kb.shim, p->before_trace);
+		}
 		fputc('\n', out);
+		if (kb.warning[0])
+			fprintf(out, "    WARNING: %s\n", kb.warning);
 		uint64_t min = t / 100 > 4 ? t / 100 : 4;
-		if (p->faults[FC_COW_COPY] >= min || p->faults[FC_DEMAND_ZERO] >= min)
+		if (p->faults[FC_COW_COPY] >= min || p->faults[FC_DEMAND_ZERO] >= min ||
+		    p->faults[FC_SHMEM] >= min)
 			fprintf(out, "    %-12s %9s  %9s  %-5s  %s\n", "class", "faults", "size", "kind",
 				"mapped by");
 		top_vmas(a, p, FC_COW_COPY, min, out);
 		top_vmas(a, p, FC_DEMAND_ZERO, min, out);
+		top_vmas(a, p, FC_SHMEM, min, out);
 	}
 	if (a->nprocs > 6)
 		fprintf(out, "  ... %u more process(es) in report.json\n", a->nprocs - 6);
@@ -537,9 +662,17 @@ void analysis__summary(struct analysis *a, FILE *out)
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids; k++, nf++) {
 			if (!nf)
-				fprintf(out, "\n  memory each fork un-shared (copy-on-write copies):\n");
+				fprintf(out, measured(a) ? "\n  memory each fork un-shared "
+							   "(copy-on-write copies):\n"
+							 : "\n  forks (copies not measured: no kernel "
+							   "collector):\n");
 			if (nf >= 8)
 				continue;
+			if (!measured(a)) {
+				fprintf(out, "    %u %s -> %u\n", p->pid, base_name(p->exe),
+					p->kids[k].child);
+				continue;
+			}
 			char cb[32], pbb[32];
 			const struct proc *c = NULL;
 			for (uint32_t j = 0; j < a->nprocs && !c; j++)

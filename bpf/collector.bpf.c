@@ -38,11 +38,15 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* User addresses on x86_64 (4-level paging TASK_SIZE_MAX; 5-level kernels
  * have larger user space but faults above this are rare enough to ignore). */
 #define USER_ADDR_END 0x800000000000ULL
+/* Superblock magics of the filesystems behind shared memory. */
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
 /* Threads summed per TASK_EXIT (bpf_loop bound). */
 #define MAX_THREADS 65536
 
 /* x86_64 syscall numbers (compat/ia32 syscalls are not decoded). */
 #define NR_mmap 9
+#define NR_ioctl 16
 #define NR_mprotect 10
 #define NR_munmap 11
 #define NR_brk 12
@@ -164,17 +168,27 @@ struct vma_info {
 	__u64 start;
 	__u64 end;
 	__u64 flags;
-	__u32 file;
+	__u32 file;  /* VP_VMA_* */
 };
 
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_info *vi = data;
+	struct file *f = vma->vm_file;
+	unsigned long magic;
 
 	vi->start = vma->vm_start;
 	vi->end = vma->vm_end;
 	vi->flags = vma->vm_flags;
-	vi->file = vma->vm_file != NULL;
+	vi->file = 0;
+	if (f) {
+		/* shared anonymous memory, SysV shm, memfd and POSIX shm all
+		 * live on tmpfs/shmem (or hugetlbfs): their first touch
+		 * allocates memory, it reads no file */
+		magic = BPF_CORE_READ(f, f_inode, i_sb, s_magic);
+		vi->file = VP_VMA_FILE |
+			   (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC ? VP_VMA_SHMEM : 0);
+	}
 	return 0;
 }
 
@@ -198,7 +212,7 @@ static __always_inline void fault_vma(struct task_state *st, struct vp_fault *f,
 			if (addr >= st->vc_start[i] && addr < st->vc_end[i]) {
 				f->h.flags |= VP_FAULT_VMA;
 				f->vm_flags = st->vc_flags[i];
-				f->vma_file = (st->vc_file >> i) & 1;
+				f->vma_file = (st->vc_file >> (2 * i)) & 3;
 				return;
 			}
 		}
@@ -214,7 +228,7 @@ static __always_inline void fault_vma(struct task_state *st, struct vp_fault *f,
 		st->vc_start[k] = vi.start;
 		st->vc_end[k] = vi.end;
 		st->vc_flags[k] = vi.flags;
-		st->vc_file = (st->vc_file & ~(1u << k)) | ((__u32)vi.file << k);
+		st->vc_file = (st->vc_file & ~(3u << (2 * k))) | ((__u32)(vi.file & 3) << (2 * k));
 		st->vc_next = k + 1;
 	}
 }
@@ -231,6 +245,8 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 		return 0;
 	if (st->in_fault)
 		fault_end(st, 0);
+	if (kflag && st->sys_in)
+		st->sys_kf++; /* in min_flt too: not a fault the syscall made unseen */
 	f = open_slot(st);
 	f->h.type = VP_REC_FAULT;
 	f->h.flags = kflag;
@@ -286,10 +302,27 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	if (!(gfp_flags & (1u << ___GFP_MOVABLE_BIT)))
 		return 0;
 	st = state_of(bpf_get_current_task_btf());
-	if (!st || st->in_fault != CT_FAULT_OPEN)
+	if (!st)
+		return 0;
+	if (st->in_fault == CT_FAULT_NONE) {
+		/* get_user_pages inside mmap(MAP_POPULATE), madvise(POPULATE_*),
+		 * mlock*, ...: no fault event, the pages are the syscall's */
+		if (st->sys_in && st->sys_populates)
+			st->sys_pages += 1u << (order & 31);
+		return 0;
+	}
+	if (st->in_fault != CT_FAULT_OPEN)
 		return 0;
 	f = open_slot(st);
 	f->pages += 1u << (order & 31);
+	/* The zero-filled page that a first write or a write to the shared
+	 * zero page gets is asked for with __GFP_ZERO (order 0); a COW copy is
+	 * not. Larger folios (THP, also replacing the huge zero page) are
+	 * zeroed after allocation: mark them apart. */
+	if (gfp_flags & (1u << ___GFP_ZERO_BIT))
+		f->h.flags |= VP_FAULT_ZEROED;
+	if (order)
+		f->h.flags |= VP_FAULT_HUGE;
 	/* A kernel-mode fault on an anonymous VMA allocates at most one folio
 	 * (zero-fill or COW copy); stop counting after it so that allocations
 	 * later in the same syscall (before its exit or the next fault) are not
@@ -321,16 +354,80 @@ static __always_inline __u32 mem_call_of(long id, int *changes_vmas)
 	return 0;
 }
 
+/* Syscalls whose page allocations outside fault events populate VMAs (the
+ * rest allocate page cache, pipe buffers, ...: not counted as populated). */
+static __always_inline int populates(long id)
+{
+	switch (id) {
+	case NR_mmap: case NR_mremap: case NR_mprotect: case NR_madvise: case NR_brk:
+	case NR_mlock: case NR_mlock2: case NR_mlockall: case NR_remap_file_pages:
+	case NR_ioctl: /* userfaultfd's UFFDIO_COPY/ZEROPAGE */
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline __u64 task_faults(struct task_struct *t)
+{
+	return t->min_flt + t->maj_flt;
+}
+
+/* End of the syscall in flight (its exit, or the task's exit inside it):
+ * output the faults it made the kernel take without fault events. */
+static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret,
+				     __u64 now)
+{
+	struct vp_sysfaults *r;
+	__s64 d;
+
+	if (!st->sys_in)
+		return;
+	st->sys_in = 0;
+	d = (__s64)(task_faults(task) - st->sys_flt0) - st->sys_kf;
+	if (d <= 0 && !st->sys_pages)
+		return;
+	if (d < 0)
+		d = 0; /* a kernel-mode fault event that failed (-EFAULT) */
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return;
+	}
+	hdr(&r->h, VP_REC_SYSFAULTS, sizeof(*r), now);
+	r->h.pid = task->tgid;
+	r->h.tid = task->pid;
+	r->nr = st->sys_nr;
+	r->pages = st->sys_pages;
+	r->faults = d;
+	r->majflt = task->maj_flt - st->sys_maj0;
+	r->args[0] = st->sys_args[0];
+	r->args[1] = st->sys_args[1];
+	r->ret = ret;
+	r->t_enter = st->sys_t0;
+	bpf_ringbuf_submit(r, rb_flags());
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	struct task_state *st = state_of(bpf_get_current_task_btf());
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
 	int changes;
 	__u32 call;
 
 	if (!st)
 		return 0;
 	fault_flush(st, 0);
+	st->sys_in = 1;
+	st->sys_nr = id;
+	st->sys_flt0 = task_faults(task);
+	st->sys_maj0 = task->maj_flt;
+	st->sys_kf = 0;
+	st->sys_pages = 0;
+	st->sys_populates = populates(id);
+	st->sys_args[0] = regs->di;
+	st->sys_args[1] = regs->si;
+	st->sys_t0 = bpf_ktime_get_ns();
 	call = mem_call_of(id, &changes);
 	if (!changes)
 		return 0;
@@ -339,7 +436,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	st->mem_call = call;
 	if (!call)
 		return 0;
-	st->mem_t0 = bpf_ktime_get_ns();
+	st->mem_t0 = st->sys_t0;
 	st->mem_args[0] = regs->di;
 	st->mem_args[1] = regs->si;
 	st->mem_args[2] = regs->dx;
@@ -352,13 +449,17 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_state *st = state_of(bpf_get_current_task_btf());
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
 	struct vp_mem *m;
 	__u64 now;
 
 	if (!st)
 		return 0;
 	fault_flush(st, 0);
+	if (st->sys_in && (st->sys_pages || task_faults(task) - st->sys_flt0 > st->sys_kf))
+		sys_done(st, task, ret, bpf_ktime_get_ns());
+	st->sys_in = 0;
 	if (!st->vma_sys)
 		return 0;
 	st->vma_sys = 0;
@@ -487,6 +588,9 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	if (!st)
 		return 0;
 	fault_flush(st, VP_FAULT_CUT);
+	/* exit_group / exit, or a syscall a fatal signal ended: what it made
+	 * the kernel fault in so far, before the counters below are read */
+	sys_done(st, p, 0, bpf_ktime_get_ns());
 	st->exited = 1;
 	if (!group_dead)
 		return 0;

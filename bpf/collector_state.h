@@ -44,8 +44,22 @@ struct task_state {
 	__u8 exited;         /* sched_process_exit seen for this task */
 	__u8 vma_sys;        /* a VMA-changing syscall is in flight */
 	__u32 nb;            /* finished faults in fb */
+	/* The syscall in flight, for faults it makes without a fault event
+	 * (VP_REC_SYSFAULTS): the task's min_flt + maj_flt and maj_flt at
+	 * entry, its first two arguments and entry time; fault events it took
+	 * inside (kernel-mode faults), and user pages allocated outside them. */
+	__u64 sys_flt0;
+	__u64 sys_maj0;
+	__u64 sys_args[2];
+	__u64 sys_t0;
+	__u32 sys_nr;
+	__u32 sys_kf;
+	__u32 sys_pages;
+	__u8 sys_in;         /* between sys_enter and sys_exit */
+	__u8 sys_populates;  /* the syscall may populate VMAs: count its pages */
+	__u8 _pad[2];
 };
-_Static_assert(sizeof(struct task_state) == CT_BATCH * 64 + 104 + 3 * 8 * (CT_VMA_CACHE - 1) + 8,
-	       "task_state size");
+/* Both sides compile this one definition; user space writes a zeroed entry. */
+_Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");
 
 #endif /* VMAPROF_COLLECTOR_STATE_H */

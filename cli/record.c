@@ -109,9 +109,59 @@ static json_t *prog_stats_json(struct collector *col)
 }
 #endif
 
+/* The kernel's fault counters of a process that cannot run now (the root,
+ * blocked on the start pipe): what it faulted before tracing began. */
+static json_t *fault_counters(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	/* fields after the command name, which may hold spaces and ')' */
+	char *q = strrchr(buf, ')');
+	unsigned long long minflt, majflt;
+	if (!q || sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %*u %llu", &minflt, &majflt) != 2)
+		return NULL;
+	return json_pack("{s:i, s:I, s:I}", "pid", (int)pid, "minflt", (json_int_t)minflt,
+			 "majflt", (json_int_t)majflt);
+}
+
+/* Wait (bounded) until `pid` sleeps in read(fd): from then on it takes no
+ * fault until we write to the pipe. 1 if seen, 0 if not within ~2 s. */
+static int wait_blocked_in_read(pid_t pid, int fd)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < 20000; i++) {
+		int f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f < 0)
+			return 0;
+		ssize_t n = read(f, buf, sizeof(buf) - 1);
+		close(f);
+		if (n <= 0)
+			return 0;
+		buf[n] = 0;
+		long nr;
+		unsigned long a0;
+		/* "0 0x<fd> ..." = blocked in read(fd); "running" while it runs */
+		if (sscanf(buf, "%ld 0x%lx", &nr, &a0) == 2 && nr == 0 && a0 == (unsigned long)fd)
+			return 1;
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 static int write_session(const char *dir, char **argv, int argc, pid_t root, int status,
 			 uint64_t t0, uint64_t t1, int depth, int preload, const char *preload_reason,
-			 int bpf, const char *bpf_reason, const char *shim, json_t *bpf_extra)
+			 int bpf, const char *bpf_reason, const char *shim, json_t *bpf_extra,
+			 json_t *before)
 {
 	json_t *cmd = json_array();
 	for (int i = 0; i < argc; i++)
@@ -132,6 +182,8 @@ static int write_session(const char *dir, char **argv, int argc, pid_t root, int
 	if (bpf_extra)
 		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "bpf"),
 				       bpf_extra);
+	if (before)
+		json_object_set_new(s, "before_trace", before);
 	char path[PATH_MAX];
 	int l = snprintf(path, sizeof(path), "%s/session.json", dir);
 	if (l < 0 || (size_t)l >= sizeof(path)) {
@@ -284,14 +336,24 @@ int cmd_record(int argc, char **argv)
 	}
 	close(go[0]);
 	root_pid = child;
+	json_t *before = NULL;
 #if VP_HAVE_BPF
 	if (col) {
+		/* Track it only once it sleeps on the pipe, then read its counters:
+		 * every fault is either before (in those counters) or traced. */
+		int still = wait_blocked_in_read(child, go[0]);
 		int err = collector__track(col, child);
 		if (err) {
 			snprintf(bpf_why, sizeof(bpf_why), "could not register the command's pid: %s",
 				 strerror(-err));
 			fprintf(stderr, "vmaprof: %s\n", bpf_why);
 			bpf = 0;
+		} else {
+			/* the child waits on the pipe: its counters stand still
+			 * until we let it go, and every later fault is traced */
+			before = fault_counters(child);
+			if (before && !still)
+				json_object_set_new(before, "exact", json_false());
 		}
 	}
 #endif
@@ -347,7 +409,7 @@ int cmd_record(int argc, char **argv)
 #endif
 	if (write_session(absdir, cmd, cmd_argc, child, root_status, t0, t1, depth, preload,
 			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL,
-			  bpf_extra) < 0)
+			  bpf_extra, before) < 0)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json\n", absdir);
 
 	if (vp_write_report(absdir, NULL, stderr, 0))

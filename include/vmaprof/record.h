@@ -236,6 +236,14 @@ _Static_assert(sizeof(struct vp_internal) == 48, "vp_internal size");
 #define VP_FAULT_VMA 0x2     /* vm_flags/vm_pgoff/anon are valid */
 #define VP_FAULT_CUT 0x4     /* ended by exit, or still open when recording
                              * stopped: not by a later fault/syscall */
+#define VP_FAULT_ZEROED 0x8  /* an allocation in it asked for a zeroed page
+			      * (__GFP_ZERO): a fresh zero-filled page, e.g.
+			      * the write that replaces the shared zero page */
+#define VP_FAULT_HUGE 0x10   /* an allocation in it was order > 0 */
+/* vp_fault.vma_file bits */
+#define VP_VMA_FILE 0x1      /* the VMA has a vm_file */
+#define VP_VMA_SHMEM 0x2     /* ... on tmpfs/shmem or hugetlbfs: shared anonymous
+			      * memory, SysV shm, memfd, POSIX shm */
 struct vp_fault {
 	struct vp_rec h;
 	__u64 addr;
@@ -243,7 +251,7 @@ struct vp_fault {
 	__u32 error_code; /* x86: P=1 W=2 U=4 */
 	__u32 pages;      /* user pages allocated while handling (1 << order each) */
 	__u64 vm_flags;   /* of the VMA at fault time when VP_FAULT_VMA */
-	__u32 vma_file;   /* 1 if the VMA maps a file */
+	__u32 vma_file;   /* VP_VMA_* bits */
 	__u32 _pad;
 };
 _Static_assert(sizeof(struct vp_fault) == 64, "vp_fault size");
@@ -273,6 +281,27 @@ struct vp_task_exit {
 	__u32 _pad;
 };
 _Static_assert(sizeof(struct vp_task_exit) == 48, "vp_task_exit size");
+
+/* VP_REC_SYSFAULTS: a syscall of a traced task made the kernel fault pages
+ * in without any page-fault event (get_user_pages: MAP_POPULATE,
+ * MADV_POPULATE_*, mlock*, MAP_LOCKED, mlockall(MCL_FUTURE) mappings,
+ * exec's argument pages, O_DIRECT I/O, ...). Written at syscall exit when
+ * the task's own min_flt + maj_flt grew by more than the page-fault events
+ * it took inside the syscall. `faults` is that difference (majflt: the part
+ * counted as major), `pages` the user pages allocated inside the syscall
+ * outside any fault event (counted only for syscalls that populate VMAs).
+ * args: the syscall's first two arguments; ret its return value. */
+struct vp_sysfaults {
+	struct vp_rec h;  /* time_ns: syscall exit */
+	__u32 nr;         /* x86_64 syscall number */
+	__u32 pages;
+	__u64 faults;
+	__u64 majflt;
+	__u64 args[2];
+	__u64 ret;
+	__u64 t_enter;
+};
+_Static_assert(sizeof(struct vp_sysfaults) == 80, "vp_sysfaults size");
 
 /* VP_REC_BPF_LOST: ring-buffer reserves that failed since the last one. */
 struct vp_bpf_lost {
