@@ -775,6 +775,37 @@ static int64_t lookup(const struct proc *p, uint64_t addr, uint64_t t)
  *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
  *   none -> cow_reuse. Shared: shared_write.
  */
+/* The entry a call made at addr: of the entries covering addr, the first one
+ * begun at or after t0 (the call's start). -1 if none. */
+static int64_t lookup_created(const struct proc *p, uint64_t addr, uint64_t t0)
+{
+	int64_t best = -1;
+	uint64_t best_from = UINT64_MAX;
+	for (uint32_t i = 0; i < p->nqr; i++) {
+		const struct qrange *r = &p->qr[i];
+		if (r->start > addr)
+			break;
+		if (r->end <= addr)
+			continue;
+		uint32_t a = 0, b = r->count;
+		while (a < b) {
+			uint32_t mid = (a + b) / 2;
+			if (p->v[p->qent[r->first + mid]].valid_from < t0)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		if (a < r->count) {
+			uint32_t id = p->qent[r->first + a];
+			if (p->v[id].valid_from < best_from) {
+				best = id;
+				best_from = p->v[id].valid_from;
+			}
+		}
+	}
+	return best;
+}
+
 static int classify(const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;
@@ -910,20 +941,20 @@ static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
 	struct proc *p = model__proc(a, s->h.pid);
 	int ok = s->ret < (uint64_t)-4095;
 	uint64_t at = 0;
-	int kind;
+	int kind, made = 0; /* made: the call created the range (look it up by creation) */
 	switch (s->nr) {
-	case SYS_MMAP: kind = POP_MMAP; at = ok ? s->ret : 0; break;
-	case SYS_MREMAP: kind = POP_MREMAP; at = ok ? s->ret : 0; break;
+	case SYS_MMAP: kind = POP_MMAP; at = ok ? s->ret : 0; made = 1; break;
+	case SYS_MREMAP: kind = POP_MREMAP; at = ok ? s->ret : 0; made = 1; break;
 	case SYS_MADVISE: kind = POP_MADVISE; at = s->args[0]; break;
 	case SYS_MPROTECT: kind = POP_MPROTECT; at = s->args[0]; break;
 	case SYS_MLOCK: case SYS_MLOCK2: kind = POP_MLOCK; at = s->args[0]; break;
 	case SYS_MLOCKALL: kind = POP_MLOCK; break;
-	case SYS_BRK: kind = POP_BRK; at = ok && s->ret ? s->ret - 1 : 0; break;
+	case SYS_BRK: kind = POP_BRK; at = ok && s->ret ? s->ret - 1 : 0; made = 1; break;
 	case SYS_EXECVE: case SYS_EXECVEAT: kind = POP_EXECVE; break;
 	case SYS_IOCTL: kind = POP_IOCTL; break;
 	default: kind = POP_OTHER; break;
 	}
-	int64_t id = at ? lookup(p, at, s->h.time_ns) : -1;
+	int64_t id = !at ? -1 : made ? lookup_created(p, at, s->t_enter) : lookup(p, at, s->h.time_ns);
 	struct vma *e = id >= 0 ? &p->v[id] : NULL;
 	if (e && e->internal) {
 		p->shim_sys += s->faults;

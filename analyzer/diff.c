@@ -37,6 +37,8 @@ enum metric {
 	M_FILE,
 	M_SHARED_WRITE,
 	M_OTHER,
+	M_ZERO_PAGE, /* classes added after the first reports: 0 when absent */
+	M_SHMEM,
 	M_TOTAL_FAULTS,
 	M_PAGES_ALLOCATED,
 	M_VMA_COUNT,
@@ -44,12 +46,16 @@ enum metric {
 	M_NR,
 };
 
-/* The first six are also the keys of a report's `faults` objects. */
+/* The first N_FAULT_CLASSES are also the keys of a report's `faults`
+ * objects (docs/report.md); the last two of them are absent from reports
+ * written before they existed, and read as 0 there. */
 static const char *const metric_names[M_NR] = {
 	"demand_zero", "cow_copy", "cow_reuse", "file", "shared_write", "other",
+	"zero_page", "shmem",
 	"total_faults", "pages_allocated", "vma_count", "mapped_bytes",
 };
-#define N_FAULT_CLASSES 6
+#define N_FAULT_CLASSES 8
+#define N_FAULT_CLASSES_V1 6
 
 struct metrics {
 	uint64_t v[M_NR];
@@ -88,6 +94,7 @@ struct report {
 	struct entry *entries;
 	size_t n_entries, cap_entries;
 	struct metrics total;
+	int unmeasured; /* faults were null: recorded without the kernel collector */
 };
 
 struct bound {
@@ -218,6 +225,19 @@ static int get_count(struct diag *d, const struct report *r, json_t *obj, const 
 	return 0;
 }
 
+/* A count that is null where it was not measured: read as 0 (the report's
+ * `unmeasured` flag, set from its faults, says so). */
+static int get_count_or_null(struct diag *d, const struct report *r, json_t *obj,
+			     const char *at, const char *name, uint64_t *out)
+{
+	json_t *v = json_object_get(obj, name);
+	if (v && json_is_null(v)) {
+		*out = 0;
+		return 0;
+	}
+	return get_count(d, r, obj, at, name, out);
+}
+
 static int get_int(struct diag *d, const struct report *r, json_t *obj, const char *at,
 		   const char *name, int64_t *out)
 {
@@ -273,11 +293,18 @@ static int get_faults(struct diag *d, const struct report *r, json_t *obj, const
 {
 	char sub[256];
 	json_t *f;
-	int err = get_typed(d, r, obj, at, "faults", JSON_OBJECT, 0, &f);
+	int err = get_typed(d, r, obj, at, "faults", JSON_OBJECT, 1, &f);
 	if (err)
 		return err;
+	if (!f) {
+		/* not measured (no kernel collector): no figures to compare */
+		((struct report *)r)->unmeasured = 1;
+		return 0;
+	}
 	snprintf(sub, sizeof(sub), "%s.faults", at);
 	for (int i = 0; i < N_FAULT_CLASSES; i++) {
+		if (i >= N_FAULT_CLASSES_V1 && !json_object_get(f, metric_names[i]))
+			continue;
 		err = get_count(d, r, f, sub, metric_names[i], &m->v[i]);
 		if (err)
 			return err;
@@ -691,7 +718,7 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 	int err;
 	snprintf(at, sizeof(at), "processes[%zu]", pi);
 	if ((err = get_faults(d, r, p->j, at, &pm)) ||
-	    (err = get_count(d, r, p->j, at, "pages_allocated", &pm.v[M_PAGES_ALLOCATED])) ||
+	    (err = get_count_or_null(d, r, p->j, at, "pages_allocated", &pm.v[M_PAGES_ALLOCATED])) ||
 	    (err = get_typed(d, r, p->j, at, "vmas", JSON_ARRAY, 0, &vmas)))
 		return err;
 	size_t n = json_array_size(vmas);
@@ -751,7 +778,8 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 		uint64_t end = (uint64_t)json_integer_value(json_object_get(v, "end"));
 		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, i);
 		if ((err = get_faults(d, r, v, vat, &vm)) ||
-		    (err = get_count(d, r, v, vat, "pages_allocated", &vm.v[M_PAGES_ALLOCATED])) ||
+		    (err = get_count_or_null(d, r, v, vat, "pages_allocated",
+					     &vm.v[M_PAGES_ALLOCATED])) ||
 		    (err = vma_key(d, r, v, vat, spans, n_spans, &key)))
 			goto cleanup;
 		vm.v[M_VMA_COUNT] = 1;
@@ -1036,7 +1064,7 @@ static int reports__compare(const struct diff_opts *o, const struct report *a,
 
 static const char usage[] =
 	"usage: vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
-	"  METRIC   demand_zero cow_copy cow_reuse file shared_write other\n"
+	"  METRIC   demand_zero zero_page cow_copy cow_reuse file shmem shared_write other\n"
 	"           total_faults pages_allocated vma_count mapped_bytes\n"
 	"  PCT      allowed increase over BASE, like 10% (bound: new <= base * (1 + PCT/100));\n"
 	"           where BASE is 0 any increase exceeds\n"
@@ -1076,8 +1104,8 @@ static int parse_bound(const char *arg, struct bound *bd, struct diag *d)
 			break;
 	if (m == M_NR)
 		return diag__fail(d, "--max-increase %s: unknown metric '%.*s' (one of: "
-				  "demand_zero cow_copy cow_reuse file shared_write other "
-				  "total_faults pages_allocated vma_count mapped_bytes)",
+				  "demand_zero zero_page cow_copy cow_reuse file shmem shared_write "
+				  "other total_faults pages_allocated vma_count mapped_bytes)",
 				  arg, (int)len, arg);
 	if (!eq || parse_pct(eq + 1, &bd->pct))
 		return diag__fail(d, "--max-increase %s: expected METRIC=PCT with PCT like 10%% "
@@ -1155,6 +1183,19 @@ int diff__main(int argc, char **argv)
 	if (report__open(&base, argv[optind], &d) || report__open(&new, argv[optind + 1], &d))
 		goto cleanup;
 	o.page_size = new.page_size;
+	/* A bound on a figure one side never measured cannot hold or fail. */
+	for (size_t k = 0; k < o.n_bounds; k++) {
+		enum metric m = o.bounds[k].metric;
+		const struct report *un = base.unmeasured ? &base : new.unmeasured ? &new : NULL;
+		if (un && m != M_VMA_COUNT && m != M_MAPPED_BYTES) {
+			diag__fail(&d, "--max-increase %s: %s has no fault figures (recorded "
+				   "without the kernel collector)", metric_names[m], un->file);
+			goto cleanup;
+		}
+	}
+	if (base.unmeasured || new.unmeasured)
+		printf("note: %s has no fault figures (recorded without the kernel collector); "
+		       "comparing mappings only\n", base.unmeasured ? base.file : new.file);
 	n_over = reports__compare(&o, &base, &new);
 	if (n_over < 0) {
 		diag__fail(&d, "out of memory");

@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures", "diff")
 VMAPROF = os.environ.get("VMAPROF", "vmaprof")
 SYSTEM_PYTHON = "/usr/bin/python3"
-VALID = ["base.json", "same.json", "worse.json", "reordered.json"]
+VALID = ["base.json", "same.json", "worse.json", "reordered.json", "unmeasured.json"]
 CHILD = "root:exec(app)/fork[1]"  # the process that makes the COW copies
 
 
@@ -154,6 +154,29 @@ def t_worse():
     # the same run compared the other way round is a decrease: holds
     expect(0, [fx("worse.json"), fx("base.json"), "--max-increase", "cow_copy=0%"],
            "a decrease")
+
+
+def t_first_shape():
+    """Reports of the first shape (six classes, no populated) still read:
+    the classes added since count as 0 there."""
+    out, _ = expect(0, [fx("first_shape.json"), fx("same.json"), "--max-increase",
+                        "cow_copy=0%", "--max-increase", "zero_page=0%"], "old vs new shape")
+    check("no changes" in out, f"expected 'no changes':\n{out}")
+    out, _ = expect(1, [fx("first_shape.json"), fx("worse.json"), "--max-increase",
+                        "cow_copy=10%"], "old base, worse new")
+    check(exceeded(out), f"the bound should be exceeded:\n{out}")
+
+
+def t_unmeasured():
+    """A report recorded without the kernel collector has null fault figures:
+    mappings are compared, and a bound on a figure it lacks is bad input."""
+    out, _ = expect(0, [fx("unmeasured.json"), fx("same.json")], "unmeasured base")
+    check("no fault figures" in out, f"the diff should say what it lacks:\n{out}")
+    out, err = expect(2, [fx("unmeasured.json"), fx("same.json"), "--max-increase",
+                          "cow_copy=10%"], "a bound on an unmeasured figure")
+    check("no fault figures" in err and "cow_copy" in err, f"message: {err}")
+    expect(0, [fx("unmeasured.json"), fx("same.json"), "--max-increase", "mapped_bytes=0%"],
+           "mapped bytes are measured by the shim")
 
 
 def t_reordered():

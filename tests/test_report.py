@@ -25,11 +25,11 @@ def validate(path):
 
 
 class Rec:
-    def __init__(self, cmd, args=()):
+    def __init__(self, cmd, args=(), env=None):
         self.tmp = tempfile.mkdtemp(prefix="vmaprof-report-")
         self.dir = os.path.join(self.tmp, "rec")
         p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=300, env=env)
         self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
         path = os.path.join(self.dir, "report.json")
         check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")
@@ -118,14 +118,146 @@ def t_touch():
         check_totals(r)
 
 
+def zeropages(stdout, n):
+    """Pages the workload's reads mapped to the shared zero page, as the
+    kernel's /proc/PID/pagemap showed it: n or 0 (kernels without it)."""
+    m = re.search(r"zeropages (-?\d+)", stdout)
+    check(m is not None, f"no zeropages in {stdout!r}")
+    z = int(m.group(1))
+    check(z in (0, n), f"{z} of {n} read pages on the zero page: neither all nor none")
+    return z
+
+
+def classes(v):
+    return {k: x for k, x in v["faults"].items() if x and k != "total"}
+
+
 def t_read():
+    # Read first touches: on kernels with the shared zero page they map it
+    # and allocate nothing (zero_page); without it each allocates a page.
     n = 700
     with Rec([W, "read", str(n)]) as r:
         r.require_bpf()
         lo, size = region(r.stdout)
+        z = zeropages(r.stdout, n)
         v = vmas_at(r.root(), lo, lo + size)[0]
-        eq(v["faults"]["demand_zero"], n, "read first touches are demand-zero too")
+        eq(classes(v), {k: x for k, x in (("zero_page", z), ("demand_zero", n - z)) if x},
+           "read first touches")
+        eq(v["pages_allocated"], n - z, "pages allocated by the reads")
         check_totals(r)
+
+
+def t_readwrite():
+    # Read then write: the writes replace the zero page with zeroed pages,
+    # which is demand_zero (a page allocated), never a copy-on-write copy.
+    n = 1000
+    with Rec([W, "readwrite", str(n)]) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout)
+        z = zeropages(r.stdout, n)
+        v = vmas_at(r.root(), lo, lo + size)[0]
+        eq(v["faults"]["cow_copy"], 0, "no copies without a fork")
+        eq(classes(v), {k: x for k, x in (("zero_page", z), ("demand_zero", n)) if x}, "classes")
+        eq(v["pages_allocated"], n, "one page allocated per page, on every kernel")
+        eq(r.root()["faults"]["cow_copy"] < 64, True, "no zero-page write counted as a copy")
+        check_totals(r)
+
+
+def t_forkzero():
+    # Zero-page-backed memory across fork: the child's writes copy only
+    # pages that were really allocated; zero-page ones are zero-filled.
+    n = 400
+    with Rec([W, "forkzero", str(n)]) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout)
+        z = zeropages(r.stdout, n)
+        child_pid = int(re.search(r"child (\d+)", r.stdout).group(1))
+        root = r.root()
+        child = [p for p in r.procs if p["pid"] == child_pid][0]
+        pv = vmas_at(root, lo, lo + size)[0]
+        cv = vmas_at(child, lo, lo + size)[0]
+        eq(classes(cv), {k: x for k, x in (("cow_copy", n - z), ("demand_zero", z)) if x},
+           "child: copies of allocated pages, zero-fills of zero-page ones")
+        eq(classes(pv), {k: x for k, x in (("zero_page", z), ("demand_zero", n),
+                                          ("cow_reuse", n - z)) if x},
+           "parent: reads, then its writes after the child exited")
+        f = [f for f in r.report["forks"] if f["child"] == child_pid][0]
+        check(n - z <= f["cow_copy_child"] <= n - z + 64, f"fork cost counts copies only: {f}")
+        check_totals(r)
+
+
+def t_calloc():
+    # calloc of a large block (glibc mmaps it, trusting its zeroes): read,
+    # then written. Run without MALLOC_PERTURB_, which makes calloc memset.
+    n = 300
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"}
+    with Rec([W, "calloc", str(n)], env=env) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout, "calloc")
+        pages = size // 4096
+        z = zeropages(r.stdout, pages - 1)  # the first page holds malloc's header
+        v = [e for e in r.root()["vmas"] if e["start"] == lo]
+        eq(len(v), 1, "glibc's mmap of the block, seen by the kernel side")
+        v = v[0]
+        eq(v["faults"]["cow_copy"], 0, "no copies")
+        eq(v["faults"]["demand_zero"], pages, "every page allocated once, zero-filled")
+        eq(v["faults"]["zero_page"], z, "reads of untouched pages")
+        eq(v["pages_allocated"], pages, "pages allocated")
+        check_totals(r)
+
+
+def t_populate():
+    # Pages faulted in by a syscall take no fault event: they are
+    # `populated`, counted in pages_allocated, and balance the kernel's count.
+    n = 500
+    for how in ("populate", "madvpop", "madvread", "mlock", "maplocked", "mlockall"):
+        with Rec([W, how, str(n)]) as r:
+            r.require_bpf()
+            lo, size = region(r.stdout)
+            z = zeropages(r.stdout, n)
+            if how != "madvread":
+                eq(z, 0, f"{how}: written in, no zero page left")
+            root = r.root()
+            v = vmas_at(root, lo, lo + size)
+            eq(len(v), 1, f"{how}: one entry")
+            v = v[0]
+            eq(v["populated"], {"faults": n, "pages": n - z}, f"{how}: populated")
+            eq(classes(v), {"demand_zero": z} if z else {},
+               f"{how}: writes after it fault only where the zero page was mapped")
+            eq(v["pages_allocated"], n, f"{how}: pages allocated")
+            call = {"populate": "mmap", "maplocked": "mmap", "mlockall": "mmap",
+                    "madvpop": "madvise", "madvread": "madvise", "mlock": "mlock"}[how]
+            check(root["populated"]["by_syscall"].get(call, 0) >= n,
+                  f"{how}: by syscall {root['populated']}")
+            check(root["populated"]["faults"] >= n, f"{how}: process populated")
+            check("populated" in r.stderr, f"{how}: summary says so:\n{r.stderr}")
+            check_totals(r)
+
+
+def t_shared():
+    # Shared anonymous memory written by a parent, then by each of K children
+    # in turn: first touches are `shmem` (not `file`), only the parent's
+    # allocate, and no process is charged more faults than the kernel counted.
+    n, k = 300, 3
+    for how in ("shared", "memfd"):
+        with Rec([W, how, str(n), str(k)]) as r:
+            r.require_bpf()
+            lo, size = region(r.stdout)
+            kids = [int(x) for x in re.findall(r"child (\d+)", r.stdout)]
+            eq(len(kids), k, f"{how}: children")
+            root = r.root()
+            pv = vmas_at(root, lo, lo + size)
+            eq(len(pv), 1, f"{how}: parent's entry")
+            eq((classes(pv[0]), pv[0]["pages_allocated"]), ({"shmem": n}, n),
+               f"{how}: parent's first touches allocate")
+            for c in kids:
+                cp = [p for p in r.procs if p["pid"] == c][0]
+                cv = vmas_at(cp, lo, lo + size)
+                eq(len(cv), 1, f"{how}: child {c}'s inherited entry")
+                eq((classes(cv[0]), cv[0]["pages_allocated"]), ({"shmem": n}, 0),
+                   f"{how}: child {c} maps the parent's pages")
+            eq(sum(p["faults"]["shmem"] for p in r.procs), n * (k + 1), f"{how}: shmem in all")
+            check_totals(r)
 
 
 def t_cow():
@@ -170,10 +302,13 @@ def t_split():
         eq(len(orig), 1, "the mapping as made")
         orig = orig[0]
         eq((orig["ended_by"], orig["faults"]["demand_zero"]), ("split", n), "ended by mprotect")
+        check_totals(r)
         pieces = sorted((v for v in ents if v["piece_of"] == orig["id"]), key=lambda v: v["start"])
         eq([(p["start"] - lo) // 4096 for p in pieces], [0, n, 2 * n], "three pieces")
         eq([p["prot"] for p in pieces], ["rw-", "r--", "rw-"], "middle one read-only")
-        eq([p["faults"]["demand_zero"] for p in pieces], [0, n, n], "faults per piece")
+        z = zeropages(r.stdout, n)
+        eq([p["faults"]["demand_zero"] for p in pieces], [0, n - z, n], "faults per piece")
+        eq([p["faults"]["zero_page"] for p in pieces], [0, z, 0], "reads of the middle one")
         for p in pieces:
             eq([f["function"] for f in p["stack"][:2]], ["region", "main"], "pieces keep the stack")
             eq(p["created_ns"], orig["created_ns"], "pieces keep the creation time")
@@ -261,8 +396,29 @@ def t_shim_only():
         mm = [v for v in root["vmas"] if v["origin"] == "mmap" and v["piece_of"] is None]
         eq(len(mm), n, "one entry per mmap call")
         check(all(v["stack"][0]["function"] == "map_from_here" for v in mm), "stacks")
+    # Unmeasured is not zero: faults, pages and fork copies are null, and
+    # the summary says why and shows what the shim did record.
+    with Rec([W, "cow", "50"], args=["--no-bpf"]) as r:
+        for p in r.procs:
+            eq((p["faults"], p["pages_allocated"], p["populated"]), (None, None, None),
+               f"pid {p['pid']}: not measured")
+            eq(p["kernel_counters"]["minflt"], None, "no kernel counters")
+            check(all(v["faults"] is None and v["pages_allocated"] is None for v in p["vmas"]),
+                  "per VMA too")
+        eq(len(r.report["forks"]), 1, "the fork is known")
+        f = r.report["forks"][0]
+        eq((f["cow_copy_child"], f["cow_copy_parent"], f["unshared_bytes"]), (None, None, None),
+           "fork copies not measured")
+        check("not measured (no kernel collector: disabled with --no-bpf)" in r.stderr,
+              f"summary says why:\n{r.stderr}")
+        check("copied 0" not in r.stderr and " 0 page faults" not in r.stderr,
+              f"no made-up zeroes:\n{r.stderr}")
+        check(re.search(r"200.0 KiB\s+anon\s+region \(w_faults.c:\d+\)", r.stderr),
+              f"largest mappings by call site:\n{r.stderr}")
 
 
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
-          "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse})
+          "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
+          "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
+          "populate": t_populate, "shared": t_shared})

@@ -5,7 +5,23 @@
  * Each scenario prints the ranges it used, so a test can count the faults
  * that fell inside them. Usage: w_faults SCENARIO N
  *   touch N   write-touch N fresh anonymous pages: N demand-zero faults
- *   read N    read-touch N fresh anonymous pages: N demand-zero faults
+ *   read N    read-touch N fresh anonymous pages: Z of them map the shared
+ *             zero page (zero_page faults, printed as "zeropages Z", read off
+ *             /proc/self/pagemap), the rest allocate (demand_zero)
+ *   readwrite N  read N fresh pages, then write them: zero_page Z,
+ *             demand_zero N (the writes replace the zero page), no copies
+ *   forkzero N   read N fresh pages (Z map the zero page), fork; the child
+ *             writes them (N-Z copies, Z zero-filled), exits; the parent then
+ *             writes them (Z zero-filled, N-Z reuses)
+ *   calloc N  calloc N pages (glibc mmaps them), read them, write them
+ *   populate|madvpop|madvread|mlock|maplocked|mlockall N
+ *             fault N pages in through a syscall (MAP_POPULATE,
+ *             MADV_POPULATE_WRITE/READ, mlock, MAP_LOCKED, mlockall
+ *             MCL_FUTURE): no fault event; then write them all
+ *   shared N K   MAP_SHARED|MAP_ANONYMOUS N pages written by the parent, then
+ *             by each of K children in turn (shmem faults; only the parent's
+ *             allocate)
+ *   memfd N   a memfd of N pages mapped shared, written
  *   cow N     touch N pages, fork; the child rewrites them (N copies);
  *             after it exits the parent rewrites them (N reuses)
  *   split N   3N pages: write the first N, mprotect the middle N read-only,
@@ -19,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,23 +61,149 @@ static void write_all(volatile char *p, unsigned long n, char v)
 		p[i * PG] = v;
 }
 
+static void read_all(volatile char *p, unsigned long n)
+{
+	volatile char sum = 0;
+	for (unsigned long i = 0; i < n; i++)
+		sum += p[i * PG];
+	(void)sum;
+}
+
+/* Pages of [p, p + n pages) that map the shared zero page, as the kernel
+ * says in /proc/self/pagemap: present, but not an exclusively mapped page
+ * of ours (call it before any fork). -1 if pagemap cannot be read. */
+static long zero_pages(const char *p, unsigned long n)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long z = 0;
+	if (fd < 0)
+		return -1;
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t e;
+		if (pread(fd, &e, 8, (off_t)(((uintptr_t)p / PG + i) * 8)) != 8) {
+			close(fd);
+			return -1;
+		}
+		z += (e >> 63 & 1) && !(e >> 56 & 1);
+	}
+	close(fd);
+	return z;
+}
+
+static char *locked_region(const char *how, unsigned long n)
+{
+	int extra = !strcmp(how, "populate") ? MAP_POPULATE : !strcmp(how, "maplocked") ? MAP_LOCKED : 0;
+	if (!strcmp(how, "mlockall") && mlockall(MCL_FUTURE)) {
+		perror("mlockall");
+		exit(99);
+	}
+	char *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra,
+		       -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(99);
+	}
+	int r = 0;
+	if (!strcmp(how, "madvpop"))
+		r = madvise(p, n * PG, MADV_POPULATE_WRITE);
+	else if (!strcmp(how, "madvread"))
+		r = madvise(p, n * PG, MADV_POPULATE_READ);
+	else if (!strcmp(how, "mlock"))
+		r = mlock(p, n * PG);
+	if (r) {
+		perror(how);
+		exit(99);
+	}
+	if (!strcmp(how, "mlockall"))
+		munlockall();
+	return p;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: w_faults touch|read|cow N\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: w_faults SCENARIO N [K]\n");
 		return 2;
 	}
 	unsigned long n = strtoul(argv[2], NULL, 10);
 	setvbuf(stdout, NULL, _IONBF, 0);
+	/* 4K pages everywhere, whatever THP is set to (MAP_POPULATE cannot be
+	 * preceded by a madvise) */
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	const char *how = argv[1];
+	if (!strcmp(how, "populate") || !strcmp(how, "madvpop") || !strcmp(how, "madvread") ||
+	    !strcmp(how, "mlock") || !strcmp(how, "maplocked") || !strcmp(how, "mlockall")) {
+		char *q = locked_region(how, n);
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		printf("zeropages %ld\n", zero_pages(q, n));
+		write_all(q, n, 1);
+		return 0;
+	}
+	if (!strcmp(how, "shared") || !strcmp(how, "memfd")) {
+		int fd = -1, flags = MAP_SHARED | MAP_ANONYMOUS;
+		if (!strcmp(how, "memfd")) {
+			fd = memfd_create("w_faults", 0);
+			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
+				return 99;
+			flags = MAP_SHARED;
+		}
+		char *q = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, flags, fd, 0);
+		if (q == MAP_FAILED)
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		write_all(q, n, 1);
+		unsigned long kids = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
+		for (unsigned long k = 0; k < kids; k++) {
+			pid_t c = fork();
+			if (c < 0)
+				return 99;
+			if (c == 0) {
+				write_all(q, n, (char)(2 + k));
+				_exit(0);
+			}
+			int st;
+			waitpid(c, &st, 0);
+			printf("child %d\n", (int)c);
+		}
+		return 0;
+	}
+	if (!strcmp(how, "calloc")) {
+		char *q = calloc(n, PG);
+		if (!q)
+			return 99;
+		uintptr_t lo = (uintptr_t)q & ~(PG - 1);
+		unsigned long len = (((uintptr_t)q + n * PG + PG - 1) & ~(PG - 1)) - lo;
+		printf("calloc 0x%lx %lu\n", (unsigned long)lo, len);
+		read_all((char *)lo, len / PG);
+		printf("zeropages %ld\n", zero_pages((char *)lo, len / PG));
+		write_all((char *)lo, len / PG, 1);
+		return 0;
+	}
 	char *p = region(n);
 	printf("region 0x%lx %lu\n", (unsigned long)p, n * PG);
 	if (!strcmp(argv[1], "touch")) {
 		write_all(p, n, 1);
 	} else if (!strcmp(argv[1], "read")) {
-		volatile char sum = 0;
-		for (unsigned long i = 0; i < n; i++)
-			sum += p[i * PG];
-		(void)sum;
+		read_all(p, n);
+		printf("zeropages %ld\n", zero_pages(p, n));
+	} else if (!strcmp(argv[1], "readwrite")) {
+		read_all(p, n);
+		printf("zeropages %ld\n", zero_pages(p, n));
+		write_all(p, n, 1);
+	} else if (!strcmp(argv[1], "forkzero")) {
+		read_all(p, n);
+		printf("zeropages %ld\n", zero_pages(p, n));
+		pid_t c = fork();
+		if (c < 0)
+			return 99;
+		if (c == 0) {
+			write_all(p, n, 2);
+			_exit(0);
+		}
+		int st;
+		waitpid(c, &st, 0);
+		printf("child %d\n", (int)c);
+		write_all(p, n, 3);
 	} else if (!strcmp(argv[1], "cow")) {
 		write_all(p, n, 1);
 		pid_t c = fork();
@@ -80,10 +224,8 @@ int main(int argc, char **argv)
 		write_all(p, n, 1);
 		if (mprotect(p + n * PG, n * PG, PROT_READ))
 			return 99;
-		volatile char sum = 0;
-		for (unsigned long i = 0; i < n; i++)
-			sum += p[(n + i) * PG];
-		(void)sum;
+		read_all(p + n * PG, n);
+		printf("zeropages %ld\n", zero_pages(p + n * PG, n));
 		write_all(p + 2 * n * PG, n, 1);
 	} else if (!strcmp(argv[1], "reuse")) {
 		char *first = NULL;
