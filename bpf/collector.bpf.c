@@ -77,6 +77,7 @@ const volatile __u64 wake_bytes = 16 << 20;
 __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 vma_gen = 0;    /* bumped around every VMA-changing syscall */
+__u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -286,6 +287,15 @@ int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
 {
 	if (address >= USER_ADDR_END)
 		return 0;
+	/* Under pagefault_disable() (write(2)'s copy_folio_from_iter_atomic,
+	 * futexes, ...) the handler only runs the exception fixup: nothing is
+	 * mapped, the kernel counts no fault, and the caller faults the page in
+	 * properly afterwards (a second, real event). Count them apart. */
+	if (bpf_get_current_task_btf()->pagefault_disabled) {
+		if (state_of(bpf_get_current_task_btf()))
+			__sync_fetch_and_add(&unhandled, 1);
+		return 0;
+	}
 	return fault_begin(address, regs, error_code, VP_FAULT_KERNEL);
 }
 

@@ -493,6 +493,7 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->lost = lost_total(c);
 		st->faults = c->faults;
 		st->untracked = c->skel->bss->untracked;
+		st->unhandled = c->skel->bss->unhandled;
 	}
 	return err;
 }

@@ -48,6 +48,8 @@ struct collector_stats {
 	uint64_t faults;    /* VP_REC_FAULT records written */
 	uint64_t untracked; /* children of traced tasks that could not be marked
 			     * (task storage allocation failed): not followed */
+	uint64_t unhandled; /* kernel-mode fault events of traced tasks with page
+			     * faults disabled (no fault happened): not recorded */
 };
 
 /* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not

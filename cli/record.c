@@ -397,9 +397,11 @@ int cmd_record(int argc, char **argv)
 	json_t *bpf_extra = NULL;
 	if (col) {
 		collector__finish(col, &cst);
-		bpf_extra = json_pack("{s:I, s:I, s:I}", "records", (json_int_t)cst.records,
-				      "faults", (json_int_t)cst.faults, "lost",
-				      (json_int_t)cst.lost);
+		bpf_extra = json_pack("{s:I, s:I, s:I, s:I, s:I}", "records",
+				      (json_int_t)cst.records, "faults", (json_int_t)cst.faults,
+				      "lost", (json_int_t)cst.lost, "untracked",
+				      (json_int_t)cst.untracked, "unhandled_faults",
+				      (json_int_t)cst.unhandled);
 		if (bpf_stats && bpf_extra)
 			json_object_set_new(bpf_extra, "programs", prog_stats_json(col));
 		collector__free(col);

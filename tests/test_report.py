@@ -417,8 +417,38 @@ def t_shim_only():
               f"largest mappings by call site:\n{r.stderr}")
 
 
+def t_writeout():
+    # write(2) from shared memory this process never touched (PostgreSQL's
+    # checkpointer writing shared buffers): the kernel first tries an atomic
+    # copy with page faults disabled (a fault event that maps nothing and
+    # that the kernel does not count), then faults the pages in. Before
+    # those events were left out, the child showed about twice the faults
+    # the kernel counted.
+    n = 256
+    with Rec([W, "writeout", str(n)]) as r:
+        r.require_bpf()
+        lo, size = region(r.stdout)
+        m = re.search(r"child (\d+) status (\d+)", r.stdout)
+        eq(int(m.group(2)), 0, "the child wrote the region out")
+        child = [p for p in r.procs if p["pid"] == int(m.group(1))][0]
+        check_totals(r)  # the child's own count: twice the kernel's before
+        cv = vmas_at(child, lo, lo + size)
+        eq(len(cv), 1, "child's inherited entry")
+        f = cv[0]["faults"]["shmem"]
+        # read faults on shared memory map their neighbours too (fault-around,
+        # a kernel setting): at most one fault per page, no other class
+        check(1 <= f <= n and classes(cv[0]) == {"shmem": f},
+              f"shmem faults only, at most one per page: {classes(cv[0])}")
+        eq(cv[0]["pages_allocated"], 0, "the parent's pages, no allocation")
+        check(all(s["function"] != "copy_folio_from_iter_atomic"
+                  for s in cv[0]["top_fault_sites"]), "no fault events that did nothing")
+        sess = json.load(open(os.path.join(r.dir, "session.json")))
+        check(sess["collectors"]["bpf"]["unhandled_faults"] >= f,
+              f"the atomic-copy events are counted apart: {sess['collectors']['bpf']}")
+
+
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
-          "populate": t_populate, "shared": t_shared})
+          "populate": t_populate, "shared": t_shared, "writeout": t_writeout})

@@ -22,6 +22,10 @@
  *             by each of K children in turn (shmem faults; only the parent's
  *             allocate)
  *   memfd N   a memfd of N pages mapped shared, written
+ *   writeout N   MAP_SHARED|MAP_ANONYMOUS N pages written by the parent; a
+ *             child write(2)s them to a file without touching them first:
+ *             the kernel's atomic copy faults (page faults disabled, nothing
+ *             happens) then faults each page in once: N shmem faults
  *   cow N     touch N pages, fork; the child rewrites them (N copies);
  *             after it exits the parent rewrites them (N reuses)
  *   split N   3N pages: write the first N, mprotect the middle N read-only,
@@ -165,6 +169,29 @@ int main(int argc, char **argv)
 			waitpid(c, &st, 0);
 			printf("child %d\n", (int)c);
 		}
+		return 0;
+	}
+	if (!strcmp(how, "writeout")) {
+		char *q = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (q == MAP_FAILED)
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		write_all(q, n, 1);
+		pid_t c = fork();
+		if (c < 0)
+			return 99;
+		if (c == 0) {
+			FILE *f = tmpfile();
+			if (!f)
+				_exit(98);
+			for (unsigned long i = 0; i < n; i++) /* a page per call, like a database */
+				if (write(fileno(f), q + i * PG, PG) != (ssize_t)PG)
+					_exit(98);
+			_exit(0);
+		}
+		int st;
+		waitpid(c, &st, 0);
+		printf("child %d status %d\n", (int)c, st);
 		return 0;
 	}
 	if (!strcmp(how, "calloc")) {
