@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * analyze: turn a trace directory into the per-process, per-VMA picture of
- * report.json (SPEC.md, schema_version 1).
+ * report.json (docs/report.md, schema_version 1).
  *
  * Two passes. Pass 1 reads every record except faults -- the shim's calls,
  * the kernel's address-space syscalls, maps snapshots, fork/exec/exit --

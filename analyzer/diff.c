@@ -14,7 +14,7 @@
  *    `<module basename>+0x<file offset>` (the offset found through the
  *    process's own mapping of that module, so it survives ASLR), else
  *    `<module basename>@0x<ip>`, else `0x<ip>`. VMAs the report marks
- *    `internal` (the tracer's own; not a SPEC field) are one site,
+ *    `internal` (the tracer's own; not a documented report field) are one site,
  *    `vmaprof-internal`.
  */
 #include <errno.h>
@@ -314,7 +314,7 @@ static int get_faults(struct diag *d, const struct report *r, json_t *obj, const
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* SPEC's required names. The diff reads and type-checks only some of them,
+/* The required names of docs/report.md. The diff reads and type-checks only some of them,
  * but a report without the others is not schema_version 1: refuse it rather
  * than compare half a report (tests/validate_report.py checks all types). */
 static const char *const top_names[] = {

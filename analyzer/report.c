@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* report.json (SPEC.md, schema_version 1) and the human summary. */
+/* report.json (docs/report.md, schema_version 1) and the human summary. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,7 +601,7 @@ void analysis__summary(struct analysis *a, FILE *out)
 	const char *name = base_name(json_string_value(cmd));
 	if (!measured(a)) {
 		fprintf(out, "\nvmaprof: %s: %u process(es); page faults, pages allocated and fork "
-			"copies not measured (no kernel collector: %s)\n", name, a->nprocs,
+			"copies\n  not measured (no kernel collector: %s)\n", name, a->nprocs,
 			a->bpf_reason ? a->bpf_reason : "unknown reason");
 	} else {
 		fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
@@ -613,9 +613,9 @@ void analysis__summary(struct analysis *a, FILE *out)
 			all[FC_DEMAND_ZERO], all[FC_ZERO_PAGE], all[FC_COW_COPY], all[FC_COW_REUSE],
 			all[FC_FILE], all[FC_SHMEM], all[FC_SHARED_WRITE], all[FC_OTHER]);
 		if (pop)
-			fprintf(out, "  populated without faults (MAP_POPULATE, MADV_POPULATE_*, mlock, "
-				"...): %" PRIu64 " pages faulted in, %" PRIu64 " allocated\n", pop,
-				pop_pages);
+			fprintf(out, "  populated by syscalls without faults (MAP_POPULATE, "
+				"MADV_POPULATE_*, mlock, exec): %" PRIu64 " pages,\n  %" PRIu64
+				" of them allocated\n", pop, pop_pages);
 	}
 	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)
@@ -639,8 +639,9 @@ void analysis__summary(struct analysis *a, FILE *out)
 			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
 			uint64_t other = p->pop_faults + kb.shim + p->before_trace;
 			if (other)
-				fprintf(out, " (%" PRIu64 " populated, %" PRIu64 " the shim's own, %" PRIu64
-					" before tracing)", p->pop_faults, kb.shim, p->before_trace);
+				fprintf(out, "\n    (of which %" PRIu64 " populated by syscalls, %" PRIu64
+					" the shim's own, %" PRIu64 " before tracing)", p->pop_faults, kb.shim,
+					p->before_trace);
 		}
 		fputc('\n', out);
 		if (kb.warning[0])

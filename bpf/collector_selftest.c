@@ -5,7 +5,7 @@
  * The test loads the collector, forks workload children that block on a
  * pipe until collector__track has marked them, runs one scenario in each,
  * then reads the trace file back and checks every scenario's faults by the
- * SPEC's classification inputs (error code, pages allocated, VMA flags).
+ * the classification inputs (docs/report.md) (error code, pages allocated, VMA flags).
  * Each scenario writes the address ranges it used into a MAP_SHARED page.
  *
  *   collector_selftest                 run the test (exit 77: cannot run BPF)

@@ -27,7 +27,7 @@ def _reject_constant(name):
 
 
 def _is_int(checker, instance):
-    # SPEC: addresses and counts are JSON integers. jsonschema's default
+    # docs/report.md: addresses and counts are JSON integers. jsonschema's default
     # "integer" also accepts 4096.0, which jansson would read as a real.
     return isinstance(instance, int) and not isinstance(instance, bool)
 
