@@ -89,7 +89,8 @@ def check_totals(rep, slack=SLACK):
               f"pid {p['pid']}: kernel {kc['minflt'] + kc['majflt']} vs traced {got} + "
               f"populated {kc['populated']} + shim {kc['shim_prefault']} + before "
               f"{kc['before_trace']}: difference {kc['difference']}")
-        eq(p["warnings"], [], f"pid {p['pid']}: no warnings")
+        if not slack:
+            eq(p["warnings"], [], f"pid {p['pid']}: no warnings")
         vsum = sum(v["faults"]["total"] for v in p["vmas"])
         eq(vsum + p["faults_outside_vmas"], got, f"pid {p['pid']}: VMA faults + outside = total")
 
@@ -447,8 +448,26 @@ def t_writeout():
               f"the atomic-copy events are counted apart: {sess['collectors']['bpf']}")
 
 
+def t_segv():
+    # Faults that fail (SIGSEGV on PROT_NONE pages, then retried after the
+    # handler's mprotect) are fault events the kernel does not count: the
+    # report shows the gap exactly and warns past 3%.
+    n = 200
+    with Rec([W, "segv", str(n)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "the program handled its own SIGSEGVs")
+        root = r.root()
+        kc = root["kernel_counters"]
+        eq(kc["difference"], -n, "one uncounted fault event per failed write")
+        check(len(root["warnings"]) == 1 and "more than" in root["warnings"][0],
+              f"warning: {root['warnings']}")
+        check("WARNING: traced" in r.stderr, f"summary shows it:\n{r.stderr}")
+        eq(root["faults"]["other"] >= n, True, "the failed writes are `other`")
+        check_totals(r, slack=n)
+
+
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
-          "populate": t_populate, "shared": t_shared, "writeout": t_writeout})
+          "populate": t_populate, "shared": t_shared, "writeout": t_writeout, "segv": t_segv})

@@ -22,6 +22,9 @@
  *             by each of K children in turn (shmem faults; only the parent's
  *             allocate)
  *   memfd N   a memfd of N pages mapped shared, written
+ *   segv N    N PROT_NONE pages touched in turn: each write fails (SIGSEGV,
+ *             a fault event the kernel does not count), the handler makes
+ *             the page writable, the write is retried (a demand-zero fault)
  *   writeout N   MAP_SHARED|MAP_ANONYMOUS N pages written by the parent; a
  *             child write(2)s them to a file without touching them first:
  *             the kernel's atomic copy faults (page faults disabled, nothing
@@ -40,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -92,6 +96,15 @@ static long zero_pages(const char *p, unsigned long n)
 	}
 	close(fd);
 	return z;
+}
+
+static void unprotect(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	char *page = (char *)((uintptr_t)si->si_addr & ~(PG - 1));
+	if (mprotect(page, PG, PROT_READ | PROT_WRITE))
+		_exit(97);
 }
 
 static char *locked_region(const char *how, unsigned long n)
@@ -169,6 +182,17 @@ int main(int argc, char **argv)
 			waitpid(c, &st, 0);
 			printf("child %d\n", (int)c);
 		}
+		return 0;
+	}
+	if (!strcmp(how, "segv")) {
+		struct sigaction sa = { .sa_sigaction = unprotect, .sa_flags = SA_SIGINFO };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSEGV, &sa, NULL);
+		char *q = region(n);
+		if (mprotect(q, n * PG, PROT_NONE))
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		write_all(q, n, 1);
 		return 0;
 	}
 	if (!strcmp(how, "writeout")) {
