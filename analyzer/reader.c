@@ -125,7 +125,8 @@ static int valid(const struct vp_rec *h)
 	switch (h->type) {
 	case VP_REC_PROC: {
 		const struct vp_proc *p = (const void *)h;
-		return s >= sizeof(*p) && fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len);
+		return s >= sizeof(*p) &&
+		       fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len + p->execfn_len);
 	}
 	case VP_REC_MAPS: {
 		const struct vp_maps *m = (const void *)h;
@@ -171,6 +172,11 @@ static int valid(const struct vp_rec *h)
 	}
 	case VP_REC_TASK_EXIT:
 		return s >= sizeof(struct vp_task_exit);
+	case VP_REC_TASK_NAME: {
+		const struct vp_task_name *n = (const void *)h;
+		return s >= sizeof(*n) && (n->why == VP_NAME_EXEC || n->why == VP_NAME_EXIT) &&
+		       n->argv_len <= VP_NAME_ARGV_MAX && fits(s, sizeof(*n), n->argv_len);
+	}
 	case VP_REC_BPF_LOST:
 		return s >= sizeof(struct vp_bpf_lost);
 	default:
