@@ -1288,8 +1288,8 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			if (p->nimg && (!p->nex || p->ex[p->nex - 1].t <= p->img[p->nimg - 1].start_ns)) {
 				/* a new image with no kernel exec record: exec'd now,
 				 * by the path it was given when the shim knows it */
-				if (pr->execfn_len && !names_fd(vp_proc_execfn(pr)))
-					do_exec(a, p, e->t, vp_proc_execfn(pr), pr->execfn_len);
+				if (vp_proc_execfn_len(pr) && !names_fd(vp_proc_execfn(pr)))
+					do_exec(a, p, e->t, vp_proc_execfn(pr), vp_proc_execfn_len(pr));
 				else
 					do_exec(a, p, e->t, vp_proc_exe(pr), pr->exe_len);
 				img_start = e->t;
@@ -1310,8 +1310,8 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 				p->ex[p->nex - 1].traced = 1;
 			else
 				p->pre_exec_traced = 1;
-			const char *given = pr->execfn_len && !names_fd(vp_proc_execfn(pr))
-						    ? model__intern(a, vp_proc_execfn(pr), pr->execfn_len)
+			const char *given = vp_proc_execfn_len(pr) && !names_fd(vp_proc_execfn(pr))
+						    ? model__intern(a, vp_proc_execfn(pr), vp_proc_execfn_len(pr))
 						    : NULL;
 			if (!p->nex || !p->exe || names_fd(p->exe))
 				p->exe = given ? given : p->exe_resolved;

@@ -156,9 +156,9 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		const struct vp_proc *p = (const void *)h;
 		fprintf(out, " ppid=%u stack_depth=%u exe=", p->ppid, p->stack_depth);
 		print_str(out, vp_proc_exe(p), p->exe_len);
-		if (p->execfn_len) {
+		if (vp_proc_execfn_len(p)) {
 			fputs(" execfn=", out);
-			print_str(out, vp_proc_execfn(p), p->execfn_len);
+			print_str(out, vp_proc_execfn(p), vp_proc_execfn_len(p));
 		}
 		fputs(" argv=", out);
 		print_argv(out, vp_proc_argv(p), p->argv_len);

@@ -125,8 +125,9 @@ static int valid(const struct vp_rec *h)
 	switch (h->type) {
 	case VP_REC_PROC: {
 		const struct vp_proc *p = (const void *)h;
-		return s >= sizeof(*p) &&
-		       fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len + p->execfn_len);
+		/* execfn_len was padding once: one that does not fit is read as
+		 * 0 (vp_proc_execfn_len), not as a damaged record */
+		return s >= sizeof(*p) && fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len);
 	}
 	case VP_REC_MAPS: {
 		const struct vp_maps *m = (const void *)h;
