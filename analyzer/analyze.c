@@ -824,6 +824,17 @@ static int broker_refused(const struct analysis *a, uint32_t pid)
 	return 0;
 }
 
+static const char *const dis_why[] = {
+	[VP_DIS_EXTEND] = "the shim stopped recording: could not grow its trace file (disk full?)",
+	[VP_DIS_MAP] = "the shim stopped recording: could not map a new trace segment",
+	[VP_DIS_REOPEN] = "the shim stopped recording: could not reopen its trace file",
+};
+
+static const char *disabled_why(uint32_t d)
+{
+	return d < sizeof(dis_why) / sizeof(*dis_why) ? dis_why[d] : NULL;
+}
+
 /* Why the image at `path` (secure: AT_SECURE) of process p has no shim
  * trace: the most specific reason known. */
 static const char *untraced_why(struct analysis *a, const struct proc *p, const char *path,
@@ -837,6 +848,14 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 			 m ? m : "cannot create the trace file");
 		return model__intern(a, b, strlen(b));
 	}
+	/* a stream of this pid that stopped before its first record */
+	for (uint32_t i = 0; i < a->nfiles; i++) {
+		const struct tfile *f = &a->files[i];
+		const char *w = f->is_bpf || f->pid != p->pid || f->records
+					? NULL : disabled_why(reader__header(f->r)->disabled);
+		if (w)
+			return w;
+	}
 	if (secure)
 		return "setuid/setgid program (secure exec: the dynamic loader ignored LD_PRELOAD)";
 	if (elf_is_static(path) == 1)
@@ -845,12 +864,6 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 		return "the recorder refused the shim's request (not in the traced tree)";
 	return "no trace from the shim";
 }
-
-static const char *const dis_why[] = {
-	[VP_DIS_EXTEND] = "the shim stopped recording: could not grow its trace file (disk full?)",
-	[VP_DIS_MAP] = "the shim stopped recording: could not map a new trace segment",
-	[VP_DIS_REOPEN] = "the shim stopped recording: could not reopen its trace file",
-};
 
 /* processes[].preload: active when every image the process ran has a shim
  * stream (images a process only passes through -- a vfork or posix_spawn
@@ -880,9 +893,9 @@ static void preload_status(struct analysis *a)
 		}
 		for (uint32_t k = 0; p->preload_active && k < p->nimg; k++) {
 			const struct tfile *f = &a->files[p->img[k].file];
-			uint32_t d = reader__header(f->r)->disabled;
-			if (d < sizeof(dis_why) / sizeof(*dis_why) && dis_why[d])
-				p->preload_reason = dis_why[d];
+			const char *w = disabled_why(reader__header(f->r)->disabled);
+			if (w)
+				p->preload_reason = w;
 		}
 		a->preload_without += !p->preload_active;
 	}

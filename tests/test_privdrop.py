@@ -313,6 +313,43 @@ def t_title():
         eq(p["argv"], [WI, "spill", "pgname", "300"], "argv")
 
 
+def t_diskfull():
+    """The trace file system fills up under a dropped process: its report
+    entry says its trace stopped early, and why."""
+    need_root()
+    mnt = tempfile.mkdtemp(prefix="vmaprof-full-")
+    # 3 MiB: setpriv's trace (1 MiB + header), the workload's header and
+    # first segment; its second segment does not fit. --no-bpf: no kernel
+    # stream competing for the space, so the point it stops is fixed.
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if p.returncode:
+        print(f"SKIP: cannot mount a small tmpfs ({p.stderr.strip()})")
+        os.rmdir(mnt)
+        raise SystemExit(77)
+    try:
+        out = os.path.join(mnt, "rec")
+        p = subprocess.run([VMAPROF, "record", "-o", out, "--no-bpf", "--", *DROP, W, "closefds",
+                            "30000"],
+                           capture_output=True, text=True, timeout=120)
+        eq(p.returncode, 0, f"program unharmed by a full disk: {p.stderr}")
+        with tempfile.TemporaryDirectory() as t:
+            rj = os.path.join(t, "report.json")
+            q = subprocess.run([VMAPROF, "report", out, "-o", rj], capture_output=True,
+                               text=True, timeout=120)
+            eq(q.returncode, 0, f"report: {q.stderr}")
+            validate(rj)
+            rep = json.load(open(rj))
+        eq(len(rep["processes"]), 1, "one process")
+        eq(rep["processes"][0]["preload"],
+           {"active": True, "reason": "the shim stopped recording: could not grow its "
+            "trace file (disk full?)"}, "shim status")
+    finally:
+        subprocess.run(["umount", mnt])
+        os.rmdir(mnt)
+
+
 if __name__ == "__main__":
     main({"setpriv": t_setpriv, "su": t_su, "modes": t_modes, "static": t_static,
-          "setuid": t_setuid, "symlink": t_symlink, "title": t_title})
+          "setuid": t_setuid, "symlink": t_symlink, "title": t_title,
+          "diskfull": t_diskfull})
