@@ -718,8 +718,8 @@ static const char *title_of(struct analysis *a, const struct vp_task_name *n, js
 	static char got[VP_NAME_ARGV_MAX + 1], want[VP_NAME_ARGV_MAX + 1];
 	const char *s = vp_task_name_argv(n);
 	size_t len = n->argv_len, gl, wl = 0;
-	if (!len)
-		return NULL;
+	if (!len || !argv)
+		return NULL; /* nothing to tell a title from the arguments by */
 	if (n->h.flags & VP_NAME_ARGV_SPILL)
 		len = strnlen(s, len); /* one string, on into the environment area */
 	gl = args_line(s, len, got, sizeof(got));
@@ -739,7 +739,7 @@ static const char *title_of(struct analysis *a, const struct vp_task_name *n, js
 	}
 	while (wl && want[wl - 1] == ' ')
 		wl--;
-	if (argv && gl == wl && !memcmp(got, want, gl))
+	if (gl == wl && !memcmp(got, want, gl))
 		return NULL;
 	return model__intern(a, got, gl);
 }
