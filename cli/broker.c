@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,11 @@ static void serve(struct broker *b, int c)
 static void *loop(void *arg)
 {
 	struct broker *b = arg;
+	/* signals for the recorder (SIGTERM/SIGHUP to forward) are the main
+	 * thread's business */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		int c = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
