@@ -235,11 +235,6 @@ static void serve(struct broker *b, int c)
 static void *loop(void *arg)
 {
 	struct broker *b = arg;
-	/* signals for the recorder (SIGTERM/SIGHUP to forward) are the main
-	 * thread's business */
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		int c = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
@@ -289,8 +284,16 @@ int broker__start(int dirfd, const struct broker_owner *owner, struct broker **o
 	int err = 0;
 	if (bind(b->lfd, (struct sockaddr *)&sa, sl) < 0 || listen(b->lfd, 128) < 0)
 		err = -errno;
-	else if ((err = -pthread_create(&b->thr, NULL, loop, b)) == 0)
-		b->running = 1;
+	else {
+		/* the thread starts with every signal blocked: the recorder's
+		 * (SIGTERM/SIGHUP to forward) are the main thread's business */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		err = -pthread_create(&b->thr, NULL, loop, b);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		b->running = !err;
+	}
 	if (err) {
 		close(b->lfd);
 		free(b);
