@@ -133,6 +133,7 @@ static const char *dis_name(uint32_t d)
 	case VP_DIS_EXTEND: return "extend";
 	case VP_DIS_MAP: return "map";
 	case VP_DIS_STACKS: return "stacks";
+	case VP_DIS_REOPEN: return "reopen";
 	default: return "unknown";
 	}
 }
@@ -147,6 +148,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		[VP_REC_FAULT] = "fault", [VP_REC_TASK_FORK] = "task_fork",
 		[VP_REC_TASK_EXEC] = "task_exec", [VP_REC_TASK_EXIT] = "task_exit",
 		[VP_REC_BPF_LOST] = "bpf_lost", [VP_REC_SYSFAULTS] = "sysfaults",
+		[VP_REC_TASK_NAME] = "task_name",
 	};
 	uint32_t stack = 0;
 	fprintf(out, "%s t=%llu pid=%u tid=%u", kind[h->type], h->time_ns, h->pid, h->tid);
@@ -155,6 +157,10 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		const struct vp_proc *p = (const void *)h;
 		fprintf(out, " ppid=%u stack_depth=%u exe=", p->ppid, p->stack_depth);
 		print_str(out, vp_proc_exe(p), p->exe_len);
+		if (vp_proc_execfn_len(p)) {
+			fputs(" execfn=", out);
+			print_str(out, vp_proc_execfn(p), vp_proc_execfn_len(p));
+		}
 		fputs(" argv=", out);
 		print_argv(out, vp_proc_argv(p), p->argv_len);
 		break;
@@ -238,6 +244,17 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		const struct vp_task_exit *e = (const void *)h;
 		fprintf(out, " min_flt=%llu maj_flt=%llu exit_code=%d", e->min_flt,
 			e->maj_flt, e->exit_code);
+		break;
+	}
+	case VP_REC_TASK_NAME: {
+		const struct vp_task_name *n = (const void *)h;
+		fprintf(out, " why=%s secure=%d uid=%u euid=%u gid=%u egid=%u cut=%d spill=%d comm=",
+			n->why == VP_NAME_EXEC ? "exec" : "exit", !!(h->flags & VP_NAME_SECURE),
+			n->uid, n->euid, n->gid, n->egid, !!(h->flags & VP_NAME_ARGV_CUT),
+			!!(h->flags & VP_NAME_ARGV_SPILL));
+		print_str(out, n->comm, (uint32_t)strnlen(n->comm, sizeof(n->comm)));
+		fputs(" argv=", out);
+		print_argv(out, vp_task_name_argv(n), n->argv_len);
 		break;
 	}
 	case VP_REC_BPF_LOST: {

@@ -71,8 +71,10 @@ struct image {              /* one preload trace file of this process */
 
 struct exec_ev {
 	uint64_t t;
-	const char *path;       /* interned */
+	const char *path;       /* interned: as the exec was given it */
 	json_t *argv;           /* array, or NULL */
+	uint8_t traced;         /* a shim stream started in this image */
+	uint8_t secure;         /* AT_SECURE exec: the loader ignored LD_PRELOAD */
 };
 
 struct child_ref {          /* a fork this process made */
@@ -98,8 +100,15 @@ struct proc {
 	uint64_t calls[9];                /* vp_call index; [8] = fork, [0] = exec */
 	uint64_t faults[FC_N], pages, outside;
 	uint64_t brk_cur;
-	const char *exe;
+	const char *exe;                  /* as run (exec path given, symlink names kept) */
+	const char *exe_resolved;         /* /proc/self/exe as the shim read it, or NULL */
 	json_t *argv;
+	const char *name;                 /* comm: at exit, else at the last exec/fork */
+	const char *title;                /* argv area at exit when it differs from argv */
+	int pre_exec_traced;              /* a shim stream before any exec (fork child) */
+	int pre_exec_secure;              /* the image inherited at fork was AT_SECURE */
+	int preload_active;               /* computed after the replay */
+	const char *preload_reason;
 	struct vma *v;
 	uint32_t nv, capv;
 	uint32_t *live;                   /* ids of live entries, sorted by start */
@@ -150,6 +159,10 @@ struct analysis {
 	uint64_t faults, records;
 	int preload_active, bpf_active;
 	const char *preload_reason, *bpf_reason;
+	uint32_t preload_without;         /* processes with preload_active 0 */
+	uint32_t *failed_pids;            /* preload.<pid>.failed markers */
+	const char **failed_why;          /* their text (interned), or NULL */
+	uint32_t nfailed;
 	/* interned strings */
 	char **strs;
 	uint32_t nstrs, capstrs;

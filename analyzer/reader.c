@@ -125,6 +125,8 @@ static int valid(const struct vp_rec *h)
 	switch (h->type) {
 	case VP_REC_PROC: {
 		const struct vp_proc *p = (const void *)h;
+		/* execfn_len was padding once: one that does not fit is read as
+		 * 0 (vp_proc_execfn_len), not as a damaged record */
 		return s >= sizeof(*p) && fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len);
 	}
 	case VP_REC_MAPS: {
@@ -171,6 +173,11 @@ static int valid(const struct vp_rec *h)
 	}
 	case VP_REC_TASK_EXIT:
 		return s >= sizeof(struct vp_task_exit);
+	case VP_REC_TASK_NAME: {
+		const struct vp_task_name *n = (const void *)h;
+		return s >= sizeof(*n) && (n->why == VP_NAME_EXEC || n->why == VP_NAME_EXIT) &&
+		       n->argv_len <= VP_NAME_ARGV_MAX && fits(s, sizeof(*n), n->argv_len);
+	}
 	case VP_REC_BPF_LOST:
 		return s >= sizeof(struct vp_bpf_lost);
 	case VP_REC_SYSFAULTS:

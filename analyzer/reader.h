@@ -40,6 +40,13 @@ static inline const char *vp_exec_path(const struct vp_exec *e) { return (const 
 static inline const char *vp_exec_argv(const struct vp_exec *e) { return (const char *)(e + 1) + e->path_len; }
 static inline const char *vp_proc_exe(const struct vp_proc *p) { return (const char *)(p + 1); }
 static inline const char *vp_proc_argv(const struct vp_proc *p) { return (const char *)(p + 1) + p->exe_len; }
+static inline const char *vp_proc_execfn(const struct vp_proc *p) { return (const char *)(p + 1) + p->exe_len + p->argv_len; }
+static inline uint32_t vp_proc_execfn_len(const struct vp_proc *p)
+{
+	uint64_t used = sizeof(*p) + (uint64_t)p->exe_len + p->argv_len;
+	return used + p->execfn_len <= p->h.size ? p->execfn_len : 0;
+}
+static inline const char *vp_task_name_argv(const struct vp_task_name *n) { return (const char *)(n + 1); }
 static inline const char *vp_maps_text(const struct vp_maps *m) { return (const char *)(m + 1); }
 static inline const char *vp_fork_path(const struct vp_fork *f) { return (const char *)(f + 1); }
 static inline const char *vp_task_exec_path(const struct vp_task_exec *e) { return (const char *)(e + 1); }

@@ -265,7 +265,12 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	json_object_set_new(o, "pid", json_integer(p->pid));
 	json_object_set_new(o, "ppid", json_integer(p->ppid));
 	json_object_set_new(o, "exe", vp_json_str(p->exe));
+	json_object_set_new(o, "exe_resolved", vp_json_str(p->exe_resolved));
+	json_object_set_new(o, "name", vp_json_str(p->name));
+	json_object_set_new(o, "title", vp_json_str(p->title));
 	json_object_set_new(o, "argv", p->argv ? json_incref(p->argv) : json_array());
+	json_object_set_new(o, "preload", json_pack("{s:b, s:o}", "active", p->preload_active,
+						    "reason", vp_json_str(p->preload_reason)));
 	json_object_set_new(o, "start_ns", json_integer((json_int_t)p->start_ns));
 	json_object_set_new(o, "end_ns", json_integer((json_int_t)p->end_ns));
 	json_object_set_new(o, "exit_code", p->exit_code >= 0 ? json_integer(p->exit_code)
@@ -379,6 +384,28 @@ static int dump_to(const json_t *o, FILE *f, size_t flags, struct dumpbuf *b, in
 	return fwrite(b->p, 1, n, f) == n ? 0 : -1;
 }
 
+/* collectors.preload: active only if the shim recorded something; when
+ * some processes have no trace of it, the reason says how many. */
+static json_t *preload_json(struct analysis *a)
+{
+	int active = a->preload_active && a->preload_records > 0;
+	char why[256];
+	const char *reason = NULL;
+	if (!active && a->preload_active)
+		reason = "the shim recorded nothing (processes[].preload says why)";
+	else if (!active)
+		reason = a->preload_reason ? a->preload_reason : "unknown reason";
+	else if (a->preload_without) {
+		snprintf(why, sizeof(why), "%u of %u process(es) have no shim trace "
+			 "(processes[].preload says why)", a->preload_without, a->nprocs);
+		reason = why;
+	}
+	return json_pack("{s:b, s:I, s:I, s:o, s:I}", "active", active, "events",
+			 (json_int_t)a->preload_records, "lost",
+			 (json_int_t)(a->preload_lost + a->preload_damaged), "reason",
+			 vp_json_str(reason), "processes_without", (json_int_t)a->preload_without);
+}
+
 static json_t *report_head(struct analysis *a)
 {
 	json_t *r = json_object();
@@ -390,15 +417,10 @@ static json_t *report_head(struct analysis *a)
 	json_object_set_new(r, "page_size", json_integer((json_int_t)a->page_size));
 	json_object_set_new(
 		r, "collectors",
-		json_pack("{s:{s:b, s:I, s:I, s:s?}, s:{s:b, s:I, s:I, s:s?}}", "preload", "active",
-			  a->preload_active, "events", (json_int_t)a->preload_records, "lost",
-			  (json_int_t)(a->preload_lost + a->preload_damaged), "reason",
-			  a->preload_active ? NULL : a->preload_reason, "bpf", "active",
+		json_pack("{s:o, s:{s:b, s:I, s:I, s:s?}}", "preload", preload_json(a), "bpf", "active",
 			  a->bpf_active, "events", (json_int_t)a->bpf_records, "lost",
 			  (json_int_t)(a->bpf_lost + a->bpf_damaged), "reason", a->bpf_active ? NULL : a->bpf_reason));
 	json_t *col = json_object_get(r, "collectors");
-	if (!json_object_get(json_object_get(col, "preload"), "reason"))
-		json_object_set_new(json_object_get(col, "preload"), "reason", json_null());
 	if (!json_object_get(json_object_get(col, "bpf"), "reason"))
 		json_object_set_new(json_object_get(col, "bpf"), "reason", json_null());
 	json_object_set_new(r, "lost",
@@ -585,6 +607,48 @@ static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
 	}
 }
 
+/* "N process(es) without call stacks (no shim trace): 1 static binary
+ * (no dynamic loader), ..." -- reasons counted, most frequent first. */
+static void without_summary(struct analysis *a, FILE *out)
+{
+	if (!a->preload_without)
+		return;
+	const char *why[8];
+	uint32_t cnt[8], n = 0, other = 0;
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		if (p->preload_active)
+			continue;
+		const char *r = p->preload_reason ? p->preload_reason : "unknown";
+		uint32_t k = 0;
+		while (k < n && strcmp(why[k], r))
+			k++;
+		if (k == n && n == 8) {
+			other++;
+			continue;
+		}
+		if (k == n) {
+			why[n] = r;
+			cnt[n++] = 0;
+		}
+		cnt[k]++;
+	}
+	fprintf(out, "  %u process(es) without call stacks (no shim trace):", a->preload_without);
+	for (int first = 1; n; first = 0) {
+		uint32_t best = 0;
+		for (uint32_t k = 1; k < n; k++)
+			if (cnt[k] > cnt[best])
+				best = k;
+		fprintf(out, "%s %u %s", first ? "" : ",", cnt[best], why[best]);
+		why[best] = why[n - 1];
+		cnt[best] = cnt[n - 1];
+		n--;
+	}
+	if (other)
+		fprintf(out, ", %u for other reasons", other);
+	fputc('\n', out);
+}
+
 void analysis__summary(struct analysis *a, FILE *out)
 {
 	uint64_t all[FC_N] = { 0 }, pages = 0, pop = 0, pop_pages = 0;
@@ -617,6 +681,7 @@ void analysis__summary(struct analysis *a, FILE *out)
 				"MADV_POPULATE_*, mlock, exec): %" PRIu64 " pages,\n  %" PRIu64
 				" of them allocated\n", pop, pop_pages);
 	}
+	without_summary(a, out);
 	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)
 		exit(2);
@@ -633,8 +698,12 @@ void analysis__summary(struct analysis *a, FILE *out)
 		}
 		struct kc_balance kb;
 		kc_balance(a, p, &kb);
-		fprintf(out, "\n  pid %u %s%s: %" PRIu64 " faults", p->pid, base_name(p->exe),
-			p->is_root ? " (first process)" : "", t);
+		fprintf(out, "\n  pid %u %s", p->pid, base_name(p->exe));
+		if (p->title)
+			fprintf(out, " [%s]", p->title);
+		else if (p->name && strncmp(p->name, base_name(p->exe), 15))
+			fprintf(out, " [%s]", p->name);
+		fprintf(out, "%s: %" PRIu64 " faults", p->is_root ? " (first process)" : "", t);
 		if (p->have_kc) {
 			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
 			uint64_t other = p->pop_faults + kb.shim + p->before_trace;

@@ -2,7 +2,7 @@
 /*
  * tracedir: the files of a recorded directory.
  *   preload.<pid>.<start_ns>.vpt   one per process image (shim)
- *   preload.<pid>.failed           the shim of <pid> could not open its file
+ *   preload.<pid>.failed           the shim of <pid> could not record (one line: why)
  *   bpf.vpt                        the kernel collector's stream
  *   session.json                   what `vmaprof record` knows (command, status)
  * Promises: files sorted by start time (then pid); names validated; no

@@ -537,6 +537,70 @@ struct exec_rec {
 	char path[EXEC_PATH_MAX];
 };
 
+struct name_rec {
+	struct vp_task_name n;
+	char argv[VP_NAME_ARGV_MAX];
+};
+
+/* VP_REC_TASK_NAME of process `p` (the current task): the leader's comm,
+ * the credentials and the argv area of its mm (see record.h). The area is
+ * read with bpf_probe_read_user, which does not fault pages in: a page
+ * swapped out leaves the argv empty, never a wrong one. */
+static __always_inline void emit_name(struct task_struct *p, __u32 why, __u16 flags)
+{
+	struct mm_struct *mm = p->mm;
+	struct name_rec *r;
+	__u64 start, end, env_end, len = 0, l2;
+
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return;
+	}
+	if (mm) {
+		start = BPF_CORE_READ(mm, arg_start);
+		end = BPF_CORE_READ(mm, arg_end);
+		env_end = BPF_CORE_READ(mm, env_end);
+		if (end > start) {
+			len = end - start;
+			if (len > VP_NAME_ARGV_MAX) {
+				len = VP_NAME_ARGV_MAX;
+				flags |= VP_NAME_ARGV_CUT;
+			}
+			barrier_var(len);
+			if (len > VP_NAME_ARGV_MAX || len == 0 ||
+			    bpf_probe_read_user(r->argv, len, (void *)start)) {
+				len = 0;
+			} else if (r->argv[(len - 1) & (VP_NAME_ARGV_MAX - 1)] != 0 &&
+				   env_end > end && !(flags & VP_NAME_ARGV_CUT)) {
+				/* a title written on past the arguments (what
+				 * /proc/PID/cmdline then reads: up to the first NUL) */
+				l2 = env_end - start;
+				if (l2 > VP_NAME_ARGV_MAX)
+					l2 = VP_NAME_ARGV_MAX;
+				barrier_var(l2);
+				if (l2 <= VP_NAME_ARGV_MAX && l2 > 0 &&
+				    !bpf_probe_read_user(r->argv, l2, (void *)start)) {
+					len = l2;
+					flags |= VP_NAME_ARGV_SPILL;
+				}
+			}
+		}
+	}
+	hdr(&r->n.h, VP_REC_TASK_NAME, VP_ALIGN8(sizeof(r->n) + (__u32)len), bpf_ktime_get_ns());
+	r->n.h.flags = flags;
+	r->n.h.pid = p->tgid;
+	r->n.h.tid = p->pid;
+	r->n.why = why;
+	r->n.argv_len = len;
+	bpf_probe_read_kernel(r->n.comm, sizeof(r->n.comm), BPF_CORE_READ(p, group_leader, comm));
+	r->n.uid = BPF_CORE_READ(p, cred, uid.val);
+	r->n.euid = BPF_CORE_READ(p, cred, euid.val);
+	r->n.gid = BPF_CORE_READ(p, cred, gid.val);
+	r->n.egid = BPF_CORE_READ(p, cred, egid.val);
+	bpf_ringbuf_submit(r, rb_flags());
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -562,6 +626,10 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	r->e.old_pid = old_pid;
 	r->e.path_len = n - 1;
 	bpf_ringbuf_submit(r, rb_flags());
+	/* who the new image is: its argv, and whether the loader ran in
+	 * secure mode (then it ignored LD_PRELOAD: no shim trace will come) */
+	emit_name(p, VP_NAME_EXEC,
+		  BPF_CORE_READ_BITFIELD(bprm, secureexec) ? VP_NAME_SECURE : 0);
 	return 0;
 }
 
@@ -604,6 +672,9 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	st->exited = 1;
 	if (!group_dead)
 		return 0;
+	/* In 6.x this tracepoint comes before exit_mm: the mm, with the title
+	 * the program may have written over its argv, is still there. */
+	emit_name(p, VP_NAME_EXIT, 0);
 	/* What getrusage(RUSAGE_SELF) sums: the counters of released threads
 	 * (folded into signal) plus those of every thread still listed. */
 	sig = BPF_CORE_READ(p, signal);

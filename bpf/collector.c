@@ -339,7 +339,7 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 		goto cleanup;
 	}
 
-	c->fd = open(o->trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	c->fd = open(o->trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (c->fd < 0) {
 		err = -errno;
 		set_why(why, why_len, "cannot create %s: %s", o->trace_path, strerror(-err));

@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "config.h"
+#include "vmaprof/broker.h"
 #include "vmaprof/record.h"
 #if VP_HAVE_BPF
 #include "collector.h"
@@ -158,10 +160,47 @@ static int wait_blocked_in_read(pid_t pid, int fd)
 	return 0;
 }
 
+/* Who should own what we write: the user behind sudo when root ran us
+ * through it (like perf.data), else whoever we are. */
+static struct broker_owner output_owner(void)
+{
+	struct broker_owner o = { 0 };
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+	char *e1 = NULL, *e2 = NULL;
+	if (geteuid() != 0 || !u || !g || !*u || !*g)
+		return o;
+	unsigned long uid = strtoul(u, &e1, 10), gid = strtoul(g, &e2, 10);
+	if (*e1 || *e2 || uid == 0 || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
+		return o;
+	o.set = 1;
+	o.uid = (uid_t)uid;
+	o.gid = (gid_t)gid;
+	return o;
+}
+
+/* A file of the trace directory we write ourselves: 0600, owned like the
+ * rest. An existing file is truncated and its mode narrowed. */
+static FILE *create_private(const char *path, const struct broker_owner *ow)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	if (fchmod(fd, 0600) < 0 || (ow->set && fchown(fd, ow->uid, ow->gid) < 0)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 static int write_session(const char *dir, char **argv, int argc, pid_t root, int status,
 			 uint64_t t0, uint64_t t1, int depth, int preload, const char *preload_reason,
 			 int bpf, const char *bpf_reason, const char *shim, json_t *bpf_extra,
-			 json_t *before)
+			 json_t *before, json_t *preload_extra, const struct broker_owner *ow)
 {
 	json_t *cmd = json_array();
 	for (int i = 0; i < argc; i++)
@@ -177,6 +216,7 @@ static int write_session(const char *dir, char **argv, int argc, pid_t root, int
 		"bpf", "active", bpf, "reason", bpf_reason);
 	if (!s) {
 		json_decref(bpf_extra);
+		json_decref(preload_extra);
 		return -ENOMEM;
 	}
 	if (bpf_extra)
@@ -184,13 +224,19 @@ static int write_session(const char *dir, char **argv, int argc, pid_t root, int
 				       bpf_extra);
 	if (before)
 		json_object_set_new(s, "before_trace", before);
+	if (preload_extra)
+		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "preload"),
+				       preload_extra);
 	char path[PATH_MAX];
 	int l = snprintf(path, sizeof(path), "%s/session.json", dir);
 	if (l < 0 || (size_t)l >= sizeof(path)) {
 		json_decref(s);
 		return -ENAMETOOLONG;
 	}
-	int r = json_dump_file(s, path, JSON_INDENT(2) | JSON_SORT_KEYS);
+	FILE *f = create_private(path, ow);
+	int r = f ? json_dumpf(s, f, JSON_INDENT(2) | JSON_SORT_KEYS) : -1;
+	if (f && fclose(f))
+		r = -1;
 	json_decref(s);
 	return r ? -EIO : 0;
 }
@@ -247,10 +293,19 @@ int cmd_record(int argc, char **argv)
 		const char *base = strrchr(cmd[0], '/');
 		snprintf(dir, sizeof(dir), "vmaprof.%s.%d", base ? base + 1 : cmd[0], (int)getpid());
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	/* 0700: a recording made as root holds what the traced programs
+	 * mapped (paths, arguments, stacks); no other user may read it. An
+	 * existing directory keeps its mode (it may be /tmp); every file we
+	 * put in it is 0600 anyway. */
+	struct broker_owner owner = output_owner();
+	int created = mkdir(dir, 0700) == 0;
+	if (!created && errno != EEXIST) {
 		fprintf(stderr, "vmaprof: cannot create %s: %s\n", dir, strerror(errno));
 		return 2;
 	}
+	if (created && owner.set && chown(dir, owner.uid, owner.gid) < 0)
+		fprintf(stderr, "vmaprof: cannot hand %s to uid %u: %s\n", dir,
+			(unsigned)owner.uid, strerror(errno));
 	if (vp_dir_has_traces(dir)) {
 		fprintf(stderr, "vmaprof: %s already holds a recording; choose another -o DIR\n",
 			dir);
@@ -297,6 +352,21 @@ int cmd_record(int argc, char **argv)
 		snprintf(bpf_why, sizeof(bpf_why), "this vmaprof was built without BPF support");
 #endif
 
+	/* The trace-file broker: processes that drop their privileges can no
+	 * longer open files in the 0700 directory; we create them for them. */
+	struct broker *brk = NULL;
+	char brk_why[256] = "";
+	int dirfd = -1;
+	if (preload) {
+		dirfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int err = dirfd < 0 ? -errno : broker__start(dirfd, &owner, &brk);
+		if (err) {
+			snprintf(brk_why, sizeof(brk_why), "%s", strerror(-err));
+			fprintf(stderr, "vmaprof: trace-file broker unavailable (%s): processes "
+				"that drop privileges will not be traced by the shim\n", brk_why);
+		}
+	}
+
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		fprintf(stderr, "vmaprof: cannot become subreaper (%s): orphaned "
 			"grandchildren will not be waited for\n", strerror(errno));
@@ -324,7 +394,8 @@ int cmd_record(int argc, char **argv)
 			char d[16];
 			snprintf(d, sizeof(d), "%d", depth);
 			if (set_preload(shim) || setenv("VMAPROF_DIR", absdir, 1) ||
-			    setenv("VMAPROF_SHIM", shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1)) {
+			    setenv("VMAPROF_SHIM", shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
+			    (brk && setenv(VP_BROKER_ENV, broker__name(brk), 1))) {
 				fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
 				_exit(127);
 			}
@@ -392,6 +463,27 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	uint64_t t1 = mono_ns();
+	json_t *preload_extra = NULL;
+	if (preload) {
+		struct broker_stats bs = { 0 };
+		pid_t refused[64];
+		size_t nref = 64;
+		if (brk)
+			broker__stop(brk, &bs, refused, &nref);
+		else
+			nref = 0;
+		json_t *rj = json_array();
+		for (size_t i = 0; i < nref; i++)
+			json_array_append_new(rj, json_integer(refused[i]));
+		preload_extra = json_pack("{s:{s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:o}}", "broker",
+					  "active", brk != NULL, "reason", brk ? NULL : brk_why,
+					  "files", (json_int_t)bs.files, "reopens",
+					  (json_int_t)bs.reopens, "failed", (json_int_t)bs.failed,
+					  "refused", (json_int_t)bs.refused, "errors",
+					  (json_int_t)bs.errors, "refused_pids", rj);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
 #if VP_HAVE_BPF
 	struct collector_stats cst = { 0 };
 	json_t *bpf_extra = NULL;
@@ -405,13 +497,18 @@ int cmd_record(int argc, char **argv)
 		if (bpf_stats && bpf_extra)
 			json_object_set_new(bpf_extra, "programs", prog_stats_json(col));
 		collector__free(col);
+		char bp[PATH_MAX + 16];
+		snprintf(bp, sizeof(bp), "%s/bpf.vpt", absdir);
+		if (owner.set && chown(bp, owner.uid, owner.gid) < 0)
+			fprintf(stderr, "vmaprof: cannot hand %s to uid %u: %s\n", bp,
+				(unsigned)owner.uid, strerror(errno));
 	}
 #else
 	json_t *bpf_extra = NULL;
 #endif
 	if (write_session(absdir, cmd, cmd_argc, child, root_status, t0, t1, depth, preload,
 			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL,
-			  bpf_extra, before) < 0)
+			  bpf_extra, before, preload_extra, &owner) < 0)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json\n", absdir);
 
 	if (vp_write_report(absdir, NULL, stderr, 0))

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* vmaprof report / diff and the summary `record` prints. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "analyze.h"
 #include "cli.h"
@@ -80,6 +83,29 @@ void vp_print_record_summary(const char *dir, FILE *out)
 	tracedir__free(&td);
 }
 
+/* DIR/report.json: 0600 like every file of a trace directory (a recording
+ * made as root must stay as private as the traced programs' data), and,
+ * when root writes it, owned by whoever owns the directory (the sudo user
+ * `record` handed it to). */
+static FILE *open_dir_report(const char *dir, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	struct stat sb;
+	if (fchmod(fd, 0600) < 0 ||
+	    (geteuid() == 0 && stat(dir, &sb) == 0 && fchown(fd, sb.st_uid, sb.st_gid) < 0)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 /* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
  * `summary` is not NULL, the human summary. 0, or an exit code. */
 int vp_write_report(const char *dir, const char *out_path, FILE *summary, int stats)
@@ -90,6 +116,7 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
 	}
+	int in_dir = !out_path;
 	if (!out_path) {
 		snprintf(def, sizeof(def), "%s/report.json", dir);
 		out_path = def;
@@ -100,7 +127,7 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 	/* indentation triples the size of a big report: keep those compact */
 	size_t flags = (st.records > 200000 ? JSON_COMPACT : JSON_INDENT(1)) | JSON_ENSURE_ASCII;
 	int to_stdout = !strcmp(out_path, "-");
-	FILE *f = to_stdout ? stdout : fopen(out_path, "w");
+	FILE *f = to_stdout ? stdout : in_dir ? open_dir_report(dir, out_path) : fopen(out_path, "w");
 	if (!f) {
 		fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path, strerror(errno));
 		rc = 2;

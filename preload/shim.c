@@ -31,15 +31,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "env.h"
 #include "shim.h"
 #include "stacks.h"
+#include "vmaprof/broker.h"
 #include "vmaprof/record.h"
 #include "writer.h"
 
@@ -378,8 +381,11 @@ static void rec_proc(void)
 	uint32_t argc = 0;
 	for (ssize_t i = 0; i < al; i++)
 		argc += args[i] == 0;
+	/* the path the exec was given (a symlink's own name), from the auxv */
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	size_t fl = fn ? strnlen(fn, VP_MAX_PATH) : 0;
 	struct vp_proc *r = (struct vp_proc *)writer__reserve(
-		VP_ALIGN8((uint32_t)(sizeof(*r) + (size_t)el + (size_t)al)), &seg);
+		VP_ALIGN8((uint32_t)(sizeof(*r) + (size_t)el + (size_t)al + fl)), &seg);
 	if (!r)
 		return;
 	shim__fill_header(&r->h, shim__now());
@@ -388,8 +394,10 @@ static void rec_proc(void)
 	r->exe_len = (uint32_t)el;
 	r->argv_len = (uint32_t)al;
 	r->stack_depth = stack_depth;
+	r->execfn_len = (uint32_t)fl;
 	memcpy(r + 1, exe, (size_t)el);
 	memcpy((char *)(r + 1) + el, args, (size_t)al);
+	memcpy((char *)(r + 1) + el + al, fn, fl);
 	writer__commit(&r->h, VP_REC_PROC, seg);
 }
 
@@ -399,13 +407,19 @@ static void start_stream(void)
 {
 	my_pid = (pid_t)SYS0(SYS_getpid);
 	my_tid = (pid_t)SYS0(SYS_gettid);
-	if (writer__open(out_dir, my_pid, stack_depth) < 0) {
-		/* Cannot record: leave a marker the recorder can report, and
-		 * pass every call through from now on. */
+	int err = writer__open(out_dir, my_pid, stack_depth);
+	if (err < 0) {
+		/* Cannot record: leave a marker the recorder can report (through
+		 * the broker, which can write where we may not), and pass every
+		 * call through from now on. */
+		if (broker__request(VP_BROKER_FAILED, -err, err == -EPERM && broker__available()
+				    ? "the recorder refused the shim's request"
+				    : "cannot create the trace file", NULL, 0) == 0)
+			return;
 		char path[VP_MAX_PATH + 64];
 		int n = snprintf(path, sizeof(path), "%s/preload.%d.failed", out_dir, (int)my_pid);
 		if (n > 0 && (size_t)n < sizeof(path)) {
-			int fd = shim__real_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			int fd = shim__real_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 			if (fd >= 0)
 				close(fd);
 		}
@@ -447,6 +461,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 				stack_depth = v > VP_MAX_STACK_DEPTH ? VP_MAX_STACK_DEPTH : (uint32_t)v;
 		}
 		env__save(environ);
+		broker__set(getenv(VP_BROKER_ENV));
 		start_stream();
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}

@@ -17,6 +17,13 @@
  * number travels in the segment's VP_REC_INTERNAL record (`populated`) and
  * the analyzer sets them beside the kernel's counters.
  *
+ * Where the file comes from: the recorder's broker (vmaprof/broker.h) when
+ * VMAPROF_BROKER names one -- it creates the file 0600 in the 0700 trace
+ * directory and passes the descriptor, so a process that dropped its
+ * privileges (su, setpriv, a daemon's setuid) is still recorded -- else, or
+ * when the broker cannot be reached, by path (the shim used on its own, a
+ * program in another network namespace).
+ *
  * Concurrency: `head` (in the mapped header) hands out byte ranges; a range
  * never crosses a segment (the reserving thread pads the tail of a segment
  * and tries again). `done[k]` counts committed bytes of segment k; whoever
@@ -37,7 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "shim.h"
+#include "vmaprof/broker.h"
 
 #define MAX_SEGS 4096u /* 4 GiB of trace per process image */
 
@@ -46,8 +55,12 @@ enum { SEG_NONE = 0, SEG_MAPPING, SEG_MAPPED, SEG_FAILED };
 static struct {
 	/* No descriptor is kept open: programs that close every fd (daemons)
 	 * would take it away, or worse, reuse its number for a file of their
-	 * own that we would then truncate. Each new segment reopens by path. */
+	 * own that we would then truncate. Each new segment reopens the file:
+	 * through the broker when it gave us the file (we may no longer be
+	 * allowed to open it by path), else by path. */
 	char path[VP_MAX_PATH];
+	char name[256];   /* the file's name in the trace directory (broker) */
+	int via_broker;
 	struct vp_file_header *hdr;
 	_Atomic int active;
 	atomic_flag map_lock;
@@ -133,17 +146,35 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Reopen the trace file for a new segment. */
+static int reopen(void)
+{
+	if (w.via_broker)
+		return broker__request(VP_BROKER_REOPEN, 0, w.name, NULL, 0);
+	int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 {
-	char path[VP_MAX_PATH];
+	char path[VP_MAX_PATH], name[256];
 	uint64_t now = mono_ns();
 	int n = snprintf(path, sizeof(path), "%s/preload.%d.%llu.vpt", dir, (int)pid,
 			 (unsigned long long)now);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	int fd = shim__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	int via_broker = 0;
+	int fd = broker__request(VP_BROKER_OPEN, 0, NULL, name, sizeof(name));
+	if (fd >= 0) {
+		via_broker = 1;
+	} else {
+		/* No broker, or it cannot be reached: the direct path. If that
+		 * fails too, a refusal by the broker is the better reason. */
+		int berr = fd;
+		fd = shim__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return berr == -EPERM ? berr : -errno;
+	}
 	int err = grow_file(fd, 0, VP_HEADER_SIZE);
 	uint32_t hpop = 0;
 	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, &hpop);
@@ -153,10 +184,14 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 		err = -errno;
 	close(fd);
 	if (err) {
-		unlink(path);
+		if (!via_broker)
+			unlink(path);
 		return err;
 	}
 	memcpy(w.path, path, (size_t)n + 1);
+	w.via_broker = via_broker;
+	if (via_broker)
+		memcpy(w.name, name, sizeof(name));
 	w.hdr = h;
 	atomic_flag_clear(&w.map_lock);
 	struct vp_file_header *hdr = h;
@@ -190,8 +225,8 @@ static char *seg_get(uint32_t k)
 		while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
 			sched_yield();
 		uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
-		int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
-		int grown = fd >= 0 ? grow_file(fd, off, VP_SEG_SIZE) : -EBADF;
+		int fd = reopen();
+		int grown = fd >= 0 ? grow_file(fd, off, VP_SEG_SIZE) : fd;
 		int ok = grown >= 0;
 		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
 		uint32_t pop = 0;
@@ -202,7 +237,7 @@ static char *seg_get(uint32_t k)
 			p = MAP_FAILED;
 		if (p == MAP_FAILED) {
 			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
-			disable(ok ? VP_DIS_MAP : VP_DIS_EXTEND);
+			disable(ok ? VP_DIS_MAP : fd < 0 ? VP_DIS_REOPEN : VP_DIS_EXTEND);
 			return NULL;
 		}
 		atomic_store_explicit(&w.seg[k], p, memory_order_relaxed);
@@ -307,4 +342,6 @@ void writer__forget(void)
 		shim__real_munmap(w.hdr, VP_HEADER_SIZE);
 	w.hdr = NULL;
 	w.path[0] = 0;
+	w.name[0] = 0;
+	w.via_broker = 0;
 }

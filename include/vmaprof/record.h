@@ -44,6 +44,8 @@ enum vp_disabled {
 	VP_DIS_EXTEND = 1,  /* could not grow the trace file (ENOSPC, EFBIG, ...) */
 	VP_DIS_MAP = 2,     /* could not map a new segment */
 	VP_DIS_STACKS = 3,  /* stack table exhausted: stacks emitted without dedup */
+	VP_DIS_REOPEN = 4,  /* could not reopen the file for a new segment (the
+			     * recorder's broker gone or refusing, file removed) */
 };
 
 struct vp_file_header {
@@ -102,8 +104,10 @@ struct vp_rec {
 };
 _Static_assert(sizeof(struct vp_rec) == 24, "record header size");
 
-/* VP_REC_PROC: followed by exe (exe_len bytes, no NUL) and argv (argv_len
- * bytes, each argument NUL-terminated). */
+/* VP_REC_PROC: followed by exe (exe_len bytes, no NUL), argv (argv_len
+ * bytes, each argument NUL-terminated) and execfn (execfn_len bytes, no
+ * NUL). exe is /proc/self/exe (symlinks resolved); execfn the path as the
+ * exec was given it (AT_EXECFN: a symlink's own name), 0 bytes when unknown. */
 struct vp_proc {
 	struct vp_rec h;
 	__u32 ppid;
@@ -111,7 +115,7 @@ struct vp_proc {
 	__u32 exe_len;
 	__u32 argv_len;
 	__u32 stack_depth;
-	__u32 _pad;
+	__u32 execfn_len; /* was padding: 0 in older traces */
 };
 _Static_assert(sizeof(struct vp_proc) == 48, "vp_proc size");
 
@@ -309,6 +313,38 @@ struct vp_bpf_lost {
 	__u64 count;
 };
 _Static_assert(sizeof(struct vp_bpf_lost) == 32, "vp_bpf_lost size");
+
+/* VP_REC_TASK_NAME: a process as users know it, read in the kernel by the
+ * bpf collector. At exec (why VP_NAME_EXEC, right after the image's
+ * VP_REC_TASK_EXEC): the arguments the new image got. At exit (why
+ * VP_NAME_EXIT, when the thread group's last thread exits, before its mm is
+ * released): what the program left in its argv area (a title written over
+ * argv, as PostgreSQL's "postgres: checkpointer") and its comm (which
+ * prctl(PR_SET_NAME) changes). comm is the thread-group leader's task->comm,
+ * NUL-padded. The argv area mm->arg_start..arg_end follows (argv_len bytes,
+ * at most VP_NAME_ARGV_MAX), NUL-separated as /proc/PID/cmdline gives it.
+ * uid..egid are the process's credentials then (after the exec's own change
+ * for a setuid/setgid program). */
+enum vp_name_why { VP_NAME_EXEC = 1, VP_NAME_EXIT = 2 };
+#define VP_NAME_SECURE 0x1    /* h.flags, exec: AT_SECURE (setuid/setgid/file
+			       * capabilities): the dynamic loader ignored LD_PRELOAD */
+#define VP_NAME_ARGV_CUT 0x2  /* the area was longer than what follows */
+#define VP_NAME_ARGV_SPILL 0x4 /* the area's last byte was not NUL: the program
+				* wrote its title on into the environment area;
+				* what follows is that title, up to its first NUL
+				* (the rule /proc/PID/cmdline follows) */
+#define VP_NAME_ARGV_MAX 4096u
+struct vp_task_name {
+	struct vp_rec h;   /* pid: the process (tgid); tid: the thread that exec'd/exited */
+	__u32 why;         /* enum vp_name_why */
+	__u32 argv_len;
+	char comm[16];
+	__u32 uid;
+	__u32 euid;
+	__u32 gid;
+	__u32 egid;
+};
+_Static_assert(sizeof(struct vp_task_name) == 64, "vp_task_name size");
 
 #define VP_ALIGN8(x) (((x) + 7u) & ~7u)
 

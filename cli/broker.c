@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder's side of the trace-file broker (protocol: vmaprof/broker.h).
+ *
+ * One thread answers one connection at a time: a request is a few system
+ * calls (a /proc read per ancestor, an openat, a sendmsg), tens of
+ * microseconds, and the shim waits for its answer anyway. A peer that
+ * sends nothing is dropped after a second (SO_RCVTIMEO), so no process can
+ * stall the others for long.
+ *
+ * Who is served: a peer whose SO_PEERCRED pid descends from the recorder
+ * (the /proc/PID/stat ppid chain reaches us). The recorder forks only the
+ * command and is its tree's child subreaper, so that is exactly the traced
+ * tree, daemonised grandchildren included. Anyone else is refused and
+ * counted (session.json: collectors.preload.broker).
+ *
+ * What is created: openat(dirfd, "preload.<pid>.<ns>.vpt",
+ * O_CREAT|O_EXCL|O_NOFOLLOW, 0600), owned by `owner` (SUDO_UID/SUDO_GID when
+ * root ran us through sudo, like perf.data). A peer may reopen only a file
+ * named after its own pid; the name is checked character by character
+ * (no '/', no "..") and opened O_NOFOLLOW, so no request reaches outside
+ * the trace directory.
+ */
+#include "broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmaprof/broker.h"
+
+#define MAX_REFUSED 64
+
+struct broker {
+	int lfd, dirfd;
+	pid_t self;
+	uid_t uid;
+	gid_t gid;
+	int chown_files;
+	pthread_t thr;
+	int running;
+	char name[64];
+	struct broker_stats st;
+	pid_t refused[MAX_REFUSED];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Parent of `pid` from /proc/PID/stat (field 4, after the ')' that ends the
+ * command name, which may itself hold spaces and parentheses). */
+static pid_t ppid_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	char state;
+	int pp;
+	if (!rp || sscanf(rp + 1, " %c %d", &state, &pp) != 2)
+		return -1;
+	return (pid_t)pp;
+}
+
+/* 1 when `pid` descends from the recorder. */
+static int in_tree(const struct broker *b, pid_t pid)
+{
+	for (int depth = 0; pid > 1 && depth < 4096; depth++) {
+		pid_t pp = ppid_of(pid);
+		if (pp == b->self)
+			return 1;
+		if (pp <= 0 || pp == pid)
+			return 0;
+		pid = pp;
+	}
+	return 0;
+}
+
+/* "preload.<pid>.<digits>.vpt" with <pid> the peer's own. */
+static int own_trace_name(const char *n, pid_t pid)
+{
+	char pre[32];
+	int l = snprintf(pre, sizeof(pre), "preload.%d.", (int)pid);
+	if (strncmp(n, pre, (size_t)l) != 0)
+		return 0;
+	const char *p = n + l;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return strcmp(p, ".vpt") == 0;
+}
+
+static void own_file(struct broker *b, int fd)
+{
+	if (b->chown_files && fchown(fd, b->uid, b->gid) < 0)
+		b->st.errors++;
+}
+
+static int do_open(struct broker *b, pid_t pid, char *name, size_t cap)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
+			 (unsigned long long)mono_ns());
+		int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0600);
+		if (fd >= 0) {
+			own_file(b, fd);
+			b->st.files++;
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+static int do_reopen(struct broker *b, pid_t pid, const char *name)
+{
+	if (!own_trace_name(name, pid))
+		return -EPERM;
+	int fd = openat(b->dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+		close(fd);
+		return -EPERM;
+	}
+	b->st.reopens++;
+	return fd;
+}
+
+/* preload.<pid>.failed, holding one line: what failed and why. */
+static void do_failed(struct broker *b, pid_t pid, int err, const char *what)
+{
+	char name[64], line[512];
+	snprintf(name, sizeof(name), "preload.%d.failed", (int)pid);
+	int fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0) {
+		b->st.errors++;
+		return;
+	}
+	own_file(b, fd);
+	int n = snprintf(line, sizeof(line), "%s: %s\n", what, strerror(err));
+	if (n > 0 && write(fd, line, (size_t)n) != n)
+		b->st.errors++;
+	close(fd);
+	b->st.failed++;
+}
+
+static void serve(struct broker *b, int c)
+{
+	struct vp_broker_req rq;
+	struct vp_broker_rep rp;
+	memset(&rp, 0, sizeof(rp));
+	rp.magic = VP_BROKER_MAGIC;
+	ssize_t n = recv(c, &rq, sizeof(rq), 0);
+	if (n != (ssize_t)sizeof(rq) || rq.magic != VP_BROKER_MAGIC)
+		return;
+	rq.arg[sizeof(rq.arg) - 1] = 0;
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.pid <= 0 ||
+	    !in_tree(b, cr.pid)) {
+		b->st.refused++;
+		if (b->st.refused <= MAX_REFUSED)
+			b->refused[b->st.refused - 1] = cr.pid;
+		rp.err = EPERM;
+		send(c, &rp, sizeof(rp), MSG_NOSIGNAL);
+		return;
+	}
+	int fd = -1;
+	switch (rq.op) {
+	case VP_BROKER_OPEN:
+		fd = do_open(b, cr.pid, rp.name, sizeof(rp.name));
+		break;
+	case VP_BROKER_REOPEN:
+		fd = do_reopen(b, cr.pid, rq.arg);
+		break;
+	case VP_BROKER_FAILED:
+		do_failed(b, cr.pid, rq.err, rq.arg);
+		send(c, &rp, sizeof(rp), MSG_NOSIGNAL);
+		return;
+	default:
+		fd = -EINVAL;
+	}
+	if (fd < 0) {
+		rp.err = -fd;
+		b->st.errors++;
+		send(c, &rp, sizeof(rp), MSG_NOSIGNAL);
+		return;
+	}
+	struct iovec iov = { &rp, sizeof(rp) };
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	if (sendmsg(c, &mh, MSG_NOSIGNAL) < 0)
+		b->st.errors++;
+	close(fd);
+}
+
+static void *loop(void *arg)
+{
+	struct broker *b = arg;
+	for (;;) {
+		int c = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break; /* shut down by broker__stop */
+		}
+		struct timeval tv = { 1, 0 };
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		serve(b, c);
+		close(c);
+	}
+	return NULL;
+}
+
+int broker__start(int dirfd, const struct broker_owner *owner, struct broker **out)
+{
+	*out = NULL;
+	struct broker *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->dirfd = dirfd;
+	b->self = getpid();
+	if (owner) {
+		b->chown_files = owner->set;
+		b->uid = owner->uid;
+		b->gid = owner->gid;
+	}
+	unsigned char rnd[8];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t t = mono_ns();
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	int l = snprintf(b->name, sizeof(b->name), "vmaprof-%d-", (int)b->self);
+	for (int i = 0; i < 8; i++)
+		l += snprintf(b->name + l, sizeof(b->name) - (size_t)l, "%02x", rnd[i]);
+	b->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (b->lfd < 0) {
+		int e = errno;
+		free(b);
+		return -e;
+	}
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path + 1, b->name, (size_t)l); /* abstract: sun_path[0] == 0 */
+	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)l);
+	int err = 0;
+	if (bind(b->lfd, (struct sockaddr *)&sa, sl) < 0 || listen(b->lfd, 128) < 0)
+		err = -errno;
+	else {
+		/* the thread starts with every signal blocked: the recorder's
+		 * (SIGTERM/SIGHUP to forward) are the main thread's business */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		err = -pthread_create(&b->thr, NULL, loop, b);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		b->running = !err;
+	}
+	if (err) {
+		close(b->lfd);
+		free(b);
+		return err;
+	}
+	*out = b;
+	return 0;
+}
+
+const char *broker__name(const struct broker *b)
+{
+	return b->name;
+}
+
+void broker__stop(struct broker *b, struct broker_stats *st, pid_t *refused, size_t *nrefused)
+{
+	if (!b)
+		return;
+	if (b->running) {
+		/* wakes the accept (EINVAL) */
+		shutdown(b->lfd, SHUT_RDWR);
+		pthread_join(b->thr, NULL);
+	}
+	close(b->lfd);
+	if (st)
+		*st = b->st;
+	if (refused && nrefused) {
+		size_t n = b->st.refused < MAX_REFUSED ? b->st.refused : MAX_REFUSED;
+		if (n > *nrefused)
+			n = *nrefused;
+		memcpy(refused, b->refused, n * sizeof(*refused));
+		*nrefused = n;
+	}
+	free(b);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * broker: ask `vmaprof record` for a trace file (vmaprof/broker.h).
+ *
+ * Promises: raw system calls only (safe in constructors, fork children and
+ * under the writer's lock), errno unchanged, no descriptor left open but
+ * the one returned (O_CLOEXEC).
+ */
+#ifndef VP_PRELOAD_BROKER_H
+#define VP_PRELOAD_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The socket name from VMAPROF_BROKER (NULL or empty: no broker). */
+void broker__set(const char *name);
+int broker__available(void);
+/* One request (enum vp_broker_op). OPEN/REOPEN: the descriptor (>= 0), and
+ * for OPEN the file's name in `name`; FAILED: 0. -errno on failure:
+ * -ENOSYS without a broker, -ECONNREFUSED/-ENOENT when it is gone,
+ * -EPERM when it refused us. */
+int broker__request(uint32_t op, int err, const char *arg, char *name, size_t name_cap);
+
+#endif
