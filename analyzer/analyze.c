@@ -777,7 +777,7 @@ static int elf_is_static(const char *path)
 {
 	if (!path || path[0] != '/')
 		return -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = vp_open_regular(path, 1);
 	if (fd < 0)
 		return -1;
 	Elf64_Ehdr eh;
@@ -915,7 +915,7 @@ static void load_markers(struct analysis *a, const struct tracedir *td)
 		snprintf(path, sizeof(path), "%s/preload.%d.failed", a->dir, (int)td->failed[i]);
 		a->failed_pids[a->nfailed] = (uint32_t)td->failed[i];
 		a->failed_why[a->nfailed] = NULL;
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		int fd = vp_open_regular(path, 0);
 		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 		if (fd >= 0)
 			close(fd);
@@ -1238,7 +1238,10 @@ static int load_session(struct analysis *a)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/session.json", a->dir);
 	json_error_t je;
-	a->session = json_load_file(path, 0, &je);
+	int fd = vp_open_regular(path, 0);
+	a->session = fd >= 0 ? json_loadfd(fd, 0, &je) : NULL;
+	if (fd >= 0)
+		close(fd);
 	if (!json_is_object(a->session)) {
 		json_decref(a->session);
 		a->session = json_object();
@@ -1256,6 +1259,11 @@ static int load_session(struct analysis *a)
 	a->bpf_active = json_is_true(json_object_get(bpf, "active"));
 	a->preload_reason = json_string_value(json_object_get(pre, "reason"));
 	a->bpf_reason = json_string_value(json_object_get(bpf, "reason"));
+	/* written at start with complete: false, again at the end with true;
+	 * sessions from before the marker have no such key and are whole */
+	json_t *cm = json_object_get(a->session, "complete");
+	a->complete = cm ? json_is_true(cm) : 1;
+	a->stopped = json_is_array(json_object_get(a->session, "running_at_end"));
 	return 0;
 }
 

@@ -158,6 +158,8 @@ struct analysis {
 	uint64_t preload_damaged, bpf_damaged; /* records the reader had to skip */
 	uint64_t faults, records;
 	int preload_active, bpf_active;
+	int complete;                     /* the session end marker was written */
+	int stopped;                      /* record stopped waiting (signal) */
 	const char *preload_reason, *bpf_reason;
 	uint32_t preload_without;         /* processes with preload_active 0 */
 	uint32_t *failed_pids;            /* preload.<pid>.failed markers */

@@ -24,7 +24,8 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 {
 	struct reader *r = NULL;
 	struct stat sb;
-	int err = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* never block on a FIFO or device, never follow a planted symlink */
+	int err = 0, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 	*out = NULL;
 	if (fd < 0) {
 		err = -errno;

@@ -259,6 +259,18 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 	return o;
 }
 
+/* Listed by record as still running when it stopped waiting (a signal). */
+static int running_at_end(const struct analysis *a, uint32_t pid)
+{
+	json_t *r = json_object_get(a->session, "running_at_end");
+	size_t i;
+	json_t *v;
+	json_array_foreach(r, i, v)
+		if (json_integer_value(v) == (json_int_t)pid)
+			return 1;
+	return 0;
+}
+
 static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct proc *p)
 {
 	json_t *o = json_object();
@@ -275,6 +287,7 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	json_object_set_new(o, "end_ns", json_integer((json_int_t)p->end_ns));
 	json_object_set_new(o, "exit_code", p->exit_code >= 0 ? json_integer(p->exit_code)
 							     : json_null());
+	json_object_set_new(o, "running_at_end", json_boolean(running_at_end(a, p->pid)));
 	json_object_set_new(o, "exit_signal", p->exit_signal >= 0 ? json_integer(p->exit_signal)
 								 : json_null());
 	json_object_set_new(o, "forked_from",
@@ -423,6 +436,11 @@ static json_t *report_head(struct analysis *a)
 	json_t *col = json_object_get(r, "collectors");
 	if (!json_object_get(json_object_get(col, "bpf"), "reason"))
 		json_object_set_new(json_object_get(col, "bpf"), "reason", json_null());
+	/* a recording whose recorder died (no session end marker) is partial:
+	 * faults, exits and counters after that moment are missing */
+	json_object_set_new(r, "complete", json_boolean(a->complete));
+	json_object_set_new(json_object_get(col, "bpf"), "complete",
+			    json_boolean(a->complete || !a->bpf_active));
 	json_object_set_new(r, "lost",
 			    json_pack("{s:I, s:I, s:I, s:I}", "preload_records",
 				      (json_int_t)a->preload_lost, "bpf_records",
@@ -681,6 +699,12 @@ void analysis__summary(struct analysis *a, FILE *out)
 				"MADV_POPULATE_*, mlock, exec): %" PRIu64 " pages,\n  %" PRIu64
 				" of them allocated\n", pop, pop_pages);
 	}
+	if (!a->complete)
+		fprintf(out, "  INCOMPLETE: the recorder stopped before the recording ended (no "
+			"session end marker):\n  faults, exits and counters after that are missing\n");
+	if (a->stopped)
+		fprintf(out, "  stopped early (signal): %zu process(es) still running were left "
+			"running\n", json_array_size(json_object_get(a->session, "running_at_end")));
 	without_summary(a, out);
 	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)

@@ -2,8 +2,11 @@
 #include "traceutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "reader.h"
 
@@ -168,4 +171,18 @@ json_t *vp_json_text(const char *s, size_t len)
 json_t *vp_json_str(const char *s)
 {
 	return s ? vp_json_text(s, strlen(s)) : json_null();
+}
+
+int vp_open_regular(const char *path, int follow)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
+	if (fd < 0)
+		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		int e = S_ISREG(sb.st_mode) ? errno : EINVAL;
+		close(fd);
+		return -e;
+	}
+	return fd;
 }

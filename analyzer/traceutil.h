@@ -61,4 +61,9 @@ json_t *vp_json_str(const char *s);
  * returns dst, NUL-terminated. */
 char *vp_utf8_clean(char *dst, const char *s, size_t len);
 
+/* Open a file of a trace directory to read: never blocks on a FIFO or a
+ * device, never follows a symlink (`follow` 0), refuses anything but a
+ * regular file (-EINVAL). fd or -errno. */
+int vp_open_regular(const char *path, int follow);
+
 #endif

@@ -339,7 +339,8 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 		goto cleanup;
 	}
 
-	c->fd = open(o->trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* a new file, never through a symlink planted under its name */
+	c->fd = open(o->trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (c->fd < 0) {
 		err = -errno;
 		set_why(why, why_len, "cannot create %s: %s", o->trace_path, strerror(-err));

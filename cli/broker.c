@@ -251,7 +251,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-int broker__start(int dirfd, const struct broker_owner *owner, struct broker **out)
+int broker__start(int dirfd, const struct out_owner *owner, struct broker **out)
 {
 	*out = NULL;
 	struct broker *b = calloc(1, sizeof(*b));

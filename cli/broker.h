@@ -15,13 +15,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct broker;
+#include "outfile.h"
 
-struct broker_owner {
-	int set;   /* chown created files to uid:gid */
-	uid_t uid;
-	gid_t gid;
-};
+struct broker;
 
 struct broker_stats {
 	uint64_t files;    /* trace files created */
@@ -32,7 +28,7 @@ struct broker_stats {
 };
 
 /* 0 or -errno. `dirfd` stays the caller's. */
-int broker__start(int dirfd, const struct broker_owner *owner, struct broker **out);
+int broker__start(int dirfd, const struct out_owner *owner, struct broker **out);
 /* The socket's abstract name (for VMAPROF_BROKER). */
 const char *broker__name(const struct broker *b);
 /* Stop answering, join the thread, free. `refused` gets up to *nrefused pids

@@ -21,13 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "outfile.h"
 #include "config.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/record.h"
@@ -35,14 +38,75 @@
 #include "collector.h"
 #endif
 
-static volatile sig_atomic_t forward_sig;
-static pid_t root_pid;
+/* Signals while recording (README, "Stopping a recording"):
+ * - a terminal's SIGINT/SIGQUIT reach the command through its process
+ *   group already; SIGTERM/SIGHUP, and SIGINT/SIGQUIT sent by a process
+ *   (kill, timeout), are forwarded to the command -- through a pidfd, so a
+ *   pid reused after the command was reaped is never signalled;
+ * - a second such signal, or one after the command exited, stops waiting
+ *   for the rest of the tree (daemons, detached children): the recording
+ *   ends, the report marks what still runs, and record exits 128+signal.
+ *   After the first signal, once the command itself is gone, the rest of
+ *   the tree gets STOP_GRACE_NS to finish before the same happens. */
+#define STOP_GRACE_NS 1000000000ull
+static volatile sig_atomic_t stop_sigs, last_sig;
+static int root_pidfd = -1;
 
-static void on_signal(int sig)
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-	forward_sig = sig;
-	if (root_pid > 0)
-		kill(root_pid, sig);
+	(void)uc;
+	int e = errno;
+	last_sig = sig;
+	stop_sigs++;
+	int from_process = si && (si->si_code == SI_USER || si->si_code == SI_QUEUE);
+	if (root_pidfd >= 0 && (sig == SIGTERM || sig == SIGHUP || from_process))
+		syscall(SYS_pidfd_send_signal, root_pidfd, sig, NULL, 0);
+	errno = e;
+}
+
+/* 1 if pid descends from us (its parent chain reaches our pid). */
+static int in_tree(pid_t pid, pid_t self)
+{
+	for (int depth = 0; pid > 1 && depth < 256; depth++) {
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return 0;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return 0;
+		buf[n] = 0;
+		char *q = strrchr(buf, ')');
+		int ppid;
+		if (!q || sscanf(q + 1, " %*c %d", &ppid) != 1)
+			return 0;
+		if (ppid == self)
+			return 1;
+		pid = ppid;
+	}
+	return 0;
+}
+
+/* The processes of our tree still alive (when we stop waiting for them). */
+static json_t *still_running(void)
+{
+	json_t *a = json_array();
+	pid_t self = getpid();
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 1 || pid == self)
+			continue;
+		if (in_tree((pid_t)pid, self))
+			json_array_append_new(a, json_integer(pid));
+	}
+	if (d)
+		closedir(d);
+	return a;
 }
 
 static uint64_t mono_ns(void)
@@ -160,47 +224,15 @@ static int wait_blocked_in_read(pid_t pid, int fd)
 	return 0;
 }
 
-/* Who should own what we write: the user behind sudo when root ran us
- * through it (like perf.data), else whoever we are. */
-static struct broker_owner output_owner(void)
-{
-	struct broker_owner o = { 0 };
-	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
-	char *e1 = NULL, *e2 = NULL;
-	if (geteuid() != 0 || !u || !g || !*u || !*g)
-		return o;
-	unsigned long uid = strtoul(u, &e1, 10), gid = strtoul(g, &e2, 10);
-	if (*e1 || *e2 || uid == 0 || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
-		return o;
-	o.set = 1;
-	o.uid = (uid_t)uid;
-	o.gid = (gid_t)gid;
-	return o;
-}
-
-/* A file of the trace directory we write ourselves: 0600, owned like the
- * rest. An existing file is truncated and its mode narrowed. */
-static FILE *create_private(const char *path, const struct broker_owner *ow)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return NULL;
-	if (fchmod(fd, 0600) < 0 || (ow->set && fchown(fd, ow->uid, ow->gid) < 0)) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return NULL;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
-}
-
-static int write_session(const char *dir, char **argv, int argc, pid_t root, int status,
-			 uint64_t t0, uint64_t t1, int depth, int preload, const char *preload_reason,
-			 int bpf, const char *bpf_reason, const char *shim, json_t *bpf_extra,
-			 json_t *before, json_t *preload_extra, const struct broker_owner *ow)
+/* session.json: written when the command starts (`complete` false) and
+ * again when recording ends (`complete` true, the session end marker); a
+ * recorder killed in between leaves the first, and reports say the
+ * recording is incomplete. */
+static int write_session(int dirfd, char **argv, int argc, pid_t root, int status, int complete,
+			 json_t *running, uint64_t t0, uint64_t t1, int depth, int preload,
+			 const char *preload_reason, int bpf, const char *bpf_reason, const char *shim,
+			 json_t *bpf_extra, json_t *before, json_t *preload_extra,
+			 const struct out_owner *ow)
 {
 	json_t *cmd = json_array();
 	for (int i = 0; i < argc; i++)
@@ -209,8 +241,10 @@ static int write_session(const char *dir, char **argv, int argc, pid_t root, int
 		"{s:i, s:{s:s, s:s}, s:o, s:i, s:i, s:o, s:o, s:I, s:I, s:i, s:{s:{s:b, s:s?, s:s?}, s:{s:b, s:s?}}}",
 		"session_version", 1, "tool", "name", "vmaprof", "version", VMAPROF_VERSION,
 		"command", cmd, "root_pid", (int)root, "page_size", (int)sysconf(_SC_PAGESIZE),
-		"exit_code", WIFEXITED(status) ? json_integer(WEXITSTATUS(status)) : json_null(),
-		"exit_signal", WIFSIGNALED(status) ? json_integer(WTERMSIG(status)) : json_null(),
+		"exit_code", complete && WIFEXITED(status) ? json_integer(WEXITSTATUS(status))
+							    : json_null(),
+		"exit_signal", complete && WIFSIGNALED(status) ? json_integer(WTERMSIG(status))
+								: json_null(),
 		"start_ns", (json_int_t)t0, "end_ns", (json_int_t)t1, "stack_depth", depth,
 		"collectors", "preload", "active", preload, "reason", preload_reason, "shim", shim,
 		"bpf", "active", bpf, "reason", bpf_reason);
@@ -223,22 +257,22 @@ static int write_session(const char *dir, char **argv, int argc, pid_t root, int
 		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "bpf"),
 				       bpf_extra);
 	if (before)
-		json_object_set_new(s, "before_trace", before);
+		json_object_set(s, "before_trace", before);
 	if (preload_extra)
 		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "preload"),
 				       preload_extra);
-	char path[PATH_MAX];
-	int l = snprintf(path, sizeof(path), "%s/session.json", dir);
-	if (l < 0 || (size_t)l >= sizeof(path)) {
+	json_object_set_new(s, "complete", json_boolean(complete));
+	if (running)
+		json_object_set(s, "running_at_end", running);
+	struct outfile o;
+	int err = outfile_begin(&o, dirfd, "session.json", ow);
+	if (err) {
 		json_decref(s);
-		return -ENAMETOOLONG;
+		return err;
 	}
-	FILE *f = create_private(path, ow);
-	int r = f ? json_dumpf(s, f, JSON_INDENT(2) | JSON_SORT_KEYS) : -1;
-	if (f && fclose(f))
-		r = -1;
+	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
 	json_decref(s);
-	return r ? -EIO : 0;
+	return outfile_commit(&o, failed);
 }
 
 int cmd_record(int argc, char **argv)
@@ -266,7 +300,7 @@ int cmd_record(int argc, char **argv)
 		case 'd': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
-			if (*end || v < 0 || v > VP_MAX_STACK_DEPTH) {
+			if (end == optarg || *end || v < 0 || v > VP_MAX_STACK_DEPTH) {
 				fprintf(stderr, "vmaprof: --stack-depth must be 0..%d, got '%s'\n",
 					VP_MAX_STACK_DEPTH, optarg);
 				return 2;
@@ -293,27 +327,29 @@ int cmd_record(int argc, char **argv)
 		const char *base = strrchr(cmd[0], '/');
 		snprintf(dir, sizeof(dir), "vmaprof.%s.%d", base ? base + 1 : cmd[0], (int)getpid());
 	}
-	/* 0700: a recording made as root holds what the traced programs
-	 * mapped (paths, arguments, stacks); no other user may read it. An
-	 * existing directory keeps its mode (it may be /tmp); every file we
-	 * put in it is 0600 anyway. */
-	struct broker_owner owner = output_owner();
-	int created = mkdir(dir, 0700) == 0;
-	if (!created && errno != EEXIST) {
-		fprintf(stderr, "vmaprof: cannot create %s: %s\n", dir, strerror(errno));
+	/* The directory is ours (created 0700, or an existing one of ours no
+	 * one else can write) and every file in it is created by us, 0600,
+	 * never through a symlink: a recording made as root holds what the
+	 * traced programs mapped (paths, arguments, stacks). Refused before the
+	 * command runs, with exit 2. */
+	struct out_owner owner = out_owner_from_env();
+	char why[PATH_MAX + 256];
+	int dirfd = -1;
+	if (outdir_prepare(dir, &owner, &dirfd, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
 	}
-	if (created && owner.set && chown(dir, owner.uid, owner.gid) < 0)
-		fprintf(stderr, "vmaprof: cannot hand %s to uid %u: %s\n", dir,
-			(unsigned)owner.uid, strerror(errno));
-	if (vp_dir_has_traces(dir)) {
-		fprintf(stderr, "vmaprof: %s already holds a recording; choose another -o DIR\n",
-			dir);
+	if (vp_dir_has_traces(dir) ||
+	    faccessat(dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
+			"-o DIR\n", dir);
+		close(dirfd);
 		return 2;
 	}
 	char absdir[PATH_MAX];
 	if (!realpath(dir, absdir)) {
 		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
+		close(dirfd);
 		return 2;
 	}
 
@@ -356,10 +392,8 @@ int cmd_record(int argc, char **argv)
 	 * longer open files in the 0700 directory; we create them for them. */
 	struct broker *brk = NULL;
 	char brk_why[256] = "";
-	int dirfd = -1;
 	if (preload) {
-		dirfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int err = dirfd < 0 ? -errno : broker__start(dirfd, &owner, &brk);
+		int err = broker__start(dirfd, &owner, &brk);
 		if (err) {
 			snprintf(brk_why, sizeof(brk_why), "%s", strerror(-err));
 			fprintf(stderr, "vmaprof: trace-file broker unavailable (%s): processes "
@@ -406,7 +440,6 @@ int cmd_record(int argc, char **argv)
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	close(go[0]);
-	root_pid = child;
 	json_t *before = NULL;
 #if VP_HAVE_BPF
 	if (col) {
@@ -428,30 +461,59 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 #endif
-	/* Terminal signals reach the command through its process group; the
-	 * recorder must outlive it to finish the trace. Others are forwarded. */
-	struct sigaction sa = { .sa_handler = on_signal };
+	/* the recorder outlives the command to finish the trace: see on_signal */
+	root_pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	/* the start marker: a recorder killed from here on leaves a session
+	 * that says the recording is incomplete */
+	if (write_session(dirfd, cmd, cmd_argc, child, 0, 0, NULL, t0, t0, depth, preload,
+			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL, NULL,
+			  before, NULL, &owner) < 0)
+		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", absdir,
+			strerror(errno));
 	if (write(go[1], "g", 1) != 1)
 		fprintf(stderr, "vmaprof: cannot start the command: %s\n", strerror(errno));
 	close(go[1]);
 
-	int root_status = 0, root_seen = 0;
+	int root_status = 0, root_seen = 0, stopped = 0;
+	uint64_t grace_end = 0;
 	for (;;) {
 		int st;
+		if (stop_sigs >= 2 || (stop_sigs && root_seen && !grace_end)) {
+			if (stop_sigs >= 2 || !root_seen) {
+				stopped = 1;
+				break;
+			}
+			grace_end = mono_ns() + STOP_GRACE_NS;
+		}
+		if (grace_end && mono_ns() >= grace_end) {
+			stopped = 1;
+			break;
+		}
 #if VP_HAVE_BPF
-		pid_t p = waitpid(-1, &st, col ? WNOHANG : 0);
-		if (col && p == 0) {
-			collector__poll(col, 50);
+		int poll_now = col || grace_end;
+#else
+		int poll_now = grace_end != 0;
+#endif
+		/* blocking waits are interrupted by our signals (no SA_RESTART) */
+		pid_t p = waitpid(-1, &st, poll_now ? WNOHANG : 0);
+		if (poll_now && p == 0) {
+#if VP_HAVE_BPF
+			if (col)
+				collector__poll(col, 50);
+			else
+#endif
+			{
+				struct timespec ts = { 0, 50000000 };
+				nanosleep(&ts, NULL);
+			}
 			continue;
 		}
-#else
-		pid_t p = waitpid(-1, &st, 0);
-#endif
 		if (p < 0) {
 			if (errno == EINTR)
 				continue;
@@ -461,6 +523,13 @@ int cmd_record(int argc, char **argv)
 			root_status = st;
 			root_seen = 1;
 		}
+	}
+	json_t *running = NULL;
+	if (stopped) {
+		running = still_running();
+		fprintf(stderr, "vmaprof: stopped waiting (signal %d): %zu process(es) of the tree "
+			"still running, left running and marked so in the report\n", (int)last_sig,
+			json_array_size(running));
 	}
 	uint64_t t1 = mono_ns();
 	json_t *preload_extra = NULL;
@@ -482,8 +551,6 @@ int cmd_record(int argc, char **argv)
 					  "refused", (json_int_t)bs.refused, "errors",
 					  (json_int_t)bs.errors, "refused_pids", rj);
 	}
-	if (dirfd >= 0)
-		close(dirfd);
 #if VP_HAVE_BPF
 	struct collector_stats cst = { 0 };
 	json_t *bpf_extra = NULL;
@@ -506,14 +573,29 @@ int cmd_record(int argc, char **argv)
 #else
 	json_t *bpf_extra = NULL;
 #endif
-	if (write_session(absdir, cmd, cmd_argc, child, root_status, t0, t1, depth, preload,
-			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL,
-			  bpf_extra, before, preload_extra, &owner) < 0)
-		fprintf(stderr, "vmaprof: cannot write %s/session.json\n", absdir);
+	int serr = write_session(dirfd, cmd, cmd_argc, child, root_status, root_seen, running, t0,
+				 t1, depth, preload, preload_reason, bpf, bpf ? NULL : bpf_why,
+				 preload ? shim : NULL, bpf_extra, before, preload_extra, &owner);
+	if (serr < 0)
+		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
+			"will say the recording is incomplete)\n", absdir, strerror(-serr));
+	json_decref(before);
+	json_decref(running);
 
-	if (vp_write_report(absdir, NULL, stderr, 0))
+	/* The report cannot change the command's exit status (CI wraps
+	 * commands in record); its failure is an ERROR line on stderr. */
+	if (vp_write_report(absdir, NULL, stderr, 0)) {
+		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
+			"stay; `vmaprof report %s` retries)\n", absdir, absdir);
 		vp_print_record_summary(absdir, stderr);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	if (root_pidfd >= 0)
+		close(root_pidfd);
 
+	if (stopped)
+		return 128 + last_sig;
 	if (!root_seen)
 		return 2;
 	if (WIFSIGNALED(root_status))

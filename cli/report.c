@@ -13,6 +13,7 @@
 
 #include "analyze.h"
 #include "cli.h"
+#include "outfile.h"
 #include "diff.h"
 #include "dump.h"
 #include "reader.h"
@@ -83,40 +84,97 @@ void vp_print_record_summary(const char *dir, FILE *out)
 	tracedir__free(&td);
 }
 
-/* DIR/report.json: 0600 like every file of a trace directory (a recording
- * made as root must stay as private as the traced programs' data), and,
- * when root writes it, owned by whoever owns the directory (the sudo user
- * `record` handed it to). */
-static FILE *open_dir_report(const char *dir, const char *path)
+/*
+ * Where a report goes. A regular file (DIR/report.json by default, whatever
+ * is there under that name) is
+ * written to a temporary file beside it (O_EXCL|O_NOFOLLOW, 0600), fsync'd
+ * and renamed over the name: never through a planted symlink, never a
+ * truncated file under the final name; on failure the temporary file goes
+ * and the error is said. "-", and an existing FIFO or device named with -o
+ * (/dev/stdout, a pipe the user set up), are written in place.
+ */
+struct sink {
+	FILE *f;
+	int in_place, dirfd;
+	struct outfile of;
+};
+
+static int sink_open(struct sink *k, const char *path, int named, char *why, size_t why_len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return NULL;
+	memset(k, 0, sizeof(*k));
+	k->dirfd = -1;
 	struct stat sb;
-	if (fchmod(fd, 0600) < 0 ||
-	    (geteuid() == 0 && stat(dir, &sb) == 0 && fchown(fd, sb.st_uid, sb.st_gid) < 0)) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return NULL;
+	if (!strcmp(path, "-")) {
+		k->f = stdout;
+		k->in_place = 1;
+		return 0;
 	}
-	FILE *f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
+	if (named && stat(path, &sb) == 0 && (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode))) {
+		k->f = fopen(path, "w");
+		k->in_place = 1;
+		if (!k->f) {
+			snprintf(why, why_len, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (slash == dir)
+		dir[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	k->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (k->dirfd < 0) {
+		snprintf(why, why_len, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* root writing into a user's recording hands the file to its owner */
+	struct stat db;
+	struct out_owner ow = { 0 };
+	if (geteuid() == 0 && fstat(k->dirfd, &db) == 0 && db.st_uid != 0)
+		ow = (struct out_owner){ 1, db.st_uid, db.st_gid };
+	int err = outfile_begin(&k->of, k->dirfd, name, &ow);
+	if (err) {
+		snprintf(why, why_len, "%s: %s", path, strerror(-err));
+		close(k->dirfd);
+		return -1;
+	}
+	k->f = k->of.f;
+	return 0;
+}
+
+/* Finish: 0, or -errno (the file is then not there under its name). */
+static int sink_close(struct sink *k, int failed)
+{
+	int err = 0;
+	if (k->in_place) {
+		if (fflush(k->f) || ferror(k->f))
+			err = errno ? -errno : -EIO;
+		if (k->f != stdout && fclose(k->f) && !err)
+			err = -errno;
+	} else {
+		err = outfile_commit(&k->of, failed);
+		close(k->dirfd);
+	}
+	return err ? err : failed ? -EIO : 0;
 }
 
 /* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
  * `summary` is not NULL, the human summary. 0, or an exit code. */
 int vp_write_report(const char *dir, const char *out_path, FILE *summary, int stats)
 {
-	char why[512], def[4200];
+	char why[4400], def[4200];
 	struct analysis *a = NULL;
 	if (analysis__run(dir, &a, why, sizeof(why))) {
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
 	}
-	int in_dir = !out_path;
+	int named = out_path != NULL;
 	if (!out_path) {
 		snprintf(def, sizeof(def), "%s/report.json", dir);
 		out_path = def;
@@ -126,22 +184,19 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 	analysis__stats(a, &st);
 	/* indentation triples the size of a big report: keep those compact */
 	size_t flags = (st.records > 200000 ? JSON_COMPACT : JSON_INDENT(1)) | JSON_ENSURE_ASCII;
-	int to_stdout = !strcmp(out_path, "-");
-	FILE *f = to_stdout ? stdout : in_dir ? open_dir_report(dir, out_path) : fopen(out_path, "w");
-	if (!f) {
-		fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path, strerror(errno));
+	struct sink k;
+	if (sink_open(&k, out_path, named, why, sizeof(why))) {
+		fprintf(stderr, "vmaprof: cannot write %s\n", why);
 		rc = 2;
 	} else {
 		static char buf[1 << 20];
-		setvbuf(f, buf, _IOFBF, sizeof(buf));
-		int werr = analysis__write_report(a, f, flags);
+		setvbuf(k.f, buf, _IOFBF, sizeof(buf));
+		int werr = analysis__write_report(a, k.f, flags);
 		int e = errno;
-		if (to_stdout ? fflush(f) : fclose(f)) {
-			werr = -1;
-			e = errno;
-		}
-		if (werr) {
-			fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path, strerror(e));
+		int cerr = sink_close(&k, werr != 0);
+		if (werr || cerr) {
+			fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path,
+				strerror(werr ? e : -cerr));
 			rc = 2;
 		}
 	}
@@ -201,11 +256,13 @@ int cmd_report(int argc, char **argv)
 	}
 	if (!strcmp(fmt, "json"))
 		return vp_write_report(dir, outp, NULL, stats);
-	FILE *out = stdout;
-	if (outp && strcmp(outp, "-") && !(out = fopen(outp, "w"))) {
-		fprintf(stderr, "vmaprof report: %s: %s\n", outp, strerror(errno));
+	char why[4400];
+	struct sink k;
+	if (sink_open(&k, outp ? outp : "-", 1, why, sizeof(why))) {
+		fprintf(stderr, "vmaprof report: %s\n", why);
 		return 2;
 	}
+	FILE *out = k.f;
 	int rc = 0;
 	if (!strcmp(fmt, "text")) {
 		char why[512];
@@ -227,8 +284,11 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "vmaprof report: unknown format '%s'\n%s", fmt, usage);
 		rc = 2;
 	}
-	if (out != stdout && fclose(out)) {
-		fprintf(stderr, "vmaprof report: %s: %s\n", outp, strerror(errno));
+	/* a full disk or a closed pipe is an error, not a silent 0 */
+	int cerr = sink_close(&k, rc != 0);
+	if (cerr && !rc) {
+		fprintf(stderr, "vmaprof report: cannot write %s: %s\n", outp ? outp : "stdout",
+			strerror(-cerr));
 		rc = 2;
 	}
 	return rc;

@@ -1,0 +1,397 @@
+# SPDX-License-Identifier: MIT
+"""`vmaprof record` and `vmaprof report` as root, probed as an attacker and an
+unlucky user would: planted symlinks, other users' directories, FIFOs, full
+disks, signals, a recorder killed mid-recording, a pid reused after the
+command was reaped. Root-only cases say why and exit 77 elsewhere."""
+import json
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+from vptest import VMAPROF, check, eq, main, workload
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOBODY = pwd.getpwnam("nobody")
+
+
+def need_root():
+    if os.geteuid() != 0:
+        print("SKIP: needs root (the recorder's root-only behaviour)")
+        raise SystemExit(77)
+
+
+def record(args, cmd, timeout=60, **kw):
+    return subprocess.run([VMAPROF, "record", *args, "--", *cmd], capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def validate(path):
+    p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "validate_report.py"), path],
+                       capture_output=True, text=True)
+    eq(p.returncode, 0, f"{path} against the JSON Schema:\n{p.stdout}{p.stderr}")
+
+
+class Tmp:
+    def __enter__(self):
+        self.d = tempfile.mkdtemp(prefix="vmaprof-rec-")
+        os.chmod(self.d, 0o755)
+        return self.d
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", "-l", os.path.join(self.d, "mnt")], capture_output=True)
+        shutil.rmtree(self.d, ignore_errors=True)
+
+
+def as_nobody(argv):
+    return subprocess.run(["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}",
+                           "--clear-groups", "--", *argv], capture_output=True, text=True)
+
+
+def t_symlinks():
+    """Root never writes through a symlink another user planted."""
+    need_root()
+    with Tmp() as t:
+        victim = os.path.join(t, "victim")
+        with open(victim, "w") as f:
+            f.write("root's data\n")
+        os.chmod(victim, 0o600)
+        # 1. a directory of nobody's with report.json -> victim inside
+        d = os.path.join(t, "d")
+        os.mkdir(d)
+        os.chown(d, NOBODY.pw_uid, NOBODY.pw_gid)
+        p = as_nobody(["ln", "-s", victim, os.path.join(d, "report.json")])
+        eq(p.returncode, 0, f"plant: {p.stderr}")
+        marker = os.path.join(t, "ran")
+        p = record(["-o", d], ["touch", marker])
+        eq(p.returncode, 2, f"another user's directory refused: {p.stderr}")
+        check("belongs to another user" in p.stderr, p.stderr)
+        check(not os.path.exists(marker), "refused before the command ran")
+        # 2. -o given as a symlink (to a directory)
+        real = os.path.join(t, "real")
+        os.mkdir(real, 0o700)
+        link = os.path.join(t, "link")
+        os.symlink(real, link)
+        p = record(["-o", link], ["true"])
+        eq(p.returncode, 2, f"-o as a symlink refused: {p.stderr}")
+        check("symbolic link" in p.stderr, p.stderr)
+        # 3. the output name planted as a symlink in a sticky world-writable
+        #    directory (what a default vmaprof.<cmd>.<pid> name is exposed to)
+        sticky = os.path.join(t, "sticky")
+        os.mkdir(sticky)
+        os.chmod(sticky, 0o1777)
+        planted = os.path.join(sticky, "vmaprof.true.1")
+        p = as_nobody(["ln", "-s", victim, planted])
+        eq(p.returncode, 0, f"plant: {p.stderr}")
+        p = record(["-o", planted], ["true"])
+        eq(p.returncode, 2, f"planted name refused: {p.stderr}")
+        p = as_nobody(["mkdir", "-m", "0777", os.path.join(sticky, "vmaprof.true.2")])
+        p = record(["-o", os.path.join(sticky, "vmaprof.true.2")], ["true"])
+        eq(p.returncode, 2, f"a planted directory refused: {p.stderr}")
+        # 4. group/world-writable existing directory of ours
+        ww = os.path.join(t, "ww")
+        os.mkdir(ww)
+        os.chmod(ww, 0o777)
+        p = record(["-o", ww], ["true"])
+        eq(p.returncode, 2, f"world-writable directory refused: {p.stderr}")
+        check("writable by other users" in p.stderr, p.stderr)
+        eq(open(victim).read(), "root's data\n", "the victim file is untouched")
+        # 5. `vmaprof report` replacing a planted report.json symlink: the
+        #    link is replaced, its target untouched
+        ok = os.path.join(t, "ok")
+        p = record(["-o", ok], ["true"])
+        eq(p.returncode, 0, f"a fresh directory works: {p.stderr}")
+        os.unlink(os.path.join(ok, "report.json"))
+        os.symlink(victim, os.path.join(ok, "report.json"))
+        p = subprocess.run([VMAPROF, "report", ok], capture_output=True, text=True, timeout=60)
+        eq(p.returncode, 0, f"report: {p.stderr}")
+        check(not os.path.islink(os.path.join(ok, "report.json")), "symlink replaced")
+        eq(open(victim).read(), "root's data\n", "the victim file is untouched")
+        eq(stat.S_IMODE(os.stat(os.path.join(ok, "report.json")).st_mode), 0o600, "0600")
+        validate(os.path.join(ok, "report.json"))
+        check(not [n for n in os.listdir(ok) if n.endswith(".tmp")], "no temporary files left")
+
+
+def t_fifos():
+    """A FIFO named like a trace file or report.json hangs nothing."""
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        p = record(["-o", d], [workload("w_faults"), "touch", "10"])
+        eq(p.returncode, 0, p.stderr)
+        os.mkfifo(os.path.join(d, "preload.4242.123.vpt"))
+        os.mkfifo(os.path.join(d, "preload.4243.failed"))
+        os.unlink(os.path.join(d, "report.json"))
+        os.mkfifo(os.path.join(d, "report.json"))
+        t0 = time.time()
+        p = subprocess.run([VMAPROF, "report", d], capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, f"report with FIFOs: {p.stderr}")
+        check(time.time() - t0 < 20, "did not hang")
+        check(os.path.isfile(os.path.join(d, "report.json")), "report.json is a file now")
+        validate(os.path.join(d, "report.json"))
+        for fmt in ("text", "records"):
+            p = subprocess.run([VMAPROF, "report", d, "--format", fmt, "-o", "-"],
+                               capture_output=True, text=True, timeout=30)
+            eq(p.returncode, 0, f"--format {fmt} with FIFOs: {p.stderr}")
+        # session.json as a FIFO
+        d2 = os.path.join(t, "r2")
+        p = record(["-o", d2], ["true"])
+        os.unlink(os.path.join(d2, "session.json"))
+        os.mkfifo(os.path.join(d2, "session.json"))
+        p = subprocess.run([VMAPROF, "report", d2, "-o", "-"], capture_output=True, text=True,
+                           timeout=30)
+        eq(p.returncode, 0, f"report with a FIFO session.json: {p.stderr}")
+        # record into a directory holding a FIFO named report.json: refused
+        d3 = os.path.join(t, "r3")
+        os.mkdir(d3, 0o700)
+        os.mkfifo(os.path.join(d3, "report.json"))
+        p = record(["-o", d3], ["true"], timeout=30)
+        eq(p.returncode, 2, f"refused: {p.stderr}")
+
+
+def t_unusable():
+    """An output that cannot work is refused before the command runs."""
+    need_root()
+    with Tmp() as t:
+        marker = os.path.join(t, "ran")
+        f = os.path.join(t, "file")
+        open(f, "w").close()
+        p = record(["-o", f], ["touch", marker])
+        eq(p.returncode, 2, f"-o a regular file: {p.stderr}")
+        check("not a directory" in p.stderr, p.stderr)
+        mnt = os.path.join(t, "mnt")
+        os.mkdir(mnt)
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", mnt],
+                           capture_output=True, text=True)
+        check(m.returncode == 0, f"cannot mount a read-only tmpfs: {m.stderr}")
+        p = record(["-o", os.path.join(mnt, "x")], ["touch", marker])
+        eq(p.returncode, 2, f"read-only file system: {p.stderr}")
+        subprocess.run(["mount", "-o", "remount,rw", mnt], check=True)
+        os.mkdir(os.path.join(mnt, "y"), 0o700)
+        subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
+        p = record(["-o", os.path.join(mnt, "y")], ["touch", marker])
+        eq(p.returncode, 2, f"existing directory on a read-only file system: {p.stderr}")
+        check("not writable" in p.stderr, p.stderr)
+        subprocess.run(["umount", mnt], check=True)
+        # a user who cannot create the directory
+        p = as_nobody([VMAPROF, "record", "--no-bpf", "-o", "/root/vmaprof-nope", "--",
+                       "touch", marker])
+        eq(p.returncode, 2, f"unwritable parent: {p.stderr}")
+        check(not os.path.exists(marker), "the command never ran")
+        p = subprocess.run([VMAPROF, "record", "--stack-depth", "", "--", "true"],
+                           capture_output=True, text=True)
+        eq(p.returncode, 2, f"--stack-depth '' is not 0: {p.stderr}")
+
+
+def t_diskfull():
+    """A report that cannot be written leaves no truncated file, says so, and
+    record keeps the command's exit status; report's failures are exit 2."""
+    need_root()
+    with Tmp() as t:
+        mnt = os.path.join(t, "mnt")
+        os.mkdir(mnt)
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt],
+                           capture_output=True, text=True)
+        check(m.returncode == 0, f"cannot mount a small tmpfs: {m.stderr}")
+        d = os.path.join(mnt, "r")
+        p = record(["-o", d, "--no-preload"], [workload("w_faults"), "touch", "3000"])
+        eq(p.returncode, 0, f"first recording: {p.stderr}")
+        size = os.path.getsize(os.path.join(d, "report.json"))
+        os.unlink(os.path.join(d, "report.json"))
+        # fill the disk, then rebuild the report
+        with open(os.path.join(mnt, "fill"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"x" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        p = subprocess.run([VMAPROF, "report", d], capture_output=True, text=True, timeout=60)
+        eq(p.returncode, 2, f"report on a full disk: {p.stderr}")
+        check("cannot write" in p.stderr and "No space left" in p.stderr, p.stderr)
+        check(not os.path.exists(os.path.join(d, "report.json")), "no truncated report.json")
+        check(not [n for n in os.listdir(d) if n.endswith(".tmp")], "temporary file removed")
+        # record itself on a full disk: the command's status, an ERROR line
+        os.truncate(os.path.join(mnt, "fill"), os.path.getsize(os.path.join(mnt, "fill")) -
+                    size // 2)
+        p = record(["-o", os.path.join(mnt, "r2"), "--no-preload"],
+                   ["sh", "-c", "exit 3"])
+        eq(p.returncode, 3, f"the command's status: {p.stderr}")
+        if not os.path.exists(os.path.join(mnt, "r2", "report.json")):
+            check("ERROR" in p.stderr, f"the failure is said: {p.stderr}")
+        subprocess.run(["umount", mnt], check=True)
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        p = record(["-o", d], ["true"])
+        for fmt in ("records", "text", "json"):
+            with open("/dev/full", "w") as full:
+                p = subprocess.run([VMAPROF, "report", d, "--format", fmt, "-o", "-"],
+                                   stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+            eq(p.returncode, 2, f"--format {fmt} > /dev/full: {p.stderr}")
+            check("No space left" in p.stderr, f"{fmt}: says why: {p.stderr}")
+
+
+def wait_for(path, what, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def session_root(d):
+    wait_for(os.path.join(d, "session.json"), "session.json")
+    for _ in range(100):
+        try:
+            return json.load(open(os.path.join(d, "session.json")))["root_pid"]
+        except (ValueError, KeyError):
+            time.sleep(0.05)
+    raise AssertionError("no root pid")
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def t_stop():
+    """A detached descendant does not make the recorder unstoppable."""
+    with Tmp() as t:
+        # one SIGTERM, command exits, a daemon lives on: stops after a grace
+        d = os.path.join(t, "r")
+        p = subprocess.Popen([VMAPROF, "record", "-o", d, "--", "sh", "-c",
+                              "setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $! > "
+                              + os.path.join(t, "daemon") + "; wait"],
+                             stderr=subprocess.PIPE, text=True)
+        session_root(d)
+        wait_for(os.path.join(t, "daemon"), "the daemon's pid")
+        time.sleep(0.3)
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=30)[1]
+        daemon = int(open(os.path.join(t, "daemon")).read())
+        eq(p.returncode, 143, f"128 + SIGTERM: {err}")
+        check(time.time() - t0 < 10, "stopped within the grace period")
+        check(not gone(daemon), "the daemon was left running")
+        r = json.load(open(os.path.join(d, "report.json")))
+        validate(os.path.join(d, "report.json"))
+        eq([x["pid"] for x in r["processes"] if x["running_at_end"]], [daemon],
+           "the daemon is marked running")
+        check("left running" in err, err)
+        os.kill(daemon, signal.SIGKILL)
+        # a command that ignores SIGINT: the second SIGINT stops the recording
+        d = os.path.join(t, "r2")
+        errf = open(os.path.join(t, "err2"), "w+")  # not a pipe: sleep keeps it open
+        p = subprocess.Popen([VMAPROF, "record", "-o", d, "--", "sh", "-c",
+                              "trap '' INT; sleep 30"], stderr=errf, text=True)
+        session_root(d)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        check(p.poll() is None, "one SIGINT that the command ignores: still recording")
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=30)
+        errf.seek(0)
+        err = errf.read()
+        check(time.time() - t0 < 10, f"the second SIGINT stopped it: {err}")
+        eq(p.returncode, 130, f"128 + SIGINT: {err}")
+        r = json.load(open(os.path.join(d, "report.json")))
+        running = [x["pid"] for x in r["processes"] if x["running_at_end"]]
+        check(len(running) >= 1, f"the command's processes are marked running: {running}")
+        for pid in running:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # timeout --foreground: one SIGTERM after the command exited
+        d = os.path.join(t, "r3")
+        t0 = time.time()
+        p = subprocess.run(["timeout", "--foreground", "3", VMAPROF, "record", "-o", d, "--",
+                            "sh", "-c", "sh -c 'setsid sleep 20 </dev/null >/dev/null 2>&1 &'"],
+                           capture_output=True, text=True, timeout=60)
+        check(time.time() - t0 < 12, f"stopped by timeout's SIGTERM: {p.stderr}")
+        eq(p.returncode, 124, f"timeout's status: {p.stderr}")
+        r = json.load(open(os.path.join(d, "report.json")))
+        for x in r["processes"]:
+            if x["running_at_end"]:
+                os.kill(x["pid"], signal.SIGKILL)
+
+
+def t_stale_pid():
+    """After the command was reaped, a signal to the recorder never reaches
+    another process that got the command's pid."""
+    need_root()
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        p = subprocess.Popen([VMAPROF, "record", "-o", d, "--", "sh", "-c",
+                              "setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $! > "
+                              + os.path.join(t, "daemon")], stderr=subprocess.PIPE, text=True)
+        root = session_root(d)
+        wait_for(os.path.join(t, "daemon"), "the daemon's pid")
+        end = time.time() + 10
+        while not gone(root) or os.path.exists(f"/proc/{root}"):
+            check(time.time() < end, "the command was not reaped")
+            time.sleep(0.05)
+        impostor = None
+        for _ in range(50):
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(root - 1))
+            q = subprocess.Popen(["sleep", "30"])
+            if q.pid == root:
+                impostor = q
+                break
+            q.kill()
+            q.wait()
+        check(impostor is not None, "could not give a new process the command's pid")
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=30)[1]
+        time.sleep(0.2)
+        check(impostor.poll() is None, f"the unrelated process with pid {root} was signalled")
+        eq(p.returncode, 143, err)
+        impostor.kill()
+        impostor.wait()
+        os.kill(int(open(os.path.join(t, "daemon")).read()), signal.SIGKILL)
+
+
+def t_killed():
+    """A recorder SIGKILLed mid-recording: the command survives, and the
+    report built afterwards says it is incomplete."""
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        out = os.path.join(t, "done")
+        p = subprocess.Popen([VMAPROF, "record", "-o", d, "--", "sh", "-c",
+                              f"sleep 1; echo ok > {out}"], stderr=subprocess.PIPE, text=True)
+        session_root(d)
+        time.sleep(0.3)
+        p.kill()
+        p.wait()
+        wait_for(out, "the command to finish on its own", timeout=10)
+        r = subprocess.run([VMAPROF, "report", d, "-o", "-"], capture_output=True, text=True,
+                           timeout=60)
+        eq(r.returncode, 0, r.stderr)
+        rep = json.loads(r.stdout)
+        eq(rep["complete"], False, "incomplete recording")
+        if rep["collectors"]["bpf"]["active"]:
+            eq(rep["collectors"]["bpf"]["complete"], False, "the kernel side says so too")
+        s = subprocess.run([VMAPROF, "report", d, "--format", "text"], capture_output=True,
+                           text=True, timeout=60)
+        check("INCOMPLETE" in s.stdout, f"summary says so:\n{s.stdout}")
+        # a whole recording says complete
+        d2 = os.path.join(t, "r2")
+        p = record(["-o", d2], ["true"])
+        eq(json.load(open(os.path.join(d2, "report.json")))["complete"], True, "complete")
+
+
+if __name__ == "__main__":
+    main({"symlinks": t_symlinks, "fifos": t_fifos, "unusable": t_unusable,
+          "diskfull": t_diskfull, "stop": t_stop, "stale_pid": t_stale_pid,
+          "killed": t_killed})
