@@ -44,8 +44,19 @@ struct task_state {
 	__u8 exited;         /* sched_process_exit seen for this task */
 	__u8 vma_sys;        /* a VMA-changing syscall is in flight */
 	__u32 nb;            /* finished faults in fb */
+	/* Signal stacks (bpf/README.md): what the shim of this task's process
+	 * image announced (sig_tgid 0: nothing yet). Copied to new tasks at
+	 * fork (a thread shares it; a new process must announce again, its
+	 * tgid differs), cleared at exec. */
+	__u64 sig_handler;   /* the shim's handler for sig_no */
+	__s64 sig_tls;       /* offset of the shim's per-thread in_hook flag
+			      * from the thread pointer (fs base) */
+	__u64 sig_brk0;      /* mm->brk at sys_enter of brk */
+	__u32 sig_tgid;      /* the process that announced */
+	__u32 sig_no;        /* its signal, 0 = signal stacks off */
 };
-_Static_assert(sizeof(struct task_state) == CT_BATCH * 64 + 104 + 3 * 8 * (CT_VMA_CACHE - 1) + 8,
+_Static_assert(sizeof(struct task_state) ==
+		       CT_BATCH * 64 + 104 + 3 * 8 * (CT_VMA_CACHE - 1) + 8 + 32,
 	       "task_state size");
 
 #endif /* VMAPROF_COLLECTOR_STATE_H */
