@@ -20,6 +20,7 @@
  *              200 times: its read returns the byte, never EINTR
  *   race       a thread maps in a loop while main flips the signal between
  *              its own handler and SIG_DFL 20 times: never called by us
+ *   fork       the forked child mallocs big (it announces itself again)
  *   exec       vfork; the child maps by raw syscall and execs `big`
  *   big        big_from_malloc only
  * The signal: $VMAPROF_SIGNAL if set and not 0, else SIGRTMAX-1.
@@ -280,6 +281,18 @@ int main(int argc, char **argv)
 		stop_churn = 1;
 		pthread_join(t, NULL);
 		printf("handled %d from kernel %d\n", (int)handled, (int)handled_kernel);
+	} else if (!strcmp(m, "fork")) {
+		pid_t c = fork();
+		if (c < 0)
+			return 99;
+		if (c == 0) {
+			big_from_malloc(8 * MiB);
+			_exit(0);
+		}
+		int st;
+		if (waitpid(c, &st, 0) != c)
+			return 99;
+		printf("child %d status %d\n", (int)c, st);
 	} else if (!strcmp(m, "exec")) {
 		pid_t c = vfork();
 		if (c < 0)
