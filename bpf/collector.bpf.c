@@ -483,12 +483,23 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 		return 0;
 	}
 	cst->traced = 1;
-	/* signal stacks: a thread shares the announcement; a new process
-	 * has another tgid and announces again (sig_request compares) */
+	/* signal stacks: a thread shares the announcement; a forked process
+	 * is a copy of the parent's memory (the same handler at the same
+	 * address: it takes it over under its own tgid, and the shim need not
+	 * announce again, which a seccomp filter might not allow). A child
+	 * sharing the parent's memory without being a thread (vfork,
+	 * posix_spawn, clone(CLONE_VM)) runs on the parent's shim state: it is
+	 * never signalled (sig_request compares tgids). */
 	cst->sig_handler = st->sig_handler;
 	cst->sig_tls = st->sig_tls;
-	cst->sig_tgid = st->sig_tgid;
 	cst->sig_no = st->sig_no;
+	cst->sig_tgid = 0;
+	if (st->sig_tgid == parent->tgid) {
+		if (child->tgid == parent->tgid)
+			cst->sig_tgid = child->tgid;
+		else if (child->mm != parent->mm)
+			cst->sig_tgid = child->tgid;
+	}
 	if (child->tgid == parent->tgid)
 		return 0; /* a thread: followed, but no record */
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);

@@ -442,6 +442,10 @@ static inline void sig_take(int sig, siginfo_t *si, void *ucv, uint16_t flags)
 	if (si->si_code != SI_KERNEL || !atomic_load_explicit(&ready, memory_order_acquire) ||
 	    vp_vfork_child)
 		goto out;
+	/* a child forked by a raw system call runs on its parent's stream
+	 * (pid, tids, file): it is not ours to write in */
+	if (SYS0(SYS_getpid) != my_pid)
+		goto out;
 	if (in_hook) {
 		/* the collector does not signal a thread inside a hook (it
 		 * reads in_hook), so this cannot happen; if it does, writing
@@ -507,8 +511,8 @@ static void sig_setup(void)
 }
 
 /* Tell the collector (prctl it rejects with EINVAL; see record.h) which
- * handler and signal this process image uses. In every new process: the
- * collector keys the announcement by tgid. */
+ * handler and signal this process image uses. Once per image: the
+ * collector hands it on to forked children and threads itself. */
 static void sig_announce(void)
 {
 	int e = errno;
@@ -613,7 +617,6 @@ static void start_stream(void)
 	rec_maps(VP_MAPS_START);
 	stacks__init(stack_depth);
 	atomic_store_explicit(&ready, 1, memory_order_release);
-	sig_announce();
 }
 
 static void after_fork_child(void)
@@ -648,6 +651,8 @@ __attribute__((constructor(101))) static void shim_init(void)
 		env__save(environ);
 		sig_setup();
 		start_stream();
+		if (atomic_load(&ready))
+			sig_announce(); /* once per image: forks inherit it */
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}
 	in_hook = 0;

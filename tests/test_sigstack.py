@@ -172,6 +172,19 @@ def t_fork():
                   "malloc in the forked child")
 
 
+def t_rawfork():
+    # The child of a raw fork runs on its parent's shim state (its stream,
+    # pid, tids): the collector signals it, the handler writes nothing.
+    with Rec([W, "rawfork"]) as r:
+        r.require_bpf()
+        m = re.search(r"child (\d+) status (\d+)", r.stdout)
+        eq((r.rc, m.group(2)), (0, "0"), "exit statuses")
+        cp = [p for p in r.procs if p["pid"] == int(m.group(1))]
+        eq(len(cp), 1, "the child")
+        missing(made_at(cp[0], one(r.stdout, "big"), "syscall"), "no answer",
+                "malloc in the raw-forked child")
+
+
 def t_exec():
     with Rec([W, "exec"]) as r:
         r.require_bpf()
@@ -211,5 +224,5 @@ if __name__ == "__main__":
     main({"malloc": t_malloc, "own": lambda: own("own"), "own_signal": lambda: own("own_signal"),
           "ignore": lambda: t_ignore_or_default("ignore"),
           "default": lambda: t_ignore_or_default("default"), "block": t_block,
-          "errno": t_errno, "restart": t_restart, "race": t_race, "fork": t_fork, "exec": t_exec, "off": t_off,
+          "errno": t_errno, "restart": t_restart, "race": t_race, "fork": t_fork, "rawfork": t_rawfork, "exec": t_exec, "off": t_off,
           "static": t_static})

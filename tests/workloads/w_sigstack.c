@@ -21,6 +21,7 @@
  *   race       a thread maps in a loop while main flips the signal between
  *              its own handler and SIG_DFL 20 times: never called by us
  *   fork       the forked child mallocs big (it announces itself again)
+ *   rawfork    the same through syscall(SYS_fork): no shim stream of its own
  *   exec       vfork; the child maps by raw syscall and execs `big`
  *   big        big_from_malloc only
  * The signal: $VMAPROF_SIGNAL if set and not 0, else SIGRTMAX-1.
@@ -291,6 +292,18 @@ int main(int argc, char **argv)
 		}
 		int st;
 		if (waitpid(c, &st, 0) != c)
+			return 99;
+		printf("child %d status %d\n", (int)c, st);
+	} else if (!strcmp(m, "rawfork")) {
+		long c = syscall(SYS_fork);
+		if (c < 0)
+			return 99;
+		if (c == 0) {
+			big_from_malloc(8 * MiB);
+			syscall(SYS_exit_group, 0);
+		}
+		int st;
+		if (waitpid((pid_t)c, &st, 0) != c)
 			return 99;
 		printf("child %d status %d\n", (int)c, st);
 	} else if (!strcmp(m, "exec")) {
