@@ -49,12 +49,12 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define NR_mremap 25
 #define NR_madvise 28
 #define NR_shmat 30
-#define NR_prctl 157
 #define NR_shmdt 67
 #define NR_mlock 149
 #define NR_munlock 150
 #define NR_mlockall 151
 #define NR_munlockall 152
+#define NR_prctl 157
 #define NR_remap_file_pages 216
 #define NR_mlock2 325
 #define NR_pkey_mprotect 329
@@ -493,13 +493,8 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	cst->sig_handler = st->sig_handler;
 	cst->sig_tls = st->sig_tls;
 	cst->sig_no = st->sig_no;
-	cst->sig_tgid = 0;
-	if (st->sig_tgid == parent->tgid) {
-		if (child->tgid == parent->tgid)
-			cst->sig_tgid = child->tgid;
-		else if (child->mm != parent->mm)
-			cst->sig_tgid = child->tgid;
-	}
+	cst->sig_tgid = st->sig_tgid == parent->tgid &&
+			(child->tgid == parent->tgid || child->mm != parent->mm) ? child->tgid : 0;
 	if (child->tgid == parent->tgid)
 		return 0; /* a thread: followed, but no record */
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);

@@ -46,8 +46,8 @@ struct task_state {
 	__u32 nb;            /* finished faults in fb */
 	/* Signal stacks (bpf/README.md): what the shim of this task's process
 	 * image announced (sig_tgid 0: nothing yet). Copied to new tasks at
-	 * fork (a thread shares it; a new process must announce again, its
-	 * tgid differs), cleared at exec. */
+	 * fork (a thread shares it, a forked process takes it over under its
+	 * own tgid, a vfork/CLONE_VM child gets sig_tgid 0), cleared at exec. */
 	__u64 sig_handler;   /* the shim's handler for sig_no */
 	__s64 sig_tls;       /* offset of the shim's per-thread in_hook flag
 			      * from the thread pointer (fs base) */

@@ -278,12 +278,13 @@ int cmd_record(int argc, char **argv)
 		if (preload) {
 			char d[16], sig[16];
 			snprintf(d, sizeof(d), "%d", depth);
-			/* the shim's signal: the user's VMAPROF_SIGNAL, else SIGRTMAX-1 */
-			snprintf(sig, sizeof(sig), "%d", no_sigstacks ? 0 : SIGRTMAX - 1);
+			/* the shim's signal: the user's VMAPROF_SIGNAL, else SIGRTMAX-1;
+			 * 0 (no handler installed) when off or nobody would send it */
+			int sig_off = no_sigstacks || !bpf;
+			snprintf(sig, sizeof(sig), "%d", sig_off ? 0 : SIGRTMAX - 1);
 			if (set_preload(shim) || setenv("VMAPROF_DIR", absdir, 1) ||
 			    setenv("VMAPROF_SHIM", shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
-			    /* the shim's signal: the user's choice, else its default */
-			    setenv("VMAPROF_SIGNAL", sig, !!no_sigstacks)) {
+			    setenv("VMAPROF_SIGNAL", sig, sig_off)) {
 				fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
 				_exit(127);
 			}
