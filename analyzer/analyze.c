@@ -606,7 +606,7 @@ struct sigwaits {
 static const uint8_t nosig_why[VP_NOSIG_MAX] = {
 	[VP_NOSIG_NO_SHIM] = VS_NO_SHIM, [VP_NOSIG_IN_SHIM] = VS_BUSY,
 	[VP_NOSIG_BLOCKED] = VS_BLOCKED, [VP_NOSIG_HANDLER] = VS_HANDLER,
-	[VP_NOSIG_SEND] = VS_SEND, [VP_NOSIG_OFF] = VS_OFF,
+	[VP_NOSIG_SEND] = VS_SEND, [VP_NOSIG_OFF] = VS_OFF, [VP_NOSIG_ALTSTACK] = VS_ALTSTACK,
 };
 
 /* After a kernel record made entry p->v[nv0..]: note why it has no stack,

@@ -111,6 +111,7 @@ static void print_mem(FILE *out, const struct vp_mem *m)
 		[VP_NOSIG_NO_SHIM] = "no_shim", [VP_NOSIG_IN_SHIM] = "in_shim",
 		[VP_NOSIG_BLOCKED] = "blocked", [VP_NOSIG_HANDLER] = "handler",
 		[VP_NOSIG_SEND] = "send_failed", [VP_NOSIG_OFF] = "off",
+		[VP_NOSIG_ALTSTACK] = "altstack",
 	};
 	unsigned ns = VP_MEM_NOSIG(m->h.flags);
 	if (m->h.flags & VP_MEM_SIGNALLED)

@@ -28,7 +28,7 @@ enum vend { VE_NONE, VE_MUNMAP, VE_SPLIT, VE_MREMAP, VE_EXEC, VE_REPLACED };
  * becomes "before shim start" or "no shim" in the report, by whether the
  * process image had a shim. */
 enum vstackwhy { VS_NONE, VS_NO_SHIM, VS_BUSY, VS_BLOCKED, VS_HANDLER, VS_SEND, VS_OFF,
-		 VS_NO_ANSWER, VS_UNWIND };
+		 VS_NO_ANSWER, VS_UNWIND, VS_ALTSTACK };
 
 /* One report entry: a mapping as the program made it, or a piece of one
  * after mprotect/munmap/mremap split it. [valid_from, destroyed_ns) is when

@@ -177,9 +177,9 @@ static const char *stack_missing(const struct proc *p, const struct vma *e)
 		[VS_BUSY] = "busy", [VS_BLOCKED] = "signal blocked",
 		[VS_HANDLER] = "handler replaced", [VS_SEND] = "signal failed",
 		[VS_OFF] = "signal stacks off", [VS_NO_ANSWER] = "no answer",
-		[VS_UNWIND] = "unwind failed",
+		[VS_UNWIND] = "unwind failed", [VS_ALTSTACK] = "alternate stack full",
 	};
-	if (!e->stack_why || e->stack_why > VS_UNWIND || e->internal)
+	if (!e->stack_why || e->stack_why > VS_ALTSTACK || e->internal)
 		return NULL; /* (the shim's own memory needs no excuse) */
 	if (e->stack_why != VS_NO_SHIM)
 		return why[e->stack_why];

@@ -350,11 +350,17 @@ static __always_inline __u16 nosig(__u16 why)
 	return why << VP_MEM_NOSIG_SHIFT;
 }
 
-/* At sys_exit of call `call` (its record's args in st, result ret): send
- * the shim's signal when the call made a mapping and the shim can take the
- * stack. Returns the VP_REC_MEM flags saying what happened. */
+/* Room the shim's handler needs below the stack pointer when the thread
+ * already runs on its alternate signal stack (the handler is not
+ * SA_ONSTACK: otherwise it runs on the thread's own stack). */
+#define SIG_MIN_ROOM (16u << 10)
+
+/* At sys_exit of call `call` (its record's args in st, result ret, user
+ * stack pointer sp): send the shim's signal when the call made a mapping
+ * and the shim can take the stack. Returns the VP_REC_MEM flags saying what
+ * happened. */
 static __always_inline __u16 sig_request(struct task_state *st, struct task_struct *task,
-					 __u32 call, long ret)
+					 __u32 call, long ret, __u64 sp)
 {
 	struct sighand_struct *sh;
 	__u64 sig, handler = 0;
@@ -381,6 +387,8 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 		return nosig(VP_NOSIG_IN_SHIM);
 	if (task->blocked.sig[0] & (1ULL << (sig - 1)))
 		return nosig(VP_NOSIG_BLOCKED);
+	if (sp - task->sas_ss_sp < task->sas_ss_size && sp - task->sas_ss_sp < SIG_MIN_ROOM)
+		return nosig(VP_NOSIG_ALTSTACK);
 	sh = BPF_CORE_READ(task, sighand);
 	if (!sh || bpf_probe_read_kernel(&handler, sizeof(handler),
 					 &sh->action[(sig - 1) & 63].sa.sa_handler) ||
@@ -451,7 +459,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
-	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret);
+	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, regs->sp);
 	m->call = st->mem_call;
 	m->ret = ret;
 	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;

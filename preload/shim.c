@@ -409,14 +409,21 @@ static void rec_proc(void)
  * VP_REC_SIGSTACK the analyzer pairs with the kernel's VP_REC_MEM.
  *
  * The program must not notice: the handler saves errno, runs with every
- * signal blocked, is SA_RESTART (the signalled syscall has completed
- * anyway) and SA_ONSTACK (a program that set up an alternate stack, like
- * Go's or a coroutine library's, wants handlers there, not on its small
- * stacks); the collector signals only the thread that made the call, only
+ * signal blocked and is SA_RESTART (the signalled syscall has completed
+ * anyway); the collector signals only the thread that made the call, only
  * when it does not block the signal, is not inside a hook of ours
  * (in_hook, read through the announced TLS offset) and the signal's
  * handler is still ours. A program that installs its own disposition for
- * the signal wins: see sig_yield. */
+ * the signal wins: see sig_yield.
+ *
+ * Not SA_ONSTACK: the handler needs ~8 KiB of stack with the kernel's frame
+ * (3.4 KiB of it here, AT_MINSIGSTKSZ; libunwind's unw_backtrace keeps a
+ * cursor and a context on the stack), and alternate stacks are often
+ * smaller (Rust's std gives every thread 8 KiB; test sigstack-altstack:
+ * with SA_ONSTACK an alternate stack of 7.5 KiB killed the program). The
+ * thread's own stack is the one it was just making the system call on; a
+ * thread already running on its alternate stack (in a handler of its own)
+ * is signalled only with 16 KiB left there (the collector checks). */
 static int sig_no;        /* the collector's signal; 0 = signal stacks off */
 
 static void rec_sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint64_t ret)
@@ -505,7 +512,7 @@ static void sig_setup(void)
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = sig_handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART; /* not SA_ONSTACK: see above */
 	sigfillset(&sa.sa_mask);
 	sig_real_action(s, &sa, NULL);
 }

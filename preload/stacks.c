@@ -189,19 +189,12 @@ uint32_t stacks__capture(void)
  * among the first frames (the walk lost its way), unwind from the context
  * itself (unw_init_local2 with UNW_INIT_SIGNAL_FRAME: ips[0] is an exact
  * ip, not a return address), frame by frame. */
-uint32_t stacks__capture_context(void *uc, uint64_t ip)
+static __attribute__((noinline)) uint32_t capture_stepping(void *uc, void **buf)
 {
-	if (!depth || !table)
-		return 0;
-	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
-	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
-	for (int i = 0; i < n && i < SKIP_MAX; i++)
-		if ((uintptr_t)buf[i] == ip)
-			return intern(buf + i, n - i);
-	unw_cursor_t c;
+	unw_cursor_t c; /* ~1 KiB: only on this path */
 	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
 		return 0;
-	n = 0;
+	int n = 0;
 	do {
 		unw_word_t pc;
 		if (unw_get_reg(&c, UNW_REG_IP, &pc) < 0 || !pc)
@@ -209,4 +202,18 @@ uint32_t stacks__capture_context(void *uc, uint64_t ip)
 		buf[n++] = (void *)(uintptr_t)pc;
 	} while (n < (int)depth && unw_step(&c) > 0);
 	return intern(buf, n);
+}
+
+/* (It may run on the program's alternate signal stack: frames sized by the
+ * depth asked for, 576 bytes at the default 64.) */
+uint32_t stacks__capture_context(void *uc, uint64_t ip)
+{
+	if (!depth || !table)
+		return 0;
+	void *buf[depth + SKIP_MAX];
+	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
+	for (int i = 0; i < n && i < SKIP_MAX; i++)
+		if ((uintptr_t)buf[i] == ip)
+			return intern(buf + i, n - i);
+	return capture_stepping(uc, buf);
 }

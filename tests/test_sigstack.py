@@ -172,6 +172,24 @@ def t_fork():
                   "malloc in the forked child")
 
 
+def t_altstack():
+    # an alternate signal stack far smaller than the handler needs (it does
+    # not run there: not SA_ONSTACK)
+    with Rec([W, "altstack3000"]) as r:
+        r.require_bpf()
+        eq((r.rc, lines(r.stdout, "altstack")), (0, ["altstack 3000 survived"]), "survived")
+        has_frame(made_at(r.root(), one(r.stdout, "big"), "syscall"), "big_from_malloc",
+                  "malloc with a tiny alternate stack")
+
+
+def t_onaltstack():
+    with Rec([W, "onaltstack"]) as r:
+        r.require_bpf()
+        eq((r.rc, lines(r.stdout, "onaltstack")), (0, ["onaltstack survived"]), "survived")
+        missing(made_at(r.root(), one(r.stdout, "big"), "syscall"), "alternate stack full",
+                "mapped on a 12 KiB alternate stack")
+
+
 def t_rawfork():
     # The child of a raw fork runs on its parent's shim state (its stream,
     # pid, tids): the collector signals it, the handler writes nothing.
@@ -224,5 +242,6 @@ if __name__ == "__main__":
     main({"malloc": t_malloc, "own": lambda: own("own"), "own_signal": lambda: own("own_signal"),
           "ignore": lambda: t_ignore_or_default("ignore"),
           "default": lambda: t_ignore_or_default("default"), "block": t_block,
-          "errno": t_errno, "restart": t_restart, "race": t_race, "fork": t_fork, "rawfork": t_rawfork, "exec": t_exec, "off": t_off,
+          "errno": t_errno, "restart": t_restart, "race": t_race, "fork": t_fork, "rawfork": t_rawfork,
+          "altstack": t_altstack, "onaltstack": t_onaltstack, "exec": t_exec, "off": t_off,
           "static": t_static})

@@ -175,7 +175,9 @@ enum vp_nosig {
 	VP_NOSIG_SEND = 5,     /* bpf_send_signal_thread failed */
 	VP_NOSIG_OFF = 6,      /* signal stacks turned off (--no-signal-stacks,
 				* --no-stacks) */
-	VP_NOSIG_MAX = 7,
+	VP_NOSIG_ALTSTACK = 7, /* the thread runs on its alternate signal stack
+				* with too little room left for the handler */
+	VP_NOSIG_MAX = 8,
 };
 struct vp_mem {
 	struct vp_rec h;

@@ -21,6 +21,9 @@
  *   race       a thread maps in a loop while main flips the signal between
  *              its own handler and SIG_DFL 20 times: never called by us
  *   fork       the forked child mallocs big (it announces itself again)
+ *   altstack   mappings with an alternate signal stack of SIGSTKSZ bytes
+ *              (altstackN: N bytes)
+ *   onaltstack its own SA_ONSTACK handler (12 KiB alternate stack) maps
  *   rawfork    the same through syscall(SYS_fork): no shim stream of its own
  *   exec       vfork; the child maps by raw syscall and execs `big`
  *   big        big_from_malloc only
@@ -144,6 +147,15 @@ static void on_sig(int sig, siginfo_t *si, void *uc)
 static void on_sig_plain(int sig)
 {
 	handled++;
+}
+
+static void *volatile in_handler;
+
+static void on_usr1(int sig)
+{
+	long r = syscall(SYS_mmap, 0, 4 * MiB, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	in_handler = (void *)r;
 }
 
 static int pipefd[2];
@@ -294,6 +306,29 @@ int main(int argc, char **argv)
 		if (waitpid(c, &st, 0) != c)
 			return 99;
 		printf("child %d status %d\n", (int)c, st);
+	} else if (!strncmp(m, "altstack", 8)) {
+		/* an alternate signal stack (SIGSTKSZ, or altstackN: N bytes):
+		 * the handler runs there (SA_ONSTACK) */
+		size_t sz = m[8] ? (size_t)atol(m + 8) : (size_t)SIGSTKSZ;
+		stack_t ss = { .ss_sp = malloc(sz), .ss_size = sz, .ss_flags = 0 };
+		if (!ss.ss_sp || sigaltstack(&ss, NULL))
+			return 99;
+		mappings();
+		grow_heap();
+		printf("altstack %zu survived\n", sz);
+	} else if (!strcmp(m, "onaltstack")) {
+		/* the program's own SA_ONSTACK handler maps (12 KiB alternate
+		 * stack): no room there for ours, so no signal */
+		stack_t ss = { .ss_sp = malloc(12 << 10), .ss_size = 12 << 10, .ss_flags = 0 };
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr1;
+		sa.sa_flags = SA_ONSTACK;
+		if (!ss.ss_sp || sigaltstack(&ss, NULL) || sigaction(SIGUSR1, &sa, NULL))
+			return 99;
+		raise(SIGUSR1);
+		printf("big 0x%lx\n", page_of(in_handler));
+		printf("onaltstack survived\n");
 	} else if (!strcmp(m, "rawfork")) {
 		long c = syscall(SYS_fork);
 		if (c < 0)
