@@ -4,9 +4,14 @@ stack from the shim's handler of the collector's signal; programs that take
 the signal over, block it or rely on errno and restartable syscalls run
 exactly as bare. Workload: tests/workloads/w_sigstack.c. Every report is
 validated against schema/report.schema.json (test_report.Rec)."""
+import json
+import os
 import re
 import subprocess
+import sys
+import tempfile
 
+from test_golden import report_of
 from test_report import Rec
 from vptest import check, eq, main, workload
 
@@ -238,10 +243,34 @@ def t_static():
         missing(made_at(r.root(), int(m.group(1), 16), "syscall"), "no shim", "static binary")
 
 
+def t_golden():
+    """The analyzer's pairing on a written trace (no kernel collector
+    needed): tests/golden/gen_sigstack.py -> tests/golden/sigstack/expected.json."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([sys.executable, os.path.join(here, "golden", "gen_sigstack.py"), d],
+                       check=True)
+        got, _ = report_of(d)
+    want = json.load(open(os.path.join(here, "golden", "sigstack", "expected.json")))
+    eq(got, want, "report on the sigstack golden trace")
+    v = {e["start"]: e for e in got["processes"][0]["vmas"]}
+    eq([f["ip"] for f in v[0x10000000]["stack"]], [0x7e0000001000, 0x400100, 0x400200],
+       "malloc's mmap: its signal stack")
+    eq([f["ip"] for f in v[0x30000000]["stack"]], [0x7e0000003000, 0x400400],
+       "mremap: its own stack, not the one of the mapping it moved")
+    eq(len(v[0x11000000]["stack"]), 3, "another thread's")
+    eq([v[a].get("stack_missing") for a in (0x7f0000000000, 0x12000000, 0x13000000,
+                                            0x14000000)],
+       ["before shim start", "no answer", "unwind failed", "no answer"], "not paired")
+    eq([v[0x20000000 + i * (1 << 20)].get("stack_missing") for i in range(6)],
+       ["busy", "signal blocked", "handler replaced", "signal failed", "signal stacks off",
+        "alternate stack full"], "each reason not to signal")
+
+
 if __name__ == "__main__":
     main({"malloc": t_malloc, "own": lambda: own("own"), "own_signal": lambda: own("own_signal"),
           "ignore": lambda: t_ignore_or_default("ignore"),
           "default": lambda: t_ignore_or_default("default"), "block": t_block,
           "errno": t_errno, "restart": t_restart, "race": t_race, "fork": t_fork, "rawfork": t_rawfork,
-          "altstack": t_altstack, "onaltstack": t_onaltstack, "exec": t_exec, "off": t_off,
+          "altstack": t_altstack, "onaltstack": t_onaltstack, "golden": t_golden, "exec": t_exec, "off": t_off,
           "static": t_static})
