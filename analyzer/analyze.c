@@ -128,7 +128,8 @@ static int iset_has(const struct iset *s, uint64_t key)
 
 /* ---- pass 1: events ---- */
 
-enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT, EV_TNAME };
+enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT, EV_TNAME,
+	   EV_SIGSTACK };
 
 struct ev {
 	uint64_t t, seq;
@@ -588,6 +589,77 @@ static void apply_mem(struct analysis *a, struct proc *p, const struct ev *ev,
 	default:
 		break;
 	}
+}
+
+/* ---- signal stacks ----
+ * A kernel record the collector marked VP_MEM_SIGNALLED waits for the
+ * VP_REC_SIGSTACK the shim's handler wrote in the same thread right after
+ * the syscall (so before anything else that thread did); it carries the
+ * syscall's return value, which must be equal. Otherwise the record says
+ * why no stack was asked for. */
+struct sigwait {
+	uint32_t vma;
+	uint64_t ret;
+};
+
+struct sigwaits {
+	struct u64map by_thread; /* pid << 32 | tid -> index + 1 in w */
+	struct sigwait *w;
+	uint32_t n, cap;
+};
+
+static const uint8_t nosig_why[VP_NOSIG_MAX] = {
+	[VP_NOSIG_NO_SHIM] = VS_NO_SHIM, [VP_NOSIG_IN_SHIM] = VS_BUSY,
+	[VP_NOSIG_BLOCKED] = VS_BLOCKED, [VP_NOSIG_HANDLER] = VS_HANDLER,
+	[VP_NOSIG_SEND] = VS_SEND, [VP_NOSIG_OFF] = VS_OFF, [VP_NOSIG_ALTSTACK] = VS_ALTSTACK,
+};
+
+/* After a kernel record made entry p->v[nv0..]: note why it has no stack,
+ * or wait for its signal stack. */
+static void sig_note(struct sigwaits *sw, struct proc *p, const struct vp_mem *m, uint32_t nv0,
+		     uint64_t t)
+{
+	unsigned ns = VP_MEM_NOSIG(m->h.flags);
+	if (p->nv <= nv0 || (!(m->h.flags & VP_MEM_SIGNALLED) && !ns))
+		return;
+	uint32_t id = p->nv - 1;
+	struct vma *v = &p->v[id];
+	/* (a moved mapping keeps the stack that made it unless the mremap's
+	 * own comes, as for the shim's mremap records) */
+	if (v->valid_from != t || v->piece_of || (v->stack_id && m->call != VP_CALL_MREMAP))
+		return;
+	if (!(m->h.flags & VP_MEM_SIGNALLED)) {
+		if (!v->stack_id)
+			v->stack_why = ns < VP_NOSIG_MAX ? nosig_why[ns] : VS_SEND;
+		return;
+	}
+	if (!v->stack_id)
+		v->stack_why = VS_NO_ANSWER; /* until its stack comes */
+	sw->w = grow(sw->w, &sw->cap, sw->n + 1, sizeof(*sw->w));
+	sw->w[sw->n] = (struct sigwait){ id, m->ret };
+	if (u64map__put(&sw->by_thread, ((uint64_t)m->h.pid << 32) | m->h.tid,
+			(void *)(uintptr_t)(++sw->n)))
+		exit(2);
+}
+
+static void sig_answer(struct sigwaits *sw, struct proc *p, const struct vp_sigstack *g,
+		       uint32_t file)
+{
+	uint64_t key = ((uint64_t)g->h.pid << 32) | g->h.tid;
+	uintptr_t i = (uintptr_t)u64map__get(&sw->by_thread, key);
+	if (!i || sw->w[i - 1].ret != g->ret || sw->w[i - 1].vma >= p->nv)
+		return; /* not ours to pair (or its kernel record was lost) */
+	struct vma *v = &p->v[sw->w[i - 1].vma];
+	if (u64map__put(&sw->by_thread, key, NULL))
+		exit(2);
+	if (!g->stack_id) {
+		if (!v->stack_id)
+			v->stack_why = VS_UNWIND;
+		return;
+	}
+	v->stack_file = (int32_t)file;
+	v->stack_id = g->stack_id;
+	v->stack_why = VS_NONE;
 }
 
 static int internal_call(const struct vp_mem *m, uint32_t pid, const struct iset *internal)
@@ -1344,6 +1416,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			/* VP_REC_EXEC is an attempt: the kernel's exec record or the
 			 * new image's own stream says whether it succeeded */
 			case VP_REC_EXIT: ev_add(&ev, h->time_ns, h, fi, EV_EXIT); break;
+			case VP_REC_SIGSTACK: ev_add(&ev, h->time_ns, h, fi, EV_SIGSTACK); break;
 			case VP_REC_INTERNAL: {
 				const struct vp_internal *in = (const void *)h;
 				if (!(h->flags & VP_INT_UNMAPPED))
@@ -1395,6 +1468,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			r->start_ns = (uint64_t)json_integer_value(s0);
 	}
 	/* replay */
+	struct sigwaits sigw = { 0 };
 	for (uint32_t i = 0; i < ev.n; i++) {
 		struct ev *e = &ev.e[i];
 		const struct vp_rec *h = e->r;
@@ -1465,7 +1539,10 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			const struct vp_mem *m = (const void *)h;
 			if (e->dup == 1)
 				break;
+			uint32_t nv0 = p->nv;
 			apply_mem(a, p, e, &internal);
+			if (m->h.flags & VP_MEM_FROM_KERNEL)
+				sig_note(&sigw, p, m, nv0, e->t);
 			if (!internal_call(m, p->pid, &internal))
 				p->calls[m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call]++;
 			break;
@@ -1476,6 +1553,9 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 				do_fork(a, h->pid, f->child, e->t);
 			break;
 		}
+		case EV_SIGSTACK:
+			sig_answer(&sigw, p, (const void *)h, e->file);
+			break;
 		case EV_TFORK: {
 			const struct vp_task_fork *f = (const void *)h;
 			do_fork(a, h->pid, f->child_pid, e->t);
@@ -1523,6 +1603,8 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		free(ev.e[i].text);
 	free(ev.e);
 	u64map__free(&internal.m);
+	u64map__free(&sigw.by_thread);
+	free(sigw.w);
 
 	/* pass 2 */
 	for (uint32_t i = 0; i < a->nprocs; i++)

@@ -107,6 +107,17 @@ static void print_mem(FILE *out, const struct vp_mem *m)
 	}
 	fprintf(out, " ret=0x%llx err=%d t_end=%llu src=%s stack=%u", m->ret, m->err,
 		m->t_end, (m->h.flags & VP_MEM_FROM_KERNEL) ? "kernel" : "shim", m->stack_id);
+	static const char *const nosig[VP_NOSIG_MAX] = {
+		[VP_NOSIG_NO_SHIM] = "no_shim", [VP_NOSIG_IN_SHIM] = "in_shim",
+		[VP_NOSIG_BLOCKED] = "blocked", [VP_NOSIG_HANDLER] = "handler",
+		[VP_NOSIG_SEND] = "send_failed", [VP_NOSIG_OFF] = "off",
+		[VP_NOSIG_ALTSTACK] = "altstack",
+	};
+	unsigned ns = VP_MEM_NOSIG(m->h.flags);
+	if (m->h.flags & VP_MEM_SIGNALLED)
+		fputs(" sig=signalled", out);
+	else if (ns)
+		fprintf(out, " sig=%s", ns < VP_NOSIG_MAX && nosig[ns] ? nosig[ns] : "?");
 	if (m->path_len) {
 		fputs(" path=", out);
 		print_str(out, vp_mem_path(m), m->path_len);
@@ -145,6 +156,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		[VP_REC_PROC] = "proc", [VP_REC_MAPS] = "maps", [VP_REC_STACK] = "stack",
 		[VP_REC_MEM] = "mem", [VP_REC_FORK] = "fork", [VP_REC_EXEC] = "exec",
 		[VP_REC_EXIT] = "exit", [VP_REC_INTERNAL] = "internal",
+		[VP_REC_SIGSTACK] = "sigstack",
 		[VP_REC_FAULT] = "fault", [VP_REC_TASK_FORK] = "task_fork",
 		[VP_REC_TASK_EXEC] = "task_exec", [VP_REC_TASK_EXIT] = "task_exit",
 		[VP_REC_BPF_LOST] = "bpf_lost", [VP_REC_SYSFAULTS] = "sysfaults",
@@ -217,6 +229,14 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		fprintf(out, " what=%s start=0x%llx len=%llu unmapped=%d populated=%u",
 			i->what <= 3 ? w[i->what] : "?", i->start, i->len,
 			!!(h->flags & VP_INT_UNMAPPED), i->populated);
+		break;
+	}
+	case VP_REC_SIGSTACK: {
+		const struct vp_sigstack *g = (const void *)h;
+		fprintf(out, " signo=%u ip=0x%llx ret=0x%llx stack=%u nostack=%d drain=%d",
+			g->signo, g->ip, g->ret, g->stack_id, !!(h->flags & VP_SIGSTK_NOSTACK),
+			!!(h->flags & VP_SIGSTK_DRAIN));
+		stack = g->stack_id;
 		break;
 	}
 	case VP_REC_FAULT: {

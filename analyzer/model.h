@@ -28,6 +28,11 @@ extern const char *const fclass_name[FC_N];
 enum vkind { VK_HEAP, VK_STACK, VK_ANON, VK_FILE, VK_SHM, VK_CODE, VK_DATA, VK_VDSO, VK_OTHER };
 enum vorigin { VO_MMAP, VO_MREMAP, VO_BRK, VO_INITIAL, VO_INHERITED, VO_EXEC, VO_SYSCALL };
 enum vend { VE_NONE, VE_MUNMAP, VE_SPLIT, VE_MREMAP, VE_EXEC, VE_REPLACED };
+/* Why an entry a call made has no stack (report: stack_missing). VS_NO_SHIM
+ * becomes "before shim start" or "no shim" in the report, by whether the
+ * process image had a shim. */
+enum vstackwhy { VS_NONE, VS_NO_SHIM, VS_BUSY, VS_BLOCKED, VS_HANDLER, VS_SEND, VS_OFF,
+		 VS_NO_ANSWER, VS_UNWIND, VS_ALTSTACK };
 
 /* One report entry: a mapping as the program made it, or a piece of one
  * after mprotect/munmap/mremap split it. [valid_from, destroyed_ns) is when
@@ -48,6 +53,7 @@ struct vma {
 	uint32_t inh_vma;
 	uint32_t piece_of;     /* id + 1 of the entry this was split from */
 	uint8_t prot, shared, anonymous, internal, kind, origin, ended_by;
+	uint8_t stack_why;     /* enum vstackwhy */
 	uint64_t faults[FC_N];
 	uint64_t pages;              /* allocated in its faults, and populated */
 	uint64_t pop_faults, pop_pages; /* made by syscalls without fault events */

@@ -164,6 +164,8 @@ static int valid(const struct vp_rec *h)
 		return s >= sizeof(struct vp_exit);
 	case VP_REC_INTERNAL:
 		return s >= sizeof(struct vp_internal);
+	case VP_REC_SIGSTACK:
+		return s >= sizeof(struct vp_sigstack);
 	case VP_REC_FAULT:
 		return s >= sizeof(struct vp_fault);
 	case VP_REC_TASK_FORK:

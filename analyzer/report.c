@@ -216,6 +216,34 @@ static void kc_balance(const struct analysis *a, const struct proc *p, struct kc
 			 ours > kernel ? ours : kernel, ours > kernel ? kernel : gap);
 }
 
+/* Why an entry made by a call has no stack, or NULL (it has one, or it
+ * was not made by a call, or the trace does not say). */
+static const char *stack_missing(const struct proc *p, const struct vma *e)
+{
+	static const char *const why[] = {
+		[VS_BUSY] = "busy", [VS_BLOCKED] = "signal blocked",
+		[VS_HANDLER] = "handler replaced", [VS_SEND] = "signal failed",
+		[VS_OFF] = "signal stacks off", [VS_NO_ANSWER] = "no answer",
+		[VS_UNWIND] = "unwind failed", [VS_ALTSTACK] = "alternate stack full",
+	};
+	if (!e->stack_why || e->stack_why > VS_ALTSTACK || e->internal)
+		return NULL; /* (the shim's own memory needs no excuse) */
+	if (e->stack_why != VS_NO_SHIM)
+		return why[e->stack_why];
+	/* the process image it was made in: did a shim start in it later? */
+	uint64_t from = 0, to = T_NEVER;
+	for (uint32_t i = 0; i < p->nex; i++) {
+		if (p->ex[i].t <= e->created_ns)
+			from = p->ex[i].t;
+		else if (p->ex[i].t < to)
+			to = p->ex[i].t;
+	}
+	for (uint32_t i = 0; i < p->nimg; i++)
+		if (p->img[i].start_ns >= from && p->img[i].start_ns < to)
+			return "before shim start";
+	return "no shim";
+}
+
 static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
 			uint32_t id)
 {
@@ -248,7 +276,11 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 					      (int)e->inh_vma));
 	else
 		json_object_set_new(o, "inherited_from", json_null());
-	json_object_set_new(o, "stack", stack_json(a, sc, e->stack_file, e->stack_id));
+	json_t *stack = stack_json(a, sc, e->stack_file, e->stack_id);
+	const char *missing = json_array_size(stack) ? NULL : stack_missing(p, e);
+	json_object_set_new(o, "stack", stack);
+	if (missing)
+		json_object_set_new(o, "stack_missing", json_string(missing));
 	json_object_set_new(o, "faults", faults_json(a, e->faults));
 	json_object_set_new(o, "pages_allocated", jnum_or_null(e->pages, measured(a)));
 	json_object_set_new(o, "populated",
@@ -532,7 +564,8 @@ static uint64_t total(const uint64_t f[FC_N])
 
 /* Where an entry came from, in a few words: the first frame of its stack
  * outside libc, else its path, else its kind. */
-static void vma_label(struct analysis *a, const struct vma *e, char *out, size_t n)
+static void vma_label(struct analysis *a, const struct proc *p, const struct vma *e, char *out,
+		      size_t n)
 {
 	const struct vp_stack *s = (e->stack_file >= 0 && (uint32_t)e->stack_file < a->nfiles)
 					   ? stack_map__get(&a->files[e->stack_file].stacks, e->stack_id)
@@ -550,8 +583,12 @@ static void vma_label(struct analysis *a, const struct vma *e, char *out, size_t
 			snprintf(out, n, "%s", f.function);
 		return;
 	}
+	const char *missing = stack_missing(p, e);
 	if (e->path)
 		snprintf(out, n, "%s", e->path);
+	else if (missing)
+		snprintf(out, n, "(%s, %s; no stack: %s)", origin_name[e->origin],
+			 kind_name[e->kind], missing);
 	else
 		snprintf(out, n, "(%s, %s)", origin_name[e->origin], kind_name[e->kind]);
 }
@@ -576,7 +613,7 @@ static void top_vmas(struct analysis *a, const struct proc *p, int cls, uint64_t
 		const struct vma *e = &p->v[best[k]];
 		char sz[32], label[512];
 		human_bytes(e->end - e->start, sz, sizeof(sz));
-		vma_label(a, e, label, sizeof(label));
+		vma_label(a, p, e, label, sizeof(label));
 		fprintf(out, "    %-12s %9" PRIu64 "  %9s  %-5s  %s\n", fclass_name[cls], e->faults[cls],
 			sz, kind_name[e->kind], label);
 	}
@@ -620,7 +657,7 @@ static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
 		const struct vma *e = &p->v[best[k]];
 		char sz[32], label[512];
 		human_bytes(e->end - e->start, sz, sizeof(sz));
-		vma_label(a, e, label, sizeof(label));
+		vma_label(a, p, e, label, sizeof(label));
 		fprintf(out, "    %9s  %-5s  %s\n", sz, kind_name[e->kind], label);
 	}
 }

@@ -58,6 +58,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define NR_munlock 150
 #define NR_mlockall 151
 #define NR_munlockall 152
+#define NR_prctl 157
 #define NR_remap_file_pages 216
 #define NR_mlock2 325
 #define NR_pkey_mprotect 329
@@ -417,6 +418,83 @@ static __always_inline void sys_done(struct task_state *st, struct task_struct *
 	bpf_ringbuf_submit(r, rb_flags());
 }
 
+/*
+ * Signal stacks: the shim's stack of a mapping it did not interpose
+ * (malloc's own mmap/brk, ld.so, raw syscalls). The shim announces its
+ * handler with a prctl the kernel rejects (sig_announce); at sys_exit of
+ * an acquisition made outside the shim's hooks the thread is sent the
+ * shim's signal (sig_request), which it takes before running another user
+ * instruction: the handler unwinds from the signal context and writes a
+ * VP_REC_SIGSTACK. Each condition is tested at every send, so a program
+ * that blocks the signal or installs its own handler wins at once, and a
+ * program with no handler (a new image before its shim started) is never
+ * signalled. The VP_REC_MEM says it was signalled, or why not.
+ */
+static __always_inline void sig_announce(struct task_state *st, struct task_struct *task,
+					 struct pt_regs *regs)
+{
+	if (regs->di != VP_ANNOUNCE_PRCTL || regs->r8 != VP_ANNOUNCE_MAGIC)
+		return;
+	st->sig_handler = regs->si;
+	st->sig_tls = regs->dx;
+	st->sig_no = regs->r10 <= 64 ? regs->r10 : 0;
+	st->sig_tgid = task->tgid;
+}
+
+static __always_inline __u16 nosig(__u16 why)
+{
+	return why << VP_MEM_NOSIG_SHIFT;
+}
+
+/* Room the shim's handler needs below the stack pointer when the thread
+ * already runs on its alternate signal stack (the handler is not
+ * SA_ONSTACK: otherwise it runs on the thread's own stack). */
+#define SIG_MIN_ROOM (16u << 10)
+
+/* At sys_exit of call `call` (its record's args in st, result ret, user
+ * stack pointer sp): send the shim's signal when the call made a mapping
+ * and the shim can take the stack. Returns the VP_REC_MEM flags saying what
+ * happened. */
+static __always_inline __u16 sig_request(struct task_state *st, struct task_struct *task,
+					 __u32 call, long ret, __u64 sp)
+{
+	struct sighand_struct *sh;
+	__u64 sig, handler = 0;
+	int busy = 0;
+
+	if (ret < 0 && ret >= -4095)
+		return 0;
+	if (call == VP_CALL_BRK) {
+		if ((__u64)ret <= st->sig_brk0)
+			return 0; /* a query or a shrink: nothing mapped */
+	} else if (call != VP_CALL_MMAP && call != VP_CALL_MREMAP) {
+		return 0;
+	}
+	if (st->sig_tgid != task->tgid)
+		return nosig(VP_NOSIG_NO_SHIM);
+	sig = st->sig_no;
+	if (!sig || sig > 64)
+		return nosig(VP_NOSIG_OFF);
+	/* the shim's hooks record their calls themselves, and a thread
+	 * inside one must not be interrupted by us */
+	if (bpf_probe_read_user(&busy, sizeof(busy), (void *)(task->thread.fsbase + st->sig_tls)))
+		return nosig(VP_NOSIG_SEND);
+	if (busy)
+		return nosig(VP_NOSIG_IN_SHIM);
+	if (task->blocked.sig[0] & (1ULL << (sig - 1)))
+		return nosig(VP_NOSIG_BLOCKED);
+	if (sp - task->sas_ss_sp < task->sas_ss_size && sp - task->sas_ss_sp < SIG_MIN_ROOM)
+		return nosig(VP_NOSIG_ALTSTACK);
+	sh = BPF_CORE_READ(task, sighand);
+	if (!sh || bpf_probe_read_kernel(&handler, sizeof(handler),
+					 &sh->action[(sig - 1) & 63].sa.sa_handler) ||
+	    handler != st->sig_handler)
+		return nosig(VP_NOSIG_HANDLER);
+	if (bpf_send_signal_thread(sig))
+		return nosig(VP_NOSIG_SEND);
+	return VP_MEM_SIGNALLED;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
@@ -438,6 +516,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	st->sys_args[0] = regs->di;
 	st->sys_args[1] = regs->si;
 	st->sys_t0 = bpf_ktime_get_ns();
+	if (id == NR_prctl) {
+		sig_announce(st, task, regs);
+		return 0;
+	}
 	call = mem_call_of(id, &changes);
 	if (!changes)
 		return 0;
@@ -453,6 +535,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	st->mem_args[3] = regs->r10;
 	st->mem_args[4] = regs->r8;
 	st->mem_args[5] = regs->r9;
+	if (call == VP_CALL_BRK)
+		st->sig_brk0 = task->mm->brk;
 	return 0;
 }
 
@@ -484,7 +568,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
-	m->h.flags = VP_MEM_FROM_KERNEL;
+	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, regs->sp);
 	m->call = st->mem_call;
 	m->ret = ret;
 	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;
@@ -516,6 +600,18 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 		return 0;
 	}
 	cst->traced = 1;
+	/* signal stacks: a thread shares the announcement; a forked process
+	 * is a copy of the parent's memory (the same handler at the same
+	 * address: it takes it over under its own tgid, and the shim need not
+	 * announce again, which a seccomp filter might not allow). A child
+	 * sharing the parent's memory without being a thread (vfork,
+	 * posix_spawn, clone(CLONE_VM)) runs on the parent's shim state: it is
+	 * never signalled (sig_request compares tgids). */
+	cst->sig_handler = st->sig_handler;
+	cst->sig_tls = st->sig_tls;
+	cst->sig_no = st->sig_no;
+	cst->sig_tgid = st->sig_tgid == parent->tgid &&
+			(child->tgid == parent->tgid || child->mm != parent->mm) ? child->tgid : 0;
 	if (child->tgid == parent->tgid)
 		return 0; /* a thread: followed, but no record */
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
@@ -613,6 +709,8 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 		return 0;
 	fault_flush(st, 0);
 	__sync_fetch_and_add(&vma_gen, 1); /* new mm: every cached VMA is stale */
+	st->sig_tgid = 0; /* new image: no shim handler until it announces */
+	st->sig_no = 0;
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
 		count_lost();

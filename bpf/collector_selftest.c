@@ -591,7 +591,10 @@ static void verify(const struct trace *t, const char *thp_mode)
 		const struct vp_mem *bad = NULL;
 
 		CHECK(m && m->args[1] == r->a_len && m->err == 0 &&
-			      m->h.flags == VP_MEM_FROM_KERNEL && m->t_end >= m->h.time_ns &&
+			      /* no shim here: no signal stack asked for, and why */
+			      m->h.flags == (VP_MEM_FROM_KERNEL |
+					     VP_NOSIG_NO_SHIM << VP_MEM_NOSIG_SHIFT) &&
+			      m->t_end >= m->h.time_ns &&
 			      m->args[3] == (MAP_PRIVATE | MAP_ANONYMOUS) && m->path_len == 0,
 		      "write: no correct VP_REC_MEM for its mmap");
 		CHECK(u && u->args[1] == r->a_len && u->ret == 0 && u->err == 0,

@@ -58,6 +58,16 @@ struct task_state {
 	__u8 sys_in;         /* between sys_enter and sys_exit */
 	__u8 sys_populates;  /* the syscall may populate VMAs: count its pages */
 	__u8 _pad[2];
+	/* Signal stacks (bpf/README.md): what the shim of this task's process
+	 * image announced (sig_tgid 0: nothing yet). Copied to new tasks at
+	 * fork (a thread shares it, a forked process takes it over under its
+	 * own tgid, a vfork/CLONE_VM child gets sig_tgid 0), cleared at exec. */
+	__u64 sig_handler;   /* the shim's handler for sig_no */
+	__s64 sig_tls;       /* offset of the shim's per-thread in_hook flag
+			      * from the thread pointer (fs base) */
+	__u64 sig_brk0;      /* mm->brk at sys_enter of brk */
+	__u32 sig_tgid;      /* the process that announced */
+	__u32 sig_no;        /* its signal, 0 = signal stacks off */
 };
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");

@@ -11,7 +11,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "usage:\n"
 	      "  vmaprof record [-o DIR] [--no-bpf] [--no-preload] [--stack-depth N] [--no-stacks]\n"
-	      "                 [--] COMMAND [ARG...]\n"
+	      "                 [--no-signal-stacks] [--bpf-stats] [--] COMMAND [ARG...]\n"
 	      "  vmaprof report DIR [-o FILE] [--format json|text]\n"
 	      "  vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
 	      "  vmaprof --version | --help\n", f);

@@ -138,7 +138,12 @@ static int find_shim(char *out, size_t cap)
 static void usage(FILE *f)
 {
 	fputs("usage: vmaprof record [-o DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
-	      "                      [--no-stacks] [--bpf-stats] [--] COMMAND [ARG...]\n"
+	      "                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
+	      "                      [--] COMMAND [ARG...]\n"
+	      "  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
+	      "               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
+	      "               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
+	      "               SIGRTMAX-1)\n"
 	      "  --bpf-stats  turn on the kernel's BPF run-time statistics while recording\n"
 	      "               and store each program's run count and time in session.json\n"
 	      "               (costs some ns per program run; for measuring vmaprof)\n", f);
@@ -284,11 +289,12 @@ int cmd_record(int argc, char **argv)
 		{ "stack-depth", required_argument, NULL, 'd' },
 		{ "no-stacks", no_argument, NULL, 'S' },
 		{ "bpf-stats", no_argument, NULL, 'T' },
+		{ "no-signal-stacks", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *dir_opt = NULL;
-	int no_bpf = 0, no_preload = 0, bpf_stats = 0, depth = 64, c;
+	int no_bpf = 0, no_preload = 0, bpf_stats = 0, depth = 64, no_sigstacks = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -297,6 +303,7 @@ int cmd_record(int argc, char **argv)
 		case 'P': no_preload = 1; break;
 		case 'S': depth = 0; break;
 		case 'T': bpf_stats = 1; break;
+		case 'G': no_sigstacks = 1; break;
 		case 'd': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -425,11 +432,16 @@ int cmd_record(int argc, char **argv)
 			;
 		close(go[0]);
 		if (preload) {
-			char d[16];
+			char d[16], sig[16];
 			snprintf(d, sizeof(d), "%d", depth);
+			/* the shim's signal: the user's VMAPROF_SIGNAL, else SIGRTMAX-1;
+			 * 0 (no handler installed) when off or nobody would send it */
+			int sig_off = no_sigstacks || !bpf;
+			snprintf(sig, sizeof(sig), "%d", sig_off ? 0 : SIGRTMAX - 1);
 			if (set_preload(shim) || setenv("VMAPROF_DIR", absdir, 1) ||
 			    setenv("VMAPROF_SHIM", shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
-			    (brk && setenv(VP_BROKER_ENV, broker__name(brk), 1))) {
+			    (brk && setenv(VP_BROKER_ENV, broker__name(brk), 1)) ||
+			    setenv("VMAPROF_SIGNAL", sig, sig_off)) {
 				fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
 				_exit(127);
 			}

@@ -143,22 +143,13 @@ static uint32_t emit(void *const *ips, int n)
 	return id;
 }
 
-uint32_t stacks__capture(void)
+/* The id of ips[0, n), emitting its VP_REC_STACK the first time. */
+static uint32_t intern(void *const *ips, int n)
 {
-	if (!depth || !table)
-		return 0;
-	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
-	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
-	int skip = 0;
-	while (skip < n && in_text(&self_text, (uintptr_t)buf[skip]))
-		skip++;
-	void **ips = buf + skip;
-	n -= skip;
 	if (n > (int)depth)
 		n = (int)depth;
 	if (n <= 0)
 		return 0;
-
 	uint64_t key = hash_frames(ips, n);
 	for (uint32_t i = 0; i < MAX_PROBE; i++) {
 		struct slot *sl = &table[(key + i) & (TABLE_SIZE - 1)];
@@ -178,4 +169,51 @@ uint32_t stacks__capture(void)
 		}
 	}
 	return emit(ips, n);
+}
+
+uint32_t stacks__capture(void)
+{
+	if (!depth || !table)
+		return 0;
+	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
+	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
+	int skip = 0;
+	while (skip < n && in_text(&self_text, (uintptr_t)buf[skip]))
+		skip++;
+	return intern(buf + skip, n - skip);
+}
+
+/* The fast path: unw_backtrace from here walks through the signal frame
+ * (the kernel's sigreturn trampoline) with libunwind's trace cache, and the
+ * interrupted frame is the one whose ip is the context's own. If it is not
+ * among the first frames (the walk lost its way), unwind from the context
+ * itself (unw_init_local2 with UNW_INIT_SIGNAL_FRAME: ips[0] is an exact
+ * ip, not a return address), frame by frame. */
+static __attribute__((noinline)) uint32_t capture_stepping(void *uc, void **buf)
+{
+	unw_cursor_t c; /* ~1 KiB: only on this path */
+	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
+		return 0;
+	int n = 0;
+	do {
+		unw_word_t pc;
+		if (unw_get_reg(&c, UNW_REG_IP, &pc) < 0 || !pc)
+			break;
+		buf[n++] = (void *)(uintptr_t)pc;
+	} while (n < (int)depth && unw_step(&c) > 0);
+	return intern(buf, n);
+}
+
+/* (It may run on the program's alternate signal stack: frames sized by the
+ * depth asked for, 576 bytes at the default 64.) */
+uint32_t stacks__capture_context(void *uc, uint64_t ip)
+{
+	if (!depth || !table)
+		return 0;
+	void *buf[depth + SKIP_MAX];
+	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
+	for (int i = 0; i < n && i < SKIP_MAX; i++)
+		if ((uintptr_t)buf[i] == ip)
+			return intern(buf + i, n - i);
+	return capture_stepping(uc, buf);
 }

@@ -18,6 +18,9 @@
  * start and again in a fork child (ids restart with the child's file). */
 int stacks__init(uint32_t depth);
 uint32_t stacks__capture(void);
+/* In a signal handler: the stack of the interrupted code, from the
+ * handler's ucontext (`ip`: its instruction pointer). */
+uint32_t stacks__capture_context(void *uc, uint64_t ip);
 /* 1 if a call returning to `ra` was made by the shim or by libunwind (its
  * per-thread caches are freed by a thread-exit destructor, outside any
  * hook): such calls are ours, not the program's. */

@@ -159,6 +159,30 @@ enum vp_call {
  * followed by the path of fd (path_len bytes, no NUL), when known. */
 #define VP_MEM_FROM_SHIM 0x1   /* h.flags: recorded by the preload shim */
 #define VP_MEM_FROM_KERNEL 0x2 /* h.flags: recorded by the bpf collector */
+/* Kernel records of acquisitions (mmap, mremap, brk growth) only: the
+ * collector sent the shim's signal at sys_exit, so a VP_REC_SIGSTACK of the
+ * same thread with the same return value follows in the shim's stream
+ * (VP_MEM_SIGNALLED), or why it did not (VP_MEM_NOSIG(h.flags), enum
+ * vp_nosig). Both 0: not an acquisition, or an older collector. */
+#define VP_MEM_SIGNALLED 0x4
+#define VP_MEM_NOSIG_SHIFT 4
+#define VP_MEM_NOSIG_MASK 0xf0
+#define VP_MEM_NOSIG(flags) (((flags) & VP_MEM_NOSIG_MASK) >> VP_MEM_NOSIG_SHIFT)
+enum vp_nosig {
+	VP_NOSIG_NONE = 0,
+	VP_NOSIG_NO_SHIM = 1,  /* no shim announced in this process image (yet):
+				* static binary, ld.so before the shim started,
+				* --no-preload, a vfork child */
+	VP_NOSIG_IN_SHIM = 2,  /* made inside a shim hook: the shim records it */
+	VP_NOSIG_BLOCKED = 3,  /* the thread blocks the signal */
+	VP_NOSIG_HANDLER = 4,  /* the program owns the signal (its handler) */
+	VP_NOSIG_SEND = 5,     /* bpf_send_signal_thread failed */
+	VP_NOSIG_OFF = 6,      /* signal stacks turned off (--no-signal-stacks,
+				* --no-stacks) */
+	VP_NOSIG_ALTSTACK = 7, /* the thread runs on its alternate signal stack
+				* with too little room left for the handler */
+	VP_NOSIG_MAX = 8,
+};
 struct vp_mem {
 	struct vp_rec h;
 	__u32 call;       /* enum vp_call */
@@ -170,6 +194,36 @@ struct vp_mem {
 	__u32 path_len;
 };
 _Static_assert(sizeof(struct vp_mem) == 104, "vp_mem size");
+
+/* The shim announces its handler to the collector with
+ * prctl(VP_ANNOUNCE_PRCTL, handler, tls_offset, signo, VP_ANNOUNCE_MAGIC):
+ * no such prctl option exists, so the kernel answers EINVAL and nothing
+ * changes; the collector's sys_enter reads the arguments. tls_offset: where
+ * the shim's per-thread "inside a hook" int lies relative to the thread
+ * pointer (initial-exec TLS: the same for every thread). signo 0: signal
+ * stacks off. A new process image (exec) and a new process (fork) announce
+ * again. */
+#define VP_ANNOUNCE_PRCTL 0x7670616eUL /* "vpan" */
+#define VP_ANNOUNCE_MAGIC 0x31474953504d5056ULL /* "VPMPSIG1" */
+
+/* VP_REC_SIGSTACK: written by the shim's handler of the collector's signal,
+ * which the collector sends to the thread at sys_exit of an acquisition the
+ * shim did not interpose (VP_MEM_SIGNALLED). The signal is delivered before
+ * the thread runs another user instruction, so `ip` and `ret` are the
+ * thread's registers right after that syscall (REG_RIP, REG_RAX), and the
+ * stack (ips[0] = ip) is the syscall's. The analyzer pairs it with the
+ * thread's latest signalled kernel VP_REC_MEM whose ret equals `ret`. */
+#define VP_SIGSTK_NOSTACK 0x1 /* h.flags: unwinding failed (stack_id 0) */
+#define VP_SIGSTK_DRAIN 0x2   /* h.flags: taken by the handler that stands in
+			       * while the program takes the signal over */
+struct vp_sigstack {
+	struct vp_rec h;
+	__u32 stack_id;   /* 0 = none (see h.flags) */
+	__u32 signo;
+	__u64 ip;
+	__u64 ret;
+};
+_Static_assert(sizeof(struct vp_sigstack) == 48, "vp_sigstack size");
 
 enum vp_fork_kind {
 	VP_FORK_FORK = 1,
