@@ -117,12 +117,16 @@ def t_cow():
     eq(len(cf), n, "child's faults on inherited pages")
     eq({r["error_code"] for r in cf}, {0x7}, "child: write-protect faults")
     check(all(r["pages"] >= 1 for r in cf), "child: every fault copied a page (cow_copy)")
+    # what tells a copy from a zero-fill (docs/report.md): a COW copy's page
+    # is not asked for zeroed, a first touch's is (__GFP_ZERO)
+    eq({r["zeroed"] for r in cf}, {0}, "child: copies are not zeroed allocations")
     exit_t = run.bpf.of("task_exit", pid=child)[0]["t"]
     pf = faults_in(run, pid, lo, size)
     first = [r for r in pf if r["t"] < exit_t]
     after = [r for r in pf if r["t"] > exit_t]
     eq(len(first), n, "parent's first touches")
     eq({r["error_code"] for r in first}, {0x6}, "demand-zero error codes")
+    eq({(r["pages"], r["zeroed"]) for r in first}, {(1, 1)}, "first touches: one zeroed page each")
     eq(len(after), n, "parent's rewrites after the child exited")
     eq({r["error_code"] for r in after}, {0x7}, "write-protect faults")
     eq(sum(1 for r in after if r["pages"] == 0), n, "no copies: cow_reuse")
