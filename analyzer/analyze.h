@@ -3,17 +3,22 @@
  * analyze: turn a trace directory into the per-process, per-VMA picture of
  * report.json (docs/report.md, schema_version 1).
  *
- * Two passes. Pass 1 reads every record except faults -- the shim's calls,
- * the kernel's address-space syscalls, maps snapshots, fork/exec/exit --
- * sorts them by time and replays them into a timeline of VMA entries per
- * process (each entry an address range with a lifetime). Pass 2 streams the
- * faults in file order and charges each to the entry live at its address
- * and time. Memory is bounded by mappings, stacks and fault sites, never by
- * the number of faults.
+ * Passes (analyze.c, where each is a function): collect reads every record
+ * except faults -- the shim's calls, the kernel's address-space syscalls,
+ * maps snapshots, fork/exec/exit -- into time-ordered events; replay hands
+ * each event to its handler, building a timeline of VMA entries per process
+ * (model.c: each entry an address range with a lifetime) and who each
+ * process is (procinfo.c); attribute streams the faults in file order and
+ * charges each to the entry live at its address and time; apply_session
+ * adds what only the recorder knew. Memory is bounded by mappings, stacks
+ * and fault sites, never by the number of faults.
  *
  * Promises: damaged or missing input never crashes; what could not be used
  * is counted in the report's `lost` fields. Faults outside every known
- * entry are counted as `other` on the process, never dropped.
+ * entry are counted as `other` on the process, never dropped. Errors are
+ * returned (-errno, or -1 with errno for the writers), never an exit: out
+ * of memory included. Processes are in report order (the first process,
+ * then by start) once analysis__run returns.
  */
 #ifndef VP_ANALYZE_H
 #define VP_ANALYZE_H
@@ -37,7 +42,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
  * that of the analysis. 0, or -1 on a write error (see ferror/errno). */
 int analysis__write_report(struct analysis *a, FILE *f, size_t flags);
 /* The human summary `record` prints and `report --format text` shows. */
-void analysis__summary(struct analysis *a, FILE *out);
+int analysis__summary(struct analysis *a, FILE *out); /* 0 or -errno */
 void analysis__stats(const struct analysis *a, struct analyze_stats *st);
 void analysis__free(struct analysis *a);
 

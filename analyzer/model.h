@@ -7,6 +7,7 @@
 #define VP_MODEL_H
 
 #include <jansson.h>
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -176,9 +177,53 @@ struct analysis {
 	uint32_t nstrs, capstrs;
 	double seconds;
 	uint64_t page_size;
+	int debug_outside;                /* VMAPROF_DEBUG_OUTSIDE: print faults outside entries */
+	void *pass;                       /* analyze.c's working state while it runs */
+	void (*pass_free)(void *);
 };
 
+/* ---- model.c ---- */
+
+/* Out of memory: unwinds to the armed entry point (never returns). The
+ * analyzer's entry points arm it around their work:
+ *	jmp_buf j; jmp_buf *old = model__oom_arm(&j);
+ *	if (setjmp(j)) { model__oom_arm(old); ...free...; return -ENOMEM; }
+ *	...; model__oom_arm(old); */
+void model__oom(void);
+jmp_buf *model__oom_arm(jmp_buf *j);
+void *model__alloc(size_t n);                 /* zeroed */
+void *model__realloc(void *p, size_t n);
+void *model__grow(void *p, uint32_t *cap, uint32_t need, size_t elem);
+
+/* The process of `pid`, created on first sight (model__find: NULL then). */
 struct proc *model__proc(struct analysis *a, uint32_t pid);
+struct proc *model__find(struct analysis *a, uint32_t pid);
+/* Report order: the first process, then by start time, then pid. */
+void model__sort_procs(struct analysis *a);
 const char *model__intern(struct analysis *a, const char *s, size_t len);
+
+/* The timeline: entries are created (new_vma), made live (live_insert),
+ * ended and split around a range (carve: munmap, exec, replacement),
+ * re-protected in place of a range (reprotect: the pieces keep the stack). */
+uint32_t model__new_vma(struct proc *p, const struct vma *tmpl);
+uint32_t model__live_lb(const struct proc *p, uint64_t addr);
+void model__live_insert(struct proc *p, uint32_t id);
+int model__carve(struct proc *p, uint64_t lo, uint64_t hi, uint64_t t, int why);
+void model__add_entry(struct proc *p, struct vma *e, uint64_t t);
+void model__reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t t);
+
+/* Pass 2's index (after the timeline is complete): the entry live at
+ * (addr, t), the entry a call starting at t0 created at addr; -1 if none. */
+void model__index(struct proc *p);
+int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t);
+int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0);
+void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel);
+
+/* ---- procinfo.c: who a process is, and whether the shim traced it ---- */
+int procinfo__names_fd(const char *path);
+json_t *procinfo__argv_json(const char *s, uint32_t len);
+void procinfo__apply_name(struct analysis *a, struct proc *p, const struct vp_task_name *n);
+void procinfo__load_markers(struct analysis *a, const struct tracedir *td);
+void procinfo__preload_status(struct analysis *a);
 
 #endif

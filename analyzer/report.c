@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* report.json (docs/report.md, schema_version 1) and the human summary. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ static json_t *stack_json(struct analysis *a, struct u64map *sc, int32_t file, u
 	for (uint32_t i = 0; s && i < s->depth; i++)
 		json_array_append_new(arr, frame_json(a, file, s->ips[i], i > 0, 0));
 	if (u64map__put(sc, key, arr))
-		exit(2);
+		model__oom();
 	return json_incref(arr);
 }
 
@@ -135,7 +136,7 @@ static json_t *sites_json(struct analysis *a, const struct proc *p, const struct
 {
 	struct site *tmp = malloc((e->nsites + 1) * sizeof(*tmp));
 	if (!tmp)
-		exit(2);
+		model__oom();
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < e->capsites; i++)
 		if (e->sites[i].cls)
@@ -153,7 +154,7 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 		total += p->v[i].nsites;
 	struct site *tmp = malloc((total + 1) * sizeof(*tmp));
 	if (!tmp)
-		exit(2);
+		model__oom();
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < p->nv; i++) {
 		int space = space_at(p, p->v[i].valid_from);
@@ -375,16 +376,6 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	return o; /* "vmas" follows, streamed by analysis__write_report */
 }
 
-static int proc_cmp(const void *x, const void *y)
-{
-	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
-	if (a->is_root != b->is_root)
-		return a->is_root ? -1 : 1;
-	if (a->start_ns != b->start_ns)
-		return a->start_ns < b->start_ns ? -1 : 1;
-	return a->pid < b->pid ? -1 : a->pid > b->pid;
-}
-
 /* jansson's json_dumpf makes one stdio call per token, which was a third
  * of writing a big report; dump into a reused buffer, write that once. */
 struct dumpbuf {
@@ -487,28 +478,64 @@ static json_t *report_head(struct analysis *a)
  * (a 200k-mapping report used to hold a 900 MiB jansson tree). Member order
  * is that of report.schema.json's examples: "vmas" last in a process,
  * "processes" then "forks" last in the report. */
+struct write_state {
+	struct u64map sc; /* stack JSON by (file, stack id) */
+	struct dumpbuf db;
+};
+
+static void write_state_free(struct write_state *w)
+{
+	free(w->db.p);
+	for (size_t i = 0; i < w->sc.cap; i++)
+		json_decref(w->sc.val[i]);
+	u64map__free(&w->sc);
+	free(w);
+}
+
+static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_state *w);
+
 int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 {
-	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
-	struct u64map sc = { 0 };
-	struct dumpbuf db = { 0 };
+	struct write_state *w = calloc(1, sizeof(*w));
+	if (!w) {
+		errno = ENOMEM;
+		return -1;
+	}
+	jmp_buf oom;
+	jmp_buf *outer = model__oom_arm(&oom);
+	if (setjmp(oom)) {
+		model__oom_arm(outer);
+		write_state_free(w);
+		errno = ENOMEM;
+		return -1;
+	}
+	int err = write_report(a, f, flags, w);
+	model__oom_arm(outer);
+	write_state_free(w);
+	return err;
+}
+
+static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_state *w)
+{
+	struct u64map *sc = &w->sc;
+	struct dumpbuf *db = &w->db;
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
 	int err = 0;
 	json_t *r = report_head(a);
-	err |= dump_to(r, f, flags, &db, 1);
+	err |= dump_to(r, f, flags, db, 1);
 	json_decref(r);
 	fprintf(f, ",%s\"processes\":[", nl);
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
 		const struct proc *p = a->procs[i];
-		json_t *o = proc_json(a, &sc, p);
+		json_t *o = proc_json(a, sc, p);
 		fputs(i ? ",\n" : nl, f);
-		err |= dump_to(o, f, flags, &db, 1);
+		err |= dump_to(o, f, flags, db, 1);
 		json_decref(o);
 		fprintf(f, ",%s\"vmas\":[", nl);
 		for (uint32_t v = 0; v < p->nv && !err; v++) {
-			json_t *e = vma_json(a, &sc, p, v);
+			json_t *e = vma_json(a, sc, p, v);
 			fputs(v ? ",\n" : nl, f);
-			err |= dump_to(e, f, flags, &db, 0);
+			err |= dump_to(e, f, flags, db, 0);
 			json_decref(e);
 		}
 		fprintf(f, "]}");
@@ -528,15 +555,11 @@ int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 							   measured(a)));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
-			err |= dump_to(o, f, flags, &db, 0);
+			err |= dump_to(o, f, flags, db, 0);
 			json_decref(o);
 		}
 	}
 	fprintf(f, "]}\n");
-	free(db.p);
-	for (size_t i = 0; i < sc.cap; i++)
-		json_decref(sc.val[i]);
-	u64map__free(&sc);
 	return err || ferror(f) ? -1 : 0;
 }
 
@@ -704,7 +727,7 @@ static void without_summary(struct analysis *a, FILE *out)
 	fputc('\n', out);
 }
 
-void analysis__summary(struct analysis *a, FILE *out)
+int analysis__summary(struct analysis *a, FILE *out)
 {
 	uint64_t all[FC_N] = { 0 }, pages = 0, pop = 0, pop_pages = 0;
 	for (uint32_t i = 0; i < a->nprocs; i++) {
@@ -745,7 +768,7 @@ void analysis__summary(struct analysis *a, FILE *out)
 	without_summary(a, out);
 	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)
-		exit(2);
+		return -ENOMEM;
 	memcpy(by, a->procs, a->nprocs * sizeof(*by));
 	qsort(by, a->nprocs, sizeof(*by), cost_cmp);
 	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
@@ -822,4 +845,5 @@ void analysis__summary(struct analysis *a, FILE *out)
 		fprintf(out, "  LOST: %" PRIu64 " shim records, %" PRIu64 " kernel records, %" PRIu64
 			" damaged, %" PRIu64 " unreadable files\n", a->preload_lost, a->bpf_lost,
 			a->damaged, a->unreadable);
+	return ferror(out) ? -EIO : 0;
 }

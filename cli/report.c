@@ -201,7 +201,9 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 		}
 	}
 	if (summary) {
-		analysis__summary(a, summary);
+		int serr = analysis__summary(a, summary);
+		if (serr)
+			fprintf(stderr, "vmaprof: cannot write the summary: %s\n", strerror(-serr));
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
@@ -271,7 +273,11 @@ int cmd_report(int argc, char **argv)
 			fprintf(stderr, "vmaprof report: %s\n", why);
 			rc = 2;
 		} else {
-			analysis__summary(a, out);
+			int serr = analysis__summary(a, out);
+			if (serr && serr != -EIO) {
+				fprintf(stderr, "vmaprof report: %s\n", strerror(-serr));
+				rc = 2;
+			}
 			analysis__free(a);
 		}
 	} else if (!strcmp(fmt, "records")) {

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The analyzer's model (model.h): processes, their VMA entries and the
+ * timeline operations on them (an entry is split, never edited, so each
+ * keeps the span during which faults are charged to it), the per-process
+ * index used to find the entry live at (address, time), and memory.
+ *
+ * Errors: the only failure here is running out of memory; model__oom()
+ * unwinds to the analyzer's entry point (analysis__run and the report
+ * writers arm it with MODEL_TRY), which frees what was built and returns
+ * -ENOMEM. Nothing in the analyzer exits the process.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static __thread jmp_buf *oom_jmp;
+
+jmp_buf *model__oom_arm(jmp_buf *j)
+{
+	jmp_buf *old = oom_jmp;
+	oom_jmp = j;
+	return old;
+}
+
+void model__oom(void)
+{
+	if (oom_jmp)
+		longjmp(*oom_jmp, 1);
+	/* not armed: a caller outside the analyzer's entry points */
+	fprintf(stderr, "vmaprof: out of memory\n");
+	abort();
+}
+
+void *model__alloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+	if (!p)
+		model__oom();
+	return p;
+}
+
+void *model__realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		model__oom(); /* p stays valid: whoever owns it frees it */
+	return q;
+}
+
+static int proc_cmp(const void *x, const void *y)
+{
+	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
+	if (a->is_root != b->is_root)
+		return a->is_root ? -1 : 1;
+	if (a->start_ns != b->start_ns)
+		return a->start_ns < b->start_ns ? -1 : 1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+void model__sort_procs(struct analysis *a)
+{
+	if (a->nprocs)
+		qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
+}
+
+static struct proc *qsort_proc; /* qsort's comparator context */
+
+void *model__grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	uint32_t c = *cap ? *cap : 8;
+	while (c < need)
+		c *= 2;
+	void *n = realloc(p, (size_t)c * elem);
+	if (!n)
+		model__oom();
+	*cap = c;
+	return n;
+}
+
+const char *model__intern(struct analysis *a, const char *s, size_t len)
+{
+	/* linear probe over a small table is fine: paths are few */
+	for (uint32_t i = 0; i < a->nstrs; i++)
+		if (strlen(a->strs[i]) == len && memcmp(a->strs[i], s, len) == 0)
+			return a->strs[i];
+	a->strs = model__grow(a->strs, &a->capstrs, a->nstrs + 1, sizeof(*a->strs));
+	char *c = malloc(len + 1);
+	if (!c)
+		model__oom();
+	vp_utf8_clean(c, s, len); /* traces may be damaged: keep the JSON valid */
+	a->strs[a->nstrs++] = c;
+	return c;
+}
+
+struct proc *model__proc(struct analysis *a, uint32_t pid)
+{
+	struct proc **h = &a->phash[pid & 4095];
+	for (struct proc *p = *h; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		model__oom();
+	p->pid = pid;
+	p->exit_code = p->exit_signal = -1;
+	p->first_exec_t = T_NEVER;
+	p->hnext = *h;
+	*h = p;
+	a->procs = model__grow(a->procs, &a->capprocs, a->nprocs + 1, sizeof(*a->procs));
+	a->procs[a->nprocs++] = p;
+	return p;
+}
+
+struct proc *model__find(struct analysis *a, uint32_t pid)
+{
+	for (struct proc *p = a->phash[pid & 4095]; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+uint32_t model__new_vma(struct proc *p, const struct vma *tmpl)
+{
+	p->v = model__grow(p->v, &p->capv, p->nv + 1, sizeof(*p->v));
+	p->v[p->nv] = *tmpl;
+	p->v[p->nv].sites = NULL;
+	p->v[p->nv].nsites = p->v[p->nv].capsites = 0;
+	memset(p->v[p->nv].faults, 0, sizeof(p->v[p->nv].faults));
+	p->v[p->nv].pages = 0;
+	return p->nv++;
+}
+
+/* First live index whose entry ends after addr. */
+uint32_t model__live_lb(const struct proc *p, uint64_t addr)
+{
+	uint32_t lo = 0, hi = p->nlive;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p->v[p->live[mid]].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void model__live_insert(struct proc *p, uint32_t id)
+{
+	p->live = model__grow(p->live, &p->caplive, p->nlive + 1, sizeof(*p->live));
+	uint32_t i = model__live_lb(p, p->v[id].start);
+	memmove(p->live + i + 1, p->live + i, (p->nlive - i) * sizeof(*p->live));
+	p->live[i] = id;
+	p->nlive++;
+}
+
+static void live_remove_at(struct proc *p, uint32_t i)
+{
+	memmove(p->live + i, p->live + i + 1, (p->nlive - i - 1) * sizeof(*p->live));
+	p->nlive--;
+}
+
+static uint32_t piece(struct proc *p, uint32_t from, uint64_t lo, uint64_t hi, uint64_t t)
+{
+	struct vma tmpl = p->v[from];
+	tmpl.start = lo;
+	tmpl.end = hi;
+	if (!tmpl.anonymous)
+		tmpl.offset += lo - p->v[from].start;
+	tmpl.valid_from = t;
+	tmpl.destroyed_ns = T_NEVER;
+	tmpl.ended_by = VE_NONE;
+	tmpl.piece_of = from + 1;
+	return model__new_vma(p, &tmpl);
+}
+
+/* End every live entry overlapping [lo, hi) at t; the parts outside the
+ * range live on as pieces. Returns how many entries it touched. */
+int model__carve(struct proc *p, uint64_t lo, uint64_t hi, uint64_t t, int why)
+{
+	int n = 0;
+	uint32_t i = model__live_lb(p, lo);
+	while (i < p->nlive && p->v[p->live[i]].start < hi) {
+		uint32_t id = p->live[i];
+		live_remove_at(p, i);
+		p->v[id].destroyed_ns = t;
+		p->v[id].ended_by = (uint8_t)why;
+		n++;
+		if (p->v[id].start < lo)
+			model__live_insert(p, piece(p, id, p->v[id].start, lo, t));
+		if (p->v[id].end > hi)
+			model__live_insert(p, piece(p, id, hi, p->v[id].end, t));
+		i = model__live_lb(p, lo);
+		while (i < p->nlive && p->v[p->live[i]].start < lo)
+			i++;
+	}
+	return n;
+}
+
+void model__add_entry(struct proc *p, struct vma *e, uint64_t t)
+{
+	if (e->end <= e->start)
+		return;
+	model__carve(p, e->start, e->end, t, VE_REPLACED);
+	e->valid_from = t;
+	e->destroyed_ns = T_NEVER;
+	model__live_insert(p, model__new_vma(p, e));
+}
+
+void model__reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t t)
+{
+	uint32_t i = model__live_lb(p, lo);
+	while (i < p->nlive && p->v[p->live[i]].start < hi) {
+		uint32_t id = p->live[i];
+		if (p->v[id].prot == prot) {
+			i++;
+			continue;
+		}
+		uint64_t s = p->v[id].start, e = p->v[id].end;
+		uint64_t a = s > lo ? s : lo, b = e < hi ? e : hi;
+		live_remove_at(p, i);
+		p->v[id].destroyed_ns = t;
+		p->v[id].ended_by = VE_SPLIT;
+		if (s < a)
+			model__live_insert(p, piece(p, id, s, a, t));
+		uint32_t mid = piece(p, id, a, b, t);
+		p->v[mid].prot = prot;
+		model__live_insert(p, mid);
+		if (b < e)
+			model__live_insert(p, piece(p, id, b, e, t));
+		i = model__live_lb(p, b);
+	}
+}
+
+static int qcmp(const void *x, const void *y)
+{
+	const struct vma *a = &qsort_proc->v[*(const uint32_t *)x];
+	const struct vma *b = &qsort_proc->v[*(const uint32_t *)y];
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if (a->end != b->end)
+		return a->end < b->end ? -1 : 1;
+	if (a->valid_from != b->valid_from)
+		return a->valid_from < b->valid_from ? -1 : 1;
+	return 0;
+}
+
+void model__index(struct proc *p)
+{
+	if (!p->nv)
+		return;
+	p->qent = malloc(p->nv * sizeof(*p->qent));
+	p->qr = malloc(p->nv * sizeof(*p->qr));
+	p->qmaxend = malloc(p->nv * sizeof(*p->qmaxend));
+	if (!p->qent || !p->qr || !p->qmaxend)
+		model__oom();
+	for (uint32_t i = 0; i < p->nv; i++)
+		p->qent[i] = i;
+	qsort_proc = p;
+	qsort(p->qent, p->nv, sizeof(*p->qent), qcmp);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < p->nv; i++) {
+		const struct vma *e = &p->v[p->qent[i]];
+		if (n && p->qr[n - 1].start == e->start && p->qr[n - 1].end == e->end) {
+			p->qr[n - 1].count++;
+			continue;
+		}
+		p->qr[n++] = (struct qrange){ e->start, e->end, i, 1 };
+	}
+	p->nqr = n;
+	uint64_t mx = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p->qr[i].end > mx)
+			mx = p->qr[i].end;
+		p->qmaxend[i] = mx;
+	}
+}
+
+/* The entry live at (addr, t): among entries covering addr whose lifetime
+ * holds t, the one that began last. -1 if none. */
+int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t)
+{
+	if (!p->nqr)
+		return -1;
+	uint32_t lo = 0, hi = p->nqr;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p->qr[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int64_t best = -1;
+	uint64_t best_from = 0;
+	for (int64_t i = (int64_t)lo - 1; i >= 0 && p->qmaxend[i] > addr; i--) {
+		const struct qrange *r = &p->qr[i];
+		if (r->end <= addr)
+			continue;
+		/* entries of the range by valid_from: last one begun by t */
+		uint32_t a = 0, b = r->count;
+		while (a < b) {
+			uint32_t mid = (a + b) / 2;
+			if (p->v[p->qent[r->first + mid]].valid_from <= t)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		if (!a)
+			continue;
+		uint32_t id = p->qent[r->first + a - 1];
+		const struct vma *e = &p->v[id];
+		if (t >= e->destroyed_ns)
+			continue;
+		if (best < 0 || e->valid_from >= best_from) {
+			best = id;
+			best_from = e->valid_from;
+		}
+	}
+	return best;
+}
+
+/*
+ * The class of one fault (docs/report.md, "Fault classes"), from the error
+ * code, the VMA as the kernel saw it (or our entry when it could not look)
+ * and what was allocated inside the fault:
+ * - not present, private anonymous: a page allocated -> demand_zero; none
+ *   on a read -> zero_page (the shared zero page was mapped; kernels
+ *   without it allocate, so the same read is demand_zero there); none on a
+ *   write -> other (another thread mapped the page first);
+ * - not present, shared: shmem when the VMA lives on tmpfs/hugetlbfs
+ *   (MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd, /dev/shm), else file;
+ * - not present, private file: a write copies the page-cache page (cow_copy);
+ * - present + write, private: a zeroed or huge allocation replaced the
+ *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
+ *   none -> cow_reuse. Shared: shared_write.
+ */
+/* The entry a call made at addr: of the entries covering addr, the first one
+ * begun at or after t0 (the call's start). -1 if none. */
+int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0)
+{
+	int64_t best = -1;
+	uint64_t best_from = UINT64_MAX;
+	for (uint32_t i = 0; i < p->nqr; i++) {
+		const struct qrange *r = &p->qr[i];
+		if (r->start > addr)
+			break;
+		if (r->end <= addr)
+			continue;
+		uint32_t a = 0, b = r->count;
+		while (a < b) {
+			uint32_t mid = (a + b) / 2;
+			if (p->v[p->qent[r->first + mid]].valid_from < t0)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		if (a < r->count) {
+			uint32_t id = p->qent[r->first + a];
+			if (p->v[id].valid_from < best_from) {
+				best = id;
+				best_from = p->v[id].valid_from;
+			}
+		}
+	}
+	return best;
+}
+
+void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
+{
+	if ((e->nsites + 1) * 2 > e->capsites) {
+		uint32_t cap = e->capsites ? e->capsites * 2 : 8;
+		struct site *ns = calloc(cap, sizeof(*ns));
+		if (!ns)
+			model__oom();
+		for (uint32_t i = 0; i < e->capsites; i++) {
+			if (!e->sites[i].cls)
+				continue;
+			uint32_t j = (uint32_t)((e->sites[i].ip * 31 + e->sites[i].cls) & (cap - 1));
+			while (ns[j].cls)
+				j = (j + 1) & (cap - 1);
+			ns[j] = e->sites[i];
+		}
+		free(e->sites);
+		e->sites = ns;
+		e->capsites = cap;
+	}
+	uint32_t j = (uint32_t)((ip * 31 + (uint64_t)(cls + 1)) & (e->capsites - 1));
+	while (e->sites[j].cls && (e->sites[j].ip != ip || e->sites[j].cls != (uint32_t)cls + 1))
+		j = (j + 1) & (e->capsites - 1);
+	if (!e->sites[j].cls) {
+		e->sites[j] = (struct site){ ip, (uint32_t)cls + 1, (uint16_t)kernel, -1, 0 };
+		e->nsites++;
+	}
+	e->sites[j].count++;
+}
+
+void analysis__free(struct analysis *a)
+{
+	if (!a)
+		return;
+	if (a->pass && a->pass_free)
+		a->pass_free(a->pass);
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		for (uint32_t j = 0; j < p->nv; j++)
+			free(p->v[j].sites);
+		for (uint32_t j = 0; j < p->nex; j++)
+			json_decref(p->ex[j].argv);
+		json_decref(p->argv);
+		free(p->v);
+		free(p->live);
+		free(p->img);
+		free(p->ex);
+		free(p->kids);
+		free(p->qr);
+		free(p->qent);
+		free(p->qmaxend);
+		free(p);
+	}
+	free(a->procs);
+	free(a->pref);
+	free(a->failed_pids);
+	free(a->failed_why);
+	for (uint32_t i = 0; i < a->nfiles; i++) {
+		reader__free(a->files[i].r);
+		stack_map__free(&a->files[i].stacks);
+	}
+	free(a->files);
+	for (uint32_t i = 0; i < a->nstrs; i++)
+		free(a->strs[i]);
+	free(a->strs);
+	symbolizer__free(a->sym);
+	json_decref(a->session);
+	free(a);
+}
