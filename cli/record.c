@@ -31,12 +31,11 @@
 
 #include "broker.h"
 #include "outfile.h"
+#include "traceutil.h"
 #include "config.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/record.h"
-#if VP_HAVE_BPF
 #include "collector.h"
-#endif
 
 /* Signals while recording (README, "Stopping a recording"):
  * - a terminal's SIGINT/SIGQUIT reach the command through its process
@@ -109,13 +108,6 @@ static json_t *still_running(void)
 	return a;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The shim: next to the binary in a build tree, else the installed copy. */
 static int find_shim(char *out, size_t cap)
 {
@@ -165,7 +157,6 @@ static int set_preload(const char *shim)
 	return r;
 }
 
-#if VP_HAVE_BPF
 /* Kernel run-time statistics of each collector program (--bpf-stats). */
 static json_t *prog_stats_json(struct collector *col)
 {
@@ -178,7 +169,6 @@ static json_t *prog_stats_json(struct collector *col)
 						   "run_time_ns", (json_int_t)ps[i].run_ns));
 	return a;
 }
-#endif
 
 /* The kernel's fault counters of a process that cannot run now (the root,
  * blocked on the start pipe): what it faulted before tracing began. */
@@ -229,30 +219,60 @@ static int wait_blocked_in_read(pid_t pid, int fd)
 	return 0;
 }
 
+/* One recording: what was asked, what runs, what came out. */
+struct rec {
+	/* options */
+	const char *dir_opt;
+	int no_bpf, no_preload, bpf_stats, depth, no_sigstacks;
+	char **cmd;
+	int cmd_argc;
+	/* the output directory (outfile.h) */
+	struct out_owner owner;
+	int dirfd;
+	char absdir[PATH_MAX];
+	/* collectors */
+	int preload;
+	const char *preload_reason;
+	char shim[PATH_MAX];
+	struct broker *brk;
+	char brk_why[256];
+	int bpf;
+	char bpf_why[512];
+	struct collector *col;
+	/* the command */
+	pid_t child;
+	int go[2];        /* the start pipe: the child waits until registered */
+	uint64_t t0, t1;
+	json_t *before;   /* its counters when tracing began */
+	int root_status, root_seen, stopped;
+	json_t *running;  /* pids left running when we stopped waiting */
+};
+
 /* session.json: written when the command starts (`complete` false) and
  * again when recording ends (`complete` true, the session end marker); a
  * recorder killed in between leaves the first, and reports say the
- * recording is incomplete. */
-static int write_session(int dirfd, char **argv, int argc, pid_t root, int status, int complete,
-			 json_t *running, uint64_t t0, uint64_t t1, int depth, int preload,
-			 const char *preload_reason, int bpf, const char *bpf_reason, const char *shim,
-			 json_t *bpf_extra, json_t *before, json_t *preload_extra,
-			 const struct out_owner *ow)
+ * recording is incomplete. Takes bpf_extra and preload_extra. */
+static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
+			 json_t *preload_extra)
 {
 	json_t *cmd = json_array();
-	for (int i = 0; i < argc; i++)
-		json_array_append_new(cmd, json_string(argv[i]));
+	for (int i = 0; i < r->cmd_argc; i++)
+		json_array_append_new(cmd, json_string(r->cmd[i]));
+	int status = r->root_status;
+	int ended = complete && r->root_seen;
 	json_t *s = json_pack(
 		"{s:i, s:{s:s, s:s}, s:o, s:i, s:i, s:o, s:o, s:I, s:I, s:i, s:{s:{s:b, s:s?, s:s?}, s:{s:b, s:s?}}}",
 		"session_version", 1, "tool", "name", "vmaprof", "version", VMAPROF_VERSION,
-		"command", cmd, "root_pid", (int)root, "page_size", (int)sysconf(_SC_PAGESIZE),
-		"exit_code", complete && WIFEXITED(status) ? json_integer(WEXITSTATUS(status))
-							    : json_null(),
-		"exit_signal", complete && WIFSIGNALED(status) ? json_integer(WTERMSIG(status))
-								: json_null(),
-		"start_ns", (json_int_t)t0, "end_ns", (json_int_t)t1, "stack_depth", depth,
-		"collectors", "preload", "active", preload, "reason", preload_reason, "shim", shim,
-		"bpf", "active", bpf, "reason", bpf_reason);
+		"command", cmd, "root_pid", (int)r->child, "page_size", (int)sysconf(_SC_PAGESIZE),
+		"exit_code", ended && WIFEXITED(status) ? json_integer(WEXITSTATUS(status))
+							 : json_null(),
+		"exit_signal", ended && WIFSIGNALED(status) ? json_integer(WTERMSIG(status))
+							     : json_null(),
+		"start_ns", (json_int_t)r->t0, "end_ns", (json_int_t)(complete ? r->t1 : r->t0),
+		"stack_depth", r->depth,
+		"collectors", "preload", "active", r->preload, "reason", r->preload_reason, "shim",
+		r->preload ? r->shim : NULL, "bpf", "active", r->bpf, "reason",
+		r->bpf ? NULL : r->bpf_why);
 	if (!s) {
 		json_decref(bpf_extra);
 		json_decref(preload_extra);
@@ -261,16 +281,16 @@ static int write_session(int dirfd, char **argv, int argc, pid_t root, int statu
 	if (bpf_extra)
 		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "bpf"),
 				       bpf_extra);
-	if (before)
-		json_object_set(s, "before_trace", before);
+	if (r->before)
+		json_object_set(s, "before_trace", r->before);
 	if (preload_extra)
 		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "preload"),
 				       preload_extra);
 	json_object_set_new(s, "complete", json_boolean(complete));
-	if (running)
-		json_object_set(s, "running_at_end", running);
+	if (r->running)
+		json_object_set(s, "running_at_end", r->running);
 	struct outfile o;
-	int err = outfile_begin(&o, dirfd, "session.json", ow);
+	int err = outfile_begin(&o, r->dirfd, "session.json", &r->owner);
 	if (err) {
 		json_decref(s);
 		return err;
@@ -280,7 +300,8 @@ static int write_session(int dirfd, char **argv, int argc, pid_t root, int statu
 	return outfile_commit(&o, failed);
 }
 
-int cmd_record(int argc, char **argv)
+/* -1 to go on, else the exit code (help, bad usage). */
+static int parse_args(struct rec *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -293,17 +314,17 @@ int cmd_record(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir_opt = NULL;
-	int no_bpf = 0, no_preload = 0, bpf_stats = 0, depth = 64, no_sigstacks = 0, c;
+	int c;
+	r->depth = 64;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': dir_opt = optarg; break;
-		case 'B': no_bpf = 1; break;
-		case 'P': no_preload = 1; break;
-		case 'S': depth = 0; break;
-		case 'T': bpf_stats = 1; break;
-		case 'G': no_sigstacks = 1; break;
+		case 'o': r->dir_opt = optarg; break;
+		case 'B': r->no_bpf = 1; break;
+		case 'P': r->no_preload = 1; break;
+		case 'S': r->depth = 0; break;
+		case 'T': r->bpf_stats = 1; break;
+		case 'G': r->no_sigstacks = 1; break;
 		case 'd': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -312,7 +333,7 @@ int cmd_record(int argc, char **argv)
 					VP_MAX_STACK_DEPTH, optarg);
 				return 2;
 			}
-			depth = (int)v;
+			r->depth = (int)v;
 			break;
 		}
 		case 'h': usage(stdout); return 0;
@@ -324,157 +345,153 @@ int cmd_record(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	char **cmd = argv + optind;
-	int cmd_argc = argc - optind;
+	r->cmd = argv + optind;
+	r->cmd_argc = argc - optind;
+	return -1;
+}
 
-	char dir[PATH_MAX];
-	if (dir_opt) {
-		snprintf(dir, sizeof(dir), "%s", dir_opt);
+/* The directory is ours (created 0700, or an existing one of ours no one
+ * else can write) and every file in it is created by us, 0600, never
+ * through a symlink: a recording made as root holds what the traced
+ * programs mapped (paths, arguments, stacks). Refused before the command
+ * runs. 0 or -1 (said why). */
+static int prepare_output(struct rec *r)
+{
+	char dir[PATH_MAX], why[PATH_MAX + 256];
+	if (r->dir_opt) {
+		snprintf(dir, sizeof(dir), "%s", r->dir_opt);
 	} else {
-		const char *base = strrchr(cmd[0], '/');
-		snprintf(dir, sizeof(dir), "vmaprof.%s.%d", base ? base + 1 : cmd[0], (int)getpid());
+		const char *base = strrchr(r->cmd[0], '/');
+		snprintf(dir, sizeof(dir), "vmaprof.%s.%d", base ? base + 1 : r->cmd[0],
+			 (int)getpid());
 	}
-	/* The directory is ours (created 0700, or an existing one of ours no
-	 * one else can write) and every file in it is created by us, 0600,
-	 * never through a symlink: a recording made as root holds what the
-	 * traced programs mapped (paths, arguments, stacks). Refused before the
-	 * command runs, with exit 2. */
-	struct out_owner owner = out_owner_from_env();
-	char why[PATH_MAX + 256];
-	int dirfd = -1;
-	if (outdir_prepare(dir, &owner, &dirfd, why, sizeof(why)) < 0) {
+	r->owner = out_owner_from_env();
+	if (outdir_prepare(dir, &r->owner, &r->dirfd, why, sizeof(why)) < 0) {
 		fprintf(stderr, "vmaprof: %s\n", why);
-		return 2;
+		return -1;
 	}
 	if (vp_dir_has_traces(dir) ||
-	    faccessat(dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+	    faccessat(r->dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
 			"-o DIR\n", dir);
-		close(dirfd);
-		return 2;
+		return -1;
 	}
-	char absdir[PATH_MAX];
-	if (!realpath(dir, absdir)) {
+	if (!realpath(dir, r->absdir)) {
 		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
-		close(dirfd);
-		return 2;
+		return -1;
 	}
+	return 0;
+}
 
-	char shim[PATH_MAX];
-	const char *preload_reason = NULL;
-	int preload = !no_preload;
-	if (no_preload) {
-		preload_reason = "disabled with --no-preload";
-	} else if (find_shim(shim, sizeof(shim)) < 0) {
+/* The shim, the kernel collector and the trace-file broker: each that
+ * cannot run says why and the recording goes on without it. */
+static void start_collectors(struct rec *r)
+{
+	r->preload = !r->no_preload;
+	if (r->no_preload) {
+		r->preload_reason = "disabled with --no-preload";
+	} else if (find_shim(r->shim, sizeof(r->shim)) < 0) {
 		fprintf(stderr, "vmaprof: shim %s not found next to the binary nor in %s; "
 			"recording without it\n", VMAPROF_SHIM_NAME, VMAPROF_PKGLIBDIR);
-		preload = 0;
-		preload_reason = "shim library not found";
+		r->preload = 0;
+		r->preload_reason = "shim library not found";
 	}
-
-	int bpf = 0;
-	char bpf_why[512] = "disabled with --no-bpf";
-#if VP_HAVE_BPF
-	struct collector *col = NULL;
-	if (!no_bpf) {
+	snprintf(r->bpf_why, sizeof(r->bpf_why), "disabled with --no-bpf");
+	if (!r->no_bpf) {
 		char tp[PATH_MAX + 16];
-		snprintf(tp, sizeof(tp), "%s/bpf.vpt", absdir);
+		snprintf(tp, sizeof(tp), "%s/bpf.vpt", r->absdir);
 		struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
-					       .prog_stats = bpf_stats };
-		int err = collector__new(&co, &col, bpf_why, sizeof(bpf_why));
-		if (err) {
+					       .prog_stats = r->bpf_stats };
+		if (collector__new(&co, &r->col, r->bpf_why, sizeof(r->bpf_why))) {
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "
-				"recording calls with the shim only, no page faults\n", bpf_why);
-			col = NULL;
+				"recording calls with the shim only, no page faults\n", r->bpf_why);
+			r->col = NULL;
 		} else {
-			bpf = 1;
+			r->bpf = 1;
 		}
 	}
-#else
-	if (!no_bpf)
-		snprintf(bpf_why, sizeof(bpf_why), "this vmaprof was built without BPF support");
-#endif
-
-	/* The trace-file broker: processes that drop their privileges can no
-	 * longer open files in the 0700 directory; we create them for them. */
-	struct broker *brk = NULL;
-	char brk_why[256] = "";
-	if (preload) {
-		int err = broker__start(dirfd, &owner, &brk);
+	/* processes that drop their privileges can no longer open files in
+	 * the 0700 directory: the broker creates them for them */
+	if (r->preload) {
+		int err = broker__start(r->dirfd, &r->owner, &r->brk);
 		if (err) {
-			snprintf(brk_why, sizeof(brk_why), "%s", strerror(-err));
+			snprintf(r->brk_why, sizeof(r->brk_why), "%s", strerror(-err));
 			fprintf(stderr, "vmaprof: trace-file broker unavailable (%s): processes "
-				"that drop privileges will not be traced by the shim\n", brk_why);
+				"that drop privileges will not be traced by the shim\n", r->brk_why);
 		}
 	}
-
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		fprintf(stderr, "vmaprof: cannot become subreaper (%s): orphaned "
 			"grandchildren will not be waited for\n", strerror(errno));
+}
 
-	int go[2];
-	if (pipe2(go, O_CLOEXEC) < 0) {
+/* In the child: wait for the start signal, set the shim's environment,
+ * become the command. */
+static void __attribute__((noreturn)) run_command(const struct rec *r)
+{
+	close(r->go[1]);
+	char b;
+	while (read(r->go[0], &b, 1) < 0 && errno == EINTR)
+		;
+	close(r->go[0]);
+	if (r->preload) {
+		char d[16], sig[16];
+		snprintf(d, sizeof(d), "%d", r->depth);
+		/* the shim's signal: the user's VMAPROF_SIGNAL, else SIGRTMAX-1;
+		 * 0 (no handler installed) when off or nobody would send it */
+		int sig_off = r->no_sigstacks || !r->bpf;
+		snprintf(sig, sizeof(sig), "%d", sig_off ? 0 : SIGRTMAX - 1);
+		if (set_preload(r->shim) || setenv("VMAPROF_DIR", r->absdir, 1) ||
+		    setenv("VMAPROF_SHIM", r->shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
+		    (r->brk && setenv(VP_BROKER_ENV, broker__name(r->brk), 1)) ||
+		    setenv("VMAPROF_SIGNAL", sig, sig_off)) {
+			fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
+			_exit(127);
+		}
+	}
+	execvp(r->cmd[0], r->cmd);
+	int e = errno;
+	fprintf(stderr, "vmaprof: cannot run '%s': %s\n", r->cmd[0], strerror(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* Fork the command, register it with the collector while it waits on the
+ * start pipe, write the start marker, let it go. 0 or -1. */
+static int start_command(struct rec *r)
+{
+	if (pipe2(r->go, O_CLOEXEC) < 0) {
 		fprintf(stderr, "vmaprof: pipe: %s\n", strerror(errno));
-		return 2;
+		return -1;
 	}
 	fflush(NULL);
-	uint64_t t0 = mono_ns();
-	pid_t child = fork();
-	if (child < 0) {
+	r->t0 = vp_now_ns();
+	r->child = fork();
+	if (r->child < 0) {
 		fprintf(stderr, "vmaprof: fork: %s\n", strerror(errno));
-		return 2;
+		return -1;
 	}
-	if (child == 0) {
-		close(go[1]);
-		char b;
-		/* wait until the parent has registered us with the collector */
-		while (read(go[0], &b, 1) < 0 && errno == EINTR)
-			;
-		close(go[0]);
-		if (preload) {
-			char d[16], sig[16];
-			snprintf(d, sizeof(d), "%d", depth);
-			/* the shim's signal: the user's VMAPROF_SIGNAL, else SIGRTMAX-1;
-			 * 0 (no handler installed) when off or nobody would send it */
-			int sig_off = no_sigstacks || !bpf;
-			snprintf(sig, sizeof(sig), "%d", sig_off ? 0 : SIGRTMAX - 1);
-			if (set_preload(shim) || setenv("VMAPROF_DIR", absdir, 1) ||
-			    setenv("VMAPROF_SHIM", shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
-			    (brk && setenv(VP_BROKER_ENV, broker__name(brk), 1)) ||
-			    setenv("VMAPROF_SIGNAL", sig, sig_off)) {
-				fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
-				_exit(127);
-			}
-		}
-		execvp(cmd[0], cmd);
-		int e = errno;
-		fprintf(stderr, "vmaprof: cannot run '%s': %s\n", cmd[0], strerror(e));
-		_exit(e == ENOENT ? 127 : 126);
-	}
-	close(go[0]);
-	json_t *before = NULL;
-#if VP_HAVE_BPF
-	if (col) {
-		/* Track it only once it sleeps on the pipe, then read its counters:
-		 * every fault is either before (in those counters) or traced. */
-		int still = wait_blocked_in_read(child, go[0]);
-		int err = collector__track(col, child);
+	if (r->child == 0)
+		run_command(r);
+	close(r->go[0]);
+	if (r->col) {
+		/* Track it only once it sleeps on the pipe, then read its
+		 * counters: every fault is either before (in those counters,
+		 * which stand still until we let it go) or traced. */
+		int still = wait_blocked_in_read(r->child, r->go[0]);
+		int err = collector__track(r->col, r->child);
 		if (err) {
-			snprintf(bpf_why, sizeof(bpf_why), "could not register the command's pid: %s",
-				 strerror(-err));
-			fprintf(stderr, "vmaprof: %s\n", bpf_why);
-			bpf = 0;
+			snprintf(r->bpf_why, sizeof(r->bpf_why),
+				 "could not register the command's pid: %s", strerror(-err));
+			fprintf(stderr, "vmaprof: %s\n", r->bpf_why);
+			r->bpf = 0;
 		} else {
-			/* the child waits on the pipe: its counters stand still
-			 * until we let it go, and every later fault is traced */
-			before = fault_counters(child);
-			if (before && !still)
-				json_object_set_new(before, "exact", json_false());
+			r->before = fault_counters(r->child);
+			if (r->before && !still)
+				json_object_set_new(r->before, "exact", json_false());
 		}
 	}
-#endif
 	/* the recorder outlives the command to finish the trace: see on_signal */
-	root_pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	root_pidfd = (int)syscall(SYS_pidfd_open, r->child, 0);
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -483,44 +500,40 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGQUIT, &sa, NULL);
 	/* the start marker: a recorder killed from here on leaves a session
 	 * that says the recording is incomplete */
-	if (write_session(dirfd, cmd, cmd_argc, child, 0, 0, NULL, t0, t0, depth, preload,
-			  preload_reason, bpf, bpf ? NULL : bpf_why, preload ? shim : NULL, NULL,
-			  before, NULL, &owner) < 0)
-		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", absdir,
-			strerror(errno));
-	if (write(go[1], "g", 1) != 1)
+	int err = write_session(r, 0, NULL, NULL);
+	if (err < 0)
+		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", r->absdir,
+			strerror(-err));
+	if (write(r->go[1], "g", 1) != 1)
 		fprintf(stderr, "vmaprof: cannot start the command: %s\n", strerror(errno));
-	close(go[1]);
+	close(r->go[1]);
+	return 0;
+}
 
-	int root_status = 0, root_seen = 0, stopped = 0;
+/* Until the whole tree is gone, or signals say stop (on_signal). */
+static void wait_tree(struct rec *r)
+{
 	uint64_t grace_end = 0;
 	for (;;) {
 		int st;
-		if (stop_sigs >= 2 || (stop_sigs && root_seen && !grace_end)) {
-			if (stop_sigs >= 2 || !root_seen) {
-				stopped = 1;
+		if (stop_sigs >= 2 || (stop_sigs && r->root_seen && !grace_end)) {
+			if (stop_sigs >= 2 || !r->root_seen) {
+				r->stopped = 1;
 				break;
 			}
-			grace_end = mono_ns() + STOP_GRACE_NS;
+			grace_end = vp_now_ns() + STOP_GRACE_NS;
 		}
-		if (grace_end && mono_ns() >= grace_end) {
-			stopped = 1;
+		if (grace_end && vp_now_ns() >= grace_end) {
+			r->stopped = 1;
 			break;
 		}
-#if VP_HAVE_BPF
-		int poll_now = col || grace_end;
-#else
-		int poll_now = grace_end != 0;
-#endif
 		/* blocking waits are interrupted by our signals (no SA_RESTART) */
+		int poll_now = r->col || grace_end;
 		pid_t p = waitpid(-1, &st, poll_now ? WNOHANG : 0);
 		if (poll_now && p == 0) {
-#if VP_HAVE_BPF
-			if (col)
-				collector__poll(col, 50);
-			else
-#endif
-			{
+			if (r->col) {
+				collector__poll(r->col, 50);
+			} else {
 				struct timespec ts = { 0, 50000000 };
 				nanosleep(&ts, NULL);
 			}
@@ -531,86 +544,119 @@ int cmd_record(int argc, char **argv)
 				continue;
 			break; /* ECHILD: the whole tree is gone */
 		}
-		if (p == child && (WIFEXITED(st) || WIFSIGNALED(st))) {
-			root_status = st;
-			root_seen = 1;
+		if (p == r->child && (WIFEXITED(st) || WIFSIGNALED(st))) {
+			r->root_status = st;
+			r->root_seen = 1;
 		}
 	}
-	json_t *running = NULL;
-	if (stopped) {
-		running = still_running();
+	if (r->stopped) {
+		r->running = still_running();
 		fprintf(stderr, "vmaprof: stopped waiting (signal %d): %zu process(es) of the tree "
 			"still running, left running and marked so in the report\n", (int)last_sig,
-			json_array_size(running));
+			json_array_size(r->running));
 	}
-	uint64_t t1 = mono_ns();
-	json_t *preload_extra = NULL;
-	if (preload) {
-		struct broker_stats bs = { 0 };
-		pid_t refused[64];
-		size_t nref = 64;
-		if (brk)
-			broker__stop(brk, &bs, refused, &nref);
-		else
-			nref = 0;
-		json_t *rj = json_array();
-		for (size_t i = 0; i < nref; i++)
-			json_array_append_new(rj, json_integer(refused[i]));
-		preload_extra = json_pack("{s:{s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:o}}", "broker",
-					  "active", brk != NULL, "reason", brk ? NULL : brk_why,
-					  "files", (json_int_t)bs.files, "reopens",
-					  (json_int_t)bs.reopens, "failed", (json_int_t)bs.failed,
-					  "refused", (json_int_t)bs.refused, "errors",
-					  (json_int_t)bs.errors, "refused_pids", rj);
-	}
-#if VP_HAVE_BPF
-	struct collector_stats cst = { 0 };
-	json_t *bpf_extra = NULL;
-	if (col) {
-		collector__finish(col, &cst);
-		bpf_extra = json_pack("{s:I, s:I, s:I, s:I, s:I}", "records",
-				      (json_int_t)cst.records, "faults", (json_int_t)cst.faults,
-				      "lost", (json_int_t)cst.lost, "untracked",
-				      (json_int_t)cst.untracked, "unhandled_faults",
-				      (json_int_t)cst.unhandled);
-		if (bpf_stats && bpf_extra)
-			json_object_set_new(bpf_extra, "programs", prog_stats_json(col));
-		collector__free(col);
-		char bp[PATH_MAX + 16];
-		snprintf(bp, sizeof(bp), "%s/bpf.vpt", absdir);
-		if (owner.set && chown(bp, owner.uid, owner.gid) < 0)
-			fprintf(stderr, "vmaprof: cannot hand %s to uid %u: %s\n", bp,
-				(unsigned)owner.uid, strerror(errno));
-	}
-#else
-	json_t *bpf_extra = NULL;
-#endif
-	int serr = write_session(dirfd, cmd, cmd_argc, child, root_status, root_seen, running, t0,
-				 t1, depth, preload, preload_reason, bpf, bpf ? NULL : bpf_why,
-				 preload ? shim : NULL, bpf_extra, before, preload_extra, &owner);
-	if (serr < 0)
-		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
-			"will say the recording is incomplete)\n", absdir, strerror(-serr));
-	json_decref(before);
-	json_decref(running);
+	r->t1 = vp_now_ns();
+}
 
-	/* The report cannot change the command's exit status (CI wraps
-	 * commands in record); its failure is an ERROR line on stderr. */
-	if (vp_write_report(absdir, NULL, stderr, 0)) {
+static json_t *stop_broker(struct rec *r)
+{
+	if (!r->preload)
+		return NULL;
+	struct broker_stats bs = { 0 };
+	pid_t refused[64];
+	size_t nref = 64;
+	if (r->brk)
+		broker__stop(r->brk, &bs, refused, &nref);
+	else
+		nref = 0;
+	r->brk = NULL;
+	json_t *rj = json_array();
+	for (size_t i = 0; i < nref; i++)
+		json_array_append_new(rj, json_integer(refused[i]));
+	return json_pack("{s:{s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:o}}", "broker", "active",
+			 r->brk_why[0] == 0, "reason", r->brk_why[0] ? r->brk_why : NULL, "files",
+			 (json_int_t)bs.files, "reopens", (json_int_t)bs.reopens, "failed",
+			 (json_int_t)bs.failed, "refused", (json_int_t)bs.refused, "errors",
+			 (json_int_t)bs.errors, "refused_pids", rj);
+}
+
+static json_t *stop_collector(struct rec *r)
+{
+	if (!r->col)
+		return NULL;
+	struct collector_stats cst = { 0 };
+	collector__finish(r->col, &cst);
+	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst.records,
+			      "faults", (json_int_t)cst.faults, "lost", (json_int_t)cst.lost,
+			      "untracked", (json_int_t)cst.untracked, "unhandled_faults",
+			      (json_int_t)cst.unhandled);
+	if (r->bpf_stats && x)
+		json_object_set_new(x, "programs", prog_stats_json(r->col));
+	collector__free(r->col);
+	r->col = NULL;
+	if (r->owner.set && fchownat(r->dirfd, "bpf.vpt", r->owner.uid, r->owner.gid,
+				     AT_SYMLINK_NOFOLLOW) < 0)
+		fprintf(stderr, "vmaprof: cannot hand %s/bpf.vpt to uid %u: %s\n", r->absdir,
+			(unsigned)r->owner.uid, strerror(errno));
+	return x;
+}
+
+/* The end marker and the report. The report cannot change the command's
+ * exit status (CI wraps commands in record): its failure is an ERROR line. */
+static void finish(struct rec *r)
+{
+	json_t *preload_extra = stop_broker(r);
+	json_t *bpf_extra = stop_collector(r);
+	int err = write_session(r, 1, bpf_extra, preload_extra);
+	if (err < 0)
+		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
+			"will say the recording is incomplete)\n", r->absdir, strerror(-err));
+	if (vp_write_report(r->absdir, NULL, stderr, 0)) {
 		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
-			"stay; `vmaprof report %s` retries)\n", absdir, absdir);
-		vp_print_record_summary(absdir, stderr);
+			"stay; `vmaprof report %s` retries)\n", r->absdir, r->absdir);
+		vp_print_record_summary(r->absdir, stderr);
 	}
-	if (dirfd >= 0)
-		close(dirfd);
+}
+
+static void rec_free(struct rec *r)
+{
+	if (r->brk)
+		broker__stop(r->brk, NULL, NULL, NULL);
+	collector__free(r->col);
+	json_decref(r->before);
+	json_decref(r->running);
+	if (r->dirfd >= 0)
+		close(r->dirfd);
 	if (root_pidfd >= 0)
 		close(root_pidfd);
+	root_pidfd = -1;
+}
 
-	if (stopped)
-		return 128 + last_sig;
-	if (!root_seen)
+int cmd_record(int argc, char **argv)
+{
+	struct rec r = { .dirfd = -1 };
+	int rc = parse_args(&r, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (prepare_output(&r) < 0) {
+		rec_free(&r);
 		return 2;
-	if (WIFSIGNALED(root_status))
-		return 128 + WTERMSIG(root_status);
-	return WEXITSTATUS(root_status);
+	}
+	start_collectors(&r);
+	if (start_command(&r) < 0) {
+		rec_free(&r);
+		return 2;
+	}
+	wait_tree(&r);
+	finish(&r);
+	if (r.stopped)
+		rc = 128 + last_sig;
+	else if (!r.root_seen)
+		rc = 2;
+	else if (WIFSIGNALED(r.root_status))
+		rc = 128 + WTERMSIG(r.root_status);
+	else
+		rc = WEXITSTATUS(r.root_status);
+	rec_free(&r);
+	return rc;
 }
