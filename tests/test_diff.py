@@ -298,6 +298,9 @@ CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")
 
 
 def main():
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(CASES))
+        return 0
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
         print(f"usage: {sys.argv[0]} {{{','.join(CASES)}}}", file=sys.stderr)
         return 2

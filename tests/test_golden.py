@@ -67,5 +67,19 @@ def t_damaged():
           "lost counters say what is missing")
 
 
+def cases():
+    """`generated`, and one case per checked-in trace directory under
+    tests/golden (one with a session or trace files beside expected.json):
+    its own t_<name> when it has more to check, else the exact comparison."""
+    found = {"generated": t_generated}
+    for name in sorted(os.listdir(GOLDEN)):
+        d = os.path.join(GOLDEN, name)
+        if not (os.path.isfile(os.path.join(d, "expected.json")) and
+                any(f == "session.json" or f.endswith(".vpt") for f in os.listdir(d))):
+            continue
+        found[name] = globals().get("t_" + name) or (lambda n=name: compare(n))
+    return found
+
+
 if __name__ == "__main__":
-    main({"generated": t_generated, "fork_cow": t_fork_cow, "damaged": t_damaged})
+    main(cases())
