@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "vmaprof/clock.h"
 
 const char *const fclass_name[FC_N] = { "demand_zero", "zero_page", "cow_copy", "cow_reuse",
 					"file", "shmem", "shared_write", "other" };
@@ -1073,7 +1074,7 @@ static void apply_session(struct analysis *a)
 
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len)
 {
-	uint64_t t_start = vp_now_ns();
+	uint64_t t_start = vp_mono_ns();
 	*out = NULL;
 	struct analysis *a = calloc(1, sizeof(*a));
 	struct run *run = calloc(1, sizeof(*run));
@@ -1122,7 +1123,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 	apply_session(a);
 	model__sort_procs(a);
 	model__oom_arm(outer);
-	a->seconds = (double)(vp_now_ns() - t_start) / 1e9;
+	a->seconds = (double)(vp_mono_ns() - t_start) / 1e9;
 	*out = a;
 	return 0;
 }

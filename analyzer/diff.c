@@ -71,7 +71,7 @@ struct entry {
 	struct metrics m;
 };
 
-struct proc {
+struct dproc {
 	json_t *j;
 	int64_t pid;
 	uint64_t start_ns;
@@ -89,7 +89,7 @@ struct report {
 	const char *file;
 	json_t *root;
 	uint64_t page_size;
-	struct proc *procs;
+	struct dproc *procs;
 	size_t n_procs;
 	struct entry *entries;
 	size_t n_entries, cap_entries;
@@ -437,7 +437,7 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 		return diag__fail(d, "out of memory");
 
 	for (size_t i = 0; i < r->n_procs; i++) {
-		struct proc *p = &r->procs[i];
+		struct dproc *p = &r->procs[i];
 		char at[64];
 		json_t *ff, *execs;
 		snprintf(at, sizeof(at), "processes[%zu]", i);
@@ -478,7 +478,7 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 
 static int by_pid_start(const void *a, const void *b, void *arg)
 {
-	const struct proc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
 	if (x->start_ns != y->start_ns)
@@ -489,7 +489,7 @@ static int by_pid_start(const void *a, const void *b, void *arg)
 /* Siblings in fork order; pid and index only break exact ties. */
 static int by_parent_fork(const void *a, const void *b, void *arg)
 {
-	const struct proc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
 	if (x->parent != y->parent)
 		return x->parent < y->parent ? -1 : 1;
 	if (x->has_ff != y->has_ff)
@@ -509,7 +509,7 @@ static int by_parent_fork(const void *a, const void *b, void *arg)
  * (pids are reused); failing that, the first one with that pid. */
 static long find_parent(const struct report *r, const size_t *order, size_t self)
 {
-	const struct proc *c = &r->procs[self];
+	const struct dproc *c = &r->procs[self];
 	size_t lo = 0, hi = r->n_procs;
 	long best = -1, first = -1;
 	while (lo < hi) {
@@ -531,7 +531,7 @@ static long find_parent(const struct report *r, const size_t *order, size_t self
 }
 
 /* Appends `:exec(name)` for each of p's execs before `until` (all if NULL). */
-static void add_execs(struct sbuf *b, const struct proc *p, const uint64_t *until)
+static void add_execs(struct sbuf *b, const struct dproc *p, const uint64_t *until)
 {
 	json_t *execs = json_object_get(p->j, "execs");
 	for (size_t k = 0; k < json_array_size(execs); k++) {
@@ -545,7 +545,7 @@ static void add_execs(struct sbuf *b, const struct proc *p, const uint64_t *unti
 
 static int role__build(struct report *r, size_t i, struct diag *d)
 {
-	struct proc *p = &r->procs[i];
+	struct dproc *p = &r->procs[i];
 	struct sbuf b = { 0 };
 	if (p->state == 2)
 		return 0;
@@ -557,7 +557,7 @@ static int role__build(struct report *r, size_t i, struct diag *d)
 	} else if (p->parent < 0) {
 		sbuf__add(&b, "orphan[%lu]", p->number);
 	} else {
-		struct proc *pp = &r->procs[p->parent];
+		struct dproc *pp = &r->procs[p->parent];
 		int err = role__build(r, (size_t)p->parent, d);
 		if (err)
 			return err;
@@ -596,7 +596,7 @@ static int report__roles(struct report *r, struct diag *d)
 		order[i] = i;
 	qsort_r(order, n, sizeof(*order), by_parent_fork, r->procs);
 	for (size_t k = 0; k < n; k++) {
-		struct proc *p = &r->procs[order[k]], *prev = k ? &r->procs[order[k - 1]] : NULL;
+		struct dproc *p = &r->procs[order[k]], *prev = k ? &r->procs[order[k - 1]] : NULL;
 		int same = prev && prev->parent == p->parent && prev->has_ff == p->has_ff;
 		p->number = same ? prev->number + 1 : 1;
 	}
@@ -709,7 +709,7 @@ static int vma_key(struct diag *d, const struct report *r, json_t *vma, const ch
 /* One entry for the process and one per VMA (merged per site later). */
 static int proc__entries(struct report *r, size_t pi, struct diag *d)
 {
-	struct proc *p = &r->procs[pi];
+	struct dproc *p = &r->procs[pi];
 	struct metrics pm = { 0 };
 	struct span *spans = NULL;
 	size_t n_spans = 0;

@@ -188,9 +188,3 @@ int vp_open_regular(const char *path, int follow)
 	return fd;
 }
 
-uint64_t vp_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}

@@ -66,7 +66,5 @@ char *vp_utf8_clean(char *dst, const char *s, size_t len);
  * regular file (-EINVAL). fd or -errno. */
 int vp_open_regular(const char *path, int follow);
 
-/* CLOCK_MONOTONIC in nanoseconds (the clock every record uses). */
-uint64_t vp_now_ns(void);
 
 #endif

@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <vmaprof/clock.h>
 #include <vmaprof/record.h>
 #include "collector_state.h"
 #include "collector.skel.h"
@@ -55,14 +56,6 @@ struct collector {
 	uint64_t lost_seen;  /* value of the BPF `lost` counter already reported */
 	struct vp_file_header hdr;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void set_why(char *why, size_t len, const char *fmt, ...)
 {
@@ -218,7 +211,7 @@ static void check_lost(struct collector *c)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.h.size = sizeof(r);
-	r.h.time_ns = now_ns();
+	r.h.time_ns = vp_mono_ns();
 	r.h.pid = c->hdr.pid;
 	r.h.tid = c->hdr.pid;
 	r.count = now - c->lost_seen;
@@ -353,7 +346,7 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	c->hdr.pid = getpid();
 	c->hdr.page_size = sysconf(_SC_PAGESIZE);
 	c->hdr.flags = VP_FH_SEQUENTIAL;
-	c->hdr.start_ns = now_ns();
+	c->hdr.start_ns = vp_mono_ns();
 	c->hdr.seg_size = VP_SEG_SIZE;
 	err = write_all(c->fd, (const char *)&c->hdr, sizeof(c->hdr));
 	if (err) {

@@ -22,6 +22,7 @@
  * the trace directory.
  */
 #include "broker.h"
+#include "vmaprof/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,13 +55,6 @@ struct broker {
 	struct broker_stats st;
 	pid_t refused[MAX_REFUSED];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Parent of `pid` from /proc/PID/stat (field 4, after the ')' that ends the
  * command name, which may itself hold spaces and parentheses). */
@@ -123,7 +117,7 @@ static int do_open(struct broker *b, pid_t pid, char *name, size_t cap)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
-			 (unsigned long long)mono_ns());
+			 (unsigned long long)vp_mono_ns());
 		int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				0600);
 		if (fd >= 0) {
@@ -266,7 +260,7 @@ int broker__start(int dirfd, const struct out_owner *owner, struct broker **out)
 	}
 	unsigned char rnd[8];
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		uint64_t t = mono_ns();
+		uint64_t t = vp_mono_ns();
 		memcpy(rnd, &t, sizeof(rnd));
 	}
 	int l = snprintf(b->name, sizeof(b->name), "vmaprof-%d-", (int)b->self);

@@ -31,9 +31,9 @@
 
 #include "broker.h"
 #include "outfile.h"
-#include "traceutil.h"
 #include "config.h"
 #include "vmaprof/broker.h"
+#include "vmaprof/clock.h"
 #include "vmaprof/record.h"
 #include "collector.h"
 
@@ -464,7 +464,7 @@ static int start_command(struct rec *r)
 		return -1;
 	}
 	fflush(NULL);
-	r->t0 = vp_now_ns();
+	r->t0 = vp_mono_ns();
 	r->child = fork();
 	if (r->child < 0) {
 		fprintf(stderr, "vmaprof: fork: %s\n", strerror(errno));
@@ -521,9 +521,9 @@ static void wait_tree(struct rec *r)
 				r->stopped = 1;
 				break;
 			}
-			grace_end = vp_now_ns() + STOP_GRACE_NS;
+			grace_end = vp_mono_ns() + STOP_GRACE_NS;
 		}
-		if (grace_end && vp_now_ns() >= grace_end) {
+		if (grace_end && vp_mono_ns() >= grace_end) {
 			r->stopped = 1;
 			break;
 		}
@@ -555,7 +555,7 @@ static void wait_tree(struct rec *r)
 			"still running, left running and marked so in the report\n", (int)last_sig,
 			json_array_size(r->running));
 	}
-	r->t1 = vp_now_ns();
+	r->t1 = vp_mono_ns();
 }
 
 static json_t *stop_broker(struct rec *r)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* report.json (docs/report.md, schema_version 1) and the human summary. */
+/* report.json (docs/report.md, schema_version 1), streamed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -7,29 +7,17 @@
 #include <sys/mman.h>
 
 #include "config.h"
+#include "derive.h"
 #include "model.h"
-
-static const char *const kind_name[] = { "heap", "stack", "anon", "file", "shm",
-					 "code", "data", "vdso", "other" };
-static const char *const origin_name[] = { "mmap", "mremap", "brk", "initial",
-					   "inherited", "exec", "syscall" };
-static const char *const end_name[] = { NULL, "munmap", "split", "mremap", "exec", "replaced" };
 
 static json_t *jnum_or_null(uint64_t v, int known)
 {
 	return known ? json_integer((json_int_t)v) : json_null();
 }
 
-/* Fault counts need the kernel collector: without it they are unmeasured,
- * null, never 0. */
-static int measured(const struct analysis *a)
-{
-	return a->bpf_active;
-}
-
 static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N])
 {
-	if (!measured(a))
+	if (!derive__measured(a))
 		return json_null();
 	json_t *o = json_object();
 	uint64_t total = 0;
@@ -179,72 +167,6 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 	return arr;
 }
 
-/*
- * The kernel's own count against ours: every fault the kernel counted for a
- * process (minflt + majflt at its exit) is a traced fault event, a fault a
- * syscall made without one (populated, and the shim's trace prefault), or
- * one taken before tracing began. `difference` is what none of them
- * explains (< 0: we traced more than the kernel counted, e.g. faults that
- * failed with SIGSEGV/-EFAULT, which the kernel does not count).
- */
-struct kc_balance {
-	uint64_t shim;
-	int64_t difference;
-	char warning[256];
-};
-
-static void kc_balance(const struct analysis *a, const struct proc *p, struct kc_balance *b)
-{
-	uint64_t traced = 0;
-	for (int c = 0; c < FC_N; c++)
-		traced += p->faults[c];
-	b->shim = p->shim_sys ? p->shim_sys : p->prefault;
-	b->difference = 0;
-	b->warning[0] = 0;
-	if (!p->have_kc || !measured(a))
-		return;
-	uint64_t kernel = p->minflt + p->majflt;
-	uint64_t ours = traced + p->pop_faults + b->shim + p->before_trace;
-	b->difference = (int64_t)(kernel - ours);
-	/* more than 3% (and a handful) apart: say so, whichever way */
-	uint64_t gap = ours > kernel ? ours - kernel : kernel - ours;
-	if (gap > 5 && gap * 100 > kernel * 3)
-		snprintf(b->warning, sizeof(b->warning),
-			 ours > kernel ? "traced %" PRIu64 " faults, more than the %" PRIu64
-					 " the kernel counted"
-				       : "the kernel counted %" PRIu64 " faults, %" PRIu64
-					 " more than were traced",
-			 ours > kernel ? ours : kernel, ours > kernel ? kernel : gap);
-}
-
-/* Why an entry made by a call has no stack, or NULL (it has one, or it
- * was not made by a call, or the trace does not say). */
-static const char *stack_missing(const struct proc *p, const struct vma *e)
-{
-	static const char *const why[] = {
-		[VS_BUSY] = "busy", [VS_BLOCKED] = "signal blocked",
-		[VS_HANDLER] = "handler replaced", [VS_SEND] = "signal failed",
-		[VS_OFF] = "signal stacks off", [VS_NO_ANSWER] = "no answer",
-		[VS_UNWIND] = "unwind failed", [VS_ALTSTACK] = "alternate stack full",
-	};
-	if (!e->stack_why || e->stack_why > VS_ALTSTACK || e->internal)
-		return NULL; /* (the shim's own memory needs no excuse) */
-	if (e->stack_why != VS_NO_SHIM)
-		return why[e->stack_why];
-	/* the process image it was made in: did a shim start in it later? */
-	uint64_t from = 0, to = T_NEVER;
-	for (uint32_t i = 0; i < p->nex; i++) {
-		if (p->ex[i].t <= e->created_ns)
-			from = p->ex[i].t;
-		else if (p->ex[i].t < to)
-			to = p->ex[i].t;
-	}
-	for (uint32_t i = 0; i < p->nimg; i++)
-		if (p->img[i].start_ns >= from && p->img[i].start_ns < to)
-			return "before shim start";
-	return "no shim";
-}
-
 static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
 			uint32_t id)
 {
@@ -260,13 +182,13 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 	json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
 	json_object_set_new(o, "path", vp_json_str(e->path));
 	json_object_set_new(o, "offset", json_integer((json_int_t)e->offset));
-	json_object_set_new(o, "kind", json_string(kind_name[e->kind]));
-	json_object_set_new(o, "origin", json_string(origin_name[e->origin]));
+	json_object_set_new(o, "kind", json_string(vk_name[e->kind]));
+	json_object_set_new(o, "origin", json_string(vo_name[e->origin]));
 	json_object_set_new(o, "created_ns", json_integer((json_int_t)e->created_ns));
 	json_object_set_new(o, "valid_from_ns", json_integer((json_int_t)e->valid_from));
 	json_object_set_new(o, "destroyed_ns", jnum_or_null(e->destroyed_ns,
 							     e->destroyed_ns != T_NEVER));
-	json_object_set_new(o, "ended_by", e->ended_by ? json_string(end_name[e->ended_by])
+	json_object_set_new(o, "ended_by", e->ended_by ? json_string(ve_name[e->ended_by])
 						       : json_null());
 	json_object_set_new(o, "piece_of", e->piece_of ? json_integer(e->piece_of - 1)
 						       : json_null());
@@ -278,14 +200,14 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 	else
 		json_object_set_new(o, "inherited_from", json_null());
 	json_t *stack = stack_json(a, sc, e->stack_file, e->stack_id);
-	const char *missing = json_array_size(stack) ? NULL : stack_missing(p, e);
+	const char *missing = json_array_size(stack) ? NULL : derive__stack_missing(p, e);
 	json_object_set_new(o, "stack", stack);
 	if (missing)
 		json_object_set_new(o, "stack_missing", json_string(missing));
 	json_object_set_new(o, "faults", faults_json(a, e->faults));
-	json_object_set_new(o, "pages_allocated", jnum_or_null(e->pages, measured(a)));
+	json_object_set_new(o, "pages_allocated", jnum_or_null(e->pages, derive__measured(a)));
 	json_object_set_new(o, "populated",
-			    measured(a) ? json_pack("{s:I, s:I}", "faults", (json_int_t)e->pop_faults,
+			    derive__measured(a) ? json_pack("{s:I, s:I}", "faults", (json_int_t)e->pop_faults,
 						    "pages", (json_int_t)e->pop_pages)
 					: json_null());
 	json_object_set_new(o, "top_fault_sites", sites_json(a, p, e));
@@ -346,9 +268,9 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 				      "fork", (json_int_t)p->calls[8],
 				      "exec", (json_int_t)p->calls[0]));
 	json_object_set_new(o, "faults", faults_json(a, p->faults));
-	json_object_set_new(o, "pages_allocated", jnum_or_null(p->pages, measured(a)));
+	json_object_set_new(o, "pages_allocated", jnum_or_null(p->pages, derive__measured(a)));
 	json_t *pop = json_null();
-	if (measured(a)) {
+	if (derive__measured(a)) {
 		json_t *by = json_object();
 		for (int k = 0; k < POP_N; k++)
 			if (p->pop_by[k])
@@ -357,15 +279,15 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 				(json_int_t)p->pop_pages, "by_syscall", by);
 	}
 	json_object_set_new(o, "populated", pop);
-	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, measured(a)));
+	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, derive__measured(a)));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
 	struct kc_balance kb;
-	kc_balance(a, p, &kb);
+	derive__kc_balance(a, p, &kb);
 	json_t *kc = json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
 			       "majflt", jnum_or_null(p->majflt, p->have_kc), "shim_prefault",
 			       (json_int_t)kb.shim);
-	json_object_set_new(kc, "before_trace", jnum_or_null(p->before_trace, measured(a)));
-	json_object_set_new(kc, "populated", jnum_or_null(p->pop_faults, measured(a)));
+	json_object_set_new(kc, "before_trace", jnum_or_null(p->before_trace, derive__measured(a)));
+	json_object_set_new(kc, "populated", jnum_or_null(p->pop_faults, derive__measured(a)));
 	json_object_set_new(kc, "difference", p->have_kc ? json_integer(kb.difference)
 							 : json_null());
 	json_object_set_new(o, "kernel_counters", kc);
@@ -548,11 +470,11 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 			const struct child_ref *c = &p->kids[k];
 			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o}", "parent", (int)p->pid,
 					      "child", (int)c->child, "time_ns", (json_int_t)c->t,
-					      "cow_copy_parent", jnum_or_null(c->cow_parent, measured(a)),
-					      "cow_copy_child", jnum_or_null(c->cow_child, measured(a)),
+					      "cow_copy_parent", jnum_or_null(c->cow_parent, derive__measured(a)),
+					      "cow_copy_child", jnum_or_null(c->cow_child, derive__measured(a)),
 					      "unshared_bytes",
 					      jnum_or_null((c->cow_parent + c->cow_child) * a->page_size,
-							   measured(a)));
+							   derive__measured(a)));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
 			err |= dump_to(o, f, flags, db, 0);
@@ -563,287 +485,3 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 	return err || ferror(f) ? -1 : 0;
 }
 
-/* ---- summary ---- */
-
-static void human_bytes(uint64_t b, char *out, size_t n)
-{
-	if (b >= (1ull << 30))
-		snprintf(out, n, "%.1f GiB", (double)b / (1ull << 30));
-	else if (b >= (1ull << 20))
-		snprintf(out, n, "%.1f MiB", (double)b / (1ull << 20));
-	else if (b >= 1024)
-		snprintf(out, n, "%.1f KiB", (double)b / 1024);
-	else
-		snprintf(out, n, "%" PRIu64 " B", b);
-}
-
-static uint64_t total(const uint64_t f[FC_N])
-{
-	uint64_t t = 0;
-	for (int c = 0; c < FC_N; c++)
-		t += f[c];
-	return t;
-}
-
-/* Where an entry came from, in a few words: the first frame of its stack
- * outside libc, else its path, else its kind. */
-static void vma_label(struct analysis *a, const struct proc *p, const struct vma *e, char *out,
-		      size_t n)
-{
-	const struct vp_stack *s = (e->stack_file >= 0 && (uint32_t)e->stack_file < a->nfiles)
-					   ? stack_map__get(&a->files[e->stack_file].stacks, e->stack_id)
-					   : NULL;
-	for (uint32_t i = 0; s && i < s->depth; i++) {
-		struct vp_frame f = { 0 };
-		if (symbolizer__lookup(a->sym, (uint64_t)e->stack_file, s->ips[i], i > 0, &f) ||
-		    !f.function || (f.module && strstr(f.module, "/libc.so")))
-			continue;
-		const char *file = f.file ? strrchr(f.file, '/') : NULL;
-		file = file ? file + 1 : f.file;
-		if (file)
-			snprintf(out, n, "%s (%s:%d)", f.function, file, f.line);
-		else
-			snprintf(out, n, "%s", f.function);
-		return;
-	}
-	const char *missing = stack_missing(p, e);
-	if (e->path)
-		snprintf(out, n, "%s", e->path);
-	else if (missing)
-		snprintf(out, n, "(%s, %s; no stack: %s)", origin_name[e->origin],
-			 kind_name[e->kind], missing);
-	else
-		snprintf(out, n, "(%s, %s)", origin_name[e->origin], kind_name[e->kind]);
-}
-
-/* The entries with most faults of class `cls`, leaving out the noise
- * (fewer than `min` faults). Prints at most 3. */
-static void top_vmas(struct analysis *a, const struct proc *p, int cls, uint64_t min, FILE *out)
-{
-	uint32_t best[3] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
-	for (uint32_t i = 0; i < p->nv; i++) {
-		if (p->v[i].internal || p->v[i].faults[cls] < min)
-			continue;
-		for (int k = 0; k < 3; k++) {
-			if (best[k] == UINT32_MAX || p->v[i].faults[cls] > p->v[best[k]].faults[cls]) {
-				memmove(best + k + 1, best + k, (size_t)(2 - k) * sizeof(*best));
-				best[k] = i;
-				break;
-			}
-		}
-	}
-	for (int k = 0; k < 3 && best[k] != UINT32_MAX; k++) {
-		const struct vma *e = &p->v[best[k]];
-		char sz[32], label[512];
-		human_bytes(e->end - e->start, sz, sizeof(sz));
-		vma_label(a, p, e, label, sizeof(label));
-		fprintf(out, "    %-12s %9" PRIu64 "  %9s  %-5s  %s\n", fclass_name[cls], e->faults[cls],
-			sz, kind_name[e->kind], label);
-	}
-}
-
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : (path ? path : "?");
-}
-
-static int cost_cmp(const void *x, const void *y)
-{
-	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
-	uint64_t ta = total(a->faults), tb = total(b->faults);
-	return ta != tb ? (ta > tb ? -1 : 1) : (a->pid > b->pid) - (a->pid < b->pid);
-}
-
-/* Without the kernel collector: the largest mappings the shim saw. */
-static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
-{
-	uint32_t best[3] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
-	for (uint32_t i = 0; i < p->nv; i++) {
-		const struct vma *e = &p->v[i];
-		if (e->internal || e->origin == VO_INITIAL || e->origin == VO_EXEC ||
-		    e->origin == VO_INHERITED || e->piece_of)
-			continue;
-		for (int k = 0; k < 3; k++) {
-			const struct vma *b = best[k] == UINT32_MAX ? NULL : &p->v[best[k]];
-			if (!b || e->end - e->start > b->end - b->start) {
-				memmove(best + k + 1, best + k, (size_t)(2 - k) * sizeof(*best));
-				best[k] = i;
-				break;
-			}
-		}
-	}
-	if (best[0] != UINT32_MAX)
-		fprintf(out, "    largest mappings it made:\n    %9s  %-5s  %s\n", "size", "kind",
-			"mapped by");
-	for (int k = 0; k < 3 && best[k] != UINT32_MAX; k++) {
-		const struct vma *e = &p->v[best[k]];
-		char sz[32], label[512];
-		human_bytes(e->end - e->start, sz, sizeof(sz));
-		vma_label(a, p, e, label, sizeof(label));
-		fprintf(out, "    %9s  %-5s  %s\n", sz, kind_name[e->kind], label);
-	}
-}
-
-/* "N process(es) without call stacks (no shim trace): 1 static binary
- * (no dynamic loader), ..." -- reasons counted, most frequent first. */
-static void without_summary(struct analysis *a, FILE *out)
-{
-	if (!a->preload_without)
-		return;
-	const char *why[8];
-	uint32_t cnt[8], n = 0, other = 0;
-	for (uint32_t i = 0; i < a->nprocs; i++) {
-		const struct proc *p = a->procs[i];
-		if (p->preload_active)
-			continue;
-		const char *r = p->preload_reason ? p->preload_reason : "unknown";
-		uint32_t k = 0;
-		while (k < n && strcmp(why[k], r))
-			k++;
-		if (k == n && n == 8) {
-			other++;
-			continue;
-		}
-		if (k == n) {
-			why[n] = r;
-			cnt[n++] = 0;
-		}
-		cnt[k]++;
-	}
-	fprintf(out, "  %u process(es) without call stacks (no shim trace):", a->preload_without);
-	for (int first = 1; n; first = 0) {
-		uint32_t best = 0;
-		for (uint32_t k = 1; k < n; k++)
-			if (cnt[k] > cnt[best])
-				best = k;
-		fprintf(out, "%s %u %s", first ? "" : ",", cnt[best], why[best]);
-		why[best] = why[n - 1];
-		cnt[best] = cnt[n - 1];
-		n--;
-	}
-	if (other)
-		fprintf(out, ", %u for other reasons", other);
-	fputc('\n', out);
-}
-
-int analysis__summary(struct analysis *a, FILE *out)
-{
-	uint64_t all[FC_N] = { 0 }, pages = 0, pop = 0, pop_pages = 0;
-	for (uint32_t i = 0; i < a->nprocs; i++) {
-		for (int c = 0; c < FC_N; c++)
-			all[c] += a->procs[i]->faults[c];
-		pages += a->procs[i]->pages;
-		pop += a->procs[i]->pop_faults;
-		pop_pages += a->procs[i]->pop_pages;
-	}
-	char pb[32];
-	human_bytes(pages * a->page_size, pb, sizeof(pb));
-	json_t *cmd = json_array_get(json_object_get(a->session, "command"), 0);
-	const char *name = base_name(json_string_value(cmd));
-	if (!measured(a)) {
-		fprintf(out, "\nvmaprof: %s: %u process(es); page faults, pages allocated and fork "
-			"copies\n  not measured (no kernel collector: %s)\n", name, a->nprocs,
-			a->bpf_reason ? a->bpf_reason : "unknown reason");
-	} else {
-		fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
-			"allocated by them\n", name, a->nprocs, total(all), pb);
-		fprintf(out, "  demand_zero %" PRIu64 " (first touch: new zeroed page)  zero_page %" PRIu64
-			" (read of untouched memory: no page)\n  cow_copy %" PRIu64
-			" (copy-on-write copies)  cow_reuse %" PRIu64 "  file %" PRIu64 "  shmem %" PRIu64
-			"  shared_write %" PRIu64 "  other %" PRIu64 "\n",
-			all[FC_DEMAND_ZERO], all[FC_ZERO_PAGE], all[FC_COW_COPY], all[FC_COW_REUSE],
-			all[FC_FILE], all[FC_SHMEM], all[FC_SHARED_WRITE], all[FC_OTHER]);
-		if (pop)
-			fprintf(out, "  populated by syscalls without faults (MAP_POPULATE, "
-				"MADV_POPULATE_*, mlock, exec): %" PRIu64 " pages,\n  %" PRIu64
-				" of them allocated\n", pop, pop_pages);
-	}
-	if (!a->complete)
-		fprintf(out, "  INCOMPLETE: the recorder stopped before the recording ended (no "
-			"session end marker):\n  faults, exits and counters after that are missing\n");
-	if (a->stopped)
-		fprintf(out, "  stopped early (signal): %zu process(es) still running were left "
-			"running\n", json_array_size(json_object_get(a->session, "running_at_end")));
-	without_summary(a, out);
-	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
-	if (!by)
-		return -ENOMEM;
-	memcpy(by, a->procs, a->nprocs * sizeof(*by));
-	qsort(by, a->nprocs, sizeof(*by), cost_cmp);
-	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
-		const struct proc *p = by[i];
-		uint64_t t = total(p->faults);
-		if (!measured(a)) {
-			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
-				base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
-			top_by_size(a, p, out);
-			continue;
-		}
-		struct kc_balance kb;
-		kc_balance(a, p, &kb);
-		fprintf(out, "\n  pid %u %s", p->pid, base_name(p->exe));
-		if (p->title)
-			fprintf(out, " [%s]", p->title);
-		else if (p->name && strncmp(p->name, base_name(p->exe), 15))
-			fprintf(out, " [%s]", p->name);
-		fprintf(out, "%s: %" PRIu64 " faults", p->is_root ? " (first process)" : "", t);
-		if (p->have_kc) {
-			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
-			uint64_t other = p->pop_faults + kb.shim + p->before_trace;
-			if (other)
-				fprintf(out, "\n    (of which %" PRIu64 " populated by syscalls, %" PRIu64
-					" the shim's own, %" PRIu64 " before tracing)", p->pop_faults, kb.shim,
-					p->before_trace);
-		}
-		fputc('\n', out);
-		if (kb.warning[0])
-			fprintf(out, "    WARNING: %s\n", kb.warning);
-		uint64_t min = t / 100 > 4 ? t / 100 : 4;
-		if (p->faults[FC_COW_COPY] >= min || p->faults[FC_DEMAND_ZERO] >= min ||
-		    p->faults[FC_SHMEM] >= min)
-			fprintf(out, "    %-12s %9s  %9s  %-5s  %s\n", "class", "faults", "size", "kind",
-				"mapped by");
-		top_vmas(a, p, FC_COW_COPY, min, out);
-		top_vmas(a, p, FC_DEMAND_ZERO, min, out);
-		top_vmas(a, p, FC_SHMEM, min, out);
-	}
-	if (a->nprocs > 6)
-		fprintf(out, "  ... %u more process(es) in report.json\n", a->nprocs - 6);
-	free(by);
-	int nf = 0;
-	for (uint32_t i = 0; i < a->nprocs; i++) {
-		const struct proc *p = a->procs[i];
-		for (uint32_t k = 0; k < p->nkids; k++, nf++) {
-			if (!nf)
-				fprintf(out, measured(a) ? "\n  memory each fork un-shared "
-							   "(copy-on-write copies):\n"
-							 : "\n  forks (copies not measured: no kernel "
-							   "collector):\n");
-			if (nf >= 8)
-				continue;
-			if (!measured(a)) {
-				fprintf(out, "    %u %s -> %u\n", p->pid, base_name(p->exe),
-					p->kids[k].child);
-				continue;
-			}
-			char cb[32], pbb[32];
-			const struct proc *c = NULL;
-			for (uint32_t j = 0; j < a->nprocs && !c; j++)
-				if (a->procs[j]->pid == p->kids[k].child)
-					c = a->procs[j];
-			human_bytes(p->kids[k].cow_child * a->page_size, cb, sizeof(cb));
-			human_bytes(p->kids[k].cow_parent * a->page_size, pbb, sizeof(pbb));
-			fprintf(out, "    %u %s -> %u %s: child copied %s, parent %s while it lived\n",
-				p->pid, base_name(p->exe), p->kids[k].child, base_name(c ? c->exe : NULL),
-				cb, pbb);
-		}
-	}
-	if (nf > 8)
-		fprintf(out, "    ... %d more fork(s) in report.json\n", nf - 8);
-	if (a->preload_lost || a->bpf_lost || a->damaged || a->unreadable)
-		fprintf(out, "  LOST: %" PRIu64 " shim records, %" PRIu64 " kernel records, %" PRIu64
-			" damaged, %" PRIu64 " unreadable files\n", a->preload_lost, a->bpf_lost,
-			a->damaged, a->unreadable);
-	return ferror(out) ? -EIO : 0;
-}

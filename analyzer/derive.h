@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What report.json and the summary both say about the model, computed in
+ * one place so they cannot disagree: the names of entry kinds, origins and
+ * ends, whether faults were measured at all, the kernel-counter balance of
+ * a process, why an entry has no stack.
+ */
+#ifndef VP_DERIVE_H
+#define VP_DERIVE_H
+
+#include <stdint.h>
+
+struct analysis;
+struct proc;
+struct vma;
+
+extern const char *const vk_name[]; /* enum vkind */
+extern const char *const vo_name[]; /* enum vorigin */
+extern const char *const ve_name[]; /* enum vend (VE_NONE: NULL) */
+
+/* Fault figures need the kernel collector: without it they are
+ * unmeasured (null), never 0. */
+int derive__measured(const struct analysis *a);
+
+/*
+ * The kernel's own count against ours: every fault the kernel counted for a
+ * process (minflt + majflt at its exit) is a traced fault event, a fault a
+ * syscall made without one (populated, and the shim's trace prefault), or
+ * one taken before tracing began. `difference` is what none of them
+ * explains (< 0: we traced more than the kernel counted, e.g. faults that
+ * failed with SIGSEGV/-EFAULT, which the kernel does not count).
+ */
+struct kc_balance {
+	uint64_t shim;
+	int64_t difference;
+	char warning[256];
+};
+
+void derive__kc_balance(const struct analysis *a, const struct proc *p, struct kc_balance *b);
+
+/* Why an entry made by a call has no stack, or NULL (it has one, or it was
+ * not made by a call, or the trace does not say). */
+const char *derive__stack_missing(const struct proc *p, const struct vma *e);
+
+#endif
