@@ -222,18 +222,15 @@ static void fill_from_maps(struct analysis *a, struct proc *p, const char *text,
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
 		if (!nl)
 			nl = end;
-		unsigned long long lo, hi, off;
-		char perms[8] = "";
-		int path_at = 0;
-		char line[4096 + 256];
-		size_t ll = (size_t)(nl - s) < sizeof(line) - 1 ? (size_t)(nl - s) : sizeof(line) - 1;
-		memcpy(line, s, ll);
-		line[ll] = 0;
+		struct vp_maps_line ml;
+		int ok = vp_maps_line_parse(s, nl, &ml);
 		s = nl + 1;
-		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &lo, &hi, perms, &off,
-			   &path_at) < 4 || hi <= lo || strlen(perms) < 4 || hi > USER_END)
+		if (!ok || ml.end > USER_END)
 			continue; /* [vsyscall] lives in kernel space: not a user VMA */
-		const char *path = path_at > 0 && path_at <= (int)ll ? line + path_at : "";
+		uint64_t lo = ml.start, hi = ml.end, off = ml.pgoff;
+		char path[VP_MAPS_LINE_MAX + 1];
+		memcpy(path, ml.path, ml.path_len);
+		path[ml.path_len] = 0;
 		/* only where the timeline has nothing; but a file mapping the
 		 * kernel side saw (no path in a syscall record) learns its path */
 		uint32_t i = model__live_lb(p, lo);
@@ -253,10 +250,9 @@ static void fill_from_maps(struct analysis *a, struct proc *p, const char *text,
 		e.start = lo;
 		e.end = hi;
 		e.offset = off;
-		e.prot = (uint8_t)((perms[0] == 'r' ? PROT_READ : 0) |
-				   (perms[1] == 'w' ? PROT_WRITE : 0) |
-				   (perms[2] == 'x' ? PROT_EXEC : 0));
-		e.shared = perms[3] == 's';
+		e.prot = (uint8_t)((ml.read ? PROT_READ : 0) | (ml.write ? PROT_WRITE : 0) |
+				   (ml.exec ? PROT_EXEC : 0));
+		e.shared = ml.shared;
 		e.stack_file = -1;
 		e.created_ns = valid_from;
 		e.origin = (uint8_t)origin;

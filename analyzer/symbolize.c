@@ -25,6 +25,7 @@
  * merge snapshots with an explicit rule and share ELF state across spaces.
  */
 #include "symbolize.h"
+#include "traceutil.h"
 
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -33,11 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* A maps line is at most this long (path is bounded by PATH_MAX in the
- * kernel; 4096 + the fixed fields with their padding). Longer lines are
- * garbage. */
-#define MAPS_LINE_MAX (4096 + 256)
 
 /* ------------------------------------------------------------------------ */
 /* Chained hash table of intrusive nodes; bucket count is a power of two.   */
@@ -376,103 +372,6 @@ static bool dso__vaddr(const struct dso *d, uint64_t off, uint64_t *vaddr)
 /* ------------------------------------------------------------------------ */
 /* Maps text                                                                 */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parse 1..16 hex digits at *p (bounded by end). */
-static bool parse_hex(const char **p, const char *end, uint64_t *out)
-{
-	const char *q = *p;
-	uint64_t v = 0;
-	int n = 0;
-
-	for (; q < end && hexval(*q) >= 0; q++, n++) {
-		if (n == 16)
-			return false;
-		v = v << 4 | (uint64_t)hexval(*q);
-	}
-	if (n == 0)
-		return false;
-	*p = q;
-	*out = v;
-	return true;
-}
-
-static bool parse_dec(const char **p, const char *end, uint64_t *out)
-{
-	const char *q = *p;
-	uint64_t v = 0;
-
-	for (; q < end && *q >= '0' && *q <= '9'; q++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*q - '0');
-	}
-	if (q == *p)
-		return false;
-	*p = q;
-	*out = v;
-	return true;
-}
-
-static bool parse_char(const char **p, const char *end, char c)
-{
-	if (*p >= end || **p != c)
-		return false;
-	(*p)++;
-	return true;
-}
-
-struct maps_line {
-	uint64_t start, end, pgoff, ino;
-	bool exec;
-	const char *path; /* into the text; not NUL-terminated */
-	size_t path_len;  /* 0 = anonymous */
-};
-
-/*
- * "start-end perms offset major:minor inode [path]", the layout of
- * fs/proc/task_mmu.c. The path is everything after the inode and its padding
- * (it may contain spaces). False if the line does not have that shape.
- */
-static bool parse_line(const char *p, const char *end, struct maps_line *ml)
-{
-	uint64_t major, minor;
-
-	if (end - p > MAPS_LINE_MAX || memchr(p, '\0', (size_t)(end - p)))
-		return false;
-	if (!parse_hex(&p, end, &ml->start) || !parse_char(&p, end, '-') ||
-	    !parse_hex(&p, end, &ml->end) || !parse_char(&p, end, ' '))
-		return false;
-	if (end - p < 5 || (p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
-	    (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's') || p[4] != ' ')
-		return false;
-	ml->exec = p[2] == 'x';
-	p += 5;
-	if (!parse_hex(&p, end, &ml->pgoff) || !parse_char(&p, end, ' ') ||
-	    !parse_hex(&p, end, &major) || !parse_char(&p, end, ':') ||
-	    !parse_hex(&p, end, &minor) || !parse_char(&p, end, ' ') ||
-	    !parse_dec(&p, end, &ml->ino))
-		return false;
-	if (p < end && *p != ' ' && *p != '\t')
-		return false;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	while (end > p && (end[-1] == '\r' || end[-1] == ' '))
-		end--;
-	ml->path = p;
-	ml->path_len = (size_t)(end - p);
-	return ml->start < ml->end;
-}
-
 static int mapping_cmp(const void *a, const void *b)
 {
 	const struct mapping *x = a, *y = b;
@@ -561,14 +460,14 @@ int symbolizer__add_maps(struct symbolizer *s, uint64_t key, const char *text, s
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
-		struct maps_line ml;
+		struct vp_maps_line ml;
 		bool file, vdso;
 
 		if (eol == p) { /* empty line */
 			p = eol + 1;
 			continue;
 		}
-		if (!parse_line(p, eol, &ml)) {
+		if (!vp_maps_line_parse(p, eol, &ml)) {
 			s->stats.bad_lines++;
 			p = nl ? nl + 1 : end;
 			continue;

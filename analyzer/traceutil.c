@@ -2,6 +2,7 @@
 #include "traceutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,3 +189,93 @@ int vp_open_regular(const char *path, int follow)
 	return fd;
 }
 
+
+/* ---- /proc/PID/maps lines ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse 1..16 hex digits at *p (bounded by end). */
+static bool parse_hex(const char **p, const char *end, uint64_t *out)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; q < end && hexval(*q) >= 0; q++, n++) {
+		if (n == 16)
+			return false;
+		v = v << 4 | (uint64_t)hexval(*q);
+	}
+	if (n == 0)
+		return false;
+	*p = q;
+	*out = v;
+	return true;
+}
+
+static bool parse_dec(const char **p, const char *end, uint64_t *out)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*q - '0');
+	}
+	if (q == *p)
+		return false;
+	*p = q;
+	*out = v;
+	return true;
+}
+
+static bool parse_char(const char **p, const char *end, char c)
+{
+	if (*p >= end || **p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+bool vp_maps_line_parse(const char *p, const char *end, struct vp_maps_line *ml)
+{
+	uint64_t major, minor;
+
+	if (end - p > VP_MAPS_LINE_MAX || memchr(p, '\0', (size_t)(end - p)))
+		return false;
+	if (!parse_hex(&p, end, &ml->start) || !parse_char(&p, end, '-') ||
+	    !parse_hex(&p, end, &ml->end) || !parse_char(&p, end, ' '))
+		return false;
+	if (end - p < 5 || (p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+	    (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's') || p[4] != ' ')
+		return false;
+	ml->read = p[0] == 'r';
+	ml->write = p[1] == 'w';
+	ml->exec = p[2] == 'x';
+	ml->shared = p[3] == 's';
+	p += 5;
+	if (!parse_hex(&p, end, &ml->pgoff) || !parse_char(&p, end, ' ') ||
+	    !parse_hex(&p, end, &major) || !parse_char(&p, end, ':') ||
+	    !parse_hex(&p, end, &minor) || !parse_char(&p, end, ' ') ||
+	    !parse_dec(&p, end, &ml->ino))
+		return false;
+	if (p < end && *p != ' ' && *p != '\t')
+		return false;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	ml->path = p;
+	ml->path_len = (size_t)(end - p);
+	return ml->start < ml->end;
+}

@@ -9,6 +9,7 @@
 #define VP_TRACEUTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmaprof/record.h"
@@ -60,6 +61,20 @@ json_t *vp_json_str(const char *s);
 /* Copy s[0..len) into dst (len + 1 bytes) with the same replacement;
  * returns dst, NUL-terminated. */
 char *vp_utf8_clean(char *dst, const char *s, size_t len);
+
+/* One line of /proc/PID/maps: "start-end perms offset major:minor inode
+ * [path]", the layout of fs/proc/task_mmu.c. The path is everything after
+ * the inode and its padding (it may contain spaces), trailing blanks cut.
+ * A line longer than VP_MAPS_LINE_MAX (a path is at most PATH_MAX) or of
+ * another shape is rejected (false): the one parser of maps text. */
+#define VP_MAPS_LINE_MAX (4096 + 256)
+struct vp_maps_line {
+	uint64_t start, end, pgoff, ino;
+	bool read, write, exec, shared;
+	const char *path; /* into the text; not NUL-terminated */
+	size_t path_len;  /* 0 = anonymous */
+};
+bool vp_maps_line_parse(const char *p, const char *end, struct vp_maps_line *ml);
 
 /* Open a file of a trace directory to read: never blocks on a FIFO or a
  * device, never follows a symlink (`follow` 0), refuses anything but a
