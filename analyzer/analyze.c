@@ -24,10 +24,6 @@
 #include "model.h"
 #include "vmaprof/clock.h"
 
-const char *const fclass_name[FC_N] = { "demand_zero", "zero_page", "cow_copy", "cow_reuse",
-					"file", "shmem", "shared_write", "other" };
-const char *const pop_name[POP_N] = { "mmap", "madvise", "mlock", "mremap", "mprotect",
-				      "brk", "execve", "ioctl", "other" };
 
 #define VM_READ 0x1ull
 #define VM_WRITE 0x2ull
