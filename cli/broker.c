@@ -22,6 +22,7 @@
  * the trace directory.
  */
 #include "broker.h"
+#include "procfs.h"
 #include "vmaprof/clock.h"
 
 #include <errno.h>
@@ -56,40 +57,10 @@ struct broker {
 	pid_t refused[MAX_REFUSED];
 };
 
-/* Parent of `pid` from /proc/PID/stat (field 4, after the ')' that ends the
- * command name, which may itself hold spaces and parentheses). */
-static pid_t ppid_of(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *rp = strrchr(buf, ')');
-	char state;
-	int pp;
-	if (!rp || sscanf(rp + 1, " %c %d", &state, &pp) != 2)
-		return -1;
-	return (pid_t)pp;
-}
-
 /* 1 when `pid` descends from the recorder. */
 static int in_tree(const struct broker *b, pid_t pid)
 {
-	for (int depth = 0; pid > 1 && depth < 4096; depth++) {
-		pid_t pp = ppid_of(pid);
-		if (pp == b->self)
-			return 1;
-		if (pp <= 0 || pp == pid)
-			return 0;
-		pid = pp;
-	}
-	return 0;
+	return procfs_descends(pid, b->self);
 }
 
 /* "preload.<pid>.<digits>.vpt" with <pid> the peer's own. */

@@ -31,6 +31,7 @@
 
 #include "broker.h"
 #include "outfile.h"
+#include "procfs.h"
 #include "config.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
@@ -63,31 +64,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = e;
 }
 
-/* 1 if pid descends from us (its parent chain reaches our pid). */
-static int in_tree(pid_t pid, pid_t self)
-{
-	for (int depth = 0; pid > 1 && depth < 256; depth++) {
-		char path[64], buf[512];
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return 0;
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return 0;
-		buf[n] = 0;
-		char *q = strrchr(buf, ')');
-		int ppid;
-		if (!q || sscanf(q + 1, " %*c %d", &ppid) != 1)
-			return 0;
-		if (ppid == self)
-			return 1;
-		pid = ppid;
-	}
-	return 0;
-}
-
 /* The processes of our tree still alive (when we stop waiting for them). */
 static json_t *still_running(void)
 {
@@ -100,7 +76,7 @@ static json_t *still_running(void)
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end || pid <= 1 || pid == self)
 			continue;
-		if (in_tree((pid_t)pid, self))
+		if (procfs_descends((pid_t)pid, self))
 			json_array_append_new(a, json_integer(pid));
 	}
 	if (d)
@@ -174,45 +150,22 @@ static json_t *prog_stats_json(struct collector *col)
  * blocked on the start pipe): what it faulted before tracing began. */
 static json_t *fault_counters(pid_t pid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	struct procfs_stat st;
+	if (procfs_stat(pid, &st) < 0)
 		return NULL;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NULL;
-	buf[n] = 0;
-	/* fields after the command name, which may hold spaces and ')' */
-	char *q = strrchr(buf, ')');
-	unsigned long long minflt, majflt;
-	if (!q || sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %*u %llu", &minflt, &majflt) != 2)
-		return NULL;
-	return json_pack("{s:i, s:I, s:I}", "pid", (int)pid, "minflt", (json_int_t)minflt,
-			 "majflt", (json_int_t)majflt);
+	return json_pack("{s:i, s:I, s:I}", "pid", (int)pid, "minflt", (json_int_t)st.minflt,
+			 "majflt", (json_int_t)st.majflt);
 }
 
 /* Wait (bounded) until `pid` sleeps in read(fd): from then on it takes no
  * fault until we write to the pipe. 1 if seen, 0 if not within ~2 s. */
 static int wait_blocked_in_read(pid_t pid, int fd)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	for (int i = 0; i < 20000; i++) {
-		int f = open(path, O_RDONLY | O_CLOEXEC);
-		if (f < 0)
-			return 0;
-		ssize_t n = read(f, buf, sizeof(buf) - 1);
-		close(f);
-		if (n <= 0)
-			return 0;
-		buf[n] = 0;
-		long nr;
-		unsigned long a0;
-		/* "0 0x<fd> ..." = blocked in read(fd); "running" while it runs */
-		if (sscanf(buf, "%ld 0x%lx", &nr, &a0) == 2 && nr == 0 && a0 == (unsigned long)fd)
+		if (procfs_sleeps_in_read(pid, fd))
 			return 1;
+		if (kill(pid, 0) < 0)
+			return 0;
 		struct timespec ts = { 0, 100000 };
 		nanosleep(&ts, NULL);
 	}
