@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from vptest import VMAPROF, check, eq, main, workload
+from vptest import VMAPROF, check, eq, main, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOBODY = pwd.getpwnam("nobody")
@@ -31,10 +31,7 @@ def record(args, cmd, timeout=60, **kw):
                           text=True, timeout=timeout, **kw)
 
 
-def validate(path):
-    p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "validate_report.py"), path],
-                       capture_output=True, text=True)
-    eq(p.returncode, 0, f"{path} against the JSON Schema:\n{p.stdout}{p.stderr}")
+validate = validate_report
 
 
 class Tmp:

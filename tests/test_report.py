@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 
-from vptest import VMAPROF, check, eq, main, workload
+from vptest import VMAPROF, check, eq, main, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 W = workload("w_faults")
@@ -18,10 +18,7 @@ WS = workload("w_faults_static")
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-jsonschema
 
 
-def validate(path):
-    p = subprocess.run([SYSTEM_PYTHON, os.path.join(HERE, "validate_report.py"), path],
-                       capture_output=True, text=True)
-    eq(p.returncode, 0, f"{path} against the JSON Schema:\n{p.stdout}{p.stderr}")
+validate = validate_report
 
 
 class Rec:

@@ -17,6 +17,19 @@ VMAPROF = os.environ.get("VMAPROF", "vmaprof")
 WORKLOADS = os.environ.get("VP_WORKLOADS", ".")
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-jsonschema
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def validate_report(path):
+    """report.json at `path` against schema/report.schema.json (every report
+    a test produces goes through this)."""
+    p = subprocess.run([SYSTEM_PYTHON, os.path.join(HERE, "validate_report.py"), path],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Fail(f"{path} against the JSON Schema:\n{p.stdout}{p.stderr}")
+
+
 class Fail(Exception):
     pass
 
