@@ -1062,7 +1062,7 @@ static int reports__compare(const struct diff_opts *o, const struct report *a,
 
 /* ---- command line ----------------------------------------------------- */
 
-static const char usage[] =
+const char diff__usage[] =
 	"usage: vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
 	"  METRIC   demand_zero zero_page cow_copy cow_reuse file shmem shared_write other\n"
 	"           total_faults pages_allocated vma_count mapped_bytes\n"
@@ -1162,7 +1162,7 @@ int diff__main(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			fputs(diff__usage, stdout);
 			rc = 0;
 			goto cleanup;
 		case ':':

@@ -21,5 +21,7 @@
 /* argv[0] is "diff". Returns the process exit status: 0 every bound holds,
  * 1 a bound is exceeded, 2 bad input or usage. */
 int diff__main(int argc, char **argv);
+/* Its usage text (`vmaprof diff --help`, also in `vmaprof --help`). */
+extern const char diff__usage[];
 
 #endif

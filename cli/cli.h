@@ -9,6 +9,10 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 
+/* Each subcommand's usage; `vmaprof --help` prints them all. */
+extern const char vp_record_usage[];
+extern const char vp_report_usage[];
+
 /* 1 if DIR already holds trace files or a session. */
 int vp_dir_has_traces(const char *dir);
 /* The short summary `record` prints when the command is gone. */

@@ -4,17 +4,18 @@
 
 #include "cli.h"
 #include "config.h"
+#include "diff.h"
 
+/* Every subcommand's own usage, so this lists every option they take. */
 static void usage(FILE *f)
 {
-	fputs("vmaprof " VMAPROF_VERSION " - where a process's memory goes, per mapping\n"
-	      "\n"
-	      "usage:\n"
-	      "  vmaprof record [-o DIR] [--no-bpf] [--no-preload] [--stack-depth N] [--no-stacks]\n"
-	      "                 [--no-signal-stacks] [--bpf-stats] [--] COMMAND [ARG...]\n"
-	      "  vmaprof report DIR [-o FILE] [--format json|text]\n"
-	      "  vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
-	      "  vmaprof --version | --help\n", f);
+	fputs("vmaprof " VMAPROF_VERSION " - where a process's memory goes, per mapping\n\n", f);
+	fputs(vp_record_usage, f);
+	fputc('\n', f);
+	fputs(vp_report_usage, f);
+	fputc('\n', f);
+	fputs(diff__usage, f);
+	fputs("\nvmaprof --version | --help\n", f);
 }
 
 int main(int argc, char **argv)

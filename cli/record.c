@@ -103,18 +103,21 @@ static int find_shim(char *out, size_t cap)
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
 }
 
+const char vp_record_usage[] =
+	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
+	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
+	"                      [--] COMMAND [ARG...]\n"
+	"  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
+	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
+	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
+	"               SIGRTMAX-1)\n"
+	"  --bpf-stats  turn on the kernel's BPF run-time statistics while recording\n"
+	"               and store each program's run count and time in session.json\n"
+	"               (costs some ns per program run; for measuring vmaprof)\n";
+
 static void usage(FILE *f)
 {
-	fputs("usage: vmaprof record [-o DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
-	      "                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	      "                      [--] COMMAND [ARG...]\n"
-	      "  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
-	      "               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
-	      "               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
-	      "               SIGRTMAX-1)\n"
-	      "  --bpf-stats  turn on the kernel's BPF run-time statistics while recording\n"
-	      "               and store each program's run count and time in session.json\n"
-	      "               (costs some ns per program run; for measuring vmaprof)\n", f);
+	fputs(vp_record_usage, f);
 }
 
 /* Put the shim first in LD_PRELOAD, keeping what the user preloads. */

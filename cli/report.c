@@ -217,6 +217,15 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 	return rc;
 }
 
+const char vp_report_usage[] =
+	"usage: vmaprof report DIR [-o|--output FILE] [--format json|text|records] [--stats]\n"
+	"                      [--no-stacks]\n"
+	"  --format json     report.json (default: DIR/report.json; -o - for stdout)\n"
+	"  --format text     the human summary\n"
+	"  --format records  every recorded record, one per line (for debugging)\n"
+	"  --stats           print the analyzer's throughput and peak memory\n"
+	"  --no-stacks       records: without the symbolized stacks\n";
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -227,12 +236,6 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static const char usage[] =
-		"usage: vmaprof report DIR [-o FILE] [--format json|text|records]\n"
-		"  json     report.json (default: DIR/report.json; -o - for stdout)\n"
-		"  text     the human summary\n"
-		"  records  every recorded record, one per line (for debugging)\n"
-		"  --stats  print the analyzer's throughput and peak memory\n";
 	const char *outp = NULL, *fmt = "json";
 	struct dump_opts dopts = { .stacks = 1 };
 	int c, stats = 0;
@@ -243,12 +246,12 @@ int cmd_report(int argc, char **argv)
 		case 'f': fmt = optarg; break;
 		case 'S': dopts.stacks = 0; break;
 		case 's': stats = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'h': fputs(vp_report_usage, stdout); return 0;
+		default: fputs(vp_report_usage, stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fputs(usage, stderr);
+		fputs(vp_report_usage, stderr);
 		return 2;
 	}
 	const char *dir = argv[optind];
@@ -287,7 +290,7 @@ int cmd_report(int argc, char **argv)
 			rc = 2;
 		}
 	} else {
-		fprintf(stderr, "vmaprof report: unknown format '%s'\n%s", fmt, usage);
+		fprintf(stderr, "vmaprof report: unknown format '%s'\n%s", fmt, vp_report_usage);
 		rc = 2;
 	}
 	/* a full disk or a closed pipe is an error, not a silent 0 */

@@ -388,7 +388,23 @@ def t_killed():
         eq(json.load(open(os.path.join(d2, "report.json")))["complete"], True, "complete")
 
 
+def t_help():
+    """`vmaprof --help` lists every option each subcommand accepts (read from
+    their getopt tables in the sources)."""
+    import re
+    src = os.path.dirname(HERE)
+    p = subprocess.run([VMAPROF, "--help"], capture_output=True, text=True)
+    eq(p.returncode, 0, p.stderr)
+    for f in ("cli/record.c", "cli/report.c", "analyzer/diff.c"):
+        opts = re.findall(r'\{ "([a-z-]+)", (?:no|required|optional)_argument', open(
+            os.path.join(src, f)).read())
+        check(opts, f"no options found in {f}")
+        for o in opts:
+            if o != "help":
+                check(f"--{o}" in p.stdout, f"--{o} ({f}) missing from vmaprof --help")
+
+
 if __name__ == "__main__":
     main({"symlinks": t_symlinks, "fifos": t_fifos, "unusable": t_unusable,
           "diskfull": t_diskfull, "stop": t_stop, "stale_pid": t_stale_pid,
-          "killed": t_killed})
+          "killed": t_killed, "help": t_help})
