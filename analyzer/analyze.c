@@ -1376,7 +1376,8 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 	load_markers(a, &td);
 	tracedir__free(&td);
 
-	qsort(ev.e, ev.n, sizeof(*ev.e), ev_cmp);
+	if (ev.n > 1) /* ev.e is NULL when there is nothing: qsort(NULL, 0) is UB */
+		qsort(ev.e, ev.n, sizeof(*ev.e), ev_cmp);
 	dedup(&ev);
 
 	if (a->root_pid) {

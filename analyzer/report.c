@@ -118,7 +118,8 @@ static int space_at(const struct proc *p, uint64_t t)
 static json_t *top_sites(struct analysis *a, struct site *tmp, uint32_t n, int space)
 {
 	json_t *arr = json_array();
-	qsort(tmp, n, sizeof(*tmp), site_cmp);
+	if (n > 1)
+		qsort(tmp, n, sizeof(*tmp), site_cmp);
 	for (uint32_t i = 0; i < n && i < 5; i++) {
 		json_t *fr = frame_json(a, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip, 0,
 					(int)tmp[i].kernel);
@@ -164,7 +165,8 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 			}
 	}
 	/* merge equal (ip, class, image): sort by them, then fold */
-	qsort(tmp, n, sizeof(*tmp), site_key_cmp);
+	if (n > 1)
+		qsort(tmp, n, sizeof(*tmp), site_key_cmp);
 	uint32_t m = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (m && tmp[m - 1].ip == tmp[i].ip && tmp[m - 1].cls == tmp[i].cls &&
@@ -439,7 +441,8 @@ static json_t *report_head(struct analysis *a)
  * "processes" then "forks" last in the report. */
 int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 {
-	qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
+	if (a->nprocs > 1) /* a->procs is NULL without processes */
+		qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
 	struct u64map sc = { 0 };
 	struct dumpbuf db = { 0 };
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
@@ -685,8 +688,10 @@ void analysis__summary(struct analysis *a, FILE *out)
 	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)
 		exit(2);
-	memcpy(by, a->procs, a->nprocs * sizeof(*by));
-	qsort(by, a->nprocs, sizeof(*by), cost_cmp);
+	if (a->nprocs) /* a->procs is NULL without processes */
+		memcpy(by, a->procs, a->nprocs * sizeof(*by));
+	if (a->nprocs > 1)
+		qsort(by, a->nprocs, sizeof(*by), cost_cmp);
 	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
 		const struct proc *p = by[i];
 		uint64_t t = total(p->faults);
