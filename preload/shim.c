@@ -137,6 +137,24 @@ static int configured;     /* VMAPROF_DIR was set at start */
 static char out_dir[VP_MAX_PATH];
 static uint32_t stack_depth = 64;
 
+/* ---- children the fork hooks never saw ----
+ *
+ * A child made by a raw clone/clone3 system call (syscall(SYS_clone, ...),
+ * inline assembly, a runtime with its own fork) runs no atfork handler: it
+ * would go on writing into its parent's trace under the parent's pid. So
+ * every hook checks a word on a page marked MADV_WIPEONFORK: the kernel
+ * hands any child not sharing our memory (fork, clone and clone3 without
+ * CLONE_VM) that page zero-filled, so a zero means "a new process whose
+ * stream was not started yet" -- one load, no system call, exact. The
+ * child then starts its own stream as a forked one does. (getpid() would
+ * cost a real system call per hook: ~100 ns here with mitigations, as much
+ * as a whole record.) Kernels without MADV_WIPEONFORK (< 4.14) fall back to
+ * comparing getpid() with the cached pid. */
+static const uint64_t token_static = 1;
+static volatile const uint64_t *fork_token = &token_static;
+static volatile uint64_t *token_page;
+static int token_by_pid; /* no MADV_WIPEONFORK: compare pids instead */
+
 uint64_t shim__now(void)
 {
 	struct timespec ts;
@@ -154,6 +172,9 @@ void shim__fill_header(struct vp_rec *r, uint64_t t)
 	r->tid = (uint32_t)my_tid;
 }
 
+static void unseen_child(void);
+static void arm_fork_token(void);
+
 /* Enter a hook: 1 if this call is to be recorded. */
 #define enter() enter_from(__builtin_return_address(0))
 static inline int enter_from(const void *ra)
@@ -166,6 +187,11 @@ static inline int enter_from(const void *ra)
 	}
 	if (!atomic_load_explicit(&ready, memory_order_acquire) || vp_vfork_child)
 		return 0;
+	if (UNLIKELY(*fork_token == 0) || UNLIKELY(token_by_pid && SYS0(SYS_getpid) != my_pid)) {
+		unseen_child();
+		if (!atomic_load_explicit(&ready, memory_order_acquire))
+			return 0;
+	}
 	if (UNLIKELY(stacks__internal_caller(ra))) {
 		writer__reentered();
 		return 0;
@@ -426,9 +452,35 @@ static void start_stream(void)
 		return;
 	}
 	rec_proc();
+	arm_fork_token();
 	rec_maps(VP_MAPS_START);
 	stacks__init(stack_depth);
 	atomic_store_explicit(&ready, 1, memory_order_release);
+}
+
+/* Arm the fork token for this process (see fork_token). In a child the
+ * page is already mapped (and wiped): it is only set again. */
+static void arm_fork_token(void)
+{
+	if (!token_page && !token_by_pid) {
+		void *p = shim__real_mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			token_by_pid = 1;
+			return;
+		}
+		if (SYS3(SYS_madvise, p, 4096, MADV_WIPEONFORK)) {
+			shim__real_munmap(p, 4096);
+			token_by_pid = 1;
+			return;
+		}
+		shim__note_internal(p, 4096, VP_INT_OTHER, 0, 0);
+		token_page = p;
+	}
+	if (token_page) {
+		*token_page = 1;
+		fork_token = token_page;
+	}
 }
 
 static void after_fork_child(void)
@@ -442,6 +494,16 @@ static void after_fork_child(void)
 	stacks__forget();
 	start_stream();
 	in_hook = 0;
+}
+
+/* First hook call in a child made behind libc's back (fork_token): the
+ * trace, stack table and thread ids are the parent's; start our own. Only
+ * the calling thread exists in the child. */
+static void unseen_child(void)
+{
+	int saved = errno;
+	after_fork_child();
+	errno = saved;
 }
 
 __attribute__((constructor(101))) static void shim_init(void)

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: MIT
+"""Programs hostile to the shim (tests/workloads/w_hostile.c) and damaged
+traces: the shim must never break or kill the program, never misattribute,
+and the report must say what it could not record and why."""
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+
+from vptest import VMAPROF, check, eq, main, parse_dump, workload, Fail
+
+W = workload("w_hostile")
+
+
+class Rec:
+    """`vmaprof record` of cmd into a temporary directory, kept until exit."""
+
+    def __init__(self, cmd, args=("--no-bpf",)):
+        self.tmp = tempfile.mkdtemp(prefix="vmaprof-hostile-")
+        self.dir = os.path.join(self.tmp, "rec")
+        p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
+                           capture_output=True, text=True, timeout=300)
+        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
+        self.report = json.load(open(os.path.join(self.dir, "report.json")))
+        d = subprocess.run([VMAPROF, "report", self.dir, "--format", "records"],
+                           capture_output=True, text=True, timeout=300)
+        eq(d.returncode, 0, f"report --format records: {d.stderr}")
+        self.streams, self.errors, self.failed = parse_dump(d.stdout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def proc(self, pid):
+        p = [p for p in self.report["processes"] if p["pid"] == pid]
+        eq(len(p), 1, f"processes with pid {pid}")
+        return p[0]
+
+    def streams_of(self, pid):
+        return [s for s in self.streams if s.header["source"] == "preload" and s.pid == pid]
+
+
+def shim_mmaps(stream, fn):
+    return [r for r in stream.of("mem", call="mmap", src="shim")
+            if r.stack and r.stack[0]["function"] == fn]
+
+
+def vmas_by(proc, fn):
+    return [v for v in proc["vmas"] if v["stack"] and v["stack"][0]["function"] == fn]
+
+
+def rawclone(kind):
+    n = 1000
+    with Rec([W, "rawclone", str(n), kind]) as r:
+        eq(r.rc, 0, f"exit status ({r.stderr})")
+        out = dict(l.split(" ", 1) for l in r.stdout.split("\n") if l.startswith("child "))
+        child = int(out["child"])
+        parent = r.report["processes"][0]["pid"]
+        check(child != parent, "two processes")
+        ps = r.streams_of(parent)
+        eq(len(ps), 1, "parent streams")
+        # every record of the parent's stream is the parent's own
+        eq(sorted({rec["pid"] for rec in ps[0].records}), [parent], "pids in the parent's stream")
+        eq(len(shim_mmaps(ps[0], "child_map")), 0, "child's mmaps in the parent's stream")
+        eq(len(shim_mmaps(ps[0], "parent_map")), 3, "parent's own mmaps")
+        cs = r.streams_of(child)
+        eq(len(cs), 1, "child streams")
+        eq(sorted({rec["pid"] for rec in cs[0].records}), [child], "pids in the child's stream")
+        eq(len(shim_mmaps(cs[0], "child_map")), n, "child's mmaps in its own stream")
+        eq(cs[0].proc()["ppid"], parent, "child's ppid")
+        for s in (ps[0], cs[0]):
+            for k in ("lost", "incomplete", "bad", "truncated"):
+                eq(s.header[k], 0, f"{s.header['name']} {k}")
+        # the report: no phantom VMAs in the parent, exactly n in the child
+        eq(len(vmas_by(r.proc(parent), "child_map")), 0, "phantom VMAs in the parent")
+        eq(len(vmas_by(r.proc(parent), "parent_map")), 3, "parent's VMAs")
+        eq(len(vmas_by(r.proc(child), "child_map")), n, "child's VMAs")
+        eq(r.proc(child)["preload"]["active"], True, "child traced by the shim")
+
+
+def t_rawclone():
+    rawclone("clone")
+
+
+def t_rawclone3():
+    rawclone("clone3")
+
+
+def t_rawclone_asm():
+    rawclone("asm")
+
+
+def t_seccomp():
+    """A filter that kills on fallocate and madvise, installed after the
+    shim started: the program must run as it does bare (exit 0), the shim
+    must stop before making either call, and the report must say why."""
+    n = 20000
+    bare = subprocess.run([W, "seccomp", str(n)], capture_output=True, text=True, timeout=120)
+    eq((bare.returncode, bare.stdout), (0, f"pairs {n}\n"), "bare run")
+    with Rec([W, "seccomp", str(n)]) as r:
+        eq(r.rc, 0, f"exit status under vmaprof record ({r.stderr[-400:]})")
+        eq(r.stdout, f"pairs {n}\n", "program output")
+        p = r.report["processes"][0]
+        eq(p["exit_signal"], None, "killed by a signal")
+        why = p["preload"]["reason"] or ""
+        check("seccomp" in why and "fallocate" in why,
+              f"report says the shim stopped for the seccomp filter: {why!r}")
+        s = r.streams_of(p["pid"])
+        eq(len(s), 1, "streams")
+        eq(s[0].header["disabled"], "seccomp", "disabled reason in the trace header")
+        got = len(shim_mmaps(s[0], "pair_map"))
+        unm = len([x for x in s[0].of("mem", call="munmap", src="shim")])
+        lost = s[0].header["lost"]
+        check(0 < got < n, f"recorded some pairs before stopping ({got})")
+        # every call the shim saw is either recorded or counted as lost
+        check(got + unm + lost >= 2 * n, f"recorded {got}+{unm} + lost {lost} < {2 * n}")
+        check(r.report["collectors"]["preload"]["lost"] >= lost, "report counts the lost calls")
+        check("seccomp" in r.stderr, f"summary says why: {r.stderr[-600:]}")
+
+
+def t_seccomp_harmless():
+    """A filter that kills only a syscall the shim never makes: the shim
+    goes on recording everything."""
+    n = 20000
+    with Rec([W, "seccomp", str(n), "101"]) as r:  # 101: ptrace
+        eq(r.rc, 0, f"exit status ({r.stderr[-400:]})")
+        p = r.report["processes"][0]
+        s = r.streams_of(p["pid"])
+        eq(len(s), 1, "streams")
+        eq(s[0].header["disabled"], "none", "disabled")
+        eq(s[0].header["lost"], 0, "lost")
+        eq(len(shim_mmaps(s[0], "pair_map")), n, "all pairs recorded")
+        eq(p["preload"]["reason"], None, "no reason: complete")
+
+
+if __name__ == "__main__":
+    main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
+          "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless})
