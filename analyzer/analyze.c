@@ -832,8 +832,68 @@ static const char *const dis_why[] = {
 	[VP_DIS_REOPEN] = "the shim stopped recording: could not reopen its trace file",
 };
 
-static const char *disabled_why(uint32_t d)
+/* The system calls the shim makes for itself, by x86_64 number. */
+static const char *shim_syscall_name(int32_t nr)
 {
+	switch (nr) {
+	case 0: return "read";
+	case 3: return "close";
+	case 5: return "fstat";
+	case 9: return "mmap";
+	case 11: return "munmap";
+	case 14: return "rt_sigprocmask";
+	case 28: return "madvise";
+	case 39: return "getpid";
+	case 41: return "socket";
+	case 42: return "connect";
+	case 44: return "sendto";
+	case 47: return "recvmsg";
+	case 77: return "ftruncate";
+	case 89: return "readlink";
+	case 110: return "getppid";
+	case 186: return "gettid";
+	case 257: return "openat";
+	case 285: return "fallocate";
+	case 310: return "process_vm_readv";
+	default: return NULL;
+	}
+}
+
+static const char *seccomp_action_name(uint32_t act)
+{
+	switch (act & 0xffff0000u) {
+	case 0x80000000u: return "kill the program";
+	case 0x00000000u: return "kill the thread";
+	case 0x00030000u: return "trap (SIGSYS)";
+	case 0x00050000u: return "fail";
+	case 0x7fc00000u: return "hand to a supervisor";
+	case 0x7ff00000u: return "hand to a tracer";
+	default: return "refuse";
+	}
+}
+
+/* Why the shim stopped recording the stream with header h, or NULL. */
+static const char *disabled_why(struct analysis *a, const struct vp_file_header *h)
+{
+	uint32_t d = h->disabled;
+	if (d == VP_DIS_SECCOMP) {
+		char b[400], num[32];
+		const char *name = shim_syscall_name(h->dis_nr);
+		if (!name) {
+			snprintf(num, sizeof(num), "system call %d", h->dis_nr);
+			name = num;
+		}
+		if (h->dis_nr < 0)
+			snprintf(b, sizeof(b), "the shim stopped recording: a seccomp filter it did "
+				 "not see installed is in force (its rules unknown), so it made no "
+				 "further system call of its own; later calls are counted as lost");
+		else
+			snprintf(b, sizeof(b), "the shim stopped recording: the program's seccomp "
+				 "filter would %s on the shim's own %s (for a new trace segment), so "
+				 "it never made it; later calls are counted as lost",
+				 seccomp_action_name(h->dis_action), name);
+		return model__intern(a, b, strlen(b));
+	}
 	return d < sizeof(dis_why) / sizeof(*dis_why) ? dis_why[d] : NULL;
 }
 
@@ -854,7 +914,7 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		const struct tfile *f = &a->files[i];
 		const char *w = f->is_bpf || f->pid != p->pid || f->records
-					? NULL : disabled_why(reader__header(f->r)->disabled);
+					? NULL : disabled_why(a, reader__header(f->r));
 		if (w)
 			return w;
 	}
@@ -895,7 +955,7 @@ static void preload_status(struct analysis *a)
 		}
 		for (uint32_t k = 0; p->preload_active && k < p->nimg; k++) {
 			const struct tfile *f = &a->files[p->img[k].file];
-			const char *w = disabled_why(reader__header(f->r)->disabled);
+			const char *w = disabled_why(a, reader__header(f->r));
 			if (w)
 				p->preload_reason = w;
 		}
@@ -1360,7 +1420,8 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		const struct vp_file_header *fh = reader__header(f->r);
 		const struct reader_stats *st = reader__stats(f->r);
 		f->lost = fh->lost;
-		f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0);
+		f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0) + st->seg_damaged +
+			     st->hdr_damaged;
 		if (f->is_bpf) {
 			a->bpf_records += f->records;
 			a->bpf_lost += f->lost;

@@ -698,6 +698,8 @@ void analysis__summary(struct analysis *a, FILE *out)
 		if (!measured(a)) {
 			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
 				base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
+			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+				fprintf(out, "    %s\n", p->preload_reason);
 			top_by_size(a, p, out);
 			continue;
 		}
@@ -718,6 +720,8 @@ void analysis__summary(struct analysis *a, FILE *out)
 					p->before_trace);
 		}
 		fputc('\n', out);
+		if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+			fprintf(out, "    %s\n", p->preload_reason);
 		if (kb.warning[0])
 			fprintf(out, "    WARNING: %s\n", kb.warning);
 		uint64_t min = t / 100 > 4 ? t / 100 : 4;

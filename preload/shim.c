@@ -33,13 +33,16 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <linux/seccomp.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
 #include "env.h"
+#include "seccomp.h"
 #include "shim.h"
 #include "stacks.h"
 #include "vmaprof/broker.h"
@@ -81,6 +84,7 @@ static struct {
 	ssize_t (*write)(int, const void *, size_t);
 	int (*close)(int);
 	long (*syscall)(long, ...);
+	int (*prctl)(int, ...);
 } real;
 static _Atomic int resolved;
 
@@ -98,7 +102,7 @@ static void resolve(void)
 	R(fork); R(clone); R(execve); R(execvpe); R(fexecve); R(execveat);
 	R(posix_spawn); R(posix_spawnp); R(exit); R(_exit); R(_Exit);
 	R(dlopen); R(dlmopen); R(pipe2); R(read); R(write); R(close);
-	R(syscall);
+	R(syscall); R(prctl);
 #undef R
 	atomic_store_explicit(&resolved, 1, memory_order_release);
 }
@@ -164,7 +168,7 @@ uint64_t shim__now(void)
 
 void shim__fill_header(struct vp_rec *r, uint64_t t)
 {
-	if (UNLIKELY(!my_tid))
+	if (UNLIKELY(!my_tid) && sc__ok(SC_GETTID))
 		my_tid = (pid_t)SYS0(SYS_gettid);
 	r->flags = 0;
 	r->time_ns = t;
@@ -268,6 +272,8 @@ static uint32_t fd_path(int fd, char *buf, size_t cap)
 	while (d)
 		link[i++] = digits[--d];
 	link[i] = 0;
+	if (!sc__ok(SC_READLINK))
+		return 0;
 	long l = SYS3(SYS_readlink, link, buf, cap);
 	return l > 0 ? (uint32_t)l : 0;
 }
@@ -350,6 +356,10 @@ static void rec_maps(uint32_t why)
 {
 	static _Atomic uint32_t seq;
 	uint32_t s = atomic_fetch_add(&seq, 1);
+	if (!sc__ok(SC_OPENAT) || !sc__ok(SC_READ) || !sc__ok(SC_CLOSE)) {
+		writer__lost(); /* a seccomp filter would refuse reading the maps */
+		return;
+	}
 	int fd = shim__real_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		writer__lost();
@@ -431,6 +441,21 @@ static void rec_proc(void)
  * before anything else is recorded. */
 static void start_stream(void)
 {
+	/* Every system call a start makes, and the first segment's: under a
+	 * seccomp filter that would refuse one of them (or one we cannot
+	 * read) the shim stays off -- it cannot even say so safely. */
+	static const enum sc_call via_broker[] = {
+		SC_GETPID, SC_GETTID, SC_GETPPID, SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG,
+		SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE, SC_READLINK, SC_OPENAT, SC_READ, SC_N
+	};
+	static const enum sc_call by_path[] = {
+		SC_GETPID, SC_GETTID, SC_GETPPID, SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE,
+		SC_READLINK, SC_OPENAT, SC_READ, SC_N
+	};
+	int sc_nr;
+	uint32_t sc_act;
+	if (!sc__all_ok(broker__available() ? via_broker : by_path, &sc_nr, &sc_act))
+		return;
 	my_pid = (pid_t)SYS0(SYS_getpid);
 	my_tid = (pid_t)SYS0(SYS_gettid);
 	int err = writer__open(out_dir, my_pid, stack_depth);
@@ -537,6 +562,7 @@ __attribute__((destructor)) static void shim_fini(void)
 		return;
 	int saved = errno;
 	rec_exit(VP_EXIT_DESTRUCTOR, 0);
+	writer__seal();
 	errno = saved;
 	leave();
 }
@@ -782,6 +808,7 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		if (rec_) {                                                                \
 			st_ = stacks__capture();                                           \
 			rec_exec(kind, path, argv, 0, fixed, st_);                         \
+			writer__seal();                                                    \
 		}                                                                          \
 		int r_ = (doit);                                                           \
 		int e_ = errno;                                                            \
@@ -920,6 +947,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 		if (enter()) {                                                             \
 			atomic_store(&exit_recorded, 1);                                   \
 			rec_exit(kind, status);                                            \
+			writer__seal();                                                    \
 			leave();                                                           \
 		}                                                                          \
 		resolve();                                                                 \
@@ -967,6 +995,10 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 /* What write(2) of one byte at buf into a pipe would say. */
 static ssize_t fake_write(const void *buf, size_t n)
 {
+	if (!sc__ok(SC_GETPID) || !sc__ok(SC_PROCESS_VM_READV)) {
+		errno = EFAULT; /* a seccomp filter would refuse the check: say invalid */
+		return -1;
+	}
 	char byte;
 	struct iovec local = { &byte, 1 }, remote = { (void *)buf, 1 };
 	long pid = SYS0(SYS_getpid);
@@ -1000,9 +1032,60 @@ EXPORT long syscall(long nr, ...)
 		}
 		return 0;
 	}
+	if (UNLIKELY(nr == SYS_seccomp || (nr == SYS_prctl && a1 == PR_SET_SECCOMP))) {
+		/* seccomp(op, flags, args) or prctl(PR_SET_SECCOMP, mode, args) */
+		long mode = nr == SYS_seccomp ? a1 : a2;
+		void *prog = (void *)(nr == SYS_seccomp ? a3 : a3);
+		int is_filter = nr == SYS_seccomp ? mode == SECCOMP_SET_MODE_FILTER
+						  : mode == SECCOMP_MODE_FILTER;
+		int is_strict = nr == SYS_seccomp ? mode == SECCOMP_SET_MODE_STRICT
+						  : mode == SECCOMP_MODE_STRICT;
+		struct sc_pending pend;
+		if (is_filter)
+			sc__eval(prog, &pend);
+		else if (is_strict)
+			sc__strict(&pend);
+		long r = real.syscall ? real.syscall(nr, a1, a2, a3, a4, a5, a6)
+				      : shim__sys(nr, a1, a2, a3, a4, a5, a6);
+		if (r >= 0 && (is_filter || is_strict)) {
+			int e = errno;
+			sc__commit(&pend);
+			errno = e;
+		}
+		return r;
+	}
 	if (UNLIKELY(!real.syscall))
 		return shim__sys(nr, a1, a2, a3, a4, a5, a6);
 	return real.syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+
+/* ---- seccomp filters the program installs (see seccomp.h) ---- */
+
+EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	resolve();
+	struct sc_pending pend;
+	int track = 0;
+	if (option == PR_SET_SECCOMP && a2 == SECCOMP_MODE_FILTER) {
+		sc__eval((const void *)a3, &pend);
+		track = 1;
+	} else if (option == PR_SET_SECCOMP && a2 == SECCOMP_MODE_STRICT) {
+		sc__strict(&pend);
+		track = 1;
+	}
+	int r = real.prctl ? real.prctl(option, a2, a3, a4, a5)
+			   : (int)SYS5(SYS_prctl, option, a2, a3, a4, a5);
+	if (track && r == 0) {
+		int e = errno;
+		sc__commit(&pend);
+		errno = e;
+	}
+	return r;
 }
 
 EXPORT int close(int fd)

@@ -23,6 +23,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "seccomp.h"
 #include "shim.h"
 #include "writer.h"
 
@@ -146,6 +147,10 @@ static uint32_t emit(void *const *ips, int n)
 uint32_t stacks__capture(void)
 {
 	if (!depth || !table)
+		return 0;
+	/* libunwind blocks signals around its caches and maps memory: not
+	 * under a seccomp filter that would refuse either */
+	if (!sc__ok(SC_RT_SIGPROCMASK) || !sc__ok(SC_MMAP))
 		return 0;
 	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
 	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);

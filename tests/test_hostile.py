@@ -137,6 +137,88 @@ def t_seccomp_harmless():
         eq(p["preload"]["reason"], None, "no reason: complete")
 
 
+def t_seccomp_exec():
+    """An image that starts under a filter the shim never saw installed
+    (inherited across exec): the shim cannot know what the filter allows,
+    so it makes no call of its own; the program runs as bare."""
+    n = 20000
+    with Rec([W, "seccomp_exec", str(n)]) as r:
+        eq(r.rc, 0, f"exit status ({r.stderr[-400:]})")
+        eq(r.stdout, f"pairs {n}\n", "program output")
+        p = r.report["processes"][0]
+        eq(p["exit_signal"], None, "killed by a signal")
+        # the image before the exec was recorded; the one after has no stream
+        s = r.streams_of(p["pid"])
+        eq(len(s), 1, "streams (the first image only)")
+        eq(len(shim_mmaps(s[0], "pair_map")), 0, "pairs recorded")
+
+
+def report_json(d):
+    p = subprocess.run([VMAPROF, "report", d, "-o", "-"], capture_output=True, text=True,
+                       timeout=120)
+    eq(p.returncode, 0, f"report on {d}: {p.stderr[-400:]}")
+    r = json.loads(p.stdout)
+    r["tool"].pop("version", None)
+    return r
+
+
+def content_len(path):
+    """Bytes of a trace file that hold something: the header and `head`
+    bytes of data (the rest of a shim file's last segment is zeroes)."""
+    data = open(path, "rb").read(4096)
+    size = os.path.getsize(path)
+    if len(data) < 4096:
+        return size
+    head = int.from_bytes(data[48:56], "little")
+    return min(size, 4096 + head) if head else size
+
+
+def t_bitflip():
+    """Random single-bit flips in recorded traces: every flip that changes
+    the report must show in its lost counters (damaged records or an
+    unreadable file) -- never a silently different report."""
+    flips = int(os.environ.get("VP_FLIPS", "200"))
+    seed = int(os.environ.get("VP_FLIP_SEED", "20261129"))
+    args = ("--no-bpf",) if os.geteuid() != 0 else ()
+    with Rec([W, "rawclone", "300", "clone"], args=args) as r:
+        eq(r.rc, 0, "exit status")
+        names = sorted(n for n in os.listdir(r.dir) if n.endswith(".vpt"))
+        check(names, "trace files")
+        sizes = [content_len(os.path.join(r.dir, n)) for n in names]
+        base = report_json(r.dir)
+        eq(base["lost"]["damaged_records"], 0, "damage in the clean recording")
+        rnd = random.Random(seed)
+        changed = silent = 0
+        silent_where = []
+        work = os.path.join(r.tmp, "flip")
+        for i in range(flips):
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work)
+            for n in os.listdir(r.dir):
+                if n.endswith(".vpt") or n.endswith(".failed") or n == "session.json":
+                    shutil.copy(os.path.join(r.dir, n), os.path.join(work, n))
+            k = rnd.choices(range(len(names)), weights=sizes)[0]
+            bit = rnd.randrange(sizes[k] * 8)
+            path = os.path.join(work, names[k])
+            with open(path, "r+b") as f:
+                f.seek(bit // 8)
+                b = f.read(1)[0]
+                f.seek(bit // 8)
+                f.write(bytes([b ^ (1 << (bit % 8))]))
+            got = report_json(work)
+            if got == base:
+                continue
+            changed += 1
+            lost = got["lost"]
+            if lost["damaged_records"] == 0 and lost["unreadable_files"] == 0:
+                silent += 1
+                silent_where.append(f"{names[k]}@{bit // 8}.{bit % 8}")
+        print(f"{flips} flips (seed {seed}) over {len(names)} files: {changed} changed the "
+              f"report, {silent} of them with nothing counted in lost")
+        eq(silent, 0, f"flips that changed the report silently ({silent_where[:10]})")
+
+
 if __name__ == "__main__":
     main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
-          "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless})
+          "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless, "seccomp_exec": t_seccomp_exec,
+          "bitflip": t_bitflip})

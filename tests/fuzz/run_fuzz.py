@@ -75,7 +75,7 @@ def main():
     exe = os.path.join(build, f"fuzz_{target}")
     cmd = [clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
            "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"), "-I", os.path.join(ROOT, "analyzer"),
-           "-I", build,
+           "-I", build, "-I", os.path.dirname(os.path.abspath(build)),
            *[os.path.join(HERE, h) for h in harness],
            *[os.path.join(ROOT, "analyzer", s) for s in sources], "-o", exe, *flags, "-lm"]
     p = subprocess.run(cmd, capture_output=True, text=True)

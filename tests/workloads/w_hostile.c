@@ -13,6 +13,9 @@
  *                    fallocate and madvise (or only on SYS: a number, for
  *                    a filter that leaves the shim alone), then N
  *                    mmap/munmap pairs from pair_map. Exit 0 when all ran.
+ *   seccomp_exec N   installs the fallocate/madvise filter, then execs
+ *                    itself as `seccomp N 101`: the new image starts under
+ *                    a filter the shim never saw.
  */
 #include <errno.h>
 #include <linux/audit.h>
@@ -156,6 +159,15 @@ static int scenario_seccomp(int n, int only)
 	return 0;
 }
 
+static int scenario_seccomp_exec(const char *self, const char *n)
+{
+	int kill_these[] = { SYS_fallocate, SYS_madvise };
+	install_filter(kill_these, 2);
+	execl(self, self, "seccomp", n, "101", (char *)NULL);
+	die("execl");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -166,6 +178,8 @@ int main(int argc, char **argv)
 	int a = argc > 2 ? atoi(argv[2]) : 0;
 	if (!strcmp(s, "rawclone"))
 		return scenario_rawclone(a, argc > 3 ? argv[3] : "clone");
+	if (!strcmp(s, "seccomp_exec"))
+		return scenario_seccomp_exec(argv[0], argc > 2 ? argv[2] : "1");
 	if (!strcmp(s, "seccomp"))
 		return scenario_seccomp(a, argc > 3 ? atoi(argv[3]) : 0);
 	fprintf(stderr, "w_hostile: unknown scenario %s\n", s);
