@@ -29,6 +29,7 @@ static _Atomic int sc_init_done;
 static _Atomic int sc_known;   /* filters seen installed in this image */
 static _Atomic int sc_strict;  /* SECCOMP_MODE_STRICT seen */
 static _Atomic int sc_unknown; /* a filter we did not see */
+__attribute__((visibility("hidden"))) int sc__any_hidden;
 
 /* Each call as the shim makes it: number and arguments (0 where the value
  * is not known in advance: descriptors, addresses). */
@@ -209,9 +210,10 @@ void sc__commit(const struct sc_pending *p)
 		atomic_store(&sc_strict, 1);
 	else
 		atomic_fetch_add(&sc_known, 1);
+	__atomic_store_n(&sc__any_hidden, 1, __ATOMIC_RELEASE);
 }
 
-int sc__ok(enum sc_call c)
+int sc__ok_slow(enum sc_call c)
 {
 	if (atomic_load_explicit(&sc_unknown, memory_order_relaxed))
 		return 0;
@@ -286,8 +288,10 @@ int sc__probe(void)
 		unknown = count > atomic_load(&sc_known);
 	else
 		unknown = atomic_load(&sc_known) == 0; /* kernels < 5.9: no count */
-	if (unknown)
+	if (unknown) {
 		atomic_store(&sc_unknown, 1);
+		__atomic_store_n(&sc__any_hidden, 1, __ATOMIC_RELEASE);
+	}
 	return unknown ? -1 : 0;
 }
 

@@ -31,8 +31,15 @@ enum sc_call {
 	SC_N
 };
 
-/* 1 when no filter known to be in force would refuse call c. */
-int sc__ok(enum sc_call c);
+/* 1 when no filter known to be in force would refuse call c. The common
+ * case -- no filter ever seen -- is one load, inline (it is asked on every
+ * hook call). */
+extern int sc__any_hidden; /* a filter was installed or found: ask sc__ok_slow */
+int sc__ok_slow(enum sc_call c);
+static inline int sc__ok(enum sc_call c)
+{
+	return !__atomic_load_n(&sc__any_hidden, __ATOMIC_ACQUIRE) || sc__ok_slow(c);
+}
 /* The x86_64 number of call c. */
 int sc__nr(enum sc_call c);
 /* The worst action of the known filters for c (SECCOMP_RET_ALLOW if none). */
