@@ -11,7 +11,7 @@
  * shim would load it into every traced process. The polynomial also
  * detects more: every burst up to 32 bits and all 1-3 bit errors in a
  * 1 MiB segment. ~40 lines, checked against the standard check value
- * ("123456789" -> 0xE3069283, tests/test_hostile.py crc).
+ * ("123456789" -> 0xE3069283, tests/test_crc32c.c).
  */
 #ifndef VMAPROF_CRC32C_H
 #define VMAPROF_CRC32C_H
