@@ -1035,7 +1035,7 @@ EXPORT long syscall(long nr, ...)
 	if (UNLIKELY(nr == SYS_seccomp || (nr == SYS_prctl && a1 == PR_SET_SECCOMP))) {
 		/* seccomp(op, flags, args) or prctl(PR_SET_SECCOMP, mode, args) */
 		long mode = nr == SYS_seccomp ? a1 : a2;
-		void *prog = (void *)(nr == SYS_seccomp ? a3 : a3);
+		void *prog = (void *)a3; /* args / the filter, third either way */
 		int is_filter = nr == SYS_seccomp ? mode == SECCOMP_SET_MODE_FILTER
 						  : mode == SECCOMP_MODE_FILTER;
 		int is_strict = nr == SYS_seccomp ? mode == SECCOMP_SET_MODE_STRICT

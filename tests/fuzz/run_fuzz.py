@@ -9,7 +9,8 @@ Targets:
   reader    fuzz_reader.c: one trace file through the reader
             (regressions/)
   analyzer  fuzz_analyzer.c: a whole trace directory through analysis,
-            report.json and the summary (regressions-analyzer/)
+            report.json and the summary (regressions-analyzer/; real
+            recordings in replay-analyzer/ are replayed, not fuzzed)
 
 usage: run_fuzz.py BUILDDIR SECONDS [reader|analyzer]
        run_fuzz.py --seeds OUTDIR      write the analyzer's golden seeds
@@ -34,6 +35,53 @@ TARGETS = {
 }
 
 
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_T = _crc32c_table()
+
+
+def crc32c(b, crc=0):
+    crc ^= 0xFFFFFFFF
+    for x in b:
+        crc = _T[(crc ^ x) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def sealed(trace):
+    """A trace of one partial segment as a writer that stopped cleanly
+    leaves it (record.h VP_FH_SEGSUM): flag, tail checksum, header checksum."""
+    if len(trace) < 4096:
+        return trace
+    h = bytearray(trace[:4096])
+    head = int.from_bytes(h[48:56], "little") or len(trace) - 4096
+    data = trace[4096:4096 + head]
+    if head >= (1 << 20) - 32 or len(data) != head:
+        return trace
+    recs, off = 0, 0
+    while off + 24 <= len(data):
+        size = int.from_bytes(data[off + 4:off + 8], "little")
+        if size < 8 or size % 8 or off + size > len(data):
+            break
+        recs += int.from_bytes(data[off:off + 2], "little") != 1
+        off += size
+    flags = int.from_bytes(h[28:32], "little") | 2
+    h[28:32] = flags.to_bytes(4, "little")
+    h[96:100] = b"\0\0\0\0"                             # hdr_crc
+    h[100:104] = crc32c(data).to_bytes(4, "little")      # tail_crc
+    h[104:112] = head.to_bytes(8, "little")              # tail_len
+    h[112:116] = recs.to_bytes(4, "little")              # tail_records
+    h[96:100] = crc32c(bytes(h)).to_bytes(4, "little")
+    return bytes(h) + trace[4096:]
+
+
 def analyzer_seeds(out):
     """Each golden directory as one input (fuzz_analyzer.c's layout), and
     each of its trace files alone."""
@@ -49,6 +97,10 @@ def analyzer_seeds(out):
         parts += [read(n) for n in pre[1:]]
         with open(os.path.join(out, f"golden-{case}"), "wb") as f:
             f.write(SEP.join(parts))
+        # the same, checksummed and sealed as today's writers leave it
+        sp = [sealed(p) if i != 2 else p for i, p in enumerate(parts)]
+        with open(os.path.join(out, f"golden-{case}-sealed"), "wb") as f:
+            f.write(SEP.join(sp))
         for n in pre:
             shutil.copy(os.path.join(d, n), os.path.join(out, f"golden-{case}-{n}"))
 
@@ -93,6 +145,8 @@ def main():
                 for f in os.listdir(os.path.join(GOLDEN, c)):
                     if f.endswith(".vpt"):
                         shutil.copy(os.path.join(GOLDEN, c, f), os.path.join(corpus, f"{c}-{f}"))
+                        with open(os.path.join(corpus, f"{c}-sealed-{f}"), "wb") as o:
+                            o.write(sealed(open(os.path.join(GOLDEN, c, f), "rb").read()))
         for f in os.listdir(regressions):
             shutil.copy(os.path.join(regressions, f), os.path.join(corpus, f"regressions-{f}"))
         crashes = regressions + "-new"
@@ -100,6 +154,11 @@ def main():
         # Replay the regressions under the sanitizers first: a fixed bug
         # that comes back fails here even if the fuzzer never finds it.
         reg = [os.path.join(regressions, f) for f in sorted(os.listdir(regressions))]
+        # real recordings: replayed, not fuzzed (symbolizing this machine's
+        # libraries on every input would slow the fuzzer tenfold)
+        slow = os.path.join(HERE, f"replay-{target}")
+        if os.path.isdir(slow):
+            reg += [os.path.join(slow, f) for f in sorted(os.listdir(slow))]
         if reg:
             p = subprocess.run([exe, "-runs=1", *reg], capture_output=True, text=True)
             if p.returncode:
