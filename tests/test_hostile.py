@@ -12,6 +12,7 @@ import tempfile
 from vptest import VMAPROF, check, eq, main, parse_dump, workload, Fail
 
 W = workload("w_hostile")
+W_SHIM = workload("w_shim")
 
 
 class Rec:
@@ -218,7 +219,27 @@ def t_bitflip():
         eq(silent, 0, f"flips that changed the report silently ({silent_where[:10]})")
 
 
+def t_killed():
+    """A writer killed (SIGKILL) after filling more than one segment: the
+    full segments are verified by their checksums, the last one -- never
+    sealed -- is read unverified, and nothing is called damaged."""
+    n = 15000  # ~1.6 MiB of mmap records: two segments
+    with Rec([W_SHIM, "killme", str(n)]) as r:
+        eq(r.rc, 128 + 9, "exit status (SIGKILL)")
+        s = [s for s in r.streams if s.header["source"] == "preload"]
+        eq(len(s), 1, "streams")
+        h = s[0].header
+        eq(h["checksums"], "segments", "checksummed, not sealed (killed)")
+        eq((h["seg_damaged"], h["hdr_damaged"], h["incomplete"], h["bad"]), (0, 0, 0, 0),
+           "damage")
+        check(0 < h["unverified"] < 1 << 20, f"only the last segment unverified: {h['unverified']}")
+        mm = [x for x in s[0].of("mem", call="mmap", src="shim")
+              if x.stack and x.stack[0]["function"] == "map_from_here"]
+        eq(len(mm), n, "every mmap recorded before the kill")
+        eq(r.report["lost"]["damaged_records"], 0, "report: damaged")
+
+
 if __name__ == "__main__":
     main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
           "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless, "seccomp_exec": t_seccomp_exec,
-          "bitflip": t_bitflip})
+          "bitflip": t_bitflip, "killed": t_killed})
