@@ -239,7 +239,46 @@ def t_killed():
         eq(r.report["lost"]["damaged_records"], 0, "report: damaged")
 
 
+def t_sealed_golden():
+    """The golden fork_cow recording sealed by an independent CRC-32C
+    (tests/fuzz/run_fuzz.py, Python): the report is exactly the golden one
+    (every checksum verifies); one flipped bit in a file's data makes all
+    of that file's records damaged -- exactly the count its seal names --
+    and none of them used."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz"))
+    from run_fuzz import sealed
+    golden = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "fork_cow")
+    want = json.load(open(os.path.join(golden, "expected.json")))
+    with tempfile.TemporaryDirectory() as t:
+        d = os.path.join(t, "rec")
+        os.makedirs(d)
+        traces = []
+        for n in os.listdir(golden):
+            if n == "expected.json":
+                continue
+            b = open(os.path.join(golden, n), "rb").read()
+            if n.endswith(".vpt"):
+                b = sealed(b)
+                eq(int.from_bytes(b[28:32], "little") & 2, 2, f"{n} sealed")
+                traces.append((n, int.from_bytes(b[112:116], "little")))
+            open(os.path.join(d, n), "wb").write(b)
+        got = report_json(d)
+        eq(got, want, "report of the sealed recording")
+        for n, nrec in traces:
+            p = os.path.join(d, n)
+            b = bytearray(open(p, "rb").read())
+            b[4096 + 40] ^= 0x10  # inside the first record
+            open(p, "wb").write(b)
+            got = report_json(d)
+            eq(got["lost"]["damaged_records"], nrec, f"{n}: damaged records")
+            b[4096 + 40] ^= 0x10
+            open(p, "wb").write(b)
+        eq(report_json(d), want, "restored")
+
+
 if __name__ == "__main__":
     main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
           "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless, "seccomp_exec": t_seccomp_exec,
-          "bitflip": t_bitflip, "killed": t_killed})
+          "bitflip": t_bitflip, "killed": t_killed,
+          "sealed_golden": t_sealed_golden})
