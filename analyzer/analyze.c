@@ -598,6 +598,10 @@ static int internal_call(const struct vp_mem *m, uint32_t pid, const struct iset
 
 static void do_fork(struct analysis *a, uint32_t ppid, uint32_t cpid, uint64_t t)
 {
+	/* a process that forks itself is damaged input: copying its live
+	 * entries into itself would never end (fuzzer regression) */
+	if (ppid == cpid)
+		return;
 	struct proc *pp = model__proc(a, ppid), *c = model__proc(a, cpid);
 	if (c->forked || c->is_root)
 		return;
