@@ -901,6 +901,20 @@ static const char *disabled_why(struct analysis *a, const struct vp_file_header 
 	return d < sizeof(dis_why) / sizeof(*dis_why) ? dis_why[d] : NULL;
 }
 
+/* The shim's last exec attempt in process `pid` was made under a seccomp
+ * filter (and no failure followed): the new image recorded nothing. */
+static int sc_exec(const struct analysis *a, uint32_t pid)
+{
+	for (uint32_t i = 0; i < a->nsc_exec; i++)
+		if (a->sc_exec_pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+#define SC_EXEC_WHY "exec'd under a seccomp filter: the new image's shim could not know " \
+		    "what the filter allows, so it made no system call of its own and "    \
+		    "recorded nothing"
+
 /* Why the image at `path` (secure: AT_SECURE) of process p has no shim
  * trace: the most specific reason known. */
 static const char *untraced_why(struct analysis *a, const struct proc *p, const char *path,
@@ -914,6 +928,8 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 			 m ? m : "cannot create the trace file");
 		return model__intern(a, b, strlen(b));
 	}
+	if (sc_exec(a, p->pid))
+		return SC_EXEC_WHY;
 	/* a stream of this pid that stopped before its first record */
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		const struct tfile *f = &a->files[i];
@@ -956,6 +972,12 @@ static void preload_status(struct analysis *a)
 						untraced_why(a, p, p->ex[k].path, p->ex[k].secure);
 					break;
 				}
+		}
+		/* without the kernel collector the exec itself is known only
+		 * from the shim's attempt record */
+		if (p->preload_active && !p->nex && sc_exec(a, p->pid)) {
+			p->preload_active = 0;
+			p->preload_reason = SC_EXEC_WHY;
 		}
 		for (uint32_t k = 0; p->preload_active && k < p->nimg; k++) {
 			const struct tfile *f = &a->files[p->img[k].file];
@@ -1399,6 +1421,18 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 			case VP_REC_FORK: ev_add(&ev, h->time_ns, h, fi, EV_FORK); break;
 			/* VP_REC_EXEC is an attempt: the kernel's exec record or the
 			 * new image's own stream says whether it succeeded */
+			case VP_REC_EXEC:
+				if ((h->flags & VP_EXEC_SECCOMP) &&
+				    !((const struct vp_exec *)h)->err) {
+					a->sc_exec_pids = grow(a->sc_exec_pids, &a->capsc_exec,
+							       a->nsc_exec + 1,
+							       sizeof(*a->sc_exec_pids));
+					a->sc_exec_pids[a->nsc_exec++] = h->pid;
+				} else if (((const struct vp_exec *)h)->err && a->nsc_exec &&
+					   a->sc_exec_pids[a->nsc_exec - 1] == h->pid) {
+					a->nsc_exec--; /* that exec failed: the image goes on */
+				}
+				break;
 			case VP_REC_EXIT: ev_add(&ev, h->time_ns, h, fi, EV_EXIT); break;
 			case VP_REC_INTERNAL: {
 				const struct vp_internal *in = (const void *)h;
@@ -1667,6 +1701,7 @@ void analysis__free(struct analysis *a)
 	free(a->procs);
 	free(a->pref);
 	free(a->failed_pids);
+	free(a->sc_exec_pids);
 	free(a->failed_why);
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		reader__free(a->files[i].r);

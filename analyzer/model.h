@@ -163,6 +163,8 @@ struct analysis {
 	uint32_t *failed_pids;            /* preload.<pid>.failed markers */
 	const char **failed_why;          /* their text (interned), or NULL */
 	uint32_t nfailed;
+	uint32_t *sc_exec_pids;           /* exec'd under a seccomp filter (VP_EXEC_SECCOMP) */
+	uint32_t nsc_exec, capsc_exec;
 	/* interned strings */
 	char **strs;
 	uint32_t nstrs, capstrs;

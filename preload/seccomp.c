@@ -217,6 +217,8 @@ int sc__ok_slow(enum sc_call c)
 {
 	if (atomic_load_explicit(&sc_unknown, memory_order_relaxed))
 		return 0;
+	if (c == SC_N) /* any filter at all */
+		return !atomic_load(&sc_known) && !atomic_load(&sc_strict);
 	if (!atomic_load_explicit(&sc_init_done, memory_order_acquire))
 		return 1;
 	return harmless(atomic_load_explicit(&sc_act[c], memory_order_relaxed));

@@ -31,7 +31,8 @@ enum sc_call {
 	SC_N
 };
 
-/* 1 when no filter known to be in force would refuse call c. The common
+/* 1 when no filter known to be in force would refuse call c (SC_N: 1 when
+ * no filter is known to be in force at all). The common
  * case -- no filter ever seen -- is one load, inline (it is asked on every
  * hook call). */
 extern int sc__any_hidden; /* a filter was installed or found: ask sc__ok_slow */

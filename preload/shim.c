@@ -322,7 +322,7 @@ static void rec_exec(uint32_t kind, const char *path, char *const argv[], int er
 	if (!r)
 		return;
 	shim__fill_header(&r->h, shim__now());
-	r->h.flags = fixed ? VP_EXEC_ENV_FIXED : 0;
+	r->h.flags = (fixed ? VP_EXEC_ENV_FIXED : 0) | (sc__ok(SC_N) ? 0 : VP_EXEC_SECCOMP);
 	r->err = err;
 	r->kind = kind;
 	r->stack_id = stack;

@@ -152,6 +152,9 @@ def t_seccomp_exec():
         s = r.streams_of(p["pid"])
         eq(len(s), 1, "streams (the first image only)")
         eq(len(shim_mmaps(s[0], "pair_map")), 0, "pairs recorded")
+        why = p["preload"]["reason"] or ""
+        eq(p["preload"]["active"], False, "preload active")
+        check("seccomp" in why, f"the report says why there is no trace: {why!r}")
 
 
 def report_json(d):

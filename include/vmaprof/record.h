@@ -226,6 +226,8 @@ enum vp_exec_kind {
 };
 /* h.flags of VP_REC_EXEC */
 #define VP_EXEC_ENV_FIXED 0x1 /* the shim put LD_PRELOAD/VMAPROF_* back */
+#define VP_EXEC_SECCOMP 0x2   /* a seccomp filter is in force: the new image's
+			       * shim cannot know what it allows and records nothing */
 /* VP_REC_EXEC: written before the exec (err == 0) and again if it failed
  * (err = errno). Followed by path (path_len) and argv (argv_len, NUL-terminated). */
 struct vp_exec {
