@@ -930,6 +930,11 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 	}
 	if (sc_exec(a, p->pid))
 		return SC_EXEC_WHY;
+	for (uint32_t i = 0; i < a->nsc_fork; i++)
+		if (a->sc_fork_pids[i] == p->pid)
+			return "started under a seccomp filter that would refuse the shim's own "
+			       "system calls (or whose rules it could not know): the shim made none "
+			       "and recorded nothing";
 	/* a stream of this pid that stopped before its first record */
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		const struct tfile *f = &a->files[i];
@@ -1418,7 +1423,15 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 				break;
 			}
 			case VP_REC_MEM: ev_add(&ev, mem_time((const void *)h), h, fi, EV_MEM); break;
-			case VP_REC_FORK: ev_add(&ev, h->time_ns, h, fi, EV_FORK); break;
+			case VP_REC_FORK:
+				ev_add(&ev, h->time_ns, h, fi, EV_FORK);
+				if ((h->flags & VP_FORK_SECCOMP) && ((const struct vp_fork *)h)->child) {
+					a->sc_fork_pids = grow(a->sc_fork_pids, &a->capsc_fork,
+							       a->nsc_fork + 1,
+							       sizeof(*a->sc_fork_pids));
+					a->sc_fork_pids[a->nsc_fork++] = ((const struct vp_fork *)h)->child;
+				}
+				break;
 			/* VP_REC_EXEC is an attempt: the kernel's exec record or the
 			 * new image's own stream says whether it succeeded */
 			case VP_REC_EXEC:
@@ -1702,6 +1715,7 @@ void analysis__free(struct analysis *a)
 	free(a->pref);
 	free(a->failed_pids);
 	free(a->sc_exec_pids);
+	free(a->sc_fork_pids);
 	free(a->failed_why);
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		reader__free(a->files[i].r);

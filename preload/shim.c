@@ -279,6 +279,8 @@ static uint32_t fd_path(int fd, char *buf, size_t cap)
 	return l > 0 ? (uint32_t)l : 0;
 }
 
+static int start_refused(void);
+
 static void rec_fork(uint32_t kind, pid_t child, int err, uint32_t stack, const char *path)
 {
 	uint32_t pl = path ? (uint32_t)strnlen(path, VP_MAX_PATH) : 0;
@@ -290,6 +292,11 @@ static void rec_fork(uint32_t kind, pid_t child, int err, uint32_t stack, const 
 	r->child = child > 0 ? (uint32_t)child : 0;
 	r->kind = kind;
 	r->err = err;
+	/* a fork child starts its own stream (if the filters let it); a
+	 * vfork or spawn child's new image starts under a filter it cannot
+	 * read and records nothing */
+	if (kind == VP_FORK_FORK || kind == VP_FORK_CLONE ? start_refused() : !sc__ok(SC_N))
+		r->h.flags |= VP_FORK_SECCOMP;
 	r->stack_id = stack;
 	r->path_len = pl;
 	if (pl)
@@ -440,22 +447,34 @@ static void rec_proc(void)
 
 /* Start a trace file for this process image: PROC, then the maps snapshot
  * before anything else is recorded. */
+/* Every system call a start makes, and the first segment's. */
+static const enum sc_call start_via_broker[] = {
+	SC_GETPID, SC_GETTID, SC_GETPPID, SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG,
+	SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE, SC_READLINK, SC_OPENAT, SC_READ, SC_N
+};
+static const enum sc_call start_by_path[] = {
+	SC_GETPID, SC_GETTID, SC_GETPPID, SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE,
+	SC_READLINK, SC_OPENAT, SC_READ, SC_N
+};
+
+/* A filter known to be in force would refuse a start (no system call). */
+static int start_refused(void)
+{
+	const enum sc_call *need = broker__available() ? start_via_broker : start_by_path;
+	for (int i = 0; need[i] != SC_N; i++)
+		if (!sc__ok(need[i]))
+			return 1;
+	return 0;
+}
+
 static void start_stream(void)
 {
-	/* Every system call a start makes, and the first segment's: under a
-	 * seccomp filter that would refuse one of them (or one we cannot
-	 * read) the shim stays off -- it cannot even say so safely. */
-	static const enum sc_call via_broker[] = {
-		SC_GETPID, SC_GETTID, SC_GETPPID, SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG,
-		SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE, SC_READLINK, SC_OPENAT, SC_READ, SC_N
-	};
-	static const enum sc_call by_path[] = {
-		SC_GETPID, SC_GETTID, SC_GETPPID, SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE,
-		SC_READLINK, SC_OPENAT, SC_READ, SC_N
-	};
+	/* Under a seccomp filter that would refuse one of the calls a start
+	 * makes (or one we cannot read) the shim stays off -- it cannot even
+	 * say so safely; the parent's fork record or exec attempt says it. */
 	int sc_nr;
 	uint32_t sc_act;
-	if (!sc__all_ok(broker__available() ? via_broker : by_path, &sc_nr, &sc_act))
+	if (!sc__all_ok(broker__available() ? start_via_broker : start_by_path, &sc_nr, &sc_act))
 		return;
 	my_pid = (pid_t)SYS0(SYS_getpid);
 	my_tid = (pid_t)SYS0(SYS_gettid);

@@ -138,6 +138,22 @@ def t_seccomp_harmless():
         eq(p["preload"]["reason"], None, "no reason: complete")
 
 
+def t_seccomp_fork():
+    """A child forked under a filter that would kill the shim's start-up
+    calls: it must run as bare (before: killed by SIGSYS at its first
+    fallocate), record nothing, and the report must say why."""
+    n = 2000
+    with Rec([W, "seccomp_fork", str(n)]) as r:
+        eq(r.rc, 0, f"exit status ({r.stderr[-400:]})")
+        child = int(r.stdout.split()[1])
+        eq(r.stdout, f"child {child} pairs {n}\n", "program output")
+        eq(r.streams_of(child), [], "streams of the child")
+        p = r.proc(child)
+        eq(p["exit_signal"], None, "child killed by a signal")
+        why = p["preload"]["reason"] or ""
+        check("seccomp" in why, f"the report says why the child has no trace: {why!r}")
+
+
 def t_seccomp_exec():
     """An image that starts under a filter the shim never saw installed
     (inherited across exec): the shim cannot know what the filter allows,
@@ -283,5 +299,6 @@ def t_sealed_golden():
 if __name__ == "__main__":
     main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
           "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless, "seccomp_exec": t_seccomp_exec,
+          "seccomp_fork": t_seccomp_fork,
           "bitflip": t_bitflip, "killed": t_killed,
           "sealed_golden": t_sealed_golden})

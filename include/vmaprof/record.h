@@ -207,7 +207,11 @@ enum vp_fork_kind {
 	VP_FORK_CLONE = 3,
 	VP_FORK_SPAWN = 4, /* posix_spawn / posix_spawnp: path follows */
 };
-/* VP_REC_FORK: written by the parent after the child exists. */
+/* VP_REC_FORK: written by the parent after the child exists. h.flags: */
+#define VP_FORK_SECCOMP 0x1 /* a seccomp filter in force would refuse the
+			     * system calls the child's shim needs to start (or
+			     * the child execs a new image under a filter): the
+			     * child records nothing */
 struct vp_fork {
 	struct vp_rec h;
 	__u32 child;     /* pid, 0 when the call failed */

@@ -13,6 +13,8 @@
  *                    fallocate and madvise (or only on SYS: a number, for
  *                    a filter that leaves the shim alone), then N
  *                    mmap/munmap pairs from pair_map. Exit 0 when all ran.
+ *   seccomp_fork N   installs the fallocate/madvise filter, forks; the
+ *                    child makes N pairs and exits 0, the parent waits.
  *   seccomp_exec N   installs the fallocate/madvise filter, then execs
  *                    itself as `seccomp N 101`: the new image starts under
  *                    a filter the shim never saw.
@@ -159,6 +161,30 @@ static int scenario_seccomp(int n, int only)
 	return 0;
 }
 
+static int scenario_seccomp_fork(int n)
+{
+	int kill_these[] = { SYS_fallocate, SYS_madvise };
+	install_filter(kill_these, 2);
+	pid_t c = fork();
+	if (c < 0)
+		die("fork");
+	if (c == 0) {
+		for (int i = 0; i < n; i++)
+			pair_map();
+		printf("child %d pairs %d\n", (int)getpid(), n);
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	if (waitpid(c, &st, 0) != c)
+		die("waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "w_hostile: child status 0x%x\n", st);
+		return 1;
+	}
+	return 0;
+}
+
 static int scenario_seccomp_exec(const char *self, const char *n)
 {
 	int kill_these[] = { SYS_fallocate, SYS_madvise };
@@ -178,6 +204,8 @@ int main(int argc, char **argv)
 	int a = argc > 2 ? atoi(argv[2]) : 0;
 	if (!strcmp(s, "rawclone"))
 		return scenario_rawclone(a, argc > 3 ? argv[3] : "clone");
+	if (!strcmp(s, "seccomp_fork"))
+		return scenario_seccomp_fork(a);
 	if (!strcmp(s, "seccomp_exec"))
 		return scenario_seccomp_exec(argv[0], argc > 2 ? argv[2] : "1");
 	if (!strcmp(s, "seccomp"))
