@@ -103,6 +103,13 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	uint64_t avail = r->map_len - VP_HEADER_SIZE;
 	if (h->head == 0 && (h->flags & VP_FH_SEQUENTIAL)) {
 		r->end = r->map_len; /* the writer did not finish: read what is there */
+	} else if (h->head > avail && h->disabled != VP_DIS_NONE &&
+		   !(h->flags & VP_FH_SEQUENTIAL) && avail % h->seg_size == 0) {
+		/* The writer stopped (disk full, seccomp, ...) before it could
+		 * create the segment its last reservations fell into: the file
+		 * ends at a segment boundary and those calls are in `lost`.
+		 * Nothing is missing from the file. */
+		r->end = r->map_len;
 	} else if (h->head > avail) {
 		r->st.truncated = h->head - avail;
 		r->end = r->map_len;
