@@ -53,8 +53,9 @@ int sc__probe(void);
  * the status file first. */
 int sc__all_ok(const enum sc_call *need, int *nr, uint32_t *action);
 
-/* The interposers' side: before the real install of a filter program
- * (struct sock_fprog *), evaluate it; after it succeeded, commit. */
+/* The interposers' side: once the kernel installed a filter program
+ * (struct sock_fprog *: valid, since the kernel read it), evaluate it and
+ * commit. Evaluating makes no system call. */
 struct sc_pending {
 	uint32_t act[SC_N];
 	int strict;

@@ -1060,15 +1060,18 @@ EXPORT long syscall(long nr, ...)
 						  : mode == SECCOMP_MODE_FILTER;
 		int is_strict = nr == SYS_seccomp ? mode == SECCOMP_SET_MODE_STRICT
 						  : mode == SECCOMP_MODE_STRICT;
-		struct sc_pending pend;
-		if (is_filter)
-			sc__eval(prog, &pend);
-		else if (is_strict)
-			sc__strict(&pend);
 		long r = real.syscall ? real.syscall(nr, a1, a2, a3, a4, a5, a6)
 				      : shim__sys(nr, a1, a2, a3, a4, a5, a6);
+		/* Read the program only once the kernel took it: a bad pointer
+		 * is the kernel's EFAULT, never our crash. (A positive return of
+		 * a failed TSYNC counts as installed: the safe side.) */
 		if (r >= 0 && (is_filter || is_strict)) {
 			int e = errno;
+			struct sc_pending pend;
+			if (is_filter)
+				sc__eval(prog, &pend);
+			else
+				sc__strict(&pend);
 			sc__commit(&pend);
 			errno = e;
 		}
@@ -1089,19 +1092,17 @@ EXPORT int prctl(int option, ...)
 	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
 	va_end(ap);
 	resolve();
-	struct sc_pending pend;
-	int track = 0;
-	if (option == PR_SET_SECCOMP && a2 == SECCOMP_MODE_FILTER) {
-		sc__eval((const void *)a3, &pend);
-		track = 1;
-	} else if (option == PR_SET_SECCOMP && a2 == SECCOMP_MODE_STRICT) {
-		sc__strict(&pend);
-		track = 1;
-	}
 	int r = real.prctl ? real.prctl(option, a2, a3, a4, a5)
 			   : (int)SYS5(SYS_prctl, option, a2, a3, a4, a5);
-	if (track && r == 0) {
+	/* evaluated once the kernel took it (see syscall() above) */
+	if (r == 0 && option == PR_SET_SECCOMP &&
+	    (a2 == SECCOMP_MODE_FILTER || a2 == SECCOMP_MODE_STRICT)) {
 		int e = errno;
+		struct sc_pending pend;
+		if (a2 == SECCOMP_MODE_FILTER)
+			sc__eval((const void *)a3, &pend);
+		else
+			sc__strict(&pend);
 		sc__commit(&pend);
 		errno = e;
 	}
