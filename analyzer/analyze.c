@@ -484,6 +484,10 @@ static int internal_call(const struct vp_mem *m, uint32_t pid, const struct iset
 
 static void do_fork(struct analysis *a, uint32_t ppid, uint32_t cpid, uint64_t t)
 {
+	/* a process that forks itself is damaged input: copying its live
+	 * entries into itself would never end (fuzzer regression) */
+	if (ppid == cpid)
+		return;
 	struct proc *pp = model__proc(a, ppid), *c = model__proc(a, cpid);
 	if (c->forked || c->is_root)
 		return;
@@ -809,9 +813,26 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 			break;
 		}
 		case VP_REC_MEM: ev_add(ev, mem_time((const void *)h), h, fi, EV_MEM); break;
-		case VP_REC_FORK: ev_add(ev, h->time_ns, h, fi, EV_FORK); break;
+		case VP_REC_FORK:
+			ev_add(ev, h->time_ns, h, fi, EV_FORK);
+			if ((h->flags & VP_FORK_SECCOMP) && ((const struct vp_fork *)h)->child) {
+				a->sc_fork_pids = model__grow(a->sc_fork_pids, &a->capsc_fork,
+							      a->nsc_fork + 1, sizeof(*a->sc_fork_pids));
+				a->sc_fork_pids[a->nsc_fork++] = ((const struct vp_fork *)h)->child;
+			}
+			break;
 		/* VP_REC_EXEC is an attempt: the kernel's exec record or the
 		 * new image's own stream says whether it succeeded */
+		case VP_REC_EXEC:
+			if ((h->flags & VP_EXEC_SECCOMP) && !((const struct vp_exec *)h)->err) {
+				a->sc_exec_pids = model__grow(a->sc_exec_pids, &a->capsc_exec,
+							      a->nsc_exec + 1, sizeof(*a->sc_exec_pids));
+				a->sc_exec_pids[a->nsc_exec++] = h->pid;
+			} else if (((const struct vp_exec *)h)->err && a->nsc_exec &&
+				   a->sc_exec_pids[a->nsc_exec - 1] == h->pid) {
+				a->nsc_exec--; /* that exec failed: the image goes on */
+			}
+			break;
 		case VP_REC_EXIT: ev_add(ev, h->time_ns, h, fi, EV_EXIT); break;
 		case VP_REC_SIGSTACK: ev_add(ev, h->time_ns, h, fi, EV_SIGSTACK); break;
 		case VP_REC_INTERNAL: {
@@ -838,7 +859,8 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 	const struct vp_file_header *fh = reader__header(f->r);
 	const struct reader_stats *st = reader__stats(f->r);
 	f->lost = fh->lost;
-	f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0);
+	f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0) + st->seg_damaged +
+		     st->hdr_damaged;
 	if (f->is_bpf) {
 		a->bpf_records += f->records;
 		a->bpf_lost += f->lost;
@@ -858,7 +880,8 @@ static void collect(struct analysis *a, struct run *run)
 	for (size_t i = 0; i < run->td.n; i++)
 		collect_file(a, run, &run->td.files[i]);
 	procinfo__load_markers(a, &run->td);
-	qsort(run->ev.e, run->ev.n, sizeof(*run->ev.e), ev_cmp);
+	if (run->ev.n > 1) /* ev.e is NULL when there is nothing: qsort(NULL, 0) is UB */
+		qsort(run->ev.e, run->ev.n, sizeof(*run->ev.e), ev_cmp);
 	dedup(&run->ev);
 }
 

@@ -586,7 +586,8 @@ static int report__roles(struct report *r, struct diag *d)
 		return diag__fail(d, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	qsort_r(order, n, sizeof(*order), by_pid_start, r->procs);
+	if (n > 1)
+		qsort_r(order, n, sizeof(*order), by_pid_start, r->procs);
 	for (size_t i = 0; i < n; i++)
 		if (r->procs[i].has_ff)
 			r->procs[i].parent = find_parent(r, order, i);
@@ -594,7 +595,8 @@ static int report__roles(struct report *r, struct diag *d)
 	 * roots (parent -1, no forked_from) and the orphans (parent -1). */
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	qsort_r(order, n, sizeof(*order), by_parent_fork, r->procs);
+	if (n > 1)
+		qsort_r(order, n, sizeof(*order), by_parent_fork, r->procs);
 	for (size_t k = 0; k < n; k++) {
 		struct dproc *p = &r->procs[order[k]], *prev = k ? &r->procs[order[k - 1]] : NULL;
 		int same = prev && prev->parent == p->parent && prev->has_ff == p->has_ff;
@@ -764,7 +766,8 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 			spans[n_spans++] = (struct span){ start, end, offset, 0, path };
 		}
 	}
-	qsort(spans, n_spans, sizeof(*spans), by_start);
+	if (n_spans > 1)
+		qsort(spans, n_spans, sizeof(*spans), by_start);
 	for (size_t i = 0; i < n_spans; i++)
 		spans[i].max_end = i && spans[i - 1].max_end > spans[i].end ? spans[i - 1].max_end
 									  : spans[i].end;

@@ -145,6 +145,7 @@ static const char *dis_name(uint32_t d)
 	case VP_DIS_MAP: return "map";
 	case VP_DIS_STACKS: return "stacks";
 	case VP_DIS_REOPEN: return "reopen";
+	case VP_DIS_SECCOMP: return "seccomp";
 	default: return "unknown";
 	}
 }
@@ -324,9 +325,13 @@ static int dump_file(const char *path, const char *name, FILE *out, struct symbo
 	const struct reader_stats *st = reader__stats(r);
 	fprintf(out, "# file %s source=%s pid=%u records=%llu lost=%llu"
 		" reentered=%llu disabled=%s incomplete=%llu bad=%llu"
-		" truncated=%llu\n", name, fh->source == VP_SRC_BPF ? "bpf" : "preload",
+		" truncated=%llu checksums=%s seg_damaged=%llu hdr_damaged=%llu unverified=%llu\n",
+		name, fh->source == VP_SRC_BPF ? "bpf" : "preload",
 		fh->pid, fh->records, fh->lost, fh->reentered, dis_name(fh->disabled),
-		(unsigned long long)st->incomplete, (unsigned long long)st->bad, (unsigned long long)st->truncated);
+		(unsigned long long)st->incomplete, (unsigned long long)st->bad, (unsigned long long)st->truncated,
+		!(fh->flags & VP_FH_SEGSUM) ? "none" : fh->hdr_crc ? "sealed" : "segments",
+		(unsigned long long)st->seg_damaged, (unsigned long long)st->hdr_damaged,
+		(unsigned long long)st->unverified);
 	reader__free(r);
 	/* Pass 2: reopen rather than rewind: the reader keeps no state worth
 	 * sharing and the counters above are final. */

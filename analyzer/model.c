@@ -63,7 +63,7 @@ static int proc_cmp(const void *x, const void *y)
 
 void model__sort_procs(struct analysis *a)
 {
-	if (a->nprocs)
+	if (a->nprocs > 1) /* a->procs is NULL without processes */
 		qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
 }
 
@@ -425,6 +425,8 @@ void analysis__free(struct analysis *a)
 	free(a->procs);
 	free(a->pref);
 	free(a->failed_pids);
+	free(a->sc_exec_pids);
+	free(a->sc_fork_pids);
 	free(a->failed_why);
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		reader__free(a->files[i].r);

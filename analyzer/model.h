@@ -172,6 +172,10 @@ struct analysis {
 	uint32_t *failed_pids;            /* preload.<pid>.failed markers */
 	const char **failed_why;          /* their text (interned), or NULL */
 	uint32_t nfailed;
+	uint32_t *sc_exec_pids;           /* exec'd under a seccomp filter (VP_EXEC_SECCOMP) */
+	uint32_t nsc_exec, capsc_exec;
+	uint32_t *sc_fork_pids;           /* children started under one (VP_FORK_SECCOMP) */
+	uint32_t nsc_fork, capsc_fork;
 	/* interned strings */
 	char **strs;
 	uint32_t nstrs, capstrs;

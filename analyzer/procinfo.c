@@ -172,10 +172,84 @@ static int broker_refused(const struct analysis *a, uint32_t pid)
 	return 0;
 }
 
-static const char *disabled_why(uint32_t d)
+/* The system calls the shim makes for itself, by x86_64 number. */
+static const char *shim_syscall_name(int32_t nr)
 {
+	switch (nr) {
+	case 0: return "read";
+	case 3: return "close";
+	case 5: return "fstat";
+	case 9: return "mmap";
+	case 11: return "munmap";
+	case 14: return "rt_sigprocmask";
+	case 28: return "madvise";
+	case 39: return "getpid";
+	case 41: return "socket";
+	case 42: return "connect";
+	case 44: return "sendto";
+	case 47: return "recvmsg";
+	case 77: return "ftruncate";
+	case 89: return "readlink";
+	case 110: return "getppid";
+	case 186: return "gettid";
+	case 257: return "openat";
+	case 285: return "fallocate";
+	case 310: return "process_vm_readv";
+	default: return NULL;
+	}
+}
+
+static const char *seccomp_action_name(uint32_t act)
+{
+	switch (act & 0xffff0000u) {
+	case 0x80000000u: return "kill the program";
+	case 0x00000000u: return "kill the thread";
+	case 0x00030000u: return "trap (SIGSYS)";
+	case 0x00050000u: return "fail";
+	case 0x7fc00000u: return "hand to a supervisor";
+	case 0x7ff00000u: return "hand to a tracer";
+	default: return "refuse";
+	}
+}
+
+/* Why the shim stopped recording the stream with header h, or NULL. */
+static const char *disabled_why(struct analysis *a, const struct vp_file_header *h)
+{
+	uint32_t d = h->disabled;
+	if (d == VP_DIS_SECCOMP) {
+		char b[400], num[32];
+		const char *name = shim_syscall_name(h->dis_nr);
+		if (!name) {
+			snprintf(num, sizeof(num), "system call %d", h->dis_nr);
+			name = num;
+		}
+		if (h->dis_nr < 0)
+			snprintf(b, sizeof(b), "the shim stopped recording: a seccomp filter it did "
+				 "not see installed is in force (its rules unknown), so it made no "
+				 "further system call of its own; later calls are counted as lost");
+		else
+			snprintf(b, sizeof(b), "the shim stopped recording: the program's seccomp "
+				 "filter would %s on the shim's own %s (for a new trace segment), so "
+				 "it never made it; later calls are counted as lost",
+				 seccomp_action_name(h->dis_action), name);
+		return model__intern(a, b, strlen(b));
+	}
 	return d < sizeof(dis_why) / sizeof(*dis_why) ? dis_why[d] : NULL;
 }
+
+/* The shim's last exec attempt in process `pid` was made under a seccomp
+ * filter (and no failure followed): the new image recorded nothing. */
+static int sc_exec(const struct analysis *a, uint32_t pid)
+{
+	for (uint32_t i = 0; i < a->nsc_exec; i++)
+		if (a->sc_exec_pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+#define SC_EXEC_WHY "exec'd under a seccomp filter: the new image's shim could not know " \
+		    "what the filter allows, so it made no system call of its own and "    \
+		    "recorded nothing"
 
 /* Why the image at `path` (secure: AT_SECURE) of process p has no shim
  * trace: the most specific reason known. */
@@ -190,11 +264,18 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 			 m ? m : "cannot create the trace file");
 		return model__intern(a, b, strlen(b));
 	}
+	if (sc_exec(a, p->pid))
+		return SC_EXEC_WHY;
+	for (uint32_t i = 0; i < a->nsc_fork; i++)
+		if (a->sc_fork_pids[i] == p->pid)
+			return "started under a seccomp filter that would refuse the shim's own "
+			       "system calls (or whose rules it could not know): the shim made none "
+			       "and recorded nothing";
 	/* a stream of this pid that stopped before its first record */
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		const struct tfile *f = &a->files[i];
 		const char *w = f->is_bpf || f->pid != p->pid || f->records
-					? NULL : disabled_why(reader__header(f->r)->disabled);
+					? NULL : disabled_why(a, reader__header(f->r));
 		if (w)
 			return w;
 	}
@@ -233,9 +314,15 @@ void procinfo__preload_status(struct analysis *a)
 					break;
 				}
 		}
+		/* without the kernel collector the exec itself is known only
+		 * from the shim's attempt record */
+		if (p->preload_active && !p->nex && sc_exec(a, p->pid)) {
+			p->preload_active = 0;
+			p->preload_reason = SC_EXEC_WHY;
+		}
 		for (uint32_t k = 0; p->preload_active && k < p->nimg; k++) {
 			const struct tfile *f = &a->files[p->img[k].file];
-			const char *w = disabled_why(reader__header(f->r)->disabled);
+			const char *w = disabled_why(a, reader__header(f->r));
 			if (w)
 				p->preload_reason = w;
 		}

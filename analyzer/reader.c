@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "reader.h"
 
+#include "vmaprof/crc32c.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +18,11 @@ struct reader {
 	uint64_t off, end, seg;
 	int in_gap; /* resynchronising: count one bad record per gap */
 	uint64_t dropped; /* pages before this offset were given back */
+	/* VP_FH_SEGSUM */
+	int segsum, sealed;
+	uint64_t next_check;  /* index of the next segment to verify */
+	uint64_t bad_until;   /* records before this offset are in a damaged segment */
+	uint64_t bad_seen, bad_expect;
 	struct vp_file_header hdr;
 	struct reader_stats st;
 };
@@ -83,9 +90,27 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	}
 	r->seg = h->seg_size;
 	r->off = VP_HEADER_SIZE;
+	/* A sealed header (hdr_crc set) must match: flags (VP_FH_SEGSUM),
+	 * head, the counters, the tail's checksum all come from it. */
+	if (h->hdr_crc) {
+		struct vp_file_header c = *h;
+		c.hdr_crc = 0;
+		if (vp_crc32c(0, &c, sizeof(c)) == h->hdr_crc)
+			r->sealed = 1;
+		else
+			r->st.hdr_damaged = 1;
+	}
+	r->segsum = (h->flags & VP_FH_SEGSUM) != 0;
 	uint64_t avail = r->map_len - VP_HEADER_SIZE;
 	if (h->head == 0 && (h->flags & VP_FH_SEQUENTIAL)) {
 		r->end = r->map_len; /* the writer did not finish: read what is there */
+	} else if (h->head > avail && h->disabled != VP_DIS_NONE &&
+		   !(h->flags & VP_FH_SEQUENTIAL) && avail % h->seg_size == 0) {
+		/* The writer stopped (disk full, seccomp, ...) before it could
+		 * create the segment its last reservations fell into: the file
+		 * ends at a segment boundary and those calls are in `lost`.
+		 * Nothing is missing from the file. */
+		r->end = r->map_len;
 	} else if (h->head > avail) {
 		r->st.truncated = h->head - avail;
 		r->end = r->map_len;
@@ -190,6 +215,67 @@ static int valid(const struct vp_rec *h)
 	}
 }
 
+static int all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* Records of a damaged segment: counted, never returned. */
+static void bad_flush(struct reader *r)
+{
+	if (!r->bad_until)
+		return;
+	uint64_t n = r->bad_seen > r->bad_expect ? r->bad_seen : r->bad_expect;
+	r->st.seg_damaged += n ? n : 1;
+	r->st.segs_damaged++;
+	r->bad_until = 0;
+}
+
+/* VP_FH_SEGSUM: verify segment k before its first record is read. */
+static void check_segment(struct reader *r, uint64_t k)
+{
+	uint64_t start = VP_HEADER_SIZE + k * r->seg, end = start + r->seg;
+	uint64_t usable = r->seg - VP_SEGSUM_SIZE;
+	const unsigned char *p = r->map + start;
+	int bad = 0;
+	uint64_t expect = 1;
+	if (end <= r->end) {
+		const struct vp_segsum *t = (const void *)(p + usable);
+		if (t->h.type == VP_REC_SEGSUM && t->h.size == VP_SEGSUM_SIZE) {
+			if (vp_crc32c(0, p, usable) != t->crc) {
+				bad = 1;
+				expect = t->records;
+			}
+		} else if (all_zero((const void *)t, VP_SEGSUM_SIZE)) {
+			/* never completed: its writer was killed with a record
+			 * of it still open */
+			r->st.unverified += r->seg;
+		} else {
+			bad = 1;
+		}
+	} else {
+		uint64_t len = r->end - start;
+		if (r->sealed && r->hdr.tail_len == len && len <= usable) {
+			if (vp_crc32c(0, p, len) != r->hdr.tail_crc) {
+				bad = 1;
+				expect = r->hdr.tail_records;
+			}
+		} else {
+			/* the writer did not stop cleanly (killed, or still
+			 * recording): nothing to verify the tail with */
+			r->st.unverified += len;
+		}
+	}
+	if (bad) {
+		r->bad_until = end < r->end ? end : r->end;
+		r->bad_seen = 0;
+		r->bad_expect = expect;
+	}
+}
+
 /* Give back the pages the cursor has passed, every 32 MiB, so reading a
  * multi-GB trace costs constant memory. The mapping is private and
  * read-only: records handed out earlier stay valid (a later access reads
@@ -208,12 +294,19 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 {
 	drop_behind(r);
 	while (r->off + 8 <= r->end) {
+		if (r->bad_until && r->off >= r->bad_until)
+			bad_flush(r);
+		uint64_t k = (r->off - VP_HEADER_SIZE) / r->seg;
+		if (r->segsum && k >= r->next_check) {
+			r->next_check = k + 1;
+			check_segment(r, k);
+		}
 		const struct vp_rec *h = (const void *)(r->map + r->off);
 		uint64_t in_seg = (r->off - VP_HEADER_SIZE) % r->seg;
 		uint32_t size = h->size;
 		int sane = size >= 8 && (size & 7) == 0 && size <= VP_MAX_RECORD &&
 			   in_seg + size <= r->seg && r->off + size <= r->end;
-		if (sane && h->type == VP_REC_PAD) {
+		if (sane && (h->type == VP_REC_PAD || (h->type == VP_REC_SEGSUM && r->segsum))) {
 			r->off += size;
 			continue;
 		}
@@ -227,6 +320,10 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 			if (valid(h)) {
 				r->in_gap = 0;
 				r->off += size;
+				if (r->bad_until) {
+					r->bad_seen++;
+					continue;
+				}
 				r->st.records++;
 				*rec = h;
 				return 1;
@@ -244,6 +341,7 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 	if (r->off < r->end)
 		r->st.skipped += r->end - r->off;
 	r->off = r->end;
+	bad_flush(r);
 	return 0;
 }
 

@@ -23,6 +23,12 @@ struct reader_stats {
 	uint64_t bad;        /* records with impossible sizes or contents */
 	uint64_t skipped;    /* bytes skipped while resynchronising */
 	uint64_t truncated;  /* bytes the header promised that the file lacks */
+	/* VP_FH_SEGSUM checksums */
+	uint64_t seg_damaged;  /* records in segments whose checksum failed (not returned) */
+	uint64_t segs_damaged; /* such segments */
+	uint64_t hdr_damaged;  /* 1: the sealed header does not match its checksum */
+	uint64_t unverified;   /* bytes read without a checksum to verify them by
+				* (a writer killed or still running, older traces) */
 };
 
 struct reader;

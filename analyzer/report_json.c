@@ -107,7 +107,8 @@ static int space_at(const struct proc *p, uint64_t t)
 static json_t *top_sites(struct analysis *a, struct site *tmp, uint32_t n, int space)
 {
 	json_t *arr = json_array();
-	qsort(tmp, n, sizeof(*tmp), site_cmp);
+	if (n > 1)
+		qsort(tmp, n, sizeof(*tmp), site_cmp);
 	for (uint32_t i = 0; i < n && i < 5; i++) {
 		json_t *fr = frame_json(a, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip, 0,
 					(int)tmp[i].kernel);
@@ -153,7 +154,8 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 			}
 	}
 	/* merge equal (ip, class, image): sort by them, then fold */
-	qsort(tmp, n, sizeof(*tmp), site_key_cmp);
+	if (n > 1)
+		qsort(tmp, n, sizeof(*tmp), site_key_cmp);
 	uint32_t m = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (m && tmp[m - 1].ip == tmp[i].ip && tmp[m - 1].cls == tmp[i].cls &&

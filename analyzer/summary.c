@@ -215,14 +215,18 @@ int analysis__summary(struct analysis *a, FILE *out)
 	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
 	if (!by)
 		return -ENOMEM;
-	memcpy(by, a->procs, a->nprocs * sizeof(*by));
-	qsort(by, a->nprocs, sizeof(*by), cost_cmp);
+	if (a->nprocs) /* a->procs is NULL without processes */
+		memcpy(by, a->procs, a->nprocs * sizeof(*by));
+	if (a->nprocs > 1)
+		qsort(by, a->nprocs, sizeof(*by), cost_cmp);
 	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
 		const struct proc *p = by[i];
 		uint64_t t = total(p->faults);
 		if (!derive__measured(a)) {
 			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
 				base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
+			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+				fprintf(out, "    %s\n", p->preload_reason);
 			top_by_size(a, p, out);
 			continue;
 		}
@@ -243,6 +247,8 @@ int analysis__summary(struct analysis *a, FILE *out)
 					p->before_trace);
 		}
 		fputc('\n', out);
+		if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+			fprintf(out, "    %s\n", p->preload_reason);
 		if (kb.warning[0])
 			fprintf(out, "    WARNING: %s\n", kb.warning);
 		uint64_t min = t / 100 > 4 ? t / 100 : 4;

@@ -419,9 +419,11 @@ static int merge_maps(const struct mapping *old, size_t nold, const struct mappi
 			n++;
 		}
 	}
-	memcpy(m + n, add, nadd * sizeof(*add));
+	if (nadd)
+		memcpy(m + n, add, nadd * sizeof(*add));
 	n += nadd;
-	qsort(m, n, sizeof(*m), mapping_cmp);
+	if (n > 1)
+		qsort(m, n, sizeof(*m), mapping_cmp);
 	*out = m;
 	*nout = n;
 	return 0;

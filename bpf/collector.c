@@ -9,6 +9,11 @@
  * segment when the next record does not fit. The header's counters are
  * rewritten (pwrite) at every flush, so a killed recorder leaves a file
  * whose header describes what reached the disk.
+ *
+ * Checksums (VP_FH_SEGSUM): a running CRC-32C of the current segment is
+ * kept as records are emitted; a full segment ends with its VP_REC_SEGSUM
+ * trailer, and every flush seals the header with the checksum of the
+ * partial last segment (what the flush wrote) and of the header itself.
  */
 #include "collector.h"
 
@@ -27,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include <vmaprof/clock.h>
+#include <vmaprof/crc32c.h>
 #include <vmaprof/record.h>
 #include "collector_state.h"
 #include "collector.skel.h"
@@ -54,6 +60,8 @@ struct collector {
 	uint64_t bad;        /* malformed ring-buffer samples */
 	uint64_t dropped;    /* records lost to write errors */
 	uint64_t lost_seen;  /* value of the BPF `lost` counter already reported */
+	uint32_t seg_crc;     /* CRC-32C of the current segment so far */
+	uint32_t seg_records; /* records in it (pads not counted) */
 	struct vp_file_header hdr;
 };
 
@@ -137,13 +145,21 @@ static int flush(struct collector *c)
 		while (p + sizeof(struct vp_rec) <= end) {
 			const struct vp_rec *h = (const void *)p;
 
-			if (h->type != VP_REC_PAD)
+			if (h->type != VP_REC_PAD && h->type != VP_REC_SEGSUM)
 				c->dropped++;
 			p += h->size;
 		}
 	}
 	c->buf_len = 0;
 	update_header_counters(c);
+	/* seal: everything produced is on disk (unless a write failed) */
+	uint64_t in = c->flushed % VP_SEG_SIZE;
+	int whole = !c->write_err && c->flushed == c->data_off;
+	c->hdr.tail_len = whole ? in : 0;
+	c->hdr.tail_crc = whole && in ? c->seg_crc : 0;
+	c->hdr.tail_records = whole && in ? c->seg_records : 0;
+	c->hdr.hdr_crc = 0;
+	c->hdr.hdr_crc = vp_crc32c(0, &c->hdr, sizeof(c->hdr));
 	if (pwrite(c->fd, &c->hdr, sizeof(c->hdr), 0) != (ssize_t)sizeof(c->hdr) && !err)
 		err = -errno;
 	return c->write_err ? c->write_err : err;
@@ -152,22 +168,42 @@ static int flush(struct collector *c)
 /* Append one record, padding to the next segment first if it would cross. */
 static void emit(struct collector *c, const void *rec, uint32_t size)
 {
+	const uint32_t usable = VP_SEG_SIZE - VP_SEGSUM_SIZE;
 	uint64_t in_seg = c->data_off % VP_SEG_SIZE;
 
-	if (c->buf_len + VP_MAX_RECORD + size > OUT_BUF_SIZE)
+	if (c->buf_len + VP_MAX_RECORD + VP_SEGSUM_SIZE + size > OUT_BUF_SIZE)
 		flush(c);
-	if (in_seg + size > VP_SEG_SIZE) {
-		uint32_t pad = VP_SEG_SIZE - in_seg;
-		struct vp_rec *p = (void *)(c->buf + c->buf_len);
+	if (in_seg + size > usable) {
+		uint32_t pad = usable - (uint32_t)in_seg;
+		struct vp_segsum *t;
 
-		/* pad >= 8: every record size and offset is a multiple of 8 */
-		memset(p, 0, pad < sizeof(*p) ? pad : sizeof(*p));
-		p->size = pad;
-		p->type = VP_REC_PAD;
-		c->buf_len += pad;
-		c->data_off += pad;
+		if (pad) {
+			struct vp_rec *p = (void *)(c->buf + c->buf_len);
+
+			/* every record size and offset is a multiple of 8 */
+			memset(p, 0, pad);
+			p->size = pad;
+			p->type = VP_REC_PAD;
+			c->seg_crc = vp_crc32c(c->seg_crc, p, pad);
+			c->buf_len += pad;
+			c->data_off += pad;
+		}
+		t = (void *)(c->buf + c->buf_len);
+		memset(t, 0, sizeof(*t));
+		t->h.size = VP_SEGSUM_SIZE;
+		t->h.time_ns = vp_mono_ns();
+		t->h.pid = c->hdr.pid;
+		t->h.type = VP_REC_SEGSUM;
+		t->crc = c->seg_crc;
+		t->records = c->seg_records;
+		c->buf_len += sizeof(*t);
+		c->data_off += sizeof(*t);
+		c->seg_crc = 0;
+		c->seg_records = 0;
 	}
 	memcpy(c->buf + c->buf_len, rec, size);
+	c->seg_crc = vp_crc32c(c->seg_crc, rec, size);
+	c->seg_records++;
 	c->buf_len += size;
 	c->data_off += size;
 	c->records++;
@@ -345,7 +381,7 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	c->hdr.source = VP_SRC_BPF;
 	c->hdr.pid = getpid();
 	c->hdr.page_size = sysconf(_SC_PAGESIZE);
-	c->hdr.flags = VP_FH_SEQUENTIAL;
+	c->hdr.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
 	c->hdr.start_ns = vp_mono_ns();
 	c->hdr.seg_size = VP_SEG_SIZE;
 	err = write_all(c->fd, (const char *)&c->hdr, sizeof(c->hdr));

@@ -441,7 +441,7 @@ static int trace_load(const char *path, struct trace *t)
 	CHECK(t->fh->magic == VP_MAGIC && t->fh->version == VP_FORMAT_VERSION &&
 		      t->fh->header_size == VP_HEADER_SIZE,
 	      "bad header magic/version");
-	CHECK(t->fh->source == VP_SRC_BPF && t->fh->flags == VP_FH_SEQUENTIAL &&
+	CHECK(t->fh->source == VP_SRC_BPF && t->fh->flags == (VP_FH_SEQUENTIAL | VP_FH_SEGSUM) &&
 		      t->fh->seg_size == VP_SEG_SIZE && t->fh->page_size == PS &&
 		      t->fh->pid == (uint32_t)getpid() && t->fh->start_ns,
 	      "bad header fields");
@@ -458,7 +458,7 @@ static int trace_load(const char *path, struct trace *t)
 			      h->type);
 			return -1;
 		}
-		if (h->type != VP_REC_PAD) {
+		if (h->type != VP_REC_PAD && h->type != VP_REC_SEGSUM) {
 			CHECK(h->size >= sizeof(*h) && h->type >= VP_REC_MEM &&
 				      h->type < VP_REC_TYPE_MAX,
 			      "bad record type %u at %zu", h->type, off);

@@ -23,6 +23,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "seccomp.h"
 #include "shim.h"
 #include "writer.h"
 
@@ -171,9 +172,16 @@ static uint32_t intern(void *const *ips, int n)
 	return emit(ips, n);
 }
 
+/* libunwind blocks signals around its caches and maps memory: not under a
+ * seccomp filter that would refuse either */
+static int unwind_allowed(void)
+{
+	return sc__ok(SC_RT_SIGPROCMASK) && sc__ok(SC_MMAP);
+}
+
 uint32_t stacks__capture(void)
 {
-	if (!depth || !table)
+	if (!depth || !table || !unwind_allowed())
 		return 0;
 	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
 	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
@@ -208,7 +216,7 @@ static __attribute__((noinline)) uint32_t capture_stepping(void *uc, void **buf)
  * depth asked for, 576 bytes at the default 64.) */
 uint32_t stacks__capture_context(void *uc, uint64_t ip)
 {
-	if (!depth || !table)
+	if (!depth || !table || !unwind_allowed())
 		return 0;
 	void *buf[depth + SKIP_MAX];
 	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);

@@ -36,6 +36,10 @@ void writer__reentered(void);
 /* In a fork child: forget the parent's file without touching it (no
  * munmap of pages the parent still writes), so writer__open can start anew. */
 void writer__forget(void);
+/* The writer stops here (exit, exec): checksum the last, partial segment
+ * and the header (record.h: VP_FH_SEGSUM). Records written later keep the
+ * seal current. */
+void writer__seal(void);
 /* True when a file is open and recording. */
 int writer__active(void);
 

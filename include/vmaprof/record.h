@@ -37,6 +37,16 @@ enum vp_source {
 
 /* vp_file_header.flags */
 #define VP_FH_SEQUENTIAL 0x1 /* written by one sequential writer; head==0 means "to EOF" */
+/* Checksummed (CRC-32C, vmaprof/crc32c.h). The last VP_SEGSUM_SIZE bytes of
+ * every segment are reserved for a VP_REC_SEGSUM: no record is placed
+ * there, and the writer that completes a segment stores the checksum of
+ * the rest of it there (a segment never completed -- its writer killed --
+ * has zeroes: read unverified). A writer that stops cleanly (exit, exec, a
+ * flush of the collector) seals the header: tail_* checksum the last,
+ * partial segment and hdr_crc the header itself. A reader counts the
+ * records of a segment whose checksum does not match as damaged and uses
+ * none of them. */
+#define VP_FH_SEGSUM 0x2
 
 /* Why a writer stopped recording (vp_file_header.disabled). */
 enum vp_disabled {
@@ -46,6 +56,9 @@ enum vp_disabled {
 	VP_DIS_STACKS = 3,  /* stack table exhausted: stacks emitted without dedup */
 	VP_DIS_REOPEN = 4,  /* could not reopen the file for a new segment (the
 			     * recorder's broker gone or refusing, file removed) */
+	VP_DIS_SECCOMP = 5, /* a seccomp filter would refuse (kill, trap, fail) a
+			     * system call the shim needs for a new segment:
+			     * vp_file_header.dis_nr/dis_action say which */
 };
 
 struct vp_file_header {
@@ -67,7 +80,23 @@ struct vp_file_header {
 	__u32 stack_depth;  /* max frames per stack, 0 = stacks off */
 	__u64 reentered;    /* calls made while the shim was already inside a hook
 			     * (libunwind's own mmaps, signal handlers): passed through */
-	__u8 reserved[VP_HEADER_SIZE - 88];
+	/* VP_DIS_SECCOMP: the x86_64 number of the system call the filter would
+	 * refuse (-1: a filter the shim did not see installed, contents
+	 * unknown) and the filter's action for it (SECCOMP_RET_*, full). */
+	__s32 dis_nr;
+	__u32 dis_action;
+	/* VP_FH_SEGSUM seal, written when the writer stops cleanly. hdr_crc:
+	 * CRC-32C of the whole VP_HEADER_SIZE header with hdr_crc itself 0;
+	 * 0 = not sealed (still recording, or killed): tail_* then mean
+	 * nothing. tail_len: bytes of the last segment (the one holding
+	 * `head`'s end, when not full) that tail_crc covers, from its start;
+	 * 0 = none. tail_records: records among them. */
+	__u32 hdr_crc;
+	__u32 tail_crc;
+	__u64 tail_len;
+	__u32 tail_records;
+	__u32 _pad1;
+	__u8 reserved[VP_HEADER_SIZE - 120];
 };
 _Static_assert(sizeof(struct vp_file_header) == VP_HEADER_SIZE, "file header size");
 
@@ -91,7 +120,8 @@ enum vp_rec_type {
 	VP_REC_BPF_LOST = 20,
 	VP_REC_SYSFAULTS = 21, /* faults/pages a syscall made without a fault event */
 	VP_REC_TASK_NAME = 22, /* name/argv of a process image at exec or exit */
-	VP_REC_TYPE_MAX = 23,
+	VP_REC_SEGSUM = 23,  /* VP_FH_SEGSUM: checksum trailer, last bytes of a segment */
+	VP_REC_TYPE_MAX = 24,
 };
 
 struct vp_rec {
@@ -231,7 +261,11 @@ enum vp_fork_kind {
 	VP_FORK_CLONE = 3,
 	VP_FORK_SPAWN = 4, /* posix_spawn / posix_spawnp: path follows */
 };
-/* VP_REC_FORK: written by the parent after the child exists. */
+/* VP_REC_FORK: written by the parent after the child exists. h.flags: */
+#define VP_FORK_SECCOMP 0x1 /* a seccomp filter in force would refuse the
+			     * system calls the child's shim needs to start (or
+			     * the child execs a new image under a filter): the
+			     * child records nothing */
 struct vp_fork {
 	struct vp_rec h;
 	__u32 child;     /* pid, 0 when the call failed */
@@ -250,6 +284,8 @@ enum vp_exec_kind {
 };
 /* h.flags of VP_REC_EXEC */
 #define VP_EXEC_ENV_FIXED 0x1 /* the shim put LD_PRELOAD/VMAPROF_* back */
+#define VP_EXEC_SECCOMP 0x2   /* a seccomp filter is in force: the new image's
+			       * shim cannot know what it allows and records nothing */
 /* VP_REC_EXEC: written before the exec (err == 0) and again if it failed
  * (err = errno). Followed by path (path_len) and argv (argv_len, NUL-terminated). */
 struct vp_exec {
@@ -399,6 +435,17 @@ struct vp_task_name {
 	__u32 egid;
 };
 _Static_assert(sizeof(struct vp_task_name) == 64, "vp_task_name size");
+
+/* VP_REC_SEGSUM: the last VP_SEGSUM_SIZE bytes of a completed segment.
+ * crc: CRC-32C of the segment's first VP_SEG_SIZE - VP_SEGSUM_SIZE bytes;
+ * records: the records among them (pads not counted). */
+#define VP_SEGSUM_SIZE 32u
+struct vp_segsum {
+	struct vp_rec h;
+	__u32 crc;
+	__u32 records;
+};
+_Static_assert(sizeof(struct vp_segsum) == VP_SEGSUM_SIZE, "vp_segsum size");
 
 #define VP_ALIGN8(x) (((x) + 7u) & ~7u)
 
