@@ -85,9 +85,17 @@ struct dproc {
 	char *role;
 };
 
+/* Where processes[i].vmas stands in the document text. */
+struct span_text {
+	size_t off, len;
+};
+
 struct report {
 	const char *file;
-	json_t *root;
+	json_t *root;      /* the document without the vmas arrays' contents */
+	char *text;        /* the whole document, while the entries are built */
+	struct span_text *vmas_text; /* per process, in order; NULL: in root */
+	size_t n_vmas_text;
 	uint64_t page_size;
 	struct dproc *procs;
 	size_t n_procs;
@@ -395,6 +403,219 @@ cleanup:
 	return 0;
 }
 
+/* ---- reading big reports a VMA at a time ----
+ *
+ * A report's VMA entries are nearly all of it (200k mappings: ~190 MB), and
+ * a jansson tree of the whole document costs ten times its size. So the
+ * document is parsed without the contents of processes[].vmas (the text is
+ * copied with each such array emptied, and where it stood is noted), and
+ * each VMA object is parsed on its own, used and freed. A document that
+ * does not scan as JSON is parsed whole, for jansson's exact error. */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* The end of the JSON value at p (a string, container, number or literal),
+ * or NULL when it is not well formed enough to delimit. */
+static const char *skip_value(const char *p, const char *end)
+{
+	if (p >= end)
+		return NULL;
+	if (*p == '"') {
+		for (p++; p < end; p++) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				return p + 1;
+		}
+		return NULL;
+	}
+	if (*p == '{' || *p == '[') {
+		int depth = 0;
+		for (; p < end; p++) {
+			if (*p == '"') {
+				const char *q = skip_value(p, end);
+				if (!q)
+					return NULL;
+				p = q - 1;
+			} else if (*p == '{' || *p == '[') {
+				depth++;
+			} else if (*p == '}' || *p == ']') {
+				if (--depth == 0)
+					return p + 1;
+			}
+		}
+		return NULL;
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+	       *p != '\t' && *p != '\r')
+		p++;
+	return p;
+}
+
+/* Append [p, q) to the skeleton. */
+static int skel_add(char **s, size_t *n, size_t *cap, const char *p, size_t len)
+{
+	if (*n + len + 1 > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		while (c < *n + len + 1)
+			c *= 2;
+		char *x = realloc(*s, c);
+		if (!x)
+			return -1;
+		*s = x;
+		*cap = c;
+	}
+	memcpy(*s + *n, p, len);
+	*n += len;
+	return 0;
+}
+
+/* The members of the object at p: for each, f(key, value span). */
+static int scan_object(const char *p, const char *end, const char **after,
+		       int (*f)(void *, const char *, size_t, const char *, const char *),
+		       void *arg)
+{
+	p = skip_ws(p, end);
+	if (p >= end || *p != '{')
+		return -1;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		*after = p + 1;
+		return 0;
+	}
+	for (;;) {
+		const char *k = p, *ke = skip_value(p, end);
+		if (!ke || *k != '"')
+			return -1;
+		p = skip_ws(ke, end);
+		if (p >= end || *p != ':')
+			return -1;
+		const char *v = skip_ws(p + 1, end), *ve = skip_value(v, end);
+		if (!ve || f(arg, k + 1, (size_t)(ke - k - 2), v, ve))
+			return -1;
+		p = skip_ws(ve, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}') {
+			*after = p + 1;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+struct skel {
+	const char *base;
+	char *out;
+	size_t n, cap;
+	const char *copied; /* text up to here is in out */
+	struct span_text *vt;
+	size_t nvt, capvt;
+};
+
+static int skel_proc_member(void *arg, const char *k, size_t kl, const char *v, const char *ve)
+{
+	struct skel *s = arg;
+	if (kl != 4 || memcmp(k, "vmas", 4) || *v != '[')
+		return 0;
+	/* copy up to the array, write it empty, remember where it was */
+	if (skel_add(&s->out, &s->n, &s->cap, s->copied, (size_t)(v - s->copied)) ||
+	    skel_add(&s->out, &s->n, &s->cap, "[]", 2))
+		return -1;
+	s->copied = ve;
+	if (s->nvt == s->capvt) {
+		size_t c = s->capvt ? s->capvt * 2 : 64;
+		struct span_text *x = realloc(s->vt, c * sizeof(*x));
+		if (!x)
+			return -1;
+		s->vt = x;
+		s->capvt = c;
+	}
+	s->vt[s->nvt++] = (struct span_text){ (size_t)(v - s->base), (size_t)(ve - v) };
+	return 0;
+}
+
+static int skel_top_member(void *arg, const char *k, size_t kl, const char *v, const char *ve)
+{
+	struct skel *s = arg;
+	if (kl != 9 || memcmp(k, "processes", 9) || *v != '[')
+		return 0;
+	const char *p = skip_ws(v + 1, ve), *after;
+	while (p < ve - 1) {
+		size_t before = s->nvt;
+		if (*p != '{' || scan_object(p, ve, &after, skel_proc_member, s))
+			return -1;
+		if (s->nvt == before) { /* no vmas array here: keep the indexes aligned */
+			if (s->nvt == s->capvt) {
+				size_t c = s->capvt ? s->capvt * 2 : 64;
+				struct span_text *x = realloc(s->vt, c * sizeof(*x));
+				if (!x)
+					return -1;
+				s->vt = x;
+				s->capvt = c;
+			}
+			s->vt[s->nvt++] = (struct span_text){ 0, 0 };
+		}
+		p = skip_ws(after, ve);
+		if (p < ve && *p == ',')
+			p = skip_ws(p + 1, ve);
+	}
+	return 0;
+}
+
+/* The document without its VMA lists (see above); -1 if it does not scan. */
+static int skeletonize(struct report *r, const char *buf, size_t len, char **out, size_t *out_len)
+{
+	struct skel s = { .base = buf, .copied = buf };
+	const char *after;
+	if (scan_object(buf, buf + len, &after, skel_top_member, &s) ||
+	    skel_add(&s.out, &s.n, &s.cap, s.copied, (size_t)(buf + len - s.copied))) {
+		free(s.out);
+		free(s.vt);
+		return -1;
+	}
+	*out = s.out;
+	*out_len = s.n;
+	r->vmas_text = s.vt;
+	r->n_vmas_text = s.nvt;
+	return 0;
+}
+
+/* The i-th VMA object of process pi's list, parsed: iterate with *pos
+ * starting at 0; NULL at the end. (When the list came with the document,
+ * its array element.) */
+static json_t *vma_next(struct report *r, size_t pi, json_t *arr, size_t *pos, size_t i,
+			const char **bad)
+{
+	*bad = NULL;
+	if (!r->vmas_text || pi >= r->n_vmas_text || !r->vmas_text[pi].len)
+		return i < json_array_size(arr) ? json_incref(json_array_get(arr, i)) : NULL;
+	const char *base = r->text + r->vmas_text[pi].off, *end = base + r->vmas_text[pi].len - 1;
+	const char *p = skip_ws(base + (*pos ? *pos : 1), end);
+	if (p < end && *p == ',')
+		p = skip_ws(p + 1, end);
+	if (p >= end)
+		return NULL;
+	const char *q = skip_value(p, end);
+	if (!q) {
+		*bad = "not JSON";
+		return NULL;
+	}
+	*pos = (size_t)(q - base);
+	json_error_t jerr;
+	json_t *v = json_loadb(p, (size_t)(q - p), JSON_REJECT_DUPLICATES, &jerr);
+	if (!v)
+		*bad = "not JSON";
+	return v;
+}
+
 static int report__load(struct report *r, const char *file, struct diag *d)
 {
 	json_error_t jerr;
@@ -405,8 +626,16 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 	if (err)
 		return err;
 	/* Duplicate names would make "the" value of a field ambiguous. */
-	r->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(buf);
+	char *skel = NULL;
+	size_t skel_len = 0;
+	if (skeletonize(r, buf, len, &skel, &skel_len) == 0) {
+		r->root = json_loadb(skel, skel_len, JSON_REJECT_DUPLICATES, &jerr);
+		free(skel);
+		r->text = buf;
+	} else {
+		r->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+		free(buf);
+	}
 	r->file = file;
 	if (!r->root)
 		return diag__fail(d, "%s: not a JSON document: %s (line %d, column %d)", file,
@@ -708,14 +937,17 @@ static int vma_key(struct diag *d, const struct report *r, json_t *vma, const ch
 	return *out ? 0 : diag__fail(d, "out of memory");
 }
 
-/* One entry for the process and one per VMA (merged per site later). */
+/* One entry for the process and one per VMA (merged per site later). The
+ * VMAs are read twice, one object at a time (vma_next): first the file
+ * mappings that unsymbolized frames are resolved through, then the metrics. */
 static int proc__entries(struct report *r, size_t pi, struct diag *d)
 {
 	struct dproc *p = &r->procs[pi];
 	struct metrics pm = { 0 };
 	struct span *spans = NULL;
-	size_t n_spans = 0;
-	json_t *vmas;
+	size_t n_spans = 0, cap_spans = 0, n = 0, pos = 0;
+	json_t *vmas, *v;
+	const char *bad;
 	char at[64];
 	int err;
 	snprintf(at, sizeof(at), "processes[%zu]", pi);
@@ -723,39 +955,33 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 	    (err = get_count_or_null(d, r, p->j, at, "pages_allocated", &pm.v[M_PAGES_ALLOCATED])) ||
 	    (err = get_typed(d, r, p->j, at, "vmas", JSON_ARRAY, 0, &vmas)))
 		return err;
-	size_t n = json_array_size(vmas);
-	pm.v[M_VMA_COUNT] = n;
 
-	/* Pass 1: types of the address fields, and the file mappings that
-	 * unsymbolized frames are resolved through. */
-	spans = calloc(n ? n : 1, sizeof(*spans));
-	if (!spans)
-		return diag__fail(d, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		json_t *v = json_array_get(vmas, i), *destroyed;
+	/* Pass 1: types of the address fields, and the file mappings. */
+	for (; (v = vma_next(r, pi, vmas, &pos, n, &bad)); n++) {
+		json_t *destroyed;
 		char vat[96];
 		uint64_t start, end, offset;
 		const char *path;
-		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, i);
+		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, n);
 		if (!json_is_object(v)) {
 			err = diag__fail(d, "%s: %s: expected an object", r->file, vat);
-			goto cleanup;
+			goto next;
 		}
 		if ((err = require(d, r, v, vat, vma_names)) ||
 		    (err = get_count(d, r, v, vat, "start", &start)) ||
 		    (err = get_count(d, r, v, vat, "end", &end)) ||
 		    (err = get_string_or_null(d, r, v, vat, "path", &path)) ||
 		    (err = field(d, r, v, vat, "destroyed_ns", &destroyed)))
-			goto cleanup;
+			goto next;
 		if (end < start) {
 			err = diag__fail(d, "%s: %s: end is below start", r->file, vat);
-			goto cleanup;
+			goto next;
 		}
 		if (!json_is_null(destroyed) &&
 		    (!json_is_integer(destroyed) || json_integer_value(destroyed) < 0)) {
 			err = diag__fail(d, "%s: %s.destroyed_ns: expected a non-negative integer "
 					 "or null", r->file, vat);
-			goto cleanup;
+			goto next;
 		}
 		if (json_is_null(destroyed))
 			pm.v[M_MAPPED_BYTES] = sat_add(pm.v[M_MAPPED_BYTES], end - start);
@@ -763,9 +989,33 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 		if (path && json_object_get(v, "offset") &&
 		    json_is_integer(json_object_get(v, "offset"))) {
 			offset = (uint64_t)json_integer_value(json_object_get(v, "offset"));
-			spans[n_spans++] = (struct span){ start, end, offset, 0, path };
+			if (n_spans == cap_spans) {
+				size_t c = cap_spans ? cap_spans * 2 : 64;
+				struct span *x = realloc(spans, c * sizeof(*x));
+				if (!x) {
+					err = diag__fail(d, "out of memory");
+					goto next;
+				}
+				spans = x;
+				cap_spans = c;
+			}
+			char *own = strdup(path);
+			if (!own) {
+				err = diag__fail(d, "out of memory");
+				goto next;
+			}
+			spans[n_spans++] = (struct span){ start, end, offset, 0, own };
 		}
+next:
+		json_decref(v);
+		if (err)
+			goto cleanup;
 	}
+	if (bad) {
+		err = diag__fail(d, "%s: %s.vmas[%zu]: %s", r->file, at, n, bad);
+		goto cleanup;
+	}
+	pm.v[M_VMA_COUNT] = n;
 	if (n_spans > 1)
 		qsort(spans, n_spans, sizeof(*spans), by_start);
 	for (size_t i = 0; i < n_spans; i++)
@@ -773,8 +1023,8 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 									  : spans[i].end;
 
 	/* Pass 2: per-VMA metrics under the site key. */
-	for (size_t i = 0; i < n; i++) {
-		json_t *v = json_array_get(vmas, i);
+	pos = 0;
+	for (size_t i = 0; i < n && (v = vma_next(r, pi, vmas, &pos, i, &bad)); i++) {
 		struct metrics vm = { 0 };
 		char vat[96], *key = NULL;
 		uint64_t start = (uint64_t)json_integer_value(json_object_get(v, "start"));
@@ -783,12 +1033,15 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 		if ((err = get_faults(d, r, v, vat, &vm)) ||
 		    (err = get_count_or_null(d, r, v, vat, "pages_allocated",
 					     &vm.v[M_PAGES_ALLOCATED])) ||
-		    (err = vma_key(d, r, v, vat, spans, n_spans, &key)))
+		    (err = vma_key(d, r, v, vat, spans, n_spans, &key))) {
+			json_decref(v);
 			goto cleanup;
+		}
 		vm.v[M_VMA_COUNT] = 1;
 		vm.span_bytes = end - start;
 		if (json_is_null(json_object_get(v, "destroyed_ns")))
 			vm.v[M_MAPPED_BYTES] = end - start;
+		json_decref(v);
 		if (report__push(r, p->role, key, &vm)) {
 			free(key);
 			err = diag__fail(d, "out of memory");
@@ -801,6 +1054,8 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 	}
 	metrics__add(&r->total, &pm);
 cleanup:
+	for (size_t i = 0; i < n_spans; i++)
+		free((char *)spans[i].path);
 	free(spans);
 	return err;
 }
@@ -851,6 +1106,10 @@ static int report__open(struct report *r, const char *file, struct diag *d)
 	 * report's tree is most of the memory, and the other one loads next. */
 	json_decref(r->root);
 	r->root = NULL;
+	free(r->text);
+	r->text = NULL;
+	free(r->vmas_text);
+	r->vmas_text = NULL;
 	for (size_t i = 0; r->procs && i < r->n_procs; i++)
 		r->procs[i].j = NULL;
 	return err;
@@ -867,6 +1126,8 @@ static void report__free(struct report *r)
 	}
 	free(r->procs);
 	json_decref(r->root);
+	free(r->text);
+	free(r->vmas_text);
 }
 
 /* ---- comparing ---------------------------------------------------------- */

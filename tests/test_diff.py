@@ -179,6 +179,42 @@ def t_unmeasured():
            "mapped bytes are measured by the shim")
 
 
+def t_streamed():
+    """VMA lists are read one object at a time from the text (big reports):
+    strings with quotes, brackets and escapes inside them, other spacing and
+    member order must not confuse that; a broken VMA object is exit 2."""
+    tricky = '/tmp/a "dir" ]}[{ \\ with, commas/lib.so'
+    paths = []
+    for name in ("base.json", "worse.json"):
+        doc = json.load(open(fx(name)))
+        for p in doc["processes"]:
+            for v in p["vmas"]:
+                if v["path"]:
+                    v["path"] = tricky + v["path"]
+            p["vmas"] = [dict(reversed(list(v.items()))) for v in p["vmas"]]
+        f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False,
+                                        prefix="vmaprof-diff-")
+        json.dump(doc, f, indent=3, separators=(" , ", " : "))
+        f.close()
+        paths.append(f.name)
+    try:
+        out, _ = expect(0, [paths[0], paths[0]], "tricky strings, same")
+        check("no changes" in out, f"expected 'no changes':\n{out}")
+        out, _ = expect(1, [paths[0], paths[1], "--max-increase", "cow_copy=10%"],
+                        "tricky strings, worse")
+        check("EXCEEDED cow_copy +25.0% > 10% at * (old 400, new 500)" in out, out)
+        text = open(paths[1]).read()
+        i = text.index('"vmas"')
+        j = text.index("{", i)
+        with open(paths[1], "w") as f:
+            f.write(text[:j] + "{ nonsense" + text[j + 1:])
+        _, err = expect(2, [paths[0], paths[1]], "a broken VMA object")
+        check("vmas[" in err or "not JSON" in err or "not a JSON" in err, err)
+    finally:
+        for q in paths:
+            os.unlink(q)
+
+
 def t_reordered():
     """Other pids, addresses, times and order: matched by role and call site."""
     out, _ = expect(0, [fx("base.json"), fx("reordered.json")] +
