@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker.h"
+#include "broker_server.h"
 #include "outfile.h"
 #include "procfs.h"
 #include "config.h"

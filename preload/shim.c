@@ -42,7 +42,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "broker.h"
+#include "broker_client.h"
 #include "env.h"
 #include "seccomp.h"
 #include "shim.h"
@@ -1041,34 +1041,58 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	if (!out_var)                                                                      \
 		out_var = envp;
 
-/* Record the attempt, exec, record the failure. `doit` performs the exec. */
-#define DO_EXEC(kind, path, argv, fixed, doit)                                             \
-	do {                                                                               \
-		int rec_ = enter_from(ra);                                                 \
-		uint32_t st_ = 0;                                                          \
-		if (rec_) {                                                                \
-			st_ = stacks__capture();                                           \
-			rec_exec(kind, path, argv, 0, fixed, st_);                         \
-			writer__seal();                                                    \
-		}                                                                          \
-		int r_ = (doit);                                                           \
-		int e_ = errno;                                                            \
-		if (rec_) {                                                                \
-			rec_exec(kind, path, argv, e_, fixed, st_);                        \
-			leave();                                                           \
-		}                                                                          \
-		errno = e_;                                                                \
-		return r_;                                                                 \
-	} while (0)
+/* One exec as the program asked for it (env: with the shim's variables
+ * put back; its arrays live on the caller's stack, vfork-safe). */
+struct exec_call {
+	uint32_t kind;       /* enum vp_exec_kind: which function was called */
+	const char *path;    /* as recorded (fexecve: /proc/self/fd/N) */
+	char *const *argv;
+	char *const *env;
+	int fixed;           /* the shim's variables were put back */
+	int search;          /* execvp*: search PATH */
+	int fd, flags;       /* fexecve's fd; execveat's dirfd and flags */
+};
+
+static int exec_real(const struct exec_call *c)
+{
+	switch (c->kind) {
+	case VP_EXEC_FEXECVE: return real.fexecve(c->fd, c->argv, c->env);
+	case VP_EXEC_EXECVEAT: return real.execveat(c->fd, c->path, c->argv, c->env, c->flags);
+	default:
+		return c->search ? real.execvpe(c->path, c->argv, c->env)
+				 : real.execve(c->path, c->argv, c->env);
+	}
+}
+
+/* Record the attempt (and seal the trace: an exec that succeeds never
+ * returns), exec, record the failure; errno is the exec's. */
+static int do_exec(const void *ra, const struct exec_call *c)
+{
+	int rec = enter_from(ra);
+	uint32_t st = 0;
+	if (rec) {
+		st = stacks__capture();
+		rec_exec(c->kind, c->path, c->argv, 0, c->fixed, st);
+		writer__seal();
+	}
+	int r = exec_real(c);
+	int e = errno;
+	if (rec) {
+		rec_exec(c->kind, c->path, c->argv, e, c->fixed, st);
+		leave();
+	}
+	errno = e;
+	return r;
+}
 
 static int exec_common(const void *ra, uint32_t kind, const char *path, char *const argv[],
 		       char *const envp[], int search)
 {
 	resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
-	if (search)
-		DO_EXEC(kind, path, argv, fixed, real.execvpe(path, argv, env));
-	DO_EXEC(kind, path, argv, fixed, real.execve(path, argv, env));
+	struct exec_call c = { .kind = kind, .path = path, .argv = argv, .env = env,
+			       .fixed = fixed, .search = search };
+	return do_exec(ra, &c);
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
@@ -1135,7 +1159,9 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	WITH_FIXED_ENV(envp, fixed, env);
-	DO_EXEC(VP_EXEC_FEXECVE, path, argv, fixed, real.fexecve(fd, argv, env));
+	struct exec_call c = { .kind = VP_EXEC_FEXECVE, .path = path, .argv = argv, .env = env,
+			       .fixed = fixed, .fd = fd };
+	return do_exec(ra, &c);
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
@@ -1144,7 +1170,9 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 	const void *ra = __builtin_return_address(0);
 	resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
-	DO_EXEC(VP_EXEC_EXECVEAT, path, argv, fixed, real.execveat(dirfd, path, argv, env, flags));
+	struct exec_call c = { .kind = VP_EXEC_EXECVEAT, .path = path, .argv = argv, .env = env,
+			       .fixed = fixed, .fd = dirfd, .flags = flags };
+	return do_exec(ra, &c);
 }
 
 static int spawn_common(const void *ra, int search, pid_t *pid, const char *path,

@@ -54,7 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker.h"
+#include "broker_client.h"
 #include "vmaprof/crc32c.h"
 #include "seccomp.h"
 #include "shim.h"

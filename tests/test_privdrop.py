@@ -2,7 +2,7 @@
 """No silent gaps across privilege drops and exec (as root).
 
 - Processes that drop privileges (setpriv, su) keep their shim trace: the
-  recorder's broker creates their files (tests of cli/broker.c).
+  recorder's broker creates their files (tests of cli/broker_server.c).
 - The recording is private: directory 0700, files 0600, owned by SUDO_UID.
 - Where the shim cannot record (static binary, setuid program run by a
   user), processes[].preload says so and why, and the summary counts it.

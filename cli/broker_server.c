@@ -21,7 +21,7 @@
  * (no '/', no "..") and opened O_NOFOLLOW, so no request reaches outside
  * the trace directory.
  */
-#include "broker.h"
+#include "broker_server.h"
 #include "procfs.h"
 #include "vmaprof/clock.h"
 

@@ -7,7 +7,7 @@
  * neither malloc nor our own interposers may be entered. The connection is
  * opened and closed per request, so nothing of ours stays in the fd table.
  */
-#include "broker.h"
+#include "broker_client.h"
 
 #include <errno.h>
 #include <stddef.h>
