@@ -44,6 +44,7 @@
 
 #include "broker_client.h"
 #include "env.h"
+#include "records.h"
 #include "seccomp.h"
 #include "shim.h"
 #include "stacks.h"
@@ -224,146 +225,6 @@ static inline void leave(void)
 	in_hook = 0;
 }
 
-/* ---- records ---- */
-
-void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated)
-{
-	uint32_t seg;
-	struct vp_internal *r = (struct vp_internal *)writer__reserve(sizeof(*r), &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, shim__now());
-	r->h.flags = unmapped ? VP_INT_UNMAPPED : 0;
-	r->start = (uint64_t)(uintptr_t)p;
-	r->len = len;
-	r->what = what;
-	r->populated = populated;
-	writer__commit(&r->h, VP_REC_INTERNAL, seg);
-}
-
-static void rec_mem(uint32_t call, uint64_t t0, uint64_t a0, uint64_t a1, uint64_t a2,
-		    uint64_t a3, uint64_t a4, uint64_t a5, uint64_t ret, int err,
-		    uint32_t stack, const char *path, uint32_t path_len)
-{
-	uint64_t t1 = shim__now();
-	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_mem) + path_len);
-	struct vp_mem *r = (struct vp_mem *)writer__reserve(size, &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, t0);
-	r->h.flags = VP_MEM_FROM_SHIM;
-	r->call = call;
-	r->err = err;
-	r->ret = ret;
-	r->args[0] = a0; r->args[1] = a1; r->args[2] = a2;
-	r->args[3] = a3; r->args[4] = a4; r->args[5] = a5;
-	r->t_end = t1;
-	r->stack_id = stack;
-	r->path_len = path_len;
-	if (path_len)
-		memcpy(r + 1, path, path_len);
-	writer__commit(&r->h, VP_REC_MEM, seg);
-}
-
-/* Path of an fd, for file mappings. Returns its length, 0 if unknown. */
-static uint32_t fd_path(int fd, char *buf, size_t cap)
-{
-	char link[32] = "/proc/self/fd/";
-	int n = fd, i = 14;
-	char digits[12];
-	int d = 0;
-	do {
-		digits[d++] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n && d < 11);
-	while (d)
-		link[i++] = digits[--d];
-	link[i] = 0;
-	if (!sc__ok(SC_READLINK))
-		return 0;
-	long l = SYS3(SYS_readlink, link, buf, cap);
-	return l > 0 ? (uint32_t)l : 0;
-}
-
-static int start_refused(void);
-
-static void rec_fork(uint32_t kind, pid_t child, int err, uint32_t stack, const char *path)
-{
-	uint32_t pl = path ? (uint32_t)strnlen(path, VP_MAX_PATH) : 0;
-	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_fork) + pl);
-	struct vp_fork *r = (struct vp_fork *)writer__reserve(size, &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, shim__now());
-	r->child = child > 0 ? (uint32_t)child : 0;
-	r->kind = kind;
-	r->err = err;
-	/* a fork child starts its own stream (if the filters let it); a
-	 * vfork or spawn child's new image starts under a filter it cannot
-	 * read and records nothing */
-	if (kind == VP_FORK_FORK || kind == VP_FORK_CLONE ? start_refused() : !sc__ok(SC_N))
-		r->h.flags |= VP_FORK_SECCOMP;
-	r->stack_id = stack;
-	r->path_len = pl;
-	if (pl)
-		memcpy(r + 1, path, pl);
-	writer__commit(&r->h, VP_REC_FORK, seg);
-}
-
-/* Bytes argv takes as NUL-terminated strings, capped to fit one record. */
-static uint32_t argv_bytes(char *const argv[], uint32_t cap, uint32_t *argc)
-{
-	uint32_t b = 0, n = 0;
-	for (; argv && argv[n]; n++) {
-		uint32_t l = (uint32_t)strlen(argv[n]) + 1;
-		if (b + l > cap)
-			break;
-		b += l;
-	}
-	*argc = n;
-	return b;
-}
-
-static void rec_exec(uint32_t kind, const char *path, char *const argv[], int err,
-		     int fixed, uint32_t stack)
-{
-	uint32_t pl = path ? (uint32_t)strnlen(path, VP_MAX_PATH) : 0, argc;
-	uint32_t room = VP_MAX_RECORD - (uint32_t)sizeof(struct vp_exec) - pl - 8;
-	uint32_t al = argv_bytes(argv, room, &argc);
-	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_exec) + pl + al);
-	struct vp_exec *r = (struct vp_exec *)writer__reserve(size, &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, shim__now());
-	r->h.flags = (fixed ? VP_EXEC_ENV_FIXED : 0) | (sc__ok(SC_N) ? 0 : VP_EXEC_SECCOMP);
-	r->err = err;
-	r->kind = kind;
-	r->stack_id = stack;
-	r->argc = argc;
-	r->path_len = pl;
-	r->argv_len = al;
-	char *p = (char *)(r + 1);
-	memcpy(p, path, pl);
-	p += pl;
-	for (uint32_t i = 0; i < argc; i++) {
-		size_t l = strlen(argv[i]) + 1;
-		memcpy(p, argv[i], l);
-		p += l;
-	}
-	writer__commit(&r->h, VP_REC_EXEC, seg);
-}
-
-static void rec_exit(uint32_t kind, int status)
-{
-	uint32_t seg;
-	struct vp_exit *r = (struct vp_exit *)writer__reserve(sizeof(*r), &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, shim__now());
-	r->status = status;
-	r->kind = kind;
-	writer__commit(&r->h, VP_REC_EXIT, seg);
-}
 
 /* Copy /proc/self/maps into VP_REC_MAPS chunks. */
 static void rec_maps(uint32_t why)
@@ -676,7 +537,7 @@ static const enum sc_call start_by_path[] = {
 };
 
 /* A filter known to be in force would refuse a start (no system call). */
-static int start_refused(void)
+int shim__start_refused(void)
 {
 	const enum sc_call *need = broker__available() ? start_via_broker : start_by_path;
 	for (int i = 0; need[i] != SC_N; i++)
@@ -802,7 +663,7 @@ __attribute__((destructor)) static void shim_fini(void)
 	if (atomic_load(&exit_recorded) || !enter())
 		return;
 	int saved = errno;
-	rec_exit(VP_EXIT_DESTRUCTOR, 0);
+	record__exit(VP_EXIT_DESTRUCTOR, 0);
 	writer__seal();
 	errno = saved;
 	leave();
@@ -840,8 +701,8 @@ static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t 
 	char path[VP_MAX_PATH];
 	uint32_t pl = 0;
 	if (r != MAP_FAILED && !(flags & MAP_ANONYMOUS) && fd >= 0)
-		pl = fd_path(fd, path, sizeof(path));
-	rec_mem(VP_CALL_MMAP, t0, (uintptr_t)addr, len, (uint64_t)prot, (uint64_t)(uint32_t)flags,
+		pl = record__fd_path(fd, path, sizeof(path));
+	record__mem(VP_CALL_MMAP, t0, (uintptr_t)addr, len, (uint64_t)prot, (uint64_t)(uint32_t)flags,
 		(uint64_t)(int64_t)fd, (uint64_t)off, (uintptr_t)r, err, st, path, pl);
 	errno = e;
 	leave();
@@ -874,7 +735,7 @@ EXPORT int munmap(void *addr, size_t len)
 	int r = real.munmap(addr, len);
 	int e = errno;
 	uint32_t st = stacks__capture();
-	rec_mem(VP_CALL_MUNMAP, t0, (uintptr_t)addr, len, 0, 0, 0, 0, (uint64_t)(int64_t)r,
+	record__mem(VP_CALL_MUNMAP, t0, (uintptr_t)addr, len, 0, 0, 0, 0, (uint64_t)(int64_t)r,
 		r ? e : 0, st, NULL, 0);
 	errno = e;
 	leave();
@@ -899,7 +760,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	void *r = real.mremap(old, old_len, new_len, flags, new_addr);
 	int e = errno;
 	uint32_t st = stacks__capture();
-	rec_mem(VP_CALL_MREMAP, t0, (uintptr_t)old, old_len, new_len, (uint64_t)(uint32_t)flags,
+	record__mem(VP_CALL_MREMAP, t0, (uintptr_t)old, old_len, new_len, (uint64_t)(uint32_t)flags,
 		(uintptr_t)new_addr, 0, (uintptr_t)r, r == MAP_FAILED ? e : 0, st, NULL, 0);
 	errno = e;
 	leave();
@@ -916,7 +777,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		int r = real.name(addr, len, arg);                                         \
 		int e = errno;                                                             \
 		uint32_t st = stacks__capture();                                           \
-		rec_mem(call, t0, (uintptr_t)addr, len, (uint64_t)(int64_t)arg, 0, 0, 0,   \
+		record__mem(call, t0, (uintptr_t)addr, len, (uint64_t)(int64_t)arg, 0, 0, 0,   \
 			(uint64_t)(int64_t)r, r ? e : 0, st, NULL, 0);                     \
 		errno = e;                                                                 \
 		leave();                                                                   \
@@ -935,7 +796,7 @@ EXPORT int brk(void *addr)
 	int e = errno;
 	void *now = real.sbrk(0);
 	uint32_t st = stacks__capture();
-	rec_mem(VP_CALL_BRK, t0, (uintptr_t)addr, (uintptr_t)old, 0, 0, 0, 0, (uintptr_t)now,
+	record__mem(VP_CALL_BRK, t0, (uintptr_t)addr, (uintptr_t)old, 0, 0, 0, 0, (uintptr_t)now,
 		r ? e : 0, st, NULL, 0);
 	errno = e;
 	leave();
@@ -951,7 +812,7 @@ EXPORT void *sbrk(intptr_t inc)
 	int e = errno;
 	void *now = real.sbrk(0);
 	uint32_t st = stacks__capture();
-	rec_mem(VP_CALL_SBRK, t0, (uint64_t)inc, (uintptr_t)now, 0, 0, 0, 0, (uintptr_t)r,
+	record__mem(VP_CALL_SBRK, t0, (uint64_t)inc, (uintptr_t)now, 0, 0, 0, 0, (uintptr_t)r,
 		r == (void *)-1 ? e : 0, st, NULL, 0);
 	errno = e;
 	leave();
@@ -970,7 +831,7 @@ EXPORT pid_t fork(void)
 	pid_t r = real.fork();
 	int e = errno;
 	if (r != 0) {
-		rec_fork(VP_FORK_FORK, r, r < 0 ? e : 0, st, NULL);
+		record__fork(VP_FORK_FORK, r, r < 0 ? e : 0, st, NULL);
 		errno = e;
 		leave();
 	}
@@ -985,7 +846,7 @@ __attribute__((visibility("hidden"))) pid_t vp_vfork_parent(pid_t r)
 	if (r < 0)
 		r = -1;
 	if (enter()) {
-		rec_fork(VP_FORK_VFORK, r, e, stacks__capture(), NULL);
+		record__fork(VP_FORK_VFORK, r, e, stacks__capture(), NULL);
 		leave();
 	}
 	if (e)
@@ -1022,7 +883,7 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	struct clone_tramp t = { fn, arg };
 	int r = real.clone(clone_child, stack, flags, &t, ptid, tls, ctid);
 	int e = errno;
-	rec_fork(VP_FORK_CLONE, r, r < 0 ? e : 0, st, NULL);
+	record__fork(VP_FORK_CLONE, r, r < 0 ? e : 0, st, NULL);
 	errno = e;
 	leave();
 	return r;
@@ -1072,13 +933,13 @@ static int do_exec(const void *ra, const struct exec_call *c)
 	uint32_t st = 0;
 	if (rec) {
 		st = stacks__capture();
-		rec_exec(c->kind, c->path, c->argv, 0, c->fixed, st);
+		record__exec(c->kind, c->path, c->argv, 0, c->fixed, st);
 		writer__seal();
 	}
 	int r = exec_real(c);
 	int e = errno;
 	if (rec) {
-		rec_exec(c->kind, c->path, c->argv, e, c->fixed, st);
+		record__exec(c->kind, c->path, c->argv, e, c->fixed, st);
 		leave();
 	}
 	errno = e;
@@ -1191,7 +1052,7 @@ static int spawn_common(const void *ra, int search, pid_t *pid, const char *path
 	if (pid)
 		*pid = child;
 	if (rec) {
-		rec_fork(VP_FORK_SPAWN, r ? 0 : child, r, st, path);
+		record__fork(VP_FORK_SPAWN, r ? 0 : child, r, st, path);
 		leave();
 	}
 	errno = e;
@@ -1215,7 +1076,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 	{                                                                                  \
 		if (enter()) {                                                             \
 			atomic_store(&exit_recorded, 1);                                   \
-			rec_exit(kind, status);                                            \
+			record__exit(kind, status);                                            \
 			writer__seal();                                                    \
 			leave();                                                           \
 		}                                                                          \

@@ -53,6 +53,10 @@ void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint3
 /* CLOCK_MONOTONIC in ns (vDSO, no syscall). */
 uint64_t shim__now(void);
 
+/* 1 when a seccomp filter in force would refuse what starting a new trace
+ * stream takes (a forked child then records nothing). */
+int shim__start_refused(void);
+
 /* Fill a record header (everything but type and size). */
 struct vp_rec;
 void shim__fill_header(struct vp_rec *r, uint64_t time_ns);
