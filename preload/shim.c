@@ -45,6 +45,7 @@
 #include "broker_client.h"
 #include "env.h"
 #include "records.h"
+#include "unwind_pipe.h"
 #include "seccomp.h"
 #include "shim.h"
 #include "stacks.h"
@@ -134,9 +135,35 @@ int shim__real_open(const char *path, int flags, int mode)
 	return (int)SYS4(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 
+int shim__real_pipe2(int fds[2], int flags)
+{
+	return real.pipe2 ? real.pipe2(fds, flags) : (int)SYS2(SYS_pipe2, fds, flags);
+}
+
+ssize_t shim__real_read(int fd, void *buf, size_t n)
+{
+	return real.read ? real.read(fd, buf, n) : SYS3(SYS_read, fd, buf, n);
+}
+
+ssize_t shim__real_write(int fd, const void *buf, size_t n)
+{
+	return real.write ? real.write(fd, buf, n) : SYS3(SYS_write, fd, buf, n);
+}
+
+int shim__real_close(int fd)
+{
+	return real.close ? real.close(fd) : (int)SYS1(SYS_close, fd);
+}
+
 /* ---- per-thread and per-process state ---- */
 
 static __thread int in_hook __attribute__((tls_model("initial-exec")));
+
+int shim__in_hook(void)
+{
+	return in_hook;
+}
+
 static __thread pid_t my_tid __attribute__((tls_model("initial-exec")));
 /* Set by vfork.S before the syscall: this thread is the parent's, and the
  * code running now may be the vfork child borrowing it. */
@@ -1087,65 +1114,8 @@ EXIT_HOOK(exit, VP_EXIT_EXIT)
 EXIT_HOOK(_exit, VP_EXIT__EXIT)
 EXIT_HOOK(_Exit, VP_EXIT__EXIT)
 
-/* ---- libunwind's memory validation pipe ----
- *
- * When a frame's DWARF info is missing, libunwind 1.6 validates addresses
- * by write(2)-ing them into a pipe it keeps open for the life of the
- * process. A program that closes every descriptor (daemons do) takes those
- * numbers away; libunwind then reads from, writes bytes of memory into and
- * closes whatever file the program opened under the same number (test
- * 'closefds' reproduces it). So libunwind never gets a real pipe: inside a
- * hook, pipe2 hands it two descriptors that cannot exist, and read, write
- * and close of exactly those two are answered here -- write validates the
- * address with process_vm_readv on ourselves, which uses no descriptor.
- * Every other call goes straight to libc. */
-#define FAKE_FD_RD (-1000)
-#define FAKE_FD_WR (-1001)
-#define IS_FAKE(fd) ((fd) == FAKE_FD_RD || (fd) == FAKE_FD_WR)
-
-EXPORT int pipe2(int fds[2], int flags)
-{
-	if (in_hook) {
-		fds[0] = FAKE_FD_RD;
-		fds[1] = FAKE_FD_WR;
-		return 0;
-	}
-	return real.pipe2 ? real.pipe2(fds, flags) : (int)SYS2(SYS_pipe2, fds, flags);
-}
-
-EXPORT ssize_t read(int fd, void *buf, size_t n)
-{
-	if (UNLIKELY(IS_FAKE(fd))) {
-		errno = EAGAIN; /* an empty, healthy pipe */
-		return -1;
-	}
-	return real.read ? real.read(fd, buf, n) : SYS3(SYS_read, fd, buf, n);
-}
-
-/* What write(2) of one byte at buf into a pipe would say. */
-static ssize_t fake_write(const void *buf, size_t n)
-{
-	if (!sc__ok(SC_GETPID) || !sc__ok(SC_PROCESS_VM_READV)) {
-		errno = EFAULT; /* a seccomp filter would refuse the check: say invalid */
-		return -1;
-	}
-	char byte;
-	struct iovec local = { &byte, 1 }, remote = { (void *)buf, 1 };
-	long pid = SYS0(SYS_getpid);
-	if (SYS6(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0) == 1)
-		return (ssize_t)(n ? 1 : 0);
-	errno = EFAULT;
-	return -1;
-}
-
-EXPORT ssize_t write(int fd, const void *buf, size_t n)
-{
-	if (UNLIKELY(IS_FAKE(fd)))
-		return fake_write(buf, n);
-	return real.write ? real.write(fd, buf, n) : SYS3(SYS_write, fd, buf, n);
-}
-
-/* libunwind (Debian's 1.6) writes through syscall(SYS_write, ...). */
+/* libunwind (Debian's 1.6) writes through syscall(SYS_write, ...): see
+ * unwind_pipe.c; and programs install seccomp filters through it. */
 EXPORT long syscall(long nr, ...)
 {
 	va_list ap;
@@ -1153,15 +1123,9 @@ EXPORT long syscall(long nr, ...)
 	long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
 	long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
 	va_end(ap);
-	if (UNLIKELY((nr == SYS_write || nr == SYS_read || nr == SYS_close) && IS_FAKE((int)a1))) {
-		if (nr == SYS_write)
-			return fake_write((const void *)a2, (size_t)a3);
-		if (nr == SYS_read) {
-			errno = EAGAIN;
-			return -1;
-		}
-		return 0;
-	}
+	if (UNLIKELY((nr == SYS_write || nr == SYS_read || nr == SYS_close) &&
+		     unwind_pipe__is_fake((int)a1)))
+		return unwind_pipe__syscall(nr, (int)a1, (const void *)a2, (size_t)a3);
 	if (UNLIKELY(nr == SYS_seccomp || (nr == SYS_prctl && a1 == PR_SET_SECCOMP))) {
 		/* seccomp(op, flags, args) or prctl(PR_SET_SECCOMP, mode, args) */
 		long mode = nr == SYS_seccomp ? a1 : a2;
@@ -1219,12 +1183,6 @@ EXPORT int prctl(int option, ...)
 	return r;
 }
 
-EXPORT int close(int fd)
-{
-	if (UNLIKELY(IS_FAKE(fd)))
-		return 0;
-	return real.close ? real.close(fd) : (int)SYS1(SYS_close, fd);
-}
 
 /* ---- dlopen: new modules appear; snapshot the maps for symbolization ---- */
 

@@ -53,6 +53,14 @@ void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint3
 /* CLOCK_MONOTONIC in ns (vDSO, no syscall). */
 uint64_t shim__now(void);
 
+/* The calling thread is inside a hook (the shim or libunwind working). */
+int shim__in_hook(void);
+/* libc's own, for the interposers in other files of the shim. */
+int shim__real_pipe2(int fds[2], int flags);
+ssize_t shim__real_read(int fd, void *buf, size_t n);
+ssize_t shim__real_write(int fd, const void *buf, size_t n);
+int shim__real_close(int fd);
+
 /* 1 when a seccomp filter in force would refuse what starting a new trace
  * stream takes (a forked child then records nothing). */
 int shim__start_refused(void);
