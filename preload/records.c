@@ -14,6 +14,7 @@
 
 #include "seccomp.h"
 #include "shim.h"
+#include "vmaprof/clock.h"
 #include "vmaprof/record.h"
 #include "writer.h"
 
@@ -23,7 +24,7 @@ void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint3
 	struct vp_internal *r = (struct vp_internal *)writer__reserve(sizeof(*r), &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, shim__now());
+	shim__fill_header(&r->h, vp_mono_ns());
 	r->h.flags = unmapped ? VP_INT_UNMAPPED : 0;
 	r->start = (uint64_t)(uintptr_t)p;
 	r->len = len;
@@ -36,7 +37,7 @@ void record__mem(uint32_t call, uint64_t t0, uint64_t a0, uint64_t a1, uint64_t 
 		    uint64_t a3, uint64_t a4, uint64_t a5, uint64_t ret, int err,
 		    uint32_t stack, const char *path, uint32_t path_len)
 {
-	uint64_t t1 = shim__now();
+	uint64_t t1 = vp_mono_ns();
 	uint32_t seg, size = VP_ALIGN8((uint32_t)sizeof(struct vp_mem) + path_len);
 	struct vp_mem *r = (struct vp_mem *)writer__reserve(size, &seg);
 	if (!r)
@@ -83,7 +84,7 @@ void record__fork(uint32_t kind, pid_t child, int err, uint32_t stack, const cha
 	struct vp_fork *r = (struct vp_fork *)writer__reserve(size, &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, shim__now());
+	shim__fill_header(&r->h, vp_mono_ns());
 	r->child = child > 0 ? (uint32_t)child : 0;
 	r->kind = kind;
 	r->err = err;
@@ -123,7 +124,7 @@ void record__exec(uint32_t kind, const char *path, char *const argv[], int err,
 	struct vp_exec *r = (struct vp_exec *)writer__reserve(size, &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, shim__now());
+	shim__fill_header(&r->h, vp_mono_ns());
 	r->h.flags = (fixed ? VP_EXEC_ENV_FIXED : 0) | (sc__ok(SC_N) ? 0 : VP_EXEC_SECCOMP);
 	r->err = err;
 	r->kind = kind;
@@ -148,7 +149,7 @@ void record__exit(uint32_t kind, int status)
 	struct vp_exit *r = (struct vp_exit *)writer__reserve(sizeof(*r), &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, shim__now());
+	shim__fill_header(&r->h, vp_mono_ns());
 	r->status = status;
 	r->kind = kind;
 	writer__commit(&r->h, VP_REC_EXIT, seg);

@@ -50,6 +50,7 @@
 #include "shim.h"
 #include "stacks.h"
 #include "vmaprof/broker.h"
+#include "vmaprof/clock.h"
 #include "vmaprof/record.h"
 #include "writer.h"
 
@@ -194,13 +195,6 @@ static volatile const uint64_t *fork_token = &token_static;
 static volatile uint64_t *token_page;
 static int token_by_pid; /* no MADV_WIPEONFORK: compare pids instead */
 
-uint64_t shim__now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void shim__fill_header(struct vp_rec *r, uint64_t t)
 {
 	if (UNLIKELY(!my_tid) && sc__ok(SC_GETTID))
@@ -280,7 +274,7 @@ static void rec_maps(uint32_t why)
 		struct vp_maps *r = (struct vp_maps *)writer__reserve(
 			VP_ALIGN8((uint32_t)sizeof(*r) + len), &seg);
 		if (r) {
-			shim__fill_header(&r->h, shim__now());
+			shim__fill_header(&r->h, vp_mono_ns());
 			r->h.flags = last ? VP_MAPS_LAST : 0;
 			r->seq = s;
 			r->chunk = chunk;
@@ -326,7 +320,7 @@ static void rec_proc(void)
 		VP_ALIGN8((uint32_t)(sizeof(*r) + (size_t)el + (size_t)al + fl)), &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, shim__now());
+	shim__fill_header(&r->h, vp_mono_ns());
 	r->ppid = (uint32_t)getppid();
 	r->argc = argc;
 	r->exe_len = (uint32_t)el;
@@ -372,7 +366,7 @@ static void rec_sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, u
 	struct vp_sigstack *r = (struct vp_sigstack *)writer__reserve(sizeof(*r), &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, shim__now());
+	shim__fill_header(&r->h, vp_mono_ns());
 	r->h.flags = flags;
 	r->stack_id = stack;
 	r->signo = (uint32_t)sig;
@@ -721,7 +715,7 @@ static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t 
 		}
 		return r;
 	}
-	uint64_t t0 = shim__now();
+	uint64_t t0 = vp_mono_ns();
 	void *r = real.mmap(addr, len, prot, flags, fd, off);
 	int e = errno, err = r == MAP_FAILED ? e : 0;
 	uint32_t st = stacks__capture();
@@ -758,7 +752,7 @@ EXPORT int munmap(void *addr, size_t len)
 		}
 		return r;
 	}
-	uint64_t t0 = shim__now();
+	uint64_t t0 = vp_mono_ns();
 	int r = real.munmap(addr, len);
 	int e = errno;
 	uint32_t st = stacks__capture();
@@ -783,7 +777,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 			return (void *)SYS5(SYS_mremap, old, old_len, new_len, flags, new_addr);
 		return real.mremap(old, old_len, new_len, flags, new_addr);
 	}
-	uint64_t t0 = shim__now();
+	uint64_t t0 = vp_mono_ns();
 	void *r = real.mremap(old, old_len, new_len, flags, new_addr);
 	int e = errno;
 	uint32_t st = stacks__capture();
@@ -800,7 +794,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		if (!enter())                                                              \
 			return real.name ? real.name(addr, len, arg)                       \
 					 : (int)SYS3(sysno, addr, len, arg);               \
-		uint64_t t0 = shim__now();                                                 \
+		uint64_t t0 = vp_mono_ns();                                                 \
 		int r = real.name(addr, len, arg);                                         \
 		int e = errno;                                                             \
 		uint32_t st = stacks__capture();                                           \
@@ -817,7 +811,7 @@ EXPORT int brk(void *addr)
 {
 	if (!enter())
 		return real.brk(addr);
-	uint64_t t0 = shim__now();
+	uint64_t t0 = vp_mono_ns();
 	void *old = real.sbrk(0);
 	int r = real.brk(addr);
 	int e = errno;
@@ -834,7 +828,7 @@ EXPORT void *sbrk(intptr_t inc)
 {
 	if (!enter())
 		return real.sbrk(inc);
-	uint64_t t0 = shim__now();
+	uint64_t t0 = vp_mono_ns();
 	void *r = real.sbrk(inc);
 	int e = errno;
 	void *now = real.sbrk(0);

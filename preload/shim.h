@@ -50,8 +50,6 @@ int shim__real_open(const char *path, int flags, int mode);
  * the analyzer can keep it out of the program's picture. */
 void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated);
 
-/* CLOCK_MONOTONIC in ns (vDSO, no syscall). */
-uint64_t shim__now(void);
 
 /* The calling thread is inside a hook (the shim or libunwind working). */
 int shim__in_hook(void);

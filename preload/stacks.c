@@ -25,6 +25,7 @@
 
 #include "seccomp.h"
 #include "shim.h"
+#include "vmaprof/clock.h"
 #include "writer.h"
 
 #define TABLE_BITS 16
@@ -135,7 +136,7 @@ static uint32_t emit(void *const *ips, int n)
 	struct vp_stack *s = (struct vp_stack *)writer__reserve(size, &seg);
 	if (!s)
 		return 0;
-	shim__fill_header(&s->h, shim__now());
+	shim__fill_header(&s->h, vp_mono_ns());
 	s->id = id;
 	s->depth = (uint32_t)n;
 	for (int i = 0; i < n; i++)

@@ -59,6 +59,7 @@
 #include "seccomp.h"
 #include "shim.h"
 #include "vmaprof/broker.h"
+#include "vmaprof/clock.h"
 
 #define MAX_SEGS 4096u /* 4 GiB of trace per process image */
 
@@ -260,13 +261,6 @@ static void *map_range(int fd, uint64_t off, size_t len, uint32_t *populated)
 	return p;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Reopen the trace file for a new segment. */
 static int reopen(void)
 {
@@ -279,7 +273,7 @@ static int reopen(void)
 int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 {
 	char path[VP_MAX_PATH], name[256];
-	uint64_t now = mono_ns();
+	uint64_t now = vp_mono_ns();
 	int n = snprintf(path, sizeof(path), "%s/preload.%d.%llu.vpt", dir, (int)pid,
 			 (unsigned long long)now);
 	if (n < 0 || (size_t)n >= sizeof(path))
@@ -401,7 +395,7 @@ static void seg_done(uint32_t k, uint32_t bytes)
 			struct vp_segsum *t = (struct vp_segsum *)(p + USABLE);
 			t->crc = vp_crc32c(0, p, USABLE);
 			t->records = count_records(p, USABLE);
-			shim__fill_header(&t->h, shim__now());
+			shim__fill_header(&t->h, vp_mono_ns());
 			t->h.size = VP_SEGSUM_SIZE;
 			atomic_store_explicit((_Atomic uint16_t *)&t->h.type, VP_REC_SEGSUM,
 					      memory_order_release);
