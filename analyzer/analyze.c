@@ -476,7 +476,9 @@ static void sig_answer(struct sigwaits *sw, struct proc *p, const struct vp_sigs
 	v->stack_why = VS_NONE;
 }
 
-static int internal_call(const struct vp_mem *m, uint32_t pid, const struct iset *internal)
+/* A kernel-side mmap record of memory the shim mapped for itself (its trace
+ * segments, stack table): not one of the program's calls. */
+static int shims_own_call(const struct vp_mem *m, uint32_t pid, const struct iset *internal)
 {
 	return (m->h.flags & VP_MEM_FROM_KERNEL) && m->call == VP_CALL_MMAP &&
 	       iset_has(internal, ikey(pid, m->ret));
@@ -957,7 +959,7 @@ static void on_mem(struct analysis *a, struct run *run, struct proc *p, const st
 	apply_mem(a, p, e, &run->internal);
 	if (m->h.flags & VP_MEM_FROM_KERNEL)
 		sig_note(&run->sigw, p, m, nv0, e->t);
-	if (!internal_call(m, p->pid, &run->internal))
+	if (!shims_own_call(m, p->pid, &run->internal))
 		p->calls[m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call]++;
 }
 

@@ -648,7 +648,7 @@ static const struct mapping *space__mapping(const struct space *sp, uint64_t add
 }
 
 /* Fill f for ip (f->ip already set). 0, -ENOENT or -ENOMEM. */
-static int resolve(struct symbolizer *s, const struct space *sp, uint64_t ip, bool return_addr,
+static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t ip, bool return_addr,
 		   struct vp_frame *f)
 {
 	/* A return address points after the call; ip - 1 is inside it. */
@@ -741,7 +741,7 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool ret
 		return c->rc;
 	}
 
-	rc = resolve(s, sp, ip, return_addr, &f);
+	rc = resolve_frame(s, sp, ip, return_addr, &f);
 	if (rc == -ENOMEM)
 		return rc; /* transient: not worth remembering */
 	*out = f;

@@ -29,7 +29,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <vmaprof/record.h>
-#include "collector_state.h"
+#include "collector_shared.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 

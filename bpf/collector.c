@@ -34,7 +34,7 @@
 #include <vmaprof/clock.h>
 #include <vmaprof/crc32c.h>
 #include <vmaprof/record.h>
-#include "collector_state.h"
+#include "collector_shared.h"
 #include "collector.skel.h"
 
 #define DEFAULT_RINGBUF (64u << 20)

@@ -97,7 +97,7 @@ static struct {
 } real;
 static _Atomic int resolved;
 
-static void resolve(void)
+static void resolve_real(void)
 {
 	static _Atomic int resolving;
 	if (atomic_load_explicit(&resolved, memory_order_acquire))
@@ -213,7 +213,7 @@ static void arm_fork_token(void);
 static inline int enter_from(const void *ra)
 {
 	if (UNLIKELY(!atomic_load_explicit(&resolved, memory_order_acquire)))
-		resolve();
+		resolve_real();
 	if (in_hook) {
 		writer__reentered();
 		return 0;
@@ -422,7 +422,7 @@ __attribute__((noinline)) static void sig_drain(int sig, siginfo_t *si, void *uc
 static int sig_real_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (!real.sigaction)
-		resolve();
+		resolve_real();
 	return real.sigaction ? real.sigaction(sig, act, old) : -1;
 }
 
@@ -655,7 +655,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 {
 	int saved = errno;
 	in_hook = 1;
-	resolve();
+	resolve_real();
 	const char *dir = getenv("VMAPROF_DIR");
 	if (dir && *dir && strlen(dir) < sizeof(out_dir)) {
 		strcpy(out_dir, dir);
@@ -896,7 +896,7 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	void *tls = va_arg(ap, void *);
 	pid_t *ctid = va_arg(ap, pid_t *);
 	va_end(ap);
-	resolve();
+	resolve_real();
 	/* Threads and children sharing our memory keep our state as is. */
 	if ((flags & (CLONE_THREAD | CLONE_VM)) || !enter())
 		return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
@@ -970,7 +970,7 @@ static int do_exec(const void *ra, const struct exec_call *c)
 static int exec_common(const void *ra, uint32_t kind, const char *path, char *const argv[],
 		       char *const envp[], int search)
 {
-	resolve();
+	resolve_real();
 	WITH_FIXED_ENV(envp, fixed, env);
 	struct exec_call c = { .kind = kind, .path = path, .argv = argv, .env = env,
 			       .fixed = fixed, .search = search };
@@ -1037,7 +1037,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	const void *ra = __builtin_return_address(0);
-	resolve();
+	resolve_real();
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	WITH_FIXED_ENV(envp, fixed, env);
@@ -1050,7 +1050,7 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 		    int flags)
 {
 	const void *ra = __builtin_return_address(0);
-	resolve();
+	resolve_real();
 	WITH_FIXED_ENV(envp, fixed, env);
 	struct exec_call c = { .kind = VP_EXEC_EXECVEAT, .path = path, .argv = argv, .env = env,
 			       .fixed = fixed, .fd = dirfd, .flags = flags };
@@ -1061,7 +1061,7 @@ static int spawn_common(const void *ra, int search, pid_t *pid, const char *path
 			const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
 			char *const argv[], char *const envp[])
 {
-	resolve();
+	resolve_real();
 	WITH_FIXED_ENV(envp, fixed, env);
 	(void)fixed;
 	pid_t child = 0;
@@ -1101,7 +1101,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 			writer__seal();                                                    \
 			leave();                                                           \
 		}                                                                          \
-		resolve();                                                                 \
+		resolve_real();                                                                 \
 		real.name(status);                                                         \
 	}
 EXIT_HOOK(exit, VP_EXIT_EXIT)
@@ -1159,7 +1159,7 @@ EXPORT int prctl(int option, ...)
 	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
 	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
 	va_end(ap);
-	resolve();
+	resolve_real();
 	int r = real.prctl ? real.prctl(option, a2, a3, a4, a5)
 			   : (int)SYS5(SYS_prctl, option, a2, a3, a4, a5);
 	/* evaluated once the kernel took it (see syscall() above) */
@@ -1182,7 +1182,7 @@ EXPORT int prctl(int option, ...)
 
 EXPORT void *dlopen(const char *file, int mode)
 {
-	resolve();
+	resolve_real();
 	void *h = real.dlopen(file, mode);
 	if (h && enter()) {
 		int e = errno;
@@ -1195,7 +1195,7 @@ EXPORT void *dlopen(const char *file, int mode)
 
 EXPORT void *dlmopen(Lmid_t lm, const char *file, int mode)
 {
-	resolve();
+	resolve_real();
 	void *h = real.dlmopen(lm, file, mode);
 	if (h && enter()) {
 		int e = errno;
@@ -1214,7 +1214,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 		sig_yield(sig, (act->sa_flags & SA_SIGINFO) ? (const void *)act->sa_sigaction
 							   : (const void *)act->sa_handler);
 	if (!real.sigaction)
-		resolve();
+		resolve_real();
 	return real.sigaction(sig, act, old);
 }
 
@@ -1228,7 +1228,7 @@ EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 	{                                                                                  \
 		sig_yield(sig, (const void *)h);                                           \
 		if (!real.fn)                                                              \
-			resolve();                                                         \
+			resolve_real();                                                         \
 		return real.fn(sig, h);                                                    \
 	}
 SIGNAL_HOOK(signal, signal)

@@ -5,8 +5,8 @@
  * (traced = 1, everything else 0), so it needs the exact size and layout.
  * Only fixed-width types; no functions.
  */
-#ifndef VMAPROF_COLLECTOR_STATE_H
-#define VMAPROF_COLLECTOR_STATE_H
+#ifndef VMAPROF_COLLECTOR_SHARED_H
+#define VMAPROF_COLLECTOR_SHARED_H
 
 #include <vmaprof/record.h>
 
@@ -72,4 +72,4 @@ struct task_state {
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");
 
-#endif /* VMAPROF_COLLECTOR_STATE_H */
+#endif /* VMAPROF_COLLECTOR_SHARED_H */
