@@ -563,6 +563,21 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
 
 /* ---- pass 2: faults ---- */
 
+/*
+ * The class of one fault (docs/report.md, "Fault classes"), from the error
+ * code, the VMA as the kernel saw it (or our entry when it could not look)
+ * and what was allocated inside the fault:
+ * - not present, private anonymous: a page allocated -> demand_zero; none
+ *   on a read -> zero_page (the shared zero page was mapped; kernels
+ *   without it allocate, so the same read is demand_zero there); none on a
+ *   write -> other (another thread mapped the page first);
+ * - not present, shared: shmem when the VMA lives on tmpfs/hugetlbfs
+ *   (MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd, /dev/shm), else file;
+ * - not present, private file: a write copies the page-cache page (cow_copy);
+ * - present + write, private: a zeroed or huge allocation replaced the
+ *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
+ *   none -> cow_reuse. Shared: shared_write.
+ */
 static int classify(const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;

@@ -520,6 +520,21 @@ struct skel {
 	size_t nvt, capvt;
 };
 
+/* Note where a process's vmas array stands (len 0: it has none). */
+static int skel_note(struct skel *s, size_t off, size_t len)
+{
+	if (s->nvt == s->capvt) {
+		size_t c = s->capvt ? s->capvt * 2 : 64;
+		struct span_text *x = realloc(s->vt, c * sizeof(*x));
+		if (!x)
+			return -1;
+		s->vt = x;
+		s->capvt = c;
+	}
+	s->vt[s->nvt++] = (struct span_text){ off, len };
+	return 0;
+}
+
 static int skel_proc_member(void *arg, const char *k, size_t kl, const char *v, const char *ve)
 {
 	struct skel *s = arg;
@@ -530,16 +545,7 @@ static int skel_proc_member(void *arg, const char *k, size_t kl, const char *v, 
 	    skel_add(&s->out, &s->n, &s->cap, "[]", 2))
 		return -1;
 	s->copied = ve;
-	if (s->nvt == s->capvt) {
-		size_t c = s->capvt ? s->capvt * 2 : 64;
-		struct span_text *x = realloc(s->vt, c * sizeof(*x));
-		if (!x)
-			return -1;
-		s->vt = x;
-		s->capvt = c;
-	}
-	s->vt[s->nvt++] = (struct span_text){ (size_t)(v - s->base), (size_t)(ve - v) };
-	return 0;
+	return skel_note(s, (size_t)(v - s->base), (size_t)(ve - v));
 }
 
 static int skel_top_member(void *arg, const char *k, size_t kl, const char *v, const char *ve)
@@ -552,17 +558,9 @@ static int skel_top_member(void *arg, const char *k, size_t kl, const char *v, c
 		size_t before = s->nvt;
 		if (*p != '{' || scan_object(p, ve, &after, skel_proc_member, s))
 			return -1;
-		if (s->nvt == before) { /* no vmas array here: keep the indexes aligned */
-			if (s->nvt == s->capvt) {
-				size_t c = s->capvt ? s->capvt * 2 : 64;
-				struct span_text *x = realloc(s->vt, c * sizeof(*x));
-				if (!x)
-					return -1;
-				s->vt = x;
-				s->capvt = c;
-			}
-			s->vt[s->nvt++] = (struct span_text){ 0, 0 };
-		}
+		/* no vmas array here: keep the indexes aligned */
+		if (s->nvt == before && skel_note(s, 0, 0))
+			return -1;
 		p = skip_ws(after, ve);
 		if (p < ve && *p == ',')
 			p = skip_ws(p + 1, ve);

@@ -281,12 +281,11 @@ void model__index(struct proc *p)
 	}
 }
 
-/* The entry live at (addr, t): among entries covering addr whose lifetime
- * holds t, the one that began last. -1 if none. */
-int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t)
+/* Ranges that may cover addr are those starting at or below it, walked
+ * back from the last one while the running maximum end (qmaxend) still
+ * passes addr: one past the last range starting at or below addr. */
+static uint32_t ranges_upto(const struct proc *p, uint64_t addr)
 {
-	if (!p->nqr)
-		return -1;
 	uint32_t lo = 0, hi = p->nqr;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
@@ -295,21 +294,38 @@ int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* How many entries of range r (ordered by valid_from) began before t, or
+ * at t too when `inclusive`. */
+static uint32_t begun_before(const struct proc *p, const struct qrange *r, uint64_t t,
+			     int inclusive)
+{
+	uint32_t a = 0, b = r->count;
+	while (a < b) {
+		uint32_t mid = (a + b) / 2;
+		uint64_t from = p->v[p->qent[r->first + mid]].valid_from;
+		if (from < t || (inclusive && from == t))
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+/* The entry live at (addr, t): among entries covering addr whose lifetime
+ * holds t, the one that began last. -1 if none. */
+int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t)
+{
 	int64_t best = -1;
 	uint64_t best_from = 0;
-	for (int64_t i = (int64_t)lo - 1; i >= 0 && p->qmaxend[i] > addr; i--) {
+	for (int64_t i = (int64_t)ranges_upto(p, addr) - 1; i >= 0 && p->qmaxend[i] > addr; i--) {
 		const struct qrange *r = &p->qr[i];
 		if (r->end <= addr)
 			continue;
 		/* entries of the range by valid_from: last one begun by t */
-		uint32_t a = 0, b = r->count;
-		while (a < b) {
-			uint32_t mid = (a + b) / 2;
-			if (p->v[p->qent[r->first + mid]].valid_from <= t)
-				a = mid + 1;
-			else
-				b = mid;
-		}
+		uint32_t a = begun_before(p, r, t, 1);
 		if (!a)
 			continue;
 		uint32_t id = p->qent[r->first + a - 1];
@@ -324,41 +340,17 @@ int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
-/*
- * The class of one fault (docs/report.md, "Fault classes"), from the error
- * code, the VMA as the kernel saw it (or our entry when it could not look)
- * and what was allocated inside the fault:
- * - not present, private anonymous: a page allocated -> demand_zero; none
- *   on a read -> zero_page (the shared zero page was mapped; kernels
- *   without it allocate, so the same read is demand_zero there); none on a
- *   write -> other (another thread mapped the page first);
- * - not present, shared: shmem when the VMA lives on tmpfs/hugetlbfs
- *   (MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd, /dev/shm), else file;
- * - not present, private file: a write copies the page-cache page (cow_copy);
- * - present + write, private: a zeroed or huge allocation replaced the
- *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
- *   none -> cow_reuse. Shared: shared_write.
- */
 /* The entry a call made at addr: of the entries covering addr, the first one
  * begun at or after t0 (the call's start). -1 if none. */
 int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0)
 {
 	int64_t best = -1;
 	uint64_t best_from = UINT64_MAX;
-	for (uint32_t i = 0; i < p->nqr; i++) {
+	for (int64_t i = (int64_t)ranges_upto(p, addr) - 1; i >= 0 && p->qmaxend[i] > addr; i--) {
 		const struct qrange *r = &p->qr[i];
-		if (r->start > addr)
-			break;
 		if (r->end <= addr)
 			continue;
-		uint32_t a = 0, b = r->count;
-		while (a < b) {
-			uint32_t mid = (a + b) / 2;
-			if (p->v[p->qent[r->first + mid]].valid_from < t0)
-				a = mid + 1;
-			else
-				b = mid;
-		}
+		uint32_t a = begun_before(p, r, t0, 0);
 		if (a < r->count) {
 			uint32_t id = p->qent[r->first + a];
 			if (p->v[id].valid_from < best_from) {
