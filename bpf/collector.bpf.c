@@ -384,9 +384,9 @@ static __always_inline __u64 task_faults(struct task_struct *t)
 }
 
 /* End of the syscall in flight (its exit, or the task's exit inside it):
- * output the faults it made the kernel take without fault events. */
-static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret,
-				     __u64 now)
+ * output the faults it made the kernel take without fault events (the clock
+ * is read only then: nearly every syscall made none). */
+static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret)
 {
 	struct vp_sysfaults *r;
 	__s64 d;
@@ -404,7 +404,7 @@ static __always_inline void sys_done(struct task_state *st, struct task_struct *
 		count_lost();
 		return;
 	}
-	hdr(&r->h, VP_REC_SYSFAULTS, sizeof(*r), now);
+	hdr(&r->h, VP_REC_SYSFAULTS, sizeof(*r), bpf_ktime_get_ns());
 	r->h.pid = task->tgid;
 	r->h.tid = task->pid;
 	r->nr = st->sys_nr;
@@ -551,9 +551,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!st)
 		return 0;
 	fault_flush(st, 0);
-	if (st->sys_in && (st->sys_pages || task_faults(task) - st->sys_flt0 > st->sys_kf))
-		sys_done(st, task, ret, bpf_ktime_get_ns());
-	st->sys_in = 0;
+	sys_done(st, task, ret);
 	if (!st->vma_sys)
 		return 0;
 	st->vma_sys = 0;
@@ -766,7 +764,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	fault_flush(st, VP_FAULT_CUT);
 	/* exit_group / exit, or a syscall a fatal signal ended: what it made
 	 * the kernel fault in so far, before the counters below are read */
-	sys_done(st, p, 0, bpf_ktime_get_ns());
+	sys_done(st, p, 0);
 	st->exited = 1;
 	if (!group_dead)
 		return 0;
