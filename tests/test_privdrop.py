@@ -19,7 +19,7 @@ import stat
 import subprocess
 import tempfile
 
-from vptest import VMAPROF, check, eq, main, parse_dump, workload, validate_report
+from vptest import VMAPROF, Recording, check, eq, main, parse_dump, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 W = workload("w_shim")
@@ -38,36 +38,15 @@ def need_root():
         raise SystemExit(77)
 
 
-class Rec:
+class Rec(Recording):
     """`vmaprof record` into a fresh directory whose parent others may enter,
     so only the recording's own modes keep them out."""
 
     def __init__(self, cmd, args=(), env=None):
         need_root()
-        self.tmp = tempfile.mkdtemp(prefix="vmaprof-privdrop-")
-        os.chmod(self.tmp, 0o755)
-        self.dir = os.path.join(self.tmp, "rec")
-        p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
-                           capture_output=True, text=True, timeout=300, env=env)
-        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        path = os.path.join(self.dir, "report.json")
-        check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")
-        validate(path)
-        self.report = json.load(open(path))
-        self.procs = self.report["processes"]
+        super().__init__(cmd, args, env, prefix="vmaprof-privdrop-", tmp_mode=0o755)
         self.session = json.load(open(os.path.join(self.dir, "session.json")))
-        b = self.report["collectors"]["bpf"]
-        if not b["active"]:
-            if re.search(r"without BPF|not root|BTF", b["reason"] or ""):
-                print(f"SKIP: kernel collector unavailable: {b['reason']}")
-                raise SystemExit(77)
-            raise AssertionError(f"collector inactive: {b['reason']}")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.require_bpf()
 
     def records(self):
         d = subprocess.run([VMAPROF, "report", self.dir, "--format", "records"],

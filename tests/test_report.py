@@ -6,11 +6,9 @@ Every report is validated against schema/report.schema.json first.
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
-from vptest import VMAPROF, check, eq, main, workload, validate_report
+from vptest import VMAPROF, Recording, check, eq, main, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 W = workload("w_faults")
@@ -21,37 +19,9 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-jsonschema
 validate = validate_report
 
 
-class Rec:
+class Rec(Recording):
     def __init__(self, cmd, args=(), env=None):
-        self.tmp = tempfile.mkdtemp(prefix="vmaprof-report-")
-        self.dir = os.path.join(self.tmp, "rec")
-        p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
-                           capture_output=True, text=True, timeout=300, env=env)
-        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        path = os.path.join(self.dir, "report.json")
-        check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")
-        validate(path)
-        self.report = json.load(open(path))
-        self.procs = self.report["processes"]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def root(self):
-        r = [p for p in self.procs if p["forked_from"] is None]
-        eq(len(r), 1, "one root process")
-        return r[0]
-
-    def require_bpf(self):
-        b = self.report["collectors"]["bpf"]
-        if not b["active"]:
-            if re.search(r"without BPF|not root|BTF", b["reason"] or ""):
-                print(f"SKIP: kernel collector unavailable: {b['reason']}")
-                raise SystemExit(77)
-            raise AssertionError(f"collector inactive: {b['reason']}")
+        super().__init__(cmd, args, env, prefix="vmaprof-report-")
 
 
 def region(stdout, tag="region"):

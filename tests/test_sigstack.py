@@ -166,14 +166,20 @@ def t_race():
                   "missing while it was the program's")
 
 
+def the_child(r):
+    """The one child the workload reports ("child PID status S"), both
+    having exited 0."""
+    m = re.search(r"child (\d+) status (\d+)", r.stdout)
+    eq((r.rc, m.group(2)), (0, "0"), "exit statuses")
+    cp = [p for p in r.procs if p["pid"] == int(m.group(1))]
+    eq(len(cp), 1, "the child")
+    return cp[0]
+
+
 def t_fork():
     with Rec([W, "fork"]) as r:
         r.require_bpf()
-        m = re.search(r"child (\d+) status (\d+)", r.stdout)
-        eq((r.rc, m.group(2)), (0, "0"), "exit statuses")
-        cp = [p for p in r.procs if p["pid"] == int(m.group(1))]
-        eq(len(cp), 1, "the child")
-        has_frame(made_at(cp[0], one(r.stdout, "big"), "syscall"), "big_from_malloc",
+        has_frame(made_at(the_child(r), one(r.stdout, "big"), "syscall"), "big_from_malloc",
                   "malloc in the forked child")
 
 
@@ -200,11 +206,7 @@ def t_rawfork():
     # pid, tids): the collector signals it, the handler writes nothing.
     with Rec([W, "rawfork"]) as r:
         r.require_bpf()
-        m = re.search(r"child (\d+) status (\d+)", r.stdout)
-        eq((r.rc, m.group(2)), (0, "0"), "exit statuses")
-        cp = [p for p in r.procs if p["pid"] == int(m.group(1))]
-        eq(len(cp), 1, "the child")
-        missing(made_at(cp[0], one(r.stdout, "big"), "syscall"), "no answer",
+        missing(made_at(the_child(r), one(r.stdout, "big"), "syscall"), "no answer",
                 "malloc in the raw-forked child")
 
 

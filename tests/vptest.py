@@ -34,6 +34,47 @@ class Fail(Exception):
     pass
 
 
+class Recording:
+    """`vmaprof record -o <fresh dir>/rec -- cmd`: its status and output,
+    report.json validated against the schema and loaded. A context manager:
+    the directory goes at the end. tmp_mode: the fresh directory's mode."""
+
+    def __init__(self, cmd, args=(), env=None, prefix="vmaprof-test-", tmp_mode=None):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        if tmp_mode is not None:
+            os.chmod(self.tmp, tmp_mode)
+        self.dir = os.path.join(self.tmp, "rec")
+        p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
+                           capture_output=True, text=True, timeout=300, env=env)
+        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
+        path = os.path.join(self.dir, "report.json")
+        check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")
+        validate_report(path)
+        self.report = json.load(open(path))
+        self.procs = self.report["processes"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def root(self):
+        r = [p for p in self.procs if p["forked_from"] is None]
+        eq(len(r), 1, "one root process")
+        return r[0]
+
+    def require_bpf(self):
+        """Exit 77 (skip) where this kernel or build has no BPF; else the
+        kernel collector must have run."""
+        b = self.report["collectors"]["bpf"]
+        if not b["active"]:
+            if re.search(r"without BPF|not root|BTF", b["reason"] or ""):
+                print(f"SKIP: kernel collector unavailable: {b['reason']}")
+                raise SystemExit(77)
+            raise AssertionError(f"collector inactive: {b['reason']}")
+
+
 def check(cond, msg):
     if not cond:
         raise Fail(msg)
