@@ -69,6 +69,24 @@ static void write_all(volatile char *p, unsigned long n, char v)
 		p[i * PG] = v;
 }
 
+/* Fork; the child rewrites the n pages and exits; once it is gone the
+ * parent rewrites them too. Prints "child PID". 0, or -1 if fork failed. */
+static int fork_rewrite(char *p, unsigned long n)
+{
+	pid_t c = fork();
+	if (c < 0)
+		return -1;
+	if (c == 0) {
+		write_all(p, n, 2);
+		_exit(0);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	printf("child %d\n", (int)c);
+	write_all(p, n, 3);
+	return 0;
+}
+
 static void read_all(volatile char *p, unsigned long n)
 {
 	volatile char sum = 0;
@@ -205,11 +223,14 @@ int main(int argc, char **argv)
 		if (c < 0)
 			return 99;
 		if (c == 0) {
-			FILE *f = tmpfile();
-			if (!f)
+			/* into a memfd, not a file of whatever /tmp is: the write path
+			 * (copy with faults disabled, then fault in) is the kernel's
+			 * generic one on every host, whatever its file systems */
+			int fd = memfd_create("w_faults-out", 0);
+			if (fd < 0)
 				_exit(98);
 			for (unsigned long i = 0; i < n; i++) /* a page per call, like a database */
-				if (write(fileno(f), q + i * PG, PG) != (ssize_t)PG)
+				if (write(fd, q + i * PG, PG) != (ssize_t)PG)
 					_exit(98);
 			_exit(0);
 		}
@@ -244,30 +265,12 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "forkzero")) {
 		read_all(p, n);
 		printf("zeropages %ld\n", zero_pages(p, n));
-		pid_t c = fork();
-		if (c < 0)
+		if (fork_rewrite(p, n))
 			return 99;
-		if (c == 0) {
-			write_all(p, n, 2);
-			_exit(0);
-		}
-		int st;
-		waitpid(c, &st, 0);
-		printf("child %d\n", (int)c);
-		write_all(p, n, 3);
 	} else if (!strcmp(argv[1], "cow")) {
 		write_all(p, n, 1);
-		pid_t c = fork();
-		if (c < 0)
+		if (fork_rewrite(p, n))
 			return 99;
-		if (c == 0) {
-			write_all(p, n, 2);
-			_exit(0);
-		}
-		int st;
-		waitpid(c, &st, 0);
-		printf("child %d\n", (int)c);
-		write_all(p, n, 3);
 	} else if (!strcmp(argv[1], "split")) {
 		munmap(p, n * PG);
 		p = region(3 * n);
