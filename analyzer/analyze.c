@@ -125,8 +125,7 @@ struct dkey {
 };
 
 struct dbucket {
-	uint64_t key;
-	uint32_t cur, last; /* first unconsumed entry, last entry (UINT32_MAX: none) */
+	uint32_t cur, last; /* first unconsumed entry, last entry */
 };
 
 static uint64_t dkey_of(const struct vp_mem *m)
@@ -135,53 +134,43 @@ static uint64_t dkey_of(const struct vp_mem *m)
 	uint64_t ret = (m->call == VP_CALL_BRK || m->call == VP_CALL_SBRK) ? brk_new(m) : m->ret;
 	uint64_t k = ((uint64_t)m->h.tid << 32) ^ ((uint64_t)call << 56) ^ ret;
 	k *= 0x9e3779b97f4a7c15ull;
-	return k ^ (k >> 31);
-}
-
-static struct dbucket *dfind(struct dbucket *b, uint32_t cap, uint64_t k, int create)
-{
-	for (uint32_t i = (uint32_t)k & (cap - 1);; i = (i + 1) & (cap - 1)) {
-		if (b[i].cur == UINT32_MAX && b[i].last == UINT32_MAX) {
-			if (!create)
-				return NULL;
-			b[i].key = k;
-			return &b[i];
-		}
-		if (b[i].key == k)
-			return &b[i];
-	}
+	k ^= k >> 31;
+	return k ? k : 1; /* the map's keys are nonzero */
 }
 
 static void dedup(struct evs *v)
 {
-	uint32_t cap = 1;
-	while (cap < v->n * 2 + 2)
-		cap <<= 1;
-	struct dbucket *b = malloc(cap * sizeof(*b));
+	struct u64map by_key = { 0 }; /* dkey_of -> index + 1 in b */
+	struct dbucket *b = malloc((v->n + 1) * sizeof(*b));
 	struct dkey *dk = malloc((v->n + 1) * sizeof(*dk));
 	if (!b || !dk)
 		model__oom();
-	memset(b, 0xff, cap * sizeof(*b));
-	uint32_t nd = 0;
+	uint32_t nb = 0, nd = 0;
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct vp_mem *m = (const void *)v->e[i].r;
 		if (v->e[i].kind != EV_MEM || !(m->h.flags & VP_MEM_FROM_SHIM))
 			continue;
-		struct dbucket *q = dfind(b, cap, dkey_of(m), 1);
-		dk[nd] = (struct dkey){ i, UINT32_MAX };
-		if (q->last == UINT32_MAX)
-			q->cur = nd;
-		else
-			dk[q->last].next = nd;
-		q->last = nd++;
+		uint64_t k = dkey_of(m);
+		uintptr_t bi = (uintptr_t)u64map__get(&by_key, k);
+		if (!bi) {
+			b[nb] = (struct dbucket){ nd, nd };
+			bi = ++nb;
+			if (u64map__put(&by_key, k, (void *)bi))
+				model__oom();
+		} else {
+			dk[b[bi - 1].last].next = nd;
+			b[bi - 1].last = nd;
+		}
+		dk[nd++] = (struct dkey){ i, UINT32_MAX };
 	}
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct vp_mem *km = (const void *)v->e[i].r;
 		if (v->e[i].kind != EV_MEM || !(km->h.flags & VP_MEM_FROM_KERNEL))
 			continue;
-		struct dbucket *q = dfind(b, cap, dkey_of(km), 0);
-		if (!q)
+		uintptr_t bi = (uintptr_t)u64map__get(&by_key, dkey_of(km));
+		if (!bi)
 			continue;
+		struct dbucket *q = &b[bi - 1];
 		for (uint32_t d = q->cur; d != UINT32_MAX; d = dk[d].next) {
 			struct ev *se = &v->e[dk[d].ev];
 			const struct vp_mem *sm = (const void *)se->r;
@@ -202,6 +191,7 @@ static void dedup(struct evs *v)
 			break; /* it began after this call began: so do the later ones */
 		}
 	}
+	u64map__free(&by_key);
 	free(b);
 	free(dk);
 }

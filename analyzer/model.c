@@ -100,18 +100,17 @@ const char *model__intern(struct analysis *a, const char *s, size_t len)
 
 struct proc *model__proc(struct analysis *a, uint32_t pid)
 {
-	struct proc **h = &a->phash[pid & 4095];
-	for (struct proc *p = *h; p; p = p->hnext)
-		if (p->pid == pid)
-			return p;
-	struct proc *p = calloc(1, sizeof(*p));
-	if (!p)
+	struct proc *p = model__find(a, pid);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p || u64map__put(&a->by_pid, (uint64_t)pid + 1, p)) {
+		free(p);
 		model__oom();
+	}
 	p->pid = pid;
 	p->exit_code = p->exit_signal = -1;
 	p->first_exec_t = T_NEVER;
-	p->hnext = *h;
-	*h = p;
 	a->procs = model__grow(a->procs, &a->capprocs, a->nprocs + 1, sizeof(*a->procs));
 	a->procs[a->nprocs++] = p;
 	return p;
@@ -119,18 +118,14 @@ struct proc *model__proc(struct analysis *a, uint32_t pid)
 
 struct proc *model__find(struct analysis *a, uint32_t pid)
 {
-	for (struct proc *p = a->phash[pid & 4095]; p; p = p->hnext)
-		if (p->pid == pid)
-			return p;
-	return NULL;
+	return u64map__get(&a->by_pid, (uint64_t)pid + 1);
 }
 
 uint32_t model__new_vma(struct proc *p, const struct vma *tmpl)
 {
 	p->v = model__grow(p->v, &p->capv, p->nv + 1, sizeof(*p->v));
 	p->v[p->nv] = *tmpl;
-	p->v[p->nv].sites = NULL;
-	p->v[p->nv].nsites = p->v[p->nv].capsites = 0;
+	p->v[p->nv].fault_sites = (struct u64map){ 0 };
 	memset(p->v[p->nv].faults, 0, sizeof(p->v[p->nv].faults));
 	p->v[p->nv].pages = 0;
 	return p->nv++;
@@ -362,33 +357,32 @@ int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0)
 	return best;
 }
 
+/* (ip, class, kernel) packed into one exact key. A faulting instruction's
+ * address is canonical (x86-64 with 4- or 5-level paging, arm64): its bits
+ * 56..63 equal bit 56, so the low 57 bits give it back. Above them: the
+ * kernel flag (bit 57) and class + 1 (bits 58..61), so a key is never 0. */
+#define FS_IP_MASK ((1ull << 57) - 1)
+
+static uint64_t fault_site__key(uint64_t ip, int cls, int kernel)
+{
+	return (ip & FS_IP_MASK) | (uint64_t)!!kernel << 57 | (uint64_t)(cls + 1) << 58;
+}
+
+struct fault_site fault_site__of_key(uint64_t key)
+{
+	uint64_t ip = key & FS_IP_MASK;
+	if (ip >> 56)
+		ip |= ~FS_IP_MASK; /* sign-extend from bit 56 */
+	return (struct fault_site){ .ip = ip, .cls = (uint32_t)(key >> 58) & 15,
+				    .kernel = (uint16_t)(key >> 57 & 1), .space = -1 };
+}
+
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 {
-	if ((e->nsites + 1) * 2 > e->capsites) {
-		uint32_t cap = e->capsites ? e->capsites * 2 : 8;
-		struct site *ns = calloc(cap, sizeof(*ns));
-		if (!ns)
-			model__oom();
-		for (uint32_t i = 0; i < e->capsites; i++) {
-			if (!e->sites[i].cls)
-				continue;
-			uint32_t j = (uint32_t)((e->sites[i].ip * 31 + e->sites[i].cls) & (cap - 1));
-			while (ns[j].cls)
-				j = (j + 1) & (cap - 1);
-			ns[j] = e->sites[i];
-		}
-		free(e->sites);
-		e->sites = ns;
-		e->capsites = cap;
-	}
-	uint32_t j = (uint32_t)((ip * 31 + (uint64_t)(cls + 1)) & (e->capsites - 1));
-	while (e->sites[j].cls && (e->sites[j].ip != ip || e->sites[j].cls != (uint32_t)cls + 1))
-		j = (j + 1) & (e->capsites - 1);
-	if (!e->sites[j].cls) {
-		e->sites[j] = (struct site){ ip, (uint32_t)cls + 1, (uint16_t)kernel, -1, 0 };
-		e->nsites++;
-	}
-	e->sites[j].count++;
+	uint64_t key = fault_site__key(ip, cls, kernel);
+	uintptr_t n = (uintptr_t)u64map__get(&e->fault_sites, key);
+	if (u64map__put(&e->fault_sites, key, (void *)(n + 1)))
+		model__oom();
 }
 
 void analysis__free(struct analysis *a)
@@ -400,7 +394,7 @@ void analysis__free(struct analysis *a)
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		struct proc *p = a->procs[i];
 		for (uint32_t j = 0; j < p->nv; j++)
-			free(p->v[j].sites);
+			u64map__free(&p->v[j].fault_sites);
 		for (uint32_t j = 0; j < p->nex; j++)
 			json_decref(p->ex[j].argv);
 		json_decref(p->argv);
@@ -415,6 +409,7 @@ void analysis__free(struct analysis *a)
 		free(p);
 	}
 	free(a->procs);
+	u64map__free(&a->by_pid);
 	free(a->pref);
 	free(a->failed_pids);
 	free(a->sc_exec_pids);

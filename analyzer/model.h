@@ -58,14 +58,13 @@ struct vma {
 	uint64_t faults[FC_N];
 	uint64_t pages;              /* allocated in its faults, and populated */
 	uint64_t pop_faults, pop_pages; /* made by syscalls without fault events */
-	/* fault sites: (ip, class) -> count, open addressing */
-	struct site *sites;
-	uint32_t nsites, capsites;
+	struct u64map fault_sites; /* fault_site__key -> count */
 };
 
-struct site {
+/* Where faults happened: the faulting instruction, by class. */
+struct fault_site {
 	uint64_t ip;
-	uint32_t cls; /* fclass + 1; 0 = empty slot */
+	uint32_t cls; /* fclass + 1 */
 	uint16_t kernel;
 	int16_t space; /* report.c: the image to symbolize in */
 	uint64_t count;
@@ -132,7 +131,6 @@ struct proc {
 	uint32_t nqr;
 	uint32_t *qent;                   /* entry ids grouped by range, by valid_from */
 	uint64_t *qmaxend;
-	struct proc *hnext;               /* pid hash chain */
 };
 
 struct qrange {
@@ -158,7 +156,7 @@ struct analysis {
 	struct { uint32_t pid; uint64_t pages; } *pref; /* shim prefaults per pid */
 	uint32_t npref, cappref;
 	uint32_t nprocs, capprocs;
-	struct proc *phash[4096];
+	struct u64map by_pid; /* pid + 1 -> struct proc */
 	struct symbolizer *sym;
 	uint32_t root_pid;
 	uint64_t preload_records, preload_lost, bpf_records, bpf_lost, damaged, unreadable;
@@ -221,7 +219,10 @@ void model__reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, ui
 void model__index(struct proc *p);
 int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t);
 int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0);
+/* Count one fault of class cls at ip in e's fault sites. */
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel);
+/* The fault site of a key of vma.fault_sites, count 0. */
+struct fault_site fault_site__of_key(uint64_t key);
 
 /* ---- procinfo.c: who a process is, and whether the shim traced it ---- */
 int procinfo__names_fd(const char *path);

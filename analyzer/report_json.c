@@ -74,7 +74,7 @@ static json_t *stack_json(struct analysis *a, struct u64map *sc, int32_t file, u
 
 static int site_cmp(const void *x, const void *y)
 {
-	const struct site *a = x, *b = y;
+	const struct fault_site *a = x, *b = y;
 	if (a->count != b->count)
 		return a->count > b->count ? -1 : 1;
 	if (a->ip != b->ip)
@@ -84,7 +84,7 @@ static int site_cmp(const void *x, const void *y)
 
 static int site_key_cmp(const void *x, const void *y)
 {
-	const struct site *a = x, *b = y;
+	const struct fault_site *a = x, *b = y;
 	if (a->ip != b->ip)
 		return a->ip < b->ip ? -1 : 1;
 	if (a->cls != b->cls)
@@ -104,7 +104,7 @@ static int space_at(const struct proc *p, uint64_t t)
 }
 
 /* The top 5 of `n` sites (sorted here), symbolized in `space`. */
-static json_t *top_sites(struct analysis *a, struct site *tmp, uint32_t n, int space)
+static json_t *top_sites(struct analysis *a, struct fault_site *tmp, uint32_t n, int space)
 {
 	json_t *arr = json_array();
 	if (n > 1)
@@ -121,15 +121,25 @@ static json_t *top_sites(struct analysis *a, struct site *tmp, uint32_t n, int s
 	return arr;
 }
 
+/* e's fault sites, appended to tmp[*n...] with image `space`. */
+static void fault_sites_append(const struct vma *e, int space, struct fault_site *tmp, uint32_t *n)
+{
+	uint64_t key;
+	void *count;
+	for (size_t i = 0; u64map__next(&e->fault_sites, &i, &key, &count);) {
+		tmp[*n] = fault_site__of_key(key);
+		tmp[*n].count = (uintptr_t)count;
+		tmp[(*n)++].space = (int16_t)space;
+	}
+}
+
 static json_t *sites_json(struct analysis *a, const struct proc *p, const struct vma *e)
 {
-	struct site *tmp = malloc((e->nsites + 1) * sizeof(*tmp));
+	struct fault_site *tmp = malloc((e->fault_sites.n + 1) * sizeof(*tmp));
 	if (!tmp)
 		model__oom();
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < e->capsites; i++)
-		if (e->sites[i].cls)
-			tmp[n++] = e->sites[i];
+	fault_sites_append(e, -1, tmp, &n);
 	json_t *arr = top_sites(a, tmp, n, space_at(p, e->valid_from));
 	free(tmp);
 	return arr;
@@ -138,21 +148,15 @@ static json_t *sites_json(struct analysis *a, const struct proc *p, const struct
 /* A process's sites over all its entries, merged by (ip, class). */
 static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 {
-	uint32_t total = 0;
+	size_t total = 0;
 	for (uint32_t i = 0; i < p->nv; i++)
-		total += p->v[i].nsites;
-	struct site *tmp = malloc((total + 1) * sizeof(*tmp));
+		total += p->v[i].fault_sites.n;
+	struct fault_site *tmp = malloc((total + 1) * sizeof(*tmp));
 	if (!tmp)
 		model__oom();
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < p->nv; i++) {
-		int space = space_at(p, p->v[i].valid_from);
-		for (uint32_t j = 0; j < p->v[i].capsites; j++)
-			if (p->v[i].sites[j].cls) {
-				tmp[n] = p->v[i].sites[j];
-				tmp[n++].space = (int16_t)space;
-			}
-	}
+	for (uint32_t i = 0; i < p->nv; i++)
+		fault_sites_append(&p->v[i], space_at(p, p->v[i].valid_from), tmp, &n);
 	/* merge equal (ip, class, image): sort by them, then fold */
 	if (n > 1)
 		qsort(tmp, n, sizeof(*tmp), site_key_cmp);

@@ -39,15 +39,20 @@
 /* Chained hash table of intrusive nodes; bucket count is a power of two.   */
 
 struct hnode {
-	struct hnode *next;
+	struct hnode *next; /* the next node of the same hash */
 	uint64_t hash;
 };
 
+/* Nodes by hash, on the analyzer's one hash table: each key holds the chain
+ * of nodes that share a hash (lookups compare the whole key). */
 struct htab {
-	struct hnode **buckets;
-	size_t nbuckets;
-	size_t count;
+	struct u64map heads; /* hash (0 stored as 1) -> first node */
 };
+
+static uint64_t hkey(uint64_t hash)
+{
+	return hash ? hash : 1;
+}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -74,50 +79,28 @@ static uint64_t hash_bytes(const void *p, size_t len, uint64_t seed)
 
 static struct hnode *htab__bucket(const struct htab *t, uint64_t hash)
 {
-	return t->nbuckets ? t->buckets[hash & (t->nbuckets - 1)] : NULL;
+	return u64map__get(&t->heads, hkey(hash));
 }
 
-/* Insert n (n->hash set). Grows at load factor 1. 0 or -ENOMEM. */
+/* Insert n (n->hash set). 0 or -ENOMEM. */
 static int htab__insert(struct htab *t, struct hnode *n)
 {
-	if (t->count >= t->nbuckets) {
-		size_t nb = t->nbuckets ? t->nbuckets * 2 : 64;
-		struct hnode **b = calloc(nb, sizeof(*b));
-
-		if (!b)
-			return -ENOMEM;
-		for (size_t i = 0; i < t->nbuckets; i++) {
-			struct hnode *e = t->buckets[i], *next;
-
-			for (; e; e = next) {
-				next = e->next;
-				e->next = b[e->hash & (nb - 1)];
-				b[e->hash & (nb - 1)] = e;
-			}
-		}
-		free(t->buckets);
-		t->buckets = b;
-		t->nbuckets = nb;
-	}
-	n->next = t->buckets[n->hash & (t->nbuckets - 1)];
-	t->buckets[n->hash & (t->nbuckets - 1)] = n;
-	t->count++;
-	return 0;
+	n->next = htab__bucket(t, n->hash);
+	return u64map__put(&t->heads, hkey(n->hash), n);
 }
 
 static void htab__free(struct htab *t, void (*free_node)(struct hnode *))
 {
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct hnode *e = t->buckets[i], *next;
+	uint64_t key;
+	void *val;
 
-		for (; e; e = next) {
+	for (size_t i = 0; u64map__next(&t->heads, &i, &key, &val);) {
+		for (struct hnode *e = val, *next; e; e = next) {
 			next = e->next;
 			free_node(e);
 		}
 	}
-	free(t->buckets);
-	t->buckets = NULL;
-	t->nbuckets = t->count = 0;
+	u64map__free(&t->heads);
 }
 
 /* ------------------------------------------------------------------------ */

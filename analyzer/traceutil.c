@@ -63,6 +63,18 @@ void *u64map__get(const struct u64map *m, uint64_t key)
 	return NULL;
 }
 
+bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val)
+{
+	for (; *i < m->cap; (*i)++) {
+		if (m->key[*i]) {
+			*key = m->key[*i];
+			*val = m->val[(*i)++];
+			return true;
+		}
+	}
+	return false;
+}
+
 void u64map__free(struct u64map *m)
 {
 	free(m->key);

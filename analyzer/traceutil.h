@@ -14,7 +14,9 @@
 
 #include "vmaprof/record.h"
 
-/* A map from nonzero 64-bit keys to pointers (open addressing). */
+/* A map from nonzero 64-bit keys to pointers (open addressing): the
+ * analyzer's one hash table. Keys that are hashes of something larger keep
+ * their own collision chain in the value (symbolize.c). */
 struct u64map {
 	uint64_t *key; /* 0 = empty slot */
 	void **val;
@@ -25,6 +27,9 @@ int u64map__put(struct u64map *m, uint64_t key, void *val);
 /* NULL when absent. */
 void *u64map__get(const struct u64map *m, uint64_t key);
 void u64map__free(struct u64map *m);
+/* Iterate: start with *i = 0; each call stores the next entry and returns
+ * true, or returns false at the end. Order is the table's, not insertion. */
+bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val);
 
 /* id -> VP_REC_STACK record of one file. */
 struct stack_map {
