@@ -154,3 +154,18 @@ void record__exit(uint32_t kind, int status)
 	r->kind = kind;
 	writer__commit(&r->h, VP_REC_EXIT, seg);
 }
+
+void record__sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint64_t ret)
+{
+	uint32_t seg;
+	struct vp_sigstack *r = (struct vp_sigstack *)writer__reserve(sizeof(*r), &seg);
+	if (!r)
+		return;
+	shim__fill_header(&r->h, vp_mono_ns());
+	r->h.flags = flags;
+	r->stack_id = stack;
+	r->signo = (uint32_t)sig;
+	r->ip = ip;
+	r->ret = ret;
+	writer__commit(&r->h, VP_REC_SIGSTACK, seg);
+}

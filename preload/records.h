@@ -22,5 +22,7 @@ void record__fork(uint32_t kind, pid_t child, int err, uint32_t stack, const cha
 void record__exec(uint32_t kind, const char *path, char *const argv[], int err, int fixed,
 		  uint32_t stack);
 void record__exit(uint32_t kind, int status);
+/* VP_REC_SIGSTACK: the stack a collector's signal asked for (sigstack.c). */
+void record__sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint64_t ret);
 
 #endif

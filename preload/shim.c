@@ -21,7 +21,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/membarrier.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,7 +38,6 @@
 #include <linux/seccomp.h>
 #include <sys/uio.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "broker_client.h"
@@ -48,6 +46,7 @@
 #include "unwind_pipe.h"
 #include "seccomp.h"
 #include "shim.h"
+#include "sigstack.h"
 #include "stacks.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
@@ -158,7 +157,7 @@ int shim__real_close(int fd)
 
 /* ---- per-thread and per-process state ---- */
 
-static __thread int in_hook __attribute__((tls_model("initial-exec")));
+__thread int in_hook __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 int shim__in_hook(void)
 {
@@ -194,6 +193,23 @@ static const uint64_t token_static = 1;
 static volatile const uint64_t *fork_token = &token_static;
 static volatile uint64_t *token_page;
 static int token_by_pid; /* no MADV_WIPEONFORK: compare pids instead */
+
+int shim__owns_stream(void)
+{
+	/* a child forked by a raw system call runs on its parent's stream
+	 * (pid, tids, file): it is not ours to write in (the fork token: one
+	 * load; getpid only on kernels without MADV_WIPEONFORK, if allowed) */
+	return atomic_load_explicit(&ready, memory_order_acquire) && !vp_vfork_child &&
+	       *fork_token != 0 &&
+	       !(token_by_pid && (!sc__ok(SC_GETPID) || SYS0(SYS_getpid) != my_pid));
+}
+
+int shim__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real.sigaction)
+		resolve_real();
+	return real.sigaction ? real.sigaction(sig, act, old) : -1;
+}
 
 void shim__fill_header(struct vp_rec *r, uint64_t t)
 {
@@ -333,218 +349,6 @@ static void rec_proc(void)
 	writer__commit(&r->h, VP_REC_PROC, seg);
 }
 
-/* ---- signal stacks ----
- *
- * Mappings the shim cannot interpose (malloc's own mmap and brk, ld.so,
- * raw syscalls) are seen by the kernel collector only. For those it sends
- * this thread `sig_no` at the syscall's exit (bpf/collector.bpf.c,
- * sig_request), so the handler below runs before the thread's next user
- * instruction, unwinds from the signal context and writes a
- * VP_REC_SIGSTACK the analyzer pairs with the kernel's VP_REC_MEM.
- *
- * The program must not notice: the handler saves errno, runs with every
- * signal blocked and is SA_RESTART (the signalled syscall has completed
- * anyway); the collector signals only the thread that made the call, only
- * when it does not block the signal, is not inside a hook of ours
- * (in_hook, read through the announced TLS offset) and the signal's
- * handler is still ours. A program that installs its own disposition for
- * the signal wins: see sig_yield.
- *
- * Not SA_ONSTACK: the handler needs ~8 KiB of stack with the kernel's frame
- * (3.4 KiB of it here, AT_MINSIGSTKSZ; libunwind's unw_backtrace keeps a
- * cursor and a context on the stack), and alternate stacks are often
- * smaller (Rust's std gives every thread 8 KiB; test sigstack-altstack:
- * with SA_ONSTACK an alternate stack of 7.5 KiB killed the program). The
- * thread's own stack is the one it was just making the system call on; a
- * thread already running on its alternate stack (in a handler of its own)
- * is signalled only with 16 KiB left there (the collector checks). */
-static int sig_no;        /* the collector's signal; 0 = signal stacks off */
-
-static void rec_sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint64_t ret)
-{
-	uint32_t seg;
-	struct vp_sigstack *r = (struct vp_sigstack *)writer__reserve(sizeof(*r), &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, vp_mono_ns());
-	r->h.flags = flags;
-	r->stack_id = stack;
-	r->signo = (uint32_t)sig;
-	r->ip = ip;
-	r->ret = ret;
-	writer__commit(&r->h, VP_REC_SIGSTACK, seg);
-}
-
-static inline void sig_take(int sig, siginfo_t *si, void *ucv, uint16_t flags)
-{
-	int saved = errno;
-	/* bpf_send_signal_thread sends SI_KERNEL; kill/tgkill/sigqueue from
-	 * someone else are not requests for a stack */
-	if (si->si_code != SI_KERNEL || !atomic_load_explicit(&ready, memory_order_acquire) ||
-	    vp_vfork_child)
-		goto out;
-	/* a child forked by a raw system call runs on its parent's stream
-	 * (pid, tids, file): it is not ours to write in (the fork token: one
-	 * load; getpid only on kernels without MADV_WIPEONFORK, if allowed) */
-	if (*fork_token == 0 ||
-	    (token_by_pid && (!sc__ok(SC_GETPID) || SYS0(SYS_getpid) != my_pid)))
-		goto out;
-	if (in_hook) {
-		/* the collector does not signal a thread inside a hook (it
-		 * reads in_hook), so this cannot happen; if it does, writing
-		 * could wait on a lock this thread holds: count it only */
-		writer__reentered();
-		goto out;
-	}
-	in_hook = 1;
-	const ucontext_t *uc = ucv;
-	uint64_t ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-	uint64_t ret = (uint64_t)uc->uc_mcontext.gregs[REG_RAX];
-	uint32_t st = stacks__capture_context(ucv, ip);
-	rec_sigstack(sig, (uint16_t)(flags | (st ? 0 : VP_SIGSTK_NOSTACK)), st, ip, ret);
-	in_hook = 0;
-out:
-	errno = saved;
-}
-
-/* The announced handler, and the stand-in used while the program takes
- * the signal over (a different address: the collector stops at once). */
-__attribute__((noinline)) static void sig_handler(int sig, siginfo_t *si, void *uc)
-{
-	sig_take(sig, si, uc, 0);
-}
-
-__attribute__((noinline)) static void sig_drain(int sig, siginfo_t *si, void *uc)
-{
-	sig_take(sig, si, uc, VP_SIGSTK_DRAIN);
-}
-
-static int sig_real_action(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	if (!real.sigaction)
-		resolve_real();
-	return real.sigaction ? real.sigaction(sig, act, old) : -1;
-}
-
-/* At start, once per image: take VMAPROF_SIGNAL (default SIGRTMAX-1, 0 =
- * off) if nobody holds it (an ignored signal survives exec: then the
- * program's disposition stays and the collector reports "handler"). */
-static void sig_setup(void)
-{
-	int s = SIGRTMAX - 1;
-	const char *v = getenv("VMAPROF_SIGNAL");
-	if (v && *v) {
-		char *end;
-		long x = strtol(v, &end, 10);
-		s = *end || x < SIGRTMIN || x > SIGRTMAX ? 0 : (int)x;
-	}
-	if (!stack_depth)
-		s = 0;
-	/* under a seccomp filter (known or not) the shim makes no system call
-	 * it does not need: no handler, no announcement (a prctl), no drain */
-	if (s && (sc__probe() < 0 || !sc__ok(SC_N)))
-		s = 0;
-	sig_no = s;
-	if (!s)
-		return;
-	struct sigaction old, sa;
-	if (sig_real_action(s, NULL, &old) || old.sa_handler != SIG_DFL)
-		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sig_handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART; /* not SA_ONSTACK: see above */
-	sigfillset(&sa.sa_mask);
-	sig_real_action(s, &sa, NULL);
-}
-
-/* Tell the collector (prctl it rejects with EINVAL; see record.h) which
- * handler and signal this process image uses. Once per image: the
- * collector hands it on to forked children and threads itself. */
-static void sig_announce(void)
-{
-	if (!sc__ok(SC_N)) /* a seccomp filter: no prctl of ours */
-		return;
-	int e = errno;
-	long tls = (long)((uintptr_t)&in_hook - (uintptr_t)__builtin_thread_pointer());
-	SYS5(SYS_prctl, VP_ANNOUNCE_PRCTL, (uintptr_t)sig_handler, tls, sig_no,
-	     VP_ANNOUNCE_MAGIC);
-	errno = e;
-}
-
-/* Bit sig-1 of some thread's private pending set (/proc/self/task/.../status
- * SigPnd)? Raw system calls and stack buffers only. */
-static int sig_pending_somewhere(int sig)
-{
-	int dfd = shim__real_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0)
-		return 0;
-	char ents[4096];
-	int found = 0;
-	long n;
-	while (!found && (n = SYS3(SYS_getdents64, dfd, ents, sizeof(ents))) > 0) {
-		for (long off = 0; off < n && !found;) {
-			struct {
-				uint64_t ino;
-				int64_t off;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (void *)(ents + off);
-			off += d->reclen;
-			if (d->name[0] < '0' || d->name[0] > '9')
-				continue;
-			char path[64], buf[4096];
-			snprintf(path, sizeof(path), "/proc/self/task/%s/status", d->name);
-			int fd = shim__real_open(path, O_RDONLY | O_CLOEXEC, 0);
-			if (fd < 0)
-				continue;
-			long got = SYS3(SYS_read, fd, buf, sizeof(buf) - 1);
-			SYS1(SYS_close, fd);
-			if (got <= 0)
-				continue;
-			buf[got] = 0;
-			const char *p = strstr(buf, "\nSigPnd:");
-			if (p && (strtoull(p + 9, NULL, 16) >> (sig - 1)) & 1)
-				found = 1;
-		}
-	}
-	SYS1(SYS_close, dfd);
-	return found;
-}
-
-/* The program sets a disposition for our signal (any handler, SIG_DFL,
- * SIG_IGN): it wins. But the collector may have read our handler's address
- * an instant ago and its signal may still be on its way to a thread; that
- * signal must not reach the program's handler, nor kill it under SIG_DFL.
- * So: put the stand-in handler in first (from then on the collector sends
- * nothing: it compares addresses), wait one RCU grace period (membarrier
- * GLOBAL: a collector program that read the old address has finished, its
- * signal is queued), then until no thread has it pending (the stand-in
- * takes those stacks); only then does the program's disposition go in.
- * Costs a few ms, once. Not covered: rt_sigaction by raw system call. */
-static void sig_yield(int sig, const void *handler)
-{
-	if (!sig_no || sig != sig_no || handler == (const void *)sig_handler ||
-	    handler == (const void *)SIG_HOLD)
-		return;
-	struct sigaction cur;
-	if (sig_real_action(sig, NULL, &cur) || cur.sa_sigaction != sig_handler)
-		return;
-	int e = errno;
-	cur.sa_sigaction = sig_drain;
-	sig_real_action(sig, &cur, NULL);
-	if (SYS2(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) < 0) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		SYS2(SYS_nanosleep, &ts, NULL);
-	}
-	for (int i = 0; i < 200 && sc__ok(SC_OPENAT) && sc__ok(SC_READ) &&
-			sig_pending_somewhere(sig); i++) {
-		struct timespec ts = { 0, 1000 * 1000 };
-		SYS2(SYS_nanosleep, &ts, NULL);
-	}
-	errno = e;
-}
-
 /* Start a trace file for this process image: PROC, then the maps snapshot
  * before anything else is recorded. */
 /* Every system call a start makes, and the first segment's. */
@@ -669,10 +473,10 @@ __attribute__((constructor(101))) static void shim_init(void)
 		}
 		env__save(environ);
 		broker__set(getenv(VP_BROKER_ENV));
-		sig_setup();
+		sigstack__setup(stack_depth != 0);
 		start_stream();
 		if (atomic_load(&ready))
-			sig_announce(); /* once per image: forks inherit it */
+			sigstack__announce(); /* once per image: forks inherit it */
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}
 	in_hook = 0;
@@ -1206,16 +1010,14 @@ EXPORT void *dlmopen(Lmid_t lm, const char *file, int mode)
 	return h;
 }
 
-/* ---- the program takes the collector's signal over: see sig_yield ---- */
+/* ---- the program takes the collector's signal over: see sigstack__yield ---- */
 
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (act)
-		sig_yield(sig, (act->sa_flags & SA_SIGINFO) ? (const void *)act->sa_sigaction
+		sigstack__yield(sig, (act->sa_flags & SA_SIGINFO) ? (const void *)act->sa_sigaction
 							   : (const void *)act->sa_handler);
-	if (!real.sigaction)
-		resolve_real();
-	return real.sigaction(sig, act, old);
+	return shim__real_sigaction(sig, act, old);
 }
 
 EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -1226,7 +1028,7 @@ EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 #define SIGNAL_HOOK(name, fn)                                                              \
 	EXPORT sighandler_t name(int sig, sighandler_t h)                                  \
 	{                                                                                  \
-		sig_yield(sig, (const void *)h);                                           \
+		sigstack__yield(sig, (const void *)h);                                      \
 		if (!real.fn)                                                              \
 			resolve_real();                                                         \
 		return real.fn(sig, h);                                                    \

@@ -51,8 +51,16 @@ int shim__real_open(const char *path, int flags, int mode);
 void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated);
 
 
-/* The calling thread is inside a hook (the shim or libunwind working). */
+/* The calling thread is inside a hook (the shim or libunwind working). The
+ * flag itself: sigstack.c sets it and announces its TLS offset. */
 int shim__in_hook(void);
+extern __thread int in_hook __attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* This process image's stream is open and this thread may write to it
+ * (not a vfork child borrowing the thread, not a raw-clone child still on
+ * its parent's stream). */
+int shim__owns_stream(void);
+struct sigaction;
+int shim__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 /* libc's own, for the interposers in other files of the shim. */
 int shim__real_pipe2(int fds[2], int flags);
 ssize_t shim__real_read(int fd, void *buf, size_t n);
