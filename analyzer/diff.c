@@ -29,33 +29,35 @@
 #include <sys/stat.h>
 
 #include "diff.h"
+#include "fclass.h"
 
+/* Metrics: the fault classes (enum fclass, the keys of a report's `faults`
+ * objects), then the figures below. */
 enum metric {
-	M_DEMAND_ZERO,
-	M_COW_COPY,
-	M_COW_REUSE,
-	M_FILE,
-	M_SHARED_WRITE,
-	M_OTHER,
-	M_ZERO_PAGE, /* classes added after the first reports: 0 when absent */
-	M_SHMEM,
-	M_TOTAL_FAULTS,
+	M_TOTAL_FAULTS = FC_N,
 	M_PAGES_ALLOCATED,
 	M_VMA_COUNT,
 	M_MAPPED_BYTES,
 	M_NR,
 };
 
-/* The first N_FAULT_CLASSES are also the keys of a report's `faults`
- * objects (docs/report.md); the last two of them are absent from reports
- * written before they existed, and read as 0 there. */
-static const char *const metric_names[M_NR] = {
-	"demand_zero", "cow_copy", "cow_reuse", "file", "shared_write", "other",
-	"zero_page", "shmem",
+static const char *const other_metric_names[M_NR - FC_N] = {
 	"total_faults", "pages_allocated", "vma_count", "mapped_bytes",
 };
-#define N_FAULT_CLASSES 8
-#define N_FAULT_CLASSES_V1 6
+
+static const char *metric_name(int m)
+{
+	return m < FC_N ? fclass_name[m] : other_metric_names[m - FC_N];
+}
+
+/* The names of metrics [from, to), space-separated (usage and errors). */
+static void metric_list(char *buf, size_t cap, int from, int to)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (int m = from; m < to && n < cap; m++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", m > from ? " " : "", metric_name(m));
+}
 
 struct metrics {
 	uint64_t v[M_NR];
@@ -295,7 +297,7 @@ static int get_typed(struct diag *d, const struct report *r, json_t *obj, const 
 	return 0;
 }
 
-/* The six classes and total of a `faults` object into m. */
+/* The classes and total of a `faults` object into m. */
 static int get_faults(struct diag *d, const struct report *r, json_t *obj, const char *at,
 		      struct metrics *m)
 {
@@ -310,10 +312,10 @@ static int get_faults(struct diag *d, const struct report *r, json_t *obj, const
 		return 0;
 	}
 	snprintf(sub, sizeof(sub), "%s.faults", at);
-	for (int i = 0; i < N_FAULT_CLASSES; i++) {
-		if (i >= N_FAULT_CLASSES_V1 && !json_object_get(f, metric_names[i]))
+	for (int i = 0; i < FC_N; i++) {
+		if (fclass__added_later(i) && !json_object_get(f, fclass_name[i]))
 			continue;
-		err = get_count(d, r, f, sub, metric_names[i], &m->v[i]);
+		err = get_count(d, r, f, sub, fclass_name[i], &m->v[i]);
 		if (err)
 			return err;
 	}
@@ -1248,7 +1250,7 @@ static void print_table(const struct rows *rs)
 	for (size_t i = 0; i < rs->n; i++) {
 		int l = (int)strlen(rs->v[i].scope);
 		ws = l > ws ? l : ws;
-		l = (int)strlen(metric_names[rs->v[i].metric]);
+		l = (int)strlen(metric_name(rs->v[i].metric));
 		wm = l > wm ? l : wm;
 		l = snprintf(num, sizeof(num), "%" PRIu64, rs->v[i].old);
 		wo = l > wo ? l : wo;
@@ -1262,7 +1264,7 @@ static void print_table(const struct rows *rs)
 		const struct row *r = &rs->v[i];
 		format_change(change, sizeof(change), r->old, r->new);
 		printf("%-*s  %-*s  %*" PRIu64 "  %*" PRIu64 "  %s\n", ws, r->scope, wm,
-		       metric_names[r->metric], wo, r->old, wn, r->new, change);
+		       metric_name(r->metric), wo, r->old, wn, r->new, change);
 	}
 }
 
@@ -1271,7 +1273,7 @@ static void print_exceeded(const struct diff_opts *o, const struct rows *over)
 	for (size_t i = 0; i < over->n; i++) {
 		const struct row *r = &over->v[i];
 		const struct bound *bd = &o->bounds[r->bound];
-		const char *name = metric_names[r->metric];
+		const char *name = metric_name(r->metric);
 		if (!r->old)
 			printf("EXCEEDED %s +%" PRIu64 " from 0 > %g%% at %s (old 0, new %" PRIu64
 			       "; base is 0, so any increase exceeds)\n", name, r->new, bd->pct,
@@ -1324,15 +1326,22 @@ static int reports__compare(const struct diff_opts *o, const struct report *a,
 
 /* ---- command line ----------------------------------------------------- */
 
-const char diff__usage[] =
-	"usage: vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
-	"  METRIC   demand_zero zero_page cow_copy cow_reuse file shmem shared_write other\n"
-	"           total_faults pages_allocated vma_count mapped_bytes\n"
-	"  PCT      allowed increase over BASE, like 10% (bound: new <= base * (1 + PCT/100));\n"
-	"           where BASE is 0 any increase exceeds\n"
-	"  --min-pages N  ignore role and VMA changes below N pages on both sides\n"
-	"           (faults count as pages); the whole-report totals are always checked\n"
-	"exit: 0 every bound holds, 1 a bound is exceeded, 2 bad input\n";
+void diff__usage(FILE *f)
+{
+	char classes[160], others[160];
+	metric_list(classes, sizeof(classes), 0, FC_N);
+	metric_list(others, sizeof(others), FC_N, M_NR);
+	fprintf(f,
+		"usage: vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
+		"  METRIC   %s\n"
+		"           %s\n"
+		"  PCT      allowed increase over BASE, like 10%% (bound: new <= base * (1 + PCT/100));\n"
+		"           where BASE is 0 any increase exceeds\n"
+		"  --min-pages N  ignore role and VMA changes below N pages on both sides\n"
+		"           (faults count as pages); the whole-report totals are always checked\n"
+		"exit: 0 every bound holds, 1 a bound is exceeded, 2 bad input\n",
+		classes, others);
+}
 
 /* Plain decimal only: "10", "10%", "2.5%"; no signs, exponents, hex, inf. */
 static int parse_pct(const char *s, double *out)
@@ -1362,13 +1371,14 @@ static int parse_bound(const char *arg, struct bound *bd, struct diag *d)
 	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 	int m;
 	for (m = 0; m < M_NR; m++)
-		if (strlen(metric_names[m]) == len && !strncmp(arg, metric_names[m], len))
+		if (strlen(metric_name(m)) == len && !strncmp(arg, metric_name(m), len))
 			break;
-	if (m == M_NR)
-		return diag__fail(d, "--max-increase %s: unknown metric '%.*s' (one of: "
-				  "demand_zero zero_page cow_copy cow_reuse file shmem shared_write "
-				  "other total_faults pages_allocated vma_count mapped_bytes)",
-				  arg, (int)len, arg);
+	if (m == M_NR) {
+		char all[256];
+		metric_list(all, sizeof(all), 0, M_NR);
+		return diag__fail(d, "--max-increase %s: unknown metric '%.*s' (one of: %s)", arg,
+				  (int)len, arg, all);
+	}
 	if (!eq || parse_pct(eq + 1, &bd->pct))
 		return diag__fail(d, "--max-increase %s: expected METRIC=PCT with PCT like 10%% "
 				  "or 2.5%%", arg);
@@ -1424,7 +1434,7 @@ int diff__main(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			fputs(diff__usage, stdout);
+			diff__usage(stdout);
 			rc = 0;
 			goto cleanup;
 		case ':':
@@ -1451,7 +1461,7 @@ int diff__main(int argc, char **argv)
 		const struct report *un = base.unmeasured ? &base : new.unmeasured ? &new : NULL;
 		if (un && m != M_VMA_COUNT && m != M_MAPPED_BYTES) {
 			diag__fail(&d, "--max-increase %s: %s has no fault figures (recorded "
-				   "without the kernel collector)", metric_names[m], un->file);
+				   "without the kernel collector)", metric_name(m), un->file);
 			goto cleanup;
 		}
 	}

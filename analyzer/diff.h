@@ -18,10 +18,12 @@
 #ifndef VP_DIFF_H
 #define VP_DIFF_H
 
+#include <stdio.h>
+
 /* argv[0] is "diff". Returns the process exit status: 0 every bound holds,
  * 1 a bound is exceeded, 2 bad input or usage. */
 int diff__main(int argc, char **argv);
 /* Its usage text (`vmaprof diff --help`, also in `vmaprof --help`). */
-extern const char diff__usage[];
+void diff__usage(FILE *f);
 
 #endif

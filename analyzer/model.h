@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "analyze.h"
+#include "fclass.h"
 #include "reader.h"
 #include "symbolize.h"
 #include "tracedir.h"
@@ -20,11 +21,6 @@
 #define T_NEVER UINT64_MAX
 
 /* Fault classes: docs/report.md has the rules (classify() in analyze.c). */
-enum fclass {
-	FC_DEMAND_ZERO, FC_ZERO_PAGE, FC_COW_COPY, FC_COW_REUSE, FC_FILE, FC_SHMEM,
-	FC_SHARED_WRITE, FC_OTHER, FC_N
-};
-extern const char *const fclass_name[FC_N];
 
 enum vkind { VK_HEAP, VK_STACK, VK_ANON, VK_FILE, VK_SHM, VK_CODE, VK_DATA, VK_VDSO, VK_OTHER };
 enum vorigin { VO_MMAP, VO_MREMAP, VO_BRK, VO_INITIAL, VO_INHERITED, VO_EXEC, VO_SYSCALL };

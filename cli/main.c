@@ -14,7 +14,7 @@ static void usage(FILE *f)
 	fputc('\n', f);
 	fputs(vp_report_usage, f);
 	fputc('\n', f);
-	fputs(diff__usage, f);
+	diff__usage(f);
 	fputs("\nvmaprof --version | --help\n", f);
 }
 
