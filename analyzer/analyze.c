@@ -608,18 +608,31 @@ static int classify(const struct vp_fault *f, const struct vma *e)
 	return f->h.flags & (VP_FAULT_ZEROED | VP_FAULT_HUGE) ? FC_DEMAND_ZERO : FC_COW_COPY;
 }
 
-static void charge_fork(struct analysis *a, struct proc *p, uint64_t t)
+/* One more copy in entry id + 1 (0: none) of a fork's side. */
+static void count_copy(struct u64map *m, int64_t id)
+{
+	if (id < 0)
+		return;
+	uintptr_t n = (uintptr_t)u64map__get(m, (uint64_t)id + 1);
+	if (u64map__put(m, (uint64_t)id + 1, (void *)(n + 1)))
+		model__oom();
+}
+
+static void charge_fork(struct analysis *a, struct proc *p, uint64_t t, int64_t id)
 {
 	if (p->forked) {
 		struct proc *pp = model__find(a, p->ppid);
 		for (uint32_t i = 0; pp && i < pp->nkids; i++)
-			if (pp->kids[i].child == p->pid && t >= pp->kids[i].t && t < pp->kids[i].end)
+			if (pp->kids[i].child == p->pid && t >= pp->kids[i].t && t < pp->kids[i].end) {
 				pp->kids[i].cow_child++;
+				count_copy(&pp->kids[i].cow_vma_child, id);
+			}
 	}
 	/* the parent's copies go to the most recent fork whose child lives */
 	for (uint32_t i = p->nkids; i-- > 0;) {
 		if (p->kids[i].t <= t && t < p->kids[i].end) {
 			p->kids[i].cow_parent++;
+			count_copy(&p->kids[i].cow_vma_parent, id);
 			break;
 		}
 	}
@@ -657,7 +670,7 @@ static void attribute(struct analysis *a, const struct vp_fault *f)
 				!!(f->h.flags & VP_FAULT_VMA));
 	}
 	if (c == FC_COW_COPY)
-		charge_fork(a, p, t);
+		charge_fork(a, p, t, id);
 }
 
 /* x86_64 syscall numbers that populate a known range */

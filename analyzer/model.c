@@ -402,10 +402,15 @@ void analysis__free(struct analysis *a)
 		free(p->live);
 		free(p->img);
 		free(p->ex);
+		for (uint32_t j = 0; j < p->nkids; j++) {
+			u64map__free(&p->kids[j].cow_vma_parent);
+			u64map__free(&p->kids[j].cow_vma_child);
+		}
 		free(p->kids);
 		free(p->qr);
 		free(p->qent);
 		free(p->qmaxend);
+		sites__free(p);
 		free(p);
 	}
 	free(a->procs);

@@ -55,6 +55,26 @@ struct vma {
 	uint64_t pages;              /* allocated in its faults, and populated */
 	uint64_t pop_faults, pop_pages; /* made by syscalls without fault events */
 	struct u64map fault_sites; /* fault_site__key -> count */
+	/* sites.c's shape */
+	uint32_t site;              /* index in the process's sites */
+	uint32_t instances;         /* mappings this entry stands for (folded) */
+	uint32_t folded_into;       /* id + 1 of the entry that stands for this one */
+	uint64_t last_destroyed_ns; /* of the last instance */
+	uint8_t last_ended_by;
+};
+
+/* A creating call site of one process (report: sites[]; sites.c). */
+struct csite {
+	const char *key;          /* symbolized stack, or "(origin) kind path" */
+	const char *label;        /* the frame that names it (sites.c: site_label) */
+	int label_frame;          /* its index in the stack, -1 stackless */
+	int32_t stack_file;       /* a representative stack, -1 none */
+	uint32_t stack_id;
+	uint32_t first_vma;       /* id + 1 of its first entry */
+	uint64_t mappings, bytes_mapped, peak_live_bytes;
+	uint64_t faults[FC_N], pages, pop_faults, pop_pages;
+	uint32_t *vmas;           /* the entries shown (not folded into another) */
+	uint32_t nvmas, capvmas;
 };
 
 /* Where faults happened: the faulting instruction, by class. */
@@ -83,6 +103,7 @@ struct child_ref {          /* a fork this process made */
 	uint32_t child;
 	uint64_t t, end;        /* end: the child's exit or first exec */
 	uint64_t cow_parent, cow_child;
+	struct u64map cow_vma_parent, cow_vma_child; /* entry id + 1 -> copies */
 };
 
 struct proc {
@@ -127,6 +148,8 @@ struct proc {
 	uint32_t nqr;
 	uint32_t *qent;                   /* entry ids grouped by range, by valid_from */
 	uint64_t *qmaxend;
+	struct csite *sites;              /* sites.c */
+	uint32_t nsites, capsites;
 };
 
 struct qrange {
@@ -176,6 +199,7 @@ struct analysis {
 	double seconds;
 	uint64_t page_size;
 	int debug_outside;                /* VMAPROF_DEBUG_OUTSIDE: print faults outside entries */
+	int shaped;                       /* sites.c ran */
 	void *pass;                       /* analyze.c's working state while it runs */
 	void (*pass_free)(void *);
 };
@@ -219,6 +243,12 @@ int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0);
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel);
 /* The fault site of a key of vma.fault_sites, count 0. */
 struct fault_site fault_site__of_key(uint64_t key);
+
+/* ---- sites.c: call sites and folded entries (docs/report.md) ---- */
+/* Once (later calls do nothing): group each process's entries by creating
+ * call site and, unless every_vma, fold repeated mappings. */
+void sites__shape(struct analysis *a, int every_vma);
+void sites__free(struct proc *p);
 
 /* ---- procinfo.c: who a process is, and whether the shim traced it ---- */
 int procinfo__names_fd(const char *path);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* report.json (docs/report.md, schema_version 1), streamed. */
+/* report.json (docs/report.md, schema_version 2), streamed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -173,6 +173,49 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 	return arr;
 }
 
+/* The id under which entry id of p is shown: the entry it was folded into. */
+static uint32_t shown_id(const struct proc *p, uint32_t id)
+{
+	if (p && id < p->nv && p->v[id].folded_into)
+		return p->v[id].folded_into - 1;
+	return id;
+}
+
+static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N]);
+
+/* A process's call sites (sites.c), largest first as the summary shows
+ * them is the reader's business: here in site order (first entry first). */
+static json_t *proc_sites(struct analysis *a, struct u64map *sc, const struct proc *p)
+{
+	json_t *arr = json_array();
+	for (uint32_t i = 0; i < p->nsites; i++) {
+		const struct csite *s = &p->sites[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(i));
+		json_object_set_new(o, "label", json_string(s->label));
+		json_object_set_new(o, "label_frame", s->label_frame >= 0 ? json_integer(s->label_frame)
+									   : json_null());
+		json_object_set_new(o, "key", vp_json_str(s->key));
+		json_object_set_new(o, "stack", stack_json(a, sc, s->stack_file, s->stack_id));
+		json_object_set_new(o, "mappings", json_integer((json_int_t)s->mappings));
+		json_object_set_new(o, "bytes_mapped", json_integer((json_int_t)s->bytes_mapped));
+		json_object_set_new(o, "peak_live_bytes", json_integer((json_int_t)s->peak_live_bytes));
+		json_object_set_new(o, "faults", faults_json(a, s->faults));
+		json_object_set_new(o, "pages_allocated", jnum_or_null(s->pages, derive__measured(a)));
+		json_object_set_new(o, "populated",
+				    derive__measured(a) ? json_pack("{s:I, s:I}", "faults",
+								    (json_int_t)s->pop_faults, "pages",
+								    (json_int_t)s->pop_pages)
+							: json_null());
+		json_t *ids = json_array();
+		for (uint32_t k = 0; k < s->nvmas; k++)
+			json_array_append_new(ids, json_integer(s->vmas[k]));
+		json_object_set_new(o, "vmas", ids);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
 			uint32_t id)
 {
@@ -192,19 +235,22 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 	json_object_set_new(o, "origin", json_string(vo_name[e->origin]));
 	json_object_set_new(o, "created_ns", json_integer((json_int_t)e->created_ns));
 	json_object_set_new(o, "valid_from_ns", json_integer((json_int_t)e->valid_from));
-	json_object_set_new(o, "destroyed_ns", jnum_or_null(e->destroyed_ns,
-							     e->destroyed_ns != T_NEVER));
-	json_object_set_new(o, "ended_by", e->ended_by ? json_string(ve_name[e->ended_by])
-						       : json_null());
+	json_object_set_new(o, "destroyed_ns", jnum_or_null(e->last_destroyed_ns,
+							     e->last_destroyed_ns != T_NEVER));
+	json_object_set_new(o, "ended_by", e->last_ended_by ? json_string(ve_name[e->last_ended_by])
+							    : json_null());
+	json_object_set_new(o, "instances", json_integer(e->instances));
 	json_object_set_new(o, "piece_of", e->piece_of ? json_integer(e->piece_of - 1)
 						       : json_null());
 	json_object_set_new(o, "internal", json_boolean(e->internal));
 	if (e->origin == VO_INHERITED && e->inh_pid)
 		json_object_set_new(o, "inherited_from",
 				    json_pack("{s:i, s:i}", "pid", (int)e->inh_pid, "vma",
-					      (int)e->inh_vma));
+					      (int)shown_id(model__find(a, e->inh_pid), e->inh_vma)));
 	else
 		json_object_set_new(o, "inherited_from", json_null());
+	json_object_set_new(o, "site", json_integer(e->site));
+	json_object_set_new(o, "label", json_string(p->sites[e->site].label));
 	json_t *stack = stack_json(a, sc, e->stack_file, e->stack_id);
 	const char *missing = json_array_size(stack) ? NULL : derive__stack_missing(p, e);
 	json_object_set_new(o, "stack", stack);
@@ -287,6 +333,7 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	json_object_set_new(o, "populated", pop);
 	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, derive__measured(a)));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
+	json_object_set_new(o, "sites", proc_sites(a, sc, p));
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);
 	json_t *kc = json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
@@ -373,7 +420,7 @@ static json_t *preload_json(struct analysis *a)
 static json_t *report_head(struct analysis *a)
 {
 	json_t *r = json_object();
-	json_object_set_new(r, "schema_version", json_integer(1));
+	json_object_set_new(r, "schema_version", json_integer(2));
 	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "vmaprof", "version",
 						 VMAPROF_VERSION));
 	json_t *cmd = json_object_get(a->session, "command");
@@ -422,6 +469,92 @@ static void write_state_free(struct write_state *w)
 
 static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_state *w);
 
+struct site_count {
+	uint32_t site;
+	uint64_t n;
+};
+
+static int site_count_cmp(const void *x, const void *y)
+{
+	const struct site_count *a = x, *b = y;
+	if (a->n != b->n)
+		return a->n > b->n ? -1 : 1;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+/* The sites of p whose pages one side of a fork copied, most first (the
+ * first 10, and how many more). */
+static json_t *fork_sites(const struct analysis *a, const struct proc *p, const struct u64map *m)
+{
+	json_t *arr = json_array();
+	if (!p || !p->nsites)
+		return arr;
+	struct site_count *c = calloc(p->nsites, sizeof(*c));
+	if (!c)
+		model__oom();
+	for (uint32_t i = 0; i < p->nsites; i++)
+		c[i].site = i;
+	uint64_t key;
+	void *n;
+	for (size_t i = 0; u64map__next(m, &i, &key, &n);)
+		if (key - 1 < p->nv)
+			c[p->v[key - 1].site].n += (uintptr_t)n;
+	qsort(c, p->nsites, sizeof(*c), site_count_cmp);
+	for (uint32_t i = 0; i < p->nsites && i < 10 && c[i].n; i++)
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:I}", "site", (int)c[i].site,
+						     "label", p->sites[c[i].site].label, "cow_copy",
+						     (json_int_t)c[i].n, "bytes",
+						     (json_int_t)(c[i].n * a->page_size)));
+	free(c);
+	return arr;
+}
+
+/* The tree by command: processes of one name summed (a build of 878
+ * processes reads as "812 x cc1"), most pages allocated first. */
+static json_t *commands_json(const struct analysis *a)
+{
+	json_t *arr = json_array();
+	struct cmd {
+		const char *name;
+		uint32_t procs;
+		uint64_t faults[FC_N], pages;
+	} *c = calloc(a->nprocs + 1, sizeof(*c));
+	uint32_t n = 0;
+	if (!c)
+		model__oom();
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		const char *name = p->name ? p->name : "?";
+		uint32_t k = 0;
+		while (k < n && strcmp(c[k].name, name))
+			k++;
+		if (k == n)
+			c[n++].name = name;
+		c[k].procs++;
+		for (int f = 0; f < FC_N; f++)
+			c[k].faults[f] += p->faults[f];
+		c[k].pages += p->pages;
+	}
+	/* most pages first, then most processes, then name */
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i; j > 0; j--) {
+			struct cmd *x = &c[j - 1], *y = &c[j];
+			if (x->pages > y->pages || (x->pages == y->pages && (x->procs > y->procs ||
+			    (x->procs == y->procs && strcmp(x->name, y->name) <= 0))))
+				break;
+			struct cmd t = *x;
+			*x = *y;
+			*y = t;
+		}
+	for (uint32_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:o, s:o}", "command", c[i].name,
+						     "processes", (int)c[i].procs, "faults",
+						     faults_json(a, c[i].faults), "pages_allocated",
+						     jnum_or_null(c[i].pages, derive__measured(a))));
+	free(c);
+	return arr;
+}
+
 int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
 {
 	struct write_state *w = calloc(1, sizeof(*w));
@@ -447,6 +580,7 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 {
 	struct u64map *sc = &w->sc;
 	struct dumpbuf *db = &w->db;
+	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
 	int err = 0;
 	json_t *r = report_head(a);
@@ -460,9 +594,11 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 		err |= dump_to(o, f, flags, db, 1);
 		json_decref(o);
 		fprintf(f, ",%s\"vmas\":[", nl);
-		for (uint32_t v = 0; v < p->nv && !err; v++) {
+		for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
+			if (p->v[v].folded_into)
+				continue;
 			json_t *e = vma_json(a, sc, p, v);
-			fputs(v ? ",\n" : nl, f);
+			fputs(shown++ ? ",\n" : nl, f);
 			err |= dump_to(e, f, flags, db, 0);
 			json_decref(e);
 		}
@@ -474,20 +610,27 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids && !err; k++) {
 			const struct child_ref *c = &p->kids[k];
-			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o}", "parent", (int)p->pid,
+			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "parent", (int)p->pid,
 					      "child", (int)c->child, "time_ns", (json_int_t)c->t,
 					      "cow_copy_parent", jnum_or_null(c->cow_parent, derive__measured(a)),
 					      "cow_copy_child", jnum_or_null(c->cow_child, derive__measured(a)),
 					      "unshared_bytes",
 					      jnum_or_null((c->cow_parent + c->cow_child) * a->page_size,
-							   derive__measured(a)));
+							   derive__measured(a)),
+					      "sites_parent", fork_sites(a, p, &c->cow_vma_parent),
+					      "sites_child",
+					      fork_sites(a, model__find(a, c->child), &c->cow_vma_child));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
 			err |= dump_to(o, f, flags, db, 0);
 			json_decref(o);
 		}
 	}
-	fprintf(f, "]}\n");
+	fprintf(f, "],%s\"commands\":", nl);
+	json_t *cmds = commands_json(a);
+	err |= dump_to(cmds, f, flags, db, 0);
+	json_decref(cmds);
+	fprintf(f, "}\n");
 	return err || ferror(f) ? -1 : 0;
 }
 

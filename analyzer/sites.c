@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shape both outputs show (docs/report.md, "Call sites" and "Folded
+ * mappings"), computed once after the analysis:
+ *
+ * - Call sites: each entry of a process belongs to the site that created
+ *   it, keyed by its symbolized creating stack (frames by function, or by
+ *   module and address where no symbol is known), so two stacks that differ
+ *   only in a return address inside one function stay apart while the same
+ *   code path in a child (its inherited entries keep the parent's stack) is
+ *   the same site. Entries without a stack are grouped by origin, kind and
+ *   path. A site sums its entries' figures.
+ * - Folding: entries of one site with the same kind, prot, size, sharing,
+ *   path and origin whose lifetimes do not overlap become one entry with
+ *   `instances` N (the first's address and creation, the last's
+ *   destruction, every figure summed) once the site made more than
+ *   FOLD_MIN of them. Chains are built by interval partitioning (earliest
+ *   ending chain first), so N live-at-once mappings stay N entries.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "derive.h"
+#include "model.h"
+
+#define FOLD_MIN 16
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sbuf_add(struct sbuf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if (b->p && b->n + (size_t)k < b->cap) {
+			b->n += (size_t)k;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		while (cap < b->n + (size_t)k + 1)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q)
+			model__oom();
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+	return s ? s + 1 : path ? path : "?";
+}
+
+/* The key of a creating stack: frames innermost first, ';'-separated. */
+static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, uint32_t id)
+{
+	const struct vp_stack *s = stack_map__get(&a->files[file].stacks, id);
+	if (!s || !s->depth)
+		return NULL;
+	b->n = 0;
+	for (uint32_t i = 0; i < s->depth; i++) {
+		struct vp_frame f = { .ip = s->ips[i] };
+		symbolizer__lookup(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
+		if (f.function)
+			sbuf_add(b, "%s%s", i ? ";" : "", f.function);
+		else
+			sbuf_add(b, "%s%s@%llx", i ? ";" : "", base_name(f.module),
+				 (unsigned long long)s->ips[i]);
+	}
+	return b->p;
+}
+
+static const char *stackless_key(struct sbuf *b, const struct vma *e)
+{
+	b->n = 0;
+	sbuf_add(b, "(%s) %s%s%s", vo_name[e->origin], vk_name[e->kind], e->path ? " " : "",
+		 e->path ? e->path : "");
+	return b->p;
+}
+
+/* The site of key in p (created on first sight); stack: a representative. */
+static uint32_t site_of(struct proc *p, struct u64map *by_key, const char *key, int32_t file,
+			uint32_t id)
+{
+	for (uint64_t h = hash_str(key);; h = h + 1 ? h + 1 : 1) {
+		uintptr_t i = (uintptr_t)u64map__get(by_key, h);
+		if (!i) {
+			p->sites = model__grow(p->sites, &p->capsites, p->nsites + 1,
+					       sizeof(*p->sites));
+			struct csite *s = &p->sites[p->nsites];
+			memset(s, 0, sizeof(*s));
+			s->key = strdup(key);
+			if (!s->key || u64map__put(by_key, h, (void *)(uintptr_t)(p->nsites + 1)))
+				model__oom();
+			s->stack_file = id ? file : -1;
+			s->stack_id = id;
+			return p->nsites++;
+		}
+		if (!strcmp(p->sites[i - 1].key, key))
+			return (uint32_t)i - 1;
+	}
+}
+
+/* The name a person reads: the function of the culprit frame (for now the
+ * innermost one with a symbol), or the key of a stackless site. */
+static void site_label(struct analysis *a, const struct proc *p, struct csite *s, struct sbuf *b)
+{
+	const struct vp_stack *st = s->stack_id ? stack_map__get(&a->files[s->stack_file].stacks,
+								  s->stack_id) : NULL;
+	s->label_frame = -1;
+	b->n = 0;
+	for (uint32_t i = 0; st && i < st->depth; i++) {
+		struct vp_frame f = { .ip = st->ips[i] };
+		symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f);
+		if (f.function) {
+			b->n = 0;
+			sbuf_add(b, "%s", f.function);
+			s->label_frame = (int)i;
+			break;
+		}
+		if (!i)
+			sbuf_add(b, "%s@%llx", base_name(f.module), (unsigned long long)st->ips[i]);
+	}
+	if (s->label_frame < 0 && !st) {
+		const struct vma *e = &p->v[s->first_vma - 1];
+		if (e->path)
+			sbuf_add(b, "%s (%s)", e->path, vo_name[e->origin]);
+		else
+			sbuf_add(b, "[%s] (%s)", vk_name[e->kind], vo_name[e->origin]);
+	}
+	else if (s->label_frame < 0)
+		s->label_frame = 0;
+	s->label = strdup(b->p ? b->p : "");
+	if (!s->label)
+		model__oom();
+}
+
+static void add_figures(struct vma *to, struct vma *e)
+{
+	for (int c = 0; c < FC_N; c++)
+		to->faults[c] += e->faults[c];
+	to->pages += e->pages;
+	to->pop_faults += e->pop_faults;
+	to->pop_pages += e->pop_pages;
+	uint64_t key;
+	void *n;
+	for (size_t i = 0; u64map__next(&e->fault_sites, &i, &key, &n);) {
+		uintptr_t have = (uintptr_t)u64map__get(&to->fault_sites, key);
+		if (u64map__put(&to->fault_sites, key, (void *)(have + (uintptr_t)n)))
+			model__oom();
+	}
+	u64map__free(&e->fault_sites);
+	memset(e->faults, 0, sizeof(e->faults));
+	e->pages = e->pop_faults = e->pop_pages = 0;
+}
+
+static int foldable(const struct vma *e)
+{
+	return !e->piece_of && e->ended_by != VE_SPLIT && !e->internal;
+}
+
+static struct proc *fold_proc; /* qsort context */
+
+/* Entries of one shape: same site, kind, prot, size, sharing, origin, path. */
+static int same_shape(const struct vma *a, const struct vma *b)
+{
+	return a->site == b->site && a->kind == b->kind && a->prot == b->prot &&
+	       a->shared == b->shared && a->origin == b->origin &&
+	       a->end - a->start == b->end - b->start && a->path == b->path;
+}
+
+static int shape_cmp(const void *x, const void *y)
+{
+	const struct vma *a = &fold_proc->v[*(const uint32_t *)x];
+	const struct vma *b = &fold_proc->v[*(const uint32_t *)y];
+	if (a->site != b->site)
+		return a->site < b->site ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->prot != b->prot)
+		return a->prot < b->prot ? -1 : 1;
+	if (a->shared != b->shared)
+		return a->shared < b->shared ? -1 : 1;
+	if (a->origin != b->origin)
+		return a->origin < b->origin ? -1 : 1;
+	if (a->end - a->start != b->end - b->start)
+		return a->end - a->start < b->end - b->start ? -1 : 1;
+	if (a->path != b->path)
+		return (uintptr_t)a->path < (uintptr_t)b->path ? -1 : 1;
+	if (a->valid_from != b->valid_from)
+		return a->valid_from < b->valid_from ? -1 : 1;
+	return *(const uint32_t *)x < *(const uint32_t *)y ? -1 : 1;
+}
+
+/* A min-heap of chains by the time their last entry ended. */
+struct chain {
+	uint64_t end;
+	uint32_t rep;
+};
+
+static void heap_push(struct chain *h, uint32_t *n, struct chain c)
+{
+	uint32_t i = (*n)++;
+	while (i && h[(i - 1) / 2].end > c.end) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = c;
+}
+
+static void heap_fix_top(struct chain *h, uint32_t n)
+{
+	uint32_t i = 0;
+	struct chain c = h[0];
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+		struct chain best = c;
+		if (l < n && h[l].end < best.end) {
+			m = l;
+			best = h[l];
+		}
+		if (l + 1 < n && h[l + 1].end < best.end)
+			m = l + 1;
+		if (m == i)
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = c;
+}
+
+/* Fold the group ids[0..n) (one shape, by creation time). */
+static void fold_group(struct proc *p, const uint32_t *ids, uint32_t n, struct chain *heap)
+{
+	uint32_t nh = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		struct vma *e = &p->v[ids[k]];
+		if (nh && heap[0].end <= e->valid_from) {
+			struct vma *r = &p->v[heap[0].rep];
+			add_figures(r, e);
+			r->instances++;
+			r->last_destroyed_ns = e->destroyed_ns;
+			r->last_ended_by = e->ended_by;
+			e->folded_into = heap[0].rep + 1;
+			heap[0].end = e->destroyed_ns;
+			heap_fix_top(heap, nh);
+		} else {
+			heap_push(heap, &nh, (struct chain){ e->destroyed_ns, ids[k] });
+		}
+	}
+}
+
+static void fold(struct proc *p, uint32_t *ids, uint32_t n, struct chain *heap)
+{
+	fold_proc = p;
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), shape_cmp);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i + 1;
+		while (j < n && same_shape(&p->v[ids[i]], &p->v[ids[j]]))
+			j++;
+		if (j - i > FOLD_MIN)
+			fold_group(p, ids + i, j - i, heap);
+		i = j;
+	}
+}
+
+/* Peak of the bytes the site's entries held at once. */
+struct live_ev {
+	uint64_t t;
+	int64_t d;
+};
+
+static int live_cmp(const void *x, const void *y)
+{
+	const struct live_ev *a = x, *b = y;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return a->d < b->d ? -1 : a->d > b->d; /* ends before starts at one time */
+}
+
+static void site_peaks(struct proc *p)
+{
+	/* per site: its entries' [valid_from, destroyed) as +size/-size */
+	uint32_t *count = calloc(p->nsites + 1, sizeof(*count));
+	struct live_ev *ev = malloc(((size_t)p->nv * 2 + 1) * sizeof(*ev));
+	uint32_t *first = calloc(p->nsites + 1, sizeof(*first));
+	if (!count || !ev || !first)
+		model__oom();
+	for (uint32_t i = 0; i < p->nv; i++)
+		count[p->v[i].site] += 2;
+	for (uint32_t s = 0, at = 0; s < p->nsites; s++) {
+		first[s] = at;
+		at += count[s];
+		count[s] = first[s];
+	}
+	for (uint32_t i = 0; i < p->nv; i++) {
+		const struct vma *e = &p->v[i];
+		int64_t size = (int64_t)(e->end - e->start);
+		ev[count[e->site]++] = (struct live_ev){ e->valid_from, size };
+		ev[count[e->site]++] = (struct live_ev){ e->destroyed_ns, -size };
+	}
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		uint32_t n = count[s] - first[s];
+		struct live_ev *v = ev + first[s];
+		qsort(v, n, sizeof(*v), live_cmp);
+		int64_t cur = 0, peak = 0;
+		for (uint32_t k = 0; k < n; k++) {
+			cur += v[k].d;
+			if (cur > peak)
+				peak = cur;
+		}
+		p->sites[s].peak_live_bytes = (uint64_t)peak;
+	}
+	free(count);
+	free(ev);
+	free(first);
+}
+
+static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
+		       int every_vma)
+{
+	struct u64map by_key = { 0 };
+	for (uint32_t i = 0; i < p->nv; i++) {
+		struct vma *e = &p->v[i];
+		e->instances = 1;
+		e->last_destroyed_ns = e->destroyed_ns;
+		e->last_ended_by = e->ended_by;
+		const char *key = NULL;
+		if (e->stack_file >= 0 && e->stack_id && (uint32_t)e->stack_file < a->nfiles) {
+			uint64_t k = ((uint64_t)(e->stack_file + 1) << 32) | e->stack_id;
+			key = u64map__get(keys, k);
+			if (!key) {
+				key = stack_key(a, b, e->stack_file, e->stack_id);
+				if (key) {
+					key = strdup(key);
+					if (!key || u64map__put(keys, k, (void *)key))
+						model__oom();
+				}
+			}
+		}
+		if (key)
+			e->site = site_of(p, &by_key, key, e->stack_file, e->stack_id);
+		else
+			e->site = site_of(p, &by_key, stackless_key(b, e), -1, 0);
+		if (!p->sites[e->site].first_vma)
+			p->sites[e->site].first_vma = i + 1;
+	}
+	u64map__free(&by_key);
+	for (uint32_t i = 0; i < p->nsites; i++)
+		site_label(a, p, &p->sites[i], b);
+	if (p->nsites)
+		site_peaks(p);
+
+	if (!every_vma) {
+		uint32_t *ids = malloc(((size_t)p->nv + 1) * sizeof(*ids));
+		struct chain *heap = malloc(((size_t)p->nv + 1) * sizeof(*heap));
+		if (!ids || !heap)
+			model__oom();
+		uint32_t n = 0;
+		for (uint32_t i = 0; i < p->nv; i++)
+			if (foldable(&p->v[i]))
+				ids[n++] = i;
+		fold(p, ids, n, heap);
+		free(ids);
+		free(heap);
+	}
+
+	for (uint32_t i = 0; i < p->nv; i++) {
+		const struct vma *e = &p->v[i];
+		struct csite *s = &p->sites[e->site];
+		if (e->folded_into)
+			continue; /* its figures are in the entry that stands for it */
+		for (int c = 0; c < FC_N; c++)
+			s->faults[c] += e->faults[c];
+		s->pages += e->pages;
+		s->pop_faults += e->pop_faults;
+		s->pop_pages += e->pop_pages;
+		if (!e->piece_of) {
+			s->mappings += e->instances;
+			s->bytes_mapped += (e->end - e->start) * e->instances;
+		}
+		s->vmas = model__grow(s->vmas, &s->capvmas, s->nvmas + 1, sizeof(*s->vmas));
+		s->vmas[s->nvmas++] = i;
+	}
+}
+
+void sites__shape(struct analysis *a, int every_vma)
+{
+	if (a->shaped)
+		return;
+	struct u64map keys = { 0 }; /* (file + 1, stack id) -> key */
+	struct sbuf b = { 0 };
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		shape_proc(a, a->procs[i], &keys, &b, every_vma);
+	uint64_t k;
+	void *v;
+	for (size_t i = 0; u64map__next(&keys, &i, &k, &v);)
+		free(v);
+	u64map__free(&keys);
+	free(b.p);
+	a->shaped = 1;
+}
+
+void sites__free(struct proc *p)
+{
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		free((char *)p->sites[s].key);
+		free((char *)p->sites[s].label);
+		free(p->sites[s].vmas);
+	}
+	free(p->sites);
+}
