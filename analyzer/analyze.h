@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * analyze: turn a trace directory into the per-process, per-VMA picture of
- * report.json (docs/report.md, schema_version 1).
+ * report.json (docs/report.md, schema_version 2).
  *
  * Passes (analyze.c, where each is a function): collect reads every record
  * except faults -- the shim's calls, the kernel's address-space syscalls,
@@ -38,6 +38,14 @@ struct analyze_stats {
 
 /* 0 or -errno; on error `why` has a one-line reason (no recording, ...). */
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len);
+/* How the outputs group and fold entries (docs/report.md, "Call sites"). */
+struct analysis_view {
+	int every_vma; /* no folding: one entry per mapping */
+};
+/* Shape the analysis for the outputs; without a call they use the default
+ * view. Call once, after analysis__run and before writing. 0 or -errno
+ * (`why` says what was wrong: -EINVAL for a bad option). */
+int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len);
 /* Write report.json to `f` (jansson dump `flags`), streaming: memory stays
  * that of the analysis. 0, or -1 on a write error (see ferror/errno). */
 int analysis__write_report(struct analysis *a, FILE *f, size_t flags);

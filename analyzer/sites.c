@@ -147,7 +147,7 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 	if (s->label_frame < 0 && !st) {
 		const struct vma *e = &p->v[s->first_vma - 1];
 		if (e->path)
-			sbuf_add(b, "%s (%s)", e->path, vo_name[e->origin]);
+			sbuf_add(b, "%s (%s)", base_name(e->path), vo_name[e->origin]);
 		else
 			sbuf_add(b, "[%s] (%s)", vk_name[e->kind], vo_name[e->origin]);
 	}
@@ -433,4 +433,18 @@ void sites__free(struct proc *p)
 		free(p->sites[s].vmas);
 	}
 	free(p->sites);
+}
+
+int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len)
+{
+	jmp_buf oom;
+	jmp_buf *outer = model__oom_arm(&oom);
+	if (setjmp(oom)) {
+		model__oom_arm(outer);
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	sites__shape(a, v->every_vma);
+	model__oom_arm(outer);
+	return 0;
 }

@@ -3,6 +3,7 @@
  * per process the largest costs and who mapped them, per fork what it
  * un-shared; what was not measured and why. */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,47 +32,87 @@ static uint64_t total(const uint64_t f[FC_N])
 	return t;
 }
 
-/* Where an entry came from, in a few words: the first frame of its stack
- * outside libc, else its path, else its kind. */
-static void vma_label(struct analysis *a, const struct proc *p, const struct vma *e, char *out,
-		      size_t n)
+/* One line of the summary, cut to 100 columns (an ellipsis says so). */
+static void line_out(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line_out(FILE *out, const char *fmt, ...)
 {
-	const struct vp_stack *s = (e->stack_file >= 0 && (uint32_t)e->stack_file < a->nfiles)
-					   ? stack_map__get(&a->files[e->stack_file].stacks, e->stack_id)
-					   : NULL;
-	for (uint32_t i = 0; s && i < s->depth; i++) {
-		struct vp_frame f = { 0 };
-		if (symbolizer__lookup(a->sym, (uint64_t)e->stack_file, s->ips[i], i > 0, &f) ||
-		    !f.function || (f.module && strstr(f.module, "/libc.so")))
-			continue;
-		const char *file = f.file ? strrchr(f.file, '/') : NULL;
-		file = file ? file + 1 : f.file;
-		if (file)
-			snprintf(out, n, "%s (%s:%d)", f.function, file, f.line);
-		else
-			snprintf(out, n, "%s", f.function);
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
 		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (n > 100) {
+		/* cut on a character boundary (labels may be UTF-8) */
+		int cut = 97;
+		while (cut > 0 && ((unsigned char)buf[cut] & 0xc0) == 0x80)
+			cut--;
+		memcpy(buf + cut, "...", 4);
 	}
-	const char *missing = derive__stack_missing(p, e);
-	if (e->path)
-		snprintf(out, n, "%s", e->path);
-	else if (missing)
-		snprintf(out, n, "(%s, %s; no stack: %s)", vo_name[e->origin],
-			 vk_name[e->kind], missing);
-	else
-		snprintf(out, n, "(%s, %s)", vo_name[e->origin], vk_name[e->kind]);
+	fprintf(out, "%s\n", buf);
 }
 
-/* The entries with most faults of class `cls`, leaving out the noise
- * (fewer than `min` faults). Prints at most 3. */
-static void top_vmas(struct analysis *a, const struct proc *p, int cls, uint64_t min, FILE *out)
+/* Call sites summed over one or more processes (processes of one command
+ * are grouped), by site key. */
+struct agg {
+	const char *key, *label;
+	uint64_t faults[FC_N], mappings, bytes_mapped;
+};
+
+struct aggs {
+	struct agg *v;
+	uint32_t n, cap;
+	struct u64map by_key; /* hash of key (probed) -> index + 1 */
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+static void aggs_add(struct aggs *g, const struct csite *s)
+{
+	uint64_t h = hash_str(s->key);
+	uintptr_t i;
+	for (;; h = h + 1 ? h + 1 : 1) {
+		i = (uintptr_t)u64map__get(&g->by_key, h);
+		if (!i || !strcmp(g->v[i - 1].key, s->key))
+			break;
+	}
+	if (!i) {
+		g->v = model__grow(g->v, &g->cap, g->n + 1, sizeof(*g->v));
+		memset(&g->v[g->n], 0, sizeof(g->v[g->n]));
+		g->v[g->n].key = s->key;
+		g->v[g->n].label = s->label;
+		i = ++g->n;
+		if (u64map__put(&g->by_key, h, (void *)i))
+			model__oom();
+	}
+	struct agg *x = &g->v[i - 1];
+	for (int c = 0; c < FC_N; c++)
+		x->faults[c] += s->faults[c];
+	x->mappings += s->mappings;
+	x->bytes_mapped += s->bytes_mapped;
+}
+
+/* The sites with most faults of class `cls` (at least `min`): at most 3. */
+static void top_sites(const struct analysis *a, const struct aggs *g, int cls, uint64_t min,
+		      int *header, FILE *out)
 {
 	uint32_t best[3] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
-	for (uint32_t i = 0; i < p->nv; i++) {
-		if (p->v[i].internal || p->v[i].faults[cls] < min)
+	for (uint32_t i = 0; i < g->n; i++) {
+		if (g->v[i].faults[cls] < min)
 			continue;
 		for (int k = 0; k < 3; k++) {
-			if (best[k] == UINT32_MAX || p->v[i].faults[cls] > p->v[best[k]].faults[cls]) {
+			if (best[k] == UINT32_MAX || g->v[i].faults[cls] > g->v[best[k]].faults[cls]) {
 				memmove(best + k + 1, best + k, (size_t)(2 - k) * sizeof(*best));
 				best[k] = i;
 				break;
@@ -79,12 +120,17 @@ static void top_vmas(struct analysis *a, const struct proc *p, int cls, uint64_t
 		}
 	}
 	for (int k = 0; k < 3 && best[k] != UINT32_MAX; k++) {
-		const struct vma *e = &p->v[best[k]];
-		char sz[32], label[512];
-		human_bytes(e->end - e->start, sz, sizeof(sz));
-		vma_label(a, p, e, label, sizeof(label));
-		fprintf(out, "    %-12s %9" PRIu64 "  %9s  %-5s  %s\n", fclass_name[cls], e->faults[cls],
-			sz, vk_name[e->kind], label);
+		const struct agg *x = &g->v[best[k]];
+		char fb[32], mb[32];
+		if (!*header) {
+			line_out(out, "    %-12s %9s %10s %10s %6s  %s", "class", "faults", "faulted",
+				 "mapped", "maps", "call site");
+			*header = 1;
+		}
+		human_bytes(x->faults[cls] * a->page_size, fb, sizeof(fb));
+		human_bytes(x->bytes_mapped, mb, sizeof(mb));
+		line_out(out, "    %-12s %9" PRIu64 " %10s %10s %6" PRIu64 "  %s", fclass_name[cls],
+			 x->faults[cls], fb, mb, x->mappings, x->label);
 	}
 }
 
@@ -92,13 +138,6 @@ static const char *base_name(const char *path)
 {
 	const char *s = path ? strrchr(path, '/') : NULL;
 	return s ? s + 1 : (path ? path : "?");
-}
-
-static int cost_cmp(const void *x, const void *y)
-{
-	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
-	uint64_t ta = total(a->faults), tb = total(b->faults);
-	return ta != tb ? (ta > tb ? -1 : 1) : (a->pid > b->pid) - (a->pid < b->pid);
 }
 
 /* Without the kernel collector: the largest mappings the shim saw. */
@@ -124,10 +163,9 @@ static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
 			"mapped by");
 	for (int k = 0; k < 3 && best[k] != UINT32_MAX; k++) {
 		const struct vma *e = &p->v[best[k]];
-		char sz[32], label[512];
+		char sz[32];
 		human_bytes(e->end - e->start, sz, sizeof(sz));
-		vma_label(a, p, e, label, sizeof(label));
-		fprintf(out, "    %9s  %-5s  %s\n", sz, vk_name[e->kind], label);
+		line_out(out, "    %9s  %-5s  %s", sz, vk_name[e->kind], p->sites[e->site].label);
 	}
 }
 
@@ -173,7 +211,177 @@ static void without_summary(struct analysis *a, FILE *out)
 	fputc('\n', out);
 }
 
+/* What the summary shows one block for: a process, or the processes of
+ * one command when the tree has many (three or more of that command). */
+struct unit {
+	const struct proc *p; /* the first (or only) one */
+	const char *name;
+	uint32_t nprocs;
+	int grouped;
+	uint64_t faults[FC_N];
+	struct aggs sites;
+};
+
+static const char *proc_command(const struct proc *p)
+{
+	return p->name ? p->name : base_name(p->exe);
+}
+
+static int unit_cmp(const void *x, const void *y)
+{
+	const struct unit *a = x, *b = y;
+	uint64_t ta = total(a->faults), tb = total(b->faults);
+	if (ta != tb)
+		return ta > tb ? -1 : 1;
+	if (a->nprocs != b->nprocs)
+		return a->nprocs > b->nprocs ? -1 : 1;
+	return (a->p->pid > b->p->pid) - (a->p->pid < b->p->pid);
+}
+
+static uint32_t units_make(struct analysis *a, struct unit **out)
+{
+	struct unit *u = calloc(a->nprocs + 1, sizeof(*u));
+	uint32_t n = 0;
+	if (!u)
+		model__oom();
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		const char *name = proc_command(p);
+		uint32_t same = 0;
+		for (uint32_t j = 0; j < a->nprocs && a->nprocs > 6; j++)
+			same += !strcmp(proc_command(a->procs[j]), name);
+		uint32_t k = n;
+		if (same >= 3)
+			for (k = 0; k < n; k++)
+				if (u[k].grouped && !strcmp(u[k].name, name))
+					break;
+		if (k == n) {
+			u[n].p = p;
+			u[n].name = name;
+			u[n].grouped = same >= 3;
+			n++;
+		}
+		struct unit *x = &u[k];
+		x->nprocs++;
+		for (int c = 0; c < FC_N; c++)
+			x->faults[c] += p->faults[c];
+		for (uint32_t s = 0; s < p->nsites; s++)
+			aggs_add(&x->sites, &p->sites[s]);
+	}
+	if (n > 1)
+		qsort(u, n, sizeof(*u), unit_cmp);
+	*out = u;
+	return n;
+}
+
+static void units_free(struct unit *u, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		free(u[i].sites.v);
+		u64map__free(&u[i].sites.by_key);
+	}
+	free(u);
+}
+
+static int summary(struct analysis *a, FILE *out);
+
+struct fork_ref {
+	const struct proc *p;
+	const struct child_ref *c;
+};
+
+static int fork_cmp(const void *x, const void *y)
+{
+	const struct fork_ref *a = x, *b = y;
+	uint64_t ta = a->c->cow_child + a->c->cow_parent, tb = b->c->cow_child + b->c->cow_parent;
+	if (ta != tb)
+		return ta > tb ? -1 : 1;
+	return a->c->t < b->c->t ? -1 : a->c->t > b->c->t;
+}
+
+/* The site of one side that copied most, with its share ("" if none). */
+static void fork_top_site(const struct analysis *a, const struct proc *p, const struct u64map *m,
+			  char *out, size_t n)
+{
+	out[0] = 0;
+	if (!p || !p->nsites)
+		return;
+	uint64_t *by = calloc(p->nsites, sizeof(*by));
+	if (!by)
+		model__oom();
+	uint64_t key;
+	void *v;
+	for (size_t i = 0; u64map__next(m, &i, &key, &v);)
+		if (key - 1 < p->nv)
+			by[p->v[key - 1].site] += (uintptr_t)v;
+	uint32_t best = 0;
+	for (uint32_t s = 1; s < p->nsites; s++)
+		if (by[s] > by[best])
+			best = s;
+	if (by[best]) {
+		char b[32];
+		human_bytes(by[best] * a->page_size, b, sizeof(b));
+		snprintf(out, n, " (%s in %s)", b, p->sites[best].label);
+	}
+	free(by);
+}
+
+/* Each fork, largest first: what each side un-shared, and from where. */
+static void forks_out(struct analysis *a, FILE *out)
+{
+	uint32_t nf = 0;
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		nf += a->procs[i]->nkids;
+	if (!nf)
+		return;
+	struct fork_ref *f = calloc(nf, sizeof(*f));
+	if (!f)
+		model__oom();
+	nf = 0;
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		for (uint32_t k = 0; k < a->procs[i]->nkids; k++)
+			f[nf++] = (struct fork_ref){ a->procs[i], &a->procs[i]->kids[k] };
+	if (!derive__measured(a)) {
+		fprintf(out, "\n  forks (copies not measured: no kernel collector):\n");
+		for (uint32_t i = 0; i < nf && i < 8; i++)
+			fprintf(out, "    %u %s -> %u\n", f[i].p->pid, base_name(f[i].p->exe),
+				f[i].c->child);
+	} else {
+		qsort(f, nf, sizeof(*f), fork_cmp);
+		fprintf(out, "\n  what each fork un-shared (copy-on-write copies), largest first:\n");
+		for (uint32_t i = 0; i < nf && i < 8; i++) {
+			const struct proc *p = f[i].p, *c = model__find(a, f[i].c->child);
+			char cb[32], pbb[32], cs[200], ps[200];
+			human_bytes(f[i].c->cow_child * a->page_size, cb, sizeof(cb));
+			human_bytes(f[i].c->cow_parent * a->page_size, pbb, sizeof(pbb));
+			fork_top_site(a, c, &f[i].c->cow_vma_child, cs, sizeof(cs));
+			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
+			line_out(out, "    %u %s -> %u %s", p->pid, base_name(p->exe), f[i].c->child,
+				 base_name(c ? c->exe : NULL));
+			line_out(out, "      child copied %s%s", cb, cs);
+			line_out(out, "      parent copied %s while the child lived%s", pbb, ps);
+		}
+	}
+	if (nf > 8)
+		fprintf(out, "    ... %u more fork(s) in report.json\n", nf - 8);
+	free(f);
+}
+
 int analysis__summary(struct analysis *a, FILE *out)
+{
+	jmp_buf oom;
+	jmp_buf *outer = model__oom_arm(&oom);
+	if (setjmp(oom)) {
+		model__oom_arm(outer);
+		return -ENOMEM;
+	}
+	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
+	int err = summary(a, out);
+	model__oom_arm(outer);
+	return err;
+}
+
+static int summary(struct analysis *a, FILE *out)
 {
 	uint64_t all[FC_N] = { 0 }, pages = 0, pop = 0, pop_pages = 0;
 	for (uint32_t i = 0; i < a->nprocs; i++) {
@@ -193,14 +401,15 @@ int analysis__summary(struct analysis *a, FILE *out)
 			a->bpf_reason ? a->bpf_reason : "unknown reason");
 	} else {
 		fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
-			"allocated by them\n", name, a->nprocs, total(all), pb);
+			"allocated\n  (cumulative: memory freed again counts too)\n", name, a->nprocs,
+			total(all), pb);
 		fprintf(out, "  demand_zero %" PRIu64 " (first touch: new zeroed page)  zero_page %" PRIu64
 			" (read of untouched memory: no page)\n  cow_copy %" PRIu64
 			" (copy-on-write copies)  cow_reuse %" PRIu64 "  file %" PRIu64 "  shmem %" PRIu64
 			"  shared_write %" PRIu64 "  other %" PRIu64 "\n",
 			all[FC_DEMAND_ZERO], all[FC_ZERO_PAGE], all[FC_COW_COPY], all[FC_COW_REUSE],
 			all[FC_FILE], all[FC_SHMEM], all[FC_SHARED_WRITE], all[FC_OTHER]);
-		if (pop)
+		if (pop_pages)
 			fprintf(out, "  populated by syscalls without faults (MAP_POPULATE, "
 				"MADV_POPULATE_*, mlock, exec): %" PRIu64 " pages,\n  %" PRIu64
 				" of them allocated\n", pop, pop_pages);
@@ -212,16 +421,11 @@ int analysis__summary(struct analysis *a, FILE *out)
 		fprintf(out, "  stopped early (signal): %zu process(es) still running were left "
 			"running\n", json_array_size(json_object_get(a->session, "running_at_end")));
 	without_summary(a, out);
-	struct proc **by = malloc((a->nprocs + 1) * sizeof(*by));
-	if (!by)
-		return -ENOMEM;
-	if (a->nprocs) /* a->procs is NULL without processes */
-		memcpy(by, a->procs, a->nprocs * sizeof(*by));
-	if (a->nprocs > 1)
-		qsort(by, a->nprocs, sizeof(*by), cost_cmp);
-	for (uint32_t i = 0; i < a->nprocs && i < 6; i++) {
-		const struct proc *p = by[i];
-		uint64_t t = total(p->faults);
+	struct unit *u = NULL;
+	uint32_t nu = units_make(a, &u);
+	for (uint32_t i = 0; i < nu && i < 6; i++) {
+		const struct unit *x = &u[i];
+		const struct proc *p = x->p;
 		if (!derive__measured(a)) {
 			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
 				base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
@@ -230,69 +434,41 @@ int analysis__summary(struct analysis *a, FILE *out)
 			top_by_size(a, p, out);
 			continue;
 		}
-		struct kc_balance kb;
-		derive__kc_balance(a, p, &kb);
-		fprintf(out, "\n  pid %u %s", p->pid, base_name(p->exe));
-		if (p->title)
-			fprintf(out, " [%s]", p->title);
-		else if (p->name && strncmp(p->name, base_name(p->exe), 15))
-			fprintf(out, " [%s]", p->name);
-		fprintf(out, "%s: %" PRIu64 " faults", p->is_root ? " (first process)" : "", t);
-		if (p->have_kc) {
-			fprintf(out, ", the kernel counted %" PRIu64, p->minflt + p->majflt);
-			uint64_t other = p->pop_faults + kb.shim + p->before_trace;
-			if (other)
-				fprintf(out, "\n    (of which %" PRIu64 " populated by syscalls, %" PRIu64
-					" the shim's own, %" PRIu64 " before tracing)", p->pop_faults, kb.shim,
-					p->before_trace);
-		}
-		fputc('\n', out);
-		if (p->preload_active && p->preload_reason) /* a trace that stopped early */
-			fprintf(out, "    %s\n", p->preload_reason);
-		if (kb.warning[0])
-			fprintf(out, "    WARNING: %s\n", kb.warning);
-		uint64_t min = t / 100 > 4 ? t / 100 : 4;
-		if (p->faults[FC_COW_COPY] >= min || p->faults[FC_DEMAND_ZERO] >= min ||
-		    p->faults[FC_SHMEM] >= min)
-			fprintf(out, "    %-12s %9s  %9s  %-5s  %s\n", "class", "faults", "size", "kind",
-				"mapped by");
-		top_vmas(a, p, FC_COW_COPY, min, out);
-		top_vmas(a, p, FC_DEMAND_ZERO, min, out);
-		top_vmas(a, p, FC_SHMEM, min, out);
-	}
-	if (a->nprocs > 6)
-		fprintf(out, "  ... %u more process(es) in report.json\n", a->nprocs - 6);
-	free(by);
-	int nf = 0;
-	for (uint32_t i = 0; i < a->nprocs; i++) {
-		const struct proc *p = a->procs[i];
-		for (uint32_t k = 0; k < p->nkids; k++, nf++) {
-			if (!nf)
-				fprintf(out, derive__measured(a) ? "\n  memory each fork un-shared "
-							   "(copy-on-write copies):\n"
-							 : "\n  forks (copies not measured: no kernel "
-							   "collector):\n");
-			if (nf >= 8)
-				continue;
-			if (!derive__measured(a)) {
-				fprintf(out, "    %u %s -> %u\n", p->pid, base_name(p->exe),
-					p->kids[k].child);
-				continue;
+		uint64_t t = total(x->faults);
+		if (x->nprocs > 1) {
+			line_out(out, "\n  %u x %s: %" PRIu64 " faults in all (cumulative)", x->nprocs,
+				 x->name, t);
+		} else {
+			struct kc_balance kb;
+			derive__kc_balance(a, p, &kb);
+			char head[300];
+			int n = snprintf(head, sizeof(head), "pid %u %s", p->pid, base_name(p->exe));
+			if (p->title)
+				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
+			else if (p->name && strncmp(p->name, base_name(p->exe), 15))
+				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->name);
+			line_out(out, "\n  %s%s: %" PRIu64 " faults", head,
+				 p->is_root ? " (first process)" : "", t);
+			if (p->have_kc) {
+				line_out(out, "    the kernel counted %" PRIu64 " (%" PRIu64 " populated by "
+					 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before tracing)",
+					 p->minflt + p->majflt, p->pop_faults, kb.shim, p->before_trace);
 			}
-			char cb[32], pbb[32];
-			const struct proc *c = NULL;
-			for (uint32_t j = 0; j < a->nprocs && !c; j++)
-				if (a->procs[j]->pid == p->kids[k].child)
-					c = a->procs[j];
-			human_bytes(p->kids[k].cow_child * a->page_size, cb, sizeof(cb));
-			human_bytes(p->kids[k].cow_parent * a->page_size, pbb, sizeof(pbb));
-			fprintf(out, "    %u %s -> %u %s: child copied %s, parent %s while it lived\n",
-				p->pid, base_name(p->exe), p->kids[k].child, base_name(c ? c->exe : NULL),
-				cb, pbb);
+			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+				line_out(out, "    %s", p->preload_reason);
+			if (kb.warning[0])
+				line_out(out, "    WARNING: %s", kb.warning);
 		}
+		uint64_t min = t / 100 > 4 ? t / 100 : 4;
+		int header = 0;
+		top_sites(a, &x->sites, FC_COW_COPY, min, &header, out);
+		top_sites(a, &x->sites, FC_DEMAND_ZERO, min, &header, out);
+		top_sites(a, &x->sites, FC_SHMEM, min, &header, out);
 	}
-	if (nf > 8)
-		fprintf(out, "    ... %d more fork(s) in report.json\n", nf - 8);
+	if (nu > 6)
+		fprintf(out, "  ... %u more in report.json\n", nu - 6);
+	units_free(u, nu);
+	forks_out(a, out);
 	if (a->preload_lost || a->bpf_lost || a->damaged || a->unreadable)
 		fprintf(out, "  LOST: %" PRIu64 " shim records, %" PRIu64 " kernel records, %" PRIu64
 			" damaged, %" PRIu64 " unreadable files\n", a->preload_lost, a->bpf_lost,

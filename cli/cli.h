@@ -20,6 +20,14 @@ void vp_print_record_summary(const char *dir, FILE *out);
 /* Analyse DIR, write report.json (out_path NULL: DIR/report.json, "-":
  * stdout) and, when `summary` is set, print the human summary there.
  * `stats`: also print throughput and peak RSS. Returns 0 or an exit code. */
-int vp_write_report(const char *dir, const char *out_path, FILE *summary, int stats);
+struct vp_report_opts {
+	int stats;     /* also print throughput and peak RSS */
+	int every_vma; /* no folding of repeated mappings */
+};
+int vp_write_report(const char *dir, const char *out_path, FILE *summary,
+		    const struct vp_report_opts *o);
+/* analysis__run and analysis__view with o: 0, or prints why and returns 2. */
+struct analysis;
+int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out);
 
 #endif

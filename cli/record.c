@@ -106,7 +106,9 @@ static int find_shim(char *out, size_t cap)
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
 	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	"                      [--] COMMAND [ARG...]\n"
+	"                      [--every-vma] [--] COMMAND [ARG...]\n"
+	"  --every-vma  one report entry per mapping: do not fold repeated mappings\n"
+	"               of one call site into one entry with `instances`\n"
 	"  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
 	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
 	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
@@ -180,6 +182,7 @@ struct rec {
 	/* options */
 	const char *dir_opt;
 	int no_bpf, no_preload, bpf_stats, depth, no_sigstacks;
+	struct vp_report_opts report;
 	char **cmd;
 	int cmd_argc;
 	/* the output directory (outfile.h) */
@@ -267,6 +270,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "no-stacks", no_argument, NULL, 'S' },
 		{ "bpf-stats", no_argument, NULL, 'T' },
 		{ "no-signal-stacks", no_argument, NULL, 'G' },
+		{ "every-vma", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -281,6 +285,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'S': r->depth = 0; break;
 		case 'T': r->bpf_stats = 1; break;
 		case 'G': r->no_sigstacks = 1; break;
+		case 'V': r->report.every_vma = 1; break;
 		case 'd': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -567,7 +572,7 @@ static void finish(struct rec *r)
 	if (err < 0)
 		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
 			"will say the recording is incomplete)\n", r->absdir, strerror(-err));
-	if (vp_write_report(r->absdir, NULL, stderr, 0)) {
+	if (vp_write_report(r->absdir, NULL, stderr, &r->report)) {
 		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
 			"stay; `vmaprof report %s` retries)\n", r->absdir, r->absdir);
 		vp_print_record_summary(r->absdir, stderr);

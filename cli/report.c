@@ -166,14 +166,31 @@ static int sink_close(struct sink *k, int failed)
 
 /* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
  * `summary` is not NULL, the human summary. 0, or an exit code. */
-int vp_write_report(const char *dir, const char *out_path, FILE *summary, int stats)
+int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out)
 {
-	char why[4400], def[4200];
+	char why[4400];
 	struct analysis *a = NULL;
 	if (analysis__run(dir, &a, why, sizeof(why))) {
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
 	}
+	struct analysis_view v = { .every_vma = o->every_vma };
+	if (analysis__view(a, &v, why, sizeof(why))) {
+		fprintf(stderr, "vmaprof: %s\n", why);
+		analysis__free(a);
+		return 2;
+	}
+	*out = a;
+	return 0;
+}
+
+int vp_write_report(const char *dir, const char *out_path, FILE *summary,
+		    const struct vp_report_opts *o)
+{
+	char why[4400], def[4200];
+	struct analysis *a = NULL;
+	if (vp_analyze(dir, o, &a))
+		return 2;
 	int named = out_path != NULL;
 	if (!out_path) {
 		snprintf(def, sizeof(def), "%s/report.json", dir);
@@ -207,7 +224,7 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
-	if (stats)
+	if (o->stats)
 		fprintf(stderr, "vmaprof: analysed %llu records (%llu faults) in %.3f s: %.2f M "
 			"records/s, peak RSS %llu MiB\n", (unsigned long long)st.records,
 			(unsigned long long)st.faults, st.seconds,
@@ -219,11 +236,12 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary, int st
 
 const char vp_report_usage[] =
 	"usage: vmaprof report DIR [-o|--output FILE] [--format json|text|records] [--stats]\n"
-	"                      [--no-stacks]\n"
+	"                      [--every-vma] [--no-stacks]\n"
 	"  --format json     report.json (default: DIR/report.json; -o - for stdout)\n"
 	"  --format text     the human summary\n"
 	"  --format records  every recorded record, one per line (for debugging)\n"
 	"  --stats           print the analyzer's throughput and peak memory\n"
+	"  --every-vma       one entry per mapping: do not fold repeated mappings of a site\n"
 	"  --no-stacks       records: without the symbolized stacks\n";
 
 int cmd_report(int argc, char **argv)
@@ -233,19 +251,22 @@ int cmd_report(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "no-stacks", no_argument, NULL, 'S' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "every-vma", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *outp = NULL, *fmt = "json";
 	struct dump_opts dopts = { .stacks = 1 };
-	int c, stats = 0;
+	struct vp_report_opts ro = { 0 };
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': outp = optarg; break;
 		case 'f': fmt = optarg; break;
 		case 'S': dopts.stacks = 0; break;
-		case 's': stats = 1; break;
+		case 's': ro.stats = 1; break;
+		case 'V': ro.every_vma = 1; break;
 		case 'h': fputs(vp_report_usage, stdout); return 0;
 		default: fputs(vp_report_usage, stderr); return 2;
 		}
@@ -260,7 +281,7 @@ int cmd_report(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(fmt, "json"))
-		return vp_write_report(dir, outp, NULL, stats);
+		return vp_write_report(dir, outp, NULL, &ro);
 	char why[4400];
 	struct sink k;
 	if (sink_open(&k, outp ? outp : "-", 1, why, sizeof(why))) {
@@ -270,10 +291,8 @@ int cmd_report(int argc, char **argv)
 	FILE *out = k.f;
 	int rc = 0;
 	if (!strcmp(fmt, "text")) {
-		char why[512];
 		struct analysis *a = NULL;
-		if (analysis__run(dir, &a, why, sizeof(why))) {
-			fprintf(stderr, "vmaprof report: %s\n", why);
+		if (vp_analyze(dir, &ro, &a)) {
 			rc = 2;
 		} else {
 			int serr = analysis__summary(a, out);
