@@ -93,11 +93,13 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 	return b->p;
 }
 
-static const char *stackless_key(struct sbuf *b, const struct vma *e)
+/* Without a stack: by origin, kind, path and why there is no stack. */
+static const char *stackless_key(struct sbuf *b, const struct proc *p, const struct vma *e)
 {
+	const char *missing = derive__stack_missing(p, e);
 	b->n = 0;
-	sbuf_add(b, "(%s) %s%s%s", vo_name[e->origin], vk_name[e->kind], e->path ? " " : "",
-		 e->path ? e->path : "");
+	sbuf_add(b, "(%s) %s%s%s%s%s", vo_name[e->origin], vk_name[e->kind], e->path ? " " : "",
+		 e->path ? e->path : "", missing ? "; no stack: " : "", missing ? missing : "");
 	return b->p;
 }
 
@@ -136,6 +138,13 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		struct vp_frame f = { .ip = st->ips[i] };
 		symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f);
 		if (f.function) {
+			if (f.file && f.line) {
+				char w[300];
+				snprintf(w, sizeof(w), "%s:%d", base_name(f.file), f.line);
+				s->where = strdup(w);
+				if (!s->where)
+					model__oom();
+			}
 			b->n = 0;
 			sbuf_add(b, "%s", f.function);
 			s->label_frame = (int)i;
@@ -146,10 +155,12 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 	}
 	if (s->label_frame < 0 && !st) {
 		const struct vma *e = &p->v[s->first_vma - 1];
+		const char *missing = derive__stack_missing(p, e);
 		if (e->path)
-			sbuf_add(b, "%s (%s)", base_name(e->path), vo_name[e->origin]);
+			sbuf_add(b, "%s %s", base_name(e->path), vo_name[e->origin]);
 		else
-			sbuf_add(b, "[%s] (%s)", vk_name[e->kind], vo_name[e->origin]);
+			sbuf_add(b, "[%s] %s", vk_name[e->kind], vo_name[e->origin]);
+		sbuf_add(b, "%s%s", missing ? "; no stack: " : "", missing ? missing : "");
 	}
 	else if (s->label_frame < 0)
 		s->label_frame = 0;
@@ -365,7 +376,7 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 		if (key)
 			e->site = site_of(p, &by_key, key, e->stack_file, e->stack_id);
 		else
-			e->site = site_of(p, &by_key, stackless_key(b, e), -1, 0);
+			e->site = site_of(p, &by_key, stackless_key(b, p, e), -1, 0);
 		if (!p->sites[e->site].first_vma)
 			p->sites[e->site].first_vma = i + 1;
 	}
@@ -430,6 +441,7 @@ void sites__free(struct proc *p)
 	for (uint32_t s = 0; s < p->nsites; s++) {
 		free((char *)p->sites[s].key);
 		free((char *)p->sites[s].label);
+		free((char *)p->sites[s].where);
 		free(p->sites[s].vmas);
 	}
 	free(p->sites);

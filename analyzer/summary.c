@@ -58,7 +58,7 @@ static void line_out(FILE *out, const char *fmt, ...)
 /* Call sites summed over one or more processes (processes of one command
  * are grouped), by site key. */
 struct agg {
-	const char *key, *label;
+	const char *key, *label, *where;
 	uint64_t faults[FC_N], mappings, bytes_mapped;
 };
 
@@ -92,6 +92,7 @@ static void aggs_add(struct aggs *g, const struct csite *s)
 		memset(&g->v[g->n], 0, sizeof(g->v[g->n]));
 		g->v[g->n].key = s->key;
 		g->v[g->n].label = s->label;
+		g->v[g->n].where = s->where;
 		i = ++g->n;
 		if (u64map__put(&g->by_key, h, (void *)i))
 			model__oom();
@@ -123,14 +124,15 @@ static void top_sites(const struct analysis *a, const struct aggs *g, int cls, u
 		const struct agg *x = &g->v[best[k]];
 		char fb[32], mb[32];
 		if (!*header) {
-			line_out(out, "    %-12s %9s %10s %10s %6s  %s", "class", "faults", "faulted",
+			line_out(out, "    %-12s %8s %10s %10s %5s  %s", "class", "faults", "faulted",
 				 "mapped", "maps", "call site");
 			*header = 1;
 		}
 		human_bytes(x->faults[cls] * a->page_size, fb, sizeof(fb));
 		human_bytes(x->bytes_mapped, mb, sizeof(mb));
-		line_out(out, "    %-12s %9" PRIu64 " %10s %10s %6" PRIu64 "  %s", fclass_name[cls],
-			 x->faults[cls], fb, mb, x->mappings, x->label);
+		line_out(out, "    %-12s %8" PRIu64 " %10s %10s %5" PRIu64 "  %s%s%s%s", fclass_name[cls],
+			 x->faults[cls], fb, mb, x->mappings, x->label, x->where ? " (" : "",
+			 x->where ? x->where : "", x->where ? ")" : "");
 	}
 }
 
@@ -165,7 +167,9 @@ static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
 		const struct vma *e = &p->v[best[k]];
 		char sz[32];
 		human_bytes(e->end - e->start, sz, sizeof(sz));
-		line_out(out, "    %9s  %-5s  %s", sz, vk_name[e->kind], p->sites[e->site].label);
+		const struct csite *st = &p->sites[e->site];
+		line_out(out, "    %9s  %-5s  %s%s%s%s", sz, vk_name[e->kind], st->label,
+			 st->where ? " (" : "", st->where ? st->where : "", st->where ? ")" : "");
 	}
 }
 

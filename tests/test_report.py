@@ -337,8 +337,10 @@ def t_reuse():
     # One address mapped, touched and unmapped n times: the shim's and the
     # kernel's record of each call pair up (n entries, not 2n), each entry
     # gets its own single fault. Also the case that made the pairing quadratic.
+    # Recorded with --every-vma (one entry per call); the default report of
+    # the same recording folds them into one entry that sums them exactly.
     n = 3000
-    with Rec([W, "reuse", str(n)]) as r:
+    with Rec([W, "reuse", str(n)], args=["--every-vma"]) as r:
         r.require_bpf()
         eq(r.rc, 0, "exit status")
         check("moved" not in r.stdout, f"the kernel reused the address: {r.stdout[-200:]}")
@@ -346,12 +348,38 @@ def t_reuse():
         root = r.root()
         v = vmas_at(root, lo, lo + size)
         eq(len(v), n, "one entry per mmap call")
-        eq(sum(1 for e in v if e["stack"] and e["stack"][0]["function"] == "region"), n,
+        check(all(e["stack"] and e["stack"][0]["function"] for e in v),
            "every entry has the shim's stack (paired with the kernel's record)")
         eq([e["faults"]["demand_zero"] for e in v], [1] * n, "one demand-zero fault each")
         eq(sum(e["faults"]["total"] for e in v), n, "nothing else")
+        eq([e["instances"] for e in v], [1] * n, "--every-vma: nothing folded")
         check(root["calls"]["mmap"] >= n + 1 and root["calls"]["munmap"] >= n + 1, "calls")
         check_totals(r)
+        # the default shape: one entry for the n mappings, every figure summed
+        folded = os.path.join(r.tmp, "folded.json")
+        p = subprocess.run([VMAPROF, "report", r.dir, "-o", folded], capture_output=True,
+                           text=True)
+        eq(p.returncode, 0, f"report: {p.stderr}")
+        validate_report(folded)
+        froot = [q for q in json.load(open(folded))["processes"] if q["pid"] == root["pid"]][0]
+        fv = vmas_at(froot, lo, lo + size)
+        eq(len(fv), 1, "folded: one entry for the region's mappings")
+        e = fv[0]
+        eq((e["instances"], e["faults"]["demand_zero"], e["faults"]["total"],
+            e["pages_allocated"]), (n, n, n, sum(x["pages_allocated"] for x in v)),
+           "folded entry: n instances, every fault and page")
+        eq((e["created_ns"], e["destroyed_ns"]), (v[0]["created_ns"], v[-1]["destroyed_ns"]),
+           "first created, last destroyed")
+        site = froot["sites"][e["site"]]
+        every = root["sites"][v[0]["site"]]
+        fields = ("key", "mappings", "bytes_mapped", "peak_live_bytes", "faults",
+                  "pages_allocated")
+        eq([site[k] for k in fields], [every[k] for k in fields],
+           "the site is the same folded or not")
+        check(site["mappings"] >= n and site["bytes_mapped"] >= n * size, "the site's mappings")
+        check(e["id"] in site["vmas"], "the site lists the entry")
+        for key in ("faults", "pages_allocated", "calls"):
+            eq(froot[key], root[key], f"process {key} unchanged by folding")
 
 
 def t_shim_only():
