@@ -14,7 +14,7 @@ shift || true
 
 pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
       libbpf-dev libunwind-dev libjansson-dev libelf-dev libdw-dev zlib1g-dev
-      python3 python3-jsonschema libclang-rt-14-dev)
+      python3 python3-jsonschema libclang-rt-14-dev libiberty-dev)
 # the tools the benchmark compares with (and gcc for its workload 4)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
 missing=()

@@ -27,10 +27,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 SEP = b"\nVPFUZZ\n"
 
+# harness, analyzer sources, pkg-config packages, libraries without a .pc
+# (libiberty: label.c's demangler), regressions directory
 TARGETS = {
-    "reader": (["fuzz_reader.c"], ["reader.c"], [], "regressions"),
+    "reader": (["fuzz_reader.c"], ["reader.c"], [], [], "regressions"),
     "analyzer": (["fuzz_analyzer.c"], None,  # every source of analyzer/meson.build
-                 ["jansson", "libdw", "libelf"], "regressions-analyzer"),
+                 ["jansson", "libdw", "libelf"], ["-liberty"], "regressions-analyzer"),
 }
 
 
@@ -118,7 +120,7 @@ def main():
         return 0
     build, seconds = sys.argv[1], sys.argv[2]
     target = sys.argv[3] if len(sys.argv) > 3 else "reader"
-    harness, sources, pkgs, regdir = TARGETS[target]
+    harness, sources, pkgs, libs, regdir = TARGETS[target]
     if sources is None:
         sources = analyzer_sources()
     clang = shutil.which("clang")
@@ -138,7 +140,7 @@ def main():
            "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"), "-I", os.path.join(ROOT, "analyzer"),
            "-I", build, "-I", os.path.dirname(os.path.abspath(build)),
            *[os.path.join(HERE, h) for h in harness],
-           *[os.path.join(ROOT, "analyzer", s) for s in sources], "-o", exe, *flags, "-lm"]
+           *[os.path.join(ROOT, "analyzer", s) for s in sources], "-o", exe, *flags, *libs, "-lm"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode:
         print(p.stderr)
