@@ -41,6 +41,10 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 /* How the outputs group and fold entries (docs/report.md, "Call sites"). */
 struct analysis_view {
 	int every_vma; /* no folding: one entry per mapping */
+	/* more allocator plumbing for labels: "GLOB", "function:GLOB" or
+	 * "module:GLOB" (docs/labels.md) */
+	const char *const *plumbing;
+	size_t nplumbing;
 };
 /* Shape the analysis for the outputs; without a call they use the default
  * view. Call once, after analysis__run and before writing. 0 or -errno

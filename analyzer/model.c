@@ -415,6 +415,7 @@ void analysis__free(struct analysis *a)
 	}
 	free(a->procs);
 	u64map__free(&a->by_pid);
+	sites__free_all(a);
 	free(a->pref);
 	free(a->failed_pids);
 	free(a->sc_exec_pids);

@@ -201,6 +201,8 @@ struct analysis {
 	uint64_t page_size;
 	int debug_outside;                /* VMAPROF_DEBUG_OUTSIDE: print faults outside entries */
 	int shaped;                       /* sites.c ran */
+	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
+	struct u64map demangled;          /* function string -> demangled (sites.c) */
 	void *pass;                       /* analyze.c's working state while it runs */
 	void (*pass_free)(void *);
 };
@@ -250,6 +252,10 @@ struct fault_site fault_site__of_key(uint64_t key);
  * call site and, unless every_vma, fold repeated mappings. */
 void sites__shape(struct analysis *a, int every_vma);
 void sites__free(struct proc *p);
+void sites__free_all(struct analysis *a);
+/* fn demangled (C++, Rust), or fn itself when it is not mangled; NULL for
+ * NULL. Cached per interned symbol string. */
+const char *sites__demangle(struct analysis *a, const char *fn);
 
 /* ---- procinfo.c: who a process is, and whether the shim traced it ---- */
 int procinfo__names_fd(const char *path);

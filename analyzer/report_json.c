@@ -47,7 +47,10 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	}
 	if (space >= 0)
 		symbolizer__lookup(a->sym, (uint64_t)space, ip, return_addr, &f);
-	json_object_set_new(fr, "function", vp_json_str(f.function));
+	const char *fn = sites__demangle(a, f.function);
+	json_object_set_new(fr, "function", vp_json_str(fn));
+	if (fn != f.function)
+		json_object_set_new(fr, "mangled", vp_json_str(f.function));
 	json_object_set_new(fr, "module", vp_json_str(f.module));
 	json_object_set_new(fr, "file", vp_json_str(f.file));
 	json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "derive.h"
+#include "label.h"
 #include "model.h"
 
 #define FOLD_MIN 16
@@ -126,34 +127,54 @@ static uint32_t site_of(struct proc *p, struct u64map *by_key, const char *key, 
 	}
 }
 
-/* The name a person reads: the function of the culprit frame (for now the
- * innermost one with a symbol), or the key of a stackless site. */
+const char *sites__demangle(struct analysis *a, const char *fn)
+{
+	if (!fn)
+		return NULL;
+	const char *d = u64map__get(&a->demangled, (uintptr_t)fn);
+	if (d)
+		return d;
+	char *m = label__demangle(fn);
+	d = m ? m : fn;
+	if (u64map__put(&a->demangled, (uintptr_t)fn, (void *)d)) {
+		free(m);
+		model__oom();
+	}
+	return d;
+}
+
+/* The name a person reads: the demangled function of the first frame
+ * outside allocator and runtime plumbing (label.h); for a stackless site,
+ * its path or kind, origin and why it has no stack. */
 static void site_label(struct analysis *a, const struct proc *p, struct csite *s, struct sbuf *b)
 {
 	const struct vp_stack *st = s->stack_id ? stack_map__get(&a->files[s->stack_file].stacks,
 								  s->stack_id) : NULL;
 	s->label_frame = -1;
 	b->n = 0;
-	for (uint32_t i = 0; st && i < st->depth; i++) {
-		struct vp_frame f = { .ip = st->ips[i] };
-		symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f);
-		if (f.function) {
-			if (f.file && f.line) {
-				char w[300];
-				snprintf(w, sizeof(w), "%s:%d", base_name(f.file), f.line);
-				s->where = strdup(w);
-				if (!s->where)
-					model__oom();
-			}
-			b->n = 0;
-			sbuf_add(b, "%s", f.function);
-			s->label_frame = (int)i;
-			break;
+	if (st && st->depth) {
+		struct vp_frame f[VP_MAX_STACK_DEPTH];
+		uint32_t n = st->depth < VP_MAX_STACK_DEPTH ? st->depth : VP_MAX_STACK_DEPTH;
+		for (uint32_t i = 0; i < n; i++) {
+			f[i] = (struct vp_frame){ .ip = st->ips[i] };
+			symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f[i]);
 		}
-		if (!i)
-			sbuf_add(b, "%s@%llx", base_name(f.module), (unsigned long long)st->ips[i]);
-	}
-	if (s->label_frame < 0 && !st) {
+		int k = label__pick(a->rules, f, n);
+		if (k < 0)
+			k = 0;
+		s->label_frame = k;
+		if (f[k].function)
+			sbuf_add(b, "%s", sites__demangle(a, f[k].function));
+		else
+			sbuf_add(b, "%s@%llx", base_name(f[k].module), (unsigned long long)f[k].ip);
+		if (f[k].file && f[k].line) {
+			char w[300];
+			snprintf(w, sizeof(w), "%s:%d", base_name(f[k].file), f[k].line);
+			s->where = strdup(w);
+			if (!s->where)
+				model__oom();
+		}
+	} else {
 		const struct vma *e = &p->v[s->first_vma - 1];
 		const char *missing = derive__stack_missing(p, e);
 		if (e->path)
@@ -162,8 +183,6 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 			sbuf_add(b, "[%s] %s", vk_name[e->kind], vo_name[e->origin]);
 		sbuf_add(b, "%s%s", missing ? "; no stack: " : "", missing ? missing : "");
 	}
-	else if (s->label_frame < 0)
-		s->label_frame = 0;
 	s->label = strdup(b->p ? b->p : "");
 	if (!s->label)
 		model__oom();
@@ -423,6 +442,8 @@ void sites__shape(struct analysis *a, int every_vma)
 {
 	if (a->shaped)
 		return;
+	if (!a->rules && label_rules__new(&a->rules))
+		model__oom();
 	struct u64map keys = { 0 }; /* (file + 1, stack id) -> key */
 	struct sbuf b = { 0 };
 	for (uint32_t i = 0; i < a->nprocs; i++)
@@ -434,6 +455,18 @@ void sites__shape(struct analysis *a, int every_vma)
 	u64map__free(&keys);
 	free(b.p);
 	a->shaped = 1;
+}
+
+void sites__free_all(struct analysis *a)
+{
+	uint64_t k;
+	void *v;
+	for (size_t i = 0; u64map__next(&a->demangled, &i, &k, &v);)
+		if ((uintptr_t)v != k)
+			free(v);
+	u64map__free(&a->demangled);
+	label_rules__free(a->rules);
+	a->rules = NULL;
 }
 
 void sites__free(struct proc *p)
@@ -449,6 +482,24 @@ void sites__free(struct proc *p)
 
 int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len)
 {
+	if (a->shaped) {
+		snprintf(why, why_len, "the analysis was already shaped");
+		return -EINVAL;
+	}
+	int err = label_rules__new(&a->rules);
+	if (err) {
+		snprintf(why, why_len, "plumbing rules: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < v->nplumbing; i++) {
+		const char *bad = NULL;
+		err = label_rules__add(a->rules, v->plumbing[i], &bad);
+		if (err) {
+			snprintf(why, why_len, "--plumbing '%s': %s", v->plumbing[i],
+				 bad ? bad : strerror(-err));
+			return err;
+		}
+	}
 	jmp_buf oom;
 	jmp_buf *outer = model__oom_arm(&oom);
 	if (setjmp(oom)) {

@@ -23,7 +23,12 @@ void vp_print_record_summary(const char *dir, FILE *out);
 struct vp_report_opts {
 	int stats;     /* also print throughput and peak RSS */
 	int every_vma; /* no folding of repeated mappings */
+	const char **plumbing; /* --plumbing rules (argv strings) */
+	size_t nplumbing;
 };
+/* Add one --plumbing rule to o (argv's string is kept). 0, or -errno after
+ * saying on stderr what is wrong with it. */
+int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec);
 int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		    const struct vp_report_opts *o);
 /* analysis__run and analysis__view with o: 0, or prints why and returns 2. */

@@ -106,9 +106,11 @@ static int find_shim(char *out, size_t cap)
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
 	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	"                      [--every-vma] [--] COMMAND [ARG...]\n"
+	"                      [--every-vma] [--plumbing RULE]... [--] COMMAND [ARG...]\n"
 	"  --every-vma  one report entry per mapping: do not fold repeated mappings\n"
 	"               of one call site into one entry with `instances`\n"
+	"  --plumbing RULE  also skip frames matching RULE when naming a call site\n"
+	"               (GLOB, function:GLOB or module:GLOB; docs/labels.md)\n"
 	"  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
 	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
 	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
@@ -271,6 +273,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "bpf-stats", no_argument, NULL, 'T' },
 		{ "no-signal-stacks", no_argument, NULL, 'G' },
 		{ "every-vma", no_argument, NULL, 'V' },
+		{ "plumbing", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -286,6 +289,10 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'T': r->bpf_stats = 1; break;
 		case 'G': r->no_sigstacks = 1; break;
 		case 'V': r->report.every_vma = 1; break;
+		case 'L':
+			if (vp_report_opts_add_plumbing(&r->report, optarg))
+				return 2;
+			break;
 		case 'd': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -581,6 +588,7 @@ static void finish(struct rec *r)
 
 static void rec_free(struct rec *r)
 {
+	free(r->report.plumbing);
 	if (r->brk)
 		broker__stop(r->brk, NULL, NULL, NULL);
 	collector__free(r->col);

@@ -16,6 +16,7 @@
 #include "outfile.h"
 #include "diff.h"
 #include "dump.h"
+#include "label.h"
 #include "reader.h"
 #include "tracedir.h"
 
@@ -166,6 +167,27 @@ static int sink_close(struct sink *k, int failed)
 
 /* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
  * `summary` is not NULL, the human summary. 0, or an exit code. */
+int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)
+{
+	/* checked now, so that record refuses a bad rule before running anything */
+	struct label_rules *r;
+	const char *why = NULL;
+	int err = label_rules__new(&r);
+	if (!err)
+		err = label_rules__add(r, spec, &why);
+	label_rules__free(r);
+	if (err) {
+		fprintf(stderr, "vmaprof: --plumbing '%s': %s\n", spec, why ? why : strerror(-err));
+		return err;
+	}
+	const char **p = realloc(o->plumbing, (o->nplumbing + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p[o->nplumbing++] = spec;
+	o->plumbing = p;
+	return 0;
+}
+
 int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out)
 {
 	char why[4400];
@@ -174,7 +196,8 @@ int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis 
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
 	}
-	struct analysis_view v = { .every_vma = o->every_vma };
+	struct analysis_view v = { .every_vma = o->every_vma, .plumbing = o->plumbing,
+				   .nplumbing = o->nplumbing };
 	if (analysis__view(a, &v, why, sizeof(why))) {
 		fprintf(stderr, "vmaprof: %s\n", why);
 		analysis__free(a);
@@ -236,12 +259,15 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 
 const char vp_report_usage[] =
 	"usage: vmaprof report DIR [-o|--output FILE] [--format json|text|records] [--stats]\n"
-	"                      [--every-vma] [--no-stacks]\n"
+	"                      [--every-vma] [--plumbing RULE]... [--no-stacks]\n"
 	"  --format json     report.json (default: DIR/report.json; -o - for stdout)\n"
 	"  --format text     the human summary\n"
 	"  --format records  every recorded record, one per line (for debugging)\n"
 	"  --stats           print the analyzer's throughput and peak memory\n"
 	"  --every-vma       one entry per mapping: do not fold repeated mappings of a site\n"
+	"  --plumbing RULE   also skip frames matching RULE when naming a call site:\n"
+	"                    GLOB or function:GLOB (a function), module:GLOB (a file's\n"
+	"                    base name); see docs/labels.md\n"
 	"  --no-stacks       records: without the symbolized stacks\n";
 
 int cmd_report(int argc, char **argv)
@@ -252,6 +278,7 @@ int cmd_report(int argc, char **argv)
 		{ "no-stacks", no_argument, NULL, 'S' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "every-vma", no_argument, NULL, 'V' },
+		{ "plumbing", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -267,6 +294,10 @@ int cmd_report(int argc, char **argv)
 		case 'S': dopts.stacks = 0; break;
 		case 's': ro.stats = 1; break;
 		case 'V': ro.every_vma = 1; break;
+		case 'L':
+			if (vp_report_opts_add_plumbing(&ro, optarg))
+				return 2;
+			break;
 		case 'h': fputs(vp_report_usage, stdout); return 0;
 		default: fputs(vp_report_usage, stderr); return 2;
 		}
