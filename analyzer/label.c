@@ -81,6 +81,9 @@ static const struct rule builtin_rules[] = {
 	/* mimalloc. */
 	F("mi_*"), F("_mi_*"),
 	/* GLib. */
+	/* CPython's raw-memory wrappers (around malloc; not its object allocator:
+	 * _PyObject_ArenaMmap is where arenas come from, and names them). */
+	F("PyMem_Raw*"), F("_PyMem_Raw*"), F("_PyMem_DebugRaw*"),
 	F("g_malloc*"), F("g_try_malloc*"), F("g_realloc*"), F("g_try_realloc*"),
 	F("g_slice_*"), F("g_aligned_alloc*"),
 	/* Modules that are all plumbing: the C library and the dynamic loader

@@ -56,9 +56,10 @@ static void line_out(FILE *out, const char *fmt, ...)
 }
 
 /* Call sites summed over one or more processes (processes of one command
- * are grouped), by site key. */
+ * are grouped), by label: the stacks that reach one culprit function by
+ * different paths are one row (report.json keeps them apart). */
 struct agg {
-	const char *key, *label, *where;
+	const char *key, *label, *where; /* key: the label */
 	uint64_t faults[FC_N], mappings, bytes_mapped;
 };
 
@@ -80,17 +81,17 @@ static uint64_t hash_str(const char *s)
 
 static void aggs_add(struct aggs *g, const struct csite *s)
 {
-	uint64_t h = hash_str(s->key);
+	uint64_t h = hash_str(s->label);
 	uintptr_t i;
 	for (;; h = h + 1 ? h + 1 : 1) {
 		i = (uintptr_t)u64map__get(&g->by_key, h);
-		if (!i || !strcmp(g->v[i - 1].key, s->key))
+		if (!i || !strcmp(g->v[i - 1].key, s->label))
 			break;
 	}
 	if (!i) {
 		g->v = model__grow(g->v, &g->cap, g->n + 1, sizeof(*g->v));
 		memset(&g->v[g->n], 0, sizeof(g->v[g->n]));
-		g->v[g->n].key = s->key;
+		g->v[g->n].key = s->label;
 		g->v[g->n].label = s->label;
 		g->v[g->n].where = s->where;
 		i = ++g->n;
@@ -318,6 +319,13 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 	for (size_t i = 0; u64map__next(m, &i, &key, &v);)
 		if (key - 1 < p->nv)
 			by[p->v[key - 1].site] += (uintptr_t)v;
+	/* by label: sites of one label are one answer */
+	for (uint32_t s = 0; s < p->nsites; s++)
+		for (uint32_t t = s + 1; t < p->nsites && by[s]; t++)
+			if (by[t] && !strcmp(p->sites[s].label, p->sites[t].label)) {
+				by[s] += by[t];
+				by[t] = 0;
+			}
 	uint32_t best = 0;
 	for (uint32_t s = 1; s < p->nsites; s++)
 		if (by[s] > by[best])

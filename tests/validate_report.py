@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Validate vmaprof report.json files against schema/report.schema.json.
+"""Validate vmaprof report.json files against schema/report.schema.json
+(schema_version 2), or schema/report.v1.schema.json for version-1 reports
+(what vmaprof wrote before call sites and folding; vmaprof diff reads them).
 
 usage: validate_report.py FILE...
 
@@ -17,8 +19,9 @@ import sys
 
 import jsonschema
 
-SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schema",
-                      "report.schema.json")
+SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schema")
+SCHEMA = {1: os.path.join(SCHEMAS, "report.v1.schema.json"),
+          2: os.path.join(SCHEMAS, "report.schema.json")}
 
 
 def _reject_constant(name):
@@ -32,8 +35,8 @@ def _is_int(checker, instance):
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-def make_validator():
-    with open(SCHEMA) as f:
+def make_validator(version=2):
+    with open(SCHEMA[version]) as f:
         schema = json.load(f)
     base = jsonschema.Draft202012Validator
     base.check_schema(schema)
@@ -49,7 +52,7 @@ def json_path(error):
     return p
 
 
-def validate(validator, path):
+def validate(validators, path):
     """0 valid, 1 invalid, 2 unreadable."""
     try:
         with open(path, "rb") as f:
@@ -57,6 +60,10 @@ def validate(validator, path):
     except (OSError, UnicodeDecodeError, ValueError) as e:
         print(f"{path}: cannot read a JSON document: {e}")
         return 2
+    # a version-1 report against the version-1 schema; anything else
+    # (version 2, or no or a wrong version) against the current one
+    v = doc.get("schema_version") if isinstance(doc, dict) else None
+    validator = validators[1] if v == 1 and not isinstance(v, bool) else validators[2]
     errors = sorted(validator.iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)),
                                                               e.message))
     for e in errors:
@@ -68,10 +75,10 @@ def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(f"usage: {argv[0]} FILE...", file=sys.stderr)
         return 2
-    validator = make_validator()
+    validators = {1: make_validator(1), 2: make_validator(2)}
     rc = 0
     for path in argv[1:]:
-        rc = max(rc, validate(validator, path))
+        rc = max(rc, validate(validators, path))
     return rc
 
 

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Call sites, labels and the summary on real programs (docs/report.md,
+"Call sites"): a CPython fork whose worker copies its parent's object
+arenas, a C++ method that maps memory, a churn loop folded exactly."""
+import os
+import re
+import shutil
+import subprocess
+
+from vptest import VMAPROF, Recording, check, eq, main, workload
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Debian's python3.11-dbg: an interpreter whose symbols name _PyObject_ArenaMmap
+# (Debian's /usr/bin/python3 is stripped). bootstrap.sh installs it.
+PYTHON_DBG = "/usr/bin/python3.11d"
+WCXX = workload("w_cxx")
+W = workload("w_faults")
+
+
+class Rec(Recording):
+    def __init__(self, cmd, args=()):
+        super().__init__(cmd, args=args, prefix="vmaprof-sites-")
+
+
+def summary_block(text, head_re):
+    """The lines of one process's block in the summary (after its head)."""
+    lines = text.splitlines()
+    for i, l in enumerate(lines):
+        if re.match(head_re, l.strip()):
+            out = []
+            for m in lines[i + 1:]:
+                if not m.strip():
+                    break
+                out.append(m)
+            return out
+    raise AssertionError(f"no block {head_re!r} in:\n{text}")
+
+
+def rows(block, cls):
+    """(faults, call site) of the summary's rows of one class."""
+    out = []
+    for l in block:
+        m = re.match(r"\s+" + cls + r"\s+(\d+)\s+\S+ \S+\s+\S+ \S+\s+\d+\s+(.*)$", l)
+        if m:
+            out.append((int(m.group(1)), m.group(2)))
+    return out
+
+
+def label_sum(proc, label, cls):
+    return sum(s["faults"][cls] for s in proc["sites"] if s["label"] == label)
+
+
+def t_python_fork():
+    """A forked CPython worker reads every entry of its parent's dict: the
+    reference-count writes copy the object arenas. The worker's summary names
+    _PyObject_ArenaMmap once, with all of the arenas' copies summed over
+    every stack that reached it; the fork names it too."""
+    if not os.path.exists(PYTHON_DBG):
+        print(f"SKIP: {PYTHON_DBG} missing (apt install python3.11-dbg; bootstrap.sh does)")
+        raise SystemExit(77)
+    with Rec([PYTHON_DBG, os.path.join(HERE, "workloads", "w_pyfork.py"), "200000"]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        eq(len(r.procs), 2, "parent and worker")
+        parent = r.root()
+        child = [p for p in r.procs if p is not parent][0]
+        arena = label_sum(child, "_PyObject_ArenaMmap", "cow_copy")
+        check(arena * 10 >= child["faults"]["cow_copy"] * 8,
+              f"most of the worker's copies are in arenas: {arena} of "
+              f"{child['faults']['cow_copy']}")
+        check(arena >= 2000, f"the dict's arenas were copied: {arena} pages")
+        check(len([s for s in child["sites"] if s["label"] == "_PyObject_ArenaMmap"]) >= 1,
+              "sites labelled by the arena allocator, not by mmap or malloc")
+        block = summary_block(r.stderr, rf"pid {child['pid']} \S+:")
+        named = [(n, site) for n, site in rows(block, "cow_copy")
+                 if site.startswith("_PyObject_ArenaMmap")]
+        eq(len(named), 1, f"the worker's summary names the arena allocator once:\n"
+           + "\n".join(block))
+        eq(named[0][0], arena, "with all of its copies")
+        fork = r.report["forks"][0]
+        eq(fork["sites_child"][0]["label"], "_PyObject_ArenaMmap", "the fork's top site")
+        check(f"in _PyObject_ArenaMmap" in r.stderr, f"the summary's fork line names it:\n{r.stderr}")
+
+
+def t_cxx():
+    """A C++ method that maps 64 pages and writes each: the site is named by
+    the demangled method, the frame keeps the mangled symbol, the summary
+    shows the method; every page is one demand-zero fault."""
+    with Rec([WCXX, "64"]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        root = r.root()
+        want = "ns::Type::method(unsigned long)"
+        s = [x for x in root["sites"] if x["label"] == want]
+        eq(len(s), 1, f"one site named {want}: {[x['label'] for x in root['sites']]}")
+        s = s[0]
+        f = s["stack"][s["label_frame"]]
+        eq((f["function"], f["mangled"]), (want, "_ZN2ns4Type6methodEm"), "frame names")
+        eq((s["faults"]["demand_zero"], s["mappings"], s["bytes_mapped"]),
+           (64, 1, 64 * r.report["page_size"]), "its faults and mapping")
+        v = [e for e in root["vmas"] if e["site"] == s["id"]]
+        eq([e["label"] for e in v], [want], "its entry carries the label")
+        check(any(want in l for l in summary_block(r.stderr, rf"pid {root['pid']} ")),
+              f"the summary shows the demangled name:\n{r.stderr}")
+
+
+def t_plumbing_flag():
+    """--plumbing names one more frame as plumbing: the label moves to its
+    caller; a bad rule is refused before anything runs."""
+    with Rec([WCXX, "8"], args=["--plumbing", "ns::Type::method*"]) as r:
+        r.require_bpf()
+        root = r.root()
+        labels = [x["label"] for x in root["sites"] if x["faults"]["demand_zero"] == 8]
+        eq(labels, ["main"], "the method is plumbing now: its caller names the site")
+    p = subprocess.run([VMAPROF, "record", "--plumbing", "[", "--", "true"],
+                       capture_output=True, text=True)
+    eq(p.returncode, 2, "a bad rule: exit 2")
+    check("--plumbing '['" in p.stderr and "unterminated" in p.stderr,
+          f"and says why: {p.stderr}")
+
+
+def t_fold_churn():
+    """20,000 mmap/touch/munmap pairs from one line: one folded entry, every
+    fault counted, the report small; --every-vma gives the same sites."""
+    n = 20000
+    with Rec([W, "reuse", str(n)]) as r:
+        r.require_bpf()
+        root = r.root()
+        big = [e for e in root["vmas"] if e["instances"] > 1]
+        eq(len(big), 1, "one folded entry")
+        e = big[0]
+        eq((e["instances"], e["faults"]["demand_zero"]), (n, n), "n mappings, n faults")
+        size = os.path.getsize(os.path.join(r.dir, "report.json"))
+        check(size < 400_000, f"report.json stays small: {size} bytes")
+        every = os.path.join(r.tmp, "every.json")
+        p = subprocess.run([VMAPROF, "report", r.dir, "--every-vma", "-o", every],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, p.stderr)
+        import json
+        full = json.load(open(every))
+        froot = [q for q in full["processes"] if q["pid"] == root["pid"]][0]
+        eq(len(froot["vmas"]), len(root["vmas"]) + n - 1, "--every-vma: one entry each")
+        key = lambda p: sorted((s["key"], s["mappings"], s["bytes_mapped"], s["peak_live_bytes"],
+                                s["faults"]["total"], s["pages_allocated"]) for s in p["sites"])
+        eq(key(froot), key(root), "the same sites, folded or not")
+
+
+if __name__ == "__main__":
+    main({"python_fork": t_python_fork, "cxx": t_cxx, "plumbing_flag": t_plumbing_flag,
+          "fold_churn": t_fold_churn})
