@@ -10,7 +10,9 @@
  *    by fork time from 1; every exec appends `:exec(<basename of path>)`.
  *    A child whose parent is not in the report is `orphan[n]`.
  *  - VMA site: `<kind>[:<path>][@<frame><frame>...]`, innermost frame first,
- *    joined by '<'. A frame is its function name; unsymbolized, it is
+ *    joined by '<', the path normalised (diff.h: noise in names). A frame
+ *    is its raw symbol (`mangled` in a schema_version 2 report, else
+ *    `function`); unsymbolized, it is
  *    `<module basename>+0x<file offset>` (the offset found through the
  *    process's own mapping of that module, so it survives ASLR), else
  *    `<module basename>@0x<ip>`, else `0x<ip>`. VMAs the report marks
@@ -70,6 +72,8 @@ struct metrics {
 struct entry {
 	const char *role; /* owned by the report's proc */
 	char *key;
+	char *label; /* the site's short name (see site_label); NULL for a process */
+	char *kind;  /* the VMA kind; NULL for a process */
 	struct metrics m;
 };
 
@@ -110,18 +114,6 @@ struct report {
 struct bound {
 	enum metric metric;
 	double pct;
-};
-
-struct row {
-	char *scope;
-	enum metric metric;
-	size_t bound; /* for exceeded rows: index in diff_opts.bounds */
-	uint64_t old, new;
-};
-
-struct rows {
-	struct row *v;
-	size_t n, cap;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -194,6 +186,11 @@ static char *sbuf__take(struct sbuf *b)
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
 static void metrics__add(struct metrics *to, const struct metrics *m)
@@ -647,9 +644,9 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 		return diag__fail(d, "%s: not a vmaprof report: schema_version missing", file);
 	if (!json_is_integer(v))
 		return diag__fail(d, "%s: schema_version: expected an integer", file);
-	if (json_integer_value(v) != 1)
+	if (json_integer_value(v) != 1 && json_integer_value(v) != 2)
 		return diag__fail(d, "%s: schema_version %" JSON_INTEGER_FORMAT " is not supported "
-				  "(this vmaprof reads 1)", file, json_integer_value(v));
+				  "(this vmaprof reads 1 and 2)", file, json_integer_value(v));
 	err = require(d, r, r->root, "", top_names);
 	if (!err)
 		err = get_count(d, r, r->root, "", "page_size", &r->page_size);
@@ -871,7 +868,8 @@ static int module_offset(const struct span *s, size_t n, const char *module, uin
 	return 0;
 }
 
-static int report__push(struct report *r, const char *role, char *key, const struct metrics *m)
+static int report__push(struct report *r, const char *role, char *key, char *label, char *kind,
+			const struct metrics *m)
 {
 	if (r->n_entries == r->cap_entries) {
 		size_t cap = r->cap_entries ? r->cap_entries * 2 : 256;
@@ -881,60 +879,225 @@ static int report__push(struct report *r, const char *role, char *key, const str
 		r->entries = e;
 		r->cap_entries = cap;
 	}
-	r->entries[r->n_entries++] = (struct entry){ .role = role, .key = key, .m = *m };
+	r->entries[r->n_entries++] =
+		(struct entry){ .role = role, .key = key, .label = label, .kind = kind, .m = *m };
 	return 0;
 }
 
-/* The site key of one VMA (see the top of this file). */
-static int vma_key(struct diag *d, const struct report *r, json_t *vma, const char *at,
-		   const struct span *spans, size_t n_spans, char **out)
+/* ---- noise in names (the rules are in diff.h) ---- */
+
+static int is_digit(char c)
 {
+	return c >= '0' && c <= '9';
+}
+
+static int is_sep(char c)
+{
+	return c == '.' || c == '-' || c == '_';
+}
+
+/* Directories whose file names are made up per run. */
+static const char *const temp_dirs[] = { "/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", NULL };
+
+/* The path with the run-specific parts of its name replaced by '*'. */
+static char *norm_path(const char *path)
+{
+	static const char deleted[] = " (deleted)";
 	struct sbuf b = { 0 };
-	const char *kind, *path;
+	size_t len = strlen(path), dl = sizeof(deleted) - 1;
+	if (len > dl && !strcmp(path + len - dl, deleted))
+		len -= dl;
+	if (!strncmp(path, "/memfd:", 7)) {
+		/* memfd names often carry a pid or counter */
+		sbuf__add(&b, "/memfd:");
+		for (size_t i = 7; i < len; i++) {
+			if (!is_digit(path[i]))
+				sbuf__add(&b, "%c", path[i]);
+			else if (!i || !is_digit(path[i - 1]))
+				sbuf__add(&b, "*");
+		}
+		return sbuf__take(&b);
+	}
+	for (const char *const *t = temp_dirs; *t; t++) {
+		size_t tl = strlen(*t);
+		if (len <= tl || strncmp(path, *t, tl))
+			continue;
+		/* keep the first word of the name when it is one ("sem.", "pulse-") */
+		const char *name = path + tl;
+		size_t w = 0;
+		while (tl + w < len && name[w] != '/' && !is_sep(name[w]) && !is_digit(name[w]))
+			w++;
+		if (w && tl + w < len && is_sep(name[w]))
+			sbuf__add(&b, "%.*s%.*s*", (int)tl, path, (int)w + 1, name);
+		else
+			sbuf__add(&b, "%.*s*", (int)tl, path);
+		return sbuf__take(&b);
+	}
+	/* elsewhere: a component of digits only (a pid: /proc/1234/, /run/user/1000/)
+	 * and a run of 4 or more digits between separators are '*' */
+	for (size_t i = 0; i < len;) {
+		if (!is_digit(path[i])) {
+			sbuf__add(&b, "%c", path[i++]);
+			continue;
+		}
+		size_t j = i;
+		while (j < len && is_digit(path[j]))
+			j++;
+		int left = !i || path[i - 1] == '/' || is_sep(path[i - 1]);
+		int right = j == len || path[j] == '/' || is_sep(path[j]);
+		int whole = (!i || path[i - 1] == '/') && (j == len || path[j] == '/');
+		if (whole || (left && right && j - i >= 4))
+			sbuf__add(&b, "*");
+		else
+			sbuf__add(&b, "%.*s", (int)(j - i), path + i);
+		i = j;
+	}
+	return sbuf__take(&b);
+}
+
+/* Allocator and mapping plumbing: never the name of a site. Compared
+ * without a symbol version ("mmap@GLIBC_2.2.5"). */
+static const char *const plumbing[] = {
+	"malloc", "calloc", "realloc", "reallocarray", "free", "valloc", "pvalloc", "memalign",
+	"aligned_alloc", "posix_memalign", "__libc_malloc", "__libc_calloc", "__libc_realloc",
+	"__libc_memalign", "__libc_valloc", "__libc_pvalloc", "_int_malloc", "_int_realloc",
+	"_int_memalign", "_mid_memalign", "sysmalloc", "sysmalloc_mmap", "tcache_init",
+	"new_heap", "alloc_new_heap", "arena_get2", "arena_get_retry", "__default_morecore",
+	"__glibc_morecore", "mmap", "mmap64", "__mmap", "__mmap64", "mremap", "__mremap", "brk",
+	"__brk", "sbrk", "__sbrk", NULL,
+};
+
+static int is_plumbing(const char *fn, const char *module)
+{
+	if (module && !strcmp(basename_of(module), "libvmaprof-preload.so"))
+		return 1;
+	if (!fn)
+		return 0;
+	size_t n = strcspn(fn, "@");
+	/* operator new and new[], mangled (_Znwm, _ZnamRKSt9nothrow_t, ...) or not */
+	if (!strncmp(fn, "_Znw", 4) || !strncmp(fn, "_Zna", 4) || !strncmp(fn, "operator new", 12))
+		return 1;
+	for (const char *const *p = plumbing; *p; p++)
+		if (strlen(*p) == n && !strncmp(fn, *p, n))
+			return 1;
+	return 0;
+}
+
+/* An optional field: absent is *out = NULL; present, a string or null. */
+static int get_opt_string(struct diag *d, const struct report *r, json_t *obj, const char *at,
+			  const char *name, const char **out)
+{
+	*out = NULL;
+	if (!json_object_get(obj, name))
+		return 0;
+	return get_string_or_null(d, r, obj, at, name, out);
+}
+
+/* instances: absent is 1 (schema_version 2: one entry for N folded mappings). */
+static int get_instances(struct diag *d, const struct report *r, json_t *vma, const char *at,
+			 uint64_t *out)
+{
+	*out = 1;
+	if (!json_object_get(vma, "instances"))
+		return 0;
+	int err = get_count(d, r, vma, at, "instances", out);
+	if (!err && !*out)
+		err = diag__fail(d, "%s: %s.instances: must be at least 1", r->file, at);
+	return err;
+}
+
+/* The site key of one VMA (see the top of this file) and its short name
+ * (*label): the report's `label`, else the first frame outside allocator
+ * plumbing, else the basename of its path, else NULL (the kind says it). */
+static int vma_key(struct diag *d, const struct report *r, json_t *vma, const char *at,
+		   const struct span *spans, size_t n_spans, char **out, char **label)
+{
+	struct sbuf b = { 0 }, lb = { 0 };
+	const char *kind, *path, *given;
+	char *npath = NULL;
 	json_t *stack, *k;
-	int err;
+	int err, have_label = 0;
+	*out = *label = NULL;
 	if ((err = get_typed(d, r, vma, at, "kind", JSON_STRING, 0, &k)) ||
 	    (err = get_string_or_null(d, r, vma, at, "path", &path)) ||
-	    (err = get_typed(d, r, vma, at, "stack", JSON_ARRAY, 0, &stack)))
+	    (err = get_typed(d, r, vma, at, "stack", JSON_ARRAY, 0, &stack)) ||
+	    (err = get_opt_string(d, r, vma, at, "label", &given)))
 		return err;
 	kind = json_string_value(k);
 	/* The tracer's own mappings (trace files named by pid and time) would
 	 * never match across runs: one bucket per role. */
 	if (json_is_true(json_object_get(vma, "internal"))) {
 		*out = strdup("vmaprof-internal");
-		return *out ? 0 : diag__fail(d, "out of memory");
+		*label = strdup("vmaprof-internal");
+		if (*out && *label)
+			return 0;
+		free(*out);
+		free(*label);
+		*out = *label = NULL;
+		return diag__fail(d, "out of memory");
 	}
+	if (given && *given) {
+		sbuf__add(&lb, "%s", given);
+		have_label = 1;
+	}
+	if (path && !(npath = norm_path(path)))
+		return diag__fail(d, "out of memory");
 	sbuf__add(&b, "%s", kind);
-	if (path)
-		sbuf__add(&b, ":%s", path);
+	if (npath)
+		sbuf__add(&b, ":%s", npath);
 	for (size_t i = 0; i < json_array_size(stack); i++) {
 		json_t *fr = json_array_get(stack, i);
-		const char *fn, *module;
+		const char *fn, *mangled, *module;
 		uint64_t ip, off;
 		char sub[160];
 		snprintf(sub, sizeof(sub), "%s.stack[%zu]", at, i);
 		if (!json_is_object(fr)) {
-			free(b.s);
-			return diag__fail(d, "%s: %s: expected an object", r->file, sub);
+			err = diag__fail(d, "%s: %s: expected an object", r->file, sub);
+			goto fail;
 		}
 		if ((err = get_count(d, r, fr, sub, "ip", &ip)) ||
 		    (err = get_string_or_null(d, r, fr, sub, "function", &fn)) ||
-		    (err = get_string_or_null(d, r, fr, sub, "module", &module))) {
-			free(b.s);
-			return err;
-		}
+		    (err = get_opt_string(d, r, fr, sub, "mangled", &mangled)) ||
+		    (err = get_string_or_null(d, r, fr, sub, "module", &module)))
+			goto fail;
+		/* the raw symbol: a v1 report's function, a v2 report's mangled */
+		const char *raw = mangled && *mangled ? mangled : fn;
+		size_t before = b.len;
 		sbuf__add(&b, "%s", i ? "<" : "@");
-		if (fn && *fn)
-			sbuf__add(&b, "%s", fn);
+		if (raw && *raw)
+			sbuf__add(&b, "%s", raw);
 		else if (module && module_offset(spans, n_spans, module, ip, &off))
 			sbuf__add(&b, "%s+0x%" PRIx64, basename_of(module), off);
 		else if (module)
 			sbuf__add(&b, "%s@0x%" PRIx64, basename_of(module), ip);
 		else
 			sbuf__add(&b, "0x%" PRIx64, ip);
+		if (!have_label && !b.oom && !is_plumbing(fn, module) && !is_plumbing(raw, module)) {
+			if (fn && *fn)
+				sbuf__add(&lb, "%s", fn);
+			else
+				sbuf__add(&lb, "%s", b.s + before + 1);
+			have_label = 1;
+		}
 	}
+	if (!have_label && npath)
+		sbuf__add(&lb, "%s", basename_of(npath));
+	free(npath);
+	npath = NULL;
 	*out = sbuf__take(&b);
-	return *out ? 0 : diag__fail(d, "out of memory");
+	*label = lb.len || lb.oom ? sbuf__take(&lb) : NULL;
+	if (!*out || (lb.len && !*label)) {
+		free(*out);
+		free(*label);
+		*out = *label = NULL;
+		return diag__fail(d, "out of memory");
+	}
+	return 0;
+fail:
+	free(npath);
+	free(b.s);
+	free(lb.s);
+	return err;
 }
 
 /* One entry for the process and one per VMA (merged per site later). The
@@ -960,7 +1123,7 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 	for (; (v = vma_next(r, pi, vmas, &pos, n, &bad)); n++) {
 		json_t *destroyed;
 		char vat[96];
-		uint64_t start, end, offset;
+		uint64_t start, end, offset, instances;
 		const char *path;
 		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, n);
 		if (!json_is_object(v)) {
@@ -971,7 +1134,8 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 		    (err = get_count(d, r, v, vat, "start", &start)) ||
 		    (err = get_count(d, r, v, vat, "end", &end)) ||
 		    (err = get_string_or_null(d, r, v, vat, "path", &path)) ||
-		    (err = field(d, r, v, vat, "destroyed_ns", &destroyed)))
+		    (err = field(d, r, v, vat, "destroyed_ns", &destroyed)) ||
+		    (err = get_instances(d, r, v, vat, &instances)))
 			goto next;
 		if (end < start) {
 			err = diag__fail(d, "%s: %s: end is below start", r->file, vat);
@@ -983,9 +1147,11 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 					 "or null", r->file, vat);
 			goto next;
 		}
+		/* folded mappings never overlap in time: one is live at most */
 		if (json_is_null(destroyed))
 			pm.v[M_MAPPED_BYTES] = sat_add(pm.v[M_MAPPED_BYTES], end - start);
-		pm.span_bytes = sat_add(pm.span_bytes, end - start);
+		pm.span_bytes = sat_add(pm.span_bytes, sat_mul(end - start, instances));
+		pm.v[M_VMA_COUNT] = sat_add(pm.v[M_VMA_COUNT], instances);
 		if (path && json_object_get(v, "offset") &&
 		    json_is_integer(json_object_get(v, "offset"))) {
 			offset = (uint64_t)json_integer_value(json_object_get(v, "offset"));
@@ -1015,7 +1181,6 @@ next:
 		err = diag__fail(d, "%s: %s.vmas[%zu]: %s", r->file, at, n, bad);
 		goto cleanup;
 	}
-	pm.v[M_VMA_COUNT] = n;
 	if (n_spans > 1)
 		qsort(spans, n_spans, sizeof(*spans), by_start);
 	for (size_t i = 0; i < n_spans; i++)
@@ -1026,29 +1191,34 @@ next:
 	pos = 0;
 	for (size_t i = 0; i < n && (v = vma_next(r, pi, vmas, &pos, i, &bad)); i++) {
 		struct metrics vm = { 0 };
-		char vat[96], *key = NULL;
+		char vat[96], *key = NULL, *label = NULL, *kind;
+		uint64_t instances = 1;
 		uint64_t start = (uint64_t)json_integer_value(json_object_get(v, "start"));
 		uint64_t end = (uint64_t)json_integer_value(json_object_get(v, "end"));
 		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, i);
 		if ((err = get_faults(d, r, v, vat, &vm)) ||
 		    (err = get_count_or_null(d, r, v, vat, "pages_allocated",
 					     &vm.v[M_PAGES_ALLOCATED])) ||
-		    (err = vma_key(d, r, v, vat, spans, n_spans, &key))) {
+		    (err = get_instances(d, r, v, vat, &instances)) ||
+		    (err = vma_key(d, r, v, vat, spans, n_spans, &key, &label))) {
 			json_decref(v);
 			goto cleanup;
 		}
-		vm.v[M_VMA_COUNT] = 1;
-		vm.span_bytes = end - start;
+		vm.v[M_VMA_COUNT] = instances;
+		vm.span_bytes = sat_mul(end - start, instances);
 		if (json_is_null(json_object_get(v, "destroyed_ns")))
 			vm.v[M_MAPPED_BYTES] = end - start;
+		kind = strdup(json_string_value(json_object_get(v, "kind")));
 		json_decref(v);
-		if (report__push(r, p->role, key, &vm)) {
+		if (!kind || report__push(r, p->role, key, label, kind, &vm)) {
 			free(key);
+			free(label);
+			free(kind);
 			err = diag__fail(d, "out of memory");
 			goto cleanup;
 		}
 	}
-	if (report__push(r, p->role, NULL, &pm)) {
+	if (report__push(r, p->role, NULL, NULL, NULL, &pm)) {
 		err = diag__fail(d, "out of memory");
 		goto cleanup;
 	}
@@ -1085,8 +1255,15 @@ static int report__entries(struct report *r, struct diag *d)
 	/* VMAs of one site in one role become one entry. */
 	for (size_t i = 0; i < r->n_entries; i++) {
 		if (w && r->entries[i].key && !entry_cmp(&r->entries[w - 1], &r->entries[i])) {
-			metrics__add(&r->entries[w - 1].m, &r->entries[i].m);
+			struct entry *keep = &r->entries[w - 1];
+			metrics__add(&keep->m, &r->entries[i].m);
+			if (!keep->label) { /* one site, one label; the first one named */
+				keep->label = r->entries[i].label;
+				r->entries[i].label = NULL;
+			}
 			free(r->entries[i].key);
+			free(r->entries[i].label);
+			free(r->entries[i].kind);
 			continue;
 		}
 		r->entries[w++] = r->entries[i];
@@ -1117,8 +1294,11 @@ static int report__open(struct report *r, const char *file, struct diag *d)
 
 static void report__free(struct report *r)
 {
-	for (size_t i = 0; i < r->n_entries; i++)
+	for (size_t i = 0; i < r->n_entries; i++) {
 		free(r->entries[i].key);
+		free(r->entries[i].label);
+		free(r->entries[i].kind);
+	}
 	free(r->entries);
 	for (size_t i = 0; r->procs && i < r->n_procs; i++) {
 		free(r->procs[i].base);
@@ -1132,32 +1312,80 @@ static void report__free(struct report *r)
 
 /* ---- comparing ---------------------------------------------------------- */
 
+enum format { F_TEXT, F_JSON, F_MARKDOWN };
+
 struct diff_opts {
 	struct bound *bounds;
 	size_t n_bounds;
 	uint64_t min_pages;
 	uint64_t page_size; /* NEW's; used to turn bytes into pages */
+	enum format format;
 };
 
-/* --min-pages: a change at a role or site is noise when the value is below
- * N pages on both sides. vma_count is measured by the pages of all its VMAs. */
+/* One scope in both reports: the whole report (role "*", no entries), a
+ * process role (key NULL) or a call site in a role. */
+struct pair {
+	const char *role;
+	const struct entry *x, *y; /* BASE's, NEW's; NULL where that side lacks it */
+	struct metrics a, b;
+	int loose; /* sites matched by kind and label, not by key (see loose_match) */
+	int dead;  /* merged into another pair */
+};
+
+static const struct entry *pair__entry(const struct pair *p)
+{
+	return p->y ? p->y : p->x;
+}
+
+static const char *pair__key(const struct pair *p)
+{
+	const struct entry *e = pair__entry(p);
+	return e ? e->key : NULL;
+}
+
+/* The short name: NEW's label, else BASE's. NULL when neither has one. */
+static const char *pair__label(const struct pair *p)
+{
+	if (p->y && p->y->label)
+		return p->y->label;
+	return p->x ? p->x->label : NULL;
+}
+
+static const char *pair__kind(const struct pair *p)
+{
+	const struct entry *e = pair__entry(p);
+	return e ? e->kind : NULL;
+}
+
+/* "label (kind)", "(kind)", or for a process or the whole report what it is. */
+static void pair__site(const struct pair *p, char *buf, size_t len)
+{
+	const char *label = pair__label(p), *kind = pair__kind(p);
+	if (!pair__key(p))
+		snprintf(buf, len, "%s", p->x || p->y ? "(process)" : "(all processes)");
+	else if (label && kind && strcmp(label, kind))
+		snprintf(buf, len, "%s (%s)", label, kind);
+	else
+		snprintf(buf, len, "(%s)", label ? label : kind ? kind : "?");
+}
+
+/* A change is noise when it is smaller than --min-pages pages: faults and
+ * pages count as pages, mapped_bytes in pages, vma_count by the pages of
+ * the VMAs behind it. */
 static int is_noise(const struct diff_opts *o, enum metric m, const struct metrics *a,
 		    const struct metrics *b)
 {
-	uint64_t x, y;
+	uint64_t x = a->v[m], y = b->v[m], d;
 	if (!o->min_pages)
 		return 0;
-	if (m == M_MAPPED_BYTES) {
-		x = a->v[m] / o->page_size;
-		y = b->v[m] / o->page_size;
-	} else if (m == M_VMA_COUNT) {
-		x = a->span_bytes / o->page_size;
-		y = b->span_bytes / o->page_size;
-	} else {
-		x = a->v[m];
-		y = b->v[m];
+	if (m == M_VMA_COUNT) {
+		x = a->span_bytes;
+		y = b->span_bytes;
 	}
-	return x < o->min_pages && y < o->min_pages;
+	d = x > y ? x - y : y - x;
+	if (m == M_MAPPED_BYTES || m == M_VMA_COUNT)
+		d /= o->page_size;
+	return d < o->min_pages;
 }
 
 static int exceeds(const struct bound *bd, uint64_t old, uint64_t new)
@@ -1167,161 +1395,562 @@ static int exceeds(const struct bound *bd, uint64_t old, uint64_t new)
 	return (long double)new * 100.0L > (long double)old * (100.0L + (long double)bd->pct);
 }
 
-static int rows__add(struct rows *rs, const char *role, const char *key, enum metric m,
-		     uint64_t old, uint64_t new)
+struct row {
+	const struct pair *p;
+	enum metric metric;
+};
+
+/* A bound exceeded at a role or the whole report, and the site in it that
+ * grew the most in that metric (NULL if none grew). */
+struct violation {
+	size_t bound;
+	const struct pair *at, *most;
+};
+
+struct result {
+	struct pair *pairs;
+	size_t n_pairs;
+	struct row *rows;
+	size_t n_rows;
+	struct violation *over;
+	size_t n_over;
+	size_t bounds_over; /* bounds with at least one violation */
+	int unmeasured;
+	const char *unmeasured_file;
+};
+
+static void result__free(struct result *res)
 {
-	struct sbuf b = { 0 };
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 64;
-		struct row *v = realloc(rs->v, cap * sizeof(*v));
+	free(res->pairs);
+	free(res->rows);
+	free(res->over);
+}
+
+static double change_pct(uint64_t old, uint64_t new)
+{
+	return ((double)new - (double)old) * 100.0 / (double)old;
+}
+
+/* "+25.0%", "-100.0%", "(new)" (from 0), "+<0.1%" */
+static void format_pct(char *buf, size_t len, uint64_t old, uint64_t new)
+{
+	if (!old) {
+		snprintf(buf, len, "(new)");
+		return;
+	}
+	double pct = change_pct(old, new);
+	if (fabs(pct) < 0.05) /* "-0.0%" would read as no change */
+		snprintf(buf, len, "%s<0.1%%", pct < 0 ? "-" : "+");
+	else
+		snprintf(buf, len, "%+.1f%%", pct);
+}
+
+/* s cut to `width` bytes with "..." where it was cut (at the end, or at the
+ * start when keep_tail), never inside a UTF-8 character. */
+static void fit(char *buf, size_t cap, const char *s, size_t width, int keep_tail)
+{
+	size_t len = strlen(s);
+	if (width < 4)
+		width = 4;
+	if (width > cap - 1)
+		width = cap - 1;
+	if (len <= width) {
+		memcpy(buf, s, len + 1);
+		return;
+	}
+	if (keep_tail) {
+		const char *t = s + len - (width - 3);
+		while (*t && ((unsigned char)*t & 0xc0) == 0x80)
+			t++;
+		snprintf(buf, cap, "...%s", t);
+	} else {
+		size_t n = width - 3;
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		snprintf(buf, cap, "%.*s...", (int)n, s);
+	}
+}
+
+/* The pair of a role and its sites: pairs[i] (key NULL) and pairs[i+1..]. */
+static const struct pair *most_grown(const struct result *res, size_t from, size_t to,
+				     enum metric m)
+{
+	const struct pair *best = NULL;
+	uint64_t grew = 0;
+	for (size_t i = from; i < to; i++) {
+		const struct pair *p = &res->pairs[i];
+		if (!pair__key(p) || p->b.v[m] <= p->a.v[m])
+			continue;
+		if (p->b.v[m] - p->a.v[m] > grew) {
+			grew = p->b.v[m] - p->a.v[m];
+			best = p;
+		}
+	}
+	return best;
+}
+
+static int violation__add(struct result *res, size_t *cap, size_t bound, const struct pair *at,
+			  const struct pair *most)
+{
+	if (res->n_over == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		struct violation *v = realloc(res->over, c * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		rs->v = v;
-		rs->cap = cap;
+		res->over = v;
+		*cap = c;
 	}
-	sbuf__add(&b, key ? "%s vma:%s" : "%s", role, key);
-	struct row *row = &rs->v[rs->n];
-	row->scope = sbuf__take(&b);
-	if (!row->scope)
-		return -ENOMEM;
-	row->metric = m;
-	row->bound = 0;
-	row->old = old;
-	row->new = new;
-	rs->n++;
+	res->over[res->n_over++] = (struct violation){ bound, at, most };
 	return 0;
 }
 
-static void rows__free(struct rows *rs)
+/* The kind, path and label (heap: kind and path alone) of a site, for
+ * loose_match: its key up to the stack, and its label. */
+static int loose_key_cmp(const struct pair *x, const struct pair *y)
 {
-	for (size_t i = 0; i < rs->n; i++)
-		free(rs->v[i].scope);
-	free(rs->v);
-}
-
-static void format_change(char *buf, size_t len, uint64_t old, uint64_t new)
-{
-	char delta[32];
-	if (new >= old)
-		snprintf(delta, sizeof(delta), "+%" PRIu64, new - old);
+	const char *kx = pair__kind(x), *ky = pair__kind(y), *lx, *ly;
+	const char *px = pair__key(x), *py = pair__key(y);
+	size_t nx = strcspn(px, "@"), ny = strcspn(py, "@");
+	int c = memcmp(px, py, nx < ny ? nx : ny);
+	if (c || nx != ny)
+		return c ? c : nx < ny ? -1 : 1;
+	lx = kx && !strcmp(kx, "heap") ? "" : pair__label(x);
+	ly = ky && !strcmp(ky, "heap") ? "" : pair__label(y);
+	if (!lx || !ly)
+		c = !!lx - !!ly;
 	else
-		snprintf(delta, sizeof(delta), "-%" PRIu64, old - new);
-	double pct = old ? ((double)new - (double)old) * 100.0 / (double)old : 0;
-	if (!old)
-		snprintf(buf, len, "%s (new)", delta);
-	else if (fabs(pct) < 0.05) /* "-0.0%" would read as no change */
-		snprintf(buf, len, "%s (%s<0.1%%)", delta, pct < 0 ? "-" : "+");
-	else
-		snprintf(buf, len, "%s (%+.1f%%)", delta,
-			 ((double)new - (double)old) * 100.0 / (double)old);
+		c = strcmp(lx, ly);
+	return c;
 }
 
-/* Rows for one scope; bounds checked when `bounded` (roles and the total).
- * Returns the number of bounds exceeded, or -ENOMEM. */
-static int scope__compare(const struct diff_opts *o, const char *role, const char *key,
-			  const struct metrics *a, const struct metrics *b, int filtered,
-			  int bounded, struct rows *changes, struct rows *over)
+static int loose_cmp(const void *a, const void *b, void *arg)
 {
-	int n_over = 0;
-	for (int m = 0; m < M_NR; m++) {
-		if (filtered && is_noise(o, m, a, b))
-			continue;
-		if (a->v[m] != b->v[m] && rows__add(changes, role, key, m, a->v[m], b->v[m]))
-			return -ENOMEM;
-	}
-	for (size_t k = 0; bounded && k < o->n_bounds; k++) {
-		enum metric m = o->bounds[k].metric;
-		if (filtered && is_noise(o, m, a, b))
-			continue;
-		if (!exceeds(&o->bounds[k], a->v[m], b->v[m]))
-			continue;
-		if (rows__add(over, role, key, m, a->v[m], b->v[m]))
-			return -ENOMEM;
-		over->v[over->n - 1].bound = k;
-		n_over++;
-	}
-	return n_over;
+	const struct pair *ps = arg;
+	int c = loose_key_cmp(&ps[*(const size_t *)a], &ps[*(const size_t *)b]);
+	if (c)
+		return c;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
-static void print_table(const struct rows *rs)
+/* Sites of a role that only one report has, whose stacks differ below the
+ * same short name (an inlined or unsymbolized frame further out, another
+ * caller of the same function), are matched by kind, path and short name:
+ * all such sites of BASE against all of NEW, summed, when both sides have
+ * one. The heap (brk) is grown by whichever allocation crosses its top, so
+ * its unmatched sites are matched by kind and path alone. The merged pair keeps the
+ * place (and key) of the first of them. */
+static int loose_match(struct result *res)
 {
-	int ws = (int)strlen("scope"), wm = (int)strlen("metric"), wo = 3, wn = 3;
-	char num[32];
-	for (size_t i = 0; i < rs->n; i++) {
-		int l = (int)strlen(rs->v[i].scope);
-		ws = l > ws ? l : ws;
-		l = (int)strlen(metric_name(rs->v[i].metric));
-		wm = l > wm ? l : wm;
-		l = snprintf(num, sizeof(num), "%" PRIu64, rs->v[i].old);
-		wo = l > wo ? l : wo;
-		l = snprintf(num, sizeof(num), "%" PRIu64, rs->v[i].new);
-		wn = l > wn ? l : wn;
+	size_t n = res->n_pairs, *idx = malloc((n ? n : 1) * sizeof(*idx)), w = 1;
+	if (!idx)
+		return -ENOMEM;
+	for (size_t k = 1; k < n;) {
+		size_t end = k + 1, m = 0;
+		while (end < n && pair__key(&res->pairs[end]))
+			end++;
+		for (size_t i = k; i < end; i++)
+			if (pair__key(&res->pairs[i]) && !(res->pairs[i].x && res->pairs[i].y))
+				idx[m++] = i;
+		if (m > 1)
+			qsort_r(idx, m, sizeof(*idx), loose_cmp, res->pairs);
+		for (size_t g = 0; g < m;) {
+			size_t h = g + 1, first;
+			int in_a = !!res->pairs[idx[g]].x, in_b = !!res->pairs[idx[g]].y;
+			while (h < m && !loose_key_cmp(&res->pairs[idx[g]], &res->pairs[idx[h]])) {
+				in_a |= !!res->pairs[idx[h]].x;
+				in_b |= !!res->pairs[idx[h]].y;
+				h++;
+			}
+			if (!in_a || !in_b) {
+				g = h;
+				continue;
+			}
+			first = idx[g];
+			for (size_t q = g + 1; q < h; q++)
+				first = idx[q] < first ? idx[q] : first;
+			struct pair *to = &res->pairs[first];
+			to->loose = 1;
+			for (size_t q = g; q < h; q++) {
+				struct pair *from = &res->pairs[idx[q]];
+				if (from == to)
+					continue;
+				if (!to->x)
+					to->x = from->x;
+				if (!to->y)
+					to->y = from->y;
+				metrics__add(&to->a, &from->a);
+				metrics__add(&to->b, &from->b);
+				from->dead = 1;
+			}
+			g = h;
+		}
+		k = end;
 	}
-	printf("%-*s  %-*s  %*s  %*s  %s\n", ws, "scope", wm, "metric", wo, "old", wn, "new",
-	       "change");
-	for (size_t i = 0; i < rs->n; i++) {
-		char change[64];
-		const struct row *r = &rs->v[i];
-		format_change(change, sizeof(change), r->old, r->new);
-		printf("%-*s  %-*s  %*" PRIu64 "  %*" PRIu64 "  %s\n", ws, r->scope, wm,
-		       metric_name(r->metric), wo, r->old, wn, r->new, change);
-	}
+	free(idx);
+	for (size_t k = 1; k < n; k++)
+		if (!res->pairs[k].dead)
+			res->pairs[w++] = res->pairs[k];
+	res->n_pairs = w;
+	return 0;
 }
 
-static void print_exceeded(const struct diff_opts *o, const struct rows *over)
-{
-	for (size_t i = 0; i < over->n; i++) {
-		const struct row *r = &over->v[i];
-		const struct bound *bd = &o->bounds[r->bound];
-		const char *name = metric_name(r->metric);
-		if (!r->old)
-			printf("EXCEEDED %s +%" PRIu64 " from 0 > %g%% at %s (old 0, new %" PRIu64
-			       "; base is 0, so any increase exceeds)\n", name, r->new, bd->pct,
-			       r->scope, r->new);
-		else
-			printf("EXCEEDED %s %+.1f%% > %g%% at %s (old %" PRIu64 ", new %" PRIu64 ")\n",
-			       name, ((double)r->new - (double)r->old) * 100.0 / (double)r->old,
-			       bd->pct, r->scope, r->old, r->new);
-	}
-}
-
-/* Walks both sorted entry lists together. Returns bounds exceeded or -ENOMEM. */
+/* Pairs the sorted entry lists (pairs[0] is the whole report), then the
+ * changes worth showing and the bounds exceeded. */
 static int reports__compare(const struct diff_opts *o, const struct report *a,
-			    const struct report *b)
+			    const struct report *b, struct result *res)
 {
-	struct rows changes = { 0 }, over = { 0 };
 	static const struct metrics zero;
-	size_t i = 0, j = 0, checks = 0;
-	int n_over, err;
-
-	n_over = scope__compare(o, "*", NULL, &a->total, &b->total, 0, 1, &changes, &over);
-	checks += o->n_bounds;
-	while (n_over >= 0 && (i < a->n_entries || j < b->n_entries)) {
+	size_t i = 0, j = 0, n = 1, cap_rows = 0, cap_over = 0;
+	res->pairs = calloc(a->n_entries + b->n_entries + 1, sizeof(*res->pairs));
+	if (!res->pairs)
+		return -ENOMEM;
+	res->pairs[0] = (struct pair){ .role = "*", .a = a->total, .b = b->total };
+	while (i < a->n_entries || j < b->n_entries) {
 		const struct entry *x = i < a->n_entries ? &a->entries[i] : NULL;
 		const struct entry *y = j < b->n_entries ? &b->entries[j] : NULL;
 		int c = !x ? 1 : !y ? -1 : entry_cmp(x, y);
-		const struct entry *e = c <= 0 ? x : y;
-		if (!e->key && c)
-			printf("only in %s: %s\n", c < 0 ? "BASE" : "NEW", e->role);
-		err = scope__compare(o, e->role, e->key, c <= 0 ? &x->m : &zero,
-				     c >= 0 ? &y->m : &zero, 1, !e->key, &changes, &over);
-		checks += e->key ? 0 : o->n_bounds;
-		n_over = err < 0 ? err : n_over + err;
+		struct pair *p = &res->pairs[n++];
+		p->role = (c <= 0 ? x : y)->role;
+		p->x = c <= 0 ? x : NULL;
+		p->y = c >= 0 ? y : NULL;
+		p->a = p->x ? p->x->m : zero;
+		p->b = p->y ? p->y->m : zero;
 		i += c <= 0;
 		j += c >= 0;
 	}
-	if (n_over >= 0) {
-		if (changes.n)
-			print_table(&changes);
-		else
-			printf("no changes\n");
-		print_exceeded(o, &over);
-		if (o->n_bounds)
-			printf("%d of %zu bound checks exceeded\n", n_over, checks);
+	res->n_pairs = n;
+	if (loose_match(res))
+		return -ENOMEM;
+	n = res->n_pairs;
+
+	/* Changes: the whole report and every site; a role's own figures are
+	 * the sum of its sites, checked against the bounds below. */
+	for (size_t k = 0; k < n; k++) {
+		const struct pair *p = &res->pairs[k];
+		if (k && !pair__key(p))
+			continue;
+		for (int m = 0; m < M_NR; m++) {
+			if (p->a.v[m] == p->b.v[m] || is_noise(o, m, &p->a, &p->b))
+				continue;
+			if (res->n_rows == cap_rows) {
+				size_t c = cap_rows ? cap_rows * 2 : 64;
+				struct row *r = realloc(res->rows, c * sizeof(*r));
+				if (!r)
+					return -ENOMEM;
+				res->rows = r;
+				cap_rows = c;
+			}
+			res->rows[res->n_rows++] = (struct row){ p, m };
+		}
 	}
-	rows__free(&changes);
-	rows__free(&over);
-	return n_over;
+
+	/* Bounds: the whole report always; each role unless the change is noise. */
+	for (size_t bd = 0; bd < o->n_bounds; bd++) {
+		enum metric m = o->bounds[bd].metric;
+		size_t before = res->n_over;
+		const struct pair *t = &res->pairs[0];
+		if (exceeds(&o->bounds[bd], t->a.v[m], t->b.v[m]) &&
+		    violation__add(res, &cap_over, bd, t, most_grown(res, 1, n, m)))
+			return -ENOMEM;
+		for (size_t k = 1; k < n; k++) {
+			const struct pair *p = &res->pairs[k];
+			size_t end = k + 1;
+			if (pair__key(p))
+				continue;
+			while (end < n && pair__key(&res->pairs[end]))
+				end++;
+			if (is_noise(o, m, &p->a, &p->b) ||
+			    !exceeds(&o->bounds[bd], p->a.v[m], p->b.v[m]))
+				continue;
+			if (violation__add(res, &cap_over, bd, p, most_grown(res, k + 1, end, m)))
+				return -ENOMEM;
+		}
+		res->bounds_over += res->n_over > before;
+	}
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+#define LINE_MAX_COLS 100
+#define ROLE_COLS 30
+#define SITE_COLS 34
+#define MD_MAX_ROWS 50
+
+static void verdict(const struct diff_opts *o, const struct result *res, char *buf, size_t len)
+{
+	char changes[96], bounds[64];
+	if (o->min_pages)
+		snprintf(changes, sizeof(changes), "%s%zu change%s of %" PRIu64 " pages or more",
+			 res->n_rows ? "" : "no", res->n_rows, res->n_rows == 1 ? "" : "s",
+			 o->min_pages);
+	else
+		snprintf(changes, sizeof(changes), "%s%zu change%s", res->n_rows ? "" : "no",
+			 res->n_rows, res->n_rows == 1 ? "" : "s");
+	if (!res->n_rows) /* "no0 changes" -> "no change" */
+		snprintf(changes, sizeof(changes), o->min_pages ?
+			 "no change of %" PRIu64 " pages or more" : "no change", o->min_pages);
+	if (o->n_bounds)
+		snprintf(bounds, sizeof(bounds), "%zu of %zu bound%s exceeded", res->bounds_over,
+			 o->n_bounds, o->n_bounds == 1 ? "" : "s");
+	else
+		snprintf(bounds, sizeof(bounds), "no bounds given");
+	snprintf(buf, len, "vmaprof diff: %s; %s", changes, bounds);
+}
+
+/* The roles only one report has. */
+static void for_each_lonely(const struct result *res, void (*f)(void *, const char *, int),
+			    void *arg)
+{
+	for (size_t k = 1; k < res->n_pairs; k++) {
+		const struct pair *p = &res->pairs[k];
+		if (!pair__key(p) && !(p->x && p->y))
+			f(arg, p->role, p->y != NULL);
+	}
+}
+
+static void text_lonely(void *arg, const char *role, int in_new)
+{
+	char r[LINE_MAX_COLS];
+	fit(r, sizeof(r), role, LINE_MAX_COLS - 13, 1);
+	printf("only in %s: %s\n", in_new ? "NEW" : "BASE", r);
+}
+
+/* The EXCEEDED line of a violation, and (in *most, "" if none) the site
+ * that grew the most there: "ROLE  SITE  OLD -> NEW (+DELTA)". */
+static void violation__text(const struct diff_opts *o, const struct violation *v, char *head,
+			    size_t hlen, char *most, size_t mlen)
+{
+	const struct bound *bd = &o->bounds[v->bound];
+	enum metric m = bd->metric;
+	const struct pair *p = v->at;
+	char role[ROLE_COLS + 8];
+	fit(role, sizeof(role), p->role, ROLE_COLS, 1);
+	if (!p->a.v[m])
+		snprintf(head, hlen, "EXCEEDED %s from 0 > %g%% at %s (old 0, new %" PRIu64
+			 "; base is 0, so any increase exceeds)", metric_name(m), bd->pct, role,
+			 p->b.v[m]);
+	else
+		snprintf(head, hlen, "EXCEEDED %s %+.1f%% > %g%% at %s (old %" PRIu64 ", new %" PRIu64
+			 ")", metric_name(m), change_pct(p->a.v[m], p->b.v[m]), bd->pct, role,
+			 p->a.v[m], p->b.v[m]);
+	*most = 0;
+	if (v->most) {
+		const struct pair *g = v->most;
+		char site[SITE_COLS * 4], s[SITE_COLS + 8];
+		pair__site(g, site, sizeof(site));
+		fit(s, sizeof(s), site, SITE_COLS, 0);
+		fit(role, sizeof(role), g->role, ROLE_COLS, 1);
+		snprintf(most, mlen, "%s  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRIu64 ")", role, s,
+			 g->a.v[m], g->b.v[m], g->b.v[m] - g->a.v[m]);
+	}
+}
+
+static void print_text(const struct diff_opts *o, const struct result *res)
+{
+	size_t wr = 1, ws = 1, wm = 1;
+	char line[512];
+	for (size_t i = 0; i < res->n_rows; i++) {
+		char site[SITE_COLS * 4];
+		size_t l = strlen(res->rows[i].p->role);
+		wr = l > wr ? l : wr;
+		pair__site(res->rows[i].p, site, sizeof(site));
+		l = strlen(site);
+		ws = l > ws ? l : ws;
+		l = strlen(metric_name(res->rows[i].metric));
+		wm = l > wm ? l : wm;
+	}
+	wr = wr < ROLE_COLS ? wr : ROLE_COLS;
+	ws = ws < SITE_COLS ? ws : SITE_COLS;
+	if (res->unmeasured)
+		printf("note: %s has no fault figures (recorded without the kernel collector); "
+		       "comparing mappings only\n", res->unmeasured_file);
+	for_each_lonely(res, text_lonely, NULL);
+	for (size_t i = 0; i < res->n_rows; i++) {
+		const struct row *r = &res->rows[i];
+		const struct pair *p = r->p;
+		char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], tail[128], pct[32];
+		format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
+		snprintf(tail, sizeof(tail), "%-*s  %" PRIu64 " -> %" PRIu64 "  %s", (int)wm,
+			 metric_name(r->metric), p->a.v[r->metric], p->b.v[r->metric], pct);
+		pair__site(p, site, sizeof(site));
+		/* a line that would pass the limit gives up site, then role, columns */
+		size_t room = LINE_MAX_COLS > strlen(tail) + 4 ? LINE_MAX_COLS - strlen(tail) - 4 : 0;
+		size_t sw = ws, rw = wr;
+		if (sw + rw > room) {
+			sw = room > rw + 12 ? room - rw : 12;
+			rw = room > sw + 12 ? room - sw : 12;
+		}
+		fit(role, sizeof(role), p->role, rw, 1);
+		fit(s, sizeof(s), site, sw, 0);
+		printf("%-*s  %-*s  %s\n", (int)rw, role, (int)sw, s, tail);
+	}
+	for (size_t i = 0; i < res->n_over; i++) {
+		char most[256];
+		violation__text(o, &res->over[i], line, sizeof(line), most, sizeof(most));
+		printf("%s\n", line);
+		if (*most)
+			printf("  most growth: %s\n", most);
+	}
+	verdict(o, res, line, sizeof(line));
+	printf("%s\n", line);
+}
+
+/* A markdown table cell: in a code span, '|' escaped (GFM splits cells
+ * on it even there) and no backticks. */
+static void md_cell(const char *s)
+{
+	putchar('`');
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else if (*s == '`')
+			putchar('\'');
+		else if ((unsigned char)*s >= 0x20)
+			putchar(*s);
+	}
+	putchar('`');
+}
+
+static void md_lonely(void *arg, const char *role, int in_new)
+{
+	printf("- only in %s: ", in_new ? "NEW" : "BASE");
+	md_cell(role);
+	putchar('\n');
+}
+
+static void print_markdown(const struct diff_opts *o, const struct result *res)
+{
+	char line[512];
+	verdict(o, res, line, sizeof(line));
+	printf("**%s**\n", line);
+	if (res->unmeasured)
+		printf("\nnote: %s has no fault figures (recorded without the kernel collector); "
+		       "comparing mappings only\n", res->unmeasured_file);
+	if (res->n_rows) {
+		printf("\n| role | site | metric | old | new | change |\n"
+		       "|:--|:--|:--|--:|--:|--:|\n");
+		for (size_t i = 0; i < res->n_rows && i < MD_MAX_ROWS; i++) {
+			const struct row *r = &res->rows[i];
+			const struct pair *p = r->p;
+			char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], pct[32];
+			pair__site(p, site, sizeof(site));
+			fit(s, sizeof(s), site, SITE_COLS + 6, 0);
+			fit(role, sizeof(role), p->role, ROLE_COLS, 1);
+			format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
+			fputs("| ", stdout);
+			md_cell(role);
+			fputs(" | ", stdout);
+			md_cell(s);
+			printf(" | %s | %" PRIu64 " | %" PRIu64 " | %s |\n", metric_name(r->metric),
+			       p->a.v[r->metric], p->b.v[r->metric], pct);
+		}
+		if (res->n_rows > MD_MAX_ROWS)
+			printf("\n%zu more changes: see `vmaprof diff --format text`\n",
+			       res->n_rows - MD_MAX_ROWS);
+	}
+	putchar('\n');
+	for_each_lonely(res, md_lonely, NULL);
+	for (size_t i = 0; i < res->n_over; i++) {
+		char most[256];
+		violation__text(o, &res->over[i], line, sizeof(line), most, sizeof(most));
+		fputs("- ", stdout);
+		md_cell(line);
+		if (*most) {
+			fputs(", most growth: ", stdout);
+			md_cell(most);
+		}
+		putchar('\n');
+	}
+}
+
+static json_t *json_count(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* x rounded to 0.1 (no libm here) */
+static double round1(double x)
+{
+	if (fabs(x) >= 1e15)
+		return x;
+	return (double)(long long)(x * 10 + (x < 0 ? -0.5 : 0.5)) / 10;
+}
+
+/* role, label, kind, key, (metric,) old, new, change_pct of one scope */
+static json_t *json_scope(const struct pair *p, int m, int with_metric)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "role", json_string(p->role));
+	json_object_set_new(o, "label", json_str_or_null(pair__key(p) ? pair__label(p) : NULL));
+	json_object_set_new(o, "kind", json_str_or_null(pair__kind(p)));
+	json_object_set_new(o, "key", json_str_or_null(pair__key(p)));
+	if (with_metric)
+		json_object_set_new(o, "metric", json_string(metric_name(m)));
+	json_object_set_new(o, "old", json_count(p->a.v[m]));
+	json_object_set_new(o, "new", json_count(p->b.v[m]));
+	json_object_set_new(o, "change_pct", p->a.v[m] ?
+			    json_real(round1(change_pct(p->a.v[m], p->b.v[m]))) :
+			    json_null());
+	return o;
+}
+
+static void json_lonely(void *arg, const char *role, int in_new)
+{
+	json_t **arrs = arg;
+	json_array_append_new(arrs[in_new], json_string(role));
+}
+
+static int print_json(const struct diff_opts *o, const struct result *res)
+{
+	char line[512];
+	json_t *doc = json_object(), *bounds = json_array(), *changes = json_array();
+	json_t *only[2] = { json_array(), json_array() };
+	verdict(o, res, line, sizeof(line));
+	json_object_set_new(doc, "verdict", json_string(res->n_over ? "exceeded" : "ok"));
+	json_object_set_new(doc, "summary", json_string(line));
+	json_object_set_new(doc, "min_pages", json_count(o->min_pages));
+	snprintf(line, sizeof(line), "%s has no fault figures (recorded without the kernel "
+		 "collector); comparing mappings only", res->unmeasured_file ? res->unmeasured_file : "");
+	json_object_set_new(doc, "note", res->unmeasured ? json_string(line) : json_null());
+	for (size_t bd = 0; bd < o->n_bounds; bd++) {
+		json_t *b = json_object(), *ex = json_array();
+		json_object_set_new(b, "metric", json_string(metric_name(o->bounds[bd].metric)));
+		json_object_set_new(b, "max_increase_pct", json_real(o->bounds[bd].pct));
+		for (size_t i = 0; i < res->n_over; i++) {
+			const struct violation *v = &res->over[i];
+			if (v->bound != bd)
+				continue;
+			json_t *e = json_scope(v->at, o->bounds[bd].metric, 0);
+			json_object_del(e, "label");
+			json_object_del(e, "kind");
+			json_object_del(e, "key");
+			json_object_set_new(e, "most_grown", v->most ?
+					    json_scope(v->most, o->bounds[bd].metric, 0) : json_null());
+			json_array_append_new(ex, e);
+		}
+		json_object_set_new(b, "exceeded", ex);
+		json_array_append_new(bounds, b);
+	}
+	for (size_t i = 0; i < res->n_rows; i++)
+		json_array_append_new(changes, json_scope(res->rows[i].p, res->rows[i].metric, 1));
+	for_each_lonely(res, json_lonely, only);
+	json_object_set_new(doc, "bounds", bounds);
+	json_object_set_new(doc, "changes", changes);
+	json_object_set_new(doc, "only_in_base", only[0]);
+	json_object_set_new(doc, "only_in_new", only[1]);
+	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	printf("%s\n", text);
+	free(text);
+	return 0;
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -1333,14 +1962,17 @@ void diff__usage(FILE *f)
 	metric_list(others, sizeof(others), FC_N, M_NR);
 	fprintf(f,
 		"usage: vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
+		"                    [--format text|json|markdown]\n"
 		"  METRIC   %s\n"
 		"           %s\n"
 		"  PCT      allowed increase over BASE, like 10%% (bound: new <= base * (1 + PCT/100));\n"
 		"           where BASE is 0 any increase exceeds\n"
-		"  --min-pages N  ignore role and VMA changes below N pages on both sides\n"
-		"           (faults count as pages); the whole-report totals are always checked\n"
+		"  --min-pages N  a change smaller than N pages is noise: not shown, and a\n"
+		"           process's is not checked (default %d; faults count as pages); the\n"
+		"           whole-report totals are always checked\n"
+		"  --format text (default) | json (for scripts) | markdown (for a CI comment)\n"
 		"exit: 0 every bound holds, 1 a bound is exceeded, 2 bad input\n",
-		classes, others);
+		classes, others, DIFF_MIN_PAGES);
 }
 
 /* Plain decimal only: "10", "10%", "2.5%"; no signs, exponents, hex, inf. */
@@ -1404,13 +2036,15 @@ int diff__main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "max-increase", required_argument, NULL, 'm' },
 		{ "min-pages", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct diff_opts o = { 0 };
+	struct diff_opts o = { .min_pages = DIFF_MIN_PAGES, .format = F_TEXT };
+	struct result res = { 0 };
 	struct report base = { 0 }, new = { 0 };
 	struct diag d = { .why = "" };
-	int c, rc = 2, n_over, saved_opterr = opterr;
+	int c, rc = 2, saved_opterr = opterr;
 
 	o.bounds = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*o.bounds));
 	if (!o.bounds) {
@@ -1430,6 +2064,19 @@ int diff__main(int argc, char **argv)
 		case 'p':
 			if (parse_count(optarg, &o.min_pages)) {
 				diag__fail(&d, "--min-pages %s: expected a number of pages", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'f':
+			if (!strcmp(optarg, "text")) {
+				o.format = F_TEXT;
+			} else if (!strcmp(optarg, "json")) {
+				o.format = F_JSON;
+			} else if (!strcmp(optarg, "markdown")) {
+				o.format = F_MARKDOWN;
+			} else {
+				diag__fail(&d, "--format %s: unknown format (one of: text json markdown)",
+					   optarg);
 				goto cleanup;
 			}
 			break;
@@ -1465,18 +2112,27 @@ int diff__main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (base.unmeasured || new.unmeasured)
-		printf("note: %s has no fault figures (recorded without the kernel collector); "
-		       "comparing mappings only\n", base.unmeasured ? base.file : new.file);
-	n_over = reports__compare(&o, &base, &new);
-	if (n_over < 0) {
+	res.unmeasured = base.unmeasured || new.unmeasured;
+	res.unmeasured_file = base.unmeasured ? base.file : new.file;
+	if (reports__compare(&o, &base, &new, &res)) {
 		diag__fail(&d, "out of memory");
 		goto cleanup;
 	}
-	rc = n_over ? 1 : 0;
+	if (o.format == F_JSON) {
+		if (print_json(&o, &res)) {
+			diag__fail(&d, "out of memory");
+			goto cleanup;
+		}
+	} else if (o.format == F_MARKDOWN) {
+		print_markdown(&o, &res);
+	} else {
+		print_text(&o, &res);
+	}
+	rc = res.n_over ? 1 : 0;
 cleanup:
 	if (d.why[0])
 		fprintf(stderr, "vmaprof diff: %s\n", d.why);
+	result__free(&res);
 	report__free(&base);
 	report__free(&new);
 	free(o.bounds);

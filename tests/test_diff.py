@@ -18,7 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures", "diff")
 VMAPROF = os.environ.get("VMAPROF", "vmaprof")
 SYSTEM_PYTHON = "/usr/bin/python3"
-VALID = ["base.json", "same.json", "worse.json", "reordered.json", "unmeasured.json"]
+VALID = ["base.json", "same.json", "worse.json", "reordered.json", "unmeasured.json",
+         "doubled.json", "cxx_v1.json", "cxx_v2.json"]
 CHILD = "root:exec(app)/fork[1]"  # the process that makes the COW copies
 
 
@@ -49,6 +50,28 @@ def expect(rc_want, args, what):
 
 def exceeded(out):
     return [line for line in out.splitlines() if line.startswith("EXCEEDED")]
+
+
+def only_verdict(out, what, bounds="no bounds given", pages=16):
+    """Nothing but the verdict line: no change above the noise floor."""
+    floor = f"no change of {pages} pages or more" if pages else "no change"
+    want = f"vmaprof diff: {floor}; {bounds}\n"
+    check(out == want, f"{what}: expected only {want!r}, got:\n{out}")
+
+
+def rows(out, role, site):
+    """The change lines of one site: [metric, old, new, change] each."""
+    got = []
+    for line in out.splitlines():
+        cols = [c.strip() for c in line.split("  ") if c.strip()]
+        if len(cols) == 5 and cols[0].strip() == role and cols[1].strip() == site:
+            old, new = cols[3].split(" -> ")
+            got.append([cols[2].strip(), old, new, cols[4]])
+    return got
+
+
+def most_growth(out):
+    return [line for line in out.splitlines() if line.startswith("  most growth: ")]
 
 
 def bad_input(args, what, needle):
@@ -89,6 +112,11 @@ def t_schema():
     """Good fixtures are valid; each bad one is caught, with the right status."""
     rc, out = validate([fx(n) for n in VALID])
     check(rc == 0, f"fixtures against the JSON Schema:\n{out}")
+    v2 = json.load(open(fx("cxx_v2.json")))
+    vmas = [v for p in v2["processes"] for v in p["vmas"]]
+    check(v2["schema_version"] == 2 and any(v.get("instances", 1) > 1 for v in vmas) and
+          any(f.get("mangled") for v in vmas for f in v["stack"]) and
+          all("label" in v for v in vmas), "cxx_v2.json lacks the schema_version 2 fields")
     for name, want, needle in [("wrong_version.json", 1, "$.schema_version"),
                                ("missing_field.json", 1, "'faults' is a required property"),
                                ("not_json.json", 2, "cannot read a JSON document")]:
@@ -107,8 +135,17 @@ def t_schema():
             ("inherited without inherited_from",
              lambda r: r["processes"][1]["vmas"][1].update(inherited_from=None), "inherited_from"),
             ("forked_from without time", lambda r: r["processes"][1]["forked_from"].pop("time_ns"),
-             "time_ns")]:
-        doc = copy.deepcopy(base)
+             "time_ns"),
+            # version-2 fields, on a version-2 report
+            ("instances 0", lambda r: r["processes"][0]["vmas"][3].update(instances=0),
+             "instances"),
+            ("a numeric label", lambda r: r["processes"][0]["vmas"][3].update(label=7), "label"),
+            ("a numeric mangled", lambda r: r["processes"][0]["vmas"][3]["stack"][0]
+             .update(mangled=7), "mangled"),
+            ("a site without its key", lambda r: r["processes"][0]["sites"][0].pop("key"),
+             "key")]:
+        doc = copy.deepcopy(v2 if what.startswith(("instances", "a numeric", "a site"))
+                            else base)
         edit(doc)
         path = written(doc)
         try:
@@ -127,25 +164,30 @@ def t_schema():
 
 
 def t_same():
+    """Same vs same: the verdict line and nothing else."""
     out, _ = expect(0, [fx("base.json"), fx("same.json"), "--max-increase", "cow_copy=0%",
                         "--max-increase", "mapped_bytes=0%"], "identical reports")
-    check(not exceeded(out), f"identical reports exceeded a bound:\n{out}")
-    check("no changes" in out, f"identical reports: expected 'no changes':\n{out}")
+    only_verdict(out, "identical reports", "0 of 2 bounds exceeded")
+    out, _ = expect(0, [fx("base.json"), fx("same.json"), "--min-pages", "0"], "--min-pages 0")
+    only_verdict(out, "identical reports, every change shown", pages=0)
 
 
 def t_worse():
     args = [fx("base.json"), fx("worse.json")]
     out, _ = expect(1, args + ["--max-increase", "cow_copy=10%"], "cow_copy +25% vs 10%")
     ex = exceeded(out)
-    want = f"EXCEEDED cow_copy +25.0% > 10% at {CHILD} (old 400, new 500)"
-    check(want in ex, f"missing {want!r} in:\n{out}")
-    check("EXCEEDED cow_copy +25.0% > 10% at * (old 400, new 500)" in ex,
-          f"the whole-report total should exceed too:\n{out}")
-    check(all(" cow_copy " in e for e in ex), f"only cow_copy was bounded:\n{out}")
-    site = f"{CHILD} vma:anon@alloc_buffer<main<__libc_start_call_main"
-    rows = [line.split() for line in out.splitlines() if line.startswith(site + " ")]
-    check(any(r[-5:] == ["cow_copy", "400", "500", "+100", "(+25.0%)"] for r in rows),
-          f"no per-VMA row for the buffer's call site {site!r}:\n{out}")
+    check(ex == [f"EXCEEDED cow_copy +25.0% > 10% at * (old 400, new 500)",
+                 f"EXCEEDED cow_copy +25.0% > 10% at {CHILD} (old 400, new 500)"],
+          f"expected the total and the child to exceed, nothing else:\n{out}")
+    growth = f"  most growth: {CHILD}  alloc_buffer (anon)  400 -> 500 (+100)"
+    check(most_growth(out) == [growth, growth],
+          f"each violation should name the buffer's call site:\n{out}")
+    got = rows(out, CHILD, "alloc_buffer (anon)")
+    check(["cow_copy", "400", "500", "+25.0%"] in got,
+          f"no cow_copy line for the buffer's call site in {CHILD}:\n{out}")
+    check(not rows(out, CHILD, "(process)"), f"a role's own sum is not a change line:\n{out}")
+    check(out.splitlines()[-1] == "vmaprof diff: 6 changes of 16 pages or more; "
+          "1 of 1 bound exceeded", f"verdict:\n{out}")
     out, _ = expect(0, args + ["--max-increase", "cow_copy=30%"], "cow_copy +25% vs 30%")
     check(not exceeded(out), f"30% bound reported exceeded:\n{out}")
     expect(0, args + ["--max-increase", "cow_copy=25"], "PCT without '%', exact bound")
@@ -156,12 +198,29 @@ def t_worse():
            "a decrease")
 
 
+def t_doubled():
+    """The root's buffer doubled: the lines name its call site, the bound's
+    violation names it as the site that grew the most."""
+    out, _ = expect(1, [fx("base.json"), fx("doubled.json"), "--max-increase",
+                        "demand_zero=50%"], "a doubled buffer")
+    got = rows(out, "root:exec(app)", "alloc_buffer (anon)")
+    for want in (["demand_zero", "1000", "2000", "+100.0%"],
+                 ["mapped_bytes", "4096000", "8192000", "+100.0%"]):
+        check(want in got, f"missing {want} for alloc_buffer:\n{out}")
+    sites = {line.split("  ")[1] for line in out.splitlines()
+             if line.startswith("root:exec(app) ")}
+    check(sites == {"alloc_buffer (anon)"}, f"only the buffer's site changed: {sites}\n{out}")
+    check(most_growth(out) and all("root:exec(app)  alloc_buffer (anon)  1000 -> 2000 (+1000)"
+                                   in m for m in most_growth(out)),
+          f"the violation should name alloc_buffer:\n{out}")
+
+
 def t_first_shape():
     """Reports of the first shape (six classes, no populated) still read:
     the classes added since count as 0 there."""
     out, _ = expect(0, [fx("first_shape.json"), fx("same.json"), "--max-increase",
                         "cow_copy=0%", "--max-increase", "zero_page=0%"], "old vs new shape")
-    check("no changes" in out, f"expected 'no changes':\n{out}")
+    only_verdict(out, "old vs new shape", "0 of 2 bounds exceeded")
     out, _ = expect(1, [fx("first_shape.json"), fx("worse.json"), "--max-increase",
                         "cow_copy=10%"], "old base, worse new")
     check(exceeded(out), f"the bound should be exceeded:\n{out}")
@@ -183,7 +242,7 @@ def t_streamed():
     """VMA lists are read one object at a time from the text (big reports):
     strings with quotes, brackets and escapes inside them, other spacing and
     member order must not confuse that; a broken VMA object is exit 2."""
-    tricky = '/tmp/a "dir" ]}[{ \\ with, commas/lib.so'
+    tricky = '/usr/a "dir" ]}[{ \\ with, commas/lib.so'
     paths = []
     for name in ("base.json", "worse.json"):
         doc = json.load(open(fx(name)))
@@ -199,7 +258,7 @@ def t_streamed():
         paths.append(f.name)
     try:
         out, _ = expect(0, [paths[0], paths[0]], "tricky strings, same")
-        check("no changes" in out, f"expected 'no changes':\n{out}")
+        only_verdict(out, "tricky strings, same")
         out, _ = expect(1, [paths[0], paths[1], "--max-increase", "cow_copy=10%"],
                         "tricky strings, worse")
         check("EXCEEDED cow_copy +25.0% > 10% at * (old 400, new 500)" in out, out)
@@ -215,26 +274,47 @@ def t_streamed():
             os.unlink(q)
 
 
+ALL_METRICS = ("demand_zero", "zero_page", "cow_copy", "cow_reuse", "file", "shmem",
+               "shared_write", "other", "total_faults", "pages_allocated", "vma_count",
+               "mapped_bytes")
+
+
 def t_reordered():
     """Other pids, addresses, times and order: matched by role and call site."""
-    out, _ = expect(0, [fx("base.json"), fx("reordered.json")] +
-                    sum((["--max-increase", m + "=0%"] for m in (
-                        "demand_zero", "cow_copy", "cow_reuse", "file", "shared_write", "other",
-                        "total_faults", "pages_allocated", "vma_count", "mapped_bytes")), []),
+    out, _ = expect(0, [fx("base.json"), fx("reordered.json"), "--min-pages", "0"] +
+                    sum((["--max-increase", m + "=0%"] for m in ALL_METRICS), []),
                     "reordered copy")
-    check("no changes" in out and not exceeded(out), f"reordered copy reported changes:\n{out}")
+    only_verdict(out, "reordered copy", f"0 of {len(ALL_METRICS)} bounds exceeded", pages=0)
 
 
 def t_min_pages():
-    """Below N pages a role's change is noise; the whole-report total still counts."""
+    """A change smaller than N pages is noise: not shown, a role's not
+    checked; the whole-report total still is."""
     args = [fx("base.json"), fx("worse.json"), "--max-increase", "cow_copy=10%"]
-    out, _ = expect(1, args + ["--min-pages", "1000"], "--min-pages 1000")
+    out, _ = expect(1, args + ["--min-pages", "101"], "--min-pages 101")
     ex = exceeded(out)
     check(len(ex) == 1 and " at * " in ex[0], f"only the total should exceed:\n{out}")
-    check(CHILD not in out, f"the role's change (400 -> 500 < 1000 pages) is shown:\n{out}")
-    out, _ = expect(1, args + ["--min-pages", "500"], "--min-pages 500")
+    check(CHILD not in out.replace("most growth: " + CHILD, ""),
+          f"the role's change (+100 < 101 pages) is shown:\n{out}")
+    check(out.splitlines()[-1].startswith("vmaprof diff: no change of 101 pages or more;"),
+          f"verdict:\n{out}")
+    out, _ = expect(1, args + ["--min-pages", "100"], "--min-pages 100")
     check(any(f"at {CHILD} " in e for e in exceeded(out)),
-          f"500 pages is not below 500: the role should be checked:\n{out}")
+          f"+100 pages is not below 100: the role should be checked:\n{out}")
+    check(rows(out, CHILD, "alloc_buffer (anon)"), f"the site's change is shown:\n{out}")
+    # default 16: a 10-page change is noise, a 20-page one is not
+    for grow, shown in ((10, False), (20, True)):
+        doc = json.load(open(fx("base.json")))
+        v = doc["processes"][0]["vmas"][6]
+        v["faults"]["file"] += grow
+        v["faults"]["total"] += grow
+        path = written(doc)
+        try:
+            out, _ = expect(0, [fx("base.json"), path], f"+{grow} file faults")
+        finally:
+            os.unlink(path)
+        got = rows(out, "root:exec(app)", "load_data (file)")
+        check(bool(got) == shown, f"+{grow} pages {'not ' if shown else ''}shown:\n{out}")
 
 
 def t_new_role():
@@ -253,10 +333,180 @@ def t_new_role():
     role = "root:exec(app)/fork[3]"
     check(f"only in NEW: {role}" in out, f"no 'only in NEW' line for {role}:\n{out}")
     ex = exceeded(out)
-    check(any(f"at {role} " in e and "base is 0" in e and "(old 0, new 400" in e for e in ex),
-          f"the new role should exceed from base 0, saying so:\n{out}")
-    check(any("+100.0% > 50% at * (old 400, new 800)" in e for e in ex),
+    check(f"EXCEEDED cow_copy from 0 > 50% at {role} (old 0, new 400; base is 0, so any "
+          "increase exceeds)" in ex, f"the new role should exceed from base 0, saying so:\n{out}")
+    check("EXCEEDED cow_copy +100.0% > 50% at * (old 400, new 800)" in ex,
           f"the total doubled:\n{out}")
+    check(["cow_copy", "0", "400", "(new)"] in rows(out, role, "alloc_buffer (anon)"),
+          f"the new role's site:\n{out}")
+
+
+def with_vmas(doc, paths, pages=32, fn="open_shared"):
+    """doc's root with one file VMA per path, each `pages` pages with that
+    many file faults, created at `fn`."""
+    root = doc["processes"][0]
+    base = root["vmas"][6]
+    for i, path in enumerate(paths):
+        v = copy.deepcopy(base)
+        v.update(id=100 + i, start=base["start"] + (0x100000 * (i + 1)), path=path,
+                 label=None)
+        v.pop("label")
+        v["end"] = v["start"] + pages * 4096
+        v["stack"] = copy.deepcopy(v["stack"])
+        v["stack"][0]["function"] = fn
+        v["faults"]["file"] = v["faults"]["total"] = pages
+        root["vmas"].append(v)
+        root["faults"]["file"] += pages
+        root["faults"]["total"] += pages
+    return doc
+
+
+RUN1 = ["/dev/shm/sem.XyZ123 (deleted)", "/tmp/tmpk3j4h5g1", "/memfd:buf1234 (deleted)",
+        "/dev/shm/pulse-shm-2384791", "/proc/1000/task/1000/mem", "/var/tmp/app.Qx81aB",
+        "/run/user/1000/app.31337.cache"]
+RUN2 = ["/dev/shm/sem.8XlN0Q", "/tmp/tmpabcdefgh", "/memfd:buf98 (deleted)",
+        "/dev/shm/pulse-shm-93", "/proc/4242/task/4243/mem", "/var/tmp/app.zz9PQr",
+        "/run/user/0/app.90210.cache"]
+
+
+def t_random_names():
+    """Names made up per run (/dev/shm, /tmp, memfd numbers, pids) match."""
+    base = json.load(open(fx("base.json")))
+    a = written(with_vmas(copy.deepcopy(base), RUN1))
+    b = written(with_vmas(copy.deepcopy(base), RUN2))
+    c = written(with_vmas(copy.deepcopy(base), ["/usr/share/app/a.bin"]))
+    d = written(with_vmas(copy.deepcopy(base), ["/usr/share/app/b.bin"]))
+    try:
+        out, _ = expect(0, [a, b, "--min-pages", "0"], "random names")
+        only_verdict(out, "random names", pages=0)
+        out, _ = expect(0, [a, b, "--min-pages", "0", "--format", "json"], "random names, json")
+        check(json.loads(out)["changes"] == [], out)
+        # the keys, as a change from BASE shows them
+        out, _ = expect(0, [fx("base.json"), b, "--format", "json"], "normalised keys")
+        keys = {c["key"].split("@")[0] for c in json.loads(out)["changes"] if c["key"]}
+        for want in ("file:/dev/shm/sem.*", "file:/tmp/*", "file:/memfd:buf*",
+                     "file:/dev/shm/pulse-*", "file:/proc/*/task/*/mem", "file:/var/tmp/app.*",
+                     "file:/run/user/*/app.*.cache"):
+            check(want in keys, f"no key {want!r} in {sorted(keys)}")
+        # names that are not made up per run still tell files apart
+        out, _ = expect(0, [c, d], "two real files")
+        check(rows(out, "root:exec(app)", "open_shared (file)"),
+              f"a.bin vs b.bin should differ:\n{out}")
+    finally:
+        for q in (a, b, c, d):
+            os.unlink(q)
+
+
+def t_json():
+    """--format json: the documented keys, the numbers, the violations."""
+    out, _ = expect(1, [fx("base.json"), fx("worse.json"), "--max-increase", "cow_copy=10%",
+                        "--format", "json"], "json")
+    doc = json.loads(out)
+    for k in ("verdict", "summary", "min_pages", "note", "bounds", "changes", "only_in_base",
+              "only_in_new"):
+        check(k in doc, f"json lacks {k!r}: {sorted(doc)}")
+    check(doc["verdict"] == "exceeded" and doc["min_pages"] == 16, out)
+    ch = [c for c in doc["changes"] if c["role"] == CHILD and c["metric"] == "cow_copy"]
+    check(len(ch) == 1, f"one cow_copy change in {CHILD}: {doc['changes']}")
+    c = ch[0]
+    check(set(c) >= {"role", "label", "kind", "key", "metric", "old", "new", "change_pct"}, c)
+    check((c["label"], c["kind"], c["old"], c["new"], c["change_pct"]) ==
+          ("alloc_buffer", "anon", 400, 500, 25.0), c)
+    check(c["key"] == "anon@alloc_buffer<main<__libc_start_call_main", c)
+    b = doc["bounds"]
+    check(len(b) == 1 and b[0]["metric"] == "cow_copy" and b[0]["max_increase_pct"] == 10, b)
+    roles = [e["role"] for e in b[0]["exceeded"]]
+    check(roles == ["*", CHILD], roles)
+    for e in b[0]["exceeded"]:
+        check(e["most_grown"]["label"] == "alloc_buffer" and e["most_grown"]["role"] == CHILD, e)
+    out, _ = expect(0, [fx("base.json"), fx("same.json"), "--format", "json"], "json, same")
+    doc = json.loads(out)
+    check(doc["verdict"] == "ok" and doc["changes"] == [] and doc["bounds"] == [], out)
+    check(doc["summary"] == "vmaprof diff: no change of 16 pages or more; no bounds given", out)
+    _, err = expect(2, [fx("base.json"), fx("not_json.json"), "--format", "json"], "json, bad")
+
+
+def t_markdown():
+    """--format markdown: the verdict, a table with the site, the violations."""
+    out, _ = expect(1, [fx("base.json"), fx("doubled.json"), "--max-increase",
+                        "demand_zero=50%", "--format", "markdown"], "markdown")
+    lines = out.splitlines()
+    check(lines[0].startswith("**vmaprof diff: ") and lines[0].endswith("**"), out)
+    i = lines.index("| role | site | metric | old | new | change |")
+    check(lines[i + 1] == "|:--|:--|:--|--:|--:|--:|", out)
+    table = [ln for ln in lines[i + 2:] if ln.startswith("| ")]
+    check("| `root:exec(app)` | `alloc_buffer (anon)` | demand_zero | 1000 | 2000 | +100.0% |"
+          in table, out)
+    check(all(ln.count(" | ") == 5 for ln in table), f"a cell broke the table:\n{out}")
+    check(any(ln.startswith("- `EXCEEDED demand_zero") and "alloc_buffer" in ln
+              for ln in lines), out)
+    out, _ = expect(0, [fx("base.json"), fx("same.json"), "--format", "markdown"],
+                    "markdown, same")
+    check("|" not in out and out.startswith("**vmaprof diff: no change"), out)
+
+
+def t_long_names():
+    """Lines fit 100 columns: long roles, function names and paths are cut."""
+    doc = json.load(open(fx("base.json")))
+    new = copy.deepcopy(doc)
+    for d, grow in ((doc, 0), (new, 100)):
+        v = d["processes"][0]["vmas"][6]
+        v["path"] = "/usr/share/" + "very-long-directory/" * 40 + "data.bin"
+        v["stack"] = [dict(v["stack"][0], function="ns::" + "Template<Deep|Name>::" * 60 +
+                           f"load{i}()") for i in range(30)]
+        for o in (v, d["processes"][0]):
+            o["faults"]["file"] += grow
+            o["faults"]["total"] += grow
+        d["processes"][0]["execs"][0]["path"] = "/opt/" + "x" * 300
+    a, b = written(doc), written(new)
+    try:
+        for fmt in ("text", "markdown"):
+            out, _ = expect(1, [a, b, "--format", fmt, "--max-increase", "file=10%"],
+                            f"long names, {fmt}")
+            check("..." in out, f"nothing was cut:\n{out}")
+            if fmt == "text":
+                long = [ln for ln in out.splitlines() if len(ln) > 100]
+                check(not long, f"lines over 100 columns: {long}")
+                check(any(ln.startswith("...") and "Template<Deep|Name>" in ln
+                          for ln in out.splitlines()), out)
+            else:
+                table = [ln for ln in out.splitlines() if ln.startswith("| ")]
+                check(table and all(ln.count(" | ") == 5 for ln in table), out)
+                check(all(len(ln) < 200 for ln in table), out)
+        out, _ = expect(1, [a, b, "--format", "json", "--max-increase", "file=10%"], "json")
+        keys = [c["key"] for c in json.loads(out)["changes"] if c["key"]]
+        check(keys and all(len(k) > 1000 for k in keys), "json keeps the whole key")
+    finally:
+        os.unlink(a)
+        os.unlink(b)
+
+
+def t_v1_v2():
+    """A schema_version 1 and a 2 report of one run match exactly: stacks
+    keyed by the raw symbol, `instances` counted; v2's label names the site."""
+    out, _ = expect(0, [fx("cxx_v1.json"), fx("cxx_v2.json"), "--min-pages", "0"] +
+                    sum((["--max-increase", m + "=0%"] for m in ALL_METRICS), []), "v1 vs v2")
+    only_verdict(out, "v1 vs v2", f"0 of {len(ALL_METRICS)} bounds exceeded", pages=0)
+    out, _ = expect(0, [fx("cxx_v2.json"), fx("cxx_v1.json"), "--min-pages", "0"], "v2 vs v1")
+    only_verdict(out, "v2 vs v1", pages=0)
+    v2 = json.load(open(fx("cxx_v2.json")))
+    root = v2["processes"][0]
+    data = next(v for v in root["vmas"] if v["label"] == "app::Data::load()")
+    data["faults"]["file"] += 100
+    data["faults"]["total"] += 100
+    pool = next(v for v in root["vmas"] if v.get("instances", 1) > 1)
+    pool["instances"] += 20
+    path = written(v2)
+    try:
+        out, _ = expect(0, [fx("cxx_v1.json"), path], "v1 vs a grown v2")
+    finally:
+        os.unlink(path)
+    check(["file", "16", "116", "+625.0%"] in rows(out, "root:exec(app)",
+                                                    "app::Data::load() (file)"),
+          f"the demangled label should name the site:\n{out}")
+    check(["vma_count", "20", "40", "+100.0%"] in rows(out, "root:exec(app)",
+                                                      "app::Pool::take() (anon)"),
+          f"instances should count in vma_count:\n{out}")
 
 
 def t_deterministic():
@@ -279,6 +529,21 @@ def t_bad_version():
 def t_missing_field():
     bad_input([fx("base.json"), fx("missing_field.json")], "a process without faults",
               "processes[1].faults")
+
+
+def t_bad_format():
+    bad_input([fx("base.json"), fx("same.json"), "--format", "yaml"], "format yaml",
+              "--format yaml: unknown format (one of: text json markdown)")
+    bad_input([fx("base.json"), fx("same.json"), "--format"], "no format", "--format")
+
+
+def t_help():
+    """`vmaprof diff --help` and `vmaprof --help` show the options."""
+    for args in (["diff", "--help"], ["--help"]):
+        p = subprocess.run([VMAPROF, *args], capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, f"{args}: exit {p.returncode}")
+        for o in ("--max-increase", "--min-pages", "--format text|json|markdown", "default 16"):
+            check(o in p.stdout, f"`vmaprof {' '.join(args)}` does not show {o!r}:\n{p.stdout}")
 
 
 def t_bad_metric():
@@ -310,6 +575,11 @@ def t_bad_types():
         lambda r: r["processes"][0]["vmas"][3].update(start=-1),
         lambda r: r["processes"][0]["vmas"][3].update(end=1),
         lambda r: r["processes"][0]["vmas"][3]["stack"][0].update(ip="0x10"),
+        lambda r: r["processes"][0]["vmas"][3].update(instances=0),
+        lambda r: r["processes"][0]["vmas"][3].update(instances="2"),
+        lambda r: r["processes"][0]["vmas"][3].update(label=["x"]),
+        lambda r: r["processes"][0]["vmas"][3]["stack"][0].update(mangled=1),
+        lambda r: r.update(schema_version=3),
         lambda r: r["processes"][0]["vmas"][3]["stack"].append(None),
         lambda r: r["processes"][0]["vmas"][3]["faults"].update(cow_copy=1.5),
         lambda r: r["processes"][0]["vmas"][3].pop("kind"),
