@@ -146,6 +146,26 @@ def t_fold_churn():
         eq(key(froot), key(root), "the same sites, folded or not")
 
 
+def t_diff():
+    """vmaprof diff on real recordings: two runs of one program print only
+    the verdict; a run that maps twice as much names the demangled method
+    that grew and fails the bound."""
+    with Rec([WCXX, "64"]) as a, Rec([WCXX, "64"]) as b, Rec([WCXX, "128"]) as c:
+        a.require_bpf()
+        ra, rb, rc = (os.path.join(x.dir, "report.json") for x in (a, b, c))
+        p = subprocess.run([VMAPROF, "diff", ra, rb, "--max-increase", "demand_zero=10%"],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, f"same vs same: {p.stdout}{p.stderr}")
+        eq(len(p.stdout.splitlines()), 1, f"only the verdict line:\n{p.stdout}")
+        p = subprocess.run([VMAPROF, "diff", ra, rc, "--max-increase", "demand_zero=10%"],
+                           capture_output=True, text=True)
+        eq(p.returncode, 1, f"doubled: the bound fails: {p.stdout}{p.stderr}")
+        grew = [l for l in p.stdout.splitlines() if "most growth" in l]
+        check(grew and all("ns::Type::method(unsigned long)" in l and "64 -> 128" in l
+                           for l in grew), f"the violation names the method:\n{p.stdout}")
+        check(all(len(l) <= 100 for l in p.stdout.splitlines()), "lines fit 100 columns")
+
+
 if __name__ == "__main__":
     main({"python_fork": t_python_fork, "cxx": t_cxx, "plumbing_flag": t_plumbing_flag,
-          "fold_churn": t_fold_churn})
+          "fold_churn": t_fold_churn, "diff": t_diff})
