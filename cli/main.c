@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +35,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(c, "record"))
-		return cmd_record(argc - 1, argv + 1);
+		return cmd_record(argc - 1, argv + 1); /* SIGPIPE: see record.c's finish */
+	/* Output piped into `head`: a closed pipe ends the output, not the
+	 * process (EPIPE is then no error: the reader had what it wanted). */
+	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(c, "report"))
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(c, "diff"))

@@ -573,6 +573,9 @@ static json_t *stop_collector(struct rec *r)
  * exit status (CI wraps commands in record): its failure is an ERROR line. */
 static void finish(struct rec *r)
 {
+	/* the command has run (a disposition set now is not inherited by it):
+	 * a summary piped into `head` must not kill us before the exit status */
+	signal(SIGPIPE, SIG_IGN);
 	json_t *preload_extra = stop_broker(r);
 	json_t *bpf_extra = stop_collector(r);
 	int err = write_session(r, 1, bpf_extra, preload_extra);

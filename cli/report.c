@@ -234,7 +234,8 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		int werr = analysis__write_report(a, k.f, flags);
 		int e = errno;
 		int cerr = sink_close(&k, werr != 0);
-		if (werr || cerr) {
+		int err = werr ? e : -cerr;
+		if ((werr || cerr) && !(err == EPIPE && !strcmp(out_path, "-"))) {
 			fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path,
 				strerror(werr ? e : -cerr));
 			rc = 2;
@@ -345,6 +346,8 @@ int cmd_report(int argc, char **argv)
 	}
 	/* a full disk or a closed pipe is an error, not a silent 0 */
 	int cerr = sink_close(&k, rc != 0);
+	if (cerr == -EPIPE && !outp)
+		cerr = 0; /* the reader of stdout closed it (`| head`): not an error */
 	if (cerr && !rc) {
 		fprintf(stderr, "vmaprof report: cannot write %s: %s\n", outp ? outp : "stdout",
 			strerror(-cerr));

@@ -166,6 +166,27 @@ def t_diff():
         check(all(len(l) <= 100 for l in p.stdout.splitlines()), "lines fit 100 columns")
 
 
+def t_pipe():
+    """Output piped into `head`: vmaprof is not killed by SIGPIPE and its exit
+    status does not change (report in every format, diff, record)."""
+    with Rec([W, "reuse", "3000"], args=["--every-vma"]) as r:
+        rep = os.path.join(r.dir, "report.json")
+        for cmd in ([VMAPROF, "report", r.dir, "--format", "records"],
+                    [VMAPROF, "report", r.dir, "--every-vma", "-o", "-"],
+                    [VMAPROF, "report", r.dir, "--format", "text"],
+                    [VMAPROF, "diff", rep, rep, "--format", "json"]):
+            p = subprocess.run(["bash", "-c", '"$@" | head -c 1 >/dev/null; '
+                                'exit ${PIPESTATUS[0]}', "sh", *cmd], capture_output=True,
+                               text=True)
+            eq(p.returncode, 0, f"{' '.join(cmd[1:3])} | head: {p.stderr}")
+            check("cannot write" not in p.stderr, f"no error for a closed pipe: {p.stderr}")
+    p = subprocess.run(["bash", "-c", '"$@" 2>&1 | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}',
+                        "sh", VMAPROF, "record", "-o", os.path.join("/tmp", f"vp-pipe-{os.getpid()}"),
+                        "--", "sh", "-c", "exit 3"], capture_output=True, text=True)
+    shutil.rmtree(f"/tmp/vp-pipe-{os.getpid()}", ignore_errors=True)
+    eq(p.returncode, 3, "record | head keeps the command's exit status")
+
+
 if __name__ == "__main__":
     main({"python_fork": t_python_fork, "cxx": t_cxx, "plumbing_flag": t_plumbing_flag,
-          "fold_churn": t_fold_churn, "diff": t_diff})
+          "fold_churn": t_fold_churn, "diff": t_diff, "pipe": t_pipe})
