@@ -290,6 +290,48 @@ static void units_free(struct unit *u, uint32_t n)
 
 static int summary(struct analysis *a, FILE *out);
 
+/* "commands: 812 x cc1, 40 x as, ..." when the tree ran more than one. */
+static void commands_line(const struct analysis *a, FILE *out)
+{
+	const char **name = calloc(a->nprocs + 1, sizeof(*name));
+	uint32_t *cnt = calloc(a->nprocs + 1, sizeof(*cnt)), n = 0;
+	if (!name || !cnt)
+		model__oom();
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const char *c = proc_command(a->procs[i]);
+		uint32_t k = 0;
+		while (k < n && strcmp(name[k], c))
+			k++;
+		if (k == n)
+			name[n++] = c;
+		cnt[k]++;
+	}
+	if (n > 1) {
+		char line[512];
+		size_t len = (size_t)snprintf(line, sizeof(line), "  commands:");
+		for (uint32_t shown = 0; shown < n; shown++) {
+			uint32_t best = 0;
+			for (uint32_t k = 1; k < n; k++)
+				if (cnt[k] > cnt[best] || (cnt[k] == cnt[best] && cnt[best] &&
+							   strcmp(name[k], name[best]) < 0))
+					best = k;
+			if (!cnt[best])
+				break;
+			char item[96];
+			snprintf(item, sizeof(item), "%s %u x %s", shown ? "," : "", cnt[best], name[best]);
+			if (len + strlen(item) > 92) {
+				snprintf(line + len, sizeof(line) - len, ", ...");
+				break;
+			}
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s", item);
+			cnt[best] = 0;
+		}
+		fprintf(out, "%s\n", line);
+	}
+	free(name);
+	free(cnt);
+}
+
 struct fork_ref {
 	const struct proc *p;
 	const struct child_ref *c;
@@ -415,12 +457,13 @@ static int summary(struct analysis *a, FILE *out)
 		fprintf(out, "\nvmaprof: %s: %u process(es), %" PRIu64 " page faults, %s of pages "
 			"allocated\n  (cumulative: memory freed again counts too)\n", name, a->nprocs,
 			total(all), pb);
-		fprintf(out, "  demand_zero %" PRIu64 " (first touch: new zeroed page)  zero_page %" PRIu64
-			" (read of untouched memory: no page)\n  cow_copy %" PRIu64
-			" (copy-on-write copies)  cow_reuse %" PRIu64 "  file %" PRIu64 "  shmem %" PRIu64
-			"  shared_write %" PRIu64 "  other %" PRIu64 "\n",
-			all[FC_DEMAND_ZERO], all[FC_ZERO_PAGE], all[FC_COW_COPY], all[FC_COW_REUSE],
-			all[FC_FILE], all[FC_SHMEM], all[FC_SHARED_WRITE], all[FC_OTHER]);
+		line_out(out, "  demand_zero %" PRIu64 " (first touch: new zeroed page)   zero_page %" PRIu64
+			 " (read: no page)", all[FC_DEMAND_ZERO], all[FC_ZERO_PAGE]);
+		line_out(out, "  cow_copy %" PRIu64 " (copy-on-write copies)   cow_reuse %" PRIu64
+			 "   file %" PRIu64 "   shmem %" PRIu64, all[FC_COW_COPY], all[FC_COW_REUSE],
+			 all[FC_FILE], all[FC_SHMEM]);
+		line_out(out, "  shared_write %" PRIu64 "   other %" PRIu64, all[FC_SHARED_WRITE],
+			 all[FC_OTHER]);
 		if (pop_pages)
 			fprintf(out, "  populated by syscalls without faults (MAP_POPULATE, "
 				"MADV_POPULATE_*, mlock, exec): %" PRIu64 " pages,\n  %" PRIu64
@@ -433,6 +476,7 @@ static int summary(struct analysis *a, FILE *out)
 		fprintf(out, "  stopped early (signal): %zu process(es) still running were left "
 			"running\n", json_array_size(json_object_get(a->session, "running_at_end")));
 	without_summary(a, out);
+	commands_line(a, out);
 	struct unit *u = NULL;
 	uint32_t nu = units_make(a, &u);
 	for (uint32_t i = 0; i < nu && i < 6; i++) {

@@ -80,6 +80,8 @@ def t_python_fork():
         eq(named[0][0], arena, "with all of its copies")
         fork = r.report["forks"][0]
         eq(fork["sites_child"][0]["label"], "_PyObject_ArenaMmap", "the fork's top site")
+        wide = [l for l in r.stderr.splitlines() if len(l) > 100]
+        eq(wide, [], "the summary fits 100 columns")
         check(f"in _PyObject_ArenaMmap" in r.stderr, f"the summary's fork line names it:\n{r.stderr}")
 
 
