@@ -413,7 +413,7 @@ static void forks_out(struct analysis *a, FILE *out)
 			line_out(out, "    %u %s -> %u %s", p->pid, base_name(p->exe), f[i].c->child,
 				 base_name(c ? c->exe : NULL));
 			line_out(out, "      child copied %s%s", cb, cs);
-			line_out(out, "      parent copied %s while the child lived%s", pbb, ps);
+			line_out(out, "      parent copied %s meanwhile%s", pbb, ps);
 		}
 	}
 	if (nf > 8)
