@@ -15,6 +15,13 @@
  *    while its space's generation is unchanged; add_maps bumps the generation
  *    and stale entries are recomputed in place, so the cache never grows for
  *    ips it already holds.
+ *  - Below that, what libdwfl says about a file address is cached per
+ *    (dso, link-time address): the function, its offset, the source line.
+ *    It depends on the file alone, so the hundreds of processes of a build
+ *    that run the same cc1 or libc at different (randomised) addresses ask
+ *    libdwfl once per distinct address of the file. That is what makes them
+ *    cheap: dwfl_module_addrinfo (elfutils 0.188) scans the whole symbol
+ *    table on every call (cc1's 29k dynamic symbols: ~1 ms a lookup).
  *  - Every string handed out comes from one intern pool freed only at the end,
  *    so frames stay valid after cache entries are recomputed.
  *
@@ -26,6 +33,7 @@
  */
 #include "symbolize.h"
 #include "traceutil.h"
+#include "vmaprof/clock.h"
 
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -155,6 +163,18 @@ struct space {
 	size_t nmaps;
 };
 
+/* What the file says about one link-time address (function, offset, line):
+ * shared by every space and every ip that maps to it. */
+struct fentry {
+	struct hnode h;
+	struct dso *dso;
+	uint64_t vaddr;
+	const char *function; /* interned, or NULL */
+	uint64_t fn_offset;   /* vaddr - symbol start, when function != NULL */
+	const char *file;     /* interned, or NULL */
+	int line;
+};
+
 struct centry {
 	struct hnode h;
 	struct space *space;
@@ -170,6 +190,7 @@ struct symbolizer {
 	struct htab dsos;    /* dso */
 	struct htab spaces;  /* space */
 	struct htab cache;   /* centry */
+	struct htab faddrs;  /* fentry */
 	struct vp_symbolizer_stats stats;
 };
 
@@ -630,6 +651,22 @@ static const struct mapping *space__mapping(const struct space *sp, uint64_t add
 	return NULL;
 }
 
+static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr,
+			     struct fentry *fe);
+
+static void fentry__fill(const struct fentry *fe, bool return_addr, struct vp_frame *f)
+{
+	if (fe->function) {
+		f->function = fe->function;
+		/* the offset of the ip as recorded, not of the ip - 1 looked up */
+		f->fn_offset = fe->fn_offset + (return_addr ? 1 : 0);
+	}
+	if (fe->file) {
+		f->file = fe->file;
+		f->line = fe->line;
+	}
+}
+
 /* Fill f for ip (f->ip already set). 0, -ENOENT or -ENOMEM. */
 static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t ip, bool return_addr,
 		   struct vp_frame *f)
@@ -638,12 +675,9 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	uint64_t addr = return_addr ? ip - 1 : ip;
 	const struct mapping *m = space__mapping(sp, addr);
 	struct dso *d;
-	uint64_t vaddr;
-	GElf_Off off;
-	GElf_Sym sym;
-	const char *name, *src = NULL;
-	Dwfl_Line *line;
-	int lineno = 0;
+	struct fentry *fe;
+	uint64_t vaddr, h;
+	int rc;
 
 	if (!m)
 		return -ENOENT;
@@ -658,12 +692,50 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		return 0;
 	vaddr += d->bias;
 
+	h = mix64(d->h.hash ^ mix64(vaddr));
+	for (struct hnode *e = htab__bucket(&s->faddrs, h); e; e = e->next) {
+		fe = (struct fentry *)e;
+		if (e->hash == h && fe->dso == d && fe->vaddr == vaddr) {
+			s->stats.file_cache_hits++;
+			fentry__fill(fe, return_addr, f);
+			return 0;
+		}
+	}
+	fe = calloc(1, sizeof(*fe));
+	if (!fe)
+		return -ENOMEM;
+	fe->h.hash = h;
+	fe->dso = d;
+	fe->vaddr = vaddr;
+	rc = resolve_file_addr(s, d, vaddr, fe);
+	if (!rc)
+		rc = htab__insert(&s->faddrs, &fe->h);
+	if (rc) {
+		free(fe);
+		return rc;
+	}
+	s->stats.file_cache_entries++;
+	fentry__fill(fe, return_addr, f);
+	return 0;
+}
+
+/* Ask libdwfl about link-time address vaddr of d (opened): fills fe's
+ * function, fn_offset, file and line. 0 or -ENOMEM. */
+static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr,
+			     struct fentry *fe)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name, *src = NULL;
+	Dwfl_Line *line;
+	int lineno = 0;
+
 	name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
 	if (name && name[0]) {
-		f->function = intern(s, name, strlen(name));
-		if (!f->function)
+		fe->function = intern(s, name, strlen(name));
+		if (!fe->function)
 			return -ENOMEM;
-		f->fn_offset = off + (return_addr ? 1 : 0);
+		fe->fn_offset = off;
 	}
 
 	line = dwfl_module_getsrc(d->mod, vaddr);
@@ -682,10 +754,10 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		}
 	}
 	if (src && src[0]) {
-		f->file = intern(s, src, strlen(src));
-		if (!f->file)
+		fe->file = intern(s, src, strlen(src));
+		if (!fe->file)
 			return -ENOMEM;
-		f->line = lineno > 0 ? lineno : 0;
+		fe->line = lineno > 0 ? lineno : 0;
 	}
 	return 0;
 }
@@ -696,7 +768,7 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool ret
 	struct space *sp;
 	struct centry *c = NULL;
 	struct vp_frame f = { .ip = ip };
-	uint64_t h;
+	uint64_t h, t0;
 	int rc;
 
 	if (!out)
@@ -724,7 +796,9 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool ret
 		return c->rc;
 	}
 
+	t0 = vp_mono_ns();
 	rc = resolve_frame(s, sp, ip, return_addr, &f);
+	s->stats.resolve_ns += vp_mono_ns() - t0;
 	if (rc == -ENOMEM)
 		return rc; /* transient: not worth remembering */
 	*out = f;
@@ -788,6 +862,7 @@ void symbolizer__free(struct symbolizer *s)
 	if (!s)
 		return;
 	htab__free(&s->cache, centry__free);
+	htab__free(&s->faddrs, centry__free); /* plain malloc'd nodes too */
 	htab__free(&s->spaces, space__free);
 	htab__free(&s->dsos, dso__free);
 	htab__free(&s->strings, str_node__free);

@@ -16,6 +16,8 @@
  *    until symbolizer__free(); equal strings are the same pointer.
  *  - Memory grows with distinct (space, ip, return_addr) lookups, distinct
  *    strings and distinct files only; a repeated lookup is one hash probe.
+ *  - Each distinct (file, address in the file) is resolved through libdwfl
+ *    once per symbolizer, whichever spaces and ips lead to it.
  *  - Not thread-safe: one symbolizer per thread, or external locking.
  */
 #ifndef VMAPROF_SYMBOLIZE_H
@@ -45,6 +47,13 @@ struct vp_symbolizer_stats {
 	uint64_t files_failed; /* missing, deleted, replaced (inode differs),
 				* not regular, or not a usable ELF */
 	uint64_t bad_lines;    /* maps lines that could not be parsed (skipped) */
+	/* Below the (space, ip) cache: answers per (file, link-time address),
+	 * shared by every space that maps the file. Entries are the addresses
+	 * libdwfl was asked about; hits, the misses above it answered without. */
+	uint64_t file_cache_hits;
+	uint64_t file_cache_entries;
+	uint64_t resolve_ns;   /* wall time spent answering (space, ip) cache
+				* misses: opening files, libdwfl, the file cache */
 };
 
 struct symbolizer;

@@ -8,8 +8,13 @@ slow drift of the machine hits all of them alike; the table gives medians and
 min-max over the rounds. Writes bench/RESULTS.md (regenerated on each run,
 never edited by hand).
 
-usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3]
+usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3,R1]
                     [--tools bare,vmaprof,...] [--out FILE] [--validate]
+
+R1 (not a workload of the table: a measurement of `vmaprof report`) records
+`make -j2` of the C project bench/gen_build.py writes (40 library files, 40
+test programs: ~420 processes of make, sh, gcc, cc1, as, collect2, ld) once,
+then times `vmaprof report` on it each round, with the symbolizer's share.
 
 Needs root (BPF, perf, bpftrace). A peer tool that is missing or cannot run
 here is skipped with the reason in the output and in RESULTS.md.
@@ -343,9 +348,26 @@ def run_one(tool, wl, timeit, work):
     return r
 
 
+def build_recording(vmaprof, tmp, quick):
+    """R1: record make -j2 of bench/gen_build.py's project; (title, dir)."""
+    src, rec = os.path.join(tmp, "build-src"), os.path.join(tmp, "build-rec")
+    n = 10 if quick else 40
+    subprocess.run([sys.executable, os.path.join(HERE, "gen_build.py"), src, "--files", str(n),
+                    "--tests", str(n)], check=True)
+    p = subprocess.run([vmaprof, "record", "-o", rec, "--", "make", "-C", src, "-j2", "-s"],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"vmaprof record make: exit {p.returncode}: {p.stderr[-500:]}")
+    nproc = len(json.load(open(os.path.join(rec, "report.json")))["processes"])
+    return (f"R1: make -j2 of bench/gen_build.py --files {n} --tests {n} ({nproc} processes)",
+            rec)
+
+
 def analyzer_bench(build, vmaprof, timeit, tmp, nfault, rounds, real_dirs):
     """Analyzer throughput and peak RSS: a synthetic trace of nfault faults
-    and the real W3 recording."""
+    and the real recordings (W3, R1). Each run's --stats lines give the
+    analysis's own clock and the symbolizer's time and counts; one more run
+    writes the report to a file for its size."""
     res = []
     syn = os.path.join(tmp, "synthetic")
     subprocess.run([os.path.join(build, "bench", "gen_trace"), syn, str(nfault), "1000", "4"],
@@ -359,15 +381,28 @@ def analyzer_bench(build, vmaprof, timeit, tmp, nfault, rounds, real_dirs):
                                capture_output=True, text=True, timeout=900)
             if p.returncode != 0:
                 raise RuntimeError(f"vmaprof report {d}: {p.stderr[-500:]}")
-            m = re.search(r"analysed (\d+) records \((\d+) faults\) in ([\d.]+) s", p.stderr)
+            m = re.search(r"report of (\d+) records \((\d+) faults\)", p.stderr)
+            an_s = re.search(r"read \+ analyse +([\d.]+) s", p.stderr)
+            sy = re.search(r"symbolizer: ([\d.]+) s, (\d+) lookups, (\d+) answered by the "
+                           r"\(space, ip\) cache, (\d+) resolved: (\d+) by the per-file cache, "
+                           r"(\d+) through libdwfl", p.stderr)
+            if not (m and an_s and sy):
+                raise RuntimeError(f"vmaprof report --stats: unexpected output {p.stderr[-500:]}")
             t = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", open(tf).read())}
             rec, flt = int(m.group(1)), int(m.group(2))
             # the whole command (read, analyse, symbolize, write JSON), not the
             # analyzer's own clock alone
             secs = t["elapsed_ns"] / 1e9
-            runs.append((rec / secs, flt / secs, t["maxrss_kib"], rec, flt,
-                         float(m.group(3))))
-        res.append((title, runs))
+            runs.append({"rec_s": rec / secs, "flt_s": flt / secs, "rss": t["maxrss_kib"],
+                         "records": rec, "faults": flt, "own": float(an_s.group(1)),
+                         "secs": secs, "sym": float(sy.group(1)),
+                         "counts": tuple(int(sy.group(i)) for i in range(2, 7))})
+        out = os.path.join(tmp, "an-report.json")
+        subprocess.run([vmaprof, "report", d, "-o", out], check=True, capture_output=True,
+                       timeout=900)
+        size = file_size(out)
+        os.unlink(out)
+        res.append((title, runs, size))
     shutil.rmtree(syn, ignore_errors=True)
     return res
 
@@ -465,6 +500,11 @@ def main():
                 f"({time.monotonic() - started:.0f} s)")
     real = [(f"real: the W3 recording ({wl.title})", keep["W3"])
             for wl in wls if wl.key == "W3" and "W3" in keep]
+    if not a.only or "R1" in a.only.split(","):
+        try:
+            real.append(build_recording(vmaprof, tmp, a.quick))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            log(f"bench: R1 (build recording) not measured: {e}")
     an = analyzer_bench(build, vmaprof, timeit, tmp, 1000000 if a.quick else 10000000,
                         a.rounds, real)
     for t in MOUNTED_TRACEFS:
@@ -600,15 +640,31 @@ def render(a, wls, tools, skipped, results, an, total):
           "fault events/s, whole command | min-max | peak RSS MiB |",
           "|---|---|---|---|---|---|---|"]
     an_fault_rate = None
-    for title, runs in an:
-        fr = [r[1] for r in runs]
-        own = [r[4] / r[5] for r in runs if r[5] > 0]
+    for title, runs, size in an:
+        fr = [r["flt_s"] for r in runs]
+        own = [r["faults"] / r["own"] for r in runs if r["own"] > 0]
         if title.startswith("synthetic"):
             an_fault_rate = (med(own) if own else 0, med(fr))
-        L.append(f"| {title} | {runs[0][3]} | {runs[0][4]} | "
+        L.append(f"| {title} | {runs[0]['records']} | {runs[0]['faults']} | "
                  f"{med(own) / 1e6 if own else 0:.2f} M | {med(fr) / 1e6:.2f} M | "
                  f"{fmt_range([x / 1e6 for x in fr], '{:.2f}')} M | "
-                 f"{max(r[2] for r in runs) / 1024:.0f} |")
+                 f"{max(r['rss'] for r in runs) / 1024:.0f} |")
+    L.append("")
+    L += ["Whole `vmaprof report` time per trace, the symbolizer's share (its own clock:",
+          "answering lookups its (space, ip) cache did not hold) and its counts: lookups,",
+          "answered by the (space, ip) cache, by the per-file cache, asked of libdwfl.", "",
+          "| trace | report MB | whole command s median | min-max | symbolizing s | "
+          "lookups | (space, ip) hits | per-file hits | libdwfl lookups |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    build_s = None
+    for title, runs, size in an:
+        secs = [r["secs"] for r in runs]
+        c = runs[0]["counts"]
+        if title.startswith("R1"):
+            build_s = med(secs)
+        L.append(f"| {title} | {size / 1e6:.1f} | {med(secs):.3f} | "
+                 f"{fmt_range(secs, '{:.3f}')} | {med([r['sym'] for r in runs]):.3f} | "
+                 f"{c[0]} | {c[1]} | {c[3]} | {c[4]} |")
     L.append("")
 
     # targets
@@ -630,6 +686,9 @@ def render(a, wls, tools, skipped, results, an, total):
         L.append(f"| analyzer >= 5 M fault events/s (synthetic trace) | {own / 1e6:.2f} M/s "
                  f"analysing; {whole / 1e6:.2f} M/s for the whole `vmaprof report` | "
                  f"{verdict(own >= 5e6)} (analysis); {verdict(whole >= 5e6)} (whole command) |")
+    if build_s is not None:
+        L.append(f"| `vmaprof report` on the R1 build recording < 1.5 s | {build_s:.2f} s | "
+                 f"{verdict(build_s < 1.5)} |")
     L.append("")
     notes_file = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes_file):

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis_sym.h"
 #include "analyze.h"
 #include "cli.h"
 #include "outfile.h"
@@ -19,6 +21,7 @@
 #include "label.h"
 #include "reader.h"
 #include "tracedir.h"
+#include "vmaprof/clock.h"
 
 int vp_dir_has_traces(const char *dir)
 {
@@ -165,6 +168,78 @@ static int sink_close(struct sink *k, int failed)
 	return err ? err : failed ? -EIO : 0;
 }
 
+/*
+ * --stats: where the time of the whole command went. Each phase is timed
+ * from the clock of the one before, from the start of `vmaprof report` to
+ * the analysis freed, so the phases add up to the total; symbolization is
+ * lazy (stacks are symbolized as the report is written) and is given as its
+ * share of the phase it happened in.
+ */
+struct report_clock {
+	uint64_t start;    /* cmd_report entered */
+	uint64_t analysed; /* analysis__run returned */
+	uint64_t written;  /* the report (or summary) is written and closed */
+	uint64_t freed;    /* analysis__free returned */
+	uint64_t sym_ns_analysed; /* symbolizer time at `analysed` */
+	long long bytes;   /* output size, -1 when not a regular file */
+	struct analyze_stats st;        /* taken before the analysis is freed */
+	struct vp_symbolizer_stats sy;
+};
+
+static uint64_t cmd_start_ns; /* set by cmd_report; 0 when record writes */
+
+static long long out_bytes(FILE *f)
+{
+	struct stat sb;
+	if (fflush(f) || fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode))
+		return -1;
+	return (long long)sb.st_size;
+}
+
+/* Take the analysis's counters (before it is freed). */
+static void stats_take(struct analysis *a, struct report_clock *c)
+{
+	analysis__stats(a, &c->st);
+	analysis__symbolizer_stats(a, &c->sy);
+}
+
+static void print_stats(const struct report_clock *c, const char *what)
+{
+	const struct analyze_stats st = c->st;
+	const struct vp_symbolizer_stats sy = c->sy;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double total = (double)(c->freed - c->start) / 1e9;
+	double an = (double)(c->analysed - c->start) / 1e9;
+	double wr = (double)(c->written - c->analysed) / 1e9;
+	double fr = (double)(c->freed - c->written) / 1e9;
+	double sym_an = (double)c->sym_ns_analysed / 1e9;
+	double sym_wr = (double)(sy.resolve_ns - c->sym_ns_analysed) / 1e9;
+	uint64_t misses = sy.lookups - sy.cache_hits;
+	fprintf(stderr, "vmaprof: report of %llu records (%llu faults) in %.3f s (the whole "
+		"command), user %.3f s, sys %.3f s, peak RSS %llu MiB\n",
+		(unsigned long long)st.records, (unsigned long long)st.faults, total,
+		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+		(unsigned long long)ru.ru_maxrss / 1024);
+	fprintf(stderr, "vmaprof:   read + analyse  %7.3f s  (%.2f M records/s; "
+		"of which symbolizing %.3f s)\n", an, an > 0 ? (double)st.records / an / 1e6 : 0.0,
+		sym_an);
+	fprintf(stderr, "vmaprof:   write %-9s %7.3f s  (", what, wr);
+	if (c->bytes >= 0)
+		fprintf(stderr, "%lld bytes; ", c->bytes);
+	fprintf(stderr, "of which symbolizing %.3f s)\n", sym_wr);
+	fprintf(stderr, "vmaprof:   free            %7.3f s\n", fr);
+	fprintf(stderr, "vmaprof:   symbolizer: %.3f s, %llu lookups, %llu answered by the "
+		"(space, ip) cache, %llu resolved: %llu by the per-file cache, %llu through "
+		"libdwfl; %llu files, %llu opened, %llu not usable\n",
+		(double)sy.resolve_ns / 1e9, (unsigned long long)sy.lookups,
+		(unsigned long long)sy.cache_hits, (unsigned long long)misses,
+		(unsigned long long)sy.file_cache_hits,
+		(unsigned long long)sy.file_cache_entries, (unsigned long long)sy.files,
+		(unsigned long long)sy.files_opened, (unsigned long long)sy.files_failed);
+}
+
 /* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
  * `summary` is not NULL, the human summary. 0, or an exit code. */
 int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)
@@ -207,13 +282,28 @@ int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis 
 	return 0;
 }
 
+/* The clock after the analysis (and its shaping into sites). */
+static void clock_analysed(struct analysis *a, struct report_clock *c, int stats)
+{
+	c->analysed = vp_mono_ns();
+	if (stats) {
+		struct vp_symbolizer_stats sy;
+		analysis__symbolizer_stats(a, &sy);
+		c->sym_ns_analysed = sy.resolve_ns;
+	}
+}
+
 int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		    const struct vp_report_opts *o)
 {
 	char why[4400], def[4200];
 	struct analysis *a = NULL;
+	struct report_clock clk = { .start = cmd_start_ns ? cmd_start_ns : vp_mono_ns(),
+				    .bytes = -1 };
+	int stats = o->stats;
 	if (vp_analyze(dir, o, &a))
 		return 2;
+	clock_analysed(a, &clk, stats);
 	int named = out_path != NULL;
 	if (!out_path) {
 		snprintf(def, sizeof(def), "%s/report.json", dir);
@@ -233,6 +323,8 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		setvbuf(k.f, buf, _IOFBF, sizeof(buf));
 		int werr = analysis__write_report(a, k.f, flags);
 		int e = errno;
+		if (stats && !werr)
+			clk.bytes = out_bytes(k.f);
 		int cerr = sink_close(&k, werr != 0);
 		int err = werr ? e : -cerr;
 		if ((werr || cerr) && !(err == EPIPE && !strcmp(out_path, "-"))) {
@@ -248,13 +340,13 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
-	if (o->stats)
-		fprintf(stderr, "vmaprof: analysed %llu records (%llu faults) in %.3f s: %.2f M "
-			"records/s, peak RSS %llu MiB\n", (unsigned long long)st.records,
-			(unsigned long long)st.faults, st.seconds,
-			st.seconds > 0 ? (double)st.records / st.seconds / 1e6 : 0.0,
-			(unsigned long long)st.peak_rss_kb / 1024);
+	clk.written = vp_mono_ns();
+	if (stats)
+		stats_take(a, &clk);
 	analysis__free(a);
+	clk.freed = vp_mono_ns();
+	if (stats)
+		print_stats(&clk, "report");
 	return rc;
 }
 
@@ -264,7 +356,9 @@ const char vp_report_usage[] =
 	"  --format json     report.json (default: DIR/report.json; -o - for stdout)\n"
 	"  --format text     the human summary\n"
 	"  --format records  every recorded record, one per line (for debugging)\n"
-	"  --stats           print the analyzer's throughput and peak memory\n"
+	"  --stats           on stderr: the whole command's time, split into reading and\n"
+	"                    analysing, writing, freeing, the symbolizer's share and its\n"
+	"                    cache counts; peak memory (json and text formats)\n"
 	"  --every-vma       one entry per mapping: do not fold repeated mappings of a site\n"
 	"  --plumbing RULE   also skip frames matching RULE when naming a call site:\n"
 	"                    GLOB or function:GLOB (a function), module:GLOB (a file's\n"
@@ -287,6 +381,7 @@ int cmd_report(int argc, char **argv)
 	struct dump_opts dopts = { .stacks = 1 };
 	struct vp_report_opts ro = { 0 };
 	int c;
+	cmd_start_ns = vp_mono_ns();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -324,15 +419,25 @@ int cmd_report(int argc, char **argv)
 	int rc = 0;
 	if (!strcmp(fmt, "text")) {
 		struct analysis *a = NULL;
+		struct report_clock clk = { .start = cmd_start_ns, .bytes = -1 };
 		if (vp_analyze(dir, &ro, &a)) {
 			rc = 2;
 		} else {
+			clock_analysed(a, &clk, ro.stats);
 			int serr = analysis__summary(a, out);
 			if (serr && serr != -EIO) {
 				fprintf(stderr, "vmaprof report: %s\n", strerror(-serr));
 				rc = 2;
 			}
+			if (ro.stats) {
+				clk.bytes = out_bytes(out);
+				clk.written = vp_mono_ns();
+				stats_take(a, &clk);
+			}
 			analysis__free(a);
+			clk.freed = vp_mono_ns();
+			if (ro.stats)
+				print_stats(&clk, "summary");
 		}
 	} else if (!strcmp(fmt, "records")) {
 		int err = dump__dir(dir, out, &dopts);

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The benchmark harness itself still runs: bench/run.py --quick on W3 and W4
-with the bare program, every vmaprof configuration and strace, every report
+(and R1, `vmaprof report` on a recorded make -j2) with the bare program, every vmaprof configuration and strace, every report
 checked against the schema (--validate). No timing is asserted here: the
 figures belong to bench/RESULTS.md, written by a full run."""
 import os
@@ -22,7 +22,7 @@ def t_quick():
     build = os.path.dirname(VMAPROF)
     with tempfile.TemporaryDirectory(prefix="vmaprof-bench-test-") as tmp:
         out = os.path.join(tmp, "RESULTS.md")
-        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4",
+        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1",
                             "--tools", "bare,vmaprof,strace", "--validate", "--out", out],
                            capture_output=True, text=True, timeout=600)
         eq(p.returncode, 0, f"bench/run.py exit status: {p.stderr[-2000:]}")
@@ -44,6 +44,14 @@ def t_quick():
         check(m is not None, "BPF cost row for W3")
         check(int(m.group(1)) >= 2 * 64 * 256, f"W3 faults traced: {m.group(1)}")
         check(re.search(r"\| analyzer >= 5 M fault events/s", text), "analyzer target row")
+        # R1: the build recording's report time, its symbolizer counts, the target
+        m = re.search(r"^\| R1: make -j2 .*\((\d+) processes\) \| [\d.]+ \| [\d.]+ \| "
+                      r"[\d.]+-[\d.]+ \| [\d.]+ \| \d+ \| \d+ \| \d+ \| (\d+) \|$", text, re.M)
+        check(m is not None, "R1 report-time row")
+        check(m and int(m.group(1)) >= 20, f"R1 processes: {m and m.group(1)}")
+        check(m and int(m.group(2)) > 0, "R1: libdwfl asked at least once")
+        check(re.search(r"\| `vmaprof report` on the R1 build recording < 1.5 s", text),
+              "R1 target row")
 
 
 if __name__ == "__main__":

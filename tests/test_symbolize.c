@@ -33,6 +33,7 @@ static int failures;
 #define SPACE_SELF 1
 #define SPACE_FILES 2
 #define SPACE_REPLACE 3
+#define SPACE_SHARED 4
 
 /* ---- known code in this binary ------------------------------------------ */
 
@@ -267,6 +268,51 @@ static void test_libc(struct symbolizer *s)
 	CHECK(f.function && strstr(f.function, "getpid"), "function %s", f.function);
 	CHECK(f.fn_offset == 0, "fn_offset %" PRIu64, f.fn_offset);
 	CHECK(f.module && strstr(f.module, "libc.so"), "module %s", f.module);
+}
+
+/*
+ * The same file mapped elsewhere in another space (another process running
+ * the same libc): the answer comes from the per-file cache (libdwfl is not
+ * asked again) and is the same, strings being the same pointers.
+ */
+static void test_shared_file(struct symbolizer *s)
+{
+	uintptr_t p = (uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	struct vp_symbolizer_stats st0, st1;
+	struct vp_frame ref, f;
+	uint64_t ls, le, lo, base = 0x7f0000000000ULL;
+	char ldev[80], lpath[PATH_MAX], text[PATH_MAX + 128];
+	struct stat st;
+	int rc;
+
+	if (!p || find_self_mapping(p, &ls, &le, &lo, ldev, sizeof(ldev), lpath, sizeof(lpath)) ||
+	    stat(lpath, &st)) {
+		CHECK(0, "libc's mapping of getpid");
+		return;
+	}
+	rc = symbolizer__lookup(s, SPACE_SELF, p, false, &ref);
+	CHECK(rc == 0 && ref.function, "self getpid: rc %d", rc);
+	snprintf(text, sizeof(text), "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " fe:00 %" PRIu64
+		 " %s\n", base, base + (le - ls), lo, (uint64_t)st.st_ino, lpath);
+	CHECK(symbolizer__add_maps(s, SPACE_SHARED, text, strlen(text)) == 0, "shared maps");
+	symbolizer__stats(s, &st0);
+	rc = symbolizer__lookup(s, SPACE_SHARED, base + (p - ls), false, &f);
+	symbolizer__stats(s, &st1);
+	print_frame("getpid, libc elsewhere", rc, &f);
+	CHECK(rc == 0, "rc %d", rc);
+	CHECK(f.ip == base + (p - ls), "ip not kept");
+	CHECK(f.function == ref.function && f.fn_offset == ref.fn_offset && f.module == ref.module &&
+		      f.file == ref.file && f.line == ref.line,
+	      "frame differs from the same file address in another space");
+	CHECK(st1.cache_hits == st0.cache_hits, "a new space's ip cannot be a (space, ip) hit");
+	CHECK(st1.file_cache_hits == st0.file_cache_hits + 1, "no per-file cache hit");
+	CHECK(st1.file_cache_entries == st0.file_cache_entries, "libdwfl asked again");
+	CHECK(st1.files == st0.files, "the same (path, inode) is one file");
+	/* As a return address (ip - 1 looked up): another file address, and
+	 * the offset is of the ip as recorded. */
+	rc = symbolizer__lookup(s, SPACE_SHARED, base + (p - ls) + 2, true, &f);
+	CHECK(rc == 0 && f.function == ref.function && f.fn_offset == ref.fn_offset + 2,
+	      "return address: rc %d fn_offset %" PRIu64, rc, f.fn_offset);
 }
 
 static void test_dlopen(struct symbolizer *s)
@@ -589,15 +635,17 @@ int main(void)
 	CHECK((int)st.files == files, "files %d -> %" PRIu64, files, st.files);
 	free(self_maps);
 	test_self(s);
+	test_shared_file(s);
 	test_dlopen(s);
 	test_garbage(s);
 	test_bad_files(s);
 
 	symbolizer__stats(s, &st);
 	printf("stats: lookups %" PRIu64 " cache_hits %" PRIu64 " cache_entries %" PRIu64
-	       " files %" PRIu64 " opened %" PRIu64 " failed %" PRIu64 " bad_lines %" PRIu64 "\n",
+	       " files %" PRIu64 " opened %" PRIu64 " failed %" PRIu64 " bad_lines %" PRIu64
+	       " file_cache_hits %" PRIu64 " file_cache_entries %" PRIu64 "\n",
 	       st.lookups, st.cache_hits, st.cache_entries, st.files, st.files_opened,
-	       st.files_failed, st.bad_lines);
+	       st.files_failed, st.bad_lines, st.file_cache_hits, st.file_cache_entries);
 	symbolizer__free(s);
 	symbolizer__free(NULL);
 

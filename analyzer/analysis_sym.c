@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+#include "analysis_sym.h"
+#include "model.h"
+
+void analysis__symbolizer_stats(const struct analysis *a, struct vp_symbolizer_stats *out)
+{
+	symbolizer__stats(a ? a->sym : NULL, out);
+}
