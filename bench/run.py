@@ -181,7 +181,8 @@ class Vmaprof(Tool):
         events = sum(c.get("events") or 0 for c in col.values())
         lost = sum(c.get("lost") or 0 for c in col.values())
         tb = sum(file_size(p) for p in glob.glob(os.path.join(d, "*.vpt")))
-        r = {"events": events, "lost": lost, "bytes": tb}
+        r = {"events": events, "lost": lost, "bytes": tb,
+             "report_bytes": file_size(os.path.join(d, "report.json"))}
         b = ses["collectors"]["bpf"]
         if b.get("programs") is not None:
             r["bpf"] = {"faults": b["faults"], "lost": b["lost"], "records": b["records"],
@@ -549,6 +550,7 @@ def render(a, wls, tools, skipped, results, an, total):
           "end-to-end s | ratio | peak RSS MiB | events | lost | trace bytes/event |",
           "|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = {}
+    e2e_ratio, report_bytes = {}, {}
     for wl in wls:
         bare = [v for v in results.get((wl.key, "bare"), []) if "error" not in v]
         bm = med([v["metric"] for v in bare]) if bare else None
@@ -563,6 +565,10 @@ def render(a, wls, tools, skipped, results, an, total):
             m = med([v["metric"] for v in ok])
             e = med([v["e2e"] for v in ok])
             summary[(wl.key, t.name)] = m / bm if bm else None
+            e2e_ratio[(wl.key, t.name)] = e / be if be else None
+            rb = [v["report_bytes"] for v in ok if v.get("report_bytes")]
+            if rb:
+                report_bytes[(wl.key, t.name)] = med(rb)
             ev = [v["events"] for v in ok if v.get("events") is not None]
             lost = [v["lost"] for v in ok if v.get("lost") is not None]
             by = [v["bytes"] / v["events"] for v in ok if v.get("bytes") and v.get("events")]
@@ -674,6 +680,14 @@ def render(a, wls, tools, skipped, results, an, total):
     s = summary.get(("W1", "vmaprof record --no-bpf"))
     if s:
         L.append(f"| shim with stacks on W1 <= 1.25x bare | {s:.2f}x | {verdict(s <= 1.25)} |")
+    s = e2e_ratio.get(("W1", "vmaprof record"))
+    if s:
+        L.append(f"| W1 whole `vmaprof record` (start, recording, report) <= 2.5x bare | "
+                 f"{s:.2f}x | {verdict(s <= 2.5)} |")
+    s = report_bytes.get(("W1", "vmaprof record"))
+    if s:
+        L.append(f"| W1 report.json <= 2 MB (repeated mappings folded) | {s / 1e6:.2f} MB | "
+                 f"{verdict(s <= 2e6)} |")
     s = summary.get(("W3", "vmaprof record"))
     if s:
         L.append(f"| W3 under vmaprof record (shim + BPF) <= 1.10x bare | {s:.2f}x | "
