@@ -28,6 +28,7 @@
 #include "model.h"
 
 #define FOLD_MIN 16
+#define INTERNAL_KEY "(vmaprof) the shim's own memory"
 
 static uint64_t hash_str(const char *s)
 {
@@ -174,6 +175,8 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 			if (!s->where)
 				model__oom();
 		}
+	} else if (!strcmp(s->key, INTERNAL_KEY)) {
+		sbuf_add(b, "vmaprof's own memory");
 	} else {
 		const struct vma *e = &p->v[s->first_vma - 1];
 		const char *missing = derive__stack_missing(p, e);
@@ -380,6 +383,13 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 		e->last_destroyed_ns = e->destroyed_ns;
 		e->last_ended_by = e->ended_by;
 		const char *key = NULL;
+		if (e->internal) {
+			/* the shim's own memory: one site, whatever made it */
+			e->site = site_of(p, &by_key, INTERNAL_KEY, -1, 0);
+			if (!p->sites[e->site].first_vma)
+				p->sites[e->site].first_vma = i + 1;
+			continue;
+		}
 		if (e->stack_file >= 0 && e->stack_id && (uint32_t)e->stack_file < a->nfiles) {
 			uint64_t k = ((uint64_t)(e->stack_file + 1) << 32) | e->stack_id;
 			key = u64map__get(keys, k);
