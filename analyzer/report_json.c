@@ -57,22 +57,37 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	return fr;
 }
 
-/* Stacks are shared by many entries: one JSON array per (file, id). */
-static json_t *stack_json(struct analysis *a, struct u64map *sc, int32_t file, uint32_t id)
+/* Stacks are shared by many entries (and sites): each (file, id) is
+ * symbolized and serialized once, and its text is written as it is. */
+struct stext {
+	char *s;
+	size_t n;
+	int empty;
+};
+
+static const struct stext *stack_text(struct analysis *a, struct u64map *sc, int32_t file,
+				      uint32_t id)
 {
-	if (file < 0 || !id || (uint32_t)file >= a->nfiles)
-		return json_array();
-	uint64_t key = ((uint64_t)(uint32_t)file << 32) | id;
-	json_t *arr = u64map__get(sc, key);
-	if (arr)
-		return json_incref(arr);
-	arr = json_array();
-	const struct vp_stack *s = stack_map__get(&a->files[file].stacks, id);
-	for (uint32_t i = 0; s && i < s->depth; i++)
-		json_array_append_new(arr, frame_json(a, file, s->ips[i], i > 0, 0));
-	if (u64map__put(sc, key, arr))
+	int known = file >= 0 && id && (uint32_t)file < a->nfiles;
+	uint64_t key = known ? ((uint64_t)(uint32_t)file << 32) | id : 1ull << 63;
+	struct stext *t = u64map__get(sc, key);
+	if (t)
+		return t;
+	json_t *arr = json_array();
+	const struct vp_stack *st = known ? stack_map__get(&a->files[file].stacks, id) : NULL;
+	for (uint32_t i = 0; st && i < st->depth; i++)
+		json_array_append_new(arr, frame_json(a, file, st->ips[i], i > 0, 0));
+	struct stext *n = malloc(sizeof(*n));
+	char *text = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (n && text)
+		*n = (struct stext){ text, strlen(text), json_array_size(arr) == 0 };
+	json_decref(arr);
+	if (!n || !text || u64map__put(sc, key, n)) {
+		free(n);
+		free(text);
 		model__oom();
-	return json_incref(arr);
+	}
+	return n;
 }
 
 static int site_cmp(const void *x, const void *y)
@@ -186,41 +201,36 @@ static uint32_t shown_id(const struct proc *p, uint32_t id)
 
 static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N]);
 
-/* A process's call sites (sites.c), largest first as the summary shows
- * them is the reader's business: here in site order (first entry first). */
-static json_t *proc_sites(struct analysis *a, struct u64map *sc, const struct proc *p)
+/* One call site of p (sites.c), without its stack (written beside it). */
+static json_t *site_json(struct analysis *a, const struct proc *p, uint32_t i)
 {
-	json_t *arr = json_array();
-	for (uint32_t i = 0; i < p->nsites; i++) {
-		const struct csite *s = &p->sites[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "id", json_integer(i));
-		json_object_set_new(o, "label", json_string(s->label));
-		json_object_set_new(o, "label_frame", s->label_frame >= 0 ? json_integer(s->label_frame)
-									   : json_null());
-		json_object_set_new(o, "key", vp_json_str(s->key));
-		json_object_set_new(o, "stack", stack_json(a, sc, s->stack_file, s->stack_id));
-		json_object_set_new(o, "mappings", json_integer((json_int_t)s->mappings));
-		json_object_set_new(o, "bytes_mapped", json_integer((json_int_t)s->bytes_mapped));
-		json_object_set_new(o, "peak_live_bytes", json_integer((json_int_t)s->peak_live_bytes));
-		json_object_set_new(o, "faults", faults_json(a, s->faults));
-		json_object_set_new(o, "pages_allocated", jnum_or_null(s->pages, derive__measured(a)));
-		json_object_set_new(o, "populated",
-				    derive__measured(a) ? json_pack("{s:I, s:I}", "faults",
-								    (json_int_t)s->pop_faults, "pages",
-								    (json_int_t)s->pop_pages)
-							: json_null());
-		json_t *ids = json_array();
-		for (uint32_t k = 0; k < s->nvmas; k++)
-			json_array_append_new(ids, json_integer(s->vmas[k]));
-		json_object_set_new(o, "vmas", ids);
-		json_array_append_new(arr, o);
-	}
-	return arr;
+	const struct csite *s = &p->sites[i];
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(i));
+	json_object_set_new(o, "label", json_string(s->label));
+	json_object_set_new(o, "label_frame", s->label_frame >= 0 ? json_integer(s->label_frame)
+								   : json_null());
+	json_object_set_new(o, "key", vp_json_str(s->key));
+	json_object_set_new(o, "mappings", json_integer((json_int_t)s->mappings));
+	json_object_set_new(o, "bytes_mapped", json_integer((json_int_t)s->bytes_mapped));
+	json_object_set_new(o, "peak_live_bytes", json_integer((json_int_t)s->peak_live_bytes));
+	json_object_set_new(o, "faults", faults_json(a, s->faults));
+	json_object_set_new(o, "pages_allocated", jnum_or_null(s->pages, derive__measured(a)));
+	json_object_set_new(o, "populated",
+			    derive__measured(a) ? json_pack("{s:I, s:I}", "faults",
+							    (json_int_t)s->pop_faults, "pages",
+							    (json_int_t)s->pop_pages)
+						: json_null());
+	json_t *ids = json_array();
+	for (uint32_t k = 0; k < s->nvmas; k++)
+		json_array_append_new(ids, json_integer(s->vmas[k]));
+	json_object_set_new(o, "vmas", ids);
+	return o;
 }
 
+/* One entry, without its stack (written beside it: *stack). */
 static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
-			uint32_t id)
+			uint32_t id, const struct stext **stack)
 {
 	const struct vma *e = &p->v[id];
 	char prot[4] = { (e->prot & PROT_READ) ? 'r' : '-', (e->prot & PROT_WRITE) ? 'w' : '-',
@@ -254,9 +264,8 @@ static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc
 		json_object_set_new(o, "inherited_from", json_null());
 	json_object_set_new(o, "site", json_integer(e->site));
 	json_object_set_new(o, "label", json_string(p->sites[e->site].label));
-	json_t *stack = stack_json(a, sc, e->stack_file, e->stack_id);
-	const char *missing = json_array_size(stack) ? NULL : derive__stack_missing(p, e);
-	json_object_set_new(o, "stack", stack);
+	*stack = stack_text(a, sc, e->stack_file, e->stack_id);
+	const char *missing = (*stack)->empty ? derive__stack_missing(p, e) : NULL;
 	if (missing)
 		json_object_set_new(o, "stack_missing", json_string(missing));
 	json_object_set_new(o, "faults", faults_json(a, e->faults));
@@ -281,7 +290,7 @@ static int running_at_end(const struct analysis *a, uint32_t pid)
 	return 0;
 }
 
-static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct proc *p)
+static json_t *proc_json(struct analysis *a, const struct proc *p)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "pid", json_integer(p->pid));
@@ -336,7 +345,6 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	json_object_set_new(o, "populated", pop);
 	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, derive__measured(a)));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
-	json_object_set_new(o, "sites", proc_sites(a, sc, p));
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);
 	json_t *kc = json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
@@ -351,7 +359,7 @@ static json_t *proc_json(struct analysis *a, struct u64map *sc, const struct pro
 	if (kb.warning[0])
 		json_array_append_new(w, json_string(kb.warning));
 	json_object_set_new(o, "warnings", w);
-	return o; /* "vmas" follows, streamed by analysis__write_report */
+	return o; /* "sites" and "vmas" follow, streamed by analysis__write_report */
 }
 
 /* jansson's json_dumpf makes one stdio call per token, which was a third
@@ -396,6 +404,18 @@ static int dump_to(const json_t *o, FILE *f, size_t flags, struct dumpbuf *b, in
 			n--;
 	}
 	return fwrite(b->p, 1, n, f) == n ? 0 : -1;
+}
+
+/* `o` written without its closing brace, then "stack": the stack's text. */
+static int dump_with_stack(const json_t *o, const struct stext *t, FILE *f, size_t flags,
+			   struct dumpbuf *b)
+{
+	if (dump_to(o, f, flags, b, 1))
+		return -1;
+	fputs(",\"stack\":", f);
+	fwrite(t->s, 1, t->n, f);
+	fputc('}', f);
+	return 0;
 }
 
 /* collectors.preload: active only if the shim recorded something; when
@@ -457,15 +477,19 @@ static json_t *report_head(struct analysis *a)
  * is that of report.schema.json's examples: "vmas" last in a process,
  * "processes" then "forks" last in the report. */
 struct write_state {
-	struct u64map sc; /* stack JSON by (file, stack id) */
+	struct u64map sc; /* stack text by (file, stack id): struct stext */
 	struct dumpbuf db;
 };
 
 static void write_state_free(struct write_state *w)
 {
 	free(w->db.p);
-	for (size_t i = 0; i < w->sc.cap; i++)
-		json_decref(w->sc.val[i]);
+	uint64_t k;
+	void *v;
+	for (size_t i = 0; u64map__next(&w->sc, &i, &k, &v);) {
+		free(((struct stext *)v)->s);
+		free(v);
+	}
 	u64map__free(&w->sc);
 	free(w);
 }
@@ -592,17 +616,26 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 	fprintf(f, ",%s\"processes\":[", nl);
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
 		const struct proc *p = a->procs[i];
-		json_t *o = proc_json(a, sc, p);
+		json_t *o = proc_json(a, p);
 		fputs(i ? ",\n" : nl, f);
 		err |= dump_to(o, f, flags, db, 1);
 		json_decref(o);
-		fprintf(f, ",%s\"vmas\":[", nl);
+		fprintf(f, ",%s\"sites\":[", nl);
+		for (uint32_t s = 0; s < p->nsites && !err; s++) {
+			json_t *so = site_json(a, p, s);
+			fputs(s ? ",\n" : nl, f);
+			err |= dump_with_stack(so, stack_text(a, sc, p->sites[s].stack_file,
+							     p->sites[s].stack_id), f, flags, db);
+			json_decref(so);
+		}
+		fprintf(f, "],%s\"vmas\":[", nl);
 		for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
 			if (p->v[v].folded_into)
 				continue;
-			json_t *e = vma_json(a, sc, p, v);
+			const struct stext *st;
+			json_t *e = vma_json(a, sc, p, v, &st);
 			fputs(shown++ ? ",\n" : nl, f);
-			err |= dump_to(e, f, flags, db, 0);
+			err |= dump_with_stack(e, st, f, flags, db);
 			json_decref(e);
 		}
 		fprintf(f, "]}");
