@@ -10,6 +10,31 @@
 #include "derive.h"
 #include "model.h"
 
+/* jansson's json_dumpf makes one stdio call per token, which was a third
+ * of writing a big report; dump into a reused buffer, write that once. */
+struct dumpbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static int dumpbuf_add(const char *s, size_t n, void *data)
+{
+	struct dumpbuf *b = data;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q)
+			return -1;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	return 0;
+}
+
 static json_t *jnum_or_null(uint64_t v, int known)
 {
 	return known ? json_integer((json_int_t)v) : json_null();
@@ -228,54 +253,229 @@ static json_t *site_json(struct analysis *a, const struct proc *p, uint32_t i)
 	return o;
 }
 
-/* One entry, without its stack (written beside it: *stack). */
-static json_t *vma_json(struct analysis *a, struct u64map *sc, const struct proc *p,
-			uint32_t id, const struct stext **stack)
+/* ---- entries written directly: a build's report has ~70k of them, and
+ * building each as jansson objects was most of `vmaprof report`'s time. The
+ * text is the same JSON jansson writes with JSON_ENSURE_ASCII. */
+struct jw {
+	struct dumpbuf *b;
+	int first; /* no comma before the next member */
+	int oom;
+};
+
+static void jw_raw(struct jw *w, const char *s, size_t n)
+{
+	if (dumpbuf_add(s, n, w->b))
+		w->oom = 1;
+}
+
+static void jw_lit(struct jw *w, const char *s)
+{
+	jw_raw(w, s, strlen(s));
+}
+
+static void jw_key(struct jw *w, const char *k)
+{
+	if (!w->first)
+		jw_raw(w, ",", 1);
+	w->first = 0;
+	jw_raw(w, "\"", 1);
+	jw_lit(w, k);
+	jw_raw(w, "\":", 2);
+}
+
+static void jw_u64(struct jw *w, uint64_t v)
+{
+	char d[24];
+	int i = sizeof(d);
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10));
+	jw_raw(w, d + i, sizeof(d) - (size_t)i);
+}
+
+static void jw_u16esc(struct jw *w, unsigned u)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[6] = { '\\', 'u', hex[u >> 12 & 15], hex[u >> 8 & 15], hex[u >> 4 & 15], hex[u & 15] };
+	jw_raw(w, e, 6);
+}
+
+/* A JSON string of NUL-terminated s (NULL: null), ASCII only: invalid
+ * UTF-8 becomes '?', as vp_json_str does. */
+static void jw_str(struct jw *w, const char *s)
+{
+	if (!s) {
+		jw_lit(w, "null");
+		return;
+	}
+	jw_raw(w, "\"", 1);
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		const unsigned char *q = p;
+		while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+			q++;
+		if (q > p)
+			jw_raw(w, (const char *)p, (size_t)(q - p));
+		p = q;
+		if (!*p)
+			break;
+		unsigned c = *p;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			jw_raw(w, e, 2);
+			p++;
+		} else if (c < 0x80) {
+			switch (c) {
+			case '\n': jw_raw(w, "\\n", 2); break;
+			case '\t': jw_raw(w, "\\t", 2); break;
+			case '\r': jw_raw(w, "\\r", 2); break;
+			case '\b': jw_raw(w, "\\b", 2); break;
+			case '\f': jw_raw(w, "\\f", 2); break;
+			default: jw_u16esc(w, c); break;
+			}
+			p++;
+		} else {
+			/* one UTF-8 sequence: 2 to 4 bytes, shortest form, no surrogates */
+			int n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+			if (c >= 0xf5)
+				n = 0;
+			unsigned cp = n == 4 ? c & 7 : n == 3 ? c & 15 : c & 31;
+			int ok = n > 0;
+			for (int k = 1; ok && k < n; k++) {
+				if ((p[k] & 0xc0) != 0x80)
+					ok = 0;
+				else
+					cp = cp << 6 | (p[k] & 63);
+			}
+			if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+				   (n == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+				ok = 0;
+			if (!ok) {
+				jw_raw(w, "?", 1);
+				p++;
+				continue;
+			}
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				jw_u16esc(w, 0xd800 | (cp >> 10));
+				jw_u16esc(w, 0xdc00 | (cp & 0x3ff));
+			} else {
+				jw_u16esc(w, cp);
+			}
+			p += n;
+		}
+	}
+	jw_raw(w, "\"", 1);
+}
+
+static void jw_faults(struct jw *w, const struct analysis *a, const uint64_t f[FC_N])
+{
+	if (!derive__measured(a)) {
+		jw_lit(w, "null");
+		return;
+	}
+	uint64_t total = 0;
+	jw_raw(w, "{", 1);
+	w->first = 1;
+	for (int c = 0; c < FC_N; c++) {
+		jw_key(w, fclass_name[c]);
+		jw_u64(w, f[c]);
+		total += f[c];
+	}
+	jw_key(w, "total");
+	jw_u64(w, total);
+	jw_raw(w, "}", 1);
+	w->first = 0;
+}
+
+static void jw_json(struct jw *w, const json_t *j)
+{
+	if (json_dump_callback(j, dumpbuf_add, w->b, JSON_COMPACT | JSON_ENSURE_ASCII |
+						      JSON_ENCODE_ANY))
+		w->oom = 1;
+}
+
+/* One entry, stack included: appended to b. 0, or -1 out of memory. */
+static int vma_write(struct analysis *a, struct u64map *sc, const struct proc *p, uint32_t id,
+		     struct dumpbuf *b)
 {
 	const struct vma *e = &p->v[id];
 	char prot[4] = { (e->prot & PROT_READ) ? 'r' : '-', (e->prot & PROT_WRITE) ? 'w' : '-',
 			 (e->prot & PROT_EXEC) ? 'x' : '-', 0 };
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(id));
-	json_object_set_new(o, "start", json_integer((json_int_t)e->start));
-	json_object_set_new(o, "end", json_integer((json_int_t)e->end));
-	json_object_set_new(o, "prot", json_string(prot));
-	json_object_set_new(o, "shared", json_boolean(e->shared));
-	json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
-	json_object_set_new(o, "path", vp_json_str(e->path));
-	json_object_set_new(o, "offset", json_integer((json_int_t)e->offset));
-	json_object_set_new(o, "kind", json_string(vk_name[e->kind]));
-	json_object_set_new(o, "origin", json_string(vo_name[e->origin]));
-	json_object_set_new(o, "created_ns", json_integer((json_int_t)e->created_ns));
-	json_object_set_new(o, "valid_from_ns", json_integer((json_int_t)e->valid_from));
-	json_object_set_new(o, "destroyed_ns", jnum_or_null(e->last_destroyed_ns,
-							     e->last_destroyed_ns != T_NEVER));
-	json_object_set_new(o, "ended_by", e->last_ended_by ? json_string(ve_name[e->last_ended_by])
-							    : json_null());
-	json_object_set_new(o, "instances", json_integer(e->instances));
-	json_object_set_new(o, "piece_of", e->piece_of ? json_integer(e->piece_of - 1)
-						       : json_null());
-	json_object_set_new(o, "internal", json_boolean(e->internal));
-	if (e->origin == VO_INHERITED && e->inh_pid)
-		json_object_set_new(o, "inherited_from",
-				    json_pack("{s:i, s:i}", "pid", (int)e->inh_pid, "vma",
-					      (int)shown_id(model__find(a, e->inh_pid), e->inh_vma)));
+	int measured = derive__measured(a);
+	struct jw w = { b, 1, 0 };
+	jw_raw(&w, "{", 1);
+	jw_key(&w, "id"); jw_u64(&w, id);
+	jw_key(&w, "start"); jw_u64(&w, e->start);
+	jw_key(&w, "end"); jw_u64(&w, e->end);
+	jw_key(&w, "prot"); jw_str(&w, prot);
+	jw_key(&w, "shared"); jw_lit(&w, e->shared ? "true" : "false");
+	jw_key(&w, "anonymous"); jw_lit(&w, e->anonymous ? "true" : "false");
+	jw_key(&w, "path"); jw_str(&w, e->path);
+	jw_key(&w, "offset"); jw_u64(&w, e->offset);
+	jw_key(&w, "kind"); jw_str(&w, vk_name[e->kind]);
+	jw_key(&w, "origin"); jw_str(&w, vo_name[e->origin]);
+	jw_key(&w, "created_ns"); jw_u64(&w, e->created_ns);
+	jw_key(&w, "valid_from_ns"); jw_u64(&w, e->valid_from);
+	jw_key(&w, "destroyed_ns");
+	if (e->last_destroyed_ns != T_NEVER)
+		jw_u64(&w, e->last_destroyed_ns);
 	else
-		json_object_set_new(o, "inherited_from", json_null());
-	json_object_set_new(o, "site", json_integer(e->site));
-	json_object_set_new(o, "label", json_string(p->sites[e->site].label));
-	*stack = stack_text(a, sc, e->stack_file, e->stack_id);
-	const char *missing = (*stack)->empty ? derive__stack_missing(p, e) : NULL;
-	if (missing)
-		json_object_set_new(o, "stack_missing", json_string(missing));
-	json_object_set_new(o, "faults", faults_json(a, e->faults));
-	json_object_set_new(o, "pages_allocated", jnum_or_null(e->pages, derive__measured(a)));
-	json_object_set_new(o, "populated",
-			    derive__measured(a) ? json_pack("{s:I, s:I}", "faults", (json_int_t)e->pop_faults,
-						    "pages", (json_int_t)e->pop_pages)
-					: json_null());
-	json_object_set_new(o, "top_fault_sites", sites_json(a, p, e));
-	return o;
+		jw_lit(&w, "null");
+	jw_key(&w, "ended_by"); jw_str(&w, e->last_ended_by ? ve_name[e->last_ended_by] : NULL);
+	jw_key(&w, "instances"); jw_u64(&w, e->instances);
+	jw_key(&w, "piece_of");
+	if (e->piece_of)
+		jw_u64(&w, e->piece_of - 1);
+	else
+		jw_lit(&w, "null");
+	jw_key(&w, "internal"); jw_lit(&w, e->internal ? "true" : "false");
+	jw_key(&w, "inherited_from");
+	if (e->origin == VO_INHERITED && e->inh_pid) {
+		jw_raw(&w, "{\"pid\":", 7);
+		jw_u64(&w, e->inh_pid);
+		jw_raw(&w, ",\"vma\":", 7);
+		jw_u64(&w, shown_id(model__find(a, e->inh_pid), e->inh_vma));
+		jw_raw(&w, "}", 1);
+	} else {
+		jw_lit(&w, "null");
+	}
+	jw_key(&w, "site"); jw_u64(&w, e->site);
+	jw_key(&w, "label"); jw_str(&w, p->sites[e->site].label);
+	const struct stext *st = stack_text(a, sc, e->stack_file, e->stack_id);
+	const char *missing = st->empty ? derive__stack_missing(p, e) : NULL;
+	if (missing) {
+		jw_key(&w, "stack_missing");
+		jw_str(&w, missing);
+	}
+	jw_key(&w, "faults"); jw_faults(&w, a, e->faults);
+	jw_key(&w, "pages_allocated");
+	if (measured)
+		jw_u64(&w, e->pages);
+	else
+		jw_lit(&w, "null");
+	jw_key(&w, "populated");
+	if (measured) {
+		jw_raw(&w, "{\"faults\":", 10);
+		jw_u64(&w, e->pop_faults);
+		jw_raw(&w, ",\"pages\":", 9);
+		jw_u64(&w, e->pop_pages);
+		jw_raw(&w, "}", 1);
+	} else {
+		jw_lit(&w, "null");
+	}
+	jw_key(&w, "top_fault_sites");
+	if (e->fault_sites.n) {
+		json_t *t = sites_json(a, p, e);
+		jw_json(&w, t);
+		json_decref(t);
+	} else {
+		jw_raw(&w, "[]", 2);
+	}
+	jw_key(&w, "stack");
+	jw_raw(&w, st->s, st->n);
+	jw_raw(&w, "}", 1);
+	return w.oom ? -1 : 0;
 }
 
 /* Listed by record as still running when it stopped waiting (a signal). */
@@ -360,31 +560,6 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 		json_array_append_new(w, json_string(kb.warning));
 	json_object_set_new(o, "warnings", w);
 	return o; /* "sites" and "vmas" follow, streamed by analysis__write_report */
-}
-
-/* jansson's json_dumpf makes one stdio call per token, which was a third
- * of writing a big report; dump into a reused buffer, write that once. */
-struct dumpbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static int dumpbuf_add(const char *s, size_t n, void *data)
-{
-	struct dumpbuf *b = data;
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q)
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	return 0;
 }
 
 /* Write `o`; with `open`, without its closing brace, so that more members
@@ -632,11 +807,11 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 		for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
 			if (p->v[v].folded_into)
 				continue;
-			const struct stext *st;
-			json_t *e = vma_json(a, sc, p, v, &st);
 			fputs(shown++ ? ",\n" : nl, f);
-			err |= dump_with_stack(e, st, f, flags, db);
-			json_decref(e);
+			db->n = 0;
+			if (vma_write(a, sc, p, v, db) ||
+			    fwrite(db->p, 1, db->n, f) != db->n)
+				err = -1;
 		}
 		fprintf(f, "]}");
 	}
