@@ -23,6 +23,7 @@ void vp_print_record_summary(const char *dir, FILE *out);
 struct vp_report_opts {
 	int stats;     /* also print throughput and peak RSS */
 	int every_vma; /* no folding of repeated mappings */
+	int html;      /* record --html: DIR/report.html too, from the same analysis */
 	const char **plumbing; /* --plumbing rules (argv strings) */
 	size_t nplumbing;
 };
@@ -34,5 +35,9 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 /* analysis__run and analysis__view with o: 0, or prints why and returns 2. */
 struct analysis;
 int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out);
+/* The writer of format fmt from an analysis (text, html, pprof, perfetto,
+ * folded), NULL if fmt is not one of them. */
+#include <stdio.h>
+int (*vp_emitter(const char *fmt))(struct analysis *, FILE *);
 
 #endif

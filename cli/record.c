@@ -106,7 +106,9 @@ static int find_shim(char *out, size_t cap)
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
 	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	"                      [--every-vma] [--plumbing RULE]... [--] COMMAND [ARG...]\n"
+	"                      [--html] [--every-vma] [--plumbing RULE]...\n"
+	"                      [--] COMMAND [ARG...]\n"
+	"  --html       also write DIR/report.html (see `vmaprof report --format html`)\n"
 	"  --every-vma  one report entry per mapping: do not fold repeated mappings\n"
 	"               of one call site into one entry with `instances`\n"
 	"  --plumbing RULE  also skip frames matching RULE when naming a call site\n"
@@ -274,6 +276,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "no-signal-stacks", no_argument, NULL, 'G' },
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
+		{ "html", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -289,6 +292,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'T': r->bpf_stats = 1; break;
 		case 'G': r->no_sigstacks = 1; break;
 		case 'V': r->report.every_vma = 1; break;
+		case 'H': r->report.html = 1; break;
 		case 'L':
 			if (vp_report_opts_add_plumbing(&r->report, optarg))
 				return 2;

@@ -18,6 +18,7 @@
 #include "outfile.h"
 #include "diff.h"
 #include "dump.h"
+#include "export.h"
 #include "label.h"
 #include "reader.h"
 #include "tracedir.h"
@@ -263,6 +264,26 @@ int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)
 	return 0;
 }
 
+/* The writer of an output format built from the analysis (not json, which
+ * streams with its own options, nor records, which reads the traces). */
+int (*vp_emitter(const char *fmt))(struct analysis *, FILE *)
+{
+	static const struct {
+		const char *name;
+		int (*emit)(struct analysis *, FILE *);
+	} fmts[] = {
+		{ "text", analysis__summary },
+		{ "html", export__html },
+		{ "pprof", export__pprof },
+		{ "perfetto", export__perfetto },
+		{ "folded", export__folded },
+	};
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
+		if (!strcmp(fmt, fmts[i].name))
+			return fmts[i].emit;
+	return NULL;
+}
+
 int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out)
 {
 	char why[4400];
@@ -333,6 +354,23 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 			rc = 2;
 		}
 	}
+	if (o->html && !rc) {
+		char hp[4300];
+		snprintf(hp, sizeof(hp), "%s/report.html", dir);
+		struct sink hk;
+		if (sink_open(&hk, hp, 0, why, sizeof(why))) {
+			fprintf(stderr, "vmaprof: cannot write %s\n", why);
+			rc = 2;
+		} else {
+			int herr = export__html(a, hk.f);
+			int cerr = sink_close(&hk, herr != 0);
+			if (herr || cerr) {
+				fprintf(stderr, "vmaprof: cannot write %s: %s\n", hp,
+					strerror(herr ? -herr : -cerr));
+				rc = 2;
+			}
+		}
+	}
 	if (summary) {
 		int serr = analysis__summary(a, summary);
 		if (serr)
@@ -351,10 +389,15 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 }
 
 const char vp_report_usage[] =
-	"usage: vmaprof report DIR [-o|--output FILE] [--format json|text|records] [--stats]\n"
+	"usage: vmaprof report DIR [-o|--output FILE] [--format FMT] [--stats]\n"
 	"                      [--every-vma] [--plumbing RULE]... [--no-stacks]\n"
 	"  --format json     report.json (default: DIR/report.json; -o - for stdout)\n"
 	"  --format text     the human summary\n"
+	"  --format html     one self-contained page: fork tree, address-space timelines,\n"
+	"                    a flame graph of faults by call stack, the call sites\n"
+	"  --format pprof    gzipped profile.proto (go tool pprof, Pyroscope, Parca, ...)\n"
+	"  --format perfetto Chrome JSON trace (ui.perfetto.dev, chrome://tracing)\n"
+	"  --format folded   folded stacks (flamegraph.pl, inferno, speedscope)\n"
 	"  --format records  every recorded record, one per line (for debugging)\n"
 	"  --stats           on stderr: the whole command's time, split into reading and\n"
 	"                    analysing, writing, freeing, the symbolizer's share and its\n"
@@ -417,14 +460,15 @@ int cmd_report(int argc, char **argv)
 	}
 	FILE *out = k.f;
 	int rc = 0;
-	if (!strcmp(fmt, "text")) {
+	int (*emit)(struct analysis *, FILE *) = vp_emitter(fmt);
+	if (emit) {
 		struct analysis *a = NULL;
 		struct report_clock clk = { .start = cmd_start_ns, .bytes = -1 };
 		if (vp_analyze(dir, &ro, &a)) {
 			rc = 2;
 		} else {
 			clock_analysed(a, &clk, ro.stats);
-			int serr = analysis__summary(a, out);
+			int serr = emit(a, out);
 			if (serr && serr != -EIO) {
 				fprintf(stderr, "vmaprof report: %s\n", strerror(-serr));
 				rc = 2;
@@ -437,7 +481,7 @@ int cmd_report(int argc, char **argv)
 			analysis__free(a);
 			clk.freed = vp_mono_ns();
 			if (ro.stats)
-				print_stats(&clk, "summary");
+				print_stats(&clk, fmt);
 		}
 	} else if (!strcmp(fmt, "records")) {
 		int err = dump__dir(dir, out, &dopts);
