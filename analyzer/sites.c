@@ -30,16 +30,6 @@
 #define FOLD_MIN 16
 #define INTERNAL_KEY "(vmaprof) the shim's own memory"
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h ? h : 1;
-}
-
 struct sbuf {
 	char *p;
 	size_t n, cap;
@@ -109,7 +99,7 @@ static const char *stackless_key(struct sbuf *b, const struct proc *p, const str
 static uint32_t site_of(struct proc *p, struct u64map *by_key, const char *key, int32_t file,
 			uint32_t id)
 {
-	for (uint64_t h = hash_str(key);; h = h + 1 ? h + 1 : 1) {
+	for (uint64_t h = vp_hash_str(key);; h = h + 1 ? h + 1 : 1) {
 		uintptr_t i = (uintptr_t)u64map__get(by_key, h);
 		if (!i) {
 			p->sites = model__grow(p->sites, &p->capsites, p->nsites + 1,

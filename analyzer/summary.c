@@ -69,19 +69,9 @@ struct aggs {
 	struct u64map by_key; /* hash of key (probed) -> index + 1 */
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h ? h : 1;
-}
-
 static void aggs_add(struct aggs *g, const struct csite *s)
 {
-	uint64_t h = hash_str(s->label);
+	uint64_t h = vp_hash_str(s->label);
 	uintptr_t i;
 	for (;; h = h + 1 ? h + 1 : 1) {
 		i = (uintptr_t)u64map__get(&g->by_key, h);

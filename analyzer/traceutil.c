@@ -75,6 +75,16 @@ bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val)
 	return false;
 }
 
+uint64_t vp_hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
 void u64map__free(struct u64map *m)
 {
 	free(m->key);

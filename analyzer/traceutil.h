@@ -27,6 +27,9 @@ int u64map__put(struct u64map *m, uint64_t key, void *val);
 /* NULL when absent. */
 void *u64map__get(const struct u64map *m, uint64_t key);
 void u64map__free(struct u64map *m);
+/* A nonzero 64-bit hash of a string (FNV-1a), for string keys kept in a
+ * u64map with their own equality check. */
+uint64_t vp_hash_str(const char *s);
 /* Iterate: start with *i = 0; each call stores the next entry and returns
  * true, or returns false at the end. Order is the table's, not insertion. */
 bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val);
