@@ -10,6 +10,7 @@
  * writers arm it with MODEL_TRY), which frees what was built and returns
  * -ENOMEM. Nothing in the analyzer exits the process.
  */
+#include "label.h"
 #include "model.h"
 
 #include <errno.h>
@@ -383,6 +384,30 @@ void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 	uintptr_t n = (uintptr_t)u64map__get(&e->fault_sites, key);
 	if (u64map__put(&e->fault_sites, key, (void *)(n + 1)))
 		model__oom();
+}
+
+/* The shape sites.c gave (model.h: struct csite), and its caches. */
+static void sites__free_all(struct analysis *a)
+{
+	uint64_t k;
+	void *v;
+	for (size_t i = 0; u64map__next(&a->demangled, &i, &k, &v);)
+		if ((uintptr_t)v != k)
+			free(v);
+	u64map__free(&a->demangled);
+	label_rules__free(a->rules);
+	a->rules = NULL;
+}
+
+static void sites__free(struct proc *p)
+{
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		free((char *)p->sites[s].key);
+		free((char *)p->sites[s].label);
+		free((char *)p->sites[s].where);
+		free(p->sites[s].vmas);
+	}
+	free(p->sites);
 }
 
 void analysis__free(struct analysis *a)

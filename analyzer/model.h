@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The analyzer's in-memory model, shared by analyze.c (which builds it) and
- * report.c (which writes it out). Not a public interface.
+ * report_json.c and summary.c (which write it out). Not a public interface.
  */
 #ifndef VP_MODEL_H
 #define VP_MODEL_H
@@ -83,7 +83,7 @@ struct fault_site {
 	uint64_t ip;
 	uint32_t cls; /* fclass + 1 */
 	uint16_t kernel;
-	int16_t space; /* report.c: the image to symbolize in */
+	int16_t space; /* report_json.c: the image to symbolize in */
 	uint64_t count;
 };
 
@@ -251,8 +251,6 @@ struct fault_site fault_site__of_key(uint64_t key);
 /* Once (later calls do nothing): group each process's entries by creating
  * call site and, unless every_vma, fold repeated mappings. */
 void sites__shape(struct analysis *a, int every_vma);
-void sites__free(struct proc *p);
-void sites__free_all(struct analysis *a);
 /* fn demangled (C++, Rust), or fn itself when it is not mangled; NULL for
  * NULL. Cached per interned symbol string. */
 const char *sites__demangle(struct analysis *a, const char *fn);

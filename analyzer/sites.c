@@ -457,29 +457,6 @@ void sites__shape(struct analysis *a, int every_vma)
 	a->shaped = 1;
 }
 
-void sites__free_all(struct analysis *a)
-{
-	uint64_t k;
-	void *v;
-	for (size_t i = 0; u64map__next(&a->demangled, &i, &k, &v);)
-		if ((uintptr_t)v != k)
-			free(v);
-	u64map__free(&a->demangled);
-	label_rules__free(a->rules);
-	a->rules = NULL;
-}
-
-void sites__free(struct proc *p)
-{
-	for (uint32_t s = 0; s < p->nsites; s++) {
-		free((char *)p->sites[s].key);
-		free((char *)p->sites[s].label);
-		free((char *)p->sites[s].where);
-		free(p->sites[s].vmas);
-	}
-	free(p->sites);
-}
-
 int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len)
 {
 	if (a->shaped) {

@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
-#include "shim.h"
+#include "rawsys.h"
 #include "vmaprof/broker.h"
 
 static char sock_name[108];

@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-#include "shim.h"
+#include "rawsys.h"
 
 #define MADV_POPULATE_WRITE_ 23
 

@@ -14,33 +14,7 @@
 #include <errno.h>
 #include <sys/types.h>
 
-/* A system call that never goes through any symbol lookup (our own
- * syscall() interposer included): the return value and errno follow the
- * libc convention (-1 and errno on failure). */
-static inline long shim__sys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-	long ret;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	if ((unsigned long)ret > -4096UL) {
-		*__errno_location() = (int)-ret;
-		return -1;
-	}
-	return ret;
-}
-#define SYS0(n) shim__sys((n), 0, 0, 0, 0, 0, 0)
-#define SYS1(n, a) shim__sys((n), (long)(a), 0, 0, 0, 0, 0)
-#define SYS2(n, a, b) shim__sys((n), (long)(a), (long)(b), 0, 0, 0, 0)
-#define SYS3(n, a, b, c) shim__sys((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define SYS4(n, a, b, c, d) shim__sys((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define SYS5(n, a, b, c, d, e) shim__sys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-#define SYS6(n, a, b, c, d, e, f) \
-	shim__sys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#include "rawsys.h"
 
 void *shim__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int shim__real_munmap(void *addr, size_t len);
