@@ -5,11 +5,12 @@
  *
  * - Call sites: each entry of a process belongs to the site that created
  *   it, keyed by its symbolized creating stack (frames by function, or by
- *   module and address where no symbol is known), so two stacks that differ
- *   only in a return address inside one function stay apart while the same
- *   code path in a child (its inherited entries keep the parent's stack) is
- *   the same site. Entries without a stack are grouped by origin, kind and
- *   path. A site sums its entries' figures.
+ *   module and address where no symbol is known): two stacks that differ
+ *   only in return addresses within the same functions are one site, and
+ *   a child's inherited entries (which keep the parent's stack) belong to
+ *   the parent's code path. Entries without a stack are grouped by origin,
+ *   kind, path and why there is no stack; the shim's own memory is one site.
+ *   A site sums its entries' figures.
  * - Folding: entries of one site with the same kind, prot, size, sharing,
  *   path and origin whose lifetimes do not overlap become one entry with
  *   `instances` N (the first's address and creation, the last's
