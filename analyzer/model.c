@@ -11,6 +11,7 @@
  * -ENOMEM. Nothing in the analyzer exits the process.
  */
 #include "model.h"
+#include "timeline.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -411,6 +412,7 @@ void analysis__free(struct analysis *a)
 		free(p->qent);
 		free(p->qmaxend);
 		sites__free(p);
+		timeline__free(p->tl);
 		free(p);
 	}
 	free(a->procs);
