@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "timeline.h"
 #include "vmaprof/clock.h"
 
 
@@ -656,6 +657,7 @@ static void attribute(struct analysis *a, const struct vp_fault *f)
 	struct vma *e = id >= 0 ? &p->v[id] : NULL;
 	int c = classify(f, e);
 	p->faults[c]++;
+	timeline__add(p, t, c);
 	p->pages += f->pages;
 	a->faults++;
 	if (e) {

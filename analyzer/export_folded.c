@@ -1,12 +1,204 @@
 /* SPDX-License-Identifier: MIT */
-/* folded stacks (export.h). */
+/*
+ * Folded stacks (export.h; docs/exports.md, "Folded stacks"): one line per
+ * fault class, process name and creating call stack,
+ *
+ *	class;comm;outermost frame;...;label frame COUNT
+ *
+ * root first, so a flame graph splits by class, then by command. The stack
+ * is the site's (sites.c), demangled, from the outermost frame down to the
+ * frame that labels the site: allocator plumbing below it (malloc, mmap
+ * wrappers, operator new) is left out. A site without a stack is one frame,
+ * its label; faults outside every known mapping are "[outside mappings]".
+ * COUNT is fault events; lines are sorted and equal lines merged.
+ */
 #include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "derive.h"
 #include "export.h"
+#include "model.h"
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		b->p = model__realloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
+/* One frame: ';' would split it and a line break end the line; both, and
+ * other control characters, are replaced. */
+static void buf_frame(struct buf *b, const char *s)
+{
+	if (b->n)
+		buf_add(b, ";", 1);
+	if (!s || !*s) {
+		buf_add(b, "?", 1);
+		return;
+	}
+	size_t at = b->n;
+	buf_add(b, s, strlen(s));
+	for (char *c = b->p + at; *c; c++) {
+		if (*c == ';')
+			*c = ',';
+		else if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+	return s ? s + 1 : path;
+}
+
+struct line {
+	char *s;
+	uint64_t n;
+};
+
+struct lines {
+	struct line *l;
+	uint32_t n, cap;
+};
+
+static void line_add(struct lines *ls, const struct buf *b, uint64_t n)
+{
+	ls->l = model__grow(ls->l, &ls->cap, ls->n + 1, sizeof(*ls->l));
+	char *s = strdup(b->p);
+	if (!s)
+		model__oom();
+	ls->l[ls->n++] = (struct line){ s, n };
+}
+
+static int line_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct line *)x)->s, ((const struct line *)y)->s);
+}
+
+/* The frames of site s outermost first, down to its label frame. */
+static void site_frames(struct analysis *a, const struct csite *s, struct buf *b)
+{
+	const struct vp_stack *st = s->stack_id && s->stack_file >= 0 &&
+					    (uint32_t)s->stack_file < a->nfiles
+					    ? stack_map__get(&a->files[s->stack_file].stacks, s->stack_id)
+					    : NULL;
+	if (!st || !st->depth || s->label_frame < 0 || (uint32_t)s->label_frame >= st->depth) {
+		buf_frame(b, s->label);
+		return;
+	}
+	for (uint32_t i = st->depth; i-- > (uint32_t)s->label_frame;) {
+		struct vp_frame f = { .ip = st->ips[i] };
+		symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f);
+		const char *fn = sites__demangle(a, f.function);
+		if (fn) {
+			buf_frame(b, fn);
+		} else {
+			char w[300];
+			snprintf(w, sizeof(w), "%s@%llx", f.module ? base_name(f.module) : "?",
+				 (unsigned long long)st->ips[i]);
+			buf_frame(b, w);
+		}
+	}
+}
+
+static void collect(struct analysis *a, struct lines *ls, struct buf *b, struct buf *fr)
+{
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		char pidname[32];
+		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->pid);
+		const char *comm = p->name ? p->name : p->exe ? base_name(p->exe) : pidname;
+		uint64_t in_sites[FC_N] = { 0 };
+		for (uint32_t k = 0; k < p->nsites; k++) {
+			const struct csite *s = &p->sites[k];
+			int any = 0;
+			for (int c = 0; c < FC_N; c++) {
+				in_sites[c] += s->faults[c];
+				any |= s->faults[c] != 0;
+			}
+			if (!any)
+				continue;
+			fr->n = 0;
+			site_frames(a, s, fr);
+			for (int c = 0; c < FC_N; c++) {
+				if (!s->faults[c])
+					continue;
+				b->n = 0;
+				buf_frame(b, fclass_name[c]);
+				buf_frame(b, comm);
+				buf_add(b, ";", 1);
+				buf_add(b, fr->p, fr->n);
+				line_add(ls, b, s->faults[c]);
+			}
+		}
+		/* faults at addresses no entry covered */
+		for (int c = 0; c < FC_N; c++) {
+			if (p->faults[c] <= in_sites[c])
+				continue;
+			b->n = 0;
+			buf_frame(b, fclass_name[c]);
+			buf_frame(b, comm);
+			buf_frame(b, "[outside mappings]");
+			line_add(ls, b, p->faults[c] - in_sites[c]);
+		}
+	}
+}
 
 int export__folded(struct analysis *a, FILE *f)
 {
-	(void)a;
-	(void)f;
-	return -ENOSYS; /* issue 13: being written */
+	struct lines ls = { 0 };
+	struct buf b = { 0 }, fr = { 0 };
+	jmp_buf oom;
+	jmp_buf *outer = model__oom_arm(&oom);
+	if (setjmp(oom)) {
+		model__oom_arm(outer);
+		for (uint32_t i = 0; i < ls.n; i++)
+			free(ls.l[i].s);
+		free(ls.l);
+		free(b.p);
+		free(fr.p);
+		return -ENOMEM;
+	}
+	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
+	if (!derive__measured(a))
+		fprintf(stderr, "vmaprof report: no fault counts in this recording (the kernel "
+				"collector did not run): the folded stacks are empty\n");
+	else
+		collect(a, &ls, &b, &fr);
+	model__oom_arm(outer);
+	if (ls.n > 1)
+		qsort(ls.l, ls.n, sizeof(*ls.l), line_cmp);
+	int err = 0;
+	for (uint32_t i = 0; i < ls.n; i++) {
+		uint64_t n = ls.l[i].n;
+		while (i + 1 < ls.n && !strcmp(ls.l[i].s, ls.l[i + 1].s)) {
+			free(ls.l[i].s);
+			n += ls.l[++i].n;
+		}
+		if (!err && fprintf(f, "%s %" PRIu64 "\n", ls.l[i].s, n) < 0)
+			err = -EIO;
+		free(ls.l[i].s);
+	}
+	free(ls.l);
+	free(b.p);
+	free(fr.p);
+	if (!err && (fflush(f) || ferror(f)))
+		err = -EIO;
+	return err;
 }

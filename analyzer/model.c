@@ -12,6 +12,7 @@
  */
 #include "label.h"
 #include "model.h"
+#include "timeline.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -436,6 +437,7 @@ void analysis__free(struct analysis *a)
 		free(p->qent);
 		free(p->qmaxend);
 		sites__free(p);
+		timeline__free(p->tl);
 		free(p);
 	}
 	free(a->procs);

@@ -151,6 +151,7 @@ struct proc {
 	uint64_t *qmaxend;
 	struct csite *sites;              /* sites.c */
 	uint32_t nsites, capsites;
+	struct timeline *tl;              /* faults over time (timeline.h), or NULL */
 };
 
 struct qrange {
