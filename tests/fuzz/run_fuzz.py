@@ -32,7 +32,7 @@ SEP = b"\nVPFUZZ\n"
 TARGETS = {
     "reader": (["fuzz_reader.c"], ["reader.c"], [], [], "regressions"),
     "analyzer": (["fuzz_analyzer.c"], None,  # every source of analyzer/meson.build
-                 ["jansson", "libdw", "libelf"], ["-liberty"], "regressions-analyzer"),
+                 ["jansson", "libdw", "libelf", "zlib"], ["-liberty"], "regressions-analyzer"),
 }
 
 
