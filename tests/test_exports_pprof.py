@@ -6,18 +6,13 @@ counts it shows for known workloads, and every sample type summed per
 process equal to report.json's figures."""
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
+from exports_check import CLASSES, check_pprof_totals, go_pprof, num, raw
 from vptest import VMAPROF, Recording, check, eq, main, workload
 
 WCXX = workload("w_cxx")
 W = workload("w_faults")
-CLASSES = ["demand_zero", "zero_page", "cow_copy", "cow_reuse", "file", "shmem",
-           "shared_write", "other"]
-MEASURED_TYPES = [(c, "faults") for c in CLASSES] + [
-    ("pages_allocated", "pages"), ("populated", "pages"), ("bytes", "bytes")]
 
 
 class Rec(Recording):
@@ -35,31 +30,6 @@ class Rec(Recording):
         return out
 
 
-def go_pprof(*args):
-    """`go tool pprof ARGS` with a private HOME and build cache: its stdout."""
-    go = shutil.which("go")
-    if not go:
-        print("SKIP: go missing (apt install golang-go; bootstrap.sh test does)")
-        raise SystemExit(77)
-    home = tempfile.mkdtemp(prefix="vmaprof-gohome-")
-    try:
-        env = dict(os.environ, HOME=home, GOCACHE=os.path.join(home, "cache"),
-                   GOPATH=os.path.join(home, "go"), PPROF_TMPDIR=home)
-        p = subprocess.run([go, "tool", "pprof", *args], capture_output=True, text=True,
-                           env=env, timeout=300)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    eq(p.returncode, 0, f"go tool pprof {' '.join(args)}: {p.stderr}")
-    return p.stdout
-
-
-def num(s):
-    """pprof's figure ("64faults", "0") as an integer."""
-    m = re.match(r"-?\d+", s)
-    check(m is not None, f"not a count: {s!r}")
-    return int(m.group(0))
-
-
 def top(path, sample_index, *extra):
     """`-top` of one sample type, every node: {function: (flat, cum)}."""
     out = go_pprof("-top", f"-sample_index={sample_index}", "-nodefraction=0",
@@ -71,55 +41,6 @@ def top(path, sample_index, *extra):
         if m and m.group(1) != "flat":
             rows[m.group(3)] = (num(m.group(1)), num(m.group(2)))
     return rows
-
-
-def raw(path):
-    """`-raw`: the sample types ([(name, unit)], the default's index) and
-    the samples as (values, pid)."""
-    out = go_pprof("-raw", path)
-    lines = out.splitlines()
-    i = lines.index("Samples:")
-    types, default = [], None
-    for k, t in enumerate(lines[i + 1].split()):
-        if t.endswith("[dflt]"):
-            default = k
-            t = t[:-len("[dflt]")]
-        name, unit = t.split("/")
-        types.append((name, unit))
-    samples = []
-    for line in lines[i + 2:]:
-        if not line.startswith(" "):
-            break
-        m = re.match(r"\s+(-?\d+(?:\s+-?\d+)*):", line)
-        if m:
-            vals = [int(v) for v in m.group(1).split()]
-            eq(len(vals), len(types), f"one value per type: {line}")
-            samples.append([vals, None])
-            continue
-        m = re.search(r"\bpid:\[(\d+)\]", line)
-        if m and samples:
-            samples[-1][1] = int(m.group(1))
-    check(samples, f"no samples in:\n{out}")
-    check(all(pid is not None for _, pid in samples), "every sample has its pid")
-    return types, default, samples
-
-
-def check_totals(r, path):
-    """Each sample type summed over a process's samples is report.json's
-    figure of that process: faults by class, pages allocated, populated
-    pages, bytes mapped (its sites summed)."""
-    types, default, samples = raw(path)
-    eq(types, MEASURED_TYPES, "sample types")
-    eq(types[default][0], "cow_copy", "the default sample type")
-    for p in r.procs:
-        want = [p["faults"][c] for c in CLASSES] + [
-            p["pages_allocated"], p["populated"]["pages"],
-            sum(s["bytes_mapped"] for s in p["sites"])]
-        got = [sum(v[k] for v, pid in samples if pid == p["pid"]) for k in range(len(types))]
-        eq(dict(zip([t for t, _ in types], got)), dict(zip([t for t, _ in types], want)),
-           f"pid {p['pid']}: the profile's totals against report.json")
-    pids = {pid for _, pid in samples}
-    eq(pids, {p["pid"] for p in r.procs}, "samples of every process, and only those")
 
 
 def stackless_labels(r, cls):
@@ -150,7 +71,7 @@ def t_cxx():
         check(labels, "the recording has stackless sites with faults")
         for label, n in labels.items():
             eq(rows.get(label, (None,))[0], n, f"stackless site {label!r}: a frame of its own")
-        check_totals(r, path)
+        check_pprof_totals(r, path)
 
 
 def t_fork_cow():
@@ -183,7 +104,7 @@ def t_fork_cow():
             node = f"{p['name']}[{p['pid']}]"
             eq(rows.get(node, (None, None))[1], p["faults"]["cow_copy"],
                f"-tagroot=process: {node} holds its process's copies")
-        check_totals(r, path)
+        check_pprof_totals(r, path)
 
 
 def t_populated_outside():
@@ -201,7 +122,7 @@ def t_populated_outside():
         outside = sum(top(path, c).get("[faults outside any mapping]", (0,))[0]
                       for c in CLASSES)
         eq(outside, root["faults_outside_vmas"], "faults outside any mapping")
-        check_totals(r, path)
+        check_pprof_totals(r, path)
 
 
 def t_unmeasured():
