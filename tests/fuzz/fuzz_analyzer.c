@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness over the whole analyzer: any bytes as a trace
- * directory, analysed and written out as report.json and the summary,
+ * directory, analysed and written out as report.json, the summary and the HTML page,
  * in-process (what `vmaprof report DIR` does).
  *
  * Input layout (so that one input can be a whole recording): parts
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "export.h"
 
 #define SEP "\nVPFUZZ\n"
 #define SEP_LEN 8
@@ -93,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (out) {
 			analysis__write_report(a, out, 0);
 			analysis__summary(a, out);
+			export__html(a, out);
 			fclose(out);
 		}
 		analysis__free(a);
