@@ -14,10 +14,10 @@ shift || true
 
 pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
       libbpf-dev libunwind-dev libjansson-dev libelf-dev libdw-dev zlib1g-dev
-      python3 python3-jsonschema libclang-rt-14-dev libiberty-dev)
+      python3 python3-jsonschema libclang-rt-14-dev libiberty-dev xxd)
 # the tools the benchmark compares with (and gcc for its workload 4)
 # a CPython with symbols for the call-site test (Debian's python3 is stripped)
-[ "$what" = test ] && pkgs+=(python3.11-dbg)
+[ "$what" = test ] && pkgs+=(python3.11-dbg chromium)
 # go tool pprof, the reader the pprof export is tested with
 [ "$what" = test ] && pkgs+=(golang-go)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)

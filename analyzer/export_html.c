@@ -1,12 +1,682 @@
 /* SPDX-License-Identifier: MIT */
-/* the HTML page (export.h). */
+/*
+ * The HTML page (export.h; docs/exports.md, "HTML"): the template
+ * analyzer/html/report.html (embedded at build time as vp_report_html, see
+ * analyzer/meson.build) with a compact model of the analysis written into
+ * its data element. Not report.json: a build's report is ~100 MB, the page
+ * must open in a second or two. So:
+ *  - frames are deduplicated text ([function, "file.c:line" or module]) and
+ *    stacks are lists of frame indexes, deduplicated across processes;
+ *  - entries are flat number arrays (ENTRY_STRIDE numbers each), at most
+ *    ENTRY_CAP per process (the ones with most faults, then the largest;
+ *    the rest are counted, not drawn);
+ *  - times are nanoseconds since the first process started.
+ * Every string goes through out_str, which escapes '<' (no "</script>" can
+ * end the element early) and replaces invalid UTF-8 by '?'.
+ */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
+#include "config.h"
+#include "derive.h"
 #include "export.h"
+#include "model.h"
+
+/* report_html.c, generated from html/report.html by xxd -i */
+extern unsigned char vp_report_html[];
+extern unsigned int vp_report_html_len;
+
+#define DATA_MARK "/*@VP_DATA@*/"
+#define ENTRY_CAP 20000
+/* created, destroyed (-1 live at the end), site, dominant class (-1 none),
+ * bytes, kind, path (-1 none), instances, stack (-1 none), start address,
+ * pages allocated, origin, prot bits, then the faults of each class */
+#define ENTRY_STRIDE (13 + FC_N)
+
+struct out {
+	FILE *f;
+};
+
+static void out_raw(struct out *o, const char *s, size_t n)
+{
+	fwrite(s, 1, n, o->f);
+}
+
+static void out_lit(struct out *o, const char *s)
+{
+	fputs(s, o->f);
+}
+
+static void out_i64(struct out *o, int64_t v)
+{
+	fprintf(o->f, "%" PRId64, v);
+}
+
+static void out_u64(struct out *o, uint64_t v)
+{
+	fprintf(o->f, "%" PRIu64, v);
+}
+
+/* A JSON string of s (NULL: null) that is safe inside a <script> element:
+ * '<' is \u003c; valid UTF-8 passes through, anything else is '?'. */
+static void out_str(struct out *o, const char *s)
+{
+	if (!s) {
+		out_lit(o, "null");
+		return;
+	}
+	FILE *f = o->f;
+	const unsigned char *p = (const unsigned char *)s;
+	putc('"', f);
+	while (*p) {
+		unsigned c = *p;
+		if (c == '"' || c == '\\') {
+			putc('\\', f);
+			putc((int)c, f);
+			p++;
+		} else if (c < 0x20 || c == 0x7f || c == '<') {
+			fprintf(f, "\\u%04x", c);
+			p++;
+		} else if (c < 0x80) {
+			putc((int)c, f);
+			p++;
+		} else {
+			int n = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3
+				: c >= 0xf0 && c < 0xf5 ? 4 : 0;
+			unsigned cp = n == 2 ? c & 31 : n == 3 ? c & 15 : c & 7;
+			int ok = n > 0;
+			for (int k = 1; ok && k < n; k++) {
+				if ((p[k] & 0xc0) != 0x80)
+					ok = 0;
+				else
+					cp = cp << 6 | (p[k] & 63);
+			}
+			if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+				   (n == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+				ok = 0;
+			if (!ok) {
+				putc('?', f);
+				p++;
+			} else {
+				fwrite(p, 1, (size_t)n, f);
+				p += n;
+			}
+		}
+	}
+	putc('"', f);
+}
+
+/* ---- strings to indexes: frames by their text, stacks by their frames ---- */
+struct strtab {
+	char **s;        /* by index */
+	uint32_t n, cap;
+	uint32_t *slot;  /* index + 1, 0 empty */
+	size_t nslot;
+};
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The index of s (n bytes, no NUL inside), added if new. */
+static uint32_t strtab_index(struct strtab *t, const char *s, size_t n)
+{
+	if ((size_t)(t->n + 1) * 2 > t->nslot) {
+		size_t ns = t->nslot ? t->nslot * 2 : 1024;
+		uint32_t *sl = model__alloc(ns * sizeof(*sl));
+		for (uint32_t i = 0; i < t->n; i++) {
+			size_t h = hash_bytes(t->s[i], strlen(t->s[i])) & (ns - 1);
+			while (sl[h])
+				h = (h + 1) & (ns - 1);
+			sl[h] = i + 1;
+		}
+		free(t->slot);
+		t->slot = sl;
+		t->nslot = ns;
+	}
+	size_t h = hash_bytes(s, n) & (t->nslot - 1);
+	for (; t->slot[h]; h = (h + 1) & (t->nslot - 1)) {
+		const char *x = t->s[t->slot[h] - 1];
+		if (!strncmp(x, s, n) && !x[n])
+			return t->slot[h] - 1;
+	}
+	t->s = model__grow(t->s, &t->cap, t->n + 1, sizeof(*t->s));
+	char *c = model__alloc(n + 1);
+	memcpy(c, s, n);
+	t->s[t->n] = c;
+	t->slot[h] = ++t->n;
+	return t->n - 1;
+}
+
+static void strtab_free(struct strtab *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+struct page {
+	struct analysis *a;
+	struct strtab frames;  /* "function\x01where" */
+	struct strtab stacks;  /* "i,j,k" frame indexes, innermost first */
+	struct strtab paths;
+	struct u64map by_stack; /* (file << 32 | id) -> stack index + 1 */
+	char *buf;             /* scratch text */
+	uint32_t nbuf, capbuf;
+	uint64_t t0;
+};
+
+static void buf_add(struct page *pg, const char *s, size_t n)
+{
+	pg->buf = model__grow(pg->buf, &pg->capbuf, pg->nbuf + (uint32_t)n + 1, 1);
+	memcpy(pg->buf + pg->nbuf, s, n);
+	pg->nbuf += (uint32_t)n;
+	pg->buf[pg->nbuf] = 0;
+}
+
+static const char *base_name(const char *s)
+{
+	const char *b = s ? strrchr(s, '/') : NULL;
+	return b ? b + 1 : s;
+}
+
+static uint32_t frame_index(struct page *pg, int file, uint64_t ip, int return_addr)
+{
+	struct vp_frame f = { .ip = ip };
+	symbolizer__lookup(pg->a->sym, (uint64_t)file, ip, return_addr, &f);
+	const char *fn = sites__demangle(pg->a, f.function);
+	char tmp[64];
+	pg->nbuf = 0;
+	if (fn) {
+		buf_add(pg, fn, strlen(fn));
+	} else {
+		snprintf(tmp, sizeof(tmp), "0x%" PRIx64, ip);
+		buf_add(pg, tmp, strlen(tmp));
+	}
+	uint32_t sep = pg->nbuf;
+	buf_add(pg, "\x01", 1);
+	if (f.file) {
+		const char *b = base_name(f.file);
+		buf_add(pg, b, strlen(b));
+		snprintf(tmp, sizeof(tmp), ":%d", f.line);
+		if (f.line)
+			buf_add(pg, tmp, strlen(tmp));
+	} else if (f.module) {
+		const char *b = base_name(f.module);
+		buf_add(pg, b, strlen(b));
+	}
+	/* no byte of the text is 1 but the separator (demangled names, paths) */
+	for (uint32_t i = 0; i < pg->nbuf; i++)
+		if (pg->buf[i] == 1 && i != sep)
+			pg->buf[i] = '?';
+	return strtab_index(&pg->frames, pg->buf, pg->nbuf);
+}
+
+/* The stack index of (file, id), -1 for none (or an empty stack). */
+static int64_t stack_index(struct page *pg, int32_t file, uint32_t id)
+{
+	struct analysis *a = pg->a;
+	if (file < 0 || !id || (uint32_t)file >= a->nfiles)
+		return -1;
+	uint64_t key = (uint64_t)(uint32_t)file << 32 | id;
+	void *v = u64map__get(&pg->by_stack, key);
+	if (v)
+		return (int64_t)(uintptr_t)v - 2; /* 1: empty */
+	const struct vp_stack *st = stack_map__get(&a->files[file].stacks, id);
+	int64_t idx = -1;
+	if (st && st->depth) {
+		uint32_t *fr = model__alloc(st->depth * sizeof(*fr));
+		for (uint32_t i = 0; i < st->depth; i++)
+			fr[i] = frame_index(pg, file, st->ips[i], i > 0);
+		pg->nbuf = 0;
+		for (uint32_t i = 0; i < st->depth; i++) {
+			char t[16];
+			int n = snprintf(t, sizeof(t), i ? ",%u" : "%u", fr[i]);
+			buf_add(pg, t, (size_t)n);
+		}
+		free(fr);
+		idx = strtab_index(&pg->stacks, pg->buf, pg->nbuf);
+	}
+	if (u64map__put(&pg->by_stack, key, (void *)(uintptr_t)(idx + 2)))
+		model__oom();
+	return idx;
+}
+
+static int64_t rel(const struct page *pg, uint64_t t)
+{
+	return t >= pg->t0 ? (int64_t)(t - pg->t0) : 0;
+}
+
+static void out_faults(struct out *o, const uint64_t f[FC_N])
+{
+	out_lit(o, "[");
+	for (int c = 0; c < FC_N; c++) {
+		if (c)
+			out_lit(o, ",");
+		out_u64(o, f[c]);
+	}
+	out_lit(o, "]");
+}
+
+static int dominant(const uint64_t f[FC_N])
+{
+	int best = -1;
+	uint64_t n = 0;
+	for (int c = 0; c < FC_N; c++)
+		if (f[c] > n) {
+			n = f[c];
+			best = c;
+		}
+	return best;
+}
+
+static uint64_t total(const uint64_t f[FC_N])
+{
+	uint64_t t = 0;
+	for (int c = 0; c < FC_N; c++)
+		t += f[c];
+	return t;
+}
+
+struct rank {
+	uint64_t faults, bytes;
+	uint32_t id;
+};
+
+static int rank_cmp(const void *x, const void *y)
+{
+	const struct rank *a = x, *b = y;
+	if (a->faults != b->faults)
+		return a->faults > b->faults ? -1 : 1;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int id_cmp(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void write_entry(struct out *o, struct page *pg, const struct vma *e, int first)
+{
+	int64_t path = e->path ? (int64_t)strtab_index(&pg->paths, e->path, strlen(e->path)) : -1;
+	int prot = ((e->prot & PROT_READ) ? 1 : 0) | ((e->prot & PROT_WRITE) ? 2 : 0) |
+		   ((e->prot & PROT_EXEC) ? 4 : 0) | (e->shared ? 8 : 0);
+	int64_t v[13] = {
+		rel(pg, e->created_ns),
+		e->last_destroyed_ns != T_NEVER ? rel(pg, e->last_destroyed_ns) : -1,
+		e->site,
+		dominant(e->faults),
+		(int64_t)(e->end - e->start),
+		e->kind,
+		path,
+		e->instances ? (int64_t)e->instances : 1,
+		stack_index(pg, e->stack_file, e->stack_id),
+		(int64_t)e->start,
+		(int64_t)e->pages,
+		e->origin,
+		prot,
+	};
+	for (int i = 0; i < 13; i++) {
+		if (i || !first)
+			out_lit(o, ",");
+		out_i64(o, v[i]);
+	}
+	for (int c = 0; c < FC_N; c++) {
+		out_lit(o, ",");
+		out_u64(o, e->faults[c]);
+	}
+}
+
+static void write_proc(struct out *o, struct page *pg, const struct proc *p)
+{
+	struct analysis *a = pg->a;
+	out_lit(o, "{\"pid\":");
+	out_u64(o, p->pid);
+	out_lit(o, ",\"ppid\":");
+	out_u64(o, p->ppid);
+	out_lit(o, ",\"name\":");
+	out_str(o, p->name);
+	out_lit(o, ",\"exe\":");
+	out_str(o, p->exe);
+	out_lit(o, ",\"argv\":[");
+	size_t i;
+	json_t *v;
+	json_array_foreach(p->argv, i, v) {
+		if (i)
+			out_lit(o, ",");
+		out_str(o, json_is_string(v) ? json_string_value(v) : "?");
+	}
+	out_lit(o, "],\"start\":");
+	out_i64(o, rel(pg, p->start_ns));
+	out_lit(o, ",\"end\":");
+	out_i64(o, p->end_ns ? rel(pg, p->end_ns) : -1);
+	out_lit(o, ",\"fork\":");
+	if (p->forked)
+		out_i64(o, rel(pg, p->fork_t));
+	else
+		out_lit(o, "null");
+	out_lit(o, ",\"exit\":");
+	if (p->exit_code >= 0)
+		out_i64(o, p->exit_code);
+	else
+		out_lit(o, "null");
+	out_lit(o, ",\"signal\":");
+	if (p->exit_signal >= 0)
+		out_i64(o, p->exit_signal);
+	else
+		out_lit(o, "null");
+	out_lit(o, ",\"faults\":");
+	out_faults(o, p->faults);
+	out_lit(o, ",\"pages\":");
+	out_u64(o, p->pages);
+	out_lit(o, ",\"preload\":");
+	out_lit(o, p->preload_active ? "true" : "false");
+	out_lit(o, ",\"preload_reason\":");
+	out_str(o, p->preload_reason);
+	/* sites: [label, where, stack, mappings, bytes_mapped, peak_live_bytes,
+	 * pages, faults[FC_N]] */
+	out_lit(o, ",\"sites\":[");
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		const struct csite *c = &p->sites[s];
+		out_lit(o, s ? ",[" : "[");
+		out_str(o, c->label);
+		out_lit(o, ",");
+		out_str(o, c->where);
+		out_lit(o, ",");
+		out_i64(o, stack_index(pg, c->stack_file, c->stack_id));
+		out_lit(o, ",");
+		out_u64(o, c->mappings);
+		out_lit(o, ",");
+		out_u64(o, c->bytes_mapped);
+		out_lit(o, ",");
+		out_u64(o, c->peak_live_bytes);
+		out_lit(o, ",");
+		out_u64(o, c->pages);
+		out_lit(o, ",");
+		out_faults(o, c->faults);
+		out_lit(o, "]");
+	}
+	out_lit(o, "]");
+	/* the entries shown (not folded into another), at most ENTRY_CAP */
+	uint32_t shown = 0;
+	for (uint32_t k = 0; k < p->nv; k++)
+		shown += !p->v[k].folded_into;
+	uint32_t *ids = model__alloc((shown + 1) * sizeof(*ids));
+	uint32_t n = 0;
+	for (uint32_t k = 0; k < p->nv; k++)
+		if (!p->v[k].folded_into)
+			ids[n++] = k;
+	uint64_t cut_bytes = 0;
+	if (n > ENTRY_CAP) {
+		struct rank *r = model__alloc(n * sizeof(*r));
+		for (uint32_t k = 0; k < n; k++) {
+			const struct vma *e = &p->v[ids[k]];
+			r[k] = (struct rank){ total(e->faults),
+					      (e->end - e->start) * (e->instances ? e->instances : 1),
+					      ids[k] };
+		}
+		qsort(r, n, sizeof(*r), rank_cmp);
+		for (uint32_t k = ENTRY_CAP; k < n; k++)
+			cut_bytes += r[k].bytes;
+		for (uint32_t k = 0; k < ENTRY_CAP; k++)
+			ids[k] = r[k].id;
+		free(r);
+		qsort(ids, ENTRY_CAP, sizeof(*ids), id_cmp);
+	}
+	uint32_t drawn = n > ENTRY_CAP ? ENTRY_CAP : n;
+	out_lit(o, ",\"entries\":");
+	out_u64(o, n);
+	out_lit(o, ",\"cut\":");
+	out_u64(o, n - drawn);
+	out_lit(o, ",\"cut_bytes\":");
+	out_u64(o, cut_bytes);
+	out_lit(o, ",\"v\":[");
+	for (uint32_t k = 0; k < drawn; k++) {
+		if (k)
+			out_lit(o, "\n");
+		write_entry(o, pg, &p->v[ids[k]], k == 0);
+	}
+	free(ids);
+	out_lit(o, "]}");
+	(void)a;
+}
+
+struct site_count {
+	uint32_t site;
+	uint64_t n;
+};
+
+static int site_count_cmp(const void *x, const void *y)
+{
+	const struct site_count *a = x, *b = y;
+	if (a->n != b->n)
+		return a->n > b->n ? -1 : 1;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+/* [[site, pages copied], ...]: the sites of p whose pages one side of a
+ * fork copied, most first, at most 10. */
+static void write_fork_sites(struct out *o, const struct proc *p, const struct u64map *m)
+{
+	out_lit(o, "[");
+	if (p && p->nsites) {
+		struct site_count *c = model__alloc(p->nsites * sizeof(*c));
+		for (uint32_t i = 0; i < p->nsites; i++)
+			c[i].site = i;
+		uint64_t key;
+		void *n;
+		for (size_t i = 0; u64map__next(m, &i, &key, &n);)
+			if (key - 1 < p->nv)
+				c[p->v[key - 1].site].n += (uintptr_t)n;
+		qsort(c, p->nsites, sizeof(*c), site_count_cmp);
+		for (uint32_t i = 0; i < p->nsites && i < 10 && c[i].n; i++) {
+			out_lit(o, i ? ",[" : "[");
+			out_u64(o, c[i].site);
+			out_lit(o, ",");
+			out_u64(o, c[i].n);
+			out_lit(o, "]");
+		}
+		free(c);
+	}
+	out_lit(o, "]");
+}
+
+static void write_collector(struct out *o, const char *name, int active, uint64_t events,
+			    uint64_t lost, const char *reason)
+{
+	out_lit(o, "\"");
+	out_lit(o, name);
+	out_lit(o, "\":{\"active\":");
+	out_lit(o, active ? "true" : "false");
+	out_lit(o, ",\"events\":");
+	out_u64(o, events);
+	out_lit(o, ",\"lost\":");
+	out_u64(o, lost);
+	out_lit(o, ",\"reason\":");
+	out_str(o, reason);
+	out_lit(o, "}");
+}
+
+static void write_data(struct out *o, struct page *pg)
+{
+	struct analysis *a = pg->a;
+	int measured = derive__measured(a);
+	pg->t0 = UINT64_MAX;
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i]->start_ns && a->procs[i]->start_ns < pg->t0)
+			pg->t0 = a->procs[i]->start_ns;
+	if (pg->t0 == UINT64_MAX)
+		pg->t0 = 0;
+	out_lit(o, "{\"version\":1,\"tool\":");
+	out_str(o, "vmaprof " VMAPROF_VERSION);
+	out_lit(o, ",\"command\":[");
+	json_t *cmd = json_object_get(a->session, "command");
+	size_t i;
+	json_t *v;
+	json_array_foreach(cmd, i, v) {
+		if (i)
+			out_lit(o, ",");
+		out_str(o, json_is_string(v) ? json_string_value(v) : "?");
+	}
+	out_lit(o, "],\"page_size\":");
+	out_u64(o, a->page_size);
+	out_lit(o, ",\"measured\":");
+	out_lit(o, measured ? "true" : "false");
+	out_lit(o, ",\"complete\":");
+	out_lit(o, a->complete ? "true" : "false");
+	out_lit(o, ",\"classes\":[");
+	for (int c = 0; c < FC_N; c++) {
+		if (c)
+			out_lit(o, ",");
+		out_str(o, fclass_name[c]);
+	}
+	out_lit(o, "],\"kinds\":[");
+	for (int k = 0; k <= VK_OTHER; k++) {
+		if (k)
+			out_lit(o, ",");
+		out_str(o, vk_name[k]);
+	}
+	out_lit(o, "],\"origins\":[");
+	for (int k = 0; k <= VO_SYSCALL; k++) {
+		if (k)
+			out_lit(o, ",");
+		out_str(o, vo_name[k]);
+	}
+	/* collectors and lost records, as report.json counts them */
+	int pre_active = a->preload_active && a->preload_records > 0;
+	const char *pre_reason = NULL;
+	char why[256];
+	if (!pre_active && a->preload_active)
+		pre_reason = "the shim recorded nothing";
+	else if (!pre_active)
+		pre_reason = a->preload_reason ? a->preload_reason : "unknown reason";
+	else if (a->preload_without) {
+		snprintf(why, sizeof(why), "%u of %u process(es) have no shim trace",
+			 a->preload_without, a->nprocs);
+		pre_reason = why;
+	}
+	out_lit(o, "],\"collectors\":{");
+	write_collector(o, "preload", pre_active, a->preload_records,
+			a->preload_lost + a->preload_damaged, pre_reason);
+	out_lit(o, ",");
+	write_collector(o, "bpf", a->bpf_active, a->bpf_records, a->bpf_lost + a->bpf_damaged,
+			a->bpf_active ? NULL : a->bpf_reason);
+	out_lit(o, "},\"lost\":{\"preload_records\":");
+	out_u64(o, a->preload_lost);
+	out_lit(o, ",\"bpf_records\":");
+	out_u64(o, a->bpf_lost);
+	out_lit(o, ",\"damaged_records\":");
+	out_u64(o, a->damaged);
+	out_lit(o, ",\"unreadable_files\":");
+	out_u64(o, a->unreadable);
+	out_lit(o, "},\n\"processes\":[");
+	for (uint32_t k = 0; k < a->nprocs; k++) {
+		if (k)
+			out_lit(o, ",\n");
+		write_proc(o, pg, a->procs[k]);
+	}
+	/* forks: [parent, child, time, cow_copy_parent, cow_copy_child (pages,
+	 * -1 not measured), sites_parent, sites_child] */
+	out_lit(o, "],\n\"forks\":[");
+	int first = 1;
+	for (uint32_t k = 0; k < a->nprocs; k++) {
+		const struct proc *p = a->procs[k];
+		for (uint32_t c = 0; c < p->nkids; c++) {
+			const struct child_ref *r = &p->kids[c];
+			out_lit(o, first ? "[" : ",\n[");
+			first = 0;
+			out_u64(o, p->pid);
+			out_lit(o, ",");
+			out_u64(o, r->child);
+			out_lit(o, ",");
+			out_i64(o, rel(pg, r->t));
+			out_lit(o, ",");
+			out_i64(o, measured ? (int64_t)r->cow_parent : -1);
+			out_lit(o, ",");
+			out_i64(o, measured ? (int64_t)r->cow_child : -1);
+			out_lit(o, ",");
+			write_fork_sites(o, p, &r->cow_vma_parent);
+			out_lit(o, ",");
+			write_fork_sites(o, model__find(a, r->child), &r->cow_vma_child);
+			out_lit(o, "]");
+		}
+	}
+	/* the tables everything above indexes into */
+	out_lit(o, "],\n\"paths\":[");
+	for (uint32_t k = 0; k < pg->paths.n; k++) {
+		if (k)
+			out_lit(o, ",");
+		out_str(o, pg->paths.s[k]);
+	}
+	out_lit(o, "],\n\"frames\":[");
+	for (uint32_t k = 0; k < pg->frames.n; k++) {
+		char *s = pg->frames.s[k], *sep = strchr(s, 1);
+		out_lit(o, k ? ",[" : "[");
+		*sep = 0;
+		out_str(o, s);
+		*sep = 1;
+		out_lit(o, ",");
+		out_str(o, sep + 1);
+		out_lit(o, "]");
+	}
+	out_lit(o, "],\n\"stacks\":[");
+	for (uint32_t k = 0; k < pg->stacks.n; k++) {
+		out_lit(o, k ? ",[" : "[");
+		out_lit(o, pg->stacks.s[k]);
+		out_lit(o, "]");
+	}
+	out_lit(o, "]}");
+}
+
+static void page_free(struct page *pg)
+{
+	strtab_free(&pg->frames);
+	strtab_free(&pg->stacks);
+	strtab_free(&pg->paths);
+	u64map__free(&pg->by_stack);
+	free(pg->buf);
+	free(pg);
+}
 
 int export__html(struct analysis *a, FILE *f)
 {
-	(void)a;
-	(void)f;
-	return -ENOSYS; /* issue 13: being written */
+	const char *tpl = (const char *)vp_report_html;
+	size_t len = vp_report_html_len;
+	const char *mark = memmem(tpl, len, DATA_MARK, strlen(DATA_MARK));
+	if (!mark)
+		return -EINVAL; /* the build embedded a template without the mark */
+	struct page *pg = calloc(1, sizeof(*pg));
+	if (!pg)
+		return -ENOMEM;
+	pg->a = a;
+	jmp_buf oom;
+	jmp_buf *outer = model__oom_arm(&oom);
+	if (setjmp(oom)) {
+		model__oom_arm(outer);
+		page_free(pg);
+		return -ENOMEM;
+	}
+	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
+	struct out o = { f };
+	out_raw(&o, tpl, (size_t)(mark - tpl));
+	write_data(&o, pg);
+	const char *rest = mark + strlen(DATA_MARK);
+	out_raw(&o, rest, len - (size_t)(rest - tpl));
+	model__oom_arm(outer);
+	page_free(pg);
+	if (fflush(f) || ferror(f))
+		return -EIO;
+	return 0;
 }

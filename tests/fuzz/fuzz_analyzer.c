@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness over the whole analyzer: any bytes as a trace
  * directory, analysed and written out as report.json, the summary and
- * the pprof export, in-process (what `vmaprof report DIR` does).
+ * every export (pprof, perfetto, folded, HTML), in-process (what `vmaprof report DIR` does).
  *
  * Input layout (so that one input can be a whole recording): parts
  * separated by the 8 bytes "\nVPFUZZ\n". Part 0 is preload.100.1.vpt,
@@ -95,6 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			analysis__write_report(a, out, 0);
 			analysis__summary(a, out);
 			export__pprof(a, out);
+			export__perfetto(a, out);
+			export__folded(a, out);
+			export__html(a, out);
 			fclose(out);
 		}
 		analysis__free(a);

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The HTML page (`vmaprof report --format html`, `record --html`;
+docs/exports.md, "HTML") opened in a real browser: Debian's chromium,
+headless, which runs the page's scripts and prints the DOM they built.
+The page must show the demo's call sites, processes and what its forks
+un-shared; request nothing from the network; and survive hostile names."""
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from vptest import VMAPROF, Recording, check, eq, main, workload
+
+CHROMIUM = shutil.which("chromium")
+DEMO = os.path.join(os.path.dirname(VMAPROF), "vmaprof-demo")
+W = workload("w_faults")
+# screenshots kept for a human to look at: build/tests/artifacts/
+ARTIFACTS = os.path.join(os.environ.get("VP_WORKLOADS", tempfile.gettempdir()), "artifacts")
+# nothing the browser does on its own (updates, sync, ...) and no name resolves
+BROWSER_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-default-apps", "--disable-extensions",
+                 "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+def need_chromium():
+    if not CHROMIUM:
+        print("SKIP: chromium missing (apt install chromium; bootstrap.sh test does)")
+        raise SystemExit(77)
+
+
+def browser(page, *args, netlog=None, frag=""):
+    """chromium on file `page` (at #frag) with extra args; its stdout. With
+    netlog, its network log is written there (page_requests reads it)."""
+    with tempfile.TemporaryDirectory(prefix="vp-chromium-") as ud:
+        extra = [f"--log-net-log={netlog}"] if netlog else []
+        p = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={ud}", *extra, *args,
+                            "file://" + os.path.abspath(page) + (f"#{frag}" if frag else "")],
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, f"chromium failed ({p.returncode}): {p.stderr[-2000:]}")
+        return p.stdout
+
+
+def page_requests(netlog):
+    """URLs requested from a file:// page according to chromium's net log."""
+    d = json.load(open(netlog))
+    urls = set()
+    for e in d.get("events", []):
+        prm = e.get("params") or {}
+        if "url" in prm and str(prm.get("network_isolation_key", "")).startswith("file://"):
+            urls.add(prm["url"])
+    return urls
+
+
+class Dom(html.parser.HTMLParser):
+    """The text of each element with an id, its attributes, and the visible
+    text (script and style left out) of a DOM."""
+    VOID = {"meta", "br", "img", "input", "link", "hr", "source", "wbr", "col", "area", "base"}
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.stack = []  # [tag, attrs, [text]]
+        self.by_id, self.attrs, self.tags = {}, [], []
+        self.elems = []  # (tag, attrs, text) of each element ended
+        self.visible = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append(tag)
+        self.attrs.append((tag, a))
+        if tag not in self.VOID:
+            self.stack.append([tag, a, []])
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            t, a, txt = self.stack.pop()
+            self.elems.append((t, a, "".join(txt)))
+            if a.get("id"):
+                self.by_id[a["id"]] = "".join(txt)
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        if any(t in ("script", "style") for t, _, _ in self.stack):
+            return
+        self.visible.append(data)
+        for _, _, txt in self.stack:
+            txt.append(data)
+
+    def text(self):
+        return "".join(self.visible)
+
+
+def fmt_bytes(n):
+    """The page's fmtBytes."""
+    if n < 1024:
+        return f"{n} B"
+    units = ["KiB", "MiB", "GiB", "TiB"]
+    i = -1
+    while True:
+        n /= 1024
+        i += 1
+        if not (n >= 1024 and i < len(units) - 1):
+            break
+    return f"{n:.1f} {units[i]}"
+
+
+def unshared(pages, page_size):
+    """The page's unshared(): bytes and pages."""
+    word = "page" if pages == 1 else "pages"
+    return f"{fmt_bytes(pages * page_size)} ({pages:,} {word})"
+
+
+def page_data(page):
+    """The JSON model embedded in the page, and the page's text."""
+    text = open(page, encoding="utf-8").read()
+    m = re.search(r'<script type="application/json" id="vp-data">(.*?)</script>', text, re.S)
+    check(m is not None, "the page has its data element")
+    return json.loads(m.group(1)), text
+
+
+def external_refs(text):
+    """References to anything outside the page: URLs, src/href that are not
+    data: or #, CSS imports and url()s that are not data:."""
+    bad = re.findall(r"(?i)\b(?:https?|ftp|wss?):/\S{0,60}", text)
+    for m in re.finditer(r"""(?i)\b(src|href|action|srcset|poster)\s*=\s*["']?([^"'\s>]*)""", text):
+        if not (m.group(2).startswith("data:") or m.group(2).startswith("#")):
+            bad.append(m.group(0))
+    bad += re.findall(r"(?i)@import[^;]{0,60}", text)
+    bad += [u for u in re.findall(r"(?i)url\(\s*['\"]?([^)'\"]*)", text) if not u.startswith("data:")]
+    return bad
+
+
+def save_screenshot(page, name, frag=""):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, name)
+    if os.path.exists(shot):
+        os.unlink(shot)
+    browser(page, "--hide-scrollbars", f"--screenshot={shot}", "--window-size=1400,2200", frag=frag)
+    check(os.path.exists(shot) and os.path.getsize(shot) > 10000, f"a screenshot at {shot}")
+    with open(shot, "rb") as f:
+        eq(f.read(8), b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG")
+    print(f"screenshot: {shot}")
+
+
+def t_demo():
+    """The demo (a parent fills a 64 MiB cache in build_cache, forks 2
+    workers that rewrite a quarter of it) as the browser draws it: every pid
+    in the fork tree, build_cache in the call sites, each fork's un-shared
+    bytes on each side as report.json counts them (a worker's side: at
+    least its 16 MiB of copies, named build_cache), the collectors' counts.
+    record --html writes the same page as report --format html."""
+    need_chromium()
+    with Recording([DEMO], args=["--html"], prefix="vmaprof-html-") as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"demo exit status: {r.stderr}")
+        rec_page = os.path.join(r.dir, "report.html")
+        check(os.path.exists(rec_page), "record --html wrote report.html")
+        page = os.path.join(r.tmp, "page.html")
+        p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", page],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, f"report --format html: {p.stderr}")
+        data, text = page_data(page)
+        eq(open(rec_page, encoding="utf-8").read(), text, "record --html and report --format html agree")
+        eq(len(data["processes"]), len(r.procs), "every process in the page's data")
+        eq(external_refs(text), [], "no reference outside the page")
+
+        dom = Dom(browser(page, "--dump-dom"))
+        check("vp-timing" in dom.by_id, "the page's script ran to its end (no exception)")
+        procs = {a.get("data-pid"): txt for t, a, txt in dom.elems if "proc" in a.get("class", "")}
+        for pr in r.procs:
+            eq(procs.get(str(pr["pid"])), f"{pr['pid']} {pr['name']}", f"pid {pr['pid']} in the fork tree")
+        eq(len(procs), len(r.procs), "one entry per process in the fork tree")
+        sites = dom.by_id.get("sites", "")
+        check("build_cache" in sites, f"build_cache in the call-site table:\n{sites[:2000]}")
+        root = r.root()
+        check(dom.by_id.get("st-title", "").startswith(f"Call sites of {root['pid']} "),
+              "the first process is the one shown")
+        forks = r.report["forks"]
+        eq(len(forks), 2, "two workers forked")
+        ps = r.report["page_size"]
+        for f in forks:
+            line = dom.by_id.get(f"fork-{f['child']}")
+            check(line is not None, f"a line for the fork of {f['child']}")
+            want = (f"un-shared: parent {unshared(f['cow_copy_parent'], ps)}, "
+                    f"child {unshared(f['cow_copy_child'], ps)}")
+            check(want in line, f"fork of {f['child']}: {want!r} in {line!r}")
+            check(f["cow_copy_child"] * ps >= 16 << 20,
+                  f"worker {f['child']} copied its quarter of the cache: {f['cow_copy_child']} pages")
+            check(re.search(r"child copied in: build_cache 16\.\d MiB", line),
+                  f"the worker's copies are named build_cache: {line!r}")
+        col = dom.by_id.get("collectors", "")
+        for name in ("preload", "bpf"):
+            c = r.report["collectors"][name]
+            check(re.search(rf"{name} \(.*?\)yes{c['events']:,}{c['lost']:,}", col),
+                  f"collector {name} with {c['events']:,} events, {c['lost']:,} lost: {col!r}")
+        check(re.search(r"lost: preload records \d+, bpf records \d+, damaged records \d+, "
+                        r"unreadable files \d+", dom.by_id.get("lost", "")), "the lost counts")
+        # the class selector names every class; the timeline has a legend
+        for c in ("cow_copy", "demand_zero", "file"):
+            check(c in dom.by_id.get("legend", ""), f"{c} in the timeline's legend")
+        check(re.search(r"\d+ faults of class \w+", dom.by_id.get("fl-note", "")),
+              f"the flame graph counts faults: {dom.by_id.get('fl-note')!r}")
+        # the worker selected (#pid=): its timeline, its sites
+        w = forks[0]["child"]
+        dom = Dom(browser(page, "--dump-dom", frag=f"pid={w}&class=cow_copy"))
+        check(dom.by_id.get("st-title", "").startswith(f"Call sites of {w} "), "the worker shown")
+        check(re.search(r"[\d,]+ faults of class cow_copy", dom.by_id.get("fl-note", "")),
+              "the cow_copy flame graph")
+        save_screenshot(page, "html-demo.png", frag=f"pid={w}&class=cow_copy")
+
+
+def t_offline():
+    """No request leaves the page: its text references nothing outside it,
+    and chromium's network log of opening it shows no request by the page.
+    The same checks catch a page that does request something (so they can
+    fail)."""
+    need_chromium()
+    with Recording([W, "cow", "64", "1"], prefix="vmaprof-html-") as r:
+        page = os.path.join(r.tmp, "page.html")
+        p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", page],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, f"report --format html: {p.stderr}")
+        text = open(page, encoding="utf-8").read()
+        eq(external_refs(text), [], "no reference outside the page")
+        log = os.path.join(r.tmp, "net.json")
+        dom = Dom(browser(page, "--dump-dom", netlog=log))
+        check("vp-timing" in dom.by_id, "the page's script ran to its end")
+        eq(page_requests(log), set(), "requests by the page")
+        # the control: a page that loads an image and fetches
+        bad = os.path.join(r.tmp, "bad.html")
+        with open(bad, "w") as f:
+            f.write('<html><body><img src="http://example.com/x.png">'
+                    '<script>fetch("https://example.org/y")</script></body></html>')
+        check(len(external_refs(open(bad).read())) >= 2, "the scan finds the control's references")
+        browser(bad, "--dump-dom", netlog=log)
+        reqs = page_requests(log)
+        check({"http://example.com/x.png", "https://example.org/y"} <= reqs,
+              f"the network log shows the control's requests: {reqs}")
+
+
+def t_hostile_names():
+    """Names that are markup, script ends and invalid UTF-8 (a program run
+    from a directory named `a<`, as `script><img src=x onerror=...>`, with
+    such arguments) are data, not page: the data element is not ended early,
+    no element is injected, the names show as text and the page draws."""
+    need_chromium()
+    tmp = tempfile.mkdtemp(prefix="vmaprof-html-hostile-")
+    try:
+        d = os.path.join(tmp, "a<")
+        os.mkdir(d)
+        exe = os.path.join(d, "script><img src=x onerror=alert(1)>")
+        shutil.copy(W, exe)
+        arg = b"</script><b id=injected>x</b>\xff\xfe"
+        with Recording([exe, "touch", "16", os.fsdecode(arg)], prefix="vmaprof-html-") as r:
+            eq(r.rc, 0, f"exit status: {r.stderr}")
+            page = os.path.join(r.tmp, "page.html")
+            p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", page],
+                               capture_output=True, text=True)
+            eq(p.returncode, 0, f"report --format html: {p.stderr}")
+            data, text = page_data(page)
+            eq(text.count("</script>"), 2, "only the page's own two script elements end")
+            check("\\u003c/script>" in text, "'<' escaped in the data")
+            argv = data["processes"][0]["argv"]
+            eq(argv[0], exe, "the program's name as data")
+            check(argv[-1].startswith("</script><b id=injected>x</b>"), f"the argument as data: {argv}")
+            dom = Dom(browser(page, "--dump-dom"))
+            check("vp-timing" in dom.by_id, "the page's script ran to its end")
+            check("injected" not in dom.by_id, "no element injected by a name")
+            eq(dom.tags.count("img"), 0, "no img element injected")
+            check(any(a.get("title", "").startswith(exe) for _, a in dom.attrs),
+                  "the command line shown as text (the process's title)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def t_bad_input():
+    """Bad input is a clear error, never a crash or a half-written page:
+    no recording, an unwritable output."""
+    tmp = tempfile.mkdtemp(prefix="vmaprof-html-bad-")
+    try:
+        p = subprocess.run([VMAPROF, "report", os.path.join(tmp, "nothing"), "--format", "html",
+                            "-o", os.path.join(tmp, "x.html")], capture_output=True, text=True)
+        eq(p.returncode, 2, f"no recording: {p.stderr}")
+        check(p.stderr.startswith("vmaprof") and "no vmaprof recording" in p.stderr and "Traceback" not in p.stderr, p.stderr)
+        check(not os.path.exists(os.path.join(tmp, "x.html")), "no page for no recording")
+        with Recording([W, "touch", "4"], prefix="vmaprof-html-") as r:
+            out = os.path.join(tmp, "no", "such", "dir", "x.html")
+            p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", out],
+                               capture_output=True, text=True)
+            eq(p.returncode, 2, f"unwritable output: {p.stderr}")
+            check("No such file or directory" in p.stderr, f"says why: {p.stderr}")
+            if os.path.exists("/dev/full"):
+                p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", "/dev/full"],
+                                   capture_output=True, text=True)
+                eq(p.returncode, 2, f"a full disk: {p.stderr}")
+                check("No space left" in p.stderr or "cannot write" in p.stderr, p.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main({"demo": t_demo, "offline": t_offline, "hostile_names": t_hostile_names,
+          "bad_input": t_bad_input})
