@@ -36,14 +36,19 @@ class Fail(Exception):
 
 class Recording:
     """`vmaprof record -o <fresh dir>/rec -- cmd`: its status and output,
-    report.json validated against the schema and loaded. A context manager:
-    the directory goes at the end. tmp_mode: the fresh directory's mode."""
+    report.json validated against the schema and loaded, and every export
+    format written and checked against it (exports_check.check_exports;
+    check_exports=False only where a test exports itself). A context
+    manager: the directory goes at the end. tmp_mode: the fresh directory's
+    mode."""
 
-    def __init__(self, cmd, args=(), env=None, prefix="vmaprof-test-", tmp_mode=None):
+    def __init__(self, cmd, args=(), env=None, prefix="vmaprof-test-", tmp_mode=None,
+                 check_exports=True):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         if tmp_mode is not None:
             os.chmod(self.tmp, tmp_mode)
         self.dir = os.path.join(self.tmp, "rec")
+        self.args = list(args)
         p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
                            capture_output=True, text=True, timeout=300, env=env)
         self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
@@ -52,6 +57,11 @@ class Recording:
         validate_report(path)
         self.report = json.load(open(path))
         self.procs = self.report["processes"]
+        if check_exports:
+            # every recording a test makes, in every export format, each
+            # read back and held against this report.json (exports_check.py)
+            import exports_check
+            exports_check.check_exports(self)
 
     def __enter__(self):
         return self
