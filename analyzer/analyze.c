@@ -619,12 +619,21 @@ static void count_copy(struct u64map *m, int64_t id)
 		model__oom();
 }
 
+/* A copy-on-write copy un-shares memory of a fork only in a mapping both
+ * sides had at the fork: the child's inherited entries (created at the
+ * fork), the parent's entries made before it. Copies after the child's
+ * exec, or in mappings made after the fork (a private file page written
+ * for the first time is a copy from the page cache), are not the fork's. */
 static void charge_fork(struct analysis *a, struct proc *p, uint64_t t, int64_t id)
 {
+	if (id < 0)
+		return;
+	uint64_t made = p->v[id].created_ns;
 	if (p->forked) {
 		struct proc *pp = model__find(a, p->ppid);
 		for (uint32_t i = 0; pp && i < pp->nkids; i++)
-			if (pp->kids[i].child == p->pid && t >= pp->kids[i].t && t < pp->kids[i].end) {
+			if (pp->kids[i].child == p->pid && t >= pp->kids[i].t &&
+			    t < pp->kids[i].end && made <= pp->kids[i].t) {
 				pp->kids[i].cow_child++;
 				count_copy(&pp->kids[i].cow_vma_child, id);
 			}
@@ -632,8 +641,10 @@ static void charge_fork(struct analysis *a, struct proc *p, uint64_t t, int64_t 
 	/* the parent's copies go to the most recent fork whose child lives */
 	for (uint32_t i = p->nkids; i-- > 0;) {
 		if (p->kids[i].t <= t && t < p->kids[i].end) {
-			p->kids[i].cow_parent++;
-			count_copy(&p->kids[i].cow_vma_parent, id);
+			if (made <= p->kids[i].t) {
+				p->kids[i].cow_parent++;
+				count_copy(&p->kids[i].cow_vma_parent, id);
+			}
 			break;
 		}
 	}

@@ -1066,6 +1066,9 @@ static int vma_key(struct diag *d, const struct report *r, json_t *vma, const ch
 		sbuf__add(&b, "%s", i ? "<" : "@");
 		if (raw && *raw)
 			sbuf__add(&b, "%s", raw);
+		else if (module && json_is_integer(json_object_get(fr, "module_offset")))
+			sbuf__add(&b, "%s+0x%" PRIx64, basename_of(module),
+				  (uint64_t)json_integer_value(json_object_get(fr, "module_offset")));
 		else if (module && module_offset(spans, n_spans, module, ip, &off))
 			sbuf__add(&b, "%s+0x%" PRIx64, basename_of(module), off);
 		else if (module)

@@ -110,9 +110,7 @@ static void site_frames(struct analysis *a, const struct csite *s, struct buf *b
 			buf_frame(b, fn);
 		} else {
 			char w[300];
-			snprintf(w, sizeof(w), "%s@%llx", f.module ? base_name(f.module) : "?",
-				 (unsigned long long)st->ips[i]);
-			buf_frame(b, w);
+			buf_frame(b, vp_frame_anon(&f, w, sizeof(w)));
 		}
 	}
 }

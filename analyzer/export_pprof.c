@@ -229,12 +229,6 @@ struct pp {
 /* Sample types, in value order. */
 enum { V_PAGES = FC_N, V_POPULATED, V_BYTES, V_N };
 
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : path ? path : "?";
-}
-
 static uint32_t function_id(struct pp *x, const char *name, const char *sysname, const char *file)
 {
 	uint64_t k[4] = { str_index(&x->st, name), str_index(&x->st, sysname),
@@ -317,9 +311,8 @@ static const uint64_t *stack_locations(struct pp *x, int32_t file, uint32_t sid)
 		char anon[300];
 		const char *name = sites__demangle(x->a, f.function);
 		if (!name) {
-			/* as sites' keys name it: module@address */
-			snprintf(anon, sizeof(anon), "%s@%" PRIx64, base_name(f.module), f.ip);
-			name = anon;
+			/* as sites' keys name it: module+offset */
+			name = vp_frame_anon(&f, anon, sizeof(anon));
 		}
 		uint32_t map = mapping_id(x, f.module);
 		if (map && f.file)

@@ -69,6 +69,7 @@ struct csite {
 	const char *label;        /* the frame that names it (sites.c: site_label) */
 	int label_frame;          /* its index in the stack, -1 stackless */
 	const char *where;        /* that frame's "file.c:line", or NULL */
+	int internal;             /* the shim's own memory (the tool's cost) */
 	int32_t stack_file;       /* a representative stack, -1 none */
 	uint32_t stack_id;
 	uint32_t first_vma;       /* id + 1 of its first entry */

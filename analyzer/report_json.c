@@ -77,6 +77,8 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	if (fn != f.function)
 		json_object_set_new(fr, "mangled", vp_json_str(f.function));
 	json_object_set_new(fr, "module", vp_json_str(f.module));
+	if (f.module)
+		json_object_set_new(fr, "module_offset", json_integer((json_int_t)f.mod_offset));
 	json_object_set_new(fr, "file", vp_json_str(f.file));
 	json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());
 	return fr;

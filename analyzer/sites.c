@@ -77,11 +77,9 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 	for (uint32_t i = 0; i < s->depth; i++) {
 		struct vp_frame f = { .ip = s->ips[i] };
 		symbolizer__lookup(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
-		if (f.function)
-			sbuf_add(b, "%s%s", i ? ";" : "", f.function);
-		else
-			sbuf_add(b, "%s%s@%llx", i ? ";" : "", base_name(f.module),
-				 (unsigned long long)s->ips[i]);
+		char anon[300];
+		sbuf_add(b, "%s%s", i ? ";" : "",
+			 f.function ? f.function : vp_frame_anon(&f, anon, sizeof(anon)));
 	}
 	return b->p;
 }
@@ -157,8 +155,17 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		s->label_frame = k;
 		if (f[k].function)
 			sbuf_add(b, "%s", sites__demangle(a, f[k].function));
-		else
-			sbuf_add(b, "%s@%llx", base_name(f[k].module), (unsigned long long)f[k].ip);
+		else {
+			/* no symbol (a static function of a stripped binary): the file
+			 * and offset, and the nearest caller that has a name */
+			char anon[300];
+			sbuf_add(b, "%s", vp_frame_anon(&f[k], anon, sizeof(anon)));
+			for (uint32_t j = (uint32_t)k + 1; j < n; j++)
+				if (f[j].function) {
+					sbuf_add(b, " < %s", sites__demangle(a, f[j].function));
+					break;
+				}
+		}
 		if (f[k].file && f[k].line) {
 			char w[300];
 			snprintf(w, sizeof(w), "%s:%d", base_name(f[k].file), f[k].line);
@@ -377,6 +384,7 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 		if (e->internal) {
 			/* the shim's own memory: one site, whatever made it */
 			e->site = site_of(p, &by_key, INTERNAL_KEY, -1, 0);
+			p->sites[e->site].internal = 1;
 			if (!p->sites[e->site].first_vma)
 				p->sites[e->site].first_vma = i + 1;
 			continue;

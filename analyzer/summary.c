@@ -71,6 +71,8 @@ struct aggs {
 
 static void aggs_add(struct aggs *g, const struct csite *s)
 {
+	if (s->internal)
+		return; /* the tool's own cost, not the program's answer */
 	uint64_t h = vp_hash_str(s->label);
 	uintptr_t i;
 	for (;; h = h + 1 ? h + 1 : 1) {
@@ -217,6 +219,13 @@ struct unit {
 	struct aggs sites;
 };
 
+/* What a process is, in a few words: its title (a server's "postgres:
+ * checkpointer"), else its program's name. */
+static const char *proc_title(const struct proc *p)
+{
+	return p->title ? p->title : base_name(p->exe);
+}
+
 static const char *proc_command(const struct proc *p)
 {
 	return p->name ? p->name : base_name(p->exe);
@@ -351,6 +360,9 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 	for (size_t i = 0; u64map__next(m, &i, &key, &v);)
 		if (key - 1 < p->nv)
 			by[p->v[key - 1].site] += (uintptr_t)v;
+	for (uint32_t s = 0; s < p->nsites; s++)
+		if (p->sites[s].internal)
+			by[s] = 0; /* the tool's own memory is not the answer */
 	/* by label: sites of one label are one answer */
 	for (uint32_t s = 0; s < p->nsites; s++)
 		for (uint32_t t = s + 1; t < p->nsites && by[s]; t++)
@@ -393,18 +405,35 @@ static void forks_out(struct analysis *a, FILE *out)
 	} else {
 		qsort(f, nf, sizeof(*f), fork_cmp);
 		fprintf(out, "\n  what each fork un-shared (copy-on-write copies), largest first:\n");
-		for (uint32_t i = 0; i < nf && i < 8; i++) {
+		/* forks that un-shared little (fork + exec) are counted, not listed */
+		uint64_t small = 16, rest = 0, rest_pages = 0;
+		uint32_t shown = 0;
+		for (uint32_t i = 0; i < nf; i++) {
+			uint64_t pages = f[i].c->cow_child + f[i].c->cow_parent;
+			if (shown == 8 || (pages < small && shown)) {
+				rest++;
+				rest_pages += pages;
+				continue;
+			}
+			shown++;
 			const struct proc *p = f[i].p, *c = model__find(a, f[i].c->child);
 			char cb[32], pbb[32], cs[200], ps[200];
 			human_bytes(f[i].c->cow_child * a->page_size, cb, sizeof(cb));
 			human_bytes(f[i].c->cow_parent * a->page_size, pbb, sizeof(pbb));
 			fork_top_site(a, c, &f[i].c->cow_vma_child, cs, sizeof(cs));
 			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
-			line_out(out, "    %u %s -> %u %s", p->pid, base_name(p->exe), f[i].c->child,
-				 base_name(c ? c->exe : NULL));
+			line_out(out, "    %u %s -> %u %s", p->pid, proc_title(p), f[i].c->child,
+				 c ? proc_title(c) : "?");
 			line_out(out, "      child copied %s%s", cb, cs);
 			line_out(out, "      parent copied %s meanwhile%s", pbb, ps);
 		}
+		if (rest) {
+			char rb[32];
+			human_bytes(rest_pages * a->page_size, rb, sizeof(rb));
+			line_out(out, "    ... %" PRIu64 " more fork(s), %s in all (report.json forks[])",
+				 rest, rb);
+		}
+		nf = 0; /* said */
 	}
 	if (nf > 8)
 		fprintf(out, "    ... %u more fork(s) in report.json\n", nf - 8);

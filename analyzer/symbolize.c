@@ -683,6 +683,7 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		return -ENOENT;
 	d = m->dso;
 	f->module = d->path;
+	f->mod_offset = ip - m->start + m->pgoff;
 	/* Code runs only from executable mappings; an "ip" elsewhere is a bad
 	 * unwind and naming the nearest symbol would mislead. */
 	if (!m->exec)
@@ -867,4 +868,16 @@ void symbolizer__free(struct symbolizer *s)
 	htab__free(&s->dsos, dso__free);
 	htab__free(&s->strings, str_node__free);
 	free(s);
+}
+
+const char *vp_frame_anon(const struct vp_frame *f, char *buf, size_t n)
+{
+	if (f->module) {
+		const char *b = strrchr(f->module, '/');
+		snprintf(buf, n, "%s+0x%llx", b ? b + 1 : f->module,
+			 (unsigned long long)f->mod_offset);
+	} else {
+		snprintf(buf, n, "0x%llx", (unsigned long long)f->ip);
+	}
+	return buf;
 }

@@ -33,6 +33,8 @@ struct vp_frame {
 	uint64_t fn_offset;   /* ip - symbol start, when function != NULL */
 	const char *module;   /* path of the mapped file as in the maps text
 			       * ("... (deleted)", "[vdso]" kept verbatim), NULL if none */
+	uint64_t mod_offset;  /* the ip's offset in that file (module != NULL):
+			       * the same in every process and run (no ASLR) */
 	const char *file;     /* source file, NULL if no debug info */
 	int line;             /* 0 if unknown */
 };
@@ -55,6 +57,11 @@ struct vp_symbolizer_stats {
 	uint64_t resolve_ns;   /* wall time spent answering (space, ip) cache
 				* misses: opening files, libdwfl, the file cache */
 };
+
+/* The name of a frame without a symbol, the same in every run:
+ * "libfoo.so.1+0x1a2b" (file base name, offset in the file), "0x<ip>"
+ * without a module. Returns buf. */
+const char *vp_frame_anon(const struct vp_frame *f, char *buf, size_t n);
 
 struct symbolizer;
 

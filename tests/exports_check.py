@@ -182,8 +182,9 @@ def check_folded(r, text):
             if s["label_frame"] is None:
                 frames = [s["label"]]
             else:
-                frames = [f["function"] or "%s@%x" % (os.path.basename(f["module"] or "?"),
-                                                      f["ip"])
+                frames = [f["function"] or ("%s+0x%x" % (os.path.basename(f["module"]),
+                                                         f["module_offset"])
+                                             if f["module"] else "0x%x" % f["ip"])
                           for f in s["stack"][s["label_frame"]:]][::-1]
             for c in CLASSES:
                 in_sites[c] += s["faults"][c]
