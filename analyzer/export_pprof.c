@@ -424,7 +424,11 @@ static void add_process(struct pp *x, const struct proc *p)
 			one = synthetic_location(x, s->label);
 			add_sample(x, p, v, &one, 1, s->label, kind, path);
 		} else {
-			add_sample(x, p, v, ids + 1, (uint32_t)ids[0], s->label, kind, path);
+			/* from the labelled frame up, as the folded export: the
+			 * allocator frames below it would take every flat count */
+			uint32_t lf = s->label_frame > 0 && (uint64_t)s->label_frame < ids[0]
+					      ? (uint32_t)s->label_frame : 0;
+			add_sample(x, p, v, ids + 1 + lf, (uint32_t)ids[0] - lf, s->label, kind, path);
 		}
 	}
 	/* what no site holds: pages populated by process-wide calls, and the
