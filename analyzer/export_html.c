@@ -84,19 +84,8 @@ static void out_str(struct out *o, const char *s)
 			putc((int)c, f);
 			p++;
 		} else {
-			int n = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3
-				: c >= 0xf0 && c < 0xf5 ? 4 : 0;
-			unsigned cp = n == 2 ? c & 31 : n == 3 ? c & 15 : c & 7;
+			size_t n = vp_utf8_seq(p, 4);
 			int ok = n > 0;
-			for (int k = 1; ok && k < n; k++) {
-				if ((p[k] & 0xc0) != 0x80)
-					ok = 0;
-				else
-					cp = cp << 6 | (p[k] & 63);
-			}
-			if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-				   (n == 4 && (cp < 0x10000 || cp > 0x10ffff))))
-				ok = 0;
 			if (!ok) {
 				putc('?', f);
 				p++;

@@ -76,24 +76,13 @@ static void put_str(FILE *f, const char *s)
 			p++;
 			continue;
 		}
-		/* one UTF-8 sequence: 2 to 4 bytes, shortest form, no surrogates */
-		int n = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
-		unsigned cp = n == 4 ? c & 7 : n == 3 ? c & 15 : c & 31;
-		int ok = n > 0;
-		for (int k = 1; ok && k < n; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				ok = 0;
-			else
-				cp = cp << 6 | (p[k] & 63);
-		}
-		if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-			   (n == 4 && (cp < 0x10000 || cp > 0x10ffff))))
-			ok = 0;
-		if (!ok) {
+		size_t n = vp_utf8_seq(p, 4);
+		if (!n) {
 			putc('?', f);
 			p++;
 			continue;
 		}
+		unsigned cp = vp_utf8_cp(p, n);
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
 			fprintf(f, "\\u%04x\\u%04x", 0xd800 | (cp >> 10), 0xdc00 | (cp & 0x3ff));

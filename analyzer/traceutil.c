@@ -144,8 +144,7 @@ void maps_acc__free(struct maps_acc *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t vp_utf8_seq(const unsigned char *s, size_t n)
 {
 	if (s[0] && s[0] < 0x80)
 		return 1;
@@ -161,11 +160,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+uint32_t vp_utf8_cp(const unsigned char *s, size_t len)
+{
+	uint32_t cp = len == 4 ? s[0] & 7u : len == 3 ? s[0] & 15u : len == 2 ? s[0] & 31u : s[0];
+	for (size_t i = 1; i < len; i++)
+		cp = cp << 6 | (s[i] & 63u);
+	return cp;
+}
+
 char *vp_utf8_clean(char *dst, const char *s, size_t len)
 {
 	size_t i = 0, o = 0;
 	while (i < len) {
-		size_t l = utf8_seq((const unsigned char *)s + i, len - i);
+		size_t l = vp_utf8_seq((const unsigned char *)s + i, len - i);
 		if (!l) {
 			dst[o++] = '?';
 			i++;

@@ -59,6 +59,13 @@ struct maps_acc {
 int maps_acc__feed(struct maps_acc *a, const struct vp_maps *m, const char **text, size_t *len);
 void maps_acc__free(struct maps_acc *a);
 
+/* Length of the valid UTF-8 sequence at s (shortest form, no surrogates,
+ * at most U+10FFFF; at most n bytes), 0 if invalid. A NUL-terminated s may
+ * pass n = 4: a sequence stops at the NUL. */
+size_t vp_utf8_seq(const unsigned char *s, size_t n);
+/* The code point of the valid sequence of len bytes at s. */
+uint32_t vp_utf8_cp(const unsigned char *s, size_t len);
+
 /* A JSON string of s[0..len) whatever bytes it holds: invalid UTF-8 and
  * NUL bytes become '?', so a damaged trace never breaks the JSON. New
  * reference; never NULL except out of memory. */
