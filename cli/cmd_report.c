@@ -447,7 +447,14 @@ int cmd_report(int argc, char **argv)
 	}
 	const char *dir = argv[optind];
 	if (!vp_dir_has_traces(dir)) {
-		fprintf(stderr, "vmaprof report: %s holds no vmaprof recording\n", dir);
+		struct stat sb;
+		if (stat(dir, &sb))
+			fprintf(stderr, "vmaprof report: %s: %s\n", dir, strerror(errno));
+		else if (!S_ISDIR(sb.st_mode))
+			fprintf(stderr, "vmaprof report: %s is not a directory: give the recording's "
+				"directory (the one `vmaprof record -o` wrote)\n", dir);
+		else
+			fprintf(stderr, "vmaprof report: %s holds no vmaprof recording\n", dir);
 		return 2;
 	}
 	if (!strcmp(fmt, "json"))

@@ -290,7 +290,8 @@ def t_bad_input():
         p = subprocess.run([VMAPROF, "report", os.path.join(tmp, "nothing"), "--format", "html",
                             "-o", os.path.join(tmp, "x.html")], capture_output=True, text=True)
         eq(p.returncode, 2, f"no recording: {p.stderr}")
-        check(p.stderr.startswith("vmaprof") and "no vmaprof recording" in p.stderr and "Traceback" not in p.stderr, p.stderr)
+        check(p.stderr.startswith("vmaprof") and "No such file or directory" in p.stderr and
+              "Traceback" not in p.stderr, p.stderr)
         check(not os.path.exists(os.path.join(tmp, "x.html")), "no page for no recording")
         with Recording([W, "touch", "4"], prefix="vmaprof-html-") as r:
             out = os.path.join(tmp, "no", "such", "dir", "x.html")

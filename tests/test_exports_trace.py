@@ -173,6 +173,12 @@ def t_bad_input():
                                capture_output=True, text=True)
             eq(p.returncode, 2, f"{fmt} of an empty directory: {p.stderr}")
             check("no vmaprof recording" in p.stderr, f"says why: {p.stderr}")
+        # a path that is not there, a file given for the directory: said so
+        for path, why in ((os.path.join(tmp, "missing"), "No such file or directory"),
+                          (os.path.abspath(__file__), "is not a directory")):
+            p = subprocess.run([VMAPROF, "report", path], capture_output=True, text=True)
+            eq(p.returncode, 2, f"report {path}: {p.stderr}")
+            check(why in p.stderr, f"says why: {p.stderr}")
         with Rec([W, "touch", "10"]) as r:
             for fmt in ("perfetto", "folded"):
                 p = subprocess.run([VMAPROF, "report", r.dir, "--format", fmt, "-o",

@@ -413,7 +413,7 @@ def t_bad_input():
         check(co.header["bad"] > 0, "damage counted")
         p = subprocess.run([VMAPROF, "report", "/nonexistent"], capture_output=True, text=True)
         eq(p.returncode, 2, "missing dir exit code")
-        check("no vmaprof recording" in p.stderr, f"message: {p.stderr}")
+        check("/nonexistent: No such file or directory" in p.stderr, f"message: {p.stderr}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
