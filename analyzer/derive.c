@@ -25,6 +25,25 @@ int derive__measured(const struct analysis *a)
 	return a->bpf_active;
 }
 
+int derive__preload(const struct analysis *a, int where, char *buf, size_t n,
+		    const char **reason)
+{
+	int active = a->preload_active && a->preload_records > 0;
+	const char *see = where ? " (processes[].preload says why)" : "";
+	*reason = NULL;
+	if (!active && a->preload_active) {
+		snprintf(buf, n, "the shim recorded nothing%s", see);
+		*reason = buf;
+	} else if (!active) {
+		*reason = a->preload_reason ? a->preload_reason : "unknown reason";
+	} else if (a->preload_without) {
+		snprintf(buf, n, "%u of %u process(es) have no shim trace%s", a->preload_without,
+			 a->nprocs, see);
+		*reason = buf;
+	}
+	return active;
+}
+
 void derive__kc_balance(const struct analysis *a, const struct proc *p, struct kc_balance *b)
 {
 	uint64_t traced = 0;

@@ -38,6 +38,13 @@ struct kc_balance {
 
 void derive__kc_balance(const struct analysis *a, const struct proc *p, struct kc_balance *b);
 
+/* collectors.preload: whether the shim recorded something (returned), and
+ * *reason: why not, or how many processes have no trace of it; NULL when
+ * there is nothing to say. `where` adds where to look in report.json
+ * (" (processes[].preload says why)"); buf holds a composed reason. */
+int derive__preload(const struct analysis *a, int where, char *buf, size_t n,
+		    const char **reason);
+
 /* Why an entry made by a call has no stack, or NULL (it has one, or it was
  * not made by a call, or the trace does not say). */
 const char *derive__stack_missing(const struct proc *p, const struct vma *e);

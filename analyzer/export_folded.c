@@ -61,12 +61,6 @@ static void buf_frame(struct buf *b, const char *s)
 	}
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : path;
-}
-
 struct line {
 	char *s;
 	uint64_t n;
@@ -121,7 +115,7 @@ static void collect(struct analysis *a, struct lines *ls, struct buf *b, struct 
 		const struct proc *p = a->procs[i];
 		char pidname[32];
 		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->pid);
-		const char *comm = p->name ? p->name : p->exe ? base_name(p->exe) : pidname;
+		const char *comm = p->name ? p->name : p->exe ? vp_base_name(p->exe) : pidname;
 		uint64_t in_sites[FC_N] = { 0 };
 		for (uint32_t k = 0; k < p->nsites; k++) {
 			const struct csite *s = &p->sites[k];

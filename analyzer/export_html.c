@@ -172,12 +172,6 @@ static void buf_add(struct page *pg, const char *s, size_t n)
 	pg->buf[pg->nbuf] = 0;
 }
 
-static const char *base_name(const char *s)
-{
-	const char *b = s ? strrchr(s, '/') : NULL;
-	return b ? b + 1 : s;
-}
-
 static uint32_t frame_index(struct page *pg, int file, uint64_t ip, int return_addr)
 {
 	struct vp_frame f = { .ip = ip };
@@ -194,13 +188,13 @@ static uint32_t frame_index(struct page *pg, int file, uint64_t ip, int return_a
 	uint32_t sep = pg->nbuf;
 	buf_add(pg, "\x01", 1);
 	if (f.file) {
-		const char *b = base_name(f.file);
+		const char *b = vp_base_name(f.file);
 		buf_add(pg, b, strlen(b));
 		snprintf(tmp, sizeof(tmp), ":%d", f.line);
 		if (f.line)
 			buf_add(pg, tmp, strlen(tmp));
 	} else if (f.module) {
-		const char *b = base_name(f.module);
+		const char *b = vp_base_name(f.module);
 		buf_add(pg, b, strlen(b));
 	}
 	/* no byte of the text is 1 but the separator (demangled names, paths) */
@@ -442,43 +436,21 @@ static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 	(void)a;
 }
 
-struct site_count {
-	uint32_t site;
-	uint64_t n;
-};
-
-static int site_count_cmp(const void *x, const void *y)
-{
-	const struct site_count *a = x, *b = y;
-	if (a->n != b->n)
-		return a->n > b->n ? -1 : 1;
-	return a->site < b->site ? -1 : a->site > b->site;
-}
-
 /* [[site, pages copied], ...]: the sites of p whose pages one side of a
  * fork copied, most first, at most 10. */
 static void write_fork_sites(struct out *o, const struct proc *p, const struct u64map *m)
 {
 	out_lit(o, "[");
-	if (p && p->nsites) {
-		struct site_count *c = model__alloc(p->nsites * sizeof(*c));
-		for (uint32_t i = 0; i < p->nsites; i++)
-			c[i].site = i;
-		uint64_t key;
-		void *n;
-		for (size_t i = 0; u64map__next(m, &i, &key, &n);)
-			if (key - 1 < p->nv)
-				c[p->v[key - 1].site].n += (uintptr_t)n;
-		qsort(c, p->nsites, sizeof(*c), site_count_cmp);
-		for (uint32_t i = 0; i < p->nsites && i < 10 && c[i].n; i++) {
-			out_lit(o, i ? ",[" : "[");
-			out_u64(o, c[i].site);
-			out_lit(o, ",");
-			out_u64(o, c[i].n);
-			out_lit(o, "]");
-		}
-		free(c);
+	struct site_count *c;
+	uint32_t n = sites__fork_copies(p, m, &c);
+	for (uint32_t i = 0; i < n && i < 10; i++) {
+		out_lit(o, i ? ",[" : "[");
+		out_u64(o, c[i].site);
+		out_lit(o, ",");
+		out_u64(o, c[i].n);
+		out_lit(o, "]");
 	}
+	free(c);
 	out_lit(o, "]");
 }
 
@@ -544,18 +516,9 @@ static void write_data(struct out *o, struct page *pg)
 		out_str(o, vo_name[k]);
 	}
 	/* collectors and lost records, as report.json counts them */
-	int pre_active = a->preload_active && a->preload_records > 0;
-	const char *pre_reason = NULL;
 	char why[256];
-	if (!pre_active && a->preload_active)
-		pre_reason = "the shim recorded nothing";
-	else if (!pre_active)
-		pre_reason = a->preload_reason ? a->preload_reason : "unknown reason";
-	else if (a->preload_without) {
-		snprintf(why, sizeof(why), "%u of %u process(es) have no shim trace",
-			 a->preload_without, a->nprocs);
-		pre_reason = why;
-	}
+	const char *pre_reason;
+	int pre_active = derive__preload(a, 0, why, sizeof(why), &pre_reason);
 	out_lit(o, "],\"collectors\":{");
 	write_collector(o, "preload", pre_active, a->preload_records,
 			a->preload_lost + a->preload_damaged, pre_reason);

@@ -147,12 +147,6 @@ static void faults_obj(struct pw *w, const uint64_t f[FC_N])
 	fprintf(w->f, "\"total\":%" PRIu64 "}", total);
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : path;
-}
-
 static void size_text(char *out, size_t n, uint64_t bytes)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -173,7 +167,7 @@ static const char *proc_name(const struct proc *p, char *buf, size_t n)
 	if (p->name)
 		return p->name;
 	if (p->exe)
-		return base_name(p->exe);
+		return vp_base_name(p->exe);
 	snprintf(buf, n, "pid %" PRIu32, p->pid);
 	return buf;
 }
@@ -226,7 +220,7 @@ static void proc_lane(struct pw *w, const struct proc *p, const char *name)
 		uint64_t t0 = x->t < p->start_ns ? p->start_ns : x->t > end ? end : x->t;
 		uint64_t t1 = k + 1 < p->nex ? p->ex[k + 1].t : end;
 		t1 = t1 < t0 ? t0 : t1 > end ? end : t1;
-		slice(w, p->pid, p->pid, t0, t1, "image", x->path ? base_name(x->path) : "?");
+		slice(w, p->pid, p->pid, t0, t1, "image", x->path ? vp_base_name(x->path) : "?");
 		fputs(",\"args\":{\"path\":", f);
 		put_str(f, x->path);
 		fputs("}}", f);

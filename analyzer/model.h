@@ -257,6 +257,17 @@ void sites__shape(struct analysis *a, int every_vma);
  * NULL. Cached per interned symbol string. */
 const char *sites__demangle(struct analysis *a, const char *fn);
 
+/* Copies of one side of a fork by site of p (m: a child_ref's
+ * cow_vma_parent or cow_vma_child), most first (ties: site order). */
+struct site_count {
+	uint32_t site;
+	uint64_t n;
+};
+/* *out (malloc'd, the caller frees it) holds every site of p with a copy;
+ * returns how many. */
+uint32_t sites__fork_copies(const struct proc *p, const struct u64map *m,
+			    struct site_count **out);
+
 /* ---- procinfo.c: who a process is, and whether the shim traced it ---- */
 int procinfo__names_fd(const char *path);
 json_t *procinfo__argv_json(const char *s, uint32_t len);

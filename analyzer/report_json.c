@@ -586,18 +586,9 @@ static int dump_with_stack(const json_t *o, const struct stext *t, FILE *f, size
  * some processes have no trace of it, the reason says how many. */
 static json_t *preload_json(struct analysis *a)
 {
-	int active = a->preload_active && a->preload_records > 0;
 	char why[256];
-	const char *reason = NULL;
-	if (!active && a->preload_active)
-		reason = "the shim recorded nothing (processes[].preload says why)";
-	else if (!active)
-		reason = a->preload_reason ? a->preload_reason : "unknown reason";
-	else if (a->preload_without) {
-		snprintf(why, sizeof(why), "%u of %u process(es) have no shim trace "
-			 "(processes[].preload says why)", a->preload_without, a->nprocs);
-		reason = why;
-	}
+	const char *reason;
+	int active = derive__preload(a, 1, why, sizeof(why), &reason);
 	return json_pack("{s:b, s:I, s:I, s:o, s:I}", "active", active, "events",
 			 (json_int_t)a->preload_records, "lost",
 			 (json_int_t)(a->preload_lost + a->preload_damaged), "reason",
@@ -660,38 +651,14 @@ static void write_state_free(struct write_state *w)
 
 static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_state *w);
 
-struct site_count {
-	uint32_t site;
-	uint64_t n;
-};
-
-static int site_count_cmp(const void *x, const void *y)
-{
-	const struct site_count *a = x, *b = y;
-	if (a->n != b->n)
-		return a->n > b->n ? -1 : 1;
-	return a->site < b->site ? -1 : a->site > b->site;
-}
-
 /* The sites of p whose pages one side of a fork copied, most first (the
- * first 10, and how many more). */
+ * first 10). */
 static json_t *fork_sites(const struct analysis *a, const struct proc *p, const struct u64map *m)
 {
 	json_t *arr = json_array();
-	if (!p || !p->nsites)
-		return arr;
-	struct site_count *c = calloc(p->nsites, sizeof(*c));
-	if (!c)
-		model__oom();
-	for (uint32_t i = 0; i < p->nsites; i++)
-		c[i].site = i;
-	uint64_t key;
-	void *n;
-	for (size_t i = 0; u64map__next(m, &i, &key, &n);)
-		if (key - 1 < p->nv)
-			c[p->v[key - 1].site].n += (uintptr_t)n;
-	qsort(c, p->nsites, sizeof(*c), site_count_cmp);
-	for (uint32_t i = 0; i < p->nsites && i < 10 && c[i].n; i++)
+	struct site_count *c;
+	uint32_t n = sites__fork_copies(p, m, &c);
+	for (uint32_t i = 0; i < n && i < 10; i++)
 		json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:I}", "site", (int)c[i].site,
 						     "label", p->sites[c[i].site].label, "cow_copy",
 						     (json_int_t)c[i].n, "bytes",

@@ -61,12 +61,6 @@ static void sbuf_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : path ? path : "?";
-}
-
 /* The key of a creating stack: frames innermost first, ';'-separated. */
 static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, uint32_t id)
 {
@@ -168,7 +162,7 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		}
 		if (f[k].file && f[k].line) {
 			char w[300];
-			snprintf(w, sizeof(w), "%s:%d", base_name(f[k].file), f[k].line);
+			snprintf(w, sizeof(w), "%s:%d", vp_base_name(f[k].file), f[k].line);
 			s->where = strdup(w);
 			if (!s->where)
 				model__oom();
@@ -179,7 +173,7 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		const struct vma *e = &p->v[s->first_vma - 1];
 		const char *missing = derive__stack_missing(p, e);
 		if (e->path)
-			sbuf_add(b, "%s %s", base_name(e->path), vo_name[e->origin]);
+			sbuf_add(b, "%s %s", vp_base_name(e->path), vo_name[e->origin]);
 		else
 			sbuf_add(b, "[%s] %s", vk_name[e->kind], vo_name[e->origin]);
 		sbuf_add(b, "%s%s", missing ? "; no stack: " : "", missing ? missing : "");
@@ -464,6 +458,36 @@ void sites__shape(struct analysis *a, int every_vma)
 	u64map__free(&keys);
 	free(b.p);
 	a->shaped = 1;
+}
+
+static int site_count_cmp(const void *x, const void *y)
+{
+	const struct site_count *a = x, *b = y;
+	if (a->n != b->n)
+		return a->n > b->n ? -1 : 1;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+uint32_t sites__fork_copies(const struct proc *p, const struct u64map *m,
+			    struct site_count **out)
+{
+	*out = NULL;
+	if (!p || !p->nsites)
+		return 0;
+	struct site_count *c = model__alloc(p->nsites * sizeof(*c));
+	for (uint32_t i = 0; i < p->nsites; i++)
+		c[i].site = i;
+	uint64_t key;
+	void *n;
+	for (size_t i = 0; u64map__next(m, &i, &key, &n);)
+		if (key - 1 < p->nv)
+			c[p->v[key - 1].site].n += (uintptr_t)n;
+	qsort(c, p->nsites, sizeof(*c), site_count_cmp);
+	uint32_t k = 0;
+	while (k < p->nsites && c[k].n)
+		k++;
+	*out = c;
+	return k;
 }
 
 int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len)

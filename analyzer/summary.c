@@ -129,12 +129,6 @@ static void top_sites(const struct analysis *a, const struct aggs *g, int cls, u
 	}
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : (path ? path : "?");
-}
-
 /* Without the kernel collector: the largest mappings the shim saw. */
 static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
 {
@@ -223,12 +217,12 @@ struct unit {
  * checkpointer"), else its program's name. */
 static const char *proc_title(const struct proc *p)
 {
-	return p->title ? p->title : base_name(p->exe);
+	return p->title ? p->title : vp_base_name(p->exe);
 }
 
 static const char *proc_command(const struct proc *p)
 {
-	return p->name ? p->name : base_name(p->exe);
+	return p->name ? p->name : vp_base_name(p->exe);
 }
 
 static int unit_cmp(const void *x, const void *y)
@@ -350,36 +344,38 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 			  char *out, size_t n)
 {
 	out[0] = 0;
-	if (!p || !p->nsites)
-		return;
-	uint64_t *by = calloc(p->nsites, sizeof(*by));
-	if (!by)
-		model__oom();
-	uint64_t key;
-	void *v;
-	for (size_t i = 0; u64map__next(m, &i, &key, &v);)
-		if (key - 1 < p->nv)
-			by[p->v[key - 1].site] += (uintptr_t)v;
-	for (uint32_t s = 0; s < p->nsites; s++)
-		if (p->sites[s].internal)
-			by[s] = 0; /* the tool's own memory is not the answer */
-	/* by label: sites of one label are one answer */
-	for (uint32_t s = 0; s < p->nsites; s++)
-		for (uint32_t t = s + 1; t < p->nsites && by[s]; t++)
-			if (by[t] && !strcmp(p->sites[s].label, p->sites[t].label)) {
-				by[s] += by[t];
-				by[t] = 0;
-			}
-	uint32_t best = 0;
-	for (uint32_t s = 1; s < p->nsites; s++)
-		if (by[s] > by[best])
-			best = s;
-	if (by[best]) {
-		char b[32];
-		human_bytes(by[best] * a->page_size, b, sizeof(b));
-		snprintf(out, n, " (%s in %s)", b, p->sites[best].label);
+	struct site_count *c;
+	uint32_t k = sites__fork_copies(p, m, &c);
+	/* by label: sites of one label are one answer, named by its first
+	 * site; the tool's own memory is not the answer */
+	struct site_count *g = model__alloc((k + 1) * sizeof(*g));
+	uint32_t ng = 0;
+	for (uint32_t i = 0; i < k; i++) {
+		const struct csite *s = &p->sites[c[i].site];
+		if (s->internal)
+			continue;
+		uint32_t j = 0;
+		while (j < ng && strcmp(p->sites[g[j].site].label, s->label))
+			j++;
+		if (j == ng)
+			g[ng++] = c[i];
+		else {
+			g[j].n += c[i].n;
+			if (c[i].site < g[j].site)
+				g[j].site = c[i].site;
+		}
 	}
-	free(by);
+	uint32_t best = 0;
+	for (uint32_t j = 1; j < ng; j++)
+		if (g[j].n > g[best].n || (g[j].n == g[best].n && g[j].site < g[best].site))
+			best = j;
+	if (ng) {
+		char b[32];
+		human_bytes(g[best].n * a->page_size, b, sizeof(b));
+		snprintf(out, n, " (%s in %s)", b, p->sites[g[best].site].label);
+	}
+	free(g);
+	free(c);
 }
 
 /* Each fork, largest first: what each side un-shared, and from where. */
@@ -400,7 +396,7 @@ static void forks_out(struct analysis *a, FILE *out)
 	if (!derive__measured(a)) {
 		fprintf(out, "\n  forks (copies not measured: no kernel collector):\n");
 		for (uint32_t i = 0; i < nf && i < 8; i++)
-			fprintf(out, "    %u %s -> %u\n", f[i].p->pid, base_name(f[i].p->exe),
+			fprintf(out, "    %u %s -> %u\n", f[i].p->pid, vp_base_name(f[i].p->exe),
 				f[i].c->child);
 	} else {
 		qsort(f, nf, sizeof(*f), fork_cmp);
@@ -467,7 +463,7 @@ static int summary(struct analysis *a, FILE *out)
 	char pb[32];
 	human_bytes(pages * a->page_size, pb, sizeof(pb));
 	json_t *cmd = json_array_get(json_object_get(a->session, "command"), 0);
-	const char *name = base_name(json_string_value(cmd));
+	const char *name = vp_base_name(json_string_value(cmd));
 	if (!derive__measured(a)) {
 		fprintf(out, "\nvmaprof: %s: %u process(es); page faults, pages allocated and fork "
 			"copies\n  not measured (no kernel collector: %s)\n", name, a->nprocs,
@@ -503,7 +499,7 @@ static int summary(struct analysis *a, FILE *out)
 		const struct proc *p = x->p;
 		if (!derive__measured(a)) {
 			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
-				base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
+				vp_base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
 			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
 				fprintf(out, "    %s\n", p->preload_reason);
 			top_by_size(a, p, out);
@@ -517,10 +513,10 @@ static int summary(struct analysis *a, FILE *out)
 			struct kc_balance kb;
 			derive__kc_balance(a, p, &kb);
 			char head[300];
-			int n = snprintf(head, sizeof(head), "pid %u %s", p->pid, base_name(p->exe));
+			int n = snprintf(head, sizeof(head), "pid %u %s", p->pid, vp_base_name(p->exe));
 			if (p->title)
 				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
-			else if (p->name && strncmp(p->name, base_name(p->exe), 15))
+			else if (p->name && strncmp(p->name, vp_base_name(p->exe), 15))
 				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->name);
 			line_out(out, "\n  %s%s: %" PRIu64 " faults", head,
 				 p->is_root ? " (first process)" : "", t);

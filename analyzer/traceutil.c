@@ -75,6 +75,12 @@ bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val)
 	return false;
 }
 
+const char *vp_base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+	return s ? s + 1 : path ? path : "?";
+}
+
 uint64_t vp_hash_str(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -27,6 +27,8 @@ int u64map__put(struct u64map *m, uint64_t key, void *val);
 /* NULL when absent. */
 void *u64map__get(const struct u64map *m, uint64_t key);
 void u64map__free(struct u64map *m);
+/* The file name of a path (after its last '/'); "?" for NULL. */
+const char *vp_base_name(const char *path);
 /* A nonzero 64-bit hash of a string (FNV-1a), for string keys kept in a
  * u64map with their own equality check. */
 uint64_t vp_hash_str(const char *s);
