@@ -60,42 +60,16 @@ static void out_u64(struct out *o, uint64_t v)
 	fprintf(o->f, "%" PRIu64, v);
 }
 
+static void put_file(void *f, const char *s, size_t n)
+{
+	fwrite(s, 1, n, f);
+}
+
 /* A JSON string of s (NULL: null) that is safe inside a <script> element:
  * '<' is \u003c; valid UTF-8 passes through, anything else is '?'. */
 static void out_str(struct out *o, const char *s)
 {
-	if (!s) {
-		out_lit(o, "null");
-		return;
-	}
-	FILE *f = o->f;
-	const unsigned char *p = (const unsigned char *)s;
-	putc('"', f);
-	while (*p) {
-		unsigned c = *p;
-		if (c == '"' || c == '\\') {
-			putc('\\', f);
-			putc((int)c, f);
-			p++;
-		} else if (c < 0x20 || c == 0x7f || c == '<') {
-			fprintf(f, "\\u%04x", c);
-			p++;
-		} else if (c < 0x80) {
-			putc((int)c, f);
-			p++;
-		} else {
-			size_t n = vp_utf8_seq(p, 4);
-			int ok = n > 0;
-			if (!ok) {
-				putc('?', f);
-				p++;
-			} else {
-				fwrite(p, 1, (size_t)n, f);
-				p += n;
-			}
-		}
-	}
-	putc('"', f);
+	vp_json_escape(s, VP_JSON_LT, put_file, o->f);
 }
 
 /* ---- strings to indexes: frames by their text, stacks by their frames ---- */

@@ -48,50 +48,16 @@ struct pw {
 	uint32_t *lane_of;
 };
 
+static void put_file(void *f, const char *s, size_t n)
+{
+	fwrite(s, 1, n, f);
+}
+
 /* A JSON string of NUL-terminated s (NULL: null), ASCII only: control
  * characters and non-ASCII as \u escapes, invalid UTF-8 as '?'. */
 static void put_str(FILE *f, const char *s)
 {
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	putc('"', f);
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		unsigned c = *p;
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			putc((int)c, f);
-			p++;
-			continue;
-		}
-		if (c == '"' || c == '\\') {
-			putc('\\', f);
-			putc((int)c, f);
-			p++;
-			continue;
-		}
-		if (c < 0x80) {
-			fprintf(f, "\\u%04x", c);
-			p++;
-			continue;
-		}
-		size_t n = vp_utf8_seq(p, 4);
-		if (!n) {
-			putc('?', f);
-			p++;
-			continue;
-		}
-		unsigned cp = vp_utf8_cp(p, n);
-		if (cp >= 0x10000) {
-			cp -= 0x10000;
-			fprintf(f, "\\u%04x\\u%04x", 0xd800 | (cp >> 10), 0xdc00 | (cp & 0x3ff));
-		} else {
-			fprintf(f, "\\u%04x", cp);
-		}
-		p += n;
-	}
-	putc('"', f);
+	vp_json_escape(s, VP_JSON_ASCII, put_file, f);
 }
 
 static uint64_t us(const struct pw *w, uint64_t t)

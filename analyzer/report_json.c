@@ -295,66 +295,15 @@ static void jw_u64(struct jw *w, uint64_t v)
 	jw_raw(w, d + i, sizeof(d) - (size_t)i);
 }
 
-static void jw_u16esc(struct jw *w, unsigned u)
+static void jw_put(void *ctx, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	char e[6] = { '\\', 'u', hex[u >> 12 & 15], hex[u >> 8 & 15], hex[u >> 4 & 15], hex[u & 15] };
-	jw_raw(w, e, 6);
+	jw_raw(ctx, s, n);
 }
 
-/* A JSON string of NUL-terminated s (NULL: null), ASCII only: invalid
- * UTF-8 becomes '?', as vp_json_str does. */
+/* A JSON string of s (NULL: null), ASCII only as jansson's ENSURE_ASCII. */
 static void jw_str(struct jw *w, const char *s)
 {
-	if (!s) {
-		jw_lit(w, "null");
-		return;
-	}
-	jw_raw(w, "\"", 1);
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		const unsigned char *q = p;
-		while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
-			q++;
-		if (q > p)
-			jw_raw(w, (const char *)p, (size_t)(q - p));
-		p = q;
-		if (!*p)
-			break;
-		unsigned c = *p;
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
-			jw_raw(w, e, 2);
-			p++;
-		} else if (c < 0x80) {
-			switch (c) {
-			case '\n': jw_raw(w, "\\n", 2); break;
-			case '\t': jw_raw(w, "\\t", 2); break;
-			case '\r': jw_raw(w, "\\r", 2); break;
-			case '\b': jw_raw(w, "\\b", 2); break;
-			case '\f': jw_raw(w, "\\f", 2); break;
-			default: jw_u16esc(w, c); break;
-			}
-			p++;
-		} else {
-			size_t n = vp_utf8_seq(p, 4);
-			if (!n) {
-				jw_raw(w, "?", 1);
-				p++;
-				continue;
-			}
-			unsigned cp = vp_utf8_cp(p, n);
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				jw_u16esc(w, 0xd800 | (cp >> 10));
-				jw_u16esc(w, 0xdc00 | (cp & 0x3ff));
-			} else {
-				jw_u16esc(w, cp);
-			}
-			p += n;
-		}
-	}
-	jw_raw(w, "\"", 1);
+	vp_json_escape(s, VP_JSON_ASCII, jw_put, w);
 }
 
 static void jw_faults(struct jw *w, const struct analysis *a, const uint64_t f[FC_N])

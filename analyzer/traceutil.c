@@ -174,6 +174,74 @@ uint32_t vp_utf8_cp(const unsigned char *s, size_t len)
 	return cp;
 }
 
+static void put_u16(void (*put)(void *, const char *, size_t), void *ctx, unsigned u)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[6] = { '\\', 'u', hex[u >> 12 & 15], hex[u >> 8 & 15], hex[u >> 4 & 15], hex[u & 15] };
+	put(ctx, e, 6);
+}
+
+void vp_json_escape(const char *s, unsigned flags,
+		    void (*put)(void *ctx, const char *p, size_t n), void *ctx)
+{
+	if (!s) {
+		put(ctx, "null", 4);
+		return;
+	}
+	put(ctx, "\"", 1);
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		/* a run written as it is */
+		const unsigned char *q = p;
+		while (*q && *q != '"' && *q != '\\' && *q >= 0x20 && *q != 0x7f &&
+		       !(*q == '<' && (flags & VP_JSON_LT)) && *q < 0x80)
+			q++;
+		if (q > p)
+			put(ctx, (const char *)p, (size_t)(q - p));
+		p = q;
+		if (!*p)
+			break;
+		unsigned c = *p;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			put(ctx, e, 2);
+			p++;
+			continue;
+		}
+		if (c < 0x80) {
+			static const char named[] = "\b\t\n\f\r";
+			const char *k = c ? strchr(named, (int)c) : NULL;
+			if (k && c < 0x20) {
+				char e[2] = { '\\', "btnfr"[k - named] };
+				put(ctx, e, 2);
+			} else {
+				put_u16(put, ctx, c);
+			}
+			p++;
+			continue;
+		}
+		size_t n = vp_utf8_seq(p, 4);
+		if (!n) {
+			put(ctx, "?", 1);
+			p++;
+		} else if (!(flags & VP_JSON_ASCII)) {
+			put(ctx, (const char *)p, n);
+			p += n;
+		} else {
+			unsigned cp = vp_utf8_cp(p, n);
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				put_u16(put, ctx, 0xd800 | (cp >> 10));
+				put_u16(put, ctx, 0xdc00 | (cp & 0x3ff));
+			} else {
+				put_u16(put, ctx, cp);
+			}
+			p += n;
+		}
+	}
+	put(ctx, "\"", 1);
+}
+
 char *vp_utf8_clean(char *dst, const char *s, size_t len)
 {
 	size_t i = 0, o = 0;

@@ -68,6 +68,15 @@ size_t vp_utf8_seq(const unsigned char *s, size_t n);
 /* The code point of the valid sequence of len bytes at s. */
 uint32_t vp_utf8_cp(const unsigned char *s, size_t len);
 
+/* Write NUL-terminated s as a JSON string (NULL: null) through put:
+ * quotes, backslash escapes (\n \t \r \b \f, \u00XX for the other
+ * controls and DEL), invalid UTF-8 as '?'. VP_JSON_ASCII: other characters
+ * as \uXXXX escapes (what jansson's JSON_ENSURE_ASCII writes), else as
+ * UTF-8; VP_JSON_LT: '<' as \u003c too (JSON inside an HTML page). */
+enum { VP_JSON_ASCII = 1, VP_JSON_LT = 2 };
+void vp_json_escape(const char *s, unsigned flags,
+		    void (*put)(void *ctx, const char *p, size_t n), void *ctx);
+
 /* A JSON string of s[0..len) whatever bytes it holds: invalid UTF-8 and
  * NUL bytes become '?', so a damaged trace never breaks the JSON. New
  * reference; never NULL except out of memory. */
