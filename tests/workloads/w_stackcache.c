@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stacks that a wrong stack cache would confuse (tests/test_stackcache.py):
+ * every mmap below is made from a known chain of functions, in a known
+ * order, and the test compares each recorded stack with that chain and
+ * with a run whose cache is off (VMAPROF_STACK_CACHE=0).
+ *
+ *   callers N    the same call site in map_it() reached alternately from
+ *                caller_a() and caller_b(), identical frames, same depth
+ *   recurse N    map_it() at the bottom of rec() nested 1..7 deep, varying
+ *   longjmp N    a deep chain left by longjmp, then a call from elsewhere
+ *   signal N     mmap from a SIGUSR1 handler raised from two callers
+ *   threads N    "callers" in two threads at once
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define NOINL __attribute__((noinline))
+
+static volatile int sink;
+
+NOINL static void map_it(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		abort();
+	munmap(p, 4096);
+	sink++;
+}
+
+NOINL static void caller_a(void)
+{
+	map_it();
+	sink++;
+}
+
+NOINL static void caller_b(void)
+{
+	map_it();
+	sink++;
+}
+
+NOINL static void rec(int d)
+{
+	if (d <= 1)
+		map_it();
+	else
+		rec(d - 1);
+	sink++;
+}
+
+static jmp_buf jb;
+
+NOINL static void deep(int d)
+{
+	if (d == 0) {
+		map_it();
+		longjmp(jb, 1);
+	}
+	deep(d - 1);
+	sink++;
+}
+
+NOINL static void after_jump(void)
+{
+	map_it();
+	sink++;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	map_it();
+}
+
+NOINL static void raise_a(void)
+{
+	raise(SIGUSR1);
+	sink++;
+}
+
+NOINL static void raise_b(void)
+{
+	raise(SIGUSR1);
+	sink++;
+}
+
+NOINL static void scenario_callers(int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i & 1)
+			caller_b();
+		else
+			caller_a();
+	}
+}
+
+static const int depths[] = { 1, 3, 2, 7, 3, 1, 5, 4, 6, 2 };
+
+NOINL static void scenario_recurse(int n)
+{
+	for (int i = 0; i < n; i++)
+		rec(depths[i % 10]);
+}
+
+NOINL static void scenario_longjmp(int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (setjmp(jb) == 0)
+			deep(depths[i % 10]);
+		else
+			after_jump();
+	}
+}
+
+NOINL static void scenario_signal(int n)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < n; i++) {
+		if (i & 1)
+			raise_b();
+		else
+			raise_a();
+	}
+}
+
+static void *thread_fn(void *arg)
+{
+	scenario_callers((int)(long)arg);
+	return NULL;
+}
+
+NOINL static void scenario_threads(int n)
+{
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, thread_fn, (void *)(long)n);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: w_stackcache callers|recurse|longjmp|signal|threads N\n");
+		return 2;
+	}
+	int n = atoi(argv[2]);
+	if (!strcmp(argv[1], "callers"))
+		scenario_callers(n);
+	else if (!strcmp(argv[1], "recurse"))
+		scenario_recurse(n);
+	else if (!strcmp(argv[1], "longjmp"))
+		scenario_longjmp(n);
+	else if (!strcmp(argv[1], "signal"))
+		scenario_signal(n);
+	else if (!strcmp(argv[1], "threads"))
+		scenario_threads(n);
+	else
+		return 2;
+	return 0;
+}
