@@ -448,17 +448,13 @@ static inline int cache_hit(const struct centry *e, uintptr_t ip, uintptr_t sp, 
 	return 1;
 }
 
-uint32_t stacks__capture_at(void *const *fp)
+/* The miss path: unwind (only where libunwind's own system calls are
+ * allowed), intern, and try to cache the result in e (NULL: no cache). */
+static __attribute__((noinline)) uint32_t capture_slow(struct centry *e, uintptr_t ip,
+							 uintptr_t sp, uintptr_t bp)
 {
-	if (!depth || !table || !unwind_allowed())
+	if (!unwind_allowed())
 		return 0;
-	uintptr_t ip = (uintptr_t)fp[1], sp = (uintptr_t)(fp + 2), bp = (uintptr_t)fp[0];
-	struct centry *e = NULL;
-	if (cache_on && !in_text(&self_text, ip)) {
-		e = way(ip, sp);
-		if (cache_hit(e, ip, sp, bp))
-			return e->id;
-	}
 	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
 	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
 	int skip = 0;
@@ -470,6 +466,21 @@ uint32_t stacks__capture_at(void *const *fp)
 		cache_fill(e, ip, sp, bp, buf + skip, m, id);
 	}
 	return id;
+}
+
+/* A hit makes no system call and reads only the slots the unwinder would
+ * read, so it needs no unwind_allowed(). */
+uint32_t stacks__capture_at(void *const *fp)
+{
+	if (!depth || !table)
+		return 0;
+	uintptr_t ip = (uintptr_t)fp[1], sp = (uintptr_t)(fp + 2), bp = (uintptr_t)fp[0];
+	if (!cache_on || in_text(&self_text, ip))
+		return capture_slow(NULL, ip, sp, bp);
+	struct centry *e = way(ip, sp);
+	if (cache_hit(e, ip, sp, bp))
+		return e->id;
+	return capture_slow(e, ip, sp, bp);
 }
 
 /* The fast path: unw_backtrace from here walks through the signal frame
