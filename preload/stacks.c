@@ -218,7 +218,7 @@ static int unwind_allowed(void)
  * at an address does not change while recording (no JIT, no dlclose then
  * dlopen of other code at the same address). */
 
-#define CACHE_WAYS 4
+#define CACHE_SETS 4 /* of 2 entries: one call site reached from two callers at the same sp */
 #define CACHE_FRAMES 16
 #define CACHE_SLOTS (2 * CACHE_FRAMES)
 
@@ -233,7 +233,8 @@ struct centry {
 	struct cslot slot[CACHE_SLOTS];
 };
 
-static __thread struct centry tcache[CACHE_WAYS] __attribute__((tls_model("initial-exec")));
+static __thread struct centry tcache[CACHE_SETS][2] __attribute__((tls_model("initial-exec")));
+static __thread uint8_t tcache_last[CACHE_SETS] __attribute__((tls_model("initial-exec")));
 /* libunwind 1.6's dwarf_reg_state_t, as unw_reg_states_iterate passes it
  * (include/dwarf.h; 17 preserved registers on x86-64 plus the CFA's
  * register and offset columns). Checked against a probe at start. */
@@ -355,12 +356,12 @@ static int standard(const struct rs16 *rs)
 		 (int64_t)rs->val[UNW_X86_64_RBP] != -1));
 }
 
-static inline struct centry *way(uintptr_t ip, uintptr_t sp)
+static inline unsigned set_of(uintptr_t ip, uintptr_t sp)
 {
-	return &tcache[((ip ^ (sp >> 4)) * 0x9e3779b97f4a7c15ull) >> (64 - 2)];
+	return (unsigned)(((ip ^ (sp >> 4)) * 0x9e3779b97f4a7c15ull) >> (64 - 2));
 }
 
-_Static_assert(CACHE_WAYS == 4, "way() takes the top 2 bits");
+_Static_assert(CACHE_SETS == 4, "set_of() takes the top 2 bits");
 
 /* Prove the walk from (ip, sp, bp) yields ips[0, n) and where it stops (n
  * < depth: it ended there); fill e on success. Runs on a miss only. */
@@ -477,10 +478,17 @@ uint32_t stacks__capture_at(void *const *fp)
 	uintptr_t ip = (uintptr_t)fp[1], sp = (uintptr_t)(fp + 2), bp = (uintptr_t)fp[0];
 	if (!cache_on || in_text(&self_text, ip))
 		return capture_slow(NULL, ip, sp, bp);
-	struct centry *e = way(ip, sp);
-	if (cache_hit(e, ip, sp, bp))
-		return e->id;
-	return capture_slow(e, ip, sp, bp);
+	unsigned set = set_of(ip, sp);
+	struct centry *s = tcache[set];
+	for (unsigned w = 0; w < 2; w++)
+		if (cache_hit(&s[w], ip, sp, bp)) {
+			tcache_last[set] = (uint8_t)w;
+			return s[w].id;
+		}
+	/* refill the entry not used last */
+	unsigned w = tcache_last[set] ^ 1u;
+	tcache_last[set] = (uint8_t)w;
+	return capture_slow(&s[w], ip, sp, bp);
 }
 
 /* The fast path: unw_backtrace from here walks through the signal frame

@@ -11,7 +11,7 @@ W = workload("w_stackcache")
 DEPTHS = [1, 3, 2, 7, 3, 1, 5, 4, 6, 2]  # w_stackcache.c depths[]
 
 
-def stacks(scenario, n, args=(), cache=True):
+def stacks(scenario, n, args=(), cache=True, need_stacks=True):
     env = dict(os.environ)
     if cache:
         env.pop("VMAPROF_STACK_CACHE", None)
@@ -24,7 +24,8 @@ def stacks(scenario, n, args=(), cache=True):
     eq(len(s), 1, "streams")
     mm = s[0].of("mem", call="mmap", src="shim")
     for r in mm:
-        check(r.stack and not r.missing_stack, f"mmap without a stack: {r}")
+        check(not r.missing_stack, f"stack id without its stack: {r}")
+        check(r.stack or not need_stacks, f"mmap without a stack: {r}")
     return mm
 
 
@@ -49,6 +50,12 @@ def t_callers():
     n = 40
     both("callers", n, [["map_it", "caller_b" if i & 1 else "caller_a", "scenario_callers",
                           "main"] for i in range(n)])
+
+
+def t_outer():
+    n = 40
+    both("outer", n, [["map_it", "mid", "outer_b" if i & 1 else "outer_a", "scenario_outer",
+                        "main"] for i in range(n)])
 
 
 def rec_chain(d):
@@ -102,6 +109,27 @@ def t_threads():
                    f"thread stack of mmap {i}, cache {cache}")
 
 
+def t_seccomp():
+    """Under a filter that refuses rt_sigprocmask the shim does not unwind
+    (libunwind blocks signals): without the cache the second half of the
+    stacks is missing; with it, every one is there, from the cache, and
+    right. So this also shows the cache in use."""
+    n = 10
+    expect = [["map_only", "map_b" if i & 1 else "map_a", "scenario_seccomp", "main"]
+              for i in range(n)] * 2
+    on = stacks("seccomp", n)
+    off = stacks("seccomp", n, cache=False, need_stacks=False)
+    eq(len(on), 2 * n, "mmap records")
+    eq(len(off), 2 * n, "mmap records without the cache")
+    for i, (a, b, e) in enumerate(zip(on, off, expect)):
+        eq(a.functions()[:4], e, f"stack of mmap {i}")
+        if i < n:
+            eq(frames(a), frames(b), f"stack of mmap {i} with and without the cache")
+        else:
+            eq(b.stack, [], f"mmap {i} without the cache: no unwinding under the filter")
+            eq(frames(a), frames(on[i - n]), f"mmap {i}: the cached stack of mmap {i - n}")
+
+
 if __name__ == "__main__":
-    main({"callers": t_callers, "recurse": t_recurse, "depth_limit": t_depth_limit,
-          "longjmp": t_longjmp, "signal": t_signal, "threads": t_threads})
+    main({"callers": t_callers, "outer": t_outer,"recurse": t_recurse, "depth_limit": t_depth_limit,
+          "longjmp": t_longjmp, "signal": t_signal, "threads": t_threads, "seccomp": t_seccomp})

@@ -7,12 +7,24 @@
  *
  *   callers N    the same call site in map_it() reached alternately from
  *                caller_a() and caller_b(), identical frames, same depth
+ *   outer N      the same, one frame further out: outer_a() and outer_b()
+ *                both call mid(), which calls map_it()
  *   recurse N    map_it() at the bottom of rec() nested 1..7 deep, varying
  *   longjmp N    a deep chain left by longjmp, then a call from elsewhere
  *   signal N     mmap from a SIGUSR1 handler raised from two callers
  *   threads N    "callers" in two threads at once
+ *   seccomp N    N mmaps alternately from map_a() and map_b(), then a
+ *                seccomp filter refusing rt_sigprocmask (EPERM), under
+ *                which the shim cannot unwind, then N more: their stacks
+ *                can only come from the cache
  */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +55,34 @@ NOINL static void caller_b(void)
 {
 	map_it();
 	sink++;
+}
+
+NOINL static void mid(void)
+{
+	map_it();
+	sink++;
+}
+
+NOINL static void outer_a(void)
+{
+	mid();
+	sink++;
+}
+
+NOINL static void outer_b(void)
+{
+	mid();
+	sink += 2;
+}
+
+NOINL static void scenario_outer(int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i & 1)
+			outer_b();
+		else
+			outer_a();
+	}
 }
 
 NOINL static void rec(int d)
@@ -88,6 +128,55 @@ NOINL static void raise_b(void)
 {
 	raise(SIGUSR1);
 	sink++;
+}
+
+NOINL static void map_only(void)
+{
+	if (mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+		abort();
+	sink++;
+}
+
+NOINL static void map_a(void)
+{
+	map_only();
+	sink++;
+}
+
+NOINL static void map_b(void)
+{
+	map_only();
+	sink += 2;
+}
+
+static void refuse_sigprocmask(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigprocmask, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1 /* EPERM */),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		abort();
+}
+
+NOINL static void scenario_seccomp(int n)
+{
+	for (int round = 0; round < 2; round++) {
+		if (round)
+			refuse_sigprocmask();
+		for (int i = 0; i < n; i++) {
+			if (i & 1)
+				map_b();
+			else
+				map_a();
+		}
+	}
 }
 
 NOINL static void scenario_callers(int n)
@@ -150,7 +239,7 @@ NOINL static void scenario_threads(int n)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: w_stackcache callers|recurse|longjmp|signal|threads N\n");
+		fprintf(stderr, "usage: w_stackcache callers|outer|recurse|longjmp|signal|threads|seccomp N\n");
 		return 2;
 	}
 	int n = atoi(argv[2]);
@@ -162,6 +251,10 @@ int main(int argc, char **argv)
 		scenario_longjmp(n);
 	else if (!strcmp(argv[1], "signal"))
 		scenario_signal(n);
+	else if (!strcmp(argv[1], "outer"))
+		scenario_outer(n);
+	else if (!strcmp(argv[1], "seccomp"))
+		scenario_seccomp(n);
 	else if (!strcmp(argv[1], "threads"))
 		scenario_threads(n);
 	else
