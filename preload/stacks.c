@@ -480,15 +480,14 @@ uint32_t stacks__capture_at(void *const *fp)
 		return capture_slow(NULL, ip, sp, bp);
 	unsigned set = set_of(ip, sp);
 	struct centry *s = tcache[set];
-	for (unsigned w = 0; w < 2; w++)
-		if (cache_hit(&s[w], ip, sp, bp)) {
-			tcache_last[set] = (uint8_t)w;
-			return s[w].id;
-		}
-	/* refill the entry not used last */
-	unsigned w = tcache_last[set] ^ 1u;
-	tcache_last[set] = (uint8_t)w;
-	return capture_slow(&s[w], ip, sp, bp);
+	unsigned last = tcache_last[set] & 1u, other = last ^ 1u;
+	if (cache_hit(&s[last], ip, sp, bp))
+		return s[last].id;
+	/* a hit on the other entry makes it the last used; a miss refills it */
+	tcache_last[set] = (uint8_t)other;
+	if (cache_hit(&s[other], ip, sp, bp))
+		return s[other].id;
+	return capture_slow(&s[other], ip, sp, bp);
 }
 
 /* The fast path: unw_backtrace from here walks through the signal frame
