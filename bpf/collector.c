@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/membarrier.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -433,25 +434,30 @@ static int after_drain(struct collector *c, int n)
 	return n;
 }
 
-int collector__poll(struct collector *c, int timeout_ms)
+int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask)
 {
+	struct epoll_event ev;
 	int n;
 
 	if (!c || c->finished)
 		return -EINVAL;
 	/* The kernel side wakes us only when the ring is filling up (see
-	 * wake_bytes); after the timeout, drain whatever is there. */
-	n = ring_buffer__poll(c->rb, timeout_ms);
-	if (n == -EINTR)
-		n = 0;
-	if (n >= 0) {
-		int m = ring_buffer__consume(c->rb);
-
-		n = m < 0 ? m : n + m;
-	}
+	 * wake_bytes); after the timeout, or a signal, drain whatever is
+	 * there. epoll_pwait: a signal that sigmask unblocks ends the wait
+	 * even when it came before the call (the caller keeps it blocked
+	 * outside), so a child's exit is seen at once, never a timeout late. */
+	if (epoll_pwait(ring_buffer__epoll_fd(c->rb), &ev, 1, timeout_ms, sigmask) < 0 &&
+	    errno != EINTR)
+		return -errno;
+	n = ring_buffer__consume(c->rb);
 	if (n < 0)
 		return n;
 	return after_drain(c, n);
+}
+
+int collector__poll(struct collector *c, int timeout_ms)
+{
+	return collector__poll_sigmask(c, timeout_ms, NULL);
 }
 
 /* Run flush_tasks over every task: each task's pending faults go to the

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -64,6 +65,10 @@ int collector__track(struct collector *c, pid_t root_pid);
  * Returns the number of records drained, or -errno (a write error is
  * reported once; the lost records are counted). */
 int collector__poll(struct collector *c, int timeout_ms);
+/* The same, the wait made with the signal mask `sigmask` (epoll_pwait; NULL:
+ * the current mask): a signal blocked outside and unblocked by sigmask ends
+ * the wait even when it arrived before the call. */
+int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask);
 /* Stop recording (detach), collect the faults still pending in the traced
  * tasks' storage (a task iterator; the open fault gets VP_FAULT_CUT), drain,
  * write the header counters, close the file. `st` may be NULL. Call once. */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -482,10 +483,27 @@ static int start_command(struct rec *r)
 	return 0;
 }
 
-/* Until the whole tree is gone, or signals say stop (on_signal). */
+static void on_sigchld(int sig)
+{
+	(void)sig; /* only to end a wait (see wait_tree) */
+}
+
+/* Until the whole tree is gone, or signals say stop (on_signal).
+ * SIGCHLD stays blocked except inside the timed waits, which unblock it
+ * atomically (epoll_pwait, ppoll): a child that ends just before a wait
+ * ends that wait at once, not 50 ms later (bench/NOTES.md, start-up). */
 static void wait_tree(struct rec *r)
 {
 	uint64_t grace_end = 0;
+	sigset_t chld, orig, waitmask;
+	struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_NOCLDSTOP }, old_sa;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &orig);
+	waitmask = orig;
+	sigdelset(&waitmask, SIGCHLD);
+	sigaction(SIGCHLD, &sa, &old_sa);
 	for (;;) {
 		int st;
 		if (stop_sigs >= 2 || (stop_sigs && r->root_seen && !grace_end)) {
@@ -504,10 +522,10 @@ static void wait_tree(struct rec *r)
 		pid_t p = waitpid(-1, &st, poll_now ? WNOHANG : 0);
 		if (poll_now && p == 0) {
 			if (r->col) {
-				collector__poll(r->col, 50);
+				collector__poll_sigmask(r->col, 50, &waitmask);
 			} else {
 				struct timespec ts = { 0, 50000000 };
-				nanosleep(&ts, NULL);
+				ppoll(NULL, 0, &ts, &waitmask);
 			}
 			continue;
 		}
@@ -521,6 +539,8 @@ static void wait_tree(struct rec *r)
 			r->root_seen = 1;
 		}
 	}
+	sigaction(SIGCHLD, &old_sa, NULL);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (r->stopped) {
 		r->running = still_running();
 		fprintf(stderr, "vmaprof: stopped waiting (signal %d): %zu process(es) of the tree "
