@@ -38,7 +38,6 @@
 #include "collector_shared.h"
 #include "collector.skel.h"
 
-#define DEFAULT_RINGBUF (64u << 20)
 #define OUT_BUF_SIZE (8u << 20)
 /* Flush when this much is buffered even if the ring buffer is still busy. */
 #define FLUSH_AT (4u << 20)
@@ -259,11 +258,11 @@ static void check_lost(struct collector *c)
 
 static size_t ringbuf_size(size_t want)
 {
-	size_t sz = 4096;
+	size_t sz = COLLECTOR_RINGBUF_MIN;
 
 	if (!want)
-		want = DEFAULT_RINGBUF;
-	while (sz < want && sz < (1ul << 31))
+		want = COLLECTOR_RINGBUF_DEFAULT;
+	while (sz < want && sz < COLLECTOR_RINGBUF_MAX)
 		sz <<= 1;
 	return sz;
 }
@@ -530,6 +529,7 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->faults = c->faults;
 		st->untracked = c->skel->bss->untracked;
 		st->unhandled = c->skel->bss->unhandled;
+		st->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.rb);
 	}
 	return err;
 }
