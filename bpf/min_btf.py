@@ -7,11 +7,14 @@ identifies that kernel (/sys/kernel/notes: its build-id; the size of
 (btf_custom_path) only when the running kernel is that kernel: libbpf then
 matches 14 types against a few hundred instead of the whole kernel's (~12 ms
 of every `record`, bench/NOTES.md). Anything missing: empty arrays, and
-libbpf uses the running kernel's BTF as before.
+libbpf uses the running kernel's BTF as before; so also when the object
+has a relocation asking for a type's id in the kernel's BTF
+(bpf_core_type_id_kernel), which the reduced BTF would answer with its own.
 
 usage: min_btf.py BPFTOOL VMLINUX_BTF OBJECT OUTPUT_H
 """
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -24,10 +27,63 @@ def c_array(name, data):
            f"static const unsigned long {name}_len = {len(data)};\n"
 
 
+# enum bpf_core_relo_kind (linux/bpf.h): the one whose result is a type id
+# in the target BTF, which in the reduced BTF is not the kernel's id
+BPF_CORE_TYPE_ID_TARGET = 7
+
+
+def target_type_id_relos(path):
+    """How many CO-RE relocations of `path` (an ELF64 little-endian BPF
+    object) ask for a target type id: read from its .BTF.ext section."""
+    with open(path, "rb") as f:
+        elf = f.read()
+    if elf[:4] != b"\x7fELF" or elf[4] != 2 or elf[5] != 1:
+        raise OSError(f"{path}: not an ELF64 little-endian object")
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3a)
+
+    def shdr(i):
+        name, _, _, _, off, size = struct.unpack_from("<IIQQQQ", elf, shoff + i * shentsize)
+        return name, off, size
+
+    _, stroff, _ = shdr(shstrndx)
+    ext = None
+    for i in range(shnum):
+        name, off, size = shdr(i)
+        end = elf.index(b"\0", stroff + name)
+        if elf[stroff + name:end] == b".BTF.ext":
+            ext = elf[off:off + size]
+    if ext is None:
+        return 0
+    magic, _, _, hdr_len = struct.unpack_from("<HBBI", ext, 0)
+    if magic != 0xeB9F or hdr_len < 32:
+        raise OSError(f"{path}: .BTF.ext without CO-RE relocation info")
+    core_off, core_len = struct.unpack_from("<II", ext, 24)
+    p = hdr_len + core_off
+    end = p + core_len
+    if core_len == 0:
+        return 0
+    rec_size, = struct.unpack_from("<I", ext, p)
+    p += 4
+    n = 0
+    while p < end:
+        _, count = struct.unpack_from("<II", ext, p)
+        p += 8
+        for _ in range(count):
+            kind, = struct.unpack_from("<I", ext, p + 12)
+            n += kind == BPF_CORE_TYPE_ID_TARGET
+            p += rec_size
+    return n
+
+
 def main():
     bpftool, vmlinux, obj, out = sys.argv[1:5]
     btf, notes, size = b"", b"", 0
     try:
+        n = target_type_id_relos(obj)
+        if n:
+            raise OSError(f"{n} target type-id relocation(s) in {obj}: those need the "
+                          "kernel's own BTF ids")
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "min.btf")
             subprocess.run([bpftool, "gen", "min_core_btf", vmlinux, path, obj], check=True,
