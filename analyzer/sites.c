@@ -70,7 +70,7 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 	b->n = 0;
 	for (uint32_t i = 0; i < s->depth; i++) {
 		struct vp_frame f = { .ip = s->ips[i] };
-		symbolizer__lookup(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
+		symbolizer__lookup_fn(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
 		char anon[300];
 		sbuf_add(b, "%s%s", i ? ";" : "",
 			 f.function ? f.function : vp_frame_anon(&f, anon, sizeof(anon)));
@@ -141,11 +141,14 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		uint32_t n = st->depth < VP_MAX_STACK_DEPTH ? st->depth : VP_MAX_STACK_DEPTH;
 		for (uint32_t i = 0; i < n; i++) {
 			f[i] = (struct vp_frame){ .ip = st->ips[i] };
-			symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f[i]);
+			symbolizer__lookup_fn(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0,
+					      &f[i]);
 		}
 		int k = label__pick(a->rules, f, n);
 		if (k < 0)
 			k = 0;
+		/* only the label's frame shows its line */
+		symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[k], k > 0, &f[k]);
 		s->label_frame = k;
 		if (f[k].function)
 			sbuf_add(b, "%s", sites__demangle(a, f[k].function));

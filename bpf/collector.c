@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/membarrier.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,8 +39,8 @@
 #include <vmaprof/record.h>
 #include "collector_shared.h"
 #include "collector.skel.h"
+#include "collector_min_btf.h"
 
-#define DEFAULT_RINGBUF (64u << 20)
 #define OUT_BUF_SIZE (8u << 20)
 /* Flush when this much is buffered even if the ring buffer is still busy. */
 #define FLUSH_AT (4u << 20)
@@ -258,13 +261,87 @@ static void check_lost(struct collector *c)
 
 static size_t ringbuf_size(size_t want)
 {
-	size_t sz = 4096;
+	size_t sz = COLLECTOR_RINGBUF_MIN;
 
 	if (!want)
-		want = DEFAULT_RINGBUF;
-	while (sz < want && sz < (1ul << 31))
+		want = COLLECTOR_RINGBUF_DEFAULT;
+	while (sz < want && sz < COLLECTOR_RINGBUF_MAX)
 		sz <<= 1;
 	return sz;
+}
+
+/*
+ * The build kernel's BTF reduced to the types our CO-RE relocations use
+ * (bpf/min_btf.py), in a memfd named by *path, when the running kernel is
+ * the one it was made from (the same /sys/kernel/notes, with its build-id,
+ * and the same size of /sys/kernel/btf/vmlinux): libbpf then matches our
+ * types against a few hundred instead of the whole kernel's (~12 ms).
+ * -1 when not (libbpf uses the running kernel's BTF, as everywhere else).
+ */
+static int min_btf_fd(char *path, size_t len)
+{
+	char notes[4096];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!collector_min_btf_len || !collector_btf_notes_len ||
+	    collector_btf_notes_len > sizeof(notes) ||
+	    stat("/sys/kernel/btf/vmlinux", &st) ||
+	    (unsigned long long)st.st_size != collector_btf_vmlinux_size)
+		return -1;
+	fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, notes, sizeof(notes));
+	close(fd);
+	if (n != (ssize_t)collector_btf_notes_len ||
+	    memcmp(notes, collector_btf_notes, collector_btf_notes_len))
+		return -1;
+	fd = memfd_create("vmaprof-btf", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, (const char *)collector_min_btf, collector_min_btf_len) ||
+	    (size_t)snprintf(path, len, "/proc/self/fd/%d", fd) >= len) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open the object (CO-RE against btf_path, NULL: the kernel's), set what the
+ * run needs, load it into the kernel: 0, -errno from the load, or -EAGAIN
+ * when the open failed (said in why). */
+static int open_and_load(struct collector *c, const struct collector_opts *o,
+			 const char *btf_path, char *why, size_t why_len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	int err;
+
+	libbpf_msg[0] = 0;
+	c->skel = collector_bpf__open_opts(&opts);
+	if (!c->skel) {
+		err = -errno;
+		set_why(why, why_len, "cannot open the BPF object: %s",
+			libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		return -EAGAIN;
+	}
+	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : getpid();
+	switch (o->vma) {
+	case COLLECTOR_VMA_OFF: c->skel->rodata->vma_mode = CT_VMA_OFF; break;
+	case COLLECTOR_VMA_EVERY: c->skel->rodata->vma_mode = CT_VMA_EVERY; break;
+	default: c->skel->rodata->vma_mode = CT_VMA_CACHED; break;
+	}
+	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
+	/* run once by collector__finish, not attached with the producers */
+	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
+	err = bpf_map__set_max_entries(c->skel->maps.rb, ringbuf_size(o->ringbuf_bytes));
+	if (err) {
+		set_why(why, why_len, "cannot size the ring buffer: %s", strerror(-err));
+		return -EAGAIN;
+	}
+	libbpf_msg[0] = 0;
+	return collector_bpf__load(c->skel);
 }
 
 int collector__new(const struct collector_opts *o, struct collector **out, char *why,
@@ -272,7 +349,8 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 {
 	libbpf_print_fn_t old_print = NULL;
 	struct collector *c = NULL;
-	int err;
+	char btf_path[64];
+	int err, mfd;
 
 	*out = NULL;
 	if (!o || !o->trace_path) {
@@ -300,31 +378,23 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 		goto cleanup;
 	}
 
-	libbpf_msg[0] = 0;
 	old_print = libbpf_set_print(libbpf_print);
-	c->skel = collector_bpf__open();
-	if (!c->skel) {
-		err = -errno;
-		set_why(why, why_len, "cannot open the BPF object: %s",
-			libbpf_msg[0] ? libbpf_msg : strerror(-err));
-		goto cleanup;
+	/* with the reduced BTF if it is this kernel's; if that fails for any
+	 * reason, once more as before, with the running kernel's whole BTF */
+	mfd = min_btf_fd(btf_path, sizeof(btf_path));
+	for (;;) {
+		err = open_and_load(c, o, mfd >= 0 ? btf_path : NULL, why, why_len);
+		if (!err || mfd < 0)
+			break;
+		close(mfd);
+		mfd = -1;
+		collector_bpf__destroy(c->skel);
+		c->skel = NULL;
 	}
-	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : getpid();
-	switch (o->vma) {
-	case COLLECTOR_VMA_OFF: c->skel->rodata->vma_mode = CT_VMA_OFF; break;
-	case COLLECTOR_VMA_EVERY: c->skel->rodata->vma_mode = CT_VMA_EVERY; break;
-	default: c->skel->rodata->vma_mode = CT_VMA_CACHED; break;
-	}
-	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
-	/* run once by collector__finish, not attached with the producers */
-	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
-	err = bpf_map__set_max_entries(c->skel->maps.rb, ringbuf_size(o->ringbuf_bytes));
-	if (err) {
-		set_why(why, why_len, "cannot size the ring buffer: %s", strerror(-err));
-		goto cleanup;
-	}
-	libbpf_msg[0] = 0;
-	err = collector_bpf__load(c->skel);
+	if (mfd >= 0)
+		close(mfd);
+	if (err == -EAGAIN)
+		goto cleanup; /* open failed: said why */
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			set_why(why, why_len,
@@ -433,25 +503,30 @@ static int after_drain(struct collector *c, int n)
 	return n;
 }
 
-int collector__poll(struct collector *c, int timeout_ms)
+int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask)
 {
+	struct epoll_event ev;
 	int n;
 
 	if (!c || c->finished)
 		return -EINVAL;
 	/* The kernel side wakes us only when the ring is filling up (see
-	 * wake_bytes); after the timeout, drain whatever is there. */
-	n = ring_buffer__poll(c->rb, timeout_ms);
-	if (n == -EINTR)
-		n = 0;
-	if (n >= 0) {
-		int m = ring_buffer__consume(c->rb);
-
-		n = m < 0 ? m : n + m;
-	}
+	 * wake_bytes); after the timeout, or a signal, drain whatever is
+	 * there. epoll_pwait: a signal that sigmask unblocks ends the wait
+	 * even when it came before the call (the caller keeps it blocked
+	 * outside), so a child's exit is seen at once, never a timeout late. */
+	if (epoll_pwait(ring_buffer__epoll_fd(c->rb), &ev, 1, timeout_ms, sigmask) < 0 &&
+	    errno != EINTR)
+		return -errno;
+	n = ring_buffer__consume(c->rb);
 	if (n < 0)
 		return n;
 	return after_drain(c, n);
+}
+
+int collector__poll(struct collector *c, int timeout_ms)
+{
+	return collector__poll_sigmask(c, timeout_ms, NULL);
 }
 
 /* Run flush_tasks over every task: each task's pending faults go to the
@@ -524,6 +599,7 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->faults = c->faults;
 		st->untracked = c->skel->bss->untracked;
 		st->unhandled = c->skel->bss->unhandled;
+		st->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.rb);
 	}
 	return err;
 }

@@ -33,6 +33,14 @@ int collector__poll(struct collector *c, int timeout_ms)
 	return -ENOTSUP;
 }
 
+int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask)
+{
+	(void)c;
+	(void)timeout_ms;
+	(void)sigmask;
+	return -ENOTSUP;
+}
+
 int collector__finish(struct collector *c, struct collector_stats *st)
 {
 	(void)c;

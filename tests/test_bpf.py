@@ -11,7 +11,7 @@ import re
 import subprocess
 import tempfile
 
-from vptest import check, eq, main, record, workload
+from vptest import VMAPROF, check, eq, main, record, workload
 
 W = workload("w_faults")
 WS = workload("w_faults_static")
@@ -143,6 +143,30 @@ def t_no_bpf():
     eq(len(run.preload), 1, "the shim still records")
 
 
+def t_ring_buffer():
+    """--ring-buffer sizes the kernel collector's ring (rounded up to a power
+    of two, said in session.json); bad sizes are refused before anything runs."""
+    n = 2000
+    run = bpf_run([W, "touch", str(n)], args=["--ring-buffer", "1000K"])
+    eq(run.rc, 0, "exit status")
+    eq(run.session["collectors"]["bpf"]["ring_buffer_bytes"], 1 << 20, "rounded up to 1 MiB")
+    eq(run.session["collectors"]["bpf"]["lost"], 0, "nothing lost")
+    lo, size = region_of(run.stdout)
+    eq(len(faults_in(run, root_pid(run), lo, size)), n, "every first touch recorded")
+    check_counters(run)
+    dflt = bpf_run([W, "touch", "10"])
+    eq(dflt.session["collectors"]["bpf"]["ring_buffer_bytes"], 8 << 20, "default 8 MiB")
+    for bad in ("12x", "0", "-1M", "2G", "1k", ""):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "rec")
+            p = subprocess.run([VMAPROF, "record", "-o", out,
+                                "--ring-buffer", bad, "--", "true"],
+                               capture_output=True, text=True, timeout=60)
+            eq(p.returncode, 2, f"--ring-buffer {bad!r} refused: {p.stderr}")
+            check("--ring-buffer must be" in p.stderr, f"says why: {p.stderr}")
+            check(not os.path.exists(out), "nothing recorded")
+
+
 def t_counters_python():
     run = bpf_run(["python3", "-c", "import json, re; print(len(json.dumps(list(range(100000)))))"])
     eq(run.rc, 0, "exit status")
@@ -163,4 +187,5 @@ if __name__ == "__main__":
     main({
         "static": t_static, "no_preload": t_no_preload, "cow": t_cow, "no_bpf": t_no_bpf,
         "counters_python": t_counters_python, "counters_gcc": t_counters_gcc,
+        "ring_buffer": t_ring_buffer,
     })

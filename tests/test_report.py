@@ -461,8 +461,41 @@ def t_segv():
         check_totals(r, slack=n)
 
 
+def t_debuginfod():
+    """A module without a local debug file (a stripped copy of the workload,
+    with its build-id) is symbolized from its own symbols; no debuginfod
+    server is asked, libdebuginfod not even loaded, unless
+    VMAPROF_DEBUGINFOD=1 (docs/report.md). The servers named here are a
+    closed port on loopback: with the opt-in the lookup fails at once."""
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        stripped = os.path.join(d, "w_faults_stripped")
+        shutil.copy(W, stripped)
+        subprocess.run(["strip", stripped], check=True)
+        with Rec([stripped, "touch", "10"], args=["--no-bpf"]) as r:
+            eq(r.rc, 0, f"exit status: {r.stderr}")
+            env = dict(os.environ, LD_DEBUG="files", DEBUGINFOD_URLS="http://127.0.0.1:9")
+            env.pop("VMAPROF_DEBUGINFOD", None)
+            out = os.path.join(d, "r.json")
+            p = subprocess.run([VMAPROF, "report", r.dir, "-o", out], capture_output=True,
+                               text=True, timeout=120, env=env)
+            eq(p.returncode, 0, f"report: {p.stderr[-2000:]}")
+            eq(json.load(open(out)), r.report, "the same report as record's")
+            check("libdebuginfod" not in p.stderr, "libdebuginfod loaded by default")
+            check(stripped in p.stderr or "w_faults_stripped" in json.dumps(r.report),
+                  "the stripped module was in the recording")
+            env["VMAPROF_DEBUGINFOD"] = "1"
+            p = subprocess.run([VMAPROF, "report", r.dir, "-o", out], capture_output=True,
+                               text=True, timeout=120, env=env)
+            eq(p.returncode, 0, f"report with debuginfod: {p.stderr[-2000:]}")
+            check("libdebuginfod" in p.stderr, "VMAPROF_DEBUGINFOD=1 lets libdwfl load it")
+            eq(json.load(open(out)), r.report, "the same report when the servers fail")
+
+
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
-          "populate": t_populate, "shared": t_shared, "writeout": t_writeout, "segv": t_segv})
+          "populate": t_populate, "shared": t_shared, "writeout": t_writeout, "segv": t_segv,
+          "debuginfod": t_debuginfod})
