@@ -503,7 +503,7 @@ static int seg_grow(uint32_t k, char *p, uint32_t need)
 		disable_seccomp(sc_nr, sc_act);
 		return -1;
 	}
-	uint32_t to = cur;
+	uint32_t to = cur ? cur : GROW_FIRST;
 	while (to < need)
 		to *= 2;
 	if (to > VP_SEG_SIZE)
