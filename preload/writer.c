@@ -302,13 +302,14 @@ static int reopen(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Under map_lock, with fd open on the file: give [off, off+len) blocks.
- * A failure leaves the file as long as before (a file system that
- * allocated part of the range before running out keeps it otherwise), so
- * it still ends at a step boundary (record.h: VP_SEG_STEP). 0, or -errno
- * (>= 0 from grow_file: 0 or 1, 1 = not reserved, populate guards). */
 static uint64_t file_end; /* the file's length as the writer grew it */
 
+/* Under map_lock, with fd open on the file: give [off, off+len) blocks.
+ * A failure leaves the file as long as before (a file system that
+ * allocated part of the range before running out keeps it otherwise:
+ * ext4 does), so it still ends at a step boundary (record.h:
+ * VP_SEG_STEP). grow_file's answer: 0, 1 (blocks not reserved: the
+ * populate is the guard) or -errno. */
 static int grow_locked(int fd, uint64_t off, uint64_t len)
 {
 	int r = grow_file(fd, off, len);
