@@ -26,6 +26,13 @@
 /* Data area is written in segments of this size (file offset
  * VP_HEADER_SIZE + k * VP_SEG_SIZE); no record crosses a segment boundary. */
 #define VP_SEG_SIZE (1u << 20)
+/* A writer may give a segment its blocks in steps (the preload shim starts
+ * a process image's first segment at VP_SEG_STEP and doubles it as records
+ * arrive): the file then ends inside the segment, at a multiple of
+ * VP_SEG_STEP from the data area's start, and no record lies beyond the
+ * file's end. A file of whole segments (older writers) ends at such a
+ * multiple too. */
+#define VP_SEG_STEP (16u << 10)
 #define VP_MAX_RECORD (64u << 10)
 #define VP_MAX_STACK_DEPTH 256
 #define VP_MAX_PATH 4096
