@@ -488,6 +488,9 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	}
 	json_object_set_new(o, "populated", pop);
 	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, derive__measured(a)));
+	json_object_set_new(o, "inherited_unused",
+			    json_pack("{s:I, s:I}", "mappings", (json_int_t)p->unused_inherited,
+				      "bytes", (json_int_t)p->unused_inherited_bytes));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);

@@ -413,6 +413,61 @@ def t_shim_only():
               f"largest mappings by call site:\n{r.stderr}")
 
 
+def t_inherited_unused():
+    # Children that exec after a fork: the parent's mappings each child holds
+    # from fork to exec and drops untouched are counted in its
+    # inherited_unused, not listed; what it wrote to before its exec (Python
+    # runs between the fork and the exec) stays an entry; --every-vma lists
+    # them all. Nothing else moves.
+    prog = ("import os\n"
+            "for i in range(3):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        os.execv('/bin/true', ['true'])\n"
+            "    os.waitpid(pid, 0)\n")
+    with Recording(["python3", "-c", prog], args=["--every-vma"]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "exit status")
+        folded = os.path.join(r.tmp, "folded.json")
+        p = subprocess.run([VMAPROF, "report", r.dir, "-o", folded], capture_output=True,
+                           text=True)
+        eq(p.returncode, 0, f"report: {p.stderr}")
+        validate_report(folded)
+        shown = {q["pid"]: q for q in json.load(open(folded))["processes"]}
+        referenced = {(e["inherited_from"]["pid"], e["inherited_from"]["vma"])
+                      for q in r.procs for e in q["vmas"] if e.get("inherited_from")}
+        children = 0
+        for q in r.procs:
+            f = shown[q["pid"]]
+            eq(q["inherited_unused"], {"mappings": 0, "bytes": 0}, "--every-vma lists them all")
+            unused = [e for e in q["vmas"]
+                      if e["origin"] == "inherited" and e["ended_by"] == "exec"
+                      and e["faults"]["total"] == 0 and not e["pages_allocated"]
+                      and not e["populated"]["pages"] and not e["populated"]["faults"]
+                      and e["piece_of"] is None and not e["internal"]
+                      and (q["pid"], e["id"]) not in referenced]
+            eq(f["inherited_unused"],
+               {"mappings": len(unused), "bytes": sum(e["end"] - e["start"] for e in unused)},
+               f"pid {q['pid']}: the unused inherited mappings, counted")
+            eq(len(f["vmas"]), len(q["vmas"]) - len(unused), f"pid {q['pid']}: not listed")
+            ids = {e["id"] for e in f["vmas"]}
+            check(not ids & {e["id"] for e in unused}, "none of them listed")
+            check(all(v in ids for s in f["sites"] for v in s["vmas"]),
+                  "sites list only listed entries")
+            for key in ("faults", "pages_allocated", "populated", "calls", "kernel_counters"):
+                eq(f[key], q[key], f"pid {q['pid']}: {key} the same either way")
+            eq(sum(s["faults"]["total"] for s in f["sites"]), f["faults"]["total"]
+               - (f["faults_outside_vmas"] or 0), f"pid {q['pid']}: the sites hold every fault")
+            if q["forked_from"] and q["execs"]:
+                children += 1
+                check(f["inherited_unused"]["mappings"] > 0,
+                      f"pid {q['pid']}: a child that exec'd dropped the shell's mappings")
+                touched = [e for e in f["vmas"] if e["origin"] == "inherited"
+                           and e["faults"]["total"]]
+                check(touched, f"pid {q['pid']}: what it touched before exec stays listed")
+        eq(children, 3, "three children that exec'd")
+
+
 def t_writeout():
     # write(2) from shared memory this process never touched (PostgreSQL's
     # checkpointer writing shared buffers): the kernel first tries an atomic
@@ -498,4 +553,4 @@ if __name__ == "__main__":
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
           "populate": t_populate, "shared": t_shared, "writeout": t_writeout, "segv": t_segv,
-          "debuginfod": t_debuginfod})
+          "debuginfod": t_debuginfod, "inherited_unused": t_inherited_unused})
