@@ -569,6 +569,22 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
  *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
  *   none -> cow_reuse. Shared: shared_write.
  */
+/* Whether a file mapping's path names shared memory (tmpfs/shmem or
+ * hugetlbfs, which the kernel side no longer looks up): memfd, POSIX shm,
+ * System V shm, MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB. A tmpfs file
+ * elsewhere (a /tmp on tmpfs) is not recognised by its path. */
+static int shmem_path(const char *path)
+{
+	static const char *const pre[] = { "/memfd:", "/dev/shm/", "/SYSV", "/anon_hugepage",
+					   "/dev/hugepages/", "/run/shm/" };
+	if (!path)
+		return 0;
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+		if (!strncmp(path, pre[i], strlen(pre[i])))
+			return 1;
+	return 0;
+}
+
 static int classify(const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;
@@ -582,9 +598,17 @@ static int classify(const struct vp_fault *f, const struct vma *e)
 	} else if (e) {
 		shared = e->shared;
 		file = !e->anonymous || e->shared;
-		shmem = e->shared && (e->anonymous || e->kind == VK_SHM);
+		shmem = e->shared && (e->anonymous || e->kind == VK_SHM || shmem_path(e->path));
 		readable = e->prot != 0;
 		writable = !!(e->prot & PROT_WRITE);
+		if (f->pages) {
+			/* it allocated: the kernel handled the access, so the
+			 * VMA allowed it then (an entry known from a later maps
+			 * snapshot can miss an earlier mprotect: ld.so writes
+			 * its RELRO before making it read-only) */
+			readable = 1;
+			writable |= write;
+		}
 	} else {
 		return FC_OTHER;
 	}
