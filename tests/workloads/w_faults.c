@@ -37,6 +37,10 @@
  *   grow N    brk: grow the heap by N pages with sbrk and write them
  *   reuse N   N times: map one page, write it, unmap it (the kernel hands
  *             back the same address every time: N entries, one fault each)
+ *   churn N   N times: map 1 MiB, write its first page, read its last, unmap
+ *             it (bench/w_churn's loop): N demand-zero faults, and Z
+ *             zero-page reads (printed as "churnzero Z", from pagemap before
+ *             each unmap), the other N - Z reads allocate
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -294,6 +298,18 @@ int main(int argc, char **argv)
 			munmap(q, PG);
 		}
 		printf("reuse 0x%lx %lu\n", (unsigned long)first, PG);
+	} else if (!strcmp(argv[1], "churn")) {
+		long z = 0;
+		munmap(p, n * PG);
+		for (unsigned long i = 0; i < n; i++) {
+			char *q = region(256);
+			write_all(q, 1, 1);
+			read_all(q + 255 * PG, 1);
+			long zi = zero_pages(q + 255 * PG, 1);
+			z = zi < 0 || z < 0 ? -1 : z + zi;
+			munmap(q, 256 * PG);
+		}
+		printf("churnzero %ld\n", z);
 	} else if (!strcmp(argv[1], "grow")) {
 		char *old = sbrk(0);
 		char *b = sbrk((intptr_t)(n * PG));
