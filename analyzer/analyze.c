@@ -556,8 +556,10 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
 
 /*
  * The class of one fault (docs/report.md, "Fault classes"), from the error
- * code, the VMA as the kernel saw it (or our entry when it could not look)
- * and what was allocated inside the fault:
+ * code, our entry for the address at that time (the collector no longer
+ * looks the VMA up: bpf/README.md "VMA info"; traces that carry the
+ * kernel's VMA info, VP_FAULT_VMA, are classified with it) and what was
+ * allocated inside the fault:
  * - not present, private anonymous: a page allocated -> demand_zero; none
  *   on a read -> zero_page (the shared zero page was mapped; kernels
  *   without it allocate, so the same read is demand_zero there); none on a
