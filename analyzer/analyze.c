@@ -574,7 +574,10 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
 /* Whether a file mapping's path names shared memory (tmpfs/shmem or
  * hugetlbfs, which the kernel side no longer looks up): memfd, POSIX shm,
  * System V shm, MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB. A tmpfs file
- * elsewhere (a /tmp on tmpfs) is not recognised by its path. */
+ * elsewhere (a /tmp on tmpfs) is not recognised by its path: the collector
+ * looks the VMA up at a not-present fault's first allocation that is not
+ * zeroed (bpf/README.md "VMA info"), and such a fault on tmpfs marks its
+ * path as shared memory for the faults after it (analysis.shmem_files). */
 static int shmem_path(const char *path)
 {
 	static const char *const pre[] = { "/memfd:", "/dev/shm/", "/SYSV", "/anon_hugepage",
@@ -587,7 +590,7 @@ static int shmem_path(const char *path)
 	return 0;
 }
 
-static int classify(const struct vp_fault *f, const struct vma *e)
+static int classify(const struct analysis *a, const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;
 	int shared, file, shmem, readable, writable;
@@ -600,7 +603,8 @@ static int classify(const struct vp_fault *f, const struct vma *e)
 	} else if (e) {
 		shared = e->shared;
 		file = !e->anonymous || e->shared;
-		shmem = e->shared && (e->anonymous || e->kind == VK_SHM || shmem_path(e->path));
+		shmem = e->shared && (e->anonymous || e->kind == VK_SHM || shmem_path(e->path) ||
+				      (e->path && u64map__get(&a->shmem_files, (uintptr_t)e->path)));
 		readable = e->prot != 0;
 		writable = !!(e->prot & PROT_WRITE);
 		if (f->pages) {
@@ -692,7 +696,10 @@ static void attribute(struct analysis *a, const struct vp_fault *f)
 			}
 	}
 	struct vma *e = id >= 0 ? &p->v[id] : NULL;
-	int c = classify(f, e);
+	if ((f->h.flags & VP_FAULT_VMA) && (f->vma_file & VP_VMA_SHMEM) && e && e->path &&
+	    u64map__put(&a->shmem_files, (uintptr_t)e->path, (void *)1))
+		model__oom();
+	int c = classify(a, f, e);
 	p->faults[c]++;
 	timeline__add(p, t, c);
 	p->pages += f->pages;

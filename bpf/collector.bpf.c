@@ -234,13 +234,10 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	f->ip = regs->ip;
 	f->error_code = error_code;
 	f->pages = 0;
-	/* vm_flags, vma_file and _pad stay 0 (the storage starts zeroed) unless
-	 * CT_VMA_EVERY fills them */
-	if (vma_mode == CT_VMA_EVERY) {
-		f->vm_flags = 0;
-		f->vma_file = 0;
+	f->vm_flags = 0; /* and vma_file: 0 unless a VMA is looked up */
+	f->vma_file = 0;
+	if (vma_mode == CT_VMA_EVERY)
 		fault_vma(f, task, addr);
-	}
 	if (st->exited) {
 		/* after our exit record (e.g. clear_child_tid): no end will come */
 		st->in_fault = CT_FAULT_OPEN;
@@ -326,6 +323,16 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 			return 0;
 		}
 		st->in_fault = CT_FAULT_OPEN_MORE; /* file (readahead): count on */
+	} else if (!f->pages && !(f->error_code & 1) && !(gfp_flags & (1u << ___GFP_ZERO_BIT)) &&
+		   !(f->h.flags & VP_FAULT_VMA)) {
+		/* The first allocation of a not-present fault, not zeroed: the
+		 * page cache of a file, shared memory (tmpfs/shmem, which the
+		 * analyzer cannot always tell from a file by its path), a THP
+		 * or a swap-in. Not on first touches of anonymous memory
+		 * (zeroed) nor copy-on-write copies (present): the kernel's
+		 * VMA info for the few faults where it tells more, from here
+		 * where interrupts are on (no irq_work; -EBUSY: without). */
+		fault_vma(f, bpf_get_current_task_btf(), f->addr);
 	}
 	f->pages += 1u << (order & 31);
 	/* The zero-filled page that a first write or a write to the shared

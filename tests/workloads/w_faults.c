@@ -22,6 +22,8 @@
  *             by each of K children in turn (shmem faults; only the parent's
  *             allocate)
  *   memfd N   a memfd of N pages mapped shared, written
+ *   tmpfile N K DIR   the same with a file of N pages in DIR (a tmpfs there:
+ *             shmem faults, whatever the path)
  *   segv N    N PROT_NONE pages touched in turn: each write fails (SIGSEGV,
  *             a fault event the kernel does not count), the handler makes
  *             the page writable, the write is retried (a demand-zero fault)
@@ -178,9 +180,18 @@ int main(int argc, char **argv)
 		write_all(q, n, 1);
 		return 0;
 	}
-	if (!strcmp(how, "shared") || !strcmp(how, "memfd")) {
+	if (!strcmp(how, "shared") || !strcmp(how, "memfd") || !strcmp(how, "tmpfile")) {
 		int fd = -1, flags = MAP_SHARED | MAP_ANONYMOUS;
-		if (!strcmp(how, "memfd")) {
+		if (!strcmp(how, "tmpfile")) {
+			char path[4096];
+			if (argc < 5)
+				return 2;
+			snprintf(path, sizeof(path), "%s/w_faults.shm", argv[4]);
+			fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
+				return 99;
+			flags = MAP_SHARED;
+		} else if (!strcmp(how, "memfd")) {
 			fd = memfd_create("w_faults", 0);
 			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
 				return 99;
