@@ -194,9 +194,12 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
-/* CT_VMA_EVERY only: the kernel's view of the VMA, to check the analyzer's
- * model against it (~3 us per fault here: the fault tracepoint runs with
- * interrupts off, so the helper's mmap_read_unlock goes through irq_work). */
+/* The kernel's view of the VMA into the fault record: at every fault with
+ * CT_VMA_EVERY, to check the analyzer's model against it (~3 us per fault
+ * here: the fault tracepoint runs with interrupts off, so the helper's
+ * mmap_read_unlock goes through irq_work), and from mm_page_alloc (where
+ * interrupts are on) for the few faults whose allocation leaves the
+ * analyzer a question. */
 static __always_inline void fault_vma(struct vp_fault *f, struct task_struct *task, __u64 addr)
 {
 	struct vma_info vi;
@@ -234,7 +237,8 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	f->ip = regs->ip;
 	f->error_code = error_code;
 	f->pages = 0;
-	f->vm_flags = 0; /* and vma_file: 0 unless a VMA is looked up */
+	f->vm_flags = 0; /* and vma_file: 0 unless a VMA is looked up (_pad is
+			  * never written: 0 since the storage was created) */
 	f->vma_file = 0;
 	if (vma_mode == CT_VMA_EVERY)
 		fault_vma(f, task, addr);
