@@ -350,8 +350,7 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	return 0;
 }
 
-/* Which syscalls change VMAs (invalidate the VMA caches) and which of them
- * we record. */
+/* Which syscalls change VMAs and which of them we record. */
 static __always_inline __u32 mem_call_of(long id, int *changes_vmas)
 {
 	*changes_vmas = 1;

@@ -15,7 +15,8 @@
  *   collector_selftest --storm GIB --no-stats  traced, BPF run-time stats off
  *   collector_selftest --storm GIB --idle MS   first MS ms with nothing traced:
  *                                      estimate what a quiet machine shows
- *   collector_selftest --vma off|every|cached   VMA lookup mode
+ *   collector_selftest --vma off|every   VMA lookup: off (the default: only
+ *                                      where an allocation asks) or every fault
  *   collector_selftest --exec-touch N FD   (internal: the exec'd image)
  */
 #include "collector.h"
