@@ -206,6 +206,8 @@ struct analysis {
 	double seconds;
 	uint64_t page_size;
 	int debug_outside;                /* VMAPROF_DEBUG_OUTSIDE: print faults outside entries */
+	struct u64map shmem_files;        /* interned path -> 1: a fault with the kernel's
+					   * VMA info found it on tmpfs/hugetlbfs */
 	int shaped;                       /* sites.c ran */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
 	struct u64map demangled;          /* function string -> demangled (sites.c) */

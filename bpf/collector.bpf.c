@@ -66,9 +66,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Filters and knobs, set by the loader before load. */
 const volatile __u32 self_tgid = 0;  /* the recorder: never traced */
-/* 0: no VMA info, 1: bpf_find_vma on every fault, 2: per-task cache of the
- * last VMA, invalidated by any VMA-changing syscall of a traced task. */
-const volatile __u32 vma_mode = CT_VMA_CACHED;
+/* CT_VMA_OFF (the default): faults carry no VMA info, the analyzer classifies
+ * them with its own model of the address space; CT_VMA_EVERY: bpf_find_vma
+ * on every fault (VP_FAULT_VMA), to check that model against the kernel. */
+const volatile __u32 vma_mode = CT_VMA_OFF;
 /* Wake the consumer only when this much data waits in the ring buffer: a
  * wakeup (irq_work) costs microseconds, more than the whole fault record;
  * the consumer polls with a timeout and drains whatever is there. */
@@ -77,7 +78,6 @@ const volatile __u64 wake_bytes = 16 << 20;
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
-__u64 vma_gen = 0;    /* bumped around every VMA-changing syscall */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
 
 struct {
@@ -194,45 +194,21 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
-static __always_inline void fault_vma(struct task_state *st, struct vp_fault *f,
-				      struct task_struct *task, __u64 addr)
+/* The kernel's view of the VMA into the fault record: at every fault with
+ * CT_VMA_EVERY, to check the analyzer's model against it (~3 us per fault
+ * here: the fault tracepoint runs with interrupts off, so the helper's
+ * mmap_read_unlock goes through irq_work), and from mm_page_alloc (where
+ * interrupts are on) for the few faults whose allocation leaves the
+ * analyzer a question. */
+static __always_inline void fault_vma(struct vp_fault *f, struct task_struct *task, __u64 addr)
 {
 	struct vma_info vi;
-	__u64 gen;
 
-	if (vma_mode == CT_VMA_OFF)
-		return;
-	gen = *(volatile __u64 *)&vma_gen;
-	if (vma_mode == CT_VMA_CACHED) {
-		if (st->vc_gen != gen) {
-			/* a VMA changed somewhere: forget them all */
-			for (int i = 0; i < CT_VMA_CACHE; i++)
-				st->vc_end[i] = 0;
-			st->vc_gen = gen;
-		}
-		for (int i = 0; i < CT_VMA_CACHE; i++) {
-			if (addr >= st->vc_start[i] && addr < st->vc_end[i]) {
-				f->h.flags |= VP_FAULT_VMA;
-				f->vm_flags = st->vc_flags[i];
-				f->vma_file = (st->vc_file >> (2 * i)) & 3;
-				return;
-			}
-		}
-	}
 	if (bpf_find_vma(task, addr, vma_cb, &vi, 0))
 		return; /* -ENOENT (no VMA) or -EBUSY (mmap_lock): record without */
 	f->h.flags |= VP_FAULT_VMA;
 	f->vm_flags = vi.flags;
 	f->vma_file = vi.file;
-	if (vma_mode == CT_VMA_CACHED) {
-		__u32 k = st->vc_next & (CT_VMA_CACHE - 1);
-
-		st->vc_start[k] = vi.start;
-		st->vc_end[k] = vi.end;
-		st->vc_flags[k] = vi.flags;
-		st->vc_file = (st->vc_file & ~(3u << (2 * k))) | ((__u32)(vi.file & 3) << (2 * k));
-		st->vc_next = k + 1;
-	}
 }
 
 static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 error_code,
@@ -261,10 +237,11 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	f->ip = regs->ip;
 	f->error_code = error_code;
 	f->pages = 0;
-	f->vm_flags = 0;
+	f->vm_flags = 0; /* and vma_file: 0 unless a VMA is looked up (_pad is
+			  * never written: 0 since the storage was created) */
 	f->vma_file = 0;
-	f->_pad = 0;
-	fault_vma(st, f, task, addr);
+	if (vma_mode == CT_VMA_EVERY)
+		fault_vma(f, task, addr);
 	if (st->exited) {
 		/* after our exit record (e.g. clear_child_tid): no end will come */
 		st->in_fault = CT_FAULT_OPEN;
@@ -300,6 +277,19 @@ int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
 	return fault_begin(address, regs, error_code, VP_FAULT_KERNEL);
 }
 
+/* Whether the open kernel-mode fault f is on an anonymous VMA (no vm_file).
+ * Unknown (no VMA, mmap_lock busy) counts as not anonymous: keep counting. */
+static __always_inline int kernel_fault_anon(struct vp_fault *f)
+{
+	struct vma_info vi;
+
+	if (f->h.flags & VP_FAULT_VMA)
+		return !f->vma_file;
+	if (bpf_find_vma(bpf_get_current_task_btf(), f->addr, vma_cb, &vi, 0))
+		return 0;
+	return !vi.file;
+}
+
 SEC("tp_btf/mm_page_alloc")
 int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
 	     int migratetype)
@@ -322,9 +312,32 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 			st->sys_pages += 1u << (order & 31);
 		return 0;
 	}
-	if (st->in_fault != CT_FAULT_OPEN)
+	if (st->in_fault == CT_FAULT_OPEN_NOCOUNT)
 		return 0;
 	f = open_slot(st);
+	if (st->in_fault == CT_FAULT_OPEN && f->pages && (f->h.flags & VP_FAULT_KERNEL)) {
+		/* A kernel-mode fault on an anonymous VMA allocates at most one
+		 * folio (zero-fill or COW copy): a second allocation before
+		 * the next event is the syscall's (read(2) filling the page
+		 * cache after its copy_to_user faulted), not the fault's. Only
+		 * now is the VMA looked up (rare: most faults allocate once),
+		 * from the allocation, where interrupts are on. */
+		if (kernel_fault_anon(f)) {
+			st->in_fault = CT_FAULT_OPEN_NOCOUNT;
+			return 0;
+		}
+		st->in_fault = CT_FAULT_OPEN_MORE; /* file (readahead): count on */
+	} else if (!f->pages && !(f->error_code & 1) && !(gfp_flags & (1u << ___GFP_ZERO_BIT)) &&
+		   !(f->h.flags & VP_FAULT_VMA)) {
+		/* The first allocation of a not-present fault, not zeroed: the
+		 * page cache of a file, shared memory (tmpfs/shmem, which the
+		 * analyzer cannot always tell from a file by its path), a THP
+		 * or a swap-in. Not on first touches of anonymous memory
+		 * (zeroed) nor copy-on-write copies (present): the kernel's
+		 * VMA info for the few faults where it tells more, from here
+		 * where interrupts are on (no irq_work; -EBUSY: without). */
+		fault_vma(f, bpf_get_current_task_btf(), f->addr);
+	}
 	f->pages += 1u << (order & 31);
 	/* The zero-filled page that a first write or a write to the shared
 	 * zero page gets is asked for with __GFP_ZERO (order 0); a COW copy is
@@ -334,18 +347,10 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 		f->h.flags |= VP_FAULT_ZEROED;
 	if (order)
 		f->h.flags |= VP_FAULT_HUGE;
-	/* A kernel-mode fault on an anonymous VMA allocates at most one folio
-	 * (zero-fill or COW copy); stop counting after it so that allocations
-	 * later in the same syscall (before its exit or the next fault) are not
-	 * charged to this fault. */
-	if ((f->h.flags & (VP_FAULT_KERNEL | VP_FAULT_VMA)) ==
-		    (VP_FAULT_KERNEL | VP_FAULT_VMA) && !f->vma_file)
-		st->in_fault = CT_FAULT_OPEN_NOCOUNT;
 	return 0;
 }
 
-/* Which syscalls change VMAs (invalidate the VMA caches) and which of them
- * we record. */
+/* Which syscalls change VMAs and which of them we record. */
 static __always_inline __u32 mem_call_of(long id, int *changes_vmas)
 {
 	*changes_vmas = 1;
@@ -523,8 +528,6 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	call = mem_call_of(id, &changes);
 	if (!changes)
 		return 0;
-	__sync_fetch_and_add(&vma_gen, 1);
-	st->vma_sys = 1;
 	st->mem_call = call;
 	if (!call)
 		return 0;
@@ -552,10 +555,6 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	fault_flush(st, 0);
 	sys_done(st, task, ret);
-	if (!st->vma_sys)
-		return 0;
-	st->vma_sys = 0;
-	__sync_fetch_and_add(&vma_gen, 1);
 	if (!st->mem_call)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -706,7 +705,6 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	if (!st)
 		return 0;
 	fault_flush(st, 0);
-	__sync_fetch_and_add(&vma_gen, 1); /* new mm: every cached VMA is stale */
 	st->sig_tgid = 0; /* new image: no shim handler until it announces */
 	st->sig_no = 0;
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);

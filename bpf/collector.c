@@ -327,11 +327,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 		return -EAGAIN;
 	}
 	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : getpid();
-	switch (o->vma) {
-	case COLLECTOR_VMA_OFF: c->skel->rodata->vma_mode = CT_VMA_OFF; break;
-	case COLLECTOR_VMA_EVERY: c->skel->rodata->vma_mode = CT_VMA_EVERY; break;
-	default: c->skel->rodata->vma_mode = CT_VMA_CACHED; break;
-	}
+	c->skel->rodata->vma_mode = o->vma == COLLECTOR_VMA_EVERY ? CT_VMA_EVERY : CT_VMA_OFF;
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);

@@ -26,10 +26,10 @@ struct collector;
 
 /* How the fault programs learn the VMA of a faulting address. */
 enum collector_vma {
-	COLLECTOR_VMA_DEFAULT = 0, /* = COLLECTOR_VMA_CACHED */
-	COLLECTOR_VMA_OFF,         /* no VMA info (VP_FAULT_VMA never set) */
-	COLLECTOR_VMA_EVERY,       /* bpf_find_vma on every fault */
-	COLLECTOR_VMA_CACHED,      /* per-task cache of the last VMA found */
+	COLLECTOR_VMA_DEFAULT = 0, /* = COLLECTOR_VMA_OFF */
+	COLLECTOR_VMA_OFF,         /* no VMA info (VP_FAULT_VMA never set): the
+				    * analyzer classifies with its own model */
+	COLLECTOR_VMA_EVERY,       /* bpf_find_vma on every fault (~3 us each) */
 };
 
 /* The ring buffer's size: its allocation, mapping and freeing cost ~0.3 ms

@@ -22,6 +22,8 @@
  *             by each of K children in turn (shmem faults; only the parent's
  *             allocate)
  *   memfd N   a memfd of N pages mapped shared, written
+ *   tmpfile N K DIR   the same with a file of N pages in DIR (a tmpfs there:
+ *             shmem faults, whatever the path)
  *   segv N    N PROT_NONE pages touched in turn: each write fails (SIGSEGV,
  *             a fault event the kernel does not count), the handler makes
  *             the page writable, the write is retried (a demand-zero fault)
@@ -37,6 +39,10 @@
  *   grow N    brk: grow the heap by N pages with sbrk and write them
  *   reuse N   N times: map one page, write it, unmap it (the kernel hands
  *             back the same address every time: N entries, one fault each)
+ *   churn N   N times: map 1 MiB, write its first page, read its last, unmap
+ *             it (bench/w_churn's loop): N demand-zero faults, and Z
+ *             zero-page reads (printed as "churnzero Z", from pagemap before
+ *             each unmap), the other N - Z reads allocate
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -174,9 +180,18 @@ int main(int argc, char **argv)
 		write_all(q, n, 1);
 		return 0;
 	}
-	if (!strcmp(how, "shared") || !strcmp(how, "memfd")) {
+	if (!strcmp(how, "shared") || !strcmp(how, "memfd") || !strcmp(how, "tmpfile")) {
 		int fd = -1, flags = MAP_SHARED | MAP_ANONYMOUS;
-		if (!strcmp(how, "memfd")) {
+		if (!strcmp(how, "tmpfile")) {
+			char path[4096];
+			if (argc < 5)
+				return 2;
+			snprintf(path, sizeof(path), "%s/w_faults.shm", argv[4]);
+			fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
+				return 99;
+			flags = MAP_SHARED;
+		} else if (!strcmp(how, "memfd")) {
 			fd = memfd_create("w_faults", 0);
 			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
 				return 99;
@@ -294,6 +309,18 @@ int main(int argc, char **argv)
 			munmap(q, PG);
 		}
 		printf("reuse 0x%lx %lu\n", (unsigned long)first, PG);
+	} else if (!strcmp(argv[1], "churn")) {
+		long z = 0;
+		munmap(p, n * PG);
+		for (unsigned long i = 0; i < n; i++) {
+			char *q = region(256);
+			write_all(q, 1, 1);
+			read_all(q + 255 * PG, 1);
+			long zi = zero_pages(q + 255 * PG, 1);
+			z = zi < 0 || z < 0 ? -1 : z + zi;
+			munmap(q, 256 * PG);
+		}
+		printf("churnzero %ld\n", z);
 	} else if (!strcmp(argv[1], "grow")) {
 		char *old = sbrk(0);
 		char *b = sbrk((intptr_t)(n * PG));
