@@ -410,8 +410,22 @@ static void detach_syscalls(struct collector *c)
 static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 {
 	int ids[2 * N_HOOKED], err;
+	const char *mode = getenv("VMAPROF_SYSCALL_HOOKS");
 
-	err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
+	/* Per-syscall tracepoints cost nothing to the rest of the machine's
+	 * system calls beyond the kernel's syscall-tracepoint slow path, but
+	 * each perf event costs ~60 ms to close here (the kernel waits for an
+	 * RCU-tasks-trace grace period under the global event_mutex): 2.4 s
+	 * for 40 at the end of every recording, serialized machine-wide
+	 * (bench/NOTES.md). So they are chosen explicitly for now:
+	 * VMAPROF_SYSCALL_HOOKS=tracepoints. */
+	if (!mode || strcmp(mode, "tracepoints")) {
+		err = -ENOTSUP;
+		set_why(c->sys_why, sizeof(c->sys_why), "VMAPROF_SYSCALL_HOOKS=%s",
+			mode ? mode : "raw (the default)");
+	} else {
+		err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
+	}
 	for (int i = 0; !err && i < 2 * N_HOOKED; i++) {
 		struct bpf_link *l;
 
