@@ -22,3 +22,8 @@ SEC("tracepoint/syscalls/sys_enter_mmap")
 int tp_enter(struct trace_event_raw_sys_enter *ctx) { return 0; }
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int tp_exit(struct trace_event_raw_sys_exit *ctx) { return 0; }
+/* an address-space attach point that is not a syscall tracepoint */
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(ml_start, struct mm_struct *mm, bool write) { return 0; }
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(ml_released, struct mm_struct *mm, bool write) { return 0; }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* sysfloor MODE SECONDS: attach empty programs and sleep.
  * MODE: raw (tp_btf sys_enter+sys_exit), rawtest (tp_btf sys_enter with the
- * collector's bpf_storage test), pertp (tracepoint syscalls:sys_{enter,exit}_mmap
- * through perf_event_open; ids given as argv[3], argv[4]). */
+ * collector's bpf_storage test), mmaplock (tp_btf mmap_lock_start_locking +
+ * mmap_lock_released), pertp (tracepoint syscalls:sys_{enter,exit}_mmap
+ * through perf_event_open; ids given as argv[3], argv[4]; exit id 0: enter only).
+ * Build: see bench/NOTES.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +38,12 @@ int main(int argc, char **argv)
 		if (!bpf_program__attach(s->progs.raw_enter) || !bpf_program__attach(s->progs.raw_exit)) return 1;
 	} else if (!strcmp(argv[1], "rawtest")) {
 		if (!bpf_program__attach(s->progs.raw_enter_test)) return 1;
+	} else if (!strcmp(argv[1], "mmaplock")) {
+		if (!bpf_program__attach(s->progs.ml_start) || !bpf_program__attach(s->progs.ml_released)) return 1;
 	} else if (!strcmp(argv[1], "pertp")) {
-		if (!attach_tp(s->progs.tp_enter, atoi(argv[3])) || !attach_tp(s->progs.tp_exit, atoi(argv[4]))) return 1;
+		if (argc < 5 || !attach_tp(s->progs.tp_enter, atoi(argv[3])) ||
+		    (atoi(argv[4]) > 0 && !attach_tp(s->progs.tp_exit, atoi(argv[4]))))
+			return 1;
 	}
 	fprintf(stderr, "attached %s\n", argv[1]);
 	sleep(atoi(argv[2]));
