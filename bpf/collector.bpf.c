@@ -81,6 +81,12 @@ __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 vma_gen = 0;    /* bumped around every VMA-changing syscall */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
+/* Which syscall programs act (written by user space): 0 the raw pair
+ * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit. Both pairs are
+ * attached for an instant when the collector switches; a syscall entered
+ * under one and left under the other is handled by the same code and
+ * per-task state. */
+__u32 sys_mode = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -650,7 +656,7 @@ int sc_enter(struct trace_event_raw_sys_enter *ctx)
 	struct pt_regs *regs;
 	unsigned long args[6];
 
-	if (!st)
+	if (!st || *(volatile __u32 *)&sys_mode != 1)
 		return 0;
 	/* Not from ctx: an event has only as many args as its call, and the
 	 * kernel refuses a program that reads past the event's end
@@ -673,7 +679,7 @@ int sc_exit(struct trace_event_raw_sys_exit *ctx)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_state *st = state_of(task);
 
-	if (!st)
+	if (!st || *(volatile __u32 *)&sys_mode != 1)
 		return 0;
 	sys_exit_common(st, task, ctx->ret, ((struct pt_regs *)bpf_task_pt_regs(task))->sp);
 	return 0;
@@ -686,7 +692,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	struct task_state *st = state_of(task);
 	unsigned long args[6];
 
-	if (!st)
+	if (!st || *(volatile __u32 *)&sys_mode != 0)
 		return 0;
 	args[0] = regs->di;
 	args[1] = regs->si;
@@ -704,7 +710,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_state *st = state_of(task);
 
-	if (!st)
+	if (!st || *(volatile __u32 *)&sys_mode != 0)
 		return 0;
 	sys_exit_common(st, task, ret, regs->sp);
 	return 0;

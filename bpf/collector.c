@@ -45,6 +45,10 @@
 #define OUT_BUF_SIZE (8u << 20)
 /* Flush when this much is buffered even if the ring buffer is still busy. */
 #define FLUSH_AT (4u << 20)
+/* struct collector.sys_state: raw pair (may still switch), raw pair for
+ * good (chosen, or the tracepoints failed), per-syscall tracepoints from
+ * the start, raw pair then tracepoints. */
+enum { SYS_RAW, SYS_RAW_FAILED, SYS_TP, SYS_SWITCHED };
 /* System calls hooked through their own tracepoints (hooked_calls). */
 #define N_HOOKED 20
 
@@ -54,8 +58,9 @@ struct collector {
 	struct bpf_link *flush_link; /* iter/task: pending faults at finish */
 	struct bpf_link *sys_links[2 * N_HOOKED]; /* per-syscall tracepoints */
 	int n_sys_links;
-	int sys_raw;          /* hooked through raw sys_enter/sys_exit instead */
-	char sys_why[256];    /* why, when sys_raw */
+	int sys_state;        /* SYS_*: how system calls are hooked */
+	uint64_t switch_at;   /* CLOCK_MONOTONIC ns of the switch to SYS_TP, 0 none */
+	char sys_why[256];    /* why raw */
 	int fd;
 	int stats_fd;
 	int finished;
@@ -404,28 +409,14 @@ static void detach_syscalls(struct collector *c)
 	c->n_sys_links = 0;
 }
 
-/* Hook the calls in hooked_calls through their own tracepoints; where that
- * is impossible, hook every system call through the raw tracepoints and say
- * why (collector__syscall_hooks). */
-static int attach_syscalls(struct collector *c, char *why, size_t why_len)
+/* Attach sc_enter/sc_exit to the hooked calls' own tracepoints. 0, or
+ * -errno with c->sys_why set (nothing left attached). */
+static int attach_tp_hooks(struct collector *c)
 {
 	int ids[2 * N_HOOKED], err;
-	const char *mode = getenv("VMAPROF_SYSCALL_HOOKS");
 
-	/* Per-syscall tracepoints cost nothing to the rest of the machine's
-	 * system calls beyond the kernel's syscall-tracepoint slow path, but
-	 * each perf event costs ~60 ms to close here (the kernel waits for an
-	 * RCU-tasks-trace grace period under the global event_mutex): 2.4 s
-	 * for 40 at the end of every recording, serialized machine-wide
-	 * (bench/NOTES.md). So they are chosen explicitly for now:
-	 * VMAPROF_SYSCALL_HOOKS=tracepoints. */
-	if (!mode || strcmp(mode, "tracepoints")) {
-		err = -ENOTSUP;
-		set_why(c->sys_why, sizeof(c->sys_why), "VMAPROF_SYSCALL_HOOKS=%s",
-			mode ? mode : "raw (the default)");
-	} else {
-		err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
-	}
+	c->sys_why[0] = 0;
+	err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
 	for (int i = 0; !err && i < 2 * N_HOOKED; i++) {
 		struct bpf_link *l;
 
@@ -452,12 +443,50 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 		err = -ENOENT;
 		set_why(c->sys_why, sizeof(c->sys_why), "no tracepoint sys_enter_mmap");
 	}
-	if (!err)
-		return 0;
-	detach_syscalls(c);
-	c->sys_raw = 1;
-	if (!c->sys_why[0])
-		set_why(c->sys_why, sizeof(c->sys_why), "%s", strerror(-err));
+	if (err) {
+		detach_syscalls(c);
+		if (!c->sys_why[0])
+			set_why(c->sys_why, sizeof(c->sys_why), "%s", strerror(-err));
+	}
+	return err;
+}
+
+/* Per-syscall tracepoints cost the rest of the machine's system calls far
+ * less than the raw pair (bench/NOTES.md "Untraced processes"), but each
+ * of their perf events costs ~60-80 ms to close here (the kernel waits for
+ * an RCU-tasks-trace grace period under the global event_mutex): ~3 s for
+ * 40 at the end of a recording. So by default a recording starts on the raw
+ * pair and switches once it has run SWITCH_MS (collector__poll), where the
+ * teardown is small beside the run and other processes gain the most.
+ * VMAPROF_SYSCALL_HOOKS=raw|tracepoints chooses one for the whole run;
+ * VMAPROF_SYSCALL_SWITCH_MS overrides the delay. */
+#define SWITCH_MS 20000
+
+/* Hook system calls at start: see SWITCH_MS. */
+static int attach_syscalls(struct collector *c, char *why, size_t why_len)
+{
+	const char *mode = getenv("VMAPROF_SYSCALL_HOOKS");
+	const char *ms = getenv("VMAPROF_SYSCALL_SWITCH_MS");
+
+	c->switch_at = vp_mono_ns() + (uint64_t)(ms && *ms ? atol(ms) : SWITCH_MS) * 1000000;
+	if (mode && !strcmp(mode, "tracepoints")) {
+		c->switch_at = 0;
+		c->skel->bss->sys_mode = 1;
+		if (!attach_tp_hooks(c)) {
+			c->sys_state = SYS_TP;
+			return 0;
+		}
+		c->skel->bss->sys_mode = 0;
+		c->sys_state = SYS_RAW_FAILED;
+	} else if (mode && *mode && strcmp(mode, "auto")) {
+		c->switch_at = 0;
+		c->sys_state = SYS_RAW_FAILED;
+		set_why(c->sys_why, sizeof(c->sys_why), "VMAPROF_SYSCALL_HOOKS=%s", mode);
+	} else {
+		c->sys_state = SYS_RAW;
+		set_why(c->sys_why, sizeof(c->sys_why), "shorter than %s ms, the switch delay",
+			ms && *ms ? ms : "20000");
+	}
 	c->skel->links.sys_enter = bpf_program__attach(c->skel->progs.sys_enter);
 	if (!c->skel->links.sys_enter)
 		goto fail;
@@ -466,16 +495,38 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 		goto fail;
 	return 0;
 fail:
-	err = -errno;
 	set_why(why, why_len, "cannot attach the syscall programs: %s",
-		libbpf_msg[0] ? libbpf_msg : strerror(-err));
-	return err;
+		libbpf_msg[0] ? libbpf_msg : strerror(errno));
+	return -errno;
+}
+
+/* From the raw pair to the per-syscall tracepoints: attach the latter
+ * (their programs idle while sys_mode is 0), flip sys_mode, detach the raw
+ * pair. On failure the raw pair stays and the reason is kept. */
+static void switch_syscalls(struct collector *c)
+{
+	c->switch_at = 0;
+	if (attach_tp_hooks(c)) {
+		c->sys_state = SYS_RAW_FAILED;
+		return;
+	}
+	__atomic_store_n(&c->skel->bss->sys_mode, 1, __ATOMIC_RELEASE);
+	bpf_link__destroy(c->skel->links.sys_enter);
+	bpf_link__destroy(c->skel->links.sys_exit);
+	c->skel->links.sys_enter = NULL;
+	c->skel->links.sys_exit = NULL;
+	c->sys_state = SYS_SWITCHED;
 }
 
 const char *collector__syscall_hooks(const struct collector *c, const char **why)
 {
-	*why = c && c->sys_raw ? c->sys_why : NULL;
-	return c && c->sys_raw ? "raw" : "tracepoints";
+	static const char *const name[] = { [SYS_RAW] = "raw", [SYS_RAW_FAILED] = "raw",
+					    [SYS_TP] = "tracepoints",
+					    [SYS_SWITCHED] = "raw then tracepoints" };
+
+	*why = c && (c->sys_state == SYS_RAW || c->sys_state == SYS_RAW_FAILED) ? c->sys_why
+										 : NULL;
+	return c ? name[c->sys_state] : "none";
 }
 
 int collector__new(const struct collector_opts *o, struct collector **out, char *why,
@@ -688,6 +739,8 @@ int collector__poll(struct collector *c, int timeout_ms)
 		return -EINVAL;
 	/* The kernel side wakes us only when the ring is filling up (see
 	 * wake_bytes); after the timeout, drain whatever is there. */
+	if (c->switch_at && vp_mono_ns() >= c->switch_at)
+		switch_syscalls(c);
 	n = ring_buffer__poll(c->rb, timeout_ms);
 	if (n == -EINTR)
 		n = 0;

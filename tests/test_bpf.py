@@ -211,6 +211,28 @@ def t_populate_hooked():
     check_counters(run)
 
 
+def t_switch():
+    """By default a recording starts on the raw pair and switches to the
+    per-syscall tracepoints after a delay (here 300 ms): every mmap of a
+    loop that runs across the switch is recorded once, and the counters
+    still add up exactly."""
+    n = 20000
+    os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = "300"
+    try:
+        run = bpf_run([W, "reuse", str(n)])
+    finally:
+        del os.environ["VMAPROF_SYSCALL_SWITCH_MS"]
+    eq(run.rc, 0, "exit status")
+    eq(run.session["collectors"]["bpf"]["syscall_hooks"], "raw then tracepoints", "switched")
+    pid = root_pid(run)
+    lo = int(re.search(r"reuse 0x([0-9a-f]+)", run.stdout).group(1), 16)
+    mm = [r for r in run.bpf.of("mem", pid=pid, call="mmap") if r["ret"] == lo]
+    um = [r for r in run.bpf.of("mem", pid=pid, call="munmap") if r["addr"] == lo]
+    eq((len(mm), len(um)), (n, n), "every mmap and munmap of the loop, once")
+    eq(len(faults_in(run, pid, lo, 4096)), n, "one fault per mapping")
+    check_counters(run)
+
+
 @tracepoints
 def t_untraced_syscalls():
     """The collector's syscall programs run for the traced tree's memory
@@ -284,5 +306,5 @@ if __name__ == "__main__":
         "counters_python": t_counters_python, "counters_gcc": t_counters_gcc,
         "untraced_syscalls": t_untraced_syscalls, "unhooked_sysfaults": t_unhooked_sysfaults,
         "fault_end": t_fault_end, "raw_fallback": t_raw_fallback,
-        "populate_hooked": t_populate_hooked,
+        "populate_hooked": t_populate_hooked, "switch": t_switch,
     })
