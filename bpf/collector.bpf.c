@@ -63,8 +63,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define NR_mlock2 325
 #define NR_pkey_mprotect 329
 #define NR_mseal 462
-#define NR_execve 59
-#define NR_execveat 322
 
 /* Filters and knobs, set by the loader before load. */
 const volatile __u32 self_tgid = 0;  /* the recorder: never traced */
