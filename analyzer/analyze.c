@@ -744,6 +744,10 @@ static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
 	case SYS_BRK: kind = POP_BRK; at = ok && s->ret ? s->ret - 1 : 0; made = 1; break;
 	case SYS_EXECVE: case SYS_EXECVEAT: kind = POP_EXECVE; break;
 	case SYS_IOCTL: kind = POP_IOCTL; break;
+	/* VP_SYS_UNHOOKED: calls the collector did not hook (O_DIRECT I/O,
+	 * process_vm_writev, ...), balanced between two hooked events: no
+	 * address to charge, like any other call's */
+	case VP_SYS_UNHOOKED: kind = POP_OTHER; break;
 	default: kind = POP_OTHER; break;
 	}
 	int64_t id = !at ? -1 : made ? model__lookup_created(p, at, s->t_enter) : model__lookup(p, at, s->h.time_ns);

@@ -79,6 +79,12 @@ const volatile __u64 wake_bytes = 16 << 20;
 __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
+/* Which syscall programs act (written by user space): 0 the raw pair
+ * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit. Both pairs are
+ * attached for an instant when the collector switches; a syscall entered
+ * under one and left under the other is handled by the same code and
+ * per-task state. */
+__u32 sys_mode = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -91,6 +97,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20); /* the loader resizes it */
 } rb SEC(".maps");
+
+static __always_inline __u64 task_faults(struct task_struct *t)
+{
+	return t->min_flt + t->maj_flt;
+}
 
 static __always_inline struct task_state *state_of(struct task_struct *t)
 {
@@ -223,8 +234,11 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 		return 0;
 	if (st->in_fault)
 		fault_end(st, 0);
-	if (kflag && st->sys_in)
-		st->sys_kf++; /* in min_flt too: not a fault the syscall made unseen */
+	/* every fault event, for the balance against min_flt + maj_flt
+	 * (sys_done, sys_balance); the counter at open tells mm_page_alloc
+	 * when this fault has completed */
+	st->sys_kf++;
+	st->f_flt0 = task_faults(task);
 	f = open_slot(st);
 	f->h.type = VP_REC_FAULT;
 	f->h.flags = kflag;
@@ -290,10 +304,30 @@ static __always_inline int kernel_fault_anon(struct vp_fault *f)
 	return !vi.file;
 }
 
+/* Has the open fault ended although no event of the task came? Only the
+ * traced tree's address-space calls are hooked (bpf/README.md), so a task
+ * can return to user space after a fault and allocate in a system call we
+ * do not see (page cache in read(2)). Two exact signs: the kernel counts a
+ * fault in min_flt/maj_flt when handle_mm_fault completes (mm_account_fault;
+ * a retried fault is counted once, at its end), and for a user-mode fault
+ * memcg sets task->in_user_fault around handle_mm_fault (a user fault that
+ * never got there, e.g. SIGSEGV, is not counted at all). */
+static __always_inline int fault_over(struct task_state *st, struct task_struct *task)
+{
+	if (task_faults(task) != st->f_flt0)
+		return 1;
+	if (bpf_core_field_exists(task->in_user_fault) &&
+	    !(open_slot(st)->h.flags & VP_FAULT_KERNEL) &&
+	    !BPF_CORE_READ_BITFIELD(task, in_user_fault))
+		return 1;
+	return 0;
+}
+
 SEC("tp_btf/mm_page_alloc")
 int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
 	     int migratetype)
 {
+	struct task_struct *task;
 	struct task_state *st;
 	struct vp_fault *f;
 
@@ -302,9 +336,12 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	 * any map: this tracepoint fires for every allocation in the system. */
 	if (!(gfp_flags & (1u << ___GFP_MOVABLE_BIT)))
 		return 0;
-	st = state_of(bpf_get_current_task_btf());
+	task = bpf_get_current_task_btf();
+	st = state_of(task);
 	if (!st)
 		return 0;
+	if (st->in_fault != CT_FAULT_NONE && fault_over(st, task))
+		fault_end(st, 0);
 	if (st->in_fault == CT_FAULT_NONE) {
 		/* get_user_pages inside mmap(MAP_POPULATE), madvise(POPULATE_*),
 		 * mlock*, ...: no fault event, the pages are the syscall's */
@@ -383,27 +420,25 @@ static __always_inline int populates(long id)
 	return 0;
 }
 
-static __always_inline __u64 task_faults(struct task_struct *t)
-{
-	return t->min_flt + t->maj_flt;
-}
-
-/* End of the syscall in flight (its exit, or the task's exit inside it):
- * output the faults it made the kernel take without fault events (the clock
- * is read only then: nearly every syscall made none). */
-static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret)
+/* Output one VP_REC_SYSFAULTS: `d` faults the kernel counted for the task
+ * without a fault event (and `pages` populated outside fault events) since
+ * the last balance, then start the next interval from the task's counters. */
+static __always_inline void sys_faults_out(struct task_state *st, struct task_struct *task,
+					   __s64 d, __u32 nr, long ret, __u64 a0, __u64 a1,
+					   __u64 t0)
 {
 	struct vp_sysfaults *r;
-	__s64 d;
+	__u32 pages = st->sys_pages;
+	__u64 maj0 = st->sys_maj0;
 
-	if (!st->sys_in)
-		return;
-	st->sys_in = 0;
-	d = (__s64)(task_faults(task) - st->sys_flt0) - st->sys_kf;
-	if (d <= 0 && !st->sys_pages)
+	st->sys_flt0 = task_faults(task);
+	st->sys_maj0 = task->maj_flt;
+	st->sys_kf = 0;
+	st->sys_pages = 0;
+	if (d <= 0 && !pages)
 		return;
 	if (d < 0)
-		d = 0; /* a kernel-mode fault event that failed (-EFAULT) */
+		d = 0; /* a fault event that failed (-EFAULT, SIGSEGV): not counted */
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
 		count_lost();
@@ -412,15 +447,43 @@ static __always_inline void sys_done(struct task_state *st, struct task_struct *
 	hdr(&r->h, VP_REC_SYSFAULTS, sizeof(*r), bpf_ktime_get_ns());
 	r->h.pid = task->tgid;
 	r->h.tid = task->pid;
-	r->nr = st->sys_nr;
-	r->pages = st->sys_pages;
+	r->nr = nr;
+	r->pages = pages;
 	r->faults = d;
-	r->majflt = task->maj_flt - st->sys_maj0;
-	r->args[0] = st->sys_args[0];
-	r->args[1] = st->sys_args[1];
+	r->majflt = task->maj_flt - maj0;
+	r->args[0] = a0;
+	r->args[1] = a1;
 	r->ret = ret;
-	r->t_enter = st->sys_t0;
+	r->t_enter = t0 ? t0 : r->h.time_ns;
 	bpf_ringbuf_submit(r, rb_flags());
+}
+
+/* What the task's min_flt + maj_flt grew by beyond the fault events seen
+ * since the last balance (sys_flt0, sys_kf). */
+static __always_inline __s64 sys_unseen(struct task_state *st, struct task_struct *task)
+{
+	return (__s64)(task_faults(task) - st->sys_flt0) - st->sys_kf;
+}
+
+/* End of the syscall in flight (its exit, or the task's exit inside it):
+ * output the faults it made the kernel take without fault events (the clock
+ * is read only then: nearly every syscall made none). */
+static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret)
+{
+	if (!st->sys_in)
+		return;
+	st->sys_in = 0;
+	sys_faults_out(st, task, sys_unseen(st, task), st->sys_nr, ret, st->sys_args[0],
+		       st->sys_args[1], st->sys_t0);
+}
+
+/* Between two hooked events: faults that system calls we do not hook made
+ * without fault events (O_DIRECT I/O, process_vm_writev, ...), as one
+ * VP_REC_SYSFAULTS with nr VP_SYS_UNHOOKED. With every syscall hooked (the
+ * raw-tracepoint fallback) the interval holds only user-mode faults: 0. */
+static __always_inline void sys_balance(struct task_state *st, struct task_struct *task)
+{
+	sys_faults_out(st, task, sys_unseen(st, task), VP_SYS_UNHOOKED, 0, 0, 0, 0);
 }
 
 /*
@@ -436,13 +499,13 @@ static __always_inline void sys_done(struct task_state *st, struct task_struct *
  * signalled. The VP_REC_MEM says it was signalled, or why not.
  */
 static __always_inline void sig_announce(struct task_state *st, struct task_struct *task,
-					 struct pt_regs *regs)
+					 const unsigned long *args)
 {
-	if (regs->di != VP_ANNOUNCE_PRCTL || regs->r8 != VP_ANNOUNCE_MAGIC)
+	if (args[0] != VP_ANNOUNCE_PRCTL || args[4] != VP_ANNOUNCE_MAGIC)
 		return;
-	st->sig_handler = regs->si;
-	st->sig_tls = regs->dx;
-	st->sig_no = regs->r10 <= 64 ? regs->r10 : 0;
+	st->sig_handler = args[1];
+	st->sig_tls = args[2];
+	st->sig_no = args[3] <= 64 ? args[3] : 0;
 	st->sig_tgid = task->tgid;
 }
 
@@ -500,72 +563,63 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 	return VP_MEM_SIGNALLED;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+/* A hooked system call enters: `id` its number, `args` its six arguments. */
+static __always_inline void sys_enter_common(struct task_state *st, struct task_struct *task,
+					     long id, const unsigned long *args)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *st = state_of(task);
 	int changes;
 	__u32 call;
 
-	if (!st)
-		return 0;
 	fault_flush(st, 0);
+	sys_done(st, task, 0); /* a missed exit: close that syscall first */
+	sys_balance(st, task);
 	st->sys_in = 1;
 	st->sys_nr = id;
-	st->sys_flt0 = task_faults(task);
-	st->sys_maj0 = task->maj_flt;
-	st->sys_kf = 0;
-	st->sys_pages = 0;
 	st->sys_populates = populates(id);
-	st->sys_args[0] = regs->di;
-	st->sys_args[1] = regs->si;
+	st->sys_args[0] = args[0];
+	st->sys_args[1] = args[1];
 	st->sys_t0 = bpf_ktime_get_ns();
 	if (id == NR_prctl) {
-		sig_announce(st, task, regs);
-		return 0;
+		sig_announce(st, task, args);
+		return;
 	}
 	call = mem_call_of(id, &changes);
 	if (!changes)
-		return 0;
+		return;
 	st->mem_call = call;
 	if (!call)
-		return 0;
+		return;
 	st->mem_t0 = st->sys_t0;
-	st->mem_args[0] = regs->di;
-	st->mem_args[1] = regs->si;
-	st->mem_args[2] = regs->dx;
-	st->mem_args[3] = regs->r10;
-	st->mem_args[4] = regs->r8;
-	st->mem_args[5] = regs->r9;
+	st->mem_args[0] = args[0];
+	st->mem_args[1] = args[1];
+	st->mem_args[2] = args[2];
+	st->mem_args[3] = args[3];
+	st->mem_args[4] = args[4];
+	st->mem_args[5] = args[5];
 	if (call == VP_CALL_BRK)
 		st->sig_brk0 = task->mm->brk;
-	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+/* A hooked system call exits with `ret`; `sp`: the user stack pointer. */
+static __always_inline void sys_exit_common(struct task_state *st, struct task_struct *task,
+					    long ret, __u64 sp)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *st = state_of(task);
 	struct vp_mem *m;
 	__u64 now;
 
-	if (!st)
-		return 0;
 	fault_flush(st, 0);
 	sys_done(st, task, ret);
 	if (!st->mem_call)
-		return 0;
+		return;
 	now = bpf_ktime_get_ns();
 	m = bpf_ringbuf_reserve(&rb, sizeof(*m), 0);
 	if (!m) {
 		count_lost();
 		st->mem_call = 0;
-		return 0;
+		return;
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
-	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, regs->sp);
+	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
 	m->call = st->mem_call;
 	m->ret = ret;
 	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;
@@ -580,6 +634,82 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	m->path_len = 0;
 	st->mem_call = 0;
 	bpf_ringbuf_submit(m, rb_flags());
+}
+
+/*
+ * How system calls are hooked (bpf/README.md): by default the per-syscall
+ * tracepoints syscalls:sys_{enter,exit}_NAME of the calls listed in
+ * collector.c (address-space calls, prctl, ioctl, execve), attached through
+ * perf events, so that a system call of any other kind, in any process,
+ * runs none of our code. Where they cannot be attached, the raw
+ * sys_enter/sys_exit tracepoints below, which run for every system call on
+ * the machine. Both share the code above.
+ */
+SEC("tracepoint")
+int sc_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+	struct pt_regs *regs;
+	unsigned long args[6];
+
+	if (!st || *(volatile __u32 *)&sys_mode != 1)
+		return 0;
+	/* Not from ctx: an event has only as many args as its call, and the
+	 * kernel refuses a program that reads past the event's end
+	 * (max_ctx_offset) on the shorter ones. The user registers at entry
+	 * are the raw tracepoint's. */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	sys_enter_common(st, task, regs->orig_ax, args);
+	return 0;
+}
+
+SEC("tracepoint")
+int sc_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+
+	if (!st || *(volatile __u32 *)&sys_mode != 1)
+		return 0;
+	sys_exit_common(st, task, ctx->ret, ((struct pt_regs *)bpf_task_pt_regs(task))->sp);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+	unsigned long args[6];
+
+	if (!st || *(volatile __u32 *)&sys_mode != 0)
+		return 0;
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	sys_enter_common(st, task, id, args);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+
+	if (!st || *(volatile __u32 *)&sys_mode != 0)
+		return 0;
+	sys_exit_common(st, task, ret, regs->sp);
 	return 0;
 }
 
@@ -763,6 +893,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	/* exit_group / exit, or a syscall a fatal signal ended: what it made
 	 * the kernel fault in so far, before the counters below are read */
 	sys_done(st, p, 0);
+	sys_balance(st, p);
 	st->exited = 1;
 	if (!group_dead)
 		return 0;

@@ -92,6 +92,11 @@ struct collector_prog_stat {
 	uint64_t run_cnt;
 };
 /* Fills up to `max` entries; returns how many programs there are or -errno. */
+/* How system calls are hooked: "tracepoints" (only the calls the collector
+ * needs, through their own tracepoints) or "raw" (every system call, through
+ * raw sys_enter/sys_exit, where the former could not be attached); *why
+ * says why "raw", else NULL. */
+const char *collector__syscall_hooks(const struct collector *c, const char **why);
 int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max);
 
 #endif /* VMAPROF_COLLECTOR_H */

@@ -39,10 +39,12 @@ struct task_state {
 	__u8 exited;         /* sched_process_exit seen for this task */
 	__u8 _pad0;
 	__u32 nb;            /* finished faults in fb */
-	/* The syscall in flight, for faults it makes without a fault event
-	 * (VP_REC_SYSFAULTS): the task's min_flt + maj_flt and maj_flt at
-	 * entry, its first two arguments and entry time; fault events it took
-	 * inside (kernel-mode faults), and user pages allocated outside them. */
+	/* Faults the kernel counted without a fault event (VP_REC_SYSFAULTS):
+	 * the task's min_flt + maj_flt and maj_flt at the last balance (a
+	 * hooked syscall's entry or exit; for the root, set by user space at
+	 * registration), the fault events since (sys_kf), user pages a
+	 * populating syscall allocated outside them; the syscall in flight's
+	 * first two arguments and entry time. */
 	__u64 sys_flt0;
 	__u64 sys_maj0;
 	__u64 sys_args[2];
@@ -61,6 +63,7 @@ struct task_state {
 	__s64 sig_tls;       /* offset of the shim's per-thread in_hook flag
 			      * from the thread pointer (fs base) */
 	__u64 sig_brk0;      /* mm->brk at sys_enter of brk */
+	__u64 f_flt0;        /* min_flt + maj_flt when the open fault began */
 	__u32 sig_tgid;      /* the process that announced */
 	__u32 sig_no;        /* its signal, 0 = signal stacks off */
 };

@@ -629,6 +629,13 @@ static json_t *stop_collector(struct rec *r)
 			      (json_int_t)cst.ringbuf_bytes);
 	if (r->bpf_stats && x)
 		json_object_set_new(x, "programs", prog_stats_json(r->col));
+	if (x) {
+		const char *why, *hooks = collector__syscall_hooks(r->col, &why);
+
+		json_object_set_new(x, "syscall_hooks", json_string(hooks));
+		if (why)
+			json_object_set_new(x, "syscall_hooks_reason", json_string(why));
+	}
 	collector__free(r->col);
 	r->col = NULL;
 	if (r->owner.set && fchownat(r->dirfd, "bpf.vpt", r->owner.uid, r->owner.gid,

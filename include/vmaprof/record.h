@@ -391,7 +391,11 @@ _Static_assert(sizeof(struct vp_task_exit) == 48, "vp_task_exit size");
  * it took inside the syscall. `faults` is that difference (majflt: the part
  * counted as major), `pages` the user pages allocated inside the syscall
  * outside any fault event (counted only for syscalls that populate VMAs).
- * args: the syscall's first two arguments; ret its return value. */
+ * args: the syscall's first two arguments; ret its return value.
+ * nr VP_SYS_UNHOOKED: the collector hooks only some system calls; what the
+ * others made the kernel fault in is balanced between two hooked events of
+ * the task (or its exit) and written then, args and ret 0. */
+#define VP_SYS_UNHOOKED 0xffffffffu
 struct vp_sysfaults {
 	struct vp_rec h;  /* time_ns: syscall exit */
 	__u32 nr;         /* x86_64 syscall number */

@@ -43,6 +43,13 @@
  *             it (bench/w_churn's loop): N demand-zero faults, and Z
  *             zero-page reads (printed as "churnzero Z", from pagemap before
  *             each unmap), the other N - Z reads allocate
+ *   vmwrite N process_vm_writev(2) into N fresh pages of its own: the kernel
+ *             faults them in (get_user_pages) without fault events, in a
+ *             system call the collector does not hook
+ *   faultread N DIR  write N pages to an unnamed file in DIR, drop them from
+ *             the page cache (prints "cold C": pages not resident after),
+ *             write-touch one fresh page (region), then at once read(2) the
+ *             file: the read allocates page cache after the fault returned
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +59,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,6 +272,40 @@ int main(int argc, char **argv)
 		read_all((char *)lo, len / PG);
 		printf("zeropages %ld\n", zero_pages((char *)lo, len / PG));
 		write_all((char *)lo, len / PG, 1);
+		return 0;
+	}
+	if (!strcmp(how, "vmwrite")) {
+		char *src = region(n), *q = region(n);
+		write_all(src, n, 1);
+		struct iovec l = { src, n * PG }, r = { q, n * PG };
+		if (process_vm_writev(getpid(), &l, 1, &r, 1, 0) != (ssize_t)(n * PG))
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		return 0;
+	}
+	if (!strcmp(how, "faultread") && argc > 3) {
+		char *buf = region(n);
+		write_all(buf, n, 1);
+		int fd = open(argv[3], O_TMPFILE | O_RDWR, 0600);
+		if (fd < 0 || write(fd, buf, n * PG) != (ssize_t)(n * PG) || fsync(fd) ||
+		    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+			return 99;
+		char *m = mmap(NULL, n * PG, PROT_READ, MAP_SHARED, fd, 0);
+		unsigned char *vec = malloc(n);
+		if (m == MAP_FAILED || !vec || mincore(m, n * PG, vec))
+			return 99;
+		unsigned long cold = 0;
+		for (unsigned long i = 0; i < n; i++)
+			cold += !(vec[i] & 1);
+		munmap(m, n * PG);
+		printf("cold %lu\n", cold);
+		char *q = region(1);
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			return 99;
+		q[0] = 1; /* the fault; no hooked system call until after the read */
+		if (read(fd, buf, n * PG) != (ssize_t)(n * PG))
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, PG);
 		return 0;
 	}
 	char *p = region(n);
