@@ -315,6 +315,7 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	case COLLECTOR_VMA_EVERY: c->skel->rodata->vma_mode = CT_VMA_EVERY; break;
 	default: c->skel->rodata->vma_mode = CT_VMA_CACHED; break;
 	}
+	c->skel->rodata->no_signals = o->no_signals;
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
@@ -417,6 +418,46 @@ int collector__track(struct collector *c, pid_t root_pid)
 		err = -errno;
 	close(pidfd);
 	return err;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd of the thread, not the process */
+#endif
+
+int collector__track_thread(struct collector *c, pid_t tid)
+{
+	struct task_state v;
+	int pidfd, err = 0;
+
+	if (!c || c->finished || tid <= 0)
+		return -EINVAL;
+	pidfd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (pidfd < 0)
+		return -errno;
+	memset(&v, 0, sizeof(v));
+	v.traced = 1;
+	/* never overwrite a state the programs keep (an open fault, batches) */
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tstate), &pidfd, &v, BPF_NOEXIST))
+		err = -errno;
+	close(pidfd);
+	return err;
+}
+
+int collector__traced(struct collector *c, pid_t pid)
+{
+	struct task_state v;
+	int pidfd, r;
+
+	if (!c || pid <= 0)
+		return -EINVAL;
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	r = bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tstate), &pidfd, &v) == 0;
+	if (!r && errno != ENOENT)
+		r = -errno;
+	close(pidfd);
+	return r;
 }
 
 static int after_drain(struct collector *c, int n)

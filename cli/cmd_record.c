@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "broker_server.h"
 #include "outfile.h"
 #include "procfs.h"
@@ -124,6 +125,7 @@ const char vp_record_usage[] =
 static void usage(FILE *f)
 {
 	fputs(vp_record_usage, f);
+	fputs(vp_record_attach_usage, f);
 }
 
 /* Put the shim first in LD_PRELOAD, keeping what the user preloads. */
@@ -611,6 +613,8 @@ static void rec_free(struct rec *r)
 int cmd_record(int argc, char **argv)
 {
 	struct rec r = { .dirfd = -1 };
+	if (vp_record_wants_attach(argc, argv)) /* -p PID: cli/attach.c */
+		return vp_record_attach(argc, argv);
 	int rc = parse_args(&r, argc, argv);
 	if (rc >= 0)
 		return rc;
