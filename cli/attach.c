@@ -88,6 +88,7 @@ struct target {
 	char *cmdline;
 	size_t cmdline_len;
 	pid_t ppid;
+	char comm[64];
 };
 
 struct att {
@@ -336,6 +337,7 @@ static int check_target(struct target *t)
 		return -1;
 	}
 	int err = stat_flags(t->pid, &state, &flags, comm, sizeof(comm));
+	snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	if (err) {
 		fprintf(stderr, "vmaprof: no process with pid %d (/proc/%d/stat: %s)\n", (int)t->pid,
 			(int)t->pid, strerror(-err));
@@ -655,6 +657,7 @@ static int write_session(struct att *a, int complete)
 		json_array_append_new(pids, json_integer(a->t[i].pid));
 		json_t *c = counters(a->t[i].pid, a->t[i].min0, a->t[i].maj0, a->t[i].exact);
 		json_object_set_new(c, "threads", json_integer(a->t[i].threads));
+		json_object_set_new(c, "comm", json_string(a->t[i].comm));
 		json_array_append_new(procs, c);
 	}
 	json_t *s = json_pack(

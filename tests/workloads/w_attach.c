@@ -43,6 +43,14 @@ static uint64_t checksum(void)
 	return h;
 }
 
+static char *guarded(long pages)
+{
+	char *p = mmap(NULL, (pages + 2) * psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || mprotect(p + psz, pages * psz, PROT_READ | PROT_WRITE))
+		return NULL;
+	return p + psz;
+}
+
 static void work(void)
 {
 	for (long i = 0; i < parent_pages; i++)
@@ -92,11 +100,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
-	region = mmap(NULL, region_pages * psz, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	spare = mmap(NULL, (parent_pages ? parent_pages : 1) * psz, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED || spare == MAP_FAILED)
+	/* each between PROT_NONE guard pages: never merged with a neighbour,
+	 * so its VMA holds its faults only */
+	region = guarded(region_pages);
+	spare = guarded(parent_pages ? parent_pages : 1);
+	if (!region || !spare)
 		return 1;
 	for (long i = 0; i < region_pages; i++)
 		memset(region + i * psz, (int)(i * 7 + 1), (size_t)psz);
