@@ -429,7 +429,10 @@ static int attach_one(struct att *a, struct target *t)
 		goto gone;
 	if (err) {
 		fprintf(stderr, "vmaprof: cannot mark the threads of pid %d: %s\n", (int)t->pid,
-			err == -EAGAIN ? "they never stopped changing" : strerror(-err));
+			err == -EAGAIN ? "they never stopped changing"
+			: err == -EINVAL ? "this kernel cannot open a pidfd of one thread "
+					   "(PIDFD_THREAD: Linux 6.9 or later)"
+					 : strerror(-err));
 		return -1;
 	}
 	if (procfs_stat(t->pid, &s1) < 0)

@@ -64,9 +64,9 @@ class Tmp:
 class Workload:
     """w_attach running, its `ready` line read."""
 
-    def __init__(self, *args, cmd=None):
+    def __init__(self, *args, cmd=None, env=None):
         argv = cmd or [W, str(REGION), str(CHILD), str(PARENT), *map(str, args)]
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
         line = self.p.stdout.readline()
         check(line.startswith("ready") or "ready pid=" in line, f"workload: {line!r}")
         f = dict(kv.split("=") for kv in line.split()[1:])
@@ -453,7 +453,35 @@ def t_several():
             w2.stop()
 
 
+def t_bigmaps():
+    """A process with 40000 mappings: the snapshot spans several 1 MiB
+    segments of its trace file (pads, checksummed trailers); every line of
+    it becomes an entry, nothing damaged, the counts still exact."""
+    need_bpf()
+    n = 40000
+    with Tmp() as t:
+        w = Workload(env=dict(os.environ, W_ATTACH_MAPS=str(n)))
+        try:
+            lines = sum(1 for _ in open(f"/proc/{w.pid}/maps"))
+            check(lines > n, f"{lines} mappings")
+            a = Attach(os.path.join(t, "r"), [w.pid])
+            child = w.work()
+            a.stop()
+            check_window(a, w, child)
+            eq(a.report["lost"], {"preload_records": 0, "bpf_records": 0, "damaged_records": 0,
+                                  "unreadable_files": 0}, "nothing lost or damaged")
+            f = [x for x in os.listdir(a.dir) if x.startswith("preload.")]
+            eq(len(f), 1, "one trace file for the attached process")
+            size = os.path.getsize(os.path.join(a.dir, f[0]))
+            check(size > 4096 + (1 << 20), f"the snapshot spans segments ({size} bytes)")
+            initial = [e for e in a.proc(w.pid)["vmas"] if e["origin"] == "initial"]
+            check(len(initial) >= lines - 2, f"{len(initial)} initial entries of {lines} lines")
+            w.unharmed()
+        finally:
+            w.stop()
+
+
 if __name__ == "__main__":
     main({"cow": t_cow, "threads": t_threads, "duration": t_duration, "exit": t_exit,
           "errors": t_errors, "nonroot": t_nonroot, "two": t_two, "killed": t_killed,
-          "several": t_several})
+          "several": t_several, "bigmaps": t_bigmaps})

@@ -18,7 +18,9 @@
  *   SIGUSR2  print "check region=same|changed minflt=F" (the region's
  *            checksum against the one taken at start; its own fault count)
  *   SIGTERM  exit 0
- * Every line is flushed at once.
+ * Every line is flushed at once. W_ATTACH_MAPS=N in the environment: N more
+ * one-page mappings at start, every other one read-only (so none merge), a
+ * /proc/PID/maps of N lines.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -106,6 +108,11 @@ int main(int argc, char **argv)
 	spare = guarded(parent_pages ? parent_pages : 1);
 	if (!region || !spare)
 		return 1;
+	long extra = getenv("W_ATTACH_MAPS") ? atol(getenv("W_ATTACH_MAPS")) : 0;
+	for (long i = 0; i < extra; i++)
+		if (mmap(NULL, psz, i % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+			return 1;
 	for (long i = 0; i < region_pages; i++)
 		memset(region + i * psz, (int)(i * 7 + 1), (size_t)psz);
 	uint64_t sum0 = checksum();
