@@ -453,6 +453,34 @@ def t_several():
             w2.stop()
 
 
+def t_race():
+    """Processes that exit while vmaprof attaches to them: each attempt
+    either records (exit 0, a valid report, ended by the exit) or is refused
+    with a reason (exit 2, nothing left behind); never a hang or a crash."""
+    need_bpf()
+    with Tmp() as t:
+        outcomes = {0: 0, 2: 0}
+        for i in range(12):
+            # from gone before vmaprof looks to exiting well after the attach
+            s = subprocess.Popen(["sleep", "%.2f" % (i * 0.06)])
+            d = os.path.join(t, f"r{i}")
+            p = subprocess.run([VMAPROF, "record", "-p", str(s.pid), "-o", d],
+                               capture_output=True, text=True, timeout=120)
+            s.wait()
+            check(p.returncode in (0, 2), f"attempt {i}: exit {p.returncode}: {p.stderr}")
+            outcomes[p.returncode] += 1
+            if p.returncode == 2:
+                print(f"attempt {i}: {p.stderr.strip()}")
+                check(re.search(r"exited|no process with pid", p.stderr),
+                      f"attempt {i}: says why: {p.stderr!r}")
+                check(not os.path.exists(d), f"attempt {i}: nothing left behind")
+            else:
+                validate_report(os.path.join(d, "report.json"))
+                sj = json.load(open(os.path.join(d, "session.json")))
+                eq(sj["attach"]["ended_by"], "exit", f"attempt {i}: ended by the exit")
+        print(f"recorded {outcomes[0]}, refused {outcomes[2]}")
+
+
 def t_bigmaps():
     """A process with 40000 mappings: the snapshot spans several 1 MiB
     segments of its trace file (pads, checksummed trailers); every line of
@@ -484,4 +512,4 @@ def t_bigmaps():
 if __name__ == "__main__":
     main({"cow": t_cow, "threads": t_threads, "duration": t_duration, "exit": t_exit,
           "errors": t_errors, "nonroot": t_nonroot, "two": t_two, "killed": t_killed,
-          "several": t_several, "bigmaps": t_bigmaps})
+          "several": t_several, "bigmaps": t_bigmaps, "race": t_race})
