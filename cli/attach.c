@@ -13,7 +13,9 @@
  *     (a thread made by a marked thread is marked by sched_process_fork);
  *  3. the counters are read again: equal, the before-trace count is exact;
  *  4. /proc/PID/maps is read (after the marking: a mapping made after it is
- *     in the kernel's syscall records, one made before is in the snapshot);
+ *     in the kernel's syscall records, one made before is in the snapshot;
+ *     the snapshot is dated before the marking, so the analyzer applies
+ *     the kernel's records of the window on top of it);
  *  5. a trace file of its own, preload.<pid>.<t0>.vpt, gets a VP_REC_PROC
  *     (its exe, argv, ppid) and the snapshot as VP_REC_MAPS records: a
  *     valid trace file by record.h's rules (sequential, sealed, checksummed),
@@ -82,7 +84,6 @@ struct target {
 	int gone;            /* exited during the recording */
 	char *maps;          /* the snapshot */
 	size_t maps_len;
-	uint64_t maps_ns;
 	char exe[PATH_MAX];
 	ssize_t exe_len;
 	char *cmdline;
@@ -386,7 +387,7 @@ static int mark_threads(struct att *a, struct target *t)
 		DIR *d = opendir(path);
 		if (!d)
 			return -errno == -ENOENT ? -ESRCH : -errno;
-		int marked = 0, seen = 0, err = 0;
+		int marked = 0, seen = 0, vanished = 0, err = 0;
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			char *end;
@@ -398,7 +399,9 @@ static int mark_threads(struct att *a, struct target *t)
 			if (r == 0) {
 				marked++;
 				t->threads++;
-			} else if (r != -EEXIST && r != -ESRCH) {
+			} else if (r == -ESRCH) {
+				vanished++;
+			} else if (r != -EEXIST) {
 				err = r;
 				break;
 			}
@@ -408,9 +411,11 @@ static int mark_threads(struct att *a, struct target *t)
 			return err;
 		if (!seen)
 			return -ESRCH;
-		/* two passes in a row that find nothing new: every thread
-		 * listed was marked before the pass began */
-		quiet = marked ? 0 : quiet + 1;
+		/* two passes in a row in which every thread listed was marked
+		 * already: all were marked before the pass began. A thread
+		 * that vanished meanwhile may have made one we did not list
+		 * (a chain of threads each starting the next): pass again. */
+		quiet = marked || vanished ? 0 : quiet + 1;
 		if (quiet == 2)
 			return 0;
 	}
@@ -441,7 +446,6 @@ static int attach_one(struct att *a, struct target *t)
 	t->maj0 = s0.majflt;
 	t->exact = s0.minflt == s1.minflt && s0.majflt == s1.majflt;
 	t->ppid = s1.ppid;
-	t->maps_ns = vp_mono_ns();
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
 	t->maps = read_all(path, &t->maps_len);
 	/* a process whose memory is gone (exit_mm) shows no mappings */
@@ -553,7 +557,8 @@ static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, p
 }
 
 /* preload.<pid>.<t0>.vpt: VP_REC_PROC at t0 (before the marking), the maps
- * snapshot as VP_REC_MAPS (why VP_MAPS_START) at the time it was read. */
+ * snapshot (read after the marking) as VP_REC_MAPS (why VP_MAPS_START) at
+ * t0 + 1: every kernel record of the window comes after both. */
 static int write_proc_file(struct att *a, const struct target *t)
 {
 	struct tw w = { 0 };
@@ -586,7 +591,10 @@ static int write_proc_file(struct att *a, const struct target *t)
 		struct vp_maps *m = (void *)chunk;
 		uint32_t sz = VP_ALIGN8((uint32_t)(sizeof(*m) + n));
 		memset(chunk, 0, sz);
-		fill_h(&m->h, VP_REC_MAPS, sz, t->maps_ns, t->pid);
+		/* dated just after the PROC, before the marking: what the
+		 * kernel records after the marking applies on top of it, and a
+		 * child forked meanwhile inherits these entries */
+		fill_h(&m->h, VP_REC_MAPS, sz, a->t0 + 1, t->pid);
 		m->h.flags = last ? VP_MAPS_LAST : 0;
 		m->seq = seq;
 		m->chunk = k;
