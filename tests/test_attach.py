@@ -392,15 +392,35 @@ def bpf_progs():
 
 
 def t_killed():
-    """vmaprof SIGKILLed while attached: no program of it is left in the
-    kernel, and the traced process is unharmed."""
+    """vmaprof ending normally, and SIGKILLed while attached: no program of
+    it is left in the kernel, and the traced process is unharmed."""
     need_bpf()
     if not shutil.which("bpftool"):
         print("SKIP: no bpftool")
         raise SystemExit(77)
+    def gone_after(ours, what):
+        # the kernel frees them when the last reference (the recorder's
+        # descriptors) goes: allow it a moment
+        left = ours
+        for _ in range(200):
+            now = bpf_progs()
+            left = {i: n for i, n in ours.items() if i in now}
+            if not left:
+                break
+            time.sleep(0.05)
+        eq(left, {}, f"programs still loaded after {what}")
+
     with Tmp() as t:
         w = Workload()
         try:
+            # a recorder that ends normally
+            before = bpf_progs()
+            a = Attach(os.path.join(t, "r0"), [w.pid])
+            ours = {i: n for i, n in bpf_progs().items() if i not in before}
+            check(ours, "the collector's programs while attached")
+            a.stop()
+            gone_after(ours, "the recorder ended")
+            # a recorder SIGKILLed
             before = bpf_progs()
             a = Attach(os.path.join(t, "r"), [w.pid])
             during = bpf_progs()
@@ -411,16 +431,7 @@ def t_killed():
                   f"the collector's programs while attached: {names}")
             a.p.kill()
             a.p.wait()
-            # the kernel frees them when the last reference (the killed
-            # recorder's descriptors) goes: allow it a moment
-            left = ours
-            for _ in range(200):
-                now = bpf_progs()
-                left = {i: n for i, n in ours.items() if i in now}
-                if not left:
-                    break
-                time.sleep(0.05)
-            eq(left, {}, "programs of the killed recorder still loaded")
+            gone_after(ours, "SIGKILL")
             child = w.work()  # not traced any more, and harmless
             check(child > 0, "the workload forks on")
             w.unharmed()
