@@ -391,6 +391,23 @@ def bpf_progs():
     return {x["id"]: x.get("name", "") for x in json.loads(p.stdout)}
 
 
+def progs_of(pid):
+    """The BPF programs a process holds (its descriptors' fdinfo: a program's
+    or a link's prog_id), by id with bpftool's name: other recorders may
+    load and unload theirs meanwhile."""
+    ids = set()
+    d = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(d):
+        try:
+            for line in open(os.path.join(d, fd)):
+                if line.startswith("prog_id:"):
+                    ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    progs = bpf_progs()
+    return {i: progs.get(i, "") for i in ids}
+
+
 def t_killed():
     """vmaprof ending normally, and SIGKILLed while attached: no program of
     it is left in the kernel, and the traced process is unharmed."""
@@ -414,17 +431,14 @@ def t_killed():
         w = Workload()
         try:
             # a recorder that ends normally
-            before = bpf_progs()
             a = Attach(os.path.join(t, "r0"), [w.pid])
-            ours = {i: n for i, n in bpf_progs().items() if i not in before}
+            ours = progs_of(a.p.pid)
             check(ours, "the collector's programs while attached")
             a.stop()
             gone_after(ours, "the recorder ended")
             # a recorder SIGKILLed
-            before = bpf_progs()
             a = Attach(os.path.join(t, "r"), [w.pid])
-            during = bpf_progs()
-            ours = {i: n for i, n in during.items() if i not in before}
+            ours = progs_of(a.p.pid)
             names = set(ours.values())
             check({"page_fault_use", "sched_process_f"} & names or
                   {"page_fault_user", "sched_process_fork"} & names,
