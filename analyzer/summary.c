@@ -172,8 +172,11 @@ static void attach_summary(struct analysis *a, FILE *out)
 	fprintf(out, "  attached to a running process: pid");
 	json_array_foreach(json_object_get(at, "pids"), i, v)
 		fprintf(out, "%s%" PRId64, i ? "," : " ", (int64_t)json_integer_value(v));
-	if (json_is_integer(s0) && json_is_integer(s1) && json_integer_value(s1) >= json_integer_value(s0))
-		fprintf(out, " for %.1f s", (double)(json_integer_value(s1) - json_integer_value(s0)) / 1e9);
+	if (json_is_integer(s0) && json_is_integer(s1) && json_integer_value(s0) >= 0 &&
+	    json_integer_value(s1) >= json_integer_value(s0))
+		fprintf(out, " for %.1f s",
+			(double)((uint64_t)json_integer_value(s1) - (uint64_t)json_integer_value(s0)) /
+				1e9);
 	if (by)
 		fprintf(out, " (ended by %s)", !strcmp(by, "exit") ? "their exit" : by);
 	fprintf(out, "; %zu process(es) left running\n",
