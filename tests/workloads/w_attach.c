@@ -20,9 +20,13 @@
  *   SIGTERM  exit 0
  * Every line is flushed at once. W_ATTACH_MAPS=N in the environment: N more
  * one-page mappings at start, every other one read-only (so none merge), a
- * /proc/PID/maps of N lines.
+ * /proc/PID/maps of N lines. W_ATTACH_CHAIN=1: the work is done by a chain
+ * of threads, each of which sleeps 200 us, starts the next and exits (one
+ * alive at a time, always a new one: a tracer must keep marking threads
+ * until none is left unmarked, or it misses the fork).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +72,26 @@ static void work(void)
 		waitpid(c, &st, 0);
 	printf("forked child=%d status=%d\n", (int)c, st);
 	fflush(stdout);
+}
+
+static atomic_int want_work;
+
+static void *chain(void *arg)
+{
+	(void)arg;
+	usleep(200);
+	if (atomic_exchange(&want_work, 0)) {
+		work();
+		if (write(done_pipe[1], "d", 1) != 1)
+			_exit(1);
+	}
+	pthread_attr_t at;
+	pthread_t t;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	while (pthread_create(&t, &at, chain, NULL))
+		usleep(100);
+	return NULL;
 }
 
 static void *worker(void *arg)
@@ -123,6 +147,12 @@ int main(int argc, char **argv)
 		if (pthread_create(&t, NULL, worker, i == 0 ? (void *)1 : NULL))
 			return 1;
 	}
+	int chained = getenv("W_ATTACH_CHAIN") && atoi(getenv("W_ATTACH_CHAIN"));
+	if (chained) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, chain, NULL) || pthread_detach(t))
+			return 1;
+	}
 	printf("ready pid=%d region=%p region_pages=%ld spare=%p threads=%d\n", (int)getpid(),
 	       (void *)region, region_pages, (void *)spare, threads);
 	fflush(stdout);
@@ -130,7 +160,11 @@ int main(int argc, char **argv)
 		int sig = sigwaitinfo(&set, NULL);
 		if (sig == SIGUSR1) {
 			char b;
-			if (threads) {
+			if (chained) {
+				atomic_store(&want_work, 1);
+				if (read(done_pipe[0], &b, 1) != 1)
+					return 1;
+			} else if (threads) {
 				if (write(work_pipe[1], "w", 1) != 1 || read(done_pipe[0], &b, 1) != 1)
 					return 1;
 			} else {
