@@ -182,7 +182,8 @@ static void attach_summary(struct analysis *a, FILE *out)
 	fprintf(out, "; %zu process(es) left running\n",
 		json_array_size(json_object_get(a->session, "running_at_end")));
 	fprintf(out, "  mapping stacks are not available for mappings made before the attach "
-		"(`initial`);\n  kernel counters are deltas over the attach window\n");
+		"(`initial`),\n  nor for later ones (no shim in a running process); kernel "
+		"counters are deltas\n  over the attach window\n");
 }
 
 static void without_summary(struct analysis *a, FILE *out)

@@ -75,6 +75,16 @@ def t_attach():
     eq((reg[0]["origin"], reg[0]["faults"]["cow_copy"]), ("inherited", 2), "the child's copies")
     sp = [v for v in procs[100]["vmas"] if v["start"] == 0x20000000]
     eq((sp[0]["origin"], sp[0]["faults"]["demand_zero"]), ("initial", 1), "the parent's fault")
+    t = subprocess.run([VMAPROF, "report", os.path.join(GOLDEN, "attach"), "--format", "text"],
+                       capture_output=True, text=True, timeout=60)
+    eq(t.returncode, 0, t.stderr)
+    for want in ("attached to a running process: pid 100 for 0.0 s (ended by signal); "
+                 "1 process(es) left running",
+                 "mapping stacks are not available for mappings made before the attach",
+                 "the kernel counted 55 (0 populated by syscalls, 0 the shim's own, "
+                 "53 before the attach)"):
+        check(want in t.stdout, f"the summary says {want!r}:\n{t.stdout}")
+    check("stopped early" not in t.stdout, "attaching is not stopping early")
 
 
 def t_damaged():
