@@ -25,7 +25,9 @@
  * no_signals). At the end the counters of every traced process still
  * running are read before the programs are detached (session.json
  * counters_at_end), so the report's kernel_counters are deltas over the
- * attach window.
+ * attach window, and each attached process's file gets a second maps
+ * snapshot (names the files mapped in the window: the kernel's syscall
+ * records carry no path).
  *
  * The programs and maps live only as long as this process's file
  * descriptors (nothing is pinned): when vmaprof exits or is killed, the
@@ -84,6 +86,9 @@ struct target {
 	int gone;            /* exited during the recording */
 	char *maps;          /* the snapshot */
 	size_t maps_len;
+	char *maps_end;      /* a second one at the end (NULL: none) */
+	size_t maps_end_len;
+	uint64_t maps_end_ns;
 	char exe[PATH_MAX];
 	ssize_t exe_len;
 	char *cmdline;
@@ -556,6 +561,31 @@ static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, p
 	h->tid = (uint32_t)pid;
 }
 
+/* One snapshot as the shim writes it: 8 KiB of text per record, an empty
+ * last one. `chunk` has room for one record. */
+static void emit_maps(struct tw *w, char *chunk, pid_t pid, const char *text, size_t len,
+		      uint64_t t, uint32_t seq, uint32_t why)
+{
+	for (size_t off = 0, k = 0;; k++) {
+		size_t n = len - off < 8192 ? len - off : 8192;
+		int last = n == 0;
+		struct vp_maps *m = (void *)chunk;
+		uint32_t sz = VP_ALIGN8((uint32_t)(sizeof(*m) + n));
+		memset(chunk, 0, sz);
+		fill_h(&m->h, VP_REC_MAPS, sz, t, pid);
+		m->h.flags = last ? VP_MAPS_LAST : 0;
+		m->seq = seq;
+		m->chunk = (uint32_t)k;
+		m->why = why;
+		m->len = (uint32_t)n;
+		memcpy(m + 1, text + off, n);
+		tw_emit(w, m, sz, pid);
+		off += n;
+		if (last)
+			break;
+	}
+}
+
 /* preload.<pid>.<t0>.vpt: VP_REC_PROC at t0 (before the marking), the maps
  * snapshot (read after the marking) as VP_REC_MAPS (why VP_MAPS_START) at
  * t0 + 1: every kernel record of the window comes after both. */
@@ -583,29 +613,16 @@ static int write_proc_file(struct att *a, const struct target *t)
 		memcpy((char *)(pr + 1) + t->exe_len, t->cmdline, t->cmdline_len);
 	tw_emit(&w, pr, psz, t->pid);
 	free(pr);
-	/* the shim's chunking: 8 KiB of text per record, an empty last one */
-	uint32_t seq = 0, k = 0;
-	for (size_t off = 0;; k++) {
-		size_t n = t->maps_len - off < 8192 ? t->maps_len - off : 8192;
-		int last = n == 0;
-		struct vp_maps *m = (void *)chunk;
-		uint32_t sz = VP_ALIGN8((uint32_t)(sizeof(*m) + n));
-		memset(chunk, 0, sz);
-		/* dated just after the PROC, before the marking: what the
-		 * kernel records after the marking applies on top of it, and a
-		 * child forked meanwhile inherits these entries */
-		fill_h(&m->h, VP_REC_MAPS, sz, a->t0 + 1, t->pid);
-		m->h.flags = last ? VP_MAPS_LAST : 0;
-		m->seq = seq;
-		m->chunk = k;
-		m->why = VP_MAPS_START;
-		m->len = (uint32_t)n;
-		memcpy(m + 1, t->maps + off, n);
-		tw_emit(&w, m, sz, t->pid);
-		off += n;
-		if (last)
-			break;
-	}
+	/* dated just after the PROC, before the marking: what the kernel
+	 * records after the marking applies on top of it, and a child forked
+	 * meanwhile inherits these entries */
+	emit_maps(&w, chunk, t->pid, t->maps, t->maps_len, a->t0 + 1, 0, VP_MAPS_START);
+	/* at the end: names the files mapped in the window (the kernel's
+	 * records carry no path); as a later snapshot (VP_MAPS_DLOPEN) it
+	 * only fills gaps and names entries without a path, from then on */
+	if (t->maps_end)
+		emit_maps(&w, chunk, t->pid, t->maps_end, t->maps_end_len, t->maps_end_ns, 1,
+			  VP_MAPS_DLOPEN);
 	free(chunk);
 	if (w.oom) {
 		free(w.buf);
@@ -628,15 +645,20 @@ static int write_proc_file(struct att *a, const struct target *t)
 	h.tail_crc = h.tail_len ? w.seg_crc : 0;
 	h.tail_records = h.tail_len ? w.seg_records : 0;
 	h.hdr_crc = vp_crc32c(0, &h, sizeof(h));
-	char name[96];
+	/* a whole file or none under its name: written beside it (a name the
+	 * analyzer never reads), then renamed over it */
+	char name[96], tmp[112];
 	snprintf(name, sizeof(name), "preload.%d.%llu.vpt", (int)t->pid,
 		 (unsigned long long)a->t0);
-	int fd = openat(a->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	unlinkat(a->dirfd, tmp, 0);
+	int fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0600);
 	if (fd < 0) {
 		free(w.buf);
 		return -errno;
 	}
+	errno = 0;
 	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
 	    write(fd, w.buf, w.len) != (ssize_t)w.len || fsync(fd) < 0)
 		err = errno ? -errno : -EIO;
@@ -644,6 +666,10 @@ static int write_proc_file(struct att *a, const struct target *t)
 		err = -errno;
 	close(fd);
 	free(w.buf);
+	if (!err && renameat(a->dirfd, tmp, a->dirfd, name) < 0)
+		err = -errno;
+	if (err)
+		unlinkat(a->dirfd, tmp, 0);
 	return err;
 }
 
@@ -799,6 +825,15 @@ static void detach(struct att *a)
 	for (size_t i = 0; s0 && ok && i < n; i++)
 		ok[i] = procfs_stat((pid_t)json_integer_value(json_array_get(a->running, i)),
 				    &s0[i]) == 0;
+	for (int i = 0; i < a->n; i++) {
+		struct target *t = &a->t[i];
+		char path[64];
+		if (t->gone || exited(t))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+		t->maps_end_ns = vp_mono_ns();
+		t->maps_end = read_all(path, &t->maps_end_len);
+	}
 	struct collector_stats cst = { 0 };
 	int err = collector__finish(a->col, &cst);
 	if (err)
@@ -825,6 +860,16 @@ static void detach(struct att *a)
 		json_object_set_new(a->bpf_extra, "programs", prog_stats_json(a->col));
 	collector__free(a->col);
 	a->col = NULL;
+	for (int i = 0; i < a->n; i++) {
+		struct target *t = &a->t[i];
+		if (!t->maps_end || !t->maps_end_len)
+			continue;
+		err = write_proc_file(a, t);
+		if (err)
+			fprintf(stderr, "vmaprof: cannot add the maps of pid %d at the end to %s: %s "
+				"(files it mapped meanwhile stay without a path)\n", (int)t->pid,
+				a->absdir, strerror(-err));
+	}
 	if (a->owner.set && fchownat(a->dirfd, "bpf.vpt", a->owner.uid, a->owner.gid,
 				     AT_SYMLINK_NOFOLLOW) < 0)
 		fprintf(stderr, "vmaprof: cannot hand %s/bpf.vpt to uid %u: %s\n", a->absdir,
@@ -855,6 +900,7 @@ static void att_free(struct att *a)
 		if (a->t[i].pidfd >= 0)
 			close(a->t[i].pidfd);
 		free(a->t[i].maps);
+		free(a->t[i].maps_end);
 		free(a->t[i].cmdline);
 	}
 	free(a->report.plumbing);

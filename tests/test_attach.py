@@ -77,9 +77,10 @@ class Workload:
     def work(self):
         os.kill(self.pid, signal.SIGUSR1)
         line = self.p.stdout.readline()
-        m = re.match(r"forked child=(\d+) status=(\d+)", line)
+        m = re.match(r"forked child=(\d+) status=(\d+) file=0x([0-9a-f]+)", line)
         check(m, f"workload after SIGUSR1: {line!r}")
         eq(int(m.group(2)), 0, "the child's status")
+        self.file = int(m.group(3), 16)
         return int(m.group(1))
 
     def unharmed(self):
@@ -177,6 +178,11 @@ def check_window(a, w, child, balanced=True):
     eq(sp["origin"], "initial", "the spare pages' origin")
     eq(sp["faults"]["demand_zero"], PARENT, "the parent's demand-zero faults")
     eq(sp["faults"]["total"], PARENT, "the parent's faults on its spare pages")
+    # a file mapped in the window: named by the snapshot at the end
+    fv = a.vma_at(parent, w.file)
+    eq((fv["origin"], fv["path"]), ("syscall", os.path.realpath(W)),
+       "the file mapped in the window, named")
+    check(fv["faults"]["file"] >= 1, f"its read: {fv['faults']}")
     # kernel counters: deltas over the window, balanced exactly
     for p in (parent, kid) if balanced else (kid,):
         kc = p["kernel_counters"]

@@ -11,7 +11,9 @@
  *   SIGUSR1  write the PARENT_PAGES spare pages (PARENT_PAGES demand-zero
  *            faults), then fork a child that rewrites the first CHILD_PAGES
  *            pages of the region (CHILD_PAGES copy-on-write copies) and
- *            exits 0; wait for it; print "forked child=C status=S".
+ *            exits 0; wait for it; print "forked child=C status=S file=0xF"
+ *            (F: where it mapped its own executable, one page, before the
+ *            fork, and read it).
  *            With THREADS > 0 the work is done by the first of THREADS extra
  *            threads (so a tracer that marked only the main thread would
  *            miss the fork).
@@ -25,6 +27,7 @@
  * alive at a time, always a new one: a tracer must keep marking threads
  * until none is left unmarked, or it misses the fork).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -61,6 +64,15 @@ static void work(void)
 {
 	for (long i = 0; i < parent_pages; i++)
 		spare[i * psz] = 1;
+	/* a file mapped now (after any attach): its own executable, read */
+	char *file = MAP_FAILED;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		file = mmap(NULL, (size_t)psz, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+	}
+	if (file != MAP_FAILED && file[0] != 0x7f)
+		_exit(3);
 	pid_t c = fork();
 	if (c == 0) {
 		for (long i = 0; i < child_pages; i++)
@@ -70,7 +82,8 @@ static void work(void)
 	int st = -1;
 	if (c > 0)
 		waitpid(c, &st, 0);
-	printf("forked child=%d status=%d\n", (int)c, st);
+	printf("forked child=%d status=%d file=%p\n", (int)c, st,
+	       file == MAP_FAILED ? NULL : (void *)file);
 	fflush(stdout);
 }
 
