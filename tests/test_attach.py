@@ -472,6 +472,17 @@ def t_killed():
             a.p.kill()
             a.p.wait()
             gone_after(ours, "SIGKILL")
+            # what it left is a recording that says it is incomplete
+            d = os.path.join(t, "r")
+            r = subprocess.run([VMAPROF, "report", d], capture_output=True, text=True,
+                               timeout=60)
+            eq(r.returncode, 0, r.stderr)
+            validate_report(os.path.join(d, "report.json"))
+            rep = json.load(open(os.path.join(d, "report.json")))
+            eq(rep["complete"], False, "the killed recorder's recording is incomplete")
+            eq(rep["collectors"]["preload"]["reason"], "attached to a running process",
+               "still an attach")
+            check(any(p["pid"] == w.pid for p in rep["processes"]), "the attached process")
             child = w.work()  # not traced any more, and harmless
             check(child > 0, "the workload forks on")
             w.unharmed()
