@@ -556,8 +556,10 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
 
 /*
  * The class of one fault (docs/report.md, "Fault classes"), from the error
- * code, the VMA as the kernel saw it (or our entry when it could not look)
- * and what was allocated inside the fault:
+ * code, our entry for the address at that time (the collector no longer
+ * looks the VMA up: bpf/README.md "VMA info"; traces that carry the
+ * kernel's VMA info, VP_FAULT_VMA, are classified with it) and what was
+ * allocated inside the fault:
  * - not present, private anonymous: a page allocated -> demand_zero; none
  *   on a read -> zero_page (the shared zero page was mapped; kernels
  *   without it allocate, so the same read is demand_zero there); none on a
@@ -569,7 +571,26 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
  *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
  *   none -> cow_reuse. Shared: shared_write.
  */
-static int classify(const struct vp_fault *f, const struct vma *e)
+/* Whether a file mapping's path names shared memory (tmpfs/shmem or
+ * hugetlbfs, which the kernel side no longer looks up): memfd, POSIX shm,
+ * System V shm, MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB. A tmpfs file
+ * elsewhere (a /tmp on tmpfs) is not recognised by its path: the collector
+ * looks the VMA up at a not-present fault's first allocation that is not
+ * zeroed (bpf/README.md "VMA info"), and such a fault on tmpfs marks its
+ * path as shared memory for the faults after it (analysis.shmem_files). */
+static int shmem_path(const char *path)
+{
+	static const char *const pre[] = { "/memfd:", "/dev/shm/", "/SYSV", "/anon_hugepage",
+					   "/dev/hugepages/", "/run/shm/" };
+	if (!path)
+		return 0;
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+		if (!strncmp(path, pre[i], strlen(pre[i])))
+			return 1;
+	return 0;
+}
+
+static int classify(const struct analysis *a, const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;
 	int shared, file, shmem, readable, writable;
@@ -582,9 +603,18 @@ static int classify(const struct vp_fault *f, const struct vma *e)
 	} else if (e) {
 		shared = e->shared;
 		file = !e->anonymous || e->shared;
-		shmem = e->shared && (e->anonymous || e->kind == VK_SHM);
+		shmem = e->shared && (e->anonymous || e->kind == VK_SHM || shmem_path(e->path) ||
+				      (e->path && u64map__get(&a->shmem_files, (uintptr_t)e->path)));
 		readable = e->prot != 0;
 		writable = !!(e->prot & PROT_WRITE);
+		if (f->pages) {
+			/* it allocated: the kernel handled the access, so the
+			 * VMA allowed it then (an entry known from a later maps
+			 * snapshot can miss an earlier mprotect: ld.so writes
+			 * its RELRO before making it read-only) */
+			readable = 1;
+			writable |= write;
+		}
 	} else {
 		return FC_OTHER;
 	}
@@ -666,7 +696,10 @@ static void attribute(struct analysis *a, const struct vp_fault *f)
 			}
 	}
 	struct vma *e = id >= 0 ? &p->v[id] : NULL;
-	int c = classify(f, e);
+	if ((f->h.flags & VP_FAULT_VMA) && (f->vma_file & VP_VMA_SHMEM) && e && e->path &&
+	    u64map__put(&a->shmem_files, (uintptr_t)e->path, (void *)1))
+		model__oom();
+	int c = classify(a, f, e);
 	p->faults[c]++;
 	timeline__add(p, t, c);
 	p->pages += f->pages;
@@ -711,6 +744,10 @@ static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
 	case SYS_BRK: kind = POP_BRK; at = ok && s->ret ? s->ret - 1 : 0; made = 1; break;
 	case SYS_EXECVE: case SYS_EXECVEAT: kind = POP_EXECVE; break;
 	case SYS_IOCTL: kind = POP_IOCTL; break;
+	/* VP_SYS_UNHOOKED: calls the collector did not hook (O_DIRECT I/O,
+	 * process_vm_writev, ...), balanced between two hooked events: no
+	 * address to charge, like any other call's */
+	case VP_SYS_UNHOOKED: kind = POP_OTHER; break;
 	default: kind = POP_OTHER; break;
 	}
 	int64_t id = !at ? -1 : made ? model__lookup_created(p, at, s->t_enter) : model__lookup(p, at, s->h.time_ns);

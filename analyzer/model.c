@@ -396,6 +396,7 @@ static void sites__free_all(struct analysis *a)
 		if ((uintptr_t)v != k)
 			free(v);
 	u64map__free(&a->demangled);
+	u64map__free(&a->shmem_files);
 	label_rules__free(a->rules);
 	a->rules = NULL;
 }

@@ -58,10 +58,13 @@ struct vma {
 	/* sites.c's shape */
 	uint32_t site;              /* index in the process's sites */
 	uint32_t instances;         /* mappings this entry stands for (folded) */
-	uint32_t folded_into;       /* id + 1 of the entry that stands for this one */
+	uint32_t folded_into;       /* id + 1 of the entry that stands for this one,
+				     * VMA_UNUSED: not shown (sites.c, unused inherited) */
 	uint64_t last_destroyed_ns; /* of the last instance */
 	uint8_t last_ended_by;
 };
+
+#define VMA_UNUSED UINT32_MAX
 
 /* A creating call site of one process (report: sites[]; sites.c). */
 struct csite {
@@ -152,6 +155,7 @@ struct proc {
 	uint64_t *qmaxend;
 	struct csite *sites;              /* sites.c */
 	uint32_t nsites, capsites;
+	uint64_t unused_inherited, unused_inherited_bytes; /* entries not shown (sites.c) */
 	struct timeline *tl;              /* faults over time (timeline.h), or NULL */
 };
 
@@ -203,6 +207,8 @@ struct analysis {
 	double seconds;
 	uint64_t page_size;
 	int debug_outside;                /* VMAPROF_DEBUG_OUTSIDE: print faults outside entries */
+	struct u64map shmem_files;        /* interned path -> 1: a fault with the kernel's
+					   * VMA info found it on tmpfs/hugetlbfs */
 	int shaped;                       /* sites.c ran */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
 	struct u64map demangled;          /* function string -> demangled (sites.c) */

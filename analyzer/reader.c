@@ -105,11 +105,12 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	if (h->head == 0 && (h->flags & VP_FH_SEQUENTIAL)) {
 		r->end = r->map_len; /* the writer did not finish: read what is there */
 	} else if (h->head > avail && h->disabled != VP_DIS_NONE &&
-		   !(h->flags & VP_FH_SEQUENTIAL) && avail % h->seg_size == 0) {
+		   !(h->flags & VP_FH_SEQUENTIAL) && avail % VP_SEG_STEP == 0) {
 		/* The writer stopped (disk full, seccomp, ...) before it could
-		 * create the segment its last reservations fell into: the file
-		 * ends at a segment boundary and those calls are in `lost`.
-		 * Nothing is missing from the file. */
+		 * create the segment, or grow the segment by the step (record.h:
+		 * VP_SEG_STEP), its last reservations fell into: the file ends
+		 * at a step boundary and those calls are in `lost`. Nothing is
+		 * missing from the file. */
 		r->end = r->map_len;
 	} else if (h->head > avail) {
 		r->st.truncated = h->head - avail;

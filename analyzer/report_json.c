@@ -54,8 +54,10 @@ static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N])
 	return o;
 }
 
+/* lines: with file and line (else without, and the symbolizer does not read
+ * the file's DWARF for them) */
 static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return_addr,
-			  int kernel)
+			  int kernel, int lines)
 {
 	json_t *fr = json_object();
 	/* kernel text addresses do not fit the report's unsigned integers (and
@@ -70,8 +72,10 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 		json_object_set_new(fr, "line", json_null());
 		return fr;
 	}
-	if (space >= 0)
+	if (space >= 0 && lines)
 		symbolizer__lookup(a->sym, (uint64_t)space, ip, return_addr, &f);
+	else if (space >= 0)
+		symbolizer__lookup_fn(a->sym, (uint64_t)space, ip, return_addr, &f);
 	const char *fn = sites__demangle(a, f.function);
 	json_object_set_new(fr, "function", vp_json_str(fn));
 	if (fn != f.function)
@@ -79,8 +83,10 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	json_object_set_new(fr, "module", vp_json_str(f.module));
 	if (f.module)
 		json_object_set_new(fr, "module_offset", json_integer((json_int_t)f.mod_offset));
-	json_object_set_new(fr, "file", vp_json_str(f.file));
-	json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());
+	if (lines) {
+		json_object_set_new(fr, "file", vp_json_str(f.file));
+		json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());
+	}
 	return fr;
 }
 
@@ -103,7 +109,7 @@ static const struct stext *stack_text(struct analysis *a, struct u64map *sc, int
 	json_t *arr = json_array();
 	const struct vp_stack *st = known ? stack_map__get(&a->files[file].stacks, id) : NULL;
 	for (uint32_t i = 0; st && i < st->depth; i++)
-		json_array_append_new(arr, frame_json(a, file, st->ips[i], i > 0, 0));
+		json_array_append_new(arr, frame_json(a, file, st->ips[i], i > 0, 0, 1));
 	struct stext *n = malloc(sizeof(*n));
 	char *text = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (n && text)
@@ -156,7 +162,7 @@ static json_t *top_sites(struct analysis *a, struct fault_site *tmp, uint32_t n,
 		qsort(tmp, n, sizeof(*tmp), site_cmp);
 	for (uint32_t i = 0; i < n && i < 5; i++) {
 		json_t *fr = frame_json(a, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip, 0,
-					(int)tmp[i].kernel);
+					(int)tmp[i].kernel, 0);
 		json_object_del(fr, "file");
 		json_object_del(fr, "line");
 		json_object_set_new(fr, "class", json_string(fclass_name[tmp[i].cls - 1]));
@@ -482,6 +488,9 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	}
 	json_object_set_new(o, "populated", pop);
 	json_object_set_new(o, "faults_outside_vmas", jnum_or_null(p->outside, derive__measured(a)));
+	json_object_set_new(o, "inherited_unused",
+			    json_pack("{s:I, s:I}", "mappings", (json_int_t)p->unused_inherited,
+				      "bytes", (json_int_t)p->unused_inherited_bytes));
 	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);

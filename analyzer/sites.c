@@ -17,6 +17,13 @@
  *   destruction, every figure summed) once the site made more than
  *   FOLD_MIN of them. Chains are built by interval partitioning (earliest
  *   ending chain first), so N live-at-once mappings stay N entries.
+ * - Unused inherited mappings: a fork child's copy of a parent's mapping
+ *   that it dropped at its exec without a fault, a populated page or any
+ *   other event on it (make's and sh's children, before they exec the next
+ *   program) is not an entry of its own: the process counts them in
+ *   `inherited_unused` (the parent's entry shows the mapping). Kept as
+ *   entries when another process's entry was inherited from one of them,
+ *   and with --every-vma.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -70,7 +77,7 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 	b->n = 0;
 	for (uint32_t i = 0; i < s->depth; i++) {
 		struct vp_frame f = { .ip = s->ips[i] };
-		symbolizer__lookup(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
+		symbolizer__lookup_fn(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
 		char anon[300];
 		sbuf_add(b, "%s%s", i ? ";" : "",
 			 f.function ? f.function : vp_frame_anon(&f, anon, sizeof(anon)));
@@ -141,11 +148,14 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		uint32_t n = st->depth < VP_MAX_STACK_DEPTH ? st->depth : VP_MAX_STACK_DEPTH;
 		for (uint32_t i = 0; i < n; i++) {
 			f[i] = (struct vp_frame){ .ip = st->ips[i] };
-			symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0, &f[i]);
+			symbolizer__lookup_fn(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0,
+					      &f[i]);
 		}
 		int k = label__pick(a->rules, f, n);
 		if (k < 0)
 			k = 0;
+		/* only the label's frame shows its line */
+		symbolizer__lookup(a->sym, (uint64_t)s->stack_file, st->ips[k], k > 0, &f[k]);
 		s->label_frame = k;
 		if (f[k].function)
 			sbuf_add(b, "%s", sites__demangle(a, f[k].function));
@@ -200,6 +210,23 @@ static void add_figures(struct vma *to, struct vma *e)
 	u64map__free(&e->fault_sites);
 	memset(e->faults, 0, sizeof(e->faults));
 	e->pages = e->pop_faults = e->pop_pages = 0;
+}
+
+/* An entry a fork child inherited and dropped at its exec untouched. */
+static int unused_inherited(const struct vma *e)
+{
+	if (e->origin != VO_INHERITED || e->ended_by != VE_EXEC || e->internal || e->piece_of ||
+	    e->pages || e->pop_faults || e->pop_pages || e->fault_sites.n)
+		return 0;
+	for (int c = 0; c < FC_N; c++)
+		if (e->faults[c])
+			return 0;
+	return 1;
+}
+
+static uint64_t ref_key(uint32_t pid, uint32_t id)
+{
+	return ((uint64_t)pid << 32) | id;
 }
 
 static int foldable(const struct vma *e)
@@ -336,7 +363,8 @@ static void site_peaks(struct proc *p)
 	if (!count || !ev || !first)
 		model__oom();
 	for (uint32_t i = 0; i < p->nv; i++)
-		count[p->v[i].site] += 2;
+		if (p->v[i].folded_into != VMA_UNUSED)
+			count[p->v[i].site] += 2;
 	for (uint32_t s = 0, at = 0; s < p->nsites; s++) {
 		first[s] = at;
 		at += count[s];
@@ -344,6 +372,8 @@ static void site_peaks(struct proc *p)
 	}
 	for (uint32_t i = 0; i < p->nv; i++) {
 		const struct vma *e = &p->v[i];
+		if (e->folded_into == VMA_UNUSED)
+			continue;
 		int64_t size = (int64_t)(e->end - e->start);
 		ev[count[e->site]++] = (struct live_ev){ e->valid_from, size };
 		ev[count[e->site]++] = (struct live_ev){ e->destroyed_ns, -size };
@@ -368,7 +398,7 @@ static void site_peaks(struct proc *p)
 }
 
 static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
-		       int every_vma)
+		       int every_vma, const struct u64map *inherited)
 {
 	struct u64map by_key = { 0 };
 	for (uint32_t i = 0; i < p->nv; i++) {
@@ -376,6 +406,14 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 		e->instances = 1;
 		e->last_destroyed_ns = e->destroyed_ns;
 		e->last_ended_by = e->ended_by;
+		if (!every_vma && unused_inherited(e) &&
+		    !u64map__get(inherited, ref_key(p->pid, i))) {
+			e->folded_into = VMA_UNUSED;
+			e->site = 0;
+			p->unused_inherited++;
+			p->unused_inherited_bytes += e->end - e->start;
+			continue;
+		}
 		const char *key = NULL;
 		if (e->internal) {
 			/* the shim's own memory: one site, whatever made it */
@@ -417,7 +455,7 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 			model__oom();
 		uint32_t n = 0;
 		for (uint32_t i = 0; i < p->nv; i++)
-			if (foldable(&p->v[i]))
+			if (!p->v[i].folded_into && foldable(&p->v[i]))
 				ids[n++] = i;
 		fold(p, ids, n, heap);
 		free(ids);
@@ -451,8 +489,19 @@ void sites__shape(struct analysis *a, int every_vma)
 		model__oom();
 	struct u64map keys = { 0 }; /* (file + 1, stack id) -> key */
 	struct sbuf b = { 0 };
+	/* the entries another entry was inherited from: shown, to be named */
+	struct u64map inherited = { 0 };
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		for (uint32_t k = 0; k < p->nv; k++)
+			if (p->v[k].inh_pid &&
+			    u64map__put(&inherited, ref_key(p->v[k].inh_pid, p->v[k].inh_vma),
+					(void *)1))
+				model__oom();
+	}
 	for (uint32_t i = 0; i < a->nprocs; i++)
-		shape_proc(a, a->procs[i], &keys, &b, every_vma);
+		shape_proc(a, a->procs[i], &keys, &b, every_vma, &inherited);
+	u64map__free(&inherited);
 	uint64_t k;
 	void *v;
 	for (size_t i = 0; u64map__next(&keys, &i, &k, &v);)

@@ -36,12 +36,16 @@
 #include "vmaprof/clock.h"
 
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Chained hash table of intrusive nodes; bucket count is a power of two.   */
@@ -173,6 +177,7 @@ struct fentry {
 	uint64_t fn_offset;   /* vaddr - symbol start, when function != NULL */
 	const char *file;     /* interned, or NULL */
 	int line;
+	bool lines_done;      /* file and line looked up (resolve_lines) */
 };
 
 struct centry {
@@ -182,6 +187,8 @@ struct centry {
 	bool return_addr;
 	uint64_t gen; /* valid iff == space->gen */
 	int rc;
+	struct fentry *fe; /* what frame came from, NULL if from no file address */
+	bool has_lines;    /* frame has fe's file and line (or fe is NULL) */
 	struct vp_frame frame;
 };
 
@@ -194,14 +201,82 @@ struct symbolizer {
 	struct vp_symbolizer_stats stats;
 };
 
+/* VMAPROF_DEBUGINFOD=1: libdwfl may ask debuginfod servers (read once). */
+static int debuginfod_allowed = -1;
+
+/* The file's build-id equals want (len bytes). */
+static bool same_build_id(int fd, const void *want, int len)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	const void *id = NULL;
+	ssize_t n = e ? dwelf_elf_gnu_build_id(e, &id) : -1;
+	bool ok = n > 0 && n == len && !memcmp(id, want, (size_t)len);
+
+	if (e)
+		elf_end(e);
+	return ok;
+}
+
+/*
+ * Separate debug info on this machine only: the build-id directory
+ * (/usr/lib/debug/.build-id/xx/...), then the .gnu_debuglink name next to
+ * the file, in its .debug/ and under /usr/lib/debug (the places
+ * dwfl_standard_find_debuginfo looks), a candidate taken only if its
+ * build-id is the module's. dwfl_standard_find_debuginfo itself would, on
+ * a miss, load libdebuginfod (and libcurl) and ask the servers of
+ * DEBUGINFOD_URLS over the network: only with VMAPROF_DEBUGINFOD=1.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  GElf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	const unsigned char *id;
+	GElf_Addr id_vaddr;
+	char dir[4096], path[4096 + 256];
+	const char *slash;
+	int fd, len;
+
+	if (debuginfod_allowed > 0)
+		return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+						    debuglink_file, debuglink_crc,
+						    debuginfo_file_name);
+	fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+					  debuglink_file, debuglink_crc, debuginfo_file_name);
+	if (fd >= 0)
+		return fd;
+	len = dwfl_module_build_id(mod, &id, &id_vaddr);
+	if (len <= 0 || !debuglink_file || !file_name || strchr(debuglink_file, '/') ||
+	    !(slash = strrchr(file_name, '/')) || (size_t)(slash - file_name) >= sizeof(dir))
+		return -1;
+	memcpy(dir, file_name, (size_t)(slash - file_name));
+	dir[slash - file_name] = '\0';
+	for (int i = 0; i < 3; i++) {
+		static const char *const fmt[] = { "%s/%s", "%s/.debug/%s", "/usr/lib/debug%s/%s" };
+
+		if ((size_t)snprintf(path, sizeof(path), fmt[i], dir, debuglink_file) >=
+		    sizeof(path) || !strcmp(path, file_name))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (same_build_id(fd, id, len)) {
+			*debuginfo_file_name = strdup(path);
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
 /* libdwfl keeps a pointer to the callbacks: static storage. A NULL
  * debuginfo_path means the default ":.debug:/usr/lib/debug". find_elf is
  * never called because every module is reported with its ELF already open. */
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
+
 
 /* ------------------------------------------------------------------------ */
 /* Strings                                                                   */
@@ -653,6 +728,7 @@ static const struct mapping *space__mapping(const struct space *sp, uint64_t add
 
 static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr,
 			     struct fentry *fe);
+static int resolve_lines(struct symbolizer *s, struct fentry *fe);
 
 static void fentry__fill(const struct fentry *fe, bool return_addr, struct vp_frame *f)
 {
@@ -667,9 +743,10 @@ static void fentry__fill(const struct fentry *fe, bool return_addr, struct vp_fr
 	}
 }
 
-/* Fill f for ip (f->ip already set). 0, -ENOENT or -ENOMEM. */
+/* Fill f for ip (f->ip already set), with file:line if want_lines; *fep =
+ * the file address's entry (NULL if none). 0, -ENOENT or -ENOMEM. */
 static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t ip, bool return_addr,
-		   struct vp_frame *f)
+			 bool want_lines, struct vp_frame *f, struct fentry **fep)
 {
 	/* A return address points after the call; ip - 1 is inside it. */
 	uint64_t addr = return_addr ? ip - 1 : ip;
@@ -698,7 +775,10 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		fe = (struct fentry *)e;
 		if (e->hash == h && fe->dso == d && fe->vaddr == vaddr) {
 			s->stats.file_cache_hits++;
+			if (want_lines && !fe->lines_done && resolve_lines(s, fe))
+				return -ENOMEM;
 			fentry__fill(fe, return_addr, f);
+			*fep = fe;
 			return 0;
 		}
 	}
@@ -716,20 +796,21 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		return rc;
 	}
 	s->stats.file_cache_entries++;
+	if (want_lines && resolve_lines(s, fe))
+		return -ENOMEM;
 	fentry__fill(fe, return_addr, f);
+	*fep = fe;
 	return 0;
 }
 
 /* Ask libdwfl about link-time address vaddr of d (opened): fills fe's
- * function, fn_offset, file and line. 0 or -ENOMEM. */
+ * function and fn_offset from the symbol table. 0 or -ENOMEM. */
 static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr,
 			     struct fentry *fe)
 {
 	GElf_Off off;
 	GElf_Sym sym;
-	const char *name, *src = NULL;
-	Dwfl_Line *line;
-	int lineno = 0;
+	const char *name;
 
 	name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
 	if (name && name[0]) {
@@ -738,6 +819,18 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 			return -ENOMEM;
 		fe->fn_offset = off;
 	}
+	return 0;
+}
+
+/* Fill fe's file and line from the DWARF line table (the first call for a
+ * file makes libdw read its DWARF). 0 or -ENOMEM (then fe is unchanged). */
+static int resolve_lines(struct symbolizer *s, struct fentry *fe)
+{
+	struct dso *d = fe->dso;
+	uint64_t vaddr = fe->vaddr;
+	const char *src = NULL;
+	Dwfl_Line *line;
+	int lineno = 0;
 
 	line = dwfl_module_getsrc(d->mod, vaddr);
 	if (line) {
@@ -760,14 +853,17 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 			return -ENOMEM;
 		fe->line = lineno > 0 ? lineno : 0;
 	}
+	fe->lines_done = true;
+	s->stats.lines_resolved++;
 	return 0;
 }
 
-int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_addr,
-		       struct vp_frame *out)
+static int lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_addr,
+		  bool want_lines, struct vp_frame *out)
 {
 	struct space *sp;
 	struct centry *c = NULL;
+	struct fentry *fe = NULL;
 	struct vp_frame f = { .ip = ip };
 	uint64_t h, t0;
 	int rc;
@@ -793,16 +889,36 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool ret
 	}
 	if (c && c->gen == sp->gen) {
 		s->stats.cache_hits++;
+		if (want_lines && !c->has_lines) {
+			/* asked before without the line: add it */
+			if (!c->fe->lines_done) {
+				t0 = vp_mono_ns();
+				rc = resolve_lines(s, c->fe);
+				s->stats.resolve_ns += vp_mono_ns() - t0;
+				if (rc)
+					return rc;
+			}
+			fentry__fill(c->fe, return_addr, &c->frame);
+			c->has_lines = true;
+		}
 		*out = c->frame;
+		if (!want_lines) {
+			out->file = NULL;
+			out->line = 0;
+		}
 		return c->rc;
 	}
 
 	t0 = vp_mono_ns();
-	rc = resolve_frame(s, sp, ip, return_addr, &f);
+	rc = resolve_frame(s, sp, ip, return_addr, want_lines, &f, &fe);
 	s->stats.resolve_ns += vp_mono_ns() - t0;
 	if (rc == -ENOMEM)
 		return rc; /* transient: not worth remembering */
 	*out = f;
+	if (!want_lines) {
+		out->file = NULL;
+		out->line = 0;
+	}
 
 	if (!c) {
 		c = calloc(1, sizeof(*c));
@@ -820,8 +936,22 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool ret
 	}
 	c->gen = sp->gen;
 	c->rc = rc;
+	c->fe = fe;
+	c->has_lines = !fe || fe->lines_done;
 	c->frame = f;
 	return rc;
+}
+
+int symbolizer__lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_addr,
+		       struct vp_frame *out)
+{
+	return lookup(s, key, ip, return_addr, true, out);
+}
+
+int symbolizer__lookup_fn(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_addr,
+			  struct vp_frame *out)
+{
+	return lookup(s, key, ip, return_addr, false, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -836,6 +966,11 @@ int symbolizer__new(struct symbolizer **out)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	if (debuginfod_allowed < 0) {
+		const char *e = getenv("VMAPROF_DEBUGINFOD");
+
+		debuginfod_allowed = e && !strcmp(e, "1");
+	}
 	/* libdwfl (libelf) refuses to work until a version is declared. */
 	elf_version(EV_CURRENT);
 	*out = s;

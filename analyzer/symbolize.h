@@ -5,7 +5,9 @@
  *
  * Input per address space is one or more snapshots of /proc/PID/maps text.
  * The ELF files named there are read from this machine's file system (plus
- * separate debug info found by build-id or .gnu_debuglink, via libdwfl), and
+ * separate debug info found on this machine by build-id or .gnu_debuglink,
+ * via libdwfl; debuginfod servers only with VMAPROF_DEBUGINFOD=1, see
+ * docs/report.md), and
  * each file is opened at most once per symbolizer however many address spaces
  * map it, because ips are translated to file-relative addresses first.
  *
@@ -56,6 +58,9 @@ struct vp_symbolizer_stats {
 	uint64_t file_cache_entries;
 	uint64_t resolve_ns;   /* wall time spent answering (space, ip) cache
 				* misses: opening files, libdwfl, the file cache */
+	uint64_t lines_resolved; /* file addresses whose file:line was looked up
+				  * (symbolizer__lookup_fn leaves it out: a file's
+				  * DWARF is read only when a line is wanted) */
 };
 
 /* The name of a frame without a symbol, the same in every run:
@@ -91,6 +96,12 @@ int symbolizer__add_maps(struct symbolizer *s, uint64_t space, const char *maps_
  */
 int symbolizer__lookup(struct symbolizer *s, uint64_t space, uint64_t ip, bool return_addr,
 		       struct vp_frame *out);
+/* The same without file and line (out->file NULL, out->line 0): the
+ * function and module only, which never makes libdw read the file's DWARF
+ * (a distribution's compressed debug file: libc's costs ~60 ms to inflate).
+ * A later symbolizer__lookup of the same ip adds the line. */
+int symbolizer__lookup_fn(struct symbolizer *s, uint64_t space, uint64_t ip, bool return_addr,
+			  struct vp_frame *out);
 
 /* Copy of the counters. s may be NULL (all zero). */
 void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *out);

@@ -66,9 +66,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Filters and knobs, set by the loader before load. */
 const volatile __u32 self_tgid = 0;  /* the recorder: never traced */
-/* 0: no VMA info, 1: bpf_find_vma on every fault, 2: per-task cache of the
- * last VMA, invalidated by any VMA-changing syscall of a traced task. */
-const volatile __u32 vma_mode = CT_VMA_CACHED;
+/* CT_VMA_OFF (the default): faults carry no VMA info, the analyzer classifies
+ * them with its own model of the address space; CT_VMA_EVERY: bpf_find_vma
+ * on every fault (VP_FAULT_VMA), to check that model against the kernel. */
+const volatile __u32 vma_mode = CT_VMA_OFF;
 /* Wake the consumer only when this much data waits in the ring buffer: a
  * wakeup (irq_work) costs microseconds, more than the whole fault record;
  * the consumer polls with a timeout and drains whatever is there. */
@@ -82,8 +83,13 @@ const volatile __u32 no_signals = 0;
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
-__u64 vma_gen = 0;    /* bumped around every VMA-changing syscall */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
+/* Which syscall programs act (written by user space): 0 the raw pair
+ * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit. Both pairs are
+ * attached for an instant when the collector switches; a syscall entered
+ * under one and left under the other is handled by the same code and
+ * per-task state. */
+__u32 sys_mode = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -96,6 +102,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20); /* the loader resizes it */
 } rb SEC(".maps");
+
+static __always_inline __u64 task_faults(struct task_struct *t)
+{
+	return t->min_flt + t->maj_flt;
+}
 
 static __always_inline struct task_state *state_of(struct task_struct *t)
 {
@@ -199,45 +210,21 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
-static __always_inline void fault_vma(struct task_state *st, struct vp_fault *f,
-				      struct task_struct *task, __u64 addr)
+/* The kernel's view of the VMA into the fault record: at every fault with
+ * CT_VMA_EVERY, to check the analyzer's model against it (~3 us per fault
+ * here: the fault tracepoint runs with interrupts off, so the helper's
+ * mmap_read_unlock goes through irq_work), and from mm_page_alloc (where
+ * interrupts are on) for the few faults whose allocation leaves the
+ * analyzer a question. */
+static __always_inline void fault_vma(struct vp_fault *f, struct task_struct *task, __u64 addr)
 {
 	struct vma_info vi;
-	__u64 gen;
 
-	if (vma_mode == CT_VMA_OFF)
-		return;
-	gen = *(volatile __u64 *)&vma_gen;
-	if (vma_mode == CT_VMA_CACHED) {
-		if (st->vc_gen != gen) {
-			/* a VMA changed somewhere: forget them all */
-			for (int i = 0; i < CT_VMA_CACHE; i++)
-				st->vc_end[i] = 0;
-			st->vc_gen = gen;
-		}
-		for (int i = 0; i < CT_VMA_CACHE; i++) {
-			if (addr >= st->vc_start[i] && addr < st->vc_end[i]) {
-				f->h.flags |= VP_FAULT_VMA;
-				f->vm_flags = st->vc_flags[i];
-				f->vma_file = (st->vc_file >> (2 * i)) & 3;
-				return;
-			}
-		}
-	}
 	if (bpf_find_vma(task, addr, vma_cb, &vi, 0))
 		return; /* -ENOENT (no VMA) or -EBUSY (mmap_lock): record without */
 	f->h.flags |= VP_FAULT_VMA;
 	f->vm_flags = vi.flags;
 	f->vma_file = vi.file;
-	if (vma_mode == CT_VMA_CACHED) {
-		__u32 k = st->vc_next & (CT_VMA_CACHE - 1);
-
-		st->vc_start[k] = vi.start;
-		st->vc_end[k] = vi.end;
-		st->vc_flags[k] = vi.flags;
-		st->vc_file = (st->vc_file & ~(3u << (2 * k))) | ((__u32)(vi.file & 3) << (2 * k));
-		st->vc_next = k + 1;
-	}
 }
 
 static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 error_code,
@@ -252,8 +239,11 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 		return 0;
 	if (st->in_fault)
 		fault_end(st, 0);
-	if (kflag && st->sys_in)
-		st->sys_kf++; /* in min_flt too: not a fault the syscall made unseen */
+	/* every fault event, for the balance against min_flt + maj_flt
+	 * (sys_done, sys_balance); the counter at open tells mm_page_alloc
+	 * when this fault has completed */
+	st->sys_kf++;
+	st->f_flt0 = task_faults(task);
 	f = open_slot(st);
 	f->h.type = VP_REC_FAULT;
 	f->h.flags = kflag;
@@ -266,10 +256,11 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	f->ip = regs->ip;
 	f->error_code = error_code;
 	f->pages = 0;
-	f->vm_flags = 0;
+	f->vm_flags = 0; /* and vma_file: 0 unless a VMA is looked up (_pad is
+			  * never written: 0 since the storage was created) */
 	f->vma_file = 0;
-	f->_pad = 0;
-	fault_vma(st, f, task, addr);
+	if (vma_mode == CT_VMA_EVERY)
+		fault_vma(f, task, addr);
 	if (st->exited) {
 		/* after our exit record (e.g. clear_child_tid): no end will come */
 		st->in_fault = CT_FAULT_OPEN;
@@ -305,10 +296,43 @@ int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
 	return fault_begin(address, regs, error_code, VP_FAULT_KERNEL);
 }
 
+/* Whether the open kernel-mode fault f is on an anonymous VMA (no vm_file).
+ * Unknown (no VMA, mmap_lock busy) counts as not anonymous: keep counting. */
+static __always_inline int kernel_fault_anon(struct vp_fault *f)
+{
+	struct vma_info vi;
+
+	if (f->h.flags & VP_FAULT_VMA)
+		return !f->vma_file;
+	if (bpf_find_vma(bpf_get_current_task_btf(), f->addr, vma_cb, &vi, 0))
+		return 0;
+	return !vi.file;
+}
+
+/* Has the open fault ended although no event of the task came? Only the
+ * traced tree's address-space calls are hooked (bpf/README.md), so a task
+ * can return to user space after a fault and allocate in a system call we
+ * do not see (page cache in read(2)). Two exact signs: the kernel counts a
+ * fault in min_flt/maj_flt when handle_mm_fault completes (mm_account_fault;
+ * a retried fault is counted once, at its end), and for a user-mode fault
+ * memcg sets task->in_user_fault around handle_mm_fault (a user fault that
+ * never got there, e.g. SIGSEGV, is not counted at all). */
+static __always_inline int fault_over(struct task_state *st, struct task_struct *task)
+{
+	if (task_faults(task) != st->f_flt0)
+		return 1;
+	if (bpf_core_field_exists(task->in_user_fault) &&
+	    !(open_slot(st)->h.flags & VP_FAULT_KERNEL) &&
+	    !BPF_CORE_READ_BITFIELD(task, in_user_fault))
+		return 1;
+	return 0;
+}
+
 SEC("tp_btf/mm_page_alloc")
 int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
 	     int migratetype)
 {
+	struct task_struct *task;
 	struct task_state *st;
 	struct vp_fault *f;
 
@@ -317,9 +341,12 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	 * any map: this tracepoint fires for every allocation in the system. */
 	if (!(gfp_flags & (1u << ___GFP_MOVABLE_BIT)))
 		return 0;
-	st = state_of(bpf_get_current_task_btf());
+	task = bpf_get_current_task_btf();
+	st = state_of(task);
 	if (!st)
 		return 0;
+	if (st->in_fault != CT_FAULT_NONE && fault_over(st, task))
+		fault_end(st, 0);
 	if (st->in_fault == CT_FAULT_NONE) {
 		/* get_user_pages inside mmap(MAP_POPULATE), madvise(POPULATE_*),
 		 * mlock*, ...: no fault event, the pages are the syscall's */
@@ -327,9 +354,32 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 			st->sys_pages += 1u << (order & 31);
 		return 0;
 	}
-	if (st->in_fault != CT_FAULT_OPEN)
+	if (st->in_fault == CT_FAULT_OPEN_NOCOUNT)
 		return 0;
 	f = open_slot(st);
+	if (st->in_fault == CT_FAULT_OPEN && f->pages && (f->h.flags & VP_FAULT_KERNEL)) {
+		/* A kernel-mode fault on an anonymous VMA allocates at most one
+		 * folio (zero-fill or COW copy): a second allocation before
+		 * the next event is the syscall's (read(2) filling the page
+		 * cache after its copy_to_user faulted), not the fault's. Only
+		 * now is the VMA looked up (rare: most faults allocate once),
+		 * from the allocation, where interrupts are on. */
+		if (kernel_fault_anon(f)) {
+			st->in_fault = CT_FAULT_OPEN_NOCOUNT;
+			return 0;
+		}
+		st->in_fault = CT_FAULT_OPEN_MORE; /* file (readahead): count on */
+	} else if (!f->pages && !(f->error_code & 1) && !(gfp_flags & (1u << ___GFP_ZERO_BIT)) &&
+		   !(f->h.flags & VP_FAULT_VMA)) {
+		/* The first allocation of a not-present fault, not zeroed: the
+		 * page cache of a file, shared memory (tmpfs/shmem, which the
+		 * analyzer cannot always tell from a file by its path), a THP
+		 * or a swap-in. Not on first touches of anonymous memory
+		 * (zeroed) nor copy-on-write copies (present): the kernel's
+		 * VMA info for the few faults where it tells more, from here
+		 * where interrupts are on (no irq_work; -EBUSY: without). */
+		fault_vma(f, bpf_get_current_task_btf(), f->addr);
+	}
 	f->pages += 1u << (order & 31);
 	/* The zero-filled page that a first write or a write to the shared
 	 * zero page gets is asked for with __GFP_ZERO (order 0); a COW copy is
@@ -339,18 +389,10 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 		f->h.flags |= VP_FAULT_ZEROED;
 	if (order)
 		f->h.flags |= VP_FAULT_HUGE;
-	/* A kernel-mode fault on an anonymous VMA allocates at most one folio
-	 * (zero-fill or COW copy); stop counting after it so that allocations
-	 * later in the same syscall (before its exit or the next fault) are not
-	 * charged to this fault. */
-	if ((f->h.flags & (VP_FAULT_KERNEL | VP_FAULT_VMA)) ==
-		    (VP_FAULT_KERNEL | VP_FAULT_VMA) && !f->vma_file)
-		st->in_fault = CT_FAULT_OPEN_NOCOUNT;
 	return 0;
 }
 
-/* Which syscalls change VMAs (invalidate the VMA caches) and which of them
- * we record. */
+/* Which syscalls change VMAs and which of them we record. */
 static __always_inline __u32 mem_call_of(long id, int *changes_vmas)
 {
 	*changes_vmas = 1;
@@ -383,27 +425,25 @@ static __always_inline int populates(long id)
 	return 0;
 }
 
-static __always_inline __u64 task_faults(struct task_struct *t)
-{
-	return t->min_flt + t->maj_flt;
-}
-
-/* End of the syscall in flight (its exit, or the task's exit inside it):
- * output the faults it made the kernel take without fault events (the clock
- * is read only then: nearly every syscall made none). */
-static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret)
+/* Output one VP_REC_SYSFAULTS: `d` faults the kernel counted for the task
+ * without a fault event (and `pages` populated outside fault events) since
+ * the last balance, then start the next interval from the task's counters. */
+static __always_inline void sys_faults_out(struct task_state *st, struct task_struct *task,
+					   __s64 d, __u32 nr, long ret, __u64 a0, __u64 a1,
+					   __u64 t0)
 {
 	struct vp_sysfaults *r;
-	__s64 d;
+	__u32 pages = st->sys_pages;
+	__u64 maj0 = st->sys_maj0;
 
-	if (!st->sys_in)
-		return;
-	st->sys_in = 0;
-	d = (__s64)(task_faults(task) - st->sys_flt0) - st->sys_kf;
-	if (d <= 0 && !st->sys_pages)
+	st->sys_flt0 = task_faults(task);
+	st->sys_maj0 = task->maj_flt;
+	st->sys_kf = 0;
+	st->sys_pages = 0;
+	if (d <= 0 && !pages)
 		return;
 	if (d < 0)
-		d = 0; /* a kernel-mode fault event that failed (-EFAULT) */
+		d = 0; /* a fault event that failed (-EFAULT, SIGSEGV): not counted */
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
 		count_lost();
@@ -412,15 +452,43 @@ static __always_inline void sys_done(struct task_state *st, struct task_struct *
 	hdr(&r->h, VP_REC_SYSFAULTS, sizeof(*r), bpf_ktime_get_ns());
 	r->h.pid = task->tgid;
 	r->h.tid = task->pid;
-	r->nr = st->sys_nr;
-	r->pages = st->sys_pages;
+	r->nr = nr;
+	r->pages = pages;
 	r->faults = d;
-	r->majflt = task->maj_flt - st->sys_maj0;
-	r->args[0] = st->sys_args[0];
-	r->args[1] = st->sys_args[1];
+	r->majflt = task->maj_flt - maj0;
+	r->args[0] = a0;
+	r->args[1] = a1;
 	r->ret = ret;
-	r->t_enter = st->sys_t0;
+	r->t_enter = t0 ? t0 : r->h.time_ns;
 	bpf_ringbuf_submit(r, rb_flags());
+}
+
+/* What the task's min_flt + maj_flt grew by beyond the fault events seen
+ * since the last balance (sys_flt0, sys_kf). */
+static __always_inline __s64 sys_unseen(struct task_state *st, struct task_struct *task)
+{
+	return (__s64)(task_faults(task) - st->sys_flt0) - st->sys_kf;
+}
+
+/* End of the syscall in flight (its exit, or the task's exit inside it):
+ * output the faults it made the kernel take without fault events (the clock
+ * is read only then: nearly every syscall made none). */
+static __always_inline void sys_done(struct task_state *st, struct task_struct *task, long ret)
+{
+	if (!st->sys_in)
+		return;
+	st->sys_in = 0;
+	sys_faults_out(st, task, sys_unseen(st, task), st->sys_nr, ret, st->sys_args[0],
+		       st->sys_args[1], st->sys_t0);
+}
+
+/* Between two hooked events: faults that system calls we do not hook made
+ * without fault events (O_DIRECT I/O, process_vm_writev, ...), as one
+ * VP_REC_SYSFAULTS with nr VP_SYS_UNHOOKED. With every syscall hooked (the
+ * raw-tracepoint fallback) the interval holds only user-mode faults: 0. */
+static __always_inline void sys_balance(struct task_state *st, struct task_struct *task)
+{
+	sys_faults_out(st, task, sys_unseen(st, task), VP_SYS_UNHOOKED, 0, 0, 0, 0);
 }
 
 /*
@@ -436,13 +504,13 @@ static __always_inline void sys_done(struct task_state *st, struct task_struct *
  * signalled. The VP_REC_MEM says it was signalled, or why not.
  */
 static __always_inline void sig_announce(struct task_state *st, struct task_struct *task,
-					 struct pt_regs *regs)
+					 const unsigned long *args)
 {
-	if (no_signals || regs->di != VP_ANNOUNCE_PRCTL || regs->r8 != VP_ANNOUNCE_MAGIC)
+	if (no_signals || args[0] != VP_ANNOUNCE_PRCTL || args[4] != VP_ANNOUNCE_MAGIC)
 		return;
-	st->sig_handler = regs->si;
-	st->sig_tls = regs->dx;
-	st->sig_no = regs->r10 <= 64 ? regs->r10 : 0;
+	st->sig_handler = args[1];
+	st->sig_tls = args[2];
+	st->sig_no = args[3] <= 64 ? args[3] : 0;
 	st->sig_tgid = task->tgid;
 }
 
@@ -500,78 +568,63 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 	return VP_MEM_SIGNALLED;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+/* A hooked system call enters: `id` its number, `args` its six arguments. */
+static __always_inline void sys_enter_common(struct task_state *st, struct task_struct *task,
+					     long id, const unsigned long *args)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *st = state_of(task);
 	int changes;
 	__u32 call;
 
-	if (!st)
-		return 0;
 	fault_flush(st, 0);
+	sys_done(st, task, 0); /* a missed exit: close that syscall first */
+	sys_balance(st, task);
 	st->sys_in = 1;
 	st->sys_nr = id;
-	st->sys_flt0 = task_faults(task);
-	st->sys_maj0 = task->maj_flt;
-	st->sys_kf = 0;
-	st->sys_pages = 0;
 	st->sys_populates = populates(id);
-	st->sys_args[0] = regs->di;
-	st->sys_args[1] = regs->si;
+	st->sys_args[0] = args[0];
+	st->sys_args[1] = args[1];
 	st->sys_t0 = bpf_ktime_get_ns();
 	if (id == NR_prctl) {
-		sig_announce(st, task, regs);
-		return 0;
+		sig_announce(st, task, args);
+		return;
 	}
 	call = mem_call_of(id, &changes);
 	if (!changes)
-		return 0;
-	__sync_fetch_and_add(&vma_gen, 1);
-	st->vma_sys = 1;
+		return;
 	st->mem_call = call;
 	if (!call)
-		return 0;
+		return;
 	st->mem_t0 = st->sys_t0;
-	st->mem_args[0] = regs->di;
-	st->mem_args[1] = regs->si;
-	st->mem_args[2] = regs->dx;
-	st->mem_args[3] = regs->r10;
-	st->mem_args[4] = regs->r8;
-	st->mem_args[5] = regs->r9;
+	st->mem_args[0] = args[0];
+	st->mem_args[1] = args[1];
+	st->mem_args[2] = args[2];
+	st->mem_args[3] = args[3];
+	st->mem_args[4] = args[4];
+	st->mem_args[5] = args[5];
 	if (call == VP_CALL_BRK)
 		st->sig_brk0 = task->mm->brk;
-	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+/* A hooked system call exits with `ret`; `sp`: the user stack pointer. */
+static __always_inline void sys_exit_common(struct task_state *st, struct task_struct *task,
+					    long ret, __u64 sp)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *st = state_of(task);
 	struct vp_mem *m;
 	__u64 now;
 
-	if (!st)
-		return 0;
 	fault_flush(st, 0);
 	sys_done(st, task, ret);
-	if (!st->vma_sys)
-		return 0;
-	st->vma_sys = 0;
-	__sync_fetch_and_add(&vma_gen, 1);
 	if (!st->mem_call)
-		return 0;
+		return;
 	now = bpf_ktime_get_ns();
 	m = bpf_ringbuf_reserve(&rb, sizeof(*m), 0);
 	if (!m) {
 		count_lost();
 		st->mem_call = 0;
-		return 0;
+		return;
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
-	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, regs->sp);
+	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
 	m->call = st->mem_call;
 	m->ret = ret;
 	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;
@@ -586,6 +639,82 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	m->path_len = 0;
 	st->mem_call = 0;
 	bpf_ringbuf_submit(m, rb_flags());
+}
+
+/*
+ * How system calls are hooked (bpf/README.md): by default the per-syscall
+ * tracepoints syscalls:sys_{enter,exit}_NAME of the calls listed in
+ * collector.c (address-space calls, prctl, ioctl, execve), attached through
+ * perf events, so that a system call of any other kind, in any process,
+ * runs none of our code. Where they cannot be attached, the raw
+ * sys_enter/sys_exit tracepoints below, which run for every system call on
+ * the machine. Both share the code above.
+ */
+SEC("tracepoint")
+int sc_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+	struct pt_regs *regs;
+	unsigned long args[6];
+
+	if (!st || *(volatile __u32 *)&sys_mode != 1)
+		return 0;
+	/* Not from ctx: an event has only as many args as its call, and the
+	 * kernel refuses a program that reads past the event's end
+	 * (max_ctx_offset) on the shorter ones. The user registers at entry
+	 * are the raw tracepoint's. */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	sys_enter_common(st, task, regs->orig_ax, args);
+	return 0;
+}
+
+SEC("tracepoint")
+int sc_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+
+	if (!st || *(volatile __u32 *)&sys_mode != 1)
+		return 0;
+	sys_exit_common(st, task, ctx->ret, ((struct pt_regs *)bpf_task_pt_regs(task))->sp);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+	unsigned long args[6];
+
+	if (!st || *(volatile __u32 *)&sys_mode != 0)
+		return 0;
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	sys_enter_common(st, task, id, args);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = state_of(task);
+
+	if (!st || *(volatile __u32 *)&sys_mode != 0)
+		return 0;
+	sys_exit_common(st, task, ret, regs->sp);
 	return 0;
 }
 
@@ -711,7 +840,6 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	if (!st)
 		return 0;
 	fault_flush(st, 0);
-	__sync_fetch_and_add(&vma_gen, 1); /* new mm: every cached VMA is stale */
 	st->sig_tgid = 0; /* new image: no shim handler until it announces */
 	st->sig_no = 0;
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -770,6 +898,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	/* exit_group / exit, or a syscall a fatal signal ended: what it made
 	 * the kernel fault in so far, before the counters below are read */
 	sys_done(st, p, 0);
+	sys_balance(st, p);
 	st->exited = 1;
 	if (!group_dead)
 		return 0;

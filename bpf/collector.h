@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,15 +26,23 @@ struct collector;
 
 /* How the fault programs learn the VMA of a faulting address. */
 enum collector_vma {
-	COLLECTOR_VMA_DEFAULT = 0, /* = COLLECTOR_VMA_CACHED */
-	COLLECTOR_VMA_OFF,         /* no VMA info (VP_FAULT_VMA never set) */
-	COLLECTOR_VMA_EVERY,       /* bpf_find_vma on every fault */
-	COLLECTOR_VMA_CACHED,      /* per-task cache of the last VMA found */
+	COLLECTOR_VMA_DEFAULT = 0, /* = COLLECTOR_VMA_OFF */
+	COLLECTOR_VMA_OFF,         /* no VMA info (VP_FAULT_VMA never set): the
+				    * analyzer classifies with its own model */
+	COLLECTOR_VMA_EVERY,       /* bpf_find_vma on every fault (~3 us each) */
 };
+
+/* The ring buffer's size: its allocation, mapping and freeing cost ~0.3 ms
+ * per MiB at start-up and exit (bench/NOTES.md, start-up), so the default is
+ * what our heaviest workloads need without loss, with room to spare. */
+#define COLLECTOR_RINGBUF_DEFAULT (8u << 20)
+#define COLLECTOR_RINGBUF_MIN (64u << 10)
+#define COLLECTOR_RINGBUF_MAX (1u << 30)
 
 struct collector_opts {
 	const char *trace_path;  /* the trace file to create (VP_SRC_BPF) */
-	size_t ringbuf_bytes;    /* 0 = 64 MiB; rounded up to a power of two */
+	size_t ringbuf_bytes;    /* 0 = COLLECTOR_RINGBUF_DEFAULT; rounded up to a
+				  * power of two within [MIN, MAX] */
 	pid_t self_pid;          /* the recorder: never traced; 0 = getpid() */
 	/* Optional (zero = default): */
 	enum collector_vma vma;
@@ -52,6 +61,7 @@ struct collector_stats {
 			     * (task storage allocation failed): not followed */
 	uint64_t unhandled; /* kernel-mode fault events of traced tasks with page
 			     * faults disabled (no fault happened): not recorded */
+	uint64_t ringbuf_bytes; /* the ring buffer's size */
 };
 
 /* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not
@@ -76,6 +86,10 @@ int collector__traced(struct collector *c, pid_t pid);
  * Returns the number of records drained, or -errno (a write error is
  * reported once; the lost records are counted). */
 int collector__poll(struct collector *c, int timeout_ms);
+/* The same, the wait made with the signal mask `sigmask` (epoll_pwait; NULL:
+ * the current mask): a signal blocked outside and unblocked by sigmask ends
+ * the wait even when it arrived before the call. */
+int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask);
 /* Stop recording (detach), collect the faults still pending in the traced
  * tasks' storage (a task iterator; the open fault gets VP_FAULT_CUT), drain,
  * write the header counters, close the file. `st` may be NULL. Call once. */
@@ -90,6 +104,11 @@ struct collector_prog_stat {
 	uint64_t run_cnt;
 };
 /* Fills up to `max` entries; returns how many programs there are or -errno. */
+/* How system calls are hooked: "tracepoints" (only the calls the collector
+ * needs, through their own tracepoints) or "raw" (every system call, through
+ * raw sys_enter/sys_exit, where the former could not be attached); *why
+ * says why "raw", else NULL. */
+const char *collector__syscall_hooks(const struct collector *c, const char **why);
 int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max);
 
 #endif /* VMAPROF_COLLECTOR_H */

@@ -15,7 +15,8 @@
  *   collector_selftest --storm GIB --no-stats  traced, BPF run-time stats off
  *   collector_selftest --storm GIB --idle MS   first MS ms with nothing traced:
  *                                      estimate what a quiet machine shows
- *   collector_selftest --vma off|every|cached   VMA lookup mode
+ *   collector_selftest --vma off|every   VMA lookup: off (the default: only
+ *                                      where an allocation asks) or every fault
  *   collector_selftest --exec-touch N FD   (internal: the exec'd image)
  */
 #include "collector.h"
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,12 +69,12 @@ struct res {
 	char note[160];
 };
 
-enum { S_WRITE, S_READ, S_COW, S_KREAD, S_THP, S_FILE, S_TREE, S_THREAD, S_N };
+enum { S_WRITE, S_READ, S_COW, S_KREAD, S_KCOLD, S_THP, S_FILE, S_TREE, S_THREAD, S_N };
 /* Not in the scenario loop: still running (in user space, faults pending in
  * its task storage) when recording stops. */
 #define S_SPIN S_N
 #define SPIN_PAGES 100
-static const char *const s_name[S_N] = {"write", "read", "cow", "kread",
+static const char *const s_name[S_N] = {"write", "read", "cow", "kread", "kcold",
 					 "thp", "file", "tree", "thread"};
 static struct res *R;
 static char exe_path[PATH_MAX];
@@ -200,6 +202,37 @@ static void sc_kread(struct res *r)
 	if (read(fd, buf, n * PS) != (ssize_t)(n * PS))
 		die("read memfd");
 	r->ok = buf[0] == 'k' && buf[n * PS - 1] == 'k';
+}
+
+/* read(2) of a file not in the page cache (a new sparse file on a disk
+ * filesystem) into untouched anonymous pages: the syscall fills page-cache
+ * folios batch by batch, each batch after the copy of the previous one
+ * faulted; those allocations are not the kernel-mode faults' (each
+ * allocates exactly its zero-filled page). r->ok = 2: skipped (tmpfs, where
+ * a hole reads without any page cache). */
+#define KCOLD_PAGES 8192 /* 32 MiB: several read-ahead windows (8 MiB here) */
+static void sc_kcold(struct res *r)
+{
+	size_t n = KCOLD_PAGES;
+	char *buf = map_anon(n * PS, MADV_NOHUGEPAGE);
+	char path[PATH_MAX + 16];
+	struct statfs sf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cold.dat", tmp_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, n * PS) || fstatfs(fd, &sf))
+		die("cold file");
+	if (sf.f_type == 0x01021994 /* TMPFS_MAGIC */) {
+		r->ok = 2;
+		close(fd);
+		return;
+	}
+	r->a = (uintptr_t)buf;
+	r->a_len = n * PS;
+	r->ok = read(fd, buf, n * PS) == (ssize_t)(n * PS);
+	close(fd);
+	unlink(path);
 }
 
 static long anon_huge_kb(void)
@@ -487,6 +520,15 @@ struct fsel {
 
 /* Faults of `pid` in [a, a+len) with error code `code` (-1: any) and
  * fault time after `after`. */
+/* --vma every: the fault records carry the kernel's VMA info (checked);
+ * otherwise (the default) none may. */
+static int vma_every;
+/* the VMA info of selection s: what VMA_OK says, or none at all */
+#define VMA_OK(s, ok) (vma_every ? ((s).vma == (s).n && (ok)) : (s).vma == 0 && (s).file == 0 && (s).shared == 0)
+/* the same where the default mode looks the VMA up too (a not-present
+ * fault's first allocation that is not zeroed): right when present */
+#define VMA_OK_LOOKED(s, ok) (VMA_OK(s, ok) || ((s).vma == (s).n && (ok)))
+
 static struct fsel faults_in(const struct trace *t, pid_t pid, uint64_t a, uint64_t len,
 			     int code, uint64_t after, pid_t tid)
 {
@@ -583,7 +625,7 @@ static void verify(const struct trace *t, const char *thp_mode)
 	      s.n, s.err_other);
 	CHECK(s.pages0 == 0 && s.kflag == 0, "write: %u faults without a page, %u kernel",
 	      s.pages0, s.kflag);
-	CHECK(s.vma == s.n && s.file == 0 && s.shared == 0,
+	CHECK(VMA_OK(s, s.file == 0 && s.shared == 0),
 	      "write: VMA info %u/%u file %u shared %u", s.vma, s.n, s.file, s.shared);
 	{
 		const struct vp_mem *m = find_mem(t, r->pid, VP_CALL_MMAP, r->a, 1);
@@ -615,7 +657,7 @@ static void verify(const struct trace *t, const char *thp_mode)
 	       s.err_other, s.pages0, s.pages1);
 	CHECK(s.n == 1000 && s.err_other == 0, "read: %u faults 0x4 (+%u other), want 1000",
 	      s.n, s.err_other);
-	CHECK(s.vma == s.n && s.file == 0, "read: VMA info wrong");
+	CHECK(VMA_OK(s, s.file == 0), "read: VMA info wrong");
 	check_totals(t, r->pid, "read");
 
 	/* copy-on-write */
@@ -663,7 +705,25 @@ static void verify(const struct trace *t, const char *thp_mode)
 	CHECK(s.n == 64 && s.err_other == 0 && s.kflag == 64,
 	      "kread: %u kernel faults (+%u other, flag %u), want 64", s.n, s.err_other,
 	      s.kflag);
-	CHECK(s.pages1 == 64 && s.vma == 64 && s.file == 0, "kread: pages/VMA wrong");
+	CHECK(s.pages1 == 64 && VMA_OK(s, s.file == 0), "kread: pages/VMA wrong");
+
+	/* kernel-mode faults of a read(2) that fills the page cache between them */
+	r = &R[S_KCOLD];
+	if (r->ok == 2) {
+		printf("  kcold:  SKIPPED: the temporary directory is on tmpfs\n");
+	} else {
+		s = faults_in(t, r->pid, r->a, r->a_len, 0x2, 0, 0);
+		printf("  kcold:  %u faults 0x2 in range (%u other), kernel-flag %u, pages1 %u, "
+		       "pages %llu\n", s.n, s.err_other, s.kflag, s.pages1,
+		       (unsigned long long)s.pages_sum);
+		CHECK(r->ok, "kcold: data not read");
+		CHECK(s.n == KCOLD_PAGES && s.err_other == 0 && s.kflag == KCOLD_PAGES,
+		      "kcold: %u kernel faults (+%u other, flag %u), want %u", s.n, s.err_other,
+		      s.kflag, KCOLD_PAGES);
+		CHECK(s.pages1 == KCOLD_PAGES && VMA_OK(s, s.file == 0),
+		      "kcold: %u of %u faults allocated exactly their page (%llu pages in all)",
+		      s.pages1, s.n, (unsigned long long)s.pages_sum);
+	}
 
 	/* THP */
 	r = &R[S_THP];
@@ -679,7 +739,9 @@ static void verify(const struct trace *t, const char *thp_mode)
 		      s.n, (unsigned long long)s.pages_sum);
 		FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
 		if (f->h.pid == (uint32_t)r->pid && f->addr == r->a)
-			CHECK((f->vm_flags & VM_HUGEPAGE) && f->error_code == 0x6,
+			CHECK((f->h.flags & VP_FAULT_VMA ? !!(f->vm_flags & VM_HUGEPAGE)
+							 : !vma_every && !f->vm_flags) &&
+				      f->error_code == 0x6,
 			      "thp: fault without VM_HUGEPAGE / 0x6");
 	}
 
@@ -696,10 +758,11 @@ static void verify(const struct trace *t, const char *thp_mode)
 		       rd.n, (unsigned long long)rd.pages_sum, wp.n,
 		       (unsigned long long)wp.pages_sum, np.n, (unsigned long long)np.pages_sum,
 		       all.n);
-		CHECK(rd.n == 1 && rd.pages0 == 1 && rd.file == 1 && rd.shared == 0,
+		CHECK(rd.n == 1 && rd.pages0 == 1 && VMA_OK(rd, rd.file == 1 && rd.shared == 0),
 		      "file: read fault on page 0 wrong");
-		CHECK(wp.n == 1 && wp.pages0 == 0 && wp.file == 1, "file: wp copy wrong");
-		CHECK(np.n == 1 && np.pages0 == 0 && np.file == 1, "file: np write copy wrong");
+		CHECK(wp.n == 1 && wp.pages0 == 0 && VMA_OK(wp, wp.file == 1), "file: wp copy wrong");
+		CHECK(np.n == 1 && np.pages0 == 0 && VMA_OK_LOOKED(np, np.file == 1),
+		      "file: np write copy wrong");
 		CHECK(all.n == 3, "file: %u faults in mapping, want 3", all.n);
 		{
 			uint32_t first = 0;
@@ -890,7 +953,7 @@ static const char *thp_enabled(void)
 
 int main(int argc, char **argv)
 {
-	static void (*const fns[S_N])(struct res *) = {sc_write, sc_read, sc_cow, sc_kread,
+	static void (*const fns[S_N])(struct res *) = {sc_write, sc_read, sc_cow, sc_kread, sc_kcold,
 						      sc_thp, sc_file, sc_tree, sc_thread};
 	struct collector_opts o = {0};
 	struct collector_stats st = {0};
@@ -914,11 +977,10 @@ int main(int argc, char **argv)
 			storm_gib = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--vma") && i + 1 < argc) {
 			i++;
-			o.vma = !strcmp(argv[i], "off")     ? COLLECTOR_VMA_OFF
-				: !strcmp(argv[i], "every") ? COLLECTOR_VMA_EVERY
-							    : COLLECTOR_VMA_CACHED;
+			vma_every = !strcmp(argv[i], "every");
+			o.vma = vma_every ? COLLECTOR_VMA_EVERY : COLLECTOR_VMA_OFF;
 		} else {
-			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats] [--idle MS]] [--vma off|every|cached]\n",
+			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats] [--idle MS]] [--vma off|every]\n",
 				argv[0]);
 			return 2;
 		}

@@ -11,11 +11,12 @@
 #include <vmaprof/record.h>
 
 /* task_state.in_fault */
-enum { CT_FAULT_NONE = 0, CT_FAULT_OPEN = 1, CT_FAULT_OPEN_NOCOUNT = 2 };
-
-/* VMAs cached per task (a power of two): a program's faults move between
- * a few VMAs (heap, stack, libraries), and a miss costs bpf_find_vma. */
-#define CT_VMA_CACHE 4
+enum {
+	CT_FAULT_NONE = 0,
+	CT_FAULT_OPEN = 1,         /* counting its allocations */
+	CT_FAULT_OPEN_NOCOUNT = 2, /* kernel-mode on anonymous memory, after its folio */
+	CT_FAULT_OPEN_MORE = 3,    /* kernel-mode, not anonymous: counting on */
+};
 
 /* Finished faults kept per task before one ring-buffer output (power of 2). */
 #ifndef CT_BATCH
@@ -23,7 +24,7 @@ enum { CT_FAULT_NONE = 0, CT_FAULT_OPEN = 1, CT_FAULT_OPEN_NOCOUNT = 2 };
 #endif
 
 /* Values of the `vma_mode` read-only global. */
-enum { CT_VMA_OFF = 0, CT_VMA_EVERY = 1, CT_VMA_CACHED = 2 };
+enum { CT_VMA_OFF = 0, CT_VMA_EVERY = 1 };
 
 struct task_state {
 	/* fb[0, nb): finished faults not yet output; fb[nb]: the open fault
@@ -32,22 +33,18 @@ struct task_state {
 	struct vp_fault fb[CT_BATCH];
 	__u64 mem_args[6];   /* syscall arguments saved at sys_enter */
 	__u64 mem_t0;        /* sys_enter time */
-	__u64 vc_start[CT_VMA_CACHE]; /* cached VMAs [vc_start, vc_end), all valid */
-	__u64 vc_end[CT_VMA_CACHE];   /* while vma_gen == vc_gen (an empty slot */
-	__u64 vc_flags[CT_VMA_CACHE]; /* has vc_end 0) */
-	__u64 vc_gen;
-	__u32 vc_file;       /* bit i: slot i is file-backed */
-	__u32 vc_next;       /* slot the next miss fills */
 	__u32 mem_call;      /* enum vp_call of the syscall in flight, 0 = none */
 	__u8 traced;
 	__u8 in_fault;       /* CT_FAULT_* */
 	__u8 exited;         /* sched_process_exit seen for this task */
-	__u8 vma_sys;        /* a VMA-changing syscall is in flight */
+	__u8 _pad0;
 	__u32 nb;            /* finished faults in fb */
-	/* The syscall in flight, for faults it makes without a fault event
-	 * (VP_REC_SYSFAULTS): the task's min_flt + maj_flt and maj_flt at
-	 * entry, its first two arguments and entry time; fault events it took
-	 * inside (kernel-mode faults), and user pages allocated outside them. */
+	/* Faults the kernel counted without a fault event (VP_REC_SYSFAULTS):
+	 * the task's min_flt + maj_flt and maj_flt at the last balance (a
+	 * hooked syscall's entry or exit; for the root, set by user space at
+	 * registration), the fault events since (sys_kf), user pages a
+	 * populating syscall allocated outside them; the syscall in flight's
+	 * first two arguments and entry time. */
 	__u64 sys_flt0;
 	__u64 sys_maj0;
 	__u64 sys_args[2];
@@ -66,6 +63,7 @@ struct task_state {
 	__s64 sig_tls;       /* offset of the shim's per-thread in_hook flag
 			      * from the thread pointer (fs base) */
 	__u64 sig_brk0;      /* mm->brk at sys_enter of brk */
+	__u64 f_flt0;        /* min_flt + maj_flt when the open fault began */
 	__u32 sig_tgid;      /* the process that announced */
 	__u32 sig_no;        /* its signal, 0 = signal stacks off */
 };

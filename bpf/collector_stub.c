@@ -47,6 +47,14 @@ int collector__poll(struct collector *c, int timeout_ms)
 	return -ENOTSUP;
 }
 
+int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask)
+{
+	(void)c;
+	(void)timeout_ms;
+	(void)sigmask;
+	return -ENOTSUP;
+}
+
 int collector__finish(struct collector *c, struct collector_stats *st)
 {
 	(void)c;
@@ -66,4 +74,11 @@ int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, 
 	(void)out;
 	(void)max;
 	return -ENOTSUP;
+}
+
+const char *collector__syscall_hooks(const struct collector *c, const char **why)
+{
+	(void)c;
+	*why = NULL;
+	return "none";
 }

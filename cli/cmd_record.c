@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -107,7 +108,7 @@ static int find_shim(char *out, size_t cap)
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
 	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	"                      [--html] [--every-vma] [--plumbing RULE]...\n"
+	"                      [--ring-buffer SIZE] [--html] [--every-vma] [--plumbing RULE]...\n"
 	"                      [--] COMMAND [ARG...]\n"
 	"  --html       also write DIR/report.html (see `vmaprof report --format html`)\n"
 	"  --every-vma  one report entry per mapping: do not fold repeated mappings\n"
@@ -118,6 +119,10 @@ const char vp_record_usage[] =
 	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
 	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
 	"               SIGRTMAX-1)\n"
+	"  --ring-buffer SIZE  the kernel collector's ring buffer (bytes, or with a\n"
+	"               K/M/G suffix; rounded up to a power of two; default 8M): a\n"
+	"               larger one rides out longer stalls of the recorder; what\n"
+	"               does not fit is counted as lost in the report\n"
 	"  --bpf-stats  turn on the kernel's BPF run-time statistics while recording\n"
 	"               and store each program's run count and time in session.json\n"
 	"               (costs some ns per program run; for measuring vmaprof)\n";
@@ -188,6 +193,7 @@ struct rec {
 	/* options */
 	const char *dir_opt;
 	int no_bpf, no_preload, bpf_stats, depth, no_sigstacks;
+	size_t ringbuf_bytes; /* 0: the collector's default */
 	struct vp_report_opts report;
 	char **cmd;
 	int cmd_argc;
@@ -265,6 +271,34 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 	return outfile_commit(&o, failed);
 }
 
+/* "N", "NK", "NM" or "NG" (binary units) within the collector's limits into
+ * *out. 0 or -1. */
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+	if (end == s || errno || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if ((*end == 'b' || *end == 'B') && shift)
+		end++;
+	if (*end || v > (COLLECTOR_RINGBUF_MAX >> shift))
+		return -1;
+	v <<= shift;
+	if (v < COLLECTOR_RINGBUF_MIN)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
 /* -1 to go on, else the exit code (help, bad usage). */
 static int parse_args(struct rec *r, int argc, char **argv)
 {
@@ -279,6 +313,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
 		{ "html", no_argument, NULL, 'H' },
+		{ "ring-buffer", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -298,6 +333,15 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'L':
 			if (vp_report_opts_add_plumbing(&r->report, optarg))
 				return 2;
+			break;
+		case 'R':
+			if (parse_size(optarg, &r->ringbuf_bytes)) {
+				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
+					"with an optional K, M or G), got '%s'\n",
+					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
+					(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), optarg);
+				return 2;
+			}
 			break;
 		case 'd': {
 			char *end;
@@ -375,7 +419,8 @@ static void start_collectors(struct rec *r)
 		char tp[PATH_MAX + 16];
 		snprintf(tp, sizeof(tp), "%s/bpf.vpt", r->absdir);
 		struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
-					       .prog_stats = r->bpf_stats };
+					       .prog_stats = r->bpf_stats,
+					       .ringbuf_bytes = r->ringbuf_bytes };
 		if (collector__new(&co, &r->col, r->bpf_why, sizeof(r->bpf_why))) {
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "
 				"recording calls with the shim only, no page faults\n", r->bpf_why);
@@ -484,10 +529,27 @@ static int start_command(struct rec *r)
 	return 0;
 }
 
-/* Until the whole tree is gone, or signals say stop (on_signal). */
+static void on_sigchld(int sig)
+{
+	(void)sig; /* only to end a wait (see wait_tree) */
+}
+
+/* Until the whole tree is gone, or signals say stop (on_signal).
+ * SIGCHLD stays blocked except inside the timed waits, which unblock it
+ * atomically (epoll_pwait, ppoll): a child that ends just before a wait
+ * ends that wait at once, not 50 ms later (bench/NOTES.md, start-up). */
 static void wait_tree(struct rec *r)
 {
 	uint64_t grace_end = 0;
+	sigset_t chld, orig, waitmask;
+	struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_NOCLDSTOP }, old_sa;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &orig);
+	waitmask = orig;
+	sigdelset(&waitmask, SIGCHLD);
+	sigaction(SIGCHLD, &sa, &old_sa);
 	for (;;) {
 		int st;
 		if (stop_sigs >= 2 || (stop_sigs && r->root_seen && !grace_end)) {
@@ -506,10 +568,10 @@ static void wait_tree(struct rec *r)
 		pid_t p = waitpid(-1, &st, poll_now ? WNOHANG : 0);
 		if (poll_now && p == 0) {
 			if (r->col) {
-				collector__poll(r->col, 50);
+				collector__poll_sigmask(r->col, 50, &waitmask);
 			} else {
 				struct timespec ts = { 0, 50000000 };
-				nanosleep(&ts, NULL);
+				ppoll(NULL, 0, &ts, &waitmask);
 			}
 			continue;
 		}
@@ -523,6 +585,8 @@ static void wait_tree(struct rec *r)
 			r->root_seen = 1;
 		}
 	}
+	sigaction(SIGCHLD, &old_sa, NULL);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (r->stopped) {
 		r->running = still_running();
 		fprintf(stderr, "vmaprof: stopped waiting (signal %d): %zu process(es) of the tree "
@@ -560,12 +624,20 @@ static json_t *stop_collector(struct rec *r)
 		return NULL;
 	struct collector_stats cst = { 0 };
 	collector__finish(r->col, &cst);
-	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst.records,
+	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst.records,
 			      "faults", (json_int_t)cst.faults, "lost", (json_int_t)cst.lost,
 			      "untracked", (json_int_t)cst.untracked, "unhandled_faults",
-			      (json_int_t)cst.unhandled);
+			      (json_int_t)cst.unhandled, "ring_buffer_bytes",
+			      (json_int_t)cst.ringbuf_bytes);
 	if (r->bpf_stats && x)
 		json_object_set_new(x, "programs", prog_stats_json(r->col));
+	if (x) {
+		const char *why, *hooks = collector__syscall_hooks(r->col, &why);
+
+		json_object_set_new(x, "syscall_hooks", json_string(hooks));
+		if (why)
+			json_object_set_new(x, "syscall_hooks_reason", json_string(why));
+	}
 	collector__free(r->col);
 	r->col = NULL;
 	if (r->owner.set && fchownat(r->dirfd, "bpf.vpt", r->owner.uid, r->owner.gid,

@@ -16,6 +16,7 @@
 #include "stacks.h"
 
 #include <link.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -42,6 +43,9 @@ struct slot {
 static struct slot *table;
 static _Atomic uint32_t next_id = 1;
 static uint32_t depth;
+static uint32_t cache_gen = 1; /* bumped by stacks__init: cached ids are per file */
+static int cache_on;
+static int rows_understood(void);
 struct text {
 	uintptr_t lo, hi;
 };
@@ -92,12 +96,15 @@ int stacks__init(uint32_t d)
 {
 	depth = d > VP_MAX_STACK_DEPTH ? VP_MAX_STACK_DEPTH : d;
 	atomic_store(&next_id, 1);
+	cache_gen++; /* cached ids belong to the previous file */
 	if (!depth)
 		return 0;
 	if (!self_text.lo) {
-		locate((const void *)&stacks__capture, &self_text);
+		locate((const void *)&stacks__capture_at, &self_text);
 		locate((const void *)&unw_backtrace, &unwind_text);
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		const char *env = getenv("VMAPROF_STACK_CACHE");
+		cache_on = !(env && strcmp(env, "0") == 0) && rows_understood();
 	}
 	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
 	void *p = shim__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -180,16 +187,307 @@ static int unwind_allowed(void)
 	return sc__ok(SC_RT_SIGPROCMASK) && sc__ok(SC_MMAP);
 }
 
-uint32_t stacks__capture(void)
+/* ---- The stack cache ----
+ *
+ * unw_backtrace's walk over the program's frames (libunwind 1.6's fast
+ * trace, src/x86_64/Gtrace.c) is a function of three registers at the
+ * program's call into the hook (rip: the return address, rsp: the hook's
+ * CFA, rbp) and of the memory it reads, provided every frame it walks is a
+ * "standard" one: CFA = rsp or rbp + constant, return address at CFA-8,
+ * rbp unchanged or reloaded from CFA+constant (libunwind's
+ * tdep_stash_frame). For such frames, given the same registers, the same
+ * rule (fixed by the ip) computes the same CFA and so reads the same two
+ * slots; if those hold the same values, the next frame starts from the
+ * same registers, and by induction the whole walk, where it stops
+ * included, is the same.
+ *
+ * So on a miss the walk is repeated frame by frame with a cursor, each
+ * frame's rule taken from libunwind's own DWARF parser
+ * (unw_reg_states_iterate; its row layout is checked at start on a probe
+ * function with known CFI below, else the cache stays off), and the stack
+ * is cached only if every frame is standard, no frame is a signal frame,
+ * the walk ends by the depth limit, an undefined return address or a zero
+ * one, and the model reproduces unw_backtrace's ips and libunwind's CFAs
+ * exactly. The entry keeps the three registers and every slot read with
+ * its value; a hit re-reads the slots in walk order (so it reads nothing
+ * the unwinder itself would not) and needs all equal. Anything else
+ * (signal frames, CFA expressions or other base registers, PLT stubs,
+ * frames without unwind info, deeper than CACHE_FRAMES) is unwound every
+ * time as before. VMAPROF_STACK_CACHE=0 turns the cache off (tests compare
+ * both). Like libunwind's own per-thread trace cache it assumes the code
+ * at an address does not change while recording (no JIT, no dlclose then
+ * dlopen of other code at the same address). */
+
+#define CACHE_SETS 4 /* of 2 entries: one call site reached from two callers at the same sp */
+#define CACHE_FRAMES 16
+#define CACHE_SLOTS (2 * CACHE_FRAMES)
+
+struct cslot {
+	uintptr_t addr, val;
+};
+
+struct centry {
+	uintptr_t ip, sp, bp;
+	uint32_t gen, id;
+	uint32_t nslots, _pad;
+	struct cslot slot[CACHE_SLOTS];
+};
+
+static __thread struct centry tcache[CACHE_SETS][2] __attribute__((tls_model("initial-exec")));
+static __thread uint8_t tcache_last[CACHE_SETS] __attribute__((tls_model("initial-exec")));
+/* libunwind 1.6's dwarf_reg_state_t, as unw_reg_states_iterate passes it
+ * (include/dwarf.h; 17 preserved registers on x86-64 plus the CFA's
+ * register and offset columns). Checked against a probe at start. */
+#define RS_COLS 19
+#define COL_CFA_REG 17
+#define COL_CFA_OFF 18
+enum { W_UNDEF, W_SAME, W_CFAREL, W_REG, W_EXPR, W_VAL_EXPR };
+struct rs16 {
+	unw_word_t ret_addr_column;
+	char where[RS_COLS];
+	unw_word_t val[RS_COLS];
+};
+
+struct row_query {
+	unw_word_t ip;
+	int found, bad;
+	struct rs16 rs;
+};
+
+static int row_cb(void *token, void *data, size_t size, unw_word_t start, unw_word_t end)
 {
-	if (!depth || !table || !unwind_allowed())
+	struct row_query *q = token;
+	if (size != sizeof(struct rs16)) {
+		q->bad = 1;
+		return 0;
+	}
+	if (q->ip >= start && q->ip < end) {
+		memcpy(&q->rs, data, sizeof(q->rs));
+		q->found = 1;
+	}
+	return 0;
+}
+
+/* The row in force at `ip` of the procedure the cursor is in (a copy of
+ * it is used: the iteration changes the cursor's state). */
+static int row_at(const unw_cursor_t *c, unw_word_t ip, struct rs16 *out)
+{
+	unw_cursor_t cc = *c;
+	struct row_query q = { .ip = ip };
+	if (unw_reg_states_iterate(&cc, row_cb, &q) < 0 || q.bad || !q.found)
+		return -1;
+	*out = q.rs;
+	return 0;
+}
+
+/* A function never called, whose CFI is known: push rbp; mov rsp, rbp. */
+__asm__(".text\n"
+	".type vp_cfi_probe, @function\n"
+	"vp_cfi_probe:\n"
+	".cfi_startproc\n"
+	"push %rbp\n"
+	".cfi_def_cfa_offset 16\n"
+	".cfi_offset %rbp, -16\n"
+	"vp_cfi_probe_pushed:\n"
+	"mov %rsp, %rbp\n"
+	".cfi_def_cfa_register %rbp\n"
+	"vp_cfi_probe_body:\n"
+	"nop\n"
+	"nop\n"
+	"pop %rbp\n"
+	".cfi_def_cfa %rsp, 8\n"
+	"ret\n"
+	".cfi_endproc\n"
+	".size vp_cfi_probe, .-vp_cfi_probe\n");
+extern const char vp_cfi_probe_pushed[] __attribute__((visibility("hidden")));
+extern const char vp_cfi_probe_body[] __attribute__((visibility("hidden")));
+
+static int probe_row(unw_word_t at, struct rs16 *rs)
+{
+	unw_context_t uc;
+	memset(&uc, 0, sizeof(uc));
+	/* init_local (not SIGNAL_FRAME): rows are looked up at ip-1 */
+	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(at + 1);
+	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)&uc;
+	unw_cursor_t c;
+	if (unw_init_local(&c, &uc) < 0)
+		return -1;
+	return row_at(&c, at, rs);
+}
+
+/* Does libunwind hand us rows in the layout assumed above? */
+static int rows_understood(void)
+{
+	struct rs16 a, b;
+	if (probe_row((unw_word_t)(uintptr_t)vp_cfi_probe_pushed, &a) < 0 ||
+	    probe_row((unw_word_t)(uintptr_t)vp_cfi_probe_body, &b) < 0)
+		return 0;
+	return a.ret_addr_column == 16 && b.ret_addr_column == 16 &&
+	       a.where[COL_CFA_REG] == W_REG && a.val[COL_CFA_REG] == UNW_X86_64_RSP &&
+	       a.val[COL_CFA_OFF] == 16 && a.where[UNW_X86_64_RBP] == W_CFAREL &&
+	       (int64_t)a.val[UNW_X86_64_RBP] == -16 && a.where[16] == W_CFAREL &&
+	       (int64_t)a.val[16] == -8 && b.where[COL_CFA_REG] == W_REG &&
+	       b.val[COL_CFA_REG] == UNW_X86_64_RBP && b.val[COL_CFA_OFF] == 16 &&
+	       b.where[UNW_X86_64_RBP] == W_CFAREL && (int64_t)b.val[UNW_X86_64_RBP] == -16 &&
+	       b.where[UNW_X86_64_RSP] == W_SAME;
+}
+
+static int small(unw_word_t v, int64_t lim)
+{
+	int64_t x = (int64_t)v;
+	return x > -lim && x < lim;
+}
+
+/* libunwind's standard frame, stricter: rbp saved at CFA+k or unchanged,
+ * rsp unchanged (the new rsp is the CFA). Returns 1 if so, 2 if the
+ * return address is undefined (the outermost frame), 0 otherwise. */
+static int standard(const struct rs16 *rs)
+{
+	if (rs->ret_addr_column != 16)
+		return 0;
+	if (rs->where[16] == W_UNDEF)
+		return 2;
+	return rs->where[COL_CFA_REG] == W_REG &&
+	       (rs->val[COL_CFA_REG] == UNW_X86_64_RSP || rs->val[COL_CFA_REG] == UNW_X86_64_RBP) &&
+	       small(rs->val[COL_CFA_OFF], 1 << 28) && rs->where[16] == W_CFAREL &&
+	       (int64_t)rs->val[16] == -8 && rs->where[UNW_X86_64_RSP] == W_SAME &&
+	       (rs->where[UNW_X86_64_RBP] == W_SAME ||
+		(rs->where[UNW_X86_64_RBP] == W_CFAREL && small(rs->val[UNW_X86_64_RBP], 1 << 14) &&
+		 (int64_t)rs->val[UNW_X86_64_RBP] != -1));
+}
+
+static inline unsigned set_of(uintptr_t ip, uintptr_t sp)
+{
+	return (unsigned)(((ip ^ (sp >> 4)) * 0x9e3779b97f4a7c15ull) >> (64 - 2));
+}
+
+_Static_assert(CACHE_SETS == 4, "set_of() takes the top 2 bits");
+
+/* Prove the walk from (ip, sp, bp) yields ips[0, n) and where it stops (n
+ * < depth: it ended there); fill e on success. Runs on a miss only. */
+static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip, uintptr_t sp,
+						 uintptr_t bp, void *const *ips, int n, uint32_t id)
+{
+	e->ip = 0;
+	if (n <= 0 || n > CACHE_FRAMES || (uintptr_t)ips[0] != ip)
+		return;
+	unw_context_t uc;
+	unw_cursor_t c;
+	if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+		return;
+	/* to the program's frame: the one whose ip and CFA are the hook's
+	 * return address and CFA, and whose rbp is the hook's saved one */
+	unw_word_t r;
+	int k = 0;
+	for (;; k++) {
+		if (k > SKIP_MAX + 2 || unw_get_reg(&c, UNW_REG_IP, &r) < 0)
+			return;
+		if (r == ip)
+			break;
+		if (unw_step(&c) <= 0)
+			return;
+	}
+	if (unw_get_reg(&c, UNW_REG_SP, &r) < 0 || r != sp ||
+	    unw_get_reg(&c, UNW_X86_64_RBP, &r) < 0 || r != bp)
+		return;
+	uintptr_t rip = ip, rsp = sp, rbp = bp;
+	uint32_t ns = 0;
+	for (int i = 0; i < n; i++) {
+		if (rip != (uintptr_t)ips[i] || unw_is_signal_frame(&c) != 0)
+			return;
+		if (i == n - 1 && n == (int)depth)
+			break; /* truncated by the depth limit: nothing more read */
+		struct rs16 rs;
+		if (row_at(&c, rip - 1, &rs) < 0)
+			return;
+		int kind = standard(&rs);
+		if (kind == 2) {
+			if (i == n - 1)
+				break; /* the outermost frame: libunwind stops here */
+			return;
+		}
+		if (!kind || ns + 2 > CACHE_SLOTS)
+			return;
+		uintptr_t cfa = (rs.val[COL_CFA_REG] == UNW_X86_64_RSP ? rsp : rbp) +
+				(uintptr_t)rs.val[COL_CFA_OFF];
+		if (i < n - 1) {
+			/* libunwind's DWARF walk must agree before we read */
+			if (unw_step(&c) <= 0 || unw_get_reg(&c, UNW_REG_SP, &r) < 0 || r != cfa)
+				return;
+		}
+		uintptr_t ra = *(const uintptr_t *)(cfa - 8);
+		e->slot[ns++] = (struct cslot){ cfa - 8, ra };
+		if (rs.where[UNW_X86_64_RBP] == W_CFAREL) {
+			uintptr_t at = cfa + (uintptr_t)rs.val[UNW_X86_64_RBP];
+			rbp = *(const uintptr_t *)at;
+			e->slot[ns++] = (struct cslot){ at, rbp };
+		}
+		rsp = cfa;
+		rip = ra;
+		if (i == n - 1) {
+			if (rip != 0)
+				return; /* it stopped for a reason we do not model */
+		} else if (rip < 0x4000) {
+			return;
+		}
+	}
+	e->sp = sp;
+	e->bp = bp;
+	e->gen = cache_gen;
+	e->id = id;
+	e->nslots = ns;
+	e->ip = ip;
+}
+
+static inline int cache_hit(const struct centry *e, uintptr_t ip, uintptr_t sp, uintptr_t bp)
+{
+	if (e->ip != ip || e->sp != sp || e->bp != bp || e->gen != cache_gen)
+		return 0;
+	for (uint32_t i = 0; i < e->nslots; i++)
+		if (*(const volatile uintptr_t *)e->slot[i].addr != e->slot[i].val)
+			return 0;
+	return 1;
+}
+
+/* The miss path: unwind (only where libunwind's own system calls are
+ * allowed), intern, and try to cache the result in e (NULL: no cache). */
+static __attribute__((noinline)) uint32_t capture_slow(struct centry *e, uintptr_t ip,
+							 uintptr_t sp, uintptr_t bp)
+{
+	if (!unwind_allowed())
 		return 0;
 	void *buf[VP_MAX_STACK_DEPTH + SKIP_MAX];
 	int n = unw_backtrace(buf, (int)depth + SKIP_MAX);
 	int skip = 0;
 	while (skip < n && in_text(&self_text, (uintptr_t)buf[skip]))
 		skip++;
-	return intern(buf + skip, n - skip);
+	uint32_t id = intern(buf + skip, n - skip);
+	if (e && id) {
+		int m = n - skip > (int)depth ? (int)depth : n - skip;
+		cache_fill(e, ip, sp, bp, buf + skip, m, id);
+	}
+	return id;
+}
+
+/* A hit makes no system call and reads only the slots the unwinder would
+ * read, so it needs no unwind_allowed(). */
+uint32_t stacks__capture_at(void *const *fp)
+{
+	if (!depth || !table)
+		return 0;
+	uintptr_t ip = (uintptr_t)fp[1], sp = (uintptr_t)(fp + 2), bp = (uintptr_t)fp[0];
+	if (!cache_on || in_text(&self_text, ip))
+		return capture_slow(NULL, ip, sp, bp);
+	unsigned set = set_of(ip, sp);
+	struct centry *s = tcache[set];
+	unsigned last = tcache_last[set] & 1u, other = last ^ 1u;
+	if (cache_hit(&s[last], ip, sp, bp))
+		return s[last].id;
+	/* a hit on the other entry makes it the last used; a miss refills it */
+	tcache_last[set] = (uint8_t)other;
+	if (cache_hit(&s[other], ip, sp, bp))
+		return s[other].id;
+	return capture_slow(&s[other], ip, sp, bp);
 }
 
 /* The fast path: unw_backtrace from here walks through the signal frame

@@ -17,7 +17,13 @@
 /* Set the depth (0 = off) and map a fresh table. 0 or -errno. Called at
  * start and again in a fork child (ids restart with the child's file). */
 int stacks__init(uint32_t depth);
-uint32_t stacks__capture(void);
+/* The hook's own frame pointer (`fp`: __builtin_frame_address(0) in the
+ * exported function the program called; fp[0] is the program's rbp, fp[1]
+ * its return address) lets a per-thread cache prove an unchanged stack
+ * without unwinding it (stacks.c, "The stack cache"). Called from a helper
+ * whose caller is not the program, the cache simply stays unused. */
+uint32_t stacks__capture_at(void *const *fp);
+#define stacks__capture() stacks__capture_at((void *const *)__builtin_frame_address(0))
 /* In a signal handler: the stack of the interrupted code, from the
  * handler's ucontext (`ip`: its instruction pointer). */
 uint32_t stacks__capture_context(void *uc, uint64_t ip);

@@ -9,13 +9,27 @@
  *
  * Segments get their blocks with fallocate first: a store into a shared
  * page with no block behind it (disk or tmpfs full) raises SIGBUS in the
- * traced program. Then MADV_POPULATE_WRITE faults the whole segment in with
- * one system call: left to fault on first store, a shared file page costs
- * one exception each (10-20 us in our VMs, ~400 ns per record, measured:
- * W1 of bench/run.py 5500 ns/pair against 4885 populated). Populated pages
- * count in the process's min_flt but reach no fault tracepoint, so their
- * number travels in the segment's VP_REC_INTERNAL record (`populated`) and
- * the analyzer sets them beside the kernel's counters.
+ * traced program. Then MADV_POPULATE_WRITE faults the range in with one
+ * system call: left to fault on first store, a shared file page costs one
+ * exception each (10-20 us in our VMs, ~400 ns per record, measured: W1 of
+ * bench/run.py 5500 ns/pair against 4885 populated). Populated pages count
+ * in the process's min_flt but reach no fault tracepoint, so their number
+ * travels in a VP_REC_INTERNAL record (`populated`) and the analyzer sets
+ * them beside the kernel's counters.
+ *
+ * Growth (record.h: VP_SEG_STEP): most process images of a build or a shell
+ * script write a few KiB in all, so the first segment does not get its
+ * 1 MiB at once. Its whole 1 MiB is mapped (address space only; no page of
+ * it is touched before it has a block), but blocks and populated pages go
+ * only to its first GROW_FIRST bytes; a reservation reaching past lim[0]
+ * doubles it (fallocate + MADV_POPULATE_WRITE of the new part, under
+ * map_lock, before anyone stores there), up to the whole segment: at most
+ * 6 steps, each needing the file reopened (the broker: ~50-100 us). Later
+ * segments (a program that wrote 1 MiB writes more) get the whole segment
+ * at once, as before. A step that fails (disk full) stops recording like a
+ * segment that cannot be created: the reservations past lim are counted as
+ * lost, and the file is left ending at the old step (a reader takes that
+ * as the writer's stop, not as a truncated file).
  *
  * Where the file comes from: the recorder's broker (vmaprof/broker.h) when
  * VMAPROF_BROKER names one -- it creates the file 0600 in the 0700 trace
@@ -84,7 +98,12 @@ static struct {
 	char *_Atomic seg[MAX_SEGS];
 	_Atomic uint32_t seg_state[MAX_SEGS];
 	_Atomic uint64_t done[MAX_SEGS];
+	/* bytes from the start of segment k with blocks and populated pages:
+	 * nothing is stored at or past lim[k] (growth, above) */
+	_Atomic uint32_t lim[MAX_SEGS];
 } w;
+
+#define GROW_FIRST VP_SEG_STEP /* segment 0 starts with 16 KiB */
 
 int writer__active(void)
 {
@@ -239,23 +258,36 @@ static int grow_file(int fd, uint64_t off, uint64_t len)
 	return 1;
 }
 
-/* Map [off, off+len) shared and writable and write-fault every page now
- * (also the guard where blocks could not be reserved: a full disk fails
- * here, not as SIGBUS in the program later). *populated gets the number of
- * pages faulted in. NULL on failure, nothing mapped. */
-static void *map_range(int fd, uint64_t off, size_t len, uint32_t *populated)
+/* Write-fault [p, p+len) of a shared file mapping now (also the guard
+ * where blocks could not be reserved: a full disk fails here, not as
+ * SIGBUS in the program later). *populated gets the number of pages
+ * faulted in. 0 or -1 (errno set). */
+static int populate(char *p, size_t len, uint32_t *populated)
+{
+	*populated = 0;
+	if (SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) == 0) {
+		/* fresh file range: none of its pages was present */
+		*populated = (uint32_t)(len / (size_t)sysconf(_SC_PAGESIZE));
+		return 0;
+	}
+	/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14): the pages
+	 * fault in on first store, where the collector sees them */
+	return errno == EINVAL ? 0 : -1;
+}
+
+/* Map `len` bytes of the file from `off` shared and writable and populate
+ * the first `fill` of them (the rest is not touched until it has blocks).
+ * NULL on failure, nothing mapped. */
+static void *map_range(int fd, uint64_t off, size_t len, size_t fill, uint32_t *populated)
 {
 	*populated = 0;
 	void *p = shim__real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return NULL;
-	if (SYS3(SYS_madvise, p, len, MADV_POPULATE_WRITE) == 0) {
-		/* fresh file range: none of its pages was present */
-		*populated = (uint32_t)(len / (size_t)sysconf(_SC_PAGESIZE));
-	} else if (errno != EINVAL) {
-		/* EINVAL: a kernel without MADV_POPULATE_WRITE (< 5.14): the
-		 * pages fault in on first store, where the collector sees them */
+	if (populate(p, fill, populated) < 0) {
+		int e = errno;
 		shim__real_munmap(p, len);
+		errno = e;
 		return NULL;
 	}
 	return p;
@@ -268,6 +300,56 @@ static int reopen(void)
 		return broker__request(VP_BROKER_REOPEN, 0, w.name, NULL, 0);
 	int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
 	return fd < 0 ? -errno : fd;
+}
+
+static uint64_t file_end; /* the file's length as the writer grew it */
+
+/* Under map_lock, with fd open on the file: give [off, off+len) blocks.
+ * A failure leaves the file as long as before (a file system that
+ * allocated part of the range before running out keeps it otherwise:
+ * ext4 does), so it still ends at a step boundary (record.h:
+ * VP_SEG_STEP). grow_file's answer: 0, 1 (blocks not reserved: the
+ * populate is the guard) or -errno. */
+static int grow_locked(int fd, uint64_t off, uint64_t len)
+{
+	int r = grow_file(fd, off, len);
+	if (r >= 0) {
+		if (off + len > file_end)
+			file_end = off + len;
+		return r;
+	}
+	struct stat sb;
+	if (sc__ok(SC_FSTAT) && sc__ok(SC_FTRUNCATE) && fstat(fd, &sb) == 0 &&
+	    (uint64_t)sb.st_size > file_end)
+		(void)!ftruncate(fd, (off_t)file_end);
+	return r;
+}
+
+/* Segment k's first blocks and mapping, from fd (not closed here): its
+ * whole VP_SEG_SIZE is mapped, the first `fill` bytes backed and populated.
+ * NULL (errno, *why set) on failure. */
+static char *seg_create(int fd, uint32_t k, uint32_t fill, uint32_t *pop, uint32_t *why)
+{
+	/* Grow the file only under the lock: with the ftruncate fallback,
+	 * two threads extending for different segments must never shrink
+	 * it (SIGBUS). */
+	while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
+		sched_yield();
+	uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
+	int grown = grow_locked(fd, off, fill);
+	atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
+	*pop = 0;
+	if (grown < 0) {
+		*why = VP_DIS_EXTEND;
+		return NULL;
+	}
+	char *p = map_range(fd, off, VP_SEG_SIZE, fill, pop);
+	if (!p) {
+		*why = VP_DIS_MAP;
+		return NULL;
+	}
+	atomic_store_explicit(&w.lim[k], fill, memory_order_release);
+	return p;
 }
 
 int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
@@ -290,13 +372,21 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 		if (fd < 0)
 			return berr == -EPERM ? berr : -errno;
 	}
-	int err = grow_file(fd, 0, VP_HEADER_SIZE);
+	file_end = 0;
+	int err = grow_locked(fd, 0, VP_HEADER_SIZE);
 	uint32_t hpop = 0;
-	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, &hpop);
+	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, VP_HEADER_SIZE, &hpop);
 	if (err > 0)
 		err = 0;
 	if (!h && !err)
 		err = -errno;
+	/* Segment 0 from the same descriptor: a reopen (a broker round trip)
+	 * saved for every process image. If it fails, the first record
+	 * tries again (seg_get) and stops recording with the reason. */
+	char *s0 = NULL;
+	uint32_t s0pop = 0, s0why = 0;
+	if (!err)
+		s0 = seg_create(fd, 0, GROW_FIRST, &s0pop, &s0why);
 	close(fd);
 	if (err) {
 		if (!via_broker)
@@ -321,8 +411,14 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 	hdr->flags = VP_FH_SEGSUM;
 	/* magic last: a reader seeing it sees the rest */
 	atomic_store_explicit((_Atomic uint64_t *)&hdr->magic, VP_MAGIC, memory_order_release);
+	if (s0) {
+		atomic_store_explicit(&w.seg[0], s0, memory_order_relaxed);
+		atomic_store_explicit(&w.seg_state[0], SEG_MAPPED, memory_order_release);
+	}
 	atomic_store(&w.active, 1);
 	shim__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0, hpop);
+	if (s0)
+		shim__note_internal(s0, VP_SEG_SIZE, VP_INT_TRACE, 0, s0pop);
 	return 0;
 }
 
@@ -352,25 +448,15 @@ static char *seg_get(uint32_t k)
 			disable_seccomp(sc_nr, sc_act);
 			return NULL;
 		}
-		/* Grow the file only under the lock: with the ftruncate
-		 * fallback, two threads extending for different segments must
-		 * never shrink it (SIGBUS). */
-		while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
-			sched_yield();
-		uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
+		/* segment 0 grows (above); a later one is wanted whole */
+		uint32_t fill = k ? VP_SEG_SIZE : GROW_FIRST, pop = 0, why = VP_DIS_REOPEN;
 		int fd = reopen();
-		int grown = fd >= 0 ? grow_file(fd, off, VP_SEG_SIZE) : fd;
-		int ok = grown >= 0;
-		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
-		uint32_t pop = 0;
-		char *p = ok ? map_range(fd, off, VP_SEG_SIZE, &pop) : NULL;
+		char *p = fd >= 0 ? seg_create(fd, k, fill, &pop, &why) : NULL;
 		if (fd >= 0)
 			close(fd);
-		if (!p)
-			p = MAP_FAILED;
-		if (p == MAP_FAILED) {
+		if (!p) {
 			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
-			disable(ok ? VP_DIS_MAP : fd < 0 ? VP_DIS_REOPEN : VP_DIS_EXTEND);
+			disable(why);
 			return NULL;
 		}
 		atomic_store_explicit(&w.seg[k], p, memory_order_relaxed);
@@ -383,6 +469,68 @@ static char *seg_get(uint32_t k)
 	while ((st = atomic_load_explicit(&w.seg_state[k], memory_order_acquire)) == SEG_MAPPING)
 		sched_yield();
 	return st == SEG_MAPPED ? atomic_load_explicit(&w.seg[k], memory_order_relaxed) : NULL;
+}
+
+/* Make the first `need` bytes of mapped segment k (base p) safe to store
+ * into: double lim[k] until it covers them (file comment: Growth). 0, or
+ * -1 when recording stopped (the caller counts its record as lost). */
+static int seg_grow(uint32_t k, char *p, uint32_t need)
+{
+	if (__builtin_expect(atomic_load_explicit(&w.lim[k], memory_order_acquire) >= need, 1))
+		return 0;
+	static const enum sc_call via_broker[] = {
+		SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG, SC_CLOSE, SC_FALLOCATE,
+		SC_MADVISE, SC_N
+	};
+	static const enum sc_call by_path[] = {
+		SC_OPENAT, SC_CLOSE, SC_FALLOCATE, SC_MADVISE, SC_N
+	};
+	int sc_nr;
+	uint32_t sc_act;
+	while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
+		sched_yield();
+	uint32_t cur = atomic_load_explicit(&w.lim[k], memory_order_relaxed);
+	if (cur >= need) {
+		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
+		return 0;
+	}
+	if (!writer__active()) {
+		/* an earlier step failed: no more system calls */
+		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
+		return -1;
+	}
+	if (!sc__all_ok(w.via_broker ? via_broker : by_path, &sc_nr, &sc_act)) {
+		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
+		disable_seccomp(sc_nr, sc_act);
+		return -1;
+	}
+	uint32_t to = cur ? cur : GROW_FIRST;
+	while (to < need)
+		to *= 2;
+	if (to > VP_SEG_SIZE)
+		to = VP_SEG_SIZE;
+	uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
+	uint32_t why = VP_DIS_REOPEN, pop = 0;
+	int fd = reopen(), ok = 0;
+	if (fd >= 0) {
+		why = VP_DIS_EXTEND;
+		if (grow_locked(fd, off + cur, to - cur) >= 0) {
+			why = VP_DIS_MAP;
+			ok = populate(p + cur, to - cur, &pop) == 0;
+		}
+		close(fd);
+	}
+	if (ok)
+		atomic_store_explicit(&w.lim[k], to, memory_order_release);
+	atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
+	if (!ok) {
+		disable(why);
+		return -1;
+	}
+	/* the populated pages, for the analyzer (the segment's start: the
+	 * same shim mapping) */
+	shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
+	return 0;
 }
 
 static void seg_done(uint32_t k, uint32_t bytes)
@@ -427,17 +575,22 @@ struct vp_rec *writer__reserve(uint32_t size, uint32_t *seg)
 		uint32_t k = (uint32_t)k64, in = (uint32_t)(off % VP_SEG_SIZE);
 		char *base = seg_get(k);
 		if (in + size <= USABLE) {
-			if (!base)
+			if (!base || seg_grow(k, base, in + size) < 0)
 				goto lost; /* the bytes stay a hole; readers skip it */
 			struct vp_rec *r = (struct vp_rec *)(base + in);
 			r->size = size;
 			*seg = k;
 			return r;
 		}
-		/* The range reaches into the segment's trailer: pad what is
-		 * left before it (at least 8 bytes, all sizes are multiples of
-		 * 8); its bytes in the trailer are only counted as done. */
-		if (base && in < USABLE) {
+		/* The range reaches into the segment's trailer: the segment is
+		 * about to complete, so it gets its last blocks now (its
+		 * completer writes the trailer). Pad what is left before the
+		 * trailer (at least 8 bytes, all sizes are multiples of 8); its
+		 * bytes in the trailer are only counted as done. A segment
+		 * whose last step failed is never counted complete: nobody
+		 * writes a trailer into pages without blocks. */
+		int whole = base && seg_grow(k, base, VP_SEG_SIZE) == 0;
+		if (whole && in < USABLE) {
 			struct vp_rec *r = (struct vp_rec *)(base + in);
 			r->size = USABLE - in;
 			r->flags = 0;
@@ -445,23 +598,25 @@ struct vp_rec *writer__reserve(uint32_t size, uint32_t *seg)
 					      memory_order_release);
 		}
 		if (in + size <= VP_SEG_SIZE) {
-			seg_done(k, size);
+			if (whole)
+				seg_done(k, size);
 			continue;
 		}
 		uint32_t spill = in + size - VP_SEG_SIZE; /* bytes in segment k+1 */
-		seg_done(k, VP_SEG_SIZE - in);
+		if (whole)
+			seg_done(k, VP_SEG_SIZE - in);
 		/* The spill bytes in k+1 are reserved but unusable: account them
 		 * as done so k+1 still completes, and mark them as a pad. */
 		if (k + 1 < MAX_SEGS) {
 			char *next = seg_get(k + 1);
-			if (next) {
+			if (next && seg_grow(k + 1, next, spill) == 0) {
 				struct vp_rec *r = (struct vp_rec *)next;
 				r->size = spill;
 				r->flags = 0;
 				atomic_store_explicit((_Atomic uint16_t *)&r->type, VP_REC_PAD,
 						      memory_order_release);
+				seg_done(k + 1, spill);
 			}
-			seg_done(k + 1, spill);
 		}
 	}
 lost:
@@ -495,6 +650,7 @@ void writer__forget(void)
 		atomic_store(&w.seg[k], NULL);
 		atomic_store(&w.seg_state[k], SEG_NONE);
 		atomic_store(&w.done[k], 0);
+		atomic_store(&w.lim[k], 0);
 	}
 	if (w.hdr)
 		shim__real_munmap(w.hdr, VP_HEADER_SIZE);
@@ -502,4 +658,5 @@ void writer__forget(void)
 	w.path[0] = 0;
 	w.name[0] = 0;
 	w.via_broker = 0;
+	file_end = 0;
 }

@@ -6,7 +6,8 @@
  * - A record is in the page cache the moment writer__commit returns, so it
  *   survives SIGKILL, abort and _exit of the traced process.
  * - Lock-free for writers: a reservation is one atomic add on the file
- *   header's `head`; only mapping a new 1 MiB segment takes a spin lock.
+ *   header's `head`; only mapping a new segment, or giving the first one
+ *   its next growth step (writer.c: Growth), takes a spin lock.
  * - Never blocks forever, never allocates with malloc, never touches errno
  *   visible to the caller (callers save/restore errno around it).
  * - On any failure (disk full, mmap refused) recording stops, the reason is

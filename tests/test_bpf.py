@@ -11,7 +11,7 @@ import re
 import subprocess
 import tempfile
 
-from vptest import check, eq, main, record, workload
+from vptest import VMAPROF, check, eq, main, record, workload
 
 W = workload("w_faults")
 WS = workload("w_faults_static")
@@ -143,6 +143,30 @@ def t_no_bpf():
     eq(len(run.preload), 1, "the shim still records")
 
 
+def t_ring_buffer():
+    """--ring-buffer sizes the kernel collector's ring (rounded up to a power
+    of two, said in session.json); bad sizes are refused before anything runs."""
+    n = 2000
+    run = bpf_run([W, "touch", str(n)], args=["--ring-buffer", "1000K"])
+    eq(run.rc, 0, "exit status")
+    eq(run.session["collectors"]["bpf"]["ring_buffer_bytes"], 1 << 20, "rounded up to 1 MiB")
+    eq(run.session["collectors"]["bpf"]["lost"], 0, "nothing lost")
+    lo, size = region_of(run.stdout)
+    eq(len(faults_in(run, root_pid(run), lo, size)), n, "every first touch recorded")
+    check_counters(run)
+    dflt = bpf_run([W, "touch", "10"])
+    eq(dflt.session["collectors"]["bpf"]["ring_buffer_bytes"], 8 << 20, "default 8 MiB")
+    for bad in ("12x", "0", "-1M", "2G", "1k", ""):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "rec")
+            p = subprocess.run([VMAPROF, "record", "-o", out,
+                                "--ring-buffer", bad, "--", "true"],
+                               capture_output=True, text=True, timeout=60)
+            eq(p.returncode, 2, f"--ring-buffer {bad!r} refused: {p.stderr}")
+            check("--ring-buffer must be" in p.stderr, f"says why: {p.stderr}")
+            check(not os.path.exists(out), "nothing recorded")
+
+
 def t_counters_python():
     run = bpf_run(["python3", "-c", "import json, re; print(len(json.dumps(list(range(100000)))))"])
     eq(run.rc, 0, "exit status")
@@ -159,8 +183,153 @@ def t_counters_gcc():
     check(check_counters(run) >= 3, "gcc, cc1, as, ld compared")
 
 
+def tracepoints(f):
+    """Run test f with the per-syscall tracepoint hooks chosen."""
+    def run():
+        os.environ["VMAPROF_SYSCALL_HOOKS"] = "tracepoints"
+        try:
+            f()
+        finally:
+            del os.environ["VMAPROF_SYSCALL_HOOKS"]
+    run.__doc__ = f.__doc__
+    return run
+
+
+def t_raw_fallback():
+    """Where the per-syscall tracepoints cannot be attached, the raw
+    sys_enter/sys_exit ones take over, say so, and count the same."""
+    os.environ["VMAPROF_SYSCALL_HOOKS"] = "raw"
+    try:
+        run = bpf_run([W, "populate", "200"])
+        run2 = bpf_run([W, "vmwrite", "100"])
+    finally:
+        del os.environ["VMAPROF_SYSCALL_HOOKS"]
+    b = run.session["collectors"]["bpf"]
+    eq(b["syscall_hooks"], "raw", "hooked through the raw tracepoints")
+    check("VMAPROF_SYSCALL_HOOKS" in b["syscall_hooks_reason"], "the reason is given")
+    eq(run.rc, 0, "exit status")
+    pid = root_pid(run)
+    lo, size = region_of(run.stdout)
+    mm = [r for r in run.bpf.of("mem", pid=pid, call="mmap") if r["ret"] == lo]
+    eq(len(mm), 1, "the region's mmap seen by the kernel side")
+    pop = [r for r in run.bpf.of("sysfaults", pid=pid) if r["nr"] == 9]
+    eq(sum(r["faults"] for r in pop), 200, "MAP_POPULATE's faults, with its syscall number")
+    check_counters(run)
+    eq(run2.rc, 0, "exit status")
+    pid = root_pid(run2)
+    vw = [r for r in run2.bpf.of("sysfaults", pid=pid) if r["nr"] == 311]
+    eq(sum(r["faults"] for r in vw), 100, "process_vm_writev's faults, with its number")
+    check_counters(run2)
+
+
+@tracepoints
+def t_populate_hooked():
+    """The populating calls keep their own SYSFAULTS records under the
+    per-syscall tracepoints (and nothing is left to the balance)."""
+    run = bpf_run([W, "populate", "200"])
+    eq(run.rc, 0, "exit status")
+    eq(run.session["collectors"]["bpf"]["syscall_hooks"], "tracepoints", "per-syscall hooks")
+    pid = root_pid(run)
+    pop = [r for r in run.bpf.of("sysfaults", pid=pid) if r["nr"] == 9]
+    eq(sum(r["faults"] for r in pop), 200, "MAP_POPULATE's faults, with its syscall number")
+    check_counters(run)
+
+
+def t_switch():
+    """By default a recording starts on the raw pair and switches to the
+    per-syscall tracepoints after a delay (here 300 ms): every mmap of a
+    loop that runs across the switch is recorded once, and the counters
+    still add up exactly."""
+    n = 20000
+    os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = "300"
+    try:
+        run = bpf_run([W, "reuse", str(n)])
+    finally:
+        del os.environ["VMAPROF_SYSCALL_SWITCH_MS"]
+    eq(run.rc, 0, "exit status")
+    eq(run.session["collectors"]["bpf"]["syscall_hooks"], "raw then tracepoints", "switched")
+    pid = root_pid(run)
+    lo = int(re.search(r"reuse 0x([0-9a-f]+)", run.stdout).group(1), 16)
+    mm = [r for r in run.bpf.of("mem", pid=pid, call="mmap") if r["ret"] == lo]
+    um = [r for r in run.bpf.of("mem", pid=pid, call="munmap") if r["addr"] == lo]
+    eq((len(mm), len(um)), (n, n), "every mmap and munmap of the loop, once")
+    eq(len(faults_in(run, pid, lo, 4096)), n, "one fault per mapping")
+    check_counters(run)
+
+
+@tracepoints
+def t_untraced_syscalls():
+    """The collector's syscall programs run for the traced tree's memory
+    calls, not for every system call on the machine: an untraced dd making
+    1M read/write calls during the recording runs none of them (other
+    processes' mmaps etc. still do: the bound leaves room for a busy host)."""
+    calls = 1_000_000
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "rec")
+        rec = subprocess.Popen([os.environ.get("VMAPROF", "vmaprof"), "record", "--bpf-stats",
+                                "-o", out, "--", "sh", "-c", "echo holding; read x"],
+                               stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # wait until the command runs (it prints once traced), then make the calls
+        line = rec.stdout.readline()
+        check(line.startswith(b"holding"), f"workload started: {line!r}")
+        dd = subprocess.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=1",
+                             f"count={calls // 2}"], capture_output=True)
+        eq(dd.returncode, 0, "dd exit status")
+        rec.communicate(b"x\n")
+        eq(rec.returncode, 0, "record exit status")
+        sess = json.load(open(os.path.join(out, "session.json")))
+    b = sess["collectors"]["bpf"]
+    if not b["active"]:
+        print(f"SKIP: kernel collector unavailable here: {b.get('reason')}")
+        raise SystemExit(77)
+    progs = {p["name"]: p["run_cnt"] for p in b["programs"]}
+    runs = progs.get("sc_enter", 0) + progs.get("sys_enter", 0)
+    print(f"syscall hooks {b['syscall_hooks']} ({b.get('syscall_hooks_reason')}): "
+          f"{runs} entry runs during {calls} untraced calls")
+    eq(b["syscall_hooks"], "tracepoints", "hooked through per-syscall tracepoints")
+    check(runs < calls // 2, f"entry program ran {runs} times: not for every system call")
+
+
+@tracepoints
+def t_unhooked_sysfaults():
+    """Faults an unhooked system call made without fault events
+    (process_vm_writev into fresh pages) are balanced at the next hooked
+    event or exit: exactly n, and every process's counters still add up."""
+    n = 300
+    run = bpf_run([W, "vmwrite", str(n)])
+    eq(run.rc, 0, "exit status")
+    pid = root_pid(run)
+    lo, size = region_of(run.stdout)
+    eq(faults_in(run, pid, lo, size), [], "no fault events in the region")
+    unhooked = [r for r in run.bpf.of("sysfaults", pid=pid) if r["nr"] in (0xffffffff, 311)]
+    eq(sum(r["faults"] for r in unhooked), n, "faults made by process_vm_writev")
+    check_counters(run)
+
+
+@tracepoints
+def t_fault_end():
+    """A user fault ends when the kernel has handled it, not at the next
+    hooked call: the page cache a read(2) allocates right after it (no
+    hooked call in between) is not charged to it."""
+    n = 64
+    run = bpf_run([W, "faultread", str(n), os.path.dirname(os.path.abspath(W))])
+    eq(run.rc, 0, "exit status")
+    cold = int(re.search(r"cold (\d+)", run.stdout).group(1))
+    eq(cold, n, "the file left the page cache (a file system that can drop it)")
+    lo, size = region_of(run.stdout)
+    f = faults_in(run, root_pid(run), lo, size)
+    eq(len(f), 1, "one fault on the page")
+    eq(f[0]["pages"], 1, "the fault's own page only, not the read's page cache")
+    check_counters(run)
+
+
 if __name__ == "__main__":
     main({
         "static": t_static, "no_preload": t_no_preload, "cow": t_cow, "no_bpf": t_no_bpf,
         "counters_python": t_counters_python, "counters_gcc": t_counters_gcc,
+        "ring_buffer": t_ring_buffer,
+        "untraced_syscalls": t_untraced_syscalls, "unhooked_sysfaults": t_unhooked_sysfaults,
+        "fault_end": t_fault_end, "raw_fallback": t_raw_fallback,
+        "populate_hooked": t_populate_hooked, "switch": t_switch,
     })

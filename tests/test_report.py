@@ -207,8 +207,28 @@ def t_shared():
     # in turn: first touches are `shmem` (not `file`), only the parent's
     # allocate, and no process is charged more faults than the kernel counted.
     n, k = 300, 3
-    for how in ("shared", "memfd"):
-        with Rec([W, how, str(n), str(k)]) as r:
+    import tempfile
+    mnt = tempfile.mkdtemp(prefix="vmaprof-tmpfs-")
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    hows = [("shared", []), ("memfd", [])]
+    if m.returncode == 0:
+        # a tmpfs file whose path says nothing: the kernel side tells
+        hows.append(("tmpfile", [mnt]))
+    else:
+        print(f"SKIP tmpfile: cannot mount a tmpfs ({m.stderr.strip()})")
+    try:
+        for how, extra in hows:
+            t_shared_one(how, n, k, extra)
+    finally:
+        if m.returncode == 0:
+            subprocess.run(["umount", mnt])
+        os.rmdir(mnt)
+
+
+def t_shared_one(how, n, k, extra):
+    if True:
+        with Rec([W, how, str(n), str(k)] + extra) as r:
             r.require_bpf()
             lo, size = region(r.stdout)
             kids = [int(x) for x in re.findall(r"child (\d+)", r.stdout)]
@@ -280,6 +300,30 @@ def t_split():
         for p in pieces:
             eq([f["function"] for f in p["stack"][:2]], ["region", "main"], "pieces keep the stack")
             eq(p["created_ns"], orig["created_ns"], "pieces keep the creation time")
+
+
+def t_churn():
+    # bench/w_churn's loop: 1 MiB mapped, one page written, one read,
+    # unmapped, n times. No VMA info comes with the faults: the analyzer
+    # classifies each from its entry for that one mapping, exactly.
+    n = 400
+    with Rec([W, "churn", str(n)]) as r:
+        r.require_bpf()
+        m = re.search(r"churnzero (-?\d+)", r.stdout)
+        check(m is not None, f"no churnzero in {r.stdout!r}")
+        z = int(m.group(1))
+        check(z in (0, n), f"{z} of {n} reads on the zero page: neither all nor none")
+        vs = [v for v in r.root()["vmas"] if v["end"] - v["start"] == 1 << 20 and v["stack"]
+              and v["stack"][0]["function"] == "region"]
+        eq(sum(v["instances"] for v in vs), n, "one instance per mapping")
+        got = {}
+        for v in vs:
+            for k, x in classes(v).items():
+                got[k] = got.get(k, 0) + x
+        eq(got, {k: x for k, x in (("demand_zero", n + n - z), ("zero_page", z)) if x},
+           "each mapping: a demand-zero write and a zero-page read")
+        eq(sum(v["pages_allocated"] for v in vs), 2 * n - z, "pages allocated")
+        check_totals(r)
 
 
 def t_brk():
@@ -413,6 +457,61 @@ def t_shim_only():
               f"largest mappings by call site:\n{r.stderr}")
 
 
+def t_inherited_unused():
+    # Children that exec after a fork: the parent's mappings each child holds
+    # from fork to exec and drops untouched are counted in its
+    # inherited_unused, not listed; what it wrote to before its exec (Python
+    # runs between the fork and the exec) stays an entry; --every-vma lists
+    # them all. Nothing else moves.
+    prog = ("import os\n"
+            "for i in range(3):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        os.execv('/bin/true', ['true'])\n"
+            "    os.waitpid(pid, 0)\n")
+    with Recording(["python3", "-c", prog], args=["--every-vma"]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "exit status")
+        folded = os.path.join(r.tmp, "folded.json")
+        p = subprocess.run([VMAPROF, "report", r.dir, "-o", folded], capture_output=True,
+                           text=True)
+        eq(p.returncode, 0, f"report: {p.stderr}")
+        validate_report(folded)
+        shown = {q["pid"]: q for q in json.load(open(folded))["processes"]}
+        referenced = {(e["inherited_from"]["pid"], e["inherited_from"]["vma"])
+                      for q in r.procs for e in q["vmas"] if e.get("inherited_from")}
+        children = 0
+        for q in r.procs:
+            f = shown[q["pid"]]
+            eq(q["inherited_unused"], {"mappings": 0, "bytes": 0}, "--every-vma lists them all")
+            unused = [e for e in q["vmas"]
+                      if e["origin"] == "inherited" and e["ended_by"] == "exec"
+                      and e["faults"]["total"] == 0 and not e["pages_allocated"]
+                      and not e["populated"]["pages"] and not e["populated"]["faults"]
+                      and e["piece_of"] is None and not e["internal"]
+                      and (q["pid"], e["id"]) not in referenced]
+            eq(f["inherited_unused"],
+               {"mappings": len(unused), "bytes": sum(e["end"] - e["start"] for e in unused)},
+               f"pid {q['pid']}: the unused inherited mappings, counted")
+            eq(len(f["vmas"]), len(q["vmas"]) - len(unused), f"pid {q['pid']}: not listed")
+            ids = {e["id"] for e in f["vmas"]}
+            check(not ids & {e["id"] for e in unused}, "none of them listed")
+            check(all(v in ids for s in f["sites"] for v in s["vmas"]),
+                  "sites list only listed entries")
+            for key in ("faults", "pages_allocated", "populated", "calls", "kernel_counters"):
+                eq(f[key], q[key], f"pid {q['pid']}: {key} the same either way")
+            eq(sum(s["faults"]["total"] for s in f["sites"]), f["faults"]["total"]
+               - (f["faults_outside_vmas"] or 0), f"pid {q['pid']}: the sites hold every fault")
+            if q["forked_from"] and q["execs"]:
+                children += 1
+                check(f["inherited_unused"]["mappings"] > 0,
+                      f"pid {q['pid']}: a child that exec'd dropped the shell's mappings")
+                touched = [e for e in f["vmas"] if e["origin"] == "inherited"
+                           and e["faults"]["total"]]
+                check(touched, f"pid {q['pid']}: what it touched before exec stays listed")
+        eq(children, 3, "three children that exec'd")
+
+
 def t_writeout():
     # write(2) from shared memory this process never touched (PostgreSQL's
     # checkpointer writing shared buffers): the kernel first tries an atomic
@@ -461,8 +560,41 @@ def t_segv():
         check_totals(r, slack=n)
 
 
+def t_debuginfod():
+    """A module without a local debug file (a stripped copy of the workload,
+    with its build-id) is symbolized from its own symbols; no debuginfod
+    server is asked, libdebuginfod not even loaded, unless
+    VMAPROF_DEBUGINFOD=1 (docs/report.md). The servers named here are a
+    closed port on loopback: with the opt-in the lookup fails at once."""
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        stripped = os.path.join(d, "w_faults_stripped")
+        shutil.copy(W, stripped)
+        subprocess.run(["strip", stripped], check=True)
+        with Rec([stripped, "touch", "10"], args=["--no-bpf"]) as r:
+            eq(r.rc, 0, f"exit status: {r.stderr}")
+            env = dict(os.environ, LD_DEBUG="files", DEBUGINFOD_URLS="http://127.0.0.1:9")
+            env.pop("VMAPROF_DEBUGINFOD", None)
+            out = os.path.join(d, "r.json")
+            p = subprocess.run([VMAPROF, "report", r.dir, "-o", out], capture_output=True,
+                               text=True, timeout=120, env=env)
+            eq(p.returncode, 0, f"report: {p.stderr[-2000:]}")
+            eq(json.load(open(out)), r.report, "the same report as record's")
+            check("libdebuginfod" not in p.stderr, "libdebuginfod loaded by default")
+            check(stripped in p.stderr or "w_faults_stripped" in json.dumps(r.report),
+                  "the stripped module was in the recording")
+            env["VMAPROF_DEBUGINFOD"] = "1"
+            p = subprocess.run([VMAPROF, "report", r.dir, "-o", out], capture_output=True,
+                               text=True, timeout=120, env=env)
+            eq(p.returncode, 0, f"report with debuginfod: {p.stderr[-2000:]}")
+            check("libdebuginfod" in p.stderr, "VMAPROF_DEBUGINFOD=1 lets libdwfl load it")
+            eq(json.load(open(out)), r.report, "the same report when the servers fail")
+
+
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
-          "populate": t_populate, "shared": t_shared, "writeout": t_writeout, "segv": t_segv})
+          "populate": t_populate, "shared": t_shared, "churn": t_churn, "writeout": t_writeout,
+          "segv": t_segv, "debuginfod": t_debuginfod, "inherited_unused": t_inherited_unused})

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 
-from vptest import check, eq, main, record, workload, parse_dump, Fail, VMAPROF
+from vptest import check, eq, main, record, workload, parse_dump, Fail, Recording, VMAPROF
 
 W = workload("w_shim")
 
@@ -274,6 +274,173 @@ def t_diskfull():
         os.rmdir(mnt)
 
 
+def trace_files(d):
+    return [os.path.join(d, f) for f in sorted(os.listdir(d))
+            if f.startswith("preload.") and f.endswith(".vpt")]
+
+
+def dump(d, *opts):
+    p = subprocess.run([VMAPROF, "report", d, "--format", "records", *opts],
+                       capture_output=True, text=True, timeout=120)
+    eq(p.returncode, 0, f"report --format records: {p.stderr}")
+    streams, errors, failed = parse_dump(p.stdout)
+    check(not errors and not failed, f"dump errors {errors}, shim failures {failed}")
+    return [s for s in streams if s.header["source"] == "preload"]
+
+
+STEP = 16 << 10  # record.h VP_SEG_STEP: segment 0's first allocation
+SEG = 1 << 20
+
+
+def grown_size(head):
+    """The data area the writer gave blocks for, `head` bytes reserved:
+    segment 0 from 16 KiB, doubled as needed; later segments whole."""
+    if head > SEG:
+        return -(-head // SEG) * SEG
+    n = STEP
+    while n < head:
+        n *= 2
+    return n
+
+
+def populated(stream):
+    """Pages the shim prefaulted for its trace (VP_REC_INTERNAL)."""
+    return sum(r["populated"] for r in stream.of("internal")
+               if r["what"] == "trace" and not r["unmapped"])
+
+
+def t_small():
+    """A process making about 10 mapping calls: its trace file is a few KiB
+    on disk (the header and segment 0's first step), and the shim
+    prefaulted exactly those pages, as the report's
+    kernel_counters.shim_prefault says too."""
+    with Recording([W, "maps", "4"]) as rec:  # 4 mmap, 4 munmap, mprotect, madvise, mremap
+        eq(rec.rc, 0, "exit status")
+        f = trace_files(rec.dir)
+        eq(len(f), 1, "one trace file")
+        st = os.stat(f[0])
+        s = dump(rec.dir)[0]
+        eq(len(s.of("mem", call="mmap", src="shim")), 4, "mmap records")
+        head = int.from_bytes(open(f[0], "rb").read(56)[48:56], "little")  # vp_file_header.head
+        check(head <= STEP, f"a small process writes less than one step: {head} bytes")
+        eq(st.st_size, 4096 + STEP, "file: the header and one 16 KiB step")
+        check(st.st_blocks * 512 <= 4096 + STEP, f"{st.st_blocks} blocks on disk")
+        pages = populated(s)
+        if pages:  # 0: a kernel without MADV_POPULATE_WRITE
+            eq(pages, st.st_size // 4096, "every page of the file prefaulted once")
+        p = [x for x in rec.procs if x["exe"].endswith("w_shim")]
+        eq(len(p), 1, "one w_shim process")
+        kc = p[0]["kernel_counters"]
+        eq(kc["shim_prefault"], pages, "kernel_counters.shim_prefault")
+        check(kc["shim_prefault"] <= 16, f"at most 16 prefaulted pages: {kc}")
+
+
+def t_grow():
+    """A process writing ~3 MB of records: segment 0 grows through every
+    step (16 KiB to 1 MiB), more segments follow; every record reads back,
+    the file is exactly as long as the steps, and each of its pages was
+    prefaulted once."""
+    n = 12000
+    run = record([W, "maps", str(n)], keep=True)
+    try:
+        eq(run.rc, 0, "exit status")
+        run.assert_clean()
+        s = only_stream(run)
+        mm = mmaps_from(s, "map_from_here")
+        eq(len(mm), n, "mmap records")
+        eq(len(s.of("mem", call="munmap")), n, "munmap records")
+        eq(s.header["checksums"], "sealed", "sealed at exit")
+        eq((s.header["seg_damaged"], s.header["hdr_damaged"]), (0, 0), "checksums match")
+        f = trace_files(run.dir)
+        eq(len(f), 1, "one trace file")
+        head = int.from_bytes(open(f[0], "rb").read(56)[48:56], "little")
+        check(head > 2 * SEG, f"more than two segments written: {head}")
+        size = os.path.getsize(f[0])
+        eq(size, 4096 + grown_size(head), f"file size for {head} bytes reserved")
+        pages = populated(s)
+        if pages:
+            eq(pages, size // 4096, "every page of the file prefaulted once")
+            # 6 steps of segment 0 after its first, one note each
+            steps = [r for r in s.of("internal") if r["what"] == "trace" and r["populated"]]
+            eq(len(steps), 1 + 1 + 6 + (size - 4096 - SEG) // SEG,
+               "notes: header, segment 0, its 6 steps, later segments")
+    finally:
+        shutil.rmtree(os.path.dirname(run.dir), ignore_errors=True)
+
+
+def diskfull_step(fs):
+    """The disk fills up in the middle of a growth step of segment 0: the
+    shim (used on its own, by path) stops recording cleanly, the program is
+    unharmed, the file keeps its last whole step (not read as truncated:
+    ext4 may allocate part of a failed fallocate, which the shim gives
+    back), and every call after the stop is counted as lost."""
+    tmp = tempfile.mkdtemp(prefix="vmaprof-step-")
+    mnt = os.path.join(tmp, "mnt")
+    os.mkdir(mnt)
+    if fs == "tmpfs":
+        cmd = ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt]
+    else:
+        img = os.path.join(tmp, "fs.img")
+        with open(img, "wb") as f:
+            f.truncate(4 << 20)
+        # 1 KiB blocks: a fallocate that runs out leaves the blocks and the
+        # size it got (4 KiB blocks fail before allocating anything here)
+        p = subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0",
+                            "-b", "1024", img], capture_output=True, text=True)
+        if p.returncode:
+            shutil.rmtree(tmp)
+            print(f"SKIP: cannot make an ext4 image ({p.stderr.strip()})")
+            raise SystemExit(77)
+        cmd = ["mount", "-o", "loop", img, mnt]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        print(f"SKIP: cannot mount a small {fs} ({p.stderr.strip()})")
+        shutil.rmtree(tmp)
+        raise SystemExit(77)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    try:
+        d = os.path.join(mnt, "rec")
+        os.mkdir(d)
+        # 100 KiB (25 pages) left: the header and steps to 16, 32 and 64 KiB
+        # take 17 pages; the step to 128 KiB needs 16 more
+        vf = os.statvfs(mnt)
+        with open(os.path.join(mnt, "fill"), "wb") as fill:
+            fill.write(b"x" * (vf.f_bavail * vf.f_frsize - (100 << 10)))
+        n = 3000
+        shim = os.path.join(os.path.dirname(VMAPROF), "preload", "libvmaprof-preload.so")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VMAPROF_")}
+        env.update(LD_PRELOAD=shim, VMAPROF_DIR=d)
+        p = subprocess.run([W, "maps", str(n)], env=env, capture_output=True, text=True,
+                           timeout=60)
+        eq(p.returncode, 0, f"program unharmed by a full disk: {p.stderr}")
+        f = trace_files(d)
+        eq(len(f), 1, "one trace file")
+        size = os.path.getsize(f[0])
+        if fs == "tmpfs":
+            eq(size, 4096 + 4 * STEP, "the file ends at the last step")
+        else:  # the file system's own metadata takes some of the 100 KiB
+            check(size - 4096 in (STEP, 2 * STEP, 4 * STEP),
+                  f"the file ends at a step: {size}")
+        shutil.copy(f[0], out)
+        s = dump(out, "--no-stacks")
+        eq(len(s), 1, "one shim stream")
+        h = s[0].header
+        eq(h["disabled"], "extend", "reason recording stopped")
+        eq((h["truncated"], h["bad"], h["incomplete"]), (0, 0, 0), "not damaged")
+        mm = s[0].of("mem", call="mmap", src="shim")
+        un = s[0].of("mem", call="munmap", src="shim")
+        check(0 < len(mm) < n, f"some records kept: {len(mm)}")
+        # calls in order: mmap i, munmap i; the kept ones are the first
+        eq(len(un) in (len(mm), len(mm) - 1), True, f"{len(mm)} mmaps, {len(un)} munmaps")
+        calls = 2 * n + 3
+        check(len(mm) + len(un) + h["lost"] >= calls,
+              f"kept {len(mm)} + {len(un)}, lost {h['lost']}: every one of {calls} calls")
+    finally:
+        subprocess.run(["umount", mnt])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def t_execfail():
     run = record([W, "execfail"])
     eq(run.rc, 0, "exit status")
@@ -447,6 +614,8 @@ if __name__ == "__main__":
         "exec_chain": t_exec_chain, "execfresh": t_execfresh, "execfail": t_execfail,
         "fexecve": lambda: fdexec("fexecve"), "execveat": lambda: fdexec("execveat"),
         "clone": t_clone, "closefds": t_closefds, "diskfull": t_diskfull,
+        "small": t_small, "grow": t_grow, "diskfull_step": lambda: diskfull_step("tmpfs"),
+        "diskfull_step_ext4": lambda: diskfull_step("ext4"),
         "sigkill": lambda: killed("killme", 9), "abort": lambda: killed("abortme", 6),
         "exitcode": t_exitcode, "errno": t_errno, "dlopen": t_dlopen,
         "no_stacks": t_no_stacks, "stack_depth": t_stack_depth, "unwritable": t_unwritable,

@@ -242,6 +242,45 @@ static void test_self(struct symbolizer *s)
 	CHECK(rc == 0 && g.fn_offset == f.fn_offset, "exact-ip fn_offset %" PRIu64, g.fn_offset);
 }
 
+/*
+ * symbolizer__lookup_fn: the function without file:line, and the DWARF line
+ * table is not read for it; a later full lookup of the same ip (a cache hit)
+ * adds the line, the same as a symbolizer asked for it at once.
+ */
+static void test_lazy_lines(const char *maps, size_t len)
+{
+	struct symbolizer *s = NULL;
+	struct vp_symbolizer_stats st0, st1;
+	struct vp_frame f, g;
+	uintptr_t ip = (uintptr_t)sym_target_fn + 4;
+	int rc;
+
+	CHECK(symbolizer__new(&s) == 0, "symbolizer__new");
+	if (!s)
+		return;
+	CHECK(symbolizer__add_maps(s, SPACE_SELF, maps, len) == 0, "add_maps");
+	rc = symbolizer__lookup_fn(s, SPACE_SELF, ip, false, &f);
+	symbolizer__stats(s, &st0);
+	print_frame("lookup_fn sym_target_fn+4", rc, &f);
+	CHECK(rc == 0 && f.function && !strcmp(f.function, "sym_target_fn") && f.fn_offset == 4,
+	      "function %s", f.function);
+	CHECK(f.file == NULL && f.line == 0, "no line asked, got %s:%d", f.file, f.line);
+	CHECK(st0.lines_resolved == 0, "line table read for lookup_fn (%" PRIu64 ")",
+	      st0.lines_resolved);
+	rc = symbolizer__lookup(s, SPACE_SELF, ip, false, &g);
+	symbolizer__stats(s, &st1);
+	CHECK(rc == 0 && g.function == f.function && g.fn_offset == 4, "same function");
+	CHECK(ends_with(g.file, "test_symbolize.c") && g.line == target_line,
+	      "line added later: %s:%d, want %d", g.file, g.line, target_line);
+	CHECK(st1.cache_hits == st0.cache_hits + 1 && st1.lines_resolved == 1,
+	      "the cached entry completed (hits %" PRIu64 " -> %" PRIu64 ", lines %" PRIu64 ")",
+	      st0.cache_hits, st1.cache_hits, st1.lines_resolved);
+	rc = symbolizer__lookup_fn(s, SPACE_SELF, ip, false, &f);
+	CHECK(rc == 0 && f.file == NULL && f.line == 0 && f.function == g.function,
+	      "lookup_fn after the line is known still leaves it out");
+	symbolizer__free(s);
+}
+
 static void test_libc(struct symbolizer *s)
 {
 	void *p = dlsym(RTLD_DEFAULT, "getpid");
@@ -615,6 +654,7 @@ int main(void)
 	rc = symbolizer__add_maps(s, SPACE_SELF, self_maps, self_len);
 	CHECK(rc == 0, "add_maps self: %d", rc);
 
+	test_lazy_lines(self_maps, self_len);
 	test_self(s);
 	test_libc(s);
 	/* The same snapshot again adds no file and changes no answer. */

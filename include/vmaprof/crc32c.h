@@ -42,6 +42,8 @@ static inline uint32_t vp_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
+
 __attribute__((target("sse4.2"))) static inline uint32_t
 vp_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
@@ -65,10 +67,16 @@ vp_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 static inline uint32_t vp_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 #if defined(__x86_64__)
+	/* One cpuid (leaf 1, ECX bit 20), asked the first time a checksum is
+	 * computed. Not __builtin_cpu_supports: that links libgcc's
+	 * __cpu_indicator_init, a constructor running a dozen cpuid
+	 * instructions in every traced process at start -- each a trap to
+	 * the hypervisor in a VM, ~60 us a process on our test VM
+	 * (bench/NOTES.md, trace file footprint). */
 	static int hw = -1;
 	if (hw < 0) {
-		__builtin_cpu_init();
-		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+		unsigned a, b, c, d;
+		hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) ? 1 : 0;
 	}
 	if (hw)
 		return vp_crc32c_hw(crc, buf, len);

@@ -26,6 +26,13 @@
 /* Data area is written in segments of this size (file offset
  * VP_HEADER_SIZE + k * VP_SEG_SIZE); no record crosses a segment boundary. */
 #define VP_SEG_SIZE (1u << 20)
+/* A writer may give a segment its blocks in steps (the preload shim starts
+ * a process image's first segment at VP_SEG_STEP and doubles it as records
+ * arrive): the file then ends inside the segment, at a multiple of
+ * VP_SEG_STEP from the data area's start, and no record lies beyond the
+ * file's end. A file of whole segments (older writers) ends at such a
+ * multiple too. */
+#define VP_SEG_STEP (16u << 10)
 #define VP_MAX_RECORD (64u << 10)
 #define VP_MAX_STACK_DEPTH 256
 #define VP_MAX_PATH 4096
@@ -386,7 +393,11 @@ _Static_assert(sizeof(struct vp_task_exit) == 48, "vp_task_exit size");
  * it took inside the syscall. `faults` is that difference (majflt: the part
  * counted as major), `pages` the user pages allocated inside the syscall
  * outside any fault event (counted only for syscalls that populate VMAs).
- * args: the syscall's first two arguments; ret its return value. */
+ * args: the syscall's first two arguments; ret its return value.
+ * nr VP_SYS_UNHOOKED: the collector hooks only some system calls; what the
+ * others made the kernel fault in is balanced between two hooked events of
+ * the task (or its exit) and written then, args and ret 0. */
+#define VP_SYS_UNHOOKED 0xffffffffu
 struct vp_sysfaults {
 	struct vp_rec h;  /* time_ns: syscall exit */
 	__u32 nr;         /* x86_64 syscall number */

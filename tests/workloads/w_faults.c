@@ -22,6 +22,8 @@
  *             by each of K children in turn (shmem faults; only the parent's
  *             allocate)
  *   memfd N   a memfd of N pages mapped shared, written
+ *   tmpfile N K DIR   the same with a file of N pages in DIR (a tmpfs there:
+ *             shmem faults, whatever the path)
  *   segv N    N PROT_NONE pages touched in turn: each write fails (SIGSEGV,
  *             a fault event the kernel does not count), the handler makes
  *             the page writable, the write is retried (a demand-zero fault)
@@ -37,6 +39,17 @@
  *   grow N    brk: grow the heap by N pages with sbrk and write them
  *   reuse N   N times: map one page, write it, unmap it (the kernel hands
  *             back the same address every time: N entries, one fault each)
+ *   churn N   N times: map 1 MiB, write its first page, read its last, unmap
+ *             it (bench/w_churn's loop): N demand-zero faults, and Z
+ *             zero-page reads (printed as "churnzero Z", from pagemap before
+ *             each unmap), the other N - Z reads allocate
+ *   vmwrite N process_vm_writev(2) into N fresh pages of its own: the kernel
+ *             faults them in (get_user_pages) without fault events, in a
+ *             system call the collector does not hook
+ *   faultread N DIR  write N pages to an unnamed file in DIR, drop them from
+ *             the page cache (prints "cold C": pages not resident after),
+ *             write-touch one fresh page (region), then at once read(2) the
+ *             file: the read allocates page cache after the fault returned
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +59,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,9 +188,18 @@ int main(int argc, char **argv)
 		write_all(q, n, 1);
 		return 0;
 	}
-	if (!strcmp(how, "shared") || !strcmp(how, "memfd")) {
+	if (!strcmp(how, "shared") || !strcmp(how, "memfd") || !strcmp(how, "tmpfile")) {
 		int fd = -1, flags = MAP_SHARED | MAP_ANONYMOUS;
-		if (!strcmp(how, "memfd")) {
+		if (!strcmp(how, "tmpfile")) {
+			char path[4096];
+			if (argc < 5)
+				return 2;
+			snprintf(path, sizeof(path), "%s/w_faults.shm", argv[4]);
+			fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
+				return 99;
+			flags = MAP_SHARED;
+		} else if (!strcmp(how, "memfd")) {
 			fd = memfd_create("w_faults", 0);
 			if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
 				return 99;
@@ -251,6 +274,40 @@ int main(int argc, char **argv)
 		write_all((char *)lo, len / PG, 1);
 		return 0;
 	}
+	if (!strcmp(how, "vmwrite")) {
+		char *src = region(n), *q = region(n);
+		write_all(src, n, 1);
+		struct iovec l = { src, n * PG }, r = { q, n * PG };
+		if (process_vm_writev(getpid(), &l, 1, &r, 1, 0) != (ssize_t)(n * PG))
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		return 0;
+	}
+	if (!strcmp(how, "faultread") && argc > 3) {
+		char *buf = region(n);
+		write_all(buf, n, 1);
+		int fd = open(argv[3], O_TMPFILE | O_RDWR, 0600);
+		if (fd < 0 || write(fd, buf, n * PG) != (ssize_t)(n * PG) || fsync(fd) ||
+		    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+			return 99;
+		char *m = mmap(NULL, n * PG, PROT_READ, MAP_SHARED, fd, 0);
+		unsigned char *vec = malloc(n);
+		if (m == MAP_FAILED || !vec || mincore(m, n * PG, vec))
+			return 99;
+		unsigned long cold = 0;
+		for (unsigned long i = 0; i < n; i++)
+			cold += !(vec[i] & 1);
+		munmap(m, n * PG);
+		printf("cold %lu\n", cold);
+		char *q = region(1);
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			return 99;
+		q[0] = 1; /* the fault; no hooked system call until after the read */
+		if (read(fd, buf, n * PG) != (ssize_t)(n * PG))
+			return 99;
+		printf("region 0x%lx %lu\n", (unsigned long)q, PG);
+		return 0;
+	}
 	char *p = region(n);
 	printf("region 0x%lx %lu\n", (unsigned long)p, n * PG);
 	if (!strcmp(argv[1], "touch")) {
@@ -294,6 +351,18 @@ int main(int argc, char **argv)
 			munmap(q, PG);
 		}
 		printf("reuse 0x%lx %lu\n", (unsigned long)first, PG);
+	} else if (!strcmp(argv[1], "churn")) {
+		long z = 0;
+		munmap(p, n * PG);
+		for (unsigned long i = 0; i < n; i++) {
+			char *q = region(256);
+			write_all(q, 1, 1);
+			read_all(q + 255 * PG, 1);
+			long zi = zero_pages(q + 255 * PG, 1);
+			z = zi < 0 || z < 0 ? -1 : z + zi;
+			munmap(q, 256 * PG);
+		}
+		printf("churnzero %ld\n", z);
 	} else if (!strcmp(argv[1], "grow")) {
 		char *old = sbrk(0);
 		char *b = sbrk((intptr_t)(n * PG));

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* Empty programs for measuring what hooking syscalls costs everyone else
+ * (bench/NOTES.md "Untraced processes"). Not part of vmaprof. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_enter, struct pt_regs *regs, long id) { return 0; }
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_exit, struct pt_regs *regs, long ret) { return 0; }
+/* the collector's untraced path: one load and a branch */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_enter_test, struct pt_regs *regs, long id)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return t->bpf_storage ? 1 : 0;
+}
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int tp_enter(struct trace_event_raw_sys_enter *ctx) { return 0; }
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int tp_exit(struct trace_event_raw_sys_exit *ctx) { return 0; }
+/* an address-space attach point that is not a syscall tracepoint */
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(ml_start, struct mm_struct *mm, bool write) { return 0; }
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(ml_released, struct mm_struct *mm, bool write) { return 0; }
