@@ -102,6 +102,7 @@ struct att {
 	const char *dir_opt;
 	double duration;   /* seconds, 0 = until stopped */
 	int bpf_stats;
+	size_t ringbuf_bytes; /* 0: the collector's default */
 	struct vp_report_opts report;
 	struct target t[MAX_PIDS];
 	int n;
@@ -122,7 +123,8 @@ struct att {
 
 const char vp_record_attach_usage[] =
 	"       vmaprof record -p|--pid PID[,PID...] [--duration SECONDS] [-o|--output DIR]\n"
-	"                      [--bpf-stats] [--html] [--every-vma] [--plumbing RULE]...\n"
+	"                      [--bpf-stats] [--ring-buffer SIZE] [--html] [--every-vma]\n"
+	"                      [--plumbing RULE]...\n"
 	"  -p PID       attach to running processes (and what they fork from then on)\n"
 	"               until --duration ends, Ctrl-C (SIGINT/SIGTERM to vmaprof), or\n"
 	"               they are all gone; then write the report (docs/attach.md)\n";
@@ -184,6 +186,7 @@ static int parse_args(struct att *a, int argc, char **argv)
 		{ "duration", required_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "bpf-stats", no_argument, NULL, 'T' },
+		{ "ring-buffer", required_argument, NULL, 'R' },
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
 		{ "html", no_argument, NULL, 'H' },
@@ -213,6 +216,15 @@ static int parse_args(struct att *a, int argc, char **argv)
 		}
 		case 'o': a->dir_opt = optarg; break;
 		case 'T': a->bpf_stats = 1; break;
+		case 'R':
+			if (vp_parse_ringbuf_size(optarg, &a->ringbuf_bytes)) {
+				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
+					"with an optional K, M or G), got '%s'\n",
+					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
+					(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), optarg);
+				return 2;
+			}
+			break;
 		case 'V': a->report.every_vma = 1; break;
 		case 'H': a->report.html = 1; break;
 		case 'L':
@@ -226,8 +238,8 @@ static int parse_args(struct att *a, int argc, char **argv)
 			return 2;
 		case 'h': fputs(vp_record_usage, stdout); fputs(vp_record_attach_usage, stdout); return 0;
 		default:
-			fprintf(stderr, "vmaprof: record -p takes -o, --duration, --bpf-stats, --html, "
-				"--every-vma, --plumbing\n");
+			fprintf(stderr, "vmaprof: record -p takes -o, --duration, --bpf-stats, "
+				"--ring-buffer, --html, --every-vma, --plumbing\n");
 			fputs(vp_record_attach_usage, stderr);
 			return 2;
 		}
@@ -858,6 +870,14 @@ static void detach(struct att *a)
 				 (json_int_t)cst.unhandled);
 	if (a->bpf_stats && a->bpf_extra)
 		json_object_set_new(a->bpf_extra, "programs", prog_stats_json(a->col));
+	if (a->bpf_extra) {
+		const char *why, *hooks = collector__syscall_hooks(a->col, &why);
+		json_object_set_new(a->bpf_extra, "ring_buffer_bytes",
+				    json_integer((json_int_t)cst.ringbuf_bytes));
+		json_object_set_new(a->bpf_extra, "syscall_hooks", json_string(hooks));
+		if (why)
+			json_object_set_new(a->bpf_extra, "syscall_hooks_reason", json_string(why));
+	}
 	collector__free(a->col);
 	a->col = NULL;
 	for (int i = 0; i < a->n; i++) {
@@ -954,7 +974,8 @@ int vp_record_attach(int argc, char **argv)
 	char tp[PATH_MAX + 16];
 	snprintf(tp, sizeof(tp), "%s/bpf.vpt", a.absdir);
 	struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
-				     .prog_stats = a.bpf_stats, .no_signals = true };
+				     .prog_stats = a.bpf_stats, .no_signals = true,
+				     .ringbuf_bytes = a.ringbuf_bytes };
 	if (collector__new(&co, &a.col, a.why, sizeof(a.why))) {
 		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
 			"(%s)\n", a.why);

@@ -273,7 +273,7 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 
 /* "N", "NK", "NM" or "NG" (binary units) within the collector's limits into
  * *out. 0 or -1. */
-static int parse_size(const char *s, size_t *out)
+int vp_parse_ringbuf_size(const char *s, size_t *out)
 {
 	char *end;
 	errno = 0;
@@ -335,7 +335,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return 2;
 			break;
 		case 'R':
-			if (parse_size(optarg, &r->ringbuf_bytes)) {
+			if (vp_parse_ringbuf_size(optarg, &r->ringbuf_bytes)) {
 				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
 					"with an optional K, M or G), got '%s'\n",
 					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),

@@ -228,10 +228,12 @@ def t_threads():
     with Tmp() as t:
         w = Workload(4)
         try:
-            a = Attach(os.path.join(t, "r"), [w.pid], ["--duration", "600"])
+            a = Attach(os.path.join(t, "r"), [w.pid], ["--duration", "600",
+                                                       "--ring-buffer", "1M"])
             child = w.work()
             a.stop(signal.SIGTERM)
             check_window(a, w, child)
+            eq(a.session["collectors"]["bpf"]["ring_buffer_bytes"], 1 << 20, "--ring-buffer")
             eq(a.session["attach"]["processes"][0]["threads"], 5, "every thread marked")
             w.unharmed()
         finally:
@@ -340,6 +342,7 @@ def t_errors():
             expect_refusal(["-p", str(w.pid), "--", "true"], r"no command", t)
             expect_refusal(["-p", str(w.pid), "--no-bpf"], r"needs the kernel collector", t)
             expect_refusal(["-p", str(w.pid), "--duration", "0"], r"--duration", t)
+            expect_refusal(["-p", str(w.pid), "--ring-buffer", "1"], r"--ring-buffer", t)
             # one good pid and one bad: nothing attached at all
             expect_refusal(["-p", f"{w.pid},{q.pid}"], r"no process with pid %d" % q.pid, t)
             w.unharmed()
