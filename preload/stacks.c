@@ -229,7 +229,11 @@ struct cslot {
 struct centry {
 	uintptr_t ip, sp, bp;
 	uint32_t gen, id;
-	uint32_t nslots, _pad;
+	uint32_t nslots;
+	uint8_t bp_used; /* the walk used the hook's rbp (a CFA rule on it) */
+	uint8_t failed;  /* (ip, sp) gave a stack the cache cannot prove: no
+			  * new attempt there until the entry is reused */
+	uint8_t _pad[2];
 	struct cslot slot[CACHE_SLOTS];
 };
 
@@ -368,7 +372,12 @@ _Static_assert(CACHE_SETS == 4, "set_of() takes the top 2 bits");
 static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip, uintptr_t sp,
 						 uintptr_t bp, void *const *ips, int n, uint32_t id)
 {
-	e->ip = 0;
+	/* until proven: a failed attempt at (ip, sp), not tried again there */
+	e->ip = ip;
+	e->sp = sp;
+	e->gen = cache_gen;
+	e->failed = 1;
+	e->nslots = 0;
 	if (n <= 0 || n > CACHE_FRAMES || (uintptr_t)ips[0] != ip)
 		return;
 	unw_context_t uc;
@@ -392,6 +401,11 @@ static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip,
 		return;
 	uintptr_t rip = ip, rsp = sp, rbp = bp;
 	uint32_t ns = 0;
+	/* whether a CFA rule used rbp while it still held the hook's value (a
+	 * value reloaded from a slot is checked through the slot): if never,
+	 * the walk does not depend on it (code without frame pointers keeps
+	 * anything in rbp, a loop counter, say) */
+	int rbp_initial = 1, bp_used = 0;
 	for (int i = 0; i < n; i++) {
 		if (rip != (uintptr_t)ips[i] || unw_is_signal_frame(&c) != 0)
 			return;
@@ -408,6 +422,8 @@ static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip,
 		}
 		if (!kind || ns + 2 > CACHE_SLOTS)
 			return;
+		if (rs.val[COL_CFA_REG] == UNW_X86_64_RBP && rbp_initial)
+			bp_used = 1;
 		uintptr_t cfa = (rs.val[COL_CFA_REG] == UNW_X86_64_RSP ? rsp : rbp) +
 				(uintptr_t)rs.val[COL_CFA_OFF];
 		if (i < n - 1) {
@@ -420,6 +436,7 @@ static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip,
 		if (rs.where[UNW_X86_64_RBP] == W_CFAREL) {
 			uintptr_t at = cfa + (uintptr_t)rs.val[UNW_X86_64_RBP];
 			rbp = *(const uintptr_t *)at;
+			rbp_initial = 0;
 			e->slot[ns++] = (struct cslot){ at, rbp };
 		}
 		rsp = cfa;
@@ -431,17 +448,17 @@ static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip,
 			return;
 		}
 	}
-	e->sp = sp;
 	e->bp = bp;
-	e->gen = cache_gen;
+	e->bp_used = (uint8_t)bp_used;
 	e->id = id;
 	e->nslots = ns;
-	e->ip = ip;
+	e->failed = 0;
 }
 
 static inline int cache_hit(const struct centry *e, uintptr_t ip, uintptr_t sp, uintptr_t bp)
 {
-	if (e->ip != ip || e->sp != sp || e->bp != bp || e->gen != cache_gen)
+	if (e->ip != ip || e->sp != sp || e->gen != cache_gen || e->failed ||
+	    (e->bp_used && e->bp != bp))
 		return 0;
 	for (uint32_t i = 0; i < e->nslots; i++)
 		if (*(const volatile uintptr_t *)e->slot[i].addr != e->slot[i].val)
@@ -487,6 +504,11 @@ uint32_t stacks__capture_at(void *const *fp)
 	tcache_last[set] = (uint8_t)other;
 	if (cache_hit(&s[other], ip, sp, bp))
 		return s[other].id;
+	/* a stack here that could not be proven before: unwind, do not try
+	 * again (an attempt walks the DWARF rows of every frame) */
+	for (unsigned k = 0; k < 2; k++)
+		if (s[k].failed && s[k].ip == ip && s[k].sp == sp && s[k].gen == cache_gen)
+			return capture_slow(NULL, ip, sp, bp);
 	return capture_slow(&s[other], ip, sp, bp);
 }
 

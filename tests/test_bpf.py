@@ -237,16 +237,17 @@ def t_populate_hooked():
 
 def t_switch():
     """By default a recording starts on the raw pair and switches to the
-    per-syscall tracepoints after a delay (here 300 ms): every mmap of a
+    per-syscall tracepoints after a delay (here 100 ms): every mmap of a
     loop that runs across the switch is recorded once, and the counters
     still add up exactly."""
-    n = 20000
-    os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = "300"
+    os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = "100"
     try:
-        run = bpf_run([W, "reuse", str(n)])
+        # runs 0.4 s whatever the machine's speed: across the switch
+        run = bpf_run([W, "reusefor", "400"])
     finally:
         del os.environ["VMAPROF_SYSCALL_SWITCH_MS"]
     eq(run.rc, 0, "exit status")
+    n = int(re.search(r"reused (\d+)", run.stdout).group(1))
     eq(run.session["collectors"]["bpf"]["syscall_hooks"], "raw then tracepoints", "switched")
     pid = root_pid(run)
     lo = int(re.search(r"reuse 0x([0-9a-f]+)", run.stdout).group(1), 16)

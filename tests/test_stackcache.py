@@ -52,6 +52,12 @@ def t_callers():
                           "main"] for i in range(n)])
 
 
+def t_alloca():
+    n = 40
+    both("alloca", n, [["map_it", "map_fp", "via_b" if i & 1 else "via_a", "scenario_alloca",
+                         "main"] for i in range(n)])
+
+
 def t_outer():
     n = 40
     both("outer", n, [["map_it", "mid", "outer_b" if i & 1 else "outer_a", "scenario_outer",
@@ -131,5 +137,5 @@ def t_seccomp():
 
 
 if __name__ == "__main__":
-    main({"callers": t_callers, "outer": t_outer,"recurse": t_recurse, "depth_limit": t_depth_limit,
+    main({"callers": t_callers, "alloca": t_alloca, "outer": t_outer,"recurse": t_recurse, "depth_limit": t_depth_limit,
           "longjmp": t_longjmp, "signal": t_signal, "threads": t_threads, "seccomp": t_seccomp})

@@ -37,6 +37,7 @@
  *             read the middle N, write the last N (3N demand-zero faults,
  *             N on each piece of the split mapping)
  *   grow N    brk: grow the heap by N pages with sbrk and write them
+ *   reusefor MS  the same for at least MS milliseconds ("reused N": how often)
  *   reuse N   N times: map one page, write it, unmap it (the kernel hands
  *             back the same address every time: N entries, one fault each)
  *   churn N   N times: map 1 MiB, write its first page, read its last, unmap
@@ -52,6 +53,7 @@
  *             file: the read allocates page cache after the fault returned
  */
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,10 +340,22 @@ int main(int argc, char **argv)
 		read_all(p + n * PG, n);
 		printf("zeropages %ld\n", zero_pages(p + n * PG, n));
 		write_all(p + 2 * n * PG, n, 1);
-	} else if (!strcmp(argv[1], "reuse")) {
+	} else if (!strcmp(argv[1], "reuse") || !strcmp(argv[1], "reusefor")) {
+		/* reusefor MS: as reuse, for at least MS milliseconds; prints
+		 * how many times ("reused N") */
 		char *first = NULL;
+		int timed = argv[1][5] == 'f';
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		munmap(p, n * PG);
-		for (unsigned long i = 0; i < n; i++) {
+		unsigned long i;
+		for (i = 0; timed || i < n; i++) {
+			if (timed && !(i & 255)) {
+				clock_gettime(CLOCK_MONOTONIC, &t);
+				if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+				    (long)n)
+					break;
+			}
 			char *q = region(1);
 			if (!first)
 				first = q;
@@ -351,6 +365,8 @@ int main(int argc, char **argv)
 			munmap(q, PG);
 		}
 		printf("reuse 0x%lx %lu\n", (unsigned long)first, PG);
+		if (timed)
+			printf("reused %lu\n", i);
 	} else if (!strcmp(argv[1], "churn")) {
 		long z = 0;
 		munmap(p, n * PG);

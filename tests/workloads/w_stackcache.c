@@ -13,6 +13,13 @@
  *   longjmp N    a deep chain left by longjmp, then a call from elsewhere
  *   signal N     mmap from a SIGUSR1 handler raised from two callers
  *   threads N    "callers" in two threads at once
+ *   alloca N     map_it() from map_fp(), a frame-pointer function that pads
+ *                its frame with alloca so that map_it() runs at the same
+ *                stack pointer whichever of via_a() (a big frame) or
+ *                via_b() (a small one) called it, from one call site: same
+ *                ip and sp, only rbp (map_fp's CFA) tells them apart, and
+ *                the slots a cache keyed without it would re-read still
+ *                hold via_a's frame (unwritten alloca padding)
  *   seccomp N    N mmaps alternately from map_a() and map_b(), then a
  *                seccomp filter refusing rt_sigprocmask (EPERM), under
  *                which the shim cannot unwind, then N more: their stacks
@@ -23,6 +30,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <setjmp.h>
@@ -43,6 +51,42 @@ NOINL static void map_it(void)
 		abort();
 	munmap(p, 4096);
 	sink++;
+}
+
+static uintptr_t fp_target; /* the stack pointer map_fp pads down to */
+
+NOINL __attribute__((optimize("no-omit-frame-pointer"))) static void map_fp(void)
+{
+	char *here = __builtin_alloca(16);
+	uintptr_t cur = (uintptr_t)here;
+	if (!fp_target)
+		fp_target = cur - 4096;
+	volatile char *pad = __builtin_alloca(cur - fp_target);
+	pad[0] = 0;
+	map_it();
+	sink += pad[0];
+}
+
+NOINL static void via_a(void)
+{
+	volatile char big[512];
+	big[0] = 1;
+	map_fp();
+	sink += big[0];
+}
+
+NOINL static void via_b(void)
+{
+	map_fp();
+	sink += 2;
+}
+
+static void (*volatile vias[2])(void) = { via_a, via_b };
+
+NOINL static void scenario_alloca(int n)
+{
+	for (int i = 0; i < n; i++)
+		vias[i & 1]();
 }
 
 NOINL static void caller_a(void)
@@ -239,7 +283,7 @@ NOINL static void scenario_threads(int n)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: w_stackcache callers|outer|recurse|longjmp|signal|threads|seccomp N\n");
+		fprintf(stderr, "usage: w_stackcache callers|outer|recurse|longjmp|signal|threads|seccomp|alloca N\n");
 		return 2;
 	}
 	int n = atoi(argv[2]);
@@ -257,6 +301,8 @@ int main(int argc, char **argv)
 		scenario_seccomp(n);
 	else if (!strcmp(argv[1], "threads"))
 		scenario_threads(n);
+	else if (!strcmp(argv[1], "alloca"))
+		scenario_alloca(n);
 	else
 		return 2;
 	return 0;
