@@ -73,6 +73,29 @@ class Workload:
         self.pid = int(f["pid"])
         self.region = int(f["region"], 16)
         self.spare = int(f["spare"], 16)
+        self.chain = (env or {}).get("W_ATTACH_CHAIN") == "1"
+        self.quiet()
+
+    def quiet(self):
+        """Wait until every thread sleeps in a system call: it prints its
+        line before returning to its wait, and the way back can still
+        fault (stack pages copy-on-write since its fork), which would fall
+        between the recorder's reading of its counters and the marking or
+        the detach. Not for the thread chain, which never rests."""
+        if self.chain:
+            return
+        for _ in range(2000):
+            busy = 0
+            for tid in os.listdir(f"/proc/{self.pid}/task"):
+                try:
+                    nr = open(f"/proc/{self.pid}/task/{tid}/syscall").read().split()[0]
+                except (OSError, IndexError):
+                    continue
+                busy += nr == "running" or nr.startswith("-")
+            if not busy:
+                return
+            time.sleep(0.005)
+        raise Fail(f"workload {self.pid} never came to rest")
 
     def work(self):
         os.kill(self.pid, signal.SIGUSR1)
@@ -81,6 +104,7 @@ class Workload:
         check(m, f"workload after SIGUSR1: {line!r}")
         eq(int(m.group(2)), 0, "the child's status")
         self.file = int(m.group(3), 16)
+        self.quiet()
         return int(m.group(1))
 
     def unharmed(self):
