@@ -820,7 +820,7 @@ int collector__track_thread(struct collector *c, pid_t tid)
 	}
 	/* never overwrite a state the programs keep (an open fault, batches) */
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tstate), &pidfd, &v, BPF_NOEXIST))
-		err = -errno;
+		err = errno == ENOENT ? -ESRCH : -errno; /* ENOENT: the thread is gone */
 	close(pidfd);
 	return err;
 }

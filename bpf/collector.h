@@ -77,7 +77,8 @@ int collector__track(struct collector *c, pid_t root_pid);
  * Mark thread `tid` as traced (a pidfd of that very thread, PIDFD_THREAD):
  * 0 when marked now, -EEXIST when it already was (by an earlier call, or
  * followed from a marked thread that created it: its state is kept),
- * -ESRCH when it is gone, else -errno. */
+ * -ESRCH when it is gone (also when it exits between the pidfd and the
+ * update), else -errno. */
 int collector__track_thread(struct collector *c, pid_t tid);
 /* 1 when the thread-group leader `pid` is marked traced, 0 when not (or
  * gone), -errno on failure. */
