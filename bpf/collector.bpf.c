@@ -642,14 +642,27 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 }
 
 /*
- * How system calls are hooked (bpf/README.md): by default the per-syscall
- * tracepoints syscalls:sys_{enter,exit}_NAME of the calls listed in
- * collector.c (address-space calls, prctl, ioctl, execve), attached through
- * perf events, so that a system call of any other kind, in any process,
- * runs none of our code. Where they cannot be attached, the raw
- * sys_enter/sys_exit tracepoints below, which run for every system call on
- * the machine. Both share the code above.
+ * How system calls are hooked (bpf/README.md): the raw sys_enter/sys_exit
+ * tracepoints below, which run for every system call on the machine, for
+ * a recording's first 20 s; then (and where they can be attached) the
+ * per-syscall tracepoints syscalls:sys_{enter,exit}_NAME of the calls
+ * listed in collector.c (address-space calls, prctl, ioctl, execve),
+ * attached through perf events, so that a system call of any other kind,
+ * in any process, runs none of our code. (Closing those perf events costs
+ * 60-80 ms each here, which a short recording should not pay.) Both pairs
+ * share the code above.
  */
+/* The system call's six arguments, from the user registers at entry. */
+static __always_inline void user_args(struct pt_regs *regs, unsigned long *args)
+{
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+}
+
 SEC("tracepoint")
 int sc_enter(struct trace_event_raw_sys_enter *ctx)
 {
@@ -665,12 +678,7 @@ int sc_enter(struct trace_event_raw_sys_enter *ctx)
 	 * (max_ctx_offset) on the shorter ones. The user registers at entry
 	 * are the raw tracepoint's. */
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
+	user_args(regs, args);
 	sys_enter_common(st, task, regs->orig_ax, args);
 	return 0;
 }
@@ -696,12 +704,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 
 	if (!st || *(volatile __u32 *)&sys_mode != 0)
 		return 0;
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
+	user_args(regs, args);
 	sys_enter_common(st, task, id, args);
 	return 0;
 }
