@@ -799,7 +799,9 @@ static int load_session(struct analysis *a)
 	 * sessions from before the marker have no such key and are whole */
 	json_t *cm = json_object_get(a->session, "complete");
 	a->complete = cm ? json_is_true(cm) : 1;
-	a->stopped = json_is_array(json_object_get(a->session, "running_at_end"));
+	/* record -p (docs/attach.md): processes left running are the rule */
+	a->attached = json_is_object(json_object_get(a->session, "attach"));
+	a->stopped = json_is_array(json_object_get(a->session, "running_at_end")) && !a->attached;
 	return 0;
 }
 
@@ -1068,6 +1070,16 @@ static void replay(struct analysis *a, struct run *run)
 		if (json_is_integer(s0))
 			r->start_ns = (uint64_t)json_integer_value(s0);
 	}
+	/* record -p: an attached process's name (its comm at the attach; no
+	 * exec record will name it), before its children copy it */
+	json_t *v;
+	size_t k;
+	json_array_foreach(json_object_get(json_object_get(a->session, "attach"), "processes"), k, v) {
+		const char *comm = json_string_value(json_object_get(v, "comm"));
+		json_int_t pid = json_integer_value(json_object_get(v, "pid"));
+		if (comm && *comm && pid > 0 && pid <= 4194304)
+			model__proc(a, (uint32_t)pid)->name = model__intern(a, comm, strnlen(comm, 15));
+	}
 	for (uint32_t i = 0; i < run->ev.n; i++) {
 		const struct ev *e = &run->ev.e[i];
 		const struct vp_rec *h = e->r;
@@ -1133,6 +1145,30 @@ static void attribute_all(struct analysis *a)
 
 /* ---- pass 4: what only the recorder knew ---- */
 
+/* record -p (docs/attach.md): each attached process's counters when it was
+ * attached to (its before_trace), and the counters of the traced processes
+ * still running when recording stopped (read just before the detach), so
+ * kernel_counters are deltas over the attach window. */
+static void apply_attach(struct analysis *a)
+{
+	json_t *at = json_object_get(a->session, "attach"), *v;
+	size_t i;
+	json_array_foreach(json_object_get(at, "processes"), i, v) {
+		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_object_get(v, "pid")));
+		if (p)
+			p->before_trace = (uint64_t)json_integer_value(json_object_get(v, "minflt")) +
+					  (uint64_t)json_integer_value(json_object_get(v, "majflt"));
+	}
+	json_array_foreach(json_object_get(at, "counters_at_end"), i, v) {
+		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_object_get(v, "pid")));
+		if (!p || p->exited || p->have_kc)
+			continue;
+		p->have_kc = 1;
+		p->minflt = (uint64_t)json_integer_value(json_object_get(v, "minflt"));
+		p->majflt = (uint64_t)json_integer_value(json_object_get(v, "majflt"));
+	}
+}
+
 static void apply_session(struct analysis *a)
 {
 	/* root's exit status from the recorder when the kernel gave none */
@@ -1154,6 +1190,8 @@ static void apply_session(struct analysis *a)
 		root->before_trace =
 			(uint64_t)json_integer_value(json_object_get(bt, "minflt")) +
 			(uint64_t)json_integer_value(json_object_get(bt, "majflt"));
+	if (a->attached)
+		apply_attach(a);
 	procinfo__preload_status(a);
 }
 

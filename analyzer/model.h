@@ -191,6 +191,7 @@ struct analysis {
 	int preload_active, bpf_active;
 	int complete;                     /* the session end marker was written */
 	int stopped;                      /* record stopped waiting (signal) */
+	int attached;                     /* record -p: session.json "attach" */
 	const char *preload_reason, *bpf_reason;
 	uint32_t preload_without;         /* processes with preload_active 0 */
 	uint32_t *failed_pids;            /* preload.<pid>.failed markers */

@@ -384,7 +384,9 @@ static void site_peaks(struct proc *p)
 		qsort(v, n, sizeof(*v), live_cmp);
 		int64_t cur = 0, peak = 0;
 		for (uint32_t k = 0; k < n; k++) {
-			cur += v[k].d;
+			/* sizes from a damaged trace can be anything: saturate */
+			if (__builtin_add_overflow(cur, v[k].d, &cur))
+				cur = v[k].d > 0 ? INT64_MAX : INT64_MIN;
 			if (cur > peak)
 				peak = cur;
 		}

@@ -162,6 +162,30 @@ static void top_by_size(struct analysis *a, const struct proc *p, FILE *out)
 
 /* "N process(es) without call stacks (no shim trace): 1 static binary
  * (no dynamic loader), ..." -- reasons counted, most frequent first. */
+/* record -p (docs/attach.md): the window, and what it cannot show. */
+static void attach_summary(struct analysis *a, FILE *out)
+{
+	json_t *at = json_object_get(a->session, "attach"), *v;
+	json_t *s0 = json_object_get(at, "attached_ns"), *s1 = json_object_get(a->session, "end_ns");
+	const char *by = json_string_value(json_object_get(at, "ended_by"));
+	size_t i;
+	fprintf(out, "  attached to a running process: pid");
+	json_array_foreach(json_object_get(at, "pids"), i, v)
+		fprintf(out, "%s%" PRId64, i ? "," : " ", (int64_t)json_integer_value(v));
+	if (json_is_integer(s0) && json_is_integer(s1) && json_integer_value(s0) >= 0 &&
+	    json_integer_value(s1) >= json_integer_value(s0))
+		fprintf(out, " for %.1f s",
+			(double)((uint64_t)json_integer_value(s1) - (uint64_t)json_integer_value(s0)) /
+				1e9);
+	if (by)
+		fprintf(out, " (ended by %s)", !strcmp(by, "exit") ? "their exit" : by);
+	fprintf(out, "; %zu process(es) left running\n",
+		json_array_size(json_object_get(a->session, "running_at_end")));
+	fprintf(out, "  mapping stacks are not available for mappings made before the attach "
+		"(`initial`),\n  nor for later ones (no shim in a running process); kernel "
+		"counters are deltas\n  over the attach window\n");
+}
+
 static void without_summary(struct analysis *a, FILE *out)
 {
 	if (!a->preload_without)
@@ -490,6 +514,8 @@ static int summary(struct analysis *a, FILE *out)
 	if (a->stopped)
 		fprintf(out, "  stopped early (signal): %zu process(es) still running were left "
 			"running\n", json_array_size(json_object_get(a->session, "running_at_end")));
+	if (a->attached)
+		attach_summary(a, out);
 	without_summary(a, out);
 	commands_line(a, out);
 	struct unit *u = NULL;
@@ -522,8 +548,9 @@ static int summary(struct analysis *a, FILE *out)
 				 p->is_root ? " (first process)" : "", t);
 			if (p->have_kc) {
 				line_out(out, "    the kernel counted %" PRIu64 " (%" PRIu64 " populated by "
-					 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before tracing)",
-					 p->minflt + p->majflt, p->pop_faults, kb.shim, p->before_trace);
+					 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before %s)",
+					 p->minflt + p->majflt, p->pop_faults, kb.shim, p->before_trace,
+					 a->attached ? "the attach" : "tracing");
 			}
 			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
 				line_out(out, "    %s", p->preload_reason);

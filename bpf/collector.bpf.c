@@ -74,6 +74,11 @@ const volatile __u32 vma_mode = CT_VMA_OFF;
  * wakeup (irq_work) costs microseconds, more than the whole fault record;
  * the consumer polls with a timeout and drains whatever is there. */
 const volatile __u64 wake_bytes = 16 << 20;
+/* Never signal a traced thread: the shim's announcements are ignored, so
+ * every acquisition says VP_NOSIG_NO_SHIM. `record -p` sets it: a process
+ * it attached to may run under another recorder's shim, whose handler
+ * would write our answers into that recorder's traces. */
+const volatile __u32 no_signals = 0;
 
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
@@ -501,7 +506,7 @@ static __always_inline void sys_balance(struct task_state *st, struct task_struc
 static __always_inline void sig_announce(struct task_state *st, struct task_struct *task,
 					 const unsigned long *args)
 {
-	if (args[0] != VP_ANNOUNCE_PRCTL || args[4] != VP_ANNOUNCE_MAGIC)
+	if (no_signals || args[0] != VP_ANNOUNCE_PRCTL || args[4] != VP_ANNOUNCE_MAGIC)
 		return;
 	st->sig_handler = args[1];
 	st->sig_tls = args[2];

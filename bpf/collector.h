@@ -48,6 +48,8 @@ struct collector_opts {
 	enum collector_vma vma;
 	bool prog_stats;         /* enable kernel run-time stats while alive
 				  * (costs ~20-40 ns per program run) */
+	bool no_signals;         /* never send the shim's signal (record -p:
+				  * the shim there may be another recorder's) */
 };
 
 struct collector_stats {
@@ -70,6 +72,17 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 /* Trace `root_pid` and everything it creates. Call before it runs (it should
  * block until this returns). */
 int collector__track(struct collector *c, pid_t root_pid);
+/* Attaching to a running process (`vmaprof record -p`, cli/attach.c): task
+ * storage is per thread, so every thread of it is marked, one by one.
+ * Mark thread `tid` as traced (a pidfd of that very thread, PIDFD_THREAD):
+ * 0 when marked now, -EEXIST when it already was (by an earlier call, or
+ * followed from a marked thread that created it: its state is kept),
+ * -ESRCH when it is gone (also when it exits between the pidfd and the
+ * update), else -errno. */
+int collector__track_thread(struct collector *c, pid_t tid);
+/* 1 when the thread-group leader `pid` is marked traced, 0 when not (or
+ * gone), -errno on failure. */
+int collector__traced(struct collector *c, pid_t pid);
 /* Wait up to timeout_ms for data, drain the ring buffer into the trace file.
  * Returns the number of records drained, or -errno (a write error is
  * reported once; the lost records are counted). */

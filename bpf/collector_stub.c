@@ -26,6 +26,20 @@ int collector__track(struct collector *c, pid_t root_pid)
 	return -ENOTSUP;
 }
 
+int collector__track_thread(struct collector *c, pid_t tid)
+{
+	(void)c;
+	(void)tid;
+	return -ENOTSUP;
+}
+
+int collector__traced(struct collector *c, pid_t pid)
+{
+	(void)c;
+	(void)pid;
+	return -ENOTSUP;
+}
+
 int collector__poll(struct collector *c, int timeout_ms)
 {
 	(void)c;

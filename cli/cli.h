@@ -13,6 +13,10 @@ int cmd_diff(int argc, char **argv);
 extern const char vp_record_usage[];
 extern const char vp_report_usage[];
 
+/* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
+ * limits into *out (cmd_record.c). 0 or -1. */
+#include <stddef.h>
+int vp_parse_ringbuf_size(const char *s, size_t *out);
 /* 1 if DIR already holds trace files or a session. */
 int vp_dir_has_traces(const char *dir);
 /* The short summary `record` prints when the command is gone. */

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "broker_server.h"
 #include "outfile.h"
 #include "procfs.h"
@@ -129,6 +130,7 @@ const char vp_record_usage[] =
 static void usage(FILE *f)
 {
 	fputs(vp_record_usage, f);
+	fputs(vp_record_attach_usage, f);
 }
 
 /* Put the shim first in LD_PRELOAD, keeping what the user preloads. */
@@ -271,7 +273,7 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 
 /* "N", "NK", "NM" or "NG" (binary units) within the collector's limits into
  * *out. 0 or -1. */
-static int parse_size(const char *s, size_t *out)
+int vp_parse_ringbuf_size(const char *s, size_t *out)
 {
 	char *end;
 	errno = 0;
@@ -333,7 +335,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return 2;
 			break;
 		case 'R':
-			if (parse_size(optarg, &r->ringbuf_bytes)) {
+			if (vp_parse_ringbuf_size(optarg, &r->ringbuf_bytes)) {
 				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
 					"with an optional K, M or G), got '%s'\n",
 					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
@@ -683,6 +685,8 @@ static void rec_free(struct rec *r)
 int cmd_record(int argc, char **argv)
 {
 	struct rec r = { .dirfd = -1 };
+	if (vp_record_wants_attach(argc, argv)) /* -p PID: cli/attach.c */
+		return vp_record_attach(argc, argv);
 	int rc = parse_args(&r, argc, argv);
 	if (rc >= 0)
 		return rc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cli.h"
 #include "config.h"
 #include "diff.h"
@@ -12,6 +13,7 @@ static void usage(FILE *f)
 {
 	fputs("vmaprof " VMAPROF_VERSION " - where a process's memory goes, per mapping\n\n", f);
 	fputs(vp_record_usage, f);
+	fputs(vp_record_attach_usage, f);
 	fputc('\n', f);
 	fputs(vp_report_usage, f);
 	fputc('\n', f);

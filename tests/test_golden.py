@@ -49,7 +49,7 @@ def t_generated():
     """The checked-in traces are exactly what gen.py writes."""
     with tempfile.TemporaryDirectory() as t:
         subprocess.run([sys.executable, os.path.join(GOLDEN, "gen.py"), t], check=True)
-        for case in ("fork_cow", "damaged"):
+        for case in ("fork_cow", "damaged", "attach"):
             for name in sorted(os.listdir(os.path.join(t, case))):
                 check(filecmp.cmp(os.path.join(t, case, name), os.path.join(GOLDEN, case, name),
                                   shallow=False), f"{case}/{name} differs from gen.py's output")
@@ -58,6 +58,33 @@ def t_generated():
 def t_fork_cow():
     got, _ = compare("fork_cow")
     eq(got["forks"][0]["cow_copy_child"], 2, "child copies")
+
+
+def t_attach():
+    """record -p: counters over the window, initial and inherited entries."""
+    got, _ = compare("attach")
+    procs = {p["pid"]: p for p in got["processes"]}
+    eq(got["collectors"]["preload"]["reason"], "attached to a running process", "the mode")
+    eq(procs[100]["kernel_counters"], {"minflt": 52, "majflt": 3, "shim_prefault": 0,
+                                       "before_trace": 53, "populated": 0, "difference": 0},
+       "the attached process's counters: deltas over the window")
+    eq(procs[101]["kernel_counters"]["difference"], 0, "the child's")
+    eq(procs[100]["name"], "server", "the attached process's name (its comm)")
+    eq(procs[101]["name"], "server", "the child's, copied at the fork")
+    reg = [v for v in procs[101]["vmas"] if v["start"] == 0x10000000]
+    eq((reg[0]["origin"], reg[0]["faults"]["cow_copy"]), ("inherited", 2), "the child's copies")
+    sp = [v for v in procs[100]["vmas"] if v["start"] == 0x20000000]
+    eq((sp[0]["origin"], sp[0]["faults"]["demand_zero"]), ("initial", 1), "the parent's fault")
+    t = subprocess.run([VMAPROF, "report", os.path.join(GOLDEN, "attach"), "--format", "text"],
+                       capture_output=True, text=True, timeout=60)
+    eq(t.returncode, 0, t.stderr)
+    for want in ("attached to a running process: pid 100 for 0.0 s (ended by signal); "
+                 "1 process(es) left running",
+                 "mapping stacks are not available for mappings made before the attach",
+                 "the kernel counted 55 (0 populated by syscalls, 0 the shim's own, "
+                 "53 before the attach)"):
+        check(want in t.stdout, f"the summary says {want!r}:\n{t.stdout}")
+    check("stopped early" not in t.stdout, "attaching is not stopping early")
 
 
 def t_damaged():

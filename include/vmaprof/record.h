@@ -159,6 +159,8 @@ _Static_assert(sizeof(struct vp_proc) == 48, "vp_proc size");
 /* VP_REC_MAPS: snapshot `seq` of /proc/self/maps, chunk `chunk`; the last
  * chunk has VP_MAPS_LAST in h.flags. Text follows (len bytes). */
 #define VP_MAPS_LAST 0x1
+/* VP_MAPS_DLOPEN: any later snapshot (after a dlopen; `record -p`'s at the
+ * end of its window, docs/attach.md): fills gaps from its time on only. */
 enum vp_maps_why { VP_MAPS_START = 1, VP_MAPS_DLOPEN = 2 };
 struct vp_maps {
 	struct vp_rec h;

@@ -118,6 +118,45 @@ def fork_cow(out):
     b.write(os.path.join(out, "bpf.vpt"))
 
 
+def attach(out):
+    """`record -p 100` (docs/attach.md): the recorder's own trace file for
+    the attached process (PROC at the attach, the maps snapshot 1 ns later:
+    a region and spare pages that existed before), the kernel's records of
+    the window (the parent writes its spare page, forks; the child copies 2
+    region pages and exits), the counters at the attach and at the end in
+    session.json: both processes balance with difference 0."""
+    os.makedirs(out, exist_ok=True)
+    json.dump({"session_version": 1, "root_pid": 100, "command": ["server", "--golden"],
+               "page_size": 4096, "start_ns": 1000, "end_ns": 9000, "exit_code": None,
+               "exit_signal": None, "stack_depth": 0, "complete": True,
+               "running_at_end": [100],
+               "collectors": {"preload": {"active": False,
+                                          "reason": "attached to a running process"},
+                              "bpf": {"active": True}},
+               "attach": {"pids": [100], "attached_ns": 1500, "duration_s": None,
+                          "ended_by": "signal",
+                          "processes": [{"pid": 100, "comm": "server", "threads": 2,
+                                         "minflt": 50, "majflt": 3, "exact": True}],
+                          "counters_at_end": [{"pid": 100, "minflt": 52, "majflt": 3,
+                                               "exact": True}]}},
+              open(os.path.join(out, "session.json"), "w"), indent=1)
+    p = File(1, 100)
+    proc(p, 1000, 100, 1, "/golden/server", ["server", "--golden"])
+    maps(p, 1001, 100, "00400000-00401000 r-xp 00000000 08:01 7 /golden/server\n"
+                       "10000000-10003000 rw-p 00000000 00:00 0 \n"
+                       "20000000-20001000 rw-p 00000000 00:00 0 \n"
+                       "7ffff0000000-7ffff0021000 rw-p 00000000 00:00 0 [stack]\n")
+    p.write(os.path.join(out, "preload.100.1000.vpt"))
+    b = File(2, 99)
+    fault(b, 2000, 100, 0x20000000, 0x6, 1)             # the parent's spare page
+    b.add(rec("TASK_FORK", 3000, 100, 100, struct.pack("<II", 101, 101)))
+    fault(b, 3200, 101, 0x10000000, 0x7, 1)             # the child's copies
+    fault(b, 3201, 101, 0x10001000, 0x7, 1)
+    fault(b, 3300, 100, 0x7ffff0020000, 0x7, 1)         # the parent's stack, copied
+    b.add(rec("TASK_EXIT", 4000, 101, 101, struct.pack("<QQiI", 2, 0, 0, 0)))
+    b.write(os.path.join(out, "bpf.vpt"))
+
+
 def damaged(out):
     """The same recording with a truncated kernel stream and garbage in the
     middle of the shim's: a partial report whose counters say so."""
@@ -136,3 +175,4 @@ if __name__ == "__main__":
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     fork_cow(os.path.join(root, "fork_cow"))
     damaged(os.path.join(root, "damaged"))
+    attach(os.path.join(root, "attach"))

@@ -1,0 +1,1047 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmaprof record -p PID[,PID...]: attach the kernel collector to processes
+ * that already run, and to everything they fork from then on, until
+ * --duration ends, a SIGINT/SIGTERM/SIGHUP/SIGQUIT reaches vmaprof, or the
+ * traced processes are all gone. docs/attach.md describes the mode.
+ *
+ * Attaching, per process (attach_one):
+ *  1. its counters (/proc/PID/stat minflt, majflt) are read;
+ *  2. every thread is marked traced (task storage is per thread): one pass
+ *     over /proc/PID/task marks each thread through its own pidfd
+ *     (collector__track_thread); passes repeat until one marks nothing new
+ *     (a thread made by a marked thread is marked by sched_process_fork);
+ *  3. the counters are read again: equal, the before-trace count is exact;
+ *  4. /proc/PID/maps is read (after the marking: a mapping made after it is
+ *     in the kernel's syscall records, one made before is in the snapshot;
+ *     the snapshot is dated before the marking, so the analyzer applies
+ *     the kernel's records of the window on top of it);
+ *  5. a trace file of its own, preload.<pid>.<t0>.vpt, gets a VP_REC_PROC
+ *     (its exe, argv, ppid) and the snapshot as VP_REC_MAPS records: a
+ *     valid trace file by record.h's rules (sequential, sealed, checksummed),
+ *     so the analyzer makes `initial` entries of it as of a shim's start.
+ * Nothing is done to the process itself: no ptrace, no signal, no write to
+ * its memory; the collector's signal stacks are off (collector_opts.
+ * no_signals). At the end the counters of every traced process still
+ * running are read before the programs are detached (session.json
+ * counters_at_end), so the report's kernel_counters are deltas over the
+ * attach window, and each attached process's file gets a second maps
+ * snapshot (names the files mapped in the window: the kernel's syscall
+ * records carry no path).
+ *
+ * The programs and maps live only as long as this process's file
+ * descriptors (nothing is pinned): when vmaprof exits or is killed, the
+ * kernel detaches and frees them, and the traced processes' task storage
+ * goes with the map.
+ */
+#include "attach.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "collector.h"
+#include "config.h"
+#include "outfile.h"
+#include "procfs.h"
+#include "vmaprof/clock.h"
+#include "vmaprof/crc32c.h"
+#include "vmaprof/record.h"
+
+#define MAX_PIDS 64
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+#define MARK_PASSES 1000
+/* How often to look for traced processes once every attached one is gone. */
+#define GONE_CHECK_NS 200000000ull
+
+static volatile sig_atomic_t att_stop, att_sig;
+
+static void att_on_signal(int sig)
+{
+	att_stop = 1;
+	att_sig = sig;
+}
+
+struct target {
+	pid_t pid;
+	int pidfd;
+	uint64_t min0, maj0; /* counters before the marking */
+	int exact;           /* ... and unchanged after it */
+	int threads;         /* threads marked */
+	int gone;            /* exited during the recording */
+	char *maps;          /* the snapshot */
+	size_t maps_len;
+	char *maps_end;      /* a second one at the end (NULL: none) */
+	size_t maps_end_len;
+	uint64_t maps_end_ns;
+	char exe[PATH_MAX];
+	ssize_t exe_len;
+	char *cmdline;
+	size_t cmdline_len;
+	pid_t ppid;
+	char comm[64];
+};
+
+struct att {
+	/* options */
+	const char *dir_opt;
+	double duration;   /* seconds, 0 = until stopped */
+	int bpf_stats;
+	size_t ringbuf_bytes; /* 0: the collector's default */
+	struct vp_report_opts report;
+	struct target t[MAX_PIDS];
+	int n;
+	/* output */
+	struct out_owner owner;
+	int dirfd;
+	char absdir[PATH_MAX];
+	int made_dir;
+	/* collector */
+	struct collector *col;
+	char why[512];
+	uint64_t t0, t_attached, t1;
+	const char *ended_by;
+	json_t *end_counters; /* [{pid, minflt, majflt, exact}] */
+	json_t *running;      /* [pid] */
+	json_t *bpf_extra;
+};
+
+const char vp_record_attach_usage[] =
+	"       vmaprof record -p|--pid PID[,PID...] [--duration SECONDS] [-o|--output DIR]\n"
+	"                      [--bpf-stats] [--ring-buffer SIZE] [--html] [--every-vma]\n"
+	"                      [--plumbing RULE]...\n"
+	"  -p PID       attach to running processes (and what they fork from then on)\n"
+	"               until --duration ends, Ctrl-C (SIGINT/SIGTERM to vmaprof), or\n"
+	"               they are all gone; then write the report (docs/attach.md)\n";
+
+int vp_record_wants_attach(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			return 0;
+		if (!strcmp(a, "-p") || !strncmp(a, "-p", 2) || !strcmp(a, "--pid") ||
+		    !strncmp(a, "--pid=", 6))
+			return 1;
+		if (a[0] != '-')
+			return 0; /* the command */
+		/* options with a separate argument */
+		if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--stack-depth") ||
+		     !strcmp(a, "--plumbing") || !strcmp(a, "--duration") ||
+		     !strcmp(a, "--ring-buffer")) && i + 1 < argc)
+			i++;
+	}
+	return 0;
+}
+
+/* "12,34" -> targets. 0 or -1 (said why). */
+static int parse_pids(struct att *a, const char *list)
+{
+	const char *s = list;
+	while (*s) {
+		char *end;
+		errno = 0;
+		long v = strtol(s, &end, 10);
+		if (end == s || errno || v <= 0 || v > 4194304 || (*end && *end != ',')) {
+			fprintf(stderr, "vmaprof: -p wants process ids separated by commas, got '%s'\n",
+				list);
+			return -1;
+		}
+		int dup = 0;
+		for (int i = 0; i < a->n; i++)
+			dup |= a->t[i].pid == (pid_t)v;
+		if (!dup) {
+			if (a->n == MAX_PIDS) {
+				fprintf(stderr, "vmaprof: at most %d processes with -p\n", MAX_PIDS);
+				return -1;
+			}
+			a->t[a->n].pidfd = -1;
+			a->t[a->n++].pid = (pid_t)v;
+		}
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* -1 to go on, else the exit code. */
+static int parse_args(struct att *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "bpf-stats", no_argument, NULL, 'T' },
+		{ "ring-buffer", required_argument, NULL, 'R' },
+		{ "every-vma", no_argument, NULL, 'V' },
+		{ "plumbing", required_argument, NULL, 'L' },
+		{ "html", no_argument, NULL, 'H' },
+		{ "no-preload", no_argument, NULL, 'P' },
+		{ "no-bpf", no_argument, NULL, 'B' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+p:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_pids(a, optarg))
+				return 2;
+			break;
+		case 'D': {
+			char *end;
+			double d = strtod(optarg, &end);
+			if (end == optarg || *end || !(d > 0) || d > 1e7) {
+				fprintf(stderr, "vmaprof: --duration wants seconds > 0, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			a->duration = d;
+			break;
+		}
+		case 'o': a->dir_opt = optarg; break;
+		case 'T': a->bpf_stats = 1; break;
+		case 'R':
+			if (vp_parse_ringbuf_size(optarg, &a->ringbuf_bytes)) {
+				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
+					"with an optional K, M or G), got '%s'\n",
+					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
+					(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), optarg);
+				return 2;
+			}
+			break;
+		case 'V': a->report.every_vma = 1; break;
+		case 'H': a->report.html = 1; break;
+		case 'L':
+			if (vp_report_opts_add_plumbing(&a->report, optarg))
+				return 2;
+			break;
+		case 'P': break; /* nothing is preloaded when attaching */
+		case 'B':
+			fprintf(stderr, "vmaprof: -p needs the kernel collector: --no-bpf cannot go "
+				"with it\n");
+			return 2;
+		case 'h': fputs(vp_record_usage, stdout); fputs(vp_record_attach_usage, stdout); return 0;
+		default:
+			fprintf(stderr, "vmaprof: record -p takes -o, --duration, --bpf-stats, "
+				"--ring-buffer, --html, --every-vma, --plumbing\n");
+			fputs(vp_record_attach_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmaprof: record -p attaches to running processes: no command "
+			"(got '%s')\n", argv[optind]);
+		return 2;
+	}
+	if (!a->n) {
+		fprintf(stderr, "vmaprof: -p: no process id given\n");
+		return 2;
+	}
+	return -1;
+}
+
+/* /proc/PID/stat's state, flags and comm. 0 or -errno. */
+static int stat_flags(pid_t pid, char *state, unsigned long *flags, char *comm, size_t cl)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -e : -ESRCH;
+	buf[n] = 0;
+	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+	if (!l || !r || r < l)
+		return -EINVAL;
+	snprintf(comm, cl, "%.*s", (int)(r - l - 1), l + 1);
+	/* after ')': state ppid pgrp session tty_nr tpgid flags */
+	int pp, pg, se, tt, tp;
+	if (sscanf(r + 1, " %c %d %d %d %d %d %lu", state, &pp, &pg, &se, &tt, &tp, flags) != 7)
+		return -EINVAL;
+	return 0;
+}
+
+/* A whole /proc file (text). NULL with errno. */
+static char *read_all(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 65536, n = 0;
+	char *b = malloc(cap);
+	for (;;) {
+		if (!b) {
+			close(fd);
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (cap - n < 4096) {
+			char *nb = realloc(b, cap * 2);
+			if (!nb) {
+				free(b);
+				b = NULL;
+				continue;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, b + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(b);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	b[n] = 0;
+	*len = n;
+	return b;
+}
+
+/* Before anything is loaded: each pid names a live user process we may
+ * trace. 0 or -1 (said why). */
+static int check_target(struct target *t)
+{
+	char comm[64] = "", state = 0, path[64];
+	unsigned long flags = 0;
+	if (t->pid == getpid()) {
+		fprintf(stderr, "vmaprof: cannot attach to vmaprof itself (pid %d)\n", (int)t->pid);
+		return -1;
+	}
+	if (t->pid == 1) {
+		fprintf(stderr, "vmaprof: refusing pid 1 (init): every process the system starts "
+			"would be traced; attach to the service's own process instead\n");
+		return -1;
+	}
+	t->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+	if (t->pidfd < 0) {
+		int e = errno;
+		if (e == ESRCH)
+			fprintf(stderr, "vmaprof: no process with pid %d\n", (int)t->pid);
+		else if (e == EINVAL || e == ENOENT)
+			fprintf(stderr, "vmaprof: %d is not a process id (a thread's id? give "
+				"the process's, its Tgid in /proc/%d/status)\n", (int)t->pid,
+				(int)t->pid);
+		else
+			fprintf(stderr, "vmaprof: cannot open pid %d: %s\n", (int)t->pid,
+				strerror(e));
+		return -1;
+	}
+	int err = stat_flags(t->pid, &state, &flags, comm, sizeof(comm));
+	snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	if (err) {
+		fprintf(stderr, "vmaprof: no process with pid %d (/proc/%d/stat: %s)\n", (int)t->pid,
+			(int)t->pid, strerror(-err));
+		return -1;
+	}
+	if (flags & PF_KTHREAD) {
+		fprintf(stderr, "vmaprof: pid %d (%s) is a kernel thread: it has no user memory "
+			"to record\n", (int)t->pid, comm);
+		return -1;
+	}
+	if (state == 'Z' || state == 'X') {
+		fprintf(stderr, "vmaprof: pid %d (%s) has exited (a zombie its parent has not "
+			"reaped yet)\n", (int)t->pid, comm);
+		return -1;
+	}
+	/* the kernel's own test of whether we may look into it
+	 * (PTRACE_MODE_READ): the same as for reading its mappings */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == EACCES || e == EPERM)
+			fprintf(stderr, "vmaprof: not allowed to trace pid %d (%s): reading %s: %s "
+				"(run vmaprof as root)\n", (int)t->pid, comm, path, strerror(e));
+		else
+			fprintf(stderr, "vmaprof: cannot read %s: %s\n", path, strerror(e));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int exited(const struct target *t)
+{
+	struct pollfd p = { .fd = t->pidfd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0;
+}
+
+/* Mark every thread of t (see the top of this file). 0 or -errno. */
+static int mark_threads(struct att *a, struct target *t)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pid);
+	int quiet = 0;
+	for (int pass = 0; pass < MARK_PASSES; pass++) {
+		DIR *d = opendir(path);
+		if (!d)
+			return -errno == -ENOENT ? -ESRCH : -errno;
+		int marked = 0, seen = 0, vanished = 0, err = 0;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			char *end;
+			long tid = strtol(e->d_name, &end, 10);
+			if (*end || tid <= 0)
+				continue;
+			seen++;
+			int r = collector__track_thread(a->col, (pid_t)tid);
+			if (r == 0) {
+				marked++;
+				t->threads++;
+			} else if (r == -ESRCH) {
+				vanished++;
+			} else if (r != -EEXIST) {
+				err = r;
+				break;
+			}
+		}
+		closedir(d);
+		if (err)
+			return err;
+		if (!seen)
+			return -ESRCH;
+		/* two passes in a row in which every thread listed was marked
+		 * already: all were marked before the pass began. A thread
+		 * that vanished meanwhile may have made one we did not list
+		 * (a chain of threads each starting the next): pass again. */
+		quiet = marked || vanished ? 0 : quiet + 1;
+		if (quiet == 2)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Attach to one process (steps 1-4 at the top). 0 or -1 (said why). */
+static int attach_one(struct att *a, struct target *t)
+{
+	struct procfs_stat s0, s1;
+	char path[64];
+	if (procfs_stat(t->pid, &s0) < 0 || exited(t))
+		goto gone;
+	int err = mark_threads(a, t);
+	if (err == -ESRCH)
+		goto gone;
+	if (err) {
+		fprintf(stderr, "vmaprof: cannot mark the threads of pid %d: %s\n", (int)t->pid,
+			err == -EAGAIN ? "they never stopped changing"
+			: err == -EINVAL ? "this kernel cannot open a pidfd of one thread "
+					   "(PIDFD_THREAD: Linux 6.9 or later)"
+					 : strerror(-err));
+		return -1;
+	}
+	if (procfs_stat(t->pid, &s1) < 0)
+		goto gone;
+	t->min0 = s0.minflt;
+	t->maj0 = s0.majflt;
+	t->exact = s0.minflt == s1.minflt && s0.majflt == s1.majflt;
+	t->ppid = s1.ppid;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+	t->maps = read_all(path, &t->maps_len);
+	/* a process whose memory is gone (exit_mm) shows no mappings */
+	if (!t->maps || !t->maps_len)
+		goto gone;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)t->pid);
+	t->exe_len = readlink(path, t->exe, sizeof(t->exe));
+	if (t->exe_len < 0 || t->exe_len >= (ssize_t)sizeof(t->exe))
+		t->exe_len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)t->pid);
+	t->cmdline = read_all(path, &t->cmdline_len);
+	if (!t->cmdline)
+		t->cmdline_len = 0;
+	while (t->cmdline_len && t->cmdline[t->cmdline_len - 1] != 0)
+		t->cmdline_len--; /* whole arguments only */
+	if (t->cmdline_len > 16384) {
+		t->cmdline_len = 16384;
+		while (t->cmdline_len && t->cmdline[t->cmdline_len - 1] != 0)
+			t->cmdline_len--;
+	}
+	if (exited(t))
+		goto gone;
+	return 0;
+gone:
+	fprintf(stderr, "vmaprof: pid %d exited while vmaprof attached to it\n", (int)t->pid);
+	return -1;
+}
+
+/* ---- the process's own small trace file (record.h's rules) ---- */
+
+struct tw {
+	char *buf;
+	size_t len, cap;     /* data area bytes */
+	uint32_t seg_crc, seg_records;
+	uint64_t records;
+	int oom;
+};
+
+static void tw_put(struct tw *w, const void *p, size_t n)
+{
+	if (w->oom)
+		return;
+	if (w->len + n > w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 65536;
+		while (nc < w->len + n)
+			nc *= 2;
+		char *nb = realloc(w->buf, nc);
+		if (!nb) {
+			w->oom = 1;
+			return;
+		}
+		w->buf = nb;
+		w->cap = nc;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+/* One record (size a multiple of 8): a pad and a segment trailer first when
+ * it would reach into the segment's last VP_SEGSUM_SIZE bytes. */
+static void tw_emit(struct tw *w, const void *rec, uint32_t size, pid_t pid)
+{
+	const uint32_t usable = VP_SEG_SIZE - VP_SEGSUM_SIZE;
+	uint64_t in = w->len % VP_SEG_SIZE;
+	if (in + size > usable) {
+		uint32_t pad = usable - (uint32_t)in;
+		if (pad) {
+			char z[VP_SEG_SIZE / 16];
+			struct vp_rec *p = (void *)z;
+			uint32_t left = pad;
+			/* one pad record covers the rest (it may be long) */
+			memset(z, 0, sizeof(z));
+			p->size = pad;
+			p->type = VP_REC_PAD;
+			while (left) {
+				uint32_t k = left < sizeof(z) ? left : (uint32_t)sizeof(z);
+				w->seg_crc = vp_crc32c(w->seg_crc, z, k);
+				tw_put(w, z, k);
+				memset(z, 0, sizeof(struct vp_rec));
+				left -= k;
+			}
+		}
+		struct vp_segsum t = { 0 };
+		t.h.size = VP_SEGSUM_SIZE;
+		t.h.time_ns = vp_mono_ns();
+		t.h.pid = (uint32_t)pid;
+		t.h.tid = (uint32_t)pid;
+		t.h.type = VP_REC_SEGSUM;
+		t.crc = w->seg_crc;
+		t.records = w->seg_records;
+		tw_put(w, &t, sizeof(t));
+		w->seg_crc = 0;
+		w->seg_records = 0;
+	}
+	w->seg_crc = vp_crc32c(w->seg_crc, rec, size);
+	w->seg_records++;
+	w->records++;
+	tw_put(w, rec, size);
+}
+
+static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, pid_t pid)
+{
+	h->type = type;
+	h->flags = 0;
+	h->size = size;
+	h->time_ns = t;
+	h->pid = (uint32_t)pid;
+	h->tid = (uint32_t)pid;
+}
+
+/* One snapshot as the shim writes it: 8 KiB of text per record, an empty
+ * last one. `chunk` has room for one record. */
+static void emit_maps(struct tw *w, char *chunk, pid_t pid, const char *text, size_t len,
+		      uint64_t t, uint32_t seq, uint32_t why)
+{
+	for (size_t off = 0, k = 0;; k++) {
+		size_t n = len - off < 8192 ? len - off : 8192;
+		int last = n == 0;
+		struct vp_maps *m = (void *)chunk;
+		uint32_t sz = VP_ALIGN8((uint32_t)(sizeof(*m) + n));
+		memset(chunk, 0, sz);
+		fill_h(&m->h, VP_REC_MAPS, sz, t, pid);
+		m->h.flags = last ? VP_MAPS_LAST : 0;
+		m->seq = seq;
+		m->chunk = (uint32_t)k;
+		m->why = why;
+		m->len = (uint32_t)n;
+		memcpy(m + 1, text + off, n);
+		tw_emit(w, m, sz, pid);
+		off += n;
+		if (last)
+			break;
+	}
+}
+
+/* preload.<pid>.<t0>.vpt: VP_REC_PROC at t0 (before the marking), the maps
+ * snapshot (read after the marking) as VP_REC_MAPS (why VP_MAPS_START) at
+ * t0 + 1: every kernel record of the window comes after both. */
+static int write_proc_file(struct att *a, const struct target *t)
+{
+	struct tw w = { 0 };
+	uint32_t psz = VP_ALIGN8((uint32_t)(sizeof(struct vp_proc) + (size_t)t->exe_len +
+					    t->cmdline_len));
+	struct vp_proc *pr = calloc(1, psz);
+	char *chunk = malloc(sizeof(struct vp_maps) + 8192 + 8);
+	int err = 0;
+	if (!pr || !chunk) {
+		free(pr);
+		free(chunk);
+		return -ENOMEM;
+	}
+	fill_h(&pr->h, VP_REC_PROC, psz, a->t0, t->pid);
+	pr->ppid = (uint32_t)t->ppid;
+	for (size_t i = 0; i < t->cmdline_len; i++)
+		pr->argc += t->cmdline[i] == 0;
+	pr->exe_len = (uint32_t)t->exe_len;
+	pr->argv_len = (uint32_t)t->cmdline_len;
+	memcpy(pr + 1, t->exe, (size_t)t->exe_len);
+	if (t->cmdline_len)
+		memcpy((char *)(pr + 1) + t->exe_len, t->cmdline, t->cmdline_len);
+	tw_emit(&w, pr, psz, t->pid);
+	free(pr);
+	/* dated just after the PROC, before the marking: what the kernel
+	 * records after the marking applies on top of it, and a child forked
+	 * meanwhile inherits these entries */
+	emit_maps(&w, chunk, t->pid, t->maps, t->maps_len, a->t0 + 1, 0, VP_MAPS_START);
+	/* at the end: names the files mapped in the window (the kernel's
+	 * records carry no path); as a later snapshot (VP_MAPS_DLOPEN) it
+	 * only fills gaps and names entries without a path, from then on */
+	if (t->maps_end)
+		emit_maps(&w, chunk, t->pid, t->maps_end, t->maps_end_len, t->maps_end_ns, 1,
+			  VP_MAPS_DLOPEN);
+	free(chunk);
+	if (w.oom) {
+		free(w.buf);
+		return -ENOMEM;
+	}
+	struct vp_file_header h;
+	memset(&h, 0, sizeof(h));
+	h.magic = VP_MAGIC;
+	h.version = VP_FORMAT_VERSION;
+	h.header_size = VP_HEADER_SIZE;
+	h.source = VP_SRC_PRELOAD;
+	h.pid = (uint32_t)t->pid;
+	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	h.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
+	h.start_ns = a->t0;
+	h.seg_size = VP_SEG_SIZE;
+	h.head = w.len;
+	h.records = w.records;
+	h.tail_len = w.len % VP_SEG_SIZE;
+	h.tail_crc = h.tail_len ? w.seg_crc : 0;
+	h.tail_records = h.tail_len ? w.seg_records : 0;
+	h.hdr_crc = vp_crc32c(0, &h, sizeof(h));
+	/* a whole file or none under its name: written beside it (a name the
+	 * analyzer never reads), then renamed over it */
+	char name[96], tmp[112];
+	snprintf(name, sizeof(name), "preload.%d.%llu.vpt", (int)t->pid,
+		 (unsigned long long)a->t0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	unlinkat(a->dirfd, tmp, 0);
+	int fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0) {
+		free(w.buf);
+		return -errno;
+	}
+	errno = 0;
+	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
+	    write(fd, w.buf, w.len) != (ssize_t)w.len || fsync(fd) < 0)
+		err = errno ? -errno : -EIO;
+	if (!err && a->owner.set && fchown(fd, a->owner.uid, a->owner.gid) < 0)
+		err = -errno;
+	close(fd);
+	free(w.buf);
+	if (!err && renameat(a->dirfd, tmp, a->dirfd, name) < 0)
+		err = -errno;
+	if (err)
+		unlinkat(a->dirfd, tmp, 0);
+	return err;
+}
+
+/* ---- session.json ---- */
+
+static json_t *counters(pid_t pid, uint64_t min, uint64_t maj, int exact)
+{
+	return json_pack("{s:i, s:I, s:I, s:b}", "pid", (int)pid, "minflt", (json_int_t)min,
+			 "majflt", (json_int_t)maj, "exact", exact);
+}
+
+static int write_session(struct att *a, int complete)
+{
+	const struct target *r = &a->t[0];
+	json_t *cmd = json_array();
+	for (size_t i = 0; i < r->cmdline_len; i += strlen(r->cmdline + i) + 1)
+		json_array_append_new(cmd, json_string(r->cmdline + i));
+	if (!json_array_size(cmd))
+		json_array_append_new(cmd, json_stringn(r->exe, (size_t)r->exe_len));
+	json_t *pids = json_array(), *procs = json_array();
+	for (int i = 0; i < a->n; i++) {
+		json_array_append_new(pids, json_integer(a->t[i].pid));
+		json_t *c = counters(a->t[i].pid, a->t[i].min0, a->t[i].maj0, a->t[i].exact);
+		json_object_set_new(c, "threads", json_integer(a->t[i].threads));
+		json_object_set_new(c, "comm", json_string(a->t[i].comm));
+		json_array_append_new(procs, c);
+	}
+	json_t *s = json_pack(
+		"{s:i, s:{s:s, s:s}, s:o, s:i, s:i, s:n, s:n, s:I, s:I, s:i, "
+		"s:{s:{s:b, s:s}, s:{s:b, s:n}}}",
+		"session_version", 1, "tool", "name", "vmaprof", "version", VMAPROF_VERSION,
+		"command", cmd, "root_pid", (int)r->pid, "page_size", (int)sysconf(_SC_PAGESIZE),
+		"exit_code", "exit_signal", "start_ns", (json_int_t)a->t0, "end_ns",
+		(json_int_t)(complete ? a->t1 : a->t0), "stack_depth", 0, "collectors", "preload",
+		"active", 0, "reason", "attached to a running process", "bpf", "active", 1,
+		"reason");
+	if (!s) {
+		json_decref(pids);
+		json_decref(procs);
+		return -ENOMEM;
+	}
+	json_t *at = json_pack("{s:o, s:I, s:o, s:o}", "pids", pids, "attached_ns",
+			       (json_int_t)a->t_attached, "duration_s",
+			       a->duration > 0 ? json_real(a->duration) : json_null(), "processes",
+			       procs);
+	if (complete)
+		json_object_set_new(at, "ended_by", json_string(a->ended_by));
+	json_object_set_new(s, "attach", at);
+	if (complete && a->end_counters)
+		json_object_set(at, "counters_at_end", a->end_counters);
+	if (complete && a->running)
+		json_object_set(s, "running_at_end", a->running);
+	if (complete && a->bpf_extra)
+		json_object_update(json_object_get(json_object_get(s, "collectors"), "bpf"),
+				   a->bpf_extra);
+	json_object_set_new(s, "complete", json_boolean(complete));
+	struct outfile o;
+	int err = outfile_begin(&o, a->dirfd, "session.json", &a->owner);
+	if (err) {
+		json_decref(s);
+		return err;
+	}
+	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
+	json_decref(s);
+	return outfile_commit(&o, failed);
+}
+
+/* ---- the recording ---- */
+
+/* Every process the collector marks as traced (a thread-group leader with
+ * task storage), alive (not a zombie): [pid]. */
+static json_t *traced_alive(struct att *a)
+{
+	json_t *l = json_array();
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 1)
+			continue;
+		if (collector__traced(a->col, (pid_t)pid) != 1)
+			continue;
+		struct procfs_stat st;
+		if (procfs_stat((pid_t)pid, &st) < 0 || st.state == 'Z' || st.state == 'X')
+			continue;
+		json_array_append_new(l, json_integer(pid));
+	}
+	if (d)
+		closedir(d);
+	return l;
+}
+
+static void wait_window(struct att *a)
+{
+	uint64_t deadline = a->duration > 0 ? a->t_attached + (uint64_t)(a->duration * 1e9)
+					    : UINT64_MAX;
+	uint64_t next_check = 0;
+	for (;;) {
+		if (att_stop) {
+			a->ended_by = "signal";
+			return;
+		}
+		uint64_t now = vp_mono_ns();
+		if (now >= deadline) {
+			a->ended_by = "duration";
+			return;
+		}
+		int all_gone = 1;
+		for (int i = 0; i < a->n; i++) {
+			if (!a->t[i].gone && exited(&a->t[i]))
+				a->t[i].gone = 1;
+			all_gone &= a->t[i].gone;
+		}
+		if (all_gone && now >= next_check) {
+			json_t *l = traced_alive(a);
+			size_t n = json_array_size(l);
+			json_decref(l);
+			if (!n) {
+				a->ended_by = "exit";
+				return;
+			}
+			next_check = now + GONE_CHECK_NS;
+		}
+		uint64_t left_ms = (deadline - now) / 1000000 + 1;
+		int r = collector__poll(a->col, left_ms < 50 ? (int)left_ms : 50);
+		if (r < 0 && r != -EINTR) {
+			fprintf(stderr, "vmaprof: writing %s/bpf.vpt: %s (the records that could not "
+				"be written are counted as lost)\n", a->absdir, strerror(-r));
+		}
+	}
+}
+
+static json_t *prog_stats_json(struct collector *col)
+{
+	struct collector_prog_stat ps[32];
+	json_t *arr = json_array();
+	int n = collector__prog_stats(col, ps, 32);
+	for (int i = 0; i < n && i < 32; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", ps[i].name,
+						     "run_cnt", (json_int_t)ps[i].run_cnt,
+						     "run_time_ns", (json_int_t)ps[i].run_ns));
+	return arr;
+}
+
+/* Counters of every traced process still running, then detach. */
+static void detach(struct att *a)
+{
+	a->running = traced_alive(a);
+	size_t n = json_array_size(a->running);
+	struct procfs_stat *s0 = calloc(n ? n : 1, sizeof(*s0));
+	int *ok = calloc(n ? n : 1, sizeof(int));
+	for (size_t i = 0; s0 && ok && i < n; i++)
+		ok[i] = procfs_stat((pid_t)json_integer_value(json_array_get(a->running, i)),
+				    &s0[i]) == 0;
+	for (int i = 0; i < a->n; i++) {
+		struct target *t = &a->t[i];
+		char path[64];
+		if (t->gone || exited(t))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+		t->maps_end_ns = vp_mono_ns();
+		t->maps_end = read_all(path, &t->maps_end_len);
+	}
+	struct collector_stats cst = { 0 };
+	int err = collector__finish(a->col, &cst);
+	if (err)
+		fprintf(stderr, "vmaprof: finishing %s/bpf.vpt: %s\n", a->absdir, strerror(-err));
+	a->t1 = vp_mono_ns();
+	a->end_counters = json_array();
+	for (size_t i = 0; s0 && ok && i < n; i++) {
+		pid_t pid = (pid_t)json_integer_value(json_array_get(a->running, i));
+		struct procfs_stat s1;
+		if (!ok[i])
+			continue;
+		int same = procfs_stat(pid, &s1) == 0 && s1.minflt == s0[i].minflt &&
+			   s1.majflt == s0[i].majflt;
+		json_array_append_new(a->end_counters,
+				      counters(pid, s0[i].minflt, s0[i].majflt, same));
+	}
+	free(s0);
+	free(ok);
+	a->bpf_extra = json_pack("{s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst.records,
+				 "faults", (json_int_t)cst.faults, "lost", (json_int_t)cst.lost,
+				 "untracked", (json_int_t)cst.untracked, "unhandled_faults",
+				 (json_int_t)cst.unhandled);
+	if (a->bpf_stats && a->bpf_extra)
+		json_object_set_new(a->bpf_extra, "programs", prog_stats_json(a->col));
+	if (a->bpf_extra) {
+		const char *why, *hooks = collector__syscall_hooks(a->col, &why);
+		json_object_set_new(a->bpf_extra, "ring_buffer_bytes",
+				    json_integer((json_int_t)cst.ringbuf_bytes));
+		json_object_set_new(a->bpf_extra, "syscall_hooks", json_string(hooks));
+		if (why)
+			json_object_set_new(a->bpf_extra, "syscall_hooks_reason", json_string(why));
+	}
+	collector__free(a->col);
+	a->col = NULL;
+	for (int i = 0; i < a->n; i++) {
+		struct target *t = &a->t[i];
+		if (!t->maps_end || !t->maps_end_len)
+			continue;
+		err = write_proc_file(a, t);
+		if (err)
+			fprintf(stderr, "vmaprof: cannot add the maps of pid %d at the end to %s: %s "
+				"(files it mapped meanwhile stay without a path)\n", (int)t->pid,
+				a->absdir, strerror(-err));
+	}
+	if (a->owner.set && fchownat(a->dirfd, "bpf.vpt", a->owner.uid, a->owner.gid,
+				     AT_SYMLINK_NOFOLLOW) < 0)
+		fprintf(stderr, "vmaprof: cannot hand %s/bpf.vpt to uid %u: %s\n", a->absdir,
+			(unsigned)a->owner.uid, strerror(errno));
+}
+
+/* After a failed attach: the files we made go (and the directory, if we
+ * made it and nothing else is in it). */
+static void undo_output(struct att *a)
+{
+	DIR *d = a->dirfd >= 0 ? fdopendir(dup(a->dirfd)) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, "bpf.vpt") || !strcmp(e->d_name, "session.json") ||
+		    !strncmp(e->d_name, "preload.", 8))
+			unlinkat(a->dirfd, e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	if (a->made_dir)
+		rmdir(a->absdir);
+}
+
+static void att_free(struct att *a)
+{
+	collector__free(a->col);
+	for (int i = 0; i < a->n; i++) {
+		if (a->t[i].pidfd >= 0)
+			close(a->t[i].pidfd);
+		free(a->t[i].maps);
+		free(a->t[i].maps_end);
+		free(a->t[i].cmdline);
+	}
+	free(a->report.plumbing);
+	json_decref(a->end_counters);
+	json_decref(a->running);
+	json_decref(a->bpf_extra);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
+}
+
+int vp_record_attach(int argc, char **argv)
+{
+	static struct att a; /* large (maps paths): not on the stack */
+	memset(&a, 0, sizeof(a));
+	a.dirfd = -1;
+	int rc = parse_args(&a, argc, argv);
+	if (rc >= 0) {
+		att_free(&a);
+		return rc;
+	}
+	rc = 2;
+	for (int i = 0; i < a.n; i++)
+		if (check_target(&a.t[i]) < 0)
+			goto out;
+	/* the output directory */
+	char dir[PATH_MAX], why[PATH_MAX + 256];
+	if (a.dir_opt)
+		snprintf(dir, sizeof(dir), "%s", a.dir_opt);
+	else
+		snprintf(dir, sizeof(dir), "vmaprof.pid%d.%d", (int)a.t[0].pid, (int)getpid());
+	struct stat sb;
+	a.made_dir = lstat(dir, &sb) < 0 && errno == ENOENT;
+	a.owner = out_owner_from_env();
+	if (outdir_prepare(dir, &a.owner, &a.dirfd, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vmaprof: %s\n", why);
+		a.made_dir = 0;
+		goto out;
+	}
+	if (!realpath(dir, a.absdir)) {
+		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
+		goto out;
+	}
+	if (vp_dir_has_traces(dir) ||
+	    faccessat(a.dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
+			"-o DIR\n", dir);
+		a.made_dir = 0;
+		goto out;
+	}
+	/* the collector: without it there is nothing to record */
+	char tp[PATH_MAX + 16];
+	snprintf(tp, sizeof(tp), "%s/bpf.vpt", a.absdir);
+	struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
+				     .prog_stats = a.bpf_stats, .no_signals = true,
+				     .ringbuf_bytes = a.ringbuf_bytes };
+	if (collector__new(&co, &a.col, a.why, sizeof(a.why))) {
+		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
+			"(%s)\n", a.why);
+		a.col = NULL;
+		undo_output(&a);
+		goto out;
+	}
+	/* from here on a stop request ends the recording (the attach itself
+	 * is short and finishes first) */
+	struct sigaction sa = { .sa_handler = att_on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	a.t0 = vp_mono_ns();
+	for (int i = 0; i < a.n; i++) {
+		if (attach_one(&a, &a.t[i]) < 0) {
+			collector__free(a.col);
+			a.col = NULL;
+			undo_output(&a);
+			goto out;
+		}
+	}
+	a.t_attached = vp_mono_ns();
+	for (int i = 0; i < a.n; i++) {
+		int err = write_proc_file(&a, &a.t[i]);
+		if (err) {
+			fprintf(stderr, "vmaprof: cannot write the maps of pid %d in %s: %s\n",
+				(int)a.t[i].pid, a.absdir, strerror(-err));
+			collector__free(a.col);
+			a.col = NULL;
+			undo_output(&a);
+			goto out;
+		}
+	}
+	int err = write_session(&a, 0);
+	if (err < 0)
+		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a.absdir,
+			strerror(-err));
+	fprintf(stderr, "vmaprof: attached to %d process(es)", a.n);
+	for (int i = 0; i < a.n; i++)
+		fprintf(stderr, "%s%d (%d thread(s))", i ? ", " : ": pid ", (int)a.t[i].pid,
+			a.t[i].threads);
+	if (a.duration > 0)
+		fprintf(stderr, "; recording for %g s (Ctrl-C stops earlier)\n", a.duration);
+	else
+		fprintf(stderr, "; recording until Ctrl-C or they exit\n");
+	wait_window(&a);
+	signal(SIGPIPE, SIG_IGN);
+	detach(&a);
+	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
+		"running\n", a.ended_by, (double)(a.t1 - a.t_attached) / 1e9,
+		json_array_size(a.running));
+	err = write_session(&a, 1);
+	if (err < 0)
+		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
+			"will say the recording is incomplete)\n", a.absdir, strerror(-err));
+	rc = 0;
+	if (vp_write_report(a.absdir, NULL, stderr, &a.report)) {
+		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
+			"stay; `vmaprof report %s` retries)\n", a.absdir, a.absdir);
+		vp_print_record_summary(a.absdir, stderr);
+		rc = 1;
+	}
+out:
+	att_free(&a);
+	return rc;
+}
