@@ -680,6 +680,26 @@ static void charge_fork(struct analysis *a, struct proc *p, uint64_t t, int64_t 
 	}
 }
 
+/* The kernel grows a process's [stack] down on a fault below it, up to
+ * the stack's rlimit: our entry keeps the size it was seen with (the maps
+ * snapshot, the exec), so a fault below it where no other entry is, within
+ * the default 8 MiB rlimit of its top, is the stack's. */
+#define STACK_GROWTH_MAX (8ull << 20)
+
+static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
+{
+	int64_t best = -1;
+	for (uint32_t i = 0; i < p->nv; i++) {
+		const struct vma *e = &p->v[i];
+		if (e->kind != VK_STACK || addr >= e->start || e->end - addr > STACK_GROWTH_MAX ||
+		    t < e->valid_from || t >= e->destroyed_ns)
+			continue;
+		if (best < 0 || e->start < p->v[best].start)
+			best = i; /* the lowest live piece: the one that grows */
+	}
+	return best;
+}
+
 static void attribute(struct analysis *a, const struct vp_fault *f)
 {
 	struct proc *p = model__proc(a, f->h.pid);
@@ -695,6 +715,8 @@ static void attribute(struct analysis *a, const struct vp_fault *f)
 				break;
 			}
 	}
+	if (id < 0)
+		id = stack_growth(p, f->addr, t);
 	struct vma *e = id >= 0 ? &p->v[id] : NULL;
 	if ((f->h.flags & VP_FAULT_VMA) && (f->vma_file & VP_VMA_SHMEM) && e && e->path &&
 	    u64map__put(&a->shmem_files, (uintptr_t)e->path, (void *)1))
@@ -1153,6 +1175,8 @@ static void apply_attach(struct analysis *a)
 {
 	json_t *at = json_object_get(a->session, "attach"), *v;
 	size_t i;
+	for (uint32_t k = 0; k < a->nprocs; k++)
+		a->procs[k]->attached_tree = 1;
 	json_array_foreach(json_object_get(at, "processes"), i, v) {
 		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_object_get(v, "pid")));
 		if (p)
@@ -1192,6 +1216,15 @@ static void apply_session(struct analysis *a)
 			(uint64_t)json_integer_value(json_object_get(bt, "majflt"));
 	if (a->attached)
 		apply_attach(a);
+	/* a process left running when the recording ended lived until then,
+	 * not only until its last syscall or exec we saw */
+	json_t *run = json_object_get(a->session, "running_at_end");
+	json_t *end = json_object_get(a->session, "end_ns");
+	for (size_t i = 0; json_is_integer(end) && i < json_array_size(run); i++) {
+		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_array_get(run, i)));
+		if (p && !p->exited && (uint64_t)json_integer_value(end) > p->end_ns)
+			p->end_ns = (uint64_t)json_integer_value(end);
+	}
 	procinfo__preload_status(a);
 }
 

@@ -82,6 +82,8 @@ const char *derive__stack_missing(const struct proc *p, const struct vma *e)
 		return NULL; /* (the shim's own memory needs no excuse) */
 	if (e->stack_why != VS_NO_SHIM)
 		return why[e->stack_why];
+	if (p->attached_tree)
+		return "no shim"; /* record -p: none in a running process */
 	/* the process image it was made in: did a shim start in it later? */
 	uint64_t from = 0, to = T_NEVER;
 	for (uint32_t i = 0; i < p->nex; i++) {

@@ -156,6 +156,7 @@ struct proc {
 	struct csite *sites;              /* sites.c */
 	uint32_t nsites, capsites;
 	uint64_t unused_inherited, unused_inherited_bytes; /* entries not shown (sites.c) */
+	int attached_tree;                /* record -p: no shim in it, ever */
 	struct timeline *tl;              /* faults over time (timeline.h), or NULL */
 };
 

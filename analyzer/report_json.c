@@ -143,15 +143,23 @@ static int site_key_cmp(const void *x, const void *y)
 	return a->space - b->space;
 }
 
-static int space_at(const struct proc *p, uint64_t t)
+static int space_at(struct analysis *a, const struct proc *p, uint64_t t)
 {
-	int s = -1;
-	for (uint32_t i = 0; i < p->nimg; i++)
-		if (p->img[i].start_ns <= t)
-			s = p->img[i].file;
-	if (s < 0 && p->nimg)
-		s = p->img[0].file;
-	return s;
+	for (int hop = 0; p && hop < 64; hop++) {
+		int s = -1;
+		for (uint32_t i = 0; i < p->nimg; i++)
+			if (p->img[i].start_ns <= t)
+				s = p->img[i].file;
+		if (s < 0 && p->nimg)
+			s = p->img[0].file;
+		if (s >= 0 || !p->forked || (p->nex && t >= p->ex[0].t))
+			return s;
+		/* a fork child with no image of its own (a recording attached to
+		 * its parent, or no shim in it) runs its parent's until it execs */
+		t = p->fork_t;
+		p = model__find(a, p->ppid);
+	}
+	return -1;
 }
 
 /* The top 5 of `n` sites (sorted here), symbolized in `space`. */
@@ -191,7 +199,7 @@ static json_t *sites_json(struct analysis *a, const struct proc *p, const struct
 		model__oom();
 	uint32_t n = 0;
 	fault_sites_append(e, -1, tmp, &n);
-	json_t *arr = top_sites(a, tmp, n, space_at(p, e->valid_from));
+	json_t *arr = top_sites(a, tmp, n, space_at(a, p, e->valid_from));
 	free(tmp);
 	return arr;
 }
@@ -207,7 +215,7 @@ static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
 		model__oom();
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < p->nv; i++)
-		fault_sites_append(&p->v[i], space_at(p, p->v[i].valid_from), tmp, &n);
+		fault_sites_append(&p->v[i], space_at(a, p, p->v[i].valid_from), tmp, &n);
 	/* merge equal (ip, class, image): sort by them, then fold */
 	if (n > 1)
 		qsort(tmp, n, sizeof(*tmp), site_key_cmp);

@@ -846,11 +846,13 @@ static void detach(struct att *a)
 		t->maps_end_ns = vp_mono_ns();
 		t->maps_end = read_all(path, &t->maps_end_len);
 	}
+	/* the window ends here, where the counters were read: not after the
+	 * detach, which can take seconds (closing per-syscall tracepoints) */
+	a->t1 = vp_mono_ns();
 	struct collector_stats cst = { 0 };
 	int err = collector__finish(a->col, &cst);
 	if (err)
 		fprintf(stderr, "vmaprof: finishing %s/bpf.vpt: %s\n", a->absdir, strerror(-err));
-	a->t1 = vp_mono_ns();
 	a->end_counters = json_array();
 	for (size_t i = 0; s0 && ok && i < n; i++) {
 		pid_t pid = (pid_t)json_integer_value(json_array_get(a->running, i));

@@ -302,6 +302,25 @@ def t_split():
             eq(p["created_ns"], orig["created_ns"], "pieces keep the creation time")
 
 
+def t_stack():
+    # The kernel grows [stack] down on a fault below it; our entry keeps the
+    # size the exec and the maps snapshot gave it, and the faults below are
+    # still the stack's: n demand-zero faults there, none outside mappings
+    # but the few before the exec (in the recorder's own image).
+    n = 512
+    with Rec([W, "stack", str(n)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "exit status")
+        root = r.root()
+        st = [e for e in root["vmas"] if e["kind"] == "stack"]
+        eq(len(st), 1, "one [stack] entry")
+        check(st[0]["faults"]["demand_zero"] >= n,
+              f"the stack's growth is its own: {st[0]['faults']}")
+        check(root["faults_outside_vmas"] < n // 4,
+              f"no fault below the stack counted outside: {root['faults_outside_vmas']}")
+        check_totals(r)
+
+
 def t_churn():
     # bench/w_churn's loop: 1 MiB mapped, one page written, one read,
     # unmapped, n times. No VMA info comes with the faults: the analyzer
@@ -596,5 +615,5 @@ if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
-          "populate": t_populate, "shared": t_shared, "churn": t_churn, "writeout": t_writeout,
+          "populate": t_populate, "shared": t_shared, "churn": t_churn, "stack": t_stack, "writeout": t_writeout,
           "segv": t_segv, "debuginfod": t_debuginfod, "inherited_unused": t_inherited_unused})

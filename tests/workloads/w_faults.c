@@ -40,6 +40,8 @@
  *   reusefor MS  the same for at least MS milliseconds ("reused N": how often)
  *   reuse N   N times: map one page, write it, unmap it (the kernel hands
  *             back the same address every time: N entries, one fault each)
+ *   stack N   grow the stack by N pages below the stack pointer, touched
+ *             top-down: the kernel extends [stack] (N demand-zero faults)
  *   churn N   N times: map 1 MiB, write its first page, read its last, unmap
  *             it (bench/w_churn's loop): N demand-zero faults, and Z
  *             zero-page reads (printed as "churnzero Z", from pagemap before
@@ -367,6 +369,13 @@ int main(int argc, char **argv)
 		printf("reuse 0x%lx %lu\n", (unsigned long)first, PG);
 		if (timed)
 			printf("reused %lu\n", i);
+	} else if (!strcmp(argv[1], "stack")) {
+		/* grow the stack down by N pages, touched top-down */
+		munmap(p, n * PG);
+		volatile char *s = __builtin_alloca(n * PG);
+		for (long i = (long)(n - 1) * PG; i >= 0; i -= PG)
+			s[i] = 1;
+		printf("stack 0x%lx %lu\n", (unsigned long)s, n * PG);
 	} else if (!strcmp(argv[1], "churn")) {
 		long z = 0;
 		munmap(p, n * PG);
