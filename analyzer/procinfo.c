@@ -300,8 +300,9 @@ void procinfo__preload_status(struct analysis *a)
 		p->preload_reason = NULL;
 		if (!a->preload_active) {
 			p->preload_active = 0;
-			p->preload_reason = a->preload_reason ? a->preload_reason
-							      : "the shim was not used";
+			p->preload_reason = a->attached && p->forked ? "forked from an attached process"
+					    : a->preload_reason ? a->preload_reason
+								: "the shim was not used";
 		} else if (!p->nex && !p->pre_exec_traced) {
 			p->preload_active = 0;
 			p->preload_reason = untraced_why(a, p, p->exe, p->pre_exec_secure);
