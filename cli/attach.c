@@ -217,13 +217,8 @@ static int parse_args(struct att *a, int argc, char **argv)
 		case 'o': a->dir_opt = optarg; break;
 		case 'T': a->bpf_stats = 1; break;
 		case 'R':
-			if (vp_parse_ringbuf_size(optarg, &a->ringbuf_bytes)) {
-				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
-					"with an optional K, M or G), got '%s'\n",
-					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
-					(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), optarg);
+			if (vp_parse_ringbuf_size(optarg, &a->ringbuf_bytes))
 				return 2;
-			}
 			break;
 		case 'V': a->report.every_vma = 1; break;
 		case 'H': a->report.html = 1; break;
@@ -815,18 +810,6 @@ static void wait_window(struct att *a)
 	}
 }
 
-static json_t *prog_stats_json(struct collector *col)
-{
-	struct collector_prog_stat ps[32];
-	json_t *arr = json_array();
-	int n = collector__prog_stats(col, ps, 32);
-	for (int i = 0; i < n && i < 32; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", ps[i].name,
-						     "run_cnt", (json_int_t)ps[i].run_cnt,
-						     "run_time_ns", (json_int_t)ps[i].run_ns));
-	return arr;
-}
-
 /* Counters of every traced process still running, then detach. */
 static void detach(struct att *a)
 {
@@ -866,20 +849,7 @@ static void detach(struct att *a)
 	}
 	free(s0);
 	free(ok);
-	a->bpf_extra = json_pack("{s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst.records,
-				 "faults", (json_int_t)cst.faults, "lost", (json_int_t)cst.lost,
-				 "untracked", (json_int_t)cst.untracked, "unhandled_faults",
-				 (json_int_t)cst.unhandled);
-	if (a->bpf_stats && a->bpf_extra)
-		json_object_set_new(a->bpf_extra, "programs", prog_stats_json(a->col));
-	if (a->bpf_extra) {
-		const char *why, *hooks = collector__syscall_hooks(a->col, &why);
-		json_object_set_new(a->bpf_extra, "ring_buffer_bytes",
-				    json_integer((json_int_t)cst.ringbuf_bytes));
-		json_object_set_new(a->bpf_extra, "syscall_hooks", json_string(hooks));
-		if (why)
-			json_object_set_new(a->bpf_extra, "syscall_hooks_reason", json_string(why));
-	}
+	a->bpf_extra = vp_collector_session_json(a->col, &cst, a->bpf_stats);
 	collector__free(a->col);
 	a->col = NULL;
 	for (int i = 0; i < a->n; i++) {

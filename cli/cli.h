@@ -14,9 +14,15 @@ extern const char vp_record_usage[];
 extern const char vp_report_usage[];
 
 /* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
- * limits into *out (cmd_record.c). 0 or -1. */
+ * limits into *out (cmd_record.c). 0, or -1 with the error said on stderr. */
 #include <stddef.h>
+#include <jansson.h>
 int vp_parse_ringbuf_size(const char *s, size_t *out);
+/* session.json's collectors.bpf figures of a finished collector (cmd_record.c). */
+struct collector;
+struct collector_stats;
+json_t *vp_collector_session_json(struct collector *col, const struct collector_stats *cst,
+				  int prog_stats);
 /* 1 if DIR already holds trace files or a session. */
 int vp_dir_has_traces(const char *dir);
 /* The short summary `record` prints when the command is gone. */

@@ -149,17 +149,34 @@ static int set_preload(const char *shim)
 	return r;
 }
 
-/* Kernel run-time statistics of each collector program (--bpf-stats). */
-static json_t *prog_stats_json(struct collector *col)
+/* session.json's collectors.bpf figures of a finished collector: its
+ * counts, ring buffer, syscall hooks, and with `prog_stats` (--bpf-stats)
+ * each program's kernel run-time statistics. */
+json_t *vp_collector_session_json(struct collector *col, const struct collector_stats *cst,
+				  int prog_stats)
 {
-	struct collector_prog_stat ps[32];
-	json_t *a = json_array();
-	int n = collector__prog_stats(col, ps, 32);
-	for (int i = 0; i < n && i < 32; i++)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", ps[i].name,
-						   "run_cnt", (json_int_t)ps[i].run_cnt,
-						   "run_time_ns", (json_int_t)ps[i].run_ns));
-	return a;
+	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst->records,
+			      "faults", (json_int_t)cst->faults, "lost", (json_int_t)cst->lost,
+			      "untracked", (json_int_t)cst->untracked, "unhandled_faults",
+			      (json_int_t)cst->unhandled, "ring_buffer_bytes",
+			      (json_int_t)cst->ringbuf_bytes);
+	if (!x)
+		return NULL;
+	if (prog_stats) {
+		struct collector_prog_stat ps[32];
+		json_t *a = json_array();
+		int n = collector__prog_stats(col, ps, 32);
+		for (int i = 0; i < n && i < 32; i++)
+			json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", ps[i].name,
+							   "run_cnt", (json_int_t)ps[i].run_cnt,
+							   "run_time_ns", (json_int_t)ps[i].run_ns));
+		json_object_set_new(x, "programs", a);
+	}
+	const char *why, *hooks = collector__syscall_hooks(col, &why);
+	json_object_set_new(x, "syscall_hooks", json_string(hooks));
+	if (why)
+		json_object_set_new(x, "syscall_hooks_reason", json_string(why));
+	return x;
 }
 
 /* The kernel's fault counters of a process that cannot run now (the root,
@@ -271,9 +288,7 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 	return outfile_commit(&o, failed);
 }
 
-/* "N", "NK", "NM" or "NG" (binary units) within the collector's limits into
- * *out. 0 or -1. */
-int vp_parse_ringbuf_size(const char *s, size_t *out)
+static int ringbuf_size(const char *s, size_t *out)
 {
 	char *end;
 	errno = 0;
@@ -297,6 +312,17 @@ int vp_parse_ringbuf_size(const char *s, size_t *out)
 		return -1;
 	*out = (size_t)v;
 	return 0;
+}
+
+/* --ring-buffer's SIZE into *out: 0, or -1 with the error said. */
+int vp_parse_ringbuf_size(const char *s, size_t *out)
+{
+	if (!ringbuf_size(s, out))
+		return 0;
+	fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number with an optional K, "
+		"M or G), got '%s'\n", (unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
+		(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), s);
+	return -1;
 }
 
 /* -1 to go on, else the exit code (help, bad usage). */
@@ -335,13 +361,8 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return 2;
 			break;
 		case 'R':
-			if (vp_parse_ringbuf_size(optarg, &r->ringbuf_bytes)) {
-				fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number "
-					"with an optional K, M or G), got '%s'\n",
-					(unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
-					(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), optarg);
+			if (vp_parse_ringbuf_size(optarg, &r->ringbuf_bytes))
 				return 2;
-			}
 			break;
 		case 'd': {
 			char *end;
@@ -624,20 +645,7 @@ static json_t *stop_collector(struct rec *r)
 		return NULL;
 	struct collector_stats cst = { 0 };
 	collector__finish(r->col, &cst);
-	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst.records,
-			      "faults", (json_int_t)cst.faults, "lost", (json_int_t)cst.lost,
-			      "untracked", (json_int_t)cst.untracked, "unhandled_faults",
-			      (json_int_t)cst.unhandled, "ring_buffer_bytes",
-			      (json_int_t)cst.ringbuf_bytes);
-	if (r->bpf_stats && x)
-		json_object_set_new(x, "programs", prog_stats_json(r->col));
-	if (x) {
-		const char *why, *hooks = collector__syscall_hooks(r->col, &why);
-
-		json_object_set_new(x, "syscall_hooks", json_string(hooks));
-		if (why)
-			json_object_set_new(x, "syscall_hooks_reason", json_string(why));
-	}
+	json_t *x = vp_collector_session_json(r->col, &cst, r->bpf_stats);
 	collector__free(r->col);
 	r->col = NULL;
 	if (r->owner.set && fchownat(r->dirfd, "bpf.vpt", r->owner.uid, r->owner.gid,
