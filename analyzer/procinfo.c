@@ -113,6 +113,10 @@ void procinfo__apply_name(struct analysis *a, struct proc *p, const struct vp_ta
 		p->argv = av;
 		return;
 	}
+	/* no argv area at exit: the kernel's exit tracepoint came after
+	 * exit_mm (Debian's 5.10, 6.1, 6.12; not 6.18): the title read at exit_group stands */
+	if (!n->argv_len)
+		return;
 	p->title = title_of(a, n, p->argv);
 }
 

@@ -23,6 +23,16 @@
  *   exit; flush_tasks collects what tasks still hold when recording stops.
  * - A failed ring-buffer reserve is counted in `lost` (one per record it
  *   would have carried), never dropped silently.
+ *
+ * Two variants are built from this file (bpf/README.md, "Kernels"): the
+ * default one for Linux 5.17 and later (task storage, BTF pointers to the
+ * current task, bpf_loop, bpf_find_vma, bpf_task_pt_regs), and with
+ * VP_COMPAT one for 5.10 to 5.16 that keeps the per-task state in a
+ * preallocated hash map keyed by tid, reads the current task through
+ * bpf_probe_read_kernel, sums threads in a bounded loop, finds VMAs by
+ * walking the mm's rbtree and hooks system calls through the raw
+ * tracepoints only. Both have the same programs, maps and globals, so one
+ * skeleton (the default's) opens either object; the loader picks one.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -44,6 +54,20 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Threads summed per TASK_EXIT (bpf_loop bound). */
 #define MAX_THREADS 65536
 
+/* The current task, and a field of a task, in each variant: the default
+ * one dereferences BTF pointers directly (one load); the compat one has no
+ * bpf_get_current_task_btf (Linux 5.11), so every read of a task goes
+ * through bpf_probe_read_kernel. */
+#ifdef VP_COMPAT
+#define CUR_TASK() ((struct task_struct *)bpf_get_current_task())
+#define TF(t, f) BPF_CORE_READ(t, f)
+#define READ_BITFIELD BPF_CORE_READ_BITFIELD_PROBED
+#else
+#define READ_BITFIELD BPF_CORE_READ_BITFIELD
+#define CUR_TASK() bpf_get_current_task_btf()
+#define TF(t, f) ((t)->f)
+#endif
+
 /* x86_64 syscall numbers (compat/ia32 syscalls are not decoded). */
 #define NR_mmap 9
 #define NR_ioctl 16
@@ -59,6 +83,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define NR_mlockall 151
 #define NR_munlockall 152
 #define NR_prctl 157
+#define NR_exit_group 231
 #define NR_remap_file_pages 216
 #define NR_mlock2 325
 #define NR_pkey_mprotect 329
@@ -91,12 +116,46 @@ __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not fault
  * per-task state. */
 __u32 sys_mode = 0;
 
+#ifdef VP_COMPAT
+/* Keyed by tid; preallocated: a tracing program allocating map memory at
+ * run time makes kernels before 5.13 warn (WARN_ONCE) and is unsafe in
+ * mm_page_alloc. An entry is created at fork (or by user space for the
+ * root) and deleted when its task is freed (sched_process_free). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CT_COMPAT_TASKS);
+	__type(key, __u32);
+	__type(value, struct task_state);
+} tstate SEC(".maps");
+#else
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct task_state);
 } tstate SEC(".maps");
+#endif
+
+/* Threads to mark (`record -p` on kernels without PIDFD_THREAD, whose task
+ * storage user space cannot key by a thread's pidfd): tid -> the initial
+ * state; mark_tasks creates each one's entry and says how in `_pad0`
+ * (CT_MARK_*). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct task_state);
+} marks SEC(".maps");
+
+/* The compat variant's new entries are copies of this one zeroed state (a
+ * value this large fits neither the BPF stack nor, without changing the
+ * globals both variants share, .rodata). Unused in the default variant. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct task_state);
+} zero_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -105,9 +164,25 @@ struct {
 
 static __always_inline __u64 task_faults(struct task_struct *t)
 {
-	return t->min_flt + t->maj_flt;
+	return TF(t, min_flt) + TF(t, maj_flt);
 }
 
+#ifdef VP_COMPAT
+static __always_inline struct task_state *state_of(struct task_struct *t)
+{
+	__u32 tid = BPF_CORE_READ(t, pid);
+	struct task_state *st = bpf_map_lookup_elem(&tstate, &tid);
+
+	if (!st)
+		return NULL;
+	if (st->task != (__u64)t) {
+		if (st->task)
+			return NULL; /* a new task with the tid of one not yet freed */
+		st->task = (__u64)t;
+	}
+	return st;
+}
+#else
 static __always_inline struct task_state *state_of(struct task_struct *t)
 {
 	/* Most tasks have no BPF storage at all: one load, no helper call. */
@@ -115,6 +190,7 @@ static __always_inline struct task_state *state_of(struct task_struct *t)
 		return NULL;
 	return bpf_task_storage_get(&tstate, t, 0, 0);
 }
+#endif
 
 static __always_inline __u64 rb_flags(void)
 {
@@ -189,15 +265,14 @@ struct vma_info {
 	__u32 file;  /* VP_VMA_* */
 };
 
-static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+static __always_inline void vma_fill(struct vm_area_struct *vma, struct vma_info *vi)
 {
-	struct vma_info *vi = data;
-	struct file *f = vma->vm_file;
+	struct file *f = TF(vma, vm_file);
 	unsigned long magic;
 
-	vi->start = vma->vm_start;
-	vi->end = vma->vm_end;
-	vi->flags = vma->vm_flags;
+	vi->start = TF(vma, vm_start);
+	vi->end = TF(vma, vm_end);
+	vi->flags = TF(vma, vm_flags);
 	vi->file = 0;
 	if (f) {
 		/* shared anonymous memory, SysV shm, memfd and POSIX shm all
@@ -207,8 +282,68 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 		vi->file = VP_VMA_FILE |
 			   (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC ? VP_VMA_SHMEM : 0);
 	}
+}
+
+#ifdef VP_COMPAT
+/* Before 6.1 the VMAs of an mm are also an rbtree (mm->mm_rb, linked by
+ * vma->vm_rb), which newer kernels (maple tree) and so our vmlinux.h lack:
+ * local definitions, matched by CO-RE against the running kernel's BTF. */
+struct mm_struct___rb {
+	struct rb_root mm_rb;
+} __attribute__((preserve_access_index));
+struct vm_area_struct___rb {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	struct rb_node vm_rb;
+} __attribute__((preserve_access_index));
+/* An rbtree of n nodes is at most 2 log2(n + 1) deep: 32 for the 65530
+ * VMAs vm.max_map_count allows by default. */
+#define VMA_WALK_MAX 40
+
+/* bpf_find_vma (5.17) by hand: the VMA of `task` holding addr, 0 or -1
+ * (none, too deep, or a kernel without the rbtree). The walk runs inside
+ * the task's own fault, under its mmap_lock, and reads with
+ * bpf_probe_read_kernel, so a tree changing under it cannot hurt. */
+static __always_inline int lookup_vma(struct task_struct *task, __u64 addr, struct vma_info *vi)
+{
+	struct mm_struct___rb *mm;
+	struct vm_area_struct___rb *v;
+	struct rb_node *node;
+	int i;
+
+	if (!bpf_core_field_exists(struct mm_struct___rb, mm_rb))
+		return -1;
+	mm = (void *)BPF_CORE_READ(task, mm);
+	if (!mm)
+		return -1;
+	node = BPF_CORE_READ(mm, mm_rb.rb_node);
+	for (i = 0; i < VMA_WALK_MAX && node; i++) {
+		v = (void *)((char *)node - bpf_core_field_offset(struct vm_area_struct___rb, vm_rb));
+		if (addr < BPF_CORE_READ(v, vm_end)) {
+			if (BPF_CORE_READ(v, vm_start) <= addr) {
+				vma_fill((struct vm_area_struct *)v, vi);
+				return 0;
+			}
+			node = BPF_CORE_READ(node, rb_left);
+		} else {
+			node = BPF_CORE_READ(node, rb_right);
+		}
+	}
+	return -1;
+}
+#else
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	vma_fill(vma, data);
 	return 0;
 }
+
+/* -ENOENT (no VMA) or -EBUSY (mmap_lock taken) */
+static __always_inline int lookup_vma(struct task_struct *task, __u64 addr, struct vma_info *vi)
+{
+	return bpf_find_vma(task, addr, vma_cb, vi, 0);
+}
+#endif
 
 /* The kernel's view of the VMA into the fault record: at every fault with
  * CT_VMA_EVERY, to check the analyzer's model against it (~3 us per fault
@@ -220,8 +355,8 @@ static __always_inline void fault_vma(struct vp_fault *f, struct task_struct *ta
 {
 	struct vma_info vi;
 
-	if (bpf_find_vma(task, addr, vma_cb, &vi, 0))
-		return; /* -ENOENT (no VMA) or -EBUSY (mmap_lock): record without */
+	if (lookup_vma(task, addr, &vi))
+		return; /* no VMA, or not found now: record without */
 	f->h.flags |= VP_FAULT_VMA;
 	f->vm_flags = vi.flags;
 	f->vma_file = vi.file;
@@ -230,9 +365,8 @@ static __always_inline void fault_vma(struct vp_fault *f, struct task_struct *ta
 static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 error_code,
 				       __u16 kflag)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = CUR_TASK();
 	struct task_state *st = state_of(task);
-
 	struct vp_fault *f;
 
 	if (!st)
@@ -250,8 +384,8 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	f->h.size = sizeof(*f);
 	f->h.time_ns = bpf_ktime_get_ns();
 	/* = bpf_get_current_pid_tgid(), without the helper call */
-	f->h.pid = task->tgid;
-	f->h.tid = task->pid;
+	f->h.pid = TF(task, tgid);
+	f->h.tid = TF(task, pid);
 	f->addr = addr;
 	f->ip = regs->ip;
 	f->error_code = error_code;
@@ -288,8 +422,8 @@ int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
 	 * futexes, ...) the handler only runs the exception fixup: nothing is
 	 * mapped, the kernel counts no fault, and the caller faults the page in
 	 * properly afterwards (a second, real event). Count them apart. */
-	if (bpf_get_current_task_btf()->pagefault_disabled) {
-		if (state_of(bpf_get_current_task_btf()))
+	if (TF(CUR_TASK(), pagefault_disabled)) {
+		if (state_of(CUR_TASK()))
 			__sync_fetch_and_add(&unhandled, 1);
 		return 0;
 	}
@@ -304,7 +438,7 @@ static __always_inline int kernel_fault_anon(struct vp_fault *f)
 
 	if (f->h.flags & VP_FAULT_VMA)
 		return !f->vma_file;
-	if (bpf_find_vma(bpf_get_current_task_btf(), f->addr, vma_cb, &vi, 0))
+	if (lookup_vma(CUR_TASK(), f->addr, &vi))
 		return 0;
 	return !vi.file;
 }
@@ -323,7 +457,7 @@ static __always_inline int fault_over(struct task_state *st, struct task_struct 
 		return 1;
 	if (bpf_core_field_exists(task->in_user_fault) &&
 	    !(open_slot(st)->h.flags & VP_FAULT_KERNEL) &&
-	    !BPF_CORE_READ_BITFIELD(task, in_user_fault))
+	    !READ_BITFIELD(task, in_user_fault))
 		return 1;
 	return 0;
 }
@@ -341,7 +475,7 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 	 * any map: this tracepoint fires for every allocation in the system. */
 	if (!(gfp_flags & (1u << ___GFP_MOVABLE_BIT)))
 		return 0;
-	task = bpf_get_current_task_btf();
+	task = CUR_TASK();
 	st = state_of(task);
 	if (!st)
 		return 0;
@@ -378,7 +512,7 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 		 * (zeroed) nor copy-on-write copies (present): the kernel's
 		 * VMA info for the few faults where it tells more, from here
 		 * where interrupts are on (no irq_work; -EBUSY: without). */
-		fault_vma(f, bpf_get_current_task_btf(), f->addr);
+		fault_vma(f, task, f->addr);
 	}
 	f->pages += 1u << (order & 31);
 	/* The zero-filled page that a first write or a write to the shared
@@ -437,7 +571,7 @@ static __always_inline void sys_faults_out(struct task_state *st, struct task_st
 	__u64 maj0 = st->sys_maj0;
 
 	st->sys_flt0 = task_faults(task);
-	st->sys_maj0 = task->maj_flt;
+	st->sys_maj0 = TF(task, maj_flt);
 	st->sys_kf = 0;
 	st->sys_pages = 0;
 	if (d <= 0 && !pages)
@@ -450,12 +584,12 @@ static __always_inline void sys_faults_out(struct task_state *st, struct task_st
 		return;
 	}
 	hdr(&r->h, VP_REC_SYSFAULTS, sizeof(*r), bpf_ktime_get_ns());
-	r->h.pid = task->tgid;
-	r->h.tid = task->pid;
+	r->h.pid = TF(task, tgid);
+	r->h.tid = TF(task, pid);
 	r->nr = nr;
 	r->pages = pages;
 	r->faults = d;
-	r->majflt = task->maj_flt - maj0;
+	r->majflt = TF(task, maj_flt) - maj0;
 	r->args[0] = a0;
 	r->args[1] = a1;
 	r->ret = ret;
@@ -511,7 +645,7 @@ static __always_inline void sig_announce(struct task_state *st, struct task_stru
 	st->sig_handler = args[1];
 	st->sig_tls = args[2];
 	st->sig_no = args[3] <= 64 ? args[3] : 0;
-	st->sig_tgid = task->tgid;
+	st->sig_tgid = TF(task, tgid);
 }
 
 static __always_inline __u16 nosig(__u16 why)
@@ -543,20 +677,21 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 	} else if (call != VP_CALL_MMAP && call != VP_CALL_MREMAP) {
 		return 0;
 	}
-	if (st->sig_tgid != task->tgid)
+	if (st->sig_tgid != TF(task, tgid))
 		return nosig(VP_NOSIG_NO_SHIM);
 	sig = st->sig_no;
 	if (!sig || sig > 64)
 		return nosig(VP_NOSIG_OFF);
 	/* the shim's hooks record their calls themselves, and a thread
 	 * inside one must not be interrupted by us */
-	if (bpf_probe_read_user(&busy, sizeof(busy), (void *)(task->thread.fsbase + st->sig_tls)))
+	if (bpf_probe_read_user(&busy, sizeof(busy), (void *)(TF(task, thread.fsbase) + st->sig_tls)))
 		return nosig(VP_NOSIG_SEND);
 	if (busy)
 		return nosig(VP_NOSIG_IN_SHIM);
-	if (task->blocked.sig[0] & (1ULL << (sig - 1)))
+	if (TF(task, blocked.sig[0]) & (1ULL << (sig - 1)))
 		return nosig(VP_NOSIG_BLOCKED);
-	if (sp - task->sas_ss_sp < task->sas_ss_size && sp - task->sas_ss_sp < SIG_MIN_ROOM)
+	if (sp - TF(task, sas_ss_sp) < TF(task, sas_ss_size) &&
+	    sp - TF(task, sas_ss_sp) < SIG_MIN_ROOM)
 		return nosig(VP_NOSIG_ALTSTACK);
 	sh = BPF_CORE_READ(task, sighand);
 	if (!sh || bpf_probe_read_kernel(&handler, sizeof(handler),
@@ -566,6 +701,81 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 	if (bpf_send_signal_thread(sig))
 		return nosig(VP_NOSIG_SEND);
 	return VP_MEM_SIGNALLED;
+}
+
+struct name_rec {
+	struct vp_task_name n;
+	char argv[VP_NAME_ARGV_MAX];
+};
+
+/* VP_REC_TASK_NAME of process `p` (the current task): the leader's comm,
+ * the credentials and the argv area of its mm (see record.h). The area is
+ * read with bpf_probe_read_user, which does not fault pages in: a page
+ * swapped out leaves the argv empty, never a wrong one. */
+static __always_inline void emit_name(struct task_struct *p, __u32 why, __u16 flags)
+{
+	struct mm_struct *mm = TF(p, mm);
+	struct name_rec *r;
+	__u64 start, end, env_end, len = 0, l2;
+
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return;
+	}
+	if (mm) {
+		start = BPF_CORE_READ(mm, arg_start);
+		end = BPF_CORE_READ(mm, arg_end);
+		env_end = BPF_CORE_READ(mm, env_end);
+		if (end > start) {
+			len = end - start;
+			if (len > VP_NAME_ARGV_MAX) {
+				len = VP_NAME_ARGV_MAX;
+				flags |= VP_NAME_ARGV_CUT;
+			}
+			barrier_var(len);
+			if (len > VP_NAME_ARGV_MAX || len == 0 ||
+			    bpf_probe_read_user(r->argv, len, (void *)start)) {
+				len = 0;
+			} else if (r->argv[(len - 1) & (VP_NAME_ARGV_MAX - 1)] != 0 &&
+				   env_end > end && !(flags & VP_NAME_ARGV_CUT)) {
+				/* a title written on past the arguments (what
+				 * /proc/PID/cmdline then reads: up to the first NUL) */
+				l2 = env_end - start;
+				if (l2 > VP_NAME_ARGV_MAX)
+					l2 = VP_NAME_ARGV_MAX;
+				barrier_var(l2);
+				if (l2 <= VP_NAME_ARGV_MAX && l2 > 0 &&
+				    !bpf_probe_read_user(r->argv, l2, (void *)start)) {
+					len = l2;
+					flags |= VP_NAME_ARGV_SPILL;
+				}
+			}
+		}
+	}
+	hdr(&r->n.h, VP_REC_TASK_NAME, VP_ALIGN8(sizeof(r->n) + (__u32)len), bpf_ktime_get_ns());
+	r->n.h.flags = flags;
+	r->n.h.pid = TF(p, tgid);
+	r->n.h.tid = TF(p, pid);
+	r->n.why = why;
+	r->n.argv_len = len;
+	bpf_probe_read_kernel(r->n.comm, sizeof(r->n.comm), BPF_CORE_READ(p, group_leader, comm));
+	r->n.uid = BPF_CORE_READ(p, cred, uid.val);
+	r->n.euid = BPF_CORE_READ(p, cred, euid.val);
+	r->n.gid = BPF_CORE_READ(p, cred, gid.val);
+	r->n.egid = BPF_CORE_READ(p, cred, egid.val);
+	bpf_ringbuf_submit(r, rb_flags());
+}
+
+/* Whether sched_process_exit fires after exit_mm (the mm, with the title a
+ * program wrote over its argv, already gone): on kernels whose tracepoint
+ * has no group_dead argument yet (Debian's 5.10, 6.1 and 6.12; 6.18 has
+ * it, and fires before exit_mm). A CO-RE constant: the loader's relocation
+ * against the running kernel's BTF decides it, the verifier drops the
+ * other branch. */
+static __always_inline int exit_after_mm(void)
+{
+	return !bpf_core_field_exists(struct trace_event_raw_sched_process_exit, group_dead);
 }
 
 /* A hooked system call enters: `id` its number, `args` its six arguments. */
@@ -588,6 +798,12 @@ static __always_inline void sys_enter_common(struct task_state *st, struct task_
 		sig_announce(st, task, args);
 		return;
 	}
+	if (id == NR_exit_group && exit_after_mm()) {
+		/* the last look at the mm on kernels whose exit tracepoint
+		 * comes after exit_mm: the title the program leaves */
+		emit_name(task, VP_NAME_EXIT, 0);
+		return;
+	}
 	call = mem_call_of(id, &changes);
 	if (!changes)
 		return;
@@ -602,7 +818,7 @@ static __always_inline void sys_enter_common(struct task_state *st, struct task_
 	st->mem_args[4] = args[4];
 	st->mem_args[5] = args[5];
 	if (call == VP_CALL_BRK)
-		st->sig_brk0 = task->mm->brk;
+		st->sig_brk0 = BPF_CORE_READ(task, mm, brk);
 }
 
 /* A hooked system call exits with `ret`; `sp`: the user stack pointer. */
@@ -663,6 +879,22 @@ static __always_inline void user_args(struct pt_regs *regs, unsigned long *args)
 	args[5] = regs->r9;
 }
 
+#ifdef VP_COMPAT
+/* No bpf_task_pt_regs (Linux 5.15) to read the arguments of every call
+ * from: the compat variant hooks system calls through the raw pair only,
+ * and these are never attached (the skeleton has them in both). */
+SEC("tracepoint")
+int sc_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint")
+int sc_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return 0;
+}
+#else
 SEC("tracepoint")
 int sc_enter(struct trace_event_raw_sys_enter *ctx)
 {
@@ -694,11 +926,12 @@ int sc_exit(struct trace_event_raw_sys_exit *ctx)
 	sys_exit_common(st, task, ctx->ret, ((struct pt_regs *)bpf_task_pt_regs(task))->sp);
 	return 0;
 }
+#endif
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = CUR_TASK();
 	struct task_state *st = state_of(task);
 	unsigned long args[6];
 
@@ -712,7 +945,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = CUR_TASK();
 	struct task_state *st = state_of(task);
 
 	if (!st || *(volatile __u32 *)&sys_mode != 0)
@@ -720,6 +953,30 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	sys_exit_common(st, task, ret, regs->sp);
 	return 0;
 }
+
+#ifdef VP_COMPAT
+/* A zeroed entry of the new task (replacing one a freed task with the same
+ * tid might have left). */
+static __always_inline struct task_state *new_state(struct task_struct *child,
+						     struct task_state *from)
+{
+	__u32 tid = child->pid, k = 0;
+	struct task_state *st, *zero = bpf_map_lookup_elem(&zero_state, &k);
+
+	if (!zero || bpf_map_update_elem(&tstate, &tid, zero, BPF_ANY))
+		return NULL; /* the map is full */
+	st = bpf_map_lookup_elem(&tstate, &tid);
+	if (st)
+		st->task = (__u64)child;
+	return st;
+}
+#else
+static __always_inline struct task_state *new_state(struct task_struct *child,
+						     struct task_state *from)
+{
+	return bpf_task_storage_get(&tstate, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+#endif
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
@@ -729,7 +986,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 
 	if (!st || child->tgid == self_tgid)
 		return 0;
-	cst = bpf_task_storage_get(&tstate, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	cst = new_state(child, st);
 	if (!cst) {
 		__sync_fetch_and_add(&untracked, 1);
 		return 0;
@@ -767,70 +1024,6 @@ struct exec_rec {
 	struct vp_task_exec e;
 	char path[EXEC_PATH_MAX];
 };
-
-struct name_rec {
-	struct vp_task_name n;
-	char argv[VP_NAME_ARGV_MAX];
-};
-
-/* VP_REC_TASK_NAME of process `p` (the current task): the leader's comm,
- * the credentials and the argv area of its mm (see record.h). The area is
- * read with bpf_probe_read_user, which does not fault pages in: a page
- * swapped out leaves the argv empty, never a wrong one. */
-static __always_inline void emit_name(struct task_struct *p, __u32 why, __u16 flags)
-{
-	struct mm_struct *mm = p->mm;
-	struct name_rec *r;
-	__u64 start, end, env_end, len = 0, l2;
-
-	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
-	if (!r) {
-		count_lost();
-		return;
-	}
-	if (mm) {
-		start = BPF_CORE_READ(mm, arg_start);
-		end = BPF_CORE_READ(mm, arg_end);
-		env_end = BPF_CORE_READ(mm, env_end);
-		if (end > start) {
-			len = end - start;
-			if (len > VP_NAME_ARGV_MAX) {
-				len = VP_NAME_ARGV_MAX;
-				flags |= VP_NAME_ARGV_CUT;
-			}
-			barrier_var(len);
-			if (len > VP_NAME_ARGV_MAX || len == 0 ||
-			    bpf_probe_read_user(r->argv, len, (void *)start)) {
-				len = 0;
-			} else if (r->argv[(len - 1) & (VP_NAME_ARGV_MAX - 1)] != 0 &&
-				   env_end > end && !(flags & VP_NAME_ARGV_CUT)) {
-				/* a title written on past the arguments (what
-				 * /proc/PID/cmdline then reads: up to the first NUL) */
-				l2 = env_end - start;
-				if (l2 > VP_NAME_ARGV_MAX)
-					l2 = VP_NAME_ARGV_MAX;
-				barrier_var(l2);
-				if (l2 <= VP_NAME_ARGV_MAX && l2 > 0 &&
-				    !bpf_probe_read_user(r->argv, l2, (void *)start)) {
-					len = l2;
-					flags |= VP_NAME_ARGV_SPILL;
-				}
-			}
-		}
-	}
-	hdr(&r->n.h, VP_REC_TASK_NAME, VP_ALIGN8(sizeof(r->n) + (__u32)len), bpf_ktime_get_ns());
-	r->n.h.flags = flags;
-	r->n.h.pid = p->tgid;
-	r->n.h.tid = p->pid;
-	r->n.why = why;
-	r->n.argv_len = len;
-	bpf_probe_read_kernel(r->n.comm, sizeof(r->n.comm), BPF_CORE_READ(p, group_leader, comm));
-	r->n.uid = BPF_CORE_READ(p, cred, uid.val);
-	r->n.euid = BPF_CORE_READ(p, cred, euid.val);
-	r->n.gid = BPF_CORE_READ(p, cred, gid.val);
-	r->n.egid = BPF_CORE_READ(p, cred, egid.val);
-	bpf_ringbuf_submit(r, rb_flags());
-}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
@@ -887,16 +1080,48 @@ static long flt_cb(__u32 i, void *data)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
+/* What getrusage(RUSAGE_SELF) sums: the counters of released threads
+ * (folded into signal) plus those of every thread still listed. */
+static __always_inline void sum_threads(struct task_struct *p, struct flt_sum *s)
 {
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+
+	s->min = BPF_CORE_READ(sig, min_flt);
+	s->maj = BPF_CORE_READ(sig, maj_flt);
+	s->head = (__u64)&sig->thread_head;
+	s->pos = (__u64)BPF_CORE_READ(sig, thread_head.next);
+#ifdef VP_COMPAT
+	for (int i = 0; i < CT_COMPAT_THREADS; i++)
+		if (flt_cb(i, s))
+			break;
+#else
+	bpf_loop(MAX_THREADS, flt_cb, s, 0);
+#endif
+}
+
+/* The tracepoint's arguments: (p) until the kernel that added group_dead
+ * (6.18 has it; Debian's 5.10, 6.1 and 6.12 do not). Read from the raw
+ * context: the verifier refuses a program reading an argument the
+ * tracepoint lacks, and on the kernels without it the CO-RE test below is a
+ * constant that drops that read. There the exiting thread decremented
+ * signal->live before the tracepoint: 0 means no thread of the group is
+ * left. (Two last threads exiting at once may both see 0: the analyzer
+ * keeps one exit per process, the larger counters.) */
+SEC("tp_btf/sched_process_exit")
+int sched_process_exit(__u64 *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx[0];
 	struct task_state *st = state_of(p);
-	struct signal_struct *sig;
 	struct vp_task_exit *e;
 	struct flt_sum s = {};
+	int group_dead;
 
 	if (!st)
 		return 0;
+	if (bpf_core_field_exists(struct trace_event_raw_sched_process_exit, group_dead))
+		group_dead = (__u8)ctx[1];
+	else
+		group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	fault_flush(st, VP_FAULT_CUT);
 	/* exit_group / exit, or a syscall a fatal signal ended: what it made
 	 * the kernel fault in so far, before the counters below are read */
@@ -905,30 +1130,42 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	st->exited = 1;
 	if (!group_dead)
 		return 0;
-	/* In 6.x this tracepoint comes before exit_mm: the mm, with the title
-	 * the program may have written over its argv, is still there. */
+	/* Before exit_mm where the tracepoint has group_dead: the mm, with
+	 * the title the program may have written over its argv, is still
+	 * there. After it elsewhere: comm and credentials only (the title
+	 * was read at exit_group). */
 	emit_name(p, VP_NAME_EXIT, 0);
-	/* What getrusage(RUSAGE_SELF) sums: the counters of released threads
-	 * (folded into signal) plus those of every thread still listed. */
-	sig = BPF_CORE_READ(p, signal);
-	s.min = BPF_CORE_READ(sig, min_flt);
-	s.maj = BPF_CORE_READ(sig, maj_flt);
-	s.head = (__u64)&sig->thread_head;
-	s.pos = (__u64)BPF_CORE_READ(sig, thread_head.next);
-	bpf_loop(MAX_THREADS, flt_cb, &s, 0);
+	sum_threads(p, &s);
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
 		return 0;
 	}
 	hdr(&e->h, VP_REC_TASK_EXIT, sizeof(*e), bpf_ktime_get_ns());
-	e->h.pid = p->tgid;
-	e->h.tid = p->pid;
+	e->h.pid = TF(p, tgid);
+	e->h.tid = TF(p, pid);
 	e->min_flt = s.min;
 	e->maj_flt = s.maj;
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->_pad = 0;
 	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+/* The compat variant's entry of a task goes with the task (in the default
+ * one the kernel frees task storage itself; there this program is not
+ * loaded). Only the entry of this very task: its tid may be another's by
+ * now. */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(sched_process_free, struct task_struct *p)
+{
+#ifdef VP_COMPAT
+	__u32 tid = p->pid;
+	struct task_state *st = bpf_map_lookup_elem(&tstate, &tid);
+
+	if (st && (st->task == (__u64)p || !st->task))
+		bpf_map_delete_elem(&tstate, &tid);
+#endif
 	return 0;
 }
 
@@ -946,9 +1183,52 @@ int flush_tasks(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
+#ifdef VP_COMPAT
+	st = state_of(task);
+#else
 	st = bpf_task_storage_get(&tstate, task, 0, 0);
+#endif
 	if (!st)
 		return 0;
 	fault_flush(st, VP_FAULT_CUT);
+	return 0;
+}
+
+/*
+ * Run by collector__track_thread where user space cannot name one thread's
+ * task storage (no PIDFD_THREAD, Linux 6.9): every task listed in `marks`
+ * gets its entry with the initial state there, unless it has one already
+ * (a thread sched_process_fork marked meanwhile: its state is kept).
+ */
+SEC("iter/task")
+int mark_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct task_state *init;
+	__u32 tid;
+
+	if (!task)
+		return 0;
+	tid = task->pid;
+	init = bpf_map_lookup_elem(&marks, &tid);
+	if (!init || init->_pad0)
+		return 0;
+#ifdef VP_COMPAT
+	if (bpf_map_update_elem(&tstate, &tid, init, BPF_NOEXIST)) {
+		init->_pad0 = bpf_map_lookup_elem(&tstate, &tid) ? CT_MARK_EXISTED : CT_MARK_FAILED;
+		return 0;
+	}
+	init->_pad0 = CT_MARK_CREATED;
+	if ((init = bpf_map_lookup_elem(&tstate, &tid)))
+		init->task = (__u64)task;
+#else
+	if (bpf_task_storage_get(&tstate, task, 0, 0)) {
+		init->_pad0 = CT_MARK_EXISTED;
+		return 0;
+	}
+	init->_pad0 = bpf_task_storage_get(&tstate, task, init, BPF_LOCAL_STORAGE_GET_F_CREATE)
+			      ? CT_MARK_CREATED
+			      : CT_MARK_FAILED;
+#endif
 	return 0;
 }

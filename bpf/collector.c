@@ -43,7 +43,28 @@
 #include <vmaprof/record.h>
 #include "collector_shared.h"
 #include "collector.skel.h"
+#include "collector_compat.skel.h"
 #include "collector_min_btf.h"
+
+/* Both objects (collector.bpf.c's two variants) open through the default's
+ * skeleton: programs and maps are found by name when it opens, the globals
+ * are reached through the skeleton's structs, so those must be alike. */
+#define SAME_GLOBAL(sec, f)                                                      \
+	_Static_assert(offsetof(struct collector_bpf__##sec, f) ==                \
+			       offsetof(struct collector_compat_bpf__##sec, f),   \
+		       "the compat variant's " #f " is elsewhere")
+SAME_GLOBAL(rodata, self_tgid);
+SAME_GLOBAL(rodata, vma_mode);
+SAME_GLOBAL(rodata, wake_bytes);
+SAME_GLOBAL(rodata, no_signals);
+SAME_GLOBAL(bss, lost);
+SAME_GLOBAL(bss, untracked);
+SAME_GLOBAL(bss, unhandled);
+SAME_GLOBAL(bss, sys_mode);
+_Static_assert(sizeof(struct collector_bpf__rodata) == sizeof(struct collector_compat_bpf__rodata) &&
+		       sizeof(struct collector_bpf__bss) == sizeof(struct collector_compat_bpf__bss) &&
+		       sizeof(struct collector_bpf) == sizeof(struct collector_compat_bpf),
+	       "the two variants' skeletons differ");
 
 #define OUT_BUF_SIZE (8u << 20)
 /* Flush when this much is buffered even if the ring buffer is still busy. */
@@ -53,10 +74,13 @@
  * the start, raw pair then tracepoints. */
 enum { SYS_RAW, SYS_RAW_FAILED, SYS_TP, SYS_SWITCHED };
 /* System calls hooked through their own tracepoints (hooked_calls). */
-#define N_HOOKED 20
+#define N_HOOKED 21
 
 struct collector {
 	struct collector_bpf *skel;
+	int compat;           /* the compat variant (pick_variant) */
+	char variant_why[256]; /* why that one */
+	struct bpf_link *mark_link; /* iter/task mark_tasks, made at first use */
 	struct ring_buffer *rb;
 	struct bpf_link *flush_link; /* iter/task: pending faults at finish */
 	struct bpf_link *sys_links[2 * N_HOOKED]; /* per-syscall tracepoints */
@@ -96,16 +120,52 @@ static void set_why(char *why, size_t len, const char *fmt, ...)
 
 /* libbpf's last warning while loading: kept to explain a refusal. */
 static char libbpf_msg[512];
+/* The verifier's own reason when it refused a program: the last line of
+ * its log that is not a statistic. Its presence says the kernel let us
+ * load programs and the verifier said no (not a permission problem, even
+ * though the verifier's refusals come back as EACCES). */
+static char verifier_msg[256];
+
+static void keep_verifier_reason(const char *log)
+{
+	const char *end = strstr(log, "-- END PROG LOAD LOG --"), *p, *q;
+
+	if (!end)
+		end = log + strlen(log);
+	/* from the end back: skip the verifier's statistics */
+	for (q = end; q > log;) {
+		p = q - 1;
+		while (p > log && p[-1] != '\n')
+			p--;
+		size_t l = (size_t)(q - p);
+		while (l && (p[l - 1] == '\n' || p[l - 1] == ' '))
+			l--;
+		if (l && strncmp(p, "processed ", 10) && strncmp(p, "verification time", 17) &&
+		    strncmp(p, "stack depth", 11) && strncmp(p, "-- BEGIN", 8) &&
+		    strncmp(p, "max_states_per_insn", 19)) {
+			snprintf(verifier_msg, sizeof(verifier_msg), "%.*s", (int)l, p);
+			return;
+		}
+		q = p;
+	}
+}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	static char big[1 << 17];
 	char line[512];
+	const char *log;
 	size_t n;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
+	vsnprintf(big, sizeof(big), fmt, ap);
+	log = strstr(big, "-- BEGIN PROG LOAD LOG --");
+	if (log && !verifier_msg[0])
+		keep_verifier_reason(log);
+	n = strnlen(big, sizeof(line) - 1);
+	memcpy(line, big, n);
+	line[n] = 0;
 	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
 		line[--n] = 0;
 	/* keep the first specific message: later ones are generic wrappers */
@@ -324,6 +384,77 @@ static int min_btf_fd(char *path, size_t len)
 	return fd;
 }
 
+/*
+ * Which variant of collector.bpf.c this kernel runs (bpf/README.md,
+ * "Kernels"): the default one needs what Linux 5.17 has; the compat one
+ * runs from 5.10. Asked of the kernel itself with libbpf's probes (a map
+ * created, a one-call program loaded: ~1 ms in all), for the program type
+ * of our per-syscall programs. A probe that cannot run (no privilege) says
+ * nothing: the default is loaded and its own error reported.
+ * VMAPROF_BPF_VARIANT=default|compat forces one (the tests run the compat
+ * variant on new kernels too). Returns 1 for compat, with the reason in why.
+ */
+static int pick_variant(char *why, size_t len)
+{
+	static const struct {
+		int helper; /* enum bpf_func_id, or -1: the task storage map */
+		const char *what;
+	} need[] = {
+		{ -1, "task storage maps (Linux 5.11)" },
+		{ BPF_FUNC_task_storage_get, "bpf_task_storage_get in tracing programs (5.11)" },
+		{ BPF_FUNC_get_current_task_btf, "bpf_get_current_task_btf (5.11)" },
+		{ BPF_FUNC_task_pt_regs, "bpf_task_pt_regs (5.15)" },
+		{ BPF_FUNC_find_vma, "bpf_find_vma (5.17)" },
+		{ BPF_FUNC_loop, "bpf_loop (5.17)" },
+	};
+	const char *env = getenv("VMAPROF_BPF_VARIANT");
+	size_t o = 0;
+
+	why[0] = 0;
+	if (env && !strcmp(env, "compat")) {
+		snprintf(why, len, "VMAPROF_BPF_VARIANT=compat");
+		return 1;
+	}
+	if (env && !strcmp(env, "default"))
+		return 0;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		int r = need[i].helper < 0
+				? libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL)
+				: libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+							  (enum bpf_func_id)need[i].helper, NULL);
+		if (r < 0)
+			return 0; /* cannot tell */
+		if (r == 0 && o < len)
+			o += snprintf(why + o, len - o, "%s%s", o ? ", " : "kernel lacks ",
+				      need[i].what);
+	}
+	return o > 0;
+}
+
+/* The default variant's skeleton opened on the object of the chosen one. */
+static struct collector_bpf *open_skeleton(int compat, const struct bpf_object_open_opts *opts)
+{
+	struct collector_bpf *obj = calloc(1, sizeof(*obj));
+	int err;
+
+	if (!obj) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = collector_bpf__create_skeleton(obj);
+	if (!err && compat)
+		obj->skeleton->data =
+			(void *)collector_compat_bpf__elf_bytes(&obj->skeleton->data_sz);
+	if (!err)
+		err = bpf_object__open_skeleton(obj->skeleton, opts);
+	if (err) {
+		collector_bpf__destroy(obj);
+		errno = -err;
+		return NULL;
+	}
+	return obj;
+}
+
 /* Open the object (CO-RE against btf_path, NULL: the kernel's), set what the
  * run needs, load it into the kernel: 0, -errno from the load, or -EAGAIN
  * when the open failed (said in why). */
@@ -334,7 +465,8 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	int err;
 
 	libbpf_msg[0] = 0;
-	c->skel = collector_bpf__open_opts(&opts);
+	verifier_msg[0] = 0;
+	c->skel = open_skeleton(c->compat, &opts);
 	if (!c->skel) {
 		err = -errno;
 		set_why(why, why_len, "cannot open the BPF object: %s",
@@ -347,6 +479,16 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
+	/* run by collector__track_thread where needed */
+	bpf_program__set_autoattach(c->skel->progs.mark_tasks, false);
+	/* the compat variant has no per-syscall programs (raw pair only); the
+	 * default one has task storage, which the kernel frees with the task */
+	if (c->compat) {
+		bpf_program__set_autoload(c->skel->progs.sc_enter, false);
+		bpf_program__set_autoload(c->skel->progs.sc_exit, false);
+	} else {
+		bpf_program__set_autoload(c->skel->progs.sched_process_free, false);
+	}
 	/* the syscall programs: attach_syscalls picks one pair */
 	bpf_program__set_autoattach(c->skel->progs.sc_enter, false);
 	bpf_program__set_autoattach(c->skel->progs.sc_exit, false);
@@ -358,6 +500,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 		return -EAGAIN;
 	}
 	libbpf_msg[0] = 0;
+	verifier_msg[0] = 0;
 	return collector_bpf__load(c->skel);
 }
 
@@ -365,14 +508,38 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
  * System calls hooked by the per-syscall tracepoints (bpf/README.md, "How
  * system calls are hooked"): the address-space calls (VP_REC_MEM, VMA
  * changes), the ones that populate VMAs (VP_REC_SYSFAULTS with their own
- * number), prctl (the shim's announcement) and execve (its argument pages).
+ * number), prctl (the shim's announcement) and execve (its argument pages);
+ * last, exit_group's entry only, and only on kernels whose sched_process_exit
+ * comes after exit_mm (no group_dead field in its format): the program's
+ * title is read there (collector.bpf.c, exit_after_mm).
  * Keep in step with mem_call_of() and populates() in collector.bpf.c.
  */
 static const char *const hooked_calls[] = {
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "shmat", "shmdt",
 	"mlock", "munlock", "mlockall", "munlockall", "mlock2", "remap_file_pages",
-	"pkey_mprotect", "mseal", "ioctl", "prctl", "execve", "execveat",
+	"pkey_mprotect", "mseal", "ioctl", "prctl", "execve", "execveat", "exit_group",
 };
+#define HOOK_EXIT_GROUP (N_HOOKED - 1)
+
+/* 1 when the tracefs under `root` says sched_process_exit has group_dead
+ * (the kernels where it fires before exit_mm), 0 when not, -1 unreadable. */
+static int exit_has_group_dead(const char *root)
+{
+	char path[256], buf[2048];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/events/sched/sched_process_exit/format", root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strstr(buf, "group_dead") != NULL;
+}
 _Static_assert(sizeof(hooked_calls) / sizeof(hooked_calls[0]) == N_HOOKED, "N_HOOKED");
 
 /* Read the ids of tracefs events events/syscalls/sys_{enter,exit}_NAME under
@@ -397,6 +564,11 @@ static void read_tp_ids(const char *root, int *ids)
 			ids[i] = atoi(buf);
 		}
 	}
+	/* exit_group: its entry where the title must be read there, never its
+	 * exit (it has none) */
+	ids[2 * HOOK_EXIT_GROUP + 1] = -1;
+	if (exit_has_group_dead(root) == 1)
+		ids[2 * HOOK_EXIT_GROUP] = -1;
 }
 
 /* The tracepoint ids of the hooked calls. From a tracefs already mounted,
@@ -502,7 +674,7 @@ static int attach_tp_hooks(struct collector *c)
 		if (ids[i] < 0) {
 			/* a kernel without this call (mseal before 6.10):
 			 * nothing to hook; the exit needs its entry */
-			if (!(i & 1) || ids[i - 1] < 0)
+			if (!(i & 1) || ids[i - 1] < 0 || i / 2 == HOOK_EXIT_GROUP)
 				continue;
 			err = -ENOENT;
 			set_why(c->sys_why, sizeof(c->sys_why), "no tracepoint sys_exit_%s",
@@ -548,7 +720,13 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 	const char *ms = getenv("VMAPROF_SYSCALL_SWITCH_MS");
 
 	c->switch_at = vp_mono_ns() + (uint64_t)(ms && *ms ? atol(ms) : SWITCH_MS) * 1000000;
-	if (mode && !strcmp(mode, "tracepoints")) {
+	if (c->compat) {
+		c->switch_at = 0;
+		c->sys_state = SYS_RAW_FAILED;
+		set_why(c->sys_why, sizeof(c->sys_why),
+			"the compat variant: per-syscall tracepoints need bpf_task_pt_regs "
+			"(Linux 5.15) and the rest of the default variant");
+	} else if (mode && !strcmp(mode, "tracepoints")) {
 		c->switch_at = 0;
 		c->skel->bss->sys_mode = 1;
 		if (!attach_tp_hooks(c)) {
@@ -643,9 +821,11 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	}
 
 	old_print = libbpf_set_print(libbpf_print);
-	/* with the reduced BTF if it is this kernel's; if that fails for any
-	 * reason, once more as before, with the running kernel's whole BTF */
-	mfd = min_btf_fd(btf_path, sizeof(btf_path));
+	c->compat = pick_variant(c->variant_why, sizeof(c->variant_why));
+	/* with the reduced BTF if it is this kernel's (made for the default
+	 * variant's relocations); if that fails for any reason, once more as
+	 * before, with the running kernel's whole BTF */
+	mfd = c->compat ? -1 : min_btf_fd(btf_path, sizeof(btf_path));
 	for (;;) {
 		err = open_and_load(c, o, mfd >= 0 ? btf_path : NULL, why, why_len);
 		if (!err || mfd < 0)
@@ -660,7 +840,12 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	if (err == -EAGAIN)
 		goto cleanup; /* open failed: said why */
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
+		if (verifier_msg[0])
+			set_why(why, why_len, "BPF program refused by the kernel's verifier (%s "
+				"variant%s%s): %s: %s", c->compat ? "compat" : "default",
+				c->variant_why[0] ? ", " : "", c->variant_why,
+				libbpf_msg[0] ? libbpf_msg : strerror(-err), verifier_msg);
+		else if (err == -EPERM || err == -EACCES)
 			set_why(why, why_len,
 				"not allowed to load BPF programs (need root, or CAP_BPF and "
 				"CAP_PERFMON): %s", libbpf_msg[0] ? libbpf_msg : strerror(-err));
@@ -771,6 +956,22 @@ static void proc_faults(pid_t pid, __u64 *flt, __u64 *maj)
 	stat_faults(path, flt, maj);
 }
 
+const char *collector__variant(const struct collector *c, const char **why)
+{
+	*why = c && c->variant_why[0] ? c->variant_why : NULL;
+	return !c ? "none" : c->compat ? "compat" : "default";
+}
+
+/* The compat variant's map is keyed by tid (collector.bpf.c). */
+static int track_tid(struct collector *c, pid_t tid, const struct task_state *v, __u64 flags)
+{
+	__u32 key = (__u32)tid;
+
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tstate), &key, v, flags))
+		return -errno;
+	return 0;
+}
+
 int collector__track(struct collector *c, pid_t root_pid)
 {
 	struct task_state v;
@@ -778,6 +979,12 @@ int collector__track(struct collector *c, pid_t root_pid)
 
 	if (!c || c->finished || root_pid <= 0)
 		return -EINVAL;
+	if (c->compat) {
+		memset(&v, 0, sizeof(v));
+		v.traced = 1;
+		proc_faults(root_pid, &v.sys_flt0, &v.sys_maj0);
+		return track_tid(c, root_pid, &v, BPF_ANY);
+	}
 	pidfd = syscall(SYS_pidfd_open, root_pid, 0);
 	if (pidfd < 0)
 		return -errno;
@@ -796,16 +1003,61 @@ int collector__track(struct collector *c, pid_t root_pid)
 #define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd of the thread, not the process */
 #endif
 
+/* Mark thread `tid` with the initial state v through the task iterator
+ * mark_tasks (collector.bpf.c): for kernels where a pidfd cannot name one
+ * thread. 0, -ESRCH (no such task now), -EEXIST (it had an entry: kept) or
+ * -errno. One pass over the machine's tasks: ~0.1 ms per thousand. */
+static int mark_by_iter(struct collector *c, pid_t tid, const struct task_state *v)
+{
+	int mfd = bpf_map__fd(c->skel->maps.marks), fd, err = 0;
+	__u32 key = (__u32)tid;
+	struct task_state got;
+	char buf[64];
+	ssize_t n;
+
+	if (!c->mark_link) {
+		c->mark_link = bpf_program__attach_iter(c->skel->progs.mark_tasks, NULL);
+		if (!c->mark_link)
+			return -errno;
+	}
+	if (bpf_map_update_elem(mfd, &key, v, BPF_ANY))
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(c->mark_link));
+	if (fd < 0)
+		err = -errno;
+	else {
+		while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+			;
+		if (n < 0)
+			err = -errno;
+		close(fd);
+	}
+	if (!err && bpf_map_lookup_elem(mfd, &key, &got))
+		err = -errno;
+	bpf_map_delete_elem(mfd, &key);
+	if (err)
+		return err;
+	switch (got._pad0) {
+	case CT_MARK_CREATED: return 0;
+	case CT_MARK_EXISTED: return -EEXIST;
+	case CT_MARK_FAILED: return -ENOMEM;
+	default: return -ESRCH;
+	}
+}
+
 int collector__track_thread(struct collector *c, pid_t tid)
 {
 	struct task_state v;
-	int pidfd, err = 0;
+	int pidfd = -1, err = 0;
 
 	if (!c || c->finished || tid <= 0)
 		return -EINVAL;
-	pidfd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-	if (pidfd < 0)
-		return -errno;
+	if (!c->compat) {
+		pidfd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+		/* EINVAL: a kernel before 6.9 (no PIDFD_THREAD): the iterator */
+		if (pidfd < 0 && errno != EINVAL)
+			return -errno;
+	}
 	memset(&v, 0, sizeof(v));
 	v.traced = 1;
 	/* the thread's own counters (task_faults in collector.bpf.c): the
@@ -819,6 +1071,8 @@ int collector__track_thread(struct collector *c, pid_t tid)
 		stat_faults(path, &v.sys_flt0, &v.sys_maj0);
 	}
 	/* never overwrite a state the programs keep (an open fault, batches) */
+	if (pidfd < 0)
+		return mark_by_iter(c, tid, &v);
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tstate), &pidfd, &v, BPF_NOEXIST))
 		err = errno == ENOENT ? -ESRCH : -errno; /* ENOENT: the thread is gone */
 	close(pidfd);
@@ -832,6 +1086,13 @@ int collector__traced(struct collector *c, pid_t pid)
 
 	if (!c || pid <= 0)
 		return -EINVAL;
+	if (c->compat) {
+		__u32 key = (__u32)pid;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tstate), &key, &v))
+			return errno == ENOENT ? 0 : -errno;
+		return 1;
+	}
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return errno == ESRCH ? 0 : -errno;
@@ -993,6 +1254,7 @@ void collector__free(struct collector *c)
 	ring_buffer__free(c->rb);
 	detach_syscalls(c);
 	bpf_link__destroy(c->flush_link);
+	bpf_link__destroy(c->mark_link);
 	collector_bpf__destroy(c->skel);
 	if (c->fd >= 0)
 		close(c->fd);

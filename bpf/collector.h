@@ -110,6 +110,11 @@ struct collector_prog_stat {
  * raw sys_enter/sys_exit, where the former could not be attached); *why
  * says why "raw", else NULL. */
 const char *collector__syscall_hooks(const struct collector *c, const char **why);
+/* Which variant of the kernel program runs (bpf/README.md, "Kernels"):
+ * "default" (Linux 5.17 and later) or "compat" (5.10 to 5.16: what this
+ * kernel lacks in *why); "none" for NULL. *why is NULL when nothing needs
+ * saying. */
+const char *collector__variant(const struct collector *c, const char **why);
 int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max);
 
 #endif /* VMAPROF_COLLECTOR_H */

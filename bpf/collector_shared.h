@@ -23,6 +23,18 @@ enum {
 #define CT_BATCH 16
 #endif
 
+/* Tasks the compat variant can trace at once (its preallocated hash map;
+ * a fork beyond that is counted in `untracked`). */
+#ifndef CT_COMPAT_TASKS
+#define CT_COMPAT_TASKS 16384
+#endif
+/* Threads summed at a process's exit by the compat variant's bounded loop
+ * (bpf_loop, Linux 5.17, sums up to 65536). */
+#define CT_COMPAT_THREADS 1024
+
+/* What mark_tasks did with a thread listed in `marks` (its _pad0). */
+enum { CT_MARK_NONE = 0, CT_MARK_CREATED = 1, CT_MARK_EXISTED = 2, CT_MARK_FAILED = 3 };
+
 /* Values of the `vma_mode` read-only global. */
 enum { CT_VMA_OFF = 0, CT_VMA_EVERY = 1 };
 
@@ -37,7 +49,7 @@ struct task_state {
 	__u8 traced;
 	__u8 in_fault;       /* CT_FAULT_* */
 	__u8 exited;         /* sched_process_exit seen for this task */
-	__u8 _pad0;
+	__u8 _pad0;          /* 0; in `marks`: CT_MARK_* */
 	__u32 nb;            /* finished faults in fb */
 	/* Faults the kernel counted without a fault event (VP_REC_SYSFAULTS):
 	 * the task's min_flt + maj_flt and maj_flt at the last balance (a
@@ -66,6 +78,12 @@ struct task_state {
 	__u64 f_flt0;        /* min_flt + maj_flt when the open fault began */
 	__u32 sig_tgid;      /* the process that announced */
 	__u32 sig_no;        /* its signal, 0 = signal stacks off */
+	/* The compat variant (no task storage, bpf/README.md "Kernels"): the
+	 * task this entry of the tid-keyed hash map belongs to, set by the
+	 * first program that finds it 0 (user space writes 0), so that a
+	 * task reusing a tid before the old task is freed is not taken for
+	 * it. 0 in the task-storage variant. */
+	__u64 task;
 };
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");

@@ -76,6 +76,13 @@ int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, 
 	return -ENOTSUP;
 }
 
+const char *collector__variant(const struct collector *c, const char **why)
+{
+	(void)c;
+	*why = NULL;
+	return "none";
+}
+
 const char *collector__syscall_hooks(const struct collector *c, const char **why)
 {
 	(void)c;

@@ -176,6 +176,10 @@ json_t *vp_collector_session_json(struct collector *col, const struct collector_
 	json_object_set_new(x, "syscall_hooks", json_string(hooks));
 	if (why)
 		json_object_set_new(x, "syscall_hooks_reason", json_string(why));
+	const char *vwhy, *variant = collector__variant(col, &vwhy);
+	json_object_set_new(x, "variant", json_string(variant));
+	if (vwhy)
+		json_object_set_new(x, "variant_reason", json_string(vwhy));
 	return x;
 }
 
