@@ -1067,6 +1067,17 @@ static void on_exit_call(struct proc *p, const struct ev *e)
 static void on_task_exit(struct analysis *a, struct proc *p, const struct ev *e)
 {
 	const struct vp_task_exit *x = (const void *)e->r;
+	if (p->exited && p->have_kc) {
+		/* a second exit of the same process: on kernels whose exit
+		 * tracepoint has no group_dead (collector.bpf.c), two last
+		 * threads exiting together may both take themselves for the
+		 * last; the later reading has the larger counters */
+		if (x->min_flt > p->minflt)
+			p->minflt = x->min_flt;
+		if (x->maj_flt > p->majflt)
+			p->majflt = x->maj_flt;
+		return;
+	}
 	p->exited = 1;
 	p->end_ns = e->t;
 	p->have_kc = 1;
