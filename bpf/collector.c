@@ -809,7 +809,8 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	c->stats_fd = -1;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		err = -errno;
-		set_why(why, why_len, "no kernel BTF (/sys/kernel/btf/vmlinux: %s)",
+		set_why(why, why_len, "no kernel BTF (/sys/kernel/btf/vmlinux: %s; the kernel "
+			"collector needs Linux 5.10 or later built with CONFIG_DEBUG_INFO_BTF)",
 			strerror(-err));
 		goto cleanup;
 	}
@@ -821,6 +822,13 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	}
 
 	old_print = libbpf_set_print(libbpf_print);
+	/* older than either variant: no BPF ring buffer (5.8) */
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 0) {
+		err = -EOPNOTSUPP;
+		set_why(why, why_len, "this kernel lacks the BPF ring buffer (Linux 5.8): the "
+			"kernel collector needs Linux 5.10 or later");
+		goto cleanup;
+	}
 	c->compat = pick_variant(c->variant_why, sizeof(c->variant_why));
 	/* with the reduced BTF if it is this kernel's (made for the default
 	 * variant's relocations); if that fails for any reason, once more as
