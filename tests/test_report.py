@@ -559,8 +559,14 @@ def t_writeout():
         eq(cv[0]["pages_allocated"], 0, "the parent's pages, no allocation")
         check(all(s["function"] != "copy_folio_from_iter_atomic"
                   for s in cv[0]["top_fault_sites"]), "no fault events that did nothing")
+        # Kernels that fault the source in before copying (6.1's
+        # generic_perform_write calls fault_in_iov_iter_readable first) take
+        # real faults only, no atomic-copy ones; newer kernels copy first and
+        # take an uncounted atomic-copy event per page, counted apart. Either
+        # way the balance above is exact.
         sess = json.load(open(os.path.join(r.dir, "session.json")))
-        check(sess["collectors"]["bpf"]["unhandled_faults"] >= f,
+        u = sess["collectors"]["bpf"]["unhandled_faults"]
+        check(u == 0 or u >= f,
               f"the atomic-copy events are counted apart: {sess['collectors']['bpf']}")
 
 
