@@ -1081,6 +1081,7 @@ static void on_task_exit(struct analysis *a, struct proc *p, const struct ev *e)
 	p->exited = 1;
 	p->end_ns = e->t;
 	p->have_kc = 1;
+	p->kc_cut = !!(x->h.flags & VP_EXIT_THREADS_CUT);
 	p->minflt = x->min_flt;
 	p->majflt = x->maj_flt;
 	int st = x->exit_code;

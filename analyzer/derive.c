@@ -59,7 +59,13 @@ void derive__kc_balance(const struct analysis *a, const struct proc *p, struct k
 	b->difference = (int64_t)(kernel - ours);
 	/* more than 3% (and a handful) apart: say so, whichever way */
 	uint64_t gap = ours > kernel ? ours - kernel : kernel - ours;
-	if (gap > 5 && gap * 100 > kernel * 3)
+	if (p->kc_cut)
+		snprintf(b->warning, sizeof(b->warning),
+			 "the kernel's counters leave out the threads past the first %d still "
+			 "listed at exit (a kernel without bpf_loop, Linux 5.17): %" PRIu64
+			 " counted, %" PRIu64 " traced",
+			 VP_COMPAT_EXIT_THREADS, kernel, ours);
+	else if (gap > 5 && gap * 100 > kernel * 3)
 		snprintf(b->warning, sizeof(b->warning),
 			 ours > kernel ? "traced %" PRIu64 " faults, more than the %" PRIu64
 					 " the kernel counted"

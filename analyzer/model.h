@@ -118,6 +118,7 @@ struct proc {
 	int exited;
 	int64_t exit_code, exit_signal;   /* -1 = unknown */
 	int have_kc;
+	int kc_cut;          /* VP_EXIT_THREADS_CUT: the counters miss threads */
 	uint64_t minflt, majflt;
 	uint64_t prefault;                /* trace pages the shim populated (in minflt,
 					   * seen by no tracepoint), from its own records */

@@ -1082,7 +1082,7 @@ static long flt_cb(__u32 i, void *data)
 
 /* What getrusage(RUSAGE_SELF) sums: the counters of released threads
  * (folded into signal) plus those of every thread still listed. */
-static __always_inline void sum_threads(struct task_struct *p, struct flt_sum *s)
+static __always_inline __u16 sum_threads(struct task_struct *p, struct flt_sum *s)
 {
 	struct signal_struct *sig = BPF_CORE_READ(p, signal);
 
@@ -1094,9 +1094,13 @@ static __always_inline void sum_threads(struct task_struct *p, struct flt_sum *s
 	for (int i = 0; i < CT_COMPAT_THREADS; i++)
 		if (flt_cb(i, s))
 			break;
+	/* more threads listed than the loop may visit: said in the record */
+	if (s->pos && s->pos != s->head)
+		return VP_EXIT_THREADS_CUT;
 #else
 	bpf_loop(MAX_THREADS, flt_cb, s, 0);
 #endif
+	return 0;
 }
 
 /* The tracepoint's arguments: (p) until the kernel that added group_dead
@@ -1115,6 +1119,7 @@ int sched_process_exit(__u64 *ctx)
 	struct vp_task_exit *e;
 	struct flt_sum s = {};
 	int group_dead;
+	__u16 cut;
 
 	if (!st)
 		return 0;
@@ -1135,13 +1140,14 @@ int sched_process_exit(__u64 *ctx)
 	 * there. After it elsewhere: comm and credentials only (the title
 	 * was read at exit_group). */
 	emit_name(p, VP_NAME_EXIT, 0);
-	sum_threads(p, &s);
+	cut = sum_threads(p, &s);
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
 		return 0;
 	}
 	hdr(&e->h, VP_REC_TASK_EXIT, sizeof(*e), bpf_ktime_get_ns());
+	e->h.flags = cut;
 	e->h.pid = TF(p, tgid);
 	e->h.tid = TF(p, pid);
 	e->min_flt = s.min;

@@ -30,7 +30,7 @@ enum {
 #endif
 /* Threads summed at a process's exit by the compat variant's bounded loop
  * (bpf_loop, Linux 5.17, sums up to 65536). */
-#define CT_COMPAT_THREADS 1024
+#define CT_COMPAT_THREADS VP_COMPAT_EXIT_THREADS /* the verifier's budget */
 
 /* What mark_tasks did with a thread listed in `marks` (its _pad0). */
 enum { CT_MARK_NONE = 0, CT_MARK_CREATED = 1, CT_MARK_EXISTED = 2, CT_MARK_FAILED = 3 };

@@ -376,6 +376,11 @@ struct vp_task_exec {
 _Static_assert(sizeof(struct vp_task_exec) == 32, "vp_task_exec size");
 
 /* VP_REC_TASK_EXIT: a thread-group leader exited (process end). */
+#define VP_EXIT_THREADS_CUT 0x1 /* h.flags: min_flt/maj_flt leave out threads
+				 * past the compat collector's bounded loop
+				 * (kernels without bpf_loop, Linux 5.17),
+				 * which visits VP_COMPAT_EXIT_THREADS */
+#define VP_COMPAT_EXIT_THREADS 1024
 struct vp_task_exit {
 	struct vp_rec h;
 	__u64 min_flt;    /* the kernel's own counters, whole thread group */
