@@ -51,38 +51,60 @@ static void block(uint32_t h[8], const uint8_t *p)
 	h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void vp_sha256(const void *data, size_t len, uint8_t out[VP_SHA256_LEN])
+void vp_sha256_init(struct vp_sha256 *c)
 {
-	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-			  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	memcpy(c->h, h0, sizeof(h0));
+	c->len = 0;
+}
+
+void vp_sha256_update(struct vp_sha256 *c, const void *data, size_t n)
+{
 	const uint8_t *p = data;
-	size_t left = len;
-	for (; left >= 64; p += 64, left -= 64)
-		block(h, p);
+	size_t have = c->len % 64;
+	c->len += n;
+	if (have) {
+		size_t take = 64 - have < n ? 64 - have : n;
+		memcpy(c->part + have, p, take);
+		p += take;
+		n -= take;
+		if (have + take < 64)
+			return;
+		block(c->h, c->part);
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		block(c->h, p);
+	memcpy(c->part, p, n);
+}
+
+void vp_sha256_final(struct vp_sha256 *c, uint8_t out[VP_SHA256_LEN])
+{
 	/* the rest, a 1 bit, zeros, the length in bits (big-endian, 64 bits) */
+	size_t left = c->len % 64;
 	uint8_t tail[128] = { 0 };
-	memcpy(tail, p, left);
+	memcpy(tail, c->part, left);
 	tail[left] = 0x80;
 	size_t n = left + 9 <= 64 ? 64 : 128;
-	uint64_t bits = (uint64_t)len * 8;
+	uint64_t bits = c->len * 8;
 	for (int i = 0; i < 8; i++)
 		tail[n - 1 - i] = (uint8_t)(bits >> (8 * i));
-	block(h, tail);
+	block(c->h, tail);
 	if (n == 128)
-		block(h, tail + 64);
+		block(c->h, tail + 64);
 	for (int i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)h[i];
+		out[4 * i] = (uint8_t)(c->h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)c->h[i];
 	}
 }
 
-void vp_sha256_hex(const void *data, size_t len, char out[2 * VP_SHA256_LEN + 1])
+void vp_sha256_final_hex(struct vp_sha256 *c, char out[2 * VP_SHA256_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t d[VP_SHA256_LEN];
-	vp_sha256(data, len, d);
+	vp_sha256_final(c, d);
 	for (int i = 0; i < VP_SHA256_LEN; i++) {
 		out[2 * i] = hex[d[i] >> 4];
 		out[2 * i + 1] = hex[d[i] & 15];

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SHA-256 (FIPS 180-4), for naming the recorder's copy of the shim by its
- * content (shimcopy.c). Written for that one use: whole buffers, no
- * streaming across calls.
+ * content (shimcopy.c): a file is hashed as it is read, piece by piece.
  */
 #ifndef VP_SHA256_H
 #define VP_SHA256_H
@@ -12,8 +11,16 @@
 
 #define VP_SHA256_LEN 32
 
-void vp_sha256(const void *data, size_t len, uint8_t out[VP_SHA256_LEN]);
-/* out: 2 * VP_SHA256_LEN hex digits and a NUL */
-void vp_sha256_hex(const void *data, size_t len, char out[2 * VP_SHA256_LEN + 1]);
+struct vp_sha256 {
+	uint32_t h[8];
+	uint64_t len;      /* bytes so far */
+	uint8_t part[64];  /* the last block's bytes so far: len % 64 */
+};
+
+void vp_sha256_init(struct vp_sha256 *c);
+void vp_sha256_update(struct vp_sha256 *c, const void *data, size_t n);
+void vp_sha256_final(struct vp_sha256 *c, uint8_t out[VP_SHA256_LEN]);
+/* the digest as 2 * VP_SHA256_LEN lowercase hex digits and a NUL */
+void vp_sha256_final_hex(struct vp_sha256 *c, char out[2 * VP_SHA256_LEN + 1]);
 
 #endif

@@ -200,56 +200,81 @@ static int usable_in_place(const char *real, char *why, size_t wl)
 	return err;
 }
 
-static int read_all(int fd, const char *path, uint8_t **out, size_t *len, char *why, size_t wl)
+/* Pieces of the files are read into buffers on the stack: reading the whole
+ * shim into the heap costs ~140 first-touch page faults per copy, which
+ * was two thirds of this file's time (bench/NOTES.md). */
+#define PIECE 16384
+
+static ssize_t pread_full(int fd, uint8_t *b, size_t n, off_t off)
 {
-	struct stat sb;
-	if (fstat(fd, &sb) < 0)
-		return fail(why, wl, -errno, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 || (uint64_t)sb.st_size > MAX_SHIM_BYTES)
-		return fail(why, wl, -EINVAL, "%s: %s", path, "not a regular file of a shim's size");
-	size_t n = (size_t)sb.st_size, got = 0;
-	uint8_t *b = malloc(n);
-	if (!b)
-		return fail(why, wl, -ENOMEM, "%s: %s", path, strerror(ENOMEM));
+	size_t got = 0;
 	while (got < n) {
-		ssize_t r = read(fd, b + got, n - got);
+		ssize_t r = pread(fd, b + got, n - got, off + (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			int e = r < 0 ? errno : EIO;
-			free(b);
-			return fail(why, wl, -e, "%s: %s", path,
-				    r < 0 ? strerror(e) : "changed size while read");
-		}
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
 		got += (size_t)r;
 	}
-	*out = b;
-	*len = n;
+	return (ssize_t)got;
+}
+
+/* The SHA-256 of fd's `size` bytes, as hex. 0 or -errno with `why`. */
+static int hash_fd(int fd, uint64_t size, const char *path, char hex[2 * VP_SHA256_LEN + 1],
+		   char *why, size_t wl)
+{
+	uint8_t b[PIECE];
+	struct vp_sha256 c;
+	vp_sha256_init(&c);
+	for (uint64_t off = 0; off < size;) {
+		size_t want = size - off < PIECE ? (size_t)(size - off) : PIECE;
+		ssize_t r = pread_full(fd, b, want, (off_t)off);
+		if (r < 0)
+			return fail(why, wl, -errno, "%s: %s", path, strerror(errno));
+		if ((size_t)r != want)
+			return fail(why, wl, -EIO, "%s: %s", path, "changed size while read");
+		vp_sha256_update(&c, b, want);
+		off += want;
+	}
+	vp_sha256_final_hex(&c, hex);
 	return 0;
 }
 
-/* 1 if hfd/name is a copy we may use: root's, safe mode, these bytes. */
-static int copy_matches(int hfd, const char *name, const uint8_t *want, size_t n)
+/* 1 if a and b hold the same `size` bytes (and no more). */
+static int same_bytes(int a, int b, uint64_t size)
+{
+	uint8_t x[PIECE], y[PIECE];
+	for (uint64_t off = 0; off < size;) {
+		size_t want = size - off < PIECE ? (size_t)(size - off) : PIECE;
+		if (pread_full(a, x, want, (off_t)off) != (ssize_t)want ||
+		    pread_full(b, y, want, (off_t)off) != (ssize_t)want || memcmp(x, y, want))
+			return 0;
+		off += want;
+	}
+	return pread_full(a, x, 1, (off_t)size) == 0 && pread_full(b, y, 1, (off_t)size) == 0;
+}
+
+/* 1 if hfd/name is a copy we may use: root's, safe mode, src's bytes. */
+static int copy_matches(int hfd, const char *name, int src, uint64_t size)
 {
 	int fd = openat(hfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	char why[64];
 	struct stat sb;
-	int ok = check_file(fd, name, why, sizeof(why), &sb) == 0 && (size_t)sb.st_size == n;
-	uint8_t *have = NULL;
-	size_t hl = 0;
-	if (ok)
-		ok = read_all(fd, name, &have, &hl, why, sizeof(why)) == 0 && hl == n &&
-		     memcmp(have, want, n) == 0;
-	free(have);
+	int ok = check_file(fd, name, why, sizeof(why), &sb) == 0 &&
+		 (uint64_t)sb.st_size == size && same_bytes(fd, src, size);
 	close(fd);
 	return ok;
 }
 
-/* Write the bytes under a fresh name in hfd, fsync, rename over `name`. */
-static int write_copy(int hfd, const char *name, const uint8_t *b, size_t n, const char *dpath,
-		      char *why, size_t wl)
+/* src's bytes into a fresh name in hfd, fsync'd, renamed over `name`;
+ * hashed again on the way: a shim rebuilt meanwhile is not stored under
+ * the old bytes' name. */
+static int write_copy(int hfd, const char *name, int src, uint64_t size, const char *hex,
+		      const char *dpath, char *why, size_t wl)
 {
 	char tmp[NAME_MAX + 1];
 	int fd = -1;
@@ -265,16 +290,37 @@ static int write_copy(int hfd, const char *name, const uint8_t *b, size_t n, con
 	if (fd < 0)
 		return fail(why, wl, -errno, "cannot create a file in %s: %s", dpath, strerror(errno));
 	int err = 0;
+	const char *what = NULL;
 	if (fchmod(fd, 0644) < 0)
 		err = -errno;
-	for (size_t done = 0; !err && done < n;) {
-		ssize_t w = write(fd, b + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			err = w < 0 ? -errno : -EIO;
-		else
-			done += (size_t)w;
+	uint8_t b[PIECE];
+	struct vp_sha256 c;
+	vp_sha256_init(&c);
+	for (uint64_t off = 0; !err && off < size;) {
+		size_t want = size - off < PIECE ? (size_t)(size - off) : PIECE;
+		ssize_t r = pread_full(src, b, want, (off_t)off);
+		if (r != (ssize_t)want) {
+			err = r < 0 ? -errno : -EIO;
+			what = "the shim changed while copied";
+			break;
+		}
+		vp_sha256_update(&c, b, want);
+		for (size_t done = 0; !err && done < want;) {
+			ssize_t w = write(fd, b + done, want - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				err = w < 0 ? -errno : -EIO;
+			else
+				done += (size_t)w;
+		}
+		off += want;
+	}
+	char again[2 * VP_SHA256_LEN + 1];
+	vp_sha256_final_hex(&c, again);
+	if (!err && strcmp(again, hex)) {
+		err = -EAGAIN;
+		what = "the shim changed while copied";
 	}
 	if (!err && fsync(fd) < 0)
 		err = -errno;
@@ -285,7 +331,7 @@ static int write_copy(int hfd, const char *name, const uint8_t *b, size_t n, con
 	if (err) {
 		unlinkat(hfd, tmp, 0);
 		return fail(why, wl, err, "cannot write the shim's copy in %s: %s", dpath,
-			    strerror(-err));
+			    what ? what : strerror(-err));
 	}
 	fsync(hfd);
 	return 0;
@@ -308,14 +354,20 @@ int shim_place(const char *src, const char *cache, char *out, size_t out_len,
 	int sfd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (sfd < 0)
 		return fail(why, wl, -errno, "%s: %s", real, strerror(errno));
-	uint8_t *b = NULL;
-	size_t n = 0;
-	int err = read_all(sfd, real, &b, &n, why, wl);
-	close(sfd);
-	if (err)
-		return err;
+	struct stat sb;
+	int err = 0;
+	if (fstat(sfd, &sb) < 0)
+		err = fail(why, wl, -errno, "%s: %s", real, strerror(errno));
+	else if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 || (uint64_t)sb.st_size > MAX_SHIM_BYTES)
+		err = fail(why, wl, -EINVAL, "%s: %s", real, "not a regular file of a shim's size");
 	char hex[2 * VP_SHA256_LEN + 1];
-	vp_sha256_hex(b, n, hex);
+	uint64_t size = (uint64_t)sb.st_size;
+	if (!err)
+		err = hash_fd(sfd, size, real, hex, why, wl);
+	if (err) {
+		close(sfd);
+		return err;
+	}
 
 	/* CACHE/shim/<hash>: CACHE and what is under it strictly ours */
 	char cpath[PATH_MAX], dpath[PATH_MAX];
@@ -348,17 +400,17 @@ int shim_place(const char *src, const char *cache, char *out, size_t out_len,
 		err = sdfd < 0 ? sdfd : hfd;
 		goto out;
 	}
-	if (copy_matches(hfd, name, b, n)) {
+	if (copy_matches(hfd, name, sfd, size)) {
 		*how = SHIM_COPY_REUSED;
 	} else {
-		if ((err = write_copy(hfd, name, b, n, dpath, why, wl)))
+		if ((err = write_copy(hfd, name, sfd, size, hex, dpath, why, wl)))
 			goto out;
 		*how = SHIM_COPY_NEW;
 	}
 	if ((size_t)snprintf(out, out_len, "%s/%s", dpath, name) >= out_len)
 		err = fail(why, wl, -ENAMETOOLONG, "%s: %s", dpath, strerror(ENAMETOOLONG));
 out:
-	free(b);
+	close(sfd);
 	if (cfd >= 0)
 		close(cfd);
 	if (sdfd >= 0)
