@@ -375,8 +375,8 @@ int shim_place(const char *src, const char *cache, char *out, size_t out_len,
 	size_t cl = strlen(cache);
 	while (cl > 1 && cache[cl - 1] == '/')
 		cl--;
-	if (cl >= sizeof(cpath) ||
-	    (size_t)snprintf(dpath, sizeof(dpath), "%.*s/shim/%s", (int)cl, cache, hex) >= sizeof(dpath)) {
+	int dl = snprintf(dpath, sizeof(dpath), "%.*s/shim/%s", (int)cl, cache, hex);
+	if (cl >= sizeof(cpath) || dl < 0 || (size_t)dl >= sizeof(dpath)) {
 		err = fail(why, wl, -ENAMETOOLONG, "%s: %s", cache, strerror(ENAMETOOLONG));
 		goto out;
 	}
