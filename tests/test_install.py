@@ -172,6 +172,19 @@ def t_shim_0700():
             eq((r.pre["shim"], r.pre["shim_copy"]), (want2, "created"), "a new build")
             check_dropped_traced(r, w, 2, want2)
         check(os.path.exists(want), "the older copy stays (a recording may use it)")
+        # the same tree made root's and 0755: safe where it is, no copy
+        os.chmod(t, 0o755)
+        with Rec(exe, DROP + [w, "maps", "2"], env=env) as r:
+            eq((r.pre["shim"], r.pre["shim_copy"], r.pre["shim_copy_error"]), (src, None, None),
+               "a root-owned build every user can reach")
+            check_dropped_traced(r, w, 2, src)
+        # readable by all but another user's (who could replace it): copied
+        for root, dirs, files in os.walk(t):
+            for n in dirs + files:
+                os.chown(os.path.join(root, n), NOBODY, NOBODY)
+        with Rec(exe, DROP + [w, "maps", "2"], env=env) as r:
+            eq((r.pre["shim"], r.pre["shim_copy"]), (want2, "reused"), "another user's build")
+            check_dropped_traced(r, w, 2, want2)
     finally:
         for d in (t, bindir, croot):
             shutil.rmtree(d, ignore_errors=True)
