@@ -20,6 +20,8 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 [ "$what" = test ] && pkgs+=(python3.11-dbg chromium)
 # go tool pprof, the reader the pprof export is tested with
 [ "$what" = test ] && pkgs+=(golang-go)
+# man, to check that the installed vmaprof(1) renders without warnings
+[ "$what" = test ] && pkgs+=(man-db)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -926,7 +926,7 @@ int vp_record_attach(int argc, char **argv)
 	struct stat sb;
 	a.made_dir = lstat(dir, &sb) < 0 && errno == ENOENT;
 	a.owner = out_owner_from_env();
-	if (outdir_prepare(dir, &a.owner, &a.dirfd, why, sizeof(why)) < 0) {
+	if (outdir_prepare(dir, &a.owner, &a.dirfd, NULL, why, sizeof(why)) < 0) {
 		fprintf(stderr, "vmaprof: %s\n", why);
 		a.made_dir = 0;
 		goto out;

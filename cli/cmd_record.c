@@ -34,6 +34,8 @@
 #include "broker_server.h"
 #include "outfile.h"
 #include "procfs.h"
+#include "resolve.h"
+#include "shimcopy.h"
 #include "config.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
@@ -86,7 +88,11 @@ static json_t *still_running(void)
 	return a;
 }
 
-/* The shim: next to the binary in a build tree, else the installed copy. */
+/* The shim this binary goes with: in a build tree, next to it (DIR/preload/,
+ * DIR the directory of /proc/self/exe); installed, where `meson install`
+ * put it relative to the binary (DIR/../lib/<arch>/vmaprof: a tree staged
+ * with DESTDIR or moved elsewhere finds its own), else the configured
+ * absolute path (meson.build). */
 static int find_shim(char *out, size_t cap)
 {
 	char exe[PATH_MAX];
@@ -99,10 +105,26 @@ static int find_shim(char *out, size_t cap)
 			int l = snprintf(out, cap, "%s/preload/%s", exe, VMAPROF_SHIM_NAME);
 			if (l > 0 && (size_t)l < cap && access(out, R_OK) == 0)
 				return 0;
+			l = snprintf(out, cap, "%s/%s/%s", exe, VMAPROF_PKGLIBDIR_FROM_BINDIR,
+				     VMAPROF_SHIM_NAME);
+			if (VMAPROF_PKGLIBDIR_FROM_BINDIR[0] && l > 0 && (size_t)l < cap &&
+			    access(out, R_OK) == 0) {
+				char real[PATH_MAX];
+				if (realpath(out, real) && strlen(real) < cap)
+					strcpy(out, real); /* no ".." in LD_PRELOAD */
+				return 0;
+			}
 		}
 	}
 	snprintf(out, cap, "%s/%s", VMAPROF_PKGLIBDIR, VMAPROF_SHIM_NAME);
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+/* Where a root recorder keeps its copies of the shim (shimcopy.h). */
+static const char *shim_cache(void)
+{
+	const char *e = getenv("VMAPROF_SHIM_CACHE");
+	return e && *e ? e : VMAPROF_SHIM_CACHE;
 }
 
 const char vp_record_usage[] =
@@ -221,11 +243,15 @@ struct rec {
 	/* the output directory (outfile.h) */
 	struct out_owner owner;
 	int dirfd;
+	int dir_created;  /* we made it: removed again if the command cannot run */
 	char absdir[PATH_MAX];
 	/* collectors */
 	int preload;
 	const char *preload_reason;
-	char shim[PATH_MAX];
+	char shim[PATH_MAX];        /* what LD_PRELOAD names */
+	char shim_source[PATH_MAX]; /* the shim found (find_shim) */
+	const char *shim_copy;      /* NULL, "created", "reused" (shimcopy.h) */
+	char shim_copy_error[PATH_MAX + 256];
 	struct broker *brk;
 	char brk_why[256];
 	int bpf;
@@ -234,6 +260,8 @@ struct rec {
 	/* the command */
 	pid_t child;
 	int go[2];        /* the start pipe: the child waits until registered */
+	int execfail[2];  /* close-on-exec: the child's errno if execvp failed */
+	int exec_errno;
 	uint64_t t0, t1;
 	json_t *before;   /* its counters when tracing began */
 	int root_status, root_seen, stopped;
@@ -278,6 +306,15 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 	if (preload_extra)
 		json_object_update_new(json_object_get(json_object_get(s, "collectors"), "preload"),
 				       preload_extra);
+	if (r->preload) {
+		/* where the shim came from, and the copy every user can load */
+		json_t *pre = json_object_get(json_object_get(s, "collectors"), "preload");
+		json_object_set_new(pre, "shim_source", json_string(r->shim_source));
+		json_object_set_new(pre, "shim_copy", r->shim_copy ? json_string(r->shim_copy)
+								    : json_null());
+		json_object_set_new(pre, "shim_copy_error", r->shim_copy_error[0]
+				    ? json_string(r->shim_copy_error) : json_null());
+	}
 	json_object_set_new(s, "complete", json_boolean(complete));
 	if (r->running)
 		json_object_set(s, "running_at_end", r->running);
@@ -409,7 +446,7 @@ static int prepare_output(struct rec *r)
 			 (int)getpid());
 	}
 	r->owner = out_owner_from_env();
-	if (outdir_prepare(dir, &r->owner, &r->dirfd, why, sizeof(why)) < 0) {
+	if (outdir_prepare(dir, &r->owner, &r->dirfd, &r->dir_created, why, sizeof(why)) < 0) {
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return -1;
 	}
@@ -426,6 +463,27 @@ static int prepare_output(struct rec *r)
 	return 0;
 }
 
+/* As root, the tree may become any user (su, setpriv, a daemon's setuid),
+ * who loads the shim at its next exec: LD_PRELOAD names a copy every user
+ * can load and only root can replace, unless the shim found already is one
+ * (shimcopy.h). Not root: the processes stay ours, the shim where it is. */
+static void place_shim(struct rec *r)
+{
+	snprintf(r->shim_source, sizeof(r->shim_source), "%s", r->shim);
+	if (geteuid() != 0)
+		return;
+	char placed[PATH_MAX];
+	enum shim_placement how;
+	if (shim_place(r->shim, shim_cache(), placed, sizeof(placed), &how, r->shim_copy_error,
+		       sizeof(r->shim_copy_error)) < 0) {
+		fprintf(stderr, "vmaprof: cannot place a copy of the shim every user can load (%s): "
+			"processes that drop privileges may run without it\n", r->shim_copy_error);
+		return;
+	}
+	snprintf(r->shim, sizeof(r->shim), "%s", placed);
+	r->shim_copy = how == SHIM_COPY_NEW ? "created" : how == SHIM_COPY_REUSED ? "reused" : NULL;
+}
+
 /* The shim, the kernel collector and the trace-file broker: each that
  * cannot run says why and the recording goes on without it. */
 static void start_collectors(struct rec *r)
@@ -438,6 +496,8 @@ static void start_collectors(struct rec *r)
 			"recording without it\n", VMAPROF_SHIM_NAME, VMAPROF_PKGLIBDIR);
 		r->preload = 0;
 		r->preload_reason = "shim library not found";
+	} else {
+		place_shim(r);
 	}
 	snprintf(r->bpf_why, sizeof(r->bpf_why), "disabled with --no-bpf");
 	if (!r->no_bpf) {
@@ -474,6 +534,7 @@ static void start_collectors(struct rec *r)
 static void __attribute__((noreturn)) run_command(const struct rec *r)
 {
 	close(r->go[1]);
+	close(r->execfail[0]);
 	char b;
 	while (read(r->go[0], &b, 1) < 0 && errno == EINTR)
 		;
@@ -494,8 +555,10 @@ static void __attribute__((noreturn)) run_command(const struct rec *r)
 		}
 	}
 	execvp(r->cmd[0], r->cmd);
+	/* the recorder says why (start_command), and removes the recording */
 	int e = errno;
-	fprintf(stderr, "vmaprof: cannot run '%s': %s\n", r->cmd[0], strerror(e));
+	if (write(r->execfail[1], &e, sizeof(e)) != sizeof(e))
+		fprintf(stderr, "vmaprof: cannot run '%s': %s\n", r->cmd[0], strerror(e));
 	_exit(e == ENOENT ? 127 : 126);
 }
 
@@ -503,7 +566,7 @@ static void __attribute__((noreturn)) run_command(const struct rec *r)
  * start pipe, write the start marker, let it go. 0 or -1. */
 static int start_command(struct rec *r)
 {
-	if (pipe2(r->go, O_CLOEXEC) < 0) {
+	if (pipe2(r->go, O_CLOEXEC) < 0 || pipe2(r->execfail, O_CLOEXEC) < 0) {
 		fprintf(stderr, "vmaprof: pipe: %s\n", strerror(errno));
 		return -1;
 	}
@@ -517,6 +580,7 @@ static int start_command(struct rec *r)
 	if (r->child == 0)
 		run_command(r);
 	close(r->go[0]);
+	close(r->execfail[1]);
 	if (r->col) {
 		/* Track it only once it sleeps on the pipe, then read its
 		 * counters: every fault is either before (in those counters,
@@ -551,7 +615,36 @@ static int start_command(struct rec *r)
 	if (write(r->go[1], "g", 1) != 1)
 		fprintf(stderr, "vmaprof: cannot start the command: %s\n", strerror(errno));
 	close(r->go[1]);
+	/* end of file: the exec happened (or the child died before it); an
+	 * errno: execvp failed after resolve_command let it through */
+	int e = 0;
+	ssize_t n;
+	while ((n = read(r->execfail[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(r->execfail[0]);
+	if (n == sizeof(e) && e)
+		r->exec_errno = e;
 	return 0;
+}
+
+/* The command could not be run after all: no recording of it. The child
+ * is reaped, the collectors stopped, what we wrote removed, and the
+ * directory too if we made it. */
+static void abandon(struct rec *r)
+{
+	int st;
+	while (waitpid(r->child, &st, 0) < 0 && errno == EINTR)
+		;
+	if (r->brk)
+		broker__stop(r->brk, NULL, NULL, NULL);
+	r->brk = NULL;
+	collector__free(r->col);
+	r->col = NULL;
+	static const char *const ours[] = { "bpf.vpt", "session.json" };
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		unlinkat(r->dirfd, ours[i], 0);
+	if (r->dir_created && rmdir(r->absdir) < 0 && errno != ENOENT)
+		fprintf(stderr, "vmaprof: cannot remove %s: %s\n", r->absdir, strerror(errno));
 }
 
 static void on_sigchld(int sig)
@@ -696,12 +789,20 @@ static void rec_free(struct rec *r)
 
 int cmd_record(int argc, char **argv)
 {
-	struct rec r = { .dirfd = -1 };
+	struct rec r = { .dirfd = -1, .execfail = { -1, -1 } };
 	if (vp_record_wants_attach(argc, argv)) /* -p PID: cli/attach.c */
 		return vp_record_attach(argc, argv);
 	int rc = parse_args(&r, argc, argv);
 	if (rc >= 0)
 		return rc;
+	/* a command that cannot run leaves nothing behind: decided first */
+	char why[PATH_MAX + 128];
+	rc = resolve_command(r.cmd[0], why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "vmaprof: %s\n", why);
+		rec_free(&r);
+		return rc;
+	}
 	if (prepare_output(&r) < 0) {
 		rec_free(&r);
 		return 2;
@@ -710,6 +811,13 @@ int cmd_record(int argc, char **argv)
 	if (start_command(&r) < 0) {
 		rec_free(&r);
 		return 2;
+	}
+	if (r.exec_errno) {
+		rc = resolve_exec_error(r.cmd[0], r.exec_errno, why, sizeof(why));
+		fprintf(stderr, "vmaprof: %s\n", why);
+		abandon(&r);
+		rec_free(&r);
+		return rc;
 	}
 	wait_tree(&r);
 	finish(&r);

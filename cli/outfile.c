@@ -33,11 +33,13 @@ static int refuse(char *why, size_t n, int err, const char *dir, const char *wha
 	return err;
 }
 
-int outdir_prepare(const char *dir, const struct out_owner *ow, int *dirfd, char *why,
-		   size_t why_len)
+int outdir_prepare(const char *dir, const struct out_owner *ow, int *dirfd, int *was_created,
+		   char *why, size_t why_len)
 {
 	*dirfd = -1;
 	int created = mkdir(dir, 0700) == 0;
+	if (was_created)
+		*was_created = created;
 	if (!created && errno != EEXIST) {
 		int e = errno;
 		snprintf(why, why_len, "cannot create %s: %s", dir, strerror(e));

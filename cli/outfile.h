@@ -30,9 +30,10 @@ struct out_owner {
 /* The user behind sudo when root runs us through it (like perf.data). */
 struct out_owner out_owner_from_env(void);
 
-/* Create or check `dir` (see above). 0 and *dirfd, or -errno with `why`. */
-int outdir_prepare(const char *dir, const struct out_owner *ow, int *dirfd, char *why,
-		   size_t why_len);
+/* Create or check `dir` (see above). 0 and *dirfd, or -errno with `why`.
+ * *was_created (if not NULL): 1 when this call made the directory. */
+int outdir_prepare(const char *dir, const struct out_owner *ow, int *dirfd, int *was_created,
+		   char *why, size_t why_len);
 
 /* A temporary file in dirfd for `name`: *tmp gets its name. */
 struct outfile {

@@ -10,13 +10,21 @@
   title a program gives itself.
 
 Every report.json is validated against schema/report.schema.json.
+
+From a checkout other users cannot enter (a clone in /root, mode 0700) the
+recorder gives the dropped processes a copy of the shim they can load
+(cli/shimcopy.h); the workloads they run are copied where they can reach
+them (share_workloads), since no recorder can make a program in a 0700
+directory executable for nobody.
 """
+import atexit
 import json
 import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 
 from vptest import VMAPROF, Recording, check, eq, main, parse_dump, workload, validate_report
@@ -30,6 +38,18 @@ DROP = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
 
 
 validate = validate_report
+
+
+def share_workloads():
+    """The workloads, where `nobody` can run them: the build's own if it
+    can, else copies in a fresh 0755 directory (removed at exit)."""
+    global W, WS, WI
+    if os.geteuid() != 0 or as_nobody(["test", "-x", W]).returncode == 0:
+        return
+    d = tempfile.mkdtemp(prefix="vmaprof-privdrop-bin-")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    W, WS, WI = (shutil.copy2(w, d) for w in (W, WS, WI))
 
 
 def need_root():
@@ -327,6 +347,8 @@ def t_diskfull():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] != ["--list"]:
+        share_workloads()
     main({"setpriv": t_setpriv, "su": t_su, "modes": t_modes, "static": t_static,
           "setuid": t_setuid, "symlink": t_symlink, "title": t_title,
           "diskfull": t_diskfull})
