@@ -62,7 +62,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define CUR_TASK() ((struct task_struct *)bpf_get_current_task())
 #define TF(t, f) BPF_CORE_READ(t, f)
 #define READ_BITFIELD BPF_CORE_READ_BITFIELD_PROBED
+/* bpf_probe_read_kernel disables page faults around its copy: read that
+ * way, the current task's pagefault_disabled is one more than it was */
+#define PF_DISABLED(t) (BPF_CORE_READ(t, pagefault_disabled) > 1)
 #else
+#define PF_DISABLED(t) ((t)->pagefault_disabled)
 #define READ_BITFIELD BPF_CORE_READ_BITFIELD
 #define CUR_TASK() bpf_get_current_task_btf()
 #define TF(t, f) ((t)->f)
@@ -422,7 +426,7 @@ int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
 	 * futexes, ...) the handler only runs the exception fixup: nothing is
 	 * mapped, the kernel counts no fault, and the caller faults the page in
 	 * properly afterwards (a second, real event). Count them apart. */
-	if (TF(CUR_TASK(), pagefault_disabled)) {
+	if (PF_DISABLED(CUR_TASK())) {
 		if (state_of(CUR_TASK()))
 			__sync_fetch_and_add(&unhandled, 1);
 		return 0;
