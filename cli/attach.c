@@ -447,8 +447,6 @@ static int attach_one(struct att *a, struct target *t)
 	if (err) {
 		fprintf(stderr, "vmaprof: cannot mark the threads of pid %d: %s\n", (int)t->pid,
 			err == -EAGAIN ? "they never stopped changing"
-			: err == -EINVAL ? "this kernel cannot open a pidfd of one thread "
-					   "(PIDFD_THREAD: Linux 6.9 or later)"
 					 : strerror(-err));
 		return -1;
 	}
