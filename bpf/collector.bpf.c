@@ -1015,7 +1015,7 @@ int ns_tasks(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
 
-	if (!task || !bpf_task_storage_get(&tstate, task, 0, 0))
+	if (!task || !state_of(task))
 		return 0;
 	emit_ns(task);
 	return 0;

@@ -59,7 +59,6 @@ struct collector {
 	struct collector_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *flush_link; /* iter/task: pending faults at finish */
-	struct bpf_link *ns_link;    /* iter/task: namespace ids (announce_ns) */
 	struct bpf_link *sys_links[2 * N_HOOKED]; /* per-syscall tracepoints */
 	int n_sys_links;
 	int sys_state;        /* SYS_*: how system calls are hooked */
@@ -348,7 +347,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
-	bpf_program__set_autoattach(c->skel->progs.ns_tasks, false); /* announce_ns */
+	bpf_program__set_autoattach(c->skel->progs.ns_tasks, false); /* collector__announce_ns */
 	/* the syscall programs: attach_syscalls picks one pair */
 	bpf_program__set_autoattach(c->skel->progs.sc_enter, false);
 	bpf_program__set_autoattach(c->skel->progs.sc_exit, false);
@@ -891,17 +890,17 @@ int collector__poll(struct collector *c, int timeout_ms)
 	return collector__poll_sigmask(c, timeout_ms, NULL);
 }
 
-/* Run an iter/task program over every task (its output goes to the ring
- * buffer; a failed output is counted in `lost` there). */
-static int run_iter(struct bpf_link *link)
+/* Run flush_tasks over every task: each task's pending faults go to the
+ * ring buffer (a failed output is counted in `lost` there). */
+static int flush_pending(struct collector *c)
 {
 	char buf[64];
 	int fd, err = 0;
 	ssize_t n;
 
-	if (!link)
+	if (!c->flush_link)
 		return 0;
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = bpf_iter_create(bpf_link__fd(c->flush_link));
 	if (fd < 0)
 		return -errno;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -912,24 +911,6 @@ static int run_iter(struct bpf_link *link)
 	}
 	close(fd);
 	return err;
-}
-
-/* flush_tasks: each task's pending faults go to the ring buffer. */
-static int flush_pending(struct collector *c)
-{
-	return run_iter(c->flush_link);
-}
-
-int collector__announce_ns(struct collector *c)
-{
-	if (!c || c->finished)
-		return -EINVAL;
-	if (!c->ns_link) {
-		c->ns_link = bpf_program__attach_iter(c->skel->progs.ns_tasks, NULL);
-		if (!c->ns_link)
-			return -errno;
-	}
-	return run_iter(c->ns_link);
 }
 
 static int drain_all(struct collector *c)
@@ -1018,7 +999,6 @@ void collector__free(struct collector *c)
 	ring_buffer__free(c->rb);
 	detach_syscalls(c);
 	bpf_link__destroy(c->flush_link);
-	bpf_link__destroy(c->ns_link);
 	collector_bpf__destroy(c->skel);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -1026,4 +1006,32 @@ void collector__free(struct collector *c)
 		close(c->stats_fd);
 	free(c->buf);
 	free(c);
+}
+
+/* `record -p`: ns_tasks over every task, once (collector.h). */
+int collector__announce_ns(struct collector *c)
+{
+	struct bpf_link *link;
+	char buf[64];
+	int fd, err = 0;
+	ssize_t n;
+
+	if (!c || c->finished)
+		return -EINVAL;
+	link = bpf_program__attach_iter(c->skel->progs.ns_tasks, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		err = -errno;
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	return err;
 }
