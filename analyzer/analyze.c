@@ -68,6 +68,10 @@ struct ev {
 	char *text; /* EV_MAPS: the whole snapshot (owned) */
 	size_t tlen;
 	uint32_t file;
+	/* the record's pid and tid as keys (pidns.c: a shim's are numbered in
+	 * its PID namespace), and the pid it names: EV_FORK's child, EV_PROC's
+	 * parent */
+	uint32_t pid, tid, aux;
 	uint8_t kind, dup, why;
 };
 
@@ -79,7 +83,8 @@ struct evs {
 static void ev_add(struct evs *v, uint64_t t, const struct vp_rec *r, uint32_t file, int kind)
 {
 	v->e = model__grow(v->e, &v->cap, v->n + 1, sizeof(*v->e));
-	v->e[v->n] = (struct ev){ .t = t, .seq = v->n, .r = r, .file = file, .kind = (uint8_t)kind };
+	v->e[v->n] = (struct ev){ .t = t, .seq = v->n, .r = r, .file = file, .pid = r->pid,
+				  .tid = r->tid, .kind = (uint8_t)kind };
 	v->n++;
 }
 
@@ -129,11 +134,12 @@ struct dbucket {
 	uint32_t cur, last; /* first unconsumed entry, last entry */
 };
 
-static uint64_t dkey_of(const struct vp_mem *m)
+static uint64_t dkey_of(const struct ev *e)
 {
+	const struct vp_mem *m = (const void *)e->r;
 	uint32_t call = m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call;
 	uint64_t ret = (m->call == VP_CALL_BRK || m->call == VP_CALL_SBRK) ? brk_new(m) : m->ret;
-	uint64_t k = ((uint64_t)m->h.tid << 32) ^ ((uint64_t)call << 56) ^ ret;
+	uint64_t k = ((uint64_t)e->tid << 32) ^ ((uint64_t)call << 56) ^ ret;
 	k *= 0x9e3779b97f4a7c15ull;
 	k ^= k >> 31;
 	return k ? k : 1; /* the map's keys are nonzero */
@@ -151,7 +157,7 @@ static void dedup(struct evs *v)
 		const struct vp_mem *m = (const void *)v->e[i].r;
 		if (v->e[i].kind != EV_MEM || !(m->h.flags & VP_MEM_FROM_SHIM))
 			continue;
-		uint64_t k = dkey_of(m);
+		uint64_t k = dkey_of(&v->e[i]);
 		uintptr_t bi = (uintptr_t)u64map__get(&by_key, k);
 		if (!bi) {
 			b[nb] = (struct dbucket){ nd, nd };
@@ -168,14 +174,14 @@ static void dedup(struct evs *v)
 		const struct vp_mem *km = (const void *)v->e[i].r;
 		if (v->e[i].kind != EV_MEM || !(km->h.flags & VP_MEM_FROM_KERNEL))
 			continue;
-		uintptr_t bi = (uintptr_t)u64map__get(&by_key, dkey_of(km));
+		uintptr_t bi = (uintptr_t)u64map__get(&by_key, dkey_of(&v->e[i]));
 		if (!bi)
 			continue;
 		struct dbucket *q = &b[bi - 1];
 		for (uint32_t d = q->cur; d != UINT32_MAX; d = dk[d].next) {
 			struct ev *se = &v->e[dk[d].ev];
 			const struct vp_mem *sm = (const void *)se->r;
-			if (sm->h.pid != km->h.pid || sm->h.tid != km->h.tid)
+			if (se->pid != v->e[i].pid || se->tid != v->e[i].tid)
 				continue; /* another thread's key hashed alike */
 			if (se->dup == 2 || sm->t_end + 1 < km->t_end) {
 				/* matched, or over before this call ended */
@@ -447,10 +453,11 @@ static void sig_note(struct sigwaits *sw, struct proc *p, const struct vp_mem *m
 		model__oom();
 }
 
-static void sig_answer(struct sigwaits *sw, struct proc *p, const struct vp_sigstack *g,
-		       uint32_t file)
+static void sig_answer(struct sigwaits *sw, struct proc *p, const struct ev *e)
 {
-	uint64_t key = ((uint64_t)g->h.pid << 32) | g->h.tid;
+	const struct vp_sigstack *g = (const void *)e->r;
+	uint32_t file = e->file;
+	uint64_t key = ((uint64_t)e->pid << 32) | e->tid;
 	uintptr_t i = (uintptr_t)u64map__get(&sw->by_thread, key);
 	if (!i || sw->w[i - 1].ret != g->ret || sw->w[i - 1].vma >= p->nv)
 		return; /* not ours to pair (or its kernel record was lost) */
@@ -807,7 +814,11 @@ static int load_session(struct analysis *a)
 	}
 	json_t *r = json_object_get(a->session, "root_pid");
 	if (json_is_integer(r))
-		a->root_pid = (uint32_t)json_integer_value(r);
+		a->root_pid = (uint32_t)json_integer_value(r); /* the recorder's: replay translates */
+	json_t *ns = json_object_get(a->session, "pid_ns");
+	if (json_is_integer(ns) && json_integer_value(ns) > 0 &&
+	    json_integer_value(ns) <= (json_int_t)UINT32_MAX)
+		a->rec_ns = (uint32_t)json_integer_value(ns);
 	json_t *ps = json_object_get(a->session, "page_size");
 	if (json_is_integer(ps) && json_integer_value(ps) > 0)
 		a->page_size = (uint64_t)json_integer_value(ps);
@@ -882,11 +893,21 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 	}
 	uint32_t fi = a->nfiles++;
 	f->is_bpf = tf->is_bpf;
-	f->pid = (uint32_t)tf->pid;
+	/* a shim numbers pids in its own PID namespace (pidns.c): K() makes
+	 * them keys; the collector's are keys already */
+	const struct vp_file_header *fh0 = reader__header(f->r);
+	uint32_t fns = f->is_bpf ? 0 : fh0->pid_ns;
+#define K(nr, t) (fns ? pidns__key(a, fns, (nr), (t)) : (nr))
+	f->own_pid = f->is_bpf ? 0 : fh0->pid;
+	f->pid_ns = fns;
+	f->pid = f->is_bpf ? 0 : fh0->pid ? K(fh0->pid, fh0->start_ns)
+			 : pidns__rec(a, tf->pid, fh0->start_ns);
 	struct maps_acc acc = { 0 };
 	const struct vp_rec *h;
 	while (reader__next(f->r, &h) > 0) {
 		f->records++;
+		uint32_t nev = ev->n;
+		uint32_t hpid = K(h->pid, h->time_ns);
 		switch (h->type) {
 		case VP_REC_PROC: ev_add(ev, h->time_ns, h, fi, EV_PROC); break;
 		case VP_REC_STACK:
@@ -912,7 +933,8 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 			if ((h->flags & VP_FORK_SECCOMP) && ((const struct vp_fork *)h)->child) {
 				a->sc_fork_pids = model__grow(a->sc_fork_pids, &a->capsc_fork,
 							      a->nsc_fork + 1, sizeof(*a->sc_fork_pids));
-				a->sc_fork_pids[a->nsc_fork++] = ((const struct vp_fork *)h)->child;
+				a->sc_fork_pids[a->nsc_fork++] =
+					K(((const struct vp_fork *)h)->child, h->time_ns);
 			}
 			break;
 		/* VP_REC_EXEC is an attempt: the kernel's exec record or the
@@ -921,9 +943,9 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 			if ((h->flags & VP_EXEC_SECCOMP) && !((const struct vp_exec *)h)->err) {
 				a->sc_exec_pids = model__grow(a->sc_exec_pids, &a->capsc_exec,
 							      a->nsc_exec + 1, sizeof(*a->sc_exec_pids));
-				a->sc_exec_pids[a->nsc_exec++] = h->pid;
+				a->sc_exec_pids[a->nsc_exec++] = hpid;
 			} else if (((const struct vp_exec *)h)->err && a->nsc_exec &&
-				   a->sc_exec_pids[a->nsc_exec - 1] == h->pid) {
+				   a->sc_exec_pids[a->nsc_exec - 1] == hpid) {
 				a->nsc_exec--; /* that exec failed: the image goes on */
 			}
 			break;
@@ -932,11 +954,11 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 		case VP_REC_INTERNAL: {
 			const struct vp_internal *in = (const void *)h;
 			if (!(h->flags & VP_INT_UNMAPPED))
-				iset_add(&run->internal, ikey(h->pid, in->start));
+				iset_add(&run->internal, ikey(hpid, in->start));
 			if (!(h->flags & VP_INT_UNMAPPED) && in->populated) {
 				a->pref = model__grow(a->pref, &a->cappref, a->npref + 1,
 						      sizeof(*a->pref));
-				a->pref[a->npref].pid = h->pid;
+				a->pref[a->npref].pid = hpid;
 				a->pref[a->npref++].pages = in->populated;
 			}
 			break;
@@ -946,9 +968,29 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 		case VP_REC_TASK_EXIT: ev_add(ev, h->time_ns, h, fi, EV_TEXIT); break;
 		case VP_REC_TASK_NAME: ev_add(ev, h->time_ns, h, fi, EV_TNAME); break;
 		case VP_REC_BPF_LOST: break; /* the header's lost counter covers it */
+		case VP_REC_TASK_NS:
+			if (!a->ns_scanned) /* else pidns__prepare read them */
+				pidns__add(a, (const void *)h);
+			break;
 		default: break;
 		}
+		if (ev->n > nev && fns) {
+			struct ev *e = &ev->e[ev->n - 1];
+			e->pid = hpid;
+			e->tid = K(h->tid, h->time_ns);
+			if (h->type == VP_REC_FORK)
+				e->aux = K(((const struct vp_fork *)h)->child, h->time_ns);
+			else if (h->type == VP_REC_PROC)
+				e->aux = K(((const struct vp_proc *)h)->ppid, h->time_ns);
+		} else if (ev->n > nev) {
+			struct ev *e = &ev->e[ev->n - 1];
+			if (h->type == VP_REC_FORK)
+				e->aux = ((const struct vp_fork *)h)->child;
+			else if (h->type == VP_REC_PROC)
+				e->aux = ((const struct vp_proc *)h)->ppid;
+		}
 	}
+#undef K
 	maps_acc__free(&acc);
 	const struct vp_file_header *fh = reader__header(f->r);
 	const struct reader_stats *st = reader__stats(f->r);
@@ -971,6 +1013,7 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 static void collect(struct analysis *a, struct run *run)
 {
 	a->files = model__alloc((run->td.n ? run->td.n : 1) * sizeof(*a->files));
+	pidns__prepare(a, &run->td);
 	for (size_t i = 0; i < run->td.n; i++)
 		collect_file(a, run, &run->td.files[i]);
 	procinfo__load_markers(a, &run->td);
@@ -1024,7 +1067,7 @@ static void on_proc(struct analysis *a, struct proc *p, const struct ev *e)
 			p->ex[p->nex - 1].argv = json_incref(p->argv);
 	}
 	if (!p->ppid)
-		p->ppid = pr->ppid;
+		p->ppid = e->aux; /* pr->ppid as a key */
 }
 
 static void on_maps(struct analysis *a, struct run *run, struct proc *p, const struct ev *e)
@@ -1097,12 +1140,15 @@ static void on_task_exit(struct analysis *a, struct proc *p, const struct ev *e)
 
 static void replay(struct analysis *a, struct run *run)
 {
+	/* the session's pids are the recorder's (pidns.c) */
+	json_t *s0 = json_object_get(a->session, "start_ns");
+	uint64_t t0 = json_is_integer(s0) ? (uint64_t)json_integer_value(s0) : 0;
+	a->root_pid = pidns__rec(a, a->root_pid, t0);
 	if (a->root_pid) {
 		struct proc *r = model__proc(a, a->root_pid);
 		r->is_root = 1;
-		json_t *s0 = json_object_get(a->session, "start_ns");
 		if (json_is_integer(s0))
-			r->start_ns = (uint64_t)json_integer_value(s0);
+			r->start_ns = t0;
 	}
 	/* record -p: an attached process's name (its comm at the attach; no
 	 * exec record will name it), before its children copy it */
@@ -1112,12 +1158,13 @@ static void replay(struct analysis *a, struct run *run)
 		const char *comm = json_string_value(json_object_get(v, "comm"));
 		json_int_t pid = json_integer_value(json_object_get(v, "pid"));
 		if (comm && *comm && pid > 0 && pid <= 4194304)
-			model__proc(a, (uint32_t)pid)->name = model__intern(a, comm, strnlen(comm, 15));
+			model__proc(a, pidns__rec(a, pid, t0))->name =
+				model__intern(a, comm, strnlen(comm, 15));
 	}
 	for (uint32_t i = 0; i < run->ev.n; i++) {
 		const struct ev *e = &run->ev.e[i];
 		const struct vp_rec *h = e->r;
-		struct proc *p = model__proc(a, h->pid);
+		struct proc *p = model__proc(a, e->pid);
 		if (!p->start_ns)
 			p->start_ns = e->t;
 		switch (e->kind) {
@@ -1127,11 +1174,11 @@ static void replay(struct analysis *a, struct run *run)
 		case EV_FORK: {
 			const struct vp_fork *f = (const void *)h;
 			if (f->child && !f->err)
-				do_fork(a, h->pid, f->child, e->t);
+				do_fork(a, e->pid, e->aux, e->t);
 			break;
 		}
-		case EV_SIGSTACK: sig_answer(&run->sigw, p, (const void *)h, e->file); break;
-		case EV_TFORK: do_fork(a, h->pid, ((const struct vp_task_fork *)h)->child_pid, e->t); break;
+		case EV_SIGSTACK: sig_answer(&run->sigw, p, e); break;
+		case EV_TFORK: do_fork(a, e->pid, ((const struct vp_task_fork *)h)->child_pid, e->t); break;
 		case EV_TEXEC: {
 			const struct vp_task_exec *x = (const void *)h;
 			do_exec(a, p, e->t, vp_task_exec_path(x), x->path_len);
@@ -1189,14 +1236,17 @@ static void apply_attach(struct analysis *a)
 	size_t i;
 	for (uint32_t k = 0; k < a->nprocs; k++)
 		a->procs[k]->attached_tree = 1;
+	json_t *tj = json_object_get(at, "attached_ns"), *ej = json_object_get(a->session, "end_ns");
+	uint64_t ta = json_is_integer(tj) ? (uint64_t)json_integer_value(tj) : T_NEVER;
+	uint64_t te = json_is_integer(ej) ? (uint64_t)json_integer_value(ej) : T_NEVER;
 	json_array_foreach(json_object_get(at, "processes"), i, v) {
-		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_object_get(v, "pid")));
+		struct proc *p = model__find(a, pidns__rec(a, json_integer_value(json_object_get(v, "pid")), ta));
 		if (p)
 			p->before_trace = (uint64_t)json_integer_value(json_object_get(v, "minflt")) +
 					  (uint64_t)json_integer_value(json_object_get(v, "majflt"));
 	}
 	json_array_foreach(json_object_get(at, "counters_at_end"), i, v) {
-		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_object_get(v, "pid")));
+		struct proc *p = model__find(a, pidns__rec(a, json_integer_value(json_object_get(v, "pid")), te));
 		if (!p || p->exited || p->have_kc)
 			continue;
 		p->have_kc = 1;
@@ -1221,8 +1271,10 @@ static void apply_session(struct analysis *a)
 		root->argv = json_incref(json_object_get(a->session, "command"));
 	/* what the root faulted between fork and the moment tracing began */
 	json_t *bt = json_object_get(a->session, "before_trace");
+	json_t *s0 = json_object_get(a->session, "start_ns");
+	uint64_t t0 = json_is_integer(s0) ? (uint64_t)json_integer_value(s0) : 0;
 	if (root && json_is_object(bt) &&
-	    json_integer_value(json_object_get(bt, "pid")) == (json_int_t)root->pid)
+	    pidns__rec(a, json_integer_value(json_object_get(bt, "pid")), t0) == root->pid)
 		root->before_trace =
 			(uint64_t)json_integer_value(json_object_get(bt, "minflt")) +
 			(uint64_t)json_integer_value(json_object_get(bt, "majflt"));
@@ -1233,11 +1285,13 @@ static void apply_session(struct analysis *a)
 	json_t *run = json_object_get(a->session, "running_at_end");
 	json_t *end = json_object_get(a->session, "end_ns");
 	for (size_t i = 0; json_is_integer(end) && i < json_array_size(run); i++) {
-		struct proc *p = model__find(a, (uint32_t)json_integer_value(json_array_get(run, i)));
+		struct proc *p = model__find(a, pidns__rec(a, json_integer_value(json_array_get(run, i)),
+							   (uint64_t)json_integer_value(end)));
 		if (p && !p->exited && (uint64_t)json_integer_value(end) > p->end_ns)
 			p->end_ns = (uint64_t)json_integer_value(end);
 	}
 	procinfo__preload_status(a);
+	pidns__name(a);
 }
 
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len)

@@ -684,7 +684,15 @@ static int report__load(struct report *r, const char *file, struct diag *d)
 			if ((err = get_int(d, r, ff, sub, "pid", &p->ff_pid)) ||
 			    (err = get_count(d, r, ff, sub, "time_ns", &p->ff_time)))
 				return err;
+			json_t *fh = json_object_get(ff, "host_pid");
+			if (json_is_integer(fh))
+				p->ff_pid = json_integer_value(fh);
 		}
+		/* in PID namespaces two processes may share a pid (two containers'
+		 * pid 3): the tree is linked by host_pid there (docs/report.md) */
+		json_t *hp = json_object_get(p->j, "host_pid");
+		if (json_is_integer(hp))
+			p->pid = json_integer_value(hp);
 		for (size_t k = 0; k < json_array_size(execs); k++) {
 			char sub[96];
 			json_t *e = json_array_get(execs, k), *path;

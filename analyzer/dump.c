@@ -161,7 +161,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		[VP_REC_FAULT] = "fault", [VP_REC_TASK_FORK] = "task_fork",
 		[VP_REC_TASK_EXEC] = "task_exec", [VP_REC_TASK_EXIT] = "task_exit",
 		[VP_REC_BPF_LOST] = "bpf_lost", [VP_REC_SYSFAULTS] = "sysfaults",
-		[VP_REC_TASK_NAME] = "task_name",
+		[VP_REC_TASK_NAME] = "task_name", [VP_REC_TASK_NS] = "task_ns",
 	};
 	uint32_t stack = 0;
 	fprintf(out, "%s t=%llu pid=%u tid=%u", kind[h->type], h->time_ns, h->pid, h->tid);
@@ -278,6 +278,16 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		print_argv(out, vp_task_name_argv(n), n->argv_len);
 		break;
 	}
+	case VP_REC_TASK_NS: {
+		const struct vp_task_ns *n = (const void *)h;
+		fprintf(out, " level=%u ns=", n->level);
+		for (uint32_t i = 0; i < n->count; i++)
+			fprintf(out, "%s%u", i ? "," : "", vp_task_ns_ids(n)[i].ns);
+		fputs(" nr=", out);
+		for (uint32_t i = 0; i < n->count; i++)
+			fprintf(out, "%s%u", i ? "," : "", vp_task_ns_ids(n)[i].nr);
+		break;
+	}
 	case VP_REC_BPF_LOST: {
 		const struct vp_bpf_lost *l = (const void *)h;
 		fprintf(out, " count=%llu", l->count);
@@ -323,11 +333,11 @@ static int dump_file(const char *path, const char *name, FILE *out, struct symbo
 	maps_acc__free(&acc);
 	const struct vp_file_header *fh = reader__header(r);
 	const struct reader_stats *st = reader__stats(r);
-	fprintf(out, "# file %s source=%s pid=%u records=%llu lost=%llu"
+	fprintf(out, "# file %s source=%s pid=%u pid_ns=%u records=%llu lost=%llu"
 		" reentered=%llu disabled=%s incomplete=%llu bad=%llu"
 		" truncated=%llu checksums=%s seg_damaged=%llu hdr_damaged=%llu unverified=%llu\n",
 		name, fh->source == VP_SRC_BPF ? "bpf" : "preload",
-		fh->pid, fh->records, fh->lost, fh->reentered, dis_name(fh->disabled),
+		fh->pid, fh->pid_ns, fh->records, fh->lost, fh->reentered, dis_name(fh->disabled),
 		(unsigned long long)st->incomplete, (unsigned long long)st->bad, (unsigned long long)st->truncated,
 		!(fh->flags & VP_FH_SEGSUM) ? "none" : fh->hdr_crc ? "sealed" : "segments",
 		(unsigned long long)st->seg_damaged, (unsigned long long)st->hdr_damaged,

@@ -114,7 +114,7 @@ static void collect(struct analysis *a, struct lines *ls, struct buf *b, struct 
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		const struct proc *p = a->procs[i];
 		char pidname[32];
-		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->pid);
+		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->own_pid);
 		const char *comm = p->name ? p->name : p->exe ? vp_base_name(p->exe) : pidname;
 		uint64_t in_sites[FC_N] = { 0 };
 		for (uint32_t k = 0; k < p->nsites; k++) {

@@ -299,10 +299,15 @@ static void write_entry(struct out *o, struct page *pg, const struct vma *e, int
 static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 {
 	struct analysis *a = pg->a;
+	/* pid: as report.json names it (its own namespace's); key: unique in
+	 * the recording (two containers may both have a pid 3), what forks
+	 * name */
 	out_lit(o, "{\"pid\":");
+	out_u64(o, p->own_pid);
+	out_lit(o, ",\"key\":");
 	out_u64(o, p->pid);
 	out_lit(o, ",\"ppid\":");
-	out_u64(o, p->ppid);
+	out_u64(o, pidns__report_pid(a, p->ppid));
 	out_lit(o, ",\"name\":");
 	out_str(o, p->name);
 	out_lit(o, ",\"exe\":");
@@ -513,7 +518,7 @@ static void write_data(struct out *o, struct page *pg)
 			out_lit(o, ",\n");
 		write_proc(o, pg, a->procs[k]);
 	}
-	/* forks: [parent, child, time, cow_copy_parent, cow_copy_child (pages,
+	/* forks: [parent key, child key, time, cow_copy_parent, cow_copy_child (pages,
 	 * -1 not measured), sites_parent, sites_child] */
 	out_lit(o, "],\n\"forks\":[");
 	int first = 1;

@@ -3,7 +3,8 @@
  * The Perfetto timeline (export.h; docs/exports.md, "Perfetto"): Chrome's
  * JSON trace format, which ui.perfetto.dev and chrome://tracing open.
  *
- * Per process (pid = its pid): metadata naming it; on its own lane (tid =
+ * Per process (pid = its pid, or in a PID namespace its host_pid: unique in
+ * the report, docs/report.md): metadata naming it; on its own lane (tid =
  * pid) a slice for its lifetime with one nested slice per exec'd image,
  * instants for its execs and forks, and a flow arrow from each fork to the
  * child; a "faults" counter per class, cumulative (timeline.h); and its
@@ -134,7 +135,7 @@ static const char *proc_name(const struct proc *p, char *buf, size_t n)
 		return p->name;
 	if (p->exe)
 		return vp_base_name(p->exe);
-	snprintf(buf, n, "pid %" PRIu32, p->pid);
+	snprintf(buf, n, "pid %" PRIu32, p->own_pid);
 	return buf;
 }
 
@@ -161,12 +162,25 @@ static void labels_text(const struct proc *p, char *out, size_t n)
 
 /* ---- the process's own lane: lifetime, images, execs, forks ---- */
 
+/* The track of a process: its pid, unique in the report (host_pid in a PID
+ * namespace: two containers may both have a pid 3). */
+static uint32_t track(struct analysis *a, uint32_t key)
+{
+	const struct proc *p = model__find(a, key);
+	return p ? p->host_pid : key;
+}
+
 static void proc_lane(struct pw *w, const struct proc *p, const char *name)
 {
 	FILE *f = w->f;
 	uint64_t end = p->end_ns > p->start_ns ? p->end_ns : p->start_ns;
-	slice(w, p->pid, p->pid, p->start_ns, end, "process", name);
-	fprintf(f, ",\"args\":{\"pid\":%" PRIu32 ",\"ppid\":%" PRIu32 ",\"exe\":", p->pid, p->ppid);
+	uint32_t tp = p->host_pid;
+	slice(w, tp, tp, p->start_ns, end, "process", name);
+	fprintf(f, ",\"args\":{\"pid\":%" PRIu32 ",\"ppid\":%" PRIu32, p->own_pid,
+		pidns__report_pid(w->a, p->ppid));
+	if (pidns__shown(p))
+		fprintf(f, ",\"host_pid\":%" PRIu32, p->host_pid);
+	fputs(",\"exe\":", f);
 	put_str(f, p->exe);
 	fputs(",\"exit_code\":", f);
 	if (p->exit_code >= 0)
@@ -186,11 +200,11 @@ static void proc_lane(struct pw *w, const struct proc *p, const char *name)
 		uint64_t t0 = x->t < p->start_ns ? p->start_ns : x->t > end ? end : x->t;
 		uint64_t t1 = k + 1 < p->nex ? p->ex[k + 1].t : end;
 		t1 = t1 < t0 ? t0 : t1 > end ? end : t1;
-		slice(w, p->pid, p->pid, t0, t1, "image", x->path ? vp_base_name(x->path) : "?");
+		slice(w, tp, tp, t0, t1, "image", x->path ? vp_base_name(x->path) : "?");
 		fputs(",\"args\":{\"path\":", f);
 		put_str(f, x->path);
 		fputs("}}", f);
-		ev(w, "i", p->pid, p->pid);
+		ev(w, "i", tp, tp);
 		fprintf(f, "\"ts\":%" PRIu64 ",\"s\":\"t\",\"cat\":\"exec\",\"name\":\"exec\","
 			"\"args\":{\"time_ns\":%" PRIu64 ",\"path\":", us(w, t0), x->t);
 		put_str(f, x->path);
@@ -204,22 +218,23 @@ static void proc_lane(struct pw *w, const struct proc *p, const char *name)
 	for (uint32_t k = 0; k < p->nkids; k++) {
 		const struct child_ref *c = &p->kids[k];
 		int m = derive__measured(w->a);
-		ev(w, "i", p->pid, p->pid);
+		uint32_t tc = track(w->a, c->child);
+		ev(w, "i", tp, tp);
 		fprintf(f, "\"ts\":%" PRIu64 ",\"s\":\"t\",\"cat\":\"fork\",\"name\":\"fork\","
 			"\"args\":{\"parent\":%" PRIu32 ",\"child\":%" PRIu32 ",\"time_ns\":%" PRIu64,
-			us(w, c->t), p->pid, c->child, c->t);
+			us(w, c->t), tp, tc, c->t);
 		if (m)
 			fprintf(f, ",\"cow_copy_parent\":%" PRIu64 ",\"cow_copy_child\":%" PRIu64 "}}",
 				c->cow_parent, c->cow_child);
 		else
 			fputs(",\"cow_copy_parent\":null,\"cow_copy_child\":null}}", f);
 		/* the arrow: from the parent's lifetime slice to the child's */
-		ev(w, "s", p->pid, p->pid);
+		ev(w, "s", tp, tp);
 		fprintf(f, "\"ts\":%" PRIu64 ",\"id\":%" PRIu32 ",\"cat\":\"fork\",\"name\":\"fork\"}",
-			us(w, c->t), c->child);
-		ev(w, "f", c->child, c->child);
+			us(w, c->t), tc);
+		ev(w, "f", tc, tc);
 		fprintf(f, "\"ts\":%" PRIu64 ",\"id\":%" PRIu32 ",\"bp\":\"e\",\"cat\":\"fork\","
-			"\"name\":\"fork\"}", us(w, c->t), c->child);
+			"\"name\":\"fork\"}", us(w, c->t), tc);
 	}
 }
 
@@ -247,7 +262,7 @@ static void counters(struct pw *w, const struct proc *p)
 				continue;
 			t = timeline__bucket_end(tl, b);
 		}
-		ev(w, "C", p->pid, p->pid);
+		ev(w, "C", p->host_pid, p->host_pid);
 		fprintf(w->f, "\"ts\":%" PRIu64 ",\"name\":\"faults\",\"args\":{", us(w, t));
 		int first = 1;
 		for (int c = 0; c < FC_N; c++) {
@@ -329,7 +344,7 @@ static void entry_slice(struct pw *w, const struct proc *p, const struct span *s
 		snprintf(name, sizeof(name), "%s %s", label ? label : vk_name[e->kind], size);
 	char prot[4] = { (e->prot & PROT_READ) ? 'r' : '-', (e->prot & PROT_WRITE) ? 'w' : '-',
 			 (e->prot & PROT_EXEC) ? 'x' : '-', 0 };
-	slice(w, p->pid, tid, s->t0, s->t1, "vma", name);
+	slice(w, p->host_pid, tid, s->t0, s->t1, "vma", name);
 	fprintf(f, ",\"args\":{\"id\":%" PRIu32 ",\"site\":%" PRIu32 ",\"label\":", s->id, e->site);
 	put_str(f, label);
 	fprintf(f, ",\"kind\":\"%s\",\"origin\":\"%s\",\"prot\":\"%s%s\",\"path\":",
@@ -392,8 +407,8 @@ static void entry_lanes(struct pw *w, const struct proc *p)
 	for (uint32_t l = 0; l < lanes; l++) {
 		char nm[32];
 		snprintf(nm, sizeof(nm), "mappings %" PRIu32, l + 1);
-		meta(w, p->pid, LANE_TID_BASE + tid0 + l, "thread_name", nm);
-		meta_sort(w, p->pid, LANE_TID_BASE + tid0 + l, "thread_sort_index", l + 1);
+		meta(w, p->host_pid, LANE_TID_BASE + tid0 + l, "thread_name", nm);
+		meta_sort(w, p->host_pid, LANE_TID_BASE + tid0 + l, "thread_sort_index", l + 1);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		entry_slice(w, p, &sp[i], LANE_TID_BASE + tid0 + lane_of[i]);
@@ -427,18 +442,19 @@ static void write_trace(struct pw *w)
 		const struct proc *p = a->procs[i];
 		char pb[32], lb[1024], tn[300];
 		const char *name = proc_name(p, pb, sizeof(pb));
-		meta(w, p->pid, p->pid, "process_name", name);
+		uint32_t tp = p->host_pid;
+		meta(w, tp, tp, "process_name", name);
 		labels_text(p, lb, sizeof(lb));
 		if (lb[0]) {
-			ev(w, "M", p->pid, p->pid);
+			ev(w, "M", tp, tp);
 			fputs("\"name\":\"process_labels\",\"args\":{\"labels\":", f);
 			put_str(f, lb);
 			fputs("}}", f);
 		}
-		meta_sort(w, p->pid, p->pid, "process_sort_index", i);
-		snprintf(tn, sizeof(tn), "%s %" PRIu32, name, p->pid);
-		meta(w, p->pid, p->pid, "thread_name", tn);
-		meta_sort(w, p->pid, p->pid, "thread_sort_index", 0);
+		meta_sort(w, tp, tp, "process_sort_index", i);
+		snprintf(tn, sizeof(tn), "%s %" PRIu32, name, p->own_pid);
+		meta(w, tp, tp, "thread_name", tn);
+		meta_sort(w, tp, tp, "thread_sort_index", 0);
 		proc_lane(w, p, tn);
 		counters(w, p);
 		entry_lanes(w, p);

@@ -10,7 +10,8 @@
  * - One sample per (process, call site): its creating stack, leaf first,
  *   demangled; a site without a stack gets one frame named by its label
  *   ("[heap] brk"). Labels: pid (numeric), comm, process ("comm[pid]"),
- *   site, and kind and path when all of the site's entries agree on one.
+ *   site, and kind and path when all of the site's entries agree on one;
+ *   host_pid (numeric) for a process in a PID namespace (docs/report.md).
  * - What a process has that no site has (faults outside every mapping,
  *   pages populated by exec, mlockall or I/O) is one more sample of the
  *   process with a frame saying so: the samples of a process sum to its
@@ -365,8 +366,10 @@ static void add_sample(struct pp *x, const struct proc *p, const uint64_t vals[V
 	pb_packed(s, S_LOCATION_ID, locs, nlocs, &x->tmp);
 	pb_packed(s, S_VALUE, v, n, &x->tmp);
 	char who[300];
-	snprintf(who, sizeof(who), "%s[%u]", p->name ? p->name : "?", p->pid);
-	label_num(x, s, "pid", p->pid);
+	snprintf(who, sizeof(who), "%s[%u]", p->name ? p->name : "?", p->own_pid);
+	label_num(x, s, "pid", p->own_pid);
+	if (pidns__shown(p)) /* two containers may both have a pid 3 */
+		label_num(x, s, "host_pid", p->host_pid);
 	label_str(x, s, "comm", p->name ? p->name : "?");
 	label_str(x, s, "process", who); /* for -tagroot: pprof roots string labels only */
 	label_str(x, s, "site", site);

@@ -439,10 +439,12 @@ void analysis__free(struct analysis *a)
 		free(p->qmaxend);
 		sites__free(p);
 		timeline__free(p->tl);
+		free(p->ns_pids);
 		free(p);
 	}
 	free(a->procs);
 	u64map__free(&a->by_pid);
+	pidns__free(a);
 	sites__free_all(a);
 	free(a->pref);
 	free(a->failed_pids);

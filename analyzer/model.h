@@ -112,7 +112,16 @@ struct child_ref {          /* a fork this process made */
 };
 
 struct proc {
-	uint32_t pid, ppid;
+	uint32_t pid, ppid;               /* keys (pidns.c): in the kernel's numbering when
+					   * it traced, else the recorder's */
+	/* Who the process is to itself and to the recorder (pidns.c, after the
+	 * replay): its pid in its own PID namespace (the report's `pid`), that
+	 * namespace's inode (0 unknown), its pid in the recorder's namespace,
+	 * and its pid at each level from the initial namespace down (the
+	 * kernel's VP_REC_TASK_NS; ns_level 0: not known). */
+	uint32_t own_pid, pid_ns, host_pid;
+	uint32_t ns_level;
+	uint32_t *ns_pids;                /* ns_level + 1, or NULL */
 	int is_root, forked;
 	uint64_t fork_t, start_ns, end_ns;
 	int exited;
@@ -170,7 +179,9 @@ struct tfile {
 	char name[256];
 	struct reader *r;
 	int is_bpf;
-	uint32_t pid;
+	uint32_t pid;       /* preload: the process (a key, pidns.c) */
+	uint32_t own_pid;   /* its header's pid: the writer's own numbering */
+	uint32_t pid_ns;    /* the namespace of that numbering (header), 0 unknown */
 	struct stack_map stacks;
 	uint64_t records, lost, damaged;
 };
@@ -214,6 +225,19 @@ struct analysis {
 	int shaped;                       /* sites.c ran */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
 	struct u64map demangled;          /* function string -> demangled (sites.c) */
+	/* PID namespaces (pidns.c): pids of the shim's records are numbered
+	 * in the shim's namespace, the collector's in the initial one, the
+	 * recorder's (session.json) in its own; processes are keyed by one of
+	 * them (key_ns) and every other is translated on reading. */
+	uint32_t key_ns;                  /* the keys' namespace, 0 unknown */
+	uint32_t rec_ns;                  /* the recorder's (session.json pid_ns), 0 unknown */
+	int ns_scanned;                   /* the collector's VP_REC_TASK_NS are in */
+	struct u64map ns_ids;             /* ns << 32 | nr -> index + 1 in ns_ent (latest) */
+	struct ns_ent *ns_ent;
+	uint32_t n_ns_ent, cap_ns_ent;
+	struct u64map ns_chain;           /* key + 1 -> index + 1 in ns_chains */
+	struct ns_chain *ns_chains;
+	uint32_t n_ns_chains, cap_ns_chains;
 	void *pass;                       /* analyze.c's working state while it runs */
 	void (*pass_free)(void *);
 };
@@ -276,6 +300,38 @@ struct site_count {
  * returns how many. */
 uint32_t sites__fork_copies(const struct proc *p, const struct u64map *m,
 			    struct site_count **out);
+
+/* ---- pidns.c: processes in PID namespaces (docs/report.md) ---- */
+struct ns_ent {                       /* (ns, nr) meant `key` from time t on */
+	uint64_t t;
+	uint32_t key;
+	uint32_t prev;                    /* index + 1 of the entry it replaced, 0 none */
+};
+struct ns_chain {                     /* a process's pid at each level */
+	uint32_t level;
+	struct vp_ns_id ids[VP_NS_LEVELS];
+};
+/* Before pass 1 reads a trace file: decide the keys' namespace and, when
+ * any file numbers its pids in another namespace, read the collector's
+ * VP_REC_TASK_NS records (or, without it, pair the broker's file names,
+ * the recorder's pids, with their headers' own pids). */
+void pidns__prepare(struct analysis *a, const struct tracedir *td);
+/* One VP_REC_TASK_NS (pass 1 adds those prepare did not read). */
+void pidns__add(struct analysis *a, const struct vp_task_ns *n);
+/* The key of pid `nr` of namespace `ns` at time t (T_NEVER: the latest);
+ * nr itself when there is nothing to translate or it is not known. */
+uint32_t pidns__key(const struct analysis *a, uint32_t ns, uint32_t nr, uint64_t t);
+/* The same for a pid of the recorder's (session.json). */
+uint32_t pidns__rec(const struct analysis *a, int64_t nr, uint64_t t);
+/* After the replay: own_pid, pid_ns, host_pid, ns_pids of every process. */
+void pidns__name(struct analysis *a);
+/* Whether the report shows p's namespace fields (it lives in one other
+ * than the initial namespace). */
+int pidns__shown(const struct proc *p);
+/* The report's name of the process keyed `key`: its own pid when it is
+ * in the report, else `key`. */
+uint32_t pidns__report_pid(struct analysis *a, uint32_t key);
+void pidns__free(struct analysis *a);
 
 /* ---- procinfo.c: who a process is, and whether the shim traced it ---- */
 int procinfo__names_fd(const char *path);

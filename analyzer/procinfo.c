@@ -171,7 +171,7 @@ static int broker_refused(const struct analysis *a, uint32_t pid)
 						 a->session, "collectors"), "preload"), "broker"),
 				     "refused_pids");
 	for (size_t i = 0; i < json_array_size(rp); i++)
-		if (json_integer_value(json_array_get(rp, i)) == (json_int_t)pid)
+		if (pidns__rec(a, json_integer_value(json_array_get(rp, i)), T_NEVER) == pid)
 			return 1;
 	return 0;
 }
@@ -345,7 +345,10 @@ void procinfo__load_markers(struct analysis *a, const struct tracedir *td)
 	for (size_t i = 0; i < td->n_failed; i++) {
 		char path[4200], buf[512];
 		snprintf(path, sizeof(path), "%s/preload.%d.failed", a->dir, (int)td->failed[i]);
-		a->failed_pids[a->nfailed] = (uint32_t)td->failed[i];
+		/* named after the recorder's pid of the shim (the broker wrote it),
+		 * or its own (written by the shim itself, in the same namespace
+		 * unless no broker was reachable) */
+		a->failed_pids[a->nfailed] = pidns__rec(a, td->failed[i], T_NEVER);
 		a->failed_why[a->nfailed] = NULL;
 		int fd = vp_open_regular(path, 0);
 		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;

@@ -73,10 +73,10 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 			 "before writing its header)", path);
 		goto cleanup;
 	}
-	if (h->version != VP_FORMAT_VERSION) {
+	if (h->version < VP_FORMAT_VERSION_MIN || h->version > VP_FORMAT_VERSION) {
 		err = -EPROTO;
-		snprintf(why, why_len, "%s: trace format version %u, this vmaprof reads %u",
-			 path, h->version, VP_FORMAT_VERSION);
+		snprintf(why, why_len, "%s: trace format version %u, this vmaprof reads %u to %u",
+			 path, h->version, VP_FORMAT_VERSION_MIN, VP_FORMAT_VERSION);
 		goto cleanup;
 	}
 	if (h->header_size != VP_HEADER_SIZE || h->seg_size < 65536 ||
@@ -101,6 +101,8 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 			r->st.hdr_damaged = 1;
 	}
 	r->segsum = (h->flags & VP_FH_SEGSUM) != 0;
+	if (h->version < 2)
+		r->hdr.pid_ns = 0; /* reserved bytes in version 1 */
 	uint64_t avail = r->map_len - VP_HEADER_SIZE;
 	if (h->head == 0 && (h->flags & VP_FH_SEQUENTIAL)) {
 		r->end = r->map_len; /* the writer did not finish: read what is there */
@@ -211,6 +213,12 @@ static int valid(const struct vp_rec *h)
 		return s >= sizeof(struct vp_bpf_lost);
 	case VP_REC_SYSFAULTS:
 		return s >= sizeof(struct vp_sysfaults);
+	case VP_REC_TASK_NS: {
+		const struct vp_task_ns *n = (const void *)h;
+		return s >= sizeof(*n) && n->level > 0 && n->level < VP_NS_LEVELS &&
+		       n->count == n->level + 1 &&
+		       fits(s, sizeof(*n), (uint64_t)n->count * sizeof(struct vp_ns_id));
+	}
 	default:
 		return 0;
 	}

@@ -55,6 +55,7 @@ static inline uint32_t vp_proc_execfn_len(const struct vp_proc *p)
 static inline const char *vp_task_name_argv(const struct vp_task_name *n) { return (const char *)(n + 1); }
 static inline const char *vp_maps_text(const struct vp_maps *m) { return (const char *)(m + 1); }
 static inline const char *vp_fork_path(const struct vp_fork *f) { return (const char *)(f + 1); }
+static inline const struct vp_ns_id *vp_task_ns_ids(const struct vp_task_ns *n) { return (const struct vp_ns_id *)(n + 1); }
 static inline const char *vp_task_exec_path(const struct vp_task_exec *e) { return (const char *)(e + 1); }
 
 #endif

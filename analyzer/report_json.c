@@ -385,7 +385,7 @@ static int vma_write(struct analysis *a, struct u64map *sc, const struct proc *p
 	jw_key(&w, "inherited_from");
 	if (e->origin == VO_INHERITED && e->inh_pid) {
 		jw_raw(&w, "{\"pid\":", 7);
-		jw_u64(&w, e->inh_pid);
+		jw_u64(&w, pidns__report_pid(a, e->inh_pid));
 		jw_raw(&w, ",\"vma\":", 7);
 		jw_u64(&w, shown_id(model__find(a, e->inh_pid), e->inh_vma));
 		jw_raw(&w, "}", 1);
@@ -437,16 +437,34 @@ static int running_at_end(const struct analysis *a, uint32_t pid)
 	size_t i;
 	json_t *v;
 	json_array_foreach(r, i, v)
-		if (json_integer_value(v) == (json_int_t)pid)
+		if (pidns__rec(a, json_integer_value(v), T_NEVER) == pid)
 			return 1;
 	return 0;
+}
+
+/* A process in a PID namespace (docs/report.md): its pid as the recorder's
+ * namespace numbers it, its namespace, its pid at each level. */
+static void ns_fields(json_t *o, const struct proc *p)
+{
+	if (!pidns__shown(p))
+		return;
+	json_object_set_new(o, "host_pid", json_integer(p->host_pid));
+	json_object_set_new(o, "pid_ns", json_integer(p->pid_ns));
+	json_t *l = json_null();
+	if (p->ns_pids) {
+		l = json_array();
+		for (uint32_t i = 0; i <= p->ns_level; i++)
+			json_array_append_new(l, json_integer(p->ns_pids[i]));
+	}
+	json_object_set_new(o, "ns_pids", l);
 }
 
 static json_t *proc_json(struct analysis *a, const struct proc *p)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "pid", json_integer(p->pid));
-	json_object_set_new(o, "ppid", json_integer(p->ppid));
+	json_object_set_new(o, "pid", json_integer(p->own_pid));
+	json_object_set_new(o, "ppid", json_integer(pidns__report_pid(a, p->ppid)));
+	ns_fields(o, p);
 	json_object_set_new(o, "exe", vp_json_str(p->exe));
 	json_object_set_new(o, "exe_resolved", vp_json_str(p->exe_resolved));
 	json_object_set_new(o, "name", vp_json_str(p->name));
@@ -461,10 +479,12 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	json_object_set_new(o, "running_at_end", json_boolean(running_at_end(a, p->pid)));
 	json_object_set_new(o, "exit_signal", p->exit_signal >= 0 ? json_integer(p->exit_signal)
 								 : json_null());
-	json_object_set_new(o, "forked_from",
-			    p->forked ? json_pack("{s:i, s:I}", "pid", (int)p->ppid, "time_ns",
-						  (json_int_t)p->fork_t)
-				      : json_null());
+	json_t *ff = p->forked ? json_pack("{s:i, s:I}", "pid", (int)pidns__report_pid(a, p->ppid),
+					   "time_ns", (json_int_t)p->fork_t) : json_null();
+	const struct proc *pp = p->forked ? model__find(a, p->ppid) : NULL;
+	if (pp && pidns__shown(pp))
+		json_object_set_new(ff, "host_pid", json_integer(pp->host_pid));
+	json_object_set_new(o, "forked_from", ff);
 	json_t *ex = json_array();
 	for (uint32_t i = 0; i < p->nex; i++)
 		json_array_append_new(ex, json_pack("{s:I, s:s, s:o}", "time_ns",
@@ -743,8 +763,10 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids && !err; k++) {
 			const struct child_ref *c = &p->kids[k];
-			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "parent", (int)p->pid,
-					      "child", (int)c->child, "time_ns", (json_int_t)c->t,
+			const struct proc *cp = model__find(a, c->child);
+			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "parent",
+					      (int)p->own_pid, "child",
+					      (int)pidns__report_pid(a, c->child), "time_ns", (json_int_t)c->t,
 					      "cow_copy_parent", jnum_or_null(c->cow_parent, derive__measured(a)),
 					      "cow_copy_child", jnum_or_null(c->cow_child, derive__measured(a)),
 					      "unshared_bytes",
@@ -753,6 +775,10 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_
 					      "sites_parent", fork_sites(a, p, &c->cow_vma_parent),
 					      "sites_child",
 					      fork_sites(a, model__find(a, c->child), &c->cow_vma_child));
+			if (pidns__shown(p))
+				json_object_set_new(o, "parent_host_pid", json_integer(p->host_pid));
+			if (cp && pidns__shown(cp))
+				json_object_set_new(o, "child_host_pid", json_integer(cp->host_pid));
 			fputs(first ? nl : ",\n", f);
 			first = 0;
 			err |= dump_to(o, f, flags, db, 0);

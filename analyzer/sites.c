@@ -464,9 +464,11 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 
 	for (uint32_t i = 0; i < p->nv; i++) {
 		const struct vma *e = &p->v[i];
-		struct csite *s = &p->sites[e->site];
 		if (e->folded_into)
 			continue; /* its figures are in the entry that stands for it */
+		/* (only now: a process whose every entry is an unused inherited
+		 * one has no sites at all, and sites + 0 on NULL is undefined) */
+		struct csite *s = &p->sites[e->site];
 		for (int c = 0; c < FC_N; c++)
 			s->faults[c] += e->faults[c];
 		s->pages += e->pages;

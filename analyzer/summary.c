@@ -239,6 +239,34 @@ struct unit {
 
 /* What a process is, in a few words: its title (a server's "postgres:
  * checkpointer"), else its program's name. */
+/* "3", or "3 (host 3216)" for a process its own PID namespace numbers
+ * otherwise than the recorder's (docs/report.md). */
+static const char *pid_str(const struct proc *p, char *b, size_t n)
+{
+	if (p->host_pid != p->own_pid)
+		snprintf(b, n, "%u (host %u)", p->own_pid, p->host_pid);
+	else
+		snprintf(b, n, "%u", p->own_pid);
+	return b;
+}
+
+/* Processes in PID namespaces: which pid the summary says. */
+static void pidns_line(const struct analysis *a, FILE *out)
+{
+	int shown = 0, other = 0, kernel = 0;
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		shown |= pidns__shown(a->procs[i]);
+		other |= a->procs[i]->host_pid != a->procs[i]->own_pid;
+		kernel |= a->procs[i]->ns_pids != NULL;
+	}
+	if (other)
+		fprintf(out, "  PID namespaces: each process by its own pid (getpid() in its "
+			"namespace); host: its pid where vmaprof ran\n");
+	else if (shown)
+		fprintf(out, "  in a PID namespace: pids as it numbers them%s\n",
+			kernel ? " (the kernel's: report.json ns_pids)" : "");
+}
+
 static const char *proc_title(const struct proc *p)
 {
 	return p->title ? p->title : vp_base_name(p->exe);
@@ -420,8 +448,8 @@ static void forks_out(struct analysis *a, FILE *out)
 	if (!derive__measured(a)) {
 		fprintf(out, "\n  forks (copies not measured: no kernel collector):\n");
 		for (uint32_t i = 0; i < nf && i < 8; i++)
-			fprintf(out, "    %u %s -> %u\n", f[i].p->pid, vp_base_name(f[i].p->exe),
-				f[i].c->child);
+			fprintf(out, "    %u %s -> %u\n", f[i].p->own_pid, vp_base_name(f[i].p->exe),
+				pidns__report_pid(a, f[i].c->child));
 	} else {
 		qsort(f, nf, sizeof(*f), fork_cmp);
 		fprintf(out, "\n  what each fork un-shared (copy-on-write copies), largest first:\n");
@@ -442,8 +470,8 @@ static void forks_out(struct analysis *a, FILE *out)
 			human_bytes(f[i].c->cow_parent * a->page_size, pbb, sizeof(pbb));
 			fork_top_site(a, c, &f[i].c->cow_vma_child, cs, sizeof(cs));
 			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
-			line_out(out, "    %u %s -> %u %s", p->pid, proc_title(p), f[i].c->child,
-				 c ? proc_title(c) : "?");
+			line_out(out, "    %u %s -> %u %s", p->own_pid, proc_title(p),
+				 pidns__report_pid(a, f[i].c->child), c ? proc_title(c) : "?");
 			line_out(out, "      child copied %s%s", cb, cs);
 			line_out(out, "      parent copied %s meanwhile%s", pbb, ps);
 		}
@@ -518,14 +546,16 @@ static int summary(struct analysis *a, FILE *out)
 		attach_summary(a, out);
 	without_summary(a, out);
 	commands_line(a, out);
+	pidns_line(a, out);
 	struct unit *u = NULL;
 	uint32_t nu = units_make(a, &u);
 	for (uint32_t i = 0; i < nu && i < 6; i++) {
 		const struct unit *x = &u[i];
 		const struct proc *p = x->p;
 		if (!derive__measured(a)) {
-			fprintf(out, "\n  pid %u %s%s: %" PRIu64 " mapping(s) recorded\n", p->pid,
-				vp_base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
+			char pb[48];
+			fprintf(out, "\n  pid %s %s%s: %" PRIu64 " mapping(s) recorded\n",
+				pid_str(p, pb, sizeof(pb)), vp_base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
 			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
 				fprintf(out, "    %s\n", p->preload_reason);
 			top_by_size(a, p, out);
@@ -539,7 +569,9 @@ static int summary(struct analysis *a, FILE *out)
 			struct kc_balance kb;
 			derive__kc_balance(a, p, &kb);
 			char head[300];
-			int n = snprintf(head, sizeof(head), "pid %u %s", p->pid, vp_base_name(p->exe));
+			char pb[48];
+			int n = snprintf(head, sizeof(head), "pid %s %s", pid_str(p, pb, sizeof(pb)),
+					 vp_base_name(p->exe));
 			if (p->title)
 				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
 			else if (p->name && strncmp(p->name, vp_base_name(p->exe), 15))

@@ -982,6 +982,55 @@ static __always_inline struct task_state *new_state(struct task_struct *child,
 }
 #endif
 
+/*
+ * PID namespaces (record.h, VP_REC_TASK_NS): a task in a namespace below
+ * the initial one (a container, `unshare --pid`) is numbered by every
+ * namespace of its hierarchy. Our records number it in the initial one,
+ * the shim's records in its own (getpid()), the recorder in its own: this
+ * record gives the analyzer all of them, once per task -- at its creation
+ * (a thread too), at exec (the first process was created by the recorder
+ * before it was traced) and, for `record -p`, for the tasks already
+ * running (ns_tasks). Nothing is written for a task of the initial
+ * namespace: one load of its pid's level.
+ */
+struct ns_rec {
+	struct vp_task_ns n;
+	struct vp_ns_id ids[VP_NS_LEVELS];
+};
+
+static __always_inline void emit_ns(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	struct ns_rec *r;
+	__u32 level, i;
+
+	if (!pid)
+		return;
+	level = BPF_CORE_READ(pid, level);
+	if (!level || level >= VP_NS_LEVELS)
+		return; /* the initial namespace (>= VP_NS_LEVELS: never) */
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return;
+	}
+	for (i = 0; i < VP_NS_LEVELS; i++) {
+		struct upid *u = &pid->numbers[i];
+
+		if (i > level)
+			break;
+		r->ids[i].nr = BPF_CORE_READ(u, nr);
+		r->ids[i].ns = BPF_CORE_READ(u, ns, ns.inum);
+	}
+	hdr(&r->n.h, VP_REC_TASK_NS, sizeof(r->n) + (level + 1) * sizeof(struct vp_ns_id),
+	    bpf_ktime_get_ns());
+	r->n.h.pid = BPF_CORE_READ(t, tgid);
+	r->n.h.tid = BPF_CORE_READ(t, pid);
+	r->n.level = level;
+	r->n.count = level + 1;
+	bpf_ringbuf_submit(r, rb_flags());
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -1008,6 +1057,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	cst->sig_no = st->sig_no;
 	cst->sig_tgid = st->sig_tgid == parent->tgid &&
 			(child->tgid == parent->tgid || child->mm != parent->mm) ? child->tgid : 0;
+	emit_ns(child);
 	if (child->tgid == parent->tgid)
 		return 0; /* a thread: followed, but no record */
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
@@ -1059,6 +1109,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	 * secure mode (then it ignored LD_PRELOAD: no shim trace will come) */
 	emit_name(p, VP_NAME_EXEC,
 		  BPF_CORE_READ_BITFIELD(bprm, secureexec) ? VP_NAME_SECURE : 0);
+	emit_ns(p);
 	return 0;
 }
 
@@ -1240,5 +1291,22 @@ int mark_tasks(struct bpf_iter__task *ctx)
 			      ? CT_MARK_CREATED
 			      : CT_MARK_FAILED;
 #endif
+	return 0;
+}
+
+/*
+ * Run once by collector__announce_ns (`record -p`, after every thread of
+ * the attached processes is marked): the namespace ids of each traced task
+ * that was running before we traced it (emit_ns; tasks created later have
+ * theirs from sched_process_fork).
+ */
+SEC("iter/task")
+int ns_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+
+	if (!task || !state_of(task))
+		return 0;
+	emit_ns(task);
 	return 0;
 }

@@ -489,6 +489,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	} else {
 		bpf_program__set_autoload(c->skel->progs.sched_process_free, false);
 	}
+	bpf_program__set_autoattach(c->skel->progs.ns_tasks, false); /* collector__announce_ns */
 	/* the syscall programs: attach_syscalls picks one pair */
 	bpf_program__set_autoattach(c->skel->progs.sc_enter, false);
 	bpf_program__set_autoattach(c->skel->progs.sc_exit, false);
@@ -910,6 +911,11 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	c->hdr.header_size = VP_HEADER_SIZE;
 	c->hdr.source = VP_SRC_BPF;
 	c->hdr.pid = getpid();
+	{
+		struct stat ns; /* the namespace of hdr.pid (record.h) */
+
+		c->hdr.pid_ns = stat("/proc/self/ns/pid", &ns) ? 0 : (uint32_t)ns.st_ino;
+	}
 	c->hdr.page_size = sysconf(_SC_PAGESIZE);
 	c->hdr.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
 	c->hdr.start_ns = vp_mono_ns();
@@ -1270,4 +1276,32 @@ void collector__free(struct collector *c)
 		close(c->stats_fd);
 	free(c->buf);
 	free(c);
+}
+
+/* `record -p`: ns_tasks over every task, once (collector.h). */
+int collector__announce_ns(struct collector *c)
+{
+	struct bpf_link *link;
+	char buf[64];
+	int fd, err = 0;
+	ssize_t n;
+
+	if (!c || c->finished)
+		return -EINVAL;
+	link = bpf_program__attach_iter(c->skel->progs.ns_tasks, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		err = -errno;
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	return err;
 }

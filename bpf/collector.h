@@ -80,6 +80,10 @@ int collector__track(struct collector *c, pid_t root_pid);
  * -ESRCH when it is gone (also when it exits between the pidfd and the
  * update), else -errno. */
 int collector__track_thread(struct collector *c, pid_t tid);
+/* `record -p`, once every thread is marked: write the PID-namespace ids
+ * (VP_REC_TASK_NS) of each traced task outside the initial namespace
+ * (those created later get theirs when they are created). 0 or -errno. */
+int collector__announce_ns(struct collector *c);
 /* 1 when the thread-group leader `pid` is marked traced, 0 when not (or
  * gone), -errno on failure. */
 int collector__traced(struct collector *c, pid_t pid);

@@ -33,6 +33,12 @@ int collector__track_thread(struct collector *c, pid_t tid)
 	return -ENOTSUP;
 }
 
+int collector__announce_ns(struct collector *c)
+{
+	(void)c;
+	return -ENOTSUP;
+}
+
 int collector__traced(struct collector *c, pid_t pid)
 {
 	(void)c;

@@ -640,6 +640,7 @@ static int write_proc_file(struct att *a, const struct target *t)
 	h.header_size = VP_HEADER_SIZE;
 	h.source = VP_SRC_PRELOAD;
 	h.pid = (uint32_t)t->pid;
+	h.pid_ns = procfs_pid_ns(0); /* its pids are ours (record.h) */
 	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	h.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
 	h.start_ns = a->t0;
@@ -723,6 +724,7 @@ static int write_session(struct att *a, int complete)
 	if (complete)
 		json_object_set_new(at, "ended_by", json_string(a->ended_by));
 	json_object_set_new(s, "attach", at);
+	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
 	if (complete && a->end_counters)
 		json_object_set(at, "counters_at_end", a->end_counters);
 	if (complete && a->running)
@@ -946,7 +948,9 @@ int vp_record_attach(int argc, char **argv)
 	struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
 				     .prog_stats = a.bpf_stats, .no_signals = true,
 				     .ringbuf_bytes = a.ringbuf_bytes };
-	if (collector__new(&co, &a.col, a.why, sizeof(a.why))) {
+	int cerr = collector__new(&co, &a.col, a.why, sizeof(a.why));
+	if (cerr) {
+		vp_explain_bpf_failure(cerr, a.why, sizeof(a.why));
 		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
 			"(%s)\n", a.why);
 		a.col = NULL;
@@ -971,6 +975,12 @@ int vp_record_attach(int argc, char **argv)
 		}
 	}
 	a.t_attached = vp_mono_ns();
+	/* processes in a container: how their own namespace numbers them (the
+	 * report names them so, with our pid beside it) */
+	int nerr = collector__announce_ns(a.col);
+	if (nerr)
+		fprintf(stderr, "vmaprof: cannot read the PID namespaces of the attached processes "
+			"(%s): the report names them by their pids here\n", strerror(-nerr));
 	for (int i = 0; i < a.n; i++) {
 		int err = write_proc_file(&a, &a.t[i]);
 		if (err) {
@@ -987,9 +997,13 @@ int vp_record_attach(int argc, char **argv)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a.absdir,
 			strerror(-err));
 	fprintf(stderr, "vmaprof: attached to %d process(es)", a.n);
-	for (int i = 0; i < a.n; i++)
-		fprintf(stderr, "%s%d (%d thread(s))", i ? ", " : ": pid ", (int)a.t[i].pid,
-			a.t[i].threads);
+	for (int i = 0; i < a.n; i++) {
+		pid_t own = procfs_ns_pid(a.t[i].pid);
+		fprintf(stderr, "%s%d (", i ? ", " : ": pid ", (int)a.t[i].pid);
+		if (own > 0 && own != a.t[i].pid)
+			fprintf(stderr, "pid %d in its PID namespace, ", (int)own);
+		fprintf(stderr, "%d thread(s))", a.t[i].threads);
+	}
 	if (a.duration > 0)
 		fprintf(stderr, "; recording for %g s (Ctrl-C stops earlier)\n", a.duration);
 	else

@@ -12,7 +12,11 @@
  * (the /proc/PID/stat ppid chain reaches us). The recorder forks only the
  * command and is its tree's child subreaper, so that is exactly the traced
  * tree, daemonised grandchildren included. Anyone else is refused and
- * counted (session.json: collectors.preload.broker).
+ * counted (session.json: collectors.preload.broker). Pids are our PID
+ * namespace's: SO_PEERCRED and our /proc number a peer in a namespace
+ * below ours (a container the traced program made) as we see it, so the
+ * check and the file names hold there too; a peer we cannot see at all
+ * has pid 0 and is refused.
  *
  * What is created: openat(dirfd, "preload.<pid>.<ns>.vpt",
  * O_CREAT|O_EXCL|O_NOFOLLOW, 0600), owned by `owner` (SUDO_UID/SUDO_GID when

@@ -18,6 +18,9 @@ extern const char vp_report_usage[];
 #include <stddef.h>
 #include <jansson.h>
 int vp_parse_ringbuf_size(const char *s, size_t *out);
+/* collector__new failed with `err` and said why in `why`: when the cause is
+ * a user namespace (root there is not root for BPF), say that instead. */
+void vp_explain_bpf_failure(int err, char *why, size_t len);
 /* session.json's collectors.bpf figures of a finished collector (cmd_record.c). */
 struct collector;
 struct collector_stats;

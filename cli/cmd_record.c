@@ -316,6 +316,9 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 				    ? json_string(r->shim_copy_error) : json_null());
 	}
 	json_object_set_new(s, "complete", json_boolean(complete));
+	/* the namespace session.json's pids are numbered in (record.h,
+	 * vp_file_header.pid_ns) */
+	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
 	if (r->running)
 		json_object_set(s, "running_at_end", r->running);
 	struct outfile o;
@@ -364,6 +367,20 @@ int vp_parse_ringbuf_size(const char *s, size_t *out)
 		"M or G), got '%s'\n", (unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
 		(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), s);
 	return -1;
+}
+
+void vp_explain_bpf_failure(int err, char *why, size_t len)
+{
+	char map[96];
+	if ((err != -EPERM && err != -EACCES) || !procfs_in_user_ns(map, sizeof(map)))
+		return;
+	/* libbpf's own words (RLIMIT_MEMLOCK, CONFIG_BPF_SYSCALL) and "need
+	 * root" mislead here: uid 0 in a user namespace has every capability,
+	 * but only over that namespace's own resources */
+	snprintf(why, len, "running in a user namespace (%s): loading BPF programs needs "
+		 "CAP_BPF and CAP_PERFMON in the initial user namespace, and a user "
+		 "namespace's capabilities count only inside it (the kernel answered: %s)",
+		 map, strerror(-err));
 }
 
 /* -1 to go on, else the exit code (help, bad usage). */
@@ -506,7 +523,9 @@ static void start_collectors(struct rec *r)
 		struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
 					       .prog_stats = r->bpf_stats,
 					       .ringbuf_bytes = r->ringbuf_bytes };
-		if (collector__new(&co, &r->col, r->bpf_why, sizeof(r->bpf_why))) {
+		int err = collector__new(&co, &r->col, r->bpf_why, sizeof(r->bpf_why));
+		if (err) {
+			vp_explain_bpf_failure(err, r->bpf_why, sizeof(r->bpf_why));
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "
 				"recording calls with the shim only, no page faults\n", r->bpf_why);
 			r->col = NULL;

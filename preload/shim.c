@@ -371,6 +371,23 @@ int shim__start_refused(void)
 	return 0;
 }
 
+/* The inode of our PID namespace, which numbers every pid we record
+ * (record.h, vp_file_header.pid_ns): the link /proc/self/ns/pid reads
+ * "pid:[4026531836]". Read at every start: a child of a process that
+ * unshared CLONE_NEWPID is in a namespace of its own. 0 when unreadable
+ * (no /proc; the analyzer then takes our pids as the recorder's). */
+static uint32_t read_pid_ns(void)
+{
+	char b[64];
+	long n = SYS3(SYS_readlink, "/proc/self/ns/pid", b, sizeof(b) - 1);
+	if (n <= 5 || memcmp(b, "pid:[", 5) != 0)
+		return 0;
+	uint64_t v = 0;
+	for (long i = 5; i < n && b[i] >= '0' && b[i] <= '9' && v <= UINT32_MAX; i++)
+		v = v * 10 + (uint64_t)(b[i] - '0');
+	return v <= UINT32_MAX ? (uint32_t)v : 0;
+}
+
 static void start_stream(void)
 {
 	/* Under a seccomp filter that would refuse one of the calls a start
@@ -382,7 +399,7 @@ static void start_stream(void)
 		return;
 	my_pid = (pid_t)SYS0(SYS_getpid);
 	my_tid = (pid_t)SYS0(SYS_gettid);
-	int err = writer__open(out_dir, my_pid, stack_depth);
+	int err = writer__open(out_dir, my_pid, read_pid_ns(), stack_depth);
 	if (err < 0) {
 		/* Cannot record: leave a marker the recorder can report (through
 		 * the broker, which can write where we may not), and pass every

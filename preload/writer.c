@@ -352,7 +352,7 @@ static char *seg_create(int fd, uint32_t k, uint32_t fill, uint32_t *pop, uint32
 	return p;
 }
 
-int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
+int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_depth)
 {
 	char path[VP_MAX_PATH], name[256];
 	uint64_t now = vp_mono_ns();
@@ -404,6 +404,7 @@ int writer__open(const char *dir, pid_t pid, uint32_t stack_depth)
 	hdr->header_size = VP_HEADER_SIZE;
 	hdr->source = VP_SRC_PRELOAD;
 	hdr->pid = (uint32_t)pid;
+	hdr->pid_ns = pid_ns;
 	hdr->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	hdr->start_ns = now;
 	hdr->seg_size = VP_SEG_SIZE;

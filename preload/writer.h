@@ -23,7 +23,7 @@
 #include "vmaprof/record.h"
 
 /* Open DIR/preload.<pid>.<ns>.vpt and map its header. 0 or -errno. */
-int writer__open(const char *dir, pid_t pid, uint32_t stack_depth);
+int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_depth);
 /* Reserve `size` bytes (multiple of 8, <= VP_MAX_RECORD) with rec->size
  * set. Returns NULL when recording is off or failed (counted as lost);
  * *seg is a handle to pass to writer__commit. */

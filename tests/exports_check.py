@@ -19,8 +19,14 @@ MEASURED_TYPES = [(c, "faults") for c in CLASSES] + [
     ("pages_allocated", "pages"), ("populated", "pages"), ("bytes", "bytes")]
 
 
+def proc_key(p):
+    """A process's pid, unique in the report: in a PID namespace (where two
+    containers may both have a pid 3) its host_pid."""
+    return p.get("host_pid", p["pid"])
+
+
 def proc_by_pid(r):
-    return {p["pid"]: p for p in r.procs}
+    return {proc_key(p): p for p in r.procs}
 
 def check_trace(r, doc):
     """Everything a trace must satisfy against its report.json; returns the
@@ -130,8 +136,9 @@ def check_trace(r, doc):
     forks = sorted((e["args"]["parent"], e["args"]["child"], e["args"]["time_ns"],
                     e["args"]["cow_copy_parent"], e["args"]["cow_copy_child"])
                    for e in by_ph.get("i", []) if e["cat"] == "fork")
-    want = sorted((f["parent"], f["child"], f["time_ns"], f["cow_copy_parent"],
-                   f["cow_copy_child"]) for f in r.report["forks"])
+    want = sorted((f.get("parent_host_pid", f["parent"]), f.get("child_host_pid", f["child"]),
+                   f["time_ns"], f["cow_copy_parent"], f["cow_copy_child"])
+                  for f in r.report["forks"])
     eq(forks, want, "fork events = report.json forks[]")
     for e in by_ph.get("i", []):
         if e["cat"] == "fork":
@@ -143,7 +150,7 @@ def check_trace(r, doc):
     eq(ends, {(f[1], f[1], (f[2] - origin) // 1000) for f in want}, "and end at the child")
     execs = sorted((e["pid"], e["args"]["time_ns"], e["args"]["path"])
                    for e in by_ph.get("i", []) if e["cat"] == "exec")
-    eq(execs, sorted((p["pid"], x["time_ns"], x["path"]) for p in r.procs for x in p["execs"]),
+    eq(execs, sorted((proc_key(p), x["time_ns"], x["path"]) for p in r.procs for x in p["execs"]),
        "exec events = report.json execs[]")
     return by_ph
 
@@ -245,7 +252,10 @@ def raw(path):
             samples.append([vals, None])
             continue
         m = re.search(r"\bpid:\[(\d+)\]", line)
-        if m and samples:
+        if m and samples and samples[-1][1] is None:
+            samples[-1][1] = int(m.group(1))
+        m = re.search(r"\bhost_pid:\[(\d+)\]", line)
+        if m and samples:  # unique where pid is not (PID namespaces)
             samples[-1][1] = int(m.group(1))
     check(samples, f"no samples in:\n{out}")
     check(all(pid is not None for _, pid in samples), "every sample has its pid")
@@ -262,11 +272,11 @@ def check_pprof_totals(r, path):
         want = [p["faults"][c] for c in CLASSES] + [
             p["pages_allocated"], p["populated"]["pages"],
             sum(s["bytes_mapped"] for s in p["sites"])]
-        got = [sum(v[k] for v, pid in samples if pid == p["pid"]) for k in range(len(types))]
+        got = [sum(v[k] for v, pid in samples if pid == proc_key(p)) for k in range(len(types))]
         eq(dict(zip([t for t, _ in types], got)), dict(zip([t for t, _ in types], want)),
            f"pid {p['pid']}: the profile's totals against report.json")
     pids = {pid for _, pid in samples}
-    eq(pids, {p["pid"] for p in r.procs}, "samples of every process, and only those")
+    eq(pids, {proc_key(p) for p in r.procs}, "samples of every process, and only those")
 
 
 def measured(r):

@@ -61,16 +61,44 @@ class Tmp:
         shutil.rmtree(self.d, ignore_errors=True)
 
 
-class Workload:
-    """w_attach running, its `ready` line read."""
+def host_pid_of(root, own):
+    """The pid here of the descendant of `root` whose own PID namespace
+    numbers it `own` (the last of NSpid in /proc/PID/status)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = open(f"/proc/{d}/status").read()
+        except OSError:
+            continue
+        ns = re.search(r"^NSpid:\s*(.*)$", st, re.M).group(1).split()
+        if len(ns) < 2 or int(ns[-1]) != own:
+            continue
+        pid = int(d)
+        while pid > 1:  # a descendant of root?
+            try:
+                pid = int(re.search(r"^PPid:\s*(\d+)", open(f"/proc/{pid}/status").read(),
+                                    re.M).group(1))
+            except OSError:
+                break
+            if pid == root:
+                return int(d)
+    raise Fail(f"no descendant of {root} is pid {own} in its namespace")
 
-    def __init__(self, *args, cmd=None, env=None):
+
+class Workload:
+    """w_attach running, its `ready` line read. pid: as it printed it (its
+    own namespace's); hpid: as this test sees it (the same outside a PID
+    namespace; in_ns: the command runs it in one)."""
+
+    def __init__(self, *args, cmd=None, env=None, in_ns=False):
         argv = cmd or [W, str(REGION), str(CHILD), str(PARENT), *map(str, args)]
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
         line = self.p.stdout.readline()
         check(line.startswith("ready") or "ready pid=" in line, f"workload: {line!r}")
         f = dict(kv.split("=") for kv in line.split()[1:])
         self.pid = int(f["pid"])
+        self.hpid = host_pid_of(self.p.pid, self.pid) if in_ns else self.pid
         self.region = int(f["region"], 16)
         self.spare = int(f["spare"], 16)
         self.chain = (env or {}).get("W_ATTACH_CHAIN") == "1"
@@ -86,9 +114,9 @@ class Workload:
             return
         for _ in range(2000):
             busy = 0
-            for tid in os.listdir(f"/proc/{self.pid}/task"):
+            for tid in os.listdir(f"/proc/{self.hpid}/task"):
                 try:
-                    nr = open(f"/proc/{self.pid}/task/{tid}/syscall").read().split()[0]
+                    nr = open(f"/proc/{self.hpid}/task/{tid}/syscall").read().split()[0]
                 except (OSError, IndexError):
                     continue
                 busy += nr == "running" or nr.startswith("-")
@@ -98,7 +126,7 @@ class Workload:
         raise Fail(f"workload {self.pid} never came to rest")
 
     def work(self):
-        os.kill(self.pid, signal.SIGUSR1)
+        os.kill(self.hpid, signal.SIGUSR1)
         line = self.p.stdout.readline()
         m = re.match(r"forked child=(\d+) status=(\d+) file=0x([0-9a-f]+)", line)
         check(m, f"workload after SIGUSR1: {line!r}")
@@ -110,15 +138,23 @@ class Workload:
     def unharmed(self):
         """Still running, not stopped, its region as it was."""
         check(self.p.poll() is None, "the traced process is still running")
-        state = open(f"/proc/{self.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = open(f"/proc/{self.hpid}/stat").read().rsplit(")", 1)[1].split()[0]
         check(state in "SR", f"the traced process's state: {state}")
-        os.kill(self.pid, signal.SIGUSR2)
+        os.kill(self.hpid, signal.SIGUSR2)
         line = self.p.stdout.readline()
         check(line.startswith("check region=same"), f"its own check of the region: {line!r}")
 
     def stop(self):
         if self.p.poll() is None:
-            self.p.terminate()
+            if self.hpid != self.p.pid:
+                # in a namespace (unshare --fork passes SIGTERM on to
+                # nobody): w_attach itself, then its shell is done
+                try:
+                    os.kill(self.hpid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            else:
+                self.p.terminate()
         self.p.wait(timeout=30)
 
 
@@ -240,6 +276,49 @@ def t_cow():
             check_window(a, w, child)
             eq(a.session["attach"]["ended_by"], "signal", "ended by the signal")
             eq(a.session["attach"]["processes"][0]["threads"], 1, "one thread marked")
+            w.unharmed()
+        finally:
+            w.stop()
+
+
+def t_pidns():
+    """From the host into a container (a PID namespace): record -p takes the
+    host's pid; the report names each process by its own pid (what it
+    printed), the host's beside it, and its figures are exact as outside."""
+    need_bpf()
+    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        print(f"SKIP: cannot make a PID namespace: {probe.stderr.strip()}")
+        raise SystemExit(77)
+    with Tmp() as t:
+        # sh is the namespace's pid 1, w_attach its pid 2 (--kill-child:
+        # the namespace goes with unshare)
+        w = Workload(cmd=["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh",
+                          "-c", f"{W} {REGION} {CHILD} {PARENT} & wait"], in_ns=True)
+        try:
+            eq(w.pid, 2, "w_attach's own pid")
+            check(w.hpid != w.pid, f"its host pid {w.hpid}")
+            a = Attach(os.path.join(t, "r"), [w.hpid])
+            check(f"pid {w.hpid} (pid {w.pid} in its PID namespace, 1 thread(s))" in
+                  a.attached_line, f"record -p says both pids: {a.attached_line!r}")
+            child = w.work()
+            a.stop(signal.SIGINT)
+            check_window(a, w, child)  # by the pids the processes printed
+            eq(a.session["attach"]["pids"], [w.hpid], "session.json: the pid given")
+            parent, kid = a.proc(w.pid), a.proc(child)
+            ns = os.stat(f"/proc/{w.hpid}/ns/pid").st_ino
+            eq((parent["host_pid"], parent["pid_ns"], parent["ns_pids"][-1]), (w.hpid, ns, w.pid),
+               "the attached process: the host's pid beside its own")
+            check(kid["host_pid"] != child, f"the child's host pid: {kid['host_pid']}")
+            eq((kid["pid_ns"], kid["ns_pids"][-1]), (ns, child), "the child, in the namespace")
+            eq(kid["forked_from"], {"pid": w.pid, "host_pid": w.hpid,
+                                    "time_ns": kid["forked_from"]["time_ns"]}, "its parent")
+            s = a.summary()
+            for want in (f"pid {w.pid} (host {w.hpid}) w_attach",
+                         f"pid {child} (host {kid['host_pid']}) w_attach",
+                         f"attached to a running process: pid {w.hpid} "):
+                check(want in s, f"the summary says {want!r}:\n{s}")
             w.unharmed()
         finally:
             w.stop()
@@ -601,4 +680,5 @@ def t_bigmaps():
 if __name__ == "__main__":
     main({"cow": t_cow, "threads": t_threads, "duration": t_duration, "exit": t_exit,
           "errors": t_errors, "nonroot": t_nonroot, "two": t_two, "killed": t_killed,
-          "several": t_several, "bigmaps": t_bigmaps, "race": t_race, "chain": t_chain})
+          "several": t_several, "bigmaps": t_bigmaps, "race": t_race, "chain": t_chain,
+          "pidns": t_pidns})

@@ -49,7 +49,7 @@ def t_generated():
     """The checked-in traces are exactly what gen.py writes."""
     with tempfile.TemporaryDirectory() as t:
         subprocess.run([sys.executable, os.path.join(GOLDEN, "gen.py"), t], check=True)
-        for case in ("fork_cow", "damaged", "attach"):
+        for case in ("fork_cow", "damaged", "attach", "pidns"):
             for name in sorted(os.listdir(os.path.join(t, case))):
                 check(filecmp.cmp(os.path.join(t, case, name), os.path.join(GOLDEN, case, name),
                                   shallow=False), f"{case}/{name} differs from gen.py's output")
@@ -85,6 +85,26 @@ def t_attach():
                  "53 before the attach)"):
         check(want in t.stdout, f"the summary says {want!r}:\n{t.stdout}")
     check("stopped early" not in t.stdout, "attaching is not stopping early")
+
+
+def t_pidns():
+    """Version 2 traces of three containers (gen.py pidns): the shim's pids
+    are the containers' own, the collector's the kernel's; two containers
+    have a pid 1 and a pid 2 at once, a third reuses one's namespace inode
+    and its pid 1 later."""
+    got, _ = compare("pidns")
+    procs = {p.get("host_pid", p["pid"]): p for p in got["processes"]}
+    eq(len(procs), 6, "six processes, each once")
+    eq({k: (p["pid"], p.get("ns_pids")) for k, p in procs.items()},
+       {100: (100, None), 200: (1, [200, 1]), 201: (2, [201, 2]), 300: (1, [300, 1]),
+        301: (2, [301, 2]), 400: (1, [400, 1])}, "own pids, the kernel's beside them")
+    eq({k: p["faults"]["total"] for k, p in procs.items()},
+       {100: 0, 200: 5, 201: 2, 300: 3, 301: 1, 400: 1}, "each its own faults")
+    a1 = {v["start"]: v for v in procs[200]["vmas"]}
+    eq((a1[0x30000000]["origin"], a1[0x30000000]["faults"]["demand_zero"]), ("mmap", 1),
+       "the thread's mapping: the shim's and the kernel's record are one call")
+    for k, p in procs.items():
+        eq(p["kernel_counters"]["difference"], 0, f"{k} balances")
 
 
 def t_damaged():

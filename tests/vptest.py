@@ -40,16 +40,17 @@ class Recording:
     format written and checked against it (exports_check.check_exports;
     check_exports=False only where a test exports itself). A context
     manager: the directory goes at the end. tmp_mode: the fresh directory's
-    mode."""
+    mode. wrap: a command the recorder runs under (`unshare --pid ...`)."""
 
     def __init__(self, cmd, args=(), env=None, prefix="vmaprof-test-", tmp_mode=None,
-                 check_exports=True):
+                 check_exports=True, wrap=()):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         if tmp_mode is not None:
             os.chmod(self.tmp, tmp_mode)
         self.dir = os.path.join(self.tmp, "rec")
         self.args = list(args)
-        p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
+        # wrap: run the recorder itself under it (unshare --pid ...)
+        p = subprocess.run([*wrap, VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
                            capture_output=True, text=True, timeout=300, env=env)
         self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
         path = os.path.join(self.dir, "report.json")

@@ -27,7 +27,10 @@
 #define VP_BROKER_MAGIC 0x4b52425650ull  /* "PVBRK" */
 
 enum vp_broker_op {
-	/* Create preload.<peer pid>.<ns>.vpt (O_EXCL, 0600); reply: its name + fd. */
+	/* Create preload.<peer pid>.<ns>.vpt (O_EXCL, 0600); reply: its name + fd.
+	 * <peer pid> is SO_PEERCRED's: the peer as the recorder's PID namespace
+	 * numbers it, which is not the peer's own pid when the peer is in a
+	 * namespace below it (its header says its own pid and namespace). */
 	VP_BROKER_OPEN = 1,
 	/* Reopen `arg`, a file this very pid was given; reply: fd. */
 	VP_BROKER_REOPEN = 2,

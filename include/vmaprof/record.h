@@ -21,7 +21,14 @@
 #endif
 
 #define VP_MAGIC 0x31544150524d5056ULL /* "VPMRPAT1" little-endian */
-#define VP_FORMAT_VERSION 1
+/* Version 2 (PID namespaces): vp_file_header.pid_ns says which namespace
+ * numbers a file's pids, and the collector writes VP_REC_TASK_NS for tasks
+ * outside the initial one. Readers accept VP_FORMAT_VERSION_MIN up to
+ * VP_FORMAT_VERSION: a version 1 file is a version 2 file with pid_ns 0
+ * (not known) and no VP_REC_TASK_NS. A reader older than 2 refuses these
+ * files, rather than read a container's pids as the kernel's. */
+#define VP_FORMAT_VERSION 2
+#define VP_FORMAT_VERSION_MIN 1
 #define VP_HEADER_SIZE 4096u
 /* Data area is written in segments of this size (file offset
  * VP_HEADER_SIZE + k * VP_SEG_SIZE); no record crosses a segment boundary. */
@@ -103,7 +110,17 @@ struct vp_file_header {
 	__u64 tail_len;
 	__u32 tail_records;
 	__u32 _pad1;
-	__u8 reserved[VP_HEADER_SIZE - 120];
+	/* Version 2: the PID namespace the header's pid is numbered in, as
+	 * its nsfs inode (stat(/proc/self/ns/pid).st_ino); 0 = not known.
+	 * Preload: the writer's own namespace, which numbers every pid and
+	 * tid of its records (h.pid, h.tid, vp_proc.ppid, vp_fork.child: what
+	 * getpid(), gettid(), getppid() and fork() answered there); for the
+	 * files `record -p` writes, the recorder's. Bpf: the recorder's (its
+	 * header pid); the collector's records number tasks in the kernel's
+	 * initial namespace whatever this says (VP_REC_TASK_NS). */
+	__u32 pid_ns;
+	__u32 _pad2;
+	__u8 reserved[VP_HEADER_SIZE - 128];
 };
 _Static_assert(sizeof(struct vp_file_header) == VP_HEADER_SIZE, "file header size");
 
@@ -128,7 +145,8 @@ enum vp_rec_type {
 	VP_REC_SYSFAULTS = 21, /* faults/pages a syscall made without a fault event */
 	VP_REC_TASK_NAME = 22, /* name/argv of a process image at exec or exit */
 	VP_REC_SEGSUM = 23,  /* VP_FH_SEGSUM: checksum trailer, last bytes of a segment */
-	VP_REC_TYPE_MAX = 24,
+	VP_REC_TASK_NS = 24, /* bpf: a task's ids in its PID namespaces (version 2) */
+	VP_REC_TYPE_MAX = 25,
 };
 
 struct vp_rec {
@@ -453,6 +471,35 @@ struct vp_task_name {
 	__u32 egid;
 };
 _Static_assert(sizeof(struct vp_task_name) == 64, "vp_task_name size");
+
+/* VP_REC_TASK_NS (version 2): a traced task that lives in a PID namespace
+ * other than the kernel's initial one (a container, `unshare --pid`), as
+ * each namespace of its hierarchy numbers it. h.pid/h.tid: the task (tgid,
+ * tid) in the initial namespace, as every collector record numbers it.
+ * ids[i] for i = 0..level (below): the namespace at level i (ids[0] the initial
+ * one, ids[level] the task's own, where its getpid()/gettid() answer) and
+ * the task's thread id there -- for a thread-group leader also its pid. A
+ * task never changes namespace, so the record holds for its whole life
+ * (an inode may be reused by a later namespace, and a pid within one: the
+ * record's time says from when). Written by the collector when such a
+ * task is created (fork, clone, a new thread), when it execs, and for the
+ * tasks `record -p` attached to (their threads included); never for tasks
+ * of the initial namespace, whose ids are h.pid/h.tid everywhere. Followed
+ * by `count` struct vp_ns_id, ids[0] .. ids[level]. */
+#define VP_PID_NS_INIT 0xeffffffcu /* the initial namespace's inode (the
+					    * kernel's fixed PROC_PID_INIT_INO) */
+#define VP_NS_LEVELS 33 /* the kernel nests at most 32 namespaces below the initial one */
+struct vp_ns_id {
+	__u32 ns;   /* the namespace's nsfs inode */
+	__u32 nr;   /* the task's id there */
+};
+struct vp_task_ns {
+	struct vp_rec h;
+	__u32 level;   /* of the task's own namespace: 1..VP_NS_LEVELS - 1 */
+	__u32 count;   /* vp_ns_id entries that follow: level + 1 */
+};
+_Static_assert(sizeof(struct vp_task_ns) == 32, "vp_task_ns size");
+_Static_assert(sizeof(struct vp_ns_id) == 8, "vp_ns_id size");
 
 /* VP_REC_SEGSUM: the last VP_SEGSUM_SIZE bytes of a completed segment.
  * crc: CRC-32C of the segment's first VP_SEG_SIZE - VP_SEGSUM_SIZE bytes;

@@ -161,7 +161,7 @@ def main():
         if target == "analyzer":
             analyzer_seeds(corpus)
         else:
-            for c in ("fork_cow", "damaged"):
+            for c in ("fork_cow", "damaged", "pidns"):
                 for f in os.listdir(os.path.join(GOLDEN, c)):
                     if f.endswith(".vpt"):
                         shutil.copy(os.path.join(GOLDEN, c, f), os.path.join(corpus, f"{c}-{f}"))

@@ -14,7 +14,8 @@ import sys
 MAGIC = 0x31544150524d5056
 SEG = 1 << 20
 T = {"PROC": 2, "MAPS": 3, "STACK": 4, "MEM": 5, "FORK": 6, "EXEC": 7, "EXIT": 8,
-     "INTERNAL": 9, "FAULT": 16, "TASK_FORK": 17, "TASK_EXEC": 18, "TASK_EXIT": 19}
+     "INTERNAL": 9, "FAULT": 16, "TASK_FORK": 17, "TASK_EXEC": 18, "TASK_EXIT": 19,
+     "TASK_NS": 24}
 MMAP, MUNMAP, MREMAP, MPROTECT = 1, 2, 3, 4
 SHIM, KERNEL = 1, 2
 VMA_ANON_RW = 0x73  # VM_READ|VM_WRITE|VM_MAYREAD|VM_MAYWRITE
@@ -31,17 +32,22 @@ def rec(typ, t, pid, tid, payload, flags=0):
 
 
 class File:
-    def __init__(self, source, pid):
+    """version 2 files say the PID namespace numbering their pids (pid_ns)."""
+
+    def __init__(self, source, pid, version=1, pid_ns=0):
         self.source, self.pid, self.recs = source, pid, []
+        self.version, self.pid_ns = version, pid_ns
 
     def add(self, r):
         self.recs.append(r)
 
     def write(self, path, truncate=None, garbage_at=None):
         data = b"".join(self.recs)
-        hdr = struct.pack("<QIIIIIIQQQQQIIQ", MAGIC, 1, 4096, self.source, self.pid, 4096,
-                          1 if self.source == 2 else 0, 1000, SEG, len(data), len(self.recs),
-                          0, 0, 64, 0)
+        hdr = struct.pack("<QIIIIIIQQQQQIIQ", MAGIC, self.version, 4096, self.source, self.pid,
+                          4096, 1 if self.source == 2 else 0, 1000, SEG, len(data),
+                          len(self.recs), 0, 0, 64, 0)
+        if self.version >= 2:  # dis_nr .. _pad1, then pid_ns at 120
+            hdr += b"\0" * 32 + struct.pack("<I", self.pid_ns)
         blob = hdr + b"\0" * (4096 - len(hdr)) + data
         if garbage_at is not None:
             blob = blob[:garbage_at] + b"\xa5" * 40 + blob[garbage_at + 40:]
@@ -65,16 +71,17 @@ def stack(f, t, pid, sid, ips):
     f.add(rec("STACK", t, pid, pid, struct.pack("<II", sid, len(ips)) + b"".join(struct.pack("<Q", i) for i in ips)))
 
 
-def mem(f, src, t, t_end, pid, call, args, ret, err=0, stack_id=0, path=b""):
+def mem(f, src, t, t_end, pid, call, args, ret, err=0, stack_id=0, path=b"", tid=None):
     args = list(args) + [0] * (6 - len(args))
-    f.add(rec("MEM", t, pid, pid, struct.pack("<IiQ6QQII", call, err, ret & (2**64 - 1),
+    f.add(rec("MEM", t, pid, pid if tid is None else tid, struct.pack("<IiQ6QQII", call, err, ret & (2**64 - 1),
                                               *[a & (2**64 - 1) for a in args], t_end,
                                               stack_id, len(path)) + path, flags=src))
 
 
-def fault(f, t, pid, addr, err, pages, vm_flags=VMA_ANON_RW, file=0, ip=0x400150, kernel=False):
+def fault(f, t, pid, addr, err, pages, vm_flags=VMA_ANON_RW, file=0, ip=0x400150, kernel=False,
+          tid=None):
     flags = (2 if vm_flags is not None else 0) | (1 if kernel else 0)
-    f.add(rec("FAULT", t, pid, pid, struct.pack("<QQIIQII", addr, ip, err, pages, vm_flags or 0, file, 0), flags=flags))
+    f.add(rec("FAULT", t, pid, pid if tid is None else tid, struct.pack("<QQIIQII", addr, ip, err, pages, vm_flags or 0, file, 0), flags=flags))
 
 
 def fork_cow(out):
@@ -157,6 +164,109 @@ def attach(out):
     b.write(os.path.join(out, "bpf.vpt"))
 
 
+INIT_NS, NS_A, NS_B = 0xEFFFFFFC, 4026532300, 4026532301
+
+
+def task_ns(f, t, pid, tid, ids):
+    """VP_REC_TASK_NS: the task (pid, tid: the initial namespace's) at each
+    level, ids [(ns, nr)] from the initial namespace down."""
+    f.add(rec("TASK_NS", t, pid, tid, struct.pack("<II", len(ids) - 1, len(ids)) +
+              b"".join(struct.pack("<II", ns, nr) for ns, nr in ids)))
+
+
+def pidns(out):
+    """PID namespaces (version 2 traces): the recorder and its first process
+    (pid 100, /golden/sh) in the initial namespace start three containers.
+    A (pid 1 = the kernel's 200) maps a region, a thread of it (its tid 3 =
+    202) maps another, it forks its pid 2 (201), which copies 2 pages. B
+    (300, its child 301), at the same time, has the same pids 1 and 2 and
+    its region at the same address. C (400), after A is gone, gets A's
+    namespace inode again and is pid 1 there too. The shim's records say
+    the containers' own pids; the collector's the kernel's, and each task's
+    ids (TASK_NS). Every fault lands on its own process's entry, the
+    thread's call is one entry (the shim's and the kernel's record paired
+    by the thread's two tids), and every process balances."""
+    os.makedirs(out, exist_ok=True)
+    json.dump({"session_version": 1, "root_pid": 100, "command": ["sh", "--golden"],
+               "page_size": 4096, "start_ns": 1000, "end_ns": 9000, "exit_code": 0,
+               "exit_signal": None, "stack_depth": 64, "pid_ns": INIT_NS,
+               "collectors": {"preload": {"active": True}, "bpf": {"active": True}}},
+              open(os.path.join(out, "session.json"), "w"), indent=1)
+    code = "00400000-00401000 r-xp 00000000 08:01 7 /golden/app\n"
+    r = File(1, 100, 2, INIT_NS)
+    proc(r, 1100, 100, 1, "/golden/sh", ["sh", "--golden"])
+    maps(r, 1101, 100, "00400000-00401000 r-xp 00000000 08:01 9 /golden/sh\n")
+    for t, child in ((2010, 200), (2060, 300), (6010, 400)):
+        r.add(rec("FORK", t, 100, 100, struct.pack("<IIiIII", child, 1, 0, 0, 0, 0)))
+    r.write(os.path.join(out, "preload.100.1100.vpt"))
+    b = File(2, 99, 2, INIT_NS)
+    b.add(rec("TASK_EXEC", 1050, 100, 100, struct.pack("<II", 100, 10) + b"/golden/sh"))
+    # A: its pid 1, then a thread, then its pid 2
+    b.add(rec("TASK_FORK", 2000, 100, 100, struct.pack("<II", 200, 200)))
+    task_ns(b, 2000, 200, 200, [(INIT_NS, 200), (NS_A, 1)])
+    a1 = File(1, 1, 2, NS_A)
+    proc(a1, 2100, 1, 0, "/golden/app", ["app", "a"])
+    maps(a1, 2101, 1, code)
+    stack(a1, 2150, 1, 1, [0x400100, 0x400200])
+    mem(a1, SHIM, 2200, 2300, 1, MMAP, [0, 0x4000, 3, 0x22, -1, 0], 0x10000000, stack_id=1)
+    mem(b, KERNEL, 2210, 2290, 200, MMAP, [0, 0x4000, 3, 0x22, -1, 0], 0x10000000)
+    for i in range(4):
+        fault(b, 2400 + i, 200, 0x10000000 + i * 4096, 0x6, 1)
+    task_ns(b, 2500, 200, 202, [(INIT_NS, 202), (NS_A, 3)])
+    stack(a1, 2550, 1, 2, [0x400110, 0x400210])
+    mem(a1, SHIM, 2600, 2700, 1, MMAP, [0, 0x2000, 3, 0x22, -1, 0], 0x30000000, stack_id=2,
+        tid=3)
+    mem(b, KERNEL, 2610, 2690, 200, MMAP, [0, 0x2000, 3, 0x22, -1, 0], 0x30000000, tid=202)
+    fault(b, 2800, 200, 0x30000000, 0x6, 1, tid=202)
+    b.add(rec("TASK_FORK", 3000, 200, 200, struct.pack("<II", 201, 201)))
+    task_ns(b, 3000, 201, 201, [(INIT_NS, 201), (NS_A, 2)])
+    a1.add(rec("FORK", 3050, 1, 1, struct.pack("<IIiIII", 2, 1, 0, 1, 0, 0)))
+    a1.write(os.path.join(out, "preload.1.2100.vpt"))
+    a2 = File(1, 2, 2, NS_A)
+    proc(a2, 3100, 2, 1, "/golden/app", ["app", "a"])
+    a2.write(os.path.join(out, "preload.2.3100.vpt"))
+    fault(b, 3200, 201, 0x10000000, 0x7, 1)
+    fault(b, 3201, 201, 0x10001000, 0x7, 1)
+    b.add(rec("TASK_EXIT", 4000, 201, 201, struct.pack("<QQiI", 2, 0, 0, 0)))
+    b.add(rec("TASK_EXIT", 5000, 200, 200, struct.pack("<QQiI", 5, 0, 0, 0)))
+    # B, meanwhile: the same pids, the same address
+    b.add(rec("TASK_FORK", 2050, 100, 100, struct.pack("<II", 300, 300)))
+    task_ns(b, 2050, 300, 300, [(INIT_NS, 300), (NS_B, 1)])
+    b1 = File(1, 1, 2, NS_B)
+    proc(b1, 2120, 1, 0, "/golden/app", ["app", "b"])
+    maps(b1, 2121, 1, code)
+    stack(b1, 2160, 1, 1, [0x400120, 0x400220])
+    mem(b1, SHIM, 2250, 2350, 1, MMAP, [0, 0x3000, 3, 0x22, -1, 0], 0x10000000, stack_id=1)
+    mem(b, KERNEL, 2260, 2340, 300, MMAP, [0, 0x3000, 3, 0x22, -1, 0], 0x10000000)
+    for i in range(3):
+        fault(b, 2450 + i, 300, 0x10000000 + i * 4096, 0x6, 1)
+    b.add(rec("TASK_FORK", 3500, 300, 300, struct.pack("<II", 301, 301)))
+    task_ns(b, 3500, 301, 301, [(INIT_NS, 301), (NS_B, 2)])
+    b1.add(rec("FORK", 3550, 1, 1, struct.pack("<IIiIII", 2, 1, 0, 1, 0, 0)))
+    b1.write(os.path.join(out, "preload.1.2120.vpt"))
+    b2 = File(1, 2, 2, NS_B)
+    proc(b2, 3600, 2, 1, "/golden/app", ["app", "b"])
+    b2.write(os.path.join(out, "preload.2.3600.vpt"))
+    fault(b, 3700, 301, 0x10002000, 0x7, 1)
+    b.add(rec("TASK_EXIT", 4500, 301, 301, struct.pack("<QQiI", 1, 0, 0, 0)))
+    b.add(rec("TASK_EXIT", 5500, 300, 300, struct.pack("<QQiI", 3, 0, 0, 0)))
+    # C, after A: A's namespace inode again, pid 1 again
+    b.add(rec("TASK_FORK", 6000, 100, 100, struct.pack("<II", 400, 400)))
+    task_ns(b, 6000, 400, 400, [(INIT_NS, 400), (NS_A, 1)])
+    c1 = File(1, 1, 2, NS_A)
+    proc(c1, 6100, 1, 0, "/golden/app", ["app", "c"])
+    maps(c1, 6101, 1, code)
+    stack(c1, 6150, 1, 1, [0x400130, 0x400230])
+    mem(c1, SHIM, 6200, 6300, 1, MMAP, [0, 0x1000, 3, 0x22, -1, 0], 0x50000000, stack_id=1)
+    mem(b, KERNEL, 6210, 6290, 400, MMAP, [0, 0x1000, 3, 0x22, -1, 0], 0x50000000)
+    fault(b, 6400, 400, 0x50000000, 0x6, 1)
+    c1.write(os.path.join(out, "preload.1.6100.vpt"))
+    b.add(rec("TASK_EXIT", 7000, 400, 400, struct.pack("<QQiI", 1, 0, 0, 0)))
+    b.add(rec("TASK_EXIT", 8000, 100, 100, struct.pack("<QQiI", 0, 0, 0, 0)))
+    b.recs.sort(key=lambda x: struct.unpack_from("<Q", x, 8)[0])  # the collector's order
+    b.write(os.path.join(out, "bpf.vpt"))
+
+
 def damaged(out):
     """The same recording with a truncated kernel stream and garbage in the
     middle of the shim's: a partial report whose counters say so."""
@@ -176,3 +286,4 @@ if __name__ == "__main__":
     fork_cow(os.path.join(root, "fork_cow"))
     damaged(os.path.join(root, "damaged"))
     attach(os.path.join(root, "attach"))
+    pidns(os.path.join(root, "pidns"))

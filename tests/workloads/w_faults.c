@@ -53,6 +53,8 @@
  *             the page cache (prints "cold C": pages not resident after),
  *             write-touch one fresh page (region), then at once read(2) the
  *             file: the read allocates page cache after the fault returned
+ * W_FAULTS_ME=TAG in the environment: first print "me TAG PID pid:[NS]", the
+ * pid getpid() gives and the PID namespace /proc/self/ns/pid names.
  */
 #include <stdint.h>
 #include <time.h>
@@ -180,6 +182,14 @@ int main(int argc, char **argv)
 	}
 	unsigned long n = strtoul(argv[2], NULL, 10);
 	setvbuf(stdout, NULL, _IONBF, 0);
+	/* W_FAULTS_ME=TAG: say who we are to ourselves first (tests/test_pidns.py) */
+	const char *me = getenv("W_FAULTS_ME");
+	if (me) {
+		char ns[64];
+		ssize_t l = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+		ns[l > 0 ? l : 0] = 0;
+		printf("me %s %d %s\n", me, (int)getpid(), ns);
+	}
 	/* 4K pages everywhere, whatever THP is set to (MAP_POPULATE cannot be
 	 * preceded by a madvise) */
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
