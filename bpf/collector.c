@@ -823,14 +823,21 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	}
 
 	old_print = libbpf_set_print(libbpf_print);
-	/* older than either variant: no BPF ring buffer (5.8) */
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 0) {
+	/* Older than either variant: no BPF ring buffer (5.8). A map created
+	 * here also proves we may load BPF at all; if not (EPERM: no
+	 * privilege, a user namespace) the probes below could not tell a
+	 * missing feature from a refusal: the default variant's load then
+	 * says why. */
+	mfd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, 4096, NULL);
+	if (mfd >= 0) {
+		close(mfd);
+		c->compat = pick_variant(c->variant_why, sizeof(c->variant_why));
+	} else if (errno == EINVAL) {
 		err = -EOPNOTSUPP;
 		set_why(why, why_len, "this kernel lacks the BPF ring buffer (Linux 5.8): the "
 			"kernel collector needs Linux 5.10 or later");
 		goto cleanup;
 	}
-	c->compat = pick_variant(c->variant_why, sizeof(c->variant_why));
 	/* with the reduced BTF if it is this kernel's (made for the default
 	 * variant's relocations); if that fails for any reason, once more as
 	 * before, with the running kernel's whole BTF */
