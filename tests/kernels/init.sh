@@ -4,9 +4,11 @@
 # static busybox). Loads the modules the kernel needs for virtio-9p (run.py
 # put them in /modules in load order), mounts the host's root read-only and
 # the checkout writable at its own path, the kernel's file systems, and
-# switch_root's into tests/kernels/guest.py (PID 1 from then on). Whatever
-# goes wrong here is said on the console with VMAPROF-INIT-FAIL and the
-# machine powers off, so the host never waits for its time-out.
+# switch_root's into tests/kernels/guest.py (PID 1 from then on: the one
+# next to run.py, read through the host's root, so that --checkout can be
+# any tree). Whatever goes wrong here is said on the console with
+# VMAPROF-INIT-FAIL and the machine powers off, so the host never waits for
+# its time-out.
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 
@@ -27,16 +29,18 @@ while read -r m; do
 	insmod "/modules/$m" || fail "insmod $m"
 done < /modules/order
 
-share= job= python= config=
+share= job= python= config= guest=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmaprof.share=*) share=${arg#vmaprof.share=} ;;
 	vmaprof.job=*) job=${arg#vmaprof.job=} ;;
 	vmaprof.python=*) python=${arg#vmaprof.python=} ;;
 	vmaprof.config=*) config=${arg#vmaprof.config=} ;;
+	vmaprof.guest=*) guest=${arg#vmaprof.guest=} ;;
 	esac
 done
-[ -n "$share" ] && [ -n "$job" ] && [ -n "$python" ] || fail "vmaprof.share/job/python missing from the kernel command line"
+[ -n "$share" ] && [ -n "$job" ] && [ -n "$python" ] && [ -n "$guest" ] \
+	|| fail "vmaprof.share/job/python/guest missing from the kernel command line"
 
 nine="trans=virtio,version=9p2000.L,msize=262144"
 mkdir -p /newroot
@@ -66,6 +70,7 @@ if [ -n "$config" ] && [ -f "/newroot$config" ]; then
 		|| echo "init: no /boot/config-$(uname -r)"
 fi
 
-echo "init: switching to $share/tests/kernels/guest.py"
-exec switch_root /newroot "$python" "$share/tests/kernels/guest.py" "$job"
+[ -f "/newroot$guest" ] || fail "no $guest in the host's root"
+echo "init: switching to $guest"
+exec switch_root /newroot "$python" "$guest" "$job"
 fail "switch_root"

@@ -504,6 +504,7 @@ class Boot:
         append = ["console=ttyS0,115200", "panic=1", "oops=panic", "loglevel=4",
                   "random.trust_cpu=on", "rdinit=/init",
                   f"vmaprof.share={CHECKOUT}", f"vmaprof.job={job_path}",
+                  f"vmaprof.guest={os.path.join(HERE, 'guest.py')}",
                   f"vmaprof.python={host_python()}"]
         if os.path.exists(config):  # init.sh puts it in the guest's /boot
             append.append(f"vmaprof.config={config}")
@@ -803,8 +804,11 @@ def main():
                     help="list of cases (default tests/kernels/cases.txt)")
     ap.add_argument("--only", action="append", metavar="GLOB",
                     help="only cases whose name (suite-case) matches; repeatable")
-    ap.add_argument("--build", default=os.path.join(CHECKOUT, "build"),
-                    help="meson build directory (default build/)")
+    ap.add_argument("--checkout", default=None,
+                    help="the directory shared writable with the guest, where --shell runs "
+                         "(default: the checkout this run.py is in)")
+    ap.add_argument("--build", default=None,
+                    help="meson build directory (default CHECKOUT/build)")
     ap.add_argument("--outdir", default=None,
                     help="where the guests write (default BUILD/kernels; must be in the checkout)")
     ap.add_argument("--timeout", type=int, default=600,
@@ -831,7 +835,15 @@ def main():
     ap.add_argument("--quiet", action="store_true", help="no failure logs")
     args = ap.parse_args()
 
-    args.build = os.path.abspath(args.build)
+    global CHECKOUT
+    if args.checkout:
+        CHECKOUT = os.path.realpath(args.checkout)
+        if not os.path.isdir(CHECKOUT) or CHECKOUT == "/" or any(
+                (CHECKOUT + "/").startswith(d) for d in
+                ("/tmp/", "/run/", "/var/tmp/", "/proc/", "/sys/", "/dev/", "/boot/")):
+            ap.error(f"--checkout {args.checkout}: not a directory the guest can share "
+                     "(the guest has its own /tmp, /run, /var/tmp, /dev, /proc, /sys, /boot)")
+    args.build = os.path.abspath(args.build or os.path.join(CHECKOUT, "build"))
     args.outdir = os.path.abspath(args.outdir or os.path.join(args.build, "kernels"))
     if not (args.outdir + "/").startswith(CHECKOUT + "/"):
         ap.error(f"--outdir must be inside the checkout {CHECKOUT} (the guest's writable share)")
