@@ -181,7 +181,7 @@ def do_cases(job, out):
         else:
             status = "fail"
         rec = {"event": "end", "name": name, "status": status, "rc": rc,
-               "seconds": round(secs, 2), "log": log}
+               "seconds": round(secs, 2), "log": os.path.relpath(log, out)}
         if status == "skip":
             rec["why"] = skip_reason(log)
         if status in ("fail", "timeout"):
@@ -196,7 +196,9 @@ def do_cases(job, out):
 
 def worker(job_path):
     job = json.load(open(job_path))
-    out = job["outdir"]
+    # where the job file is, not job["outdir"] (the host's path): init.sh
+    # may have bound that directory elsewhere, under a build/ of ext4
+    out = os.path.dirname(os.path.abspath(job_path))
     socket.sethostname("vmaprof-guest")
     loopback_up()
     info = guest_info()

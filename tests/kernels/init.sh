@@ -29,7 +29,7 @@ while read -r m; do
 	insmod "/modules/$m" || fail "insmod $m"
 done < /modules/order
 
-share= job= python= config= guest=
+share= job= python= config= guest= build=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmaprof.share=*) share=${arg#vmaprof.share=} ;;
@@ -37,6 +37,7 @@ for arg in $(cat /proc/cmdline); do
 	vmaprof.python=*) python=${arg#vmaprof.python=} ;;
 	vmaprof.config=*) config=${arg#vmaprof.config=} ;;
 	vmaprof.guest=*) guest=${arg#vmaprof.guest=} ;;
+	vmaprof.build=*) build=${arg#vmaprof.build=} ;;
 	esac
 done
 [ -n "$share" ] && [ -n "$job" ] && [ -n "$python" ] && [ -n "$guest" ] \
@@ -63,10 +64,26 @@ mount --move /sys /newroot/sys || fail "move /sys"
 mount -t bpf -o mode=700 bpf /newroot/sys/fs/bpf || fail "bpffs on /sys/fs/bpf"
 mount -t tracefs tracefs /newroot/sys/kernel/tracing || echo "init: no tracefs"
 mount -t debugfs debugfs /newroot/sys/kernel/debug || echo "init: no debugfs"
-mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup || echo "init: no cgroup2"# /boot holds this kernel's config (bpftool, and what else reads
+mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup || echo "init: no cgroup2"
+
+# The build tree on a disk of its own when run.py made one (an ext4 copy of
+# build/, thrown away after the run), as users have their programs: a page
+# cache that can be dropped, O_TMPFILE, mincore. The job's directory, under
+# build/ on the share, stays reachable at /run/vmaprof.
+if [ -n "$build" ]; then
+	n=0
+	while [ ! -b /newroot/dev/vda ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	mkdir -p /newroot/run/vmaprof
+	mount --bind "/newroot${job%/*}" /newroot/run/vmaprof || fail "bind ${job%/*}"
+	mount -t ext4 /newroot/dev/vda "/newroot$build" || fail "mount the build disk (vda) on $build"
+	job=/run/vmaprof/${job##*/}
+fi
+
+# /boot holds this kernel's config (bpftool, and what else reads
 # /boot/config-$(uname -r)), not the host's kernels
 if [ -n "$config" ] && [ -f "/newroot$config" ]; then
-	mount -t tmpfs -o mode=755 tmpfs /newroot/boot && cp "/newroot$config" /newroot/boot/ \
+	mount -t tmpfs -o mode=755 tmpfs /newroot/boot \
+		&& cp "/newroot$config" "/newroot/boot/config-$(uname -r)" \
 		|| echo "init: no /boot/config-$(uname -r)"
 fi
 

@@ -59,13 +59,17 @@ KERNELS = {
     "5.10": ("bullseye", [(MIRROR, "bullseye"), (SECURITY, "bullseye-security")]),
     "6.1": ("bookworm", [(MIRROR, "bookworm"), (SECURITY, "bookworm-security")]),
     "6.12": ("trixie", [(MIRROR, "trixie")]),
+    # not in the default matrix: Debian's newest kernel, a control that the
+    # collector loads and the cases can pass under this harness
+    "trixie-backports": ("trixie-backports", [(MIRROR, "trixie-backports")]),
 }
 DEFAULT_KERNELS = ["5.10", "6.1", "6.12"]
 
 # what the initramfs loads (with their dependencies, from the modules'
-# own .modinfo): virtio-pci, the 9p file system over virtio, and the
-# virtio RNG (so that nothing in the guest waits for entropy)
-MODULES_NEEDED = ["virtio_pci", "9pnet_virtio", "9p"]
+# own .modinfo): virtio-pci, the 9p file system over virtio, virtio-blk
+# and ext4 for the build disk, and the virtio RNG (so that nothing in the
+# guest waits for entropy)
+MODULES_NEEDED = ["virtio_pci", "9pnet_virtio", "9p", "virtio_blk", "ext4"]
 MODULES_WANTED = ["virtio_rng"]
 
 QEMU = "qemu-system-x86_64"
@@ -208,26 +212,40 @@ Acquire::http::Timeout "30";
         return fields
 
     def resolve(self):
-        """linux-image-amd64 -> the concrete image package it depends on."""
+        """linux-image-amd64 -> the concrete image package it depends on,
+        and the packages that hold that image's files where Debian split
+        them off (linux-binary-*, linux-modules-*, linux-base-* of the same
+        version, as in Debian's newest kernels)."""
         meta = self.show(META)
         m = re.search(r"\b(linux-image-[0-9][^\s,(]*)", meta.get("Depends", ""))
         if not m:
             raise KernelError(f"{META} ({self.release}) depends on no image: {meta.get('Depends')!r}")
         f = self.show(m.group(1))
-        return {"package": f["Package"], "version": f["Version"], "sha256": f.get("SHA256"),
-                "size": int(f.get("Size", 0)), "filename": f.get("Filename"),
-                "meta_version": meta.get("Version")}
+        parts = [f]
+        for dep, ver in re.findall(r"\b(linux-(?:binary|modules|base)-[0-9][^\s,(]*) \(= ([^)]+)\)",
+                                   f.get("Depends", "")):
+            p = self.show(dep)
+            if p.get("Version") != ver:
+                raise KernelError(f"{f['Package']} needs {dep} (= {ver}), the index has "
+                                  f"{p.get('Version')}")
+            parts.append(p)
+        return {"package": f["Package"], "version": f["Version"],
+                "meta_version": meta.get("Version"),
+                "debs": [{"package": p["Package"], "version": p["Version"],
+                          "sha256": p.get("SHA256"), "size": int(p.get("Size", 0))}
+                         for p in parts]}
 
     def download(self, info):
-        """The .deb of `info`, verified against the SHA-256 of the signed
-        index: from a seed directory if one has it, else apt-get download."""
+        """The .deb of `info` (one of resolve()'s debs), verified against the
+        SHA-256 of the signed index: from a seed directory if one has it,
+        else apt-get download. Returns (path, whether it was downloaded)."""
         want = info["sha256"]
-        for d in SEED_DIRS:
+        debs = os.path.join(self.dir, "debs")
+        for d in [debs, *SEED_DIRS]:
             for path in sorted(glob.glob(os.path.join(d, f"{info['package']}_*.deb"))):
                 if want and sha256_of(path) == want:
                     note(f"using {path} (SHA-256 matches {self.release}'s signed index)")
-                    return path, False
-        debs = os.path.join(self.dir, "debs")
+                    return path, d == debs
         note(f"downloading {info['package']} {info['version']} "
              f"({info['size'] / 2**20:.0f} MiB) from {self.release}")
         p = self._run("apt-get", ["-q", "download", f"{info['package']}={info['version']}"],
@@ -240,6 +258,8 @@ Acquire::http::Timeout "30";
         for path in got:
             if want and sha256_of(path) == want:
                 return path, True
+        for path in got:
+            os.unlink(path)
         raise KernelError(f"downloaded {got} but none has the SHA-256 {want}")
 
 
@@ -258,17 +278,23 @@ class Kernel:
         return f"{self.info['package']} {self.info['version']}"
 
 
-def extract(deb, dest, info):
+def extract(debs, dest, info):
     tmp = dest + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    p = subprocess.run(["dpkg", "-x", deb, tmp], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise KernelError(f"dpkg -x {deb}: {p.stderr.strip()}")
+    for deb in debs:
+        p = subprocess.run(["dpkg", "-x", deb, tmp], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise KernelError(f"dpkg -x {deb}: {p.stderr.strip()}")
+    deb = " + ".join(os.path.basename(d) for d in debs)
     vm = glob.glob(os.path.join(tmp, "boot", "vmlinuz-*"))
+    if vm:
+        release = os.path.basename(vm[0])[len("vmlinuz-"):]
+    else:  # newer packages: /usr/lib/modules/<release>/vmlinuz
+        vm = glob.glob(os.path.join(tmp, "usr", "lib", "modules", "*", "vmlinuz"))
+        release = os.path.basename(os.path.dirname(vm[0])) if vm else None
     if len(vm) != 1:
-        raise KernelError(f"{deb}: {len(vm)} vmlinuz files in /boot")
-    release = os.path.basename(vm[0])[len("vmlinuz-"):]
+        raise KernelError(f"{deb}: {len(vm)} vmlinuz files in /boot or /usr/lib/modules/*/")
     mods = [os.path.join(tmp, p, "modules", release) for p in ("lib", "usr/lib")]
     mods = [m for m in mods if os.path.isdir(m)]
     if not mods:
@@ -319,13 +345,13 @@ def get_kernel(series, refresh=False):
             if problem and not apt.fresh():
                 note(f"{series}: {info['package']} {info['version']} is not cached; "
                      "trying to download it all the same")
-            deb, downloaded = apt.download(info)
-            meta = extract(deb, image, info)
-            if downloaded:
-                os.unlink(deb)  # the extraction is the cache
+            got = [apt.download(d) for d in info["debs"]]
+            meta = extract([path for path, _ in got], image, info)
+            for path, downloaded in got:
+                if downloaded:
+                    os.unlink(path)  # the extraction is the cache
         with open(resolved_path + ".tmp", "w") as f:
-            json.dump({k: info[k] for k in ("package", "version", "sha256", "size", "filename")},
-                      f, indent=1)
+            json.dump(info, f, indent=1)
         os.rename(resolved_path + ".tmp", resolved_path)
         return Kernel(series, image, meta)
 
@@ -473,6 +499,40 @@ def guest_env():
     return env
 
 
+def make_build_disk(build, image):
+    """An ext4 image holding a copy of the build tree (less build/kernels,
+    the guests' own output), for init.sh to mount over build/ in the guest.
+    Features any of the kernels mounts (no metadata_csum, no orphan_file)."""
+    stage = image + ".d"
+    shutil.rmtree(stage, ignore_errors=True)
+    top = os.path.abspath(build)
+    shutil.copytree(build, stage, symlinks=True,
+                    ignore=lambda d, names: ["kernels"] if os.path.abspath(d) == top else [])
+    used = 0
+    for root, _, files in os.walk(stage):
+        for f in files:
+            try:
+                used += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    size_mb = max(512, 2 * used // 2**20 + 256)
+    try:
+        os.unlink(image)
+    except FileNotFoundError:
+        pass
+    err = ""
+    for features in ("^metadata_csum,^orphan_file", "^metadata_csum"):
+        p = subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", features, "-L", "vmaprof-build",
+                            "-E", "root_owner=0:0", "-d", stage, image, f"{size_mb}M"],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            break
+        err = p.stderr.strip()
+    shutil.rmtree(stage, ignore_errors=True)
+    if p.returncode != 0:
+        raise KernelError(f"mke2fs of the build disk: {err}")
+
+
 class Boot:
     """One qemu run: writes the job, boots, follows the guest's files and
     the console, enforces the overall time-out."""
@@ -495,9 +555,15 @@ class Boot:
         self.clean()
         with Lock(os.path.join(CACHE, "lock")):
             initrd, mods = build_initrd(self.kernel)
+        disk = None
+        if self.args.build_fs == "ext4" and os.path.isdir(self.args.build):
+            disk = os.path.join(self.outdir, "build.ext4")
+            make_build_disk(self.args.build, disk)
         job_path = os.path.join(self.outdir, "job.json")
         self.job["outdir"] = self.outdir
         config = os.path.join(os.path.dirname(self.kernel.vmlinuz), "config-" + self.kernel.release)
+        if not os.path.exists(config):  # newer packages keep it with the modules
+            config = os.path.join(self.kernel.modules, "config")
         with open(job_path, "w") as f:
             json.dump(self.job, f, indent=1)
         console = os.path.join(self.outdir, "console.log")
@@ -508,12 +574,14 @@ class Boot:
                   f"vmaprof.python={host_python()}"]
         if os.path.exists(config):  # init.sh puts it in the guest's /boot
             append.append(f"vmaprof.config={config}")
+        if disk:
+            append.append(f"vmaprof.build={self.args.build}")
         append += self.args.append or []
         for a in append:
             if " " in a:
                 raise KernelError(f"a space in the kernel command line: {a!r}")
         cmd = [QEMU, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-               "-machine", "pc", "-accel", "tcg,thread=multi", "-cpu", "max,la57=off",
+               "-machine", "pc", "-accel", "tcg,thread=multi", "-cpu", self.args.cpu,
                "-smp", str(self.args.smp), "-m", self.args.memory,
                "-kernel", self.kernel.vmlinuz, "-initrd", initrd, "-append", " ".join(append),
                "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con",
@@ -522,6 +590,8 @@ class Boot:
                "-virtfs", f"local,path={CHECKOUT},mount_tag=share,security_model=none,"
                           "multidevs=remap",
                "-device", "virtio-rng-pci", "-net", "none"]
+        if disk:
+            cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache=unsafe"]
         qlog = open(os.path.join(self.outdir, "qemu.log"), "w")
         qlog.write(" ".join(cmd) + "\n")
         qlog.flush()
@@ -564,6 +634,8 @@ class Boot:
         self.console = open(console, errors="replace").read() if os.path.exists(console) else ""
         self.guest = self._load("guest.json")
         self.done = self._load("done.json")
+        if disk:
+            os.unlink(disk)
         return self
 
     def _load(self, name):
@@ -626,7 +698,8 @@ def run_shell(series, args):
     job = {"mode": "shell", "shell": args.shell, "checkout": CHECKOUT, "env": guest_env(),
            "timeout": args.timeout}
     with Lock(os.path.join(outdir + ".lock")):
-        b = Boot(kernel, outdir, job, args.timeout + BOOT_ALLOWANCE, lambda r: None, args).run()
+        b = Boot(kernel, outdir, job, args.vm_timeout or args.timeout + BOOT_ALLOWANCE,
+                 lambda r: None, args).run()
     if not b.done:
         note(f"{kernel.release}: the command did not finish: {b.why_no_end()} "
              f"(console: {os.path.join(outdir, 'console.log')})")
@@ -669,6 +742,28 @@ def meson_tests(build):
     return {t["name"]: t for t in json.loads(p.stdout)}
 
 
+_interpreters = {}
+
+
+def real_interpreter(exe):
+    """The interpreter a `python3` on meson's command line runs: a wrapper
+    script such as pyenv's shim (bash running `pyenv exec`) costs ~15 s per
+    case under TCG, so the guest runs what the wrapper would have run."""
+    if not re.match(r"python", os.path.basename(exe)):
+        return exe
+    if exe not in _interpreters:
+        real = exe
+        try:
+            p = subprocess.run([exe, "-c", "import sys; print(sys.executable)"],
+                               capture_output=True, text=True, timeout=60)
+            if p.returncode == 0 and os.path.isfile(p.stdout.strip()):
+                real = p.stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        _interpreters[exe] = real
+    return _interpreters[exe]
+
+
 def plan_cases(cases, build, default_timeout):
     """Each case with meson's command line, environment and directory;
     a case meson does not know is an error of the list, said at once."""
@@ -679,7 +774,7 @@ def plan_cases(cases, build, default_timeout):
         if t is None or os.path.basename(t["cmd"][1]) != c["script"]:
             bad.append(f"{c['suite']} {c['script']} {c['case']}")
             continue
-        c["cmd"] = t["cmd"]
+        c["cmd"] = [real_interpreter(t["cmd"][0]), *t["cmd"][1:]]
         c["env"] = t["env"]
         c["workdir"] = t["workdir"] or build
         c["timeout"] = c["timeout"] or default_timeout
@@ -730,18 +825,23 @@ def run_cases(series, cases, args):
         c = by_name.get(r["name"])
         if c is None:
             return
-        c.update(status=r["status"], seconds=r["seconds"], rc=r.get("rc"), log=r.get("log"))
+        log = os.path.join(outdir, r["log"]) if r.get("log") else None
+        c.update(status=r["status"], seconds=r["seconds"], rc=r.get("rc"), log=log)
         if r.get("why"):
             c["why"] = r["why"]
         line = f"  {kernel.release:<24} {r['name']:<28} {r['status'].upper():<8} " \
                f"{r['seconds']:7.1f} s"
-        if r["status"] == "skip":
+        if r["status"] in ("skip", "not run"):
             line += f"  ({c.get('why', '')})"
         say(line)
         if r["status"] in ("fail", "timeout") and not args.quiet:
-            say("    | " + tail(r.get("log", ""), args.log_lines).replace("\n", "\n    | "))
+            say("    | " + tail(log or "", args.log_lines).replace("\n", "\n    | "))
 
-    overall = BOOT_ALLOWANCE + (budget if budget else sum(c["timeout"] for c in cases))
+    if budget:
+        overall = BOOT_ALLOWANCE + budget + max(c["timeout"] for c in cases)
+    else:
+        overall = BOOT_ALLOWANCE + sum(c["timeout"] for c in cases)
+    overall = args.vm_timeout or overall
     try:
         with Lock(os.path.join(outdir + ".lock")):
             b = Boot(kernel, outdir, job, overall, progress, args).run()
@@ -816,11 +916,21 @@ def main():
     ap.add_argument("--case-timeout", type=int, default=240,
                     help="default time-out of one case in the guest (cases.txt may say "
                          "timeout=S per case; default 240)")
-    ap.add_argument("--budget", type=int, default=None,
+    ap.add_argument("--budget", type=int, default=1000,
                     help="seconds one kernel's cases may take in all; cases not started by "
-                         "then are failed as not run (default: no limit but the sum of the "
-                         "time-outs)")
+                         "then are failed as not run (default 1000; 0: no limit but the sum "
+                         "of the time-outs)")
+    ap.add_argument("--vm-timeout", type=int, default=None,
+                    help="kill qemu after this many seconds (default: 240 + budget + the "
+                         "longest case time-out; --shell: 240 + --timeout)")
+    ap.add_argument("--build-fs", choices=("ext4", "9p"), default=None,
+                    help="where the guest sees BUILD: ext4 = a copy on a disk of its own, "
+                         "changes thrown away (default for cases: file systems as users have "
+                         "them); 9p = the host's directory itself (default for --shell)")
     ap.add_argument("--smp", type=int, default=2)
+    ap.add_argument("--cpu", default="max,la57=off",
+                    help="qemu -cpu (default max,la57=off: every feature TCG emulates, "
+                         "but 4-level paging as on most machines)")
     ap.add_argument("--memory", default="2G")
     ap.add_argument("--append", action="append", metavar="ARG",
                     help="extra kernel command-line argument; repeatable")
@@ -844,6 +954,10 @@ def main():
             ap.error(f"--checkout {args.checkout}: not a directory the guest can share "
                      "(the guest has its own /tmp, /run, /var/tmp, /dev, /proc, /sys, /boot)")
     args.build = os.path.abspath(args.build or os.path.join(CHECKOUT, "build"))
+    if args.build_fs is None:
+        args.build_fs = "9p" if args.shell is not None else "ext4"
+    if args.build_fs == "ext4" and not (args.build + "/").startswith(CHECKOUT + "/"):
+        ap.error("--build-fs ext4: BUILD must be inside the checkout")
     args.outdir = os.path.abspath(args.outdir or os.path.join(args.build, "kernels"))
     if not (args.outdir + "/").startswith(CHECKOUT + "/"):
         ap.error(f"--outdir must be inside the checkout {CHECKOUT} (the guest's writable share)")
