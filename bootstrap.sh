@@ -22,6 +22,9 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 [ "$what" = test ] && pkgs+=(golang-go)
 # man, to check that the installed vmaprof(1) renders without warnings
 [ "$what" = test ] && pkgs+=(man-db)
+# the kernel matrix (tests/kernels/): Debian's kernels under qemu, booted
+# from a busybox initramfs with their (xz/zstd-compressed) modules
+[ "$what" = test ] && pkgs+=(qemu-system-x86 busybox-static cpio xz-utils zstd debian-archive-keyring)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -54,9 +57,29 @@ fi
 
 rc=0
 meson test -C build --print-errorlogs || rc=$?
-# The plain summary line CI looks for, from meson's own log.
-python3 - build/meson-logs/testlog.json <<'PY'
-import json, sys
+
+# The kernel matrix: the kernel-dependent cases (tests/kernels/cases.txt)
+# on Debian 11, 12 and 13's kernels under qemu. VMAPROF_KERNELS=none skips
+# it locally (or =6.1 chooses); CI always runs all three.
+kernels=build/kernels/results.json
+rm -f "$kernels"
+if [ -n "${CI:-}" ]; then
+	unset VMAPROF_KERNELS
+fi
+if [ "${VMAPROF_KERNELS:-}" = none ]; then
+	echo "bootstrap: VMAPROF_KERNELS=none: the kernel matrix is not run"
+else
+	python3 tests/kernels/run.py || rc=1
+	if [ ! -f "$kernels" ]; then
+		echo "bootstrap: the kernel matrix wrote no $kernels"
+		rc=1
+	fi
+fi
+
+# The plain summary line CI looks for: meson's own log plus every case of
+# every kernel of the matrix.
+python3 - build/meson-logs/testlog.json "$kernels" <<'PY'
+import json, os, sys
 ok = bad = skip = 0
 for line in open(sys.argv[1]):
     r = json.loads(line)["result"]
@@ -66,6 +89,13 @@ for line in open(sys.argv[1]):
         skip += 1
     else:
         bad += 1
+if os.path.exists(sys.argv[2]):
+    k = json.load(open(sys.argv[2]))
+    ok, bad, skip = ok + k["passed"], bad + k["failed"], skip + k["skipped"]
+    for s in k["kernels"]:
+        print(f"kernel {s['release'] or s['kernel']}: {s['passed']} passed, "
+              f"{s['failed']} failed, {s['skipped']} skipped"
+              + (f" ({s['error']})" if s["error"] else ""))
 if skip:
     print(f"{skip} skipped (each printed why)")
 print(f"{ok} passed, {bad} failed")
