@@ -1253,6 +1253,8 @@ int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, 
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 
+		if (bpf_program__fd(prog) < 0)
+			continue; /* not loaded in this variant (autoload off) */
 		if (n < max) {
 			memset(&info, 0, sizeof(info));
 			if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
