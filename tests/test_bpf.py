@@ -299,6 +299,8 @@ def t_untraced_syscalls():
         raise SystemExit(77)
     needs_tracepoint_hooks(b)
     progs = {p["name"]: p["run_cnt"] for p in b["programs"]}
+    check("sc_enter" in progs and progs.get("page_fault_user", 0) > 0,
+          f"--bpf-stats lists the programs that ran: {progs}")
     runs = progs.get("sc_enter", 0) + progs.get("sys_enter", 0)
     print(f"syscall hooks {b['syscall_hooks']} ({b.get('syscall_hooks_reason')}): "
           f"{runs} entry runs during {calls} untraced calls")
