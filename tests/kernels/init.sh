@@ -49,12 +49,15 @@ mkdir -p /newroot
 # but the checkout, which is mounted over it uncached).
 mount -t 9p -o "$nine,ro,cache=loose" root /newroot || fail "mount 9p root (tag root)"
 [ -d "/newroot$share" ] || fail "$share not in the host's root"
-mount -t 9p -o "$nine,cache=none" share "/newroot$share" || fail "mount 9p share (tag share) on $share"
 
 for d in tmp run var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "/newroot/$d" || fail "tmpfs on /$d"
 done
 mount -o remount,mode=755 /newroot/run
+# the checkout after the tmpfs mounts: it may live under one of them (CI's
+# clone in /tmp), where the directory is then made in the fresh tmpfs
+mkdir -p "/newroot$share"
+mount -t 9p -o "$nine,cache=none" share "/newroot$share" || fail "mount 9p share (tag share) on $share"
 mount --move /dev /newroot/dev || fail "move /dev"
 mkdir -p /newroot/dev/pts /newroot/dev/shm 2>/dev/null
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /newroot/dev/pts || fail "devpts"
