@@ -139,7 +139,14 @@ def t_cow():
     eq({(r["pages"], r["zeroed"]) for r in first}, {(1, 1)}, "first touches: one zeroed page each")
     eq(len(after), n, "parent's rewrites after the child exited")
     eq({r["error_code"] for r in after}, {0x7}, "write-protect faults")
-    eq(sum(1 for r in after if r["pages"] == 0), n, "no copies: cow_reuse")
+    # reused, not copied: the child is gone. Except a page another CPU's
+    # per-CPU LRU batch still holds a reference to (at most a batch of 15):
+    # the kernel copies it (none on this VM natively, 1 of 500 seen on 5.10
+    # under qemu; how many depends on where the tasks ran)
+    reused = sum(1 for r in after if r["pages"] == 0)
+    copied = sum(1 for r in after if r["pages"] == 1)
+    eq(reused + copied, n, "each rewrite reused its page or copied it once")
+    check(copied <= 16, f"cow_reuse: {reused} of {n} reused, {copied} copied (at most an LRU batch)")
     check_counters(run)
 
 

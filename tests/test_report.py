@@ -260,8 +260,12 @@ def t_cow():
         pv = vmas_at(root, lo, lo + size)
         eq(len(pv), 1, "parent's entry")
         pv = pv[0]
-        eq((pv["faults"]["demand_zero"], pv["faults"]["cow_reuse"], pv["faults"]["cow_copy"]),
-           (n, n, 0), "parent: first touches, then reuse after the child exited")
+        # reuse after the child exited, except a page another CPU's LRU
+        # batch still references (at most a batch: the kernel copies it)
+        f = pv["faults"]
+        eq((f["demand_zero"], f["cow_reuse"] + f["cow_copy"]), (n, n),
+           "parent: first touches, then its rewrites after the child exited")
+        check(f["cow_copy"] <= 16, f"parent: reused, not copied: {f}")
         cv = vmas_at(child, lo, lo + size)
         eq(len(cv), 1, "child's inherited entry")
         cv = cv[0]
