@@ -686,8 +686,10 @@ static void verify(const struct trace *t, const char *thp_mode)
 		CHECK(before.n == 300 && before.pages0 == 0,
 		      "cow: parent while child alive: %u faults, %u without copy; want 300/0",
 		      before.n, before.pages0);
-		CHECK(after.n == 1000 && after.pages0 >= 980,
-		      "cow: parent after child exit: %u faults, %u reused; want 1000/>=980",
+		/* reused, but for pages a per-CPU LRU batch (15) still
+		 * references, on either CPU: 979 of 1000 seen under load */
+		CHECK(after.n == 1000 && after.pages0 >= 968,
+		      "cow: parent after child exit: %u faults, %u reused; want 1000/>=968",
 		      after.n, after.pages0);
 		FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
 		forked += f->h.pid == (uint32_t)P && f->child_pid == (uint32_t)C &&
