@@ -90,15 +90,21 @@ def t_fork_cow():
         site = [s for s in child["sites"] if s["faults"]["cow_copy"] == n]
         eq(len(site), 1, f"report.json: one site of the child with {n} copies")
         fn = site[0]["label"]
+        # the parent's rewrite reuses its pages, but for those another
+        # CPU's LRU batch still references (the kernel copies them: 10 of
+        # 300 seen under load), as report.json says
+        psite = [s for s in parent["sites"] if s["label"] == fn]
+        pc = psite[0]["faults"]["cow_copy"] if psite else 0
+        check(pc <= 16, f"the parent copied at most an LRU batch: {pc}")
         path = r.pprof()
         rows = top(path, "cow_copy")
-        eq(rows.get(fn, (None,))[0], n, f"{fn}: the region's copies in pprof")
+        eq(rows.get(fn, (None,))[0], n + pc, f"{fn}: the region's copies in pprof")
         rows = top(path, "cow_copy", f"-tagfocus=pid={child['pid']}")
         eq(rows.get(fn, (None,))[0], n, f"{fn}: the copies are the child's")
         rows = top(path, "cow_copy", f"-tagfocus=pid={parent['pid']}")
-        check(fn not in rows or rows[fn][0] == 0, f"none in the parent: {rows.get(fn)}")
+        check(rows.get(fn, (0,))[0] == pc, f"the parent's as report.json says: {rows.get(fn)}")
         rows = top(path, "cow_reuse", f"-tagfocus=pid={parent['pid']}")
-        eq(rows.get(fn, (None,))[0], n, f"{fn}: the parent's reuses")
+        eq(rows.get(fn, (None,))[0], n - pc, f"{fn}: the parent's reuses")
         rows = top(path, "cow_copy", "-tagroot=process")
         for p in (parent, child):
             node = f"{p['name']}[{p['pid']}]"
