@@ -21,8 +21,9 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 # go tool pprof, the reader the pprof export is tested with
 [ "$what" = test ] && pkgs+=(golang-go)
 # the kernel matrix (tests/kernels/): Debian's kernels under qemu, booted
-# from a busybox initramfs with their (xz/zstd-compressed) modules
-[ "$what" = test ] && pkgs+=(qemu-system-x86 busybox-static cpio xz-utils zstd debian-archive-keyring)
+# from a busybox initramfs with their (xz/zstd-compressed) modules, the
+# build tree on an ext4 image (mke2fs -d)
+[ "$what" = test ] && pkgs+=(qemu-system-x86 busybox-static cpio xz-utils zstd debian-archive-keyring e2fsprogs)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
 missing=()
 for p in "${pkgs[@]}"; do
