@@ -987,11 +987,12 @@ def main():
     global CHECKOUT
     if args.checkout:
         CHECKOUT = os.path.realpath(args.checkout)
-        if not os.path.isdir(CHECKOUT) or CHECKOUT == "/" or any(
-                (CHECKOUT + "/").startswith(d) for d in
-                ("/tmp/", "/run/", "/var/tmp/", "/proc/", "/sys/", "/dev/", "/boot/")):
-            ap.error(f"--checkout {args.checkout}: not a directory the guest can share "
-                     "(the guest has its own /tmp, /run, /var/tmp, /dev, /proc, /sys, /boot)")
+        if not os.path.isdir(CHECKOUT):
+            ap.error(f"--checkout {args.checkout}: not a directory")
+    if CHECKOUT == "/" or any((CHECKOUT + "/").startswith(d)
+                              for d in ("/proc/", "/sys/", "/dev/", "/boot/")):
+        ap.error(f"{CHECKOUT}: not a directory the guest can share (it has its own /dev, "
+                 "/proc, /sys, /boot)")
     args.build = os.path.abspath(args.build or os.path.join(CHECKOUT, "build"))
     if args.build_fs is None:
         args.build_fs = "9p" if args.shell is not None else "ext4"
