@@ -23,8 +23,9 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 # man, to check that the installed vmaprof(1) renders without warnings
 [ "$what" = test ] && pkgs+=(man-db)
 # the kernel matrix (tests/kernels/): Debian's kernels under qemu, booted
-# from a busybox initramfs with their (xz/zstd-compressed) modules
-[ "$what" = test ] && pkgs+=(qemu-system-x86 busybox-static cpio xz-utils zstd debian-archive-keyring)
+# from a busybox initramfs with their (xz/zstd-compressed) modules, the
+# build tree on an ext4 image (mke2fs -d)
+[ "$what" = test ] && pkgs+=(qemu-system-x86 busybox-static cpio xz-utils zstd debian-archive-keyring e2fsprogs)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -48,15 +48,14 @@ mkdir -p /newroot
 # The host's root: read-only, cached (nothing changes it under the guest
 # but the checkout, which is mounted over it uncached).
 mount -t 9p -o "$nine,ro,cache=loose" root /newroot || fail "mount 9p root (tag root)"
-[ -d "/newroot$share" ] || fail "$share not in the host's root"
-
 for d in tmp run var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "/newroot/$d" || fail "tmpfs on /$d"
 done
 mount -o remount,mode=755 /newroot/run
-# the checkout after the tmpfs mounts: it may live under one of them (CI's
-# clone in /tmp), where the directory is then made in the fresh tmpfs
-mkdir -p "/newroot$share"
+# the checkout after those: it may live under /tmp (a CI clone), where the
+# guest's own /tmp needs the directory made
+mkdir -p "/newroot$share" 2>/dev/null
+[ -d "/newroot$share" ] || fail "$share not in the host's root"
 mount -t 9p -o "$nine,cache=none" share "/newroot$share" || fail "mount 9p share (tag share) on $share"
 mount --move /dev /newroot/dev || fail "move /dev"
 mkdir -p /newroot/dev/pts /newroot/dev/shm 2>/dev/null

@@ -625,11 +625,13 @@ class Boot:
                         q.wait()
                     break
                 time.sleep(0.5)
-        finally:
+        finally:  # also when run.py itself is told to stop (SIGTERM, SIGINT)
             if q.poll() is None:
                 os.killpg(q.pid, signal.SIGKILL)
                 q.wait()
             qlog.close()
+            if disk and os.path.exists(disk):
+                os.unlink(disk)
         self.seconds = time.monotonic() - start
         self.qemu_rc = q.returncode
         self._follow("output.log", out_pos, self._echo)
@@ -637,8 +639,6 @@ class Boot:
         self.console = open(console, errors="replace").read() if os.path.exists(console) else ""
         self.guest = self._load("guest.json")
         self.done = self._load("done.json")
-        if disk:
-            os.unlink(disk)
         return self
 
     def _load(self, name):
@@ -905,11 +905,14 @@ def run_cases(series, cases, args):
     return finish(summary, by_name, cases, t0, kernel.release)
 
 
+SKIPS_FAIL = False
+
+
 def finish(summary, by_name, cases, t0, label):
     summary["cases"] = [by_name[c["name"]] for c in cases]
     st = [c["status"] for c in summary["cases"]]
     summary["passed"] = st.count("pass")
-    summary["skipped"] = st.count("skip")
+    summary["skipped"] = 0 if SKIPS_FAIL else st.count("skip")
     summary["failed"] = len(st) - summary["passed"] - summary["skipped"]
     if not cases and summary["error"]:
         summary["failed"] = 1
@@ -918,6 +921,13 @@ def finish(summary, by_name, cases, t0, label):
     if summary["skipped"]:
         line += f", {summary['skipped']} skipped"
     say(f"{line} ({summary['seconds']:.0f} s)")
+    # a skip in the matrix is mostly the collector not loading: say why, once
+    whys = {}
+    for c in summary["cases"]:
+        if c["status"] == "skip":
+            whys.setdefault(c.get("why", ""), []).append(c["name"])
+    for why, names in whys.items():
+        say(f"  {len(names)} skipped{' (counted as failed)' if SKIPS_FAIL else ''}: {why}")
     return summary
 
 
@@ -977,16 +987,21 @@ def main():
     ap.add_argument("--log-lines", type=int, default=40,
                     help="lines of a failed case's log to print (default 40)")
     ap.add_argument("--quiet", action="store_true", help="no failure logs")
+    ap.add_argument("--skips-fail", action="store_true",
+                    default=os.environ.get("VMAPROF_KERNELS_SKIPS_FAIL") == "1",
+                    help="count a skipped case (exit 77) as failed: in the matrix a skip "
+                         "usually means the collector did not load (VMAPROF_KERNELS_SKIPS_FAIL=1)")
     args = ap.parse_args()
 
     global CHECKOUT
     if args.checkout:
         CHECKOUT = os.path.realpath(args.checkout)
-        if not os.path.isdir(CHECKOUT) or CHECKOUT == "/" or any(
-                (CHECKOUT + "/").startswith(d) for d in
-                ("/tmp/", "/run/", "/var/tmp/", "/proc/", "/sys/", "/dev/", "/boot/")):
-            ap.error(f"--checkout {args.checkout}: not a directory the guest can share "
-                     "(the guest has its own /tmp, /run, /var/tmp, /dev, /proc, /sys, /boot)")
+        if not os.path.isdir(CHECKOUT):
+            ap.error(f"--checkout {args.checkout}: not a directory")
+    if CHECKOUT == "/" or any((CHECKOUT + "/").startswith(d)
+                              for d in ("/proc/", "/sys/", "/dev/", "/boot/")):
+        ap.error(f"{CHECKOUT}: not a directory the guest can share (it has its own /dev, "
+                 "/proc, /sys, /boot)")
     args.build = os.path.abspath(args.build or os.path.join(CHECKOUT, "build"))
     if args.build_fs is None:
         args.build_fs = "9p" if args.shell is not None else "ext4"
@@ -1027,6 +1042,8 @@ def main():
             ap.error("--shell runs on one --kernel")
         return run_shell(kernels[0], args)
 
+    global SKIPS_FAIL
+    SKIPS_FAIL = args.skips_fail
     cases = read_cases(args.cases)
     if args.only:
         cases = [c for c in cases if any(fnmatch.fnmatch(c["name"], g) for g in args.only)]
@@ -1062,5 +1079,13 @@ def main():
     return 1 if total["failed"] else 0
 
 
+def stopped(signum, frame):
+    """SIGTERM/SIGHUP: unwind (qemu is killed on the way), say it, fail."""
+    note(f"stopped by signal {signum}; qemu killed, no results.json written")
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGHUP, stopped)
     sys.exit(main())
