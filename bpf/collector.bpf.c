@@ -961,8 +961,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 #ifdef VP_COMPAT
 /* A zeroed entry of the new task (replacing one a freed task with the same
  * tid might have left). */
-static __always_inline struct task_state *new_state(struct task_struct *child,
-						     struct task_state *from)
+static __always_inline struct task_state *new_state(struct task_struct *child)
 {
 	__u32 tid = child->pid, k = 0;
 	struct task_state *st, *zero = bpf_map_lookup_elem(&zero_state, &k);
@@ -975,8 +974,7 @@ static __always_inline struct task_state *new_state(struct task_struct *child,
 	return st;
 }
 #else
-static __always_inline struct task_state *new_state(struct task_struct *child,
-						     struct task_state *from)
+static __always_inline struct task_state *new_state(struct task_struct *child)
 {
 	return bpf_task_storage_get(&tstate, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
@@ -1039,7 +1037,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 
 	if (!st || child->tgid == self_tgid)
 		return 0;
-	cst = new_state(child, st);
+	cst = new_state(child);
 	if (!cst) {
 		__sync_fetch_and_add(&untracked, 1);
 		return 0;
