@@ -8,8 +8,6 @@
 #include "derive.h"
 #include "model.h"
 
-const char *const fclass_name[FC_N] = { "demand_zero", "zero_page", "cow_copy", "cow_reuse",
-					"file", "shmem", "shared_write", "other" };
 const char *const pop_name[POP_N] = { "mmap", "madvise", "mlock", "mremap", "mprotect",
 				      "brk", "execve", "ioctl", "other" };
 const char *const vk_name[] = { "heap", "stack", "anon", "file", "shm",

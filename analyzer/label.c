@@ -54,8 +54,8 @@ static const struct rule builtin_rules[] = {
 	F("_int_malloc"), F("_int_realloc"), F("_int_memalign"), F("_int_free"),
 	F("_mid_memalign"), F("sysmalloc"), F("sysmalloc_mmap"), F("sysmalloc_mmap_fallback"),
 	F("malloc_consolidate"), F("tcache_init"), F("ptmalloc_init"), F("malloc_hook_ini"),
-	F("arena_get2"), F("_int_new_arena"), F("new_heap"), F("alloc_new_heap"),
-	F("grow_heap"), F("__default_morecore"), F("__morecore"),
+	F("arena_get2"), F("arena_get_retry"), F("_int_new_arena"), F("new_heap"),
+	F("alloc_new_heap"), F("grow_heap"), F("__default_morecore"), F("__morecore"),
 	/* C++ operator new/delete, mangled (all overloads: nothrow, aligned,
 	 * sized) and demangled (also class-specific Foo::operator new). */
 	F("_Znw*"), F("_Zna*"), F("_Zdl*"), F("_Zda*"),
@@ -80,10 +80,10 @@ static const struct rule builtin_rules[] = {
 	F("(anonymous namespace)::do_malloc*"), F("(anonymous namespace)::do_calloc*"),
 	/* mimalloc. */
 	F("mi_*"), F("_mi_*"),
-	/* GLib. */
 	/* CPython's raw-memory wrappers (around malloc; not its object allocator:
 	 * _PyObject_ArenaMmap is where arenas come from, and names them). */
 	F("PyMem_Raw*"), F("_PyMem_Raw*"), F("_PyMem_DebugRaw*"),
+	/* GLib. */
 	F("g_malloc*"), F("g_try_malloc*"), F("g_realloc*"), F("g_try_realloc*"),
 	F("g_slice_*"), F("g_aligned_alloc*"),
 	/* Modules that are all plumbing: the C library and the dynamic loader

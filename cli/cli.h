@@ -12,6 +12,8 @@ int cmd_diff(int argc, char **argv);
 /* Each subcommand's usage; `vmaprof --help` prints them all. */
 extern const char vp_record_usage[];
 extern const char vp_report_usage[];
+/* diff's names its metrics, so it is written out (cmd_diff.c). */
+void vp_diff_usage(FILE *f);
 
 /* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
  * limits into *out (cmd_record.c). 0, or -1 with the error said on stderr. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmaprof report / diff and the summary `record` prints. */
+/* vmaprof report and the summary `record` prints. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,7 +16,6 @@
 #include "analyze.h"
 #include "cli.h"
 #include "outfile.h"
-#include "diff.h"
 #include "dump.h"
 #include "export.h"
 #include "label.h"
@@ -510,9 +509,4 @@ int cmd_report(int argc, char **argv)
 		rc = 2;
 	}
 	return rc;
-}
-
-int cmd_diff(int argc, char **argv)
-{
-	return diff__main(argc, argv);
 }

@@ -6,7 +6,6 @@
 #include "attach.h"
 #include "cli.h"
 #include "config.h"
-#include "diff.h"
 
 /* Every subcommand's own usage, so this lists every option they take. */
 static void usage(FILE *f)
@@ -17,7 +16,7 @@ static void usage(FILE *f)
 	fputc('\n', f);
 	fputs(vp_report_usage, f);
 	fputc('\n', f);
-	diff__usage(f);
+	vp_diff_usage(f);
 	fputs("\nvmaprof --version | --help\n", f);
 }
 
@@ -37,7 +36,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(c, "record"))
-		return cmd_record(argc - 1, argv + 1); /* SIGPIPE: see record.c's finish */
+		return cmd_record(argc - 1, argv + 1); /* SIGPIPE: see cmd_record.c's finish */
 	/* Output piped into `head`: a closed pipe ends the output, not the
 	 * process (EPIPE is then no error: the reader had what it wanted). */
 	signal(SIGPIPE, SIG_IGN);

@@ -395,7 +395,7 @@ def t_help():
     src = os.path.dirname(HERE)
     p = subprocess.run([VMAPROF, "--help"], capture_output=True, text=True)
     eq(p.returncode, 0, p.stderr)
-    for f in ("cli/cmd_record.c", "cli/attach.c", "cli/cmd_report.c", "analyzer/diff.c"):
+    for f in ("cli/cmd_record.c", "cli/attach.c", "cli/cmd_report.c", "cli/cmd_diff.c"):
         opts = re.findall(r'\{ "([a-z-]+)", (?:no|required|optional)_argument', open(
             os.path.join(src, f)).read())
         check(opts, f"no options found in {f}")

@@ -37,11 +37,12 @@ TARGETS = {
 
 
 def analyzer_sources():
-    """The analyzer library's sources as analyzer/meson.build lists them, so
-    the fuzzed build cannot drift from the real one."""
+    """The analyzer library's sources and the rules it links, as
+    analyzer/meson.build lists them, so the fuzzed build cannot drift from
+    the real one."""
     text = open(os.path.join(ROOT, "analyzer", "meson.build")).read()
-    block = re.search(r"analyzer_sources = files\((.*?)\)", text, re.S).group(1)
-    return re.findall(r"'([\w.]+\.c)'", block)
+    blocks = re.findall(r"(?:analyzer|rules)_sources = files\((.*?)\)", text, re.S)
+    return [f for b in blocks for f in re.findall(r"'([\w.]+\.c)'", b)]
 
 
 def _crc32c_table():

@@ -2,14 +2,16 @@
 /*
  * diff: `vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]...
  * [--min-pages N] [--format text|json|markdown]` -- compare two report.json
- * files (schema_version 1 or 2) for CI. docs/diff.md is the user's page.
+ * files (schema_version 1 or 2) for CI. docs/diff.md is the user's page;
+ * cli/cmd_diff.c parses the command line into struct diff_opts, diff__run
+ * does the rest (diff_int.h: how the files of analyzer/diff/ share it).
  *
  * Processes are matched by role, never by pid: the root is `root`, a process
  * that its parent forked as its n-th child (by fork time) is
  * `<parent role at fork time>/fork[n]`, and each exec appends
  * `:exec(<basename>)`. Within a role, VMAs are matched by mapping call site
  * (kind, path and creating stack), never by address; VMAs with the same site
- * are summed. See diff.c for the exact keys. Frames are keyed by their raw
+ * are summed. See match.c for the exact keys. Frames are keyed by their raw
  * symbol (`mangled` where a v2 report has it, else `function`), so a v1 and
  * a v2 report of one binary match; a v2 entry with `instances` N counts N
  * in vma_count.
@@ -64,8 +66,8 @@
  *            change_pct is rounded to 0.1 and null when old is 0.
  * The site's short name is the report's `label` (v2), else the first frame
  * of its stack that is not allocator plumbing (malloc and friends, mmap,
- * brk/sbrk, operator new, the vmaprof shim; list in diff.c), else the
- * basename of its path.
+ * brk/sbrk, operator new, the vmaprof shim: the built-in rules of label.h,
+ * the ones the analyzer names sites by), else the basename of its path.
  *
  * Promises: output on stdout is deterministic (sorted, no colours, no times);
  * any defect of the input (unreadable, not JSON, wrong schema_version, a
@@ -75,15 +77,41 @@
 #ifndef VP_DIFF_H
 #define VP_DIFF_H
 
-#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* The default of --min-pages. */
 #define DIFF_MIN_PAGES 16
 
-/* argv[0] is "diff". Returns the process exit status: 0 every bound holds,
- * 1 a bound is exceeded, 2 bad input or usage. */
-int diff__main(int argc, char **argv);
-/* Its usage text (`vmaprof diff --help`, also in `vmaprof --help`). */
-void diff__usage(FILE *f);
+enum diff_format { DIFF_TEXT, DIFF_JSON, DIFF_MARKDOWN };
+
+/* --max-increase METRIC=PCT: metric as diff__metric_by_name gives it. */
+struct diff_bound {
+	int metric;
+	double pct;
+};
+
+struct diff_opts {
+	const struct diff_bound *bounds;
+	size_t n_bounds;
+	uint64_t min_pages; /* --min-pages */
+	enum diff_format format;
+};
+
+/* Metrics by name: the fault classes, the other figures, or both. */
+enum diff_metrics { DIFF_METRICS_CLASSES, DIFF_METRICS_FIGURES, DIFF_METRICS_ALL };
+
+/* The names of a set of metrics, space-separated, into buf (cut at cap). */
+void diff__metric_list(char *buf, size_t cap, enum diff_metrics set);
+
+/* The metric called name[0..len), or -1 if none is. */
+int diff__metric_by_name(const char *name, size_t len);
+
+/* Compare report base with report new under o and print the result on
+ * stdout. Returns the process exit status: 0 every bound holds, 1 a bound
+ * is exceeded, 2 bad input (then why[0..why_len) says what, nothing was
+ * printed). */
+int diff__run(const struct diff_opts *o, const char *base, const char *new, char *why,
+	      size_t why_len);
 
 #endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The diff wing's own header: the structs its files hand along the flow
+ *
+ *   load.c     report.json -> struct report (its processes, type-checked)
+ *   match.c    -> roles, site keys and entries of one report; the entries
+ *                 of two reports -> pairs (struct result)
+ *   compare.c  pairs -> the changes worth showing and the bounds exceeded
+ *   print.c    -> text, json or markdown on stdout
+ *
+ * and diff.c, which runs it for cli/cmd_diff.c. What the keys and metrics
+ * mean is in diff.h; this header is not for anyone outside analyzer/diff/.
+ */
+#ifndef VP_DIFF_INT_H
+#define VP_DIFF_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diff.h"
+#include "fclass.h"
+
+struct label_rules;
+
+/* Metrics: the fault classes (enum fclass, the keys of a report's `faults`
+ * objects), then the figures below. */
+enum metric {
+	M_TOTAL_FAULTS = FC_N,
+	M_PAGES_ALLOCATED,
+	M_VMA_COUNT,
+	M_MAPPED_BYTES,
+	M_NR,
+};
+
+const char *metric_name(int m);
+
+struct metrics {
+	uint64_t v[M_NR];
+	/* Bytes of every VMA, destroyed or not: how big the mappings behind
+	 * vma_count are, for the --min-pages noise filter. */
+	uint64_t span_bytes;
+};
+
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static inline uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+void metrics__add(struct metrics *to, const struct metrics *m);
+
+/* One scope of one report: a process role (key NULL) or a call site in it. */
+struct entry {
+	const char *role; /* owned by the report's proc */
+	char *key;
+	char *label; /* the site's short name (see vma_key); NULL for a process */
+	char *kind;  /* the VMA kind; NULL for a process */
+	struct metrics m;
+};
+
+struct dproc {
+	json_t *j;
+	int64_t pid;
+	uint64_t start_ns;
+	int has_ff; /* forked_from is not null */
+	int64_t ff_pid;
+	uint64_t ff_time;
+	long parent; /* index in report.procs, -1 if none */
+	unsigned long number; /* fork[n], root[n] or orphan[n] */
+	int state; /* role construction: 0 todo, 1 busy (cycle check), 2 done */
+	char *base; /* role without this process's own execs */
+	char *role;
+};
+
+/* Where processes[i].vmas stands in the document text. */
+struct span_text {
+	size_t off, len;
+};
+
+struct report {
+	const char *file;
+	const struct label_rules *plumbing; /* frames that never name a site */
+	json_t *root;      /* the document without the vmas arrays' contents */
+	char *text;        /* the whole document, while the entries are built */
+	struct span_text *vmas_text; /* per process, in order; NULL: in root */
+	size_t n_vmas_text;
+	uint64_t page_size;
+	struct dproc *procs;
+	size_t n_procs;
+	struct entry *entries;
+	size_t n_entries, cap_entries;
+	struct metrics total;
+	int unmeasured; /* faults were null: recorded without the kernel collector */
+};
+
+/* Every failure ends in one message; `why` is what cli/cmd_diff.c prints. */
+struct diag {
+	char why[768];
+};
+
+int diag__fail(struct diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- load.c: the document, typed ----
+ * `at` names the object in messages, as a JSON path ("processes[2].vmas[0]").
+ * Each returns 0, or -EINVAL with d->why saying what is wrong where. */
+
+int report__load(struct report *r, const char *file, struct diag *d);
+void report__free(struct report *r);
+
+/* The i-th VMA object of process pi's list, parsed (a new reference):
+ * iterate with *pos starting at 0; NULL at the end, or with *bad set when
+ * it is not JSON. */
+json_t *vma_next(struct report *r, size_t pi, json_t *arr, size_t *pos, size_t i,
+		 const char **bad);
+
+int field(struct diag *d, const struct report *r, json_t *obj, const char *at,
+	  const char *name, json_t **out);
+int get_count(struct diag *d, const struct report *r, json_t *obj, const char *at,
+	      const char *name, uint64_t *out);
+/* A count that is null where it was not measured reads as 0. */
+int get_count_or_null(struct diag *d, const struct report *r, json_t *obj, const char *at,
+		      const char *name, uint64_t *out);
+/* *out is NULL when the field is JSON null. */
+int get_string_or_null(struct diag *d, const struct report *r, json_t *obj, const char *at,
+		       const char *name, const char **out);
+/* An optional field: absent is *out = NULL; present, a string or null. */
+int get_opt_string(struct diag *d, const struct report *r, json_t *obj, const char *at,
+		   const char *name, const char **out);
+/* null_ok: JSON null is *out = NULL. */
+int get_typed(struct diag *d, const struct report *r, json_t *obj, const char *at,
+	      const char *name, json_type type, int null_ok, json_t **out);
+/* The classes and total of obj's `faults` into m (null: r->unmeasured). */
+int get_faults(struct diag *d, struct report *r, json_t *obj, const char *at,
+	       struct metrics *m);
+/* instances: absent is 1 (schema_version 2: one entry for N folded mappings). */
+int get_instances(struct diag *d, const struct report *r, json_t *vma, const char *at,
+		  uint64_t *out);
+/* The fields docs/report.md requires of a VMA entry are all there. */
+int require_vma(struct diag *d, const struct report *r, json_t *vma, const char *at);
+
+/* ---- match.c: roles and sites of one report, pairs of two ---- */
+
+int report__roles(struct report *r, struct diag *d);
+/* The report's entries, sorted by entry_cmp, one per role and site. */
+int report__entries(struct report *r, struct diag *d);
+/* Process entries (key NULL) first within a role, then sites by key. */
+int entry_cmp(const void *a, const void *b);
+
+/* One scope in both reports: the whole report (role "*", no entries), a
+ * process role (key NULL) or a call site in a role. */
+struct pair {
+	const char *role;
+	const struct entry *x, *y; /* BASE's, NEW's; NULL where that side lacks it */
+	struct metrics a, b;
+	int loose; /* sites matched by kind and label, not by key (see loose_match) */
+	int dead;  /* merged into another pair */
+};
+
+static inline const struct entry *pair__entry(const struct pair *p)
+{
+	return p->y ? p->y : p->x;
+}
+
+static inline const char *pair__key(const struct pair *p)
+{
+	const struct entry *e = pair__entry(p);
+	return e ? e->key : NULL;
+}
+
+/* The short name: NEW's label, else BASE's. NULL when neither has one. */
+static inline const char *pair__label(const struct pair *p)
+{
+	if (p->y && p->y->label)
+		return p->y->label;
+	return p->x ? p->x->label : NULL;
+}
+
+static inline const char *pair__kind(const struct pair *p)
+{
+	const struct entry *e = pair__entry(p);
+	return e ? e->kind : NULL;
+}
+
+struct row {
+	const struct pair *p;
+	enum metric metric;
+};
+
+/* A bound exceeded at a role or the whole report, and the site in it that
+ * grew the most in that metric (NULL if none grew). */
+struct violation {
+	size_t bound;
+	const struct pair *at, *most;
+};
+
+struct result {
+	struct pair *pairs;
+	size_t n_pairs;
+	struct row *rows;
+	size_t n_rows;
+	struct violation *over;
+	size_t n_over;
+	size_t bounds_over; /* bounds with at least one violation */
+	uint64_t page_size; /* NEW's; turns bytes into pages */
+	int unmeasured;
+	const char *unmeasured_file;
+};
+
+/* res->pairs: the whole report, then both reports' entries side by side,
+ * loosely matched sites merged. 0 or -ENOMEM. */
+int reports__pair(const struct report *a, const struct report *b, struct result *res);
+
+/* ---- compare.c ---- */
+
+/* The pairs, the changes worth showing and the bounds exceeded. 0 or -ENOMEM. */
+int reports__compare(const struct diff_opts *o, const struct report *a,
+		     const struct report *b, struct result *res);
+void result__free(struct result *res);
+double change_pct(uint64_t old, uint64_t new);
+
+/* ---- print.c ---- */
+
+/* The result in o->format on stdout. 0 or -ENOMEM. */
+int result__print(const struct diff_opts *o, const struct result *res);
+
+#endif

@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * diff, step 2 of 4: match. After load.c, one report's processes get roles
+ * and its VMAs site keys, summed into entries (one per role and per site in
+ * a role); then the entries of two reports are paired (reports__pair), and
+ * compare.c takes the pairs.
+ *
+ * Addresses and pids differ from run to run (ASLR, pid allocation), so
+ * nothing here is keyed by them:
+ *  - role: `root` (several roots: `root[2]`, ... by start time); a child is
+ *    `<parent's role at fork time>/fork[n]`, n counting the parent's children
+ *    by fork time from 1; every exec appends `:exec(<basename of path>)`.
+ *    A child whose parent is not in the report is `orphan[n]`.
+ *  - VMA site: `<kind>[:<path>][@<frame><frame>...]`, innermost frame first,
+ *    joined by '<', the path normalised (diff.h: noise in names). A frame
+ *    is its raw symbol (`mangled` in a schema_version 2 report, else
+ *    `function`); unsymbolized, it is
+ *    `<module basename>+0x<file offset>` (the offset found through the
+ *    process's own mapping of that module, so it survives ASLR), else
+ *    `<module basename>@0x<ip>`, else `0x<ip>`. VMAs the report marks
+ *    `internal` (the tracer's own; not a documented report field) are one site,
+ *    `vmaprof-internal`.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff_int.h"
+#include "label.h"
+
+/* A growable string; on allocation failure `oom` sticks and the text stops. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int oom;
+};
+
+static void sbuf__add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		int n;
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->oom = 1;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+/* The finished string (never NULL unless out of memory), owned by the caller. */
+static char *sbuf__take(struct sbuf *b)
+{
+	if (b->oom) {
+		free(b->s);
+		return NULL;
+	}
+	if (!b->s)
+		return strdup("");
+	return b->s;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+/* ---- roles -------------------------------------------------------------- */
+
+static int by_pid_start(const void *a, const void *b, void *arg)
+{
+	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Siblings in fork order; pid and index only break exact ties. */
+static int by_parent_fork(const void *a, const void *b, void *arg)
+{
+	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	if (x->parent != y->parent)
+		return x->parent < y->parent ? -1 : 1;
+	if (x->has_ff != y->has_ff)
+		return x->has_ff < y->has_ff ? -1 : 1;
+	uint64_t tx = x->has_ff ? x->ff_time : x->start_ns;
+	uint64_t ty = y->has_ff ? y->ff_time : y->start_ns;
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* The parent is the process with that pid that started last before the fork
+ * (pids are reused); failing that, the first one with that pid. */
+static long find_parent(const struct report *r, const size_t *order, size_t self)
+{
+	const struct dproc *c = &r->procs[self];
+	size_t lo = 0, hi = r->n_procs;
+	long best = -1, first = -1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->procs[order[mid]].pid < c->ff_pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = lo; k < r->n_procs && r->procs[order[k]].pid == c->ff_pid; k++) {
+		if (order[k] == self)
+			continue;
+		if (first < 0)
+			first = (long)order[k];
+		if (r->procs[order[k]].start_ns <= c->ff_time)
+			best = (long)order[k];
+	}
+	return best >= 0 ? best : first;
+}
+
+/* Appends `:exec(name)` for each of p's execs before `until` (all if NULL). */
+static void add_execs(struct sbuf *b, const struct dproc *p, const uint64_t *until)
+{
+	json_t *execs = json_object_get(p->j, "execs");
+	for (size_t k = 0; k < json_array_size(execs); k++) {
+		json_t *e = json_array_get(execs, k);
+		uint64_t t = (uint64_t)json_integer_value(json_object_get(e, "time_ns"));
+		if (until && t >= *until)
+			continue;
+		sbuf__add(b, ":exec(%s)", basename_of(json_string_value(json_object_get(e, "path"))));
+	}
+}
+
+static int role__build(struct report *r, size_t i, struct diag *d)
+{
+	struct dproc *p = &r->procs[i];
+	struct sbuf b = { 0 };
+	if (p->state == 2)
+		return 0;
+	if (p->state == 1)
+		return diag__fail(d, "%s: processes[%zu]: forked_from makes a cycle", r->file, i);
+	p->state = 1;
+	if (!p->has_ff) {
+		sbuf__add(&b, p->number > 1 ? "root[%lu]" : "root", p->number);
+	} else if (p->parent < 0) {
+		sbuf__add(&b, "orphan[%lu]", p->number);
+	} else {
+		struct dproc *pp = &r->procs[p->parent];
+		int err = role__build(r, (size_t)p->parent, d);
+		if (err)
+			return err;
+		sbuf__add(&b, "%s", pp->base);
+		add_execs(&b, pp, &p->ff_time);
+		sbuf__add(&b, "/fork[%lu]", p->number);
+	}
+	p->base = sbuf__take(&b);
+	if (!p->base)
+		return diag__fail(d, "out of memory");
+	b = (struct sbuf){ 0 };
+	sbuf__add(&b, "%s", p->base);
+	add_execs(&b, p, NULL);
+	p->role = sbuf__take(&b);
+	if (!p->role)
+		return diag__fail(d, "out of memory");
+	p->state = 2;
+	return 0;
+}
+
+int report__roles(struct report *r, struct diag *d)
+{
+	size_t n = r->n_procs, *order = calloc(n ? n : 1, sizeof(*order));
+	int err = 0;
+	if (!order)
+		return diag__fail(d, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	if (n > 1)
+		qsort_r(order, n, sizeof(*order), by_pid_start, r->procs);
+	for (size_t i = 0; i < n; i++)
+		if (r->procs[i].has_ff)
+			r->procs[i].parent = find_parent(r, order, i);
+	/* Number each group in order: the children of one parent (fork[n]), the
+	 * roots (parent -1, no forked_from) and the orphans (parent -1). */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	if (n > 1)
+		qsort_r(order, n, sizeof(*order), by_parent_fork, r->procs);
+	for (size_t k = 0; k < n; k++) {
+		struct dproc *p = &r->procs[order[k]], *prev = k ? &r->procs[order[k - 1]] : NULL;
+		int same = prev && prev->parent == p->parent && prev->has_ff == p->has_ff;
+		p->number = same ? prev->number + 1 : 1;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		err = role__build(r, i, d);
+	free(order);
+	return err;
+}
+
+/* ---- call sites ------------------------------------------------------- */
+
+struct span {
+	uint64_t start, end, offset, max_end; /* max_end: of this and all before */
+	const char *path;
+};
+
+/* A process's file mappings, by start (spans__sort). */
+struct spans {
+	struct span *s;
+	size_t n, cap;
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The file offset of `ip` in the process's own mapping of `module`. */
+static int module_offset(const struct spans *sp, const char *module, uint64_t ip, uint64_t *off)
+{
+	const struct span *s = sp->s;
+	size_t lo = 0, hi = sp->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s[mid].start <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = lo; k-- > 0 && s[k].max_end > ip;) {
+		if (s[k].end > ip && !strcmp(s[k].path, module)) {
+			*off = ip - s[k].start + s[k].offset;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int spans__add(struct spans *sp, uint64_t start, uint64_t end, uint64_t offset,
+		      const char *path)
+{
+	if (sp->n == sp->cap) {
+		size_t c = sp->cap ? sp->cap * 2 : 64;
+		struct span *x = realloc(sp->s, c * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		sp->s = x;
+		sp->cap = c;
+	}
+	char *own = strdup(path);
+	if (!own)
+		return -ENOMEM;
+	sp->s[sp->n++] = (struct span){ start, end, offset, 0, own };
+	return 0;
+}
+
+/* By start, each with the highest end up to it (module_offset's search). */
+static void spans__sort(struct spans *sp)
+{
+	struct span *s = sp->s;
+	if (sp->n > 1)
+		qsort(s, sp->n, sizeof(*s), by_start);
+	for (size_t i = 0; i < sp->n; i++)
+		s[i].max_end = i && s[i - 1].max_end > s[i].end ? s[i - 1].max_end : s[i].end;
+}
+
+static void spans__free(struct spans *sp)
+{
+	for (size_t i = 0; i < sp->n; i++)
+		free((char *)sp->s[i].path);
+	free(sp->s);
+}
+
+
+static int report__push(struct report *r, const char *role, char *key, char *label, char *kind,
+			const struct metrics *m)
+{
+	if (r->n_entries == r->cap_entries) {
+		size_t cap = r->cap_entries ? r->cap_entries * 2 : 256;
+		struct entry *e = realloc(r->entries, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		r->entries = e;
+		r->cap_entries = cap;
+	}
+	r->entries[r->n_entries++] =
+		(struct entry){ .role = role, .key = key, .label = label, .kind = kind, .m = *m };
+	return 0;
+}
+
+/* ---- noise in names (the rules are in diff.h) ---- */
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_sep(char c)
+{
+	return c == '.' || c == '-' || c == '_';
+}
+
+/* Directories whose file names are made up per run. */
+static const char *const temp_dirs[] = { "/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", NULL };
+
+/* The path with the run-specific parts of its name replaced by '*'. */
+static char *norm_path(const char *path)
+{
+	static const char deleted[] = " (deleted)";
+	struct sbuf b = { 0 };
+	size_t len = strlen(path), dl = sizeof(deleted) - 1;
+	if (len > dl && !strcmp(path + len - dl, deleted))
+		len -= dl;
+	if (!strncmp(path, "/memfd:", 7)) {
+		/* memfd names often carry a pid or counter */
+		sbuf__add(&b, "/memfd:");
+		for (size_t i = 7; i < len; i++) {
+			if (!is_digit(path[i]))
+				sbuf__add(&b, "%c", path[i]);
+			else if (!i || !is_digit(path[i - 1]))
+				sbuf__add(&b, "*");
+		}
+		return sbuf__take(&b);
+	}
+	for (const char *const *t = temp_dirs; *t; t++) {
+		size_t tl = strlen(*t);
+		if (len <= tl || strncmp(path, *t, tl))
+			continue;
+		/* keep the first word of the name when it is one ("sem.", "pulse-") */
+		const char *name = path + tl;
+		size_t w = 0;
+		while (tl + w < len && name[w] != '/' && !is_sep(name[w]) && !is_digit(name[w]))
+			w++;
+		if (w && tl + w < len && is_sep(name[w]))
+			sbuf__add(&b, "%.*s%.*s*", (int)tl, path, (int)w + 1, name);
+		else
+			sbuf__add(&b, "%.*s*", (int)tl, path);
+		return sbuf__take(&b);
+	}
+	/* elsewhere: a component of digits only (a pid: /proc/1234/, /run/user/1000/)
+	 * and a run of 4 or more digits between separators are '*' */
+	for (size_t i = 0; i < len;) {
+		if (!is_digit(path[i])) {
+			sbuf__add(&b, "%c", path[i++]);
+			continue;
+		}
+		size_t j = i;
+		while (j < len && is_digit(path[j]))
+			j++;
+		int left = !i || path[i - 1] == '/' || is_sep(path[i - 1]);
+		int right = j == len || path[j] == '/' || is_sep(path[j]);
+		int whole = (!i || path[i - 1] == '/') && (j == len || path[j] == '/');
+		if (whole || (left && right && j - i >= 4))
+			sbuf__add(&b, "*");
+		else
+			sbuf__add(&b, "%.*s", (int)(j - i), path + i);
+		i = j;
+	}
+	return sbuf__take(&b);
+}
+
+
+/* Allocator and mapping plumbing never names a site: the analyzer's rules
+ * (label.h), so a v1 report's sites are named as the analyzer names a v2
+ * report's. Compared without a symbol version ("mmap@GLIBC_2.2.5"). */
+static int is_plumbing(const struct label_rules *rules, const char *fn, const char *module)
+{
+	struct vp_frame f = { .function = fn, .module = module };
+	size_t n = fn ? strcspn(fn, "@") : 0;
+	char *bare = fn && fn[n] ? strndup(fn, n) : NULL;
+	if (bare) /* out of memory: the name as it is */
+		f.function = bare;
+	int hit = label__is_plumbing(rules, &f);
+	free(bare);
+	return hit;
+}
+
+/* The key and label of the tracer's own mappings (trace files named by pid
+ * and time would never match across runs): one bucket per role. */
+static int internal_key(struct diag *d, char **out, char **label)
+{
+	*out = strdup("vmaprof-internal");
+	*label = strdup("vmaprof-internal");
+	if (*out && *label)
+		return 0;
+	free(*out);
+	free(*label);
+	*out = *label = NULL;
+	return diag__fail(d, "out of memory");
+}
+
+/* One frame in a site key: its raw symbol, else where it is in its module. */
+static void frame__key(struct sbuf *b, json_t *fr, const char *raw, const char *module,
+		       uint64_t ip, const struct spans *sp)
+{
+	uint64_t off;
+	if (raw && *raw)
+		sbuf__add(b, "%s", raw);
+	else if (module && json_is_integer(json_object_get(fr, "module_offset")))
+		sbuf__add(b, "%s+0x%" PRIx64, basename_of(module),
+			  (uint64_t)json_integer_value(json_object_get(fr, "module_offset")));
+	else if (module && module_offset(sp, module, ip, &off))
+		sbuf__add(b, "%s+0x%" PRIx64, basename_of(module), off);
+	else if (module)
+		sbuf__add(b, "%s@0x%" PRIx64, basename_of(module), ip);
+	else
+		sbuf__add(b, "0x%" PRIx64, ip);
+}
+
+/* The stack's part of a site key into b ("@frame<frame..."), and into lb,
+ * unless *have_label, the first frame that is not plumbing. */
+static int stack__key(struct diag *d, const struct report *r, json_t *stack, const char *at,
+		      const struct spans *sp, struct sbuf *b, struct sbuf *lb, int *have_label)
+{
+	for (size_t i = 0; i < json_array_size(stack); i++) {
+		json_t *fr = json_array_get(stack, i);
+		const char *fn, *mangled, *module;
+		uint64_t ip;
+		char sub[160];
+		int err;
+		snprintf(sub, sizeof(sub), "%s.stack[%zu]", at, i);
+		if (!json_is_object(fr))
+			return diag__fail(d, "%s: %s: expected an object", r->file, sub);
+		if ((err = get_count(d, r, fr, sub, "ip", &ip)) ||
+		    (err = get_string_or_null(d, r, fr, sub, "function", &fn)) ||
+		    (err = get_opt_string(d, r, fr, sub, "mangled", &mangled)) ||
+		    (err = get_string_or_null(d, r, fr, sub, "module", &module)))
+			return err;
+		/* the raw symbol: a v1 report's function, a v2 report's mangled */
+		const char *raw = mangled && *mangled ? mangled : fn;
+		size_t before = b->len;
+		sbuf__add(b, "%s", i ? "<" : "@");
+		frame__key(b, fr, raw, module, ip, sp);
+		if (!*have_label && !b->oom && !is_plumbing(r->plumbing, fn, module) &&
+		    !is_plumbing(r->plumbing, raw, module)) {
+			if (fn && *fn)
+				sbuf__add(lb, "%s", fn);
+			else
+				sbuf__add(lb, "%s", b->s + before + 1);
+			*have_label = 1;
+		}
+	}
+	return 0;
+}
+
+/* The site key of one VMA (see the top of this file) and its short name
+ * (*label): the report's `label`, else the first frame outside allocator
+ * plumbing, else the basename of its path, else NULL (the kind says it). */
+static int vma_key(struct diag *d, const struct report *r, json_t *vma, const char *at,
+		   const struct spans *sp, char **out, char **label)
+{
+	struct sbuf b = { 0 }, lb = { 0 };
+	const char *path, *given;
+	char *npath = NULL;
+	json_t *stack, *k;
+	int err, have_label = 0;
+	*out = *label = NULL;
+	if ((err = get_typed(d, r, vma, at, "kind", JSON_STRING, 0, &k)) ||
+	    (err = get_string_or_null(d, r, vma, at, "path", &path)) ||
+	    (err = get_typed(d, r, vma, at, "stack", JSON_ARRAY, 0, &stack)) ||
+	    (err = get_opt_string(d, r, vma, at, "label", &given)))
+		return err;
+	if (json_is_true(json_object_get(vma, "internal")))
+		return internal_key(d, out, label);
+	if (given && *given) {
+		sbuf__add(&lb, "%s", given);
+		have_label = 1;
+	}
+	if (path && !(npath = norm_path(path)))
+		return diag__fail(d, "out of memory");
+	sbuf__add(&b, "%s", json_string_value(k));
+	if (npath)
+		sbuf__add(&b, ":%s", npath);
+	if ((err = stack__key(d, r, stack, at, sp, &b, &lb, &have_label))) {
+		free(npath);
+		free(b.s);
+		free(lb.s);
+		return err;
+	}
+	if (!have_label && npath)
+		sbuf__add(&lb, "%s", basename_of(npath));
+	free(npath);
+	*out = sbuf__take(&b);
+	*label = lb.len || lb.oom ? sbuf__take(&lb) : NULL;
+	if (!*out || (lb.len && !*label)) {
+		free(*out);
+		free(*label);
+		*out = *label = NULL;
+		return diag__fail(d, "out of memory");
+	}
+	return 0;
+}
+
+/* Pass 1, one VMA: the types of its address fields, its mapping figures
+ * into the process's pm, and where it maps a file into sp. */
+static int vma__scan(struct diag *d, const struct report *r, json_t *v, const char *vat,
+		     struct metrics *pm, struct spans *sp)
+{
+	json_t *destroyed;
+	uint64_t start, end, instances;
+	const char *path;
+	int err;
+	if (!json_is_object(v))
+		return diag__fail(d, "%s: %s: expected an object", r->file, vat);
+	if ((err = require_vma(d, r, v, vat)) ||
+	    (err = get_count(d, r, v, vat, "start", &start)) ||
+	    (err = get_count(d, r, v, vat, "end", &end)) ||
+	    (err = get_string_or_null(d, r, v, vat, "path", &path)) ||
+	    (err = field(d, r, v, vat, "destroyed_ns", &destroyed)) ||
+	    (err = get_instances(d, r, v, vat, &instances)))
+		return err;
+	if (end < start)
+		return diag__fail(d, "%s: %s: end is below start", r->file, vat);
+	if (!json_is_null(destroyed) &&
+	    (!json_is_integer(destroyed) || json_integer_value(destroyed) < 0))
+		return diag__fail(d, "%s: %s.destroyed_ns: expected a non-negative integer "
+				  "or null", r->file, vat);
+	/* folded mappings never overlap in time: one is live at most */
+	if (json_is_null(destroyed))
+		pm->v[M_MAPPED_BYTES] = sat_add(pm->v[M_MAPPED_BYTES], end - start);
+	pm->span_bytes = sat_add(pm->span_bytes, sat_mul(end - start, instances));
+	pm->v[M_VMA_COUNT] = sat_add(pm->v[M_VMA_COUNT], instances);
+	if (path && json_object_get(v, "offset") && json_is_integer(json_object_get(v, "offset")) &&
+	    spans__add(sp, start, end, (uint64_t)json_integer_value(json_object_get(v, "offset")),
+		       path))
+		return diag__fail(d, "out of memory");
+	return 0;
+}
+
+/* Pass 2, one VMA (checked by pass 1): its entry, under its site key. */
+static int vma__entry(struct diag *d, struct report *r, const char *role, json_t *v,
+		      const char *vat, const struct spans *sp)
+{
+	struct metrics vm = { 0 };
+	char *key = NULL, *label = NULL, *kind;
+	uint64_t instances = 1;
+	uint64_t start = (uint64_t)json_integer_value(json_object_get(v, "start"));
+	uint64_t end = (uint64_t)json_integer_value(json_object_get(v, "end"));
+	int err;
+	if ((err = get_faults(d, r, v, vat, &vm)) ||
+	    (err = get_count_or_null(d, r, v, vat, "pages_allocated", &vm.v[M_PAGES_ALLOCATED])) ||
+	    (err = get_instances(d, r, v, vat, &instances)) ||
+	    (err = vma_key(d, r, v, vat, sp, &key, &label)))
+		return err;
+	vm.v[M_VMA_COUNT] = instances;
+	vm.span_bytes = sat_mul(end - start, instances);
+	if (json_is_null(json_object_get(v, "destroyed_ns")))
+		vm.v[M_MAPPED_BYTES] = end - start;
+	kind = strdup(json_string_value(json_object_get(v, "kind")));
+	if (!kind || report__push(r, role, key, label, kind, &vm)) {
+		free(key);
+		free(label);
+		free(kind);
+		return diag__fail(d, "out of memory");
+	}
+	return 0;
+}
+
+/* Pass 1 over process pi's VMAs (vma__scan); *n: how many it has. */
+static int proc__scan(struct diag *d, struct report *r, size_t pi, json_t *vmas, const char *at,
+		      struct metrics *pm, struct spans *sp, size_t *n)
+{
+	size_t pos = 0;
+	const char *bad;
+	json_t *v;
+	for (*n = 0; (v = vma_next(r, pi, vmas, &pos, *n, &bad)); (*n)++) {
+		char vat[96];
+		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, *n);
+		int err = vma__scan(d, r, v, vat, pm, sp);
+		json_decref(v);
+		if (err)
+			return err;
+	}
+	if (bad)
+		return diag__fail(d, "%s: %s.vmas[%zu]: %s", r->file, at, *n, bad);
+	spans__sort(sp);
+	return 0;
+}
+
+/* Pass 2 over process pi's n VMAs (vma__entry). */
+static int proc__sites(struct diag *d, struct report *r, size_t pi, json_t *vmas,
+		       const char *at, const struct spans *sp, size_t n)
+{
+	size_t pos = 0;
+	const char *bad;
+	json_t *v;
+	for (size_t i = 0; i < n && (v = vma_next(r, pi, vmas, &pos, i, &bad)); i++) {
+		char vat[96];
+		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, i);
+		int err = vma__entry(d, r, r->procs[pi].role, v, vat, sp);
+		json_decref(v);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* One entry for the process and one per VMA (merged per site later). The
+ * VMAs are read twice, one object at a time (vma_next): first the file
+ * mappings that unsymbolized frames are resolved through, then the metrics. */
+static int proc__entries(struct report *r, size_t pi, struct diag *d)
+{
+	struct dproc *p = &r->procs[pi];
+	struct metrics pm = { 0 };
+	struct spans sp = { 0 };
+	size_t n = 0;
+	json_t *vmas;
+	char at[64];
+	int err;
+	snprintf(at, sizeof(at), "processes[%zu]", pi);
+	if ((err = get_faults(d, r, p->j, at, &pm)) ||
+	    (err = get_count_or_null(d, r, p->j, at, "pages_allocated", &pm.v[M_PAGES_ALLOCATED])) ||
+	    (err = get_typed(d, r, p->j, at, "vmas", JSON_ARRAY, 0, &vmas)))
+		return err;
+	err = proc__scan(d, r, pi, vmas, at, &pm, &sp, &n);
+	if (!err)
+		err = proc__sites(d, r, pi, vmas, at, &sp, n);
+	if (!err && report__push(r, p->role, NULL, NULL, NULL, &pm))
+		err = diag__fail(d, "out of memory");
+	if (!err)
+		metrics__add(&r->total, &pm);
+	spans__free(&sp);
+	return err;
+}
+
+/* Process entries (key NULL) first within a role, then sites by key. */
+int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->role, y->role);
+	if (c)
+		return c;
+	if (!x->key || !y->key)
+		return !!x->key - !!y->key;
+	return strcmp(x->key, y->key);
+}
+
+int report__entries(struct report *r, struct diag *d)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < r->n_procs; i++) {
+		int err = proc__entries(r, i, d);
+		if (err)
+			return err;
+	}
+	if (r->n_entries)
+		qsort(r->entries, r->n_entries, sizeof(*r->entries), entry_cmp);
+	/* VMAs of one site in one role become one entry. */
+	for (size_t i = 0; i < r->n_entries; i++) {
+		if (w && r->entries[i].key && !entry_cmp(&r->entries[w - 1], &r->entries[i])) {
+			struct entry *keep = &r->entries[w - 1];
+			metrics__add(&keep->m, &r->entries[i].m);
+			if (!keep->label) { /* one site, one label; the first one named */
+				keep->label = r->entries[i].label;
+				r->entries[i].label = NULL;
+			}
+			free(r->entries[i].key);
+			free(r->entries[i].label);
+			free(r->entries[i].kind);
+			continue;
+		}
+		r->entries[w++] = r->entries[i];
+	}
+	r->n_entries = w;
+	return 0;
+}
+
+/* ---- pairing two reports ------------------------------------------------ */
+
+/* The kind, path and label (heap: kind and path alone) of a site, for
+ * loose_match: its key up to the stack, and its label. */
+static int loose_key_cmp(const struct pair *x, const struct pair *y)
+{
+	const char *kx = pair__kind(x), *ky = pair__kind(y), *lx, *ly;
+	const char *px = pair__key(x), *py = pair__key(y);
+	size_t nx = strcspn(px, "@"), ny = strcspn(py, "@");
+	int c = memcmp(px, py, nx < ny ? nx : ny);
+	if (c || nx != ny)
+		return c ? c : nx < ny ? -1 : 1;
+	lx = kx && !strcmp(kx, "heap") ? "" : pair__label(x);
+	ly = ky && !strcmp(ky, "heap") ? "" : pair__label(y);
+	if (!lx || !ly)
+		c = !!lx - !!ly;
+	else
+		c = strcmp(lx, ly);
+	return c;
+}
+
+static int loose_cmp(const void *a, const void *b, void *arg)
+{
+	const struct pair *ps = arg;
+	int c = loose_key_cmp(&ps[*(const size_t *)a], &ps[*(const size_t *)b]);
+	if (c)
+		return c;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Sites of a role that only one report has, whose stacks differ below the
+ * same short name (an inlined or unsymbolized frame further out, another
+ * caller of the same function), are matched by kind, path and short name:
+ * all such sites of BASE against all of NEW, summed, when both sides have
+ * one. The heap (brk) is grown by whichever allocation crosses its top, so
+ * its unmatched sites are matched by kind and path alone. The merged pair keeps the
+ * place (and key) of the first of them. */
+static int loose_match(struct result *res)
+{
+	size_t n = res->n_pairs, *idx = malloc((n ? n : 1) * sizeof(*idx)), w = 1;
+	if (!idx)
+		return -ENOMEM;
+	for (size_t k = 1; k < n;) {
+		size_t end = k + 1, m = 0;
+		while (end < n && pair__key(&res->pairs[end]))
+			end++;
+		for (size_t i = k; i < end; i++)
+			if (pair__key(&res->pairs[i]) && !(res->pairs[i].x && res->pairs[i].y))
+				idx[m++] = i;
+		if (m > 1)
+			qsort_r(idx, m, sizeof(*idx), loose_cmp, res->pairs);
+		for (size_t g = 0; g < m;) {
+			size_t h = g + 1, first;
+			int in_a = !!res->pairs[idx[g]].x, in_b = !!res->pairs[idx[g]].y;
+			while (h < m && !loose_key_cmp(&res->pairs[idx[g]], &res->pairs[idx[h]])) {
+				in_a |= !!res->pairs[idx[h]].x;
+				in_b |= !!res->pairs[idx[h]].y;
+				h++;
+			}
+			if (!in_a || !in_b) {
+				g = h;
+				continue;
+			}
+			first = idx[g];
+			for (size_t q = g + 1; q < h; q++)
+				first = idx[q] < first ? idx[q] : first;
+			struct pair *to = &res->pairs[first];
+			to->loose = 1;
+			for (size_t q = g; q < h; q++) {
+				struct pair *from = &res->pairs[idx[q]];
+				if (from == to)
+					continue;
+				if (!to->x)
+					to->x = from->x;
+				if (!to->y)
+					to->y = from->y;
+				metrics__add(&to->a, &from->a);
+				metrics__add(&to->b, &from->b);
+				from->dead = 1;
+			}
+			g = h;
+		}
+		k = end;
+	}
+	free(idx);
+	for (size_t k = 1; k < n; k++)
+		if (!res->pairs[k].dead)
+			res->pairs[w++] = res->pairs[k];
+	res->n_pairs = w;
+	return 0;
+}
+
+
+/* The sorted entry lists side by side (pairs[0] is the whole report). */
+int reports__pair(const struct report *a, const struct report *b, struct result *res)
+{
+	static const struct metrics zero;
+	size_t i = 0, j = 0, n = 1;
+	res->pairs = calloc(a->n_entries + b->n_entries + 1, sizeof(*res->pairs));
+	if (!res->pairs)
+		return -ENOMEM;
+	res->pairs[0] = (struct pair){ .role = "*", .a = a->total, .b = b->total };
+	while (i < a->n_entries || j < b->n_entries) {
+		const struct entry *x = i < a->n_entries ? &a->entries[i] : NULL;
+		const struct entry *y = j < b->n_entries ? &b->entries[j] : NULL;
+		int c = !x ? 1 : !y ? -1 : entry_cmp(x, y);
+		struct pair *p = &res->pairs[n++];
+		p->role = (c <= 0 ? x : y)->role;
+		p->x = c <= 0 ? x : NULL;
+		p->y = c >= 0 ? y : NULL;
+		p->a = p->x ? p->x->m : zero;
+		p->b = p->y ? p->y->m : zero;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	res->n_pairs = n;
+	return loose_match(res);
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * diff, step 4 of 4: print. The result compare.c made -> stdout as text
+ * (one line per change, at most ~100 columns), markdown (for a CI comment)
+ * or json (for scripts); the formats are described in diff.h. Output is
+ * deterministic: sorted, no colours, no times.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff_int.h"
+
+#define LINE_MAX_COLS 100
+#define ROLE_COLS 30
+#define SITE_COLS 34
+#define MD_MAX_ROWS 50
+
+/* "label (kind)", "(kind)", or for a process or the whole report what it is. */
+static void pair__site(const struct pair *p, char *buf, size_t len)
+{
+	const char *label = pair__label(p), *kind = pair__kind(p);
+	if (!pair__key(p))
+		snprintf(buf, len, "%s", p->x || p->y ? "(process)" : "(all processes)");
+	else if (label && kind && strcmp(label, kind))
+		snprintf(buf, len, "%s (%s)", label, kind);
+	else
+		snprintf(buf, len, "(%s)", label ? label : kind ? kind : "?");
+}
+
+/* "+25.0%", "-100.0%", "(new)" (from 0), "+<0.1%" */
+static void format_pct(char *buf, size_t len, uint64_t old, uint64_t new)
+{
+	if (!old) {
+		snprintf(buf, len, "(new)");
+		return;
+	}
+	double pct = change_pct(old, new);
+	if (fabs(pct) < 0.05) /* "-0.0%" would read as no change */
+		snprintf(buf, len, "%s<0.1%%", pct < 0 ? "-" : "+");
+	else
+		snprintf(buf, len, "%+.1f%%", pct);
+}
+
+/* s cut to `width` bytes with "..." where it was cut (at the end, or at the
+ * start when keep_tail), never inside a UTF-8 character. */
+static void fit(char *buf, size_t cap, const char *s, size_t width, int keep_tail)
+{
+	size_t len = strlen(s);
+	if (width < 4)
+		width = 4;
+	if (width > cap - 1)
+		width = cap - 1;
+	if (len <= width) {
+		memcpy(buf, s, len + 1);
+		return;
+	}
+	if (keep_tail) {
+		const char *t = s + len - (width - 3);
+		while (*t && ((unsigned char)*t & 0xc0) == 0x80)
+			t++;
+		snprintf(buf, cap, "...%s", t);
+	} else {
+		size_t n = width - 3;
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		snprintf(buf, cap, "%.*s...", (int)n, s);
+	}
+}
+static void verdict(const struct diff_opts *o, const struct result *res, char *buf, size_t len)
+{
+	char changes[96], bounds[64];
+	if (o->min_pages)
+		snprintf(changes, sizeof(changes), "%s%zu change%s of %" PRIu64 " pages or more",
+			 res->n_rows ? "" : "no", res->n_rows, res->n_rows == 1 ? "" : "s",
+			 o->min_pages);
+	else
+		snprintf(changes, sizeof(changes), "%s%zu change%s", res->n_rows ? "" : "no",
+			 res->n_rows, res->n_rows == 1 ? "" : "s");
+	if (!res->n_rows) /* "no0 changes" -> "no change" */
+		snprintf(changes, sizeof(changes), o->min_pages ?
+			 "no change of %" PRIu64 " pages or more" : "no change", o->min_pages);
+	if (o->n_bounds)
+		snprintf(bounds, sizeof(bounds), "%zu of %zu bound%s exceeded", res->bounds_over,
+			 o->n_bounds, o->n_bounds == 1 ? "" : "s");
+	else
+		snprintf(bounds, sizeof(bounds), "no bounds given");
+	snprintf(buf, len, "vmaprof diff: %s; %s", changes, bounds);
+}
+
+/* The roles only one report has. */
+static void for_each_lonely(const struct result *res, void (*f)(void *, const char *, int),
+			    void *arg)
+{
+	for (size_t k = 1; k < res->n_pairs; k++) {
+		const struct pair *p = &res->pairs[k];
+		if (!pair__key(p) && !(p->x && p->y))
+			f(arg, p->role, p->y != NULL);
+	}
+}
+
+static void text_lonely(void *arg, const char *role, int in_new)
+{
+	char r[LINE_MAX_COLS];
+	fit(r, sizeof(r), role, LINE_MAX_COLS - 13, 1);
+	printf("only in %s: %s\n", in_new ? "NEW" : "BASE", r);
+}
+
+/* The EXCEEDED line of a violation, and (in *most, "" if none) the site
+ * that grew the most there: "ROLE  SITE  OLD -> NEW (+DELTA)". */
+static void violation__text(const struct diff_opts *o, const struct violation *v, char *head,
+			    size_t hlen, char *most, size_t mlen)
+{
+	const struct diff_bound *bd = &o->bounds[v->bound];
+	enum metric m = bd->metric;
+	const struct pair *p = v->at;
+	char role[ROLE_COLS + 8];
+	fit(role, sizeof(role), p->role, ROLE_COLS, 1);
+	if (!p->a.v[m])
+		snprintf(head, hlen, "EXCEEDED %s from 0 > %g%% at %s (old 0, new %" PRIu64
+			 "; base is 0, so any increase exceeds)", metric_name(m), bd->pct, role,
+			 p->b.v[m]);
+	else
+		snprintf(head, hlen, "EXCEEDED %s %+.1f%% > %g%% at %s (old %" PRIu64 ", new %" PRIu64
+			 ")", metric_name(m), change_pct(p->a.v[m], p->b.v[m]), bd->pct, role,
+			 p->a.v[m], p->b.v[m]);
+	*most = 0;
+	if (v->most) {
+		const struct pair *g = v->most;
+		char site[SITE_COLS * 4], s[SITE_COLS + 8];
+		pair__site(g, site, sizeof(site));
+		fit(s, sizeof(s), site, SITE_COLS, 0);
+		fit(role, sizeof(role), g->role, ROLE_COLS, 1);
+		snprintf(most, mlen, "%s  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRIu64 ")", role, s,
+			 g->a.v[m], g->b.v[m], g->b.v[m] - g->a.v[m]);
+	}
+}
+
+static void print_text(const struct diff_opts *o, const struct result *res)
+{
+	size_t wr = 1, ws = 1, wm = 1;
+	char line[512];
+	for (size_t i = 0; i < res->n_rows; i++) {
+		char site[SITE_COLS * 4];
+		size_t l = strlen(res->rows[i].p->role);
+		wr = l > wr ? l : wr;
+		pair__site(res->rows[i].p, site, sizeof(site));
+		l = strlen(site);
+		ws = l > ws ? l : ws;
+		l = strlen(metric_name(res->rows[i].metric));
+		wm = l > wm ? l : wm;
+	}
+	wr = wr < ROLE_COLS ? wr : ROLE_COLS;
+	ws = ws < SITE_COLS ? ws : SITE_COLS;
+	if (res->unmeasured)
+		printf("note: %s has no fault figures (recorded without the kernel collector); "
+		       "comparing mappings only\n", res->unmeasured_file);
+	for_each_lonely(res, text_lonely, NULL);
+	for (size_t i = 0; i < res->n_rows; i++) {
+		const struct row *r = &res->rows[i];
+		const struct pair *p = r->p;
+		char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], tail[128], pct[32];
+		format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
+		snprintf(tail, sizeof(tail), "%-*s  %" PRIu64 " -> %" PRIu64 "  %s", (int)wm,
+			 metric_name(r->metric), p->a.v[r->metric], p->b.v[r->metric], pct);
+		pair__site(p, site, sizeof(site));
+		/* a line that would pass the limit gives up site, then role, columns */
+		size_t room = LINE_MAX_COLS > strlen(tail) + 4 ? LINE_MAX_COLS - strlen(tail) - 4 : 0;
+		size_t sw = ws, rw = wr;
+		if (sw + rw > room) {
+			sw = room > rw + 12 ? room - rw : 12;
+			rw = room > sw + 12 ? room - sw : 12;
+		}
+		fit(role, sizeof(role), p->role, rw, 1);
+		fit(s, sizeof(s), site, sw, 0);
+		printf("%-*s  %-*s  %s\n", (int)rw, role, (int)sw, s, tail);
+	}
+	for (size_t i = 0; i < res->n_over; i++) {
+		char most[256];
+		violation__text(o, &res->over[i], line, sizeof(line), most, sizeof(most));
+		printf("%s\n", line);
+		if (*most)
+			printf("  most growth: %s\n", most);
+	}
+	verdict(o, res, line, sizeof(line));
+	printf("%s\n", line);
+}
+
+/* A markdown table cell: in a code span, '|' escaped (GFM splits cells
+ * on it even there) and no backticks. */
+static void md_cell(const char *s)
+{
+	putchar('`');
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else if (*s == '`')
+			putchar('\'');
+		else if ((unsigned char)*s >= 0x20)
+			putchar(*s);
+	}
+	putchar('`');
+}
+
+static void md_lonely(void *arg, const char *role, int in_new)
+{
+	printf("- only in %s: ", in_new ? "NEW" : "BASE");
+	md_cell(role);
+	putchar('\n');
+}
+
+static void print_markdown(const struct diff_opts *o, const struct result *res)
+{
+	char line[512];
+	verdict(o, res, line, sizeof(line));
+	printf("**%s**\n", line);
+	if (res->unmeasured)
+		printf("\nnote: %s has no fault figures (recorded without the kernel collector); "
+		       "comparing mappings only\n", res->unmeasured_file);
+	if (res->n_rows) {
+		printf("\n| role | site | metric | old | new | change |\n"
+		       "|:--|:--|:--|--:|--:|--:|\n");
+		for (size_t i = 0; i < res->n_rows && i < MD_MAX_ROWS; i++) {
+			const struct row *r = &res->rows[i];
+			const struct pair *p = r->p;
+			char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], pct[32];
+			pair__site(p, site, sizeof(site));
+			fit(s, sizeof(s), site, SITE_COLS + 6, 0);
+			fit(role, sizeof(role), p->role, ROLE_COLS, 1);
+			format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
+			fputs("| ", stdout);
+			md_cell(role);
+			fputs(" | ", stdout);
+			md_cell(s);
+			printf(" | %s | %" PRIu64 " | %" PRIu64 " | %s |\n", metric_name(r->metric),
+			       p->a.v[r->metric], p->b.v[r->metric], pct);
+		}
+		if (res->n_rows > MD_MAX_ROWS)
+			printf("\n%zu more changes: see `vmaprof diff --format text`\n",
+			       res->n_rows - MD_MAX_ROWS);
+	}
+	putchar('\n');
+	for_each_lonely(res, md_lonely, NULL);
+	for (size_t i = 0; i < res->n_over; i++) {
+		char most[256];
+		violation__text(o, &res->over[i], line, sizeof(line), most, sizeof(most));
+		fputs("- ", stdout);
+		md_cell(line);
+		if (*most) {
+			fputs(", most growth: ", stdout);
+			md_cell(most);
+		}
+		putchar('\n');
+	}
+}
+
+static json_t *json_count(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* x rounded to 0.1 (no libm here) */
+static double round1(double x)
+{
+	if (fabs(x) >= 1e15)
+		return x;
+	return (double)(long long)(x * 10 + (x < 0 ? -0.5 : 0.5)) / 10;
+}
+
+/* role, label, kind, key, (metric,) old, new, change_pct of one scope */
+static json_t *json_scope(const struct pair *p, int m, int with_metric)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "role", json_string(p->role));
+	json_object_set_new(o, "label", json_str_or_null(pair__key(p) ? pair__label(p) : NULL));
+	json_object_set_new(o, "kind", json_str_or_null(pair__kind(p)));
+	json_object_set_new(o, "key", json_str_or_null(pair__key(p)));
+	if (with_metric)
+		json_object_set_new(o, "metric", json_string(metric_name(m)));
+	json_object_set_new(o, "old", json_count(p->a.v[m]));
+	json_object_set_new(o, "new", json_count(p->b.v[m]));
+	json_object_set_new(o, "change_pct", p->a.v[m] ?
+			    json_real(round1(change_pct(p->a.v[m], p->b.v[m]))) :
+			    json_null());
+	return o;
+}
+
+static void json_lonely(void *arg, const char *role, int in_new)
+{
+	json_t **arrs = arg;
+	json_array_append_new(arrs[in_new], json_string(role));
+}
+
+static int print_json(const struct diff_opts *o, const struct result *res)
+{
+	char line[512];
+	json_t *doc = json_object(), *bounds = json_array(), *changes = json_array();
+	json_t *only[2] = { json_array(), json_array() };
+	verdict(o, res, line, sizeof(line));
+	json_object_set_new(doc, "verdict", json_string(res->n_over ? "exceeded" : "ok"));
+	json_object_set_new(doc, "summary", json_string(line));
+	json_object_set_new(doc, "min_pages", json_count(o->min_pages));
+	snprintf(line, sizeof(line), "%s has no fault figures (recorded without the kernel "
+		 "collector); comparing mappings only", res->unmeasured_file ? res->unmeasured_file : "");
+	json_object_set_new(doc, "note", res->unmeasured ? json_string(line) : json_null());
+	for (size_t bd = 0; bd < o->n_bounds; bd++) {
+		json_t *b = json_object(), *ex = json_array();
+		json_object_set_new(b, "metric", json_string(metric_name(o->bounds[bd].metric)));
+		json_object_set_new(b, "max_increase_pct", json_real(o->bounds[bd].pct));
+		for (size_t i = 0; i < res->n_over; i++) {
+			const struct violation *v = &res->over[i];
+			if (v->bound != bd)
+				continue;
+			json_t *e = json_scope(v->at, o->bounds[bd].metric, 0);
+			json_object_del(e, "label");
+			json_object_del(e, "kind");
+			json_object_del(e, "key");
+			json_object_set_new(e, "most_grown", v->most ?
+					    json_scope(v->most, o->bounds[bd].metric, 0) : json_null());
+			json_array_append_new(ex, e);
+		}
+		json_object_set_new(b, "exceeded", ex);
+		json_array_append_new(bounds, b);
+	}
+	for (size_t i = 0; i < res->n_rows; i++)
+		json_array_append_new(changes, json_scope(res->rows[i].p, res->rows[i].metric, 1));
+	for_each_lonely(res, json_lonely, only);
+	json_object_set_new(doc, "bounds", bounds);
+	json_object_set_new(doc, "changes", changes);
+	json_object_set_new(doc, "only_in_base", only[0]);
+	json_object_set_new(doc, "only_in_new", only[1]);
+	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
+int result__print(const struct diff_opts *o, const struct result *res)
+{
+	if (o->format == DIFF_JSON)
+		return print_json(o, res);
+	if (o->format == DIFF_MARKDOWN)
+		print_markdown(o, res);
+	else
+		print_text(o, res);
+	return 0;
+}
