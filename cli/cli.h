@@ -12,7 +12,7 @@ int cmd_diff(int argc, char **argv);
 /* Each subcommand's usage; `vmaprof --help` prints them all. */
 extern const char vp_record_usage[];
 extern const char vp_report_usage[];
-/* diff's names its metrics, so it is written out (cmd_diff.c). */
+/* diff's usage lists its metrics by name, so it is printed (cmd_diff.c). */
 void vp_diff_usage(FILE *f);
 
 /* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
