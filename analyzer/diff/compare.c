@@ -112,14 +112,10 @@ static const struct pair *most_grown(const struct result *res, size_t from, size
 static int violation__add(struct result *res, size_t *cap, size_t bound, const struct pair *at,
 			  const struct pair *most)
 {
-	if (res->n_over == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		struct violation *v = realloc(res->over, c * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		res->over = v;
-		*cap = c;
-	}
+	struct violation *v = grow(res->over, res->n_over, cap, sizeof(*v), 16);
+	if (!v)
+		return -ENOMEM;
+	res->over = v;
 	res->over[res->n_over++] = (struct violation){ bound, at, most };
 	return 0;
 }
@@ -136,14 +132,10 @@ static int result__rows(const struct diff_opts *o, struct result *res)
 		for (int m = 0; m < M_NR; m++) {
 			if (p->a.v[m] == p->b.v[m] || is_noise(o, res->page_size, m, &p->a, &p->b))
 				continue;
-			if (res->n_rows == cap_rows) {
-				size_t c = cap_rows ? cap_rows * 2 : 64;
-				struct row *r = realloc(res->rows, c * sizeof(*r));
-				if (!r)
-					return -ENOMEM;
-				res->rows = r;
-				cap_rows = c;
-			}
+			struct row *r = grow(res->rows, res->n_rows, &cap_rows, sizeof(*r), 64);
+			if (!r)
+				return -ENOMEM;
+			res->rows = r;
 			res->rows[res->n_rows++] = (struct row){ p, m };
 		}
 	}

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "diff.h"
 #include "fclass.h"
@@ -53,6 +54,20 @@ static inline uint64_t sat_mul(uint64_t a, uint64_t b)
 }
 
 void metrics__add(struct metrics *to, const struct metrics *m);
+
+/* Room for one more element after the n (of `size` bytes) at p, which has
+ * room for *cap: p itself, or p moved with *cap doubled (from `first`).
+ * NULL when out of memory, p and *cap unchanged. */
+static inline void *grow(void *p, size_t n, size_t *cap, size_t size, size_t first)
+{
+	if (n < *cap)
+		return p;
+	size_t c = *cap ? *cap * 2 : first;
+	void *x = realloc(p, c * size);
+	if (x)
+		*cap = c;
+	return x;
+}
 
 /* One scope of one report: a process role (key NULL) or a call site in it. */
 struct entry {

@@ -371,14 +371,10 @@ struct skel {
 /* Note where a process's vmas array stands (len 0: it has none). */
 static int skel_note(struct skel *s, size_t off, size_t len)
 {
-	if (s->nvt == s->capvt) {
-		size_t c = s->capvt ? s->capvt * 2 : 64;
-		struct span_text *x = realloc(s->vt, c * sizeof(*x));
-		if (!x)
-			return -1;
-		s->vt = x;
-		s->capvt = c;
-	}
+	struct span_text *x = grow(s->vt, s->nvt, &s->capvt, sizeof(*x), 64);
+	if (!x)
+		return -1;
+	s->vt = x;
 	s->vt[s->nvt++] = (struct span_text){ off, len };
 	return 0;
 }

@@ -91,33 +91,48 @@ static const char *basename_of(const char *path)
 
 /* ---- roles -------------------------------------------------------------- */
 
+/* -1, 0 or 1: x before, as, or after y. */
+static int cmp_i64(int64_t x, int64_t y)
+{
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(uint64_t x, uint64_t y)
+{
+	return x < y ? -1 : x > y;
+}
+
+/* The last word of an order of process indexes: the index itself. */
+static int by_index(const void *a, const void *b)
+{
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
 static int by_pid_start(const void *a, const void *b, void *arg)
 {
 	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->start_ns != y->start_ns)
-		return x->start_ns < y->start_ns ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	int c = cmp_i64(x->pid, y->pid);
+	if (!c)
+		c = cmp_u64(x->start_ns, y->start_ns);
+	return c ? c : by_index(a, b);
 }
 
 /* Siblings in fork order; pid and index only break exact ties. */
 static int by_parent_fork(const void *a, const void *b, void *arg)
 {
 	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
-	if (x->parent != y->parent)
-		return x->parent < y->parent ? -1 : 1;
-	if (x->has_ff != y->has_ff)
-		return x->has_ff < y->has_ff ? -1 : 1;
 	uint64_t tx = x->has_ff ? x->ff_time : x->start_ns;
 	uint64_t ty = y->has_ff ? y->ff_time : y->start_ns;
-	if (tx != ty)
-		return tx < ty ? -1 : 1;
-	if (x->start_ns != y->start_ns)
-		return x->start_ns < y->start_ns ? -1 : 1;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	int c = cmp_i64(x->parent, y->parent);
+	if (!c)
+		c = cmp_i64(x->has_ff, y->has_ff);
+	if (!c)
+		c = cmp_u64(tx, ty);
+	if (!c)
+		c = cmp_u64(x->start_ns, y->start_ns);
+	if (!c)
+		c = cmp_i64(x->pid, y->pid);
+	return c ? c : by_index(a, b);
 }
 
 /* The parent is the process with that pid that started last before the fork
@@ -266,15 +281,10 @@ static int module_offset(const struct spans *sp, const char *module, uint64_t ip
 static int spans__add(struct spans *sp, uint64_t start, uint64_t end, uint64_t offset,
 		      const char *path)
 {
-	if (sp->n == sp->cap) {
-		size_t c = sp->cap ? sp->cap * 2 : 64;
-		struct span *x = realloc(sp->s, c * sizeof(*x));
-		if (!x)
-			return -ENOMEM;
+	struct span *x = grow(sp->s, sp->n, &sp->cap, sizeof(*x), 64);
+	char *own = x ? strdup(path) : NULL;
+	if (x)
 		sp->s = x;
-		sp->cap = c;
-	}
-	char *own = strdup(path);
 	if (!own)
 		return -ENOMEM;
 	sp->s[sp->n++] = (struct span){ start, end, offset, 0, own };
@@ -298,18 +308,13 @@ static void spans__free(struct spans *sp)
 	free(sp->s);
 }
 
-
 static int report__push(struct report *r, const char *role, char *key, char *label, char *kind,
 			const struct metrics *m)
 {
-	if (r->n_entries == r->cap_entries) {
-		size_t cap = r->cap_entries ? r->cap_entries * 2 : 256;
-		struct entry *e = realloc(r->entries, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		r->entries = e;
-		r->cap_entries = cap;
-	}
+	struct entry *e = grow(r->entries, r->n_entries, &r->cap_entries, sizeof(*e), 256);
+	if (!e)
+		return -ENOMEM;
+	r->entries = e;
 	r->entries[r->n_entries++] =
 		(struct entry){ .role = role, .key = key, .label = label, .kind = kind, .m = *m };
 	return 0;
@@ -717,9 +722,7 @@ static int loose_cmp(const void *a, const void *b, void *arg)
 {
 	const struct pair *ps = arg;
 	int c = loose_key_cmp(&ps[*(const size_t *)a], &ps[*(const size_t *)b]);
-	if (c)
-		return c;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return c ? c : by_index(a, b);
 }
 
 /* Sites of a role that only one report has, whose stacks differ below the
