@@ -102,7 +102,7 @@ static int cmp_u64(uint64_t x, uint64_t y)
 	return x < y ? -1 : x > y;
 }
 
-/* The last word of an order of process indexes: the index itself. */
+/* The last word of an order of indexes (of processes, of pairs): the index. */
 static int by_index(const void *a, const void *b)
 {
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
