@@ -102,7 +102,6 @@ static int parse_count(const char *s, uint64_t *out)
 	return errno ? -EINVAL : 0;
 }
 
-
 static int parse_format(const char *s, enum diff_format *out, char *why)
 {
 	if (!strcmp(s, "text"))
