@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmaprof report and the summary `record` prints. */
+/* vmaprof report / diff and the summary `record` prints. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +16,7 @@
 #include "analyze.h"
 #include "cli.h"
 #include "outfile.h"
+#include "diff.h"
 #include "dump.h"
 #include "export.h"
 #include "label.h"
