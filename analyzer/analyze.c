@@ -6,7 +6,7 @@
  *     of one call paired: dedup), stacks and maps go to their tables.
  *  2. replay: the events in time order, one handler per kind, build each
  *     process's VMA timeline (model.c) and its identity (procinfo.c).
- *  3. attribute: the kernel collector's files are read again; each fault
+ *  3. attribute_all: the kernel collector's files are read again; each fault
  *     and syscall-made fault is charged to the entry live at its address
  *     and time (the index is built first).
  *  4. apply_session: what only the recorder knew (root's status and argv,
@@ -995,7 +995,7 @@ static void replay(struct analysis *a, struct run *run)
 	}
 }
 
-/* ---- 3. attribute: faults to the entries live where and when they happened ---- */
+/* ---- 3. attribute_all: faults to the entries live where and when they happened ---- */
 
 /* Whether a file mapping's path names shared memory (tmpfs/shmem or
  * hugetlbfs, which the kernel side no longer looks up): memfd, POSIX shm,
@@ -1143,7 +1143,7 @@ static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
-static void attribute_fault(struct analysis *a, const struct vp_fault *f)
+static void attribute(struct analysis *a, const struct vp_fault *f)
 {
 	struct proc *p = model__proc(a, f->h.pid);
 	uint64_t t = f->h.time_ns;
@@ -1232,7 +1232,7 @@ static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
 	}
 }
 
-static void attribute(struct analysis *a)
+static void attribute_all(struct analysis *a)
 {
 	for (uint32_t i = 0; i < a->nprocs; i++)
 		model__index(a->procs[i]);
@@ -1248,7 +1248,7 @@ static void attribute(struct analysis *a)
 		const struct vp_rec *h;
 		while (reader__next(r, &h) > 0) {
 			if (h->type == VP_REC_FAULT)
-				attribute_fault(a, (const void *)h);
+				attribute(a, (const void *)h);
 			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
 				attribute_sys(a, (const void *)h);
 		}
@@ -1419,7 +1419,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 	replay(a, run);
 	a->pass = NULL;
 	run_free(run);
-	attribute(a);
+	attribute_all(a);
 	apply_session(a);
 	model__sort_procs(a);
 	model__oom_arm(outer);

@@ -3,14 +3,16 @@
  * analyze: turn a trace directory into the per-process, per-VMA picture of
  * report.json (docs/report.md, schema_version 2).
  *
- * Four passes (analyze.c, in its order, each a function): 1. collect reads
- * every record except faults -- the shim's calls, the kernel's
- * address-space syscalls, maps snapshots, fork/exec/exit -- into
- * time-ordered events; 2. replay hands each event to its handler, building
- * a timeline of VMA entries per process (model.c: each entry an address
- * range with a lifetime) and who each process is (procinfo.c); 3. attribute
- * streams the faults in file order and charges each to the entry live at
- * its address and time; 4. apply_session adds what only the recorder knew.
+ * Four passes (analyze.c, in its order, each a function):
+ *  1. collect reads every record except faults -- the shim's calls, the
+ *     kernel's address-space syscalls, maps snapshots, fork/exec/exit --
+ *     into time-ordered events;
+ *  2. replay hands each event to its handler, building a timeline of VMA
+ *     entries per process (model.c: each entry an address range with a
+ *     lifetime) and who each process is (procinfo.c);
+ *  3. attribute_all streams the faults in file order and charges each to
+ *     the entry live at its address and time;
+ *  4. apply_session adds what only the recorder knew.
  * Memory is bounded by mappings, stacks and fault sites, never by the
  * number of faults.
  *
