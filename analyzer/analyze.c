@@ -103,6 +103,9 @@ struct sigwaits {
 	uint32_t n, cap;
 };
 
+/* What passes 1 and 2 share, freed once the replay is done: the
+ * directory's files, the events, the shim's own ranges, the entries
+ * waiting for their signal stack. */
 struct run {
 	struct tracedir td;
 	struct evs ev;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shape both outputs show (docs/report.md, "Call sites" and "Folded
+ * The shape every output shows (docs/report.md, "Call sites" and "Folded
  * mappings"), computed once after the analysis:
  *
  * - Call sites: each entry of a process belongs to the site that created

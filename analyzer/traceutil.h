@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers every reader of a preload trace needs: the stack records of
- * one file by id, and maps snapshots reassembled from their chunks.
+ * Small helpers the analyzer shares: its one hash table (u64map, with
+ * chains for keys larger than 64 bits), the stack records of one file by
+ * id, maps snapshots reassembled from their chunks and their lines parsed,
+ * UTF-8 and JSON strings of damaged bytes, and opening a recording's files.
  * Pointers handed out point into the (mapped) trace file or into the
  * accumulator, as documented per function.
  */
