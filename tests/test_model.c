@@ -394,10 +394,9 @@ int main(void)
 	test_mprotect_faults();
 	test_mremap_grow_shrink();
 	test_mremap_move();
-	if (failures) {
+	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok model\n");
-	return 0;
+	else
+		printf("ok model\n");
+	return failures != 0;
 }
