@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pass 1 (timeline) and pass 2 (fault attribution); see analyze.h.
+ * analysis__run (analyze.h) in four passes, in this file's order:
+ *  1. collect: every trace file is read once; records that change the
+ *     timeline become events (time-ordered, the shim's and the kernel's copy
+ *     of one call paired: dedup), stacks and maps go to their tables.
+ *  2. replay: the events in time order, one handler per kind, build each
+ *     process's VMA timeline (model.c) and its identity (procinfo.c).
+ *  3. attribute_all: the kernel collector's files are read again; each fault
+ *     and syscall-made fault is charged to the entry live at its address
+ *     and time (the index is built first).
+ *  4. apply_session: what only the recorder knew (root's status and argv,
+ *     its counts before tracing, each process's shim status); session.json
+ *     itself is read before pass 1 (load_session).
  *
  * Times: an acquisition (mmap, mremap, brk growth) takes effect at the end
  * of its call (t_end), a release (munmap, mprotect) at its start (time_ns):
@@ -57,7 +68,7 @@ static int iset_has(const struct iset *s, uint64_t key)
 	return u64map__get(&s->m, key) != NULL;
 }
 
-/* ---- pass 1: events ---- */
+/* ---- the run's working state (analysis.pass while analysis__run runs) ---- */
 
 enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT, EV_TNAME,
 	   EV_SIGSTACK };
@@ -79,6 +90,45 @@ struct evs {
 	struct ev *e;
 	uint32_t n, cap;
 };
+
+/* Entries waiting for their signal stack (2. replay: sig_note). */
+struct sigwait {
+	uint32_t vma;
+	uint64_t ret;
+};
+
+struct sigwaits {
+	struct u64map by_thread; /* pid << 32 | tid -> index + 1 in w */
+	struct sigwait *w;
+	uint32_t n, cap;
+};
+
+/* What passes 1 and 2 share, freed once the replay is done: the
+ * directory's files, the events, the shim's own ranges, the entries
+ * waiting for their signal stack. */
+struct run {
+	struct tracedir td;
+	struct evs ev;
+	struct iset internal;
+	struct sigwaits sigw;
+};
+
+static void run_free(void *x)
+{
+	struct run *r = x;
+	if (!r)
+		return;
+	tracedir__free(&r->td);
+	for (uint32_t i = 0; i < r->ev.n; i++)
+		free(r->ev.e[i].text);
+	free(r->ev.e);
+	u64map__free(&r->internal.m);
+	u64map__free(&r->sigw.by_thread);
+	free(r->sigw.w);
+	free(r);
+}
+
+/* ---- 1. collect: the trace files' records to time-ordered events ---- */
 
 static void ev_add(struct evs *v, uint64_t t, const struct vp_rec *r, uint32_t file, int kind)
 {
@@ -203,88 +253,209 @@ static void dedup(struct evs *v)
 	free(dk);
 }
 
-/* ---- the live set and entries ---- */
-
-/* Fill the gaps of the live set with the lines of a maps snapshot. */
-static void fill_from_maps(struct analysis *a, struct proc *p, const char *text, size_t len,
-			   uint64_t valid_from, int origin, const struct iset *internal)
+/* A pid `nr` of a file's records at t as a key: a shim numbers pids in its
+ * own PID namespace `fns` (pidns.c); the collector's (fns 0) are keys
+ * already. */
+static uint32_t file_key(const struct analysis *a, uint32_t fns, uint32_t nr, uint64_t t)
 {
-	const char *s = text, *end = text + len;
-	size_t dl = strlen(a->dir);
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		if (!nl)
-			nl = end;
-		struct vp_maps_line ml;
-		int ok = vp_maps_line_parse(s, nl, &ml);
-		s = nl + 1;
-		if (!ok || ml.end > USER_END)
-			continue; /* [vsyscall] lives in kernel space: not a user VMA */
-		uint64_t lo = ml.start, hi = ml.end, off = ml.pgoff;
-		char path[VP_MAPS_LINE_MAX + 1];
-		memcpy(path, ml.path, ml.path_len);
-		path[ml.path_len] = 0;
-		/* only where the timeline has nothing; but a file mapping the
-		 * kernel side saw (no path in a syscall record) learns its path */
-		uint32_t i = model__live_lb(p, lo);
-		if (i < p->nlive && p->v[p->live[i]].start < hi) {
-			for (; i < p->nlive && p->v[p->live[i]].start < hi; i++) {
-				/* and so do the pieces it was split from */
-				for (uint32_t id = p->live[i] + 1; id; id = p->v[id - 1].piece_of) {
-					struct vma *x = &p->v[id - 1];
-					if (x->path || x->anonymous || path[0] != '/')
-						break;
-					x->path = model__intern(a, path, strlen(path));
-				}
-			}
-			continue;
-		}
-		struct vma e = { 0 };
-		e.start = lo;
-		e.end = hi;
-		e.offset = off;
-		e.prot = (uint8_t)((ml.read ? PROT_READ : 0) | (ml.write ? PROT_WRITE : 0) |
-				   (ml.exec ? PROT_EXEC : 0));
-		e.shared = ml.shared;
-		e.stack_file = -1;
-		e.created_ns = valid_from;
-		e.origin = (uint8_t)origin;
-		int special = path[0] == '[';
-		e.anonymous = !path[0] || special;
-		if (path[0] && !special)
-			e.path = model__intern(a, path, strlen(path));
-		if (!strcmp(path, "[heap]"))
-			e.kind = VK_HEAP;
-		else if (!strncmp(path, "[stack", 6))
-			e.kind = VK_STACK;
-		else if (!strcmp(path, "[vdso]") || !strncmp(path, "[vvar", 5) ||
-			 !strcmp(path, "[vsyscall]"))
-			e.kind = VK_VDSO;
-		else if (special)
-			e.kind = VK_OTHER;
-		else if (!path[0])
-			e.kind = e.shared ? VK_SHM : VK_ANON;
-		else if (e.shared && !strncmp(path, "/dev/zero", 9))
-			e.kind = VK_SHM;
-		else if (e.prot & PROT_EXEC)
-			e.kind = VK_CODE;
-		else if ((e.prot & PROT_WRITE) && !e.shared)
-			e.kind = VK_DATA;
-		else
-			e.kind = VK_FILE;
-		if (e.shared && !path[0])
-			e.anonymous = 1;
-		e.internal = iset_has(internal, ikey(p->pid, lo)) ||
-			     (path[0] && !strncmp(path, a->dir, dl) && !strncmp(path + dl, "/preload.", 9));
-		if (e.internal)
-			e.kind = VK_OTHER;
-		e.valid_from = valid_from;
-		e.destroyed_ns = T_NEVER;
-		model__live_insert(p, model__new_vma(p, &e));
-		if (e.kind == VK_HEAP && !p->brk_cur)
-			p->brk_cur = hi;
+	return fns ? pidns__key(a, fns, nr, t) : nr;
+}
+
+/* Open the file a->files[a->nfiles] is to be; one that cannot be read is
+ * counted as lost (at least one record) and left out: -1. */
+static int open_file(struct analysis *a, struct tfile *f, const struct tracedir_file *tf)
+{
+	char path[4500], w[512];
+	snprintf(path, sizeof(path), "%s/%s", a->dir, tf->name);
+	snprintf(f->name, sizeof(f->name), "%s", tf->name);
+	if (!reader__open(path, &f->r, w, sizeof(w)))
+		return 0;
+	fprintf(stderr, "vmaprof: %s (skipped)\n", w);
+	a->unreadable++;
+	if (tf->is_bpf)
+		a->bpf_damaged++;
+	else
+		a->preload_damaged++;
+	return -1;
+}
+
+/* Who wrote f, from its header; returns the PID namespace its records'
+ * pids are numbered in (0: they are keys). */
+static uint32_t file_identity(struct analysis *a, struct tfile *f, const struct tracedir_file *tf)
+{
+	const struct vp_file_header *fh = reader__header(f->r);
+	uint32_t fns = f->is_bpf ? 0 : fh->pid_ns;
+	f->own_pid = f->is_bpf ? 0 : fh->pid;
+	f->pid_ns = fns;
+	f->pid = f->is_bpf ? 0 : fh->pid ? file_key(a, fns, fh->pid, fh->start_ns)
+			 : pidns__rec(a, tf->pid, fh->start_ns);
+	return fns;
+}
+
+/* A maps snapshot completed by chunk h: to the symbolizer and, as an
+ * event, to the replay (which keeps its own copy of the text). */
+static void collect_maps(struct analysis *a, struct evs *ev, uint32_t fi, const struct vp_rec *h,
+			 struct maps_acc *acc)
+{
+	const char *text;
+	size_t len;
+	if (maps_acc__feed(acc, (const void *)h, &text, &len) <= 0)
+		return;
+	symbolizer__add_maps(a->sym, fi, text, len);
+	ev_add(ev, h->time_ns, h, fi, EV_MAPS);
+	struct ev *e = &ev->e[ev->n - 1];
+	e->text = model__realloc(NULL, len + 1);
+	memcpy(e->text, text, len + 1);
+	e->tlen = len;
+	e->why = (uint8_t)((const struct vp_maps *)h)->why;
+}
+
+/* A child forked under a seccomp filter (the shim's VP_FORK_SECCOMP). */
+static void note_seccomp_fork(struct analysis *a, uint32_t child)
+{
+	a->sc_fork_pids = model__grow(a->sc_fork_pids, &a->capsc_fork, a->nsc_fork + 1,
+				      sizeof(*a->sc_fork_pids));
+	a->sc_fork_pids[a->nsc_fork++] = child;
+}
+
+/* VP_REC_EXEC is an attempt (the kernel's exec record or the new image's
+ * own stream says whether it succeeded): one under a seccomp filter
+ * (VP_EXEC_SECCOMP) marks its process; a failed one takes back the
+ * process's last mark, its image goes on. */
+static void note_seccomp_exec(struct analysis *a, const struct vp_exec *x, uint32_t pid)
+{
+	if ((x->h.flags & VP_EXEC_SECCOMP) && !x->err) {
+		a->sc_exec_pids = model__grow(a->sc_exec_pids, &a->capsc_exec, a->nsc_exec + 1,
+					      sizeof(*a->sc_exec_pids));
+		a->sc_exec_pids[a->nsc_exec++] = pid;
+	} else if (x->err && a->nsc_exec && a->sc_exec_pids[a->nsc_exec - 1] == pid) {
+		a->nsc_exec--;
 	}
 }
+
+/* The shim's own memory: a range it mapped (the replay marks the entry
+ * internal) and the trace pages it populated. */
+static void note_internal(struct analysis *a, struct run *run, const struct vp_internal *in,
+			  uint32_t pid)
+{
+	if (in->h.flags & VP_INT_UNMAPPED)
+		return;
+	iset_add(&run->internal, ikey(pid, in->start));
+	if (!in->populated)
+		return;
+	a->pref = model__grow(a->pref, &a->cappref, a->npref + 1, sizeof(*a->pref));
+	a->pref[a->npref].pid = pid;
+	a->pref[a->npref++].pages = in->populated;
+}
+
+/* One record of file fi: an event, or straight into its table. */
+static void collect_record(struct analysis *a, struct run *run, uint32_t fi, uint32_t fns,
+			   const struct vp_rec *h, struct maps_acc *acc)
+{
+	struct tfile *f = &a->files[fi];
+	struct evs *ev = &run->ev;
+	switch (h->type) {
+	case VP_REC_PROC: ev_add(ev, h->time_ns, h, fi, EV_PROC); break;
+	case VP_REC_STACK:
+		if (stack_map__put(&f->stacks, (const void *)h) == -ENOMEM)
+			model__oom();
+		break;
+	case VP_REC_MAPS: collect_maps(a, ev, fi, h, acc); break;
+	case VP_REC_MEM: ev_add(ev, mem_time((const void *)h), h, fi, EV_MEM); break;
+	case VP_REC_FORK:
+		ev_add(ev, h->time_ns, h, fi, EV_FORK);
+		if ((h->flags & VP_FORK_SECCOMP) && ((const struct vp_fork *)h)->child)
+			note_seccomp_fork(a, file_key(a, fns, ((const struct vp_fork *)h)->child,
+						      h->time_ns));
+		break;
+	case VP_REC_EXEC:
+		note_seccomp_exec(a, (const void *)h, file_key(a, fns, h->pid, h->time_ns));
+		break;
+	case VP_REC_EXIT: ev_add(ev, h->time_ns, h, fi, EV_EXIT); break;
+	case VP_REC_SIGSTACK: ev_add(ev, h->time_ns, h, fi, EV_SIGSTACK); break;
+	case VP_REC_INTERNAL:
+		note_internal(a, run, (const void *)h, file_key(a, fns, h->pid, h->time_ns));
+		break;
+	case VP_REC_TASK_FORK: ev_add(ev, h->time_ns, h, fi, EV_TFORK); break;
+	case VP_REC_TASK_EXEC: ev_add(ev, h->time_ns, h, fi, EV_TEXEC); break;
+	case VP_REC_TASK_EXIT: ev_add(ev, h->time_ns, h, fi, EV_TEXIT); break;
+	case VP_REC_TASK_NAME: ev_add(ev, h->time_ns, h, fi, EV_TNAME); break;
+	case VP_REC_BPF_LOST: break; /* the header's lost counter covers it */
+	case VP_REC_TASK_NS:
+		if (!a->ns_scanned) /* else pidns__prepare read them */
+			pidns__add(a, (const void *)h);
+		break;
+	default: break;
+	}
+}
+
+/* The pids an event of record h names, as keys. */
+static void key_event(const struct analysis *a, struct ev *e, const struct vp_rec *h, uint32_t fns)
+{
+	e->pid = file_key(a, fns, h->pid, h->time_ns);
+	e->tid = file_key(a, fns, h->tid, h->time_ns);
+	if (h->type == VP_REC_FORK)
+		e->aux = file_key(a, fns, ((const struct vp_fork *)h)->child, h->time_ns);
+	else if (h->type == VP_REC_PROC)
+		e->aux = file_key(a, fns, ((const struct vp_proc *)h)->ppid, h->time_ns);
+}
+
+/* What the file's reader counted, into the file's and the analysis's totals. */
+static void count_file(struct analysis *a, struct tfile *f)
+{
+	const struct vp_file_header *fh = reader__header(f->r);
+	const struct reader_stats *st = reader__stats(f->r);
+	f->lost = fh->lost;
+	f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0) + st->seg_damaged +
+		     st->hdr_damaged;
+	if (f->is_bpf) {
+		a->bpf_records += f->records;
+		a->bpf_lost += f->lost;
+		a->bpf_damaged += f->damaged;
+	} else {
+		a->preload_records += f->records;
+		a->preload_lost += f->lost;
+		a->preload_damaged += f->damaged;
+	}
+	a->damaged += f->damaged;
+	a->records += f->records;
+}
+
+/* One file: its events, stacks, maps snapshots, internal ranges. */
+static void collect_file(struct analysis *a, struct run *run, const struct tracedir_file *tf)
+{
+	struct tfile *f = &a->files[a->nfiles];
+	if (open_file(a, f, tf))
+		return;
+	uint32_t fi = a->nfiles++;
+	f->is_bpf = tf->is_bpf;
+	uint32_t fns = file_identity(a, f, tf);
+	struct maps_acc acc = { 0 };
+	const struct vp_rec *h;
+	while (reader__next(f->r, &h) > 0) {
+		f->records++;
+		uint32_t nev = run->ev.n;
+		collect_record(a, run, fi, fns, h, &acc);
+		if (run->ev.n > nev)
+			key_event(a, &run->ev.e[run->ev.n - 1], h, fns);
+	}
+	maps_acc__free(&acc);
+	count_file(a, f);
+}
+
+static void collect(struct analysis *a, struct run *run)
+{
+	a->files = model__alloc((run->td.n ? run->td.n : 1) * sizeof(*a->files));
+	pidns__prepare(a, &run->td);
+	for (size_t i = 0; i < run->td.n; i++)
+		collect_file(a, run, &run->td.files[i]);
+	procinfo__load_markers(a, &run->td);
+	if (run->ev.n > 1) /* ev.e is NULL when there is nothing: qsort(NULL, 0) is UB */
+		qsort(run->ev.e, run->ev.n, sizeof(*run->ev.e), ev_cmp);
+	dedup(&run->ev);
+}
+
+/* ---- 2. replay: the events build each process's timeline ---- */
 
 static uint8_t kind_of_mmap(int shared, int anon, uint64_t flags, uint8_t prot)
 {
@@ -299,126 +470,223 @@ static uint8_t kind_of_mmap(int shared, int anon, uint64_t flags, uint8_t prot)
 	return VK_FILE;
 }
 
+/* The kind of a maps line's mapping, by its path ("" anonymous) and mode. */
+static uint8_t kind_of_maps_line(const char *path, int shared, uint8_t prot)
+{
+	if (!strcmp(path, "[heap]"))
+		return VK_HEAP;
+	if (!strncmp(path, "[stack", 6))
+		return VK_STACK;
+	if (!strcmp(path, "[vdso]") || !strncmp(path, "[vvar", 5) || !strcmp(path, "[vsyscall]"))
+		return VK_VDSO;
+	if (path[0] == '[')
+		return VK_OTHER;
+	if (shared && !strncmp(path, "/dev/zero", 9))
+		return VK_SHM;
+	return kind_of_mmap(shared, !path[0], 0, prot);
+}
+
+/* Live entries in [lo, hi) the timeline already has: a file mapping the
+ * kernel side saw (no path in a syscall record) learns its path from the
+ * snapshot, and so do the pieces it was split from. */
+static void learn_path(struct analysis *a, struct proc *p, uint64_t lo, uint64_t hi,
+		       const char *path)
+{
+	for (uint32_t i = model__live_lb(p, lo); i < p->nlive && p->v[p->live[i]].start < hi; i++) {
+		for (uint32_t id = p->live[i] + 1; id; id = p->v[id - 1].piece_of) {
+			struct vma *x = &p->v[id - 1];
+			if (x->path || x->anonymous || path[0] != '/')
+				break;
+			x->path = model__intern(a, path, strlen(path));
+		}
+	}
+}
+
+/* The entry of a maps line where the timeline has none, live from valid_from. */
+static void add_maps_entry(struct analysis *a, struct proc *p, const struct vp_maps_line *ml,
+			   const char *path, uint64_t valid_from, int origin,
+			   const struct iset *internal)
+{
+	size_t dl = strlen(a->dir);
+	struct vma e = { 0 };
+	e.start = ml->start;
+	e.end = ml->end;
+	e.offset = ml->pgoff;
+	e.prot = (uint8_t)((ml->read ? PROT_READ : 0) | (ml->write ? PROT_WRITE : 0) |
+			   (ml->exec ? PROT_EXEC : 0));
+	e.shared = ml->shared;
+	e.stack_file = -1;
+	e.created_ns = valid_from;
+	e.origin = (uint8_t)origin;
+	int special = path[0] == '[';
+	e.anonymous = !path[0] || special;
+	if (path[0] && !special)
+		e.path = model__intern(a, path, strlen(path));
+	e.kind = kind_of_maps_line(path, e.shared, e.prot);
+	if (e.shared && !path[0])
+		e.anonymous = 1;
+	e.internal = iset_has(internal, ikey(p->pid, e.start)) ||
+		     (path[0] && !strncmp(path, a->dir, dl) && !strncmp(path + dl, "/preload.", 9));
+	if (e.internal)
+		e.kind = VK_OTHER;
+	e.valid_from = valid_from;
+	e.destroyed_ns = T_NEVER;
+	model__live_insert(p, model__new_vma(p, &e));
+	if (e.kind == VK_HEAP && !p->brk_cur)
+		p->brk_cur = e.end;
+}
+
+/* Fill the gaps of the live set with the lines of a maps snapshot. */
+static void fill_from_maps(struct analysis *a, struct proc *p, const char *text, size_t len,
+			   uint64_t valid_from, int origin, const struct iset *internal)
+{
+	const char *s = text, *end = text + len;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl)
+			nl = end;
+		struct vp_maps_line ml;
+		int ok = vp_maps_line_parse(s, nl, &ml);
+		s = nl + 1;
+		if (!ok || ml.end > USER_END)
+			continue; /* [vsyscall] lives in kernel space: not a user VMA */
+		char path[VP_MAPS_LINE_MAX + 1];
+		memcpy(path, ml.path, ml.path_len);
+		path[ml.path_len] = 0;
+		uint32_t i = model__live_lb(p, ml.start);
+		if (i < p->nlive && p->v[p->live[i]].start < ml.end)
+			learn_path(a, p, ml.start, ml.end, path);
+		else
+			add_maps_entry(a, p, &ml, path, valid_from, origin, internal);
+	}
+}
+
+/* Who made an entry: the shim's call has the stack of its record (file
+ * and id); a kernel record's entry waits for one (sig_note). */
+static void call_stack(struct vma *e, const struct ev *ev, int shim)
+{
+	const struct vp_mem *m = (const void *)ev->r;
+	e->stack_file = shim ? (int32_t)ev->file : -1;
+	e->stack_id = shim ? m->stack_id : 0;
+}
+
+static void apply_mmap(struct analysis *a, struct proc *p, const struct ev *ev, int shim,
+		       const struct iset *internal)
+{
+	const struct vp_mem *m = (const void *)ev->r;
+	if (m->ret >= (uint64_t)-4096)
+		return;
+	struct vma e = { 0 };
+	uint64_t flags = m->args[3];
+	e.start = m->ret;
+	e.end = m->ret + PAGE_UP(m->args[1], a->page_size);
+	e.prot = (uint8_t)(m->args[2] & 7);
+	e.shared = (flags & 3) == MAP_SHARED || (flags & 3) == 3 /* SHARED_VALIDATE */;
+	e.anonymous = (flags & MAP_ANONYMOUS) || (int64_t)m->args[4] < 0;
+	e.offset = e.anonymous ? 0 : m->args[5];
+	if (m->path_len)
+		e.path = model__intern(a, vp_mem_path(m), m->path_len);
+	e.kind = kind_of_mmap(e.shared, e.anonymous, flags, e.prot);
+	e.origin = shim ? VO_MMAP : VO_SYSCALL;
+	call_stack(&e, ev, shim);
+	e.created_ns = ev->t;
+	e.internal = !shim && iset_has(internal, ikey(p->pid, e.start));
+	if (e.internal)
+		e.kind = VK_OTHER;
+	model__add_entry(p, &e, ev->t);
+}
+
+/* The old range ends (VE_MREMAP); the new one is a mapping made now, of the
+ * entry that was at the old address (the one mremap would have found). */
+static void apply_mremap(struct analysis *a, struct proc *p, const struct ev *ev, int shim)
+{
+	const struct vp_mem *m = (const void *)ev->r;
+	uint64_t ps = a->page_size, t = ev->t;
+	if (m->ret >= (uint64_t)-4096)
+		return;
+	uint32_t i = model__live_lb(p, m->args[0]);
+	struct vma e = { 0 };
+	int have = i < p->nlive && p->v[p->live[i]].start < m->args[0] + m->args[1];
+	if (have)
+		e = p->v[p->live[i]];
+	else {
+		e.anonymous = 1;
+		e.prot = PROT_READ | PROT_WRITE;
+		e.kind = VK_ANON;
+		e.stack_file = -1;
+	}
+	model__carve(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps), t, VE_MREMAP);
+	e.start = m->ret;
+	e.end = m->ret + PAGE_UP(m->args[2], ps);
+	e.origin = VO_MREMAP;
+	e.created_ns = t;
+	e.inh_pid = e.inh_vma = e.piece_of = 0;
+	if (shim)
+		call_stack(&e, ev, shim);
+	model__add_entry(p, &e, t);
+}
+
+/* The program break moved: growth is a new heap entry, shrinking an unmap. */
+static void apply_brk(struct analysis *a, struct proc *p, const struct ev *ev, int shim)
+{
+	const struct vp_mem *m = (const void *)ev->r;
+	uint64_t ps = a->page_size;
+	uint64_t nb = brk_new(m);
+	uint64_t old = m->call == VP_CALL_SBRK ? m->ret : (shim ? m->args[1] : p->brk_cur);
+	if (!nb || nb >= (uint64_t)-4096)
+		return;
+	if (!old) {
+		p->brk_cur = nb;
+		return;
+	}
+	uint64_t lo = PAGE_UP(old, ps), hi = PAGE_UP(nb, ps);
+	if (hi > lo) {
+		struct vma e = { 0 };
+		e.start = lo;
+		e.end = hi;
+		e.prot = PROT_READ | PROT_WRITE;
+		e.anonymous = 1;
+		e.kind = VK_HEAP;
+		e.origin = VO_BRK;
+		call_stack(&e, ev, shim);
+		e.created_ns = ev->t;
+		model__add_entry(p, &e, ev->t);
+	} else if (hi < lo) {
+		model__carve(p, hi, lo, ev->t, VE_MUNMAP);
+	}
+	p->brk_cur = nb;
+}
+
+/* One call of the program's (a failed one changed nothing). */
 static void apply_mem(struct analysis *a, struct proc *p, const struct ev *ev,
 		      const struct iset *internal)
 {
 	const struct vp_mem *m = (const void *)ev->r;
 	int shim = !!(m->h.flags & VP_MEM_FROM_SHIM);
 	uint64_t ps = a->page_size;
-	uint64_t t = ev->t;
-	int failed = m->err != 0;
+	if (m->err)
+		return;
 	switch (m->call) {
-	case VP_CALL_MMAP: {
-		if (failed || m->ret >= (uint64_t)-4096)
-			break;
-		struct vma e = { 0 };
-		uint64_t flags = m->args[3];
-		e.start = m->ret;
-		e.end = m->ret + PAGE_UP(m->args[1], ps);
-		e.prot = (uint8_t)(m->args[2] & 7);
-		e.shared = (flags & 3) == MAP_SHARED || (flags & 3) == 3 /* SHARED_VALIDATE */;
-		e.anonymous = (flags & MAP_ANONYMOUS) || (int64_t)m->args[4] < 0;
-		e.offset = e.anonymous ? 0 : m->args[5];
-		if (m->path_len)
-			e.path = model__intern(a, vp_mem_path(m), m->path_len);
-		e.kind = kind_of_mmap(e.shared, e.anonymous, flags, e.prot);
-		e.origin = shim ? VO_MMAP : VO_SYSCALL;
-		e.stack_file = shim ? (int32_t)ev->file : -1;
-		e.stack_id = shim ? m->stack_id : 0;
-		e.created_ns = t;
-		e.internal = !shim && iset_has(internal, ikey(p->pid, e.start));
-		if (e.internal)
-			e.kind = VK_OTHER;
-		model__add_entry(p, &e, t);
-		break;
-	}
+	case VP_CALL_MMAP: apply_mmap(a, p, ev, shim, internal); break;
 	case VP_CALL_MUNMAP:
-		if (!failed)
-			model__carve(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps), t, VE_MUNMAP);
+		model__carve(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps), ev->t, VE_MUNMAP);
 		break;
 	case VP_CALL_MPROTECT:
-		if (!failed)
-			model__reprotect(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps),
-				  (uint8_t)(m->args[2] & 7), t);
+		model__reprotect(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps),
+				 (uint8_t)(m->args[2] & 7), ev->t);
 		break;
-	case VP_CALL_MREMAP: {
-		if (failed || m->ret >= (uint64_t)-4096)
-			break;
-		uint32_t i = model__live_lb(p, m->args[0]);
-		struct vma e = { 0 };
-		int have = i < p->nlive && p->v[p->live[i]].start < m->args[0] + m->args[1];
-		if (have)
-			e = p->v[p->live[i]];
-		else {
-			e.anonymous = 1;
-			e.prot = PROT_READ | PROT_WRITE;
-			e.kind = VK_ANON;
-			e.stack_file = -1;
-		}
-		model__carve(p, m->args[0], m->args[0] + PAGE_UP(m->args[1], ps), t, VE_MREMAP);
-		e.start = m->ret;
-		e.end = m->ret + PAGE_UP(m->args[2], ps);
-		e.origin = VO_MREMAP;
-		e.created_ns = t;
-		e.inh_pid = e.inh_vma = e.piece_of = 0;
-		if (shim) {
-			e.stack_file = (int32_t)ev->file;
-			e.stack_id = m->stack_id;
-		}
-		model__add_entry(p, &e, t);
-		break;
-	}
+	case VP_CALL_MREMAP: apply_mremap(a, p, ev, shim); break;
 	case VP_CALL_BRK:
-	case VP_CALL_SBRK: {
-		uint64_t nb = brk_new(m);
-		uint64_t old = m->call == VP_CALL_SBRK ? m->ret : (shim ? m->args[1] : p->brk_cur);
-		if (!nb || nb >= (uint64_t)-4096)
-			break;
-		if (!old) {
-			p->brk_cur = nb;
-			break;
-		}
-		uint64_t lo = PAGE_UP(old, ps), hi = PAGE_UP(nb, ps);
-		if (hi > lo) {
-			struct vma e = { 0 };
-			e.start = lo;
-			e.end = hi;
-			e.prot = PROT_READ | PROT_WRITE;
-			e.anonymous = 1;
-			e.kind = VK_HEAP;
-			e.origin = VO_BRK;
-			e.stack_file = shim ? (int32_t)ev->file : -1;
-			e.stack_id = shim ? m->stack_id : 0;
-			e.created_ns = t;
-			model__add_entry(p, &e, t);
-		} else if (hi < lo) {
-			model__carve(p, hi, lo, t, VE_MUNMAP);
-		}
-		p->brk_cur = nb;
-		break;
-	}
-	default:
-		break;
+	case VP_CALL_SBRK: apply_brk(a, p, ev, shim); break;
+	default: break;
 	}
 }
 
-/* ---- signal stacks ----
- * A kernel record the collector marked VP_MEM_SIGNALLED waits for the
- * VP_REC_SIGSTACK the shim's handler wrote in the same thread right after
- * the syscall (so before anything else that thread did); it carries the
- * syscall's return value, which must be equal. Otherwise the record says
- * why no stack was asked for. */
-struct sigwait {
-	uint32_t vma;
-	uint64_t ret;
-};
-
-struct sigwaits {
-	struct u64map by_thread; /* pid << 32 | tid -> index + 1 in w */
-	struct sigwait *w;
-	uint32_t n, cap;
-};
-
+/* Signal stacks: a kernel record the collector marked VP_MEM_SIGNALLED
+ * waits for the VP_REC_SIGSTACK the shim's handler wrote in the same thread
+ * right after the syscall (so before anything else that thread did); it
+ * carries the syscall's return value, which must be equal. Otherwise the
+ * record says why no stack was asked for. */
 static const uint8_t nosig_why[VP_NOSIG_MAX] = {
 	[VP_NOSIG_NO_SHIM] = VS_NO_SHIM, [VP_NOSIG_IN_SHIM] = VS_BUSY,
 	[VP_NOSIG_BLOCKED] = VS_BLOCKED, [VP_NOSIG_HANDLER] = VS_HANDLER,
@@ -559,25 +827,179 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
 	}
 }
 
-/* ---- pass 2: faults ---- */
+/* The handlers, one per event kind, and the replay. */
 
-/*
- * The class of one fault (docs/report.md, "Fault classes"), from the error
- * code, our entry for the address at that time (the collector no longer
- * looks the VMA up: bpf/README.md "VMA info"; traces that carry the
- * kernel's VMA info, VP_FAULT_VMA, are classified with it) and what was
- * allocated inside the fault:
- * - not present, private anonymous: a page allocated -> demand_zero; none
- *   on a read -> zero_page (the shared zero page was mapped; kernels
- *   without it allocate, so the same read is demand_zero there); none on a
- *   write -> other (another thread mapped the page first);
- * - not present, shared: shmem when the VMA lives on tmpfs/hugetlbfs
- *   (MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd, /dev/shm), else file;
- * - not present, private file: a write copies the page-cache page (cow_copy);
- * - present + write, private: a zeroed or huge allocation replaced the
- *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
- *   none -> cow_reuse. Shared: shared_write.
- */
+static void on_proc(struct analysis *a, struct proc *p, const struct ev *e)
+{
+	const struct vp_proc *pr = (const void *)e->r;
+	uint64_t img_start = p->nex ? p->ex[p->nex - 1].t : 0;
+	if (p->nimg && (!p->nex || p->ex[p->nex - 1].t <= p->img[p->nimg - 1].start_ns)) {
+		/* a new image with no kernel exec record: exec'd now,
+		 * by the path it was given when the shim knows it */
+		if (vp_proc_execfn_len(pr) && !procinfo__names_fd(vp_proc_execfn(pr)))
+			do_exec(a, p, e->t, vp_proc_execfn(pr), vp_proc_execfn_len(pr));
+		else
+			do_exec(a, p, e->t, vp_proc_exe(pr), pr->exe_len);
+		img_start = e->t;
+	}
+	/* When this image began: its exec; a forked child's first image at
+	 * the fork; the first process's first image when recording began. */
+	if (!img_start || (p->nimg && img_start <= p->img[p->nimg - 1].start_ns))
+		img_start = p->nimg == 0 && p->forked ? p->fork_t : e->t;
+	if (p->nimg == 0 && p->is_root && !p->nex)
+		img_start = p->start_ns < e->t ? p->start_ns : e->t;
+	p->img = model__realloc(p->img, (p->nimg + 1) * sizeof(*p->img));
+	p->img[p->nimg++] = (struct image){ (int)e->file, img_start };
+	/* exe: the path the image was run by (the kernel's exec record, else
+	 * AT_EXECFN), not /proc/self/exe, which resolves symlinks
+	 * (redis-server -> redis-check-rdb) */
+	p->exe_resolved = model__intern(a, vp_proc_exe(pr), pr->exe_len);
+	if (p->nex)
+		p->ex[p->nex - 1].traced = 1;
+	else
+		p->pre_exec_traced = 1;
+	const char *given = vp_proc_execfn_len(pr) && !procinfo__names_fd(vp_proc_execfn(pr))
+				    ? model__intern(a, vp_proc_execfn(pr), vp_proc_execfn_len(pr))
+				    : NULL;
+	if (!p->nex || !p->exe || procinfo__names_fd(p->exe))
+		p->exe = given ? given : p->exe_resolved;
+	/* argv: the kernel's copy of this exec's arguments when there is one
+	 * (TASK_NAME), else the shim's cmdline */
+	if (!p->nex || !p->ex[p->nex - 1].argv) {
+		json_decref(p->argv);
+		p->argv = procinfo__argv_json(vp_proc_argv(pr), pr->argv_len);
+		if (p->nex)
+			p->ex[p->nex - 1].argv = json_incref(p->argv);
+	}
+	if (!p->ppid)
+		p->ppid = e->aux; /* pr->ppid as a key */
+}
+
+static void on_maps(struct analysis *a, struct run *run, struct proc *p, const struct ev *e)
+{
+	if (!p->nimg || p->img[p->nimg - 1].file != (int)e->file)
+		return;
+	uint64_t from = p->img[p->nimg - 1].start_ns;
+	int origin = VO_INITIAL;
+	if (e->why == VP_MAPS_DLOPEN) {
+		origin = VO_SYSCALL;
+		from = e->t;
+	} else if (p->nex) {
+		origin = VO_EXEC;
+	}
+	fill_from_maps(a, p, e->text, e->tlen, from, origin, &run->internal);
+}
+
+static void on_mem(struct analysis *a, struct run *run, struct proc *p, const struct ev *e)
+{
+	const struct vp_mem *m = (const void *)e->r;
+	if (e->dup == 1)
+		return; /* the kernel's copy of a call the shim recorded */
+	uint32_t nv0 = p->nv;
+	apply_mem(a, p, e, &run->internal);
+	if (m->h.flags & VP_MEM_FROM_KERNEL)
+		sig_note(&run->sigw, p, m, nv0, e->t);
+	if (!shims_own_call(m, p->pid, &run->internal))
+		p->calls[m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call]++;
+}
+
+static void on_exit_call(struct proc *p, const struct ev *e)
+{
+	const struct vp_exit *x = (const void *)e->r;
+	if (x->kind != VP_EXIT_DESTRUCTOR && p->exit_code < 0 && !p->exited)
+		p->exit_code = x->status & 0xff;
+	if (!p->exited)
+		p->end_ns = e->t;
+}
+
+static void on_task_exit(struct analysis *a, struct proc *p, const struct ev *e)
+{
+	const struct vp_task_exit *x = (const void *)e->r;
+	if (p->exited && p->have_kc) {
+		/* a second exit of the same process: on kernels whose exit
+		 * tracepoint has no group_dead (collector.bpf.c), two last
+		 * threads exiting together may both take themselves for the
+		 * last; the later reading has the larger counters */
+		if (x->min_flt > p->minflt)
+			p->minflt = x->min_flt;
+		if (x->maj_flt > p->majflt)
+			p->majflt = x->maj_flt;
+		return;
+	}
+	p->exited = 1;
+	p->end_ns = e->t;
+	p->have_kc = 1;
+	p->kc_cut = !!(x->h.flags & VP_EXIT_THREADS_CUT);
+	p->minflt = x->min_flt;
+	p->majflt = x->maj_flt;
+	int st = x->exit_code;
+	if ((st & 0x7f) == 0) {
+		p->exit_code = (st >> 8) & 0xff;
+		p->exit_signal = -1;
+	} else {
+		p->exit_signal = st & 0x7f;
+		p->exit_code = -1;
+	}
+	child_ended(a, p, e->t);
+}
+
+static void replay(struct analysis *a, struct run *run)
+{
+	/* the session's pids are the recorder's (pidns.c) */
+	json_t *s0 = json_object_get(a->session, "start_ns");
+	uint64_t t0 = json_is_integer(s0) ? (uint64_t)json_integer_value(s0) : 0;
+	a->root_pid = pidns__rec(a, a->root_pid, t0);
+	if (a->root_pid) {
+		struct proc *r = model__proc(a, a->root_pid);
+		r->is_root = 1;
+		if (json_is_integer(s0))
+			r->start_ns = t0;
+	}
+	/* record -p: an attached process's name (its comm at the attach; no
+	 * exec record will name it), before its children copy it */
+	json_t *v;
+	size_t k;
+	json_array_foreach(json_object_get(json_object_get(a->session, "attach"), "processes"), k, v) {
+		const char *comm = json_string_value(json_object_get(v, "comm"));
+		json_int_t pid = json_integer_value(json_object_get(v, "pid"));
+		if (comm && *comm && pid > 0 && pid <= 4194304)
+			model__proc(a, pidns__rec(a, pid, t0))->name =
+				model__intern(a, comm, strnlen(comm, 15));
+	}
+	for (uint32_t i = 0; i < run->ev.n; i++) {
+		const struct ev *e = &run->ev.e[i];
+		const struct vp_rec *h = e->r;
+		struct proc *p = model__proc(a, e->pid);
+		if (!p->start_ns)
+			p->start_ns = e->t;
+		switch (e->kind) {
+		case EV_PROC: on_proc(a, p, e); break;
+		case EV_MAPS: on_maps(a, run, p, e); break;
+		case EV_MEM: on_mem(a, run, p, e); break;
+		case EV_FORK: {
+			const struct vp_fork *f = (const void *)h;
+			if (f->child && !f->err)
+				do_fork(a, e->pid, e->aux, e->t);
+			break;
+		}
+		case EV_SIGSTACK: sig_answer(&run->sigw, p, e); break;
+		case EV_TFORK: do_fork(a, e->pid, ((const struct vp_task_fork *)h)->child_pid, e->t); break;
+		case EV_TEXEC: {
+			const struct vp_task_exec *x = (const void *)h;
+			do_exec(a, p, e->t, vp_task_exec_path(x), x->path_len);
+			break;
+		}
+		case EV_EXIT: on_exit_call(p, e); break;
+		case EV_TNAME: procinfo__apply_name(a, p, (const void *)h); break;
+		case EV_TEXIT: on_task_exit(a, p, e); break;
+		}
+		if (e->t > p->end_ns && !p->exited)
+			p->end_ns = e->t;
+	}
+}
+
+/* ---- 3. attribute_all: faults to the entries live where and when they happened ---- */
+
 /* Whether a file mapping's path names shared memory (tmpfs/shmem or
  * hugetlbfs, which the kernel side no longer looks up): memfd, POSIX shm,
  * System V shm, MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB. A tmpfs file
@@ -597,6 +1019,23 @@ static int shmem_path(const char *path)
 	return 0;
 }
 
+/*
+ * The class of one fault (docs/report.md, "Fault classes"), from the error
+ * code, our entry for the address at that time (the collector no longer
+ * looks the VMA up: bpf/README.md "VMA info"; traces that carry the
+ * kernel's VMA info, VP_FAULT_VMA, are classified with it) and what was
+ * allocated inside the fault:
+ * - not present, private anonymous: a page allocated -> demand_zero; none
+ *   on a read -> zero_page (the shared zero page was mapped; kernels
+ *   without it allocate, so the same read is demand_zero there); none on a
+ *   write -> other (another thread mapped the page first);
+ * - not present, shared: shmem when the VMA lives on tmpfs/hugetlbfs
+ *   (MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd, /dev/shm), else file;
+ * - not present, private file: a write copies the page-cache page (cow_copy);
+ * - present + write, private: a zeroed or huge allocation replaced the
+ *   (huge) zero page -> demand_zero; another allocation copied -> cow_copy;
+ *   none -> cow_reuse. Shared: shared_write.
+ */
 static int classify(const struct analysis *a, const struct vp_fault *f, const struct vma *e)
 {
 	int present = f->error_code & 1, write = f->error_code & 2;
@@ -796,8 +1235,38 @@ static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
 	}
 }
 
-/* ---- the run ---- */
+static void attribute_all(struct analysis *a)
+{
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		model__index(a->procs[i]);
+	for (uint32_t fi = 0; fi < a->nfiles; fi++) {
+		struct tfile *f = &a->files[fi];
+		if (!f->is_bpf)
+			continue;
+		char path[4500], w[512];
+		struct reader *r;
+		snprintf(path, sizeof(path), "%s/%s", a->dir, f->name);
+		if (reader__open(path, &r, w, sizeof(w)))
+			continue;
+		const struct vp_rec *h;
+		while (reader__next(r, &h) > 0) {
+			if (h->type == VP_REC_FAULT)
+				attribute(a, (const void *)h);
+			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
+				attribute_sys(a, (const void *)h);
+		}
+		reader__free(r);
+	}
+	for (uint32_t i = 0; i < a->npref; i++) {
+		struct proc *p = model__find(a, a->pref[i].pid);
+		if (p)
+			p->prefault += a->pref[i].pages;
+	}
+}
 
+/* ---- 4. apply_session: what only the recorder knew (session.json) ---- */
+
+/* Read before pass 1: the recorder's pids, page size and collectors. */
 static int load_session(struct analysis *a)
 {
 	char path[4200];
@@ -837,394 +1306,6 @@ static int load_session(struct analysis *a)
 	a->stopped = json_is_array(json_object_get(a->session, "running_at_end")) && !a->attached;
 	return 0;
 }
-
-/* ---- the run ----
- *
- * 1. collect: every trace file is read once; records that change the
- *    timeline become events (time-ordered, the shim's and the kernel's copy
- *    of one call paired: dedup), stacks and maps go to their tables.
- * 2. replay: the events in time order, one handler per kind, build each
- *    process's VMA timeline (model.c) and its identity (procinfo.c).
- * 3. attribute: the kernel collector's files are read again; each fault
- *    and syscall-made fault is charged to the entry live at its address
- *    and time (the index is built first).
- * 4. session: what only the recorder knew (root's status and argv, its
- *    counts before tracing, each process's shim status).
- */
-struct run {
-	struct tracedir td;
-	struct evs ev;
-	struct iset internal;
-	struct sigwaits sigw;
-};
-
-static void run_free(void *x)
-{
-	struct run *r = x;
-	if (!r)
-		return;
-	tracedir__free(&r->td);
-	for (uint32_t i = 0; i < r->ev.n; i++)
-		free(r->ev.e[i].text);
-	free(r->ev.e);
-	u64map__free(&r->internal.m);
-	u64map__free(&r->sigw.by_thread);
-	free(r->sigw.w);
-	free(r);
-}
-
-/* Pass 1, one file: its events, stacks, maps snapshots, internal ranges. */
-static void collect_file(struct analysis *a, struct run *run, const struct tracedir_file *tf)
-{
-	struct tfile *f = &a->files[a->nfiles];
-	struct evs *ev = &run->ev;
-	char path[4500], w[512];
-	snprintf(path, sizeof(path), "%s/%s", a->dir, tf->name);
-	snprintf(f->name, sizeof(f->name), "%s", tf->name);
-	if (reader__open(path, &f->r, w, sizeof(w))) {
-		fprintf(stderr, "vmaprof: %s (skipped)\n", w);
-		a->unreadable++;
-		/* a whole stream is missing: at least one record lost */
-		if (tf->is_bpf)
-			a->bpf_damaged++;
-		else
-			a->preload_damaged++;
-		return;
-	}
-	uint32_t fi = a->nfiles++;
-	f->is_bpf = tf->is_bpf;
-	/* a shim numbers pids in its own PID namespace (pidns.c): K() makes
-	 * them keys; the collector's are keys already */
-	const struct vp_file_header *fh0 = reader__header(f->r);
-	uint32_t fns = f->is_bpf ? 0 : fh0->pid_ns;
-#define K(nr, t) (fns ? pidns__key(a, fns, (nr), (t)) : (nr))
-	f->own_pid = f->is_bpf ? 0 : fh0->pid;
-	f->pid_ns = fns;
-	f->pid = f->is_bpf ? 0 : fh0->pid ? K(fh0->pid, fh0->start_ns)
-			 : pidns__rec(a, tf->pid, fh0->start_ns);
-	struct maps_acc acc = { 0 };
-	const struct vp_rec *h;
-	while (reader__next(f->r, &h) > 0) {
-		f->records++;
-		uint32_t nev = ev->n;
-		uint32_t hpid = K(h->pid, h->time_ns);
-		switch (h->type) {
-		case VP_REC_PROC: ev_add(ev, h->time_ns, h, fi, EV_PROC); break;
-		case VP_REC_STACK:
-			if (stack_map__put(&f->stacks, (const void *)h) == -ENOMEM)
-				model__oom();
-			break;
-		case VP_REC_MAPS: {
-			const char *text;
-			size_t len;
-			if (maps_acc__feed(&acc, (const void *)h, &text, &len) > 0) {
-				symbolizer__add_maps(a->sym, fi, text, len);
-				ev_add(ev, h->time_ns, h, fi, EV_MAPS);
-				ev->e[ev->n - 1].text = model__realloc(NULL, len + 1);
-				memcpy(ev->e[ev->n - 1].text, text, len + 1);
-				ev->e[ev->n - 1].tlen = len;
-				ev->e[ev->n - 1].why = (uint8_t)((const struct vp_maps *)h)->why;
-			}
-			break;
-		}
-		case VP_REC_MEM: ev_add(ev, mem_time((const void *)h), h, fi, EV_MEM); break;
-		case VP_REC_FORK:
-			ev_add(ev, h->time_ns, h, fi, EV_FORK);
-			if ((h->flags & VP_FORK_SECCOMP) && ((const struct vp_fork *)h)->child) {
-				a->sc_fork_pids = model__grow(a->sc_fork_pids, &a->capsc_fork,
-							      a->nsc_fork + 1, sizeof(*a->sc_fork_pids));
-				a->sc_fork_pids[a->nsc_fork++] =
-					K(((const struct vp_fork *)h)->child, h->time_ns);
-			}
-			break;
-		/* VP_REC_EXEC is an attempt: the kernel's exec record or the
-		 * new image's own stream says whether it succeeded */
-		case VP_REC_EXEC:
-			if ((h->flags & VP_EXEC_SECCOMP) && !((const struct vp_exec *)h)->err) {
-				a->sc_exec_pids = model__grow(a->sc_exec_pids, &a->capsc_exec,
-							      a->nsc_exec + 1, sizeof(*a->sc_exec_pids));
-				a->sc_exec_pids[a->nsc_exec++] = hpid;
-			} else if (((const struct vp_exec *)h)->err && a->nsc_exec &&
-				   a->sc_exec_pids[a->nsc_exec - 1] == hpid) {
-				a->nsc_exec--; /* that exec failed: the image goes on */
-			}
-			break;
-		case VP_REC_EXIT: ev_add(ev, h->time_ns, h, fi, EV_EXIT); break;
-		case VP_REC_SIGSTACK: ev_add(ev, h->time_ns, h, fi, EV_SIGSTACK); break;
-		case VP_REC_INTERNAL: {
-			const struct vp_internal *in = (const void *)h;
-			if (!(h->flags & VP_INT_UNMAPPED))
-				iset_add(&run->internal, ikey(hpid, in->start));
-			if (!(h->flags & VP_INT_UNMAPPED) && in->populated) {
-				a->pref = model__grow(a->pref, &a->cappref, a->npref + 1,
-						      sizeof(*a->pref));
-				a->pref[a->npref].pid = hpid;
-				a->pref[a->npref++].pages = in->populated;
-			}
-			break;
-		}
-		case VP_REC_TASK_FORK: ev_add(ev, h->time_ns, h, fi, EV_TFORK); break;
-		case VP_REC_TASK_EXEC: ev_add(ev, h->time_ns, h, fi, EV_TEXEC); break;
-		case VP_REC_TASK_EXIT: ev_add(ev, h->time_ns, h, fi, EV_TEXIT); break;
-		case VP_REC_TASK_NAME: ev_add(ev, h->time_ns, h, fi, EV_TNAME); break;
-		case VP_REC_BPF_LOST: break; /* the header's lost counter covers it */
-		case VP_REC_TASK_NS:
-			if (!a->ns_scanned) /* else pidns__prepare read them */
-				pidns__add(a, (const void *)h);
-			break;
-		default: break;
-		}
-		if (ev->n > nev && fns) {
-			struct ev *e = &ev->e[ev->n - 1];
-			e->pid = hpid;
-			e->tid = K(h->tid, h->time_ns);
-			if (h->type == VP_REC_FORK)
-				e->aux = K(((const struct vp_fork *)h)->child, h->time_ns);
-			else if (h->type == VP_REC_PROC)
-				e->aux = K(((const struct vp_proc *)h)->ppid, h->time_ns);
-		} else if (ev->n > nev) {
-			struct ev *e = &ev->e[ev->n - 1];
-			if (h->type == VP_REC_FORK)
-				e->aux = ((const struct vp_fork *)h)->child;
-			else if (h->type == VP_REC_PROC)
-				e->aux = ((const struct vp_proc *)h)->ppid;
-		}
-	}
-#undef K
-	maps_acc__free(&acc);
-	const struct vp_file_header *fh = reader__header(f->r);
-	const struct reader_stats *st = reader__stats(f->r);
-	f->lost = fh->lost;
-	f->damaged = st->incomplete + st->bad + (st->truncated ? 1 : 0) + st->seg_damaged +
-		     st->hdr_damaged;
-	if (f->is_bpf) {
-		a->bpf_records += f->records;
-		a->bpf_lost += f->lost;
-		a->bpf_damaged += f->damaged;
-	} else {
-		a->preload_records += f->records;
-		a->preload_lost += f->lost;
-		a->preload_damaged += f->damaged;
-	}
-	a->damaged += f->damaged;
-	a->records += f->records;
-}
-
-static void collect(struct analysis *a, struct run *run)
-{
-	a->files = model__alloc((run->td.n ? run->td.n : 1) * sizeof(*a->files));
-	pidns__prepare(a, &run->td);
-	for (size_t i = 0; i < run->td.n; i++)
-		collect_file(a, run, &run->td.files[i]);
-	procinfo__load_markers(a, &run->td);
-	if (run->ev.n > 1) /* ev.e is NULL when there is nothing: qsort(NULL, 0) is UB */
-		qsort(run->ev.e, run->ev.n, sizeof(*run->ev.e), ev_cmp);
-	dedup(&run->ev);
-}
-
-/* ---- pass 2: one handler per event kind ---- */
-
-static void on_proc(struct analysis *a, struct proc *p, const struct ev *e)
-{
-	const struct vp_proc *pr = (const void *)e->r;
-	uint64_t img_start = p->nex ? p->ex[p->nex - 1].t : 0;
-	if (p->nimg && (!p->nex || p->ex[p->nex - 1].t <= p->img[p->nimg - 1].start_ns)) {
-		/* a new image with no kernel exec record: exec'd now,
-		 * by the path it was given when the shim knows it */
-		if (vp_proc_execfn_len(pr) && !procinfo__names_fd(vp_proc_execfn(pr)))
-			do_exec(a, p, e->t, vp_proc_execfn(pr), vp_proc_execfn_len(pr));
-		else
-			do_exec(a, p, e->t, vp_proc_exe(pr), pr->exe_len);
-		img_start = e->t;
-	}
-	/* When this image began: its exec; a forked child's first image at
-	 * the fork; the first process's first image when recording began. */
-	if (!img_start || (p->nimg && img_start <= p->img[p->nimg - 1].start_ns))
-		img_start = p->nimg == 0 && p->forked ? p->fork_t : e->t;
-	if (p->nimg == 0 && p->is_root && !p->nex)
-		img_start = p->start_ns < e->t ? p->start_ns : e->t;
-	p->img = model__realloc(p->img, (p->nimg + 1) * sizeof(*p->img));
-	p->img[p->nimg++] = (struct image){ (int)e->file, img_start };
-	/* exe: the path the image was run by (the kernel's exec record, else
-	 * AT_EXECFN), not /proc/self/exe, which resolves symlinks
-	 * (redis-server -> redis-check-rdb) */
-	p->exe_resolved = model__intern(a, vp_proc_exe(pr), pr->exe_len);
-	if (p->nex)
-		p->ex[p->nex - 1].traced = 1;
-	else
-		p->pre_exec_traced = 1;
-	const char *given = vp_proc_execfn_len(pr) && !procinfo__names_fd(vp_proc_execfn(pr))
-				    ? model__intern(a, vp_proc_execfn(pr), vp_proc_execfn_len(pr))
-				    : NULL;
-	if (!p->nex || !p->exe || procinfo__names_fd(p->exe))
-		p->exe = given ? given : p->exe_resolved;
-	/* argv: the kernel's copy of this exec's arguments when there is one
-	 * (TASK_NAME), else the shim's cmdline */
-	if (!p->nex || !p->ex[p->nex - 1].argv) {
-		json_decref(p->argv);
-		p->argv = procinfo__argv_json(vp_proc_argv(pr), pr->argv_len);
-		if (p->nex)
-			p->ex[p->nex - 1].argv = json_incref(p->argv);
-	}
-	if (!p->ppid)
-		p->ppid = e->aux; /* pr->ppid as a key */
-}
-
-static void on_maps(struct analysis *a, struct run *run, struct proc *p, const struct ev *e)
-{
-	if (!p->nimg || p->img[p->nimg - 1].file != (int)e->file)
-		return;
-	uint64_t from = p->img[p->nimg - 1].start_ns;
-	int origin = VO_INITIAL;
-	if (e->why == VP_MAPS_DLOPEN) {
-		origin = VO_SYSCALL;
-		from = e->t;
-	} else if (p->nex) {
-		origin = VO_EXEC;
-	}
-	fill_from_maps(a, p, e->text, e->tlen, from, origin, &run->internal);
-}
-
-static void on_mem(struct analysis *a, struct run *run, struct proc *p, const struct ev *e)
-{
-	const struct vp_mem *m = (const void *)e->r;
-	if (e->dup == 1)
-		return; /* the kernel's copy of a call the shim recorded */
-	uint32_t nv0 = p->nv;
-	apply_mem(a, p, e, &run->internal);
-	if (m->h.flags & VP_MEM_FROM_KERNEL)
-		sig_note(&run->sigw, p, m, nv0, e->t);
-	if (!shims_own_call(m, p->pid, &run->internal))
-		p->calls[m->call == VP_CALL_SBRK ? VP_CALL_BRK : m->call]++;
-}
-
-static void on_exit_call(struct proc *p, const struct ev *e)
-{
-	const struct vp_exit *x = (const void *)e->r;
-	if (x->kind != VP_EXIT_DESTRUCTOR && p->exit_code < 0 && !p->exited)
-		p->exit_code = x->status & 0xff;
-	if (!p->exited)
-		p->end_ns = e->t;
-}
-
-static void on_task_exit(struct analysis *a, struct proc *p, const struct ev *e)
-{
-	const struct vp_task_exit *x = (const void *)e->r;
-	if (p->exited && p->have_kc) {
-		/* a second exit of the same process: on kernels whose exit
-		 * tracepoint has no group_dead (collector.bpf.c), two last
-		 * threads exiting together may both take themselves for the
-		 * last; the later reading has the larger counters */
-		if (x->min_flt > p->minflt)
-			p->minflt = x->min_flt;
-		if (x->maj_flt > p->majflt)
-			p->majflt = x->maj_flt;
-		return;
-	}
-	p->exited = 1;
-	p->end_ns = e->t;
-	p->have_kc = 1;
-	p->kc_cut = !!(x->h.flags & VP_EXIT_THREADS_CUT);
-	p->minflt = x->min_flt;
-	p->majflt = x->maj_flt;
-	int st = x->exit_code;
-	if ((st & 0x7f) == 0) {
-		p->exit_code = (st >> 8) & 0xff;
-		p->exit_signal = -1;
-	} else {
-		p->exit_signal = st & 0x7f;
-		p->exit_code = -1;
-	}
-	child_ended(a, p, e->t);
-}
-
-static void replay(struct analysis *a, struct run *run)
-{
-	/* the session's pids are the recorder's (pidns.c) */
-	json_t *s0 = json_object_get(a->session, "start_ns");
-	uint64_t t0 = json_is_integer(s0) ? (uint64_t)json_integer_value(s0) : 0;
-	a->root_pid = pidns__rec(a, a->root_pid, t0);
-	if (a->root_pid) {
-		struct proc *r = model__proc(a, a->root_pid);
-		r->is_root = 1;
-		if (json_is_integer(s0))
-			r->start_ns = t0;
-	}
-	/* record -p: an attached process's name (its comm at the attach; no
-	 * exec record will name it), before its children copy it */
-	json_t *v;
-	size_t k;
-	json_array_foreach(json_object_get(json_object_get(a->session, "attach"), "processes"), k, v) {
-		const char *comm = json_string_value(json_object_get(v, "comm"));
-		json_int_t pid = json_integer_value(json_object_get(v, "pid"));
-		if (comm && *comm && pid > 0 && pid <= 4194304)
-			model__proc(a, pidns__rec(a, pid, t0))->name =
-				model__intern(a, comm, strnlen(comm, 15));
-	}
-	for (uint32_t i = 0; i < run->ev.n; i++) {
-		const struct ev *e = &run->ev.e[i];
-		const struct vp_rec *h = e->r;
-		struct proc *p = model__proc(a, e->pid);
-		if (!p->start_ns)
-			p->start_ns = e->t;
-		switch (e->kind) {
-		case EV_PROC: on_proc(a, p, e); break;
-		case EV_MAPS: on_maps(a, run, p, e); break;
-		case EV_MEM: on_mem(a, run, p, e); break;
-		case EV_FORK: {
-			const struct vp_fork *f = (const void *)h;
-			if (f->child && !f->err)
-				do_fork(a, e->pid, e->aux, e->t);
-			break;
-		}
-		case EV_SIGSTACK: sig_answer(&run->sigw, p, e); break;
-		case EV_TFORK: do_fork(a, e->pid, ((const struct vp_task_fork *)h)->child_pid, e->t); break;
-		case EV_TEXEC: {
-			const struct vp_task_exec *x = (const void *)h;
-			do_exec(a, p, e->t, vp_task_exec_path(x), x->path_len);
-			break;
-		}
-		case EV_EXIT: on_exit_call(p, e); break;
-		case EV_TNAME: procinfo__apply_name(a, p, (const void *)h); break;
-		case EV_TEXIT: on_task_exit(a, p, e); break;
-		}
-		if (e->t > p->end_ns && !p->exited)
-			p->end_ns = e->t;
-	}
-}
-
-/* ---- pass 3: faults to the entries live where and when they happened ---- */
-
-static void attribute_all(struct analysis *a)
-{
-	for (uint32_t i = 0; i < a->nprocs; i++)
-		model__index(a->procs[i]);
-	for (uint32_t fi = 0; fi < a->nfiles; fi++) {
-		struct tfile *f = &a->files[fi];
-		if (!f->is_bpf)
-			continue;
-		char path[4500], w[512];
-		struct reader *r;
-		snprintf(path, sizeof(path), "%s/%s", a->dir, f->name);
-		if (reader__open(path, &r, w, sizeof(w)))
-			continue;
-		const struct vp_rec *h;
-		while (reader__next(r, &h) > 0) {
-			if (h->type == VP_REC_FAULT)
-				attribute(a, (const void *)h);
-			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
-				attribute_sys(a, (const void *)h);
-		}
-		reader__free(r);
-	}
-	for (uint32_t i = 0; i < a->npref; i++) {
-		struct proc *p = model__find(a, a->pref[i].pid);
-		if (p)
-			p->prefault += a->pref[i].pages;
-	}
-}
-
-/* ---- pass 4: what only the recorder knew ---- */
 
 /* record -p (docs/attach.md): each attached process's counters when it was
  * attached to (its before_trace), and the counters of the traced processes

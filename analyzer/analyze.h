@@ -3,15 +3,18 @@
  * analyze: turn a trace directory into the per-process, per-VMA picture of
  * report.json (docs/report.md, schema_version 2).
  *
- * Passes (analyze.c, where each is a function): collect reads every record
- * except faults -- the shim's calls, the kernel's address-space syscalls,
- * maps snapshots, fork/exec/exit -- into time-ordered events; replay hands
- * each event to its handler, building a timeline of VMA entries per process
- * (model.c: each entry an address range with a lifetime) and who each
- * process is (procinfo.c); attribute streams the faults in file order and
- * charges each to the entry live at its address and time; apply_session
- * adds what only the recorder knew. Memory is bounded by mappings, stacks
- * and fault sites, never by the number of faults.
+ * Four passes (analyze.c, in its order, each a function):
+ *  1. collect reads every record except faults -- the shim's calls, the
+ *     kernel's address-space syscalls, maps snapshots, fork/exec/exit --
+ *     into time-ordered events;
+ *  2. replay hands each event to its handler, building a timeline of VMA
+ *     entries per process (model.c: each entry an address range with a
+ *     lifetime) and who each process is (procinfo.c);
+ *  3. attribute_all streams the faults in file order and charges each to
+ *     the entry live at its address and time;
+ *  4. apply_session adds what only the recorder knew.
+ * Memory is bounded by mappings, stacks and fault sites, never by the
+ * number of faults.
  *
  * Promises: damaged or missing input never crashes; what could not be used
  * is counted in the report's `lost` fields. Faults outside every known

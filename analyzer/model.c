@@ -69,8 +69,6 @@ void model__sort_procs(struct analysis *a)
 		qsort(a->procs, a->nprocs, sizeof(*a->procs), proc_cmp);
 }
 
-static struct proc *qsort_proc; /* qsort's comparator context */
-
 void *model__grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -234,6 +232,9 @@ void model__reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, ui
 	}
 }
 
+static struct proc *qsort_proc; /* qcmp's context */
+
+/* model__index's order: by range, entries of one range by valid_from. */
 static int qcmp(const void *x, const void *y)
 {
 	const struct vma *a = &qsort_proc->v[*(const uint32_t *)x];

@@ -263,7 +263,8 @@ void model__sort_procs(struct analysis *a);
 const char *model__intern(struct analysis *a, const char *s, size_t len);
 
 /* The timeline: entries are created (new_vma), made live (live_insert),
- * ended and split around a range (carve: munmap, exec, replacement),
+ * ended and split around a range (carve: munmap, mremap's old range, a
+ * shrinking brk, replacement by add_entry; an exec ends them all itself),
  * re-protected in place of a range (reprotect: the pieces keep the stack). */
 uint32_t model__new_vma(struct proc *p, const struct vma *tmpl);
 uint32_t model__live_lb(const struct proc *p, uint64_t addr);
@@ -272,8 +273,9 @@ int model__carve(struct proc *p, uint64_t lo, uint64_t hi, uint64_t t, int why);
 void model__add_entry(struct proc *p, struct vma *e, uint64_t t);
 void model__reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t t);
 
-/* Pass 2's index (after the timeline is complete): the entry live at
- * (addr, t), the entry a call starting at t0 created at addr; -1 if none. */
+/* Pass 3's index (attribute_all, once the timeline is complete): the
+ * entry live at (addr, t), the entry a call starting at t0 created at
+ * addr; -1 if none. */
 void model__index(struct proc *p);
 int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t);
 int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0);

@@ -27,13 +27,13 @@ struct reader {
 	struct reader_stats st;
 };
 
-int reader__open(const char *path, struct reader **out, char *why, size_t why_len)
+/* The trace file at path, opened to be mapped: never blocking on a FIFO or
+ * device, never following a planted symlink. fd and its size in *size, or
+ * -errno (`why` says) when it cannot be a trace. */
+static int open_trace(const char *path, size_t *size, char *why, size_t why_len)
 {
-	struct reader *r = NULL;
 	struct stat sb;
-	/* never block on a FIFO or device, never follow a planted symlink */
-	int err = 0, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-	*out = NULL;
+	int err, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 	if (fd < 0) {
 		err = -errno;
 		snprintf(why, why_len, "%s: %s", path, strerror(errno));
@@ -42,56 +42,49 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	if (fstat(fd, &sb) < 0) {
 		err = -errno;
 		snprintf(why, why_len, "%s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < VP_HEADER_SIZE) {
+	} else if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < VP_HEADER_SIZE) {
 		err = -EINVAL;
 		snprintf(why, why_len, "%s: not a vmaprof trace (%lld bytes, header needs %u)",
 			 path, (long long)sb.st_size, VP_HEADER_SIZE);
-		goto cleanup;
+	} else {
+		*size = (size_t)sb.st_size;
+		return fd;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		err = -ENOMEM;
-		snprintf(why, why_len, "out of memory");
-		goto cleanup;
-	}
-	r->map_len = (size_t)sb.st_size;
-	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (r->map == MAP_FAILED) {
-		err = -errno;
-		snprintf(why, why_len, "%s: mmap: %s", path, strerror(errno));
-		r->map = NULL;
-		goto cleanup;
-	}
-	madvise((void *)r->map, r->map_len, MADV_SEQUENTIAL);
-	memcpy(&r->hdr, r->map, sizeof(r->hdr));
-	const struct vp_file_header *h = &r->hdr;
+	close(fd);
+	return err;
+}
+
+/* A header this reader can read: 0, or -errno (`why` says). */
+static int check_header(const char *path, const struct vp_file_header *h, char *why,
+			size_t why_len)
+{
 	if (h->magic != VP_MAGIC) {
-		err = -EINVAL;
 		snprintf(why, why_len, "%s: bad magic (not a vmaprof trace, or the writer died "
 			 "before writing its header)", path);
-		goto cleanup;
+		return -EINVAL;
 	}
 	if (h->version < VP_FORMAT_VERSION_MIN || h->version > VP_FORMAT_VERSION) {
-		err = -EPROTO;
 		snprintf(why, why_len, "%s: trace format version %u, this vmaprof reads %u to %u",
 			 path, h->version, VP_FORMAT_VERSION_MIN, VP_FORMAT_VERSION);
-		goto cleanup;
+		return -EPROTO;
 	}
 	if (h->header_size != VP_HEADER_SIZE || h->seg_size < 65536 ||
 	    (h->seg_size & (h->seg_size - 1)) || h->seg_size > (1ull << 30) ||
 	    (h->source != VP_SRC_PRELOAD && h->source != VP_SRC_BPF)) {
-		err = -EINVAL;
 		snprintf(why, why_len, "%s: damaged header (header_size %u, seg_size %llu, "
 			 "source %u)", path, h->header_size, (unsigned long long)h->seg_size,
 			 h->source);
-		goto cleanup;
+		return -EINVAL;
 	}
-	r->seg = h->seg_size;
-	r->off = VP_HEADER_SIZE;
-	/* A sealed header (hdr_crc set) must match: flags (VP_FH_SEGSUM),
-	 * head, the counters, the tail's checksum all come from it. */
+	return 0;
+}
+
+/* What the header says how to read the rest by: a sealed header (hdr_crc
+ * set) must match, as flags (VP_FH_SEGSUM), head, the counters and the
+ * tail's checksum all come from it. */
+static void read_seal(struct reader *r)
+{
+	const struct vp_file_header *h = &r->hdr;
 	if (h->hdr_crc) {
 		struct vp_file_header c = *h;
 		c.hdr_crc = 0;
@@ -103,6 +96,13 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	r->segsum = (h->flags & VP_FH_SEGSUM) != 0;
 	if (h->version < 2)
 		r->hdr.pid_ns = 0; /* reserved bytes in version 1 */
+}
+
+/* Where the records end (r->end), and what the header promised that the
+ * file lacks (truncated). */
+static void find_end(struct reader *r)
+{
+	const struct vp_file_header *h = &r->hdr;
 	uint64_t avail = r->map_len - VP_HEADER_SIZE;
 	if (h->head == 0 && (h->flags & VP_FH_SEQUENTIAL)) {
 		r->end = r->map_len; /* the writer did not finish: read what is there */
@@ -120,14 +120,43 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	} else {
 		r->end = VP_HEADER_SIZE + h->head;
 	}
+}
+
+int reader__open(const char *path, struct reader **out, char *why, size_t why_len)
+{
+	struct reader *r = NULL;
+	size_t size = 0;
+	int err = 0, fd = open_trace(path, &size, why, why_len);
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		err = -ENOMEM;
+		snprintf(why, why_len, "out of memory");
+		goto cleanup;
+	}
+	r->map_len = size;
+	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (r->map == MAP_FAILED) {
+		err = -errno;
+		snprintf(why, why_len, "%s: mmap: %s", path, strerror(errno));
+		r->map = NULL;
+		goto cleanup;
+	}
+	madvise((void *)r->map, r->map_len, MADV_SEQUENTIAL);
+	memcpy(&r->hdr, r->map, sizeof(r->hdr));
+	err = check_header(path, &r->hdr, why, why_len);
+	if (err)
+		goto cleanup;
+	r->seg = r->hdr.seg_size;
+	r->off = VP_HEADER_SIZE;
+	read_seal(r);
+	find_end(r);
 	*out = r;
 	r = NULL;
 cleanup:
-	if (r) {
-		if (r->map)
-			munmap((void *)r->map, r->map_len);
-		free(r);
-	}
+	reader__free(r);
 	close(fd);
 	return err;
 }
@@ -148,38 +177,61 @@ static int fits(uint32_t size, size_t fixed, uint64_t var)
 	return size >= fixed && var <= size - fixed;
 }
 
+/* The fixed part of each record type reader__next returns; 0: a type it
+ * never returns. */
+static const uint32_t fixed_size[VP_REC_TYPE_MAX] = {
+	[VP_REC_PROC] = sizeof(struct vp_proc),
+	[VP_REC_MAPS] = sizeof(struct vp_maps),
+	[VP_REC_STACK] = sizeof(struct vp_stack),
+	[VP_REC_MEM] = sizeof(struct vp_mem),
+	[VP_REC_FORK] = sizeof(struct vp_fork),
+	[VP_REC_EXEC] = sizeof(struct vp_exec),
+	[VP_REC_EXIT] = sizeof(struct vp_exit),
+	[VP_REC_INTERNAL] = sizeof(struct vp_internal),
+	[VP_REC_SIGSTACK] = sizeof(struct vp_sigstack),
+	[VP_REC_FAULT] = sizeof(struct vp_fault),
+	[VP_REC_TASK_FORK] = sizeof(struct vp_task_fork),
+	[VP_REC_TASK_EXEC] = sizeof(struct vp_task_exec),
+	[VP_REC_TASK_EXIT] = sizeof(struct vp_task_exit),
+	[VP_REC_TASK_NAME] = sizeof(struct vp_task_name),
+	[VP_REC_BPF_LOST] = sizeof(struct vp_bpf_lost),
+	[VP_REC_SYSFAULTS] = sizeof(struct vp_sysfaults),
+	[VP_REC_TASK_NS] = sizeof(struct vp_task_ns),
+};
+
+/* A record of a known type, its fixed part whole, its variable parts
+ * inside it and its fields in range. */
 static int valid(const struct vp_rec *h)
 {
 	uint32_t s = h->size;
+	if (h->type >= VP_REC_TYPE_MAX || !fixed_size[h->type] || s < fixed_size[h->type])
+		return 0;
 	switch (h->type) {
 	case VP_REC_PROC: {
 		const struct vp_proc *p = (const void *)h;
 		/* execfn_len was padding once: one that does not fit is read as
 		 * 0 (vp_proc_execfn_len), not as a damaged record */
-		return s >= sizeof(*p) && fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len);
+		return fits(s, sizeof(*p), (uint64_t)p->exe_len + p->argv_len);
 	}
-	case VP_REC_MAPS: {
-		const struct vp_maps *m = (const void *)h;
-		return s >= sizeof(*m) && fits(s, sizeof(*m), m->len);
-	}
+	case VP_REC_MAPS:
+		return fits(s, sizeof(struct vp_maps), ((const struct vp_maps *)h)->len);
 	case VP_REC_STACK: {
 		const struct vp_stack *st = (const void *)h;
-		return s >= sizeof(*st) && st->id && st->depth <= VP_MAX_STACK_DEPTH &&
+		return st->id && st->depth <= VP_MAX_STACK_DEPTH &&
 		       fits(s, sizeof(*st), (uint64_t)st->depth * 8);
 	}
 	case VP_REC_MEM: {
 		const struct vp_mem *m = (const void *)h;
-		return s >= sizeof(*m) && m->call > 0 && m->call < VP_CALL_MAX &&
-		       fits(s, sizeof(*m), m->path_len);
+		return m->call > 0 && m->call < VP_CALL_MAX && fits(s, sizeof(*m), m->path_len);
 	}
 	case VP_REC_FORK: {
 		const struct vp_fork *f = (const void *)h;
-		return s >= sizeof(*f) && f->kind >= VP_FORK_FORK && f->kind <= VP_FORK_SPAWN &&
+		return f->kind >= VP_FORK_FORK && f->kind <= VP_FORK_SPAWN &&
 		       fits(s, sizeof(*f), f->path_len);
 	}
 	case VP_REC_EXEC: {
 		const struct vp_exec *e = (const void *)h;
-		if (s < sizeof(*e) || !fits(s, sizeof(*e), (uint64_t)e->path_len + e->argv_len))
+		if (!fits(s, sizeof(*e), (uint64_t)e->path_len + e->argv_len))
 			return 0;
 		/* argv: argc NUL-terminated strings, exactly */
 		const char *a = vp_exec_argv(e);
@@ -188,39 +240,20 @@ static int valid(const struct vp_rec *h)
 			nuls += a[i] == 0;
 		return nuls == e->argc && (e->argv_len == 0 || a[e->argv_len - 1] == 0);
 	}
-	case VP_REC_EXIT:
-		return s >= sizeof(struct vp_exit);
-	case VP_REC_INTERNAL:
-		return s >= sizeof(struct vp_internal);
-	case VP_REC_SIGSTACK:
-		return s >= sizeof(struct vp_sigstack);
-	case VP_REC_FAULT:
-		return s >= sizeof(struct vp_fault);
-	case VP_REC_TASK_FORK:
-		return s >= sizeof(struct vp_task_fork);
-	case VP_REC_TASK_EXEC: {
-		const struct vp_task_exec *e = (const void *)h;
-		return s >= sizeof(*e) && fits(s, sizeof(*e), e->path_len);
-	}
-	case VP_REC_TASK_EXIT:
-		return s >= sizeof(struct vp_task_exit);
+	case VP_REC_TASK_EXEC:
+		return fits(s, sizeof(struct vp_task_exec), ((const struct vp_task_exec *)h)->path_len);
 	case VP_REC_TASK_NAME: {
 		const struct vp_task_name *n = (const void *)h;
-		return s >= sizeof(*n) && (n->why == VP_NAME_EXEC || n->why == VP_NAME_EXIT) &&
+		return (n->why == VP_NAME_EXEC || n->why == VP_NAME_EXIT) &&
 		       n->argv_len <= VP_NAME_ARGV_MAX && fits(s, sizeof(*n), n->argv_len);
 	}
-	case VP_REC_BPF_LOST:
-		return s >= sizeof(struct vp_bpf_lost);
-	case VP_REC_SYSFAULTS:
-		return s >= sizeof(struct vp_sysfaults);
 	case VP_REC_TASK_NS: {
 		const struct vp_task_ns *n = (const void *)h;
-		return s >= sizeof(*n) && n->level > 0 && n->level < VP_NS_LEVELS &&
-		       n->count == n->level + 1 &&
+		return n->level > 0 && n->level < VP_NS_LEVELS && n->count == n->level + 1 &&
 		       fits(s, sizeof(*n), (uint64_t)n->count * sizeof(struct vp_ns_id));
 	}
 	default:
-		return 0;
+		return 1; /* a fixed part only */
 	}
 }
 

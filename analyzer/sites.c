@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shape both outputs show (docs/report.md, "Call sites" and "Folded
+ * The shape every output shows (docs/report.md, "Call sites" and "Folded
  * mappings"), computed once after the analysis:
  *
  * - Call sites: each entry of a process belongs to the site that created
@@ -397,8 +397,30 @@ static void site_peaks(struct proc *p)
 	free(first);
 }
 
-static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
-		       int every_vma, const struct u64map *inherited)
+/* The key of entry e's creating stack, symbolized once per (file, stack
+ * id) across processes (keys: its cache); NULL without a stack. */
+static const char *creating_key(struct analysis *a, struct u64map *keys, struct sbuf *b,
+				const struct vma *e)
+{
+	if (e->stack_file < 0 || !e->stack_id || (uint32_t)e->stack_file >= a->nfiles)
+		return NULL;
+	uint64_t k = ((uint64_t)(e->stack_file + 1) << 32) | e->stack_id;
+	const char *key = u64map__get(keys, k);
+	if (!key) {
+		key = stack_key(a, b, e->stack_file, e->stack_id);
+		if (key) {
+			key = strdup(key);
+			if (!key || u64map__put(keys, k, (void *)key))
+				model__oom();
+		}
+	}
+	return key;
+}
+
+/* The site of each of p's entries (the unused inherited ones, unless
+ * every_vma: none, folded_into VMA_UNUSED). */
+static void assign_sites(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
+			 int every_vma, const struct u64map *inherited)
 {
 	struct u64map by_key = { 0 };
 	for (uint32_t i = 0; i < p->nv; i++) {
@@ -414,54 +436,41 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 			p->unused_inherited_bytes += e->end - e->start;
 			continue;
 		}
-		const char *key = NULL;
+		const char *key;
 		if (e->internal) {
 			/* the shim's own memory: one site, whatever made it */
 			e->site = site_of(p, &by_key, INTERNAL_KEY, -1, 0);
 			p->sites[e->site].internal = 1;
-			if (!p->sites[e->site].first_vma)
-				p->sites[e->site].first_vma = i + 1;
-			continue;
-		}
-		if (e->stack_file >= 0 && e->stack_id && (uint32_t)e->stack_file < a->nfiles) {
-			uint64_t k = ((uint64_t)(e->stack_file + 1) << 32) | e->stack_id;
-			key = u64map__get(keys, k);
-			if (!key) {
-				key = stack_key(a, b, e->stack_file, e->stack_id);
-				if (key) {
-					key = strdup(key);
-					if (!key || u64map__put(keys, k, (void *)key))
-						model__oom();
-				}
-			}
-		}
-		if (key)
+		} else if ((key = creating_key(a, keys, b, e))) {
 			e->site = site_of(p, &by_key, key, e->stack_file, e->stack_id);
-		else
+		} else {
 			e->site = site_of(p, &by_key, stackless_key(b, p, e), -1, 0);
+		}
 		if (!p->sites[e->site].first_vma)
 			p->sites[e->site].first_vma = i + 1;
 	}
 	u64map__free(&by_key);
-	for (uint32_t i = 0; i < p->nsites; i++)
-		site_label(a, p, &p->sites[i], b);
-	if (p->nsites)
-		site_peaks(p);
+}
 
-	if (!every_vma) {
-		uint32_t *ids = malloc(((size_t)p->nv + 1) * sizeof(*ids));
-		struct chain *heap = malloc(((size_t)p->nv + 1) * sizeof(*heap));
-		if (!ids || !heap)
-			model__oom();
-		uint32_t n = 0;
-		for (uint32_t i = 0; i < p->nv; i++)
-			if (!p->v[i].folded_into && foldable(&p->v[i]))
-				ids[n++] = i;
-		fold(p, ids, n, heap);
-		free(ids);
-		free(heap);
-	}
+/* Fold the repeated mappings of p (the entries not folded already). */
+static void fold_entries(struct proc *p)
+{
+	uint32_t *ids = malloc(((size_t)p->nv + 1) * sizeof(*ids));
+	struct chain *heap = malloc(((size_t)p->nv + 1) * sizeof(*heap));
+	if (!ids || !heap)
+		model__oom();
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < p->nv; i++)
+		if (!p->v[i].folded_into && foldable(&p->v[i]))
+			ids[n++] = i;
+	fold(p, ids, n, heap);
+	free(ids);
+	free(heap);
+}
 
+/* Each site's figures: the sums of the entries it shows. */
+static void sum_sites(struct proc *p)
+{
 	for (uint32_t i = 0; i < p->nv; i++) {
 		const struct vma *e = &p->v[i];
 		if (e->folded_into)
@@ -481,6 +490,19 @@ static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, 
 		s->vmas = model__grow(s->vmas, &s->capvmas, s->nvmas + 1, sizeof(*s->vmas));
 		s->vmas[s->nvmas++] = i;
 	}
+}
+
+static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
+		       int every_vma, const struct u64map *inherited)
+{
+	assign_sites(a, p, keys, b, every_vma, inherited);
+	for (uint32_t i = 0; i < p->nsites; i++)
+		site_label(a, p, &p->sites[i], b);
+	if (p->nsites)
+		site_peaks(p);
+	if (!every_vma)
+		fold_entries(p);
+	sum_sites(p);
 }
 
 void sites__shape(struct analysis *a, int every_vma)

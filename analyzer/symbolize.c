@@ -47,78 +47,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------------------ */
-/* Chained hash table of intrusive nodes; bucket count is a power of two.   */
+/* Every table here is a u64map of chains by hash (traceutil.h:
+ * u64map__chain): a lookup compares the whole key along its hash's chain. */
 
-struct hnode {
-	struct hnode *next; /* the next node of the same hash */
-	uint64_t hash;
-};
-
-/* Nodes by hash, on the analyzer's one hash table: each key holds the chain
- * of nodes that share a hash (lookups compare the whole key). */
-struct htab {
-	struct u64map heads; /* hash (0 stored as 1) -> first node */
-};
-
-static uint64_t hkey(uint64_t hash)
+/* A new zeroed node of `size` bytes on hash's chain of m; NULL on ENOMEM. */
+static void *node_new(struct u64map *m, size_t size, uint64_t hash)
 {
-	return hash ? hash : 1;
-}
+	struct u64map_node *n = calloc(1, size);
 
-static uint64_t mix64(uint64_t x)
-{
-	/* splitmix64 finalizer: ips differ in low bits only, spread them. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static uint64_t hash_bytes(const void *p, size_t len, uint64_t seed)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
+	if (!n)
+		return NULL;
+	n->hash = hash;
+	if (u64map__chain_add(m, n)) {
+		free(n);
+		return NULL;
 	}
-	return mix64(h);
+	return n;
 }
 
-static struct hnode *htab__bucket(const struct htab *t, uint64_t hash)
+static void node_free(struct u64map_node *e)
 {
-	return u64map__get(&t->heads, hkey(hash));
+	free(e);
 }
-
-/* Insert n (n->hash set). 0 or -ENOMEM. */
-static int htab__insert(struct htab *t, struct hnode *n)
-{
-	n->next = htab__bucket(t, n->hash);
-	return u64map__put(&t->heads, hkey(n->hash), n);
-}
-
-static void htab__free(struct htab *t, void (*free_node)(struct hnode *))
-{
-	uint64_t key;
-	void *val;
-
-	for (size_t i = 0; u64map__next(&t->heads, &i, &key, &val);) {
-		for (struct hnode *e = val, *next; e; e = next) {
-			next = e->next;
-			free_node(e);
-		}
-	}
-	u64map__free(&t->heads);
-}
-
-/* ------------------------------------------------------------------------ */
 
 struct str_node {
-	struct hnode h; /* first: nodes are freed through it */
+	struct u64map_node h; /* first: nodes are freed through it */
 	size_t len;
 	char s[];
 };
@@ -138,7 +91,7 @@ struct cu_range {
 enum cu_table_state { CU_TABLE_UNKNOWN, CU_TABLE_UNNEEDED, CU_TABLE_BUILT };
 
 struct dso {
-	struct hnode h;
+	struct u64map_node h;
 	const char *path; /* interned, verbatim from the maps line */
 	uint64_t ino;     /* from the maps line; 0 = unknown, not checked */
 	enum dso_state state;
@@ -160,7 +113,7 @@ struct mapping {
 };
 
 struct space {
-	struct hnode h;
+	struct u64map_node h;
 	uint64_t key;
 	uint64_t gen;             /* bumped whenever maps change */
 	struct mapping *maps;     /* sorted by start, non-overlapping */
@@ -170,7 +123,7 @@ struct space {
 /* What the file says about one link-time address (function, offset, line):
  * shared by every space and every ip that maps to it. */
 struct fentry {
-	struct hnode h;
+	struct u64map_node h;
 	struct dso *dso;
 	uint64_t vaddr;
 	const char *function; /* interned, or NULL */
@@ -181,7 +134,7 @@ struct fentry {
 };
 
 struct centry {
-	struct hnode h;
+	struct u64map_node h;
 	struct space *space;
 	uint64_t ip;
 	bool return_addr;
@@ -193,11 +146,11 @@ struct centry {
 };
 
 struct symbolizer {
-	struct htab strings; /* str_node */
-	struct htab dsos;    /* dso */
-	struct htab spaces;  /* space */
-	struct htab cache;   /* centry */
-	struct htab faddrs;  /* fentry */
+	struct u64map strings; /* str_node */
+	struct u64map dsos;    /* dso */
+	struct u64map spaces;  /* space */
+	struct u64map cache;   /* centry */
+	struct u64map faddrs;  /* fentry */
 	struct vp_symbolizer_stats stats;
 };
 
@@ -284,37 +237,27 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 /* Interned copy of str[0..len) (no NUL inside), or NULL on ENOMEM. */
 static const char *intern(struct symbolizer *s, const char *str, size_t len)
 {
-	uint64_t h = hash_bytes(str, len, 0);
+	uint64_t h = vp_hash_bytes(str, len);
 	struct str_node *n;
 
-	for (struct hnode *e = htab__bucket(&s->strings, h); e; e = e->next) {
+	for (struct u64map_node *e = u64map__chain(&s->strings, h); e; e = e->next) {
 		n = (struct str_node *)e;
 		if (e->hash == h && n->len == len && !memcmp(n->s, str, len))
 			return n->s;
 	}
-	n = malloc(sizeof(*n) + len + 1);
+	n = node_new(&s->strings, sizeof(*n) + len + 1, h);
 	if (!n)
 		return NULL;
-	n->h.hash = h;
 	n->len = len;
 	memcpy(n->s, str, len);
 	n->s[len] = '\0';
-	if (htab__insert(&s->strings, &n->h)) {
-		free(n);
-		return NULL;
-	}
 	return n->s;
-}
-
-static void str_node__free(struct hnode *e)
-{
-	free(e);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                     */
 
-static void dso__free(struct hnode *e)
+static void dso__free(struct u64map_node *e)
 {
 	struct dso *d = (struct dso *)e;
 
@@ -328,28 +271,23 @@ static void dso__free(struct hnode *e)
 /* The dso for (path, ino), created unopened if new. NULL on ENOMEM. */
 static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, uint64_t ino)
 {
-	uint64_t h = hash_bytes(path, len, ino);
+	uint64_t h = vp_hash_mix(vp_hash_bytes(path, len) ^ ino);
 	struct dso *d;
 	const char *p;
 
-	for (struct hnode *e = htab__bucket(&s->dsos, h); e; e = e->next) {
+	for (struct u64map_node *e = u64map__chain(&s->dsos, h); e; e = e->next) {
 		d = (struct dso *)e;
 		if (e->hash == h && d->ino == ino && strlen(d->path) == len &&
 		    !memcmp(d->path, path, len))
 			return d;
 	}
 	p = intern(s, path, len);
-	d = p ? calloc(1, sizeof(*d)) : NULL;
+	d = p ? node_new(&s->dsos, sizeof(*d), h) : NULL;
 	if (!d)
 		return NULL;
-	d->h.hash = h;
 	d->path = p;
 	d->ino = ino;
 	d->state = DSO_NEW;
-	if (htab__insert(&s->dsos, &d->h)) {
-		free(d);
-		return NULL;
-	}
 	s->stats.files++;
 	return d;
 }
@@ -508,7 +446,7 @@ static int merge_maps(const struct mapping *old, size_t nold, const struct mappi
 	return 0;
 }
 
-static void space__free(struct hnode *e)
+static void space__free(struct u64map_node *e)
 {
 	struct space *sp = (struct space *)e;
 
@@ -518,103 +456,137 @@ static void space__free(struct hnode *e)
 
 static struct space *space__find(const struct symbolizer *s, uint64_t key)
 {
-	uint64_t h = mix64(key);
+	uint64_t h = vp_hash_mix(key);
 
-	for (struct hnode *e = htab__bucket(&s->spaces, h); e; e = e->next)
+	for (struct u64map_node *e = u64map__chain(&s->spaces, h); e; e = e->next)
 		if (e->hash == h && ((struct space *)e)->key == key)
 			return (struct space *)e;
 	return NULL;
 }
 
-int symbolizer__add_maps(struct symbolizer *s, uint64_t key, const char *text, size_t len)
+/* The space of key, created without mappings on first sight; NULL on ENOMEM. */
+static struct space *space__get(struct symbolizer *s, uint64_t key)
 {
-	struct mapping *add = NULL, *merged = NULL;
-	size_t nadd = 0, cap = 0, nmerged, valid = 0, kept = 0;
-	const char *p = text, *end;
-	struct space *sp;
-	int err = 0;
+	struct space *sp = space__find(s, key);
 
-	if (!s || !text)
-		return -EINVAL;
-	end = text + len;
+	if (!sp) {
+		sp = node_new(&s->spaces, sizeof(*sp), vp_hash_mix(key));
+		if (sp)
+			sp->key = key;
+	}
+	return sp;
+}
 
+/* The mapping of a maps line, if it can have symbols (a file, or the
+ * vDSO): 1 and *m filled, 0 for none, -ENOMEM. */
+static int mapping_of_line(struct symbolizer *s, const struct vp_maps_line *ml, struct mapping *m)
+{
+	bool file = ml->path_len > 0 && ml->path[0] == '/';
+	bool vdso = ml->path_len == 6 && !memcmp(ml->path, "[vdso]", 6);
+
+	if (!file && !vdso) /* anonymous, [heap], [stack], [vvar]: no symbols */
+		return 0;
+	m->dso = dso__get(s, ml->path, ml->path_len, vdso ? 0 : ml->ino);
+	if (!m->dso)
+		return -ENOMEM;
+	m->start = ml->start;
+	m->end = ml->end;
+	m->pgoff = ml->pgoff;
+	m->exec = ml->exec;
+	return 1;
+}
+
+/* The kernel emits sorted, disjoint lines; garbage may not be. Sort the n
+ * mappings and keep the first of overlapping ones, so the space invariant
+ * holds; returns how many are kept. */
+static size_t keep_disjoint(struct symbolizer *s, struct mapping *m, size_t n)
+{
+	size_t kept = 0;
+
+	if (n)
+		qsort(m, n, sizeof(*m), mapping_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (kept && m[i].start < m[kept - 1].end) {
+			s->stats.bad_lines++;
+			continue;
+		}
+		m[kept++] = m[i];
+	}
+	return kept;
+}
+
+/* The mappings of maps text that can have symbols, sorted and disjoint:
+ * *out (malloc'd, NULL for none) and *nout. 0, -EINVAL when no line is
+ * valid, -ENOMEM. */
+static int parse_maps(struct symbolizer *s, const char *text, size_t len, struct mapping **out,
+		      size_t *nout)
+{
+	struct mapping *add = NULL;
+	size_t nadd = 0, cap = 0, valid = 0;
+	const char *p = text, *end = text + len;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
 		struct vp_maps_line ml;
-		bool file, vdso;
 
 		if (eol == p) { /* empty line */
 			p = eol + 1;
 			continue;
 		}
-		if (!vp_maps_line_parse(p, eol, &ml)) {
+		rc = vp_maps_line_parse(p, eol, &ml);
+		p = nl ? nl + 1 : end;
+		if (!rc) {
 			s->stats.bad_lines++;
-			p = nl ? nl + 1 : end;
 			continue;
 		}
-		p = nl ? nl + 1 : end;
 		valid++;
-		file = ml.path_len > 0 && ml.path[0] == '/';
-		vdso = ml.path_len == 6 && !memcmp(ml.path, "[vdso]", 6);
-		if (!file && !vdso) /* anonymous, [heap], [stack], [vvar]: no symbols */
-			continue;
 		if (nadd == cap) {
 			size_t nc = cap ? cap * 2 : 64;
 			struct mapping *na = realloc(add, nc * sizeof(*na));
 
 			if (!na) {
-				err = -ENOMEM;
-				goto cleanup;
+				free(add);
+				return -ENOMEM;
 			}
 			add = na;
 			cap = nc;
 		}
-		add[nadd].dso = dso__get(s, ml.path, ml.path_len, vdso ? 0 : ml.ino);
-		if (!add[nadd].dso) {
-			err = -ENOMEM;
-			goto cleanup;
+		rc = mapping_of_line(s, &ml, &add[nadd]);
+		if (rc < 0) {
+			free(add);
+			return rc;
 		}
-		add[nadd].start = ml.start;
-		add[nadd].end = ml.end;
-		add[nadd].pgoff = ml.pgoff;
-		add[nadd].exec = ml.exec;
-		nadd++;
+		nadd += (size_t)rc;
 	}
 	if (valid == 0) {
-		err = -EINVAL;
-		goto cleanup;
+		free(add);
+		return -EINVAL;
 	}
+	*out = add;
+	*nout = keep_disjoint(s, add, nadd);
+	return 0;
+}
 
-	/* The kernel emits sorted, disjoint lines; garbage may not be. Keep the
-	 * first of overlapping lines so the space invariant holds. */
-	if (nadd)
-		qsort(add, nadd, sizeof(*add), mapping_cmp);
-	for (size_t i = 0; i < nadd; i++) {
-		if (kept && add[i].start < add[kept - 1].end) {
-			s->stats.bad_lines++;
-			continue;
-		}
-		add[kept++] = add[i];
-	}
-	nadd = kept;
+int symbolizer__add_maps(struct symbolizer *s, uint64_t key, const char *text, size_t len)
+{
+	struct mapping *add, *merged = NULL;
+	size_t nadd, nmerged;
+	struct space *sp;
+	int err;
 
-	sp = space__find(s, key);
-	if (!sp) {
-		sp = calloc(1, sizeof(*sp));
-		if (!sp) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		sp->key = key;
-		sp->h.hash = mix64(key);
-		if (htab__insert(&s->spaces, &sp->h)) {
-			free(sp);
-			err = -ENOMEM;
-			goto cleanup;
-		}
-	}
-	if (nadd == 0)
+	if (!s || !text)
+		return -EINVAL;
+	err = parse_maps(s, text, len, &add, &nadd);
+	if (err)
+		return err;
+	sp = space__get(s, key);
+	if (!sp)
+		err = -ENOMEM;
+	if (!sp || nadd == 0)
 		goto cleanup;
 	err = merge_maps(sp->maps, sp->nmaps, add, nadd, &merged, &nmerged);
 	if (err)
@@ -770,8 +742,8 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		return 0;
 	vaddr += d->bias;
 
-	h = mix64(d->h.hash ^ mix64(vaddr));
-	for (struct hnode *e = htab__bucket(&s->faddrs, h); e; e = e->next) {
+	h = vp_hash_mix(d->h.hash ^ vp_hash_mix(vaddr));
+	for (struct u64map_node *e = u64map__chain(&s->faddrs, h); e; e = e->next) {
 		fe = (struct fentry *)e;
 		if (e->hash == h && fe->dso == d && fe->vaddr == vaddr) {
 			s->stats.file_cache_hits++;
@@ -790,7 +762,7 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	fe->vaddr = vaddr;
 	rc = resolve_file_addr(s, d, vaddr, fe);
 	if (!rc)
-		rc = htab__insert(&s->faddrs, &fe->h);
+		rc = u64map__chain_add(&s->faddrs, &fe->h);
 	if (rc) {
 		free(fe);
 		return rc;
@@ -858,11 +830,81 @@ static int resolve_lines(struct symbolizer *s, struct fentry *fe)
 	return 0;
 }
 
+/* The frame handed out: without file:line unless they are wanted. */
+static void frame_out(const struct vp_frame *f, bool want_lines, struct vp_frame *out)
+{
+	*out = *f;
+	if (!want_lines) {
+		out->file = NULL;
+		out->line = 0;
+	}
+}
+
+/* The cache entry of (sp, ip, return_addr) under hash h, NULL if none. */
+static struct centry *cache__find(const struct symbolizer *s, const struct space *sp, uint64_t h,
+				  uint64_t ip, bool return_addr)
+{
+	for (struct u64map_node *e = u64map__chain(&s->cache, h); e; e = e->next) {
+		struct centry *x = (struct centry *)e;
+
+		if (e->hash == h && x->space == sp && x->ip == ip && x->return_addr == return_addr)
+			return x;
+	}
+	return NULL;
+}
+
+/* The answer of a valid cache entry; a frame asked for before without its
+ * line gets it now when wanted. */
+static int cache__answer(struct symbolizer *s, struct centry *c, bool return_addr,
+			 bool want_lines, struct vp_frame *out)
+{
+	uint64_t t0;
+	int rc;
+
+	s->stats.cache_hits++;
+	if (want_lines && !c->has_lines) {
+		if (!c->fe->lines_done) {
+			t0 = vp_mono_ns();
+			rc = resolve_lines(s, c->fe);
+			s->stats.resolve_ns += vp_mono_ns() - t0;
+			if (rc)
+				return rc;
+		}
+		fentry__fill(c->fe, return_addr, &c->frame);
+		c->has_lines = true;
+	}
+	frame_out(&c->frame, want_lines, out);
+	return c->rc;
+}
+
+/* Remember the answer rc, f (fe: its file address's entry) of (sp, ip,
+ * return_addr) in c, a stale entry, or a new one (c NULL). An answer
+ * that cannot be cached is right all the same. */
+static void cache__store(struct symbolizer *s, struct centry *c, struct space *sp, uint64_t h,
+			 uint64_t ip, bool return_addr, int rc, struct fentry *fe,
+			 const struct vp_frame *f)
+{
+	if (!c) {
+		c = node_new(&s->cache, sizeof(*c), h);
+		if (!c)
+			return;
+		c->space = sp;
+		c->ip = ip;
+		c->return_addr = return_addr;
+		s->stats.cache_entries++;
+	}
+	c->gen = sp->gen;
+	c->rc = rc;
+	c->fe = fe;
+	c->has_lines = !fe || fe->lines_done;
+	c->frame = *f;
+}
+
 static int lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_addr,
 		  bool want_lines, struct vp_frame *out)
 {
 	struct space *sp;
-	struct centry *c = NULL;
+	struct centry *c;
 	struct fentry *fe = NULL;
 	struct vp_frame f = { .ip = ip };
 	uint64_t h, t0;
@@ -878,67 +920,18 @@ static int lookup(struct symbolizer *s, uint64_t key, uint64_t ip, bool return_a
 	if (!sp)
 		return -ENOENT;
 
-	h = mix64(mix64(key) ^ ip ^ (return_addr ? 0x8000000000000000ULL : 0));
-	for (struct hnode *e = htab__bucket(&s->cache, h); e; e = e->next) {
-		struct centry *x = (struct centry *)e;
-
-		if (e->hash == h && x->space == sp && x->ip == ip && x->return_addr == return_addr) {
-			c = x;
-			break;
-		}
-	}
-	if (c && c->gen == sp->gen) {
-		s->stats.cache_hits++;
-		if (want_lines && !c->has_lines) {
-			/* asked before without the line: add it */
-			if (!c->fe->lines_done) {
-				t0 = vp_mono_ns();
-				rc = resolve_lines(s, c->fe);
-				s->stats.resolve_ns += vp_mono_ns() - t0;
-				if (rc)
-					return rc;
-			}
-			fentry__fill(c->fe, return_addr, &c->frame);
-			c->has_lines = true;
-		}
-		*out = c->frame;
-		if (!want_lines) {
-			out->file = NULL;
-			out->line = 0;
-		}
-		return c->rc;
-	}
+	h = vp_hash_mix(vp_hash_mix(key) ^ ip ^ (return_addr ? 0x8000000000000000ULL : 0));
+	c = cache__find(s, sp, h, ip, return_addr);
+	if (c && c->gen == sp->gen)
+		return cache__answer(s, c, return_addr, want_lines, out);
 
 	t0 = vp_mono_ns();
 	rc = resolve_frame(s, sp, ip, return_addr, want_lines, &f, &fe);
 	s->stats.resolve_ns += vp_mono_ns() - t0;
 	if (rc == -ENOMEM)
 		return rc; /* transient: not worth remembering */
-	*out = f;
-	if (!want_lines) {
-		out->file = NULL;
-		out->line = 0;
-	}
-
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return rc; /* answer is right, only uncached */
-		c->h.hash = h;
-		c->space = sp;
-		c->ip = ip;
-		c->return_addr = return_addr;
-		if (htab__insert(&s->cache, &c->h)) {
-			free(c);
-			return rc;
-		}
-		s->stats.cache_entries++;
-	}
-	c->gen = sp->gen;
-	c->rc = rc;
-	c->fe = fe;
-	c->has_lines = !fe || fe->lines_done;
-	c->frame = f;
+	frame_out(&f, want_lines, out);
+	cache__store(s, c, sp, h, ip, return_addr, rc, fe, &f);
 	return rc;
 }
 
@@ -988,20 +981,15 @@ void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *o
 	*out = s->stats;
 }
 
-static void centry__free(struct hnode *e)
-{
-	free(e);
-}
-
 void symbolizer__free(struct symbolizer *s)
 {
 	if (!s)
 		return;
-	htab__free(&s->cache, centry__free);
-	htab__free(&s->faddrs, centry__free); /* plain malloc'd nodes too */
-	htab__free(&s->spaces, space__free);
-	htab__free(&s->dsos, dso__free);
-	htab__free(&s->strings, str_node__free);
+	u64map__chain_free(&s->cache, node_free);
+	u64map__chain_free(&s->faddrs, node_free);
+	u64map__chain_free(&s->spaces, space__free);
+	u64map__chain_free(&s->dsos, dso__free);
+	u64map__chain_free(&s->strings, node_free);
 	free(s);
 }
 

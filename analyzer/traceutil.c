@@ -98,6 +98,17 @@ void u64map__free(struct u64map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+uint64_t vp_hash_bytes(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
 int stack_map__put(struct stack_map *m, const struct vp_stack *s)
 {
 	return u64map__put(&m->m, s->id, (void *)s);
@@ -111,6 +122,46 @@ const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id)
 void stack_map__free(struct stack_map *m)
 {
 	u64map__free(&m->m);
+}
+
+/* A chain's key in the map: the hash, 0 stored as 1 (keys are nonzero). */
+static uint64_t chain_key(uint64_t hash)
+{
+	return hash ? hash : 1;
+}
+
+struct u64map_node *u64map__chain(const struct u64map *m, uint64_t hash)
+{
+	return u64map__get(m, chain_key(hash));
+}
+
+int u64map__chain_add(struct u64map *m, struct u64map_node *n)
+{
+	n->next = u64map__chain(m, n->hash);
+	return u64map__put(m, chain_key(n->hash), n);
+}
+
+void u64map__chain_free(struct u64map *m, void (*free_node)(struct u64map_node *))
+{
+	uint64_t key;
+	void *val;
+	for (size_t i = 0; u64map__next(m, &i, &key, &val);) {
+		for (struct u64map_node *e = val, *next; e; e = next) {
+			next = e->next;
+			free_node(e);
+		}
+	}
+	u64map__free(m);
+}
+
+uint64_t vp_hash_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
 }
 
 int maps_acc__feed(struct maps_acc *a, const struct vp_maps *m, const char **text, size_t *len)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers every reader of a preload trace needs: the stack records of
- * one file by id, and maps snapshots reassembled from their chunks.
+ * Small helpers the analyzer shares: its one hash table (u64map, with
+ * chains for keys larger than 64 bits), the stack records of one file by
+ * id, maps snapshots reassembled from their chunks and their lines parsed,
+ * UTF-8 and JSON strings of damaged bytes, and opening a recording's files.
  * Pointers handed out point into the (mapped) trace file or into the
  * accumulator, as documented per function.
  */
@@ -16,7 +18,7 @@
 
 /* A map from nonzero 64-bit keys to pointers (open addressing): the
  * analyzer's one hash table. Keys that are hashes of something larger keep
- * their own collision chain in the value (symbolize.c). */
+ * their own collision chain in the value (u64map__chain, below). */
 struct u64map {
 	uint64_t *key; /* 0 = empty slot */
 	void **val;
@@ -35,6 +37,9 @@ uint64_t vp_hash_str(const char *s);
 /* Iterate: start with *i = 0; each call stores the next entry and returns
  * true, or returns false at the end. Order is the table's, not insertion. */
 bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val);
+/* The same hash of n bytes. */
+uint64_t vp_hash_bytes(const void *s, size_t n);
+
 
 /* id -> VP_REC_STACK record of one file. */
 struct stack_map {
@@ -45,6 +50,25 @@ int stack_map__put(struct stack_map *m, const struct vp_stack *s);
 /* NULL when the id is 0 or unknown. */
 const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id);
 void stack_map__free(struct stack_map *m);
+
+/* Keys larger than 64 bits (strings, tuples) on a u64map keyed by their
+ * hash: the value of a hash is the chain of the nodes that share it, and a
+ * lookup walks the chain comparing whole keys. A node embeds struct
+ * u64map_node first (it is freed through it). Only these three functions
+ * may touch such a map. */
+struct u64map_node {
+	struct u64map_node *next; /* the next node of the same hash */
+	uint64_t hash;
+};
+/* The first node of hash's chain, NULL for none. */
+struct u64map_node *u64map__chain(const struct u64map *m, uint64_t hash);
+/* Put n (n->hash set) at the head of its hash's chain. 0 or -ENOMEM. */
+int u64map__chain_add(struct u64map *m, struct u64map_node *n);
+/* free_node on every node of every chain, then u64map__free. */
+void u64map__chain_free(struct u64map *m, void (*free_node)(struct u64map_node *));
+/* x with every bit spread over all 64 (splitmix64's finalizer): a hash of
+ * keys that differ in their low bits only (addresses). */
+uint64_t vp_hash_mix(uint64_t x);
 
 /* Chunks of up to 8 snapshots in flight at once (threads dlopen'ing
  * concurrently interleave them). */
