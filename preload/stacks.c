@@ -24,8 +24,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "core.h"
 #include "seccomp.h"
-#include "shim.h"
 #include "vmaprof/clock.h"
 #include "writer.h"
 
@@ -107,21 +107,21 @@ int stacks__init(uint32_t d)
 		cache_on = !(env && strcmp(env, "0") == 0) && rows_understood();
 	}
 	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
-	void *p = shim__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	void *p = core__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		depth = 0;
 		return -1;
 	}
 	table = p;
-	shim__note_internal(p, bytes, VP_INT_STACKS, 0, 0);
+	writer__note_internal(p, bytes, VP_INT_STACKS, 0, 0);
 	return 0;
 }
 
 void stacks__forget(void)
 {
 	if (table)
-		shim__real_munmap(table, sizeof(struct slot) * TABLE_SIZE);
+		core__real_munmap(table, sizeof(struct slot) * TABLE_SIZE);
 	table = NULL;
 }
 
@@ -143,7 +143,7 @@ static uint32_t emit(void *const *ips, int n)
 	struct vp_stack *s = (struct vp_stack *)writer__reserve(size, &seg);
 	if (!s)
 		return 0;
-	shim__fill_header(&s->h, vp_mono_ns());
+	core__fill_header(&s->h, vp_mono_ns());
 	s->id = id;
 	s->depth = (uint32_t)n;
 	for (int i = 0; i < n; i++)

@@ -43,5 +43,9 @@ void writer__forget(void);
 void writer__seal(void);
 /* True when a file is open and recording. */
 int writer__active(void);
+/* Tell the trace that [p, p+len) is (un)mapped by the shim for itself, so
+ * the analyzer can keep it out of the program's picture (a VP_REC_INTERNAL;
+ * `populated`: pages of it the writer populated). */
+void writer__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated);
 
 #endif
