@@ -2,7 +2,8 @@
 /*
  * Raw system calls for the shim: no libc wrapper, no symbol lookup, no
  * errno save (the caller's rules decide), so they work before dlsym has
- * resolved anything and inside our own interposers. x86-64 only.
+ * resolved anything and inside our own interposers. x86-64 only. Layer 1
+ * of preload/ (see shim.c), like seccomp, broker_client and env.
  */
 #ifndef VP_PRELOAD_RAWSYS_H
 #define VP_PRELOAD_RAWSYS_H

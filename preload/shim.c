@@ -3,6 +3,19 @@
  * The LD_PRELOAD shim: interposes the address-space, process and exec calls
  * of the traced program and records each one with its call stack.
  *
+ * preload/ in layers, top to bottom; a file calls and includes only files
+ * of the layers below its own (the hooks call down, nothing calls back up):
+ *   6 hooks    shim.c (this file: the interposed calls and their
+ *              bookkeeping, a stream's start, forks, exec, exit),
+ *              unwind_pipe.c (libunwind's pipe), vfork.S
+ *   5 sigstack sigstack.c: the stacks the kernel collector's signal asks for
+ *   4 records  records.c (one encoder per record type), stacks.c (call stacks)
+ *   3 writer   writer.c: the trace file, and the records of its own mappings
+ *   2 core     core.c: libc's real functions, the process's and the
+ *              thread's state, record headers
+ *   1 leaves   seccomp.c, broker_client.c, env.c, rawsys.h: none uses
+ *              another file of the shim but rawsys.h
+ *
  * Rules every hook follows (the program must never notice us):
  * - The thread-local guard is checked first: a call made while this thread
  *   is already inside a hook (libunwind's own mmaps, a signal handler, the

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Signal stacks: the call stacks of mappings the shim cannot interpose.
+ * Layer 5 of preload/ (see shim.c): above records and stacks, below the
+ * hooks (which call sigstack__setup, __announce and __yield).
  *
  * Mappings the shim cannot interpose (malloc's own mmap and brk, ld.so,
  * raw syscalls) are seen by the kernel collector only. For those it sends

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Signal stacks (sigstack.c): the shim's side of the kernel collector's
+ * Signal stacks (sigstack.c; layer 5 of preload/, see shim.c): the shim's side of the kernel collector's
  * request for a stack, by a signal at the exit of a mapping call the shim
  * could not interpose.
  */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libunwind's memory validation pipe.
+ * libunwind's memory validation pipe: hooks (layer 6 of preload/, see
+ * shim.c) of pipe2, read, write and close, calling down into core.
  *
  * When a frame's DWARF info is missing, libunwind 1.6 validates addresses
  * by write(2)-ing them into a pipe it keeps open for the life of the

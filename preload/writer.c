@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Trace file writer. Layout and rules: include/vmaprof/record.h.
+ * Trace file writer (layer 3 of preload/, see shim.c: below it only core
+ * and the leaves). Layout and rules: include/vmaprof/record.h.
  *
  * Why MAP_SHARED and not write(2): write(2) of one 104-byte record costs
  * ~1500 ns here, a store into a shared file mapping ~70-120 ns (including

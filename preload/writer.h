@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * writer: the shim's trace file, written through a MAP_SHARED mapping.
+ * writer: the shim's trace file, written through a MAP_SHARED mapping
+ * (layer 3 of preload/, see shim.c).
  *
  * Promises:
  * - A record is in the page cache the moment writer__commit returns, so it
