@@ -34,7 +34,8 @@ static inline long rawsys__call(long n, long a1, long a2, long a3, long a4, long
 #define SYS2(n, a, b) rawsys__call((n), (long)(a), (long)(b), 0, 0, 0, 0)
 #define SYS3(n, a, b, c) rawsys__call((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define SYS4(n, a, b, c, d) rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define SYS5(n, a, b, c, d, e) rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define SYS5(n, a, b, c, d, e) \
+	rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 #define SYS6(n, a, b, c, d, e, f) \
 	rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
