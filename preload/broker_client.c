@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The shim's side of the trace-file broker (protocol: vmaprof/broker.h).
+ * Layer 1 of preload/ (see shim.c): no other file of the shim but rawsys.h.
  *
  * Raw system calls only: this runs in constructors, in fork children
  * inside pthread_atfork handlers and under the writer's segment lock, where
@@ -38,6 +39,88 @@ int broker__available(void)
 	return sock_len != 0;
 }
 
+/* The request as the broker reads it. */
+static void make_request(struct vp_broker_req *rq, uint32_t op, int err, const char *arg)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->magic = VP_BROKER_MAGIC;
+	rq->op = op;
+	rq->err = err;
+	if (arg) {
+		size_t l = strnlen(arg, sizeof(rq->arg) - 1);
+		memcpy(rq->arg, arg, l);
+	}
+}
+
+/* Connect socket s to the broker, send rq and receive the reply into rp,
+ * the descriptor passed with it into *fd (-1: none). 1 when a reply came
+ * (*n: its length); else 0 and *n is the request's result (-errno). */
+static int exchange(long s, const struct vp_broker_req *rq, struct vp_broker_rep *rp, int *fd,
+		    long *n)
+{
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path + 1, sock_name, sock_len);
+	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + sock_len);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct iovec iov = { rp, sizeof(*rp) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	*fd = -1;
+	if (SYS3(SYS_connect, s, &sa, sl) < 0 ||
+	    SYS6(SYS_sendto, s, rq, sizeof(*rq), MSG_NOSIGNAL, NULL, 0) != (long)sizeof(*rq)) {
+		*n = -errno;
+		return 0;
+	}
+	do
+		*n = SYS3(SYS_recvmsg, s, &mh, MSG_CMSG_CLOEXEC);
+	while (*n < 0 && errno == EINTR);
+	if (*n < 0) {
+		*n = -errno;
+		return 0;
+	}
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+		    h->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(h), sizeof(int));
+	return 1;
+}
+
+/* What the broker's reply (n bytes, descriptor fd) to `op` says: the
+ * descriptor (its file's name into `name`), 0 for FAILED, or -errno (a
+ * descriptor that came with a refusal or a garbled reply is closed). */
+static int answer(uint32_t op, const struct vp_broker_rep *rp, long n, int fd, char *name,
+		  size_t name_cap)
+{
+	if (n != (long)sizeof(*rp) || rp->magic != VP_BROKER_MAGIC) {
+		if (fd >= 0)
+			SYS1(SYS_close, fd);
+		return -EPROTO;
+	}
+	if (rp->err) {
+		if (fd >= 0)
+			SYS1(SYS_close, fd);
+		return -rp->err;
+	}
+	if (op == VP_BROKER_FAILED)
+		return 0;
+	if (fd < 0)
+		return -EPROTO; /* an answer without a descriptor */
+	if (name && name_cap) {
+		size_t l = strnlen(rp->name, sizeof(rp->name) - 1);
+		if (l >= name_cap)
+			l = name_cap - 1;
+		memcpy(name, rp->name, l);
+		name[l] = 0;
+	}
+	return fd;
+}
+
 int broker__request(uint32_t op, int err, const char *arg, char *name, size_t name_cap)
 {
 	if (!sock_len)
@@ -49,77 +132,15 @@ int broker__request(uint32_t op, int err, const char *arg, char *name, size_t na
 		errno = e;
 		return ret;
 	}
-	struct sockaddr_un sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path + 1, sock_name, sock_len);
-	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + sock_len);
 	struct vp_broker_req rq;
 	struct vp_broker_rep rp;
-	memset(&rq, 0, sizeof(rq));
-	rq.magic = VP_BROKER_MAGIC;
-	rq.op = op;
-	rq.err = err;
-	if (arg) {
-		size_t l = strnlen(arg, sizeof(rq.arg) - 1);
-		memcpy(rq.arg, arg, l);
-	}
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
-	memset(&cm, 0, sizeof(cm));
-	struct iovec iov = { &rp, sizeof(rp) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
-			     .msg_controllen = sizeof(cm.b) };
-	ret = -EPROTO;
-	if (SYS3(SYS_connect, s, &sa, sl) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (SYS6(SYS_sendto, s, &rq, sizeof(rq), MSG_NOSIGNAL, NULL, 0) != (long)sizeof(rq)) {
-		ret = -errno;
-		goto out;
-	}
+	int fd;
 	long n;
-	do
-		n = SYS3(SYS_recvmsg, s, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		ret = -errno;
-		goto out;
-	}
-	int fd = -1;
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h))
-		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-		    h->cmsg_len >= CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(h), sizeof(int));
-	if (n != (long)sizeof(rp) || rp.magic != VP_BROKER_MAGIC) {
-		if (fd >= 0)
-			SYS1(SYS_close, fd);
-		goto out;
-	}
-	if (rp.err) {
-		if (fd >= 0)
-			SYS1(SYS_close, fd);
-		ret = -rp.err;
-		goto out;
-	}
-	if (op == VP_BROKER_FAILED) {
-		ret = 0;
-		goto out;
-	}
-	if (fd < 0)
-		goto out; /* -EPROTO: an answer without a descriptor */
-	if (name && name_cap) {
-		size_t l = strnlen(rp.name, sizeof(rp.name) - 1);
-		if (l >= name_cap)
-			l = name_cap - 1;
-		memcpy(name, rp.name, l);
-		name[l] = 0;
-	}
-	ret = fd;
-out:
+	make_request(&rq, op, err, arg);
+	if (exchange(s, &rq, &rp, &fd, &n))
+		ret = answer(op, &rp, n, fd, name, name_cap);
+	else
+		ret = (int)n;
 	SYS1(SYS_close, s);
 	errno = e;
 	return ret;

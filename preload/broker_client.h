@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * broker: ask `vmaprof record` for a trace file (vmaprof/broker.h).
+ * broker: ask `vmaprof record` for a trace file (vmaprof/broker.h). Layer 1
+ * of preload/ (see shim.c).
  *
  * Promises: raw system calls only (safe in constructors, fork children and
  * under the writer's lock), errno unchanged, no descriptor left open but

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* env (env.h; layer 1 of preload/, see shim.c): the shim's variables put
+ * back into an exec'd program's environment, in the caller's buffers. */
 #include "env.h"
 
 #include <string.h>

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * env: keep the shim in the environment of exec'd programs.
+ * env: keep the shim in the environment of exec'd programs (layer 1 of
+ * preload/, see shim.c: it uses no other file of the shim).
  *
  * Promises: env__save copies LD_PRELOAD and every VMAPROF_* variable at
  * start (the program may change or clear its environment later).

@@ -2,7 +2,8 @@
 /*
  * Raw system calls for the shim: no libc wrapper, no symbol lookup, no
  * errno save (the caller's rules decide), so they work before dlsym has
- * resolved anything and inside our own interposers. x86-64 only.
+ * resolved anything and inside our own interposers. x86-64 only. Layer 1
+ * of preload/ (see shim.c), like seccomp, broker_client and env.
  */
 #ifndef VP_PRELOAD_RAWSYS_H
 #define VP_PRELOAD_RAWSYS_H
@@ -12,7 +13,7 @@
 /* A system call that never goes through any symbol lookup (our own
  * syscall() interposer included): the return value and errno follow the
  * libc convention (-1 and errno on failure). */
-static inline long shim__sys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+static inline long rawsys__call(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	register long r10 __asm__("r10") = a4;
 	register long r8 __asm__("r8") = a5;
@@ -28,13 +29,14 @@ static inline long shim__sys(long n, long a1, long a2, long a3, long a4, long a5
 	}
 	return ret;
 }
-#define SYS0(n) shim__sys((n), 0, 0, 0, 0, 0, 0)
-#define SYS1(n, a) shim__sys((n), (long)(a), 0, 0, 0, 0, 0)
-#define SYS2(n, a, b) shim__sys((n), (long)(a), (long)(b), 0, 0, 0, 0)
-#define SYS3(n, a, b, c) shim__sys((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define SYS4(n, a, b, c, d) shim__sys((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define SYS5(n, a, b, c, d, e) shim__sys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define SYS0(n) rawsys__call((n), 0, 0, 0, 0, 0, 0)
+#define SYS1(n, a) rawsys__call((n), (long)(a), 0, 0, 0, 0, 0)
+#define SYS2(n, a, b) rawsys__call((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define SYS3(n, a, b, c) rawsys__call((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SYS4(n, a, b, c, d) rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define SYS5(n, a, b, c, d, e) \
+	rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 #define SYS6(n, a, b, c, d, e, f) \
-	shim__sys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+	rawsys__call((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
 #endif

@@ -1,37 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shim's record encoders (records.h): one function per record type the
- * hooks write, each reserving its bytes in the trace (writer.h), filling
- * them, committing. Async-signal-safe like the writer; they make no system
- * call but readlink for a file mapping's path, and only where a seccomp
- * filter would allow it.
+ * The shim's record encoders (records.h; layer 4 of preload/, see shim.c):
+ * one function per record type the hooks write, each reserving its bytes
+ * in the trace (writer.h), filling them, committing. Async-signal-safe
+ * like the writer; the call records make no system call but readlink for a
+ * file mapping's path, and only where a seccomp filter would allow it. The
+ * two a stream's start writes (PROC, MAPS; MAPS again at a dlopen) read
+ * /proc/self through libc's own functions (core.h), not the hooks.
  */
 #include "records.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
+#include "core.h"
 #include "seccomp.h"
-#include "shim.h"
 #include "vmaprof/clock.h"
 #include "vmaprof/record.h"
 #include "writer.h"
-
-void shim__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated)
-{
-	uint32_t seg;
-	struct vp_internal *r = (struct vp_internal *)writer__reserve(sizeof(*r), &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, vp_mono_ns());
-	r->h.flags = unmapped ? VP_INT_UNMAPPED : 0;
-	r->start = (uint64_t)(uintptr_t)p;
-	r->len = len;
-	r->what = what;
-	r->populated = populated;
-	writer__commit(&r->h, VP_REC_INTERNAL, seg);
-}
 
 void record__mem(uint32_t call, uint64_t t0, uint64_t a0, uint64_t a1, uint64_t a2,
 		    uint64_t a3, uint64_t a4, uint64_t a5, uint64_t ret, int err,
@@ -42,7 +34,7 @@ void record__mem(uint32_t call, uint64_t t0, uint64_t a0, uint64_t a1, uint64_t 
 	struct vp_mem *r = (struct vp_mem *)writer__reserve(size, &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, t0);
+	core__fill_header(&r->h, t0);
 	r->h.flags = VP_MEM_FROM_SHIM;
 	r->call = call;
 	r->err = err;
@@ -84,14 +76,14 @@ void record__fork(uint32_t kind, pid_t child, int err, uint32_t stack, const cha
 	struct vp_fork *r = (struct vp_fork *)writer__reserve(size, &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, vp_mono_ns());
+	core__fill_header(&r->h, vp_mono_ns());
 	r->child = child > 0 ? (uint32_t)child : 0;
 	r->kind = kind;
 	r->err = err;
 	/* a fork child starts its own stream (if the filters let it); a
 	 * vfork or spawn child's new image starts under a filter it cannot
 	 * read and records nothing */
-	if (kind == VP_FORK_FORK || kind == VP_FORK_CLONE ? shim__start_refused() : !sc__ok(SC_N))
+	if (kind == VP_FORK_FORK || kind == VP_FORK_CLONE ? core__start_refused() : !sc__ok(SC_N))
 		r->h.flags |= VP_FORK_SECCOMP;
 	r->stack_id = stack;
 	r->path_len = pl;
@@ -124,7 +116,7 @@ void record__exec(uint32_t kind, const char *path, char *const argv[], int err,
 	struct vp_exec *r = (struct vp_exec *)writer__reserve(size, &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, vp_mono_ns());
+	core__fill_header(&r->h, vp_mono_ns());
 	r->h.flags = (fixed ? VP_EXEC_ENV_FIXED : 0) | (sc__ok(SC_N) ? 0 : VP_EXEC_SECCOMP);
 	r->err = err;
 	r->kind = kind;
@@ -149,7 +141,7 @@ void record__exit(uint32_t kind, int status)
 	struct vp_exit *r = (struct vp_exit *)writer__reserve(sizeof(*r), &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, vp_mono_ns());
+	core__fill_header(&r->h, vp_mono_ns());
 	r->status = status;
 	r->kind = kind;
 	writer__commit(&r->h, VP_REC_EXIT, seg);
@@ -161,11 +153,97 @@ void record__sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint
 	struct vp_sigstack *r = (struct vp_sigstack *)writer__reserve(sizeof(*r), &seg);
 	if (!r)
 		return;
-	shim__fill_header(&r->h, vp_mono_ns());
+	core__fill_header(&r->h, vp_mono_ns());
 	r->h.flags = flags;
 	r->stack_id = stack;
 	r->signo = (uint32_t)sig;
 	r->ip = ip;
 	r->ret = ret;
 	writer__commit(&r->h, VP_REC_SIGSTACK, seg);
+}
+
+/* Copy /proc/self/maps into VP_REC_MAPS chunks. */
+void record__maps(uint32_t why)
+{
+	static _Atomic uint32_t seq;
+	uint32_t s = atomic_fetch_add(&seq, 1);
+	if (!sc__ok(SC_OPENAT) || !sc__ok(SC_READ) || !sc__ok(SC_CLOSE)) {
+		writer__lost(); /* a seccomp filter would refuse reading the maps */
+		return;
+	}
+	int fd = core__real_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		writer__lost();
+		return;
+	}
+	char buf[8192];
+	uint32_t chunk = 0;
+	for (;;) {
+		ssize_t n = core__real_read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			writer__lost();
+		int last = n <= 0;
+		uint32_t len = n > 0 ? (uint32_t)n : 0, seg;
+		struct vp_maps *r = (struct vp_maps *)writer__reserve(
+			VP_ALIGN8((uint32_t)sizeof(*r) + len), &seg);
+		if (r) {
+			core__fill_header(&r->h, vp_mono_ns());
+			r->h.flags = last ? VP_MAPS_LAST : 0;
+			r->seq = s;
+			r->chunk = chunk;
+			r->why = why;
+			r->len = len;
+			memcpy(r + 1, buf, len);
+			writer__commit(&r->h, VP_REC_MAPS, seg);
+		}
+		chunk++;
+		if (last)
+			break;
+	}
+	core__real_close(fd);
+}
+
+void record__proc(uint32_t stack_depth)
+{
+	uint32_t seg;
+	char exe[VP_MAX_PATH];
+	char args[16384];
+	ssize_t el = SYS3(SYS_readlink, "/proc/self/exe", exe, sizeof(exe));
+	if (el < 0)
+		el = 0;
+	ssize_t al = 0;
+	int fd = core__real_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		ssize_t n;
+		while (al < (ssize_t)sizeof(args) &&
+		       (n = core__real_read(fd, args + al, sizeof(args) - (size_t)al)) > 0)
+			al += n;
+		core__real_close(fd);
+	}
+	/* keep whole arguments only */
+	while (al > 0 && args[al - 1] != 0)
+		al--;
+	uint32_t argc = 0;
+	for (ssize_t i = 0; i < al; i++)
+		argc += args[i] == 0;
+	/* the path the exec was given (a symlink's own name), from the auxv */
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	size_t fl = fn ? strnlen(fn, VP_MAX_PATH) : 0;
+	struct vp_proc *r = (struct vp_proc *)writer__reserve(
+		VP_ALIGN8((uint32_t)(sizeof(*r) + (size_t)el + (size_t)al + fl)), &seg);
+	if (!r)
+		return;
+	core__fill_header(&r->h, vp_mono_ns());
+	r->ppid = (uint32_t)getppid();
+	r->argc = argc;
+	r->exe_len = (uint32_t)el;
+	r->argv_len = (uint32_t)al;
+	r->stack_depth = stack_depth;
+	r->execfn_len = (uint32_t)fl;
+	memcpy(r + 1, exe, (size_t)el);
+	memcpy((char *)(r + 1) + el, args, (size_t)al);
+	memcpy((char *)(r + 1) + el + al, fn, fl);
+	writer__commit(&r->h, VP_REC_PROC, seg);
 }

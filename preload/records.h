@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Record encoders of the shim (records.c): what a hook calls to put one
- * call, fork, exec attempt or exit into the trace. They never fail loudly:
- * a record that cannot be reserved is counted by the writer as lost.
+ * Record encoders of the shim (records.c; layer 4 of preload/, see shim.c):
+ * what a hook calls to put one call, fork, exec attempt or exit into the
+ * trace. They never fail loudly: a record that cannot be reserved is
+ * counted by the writer as lost.
  */
 #ifndef VP_PRELOAD_RECORDS_H
 #define VP_PRELOAD_RECORDS_H
@@ -24,5 +25,11 @@ void record__exec(uint32_t kind, const char *path, char *const argv[], int err, 
 void record__exit(uint32_t kind, int status);
 /* VP_REC_SIGSTACK: the stack a collector's signal asked for (sigstack.c). */
 void record__sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint64_t ret);
+/* VP_REC_PROC: who this process image is (exe, argv, AT_EXECFN), first in
+ * every stream; stack_depth as configured. */
+void record__proc(uint32_t stack_depth);
+/* Copy /proc/self/maps into VP_REC_MAPS chunks (why: VP_MAPS_START or
+ * VP_MAPS_DLOPEN). A seccomp filter refusing the reads: counted as lost. */
+void record__maps(uint32_t why);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * Known seccomp filters and a classic BPF interpreter for them (the subset
  * the kernel's seccomp checker accepts: loads from struct seccomp_data,
- * scratch memory, ALU, jumps, return). See seccomp.h for the why.
+ * scratch memory, ALU, jumps, return). See seccomp.h for the why. Layer 1
+ * of preload/ (see shim.c): raw system calls only, no other file of ours.
  */
 #include "seccomp.h"
 
@@ -87,6 +88,51 @@ static uint32_t ld32(const struct seccomp_data *d, uint32_t k)
 	return v;
 }
 
+/* A load's value (BPF_LD, BPF_LDX) into *v; -1: the checker would have
+ * refused the instruction. */
+static int load(const struct sock_filter *i, const uint32_t *M, const struct seccomp_data *d,
+		uint32_t *v)
+{
+	uint32_t k = i->k;
+	switch (BPF_MODE(i->code)) {
+	case BPF_ABS:
+		if (BPF_CLASS(i->code) != BPF_LD || BPF_SIZE(i->code) != BPF_W ||
+		    (k & 3) || k > sizeof(*d) - 4)
+			return -1;
+		*v = ld32(d, k);
+		return 0;
+	case BPF_IMM: *v = k; return 0;
+	case BPF_MEM:
+		if (k >= BPF_MEMWORDS)
+			return -1;
+		*v = M[k];
+		return 0;
+	case BPF_LEN: *v = sizeof(*d); return 0;
+	default: return -1;
+	}
+}
+
+/* *A = *A op src (BPF_ALU). 0; 1 on a division by zero (the filter then
+ * returns 0, as the kernel's); -1: the checker would have refused it. */
+static int alu(uint16_t code, uint32_t *A, uint32_t src)
+{
+	switch (BPF_OP(code)) {
+	case BPF_ADD: *A += src; break;
+	case BPF_SUB: *A -= src; break;
+	case BPF_MUL: *A *= src; break;
+	case BPF_DIV: if (!src) return 1; *A /= src; break;
+	case BPF_MOD: if (!src) return 1; *A %= src; break;
+	case BPF_OR: *A |= src; break;
+	case BPF_AND: *A &= src; break;
+	case BPF_XOR: *A ^= src; break;
+	case BPF_LSH: *A = src < 32 ? *A << src : 0; break;
+	case BPF_RSH: *A = src < 32 ? *A >> src : 0; break;
+	case BPF_NEG: *A = -*A; break;
+	default: return -1;
+	}
+	return 0;
+}
+
 /* Run one filter; anything it could not have passed the kernel's checker
  * with answers KILL (the safe side). */
 static uint32_t run(const struct sock_filter *f, unsigned n, const struct seccomp_data *d)
@@ -95,33 +141,18 @@ static uint32_t run(const struct sock_filter *f, unsigned n, const struct seccom
 	memset(M, 0, sizeof(M));
 	for (unsigned pc = 0; pc < n; pc++) {
 		const struct sock_filter *i = &f[pc];
-		uint32_t k = i->k, src = BPF_SRC(i->code) == BPF_X ? X : k;
+		uint32_t k = i->k, src = BPF_SRC(i->code) == BPF_X ? X : k, v;
+		int r;
 		switch (BPF_CLASS(i->code)) {
 		case BPF_LD:
-		case BPF_LDX: {
-			uint32_t v;
-			switch (BPF_MODE(i->code)) {
-			case BPF_ABS:
-				if (BPF_CLASS(i->code) != BPF_LD || BPF_SIZE(i->code) != BPF_W ||
-				    (k & 3) || k > sizeof(*d) - 4)
-					return SECCOMP_RET_KILL_PROCESS;
-				v = ld32(d, k);
-				break;
-			case BPF_IMM: v = k; break;
-			case BPF_MEM:
-				if (k >= BPF_MEMWORDS)
-					return SECCOMP_RET_KILL_PROCESS;
-				v = M[k];
-				break;
-			case BPF_LEN: v = sizeof(*d); break;
-			default: return SECCOMP_RET_KILL_PROCESS;
-			}
+		case BPF_LDX:
+			if (load(i, M, d, &v) < 0)
+				return SECCOMP_RET_KILL_PROCESS;
 			if (BPF_CLASS(i->code) == BPF_LD)
 				A = v;
 			else
 				X = v;
 			break;
-		}
 		case BPF_ST:
 		case BPF_STX:
 			if (k >= BPF_MEMWORDS)
@@ -129,20 +160,9 @@ static uint32_t run(const struct sock_filter *f, unsigned n, const struct seccom
 			M[k] = BPF_CLASS(i->code) == BPF_ST ? A : X;
 			break;
 		case BPF_ALU:
-			switch (BPF_OP(i->code)) {
-			case BPF_ADD: A += src; break;
-			case BPF_SUB: A -= src; break;
-			case BPF_MUL: A *= src; break;
-			case BPF_DIV: if (!src) return 0; A /= src; break;
-			case BPF_MOD: if (!src) return 0; A %= src; break;
-			case BPF_OR: A |= src; break;
-			case BPF_AND: A &= src; break;
-			case BPF_XOR: A ^= src; break;
-			case BPF_LSH: A = src < 32 ? A << src : 0; break;
-			case BPF_RSH: A = src < 32 ? A >> src : 0; break;
-			case BPF_NEG: A = -A; break;
-			default: return SECCOMP_RET_KILL_PROCESS;
-			}
+			r = alu(i->code, &A, src);
+			if (r)
+				return r > 0 ? 0 : SECCOMP_RET_KILL_PROCESS;
 			break;
 		case BPF_JMP: {
 			int c;

@@ -2,6 +2,7 @@
 /*
  * seccomp: which system calls of the shim's own a seccomp filter in force
  * would refuse, so the shim never makes a call that can kill the program.
+ * Layer 1 of preload/ (see shim.c): every layer above asks it.
  *
  * The program installs filters through prctl(PR_SET_SECCOMP) or
  * syscall(SYS_seccomp), both interposed: each filter is run (a classic BPF

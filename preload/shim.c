@@ -3,6 +3,19 @@
  * The LD_PRELOAD shim: interposes the address-space, process and exec calls
  * of the traced program and records each one with its call stack.
  *
+ * preload/ in layers, top to bottom; a file calls and includes only files
+ * of the layers below its own (the hooks call down, nothing calls back up):
+ *   6 hooks    shim.c (this file: the interposed calls and their
+ *              bookkeeping, a stream's start, forks, exec, exit),
+ *              unwind_pipe.c (libunwind's pipe), vfork.S
+ *   5 sigstack sigstack.c: the stacks the kernel collector's signal asks for
+ *   4 records  records.c (one encoder per record type), stacks.c (call stacks)
+ *   3 writer   writer.c: the trace file, and the records of its own mappings
+ *   2 core     core.c: libc's real functions, the process's and the
+ *              thread's state, record headers
+ *   1 leaves   seccomp.c, broker_client.c, env.c, rawsys.h: none uses
+ *              another file of the shim but rawsys.h
+ *
  * Rules every hook follows (the program must never notice us):
  * - The thread-local guard is checked first: a call made while this thread
  *   is already inside a hook (libunwind's own mmaps, a signal handler, the
@@ -41,13 +54,13 @@
 #include <unistd.h>
 
 #include "broker_client.h"
+#include "core.h"
 #include "env.h"
 #include "records.h"
-#include "unwind_pipe.h"
 #include "seccomp.h"
-#include "shim.h"
 #include "sigstack.h"
 #include "stacks.h"
+#include "unwind_pipe.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
 #include "vmaprof/record.h"
@@ -58,187 +71,32 @@
 
 extern char **environ;
 
-/* ---- the real functions ---- */
+/* ---- the hooks' own state ---- */
 
-static struct {
-	void *(*mmap)(void *, size_t, int, int, int, off_t);
-	int (*munmap)(void *, size_t);
-	void *(*mremap)(void *, size_t, size_t, int, ...);
-	int (*mprotect)(void *, size_t, int);
-	int (*madvise)(void *, size_t, int);
-	int (*brk)(void *);
-	void *(*sbrk)(intptr_t);
-	pid_t (*fork)(void);
-	int (*clone)(int (*)(void *), void *, int, void *, ...);
-	int (*execve)(const char *, char *const[], char *const[]);
-	int (*execvpe)(const char *, char *const[], char *const[]);
-	int (*fexecve)(int, char *const[], char *const[]);
-	int (*execveat)(int, const char *, char *const[], char *const[], int);
-	int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-			   const posix_spawnattr_t *, char *const[], char *const[]);
-	int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-			    const posix_spawnattr_t *, char *const[], char *const[]);
-	void (*exit)(int) __attribute__((noreturn));
-	void (*_exit)(int) __attribute__((noreturn));
-	void (*_Exit)(int) __attribute__((noreturn));
-	void *(*dlopen)(const char *, int);
-	void *(*dlmopen)(Lmid_t, const char *, int);
-	int (*pipe2)(int[2], int);
-	ssize_t (*read)(int, void *, size_t);
-	ssize_t (*write)(int, const void *, size_t);
-	int (*close)(int);
-	long (*syscall)(long, ...);
-	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
-	sighandler_t (*signal)(int, sighandler_t);
-	sighandler_t (*sysv_signal)(int, sighandler_t);
-	sighandler_t (*sigset)(int, sighandler_t);
-	int (*prctl)(int, ...);
-} real;
-static _Atomic int resolved;
-
-static void resolve_real(void)
-{
-	static _Atomic int resolving;
-	if (atomic_load_explicit(&resolved, memory_order_acquire))
-		return;
-	/* dlsym may itself call hooked functions: they use the raw system
-	 * call fallbacks until we are done. */
-	if (atomic_exchange(&resolving, 1))
-		return;
-#define R(n) real.n = (__typeof__(real.n))dlsym(RTLD_NEXT, #n)
-	R(mmap); R(munmap); R(mremap); R(mprotect); R(madvise); R(brk); R(sbrk);
-	R(fork); R(clone); R(execve); R(execvpe); R(fexecve); R(execveat);
-	R(posix_spawn); R(posix_spawnp); R(exit); R(_exit); R(_Exit);
-	R(dlopen); R(dlmopen); R(pipe2); R(read); R(write); R(close);
-	R(syscall); R(sigaction); R(signal); R(sysv_signal); R(sigset); R(prctl);
-#undef R
-	atomic_store_explicit(&resolved, 1, memory_order_release);
-}
-
-void *shim__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	if (real.mmap)
-		return real.mmap(addr, len, prot, flags, fd, off);
-	long r = SYS6(SYS_mmap, addr, len, prot, flags, fd, off);
-	return (void *)r;
-}
-
-int shim__real_munmap(void *addr, size_t len)
-{
-	if (real.munmap)
-		return real.munmap(addr, len);
-	return (int)SYS2(SYS_munmap, addr, len);
-}
-
-int shim__real_open(const char *path, int flags, int mode)
-{
-	return (int)SYS4(SYS_openat, AT_FDCWD, path, flags, mode);
-}
-
-int shim__real_pipe2(int fds[2], int flags)
-{
-	return real.pipe2 ? real.pipe2(fds, flags) : (int)SYS2(SYS_pipe2, fds, flags);
-}
-
-ssize_t shim__real_read(int fd, void *buf, size_t n)
-{
-	return real.read ? real.read(fd, buf, n) : SYS3(SYS_read, fd, buf, n);
-}
-
-ssize_t shim__real_write(int fd, const void *buf, size_t n)
-{
-	return real.write ? real.write(fd, buf, n) : SYS3(SYS_write, fd, buf, n);
-}
-
-int shim__real_close(int fd)
-{
-	return real.close ? real.close(fd) : (int)SYS1(SYS_close, fd);
-}
-
-/* ---- per-thread and per-process state ---- */
-
-__thread int in_hook __attribute__((tls_model("initial-exec"), visibility("hidden")));
-
-int shim__in_hook(void)
-{
-	return in_hook;
-}
-
-static __thread pid_t my_tid __attribute__((tls_model("initial-exec")));
-/* Set by vfork.S before the syscall: this thread is the parent's, and the
- * code running now may be the vfork child borrowing it. */
-__thread int vp_vfork_child __attribute__((tls_model("initial-exec"), visibility("hidden")));
-static pid_t my_pid;
-static _Atomic int ready;  /* init done and a trace file is open */
 static _Atomic int exit_recorded; /* exit/_exit seen: the destructor adds nothing */
 static int configured;     /* VMAPROF_DIR was set at start */
 static char out_dir[VP_MAX_PATH];
 static uint32_t stack_depth = 64;
 
-/* ---- children the fork hooks never saw ----
- *
- * A child made by a raw clone/clone3 system call (syscall(SYS_clone, ...),
- * inline assembly, a runtime with its own fork) runs no atfork handler: it
- * would go on writing into its parent's trace under the parent's pid. So
- * every hook checks a word on a page marked MADV_WIPEONFORK: the kernel
- * hands any child not sharing our memory (fork, clone and clone3 without
- * CLONE_VM) that page zero-filled, so a zero means "a new process whose
- * stream was not started yet" -- one load, no system call, exact. The
- * child then starts its own stream as a forked one does. (getpid() is a
- * real system call in glibc >= 2.25: 140-200 ns here, measured over 2M
- * calls, against 0.6-0.7 ns for the load -- and a hook's whole record costs
- * ~100-200 ns.) Kernels without MADV_WIPEONFORK (< 4.14) fall back to
- * comparing getpid() with the cached pid. */
-static const uint64_t token_static = 1;
-static volatile const uint64_t *fork_token = &token_static;
-static volatile uint64_t *token_page;
-static int token_by_pid; /* no MADV_WIPEONFORK: compare pids instead */
-
-int shim__owns_stream(void)
-{
-	/* a child forked by a raw system call runs on its parent's stream
-	 * (pid, tids, file): it is not ours to write in (the fork token: one
-	 * load; getpid only on kernels without MADV_WIPEONFORK, if allowed) */
-	return atomic_load_explicit(&ready, memory_order_acquire) && !vp_vfork_child &&
-	       *fork_token != 0 &&
-	       !(token_by_pid && (!sc__ok(SC_GETPID) || SYS0(SYS_getpid) != my_pid));
-}
-
-int shim__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	if (!real.sigaction)
-		resolve_real();
-	return real.sigaction ? real.sigaction(sig, act, old) : -1;
-}
-
-void shim__fill_header(struct vp_rec *r, uint64_t t)
-{
-	if (UNLIKELY(!my_tid) && sc__ok(SC_GETTID))
-		my_tid = (pid_t)SYS0(SYS_gettid);
-	r->flags = 0;
-	r->time_ns = t;
-	r->pid = (uint32_t)my_pid;
-	r->tid = (uint32_t)my_tid;
-}
-
 static void unseen_child(void);
-static void arm_fork_token(void);
 
 /* Enter a hook: 1 if this call is to be recorded. */
 #define enter() enter_from(__builtin_return_address(0))
 static inline int enter_from(const void *ra)
 {
-	if (UNLIKELY(!atomic_load_explicit(&resolved, memory_order_acquire)))
-		resolve_real();
+	if (UNLIKELY(!atomic_load_explicit(&core__resolved, memory_order_acquire)))
+		core__resolve();
 	if (in_hook) {
 		writer__reentered();
 		return 0;
 	}
-	if (!atomic_load_explicit(&ready, memory_order_acquire) || vp_vfork_child)
+	if (!atomic_load_explicit(&core__ready, memory_order_acquire) || vp_vfork_child)
 		return 0;
-	if (UNLIKELY(*fork_token == 0) || UNLIKELY(token_by_pid && SYS0(SYS_getpid) != my_pid)) {
+	/* a child made behind libc's back (core.h: the fork token) */
+	if (UNLIKELY(*core__fork_token == 0) ||
+	    UNLIKELY(core__token_by_pid && SYS0(SYS_getpid) != core__pid)) {
 		unseen_child();
-		if (!atomic_load_explicit(&ready, memory_order_acquire))
+		if (!atomic_load_explicit(&core__ready, memory_order_acquire))
 			return 0;
 	}
 	if (UNLIKELY(stacks__internal_caller(ra))) {
@@ -253,7 +111,7 @@ static inline int enter_from(const void *ra)
  * recording. */
 static inline int internal_call(const void *ra)
 {
-	return atomic_load_explicit(&ready, memory_order_relaxed) && !vp_vfork_child &&
+	return atomic_load_explicit(&core__ready, memory_order_relaxed) && !vp_vfork_child &&
 	       (in_hook || stacks__internal_caller(ra));
 }
 
@@ -262,114 +120,7 @@ static inline void leave(void)
 	in_hook = 0;
 }
 
-
-/* Copy /proc/self/maps into VP_REC_MAPS chunks. */
-static void rec_maps(uint32_t why)
-{
-	static _Atomic uint32_t seq;
-	uint32_t s = atomic_fetch_add(&seq, 1);
-	if (!sc__ok(SC_OPENAT) || !sc__ok(SC_READ) || !sc__ok(SC_CLOSE)) {
-		writer__lost(); /* a seccomp filter would refuse reading the maps */
-		return;
-	}
-	int fd = shim__real_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
-		writer__lost();
-		return;
-	}
-	char buf[8192];
-	uint32_t chunk = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			writer__lost();
-		int last = n <= 0;
-		uint32_t len = n > 0 ? (uint32_t)n : 0, seg;
-		struct vp_maps *r = (struct vp_maps *)writer__reserve(
-			VP_ALIGN8((uint32_t)sizeof(*r) + len), &seg);
-		if (r) {
-			shim__fill_header(&r->h, vp_mono_ns());
-			r->h.flags = last ? VP_MAPS_LAST : 0;
-			r->seq = s;
-			r->chunk = chunk;
-			r->why = why;
-			r->len = len;
-			memcpy(r + 1, buf, len);
-			writer__commit(&r->h, VP_REC_MAPS, seg);
-		}
-		chunk++;
-		if (last)
-			break;
-	}
-	close(fd);
-}
-
-static void rec_proc(void)
-{
-	uint32_t seg;
-	char exe[VP_MAX_PATH];
-	char args[16384];
-	ssize_t el = SYS3(SYS_readlink, "/proc/self/exe", exe, sizeof(exe));
-	if (el < 0)
-		el = 0;
-	ssize_t al = 0;
-	int fd = shim__real_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
-	if (fd >= 0) {
-		ssize_t n;
-		while (al < (ssize_t)sizeof(args) &&
-		       (n = read(fd, args + al, sizeof(args) - (size_t)al)) > 0)
-			al += n;
-		close(fd);
-	}
-	/* keep whole arguments only */
-	while (al > 0 && args[al - 1] != 0)
-		al--;
-	uint32_t argc = 0;
-	for (ssize_t i = 0; i < al; i++)
-		argc += args[i] == 0;
-	/* the path the exec was given (a symlink's own name), from the auxv */
-	const char *fn = (const char *)getauxval(AT_EXECFN);
-	size_t fl = fn ? strnlen(fn, VP_MAX_PATH) : 0;
-	struct vp_proc *r = (struct vp_proc *)writer__reserve(
-		VP_ALIGN8((uint32_t)(sizeof(*r) + (size_t)el + (size_t)al + fl)), &seg);
-	if (!r)
-		return;
-	shim__fill_header(&r->h, vp_mono_ns());
-	r->ppid = (uint32_t)getppid();
-	r->argc = argc;
-	r->exe_len = (uint32_t)el;
-	r->argv_len = (uint32_t)al;
-	r->stack_depth = stack_depth;
-	r->execfn_len = (uint32_t)fl;
-	memcpy(r + 1, exe, (size_t)el);
-	memcpy((char *)(r + 1) + el, args, (size_t)al);
-	memcpy((char *)(r + 1) + el + al, fn, fl);
-	writer__commit(&r->h, VP_REC_PROC, seg);
-}
-
-/* Start a trace file for this process image: PROC, then the maps snapshot
- * before anything else is recorded. */
-/* Every system call a start makes, and the first segment's. */
-static const enum sc_call start_via_broker[] = {
-	SC_GETPID, SC_GETTID, SC_GETPPID, SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG,
-	SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE, SC_READLINK, SC_OPENAT, SC_READ, SC_N
-};
-static const enum sc_call start_by_path[] = {
-	SC_GETPID, SC_GETTID, SC_GETPPID, SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE,
-	SC_READLINK, SC_OPENAT, SC_READ, SC_N
-};
-
-/* A filter known to be in force would refuse a start (no system call). */
-int shim__start_refused(void)
-{
-	const enum sc_call *need = broker__available() ? start_via_broker : start_by_path;
-	for (int i = 0; need[i] != SC_N; i++)
-		if (!sc__ok(need[i]))
-			return 1;
-	return 0;
-}
+/* ---- a process image's stream ---- */
 
 /* The inode of our PID namespace, which numbers every pid we record
  * (record.h, vp_file_header.pid_ns): the link /proc/self/ns/pid reads
@@ -388,6 +139,8 @@ static uint32_t read_pid_ns(void)
 	return v <= UINT32_MAX ? (uint32_t)v : 0;
 }
 
+/* Start a trace file for this process image: PROC, then the maps snapshot
+ * before anything else is recorded. */
 static void start_stream(void)
 {
 	/* Under a seccomp filter that would refuse one of the calls a start
@@ -395,11 +148,11 @@ static void start_stream(void)
 	 * say so safely; the parent's fork record or exec attempt says it. */
 	int sc_nr;
 	uint32_t sc_act;
-	if (!sc__all_ok(broker__available() ? start_via_broker : start_by_path, &sc_nr, &sc_act))
+	if (!sc__all_ok(core__start_calls(), &sc_nr, &sc_act))
 		return;
-	my_pid = (pid_t)SYS0(SYS_getpid);
-	my_tid = (pid_t)SYS0(SYS_gettid);
-	int err = writer__open(out_dir, my_pid, read_pid_ns(), stack_depth);
+	core__pid = (pid_t)SYS0(SYS_getpid);
+	core__tid = (pid_t)SYS0(SYS_gettid);
+	int err = writer__open(out_dir, core__pid, read_pid_ns(), stack_depth);
 	if (err < 0) {
 		/* Cannot record: leave a marker the recorder can report (through
 		 * the broker, which can write where we may not), and pass every
@@ -409,52 +162,29 @@ static void start_stream(void)
 				    : "cannot create the trace file", NULL, 0) == 0)
 			return;
 		char path[VP_MAX_PATH + 64];
-		int n = snprintf(path, sizeof(path), "%s/preload.%d.failed", out_dir, (int)my_pid);
+		int n = snprintf(path, sizeof(path), "%s/preload.%d.failed", out_dir, (int)core__pid);
 		if (n > 0 && (size_t)n < sizeof(path)) {
-			int fd = shim__real_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+			int fd = core__real_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 			if (fd >= 0)
 				close(fd);
 		}
 		return;
 	}
-	rec_proc();
-	arm_fork_token();
-	rec_maps(VP_MAPS_START);
+	record__proc(stack_depth);
+	void *token_page = core__arm_fork_token();
+	if (token_page)
+		writer__note_internal(token_page, 4096, VP_INT_OTHER, 0, 0);
+	record__maps(VP_MAPS_START);
 	stacks__init(stack_depth);
-	atomic_store_explicit(&ready, 1, memory_order_release);
-}
-
-/* Arm the fork token for this process (see fork_token). In a child the
- * page is already mapped (and wiped): it is only set again. */
-static void arm_fork_token(void)
-{
-	if (!token_page && !token_by_pid) {
-		void *p = shim__real_mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED) {
-			token_by_pid = 1;
-			return;
-		}
-		if (SYS3(SYS_madvise, p, 4096, MADV_WIPEONFORK)) {
-			shim__real_munmap(p, 4096);
-			token_by_pid = 1;
-			return;
-		}
-		shim__note_internal(p, 4096, VP_INT_OTHER, 0, 0);
-		token_page = p;
-	}
-	if (token_page) {
-		*token_page = 1;
-		fork_token = token_page;
-	}
+	atomic_store_explicit(&core__ready, 1, memory_order_release);
 }
 
 static void after_fork_child(void)
 {
 	/* Only this thread exists now; the parent's file, stack table and
 	 * thread ids are not ours. */
-	atomic_store(&ready, 0);
-	my_tid = 0;
+	atomic_store(&core__ready, 0);
+	core__tid = 0;
 	in_hook = 1;
 	writer__forget();
 	stacks__forget();
@@ -462,7 +192,7 @@ static void after_fork_child(void)
 	in_hook = 0;
 }
 
-/* First hook call in a child made behind libc's back (fork_token): the
+/* First hook call in a child made behind libc's back (the fork token): the
  * trace, stack table and thread ids are the parent's; start our own. Only
  * the calling thread exists in the child. */
 static void unseen_child(void)
@@ -476,7 +206,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 {
 	int saved = errno;
 	in_hook = 1;
-	resolve_real();
+	core__resolve();
 	const char *dir = getenv("VMAPROF_DIR");
 	if (dir && *dir && strlen(dir) < sizeof(out_dir)) {
 		strcpy(out_dir, dir);
@@ -492,7 +222,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 		broker__set(getenv(VP_BROKER_ENV));
 		sigstack__setup(stack_depth != 0);
 		start_stream();
-		if (atomic_load(&ready))
+		if (atomic_load(&core__ready))
 			sigstack__announce(); /* once per image: forks inherit it */
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}
@@ -520,7 +250,7 @@ static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t 
 	const void *ra = __builtin_return_address(0);
 	if (!enter_from(ra)) {
 		if (!internal_call(ra))
-			return shim__real_mmap(addr, len, prot, flags, fd, off);
+			return core__real_mmap(addr, len, prot, flags, fd, off);
 		/* Memory libunwind (or the shim) takes for itself must not merge
 		 * with the program's anonymous mappings: a merged neighbour
 		 * turns each of the program's munmaps into a VMA split. It is
@@ -528,16 +258,16 @@ static inline __attribute__((always_inline)) void *mmap_hook(void *addr, size_t 
 		 * (the collector sees the system call anyway). */
 		if ((flags & (MAP_ANONYMOUS | MAP_SHARED)) == MAP_ANONYMOUS)
 			flags |= MAP_NORESERVE;
-		void *r = shim__real_mmap(addr, len, prot, flags, fd, off);
+		void *r = core__real_mmap(addr, len, prot, flags, fd, off);
 		if (r != MAP_FAILED) {
 			int e = errno;
-			shim__note_internal(r, len, VP_INT_OTHER, 0, 0);
+			writer__note_internal(r, len, VP_INT_OTHER, 0, 0);
 			errno = e;
 		}
 		return r;
 	}
 	uint64_t t0 = vp_mono_ns();
-	void *r = real.mmap(addr, len, prot, flags, fd, off);
+	void *r = core__real.mmap(addr, len, prot, flags, fd, off);
 	int e = errno, err = r == MAP_FAILED ? e : 0;
 	uint32_t st = stacks__capture();
 	char path[VP_MAX_PATH];
@@ -565,16 +295,16 @@ EXPORT int munmap(void *addr, size_t len)
 {
 	const void *ra = __builtin_return_address(0);
 	if (!enter_from(ra)) {
-		int r = shim__real_munmap(addr, len);
+		int r = core__real_munmap(addr, len);
 		if (r == 0 && internal_call(ra)) {
 			int e = errno;
-			shim__note_internal(addr, len, VP_INT_OTHER, 1, 0);
+			writer__note_internal(addr, len, VP_INT_OTHER, 1, 0);
 			errno = e;
 		}
 		return r;
 	}
 	uint64_t t0 = vp_mono_ns();
-	int r = real.munmap(addr, len);
+	int r = core__real.munmap(addr, len);
 	int e = errno;
 	uint32_t st = stacks__capture();
 	record__mem(VP_CALL_MUNMAP, t0, (uintptr_t)addr, len, 0, 0, 0, 0, (uint64_t)(int64_t)r,
@@ -594,12 +324,12 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		va_end(ap);
 	}
 	if (!enter()) {
-		if (!real.mremap)
+		if (!core__real.mremap)
 			return (void *)SYS5(SYS_mremap, old, old_len, new_len, flags, new_addr);
-		return real.mremap(old, old_len, new_len, flags, new_addr);
+		return core__real.mremap(old, old_len, new_len, flags, new_addr);
 	}
 	uint64_t t0 = vp_mono_ns();
-	void *r = real.mremap(old, old_len, new_len, flags, new_addr);
+	void *r = core__real.mremap(old, old_len, new_len, flags, new_addr);
 	int e = errno;
 	uint32_t st = stacks__capture();
 	record__mem(VP_CALL_MREMAP, t0, (uintptr_t)old, old_len, new_len, (uint64_t)(uint32_t)flags,
@@ -613,10 +343,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	EXPORT int name(void *addr, size_t len, int arg)                                   \
 	{                                                                                  \
 		if (!enter())                                                              \
-			return real.name ? real.name(addr, len, arg)                       \
+			return core__real.name ? core__real.name(addr, len, arg)                       \
 					 : (int)SYS3(sysno, addr, len, arg);               \
 		uint64_t t0 = vp_mono_ns();                                                 \
-		int r = real.name(addr, len, arg);                                         \
+		int r = core__real.name(addr, len, arg);                                         \
 		int e = errno;                                                             \
 		uint32_t st = stacks__capture();                                           \
 		record__mem(call, t0, (uintptr_t)addr, len, (uint64_t)(int64_t)arg, 0, 0, 0,   \
@@ -631,12 +361,12 @@ SIMPLE_HOOK(madvise, VP_CALL_MADVISE, SYS_madvise)
 EXPORT int brk(void *addr)
 {
 	if (!enter())
-		return real.brk(addr);
+		return core__real.brk(addr);
 	uint64_t t0 = vp_mono_ns();
-	void *old = real.sbrk(0);
-	int r = real.brk(addr);
+	void *old = core__real.sbrk(0);
+	int r = core__real.brk(addr);
 	int e = errno;
-	void *now = real.sbrk(0);
+	void *now = core__real.sbrk(0);
 	uint32_t st = stacks__capture();
 	record__mem(VP_CALL_BRK, t0, (uintptr_t)addr, (uintptr_t)old, 0, 0, 0, 0, (uintptr_t)now,
 		r ? e : 0, st, NULL, 0);
@@ -648,11 +378,11 @@ EXPORT int brk(void *addr)
 EXPORT void *sbrk(intptr_t inc)
 {
 	if (!enter())
-		return real.sbrk(inc);
+		return core__real.sbrk(inc);
 	uint64_t t0 = vp_mono_ns();
-	void *r = real.sbrk(inc);
+	void *r = core__real.sbrk(inc);
 	int e = errno;
-	void *now = real.sbrk(0);
+	void *now = core__real.sbrk(0);
 	uint32_t st = stacks__capture();
 	record__mem(VP_CALL_SBRK, t0, (uint64_t)inc, (uintptr_t)now, 0, 0, 0, 0, (uintptr_t)r,
 		r == (void *)-1 ? e : 0, st, NULL, 0);
@@ -666,11 +396,11 @@ EXPORT void *sbrk(intptr_t inc)
 EXPORT pid_t fork(void)
 {
 	if (!enter())
-		return real.fork();
+		return core__real.fork();
 	uint32_t st = stacks__capture();
-	/* The child runs after_fork_child (pthread_atfork) inside real.fork,
+	/* The child runs after_fork_child (pthread_atfork) inside core__real.fork,
 	 * with in_hook still 1 from here: it clears it itself. */
-	pid_t r = real.fork();
+	pid_t r = core__real.fork();
 	int e = errno;
 	if (r != 0) {
 		record__fork(VP_FORK_FORK, r, r < 0 ? e : 0, st, NULL);
@@ -717,13 +447,13 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	void *tls = va_arg(ap, void *);
 	pid_t *ctid = va_arg(ap, pid_t *);
 	va_end(ap);
-	resolve_real();
+	core__resolve();
 	/* Threads and children sharing our memory keep our state as is. */
 	if ((flags & (CLONE_THREAD | CLONE_VM)) || !enter())
-		return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+		return core__real.clone(fn, stack, flags, arg, ptid, tls, ctid);
 	uint32_t st = stacks__capture();
 	struct clone_tramp t = { fn, arg };
-	int r = real.clone(clone_child, stack, flags, &t, ptid, tls, ctid);
+	int r = core__real.clone(clone_child, stack, flags, &t, ptid, tls, ctid);
 	int e = errno;
 	record__fork(VP_FORK_CLONE, r, r < 0 ? e : 0, st, NULL);
 	errno = e;
@@ -759,11 +489,11 @@ struct exec_call {
 static int exec_real(const struct exec_call *c)
 {
 	switch (c->kind) {
-	case VP_EXEC_FEXECVE: return real.fexecve(c->fd, c->argv, c->env);
-	case VP_EXEC_EXECVEAT: return real.execveat(c->fd, c->path, c->argv, c->env, c->flags);
+	case VP_EXEC_FEXECVE: return core__real.fexecve(c->fd, c->argv, c->env);
+	case VP_EXEC_EXECVEAT: return core__real.execveat(c->fd, c->path, c->argv, c->env, c->flags);
 	default:
-		return c->search ? real.execvpe(c->path, c->argv, c->env)
-				 : real.execve(c->path, c->argv, c->env);
+		return c->search ? core__real.execvpe(c->path, c->argv, c->env)
+				 : core__real.execve(c->path, c->argv, c->env);
 	}
 }
 
@@ -791,7 +521,7 @@ static int do_exec(const void *ra, const struct exec_call *c)
 static int exec_common(const void *ra, uint32_t kind, const char *path, char *const argv[],
 		       char *const envp[], int search)
 {
-	resolve_real();
+	core__resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
 	struct exec_call c = { .kind = kind, .path = path, .argv = argv, .env = env,
 			       .fixed = fixed, .search = search };
@@ -858,7 +588,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	const void *ra = __builtin_return_address(0);
-	resolve_real();
+	core__resolve();
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	WITH_FIXED_ENV(envp, fixed, env);
@@ -871,7 +601,7 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 		    int flags)
 {
 	const void *ra = __builtin_return_address(0);
-	resolve_real();
+	core__resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
 	struct exec_call c = { .kind = VP_EXEC_EXECVEAT, .path = path, .argv = argv, .env = env,
 			       .fixed = fixed, .fd = dirfd, .flags = flags };
@@ -882,14 +612,14 @@ static int spawn_common(const void *ra, int search, pid_t *pid, const char *path
 			const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
 			char *const argv[], char *const envp[])
 {
-	resolve_real();
+	core__resolve();
 	WITH_FIXED_ENV(envp, fixed, env);
 	(void)fixed;
 	pid_t child = 0;
 	int rec = enter_from(ra);
 	uint32_t st = rec ? stacks__capture() : 0;
-	int r = search ? real.posix_spawnp(&child, path, fa, at, argv, env)
-		       : real.posix_spawn(&child, path, fa, at, argv, env);
+	int r = search ? core__real.posix_spawnp(&child, path, fa, at, argv, env)
+		       : core__real.posix_spawn(&child, path, fa, at, argv, env);
 	int e = errno;
 	if (pid)
 		*pid = child;
@@ -922,8 +652,8 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 			writer__seal();                                                    \
 			leave();                                                           \
 		}                                                                          \
-		resolve_real();                                                                 \
-		real.name(status);                                                         \
+		core__resolve();                                                                 \
+		core__real.name(status);                                                         \
 	}
 EXIT_HOOK(exit, VP_EXIT_EXIT)
 EXIT_HOOK(_exit, VP_EXIT__EXIT)
@@ -949,8 +679,8 @@ EXPORT long syscall(long nr, ...)
 						  : mode == SECCOMP_MODE_FILTER;
 		int is_strict = nr == SYS_seccomp ? mode == SECCOMP_SET_MODE_STRICT
 						  : mode == SECCOMP_MODE_STRICT;
-		long r = real.syscall ? real.syscall(nr, a1, a2, a3, a4, a5, a6)
-				      : shim__sys(nr, a1, a2, a3, a4, a5, a6);
+		long r = core__real.syscall ? core__real.syscall(nr, a1, a2, a3, a4, a5, a6)
+				      : rawsys__call(nr, a1, a2, a3, a4, a5, a6);
 		/* Read the program only once the kernel took it: a bad pointer
 		 * is the kernel's EFAULT, never our crash. (A positive return of
 		 * a failed TSYNC counts as installed: the safe side.) */
@@ -966,9 +696,9 @@ EXPORT long syscall(long nr, ...)
 		}
 		return r;
 	}
-	if (UNLIKELY(!real.syscall))
-		return shim__sys(nr, a1, a2, a3, a4, a5, a6);
-	return real.syscall(nr, a1, a2, a3, a4, a5, a6);
+	if (UNLIKELY(!core__real.syscall))
+		return rawsys__call(nr, a1, a2, a3, a4, a5, a6);
+	return core__real.syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
 /* ---- seccomp filters the program installs (see seccomp.h) ---- */
@@ -980,8 +710,8 @@ EXPORT int prctl(int option, ...)
 	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
 	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
 	va_end(ap);
-	resolve_real();
-	int r = real.prctl ? real.prctl(option, a2, a3, a4, a5)
+	core__resolve();
+	int r = core__real.prctl ? core__real.prctl(option, a2, a3, a4, a5)
 			   : (int)SYS5(SYS_prctl, option, a2, a3, a4, a5);
 	/* evaluated once the kernel took it (see syscall() above) */
 	if (r == 0 && option == PR_SET_SECCOMP &&
@@ -1001,30 +731,31 @@ EXPORT int prctl(int option, ...)
 
 /* ---- dlopen: new modules appear; snapshot the maps for symbolization ---- */
 
-EXPORT void *dlopen(const char *file, int mode)
+/* A module was loaded (h: its handle, NULL if none): snapshot the maps.
+ * ra: the program's return address, for enter_from. */
+static void *after_dlopen(const void *ra, void *h)
 {
-	resolve_real();
-	void *h = real.dlopen(file, mode);
-	if (h && enter()) {
+	if (h && enter_from(ra)) {
 		int e = errno;
-		rec_maps(VP_MAPS_DLOPEN);
+		record__maps(VP_MAPS_DLOPEN);
 		errno = e;
 		leave();
 	}
 	return h;
 }
 
+EXPORT void *dlopen(const char *file, int mode)
+{
+	const void *ra = __builtin_return_address(0);
+	core__resolve();
+	return after_dlopen(ra, core__real.dlopen(file, mode));
+}
+
 EXPORT void *dlmopen(Lmid_t lm, const char *file, int mode)
 {
-	resolve_real();
-	void *h = real.dlmopen(lm, file, mode);
-	if (h && enter()) {
-		int e = errno;
-		rec_maps(VP_MAPS_DLOPEN);
-		errno = e;
-		leave();
-	}
-	return h;
+	const void *ra = __builtin_return_address(0);
+	core__resolve();
+	return after_dlopen(ra, core__real.dlmopen(lm, file, mode));
 }
 
 /* ---- the program takes the collector's signal over: see sigstack__yield ---- */
@@ -1034,7 +765,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	if (act)
 		sigstack__yield(sig, (act->sa_flags & SA_SIGINFO) ? (const void *)act->sa_sigaction
 							   : (const void *)act->sa_handler);
-	return shim__real_sigaction(sig, act, old);
+	return core__real_sigaction(sig, act, old);
 }
 
 EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -1046,9 +777,9 @@ EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 	EXPORT sighandler_t name(int sig, sighandler_t h)                                  \
 	{                                                                                  \
 		sigstack__yield(sig, (const void *)h);                                      \
-		if (!real.fn)                                                              \
-			resolve_real();                                                         \
-		return real.fn(sig, h);                                                    \
+		if (!core__real.fn)                                                              \
+			core__resolve();                                                         \
+		return core__real.fn(sig, h);                                                    \
 	}
 SIGNAL_HOOK(signal, signal)
 SIGNAL_HOOK(bsd_signal, signal)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Signal stacks: the call stacks of mappings the shim cannot interpose.
+ * Layer 5 of preload/ (see shim.c): above records and stacks, below the
+ * hooks (which call sigstack__setup, __announce and __yield).
  *
  * Mappings the shim cannot interpose (malloc's own mmap and brk, ld.so,
  * raw syscalls) are seen by the kernel collector only. For those it sends
@@ -37,9 +39,9 @@
 #include <time.h>
 #include <ucontext.h>
 
+#include "core.h"
 #include "records.h"
 #include "seccomp.h"
-#include "shim.h"
 #include "sigstack.h"
 #include "stacks.h"
 #include "vmaprof/record.h"
@@ -52,7 +54,7 @@ static inline void sig_take(int sig, siginfo_t *si, void *ucv, uint16_t flags)
 	int saved = errno;
 	/* bpf_send_signal_thread sends SI_KERNEL; kill/tgkill/sigqueue from
 	 * someone else are not requests for a stack */
-	if (si->si_code != SI_KERNEL || !shim__owns_stream())
+	if (si->si_code != SI_KERNEL || !core__owns_stream())
 		goto out;
 	if (in_hook) {
 		/* the collector does not signal a thread inside a hook (it
@@ -106,13 +108,13 @@ void sigstack__setup(int stacks_on)
 	if (!s)
 		return;
 	struct sigaction old, sa;
-	if (shim__real_sigaction(s, NULL, &old) || old.sa_handler != SIG_DFL)
+	if (core__real_sigaction(s, NULL, &old) || old.sa_handler != SIG_DFL)
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = sig_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART; /* not SA_ONSTACK: see above */
 	sigfillset(&sa.sa_mask);
-	shim__real_sigaction(s, &sa, NULL);
+	core__real_sigaction(s, &sa, NULL);
 }
 
 /* Tell the collector (prctl it rejects with EINVAL; see record.h) which
@@ -133,7 +135,7 @@ void sigstack__announce(void)
  * SigPnd)? Raw system calls and stack buffers only. */
 static int sig_pending_somewhere(int sig)
 {
-	int dfd = shim__real_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int dfd = core__real_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0)
 		return 0;
 	char ents[4096];
@@ -153,7 +155,7 @@ static int sig_pending_somewhere(int sig)
 				continue;
 			char path[64], buf[4096];
 			snprintf(path, sizeof(path), "/proc/self/task/%s/status", d->name);
-			int fd = shim__real_open(path, O_RDONLY | O_CLOEXEC, 0);
+			int fd = core__real_open(path, O_RDONLY | O_CLOEXEC, 0);
 			if (fd < 0)
 				continue;
 			long got = SYS3(SYS_read, fd, buf, sizeof(buf) - 1);
@@ -186,11 +188,11 @@ void sigstack__yield(int sig, const void *handler)
 	    handler == (const void *)SIG_HOLD)
 		return;
 	struct sigaction cur;
-	if (shim__real_sigaction(sig, NULL, &cur) || cur.sa_sigaction != sig_handler)
+	if (core__real_sigaction(sig, NULL, &cur) || cur.sa_sigaction != sig_handler)
 		return;
 	int e = errno;
 	cur.sa_sigaction = sig_drain;
-	shim__real_sigaction(sig, &cur, NULL);
+	core__real_sigaction(sig, &cur, NULL);
 	if (SYS2(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) < 0) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 		SYS2(SYS_nanosleep, &ts, NULL);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Signal stacks (sigstack.c): the shim's side of the kernel collector's
- * request for a stack, by a signal at the exit of a mapping call the shim
- * could not interpose.
+ * Signal stacks (sigstack.c; layer 5 of preload/, see shim.c): the shim's
+ * side of the kernel collector's request for a stack, by a signal at the
+ * exit of a mapping call the shim could not interpose.
  */
 #ifndef VP_PRELOAD_SIGSTACK_H
 #define VP_PRELOAD_SIGSTACK_H

@@ -2,7 +2,8 @@
 /*
  * Stack capture with libunwind's unw_backtrace (fast trace path with a
  * per-thread cache) and deduplication by a lock-free open-addressing table
- * keyed by a 64-bit hash of the frames.
+ * keyed by a 64-bit hash of the frames. Layer 4 of preload/ (see shim.c),
+ * beside records.c: it writes its VP_REC_STACKs through the writer.
  *
  * Why hash-only keys: comparing frames would need a frame store shared by
  * all threads; with 64-bit keys the chance of two different stacks sharing
@@ -24,8 +25,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "core.h"
 #include "seccomp.h"
-#include "shim.h"
 #include "vmaprof/clock.h"
 #include "writer.h"
 
@@ -107,21 +108,21 @@ int stacks__init(uint32_t d)
 		cache_on = !(env && strcmp(env, "0") == 0) && rows_understood();
 	}
 	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
-	void *p = shim__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	void *p = core__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		depth = 0;
 		return -1;
 	}
 	table = p;
-	shim__note_internal(p, bytes, VP_INT_STACKS, 0, 0);
+	writer__note_internal(p, bytes, VP_INT_STACKS, 0, 0);
 	return 0;
 }
 
 void stacks__forget(void)
 {
 	if (table)
-		shim__real_munmap(table, sizeof(struct slot) * TABLE_SIZE);
+		core__real_munmap(table, sizeof(struct slot) * TABLE_SIZE);
 	table = NULL;
 }
 
@@ -143,7 +144,7 @@ static uint32_t emit(void *const *ips, int n)
 	struct vp_stack *s = (struct vp_stack *)writer__reserve(size, &seg);
 	if (!s)
 		return 0;
-	shim__fill_header(&s->h, vp_mono_ns());
+	core__fill_header(&s->h, vp_mono_ns());
 	s->id = id;
 	s->depth = (uint32_t)n;
 	for (int i = 0; i < n; i++)
@@ -367,39 +368,37 @@ static inline unsigned set_of(uintptr_t ip, uintptr_t sp)
 
 _Static_assert(CACHE_SETS == 4, "set_of() takes the top 2 bits");
 
-/* Prove the walk from (ip, sp, bp) yields ips[0, n) and where it stops (n
- * < depth: it ended there); fill e on success. Runs on a miss only. */
-static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip, uintptr_t sp,
-						 uintptr_t bp, void *const *ips, int n, uint32_t id)
+/* Step the cursor c (at cache_fill's frame) out to the program's frame:
+ * the one whose ip and CFA are the hook's return address and CFA, and
+ * whose rbp is the hook's saved one. 0 when found there. */
+static int to_program_frame(unw_cursor_t *c, uintptr_t ip, uintptr_t sp, uintptr_t bp)
 {
-	/* until proven: a failed attempt at (ip, sp), not tried again there */
-	e->ip = ip;
-	e->sp = sp;
-	e->gen = cache_gen;
-	e->failed = 1;
-	e->nslots = 0;
-	if (n <= 0 || n > CACHE_FRAMES || (uintptr_t)ips[0] != ip)
-		return;
-	unw_context_t uc;
-	unw_cursor_t c;
-	if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
-		return;
-	/* to the program's frame: the one whose ip and CFA are the hook's
-	 * return address and CFA, and whose rbp is the hook's saved one */
 	unw_word_t r;
 	int k = 0;
 	for (;; k++) {
-		if (k > SKIP_MAX + 2 || unw_get_reg(&c, UNW_REG_IP, &r) < 0)
-			return;
+		if (k > SKIP_MAX + 2 || unw_get_reg(c, UNW_REG_IP, &r) < 0)
+			return -1;
 		if (r == ip)
 			break;
-		if (unw_step(&c) <= 0)
-			return;
+		if (unw_step(c) <= 0)
+			return -1;
 	}
-	if (unw_get_reg(&c, UNW_REG_SP, &r) < 0 || r != sp ||
-	    unw_get_reg(&c, UNW_X86_64_RBP, &r) < 0 || r != bp)
-		return;
+	if (unw_get_reg(c, UNW_REG_SP, &r) < 0 || r != sp ||
+	    unw_get_reg(c, UNW_X86_64_RBP, &r) < 0 || r != bp)
+		return -1;
+	return 0;
+}
+
+/* Model the walk from the program's frame (cursor c, registers ip, sp,
+ * bp) frame by frame: every frame standard, the model's ips and CFAs
+ * libunwind's, and it stops where unw_backtrace stopped (ips[0, n)). The
+ * slots it reads go into e->slot; 0 when proven, with *ns slots and
+ * *bp_used. */
+static int prove_walk(struct centry *e, unw_cursor_t *c, uintptr_t ip, uintptr_t sp,
+		      uintptr_t bp, void *const *ips, int n, uint32_t *ns_out, int *bp_used_out)
+{
 	uintptr_t rip = ip, rsp = sp, rbp = bp;
+	unw_word_t r;
 	uint32_t ns = 0;
 	/* whether a CFA rule used rbp while it still held the hook's value (a
 	 * value reloaded from a slot is checked through the slot): if never,
@@ -407,29 +406,29 @@ static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip,
 	 * anything in rbp, a loop counter, say) */
 	int rbp_initial = 1, bp_used = 0;
 	for (int i = 0; i < n; i++) {
-		if (rip != (uintptr_t)ips[i] || unw_is_signal_frame(&c) != 0)
-			return;
+		if (rip != (uintptr_t)ips[i] || unw_is_signal_frame(c) != 0)
+			return -1;
 		if (i == n - 1 && n == (int)depth)
 			break; /* truncated by the depth limit: nothing more read */
 		struct rs16 rs;
-		if (row_at(&c, rip - 1, &rs) < 0)
-			return;
+		if (row_at(c, rip - 1, &rs) < 0)
+			return -1;
 		int kind = standard(&rs);
 		if (kind == 2) {
 			if (i == n - 1)
 				break; /* the outermost frame: libunwind stops here */
-			return;
+			return -1;
 		}
 		if (!kind || ns + 2 > CACHE_SLOTS)
-			return;
+			return -1;
 		if (rs.val[COL_CFA_REG] == UNW_X86_64_RBP && rbp_initial)
 			bp_used = 1;
 		uintptr_t cfa = (rs.val[COL_CFA_REG] == UNW_X86_64_RSP ? rsp : rbp) +
 				(uintptr_t)rs.val[COL_CFA_OFF];
 		if (i < n - 1) {
 			/* libunwind's DWARF walk must agree before we read */
-			if (unw_step(&c) <= 0 || unw_get_reg(&c, UNW_REG_SP, &r) < 0 || r != cfa)
-				return;
+			if (unw_step(c) <= 0 || unw_get_reg(c, UNW_REG_SP, &r) < 0 || r != cfa)
+				return -1;
 		}
 		uintptr_t ra = *(const uintptr_t *)(cfa - 8);
 		e->slot[ns++] = (struct cslot){ cfa - 8, ra };
@@ -443,11 +442,39 @@ static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip,
 		rip = ra;
 		if (i == n - 1) {
 			if (rip != 0)
-				return; /* it stopped for a reason we do not model */
+				return -1; /* it stopped for a reason we do not model */
 		} else if (rip < 0x4000) {
-			return;
+			return -1;
 		}
 	}
+	*ns_out = ns;
+	*bp_used_out = bp_used;
+	return 0;
+}
+
+/* Prove the walk from (ip, sp, bp) yields ips[0, n) and where it stops (n
+ * < depth: it ended there); fill e on success. Runs on a miss only. */
+static __attribute__((noinline)) void cache_fill(struct centry *e, uintptr_t ip, uintptr_t sp,
+						 uintptr_t bp, void *const *ips, int n, uint32_t id)
+{
+	/* until proven: a failed attempt at (ip, sp), not tried again there */
+	e->ip = ip;
+	e->sp = sp;
+	e->gen = cache_gen;
+	e->failed = 1;
+	e->nslots = 0;
+	if (n <= 0 || n > CACHE_FRAMES || (uintptr_t)ips[0] != ip)
+		return;
+	/* the context is this frame's: the cursor steps out from here */
+	unw_context_t uc;
+	unw_cursor_t c;
+	if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+		return;
+	uint32_t ns;
+	int bp_used;
+	if (to_program_frame(&c, ip, sp, bp) < 0 ||
+	    prove_walk(e, &c, ip, sp, bp, ips, n, &ns, &bp_used) < 0)
+		return;
 	e->bp = bp;
 	e->bp_used = (uint8_t)bp_used;
 	e->id = id;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stacks: user call stacks of the hooked calls, deduplicated in the stream.
+ * stacks: user call stacks of the hooked calls, deduplicated in the stream
+ * (layer 4 of preload/, see shim.c).
  *
  * Promises: stacks__capture returns the id of the caller's stack (frames of
  * the shim itself removed) and has written a VP_REC_STACK for that id

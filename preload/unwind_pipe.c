@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libunwind's memory validation pipe.
+ * libunwind's memory validation pipe: hooks (layer 6 of preload/, see
+ * shim.c) of pipe2, read, write and close, calling down into core.
  *
  * When a frame's DWARF info is missing, libunwind 1.6 validates addresses
  * by write(2)-ing them into a pipe it keeps open for the life of the
@@ -21,8 +22,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "seccomp.h"
-#include "shim.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -33,12 +34,12 @@
 
 EXPORT int pipe2(int fds[2], int flags)
 {
-	if (shim__in_hook()) {
+	if (in_hook) {
 		fds[0] = FAKE_FD_RD;
 		fds[1] = FAKE_FD_WR;
 		return 0;
 	}
-	return shim__real_pipe2(fds, flags);
+	return core__real_pipe2(fds, flags);
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -47,7 +48,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 		errno = EAGAIN; /* an empty, healthy pipe */
 		return -1;
 	}
-	return shim__real_read(fd, buf, n);
+	return core__real_read(fd, buf, n);
 }
 
 /* What write(2) of one byte at buf into a pipe would say. */
@@ -70,14 +71,14 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (UNLIKELY(IS_FAKE(fd)))
 		return fake_write(buf, n);
-	return shim__real_write(fd, buf, n);
+	return core__real_write(fd, buf, n);
 }
 
 EXPORT int close(int fd)
 {
 	if (UNLIKELY(IS_FAKE(fd)))
 		return 0;
-	return shim__real_close(fd);
+	return core__real_close(fd);
 }
 
 int unwind_pipe__is_fake(int fd)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* libunwind's memory validation pipe, answered by the shim (unwind_pipe.c):
- * pipe2, read, write and close are interposed there; syscall() in shim.c
- * hands the raw-syscall forms of the last three here. */
+/* libunwind's memory validation pipe, answered by the shim (unwind_pipe.c;
+ * hooks, layer 6 of preload/, see shim.c): pipe2, read, write and close
+ * are interposed there; syscall() in shim.c, a hook beside it, hands the
+ * raw-syscall forms of the last three here. */
 #ifndef VP_PRELOAD_UNWIND_PIPE_H
 #define VP_PRELOAD_UNWIND_PIPE_H
 

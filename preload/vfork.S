@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vfork for the shim (x86_64).
+ * vfork for the shim (x86_64): a hook (layer 6 of preload/, see shim.c).
  *
  * vfork cannot be wrapped by a C function: the child would return through
  * (and so overwrite) a stack frame the suspended parent still needs. Like

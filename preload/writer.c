@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Trace file writer. Layout and rules: include/vmaprof/record.h.
+ * Trace file writer (layer 3 of preload/, see shim.c: below it only core
+ * and the leaves). Layout and rules: include/vmaprof/record.h.
  *
  * Why MAP_SHARED and not write(2): write(2) of one 104-byte record costs
  * ~1500 ns here, a store into a shared file mapping ~70-120 ns (including
@@ -71,7 +72,7 @@
 #include "broker_client.h"
 #include "vmaprof/crc32c.h"
 #include "seccomp.h"
-#include "shim.h"
+#include "core.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
 
@@ -281,12 +282,12 @@ static int populate(char *p, size_t len, uint32_t *populated)
 static void *map_range(int fd, uint64_t off, size_t len, size_t fill, uint32_t *populated)
 {
 	*populated = 0;
-	void *p = shim__real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+	void *p = core__real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (populate(p, fill, populated) < 0) {
 		int e = errno;
-		shim__real_munmap(p, len);
+		core__real_munmap(p, len);
 		errno = e;
 		return NULL;
 	}
@@ -298,7 +299,7 @@ static int reopen(void)
 {
 	if (w.via_broker)
 		return broker__request(VP_BROKER_REOPEN, 0, w.name, NULL, 0);
-	int fd = shim__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
+	int fd = core__real_open(w.path, O_RDWR | O_CLOEXEC, 0);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -368,7 +369,7 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 		/* No broker, or it cannot be reached: the direct path. If that
 		 * fails too, a refusal by the broker is the better reason. */
 		int berr = fd;
-		fd = shim__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = core__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return berr == -EPERM ? berr : -errno;
 	}
@@ -387,7 +388,7 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 	uint32_t s0pop = 0, s0why = 0;
 	if (!err)
 		s0 = seg_create(fd, 0, GROW_FIRST, &s0pop, &s0why);
-	close(fd);
+	core__real_close(fd);
 	if (err) {
 		if (!via_broker)
 			unlink(path);
@@ -417,9 +418,9 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 		atomic_store_explicit(&w.seg_state[0], SEG_MAPPED, memory_order_release);
 	}
 	atomic_store(&w.active, 1);
-	shim__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0, hpop);
+	writer__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0, hpop);
 	if (s0)
-		shim__note_internal(s0, VP_SEG_SIZE, VP_INT_TRACE, 0, s0pop);
+		writer__note_internal(s0, VP_SEG_SIZE, VP_INT_TRACE, 0, s0pop);
 	return 0;
 }
 
@@ -454,7 +455,7 @@ static char *seg_get(uint32_t k)
 		int fd = reopen();
 		char *p = fd >= 0 ? seg_create(fd, k, fill, &pop, &why) : NULL;
 		if (fd >= 0)
-			close(fd);
+			core__real_close(fd);
 		if (!p) {
 			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
 			disable(why);
@@ -463,7 +464,7 @@ static char *seg_get(uint32_t k)
 		atomic_store_explicit(&w.seg[k], p, memory_order_relaxed);
 		atomic_store_explicit(&w.seg_state[k], SEG_MAPPED, memory_order_release);
 		/* only now: the note is itself a record and may land in segment k */
-		shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
+		writer__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
 		return p;
 	}
 	/* Another thread is mapping it: that takes microseconds. */
@@ -519,7 +520,7 @@ static int seg_grow(uint32_t k, char *p, uint32_t need)
 			why = VP_DIS_MAP;
 			ok = populate(p + cur, to - cur, &pop) == 0;
 		}
-		close(fd);
+		core__real_close(fd);
 	}
 	if (ok)
 		atomic_store_explicit(&w.lim[k], to, memory_order_release);
@@ -530,7 +531,7 @@ static int seg_grow(uint32_t k, char *p, uint32_t need)
 	}
 	/* the populated pages, for the analyzer (the segment's start: the
 	 * same shim mapping) */
-	shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
+	writer__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
 	return 0;
 }
 
@@ -544,7 +545,7 @@ static void seg_done(uint32_t k, uint32_t bytes)
 			struct vp_segsum *t = (struct vp_segsum *)(p + USABLE);
 			t->crc = vp_crc32c(0, p, USABLE);
 			t->records = count_records(p, USABLE);
-			shim__fill_header(&t->h, vp_mono_ns());
+			core__fill_header(&t->h, vp_mono_ns());
 			t->h.size = VP_SEGSUM_SIZE;
 			atomic_store_explicit((_Atomic uint16_t *)&t->h.type, VP_REC_SEGSUM,
 					      memory_order_release);
@@ -555,8 +556,8 @@ static void seg_done(uint32_t k, uint32_t bytes)
 		}
 		/* under a seccomp filter refusing munmap the segment stays mapped */
 		if (p && sc__ok(SC_MUNMAP)) {
-			shim__real_munmap(p, VP_SEG_SIZE);
-			shim__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 1, 0);
+			core__real_munmap(p, VP_SEG_SIZE);
+			writer__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 1, 0);
 		}
 	}
 }
@@ -647,17 +648,35 @@ void writer__forget(void)
 			break;
 		char *p = atomic_load(&w.seg[k]);
 		if (p)
-			shim__real_munmap(p, VP_SEG_SIZE);
+			core__real_munmap(p, VP_SEG_SIZE);
 		atomic_store(&w.seg[k], NULL);
 		atomic_store(&w.seg_state[k], SEG_NONE);
 		atomic_store(&w.done[k], 0);
 		atomic_store(&w.lim[k], 0);
 	}
 	if (w.hdr)
-		shim__real_munmap(w.hdr, VP_HEADER_SIZE);
+		core__real_munmap(w.hdr, VP_HEADER_SIZE);
 	w.hdr = NULL;
 	w.path[0] = 0;
 	w.name[0] = 0;
 	w.via_broker = 0;
 	file_end = 0;
+}
+
+/* A record of the shim's own mapping [p, p+len) (the trace's segments,
+ * the stack table, the fork token, libunwind's memory), so the analyzer
+ * keeps it out of the program's picture. */
+void writer__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated)
+{
+	uint32_t seg;
+	struct vp_internal *r = (struct vp_internal *)writer__reserve(sizeof(*r), &seg);
+	if (!r)
+		return;
+	core__fill_header(&r->h, vp_mono_ns());
+	r->h.flags = unmapped ? VP_INT_UNMAPPED : 0;
+	r->start = (uint64_t)(uintptr_t)p;
+	r->len = len;
+	r->what = what;
+	r->populated = populated;
+	writer__commit(&r->h, VP_REC_INTERNAL, seg);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * writer: the shim's trace file, written through a MAP_SHARED mapping.
+ * writer: the shim's trace file, written through a MAP_SHARED mapping
+ * (layer 3 of preload/, see shim.c).
  *
  * Promises:
  * - A record is in the page cache the moment writer__commit returns, so it
@@ -43,5 +44,9 @@ void writer__forget(void);
 void writer__seal(void);
 /* True when a file is open and recording. */
 int writer__active(void);
+/* Tell the trace that [p, p+len) is (un)mapped by the shim for itself, so
+ * the analyzer can keep it out of the program's picture (a VP_REC_INTERNAL;
+ * `populated`: pages of it the writer populated). */
+void writer__note_internal(void *p, size_t len, uint32_t what, int unmapped, uint32_t populated);
 
 #endif

@@ -611,14 +611,13 @@ static const struct vp_mem *find_mem(const struct trace *t, pid_t pid, uint32_t 
 	return NULL;
 }
 
-static void verify(const struct trace *t, const char *thp_mode)
-{
-	struct res *r;
-	struct fsel s;
+/* ---- checking each scenario ---- */
 
-	/* write first touches: demand_zero inputs, exactly one fault per page */
-	r = &R[S_WRITE];
-	s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, 0);
+/* write first touches: demand_zero inputs, exactly one fault per page */
+static void verify_write(const struct trace *t, const struct res *r)
+{
+	struct fsel s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, 0);
+
 	printf("  write:  %u faults 0x6 in range (%u other codes), pages0=%u\n", s.n,
 	       s.err_other, s.pages0);
 	CHECK(s.n == 1000 && s.err_other == 0, "write: %u faults 0x6 (+%u other), want 1000",
@@ -627,80 +626,94 @@ static void verify(const struct trace *t, const char *thp_mode)
 	      s.pages0, s.kflag);
 	CHECK(VMA_OK(s, s.file == 0 && s.shared == 0),
 	      "write: VMA info %u/%u file %u shared %u", s.vma, s.n, s.file, s.shared);
-	{
-		const struct vp_mem *m = find_mem(t, r->pid, VP_CALL_MMAP, r->a, 1);
-		const struct vp_mem *u = find_mem(t, r->pid, VP_CALL_MUNMAP, r->a, 0);
-		const struct vp_mem *bad = NULL;
+}
 
-		CHECK(m && m->args[1] == r->a_len && m->err == 0 &&
-			      /* no shim here: no signal stack asked for, and why */
-			      m->h.flags == (VP_MEM_FROM_KERNEL |
-					     VP_NOSIG_NO_SHIM << VP_MEM_NOSIG_SHIFT) &&
-			      m->t_end >= m->h.time_ns &&
-			      m->args[3] == (MAP_PRIVATE | MAP_ANONYMOUS) && m->path_len == 0,
-		      "write: no correct VP_REC_MEM for its mmap");
-		CHECK(u && u->args[1] == r->a_len && u->ret == 0 && u->err == 0,
-		      "write: no VP_REC_MEM for its munmap");
-		FOR_RECS(t, VP_REC_MEM, struct vp_mem, x)
-		if (x->h.pid == (uint32_t)r->pid && x->call == VP_CALL_MMAP && x->args[1] == 0)
-			bad = x;
-		CHECK(bad && (int64_t)bad->ret == -EINVAL && bad->err == EINVAL,
-		      "write: failing mmap not recorded with -EINVAL");
-		CHECK(find_mem(t, r->pid, VP_CALL_MADVISE, r->a, 0), "write: madvise missing");
-	}
-	check_totals(t, r->pid, "write");
+/* the write scenario's calls: its mmap, munmap, madvise and failing mmap */
+static void verify_write_calls(const struct trace *t, const struct res *r)
+{
+	const struct vp_mem *m = find_mem(t, r->pid, VP_CALL_MMAP, r->a, 1);
+	const struct vp_mem *u = find_mem(t, r->pid, VP_CALL_MUNMAP, r->a, 0);
+	const struct vp_mem *bad = NULL;
 
-	/* read first touches */
-	r = &R[S_READ];
-	s = faults_in(t, r->pid, r->a, r->a_len, 0x4, 0, 0);
+	CHECK(m && m->args[1] == r->a_len && m->err == 0 &&
+		      /* no shim here: no signal stack asked for, and why */
+		      m->h.flags == (VP_MEM_FROM_KERNEL |
+				     VP_NOSIG_NO_SHIM << VP_MEM_NOSIG_SHIFT) &&
+		      m->t_end >= m->h.time_ns &&
+		      m->args[3] == (MAP_PRIVATE | MAP_ANONYMOUS) && m->path_len == 0,
+	      "write: no correct VP_REC_MEM for its mmap");
+	CHECK(u && u->args[1] == r->a_len && u->ret == 0 && u->err == 0,
+	      "write: no VP_REC_MEM for its munmap");
+	FOR_RECS(t, VP_REC_MEM, struct vp_mem, x)
+	if (x->h.pid == (uint32_t)r->pid && x->call == VP_CALL_MMAP && x->args[1] == 0)
+		bad = x;
+	CHECK(bad && (int64_t)bad->ret == -EINVAL && bad->err == EINVAL,
+	      "write: failing mmap not recorded with -EINVAL");
+	CHECK(find_mem(t, r->pid, VP_CALL_MADVISE, r->a, 0), "write: madvise missing");
+}
+
+/* read first touches */
+static void verify_read(const struct trace *t, const struct res *r)
+{
+	struct fsel s = faults_in(t, r->pid, r->a, r->a_len, 0x4, 0, 0);
+
 	printf("  read:   %u faults 0x4 in range (%u other), pages0=%u pages1=%u\n", s.n,
 	       s.err_other, s.pages0, s.pages1);
 	CHECK(s.n == 1000 && s.err_other == 0, "read: %u faults 0x4 (+%u other), want 1000",
 	      s.n, s.err_other);
 	CHECK(VMA_OK(s, s.file == 0), "read: VMA info wrong");
-	check_totals(t, r->pid, "read");
+}
 
-	/* copy-on-write */
-	r = &R[S_COW];
-	{
-		pid_t P = r->pid, C = r->pid2;
-		struct fsel dz = faults_in(t, P, r->a, r->a_len, 0x6, 0, 0);
-		struct fsel cc = faults_in(t, C, r->a, r->a_len, 0x7, 0, 0);
-		const struct vp_task_exit *ce = exit_of(t, C);
-		uint64_t cexit = ce ? ce->h.time_ns : 0;
-		/* the parent's write-protect faults before / after the child exited */
-		struct fsel all = faults_in(t, P, r->a, r->a_len, 0x7, 0, 0);
-		struct fsel after = faults_in(t, P, r->a, r->a_len, 0x7, cexit, 0);
-		struct fsel before = all;
-		int forked = 0;
+/* copy-on-write: the parent's first touches, the child's copies, the
+ * parent's copies while the child lives and its reuse once it is gone */
+static void verify_cow(const struct trace *t, const struct res *r)
+{
+	pid_t P = r->pid, C = r->pid2;
+	struct fsel dz = faults_in(t, P, r->a, r->a_len, 0x6, 0, 0);
+	struct fsel cc = faults_in(t, C, r->a, r->a_len, 0x7, 0, 0);
+	const struct vp_task_exit *ce = exit_of(t, C);
+	uint64_t cexit = ce ? ce->h.time_ns : 0;
+	/* the parent's write-protect faults before / after the child exited */
+	struct fsel all = faults_in(t, P, r->a, r->a_len, 0x7, 0, 0);
+	struct fsel after = faults_in(t, P, r->a, r->a_len, 0x7, cexit, 0);
+	struct fsel before = all;
 
-		before.n -= after.n;
-		before.pages0 -= after.pages0;
-		printf("  cow:    parent dz %u; child 0x7 %u (pages0 %u); parent 0x7 while child "
-		       "alive %u (pages0 %u); after %u (pages0 %u)\n",
-		       dz.n, cc.n, cc.pages0, before.n, before.pages0, after.n, after.pages0);
-		CHECK(dz.n == 1300 && dz.pages0 == 0, "cow: parent first touches %u", dz.n);
-		CHECK(cc.n == 500 && cc.err_other == 0 && cc.pages0 == 0,
-		      "cow: child: %u cow_copy faults (pages0 %u, other %u), want 500", cc.n,
-		      cc.pages0, cc.err_other);
-		CHECK(before.n == 300 && before.pages0 == 0,
-		      "cow: parent while child alive: %u faults, %u without copy; want 300/0",
-		      before.n, before.pages0);
-		/* reused, but for pages a per-CPU LRU batch (15) still
-		 * references, on either CPU: 979 of 1000 seen under load */
-		CHECK(after.n == 1000 && after.pages0 >= 968,
-		      "cow: parent after child exit: %u faults, %u reused; want 1000/>=968",
-		      after.n, after.pages0);
-		FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
-		forked += f->h.pid == (uint32_t)P && f->child_pid == (uint32_t)C &&
-			  f->child_tid == (uint32_t)C;
-		CHECK(forked == 1, "cow: TASK_FORK %d->%d missing", P, C);
-		check_totals(t, P, "cow");
-	}
+	before.n -= after.n;
+	before.pages0 -= after.pages0;
+	printf("  cow:    parent dz %u; child 0x7 %u (pages0 %u); parent 0x7 while child "
+	       "alive %u (pages0 %u); after %u (pages0 %u)\n",
+	       dz.n, cc.n, cc.pages0, before.n, before.pages0, after.n, after.pages0);
+	CHECK(dz.n == 1300 && dz.pages0 == 0, "cow: parent first touches %u", dz.n);
+	CHECK(cc.n == 500 && cc.err_other == 0 && cc.pages0 == 0,
+	      "cow: child: %u cow_copy faults (pages0 %u, other %u), want 500", cc.n,
+	      cc.pages0, cc.err_other);
+	CHECK(before.n == 300 && before.pages0 == 0,
+	      "cow: parent while child alive: %u faults, %u without copy; want 300/0",
+	      before.n, before.pages0);
+	/* reused, but for pages a per-CPU LRU batch (15) still
+	 * references, on either CPU: 979 of 1000 seen under load */
+	CHECK(after.n == 1000 && after.pages0 >= 968,
+	      "cow: parent after child exit: %u faults, %u reused; want 1000/>=968",
+	      after.n, after.pages0);
+}
 
-	/* kernel-mode faults from read(2) */
-	r = &R[S_KREAD];
-	s = faults_in(t, r->pid, r->a, r->a_len, 0x2, 0, 0);
+/* the cow scenario's fork: one TASK_FORK, parent to child */
+static void verify_cow_fork(const struct trace *t, const struct res *r)
+{
+	pid_t P = r->pid, C = r->pid2;
+	int forked = 0;
+
+	FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
+	forked += f->h.pid == (uint32_t)P && f->child_pid == (uint32_t)C &&
+		  f->child_tid == (uint32_t)C;
+	CHECK(forked == 1, "cow: TASK_FORK %d->%d missing", P, C);
+}
+
+/* kernel-mode faults from read(2) */
+static void verify_kread(const struct trace *t, const struct res *r)
+{
+	struct fsel s = faults_in(t, r->pid, r->a, r->a_len, 0x2, 0, 0);
+
 	printf("  kread:  %u faults 0x2 in range (%u other), kernel-flag %u, pages1 %u\n", s.n,
 	       s.err_other, s.kflag, s.pages1);
 	CHECK(r->ok, "kread: data not read");
@@ -708,163 +721,208 @@ static void verify(const struct trace *t, const char *thp_mode)
 	      "kread: %u kernel faults (+%u other, flag %u), want 64", s.n, s.err_other,
 	      s.kflag);
 	CHECK(s.pages1 == 64 && VMA_OK(s, s.file == 0), "kread: pages/VMA wrong");
+}
 
-	/* kernel-mode faults of a read(2) that fills the page cache between them */
-	r = &R[S_KCOLD];
+/* kernel-mode faults of a read(2) that fills the page cache between them */
+static void verify_kcold(const struct trace *t, const struct res *r)
+{
+	struct fsel s;
+
 	if (r->ok == 2) {
 		printf("  kcold:  SKIPPED: the temporary directory is on tmpfs\n");
-	} else {
-		s = faults_in(t, r->pid, r->a, r->a_len, 0x2, 0, 0);
-		printf("  kcold:  %u faults 0x2 in range (%u other), kernel-flag %u, pages1 %u, "
-		       "pages %llu\n", s.n, s.err_other, s.kflag, s.pages1,
-		       (unsigned long long)s.pages_sum);
-		CHECK(r->ok, "kcold: data not read");
-		CHECK(s.n == KCOLD_PAGES && s.err_other == 0 && s.kflag == KCOLD_PAGES,
-		      "kcold: %u kernel faults (+%u other, flag %u), want %u", s.n, s.err_other,
-		      s.kflag, KCOLD_PAGES);
-		CHECK(s.pages1 == KCOLD_PAGES && VMA_OK(s, s.file == 0),
-		      "kcold: %u of %u faults allocated exactly their page (%llu pages in all)",
-		      s.pages1, s.n, (unsigned long long)s.pages_sum);
+		return;
 	}
+	s = faults_in(t, r->pid, r->a, r->a_len, 0x2, 0, 0);
+	printf("  kcold:  %u faults 0x2 in range (%u other), kernel-flag %u, pages1 %u, "
+	       "pages %llu\n", s.n, s.err_other, s.kflag, s.pages1,
+	       (unsigned long long)s.pages_sum);
+	CHECK(r->ok, "kcold: data not read");
+	CHECK(s.n == KCOLD_PAGES && s.err_other == 0 && s.kflag == KCOLD_PAGES,
+	      "kcold: %u kernel faults (+%u other, flag %u), want %u", s.n, s.err_other,
+	      s.kflag, KCOLD_PAGES);
+	CHECK(s.pages1 == KCOLD_PAGES && VMA_OK(s, s.file == 0),
+	      "kcold: %u of %u faults allocated exactly their page (%llu pages in all)",
+	      s.pages1, s.n, (unsigned long long)s.pages_sum);
+}
 
-	/* THP */
-	r = &R[S_THP];
+/* THP: one fault for the whole huge page */
+static void verify_thp(const struct trace *t, const struct res *r, const char *thp_mode)
+{
+	struct fsel s;
+
 	if (!thp_mode) {
 		printf("  thp:    SKIPPED: THP disabled (transparent_hugepage/enabled = never)\n");
-	} else if (!r->ok) {
+		return;
+	}
+	if (!r->ok) {
 		printf("  thp:    SKIPPED: kernel gave no huge page (AnonHugePages 0)\n");
-	} else {
-		s = faults_in(t, r->pid, r->a, r->a_len, -1, 0, 0);
-		printf("  thp:    %u faults in 2 MiB range, pages %llu\n", s.n,
-		       (unsigned long long)s.pages_sum);
-		CHECK(s.n == 1 && s.pages_sum == 512, "thp: %u faults, %llu pages; want 1/512",
-		      s.n, (unsigned long long)s.pages_sum);
-		FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
-		if (f->h.pid == (uint32_t)r->pid && f->addr == r->a)
-			CHECK((f->h.flags & VP_FAULT_VMA ? !!(f->vm_flags & VM_HUGEPAGE)
-							 : !vma_every && !f->vm_flags) &&
-				      f->error_code == 0x6,
-			      "thp: fault without VM_HUGEPAGE / 0x6");
+		return;
 	}
+	s = faults_in(t, r->pid, r->a, r->a_len, -1, 0, 0);
+	printf("  thp:    %u faults in 2 MiB range, pages %llu\n", s.n,
+	       (unsigned long long)s.pages_sum);
+	CHECK(s.n == 1 && s.pages_sum == 512, "thp: %u faults, %llu pages; want 1/512",
+	      s.n, (unsigned long long)s.pages_sum);
+	FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
+	if (f->h.pid == (uint32_t)r->pid && f->addr == r->a)
+		CHECK((f->h.flags & VP_FAULT_VMA ? !!(f->vm_flags & VM_HUGEPAGE)
+						 : !vma_every && !f->vm_flags) &&
+			      f->error_code == 0x6,
+		      "thp: fault without VM_HUGEPAGE / 0x6");
+}
 
-	/* private file mapping: read (file), write-protect copy, not-present copy */
-	r = &R[S_FILE];
+/* private file mapping: read (file), write-protect copy, not-present copy */
+static void verify_file(const struct trace *t, const struct res *r)
+{
+	struct fsel rd = faults_in(t, r->pid, r->a, PS, 0x4, 0, 0);
+	struct fsel wp = faults_in(t, r->pid, r->a, PS, 0x7, 0, 0);
+	struct fsel np = faults_in(t, r->pid, r->a + 128 * PS, PS, 0x6, 0, 0);
+	struct fsel all = faults_in(t, r->pid, r->a, r->a_len, -1, 0, 0);
+
+	printf("  file:   read %u (pages %llu), wp-write %u (pages %llu), np-write %u "
+	       "(pages %llu), all %u\n",
+	       rd.n, (unsigned long long)rd.pages_sum, wp.n,
+	       (unsigned long long)wp.pages_sum, np.n, (unsigned long long)np.pages_sum,
+	       all.n);
+	CHECK(rd.n == 1 && rd.pages0 == 1 && VMA_OK(rd, rd.file == 1 && rd.shared == 0),
+	      "file: read fault on page 0 wrong");
+	CHECK(wp.n == 1 && wp.pages0 == 0 && VMA_OK(wp, wp.file == 1), "file: wp copy wrong");
+	CHECK(np.n == 1 && np.pages0 == 0 && VMA_OK_LOOKED(np, np.file == 1),
+	      "file: np write copy wrong");
+	CHECK(all.n == 3, "file: %u faults in mapping, want 3", all.n);
+}
+
+/* the file scenario's order: the read comes first on page 0 */
+static void verify_file_order(const struct trace *t, const struct res *r)
+{
+	uint32_t first = 0;
+
+	FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
+	if (!first && f->h.pid == (uint32_t)r->pid && f->addr >= r->a && f->addr < r->a + PS)
+		first = f->error_code;
+	CHECK(first == 0x4, "file: first fault on page 0 is 0x%x, want the read", first);
+}
+
+/* process tree, fork of a fork then exec: the TASK_FORK and TASK_EXEC
+ * records; returns the exec's time (0: none) */
+static uint64_t verify_tree_tasks(const struct trace *t, const struct res *r)
+{
+	pid_t X = r->pid, Y = r->pid2, Z = r->pid3;
+	int xy = 0, yz = 0, ex = 0;
+	uint64_t exec_t = 0;
+
+	FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
 	{
-		struct fsel rd = faults_in(t, r->pid, r->a, PS, 0x4, 0, 0);
-		struct fsel wp = faults_in(t, r->pid, r->a, PS, 0x7, 0, 0);
-		struct fsel np = faults_in(t, r->pid, r->a + 128 * PS, PS, 0x6, 0, 0);
-		struct fsel all = faults_in(t, r->pid, r->a, r->a_len, -1, 0, 0);
-
-		printf("  file:   read %u (pages %llu), wp-write %u (pages %llu), np-write %u "
-		       "(pages %llu), all %u\n",
-		       rd.n, (unsigned long long)rd.pages_sum, wp.n,
-		       (unsigned long long)wp.pages_sum, np.n, (unsigned long long)np.pages_sum,
-		       all.n);
-		CHECK(rd.n == 1 && rd.pages0 == 1 && VMA_OK(rd, rd.file == 1 && rd.shared == 0),
-		      "file: read fault on page 0 wrong");
-		CHECK(wp.n == 1 && wp.pages0 == 0 && VMA_OK(wp, wp.file == 1), "file: wp copy wrong");
-		CHECK(np.n == 1 && np.pages0 == 0 && VMA_OK_LOOKED(np, np.file == 1),
-		      "file: np write copy wrong");
-		CHECK(all.n == 3, "file: %u faults in mapping, want 3", all.n);
-		{
-			uint32_t first = 0;
-
-			FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
-			if (!first && f->h.pid == (uint32_t)r->pid && f->addr >= r->a &&
-			    f->addr < r->a + PS)
-				first = f->error_code;
-			CHECK(first == 0x4, "file: first fault on page 0 is 0x%x, want the read",
-			      first);
-		}
+		xy += f->h.pid == (uint32_t)X && f->child_pid == (uint32_t)Y;
+		yz += f->h.pid == (uint32_t)Y && f->child_pid == (uint32_t)Z;
 	}
+	FOR_RECS(t, VP_REC_TASK_EXEC, struct vp_task_exec, x)
+	if (x->h.pid == (uint32_t)Y) {
+		const char *p = (const char *)(x + 1);
 
-	/* process tree: fork of a fork, exec */
-	r = &R[S_TREE];
-	{
-		pid_t X = r->pid, Y = r->pid2, Z = r->pid3;
-		int xy = 0, yz = 0, ex = 0;
-		uint64_t exec_t = 0;
-		const struct vp_task_exit *e;
-
-		FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
-		{
-			xy += f->h.pid == (uint32_t)X && f->child_pid == (uint32_t)Y;
-			yz += f->h.pid == (uint32_t)Y && f->child_pid == (uint32_t)Z;
-		}
-		FOR_RECS(t, VP_REC_TASK_EXEC, struct vp_task_exec, x)
-		if (x->h.pid == (uint32_t)Y) {
-			const char *p = (const char *)(x + 1);
-
-			ex++;
-			exec_t = x->h.time_ns;
-			CHECK(x->path_len == strlen(exe_path) &&
-				      !memcmp(p, exe_path, x->path_len) && x->old_pid == (uint32_t)Y,
-			      "tree: exec path '%.*s'", (int)x->path_len, p);
-		}
-		CHECK(xy == 1 && yz == 1 && ex == 1, "tree: fork %d->%d %d, %d->%d %d, exec %d",
-		      X, Y, xy, Y, Z, yz, ex);
-		s = faults_in(t, Z, r->b, r->b_len, 0x6, 0, 0);
-		CHECK(s.n == 100 && s.pages0 == 0, "tree: grandchild %u faults, want 100", s.n);
-		s = faults_in(t, Y, r->a, r->a_len, 0x6, exec_t, 0);
-		CHECK(r->a && s.n == 300 && s.pages0 == 0,
-		      "tree: exec'd image %u faults, want 300", s.n);
-		e = exit_of(t, Z);
-		CHECK(e && e->exit_code == 5 << 8, "tree: grandchild exit code 0x%x",
-		      e ? e->exit_code : -1);
-		e = exit_of(t, Y);
-		CHECK(e && e->exit_code == 7 << 8, "tree: exec'd exit code 0x%x",
-		      e ? e->exit_code : -1);
-		e = exit_of(t, X);
-		CHECK(e && e->exit_code == 0, "tree: root exit code");
-		printf("  tree:   %d->%d->%d, exec in %d, exits ok\n", X, Y, Z, Y);
-		check_totals(t, Y, "exec'd");
+		ex++;
+		exec_t = x->h.time_ns;
+		CHECK(x->path_len == strlen(exe_path) &&
+			      !memcmp(p, exe_path, x->path_len) && x->old_pid == (uint32_t)Y,
+		      "tree: exec path '%.*s'", (int)x->path_len, p);
 	}
+	CHECK(xy == 1 && yz == 1 && ex == 1, "tree: fork %d->%d %d, %d->%d %d, exec %d",
+	      X, Y, xy, Y, Z, yz, ex);
+	return exec_t;
+}
 
-	/* threads are followed; no TASK_FORK for them */
-	r = &R[S_THREAD];
-	{
-		int tf = 0;
+/* the process tree's faults (the grandchild's, the exec'd image's) and
+ * the three exit codes */
+static void verify_tree(const struct trace *t, const struct res *r, uint64_t exec_t)
+{
+	pid_t X = r->pid, Y = r->pid2, Z = r->pid3;
+	const struct vp_task_exit *e;
+	struct fsel s;
 
-		s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, r->ok);
-		printf("  thread: %u faults 0x6 by thread %d\n", s.n, r->ok);
-		CHECK(r->ok && r->ok != r->pid && s.n == 300 && s.wrong_tid == 0,
-		      "thread: %u faults (wrong tid %u), want 300", s.n, s.wrong_tid);
-		FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
-		tf += f->h.pid == (uint32_t)r->pid;
-		CHECK(tf == 0, "thread: TASK_FORK emitted for a thread");
-		exit_of(t, r->pid);
+	s = faults_in(t, Z, r->b, r->b_len, 0x6, 0, 0);
+	CHECK(s.n == 100 && s.pages0 == 0, "tree: grandchild %u faults, want 100", s.n);
+	s = faults_in(t, Y, r->a, r->a_len, 0x6, exec_t, 0);
+	CHECK(r->a && s.n == 300 && s.pages0 == 0,
+	      "tree: exec'd image %u faults, want 300", s.n);
+	e = exit_of(t, Z);
+	CHECK(e && e->exit_code == 5 << 8, "tree: grandchild exit code 0x%x",
+	      e ? e->exit_code : -1);
+	e = exit_of(t, Y);
+	CHECK(e && e->exit_code == 7 << 8, "tree: exec'd exit code 0x%x",
+	      e ? e->exit_code : -1);
+	e = exit_of(t, X);
+	CHECK(e && e->exit_code == 0, "tree: root exit code");
+	printf("  tree:   %d->%d->%d, exec in %d, exits ok\n", X, Y, Z, Y);
+}
+
+/* threads are followed; no TASK_FORK for them */
+static void verify_thread(const struct trace *t, const struct res *r)
+{
+	int tf = 0;
+	struct fsel s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, r->ok);
+
+	printf("  thread: %u faults 0x6 by thread %d\n", s.n, r->ok);
+	CHECK(r->ok && r->ok != r->pid && s.n == 300 && s.wrong_tid == 0,
+	      "thread: %u faults (wrong tid %u), want 300", s.n, s.wrong_tid);
+	FOR_RECS(t, VP_REC_TASK_FORK, struct vp_task_fork, f)
+	tf += f->h.pid == (uint32_t)r->pid;
+	CHECK(tf == 0, "thread: TASK_FORK emitted for a thread");
+	exit_of(t, r->pid);
+}
+
+/* faults pending in task storage when recording stopped: collected by
+ * the task iterator at finish, the open one marked CUT */
+static void verify_spin(const struct trace *t, const struct res *r)
+{
+	unsigned cut = 0;
+	struct fsel s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, 0);
+
+	FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
+	cut += f->h.pid == (uint32_t)r->pid && (f->h.flags & VP_FAULT_CUT);
+	printf("  spin:   %u faults 0x6 pending at finish (pages1 %u, cut %u)\n", s.n,
+	       s.pages1, cut);
+	CHECK(s.n == SPIN_PAGES && s.pages1 == SPIN_PAGES && s.err_other == 0 && cut == 1,
+	      "spin: %u faults (pages1 %u, cut %u), want %d/%d/1", s.n, s.pages1, cut,
+	      SPIN_PAGES, SPIN_PAGES);
+}
+
+/* records of untraced processes never appear */
+static void verify_no_strays(const struct trace *t)
+{
+	unsigned stray = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		pid_t p = t->recs[i]->pid;
+		int known = p == getpid() && t->recs[i]->type == VP_REC_BPF_LOST;
+
+		for (int k = 0; k <= S_SPIN; k++)
+			known |= p == R[k].pid || (p && (p == R[k].pid2 || p == R[k].pid3));
+		stray += !known;
 	}
+	CHECK(stray == 0, "%u records from processes that were not traced", stray);
+}
 
-	/* faults pending in task storage when recording stopped: collected by
-	 * the task iterator at finish, the open one marked CUT */
-	r = &R[S_SPIN];
-	{
-		unsigned cut = 0;
-
-		s = faults_in(t, r->pid, r->a, r->a_len, 0x6, 0, 0);
-		FOR_RECS(t, VP_REC_FAULT, struct vp_fault, f)
-		cut += f->h.pid == (uint32_t)r->pid && (f->h.flags & VP_FAULT_CUT);
-		printf("  spin:   %u faults 0x6 pending at finish (pages1 %u, cut %u)\n", s.n,
-		       s.pages1, cut);
-		CHECK(s.n == SPIN_PAGES && s.pages1 == SPIN_PAGES && s.err_other == 0 && cut == 1,
-		      "spin: %u faults (pages1 %u, cut %u), want %d/%d/1", s.n, s.pages1, cut,
-		      SPIN_PAGES, SPIN_PAGES);
-	}
-
-	/* records of untraced processes never appear */
-	{
-		unsigned stray = 0;
-
-		for (size_t i = 0; i < t->n; i++) {
-			pid_t p = t->recs[i]->pid;
-			int known = p == getpid() && t->recs[i]->type == VP_REC_BPF_LOST;
-
-			for (int k = 0; k <= S_SPIN; k++)
-				known |= p == R[k].pid || (p && (p == R[k].pid2 || p == R[k].pid3));
-			stray += !known;
-		}
-		CHECK(stray == 0, "%u records from processes that were not traced", stray);
-	}
+/* Every scenario's checks, in the order they ran. */
+static void verify(const struct trace *t, const char *thp_mode)
+{
+	verify_write(t, &R[S_WRITE]);
+	verify_write_calls(t, &R[S_WRITE]);
+	check_totals(t, R[S_WRITE].pid, "write");
+	verify_read(t, &R[S_READ]);
+	check_totals(t, R[S_READ].pid, "read");
+	verify_cow(t, &R[S_COW]);
+	verify_cow_fork(t, &R[S_COW]);
+	check_totals(t, R[S_COW].pid, "cow");
+	verify_kread(t, &R[S_KREAD]);
+	verify_kcold(t, &R[S_KCOLD]);
+	verify_thp(t, &R[S_THP], thp_mode);
+	verify_file(t, &R[S_FILE]);
+	verify_file_order(t, &R[S_FILE]);
+	verify_tree(t, &R[S_TREE], verify_tree_tasks(t, &R[S_TREE]));
+	check_totals(t, R[S_TREE].pid2, "exec'd");
+	verify_thread(t, &R[S_THREAD]);
+	verify_spin(t, &R[S_SPIN]);
+	verify_no_strays(t);
 }
 
 /* ---- storm ---- */
@@ -953,41 +1011,43 @@ static const char *thp_enabled(void)
 	return strstr(buf, "[never]") || !buf[0] ? NULL : buf;
 }
 
-int main(int argc, char **argv)
-{
-	static void (*const fns[S_N])(struct res *) = {sc_write, sc_read, sc_cow, sc_kread, sc_kcold,
-						      sc_thp, sc_file, sc_tree, sc_thread};
-	struct collector_opts o = {0};
-	struct collector_stats st = {0};
-	struct collector *c = NULL;
-	struct trace t;
-	char path[PATH_MAX + 32], why[512] = "";
-	double storm_gib = 0;
-	int no_bpf = 0, no_stats = 0, idle_ms = 0;
-	int err, status;
+/* ---- the program ---- */
 
-	if (argc == 4 && !strcmp(argv[1], "--exec-touch"))
-		return exec_touch(argc, argv);
+struct args {
+	double storm_gib;
+	int no_bpf, no_stats, idle_ms;
+	struct collector_opts o;
+};
+
+/* The command line into a (vma_every too); -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-bpf")) {
-			no_bpf = 1;
+			a->no_bpf = 1;
 		} else if (!strcmp(argv[i], "--no-stats")) {
-			no_stats = 1;
+			a->no_stats = 1;
 		} else if (!strcmp(argv[i], "--idle") && i + 1 < argc) {
-			idle_ms = atoi(argv[++i]);
+			a->idle_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--storm") && i + 1 < argc) {
-			storm_gib = atof(argv[++i]);
+			a->storm_gib = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--vma") && i + 1 < argc) {
 			i++;
 			vma_every = !strcmp(argv[i], "every");
-			o.vma = vma_every ? COLLECTOR_VMA_EVERY : COLLECTOR_VMA_OFF;
+			a->o.vma = vma_every ? COLLECTOR_VMA_EVERY : COLLECTOR_VMA_OFF;
 		} else {
 			fprintf(stderr, "usage: %s [--storm GIB [--no-bpf] [--no-stats] [--idle MS]] [--vma off|every]\n",
 				argv[0]);
-			return 2;
+			return -1;
 		}
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	return 0;
+}
+
+/* Root, our own path, the temporary directory with the trace's path, the
+ * shared results: 0, or the exit code (77: skip). */
+static int set_up(char *path, size_t path_cap)
+{
 	if (geteuid() != 0) {
 		printf("SKIP: not root: loading BPF programs needs root\n");
 		return 77;
@@ -1002,116 +1062,168 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/bpf.vpt", tmp_dir);
+	snprintf(path, path_cap, "%s/bpf.vpt", tmp_dir);
 	R = mmap(NULL, sizeof(struct res) * (S_SPIN + 1), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (R == MAP_FAILED) {
 		perror("mmap");
 		return 1;
 	}
-	o.trace_path = path;
-	o.prog_stats = !no_stats;
-	if (storm_gib > 0 && no_bpf) {
-		/* baseline: the same storm, untraced */
-		int64_t t0 = now_ms();
-		pid_t pid;
+	return 0;
+}
 
-		R[0].a_len = (uint64_t)(storm_gib * (1ull << 30));
-		pid = fork();
-		if (pid == 0) {
-			storm(&R[0]);
-			_exit(0);
-		}
-		waitpid(pid, &status, 0);
-		printf("storm without BPF: %.1f GiB = %llu first touches in %.2f s (%.2f us/fault)\n",
-		       storm_gib, (unsigned long long)(R[0].a_len / PS), (now_ms() - t0) / 1000.0,
-		       (now_ms() - t0) * 1000.0 / (R[0].a_len / PS));
-		return 0;
+/* The baseline: the same storm, untraced. */
+static int storm_untraced(double storm_gib)
+{
+	int64_t t0 = now_ms();
+	int status;
+	pid_t pid;
+
+	R[0].a_len = (uint64_t)(storm_gib * (1ull << 30));
+	pid = fork();
+	if (pid == 0) {
+		storm(&R[0]);
+		_exit(0);
 	}
-	err = collector__new(&o, &c, why, sizeof(why));
+	waitpid(pid, &status, 0);
+	printf("storm without BPF: %.1f GiB = %llu first touches in %.2f s (%.2f us/fault)\n",
+	       storm_gib, (unsigned long long)(R[0].a_len / PS), (now_ms() - t0) / 1000.0,
+	       (now_ms() - t0) * 1000.0 / (R[0].a_len / PS));
+	return 0;
+}
+
+/* The storm traced (after the idle window, if asked); 1 when faults were
+ * lost. Frees the collector. */
+static int storm_traced(struct collector *c, const struct args *a, const char *path)
+{
+	struct collector_stats st = {0};
+	struct res *r = &R[0];
+	int64_t t0 = now_ms();
+	int err, status;
+
+	r->a_len = (uint64_t)(a->storm_gib * (1ull << 30));
+	if (a->idle_ms > 0 && !a->no_stats) {
+		idle_n = collector__prog_stats(c, idle0, 16);
+		usleep(a->idle_ms * 1000);
+		collector__prog_stats(c, idle1, 16);
+		t0 = now_ms();
+	}
+	status = run_traced(c, storm, r);
+	err = collector__finish(c, &st);
+	printf("storm: %.1f GiB = %llu first touches in %.2f s (%.2f us/fault), exit %d; "
+	       "faults traced %llu, records %llu, lost %llu (finish %d)\n",
+	       a->storm_gib, (unsigned long long)(r->a_len / PS), (now_ms() - t0) / 1000.0,
+	       (now_ms() - t0) * 1000.0 / (r->a_len / PS), status, (unsigned long long)st.faults, (unsigned long long)st.records,
+	       (unsigned long long)st.lost, err);
+	print_cost(c, st.faults);
+	collector__free(c);
+	unlink(path);
+	rmdir(tmp_dir);
+	return st.lost || st.faults < r->a_len / PS ? 1 : 0;
+}
+
+/* The spinning child, tracked until it touched its pages; recording stops
+ * while it still runs (collector__finish into *st). -1 if no pipe. */
+static int run_spin_and_finish(struct collector *c, struct collector_stats *st)
+{
+	int go[2], err;
+	int64_t deadline = now_ms() + 60000;
+	pid_t pid;
+
+	if (pipe(go))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		wait_byte(go[0]);
+		sc_spin(&R[S_SPIN]);
+		_exit(0);
+	}
+	close(go[0]);
+	R[S_SPIN].pid = pid;
+	err = collector__track(c, pid);
+	CHECK(err == 0, "collector__track(%d): %s", pid, strerror(-err));
+	send_byte(go[1]);
+	close(go[1]);
+	while (!__atomic_load_n(&R[S_SPIN].ok, __ATOMIC_ACQUIRE) && now_ms() < deadline)
+		collector__poll(c, 10);
+	CHECK(R[S_SPIN].ok, "spin: child did not touch its pages");
+	err = collector__finish(c, st);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(err == 0, "collector__finish: %s", strerror(-err));
+	return 0;
+}
+
+/* The collector's own counts: nothing lost, nobody untracked. */
+static void check_stats(struct collector *c, const char *path, const struct collector_stats *st)
+{
+	printf("trace %s: %llu records, %llu faults, lost %llu, untracked %llu\n", path,
+	       (unsigned long long)st->records, (unsigned long long)st->faults,
+	       (unsigned long long)st->lost, (unsigned long long)st->untracked);
+	print_cost(c, st->faults);
+	CHECK(st->lost == 0 && st->untracked == 0, "lost %llu untracked %llu",
+	      (unsigned long long)st->lost, (unsigned long long)st->untracked);
+}
+
+/* The trace file read back: the collector's counts, then every scenario. */
+static void check_trace(const char *path, const struct collector_stats *st)
+{
+	struct trace t;
+	unsigned nf = 0;
+
+	if (trace_load(path, &t) != 0)
+		return;
+	FOR_RECS(&t, VP_REC_FAULT, struct vp_fault, f)
+	nf++;
+	CHECK(nf == st->faults && t.n == st->records && t.fh->lost == 0,
+	      "trace/stat mismatch: faults %u/%llu records %zu/%llu", nf,
+	      (unsigned long long)st->faults, t.n, (unsigned long long)st->records);
+	verify(&t, thp_enabled());
+}
+
+int main(int argc, char **argv)
+{
+	static void (*const fns[S_N])(struct res *) = {sc_write, sc_read, sc_cow, sc_kread, sc_kcold,
+						      sc_thp, sc_file, sc_tree, sc_thread};
+	struct args a = {0};
+	struct collector_stats st = {0};
+	struct collector *c = NULL;
+	char path[PATH_MAX + 32], why[512] = "";
+	int err, status;
+
+	if (argc == 4 && !strcmp(argv[1], "--exec-touch"))
+		return exec_touch(argc, argv);
+	if (parse_args(argc, argv, &a) < 0)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	err = set_up(path, sizeof(path));
+	if (err)
+		return err;
+	a.o.trace_path = path;
+	a.o.prog_stats = !a.no_stats;
+	if (a.storm_gib > 0 && a.no_bpf)
+		return storm_untraced(a.storm_gib);
+	err = collector__new(&a.o, &c, why, sizeof(why));
 	if (err) {
 		printf("%s: collector__new: %s\n", err == -EPERM || err == -EACCES ||
 							   err == -ENOENT ? "SKIP" : "FAIL",
 		       why);
 		return err == -EPERM || err == -EACCES || err == -ENOENT ? 77 : 1;
 	}
-
-	if (storm_gib > 0) {
-		struct res *r = &R[0];
-		int64_t t0 = now_ms();
-
-		r->a_len = (uint64_t)(storm_gib * (1ull << 30));
-		if (idle_ms > 0 && !no_stats) {
-			idle_n = collector__prog_stats(c, idle0, 16);
-			usleep(idle_ms * 1000);
-			collector__prog_stats(c, idle1, 16);
-			t0 = now_ms();
-		}
-		status = run_traced(c, storm, r);
-		err = collector__finish(c, &st);
-		printf("storm: %.1f GiB = %llu first touches in %.2f s (%.2f us/fault), exit %d; "
-		       "faults traced %llu, records %llu, lost %llu (finish %d)\n",
-		       storm_gib, (unsigned long long)(r->a_len / PS), (now_ms() - t0) / 1000.0,
-		       (now_ms() - t0) * 1000.0 / (r->a_len / PS), status, (unsigned long long)st.faults, (unsigned long long)st.records,
-		       (unsigned long long)st.lost, err);
-		print_cost(c, st.faults);
-		collector__free(c);
-		unlink(path);
-		rmdir(tmp_dir);
-		return st.lost || st.faults < r->a_len / PS ? 1 : 0;
-	}
+	if (a.storm_gib > 0)
+		return storm_traced(c, &a, path);
 
 	for (int k = 0; k < S_N; k++) {
 		status = run_traced(c, fns[k], &R[k]);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "scenario %s: status 0x%x",
 		      s_name[k], status);
 	}
-	{
-		int go[2];
-		int64_t deadline = now_ms() + 60000;
-		pid_t pid;
-
-		if (pipe(go))
-			return 1;
-		pid = fork();
-		if (pid == 0) {
-			close(go[1]);
-			wait_byte(go[0]);
-			sc_spin(&R[S_SPIN]);
-			_exit(0);
-		}
-		close(go[0]);
-		R[S_SPIN].pid = pid;
-		err = collector__track(c, pid);
-		CHECK(err == 0, "collector__track(%d): %s", pid, strerror(-err));
-		send_byte(go[1]);
-		close(go[1]);
-		while (!__atomic_load_n(&R[S_SPIN].ok, __ATOMIC_ACQUIRE) && now_ms() < deadline)
-			collector__poll(c, 10);
-		CHECK(R[S_SPIN].ok, "spin: child did not touch its pages");
-		err = collector__finish(c, &st);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	CHECK(err == 0, "collector__finish: %s", strerror(-err));
-	printf("trace %s: %llu records, %llu faults, lost %llu, untracked %llu\n", path,
-	       (unsigned long long)st.records, (unsigned long long)st.faults,
-	       (unsigned long long)st.lost, (unsigned long long)st.untracked);
-	print_cost(c, st.faults);
-	CHECK(st.lost == 0 && st.untracked == 0, "lost %llu untracked %llu",
-	      (unsigned long long)st.lost, (unsigned long long)st.untracked);
+	if (run_spin_and_finish(c, &st) < 0)
+		return 1;
+	check_stats(c, path, &st);
 	collector__free(NULL);
-
-	if (trace_load(path, &t) == 0) {
-		unsigned nf = 0;
-
-		FOR_RECS(&t, VP_REC_FAULT, struct vp_fault, f)
-		nf++;
-		CHECK(nf == st.faults && t.n == st.records && t.fh->lost == 0,
-		      "trace/stat mismatch: faults %u/%llu records %zu/%llu", nf,
-		      (unsigned long long)st.faults, t.n, (unsigned long long)st.records);
-		verify(&t, thp_enabled());
-	}
+	check_trace(path, &st);
 	collector__free(c);
 	if (!failures) {
 		char f2[PATH_MAX + 32];
