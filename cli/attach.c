@@ -60,8 +60,8 @@
 #include "outfile.h"
 #include "procfs.h"
 #include "vmaprof/clock.h"
-#include "vmaprof/crc32c.h"
 #include "vmaprof/record.h"
+#include "vmaprof/tracewriter.h"
 
 #define MAX_PIDS 64
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
@@ -484,77 +484,7 @@ gone:
 	return -1;
 }
 
-/* ---- the process's own small trace file (record.h's rules) ---- */
-
-struct tw {
-	char *buf;
-	size_t len, cap;     /* data area bytes */
-	uint32_t seg_crc, seg_records;
-	uint64_t records;
-	int oom;
-};
-
-static void tw_put(struct tw *w, const void *p, size_t n)
-{
-	if (w->oom)
-		return;
-	if (w->len + n > w->cap) {
-		size_t nc = w->cap ? w->cap * 2 : 65536;
-		while (nc < w->len + n)
-			nc *= 2;
-		char *nb = realloc(w->buf, nc);
-		if (!nb) {
-			w->oom = 1;
-			return;
-		}
-		w->buf = nb;
-		w->cap = nc;
-	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-}
-
-/* One record (size a multiple of 8): a pad and a segment trailer first when
- * it would reach into the segment's last VP_SEGSUM_SIZE bytes. */
-static void tw_emit(struct tw *w, const void *rec, uint32_t size, pid_t pid)
-{
-	const uint32_t usable = VP_SEG_SIZE - VP_SEGSUM_SIZE;
-	uint64_t in = w->len % VP_SEG_SIZE;
-	if (in + size > usable) {
-		uint32_t pad = usable - (uint32_t)in;
-		if (pad) {
-			char z[VP_SEG_SIZE / 16];
-			struct vp_rec *p = (void *)z;
-			uint32_t left = pad;
-			/* one pad record covers the rest (it may be long) */
-			memset(z, 0, sizeof(z));
-			p->size = pad;
-			p->type = VP_REC_PAD;
-			while (left) {
-				uint32_t k = left < sizeof(z) ? left : (uint32_t)sizeof(z);
-				w->seg_crc = vp_crc32c(w->seg_crc, z, k);
-				tw_put(w, z, k);
-				memset(z, 0, sizeof(struct vp_rec));
-				left -= k;
-			}
-		}
-		struct vp_segsum t = { 0 };
-		t.h.size = VP_SEGSUM_SIZE;
-		t.h.time_ns = vp_mono_ns();
-		t.h.pid = (uint32_t)pid;
-		t.h.tid = (uint32_t)pid;
-		t.h.type = VP_REC_SEGSUM;
-		t.crc = w->seg_crc;
-		t.records = w->seg_records;
-		tw_put(w, &t, sizeof(t));
-		w->seg_crc = 0;
-		w->seg_records = 0;
-	}
-	w->seg_crc = vp_crc32c(w->seg_crc, rec, size);
-	w->seg_records++;
-	w->records++;
-	tw_put(w, rec, size);
-}
+/* ---- the process's own small trace file (vmaprof/tracewriter.h) ---- */
 
 static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, pid_t pid)
 {
@@ -568,7 +498,7 @@ static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, p
 
 /* One snapshot as the shim writes it: 8 KiB of text per record, an empty
  * last one. `chunk` has room for one record. */
-static void emit_maps(struct tw *w, char *chunk, pid_t pid, const char *text, size_t len,
+static void emit_maps(struct tracewriter *w, char *chunk, pid_t pid, const char *text, size_t len,
 		      uint64_t t, uint32_t seq, uint32_t why)
 {
 	for (size_t off = 0, k = 0;; k++) {
@@ -584,30 +514,22 @@ static void emit_maps(struct tw *w, char *chunk, pid_t pid, const char *text, si
 		m->why = why;
 		m->len = (uint32_t)n;
 		memcpy(m + 1, text + off, n);
-		tw_emit(w, m, sz, pid);
+		tracewriter__emit(w, m, sz);
 		off += n;
 		if (last)
 			break;
 	}
 }
 
-/* preload.<pid>.<t0>.vpt: VP_REC_PROC at t0 (before the marking), the maps
- * snapshot (read after the marking) as VP_REC_MAPS (why VP_MAPS_START) at
- * t0 + 1: every kernel record of the window comes after both. */
-static int write_proc_file(struct att *a, const struct target *t)
+/* VP_REC_PROC: who t is (exe, argv, ppid) as of t0. 0 or -ENOMEM. */
+static int emit_proc(struct tracewriter *w, const struct target *t, uint64_t t0)
 {
-	struct tw w = { 0 };
 	uint32_t psz = VP_ALIGN8((uint32_t)(sizeof(struct vp_proc) + (size_t)t->exe_len +
 					    t->cmdline_len));
 	struct vp_proc *pr = calloc(1, psz);
-	char *chunk = malloc(sizeof(struct vp_maps) + 8192 + 8);
-	int err = 0;
-	if (!pr || !chunk) {
-		free(pr);
-		free(chunk);
+	if (!pr)
 		return -ENOMEM;
-	}
-	fill_h(&pr->h, VP_REC_PROC, psz, a->t0, t->pid);
+	fill_h(&pr->h, VP_REC_PROC, psz, t0, t->pid);
 	pr->ppid = (uint32_t)t->ppid;
 	for (size_t i = 0; i < t->cmdline_len; i++)
 		pr->argc += t->cmdline[i] == 0;
@@ -616,43 +538,52 @@ static int write_proc_file(struct att *a, const struct target *t)
 	memcpy(pr + 1, t->exe, (size_t)t->exe_len);
 	if (t->cmdline_len)
 		memcpy((char *)(pr + 1) + t->exe_len, t->cmdline, t->cmdline_len);
-	tw_emit(&w, pr, psz, t->pid);
+	tracewriter__emit(w, pr, psz);
 	free(pr);
+	return 0;
+}
+
+/* The records of t's file, in w: VP_REC_PROC at t0 (before the marking),
+ * the maps snapshot (read after the marking) as VP_REC_MAPS (why
+ * VP_MAPS_START) at t0 + 1: every kernel record of the window comes after
+ * both; and the snapshot at the end if there is one. 0 or -ENOMEM. */
+static int emit_records(struct tracewriter *w, const struct target *t, uint64_t t0)
+{
+	char *chunk = malloc(sizeof(struct vp_maps) + 8192 + 8);
+	if (!chunk || emit_proc(w, t, t0)) {
+		free(chunk);
+		return -ENOMEM;
+	}
 	/* dated just after the PROC, before the marking: what the kernel
 	 * records after the marking applies on top of it, and a child forked
 	 * meanwhile inherits these entries */
-	emit_maps(&w, chunk, t->pid, t->maps, t->maps_len, a->t0 + 1, 0, VP_MAPS_START);
+	emit_maps(w, chunk, t->pid, t->maps, t->maps_len, t0 + 1, 0, VP_MAPS_START);
 	/* at the end: names the files mapped in the window (the kernel's
 	 * records carry no path); as a later snapshot (VP_MAPS_DLOPEN) it
 	 * only fills gaps and names entries without a path, from then on */
 	if (t->maps_end)
-		emit_maps(&w, chunk, t->pid, t->maps_end, t->maps_end_len, t->maps_end_ns, 1,
+		emit_maps(w, chunk, t->pid, t->maps_end, t->maps_end_len, t->maps_end_ns, 1,
 			  VP_MAPS_DLOPEN);
 	free(chunk);
-	if (w.oom) {
-		free(w.buf);
+	return w->err;
+}
+
+/* preload.<pid>.<t0>.vpt, sequential and sealed, its pids ours
+ * (record.h): a whole file or none under its name, written beside it (a
+ * name the analyzer never reads), then renamed over it. */
+static int write_proc_file(struct att *a, const struct target *t)
+{
+	struct tracewriter w;
+	if (tracewriter__init(&w, VP_SRC_PRELOAD, (uint32_t)t->pid,
+			      VP_FH_SEQUENTIAL | VP_FH_SEGSUM, a->t0, 0))
 		return -ENOMEM;
+	w.hdr.pid_ns = procfs_pid_ns(0);
+	w.trailer_tid = (uint32_t)t->pid;
+	int err = emit_records(&w, t, a->t0);
+	if (err) {
+		tracewriter__free(&w);
+		return err;
 	}
-	struct vp_file_header h;
-	memset(&h, 0, sizeof(h));
-	h.magic = VP_MAGIC;
-	h.version = VP_FORMAT_VERSION;
-	h.header_size = VP_HEADER_SIZE;
-	h.source = VP_SRC_PRELOAD;
-	h.pid = (uint32_t)t->pid;
-	h.pid_ns = procfs_pid_ns(0); /* its pids are ours (record.h) */
-	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	h.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
-	h.start_ns = a->t0;
-	h.seg_size = VP_SEG_SIZE;
-	h.head = w.len;
-	h.records = w.records;
-	h.tail_len = w.len % VP_SEG_SIZE;
-	h.tail_crc = h.tail_len ? w.seg_crc : 0;
-	h.tail_records = h.tail_len ? w.seg_records : 0;
-	h.hdr_crc = vp_crc32c(0, &h, sizeof(h));
-	/* a whole file or none under its name: written beside it (a name the
-	 * analyzer never reads), then renamed over it */
 	char name[96], tmp[112];
 	snprintf(name, sizeof(name), "preload.%d.%llu.vpt", (int)t->pid,
 		 (unsigned long long)a->t0);
@@ -661,17 +592,18 @@ static int write_proc_file(struct att *a, const struct target *t)
 	int fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0600);
 	if (fd < 0) {
-		free(w.buf);
+		tracewriter__free(&w);
 		return -errno;
 	}
-	errno = 0;
-	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
-	    write(fd, w.buf, w.len) != (ssize_t)w.len || fsync(fd) < 0)
-		err = errno ? -errno : -EIO;
+	err = tracewriter__begin(&w, fd);
+	if (!err)
+		err = tracewriter__flush(&w);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
 	if (!err && a->owner.set && fchown(fd, a->owner.uid, a->owner.gid) < 0)
 		err = -errno;
 	close(fd);
-	free(w.buf);
+	tracewriter__free(&w);
 	if (!err && renameat(a->dirfd, tmp, a->dirfd, name) < 0)
 		err = -errno;
 	if (err)
