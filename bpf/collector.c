@@ -161,22 +161,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* One ring-buffer sample holds either one record of any type (the sample
  * may be longer than h.size: TASK_EXEC reserves room for the longest path),
  * or a task's batch of finished VP_REC_FAULTs back to back, each with its
@@ -267,7 +251,7 @@ static int min_btf_fd(char *path, size_t len)
 	fd = memfd_create("vmaprof-btf", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, (const char *)collector_min_btf, collector_min_btf_len) ||
+	if (tracewriter__write_all(fd, collector_min_btf, collector_min_btf_len) ||
 	    (size_t)snprintf(path, len, "/proc/self/fd/%d", fd) >= len) {
 		close(fd);
 		return -1;

@@ -59,6 +59,7 @@
 #include "config.h"
 #include "outfile.h"
 #include "procfs.h"
+#include "recording.h"
 #include "vmaprof/clock.h"
 #include "vmaprof/record.h"
 #include "vmaprof/tracewriter.h"
@@ -656,24 +657,13 @@ static int write_session(struct att *a, int complete)
 	if (complete)
 		json_object_set_new(at, "ended_by", json_string(a->ended_by));
 	json_object_set_new(s, "attach", at);
-	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
 	if (complete && a->end_counters)
 		json_object_set(at, "counters_at_end", a->end_counters);
-	if (complete && a->running)
-		json_object_set(s, "running_at_end", a->running);
 	if (complete && a->bpf_extra)
 		json_object_update(json_object_get(json_object_get(s, "collectors"), "bpf"),
 				   a->bpf_extra);
-	json_object_set_new(s, "complete", json_boolean(complete));
-	struct outfile o;
-	int err = outfile_begin(&o, a->dirfd, "session.json", &a->owner);
-	if (err) {
-		json_decref(s);
-		return err;
-	}
-	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
-	json_decref(s);
-	return outfile_commit(&o, failed);
+	return recording__write_session(a->dirfd, &a->owner, s, complete,
+					complete ? a->running : NULL);
 }
 
 /* ---- the recording ---- */
@@ -794,10 +784,7 @@ static void detach(struct att *a)
 				"(files it mapped meanwhile stay without a path)\n", (int)t->pid,
 				a->absdir, strerror(-err));
 	}
-	if (a->owner.set && fchownat(a->dirfd, "bpf.vpt", a->owner.uid, a->owner.gid,
-				     AT_SYMLINK_NOFOLLOW) < 0)
-		fprintf(stderr, "vmaprof: cannot hand %s/bpf.vpt to uid %u: %s\n", a->absdir,
-			(unsigned)a->owner.uid, strerror(errno));
+	recording__hand_over(a->dirfd, &a->owner, a->absdir, "bpf.vpt");
 }
 
 /* After a failed attach: the files we made go (and the directory, if we
@@ -835,6 +822,101 @@ static void att_free(struct att *a)
 		close(a->dirfd);
 }
 
+/* The output directory and the collector: without it there is nothing to
+ * record. 0 or -1 (said why; nothing of ours left behind). */
+static int start_recording(struct att *a)
+{
+	char dir[PATH_MAX];
+	if (a->dir_opt)
+		snprintf(dir, sizeof(dir), "%s", a->dir_opt);
+	else
+		snprintf(dir, sizeof(dir), "vmaprof.pid%d.%d", (int)a->t[0].pid, (int)getpid());
+	if (recording__prepare_dir(dir, &a->owner, &a->dirfd, &a->made_dir, a->absdir) < 0)
+		return -1;
+	struct collector_opts co = { .self_pid = getpid(), .prog_stats = a->bpf_stats,
+				     .no_signals = true, .ringbuf_bytes = a->ringbuf_bytes };
+	if (recording__start_collector(a->absdir, &co, &a->col, a->why, sizeof(a->why))) {
+		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
+			"(%s)\n", a->why);
+		undo_output(a);
+		return -1;
+	}
+	return 0;
+}
+
+/* Attach to every target and write their files (the top of this file).
+ * 0, or -1 (said why) with the collector gone and the output undone. */
+static int attach_all(struct att *a)
+{
+	/* from here on a stop request ends the recording (the attach itself
+	 * is short and finishes first) */
+	struct sigaction sa = { .sa_handler = att_on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	a->t0 = vp_mono_ns();
+	for (int i = 0; i < a->n; i++)
+		if (attach_one(a, &a->t[i]) < 0)
+			goto fail;
+	a->t_attached = vp_mono_ns();
+	/* processes in a container: how their own namespace numbers them (the
+	 * report names them so, with our pid beside it) */
+	int nerr = collector__announce_ns(a->col);
+	if (nerr)
+		fprintf(stderr, "vmaprof: cannot read the PID namespaces of the attached processes "
+			"(%s): the report names them by their pids here\n", strerror(-nerr));
+	for (int i = 0; i < a->n; i++) {
+		int err = write_proc_file(a, &a->t[i]);
+		if (err) {
+			fprintf(stderr, "vmaprof: cannot write the maps of pid %d in %s: %s\n",
+				(int)a->t[i].pid, a->absdir, strerror(-err));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	collector__free(a->col);
+	a->col = NULL;
+	undo_output(a);
+	return -1;
+}
+
+static void say_attached(const struct att *a)
+{
+	fprintf(stderr, "vmaprof: attached to %d process(es)", a->n);
+	for (int i = 0; i < a->n; i++) {
+		pid_t own = procfs_ns_pid(a->t[i].pid);
+		fprintf(stderr, "%s%d (", i ? ", " : ": pid ", (int)a->t[i].pid);
+		if (own > 0 && own != a->t[i].pid)
+			fprintf(stderr, "pid %d in its PID namespace, ", (int)own);
+		fprintf(stderr, "%d thread(s))", a->t[i].threads);
+	}
+	if (a->duration > 0)
+		fprintf(stderr, "; recording for %g s (Ctrl-C stops earlier)\n", a->duration);
+	else
+		fprintf(stderr, "; recording until Ctrl-C or they exit\n");
+}
+
+/* The start marker, the window, the detach, the end marker and the
+ * report: 0, or 1 when no report.json was written. */
+static int record_window(struct att *a)
+{
+	int err = write_session(a, 0);
+	if (err < 0)
+		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a->absdir,
+			strerror(-err));
+	say_attached(a);
+	wait_window(a);
+	signal(SIGPIPE, SIG_IGN);
+	detach(a);
+	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
+		"running\n", a->ended_by, (double)(a->t1 - a->t_attached) / 1e9,
+		json_array_size(a->running));
+	return recording__report(a->absdir, write_session(a, 1), &a->report);
+}
+
 int vp_record_attach(int argc, char **argv)
 {
 	static struct att a; /* large (maps paths): not on the stack */
@@ -849,114 +931,9 @@ int vp_record_attach(int argc, char **argv)
 	for (int i = 0; i < a.n; i++)
 		if (check_target(&a.t[i]) < 0)
 			goto out;
-	/* the output directory */
-	char dir[PATH_MAX], why[PATH_MAX + 256];
-	if (a.dir_opt)
-		snprintf(dir, sizeof(dir), "%s", a.dir_opt);
-	else
-		snprintf(dir, sizeof(dir), "vmaprof.pid%d.%d", (int)a.t[0].pid, (int)getpid());
-	struct stat sb;
-	a.made_dir = lstat(dir, &sb) < 0 && errno == ENOENT;
-	a.owner = out_owner_from_env();
-	if (outdir_prepare(dir, &a.owner, &a.dirfd, NULL, why, sizeof(why)) < 0) {
-		fprintf(stderr, "vmaprof: %s\n", why);
-		a.made_dir = 0;
+	if (start_recording(&a) < 0 || attach_all(&a) < 0)
 		goto out;
-	}
-	if (!realpath(dir, a.absdir)) {
-		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
-		goto out;
-	}
-	if (vp_dir_has_traces(dir) ||
-	    faccessat(a.dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
-			"-o DIR\n", dir);
-		a.made_dir = 0;
-		goto out;
-	}
-	/* the collector: without it there is nothing to record */
-	char tp[PATH_MAX + 16];
-	snprintf(tp, sizeof(tp), "%s/bpf.vpt", a.absdir);
-	struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
-				     .prog_stats = a.bpf_stats, .no_signals = true,
-				     .ringbuf_bytes = a.ringbuf_bytes };
-	int cerr = collector__new(&co, &a.col, a.why, sizeof(a.why));
-	if (cerr) {
-		vp_explain_bpf_failure(cerr, a.why, sizeof(a.why));
-		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
-			"(%s)\n", a.why);
-		a.col = NULL;
-		undo_output(&a);
-		goto out;
-	}
-	/* from here on a stop request ends the recording (the attach itself
-	 * is short and finishes first) */
-	struct sigaction sa = { .sa_handler = att_on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	a.t0 = vp_mono_ns();
-	for (int i = 0; i < a.n; i++) {
-		if (attach_one(&a, &a.t[i]) < 0) {
-			collector__free(a.col);
-			a.col = NULL;
-			undo_output(&a);
-			goto out;
-		}
-	}
-	a.t_attached = vp_mono_ns();
-	/* processes in a container: how their own namespace numbers them (the
-	 * report names them so, with our pid beside it) */
-	int nerr = collector__announce_ns(a.col);
-	if (nerr)
-		fprintf(stderr, "vmaprof: cannot read the PID namespaces of the attached processes "
-			"(%s): the report names them by their pids here\n", strerror(-nerr));
-	for (int i = 0; i < a.n; i++) {
-		int err = write_proc_file(&a, &a.t[i]);
-		if (err) {
-			fprintf(stderr, "vmaprof: cannot write the maps of pid %d in %s: %s\n",
-				(int)a.t[i].pid, a.absdir, strerror(-err));
-			collector__free(a.col);
-			a.col = NULL;
-			undo_output(&a);
-			goto out;
-		}
-	}
-	int err = write_session(&a, 0);
-	if (err < 0)
-		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a.absdir,
-			strerror(-err));
-	fprintf(stderr, "vmaprof: attached to %d process(es)", a.n);
-	for (int i = 0; i < a.n; i++) {
-		pid_t own = procfs_ns_pid(a.t[i].pid);
-		fprintf(stderr, "%s%d (", i ? ", " : ": pid ", (int)a.t[i].pid);
-		if (own > 0 && own != a.t[i].pid)
-			fprintf(stderr, "pid %d in its PID namespace, ", (int)own);
-		fprintf(stderr, "%d thread(s))", a.t[i].threads);
-	}
-	if (a.duration > 0)
-		fprintf(stderr, "; recording for %g s (Ctrl-C stops earlier)\n", a.duration);
-	else
-		fprintf(stderr, "; recording until Ctrl-C or they exit\n");
-	wait_window(&a);
-	signal(SIGPIPE, SIG_IGN);
-	detach(&a);
-	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
-		"running\n", a.ended_by, (double)(a.t1 - a.t_attached) / 1e9,
-		json_array_size(a.running));
-	err = write_session(&a, 1);
-	if (err < 0)
-		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
-			"will say the recording is incomplete)\n", a.absdir, strerror(-err));
-	rc = 0;
-	if (vp_write_report(a.absdir, NULL, stderr, &a.report)) {
-		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
-			"stay; `vmaprof report %s` retries)\n", a.absdir, a.absdir);
-		vp_print_record_summary(a.absdir, stderr);
-		rc = 1;
-	}
+	rc = record_window(&a);
 out:
 	att_free(&a);
 	return rc;

@@ -48,8 +48,10 @@ int tracewriter__init(struct tracewriter *w, uint32_t source, uint32_t pid, uint
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int tracewriter__write_all(int fd, const void *buf, size_t n)
 {
+	const char *p = buf;
+
 	while (n) {
 		ssize_t r = write(fd, p, n);
 
@@ -67,7 +69,7 @@ static int write_all(int fd, const char *p, size_t n)
 int tracewriter__begin(struct tracewriter *w, int fd)
 {
 	w->fd = fd;
-	return write_all(fd, (const char *)&w->hdr, sizeof(w->hdr));
+	return tracewriter__write_all(fd, &w->hdr, sizeof(w->hdr));
 }
 
 size_t tracewriter__buffered(const struct tracewriter *w)
@@ -115,7 +117,7 @@ int tracewriter__flush(struct tracewriter *w)
 	int err = 0;
 
 	if (w->len && !w->err) {
-		err = write_all(w->fd, w->buf, w->len);
+		err = tracewriter__write_all(w->fd, w->buf, w->len);
 		if (err) {
 			w->err = err;
 			if (w->hdr.disabled == VP_DIS_NONE)

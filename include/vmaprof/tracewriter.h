@@ -107,6 +107,9 @@ void tracewriter__emit(struct tracewriter *w, const void *rec, uint32_t size);
 int tracewriter__flush(struct tracewriter *w);
 /* Bytes emitted but not written yet. */
 size_t tracewriter__buffered(const struct tracewriter *w);
+/* write(2) all n bytes of buf to fd, again after EINTR or a short write:
+ * the writer's own, for its users' other files too. 0 or -errno. */
+int tracewriter__write_all(int fd, const void *buf, size_t n);
 /* Frees the buffer (not the file). Accepts a zeroed w. */
 void tracewriter__free(struct tracewriter *w);
 
