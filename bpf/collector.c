@@ -788,13 +788,6 @@ static int create_trace(struct collector *c, const char *path, char *why, size_t
 	struct stat ns; /* the namespace of hdr.pid (record.h) */
 	int err;
 
-	/* a new file, never through a symlink planted under its name */
-	c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (c->fd < 0) {
-		err = -errno;
-		set_why(why, why_len, "cannot create %s: %s", path, strerror(-err));
-		return err;
-	}
 	err = tracewriter__init(&c->tw, VP_SRC_BPF, (uint32_t)getpid(),
 				VP_FH_SEQUENTIAL | VP_FH_SEGSUM, vp_mono_ns(), OUT_BUF_SIZE);
 	if (err) {
@@ -802,6 +795,13 @@ static int create_trace(struct collector *c, const char *path, char *why, size_t
 		return err;
 	}
 	c->tw.hdr.pid_ns = stat("/proc/self/ns/pid", &ns) ? 0 : (uint32_t)ns.st_ino;
+	/* a new file, never through a symlink planted under its name */
+	c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (c->fd < 0) {
+		err = -errno;
+		set_why(why, why_len, "cannot create %s: %s", path, strerror(-err));
+		return err;
+	}
 	err = tracewriter__begin(&c->tw, c->fd);
 	if (err)
 		set_why(why, why_len, "cannot write %s: %s", path, strerror(-err));

@@ -18,8 +18,9 @@
  *     the kernel's records of the window on top of it);
  *  5. a trace file of its own, preload.<pid>.<t0>.vpt, gets a VP_REC_PROC
  *     (its exe, argv, ppid) and the snapshot as VP_REC_MAPS records: a
- *     valid trace file by record.h's rules (sequential, sealed, checksummed),
- *     so the analyzer makes `initial` entries of it as of a shim's start.
+ *     valid trace file by record.h's rules (sequential, sealed, checksummed;
+ *     written by the one trace-file writer, vmaprof/tracewriter.h), so the
+ *     analyzer makes `initial` entries of it as of a shim's start.
  * Nothing is done to the process itself: no ptrace, no signal, no write to
  * its memory; the collector's signal stacks are off (collector_opts.
  * no_signals). At the end the counters of every traced process still
@@ -28,6 +29,10 @@
  * attach window, and each attached process's file gets a second maps
  * snapshot (names the files mapped in the window: the kernel's syscall
  * records carry no path).
+ *
+ * What `record COMMAND` does alike (the output directory, the collector's
+ * start and figures, session.json, the report) is recording.h's; the
+ * collector is collector.h's.
  *
  * The programs and maps live only as long as this process's file
  * descriptors (nothing is pinned): when vmaprof exits or is killed, the

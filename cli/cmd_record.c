@@ -8,6 +8,10 @@
  * until the parent has done so. The recorder is a child subreaper, so
  * daemonised grandchildren are waited for too; it returns the command's
  * own exit status (128+N for signal N).
+ *
+ * `record -p PID` is attach.c's: cmd_record hands it over. What both do
+ * alike (the output directory, the collector's start and figures,
+ * session.json, the report) is recording.h's: neither calls the other.
  */
 #include "cli.h"
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The shim where every user of the traced tree can load it (shimcopy.h). */
+/* The shim where every user of the traced tree can load it (shimcopy.h):
+ * shim_place uses it in place, or checks the source (open_source), reaches
+ * CACHE/shim/<hash> (open_cache_dir) and reuses or writes the copy there. */
 #include "shimcopy.h"
 #include "sha256.h"
 
