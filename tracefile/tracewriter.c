@@ -109,6 +109,7 @@ static void seal(struct tracewriter *w)
 	w->hdr.tail_len = whole ? in : 0;
 	w->hdr.tail_crc = whole && in ? w->seg_crc : 0;
 	w->hdr.tail_records = whole && in ? w->seg_records : 0;
+	w->hdr.hdr_crc = 0;
 	w->hdr.hdr_crc = vp_fh_crc(&w->hdr);
 }
 

@@ -48,17 +48,13 @@ static inline void vp_fh_init(struct vp_file_header *h, uint32_t source, uint32_
 	h->start_ns = start_ns;
 }
 
-/* The header's seal (record.h: hdr_crc): the CRC-32C of the whole header
- * with hdr_crc counted as 0, whatever it holds now. */
+/* The header's seal (record.h: hdr_crc): the CRC-32C of the whole
+ * header, to be called with hdr_crc 0 (the caller clears it first: a
+ * writer read while it writes, so that a reader never takes a stale seal
+ * for a good one). */
 static inline uint32_t vp_fh_crc(const struct vp_file_header *h)
 {
-	static const uint32_t zero;
-	const size_t at = offsetof(struct vp_file_header, hdr_crc);
-	uint32_t c = vp_crc32c(0, h, at);
-
-	c = vp_crc32c(c, &zero, sizeof(zero));
-	return vp_crc32c(c, (const char *)h + at + sizeof(zero),
-			 sizeof(*h) - at - sizeof(zero));
+	return vp_crc32c(0, h, sizeof(*h));
 }
 
 struct tracewriter {
