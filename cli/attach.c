@@ -223,7 +223,7 @@ static int parse_args(struct att *a, int argc, char **argv)
 		case 'o': a->dir_opt = optarg; break;
 		case 'T': a->bpf_stats = 1; break;
 		case 'R':
-			if (vp_parse_ringbuf_size(optarg, &a->ringbuf_bytes))
+			if (recording__parse_ringbuf_size(optarg, &a->ringbuf_bytes))
 				return 2;
 			break;
 		case 'V': a->report.every_vma = 1; break;
@@ -776,7 +776,7 @@ static void detach(struct att *a)
 	}
 	free(s0);
 	free(ok);
-	a->bpf_extra = vp_collector_session_json(a->col, &cst, a->bpf_stats);
+	a->bpf_extra = recording__collector_json(a->col, &cst, a->bpf_stats);
 	collector__free(a->col);
 	a->col = NULL;
 	for (int i = 0; i < a->n; i++) {

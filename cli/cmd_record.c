@@ -303,7 +303,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return 2;
 			break;
 		case 'R':
-			if (vp_parse_ringbuf_size(optarg, &r->ringbuf_bytes))
+			if (recording__parse_ringbuf_size(optarg, &r->ringbuf_bytes))
 				return 2;
 			break;
 		case 'd': {
@@ -625,7 +625,7 @@ static json_t *stop_collector(struct rec *r)
 		return NULL;
 	struct collector_stats cst = { 0 };
 	collector__finish(r->col, &cst);
-	json_t *x = vp_collector_session_json(r->col, &cst, r->bpf_stats);
+	json_t *x = recording__collector_json(r->col, &cst, r->bpf_stats);
 	collector__free(r->col);
 	r->col = NULL;
 	recording__hand_over(r->dirfd, &r->owner, r->absdir, "bpf.vpt");

@@ -65,7 +65,7 @@ static int ringbuf_size(const char *s, size_t *out)
 	return 0;
 }
 
-int vp_parse_ringbuf_size(const char *s, size_t *out)
+int recording__parse_ringbuf_size(const char *s, size_t *out)
 {
 	if (!ringbuf_size(s, out))
 		return 0;
@@ -91,8 +91,8 @@ static void explain_bpf_failure(int err, char *why, size_t len)
 		 map, strerror(-err));
 }
 
-json_t *vp_collector_session_json(struct collector *col, const struct collector_stats *cst,
-				  int prog_stats)
+json_t *recording__collector_json(struct collector *col, const struct collector_stats *cst,
+				   int prog_stats)
 {
 	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst->records,
 			      "faults", (json_int_t)cst->faults, "lost", (json_int_t)cst->lost,

@@ -5,7 +5,8 @@
  * `record -p`) -- so both call down into it and neither calls the other,
  * but for cmd_record.c handing `record -p` over to attach.c. Here: record's
  * usage (cli.h), --ring-buffer's SIZE, the output directory, the kernel
- * collector's start and its figures, session.json.
+ * collector's start and its figures, session.json and the report at the
+ * end.
  */
 #ifndef VP_RECORDING_H
 #define VP_RECORDING_H
@@ -21,7 +22,7 @@ struct collector_stats;
 
 /* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
  * limits into *out. 0, or -1 with the error said on stderr. */
-int vp_parse_ringbuf_size(const char *s, size_t *out);
+int recording__parse_ringbuf_size(const char *s, size_t *out);
 
 /* The output directory `dir` (outfile.h: ours, 0700), holding no
  * recording or report yet: its descriptor in *dirfd, *created 1 when made
@@ -30,17 +31,17 @@ int vp_parse_ringbuf_size(const char *s, size_t *out);
 int recording__prepare_dir(const char *dir, struct out_owner *owner, int *dirfd, int *created,
 			   char *absdir);
 
-/* The kernel collector writing DIR/bpf.vpt (absdir: DIR), from *co whose
- * trace_path it sets. 0, or -errno with why set (a user namespace said as
- * such: root there is not root for BPF). */
+/* The kernel collector writing DIR/bpf.vpt (absdir: DIR), with the
+ * options *co but its trace_path (this one). 0, or -errno with why set (a
+ * user namespace said as such: root there is not root for BPF). */
 int recording__start_collector(const char *absdir, struct collector_opts *co,
 			       struct collector **out, char *why, size_t why_len);
 
 /* session.json's collectors.bpf figures of a finished collector: its
  * counts, ring buffer, syscall hooks, variant, and with `prog_stats`
  * (--bpf-stats) each program's kernel run-time statistics. */
-json_t *vp_collector_session_json(struct collector *col, const struct collector_stats *cst,
-				  int prog_stats);
+json_t *recording__collector_json(struct collector *col, const struct collector_stats *cst,
+				   int prog_stats);
 
 /* DIR/name (absdir: DIR) to the owner of the recording, if one is set;
  * a failure is said on stderr. */

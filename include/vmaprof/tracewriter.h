@@ -49,9 +49,9 @@ static inline void vp_fh_init(struct vp_file_header *h, uint32_t source, uint32_
 }
 
 /* The header's seal (record.h: hdr_crc): the CRC-32C of the whole
- * header, to be called with hdr_crc 0 (the caller clears it first: a
- * writer read while it writes, so that a reader never takes a stale seal
- * for a good one). */
+ * header with hdr_crc 0 -- the writer clears it before calling this (the
+ * shim's before it changes anything the seal covers, so that a reader
+ * never takes a stale seal for a good one). */
 static inline uint32_t vp_fh_crc(const struct vp_file_header *h)
 {
 	return vp_crc32c(0, h, sizeof(*h));
