@@ -5,68 +5,52 @@
  * the kernel copies of those calls, NFORK forked children inheriting
  * everything, and NFAULT fault records spread over the mappings in time
  * order per process (first touches, then copy-on-write in the children).
+ * The files are written by the one trace-file writer
+ * (vmaprof/tracewriter.h), without checksums (no VP_FH_SEGSUM) and with
+ * fixed times, so the same arguments give the same bytes.
  * usage: gen_trace DIR NFAULT [NMAP] [NFORK]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmaprof/record.h"
+#include "vmaprof/tracewriter.h"
 
-struct out {
-	FILE *f;
-	uint64_t data, records;
-	struct vp_file_header h;
-};
+#define ROOT 1000 /* the root process's pid */
+static const uint64_t base = 0x100000000ull, msz = 64 * 4096;
 
-static void open_out(struct out *o, const char *path, uint32_t source, uint32_t pid)
+static void open_out(struct tracewriter *w, const char *path, uint32_t source, uint32_t pid)
 {
-	o->f = fopen(path, "wb");
-	if (!o->f) {
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	uint32_t flags = source == VP_SRC_BPF ? VP_FH_SEQUENTIAL : 0;
+
+	if (fd < 0 || tracewriter__init(w, source, pid, flags, 0, 1u << 20)) {
 		perror(path);
 		exit(1);
 	}
-	memset(&o->h, 0, sizeof(o->h));
-	o->h.magic = VP_MAGIC;
-	o->h.version = VP_FORMAT_VERSION;
-	o->h.header_size = VP_HEADER_SIZE;
-	o->h.source = source;
-	o->h.pid = pid;
-	o->h.page_size = 4096;
-	o->h.flags = source == VP_SRC_BPF ? VP_FH_SEQUENTIAL : 0;
-	o->h.seg_size = VP_SEG_SIZE;
-	o->h.stack_depth = 64;
-	fwrite(&o->h, sizeof(o->h), 1, o->f);
-	o->data = 0;
-	o->records = 0;
-}
-
-static void put(struct out *o, const void *r, uint32_t size)
-{
-	uint64_t in = o->data % VP_SEG_SIZE;
-	if (in + size > VP_SEG_SIZE) { /* pad to the segment end */
-		uint32_t pad = (uint32_t)(VP_SEG_SIZE - in);
-		struct vp_rec p = { .type = VP_REC_PAD, .size = pad };
-		fwrite(&p, 8, 1, o->f);
-		for (uint32_t i = 8; i < pad; i++)
-			fputc(0, o->f);
-		o->data += pad;
+	w->hdr.page_size = 4096;
+	w->hdr.stack_depth = 64;
+	if (tracewriter__begin(w, fd)) {
+		perror(path);
+		exit(1);
 	}
-	fwrite(r, size, 1, o->f);
-	o->data += size;
-	o->records++;
 }
 
-static void close_out(struct out *o)
+static void close_out(struct tracewriter *w)
 {
-	o->h.head = o->data;
-	o->h.records = o->records;
-	fseek(o->f, 0, SEEK_SET);
-	fwrite(&o->h, sizeof(o->h), 1, o->f);
-	fclose(o->f);
+	int err = tracewriter__flush(w);
+
+	if (err || close(w->fd)) {
+		fprintf(stderr, "gen_trace: %s\n", strerror(err ? -err : errno));
+		exit(1);
+	}
+	tracewriter__free(w);
 }
 
 static void hdr(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, uint32_t pid)
@@ -77,6 +61,106 @@ static void hdr(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, uint
 	h->time_ns = t;
 	h->pid = pid;
 	h->tid = pid;
+}
+
+static void write_session(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/session.json", dir);
+	FILE *s = fopen(path, "w");
+	if (!s) {
+		perror(path);
+		exit(1);
+	}
+	fprintf(s, "{\"session_version\":1,\"root_pid\":1000,\"command\":[\"synthetic\"],"
+		   "\"page_size\":4096,\"start_ns\":1,\"end_ns\":0,\"exit_code\":0,"
+		   "\"exit_signal\":null,\"stack_depth\":64,\"collectors\":{\"preload\":"
+		   "{\"active\":true},\"bpf\":{\"active\":true}}}\n");
+	fclose(s);
+}
+
+/* The root's maps snapshot, then nmap mmaps: the shim's, each with its
+ * stack, and the kernel's copy. Returns the time after them. */
+static uint64_t put_mappings(struct tracewriter *p, struct tracewriter *b, uint64_t t,
+			     uint32_t nmap)
+{
+	struct { struct vp_maps m; char text[256]; } mr;
+	int tl = snprintf(mr.text, sizeof(mr.text),
+			  "00400000-00401000 r-xp 00000000 08:01 7 /synthetic\n"
+			  "7ffff0000000-7ffff0021000 rw-p 00000000 00:00 0 [stack]\n");
+	hdr(&mr.m.h, VP_REC_MAPS, VP_ALIGN8(sizeof(mr.m) + (uint32_t)tl), t++, ROOT);
+	mr.m.h.flags = VP_MAPS_LAST;
+	mr.m.len = (uint32_t)tl;
+	mr.m.seq = mr.m.chunk = 0;
+	mr.m.why = VP_MAPS_START;
+	tracewriter__emit(p, &mr, mr.m.h.size);
+	for (uint32_t i = 0; i < nmap; i++) {
+		struct { struct vp_stack s; uint64_t ips[4]; } st;
+		hdr(&st.s.h, VP_REC_STACK, sizeof(st), t, ROOT);
+		st.s.id = i + 1;
+		st.s.depth = 4;
+		for (int k = 0; k < 4; k++)
+			st.ips[k] = 0x400100 + (uint64_t)(i % 97) * 16 + (uint64_t)k;
+		tracewriter__emit(p, &st, sizeof(st));
+		struct vp_mem m = { 0 };
+		hdr(&m.h, VP_REC_MEM, sizeof(m), t, ROOT);
+		m.h.flags = VP_MEM_FROM_SHIM;
+		m.call = VP_CALL_MMAP;
+		m.args[1] = msz;
+		m.args[2] = 3;
+		m.args[3] = 0x22;
+		m.args[4] = (uint64_t)-1;
+		m.ret = base + i * msz;
+		m.t_end = t + 50;
+		m.stack_id = i + 1;
+		tracewriter__emit(p, &m, sizeof(m));
+		m.h.flags = VP_MEM_FROM_KERNEL;
+		m.h.time_ns = t + 10;
+		m.t_end = t + 40;
+		m.stack_id = 0;
+		tracewriter__emit(b, &m, sizeof(m));
+		t += 100;
+	}
+	return t;
+}
+
+static void put_exit(struct tracewriter *b, uint64_t t, uint32_t pid, uint64_t faults)
+{
+	struct vp_task_exit e = { 0 };
+	hdr(&e.h, VP_REC_TASK_EXIT, sizeof(e), t, pid);
+	e.min_flt = faults;
+	tracewriter__emit(b, &e, sizeof(e));
+}
+
+/* The root touches every page, then forks; each child (fork, its `per`
+ * faults, exit) rewrites them. Returns the time after them. */
+static uint64_t put_faults(struct tracewriter *b, uint64_t t, uint64_t per, uint32_t nmap,
+			   uint32_t nfork)
+{
+	uint64_t pages = (uint64_t)nmap * 64;
+	for (uint32_t c = 0; c <= nfork; c++) {
+		uint32_t pid = c ? ROOT + c : ROOT;
+		if (c) {
+			struct vp_task_fork f;
+			hdr(&f.h, VP_REC_TASK_FORK, sizeof(f), t++, ROOT);
+			f.child_pid = f.child_tid = pid;
+			tracewriter__emit(b, &f, sizeof(f));
+		}
+		for (uint64_t i = 0; i < per; i++) {
+			struct vp_fault f = { 0 };
+			hdr(&f.h, VP_REC_FAULT, sizeof(f), t++, pid);
+			f.h.flags = VP_FAULT_VMA;
+			f.addr = base + (i % pages) * 4096;
+			f.ip = 0x400180 + (i % 7);
+			f.error_code = c ? 0x7 : 0x6;
+			f.pages = 1;
+			f.vm_flags = 0x73;
+			tracewriter__emit(b, &f, sizeof(f));
+		}
+		if (c)
+			put_exit(b, t++, pid, per);
+	}
+	return t;
 }
 
 int main(int argc, char **argv)
@@ -93,92 +177,19 @@ int main(int argc, char **argv)
 		perror(dir);
 		return 1;
 	}
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/session.json", dir);
-	FILE *s = fopen(path, "w");
-	fprintf(s, "{\"session_version\":1,\"root_pid\":1000,\"command\":[\"synthetic\"],"
-		   "\"page_size\":4096,\"start_ns\":1,\"end_ns\":0,\"exit_code\":0,"
-		   "\"exit_signal\":null,\"stack_depth\":64,\"collectors\":{\"preload\":"
-		   "{\"active\":true},\"bpf\":{\"active\":true}}}\n");
-	fclose(s);
+	write_session(dir);
 
-	const uint64_t base = 0x100000000ull, msz = 64 * 4096;
-	struct out p, b;
+	char path[4096];
+	struct tracewriter p, b;
 	snprintf(path, sizeof(path), "%s/preload.1000.100.vpt", dir);
-	open_out(&p, path, VP_SRC_PRELOAD, 1000);
+	open_out(&p, path, VP_SRC_PRELOAD, ROOT);
 	snprintf(path, sizeof(path), "%s/bpf.vpt", dir);
 	open_out(&b, path, VP_SRC_BPF, 999);
 
-	uint64_t t = 1000;
-	struct { struct vp_maps m; char text[256]; } mr;
-	int tl = snprintf(mr.text, sizeof(mr.text),
-			  "00400000-00401000 r-xp 00000000 08:01 7 /synthetic\n"
-			  "7ffff0000000-7ffff0021000 rw-p 00000000 00:00 0 [stack]\n");
-	hdr(&mr.m.h, VP_REC_MAPS, VP_ALIGN8(sizeof(mr.m) + (uint32_t)tl), t++, 1000);
-	mr.m.h.flags = VP_MAPS_LAST;
-	mr.m.len = (uint32_t)tl;
-	mr.m.seq = mr.m.chunk = 0;
-	mr.m.why = VP_MAPS_START;
-	put(&p, &mr, mr.m.h.size);
-	for (uint32_t i = 0; i < nmap; i++) {
-		struct { struct vp_stack s; uint64_t ips[4]; } st;
-		hdr(&st.s.h, VP_REC_STACK, sizeof(st), t, 1000);
-		st.s.id = i + 1;
-		st.s.depth = 4;
-		for (int k = 0; k < 4; k++)
-			st.ips[k] = 0x400100 + (uint64_t)(i % 97) * 16 + (uint64_t)k;
-		put(&p, &st, sizeof(st));
-		struct vp_mem m = { 0 };
-		hdr(&m.h, VP_REC_MEM, sizeof(m), t, 1000);
-		m.h.flags = VP_MEM_FROM_SHIM;
-		m.call = VP_CALL_MMAP;
-		m.args[1] = msz;
-		m.args[2] = 3;
-		m.args[3] = 0x22;
-		m.args[4] = (uint64_t)-1;
-		m.ret = base + i * msz;
-		m.t_end = t + 50;
-		m.stack_id = i + 1;
-		put(&p, &m, sizeof(m));
-		m.h.flags = VP_MEM_FROM_KERNEL;
-		m.h.time_ns = t + 10;
-		m.t_end = t + 40;
-		m.stack_id = 0;
-		put(&b, &m, sizeof(m));
-		t += 100;
-	}
-	/* faults: the root touches everything, then forks; each child rewrites */
-	uint64_t per = nfault / (1 + nfork), pages = (uint64_t)nmap * 64;
-	for (uint32_t c = 0; c <= nfork; c++) {
-		uint32_t pid = c ? 1000 + c : 1000;
-		if (c) {
-			struct vp_task_fork f;
-			hdr(&f.h, VP_REC_TASK_FORK, sizeof(f), t++, 1000);
-			f.child_pid = f.child_tid = pid;
-			put(&b, &f, sizeof(f));
-		}
-		for (uint64_t i = 0; i < per; i++) {
-			struct vp_fault f = { 0 };
-			hdr(&f.h, VP_REC_FAULT, sizeof(f), t++, pid);
-			f.h.flags = VP_FAULT_VMA;
-			f.addr = base + (i % pages) * 4096;
-			f.ip = 0x400180 + (i % 7);
-			f.error_code = c ? 0x7 : 0x6;
-			f.pages = 1;
-			f.vm_flags = 0x73;
-			put(&b, &f, sizeof(f));
-		}
-		if (c) {
-			struct vp_task_exit e = { 0 };
-			hdr(&e.h, VP_REC_TASK_EXIT, sizeof(e), t++, pid);
-			e.min_flt = per;
-			put(&b, &e, sizeof(e));
-		}
-	}
-	struct vp_task_exit e = { 0 };
-	hdr(&e.h, VP_REC_TASK_EXIT, sizeof(e), t++, 1000);
-	e.min_flt = per;
-	put(&b, &e, sizeof(e));
+	uint64_t per = nfault / (1 + nfork);
+	uint64_t t = put_mappings(&p, &b, 1000, nmap);
+	t = put_faults(&b, t, per, nmap, nfork);
+	put_exit(&b, t, ROOT, per);
 	close_out(&p);
 	close_out(&b);
 	printf("%s: %llu faults, %u mappings, %u forks\n", dir,

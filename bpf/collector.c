@@ -2,18 +2,13 @@
 /*
  * collector: loader and ring-buffer drain for collector.bpf.c.
  *
- * The trace file is written sequentially by this process only: a
- * vp_file_header, then records copied from the ring buffer into a large
- * user-space buffer and written out with write(2). No record crosses a
- * VP_SEG_SIZE boundary of the data area; a VP_REC_PAD fills the rest of a
- * segment when the next record does not fit. The header's counters are
- * rewritten (pwrite) at every flush, so a killed recorder leaves a file
- * whose header describes what reached the disk.
- *
- * Checksums (VP_FH_SEGSUM): a running CRC-32C of the current segment is
- * kept as records are emitted; a full segment ends with its VP_REC_SEGSUM
- * trailer, and every flush seals the header with the checksum of the
- * partial last segment (what the flush wrote) and of the header itself.
+ * The trace file is written sequentially by this process only, through
+ * the trace-file writer (vmaprof/tracewriter.h: padding, segment trailers,
+ * the sealed header): records are copied from the ring buffer into its
+ * large buffer and written out with write(2) when it fills or the ring is
+ * drained; each flush rewrites the header's counters and seal (pwrite), so
+ * a killed recorder leaves a file whose header describes what reached the
+ * disk.
  */
 #include "collector.h"
 
@@ -39,8 +34,8 @@
 #include <bpf/libbpf.h>
 
 #include <vmaprof/clock.h>
-#include <vmaprof/crc32c.h>
 #include <vmaprof/record.h>
+#include <vmaprof/tracewriter.h>
 #include "collector_shared.h"
 #include "collector.skel.h"
 #include "collector_compat.skel.h"
@@ -91,20 +86,12 @@ struct collector {
 	int fd;
 	int stats_fd;
 	int finished;
-	int write_err;       /* first write error (-errno), reported once */
-	int write_err_told;
-	char *buf;
-	size_t buf_len;
-	uint64_t data_off;   /* data-area bytes produced (flushed + buffered) */
-	uint64_t flushed;    /* data-area bytes written to the file */
-	uint64_t records;
+	int write_err_told;  /* the first write error was reported */
 	uint64_t faults;
-	uint64_t bad;        /* malformed ring-buffer samples */
-	uint64_t dropped;    /* records lost to write errors */
 	uint64_t lost_seen;  /* value of the BPF `lost` counter already reported */
-	uint32_t seg_crc;     /* CRC-32C of the current segment so far */
-	uint32_t seg_records; /* records in it (pads not counted) */
-	struct vp_file_header hdr;
+	/* the trace file; tw.lost counts reserve failures the BPF side
+	 * reported and malformed ring-buffer samples */
+	struct tracewriter tw;
 };
 
 static void set_why(char *why, size_t len, const char *fmt, ...)
@@ -174,119 +161,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static uint64_t lost_total(const struct collector *c)
-{
-	return c->hdr.lost;
-}
-
-static void update_header_counters(struct collector *c)
-{
-	c->hdr.head = c->flushed;
-	c->hdr.records = c->records - c->dropped;
-	c->hdr.lost = c->lost_seen + c->bad + c->dropped;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int flush(struct collector *c)
-{
-	int err = 0;
-
-	if (c->buf_len && !c->write_err) {
-		err = write_all(c->fd, c->buf, c->buf_len);
-		if (err) {
-			c->write_err = err;
-			c->hdr.disabled = VP_DIS_EXTEND;
-		} else {
-			c->flushed += c->buf_len;
-		}
-	}
-	if (c->write_err) {
-		/* Everything after the failure is lost; count whole records:
-		 * the buffer holds records only. */
-		const char *p = c->buf, *end = c->buf + c->buf_len;
-
-		while (p + sizeof(struct vp_rec) <= end) {
-			const struct vp_rec *h = (const void *)p;
-
-			if (h->type != VP_REC_PAD && h->type != VP_REC_SEGSUM)
-				c->dropped++;
-			p += h->size;
-		}
-	}
-	c->buf_len = 0;
-	update_header_counters(c);
-	/* seal: everything produced is on disk (unless a write failed) */
-	uint64_t in = c->flushed % VP_SEG_SIZE;
-	int whole = !c->write_err && c->flushed == c->data_off;
-	c->hdr.tail_len = whole ? in : 0;
-	c->hdr.tail_crc = whole && in ? c->seg_crc : 0;
-	c->hdr.tail_records = whole && in ? c->seg_records : 0;
-	c->hdr.hdr_crc = 0;
-	c->hdr.hdr_crc = vp_crc32c(0, &c->hdr, sizeof(c->hdr));
-	if (pwrite(c->fd, &c->hdr, sizeof(c->hdr), 0) != (ssize_t)sizeof(c->hdr) && !err)
-		err = -errno;
-	return c->write_err ? c->write_err : err;
-}
-
-/* Append one record, padding to the next segment first if it would cross. */
-static void emit(struct collector *c, const void *rec, uint32_t size)
-{
-	const uint32_t usable = VP_SEG_SIZE - VP_SEGSUM_SIZE;
-	uint64_t in_seg = c->data_off % VP_SEG_SIZE;
-
-	if (c->buf_len + VP_MAX_RECORD + VP_SEGSUM_SIZE + size > OUT_BUF_SIZE)
-		flush(c);
-	if (in_seg + size > usable) {
-		uint32_t pad = usable - (uint32_t)in_seg;
-		struct vp_segsum *t;
-
-		if (pad) {
-			struct vp_rec *p = (void *)(c->buf + c->buf_len);
-
-			/* every record size and offset is a multiple of 8 */
-			memset(p, 0, pad);
-			p->size = pad;
-			p->type = VP_REC_PAD;
-			c->seg_crc = vp_crc32c(c->seg_crc, p, pad);
-			c->buf_len += pad;
-			c->data_off += pad;
-		}
-		t = (void *)(c->buf + c->buf_len);
-		memset(t, 0, sizeof(*t));
-		t->h.size = VP_SEGSUM_SIZE;
-		t->h.time_ns = vp_mono_ns();
-		t->h.pid = c->hdr.pid;
-		t->h.type = VP_REC_SEGSUM;
-		t->crc = c->seg_crc;
-		t->records = c->seg_records;
-		c->buf_len += sizeof(*t);
-		c->data_off += sizeof(*t);
-		c->seg_crc = 0;
-		c->seg_records = 0;
-	}
-	memcpy(c->buf + c->buf_len, rec, size);
-	c->seg_crc = vp_crc32c(c->seg_crc, rec, size);
-	c->seg_records++;
-	c->buf_len += size;
-	c->data_off += size;
-	c->records++;
-}
-
 /* One ring-buffer sample holds either one record of any type (the sample
  * may be longer than h.size: TASK_EXEC reserves room for the longest path),
  * or a task's batch of finished VP_REC_FAULTs back to back, each with its
@@ -302,10 +176,10 @@ static int on_sample(void *ctx, void *data, size_t size)
 		if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size ||
 		    (h->size & 7) || h->size > VP_MAX_RECORD || h->type < VP_REC_MEM ||
 		    h->type >= VP_REC_TYPE_MAX) {
-			c->bad++; /* the rest of the sample cannot be delimited */
+			c->tw.lost++; /* the rest of the sample cannot be delimited */
 			return 0;
 		}
-		emit(c, h, h->size);
+		tracewriter__emit(&c->tw, h, h->size);
 		if (h->type != VP_REC_FAULT)
 			return 0;
 		c->faults++;
@@ -326,12 +200,13 @@ static void check_lost(struct collector *c)
 	memset(&r, 0, sizeof(r));
 	r.h.size = sizeof(r);
 	r.h.time_ns = vp_mono_ns();
-	r.h.pid = c->hdr.pid;
-	r.h.tid = c->hdr.pid;
+	r.h.pid = c->tw.hdr.pid;
+	r.h.tid = c->tw.hdr.pid;
 	r.count = now - c->lost_seen;
 	r.h.type = VP_REC_BPF_LOST;
+	c->tw.lost += r.count;
 	c->lost_seen = now;
-	emit(c, &r, sizeof(r));
+	tracewriter__emit(&c->tw, &r, sizeof(r));
 }
 
 static size_t ringbuf_size(size_t want)
@@ -376,7 +251,7 @@ static int min_btf_fd(char *path, size_t len)
 	fd = memfd_create("vmaprof-btf", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, (const char *)collector_min_btf, collector_min_btf_len) ||
+	if (tracewriter__write_all(fd, collector_min_btf, collector_min_btf_len) ||
 	    (size_t)snprintf(path, len, "/proc/self/fd/%d", fd) >= len) {
 		close(fd);
 		return -1;
@@ -787,13 +662,158 @@ const char *collector__syscall_hooks(const struct collector *c, const char **why
 	return c ? name[c->sys_state] : "none";
 }
 
+/* Whether this kernel can run either variant (kernel BTF, the BPF ring
+ * buffer), and which one it runs (c->compat). 0, or -errno with why set. */
+static int check_kernel(struct collector *c, char *why, size_t why_len)
+{
+	int err, mfd;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		err = -errno;
+		set_why(why, why_len, "no kernel BTF (/sys/kernel/btf/vmlinux: %s; the kernel "
+			"collector needs Linux 5.10 or later built with CONFIG_DEBUG_INFO_BTF)",
+			strerror(-err));
+		return err;
+	}
+	/* Older than either variant: no BPF ring buffer (5.8). A map created
+	 * here also proves we may load BPF at all; if not (EPERM: no
+	 * privilege, a user namespace) the probes below could not tell a
+	 * missing feature from a refusal: the default variant's load then
+	 * says why. */
+	mfd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, 4096, NULL);
+	if (mfd >= 0) {
+		close(mfd);
+		c->compat = pick_variant(c->variant_why, sizeof(c->variant_why));
+	} else if (errno == EINVAL) {
+		set_why(why, why_len, "this kernel lacks the BPF ring buffer (Linux 5.8): the "
+			"kernel collector needs Linux 5.10 or later");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* The kernel refused to load the programs (-errno err): say why. */
+static void explain_load_failure(const struct collector *c, int err, char *why, size_t why_len)
+{
+	const char *msg = libbpf_msg[0] ? libbpf_msg : strerror(-err);
+
+	if (verifier_msg[0])
+		set_why(why, why_len, "BPF program refused by the kernel's verifier (%s "
+			"variant%s%s): %s: %s", c->compat ? "compat" : "default",
+			c->variant_why[0] ? ", " : "", c->variant_why, msg, verifier_msg);
+	else if (err == -EPERM || err == -EACCES)
+		set_why(why, why_len, "not allowed to load BPF programs (need root, or CAP_BPF and "
+			"CAP_PERFMON): %s", msg);
+	else
+		set_why(why, why_len, "BPF program refused by the kernel: %s", msg);
+}
+
+/* Open and load the chosen variant: with the reduced BTF if it is this
+ * kernel's (made for the default variant's relocations); if that fails for
+ * any reason, once more as before, with the running kernel's whole BTF.
+ * 0, or -errno with why set. */
+static int load_programs(struct collector *c, const struct collector_opts *o, char *why,
+			 size_t why_len)
+{
+	char btf_path[64];
+	int err, mfd = c->compat ? -1 : min_btf_fd(btf_path, sizeof(btf_path));
+
+	for (;;) {
+		err = open_and_load(c, o, mfd >= 0 ? btf_path : NULL, why, why_len);
+		if (!err || mfd < 0)
+			break;
+		close(mfd);
+		mfd = -1;
+		collector_bpf__destroy(c->skel);
+		c->skel = NULL;
+	}
+	if (mfd >= 0)
+		close(mfd);
+	if (err == -EAGAIN)
+		return err; /* open failed: said why */
+	if (err)
+		explain_load_failure(c, err, why, why_len);
+	return err;
+}
+
+/* Attach the programs, the task iterator, the run-time stats if asked, and
+ * map the ring buffer. 0, or -errno with why set. */
+static int attach_programs(struct collector *c, const struct collector_opts *o, char *why,
+			   size_t why_len)
+{
+	int err;
+
+	libbpf_msg[0] = 0;
+	err = collector_bpf__attach(c->skel);
+	if (err) {
+		set_why(why, why_len, "cannot attach the BPF programs: %s",
+			libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		return err;
+	}
+	err = attach_syscalls(c, why, why_len);
+	if (err)
+		return err;
+	/* Without the task iterator, faults still pending in task storage when
+	 * recording stops could not be collected: refuse now rather than lose
+	 * them uncounted later. */
+	c->flush_link = bpf_program__attach_iter(c->skel->progs.flush_tasks, NULL);
+	if (!c->flush_link) {
+		err = -errno;
+		set_why(why, why_len, "cannot attach the task iterator: %s",
+			libbpf_msg[0] ? libbpf_msg : strerror(-err));
+		return err;
+	}
+	if (o->prog_stats) {
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (c->stats_fd < 0) {
+			err = -errno;
+			set_why(why, why_len, "cannot enable BPF run-time stats: %s",
+				strerror(-err));
+			return err;
+		}
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.rb), on_sample, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		set_why(why, why_len, "cannot map the ring buffer: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* The trace file (VP_SRC_BPF), its header written. 0, or -errno with why
+ * set. */
+static int create_trace(struct collector *c, const char *path, char *why, size_t why_len)
+{
+	struct stat ns; /* the namespace of hdr.pid (record.h) */
+	int err;
+
+	err = tracewriter__init(&c->tw, VP_SRC_BPF, (uint32_t)getpid(),
+				VP_FH_SEQUENTIAL | VP_FH_SEGSUM, vp_mono_ns(), OUT_BUF_SIZE);
+	if (err) {
+		set_why(why, why_len, "out of memory");
+		return err;
+	}
+	c->tw.hdr.pid_ns = stat("/proc/self/ns/pid", &ns) ? 0 : (uint32_t)ns.st_ino;
+	/* a new file, never through a symlink planted under its name */
+	c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (c->fd < 0) {
+		err = -errno;
+		set_why(why, why_len, "cannot create %s: %s", path, strerror(-err));
+		return err;
+	}
+	err = tracewriter__begin(&c->tw, c->fd);
+	if (err)
+		set_why(why, why_len, "cannot write %s: %s", path, strerror(-err));
+	return err;
+}
+
 int collector__new(const struct collector_opts *o, struct collector **out, char *why,
 		   size_t why_len)
 {
-	libbpf_print_fn_t old_print = NULL;
-	struct collector *c = NULL;
-	char btf_path[64];
-	int err, mfd;
+	libbpf_print_fn_t old_print;
+	struct collector *c;
+	int err;
 
 	*out = NULL;
 	if (!o || !o->trace_path) {
@@ -808,137 +828,19 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	}
 	c->fd = -1;
 	c->stats_fd = -1;
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		err = -errno;
-		set_why(why, why_len, "no kernel BTF (/sys/kernel/btf/vmlinux: %s; the kernel "
-			"collector needs Linux 5.10 or later built with CONFIG_DEBUG_INFO_BTF)",
-			strerror(-err));
-		goto cleanup;
-	}
-	c->buf = malloc(OUT_BUF_SIZE);
-	if (!c->buf) {
-		err = -errno;
-		set_why(why, why_len, "out of memory");
-		goto cleanup;
-	}
-
 	old_print = libbpf_set_print(libbpf_print);
-	/* Older than either variant: no BPF ring buffer (5.8). A map created
-	 * here also proves we may load BPF at all; if not (EPERM: no
-	 * privilege, a user namespace) the probes below could not tell a
-	 * missing feature from a refusal: the default variant's load then
-	 * says why. */
-	mfd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, 4096, NULL);
-	if (mfd >= 0) {
-		close(mfd);
-		c->compat = pick_variant(c->variant_why, sizeof(c->variant_why));
-	} else if (errno == EINVAL) {
-		err = -EOPNOTSUPP;
-		set_why(why, why_len, "this kernel lacks the BPF ring buffer (Linux 5.8): the "
-			"kernel collector needs Linux 5.10 or later");
-		goto cleanup;
-	}
-	/* with the reduced BTF if it is this kernel's (made for the default
-	 * variant's relocations); if that fails for any reason, once more as
-	 * before, with the running kernel's whole BTF */
-	mfd = c->compat ? -1 : min_btf_fd(btf_path, sizeof(btf_path));
-	for (;;) {
-		err = open_and_load(c, o, mfd >= 0 ? btf_path : NULL, why, why_len);
-		if (!err || mfd < 0)
-			break;
-		close(mfd);
-		mfd = -1;
-		collector_bpf__destroy(c->skel);
-		c->skel = NULL;
-	}
-	if (mfd >= 0)
-		close(mfd);
-	if (err == -EAGAIN)
-		goto cleanup; /* open failed: said why */
-	if (err) {
-		if (verifier_msg[0])
-			set_why(why, why_len, "BPF program refused by the kernel's verifier (%s "
-				"variant%s%s): %s: %s", c->compat ? "compat" : "default",
-				c->variant_why[0] ? ", " : "", c->variant_why,
-				libbpf_msg[0] ? libbpf_msg : strerror(-err), verifier_msg);
-		else if (err == -EPERM || err == -EACCES)
-			set_why(why, why_len,
-				"not allowed to load BPF programs (need root, or CAP_BPF and "
-				"CAP_PERFMON): %s", libbpf_msg[0] ? libbpf_msg : strerror(-err));
-		else
-			set_why(why, why_len, "BPF program refused by the kernel: %s",
-				libbpf_msg[0] ? libbpf_msg : strerror(-err));
-		goto cleanup;
-	}
-	libbpf_msg[0] = 0;
-	err = collector_bpf__attach(c->skel);
-	if (err) {
-		set_why(why, why_len, "cannot attach the BPF programs: %s",
-			libbpf_msg[0] ? libbpf_msg : strerror(-err));
-		goto cleanup;
-	}
-	err = attach_syscalls(c, why, why_len);
-	if (err)
-		goto cleanup;
-	/* Without the task iterator, faults still pending in task storage when
-	 * recording stops could not be collected: refuse now rather than lose
-	 * them uncounted later. */
-	c->flush_link = bpf_program__attach_iter(c->skel->progs.flush_tasks, NULL);
-	if (!c->flush_link) {
-		err = -errno;
-		set_why(why, why_len, "cannot attach the task iterator: %s",
-			libbpf_msg[0] ? libbpf_msg : strerror(-err));
-		goto cleanup;
-	}
-	if (o->prog_stats) {
-		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (c->stats_fd < 0) {
-			err = -errno;
-			set_why(why, why_len, "cannot enable BPF run-time stats: %s",
-				strerror(-err));
-			goto cleanup;
-		}
-	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.rb), on_sample, c, NULL);
-	if (!c->rb) {
-		err = -errno;
-		set_why(why, why_len, "cannot map the ring buffer: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* a new file, never through a symlink planted under its name */
-	c->fd = open(o->trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (c->fd < 0) {
-		err = -errno;
-		set_why(why, why_len, "cannot create %s: %s", o->trace_path, strerror(-err));
-		goto cleanup;
-	}
-	c->hdr.magic = VP_MAGIC;
-	c->hdr.version = VP_FORMAT_VERSION;
-	c->hdr.header_size = VP_HEADER_SIZE;
-	c->hdr.source = VP_SRC_BPF;
-	c->hdr.pid = getpid();
-	{
-		struct stat ns; /* the namespace of hdr.pid (record.h) */
-
-		c->hdr.pid_ns = stat("/proc/self/ns/pid", &ns) ? 0 : (uint32_t)ns.st_ino;
-	}
-	c->hdr.page_size = sysconf(_SC_PAGESIZE);
-	c->hdr.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
-	c->hdr.start_ns = vp_mono_ns();
-	c->hdr.seg_size = VP_SEG_SIZE;
-	err = write_all(c->fd, (const char *)&c->hdr, sizeof(c->hdr));
-	if (err) {
-		set_why(why, why_len, "cannot write %s: %s", o->trace_path, strerror(-err));
-		goto cleanup;
-	}
+	err = check_kernel(c, why, why_len);
+	if (!err)
+		err = load_programs(c, o, why, why_len);
+	if (!err)
+		err = attach_programs(c, o, why, why_len);
+	if (!err)
+		err = create_trace(c, o->trace_path, why, why_len);
 	libbpf_set_print(old_print);
-	*out = c;
-	return 0;
-
-cleanup:
-	if (old_print)
-		libbpf_set_print(old_print);
+	if (!err) {
+		*out = c;
+		return 0;
+	}
 	c->finished = 1; /* nothing to drain */
 	collector__free(c);
 	return err;
@@ -1127,8 +1029,10 @@ int collector__traced(struct collector *c, pid_t pid)
 static int after_drain(struct collector *c, int n)
 {
 	check_lost(c);
-	if (c->buf_len >= FLUSH_AT || (n == 0 && c->buf_len)) {
-		int err = flush(c);
+	size_t buffered = tracewriter__buffered(&c->tw);
+
+	if (buffered >= FLUSH_AT || (n == 0 && buffered)) {
+		int err = tracewriter__flush(&c->tw);
 
 		if (err && !c->write_err_told) {
 			c->write_err_told = 1;
@@ -1222,7 +1126,7 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 	if (n && !err)
 		err = n;
 	{
-		int ferr = flush(c); /* also rewrites the header counters */
+		int ferr = tracewriter__flush(&c->tw); /* also the header's counters and seal */
 
 		if (ferr && !err)
 			err = ferr;
@@ -1232,8 +1136,8 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 	c->fd = -1;
 	c->finished = 1;
 	if (st) {
-		st->records = c->records - c->dropped;
-		st->lost = lost_total(c);
+		st->records = c->tw.hdr.records;
+		st->lost = c->tw.hdr.lost;
 		st->faults = c->faults;
 		st->untracked = c->skel->bss->untracked;
 		st->unhandled = c->skel->bss->unhandled;
@@ -1283,7 +1187,7 @@ void collector__free(struct collector *c)
 		close(c->fd);
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);
-	free(c->buf);
+	tracewriter__free(&c->tw);
 	free(c);
 }
 

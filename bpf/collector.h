@@ -3,7 +3,8 @@
  * collector: the BPF side of `vmaprof record`, as a small opaque module.
  *
  * collector__new loads and attaches the programs (open -> set read-only
- * globals -> load -> attach) and creates the trace file (source VP_SRC_BPF).
+ * globals -> load -> attach) and creates the trace file (source VP_SRC_BPF,
+ * written by the one trace-file writer, vmaprof/tracewriter.h).
  * collector__track marks a process as traced before it runs its first
  * instruction; from then on its children, threads and exec'd images are
  * followed in the kernel. collector__poll drains the ring buffer into the
@@ -108,7 +109,6 @@ struct collector_prog_stat {
 	uint64_t run_ns;
 	uint64_t run_cnt;
 };
-/* Fills up to `max` entries; returns how many programs there are or -errno. */
 /* How system calls are hooked: "tracepoints" (only the calls the collector
  * needs, through their own tracepoints) or "raw" (every system call, through
  * raw sys_enter/sys_exit, where the former could not be attached); *why
@@ -119,6 +119,8 @@ const char *collector__syscall_hooks(const struct collector *c, const char **why
  * kernel lacks in *why); "none" for NULL. *why is NULL when nothing needs
  * saying. */
 const char *collector__variant(const struct collector *c, const char **why);
+/* Fills up to `max` entries (opts.prog_stats); returns how many programs
+ * there are, or -errno. */
 int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max);
 
 #endif /* VMAPROF_COLLECTOR_H */

@@ -18,8 +18,9 @@
  *     the kernel's records of the window on top of it);
  *  5. a trace file of its own, preload.<pid>.<t0>.vpt, gets a VP_REC_PROC
  *     (its exe, argv, ppid) and the snapshot as VP_REC_MAPS records: a
- *     valid trace file by record.h's rules (sequential, sealed, checksummed),
- *     so the analyzer makes `initial` entries of it as of a shim's start.
+ *     valid trace file by record.h's rules (sequential, sealed, checksummed;
+ *     written by the one trace-file writer, vmaprof/tracewriter.h), so the
+ *     analyzer makes `initial` entries of it as of a shim's start.
  * Nothing is done to the process itself: no ptrace, no signal, no write to
  * its memory; the collector's signal stacks are off (collector_opts.
  * no_signals). At the end the counters of every traced process still
@@ -28,6 +29,10 @@
  * attach window, and each attached process's file gets a second maps
  * snapshot (names the files mapped in the window: the kernel's syscall
  * records carry no path).
+ *
+ * What `record COMMAND` does alike (the output directory, the collector's
+ * start and figures, session.json, the report) is recording.h's; the
+ * collector is collector.h's.
  *
  * The programs and maps live only as long as this process's file
  * descriptors (nothing is pinned): when vmaprof exits or is killed, the
@@ -59,9 +64,10 @@
 #include "config.h"
 #include "outfile.h"
 #include "procfs.h"
+#include "recording.h"
 #include "vmaprof/clock.h"
-#include "vmaprof/crc32c.h"
 #include "vmaprof/record.h"
+#include "vmaprof/tracewriter.h"
 
 #define MAX_PIDS 64
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
@@ -217,7 +223,7 @@ static int parse_args(struct att *a, int argc, char **argv)
 		case 'o': a->dir_opt = optarg; break;
 		case 'T': a->bpf_stats = 1; break;
 		case 'R':
-			if (vp_parse_ringbuf_size(optarg, &a->ringbuf_bytes))
+			if (recording__parse_ringbuf_size(optarg, &a->ringbuf_bytes))
 				return 2;
 			break;
 		case 'V': a->report.every_vma = 1; break;
@@ -484,77 +490,7 @@ gone:
 	return -1;
 }
 
-/* ---- the process's own small trace file (record.h's rules) ---- */
-
-struct tw {
-	char *buf;
-	size_t len, cap;     /* data area bytes */
-	uint32_t seg_crc, seg_records;
-	uint64_t records;
-	int oom;
-};
-
-static void tw_put(struct tw *w, const void *p, size_t n)
-{
-	if (w->oom)
-		return;
-	if (w->len + n > w->cap) {
-		size_t nc = w->cap ? w->cap * 2 : 65536;
-		while (nc < w->len + n)
-			nc *= 2;
-		char *nb = realloc(w->buf, nc);
-		if (!nb) {
-			w->oom = 1;
-			return;
-		}
-		w->buf = nb;
-		w->cap = nc;
-	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-}
-
-/* One record (size a multiple of 8): a pad and a segment trailer first when
- * it would reach into the segment's last VP_SEGSUM_SIZE bytes. */
-static void tw_emit(struct tw *w, const void *rec, uint32_t size, pid_t pid)
-{
-	const uint32_t usable = VP_SEG_SIZE - VP_SEGSUM_SIZE;
-	uint64_t in = w->len % VP_SEG_SIZE;
-	if (in + size > usable) {
-		uint32_t pad = usable - (uint32_t)in;
-		if (pad) {
-			char z[VP_SEG_SIZE / 16];
-			struct vp_rec *p = (void *)z;
-			uint32_t left = pad;
-			/* one pad record covers the rest (it may be long) */
-			memset(z, 0, sizeof(z));
-			p->size = pad;
-			p->type = VP_REC_PAD;
-			while (left) {
-				uint32_t k = left < sizeof(z) ? left : (uint32_t)sizeof(z);
-				w->seg_crc = vp_crc32c(w->seg_crc, z, k);
-				tw_put(w, z, k);
-				memset(z, 0, sizeof(struct vp_rec));
-				left -= k;
-			}
-		}
-		struct vp_segsum t = { 0 };
-		t.h.size = VP_SEGSUM_SIZE;
-		t.h.time_ns = vp_mono_ns();
-		t.h.pid = (uint32_t)pid;
-		t.h.tid = (uint32_t)pid;
-		t.h.type = VP_REC_SEGSUM;
-		t.crc = w->seg_crc;
-		t.records = w->seg_records;
-		tw_put(w, &t, sizeof(t));
-		w->seg_crc = 0;
-		w->seg_records = 0;
-	}
-	w->seg_crc = vp_crc32c(w->seg_crc, rec, size);
-	w->seg_records++;
-	w->records++;
-	tw_put(w, rec, size);
-}
+/* ---- the process's own small trace file (vmaprof/tracewriter.h) ---- */
 
 static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, pid_t pid)
 {
@@ -568,7 +504,7 @@ static void fill_h(struct vp_rec *h, uint16_t type, uint32_t size, uint64_t t, p
 
 /* One snapshot as the shim writes it: 8 KiB of text per record, an empty
  * last one. `chunk` has room for one record. */
-static void emit_maps(struct tw *w, char *chunk, pid_t pid, const char *text, size_t len,
+static void emit_maps(struct tracewriter *w, char *chunk, pid_t pid, const char *text, size_t len,
 		      uint64_t t, uint32_t seq, uint32_t why)
 {
 	for (size_t off = 0, k = 0;; k++) {
@@ -584,30 +520,22 @@ static void emit_maps(struct tw *w, char *chunk, pid_t pid, const char *text, si
 		m->why = why;
 		m->len = (uint32_t)n;
 		memcpy(m + 1, text + off, n);
-		tw_emit(w, m, sz, pid);
+		tracewriter__emit(w, m, sz);
 		off += n;
 		if (last)
 			break;
 	}
 }
 
-/* preload.<pid>.<t0>.vpt: VP_REC_PROC at t0 (before the marking), the maps
- * snapshot (read after the marking) as VP_REC_MAPS (why VP_MAPS_START) at
- * t0 + 1: every kernel record of the window comes after both. */
-static int write_proc_file(struct att *a, const struct target *t)
+/* VP_REC_PROC: who t is (exe, argv, ppid) as of t0. 0 or -ENOMEM. */
+static int emit_proc(struct tracewriter *w, const struct target *t, uint64_t t0)
 {
-	struct tw w = { 0 };
 	uint32_t psz = VP_ALIGN8((uint32_t)(sizeof(struct vp_proc) + (size_t)t->exe_len +
 					    t->cmdline_len));
 	struct vp_proc *pr = calloc(1, psz);
-	char *chunk = malloc(sizeof(struct vp_maps) + 8192 + 8);
-	int err = 0;
-	if (!pr || !chunk) {
-		free(pr);
-		free(chunk);
+	if (!pr)
 		return -ENOMEM;
-	}
-	fill_h(&pr->h, VP_REC_PROC, psz, a->t0, t->pid);
+	fill_h(&pr->h, VP_REC_PROC, psz, t0, t->pid);
 	pr->ppid = (uint32_t)t->ppid;
 	for (size_t i = 0; i < t->cmdline_len; i++)
 		pr->argc += t->cmdline[i] == 0;
@@ -616,43 +544,52 @@ static int write_proc_file(struct att *a, const struct target *t)
 	memcpy(pr + 1, t->exe, (size_t)t->exe_len);
 	if (t->cmdline_len)
 		memcpy((char *)(pr + 1) + t->exe_len, t->cmdline, t->cmdline_len);
-	tw_emit(&w, pr, psz, t->pid);
+	tracewriter__emit(w, pr, psz);
 	free(pr);
+	return 0;
+}
+
+/* The records of t's file, in w: VP_REC_PROC at t0 (before the marking),
+ * the maps snapshot (read after the marking) as VP_REC_MAPS (why
+ * VP_MAPS_START) at t0 + 1: every kernel record of the window comes after
+ * both; and the snapshot at the end if there is one. 0 or -ENOMEM. */
+static int emit_records(struct tracewriter *w, const struct target *t, uint64_t t0)
+{
+	char *chunk = malloc(sizeof(struct vp_maps) + 8192 + 8);
+	if (!chunk || emit_proc(w, t, t0)) {
+		free(chunk);
+		return -ENOMEM;
+	}
 	/* dated just after the PROC, before the marking: what the kernel
 	 * records after the marking applies on top of it, and a child forked
 	 * meanwhile inherits these entries */
-	emit_maps(&w, chunk, t->pid, t->maps, t->maps_len, a->t0 + 1, 0, VP_MAPS_START);
+	emit_maps(w, chunk, t->pid, t->maps, t->maps_len, t0 + 1, 0, VP_MAPS_START);
 	/* at the end: names the files mapped in the window (the kernel's
 	 * records carry no path); as a later snapshot (VP_MAPS_DLOPEN) it
 	 * only fills gaps and names entries without a path, from then on */
 	if (t->maps_end)
-		emit_maps(&w, chunk, t->pid, t->maps_end, t->maps_end_len, t->maps_end_ns, 1,
+		emit_maps(w, chunk, t->pid, t->maps_end, t->maps_end_len, t->maps_end_ns, 1,
 			  VP_MAPS_DLOPEN);
 	free(chunk);
-	if (w.oom) {
-		free(w.buf);
+	return w->err;
+}
+
+/* preload.<pid>.<t0>.vpt, sequential and sealed, its pids ours
+ * (record.h): a whole file or none under its name, written beside it (a
+ * name the analyzer never reads), then renamed over it. */
+static int write_proc_file(struct att *a, const struct target *t)
+{
+	struct tracewriter w;
+	if (tracewriter__init(&w, VP_SRC_PRELOAD, (uint32_t)t->pid,
+			      VP_FH_SEQUENTIAL | VP_FH_SEGSUM, a->t0, 0))
 		return -ENOMEM;
+	w.hdr.pid_ns = procfs_pid_ns(0);
+	w.trailer_tid = (uint32_t)t->pid;
+	int err = emit_records(&w, t, a->t0);
+	if (err) {
+		tracewriter__free(&w);
+		return err;
 	}
-	struct vp_file_header h;
-	memset(&h, 0, sizeof(h));
-	h.magic = VP_MAGIC;
-	h.version = VP_FORMAT_VERSION;
-	h.header_size = VP_HEADER_SIZE;
-	h.source = VP_SRC_PRELOAD;
-	h.pid = (uint32_t)t->pid;
-	h.pid_ns = procfs_pid_ns(0); /* its pids are ours (record.h) */
-	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	h.flags = VP_FH_SEQUENTIAL | VP_FH_SEGSUM;
-	h.start_ns = a->t0;
-	h.seg_size = VP_SEG_SIZE;
-	h.head = w.len;
-	h.records = w.records;
-	h.tail_len = w.len % VP_SEG_SIZE;
-	h.tail_crc = h.tail_len ? w.seg_crc : 0;
-	h.tail_records = h.tail_len ? w.seg_records : 0;
-	h.hdr_crc = vp_crc32c(0, &h, sizeof(h));
-	/* a whole file or none under its name: written beside it (a name the
-	 * analyzer never reads), then renamed over it */
 	char name[96], tmp[112];
 	snprintf(name, sizeof(name), "preload.%d.%llu.vpt", (int)t->pid,
 		 (unsigned long long)a->t0);
@@ -661,17 +598,18 @@ static int write_proc_file(struct att *a, const struct target *t)
 	int fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0600);
 	if (fd < 0) {
-		free(w.buf);
+		tracewriter__free(&w);
 		return -errno;
 	}
-	errno = 0;
-	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
-	    write(fd, w.buf, w.len) != (ssize_t)w.len || fsync(fd) < 0)
-		err = errno ? -errno : -EIO;
+	err = tracewriter__begin(&w, fd);
+	if (!err)
+		err = tracewriter__flush(&w);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
 	if (!err && a->owner.set && fchown(fd, a->owner.uid, a->owner.gid) < 0)
 		err = -errno;
 	close(fd);
-	free(w.buf);
+	tracewriter__free(&w);
 	if (!err && renameat(a->dirfd, tmp, a->dirfd, name) < 0)
 		err = -errno;
 	if (err)
@@ -724,24 +662,13 @@ static int write_session(struct att *a, int complete)
 	if (complete)
 		json_object_set_new(at, "ended_by", json_string(a->ended_by));
 	json_object_set_new(s, "attach", at);
-	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
 	if (complete && a->end_counters)
 		json_object_set(at, "counters_at_end", a->end_counters);
-	if (complete && a->running)
-		json_object_set(s, "running_at_end", a->running);
 	if (complete && a->bpf_extra)
 		json_object_update(json_object_get(json_object_get(s, "collectors"), "bpf"),
 				   a->bpf_extra);
-	json_object_set_new(s, "complete", json_boolean(complete));
-	struct outfile o;
-	int err = outfile_begin(&o, a->dirfd, "session.json", &a->owner);
-	if (err) {
-		json_decref(s);
-		return err;
-	}
-	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
-	json_decref(s);
-	return outfile_commit(&o, failed);
+	return recording__write_session(a->dirfd, &a->owner, s, complete,
+					complete ? a->running : NULL);
 }
 
 /* ---- the recording ---- */
@@ -849,7 +776,7 @@ static void detach(struct att *a)
 	}
 	free(s0);
 	free(ok);
-	a->bpf_extra = vp_collector_session_json(a->col, &cst, a->bpf_stats);
+	a->bpf_extra = recording__collector_json(a->col, &cst, a->bpf_stats);
 	collector__free(a->col);
 	a->col = NULL;
 	for (int i = 0; i < a->n; i++) {
@@ -862,10 +789,7 @@ static void detach(struct att *a)
 				"(files it mapped meanwhile stay without a path)\n", (int)t->pid,
 				a->absdir, strerror(-err));
 	}
-	if (a->owner.set && fchownat(a->dirfd, "bpf.vpt", a->owner.uid, a->owner.gid,
-				     AT_SYMLINK_NOFOLLOW) < 0)
-		fprintf(stderr, "vmaprof: cannot hand %s/bpf.vpt to uid %u: %s\n", a->absdir,
-			(unsigned)a->owner.uid, strerror(errno));
+	recording__hand_over(a->dirfd, &a->owner, a->absdir, "bpf.vpt");
 }
 
 /* After a failed attach: the files we made go (and the directory, if we
@@ -903,6 +827,101 @@ static void att_free(struct att *a)
 		close(a->dirfd);
 }
 
+/* The output directory and the collector: without it there is nothing to
+ * record. 0 or -1 (said why; nothing of ours left behind). */
+static int start_recording(struct att *a)
+{
+	char dir[PATH_MAX];
+	if (a->dir_opt)
+		snprintf(dir, sizeof(dir), "%s", a->dir_opt);
+	else
+		snprintf(dir, sizeof(dir), "vmaprof.pid%d.%d", (int)a->t[0].pid, (int)getpid());
+	if (recording__prepare_dir(dir, &a->owner, &a->dirfd, &a->made_dir, a->absdir) < 0)
+		return -1;
+	struct collector_opts co = { .self_pid = getpid(), .prog_stats = a->bpf_stats,
+				     .no_signals = true, .ringbuf_bytes = a->ringbuf_bytes };
+	if (recording__start_collector(a->absdir, &co, &a->col, a->why, sizeof(a->why))) {
+		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
+			"(%s)\n", a->why);
+		undo_output(a);
+		return -1;
+	}
+	return 0;
+}
+
+/* Attach to every target and write their files (the top of this file).
+ * 0, or -1 (said why) with the collector gone and the output undone. */
+static int attach_all(struct att *a)
+{
+	/* from here on a stop request ends the recording (the attach itself
+	 * is short and finishes first) */
+	struct sigaction sa = { .sa_handler = att_on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	a->t0 = vp_mono_ns();
+	for (int i = 0; i < a->n; i++)
+		if (attach_one(a, &a->t[i]) < 0)
+			goto fail;
+	a->t_attached = vp_mono_ns();
+	/* processes in a container: how their own namespace numbers them (the
+	 * report names them so, with our pid beside it) */
+	int nerr = collector__announce_ns(a->col);
+	if (nerr)
+		fprintf(stderr, "vmaprof: cannot read the PID namespaces of the attached processes "
+			"(%s): the report names them by their pids here\n", strerror(-nerr));
+	for (int i = 0; i < a->n; i++) {
+		int err = write_proc_file(a, &a->t[i]);
+		if (err) {
+			fprintf(stderr, "vmaprof: cannot write the maps of pid %d in %s: %s\n",
+				(int)a->t[i].pid, a->absdir, strerror(-err));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	collector__free(a->col);
+	a->col = NULL;
+	undo_output(a);
+	return -1;
+}
+
+static void say_attached(const struct att *a)
+{
+	fprintf(stderr, "vmaprof: attached to %d process(es)", a->n);
+	for (int i = 0; i < a->n; i++) {
+		pid_t own = procfs_ns_pid(a->t[i].pid);
+		fprintf(stderr, "%s%d (", i ? ", " : ": pid ", (int)a->t[i].pid);
+		if (own > 0 && own != a->t[i].pid)
+			fprintf(stderr, "pid %d in its PID namespace, ", (int)own);
+		fprintf(stderr, "%d thread(s))", a->t[i].threads);
+	}
+	if (a->duration > 0)
+		fprintf(stderr, "; recording for %g s (Ctrl-C stops earlier)\n", a->duration);
+	else
+		fprintf(stderr, "; recording until Ctrl-C or they exit\n");
+}
+
+/* The start marker, the window, the detach, the end marker and the
+ * report: 0, or 1 when no report.json was written. */
+static int record_window(struct att *a)
+{
+	int err = write_session(a, 0);
+	if (err < 0)
+		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a->absdir,
+			strerror(-err));
+	say_attached(a);
+	wait_window(a);
+	signal(SIGPIPE, SIG_IGN);
+	detach(a);
+	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
+		"running\n", a->ended_by, (double)(a->t1 - a->t_attached) / 1e9,
+		json_array_size(a->running));
+	return recording__report(a->absdir, write_session(a, 1), &a->report);
+}
+
 int vp_record_attach(int argc, char **argv)
 {
 	static struct att a; /* large (maps paths): not on the stack */
@@ -917,114 +936,9 @@ int vp_record_attach(int argc, char **argv)
 	for (int i = 0; i < a.n; i++)
 		if (check_target(&a.t[i]) < 0)
 			goto out;
-	/* the output directory */
-	char dir[PATH_MAX], why[PATH_MAX + 256];
-	if (a.dir_opt)
-		snprintf(dir, sizeof(dir), "%s", a.dir_opt);
-	else
-		snprintf(dir, sizeof(dir), "vmaprof.pid%d.%d", (int)a.t[0].pid, (int)getpid());
-	struct stat sb;
-	a.made_dir = lstat(dir, &sb) < 0 && errno == ENOENT;
-	a.owner = out_owner_from_env();
-	if (outdir_prepare(dir, &a.owner, &a.dirfd, NULL, why, sizeof(why)) < 0) {
-		fprintf(stderr, "vmaprof: %s\n", why);
-		a.made_dir = 0;
+	if (start_recording(&a) < 0 || attach_all(&a) < 0)
 		goto out;
-	}
-	if (!realpath(dir, a.absdir)) {
-		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
-		goto out;
-	}
-	if (vp_dir_has_traces(dir) ||
-	    faccessat(a.dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
-			"-o DIR\n", dir);
-		a.made_dir = 0;
-		goto out;
-	}
-	/* the collector: without it there is nothing to record */
-	char tp[PATH_MAX + 16];
-	snprintf(tp, sizeof(tp), "%s/bpf.vpt", a.absdir);
-	struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
-				     .prog_stats = a.bpf_stats, .no_signals = true,
-				     .ringbuf_bytes = a.ringbuf_bytes };
-	int cerr = collector__new(&co, &a.col, a.why, sizeof(a.why));
-	if (cerr) {
-		vp_explain_bpf_failure(cerr, a.why, sizeof(a.why));
-		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
-			"(%s)\n", a.why);
-		a.col = NULL;
-		undo_output(&a);
-		goto out;
-	}
-	/* from here on a stop request ends the recording (the attach itself
-	 * is short and finishes first) */
-	struct sigaction sa = { .sa_handler = att_on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	a.t0 = vp_mono_ns();
-	for (int i = 0; i < a.n; i++) {
-		if (attach_one(&a, &a.t[i]) < 0) {
-			collector__free(a.col);
-			a.col = NULL;
-			undo_output(&a);
-			goto out;
-		}
-	}
-	a.t_attached = vp_mono_ns();
-	/* processes in a container: how their own namespace numbers them (the
-	 * report names them so, with our pid beside it) */
-	int nerr = collector__announce_ns(a.col);
-	if (nerr)
-		fprintf(stderr, "vmaprof: cannot read the PID namespaces of the attached processes "
-			"(%s): the report names them by their pids here\n", strerror(-nerr));
-	for (int i = 0; i < a.n; i++) {
-		int err = write_proc_file(&a, &a.t[i]);
-		if (err) {
-			fprintf(stderr, "vmaprof: cannot write the maps of pid %d in %s: %s\n",
-				(int)a.t[i].pid, a.absdir, strerror(-err));
-			collector__free(a.col);
-			a.col = NULL;
-			undo_output(&a);
-			goto out;
-		}
-	}
-	int err = write_session(&a, 0);
-	if (err < 0)
-		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a.absdir,
-			strerror(-err));
-	fprintf(stderr, "vmaprof: attached to %d process(es)", a.n);
-	for (int i = 0; i < a.n; i++) {
-		pid_t own = procfs_ns_pid(a.t[i].pid);
-		fprintf(stderr, "%s%d (", i ? ", " : ": pid ", (int)a.t[i].pid);
-		if (own > 0 && own != a.t[i].pid)
-			fprintf(stderr, "pid %d in its PID namespace, ", (int)own);
-		fprintf(stderr, "%d thread(s))", a.t[i].threads);
-	}
-	if (a.duration > 0)
-		fprintf(stderr, "; recording for %g s (Ctrl-C stops earlier)\n", a.duration);
-	else
-		fprintf(stderr, "; recording until Ctrl-C or they exit\n");
-	wait_window(&a);
-	signal(SIGPIPE, SIG_IGN);
-	detach(&a);
-	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
-		"running\n", a.ended_by, (double)(a.t1 - a.t_attached) / 1e9,
-		json_array_size(a.running));
-	err = write_session(&a, 1);
-	if (err < 0)
-		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
-			"will say the recording is incomplete)\n", a.absdir, strerror(-err));
-	rc = 0;
-	if (vp_write_report(a.absdir, NULL, stderr, &a.report)) {
-		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
-			"stay; `vmaprof report %s` retries)\n", a.absdir, a.absdir);
-		vp_print_record_summary(a.absdir, stderr);
-		rc = 1;
-	}
+	rc = record_window(&a);
 out:
 	att_free(&a);
 	return rc;

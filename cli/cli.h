@@ -9,25 +9,15 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 
-/* Each subcommand's usage; `vmaprof --help` prints them all. */
+/* Each subcommand's usage; `vmaprof --help` prints them all (record's:
+ * recording.c, which both ways of recording share). */
 extern const char vp_record_usage[];
 extern const char vp_report_usage[];
 /* diff's usage lists its metrics by name, so it is printed (cmd_diff.c). */
 void vp_diff_usage(FILE *f);
 
-/* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
- * limits into *out (cmd_record.c). 0, or -1 with the error said on stderr. */
 #include <stddef.h>
 #include <jansson.h>
-int vp_parse_ringbuf_size(const char *s, size_t *out);
-/* collector__new failed with `err` and said why in `why`: when the cause is
- * a user namespace (root there is not root for BPF), say that instead. */
-void vp_explain_bpf_failure(int err, char *why, size_t len);
-/* session.json's collectors.bpf figures of a finished collector (cmd_record.c). */
-struct collector;
-struct collector_stats;
-json_t *vp_collector_session_json(struct collector *col, const struct collector_stats *cst,
-				  int prog_stats);
 /* 1 if DIR already holds trace files or a session. */
 int vp_dir_has_traces(const char *dir);
 /* The short summary `record` prints when the command is gone. */

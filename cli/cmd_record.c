@@ -8,6 +8,10 @@
  * until the parent has done so. The recorder is a child subreaper, so
  * daemonised grandchildren are waited for too; it returns the command's
  * own exit status (128+N for signal N).
+ *
+ * `record -p PID` is attach.c's: cmd_record hands it over. What both do
+ * alike (the output directory, the collector's start and figures,
+ * session.json, the report) is recording.h's: neither calls the other.
  */
 #include "cli.h"
 
@@ -34,6 +38,7 @@
 #include "broker_server.h"
 #include "outfile.h"
 #include "procfs.h"
+#include "recording.h"
 #include "resolve.h"
 #include "shimcopy.h"
 #include "config.h"
@@ -127,28 +132,6 @@ static const char *shim_cache(void)
 	return e && *e ? e : VMAPROF_SHIM_CACHE;
 }
 
-const char vp_record_usage[] =
-	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
-	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	"                      [--ring-buffer SIZE] [--html] [--every-vma] [--plumbing RULE]...\n"
-	"                      [--] COMMAND [ARG...]\n"
-	"  --html       also write DIR/report.html (see `vmaprof report --format html`)\n"
-	"  --every-vma  one report entry per mapping: do not fold repeated mappings\n"
-	"               of one call site into one entry with `instances`\n"
-	"  --plumbing RULE  also skip frames matching RULE when naming a call site\n"
-	"               (GLOB, function:GLOB or module:GLOB; docs/labels.md)\n"
-	"  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
-	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
-	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
-	"               SIGRTMAX-1)\n"
-	"  --ring-buffer SIZE  the kernel collector's ring buffer (bytes, or with a\n"
-	"               K/M/G suffix; rounded up to a power of two; default 8M): a\n"
-	"               larger one rides out longer stalls of the recorder; what\n"
-	"               does not fit is counted as lost in the report\n"
-	"  --bpf-stats  turn on the kernel's BPF run-time statistics while recording\n"
-	"               and store each program's run count and time in session.json\n"
-	"               (costs some ns per program run; for measuring vmaprof)\n";
-
 static void usage(FILE *f)
 {
 	fputs(vp_record_usage, f);
@@ -169,40 +152,6 @@ static int set_preload(const char *shim)
 	int r = setenv("LD_PRELOAD", v, 1);
 	free(v);
 	return r;
-}
-
-/* session.json's collectors.bpf figures of a finished collector: its
- * counts, ring buffer, syscall hooks, and with `prog_stats` (--bpf-stats)
- * each program's kernel run-time statistics. */
-json_t *vp_collector_session_json(struct collector *col, const struct collector_stats *cst,
-				  int prog_stats)
-{
-	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst->records,
-			      "faults", (json_int_t)cst->faults, "lost", (json_int_t)cst->lost,
-			      "untracked", (json_int_t)cst->untracked, "unhandled_faults",
-			      (json_int_t)cst->unhandled, "ring_buffer_bytes",
-			      (json_int_t)cst->ringbuf_bytes);
-	if (!x)
-		return NULL;
-	if (prog_stats) {
-		struct collector_prog_stat ps[32];
-		json_t *a = json_array();
-		int n = collector__prog_stats(col, ps, 32);
-		for (int i = 0; i < n && i < 32; i++)
-			json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", ps[i].name,
-							   "run_cnt", (json_int_t)ps[i].run_cnt,
-							   "run_time_ns", (json_int_t)ps[i].run_ns));
-		json_object_set_new(x, "programs", a);
-	}
-	const char *why, *hooks = collector__syscall_hooks(col, &why);
-	json_object_set_new(x, "syscall_hooks", json_string(hooks));
-	if (why)
-		json_object_set_new(x, "syscall_hooks_reason", json_string(why));
-	const char *vwhy, *variant = collector__variant(col, &vwhy);
-	json_object_set_new(x, "variant", json_string(variant));
-	if (vwhy)
-		json_object_set_new(x, "variant_reason", json_string(vwhy));
-	return x;
 }
 
 /* The kernel's fault counters of a process that cannot run now (the root,
@@ -315,72 +264,7 @@ static int write_session(const struct rec *r, int complete, json_t *bpf_extra,
 		json_object_set_new(pre, "shim_copy_error", r->shim_copy_error[0]
 				    ? json_string(r->shim_copy_error) : json_null());
 	}
-	json_object_set_new(s, "complete", json_boolean(complete));
-	/* the namespace session.json's pids are numbered in (record.h,
-	 * vp_file_header.pid_ns) */
-	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
-	if (r->running)
-		json_object_set(s, "running_at_end", r->running);
-	struct outfile o;
-	int err = outfile_begin(&o, r->dirfd, "session.json", &r->owner);
-	if (err) {
-		json_decref(s);
-		return err;
-	}
-	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
-	json_decref(s);
-	return outfile_commit(&o, failed);
-}
-
-static int ringbuf_size(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	int shift = 0;
-	if (end == s || errno || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	}
-	if (*end == 'i' || *end == 'I')
-		end++;
-	if ((*end == 'b' || *end == 'B') && shift)
-		end++;
-	if (*end || v > (COLLECTOR_RINGBUF_MAX >> shift))
-		return -1;
-	v <<= shift;
-	if (v < COLLECTOR_RINGBUF_MIN)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
-/* --ring-buffer's SIZE into *out: 0, or -1 with the error said. */
-int vp_parse_ringbuf_size(const char *s, size_t *out)
-{
-	if (!ringbuf_size(s, out))
-		return 0;
-	fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number with an optional K, "
-		"M or G), got '%s'\n", (unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
-		(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), s);
-	return -1;
-}
-
-void vp_explain_bpf_failure(int err, char *why, size_t len)
-{
-	char map[96];
-	if ((err != -EPERM && err != -EACCES) || !procfs_in_user_ns(map, sizeof(map)))
-		return;
-	/* libbpf's own words (RLIMIT_MEMLOCK, CONFIG_BPF_SYSCALL) and "need
-	 * root" mislead here: uid 0 in a user namespace has every capability,
-	 * but only over that namespace's own resources */
-	snprintf(why, len, "running in a user namespace (%s): loading BPF programs needs "
-		 "CAP_BPF and CAP_PERFMON in the initial user namespace, and a user "
-		 "namespace's capabilities count only inside it (the kernel answered: %s)",
-		 map, strerror(-err));
+	return recording__write_session(r->dirfd, &r->owner, s, complete, r->running);
 }
 
 /* -1 to go on, else the exit code (help, bad usage). */
@@ -419,7 +303,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return 2;
 			break;
 		case 'R':
-			if (vp_parse_ringbuf_size(optarg, &r->ringbuf_bytes))
+			if (recording__parse_ringbuf_size(optarg, &r->ringbuf_bytes))
 				return 2;
 			break;
 		case 'd': {
@@ -454,7 +338,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
  * runs. 0 or -1 (said why). */
 static int prepare_output(struct rec *r)
 {
-	char dir[PATH_MAX], why[PATH_MAX + 256];
+	char dir[PATH_MAX];
 	if (r->dir_opt) {
 		snprintf(dir, sizeof(dir), "%s", r->dir_opt);
 	} else {
@@ -462,22 +346,7 @@ static int prepare_output(struct rec *r)
 		snprintf(dir, sizeof(dir), "vmaprof.%s.%d", base ? base + 1 : r->cmd[0],
 			 (int)getpid());
 	}
-	r->owner = out_owner_from_env();
-	if (outdir_prepare(dir, &r->owner, &r->dirfd, &r->dir_created, why, sizeof(why)) < 0) {
-		fprintf(stderr, "vmaprof: %s\n", why);
-		return -1;
-	}
-	if (vp_dir_has_traces(dir) ||
-	    faccessat(r->dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
-			"-o DIR\n", dir);
-		return -1;
-	}
-	if (!realpath(dir, r->absdir)) {
-		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return recording__prepare_dir(dir, &r->owner, &r->dirfd, &r->dir_created, r->absdir);
 }
 
 /* As root, the tree may become any user (su, setpriv, a daemon's setuid),
@@ -518,17 +387,12 @@ static void start_collectors(struct rec *r)
 	}
 	snprintf(r->bpf_why, sizeof(r->bpf_why), "disabled with --no-bpf");
 	if (!r->no_bpf) {
-		char tp[PATH_MAX + 16];
-		snprintf(tp, sizeof(tp), "%s/bpf.vpt", r->absdir);
-		struct collector_opts co = { .trace_path = tp, .self_pid = getpid(),
-					       .prog_stats = r->bpf_stats,
-					       .ringbuf_bytes = r->ringbuf_bytes };
-		int err = collector__new(&co, &r->col, r->bpf_why, sizeof(r->bpf_why));
-		if (err) {
-			vp_explain_bpf_failure(err, r->bpf_why, sizeof(r->bpf_why));
+		struct collector_opts co = { .self_pid = getpid(), .prog_stats = r->bpf_stats,
+					     .ringbuf_bytes = r->ringbuf_bytes };
+		if (recording__start_collector(r->absdir, &co, &r->col, r->bpf_why,
+					       sizeof(r->bpf_why))) {
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "
 				"recording calls with the shim only, no page faults\n", r->bpf_why);
-			r->col = NULL;
 		} else {
 			r->bpf = 1;
 		}
@@ -761,13 +625,10 @@ static json_t *stop_collector(struct rec *r)
 		return NULL;
 	struct collector_stats cst = { 0 };
 	collector__finish(r->col, &cst);
-	json_t *x = vp_collector_session_json(r->col, &cst, r->bpf_stats);
+	json_t *x = recording__collector_json(r->col, &cst, r->bpf_stats);
 	collector__free(r->col);
 	r->col = NULL;
-	if (r->owner.set && fchownat(r->dirfd, "bpf.vpt", r->owner.uid, r->owner.gid,
-				     AT_SYMLINK_NOFOLLOW) < 0)
-		fprintf(stderr, "vmaprof: cannot hand %s/bpf.vpt to uid %u: %s\n", r->absdir,
-			(unsigned)r->owner.uid, strerror(errno));
+	recording__hand_over(r->dirfd, &r->owner, r->absdir, "bpf.vpt");
 	return x;
 }
 
@@ -780,15 +641,7 @@ static void finish(struct rec *r)
 	signal(SIGPIPE, SIG_IGN);
 	json_t *preload_extra = stop_broker(r);
 	json_t *bpf_extra = stop_collector(r);
-	int err = write_session(r, 1, bpf_extra, preload_extra);
-	if (err < 0)
-		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
-			"will say the recording is incomplete)\n", r->absdir, strerror(-err));
-	if (vp_write_report(r->absdir, NULL, stderr, &r->report)) {
-		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
-			"stay; `vmaprof report %s` retries)\n", r->absdir, r->absdir);
-		vp_print_record_summary(r->absdir, stderr);
-	}
+	recording__report(r->absdir, write_session(r, 1, bpf_extra, preload_extra), &r->report);
 }
 
 static void rec_free(struct rec *r)

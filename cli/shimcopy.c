@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The shim where every user of the traced tree can load it (shimcopy.h). */
+/* The shim where every user of the traced tree can load it (shimcopy.h):
+ * shim_place uses it in place, or checks the source (open_source), reaches
+ * CACHE/shim/<hash> (open_cache_dir) and reuses or writes the copy there. */
 #include "shimcopy.h"
 #include "sha256.h"
 
@@ -337,6 +339,68 @@ static int write_copy(int hfd, const char *name, int src, uint64_t size, const c
 	return 0;
 }
 
+/* The shim at `real` opened (*sfd) and checked to be a regular file of a
+ * shim's size (*size), its SHA-256 in hex. 0, or -errno with `why` and
+ * nothing left open. */
+static int open_source(const char *real, int *sfd, uint64_t *size, char *hex, char *why,
+		       size_t wl)
+{
+	*sfd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*sfd < 0)
+		return fail(why, wl, -errno, "%s: %s", real, strerror(errno));
+	struct stat sb;
+	int err = 0;
+	*size = 0;
+	if (fstat(*sfd, &sb) < 0)
+		err = fail(why, wl, -errno, "%s: %s", real, strerror(errno));
+	else if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 || (uint64_t)sb.st_size > MAX_SHIM_BYTES)
+		err = fail(why, wl, -EINVAL, "%s: %s", real, "not a regular file of a shim's size");
+	else
+		*size = (uint64_t)sb.st_size;
+	if (!err)
+		err = hash_fd(*sfd, *size, real, hex, why, wl);
+	if (err) {
+		close(*sfd);
+		*sfd = -1;
+	}
+	return err;
+}
+
+/* CACHE/shim/<hex>, CACHE and what is under it strictly ours (created as
+ * needed), reached as dpath (PATH_MAX bytes). Its fd, or -errno with `why`. */
+static int open_cache_dir(const char *cache, const char *hex, char *dpath, char *why, size_t wl)
+{
+	char cpath[PATH_MAX];
+	int cfd = -1, sdfd = -1, hfd = -1, err = 0;
+	size_t cl = strlen(cache);
+	while (cl > 1 && cache[cl - 1] == '/')
+		cl--;
+	int dl = snprintf(dpath, PATH_MAX, "%.*s/shim/%s", (int)cl, cache, hex);
+	if (cl >= sizeof(cpath) || dl < 0 || (size_t)dl >= PATH_MAX)
+		return fail(why, wl, -ENAMETOOLONG, "%s: %s", cache, strerror(ENAMETOOLONG));
+	memcpy(cpath, cache, cl);
+	cpath[cl] = 0;
+	cfd = walk_dirs(cpath, 1, 1, why, wl);
+	if (cfd < 0)
+		return cfd;
+	struct statvfs vfs;
+	if (fstatvfs(cfd, &vfs) == 0 && (vfs.f_flag & ST_NOEXEC)) {
+		err = fail(why, wl, -EPERM, "%s: %s", cpath,
+			   "is on a noexec mount (the dynamic loader could not map the shim there)");
+		goto out;
+	}
+	char spath[PATH_MAX + 8];
+	snprintf(spath, sizeof(spath), "%s/shim", cpath);
+	if ((sdfd = sub_dir(cfd, "shim", spath, why, wl)) < 0 ||
+	    (hfd = sub_dir(sdfd, hex, dpath, why, wl)) < 0)
+		err = sdfd < 0 ? sdfd : hfd;
+out:
+	close(cfd);
+	if (sdfd >= 0)
+		close(sdfd);
+	return err ? err : hfd;
+}
+
 int shim_place(const char *src, const char *cache, char *out, size_t out_len,
 	       enum shim_placement *how, char *why, size_t wl)
 {
@@ -351,70 +415,22 @@ int shim_place(const char *src, const char *cache, char *out, size_t out_len,
 		return 0;
 	}
 	const char *name = strrchr(real, '/') + 1;
-	int sfd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (sfd < 0)
-		return fail(why, wl, -errno, "%s: %s", real, strerror(errno));
-	struct stat sb;
-	int err = 0;
-	if (fstat(sfd, &sb) < 0)
-		err = fail(why, wl, -errno, "%s: %s", real, strerror(errno));
-	else if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 || (uint64_t)sb.st_size > MAX_SHIM_BYTES)
-		err = fail(why, wl, -EINVAL, "%s: %s", real, "not a regular file of a shim's size");
-	char hex[2 * VP_SHA256_LEN + 1];
-	uint64_t size = (uint64_t)sb.st_size;
-	if (!err)
-		err = hash_fd(sfd, size, real, hex, why, wl);
-	if (err) {
-		close(sfd);
+	char hex[2 * VP_SHA256_LEN + 1], dpath[PATH_MAX];
+	uint64_t size = 0;
+	int sfd, err = open_source(real, &sfd, &size, hex, why, wl);
+	if (err)
 		return err;
-	}
-
-	/* CACHE/shim/<hash>: CACHE and what is under it strictly ours */
-	char cpath[PATH_MAX], dpath[PATH_MAX];
-	int cfd = -1, sdfd = -1, hfd = -1;
-	size_t cl = strlen(cache);
-	while (cl > 1 && cache[cl - 1] == '/')
-		cl--;
-	int dl = snprintf(dpath, sizeof(dpath), "%.*s/shim/%s", (int)cl, cache, hex);
-	if (cl >= sizeof(cpath) || dl < 0 || (size_t)dl >= sizeof(dpath)) {
-		err = fail(why, wl, -ENAMETOOLONG, "%s: %s", cache, strerror(ENAMETOOLONG));
-		goto out;
-	}
-	memcpy(cpath, cache, cl);
-	cpath[cl] = 0;
-	cfd = walk_dirs(cpath, 1, 1, why, wl);
-	if (cfd < 0) {
-		err = cfd;
-		goto out;
-	}
-	struct statvfs vfs;
-	if (fstatvfs(cfd, &vfs) == 0 && (vfs.f_flag & ST_NOEXEC)) {
-		err = fail(why, wl, -EPERM, "%s: %s", cpath,
-			   "is on a noexec mount (the dynamic loader could not map the shim there)");
-		goto out;
-	}
-	char spath[PATH_MAX + 8];
-	snprintf(spath, sizeof(spath), "%s/shim", cpath);
-	if ((sdfd = sub_dir(cfd, "shim", spath, why, wl)) < 0 ||
-	    (hfd = sub_dir(sdfd, hex, dpath, why, wl)) < 0) {
-		err = sdfd < 0 ? sdfd : hfd;
-		goto out;
-	}
-	if (copy_matches(hfd, name, sfd, size)) {
+	int hfd = open_cache_dir(cache, hex, dpath, why, wl);
+	if (hfd < 0) {
+		err = hfd;
+	} else if (copy_matches(hfd, name, sfd, size)) {
 		*how = SHIM_COPY_REUSED;
-	} else {
-		if ((err = write_copy(hfd, name, sfd, size, hex, dpath, why, wl)))
-			goto out;
+	} else if (!(err = write_copy(hfd, name, sfd, size, hex, dpath, why, wl))) {
 		*how = SHIM_COPY_NEW;
 	}
-	if ((size_t)snprintf(out, out_len, "%s/%s", dpath, name) >= out_len)
+	if (!err && (size_t)snprintf(out, out_len, "%s/%s", dpath, name) >= out_len)
 		err = fail(why, wl, -ENAMETOOLONG, "%s: %s", dpath, strerror(ENAMETOOLONG));
-out:
 	close(sfd);
-	if (cfd >= 0)
-		close(cfd);
-	if (sdfd >= 0)
-		close(sdfd);
 	if (hfd >= 0)
 		close(hfd);
 	return err;

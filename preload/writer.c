@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Trace file writer (layer 3 of preload/, see shim.c: below it only core
- * and the leaves). Layout and rules: include/vmaprof/record.h.
+ * and the leaves). Layout and rules: include/vmaprof/record.h; the pure
+ * ones shared with the other writers (the header's fixed fields, a
+ * segment's usable bytes, the header's checksum) are the static inline
+ * functions of include/vmaprof/tracewriter.h.
  *
  * Why MAP_SHARED and not write(2): write(2) of one 104-byte record costs
  * ~1500 ns here, a store into a shared file mapping ~70-120 ns (including
@@ -75,6 +78,7 @@
 #include "core.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
+#include "vmaprof/tracewriter.h"
 
 #define MAX_SEGS 4096u /* 4 GiB of trace per process image */
 
@@ -111,7 +115,7 @@ int writer__active(void)
 	return atomic_load_explicit(&w.active, memory_order_relaxed);
 }
 
-#define USABLE (VP_SEG_SIZE - VP_SEGSUM_SIZE) /* record bytes of a segment */
+#define USABLE VP_SEG_USABLE /* record bytes of a segment (tracewriter.h) */
 
 /* Records (not pads) in the first `len` bytes of a segment: all committed. */
 static uint32_t count_records(const char *p, uint32_t len)
@@ -149,8 +153,7 @@ static void compute_seal(void)
 	h->tail_len = tail_len;
 	h->tail_crc = tcrc;
 	h->tail_records = trec;
-	uint32_t c = vp_crc32c(0, h, VP_HEADER_SIZE);
-	atomic_store((_Atomic uint32_t *)&h->hdr_crc, c);
+	atomic_store((_Atomic uint32_t *)&h->hdr_crc, vp_fh_crc(h));
 }
 
 /* Compute the seal; if another thread (or a signal handler interrupting
@@ -401,16 +404,10 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 	w.hdr = h;
 	atomic_flag_clear(&w.map_lock);
 	struct vp_file_header *hdr = h;
-	hdr->version = VP_FORMAT_VERSION;
-	hdr->header_size = VP_HEADER_SIZE;
-	hdr->source = VP_SRC_PRELOAD;
-	hdr->pid = (uint32_t)pid;
+	vp_fh_init(hdr, VP_SRC_PRELOAD, (uint32_t)pid, VP_FH_SEGSUM, now);
 	hdr->pid_ns = pid_ns;
 	hdr->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	hdr->start_ns = now;
-	hdr->seg_size = VP_SEG_SIZE;
 	hdr->stack_depth = stack_depth;
-	hdr->flags = VP_FH_SEGSUM;
 	/* magic last: a reader seeing it sees the rest */
 	atomic_store_explicit((_Atomic uint64_t *)&hdr->magic, VP_MAGIC, memory_order_release);
 	if (s0) {

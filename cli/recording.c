@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What `record COMMAND` (cmd_record.c) and `record -p PID` (attach.c)
+ * share: recording.h. Neither of them is called from here.
+ */
+#include "recording.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "collector.h"
+#include "procfs.h"
+
+const char vp_record_usage[] =
+	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
+	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
+	"                      [--ring-buffer SIZE] [--html] [--every-vma] [--plumbing RULE]...\n"
+	"                      [--] COMMAND [ARG...]\n"
+	"  --html       also write DIR/report.html (see `vmaprof report --format html`)\n"
+	"  --every-vma  one report entry per mapping: do not fold repeated mappings\n"
+	"               of one call site into one entry with `instances`\n"
+	"  --plumbing RULE  also skip frames matching RULE when naming a call site\n"
+	"               (GLOB, function:GLOB or module:GLOB; docs/labels.md)\n"
+	"  --no-signal-stacks  do not signal the program for the stacks of mappings\n"
+	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
+	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
+	"               SIGRTMAX-1)\n"
+	"  --ring-buffer SIZE  the kernel collector's ring buffer (bytes, or with a\n"
+	"               K/M/G suffix; rounded up to a power of two; default 8M): a\n"
+	"               larger one rides out longer stalls of the recorder; what\n"
+	"               does not fit is counted as lost in the report\n"
+	"  --bpf-stats  turn on the kernel's BPF run-time statistics while recording\n"
+	"               and store each program's run count and time in session.json\n"
+	"               (costs some ns per program run; for measuring vmaprof)\n";
+
+static int ringbuf_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+	if (end == s || errno || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if ((*end == 'b' || *end == 'B') && shift)
+		end++;
+	if (*end || v > (COLLECTOR_RINGBUF_MAX >> shift))
+		return -1;
+	v <<= shift;
+	if (v < COLLECTOR_RINGBUF_MIN)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+int recording__parse_ringbuf_size(const char *s, size_t *out)
+{
+	if (!ringbuf_size(s, out))
+		return 0;
+	fprintf(stderr, "vmaprof: --ring-buffer must be %uK..%uM (a number with an optional K, "
+		"M or G), got '%s'\n", (unsigned)(COLLECTOR_RINGBUF_MIN >> 10),
+		(unsigned)(COLLECTOR_RINGBUF_MAX >> 20), s);
+	return -1;
+}
+
+/* collector__new failed with `err` and said why in `why`: when the cause is
+ * a user namespace (root there is not root for BPF), say that instead. */
+static void explain_bpf_failure(int err, char *why, size_t len)
+{
+	char map[96];
+	if ((err != -EPERM && err != -EACCES) || !procfs_in_user_ns(map, sizeof(map)))
+		return;
+	/* libbpf's own words (RLIMIT_MEMLOCK, CONFIG_BPF_SYSCALL) and "need
+	 * root" mislead here: uid 0 in a user namespace has every capability,
+	 * but only over that namespace's own resources */
+	snprintf(why, len, "running in a user namespace (%s): loading BPF programs needs "
+		 "CAP_BPF and CAP_PERFMON in the initial user namespace, and a user "
+		 "namespace's capabilities count only inside it (the kernel answered: %s)",
+		 map, strerror(-err));
+}
+
+json_t *recording__collector_json(struct collector *col, const struct collector_stats *cst,
+				   int prog_stats)
+{
+	json_t *x = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)cst->records,
+			      "faults", (json_int_t)cst->faults, "lost", (json_int_t)cst->lost,
+			      "untracked", (json_int_t)cst->untracked, "unhandled_faults",
+			      (json_int_t)cst->unhandled, "ring_buffer_bytes",
+			      (json_int_t)cst->ringbuf_bytes);
+	if (!x)
+		return NULL;
+	if (prog_stats) {
+		struct collector_prog_stat ps[32];
+		json_t *a = json_array();
+		int n = collector__prog_stats(col, ps, 32);
+		for (int i = 0; i < n && i < 32; i++)
+			json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", ps[i].name,
+							   "run_cnt", (json_int_t)ps[i].run_cnt,
+							   "run_time_ns", (json_int_t)ps[i].run_ns));
+		json_object_set_new(x, "programs", a);
+	}
+	const char *why, *hooks = collector__syscall_hooks(col, &why);
+	json_object_set_new(x, "syscall_hooks", json_string(hooks));
+	if (why)
+		json_object_set_new(x, "syscall_hooks_reason", json_string(why));
+	const char *vwhy, *variant = collector__variant(col, &vwhy);
+	json_object_set_new(x, "variant", json_string(variant));
+	if (vwhy)
+		json_object_set_new(x, "variant_reason", json_string(vwhy));
+	return x;
+}
+
+
+int recording__prepare_dir(const char *dir, struct out_owner *owner, int *dirfd, int *created,
+			   char *absdir)
+{
+	char why[PATH_MAX + 256];
+	*owner = out_owner_from_env();
+	if (outdir_prepare(dir, owner, dirfd, created, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vmaprof: %s\n", why);
+		return -1;
+	}
+	if (vp_dir_has_traces(dir) ||
+	    faccessat(*dirfd, "report.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		fprintf(stderr, "vmaprof: %s already holds a recording or a report; choose another "
+			"-o DIR\n", dir);
+		*created = 0;
+		return -1;
+	}
+	if (!realpath(dir, absdir)) {
+		fprintf(stderr, "vmaprof: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int recording__start_collector(const char *absdir, struct collector_opts *co,
+			       struct collector **out, char *why, size_t why_len)
+{
+	char tp[PATH_MAX + 16];
+	snprintf(tp, sizeof(tp), "%s/bpf.vpt", absdir);
+	co->trace_path = tp;
+	int err = collector__new(co, out, why, why_len);
+	co->trace_path = NULL; /* tp is gone */
+	if (err) {
+		*out = NULL;
+		explain_bpf_failure(err, why, why_len);
+	}
+	return err;
+}
+
+void recording__hand_over(int dirfd, const struct out_owner *owner, const char *absdir,
+			  const char *name)
+{
+	if (owner->set && fchownat(dirfd, name, owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		fprintf(stderr, "vmaprof: cannot hand %s/%s to uid %u: %s\n", absdir, name,
+			(unsigned)owner->uid, strerror(errno));
+}
+
+int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s, int complete,
+			     json_t *running)
+{
+	json_object_set_new(s, "complete", json_boolean(complete));
+	/* the namespace session.json's pids are numbered in (record.h,
+	 * vp_file_header.pid_ns) */
+	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
+	if (running)
+		json_object_set(s, "running_at_end", running);
+	struct outfile o;
+	int err = outfile_begin(&o, dirfd, "session.json", owner);
+	if (err) {
+		json_decref(s);
+		return err;
+	}
+	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
+	json_decref(s);
+	return outfile_commit(&o, failed);
+}
+
+int recording__report(const char *absdir, int session_err, const struct vp_report_opts *o)
+{
+	if (session_err < 0)
+		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
+			"will say the recording is incomplete)\n", absdir, strerror(-session_err));
+	if (vp_write_report(absdir, NULL, stderr, o)) {
+		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
+			"stay; `vmaprof report %s` retries)\n", absdir, absdir);
+		vp_print_record_summary(absdir, stderr);
+		return 1;
+	}
+	return 0;
+}
