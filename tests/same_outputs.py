@@ -56,13 +56,15 @@ def run(cmd, **kw):
 
 
 def record(build, d):
-    vmaprof = os.path.join(build, "vmaprof")
+    # vmaprof finds its shim in preload/ beside itself: copies of both, so
+    # that the shim's own frames in the traces symbolize the same later
     bindir = os.path.join(d, "bin")
-    os.makedirs(bindir, exist_ok=True)
-    shutil.copy2(vmaprof, os.path.join(bindir, "vmaprof"))
+    os.makedirs(os.path.join(bindir, "preload"), exist_ok=True)
+    vmaprof = os.path.join(bindir, "vmaprof")
+    shutil.copy2(os.path.join(build, "vmaprof"), vmaprof)
     for f in os.listdir(os.path.join(build, "preload")):
         if f.endswith(".so"):
-            shutil.copy2(os.path.join(build, "preload", f), os.path.join(bindir, f))
+            shutil.copy2(os.path.join(build, "preload", f), os.path.join(bindir, "preload", f))
     traces = os.path.join(d, "traces")
     os.makedirs(traces, exist_ok=True)
     for name, exe, args in RECORDINGS:
