@@ -2,7 +2,7 @@
 /*
  * The fault classes (docs/report.md, "Fault classes"), in report order:
  * the keys of every `faults` object of report.json, the summary's columns
- * and diff's class metrics. Names are defined in derive.c.
+ * and diff's class metrics. Names are defined in view.c.
  */
 #ifndef VP_FCLASS_H
 #define VP_FCLASS_H

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTML page (export.h; docs/exports.md, "HTML"): the template
- * analyzer/html/report.html (embedded at build time as vp_report_html, see
- * analyzer/meson.build) with a compact model of the analysis written into
- * its data element. Not report.json: a build's report is ~100 MB, the page
+ * The HTML page (outputs.h; docs/exports.md, "HTML") of a finished
+ * analysis (view.h): the template analyzer/outputs/html/report.html
+ * (embedded at build time as vp_report_html, see analyzer/meson.build)
+ * with a compact model of the analysis written into its data element. Not report.json: a build's report is ~100 MB, the page
  * must open in a second or two. So:
  *  - frames are deduplicated text ([function, "file.c:line" or module]) and
  *    stacks are lists of frame indexes, deduplicated across processes;
@@ -22,8 +22,8 @@
 
 #include "config.h"
 #include "derive.h"
-#include "export.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 /* report_html.c, generated from html/report.html by xxd -i */
 extern unsigned char vp_report_html[];
@@ -571,43 +571,31 @@ static void write_data(struct out *o, struct page *pg)
 	out_lit(o, "]}");
 }
 
-static void page_free(struct page *pg)
+static void page_free(void *state)
 {
+	struct page *pg = state;
 	strtab_free(&pg->frames);
 	strtab_free(&pg->stacks);
 	strtab_free(&pg->paths);
 	u64map__free(&pg->by_stack);
 	free(pg->buf);
-	free(pg);
 }
 
-int export__html(struct analysis *a, FILE *f)
+static int write_page(struct analysis *a, FILE *f, size_t json_flags, void *state)
 {
 	const char *tpl = (const char *)vp_report_html;
 	size_t len = vp_report_html_len;
 	const char *mark = memmem(tpl, len, DATA_MARK, strlen(DATA_MARK));
 	if (!mark)
 		return -EINVAL; /* the build embedded a template without the mark */
-	struct page *pg = calloc(1, sizeof(*pg));
-	if (!pg)
-		return -ENOMEM;
+	struct page *pg = state;
 	pg->a = a;
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		page_free(pg);
-		return -ENOMEM;
-	}
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
 	struct out o = { f };
 	out_raw(&o, tpl, (size_t)(mark - tpl));
 	write_data(&o, pg);
 	const char *rest = mark + strlen(DATA_MARK);
 	out_raw(&o, rest, len - (size_t)(rest - tpl));
-	model__oom_arm(outer);
-	page_free(pg);
-	if (fflush(f) || ferror(f))
-		return -EIO;
 	return 0;
 }
+
+const struct writer html_writer = { sizeof(struct page), write_page, page_free };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pprof (export.h, docs/exports.md): Go's profile.proto, gzipped, built from
- * the same call sites as report.json's sites[].
+ * pprof (outputs.h; docs/exports.md) of a finished analysis (view.h): Go's
+ * profile.proto, gzipped, built from the same call sites as report.json's
+ * sites[].
  *
  * - Sample types: the fault classes (fclass.h, unit "faults"), then
  *   pages_allocated and populated (pages) and bytes (bytes mapped,
@@ -30,8 +31,8 @@
 
 #include "config.h"
 #include "derive.h"
-#include "export.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 /* profile.proto field numbers */
 enum {
@@ -481,8 +482,9 @@ static int z_buf(struct pp *x, FILE *f, const struct pbuf *b)
 	return 0;
 }
 
-static void pp_free(struct pp *x)
+static void pp_free(void *state)
 {
+	struct pp *x = state;
 	if (x->z_on)
 		deflateEnd(&x->z);
 	free(x->st.idx.s);
@@ -508,36 +510,12 @@ static void pp_free(struct pp *x)
 	for (size_t i = 0; u64map__next(&x->stacks, &i, &k, &v);)
 		free(v);
 	u64map__free(&x->stacks);
-	free(x);
 }
 
-static int write_profile(struct pp *x, FILE *f);
-
-int export__pprof(struct analysis *a, FILE *f)
+static int write_profile(struct analysis *a, FILE *f, size_t json_flags, void *state)
 {
-	struct pp *x = calloc(1, sizeof(*x));
-	if (!x)
-		return -ENOMEM;
+	struct pp *x = state;
 	x->a = a;
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		pp_free(x);
-		return -ENOMEM;
-	}
-	int err = write_profile(x, f);
-	model__oom_arm(outer);
-	pp_free(x);
-	if (!err && (fflush(f) || ferror(f)))
-		err = -EIO;
-	return err;
-}
-
-static int write_profile(struct pp *x, FILE *f)
-{
-	struct analysis *a = x->a;
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
 	x->measured = derive__measured(a);
 
 	/* sample types */
@@ -610,3 +588,5 @@ static int write_profile(struct pp *x, FILE *f)
 		err = z_put(x, f, NULL, 0, 1);
 	return err;
 }
+
+const struct writer pprof_writer = { sizeof(struct pp), write_profile, pp_free };
