@@ -398,7 +398,7 @@ void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 		model__oom();
 }
 
-/* The shape sites.c gave (model.h: struct csite), and its caches. */
+/* The shape sites.c gave (view.h: struct csite), and its caches. */
 static void sites__free_all(struct analysis *a)
 {
 	uint64_t k;
