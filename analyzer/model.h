@@ -46,8 +46,9 @@ int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0);
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel);
 
 /* ---- sites.c: call sites and folded entries (docs/report.md) ---- */
-/* Once (later calls do nothing): group each process's entries by creating
- * call site and, unless every_vma, fold repeated mappings. */
+/* Group each process's entries by creating call site and, unless
+ * every_vma, fold repeated mappings: analysis__view's work, once (later
+ * calls do nothing); the outputs read the result (view.h). */
 void sites__shape(struct analysis *a, int every_vma);
 
 /* ---- pidns.c: processes in PID namespaces (docs/report.md) ---- */
