@@ -185,11 +185,14 @@ struct proc {
 	struct timeline *tl;              /* faults over time (timeline.h), or NULL */
 };
 
+/* The core's lookup index of a process (model.c); not for readers. */
 struct qrange {
 	uint64_t start, end;
 	uint32_t first, count;
 };
 
+/* One trace file; readers take its stacks (stack_map__get, symbolized
+ * through analysis.sym with the file's index as the address space). */
 struct tfile {
 	char name[256];
 	struct reader *r;
@@ -201,6 +204,11 @@ struct tfile {
 	uint64_t records, lost, damaged;
 };
 
+/* The recording. Readers take procs[0..nprocs) (report order), the
+ * session, the collectors' figures and losses, files[] for stacks and sym
+ * to symbolize them; by_pid, pref, strs, the PID namespace tables and
+ * pass are the core's bookkeeping: look processes up with model__find and
+ * pids with the pidns__ functions below. */
 struct analysis {
 	char dir[4096];
 	json_t *session;
