@@ -1375,6 +1375,28 @@ static void apply_session(struct analysis *a)
 	pidns__name(a);
 }
 
+/* The passes, under analysis__run's out-of-memory guard. */
+static int run_passes(void *ctx)
+{
+	struct analysis *a = ctx;
+	struct run *run = a->pass;
+	if (load_session(a) < 0) {
+		/* no session.json: still analyse what is there */
+		a->preload_active = 1;
+		a->bpf_active = 1;
+	}
+	if (symbolizer__new(&a->sym) < 0)
+		model__oom();
+	collect(a, run);
+	replay(a, run);
+	a->pass = NULL;
+	run_free(run);
+	attribute_all(a);
+	apply_session(a);
+	model__sort_procs(a);
+	return 0;
+}
+
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len)
 {
 	uint64_t t_start = vp_mono_ns();
@@ -1403,29 +1425,11 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 	snprintf(a->dir, sizeof(a->dir), "%s", dir);
 	a->page_size = 4096;
 	a->debug_outside = getenv("VMAPROF_DEBUG_OUTSIDE") != NULL;
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		analysis__free(a); /* `a` is not assigned after setjmp */
+	if (model__try(run_passes, a)) {
+		analysis__free(a);
 		snprintf(why, why_len, "%s: out of memory", dir);
 		return -ENOMEM;
 	}
-	if (load_session(a) < 0) {
-		/* no session.json: still analyse what is there */
-		a->preload_active = 1;
-		a->bpf_active = 1;
-	}
-	if (symbolizer__new(&a->sym) < 0)
-		model__oom();
-	collect(a, run);
-	replay(a, run);
-	a->pass = NULL;
-	run_free(run);
-	attribute_all(a);
-	apply_session(a);
-	model__sort_procs(a);
-	model__oom_arm(outer);
 	a->seconds = (double)(vp_mono_ns() - t_start) / 1e9;
 	*out = a;
 	return 0;

@@ -19,9 +19,10 @@
  * Promises: damaged or missing input never crashes; what could not be used
  * is counted in the report's `lost` fields. Faults outside every known
  * entry are counted as `other` on the process, never dropped. Errors are
- * returned (-errno, or -1 with errno for the writers), never an exit: out
- * of memory included. Processes are in report order (the first process,
- * then by start) once analysis__run returns.
+ * returned (-errno), never an exit: out of memory included. Processes are
+ * in report order (the first process, then by start) once analysis__run
+ * returns; once analysis__view shaped it, the analysis is finished: what
+ * view.h describes, what the outputs (outputs/outputs.h) write.
  */
 #ifndef VP_ANALYZE_H
 #define VP_ANALYZE_H
@@ -49,15 +50,11 @@ struct analysis_view {
 	const char *const *plumbing;
 	size_t nplumbing;
 };
-/* Shape the analysis for the outputs; without a call they use the default
- * view. Call once, after analysis__run and before writing. 0 or -errno
- * (`why` says what was wrong: -EINVAL for a bad option). */
+/* Shape the analysis for the outputs (call sites, folded entries): once,
+ * after analysis__run and before writing; the outputs refuse an analysis
+ * that was not shaped. A second call fails. 0 or -errno (`why` says what
+ * was wrong: -EINVAL for a bad option). */
 int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len);
-/* Write report.json to `f` (jansson dump `flags`), streaming: memory stays
- * that of the analysis. 0, or -1 on a write error (see ferror/errno). */
-int analysis__write_report(struct analysis *a, FILE *f, size_t flags);
-/* The human summary `record` prints and `report --format text` shows. */
-int analysis__summary(struct analysis *a, FILE *out); /* 0 or -errno */
 void analysis__stats(const struct analysis *a, struct analyze_stats *st);
 void analysis__free(struct analysis *a);
 

@@ -6,26 +6,37 @@
  * index used to find the entry live at (address, time), and memory.
  *
  * Errors: the only failure here is running out of memory; model__oom()
- * unwinds to the analyzer's entry point (analysis__run and the report
- * writers arm it with MODEL_TRY), which frees what was built and returns
- * -ENOMEM. Nothing in the analyzer exits the process.
+ * unwinds to the analyzer's entry point (analysis__run, analysis__view and
+ * the outputs run their work under model__try), which frees what was built
+ * and returns -ENOMEM. Nothing in the analyzer exits the process.
  */
 #include "label.h"
 #include "model.h"
 #include "timeline.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static __thread jmp_buf *oom_jmp;
 
-jmp_buf *model__oom_arm(jmp_buf *j)
+/* The one guard: body's state lives in ctx, not on body's stack, so the
+ * caller can free it after an unwind. Guards nest (the outer one is armed
+ * again on the way out). */
+int model__try(int (*body)(void *ctx), void *ctx)
 {
-	jmp_buf *old = oom_jmp;
-	oom_jmp = j;
-	return old;
+	jmp_buf here;
+	jmp_buf *outer = oom_jmp;
+	oom_jmp = &here;
+	if (setjmp(here)) {
+		oom_jmp = outer;
+		return -ENOMEM;
+	}
+	int err = body(ctx);
+	oom_jmp = outer;
+	return err;
 }
 
 void model__oom(void)
@@ -388,7 +399,7 @@ void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 		model__oom();
 }
 
-/* The shape sites.c gave (model.h: struct csite), and its caches. */
+/* The shape sites.c gave (view.h: struct csite), and its caches. */
 static void sites__free_all(struct analysis *a)
 {
 	uint64_t k;

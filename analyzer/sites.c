@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derive.h"
 #include "label.h"
 #include "model.h"
 
@@ -88,7 +87,7 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 /* Without a stack: by origin, kind, path and why there is no stack. */
 static const char *stackless_key(struct sbuf *b, const struct proc *p, const struct vma *e)
 {
-	const char *missing = derive__stack_missing(p, e);
+	const char *missing = vma__stack_missing(p, e);
 	b->n = 0;
 	sbuf_add(b, "(%s) %s%s%s%s%s", vo_name[e->origin], vk_name[e->kind], e->path ? " " : "",
 		 e->path ? e->path : "", missing ? "; no stack: " : "", missing ? missing : "");
@@ -181,7 +180,7 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 		sbuf_add(b, "vmaprof's own memory");
 	} else {
 		const struct vma *e = &p->v[s->first_vma - 1];
-		const char *missing = derive__stack_missing(p, e);
+		const char *missing = vma__stack_missing(p, e);
 		if (e->path)
 			sbuf_add(b, "%s %s", vp_base_name(e->path), vo_name[e->origin]);
 		else
@@ -565,6 +564,18 @@ uint32_t sites__fork_copies(const struct proc *p, const struct u64map *m,
 	return k;
 }
 
+struct shape_args {
+	struct analysis *a;
+	int every_vma;
+};
+
+static int shape(void *ctx)
+{
+	const struct shape_args *s = ctx;
+	sites__shape(s->a, s->every_vma);
+	return 0;
+}
+
 int analysis__view(struct analysis *a, const struct analysis_view *v, char *why, size_t why_len)
 {
 	if (a->shaped) {
@@ -585,14 +596,9 @@ int analysis__view(struct analysis *a, const struct analysis_view *v, char *why,
 			return err;
 		}
 	}
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
+	struct shape_args s = { a, v->every_vma };
+	err = model__try(shape, &s);
+	if (err)
 		snprintf(why, why_len, "out of memory");
-		return -ENOMEM;
-	}
-	sites__shape(a, v->every_vma);
-	model__oom_arm(outer);
-	return 0;
+	return err;
 }

@@ -109,6 +109,62 @@ uint64_t vp_hash_bytes(const void *s, size_t n)
 	return h ? h : 1;
 }
 
+static int strtab_grow(struct strtab *t)
+{
+	uint32_t cap = t->cap ? t->cap * 2 : 256;
+	char **s = realloc(t->s, cap * sizeof(*s));
+	if (s)
+		t->s = s;
+	size_t *len = s ? realloc(t->len, cap * sizeof(*len)) : NULL;
+	if (len)
+		t->len = len;
+	uint32_t *prev = len ? realloc(t->prev, cap * sizeof(*prev)) : NULL;
+	if (!prev)
+		return -ENOMEM; /* what did grow is kept: cap says what is used */
+	t->prev = prev;
+	t->cap = cap;
+	return 0;
+}
+
+int strtab__id(struct strtab *t, const void *s, size_t n, uint32_t *id, bool *fresh)
+{
+	uint64_t h = vp_hash_bytes(s, n);
+	uint32_t first = (uint32_t)(uintptr_t)u64map__get(&t->by_hash, h);
+	for (uint32_t i = first; i; i = t->prev[i - 1]) {
+		if (t->len[i - 1] == n && !memcmp(t->s[i - 1], s, n)) {
+			*id = i - 1;
+			*fresh = false;
+			return 0;
+		}
+	}
+	if (t->n == t->cap && strtab_grow(t))
+		return -ENOMEM;
+	char *c = malloc(n + 1);
+	if (!c || u64map__put(&t->by_hash, h, (void *)(uintptr_t)(t->n + 1))) {
+		free(c);
+		return -ENOMEM;
+	}
+	memcpy(c, s, n);
+	c[n] = 0;
+	t->s[t->n] = c;
+	t->len[t->n] = n;
+	t->prev[t->n] = first;
+	*id = t->n++;
+	*fresh = true;
+	return 0;
+}
+
+void strtab__free(struct strtab *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->len);
+	free(t->prev);
+	u64map__free(&t->by_hash);
+	memset(t, 0, sizeof(*t));
+}
+
 int stack_map__put(struct stack_map *m, const struct vp_stack *s)
 {
 	return u64map__put(&m->m, s->id, (void *)s);

@@ -40,6 +40,21 @@ bool u64map__next(const struct u64map *m, size_t *i, uint64_t *key, void **val);
 /* The same hash of n bytes. */
 uint64_t vp_hash_bytes(const void *s, size_t n);
 
+/* Byte strings to dense ids 0, 1, ... in order of first sight, kept by
+ * content (the outputs' frame, stack and path tables): a u64map from each
+ * string's hash (vp_hash_bytes) to the latest id with that hash, and the
+ * ids of equal hashes chained through `prev`. */
+struct strtab {
+	struct u64map by_hash;
+	char **s;       /* by id: a NUL-terminated copy (the table owns it) */
+	size_t *len;    /* by id */
+	uint32_t *prev; /* by id: id + 1 of the one before with its hash, 0 none */
+	uint32_t n, cap;
+};
+/* The id of s[0..n) into *id; *fresh: it was new (a copy is added).
+ * 0 or -ENOMEM (the table is unchanged then). */
+int strtab__id(struct strtab *t, const void *s, size_t n, uint32_t *id, bool *fresh);
+void strtab__free(struct strtab *t);
 
 /* id -> VP_REC_STACK record of one file. */
 struct stack_map {

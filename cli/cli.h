@@ -37,12 +37,5 @@ struct vp_report_opts {
 int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec);
 int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		    const struct vp_report_opts *o);
-/* analysis__run and analysis__view with o: 0, or prints why and returns 2. */
-struct analysis;
-int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out);
-/* The writer of format fmt from an analysis (text, html, pprof, perfetto,
- * folded), NULL if fmt is not one of them. */
-#include <stdio.h>
-int (*vp_emitter(const char *fmt))(struct analysis *, FILE *);
 
 #endif

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* vmaprof report / diff and the summary `record` prints. */
+/* vmaprof report / diff and the summary `record` prints: analyse, shape
+ * once (analysis__view), then hand the finished analysis to the outputs
+ * (outputs.h), each into a file or stdout (a sink). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,9 +18,8 @@
 #include "analyze.h"
 #include "cli.h"
 #include "outfile.h"
+#include "outputs.h"
 #include "diff.h"
-#include "dump.h"
-#include "export.h"
 #include "label.h"
 #include "reader.h"
 #include "tracedir.h"
@@ -241,8 +242,6 @@ static void print_stats(const struct report_clock *c, const char *what)
 		(unsigned long long)sy.files_opened, (unsigned long long)sy.files_failed);
 }
 
-/* Write DIR's report.json (to `out_path`, or DIR/report.json) and, when
- * `summary` is not NULL, the human summary. 0, or an exit code. */
 int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)
 {
 	/* checked now, so that record refuses a bad rule before running anything */
@@ -264,27 +263,7 @@ int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)
 	return 0;
 }
 
-/* The writer of an output format built from the analysis (not json, which
- * streams with its own options, nor records, which reads the traces). */
-int (*vp_emitter(const char *fmt))(struct analysis *, FILE *)
-{
-	static const struct {
-		const char *name;
-		int (*emit)(struct analysis *, FILE *);
-	} fmts[] = {
-		{ "text", analysis__summary },
-		{ "html", export__html },
-		{ "pprof", export__pprof },
-		{ "perfetto", export__perfetto },
-		{ "folded", export__folded },
-	};
-	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
-		if (!strcmp(fmt, fmts[i].name))
-			return fmts[i].emit;
-	return NULL;
-}
-
-int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out)
+static int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out)
 {
 	char why[4400];
 	struct analysis *a = NULL;
@@ -314,77 +293,102 @@ static void clock_analysed(struct analysis *a, struct report_clock *c, int stats
 	}
 }
 
+/* The output is written: free the analysis and, with --stats, say where
+ * the time went (`what` was written). */
+static void clock_done(struct analysis *a, struct report_clock *c, int stats, const char *what)
+{
+	c->written = vp_mono_ns();
+	if (stats)
+		stats_take(a, c);
+	analysis__free(a);
+	c->freed = vp_mono_ns();
+	if (stats)
+		print_stats(c, what);
+}
+
+/* Write a in format fmt to the file `path` (named: given with -o; bytes:
+ * its size, with --stats). 0, or 2 after saying why; the reader of stdout
+ * going away ("-" into `| head`) is not an error. */
+static int write_file(struct analysis *a, enum output_format fmt, const char *path, int named,
+		      size_t json_flags, long long *bytes)
+{
+	char why[4400];
+	struct sink k;
+	if (sink_open(&k, path, named, why, sizeof(why))) {
+		fprintf(stderr, "vmaprof: cannot write %s\n", why);
+		return 2;
+	}
+	static char buf[1 << 20];
+	setvbuf(k.f, buf, _IOFBF, sizeof(buf));
+	int err = output__write(a, fmt, k.f, json_flags);
+	if (bytes && !err)
+		*bytes = out_bytes(k.f);
+	int cerr = sink_close(&k, err != 0);
+	if (!err)
+		err = cerr;
+	if (!err || (err == -EPIPE && !strcmp(path, "-")))
+		return 0;
+	fprintf(stderr, "vmaprof: cannot write %s: %s\n", path, strerror(-err));
+	return 2;
+}
+
+/* Write DIR's report.json (to `out_path`, or DIR/report.json), with
+ * record --html the page too, and, when `summary` is not NULL, the human
+ * summary: all from one analysis. 0, or an exit code. */
 int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		    const struct vp_report_opts *o)
 {
-	char why[4400], def[4200];
+	char def[4200];
 	struct analysis *a = NULL;
 	struct report_clock clk = { .start = cmd_start_ns ? cmd_start_ns : vp_mono_ns(),
 				    .bytes = -1 };
-	int stats = o->stats;
 	if (vp_analyze(dir, o, &a))
 		return 2;
-	clock_analysed(a, &clk, stats);
+	clock_analysed(a, &clk, o->stats);
 	int named = out_path != NULL;
 	if (!out_path) {
 		snprintf(def, sizeof(def), "%s/report.json", dir);
 		out_path = def;
 	}
-	int rc = 0;
 	struct analyze_stats st;
 	analysis__stats(a, &st);
 	/* indentation triples the size of a big report: keep those compact */
 	size_t flags = (st.records > 200000 ? JSON_COMPACT : JSON_INDENT(1)) | JSON_ENSURE_ASCII;
-	struct sink k;
-	if (sink_open(&k, out_path, named, why, sizeof(why))) {
-		fprintf(stderr, "vmaprof: cannot write %s\n", why);
-		rc = 2;
-	} else {
-		static char buf[1 << 20];
-		setvbuf(k.f, buf, _IOFBF, sizeof(buf));
-		int werr = analysis__write_report(a, k.f, flags);
-		int e = errno;
-		if (stats && !werr)
-			clk.bytes = out_bytes(k.f);
-		int cerr = sink_close(&k, werr != 0);
-		int err = werr ? e : -cerr;
-		if ((werr || cerr) && !(err == EPIPE && !strcmp(out_path, "-"))) {
-			fprintf(stderr, "vmaprof: cannot write %s: %s\n", out_path,
-				strerror(werr ? e : -cerr));
-			rc = 2;
-		}
-	}
+	int rc = write_file(a, OUT_JSON, out_path, named, flags, o->stats ? &clk.bytes : NULL);
 	if (o->html && !rc) {
 		char hp[4300];
 		snprintf(hp, sizeof(hp), "%s/report.html", dir);
-		struct sink hk;
-		if (sink_open(&hk, hp, 0, why, sizeof(why))) {
-			fprintf(stderr, "vmaprof: cannot write %s\n", why);
-			rc = 2;
-		} else {
-			int herr = export__html(a, hk.f);
-			int cerr = sink_close(&hk, herr != 0);
-			if (herr || cerr) {
-				fprintf(stderr, "vmaprof: cannot write %s: %s\n", hp,
-					strerror(herr ? -herr : -cerr));
-				rc = 2;
-			}
-		}
+		rc = write_file(a, OUT_HTML, hp, 0, 0, NULL);
 	}
 	if (summary) {
-		int serr = analysis__summary(a, summary);
+		int serr = output__write(a, OUT_TEXT, summary, 0);
 		if (serr)
 			fprintf(stderr, "vmaprof: cannot write the summary: %s\n", strerror(-serr));
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
-	clk.written = vp_mono_ns();
-	if (stats)
-		stats_take(a, &clk);
-	analysis__free(a);
-	clk.freed = vp_mono_ns();
-	if (stats)
-		print_stats(&clk, "report");
+	clock_done(a, &clk, o->stats, "report");
+	return rc;
+}
+
+/* Analyse DIR and write format fmt (not json) to out. 0, or 2 after
+ * saying why; a failed write is left for the close of out to say. */
+static int write_format(const char *dir, enum output_format fmt, const char *name, FILE *out,
+			const struct vp_report_opts *ro)
+{
+	struct analysis *a = NULL;
+	struct report_clock clk = { .start = cmd_start_ns, .bytes = -1 };
+	if (vp_analyze(dir, ro, &a))
+		return 2;
+	clock_analysed(a, &clk, ro->stats);
+	int rc = 0, err = output__write(a, fmt, out, 0);
+	if (err && !ferror(out)) {
+		fprintf(stderr, "vmaprof report: %s\n", strerror(-err));
+		rc = 2;
+	}
+	if (ro->stats)
+		clk.bytes = out_bytes(out);
+	clock_done(a, &clk, ro->stats, name);
 	return rc;
 }
 
@@ -408,7 +412,15 @@ const char vp_report_usage[] =
 	"                    base name); see docs/labels.md\n"
 	"  --no-stacks       records: without the symbolized stacks\n";
 
-int cmd_report(int argc, char **argv)
+/* What `vmaprof report` was asked. */
+struct report_args {
+	const char *dir, *out, *fmt;
+	int stacks;                /* records: with the symbolized stacks */
+	struct vp_report_opts ro;
+};
+
+/* argv into r: -1 to go on, else the exit code. */
+static int report_args(int argc, char **argv, struct report_args *r)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -420,21 +432,17 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *outp = NULL, *fmt = "json";
-	struct dump_opts dopts = { .stacks = 1 };
-	struct vp_report_opts ro = { 0 };
 	int c;
-	cmd_start_ns = vp_mono_ns();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': outp = optarg; break;
-		case 'f': fmt = optarg; break;
-		case 'S': dopts.stacks = 0; break;
-		case 's': ro.stats = 1; break;
-		case 'V': ro.every_vma = 1; break;
+		case 'o': r->out = optarg; break;
+		case 'f': r->fmt = optarg; break;
+		case 'S': r->stacks = 0; break;
+		case 's': r->ro.stats = 1; break;
+		case 'V': r->ro.every_vma = 1; break;
 		case 'L':
-			if (vp_report_opts_add_plumbing(&ro, optarg))
+			if (vp_report_opts_add_plumbing(&r->ro, optarg))
 				return 2;
 			break;
 		case 'h': fputs(vp_report_usage, stdout); return 0;
@@ -445,67 +453,63 @@ int cmd_report(int argc, char **argv)
 		fputs(vp_report_usage, stderr);
 		return 2;
 	}
-	const char *dir = argv[optind];
-	if (!vp_dir_has_traces(dir)) {
-		struct stat sb;
-		if (stat(dir, &sb))
-			fprintf(stderr, "vmaprof report: %s: %s\n", dir, strerror(errno));
-		else if (!S_ISDIR(sb.st_mode))
-			fprintf(stderr, "vmaprof report: %s is not a directory: give the recording's "
-				"directory (the one `vmaprof record -o` wrote)\n", dir);
-		else
-			fprintf(stderr, "vmaprof report: %s holds no vmaprof recording\n", dir);
+	r->dir = argv[optind];
+	return -1;
+}
+
+/* Whether dir holds a recording; if not, say why. */
+static int report_dir_ok(const char *dir)
+{
+	if (vp_dir_has_traces(dir))
+		return 1;
+	struct stat sb;
+	if (stat(dir, &sb))
+		fprintf(stderr, "vmaprof report: %s: %s\n", dir, strerror(errno));
+	else if (!S_ISDIR(sb.st_mode))
+		fprintf(stderr, "vmaprof report: %s is not a directory: give the recording's "
+			"directory (the one `vmaprof record -o` wrote)\n", dir);
+	else
+		fprintf(stderr, "vmaprof report: %s holds no vmaprof recording\n", dir);
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_args r = { .fmt = "json", .stacks = 1 };
+	cmd_start_ns = vp_mono_ns();
+	int rc = report_args(argc, argv, &r);
+	if (rc >= 0)
+		return rc;
+	if (!report_dir_ok(r.dir))
 		return 2;
-	}
-	if (!strcmp(fmt, "json"))
-		return vp_write_report(dir, outp, NULL, &ro);
+	if (!strcmp(r.fmt, "json"))
+		return vp_write_report(r.dir, r.out, NULL, &r.ro);
 	char why[4400];
 	struct sink k;
-	if (sink_open(&k, outp ? outp : "-", 1, why, sizeof(why))) {
+	if (sink_open(&k, r.out ? r.out : "-", 1, why, sizeof(why))) {
 		fprintf(stderr, "vmaprof report: %s\n", why);
 		return 2;
 	}
-	FILE *out = k.f;
-	int rc = 0;
-	int (*emit)(struct analysis *, FILE *) = vp_emitter(fmt);
-	if (emit) {
-		struct analysis *a = NULL;
-		struct report_clock clk = { .start = cmd_start_ns, .bytes = -1 };
-		if (vp_analyze(dir, &ro, &a)) {
-			rc = 2;
-		} else {
-			clock_analysed(a, &clk, ro.stats);
-			int serr = emit(a, out);
-			if (serr && serr != -EIO) {
-				fprintf(stderr, "vmaprof report: %s\n", strerror(-serr));
-				rc = 2;
-			}
-			if (ro.stats) {
-				clk.bytes = out_bytes(out);
-				clk.written = vp_mono_ns();
-				stats_take(a, &clk);
-			}
-			analysis__free(a);
-			clk.freed = vp_mono_ns();
-			if (ro.stats)
-				print_stats(&clk, fmt);
-		}
-	} else if (!strcmp(fmt, "records")) {
-		int err = dump__dir(dir, out, &dopts);
+	int fmt = output__format(r.fmt);
+	rc = 0;
+	if (fmt == OUT_RECORDS) {
+		int err = output__records(r.dir, k.f, r.stacks);
 		if (err) {
-			fprintf(stderr, "vmaprof report: %s: %s\n", dir, strerror(-err));
+			fprintf(stderr, "vmaprof report: %s: %s\n", r.dir, strerror(-err));
 			rc = 2;
 		}
+	} else if (fmt >= 0) {
+		rc = write_format(r.dir, fmt, r.fmt, k.f, &r.ro);
 	} else {
-		fprintf(stderr, "vmaprof report: unknown format '%s'\n%s", fmt, vp_report_usage);
+		fprintf(stderr, "vmaprof report: unknown format '%s'\n%s", r.fmt, vp_report_usage);
 		rc = 2;
 	}
 	/* a full disk or a closed pipe is an error, not a silent 0 */
 	int cerr = sink_close(&k, rc != 0);
-	if (cerr == -EPIPE && !outp)
+	if (cerr == -EPIPE && !r.out)
 		cerr = 0; /* the reader of stdout closed it (`| head`): not an error */
 	if (cerr && !rc) {
-		fprintf(stderr, "vmaprof report: cannot write %s: %s\n", outp ? outp : "stdout",
+		fprintf(stderr, "vmaprof report: cannot write %s: %s\n", r.out ? r.out : "stdout",
 			strerror(-cerr));
 		rc = 2;
 	}

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
-#include "export.h"
+#include "outputs.h"
 
 #define SEP "\nVPFUZZ\n"
 #define SEP_LEN 8
@@ -90,14 +90,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct analysis *a;
 	char why[512];
 	if (analysis__run(dir, &a, why, sizeof(why)) == 0) {
-		FILE *out = fopen("/dev/null", "w");
+		struct analysis_view v = { 0 };
+		FILE *out = analysis__view(a, &v, why, sizeof(why)) ? NULL : fopen("/dev/null", "w");
 		if (out) {
-			analysis__write_report(a, out, 0);
-			analysis__summary(a, out);
-			export__pprof(a, out);
-			export__perfetto(a, out);
-			export__folded(a, out);
-			export__html(a, out);
+			for (int fmt = OUT_JSON; fmt <= OUT_FOLDED; fmt++)
+				output__write(a, fmt, out, 0);
 			fclose(out);
 		}
 		analysis__free(a);

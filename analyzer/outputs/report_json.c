@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* report.json (docs/report.md, schema_version 2), streamed. */
+/* report.json (docs/report.md, schema_version 2), streamed, from a
+ * finished analysis (view.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -8,7 +9,8 @@
 
 #include "config.h"
 #include "derive.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 /* jansson's json_dumpf makes one stdio call per token, which was a third
  * of writing a big report; dump into a reused buffer, write that once. */
@@ -395,7 +397,7 @@ static int vma_write(struct analysis *a, struct u64map *sc, const struct proc *p
 	jw_key(&w, "site"); jw_u64(&w, e->site);
 	jw_key(&w, "label"); jw_str(&w, p->sites[e->site].label);
 	const struct stext *st = stack_text(a, sc, e->stack_file, e->stack_id);
-	const char *missing = st->empty ? derive__stack_missing(p, e) : NULL;
+	const char *missing = st->empty ? vma__stack_missing(p, e) : NULL;
 	if (missing) {
 		jw_key(&w, "stack_missing");
 		jw_str(&w, missing);
@@ -534,7 +536,7 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	if (kb.warning[0])
 		json_array_append_new(w, json_string(kb.warning));
 	json_object_set_new(o, "warnings", w);
-	return o; /* "sites" and "vmas" follow, streamed by analysis__write_report */
+	return o; /* "sites" and "vmas" follow, streamed by write_report */
 }
 
 /* Write `o`; with `open`, without its closing brace, so that more members
@@ -622,8 +624,9 @@ struct write_state {
 	struct dumpbuf db;
 };
 
-static void write_state_free(struct write_state *w)
+static void write_state_free(void *state)
 {
+	struct write_state *w = state;
 	free(w->db.p);
 	uint64_t k;
 	void *v;
@@ -632,10 +635,7 @@ static void write_state_free(struct write_state *w)
 		free(v);
 	}
 	u64map__free(&w->sc);
-	free(w);
 }
-
-static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_state *w);
 
 /* The sites of p whose pages one side of a fork copied, most first (the
  * first 10). */
@@ -699,97 +699,91 @@ static json_t *commands_json(const struct analysis *a)
 	return arr;
 }
 
-int analysis__write_report(struct analysis *a, FILE *f, size_t flags)
+/* One process: its header, then its sites and its shown entries. */
+static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t flags,
+		      struct write_state *w)
 {
-	struct write_state *w = calloc(1, sizeof(*w));
-	if (!w) {
-		errno = ENOMEM;
-		return -1;
+	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
+	struct dumpbuf *db = &w->db;
+	json_t *o = proc_json(a, p);
+	int err = dump_to(o, f, flags, db, 1);
+	json_decref(o);
+	fprintf(f, ",%s\"sites\":[", nl);
+	for (uint32_t s = 0; s < p->nsites && !err; s++) {
+		json_t *so = site_json(a, p, s);
+		fputs(s ? ",\n" : nl, f);
+		err |= dump_with_stack(so, stack_text(a, &w->sc, p->sites[s].stack_file,
+						     p->sites[s].stack_id), f, flags, db);
+		json_decref(so);
 	}
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		write_state_free(w);
-		errno = ENOMEM;
-		return -1;
+	fprintf(f, "],%s\"vmas\":[", nl);
+	for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
+		if (p->v[v].folded_into)
+			continue;
+		fputs(shown++ ? ",\n" : nl, f);
+		db->n = 0;
+		if (vma_write(a, &w->sc, p, v, db) ||
+		    fwrite(db->p, 1, db->n, f) != db->n)
+			err = -1;
 	}
-	int err = write_report(a, f, flags, w);
-	model__oom_arm(outer);
-	write_state_free(w);
+	fprintf(f, "]}");
 	return err;
 }
 
-static int write_report(struct analysis *a, FILE *f, size_t flags, struct write_state *w)
+/* One fork of p (forks[]). */
+static json_t *fork_json(struct analysis *a, const struct proc *p, const struct child_ref *c)
 {
-	struct u64map *sc = &w->sc;
-	struct dumpbuf *db = &w->db;
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
+	const struct proc *cp = model__find(a, c->child);
+	json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "parent",
+			      (int)p->own_pid, "child",
+			      (int)pidns__report_pid(a, c->child), "time_ns", (json_int_t)c->t,
+			      "cow_copy_parent", jnum_or_null(c->cow_parent, derive__measured(a)),
+			      "cow_copy_child", jnum_or_null(c->cow_child, derive__measured(a)),
+			      "unshared_bytes",
+			      jnum_or_null((c->cow_parent + c->cow_child) * a->page_size,
+					   derive__measured(a)),
+			      "sites_parent", fork_sites(a, p, &c->cow_vma_parent),
+			      "sites_child",
+			      fork_sites(a, model__find(a, c->child), &c->cow_vma_child));
+	if (pidns__shown(p))
+		json_object_set_new(o, "parent_host_pid", json_integer(p->host_pid));
+	if (cp && pidns__shown(cp))
+		json_object_set_new(o, "child_host_pid", json_integer(cp->host_pid));
+	return o;
+}
+
+static int write_report(struct analysis *a, FILE *f, size_t flags, void *state)
+{
+	struct write_state *w = state;
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
 	int err = 0;
 	json_t *r = report_head(a);
-	err |= dump_to(r, f, flags, db, 1);
+	err |= dump_to(r, f, flags, &w->db, 1);
 	json_decref(r);
 	fprintf(f, ",%s\"processes\":[", nl);
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
-		const struct proc *p = a->procs[i];
-		json_t *o = proc_json(a, p);
 		fputs(i ? ",\n" : nl, f);
-		err |= dump_to(o, f, flags, db, 1);
-		json_decref(o);
-		fprintf(f, ",%s\"sites\":[", nl);
-		for (uint32_t s = 0; s < p->nsites && !err; s++) {
-			json_t *so = site_json(a, p, s);
-			fputs(s ? ",\n" : nl, f);
-			err |= dump_with_stack(so, stack_text(a, sc, p->sites[s].stack_file,
-							     p->sites[s].stack_id), f, flags, db);
-			json_decref(so);
-		}
-		fprintf(f, "],%s\"vmas\":[", nl);
-		for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
-			if (p->v[v].folded_into)
-				continue;
-			fputs(shown++ ? ",\n" : nl, f);
-			db->n = 0;
-			if (vma_write(a, sc, p, v, db) ||
-			    fwrite(db->p, 1, db->n, f) != db->n)
-				err = -1;
-		}
-		fprintf(f, "]}");
+		err |= write_proc(a, a->procs[i], f, flags, w);
 	}
 	fprintf(f, "],%s\"forks\":[", nl);
 	int first = 1;
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids && !err; k++) {
-			const struct child_ref *c = &p->kids[k];
-			const struct proc *cp = model__find(a, c->child);
-			json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "parent",
-					      (int)p->own_pid, "child",
-					      (int)pidns__report_pid(a, c->child), "time_ns", (json_int_t)c->t,
-					      "cow_copy_parent", jnum_or_null(c->cow_parent, derive__measured(a)),
-					      "cow_copy_child", jnum_or_null(c->cow_child, derive__measured(a)),
-					      "unshared_bytes",
-					      jnum_or_null((c->cow_parent + c->cow_child) * a->page_size,
-							   derive__measured(a)),
-					      "sites_parent", fork_sites(a, p, &c->cow_vma_parent),
-					      "sites_child",
-					      fork_sites(a, model__find(a, c->child), &c->cow_vma_child));
-			if (pidns__shown(p))
-				json_object_set_new(o, "parent_host_pid", json_integer(p->host_pid));
-			if (cp && pidns__shown(cp))
-				json_object_set_new(o, "child_host_pid", json_integer(cp->host_pid));
+			json_t *o = fork_json(a, p, &p->kids[k]);
 			fputs(first ? nl : ",\n", f);
 			first = 0;
-			err |= dump_to(o, f, flags, db, 0);
+			err |= dump_to(o, f, flags, &w->db, 0);
 			json_decref(o);
 		}
 	}
 	fprintf(f, "],%s\"commands\":", nl);
 	json_t *cmds = commands_json(a);
-	err |= dump_to(cmds, f, flags, db, 0);
+	err |= dump_to(cmds, f, flags, &w->db, 0);
 	json_decref(cmds);
 	fprintf(f, "}\n");
-	return err || ferror(f) ? -1 : 0;
+	/* the failed write's errno, as the caller says it */
+	return err || ferror(f) ? (errno ? -errno : -EIO) : 0;
 }
 
+const struct writer json_writer = { sizeof(struct write_state), write_report, write_state_free };

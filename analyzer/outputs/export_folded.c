@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Folded stacks (export.h; docs/exports.md, "Folded stacks"): one line per
- * fault class, process name and creating call stack,
+ * Folded stacks (outputs.h; docs/exports.md, "Folded stacks") of a
+ * finished analysis (view.h): one line per fault class, process name and
+ * creating call stack,
  *
  *	class;comm;outermost frame;...;label frame COUNT
  *
@@ -14,13 +15,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "derive.h"
-#include "export.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 struct buf {
 	char *p;
@@ -152,45 +152,40 @@ static void collect(struct analysis *a, struct lines *ls, struct buf *b, struct 
 	}
 }
 
-int export__folded(struct analysis *a, FILE *f)
+struct folded {
+	struct lines ls;
+	struct buf b, fr;
+};
+
+static void folded_free(void *state)
 {
-	struct lines ls = { 0 };
-	struct buf b = { 0 }, fr = { 0 };
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		for (uint32_t i = 0; i < ls.n; i++)
-			free(ls.l[i].s);
-		free(ls.l);
-		free(b.p);
-		free(fr.p);
-		return -ENOMEM;
-	}
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
+	struct folded *s = state;
+	for (uint32_t i = 0; i < s->ls.n; i++)
+		free(s->ls.l[i].s);
+	free(s->ls.l);
+	free(s->b.p);
+	free(s->fr.p);
+}
+
+static int write_folded(struct analysis *a, FILE *f, size_t json_flags, void *state)
+{
+	struct folded *s = state;
+	struct lines *ls = &s->ls;
 	if (!derive__measured(a))
 		fprintf(stderr, "vmaprof report: no fault counts in this recording (the kernel "
 				"collector did not run): the folded stacks are empty\n");
 	else
-		collect(a, &ls, &b, &fr);
-	model__oom_arm(outer);
-	if (ls.n > 1)
-		qsort(ls.l, ls.n, sizeof(*ls.l), line_cmp);
-	int err = 0;
-	for (uint32_t i = 0; i < ls.n; i++) {
-		uint64_t n = ls.l[i].n;
-		while (i + 1 < ls.n && !strcmp(ls.l[i].s, ls.l[i + 1].s)) {
-			free(ls.l[i].s);
-			n += ls.l[++i].n;
-		}
-		if (!err && fprintf(f, "%s %" PRIu64 "\n", ls.l[i].s, n) < 0)
-			err = -EIO;
-		free(ls.l[i].s);
+		collect(a, ls, &s->b, &s->fr);
+	if (ls->n > 1)
+		qsort(ls->l, ls->n, sizeof(*ls->l), line_cmp);
+	for (uint32_t i = 0; i < ls->n; i++) {
+		uint64_t n = ls->l[i].n;
+		while (i + 1 < ls->n && !strcmp(ls->l[i].s, ls->l[i + 1].s))
+			n += ls->l[++i].n;
+		if (fprintf(f, "%s %" PRIu64 "\n", ls->l[i].s, n) < 0)
+			return -EIO;
 	}
-	free(ls.l);
-	free(b.p);
-	free(fr.p);
-	if (!err && (fflush(f) || ferror(f)))
-		err = -EIO;
-	return err;
+	return 0;
 }
+
+const struct writer folded_writer = { sizeof(struct folded), write_folded, folded_free };

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include "dump.h"
+/*
+ * `vmaprof report --format records` (outputs.h): every record of a trace
+ * directory, one line each, read from the trace files themselves (not
+ * from an analysis), with the stacks symbolized. For debugging, and for
+ * tests to parse.
+ */
+#include "outputs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -307,7 +313,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 }
 
 static int dump_file(const char *path, const char *name, FILE *out, struct symbolizer *sym,
-		     uint64_t space, const struct dump_opts *o)
+		     uint64_t space, int stacks)
 {
 	struct reader *r = NULL;
 	char why[512];
@@ -349,26 +355,26 @@ static int dump_file(const char *path, const char *name, FILE *out, struct symbo
 	if (!err) {
 		while (reader__next(r, &h) > 0)
 			if (h->type != VP_REC_STACK)
-				dump_record(out, h, sym, space, &sm, o->stacks);
+				dump_record(out, h, sym, space, &sm, stacks);
 		reader__free(r);
 	}
 	stack_map__free(&sm);
 	return err;
 }
 
-int dump__dir(const char *dir, FILE *out, const struct dump_opts *o)
+int output__records(const char *dir, FILE *out, int stacks)
 {
 	struct tracedir td;
 	int err = tracedir__scan(dir, &td);
 	if (err)
 		return err;
 	struct symbolizer *sym = NULL;
-	if (o->stacks && symbolizer__new(&sym))
+	if (stacks && symbolizer__new(&sym))
 		sym = NULL;
 	for (size_t i = 0; i < td.n; i++) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/%s", dir, td.files[i].name);
-		dump_file(path, td.files[i].name, out, sym, i, o);
+		dump_file(path, td.files[i].name, out, sym, i, stacks);
 	}
 	for (size_t i = 0; i < td.n_failed; i++)
 		fprintf(out, "# shim-failed pid=%d\n", td.failed[i]);

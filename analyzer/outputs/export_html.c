@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTML page (export.h; docs/exports.md, "HTML"): the template
- * analyzer/html/report.html (embedded at build time as vp_report_html, see
- * analyzer/meson.build) with a compact model of the analysis written into
- * its data element. Not report.json: a build's report is ~100 MB, the page
+ * The HTML page (outputs.h; docs/exports.md, "HTML") of a finished
+ * analysis (view.h): the template analyzer/outputs/html/report.html
+ * (embedded at build time as vp_report_html, see analyzer/meson.build)
+ * with a compact model of the analysis written into its data element. Not report.json: a build's report is ~100 MB, the page
  * must open in a second or two. So:
  *  - frames are deduplicated text ([function, "file.c:line" or module]) and
  *    stacks are lists of frame indexes, deduplicated across processes;
@@ -22,8 +22,8 @@
 
 #include "config.h"
 #include "derive.h"
-#include "export.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 /* report_html.c, generated from html/report.html by xxd -i */
 extern unsigned char vp_report_html[];
@@ -73,58 +73,15 @@ static void out_str(struct out *o, const char *s)
 }
 
 /* ---- strings to indexes: frames by their text, stacks by their frames ---- */
-struct strtab {
-	char **s;        /* by index */
-	uint32_t n, cap;
-	uint32_t *slot;  /* index + 1, 0 empty */
-	size_t nslot;
-};
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
 
 /* The index of s (n bytes, no NUL inside), added if new. */
 static uint32_t strtab_index(struct strtab *t, const char *s, size_t n)
 {
-	if ((size_t)(t->n + 1) * 2 > t->nslot) {
-		size_t ns = t->nslot ? t->nslot * 2 : 1024;
-		uint32_t *sl = model__alloc(ns * sizeof(*sl));
-		for (uint32_t i = 0; i < t->n; i++) {
-			size_t h = hash_bytes(t->s[i], strlen(t->s[i])) & (ns - 1);
-			while (sl[h])
-				h = (h + 1) & (ns - 1);
-			sl[h] = i + 1;
-		}
-		free(t->slot);
-		t->slot = sl;
-		t->nslot = ns;
-	}
-	size_t h = hash_bytes(s, n) & (t->nslot - 1);
-	for (; t->slot[h]; h = (h + 1) & (t->nslot - 1)) {
-		const char *x = t->s[t->slot[h] - 1];
-		if (!strncmp(x, s, n) && !x[n])
-			return t->slot[h] - 1;
-	}
-	t->s = model__grow(t->s, &t->cap, t->n + 1, sizeof(*t->s));
-	char *c = model__alloc(n + 1);
-	memcpy(c, s, n);
-	t->s[t->n] = c;
-	t->slot[h] = ++t->n;
-	return t->n - 1;
-}
-
-static void strtab_free(struct strtab *t)
-{
-	for (uint32_t i = 0; i < t->n; i++)
-		free(t->s[i]);
-	free(t->s);
-	free(t->slot);
-	memset(t, 0, sizeof(*t));
+	uint32_t id;
+	bool fresh;
+	if (strtab__id(t, s, n, &id, &fresh))
+		model__oom();
+	return id;
 }
 
 struct page {
@@ -296,82 +253,93 @@ static void write_entry(struct out *o, struct page *pg, const struct vma *e, int
 	}
 }
 
-static void write_proc(struct out *o, struct page *pg, const struct proc *p)
+/* `lit` (a key, with its comma) then a value: the page's data is mostly these. */
+static void out_key_u64(struct out *o, const char *lit, uint64_t v)
 {
-	struct analysis *a = pg->a;
-	/* pid: as report.json names it (its own namespace's); key: unique in
-	 * the recording (two containers may both have a pid 3), what forks
-	 * name */
-	out_lit(o, "{\"pid\":");
-	out_u64(o, p->own_pid);
-	out_lit(o, ",\"key\":");
-	out_u64(o, p->pid);
-	out_lit(o, ",\"ppid\":");
-	out_u64(o, pidns__report_pid(a, p->ppid));
-	out_lit(o, ",\"name\":");
-	out_str(o, p->name);
-	out_lit(o, ",\"exe\":");
-	out_str(o, p->exe);
-	out_lit(o, ",\"argv\":[");
+	out_lit(o, lit);
+	out_u64(o, v);
+}
+
+static void out_key_i64(struct out *o, const char *lit, int64_t v)
+{
+	out_lit(o, lit);
+	out_i64(o, v);
+}
+
+static void out_key_str(struct out *o, const char *lit, const char *s)
+{
+	out_lit(o, lit);
+	out_str(o, s);
+}
+
+static void out_key_bool(struct out *o, const char *lit, int b)
+{
+	out_lit(o, lit);
+	out_lit(o, b ? "true" : "false");
+}
+
+/* v, or null when `known` is 0 */
+static void out_key_known(struct out *o, const char *lit, int known, int64_t v)
+{
+	out_lit(o, lit);
+	if (known)
+		out_i64(o, v);
+	else
+		out_lit(o, "null");
+}
+
+/* The strings of a JSON array (argv, the command), comma-separated; "?"
+ * for what is not a string. */
+static void out_json_strings(struct out *o, const json_t *arr)
+{
 	size_t i;
 	json_t *v;
-	json_array_foreach(p->argv, i, v) {
+	json_array_foreach(arr, i, v) {
 		if (i)
 			out_lit(o, ",");
 		out_str(o, json_is_string(v) ? json_string_value(v) : "?");
 	}
-	out_lit(o, "],\"start\":");
-	out_i64(o, rel(pg, p->start_ns));
-	out_lit(o, ",\"end\":");
-	out_i64(o, p->end_ns ? rel(pg, p->end_ns) : -1);
-	out_lit(o, ",\"fork\":");
-	if (p->forked)
-		out_i64(o, rel(pg, p->fork_t));
-	else
-		out_lit(o, "null");
-	out_lit(o, ",\"exit\":");
-	if (p->exit_code >= 0)
-		out_i64(o, p->exit_code);
-	else
-		out_lit(o, "null");
-	out_lit(o, ",\"signal\":");
-	if (p->exit_signal >= 0)
-		out_i64(o, p->exit_signal);
-	else
-		out_lit(o, "null");
-	out_lit(o, ",\"faults\":");
-	out_faults(o, p->faults);
-	out_lit(o, ",\"pages\":");
-	out_u64(o, p->pages);
-	out_lit(o, ",\"preload\":");
-	out_lit(o, p->preload_active ? "true" : "false");
-	out_lit(o, ",\"preload_reason\":");
-	out_str(o, p->preload_reason);
-	/* sites: [label, where, stack, mappings, bytes_mapped, peak_live_bytes,
-	 * pages, faults[FC_N]] */
+}
+
+/* A list of n names. */
+static void out_names(struct out *o, const char *lit, const char *const *names, int n)
+{
+	out_lit(o, lit);
+	for (int k = 0; k < n; k++) {
+		if (k)
+			out_lit(o, ",");
+		out_str(o, names[k]);
+	}
+}
+
+/* sites: [label, where, stack, mappings, bytes_mapped, peak_live_bytes,
+ * pages, faults[FC_N]] */
+static void write_sites(struct out *o, struct page *pg, const struct proc *p)
+{
 	out_lit(o, ",\"sites\":[");
 	for (uint32_t s = 0; s < p->nsites; s++) {
 		const struct csite *c = &p->sites[s];
-		out_lit(o, s ? ",[" : "[");
-		out_str(o, c->label);
-		out_lit(o, ",");
-		out_str(o, c->where);
-		out_lit(o, ",");
-		out_i64(o, stack_index(pg, c->stack_file, c->stack_id));
-		out_lit(o, ",");
-		out_u64(o, c->mappings);
-		out_lit(o, ",");
-		out_u64(o, c->bytes_mapped);
-		out_lit(o, ",");
-		out_u64(o, c->peak_live_bytes);
-		out_lit(o, ",");
-		out_u64(o, c->pages);
+		out_key_str(o, s ? ",[" : "[", c->label);
+		out_key_str(o, ",", c->where);
+		out_key_i64(o, ",", stack_index(pg, c->stack_file, c->stack_id));
+		out_key_u64(o, ",", c->mappings);
+		out_key_u64(o, ",", c->bytes_mapped);
+		out_key_u64(o, ",", c->peak_live_bytes);
+		out_key_u64(o, ",", c->pages);
 		out_lit(o, ",");
 		out_faults(o, c->faults);
 		out_lit(o, "]");
 	}
 	out_lit(o, "]");
-	/* the entries shown (not folded into another), at most ENTRY_CAP */
+}
+
+/* The ids of the n entries of p to draw (*cut_bytes: the size of those
+ * left out), at most ENTRY_CAP of them: the ones with most faults, then
+ * the largest, in id order. *total: the entries shown (not folded into
+ * another). */
+static uint32_t *pick_entries(const struct proc *p, uint32_t *total_n, uint32_t *drawn,
+			      uint64_t *cut_bytes)
+{
 	uint32_t shown = 0;
 	for (uint32_t k = 0; k < p->nv; k++)
 		shown += !p->v[k].folded_into;
@@ -380,7 +348,7 @@ static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 	for (uint32_t k = 0; k < p->nv; k++)
 		if (!p->v[k].folded_into)
 			ids[n++] = k;
-	uint64_t cut_bytes = 0;
+	*cut_bytes = 0;
 	if (n > ENTRY_CAP) {
 		struct rank *r = model__alloc(n * sizeof(*r));
 		for (uint32_t k = 0; k < n; k++) {
@@ -391,19 +359,25 @@ static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 		}
 		qsort(r, n, sizeof(*r), rank_cmp);
 		for (uint32_t k = ENTRY_CAP; k < n; k++)
-			cut_bytes += r[k].bytes;
+			*cut_bytes += r[k].bytes;
 		for (uint32_t k = 0; k < ENTRY_CAP; k++)
 			ids[k] = r[k].id;
 		free(r);
 		qsort(ids, ENTRY_CAP, sizeof(*ids), id_cmp);
 	}
-	uint32_t drawn = n > ENTRY_CAP ? ENTRY_CAP : n;
-	out_lit(o, ",\"entries\":");
-	out_u64(o, n);
-	out_lit(o, ",\"cut\":");
-	out_u64(o, n - drawn);
-	out_lit(o, ",\"cut_bytes\":");
-	out_u64(o, cut_bytes);
+	*total_n = n;
+	*drawn = n > ENTRY_CAP ? ENTRY_CAP : n;
+	return ids;
+}
+
+static void write_entries(struct out *o, struct page *pg, const struct proc *p)
+{
+	uint32_t n, drawn;
+	uint64_t cut_bytes;
+	uint32_t *ids = pick_entries(p, &n, &drawn, &cut_bytes);
+	out_key_u64(o, ",\"entries\":", n);
+	out_key_u64(o, ",\"cut\":", n - drawn);
+	out_key_u64(o, ",\"cut_bytes\":", cut_bytes);
 	out_lit(o, ",\"v\":[");
 	for (uint32_t k = 0; k < drawn; k++) {
 		if (k)
@@ -411,8 +385,34 @@ static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 		write_entry(o, pg, &p->v[ids[k]], k == 0);
 	}
 	free(ids);
-	out_lit(o, "]}");
-	(void)a;
+	out_lit(o, "]");
+}
+
+static void write_proc(struct out *o, struct page *pg, const struct proc *p)
+{
+	/* pid: as report.json names it (its own namespace's); key: unique in
+	 * the recording (two containers may both have a pid 3), what forks
+	 * name */
+	out_key_u64(o, "{\"pid\":", p->own_pid);
+	out_key_u64(o, ",\"key\":", p->pid);
+	out_key_u64(o, ",\"ppid\":", pidns__report_pid(pg->a, p->ppid));
+	out_key_str(o, ",\"name\":", p->name);
+	out_key_str(o, ",\"exe\":", p->exe);
+	out_lit(o, ",\"argv\":[");
+	out_json_strings(o, p->argv);
+	out_key_i64(o, "],\"start\":", rel(pg, p->start_ns));
+	out_key_i64(o, ",\"end\":", p->end_ns ? rel(pg, p->end_ns) : -1);
+	out_key_known(o, ",\"fork\":", p->forked, rel(pg, p->fork_t));
+	out_key_known(o, ",\"exit\":", p->exit_code >= 0, p->exit_code);
+	out_key_known(o, ",\"signal\":", p->exit_signal >= 0, p->exit_signal);
+	out_lit(o, ",\"faults\":");
+	out_faults(o, p->faults);
+	out_key_u64(o, ",\"pages\":", p->pages);
+	out_key_bool(o, ",\"preload\":", p->preload_active);
+	out_key_str(o, ",\"preload_reason\":", p->preload_reason);
+	write_sites(o, pg, p);
+	write_entries(o, pg, p);
+	out_lit(o, "}");
 }
 
 /* [[site, pages copied], ...]: the sites of p whose pages one side of a
@@ -423,10 +423,8 @@ static void write_fork_sites(struct out *o, const struct proc *p, const struct u
 	struct site_count *c;
 	uint32_t n = sites__fork_copies(p, m, &c);
 	for (uint32_t i = 0; i < n && i < 10; i++) {
-		out_lit(o, i ? ",[" : "[");
-		out_u64(o, c[i].site);
-		out_lit(o, ",");
-		out_u64(o, c[i].n);
+		out_key_u64(o, i ? ",[" : "[", c[i].site);
+		out_key_u64(o, ",", c[i].n);
 		out_lit(o, "]");
 	}
 	free(c);
@@ -438,63 +436,26 @@ static void write_collector(struct out *o, const char *name, int active, uint64_
 {
 	out_lit(o, "\"");
 	out_lit(o, name);
-	out_lit(o, "\":{\"active\":");
-	out_lit(o, active ? "true" : "false");
-	out_lit(o, ",\"events\":");
-	out_u64(o, events);
-	out_lit(o, ",\"lost\":");
-	out_u64(o, lost);
-	out_lit(o, ",\"reason\":");
-	out_str(o, reason);
+	out_key_bool(o, "\":{\"active\":", active);
+	out_key_u64(o, ",\"events\":", events);
+	out_key_u64(o, ",\"lost\":", lost);
+	out_key_str(o, ",\"reason\":", reason);
 	out_lit(o, "}");
 }
 
-static void write_data(struct out *o, struct page *pg)
+/* What the recording is: its command, the names of classes, kinds and
+ * origins, the collectors and lost records (as report.json counts them). */
+static void write_head(struct out *o, struct analysis *a)
 {
-	struct analysis *a = pg->a;
-	int measured = derive__measured(a);
-	pg->t0 = UINT64_MAX;
-	for (uint32_t i = 0; i < a->nprocs; i++)
-		if (a->procs[i]->start_ns && a->procs[i]->start_ns < pg->t0)
-			pg->t0 = a->procs[i]->start_ns;
-	if (pg->t0 == UINT64_MAX)
-		pg->t0 = 0;
-	out_lit(o, "{\"version\":1,\"tool\":");
-	out_str(o, "vmaprof " VMAPROF_VERSION);
+	out_key_str(o, "{\"version\":1,\"tool\":", "vmaprof " VMAPROF_VERSION);
 	out_lit(o, ",\"command\":[");
-	json_t *cmd = json_object_get(a->session, "command");
-	size_t i;
-	json_t *v;
-	json_array_foreach(cmd, i, v) {
-		if (i)
-			out_lit(o, ",");
-		out_str(o, json_is_string(v) ? json_string_value(v) : "?");
-	}
-	out_lit(o, "],\"page_size\":");
-	out_u64(o, a->page_size);
-	out_lit(o, ",\"measured\":");
-	out_lit(o, measured ? "true" : "false");
-	out_lit(o, ",\"complete\":");
-	out_lit(o, a->complete ? "true" : "false");
-	out_lit(o, ",\"classes\":[");
-	for (int c = 0; c < FC_N; c++) {
-		if (c)
-			out_lit(o, ",");
-		out_str(o, fclass_name[c]);
-	}
-	out_lit(o, "],\"kinds\":[");
-	for (int k = 0; k <= VK_OTHER; k++) {
-		if (k)
-			out_lit(o, ",");
-		out_str(o, vk_name[k]);
-	}
-	out_lit(o, "],\"origins\":[");
-	for (int k = 0; k <= VO_SYSCALL; k++) {
-		if (k)
-			out_lit(o, ",");
-		out_str(o, vo_name[k]);
-	}
-	/* collectors and lost records, as report.json counts them */
+	out_json_strings(o, json_object_get(a->session, "command"));
+	out_key_u64(o, "],\"page_size\":", a->page_size);
+	out_key_bool(o, ",\"measured\":", derive__measured(a));
+	out_key_bool(o, ",\"complete\":", a->complete);
+	out_names(o, ",\"classes\":[", fclass_name, FC_N);
+	out_names(o, "],\"kinds\":[", vk_name, VK_OTHER + 1);
+	out_names(o, "],\"origins\":[", vo_name, VO_SYSCALL + 1);
 	char why[256];
 	const char *pre_reason;
 	int pre_active = derive__preload(a, 0, why, sizeof(why), &pre_reason);
@@ -504,39 +465,31 @@ static void write_data(struct out *o, struct page *pg)
 	out_lit(o, ",");
 	write_collector(o, "bpf", a->bpf_active, a->bpf_records, a->bpf_lost + a->bpf_damaged,
 			a->bpf_active ? NULL : a->bpf_reason);
-	out_lit(o, "},\"lost\":{\"preload_records\":");
-	out_u64(o, a->preload_lost);
-	out_lit(o, ",\"bpf_records\":");
-	out_u64(o, a->bpf_lost);
-	out_lit(o, ",\"damaged_records\":");
-	out_u64(o, a->damaged);
-	out_lit(o, ",\"unreadable_files\":");
-	out_u64(o, a->unreadable);
-	out_lit(o, "},\n\"processes\":[");
-	for (uint32_t k = 0; k < a->nprocs; k++) {
-		if (k)
-			out_lit(o, ",\n");
-		write_proc(o, pg, a->procs[k]);
-	}
-	/* forks: [parent key, child key, time, cow_copy_parent, cow_copy_child (pages,
-	 * -1 not measured), sites_parent, sites_child] */
-	out_lit(o, "],\n\"forks\":[");
+	out_key_u64(o, "},\"lost\":{\"preload_records\":", a->preload_lost);
+	out_key_u64(o, ",\"bpf_records\":", a->bpf_lost);
+	out_key_u64(o, ",\"damaged_records\":", a->damaged);
+	out_key_u64(o, ",\"unreadable_files\":", a->unreadable);
+	out_lit(o, "}");
+}
+
+/* forks: [parent key, child key, time, cow_copy_parent, cow_copy_child (pages,
+ * -1 not measured), sites_parent, sites_child] */
+static void write_forks(struct out *o, struct page *pg)
+{
+	struct analysis *a = pg->a;
+	int measured = derive__measured(a);
 	int first = 1;
+	out_lit(o, ",\n\"forks\":[");
 	for (uint32_t k = 0; k < a->nprocs; k++) {
 		const struct proc *p = a->procs[k];
 		for (uint32_t c = 0; c < p->nkids; c++) {
 			const struct child_ref *r = &p->kids[c];
-			out_lit(o, first ? "[" : ",\n[");
+			out_key_u64(o, first ? "[" : ",\n[", p->pid);
 			first = 0;
-			out_u64(o, p->pid);
-			out_lit(o, ",");
-			out_u64(o, r->child);
-			out_lit(o, ",");
-			out_i64(o, rel(pg, r->t));
-			out_lit(o, ",");
-			out_i64(o, measured ? (int64_t)r->cow_parent : -1);
-			out_lit(o, ",");
-			out_i64(o, measured ? (int64_t)r->cow_child : -1);
+			out_key_u64(o, ",", r->child);
+			out_key_i64(o, ",", rel(pg, r->t));
+			out_key_i64(o, ",", measured ? (int64_t)r->cow_parent : -1);
+			out_key_i64(o, ",", measured ? (int64_t)r->cow_child : -1);
 			out_lit(o, ",");
 			write_fork_sites(o, p, &r->cow_vma_parent);
 			out_lit(o, ",");
@@ -544,8 +497,13 @@ static void write_data(struct out *o, struct page *pg)
 			out_lit(o, "]");
 		}
 	}
-	/* the tables everything above indexes into */
-	out_lit(o, "],\n\"paths\":[");
+	out_lit(o, "]");
+}
+
+/* The tables everything else indexes into: paths, frames, stacks. */
+static void write_tables(struct out *o, struct page *pg)
+{
+	out_lit(o, ",\n\"paths\":[");
 	for (uint32_t k = 0; k < pg->paths.n; k++) {
 		if (k)
 			out_lit(o, ",");
@@ -558,8 +516,7 @@ static void write_data(struct out *o, struct page *pg)
 		*sep = 0;
 		out_str(o, s);
 		*sep = 1;
-		out_lit(o, ",");
-		out_str(o, sep + 1);
+		out_key_str(o, ",", sep + 1);
 		out_lit(o, "]");
 	}
 	out_lit(o, "],\n\"stacks\":[");
@@ -568,46 +525,56 @@ static void write_data(struct out *o, struct page *pg)
 		out_lit(o, pg->stacks.s[k]);
 		out_lit(o, "]");
 	}
-	out_lit(o, "]}");
+	out_lit(o, "]");
 }
 
-static void page_free(struct page *pg)
+static void write_data(struct out *o, struct page *pg)
 {
-	strtab_free(&pg->frames);
-	strtab_free(&pg->stacks);
-	strtab_free(&pg->paths);
+	struct analysis *a = pg->a;
+	pg->t0 = UINT64_MAX;
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i]->start_ns && a->procs[i]->start_ns < pg->t0)
+			pg->t0 = a->procs[i]->start_ns;
+	if (pg->t0 == UINT64_MAX)
+		pg->t0 = 0;
+	write_head(o, a);
+	out_lit(o, ",\n\"processes\":[");
+	for (uint32_t k = 0; k < a->nprocs; k++) {
+		if (k)
+			out_lit(o, ",\n");
+		write_proc(o, pg, a->procs[k]);
+	}
+	out_lit(o, "]");
+	write_forks(o, pg);
+	write_tables(o, pg);
+	out_lit(o, "}");
+}
+
+static void page_free(void *state)
+{
+	struct page *pg = state;
+	strtab__free(&pg->frames);
+	strtab__free(&pg->stacks);
+	strtab__free(&pg->paths);
 	u64map__free(&pg->by_stack);
 	free(pg->buf);
-	free(pg);
 }
 
-int export__html(struct analysis *a, FILE *f)
+static int write_page(struct analysis *a, FILE *f, size_t json_flags, void *state)
 {
 	const char *tpl = (const char *)vp_report_html;
 	size_t len = vp_report_html_len;
 	const char *mark = memmem(tpl, len, DATA_MARK, strlen(DATA_MARK));
 	if (!mark)
 		return -EINVAL; /* the build embedded a template without the mark */
-	struct page *pg = calloc(1, sizeof(*pg));
-	if (!pg)
-		return -ENOMEM;
+	struct page *pg = state;
 	pg->a = a;
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		page_free(pg);
-		return -ENOMEM;
-	}
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
 	struct out o = { f };
 	out_raw(&o, tpl, (size_t)(mark - tpl));
 	write_data(&o, pg);
 	const char *rest = mark + strlen(DATA_MARK);
 	out_raw(&o, rest, len - (size_t)(rest - tpl));
-	model__oom_arm(outer);
-	page_free(pg);
-	if (fflush(f) || ferror(f))
-		return -EIO;
 	return 0;
 }
+
+const struct writer html_writer = { sizeof(struct page), write_page, page_free };

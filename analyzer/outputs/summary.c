@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The human summary `record` prints and `report --format text` shows:
- * per process the largest costs and who mapped them, per fork what it
- * un-shared; what was not measured and why. */
+/* The human summary `record` prints and `report --format text` shows,
+ * from a finished analysis (view.h): per process the largest costs and who
+ * mapped them, per fork what it un-shared; what was not measured and why. */
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -10,7 +10,8 @@
 #include <sys/mman.h>
 
 #include "derive.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 static void human_bytes(uint64_t b, char *out, size_t n)
 {
@@ -333,8 +334,6 @@ static void units_free(struct unit *u, uint32_t n)
 	free(u);
 }
 
-static int summary(struct analysis *a, FILE *out);
-
 /* "commands: 812 x cc1, 40 x as, ..." when the tree ran more than one. */
 static void commands_line(const struct analysis *a, FILE *out)
 {
@@ -488,21 +487,8 @@ static void forks_out(struct analysis *a, FILE *out)
 	free(f);
 }
 
-int analysis__summary(struct analysis *a, FILE *out)
-{
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		return -ENOMEM;
-	}
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
-	int err = summary(a, out);
-	model__oom_arm(outer);
-	return err;
-}
-
-static int summary(struct analysis *a, FILE *out)
+/* The whole tree's figures, and whether the recording is whole. */
+static void totals_out(struct analysis *a, FILE *out)
 {
 	uint64_t all[FC_N] = { 0 }, pages = 0, pop = 0, pop_pages = 0;
 	for (uint32_t i = 0; i < a->nprocs; i++) {
@@ -542,6 +528,66 @@ static int summary(struct analysis *a, FILE *out)
 	if (a->stopped)
 		fprintf(out, "  stopped early (signal): %zu process(es) still running were left "
 			"running\n", json_array_size(json_object_get(a->session, "running_at_end")));
+}
+
+/* The head line of a unit of one process: who it is, its faults against
+ * the kernel's count. */
+static void proc_head_out(struct analysis *a, const struct proc *p, uint64_t t, FILE *out)
+{
+	struct kc_balance kb;
+	derive__kc_balance(a, p, &kb);
+	char head[300];
+	char pb[48];
+	int n = snprintf(head, sizeof(head), "pid %s %s", pid_str(p, pb, sizeof(pb)),
+			 vp_base_name(p->exe));
+	if (p->title)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
+	else if (p->name && strncmp(p->name, vp_base_name(p->exe), 15))
+		n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->name);
+	line_out(out, "\n  %s%s: %" PRIu64 " faults", head,
+		 p->is_root ? " (first process)" : "", t);
+	if (p->have_kc) {
+		line_out(out, "    the kernel counted %" PRIu64 " (%" PRIu64 " populated by "
+			 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before %s)",
+			 p->minflt + p->majflt, p->pop_faults, kb.shim, p->before_trace,
+			 a->attached ? "the attach" : "tracing");
+	}
+	if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+		line_out(out, "    %s", p->preload_reason);
+	if (kb.warning[0])
+		line_out(out, "    WARNING: %s", kb.warning);
+}
+
+/* One unit (a process, or the processes of one command): its head and
+ * its largest sites; without fault figures, its largest mappings. */
+static void unit_out(struct analysis *a, const struct unit *x, FILE *out)
+{
+	const struct proc *p = x->p;
+	if (!derive__measured(a)) {
+		char pb[48];
+		fprintf(out, "\n  pid %s %s%s: %" PRIu64 " mapping(s) recorded\n",
+			pid_str(p, pb, sizeof(pb)), vp_base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
+		if (p->preload_active && p->preload_reason) /* a trace that stopped early */
+			fprintf(out, "    %s\n", p->preload_reason);
+		top_by_size(a, p, out);
+		return;
+	}
+	uint64_t t = total(x->faults);
+	if (x->nprocs > 1)
+		line_out(out, "\n  %u x %s: %" PRIu64 " faults in all (cumulative)", x->nprocs,
+			 x->name, t);
+	else
+		proc_head_out(a, p, t, out);
+	uint64_t min = t / 100 > 4 ? t / 100 : 4;
+	int header = 0;
+	top_sites(a, &x->sites, FC_COW_COPY, min, &header, out);
+	top_sites(a, &x->sites, FC_DEMAND_ZERO, min, &header, out);
+	top_sites(a, &x->sites, FC_SHMEM, min, &header, out);
+}
+
+static int summary(struct analysis *a, FILE *out, size_t json_flags, void *state)
+{
+	totals_out(a, out);
 	if (a->attached)
 		attach_summary(a, out);
 	without_summary(a, out);
@@ -549,52 +595,8 @@ static int summary(struct analysis *a, FILE *out)
 	pidns_line(a, out);
 	struct unit *u = NULL;
 	uint32_t nu = units_make(a, &u);
-	for (uint32_t i = 0; i < nu && i < 6; i++) {
-		const struct unit *x = &u[i];
-		const struct proc *p = x->p;
-		if (!derive__measured(a)) {
-			char pb[48];
-			fprintf(out, "\n  pid %s %s%s: %" PRIu64 " mapping(s) recorded\n",
-				pid_str(p, pb, sizeof(pb)), vp_base_name(p->exe), p->is_root ? " (first process)" : "", (uint64_t)p->nv);
-			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
-				fprintf(out, "    %s\n", p->preload_reason);
-			top_by_size(a, p, out);
-			continue;
-		}
-		uint64_t t = total(x->faults);
-		if (x->nprocs > 1) {
-			line_out(out, "\n  %u x %s: %" PRIu64 " faults in all (cumulative)", x->nprocs,
-				 x->name, t);
-		} else {
-			struct kc_balance kb;
-			derive__kc_balance(a, p, &kb);
-			char head[300];
-			char pb[48];
-			int n = snprintf(head, sizeof(head), "pid %s %s", pid_str(p, pb, sizeof(pb)),
-					 vp_base_name(p->exe));
-			if (p->title)
-				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
-			else if (p->name && strncmp(p->name, vp_base_name(p->exe), 15))
-				n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->name);
-			line_out(out, "\n  %s%s: %" PRIu64 " faults", head,
-				 p->is_root ? " (first process)" : "", t);
-			if (p->have_kc) {
-				line_out(out, "    the kernel counted %" PRIu64 " (%" PRIu64 " populated by "
-					 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before %s)",
-					 p->minflt + p->majflt, p->pop_faults, kb.shim, p->before_trace,
-					 a->attached ? "the attach" : "tracing");
-			}
-			if (p->preload_active && p->preload_reason) /* a trace that stopped early */
-				line_out(out, "    %s", p->preload_reason);
-			if (kb.warning[0])
-				line_out(out, "    WARNING: %s", kb.warning);
-		}
-		uint64_t min = t / 100 > 4 ? t / 100 : 4;
-		int header = 0;
-		top_sites(a, &x->sites, FC_COW_COPY, min, &header, out);
-		top_sites(a, &x->sites, FC_DEMAND_ZERO, min, &header, out);
-		top_sites(a, &x->sites, FC_SHMEM, min, &header, out);
-	}
+	for (uint32_t i = 0; i < nu && i < 6; i++)
+		unit_out(a, &u[i], out);
 	if (nu > 6)
 		fprintf(out, "  ... %u more in report.json\n", nu - 6);
 	units_free(u, nu);
@@ -605,3 +607,5 @@ static int summary(struct analysis *a, FILE *out)
 			a->damaged, a->unreadable);
 	return ferror(out) ? -EIO : 0;
 }
+
+const struct writer text_writer = { 0, summary, NULL };

@@ -1,20 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Figures and names both outputs (report_json.c, summary.c) take from the
- * model: see derive.h. */
+/* Figures both outputs (report_json.c, summary.c) take from a finished
+ * analysis: see derive.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "derive.h"
-#include "model.h"
-
-const char *const pop_name[POP_N] = { "mmap", "madvise", "mlock", "mremap", "mprotect",
-				      "brk", "execve", "ioctl", "other" };
-const char *const vk_name[] = { "heap", "stack", "anon", "file", "shm",
-				"code", "data", "vdso", "other" };
-const char *const vo_name[] = { "mmap", "mremap", "brk", "initial",
-				"inherited", "exec", "syscall" };
-const char *const ve_name[] = { NULL, "munmap", "split", "mremap", "exec", "replaced" };
+#include "view.h"
 
 /* Fault counts need the kernel collector: without it they are unmeasured,
  * null, never 0. */
@@ -70,34 +62,4 @@ void derive__kc_balance(const struct analysis *a, const struct proc *p, struct k
 				       : "the kernel counted %" PRIu64 " faults, %" PRIu64
 					 " more than were traced",
 			 ours > kernel ? ours : kernel, ours > kernel ? kernel : gap);
-}
-
-/* Why an entry made by a call has no stack, or NULL (it has one, or it
- * was not made by a call, or the trace does not say). */
-const char *derive__stack_missing(const struct proc *p, const struct vma *e)
-{
-	static const char *const why[] = {
-		[VS_BUSY] = "busy", [VS_BLOCKED] = "signal blocked",
-		[VS_HANDLER] = "handler replaced", [VS_SEND] = "signal failed",
-		[VS_OFF] = "signal stacks off", [VS_NO_ANSWER] = "no answer",
-		[VS_UNWIND] = "unwind failed", [VS_ALTSTACK] = "alternate stack full",
-	};
-	if (!e->stack_why || e->stack_why > VS_ALTSTACK || e->internal)
-		return NULL; /* (the shim's own memory needs no excuse) */
-	if (e->stack_why != VS_NO_SHIM)
-		return why[e->stack_why];
-	if (p->attached_tree)
-		return "no shim"; /* record -p: none in a running process */
-	/* the process image it was made in: did a shim start in it later? */
-	uint64_t from = 0, to = T_NEVER;
-	for (uint32_t i = 0; i < p->nex; i++) {
-		if (p->ex[i].t <= e->created_ns)
-			from = p->ex[i].t;
-		else if (p->ex[i].t < to)
-			to = p->ex[i].t;
-	}
-	for (uint32_t i = 0; i < p->nimg; i++)
-		if (p->img[i].start_ns >= from && p->img[i].start_ns < to)
-			return "before shim start";
-	return "no shim";
 }

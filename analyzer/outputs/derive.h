@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What report.json and the summary both say about the model, computed in
- * one place so they cannot disagree: the names of entry kinds, origins and
- * ends, whether faults were measured at all, the kernel-counter balance of
- * a process, why an entry has no stack.
+ * What report.json and the summary both say about a finished analysis
+ * (view.h), computed in one place so they cannot disagree: whether faults
+ * were measured at all, the kernel-counter balance of a process, whether
+ * the shim recorded. (The names of entry kinds, origins and ends, and why
+ * an entry has no stack, are the view's: view.h.)
  */
 #ifndef VP_DERIVE_H
 #define VP_DERIVE_H
@@ -13,10 +14,6 @@
 struct analysis;
 struct proc;
 struct vma;
-
-extern const char *const vk_name[]; /* enum vkind */
-extern const char *const vo_name[]; /* enum vorigin */
-extern const char *const ve_name[]; /* enum vend (VE_NONE: NULL) */
 
 /* Fault figures need the kernel collector: without it they are
  * unmeasured (null), never 0. */
@@ -44,9 +41,5 @@ void derive__kc_balance(const struct analysis *a, const struct proc *p, struct k
  * (" (processes[].preload says why)"); buf holds a composed reason. */
 int derive__preload(const struct analysis *a, int where, char *buf, size_t n,
 		    const char **reason);
-
-/* Why an entry made by a call has no stack, or NULL (it has one, or it was
- * not made by a call, or the trace does not say). */
-const char *derive__stack_missing(const struct proc *p, const struct vma *e);
 
 #endif

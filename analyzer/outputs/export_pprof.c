@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pprof (export.h, docs/exports.md): Go's profile.proto, gzipped, built from
- * the same call sites as report.json's sites[].
+ * pprof (outputs.h; docs/exports.md) of a finished analysis (view.h): Go's
+ * profile.proto, gzipped, built from the same call sites as report.json's
+ * sites[].
  *
  * - Sample types: the fault classes (fclass.h, unit "faults"), then
  *   pages_allocated and populated (pages) and bytes (bytes mapped,
@@ -30,8 +31,8 @@
 
 #include "config.h"
 #include "derive.h"
-#include "export.h"
-#include "model.h"
+#include "view.h"
+#include "writer.h"
 
 /* profile.proto field numbers */
 enum {
@@ -121,89 +122,37 @@ static void pb_packed(struct pbuf *b, unsigned field, const uint64_t *v, size_t 
 
 /* ---- deduplicating tables: strings, and tuples of 4 numbers -> id ---- */
 
-static uint64_t fnv(const void *s, size_t n, uint64_t h)
-{
-	const uint8_t *p = s;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-struct slot {
-	uint64_t k[4];
-	uint32_t id; /* 0: empty */
-};
-
-struct table {
-	struct slot *s;
-	size_t cap, n;
-};
-
 /* The id of tuple k (ids from 1, in order of first sight); *fresh says
  * whether it was new. */
-static uint32_t table_id(struct table *t, const uint64_t k[4], int *fresh)
+static uint32_t table_id(struct strtab *t, const uint64_t k[4], int *fresh)
 {
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		struct slot *s = model__alloc(cap * sizeof(*s));
-		for (size_t i = 0; i < t->cap; i++) {
-			if (!t->s[i].id)
-				continue;
-			size_t j = fnv(t->s[i].k, sizeof(t->s[i].k), 0xcbf29ce484222325ull) & (cap - 1);
-			while (s[j].id)
-				j = (j + 1) & (cap - 1);
-			s[j] = t->s[i];
-		}
-		free(t->s);
-		t->s = s;
-		t->cap = cap;
-	}
-	size_t j = fnv(k, 4 * sizeof(*k), 0xcbf29ce484222325ull) & (t->cap - 1);
-	for (; t->s[j].id; j = (j + 1) & (t->cap - 1))
-		if (!memcmp(t->s[j].k, k, sizeof(t->s[j].k))) {
-			*fresh = 0;
-			return t->s[j].id;
-		}
-	memcpy(t->s[j].k, k, sizeof(t->s[j].k));
-	t->s[j].id = (uint32_t)++t->n;
-	*fresh = 1;
-	return t->s[j].id;
+	uint32_t id;
+	bool is_new;
+	if (strtab__id(t, k, 4 * sizeof(*k), &id, &is_new))
+		model__oom();
+	*fresh = is_new;
+	return id + 1;
 }
 
-/* The string table: index 0 is "". Strings are kept by content. */
-struct strtab {
-	struct table idx;     /* k[0]: hash, k[1]: chain number; id - 1 = index */
-	char **str;           /* by index */
-	uint32_t n, cap;
+/* The string table: index 0 is "", then strings by content in order of
+ * first sight (index = the table's id + 1). */
+struct strings {
+	struct strtab idx;
 	struct pbuf enc;      /* field 6, every string so far */
 };
 
-static uint64_t str_index(struct strtab *st, const char *s)
+static uint64_t str_index(struct strings *st, const char *s)
 {
 	if (!s || !*s)
 		return 0;
 	size_t len = strlen(s);
-	uint64_t h = fnv(s, len, 0xcbf29ce484222325ull);
-	/* colliding hashes get chain numbers 0, 1, ...: look each up in turn */
-	for (uint64_t chain = 0;; chain++) {
-		uint64_t k[4] = { h, chain, 0, 0 };
-		int fresh;
-		uint32_t id = table_id(&st->idx, k, &fresh);
-		if (!fresh) {
-			if (!strcmp(st->str[id], s))
-				return id;
-			continue;
-		}
-		/* index id: the table's ids are 1, 2, ... and index 0 is "" */
-		st->str = model__grow(st->str, &st->cap, id + 1, sizeof(*st->str));
-		st->str[id] = model__alloc(len + 1);
-		memcpy(st->str[id], s, len);
-		st->n = id + 1;
+	uint32_t id;
+	bool fresh;
+	if (strtab__id(&st->idx, s, len, &id, &fresh))
+		model__oom();
+	if (fresh)
 		pb_bytes(&st->enc, P_STRING_TABLE, s, len);
-		return id;
-	}
+	return id + 1;
 }
 
 /* ---- the profile being built ---- */
@@ -215,8 +164,8 @@ struct mapinfo {
 
 struct pp {
 	struct analysis *a;
-	struct strtab st;
-	struct table maps, funcs, locs;
+	struct strings st;
+	struct strtab maps, funcs, locs;
 	struct mapinfo *map;  /* by mapping id - 1 */
 	uint32_t nmap, capmap;
 	struct pbuf funcs_enc, locs_enc, samples_enc, tmp, tmp2, sample, head, tail, empty;
@@ -481,18 +430,16 @@ static int z_buf(struct pp *x, FILE *f, const struct pbuf *b)
 	return 0;
 }
 
-static void pp_free(struct pp *x)
+static void pp_free(void *state)
 {
+	struct pp *x = state;
 	if (x->z_on)
 		deflateEnd(&x->z);
-	free(x->st.idx.s);
-	for (uint32_t i = 1; i < x->st.n; i++)
-		free(x->st.str[i]);
-	free(x->st.str);
+	strtab__free(&x->st.idx);
 	free(x->st.enc.p);
-	free(x->maps.s);
-	free(x->funcs.s);
-	free(x->locs.s);
+	strtab__free(&x->maps);
+	strtab__free(&x->funcs);
+	strtab__free(&x->locs);
 	free(x->map);
 	free(x->funcs_enc.p);
 	free(x->locs_enc.p);
@@ -508,36 +455,12 @@ static void pp_free(struct pp *x)
 	for (size_t i = 0; u64map__next(&x->stacks, &i, &k, &v);)
 		free(v);
 	u64map__free(&x->stacks);
-	free(x);
 }
 
-static int write_profile(struct pp *x, FILE *f);
-
-int export__pprof(struct analysis *a, FILE *f)
+static int write_profile(struct analysis *a, FILE *f, size_t json_flags, void *state)
 {
-	struct pp *x = calloc(1, sizeof(*x));
-	if (!x)
-		return -ENOMEM;
+	struct pp *x = state;
 	x->a = a;
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		pp_free(x);
-		return -ENOMEM;
-	}
-	int err = write_profile(x, f);
-	model__oom_arm(outer);
-	pp_free(x);
-	if (!err && (fflush(f) || ferror(f)))
-		err = -EIO;
-	return err;
-}
-
-static int write_profile(struct pp *x, FILE *f)
-{
-	struct analysis *a = x->a;
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
 	x->measured = derive__measured(a);
 
 	/* sample types */
@@ -610,3 +533,5 @@ static int write_profile(struct pp *x, FILE *f)
 		err = z_put(x, f, NULL, 0, 1);
 	return err;
 }
+
+const struct writer pprof_writer = { sizeof(struct pp), write_profile, pp_free };

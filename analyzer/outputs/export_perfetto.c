@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Perfetto timeline (export.h; docs/exports.md, "Perfetto"): Chrome's
- * JSON trace format, which ui.perfetto.dev and chrome://tracing open.
+ * The Perfetto timeline (outputs.h; docs/exports.md, "Perfetto") of a
+ * finished analysis (view.h): Chrome's JSON trace format, which
+ * ui.perfetto.dev and chrome://tracing open.
  *
  * Per process (pid = its pid, or in a PID namespace its host_pid: unique in
  * the report, docs/report.md): metadata naming it; on its own lane (tid =
@@ -19,16 +20,15 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "config.h"
 #include "derive.h"
-#include "export.h"
-#include "model.h"
 #include "timeline.h"
+#include "view.h"
+#include "writer.h"
 
 struct span;
 struct lane;
@@ -462,22 +462,21 @@ static void write_trace(struct pw *w)
 	fputs("\n]}\n", f);
 }
 
-int export__perfetto(struct analysis *a, FILE *f)
+static void pw_free(void *state)
 {
-	struct pw w = { .f = f, .a = a };
-	jmp_buf oom;
-	jmp_buf *outer = model__oom_arm(&oom);
-	if (setjmp(oom)) {
-		model__oom_arm(outer);
-		free(w.sp);
-		free(w.heap);
-		free(w.lane_of);
-		return -ENOMEM;
-	}
-	sites__shape(a, 0); /* the default shape, unless analysis__view chose one */
-	write_trace(&w);
-	model__oom_arm(outer);
-	if (fflush(f) || ferror(f))
-		return -EIO;
+	struct pw *w = state;
+	free(w->sp);
+	free(w->heap);
+	free(w->lane_of);
+}
+
+static int write_perfetto(struct analysis *a, FILE *f, size_t json_flags, void *state)
+{
+	struct pw *w = state;
+	w->f = f;
+	w->a = a;
+	write_trace(w);
 	return 0;
 }
+
+const struct writer perfetto_writer = { sizeof(struct pw), write_perfetto, pw_free };
