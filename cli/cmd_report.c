@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmaprof report / diff and the summary `record` prints: analyse, shape
+/* vmaprof report and the summary `record` prints: analyse, shape
  * once (analysis__view), then hand the finished analysis to the outputs
  * (outputs.h), each into a file or stdout (a sink). */
 #include <errno.h>
@@ -19,7 +19,6 @@
 #include "cli.h"
 #include "outfile.h"
 #include "outputs.h"
-#include "diff.h"
 #include "label.h"
 #include "reader.h"
 #include "tracedir.h"

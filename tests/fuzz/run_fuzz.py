@@ -30,7 +30,7 @@ SEP = b"\nVPFUZZ\n"
 # harness, analyzer sources, pkg-config packages, libraries without a .pc
 # (libiberty: label.c's demangler), regressions directory
 TARGETS = {
-    "reader": (["fuzz_reader.c"], ["reader.c"], [], [], "regressions"),
+    "reader": (["fuzz_reader.c"], ["core/reader.c"], [], [], "regressions"),
     "analyzer": (["fuzz_analyzer.c"], None,  # every source of analyzer/meson.build
                  ["jansson", "libdw", "libelf", "zlib"], ["-liberty"], "regressions-analyzer"),
 }
@@ -41,7 +41,7 @@ def analyzer_sources():
     analyzer/meson.build lists them, so the fuzzed build cannot drift from
     the real one."""
     text = open(os.path.join(ROOT, "analyzer", "meson.build")).read()
-    blocks = re.findall(r"(?:analyzer|rules)_sources = files\((.*?)\)", text, re.S)
+    blocks = re.findall(r"(?:core|outputs|rules)_sources = files\((.*?)\)", text, re.S)
     return [f for b in blocks for f in re.findall(r"'([\w./]+\.c)'", b)]
 
 
@@ -146,8 +146,8 @@ def main():
         generated.append(html)
     exe = os.path.join(build, f"fuzz_{target}")
     cmd = [clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-           "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"), "-I", os.path.join(ROOT, "analyzer"),
-           "-I", os.path.join(ROOT, "analyzer", "outputs"),
+           "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"),
+           *[a for d in ("core", "rules", "outputs") for a in ("-I", os.path.join(ROOT, "analyzer", d))],
            "-I", build, "-I", os.path.dirname(os.path.abspath(build)),
            *[os.path.join(HERE, h) for h in harness],
            *[os.path.join(ROOT, "analyzer", s) for s in sources], *generated, "-o", exe, *flags,

@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "symbolize.h"
+#include "frame.h"
 
 /*
  * The demangled name of a C++ (_Z...) or Rust (legacy _ZN...17h<hash>E, v0
