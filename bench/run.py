@@ -114,9 +114,9 @@ def workloads(build, pairs, quick):
     churn = 20000 if quick else 100000
     mib = 64 if quick else 512
     gcc_out = os.path.join(tempfile.gettempdir(), "vmaprof-bench-w4.o")
-    w4 = ["gcc", "-O2", "-g", "-I", os.path.join(ROOT, "include"), "-I",
-          os.path.join(ROOT, "analyzer"), "-I", build, "-c",
-          os.path.join(ROOT, "analyzer", "analyze.c"), "-o", gcc_out]
+    w4 = ["gcc", "-O2", "-g", "-I", os.path.join(ROOT, "include"),
+          "-I", os.path.join(ROOT, "analyzer", "core"), "-I", os.path.join(ROOT, "analyzer", "rules"),
+          "-I", build, "-c", os.path.join(ROOT, "analyzer", "core", "analyze.c"), "-o", gcc_out]
     return [
         Workload("W1", f"W1: {pairs} mmap+munmap pairs, 1 thread", [wp, str(pairs), "1"],
                  per_pair, "ns/pair", lambda d: [wp, str(max(pairs // d, 8)), "1"], pairs),
@@ -125,7 +125,7 @@ def workloads(build, pairs, quick):
                  lambda d: [wp, str(max(pairs // d // 8, 1)), "8"], pairs),
         Workload("W3", f"W3: touch {mib} MiB, fork, child rewrites it all", [wc, str(mib)],
                  storm_ms, "ms"),
-        Workload("W4", "W4: gcc -O2 -g -c analyzer/analyze.c (gcc, cc1, as)", w4,
+        Workload("W4", "W4: gcc -O2 -g -c analyzer/core/analyze.c (gcc, cc1, as)", w4,
                  elapsed_ms, "ms"),
         Workload("W5", f"W5: churn, {churn} times mmap 1 MiB, write a page, read a page, "
                  "munmap (faults in new mappings)", [wch, str(churn)], per_iter, "ns/iter"),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * analyzer/label.h: demangling (C++, Rust legacy and v0, garbage) and the
+ * analyzer/rules/label.h: demangling (C++, Rust legacy and v0, garbage) and the
  * label frame picked from stacks as the analyzer sees them (function names
  * raw from the symbol table, module paths as in the maps text).
  * Returns 0 when every check passes, 1 otherwise (each failure is printed).

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * analyzer/model.c: the timeline of one process's entries as the replay
+ * analyzer/core/model.c: the timeline of one process's entries as the replay
  * changes it. munmap ends the entries it touches and leaves what lies
  * outside the range as pieces (model__carve); mprotect does the same with a
  * re-protected middle piece (model__reprotect); mmap and mremap add an

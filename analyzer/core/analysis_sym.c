@@ -1,4 +1,6 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
+/* The symbolizer's counters of an analysis (analysis_sym.h), for
+ * `vmaprof report --stats`. */
 #include "analysis_sym.h"
 #include "model.h"
 

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* The reader of one trace file (reader.h): the first step of the core's
+ * pass 1 (analyze.c), and of `report --format records` (outputs/dump.c). */
 #include "reader.h"
 
 #include "vmaprof/crc32c.h"

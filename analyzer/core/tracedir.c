@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* The files of a trace directory (tracedir.h), in the order pass 1
+ * (analyze.c) reads them. */
 #include "tracedir.h"
 
 #include <dirent.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* What the core and the outputs share (traceutil.h): the hash table
+ * (u64map and its chains), string ids (strtab), stack records by id. */
 #include "traceutil.h"
 
 #include <errno.h>
