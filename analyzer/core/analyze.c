@@ -1397,6 +1397,59 @@ static int run_passes(void *ctx)
 	return 0;
 }
 
+/* Everything an analysis holds, whatever pass it stopped in (analyze.h). */
+void analysis__free(struct analysis *a)
+{
+	if (!a)
+		return;
+	if (a->pass && a->pass_free)
+		a->pass_free(a->pass);
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		for (uint32_t j = 0; j < p->nv; j++)
+			u64map__free(&p->v[j].fault_sites);
+		for (uint32_t j = 0; j < p->nex; j++)
+			json_decref(p->ex[j].argv);
+		json_decref(p->argv);
+		free(p->v);
+		free(p->live);
+		free(p->img);
+		free(p->ex);
+		for (uint32_t j = 0; j < p->nkids; j++) {
+			u64map__free(&p->kids[j].cow_vma_parent);
+			u64map__free(&p->kids[j].cow_vma_child);
+		}
+		free(p->kids);
+		free(p->qr);
+		free(p->qent);
+		free(p->qmaxend);
+		sites__free(p);
+		timeline__free(p->tl);
+		free(p->ns_pids);
+		free(p);
+	}
+	free(a->procs);
+	u64map__free(&a->by_pid);
+	pidns__free(a);
+	sites__free_all(a);
+	free(a->pref);
+	free(a->failed_pids);
+	free(a->sc_exec_pids);
+	free(a->sc_fork_pids);
+	free(a->failed_why);
+	for (uint32_t i = 0; i < a->nfiles; i++) {
+		reader__free(a->files[i].r);
+		stack_map__free(&a->files[i].stacks);
+	}
+	free(a->files);
+	for (uint32_t i = 0; i < a->nstrs; i++)
+		free(a->strs[i]);
+	free(a->strs);
+	symbolizer__free(a->sym);
+	json_decref(a->session);
+	free(a);
+}
+
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len)
 {
 	uint64_t t_start = vp_mono_ns();

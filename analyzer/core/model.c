@@ -10,9 +10,7 @@
  * the outputs run their work under model__try), which frees what was built
  * and returns -ENOMEM. Nothing in the analyzer exits the process.
  */
-#include "label.h"
 #include "model.h"
-#include "timeline.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -399,79 +397,3 @@ void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 		model__oom();
 }
 
-/* The shape sites.c gave (view.h: struct csite), and its caches. */
-static void sites__free_all(struct analysis *a)
-{
-	uint64_t k;
-	void *v;
-	for (size_t i = 0; u64map__next(&a->demangled, &i, &k, &v);)
-		if ((uintptr_t)v != k)
-			free(v);
-	u64map__free(&a->demangled);
-	u64map__free(&a->shmem_files);
-	label_rules__free(a->rules);
-	a->rules = NULL;
-}
-
-static void sites__free(struct proc *p)
-{
-	for (uint32_t s = 0; s < p->nsites; s++) {
-		free((char *)p->sites[s].key);
-		free((char *)p->sites[s].label);
-		free((char *)p->sites[s].where);
-		free(p->sites[s].vmas);
-	}
-	free(p->sites);
-}
-
-void analysis__free(struct analysis *a)
-{
-	if (!a)
-		return;
-	if (a->pass && a->pass_free)
-		a->pass_free(a->pass);
-	for (uint32_t i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
-		for (uint32_t j = 0; j < p->nv; j++)
-			u64map__free(&p->v[j].fault_sites);
-		for (uint32_t j = 0; j < p->nex; j++)
-			json_decref(p->ex[j].argv);
-		json_decref(p->argv);
-		free(p->v);
-		free(p->live);
-		free(p->img);
-		free(p->ex);
-		for (uint32_t j = 0; j < p->nkids; j++) {
-			u64map__free(&p->kids[j].cow_vma_parent);
-			u64map__free(&p->kids[j].cow_vma_child);
-		}
-		free(p->kids);
-		free(p->qr);
-		free(p->qent);
-		free(p->qmaxend);
-		sites__free(p);
-		timeline__free(p->tl);
-		free(p->ns_pids);
-		free(p);
-	}
-	free(a->procs);
-	u64map__free(&a->by_pid);
-	pidns__free(a);
-	sites__free_all(a);
-	free(a->pref);
-	free(a->failed_pids);
-	free(a->sc_exec_pids);
-	free(a->sc_fork_pids);
-	free(a->failed_why);
-	for (uint32_t i = 0; i < a->nfiles; i++) {
-		reader__free(a->files[i].r);
-		stack_map__free(&a->files[i].stacks);
-	}
-	free(a->files);
-	for (uint32_t i = 0; i < a->nstrs; i++)
-		free(a->strs[i]);
-	free(a->strs);
-	symbolizer__free(a->sym);
-	json_decref(a->session);
-	free(a);
-}

@@ -52,6 +52,9 @@ void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel);
  * every_vma, fold repeated mappings: analysis__view's work, once (later
  * calls do nothing); the outputs read the result (view.h). */
 void sites__shape(struct analysis *a, int every_vma);
+/* What sites__shape made: one process's sites, and the analysis's caches. */
+void sites__free(struct proc *p);
+void sites__free_all(struct analysis *a);
 
 /* ---- pidns.c: processes in PID namespaces (docs/report.md) ---- */
 struct ns_ent {                       /* (ns, nr) meant `key` from time t on */

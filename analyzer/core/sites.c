@@ -602,3 +602,29 @@ int analysis__view(struct analysis *a, const struct analysis_view *v, char *why,
 		snprintf(why, why_len, "out of memory");
 	return err;
 }
+
+/* The shape sites__shape gave (view.h: struct csite), and its caches
+ * (analysis__free). */
+void sites__free_all(struct analysis *a)
+{
+	uint64_t k;
+	void *v;
+	for (size_t i = 0; u64map__next(&a->demangled, &i, &k, &v);)
+		if ((uintptr_t)v != k)
+			free(v);
+	u64map__free(&a->demangled);
+	u64map__free(&a->shmem_files);
+	label_rules__free(a->rules);
+	a->rules = NULL;
+}
+
+void sites__free(struct proc *p)
+{
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		free((char *)p->sites[s].key);
+		free((char *)p->sites[s].label);
+		free((char *)p->sites[s].where);
+		free(p->sites[s].vmas);
+	}
+	free(p->sites);
+}

@@ -45,13 +45,6 @@ int diff__metric_by_name(const char *name, size_t len)
 	return -1;
 }
 
-void metrics__add(struct metrics *to, const struct metrics *m)
-{
-	for (int i = 0; i < M_NR; i++)
-		to->v[i] = sat_add(to->v[i], m->v[i]);
-	to->span_bytes = sat_add(to->span_bytes, m->span_bytes);
-}
-
 /* A change is noise when it is smaller than --min-pages pages: faults and
  * pages count as pages, mapped_bytes in pages, vma_count by the pages of
  * the VMAs behind it. */

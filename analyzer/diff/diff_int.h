@@ -53,8 +53,6 @@ static inline uint64_t sat_mul(uint64_t a, uint64_t b)
 	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
-void metrics__add(struct metrics *to, const struct metrics *m);
-
 /* Room for one more element after the n (of `size` bytes) at p, which has
  * room for *cap: p itself, or p moved with *cap doubled (from `first`).
  * NULL when out of memory, p and *cap unchanged. */

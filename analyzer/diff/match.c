@@ -32,6 +32,13 @@
 #include "diff_int.h"
 #include "label.h"
 
+static void metrics__add(struct metrics *to, const struct metrics *m)
+{
+	for (int i = 0; i < M_NR; i++)
+		to->v[i] = sat_add(to->v[i], m->v[i]);
+	to->span_bytes = sat_add(to->span_bytes, m->span_bytes);
+}
+
 /* A growable string; on allocation failure `oom` sticks and the text stops. */
 struct sbuf {
 	char *s;
