@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* vmaprof's entry point: argv[1] picks the subcommand (cmd_record.c,
+ * cmd_report.c, cmd_diff.c; cli.h), which parses the rest. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  *   nobody else. Anything else is refused with a one-line reason, before
  *   the command runs: a planted symlink, another user's directory, /tmp,
  *   a regular file, a directory we cannot write.
- * - outfile_write_json()/outfile_commit() never write through a symlink
+ * - outfile_begin()/outfile_commit() never write through a symlink
  *   and never leave a half-written file under the final name: they write a
  *   temporary file in the same directory (O_EXCL|O_NOFOLLOW, 0600), fsync
  *   it, rename it over the final name; on any failure the temporary file

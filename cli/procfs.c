@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* What the recorder reads of other processes in /proc (procfs.h). */
 #include "procfs.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The symbolizer counters of an analysis, for `vmaprof report --stats`.
- * Its own file so the analysis core (analyze.c, model.h) needs no change:
+ * Its own file so the analysis core (analyze.c, view.h) needs no change:
  * a read-only hook on struct analysis.
  */
 #ifndef VP_ANALYSIS_SYM_H

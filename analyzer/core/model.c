@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The analyzer's model (model.h): processes, their VMA entries and the
- * timeline operations on them (an entry is split, never edited, so each
+ * The analyzer's model (its structs in view.h, built through model.h):
+ * processes, their VMA entries and the timeline operations on them (an entry is split, never edited, so each
  * keeps the span during which faults are charged to it), the per-process
  * index used to find the entry live at (address, time), and memory.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Figures both outputs (report_json.c, summary.c) take from a finished
- * analysis: see derive.h. */
+/* Figures the outputs share (report.json, the summary, the exports), taken
+ * from a finished analysis: see derive.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

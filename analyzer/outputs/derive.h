@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What report.json and the summary both say about a finished analysis
- * (view.h), computed in one place so they cannot disagree: whether faults
+ * What the outputs (report.json, the summary, the exports) say alike about
+ * a finished analysis (view.h), computed in one place so they cannot
+ * disagree: whether faults
  * were measured at all, the kernel-counter balance of a process, whether
  * the shim recorded. (The names of entry kinds, origins and ends, and why
  * an entry has no stack, are the view's: view.h.)

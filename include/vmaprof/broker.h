@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The trace-file broker protocol between `vmaprof record` (cli/broker.c)
- * and the shim (preload/broker.c).
+ * The trace-file broker protocol between `vmaprof record` (cli/broker_server.c)
+ * and the shim (preload/broker_client.c).
  *
  * Why: the recorder often runs as root while traced processes drop their
  * privileges (su, setpriv, daemons' setuid). The trace directory is 0700
