@@ -14,7 +14,7 @@
 #include "diff_int.h"
 
 static const char *const other_metric_names[M_NR - FC_N] = {
-	"total_faults", "pages_allocated", "vma_count", "mapped_bytes",
+	"total_faults", "pages_allocated", "vma_count", "live_bytes", "bytes_mapped",
 };
 
 const char *metric_name(int m)
@@ -42,12 +42,16 @@ int diff__metric_by_name(const char *name, size_t len)
 	for (int m = 0; m < M_NR; m++)
 		if (strlen(metric_name(m)) == len && !strncmp(name, metric_name(m), len))
 			return m;
+	/* the name live_bytes had before bytes_mapped came: gates written
+	 * then keep the figure they meant */
+	if (len == 12 && !strncmp(name, "mapped_bytes", len))
+		return M_LIVE_BYTES;
 	return -1;
 }
 
 /* A change is noise when it is smaller than --min-pages pages: faults and
- * pages count as pages, mapped_bytes in pages, vma_count by the pages of
- * the VMAs behind it. */
+ * pages count as pages, bytes in pages, vma_count by the pages of the VMAs
+ * behind it (bytes_mapped). */
 static int is_noise(const struct diff_opts *o, uint64_t page_size, enum metric m,
 		    const struct metrics *a, const struct metrics *b)
 {
@@ -55,11 +59,11 @@ static int is_noise(const struct diff_opts *o, uint64_t page_size, enum metric m
 	if (!o->min_pages)
 		return 0;
 	if (m == M_VMA_COUNT) {
-		x = a->span_bytes;
-		y = b->span_bytes;
+		x = a->v[M_BYTES_MAPPED];
+		y = b->v[M_BYTES_MAPPED];
 	}
 	d = x > y ? x - y : y - x;
-	if (m == M_MAPPED_BYTES || m == M_VMA_COUNT)
+	if (m == M_LIVE_BYTES || m == M_BYTES_MAPPED || m == M_VMA_COUNT)
 		d /= page_size;
 	return d < o->min_pages;
 }

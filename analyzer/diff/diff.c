@@ -42,7 +42,8 @@ static int bounds__measured(const struct diff_opts *o, const struct report *base
 	for (size_t k = 0; k < o->n_bounds; k++) {
 		enum metric m = o->bounds[k].metric;
 		const struct report *un = base->unmeasured ? base : new->unmeasured ? new : NULL;
-		if (un && m != M_VMA_COUNT && m != M_MAPPED_BYTES)
+		if (un && m != M_VMA_COUNT && m != M_LIVE_BYTES &&
+		    m != M_BYTES_MAPPED)
 			return diag__fail(d, "--max-increase %s: %s has no fault figures (recorded "
 					  "without the kernel collector)", metric_name(m), un->file);
 	}
@@ -64,6 +65,10 @@ int diff__run(const struct diff_opts *o, const char *base_file, const char *new_
 	if (report__open(&base, base_file, plumbing, &d) ||
 	    report__open(&new, new_file, plumbing, &d) || bounds__measured(o, &base, &new, &d))
 		goto cleanup;
+	if (reports__unify(&base, &new)) {
+		diag__fail(&d, "out of memory");
+		goto cleanup;
+	}
 	res.unmeasured = base.unmeasured || new.unmeasured;
 	res.unmeasured_file = base.unmeasured ? base.file : new.file;
 	if (reports__compare(o, &base, &new, &res) || result__print(o, &res)) {

@@ -30,17 +30,17 @@ enum metric {
 	M_TOTAL_FAULTS = FC_N,
 	M_PAGES_ALLOCATED,
 	M_VMA_COUNT,
-	M_MAPPED_BYTES,
+	M_LIVE_BYTES,   /* bytes mapped at exit (the old `mapped_bytes`) */
+	M_BYTES_MAPPED, /* bytes of every mapping made, unmapped or not (cumulative) */
 	M_NR,
 };
 
 const char *metric_name(int m);
 
+/* v[M_BYTES_MAPPED] also measures vma_count for the --min-pages noise
+ * filter: how big the mappings behind the count are. */
 struct metrics {
 	uint64_t v[M_NR];
-	/* Bytes of every VMA, destroyed or not: how big the mappings behind
-	 * vma_count are, for the --min-pages noise filter. */
-	uint64_t span_bytes;
 };
 
 static inline uint64_t sat_add(uint64_t a, uint64_t b)
@@ -69,7 +69,9 @@ static inline void *grow(void *p, size_t n, size_t *cap, size_t size, size_t fir
 
 /* One scope of one report: a process role (key NULL) or a call site in it. */
 struct entry {
-	const char *role; /* owned by the report's proc */
+	const char *role;  /* owned by the report's proc */
+	const char *loose; /* the role without arguments (see reports__unify) */
+	uint64_t procs;    /* a process role: how many processes it sums */
 	char *key;
 	char *label; /* the site's short name (see vma_key); NULL for a process */
 	char *kind;  /* the VMA kind; NULL for a process */
@@ -84,10 +86,10 @@ struct dproc {
 	int64_t ff_pid;
 	uint64_t ff_time;
 	long parent; /* index in report.procs, -1 if none */
-	unsigned long number; /* fork[n], root[n] or orphan[n] */
+	unsigned long number; /* root[n] */
 	int state; /* role construction: 0 todo, 1 busy (cycle check), 2 done */
-	char *base; /* role without this process's own execs */
-	char *role;
+	char *up, *lup;    /* the parent's part of role and loose: "root:exec(sh)/" */
+	char *role, *loose; /* loose: role with each argument list "[*]" */
 };
 
 /* Where processes[i].vmas stands in the document text. */
@@ -161,6 +163,9 @@ int require_vma(struct diag *d, const struct report *r, json_t *vma, const char 
 int report__roles(struct report *r, struct diag *d);
 /* The report's entries, sorted by entry_cmp, one per role and site. */
 int report__entries(struct report *r, struct diag *d);
+/* Roles one report has and the other lacks become their loose names in both
+ * where the loose name is on both sides' unmatched lists. 0 or -ENOMEM. */
+int reports__unify(struct report *a, struct report *b);
 /* Process entries (key NULL) first within a role, then sites by key. */
 int entry_cmp(const void *a, const void *b);
 
@@ -170,6 +175,7 @@ struct pair {
 	const char *role;
 	const struct entry *x, *y; /* BASE's, NEW's; NULL where that side lacks it */
 	struct metrics a, b;
+	uint64_t procs_a, procs_b; /* a process role: its processes in BASE, NEW */
 	int loose; /* sites matched by kind and label, not by key (see loose_match) */
 	int dead;  /* merged into another pair */
 };

@@ -593,8 +593,10 @@ void report__free(struct report *r)
 	}
 	free(r->entries);
 	for (size_t i = 0; r->procs && i < r->n_procs; i++) {
-		free(r->procs[i].base);
+		free(r->procs[i].up);
+		free(r->procs[i].lup);
 		free(r->procs[i].role);
+		free(r->procs[i].loose);
 	}
 	free(r->procs);
 	json_decref(r->root);

@@ -36,7 +36,6 @@ static void metrics__add(struct metrics *to, const struct metrics *m)
 {
 	for (int i = 0; i < M_NR; i++)
 		to->v[i] = sat_add(to->v[i], m->v[i]);
-	to->span_bytes = sat_add(to->span_bytes, m->span_bytes);
 }
 
 /* A growable string; on allocation failure `oom` sticks and the text stops. */
@@ -98,6 +97,9 @@ static const char *basename_of(const char *path)
 
 /* ---- roles -------------------------------------------------------------- */
 
+static char *norm_path(const char *path);
+static int is_digit(char c);
+
 /* -1, 0 or 1: x before, as, or after y. */
 static int cmp_i64(int64_t x, int64_t y)
 {
@@ -124,19 +126,11 @@ static int by_pid_start(const void *a, const void *b, void *arg)
 	return c ? c : by_index(a, b);
 }
 
-/* Siblings in fork order; pid and index only break exact ties. */
-static int by_parent_fork(const void *a, const void *b, void *arg)
+/* Roots by start time (root, root[2], ...); pid and index break ties. */
+static int by_start_pid(const void *a, const void *b, void *arg)
 {
 	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
-	uint64_t tx = x->has_ff ? x->ff_time : x->start_ns;
-	uint64_t ty = y->has_ff ? y->ff_time : y->start_ns;
-	int c = cmp_i64(x->parent, y->parent);
-	if (!c)
-		c = cmp_i64(x->has_ff, y->has_ff);
-	if (!c)
-		c = cmp_u64(tx, ty);
-	if (!c)
-		c = cmp_u64(x->start_ns, y->start_ns);
+	int c = cmp_u64(x->start_ns, y->start_ns);
 	if (!c)
 		c = cmp_i64(x->pid, y->pid);
 	return c ? c : by_index(a, b);
@@ -167,49 +161,179 @@ static long find_parent(const struct report *r, const size_t *order, size_t self
 	return best >= 0 ? best : first;
 }
 
-/* Appends `:exec(name)` for each of p's execs before `until` (all if NULL). */
-static void add_execs(struct sbuf *b, const struct dproc *p, const uint64_t *until)
+static int is_alnum(char c)
 {
-	json_t *execs = json_object_get(p->j, "execs");
-	for (size_t k = 0; k < json_array_size(execs); k++) {
-		json_t *e = json_array_get(execs, k);
-		uint64_t t = (uint64_t)json_integer_value(json_object_get(e, "time_ns"));
-		if (until && t >= *until)
-			continue;
-		sbuf__add(b, ":exec(%s)", basename_of(json_string_value(json_object_get(e, "path"))));
+	return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'z');
+}
+
+/* One word of an argv or a title with what is made up per run as '*': a
+ * path (from a '/' at the start, after '=', ':' or ',', or after a short
+ * option: -o/tmp/x) as norm_path makes it, and elsewhere a run of 4 or more
+ * digits between non-alphanumerics (a pid, a port: 127.0.0.1(45678)). */
+static void word__norm(struct sbuf *b, const char *w, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		if (w[i] == '/' && (!i || w[i - 1] == '=' || w[i - 1] == ':' || w[i - 1] == ',' ||
+				    (i == 2 && w[0] == '-'))) {
+			char *path = strndup(w + i, len - i), *n = path ? norm_path(path) : NULL;
+			if (n)
+				sbuf__add(b, "%s", n);
+			else
+				b->oom = 1;
+			free(n);
+			free(path);
+			return;
+		}
+		size_t j = i;
+		while (j < len && is_digit(w[j]))
+			j++;
+		if (j == i)
+			sbuf__add(b, "%c", (unsigned char)w[i] < 0x20 ? '?' : w[i]);
+		else if (j - i >= 4 && (!i || !is_alnum(w[i - 1])) && (j == len || !is_alnum(w[j])))
+			sbuf__add(b, "*");
+		else
+			sbuf__add(b, "%.*s", (int)(j - i), w + i);
+		i = j > i ? j : i + 1;
 	}
 }
 
+/* s, its words (split at white space) normalised and joined by one space. */
+static void text__norm(struct sbuf *b, const char *s)
+{
+	static const char ws[] = " \t\n\r";
+	int first = 1;
+	for (s += strspn(s, ws); *s; s += strspn(s, ws)) {
+		size_t n = strcspn(s, ws);
+		if (!first)
+			sbuf__add(b, " ");
+		word__norm(b, s, n);
+		first = 0;
+		s += n;
+	}
+}
+
+/* An argument list longer than this is cut, and a hash of all of it kept,
+ * so a role stays readable and still tells two long command lines apart. */
+#define ARGS_MAX 64
+#define ARGS_HEAD 44
+
+/* `[ARGS]`: exec k's argv after argv[0], normalised; nothing when empty. */
+static void args__add(struct sbuf *b, const struct dproc *p, json_t *exec, int last)
+{
+	json_t *argv = json_object_get(exec, "argv");
+	struct sbuf a = { 0 };
+	if (!json_is_array(argv) && last)
+		argv = json_object_get(p->j, "argv");
+	for (size_t k = 1; k < json_array_size(argv); k++) {
+		const char *s = json_string_value(json_array_get(argv, k));
+		if (!s)
+			continue;
+		if (a.len)
+			sbuf__add(&a, " ");
+		text__norm(&a, s);
+	}
+	if (a.oom)
+		b->oom = 1;
+	if (a.len <= ARGS_MAX) {
+		if (a.len)
+			sbuf__add(b, "[%s]", a.s);
+		free(a.s);
+		return;
+	}
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t k = 0; k < a.len; k++)
+		h = (h ^ (unsigned char)a.s[k]) * 16777619u;
+	size_t n = ARGS_HEAD;
+	while (n && ((unsigned char)a.s[n] & 0xc0) == 0x80)
+		n--;
+	sbuf__add(b, "[%.*s...#%08x]", (int)n, a.s, h);
+	free(a.s);
+}
+
+/* What the program calls itself: the title it wrote over its argv, else
+ * its comm where that is not its program's name (prctl PR_SET_NAME). */
+static void title__add(struct sbuf *b, const struct dproc *p)
+{
+	const char *title = json_string_value(json_object_get(p->j, "title"));
+	const char *name = json_string_value(json_object_get(p->j, "name"));
+	const char *exe = json_string_value(json_object_get(p->j, "exe"));
+	if (title && *title) {
+		sbuf__add(b, "(");
+		text__norm(b, title);
+		sbuf__add(b, ")");
+	} else if (name && *name && (!exe || strncmp(name, basename_of(exe), 15))) {
+		sbuf__add(b, "(");
+		text__norm(b, name);
+		sbuf__add(b, ")");
+	}
+}
+
+/* What a role says of process p after its word (root, fork, orphan):
+ * `:exec(<basename>)` per exec before `until` (all if NULL); then, when no
+ * exec follows, its title (title__add); then the arguments of its last exec
+ * (args__add), or `[*]` for the loose name, when `args` (not for a root:
+ * its command line is the user's, and two runs of it with other flags
+ * should still match). */
+static void segment__add(struct sbuf *b, const struct dproc *p, const uint64_t *until,
+			 int args, int loose)
+{
+	json_t *execs = json_object_get(p->j, "execs"), *last = NULL;
+	size_t n = json_array_size(execs), k;
+	for (k = 0; k < n; k++) {
+		json_t *e = json_array_get(execs, k);
+		uint64_t t = (uint64_t)json_integer_value(json_object_get(e, "time_ns"));
+		if (until && t >= *until)
+			break;
+		sbuf__add(b, ":exec(%s)", basename_of(json_string_value(json_object_get(e, "path"))));
+		last = e;
+	}
+	if (k == n)
+		title__add(b, p);
+	if (args && last && loose)
+		sbuf__add(b, "[*]");
+	else if (args && last)
+		args__add(b, p, last, k == n);
+}
+
+/* p's role and loose name: its parent's up to the fork, then `/fork`, then
+ * its own segment (a root: `root`, an orphan: `orphan`). p->up is what
+ * comes before its segment, for its children. */
 static int role__build(struct report *r, size_t i, struct diag *d)
 {
 	struct dproc *p = &r->procs[i];
-	struct sbuf b = { 0 };
+	struct sbuf up = { 0 }, lup = { 0 }, b = { 0 }, lb = { 0 };
 	if (p->state == 2)
 		return 0;
 	if (p->state == 1)
 		return diag__fail(d, "%s: processes[%zu]: forked_from makes a cycle", r->file, i);
 	p->state = 1;
 	if (!p->has_ff) {
-		sbuf__add(&b, p->number > 1 ? "root[%lu]" : "root", p->number);
+		sbuf__add(&up, p->number > 1 ? "root[%lu]" : "root", p->number);
+		sbuf__add(&lup, p->number > 1 ? "root[%lu]" : "root", p->number);
 	} else if (p->parent < 0) {
-		sbuf__add(&b, "orphan[%lu]", p->number);
+		sbuf__add(&up, "orphan");
+		sbuf__add(&lup, "orphan");
 	} else {
 		struct dproc *pp = &r->procs[p->parent];
 		int err = role__build(r, (size_t)p->parent, d);
 		if (err)
 			return err;
-		sbuf__add(&b, "%s", pp->base);
-		add_execs(&b, pp, &p->ff_time);
-		sbuf__add(&b, "/fork[%lu]", p->number);
+		sbuf__add(&up, "%s", pp->up);
+		segment__add(&up, pp, &p->ff_time, pp->has_ff, 0);
+		sbuf__add(&up, "/fork");
+		sbuf__add(&lup, "%s", pp->lup);
+		segment__add(&lup, pp, &p->ff_time, pp->has_ff, 1);
+		sbuf__add(&lup, "/fork");
 	}
-	p->base = sbuf__take(&b);
-	if (!p->base)
-		return diag__fail(d, "out of memory");
-	b = (struct sbuf){ 0 };
-	sbuf__add(&b, "%s", p->base);
-	add_execs(&b, p, NULL);
+	sbuf__add(&b, "%s", up.s ? up.s : "");
+	segment__add(&b, p, NULL, p->has_ff, 0);
+	sbuf__add(&lb, "%s", lup.s ? lup.s : "");
+	segment__add(&lb, p, NULL, p->has_ff, 1);
+	p->up = sbuf__take(&up);
+	p->lup = sbuf__take(&lup);
 	p->role = sbuf__take(&b);
-	if (!p->role)
+	p->loose = sbuf__take(&lb);
+	if (!p->up || !p->lup || !p->role || !p->loose)
 		return diag__fail(d, "out of memory");
 	p->state = 2;
 	return 0;
@@ -217,7 +341,7 @@ static int role__build(struct report *r, size_t i, struct diag *d)
 
 int report__roles(struct report *r, struct diag *d)
 {
-	size_t n = r->n_procs, *order = calloc(n ? n : 1, sizeof(*order));
+	size_t n = r->n_procs, *order = calloc(n ? n : 1, sizeof(*order)), roots = 0;
 	int err = 0;
 	if (!order)
 		return diag__fail(d, "out of memory");
@@ -228,17 +352,15 @@ int report__roles(struct report *r, struct diag *d)
 	for (size_t i = 0; i < n; i++)
 		if (r->procs[i].has_ff)
 			r->procs[i].parent = find_parent(r, order, i);
-	/* Number each group in order: the children of one parent (fork[n]), the
-	 * roots (parent -1, no forked_from) and the orphans (parent -1). */
+	/* Children are named by what they are (segment__add), never by their
+	 * order; only roots, which have no parent to tell them by, are counted. */
 	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	if (n > 1)
-		qsort_r(order, n, sizeof(*order), by_parent_fork, r->procs);
-	for (size_t k = 0; k < n; k++) {
-		struct dproc *p = &r->procs[order[k]], *prev = k ? &r->procs[order[k - 1]] : NULL;
-		int same = prev && prev->parent == p->parent && prev->has_ff == p->has_ff;
-		p->number = same ? prev->number + 1 : 1;
-	}
+		if (!r->procs[i].has_ff)
+			order[roots++] = i;
+	if (roots > 1)
+		qsort_r(order, roots, sizeof(*order), by_start_pid, r->procs);
+	for (size_t k = 0; k < roots; k++)
+		r->procs[order[k]].number = k + 1;
 	for (size_t i = 0; i < n && !err; i++)
 		err = role__build(r, i, d);
 	free(order);
@@ -315,15 +437,17 @@ static void spans__free(struct spans *sp)
 	free(sp->s);
 }
 
-static int report__push(struct report *r, const char *role, char *key, char *label, char *kind,
-			const struct metrics *m)
+/* An entry of process p: a site (key) or, key NULL, the process itself. */
+static int report__push(struct report *r, const struct dproc *p, char *key, char *label,
+			char *kind, const struct metrics *m)
 {
 	struct entry *e = grow(r->entries, r->n_entries, &r->cap_entries, sizeof(*e), 256);
 	if (!e)
 		return -ENOMEM;
 	r->entries = e;
-	r->entries[r->n_entries++] =
-		(struct entry){ .role = role, .key = key, .label = label, .kind = kind, .m = *m };
+	r->entries[r->n_entries++] = (struct entry){ .role = p->role, .loose = p->loose,
+						      .procs = !key, .key = key,
+						      .label = label, .kind = kind, .m = *m };
 	return 0;
 }
 
@@ -556,8 +680,8 @@ static int vma__scan(struct diag *d, const struct report *r, json_t *v, const ch
 				  "or null", r->file, vat);
 	/* folded mappings never overlap in time: one is live at most */
 	if (json_is_null(destroyed))
-		pm->v[M_MAPPED_BYTES] = sat_add(pm->v[M_MAPPED_BYTES], end - start);
-	pm->span_bytes = sat_add(pm->span_bytes, sat_mul(end - start, instances));
+		pm->v[M_LIVE_BYTES] = sat_add(pm->v[M_LIVE_BYTES], end - start);
+	pm->v[M_BYTES_MAPPED] = sat_add(pm->v[M_BYTES_MAPPED], sat_mul(end - start, instances));
 	pm->v[M_VMA_COUNT] = sat_add(pm->v[M_VMA_COUNT], instances);
 	if (path && json_object_get(v, "offset") && json_is_integer(json_object_get(v, "offset")) &&
 	    spans__add(sp, start, end, (uint64_t)json_integer_value(json_object_get(v, "offset")),
@@ -567,7 +691,7 @@ static int vma__scan(struct diag *d, const struct report *r, json_t *v, const ch
 }
 
 /* Pass 2, one VMA (checked by pass 1): its entry, under its site key. */
-static int vma__entry(struct diag *d, struct report *r, const char *role, json_t *v,
+static int vma__entry(struct diag *d, struct report *r, const struct dproc *p, json_t *v,
 		      const char *vat, const struct spans *sp)
 {
 	struct metrics vm = { 0 };
@@ -582,11 +706,11 @@ static int vma__entry(struct diag *d, struct report *r, const char *role, json_t
 	    (err = vma_key(d, r, v, vat, sp, &key, &label)))
 		return err;
 	vm.v[M_VMA_COUNT] = instances;
-	vm.span_bytes = sat_mul(end - start, instances);
+	vm.v[M_BYTES_MAPPED] = sat_mul(end - start, instances);
 	if (json_is_null(json_object_get(v, "destroyed_ns")))
-		vm.v[M_MAPPED_BYTES] = end - start;
+		vm.v[M_LIVE_BYTES] = end - start;
 	kind = strdup(json_string_value(json_object_get(v, "kind")));
-	if (!kind || report__push(r, role, key, label, kind, &vm)) {
+	if (!kind || report__push(r, p, key, label, kind, &vm)) {
 		free(key);
 		free(label);
 		free(kind);
@@ -626,7 +750,7 @@ static int proc__sites(struct diag *d, struct report *r, size_t pi, json_t *vmas
 	for (size_t i = 0; i < n && (v = vma_next(r, pi, vmas, &pos, i, &bad)); i++) {
 		char vat[96];
 		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, i);
-		int err = vma__entry(d, r, r->procs[pi].role, v, vat, sp);
+		int err = vma__entry(d, r, &r->procs[pi], v, vat, sp);
 		json_decref(v);
 		if (err)
 			return err;
@@ -654,7 +778,7 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 	err = proc__scan(d, r, pi, vmas, at, &pm, &sp, &n);
 	if (!err)
 		err = proc__sites(d, r, pi, vmas, at, &sp, n);
-	if (!err && report__push(r, p->role, NULL, NULL, NULL, &pm))
+	if (!err && report__push(r, p, NULL, NULL, NULL, &pm))
 		err = diag__fail(d, "out of memory");
 	if (!err)
 		metrics__add(&r->total, &pm);
@@ -674,21 +798,20 @@ int entry_cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-int report__entries(struct report *r, struct diag *d)
+/* Sorted by entry_cmp, and the entries of one role and site summed: the
+ * VMAs of one site, and the processes of one role (siblings that are the
+ * same command: which of them did which part of the work is up to the
+ * scheduler, their sum is not). */
+static void entries__merge(struct report *r)
 {
 	size_t w = 0;
-	for (size_t i = 0; i < r->n_procs; i++) {
-		int err = proc__entries(r, i, d);
-		if (err)
-			return err;
-	}
 	if (r->n_entries)
 		qsort(r->entries, r->n_entries, sizeof(*r->entries), entry_cmp);
-	/* VMAs of one site in one role become one entry. */
 	for (size_t i = 0; i < r->n_entries; i++) {
-		if (w && r->entries[i].key && !entry_cmp(&r->entries[w - 1], &r->entries[i])) {
+		if (w && !entry_cmp(&r->entries[w - 1], &r->entries[i])) {
 			struct entry *keep = &r->entries[w - 1];
 			metrics__add(&keep->m, &r->entries[i].m);
+			keep->procs += r->entries[i].procs;
 			if (!keep->label) { /* one site, one label; the first one named */
 				keep->label = r->entries[i].label;
 				r->entries[i].label = NULL;
@@ -701,7 +824,102 @@ int report__entries(struct report *r, struct diag *d)
 		r->entries[w++] = r->entries[i];
 	}
 	r->n_entries = w;
+}
+
+int report__entries(struct report *r, struct diag *d)
+{
+	for (size_t i = 0; i < r->n_procs; i++) {
+		int err = proc__entries(r, i, d);
+		if (err)
+			return err;
+	}
+	entries__merge(r);
 	return 0;
+}
+
+/* Whether r has process role `role` (its entries are sorted). */
+static int has_role(const struct report *r, const char *role)
+{
+	size_t lo = 0, hi = r->n_entries;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(r->entries[mid].role, role) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n_entries && !strcmp(r->entries[lo].role, role);
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The loose names of r's roles that `other` lacks, sorted (*n of them). */
+static const char **lonely_loose(const struct report *r, const struct report *other, size_t *n)
+{
+	const char **v = malloc((r->n_entries ? r->n_entries : 1) * sizeof(*v));
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < r->n_entries; i++)
+		if (!r->entries[i].key && !has_role(other, r->entries[i].role))
+			v[(*n)++] = r->entries[i].loose;
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), by_str);
+	return v;
+}
+
+/* Which of r's entries are of roles `other` lacks. */
+static void lonely_flags(const struct report *r, const struct report *other, unsigned char *f)
+{
+	for (size_t i = 0; i < r->n_entries; i++)
+		f[i] = !has_role(other, r->entries[i].role);
+}
+
+/* The flagged entries whose loose name is in both[0..n) take it. */
+static void loosen(struct report *r, const unsigned char *f, const char **both, size_t n)
+{
+	for (size_t i = 0; i < r->n_entries; i++)
+		if (f[i] && bsearch(&r->entries[i].loose, both, n, sizeof(*both), by_str))
+			r->entries[i].role = r->entries[i].loose;
+}
+
+/* A command whose arguments changed (a new flag, another input) is not
+ * the same role, and neither are its descendants; rather than show all of
+ * them as gone and new, the roles one report has and the other lacks are
+ * compared by their loose names (every argument list `[*]`), summed, where
+ * both sides have that loose name. */
+int reports__unify(struct report *a, struct report *b)
+{
+	size_t na, nb, n = 0;
+	const char **la = lonely_loose(a, b, &na), **lb = lonely_loose(b, a, &nb), **both;
+	unsigned char *fa = malloc(a->n_entries + 1), *fb = malloc(b->n_entries + 1);
+	both = malloc((na + 1) * sizeof(*both));
+	int err = !la || !lb || !fa || !fb || !both ? -ENOMEM : 0;
+	for (size_t i = 0, j = 0; !err && i < na && j < nb;) {
+		int c = strcmp(la[i], lb[j]);
+		if (!c && (!n || strcmp(both[n - 1], la[i])))
+			both[n++] = la[i];
+		i += c <= 0;
+		j += c >= 0;
+	}
+	if (!err && n) {
+		/* both reports' flags first: loosening one changes has_role */
+		lonely_flags(a, b, fa);
+		lonely_flags(b, a, fb);
+		loosen(a, fa, both, n);
+		loosen(b, fb, both, n);
+		entries__merge(a);
+		entries__merge(b);
+	}
+	free(la);
+	free(lb);
+	free(fa);
+	free(fb);
+	free(both);
+	return err;
 }
 
 /* ---- pairing two reports ------------------------------------------------ */
@@ -814,6 +1032,8 @@ int reports__pair(const struct report *a, const struct report *b, struct result 
 		p->y = c >= 0 ? y : NULL;
 		p->a = p->x ? p->x->m : zero;
 		p->b = p->y ? p->y->m : zero;
+		p->procs_a = p->x ? p->x->procs : 0;
+		p->procs_b = p->y ? p->y->procs : 0;
 		i += c <= 0;
 		j += c >= 0;
 	}

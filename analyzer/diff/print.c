@@ -19,6 +19,7 @@
 #define ROLE_COLS 30
 #define SITE_COLS 34
 #define MD_MAX_ROWS 50
+#define MD_ROLE_COLS 60 /* a markdown table wraps in its cell: roles keep more */
 
 /* "label (kind)", "(kind)", or for a process or the whole report what it is. */
 static void pair__site(const struct pair *p, char *buf, size_t len)
@@ -118,16 +119,26 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 	const struct diff_bound *bd = &o->bounds[v->bound];
 	enum metric m = bd->metric;
 	const struct pair *p = v->at;
-	char role[ROLE_COLS + 8];
-	fit(role, sizeof(role), p->role, ROLE_COLS, 1);
+	char role[LINE_MAX_COLS + 8], what[64] = "", procs[48] = "";
+	if (p->procs_a > 1 || p->procs_b > 1) /* a role of several processes, summed */
+		snprintf(procs, sizeof(procs), p->procs_a == p->procs_b ? "%" PRIu64 " processes, " :
+			 "%" PRIu64 " -> %" PRIu64 " processes, ", p->procs_a ? p->procs_a : p->procs_b,
+			 p->procs_b);
 	if (!p->a.v[m])
-		snprintf(head, hlen, "EXCEEDED %s from 0 > %g%% at %s (old 0, new %" PRIu64
-			 "; base is 0, so any increase exceeds)", metric_name(m), bd->pct, role,
-			 p->b.v[m]);
+		snprintf(what, sizeof(what), "%s from 0 > %g%%", metric_name(m), bd->pct);
 	else
-		snprintf(head, hlen, "EXCEEDED %s %+.1f%% > %g%% at %s (old %" PRIu64 ", new %" PRIu64
-			 ")", metric_name(m), change_pct(p->a.v[m], p->b.v[m]), bd->pct, role,
-			 p->a.v[m], p->b.v[m]);
+		snprintf(what, sizeof(what), "%s %+.1f%% > %g%%", metric_name(m),
+			 change_pct(p->a.v[m], p->b.v[m]), bd->pct);
+	/* the role gets what the line leaves, the table's width at least */
+	size_t rest = strlen(what) + strlen(procs) + 40 + (p->a.v[m] ? 0 : 40);
+	fit(role, sizeof(role), p->role,
+	    LINE_MAX_COLS > rest + ROLE_COLS ? LINE_MAX_COLS - rest : ROLE_COLS, 1);
+	if (!p->a.v[m])
+		snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
+			 "; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m]);
+	else
+		snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 ")", what,
+			 role, procs, p->a.v[m], p->b.v[m]);
 	*most = 0;
 	if (v->most) {
 		const struct pair *g = v->most;
@@ -140,44 +151,64 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 	}
 }
 
-static void print_text(const struct diff_opts *o, const struct result *res)
+/* The tail of a change line: "METRIC  OLD -> NEW  CHANGE". */
+static void row__tail(const struct row *r, int wm, char *buf, size_t len)
 {
-	size_t wr = 1, ws = 1, wm = 1;
-	char line[512];
+	const struct pair *p = r->p;
+	char pct[32];
+	format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
+	snprintf(buf, len, "%-*s  %" PRIu64 " -> %" PRIu64 "  %s", wm, metric_name(r->metric),
+		 p->a.v[r->metric], p->b.v[r->metric], pct);
+}
+
+/* The widths of the role and site columns, one for the whole table (a
+ * name cut at one width on one line and another on the next reads as two
+ * names): as wide as the widest, at most ROLE_COLS and SITE_COLS, and
+ * narrower where the longest line would pass LINE_MAX_COLS. */
+static void text__widths(const struct result *res, size_t *wr, size_t *ws, size_t *wm)
+{
+	size_t wt = 0;
+	*wr = *ws = *wm = 1;
 	for (size_t i = 0; i < res->n_rows; i++) {
-		char site[SITE_COLS * 4];
+		size_t l = strlen(metric_name(res->rows[i].metric));
+		*wm = l > *wm ? l : *wm;
+	}
+	for (size_t i = 0; i < res->n_rows; i++) {
+		char site[SITE_COLS * 4], tail[128];
 		size_t l = strlen(res->rows[i].p->role);
-		wr = l > wr ? l : wr;
+		*wr = l > *wr ? l : *wr;
 		pair__site(res->rows[i].p, site, sizeof(site));
 		l = strlen(site);
-		ws = l > ws ? l : ws;
-		l = strlen(metric_name(res->rows[i].metric));
-		wm = l > wm ? l : wm;
+		*ws = l > *ws ? l : *ws;
+		row__tail(&res->rows[i], (int)*wm, tail, sizeof(tail));
+		wt = strlen(tail) > wt ? strlen(tail) : wt;
 	}
-	wr = wr < ROLE_COLS ? wr : ROLE_COLS;
-	ws = ws < SITE_COLS ? ws : SITE_COLS;
+	*wr = *wr < ROLE_COLS ? *wr : ROLE_COLS;
+	*ws = *ws < SITE_COLS ? *ws : SITE_COLS;
+	size_t room = LINE_MAX_COLS > wt + 4 ? LINE_MAX_COLS - wt - 4 : 0;
+	if (*ws + *wr > room) {
+		*ws = room > *wr + 12 ? room - *wr : 12;
+		*wr = room > *ws + 12 ? room - *ws : 12;
+	}
+}
+
+static void print_text(const struct diff_opts *o, const struct result *res)
+{
+	size_t wr, ws, wm;
+	char line[512];
+	text__widths(res, &wr, &ws, &wm);
 	if (res->unmeasured)
 		printf("note: %s has no fault figures (recorded without the kernel collector); "
 		       "comparing mappings only\n", res->unmeasured_file);
 	for_each_lonely(res, text_lonely, NULL);
 	for (size_t i = 0; i < res->n_rows; i++) {
 		const struct row *r = &res->rows[i];
-		const struct pair *p = r->p;
-		char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], tail[128], pct[32];
-		format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
-		snprintf(tail, sizeof(tail), "%-*s  %" PRIu64 " -> %" PRIu64 "  %s", (int)wm,
-			 metric_name(r->metric), p->a.v[r->metric], p->b.v[r->metric], pct);
-		pair__site(p, site, sizeof(site));
-		/* a line that would pass the limit gives up site, then role, columns */
-		size_t room = LINE_MAX_COLS > strlen(tail) + 4 ? LINE_MAX_COLS - strlen(tail) - 4 : 0;
-		size_t sw = ws, rw = wr;
-		if (sw + rw > room) {
-			sw = room > rw + 12 ? room - rw : 12;
-			rw = room > sw + 12 ? room - sw : 12;
-		}
-		fit(role, sizeof(role), p->role, rw, 1);
-		fit(s, sizeof(s), site, sw, 0);
-		printf("%-*s  %-*s  %s\n", (int)rw, role, (int)sw, s, tail);
+		char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], tail[128];
+		row__tail(r, (int)wm, tail, sizeof(tail));
+		pair__site(r->p, site, sizeof(site));
+		fit(role, sizeof(role), r->p->role, wr, 1);
+		fit(s, sizeof(s), site, ws, 0);
+		printf("%-*s  %-*s  %s\n", (int)wr, role, (int)ws, s, tail);
 	}
 	for (size_t i = 0; i < res->n_over; i++) {
 		char most[256];
@@ -227,10 +258,10 @@ static void print_markdown(const struct diff_opts *o, const struct result *res)
 		for (size_t i = 0; i < res->n_rows && i < MD_MAX_ROWS; i++) {
 			const struct row *r = &res->rows[i];
 			const struct pair *p = r->p;
-			char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], pct[32];
+			char site[SITE_COLS * 4], s[SITE_COLS + 8], role[MD_ROLE_COLS + 8], pct[32];
 			pair__site(p, site, sizeof(site));
 			fit(s, sizeof(s), site, SITE_COLS + 6, 0);
-			fit(role, sizeof(role), p->role, ROLE_COLS, 1);
+			fit(role, sizeof(role), p->role, MD_ROLE_COLS, 1);
 			format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
 			fputs("| ", stdout);
 			md_cell(role);
@@ -324,6 +355,11 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 			json_object_del(e, "label");
 			json_object_del(e, "kind");
 			json_object_del(e, "key");
+			/* the whole report (role "*") counts no processes of its own */
+			json_object_set_new(e, "processes_old", v->at->x ? json_count(v->at->procs_a) :
+					    json_null());
+			json_object_set_new(e, "processes_new", v->at->y ? json_count(v->at->procs_b) :
+					    json_null());
 			json_object_set_new(e, "most_grown", v->most ?
 					    json_scope(v->most, o->bounds[bd].metric, 0) : json_null());
 			json_array_append_new(ex, e);
