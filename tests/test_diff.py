@@ -20,7 +20,7 @@ VMAPROF = os.environ.get("VMAPROF", "vmaprof")
 SYSTEM_PYTHON = "/usr/bin/python3"
 VALID = ["base.json", "same.json", "worse.json", "reordered.json", "unmeasured.json",
          "doubled.json", "cxx_v1.json", "cxx_v2.json"]
-CHILD = "root:exec(app)/fork[1]"  # the process that makes the COW copies
+CHILD = "root:exec(app)/fork"  # the process that makes the COW copies (a fork, no exec)
 
 
 class Fail(Exception):

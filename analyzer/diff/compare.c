@@ -129,6 +129,10 @@ static int result__rows(const struct diff_opts *o, struct result *res)
 		for (int m = 0; m < M_NR; m++) {
 			if (p->a.v[m] == p->b.v[m] || is_noise(o, res->page_size, m, &p->a, &p->b))
 				continue;
+			/* nothing unmapped on either side: the same change as live_bytes */
+			if (m == M_BYTES_MAPPED && p->a.v[m] == p->a.v[M_LIVE_BYTES] &&
+			    p->b.v[m] == p->b.v[M_LIVE_BYTES])
+				continue;
 			struct row *r = grow(res->rows, res->n_rows, &cap_rows, sizeof(*r), 64);
 			if (!r)
 				return -ENOMEM;

@@ -16,7 +16,8 @@
 #include "diff_int.h"
 
 #define LINE_MAX_COLS 100
-#define ROLE_COLS 30
+#define ROLE_COLS 44
+#define ROLE_MIN_COLS 24
 #define SITE_COLS 34
 #define MD_MAX_ROWS 50
 #define MD_ROLE_COLS 60 /* a markdown table wraps in its cell: roles keep more */
@@ -130,15 +131,21 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 		snprintf(what, sizeof(what), "%s %+.1f%% > %g%%", metric_name(m),
 			 change_pct(p->a.v[m], p->b.v[m]), bd->pct);
 	/* the role gets what the line leaves, the table's width at least */
-	size_t rest = strlen(what) + strlen(procs) + 40 + (p->a.v[m] ? 0 : 40);
-	fit(role, sizeof(role), p->role,
-	    LINE_MAX_COLS > rest + ROLE_COLS ? LINE_MAX_COLS - rest : ROLE_COLS, 1);
-	if (!p->a.v[m])
-		snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
-			 "; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m]);
-	else
-		snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 ")", what,
-			 role, procs, p->a.v[m], p->b.v[m]);
+	for (int pass = 0; pass < 2; pass++) {
+		if (!pass) {
+			*role = 0;
+		} else {
+			size_t rest = strlen(head);
+			fit(role, sizeof(role), p->role, LINE_MAX_COLS > rest + ROLE_MIN_COLS ?
+			    LINE_MAX_COLS - rest : ROLE_MIN_COLS, 1);
+		}
+		if (!p->a.v[m])
+			snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
+				 "; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m]);
+		else
+			snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 ")",
+				 what, role, procs, p->a.v[m], p->b.v[m]);
+	}
 	*most = 0;
 	if (v->most) {
 		const struct pair *g = v->most;
@@ -185,11 +192,13 @@ static void text__widths(const struct result *res, size_t *wr, size_t *ws, size_
 	}
 	*wr = *wr < ROLE_COLS ? *wr : ROLE_COLS;
 	*ws = *ws < SITE_COLS ? *ws : SITE_COLS;
+	/* too wide: the role gives up its head first (its tail says most),
+	 * down to ROLE_MIN_COLS, then the site its tail */
 	size_t room = LINE_MAX_COLS > wt + 4 ? LINE_MAX_COLS - wt - 4 : 0;
-	if (*ws + *wr > room) {
+	if (*ws + *wr > room)
+		*wr = room > *ws + ROLE_MIN_COLS ? room - *ws : ROLE_MIN_COLS;
+	if (*ws + *wr > room)
 		*ws = room > *wr + 12 ? room - *wr : 12;
-		*wr = room > *ws + 12 ? room - *ws : 12;
-	}
 }
 
 static void print_text(const struct diff_opts *o, const struct result *res)
