@@ -19,7 +19,8 @@ FIX = os.path.join(HERE, "fixtures", "diff")
 VMAPROF = os.environ.get("VMAPROF", "vmaprof")
 SYSTEM_PYTHON = "/usr/bin/python3"
 VALID = ["base.json", "same.json", "worse.json", "reordered.json", "unmeasured.json",
-         "doubled.json", "cxx_v1.json", "cxx_v2.json"]
+         "doubled.json", "cxx_v1.json", "cxx_v2.json", "server_a.json", "server_b.json",
+         "server_grown.json", "server_flags.json"]
 CHILD = "root:exec(app)/fork"  # the process that makes the COW copies (a fork, no exec)
 
 
@@ -205,7 +206,7 @@ def t_doubled():
                         "demand_zero=50%"], "a doubled buffer")
     got = rows(out, "root:exec(app)", "alloc_buffer (anon)")
     for want in (["demand_zero", "1000", "2000", "+100.0%"],
-                 ["mapped_bytes", "4096000", "8192000", "+100.0%"]):
+                 ["live_bytes", "4096000", "8192000", "+100.0%"]):
         check(want in got, f"missing {want} for alloc_buffer:\n{out}")
     sites = {line.split("  ")[1] for line in out.splitlines()
              if line.startswith("root:exec(app) ")}
@@ -276,7 +277,7 @@ def t_streamed():
 
 ALL_METRICS = ("demand_zero", "zero_page", "cow_copy", "cow_reuse", "file", "shmem",
                "shared_write", "other", "total_faults", "pages_allocated", "vma_count",
-               "mapped_bytes")
+               "live_bytes", "bytes_mapped")
 
 
 def t_reordered():
@@ -317,28 +318,196 @@ def t_min_pages():
         check(bool(got) == shown, f"+{grow} pages {'not ' if shown else ''}shown:\n{out}")
 
 
-def t_new_role():
-    """A process only in NEW is compared against 0: any increase exceeds."""
+def third_child(exe=None):
+    """base.json with a third child of the root: a copy of the COW child,
+    forked last, or (exe) one that execs exe."""
     doc = json.load(open(fx("base.json")))
     third = copy.deepcopy(doc["processes"][1])
     third["pid"] = 1003
     third["start_ns"] = third["forked_from"]["time_ns"] = doc["processes"][0]["end_ns"] - 100
+    if exe:
+        third["execs"] = [{"time_ns": third["start_ns"] + 10, "path": exe,
+                           "argv": [os.path.basename(exe), "--flag"]}]
+        third["exe"], third["argv"] = exe, [os.path.basename(exe), "--flag"]
     doc["processes"].append(third)
-    path = written(doc)
+    return doc
+
+
+def t_new_role():
+    """A process only in NEW is compared against 0: any increase exceeds."""
+    path = written(third_child("/usr/bin/env"))
     try:
         out, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%"],
                         "a third child")
+        js, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%",
+                           "--format", "json"], "a third child, json")
     finally:
         os.unlink(path)
-    role = "root:exec(app)/fork[3]"
+    role = "root:exec(app)/fork:exec(env)[--flag]"
     check(f"only in NEW: {role}" in out, f"no 'only in NEW' line for {role}:\n{out}")
     ex = exceeded(out)
-    check(f"EXCEEDED cow_copy from 0 > 50% at {role} (old 0, new 400; base is 0, so any "
-          "increase exceeds)" in ex, f"the new role should exceed from base 0, saying so:\n{out}")
+    check(any(e.startswith("EXCEEDED cow_copy from 0 > 50% at ") and
+              e.endswith("exec(env)[--flag] (old 0, new 400; base is 0, so any increase exceeds)")
+              for e in ex), f"the new role should exceed from base 0, saying so:\n{out}")
     check("EXCEEDED cow_copy +100.0% > 50% at * (old 400, new 800)" in ex,
           f"the total doubled:\n{out}")
-    check(["cow_copy", "0", "400", "(new)"] in rows(out, role, "alloc_buffer (anon)"),
-          f"the new role's site:\n{out}")
+    check({"role": role, "label": "alloc_buffer", "metric": "cow_copy", "old": 0, "new": 400}
+          in [{k: c[k] for k in ("role", "label", "metric", "old", "new")}
+              for c in json.loads(js)["changes"]], f"the new role's site:\n{js}")
+
+
+def t_same_siblings():
+    """A second child that is the same command as the first (same parent,
+    no exec, same title) is not a new role: the two are summed, and the
+    violation says how many processes the role sums."""
+    path = written(third_child())
+    try:
+        out, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%"],
+                        "a second copy of the COW child")
+        js, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%",
+                           "--format", "json"], "the same, json")
+    finally:
+        os.unlink(path)
+    check("only in" not in out, f"no role is new:\n{out}")
+    check(f"EXCEEDED cow_copy +100.0% > 50% at {CHILD} (1 -> 2 processes, old 400, new 800)"
+          in exceeded(out), f"the role sums both children:\n{out}")
+    check(["cow_copy", "400", "800", "+100.0%"] in rows(out, CHILD, "alloc_buffer (anon)"), out)
+    ex = json.loads(js)["bounds"][0]["exceeded"]
+    check([(e["role"], e["processes_old"], e["processes_new"]) for e in ex] ==
+          [("*", None, None), (CHILD, 1, 2)], ex)
+
+
+# The server job of gen.py (server_*.json), gated as the CI user gates it.
+GATE = ["--max-increase", "cow_copy=25%", "--max-increase", "demand_zero=25%"]
+BACKENDS = "root:exec(runner)/fork:exec(server)[-D /tmp/srvdata.*]/fork(srv: client backend)"
+
+
+def t_server_same():
+    """Two runs of a job whose forks come in another order, whose temp names
+    differ and whose equal siblings split the work otherwise: only the
+    verdict, in every format and either way round."""
+    for a, b in (("server_a.json", "server_b.json"), ("server_b.json", "server_a.json")):
+        out, _ = expect(0, [fx(a), fx(b)] + GATE, f"{a} vs {b}")
+        only_verdict(out, f"{a} vs {b}", "0 of 2 bounds exceeded")
+        out, _ = expect(0, [fx(a), fx(b), "--format", "json"] + GATE, f"{a} vs {b}, json")
+        doc = json.loads(out)
+        check(doc["changes"] == [] and doc["only_in_base"] == [] and doc["only_in_new"] == [],
+              out)
+        out, _ = expect(0, [fx(a), fx(b), "--format", "markdown"] + GATE, f"{a} vs {b}, md")
+        check(out.strip() == "**vmaprof diff: no change of 16 pages or more; 0 of 2 bounds "
+              "exceeded**", out)
+    # every figure equal, not just under the floor
+    out, _ = expect(0, [fx("server_a.json"), fx("server_b.json"), "--min-pages", "0"] +
+                    sum((["--max-increase", m + "=0%"] for m in ALL_METRICS), []), "exact")
+    only_verdict(out, "server a vs b, every change", f"0 of {len(ALL_METRICS)} bounds exceeded",
+                 pages=0)
+    # what the roles are named by
+    a = json.load(open(fx("server_a.json")))
+    backends = [p for p in a["processes"] if p["title"] == "srv: client backend"]
+    check(len(backends) == 2, "two backends in the fixture")
+
+
+def t_server_grown():
+    """The backends' first touches and copies grew 4x: the gate fails and
+    names the backends' role (both summed) and each metric's site."""
+    out, _ = expect(1, [fx("server_a.json"), fx("server_grown.json")] + GATE, "grown 4x")
+    ex = exceeded(out)
+    check(len(ex) == 4, f"each metric at * and at the backends:\n{out}")
+    for metric, site, old, new in (("cow_copy", "shared_init", 200, 800),
+                                   ("demand_zero", "exec_query", 800, 3200)):
+        check(any(e.startswith(f"EXCEEDED {metric} +300.0% > 25% at ...") and
+                  e.endswith(f"/fork(srv: client backend) (2 processes, old {old}, new {new})")
+                  for e in ex), f"{metric}: the backends' role:\n{out}")
+        check(any(f"fork(srv: client backend)  {site} (anon)  {old} -> {new}" in m
+                  for m in most_growth(out)), f"{metric}: the site:\n{out}")
+    check(all(len(ln) <= 100 for ln in out.splitlines()), f"lines over 100 columns:\n{out}")
+    out, _ = expect(1, [fx("server_a.json"), fx("server_grown.json"), "--format", "json"] + GATE,
+                    "grown 4x, json")
+    for b in json.loads(out)["bounds"]:
+        roles = [(e["role"], e["most_grown"]["role"], e["most_grown"]["label"])
+                 for e in b["exceeded"]]
+        site = "shared_init" if b["metric"] == "cow_copy" else "exec_query"
+        check(roles == [("*", BACKENDS, site), (BACKENDS, BACKENDS, site)], roles)
+
+
+def t_server_flags():
+    """The build's commands got another flag (-O3): their roles differ, so
+    they are matched by their loose names (arguments [*]), summed; the
+    memory is the same, so only the verdict."""
+    out, _ = expect(0, [fx("server_a.json"), fx("server_flags.json"), "--min-pages", "0"] + GATE,
+                    "other flags")
+    only_verdict(out, "other flags", "0 of 2 bounds exceeded", pages=0)
+    doc = json.load(open(fx("server_flags.json")))
+    cc1 = [p for p in doc["processes"] if p["exe"].endswith("/cc1")]
+    for o in (cc1[0], cc1[0]["vmas"][0]):
+        o["faults"]["demand_zero"] += 2000
+        o["faults"]["total"] += 2000
+    path = written(doc)
+    try:
+        out, _ = expect(1, [fx("server_a.json"), path, "--format", "json"] + GATE,
+                        "other flags, cc1 grew")
+    finally:
+        os.unlink(path)
+    loose = "root:exec(runner)/fork:exec(sh)[*]/fork:exec(cc1)[*]"
+    dz = [b for b in json.loads(out)["bounds"] if b["metric"] == "demand_zero"][0]
+    check([e["role"] for e in dz["exceeded"]] == ["*", loose] and
+          dz["exceeded"][1]["most_grown"]["label"] == "ggc_alloc", dz)
+
+
+def t_mapped():
+    """live_bytes is what is mapped at exit, bytes_mapped every mapping made
+    (cumulative, as report.json's sites[].bytes_mapped and the summary's
+    "mapped"); `mapped_bytes`, the old name of live_bytes, still gates it."""
+    out, _ = expect(1, [fx("base.json"), fx("doubled.json"), "--max-increase",
+                        "mapped_bytes=50%"], "the old name")
+    check(any(e.startswith("EXCEEDED live_bytes +90.8% > 50% at root:exec(app)")
+              for e in exceeded(out)), out)
+    check(not rows(out, "root:exec(app)", "alloc_buffer (anon)")[-1][0] == "bytes_mapped",
+          f"bytes_mapped equal to live_bytes is not listed twice:\n{out}")
+    doc = json.load(open(fx("base.json")))
+    scratch = doc["processes"][0]["vmas"][7]  # unmapped before exit
+    check(scratch["destroyed_ns"] is not None, "vmas[7] is the unmapped scratch buffer")
+    scratch["end"] += 64 * 4096
+    path = written(doc)
+    try:
+        out, _ = expect(0, [fx("base.json"), path, "--max-increase", "live_bytes=0%"],
+                        "a bigger scratch buffer, live at exit the same")
+        check(rows(out, "root:exec(app)", "scratch (anon)") ==
+              [["bytes_mapped", "262144", "524288", "+100.0%"]], out)
+        out, _ = expect(1, [fx("base.json"), path, "--max-increase", "bytes_mapped=1%"],
+                        "a bigger scratch buffer, cumulative")
+    finally:
+        os.unlink(path)
+    check(exceeded(out) == ["EXCEEDED bytes_mapped +2.9% > 1% at * (old 9179136, new 9441280)",
+                            "EXCEEDED bytes_mapped +5.5% > 1% at root:exec(app) "
+                            "(old 4771840, new 5033984)"], out)
+
+
+def t_widths():
+    """Labels are cut at one width per table: every change line has its
+    metric at the same column."""
+    doc = json.load(open(fx("base.json")))
+    new = copy.deepcopy(doc)
+    for d, grow in ((doc, 0), (new, 100)):
+        root = d["processes"][0]
+        for i, (n, fn) in enumerate(((6, "repalloc_extended_context_" * 2),
+                                     (3, "repalloc_ex" + "x" * 40))):
+            v = root["vmas"][n]
+            v["stack"][0]["function"] = fn
+            cls = "file" if n == 6 else "demand_zero"
+            v["faults"][cls] += grow * (i + 1) * 1000
+            v["faults"]["total"] += grow * (i + 1) * 1000
+    a, b = written(doc), written(new)
+    try:
+        out, _ = expect(0, [a, b], "long labels")
+    finally:
+        os.unlink(a)
+        os.unlink(b)
+    lines = [ln for ln in out.splitlines() if not ln.startswith("vmaprof diff:")]
+    cols = {min(ln.find(m) for m in ALL_METRICS if ln.find(m) > 0) for ln in lines}
+    check(len(lines) == 4 and len(cols) == 1, f"the metric column moves: {cols}\n{out}")
+    cut = {ln.split("  ")[1] for ln in lines if "..." in ln.split("  ")[1]}
+    check(cut and len({len(c) for c in cut}) == 1, f"labels cut at several widths: {cut}")
 
 
 def with_vmas(doc, paths, pages=32, fn="open_shared"):

@@ -152,9 +152,14 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 		char site[SITE_COLS * 4], s[SITE_COLS + 8];
 		pair__site(g, site, sizeof(site));
 		fit(s, sizeof(s), site, SITE_COLS, 0);
-		fit(role, sizeof(role), g->role, ROLE_COLS, 1);
-		snprintf(most, mlen, "%s  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRIu64 ")", role, s,
+		char tail[96];
+		snprintf(tail, sizeof(tail), "  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRIu64 ")", s,
 			 g->a.v[m], g->b.v[m], g->b.v[m] - g->a.v[m]);
+		/* "  most growth: " (15) goes before it in the text output */
+		size_t rest = 15 + strlen(tail), w = LINE_MAX_COLS > rest ? LINE_MAX_COLS - rest : 0;
+		fit(role, sizeof(role), g->role, w < ROLE_MIN_COLS ? ROLE_MIN_COLS :
+		    w > ROLE_COLS ? ROLE_COLS : w, 1);
+		snprintf(most, mlen, "%s%s", role, tail);
 	}
 }
 
