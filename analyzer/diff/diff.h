@@ -6,10 +6,15 @@
  * cli/cmd_diff.c parses the command line into struct diff_opts, diff__run
  * does the rest (diff_int.h: how the files of analyzer/diff/ share it).
  *
- * Processes are matched by role, never by pid: the root is `root`, a process
- * that its parent forked as its n-th child (by fork time) is
- * `<parent role at fork time>/fork[n]`, and each exec appends
- * `:exec(<basename>)`. Within a role, VMAs are matched by mapping call site
+ * Processes are matched by role, never by pid nor fork order: the root is
+ * `root`, a child `<parent role at fork time>/fork`, and then what the
+ * process is: `:exec(<basename>)` per exec, `(<title>)` (the title it wrote
+ * over argv, else a comm other than its program's), `[<args>]` (its last
+ * exec's argv after argv[0], normalised; long ones cut with a hash). Siblings
+ * with one role are summed (the scheduler decides which did what; their sum
+ * is stable). Roles one report lacks are matched by their loose name (every
+ * `[<args>]` as `[*]`) where both sides have it. docs/diff.md says why.
+ * Within a role, VMAs are matched by mapping call site
  * (kind, path and creating stack), never by address; VMAs with the same site
  * are summed. See match.c for the exact keys. Frames are keyed by their raw
  * symbol (`mangled` where a v2 report has it, else `function`), so a v1 and
@@ -32,8 +37,9 @@
  *
  * Noise in numbers: a change smaller than --min-pages pages (default
  * DIFF_MIN_PAGES) is not shown; faults and pages_allocated count as pages,
- * mapped_bytes is divided by the page size, vma_count is measured by the
- * pages of the VMAs behind it. A role's change below it is not checked
+ * live_bytes (mapped at exit) and bytes_mapped (every mapping, cumulative)
+ * are divided by the page size, vma_count is measured by the pages of the
+ * VMAs behind it. A role's change below it is not checked
  * against the bounds either; the whole-report totals always are.
  *
  * Output (stdout): the changes of each call site and of the whole report,
@@ -57,8 +63,8 @@
  *            verdict "ok" | "exceeded", summary (the verdict line),
  *            min_pages, note (null, or why fault figures are missing),
  *            bounds[] {metric, max_increase_pct, exceeded[] {role, old, new,
- *              change_pct, most_grown: null | {role, label, kind, key, old,
- *              new, change_pct}}},
+ *              change_pct, processes_old, processes_new, most_grown: null |
+ *              {role, label, kind, key, old, new, change_pct}}},
  *            changes[] {role, label, kind, key, metric, old, new, change_pct},
  *            only_in_base[], only_in_new[] (roles).
  *            role "*" is the whole report (label, kind, key null); label is

@@ -8,9 +8,12 @@
  * Addresses and pids differ from run to run (ASLR, pid allocation), so
  * nothing here is keyed by them:
  *  - role: `root` (several roots: `root[2]`, ... by start time); a child is
- *    `<parent's role at fork time>/fork[n]`, n counting the parent's children
- *    by fork time from 1; every exec appends `:exec(<basename of path>)`.
- *    A child whose parent is not in the report is `orphan[n]`.
+ *    `<parent's role at fork time>/fork`, then what it is (segment__add):
+ *    `:exec(<basename of path>)` per exec, `(<title>)`, `[<args>]`. Never
+ *    its fork order: a server's workers come in another order every run.
+ *    A child whose parent is not in the report starts with `orphan`.
+ *    Processes of one role are one entry, summed (entries__merge); roles
+ *    one report lacks fall back to their loose name (reports__unify).
  *  - VMA site: `<kind>[:<path>][@<frame><frame>...]`, innermost frame first,
  *    joined by '<', the path normalised (diff.h: noise in names). A frame
  *    is its raw symbol (`mangled` in a schema_version 2 report, else
