@@ -333,16 +333,21 @@ def third_child(exe=None):
     return doc
 
 
-def t_new_role():
-    """A process only in NEW is compared against 0: any increase exceeds."""
-    path = written(third_child("/usr/bin/env"))
+def text_and_json(doc, args, what):
+    """`vmaprof diff base.json DOC ARGS` as text and as json (exit 1 both)."""
+    path = written(doc)
     try:
-        out, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%"],
-                        "a third child")
-        js, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%",
-                           "--format", "json"], "a third child, json")
+        out, _ = expect(1, [fx("base.json"), path] + args, what)
+        js, _ = expect(1, [fx("base.json"), path] + args + ["--format", "json"], what + ", json")
     finally:
         os.unlink(path)
+    return out, js
+
+
+def t_new_role():
+    """A process only in NEW is compared against 0: any increase exceeds."""
+    out, js = text_and_json(third_child("/usr/bin/env"), ["--max-increase", "cow_copy=50%"],
+                            "a third child")
     role = "root:exec(app)/fork:exec(env)[--flag]"
     check(f"only in NEW: {role}" in out, f"no 'only in NEW' line for {role}:\n{out}")
     ex = exceeded(out)
@@ -360,14 +365,8 @@ def t_same_siblings():
     """A second child that is the same command as the first (same parent,
     no exec, same title) is not a new role: the two are summed, and the
     violation says how many processes the role sums."""
-    path = written(third_child())
-    try:
-        out, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%"],
-                        "a second copy of the COW child")
-        js, _ = expect(1, [fx("base.json"), path, "--max-increase", "cow_copy=50%",
-                           "--format", "json"], "the same, json")
-    finally:
-        os.unlink(path)
+    out, js = text_and_json(third_child(), ["--max-increase", "cow_copy=50%"],
+                            "a second copy of the COW child")
     check("only in" not in out, f"no role is new:\n{out}")
     check(f"EXCEEDED cow_copy +100.0% > 50% at {CHILD} (1 -> 2 processes, old 400, new 800)"
           in exceeded(out), f"the role sums both children:\n{out}")
