@@ -376,6 +376,44 @@ def t_same_siblings():
           [("*", None, None), (CHILD, 1, 2)], ex)
 
 
+def t_long_args():
+    """Command lines longer than 64 bytes are cut in the role, with a hash
+    of all of it: two that differ only at the end stay two roles."""
+    docs = []
+    for grow in (0, 100):
+        doc = json.load(open(fx("base.json")))
+        for i, f in enumerate(("one.c", "two.c")):
+            kid = copy.deepcopy(doc["processes"][1])
+            kid["pid"] = 1010 + i
+            kid["start_ns"] = kid["forked_from"]["time_ns"] = doc["processes"][0]["end_ns"] - 9 + i
+            argv = ["cc1", "-quiet"] + ["-fsome-long-option-%d" % k for k in range(6)] + [f]
+            kid["execs"] = [{"time_ns": kid["start_ns"] + 1, "path": "/usr/libexec/cc1",
+                             "argv": argv}]
+            kid["exe"], kid["argv"] = "/usr/libexec/cc1", argv
+            if i:
+                for o in (kid, kid["vmas"][1]):
+                    o["faults"]["cow_copy"] += grow
+                    o["faults"]["total"] += grow
+            doc["processes"].append(kid)
+        docs.append(doc)
+    a, b = written(docs[0]), written(docs[1])
+    try:
+        out, _ = expect(1, [a, b, "--max-increase", "cow_copy=10%"], "long argv")
+        js, _ = expect(1, [a, b, "--max-increase", "cow_copy=10%", "--format", "json"],
+                       "long argv, json")
+    finally:
+        os.unlink(a)
+        os.unlink(b)
+    check(all(len(ln) <= 100 for ln in out.splitlines()), out)
+    roles = {c["role"] for c in json.loads(js)["changes"] if c["role"] != "*"}
+    check(len(roles) == 1, f"only two.c's role changed: {roles}")
+    role = roles.pop()
+    ex = {e["role"]: e["processes_new"] for e in json.loads(js)["bounds"][0]["exceeded"]}
+    check(ex.get(role) == 1, f"one.c and two.c are summed in one role: {ex}")
+    check(role.startswith("root:exec(app)/fork:exec(cc1)[-quiet -fsome-long-option-0 ") and
+          "...#" in role and len(role.split("/")[-1]) < 80, role)
+
+
 # The server job of gen.py (server_*.json), gated as the CI user gates it.
 GATE = ["--max-increase", "cow_copy=25%", "--max-increase", "demand_zero=25%"]
 BACKENDS = "root:exec(runner)/fork:exec(server)[-D /tmp/srvdata.*]/fork(srv: client backend)"

@@ -215,12 +215,33 @@ static void text__norm(struct sbuf *b, const char *s)
 	}
 }
 
-/* An argument list longer than this is cut, and a hash of all of it kept,
- * so a role stays readable and still tells two long command lines apart. */
-#define ARGS_MAX 64
-#define ARGS_HEAD 44
+/* Arguments or a title longer than this are cut, and a hash of all of
+ * them kept, so a role stays readable and still tells two long command
+ * lines apart. */
+#define PART_MAX 64
+#define PART_HEAD 44
 
-/* `[ARGS]`: exec k's argv after argv[0], normalised; nothing when empty. */
+/* a's text (freed) into b between open and close; nothing when empty. */
+static void part__add(struct sbuf *b, struct sbuf *a, char open, char close)
+{
+	if (a->oom)
+		b->oom = 1;
+	if (a->len && a->len <= PART_MAX) {
+		sbuf__add(b, "%c%s%c", open, a->s, close);
+	} else if (a->len) {
+		uint32_t h = 2166136261u; /* FNV-1a */
+		for (size_t k = 0; k < a->len; k++)
+			h = (h ^ (unsigned char)a->s[k]) * 16777619u;
+		size_t n = PART_HEAD;
+		while (n && ((unsigned char)a->s[n] & 0xc0) == 0x80)
+			n--;
+		sbuf__add(b, "%c%.*s...#%08x%c", open, (int)n, a->s, h, close);
+	}
+	free(a->s);
+}
+
+/* `[ARGS]`: an exec's argv after argv[0] (the process's own `argv` for its
+ * last exec when the exec has none), normalised. */
 static void args__add(struct sbuf *b, const struct dproc *p, json_t *exec, int last)
 {
 	json_t *argv = json_object_get(exec, "argv");
@@ -235,22 +256,7 @@ static void args__add(struct sbuf *b, const struct dproc *p, json_t *exec, int l
 			sbuf__add(&a, " ");
 		text__norm(&a, s);
 	}
-	if (a.oom)
-		b->oom = 1;
-	if (a.len <= ARGS_MAX) {
-		if (a.len)
-			sbuf__add(b, "[%s]", a.s);
-		free(a.s);
-		return;
-	}
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t k = 0; k < a.len; k++)
-		h = (h ^ (unsigned char)a.s[k]) * 16777619u;
-	size_t n = ARGS_HEAD;
-	while (n && ((unsigned char)a.s[n] & 0xc0) == 0x80)
-		n--;
-	sbuf__add(b, "[%.*s...#%08x]", (int)n, a.s, h);
-	free(a.s);
+	part__add(b, &a, '[', ']');
 }
 
 /* What the program calls itself: the title it wrote over its argv, else
@@ -260,15 +266,12 @@ static void title__add(struct sbuf *b, const struct dproc *p)
 	const char *title = json_string_value(json_object_get(p->j, "title"));
 	const char *name = json_string_value(json_object_get(p->j, "name"));
 	const char *exe = json_string_value(json_object_get(p->j, "exe"));
-	if (title && *title) {
-		sbuf__add(b, "(");
-		text__norm(b, title);
-		sbuf__add(b, ")");
-	} else if (name && *name && (!exe || strncmp(name, basename_of(exe), 15))) {
-		sbuf__add(b, "(");
-		text__norm(b, name);
-		sbuf__add(b, ")");
-	}
+	struct sbuf t = { 0 };
+	if (title && *title)
+		text__norm(&t, title);
+	else if (name && *name && (!exe || strncmp(name, basename_of(exe), 15)))
+		text__norm(&t, name);
+	part__add(b, &t, '(', ')');
 }
 
 /* What a role says of process p after its word (root, fork, orphan):
