@@ -112,6 +112,18 @@ static void text_lonely(void *arg, const char *role, int in_new)
 	printf("only in %s: %s\n", in_new ? "NEW" : "BASE", r);
 }
 
+/* "EXCEEDED <what> at <role> (<procs>old X, new Y)" */
+static void violation__head(char *head, size_t hlen, const char *what, const char *role,
+			    const char *procs, const struct pair *p, enum metric m)
+{
+	if (!p->a.v[m])
+		snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
+			 "; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m]);
+	else
+		snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 ")", what,
+			 role, procs, p->a.v[m], p->b.v[m]);
+}
+
 /* The EXCEEDED line of a violation, and (in *most, "" if none) the site
  * that grew the most there: "ROLE  SITE  OLD -> NEW (+DELTA)". */
 static void violation__text(const struct diff_opts *o, const struct violation *v, char *head,
@@ -130,22 +142,12 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 	else
 		snprintf(what, sizeof(what), "%s %+.1f%% > %g%%", metric_name(m),
 			 change_pct(p->a.v[m], p->b.v[m]), bd->pct);
-	/* the role gets what the line leaves, the table's width at least */
-	for (int pass = 0; pass < 2; pass++) {
-		if (!pass) {
-			*role = 0;
-		} else {
-			size_t rest = strlen(head);
-			fit(role, sizeof(role), p->role, LINE_MAX_COLS > rest + ROLE_MIN_COLS ?
-			    LINE_MAX_COLS - rest : ROLE_MIN_COLS, 1);
-		}
-		if (!p->a.v[m])
-			snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
-				 "; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m]);
-		else
-			snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 ")",
-				 what, role, procs, p->a.v[m], p->b.v[m]);
-	}
+	/* the role gets what the line leaves, ROLE_MIN_COLS at least */
+	violation__head(head, hlen, what, "", procs, p, m);
+	size_t rest = strlen(head);
+	fit(role, sizeof(role), p->role, LINE_MAX_COLS > rest + ROLE_MIN_COLS ?
+	    LINE_MAX_COLS - rest : ROLE_MIN_COLS, 1);
+	violation__head(head, hlen, what, role, procs, p, m);
 	*most = 0;
 	if (v->most) {
 		const struct pair *g = v->most;
