@@ -416,7 +416,7 @@ def t_long_args():
 
 # The server job of gen.py (server_*.json), gated as the CI user gates it.
 GATE = ["--max-increase", "cow_copy=25%", "--max-increase", "demand_zero=25%"]
-BACKENDS = "root:exec(runner)/fork:exec(server)[-D /tmp/srvdata.*]/fork(srv: client backend)"
+BACKENDS = "root:exec(runner)/fork:exec(server)[-D /tmp/*]/fork(srv: client backend)"
 
 
 def t_server_same():
@@ -489,6 +489,28 @@ def t_server_flags():
     dz = [b for b in json.loads(out)["bounds"] if b["metric"] == "demand_zero"][0]
     check([e["role"] for e in dz["exceeded"]] == ["*", loose] and
           dz["exceeded"][1]["most_grown"]["label"] == "ggc_alloc", dz)
+
+
+def t_temp_args():
+    """A temp file in a command line is `*` whatever mkstemp made up, all
+    letters too (/tmp/ccQwErTy.s): the command keeps its exact role."""
+    doc = json.load(open(fx("server_a.json")))
+    cc1 = [p for p in doc["processes"] if p["exe"].endswith("/cc1")][0]
+    argv = cc1["argv"][:-1] + ["/tmp/ccQwErTy.s"]
+    cc1["argv"] = cc1["execs"][0]["argv"] = argv
+    for o in (cc1, cc1["vmas"][0]):
+        o["faults"]["demand_zero"] += 2000
+        o["faults"]["total"] += 2000
+    path = written(doc)
+    try:
+        out, _ = expect(1, [fx("server_a.json"), path, "--format", "json"] + GATE, "temp arg")
+    finally:
+        os.unlink(path)
+    dz = [b for b in json.loads(out)["bounds"] if b["metric"] == "demand_zero"][0]
+    want = ("root:exec(runner)/fork:exec(sh)[-c cc -O2 -c f1.c -o f1.o]/"
+            "fork:exec(cc1)[-quiet f1.c -o /tmp/*]")
+    check([e["role"] for e in dz["exceeded"]] == ["*", want], dz)
+    check(not json.loads(out)["only_in_new"], out)
 
 
 def t_mapped():

@@ -103,6 +103,9 @@ static const char *basename_of(const char *path)
 static char *norm_path(const char *path);
 static int is_digit(char c);
 
+/* Directories whose file names are made up per run. */
+static const char *const temp_dirs[] = { "/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", NULL };
+
 /* -1, 0 or 1: x before, as, or after y. */
 static int cmp_i64(int64_t x, int64_t y)
 {
@@ -169,22 +172,37 @@ static int is_alnum(char c)
 	return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'z');
 }
 
+/* A path in an argument: under a temp directory all of its name is made up
+ * per run (mkstemp's /tmp/ccXbYzQw.s may be all letters, which norm_path
+ * would keep as a word), else as norm_path makes it. */
+static void arg_path__norm(struct sbuf *b, const char *w, size_t len)
+{
+	char *path = strndup(w, len), *n = path ? norm_path(path) : NULL;
+	if (!n) {
+		b->oom = 1;
+		free(path);
+		return;
+	}
+	for (const char *const *t = temp_dirs; *t; t++) {
+		size_t tl = strlen(*t);
+		if (!strncmp(n, *t, tl))
+			n[tl] = '*', n[tl + 1] = 0;
+	}
+	sbuf__add(b, "%s", n);
+	free(n);
+	free(path);
+}
+
 /* One word of an argv or a title with what is made up per run as '*': a
  * path (from a '/' at the start, after '=', ':' or ',', or after a short
- * option: -o/tmp/x) as norm_path makes it, and elsewhere a run of 4 or more
- * digits between non-alphanumerics (a pid, a port: 127.0.0.1(45678)). */
+ * option: -o/tmp/x) as arg_path__norm makes it, and elsewhere a run of 4 or
+ * more digits between non-alphanumerics (a pid, a port: 127.0.0.1(45678)). */
 static void word__norm(struct sbuf *b, const char *w, size_t len)
 {
 	for (size_t i = 0; i < len;) {
 		if (w[i] == '/' && (!i || w[i - 1] == '=' || w[i - 1] == ':' || w[i - 1] == ',' ||
 				    (i == 2 && w[0] == '-'))) {
-			char *path = strndup(w + i, len - i), *n = path ? norm_path(path) : NULL;
-			if (n)
-				sbuf__add(b, "%s", n);
-			else
-				b->oom = 1;
-			free(n);
-			free(path);
+			arg_path__norm(b, w + i, len - i);
 			return;
 		}
 		size_t j = i;
@@ -469,8 +487,6 @@ static int is_sep(char c)
 	return c == '.' || c == '-' || c == '_';
 }
 
-/* Directories whose file names are made up per run. */
-static const char *const temp_dirs[] = { "/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", NULL };
 
 /* The path with the run-specific parts of its name replaced by '*'. */
 static char *norm_path(const char *path)
