@@ -513,6 +513,34 @@ def t_temp_args():
     check(not json.loads(out)["only_in_new"], out)
 
 
+def t_page_cache():
+    """Pages a file fault read into the page cache (a cold cache: the first
+    run after boot or a build) are not the program's: a mapping's
+    pages_allocated keeps only its copies, first touches and shared pages."""
+    doc = json.load(open(fx("base.json")))
+    root = doc["processes"][0]
+    data = root["vmas"][6]  # load_data: 16 file faults, nothing allocated
+    check(data["faults"]["file"] == 16 and data["pages_allocated"] == 0, data)
+    for o in (data, root):
+        o["pages_allocated"] += 200  # readahead of a cold file
+    cold = written(copy.deepcopy(doc))
+    for o in (data, root):  # and now 40 of its pages written: private copies
+        o["pages_allocated"] += 40
+        o["faults"]["cow_copy"] += 40
+        o["faults"]["total"] += 40
+    copied = written(doc)
+    try:
+        out, _ = expect(0, [fx("base.json"), cold, "--max-increase", "pages_allocated=0%"],
+                        "a cold page cache")
+        only_verdict(out, "a cold page cache", "0 of 1 bound exceeded")
+        out, _ = expect(0, [fx("base.json"), copied], "copies of a file's pages")
+    finally:
+        os.unlink(cold)
+        os.unlink(copied)
+    check(["pages_allocated", "0", "40", "(new)"] in rows(out, "root:exec(app)",
+                                                          "load_data (file)"), out)
+
+
 def t_mapped():
     """live_bytes is what is mapped at exit, bytes_mapped every mapping made
     (cumulative, as report.json's sites[].bytes_mapped and the summary's

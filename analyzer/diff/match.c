@@ -712,9 +712,24 @@ static int vma__scan(struct diag *d, const struct report *r, json_t *v, const ch
 	return 0;
 }
 
-/* Pass 2, one VMA (checked by pass 1): its entry, under its site key. */
+/* A file's page that a fault read into the page cache is the machine's
+ * (cached before the run or not: a build's first run reads its compiler in,
+ * the next one finds it there), not the program's. Of a mapping with file
+ * faults, pages_allocated keeps the private pages its faults made (copies,
+ * first touches, shared memory); the rest is the page cache's. */
+static uint64_t page_cache_pages(const struct metrics *vm)
+{
+	uint64_t own = sat_add(sat_add(vm->v[FC_DEMAND_ZERO], vm->v[FC_COW_COPY]),
+			       vm->v[FC_SHMEM]);
+	if (!vm->v[FC_FILE] || vm->v[M_PAGES_ALLOCATED] <= own)
+		return 0;
+	return vm->v[M_PAGES_ALLOCATED] - own;
+}
+
+/* Pass 2, one VMA (checked by pass 1): its entry, under its site key;
+ * *cached grows by the page-cache pages taken out of it. */
 static int vma__entry(struct diag *d, struct report *r, const struct dproc *p, json_t *v,
-		      const char *vat, const struct spans *sp)
+		      const char *vat, const struct spans *sp, uint64_t *cached)
 {
 	struct metrics vm = { 0 };
 	char *key = NULL, *label = NULL, *kind;
@@ -727,6 +742,9 @@ static int vma__entry(struct diag *d, struct report *r, const struct dproc *p, j
 	    (err = get_instances(d, r, v, vat, &instances)) ||
 	    (err = vma_key(d, r, v, vat, sp, &key, &label)))
 		return err;
+	uint64_t pc = page_cache_pages(&vm);
+	vm.v[M_PAGES_ALLOCATED] -= pc;
+	*cached = sat_add(*cached, pc);
 	vm.v[M_VMA_COUNT] = instances;
 	vm.v[M_BYTES_MAPPED] = sat_mul(end - start, instances);
 	if (json_is_null(json_object_get(v, "destroyed_ns")))
@@ -764,7 +782,7 @@ static int proc__scan(struct diag *d, struct report *r, size_t pi, json_t *vmas,
 
 /* Pass 2 over process pi's n VMAs (vma__entry). */
 static int proc__sites(struct diag *d, struct report *r, size_t pi, json_t *vmas,
-		       const char *at, const struct spans *sp, size_t n)
+		       const char *at, const struct spans *sp, size_t n, uint64_t *cached)
 {
 	size_t pos = 0;
 	const char *bad;
@@ -772,7 +790,7 @@ static int proc__sites(struct diag *d, struct report *r, size_t pi, json_t *vmas
 	for (size_t i = 0; i < n && (v = vma_next(r, pi, vmas, &pos, i, &bad)); i++) {
 		char vat[96];
 		snprintf(vat, sizeof(vat), "%s.vmas[%zu]", at, i);
-		int err = vma__entry(d, r, &r->procs[pi], v, vat, sp);
+		int err = vma__entry(d, r, &r->procs[pi], v, vat, sp, cached);
 		json_decref(v);
 		if (err)
 			return err;
@@ -789,6 +807,7 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 	struct metrics pm = { 0 };
 	struct spans sp = { 0 };
 	size_t n = 0;
+	uint64_t cached = 0;
 	json_t *vmas;
 	char at[64];
 	int err;
@@ -799,7 +818,10 @@ static int proc__entries(struct report *r, size_t pi, struct diag *d)
 		return err;
 	err = proc__scan(d, r, pi, vmas, at, &pm, &sp, &n);
 	if (!err)
-		err = proc__sites(d, r, pi, vmas, at, &sp, n);
+		err = proc__sites(d, r, pi, vmas, at, &sp, n, &cached);
+	/* the process's pages_allocated, less what its mappings gave the page cache */
+	pm.v[M_PAGES_ALLOCATED] -= cached < pm.v[M_PAGES_ALLOCATED] ? cached :
+				   pm.v[M_PAGES_ALLOCATED];
 	if (!err && report__push(r, p, NULL, NULL, NULL, &pm))
 		err = diag__fail(d, "out of memory");
 	if (!err)
