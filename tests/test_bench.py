@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The benchmark harness itself still runs: bench/run.py --quick on W3 and W4
 (and R1, `vmaprof report` on a recorded make -j2) with the bare program, every vmaprof configuration and strace, every report
-checked against the schema (--validate). No timing is asserted here: the
-figures belong to bench/RESULTS.md, written by a full run."""
+checked against the schema (--validate), and issue 22's sections: T1 (a
+tree of /bin/true end to end), Z1 (the build's report and export sizes),
+E1 and L1 (bench/e2e.py, bench/scale.py: run, or said not run) and their
+Targets rows. No timing is asserted here: the figures belong to
+bench/RESULTS.md, written by a full run."""
 import os
 import re
 import subprocess
@@ -22,7 +25,7 @@ def t_quick():
     build = os.path.dirname(VMAPROF)
     with tempfile.TemporaryDirectory(prefix="vmaprof-bench-test-") as tmp:
         out = os.path.join(tmp, "RESULTS.md")
-        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1",
+        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1,T1,Z1,E1,L1",
                             "--tools", "bare,vmaprof,strace", "--validate", "--out", out],
                            capture_output=True, text=True, timeout=600)
         eq(p.returncode, 0, f"bench/run.py exit status: {p.stderr[-2000:]}")
@@ -52,6 +55,33 @@ def t_quick():
         check(m and int(m.group(2)) > 0, "R1: libdwfl asked at least once")
         check(re.search(r"\| `vmaprof report` on the R1 build recording < 1.5 s", text),
               "R1 target row")
+        # T1: --quick runs 50 times /bin/true: sh, the $(seq) subshell, 50 trues
+        m = re.search(r"^## 50 x /bin/true end to end \(T1\)\n\n.*\((\d+) processes\)", text,
+                      re.M)
+        check(m is not None, "T1 section")
+        eq(int(m.group(1)), 52, "T1 processes")
+        check(re.search(r"^\| [\d.]+ \| [\d.]+-[\d.]+ \| [\d.]+ \| [\d.]+-[\d.]+ \| [\d.]+x \| "
+                        r"[\d.]+ MB \|$", text, re.M), "T1 row")
+        # Z1: report.json and every export of the build recording, none empty
+        z1 = text.split("## Report sizes of the build (Z1)", 1)
+        check(len(z1) == 2, "Z1 section")
+        for out in ("report.json", "html", "pprof", "perfetto", "folded"):
+            m = re.search(rf"^\| {out} \| ([\d.]+) \|", z1[1], re.M)
+            check(m is not None, f"Z1 {out} row")
+            check(float(m.group(1)) > 0, f"Z1 {out}: {m.group(0)}")
+        # E1, L1: run, or said why not, in their section and (L1) in Targets
+        for name, key in (("e2e", "E1"), ("scale", "L1")):
+            sec = re.search(rf"^## .* \(bench/{name}.py, {key}\)\n\n(.*)$", text, re.M)
+            check(sec is not None, f"{key} section")
+            if not os.path.exists(os.path.join(HERE, "..", "bench", f"{name}.py")):
+                eq(sec.group(1), f"Not run: bench/{name}.py is not there.", f"{key} section")
+        check(re.search(r"^\| analysis at scale .*\| (met|MISSED|not run) \|$", text, re.M),
+              "scale target row")
+        for row in (r"`make -j2` end to end under vmaprof record <= 1.5x bare",
+                    r"report.json of the build \(\d+ processes\) <= 8 MB",
+                    r"W4 end to end under vmaprof record <= 1.3x bare",
+                    r"50 x /bin/true end to end under vmaprof record <= 1.5x bare"):
+            check(re.search(rf"^\| {row}.* \| (met|MISSED) \|$", text, re.M), f"target {row}")
 
 
 if __name__ == "__main__":
