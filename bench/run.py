@@ -553,7 +553,6 @@ def build_cost(vmaprof, tmp, quick, rounds):
             "report_bytes": file_size(os.path.join(rec, "report.json"))}, (title, rec)
 
 
-
 def true_tree_cost(vmaprof, tmp, quick, rounds):
     """T1: the tree of a shell running /bin/true 300 times (F1's tree), the
     whole command bare and under `vmaprof record` (report written), in
@@ -604,6 +603,7 @@ def hook(name, build, vmaprof, tmp, quick, rounds):
         return fn(build=build, vmaprof=vmaprof, tmp=tmp, quick=quick, rounds=rounds), None
     except Exception as e:  # its failure is its section's, not the whole run's
         return None, f"bench/{name}.py failed: {type(e).__name__}: {str(e)[:300]}"
+
 
 def fmt_range(vals, f="{:.0f}"):
     return f"{f.format(min(vals))}-{f.format(max(vals))}"
