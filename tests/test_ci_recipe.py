@@ -18,7 +18,9 @@ options the real gh has; an unknown one fails). Runs:
      verdict line, exit 0, that line is the comment;
   3. a pull request at B: exit 1 fails the job, the artifact is still kept,
      the comment names the role and `build_table`, 256 -> 1024 copies;
-  4. a base report that cannot be read: exit 2, "broken setup", no comment.
+  4. a pull request whose tests fail: the job fails with make's status and
+     says the tests failed; report, diff and comment as usual;
+  5. a base report that cannot be read: exit 2, "broken setup", no comment.
 
 Every report.json kept is checked against the schema. Needs root (the
 kernel collector counts the copies)."""
@@ -328,9 +330,13 @@ def t_recipe():
         git(origin, "checkout", "-q", "-b", "grow")
         write(os.path.join(origin, "serve.c"), SERVE_C.replace("@UPDATE@", "1024"))
         git(origin, "commit", "-q", "-am", "B: the worker updates 1024 pages (4x)")
+        git(origin, "checkout", "-q", "-b", "fail", "main")
+        write(os.path.join(origin, "serve.c"), SERVE_C.replace("@UPDATE@", "256").replace(
+            "return !(WIFEXITED(st) && WEXITSTATUS(st) == 0);", "return 3;"))
+        git(origin, "commit", "-q", "-am", "C: A whose test fails (exit 3)")
         git(origin, "checkout", "-q", "main")
         sha = {}
-        for ref in ("main", "grow"):
+        for ref in ("main", "grow", "fail"):
             sha[ref] = subprocess.run(["git", "rev-parse", ref], cwd=origin, check=True,
                                       capture_output=True, text=True).stdout.strip()
         gh = Actions(tmp, origin, workflow)
@@ -377,16 +383,29 @@ def t_recipe():
                         body), f"B's violation names the site: {body}")
         check("demand_zero" not in body.split("EXCEEDED", 1)[1], "only cow_copy exceeded")
 
-        # 4. a base that cannot be read (a damaged artifact): exit 2, no comment
+        # 4. a pull request whose tests fail (make exits 2): the job fails with
+        # the tests' status and says so; the report and the diff are still kept
+        rid, concl, steps = gh.run("pull_request", sha["fail"], "fail", pr=3)
+        eq(concl, "failure", "failing tests")
+        name, rc, out = step(steps, GATE)
+        eq(rc, 2, f"the gate's exit status when make test fails: {out}")
+        check("the tests failed (exit 2)" in out, f"the gate says: {out}")
+        eq(artifact(gh, rid), ["diff.md", "report.json"], "C's artifact")
+        validate_report(os.path.join(gh.store, str(rid), "vmaprof-report", "report.json"))
+        c = gh.gh_state()["comments"]
+        eq((len(c), c[-1]["pr"], c[-1]["body"].strip()), (3, 3, VERDICT_SAME),
+           "the comment on C (same memory as A)")
+
+        # 5. a base that cannot be read (a damaged artifact): exit 2, no comment
         base = os.path.join(gh.store, "1", "vmaprof-report", "report.json")
         with open(base, "r+") as f:
             f.truncate(100)
-        rid, concl, steps = gh.run("pull_request", sha["main"], "same", pr=3)
+        rid, concl, steps = gh.run("pull_request", sha["main"], "same", pr=4)
         eq(concl, "failure", "a damaged base")
         name, rc, out = step(steps, GATE)
         eq(rc, 2, f"the gate's exit status on a damaged base: {out}")
         check("broken setup" in out, f"the gate says: {out}")
-        eq(len(gh.gh_state()["comments"]), 2, "no comment from a broken setup")
+        eq(len(gh.gh_state()["comments"]), 3, "no comment from a broken setup")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
