@@ -561,7 +561,7 @@ def true_tree_cost(vmaprof, tmp, quick, rounds):
     tree = ["sh", "-c", f"for i in $(seq {n}); do {TRUE}; done"]
     d = os.path.join(tmp, "t1")
     bare, traced = [], []
-    for _ in range(max(rounds, 2) * 2):
+    for _ in range(rounds * 2):
         bare.append(timed(tree)[0])
         shutil.rmtree(d, ignore_errors=True)
         traced.append(timed([vmaprof, "record", "-o", d, "--", *tree])[0])
