@@ -22,6 +22,8 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 [ "$what" = test ] && pkgs+=(golang-go)
 # man, to check that the installed vmaprof(1) renders without warnings
 [ "$what" = test ] && pkgs+=(man-db)
+# a server with many workers for the repeatability test (tests/test_repeat.py)
+[ "$what" = test ] && pkgs+=(postgresql)
 # the kernel matrix (tests/kernels/): Debian's kernels under qemu, booted
 # from a busybox initramfs with their (xz/zstd-compressed) modules, the
 # build tree on an ext4 image (mke2fs -d)

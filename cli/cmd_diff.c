@@ -25,17 +25,19 @@ void vp_diff_usage(FILE *f)
 	diff__metric_list(others, sizeof(others), DIFF_METRICS_FIGURES);
 	fprintf(f,
 		"usage: vmaprof diff BASE.json NEW.json [--max-increase METRIC=PCT]... [--min-pages N]\n"
-		"                    [--format text|json|markdown]\n"
+		"                    [--min-change PCT] [--format text|json|markdown]\n"
 		"  METRIC   %s\n"
 		"           %s\n"
 		"  PCT      allowed increase over BASE, like 10%% (bound: new <= base * (1 + PCT/100));\n"
 		"           where BASE is 0 any increase exceeds\n"
 		"  --min-pages N  a change smaller than N pages is noise: not shown, and a\n"
-		"           process's is not checked (default %d; faults count as pages); the\n"
-		"           whole-report totals are always checked\n"
+		"           process's is not checked (default %d; faults count as pages,\n"
+		"           vma_count counts mappings); the whole-report totals are always checked\n"
+		"  --min-change PCT  a change smaller than PCT of its base is not shown either\n"
+		"           (default %g%%); bounds are checked whatever it is\n"
 		"  --format text (default) | json (for scripts) | markdown (for a CI comment)\n"
 		"exit: 0 every bound holds, 1 a bound is exceeded, 2 bad input\n",
-		classes, others, DIFF_MIN_PAGES);
+		classes, others, DIFF_MIN_PAGES, DIFF_MIN_CHANGE);
 }
 
 static int fail(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -124,6 +126,7 @@ static int diff_args(int argc, char **argv, struct diff_opts *o, struct diff_bou
 	static const struct option opts[] = {
 		{ "max-increase", required_argument, NULL, 'm' },
 		{ "min-pages", required_argument, NULL, 'p' },
+		{ "min-change", required_argument, NULL, 'c' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -142,6 +145,11 @@ static int diff_args(int argc, char **argv, struct diff_opts *o, struct diff_bou
 		case 'p':
 			if (parse_count(optarg, &o->min_pages))
 				return fail(why, "--min-pages %s: expected a number of pages", optarg);
+			break;
+		case 'c':
+			if (parse_pct(optarg, &o->min_change))
+				return fail(why, "--min-change %s: expected a percentage like 10%% or "
+					    "2.5%%", optarg);
 			break;
 		case 'f':
 			if ((err = parse_format(optarg, &o->format, why)))
@@ -168,7 +176,8 @@ static int diff_args(int argc, char **argv, struct diff_opts *o, struct diff_bou
  * exceeded, 2 bad input or usage. */
 int cmd_diff(int argc, char **argv)
 {
-	struct diff_opts o = { .min_pages = DIFF_MIN_PAGES, .format = DIFF_TEXT };
+	struct diff_opts o = { .min_pages = DIFF_MIN_PAGES, .min_change = DIFF_MIN_CHANGE,
+				.format = DIFF_TEXT };
 	struct diff_bound *bounds = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*bounds));
 	char why[WHY_MAX] = "";
 	int rc = 2, saved_opterr = opterr;

@@ -49,27 +49,223 @@ int diff__metric_by_name(const char *name, size_t len)
 	return -1;
 }
 
-/* A change is noise when it is smaller than --min-pages pages: faults and
- * pages count as pages, bytes in pages, vma_count by the pages of the VMAs
- * behind it (bytes_mapped). */
-static int is_noise(const struct diff_opts *o, uint64_t page_size, enum metric m,
-		    const struct metrics *a, const struct metrics *b)
+/* Noise (docs/diff.md "Metrics and noise"). Two floors, a change must pass
+ * both to be shown: --min-pages, in pages (faults and pages count as pages,
+ * bytes are divided by the page size; vma_count counts mappings), and
+ * --min-change, a percentage of the base (a site that grows from 0 passes
+ * it). The bounds use --min-pages alone: a bound is a percentage already. */
+
+static uint64_t mag(int64_t d)
 {
-	uint64_t x = a->v[m], y = b->v[m], d;
-	if (!o->min_pages)
-		return 0;
-	if (m == M_VMA_COUNT) {
-		x = a->v[M_BYTES_MAPPED];
-		y = b->v[M_BYTES_MAPPED];
-	}
-	d = x > y ? x - y : y - x;
-	if (m == M_LIVE_BYTES || m == M_BYTES_MAPPED || m == M_VMA_COUNT)
-		d /= page_size;
-	return d < o->min_pages;
+	return d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
 }
 
-static int exceeds(const struct diff_bound *bd, uint64_t old, uint64_t new)
+static int64_t delta(uint64_t old, uint64_t new)
 {
+	return new >= old ? (int64_t)(new - old) : -(int64_t)(old - new);
+}
+
+/* A change of |d| in the units --min-pages counts. */
+static uint64_t floor_units(enum metric m, uint64_t d, uint64_t page_size)
+{
+	if (m == M_LIVE_BYTES || m == M_BYTES_MAPPED)
+		return d / (page_size ? page_size : 4096);
+	return d;
+}
+
+/* d from old passes --min-pages and, when `relative`, --min-change. */
+static int beyond(const struct diff_opts *o, uint64_t page_size, enum metric m, uint64_t old,
+		  int64_t d, int relative)
+{
+	uint64_t u = mag(d);
+	if (!u || floor_units(m, u, page_size) < o->min_pages)
+		return 0;
+	return !relative || !old || (long double)u * 100.0L >= (long double)old * o->min_change;
+}
+
+/* A byte change that is a few mappings more or fewer (under --min-pages of
+ * them) of the sizes the site's mappings have: the same memory mapped in
+ * another number of pieces (a stack or a library's mapping recorded in two,
+ * a heap grown in more steps), not more of it. */
+static int pieces(const struct diff_opts *o, const struct pair *p, enum metric m, int64_t d)
+{
+	uint64_t na = p->a.v[M_VMA_COUNT], nb = p->b.v[M_VMA_COUNT];
+	uint64_t dn = na > nb ? na - nb : nb - na, pa, pb;
+	if ((m != M_LIVE_BYTES && m != M_BYTES_MAPPED) || !dn || dn >= o->min_pages)
+		return 0;
+	pa = na ? p->a.v[M_BYTES_MAPPED] / na : 0;
+	pb = nb ? p->b.v[M_BYTES_MAPPED] / nb : 0;
+	return mag(d) <= sat_mul(dn, pa > pb ? pa : pb);
+}
+
+/* ---- moves ----
+ * Work that changed hands between processes of different roles at one call
+ * site (a parallel query's scan split between a backend and its worker as
+ * timing goes), or between sites of one role that are one allocator's (two
+ * stacks into _PyObject_ArenaMmap; malloc's dynamic mmap threshold turning
+ * a buffer from an mmap into heap): one +N, another -N. Such a group is
+ * judged on its sum. Where the sum's change is noise, every member's change
+ * moved and none is its own; else what the decreases account for is taken
+ * off the increases (and the other way), in proportion, and the rest is
+ * the members' own. */
+
+static int is_anon(const char *kind)
+{
+	return kind && (!strcmp(kind, "anon") || !strcmp(kind, "heap"));
+}
+
+/* A role's family: the program its last exec started, with the processes
+ * that program forked without exec'ing (a server and its workers, a pool
+ * and its workers): the role up to the first "/fork" after its last
+ * ":exec(" (a root without exec: up to its first "/fork"). */
+static size_t parent_len(const char *role)
+{
+	const char *e = NULL, *f;
+	for (const char *x = strstr(role, ":exec("); x; x = strstr(x + 1, ":exec("))
+		e = x;
+	f = strstr(e ? e : role, "/fork");
+	return f ? (size_t)(f - role) : strlen(role);
+}
+
+/* The path in a site key `<kind>[:<path>][@<frames>]`, and its length. */
+static const char *key_path(const char *key, size_t *len)
+{
+	size_t k = strcspn(key, ":@");
+	if (key[k] != ':') {
+		*len = 0;
+		return "";
+	}
+	*len = strcspn(key + k + 1, "@");
+	return key + k + 1;
+}
+
+/* One group: sites of the same short name, kind and path in processes of
+ * one parent (one role, or the workers, backends, jobs one server, pool or
+ * make forked), heap and anon being one kind (both are what malloc hands
+ * out). Stacks may differ further out (a backend and a parallel worker
+ * reach one allocation from two main loops). */
+static int by_group(const void *a, const void *b, void *arg)
+{
+	const struct pair *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	const char *kx = pair__kind(x), *ky = pair__kind(y), *lx = pair__label(x),
+		   *ly = pair__label(y), *px, *py;
+	size_t nx = parent_len(x->role), ny = parent_len(y->role), lpx, lpy;
+	int c = memcmp(x->role, y->role, nx < ny ? nx : ny);
+	if (c || nx != ny)
+		return c ? c : nx < ny ? -1 : 1;
+	if ((c = strcmp(is_anon(kx) ? "anon" : kx ? kx : "", is_anon(ky) ? "anon" : ky ? ky : "")))
+		return c;
+	px = key_path(pair__key(x), &lpx);
+	py = key_path(pair__key(y), &lpy);
+	if ((c = memcmp(px, py, lpx < lpy ? lpx : lpy)) || lpx != lpy)
+		return c ? c : lpx < lpy ? -1 : 1;
+	return strcmp(lx ? lx : "", ly ? ly : "");
+}
+
+/* What malloc gave the processes of one parent: their heap and anon sites
+ * whatever their names (memory one allocation freed is handed to another;
+ * a heap grown by one site is used by the next; a leader's sort memory is
+ * reached by another path in its worker). Listing only (result__settle). */
+static int by_family_anon(const void *a, const void *b, void *arg)
+{
+	const struct pair *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	size_t nx = parent_len(x->role), ny = parent_len(y->role);
+	int c = memcmp(x->role, y->role, nx < ny ? nx : ny);
+	return c ? c : nx < ny ? -1 : nx > ny;
+}
+
+static int64_t *change_of(struct pair *p, int list)
+{
+	return list ? p->list : p->own;
+}
+
+static void group__settle(const struct diff_opts *o, struct result *res, const size_t *idx,
+			  size_t n, int list)
+{
+	for (int m = 0; m < M_NR; m++) {
+		uint64_t up = 0, down = 0, base = 0, mv;
+		for (size_t i = 0; i < n; i++) {
+			struct pair *p = &res->pairs[idx[i]];
+			int64_t d = change_of(p, list)[m];
+			if (d > 0)
+				up = sat_add(up, (uint64_t)d);
+			else
+				down = sat_add(down, mag(d));
+			base = sat_add(base, p->a.v[m]);
+		}
+		if (!up || !down)
+			continue;
+		mv = up < down ? up : down;
+		int all = !beyond(o, res->page_size, m, base, delta(down, up), 1);
+		for (size_t i = 0; i < n; i++) {
+			int64_t *own = change_of(&res->pairs[idx[i]], list), d = own[m];
+			long double share = (long double)mag(d) * (long double)mv /
+					    (long double)(d > 0 ? up : down);
+			if (all)
+				own[m] = 0;
+			else if (d > 0)
+				own[m] = d - (int64_t)(share + 0.5L);
+			else if (d < 0)
+				own[m] = d + (int64_t)(share + 0.5L);
+		}
+	}
+}
+
+/* idx[0..n) sorted by cmp: each run of equals (two or more) settled. */
+static void groups__settle(const struct diff_opts *o, struct result *res, size_t *idx, size_t n,
+			   int (*cmp)(const void *, const void *, void *), int list)
+{
+	if (n > 1)
+		qsort_r(idx, n, sizeof(*idx), cmp, res->pairs);
+	for (size_t g = 0; g < n;) {
+		size_t h = g + 1;
+		while (h < n && !cmp(&idx[g], &idx[h], res->pairs))
+			h++;
+		if (h - g > 1)
+			group__settle(o, res, idx + g, h - g, list);
+		g = h;
+	}
+}
+
+/* Every pair's own change (moves taken off); a role's is its sites'. */
+static int result__settle(const struct diff_opts *o, struct result *res)
+{
+	size_t n = res->n_pairs, *idx = malloc((n ? n : 1) * sizeof(*idx)), m = 0;
+	if (!idx)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++)
+		for (int i = 0; i < M_NR; i++)
+			res->pairs[k].own[i] = delta(res->pairs[k].a.v[i], res->pairs[k].b.v[i]);
+	for (size_t k = 1; k < n; k++)
+		if (pair__key(&res->pairs[k]))
+			idx[m++] = k;
+	groups__settle(o, res, idx, m, by_group, 0);
+	for (size_t k = 1; k < n;) {
+		struct pair *r = &res->pairs[k];
+		size_t end = k + 1;
+		while (end < n && pair__key(&res->pairs[end])) {
+			const struct pair *p = &res->pairs[end++];
+			for (int i = 0; i < M_NR; i++)
+				r->own[i] -= delta(p->a.v[i], p->b.v[i]) - p->own[i];
+		}
+		k = end;
+	}
+	/* the roles' own changes are set: what follows changes only which of
+	 * a role's sites are listed */
+	m = 0;
+	for (size_t k = 0; k < n; k++) {
+		memcpy(res->pairs[k].list, res->pairs[k].own, sizeof(res->pairs[k].list));
+		if (k && pair__key(&res->pairs[k]) && is_anon(pair__kind(&res->pairs[k])))
+			idx[m++] = k;
+	}
+	groups__settle(o, res, idx, m, by_family_anon, 1);
+	free(idx);
+	return 0;
+}
+
+static int exceeds(const struct diff_bound *bd, uint64_t old, int64_t own)
+{
+	uint64_t new = own < 0 ? (mag(own) > old ? 0 : old - mag(own)) : sat_add(old, (uint64_t)own);
 	if (!old)
 		return new > 0;
 	return (long double)new * 100.0L > (long double)old * (100.0L + (long double)bd->pct);
@@ -96,10 +292,10 @@ static const struct pair *most_grown(const struct result *res, size_t from, size
 	uint64_t grew = 0;
 	for (size_t i = from; i < to; i++) {
 		const struct pair *p = &res->pairs[i];
-		if (!pair__key(p) || p->b.v[m] <= p->a.v[m])
+		if (!pair__key(p) || p->own[m] <= 0)
 			continue;
-		if (p->b.v[m] - p->a.v[m] > grew) {
-			grew = p->b.v[m] - p->a.v[m];
+		if ((uint64_t)p->own[m] > grew) {
+			grew = (uint64_t)p->own[m];
 			best = p;
 		}
 	}
@@ -117,17 +313,37 @@ static int violation__add(struct result *res, size_t *cap, size_t bound, const s
 	return 0;
 }
 
+static int bounded(const struct diff_opts *o, enum metric m)
+{
+	for (size_t i = 0; i < o->n_bounds; i++)
+		if (o->bounds[i].metric == (int)m)
+			return 1;
+	return 0;
+}
+
 /* Changes: the whole report and every site; a role's own figures are the
  * sum of its sites, checked against the bounds (result__bounds). */
 static int result__rows(const struct diff_opts *o, struct result *res)
 {
 	size_t cap_rows = 0;
+	const struct pair *role = &res->pairs[0];
 	for (size_t k = 0; k < res->n_pairs; k++) {
 		const struct pair *p = &res->pairs[k];
+		if (!pair__key(p))
+			role = p;
 		if (k && !pair__key(p))
 			continue;
 		for (int m = 0; m < M_NR; m++) {
-			if (p->a.v[m] == p->b.v[m] || is_noise(o, res->page_size, m, &p->a, &p->b))
+			/* --min-change of the role's figure: a site's change that is
+			 * small for its processes is the allocator's path, not theirs */
+			if (!beyond(o, res->page_size, m, role->a.v[m] > p->a.v[m] ? role->a.v[m] :
+				    p->a.v[m], p->list[m], 1) ||
+			    pieces(o, p, m, p->list[m]))
+				continue;
+			/* bytes mapped and unmapped again (reservations, malloc's
+			 * arenas and chunks) move with the allocator's choices:
+			 * listed when a bound asks for them (docs/diff.md) */
+			if (m == M_BYTES_MAPPED && o->min_pages && !bounded(o, M_BYTES_MAPPED))
 				continue;
 			/* nothing unmapped on either side: the same change as live_bytes */
 			if (m == M_BYTES_MAPPED && p->a.v[m] == p->a.v[M_LIVE_BYTES] &&
@@ -151,7 +367,7 @@ static int result__bounds(const struct diff_opts *o, struct result *res)
 		enum metric m = o->bounds[bd].metric;
 		size_t before = res->n_over;
 		const struct pair *t = &res->pairs[0];
-		if (exceeds(&o->bounds[bd], t->a.v[m], t->b.v[m]) &&
+		if (exceeds(&o->bounds[bd], t->a.v[m], t->own[m]) &&
 		    violation__add(res, &cap_over, bd, t, most_grown(res, 1, n, m)))
 			return -ENOMEM;
 		for (size_t k = 1; k < n; k++) {
@@ -161,8 +377,8 @@ static int result__bounds(const struct diff_opts *o, struct result *res)
 				continue;
 			while (end < n && pair__key(&res->pairs[end]))
 				end++;
-			if (is_noise(o, res->page_size, m, &p->a, &p->b) ||
-			    !exceeds(&o->bounds[bd], p->a.v[m], p->b.v[m]))
+			if (!beyond(o, res->page_size, m, p->a.v[m], p->own[m], 0) ||
+			    pieces(o, p, m, p->own[m]) || !exceeds(&o->bounds[bd], p->a.v[m], p->own[m]))
 				continue;
 			if (violation__add(res, &cap_over, bd, p, most_grown(res, k + 1, end, m)))
 				return -ENOMEM;
@@ -177,6 +393,8 @@ int reports__compare(const struct diff_opts *o, const struct report *a,
 {
 	int err = reports__pair(a, b, res);
 	res->page_size = b->page_size;
+	if (!err)
+		err = result__settle(o, res);
 	if (!err)
 		err = result__rows(o, res);
 	if (!err)

@@ -86,8 +86,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The default of --min-pages. */
+/* The defaults of --min-pages and --min-change (docs/diff.md: measured). */
 #define DIFF_MIN_PAGES 16
+#define DIFF_MIN_CHANGE 20.0
 
 enum diff_format { DIFF_TEXT, DIFF_JSON, DIFF_MARKDOWN };
 
@@ -101,6 +102,7 @@ struct diff_opts {
 	const struct diff_bound *bounds;
 	size_t n_bounds;
 	uint64_t min_pages; /* --min-pages */
+	double min_change;  /* --min-change, percent of the base */
 	enum diff_format format;
 };
 

@@ -75,17 +75,19 @@ static void fit(char *buf, size_t cap, const char *s, size_t width, int keep_tai
 }
 static void verdict(const struct diff_opts *o, const struct result *res, char *buf, size_t len)
 {
-	char changes[96], bounds[64];
-	if (o->min_pages)
-		snprintf(changes, sizeof(changes), "%s%zu change%s of %" PRIu64 " pages or more",
-			 res->n_rows ? "" : "no", res->n_rows, res->n_rows == 1 ? "" : "s",
-			 o->min_pages);
+	char floor[64] = "", changes[128], bounds[64];
+	if (o->min_pages && o->min_change > 0)
+		snprintf(floor, sizeof(floor), " of %" PRIu64 " pages and %g%% or more", o->min_pages,
+			 o->min_change);
+	else if (o->min_pages)
+		snprintf(floor, sizeof(floor), " of %" PRIu64 " pages or more", o->min_pages);
+	else if (o->min_change > 0)
+		snprintf(floor, sizeof(floor), " of %g%% or more", o->min_change);
+	if (res->n_rows)
+		snprintf(changes, sizeof(changes), "%zu change%s%s", res->n_rows,
+			 res->n_rows == 1 ? "" : "s", floor);
 	else
-		snprintf(changes, sizeof(changes), "%s%zu change%s", res->n_rows ? "" : "no",
-			 res->n_rows, res->n_rows == 1 ? "" : "s");
-	if (!res->n_rows) /* "no0 changes" -> "no change" */
-		snprintf(changes, sizeof(changes), o->min_pages ?
-			 "no change of %" PRIu64 " pages or more" : "no change", o->min_pages);
+		snprintf(changes, sizeof(changes), "no change%s", floor);
 	if (o->n_bounds)
 		snprintf(bounds, sizeof(bounds), "%zu of %zu bound%s exceeded", res->bounds_over,
 			 o->n_bounds, o->n_bounds == 1 ? "" : "s");
@@ -356,6 +358,7 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 	json_object_set_new(doc, "verdict", json_string(res->n_over ? "exceeded" : "ok"));
 	json_object_set_new(doc, "summary", json_string(line));
 	json_object_set_new(doc, "min_pages", json_count(o->min_pages));
+	json_object_set_new(doc, "min_change", json_real(o->min_change));
 	snprintf(line, sizeof(line), "%s has no fault figures (recorded without the kernel "
 		 "collector); comparing mappings only", res->unmeasured_file ? res->unmeasured_file : "");
 	json_object_set_new(doc, "note", res->unmeasured ? json_string(line) : json_null());
