@@ -38,8 +38,10 @@
  * Noise in numbers: a change smaller than --min-pages pages (default
  * DIFF_MIN_PAGES) is not shown; faults and pages_allocated count as pages,
  * live_bytes (mapped at exit) and bytes_mapped (every mapping, cumulative)
- * are divided by the page size, vma_count is measured by the pages of the
- * VMAs behind it. A role's change below it is not checked
+ * are divided by the page size, vma_count counts mappings; a listed change
+ * also passes --min-change (DIFF_MIN_CHANGE percent of the larger of the
+ * site's and its role's base). Work that moved between sites or sibling
+ * processes is judged on its sum (compare.c, docs/diff.md "Moves"). A role's change below it is not checked
  * against the bounds either; the whole-report totals always are.
  *
  * Output (stdout): the changes of each call site and of the whole report,
