@@ -67,8 +67,9 @@
  *            bounds[] {metric, max_increase_pct, exceeded[] {role, old, new,
  *              change_pct, processes_old, processes_new, most_grown: null |
  *              {role, label, kind, key, old, new, change_pct}}},
- *            changes[] {role, label, kind, key, metric, old, new, change_pct},
- *            only_in_base[], only_in_new[] (roles).
+ *            changes[] {role, label, kind, key, metric, old, new, change_pct,
+ *              moved}, only_in_base[], only_in_new[] (roles), moved[] (sites
+ *            whose change moved to or from others, as changes[]).
  *            role "*" is the whole report (label, kind, key null); label is
  *            the short name (null when the site has none: kind says it);
  *            change_pct is rounded to 0.1 and null when old is 0.

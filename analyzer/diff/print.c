@@ -114,16 +114,39 @@ static void text_lonely(void *arg, const char *role, int in_new)
 	printf("only in %s: %s\n", in_new ? "NEW" : "BASE", r);
 }
 
+/* What of a scope's change moved in from (> 0) or out to (< 0) other
+ * sites or processes of its family (compare.c, result__settle). */
+static int64_t moved(const struct pair *p, enum metric m)
+{
+	int64_t d = p->b.v[m] >= p->a.v[m] ? (int64_t)(p->b.v[m] - p->a.v[m]) :
+					      -(int64_t)(p->a.v[m] - p->b.v[m]);
+	return d - p->own[m];
+}
+
+/* The new figure a bound was checked on: old plus the own change. */
+static uint64_t own_new(const struct pair *p, enum metric m)
+{
+	int64_t o = p->own[m];
+	if (o >= 0)
+		return p->a.v[m] + (uint64_t)o;
+	return (uint64_t)-o > p->a.v[m] ? 0 : p->a.v[m] - (uint64_t)-o;
+}
+
 /* "EXCEEDED <what> at <role> (<procs>old X, new Y)" */
 static void violation__head(char *head, size_t hlen, const char *what, const char *role,
 			    const char *procs, const struct pair *p, enum metric m)
 {
+	char mv[64] = "";
+	int64_t in = moved(p, m);
+	if (in)
+		snprintf(mv, sizeof(mv), "; %" PRIu64 " moved %s, not counted",
+			 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
 	if (!p->a.v[m])
 		snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
-			 "; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m]);
+			 "%s; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m], mv);
 	else
-		snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 ")", what,
-			 role, procs, p->a.v[m], p->b.v[m]);
+		snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 "%s)", what,
+			 role, procs, p->a.v[m], p->b.v[m], mv);
 }
 
 /* The EXCEEDED line of a violation, and (in *most, "" if none) the site
@@ -143,7 +166,7 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 		snprintf(what, sizeof(what), "%s from 0 > %g%%", metric_name(m), bd->pct);
 	else
 		snprintf(what, sizeof(what), "%s %+.1f%% > %g%%", metric_name(m),
-			 change_pct(p->a.v[m], p->b.v[m]), bd->pct);
+			 change_pct(p->a.v[m], own_new(p, m)), bd->pct);
 	/* the role gets what the line leaves, ROLE_MIN_COLS at least */
 	violation__head(head, hlen, what, "", procs, p, m);
 	size_t rest = strlen(head);
@@ -173,8 +196,13 @@ static void row__tail(const struct row *r, int wm, char *buf, size_t len)
 	const struct pair *p = r->p;
 	char pct[32];
 	format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
-	snprintf(buf, len, "%-*s  %" PRIu64 " -> %" PRIu64 "  %s", wm, metric_name(r->metric),
-		 p->a.v[r->metric], p->b.v[r->metric], pct);
+	int64_t in = moved(p, r->metric);
+	char mv[48] = "";
+	if (in)
+		snprintf(mv, sizeof(mv), "  (%" PRIu64 " moved %s)",
+			 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
+	snprintf(buf, len, "%-*s  %" PRIu64 " -> %" PRIu64 "  %s%s", wm, metric_name(r->metric),
+		 p->a.v[r->metric], p->b.v[r->metric], pct, mv);
 }
 
 /* The widths of the role and site columns, one for the whole table (a
@@ -340,6 +368,7 @@ static json_t *json_scope(const struct pair *p, int m, int with_metric)
 	json_object_set_new(o, "change_pct", p->a.v[m] ?
 			    json_real(round1(change_pct(p->a.v[m], p->b.v[m]))) :
 			    json_null());
+	json_object_set_new(o, "moved", json_integer(moved(p, m)));
 	return o;
 }
 
@@ -389,10 +418,25 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 	for (size_t i = 0; i < res->n_rows; i++)
 		json_array_append_new(changes, json_scope(res->rows[i].p, res->rows[i].metric, 1));
 	for_each_lonely(res, json_lonely, only);
+	/* sites whose change moved (in part) to or from others: at least
+	 * --min-pages of it */
+	json_t *mv = json_array();
+	for (size_t k = 1; k < res->n_pairs; k++) {
+		const struct pair *p = &res->pairs[k];
+		for (int m = 0; pair__key(p) && m < M_NR; m++) {
+			int64_t in = moved(p, m);
+			uint64_t u = in < 0 ? (uint64_t)-in : (uint64_t)in;
+			if (m == M_LIVE_BYTES || m == M_BYTES_MAPPED)
+				u /= res->page_size ? res->page_size : 4096;
+			if (in && u >= (o->min_pages ? o->min_pages : 1))
+				json_array_append_new(mv, json_scope(p, m, 1));
+		}
+	}
 	json_object_set_new(doc, "bounds", bounds);
 	json_object_set_new(doc, "changes", changes);
 	json_object_set_new(doc, "only_in_base", only[0]);
 	json_object_set_new(doc, "only_in_new", only[1]);
+	json_object_set_new(doc, "moved", mv);
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	json_decref(doc);
 	if (!text)
