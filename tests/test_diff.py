@@ -546,6 +546,79 @@ def t_page_cache():
                                                           "load_data (file)"), out)
 
 
+def moved_doc(out_of_root, into_child):
+    """base.json with `out_of_root` first touches taken off the root's
+    alloc_buffer and `into_child` given to its COW child's (a fork of the
+    same program: one family)."""
+    doc = json.load(open(fx("base.json")))
+    root, child = doc["processes"][0], doc["processes"][1]
+    for o, d in ((root["vmas"][3], -out_of_root), (root, -out_of_root),
+                 (child["vmas"][1], into_child), (child, into_child)):
+        o["faults"]["demand_zero"] += d
+        o["faults"]["total"] += d
+        o["pages_allocated"] += d
+    return doc
+
+
+def t_moved():
+    """Work that changed hands between processes of one family at one site
+    (a leader and its parallel worker) is judged on its sum: moved, not
+    grown; what is not matched by a decrease is growth and fails."""
+    gate = ["--max-increase", "demand_zero=25%"]
+    moved = written(moved_doc(300, 300))
+    grown = written(moved_doc(0, 300))
+    part = written(moved_doc(100, 300))
+    try:
+        out, _ = expect(0, [fx("base.json"), moved] + gate, "300 pages moved to the child")
+        only_verdict(out, "moved", "0 of 1 bound exceeded")
+        out, _ = expect(0, [fx("base.json"), moved, "--format", "json"] + gate, "moved, json")
+        got = sorted((m["role"], m["label"], m["moved"]) for m in json.loads(out)["moved"]
+                     if m["metric"] == "demand_zero")
+        want = [("root:exec(app)", "alloc_buffer", -300), (CHILD, "alloc_buffer", 300)]
+        check(got == want, f"json moved[]: expected {want}, got {got}")
+        out, _ = expect(1, [fx("base.json"), grown] + gate, "300 pages more in the child")
+        check(exceeded(out)[-1].startswith(f"EXCEEDED demand_zero from 0 > 25% at {CHILD} "
+                                           "(old 0, new 300;"), out)
+        check(most_growth(out)[-1] == f"  most growth: {CHILD}  alloc_buffer (anon)  "
+              "0 -> 300 (+300)", out)
+        # 100 of the 300 moved: the other 200 are the child's own
+        out, _ = expect(1, [fx("base.json"), part] + gate, "100 moved, 200 grown")
+        check(exceeded(out)[-1] == f"EXCEEDED demand_zero from 0 > 25% at {CHILD} (old 0, "
+              "new 300; 100 moved in, not counted; base is 0, so any increase exceeds)", out)
+        check(["demand_zero", "0", "300", "(new) (100 moved in)"] in rows(out, CHILD,
+              "alloc_buffer (anon)"), out)
+    finally:
+        for f in (moved, grown, part):
+            os.unlink(f)
+
+
+def t_min_change():
+    """--min-change: a change under that percentage of its base (the larger
+    of its site's and its role's) is not listed; 0 lists it; bad values are
+    refused; bounds are checked whatever it is."""
+    doc = json.load(open(fx("base.json")))
+    root = doc["processes"][0]
+    for o in (root["vmas"][3], root):  # alloc_buffer +150 of 1000: +15%
+        o["faults"]["demand_zero"] += 150
+        o["faults"]["total"] += 150
+        o["pages_allocated"] += 150
+    path = written(doc)
+    try:
+        out, _ = expect(0, [fx("base.json"), path], "+15%")
+        only_verdict(out, "+15% under the 20% floor")
+        out, _ = expect(0, [fx("base.json"), path, "--min-change", "10%"], "--min-change 10%")
+        check(["demand_zero", "1000", "1150", "+15.0%"] in rows(out, "root:exec(app)",
+              "alloc_buffer (anon)"), out)
+        check(out.splitlines()[-1].endswith("of 16 pages and 10% or more; no bounds given"), out)
+        out, _ = expect(1, [fx("base.json"), path, "--max-increase", "demand_zero=5%"],
+                        "a 5% bound under the 20% floor")
+        check(exceeded(out) and not rows(out, "root:exec(app)", "alloc_buffer (anon)"), out)
+    finally:
+        os.unlink(path)
+    bad_input([fx("base.json"), fx("same.json"), "--min-change", "x"], "--min-change x",
+              "--min-change x")
+
+
 def t_mapped():
     """live_bytes is what is mapped at exit, bytes_mapped every mapping made
     (cumulative, as report.json's sites[].bytes_mapped and the summary's

@@ -199,7 +199,7 @@ static void row__tail(const struct row *r, int wm, char *buf, size_t len)
 	int64_t in = moved(p, r->metric);
 	char mv[48] = "";
 	if (in)
-		snprintf(mv, sizeof(mv), "  (%" PRIu64 " moved %s)",
+		snprintf(mv, sizeof(mv), " (%" PRIu64 " moved %s)",
 			 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
 	snprintf(buf, len, "%-*s  %" PRIu64 " -> %" PRIu64 "  %s%s", wm, metric_name(r->metric),
 		 p->a.v[r->metric], p->b.v[r->metric], pct, mv);
