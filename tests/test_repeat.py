@@ -22,6 +22,7 @@ Each case records three runs (base, same, 4x); about 1, 1 and 1.5 minutes
 on 2 cores.
 """
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -42,9 +43,9 @@ def rec(cmd):
     return Recording(cmd, prefix="vmaprof-repeat-", check_exports=False)
 
 
-def diff(a, b):
+def diff(a, b, *more):
     p = subprocess.run([VMAPROF, "diff", os.path.join(a.dir, "report.json"),
-                        os.path.join(b.dir, "report.json"), *GATE],
+                        os.path.join(b.dir, "report.json"), *GATE, *more],
                        capture_output=True, text=True, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
@@ -59,19 +60,28 @@ def same(a, b, what):
 
 
 def grown(a, b, what, role_part, metric):
-    """Exit 1; an EXCEEDED line for `metric` at a role containing
-    `role_part`, followed by the site that grew the most there."""
+    """Exit 1; `metric` exceeded at a role containing `role_part` (the
+    json's full role: the text cuts long ones), naming the site that grew
+    the most there; in the text an EXCEEDED line at a role and its `most
+    growth` line."""
     rc, out, err = diff(a, b)
     lines = out.splitlines()
     eq(rc, 1, f"{what}: exit status of the 4x run's diff\n{out}{err}")
-    hits = [i for i, l in enumerate(lines)
-            if l.startswith(f"EXCEEDED {metric} ") and role_part in l and " at * " not in l]
-    check(hits, f"{what}: no `EXCEEDED {metric}` at a role with {role_part!r}:\n{out}")
-    most = lines[hits[0] + 1] if hits[0] + 1 < len(lines) else ""
-    check(most.startswith("  most growth: ") and "->" in most and "(+" in most,
-          f"{what}: the violation names no site:\n{out}")
-    check(lines[-1].startswith("vmaprof diff: ") and "bound" in lines[-1] and
-          " 0 of 2 bounds" not in lines[-1], f"{what}: verdict line:\n{out}")
+    hits = [i for i, l in enumerate(lines) if l.startswith(f"EXCEEDED {metric} ") and
+            " at * " not in l]
+    check(hits and all(i + 1 < len(lines) and lines[i + 1].startswith("  most growth: ")
+                       for i in hits), f"{what}: no `EXCEEDED {metric}` at a role, each "
+          f"naming a site:\n{out}")
+    check(lines[-1].startswith("vmaprof diff: ") and " 0 of 2 bounds" not in lines[-1],
+          f"{what}: verdict line:\n{out}")
+    rc, js, err = diff(a, b, "--format", "json")
+    doc = json.loads(js)
+    ex = [e for bd in doc["bounds"] if bd["metric"] == metric for e in bd["exceeded"]
+          if e["role"] != "*" and role_part in e["role"]]
+    check(ex and all(e["most_grown"] and e["most_grown"]["label"] and
+                     e["most_grown"]["new"] > e["most_grown"]["old"] for e in ex),
+          f"{what}: json: no {metric} exceeded at a role with {role_part!r} naming its "
+          f"site:\n{js}")
     return out
 
 
@@ -169,7 +179,7 @@ def t_postgres():
     base, again, big = run_pg(bindir, 2), run_pg(bindir, 2), run_pg(bindir, 8)
     try:
         same(base, again, "postgres + pgbench")
-        grown(base, big, "postgres + pgbench -s 8", "postgres", "demand_zero")
+        grown(base, big, "postgres + pgbench -s 8", "(postgres: ", "demand_zero")
     finally:
         for r in (base, again, big):
             r.__exit__(None, None, None)

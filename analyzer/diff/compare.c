@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * diff, step 3 of 4: compare. The pairs match.c made of two reports -> the
- * changes worth showing (rows: the whole report and every site, noise cut
- * by --min-pages) and the --max-increase bounds exceeded (violations: at
- * the whole report and at each role, with the site that grew the most
- * there). Also the metrics' names. Next: print.c.
+ * diff, step 3 of 4: compare. The pairs match.c made of two reports -> each
+ * pair's own change (what moved between sites or processes of one family
+ * taken off: result__settle), the changes worth showing (rows: the whole
+ * report and every site, noise cut by --min-pages and --min-change) and
+ * the --max-increase bounds exceeded on the roles' own changes (violations:
+ * at the whole report and at each role, with the site whose own growth
+ * was the largest there). Also the metrics' names. Next: print.c.
  */
 #include <errno.h>
 #include <stdio.h>
