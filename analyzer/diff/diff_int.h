@@ -37,8 +37,8 @@ enum metric {
 
 const char *metric_name(int m);
 
-/* v[M_BYTES_MAPPED] also measures vma_count for the --min-pages noise
- * filter: how big the mappings behind the count are. */
+/* v[M_BYTES_MAPPED] with v[M_VMA_COUNT] gives the size of a site's
+ * mappings (compare.c: a few pieces more or fewer are not more memory). */
 struct metrics {
 	uint64_t v[M_NR];
 };
