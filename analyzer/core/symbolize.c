@@ -19,9 +19,11 @@
  *    (dso, link-time address): the function, its offset, the source line.
  *    It depends on the file alone, so the hundreds of processes of a build
  *    that run the same cc1 or libc at different (randomised) addresses ask
- *    libdwfl once per distinct address of the file. That is what makes them
- *    cheap: dwfl_module_addrinfo (elfutils 0.188) scans the whole symbol
- *    table on every call (cc1's 29k dynamic symbols: ~1 ms a lookup).
+ *    libdwfl once per distinct address of the file.
+ *  - Function names come from an index of each file's symbol table, built
+ *    on its first lookup (symindex.h), that answers exactly what
+ *    dwfl_module_addrinfo answers: libdwfl (elfutils 0.188) scans the
+ *    whole table on every call (cc1's 29k symbols: ~1 ms a lookup).
  *  - Every string handed out comes from one intern pool freed only at the end,
  *    so frames stay valid after cache entries are recomputed.
  *
@@ -32,6 +34,7 @@
  * merge snapshots with an explicit rule and share ELF state across spaces.
  */
 #include "symbolize.h"
+#include "symindex.h"
 #include "traceutil.h"
 #include "vmaprof/clock.h"
 
@@ -104,6 +107,9 @@ struct dso {
 	struct cu_range *cus; /* sorted by start; CU_TABLE_BUILT only */
 	size_t ncus;
 	uint64_t cu_bias;     /* module address - DWARF address */
+	struct symindex *syms; /* NULL until the first lookup, or when libdwfl
+				* must answer itself (syms_state) */
+	int syms_state;       /* 0 not built, 1 built, -1 ask libdwfl */
 };
 
 struct mapping {
@@ -261,6 +267,7 @@ static void dso__free(struct u64map_node *e)
 {
 	struct dso *d = (struct dso *)e;
 
+	symindex__free(d->syms);
 	if (d->dwfl)
 		dwfl_end(d->dwfl);
 	free(d->loads);
@@ -737,7 +744,12 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	 * unwind and naming the nearest symbol would mislead. */
 	if (!m->exec)
 		return 0;
-	dso__open(s, d);
+	if (d->state == DSO_NEW) {
+		uint64_t t0 = vp_mono_ns();
+
+		dso__open(s, d);
+		s->stats.open_ns += vp_mono_ns() - t0;
+	}
 	if (d->state != DSO_OK || !dso__vaddr(d, addr - m->start + m->pgoff, &vaddr))
 		return 0;
 	vaddr += d->bias;
@@ -784,7 +796,26 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	GElf_Sym sym;
 	const char *name;
 
-	name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+	if (d->syms_state == 0) {
+		uint64_t t0 = vp_mono_ns();
+		int err = symindex__build(d->mod, &d->syms);
+
+		if (err == -ENOMEM)
+			return err;
+		d->syms_state = err ? -1 : 1;
+		s->stats.index_ns += vp_mono_ns() - t0;
+		s->stats.indexed_files += d->syms_state > 0;
+		s->stats.indexed_symbols += symindex__size(d->syms);
+	}
+	if (d->syms_state > 0) {
+		uint64_t o = 0;
+
+		name = symindex__lookup(d->syms, vaddr, &o);
+		off = o;
+		s->stats.index_lookups++;
+	} else {
+		name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+	}
 	if (name && name[0]) {
 		fe->function = intern(s, name, strlen(name));
 		if (!fe->function)
@@ -796,7 +827,18 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 
 /* Fill fe's file and line from the DWARF line table (the first call for a
  * file makes libdw read its DWARF). 0 or -ENOMEM (then fe is unchanged). */
+static int lines_of(struct symbolizer *s, struct fentry *fe);
+
 static int resolve_lines(struct symbolizer *s, struct fentry *fe)
+{
+	uint64_t t0 = vp_mono_ns();
+	int rc = lines_of(s, fe);
+
+	s->stats.lines_ns += vp_mono_ns() - t0;
+	return rc;
+}
+
+static int lines_of(struct symbolizer *s, struct fentry *fe)
 {
 	struct dso *d = fe->dso;
 	uint64_t vaddr = fe->vaddr;
