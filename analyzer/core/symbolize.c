@@ -26,6 +26,13 @@
  *    whole table on every call (cc1's 29k symbols: ~1 ms a lookup).
  *  - Every string handed out comes from one intern pool freed only at the end,
  *    so frames stay valid after cache entries are recomputed.
+ *  - The second core: each file opened is handed to a worker thread that
+ *    makes libdw read its DWARF (a distribution's compressed debug file is
+ *    inflated whole: libc's costs 60+ ms) while the analysis goes on, so
+ *    that the first file:line asked of it is answered at once. Every
+ *    libdwfl call on a file's Dwfl is made under that file's lock (libdwfl
+ *    is not thread-safe); the worker touches nothing else, and what the
+ *    answers are does not depend on who read the DWARF first.
  *
  * We do not use dwfl_linux_proc_maps_report: it reports one module per run of
  * consecutive lines of a file with the bias taken from the run's first line,
@@ -48,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 /* Every table here is a u64map of chains by hash (traceutil.h:
@@ -110,6 +118,8 @@ struct dso {
 	struct symindex *syms; /* NULL until the first lookup, or when libdwfl
 				* must answer itself (syms_state) */
 	int syms_state;       /* 0 not built, 1 built, -1 ask libdwfl */
+	pthread_mutex_t lock; /* held around every libdwfl call on dwfl once
+			       * the file is open (the prewarm worker) */
 };
 
 struct mapping {
@@ -151,6 +161,17 @@ struct centry {
 	struct vp_frame frame;
 };
 
+/* The worker that reads the DWARF of opened files ahead of need. */
+struct prewarm {
+	pthread_mutex_t lock;  /* guards everything below */
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started, stop;
+	struct dso **q;        /* FIFO: q[head..n) are waiting */
+	size_t head, n, cap;
+	uint64_t files, ns;    /* files done, time spent in them */
+};
+
 struct symbolizer {
 	struct u64map strings; /* str_node */
 	struct u64map dsos;    /* dso */
@@ -158,6 +179,7 @@ struct symbolizer {
 	struct u64map cache;   /* centry */
 	struct u64map faddrs;  /* fentry */
 	struct vp_symbolizer_stats stats;
+	struct prewarm pw;
 };
 
 /* VMAPROF_DEBUGINFOD=1: libdwfl may ask debuginfod servers (read once). */
@@ -272,6 +294,7 @@ static void dso__free(struct u64map_node *e)
 		dwfl_end(d->dwfl);
 	free(d->loads);
 	free(d->cus);
+	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -295,6 +318,7 @@ static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, 
 	d->path = p;
 	d->ino = ino;
 	d->state = DSO_NEW;
+	pthread_mutex_init(&d->lock, NULL);
 	s->stats.files++;
 	return d;
 }
@@ -379,6 +403,83 @@ fail:
 	d->loads = NULL;
 	d->nloads = 0;
 	s->stats.files_failed++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The prewarm worker                                                        */
+
+static void *prewarm__main(void *arg)
+{
+	struct prewarm *pw = arg;
+
+	pthread_mutex_lock(&pw->lock);
+	for (;;) {
+		while (pw->head == pw->n && !pw->stop)
+			pthread_cond_wait(&pw->cond, &pw->lock);
+		if (pw->stop)
+			break;
+		struct dso *d = pw->q[pw->head++];
+		pthread_mutex_unlock(&pw->lock);
+
+		uint64_t t0 = vp_mono_ns();
+		Dwarf_Addr bias;
+		Dwarf_Aranges *ar;
+		size_t nar;
+
+		pthread_mutex_lock(&d->lock);
+		/* what the first dwfl_module_getsrc would do: the DWARF and
+		 * its address ranges */
+		Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
+		if (dw)
+			(void)dwarf_getaranges(dw, &ar, &nar);
+		pthread_mutex_unlock(&d->lock);
+
+		pthread_mutex_lock(&pw->lock);
+		pw->files++;
+		pw->ns += vp_mono_ns() - t0;
+	}
+	pthread_mutex_unlock(&pw->lock);
+	return NULL;
+}
+
+/* Hand an opened file to the worker (started on first use). Nothing is
+ * lost when that fails: the main thread reads the DWARF when it needs it. */
+static void prewarm__add(struct symbolizer *s, struct dso *d)
+{
+	struct prewarm *pw = &s->pw;
+
+	pthread_mutex_lock(&pw->lock);
+	if (!pw->started) {
+		if (pthread_create(&pw->thread, NULL, prewarm__main, pw)) {
+			pthread_mutex_unlock(&pw->lock);
+			return;
+		}
+		pw->started = true;
+	}
+	if (pw->n == pw->cap) {
+		size_t nc = pw->cap ? pw->cap * 2 : 64;
+		struct dso **q = realloc(pw->q, nc * sizeof(*q));
+
+		if (!q) {
+			pthread_mutex_unlock(&pw->lock);
+			return;
+		}
+		pw->q = q;
+		pw->cap = nc;
+	}
+	pw->q[pw->n++] = d;
+	pthread_cond_signal(&pw->cond);
+	pthread_mutex_unlock(&pw->lock);
+}
+
+/* Take d's lock, counting the time waited for the worker. */
+static void dso__lock(struct symbolizer *s, struct dso *d)
+{
+	if (pthread_mutex_trylock(&d->lock) == 0)
+		return;
+	uint64_t t0 = vp_mono_ns();
+	pthread_mutex_lock(&d->lock);
+	s->stats.prewarm_wait_ns += vp_mono_ns() - t0;
 }
 
 /* Link-time address of file offset off, false if no PT_LOAD holds it. */
@@ -749,6 +850,8 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 
 		dso__open(s, d);
 		s->stats.open_ns += vp_mono_ns() - t0;
+		if (d->state == DSO_OK)
+			prewarm__add(s, d);
 	}
 	if (d->state != DSO_OK || !dso__vaddr(d, addr - m->start + m->pgoff, &vaddr))
 		return 0;
@@ -797,9 +900,11 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	const char *name;
 
 	if (d->syms_state == 0) {
+		dso__lock(s, d);
 		uint64_t t0 = vp_mono_ns();
 		int err = symindex__build(d->mod, &d->syms);
 
+		pthread_mutex_unlock(&d->lock);
 		if (err == -ENOMEM)
 			return err;
 		d->syms_state = err ? -1 : 1;
@@ -814,7 +919,17 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 		off = o;
 		s->stats.index_lookups++;
 	} else {
+		int rc = 0;
+
+		dso__lock(s, d);
 		name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+		if (name && name[0]) {
+			fe->function = intern(s, name, strlen(name));
+			fe->fn_offset = off;
+			rc = fe->function ? 0 : -ENOMEM;
+		}
+		pthread_mutex_unlock(&d->lock);
+		return rc;
 	}
 	if (name && name[0]) {
 		fe->function = intern(s, name, strlen(name));
@@ -832,8 +947,11 @@ static int lines_of(struct symbolizer *s, struct fentry *fe);
 static int resolve_lines(struct symbolizer *s, struct fentry *fe)
 {
 	uint64_t t0 = vp_mono_ns();
+
+	dso__lock(s, fe->dso);
 	int rc = lines_of(s, fe);
 
+	pthread_mutex_unlock(&fe->dso->lock);
 	s->stats.lines_ns += vp_mono_ns() - t0;
 	return rc;
 }
@@ -1008,6 +1126,8 @@ int symbolizer__new(struct symbolizer **out)
 	}
 	/* libdwfl (libelf) refuses to work until a version is declared. */
 	elf_version(EV_CURRENT);
+	pthread_mutex_init(&s->pw.lock, NULL);
+	pthread_cond_init(&s->pw.cond, NULL);
 	*out = s;
 	return 0;
 }
@@ -1021,12 +1141,25 @@ void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *o
 		return;
 	}
 	*out = s->stats;
+	pthread_mutex_lock((pthread_mutex_t *)&s->pw.lock);
+	out->prewarm_files = s->pw.files;
+	out->prewarm_ns = s->pw.ns;
+	pthread_mutex_unlock((pthread_mutex_t *)&s->pw.lock);
 }
 
 void symbolizer__free(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->pw.lock);
+	s->pw.stop = true; /* what it has not started is not needed any more */
+	pthread_cond_signal(&s->pw.cond);
+	pthread_mutex_unlock(&s->pw.lock);
+	if (s->pw.started)
+		pthread_join(s->pw.thread, NULL);
+	free(s->pw.q);
+	pthread_cond_destroy(&s->pw.cond);
+	pthread_mutex_destroy(&s->pw.lock);
 	u64map__chain_free(&s->cache, node_free);
 	u64map__chain_free(&s->faddrs, node_free);
 	u64map__chain_free(&s->spaces, space__free);

@@ -56,6 +56,12 @@ struct vp_symbolizer_stats {
 	uint64_t lines_ns;       /* looking up file:line (in resolve_ns; the
 				  * first of a file reads its DWARF) */
 	uint64_t open_ns;        /* opening files (in resolve_ns) */
+	/* The worker thread that reads opened files' DWARF ahead of need:
+	 * files done and its time (on the other core, not in resolve_ns),
+	 * and how long lookups waited for it (in resolve_ns). */
+	uint64_t prewarm_files;
+	uint64_t prewarm_ns;
+	uint64_t prewarm_wait_ns;
 	uint64_t lines_resolved; /* file addresses whose file:line was looked up
 				  * (symbolizer__lookup_fn leaves it out: a file's
 				  * DWARF is read only when a line is wanted) */
