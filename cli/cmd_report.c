@@ -246,8 +246,8 @@ static void print_stats(const struct report_clock *c, const char *what)
 		(double)sy.index_ns / 1e9, (unsigned long long)sy.index_lookups,
 		(unsigned long long)(sy.file_cache_entries - sy.index_lookups),
 		(unsigned long long)sy.lines_resolved, (double)sy.lines_ns / 1e9);
-	fprintf(stderr, "vmaprof:   on the other core: the DWARF of %llu files read ahead in "
-		"%.3f s; lookups waited for it %.3f s\n", (unsigned long long)sy.prewarm_files,
+	fprintf(stderr, "vmaprof:   on the other core: %llu files opened, indexed and their "
+		"DWARF read ahead in %.3f s; lookups waited for it %.3f s\n", (unsigned long long)sy.prewarm_files,
 		(double)sy.prewarm_ns / 1e9, (double)sy.prewarm_wait_ns / 1e9);
 }
 

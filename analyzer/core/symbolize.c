@@ -26,13 +26,16 @@
  *    whole table on every call (cc1's 29k symbols: ~1 ms a lookup).
  *  - Every string handed out comes from one intern pool freed only at the end,
  *    so frames stay valid after cache entries are recomputed.
- *  - The second core: each file opened is handed to a worker thread that
- *    makes libdw read its DWARF (a distribution's compressed debug file is
- *    inflated whole: libc's costs 60+ ms) while the analysis goes on, so
- *    that the first file:line asked of it is answered at once. Every
- *    libdwfl call on a file's Dwfl is made under that file's lock (libdwfl
- *    is not thread-safe); the worker touches nothing else, and what the
- *    answers are does not depend on who read the DWARF first.
+ *  - The second core: each file mapped executable in a maps snapshot (as
+ *    the analysis replays) is handed to a worker thread that opens it,
+ *    indexes its symbols and makes libdw read its DWARF (a distribution's
+ *    compressed debug file is inflated whole: libc's costs 60+ ms), so that
+ *    the lookups that come later find the work done. The open and every
+ *    libdwfl call on a file's Dwfl are made under that file's lock (libdwfl
+ *    is not thread-safe); the main thread reads what the worker set (state,
+ *    the index) under that lock once, after which it no longer changes. The
+ *    worker touches nothing else, and the answers do not depend on who did
+ *    the work first.
  *
  * We do not use dwfl_linux_proc_maps_report: it reports one module per run of
  * consecutive lines of a file with the bias taken from the run's first line,
@@ -118,8 +121,13 @@ struct dso {
 	struct symindex *syms; /* NULL until the first lookup, or when libdwfl
 				* must answer itself (syms_state) */
 	int syms_state;       /* 0 not built, 1 built, -1 ask libdwfl */
-	pthread_mutex_t lock; /* held around every libdwfl call on dwfl once
-			       * the file is open (the prewarm worker) */
+	pthread_mutex_t lock; /* held around the open and every libdwfl call
+			       * on dwfl (the prewarm worker), and to read state,
+			       * syms_state the first time (below) */
+	/* the main thread's own: */
+	bool queued;          /* handed to the prewarm worker */
+	bool seen;            /* state looked at (and counted) under lock */
+	bool syms_seen;       /* syms_state looked at under lock */
 };
 
 struct mapping {
@@ -167,8 +175,9 @@ struct prewarm {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool started, stop;
-	struct dso **q;        /* FIFO: q[head..n) are waiting */
-	size_t head, n, cap;
+	struct dso **q;        /* FIFO: q[head..n) wait to be opened and
+				* indexed, q[dhead..n) for their DWARF */
+	size_t head, dhead, n, cap;
 	uint64_t files, ns;    /* files done, time spent in them */
 };
 
@@ -337,7 +346,7 @@ static bool ends_with(const char *str, const char *suffix)
  * inode than the traced one (rebuilt or upgraded since), or is not an
  * executable/shared ELF: wrong symbols are worse than none.
  */
-static void dso__open(struct symbolizer *s, struct dso *d)
+static void dso__open(struct dso *d)
 {
 	struct stat st;
 	GElf_Ehdr ehdr_mem, *ehdr;
@@ -391,7 +400,6 @@ static void dso__open(struct symbolizer *s, struct dso *d)
 	d->nloads = n;
 	d->bias = bias;
 	d->state = DSO_OK;
-	s->stats.files_opened++;
 	return;
 
 fail:
@@ -402,7 +410,21 @@ fail:
 	free(d->loads);
 	d->loads = NULL;
 	d->nloads = 0;
-	s->stats.files_failed++;
+}
+
+/* Index d's symbol table once (d's lock held, d open). 0 or -ENOMEM (then
+ * left to be tried again). */
+static int dso__index(struct dso *d)
+{
+	int err;
+
+	if (d->syms_state != 0 || d->state != DSO_OK)
+		return 0;
+	err = symindex__build(d->mod, &d->syms);
+	if (err == -ENOMEM)
+		return err;
+	d->syms_state = err ? -1 : 1;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -414,11 +436,14 @@ static void *prewarm__main(void *arg)
 
 	pthread_mutex_lock(&pw->lock);
 	for (;;) {
-		while (pw->head == pw->n && !pw->stop)
+		while (pw->dhead == pw->n && !pw->stop)
 			pthread_cond_wait(&pw->cond, &pw->lock);
 		if (pw->stop)
 			break;
-		struct dso *d = pw->q[pw->head++];
+		/* names are asked for first (the call sites' labels), lines
+		 * later (the outputs): every file's symbols before any DWARF */
+		bool names = pw->head < pw->n;
+		struct dso *d = names ? pw->q[pw->head++] : pw->q[pw->dhead++];
 		pthread_mutex_unlock(&pw->lock);
 
 		uint64_t t0 = vp_mono_ns();
@@ -427,27 +452,37 @@ static void *prewarm__main(void *arg)
 		size_t nar;
 
 		pthread_mutex_lock(&d->lock);
-		/* what the first dwfl_module_getsrc would do: the DWARF and
-		 * its address ranges */
-		Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
-		if (dw)
-			(void)dwarf_getaranges(dw, &ar, &nar);
+		if (names && d->state == DSO_NEW)
+			dso__open(d);
+		if (names && d->state == DSO_OK)
+			(void)dso__index(d); /* on ENOMEM the main thread retries */
+		if (!names && d->state == DSO_OK) {
+			/* what the first dwfl_module_getsrc would do: the
+			 * DWARF and its address ranges */
+			Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
+			if (dw)
+				(void)dwarf_getaranges(dw, &ar, &nar);
+		}
 		pthread_mutex_unlock(&d->lock);
 
 		pthread_mutex_lock(&pw->lock);
-		pw->files++;
+		pw->files += !names;
 		pw->ns += vp_mono_ns() - t0;
 	}
 	pthread_mutex_unlock(&pw->lock);
 	return NULL;
 }
 
-/* Hand an opened file to the worker (started on first use). Nothing is
- * lost when that fails: the main thread reads the DWARF when it needs it. */
+/* Hand a file to the worker (started on first use), to open, index and
+ * read the DWARF of. Nothing is lost when that fails: the main thread
+ * does what it needs itself. */
 static void prewarm__add(struct symbolizer *s, struct dso *d)
 {
 	struct prewarm *pw = &s->pw;
 
+	if (d->queued)
+		return;
+	d->queued = true;
 	pthread_mutex_lock(&pw->lock);
 	if (!pw->started) {
 		if (pthread_create(&pw->thread, NULL, prewarm__main, pw)) {
@@ -669,6 +704,10 @@ static int parse_maps(struct symbolizer *s, const char *text, size_t len, struct
 			return rc;
 		}
 		nadd += (size_t)rc;
+		/* code of a file: open and index it, read its DWARF, on the
+		 * other core while the analysis goes on */
+		if (rc && add[nadd - 1].exec && ml.path_len && ml.path[0] == '/')
+			prewarm__add(s, add[nadd - 1].dso);
 	}
 	if (valid == 0) {
 		free(add);
@@ -845,11 +884,19 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	 * unwind and naming the nearest symbol would mislead. */
 	if (!m->exec)
 		return 0;
-	if (d->state == DSO_NEW) {
+	if (!d->seen) {
 		uint64_t t0 = vp_mono_ns();
 
-		dso__open(s, d);
+		dso__lock(s, d);
+		if (d->state == DSO_NEW)
+			dso__open(d);
+		pthread_mutex_unlock(&d->lock);
 		s->stats.open_ns += vp_mono_ns() - t0;
+		d->seen = true; /* d->state is final from here */
+		if (d->state == DSO_OK)
+			s->stats.files_opened++;
+		else
+			s->stats.files_failed++;
 		if (d->state == DSO_OK)
 			prewarm__add(s, d);
 	}
@@ -899,15 +946,16 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	GElf_Sym sym;
 	const char *name;
 
-	if (d->syms_state == 0) {
-		dso__lock(s, d);
+	if (!d->syms_seen) {
 		uint64_t t0 = vp_mono_ns();
-		int err = symindex__build(d->mod, &d->syms);
+
+		dso__lock(s, d);
+		int err = dso__index(d);
 
 		pthread_mutex_unlock(&d->lock);
-		if (err == -ENOMEM)
+		if (err)
 			return err;
-		d->syms_state = err ? -1 : 1;
+		d->syms_seen = true; /* d->syms_state, d->syms are final */
 		s->stats.index_ns += vp_mono_ns() - t0;
 		s->stats.indexed_files += d->syms_state > 0;
 		s->stats.indexed_symbols += symindex__size(d->syms);
