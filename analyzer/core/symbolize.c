@@ -175,6 +175,8 @@ struct prewarm {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool started, stop;
+	bool busy;             /* the worker is on a file (outside lock) */
+	bool orphan;           /* freed meanwhile: the worker frees it all */
 	struct dso **q;        /* FIFO: q[head..n) wait to be opened and
 				* indexed, q[dhead..n) for their DWARF */
 	size_t head, dhead, n, cap;
@@ -430,9 +432,12 @@ static int dso__index(struct dso *d)
 /* ------------------------------------------------------------------------ */
 /* The prewarm worker                                                        */
 
+static void symbolizer__destroy(struct symbolizer *s);
+
 static void *prewarm__main(void *arg)
 {
-	struct prewarm *pw = arg;
+	struct symbolizer *s = arg;
+	struct prewarm *pw = &s->pw;
 
 	pthread_mutex_lock(&pw->lock);
 	for (;;) {
@@ -444,6 +449,7 @@ static void *prewarm__main(void *arg)
 		 * later (the outputs): every file's symbols before any DWARF */
 		bool names = pw->head < pw->n;
 		struct dso *d = names ? pw->q[pw->head++] : pw->q[pw->dhead++];
+		pw->busy = true;
 		pthread_mutex_unlock(&pw->lock);
 
 		uint64_t t0 = vp_mono_ns();
@@ -466,8 +472,14 @@ static void *prewarm__main(void *arg)
 		pthread_mutex_unlock(&d->lock);
 
 		pthread_mutex_lock(&pw->lock);
+		pw->busy = false;
 		pw->files += !names;
 		pw->ns += vp_mono_ns() - t0;
+		if (pw->orphan) {
+			pthread_mutex_unlock(&pw->lock);
+			symbolizer__destroy(s);
+			return NULL;
+		}
 	}
 	pthread_mutex_unlock(&pw->lock);
 	return NULL;
@@ -485,7 +497,7 @@ static void prewarm__add(struct symbolizer *s, struct dso *d)
 	d->queued = true;
 	pthread_mutex_lock(&pw->lock);
 	if (!pw->started) {
-		if (pthread_create(&pw->thread, NULL, prewarm__main, pw)) {
+		if (pthread_create(&pw->thread, NULL, prewarm__main, s)) {
 			pthread_mutex_unlock(&pw->lock);
 			return;
 		}
@@ -1202,9 +1214,24 @@ void symbolizer__free(struct symbolizer *s)
 	pthread_mutex_lock(&s->pw.lock);
 	s->pw.stop = true; /* what it has not started is not needed any more */
 	pthread_cond_signal(&s->pw.cond);
+	if (s->pw.busy) {
+		/* in libdw for a file whose DWARF nobody asked for (a summary
+		 * without lines): do not wait, it frees everything when done
+		 * (or the process ends first) */
+		s->pw.orphan = true;
+		pthread_detach(s->pw.thread);
+		pthread_mutex_unlock(&s->pw.lock);
+		return;
+	}
 	pthread_mutex_unlock(&s->pw.lock);
 	if (s->pw.started)
 		pthread_join(s->pw.thread, NULL);
+	symbolizer__destroy(s);
+}
+
+/* Everything of s, the worker gone (or being it). */
+static void symbolizer__destroy(struct symbolizer *s)
+{
 	free(s->pw.q);
 	pthread_cond_destroy(&s->pw.cond);
 	pthread_mutex_destroy(&s->pw.lock);
