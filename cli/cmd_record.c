@@ -212,6 +212,10 @@ struct rec {
 	int execfail[2];  /* close-on-exec: the child's errno if execvp failed */
 	int exec_errno;
 	uint64_t t0, t1;
+	/* --stats: when each phase ended (vp_mono_ns) */
+	int stats;
+	uint64_t t_enter, t_enter_done, t_shim, t_bpf, t_broker, t_started, t_broker_stopped, t_drained,
+		t_session, t_report;
 	json_t *before;   /* its counters when tracing began */
 	int root_status, root_seen, stopped;
 	json_t *running;  /* pids left running when we stopped waiting */
@@ -281,6 +285,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
 		{ "html", no_argument, NULL, 'H' },
+		{ "stats", no_argument, NULL, 's' },
 		{ "ring-buffer", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -298,6 +303,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'G': r->no_sigstacks = 1; break;
 		case 'V': r->report.every_vma = 1; break;
 		case 'H': r->report.html = 1; break;
+		case 's': r->stats = r->report.stats = 1; break;
 		case 'L':
 			if (vp_report_opts_add_plumbing(&r->report, optarg))
 				return 2;
@@ -385,6 +391,7 @@ static void start_collectors(struct rec *r)
 	} else {
 		place_shim(r);
 	}
+	r->t_shim = vp_mono_ns();
 	snprintf(r->bpf_why, sizeof(r->bpf_why), "disabled with --no-bpf");
 	if (!r->no_bpf) {
 		struct collector_opts co = { .self_pid = getpid(), .prog_stats = r->bpf_stats,
@@ -397,6 +404,7 @@ static void start_collectors(struct rec *r)
 			r->bpf = 1;
 		}
 	}
+	r->t_bpf = vp_mono_ns();
 	/* processes that drop their privileges can no longer open files in
 	 * the 0700 directory: the broker creates them for them */
 	if (r->preload) {
@@ -407,6 +415,7 @@ static void start_collectors(struct rec *r)
 				"that drop privileges will not be traced by the shim\n", r->brk_why);
 		}
 	}
+	r->t_broker = vp_mono_ns();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		fprintf(stderr, "vmaprof: cannot become subreaper (%s): orphaned "
 			"grandchildren will not be waited for\n", strerror(errno));
@@ -640,8 +649,36 @@ static void finish(struct rec *r)
 	 * a summary piped into `head` must not kill us before the exit status */
 	signal(SIGPIPE, SIG_IGN);
 	json_t *preload_extra = stop_broker(r);
+	r->t_broker_stopped = vp_mono_ns();
 	json_t *bpf_extra = stop_collector(r);
-	recording__report(r->absdir, write_session(r, 1, bpf_extra, preload_extra), &r->report);
+	r->t_drained = vp_mono_ns();
+	int err = write_session(r, 1, bpf_extra, preload_extra);
+	r->t_session = vp_mono_ns();
+	recording__report(r->absdir, err, &r->report);
+	r->t_report = vp_mono_ns();
+}
+
+/* --stats: where the record command's time went, phase by phase (the
+ * report step's own split is printed above it by vp_write_report). */
+static void print_phases(const struct rec *r)
+{
+#define S(a, b) ((double)((b) - (a)) / 1e9)
+	fprintf(stderr, "vmaprof: record in %.3f s (the whole command):\n",
+		S(r->t_enter, r->t_report));
+	fprintf(stderr, "vmaprof:   start-up        %7.3f s  (checks and output directory "
+		"%.3f s, shim copy %.3f s, kernel collector %.3f s, broker %.3f s, command "
+		"started and exec'd %.3f s)\n", S(r->t_enter, r->t_started),
+		S(r->t_enter, r->t_enter_done), S(r->t_enter_done, r->t_shim),
+		S(r->t_shim, r->t_bpf), S(r->t_bpf, r->t_broker), S(r->t_broker, r->t_started));
+	fprintf(stderr, "vmaprof:   the program     %7.3f s  (until the whole tree is gone)\n",
+		S(r->t_started, r->t1));
+	fprintf(stderr, "vmaprof:   stop            %7.3f s  (broker %.3f s, draining the "
+		"kernel collector %.3f s, session.json %.3f s)\n", S(r->t1, r->t_session),
+		S(r->t1, r->t_broker_stopped), S(r->t_broker_stopped, r->t_drained),
+		S(r->t_drained, r->t_session));
+	fprintf(stderr, "vmaprof:   report          %7.3f s  (analysis, report.json, summary: "
+		"split above)\n", S(r->t_session, r->t_report));
+#undef S
 }
 
 static void rec_free(struct rec *r)
@@ -661,7 +698,7 @@ static void rec_free(struct rec *r)
 
 int cmd_record(int argc, char **argv)
 {
-	struct rec r = { .dirfd = -1, .execfail = { -1, -1 } };
+	struct rec r = { .dirfd = -1, .execfail = { -1, -1 }, .t_enter = vp_mono_ns() };
 	if (vp_record_wants_attach(argc, argv)) /* -p PID: cli/attach.c */
 		return vp_record_attach(argc, argv);
 	int rc = parse_args(&r, argc, argv);
@@ -679,6 +716,7 @@ int cmd_record(int argc, char **argv)
 		rec_free(&r);
 		return 2;
 	}
+	r.t_enter_done = vp_mono_ns();
 	start_collectors(&r);
 	if (start_command(&r) < 0) {
 		rec_free(&r);
@@ -691,8 +729,11 @@ int cmd_record(int argc, char **argv)
 		rec_free(&r);
 		return rc;
 	}
+	r.t_started = vp_mono_ns();
 	wait_tree(&r);
 	finish(&r);
+	if (r.stats)
+		print_phases(&r);
 	if (r.stopped)
 		rc = 128 + last_sig;
 	else if (!r.root_seen)

@@ -232,13 +232,23 @@ static void print_stats(const struct report_clock *c, const char *what)
 	fprintf(stderr, "of which symbolizing %.3f s)\n", sym_wr);
 	fprintf(stderr, "vmaprof:   free            %7.3f s\n", fr);
 	fprintf(stderr, "vmaprof:   symbolizer: %.3f s, %llu lookups, %llu answered by the "
-		"(space, ip) cache, %llu resolved: %llu by the per-file cache, %llu through "
-		"libdwfl; %llu files, %llu opened, %llu not usable\n",
+		"(space, ip) cache, %llu resolved: %llu by the per-file cache, %llu new file "
+		"addresses; %llu files, %llu opened, %llu not usable\n",
 		(double)sy.resolve_ns / 1e9, (unsigned long long)sy.lookups,
 		(unsigned long long)sy.cache_hits, (unsigned long long)misses,
 		(unsigned long long)sy.file_cache_hits,
 		(unsigned long long)sy.file_cache_entries, (unsigned long long)sy.files,
 		(unsigned long long)sy.files_opened, (unsigned long long)sy.files_failed);
+	fprintf(stderr, "vmaprof:   symbolizer's time: opening files %.3f s, indexing %llu symbol "
+		"tables (%llu symbols) %.3f s, %llu names from them, %llu from libdwfl; "
+		"file:line of %llu addresses %.3f s\n", (double)sy.open_ns / 1e9,
+		(unsigned long long)sy.indexed_files, (unsigned long long)sy.indexed_symbols,
+		(double)sy.index_ns / 1e9, (unsigned long long)sy.index_lookups,
+		(unsigned long long)(sy.file_cache_entries - sy.index_lookups),
+		(unsigned long long)sy.lines_resolved, (double)sy.lines_ns / 1e9);
+	fprintf(stderr, "vmaprof:   on the other core: %llu files opened, indexed and their "
+		"DWARF read ahead in %.3f s; lookups waited for it %.3f s\n", (unsigned long long)sy.prewarm_files,
+		(double)sy.prewarm_ns / 1e9, (double)sy.prewarm_wait_ns / 1e9);
 }
 
 int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)

@@ -19,11 +19,23 @@
  *    (dso, link-time address): the function, its offset, the source line.
  *    It depends on the file alone, so the hundreds of processes of a build
  *    that run the same cc1 or libc at different (randomised) addresses ask
- *    libdwfl once per distinct address of the file. That is what makes them
- *    cheap: dwfl_module_addrinfo (elfutils 0.188) scans the whole symbol
- *    table on every call (cc1's 29k dynamic symbols: ~1 ms a lookup).
+ *    libdwfl once per distinct address of the file.
+ *  - Function names come from an index of each file's symbol table, built
+ *    on its first lookup (symindex.h), that answers exactly what
+ *    dwfl_module_addrinfo answers: libdwfl (elfutils 0.188) scans the
+ *    whole table on every call (cc1's 29k symbols: ~1 ms a lookup).
  *  - Every string handed out comes from one intern pool freed only at the end,
  *    so frames stay valid after cache entries are recomputed.
+ *  - The second core: each file mapped executable in a maps snapshot (as
+ *    the analysis replays) is handed to a worker thread that opens it,
+ *    indexes its symbols and makes libdw read its DWARF (a distribution's
+ *    compressed debug file is inflated whole: libc's costs 60+ ms), so that
+ *    the lookups that come later find the work done. The open and every
+ *    libdwfl call on a file's Dwfl are made under that file's lock (libdwfl
+ *    is not thread-safe); the main thread reads what the worker set (state,
+ *    the index) under that lock once, after which it no longer changes. The
+ *    worker touches nothing else, and the answers do not depend on who did
+ *    the work first.
  *
  * We do not use dwfl_linux_proc_maps_report: it reports one module per run of
  * consecutive lines of a file with the bias taken from the run's first line,
@@ -32,6 +44,7 @@
  * merge snapshots with an explicit rule and share ELF state across spaces.
  */
 #include "symbolize.h"
+#include "symindex.h"
 #include "traceutil.h"
 #include "vmaprof/clock.h"
 
@@ -45,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 /* Every table here is a u64map of chains by hash (traceutil.h:
@@ -104,6 +118,16 @@ struct dso {
 	struct cu_range *cus; /* sorted by start; CU_TABLE_BUILT only */
 	size_t ncus;
 	uint64_t cu_bias;     /* module address - DWARF address */
+	struct symindex *syms; /* NULL until the first lookup, or when libdwfl
+				* must answer itself (syms_state) */
+	int syms_state;       /* 0 not built, 1 built, -1 ask libdwfl */
+	pthread_mutex_t lock; /* held around the open and every libdwfl call
+			       * on dwfl (the prewarm worker), and to read state,
+			       * syms_state the first time (below) */
+	/* the main thread's own: */
+	bool queued;          /* handed to the prewarm worker */
+	bool seen;            /* state looked at (and counted) under lock */
+	bool syms_seen;       /* syms_state looked at under lock */
 };
 
 struct mapping {
@@ -145,6 +169,20 @@ struct centry {
 	struct vp_frame frame;
 };
 
+/* The worker that reads the DWARF of opened files ahead of need. */
+struct prewarm {
+	pthread_mutex_t lock;  /* guards everything below */
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started, stop;
+	bool busy;             /* the worker is on a file (outside lock) */
+	bool orphan;           /* freed meanwhile: the worker frees it all */
+	struct dso **q;        /* FIFO: q[head..n) wait to be opened and
+				* indexed, q[dhead..n) for their DWARF */
+	size_t head, dhead, n, cap;
+	uint64_t files, ns;    /* files done, time spent in them */
+};
+
 struct symbolizer {
 	struct u64map strings; /* str_node */
 	struct u64map dsos;    /* dso */
@@ -152,6 +190,7 @@ struct symbolizer {
 	struct u64map cache;   /* centry */
 	struct u64map faddrs;  /* fentry */
 	struct vp_symbolizer_stats stats;
+	struct prewarm pw;
 };
 
 /* VMAPROF_DEBUGINFOD=1: libdwfl may ask debuginfod servers (read once). */
@@ -261,10 +300,12 @@ static void dso__free(struct u64map_node *e)
 {
 	struct dso *d = (struct dso *)e;
 
+	symindex__free(d->syms);
 	if (d->dwfl)
 		dwfl_end(d->dwfl);
 	free(d->loads);
 	free(d->cus);
+	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -288,6 +329,7 @@ static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, 
 	d->path = p;
 	d->ino = ino;
 	d->state = DSO_NEW;
+	pthread_mutex_init(&d->lock, NULL);
 	s->stats.files++;
 	return d;
 }
@@ -306,7 +348,7 @@ static bool ends_with(const char *str, const char *suffix)
  * inode than the traced one (rebuilt or upgraded since), or is not an
  * executable/shared ELF: wrong symbols are worse than none.
  */
-static void dso__open(struct symbolizer *s, struct dso *d)
+static void dso__open(struct dso *d)
 {
 	struct stat st;
 	GElf_Ehdr ehdr_mem, *ehdr;
@@ -360,7 +402,6 @@ static void dso__open(struct symbolizer *s, struct dso *d)
 	d->nloads = n;
 	d->bias = bias;
 	d->state = DSO_OK;
-	s->stats.files_opened++;
 	return;
 
 fail:
@@ -371,7 +412,121 @@ fail:
 	free(d->loads);
 	d->loads = NULL;
 	d->nloads = 0;
-	s->stats.files_failed++;
+}
+
+/* Index d's symbol table once (d's lock held, d open). 0 or -ENOMEM (then
+ * left to be tried again). */
+static int dso__index(struct dso *d)
+{
+	int err;
+
+	if (d->syms_state != 0 || d->state != DSO_OK)
+		return 0;
+	err = symindex__build(d->mod, &d->syms);
+	if (err == -ENOMEM)
+		return err;
+	d->syms_state = err ? -1 : 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The prewarm worker                                                        */
+
+static void symbolizer__destroy(struct symbolizer *s);
+
+static void *prewarm__main(void *arg)
+{
+	struct symbolizer *s = arg;
+	struct prewarm *pw = &s->pw;
+
+	pthread_mutex_lock(&pw->lock);
+	for (;;) {
+		while (pw->dhead == pw->n && !pw->stop)
+			pthread_cond_wait(&pw->cond, &pw->lock);
+		if (pw->stop)
+			break;
+		/* names are asked for first (the call sites' labels), lines
+		 * later (the outputs): every file's symbols before any DWARF */
+		bool names = pw->head < pw->n;
+		struct dso *d = names ? pw->q[pw->head++] : pw->q[pw->dhead++];
+		pw->busy = true;
+		pthread_mutex_unlock(&pw->lock);
+
+		uint64_t t0 = vp_mono_ns();
+		Dwarf_Addr bias;
+		Dwarf_Aranges *ar;
+		size_t nar;
+
+		pthread_mutex_lock(&d->lock);
+		if (names && d->state == DSO_NEW)
+			dso__open(d);
+		if (names && d->state == DSO_OK)
+			(void)dso__index(d); /* on ENOMEM the main thread retries */
+		if (!names && d->state == DSO_OK) {
+			/* what the first dwfl_module_getsrc would do: the
+			 * DWARF and its address ranges */
+			Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
+			if (dw)
+				(void)dwarf_getaranges(dw, &ar, &nar);
+		}
+		pthread_mutex_unlock(&d->lock);
+
+		pthread_mutex_lock(&pw->lock);
+		pw->busy = false;
+		pw->files += !names;
+		pw->ns += vp_mono_ns() - t0;
+		if (pw->orphan) {
+			pthread_mutex_unlock(&pw->lock);
+			symbolizer__destroy(s);
+			return NULL;
+		}
+	}
+	pthread_mutex_unlock(&pw->lock);
+	return NULL;
+}
+
+/* Hand a file to the worker (started on first use), to open, index and
+ * read the DWARF of. Nothing is lost when that fails: the main thread
+ * does what it needs itself. */
+static void prewarm__add(struct symbolizer *s, struct dso *d)
+{
+	struct prewarm *pw = &s->pw;
+
+	if (d->queued)
+		return;
+	d->queued = true;
+	pthread_mutex_lock(&pw->lock);
+	if (!pw->started) {
+		if (pthread_create(&pw->thread, NULL, prewarm__main, s)) {
+			pthread_mutex_unlock(&pw->lock);
+			return;
+		}
+		pw->started = true;
+	}
+	if (pw->n == pw->cap) {
+		size_t nc = pw->cap ? pw->cap * 2 : 64;
+		struct dso **q = realloc(pw->q, nc * sizeof(*q));
+
+		if (!q) {
+			pthread_mutex_unlock(&pw->lock);
+			return;
+		}
+		pw->q = q;
+		pw->cap = nc;
+	}
+	pw->q[pw->n++] = d;
+	pthread_cond_signal(&pw->cond);
+	pthread_mutex_unlock(&pw->lock);
+}
+
+/* Take d's lock, counting the time waited for the worker. */
+static void dso__lock(struct symbolizer *s, struct dso *d)
+{
+	if (pthread_mutex_trylock(&d->lock) == 0)
+		return;
+	uint64_t t0 = vp_mono_ns();
+	pthread_mutex_lock(&d->lock);
+	s->stats.prewarm_wait_ns += vp_mono_ns() - t0;
 }
 
 /* Link-time address of file offset off, false if no PT_LOAD holds it. */
@@ -561,6 +716,10 @@ static int parse_maps(struct symbolizer *s, const char *text, size_t len, struct
 			return rc;
 		}
 		nadd += (size_t)rc;
+		/* code of a file: open and index it, read its DWARF, on the
+		 * other core while the analysis goes on */
+		if (rc && add[nadd - 1].exec && ml.path_len && ml.path[0] == '/')
+			prewarm__add(s, add[nadd - 1].dso);
 	}
 	if (valid == 0) {
 		free(add);
@@ -737,7 +896,22 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	 * unwind and naming the nearest symbol would mislead. */
 	if (!m->exec)
 		return 0;
-	dso__open(s, d);
+	if (!d->seen) {
+		uint64_t t0 = vp_mono_ns();
+
+		dso__lock(s, d);
+		if (d->state == DSO_NEW)
+			dso__open(d);
+		pthread_mutex_unlock(&d->lock);
+		s->stats.open_ns += vp_mono_ns() - t0;
+		d->seen = true; /* d->state is final from here */
+		if (d->state == DSO_OK)
+			s->stats.files_opened++;
+		else
+			s->stats.files_failed++;
+		if (d->state == DSO_OK)
+			prewarm__add(s, d);
+	}
 	if (d->state != DSO_OK || !dso__vaddr(d, addr - m->start + m->pgoff, &vaddr))
 		return 0;
 	vaddr += d->bias;
@@ -784,7 +958,39 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	GElf_Sym sym;
 	const char *name;
 
-	name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+	if (!d->syms_seen) {
+		uint64_t t0 = vp_mono_ns();
+
+		dso__lock(s, d);
+		int err = dso__index(d);
+
+		pthread_mutex_unlock(&d->lock);
+		if (err)
+			return err;
+		d->syms_seen = true; /* d->syms_state, d->syms are final */
+		s->stats.index_ns += vp_mono_ns() - t0;
+		s->stats.indexed_files += d->syms_state > 0;
+		s->stats.indexed_symbols += symindex__size(d->syms);
+	}
+	if (d->syms_state > 0) {
+		uint64_t o = 0;
+
+		name = symindex__lookup(d->syms, vaddr, &o);
+		off = o;
+		s->stats.index_lookups++;
+	} else {
+		int rc = 0;
+
+		dso__lock(s, d);
+		name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+		if (name && name[0]) {
+			fe->function = intern(s, name, strlen(name));
+			fe->fn_offset = off;
+			rc = fe->function ? 0 : -ENOMEM;
+		}
+		pthread_mutex_unlock(&d->lock);
+		return rc;
+	}
 	if (name && name[0]) {
 		fe->function = intern(s, name, strlen(name));
 		if (!fe->function)
@@ -796,7 +1002,21 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 
 /* Fill fe's file and line from the DWARF line table (the first call for a
  * file makes libdw read its DWARF). 0 or -ENOMEM (then fe is unchanged). */
+static int lines_of(struct symbolizer *s, struct fentry *fe);
+
 static int resolve_lines(struct symbolizer *s, struct fentry *fe)
+{
+	uint64_t t0 = vp_mono_ns();
+
+	dso__lock(s, fe->dso);
+	int rc = lines_of(s, fe);
+
+	pthread_mutex_unlock(&fe->dso->lock);
+	s->stats.lines_ns += vp_mono_ns() - t0;
+	return rc;
+}
+
+static int lines_of(struct symbolizer *s, struct fentry *fe)
 {
 	struct dso *d = fe->dso;
 	uint64_t vaddr = fe->vaddr;
@@ -966,6 +1186,8 @@ int symbolizer__new(struct symbolizer **out)
 	}
 	/* libdwfl (libelf) refuses to work until a version is declared. */
 	elf_version(EV_CURRENT);
+	pthread_mutex_init(&s->pw.lock, NULL);
+	pthread_cond_init(&s->pw.cond, NULL);
 	*out = s;
 	return 0;
 }
@@ -979,12 +1201,40 @@ void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *o
 		return;
 	}
 	*out = s->stats;
+	pthread_mutex_lock((pthread_mutex_t *)&s->pw.lock);
+	out->prewarm_files = s->pw.files;
+	out->prewarm_ns = s->pw.ns;
+	pthread_mutex_unlock((pthread_mutex_t *)&s->pw.lock);
 }
 
 void symbolizer__free(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->pw.lock);
+	s->pw.stop = true; /* what it has not started is not needed any more */
+	pthread_cond_signal(&s->pw.cond);
+	if (s->pw.busy) {
+		/* in libdw for a file whose DWARF nobody asked for (a summary
+		 * without lines): do not wait, it frees everything when done
+		 * (or the process ends first) */
+		s->pw.orphan = true;
+		pthread_detach(s->pw.thread);
+		pthread_mutex_unlock(&s->pw.lock);
+		return;
+	}
+	pthread_mutex_unlock(&s->pw.lock);
+	if (s->pw.started)
+		pthread_join(s->pw.thread, NULL);
+	symbolizer__destroy(s);
+}
+
+/* Everything of s, the worker gone (or being it). */
+static void symbolizer__destroy(struct symbolizer *s)
+{
+	free(s->pw.q);
+	pthread_cond_destroy(&s->pw.cond);
+	pthread_mutex_destroy(&s->pw.lock);
 	u64map__chain_free(&s->cache, node_free);
 	u64map__chain_free(&s->faddrs, node_free);
 	u64map__chain_free(&s->spaces, space__free);

@@ -48,6 +48,20 @@ struct vp_symbolizer_stats {
 	uint64_t file_cache_entries;
 	uint64_t resolve_ns;   /* wall time spent answering (space, ip) cache
 				* misses: opening files, libdwfl, the file cache */
+	uint64_t index_lookups;  /* file addresses named by a symbol index
+				  * (symindex.h) rather than libdwfl's scan */
+	uint64_t indexed_files;  /* files whose symbol table was indexed */
+	uint64_t indexed_symbols;
+	uint64_t index_ns;       /* building those indexes (in resolve_ns) */
+	uint64_t lines_ns;       /* looking up file:line (in resolve_ns; the
+				  * first of a file reads its DWARF) */
+	uint64_t open_ns;        /* opening files (in resolve_ns) */
+	/* The worker thread that reads opened files' DWARF ahead of need:
+	 * files done and its time (on the other core, not in resolve_ns),
+	 * and how long lookups waited for it (in resolve_ns). */
+	uint64_t prewarm_files;
+	uint64_t prewarm_ns;
+	uint64_t prewarm_wait_ns;
 	uint64_t lines_resolved; /* file addresses whose file:line was looked up
 				  * (symbolizer__lookup_fn leaves it out: a file's
 				  * DWARF is read only when a line is wanted) */
