@@ -136,5 +136,26 @@ def main():
             json.dump({"rounds": args.rounds, "times": res}, f, indent=1)
 
 
+def figures(build, vmaprof, tmp, quick, rounds):
+    """bench/run.py's E1 section: this vmaprof side by side with an older one
+    (VMAPROF_BENCH_BEFORE=/path/to/vmaprof), so one run gives before and after.
+    Without it the section says how to get it (run.py measures the ratios to
+    bare itself: W4, B1, T1)."""
+    before = os.environ.get("VMAPROF_BENCH_BEFORE")
+    if not before:
+        return {"lines": ["Not compared: set VMAPROF_BENCH_BEFORE to an older vmaprof "
+                          "binary to time it side by side with this one "
+                          "(the ratios to bare are in W4, B1 and T1 above)."], "targets": []}
+    if not os.access(before, os.X_OK):
+        raise RuntimeError(f"VMAPROF_BENCH_BEFORE={before} is not an executable")
+    args = argparse.Namespace(vmaprof=[before, vmaprof], rounds=1 if quick else rounds,
+                              only="W4,true" if quick else "W4,build,true300,true",
+                              build=build, json=None)
+    names, wl, tools, res = run(args)
+    return {"lines": [f"Before: `{before}`; after: `{vmaprof}`; "
+                      f"{args.rounds} alternated round(s).", "",
+                      table(names, wl, tools, res)], "targets": []}
+
+
 if __name__ == "__main__":
     main()
