@@ -103,12 +103,49 @@ struct sigwaits {
 	uint32_t n, cap;
 };
 
+/* Copies of the collector's records that are events: bpf.vpt holds every
+ * fault too (most of a recording's bytes), so pass 1 keeps its events'
+ * records here and gives the file's mapping back; pages of it an event
+ * pointed into would otherwise be read in again by the replay and count
+ * in the analyzer's memory, which then grew with the faults. */
+struct arena {
+	char **blk;
+	uint32_t nblk, cap;
+	size_t used; /* bytes of the last block */
+};
+
+#define ARENA_BLOCK (1u << 20) /* > VP_MAX_RECORD */
+
+static const struct vp_rec *arena_copy(struct arena *ar, const struct vp_rec *h)
+{
+	if (!ar->nblk || ar->used + h->size > ARENA_BLOCK) {
+		ar->blk = model__grow(ar->blk, &ar->cap, ar->nblk + 1, sizeof(*ar->blk));
+		ar->blk[ar->nblk] = malloc(ARENA_BLOCK);
+		if (!ar->blk[ar->nblk])
+			model__oom();
+		ar->nblk++;
+		ar->used = 0;
+	}
+	void *c = ar->blk[ar->nblk - 1] + ar->used;
+	memcpy(c, h, h->size);
+	ar->used += h->size; /* sizes are multiples of 8: copies stay aligned */
+	return c;
+}
+
+static void arena_free(struct arena *ar)
+{
+	for (uint32_t i = 0; i < ar->nblk; i++)
+		free(ar->blk[i]);
+	free(ar->blk);
+}
+
 /* What passes 1 and 2 share, freed once the replay is done: the
- * directory's files, the events, the shim's own ranges, the entries
- * waiting for their signal stack. */
+ * directory's files, the events (the collector's records copied), the
+ * shim's own ranges, the entries waiting for their signal stack. */
 struct run {
 	struct tracedir td;
 	struct evs ev;
+	struct arena recs;
 	struct iset internal;
 	struct sigwaits sigw;
 };
@@ -122,6 +159,7 @@ static void run_free(void *x)
 	for (uint32_t i = 0; i < r->ev.n; i++)
 		free(r->ev.e[i].text);
 	free(r->ev.e);
+	arena_free(&r->recs);
 	u64map__free(&r->internal.m);
 	u64map__free(&r->sigw.by_thread);
 	free(r->sigw.w);
@@ -436,11 +474,17 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 		f->records++;
 		uint32_t nev = run->ev.n;
 		collect_record(a, run, fi, fns, h, &acc);
-		if (run->ev.n > nev)
+		if (run->ev.n > nev) {
 			key_event(a, &run->ev.e[run->ev.n - 1], h, fns);
+			if (f->is_bpf)
+				run->ev.e[run->ev.n - 1].r = arena_copy(&run->recs, h);
+		}
 	}
 	maps_acc__free(&acc);
 	count_file(a, f);
+	if (f->is_bpf && !f->stacks.m.n)
+		reader__unmap(f->r); /* pass 3 reads the faults again; a damaged
+				      * file's stack records stay where they are */
 }
 
 static void collect(struct analysis *a, struct run *run)

@@ -389,6 +389,16 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 	return 0;
 }
 
+void reader__unmap(struct reader *r)
+{
+	if (r->map)
+		munmap((void *)r->map, r->map_len);
+	r->map = NULL;
+	r->map_len = 0;
+	r->off = r->end = VP_HEADER_SIZE;
+	r->dropped = 0;
+}
+
 void reader__free(struct reader *r)
 {
 	if (!r)
