@@ -1134,9 +1134,10 @@ static void count_copy(struct u64map *m, int64_t id)
 {
 	if (id < 0)
 		return;
-	uintptr_t n = (uintptr_t)u64map__get(m, (uint64_t)id + 1);
-	if (u64map__put(m, (uint64_t)id + 1, (void *)(n + 1)))
+	void **n = u64map__slot(m, (uint64_t)id + 1);
+	if (!n)
 		model__oom();
+	*n = (void *)((uintptr_t)*n + 1);
 }
 
 /* A copy-on-write copy un-shares memory of a fork only in a mapping both
@@ -1190,9 +1191,24 @@ static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
-static void attribute(struct analysis *a, const struct vp_fault *f)
+/* The process of the last fault: a process's faults come in runs. */
+struct pcache {
+	struct proc *p;
+	uint32_t pid;
+};
+
+static struct proc *proc_of(struct analysis *a, struct pcache *c, uint32_t pid)
 {
-	struct proc *p = model__proc(a, f->h.pid);
+	if (!c->p || c->pid != pid) {
+		c->p = model__proc(a, pid);
+		c->pid = pid;
+	}
+	return c->p;
+}
+
+static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fault *f)
+{
+	struct proc *p = proc_of(a, pc, f->h.pid);
 	uint64_t t = f->h.time_ns;
 	int64_t id = model__lookup(p, f->addr, t);
 	if (id < 0 && (f->h.flags & VP_FAULT_KERNEL)) {
@@ -1293,9 +1309,10 @@ static void attribute_all(struct analysis *a)
 		if (reader__open(path, &r, w, sizeof(w)))
 			continue;
 		const struct vp_rec *h;
+		struct pcache pc = { 0 };
 		while (reader__next(r, &h) > 0) {
 			if (h->type == VP_REC_FAULT)
-				attribute(a, (const void *)h);
+				attribute(a, &pc, (const void *)h);
 			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
 				attribute_sys(a, (const void *)h);
 		}
@@ -1489,6 +1506,8 @@ void analysis__free(struct analysis *a)
 	for (uint32_t i = 0; i < a->nstrs; i++)
 		free(a->strs[i]);
 	free(a->strs);
+	free(a->str_next);
+	u64map__free(&a->by_str);
 	symbolizer__free(a->sym);
 	json_decref(a->session);
 	free(a);
