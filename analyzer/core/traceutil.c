@@ -28,7 +28,7 @@ static int u64map_reserve(struct u64map *m)
 {
 	if ((m->n + 1) * 2 <= m->cap)
 		return 0;
-	size_t cap = m->cap ? m->cap * 2 : 64;
+	size_t cap = m->cap ? m->cap * 2 : 8; /* most maps are small: an entry's fault sites */
 	uint64_t *nk = calloc(cap, sizeof(*nk));
 	void **nv = calloc(cap, sizeof(*nv));
 	if (!nk || !nv) {
