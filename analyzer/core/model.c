@@ -288,6 +288,11 @@ void model__index(struct proc *p)
 {
 	if (!p->nv)
 		return;
+	/* the timeline is complete: give back what doubling left over */
+	if (p->capv > p->nv) {
+		p->v = model__realloc(p->v, p->nv * sizeof(*p->v));
+		p->capv = p->nv;
+	}
 	p->qent = malloc(p->nv * sizeof(*p->qent));
 	p->qr = malloc(p->nv * sizeof(*p->qr));
 	p->qmaxend = malloc(p->nv * sizeof(*p->qmaxend));
