@@ -9,6 +9,8 @@
  * range, file offset, protection, lifetime, why it ended, which entry it is
  * a piece of, and the live set. After the timeline, the index must charge a
  * fault to the entry live at its address and time (model__lookup).
+ * Interned strings: one copy per text, also among thousands, and a text
+ * that is not clean UTF-8 gets a cleaned copy of its own each time.
  * Returns 0 when every check passes, 1 otherwise (each failure is printed).
  */
 #include "model.h"
@@ -381,8 +383,62 @@ static void test_mremap_move(void)
 	proc_free(&p);
 }
 
+/* model__intern: the first copy of each text, whatever came between. */
+static void test_intern(void)
+{
+	static struct analysis a;
+	char buf[32];
+	const char *first[3000];
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(buf, sizeof(buf), "/tmp/cc%04d.s", i);
+		first[i] = model__intern(&a, buf, (size_t)n);
+	}
+	int same = 0;
+	for (int i = 2999; i >= 0; i--) {
+		int n = snprintf(buf, sizeof(buf), "/tmp/cc%04d.s", i);
+		same += model__intern(&a, buf, (size_t)n) == first[i];
+	}
+	CHECK(same == 3000 && a.nstrs == 3000, "%d of 3000 interned again to their copy, %u copies",
+	      same, a.nstrs);
+	/* not UTF-8: a cleaned copy each time; its clean text then is that copy */
+	const char *b1 = model__intern(&a, "a\xff", 2), *b2 = model__intern(&a, "a\xff", 2);
+	CHECK(b1 != b2 && !strcmp(b1, "a?") && !strcmp(b2, "a?"), "a\\xff: %s %s", b1, b2);
+	CHECK(model__intern(&a, "a?", 2) == b1, "a? is the first cleaned copy");
+	/* a NUL inside: never the copy of a shorter text */
+	const char *z = model__intern(&a, "/tmp/cc0001.s\0x", 15);
+	CHECK(z != first[1] && model__intern(&a, "/tmp/cc0001.s", 13) == first[1],
+	      "a text with a NUL inside is its own copy");
+	CHECK(model__intern(&a, "", 0) == model__intern(&a, "", 0), "the empty text once");
+	for (uint32_t i = 0; i < a.nstrs; i++)
+		free(a.strs[i]);
+	free(a.strs);
+	free(a.str_next);
+	u64map__free(&a.by_str);
+}
+
+/* u64map__slot: a counter by key in one probe; keys that differ only in
+ * their high bits (file << 32 | id) stay apart. */
+static void test_u64map_slot(void)
+{
+	struct u64map m = { 0 };
+	for (uint64_t f = 0; f < 2000; f++)
+		for (uint64_t id = 1; id <= 8; id++)
+			for (uint64_t k = 0; k < id; k++) {
+				void **v = u64map__slot(&m, f << 32 | id);
+				*v = (void *)((uintptr_t)*v + 1);
+			}
+	int ok = m.n == 16000;
+	for (uint64_t f = 0; f < 2000; f++)
+		for (uint64_t id = 1; id <= 8; id++)
+			ok &= (uintptr_t)u64map__get(&m, f << 32 | id) == id;
+	CHECK(ok, "16000 counters (%zu keys)", m.n);
+	u64map__free(&m);
+}
+
 int main(void)
 {
+	test_intern();
+	test_u64map_slot();
 	test_munmap_head_tail();
 	test_munmap_middle();
 	test_munmap_anon_offset();

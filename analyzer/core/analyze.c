@@ -103,12 +103,49 @@ struct sigwaits {
 	uint32_t n, cap;
 };
 
+/* Copies of the collector's records that are events: bpf.vpt holds every
+ * fault too (most of a recording's bytes), so pass 1 keeps its events'
+ * records here and gives the file's mapping back; pages of it an event
+ * pointed into would otherwise be read in again by the replay and count
+ * in the analyzer's memory, which then grew with the faults. */
+struct arena {
+	char **blk;
+	uint32_t nblk, cap;
+	size_t used; /* bytes of the last block */
+};
+
+#define ARENA_BLOCK (1u << 20) /* > VP_MAX_RECORD */
+
+static const struct vp_rec *arena_copy(struct arena *ar, const struct vp_rec *h)
+{
+	if (!ar->nblk || ar->used + h->size > ARENA_BLOCK) {
+		ar->blk = model__grow(ar->blk, &ar->cap, ar->nblk + 1, sizeof(*ar->blk));
+		ar->blk[ar->nblk] = malloc(ARENA_BLOCK);
+		if (!ar->blk[ar->nblk])
+			model__oom();
+		ar->nblk++;
+		ar->used = 0;
+	}
+	void *c = ar->blk[ar->nblk - 1] + ar->used;
+	memcpy(c, h, h->size);
+	ar->used += h->size; /* sizes are multiples of 8: copies stay aligned */
+	return c;
+}
+
+static void arena_free(struct arena *ar)
+{
+	for (uint32_t i = 0; i < ar->nblk; i++)
+		free(ar->blk[i]);
+	free(ar->blk);
+}
+
 /* What passes 1 and 2 share, freed once the replay is done: the
- * directory's files, the events, the shim's own ranges, the entries
- * waiting for their signal stack. */
+ * directory's files, the events (the collector's records copied), the
+ * shim's own ranges, the entries waiting for their signal stack. */
 struct run {
 	struct tracedir td;
 	struct evs ev;
+	struct arena recs;
 	struct iset internal;
 	struct sigwaits sigw;
 };
@@ -122,6 +159,7 @@ static void run_free(void *x)
 	for (uint32_t i = 0; i < r->ev.n; i++)
 		free(r->ev.e[i].text);
 	free(r->ev.e);
+	arena_free(&r->recs);
 	u64map__free(&r->internal.m);
 	u64map__free(&r->sigw.by_thread);
 	free(r->sigw.w);
@@ -436,11 +474,17 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 		f->records++;
 		uint32_t nev = run->ev.n;
 		collect_record(a, run, fi, fns, h, &acc);
-		if (run->ev.n > nev)
+		if (run->ev.n > nev) {
 			key_event(a, &run->ev.e[run->ev.n - 1], h, fns);
+			if (f->is_bpf)
+				run->ev.e[run->ev.n - 1].r = arena_copy(&run->recs, h);
+		}
 	}
 	maps_acc__free(&acc);
 	count_file(a, f);
+	if (f->is_bpf && !f->stacks.m.n)
+		reader__unmap(f->r); /* pass 3 reads the faults again; a damaged
+				      * file's stack records stay where they are */
 }
 
 static void collect(struct analysis *a, struct run *run)
@@ -1090,9 +1134,10 @@ static void count_copy(struct u64map *m, int64_t id)
 {
 	if (id < 0)
 		return;
-	uintptr_t n = (uintptr_t)u64map__get(m, (uint64_t)id + 1);
-	if (u64map__put(m, (uint64_t)id + 1, (void *)(n + 1)))
+	void **n = u64map__slot(m, (uint64_t)id + 1);
+	if (!n)
 		model__oom();
+	*n = (void *)((uintptr_t)*n + 1);
 }
 
 /* A copy-on-write copy un-shares memory of a fork only in a mapping both
@@ -1146,9 +1191,24 @@ static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
-static void attribute(struct analysis *a, const struct vp_fault *f)
+/* The process of the last fault: a process's faults come in runs. */
+struct pcache {
+	struct proc *p;
+	uint32_t pid;
+};
+
+static struct proc *proc_of(struct analysis *a, struct pcache *c, uint32_t pid)
 {
-	struct proc *p = model__proc(a, f->h.pid);
+	if (!c->p || c->pid != pid) {
+		c->p = model__proc(a, pid);
+		c->pid = pid;
+	}
+	return c->p;
+}
+
+static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fault *f)
+{
+	struct proc *p = proc_of(a, pc, f->h.pid);
 	uint64_t t = f->h.time_ns;
 	int64_t id = model__lookup(p, f->addr, t);
 	if (id < 0 && (f->h.flags & VP_FAULT_KERNEL)) {
@@ -1249,9 +1309,10 @@ static void attribute_all(struct analysis *a)
 		if (reader__open(path, &r, w, sizeof(w)))
 			continue;
 		const struct vp_rec *h;
+		struct pcache pc = { 0 };
 		while (reader__next(r, &h) > 0) {
 			if (h->type == VP_REC_FAULT)
-				attribute(a, (const void *)h);
+				attribute(a, &pc, (const void *)h);
 			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
 				attribute_sys(a, (const void *)h);
 		}
@@ -1445,6 +1506,8 @@ void analysis__free(struct analysis *a)
 	for (uint32_t i = 0; i < a->nstrs; i++)
 		free(a->strs[i]);
 	free(a->strs);
+	free(a->str_next);
+	u64map__free(&a->by_str);
 	symbolizer__free(a->sym);
 	json_decref(a->session);
 	free(a);

@@ -92,18 +92,45 @@ void *model__grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
 	return n;
 }
 
+/* One copy of each text: the first string interned whose copy is s[0..len)
+ * as a C string. A copy is cleaned (vp_utf8_clean: traces may be damaged,
+ * the JSON must stay valid), so a text with invalid UTF-8 or a NUL never
+ * equals one and gets a copy of its own each time. */
 const char *model__intern(struct analysis *a, const char *s, size_t len)
 {
-	/* linear probe over a small table is fine: paths are few */
-	for (uint32_t i = 0; i < a->nstrs; i++)
-		if (strlen(a->strs[i]) == len && memcmp(a->strs[i], s, len) == 0)
-			return a->strs[i];
-	a->strs = model__grow(a->strs, &a->capstrs, a->nstrs + 1, sizeof(*a->strs));
+	uint64_t h = vp_hash_bytes(s, len);
+	uint32_t last = 0;
+	if (!memchr(s, 0, len)) {
+		for (uint32_t i = (uint32_t)(uintptr_t)u64map__get(&a->by_str, h); i;
+		     i = a->str_next[i - 1]) {
+			last = i;
+			if (!memcmp(a->strs[i - 1], s, len) && !a->strs[i - 1][len])
+				return a->strs[i - 1];
+		}
+	}
+	uint32_t cap = a->capstrs;
+	a->strs = model__grow(a->strs, &cap, a->nstrs + 1, sizeof(*a->strs));
+	a->str_next = model__grow(a->str_next, &a->capstrs, a->nstrs + 1, sizeof(*a->str_next));
 	char *c = malloc(len + 1);
 	if (!c)
 		model__oom();
-	vp_utf8_clean(c, s, len); /* traces may be damaged: keep the JSON valid */
-	a->strs[a->nstrs++] = c;
+	vp_utf8_clean(c, s, len);
+	size_t clen = strlen(c);
+	if (clen != len || memcmp(c, s, len)) {
+		/* the copy differs from s: chain it by its own text */
+		h = vp_hash_bytes(c, clen);
+		last = 0;
+		for (uint32_t i = (uint32_t)(uintptr_t)u64map__get(&a->by_str, h); i;
+		     i = a->str_next[i - 1])
+			last = i;
+	}
+	a->strs[a->nstrs] = c;
+	a->str_next[a->nstrs] = 0;
+	a->nstrs++;
+	if (last)
+		a->str_next[last - 1] = a->nstrs;
+	else if (u64map__put(&a->by_str, h, (void *)(uintptr_t)a->nstrs))
+		model__oom(); /* c is in strs: freed with the analysis */
 	return c;
 }
 
@@ -261,6 +288,11 @@ void model__index(struct proc *p)
 {
 	if (!p->nv)
 		return;
+	/* the timeline is complete: give back what doubling left over */
+	if (p->capv > p->nv) {
+		p->v = model__realloc(p->v, p->nv * sizeof(*p->v));
+		p->capv = p->nv;
+	}
 	p->qent = malloc(p->nv * sizeof(*p->qent));
 	p->qr = malloc(p->nv * sizeof(*p->qr));
 	p->qmaxend = malloc(p->nv * sizeof(*p->qmaxend));
@@ -391,9 +423,9 @@ struct fault_site fault_site__of_key(uint64_t key)
 
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 {
-	uint64_t key = fault_site__key(ip, cls, kernel);
-	uintptr_t n = (uintptr_t)u64map__get(&e->fault_sites, key);
-	if (u64map__put(&e->fault_sites, key, (void *)(n + 1)))
+	void **n = u64map__slot(&e->fault_sites, fault_site__key(ip, cls, kernel));
+	if (!n)
 		model__oom();
+	*n = (void *)((uintptr_t)*n + 1);
 }
 

@@ -18,6 +18,11 @@ struct reader {
 	const unsigned char *map;
 	size_t map_len;
 	uint64_t off, end, seg;
+	uint64_t seg_mask;  /* seg - 1 (a power of two: check_header) */
+	unsigned seg_shift; /* log2(seg) */
+	uint64_t seg_left;  /* records of segment cur_seg end at this offset */
+	uint64_t cur_seg;
+	uint64_t ahead;     /* pages up to here were asked in (MADV_POPULATE_READ) */
 	int in_gap; /* resynchronising: count one bad record per gap */
 	uint64_t dropped; /* pages before this offset were given back */
 	/* VP_FH_SEGSUM */
@@ -152,6 +157,8 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	if (err)
 		goto cleanup;
 	r->seg = r->hdr.seg_size;
+	r->seg_mask = r->seg - 1;
+	r->seg_shift = (unsigned)__builtin_ctzll(r->seg);
 	r->off = VP_HEADER_SIZE;
 	read_seal(r);
 	find_end(r);
@@ -323,15 +330,44 @@ static void check_segment(struct reader *r, uint64_t k)
 /* Give back the pages the cursor has passed, every 32 MiB, so reading a
  * multi-GB trace costs constant memory. The mapping is private and
  * read-only: records handed out earlier stay valid (a later access reads
- * the page back from the page cache). */
+ * the page back from the page cache). The 32 MiB ahead of the cursor are
+ * mapped in one call (MADV_POPULATE_READ, Linux 5.14; where it fails, page
+ * faults map them as before): one system call instead of a fault per few
+ * pages. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 static void drop_behind(struct reader *r)
 {
 	const uint64_t chunk = 32u << 20;
+	if (r->off + chunk / 2 > r->ahead && r->ahead < r->end) {
+		uint64_t from = r->ahead > r->off ? r->ahead : r->off & ~(uint64_t)4095;
+		uint64_t to = from + chunk < r->end ? from + chunk : r->end;
+		to = (to + 4095) & ~(uint64_t)4095;
+		if (to > r->map_len)
+			to = r->map_len;
+		if (to > from)
+			madvise((void *)(r->map + from), to - from, MADV_POPULATE_READ);
+		r->ahead = to;
+	}
 	if (r->off - r->dropped < 2 * chunk)
 		return;
 	uint64_t upto = (r->off - chunk) & ~(uint64_t)4095;
 	madvise((void *)(r->map + r->dropped), upto - r->dropped, MADV_DONTNEED);
 	r->dropped = upto;
+}
+
+/* The segment the cursor entered: verify it (VP_FH_SEGSUM) before its
+ * first record is read; where it ends. */
+static void enter_segment(struct reader *r)
+{
+	uint64_t k = (r->off - VP_HEADER_SIZE) >> r->seg_shift;
+	r->cur_seg = k;
+	r->seg_left = VP_HEADER_SIZE + ((k + 1) << r->seg_shift);
+	if (r->segsum && k >= r->next_check) {
+		r->next_check = k + 1;
+		check_segment(r, k);
+	}
 }
 
 int reader__next(struct reader *r, const struct vp_rec **rec)
@@ -340,13 +376,10 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 	while (r->off + 8 <= r->end) {
 		if (r->bad_until && r->off >= r->bad_until)
 			bad_flush(r);
-		uint64_t k = (r->off - VP_HEADER_SIZE) / r->seg;
-		if (r->segsum && k >= r->next_check) {
-			r->next_check = k + 1;
-			check_segment(r, k);
-		}
+		if (r->off >= r->seg_left || r->off < r->seg_left - r->seg)
+			enter_segment(r);
 		const struct vp_rec *h = (const void *)(r->map + r->off);
-		uint64_t in_seg = (r->off - VP_HEADER_SIZE) % r->seg;
+		uint64_t in_seg = (r->off - VP_HEADER_SIZE) & r->seg_mask;
 		uint32_t size = h->size;
 		int sane = size >= 8 && (size & 7) == 0 && size <= VP_MAX_RECORD &&
 			   in_seg + size <= r->seg && r->off + size <= r->end;
@@ -387,6 +420,16 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 	r->off = r->end;
 	bad_flush(r);
 	return 0;
+}
+
+void reader__unmap(struct reader *r)
+{
+	if (r->map)
+		munmap((void *)r->map, r->map_len);
+	r->map = NULL;
+	r->map_len = 0;
+	r->off = r->end = VP_HEADER_SIZE;
+	r->dropped = r->ahead = 0;
 }
 
 void reader__free(struct reader *r)

@@ -38,6 +38,10 @@ const struct vp_file_header *reader__header(const struct reader *r);
 /* 1 and *rec set, 0 at the end. */
 int reader__next(struct reader *r, const struct vp_rec **rec);
 const struct reader_stats *reader__stats(const struct reader *r);
+/* Give the file's mapping back once the caller holds no record of it (a
+ * multi-GB bpf.vpt after pass 1 copied what it keeps): the header and the
+ * stats stay, reader__next returns 0 from then on. */
+void reader__unmap(struct reader *r);
 void reader__free(struct reader *r);
 
 /* Accessors for variable parts (valid for records reader__next returned). */

@@ -10,16 +10,36 @@
 /* Halve the resolution: bucket k takes 2k and 2k+1. */
 static void coarsen(struct timeline *tl)
 {
+	uint32_t half = (tl->used + 1) / 2;
 	for (int c = 0; c < FC_N; c++) {
 		uint64_t *b = tl->cnt[c];
 		if (!b)
 			continue;
-		for (uint32_t k = 0; k < TL_BUCKETS / 2; k++)
-			b[k] = b[2 * k] + b[2 * k + 1];
-		memset(b + TL_BUCKETS / 2, 0, TL_BUCKETS / 2 * sizeof(*b));
+		for (uint32_t k = 0; k < half; k++)
+			b[k] = b[2 * k] + (2 * k + 1 < tl->used ? b[2 * k + 1] : 0);
+		memset(b + half, 0, (tl->used - half) * sizeof(*b));
 	}
 	tl->width *= 2;
-	tl->used = (tl->used + 1) / 2;
+	tl->used = half;
+}
+
+/* Room for bucket k in every class's counts. */
+static void reserve(struct timeline *tl, uint32_t k)
+{
+	if (k < tl->cap)
+		return;
+	uint32_t cap = tl->cap ? tl->cap : 4;
+	while (cap <= k)
+		cap *= 2;
+	if (cap > TL_BUCKETS)
+		cap = TL_BUCKETS;
+	for (int c = 0; c < FC_N; c++) {
+		if (!tl->cnt[c])
+			continue;
+		tl->cnt[c] = model__realloc(tl->cnt[c], cap * sizeof(uint64_t));
+		memset(tl->cnt[c] + tl->cap, 0, (cap - tl->cap) * sizeof(uint64_t));
+	}
+	tl->cap = cap;
 }
 
 void timeline__add(struct proc *p, uint64_t t, int cls)
@@ -33,12 +53,13 @@ void timeline__add(struct proc *p, uint64_t t, int cls)
 		tl->base = p->start_ns ? p->start_ns : t;
 		tl->width = 1000;
 	}
-	if (!tl->cnt[cls])
-		tl->cnt[cls] = model__alloc(TL_BUCKETS * sizeof(uint64_t));
 	uint64_t off = t > tl->base ? t - tl->base : 0;
 	while (off / tl->width >= TL_BUCKETS)
 		coarsen(tl);
 	uint32_t k = (uint32_t)(off / tl->width);
+	reserve(tl, k);
+	if (!tl->cnt[cls])
+		tl->cnt[cls] = model__alloc(tl->cap * sizeof(uint64_t));
 	tl->cnt[cls][k]++;
 	if (k + 1 > tl->used)
 		tl->used = k + 1;

@@ -6,7 +6,9 @@
  * last bucket, neighbouring buckets are merged pairwise and the bucket
  * width doubles. Buckets start at 1 us wide at the process's start, so a
  * short process keeps microsecond resolution and a long one at most
- * TL_BUCKETS samples. Only classes that occur get their counts.
+ * TL_BUCKETS samples. Only classes that occur get their counts, and only
+ * as many buckets as the process used (grown as it goes: 10,000 short
+ * processes do not hold TL_BUCKETS each).
  *
  * Promises: the counts of a process sum, per class, to exactly the faults
  * attribute() charged it (its report.json `faults`); a fault before the
@@ -27,7 +29,8 @@ struct timeline {
 	uint64_t width;         /* ns per bucket */
 	uint64_t last_t;        /* the latest fault's time */
 	uint32_t used;          /* buckets 0 .. used-1 may hold counts */
-	uint64_t *cnt[FC_N];    /* TL_BUCKETS counts each, NULL: none of that class */
+	uint32_t cap;           /* buckets allocated in each cnt[] (>= used) */
+	uint64_t *cnt[FC_N];    /* cap counts each, NULL: none of that class */
 };
 
 struct proc;

@@ -28,6 +28,10 @@ struct u64map {
 int u64map__put(struct u64map *m, uint64_t key, void *val);
 /* NULL when absent. */
 void *u64map__get(const struct u64map *m, uint64_t key);
+/* Where key's value lives, the key added with value NULL when absent (one
+ * probe for a read-modify-write: counters); valid until the next put or
+ * slot. NULL: out of memory (the map is unchanged). */
+void **u64map__slot(struct u64map *m, uint64_t key);
 void u64map__free(struct u64map *m);
 /* The file name of a path (after its last '/'); "?" for NULL. */
 const char *vp_base_name(const char *path);

@@ -237,9 +237,13 @@ struct analysis {
 	uint32_t nsc_exec, capsc_exec;
 	uint32_t *sc_fork_pids;           /* children started under one (VP_FORK_SECCOMP) */
 	uint32_t nsc_fork, capsc_fork;
-	/* interned strings */
+	/* interned strings (model__intern): by_str maps the hash of a
+	 * string's text to index + 1 of the first string with that hash,
+	 * str_next chains the others in order (index + 1, 0 ends) */
 	char **strs;
+	uint32_t *str_next;
 	uint32_t nstrs, capstrs;
+	struct u64map by_str;
 	double seconds;
 	uint64_t page_size;
 	int debug_outside;                /* VMAPROF_DEBUG_OUTSIDE: print faults outside entries */
