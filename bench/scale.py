@@ -167,6 +167,15 @@ def table(res):
     return "\n".join(lines)
 
 
+def figures(build, vmaprof, tmp, quick, rounds):
+    """bench/run.py's L1 section: every size (--quick: the small ones), the
+    largest one's figures for the Targets table."""
+    res = run(build, quick=quick, rounds=1, vmaprof=vmaprof)
+    p = res["points"][-1]
+    return {"lines": [table(res)], "events": p["events"], "processes": p["procs"],
+            "events_per_s": p["events_s"], "peak_rss_bytes": int(p["peak_rss_mib"] * 2**20)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", required=True, help="meson build directory")
