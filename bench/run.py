@@ -410,8 +410,9 @@ def analyzer_bench(build, vmaprof, timeit, tmp, nfault, rounds, real_dirs):
             an_s = re.search(r"read \+ analyse +([\d.]+) s", p.stderr)
             sy = re.search(r"symbolizer: ([\d.]+) s, (\d+) lookups, (\d+) answered by the "
                            r"\(space, ip\) cache, (\d+) resolved: (\d+) by the per-file cache, "
-                           r"(\d+) through libdwfl", p.stderr)
-            if not (m and an_s and sy):
+                           r"\d+ new file addresses", p.stderr)
+            dw = re.search(r"(\d+) names from them, (\d+) from libdwfl", p.stderr)
+            if not (m and an_s and sy and dw):
                 raise RuntimeError(f"vmaprof report --stats: unexpected output {p.stderr[-500:]}")
             t = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", open(tf).read())}
             rec, flt = int(m.group(1)), int(m.group(2))
@@ -421,7 +422,8 @@ def analyzer_bench(build, vmaprof, timeit, tmp, nfault, rounds, real_dirs):
             runs.append({"rec_s": rec / secs, "flt_s": flt / secs, "rss": t["maxrss_kib"],
                          "records": rec, "faults": flt, "own": float(an_s.group(1)),
                          "secs": secs, "sym": float(sy.group(1)),
-                         "counts": tuple(int(sy.group(i)) for i in range(2, 7))})
+                         "counts": tuple(int(sy.group(i)) for i in range(2, 6))
+                         + (int(dw.group(1)), int(dw.group(2)))})
         out = os.path.join(tmp, "an-report.json")
         subprocess.run([vmaprof, "report", d, "-o", out], check=True, capture_output=True,
                        timeout=900)
@@ -892,10 +894,11 @@ def render(a, wls, tools, skipped, results, an, total, extra):
     L.append("")
     L += ["Whole `vmaprof report` time per trace, the symbolizer's share (its own clock:",
           "answering lookups its (space, ip) cache did not hold) and its counts: lookups,",
-          "answered by the (space, ip) cache, by the per-file cache, asked of libdwfl.", "",
+          "answered by the (space, ip) cache, by the per-file cache; names found in the",
+          "symbolizer's own index of a file's symbols, and asked of libdwfl.", "",
           "| trace | report MB | whole command s median | min-max | symbolizing s | "
-          "lookups | (space, ip) hits | per-file hits | libdwfl lookups |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "lookups | (space, ip) hits | per-file hits | names from the index | libdwfl lookups |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     build_s = None
     for title, runs, size in an:
         secs = [r["secs"] for r in runs]
@@ -904,7 +907,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
             build_s = med(secs)
         L.append(f"| {title} | {size / 1e6:.1f} | {med(secs):.3f} | "
                  f"{fmt_range(secs, '{:.3f}')} | {med([r['sym'] for r in runs]):.3f} | "
-                 f"{c[0]} | {c[1]} | {c[3]} | {c[4]} |")
+                 f"{c[0]} | {c[1]} | {c[3]} | {c[4]} | {c[5]} |")
     L.append("")
 
     # issue 14's figures: untraced processes, start-up, footprint, the build
