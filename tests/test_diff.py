@@ -856,6 +856,42 @@ def t_bad_types():
               f"edit #{i}: exit {rc}, stderr {err!r} (want 2 and one line)")
 
 
+def t_v2_v3():
+    """A schema_version 2 report (tests/fixtures/v2: rendered by vmaprof
+    before version 3 from the golden traces) and the version 3 report of the
+    same recording diff as equal, both ways, with every bound at 0% and no
+    noise floor, though version 3 summarises the idle entries; a version 3
+    report whose idle summary is changed does not."""
+    zero = ["--min-pages", "0"] + [a for m in ("total_faults", "pages_allocated", "vma_count",
+                                               "live_bytes", "bytes_mapped")
+                                   for a in ("--max-increase", f"{m}=0%")]
+    for case in ("fork_cow", "pidns"):
+        v2 = os.path.join(HERE, "fixtures", "v2", case + ".json")
+        check(json.load(open(v2))["schema_version"] == 2, f"{v2} is not version 2")
+        with tempfile.TemporaryDirectory() as t:
+            v3 = os.path.join(t, "v3.json")
+            p = subprocess.run([VMAPROF, "report", os.path.join(HERE, "golden", case), "-o", v3],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == 0, p.stderr)
+            doc = json.load(open(v3))
+            idle = [r for p in doc["processes"] for r in p["idle"]]
+            check(doc["schema_version"] == 3 and idle, f"{case}: no idle rows to check")
+            out, _ = expect(0, [v2, v3, *zero], f"{case}: v2 -> v3")
+            check("no change" in out, f"{case}: v2 -> v3 shows changes:\n{out}")
+            out, _ = expect(0, [v3, v2, *zero], f"{case}: v3 -> v2")
+            check("no change" in out, f"{case}: v3 -> v2 shows changes:\n{out}")
+            # one more idle mapping of 1 MiB: the diff must see it
+            cols = doc["idle_columns"]
+            row = idle[0]
+            row[cols.index("mappings")] += 1
+            row[cols.index("entries")] += 1
+            row[cols.index("bytes_mapped")] += 1 << 20
+            grown = os.path.join(t, "grown.json")
+            json.dump(doc, open(grown, "w"))
+            out, _ = expect(1, [v2, grown, *zero], f"{case}: v2 -> v3 with an idle mapping more")
+            check("bytes_mapped" in out and "vma_count" in out, out)
+
+
 CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 

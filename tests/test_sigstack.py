@@ -13,6 +13,7 @@ import tempfile
 
 from test_golden import report_of
 from test_report import Rec
+import report3
 from vptest import check, eq, main, workload
 
 W = workload("w_sigstack")
@@ -252,13 +253,19 @@ def t_golden():
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([sys.executable, os.path.join(here, "golden", "gen_sigstack.py"), d],
                        check=True)
-        got, _ = report_of(d)
+        # every entry, each with its own stack (idle ones are not summarised)
+        got, _ = report_of(d, "--every-vma")
     want = json.load(open(os.path.join(here, "golden", "sigstack", "expected.json")))
     eq(got, want, "report on the sigstack golden trace")
+    got = report3.expand(got)
     v = {e["start"]: e for e in got["processes"][0]["vmas"]}
-    eq([f["ip"] for f in v[0x10000000]["stack"]], [0x7e0000001000, 0x400100, 0x400200],
+
+    def where(f):  # schema_version 3: the ip only where no module says where
+        return f["ip"] if "ip" in f else (f["module"], f["module_offset"])
+    app = "/golden/app"  # mapped at 0x400000
+    eq([where(f) for f in v[0x10000000]["stack"]], [0x7e0000001000, (app, 0x100), (app, 0x200)],
        "malloc's mmap: its signal stack")
-    eq([f["ip"] for f in v[0x30000000]["stack"]], [0x7e0000003000, 0x400400],
+    eq([where(f) for f in v[0x30000000]["stack"]], [0x7e0000003000, (app, 0x400)],
        "mremap: its own stack, not the one of the mapping it moved")
     eq(len(v[0x11000000]["stack"]), 3, "another thread's")
     eq([v[a].get("stack_missing") for a in (0x7f0000000000, 0x12000000, 0x13000000,
