@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 
+import report3
 from vptest import VMAPROF, Fail, check, eq, main, validate_report, workload
 
 W = workload("w_attach")
@@ -186,7 +187,7 @@ class Attach:
         path = os.path.join(self.dir, "report.json")
         check(os.path.exists(path), f"no report.json: rc {self.rc}\n{self.err}")
         validate_report(path)
-        self.report = json.load(open(path))
+        self.report = report3.expand(json.load(open(path)))
         self.procs = self.report["processes"]
         self.session = json.load(open(os.path.join(self.dir, "session.json")))
         import exports_check
@@ -504,7 +505,7 @@ def t_two():
             wrapper.wait(timeout=120)
         path = os.path.join(wrapped_dir, "report.json")
         validate_report(path)
-        rep = json.load(open(path))
+        rep = report3.expand(json.load(open(path)))
         eq(rep["collectors"]["preload"]["active"], True, "the wrapped recording's shim")
         procs = {p["pid"]: p for p in rep["processes"]}
         kid = procs[child]
@@ -584,7 +585,7 @@ def t_killed():
                                timeout=60)
             eq(r.returncode, 0, r.stderr)
             validate_report(os.path.join(d, "report.json"))
-            rep = json.load(open(os.path.join(d, "report.json")))
+            rep = report3.expand(json.load(open(os.path.join(d, "report.json"))))
             eq(rep["complete"], False, "the killed recorder's recording is incomplete")
             eq(rep["collectors"]["preload"]["reason"], "attached to a running process",
                "still an attach")

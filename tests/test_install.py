@@ -25,6 +25,7 @@ import stat
 import subprocess
 import tempfile
 
+import report3
 from vptest import VMAPROF, check, eq, main, validate_report, workload
 
 SHIM = "libvmaprof-preload.so"
@@ -68,7 +69,7 @@ class Rec:
         check(os.path.exists(os.path.join(self.dir, "report.json")),
               f"no report.json ({p.returncode}): {p.stderr}")
         validate_report(os.path.join(self.dir, "report.json"))
-        self.report = json.load(open(os.path.join(self.dir, "report.json")))
+        self.report = report3.expand(json.load(open(os.path.join(self.dir, "report.json"))))
         self.session = json.load(open(os.path.join(self.dir, "session.json")))
         self.pre = self.session["collectors"]["preload"]
 
@@ -391,7 +392,7 @@ def t_install():
         s = json.load(open(os.path.join(out, "r", "session.json")))
         eq((s["collectors"]["preload"]["shim"], s["collectors"]["preload"]["active"]),
            (mshim, True), "nobody's recording: the moved tree's shim")
-        rep = json.load(open(os.path.join(out, "r", "report.json")))
+        rep = report3.expand(json.load(open(os.path.join(out, "r", "report.json"))))
         eq([q["preload"]["active"] for q in rep["processes"]], [True] * 3, "shim in every process")
     finally:
         shutil.rmtree(dest, ignore_errors=True)

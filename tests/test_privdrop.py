@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 
+import report3
 from vptest import VMAPROF, Recording, check, eq, main, parse_dump, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -336,7 +337,7 @@ def t_diskfull():
                                text=True, timeout=120)
             eq(q.returncode, 0, f"report: {q.stderr}")
             validate(rj)
-            rep = json.load(open(rj))
+            rep = report3.expand(json.load(open(rj)))
         eq(len(rep["processes"]), 1, "one process")
         eq(rep["processes"][0]["preload"],
            {"active": True, "reason": "the shim stopped recording: could not grow its "

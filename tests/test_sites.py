@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 
+import report3
 from vptest import VMAPROF, Recording, check, eq, main, workload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -140,7 +141,7 @@ def t_fold_churn():
                            capture_output=True, text=True)
         eq(p.returncode, 0, p.stderr)
         import json
-        full = json.load(open(every))
+        full = report3.expand(json.load(open(every)))
         froot = [q for q in full["processes"] if q["pid"] == root["pid"]][0]
         eq(len(froot["vmas"]), len(root["vmas"]) + n - 1, "--every-vma: one entry each")
         key = lambda p: sorted((s["key"], s["mappings"], s["bytes_mapped"], s["peak_live_bytes"],
