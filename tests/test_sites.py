@@ -143,7 +143,11 @@ def t_fold_churn():
         import json
         full = report3.expand(json.load(open(every)))
         froot = [q for q in full["processes"] if q["pid"] == root["pid"]][0]
-        eq(len(froot["vmas"]), len(root["vmas"]) + n - 1, "--every-vma: one entry each")
+        idle = sum(i["entries"] for i in root["idle"])
+        eq(full["every_vma"], True, "--every-vma says so")
+        eq(froot["idle"], [], "--every-vma: nothing summarised")
+        eq(len(froot["vmas"]), len(root["vmas"]) + idle + n - 1,
+           "--every-vma: one entry each (the idle ones listed too)")
         key = lambda p: sorted((s["key"], s["mappings"], s["bytes_mapped"], s["peak_live_bytes"],
                                 s["faults"]["total"], s["pages_allocated"]) for s in p["sites"])
         eq(key(froot), key(root), "the same sites, folded or not")
