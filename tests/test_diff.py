@@ -892,6 +892,49 @@ def t_v2_v3():
             check("bytes_mapped" in out and "vma_count" in out, out)
 
 
+def t_bad_v3():
+    """A version 3 report whose rows or tables do not hold together is bad
+    input (exit 2, one line naming where), never a crash."""
+    with tempfile.TemporaryDirectory() as t:
+        good = os.path.join(t, "good.json")
+        p = subprocess.run([VMAPROF, "report", os.path.join(HERE, "golden", "fork_cow"), "-o",
+                            good], capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, p.stderr)
+        doc = json.load(open(good))
+        vc, ic = doc["vma_columns"], doc["idle_columns"]
+
+        def row(d, k, v):
+            d["processes"][0]["vmas"][0][vc.index(k)] = v
+
+        def idle(d, k, v):
+            d["processes"][0]["idle"][0][ic.index(k)] = v
+        for what, edit, needle in [
+                ("a stack past stacks[]", lambda d: row(d, "stack", 999),
+                 "processes[0].vmas[0]: stack is not an index into stacks"),
+                ("a path past paths[]", lambda d: row(d, "path", 999),
+                 "processes[0].vmas[0]: path is not an index into paths"),
+                ("a site past sites[]", lambda d: row(d, "site", 999),
+                 "processes[0].vmas[0]: site is not an index"),
+                ("faults not an array", lambda d: row(d, "faults", {"file": 1}),
+                 "processes[0].vmas[0]: faults"),
+                ("a short row", lambda d: d["processes"][0]["vmas"][0].__delitem__(slice(3, None)),
+                 "row shorter than vma_columns"),
+                ("an idle row with more live than mappings", lambda d: idle(d, "live", 99),
+                 "an idle row is not one"),
+                ("a site key past site_keys[]",
+                 lambda d: d["processes"][0]["sites"][0].__setitem__(1, 999), "site is not an index"),
+                ("a frame past frames[]", lambda d: d["stacks"].append([999]) or
+                 row(d, "stack", len(d["stacks"]) - 1), "stack is not an index into stacks"),
+                ("no stack column", lambda d: d["vma_columns"].remove("stack"),
+                 'vma_columns: no column "stack"'),
+                ("no frames table", lambda d: d.pop("frames"), "frames: missing")]:
+            d = copy.deepcopy(doc)
+            edit(d)
+            bad = os.path.join(t, "bad.json")
+            json.dump(d, open(bad, "w"))
+            bad_input([bad, good], what, needle)
+
+
 CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
