@@ -201,6 +201,17 @@ class Attach:
 
     def vma_at(self, proc, addr):
         v = [e for e in proc["vmas"] if e["start"] <= addr < e["end"]]
+        if not v:
+            # untouched in the window: summarised in idle[] (schema_version
+            # 3); the same recording's --every-vma report lists it
+            if not getattr(self, "every", None):
+                out = subprocess.run([VMAPROF, "report", self.dir, "--every-vma", "-o", "-"],
+                                     capture_output=True, text=True, timeout=120)
+                eq(out.returncode, 0, out.stderr)
+                self.every = report3.expand(json.loads(out.stdout))
+            q = [x for x in self.every["processes"]
+                 if (x.get("host_pid"), x["pid"]) == (proc.get("host_pid"), proc["pid"])]
+            v = [e for e in (q[0]["vmas"] if q else []) if e["start"] <= addr < e["end"]]
         check(v, f"no entry of {proc['pid']} at {addr:#x}")
         check(len(v) == 1, f"{len(v)} entries of {proc['pid']} at {addr:#x}")
         return v[0]
