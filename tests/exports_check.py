@@ -95,8 +95,25 @@ def check_trace(r, doc):
             key = (e["pid"], e["args"]["id"])
             check(key not in vma_x, f"entry {key} shown twice")
             vma_x[key] = e
-    eq(len(vma_x), sum(len(p["vmas"]) for p in r.procs), "one slice per entry")
+    # entries report.json summarises (idle[], schema_version 3) are slices
+    # too: per process, kind, label and path, as many and as many mappings
+    idle = sum(i["entries"] for p in r.procs for i in p.get("idle", []))
+    eq(len(vma_x), sum(len(p["vmas"]) for p in r.procs) + idle, "one slice per entry")
     for pid, p in procs.items():
+        listed = {v["id"] for v in p["vmas"]}
+        want, got = {}, {}
+        for i in p.get("idle", []):
+            k = (i["kind"], p["sites"][i["site"]]["label"], i["path"])
+            n = want.get(k, (0, 0))
+            want[k] = (n[0] + i["entries"], n[1] + i["mappings"])
+        for (vpid, vid), e in vma_x.items():
+            if vpid != pid or vid in listed:
+                continue
+            k = (e["args"]["kind"], e["args"]["label"], e["args"]["path"])
+            n = got.get(k, (0, 0))
+            got[k] = (n[0] + 1, n[1] + e["args"]["instances"])
+            check(not any((e["args"]["faults"] or {}).values()), f"idle entry {vid}: no fault")
+        eq(got, want, f"pid {pid}: the idle entries' slices against idle[]")
         for v in p["vmas"]:
             e = vma_x.get((pid, v["id"]))
             check(e is not None, f"pid {pid} entry {v['id']} has no slice")

@@ -860,7 +860,7 @@ def t_bad_json():
 
 
 def t_bad_version():
-    bad_input([fx("wrong_version.json"), fx("base.json")], "schema_version 2", "schema_version")
+    bad_input([fx("wrong_version.json"), fx("base.json")], "schema_version 99", "schema_version")
 
 
 def t_missing_field():
@@ -935,6 +935,85 @@ def t_bad_types():
             os.unlink(path)
         check(rc == 2 and len(err.strip().splitlines()) == 1,
               f"edit #{i}: exit {rc}, stderr {err!r} (want 2 and one line)")
+
+
+def t_v2_v3():
+    """A schema_version 2 report (tests/fixtures/v2: rendered by vmaprof
+    before version 3 from the golden traces) and the version 3 report of the
+    same recording diff as equal, both ways, with every bound at 0% and no
+    noise floor, though version 3 summarises the idle entries; a version 3
+    report whose idle summary is changed does not."""
+    zero = ["--min-pages", "0"] + [a for m in ("total_faults", "pages_allocated", "vma_count",
+                                               "live_bytes", "bytes_mapped")
+                                   for a in ("--max-increase", f"{m}=0%")]
+    for case in ("fork_cow", "pidns"):
+        v2 = os.path.join(HERE, "fixtures", "v2", case + ".json")
+        check(json.load(open(v2))["schema_version"] == 2, f"{v2} is not version 2")
+        with tempfile.TemporaryDirectory() as t:
+            v3 = os.path.join(t, "v3.json")
+            p = subprocess.run([VMAPROF, "report", os.path.join(HERE, "golden", case), "-o", v3],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == 0, p.stderr)
+            doc = json.load(open(v3))
+            idle = [r for p in doc["processes"] for r in p["idle"]]
+            check(doc["schema_version"] == 3 and idle, f"{case}: no idle rows to check")
+            out, _ = expect(0, [v2, v3, *zero], f"{case}: v2 -> v3")
+            check("no change" in out, f"{case}: v2 -> v3 shows changes:\n{out}")
+            out, _ = expect(0, [v3, v2, *zero], f"{case}: v3 -> v2")
+            check("no change" in out, f"{case}: v3 -> v2 shows changes:\n{out}")
+            # one more idle mapping of 1 MiB: the diff must see it
+            cols = doc["idle_columns"]
+            row = idle[0]
+            row[cols.index("mappings")] += 1
+            row[cols.index("entries")] += 1
+            row[cols.index("bytes_mapped")] += 1 << 20
+            grown = os.path.join(t, "grown.json")
+            json.dump(doc, open(grown, "w"))
+            out, _ = expect(1, [v2, grown, *zero], f"{case}: v2 -> v3 with an idle mapping more")
+            check("bytes_mapped" in out and "vma_count" in out, out)
+
+
+def t_bad_v3():
+    """A version 3 report whose rows or tables do not hold together is bad
+    input (exit 2, one line naming where), never a crash."""
+    with tempfile.TemporaryDirectory() as t:
+        good = os.path.join(t, "good.json")
+        p = subprocess.run([VMAPROF, "report", os.path.join(HERE, "golden", "fork_cow"), "-o",
+                            good], capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, p.stderr)
+        doc = json.load(open(good))
+        vc, ic = doc["vma_columns"], doc["idle_columns"]
+
+        def row(d, k, v):
+            d["processes"][0]["vmas"][0][vc.index(k)] = v
+
+        def idle(d, k, v):
+            d["processes"][0]["idle"][0][ic.index(k)] = v
+        for what, edit, needle in [
+                ("a stack past stacks[]", lambda d: row(d, "stack", 999),
+                 "processes[0].vmas[0]: stack is not an index into stacks"),
+                ("a path past paths[]", lambda d: row(d, "path", 999),
+                 "processes[0].vmas[0]: path is not an index into paths"),
+                ("a site past sites[]", lambda d: row(d, "site", 999),
+                 "processes[0].vmas[0]: site is not an index"),
+                ("faults not an array", lambda d: row(d, "faults", {"file": 1}),
+                 "processes[0].vmas[0]: faults"),
+                ("a short row", lambda d: d["processes"][0]["vmas"][0].__delitem__(slice(3, None)),
+                 "row shorter than vma_columns"),
+                ("an idle row with more live than mappings", lambda d: idle(d, "live", 99),
+                 "an idle row is not one"),
+                ("a site key past site_keys[]",
+                 lambda d: d["processes"][0]["sites"][0].__setitem__(1, 999), "site is not an index"),
+                ("a frame past frames[]", lambda d: d["stacks"].append([999]) or
+                 row(d, "stack", len(d["stacks"]) - 1), "stack is not an index into stacks"),
+                ("no stack column", lambda d: d["vma_columns"].remove("stack"),
+                 'vma_columns: no column "stack"'),
+                ("no frames table", lambda d: d.pop("frames"), "frames: missing")]:
+            d = copy.deepcopy(doc)
+            edit(d)
+            bad = os.path.join(t, "bad.json")
+            json.dump(d, open(bad, "w"))
+            bad_input([bad, good], what, needle)
 
 
 CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}

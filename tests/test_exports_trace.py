@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 
 from exports_check import check_folded, check_trace
+import report3
 from vptest import VMAPROF, Recording, check, eq, main, workload
 
 W = workload("w_faults")
@@ -106,7 +107,7 @@ def check_trace_every(r):
     class Every:
         pass
     e = Every()
-    e.report = json.load(open(path))
+    e.report = report3.expand(json.load(open(path)))
     e.procs = e.report["processes"]
     os.unlink(path)
     os.rmdir(tmp)

@@ -10,14 +10,15 @@ import subprocess
 import sys
 import tempfile
 
+import report3
 from vptest import VMAPROF, check, eq, main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
 
 
-def report_of(d):
-    p = subprocess.run([VMAPROF, "report", d, "-o", "-"], capture_output=True, text=True,
+def report_of(d, *args):
+    p = subprocess.run([VMAPROF, "report", d, *args, "-o", "-"], capture_output=True, text=True,
                        timeout=60)
     eq(p.returncode, 0, f"report on {d}: {p.stderr}")
     r = json.loads(p.stdout)
@@ -42,7 +43,7 @@ def compare(case):
         b = json.dumps(got, indent=1, sort_keys=True).splitlines()
         sys.stderr.write("\n".join(difflib.unified_diff(a, b, "expected", "got", lineterm="")))
         raise AssertionError(f"{case}: report differs from expected.json")
-    return got, err
+    return report3.expand(got), err
 
 
 def t_generated():

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 
+import report3
 from vptest import VMAPROF, check, eq, main, parse_dump, workload, Fail
 
 W = workload("w_hostile")
@@ -24,7 +25,7 @@ class Rec:
         p = subprocess.run([VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
                            capture_output=True, text=True, timeout=300)
         self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        self.report = json.load(open(os.path.join(self.dir, "report.json")))
+        self.report = report3.expand(json.load(open(os.path.join(self.dir, "report.json"))))
         d = subprocess.run([VMAPROF, "report", self.dir, "--format", "records"],
                            capture_output=True, text=True, timeout=300)
         eq(d.returncode, 0, f"report --format records: {d.stderr}")

@@ -25,6 +25,7 @@ import stat
 import subprocess
 import tempfile
 
+import report3
 from vptest import VMAPROF, check, eq, main, validate_report, workload
 
 SHIM = "libvmaprof-preload.so"
@@ -68,7 +69,7 @@ class Rec:
         check(os.path.exists(os.path.join(self.dir, "report.json")),
               f"no report.json ({p.returncode}): {p.stderr}")
         validate_report(os.path.join(self.dir, "report.json"))
-        self.report = json.load(open(os.path.join(self.dir, "report.json")))
+        self.report = report3.expand(json.load(open(os.path.join(self.dir, "report.json"))))
         self.session = json.load(open(os.path.join(self.dir, "session.json")))
         self.pre = self.session["collectors"]["preload"]
 
@@ -96,8 +97,11 @@ def build_in(parent):
 
 
 def mapped_from(proc, fn):
-    return [v for v in proc["vmas"] if v["origin"] == "mmap" and v["piece_of"] is None
-            and any(f["function"] == fn for f in v["stack"])]
+    """How many mappings (whole, not split pieces; folded and untouched ones
+    counted) the process made from a stack naming fn: its sites' mappings
+    (schema_version 3 summarises untouched entries in idle[], by site)."""
+    return sum(s["mappings"] for s in proc["sites"]
+               if any(f["function"] == fn for f in s["stack"]))
 
 
 def check_dropped_traced(r, w, n, shim):
@@ -110,10 +114,10 @@ def check_dropped_traced(r, w, n, shim):
     eq(p["preload"], {"active": True, "reason": None}, "the dropped process's shim status")
     eq(r.report["collectors"]["preload"]["processes_without"], 0, "processes without the shim")
     eq(p["execs"][-1]["path"], w, "the workload ran after the drop")
-    vm = mapped_from(p, "map_from_here")
-    eq(sum(v["instances"] for v in vm), n, "mappings with their stacks after the drop")
-    for v in vm:
-        eq(v["stack"][1]["function"], "scenario_maps", "stack")
+    eq(mapped_from(p, "map_from_here"), n, "mappings with their stacks after the drop")
+    for s in p["sites"]:
+        if s["stack"] and s["stack"][0]["function"] == "map_from_here":
+            eq(s["stack"][1]["function"], "scenario_maps", "stack")
     after = p["execs"][-1]["time_ns"]
     paths = {v["path"] for v in p["vmas"] if v["valid_from_ns"] >= after
              and (v["path"] or "").endswith("/" + SHIM)}
@@ -162,7 +166,7 @@ def t_shim_0700():
                 eq(q["preload"], {"active": True, "reason": None}, f"{q['exe']} shim status")
             ws = [q for q in r.report["processes"] if q["execs"][-1]["path"] == w]
             eq(len(ws), 1, "the workload's process")
-            eq(sum(v["instances"] for v in mapped_from(ws[0], "map_from_here")), 4, "mappings")
+            eq(mapped_from(ws[0], "map_from_here"), 4, "mappings")
         # a new build (other bytes) gets a copy of its own beside it
         with open(os.path.join(t, "preload", SHIM), "ab") as f:
             f.write(b"\0" * 16)
@@ -391,7 +395,7 @@ def t_install():
         s = json.load(open(os.path.join(out, "r", "session.json")))
         eq((s["collectors"]["preload"]["shim"], s["collectors"]["preload"]["active"]),
            (mshim, True), "nobody's recording: the moved tree's shim")
-        rep = json.load(open(os.path.join(out, "r", "report.json")))
+        rep = report3.expand(json.load(open(os.path.join(out, "r", "report.json"))))
         eq([q["preload"]["active"] for q in rep["processes"]], [True] * 3, "shim in every process")
     finally:
         shutil.rmtree(dest, ignore_errors=True)

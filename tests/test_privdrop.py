@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 
+import report3
 from vptest import VMAPROF, Recording, check, eq, main, parse_dump, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,9 +85,11 @@ class Rec(Recording):
 
 
 def mapped_from(proc, fn):
-    """The process's mmap'd VMAs (whole, not split pieces) whose stack names fn."""
-    return [v for v in proc["vmas"] if v["origin"] == "mmap" and v["piece_of"] is None
-            and any(f["function"] == fn for f in v["stack"])]
+    """How many mappings (whole, not split pieces; folded and untouched ones
+    counted) the process made from a stack naming fn: its sites' mappings
+    (schema_version 3 summarises untouched entries in idle[], by site)."""
+    return sum(s["mappings"] for s in proc["sites"]
+               if any(f["function"] == fn for f in s["stack"]))
 
 
 def shim_mmaps(stream, fn):
@@ -122,10 +125,13 @@ def t_setpriv():
         eq(p["execs"][0]["argv"], ["setpriv", *DROP[1:], W, "maps", str(n)], "setpriv's argv")
         eq(p["argv"], [W, "maps", str(n)], "process argv: the last exec's")
         eq((p["exe"], p["name"], p["title"]), (W, "w_shim", None), "identity")
-        vm = mapped_from(p, "map_from_here")
-        eq(sum(v["instances"] for v in vm), n, "mappings from map_from_here after the drop (report)")
-        for v in vm:
-            eq((v["anonymous"], v["stack"][1]["function"]), (True, "scenario_maps"), "stack")
+        eq(mapped_from(p, "map_from_here"), n, "mappings from map_from_here after the drop (report)")
+        sites = {s["id"] for s in p["sites"] if s["stack"] and
+                 s["stack"][0]["function"] == "map_from_here"}
+        for s in sites:
+            eq(p["sites"][s]["stack"][1]["function"], "scenario_maps", "stack")
+        eq({v["anonymous"] for v in p["vmas"] if v["site"] in sites} |
+           {i["path"] is None for i in p["idle"] if i["site"] in sites}, {True}, "anonymous")
         streams = r.records()
         eq(len(streams), 2, "shim streams: setpriv's and the workload's")
         after = [s for s in streams if s.proc()["exe"] == os.path.realpath(W)]
@@ -149,7 +155,7 @@ def t_su():
         eq(r.rc, 0, f"exit status: {r.stderr}")
         check_all_traced(r)
         w = r.proc_running(W)
-        eq(sum(v["instances"] for v in mapped_from(w, "map_from_here")), n,
+        eq(mapped_from(w, "map_from_here"), n,
            "mappings from map_from_here")
         eq(w["argv"], [W, "maps", str(n)], "workload argv")
         eq(w["name"], "w_shim", "workload name")
@@ -235,7 +241,7 @@ def t_static():
         line = "  1 process(es) without call stacks (no shim trace): " \
                "1 static binary (no dynamic loader)"
         check(line in r.stderr.splitlines(), f"summary line {line!r} in:\n{r.stderr}")
-        eq(len(mapped_from(r.proc_running(W), "map_from_here")), 2, "the dynamic one traced")
+        eq(mapped_from(r.proc_running(W), "map_from_here"), 2, "the dynamic one traced")
 
 
 def t_setuid():
@@ -282,7 +288,7 @@ def t_symlink():
             eq((p["exe"], p["exe_resolved"], p["name"], p["argv"]),
                (link, os.path.realpath(W), "redis-server", [link, "maps", "3"]), "identity")
             eq(p["preload"]["active"], True, "traced")
-            eq(len(mapped_from(p, "map_from_here")), 3, "mappings")
+            eq(mapped_from(p, "map_from_here"), 3, "mappings")
             check(re.search(r"^  pid \d+ redis-server \(first process\): ", r.stderr, re.M),
                   f"summary names the symlink:\n{r.stderr}")
     finally:
@@ -336,7 +342,7 @@ def t_diskfull():
                                text=True, timeout=120)
             eq(q.returncode, 0, f"report: {q.stderr}")
             validate(rj)
-            rep = json.load(open(rj))
+            rep = report3.expand(json.load(open(rj)))
         eq(len(rep["processes"]), 1, "one process")
         eq(rep["processes"][0]["preload"],
            {"active": True, "reason": "the shim stopped recording: could not grow its "

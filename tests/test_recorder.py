@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+import report3
 from vptest import VMAPROF, check, eq, main, workload, validate_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -278,7 +279,7 @@ def t_stop():
         eq(p.returncode, 143, f"128 + SIGTERM: {err}")
         check(time.time() - t0 < 10, "stopped within the grace period")
         check(not gone(daemon), "the daemon was left running")
-        r = json.load(open(os.path.join(d, "report.json")))
+        r = report3.expand(json.load(open(os.path.join(d, "report.json"))))
         validate(os.path.join(d, "report.json"))
         eq([x["pid"] for x in r["processes"] if x["running_at_end"]], [daemon],
            "the daemon is marked running")
@@ -301,7 +302,7 @@ def t_stop():
         err = errf.read()
         check(time.time() - t0 < 10, f"the second SIGINT stopped it: {err}")
         eq(p.returncode, 130, f"128 + SIGINT: {err}")
-        r = json.load(open(os.path.join(d, "report.json")))
+        r = report3.expand(json.load(open(os.path.join(d, "report.json"))))
         running = [x["pid"] for x in r["processes"] if x["running_at_end"]]
         check(len(running) >= 1, f"the command's processes are marked running: {running}")
         for pid in running:
@@ -317,7 +318,7 @@ def t_stop():
                            capture_output=True, text=True, timeout=60)
         check(time.time() - t0 < 12, f"stopped by timeout's SIGTERM: {p.stderr}")
         eq(p.returncode, 124, f"timeout's status: {p.stderr}")
-        r = json.load(open(os.path.join(d, "report.json")))
+        r = report3.expand(json.load(open(os.path.join(d, "report.json"))))
         for x in r["processes"]:
             if x["running_at_end"]:
                 os.kill(x["pid"], signal.SIGKILL)
@@ -375,7 +376,7 @@ def t_killed():
         r = subprocess.run([VMAPROF, "report", d, "-o", "-"], capture_output=True, text=True,
                            timeout=60)
         eq(r.returncode, 0, r.stderr)
-        rep = json.loads(r.stdout)
+        rep = report3.expand(json.loads(r.stdout))
         eq(rep["complete"], False, "incomplete recording")
         if rep["collectors"]["bpf"]["active"]:
             eq(rep["collectors"]["bpf"]["complete"], False, "the kernel side says so too")

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 
+import report3
 from vptest import VMAPROF, Recording, check, eq, main, workload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -140,9 +141,13 @@ def t_fold_churn():
                            capture_output=True, text=True)
         eq(p.returncode, 0, p.stderr)
         import json
-        full = json.load(open(every))
+        full = report3.expand(json.load(open(every)))
         froot = [q for q in full["processes"] if q["pid"] == root["pid"]][0]
-        eq(len(froot["vmas"]), len(root["vmas"]) + n - 1, "--every-vma: one entry each")
+        idle = sum(i["entries"] for i in root["idle"])
+        eq(full["every_vma"], True, "--every-vma says so")
+        eq(froot["idle"], [], "--every-vma: nothing summarised")
+        eq(len(froot["vmas"]), len(root["vmas"]) + idle + n - 1,
+           "--every-vma: one entry each (the idle ones listed too)")
         key = lambda p: sorted((s["key"], s["mappings"], s["bytes_mapped"], s["peak_live_bytes"],
                                 s["faults"]["total"], s["pages_allocated"]) for s in p["sites"])
         eq(key(froot), key(root), "the same sites, folded or not")

@@ -56,7 +56,11 @@ class Recording:
         path = os.path.join(self.dir, "report.json")
         check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")
         validate_report(path)
-        self.report = json.load(open(path))
+        # schema_version 3 read in version 2's shape (report3.py); the
+        # document as written is self.raw
+        import report3
+        self.raw = json.load(open(path))
+        self.report = report3.expand(self.raw)
         self.procs = self.report["processes"]
         if check_exports:
             # every recording a test makes, in every export format, each

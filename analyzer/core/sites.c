@@ -532,6 +532,7 @@ void sites__shape(struct analysis *a, int every_vma)
 	u64map__free(&keys);
 	free(b.p);
 	a->shaped = 1;
+	a->every_vma = every_vma;
 }
 
 static int site_count_cmp(const void *x, const void *y)

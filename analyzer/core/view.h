@@ -250,6 +250,8 @@ struct analysis {
 	struct u64map shmem_files;        /* interned path -> 1: a fault with the kernel's
 					   * VMA info found it on tmpfs/hugetlbfs */
 	int shaped;                       /* sites.c ran */
+	int every_vma;                    /* shaped with --every-vma: no entry folded
+					   * or summarised (report_json.c) */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
 	struct u64map demangled;          /* function string -> demangled (sites.c) */
 	/* PID namespaces (pidns.c): pids of the shim's records are numbered

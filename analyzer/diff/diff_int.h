@@ -111,6 +111,7 @@ struct report {
 	size_t n_entries, cap_entries;
 	struct metrics total;
 	int unmeasured; /* faults were null: recorded without the kernel collector */
+	struct v3 *v3;  /* schema_version 3: its tables (load.c); NULL before */
 };
 
 /* Every failure ends in one message; `why` is what cli/cmd_diff.c prints. */

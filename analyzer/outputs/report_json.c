@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* report.json (docs/report.md, schema_version 2), streamed, from a
- * finished analysis (view.h). */
+/* report.json (docs/report.md, schema_version 3), streamed, from a
+ * finished analysis (view.h). What repeats across entries and processes is
+ * written once, in tables at the end (frames, stacks, paths, site_keys),
+ * and entries are rows that refer to them by index. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -64,14 +66,11 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	json_t *fr = json_object();
 	/* kernel text addresses do not fit the report's unsigned integers (and
 	 * mean nothing to the reader): a kernel-mode site says so instead */
-	json_object_set_new(fr, "ip", json_integer(kernel ? 0 : (json_int_t)ip));
 	struct vp_frame f = { .ip = ip };
 	if (kernel) {
 		json_object_set_new(fr, "kernel", json_true());
 		json_object_set_new(fr, "function", json_string("[kernel]"));
 		json_object_set_new(fr, "module", json_null());
-		json_object_set_new(fr, "file", json_null());
-		json_object_set_new(fr, "line", json_null());
 		return fr;
 	}
 	if (space >= 0 && lines)
@@ -83,8 +82,12 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	if (fn != f.function)
 		json_object_set_new(fr, "mangled", vp_json_str(f.function));
 	json_object_set_new(fr, "module", vp_json_str(f.module));
+	/* the offset in the module is the same in every process and run; the
+	 * ip (this process's address) only where there is no module */
 	if (f.module)
 		json_object_set_new(fr, "module_offset", json_integer((json_int_t)f.mod_offset));
+	else
+		json_object_set_new(fr, "ip", json_integer((json_int_t)ip));
 	if (lines) {
 		json_object_set_new(fr, "file", vp_json_str(f.file));
 		json_object_set_new(fr, "line", f.line ? json_integer(f.line) : json_null());
@@ -92,37 +95,92 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	return fr;
 }
 
-/* Stacks are shared by many entries (and sites): each (file, id) is
- * symbolized and serialized once, and its text is written as it is. */
-struct stext {
-	char *s;
-	size_t n;
-	int empty;
+/* The tables written once at the end of the report, and the caches that
+ * fill them: a stack (file, stack id) is symbolized once, a fault site's
+ * frame (image, ip) once. */
+struct write_state {
+	struct strtab frames, stacks, paths, skeys;
+	struct u64map sc; /* (file, stack id) -> stack index + 1 */
+	struct u64map fc; /* fault_frame_key -> frame index + 1 */
+	struct dumpbuf db, tmp;
 };
 
-static const struct stext *stack_text(struct analysis *a, struct u64map *sc, int32_t file,
-				      uint32_t id)
+static uint32_t intern(struct strtab *t, const char *s, size_t n)
+{
+	uint32_t id;
+	bool fresh;
+	if (strtab__id(t, s, n, &id, &fresh))
+		model__oom();
+	return id;
+}
+
+/* A frame object's index in frames[] (j is released). */
+static uint32_t frame_id(struct write_state *w, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(j);
+	if (!text)
+		model__oom();
+	uint32_t id = intern(&w->frames, text, strlen(text));
+	free(text);
+	return id;
+}
+
+static int dumpbuf_addu(struct dumpbuf *b, uint64_t v)
+{
+	char d[24];
+	int i = sizeof(d);
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10));
+	return dumpbuf_add(d + i, sizeof(d) - (size_t)i, b);
+}
+
+/* The index in stacks[] of stack id of file (an empty stack when unknown);
+ * *empty: it has no frame. */
+static uint32_t stack_idx(struct analysis *a, struct write_state *w, int32_t file, uint32_t id,
+			  int *empty)
 {
 	int known = file >= 0 && id && (uint32_t)file < a->nfiles;
 	uint64_t key = known ? ((uint64_t)(uint32_t)file << 32) | id : 1ull << 63;
-	struct stext *t = u64map__get(sc, key);
-	if (t)
-		return t;
-	json_t *arr = json_array();
 	const struct vp_stack *st = known ? stack_map__get(&a->files[file].stacks, id) : NULL;
-	for (uint32_t i = 0; st && i < st->depth; i++)
-		json_array_append_new(arr, frame_json(a, file, st->ips[i], i > 0, 0, 1));
-	struct stext *n = malloc(sizeof(*n));
-	char *text = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (n && text)
-		*n = (struct stext){ text, strlen(text), json_array_size(arr) == 0 };
-	json_decref(arr);
-	if (!n || !text || u64map__put(sc, key, n)) {
-		free(n);
-		free(text);
-		model__oom();
+	*empty = !st || !st->depth;
+	void *v = u64map__get(&w->sc, key);
+	if (v)
+		return (uint32_t)(uintptr_t)v - 1;
+	struct dumpbuf *b = &w->tmp;
+	int err = 0;
+	b->n = 0;
+	err |= dumpbuf_add("[", 1, b);
+	for (uint32_t i = 0; st && i < st->depth; i++) {
+		uint32_t f = frame_id(w, frame_json(a, file, st->ips[i], i > 0, 0, 1));
+		if (i)
+			err |= dumpbuf_add(",", 1, b);
+		err |= dumpbuf_addu(b, f);
 	}
-	return n;
+	err |= dumpbuf_add("]", 1, b);
+	if (err)
+		model__oom();
+	uint32_t s = intern(&w->stacks, b->p, b->n);
+	if (u64map__put(&w->sc, key, (void *)(uintptr_t)(s + 1)))
+		model__oom();
+	return s;
+}
+
+/* The frame of a fault site: symbolized without file and line, once per
+ * (image, ip). */
+static uint32_t fault_frame(struct analysis *a, struct write_state *w, int space, uint64_t ip,
+			    int kernel)
+{
+	uint64_t key = kernel ? 1 : ((uint64_t)(uint16_t)(space + 2) << 48) | ip;
+	int cached = kernel || ip < (1ull << 48);
+	void *v = cached ? u64map__get(&w->fc, key) : NULL;
+	if (v)
+		return (uint32_t)(uintptr_t)v - 1;
+	uint32_t f = frame_id(w, frame_json(a, space, ip, 0, kernel, 0));
+	if (cached && u64map__put(&w->fc, key, (void *)(uintptr_t)(f + 1)))
+		model__oom();
+	return f;
 }
 
 static int site_cmp(const void *x, const void *y)
@@ -164,24 +222,6 @@ static int space_at(struct analysis *a, const struct proc *p, uint64_t t)
 	return -1;
 }
 
-/* The top 5 of `n` sites (sorted here), symbolized in `space`. */
-static json_t *top_sites(struct analysis *a, struct fault_site *tmp, uint32_t n, int space)
-{
-	json_t *arr = json_array();
-	if (n > 1)
-		qsort(tmp, n, sizeof(*tmp), site_cmp);
-	for (uint32_t i = 0; i < n && i < 5; i++) {
-		json_t *fr = frame_json(a, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip, 0,
-					(int)tmp[i].kernel, 0);
-		json_object_del(fr, "file");
-		json_object_del(fr, "line");
-		json_object_set_new(fr, "class", json_string(fclass_name[tmp[i].cls - 1]));
-		json_object_set_new(fr, "count", json_integer((json_int_t)tmp[i].count));
-		json_array_append_new(arr, fr);
-	}
-	return arr;
-}
-
 /* e's fault sites, appended to tmp[*n...] with image `space`. */
 static void fault_sites_append(const struct vma *e, int space, struct fault_site *tmp, uint32_t *n)
 {
@@ -194,81 +234,12 @@ static void fault_sites_append(const struct vma *e, int space, struct fault_site
 	}
 }
 
-static json_t *sites_json(struct analysis *a, const struct proc *p, const struct vma *e)
-{
-	struct fault_site *tmp = malloc((e->fault_sites.n + 1) * sizeof(*tmp));
-	if (!tmp)
-		model__oom();
-	uint32_t n = 0;
-	fault_sites_append(e, -1, tmp, &n);
-	json_t *arr = top_sites(a, tmp, n, space_at(a, p, e->valid_from));
-	free(tmp);
-	return arr;
-}
-
-/* A process's sites over all its entries, merged by (ip, class). */
-static json_t *proc_sites_json(struct analysis *a, const struct proc *p)
-{
-	size_t total = 0;
-	for (uint32_t i = 0; i < p->nv; i++)
-		total += p->v[i].fault_sites.n;
-	struct fault_site *tmp = malloc((total + 1) * sizeof(*tmp));
-	if (!tmp)
-		model__oom();
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < p->nv; i++)
-		fault_sites_append(&p->v[i], space_at(a, p, p->v[i].valid_from), tmp, &n);
-	/* merge equal (ip, class, image): sort by them, then fold */
-	if (n > 1)
-		qsort(tmp, n, sizeof(*tmp), site_key_cmp);
-	uint32_t m = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		if (m && tmp[m - 1].ip == tmp[i].ip && tmp[m - 1].cls == tmp[i].cls &&
-		    tmp[m - 1].space == tmp[i].space)
-			tmp[m - 1].count += tmp[i].count;
-		else
-			tmp[m++] = tmp[i];
-	}
-	json_t *arr = top_sites(a, tmp, m, p->nimg ? p->img[p->nimg - 1].file : -1);
-	free(tmp);
-	return arr;
-}
-
 /* The id under which entry id of p is shown: the entry it was folded into. */
 static uint32_t shown_id(const struct proc *p, uint32_t id)
 {
 	if (p && id < p->nv && p->v[id].folded_into)
 		return p->v[id].folded_into - 1;
 	return id;
-}
-
-static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N]);
-
-/* One call site of p (sites.c), without its stack (written beside it). */
-static json_t *site_json(struct analysis *a, const struct proc *p, uint32_t i)
-{
-	const struct csite *s = &p->sites[i];
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(i));
-	json_object_set_new(o, "label", json_string(s->label));
-	json_object_set_new(o, "label_frame", s->label_frame >= 0 ? json_integer(s->label_frame)
-								   : json_null());
-	json_object_set_new(o, "key", vp_json_str(s->key));
-	json_object_set_new(o, "mappings", json_integer((json_int_t)s->mappings));
-	json_object_set_new(o, "bytes_mapped", json_integer((json_int_t)s->bytes_mapped));
-	json_object_set_new(o, "peak_live_bytes", json_integer((json_int_t)s->peak_live_bytes));
-	json_object_set_new(o, "faults", faults_json(a, s->faults));
-	json_object_set_new(o, "pages_allocated", jnum_or_null(s->pages, derive__measured(a)));
-	json_object_set_new(o, "populated",
-			    derive__measured(a) ? json_pack("{s:I, s:I}", "faults",
-							    (json_int_t)s->pop_faults, "pages",
-							    (json_int_t)s->pop_pages)
-						: json_null());
-	json_t *ids = json_array();
-	for (uint32_t k = 0; k < s->nvmas; k++)
-		json_array_append_new(ids, json_integer(s->vmas[k]));
-	json_object_set_new(o, "vmas", ids);
-	return o;
 }
 
 /* ---- entries written directly: a build's report has ~70k of them, and
@@ -322,114 +293,290 @@ static void jw_str(struct jw *w, const char *s)
 	vp_json_escape(s, VP_JSON_ASCII, jw_put, w);
 }
 
+/* A row's separator: nothing before its first value. */
+static void jw_sep(struct jw *w)
+{
+	if (!w->first)
+		jw_raw(w, ",", 1);
+	w->first = 0;
+}
+
+static void jw_u64_or_null(struct jw *w, uint64_t v, int known)
+{
+	if (known)
+		jw_u64(w, v);
+	else
+		jw_lit(w, "null");
+}
+
+/* faults as an array in fault_classes' order (null: not measured) */
 static void jw_faults(struct jw *w, const struct analysis *a, const uint64_t f[FC_N])
 {
 	if (!derive__measured(a)) {
 		jw_lit(w, "null");
 		return;
 	}
-	uint64_t total = 0;
-	jw_raw(w, "{", 1);
-	w->first = 1;
 	for (int c = 0; c < FC_N; c++) {
-		jw_key(w, fclass_name[c]);
+		jw_raw(w, c ? "," : "[", 1);
 		jw_u64(w, f[c]);
-		total += f[c];
 	}
-	jw_key(w, "total");
-	jw_u64(w, total);
-	jw_raw(w, "}", 1);
-	w->first = 0;
+	jw_raw(w, "]", 1);
 }
 
-static void jw_json(struct jw *w, const json_t *j)
+/* populated as [faults, pages] (null: not measured) */
+static void jw_pop(struct jw *w, const struct analysis *a, uint64_t faults, uint64_t pages)
 {
-	if (json_dump_callback(j, dumpbuf_add, w->b, JSON_COMPACT | JSON_ENSURE_ASCII |
-						      JSON_ENCODE_ANY))
-		w->oom = 1;
+	if (!derive__measured(a)) {
+		jw_lit(w, "null");
+		return;
+	}
+	jw_raw(w, "[", 1);
+	jw_u64(w, faults);
+	jw_raw(w, ",", 1);
+	jw_u64(w, pages);
+	jw_raw(w, "]", 1);
 }
 
-/* One entry, stack included: appended to b. 0, or -1 out of memory. */
-static int vma_write(struct analysis *a, struct u64map *sc, const struct proc *p, uint32_t id,
-		     struct dumpbuf *b)
+/* The top 5 of `n` fault sites (sorted here) as [frame, class, count]
+ * rows, symbolized in `space` where a site has no image of its own. */
+static void jw_top_sites(struct jw *jw, struct analysis *a, struct write_state *w,
+			 struct fault_site *tmp, uint32_t n, int space)
+{
+	if (n > 1)
+		qsort(tmp, n, sizeof(*tmp), site_cmp);
+	jw_raw(jw, "[", 1);
+	for (uint32_t i = 0; i < n && i < 5; i++) {
+		uint32_t f = fault_frame(a, w, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip,
+					 (int)tmp[i].kernel);
+		jw_raw(jw, i ? ",[" : "[", i ? 2 : 1);
+		jw_u64(jw, f);
+		jw_raw(jw, ",", 1);
+		jw_u64(jw, tmp[i].cls - 1);
+		jw_raw(jw, ",", 1);
+		jw_u64(jw, tmp[i].count);
+		jw_raw(jw, "]", 1);
+	}
+	jw_raw(jw, "]", 1);
+}
+
+static struct fault_site *sites_tmp(size_t n)
+{
+	struct fault_site *tmp = malloc((n + 1) * sizeof(*tmp));
+	if (!tmp)
+		model__oom();
+	return tmp;
+}
+
+/* e's fault sites, most first. */
+static void jw_vma_sites(struct jw *jw, struct analysis *a, struct write_state *w,
+			 const struct proc *p, const struct vma *e)
+{
+	if (!e->fault_sites.n) {
+		jw_raw(jw, "[]", 2);
+		return;
+	}
+	struct fault_site *tmp = sites_tmp(e->fault_sites.n);
+	uint32_t n = 0;
+	fault_sites_append(e, -1, tmp, &n);
+	jw_top_sites(jw, a, w, tmp, n, space_at(a, p, e->valid_from));
+	free(tmp);
+}
+
+/* A process's sites over all its entries, merged by (ip, class, image). */
+static void jw_proc_sites(struct jw *jw, struct analysis *a, struct write_state *w,
+			  const struct proc *p)
+{
+	size_t total = 0;
+	for (uint32_t i = 0; i < p->nv; i++)
+		total += p->v[i].fault_sites.n;
+	struct fault_site *tmp = sites_tmp(total);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < p->nv; i++)
+		fault_sites_append(&p->v[i], space_at(a, p, p->v[i].valid_from), tmp, &n);
+	if (n > 1)
+		qsort(tmp, n, sizeof(*tmp), site_key_cmp);
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (m && tmp[m - 1].ip == tmp[i].ip && tmp[m - 1].cls == tmp[i].cls &&
+		    tmp[m - 1].space == tmp[i].space)
+			tmp[m - 1].count += tmp[i].count;
+		else
+			tmp[m++] = tmp[i];
+	}
+	jw_top_sites(jw, a, w, tmp, m, p->nimg ? p->img[p->nimg - 1].file : -1);
+	free(tmp);
+}
+
+/* The index in site_keys[] of site i of p: what sites are told apart by,
+ * the same in every process that has the site. */
+static uint32_t site_key_idx(struct analysis *a, struct write_state *w, const struct proc *p,
+			     uint32_t i)
+{
+	const struct csite *s = &p->sites[i];
+	int empty;
+	uint32_t st = stack_idx(a, w, s->stack_file, s->stack_id, &empty);
+	struct jw jw = { &w->tmp, 1, 0 };
+	w->tmp.n = 0;
+	jw_raw(&jw, "{", 1);
+	jw_key(&jw, "key"); jw_str(&jw, s->key);
+	jw_key(&jw, "label"); jw_str(&jw, s->label);
+	jw_key(&jw, "label_frame");
+	jw_u64_or_null(&jw, (uint64_t)s->label_frame, s->label_frame >= 0);
+	jw_key(&jw, "stack"); jw_u64(&jw, st);
+	jw_raw(&jw, "}", 1);
+	if (jw.oom)
+		model__oom();
+	return intern(&w->skeys, w->tmp.p, w->tmp.n);
+}
+
+/* One call site of p: a row of site_columns. */
+static void site_row(struct jw *jw, struct analysis *a, struct write_state *w,
+		     const struct proc *p, uint32_t i)
+{
+	const struct csite *s = &p->sites[i];
+	int measured = derive__measured(a);
+	uint32_t k = site_key_idx(a, w, p, i);
+	jw->first = 1;
+	jw_raw(jw, "[", 1);
+	jw_sep(jw); jw_u64(jw, i);
+	jw_sep(jw); jw_u64(jw, k);
+	jw_sep(jw); jw_u64(jw, s->mappings);
+	jw_sep(jw); jw_u64(jw, s->bytes_mapped);
+	jw_sep(jw); jw_u64(jw, s->peak_live_bytes);
+	jw_sep(jw); jw_faults(jw, a, s->faults);
+	jw_sep(jw); jw_u64_or_null(jw, s->pages, measured);
+	jw_sep(jw); jw_pop(jw, a, s->pop_faults, s->pop_pages);
+	jw_raw(jw, "]", 1);
+}
+
+/* An entry with nothing to show of its own: no fault, no page, no
+ * populated page. Summarised in its process's idle[] unless --every-vma
+ * (and never when faults were not measured: nothing says it is idle). */
+static int vma_idle(const struct analysis *a, const struct vma *e)
+{
+	if (a->every_vma || !derive__measured(a) || e->pages || e->pop_faults || e->pop_pages ||
+	    e->fault_sites.n)
+		return 0;
+	for (int c = 0; c < FC_N; c++)
+		if (e->faults[c])
+			return 0;
+	return 1;
+}
+
+static uint32_t path_idx(struct write_state *w, const char *path)
+{
+	return intern(&w->paths, path, strlen(path));
+}
+
+/* One entry: a row of vma_columns, appended to jw. */
+static void vma_row(struct jw *jw, struct analysis *a, struct write_state *w,
+		    const struct proc *p, uint32_t id)
 {
 	const struct vma *e = &p->v[id];
 	char prot[4] = { (e->prot & PROT_READ) ? 'r' : '-', (e->prot & PROT_WRITE) ? 'w' : '-',
 			 (e->prot & PROT_EXEC) ? 'x' : '-', 0 };
-	int measured = derive__measured(a);
-	struct jw w = { b, 1, 0 };
-	jw_raw(&w, "{", 1);
-	jw_key(&w, "id"); jw_u64(&w, id);
-	jw_key(&w, "start"); jw_u64(&w, e->start);
-	jw_key(&w, "end"); jw_u64(&w, e->end);
-	jw_key(&w, "prot"); jw_str(&w, prot);
-	jw_key(&w, "shared"); jw_lit(&w, e->shared ? "true" : "false");
-	jw_key(&w, "anonymous"); jw_lit(&w, e->anonymous ? "true" : "false");
-	jw_key(&w, "path"); jw_str(&w, e->path);
-	jw_key(&w, "offset"); jw_u64(&w, e->offset);
-	jw_key(&w, "kind"); jw_str(&w, vk_name[e->kind]);
-	jw_key(&w, "origin"); jw_str(&w, vo_name[e->origin]);
-	jw_key(&w, "created_ns"); jw_u64(&w, e->created_ns);
-	jw_key(&w, "valid_from_ns"); jw_u64(&w, e->valid_from);
-	jw_key(&w, "destroyed_ns");
-	if (e->last_destroyed_ns != T_NEVER)
-		jw_u64(&w, e->last_destroyed_ns);
-	else
-		jw_lit(&w, "null");
-	jw_key(&w, "ended_by"); jw_str(&w, e->last_ended_by ? ve_name[e->last_ended_by] : NULL);
-	jw_key(&w, "instances"); jw_u64(&w, e->instances);
-	jw_key(&w, "piece_of");
-	if (e->piece_of)
-		jw_u64(&w, e->piece_of - 1);
-	else
-		jw_lit(&w, "null");
-	jw_key(&w, "internal"); jw_lit(&w, e->internal ? "true" : "false");
-	jw_key(&w, "inherited_from");
+	int measured = derive__measured(a), empty;
+	uint32_t st = stack_idx(a, w, e->stack_file, e->stack_id, &empty);
+	jw->first = 1;
+	jw_raw(jw, "[", 1);
+	jw_sep(jw); jw_u64(jw, id);
+	jw_sep(jw); jw_u64(jw, e->start);
+	jw_sep(jw); jw_u64(jw, e->end);
+	jw_sep(jw); jw_str(jw, prot);
+	jw_sep(jw); jw_lit(jw, e->shared ? "true" : "false");
+	jw_sep(jw); jw_lit(jw, e->anonymous ? "true" : "false");
+	jw_sep(jw); jw_u64_or_null(jw, e->path ? path_idx(w, e->path) : 0, e->path != NULL);
+	jw_sep(jw); jw_u64(jw, e->offset);
+	jw_sep(jw); jw_str(jw, vk_name[e->kind]);
+	jw_sep(jw); jw_str(jw, vo_name[e->origin]);
+	jw_sep(jw); jw_u64(jw, e->created_ns);
+	/* null: the same as created_ns (all but inherited entries) */
+	jw_sep(jw); jw_u64_or_null(jw, e->valid_from, e->valid_from != e->created_ns);
+	jw_sep(jw); jw_u64_or_null(jw, e->last_destroyed_ns, e->last_destroyed_ns != T_NEVER);
+	jw_sep(jw); jw_str(jw, e->last_ended_by ? ve_name[e->last_ended_by] : NULL);
+	jw_sep(jw); jw_u64(jw, e->instances);
+	jw_sep(jw); jw_u64_or_null(jw, e->piece_of - 1, e->piece_of != 0);
+	jw_sep(jw); jw_lit(jw, e->internal ? "true" : "false");
+	jw_sep(jw);
 	if (e->origin == VO_INHERITED && e->inh_pid) {
-		jw_raw(&w, "{\"pid\":", 7);
-		jw_u64(&w, pidns__report_pid(a, e->inh_pid));
-		jw_raw(&w, ",\"vma\":", 7);
-		jw_u64(&w, shown_id(model__find(a, e->inh_pid), e->inh_vma));
-		jw_raw(&w, "}", 1);
+		jw_raw(jw, "[", 1);
+		jw_u64(jw, pidns__report_pid(a, e->inh_pid));
+		jw_raw(jw, ",", 1);
+		jw_u64(jw, shown_id(model__find(a, e->inh_pid), e->inh_vma));
+		jw_raw(jw, "]", 1);
 	} else {
-		jw_lit(&w, "null");
+		jw_lit(jw, "null");
 	}
-	jw_key(&w, "site"); jw_u64(&w, e->site);
-	jw_key(&w, "label"); jw_str(&w, p->sites[e->site].label);
-	const struct stext *st = stack_text(a, sc, e->stack_file, e->stack_id);
-	const char *missing = st->empty ? vma__stack_missing(p, e) : NULL;
-	if (missing) {
-		jw_key(&w, "stack_missing");
-		jw_str(&w, missing);
+	jw_sep(jw); jw_u64(jw, e->site);
+	jw_sep(jw); jw_u64(jw, st);
+	jw_sep(jw); jw_str(jw, empty ? vma__stack_missing(p, e) : NULL);
+	jw_sep(jw); jw_faults(jw, a, e->faults);
+	jw_sep(jw); jw_u64_or_null(jw, e->pages, measured);
+	jw_sep(jw); jw_pop(jw, a, e->pop_faults, e->pop_pages);
+	jw_sep(jw); jw_vma_sites(jw, a, w, p, e);
+	jw_raw(jw, "]", 1);
+}
+
+/* The idle entries of one process, by (site, kind, path, internal). */
+struct idle_row {
+	uint32_t site;
+	uint8_t kind, internal;
+	const char *path; /* interned: compared by pointer */
+	uint64_t entries, mappings, bytes, live, live_bytes;
+};
+
+static uint32_t idle_rows(const struct analysis *a, const struct proc *p, struct idle_row **out)
+{
+	struct idle_row *r = NULL;
+	uint32_t n = 0, cap = 0;
+	for (uint32_t v = 0; v < p->nv; v++) {
+		const struct vma *e = &p->v[v];
+		if (e->folded_into || !vma_idle(a, e))
+			continue;
+		uint32_t k = 0;
+		while (k < n && !(r[k].site == e->site && r[k].kind == e->kind &&
+				  r[k].internal == e->internal && r[k].path == e->path))
+			k++;
+		if (k == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct idle_row *x = realloc(r, cap * sizeof(*r));
+				if (!x) {
+					free(r);
+					model__oom();
+				}
+				r = x;
+			}
+			r[n++] = (struct idle_row){ .site = e->site, .kind = e->kind,
+						    .internal = e->internal, .path = e->path };
+		}
+		uint64_t size = e->end - e->start;
+		r[k].entries++;
+		r[k].mappings += e->instances;
+		r[k].bytes += size * e->instances;
+		if (e->last_destroyed_ns == T_NEVER) {
+			r[k].live++;
+			r[k].live_bytes += size;
+		}
 	}
-	jw_key(&w, "faults"); jw_faults(&w, a, e->faults);
-	jw_key(&w, "pages_allocated");
-	if (measured)
-		jw_u64(&w, e->pages);
-	else
-		jw_lit(&w, "null");
-	jw_key(&w, "populated");
-	if (measured) {
-		jw_raw(&w, "{\"faults\":", 10);
-		jw_u64(&w, e->pop_faults);
-		jw_raw(&w, ",\"pages\":", 9);
-		jw_u64(&w, e->pop_pages);
-		jw_raw(&w, "}", 1);
-	} else {
-		jw_lit(&w, "null");
-	}
-	jw_key(&w, "top_fault_sites");
-	if (e->fault_sites.n) {
-		json_t *t = sites_json(a, p, e);
-		jw_json(&w, t);
-		json_decref(t);
-	} else {
-		jw_raw(&w, "[]", 2);
-	}
-	jw_key(&w, "stack");
-	jw_raw(&w, st->s, st->n);
-	jw_raw(&w, "}", 1);
-	return w.oom ? -1 : 0;
+	*out = r;
+	return n;
+}
+
+static void idle_row(struct jw *jw, struct write_state *w, const struct idle_row *r)
+{
+	jw->first = 1;
+	jw_raw(jw, "[", 1);
+	jw_sep(jw); jw_u64(jw, r->site);
+	jw_sep(jw); jw_str(jw, vk_name[r->kind]);
+	jw_sep(jw); jw_u64_or_null(jw, r->path ? path_idx(w, r->path) : 0, r->path != NULL);
+	jw_sep(jw); jw_lit(jw, r->internal ? "true" : "false");
+	jw_sep(jw); jw_u64(jw, r->entries);
+	jw_sep(jw); jw_u64(jw, r->mappings);
+	jw_sep(jw); jw_u64(jw, r->bytes);
+	jw_sep(jw); jw_u64(jw, r->live);
+	jw_sep(jw); jw_u64(jw, r->live_bytes);
+	jw_raw(jw, "]", 1);
 }
 
 /* Listed by record as still running when it stopped waiting (a signal). */
@@ -521,7 +668,6 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	json_object_set_new(o, "inherited_unused",
 			    json_pack("{s:I, s:I}", "mappings", (json_int_t)p->unused_inherited,
 				      "bytes", (json_int_t)p->unused_inherited_bytes));
-	json_object_set_new(o, "top_fault_sites", proc_sites_json(a, p));
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);
 	json_t *kc = json_pack("{s:o, s:o, s:I}", "minflt", jnum_or_null(p->minflt, p->have_kc),
@@ -536,7 +682,8 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	if (kb.warning[0])
 		json_array_append_new(w, json_string(kb.warning));
 	json_object_set_new(o, "warnings", w);
-	return o; /* "sites" and "vmas" follow, streamed by write_report */
+	return o; /* "top_fault_sites", "sites", "vmas" and "idle" follow, streamed
+		   * by write_proc */
 }
 
 /* Write `o`; with `open`, without its closing brace, so that more members
@@ -558,18 +705,6 @@ static int dump_to(const json_t *o, FILE *f, size_t flags, struct dumpbuf *b, in
 	return fwrite(b->p, 1, n, f) == n ? 0 : -1;
 }
 
-/* `o` written without its closing brace, then "stack": the stack's text. */
-static int dump_with_stack(const json_t *o, const struct stext *t, FILE *f, size_t flags,
-			   struct dumpbuf *b)
-{
-	if (dump_to(o, f, flags, b, 1))
-		return -1;
-	fputs(",\"stack\":", f);
-	fwrite(t->s, 1, t->n, f);
-	fputc('}', f);
-	return 0;
-}
-
 /* collectors.preload: active only if the shim recorded something; when
  * some processes have no trace of it, the reason says how many. */
 static json_t *preload_json(struct analysis *a)
@@ -583,15 +718,47 @@ static json_t *preload_json(struct analysis *a)
 			 vp_json_str(reason), "processes_without", (json_int_t)a->preload_without);
 }
 
+/* The names of a row's values, in order (docs/report.md). */
+static const char *const site_columns[] = {
+	"id", "site_key", "mappings", "bytes_mapped", "peak_live_bytes", "faults",
+	"pages_allocated", "populated", NULL,
+};
+static const char *const vma_columns[] = {
+	"id", "start", "end", "prot", "shared", "anonymous", "path", "offset", "kind", "origin",
+	"created_ns", "valid_from_ns", "destroyed_ns", "ended_by", "instances", "piece_of",
+	"internal", "inherited_from", "site", "stack", "stack_missing", "faults",
+	"pages_allocated", "populated", "top_fault_sites", NULL,
+};
+static const char *const idle_columns[] = {
+	"site", "kind", "path", "internal", "entries", "mappings", "bytes_mapped", "live",
+	"live_bytes", NULL,
+};
+
+static json_t *columns(const char *const *names)
+{
+	json_t *arr = json_array();
+	for (; *names; names++)
+		json_array_append_new(arr, json_string(*names));
+	return arr;
+}
+
 static json_t *report_head(struct analysis *a)
 {
 	json_t *r = json_object();
-	json_object_set_new(r, "schema_version", json_integer(2));
+	json_object_set_new(r, "schema_version", json_integer(3));
 	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "vmaprof", "version",
 						 VMAPROF_VERSION));
 	json_t *cmd = json_object_get(a->session, "command");
 	json_object_set_new(r, "command", json_is_array(cmd) ? json_incref(cmd) : json_array());
 	json_object_set_new(r, "page_size", json_integer((json_int_t)a->page_size));
+	json_object_set_new(r, "every_vma", json_boolean(a->every_vma));
+	json_t *fc = json_array();
+	for (int c = 0; c < FC_N; c++)
+		json_array_append_new(fc, json_string(fclass_name[c]));
+	json_object_set_new(r, "fault_classes", fc);
+	json_object_set_new(r, "site_columns", columns(site_columns));
+	json_object_set_new(r, "vma_columns", columns(vma_columns));
+	json_object_set_new(r, "idle_columns", columns(idle_columns));
 	json_object_set_new(
 		r, "collectors",
 		json_pack("{s:o, s:{s:b, s:I, s:I, s:s?}}", "preload", preload_json(a), "bpf", "active",
@@ -614,27 +781,23 @@ static json_t *report_head(struct analysis *a)
 	return r;
 }
 
-/* The report is streamed: one process header or one VMA object at a time is
+/* The report is streamed: one process header or one row at a time is
  * built, written and freed, so memory stays that of the analysis itself
- * (a 200k-mapping report used to hold a 900 MiB jansson tree). Member order
- * is that of report.schema.json's examples: "vmas" last in a process,
- * "processes" then "forks" last in the report. */
-struct write_state {
-	struct u64map sc; /* stack text by (file, stack id): struct stext */
-	struct dumpbuf db;
-};
-
+ * and of the tables (a 200k-mapping report used to hold a 900 MiB jansson
+ * tree). Member order: "vmas" and "idle" last in a process; "processes",
+ * "forks", "commands" and then the tables they refer to last in the
+ * report. */
 static void write_state_free(void *state)
 {
 	struct write_state *w = state;
 	free(w->db.p);
-	uint64_t k;
-	void *v;
-	for (size_t i = 0; u64map__next(&w->sc, &i, &k, &v);) {
-		free(((struct stext *)v)->s);
-		free(v);
-	}
+	free(w->tmp.p);
+	strtab__free(&w->frames);
+	strtab__free(&w->stacks);
+	strtab__free(&w->paths);
+	strtab__free(&w->skeys);
 	u64map__free(&w->sc);
+	u64map__free(&w->fc);
 }
 
 /* The sites of p whose pages one side of a fork copied, most first (the
@@ -699,34 +862,54 @@ static json_t *commands_json(const struct analysis *a)
 	return arr;
 }
 
-/* One process: its header, then its sites and its shown entries. */
+/* db's text to f; db emptied. */
+static int flush_db(struct dumpbuf *db, struct jw *jw, FILE *f)
+{
+	int err = jw->oom || fwrite(db->p, 1, db->n, f) != db->n ? -1 : 0;
+	db->n = 0;
+	return err;
+}
+
+/* One process: its header, its fault sites, then rows: its sites, its
+ * shown entries and its idle ones summarised. */
 static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t flags,
 		      struct write_state *w)
 {
 	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
 	struct dumpbuf *db = &w->db;
+	struct jw jw = { db, 1, 0 };
 	json_t *o = proc_json(a, p);
 	int err = dump_to(o, f, flags, db, 1);
 	json_decref(o);
-	fprintf(f, ",%s\"sites\":[", nl);
-	for (uint32_t s = 0; s < p->nsites && !err; s++) {
-		json_t *so = site_json(a, p, s);
-		fputs(s ? ",\n" : nl, f);
-		err |= dump_with_stack(so, stack_text(a, &w->sc, p->sites[s].stack_file,
-						     p->sites[s].stack_id), f, flags, db);
-		json_decref(so);
+	db->n = 0;
+	jw_raw(&jw, ",\"top_fault_sites\":", 19);
+	jw_proc_sites(&jw, a, w, p);
+	jw_raw(&jw, ",\"sites\":[", 10);
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		jw_raw(&jw, s ? ",\n" : nl, s ? 2 : strlen(nl));
+		site_row(&jw, a, w, p, s);
 	}
-	fprintf(f, "],%s\"vmas\":[", nl);
+	jw_raw(&jw, "],\"vmas\":[", 10);
+	err |= flush_db(db, &jw, f);
 	for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
-		if (p->v[v].folded_into)
+		if (p->v[v].folded_into || vma_idle(a, &p->v[v]))
 			continue;
-		fputs(shown++ ? ",\n" : nl, f);
-		db->n = 0;
-		if (vma_write(a, &w->sc, p, v, db) ||
-		    fwrite(db->p, 1, db->n, f) != db->n)
-			err = -1;
+		jw_raw(&jw, shown ? ",\n" : nl, shown ? 2 : strlen(nl));
+		shown++;
+		vma_row(&jw, a, w, p, v);
+		if (db->n > 1 << 16)
+			err |= flush_db(db, &jw, f);
 	}
-	fprintf(f, "]}");
+	jw_raw(&jw, "],\"idle\":[", 10);
+	struct idle_row *rows;
+	uint32_t n = idle_rows(a, p, &rows);
+	for (uint32_t i = 0; i < n; i++) {
+		jw_raw(&jw, i ? ",\n" : nl, i ? 2 : strlen(nl));
+		idle_row(&jw, w, &rows[i]);
+	}
+	free(rows);
+	jw_raw(&jw, "]}", 2);
+	err |= flush_db(db, &jw, f);
 	return err;
 }
 
@@ -781,6 +964,31 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, void *state)
 	json_t *cmds = commands_json(a);
 	err |= dump_to(cmds, f, flags, &w->db, 0);
 	json_decref(cmds);
+	/* the tables, last: every row above refers to them by index */
+	const struct {
+		const char *name;
+		const struct strtab *t;
+	} tabs[] = { { "site_keys", &w->skeys }, { "stacks", &w->stacks },
+		     { "frames", &w->frames }, { "paths", &w->paths } };
+	for (size_t k = 0; k < sizeof(tabs) / sizeof(tabs[0]) && !err; k++) {
+		const struct strtab *t = tabs[k].t;
+		fprintf(f, ",%s\"%s\":[", nl, tabs[k].name);
+		for (uint32_t i = 0; i < t->n; i++) {
+			if (i)
+				fputs(",\n", f);
+			else
+				fputs(nl, f);
+			if (t == &w->paths) {
+				struct jw jw = { &w->db, 1, 0 };
+				w->db.n = 0;
+				jw_str(&jw, t->s[i]);
+				err |= flush_db(&w->db, &jw, f);
+			} else {
+				fwrite(t->s[i], 1, t->len[i], f);
+			}
+		}
+		fputs("]", f);
+	}
 	fprintf(f, "}\n");
 	/* the failed write's errno, as the caller says it */
 	return err || ferror(f) ? (errno ? -errno : -EIO) : 0;
