@@ -49,10 +49,10 @@ def t_quick():
         check(re.search(r"\| analyzer >= 5 M fault events/s", text), "analyzer target row")
         # R1: the build recording's report time, its symbolizer counts, the target
         m = re.search(r"^\| R1: make -j2 .*\((\d+) processes\) \| [\d.]+ \| [\d.]+ \| "
-                      r"[\d.]+-[\d.]+ \| [\d.]+ \| \d+ \| \d+ \| \d+ \| (\d+) \|$", text, re.M)
+                      r"[\d.]+-[\d.]+ \| [\d.]+ \| \d+ \| \d+ \| \d+ \| (\d+) \| \d+ \|$", text, re.M)
         check(m is not None, "R1 report-time row")
         check(m and int(m.group(1)) >= 20, f"R1 processes: {m and m.group(1)}")
-        check(m and int(m.group(2)) > 0, "R1: libdwfl asked at least once")
+        check(m and int(m.group(2)) > 0, "R1: names found in the symbolizer's own index")
         check(re.search(r"\| `vmaprof report` on the R1 build recording < 1.5 s", text),
               "R1 target row")
         # T1: --quick runs 50 times /bin/true: sh, the $(seq) subshell, 50 trues
