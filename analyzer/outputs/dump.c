@@ -348,16 +348,19 @@ static int dump_file(const char *path, const char *name, FILE *out, struct symbo
 		!(fh->flags & VP_FH_SEGSUM) ? "none" : fh->hdr_crc ? "sealed" : "segments",
 		(unsigned long long)st->seg_damaged, (unsigned long long)st->hdr_damaged,
 		(unsigned long long)st->unverified);
-	reader__free(r);
-	/* Pass 2: reopen rather than rewind: the reader keeps no state worth
-	 * sharing and the counters above are final. */
-	err = reader__open(path, &r, why, sizeof(why));
+	/* Pass 2: a second reader rather than a rewind (the counters above are
+	 * final). The first stays open until the end: sm points into its
+	 * mapping, and nothing promises the file maps at the same address
+	 * twice (the symbolizer's thread maps files meanwhile). */
+	struct reader *r2 = NULL;
+	err = reader__open(path, &r2, why, sizeof(why));
 	if (!err) {
-		while (reader__next(r, &h) > 0)
+		while (reader__next(r2, &h) > 0)
 			if (h->type != VP_REC_STACK)
 				dump_record(out, h, sym, space, &sm, stacks);
-		reader__free(r);
+		reader__free(r2);
 	}
+	reader__free(r);
 	stack_map__free(&sm);
 	return err;
 }
