@@ -34,6 +34,11 @@ struct reader_stats {
 struct reader;
 /* 0 or -errno; on error `why` holds a one-line reason. */
 int reader__open(const char *path, struct reader **out, char *why, size_t why_len);
+/* The same, for one pass that keeps no record: a record reader__next
+ * returns is valid until the next call (the file is read, one segment at a
+ * time, into a buffer; reading a multi-GB bpf.vpt so costs less than
+ * mapping its pages in and out). */
+int reader__open_stream(const char *path, struct reader **out, char *why, size_t why_len);
 const struct vp_file_header *reader__header(const struct reader *r);
 /* 1 and *rec set, 0 at the end. */
 int reader__next(struct reader *r, const struct vp_rec **rec);
