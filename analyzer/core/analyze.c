@@ -306,7 +306,8 @@ static int open_file(struct analysis *a, struct tfile *f, const struct tracedir_
 	char path[4500], w[512];
 	snprintf(path, sizeof(path), "%s/%s", a->dir, tf->name);
 	snprintf(f->name, sizeof(f->name), "%s", tf->name);
-	if (!reader__open(path, &f->r, w, sizeof(w)))
+	/* bpf.vpt is read, not mapped: pass 1 copies what it keeps of it */
+	if (!(tf->is_bpf ? reader__open_stream : reader__open)(path, &f->r, w, sizeof(w)))
 		return 0;
 	fprintf(stderr, "vmaprof: %s (skipped)\n", w);
 	a->unreadable++;
@@ -386,6 +387,21 @@ static void note_internal(struct analysis *a, struct run *run, const struct vp_i
 	a->pref[a->npref++].pages = in->populated;
 }
 
+/* A stack record into file f's table; a copy when f is read as a stream. */
+static void keep_stack(struct tfile *f, const struct vp_rec *h)
+{
+	const struct vp_stack *s = (const void *)h, *old = NULL;
+	if (f->own_stacks) {
+		void *c = model__alloc(h->size);
+		memcpy(c, h, h->size);
+		old = stack_map__get(&f->stacks, s->id); /* replaced: a later one wins */
+		s = c;
+	}
+	if (stack_map__put(&f->stacks, s) == -ENOMEM)
+		model__oom();
+	free((void *)old);
+}
+
 /* One record of file fi: an event, or straight into its table. */
 static void collect_record(struct analysis *a, struct run *run, uint32_t fi, uint32_t fns,
 			   const struct vp_rec *h, struct maps_acc *acc)
@@ -394,10 +410,7 @@ static void collect_record(struct analysis *a, struct run *run, uint32_t fi, uin
 	struct evs *ev = &run->ev;
 	switch (h->type) {
 	case VP_REC_PROC: ev_add(ev, h->time_ns, h, fi, EV_PROC); break;
-	case VP_REC_STACK:
-		if (stack_map__put(&f->stacks, (const void *)h) == -ENOMEM)
-			model__oom();
-		break;
+	case VP_REC_STACK: keep_stack(f, h); break;
 	case VP_REC_MAPS: collect_maps(a, ev, fi, h, acc); break;
 	case VP_REC_MEM: ev_add(ev, mem_time((const void *)h), h, fi, EV_MEM); break;
 	case VP_REC_FORK:
@@ -467,6 +480,7 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 		return;
 	uint32_t fi = a->nfiles++;
 	f->is_bpf = tf->is_bpf;
+	f->own_stacks = tf->is_bpf;
 	uint32_t fns = file_identity(a, f, tf);
 	struct maps_acc acc = { 0 };
 	const struct vp_rec *h;
@@ -482,9 +496,8 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 	}
 	maps_acc__free(&acc);
 	count_file(a, f);
-	if (f->is_bpf && !f->stacks.m.n)
-		reader__unmap(f->r); /* pass 3 reads the faults again; a damaged
-				      * file's stack records stay where they are */
+	if (f->is_bpf)
+		reader__unmap(f->r); /* pass 3 reads the faults again */
 }
 
 static void collect(struct analysis *a, struct run *run)
@@ -1306,7 +1319,7 @@ static void attribute_all(struct analysis *a)
 		char path[4500], w[512];
 		struct reader *r;
 		snprintf(path, sizeof(path), "%s/%s", a->dir, f->name);
-		if (reader__open(path, &r, w, sizeof(w)))
+		if (reader__open_stream(path, &r, w, sizeof(w)))
 			continue;
 		const struct vp_rec *h;
 		struct pcache pc = { 0 };
@@ -1500,6 +1513,10 @@ void analysis__free(struct analysis *a)
 	free(a->failed_why);
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		reader__free(a->files[i].r);
+		uint64_t k;
+		void *v;
+		for (size_t j = 0; a->files[i].own_stacks && u64map__next(&a->files[i].stacks.m, &j, &k, &v);)
+			free(v);
 		stack_map__free(&a->files[i].stacks);
 	}
 	free(a->files);

@@ -48,10 +48,11 @@ void model__oom(void)
 
 void *model__alloc(size_t n)
 {
-	void *p = calloc(1, n ? n : 1);
+	void *p = malloc(n ? n : 1);
 	if (!p)
 		model__oom();
-	return p;
+	/* written, not calloc'd: see traceutil.c zalloc */
+	return memset(p, 0, n);
 }
 
 void *model__realloc(void *p, size_t n)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,14 @@
 
 struct reader {
 	const unsigned char *map;
-	size_t map_len;
+	size_t map_len;  /* the file's size (mapped or not) */
+	/* reader__open_stream: no mapping; the segment the cursor is in is
+	 * read (pread) into buf, which holds the file's bytes [buf_off,
+	 * buf_off + buf_len) */
+	int fd;
+	unsigned char *buf;
+	uint64_t buf_off, buf_len;
+	struct ahead *ahead_rd; /* the next segment, read on the other core */
 	uint64_t off, end, seg;
 	uint64_t seg_mask;  /* seg - 1 (a power of two: check_header) */
 	unsigned seg_shift; /* log2(seg) */
@@ -37,6 +45,13 @@ struct reader {
 /* The trace file at path, opened to be mapped: never blocking on a FIFO or
  * device, never following a planted symlink. fd and its size in *size, or
  * -errno (`why` says) when it cannot be a trace. */
+/* The file's byte at off: in the mapping, or (stream) in the buffer,
+ * which holds every byte reader__next and check_segment read there. */
+static const unsigned char *at(const struct reader *r, uint64_t off)
+{
+	return r->buf ? r->buf + (off - r->buf_off) : r->map + off;
+}
+
 static int open_trace(const char *path, size_t *size, char *why, size_t why_len)
 {
 	struct stat sb;
@@ -129,7 +144,116 @@ static void find_end(struct reader *r)
 	}
 }
 
-int reader__open(const char *path, struct reader **out, char *why, size_t why_len)
+/* len bytes of the file at off into p; what the file no longer has
+ * (truncated while we read) reads as zeros, which no record starts with. */
+static void read_at(int fd, void *p, uint64_t len, uint64_t off)
+{
+	uint64_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)p + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (uint64_t)n;
+	}
+	memset((char *)p + got, 0, len - got);
+}
+
+/* A stream's buffer: one segment, up to this size (else the file is mapped). */
+#define STREAM_SEG_MAX (64ull << 20)
+
+/* A stream reads the segment after the cursor's on another thread while
+ * the caller works on this one (the copy out of the page cache is a fifth
+ * of a fault's cost in pass 3): a second buffer, one request at a time. */
+struct ahead {
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int fd;
+	unsigned char *buf;
+	uint64_t off, len; /* the request: len bytes at off into buf */
+	int busy, quit;    /* a request not done yet; the thread is to end */
+};
+
+static void *ahead_main(void *x)
+{
+	struct ahead *ah = x;
+	pthread_mutex_lock(&ah->lock);
+	for (;;) {
+		while (!ah->busy && !ah->quit)
+			pthread_cond_wait(&ah->cv, &ah->lock);
+		if (ah->quit)
+			break;
+		pthread_mutex_unlock(&ah->lock);
+		read_at(ah->fd, ah->buf, ah->len, ah->off);
+		pthread_mutex_lock(&ah->lock);
+		ah->busy = 0;
+		pthread_cond_broadcast(&ah->cv);
+	}
+	pthread_mutex_unlock(&ah->lock);
+	return NULL;
+}
+
+/* NULL where there is no second buffer or thread: the stream reads each
+ * segment itself. */
+static struct ahead *ahead_new(int fd, uint64_t seg)
+{
+	struct ahead *ah = calloc(1, sizeof(*ah));
+	if (!ah || !(ah->buf = malloc(seg))) {
+		free(ah);
+		return NULL;
+	}
+	ah->fd = fd;
+	ah->off = UINT64_MAX;
+	pthread_mutex_init(&ah->lock, NULL);
+	pthread_cond_init(&ah->cv, NULL);
+	if (pthread_create(&ah->th, NULL, ahead_main, ah)) {
+		pthread_mutex_destroy(&ah->lock);
+		pthread_cond_destroy(&ah->cv);
+		free(ah->buf);
+		free(ah);
+		return NULL;
+	}
+	return ah;
+}
+
+/* Wait for the request in flight, if any. */
+static void ahead_wait(struct ahead *ah)
+{
+	pthread_mutex_lock(&ah->lock);
+	while (ah->busy)
+		pthread_cond_wait(&ah->cv, &ah->lock);
+	pthread_mutex_unlock(&ah->lock);
+}
+
+static void ahead_ask(struct ahead *ah, uint64_t off, uint64_t len)
+{
+	pthread_mutex_lock(&ah->lock);
+	ah->off = off;
+	ah->len = len;
+	ah->busy = 1;
+	pthread_cond_broadcast(&ah->cv);
+	pthread_mutex_unlock(&ah->lock);
+}
+
+static void ahead_free(struct ahead *ah)
+{
+	if (!ah)
+		return;
+	pthread_mutex_lock(&ah->lock);
+	ah->quit = 1;
+	pthread_cond_broadcast(&ah->cv);
+	pthread_mutex_unlock(&ah->lock);
+	pthread_join(ah->th, NULL);
+	pthread_mutex_destroy(&ah->lock);
+	pthread_cond_destroy(&ah->cv);
+	free(ah->buf);
+	free(ah);
+}
+
+static int open_any(const char *path, struct reader **out, char *why, size_t why_len,
+		    int stream)
 {
 	struct reader *r = NULL;
 	size_t size = 0;
@@ -143,19 +267,41 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 		snprintf(why, why_len, "out of memory");
 		goto cleanup;
 	}
+	r->fd = -1;
 	r->map_len = size;
-	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (r->map == MAP_FAILED) {
-		err = -errno;
-		snprintf(why, why_len, "%s: mmap: %s", path, strerror(errno));
-		r->map = NULL;
-		goto cleanup;
+	if (stream) {
+		read_at(fd, &r->hdr, sizeof(r->hdr), 0);
+		err = check_header(path, &r->hdr, why, why_len);
+		if (err)
+			goto cleanup;
+		if (r->hdr.seg_size <= STREAM_SEG_MAX) {
+			r->buf = malloc(r->hdr.seg_size);
+			if (!r->buf) {
+				err = -ENOMEM;
+				snprintf(why, why_len, "out of memory");
+				goto cleanup;
+			}
+			r->fd = fd;
+			fd = -1;
+			posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+			if (r->map_len - VP_HEADER_SIZE > r->hdr.seg_size)
+				r->ahead_rd = ahead_new(r->fd, r->hdr.seg_size);
+		}
 	}
-	madvise((void *)r->map, r->map_len, MADV_SEQUENTIAL);
-	memcpy(&r->hdr, r->map, sizeof(r->hdr));
-	err = check_header(path, &r->hdr, why, why_len);
-	if (err)
-		goto cleanup;
+	if (!r->buf) {
+		r->map = mmap(NULL, r->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (r->map == MAP_FAILED) {
+			err = -errno;
+			snprintf(why, why_len, "%s: mmap: %s", path, strerror(errno));
+			r->map = NULL;
+			goto cleanup;
+		}
+		madvise((void *)r->map, r->map_len, MADV_SEQUENTIAL);
+		memcpy(&r->hdr, r->map, sizeof(r->hdr));
+		err = check_header(path, &r->hdr, why, why_len);
+		if (err)
+			goto cleanup;
+	}
 	r->seg = r->hdr.seg_size;
 	r->seg_mask = r->seg - 1;
 	r->seg_shift = (unsigned)__builtin_ctzll(r->seg);
@@ -166,8 +312,19 @@ int reader__open(const char *path, struct reader **out, char *why, size_t why_le
 	r = NULL;
 cleanup:
 	reader__free(r);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return err;
+}
+
+int reader__open(const char *path, struct reader **out, char *why, size_t why_len)
+{
+	return open_any(path, out, why, why_len, 0);
+}
+
+int reader__open_stream(const char *path, struct reader **out, char *why, size_t why_len)
+{
+	return open_any(path, out, why, why_len, 1);
 }
 
 const struct vp_file_header *reader__header(const struct reader *r)
@@ -290,7 +447,7 @@ static void check_segment(struct reader *r, uint64_t k)
 {
 	uint64_t start = VP_HEADER_SIZE + k * r->seg, end = start + r->seg;
 	uint64_t usable = r->seg - VP_SEGSUM_SIZE;
-	const unsigned char *p = r->map + start;
+	const unsigned char *p = at(r, start);
 	int bad = 0;
 	uint64_t expect = 1;
 	if (end <= r->end) {
@@ -340,6 +497,8 @@ static void check_segment(struct reader *r, uint64_t k)
 static void drop_behind(struct reader *r)
 {
 	const uint64_t chunk = 32u << 20;
+	if (!r->map)
+		return; /* a stream: nothing mapped */
 	if (r->off + chunk / 2 > r->ahead && r->ahead < r->end) {
 		uint64_t from = r->ahead > r->off ? r->ahead : r->off & ~(uint64_t)4095;
 		uint64_t to = from + chunk < r->end ? from + chunk : r->end;
@@ -364,6 +523,31 @@ static void enter_segment(struct reader *r)
 	uint64_t k = (r->off - VP_HEADER_SIZE) >> r->seg_shift;
 	r->cur_seg = k;
 	r->seg_left = VP_HEADER_SIZE + ((k + 1) << r->seg_shift);
+	if (r->buf) {
+		/* the segment's bytes up to the end of the records: all that
+		 * reader__next and check_segment look at while in it */
+		r->buf_off = VP_HEADER_SIZE + (k << r->seg_shift);
+		uint64_t stop = r->seg_left < r->end ? r->seg_left : r->end;
+		r->buf_len = stop > r->buf_off ? stop - r->buf_off : 0;
+		struct ahead *ah = r->ahead_rd;
+		if (ah) {
+			ahead_wait(ah);
+			if (ah->off == r->buf_off && ah->len == r->buf_len) {
+				unsigned char *b = r->buf; /* the one read ahead is this segment */
+				r->buf = ah->buf;
+				ah->buf = b;
+			} else {
+				read_at(r->fd, r->buf, r->buf_len, r->buf_off);
+			}
+			ah->off = UINT64_MAX;
+			if (stop < r->end) { /* the next segment, while this one is read */
+				uint64_t nstop = stop + r->seg < r->end ? stop + r->seg : r->end;
+				ahead_ask(ah, stop, nstop - stop);
+			}
+		} else {
+			read_at(r->fd, r->buf, r->buf_len, r->buf_off);
+		}
+	}
 	if (r->segsum && k >= r->next_check) {
 		r->next_check = k + 1;
 		check_segment(r, k);
@@ -378,7 +562,7 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 			bad_flush(r);
 		if (r->off >= r->seg_left || r->off < r->seg_left - r->seg)
 			enter_segment(r);
-		const struct vp_rec *h = (const void *)(r->map + r->off);
+		const struct vp_rec *h = (const void *)at(r, r->off);
 		uint64_t in_seg = (r->off - VP_HEADER_SIZE) & r->seg_mask;
 		uint32_t size = h->size;
 		int sane = size >= 8 && (size & 7) == 0 && size <= VP_MAX_RECORD &&
@@ -427,6 +611,13 @@ void reader__unmap(struct reader *r)
 	if (r->map)
 		munmap((void *)r->map, r->map_len);
 	r->map = NULL;
+	ahead_free(r->ahead_rd);
+	r->ahead_rd = NULL;
+	free(r->buf);
+	r->buf = NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 	r->map_len = 0;
 	r->off = r->end = VP_HEADER_SIZE;
 	r->dropped = r->ahead = 0;
@@ -438,5 +629,9 @@ void reader__free(struct reader *r)
 		return;
 	if (r->map)
 		munmap((void *)r->map, r->map_len);
+	ahead_free(r->ahead_rd);
+	free(r->buf);
+	if (r->fd >= 0)
+		close(r->fd);
 	free(r);
 }

@@ -34,11 +34,17 @@ struct reader_stats {
 struct reader;
 /* 0 or -errno; on error `why` holds a one-line reason. */
 int reader__open(const char *path, struct reader **out, char *why, size_t why_len);
+/* The same, for one pass that keeps no record: a record reader__next
+ * returns is valid until the next call (the file is read, one segment at a
+ * time, into a buffer, the next segment on another thread meanwhile;
+ * reading a multi-GB bpf.vpt so costs less than mapping its pages in and
+ * out). reader__unmap ends the reading (and the thread). */
+int reader__open_stream(const char *path, struct reader **out, char *why, size_t why_len);
 const struct vp_file_header *reader__header(const struct reader *r);
 /* 1 and *rec set, 0 at the end. */
 int reader__next(struct reader *r, const struct vp_rec **rec);
 const struct reader_stats *reader__stats(const struct reader *r);
-/* Give the file's mapping back once the caller holds no record of it (a
+/* Give the file's mapping (or buffers) back once the caller holds no record of it (a
  * multi-GB bpf.vpt after pass 1 copied what it keeps): the header and the
  * stats stay, reader__next returns 0 from then on. */
 void reader__unmap(struct reader *r);

@@ -54,10 +54,16 @@ void timeline__add(struct proc *p, uint64_t t, int cls)
 		tl->width = 1000;
 	}
 	uint64_t off = t > tl->base ? t - tl->base : 0;
-	while (off / tl->width >= TL_BUCKETS)
-		coarsen(tl);
-	uint32_t k = (uint32_t)(off / tl->width);
-	reserve(tl, k);
+	uint32_t k = tl->k;
+	if (tl->k_w != tl->width || off < tl->k_lo || off - tl->k_lo >= tl->width) {
+		while (off / tl->width >= TL_BUCKETS)
+			coarsen(tl);
+		k = (uint32_t)(off / tl->width);
+		reserve(tl, k);
+		tl->k = k;
+		tl->k_lo = (uint64_t)k * tl->width;
+		tl->k_w = tl->width;
+	}
 	if (!tl->cnt[cls])
 		tl->cnt[cls] = model__alloc(tl->cap * sizeof(uint64_t));
 	tl->cnt[cls][k]++;

@@ -31,6 +31,11 @@ struct timeline {
 	uint32_t used;          /* buckets 0 .. used-1 may hold counts */
 	uint32_t cap;           /* buckets allocated in each cnt[] (>= used) */
 	uint64_t *cnt[FC_N];    /* cap counts each, NULL: none of that class */
+	/* the last fault's bucket: k, starting at offset k_lo, while the
+	 * width is k_w (a process's faults come in time order: most fall in
+	 * the bucket of the one before, found without dividing) */
+	uint64_t k_lo, k_w;
+	uint32_t k;
 };
 
 struct proc;

@@ -23,14 +23,26 @@ static size_t slot_of(uint64_t key, size_t cap)
 	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap)));
 }
 
+/* n zeroed bytes, written rather than calloc'd: calloc leaves fresh heap
+ * pages untouched, the first probe then maps the shared zero page and the
+ * first store copies it, flushing the TLB of every CPU (an IPI; costly in
+ * a VM): one write fault instead. */
+static void *zalloc(size_t n)
+{
+	void *p = malloc(n);
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
 /* Room for one more key: the table doubles when half full. */
 static int u64map_reserve(struct u64map *m)
 {
 	if ((m->n + 1) * 2 <= m->cap)
 		return 0;
 	size_t cap = m->cap ? m->cap * 2 : 8; /* most maps are small: an entry's fault sites */
-	uint64_t *nk = calloc(cap, sizeof(*nk));
-	void **nv = calloc(cap, sizeof(*nv));
+	uint64_t *nk = zalloc(cap * sizeof(*nk));
+	void **nv = zalloc(cap * sizeof(*nv));
 	if (!nk || !nv) {
 		free(nk);
 		free(nv);

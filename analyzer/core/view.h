@@ -201,6 +201,7 @@ struct tfile {
 	uint32_t own_pid;   /* its header's pid: the writer's own numbering */
 	uint32_t pid_ns;    /* the namespace of that numbering (header), 0 unknown */
 	struct stack_map stacks;
+	int own_stacks;     /* bpf: stacks holds copies of its records (freed with it) */
 	uint64_t records, lost, damaged;
 };
 

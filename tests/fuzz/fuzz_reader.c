@@ -2,11 +2,16 @@
 /*
  * libFuzzer harness over the trace reader: any bytes as a trace file.
  * Every record the reader returns is walked in full, variable parts
- * included, so a bounds mistake is an ASan report, not a silent read.
+ * included, so a bounds mistake is an ASan report, not a silent read. The
+ * same file read as a stream (reader__open_stream: pread into a segment's
+ * buffer, the next segment on another thread) returns the same records,
+ * byte for byte, and the same counts, or the harness aborts.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,10 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	char path[64], why[256];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	struct reader *r;
+	struct reader *r, *rs = NULL;
 	if (reader__open(path, &r, why, sizeof(why)) == 0) {
-		const struct vp_rec *h;
+		if (reader__open_stream(path, &rs, why, sizeof(why)))
+			abort(); /* opened mapped: the stream must open too */
+		const struct vp_rec *h, *hs;
 		while (reader__next(r, &h) > 0) {
+			if (reader__next(rs, &hs) <= 0 || hs->size != h->size ||
+			    memcmp(hs, h, h->size))
+				abort();
 			touch((const char *)h, h->size);
 			switch (h->type) {
 			case VP_REC_PROC: {
@@ -66,8 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			}
 		}
+		if (reader__next(rs, &hs) != 0 ||
+		    memcmp(reader__stats(rs), reader__stats(r), sizeof(struct reader_stats)))
+			abort();
 		sink += reader__stats(r)->bad;
 		reader__free(r);
+		reader__free(rs);
 	}
 	close(fd);
 	return 0;
