@@ -74,16 +74,6 @@ static void out_str(struct out *o, const char *s)
 
 /* ---- strings to indexes: frames by their text, stacks by their frames ---- */
 
-/* The index of s (n bytes, no NUL inside), added if new. */
-static uint32_t strtab_index(struct strtab *t, const char *s, size_t n)
-{
-	uint32_t id;
-	bool fresh;
-	if (strtab__id(t, s, n, &id, &fresh))
-		model__oom();
-	return id;
-}
-
 struct page {
 	struct analysis *a;
 	struct strtab frames;  /* "function\x01where" */
@@ -132,7 +122,7 @@ static uint32_t frame_index(struct page *pg, int file, uint64_t ip, int return_a
 	for (uint32_t i = 0; i < pg->nbuf; i++)
 		if (pg->buf[i] == 1 && i != sep)
 			pg->buf[i] = '?';
-	return strtab_index(&pg->frames, pg->buf, pg->nbuf);
+	return writer__intern(&pg->frames, pg->buf, pg->nbuf, NULL);
 }
 
 /* The stack index of (file, id), -1 for none (or an empty stack). */
@@ -158,7 +148,7 @@ static int64_t stack_index(struct page *pg, int32_t file, uint32_t id)
 			buf_add(pg, t, (size_t)n);
 		}
 		free(fr);
-		idx = strtab_index(&pg->stacks, pg->buf, pg->nbuf);
+		idx = writer__intern(&pg->stacks, pg->buf, pg->nbuf, NULL);
 	}
 	if (u64map__put(&pg->by_stack, key, (void *)(uintptr_t)(idx + 2)))
 		model__oom();
@@ -224,7 +214,7 @@ static int id_cmp(const void *x, const void *y)
 
 static void write_entry(struct out *o, struct page *pg, const struct vma *e, int first)
 {
-	int64_t path = e->path ? (int64_t)strtab_index(&pg->paths, e->path, strlen(e->path)) : -1;
+	int64_t path = e->path ? (int64_t)writer__intern(&pg->paths, e->path, strlen(e->path), NULL) : -1;
 	int prot = ((e->prot & PROT_READ) ? 1 : 0) | ((e->prot & PROT_WRITE) ? 2 : 0) |
 		   ((e->prot & PROT_EXEC) ? 4 : 0) | (e->shared ? 8 : 0);
 	int64_t v[13] = {

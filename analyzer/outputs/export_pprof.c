@@ -126,10 +126,8 @@ static void pb_packed(struct pbuf *b, unsigned field, const uint64_t *v, size_t 
  * whether it was new. */
 static uint32_t table_id(struct strtab *t, const uint64_t k[4], int *fresh)
 {
-	uint32_t id;
 	bool is_new;
-	if (strtab__id(t, k, 4 * sizeof(*k), &id, &is_new))
-		model__oom();
+	uint32_t id = writer__intern(t, k, 4 * sizeof(*k), &is_new);
 	*fresh = is_new;
 	return id + 1;
 }
@@ -146,10 +144,8 @@ static uint64_t str_index(struct strings *st, const char *s)
 	if (!s || !*s)
 		return 0;
 	size_t len = strlen(s);
-	uint32_t id;
 	bool fresh;
-	if (strtab__id(&st->idx, s, len, &id, &fresh))
-		model__oom();
+	uint32_t id = writer__intern(&st->idx, s, len, &fresh);
 	if (fresh)
 		pb_bytes(&st->enc, P_STRING_TABLE, s, len);
 	return id + 1;

@@ -63,3 +63,14 @@ int output__write(struct analysis *a, enum output_format fmt, FILE *f, size_t js
 		err = errno ? -errno : -EIO;
 	return err;
 }
+
+uint32_t writer__intern(struct strtab *t, const void *s, size_t n, bool *fresh)
+{
+	uint32_t id;
+	bool is_new;
+	if (strtab__id(t, s, n, &id, &is_new))
+		model__oom();
+	if (fresh)
+		*fresh = is_new;
+	return id;
+}

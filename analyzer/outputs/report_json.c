@@ -105,15 +105,6 @@ struct write_state {
 	struct dumpbuf db, tmp;
 };
 
-static uint32_t intern(struct strtab *t, const char *s, size_t n)
-{
-	uint32_t id;
-	bool fresh;
-	if (strtab__id(t, s, n, &id, &fresh))
-		model__oom();
-	return id;
-}
-
 /* A frame object's index in frames[] (j is released). */
 static uint32_t frame_id(struct write_state *w, json_t *j)
 {
@@ -121,7 +112,7 @@ static uint32_t frame_id(struct write_state *w, json_t *j)
 	json_decref(j);
 	if (!text)
 		model__oom();
-	uint32_t id = intern(&w->frames, text, strlen(text));
+	uint32_t id = writer__intern(&w->frames, text, strlen(text), NULL);
 	free(text);
 	return id;
 }
@@ -161,7 +152,7 @@ static uint32_t stack_idx(struct analysis *a, struct write_state *w, int32_t fil
 	err |= dumpbuf_add("]", 1, b);
 	if (err)
 		model__oom();
-	uint32_t s = intern(&w->stacks, b->p, b->n);
+	uint32_t s = writer__intern(&w->stacks, b->p, b->n, NULL);
 	if (u64map__put(&w->sc, key, (void *)(uintptr_t)(s + 1)))
 		model__oom();
 	return s;
@@ -426,7 +417,7 @@ static uint32_t site_key_idx(struct analysis *a, struct write_state *w, const st
 	jw_raw(&jw, "}", 1);
 	if (jw.oom)
 		model__oom();
-	return intern(&w->skeys, w->tmp.p, w->tmp.n);
+	return writer__intern(&w->skeys, w->tmp.p, w->tmp.n, NULL);
 }
 
 /* One call site of p: a row of site_columns. */
@@ -465,7 +456,7 @@ static int vma_idle(const struct analysis *a, const struct vma *e)
 
 static uint32_t path_idx(struct write_state *w, const char *path)
 {
-	return intern(&w->paths, path, strlen(path));
+	return writer__intern(&w->paths, path, strlen(path), NULL);
 }
 
 /* One entry: a row of vma_columns, appended to jw. */

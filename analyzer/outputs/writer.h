@@ -9,10 +9,18 @@
 #ifndef VP_OUTPUTS_WRITER_H
 #define VP_OUTPUTS_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct analysis;
+struct strtab;
+
+/* The id of s[0..n) in t, added if new (*fresh, when not NULL, says so);
+ * out of memory unwinds to the writer's guard. The writers' string and
+ * stack tables all intern through it. */
+uint32_t writer__intern(struct strtab *t, const void *s, size_t n, bool *fresh);
 
 struct writer {
 	size_t state_size;   /* bytes of zeroed state write gets (0: none) */
