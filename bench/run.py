@@ -8,7 +8,7 @@ slow drift of the machine hits all of them alike; the table gives medians and
 min-max over the rounds. Writes bench/RESULTS.md (regenerated on each run,
 never edited by hand).
 
-usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3,U1,S1,F1,B1,T1,Z1,E1,L1]
+usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3,U1,S1,F1,B1,T1,Z1,E1,P1,L1]
                     [--tools bare,vmaprof,...] [--out FILE] [--validate]
 
 Beside the table (selected with --only too):
@@ -27,13 +27,15 @@ Beside the table (selected with --only too):
   under `vmaprof record`, alternated: the ratio of the medians;
 - Z1: the build recording's report.json and its HTML, pprof, Perfetto and
   folded exports, in MB (runs the build of B1);
-- E1, L1: sections other scripts measure, run last: bench/e2e.py (end to
-  end, side by side) and bench/scale.py (the analyzer on a synthetic
+- E1, P1, L1: sections other scripts measure, run last: bench/e2e.py (end
+  to end, side by side), bench/redis_attach.py (a live Redis server's SET
+  throughput under `record -p` against unrecorded) and bench/scale.py (the analyzer on a synthetic
   recording of 100 M fault events across 10,000 processes). Each is imported
   if it is there and called as figures(build=, vmaprof=, tmp=, quick=,
   rounds=) -> dict; with --quick it must take seconds, not minutes. What
   run.py reads of the dict: `lines`, markdown shown as the section's body;
   `targets`, [(target, measured, met)] rows for the Targets table (E1);
+  `ratio` (P1: recorded over unrecorded requests/s, the target >= 0.95);
   `events`, `processes`, `events_per_s`, `peak_rss_bytes` (L1: its table and
   the targets >= 15 M events/s, <= 2 GB). A script that is not there, has
   no figures() or raises leaves its section and target row saying
@@ -731,7 +733,7 @@ def main():
                         a.rounds, real)
     # other scripts' sections, last (the scale one is the longest); a script
     # that is not there or fails leaves its section saying so
-    for key, name in (("E1", "e2e"), ("L1", "scale")):
+    for key, name in (("E1", "e2e"), ("P1", "redis_attach"), ("L1", "scale")):
         if want(key):
             extra[key] = hook(name, build, vmaprof, tmp, a.quick, a.rounds)
             log(f"bench: {key} (bench/{name}.py) "
@@ -996,6 +998,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
         L.append("")
     hooks = {}
     for key, name, title in (("E1", "e2e", "End to end, side by side"),
+                             ("P1", "redis_attach", "A live Redis server under record -p"),
                              ("L1", "scale", "The analyzer at scale")):
         if key not in extra:
             continue
@@ -1094,6 +1097,14 @@ def render(a, wls, tools, skipped, results, an, total, extra):
                  f"{verdict(h['peak_rss_bytes'] <= 2e9)} |")
     elif h is not None:
         L.append(f"| analysis at scale >= 15 M events/s, <= 2 GB | not run: {h} | not run |")
+    h = hooks.get("P1")
+    if isinstance(h, dict) and h.get("ratio"):
+        L.append(f"| a live Redis server's SET requests/s under `record -p` within 5% of "
+                 f"unrecorded (kernel {platform.release()}) | {h['ratio']:.3f}x | "
+                 f"{verdict(h['ratio'] >= 0.95)} |")
+    elif h is not None:
+        L.append(f"| Redis SET requests/s under `record -p` within 5% | not run: {h} | "
+                 f"not run |")
     h = hooks.get("E1")
     if isinstance(h, dict):
         for what, measured, ok in h.get("targets") or ():
