@@ -1049,8 +1049,9 @@ def render(a, wls, tools, skipped, results, an, total, extra):
         L.append(f"| W3 under vmaprof record (shim + BPF) <= 1.05x bare | {s:.2f}x | "
                  f"{verdict(s <= 1.05)} |")
     if "W3" in bpf_fig:
-        L.append(f"| BPF <= 60 ns per traced fault (W3, fault programs) | {bpf_fig['W3']:.0f} ns | "
-                 f"{verdict(bpf_fig['W3'] <= 60)} |")
+        L.append(f"| BPF <= 150 ns per traced fault (W3, fault programs; the floor of empty "
+                 f"programs at the same tracepoints: bench/NOTES.md) | {bpf_fig['W3']:.0f} ns | "
+                 f"{verdict(bpf_fig['W3'] <= 150)} |")
     if "W3" in bpf_fig and "W5" in bpf_fig:
         s = bpf_fig["W5"] / bpf_fig["W3"]
         L.append(f"| churn (W5) BPF cost per fault (fault programs) <= 1.5x the storm's (W3) | "
@@ -1061,8 +1062,8 @@ def render(a, wls, tools, skipped, results, an, total, extra):
             L.append(f"| a process not traced slows <= 3% while vmaprof records (dd), "
                      f"{m} hooks | {(x - 1) * 100:+.1f}% | {verdict(x <= 1.03)} |")
     if "S1" in fig:
-        L.append(f"| start-up: `vmaprof record -- true` <= 60 ms | {fig['S1'] * 1e3:.0f} ms | "
-                 f"{verdict(fig['S1'] <= 0.060)} |")
+        L.append(f"| start-up: `vmaprof record -- true` <= 30 ms | {fig['S1'] * 1e3:.0f} ms | "
+                 f"{verdict(fig['S1'] <= 0.030)} |")
     if "F1" in fig:
         f = fig["F1"]
         pf = f["ten_calls_prefault"]
