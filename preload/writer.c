@@ -340,7 +340,8 @@ static char *seg_create(int fd, uint32_t k, uint32_t fill, uint32_t *pop, uint32
 	while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
 		sched_yield();
 	uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
-	int grown = grow_locked(fd, off, fill);
+	/* blocks reserved already (writer__open's for segment 0): none to ask */
+	int grown = off + fill <= file_end ? 0 : grow_locked(fd, off, fill);
 	atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
 	*pop = 0;
 	if (grown < 0) {
@@ -377,7 +378,13 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 			return berr == -EPERM ? berr : -errno;
 	}
 	file_end = 0;
-	int err = grow_locked(fd, 0, VP_HEADER_SIZE);
+	/* The header's blocks and segment 0's first step's in one fallocate
+	 * (seg_create then finds them reserved); if that fails (a nearly
+	 * full disk), the header's alone, as segment 0 alone may still fail
+	 * later with its own reason. */
+	int err = grow_locked(fd, 0, VP_HEADER_SIZE + GROW_FIRST);
+	if (err < 0)
+		err = grow_locked(fd, 0, VP_HEADER_SIZE);
 	uint32_t hpop = 0;
 	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, VP_HEADER_SIZE, &hpop);
 	if (err > 0)
