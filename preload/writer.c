@@ -25,7 +25,7 @@
  * script write a few KiB in all, so the first segment does not get its
  * 1 MiB at once. Its whole 1 MiB is mapped (address space only; no page of
  * it is touched before it has a block), but blocks and populated pages go
- * only to its first GROW_FIRST bytes; a reservation reaching past lim[0]
+ * only to its first GROW_FIRST bytes; a reservation reaching past s[0].lim
  * doubles it (fallocate + MADV_POPULATE_WRITE of the new part, under
  * map_lock, before anyone stores there), up to the whole segment: at most
  * 6 steps, each needing the file reopened (the broker: ~50-100 us). Later
@@ -44,7 +44,7 @@
  *
  * Concurrency: `head` (in the mapped header) hands out byte ranges; a range
  * never crosses a segment (the reserving thread pads the tail of a segment
- * and tries again). `done[k]` counts committed bytes of segment k; whoever
+ * and tries again). `s[k].done` counts committed bytes of segment k; whoever
  * completes a segment unmaps it, so the target's address space holds at most
  * the segments still being written.
  *
@@ -485,7 +485,7 @@ static char *seg_get(uint32_t k)
 }
 
 /* Make the first `need` bytes of mapped segment k (base p) safe to store
- * into: double lim[k] until it covers them (file comment: Growth). 0, or
+ * into: double s[k].lim until it covers them (file comment: Growth). 0, or
  * -1 when recording stopped (the caller counts its record as lost). */
 static int seg_grow(uint32_t k, char *p, uint32_t need)
 {
