@@ -324,6 +324,76 @@ static void test_mprotect_faults(void)
 	proc_free(&p);
 }
 
+/* ---- pass 3's lookup cache (model__lookup_box, model__lookup_cached) ---- */
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static uint64_t rnd(uint64_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state % n;
+}
+
+/* A random timeline over 64 pages: mmaps replacing what they cover,
+ * munmaps, mprotects, and entries put in beside live ones as a maps
+ * snapshot or a fork does (overlapping, often begun at the same time). */
+static void random_timeline(struct proc *p)
+{
+	uint64_t t = 1;
+	for (int k = 0; k < 120; k++, t += 1 + rnd(3)) {
+		uint64_t lo = A + rnd(60) * P, hi = lo + (1 + rnd(8)) * P;
+		switch (rnd(5)) {
+		case 0: map_anon(p, lo, hi, t); break;
+		case 1: model__carve(p, lo, hi, t, VE_MUNMAP); break;
+		case 2: model__reprotect(p, lo, hi, PROT_READ, t); break;
+		default: {
+			struct vma e = { .start = lo, .end = hi, .prot = RW, .anonymous = 1,
+					 .kind = VK_ANON, .stack_file = -1, .created_ns = t,
+					 .valid_from = t - rnd(2) * (t > 1), .destroyed_ns = T_NEVER };
+			model__live_insert(p, model__new_vma(p, &e));
+		}
+		}
+	}
+}
+
+/* Every box holds model__lookup's answer for every point of it, and the
+ * cache answers a run of nearby faults as the full lookup does. */
+static void test_lookup_cache(void)
+{
+	uint64_t checked = 0, hits = 0;
+	for (int round = 0; round < 40; round++) {
+		struct proc p = { 0 };
+		random_timeline(&p);
+		model__index(&p);
+		struct lookup_cache c = { 0 };
+		for (int q = 0; q < 4000; q++) {
+			uint64_t addr = A - 2 * P + rnd(70 * P), t = rnd(400);
+			int64_t want = model__lookup(&p, addr, t);
+			struct lookup_box b;
+			int64_t got = model__lookup_box(&p, addr, t, &b);
+			CHECK(got == want && addr >= b.lo && addr < b.hi && t >= b.tlo && t < b.thi,
+			      "round %d: box of (0x%llx, %llu)", round, (unsigned long long)addr,
+			      (unsigned long long)t);
+			for (int k = 0; k < 8; k++) {
+				uint64_t w = b.hi - b.lo, d = b.thi - b.tlo;
+				uint64_t x = b.lo + rnd(w > 80 * P ? 80 * P : w);
+				uint64_t y = b.tlo + rnd(d > 500 ? 500 : d);
+				CHECK(model__lookup(&p, x, y) == b.id, "round %d: (0x%llx, %llu) in the box",
+				      round, (unsigned long long)x, (unsigned long long)y);
+				checked++;
+			}
+			uint32_t before = c.next;
+			CHECK(model__lookup_cached(&p, &c, addr, t) == want, "round %d: cached", round);
+			hits += c.next == before && c.p == &p;
+		}
+		proc_free(&p);
+	}
+	CHECK(checked > 1000000 && hits > 10000, "%llu points checked, %llu cache hits",
+	      (unsigned long long)checked, (unsigned long long)hits);
+}
+
 /* ---- mremap: the calls apply_mem makes (carve the old range, add the new) */
 
 static void remap(struct proc *p, uint64_t old, uint64_t old_len, uint64_t to, uint64_t new_len,
@@ -450,6 +520,7 @@ int main(void)
 	test_mprotect_faults();
 	test_mremap_grow_shrink();
 	test_mremap_move();
+	test_lookup_cache();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else

@@ -1204,10 +1204,12 @@ static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
-/* The process of the last fault: a process's faults come in runs. */
+/* The process of the last fault (a process's faults come in runs), and
+ * the boxes of its last lookups (model__lookup_cached). */
 struct pcache {
 	struct proc *p;
 	uint32_t pid;
+	struct lookup_cache lc;
 };
 
 static struct proc *proc_of(struct analysis *a, struct pcache *c, uint32_t pid)
@@ -1223,7 +1225,7 @@ static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fau
 {
 	struct proc *p = proc_of(a, pc, f->h.pid);
 	uint64_t t = f->h.time_ns;
-	int64_t id = model__lookup(p, f->addr, t);
+	int64_t id = model__lookup_cached(p, &pc->lc, f->addr, t);
 	if (id < 0 && (f->h.flags & VP_FAULT_KERNEL)) {
 		/* execve writes the new image's stack and bss (kernel-mode
 		 * faults) before the exec tracepoint fires: those belong to the
@@ -1340,16 +1342,53 @@ static void attribute_all(struct analysis *a)
 
 /* ---- 4. apply_session: what only the recorder knew (session.json) ---- */
 
+/* session.json is a few KiB (a pid per process left running at most):
+ * a larger file is not one the recorder wrote. */
+#define SESSION_MAX (64u << 20)
+
+/* The whole of session.json, parsed from memory (json_loadfd reads a file
+ * one byte per read(2)). NULL when missing or not JSON (analysed without
+ * it); -EFBIG when larger than SESSION_MAX, which is an error. */
+static int read_session(const char *path, json_t **out)
+{
+	*out = NULL;
+	int fd = vp_open_regular(path, 0);
+	if (fd < 0)
+		return 0;
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	int err = buf ? 0 : -ENOMEM;
+	while (!err) {
+		if (len == cap) {
+			char *nb = cap > SESSION_MAX ? NULL : realloc(buf, cap * 2);
+			if (!nb) {
+				err = cap > SESSION_MAX ? -EFBIG : -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* what was read is parsed (an unreadable rest
+				* fails as truncated JSON) */
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!err && len > SESSION_MAX)
+		err = -EFBIG;
+	json_error_t je;
+	if (!err)
+		*out = json_loadb(buf, len, 0, &je);
+	free(buf);
+	return err;
+}
+
 /* Read before pass 1: the recorder's pids, page size and collectors. */
 static int load_session(struct analysis *a)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/session.json", a->dir);
-	json_error_t je;
-	int fd = vp_open_regular(path, 0);
-	a->session = fd >= 0 ? json_loadfd(fd, 0, &je) : NULL;
-	if (fd >= 0)
-		close(fd);
 	if (!json_is_object(a->session)) {
 		json_decref(a->session);
 		a->session = json_object();
@@ -1556,6 +1595,16 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		return -ENOENT;
 	}
 	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	char spath[4200];
+	snprintf(spath, sizeof(spath), "%s/session.json", dir);
+	err = read_session(spath, &a->session);
+	if (err) {
+		snprintf(why, why_len, "%s: %s", spath,
+			 err == -EFBIG ? "larger than 64 MiB: not a vmaprof session file"
+				       : strerror(-err));
+		analysis__free(a);
+		return err;
+	}
 	a->page_size = 4096;
 	a->debug_outside = getenv("VMAPROF_DEBUG_OUTSIDE") != NULL;
 	if (model__try(run_passes, a)) {

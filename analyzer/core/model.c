@@ -380,6 +380,83 @@ int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
+/* model__lookup, and the box of addresses [lo, hi) and times [tlo, thi)
+ * around (addr, t) in which it gives the same answer (analyze.c caches it):
+ * - addresses: no range starts or ends inside [lo, hi), so the same ranges
+ *   cover every address of it, visited in the same order. Ranges not
+ *   visited start at or below addr and end at or below the running maximum
+ *   end where the walk stopped; ranges after the ones visited start at or
+ *   above qr[upto].start.
+ * - times: each covering range's candidate is the last entry begun by t
+ *   (valid_from of it <= t < valid_from of the next one), live or not
+ *   (destroyed_ns); between those bounds neither changes.
+ * The answer is the same function of those candidates, so a fault in the
+ * box is charged exactly as a full lookup would charge it. */
+int64_t model__lookup_box(const struct proc *p, uint64_t addr, uint64_t t, struct lookup_box *b)
+{
+	int64_t best = -1;
+	uint64_t best_from = 0;
+	uint32_t up = ranges_upto(p, addr);
+	uint64_t lo = 0, hi = up < p->nqr ? p->qr[up].start : UINT64_MAX;
+	uint64_t tlo = 0, thi = UINT64_MAX;
+	int64_t i;
+	for (i = (int64_t)up - 1; i >= 0 && p->qmaxend[i] > addr; i--) {
+		const struct qrange *r = &p->qr[i];
+		if (r->start > lo)
+			lo = r->start;
+		if (r->end <= addr) {
+			if (r->end > lo)
+				lo = r->end;
+			continue;
+		}
+		if (r->end < hi)
+			hi = r->end;
+		uint32_t a = begun_before(p, r, t, 1);
+		if (a < r->count && p->v[p->qent[r->first + a]].valid_from < thi)
+			thi = p->v[p->qent[r->first + a]].valid_from;
+		if (!a)
+			continue;
+		uint32_t id = p->qent[r->first + a - 1];
+		const struct vma *e = &p->v[id];
+		if (e->valid_from > tlo)
+			tlo = e->valid_from;
+		if (t >= e->destroyed_ns) {
+			if (e->destroyed_ns > tlo)
+				tlo = e->destroyed_ns;
+			continue;
+		}
+		if (e->destroyed_ns < thi)
+			thi = e->destroyed_ns;
+		if (best < 0 || e->valid_from >= best_from) {
+			best = id;
+			best_from = e->valid_from;
+		}
+	}
+	if (i >= 0 && p->qmaxend[i] > lo)
+		lo = p->qmaxend[i]; /* <= addr: the walk stopped there */
+	*b = (struct lookup_box){ .lo = lo, .hi = hi, .tlo = tlo, .thi = thi, .id = best };
+	return best;
+}
+
+int64_t model__lookup_cached(const struct proc *p, struct lookup_cache *c, uint64_t addr,
+			     uint64_t t)
+{
+	if (c->p != p) {
+		c->p = p;
+		c->n = c->next = 0;
+	}
+	for (uint32_t k = 0; k < c->n; k++) {
+		const struct lookup_box *b = &c->box[k];
+		if (addr >= b->lo && addr < b->hi && t >= b->tlo && t < b->thi)
+			return b->id;
+	}
+	struct lookup_box *b = &c->box[c->next];
+	c->next = (c->next + 1) % LOOKUP_CACHE_BOXES;
+	if (c->n < LOOKUP_CACHE_BOXES)
+		c->n++;
+	return model__lookup_box(p, addr, t, b);
+}
+
 /* The entry a call made at addr: of the entries covering addr, the first one
  * begun at or after t0 (the call's start). -1 if none. */
 int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0)

@@ -44,6 +44,22 @@ void model__reprotect(struct proc *p, uint64_t lo, uint64_t hi, uint8_t prot, ui
 void model__index(struct proc *p);
 int64_t model__lookup(const struct proc *p, uint64_t addr, uint64_t t);
 int64_t model__lookup_created(const struct proc *p, uint64_t addr, uint64_t t0);
+/* model__lookup's answer `id` for every (addr, t) in [lo, hi) x [tlo, thi). */
+struct lookup_box {
+	uint64_t lo, hi, tlo, thi;
+	int64_t id;
+};
+int64_t model__lookup_box(const struct proc *p, uint64_t addr, uint64_t t, struct lookup_box *b);
+/* model__lookup through the last boxes of process c->p (pass 3 changes no
+ * timeline, so a box stays true; another process empties the cache). */
+#define LOOKUP_CACHE_BOXES 8
+struct lookup_cache {
+	const struct proc *p;
+	uint32_t n, next; /* boxes held, the one to replace */
+	struct lookup_box box[LOOKUP_CACHE_BOXES];
+};
+int64_t model__lookup_cached(const struct proc *p, struct lookup_cache *c, uint64_t addr,
+			     uint64_t t);
 /* Count one fault of class cls at ip in e's fault sites. */
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel);
 

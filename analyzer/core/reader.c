@@ -31,6 +31,7 @@ struct reader {
 	uint64_t seg_left;  /* records of segment cur_seg end at this offset */
 	uint64_t cur_seg;
 	uint64_t ahead;     /* pages up to here were asked in (MADV_POPULATE_READ) */
+	int map_owned; /* map is a malloc'd copy of a small file (SMALL_FILE) */
 	int in_gap; /* resynchronising: count one bad record per gap */
 	uint64_t dropped; /* pages before this offset were given back */
 	/* VP_FH_SEGSUM */
@@ -252,6 +253,20 @@ static void ahead_free(struct ahead *ah)
 	free(ah);
 }
 
+/* Files up to this size are read whole into memory rather than mapped. */
+#define SMALL_FILE (256u << 10)
+
+/* The mapping, or the copy of a small file, given back. */
+static void release_map(struct reader *r)
+{
+	if (r->map_owned)
+		free((void *)r->map);
+	else if (r->map)
+		munmap((void *)r->map, r->map_len);
+	r->map = NULL;
+	r->map_owned = 0;
+}
+
 static int open_any(const char *path, struct reader **out, char *why, size_t why_len,
 		    int stream)
 {
@@ -288,7 +303,24 @@ static int open_any(const char *path, struct reader **out, char *why, size_t why
 				r->ahead_rd = ahead_new(r->fd, r->hdr.seg_size);
 		}
 	}
-	if (!r->buf) {
+	if (!r->buf && r->map_len <= SMALL_FILE) {
+		/* a process's preload file is a few KiB: copied, not mapped
+		 * (10,000 of them mapped cost a page fault or two each, and
+		 * their munmaps a TLB flush on every CPU each) */
+		unsigned char *c = malloc(r->map_len ? r->map_len : 1);
+		if (!c) {
+			err = -ENOMEM;
+			snprintf(why, why_len, "out of memory");
+			goto cleanup;
+		}
+		read_at(fd, c, r->map_len, 0);
+		r->map = c;
+		r->map_owned = 1;
+		memcpy(&r->hdr, r->map, sizeof(r->hdr));
+		err = check_header(path, &r->hdr, why, why_len);
+		if (err)
+			goto cleanup;
+	} else if (!r->buf) {
 		r->map = mmap(NULL, r->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (r->map == MAP_FAILED) {
 			err = -errno;
@@ -497,8 +529,8 @@ static void check_segment(struct reader *r, uint64_t k)
 static void drop_behind(struct reader *r)
 {
 	const uint64_t chunk = 32u << 20;
-	if (!r->map)
-		return; /* a stream: nothing mapped */
+	if (!r->map || r->map_owned)
+		return; /* a stream or a small file's copy: nothing mapped */
 	if (r->off + chunk / 2 > r->ahead && r->ahead < r->end) {
 		uint64_t from = r->ahead > r->off ? r->ahead : r->off & ~(uint64_t)4095;
 		uint64_t to = from + chunk < r->end ? from + chunk : r->end;
@@ -608,9 +640,7 @@ int reader__next(struct reader *r, const struct vp_rec **rec)
 
 void reader__unmap(struct reader *r)
 {
-	if (r->map)
-		munmap((void *)r->map, r->map_len);
-	r->map = NULL;
+	release_map(r);
 	ahead_free(r->ahead_rd);
 	r->ahead_rd = NULL;
 	free(r->buf);
@@ -627,8 +657,7 @@ void reader__free(struct reader *r)
 {
 	if (!r)
 		return;
-	if (r->map)
-		munmap((void *)r->map, r->map_len);
+	release_map(r);
 	ahead_free(r->ahead_rd);
 	free(r->buf);
 	if (r->fd >= 0)

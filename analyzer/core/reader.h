@@ -7,7 +7,8 @@
  * (paths, argv, ips, text) that lie inside the record. Anything else --
  * truncation, garbage, records the writer never finished -- is skipped and
  * counted in reader_stats, never returned and never a crash. Memory use is
- * constant (the file is mapped read-only, not loaded).
+ * constant (the file is mapped read-only, not loaded; one of up to 256 KiB
+ * is read whole into memory instead).
  */
 #ifndef VP_READER_H
 #define VP_READER_H

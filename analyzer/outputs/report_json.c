@@ -58,25 +58,13 @@ static json_t *faults_json(const struct analysis *a, const uint64_t f[FC_N])
 	return o;
 }
 
-/* lines: with file and line (else without, and the symbolizer does not read
- * the file's DWARF for them) */
-static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return_addr,
-			  int kernel, int lines)
+/* A frame's object from what the symbolizer said of it (f, lines: with
+ * file and line). */
+static json_t *frame_of(struct analysis *a, const struct vp_frame *fp, int lines)
 {
 	json_t *fr = json_object();
-	/* kernel text addresses do not fit the report's unsigned integers (and
-	 * mean nothing to the reader): a kernel-mode site says so instead */
-	struct vp_frame f = { .ip = ip };
-	if (kernel) {
-		json_object_set_new(fr, "kernel", json_true());
-		json_object_set_new(fr, "function", json_string("[kernel]"));
-		json_object_set_new(fr, "module", json_null());
-		return fr;
-	}
-	if (space >= 0 && lines)
-		symbolizer__lookup(a->sym, (uint64_t)space, ip, return_addr, &f);
-	else if (space >= 0)
-		symbolizer__lookup_fn(a->sym, (uint64_t)space, ip, return_addr, &f);
+	struct vp_frame f = *fp;
+	uint64_t ip = f.ip;
 	const char *fn = sites__demangle(a, f.function);
 	json_object_set_new(fr, "function", vp_json_str(fn));
 	if (fn != f.function)
@@ -95,6 +83,28 @@ static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return
 	return fr;
 }
 
+/* lines: with file and line (else without, and the symbolizer does not read
+ * the file's DWARF for them) */
+static json_t *frame_json(struct analysis *a, int space, uint64_t ip, int return_addr,
+			  int kernel, int lines)
+{
+	/* kernel text addresses do not fit the report's unsigned integers (and
+	 * mean nothing to the reader): a kernel-mode site says so instead */
+	struct vp_frame f = { .ip = ip };
+	if (kernel) {
+		json_t *fr = json_object();
+		json_object_set_new(fr, "kernel", json_true());
+		json_object_set_new(fr, "function", json_string("[kernel]"));
+		json_object_set_new(fr, "module", json_null());
+		return fr;
+	}
+	if (space >= 0 && lines)
+		symbolizer__lookup(a->sym, (uint64_t)space, ip, return_addr, &f);
+	else if (space >= 0)
+		symbolizer__lookup_fn(a->sym, (uint64_t)space, ip, return_addr, &f);
+	return frame_of(a, &f, lines);
+}
+
 /* The tables written once at the end of the report, and the caches that
  * fill them: a stack (file, stack id) is symbolized once, a fault site's
  * frame (image, ip) once. */
@@ -102,8 +112,35 @@ struct write_state {
 	struct strtab frames, stacks, paths, skeys;
 	struct u64map sc; /* (file, stack id) -> stack index + 1 */
 	struct u64map fc; /* fault_frame_key -> frame index + 1 */
+	struct u64map sf; /* stack frames by what the symbolizer said (sym_frame) */
 	struct dumpbuf db, tmp;
 };
+
+/* A stack frame's index by the symbolizer's answer: a frame's text is made
+ * of the answer's strings (and the ip where there is no module) alone, and
+ * the symbolizer's strings live as long as it does, one pointer per text
+ * it hands out (sites__demangle keys on them too). Processes of one
+ * program share their stacks' frames: each is written once, not once per
+ * process's stack. */
+struct sym_frame {
+	struct u64map_node n;
+	const char *function, *module, *file;
+	uint64_t at; /* mod_offset, or the ip without a module */
+	int line;
+	uint32_t frame;
+};
+
+static void sym_frame_key(const struct vp_frame *f, struct sym_frame *k)
+{
+	k->function = f->function;
+	k->module = f->module;
+	k->file = f->file;
+	k->at = f->module ? f->mod_offset : f->ip;
+	k->line = f->line;
+	uint64_t h = vp_hash_mix((uintptr_t)k->function) ^ vp_hash_mix((uintptr_t)k->module * 3) ^
+		     vp_hash_mix((uintptr_t)k->file * 5) ^ vp_hash_mix(k->at * 7 + (uint64_t)k->line);
+	k->n.hash = h ? h : 1;
+}
 
 /* A frame object's index in frames[] (j is released). */
 static uint32_t frame_id(struct write_state *w, json_t *j)
@@ -127,6 +164,28 @@ static int dumpbuf_addu(struct dumpbuf *b, uint64_t v)
 	return dumpbuf_add(d + i, sizeof(d) - (size_t)i, b);
 }
 
+/* The index in frames[] of frame ip of a stack of file (space). */
+static uint32_t stack_frame(struct analysis *a, struct write_state *w, int32_t file, uint64_t ip,
+			    int return_addr)
+{
+	struct vp_frame f = { .ip = ip };
+	symbolizer__lookup(a->sym, (uint64_t)file, ip, return_addr, &f);
+	struct sym_frame k;
+	sym_frame_key(&f, &k);
+	for (struct u64map_node *n = u64map__chain(&w->sf, k.n.hash); n; n = n->next) {
+		const struct sym_frame *c = (const void *)n;
+		if (c->function == k.function && c->module == k.module && c->file == k.file &&
+		    c->at == k.at && c->line == k.line)
+			return c->frame;
+	}
+	struct sym_frame *c = model__alloc(sizeof(*c));
+	*c = k;
+	c->frame = frame_id(w, frame_of(a, &f, 1));
+	if (u64map__chain_add(&w->sf, &c->n))
+		model__oom();
+	return c->frame;
+}
+
 /* The index in stacks[] of stack id of file (an empty stack when unknown);
  * *empty: it has no frame. */
 static uint32_t stack_idx(struct analysis *a, struct write_state *w, int32_t file, uint32_t id,
@@ -144,7 +203,7 @@ static uint32_t stack_idx(struct analysis *a, struct write_state *w, int32_t fil
 	b->n = 0;
 	err |= dumpbuf_add("[", 1, b);
 	for (uint32_t i = 0; st && i < st->depth; i++) {
-		uint32_t f = frame_id(w, frame_json(a, file, st->ips[i], i > 0, 0, 1));
+		uint32_t f = stack_frame(a, w, file, st->ips[i], i > 0);
 		if (i)
 			err |= dumpbuf_add(",", 1, b);
 		err |= dumpbuf_addu(b, f);
@@ -778,6 +837,11 @@ static json_t *report_head(struct analysis *a)
  * tree). Member order: "vmas" and "idle" last in a process; "processes",
  * "forks", "commands" and then the tables they refer to last in the
  * report. */
+static void sym_frame_free(struct u64map_node *n)
+{
+	free(n);
+}
+
 static void write_state_free(void *state)
 {
 	struct write_state *w = state;
@@ -789,6 +853,7 @@ static void write_state_free(void *state)
 	strtab__free(&w->skeys);
 	u64map__free(&w->sc);
 	u64map__free(&w->fc);
+	u64map__chain_free(&w->sf, sym_frame_free);
 }
 
 /* The sites of p whose pages one side of a fork copied, most first (the
