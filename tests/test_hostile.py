@@ -300,9 +300,35 @@ def t_sealed_golden():
         eq(report_json(d), want, "restored")
 
 
+def t_session_json():
+    """session.json is read whole, in one read(2) per 64 KiB (jansson's
+    json_loadfd read it a byte per call): the golden recording's report is
+    the same with its session.json padded by 100 KiB of blanks (several
+    reads); one larger than 64 MiB is refused with a clear error, not read
+    without end."""
+    golden = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "fork_cow")
+    want = json.load(open(os.path.join(golden, "expected.json")))
+    with tempfile.TemporaryDirectory() as t:
+        d = os.path.join(t, "rec")
+        shutil.copytree(golden, d)
+        os.remove(os.path.join(d, "expected.json"))
+        sp = os.path.join(d, "session.json")
+        text = open(sp).read()
+        open(sp, "w").write(text + " " * 100000 + "\n")
+        eq(report_json(d), want, "report with a padded session.json")
+        with open(sp, "w") as f:
+            f.write(text)
+            f.truncate(64 * 1024 * 1024 + 1)  # refused by its size, before parsing
+        p = subprocess.run([VMAPROF, "report", d, "-o", "-"], capture_output=True, text=True,
+                           timeout=120)
+        eq(p.returncode != 0, True, "report with a session.json over 64 MiB fails")
+        check("session.json" in p.stderr and "64 MiB" in p.stderr,
+              f"the error names the file and the bound: {p.stderr!r}")
+
+
 if __name__ == "__main__":
     main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
           "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless, "seccomp_exec": t_seccomp_exec,
           "seccomp_fork": t_seccomp_fork,
           "bitflip": t_bitflip, "killed": t_killed,
-          "sealed_golden": t_sealed_golden})
+          "sealed_golden": t_sealed_golden, "session_json": t_session_json})

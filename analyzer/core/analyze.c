@@ -486,6 +486,8 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 	const struct vp_rec *h;
 	while (reader__next(f->r, &h) > 0) {
 		f->records++;
+		if (h->type == VP_REC_FAULT)
+			continue; /* pass 3's (most of bpf.vpt): nothing to collect */
 		uint32_t nev = run->ev.n;
 		collect_record(a, run, fi, fns, h, &acc);
 		if (run->ev.n > nev) {
