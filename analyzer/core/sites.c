@@ -67,6 +67,24 @@ static void sbuf_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+/* n bytes of s at the end of b (sbuf_add's "%s" without the formatting). */
+static void sbuf_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (!b->p || b->n + n >= b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q)
+			model__oom();
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
 /* The key of a creating stack: frames innermost first, ';'-separated. */
 static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, uint32_t id)
 {
@@ -78,8 +96,10 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 		struct vp_frame f = { .ip = s->ips[i] };
 		symbolizer__lookup_fn(a->sym, (uint64_t)file, s->ips[i], i > 0, &f);
 		char anon[300];
-		sbuf_add(b, "%s%s", i ? ";" : "",
-			 f.function ? f.function : vp_frame_anon(&f, anon, sizeof(anon)));
+		const char *name = f.function ? f.function : vp_frame_anon(&f, anon, sizeof(anon));
+		if (i)
+			sbuf_put(b, ";", 1);
+		sbuf_put(b, name, strlen(name));
 	}
 	return b->p;
 }
