@@ -974,7 +974,41 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
  * (mseal: 6.10) and exit_group's entry only where sched_process_exit comes
  * after exit_mm (as with the tracepoints).
  */
-static __always_inline int fentry_enter(struct pt_regs *regs, long nr)
+#ifdef VP_COMPAT
+/* The compat variant's kernels: on Debian's 5.10 some of these functions
+ * (__x64_sys_mremap) have their parameter typed in BTF as a pointer to a
+ * forward-declared struct pt_regs, and that verifier refuses any read of
+ * such an argument ("arg0 type FWD is not a struct"). So the argument's
+ * slot is read as plain memory and the registers through
+ * bpf_probe_read_kernel, as this variant reads the task. */
+static __always_inline struct pt_regs *fentry_regs(void *ctx)
+{
+	struct pt_regs *regs = NULL;
+
+	bpf_probe_read_kernel(&regs, sizeof(regs), ctx);
+	return regs;
+}
+
+static __always_inline void fentry_args(struct pt_regs *regs, unsigned long *args)
+{
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+}
+#define FENTRY_SP(regs) BPF_CORE_READ(regs, sp)
+#else
+static __always_inline struct pt_regs *fentry_regs(void *ctx)
+{
+	return (struct pt_regs *)((__u64 *)ctx)[0];
+}
+#define fentry_args user_args
+#define FENTRY_SP(regs) ((regs)->sp)
+#endif
+
+static __always_inline int fentry_enter(void *ctx, long nr)
 {
 	struct task_struct *task = CUR_TASK();
 	struct task_state *st = state_of(task);
@@ -982,32 +1016,34 @@ static __always_inline int fentry_enter(struct pt_regs *regs, long nr)
 
 	if (!st || *(volatile __u32 *)&sys_mode != 2)
 		return 0;
-	user_args(regs, args);
+	fentry_args(fentry_regs(ctx), args);
 	sys_enter_common(st, task, nr, args);
 	return 0;
 }
 
-static __always_inline int fentry_exit(struct pt_regs *regs, long ret)
+/* fexit: ctx[0] the registers, ctx[1] the return value. */
+static __always_inline int fentry_exit(void *ctx)
 {
 	struct task_struct *task = CUR_TASK();
 	struct task_state *st = state_of(task);
+	long ret = (long)((__u64 *)ctx)[1];
 
 	if (!st || *(volatile __u32 *)&sys_mode != 2)
 		return 0;
-	sys_exit_common(st, task, ret, regs->sp);
+	sys_exit_common(st, task, ret, FENTRY_SP(fentry_regs(ctx)));
 	return 0;
 }
 
 #define FENTRY_PAIR(name)						\
 	SEC("fentry/__x64_sys_" #name)					\
-	int BPF_PROG(fe_##name, struct pt_regs *regs)			\
+	int fe_##name(void *ctx)					\
 	{								\
-		return fentry_enter(regs, NR_##name);			\
+		return fentry_enter(ctx, NR_##name);			\
 	}								\
 	SEC("fexit/__x64_sys_" #name)					\
-	int BPF_PROG(fx_##name, struct pt_regs *regs, long ret)		\
+	int fx_##name(void *ctx)					\
 	{								\
-		return fentry_exit(regs, ret);				\
+		return fentry_exit(ctx);				\
 	}
 
 /* Keep in step with hooked_calls in collector.c. */
@@ -1034,9 +1070,9 @@ FENTRY_PAIR(execveat)
 
 /* exit_group never returns: its entry only. */
 SEC("fentry/__x64_sys_exit_group")
-int BPF_PROG(fe_exit_group, struct pt_regs *regs)
+int fe_exit_group(void *ctx)
 {
-	return fentry_enter(regs, NR_exit_group);
+	return fentry_enter(ctx, NR_exit_group);
 }
 
 #ifdef VP_COMPAT
