@@ -92,6 +92,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define NR_mlock2 325
 #define NR_pkey_mprotect 329
 #define NR_mseal 462
+#define NR_execve 59
+#define NR_execveat 322
 
 /* Filters and knobs, set by the loader before load. */
 const volatile __u32 self_tgid = 0;  /* the recorder: never traced */
@@ -114,7 +116,8 @@ __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
 /* Which syscall programs act (written by user space): 0 the raw pair
- * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit. Both pairs are
+ * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit, 2 the
+ * fentry/fexit programs on the calls' __x64_sys_* functions. Two pairs are
  * attached for an instant when the collector switches; a syscall entered
  * under one and left under the other is handled by the same code and
  * per-task state. */
@@ -956,6 +959,120 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	sys_exit_common(st, task, ret, regs->sp);
 	return 0;
+}
+
+/*
+ * fentry/fexit on the system calls' own entry functions (__x64_sys_NAME,
+ * what the syscall table calls with the user registers): where the kernel
+ * has BPF trampolines, only a call of that kind, by any process, runs our
+ * code, and nothing else on the machine changes (a syscall tracepoint
+ * puts every task on the slow syscall path). Each pair knows its call's
+ * number; the arguments come from the registers it is handed (the same as
+ * the raw tracepoint's), so the compat variant has them too. bpf/README.md,
+ * "How system calls are hooked", has the table of what each kernel allows.
+ * The loader loads only the pairs whose function the kernel's BTF has
+ * (mseal: 6.10) and exit_group's entry only where sched_process_exit comes
+ * after exit_mm (as with the tracepoints).
+ */
+#ifdef VP_COMPAT
+/* The compat variant's kernels: on Debian's 5.10 some of these functions
+ * (__x64_sys_mremap) have their parameter typed in BTF as a pointer to a
+ * forward-declared struct pt_regs, and that verifier refuses any read of
+ * such an argument ("arg0 type FWD is not a struct"). So the argument's
+ * slot is read as plain memory and the registers through
+ * bpf_probe_read_kernel, as this variant reads the task. */
+static __always_inline struct pt_regs *fentry_regs(void *ctx)
+{
+	struct pt_regs *regs = NULL;
+
+	bpf_probe_read_kernel(&regs, sizeof(regs), ctx);
+	return regs;
+}
+
+static __always_inline void fentry_args(struct pt_regs *regs, unsigned long *args)
+{
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+}
+#define FENTRY_SP(regs) BPF_CORE_READ(regs, sp)
+#else
+static __always_inline struct pt_regs *fentry_regs(void *ctx)
+{
+	return (struct pt_regs *)((__u64 *)ctx)[0];
+}
+#define fentry_args user_args
+#define FENTRY_SP(regs) ((regs)->sp)
+#endif
+
+static __always_inline int fentry_enter(void *ctx, long nr)
+{
+	struct task_struct *task = CUR_TASK();
+	struct task_state *st = state_of(task);
+	unsigned long args[6];
+
+	if (!st || *(volatile __u32 *)&sys_mode != 2)
+		return 0;
+	fentry_args(fentry_regs(ctx), args);
+	sys_enter_common(st, task, nr, args);
+	return 0;
+}
+
+/* fexit: ctx[0] the registers, ctx[1] the return value. */
+static __always_inline int fentry_exit(void *ctx)
+{
+	struct task_struct *task = CUR_TASK();
+	struct task_state *st = state_of(task);
+	long ret = (long)((__u64 *)ctx)[1];
+
+	if (!st || *(volatile __u32 *)&sys_mode != 2)
+		return 0;
+	sys_exit_common(st, task, ret, FENTRY_SP(fentry_regs(ctx)));
+	return 0;
+}
+
+#define FENTRY_PAIR(name)						\
+	SEC("fentry/__x64_sys_" #name)					\
+	int fe_##name(void *ctx)					\
+	{								\
+		return fentry_enter(ctx, NR_##name);			\
+	}								\
+	SEC("fexit/__x64_sys_" #name)					\
+	int fx_##name(void *ctx)					\
+	{								\
+		return fentry_exit(ctx);				\
+	}
+
+/* Keep in step with hooked_calls in collector.c. */
+FENTRY_PAIR(mmap)
+FENTRY_PAIR(munmap)
+FENTRY_PAIR(mremap)
+FENTRY_PAIR(mprotect)
+FENTRY_PAIR(madvise)
+FENTRY_PAIR(brk)
+FENTRY_PAIR(shmat)
+FENTRY_PAIR(shmdt)
+FENTRY_PAIR(mlock)
+FENTRY_PAIR(munlock)
+FENTRY_PAIR(mlockall)
+FENTRY_PAIR(munlockall)
+FENTRY_PAIR(mlock2)
+FENTRY_PAIR(remap_file_pages)
+FENTRY_PAIR(pkey_mprotect)
+FENTRY_PAIR(mseal)
+FENTRY_PAIR(ioctl)
+FENTRY_PAIR(prctl)
+FENTRY_PAIR(execve)
+FENTRY_PAIR(execveat)
+
+/* exit_group never returns: its entry only. */
+SEC("fentry/__x64_sys_exit_group")
+int fe_exit_group(void *ctx)
+{
+	return fentry_enter(ctx, NR_exit_group);
 }
 
 #ifdef VP_COMPAT

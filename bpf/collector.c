@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <vmaprof/clock.h>
@@ -66,8 +67,9 @@ _Static_assert(sizeof(struct collector_bpf__rodata) == sizeof(struct collector_c
 #define FLUSH_AT (4u << 20)
 /* struct collector.sys_state: raw pair (may still switch), raw pair for
  * good (chosen, or the tracepoints failed), per-syscall tracepoints from
- * the start, raw pair then tracepoints. */
-enum { SYS_RAW, SYS_RAW_FAILED, SYS_TP, SYS_SWITCHED };
+ * the start, raw pair then tracepoints, fentry/fexit on the calls'
+ * functions. */
+enum { SYS_RAW, SYS_RAW_FAILED, SYS_TP, SYS_SWITCHED, SYS_FENTRY };
 /* System calls hooked through their own tracepoints (hooked_calls). */
 #define N_HOOKED 21
 
@@ -83,6 +85,10 @@ struct collector {
 	int sys_state;        /* SYS_*: how system calls are hooked */
 	uint64_t switch_at;   /* CLOCK_MONOTONIC ns of the switch to SYS_TP, 0 none */
 	char sys_why[256];    /* why raw */
+	int fentry;           /* the fentry/fexit programs are loaded */
+	unsigned char fentry_has[N_HOOKED]; /* that call's pair is loaded */
+	char fentry_why[320]; /* why not fentry, "" while it is */
+	char hooks_why[640];  /* what collector__syscall_hooks says */
 	int fd;
 	int stats_fd;
 	int finished;
@@ -112,6 +118,8 @@ static char libbpf_msg[512];
  * load programs and the verifier said no (not a permission problem, even
  * though the verifier's refusals come back as EACCES). */
 static char verifier_msg[256];
+/* The program libbpf named in its first complaint while loading. */
+static char failed_prog[64];
 
 static void keep_verifier_reason(const char *log)
 {
@@ -147,6 +155,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	vsnprintf(big, sizeof(big), fmt, ap);
+	if (!failed_prog[0])
+		sscanf(big, "libbpf: prog '%63[^']'", failed_prog);
 	log = strstr(big, "-- BEGIN PROG LOAD LOG --");
 	if (log && !verifier_msg[0])
 		keep_verifier_reason(log);
@@ -330,6 +340,9 @@ static struct collector_bpf *open_skeleton(int compat, const struct bpf_object_o
 	return obj;
 }
 
+static void fentry_programs(struct collector *c);
+static void detach_syscalls(struct collector *c);
+
 /* Open the object (CO-RE against btf_path, NULL: the kernel's), set what the
  * run needs, load it into the kernel: 0, -errno from the load, or -EAGAIN
  * when the open failed (said in why). */
@@ -370,6 +383,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	bpf_program__set_autoattach(c->skel->progs.sc_exit, false);
 	bpf_program__set_autoattach(c->skel->progs.sys_enter, false);
 	bpf_program__set_autoattach(c->skel->progs.sys_exit, false);
+	fentry_programs(c);
 	err = bpf_map__set_max_entries(c->skel->maps.rb, ringbuf_size(o->ringbuf_bytes));
 	if (err) {
 		set_why(why, why_len, "cannot size the ring buffer: %s", strerror(-err));
@@ -377,6 +391,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	}
 	libbpf_msg[0] = 0;
 	verifier_msg[0] = 0;
+	failed_prog[0] = 0;
 	return collector_bpf__load(c->skel);
 }
 
@@ -396,6 +411,177 @@ static const char *const hooked_calls[] = {
 	"pkey_mprotect", "mseal", "ioctl", "prctl", "execve", "execveat", "exit_group",
 };
 #define HOOK_EXIT_GROUP (N_HOOKED - 1)
+
+/*
+ * fentry/fexit on the hooked calls' own functions, __x64_sys_NAME
+ * (collector.bpf.c FENTRY_PAIR; bpf/README.md "How system calls are
+ * hooked"): where the kernel has BPF trampolines, a system call of any
+ * other kind, in any process, runs none of our code and takes no slow
+ * path. Asked of the kernel before the object is loaded: its BTF must
+ * have __x64_sys_mmap, and it must load an empty fentry program on it
+ * (this kernel's 6.18 VM answers EPERM). VMAPROF_SYSCALL_HOOKS=raw or
+ * tracepoints (the older arrangements) skips it; =fentry makes its failure
+ * the collector's.
+ */
+static int fentry_wanted(char *why, size_t len)
+{
+	const char *mode = getenv("VMAPROF_SYSCALL_HOOKS");
+
+	if (mode && *mode && strcmp(mode, "auto") && strcmp(mode, "fentry")) {
+		/* raw, tracepoints, or switch: the raw pair then tracepoints */
+		set_why(why, len, "VMAPROF_SYSCALL_HOOKS=%s", mode);
+		return 0;
+	}
+	return 1;
+}
+
+static int fentry_forced(void)
+{
+	const char *mode = getenv("VMAPROF_SYSCALL_HOOKS");
+
+	return mode && !strcmp(mode, "fentry");
+}
+
+/* Whether struct `name` of btf has a member `member`. */
+static int btf_has_member(const struct btf *btf, const char *name, const char *member)
+{
+	const struct btf_type *t;
+	const struct btf_member *m;
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+
+	if (id <= 0)
+		return 0;
+	t = btf__type_by_id(btf, id);
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
+			return 1;
+	return 0;
+}
+
+/* Load an empty fentry program on the function of BTF id `id`: 0, or
+ * -errno with why set (the verifier's last line when it gave one). */
+static int fentry_try_load(int id, const char *fn, char *why, size_t len)
+{
+	static char log[4096];
+	struct bpf_insn insns[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FENTRY,
+		    .attach_btf_id = id, .log_buf = log, .log_size = sizeof(log));
+	int fd, err;
+
+	log[0] = 0;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "vp_fentry_probe", "GPL", insns, 2, &po);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	err = -errno;
+	verifier_msg[0] = 0;
+	if (log[0])
+		keep_verifier_reason(log);
+	set_why(why, len, "the kernel refuses an fentry program on %s: %s%s%s", fn,
+		strerror(-err), verifier_msg[0] ? ": " : "", verifier_msg);
+	verifier_msg[0] = 0;
+	return err;
+}
+
+/* Which hooked calls' functions this kernel has (c->fentry_has), and
+ * whether it runs fentry programs on them (c->fentry; else fentry_why). */
+static void fentry_probe(struct collector *c)
+{
+	struct btf *btf;
+	char fn[64];
+	int id, mmap_id = -1;
+
+	c->fentry = 0;
+	memset(c->fentry_has, 0, sizeof(c->fentry_has));
+	if (!fentry_wanted(c->fentry_why, sizeof(c->fentry_why)))
+		return;
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		set_why(c->fentry_why, sizeof(c->fentry_why), "cannot read the kernel's BTF: %s",
+			strerror(errno));
+		return;
+	}
+	for (int i = 0; i < N_HOOKED; i++) {
+		snprintf(fn, sizeof(fn), "__x64_sys_%s", hooked_calls[i]);
+		id = btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC);
+		c->fentry_has[i] = id > 0; /* mseal: 6.10 */
+		if (i == 0)
+			mmap_id = id;
+	}
+	/* exit_group's entry only where sched_process_exit comes after
+	 * exit_mm (collector.bpf.c exit_after_mm: the same BTF test) */
+	if (btf_has_member(btf, "trace_event_raw_sched_process_exit", "group_dead"))
+		c->fentry_has[HOOK_EXIT_GROUP] = 0;
+	btf__free(btf);
+	if (mmap_id <= 0) {
+		set_why(c->fentry_why, sizeof(c->fentry_why),
+			"the kernel's BTF has no function __x64_sys_mmap");
+		return;
+	}
+	if (fentry_try_load(mmap_id, "__x64_sys_mmap", c->fentry_why, sizeof(c->fentry_why)))
+		return;
+	c->fentry = 1;
+	c->fentry_why[0] = 0;
+}
+
+/* Load the fentry/fexit pairs of the calls the kernel has, when fentry is
+ * on; none otherwise. attach_fentry attaches them. */
+static void fentry_programs(struct collector *c)
+{
+	char name[64];
+
+	for (int i = 0; i < N_HOOKED; i++) {
+		for (int k = 0; k < 2; k++) {
+			struct bpf_program *p;
+
+			snprintf(name, sizeof(name), "%s_%s", k ? "fx" : "fe", hooked_calls[i]);
+			p = bpf_object__find_program_by_name(c->skel->obj, name);
+			if (!p)
+				continue; /* exit_group has no fexit */
+			bpf_program__set_autoload(p, c->fentry && c->fentry_has[i]);
+			bpf_program__set_autoattach(p, false);
+		}
+	}
+}
+
+/* Attach the loaded pairs, sys_mode 2 first. 0, or -errno with fentry_why
+ * set and nothing left attached. */
+static int attach_fentry(struct collector *c)
+{
+	char name[64];
+
+	c->skel->bss->sys_mode = 2;
+	for (int i = 0; i < N_HOOKED; i++) {
+		for (int k = 0; c->fentry_has[i] && k < 2; k++) {
+			struct bpf_program *p;
+			struct bpf_link *l;
+
+			snprintf(name, sizeof(name), "%s_%s", k ? "fx" : "fe", hooked_calls[i]);
+			p = bpf_object__find_program_by_name(c->skel->obj, name);
+			if (!p)
+				continue;
+			libbpf_msg[0] = 0;
+			l = bpf_program__attach(p);
+			if (!l) {
+				int err = -errno;
+
+				set_why(c->fentry_why, sizeof(c->fentry_why),
+					"cannot attach %s: %s", bpf_program__section_name(p),
+					libbpf_msg[0] ? libbpf_msg : strerror(-err));
+				detach_syscalls(c);
+				c->skel->bss->sys_mode = 0;
+				return err;
+			}
+			c->sys_links[c->n_sys_links++] = l;
+		}
+	}
+	return 0;
+}
 
 /* 1 when the tracefs under `root` says sched_process_exit has group_dead
  * (the kernels where it fires before exit_mm), 0 when not, -1 unreadable. */
@@ -585,8 +771,9 @@ static int attach_tp_hooks(struct collector *c)
  * 40 at the end of a recording. So by default a recording starts on the raw
  * pair and switches once it has run SWITCH_MS (collector__poll), where the
  * teardown is small beside the run and other processes gain the most.
- * VMAPROF_SYSCALL_HOOKS=raw|tracepoints chooses one for the whole run;
- * VMAPROF_SYSCALL_SWITCH_MS overrides the delay. */
+ * VMAPROF_SYSCALL_HOOKS=raw|tracepoints chooses one for the whole run,
+ * =switch this switch even where fentry would do (attach_fentry, tried
+ * first); VMAPROF_SYSCALL_SWITCH_MS overrides the delay. */
 #define SWITCH_MS 20000
 
 /* Hook system calls at start: see SWITCH_MS. */
@@ -596,6 +783,17 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 	const char *ms = getenv("VMAPROF_SYSCALL_SWITCH_MS");
 
 	c->switch_at = vp_mono_ns() + (uint64_t)(ms && *ms ? atol(ms) : SWITCH_MS) * 1000000;
+	if (c->fentry && !attach_fentry(c)) {
+		c->switch_at = 0;
+		c->sys_state = SYS_FENTRY;
+		return 0;
+	}
+	if (fentry_forced()) {
+		set_why(why, why_len, "VMAPROF_SYSCALL_HOOKS=fentry: %s", c->fentry_why);
+		return -EOPNOTSUPP;
+	}
+	if (mode && (!strcmp(mode, "fentry") || !strcmp(mode, "switch")))
+		mode = NULL;
 	if (c->compat) {
 		c->switch_at = 0;
 		c->sys_state = SYS_RAW_FAILED;
@@ -651,15 +849,30 @@ static void switch_syscalls(struct collector *c)
 	c->sys_state = SYS_SWITCHED;
 }
 
+/* How system calls are hooked, and why: fentry's reason, or why not
+ * fentry then (while raw) why not the per-syscall tracepoints. */
 const char *collector__syscall_hooks(const struct collector *c, const char **why)
 {
 	static const char *const name[] = { [SYS_RAW] = "raw", [SYS_RAW_FAILED] = "raw",
 					    [SYS_TP] = "tracepoints",
-					    [SYS_SWITCHED] = "raw then tracepoints" };
+					    [SYS_SWITCHED] = "raw then tracepoints",
+					    [SYS_FENTRY] = "fentry" };
+	struct collector *w = (struct collector *)c;
+	int raw;
 
-	*why = c && (c->sys_state == SYS_RAW || c->sys_state == SYS_RAW_FAILED) ? c->sys_why
-										 : NULL;
-	return c ? name[c->sys_state] : "none";
+	*why = NULL;
+	if (!c)
+		return "none";
+	raw = c->sys_state == SYS_RAW || c->sys_state == SYS_RAW_FAILED;
+	if (c->sys_state == SYS_FENTRY)
+		set_why(w->hooks_why, sizeof(w->hooks_why),
+			"fentry/fexit on the calls' __x64_sys_* functions: other calls and "
+			"processes run none of our code");
+	else
+		set_why(w->hooks_why, sizeof(w->hooks_why), "no fentry: %s%s%s", c->fentry_why,
+			raw ? "; " : "", raw ? c->sys_why : "");
+	*why = c->hooks_why;
+	return name[c->sys_state];
 }
 
 /* Whether this kernel can run either variant (kernel BTF, the BPF ring
@@ -718,12 +931,24 @@ static int load_programs(struct collector *c, const struct collector_opts *o, ch
 	char btf_path[64];
 	int err, mfd = c->compat ? -1 : min_btf_fd(btf_path, sizeof(btf_path));
 
+	fentry_probe(c);
 	for (;;) {
 		err = open_and_load(c, o, mfd >= 0 ? btf_path : NULL, why, why_len);
-		if (!err || mfd < 0)
+		if (!err)
 			break;
-		close(mfd);
-		mfd = -1;
+		if (c->fentry && err != -EAGAIN && !fentry_forced() &&
+		    (!strncmp(failed_prog, "fe_", 3) || !strncmp(failed_prog, "fx_", 3))) {
+			/* the kernel took the probe but not this program: the
+			 * rest without the fentry pairs, saying why */
+			set_why(c->fentry_why, sizeof(c->fentry_why), "%s refused: %s%s%s",
+				failed_prog, libbpf_msg, verifier_msg[0] ? ": " : "", verifier_msg);
+			c->fentry = 0;
+		} else if (mfd >= 0) {
+			close(mfd);
+			mfd = -1;
+		} else {
+			break;
+		}
 		collector_bpf__destroy(c->skel);
 		c->skel = NULL;
 	}

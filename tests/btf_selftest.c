@@ -43,10 +43,17 @@ static struct collector_bpf *load(const char *btf_path)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	struct collector_bpf *s = collector_bpf__open_opts(&opts);
+	struct bpf_program *p;
 
 	if (!s)
 		return NULL;
 	bpf_map__set_max_entries(s->maps.rb, 1 << 16);
+	/* the fentry pairs load only where the kernel has trampolines
+	 * (collector.c fentry_probe); their relocations are sys_enter's */
+	bpf_object__for_each_program(p, s->obj)
+		if (!strncmp(bpf_program__section_name(p), "fentry/", 7) ||
+		    !strncmp(bpf_program__section_name(p), "fexit/", 6))
+			bpf_program__set_autoload(p, false);
 	if (collector_bpf__load(s)) {
 		collector_bpf__destroy(s);
 		return NULL;

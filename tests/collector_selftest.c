@@ -1211,6 +1211,13 @@ int main(int argc, char **argv)
 		       why);
 		return err == -EPERM || err == -EACCES || err == -ENOENT ? 77 : 1;
 	}
+	{
+		const char *hw, *h = collector__syscall_hooks(c, &hw);
+
+		/* fentry where the kernel runs it (bpf/README.md), else
+		 * VMAPROF_SYSCALL_HOOKS picks; the same checks either way */
+		printf("syscall hooks: %s (%s)\n", h, hw ? hw : "");
+	}
 	if (a.storm_gib > 0)
 		return storm_traced(c, &a, path);
 

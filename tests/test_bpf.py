@@ -41,6 +41,37 @@ def needs_tracepoint_hooks(bpf):
         raise SystemExit(77)
 
 
+def needs_fentry(bpf):
+    """Skip (77) where the kernel does not run fentry programs on the calls'
+    __x64_sys_* functions (bpf/README.md "How system calls are hooked":
+    no BPF trampolines, e.g. a kernel without ftrace, which answers EPERM):
+    the collector then hooks them through tracepoints and says why. On
+    every kernel of the matrix (5.10, 6.1, 6.12) it must be fentry."""
+    if bpf["syscall_hooks"] != "fentry":
+        why = bpf.get("syscall_hooks_reason") or ""
+        check(why.startswith("no fentry: "), f"why not fentry is said: {why!r}")
+        if re.search(r"refuses an fentry program|has no function __x64_sys_mmap", why):
+            print(f"SKIP: this kernel runs no fentry programs on system calls: {why}")
+            raise SystemExit(77)
+        raise AssertionError(f"fentry not used: {why}")
+
+
+def with_hooks(mode, f, *a):
+    """f(*a) with VMAPROF_SYSCALL_HOOKS=mode (None: the default)."""
+    old = os.environ.get("VMAPROF_SYSCALL_HOOKS")
+    if mode is None:
+        os.environ.pop("VMAPROF_SYSCALL_HOOKS", None)
+    else:
+        os.environ["VMAPROF_SYSCALL_HOOKS"] = mode
+    try:
+        return f(*a)
+    finally:
+        if old is None:
+            os.environ.pop("VMAPROF_SYSCALL_HOOKS", None)
+        else:
+            os.environ["VMAPROF_SYSCALL_HOOKS"] = old
+
+
 def region_of(stdout):
     m = re.search(r"region 0x([0-9a-f]+) (\d+)", stdout)
     check(m is not None, f"workload printed no region: {stdout!r}")
@@ -255,14 +286,15 @@ def t_populate_hooked():
 
 
 def t_switch():
-    """By default a recording starts on the raw pair and switches to the
-    per-syscall tracepoints after a delay (here 100 ms): every mmap of a
-    loop that runs across the switch is recorded once, and the counters
-    still add up exactly."""
+    """Where fentry cannot be had (VMAPROF_SYSCALL_HOOKS=switch forces it),
+    a recording starts on the raw pair and switches to the per-syscall
+    tracepoints after a delay (here 100 ms): every mmap of a loop that runs
+    across the switch is recorded once, and the counters still add up
+    exactly."""
     os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = "100"
     try:
         # runs 0.4 s whatever the machine's speed: across the switch
-        run = bpf_run([W, "reusefor", "400"])
+        run = with_hooks("switch", bpf_run, [W, "reusefor", "400"])
     finally:
         del os.environ["VMAPROF_SYSCALL_SWITCH_MS"]
     eq(run.rc, 0, "exit status")
@@ -315,6 +347,99 @@ def t_untraced_syscalls():
     check(runs < calls // 2, f"entry program ran {runs} times: not for every system call")
 
 
+# The workloads whose records t_fentry compares between the arrangements:
+# every hooked address-space call with a result the workload fixes
+# (mmap, munmap, mprotect, madvise, mlock, mlockall/munlockall, brk through
+# malloc, MAP_POPULATE), and process_vm_writev (not hooked).
+SAME = [("populate", "200"), ("mlock", "100"), ("madvpop", "100"), ("mlockall", "50"),
+        ("churn", "40"), ("vmwrite", "100")]
+
+
+def signature(run):
+    """What must not depend on how system calls are hooked: the root's
+    kernel-side VP_REC_MEM records (call, arguments but addresses, result
+    or error), its faults by syscall (the unhooked ones, which the raw pair
+    names, together), and its fault events in the workload's region."""
+    pid = root_pid(run)
+    mem = sorted((r["call"], r.get("len"), r.get("prot"), r.get("flags"), r.get("err"))
+                 for r in run.bpf.of("mem", pid=pid))
+    sysf = {}
+    for r in run.bpf.of("sysfaults", pid=pid):
+        nr = r["nr"] if r["nr"] in (9, 10, 12, 25, 28, 149, 151, 325) else "other"
+        sysf[nr] = sysf.get(nr, 0) + r["faults"]
+    lo, size = region_of(run.stdout)
+    return {"mem": mem, "sysfaults": {k: v for k, v in sysf.items() if v},
+            "region faults": len(faults_in(run, pid, lo, size))}
+
+
+def t_fentry():
+    """Where the kernel runs fentry programs (5.10, 6.1, 6.12 in the
+    matrix), system calls are hooked there by default, session.json says so
+    and why, and the same workloads give the same records as under the
+    per-syscall tracepoints and the raw pair (VMAPROF_SYSCALL_HOOKS), with
+    every process's counters balanced exactly."""
+    rel = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    for how, n in SAME:
+        if how == "madvpop" and rel < (5, 14):
+            print("madvpop: no MADV_POPULATE_WRITE before Linux 5.14: left out")
+            continue
+        got = {}
+        for mode in (None, "tracepoints", "raw"):
+            run = with_hooks(mode, bpf_run, [W, how, n])
+            eq(run.rc, 0, f"{how}: exit status")
+            b = run.session["collectors"]["bpf"]
+            if mode is None:
+                needs_fentry(b)
+                check("fentry/fexit" in b["syscall_hooks_reason"],
+                      f"the choice is explained: {b['syscall_hooks_reason']!r}")
+            elif mode == "tracepoints" and b.get("variant") == "compat":
+                eq(b["syscall_hooks"], "raw", f"{how}: compat variant: raw pair")
+            else:
+                eq(b["syscall_hooks"], mode, f"{how}: hooks {mode}")
+            check_counters(run)
+            got[mode or "fentry"] = signature(run)
+        sig = got["fentry"]
+        print(f"{how} {n}: {len(sig['mem'])} mem records, sysfaults {sig['sysfaults']}, "
+              f"{sig['region faults']} region faults")
+        check(len(sig["mem"]) > 0, f"{how}: kernel-side mem records")
+        eq(got["tracepoints"], sig, f"{how}: tracepoints and fentry agree")
+        eq(got["raw"], sig, f"{how}: raw pair and fentry agree")
+
+
+def t_untraced_fentry():
+    """With the fentry hooks an untraced dd making 1M read/write calls
+    beside a recording runs none of our syscall programs: they ran only for
+    hooked calls (the traced tree's and other processes' mmaps etc.)."""
+    calls = 1_000_000
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "rec")
+        rec = subprocess.Popen([os.environ.get("VMAPROF", "vmaprof"), "record", "--bpf-stats",
+                                "-o", out, "--", "sh", "-c", "echo holding; read x"],
+                               stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = rec.stdout.readline()
+        check(line.startswith(b"holding"), f"workload started: {line!r}")
+        dd = subprocess.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=1",
+                             f"count={calls // 2}"], capture_output=True)
+        eq(dd.returncode, 0, "dd exit status")
+        rec.communicate(b"x\n")
+        eq(rec.returncode, 0, "record exit status")
+        sess = json.load(open(os.path.join(out, "session.json")))
+    b = sess["collectors"]["bpf"]
+    if not b["active"]:
+        print(f"SKIP: kernel collector unavailable here: {b.get('reason')}")
+        raise SystemExit(77)
+    needs_fentry(b)
+    progs = {p["name"]: p["run_cnt"] for p in b["programs"]}
+    check(progs.get("fe_mmap", 0) > 0 and progs.get("fx_mmap", 0) > 0,
+          f"--bpf-stats lists the fentry programs that ran: {progs}")
+    check(progs.get("sys_enter", 0) == 0 and progs.get("sc_enter", 0) == 0,
+          f"no tracepoint syscall program ran: {progs}")
+    runs = sum(v for k, v in progs.items() if k.startswith("fe_"))
+    print(f"syscall hooks {b['syscall_hooks']}: {runs} entry runs during {calls} untraced calls")
+    check(runs < 20000, f"fentry programs ran {runs} times: not for every system call")
+
+
 @tracepoints
 def t_unhooked_sysfaults():
     """Faults an unhooked system call made without fault events
@@ -356,4 +481,5 @@ if __name__ == "__main__":
         "untraced_syscalls": t_untraced_syscalls, "unhooked_sysfaults": t_unhooked_sysfaults,
         "fault_end": t_fault_end, "raw_fallback": t_raw_fallback,
         "populate_hooked": t_populate_hooked, "switch": t_switch,
+        "fentry": t_fentry, "untraced_fentry": t_untraced_fentry,
     })
