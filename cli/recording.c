@@ -8,14 +8,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <time.h>
 
 #include "cli.h"
 #include "collector.h"
 #include "procfs.h"
+#include "symbolize.h"
+#include "vmaprof/clock.h"
 
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
@@ -192,12 +198,177 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 	return outfile_commit(&o, failed);
 }
 
+#define PREFETCH_MS 20
+
+struct recording_prefetch {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* with stop: end the wait now */
+	int stop;
+	struct symbolizer *sym;
+	char *buf;
+	size_t cap;
+	pid_t *pids;         /* the walk's work list */
+	size_t npids, pids_cap;
+};
+
+/* All of file path into p->buf (grown as needed): its length, or -1. */
+static ssize_t slurp(struct recording_prefetch *p, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		if (n == p->cap) {
+			size_t nc = p->cap ? p->cap * 2 : 64 * 1024;
+			char *nb = nc <= (64u << 20) ? realloc(p->buf, nc) : NULL;
+			if (!nb) {
+				close(fd);
+				return -1;
+			}
+			p->buf = nb;
+			p->cap = nc;
+		}
+		ssize_t r = read(fd, p->buf + n, p->cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			close(fd);
+			return r < 0 ? -1 : (ssize_t)n;
+		}
+		n += (size_t)r;
+	}
+}
+
+static void push_pid(struct recording_prefetch *p, long pid)
+{
+	if (p->npids == p->pids_cap) {
+		size_t nc = p->pids_cap ? p->pids_cap * 2 : 64;
+		pid_t *np = nc < (1u << 22) ? realloc(p->pids, nc * sizeof(*np)) : NULL;
+		if (!np)
+			return;
+		p->pids = np;
+		p->pids_cap = nc;
+	}
+	p->pids[p->npids++] = (pid_t)pid;
+}
+
+/* The children of every thread of pid onto the work list. */
+static void push_children(struct recording_prefetch *p, pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char cp[320];
+		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		ssize_t n = slurp(p, cp);
+		for (char *q = p->buf, *end = p->buf + (n > 0 ? n : 0); q < end;) {
+			char *next;
+			long c = strtol(q, &next, 10);
+			if (next == q)
+				break;
+			if (c > 0)
+				push_pid(p, c);
+			q = next;
+			while (q < end && *q == ' ')
+				q++;
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+/* One look at the tree: the maps of every descendant to the symbolizer. */
+static void scan(struct recording_prefetch *p)
+{
+	p->npids = 0;
+	push_children(p, getpid());
+	for (size_t i = 0; i < p->npids; i++) {
+		pid_t pid = p->pids[i];
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+		ssize_t n = slurp(p, path);
+		if (n > 0 && symbolizer__prefetch_maps(p->sym, p->buf, (size_t)n))
+			return;
+		push_children(p, pid);
+	}
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct recording_prefetch *p = arg;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		pthread_mutex_unlock(&p->lock);
+		scan(p);
+		uint64_t until = vp_mono_ns() + PREFETCH_MS * 1000000ull;
+		struct timespec ts = { (time_t)(until / 1000000000ull),
+				       (long)(until % 1000000000ull) };
+		pthread_mutex_lock(&p->lock);
+		while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct recording_prefetch *recording__prefetch_start(void)
+{
+	struct recording_prefetch *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
+	if (!p)
+		return NULL;
+	if (symbolizer__prefetch_new(&p->sym)) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	/* vp_mono_ns is CLOCK_MONOTONIC: the wait's deadline too */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&p->thread, NULL, prefetch_main, p)) {
+		symbolizer__free(p->sym);
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void recording__prefetch_stop(struct recording_prefetch *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	symbolizer__free(symbolizer__donate(p->sym));
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->buf);
+	free(p->pids);
+	free(p);
+}
+
 int recording__report(const char *absdir, int session_err, const struct vp_report_opts *o)
 {
 	if (session_err < 0)
 		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
 			"will say the recording is incomplete)\n", absdir, strerror(-session_err));
-	if (vp_write_report(absdir, NULL, stderr, o)) {
+	int failed = vp_write_report(absdir, NULL, stderr, o);
+	/* a prefetch the report did not take (recording__prefetch_stop) */
+	symbolizer__free(symbolizer__donate(NULL));
+	if (failed) {
 		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
 			"stay; `vmaprof report %s` retries)\n", absdir, absdir);
 		vp_print_record_summary(absdir, stderr);
