@@ -771,6 +771,9 @@ static void test_prefetch_same(void)
 		      a.files_failed == b.files_failed,
 	      "files %" PRIu64 "/%" PRIu64 "/%" PRIu64 " vs %" PRIu64 "/%" PRIu64 "/%" PRIu64,
 	      a.files, a.files_opened, a.files_failed, b.files, b.files_opened, b.files_failed);
+	CHECK(a.prefetch_used == a.files_opened && a.prefetch_stale == 0,
+	      "prefetched files used: %" PRIu64 " of %" PRIu64 " opened, %" PRIu64 " stale",
+	      a.prefetch_used, a.files_opened, a.prefetch_stale);
 out:
 	symbolizer__free(pf);
 	symbolizer__free(fresh);
@@ -824,6 +827,11 @@ static void prefetch_changed(const char *what, const char *text, uint64_t ip,
 	print_frame("changed: prefetched", rc, &f);
 	f.module = NULL;
 	CHECK(rc == 0 && same_frame(&f, &after), "%s: the prefetched file answers as before", what);
+	struct vp_symbolizer_stats st;
+
+	symbolizer__stats(pf, &st);
+	CHECK(st.prefetch_stale == 1 && st.prefetch_used == 0, "%s: opened again (%" PRIu64
+	      " stale, %" PRIu64 " used)", what, st.prefetch_stale, st.prefetch_used);
 	symbolizer__free(pf);
 }
 

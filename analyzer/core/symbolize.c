@@ -1037,8 +1037,14 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		dso__lock(s, d);
 		/* opened while the recording ran: only if it is still what
 		 * opening it now would give */
-		if (d->early && d->state != DSO_NEW && !dso__unchanged(d))
-			dso__reset(d);
+		if (d->early && d->state != DSO_NEW) {
+			bool same = dso__unchanged(d);
+
+			s->stats.prefetch_used += same;
+			s->stats.prefetch_stale += !same;
+			if (!same)
+				dso__reset(d);
+		}
 		if (d->state == DSO_NEW)
 			dso__open(d);
 		pthread_mutex_unlock(&d->lock);

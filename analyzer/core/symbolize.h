@@ -62,6 +62,11 @@ struct vp_symbolizer_stats {
 	uint64_t prewarm_files;
 	uint64_t prewarm_ns;
 	uint64_t prewarm_wait_ns;
+	/* Files the worker opened during a recording (symbolizer__prefetch
+	 * _maps) that the analysis used, and that it opened again because
+	 * they had changed since. */
+	uint64_t prefetch_used;
+	uint64_t prefetch_stale;
 	uint64_t lines_resolved; /* file addresses whose file:line was looked up
 				  * (symbolizer__lookup_fn leaves it out: a file's
 				  * DWARF is read only when a line is wanted) */
