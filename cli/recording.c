@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,7 +334,15 @@ struct recording_prefetch *recording__prefetch_start(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&p->thread, NULL, prefetch_main, p)) {
+	/* every signal blocked in it and in the symbolizer's worker it
+	 * starts (which inherits the mask): SIGCHLD and the stop signals go
+	 * to the thread that waits for them (cmd_record.c, wait_tree) */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&p->thread, NULL, prefetch_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
 		symbolizer__free(p->sym);
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
