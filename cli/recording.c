@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <dirent.h>
 #include <time.h>
 
@@ -204,6 +205,21 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 }
 
 #define PREFETCH_MS 20
+/* A process's maps are read when it is first seen and when it has
+ * exec'd, then again on the next scans (ld.so maps the libraries after
+ * the exec) up to this many times in all: a tree of many long-lived
+ * processes is not read over and over (what they dlopen later is left to
+ * the report). */
+#define PREFETCH_READS 4
+/* threads of one process whose children are looked for */
+#define PREFETCH_THREADS 64
+
+struct seen_proc {
+	pid_t pid;
+	dev_t dev; /* its executable's (/proc/PID/exe) */
+	ino_t ino;
+	int reads;
+};
 
 struct recording_prefetch {
 	pthread_t thread;
@@ -215,6 +231,10 @@ struct recording_prefetch {
 	size_t cap;
 	pid_t *pids;         /* the walk's work list */
 	size_t npids, pids_cap;
+	/* the processes whose maps were read: the last scan's (sorted by
+	 * pid) and this one's */
+	struct seen_proc *seen, *next;
+	size_t nseen, nnext, seen_cap;
 };
 
 /* All of file path into p->buf (grown as needed): its length, or -1. */
@@ -266,9 +286,11 @@ static void push_children(struct recording_prefetch *p, pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(path);
 	struct dirent *e;
-	while (d && (e = readdir(d))) {
+	int threads = 0;
+	while (d && (e = readdir(d)) && threads < PREFETCH_THREADS) {
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
+		threads++;
 		char cp[320];
 		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", (int)pid, e->d_name);
 		ssize_t n = slurp(p, cp);
@@ -288,20 +310,69 @@ static void push_children(struct recording_prefetch *p, pid_t pid)
 		closedir(d);
 }
 
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct seen_proc *x = a, *y = b;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Whether pid's maps are worth reading now; notes it for the next scan. */
+static int want_maps(struct recording_prefetch *p, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &st)) /* gone, a zombie, or not ours to read */
+		return 0;
+	struct seen_proc key = { .pid = pid }, *old = NULL;
+	if (p->nseen)
+		old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
+	int same = old && old->dev == st.st_dev && old->ino == st.st_ino;
+	if (p->nnext == p->seen_cap) {
+		/* both tables alike: they swap after the scan */
+		size_t nc = p->seen_cap ? p->seen_cap * 2 : 64;
+		struct seen_proc *a = realloc(p->seen, nc * sizeof(*a));
+		if (a)
+			p->seen = a;
+		struct seen_proc *b = a ? realloc(p->next, nc * sizeof(*b)) : NULL;
+		if (!b)
+			return 0; /* no memory: not read, nothing lost */
+		p->next = b;
+		p->seen_cap = nc;
+		if (old) /* seen moved */
+			old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
+	}
+	struct seen_proc *n = &p->next[p->nnext++];
+	*n = (struct seen_proc){ pid, st.st_dev, st.st_ino, same ? old->reads : 0 };
+	if (n->reads >= PREFETCH_READS)
+		return 0;
+	n->reads++;
+	return 1;
+}
+
 /* One look at the tree: the maps of every descendant to the symbolizer. */
 static void scan(struct recording_prefetch *p)
 {
 	p->npids = 0;
 	push_children(p, getpid());
+	p->nnext = 0;
 	for (size_t i = 0; i < p->npids; i++) {
 		pid_t pid = p->pids[i];
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-		ssize_t n = slurp(p, path);
-		if (n > 0 && symbolizer__prefetch_maps(p->sym, p->buf, (size_t)n))
-			return;
+		if (want_maps(p, pid)) {
+			ssize_t n = slurp(p, path);
+			if (n > 0 && symbolizer__prefetch_maps(p->sym, p->buf, (size_t)n))
+				return;
+		}
 		push_children(p, pid);
 	}
+	if (p->nnext > 1)
+		qsort(p->next, p->nnext, sizeof(*p->next), seen_cmp);
+	struct seen_proc *t = p->seen;
+	p->seen = p->next;
+	p->next = t;
+	p->nseen = p->nnext;
 }
 
 static void *prefetch_main(void *arg)
@@ -370,6 +441,8 @@ void recording__prefetch_stop(struct recording_prefetch *p)
 	pthread_mutex_destroy(&p->lock);
 	free(p->buf);
 	free(p->pids);
+	free(p->seen);
+	free(p->next);
 	free(p);
 }
 
