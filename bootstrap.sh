@@ -29,6 +29,8 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 # build tree on an ext4 image (mke2fs -d)
 [ "$what" = test ] && pkgs+=(qemu-system-x86 busybox-static cpio xz-utils zstd debian-archive-keyring e2fsprogs)
 [ "$what" = bench ] && pkgs+=(strace ltrace linux-perf bpftrace heaptrack gcc)
+# a live server for `record -p` (bench/redis_attach.py, section P1)
+[ "$what" = bench ] && pkgs+=(redis-server)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -27,7 +27,7 @@ void record__exit(uint32_t kind, int status);
 void record__sigstack(int sig, uint16_t flags, uint32_t stack, uint64_t ip, uint64_t ret);
 /* VP_REC_PROC: who this process image is (exe, argv, AT_EXECFN), first in
  * every stream; stack_depth as configured. */
-void record__proc(uint32_t stack_depth);
+void record__proc(uint32_t stack_depth, int argc, char *const *argv, char *const *envp);
 /* Copy /proc/self/maps into VP_REC_MAPS chunks (why: VP_MAPS_START or
  * VP_MAPS_DLOPEN). A seccomp filter refusing the reads: counted as lost. */
 void record__maps(uint32_t why);

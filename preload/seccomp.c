@@ -277,7 +277,28 @@ static long field(const char *buf, const char *name)
 	return -1;
 }
 
+static int hold, held_valid, held_result;
+
+void sc__probe_hold(int on)
+{
+	hold = on;
+	held_valid = 0;
+}
+
+static int probe_status(void);
+
 int sc__probe(void)
+{
+	if (!hold)
+		return probe_status();
+	if (!held_valid) {
+		held_result = probe_status();
+		held_valid = 1;
+	}
+	return held_result;
+}
+
+static int probe_status(void)
 {
 	if (atomic_load(&sc_unknown))
 		return -1;

@@ -49,6 +49,11 @@ uint32_t sc__action(enum sc_call c);
 /* Look at /proc/thread-self/status (when reading it is itself safe): 0 if
  * no filter is in force that the shim did not see installed, else -1. */
 int sc__probe(void);
+/* Between sc__probe_hold(1) and sc__probe_hold(0) the first probe's answer
+ * stands for the later ones: for a stretch in which no filter can come
+ * (the constructor's start, one thread, none of the program's code), so it
+ * reads the status file once instead of once per step. */
+void sc__probe_hold(int on);
 /* 1 when every call in `need` (SC_N-terminated) is ok; else 0 and *nr,
  * *action say the first one refused (*nr -1: an unknown filter). Probes
  * the status file first. */

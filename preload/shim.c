@@ -140,8 +140,11 @@ static uint32_t read_pid_ns(void)
 }
 
 /* Start a trace file for this process image: PROC, then the maps snapshot
- * before anything else is recorded. */
-static void start_stream(void)
+ * before anything else is recorded. argc, argv, envp: the constructor's
+ * (a fresh image's, record__proc takes the arguments from them); 0 and
+ * NULL in a fork child (its arguments may have been rewritten: a process
+ * title), where /proc/self/cmdline is read. */
+static void start_stream(int argc, char **argv, char **envp)
 {
 	/* Under a seccomp filter that would refuse one of the calls a start
 	 * makes (or one we cannot read) the shim stays off -- it cannot even
@@ -170,7 +173,7 @@ static void start_stream(void)
 		}
 		return;
 	}
-	record__proc(stack_depth);
+	record__proc(stack_depth, argc, argv, envp);
 	void *token_page = core__arm_fork_token();
 	if (token_page)
 		writer__note_internal(token_page, 4096, VP_INT_OTHER, 0, 0);
@@ -188,7 +191,7 @@ static void after_fork_child(void)
 	in_hook = 1;
 	writer__forget();
 	stacks__forget();
-	start_stream();
+	start_stream(0, NULL, NULL);
 	in_hook = 0;
 }
 
@@ -202,7 +205,8 @@ static void unseen_child(void)
 	errno = saved;
 }
 
-__attribute__((constructor(101))) static void shim_init(void)
+/* glibc calls constructors with main's arguments */
+__attribute__((constructor(101))) static void shim_init(int argc, char **argv, char **envp)
 {
 	int saved = errno;
 	in_hook = 1;
@@ -220,8 +224,11 @@ __attribute__((constructor(101))) static void shim_init(void)
 		}
 		env__save(environ);
 		broker__set(getenv(VP_BROKER_ENV));
+		/* one look at the status file for both (seccomp.h) */
+		sc__probe_hold(1);
 		sigstack__setup(stack_depth != 0);
-		start_stream();
+		start_stream(argc, argv, envp);
+		sc__probe_hold(0);
 		if (atomic_load(&core__ready))
 			sigstack__announce(); /* once per image: forks inherit it */
 		pthread_atfork(NULL, NULL, after_fork_child);

@@ -45,7 +45,13 @@ static struct slot *table;
 static _Atomic uint32_t next_id = 1;
 static uint32_t depth;
 static uint32_t cache_gen = 1; /* bumped by stacks__init: cached ids are per file */
-static int cache_on;
+/* The stack cache: 0 not decided yet, 1 on, -1 off. Decided at the first
+ * capture, not at start (cache_allowed): the probe of libunwind's rows
+ * parses DWARF and blocks and unblocks signals a dozen times, which a
+ * process that never takes a stack (a shell script's /bin/true) should
+ * not pay for. */
+static _Atomic int cache_on;
+static int cache_wanted; /* VMAPROF_STACK_CACHE is not "0" */
 static int rows_understood(void);
 struct text {
 	uintptr_t lo, hi;
@@ -105,7 +111,7 @@ int stacks__init(uint32_t d)
 		locate((const void *)&unw_backtrace, &unwind_text);
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		const char *env = getenv("VMAPROF_STACK_CACHE");
-		cache_on = !(env && strcmp(env, "0") == 0) && rows_understood();
+		cache_wanted = !(env && strcmp(env, "0") == 0);
 	}
 	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
 	void *p = core__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -513,6 +519,22 @@ static __attribute__((noinline)) uint32_t capture_slow(struct centry *e, uintptr
 	return id;
 }
 
+/* Whether the cache may be used (cache_on). Two threads deciding at once
+ * both probe, and agree. Never called in a signal handler (the cache is
+ * not used there), so the probe's libunwind calls are the same a capture
+ * makes. */
+static int cache_allowed(void)
+{
+	int on = atomic_load_explicit(&cache_on, memory_order_relaxed);
+	if (__builtin_expect(on != 0, 1))
+		return on > 0;
+	if (!unwind_allowed())
+		return 0; /* no probe now (it would unwind); no miss can fill anyway */
+	on = cache_wanted && rows_understood() ? 1 : -1;
+	atomic_store_explicit(&cache_on, on, memory_order_relaxed);
+	return on > 0;
+}
+
 /* A hit makes no system call and reads only the slots the unwinder would
  * read, so it needs no unwind_allowed(). */
 uint32_t stacks__capture_at(void *const *fp)
@@ -520,7 +542,7 @@ uint32_t stacks__capture_at(void *const *fp)
 	if (!depth || !table)
 		return 0;
 	uintptr_t ip = (uintptr_t)fp[1], sp = (uintptr_t)(fp + 2), bp = (uintptr_t)fp[0];
-	if (!cache_on || in_text(&self_text, ip))
+	if (!cache_allowed() || in_text(&self_text, ip))
 		return capture_slow(NULL, ip, sp, bp);
 	unsigned set = set_of(ip, sp);
 	struct centry *s = tcache[set];

@@ -25,7 +25,7 @@
  * script write a few KiB in all, so the first segment does not get its
  * 1 MiB at once. Its whole 1 MiB is mapped (address space only; no page of
  * it is touched before it has a block), but blocks and populated pages go
- * only to its first GROW_FIRST bytes; a reservation reaching past lim[0]
+ * only to its first GROW_FIRST bytes; a reservation reaching past s[0].lim
  * doubles it (fallocate + MADV_POPULATE_WRITE of the new part, under
  * map_lock, before anyone stores there), up to the whole segment: at most
  * 6 steps, each needing the file reopened (the broker: ~50-100 us). Later
@@ -44,7 +44,7 @@
  *
  * Concurrency: `head` (in the mapped header) hands out byte ranges; a range
  * never crosses a segment (the reserving thread pads the tail of a segment
- * and tries again). `done[k]` counts committed bytes of segment k; whoever
+ * and tries again). `s[k].done` counts committed bytes of segment k; whoever
  * completes a segment unmaps it, so the target's address space holds at most
  * the segments still being written.
  *
@@ -84,14 +84,24 @@
 
 enum { SEG_NONE = 0, SEG_MAPPING, SEG_MAPPED, SEG_FAILED };
 
+/* One segment's state: its fields side by side, so a process writing
+ * only segment 0 (most do) touches one page of this table, not one page
+ * of each of four arrays (a page fault each, per process). */
+struct wseg {
+	char *_Atomic p;
+	_Atomic uint32_t state;
+	/* bytes from the segment's start with blocks and populated pages:
+	 * nothing is stored at or past lim (growth, above) */
+	_Atomic uint32_t lim;
+	_Atomic uint64_t done;
+};
+
 static struct {
 	/* No descriptor is kept open: programs that close every fd (daemons)
 	 * would take it away, or worse, reuse its number for a file of their
 	 * own that we would then truncate. Each new segment reopens the file:
 	 * through the broker when it gave us the file (we may no longer be
 	 * allowed to open it by path), else by path. */
-	char path[VP_MAX_PATH];
-	char name[256];   /* the file's name in the trace directory (broker) */
 	int via_broker;
 	struct vp_file_header *hdr;
 	_Atomic int active;
@@ -100,12 +110,9 @@ static struct {
 	_Atomic int seal_busy;  /* a thread is computing the seal */
 	_Atomic int seal_dirty; /* the seal must be computed (again) */
 	_Atomic uint32_t seal_reading; /* k+1: the seal reads segment k */
-	char *_Atomic seg[MAX_SEGS];
-	_Atomic uint32_t seg_state[MAX_SEGS];
-	_Atomic uint64_t done[MAX_SEGS];
-	/* bytes from the start of segment k with blocks and populated pages:
-	 * nothing is stored at or past lim[k] (growth, above) */
-	_Atomic uint32_t lim[MAX_SEGS];
+	struct wseg s[MAX_SEGS];
+	char name[256];   /* the file's name in the trace directory (broker) */
+	char path[VP_MAX_PATH];
 } w;
 
 #define GROW_FIRST VP_SEG_STEP /* segment 0 starts with 16 KiB */
@@ -142,8 +149,8 @@ static void compute_seal(void)
 	if (in && k < MAX_SEGS) {
 		/* pin segment k: its completer waits before unmapping it */
 		atomic_store(&w.seal_reading, (uint32_t)k + 1);
-		char *p = atomic_load(&w.seg[k]);
-		if (p && atomic_load(&w.done[k]) == in && in <= USABLE) {
+		char *p = atomic_load(&w.s[k].p);
+		if (p && atomic_load(&w.s[k].done) == in && in <= USABLE) {
 			tcrc = vp_crc32c(0, p, in);
 			trec = count_records(p, in);
 			tail_len = in;
@@ -340,7 +347,8 @@ static char *seg_create(int fd, uint32_t k, uint32_t fill, uint32_t *pop, uint32
 	while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
 		sched_yield();
 	uint64_t off = VP_HEADER_SIZE + (uint64_t)k * VP_SEG_SIZE;
-	int grown = grow_locked(fd, off, fill);
+	/* blocks reserved already (writer__open's for segment 0): none to ask */
+	int grown = off + fill <= file_end ? 0 : grow_locked(fd, off, fill);
 	atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
 	*pop = 0;
 	if (grown < 0) {
@@ -352,7 +360,7 @@ static char *seg_create(int fd, uint32_t k, uint32_t fill, uint32_t *pop, uint32
 		*why = VP_DIS_MAP;
 		return NULL;
 	}
-	atomic_store_explicit(&w.lim[k], fill, memory_order_release);
+	atomic_store_explicit(&w.s[k].lim, fill, memory_order_release);
 	return p;
 }
 
@@ -377,7 +385,13 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 			return berr == -EPERM ? berr : -errno;
 	}
 	file_end = 0;
-	int err = grow_locked(fd, 0, VP_HEADER_SIZE);
+	/* The header's blocks and segment 0's first step's in one fallocate
+	 * (seg_create then finds them reserved); if that fails (a nearly
+	 * full disk), the header's alone, as segment 0 alone may still fail
+	 * later with its own reason. */
+	int err = grow_locked(fd, 0, VP_HEADER_SIZE + GROW_FIRST);
+	if (err < 0)
+		err = grow_locked(fd, 0, VP_HEADER_SIZE);
 	uint32_t hpop = 0;
 	void *h = err < 0 ? NULL : map_range(fd, 0, VP_HEADER_SIZE, VP_HEADER_SIZE, &hpop);
 	if (err > 0)
@@ -411,8 +425,8 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 	/* magic last: a reader seeing it sees the rest */
 	atomic_store_explicit((_Atomic uint64_t *)&hdr->magic, VP_MAGIC, memory_order_release);
 	if (s0) {
-		atomic_store_explicit(&w.seg[0], s0, memory_order_relaxed);
-		atomic_store_explicit(&w.seg_state[0], SEG_MAPPED, memory_order_release);
+		atomic_store_explicit(&w.s[0].p, s0, memory_order_relaxed);
+		atomic_store_explicit(&w.s[0].state, SEG_MAPPED, memory_order_release);
 	}
 	atomic_store(&w.active, 1);
 	writer__note_internal(h, VP_HEADER_SIZE, VP_INT_TRACE, 0, hpop);
@@ -424,12 +438,12 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 /* Map segment k, or wait for the thread that is mapping it. */
 static char *seg_get(uint32_t k)
 {
-	uint32_t st = atomic_load_explicit(&w.seg_state[k], memory_order_acquire);
+	uint32_t st = atomic_load_explicit(&w.s[k].state, memory_order_acquire);
 	if (st == SEG_MAPPED)
-		return atomic_load_explicit(&w.seg[k], memory_order_relaxed);
+		return atomic_load_explicit(&w.s[k].p, memory_order_relaxed);
 	uint32_t none = SEG_NONE;
 	if (st == SEG_NONE &&
-	    atomic_compare_exchange_strong(&w.seg_state[k], &none, SEG_MAPPING)) {
+	    atomic_compare_exchange_strong(&w.s[k].state, &none, SEG_MAPPING)) {
 		/* Each system call a new segment takes, checked against the
 		 * seccomp filters in force first: one that would kill (or
 		 * otherwise refuse) the call stops recording here instead. */
@@ -443,7 +457,7 @@ static char *seg_get(uint32_t k)
 		int sc_nr;
 		uint32_t sc_act;
 		if (!sc__all_ok(w.via_broker ? via_broker : by_path, &sc_nr, &sc_act)) {
-			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
+			atomic_store_explicit(&w.s[k].state, SEG_FAILED, memory_order_release);
 			disable_seccomp(sc_nr, sc_act);
 			return NULL;
 		}
@@ -454,28 +468,28 @@ static char *seg_get(uint32_t k)
 		if (fd >= 0)
 			core__real_close(fd);
 		if (!p) {
-			atomic_store_explicit(&w.seg_state[k], SEG_FAILED, memory_order_release);
+			atomic_store_explicit(&w.s[k].state, SEG_FAILED, memory_order_release);
 			disable(why);
 			return NULL;
 		}
-		atomic_store_explicit(&w.seg[k], p, memory_order_relaxed);
-		atomic_store_explicit(&w.seg_state[k], SEG_MAPPED, memory_order_release);
+		atomic_store_explicit(&w.s[k].p, p, memory_order_relaxed);
+		atomic_store_explicit(&w.s[k].state, SEG_MAPPED, memory_order_release);
 		/* only now: the note is itself a record and may land in segment k */
 		writer__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
 		return p;
 	}
 	/* Another thread is mapping it: that takes microseconds. */
-	while ((st = atomic_load_explicit(&w.seg_state[k], memory_order_acquire)) == SEG_MAPPING)
+	while ((st = atomic_load_explicit(&w.s[k].state, memory_order_acquire)) == SEG_MAPPING)
 		sched_yield();
-	return st == SEG_MAPPED ? atomic_load_explicit(&w.seg[k], memory_order_relaxed) : NULL;
+	return st == SEG_MAPPED ? atomic_load_explicit(&w.s[k].p, memory_order_relaxed) : NULL;
 }
 
 /* Make the first `need` bytes of mapped segment k (base p) safe to store
- * into: double lim[k] until it covers them (file comment: Growth). 0, or
+ * into: double s[k].lim until it covers them (file comment: Growth). 0, or
  * -1 when recording stopped (the caller counts its record as lost). */
 static int seg_grow(uint32_t k, char *p, uint32_t need)
 {
-	if (__builtin_expect(atomic_load_explicit(&w.lim[k], memory_order_acquire) >= need, 1))
+	if (__builtin_expect(atomic_load_explicit(&w.s[k].lim, memory_order_acquire) >= need, 1))
 		return 0;
 	static const enum sc_call via_broker[] = {
 		SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG, SC_CLOSE, SC_FALLOCATE,
@@ -488,7 +502,7 @@ static int seg_grow(uint32_t k, char *p, uint32_t need)
 	uint32_t sc_act;
 	while (atomic_flag_test_and_set_explicit(&w.map_lock, memory_order_acquire))
 		sched_yield();
-	uint32_t cur = atomic_load_explicit(&w.lim[k], memory_order_relaxed);
+	uint32_t cur = atomic_load_explicit(&w.s[k].lim, memory_order_relaxed);
 	if (cur >= need) {
 		atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
 		return 0;
@@ -520,7 +534,7 @@ static int seg_grow(uint32_t k, char *p, uint32_t need)
 		core__real_close(fd);
 	}
 	if (ok)
-		atomic_store_explicit(&w.lim[k], to, memory_order_release);
+		atomic_store_explicit(&w.s[k].lim, to, memory_order_release);
 	atomic_flag_clear_explicit(&w.map_lock, memory_order_release);
 	if (!ok) {
 		disable(why);
@@ -534,9 +548,9 @@ static int seg_grow(uint32_t k, char *p, uint32_t need)
 
 static void seg_done(uint32_t k, uint32_t bytes)
 {
-	uint64_t d = atomic_fetch_add(&w.done[k], bytes) + bytes;
+	uint64_t d = atomic_fetch_add(&w.s[k].done, bytes) + bytes;
 	if (d == VP_SEG_SIZE) {
-		char *p = atomic_exchange(&w.seg[k], NULL);
+		char *p = atomic_exchange(&w.s[k].p, NULL);
 		if (p) {
 			/* complete: every byte before the trailer is committed */
 			struct vp_segsum *t = (struct vp_segsum *)(p + USABLE);
@@ -640,16 +654,16 @@ void writer__forget(void)
 	atomic_store(&w.seal_dirty, 0);
 	atomic_store(&w.seal_reading, 0);
 	for (uint32_t k = 0; k < MAX_SEGS; k++) {
-		uint32_t st = atomic_load(&w.seg_state[k]);
+		uint32_t st = atomic_load(&w.s[k].state);
 		if (st == SEG_NONE)
 			break;
-		char *p = atomic_load(&w.seg[k]);
+		char *p = atomic_load(&w.s[k].p);
 		if (p)
 			core__real_munmap(p, VP_SEG_SIZE);
-		atomic_store(&w.seg[k], NULL);
-		atomic_store(&w.seg_state[k], SEG_NONE);
-		atomic_store(&w.done[k], 0);
-		atomic_store(&w.lim[k], 0);
+		atomic_store(&w.s[k].p, NULL);
+		atomic_store(&w.s[k].state, SEG_NONE);
+		atomic_store(&w.s[k].done, 0);
+		atomic_store(&w.s[k].lim, 0);
 	}
 	if (w.hdr)
 		core__real_munmap(w.hdr, VP_HEADER_SIZE);

@@ -587,6 +587,13 @@ def t_moved():
               "new 300; 100 moved in, not counted; base is 0, so any increase exceeds)", out)
         check(["demand_zero", "0", "300", "(new) (100 moved in)"] in rows(out, CHILD,
               "alloc_buffer (anon)"), out)
+        check(most_growth(out)[-1] == f"  most growth: {CHILD}  alloc_buffer (anon)  "
+              "0 -> 300 (+200 own, 100 moved in)", out)
+        md, _ = expect(1, [fx("base.json"), part, "--format", "markdown"] + gate,
+                       "100 moved, 200 grown (markdown)")
+        check(f"| `{CHILD}` | `alloc_buffer (anon)` | demand_zero | 0 | 300 | "
+              "(new) (100 moved in) |" in md.splitlines(), md)
+        check("(+200 own, 100 moved in)`" in md, md)
     finally:
         for f in (moved, grown, part):
             os.unlink(f)

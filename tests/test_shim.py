@@ -585,6 +585,37 @@ def t_bad_input():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def t_argv():
+    """A fresh image's arguments come from the constructor's argv, a fork
+    child's and ld.so-run programs' from /proc/self/cmdline: the same
+    bytes either way (whole arguments up to 16 KiB), checked against what
+    was passed."""
+    longs = [chr(ord("a") + i) * 3000 for i in range(7)]  # 21 KB: cut at 16 KiB
+    odd = ["a b", "", "\u00fc=x", "-c"]
+    script = ('/bin/true "$@"; /lib64/ld-linux-x86-64.so.2 /bin/true z "" y; '
+              '/bin/sh -c \'/bin/true q & wait\' sh2')
+    run = record(["sh", "-c", script, "sh", *odd, *longs])
+    eq(run.rc, 0, "exit status")
+    run.assert_clean()
+    want, used = ["/bin/true"], len("/bin/true") + 1
+    for a in odd + longs:
+        b = len(a.encode()) + 1
+        if used + b > 16384:
+            break
+        want.append(a)
+        used += b
+    argvs = [s.proc()["argv"] for s in run.preload]
+    check(want in argvs, f"fresh image's argv cut at whole arguments: {[a[:3] for a in argvs]}")
+    eq(len(want), 1 + len(odd) + 5, "arguments kept of the long list")
+    check(["/lib64/ld-linux-x86-64.so.2", "/bin/true", "z", "", "y"] in argvs,
+          f"ld.so as the command: its own argument too: {argvs}")
+    check(["/bin/true", "q"] in argvs, f"a forked shell's child: {argvs}")
+    # the inner shell's image (from argv) and its fork child for `&` (from
+    # /proc) before that execs /bin/true: the same arguments
+    eq(argvs.count(["/bin/sh", "-c", "/bin/true q & wait", "sh2"]), 2,
+       "the inner shell and its fork child")
+
+
 def t_cli():
     p = subprocess.run([VMAPROF, "record"], capture_output=True, text=True)
     eq(p.returncode, 2, "record without command")
@@ -620,5 +651,5 @@ if __name__ == "__main__":
         "exitcode": t_exitcode, "errno": t_errno, "dlopen": t_dlopen,
         "no_stacks": t_no_stacks, "stack_depth": t_stack_depth, "unwritable": t_unwritable,
         "python": t_python, "sh_pipeline": t_sh_pipeline, "bad_input": t_bad_input,
-        "cli": t_cli,
+        "cli": t_cli, "argv": t_argv,
     })

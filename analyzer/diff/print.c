@@ -179,9 +179,15 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 		char site[SITE_COLS * 4], s[SITE_COLS + 8];
 		pair__site(g, site, sizeof(site));
 		fit(s, sizeof(s), site, SITE_COLS, 0);
-		char tail[96];
-		snprintf(tail, sizeof(tail), "  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRIu64 ")", s,
-			 g->a.v[m], g->b.v[m], g->b.v[m] - g->a.v[m]);
+		/* the growth that chose it: its own (most_grown), not what
+		 * moved in from its family */
+		char tail[128], mv[48] = "";
+		int64_t in = moved(g, m);
+		if (in)
+			snprintf(mv, sizeof(mv), " own, %" PRIu64 " moved %s",
+				 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
+		snprintf(tail, sizeof(tail), "  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRId64 "%s)", s,
+			 g->a.v[m], g->b.v[m], g->own[m], mv);
 		/* "  most growth: " (15) goes before it in the text output */
 		size_t rest = 15 + strlen(tail), w = LINE_MAX_COLS > rest ? LINE_MAX_COLS - rest : 0;
 		fit(role, sizeof(role), g->role, w < ROLE_MIN_COLS ? ROLE_MIN_COLS :
@@ -309,12 +315,17 @@ static void print_markdown(const struct diff_opts *o, const struct result *res)
 			fit(s, sizeof(s), site, SITE_COLS + 6, 0);
 			fit(role, sizeof(role), p->role, MD_ROLE_COLS, 1);
 			format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
+			int64_t in = moved(p, r->metric);
+			char mv[48] = "";
+			if (in) /* as the text line says it (row__tail) */
+				snprintf(mv, sizeof(mv), " (%" PRIu64 " moved %s)",
+					 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
 			fputs("| ", stdout);
 			md_cell(role);
 			fputs(" | ", stdout);
 			md_cell(s);
-			printf(" | %s | %" PRIu64 " | %" PRIu64 " | %s |\n", metric_name(r->metric),
-			       p->a.v[r->metric], p->b.v[r->metric], pct);
+			printf(" | %s | %" PRIu64 " | %" PRIu64 " | %s%s |\n", metric_name(r->metric),
+			       p->a.v[r->metric], p->b.v[r->metric], pct, mv);
 		}
 		if (res->n_rows > MD_MAX_ROWS)
 			printf("\n%zu more changes: see `vmaprof diff --format text`\n",
