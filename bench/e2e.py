@@ -17,7 +17,7 @@ Workloads (--only picks some):
   true300  sh -c 'for i in $(seq 300); do /bin/true; done'
   true   `true`: what start-up and the end cost with nothing to record
 
-usage: bench/e2e.py --vmaprof A [--vmaprof B ...] [--rounds N] [--only W4,build]
+usage: bench/e2e.py --vmaprof A [--vmaprof B ...] [--rounds N] [--only W4,build] [--phases]
                     [--build DIR] [--json FILE]
 --build is a build directory of this tree (for W4's -I of config.h; default
 ROOT/build). Needs root, as `vmaprof record` with the kernel collector does.
@@ -25,6 +25,8 @@ ROOT/build). Needs root, as `vmaprof record` with the kernel collector does.
 import argparse
 import json
 import os
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -36,12 +38,35 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def timed(argv, cwd=None):
+CPU = {}  # id(result list) -> CPU seconds (user + sys) of each run
+
+
+PHASE = re.compile(r"vmaprof:   (start-up|the program|stop|report) +([0-9.]+) s")
+RSS = re.compile(r"peak RSS (\d+) MiB")
+
+
+def phases(stderr):
+    """record --stats' phases (start-up, the program, stop, report: s) and
+    the report's peak RSS (MiB) from its stderr."""
+    out = {k: float(v) for k, v in PHASE.findall(stderr)}
+    m = RSS.search(stderr)
+    if m:
+        out["peak RSS MiB"] = float(m.group(1))
+    return out
+
+
+def timed(argv, cwd=None, cpu=None, stats=None):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.exit(f"e2e: {' '.join(argv)} exited {p.returncode}:\n{p.stderr.decode()[-2000:]}")
+    if cpu is not None:
+        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    if stats is not None:
+        stats.append(phases(p.stderr.decode(errors="replace")))
     return dt
 
 
@@ -80,6 +105,9 @@ def run(args):
             sys.exit(f"e2e: unknown workload {n} (known: {', '.join(wl)})")
     tools = [("bare", None)] + [(v, v) for v in args.vmaprof]
     res = {n: {t: [] for t, _ in tools} for n in names}
+    cpu = {n: {t: [] for t, _ in tools} for n in names}
+    ph = {n: {t: [] for t, _ in tools} for n in names}
+    extra = ["--stats"] if getattr(args, "phases", False) else []
     try:
         for r in range(args.rounds):
             for n in names:
@@ -89,20 +117,28 @@ def run(args):
                     if prep:
                         prep()
                     if v is None:
-                        dt = timed(argv)
+                        dt = timed(argv, cpu=cpu[n][label])
                     else:
                         shutil.rmtree(rec, ignore_errors=True)
-                        dt = timed([v, "record", "-o", rec, "--", *argv])
+                        dt = timed([v, "record", *extra, "-o", rec, "--", *argv],
+                                   cpu=cpu[n][label], stats=ph[n][label])
                     res[n][label].append(dt)
             print(f"e2e: round {r + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    res["cpu"] = cpu
+    if extra:
+        res["phases"] = ph
     return names, wl, tools, res
 
 
 def table(names, wl, tools, res):
-    out = ["| workload | tool | median s | min s | median ratio | min ratio |",
-           "|---|---|---|---|---|---|"]
+    """Wall time of the whole command, and its CPU time (user + sys of the
+    command and of vmaprof: what the machine paid, less noisy than wall
+    time on a shared machine)."""
+    cpu = res.get("cpu", {})
+    out = ["| workload | tool | median s | min s | median ratio | min ratio | CPU median s |",
+           "|---|---|---|---|---|---|---|"]
     for n in names:
         b = res[n]["bare"]
         for label, _ in tools:
@@ -110,8 +146,23 @@ def table(names, wl, tools, res):
             med, mn = statistics.median(v), min(v)
             rm = med / statistics.median(b) if label != "bare" else 1.0
             rn = mn / min(b) if label != "bare" else 1.0
+            c = cpu.get(n, {}).get(label)
+            cs = f"{statistics.median(c):.3f}" if c else "-"
             out.append(f"| {n}: {wl[n][0]} | {label} | {med:.3f} | {mn:.3f} | {rm:.2f}x | "
-                       f"{rn:.2f}x |")
+                       f"{rn:.2f}x | {cs} |")
+    if "phases" in res:
+        keys = ["start-up", "the program", "stop", "report", "peak RSS MiB"]
+        out += ["", "record --stats, medians (s; the report's peak RSS in MiB):", "",
+                "| workload | tool | " + " | ".join(keys) + " |",
+                "|---|---|" + "---|" * len(keys)]
+        for n in names:
+            for label, _ in tools[1:]:
+                rows = res["phases"][n][label]
+                vals = [statistics.median([r[k] for r in rows if k in r])
+                        if any(k in r for r in rows) else float("nan") for k in keys]
+                out.append(f"| {n} | {label} | " +
+                           " | ".join(f"{v:.3f}" if k != keys[-1] else f"{v:.0f}"
+                                      for k, v in zip(keys, vals)) + " |")
     return "\n".join(out)
 
 
@@ -125,6 +176,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"),
                     help="a build directory of this tree (W4 includes its config.h)")
     ap.add_argument("--json", help="also write every time measured to this file")
+    ap.add_argument("--phases", action="store_true",
+                    help="run record with --stats and add a table of its phases' medians")
     args = ap.parse_args()
     for v in args.vmaprof:
         if not os.access(v, os.X_OK):

@@ -206,6 +206,7 @@ struct rec {
 	int bpf;
 	char bpf_why[512];
 	struct collector *col;
+	struct recording_prefetch *prefetch; /* the report's files, meanwhile */
 	/* the command */
 	pid_t child;
 	int go[2];        /* the start pipe: the child waits until registered */
@@ -648,6 +649,8 @@ static void finish(struct rec *r)
 	/* the command has run (a disposition set now is not inherited by it):
 	 * a summary piped into `head` must not kill us before the exit status */
 	signal(SIGPIPE, SIG_IGN);
+	recording__prefetch_stop(r->prefetch);
+	r->prefetch = NULL;
 	json_t *preload_extra = stop_broker(r);
 	r->t_broker_stopped = vp_mono_ns();
 	json_t *bpf_extra = stop_collector(r);
@@ -730,6 +733,10 @@ int cmd_record(int argc, char **argv)
 		return rc;
 	}
 	r.t_started = vp_mono_ns();
+	/* VMAPROF_PREFETCH=0: none (to measure what it saves) */
+	const char *pf = getenv("VMAPROF_PREFETCH");
+	if (!pf || strcmp(pf, "0"))
+		r.prefetch = recording__prefetch_start();
 	wait_tree(&r);
 	finish(&r);
 	if (r.stats)

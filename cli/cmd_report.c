@@ -249,6 +249,10 @@ static void print_stats(const struct report_clock *c, const char *what)
 	fprintf(stderr, "vmaprof:   on the other core: %llu files opened, indexed and their "
 		"DWARF read ahead in %.3f s; lookups waited for it %.3f s\n", (unsigned long long)sy.prewarm_files,
 		(double)sy.prewarm_ns / 1e9, (double)sy.prewarm_wait_ns / 1e9);
+	if (sy.prefetch_used || sy.prefetch_stale)
+		fprintf(stderr, "vmaprof:   of which during the recording: %llu files used, %llu "
+			"opened again (changed since)\n", (unsigned long long)sy.prefetch_used,
+			(unsigned long long)sy.prefetch_stale);
 }
 
 int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)

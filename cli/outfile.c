@@ -141,7 +141,7 @@ int outfile_commit(struct outfile *o, int failed)
 		return -EBADF;
 	if (fflush(o->f) || ferror(o->f))
 		err = errno ? -errno : -EIO;
-	if (!err && !failed && fsync(fileno(o->f)) < 0)
+	if (!err && !failed && !o->no_sync && fsync(fileno(o->f)) < 0)
 		err = -errno;
 	if (fclose(o->f) && !err)
 		err = -errno;

@@ -41,10 +41,13 @@ struct outfile {
 	char name[256];
 	char tmp[300];
 	FILE *f;
+	int no_sync; /* set after outfile_begin: rename without fsync (a file
+		      * only a crash of the recorder, not of the machine, must
+		      * find: record's start marker) */
 };
 /* 0 or -errno. Files are 0600, owned per `ow`. */
 int outfile_begin(struct outfile *o, int dirfd, const char *name, const struct out_owner *ow);
-/* Flush, fsync, rename over the final name. `failed`: the caller's own
+/* Flush, fsync (unless no_sync), rename over the final name. `failed`: the caller's own
  * writing failed (errno in *err): just clean up. 0 or -errno. */
 int outfile_commit(struct outfile *o, int failed);
 

@@ -8,14 +8,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <time.h>
 
 #include "cli.h"
 #include "collector.h"
 #include "procfs.h"
+#include "symbolize.h"
+#include "vmaprof/clock.h"
 
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
@@ -187,9 +195,255 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 		json_decref(s);
 		return err;
 	}
+	/* the start marker is for a recorder killed meanwhile (its writes
+	 * stay in the page cache): an fsync would only delay the command's
+	 * start (7-80 ms on this machine's disk); the end marker is synced */
+	o.no_sync = !complete;
 	int failed = json_dumpf(s, o.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
 	json_decref(s);
 	return outfile_commit(&o, failed);
+}
+
+#define PREFETCH_MS 20
+/* A process's maps are read when it is first seen and when it has
+ * exec'd, then again on the next scans (ld.so maps the libraries after
+ * the exec) up to this many times in all: a tree of many long-lived
+ * processes is not read over and over (what they dlopen later is left to
+ * the report). */
+#define PREFETCH_READS 4
+/* threads of one process whose children are looked for */
+#define PREFETCH_THREADS 64
+
+struct seen_proc {
+	pid_t pid;
+	dev_t dev; /* its executable's (/proc/PID/exe) */
+	ino_t ino;
+	int reads;
+};
+
+struct recording_prefetch {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* with stop: end the wait now */
+	int stop;
+	struct symbolizer *sym;
+	char *buf;
+	size_t cap;
+	pid_t *pids;         /* the walk's work list */
+	size_t npids, pids_cap;
+	/* the processes whose maps were read: the last scan's (sorted by
+	 * pid) and this one's */
+	struct seen_proc *seen, *next;
+	size_t nseen, nnext, seen_cap;
+};
+
+/* All of file path into p->buf (grown as needed): its length, or -1. */
+static ssize_t slurp(struct recording_prefetch *p, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		if (n == p->cap) {
+			size_t nc = p->cap ? p->cap * 2 : 64 * 1024;
+			char *nb = nc <= (64u << 20) ? realloc(p->buf, nc) : NULL;
+			if (!nb) {
+				close(fd);
+				return -1;
+			}
+			p->buf = nb;
+			p->cap = nc;
+		}
+		ssize_t r = read(fd, p->buf + n, p->cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			close(fd);
+			return r < 0 ? -1 : (ssize_t)n;
+		}
+		n += (size_t)r;
+	}
+}
+
+static void push_pid(struct recording_prefetch *p, long pid)
+{
+	if (p->npids == p->pids_cap) {
+		size_t nc = p->pids_cap ? p->pids_cap * 2 : 64;
+		pid_t *np = nc < (1u << 22) ? realloc(p->pids, nc * sizeof(*np)) : NULL;
+		if (!np)
+			return;
+		p->pids = np;
+		p->pids_cap = nc;
+	}
+	p->pids[p->npids++] = (pid_t)pid;
+}
+
+/* The children of every thread of pid onto the work list. */
+static void push_children(struct recording_prefetch *p, pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int threads = 0;
+	while (d && (e = readdir(d)) && threads < PREFETCH_THREADS) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		threads++;
+		char cp[320];
+		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		ssize_t n = slurp(p, cp);
+		for (char *q = p->buf, *end = p->buf + (n > 0 ? n : 0); q < end;) {
+			char *next;
+			long c = strtol(q, &next, 10);
+			if (next == q)
+				break;
+			if (c > 0)
+				push_pid(p, c);
+			q = next;
+			while (q < end && *q == ' ')
+				q++;
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct seen_proc *x = a, *y = b;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Whether pid's maps are worth reading now; notes it for the next scan. */
+static int want_maps(struct recording_prefetch *p, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &st)) /* gone, a zombie, or not ours to read */
+		return 0;
+	struct seen_proc key = { .pid = pid }, *old = NULL;
+	if (p->nseen)
+		old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
+	int same = old && old->dev == st.st_dev && old->ino == st.st_ino;
+	if (p->nnext == p->seen_cap) {
+		/* both tables alike: they swap after the scan */
+		size_t nc = p->seen_cap ? p->seen_cap * 2 : 64;
+		struct seen_proc *a = realloc(p->seen, nc * sizeof(*a));
+		if (a)
+			p->seen = a;
+		struct seen_proc *b = a ? realloc(p->next, nc * sizeof(*b)) : NULL;
+		if (!b)
+			return 0; /* no memory: not read, nothing lost */
+		p->next = b;
+		p->seen_cap = nc;
+		if (old) /* seen moved */
+			old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
+	}
+	struct seen_proc *n = &p->next[p->nnext++];
+	*n = (struct seen_proc){ pid, st.st_dev, st.st_ino, same ? old->reads : 0 };
+	if (n->reads >= PREFETCH_READS)
+		return 0;
+	n->reads++;
+	return 1;
+}
+
+/* One look at the tree: the maps of every descendant to the symbolizer. */
+static void scan(struct recording_prefetch *p)
+{
+	p->npids = 0;
+	push_children(p, getpid());
+	p->nnext = 0;
+	for (size_t i = 0; i < p->npids; i++) {
+		pid_t pid = p->pids[i];
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+		if (want_maps(p, pid)) {
+			ssize_t n = slurp(p, path);
+			if (n > 0 && symbolizer__prefetch_maps(p->sym, p->buf, (size_t)n))
+				return;
+		}
+		push_children(p, pid);
+	}
+	if (p->nnext > 1)
+		qsort(p->next, p->nnext, sizeof(*p->next), seen_cmp);
+	struct seen_proc *t = p->seen;
+	p->seen = p->next;
+	p->next = t;
+	p->nseen = p->nnext;
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct recording_prefetch *p = arg;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		pthread_mutex_unlock(&p->lock);
+		scan(p);
+		uint64_t until = vp_mono_ns() + PREFETCH_MS * 1000000ull;
+		struct timespec ts = { (time_t)(until / 1000000000ull),
+				       (long)(until % 1000000000ull) };
+		pthread_mutex_lock(&p->lock);
+		while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct recording_prefetch *recording__prefetch_start(void)
+{
+	struct recording_prefetch *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
+	if (!p)
+		return NULL;
+	if (symbolizer__prefetch_new(&p->sym)) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	/* vp_mono_ns is CLOCK_MONOTONIC: the wait's deadline too */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* every signal blocked in it and in the symbolizer's worker it
+	 * starts (which inherits the mask): SIGCHLD and the stop signals go
+	 * to the thread that waits for them (cmd_record.c, wait_tree) */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&p->thread, NULL, prefetch_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		symbolizer__free(p->sym);
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void recording__prefetch_stop(struct recording_prefetch *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	symbolizer__free(symbolizer__donate(p->sym));
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->buf);
+	free(p->pids);
+	free(p->seen);
+	free(p->next);
+	free(p);
 }
 
 int recording__report(const char *absdir, int session_err, const struct vp_report_opts *o)
@@ -197,7 +451,10 @@ int recording__report(const char *absdir, int session_err, const struct vp_repor
 	if (session_err < 0)
 		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
 			"will say the recording is incomplete)\n", absdir, strerror(-session_err));
-	if (vp_write_report(absdir, NULL, stderr, o)) {
+	int failed = vp_write_report(absdir, NULL, stderr, o);
+	/* a prefetch the report did not take (recording__prefetch_stop) */
+	symbolizer__free(symbolizer__donate(NULL));
+	if (failed) {
 		fprintf(stderr, "vmaprof: ERROR: no report.json was written (the traces in %s "
 			"stay; `vmaprof report %s` retries)\n", absdir, absdir);
 		vp_print_record_summary(absdir, stderr);

@@ -62,4 +62,19 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 struct vp_report_opts;
 int recording__report(const char *absdir, int session_err, const struct vp_report_opts *o);
 
+/*
+ * While the command runs: a thread that reads, every PREFETCH_MS, the
+ * maps of the recorder's descendants (/proc/PID/task/TID/children) and
+ * hands them to a prefetching symbolizer (symbolize.h), so that the files
+ * they execute are opened, indexed and their DWARF read on the time the
+ * programs leave, not after them. recording__prefetch_stop ends it and
+ * donates the symbolizer to the report's analysis (in this process);
+ * recording__report frees it if the report did not take it. Nothing
+ * depends on it: NULL when it cannot start (then the report does the
+ * work as always), and the answers are the same either way.
+ */
+struct recording_prefetch;
+struct recording_prefetch *recording__prefetch_start(void);
+void recording__prefetch_stop(struct recording_prefetch *p);
+
 #endif

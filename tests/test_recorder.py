@@ -389,6 +389,29 @@ def t_killed():
         eq(json.load(open(os.path.join(d2, "report.json")))["complete"], True, "complete")
 
 
+def t_prefetch():
+    """The files the program runs are opened, indexed and their DWARF read
+    while it runs (cli/recording.h, recording__prefetch_start) and the
+    report uses them: report.json is byte for byte what `vmaprof report`
+    writes of the same recording afterwards, without a prefetch."""
+    need_root()
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        w = workload("w_faults")
+        p = record(["-o", d, "--stats"], ["sh", "-c", f"sleep 0.3; {w} cow 200; sleep 0.1"])
+        eq(p.returncode, 0, p.stderr)
+        import re
+        m = re.search(r"during the recording: (\d+) files used, (\d+) opened again", p.stderr)
+        check(m and int(m.group(1)) >= 1, f"no prefetched file used:\n{p.stderr}")
+        check(m and int(m.group(2)) == 0, f"a file changed meanwhile?\n{p.stderr}")
+        again = os.path.join(t, "again.json")
+        q = subprocess.run([VMAPROF, "report", d, "-o", again], capture_output=True, text=True)
+        eq(q.returncode, 0, q.stderr)
+        check(open(os.path.join(d, "report.json"), "rb").read() == open(again, "rb").read(),
+              "report.json of record (prefetched) differs from report's")
+        validate(os.path.join(d, "report.json"))
+
+
 def t_help():
     """`vmaprof --help` lists every option each subcommand accepts (read from
     their getopt tables in the sources)."""
@@ -408,4 +431,4 @@ def t_help():
 if __name__ == "__main__":
     main({"symlinks": t_symlinks, "fifos": t_fifos, "unusable": t_unusable,
           "diskfull": t_diskfull, "stop": t_stop, "stale_pid": t_stale_pid,
-          "killed": t_killed, "help": t_help})
+          "killed": t_killed, "help": t_help, "prefetch": t_prefetch})

@@ -634,6 +634,258 @@ static void test_bad_files(struct symbolizer *s)
 	rmdir(dir);
 }
 
+/* ---- a prefetch during a recording (symbolizer__prefetch_*) -------------- */
+
+#define SPACE_PF 5
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_frame(const struct vp_frame *a, const struct vp_frame *b)
+{
+	return a->ip == b->ip && same_str(a->function, b->function) &&
+	       a->fn_offset == b->fn_offset && same_str(a->module, b->module) &&
+	       a->mod_offset == b->mod_offset && same_str(a->file, b->file) &&
+	       a->line == b->line;
+}
+
+/* Distinct executable file mappings of maps text: what a prefetch queues. */
+static uint64_t exec_files(const char *text)
+{
+	char seen[64][PATH_MAX / 8];
+	uint64_t n = 0;
+	const char *p = text;
+
+	while (p && *p) {
+		char perms[8], path[PATH_MAX / 8] = "";
+		int k = 0;
+
+		if (sscanf(p, "%*x-%*x %7s %*x %*s %*u %n", perms, &k) == 1 && k > 0 &&
+		    p[k] == '/' && strchr(perms, 'x')) {
+			snprintf(path, sizeof(path), "%.*s", (int)strcspn(p + k, "\n"), p + k);
+			bool dup = false;
+
+			for (uint64_t i = 0; i < n; i++)
+				dup |= !strcmp(seen[i], path);
+			if (!dup && n < 64)
+				snprintf(seen[n++], sizeof(seen[0]), "%s", path);
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return n;
+}
+
+/* Until the prefetch's worker has read `files` files (30 s at most). */
+static void wait_prewarm(struct symbolizer *s, uint64_t files)
+{
+	struct vp_symbolizer_stats st;
+
+	for (int i = 0; i < 3000; i++) {
+		symbolizer__stats(s, &st);
+		if (st.prewarm_files >= files)
+			return;
+		usleep(10000);
+	}
+	CHECK(0, "prefetch worker: %" PRIu64 " of %" PRIu64 " files in 30 s", st.prewarm_files,
+	      files);
+}
+
+/* A prefetching symbolizer fed `text`, its worker done, donated: the
+ * symbolizer the next symbolizer__new returns (checked). */
+static struct symbolizer *prefetched(const char *text, uint64_t files)
+{
+	struct symbolizer *pf = NULL, *s = NULL;
+
+	CHECK(symbolizer__prefetch_new(&pf) == 0, "prefetch_new");
+	if (!pf)
+		return NULL;
+	CHECK(symbolizer__prefetch_maps(pf, text, strlen(text)) == 0, "prefetch_maps");
+	wait_prewarm(pf, files);
+	CHECK(symbolizer__donate(pf) == NULL, "nothing donated before");
+	CHECK(symbolizer__new(&s) == 0 && s == pf, "symbolizer__new takes the donated one");
+	return s;
+}
+
+/*
+ * This process's own maps prefetched (its files opened, indexed, their
+ * DWARF read, libc's separate debug file too), then used: every answer
+ * equals a fresh symbolizer's (ours, libc at every 256th byte of its code),
+ * and the counters of files are those of the maps added, not prefetched.
+ */
+static void test_prefetch_same(void)
+{
+	size_t len;
+	char *text = read_file("/proc/self/maps", &len);
+	uintptr_t getpid_addr = (uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	uint64_t ls, le, lo;
+	char ldev[80], lpath[PATH_MAX];
+	struct symbolizer *fresh = NULL, *pf;
+	struct vp_symbolizer_stats a, b;
+	size_t n = 0, diff = 0, lines = 0;
+
+	CHECK(text != NULL, "read maps");
+	if (!text)
+		return;
+	CHECK(find_self_mapping(getpid_addr, &ls, &le, &lo, ldev, sizeof(ldev), lpath,
+				sizeof(lpath)) == 0, "libc mapping");
+	pf = prefetched(text, exec_files(text));
+	CHECK(symbolizer__new(&fresh) == 0 && fresh != pf, "a fresh one after");
+	if (!pf || !fresh)
+		goto out;
+	CHECK(symbolizer__add_maps(pf, SPACE_PF, text, len) == 0, "add_maps prefetched");
+	CHECK(symbolizer__add_maps(fresh, SPACE_PF, text, len) == 0, "add_maps fresh");
+	for (uintptr_t ip = ls; ip < le; ip += 256) {
+		for (int ra = 0; ra < 2; ra++) {
+			struct vp_frame f, g;
+			int r1 = symbolizer__lookup(pf, SPACE_PF, ip, ra, &f);
+			int r2 = symbolizer__lookup(fresh, SPACE_PF, ip, ra, &g);
+
+			n++;
+			lines += g.line > 0;
+			if (r1 != r2 || !same_frame(&f, &g)) {
+				if (diff++ < 5) {
+					print_frame("prefetched", r1, &f);
+					print_frame("fresh", r2, &g);
+				}
+			}
+		}
+	}
+	uintptr_t own[] = { (uintptr_t)sym_target_fn + 4, (uintptr_t)sym_probe_caller + 8 };
+	for (size_t i = 0; i < 2; i++) {
+		struct vp_frame f, g;
+		int r1 = symbolizer__lookup(pf, SPACE_PF, own[i], false, &f);
+		int r2 = symbolizer__lookup(fresh, SPACE_PF, own[i], false, &g);
+
+		n++;
+		diff += r1 != r2 || !same_frame(&f, &g) || !ends_with(f.file, "test_symbolize.c");
+	}
+	printf("prefetch: %zu lookups (%zu with a line), %zu differ\n", n, lines, diff);
+	CHECK(diff == 0, "%zu of %zu lookups differ after a prefetch", diff, n);
+	CHECK(lines > 100, "libc lines: %zu (libc6-dbg installed?)", lines);
+	symbolizer__stats(pf, &a);
+	symbolizer__stats(fresh, &b);
+	CHECK(a.files == b.files && a.files_opened == b.files_opened &&
+		      a.files_failed == b.files_failed,
+	      "files %" PRIu64 "/%" PRIu64 "/%" PRIu64 " vs %" PRIu64 "/%" PRIu64 "/%" PRIu64,
+	      a.files, a.files_opened, a.files_failed, b.files, b.files_opened, b.files_failed);
+	CHECK(a.prefetch_used == a.files_opened && a.prefetch_stale == 0,
+	      "prefetched files used: %" PRIu64 " of %" PRIu64 " opened, %" PRIu64 " stale",
+	      a.prefetch_used, a.files_opened, a.prefetch_stale);
+out:
+	symbolizer__free(pf);
+	symbolizer__free(fresh);
+	free(text);
+}
+
+/* The frame of `ip` in `text` (one space) from a fresh symbolizer. */
+static int fresh_lookup(const char *text, uint64_t ip, struct vp_frame *out, char *fn,
+			char *file, size_t n)
+{
+	struct symbolizer *s = NULL;
+	int rc = symbolizer__new(&s);
+
+	if (!rc)
+		rc = symbolizer__add_maps(s, SPACE_PF, text, strlen(text));
+	if (!rc)
+		rc = symbolizer__lookup(s, SPACE_PF, ip, false, out);
+	/* the strings live in s: copies */
+	snprintf(fn, n, "%s", out->function ? out->function : "");
+	snprintf(file, n, "%s", out->file ? out->file : "");
+	out->function = fn[0] ? fn : NULL;
+	out->file = file[0] ? file : NULL;
+	out->module = NULL;
+	symbolizer__free(s);
+	return rc;
+}
+
+/* A prefetched file's answer against a fresh symbolizer's after `change`
+ * (a shell command) altered the file or its debug file's places: the same,
+ * and not what the file said when prefetched. */
+static void prefetch_changed(const char *what, const char *text, uint64_t ip,
+			     const char *change)
+{
+	struct vp_frame before, after, f;
+	char fn1[512], file1[512], fn2[512], file2[512];
+	struct symbolizer *pf;
+	int rc;
+
+	CHECK(fresh_lookup(text, ip, &before, fn1, file1, sizeof(fn1)) == 0, "%s: before", what);
+	pf = prefetched(text, 1);
+	CHECK(system(change) == 0, "%s: %s", what, change);
+	CHECK(fresh_lookup(text, ip, &after, fn2, file2, sizeof(fn2)) == 0, "%s: after", what);
+	print_frame("changed: before", 0, &before);
+	print_frame("changed: after", 0, &after);
+	before.module = after.module = NULL;
+	CHECK(!same_frame(&before, &after), "%s: the change changes nothing", what);
+	if (!pf)
+		return;
+	CHECK(symbolizer__add_maps(pf, SPACE_PF, text, strlen(text)) == 0, "%s: add_maps", what);
+	rc = symbolizer__lookup(pf, SPACE_PF, ip, false, &f);
+	print_frame("changed: prefetched", rc, &f);
+	f.module = NULL;
+	CHECK(rc == 0 && same_frame(&f, &after), "%s: the prefetched file answers as before", what);
+	struct vp_symbolizer_stats st;
+
+	symbolizer__stats(pf, &st);
+	CHECK(st.prefetch_stale == 1 && st.prefetch_used == 0, "%s: opened again (%" PRIu64
+	      " stale, %" PRIu64 " used)", what, st.prefetch_stale, st.prefetch_used);
+	symbolizer__free(pf);
+}
+
+/*
+ * A file prefetched, then rewritten in place (same path, same inode) with
+ * other content, or given its separate debug file (.gnu_debuglink) only
+ * after the prefetch: the answers are those of opening it now.
+ */
+static void test_prefetch_changed(void)
+{
+	char dir[] = "/tmp/vp-pftest-XXXXXX";
+	char exe[PATH_MAX], a[64], b[64], text[4096], cmd[3 * PATH_MAX];
+	uint64_t ms, me, mo, ino = 0;
+	char mdev[80], mpath[PATH_MAX], ldev[80], lpath[PATH_MAX];
+	uintptr_t ip = (uintptr_t)sym_target_fn + 4;
+	uint64_t ls, le, lo;
+	struct stat st;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	exe[n > 0 ? n : 0] = '\0';
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	CHECK(find_self_mapping(ip, &ms, &me, &mo, mdev, sizeof(mdev), mpath, sizeof(mpath)) == 0,
+	      "own mapping");
+	CHECK(find_self_mapping((uintptr_t)dlsym(RTLD_DEFAULT, "getpid"), &ls, &le, &lo, ldev,
+				sizeof(ldev), lpath, sizeof(lpath)) == 0, "libc mapping");
+	CHECK(stat(exe, &st) == 0, "stat %s", exe);
+
+	/* (1) rewritten in place: this binary, then libc's bytes */
+	snprintf(a, sizeof(a), "%s/a.elf", dir);
+	CHECK(make_file(a, exe, (size_t)st.st_size, &ino) == 0, "copy %s", exe);
+	snprintf(text, sizeof(text), "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " fe:00 %" PRIu64
+		 " %s\n", ms, me, mo, ino, a);
+	snprintf(cmd, sizeof(cmd), "cat '%s' > '%s'", lpath, a); /* same inode */
+	prefetch_changed("rewritten", text, ip, cmd);
+
+	/* (2) its debug file put in place after the prefetch */
+	snprintf(b, sizeof(b), "%s/b.elf", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && objcopy --only-keep-debug '%s' b.debug && objcopy --strip-debug "
+		 "--add-gnu-debuglink=b.debug '%s' b.elf && mv b.debug b.later", dir, exe, exe);
+	CHECK(system(cmd) == 0, "%s", cmd);
+	CHECK(stat(b, &st) == 0, "stat %s", b);
+	snprintf(text, sizeof(text), "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " fe:00 %" PRIu64
+		 " %s\n", ms, me, mo, (uint64_t)st.st_ino, b);
+	snprintf(cmd, sizeof(cmd), "mv %s/b.later %s/b.debug", dir, dir);
+	prefetch_changed("debug file later", text, ip, cmd);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0, "%s", cmd);
+}
+
 int main(void)
 {
 	struct symbolizer *s = NULL;
@@ -669,6 +921,8 @@ int main(void)
 	test_dlopen(s);
 	test_garbage(s);
 	test_bad_files(s);
+	test_prefetch_same();
+	test_prefetch_changed();
 
 	symbolizer__stats(s, &st);
 	printf("stats: lookups %" PRIu64 " cache_hits %" PRIu64 " cache_entries %" PRIu64

@@ -59,6 +59,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Every table here is a u64map of chains by hash (traceutil.h:
@@ -92,6 +94,18 @@ struct str_node {
 
 enum dso_state { DSO_NEW, DSO_OK, DSO_FAILED };
 
+/* A file as stat saw it (or its absence): equal twice, it was not
+ * replaced, rewritten or touched in between (ctime moves on any change). */
+struct fileid {
+	bool exists;
+	uint64_t dev, ino, size;
+	struct timespec mtime, ctime;
+};
+
+/* The file, its build-id debug file, the 3 places of its .gnu_debuglink
+ * name (find_debuginfo's search). */
+#define FILEID_MAX 5
+
 struct load_seg { /* one PT_LOAD: file bytes [offset, offset+filesz) at vaddr */
 	uint64_t offset, filesz, vaddr;
 };
@@ -124,7 +138,14 @@ struct dso {
 	pthread_mutex_t lock; /* held around the open and every libdwfl call
 			       * on dwfl (the prewarm worker), and to read state,
 			       * syms_state the first time (below) */
+	/* What the open saw of the file and of the places its separate
+	 * debug file is looked for (prefetched files: symbolizer__prefetch
+	 * _maps): a file opened during the recording is kept only if they
+	 * are all the same when the analysis first needs it. */
+	struct fileid ids[FILEID_MAX];
+	bool early;           /* opened for a prefetch (may be stale) */
 	/* the main thread's own: */
+	bool counted;         /* in stats.files (named by add_maps) */
 	bool queued;          /* handed to the prewarm worker */
 	bool seen;            /* state looked at (and counted) under lock */
 	bool syms_seen;       /* syms_state looked at under lock */
@@ -181,6 +202,8 @@ struct prewarm {
 				* indexed, q[dhead..n) for their DWARF */
 	size_t head, dhead, n, cap;
 	uint64_t files, ns;    /* files done, time spent in them */
+	pid_t tid;             /* the worker's thread id (0 until known) */
+	bool background;       /* run at SCHED_IDLE (during a recording) */
 };
 
 struct symbolizer {
@@ -309,8 +332,11 @@ static void dso__free(struct u64map_node *e)
 	free(d);
 }
 
-/* The dso for (path, ino), created unopened if new. NULL on ENOMEM. */
-static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, uint64_t ino)
+/* The dso for (path, ino), created unopened if new; counted in
+ * stats.files when `count` (named by the analysis's maps, not only by a
+ * prefetch). NULL on ENOMEM. */
+static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, uint64_t ino,
+			    bool count)
 {
 	uint64_t h = vp_hash_mix(vp_hash_bytes(path, len) ^ ino);
 	struct dso *d;
@@ -320,7 +346,7 @@ static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, 
 		d = (struct dso *)e;
 		if (e->hash == h && d->ino == ino && strlen(d->path) == len &&
 		    !memcmp(d->path, path, len))
-			return d;
+			goto found;
 	}
 	p = intern(s, path, len);
 	d = p ? node_new(&s->dsos, sizeof(*d), h) : NULL;
@@ -330,7 +356,11 @@ static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, 
 	d->ino = ino;
 	d->state = DSO_NEW;
 	pthread_mutex_init(&d->lock, NULL);
-	s->stats.files++;
+found:
+	if (count && !d->counted) {
+		d->counted = true;
+		s->stats.files++;
+	}
 	return d;
 }
 
@@ -339,6 +369,100 @@ static bool ends_with(const char *str, const char *suffix)
 	size_t a = strlen(str), b = strlen(suffix);
 
 	return a >= b && !memcmp(str + a - b, suffix, b);
+}
+
+static void fileid_of(const char *path, struct fileid *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st))
+		return;
+	id->exists = true;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = (uint64_t)st.st_size;
+	id->mtime = st.st_mtim;
+	id->ctime = st.st_ctim;
+}
+
+static bool fileid_same(const struct fileid *a, const struct fileid *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* ids[] of d (reported, elf its ELF): the file itself and every place
+ * find_debuginfo (libdwfl's build-id search with the default path
+ * ":.debug:/usr/lib/debug", then the .gnu_debuglink candidates) looks. */
+static void dso__ids(const struct dso *d, Elf *elf, struct fileid *ids)
+{
+	const unsigned char *id = NULL;
+	GElf_Addr id_vaddr;
+	GElf_Word crc;
+	const char *link = elf ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+	const char *slash = strrchr(d->path, '/');
+	char path[4096 + 256];
+	int len = d->mod ? dwfl_module_build_id(d->mod, &id, &id_vaddr) : 0;
+
+	memset(ids, 0, FILEID_MAX * sizeof(*ids));
+	fileid_of(d->path, &ids[0]);
+	if (len > 1 && len < 1000) {
+		int n = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
+
+		for (int i = 1; i < len && n < 2000; i++)
+			n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", id[i]);
+		snprintf(path + n, sizeof(path) - (size_t)n, ".debug");
+		fileid_of(path, &ids[1]);
+	}
+	if (!link || !slash || strchr(link, '/'))
+		return;
+	for (int i = 0; i < 3; i++) {
+		static const char *const fmt[] = { "%.*s/%s", "%.*s/.debug/%s",
+						   "/usr/lib/debug%.*s/%s" };
+
+		if ((size_t)snprintf(path, sizeof(path), fmt[i], (int)(slash - d->path), d->path,
+				     link) < sizeof(path))
+			fileid_of(path, &ids[2 + i]);
+	}
+}
+
+/* Back to unopened: what was read of d is dropped (d's lock held). */
+static void dso__reset(struct dso *d)
+{
+	symindex__free(d->syms);
+	d->syms = NULL;
+	d->syms_state = 0;
+	if (d->dwfl)
+		dwfl_end(d->dwfl);
+	d->dwfl = NULL;
+	d->mod = NULL;
+	free(d->loads);
+	d->loads = NULL;
+	d->nloads = 0;
+	free(d->cus);
+	d->cus = NULL;
+	d->ncus = 0;
+	d->cu_state = CU_TABLE_UNKNOWN;
+	d->early = false;
+	d->state = DSO_NEW;
+}
+
+/* d, opened for a prefetch, is what opening it now would give: the file
+ * and the places of its debug file as they were (d's lock held). */
+static bool dso__unchanged(const struct dso *d)
+{
+	struct fileid now[FILEID_MAX];
+	GElf_Addr bias;
+	Elf *elf = d->mod ? dwfl_module_getelf(d->mod, &bias) : NULL;
+
+	dso__ids(d, elf, now);
+	for (int i = 0; i < FILEID_MAX; i++)
+		if (!fileid_same(&now[i], &d->ids[i]))
+			return false;
+	return true;
 }
 
 /*
@@ -360,6 +484,8 @@ static void dso__open(struct dso *d)
 		return;
 	d->state = DSO_FAILED;
 
+	if (d->early) /* what a failed open saw, too */
+		fileid_of(d->path, &d->ids[0]);
 	if (d->path[0] != '/' || ends_with(d->path, " (deleted)"))
 		goto fail;
 	if (stat(d->path, &st) || !S_ISREG(st.st_mode) || (d->ino && st.st_ino != d->ino))
@@ -382,6 +508,8 @@ static void dso__open(struct dso *d)
 		goto fail;
 	if (elf_getphdrnum(elf, &phnum) || phnum == 0 || phnum > 0xffff)
 		goto fail;
+	if (d->early)
+		dso__ids(d, elf, d->ids);
 	d->loads = calloc(phnum, sizeof(*d->loads));
 	if (!d->loads)
 		goto fail;
@@ -440,6 +568,13 @@ static void *prewarm__main(void *arg)
 	struct prewarm *pw = &s->pw;
 
 	pthread_mutex_lock(&pw->lock);
+	pw->tid = (pid_t)syscall(SYS_gettid);
+	if (pw->background) {
+		/* a recording runs: only the time the traced programs leave */
+		struct sched_param sp = { 0 };
+
+		(void)sched_setscheduler(0, SCHED_IDLE, &sp);
+	}
 	for (;;) {
 		while (pw->dhead == pw->n && !pw->stop)
 			pthread_cond_wait(&pw->cond, &pw->lock);
@@ -641,7 +776,7 @@ static int mapping_of_line(struct symbolizer *s, const struct vp_maps_line *ml, 
 
 	if (!file && !vdso) /* anonymous, [heap], [stack], [vvar]: no symbols */
 		return 0;
-	m->dso = dso__get(s, ml->path, ml->path_len, vdso ? 0 : ml->ino);
+	m->dso = dso__get(s, ml->path, ml->path_len, vdso ? 0 : ml->ino, true);
 	if (!m->dso)
 		return -ENOMEM;
 	m->start = ml->start;
@@ -900,6 +1035,16 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 		uint64_t t0 = vp_mono_ns();
 
 		dso__lock(s, d);
+		/* opened while the recording ran: only if it is still what
+		 * opening it now would give */
+		if (d->early && d->state != DSO_NEW) {
+			bool same = dso__unchanged(d);
+
+			s->stats.prefetch_used += same;
+			s->stats.prefetch_stale += !same;
+			if (!same)
+				dso__reset(d);
+		}
 		if (d->state == DSO_NEW)
 			dso__open(d);
 		pthread_mutex_unlock(&d->lock);
@@ -1168,6 +1313,79 @@ int symbolizer__lookup_fn(struct symbolizer *s, uint64_t key, uint64_t ip, bool 
 }
 
 /* ------------------------------------------------------------------------ */
+/* Prefetch during a recording                                               */
+
+/* The symbolizer the next symbolizer__new of this process starts from. */
+static struct symbolizer *donated;
+static pthread_mutex_t donated_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The worker back at normal priority: the analysis waits for it now. */
+static void symbolizer__foreground(struct symbolizer *s)
+{
+	struct sched_param sp = { 0 };
+
+	pthread_mutex_lock(&s->pw.lock);
+	if (s->pw.background && s->pw.tid)
+		(void)sched_setscheduler(s->pw.tid, SCHED_OTHER, &sp);
+	s->pw.background = false;
+	pthread_mutex_unlock(&s->pw.lock);
+}
+
+int symbolizer__prefetch_new(struct symbolizer **out)
+{
+	int err;
+
+	*out = NULL;
+	if (debuginfod_allowed < 0) {
+		const char *e = getenv("VMAPROF_DEBUGINFOD");
+
+		debuginfod_allowed = e && !strcmp(e, "1");
+	}
+	if (debuginfod_allowed) /* a server's answer may change meanwhile */
+		return -EOPNOTSUPP;
+	err = symbolizer__new(out);
+	if (!err)
+		(*out)->pw.background = true;
+	return err;
+}
+
+int symbolizer__prefetch_maps(struct symbolizer *s, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		struct vp_maps_line ml;
+		struct dso *d;
+
+		if (eol > p && vp_maps_line_parse(p, eol, &ml) && ml.exec && ml.path_len &&
+		    ml.path[0] == '/') {
+			d = dso__get(s, ml.path, ml.path_len, ml.ino, false);
+			if (!d)
+				return -ENOMEM;
+			if (!d->queued) {
+				d->early = true; /* before the worker can see it */
+				prewarm__add(s, d);
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+struct symbolizer *symbolizer__donate(struct symbolizer *s)
+{
+	struct symbolizer *old;
+
+	pthread_mutex_lock(&donated_lock);
+	old = donated;
+	donated = s;
+	pthread_mutex_unlock(&donated_lock);
+	return old;
+}
+
+/* ------------------------------------------------------------------------ */
 
 int symbolizer__new(struct symbolizer **out)
 {
@@ -1176,6 +1394,15 @@ int symbolizer__new(struct symbolizer **out)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	pthread_mutex_lock(&donated_lock);
+	s = donated;
+	donated = NULL;
+	pthread_mutex_unlock(&donated_lock);
+	if (s) {
+		symbolizer__foreground(s);
+		*out = s;
+		return 0;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

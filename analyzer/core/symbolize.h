@@ -62,6 +62,11 @@ struct vp_symbolizer_stats {
 	uint64_t prewarm_files;
 	uint64_t prewarm_ns;
 	uint64_t prewarm_wait_ns;
+	/* Files the worker opened during a recording (symbolizer__prefetch
+	 * _maps) that the analysis used, and that it opened again because
+	 * they had changed since. */
+	uint64_t prefetch_used;
+	uint64_t prefetch_stale;
 	uint64_t lines_resolved; /* file addresses whose file:line was looked up
 				  * (symbolizer__lookup_fn leaves it out: a file's
 				  * DWARF is read only when a line is wanted) */
@@ -109,6 +114,32 @@ int symbolizer__lookup_fn(struct symbolizer *s, uint64_t space, uint64_t ip, boo
 
 /* Copy of the counters. s may be NULL (all zero). */
 void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *out);
+
+/*
+ * Prefetch while a recording runs (cmd_record): a symbolizer whose worker
+ * thread opens, indexes and reads the DWARF of the files that maps text
+ * names executable, at SCHED_IDLE (only the time the traced programs
+ * leave), so that the report afterwards, in the same process, finds them
+ * ready. A file is identified as add_maps identifies it (path and inode
+ * of the maps line); one opened by a prefetch is used only if, when the
+ * analysis first needs it, the file and every place its separate debug
+ * file is looked for are as they were (device, inode, size, mtime,
+ * ctime, or absent): otherwise it is opened again. So the answers are
+ * those of a symbolizer that never prefetched.
+ *
+ * symbolizer__prefetch_new: -EOPNOTSUPP with VMAPROF_DEBUGINFOD=1 (a
+ * server's answer may change meanwhile), -ENOMEM.
+ * symbolizer__prefetch_maps: not thread-safe against other calls on s
+ * (one feeding thread); 0 or -ENOMEM.
+ * symbolizer__donate: the next symbolizer__new of this process returns s
+ * (its files, none of its spaces: nothing is added by a prefetch but
+ * opened files) instead of a new one; returns the symbolizer donated
+ * before and not taken (NULL if none), for the caller to free. The
+ * donated symbolizer's worker is back at normal priority when taken.
+ */
+int symbolizer__prefetch_new(struct symbolizer **out);
+int symbolizer__prefetch_maps(struct symbolizer *s, const char *maps_text, size_t len);
+struct symbolizer *symbolizer__donate(struct symbolizer *s);
 
 /* Frees everything, including every string handed out. Accepts NULL. */
 void symbolizer__free(struct symbolizer *s);
