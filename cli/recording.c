@@ -205,6 +205,12 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 }
 
 #define PREFETCH_MS 20
+/* A scan that read no maps (nothing new in the tree) doubles the wait
+ * before the next, up to this: a long recording of a settled server
+ * (hundreds of threads whose task lists are walked) costs a scan a
+ * second, not fifty; a scan that found something new goes back to
+ * PREFETCH_MS. */
+#define PREFETCH_MAX_MS 1000
 /* A process's maps are read when it is first seen and when it has
  * exec'd, then again on the next scans (ld.so maps the libraries after
  * the exec) up to this many times in all: a tree of many long-lived
@@ -351,8 +357,11 @@ static int want_maps(struct recording_prefetch *p, pid_t pid)
 }
 
 /* One look at the tree: the maps of every descendant to the symbolizer. */
-static void scan(struct recording_prefetch *p)
+/* One walk of the tree: 1 when it read the maps of a process (something
+ * new), else 0. */
+static int scan(struct recording_prefetch *p)
 {
+	int read_any = 0;
 	p->npids = 0;
 	push_children(p, getpid());
 	p->nnext = 0;
@@ -362,8 +371,9 @@ static void scan(struct recording_prefetch *p)
 		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 		if (want_maps(p, pid)) {
 			ssize_t n = slurp(p, path);
+			read_any = 1;
 			if (n > 0 && symbolizer__prefetch_maps(p->sym, p->buf, (size_t)n))
-				return;
+				return read_any;
 		}
 		push_children(p, pid);
 	}
@@ -373,16 +383,21 @@ static void scan(struct recording_prefetch *p)
 	p->seen = p->next;
 	p->next = t;
 	p->nseen = p->nnext;
+	return read_any;
 }
 
 static void *prefetch_main(void *arg)
 {
 	struct recording_prefetch *p = arg;
+	uint64_t wait_ms = PREFETCH_MS;
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		pthread_mutex_unlock(&p->lock);
-		scan(p);
-		uint64_t until = vp_mono_ns() + PREFETCH_MS * 1000000ull;
+		if (scan(p))
+			wait_ms = PREFETCH_MS;
+		else if ((wait_ms *= 2) > PREFETCH_MAX_MS)
+			wait_ms = PREFETCH_MAX_MS;
+		uint64_t until = vp_mono_ns() + wait_ms * 1000000ull;
 		struct timespec ts = { (time_t)(until / 1000000000ull),
 				       (long)(until % 1000000000ull) };
 		pthread_mutex_lock(&p->lock);
