@@ -37,6 +37,7 @@
 #include <vmaprof/clock.h>
 #include <vmaprof/record.h>
 #include <vmaprof/tracewriter.h>
+#include "btfscan.h"
 #include "collector_shared.h"
 #include "collector.skel.h"
 #include "collector_compat.skel.h"
@@ -442,23 +443,6 @@ static int fentry_forced(void)
 	return mode && !strcmp(mode, "fentry");
 }
 
-/* Whether struct `name` of btf has a member `member`. */
-static int btf_has_member(const struct btf *btf, const char *name, const char *member)
-{
-	const struct btf_type *t;
-	const struct btf_member *m;
-	int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
-
-	if (id <= 0)
-		return 0;
-	t = btf__type_by_id(btf, id);
-	m = btf_members(t);
-	for (int i = 0; i < btf_vlen(t); i++, m++)
-		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
-			return 1;
-	return 0;
-}
-
 /* Load an empty fentry program on the function of BTF id `id`: 0, or
  * -errno with why set (the verifier's last line when it gave one). */
 static int fentry_try_load(int id, const char *fn, char *why, size_t len)
@@ -492,32 +476,45 @@ static int fentry_try_load(int id, const char *fn, char *why, size_t len)
  * whether it runs fentry programs on them (c->fentry; else fentry_why). */
 static void fentry_probe(struct collector *c)
 {
-	struct btf *btf;
-	char fn[64];
-	int id, mmap_id = -1;
+	struct btfscan bs;
+	struct btfscan_query q[N_HOOKED + 1];
+	char fn[N_HOOKED][48];
+	int err, group_dead, mmap_id;
 
 	c->fentry = 0;
 	memset(c->fentry_has, 0, sizeof(c->fentry_has));
 	if (!fentry_wanted(c->fentry_why, sizeof(c->fentry_why)))
 		return;
-	btf = btf__load_vmlinux_btf();
-	if (!btf) {
+	/* one walk of the kernel's BTF (bpf/btfscan.c), not libbpf's whole
+	 * parse: libbpf parses it again when it loads the object */
+	err = btfscan__open(&bs, "/sys/kernel/btf/vmlinux");
+	if (err) {
 		set_why(c->fentry_why, sizeof(c->fentry_why), "cannot read the kernel's BTF: %s",
-			strerror(errno));
+			strerror(-err));
 		return;
 	}
 	for (int i = 0; i < N_HOOKED; i++) {
-		snprintf(fn, sizeof(fn), "__x64_sys_%s", hooked_calls[i]);
-		id = btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC);
-		c->fentry_has[i] = id > 0; /* mseal: 6.10 */
-		if (i == 0)
-			mmap_id = id;
+		snprintf(fn[i], sizeof(fn[i]), "__x64_sys_%s", hooked_calls[i]);
+		q[i] = (struct btfscan_query){ fn[i], BTF_KIND_FUNC, 0 };
 	}
+	q[N_HOOKED] = (struct btfscan_query){ "trace_event_raw_sched_process_exit",
+					      BTF_KIND_STRUCT, 0 };
+	err = btfscan__find(&bs, q, N_HOOKED + 1);
 	/* exit_group's entry only where sched_process_exit comes after
 	 * exit_mm (collector.bpf.c exit_after_mm: the same BTF test) */
-	if (btf_has_member(btf, "trace_event_raw_sched_process_exit", "group_dead"))
+	group_dead = err ? err : q[N_HOOKED].id > 0 ?
+		     btfscan__has_member(&bs, q[N_HOOKED].id, "group_dead") : 0;
+	btfscan__close(&bs);
+	if (err || group_dead < 0) {
+		set_why(c->fentry_why, sizeof(c->fentry_why),
+			"the kernel's BTF is not in a form this vmaprof reads");
+		return;
+	}
+	for (int i = 0; i < N_HOOKED; i++)
+		c->fentry_has[i] = q[i].id > 0; /* mseal: 6.10 */
+	mmap_id = q[0].id;
+	if (group_dead)
 		c->fentry_has[HOOK_EXIT_GROUP] = 0;
-	btf__free(btf);
 	if (mmap_id <= 0) {
 		set_why(c->fentry_why, sizeof(c->fentry_why),
 			"the kernel's BTF has no function __x64_sys_mmap");
