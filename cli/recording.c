@@ -233,6 +233,8 @@ struct recording_prefetch {
 	pthread_cond_t cond; /* with stop: end the wait now */
 	int stop;
 	struct symbolizer *sym;
+	dev_t self_dev;      /* vmaprof's own executable: a child not yet */
+	ino_t self_ino;      /* exec'd is vmaprof, its files not the command's */
 	char *buf;
 	size_t cap;
 	pid_t *pids;         /* the walk's work list */
@@ -330,6 +332,8 @@ static int want_maps(struct recording_prefetch *p, pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (stat(path, &st)) /* gone, a zombie, or not ours to read */
 		return 0;
+	if (st.st_dev == p->self_dev && st.st_ino == p->self_ino)
+		return 0; /* forked, not exec'd yet: read after its exec */
 	struct seen_proc key = { .pid = pid }, *old = NULL;
 	if (p->nseen)
 		old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
@@ -417,6 +421,11 @@ struct recording_prefetch *recording__prefetch_start(void)
 	if (symbolizer__prefetch_new(&p->sym)) {
 		free(p);
 		return NULL;
+	}
+	struct stat self;
+	if (!stat("/proc/self/exe", &self)) {
+		p->self_dev = self.st_dev;
+		p->self_ino = self.st_ino;
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	/* vp_mono_ns is CLOCK_MONOTONIC: the wait's deadline too */
