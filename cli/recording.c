@@ -233,6 +233,7 @@ struct recording_prefetch {
 	pthread_cond_t cond; /* with stop: end the wait now */
 	int stop;
 	struct symbolizer *sym;
+	int news;            /* a scan saw a process (or image) not seen before */
 	dev_t self_dev;      /* vmaprof's own executable: a child not yet */
 	ino_t self_ino;      /* exec'd is vmaprof, its files not the command's */
 	char *buf;
@@ -338,6 +339,8 @@ static int want_maps(struct recording_prefetch *p, pid_t pid)
 	if (p->nseen)
 		old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
 	int same = old && old->dev == st.st_dev && old->ino == st.st_ino;
+	if (!same)
+		p->news = 1;
 	if (p->nnext == p->seen_cap) {
 		/* both tables alike: they swap after the scan */
 		size_t nc = p->seen_cap ? p->seen_cap * 2 : 64;
@@ -354,18 +357,22 @@ static int want_maps(struct recording_prefetch *p, pid_t pid)
 	}
 	struct seen_proc *n = &p->next[p->nnext++];
 	*n = (struct seen_proc){ pid, st.st_dev, st.st_ino, same ? old->reads : 0 };
-	if (n->reads >= PREFETCH_READS)
+	/* read from the second scan that sees it (this image) on: a process
+	 * gone within PREFETCH_MS (a /bin/true) is left to the report, whose
+	 * lookups would otherwise wait behind the DWARF read of its files */
+	if (!same || n->reads >= PREFETCH_READS)
 		return 0;
 	n->reads++;
 	return 1;
 }
 
 /* One look at the tree: the maps of every descendant to the symbolizer. */
-/* One walk of the tree: 1 when it read the maps of a process (something
- * new), else 0. */
+/* One walk of the tree: 1 when it saw a process or image not seen before
+ * or read the maps of one (the tree is changing), else 0. */
 static int scan(struct recording_prefetch *p)
 {
 	int read_any = 0;
+	p->news = 0;
 	p->npids = 0;
 	push_children(p, getpid());
 	p->nnext = 0;
@@ -387,7 +394,7 @@ static int scan(struct recording_prefetch *p)
 	p->seen = p->next;
 	p->next = t;
 	p->nseen = p->nnext;
-	return read_any;
+	return read_any || p->news;
 }
 
 static void *prefetch_main(void *arg)
