@@ -197,6 +197,29 @@ def t_demo():
                   f"worker {f['child']} copied its quarter of the cache: {f['cow_copy_child']} pages")
             check(re.search(r"child copied in: build_cache 16\.\d MiB", line),
                   f"the worker's copies are named build_cache: {line!r}")
+        # the answer first: the fork that un-shared most, its worker's
+        # copies named build_cache; the process that allocated most
+        big = max(forks, key=lambda f: (f["cow_copy_parent"] + f["cow_copy_child"], -f["child"]))
+        ans = dom.by_id.get(f"ans-fork-{big['child']}")
+        check(ans is not None, f"the headline names the fork of {big['child']}: {dom.by_id.get('answer')!r}")
+        tot = big["cow_copy_parent"] + big["cow_copy_child"]
+        want = (f"its fork un-shared {fmt_bytes(tot * ps)} (child "
+                f"{fmt_bytes(big['cow_copy_child'] * ps)}, parent ")
+        check(want in ans, f"headline fork figures {want!r} in {ans!r}")
+        check(re.search(r"child's copies: (99|100)% in build_cache \(demo\.c:\d+\) 16\.\d MiB", ans),
+              f"the headline names build_cache for the worker's copies: {ans!r}")
+        check(dom.text().index("What cost most") < dom.text().index("Collectors and losses"),
+              "the headline comes before the collectors")
+        most = max(r.report["processes"], key=lambda p: (p["pages_allocated"], -p["pid"]))
+        ans = dom.by_id.get(f"ans-proc-{most['pid']}", "")
+        check(f"allocated {fmt_bytes(most['pages_allocated'] * ps)} of new pages in "
+              f"{most['faults']['total']:,} faults" in ans, f"the process that allocated most: {ans!r}")
+        check("most in: 99% in build_cache" in ans or "most in: 100% in build_cache" in ans,
+              f"its pages named build_cache: {ans!r}")
+        # faults over time of the process shown: every one of its faults
+        mem = [a for t, a, _ in dom.elems if a.get("id") == "mem-note"]
+        eq(int(mem[0].get("data-faults", -1)) if mem else None, top["faults"]["total"],
+           "the memory chart sums the shown process's faults")
         col = dom.by_id.get("collectors", "")
         for name in ("preload", "bpf"):
             c = r.report["collectors"][name]
