@@ -241,6 +241,51 @@ def t_demo():
         save_screenshot(page, "html-demo.png", frag=f"pid={w}&class=cow_copy")
 
 
+def t_big_tree():
+    """A tree of 120 processes (a shell running true 120 times, then one
+    sleep, named so that only it matches "sleep"): the fork tree says how
+    many, its filter (#filter=) keeps the
+    matching process and its ancestors and hides the rest, and the memory
+    chart of the whole tree (#mem=all) sums every process's faults."""
+    need_chromium()
+    n = 120
+    with Recording(["sh", "-c", f"for i in $(seq {n}); do /bin/true; done; s=sle; ${{s}}ep 0.01"],
+                   prefix="vmaprof-html-big-") as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        page = os.path.join(r.tmp, "page.html")
+        p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", page],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, f"report --format html: {p.stderr}")
+        procs = r.report["processes"]
+        eq(len(procs), n + 3, "sh, seq, the trues and sleep")
+        dom = Dom(browser(page, "--dump-dom", frag="filter=sleep&mem=all"))
+        check("vp-timing" in dom.by_id, "the page's script ran to its end")
+        eq(dom.by_id.get("tree-count"), "1 process match", "the filter's count")
+        shown = {}
+        for t, a, txt in dom.elems:
+            if t == "li":
+                pid = re.match(r"(?:[▾▸])?(\d+) ", txt)
+                if pid and pid.group(1) not in shown:
+                    shown[pid.group(1)] = "display: none" not in a.get("style", "")
+        sleep = [p_ for p_ in procs if p_["name"] == "sleep"][0]
+        root = [p_ for p_ in procs if p_["name"] == "sh"][0]
+        true_ = [p_ for p_ in procs if p_["name"] == "true"]
+        eq(len(true_), n, "every true recorded")
+        check(shown.get(str(sleep["pid"])), f"sleep {sleep['pid']} shown")
+        check(shown.get(str(root["pid"])), f"its parent sh {root['pid']} shown (opened)")
+        hidden = [p_["pid"] for p_ in true_ if shown.get(str(p_["pid"]), True)]
+        eq(hidden, [], "every true hidden by the filter")
+        mem = [a for t, a, _ in dom.elems if a.get("id") == "mem-note"]
+        eq(int(mem[0]["data-faults"]), sum(p_["faults"]["total"] for p_ in procs),
+           "the whole tree's chart sums every process's faults")
+        check("the whole tree (123 processes)" in dom.by_id.get("mem-title", ""),
+              f"chart title: {dom.by_id.get('mem-title')!r}")
+        timing = [a for t, a, _ in dom.elems if a.get("id") == "vp-timing"][0]
+        print(f"drawn in {timing['data-ms']} ms: {timing.get('data-phases')}")
+        save_screenshot(page, "html-big-tree.png", frag="filter=sleep&mem=all")
+
+
 def t_offline():
     """No request leaves the page: its text references nothing outside it,
     and chromium's network log of opening it shows no request by the page.
@@ -332,5 +377,6 @@ def t_bad_input():
 
 
 if __name__ == "__main__":
-    main({"demo": t_demo, "offline": t_offline, "hostile_names": t_hostile_names,
+    main({"demo": t_demo, "big_tree": t_big_tree, "offline": t_offline,
+          "hostile_names": t_hostile_names,
           "bad_input": t_bad_input})
