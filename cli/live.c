@@ -94,6 +94,13 @@ static void set_name(struct lproc *p, const char *s, size_t n)
 			p->name[i] = '?';
 }
 
+void live__seed(struct live *l, uint32_t pid, const char *name)
+{
+	struct lproc *p = proc_of(l, pid);
+	if (p && name)
+		set_name(p, name, strcspn(name, "\n"));
+}
+
 void live__record(void *ctx, const struct vp_rec *h)
 {
 	struct live *l = ctx;
@@ -235,8 +242,8 @@ static void draw(struct live *l, double dt)
 	l->nbuf = 0;
 	out(l, "\033[H\033[2J");
 	out(l, "\033[1mvmaprof live\033[0m %.*s\r\n", cols > 14 ? cols - 14 : 0, l->what);
-	out(l, "%u processes (%u running)  %" PRIu64 " faults  %.0f/s  %.0f s  q: stop+report\r\n",
-	    l->np, running, l->faults, total, (vp_mono_ns() - l->t0) / 1e9);
+	out(l, "%u process%s (%u running)  %" PRIu64 " faults  %.0f/s  %.0f s  q: stop+report\r\n",
+	    l->np, l->np == 1 ? "" : "es", running, l->faults, total, (vp_mono_ns() - l->t0) / 1e9);
 	/* 79 columns: an 80-column terminal does not wrap */
 	out(l, "\r\n\033[7m%7s %-15.15s %9s %7s %7s %7s %8s %8s %s\033[0m\r\n", "PID", "COMMAND",
 	    "FAULTS/s", "NEW/s", "COPY/s", "OTHER/s", "COPIED", "ALLOC", "S");

@@ -27,6 +27,9 @@ struct live;
  * none (not a terminal, cannot be opened). `what`: the header's words for
  * the recording ("pid 1234", the command). */
 struct live *live__new(const char *what, char *why, size_t why_len);
+/* A process the view shows before its first record (record -p's targets):
+ * pid and its name (comm). */
+void live__seed(struct live *l, uint32_t pid, const char *name);
 /* One kernel collector record (the collector's observer). */
 void live__record(void *ctx, const struct vp_rec *h);
 /* Redraw when a second has passed; 1 when the user asked to stop (q). */

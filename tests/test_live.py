@@ -110,6 +110,40 @@ def t_tmux():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def t_attach():
+    """record -p PID --live on a sleeping process: the view lists it by
+    name before it faults, q detaches (exit 0, a report that validates) and
+    the process runs on."""
+    if not TMUX:
+        print("SKIP: tmux missing (apt install tmux; bootstrap.sh test does)")
+        raise SystemExit(77)
+    d = tempfile.mkdtemp(prefix="vmaprof-live-")
+    out = os.path.join(d, "rec")
+    status = os.path.join(d, "status")
+    target = subprocess.Popen(["sleep", "120"])
+    tmux("kill-server", check_rc=False)
+    try:
+        tmux("new-session", "-d", "-s", "live", "-x", "80", "-y", "24",
+             f"{VMAPROF} record -p {target.pid} --live -o {out}; echo $? > {status}; sleep 60")
+        wait_for(lambda t: re.search(rf"^ *{target.pid} sleep .* R$", t, re.M),
+                 f"sleep {target.pid} listed")
+        check(pane().startswith(f"vmaprof live pid {target.pid}"), "the header names the pid")
+        tmux("send-keys", "-t", "live", "q")
+        end = time.monotonic() + 60
+        while not os.path.exists(status) and time.monotonic() < end:
+            time.sleep(0.3)
+        time.sleep(0.3)
+        check(os.path.exists(status), "vmaprof detached after q")
+        eq(open(status).read().strip(), "0", "exit status after q")
+        validate_report(os.path.join(out, "report.json"))
+        eq(target.poll(), None, "the attached process runs on")
+    finally:
+        target.kill()
+        target.wait()
+        tmux("kill-server", check_rc=False)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def t_no_terminal():
     """Without a controlling terminal (a new session, no tty), --live is
     refused before anything runs: exit 2, the reason named, no directory."""
@@ -127,4 +161,4 @@ def t_no_terminal():
 
 
 if __name__ == "__main__":
-    main({"tmux": t_tmux, "no_terminal": t_no_terminal})
+    main({"tmux": t_tmux, "attach": t_attach, "no_terminal": t_no_terminal})
