@@ -553,9 +553,14 @@ static void thp_reexec(int argc, char **argv, const char *dir)
 	av[0] = "vmaprof";
 	for (int i = 0; i < argc; i++)
 		av[i + 1] = argv[i];
+	/* the path, not /proc/self/exe itself: under valgrind that is the
+	 * tool, and readlink gives the program valgrind runs */
+	char self[4096];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *old = t ? strdup(t) : NULL;
-	if ((!t || old) && !setenv("GLIBC_TUNABLES", tun, 1)) {
-		execv("/proc/self/exe", av);
+	if (sl > 0 && (!t || old) && !setenv("GLIBC_TUNABLES", tun, 1)) {
+		self[sl] = 0;
+		execv(self, av);
 		/* not run again: on as we are, the environment as it was */
 		if (old)
 			setenv("GLIBC_TUNABLES", old, 1);
