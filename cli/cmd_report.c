@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,7 @@ struct report_clock {
 	uint64_t freed;    /* analysis__free returned */
 	uint64_t sym_ns_analysed; /* symbolizer time at `analysed` */
 	long long bytes;   /* output size, -1 when not a regular file */
+	int kept;          /* the analysis is not freed: the process exits */
 	struct analyze_stats st;        /* taken before the analysis is freed */
 	struct vp_symbolizer_stats sy;
 };
@@ -230,7 +232,8 @@ static void print_stats(const struct report_clock *c, const char *what)
 	if (c->bytes >= 0)
 		fprintf(stderr, "%lld bytes; ", c->bytes);
 	fprintf(stderr, "of which symbolizing %.3f s)\n", sym_wr);
-	fprintf(stderr, "vmaprof:   free            %7.3f s\n", fr);
+	fprintf(stderr, "vmaprof:   free            %7.3f s%s\n", fr,
+		c->kept ? "  (left to the exit)" : "");
 	fprintf(stderr, "vmaprof:   symbolizer: %.3f s, %llu lookups, %llu answered by the "
 		"(space, ip) cache, %llu resolved: %llu by the per-file cache, %llu new file "
 		"addresses; %llu files, %llu opened, %llu not usable\n",
@@ -306,14 +309,29 @@ static void clock_analysed(struct analysis *a, struct report_clock *c, int stats
 	}
 }
 
-/* The output is written: free the analysis and, with --stats, say where
- * the time went (`what` was written). */
-static void clock_done(struct analysis *a, struct report_clock *c, int stats, const char *what)
+/*
+ * The analysis of `vmaprof report`, kept to the end of the process: at 10,000
+ * processes freeing it (a million blocks) took 0.2-0.5 s of a command that
+ * ends right after. Kept here, it is still reachable at exit (a leak
+ * checker's "still reachable", not "lost"); VMAPROF_FREE_AT_EXIT=1 frees it
+ * as before, for a valgrind or ASan run that checks analysis__free.
+ */
+static struct analysis *volatile kept_for_exit;
+
+/* The output is written: free the analysis (unless the process ends now:
+ * `exiting`) and, with --stats, say where the time went (`what` was
+ * written). */
+static void clock_done(struct analysis *a, struct report_clock *c, int stats, int exiting,
+		       const char *what)
 {
 	c->written = vp_mono_ns();
 	if (stats)
 		stats_take(a, c);
-	analysis__free(a);
+	c->kept = exiting;
+	if (exiting)
+		kept_for_exit = a;
+	else
+		analysis__free(a);
 	c->freed = vp_mono_ns();
 	if (stats)
 		print_stats(c, what);
@@ -380,7 +398,7 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
-	clock_done(a, &clk, o->stats, "report");
+	clock_done(a, &clk, o->stats, o->exiting, "report");
 	return rc;
 }
 
@@ -401,7 +419,7 @@ static int write_format(const char *dir, enum output_format fmt, const char *nam
 	}
 	if (ro->stats)
 		clk.bytes = out_bytes(out);
-	clock_done(a, &clk, ro->stats, name);
+	clock_done(a, &clk, ro->stats, ro->exiting, name);
 	return rc;
 }
 
@@ -486,6 +504,73 @@ static int report_dir_ok(const char *dir)
 	return 0;
 }
 
+/*
+ * A large recording is analysed with glibc's heap in transparent huge pages
+ * (the tunable glibc.malloc.hugetlb=1, which glibc reads only at start: so
+ * the command runs itself again with it). The analysis's half a GiB of
+ * tables is first touched a page at a time: at 10,000 processes and 100 M
+ * faults, 140,000 page faults (8 us each in this VM: 14% of the command)
+ * and the TLB misses of 4 KiB pages; with 2 MiB pages 4,000 faults and
+ * 20-30% less CPU time (bench/NOTES.md, issue 22 scale3). Only when the
+ * kernel gives huge pages on request (enabled = madvise; with "always" the
+ * heap has them anyway), only for a recording whose bpf.vpt is large (a
+ * small report does not pay the exec), and never twice: the tunable in the
+ * environment is the mark. An exec that fails changes nothing.
+ */
+#define THP_MIN_TRACE_BYTES (256ll << 20)
+
+static int thp_wanted(const char *dir)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+	if (t && strstr(t, "glibc.malloc.hugetlb"))
+		return 0;
+	char p[4200], mode[128];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/bpf.vpt", dir);
+	if (stat(p, &sb) || sb.st_size < THP_MIN_TRACE_BYTES)
+		return 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+	if (!f)
+		return 0;
+	int ok = fgets(mode, sizeof(mode), f) && strstr(mode, "[madvise]");
+	fclose(f);
+	return ok;
+}
+
+static void thp_reexec(int argc, char **argv, const char *dir)
+{
+	if (!thp_wanted(dir))
+		return;
+	const char *t = getenv("GLIBC_TUNABLES");
+	char tun[4096];
+	int n = snprintf(tun, sizeof(tun), "%s%sglibc.malloc.hugetlb=1", t ? t : "",
+			 t && *t ? ":" : "");
+	if (n < 0 || (size_t)n >= sizeof(tun))
+		return;
+	char **av = calloc((size_t)argc + 2, sizeof(*av));
+	if (!av)
+		return;
+	av[0] = "vmaprof";
+	for (int i = 0; i < argc; i++)
+		av[i + 1] = argv[i];
+	/* the path, not /proc/self/exe itself: under valgrind that is the
+	 * tool, and readlink gives the program valgrind runs */
+	char self[4096];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *old = t ? strdup(t) : NULL;
+	if (sl > 0 && (!t || old) && !setenv("GLIBC_TUNABLES", tun, 1)) {
+		self[sl] = 0;
+		execv(self, av);
+		/* not run again: on as we are, the environment as it was */
+		if (old)
+			setenv("GLIBC_TUNABLES", old, 1);
+		else
+			unsetenv("GLIBC_TUNABLES");
+	}
+	free(old);
+	free(av);
+}
+
 int cmd_report(int argc, char **argv)
 {
 	struct report_args r = { .fmt = "json", .stacks = 1 };
@@ -495,6 +580,20 @@ int cmd_report(int argc, char **argv)
 		return rc;
 	if (!report_dir_ok(r.dir))
 		return 2;
+	/* the process ends after the report: its analysis is not freed */
+	r.ro.exiting = !getenv("VMAPROF_FREE_AT_EXIT");
+	if (strcmp(r.fmt, "records"))
+		thp_reexec(argc, argv, r.dir);
+	if (r.ro.exiting) {
+		/* nothing is given back to the kernel before the exit: glibc
+		 * trimmed the heap's top after frees and unmapped blocks over
+		 * its threshold (up to 32 MiB: the analysis's growing arrays
+		 * and tables), and each was faulted in again, zeroed, when the
+		 * heap grew back: at 100 M faults 2,000 more page faults (huge
+		 * ones), 0.6 s of sys time */
+		mallopt(M_TRIM_THRESHOLD, 1 << 30);
+		mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	}
 	if (!strcmp(r.fmt, "json"))
 		return vp_write_report(r.dir, r.out, NULL, &r.ro);
 	char why[4400];

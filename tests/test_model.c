@@ -14,6 +14,7 @@
  * Returns 0 when every check passes, 1 otherwise (each failure is printed).
  */
 #include "model.h"
+#include "symbolize.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -505,9 +506,43 @@ static void test_u64map_slot(void)
 	u64map__free(&m);
 }
 
+/* sites__frame_anon writes what vp_frame_anon's snprintf writes: random
+ * offsets of every width, modules with and without '/', empty, and longer
+ * than the buffer, buffers from 1 byte up. */
+static void test_frame_anon(void)
+{
+	char mod[700];
+	uint64_t x = 88172645463325252ull;
+	int bad = 0;
+	for (int it = 0; it < 200000; it++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		struct vp_frame f = { 0 };
+		uint64_t v = x >> (x % 64);
+		size_t n = x % 3 ? 300 : 1 + (x >> 8) % 40;
+		if (x % 5) {
+			size_t len = (x >> 16) % 4 ? (x >> 20) % 40 : (x >> 20) % 650;
+			for (size_t k = 0; k < len; k++)
+				mod[k] = (x >> (k % 50)) % 9 == 0 ? '/' : (char)('a' + k % 26);
+			mod[len] = 0;
+			f.module = mod;
+			f.mod_offset = v;
+		} else {
+			f.ip = v;
+		}
+		char want[700], got[700];
+		vp_frame_anon(&f, want, n);
+		size_t len = sites__frame_anon(&f, got, n);
+		if ((strcmp(want, got) || len != strlen(want)) && bad++ < 3)
+			CHECK(0, "frame [%s], n %zu: [%s] not [%s]", f.module ? f.module : "", n,
+			      got, want);
+	}
+	CHECK(!bad, "200000 anonymous frame names as vp_frame_anon's (%d differ)", bad);
+}
+
 int main(void)
 {
 	test_intern();
+	test_frame_anon();
 	test_u64map_slot();
 	test_munmap_head_tail();
 	test_munmap_middle();

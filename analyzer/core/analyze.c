@@ -1160,13 +1160,12 @@ static void count_copy(struct u64map *m, int64_t id)
  * fork), the parent's entries made before it. Copies after the child's
  * exec, or in mappings made after the fork (a private file page written
  * for the first time is a copy from the page cache), are not the fork's. */
-static void charge_fork(struct analysis *a, struct proc *p, uint64_t t, int64_t id)
+static void charge_fork(struct proc *p, struct proc *pp, uint64_t t, int64_t id)
 {
 	if (id < 0)
 		return;
 	uint64_t made = p->v[id].created_ns;
 	if (p->forked) {
-		struct proc *pp = model__find(a, p->ppid);
 		for (uint32_t i = 0; pp && i < pp->nkids; i++)
 			if (pp->kids[i].child == p->pid && t >= pp->kids[i].t &&
 			    t < pp->kids[i].end && made <= pp->kids[i].t) {
@@ -1206,10 +1205,13 @@ static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
 	return best;
 }
 
-/* The process of the last fault (a process's faults come in runs), and
- * the boxes of its last lookups (model__lookup_cached). */
+/* The process of the last fault (a process's faults come in runs), its
+ * parent, and the boxes of its last lookups (model__lookup_cached). The
+ * parent is looked up once per run: pass 3 changes no ppid and makes no
+ * fork (both are the replay's), so the answer stays true; a parent first
+ * made by a later fault of its own has no kids, the same as none. */
 struct pcache {
-	struct proc *p;
+	struct proc *p, *parent;
 	uint32_t pid;
 	struct lookup_cache lc;
 };
@@ -1219,6 +1221,7 @@ static struct proc *proc_of(struct analysis *a, struct pcache *c, uint32_t pid)
 	if (!c->p || c->pid != pid) {
 		c->p = model__proc(a, pid);
 		c->pid = pid;
+		c->parent = c->p->forked ? model__find(a, c->p->ppid) : NULL;
 	}
 	return c->p;
 }
@@ -1261,7 +1264,7 @@ static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fau
 				!!(f->h.flags & VP_FAULT_VMA));
 	}
 	if (c == FC_COW_COPY)
-		charge_fork(a, p, t, id);
+		charge_fork(p, pc->parent, t, id);
 }
 
 /* x86_64 syscall numbers that populate a known range */

@@ -501,7 +501,10 @@ struct fault_site fault_site__of_key(uint64_t key)
 
 void model__site_add(struct vma *e, uint64_t ip, int cls, int kernel)
 {
-	void **n = u64map__slot(&e->fault_sites, fault_site__key(ip, cls, kernel));
+	uint64_t key = fault_site__key(ip, cls, kernel);
+	void **n = u64map__find(&e->fault_sites, key); /* most faults: a site seen before */
+	if (!n)
+		n = u64map__slot(&e->fault_sites, key);
 	if (!n)
 		model__oom();
 	*n = (void *)((uintptr_t)*n + 1);

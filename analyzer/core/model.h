@@ -71,6 +71,10 @@ void sites__shape(struct analysis *a, int every_vma);
 /* What sites__shape made: one process's sites, and the analysis's caches. */
 void sites__free(struct proc *p);
 void sites__free_all(struct analysis *a);
+/* vp_frame_anon's text of f ("base+0x1a2b", "0x<ip>", cut at n - 1 bytes
+ * as its snprintf cuts; n >= 1) into buf, without formatting; its length. */
+struct vp_frame;
+size_t sites__frame_anon(const struct vp_frame *f, char *buf, size_t n);
 
 /* ---- pidns.c: processes in PID namespaces (docs/report.md) ---- */
 struct ns_ent {                       /* (ns, nr) meant `key` from time t on */

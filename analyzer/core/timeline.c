@@ -42,10 +42,11 @@ static void reserve(struct timeline *tl, uint32_t k)
 	tl->cap = cap;
 }
 
-void timeline__add(struct proc *p, uint64_t t, int cls)
+/* timeline__add's other cases: p's first fault, a fault outside the last
+ * fault's bucket, a class's first count (out of line, so that the common
+ * case calls nothing and saves no registers). */
+static __attribute__((noinline)) void add_slow(struct proc *p, uint64_t t, int cls)
 {
-	if (cls < 0 || cls >= FC_N)
-		return;
 	struct timeline *tl = p->tl;
 	if (!tl) {
 		tl = p->tl = model__alloc(sizeof(*tl));
@@ -69,6 +70,29 @@ void timeline__add(struct proc *p, uint64_t t, int cls)
 	tl->cnt[cls][k]++;
 	if (k + 1 > tl->used)
 		tl->used = k + 1;
+	if (t > tl->last_t)
+		tl->last_t = t;
+}
+
+void timeline__add(struct proc *p, uint64_t t, int cls)
+{
+	if (cls < 0 || cls >= FC_N)
+		return;
+	struct timeline *tl = p->tl;
+	if (!tl) {
+		add_slow(p, t, cls);
+		return;
+	}
+	uint64_t off = t > tl->base ? t - tl->base : 0;
+	/* in the last fault's bucket (k < used: it was counted in) */
+	if (tl->k_w != tl->width || off < tl->k_lo || off - tl->k_lo >= tl->width ||
+	    !tl->cnt[cls]) {
+		add_slow(p, t, cls);
+		return;
+	}
+	tl->cnt[cls][tl->k]++;
+	if (tl->k + 1 > tl->used)
+		tl->used = tl->k + 1;
 	if (t > tl->last_t)
 		tl->last_t = t;
 }

@@ -20,7 +20,7 @@
  * << 32 | n` of 10,000 processes fell into a few long runs of slots.) */
 static size_t slot_of(uint64_t key, size_t cap)
 {
-	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap)));
+	return u64map__home(key, cap);
 }
 
 /* n zeroed bytes, written rather than calloc'd: calloc leaves fresh heap

@@ -32,6 +32,24 @@ void *u64map__get(const struct u64map *m, uint64_t key);
  * probe for a read-modify-write: counters); valid until the next put or
  * slot. NULL: out of memory (the map is unchanged). */
 void **u64map__slot(struct u64map *m, uint64_t key);
+/* The slot a key is probed from (Fibonacci hashing: the product's top
+ * bits, log2(cap) of them; cap a power of two). */
+static inline size_t u64map__home(uint64_t key, size_t cap)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap)));
+}
+/* Where a present key's value lives, NULL when absent: u64map__get's
+ * probe, inline, for a counter's hot path (an absent key goes to
+ * u64map__slot). */
+static inline void **u64map__find(const struct u64map *m, uint64_t key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t j = u64map__home(key, m->cap); m->key[j]; j = (j + 1) & (m->cap - 1))
+		if (m->key[j] == key)
+			return &m->val[j];
+	return NULL;
+}
 void u64map__free(struct u64map *m);
 /* The file name of a path (after its last '/'); "?" for NULL. */
 const char *vp_base_name(const char *path);
