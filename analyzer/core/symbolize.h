@@ -141,6 +141,14 @@ int symbolizer__prefetch_new(struct symbolizer **out);
 int symbolizer__prefetch_maps(struct symbolizer *s, const char *maps_text, size_t len);
 struct symbolizer *symbolizer__donate(struct symbolizer *s);
 
+/*
+ * For tests only: fn(path, arg) is called by every symbolizer's worker
+ * thread just before it reads a file's DWARF, holding that file's lock
+ * (a test pauses it there to show that name lookups do not wait for it).
+ * NULL: none (the default).
+ */
+void symbolizer__test_dwarf_hook(void (*fn)(const char *path, void *arg), void *arg);
+
 /* Frees everything, including every string handed out. Accepts NULL. */
 void symbolizer__free(struct symbolizer *s);
 
