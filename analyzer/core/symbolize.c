@@ -69,6 +69,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* helgrind knows no C11 atomics: tell it what the release/acquire of a
+ * dso's `ready` orders (no-ops without valgrind's headers) */
+#if defined(__has_include) && __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#else
+#define ANNOTATE_HAPPENS_BEFORE(obj) ((void)(obj))
+#define ANNOTATE_HAPPENS_AFTER(obj) ((void)(obj))
+#endif
+
 /* Every table here is a u64map of chains by hash (traceutil.h:
  * u64map__chain): a lookup compares the whole key along its hash's chain. */
 
@@ -595,14 +604,20 @@ static int dso__prepare(struct dso *d)
 	if (d->state == DSO_NEW)
 		dso__open(d);
 	err = dso__index(d);
-	if (!err)
+	if (!err) {
+		ANNOTATE_HAPPENS_BEFORE(&d->ready);
 		atomic_store_explicit(&d->ready, true, memory_order_release);
+	}
 	return err;
 }
 
 static bool dso__ready(struct dso *d)
 {
-	return atomic_load_explicit(&d->ready, memory_order_acquire);
+	bool ready = atomic_load_explicit(&d->ready, memory_order_acquire);
+
+	if (ready)
+		ANNOTATE_HAPPENS_AFTER(&d->ready);
+	return ready;
 }
 
 /* For tests (symbolize.h): called by workers before a DWARF read. */
