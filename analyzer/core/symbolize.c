@@ -743,14 +743,23 @@ static void prewarm__add(struct symbolizer *s, struct dso *d)
 	pthread_mutex_unlock(&pw->lock);
 }
 
-/* Take d's lock, counting the time waited for the worker. */
-static void dso__lock(struct symbolizer *s, struct dso *d)
+/* Take d's lock, counting the time waited for the worker (in name_wait
+ * too for a name's lookup). */
+static void dso__lock_for(struct symbolizer *s, struct dso *d, bool name)
 {
 	if (pthread_mutex_trylock(&d->lock) == 0)
 		return;
 	uint64_t t0 = vp_mono_ns();
 	pthread_mutex_lock(&d->lock);
-	s->stats.prewarm_wait_ns += vp_mono_ns() - t0;
+	uint64_t dt = vp_mono_ns() - t0;
+	s->stats.prewarm_wait_ns += dt;
+	if (name)
+		s->stats.name_wait_ns += dt;
+}
+
+static void dso__lock(struct symbolizer *s, struct dso *d)
+{
+	dso__lock_for(s, d, false);
 }
 
 /* Link-time address of file offset off, false if no PT_LOAD holds it. */
@@ -1099,7 +1108,7 @@ static int dso__settle(struct symbolizer *s, struct dso *d)
 	int err = 0;
 
 	if (locked)
-		dso__lock(s, d);
+		dso__lock_for(s, d, true);
 	if (d->early && d->state != DSO_NEW) {
 		bool same = dso__unchanged(d);
 
@@ -1107,7 +1116,7 @@ static int dso__settle(struct symbolizer *s, struct dso *d)
 		s->stats.prefetch_stale += !same;
 		if (!same) {
 			if (!locked)
-				dso__lock(s, d);
+				dso__lock_for(s, d, true);
 			locked = true;
 			dso__reset(d);
 		}
@@ -1219,7 +1228,7 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 		uint64_t t0 = vp_mono_ns();
 
 		if (!dso__ready(d)) { /* the index failed for want of memory */
-			dso__lock(s, d);
+			dso__lock_for(s, d, true);
 			int err = dso__prepare(d);
 
 			pthread_mutex_unlock(&d->lock);
@@ -1240,7 +1249,7 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	} else {
 		int rc = 0;
 
-		dso__lock(s, d);
+		dso__lock_for(s, d, true);
 		name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
 		if (name && name[0]) {
 			fe->function = intern(s, name, strlen(name));

@@ -62,6 +62,8 @@ struct vp_symbolizer_stats {
 	uint64_t prewarm_files;
 	uint64_t prewarm_ns;
 	uint64_t prewarm_wait_ns;
+	uint64_t name_wait_ns; /* of prewarm_wait_ns: for a name (the file's
+				* open and index), not for file:line */
 	/* Files the worker opened during a recording (symbolizer__prefetch
 	 * _maps) that the analysis used, and that it opened again because
 	 * they had changed since. */
