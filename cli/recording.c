@@ -253,8 +253,9 @@ struct recording_prefetch {
 	 * pid) and this one's */
 	struct seen_proc *seen, *next;
 	size_t nseen, nnext, seen_cap;
-	/* for --stats: scans, stats of /proc/PID/exe, maps read */
-	uint64_t scans, exe_stats, maps_reads;
+	/* for --stats: scans, processes walked (each was stat'ed before
+	 * settled ones were skipped), stats of /proc/PID/exe, maps read */
+	uint64_t scans, walked, exe_stats, maps_reads;
 	uint64_t cpu_ns; /* the scout thread's CPU time, when it ended */
 };
 
@@ -416,6 +417,7 @@ static int scan(struct recording_prefetch *p)
 	for (size_t i = 0; i < p->npids; i++) {
 		pid_t pid = p->pids[i];
 		char path[64];
+		p->walked++;
 		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 		if (want_maps(p, pid)) {
 			ssize_t n = slurp(p, path);
@@ -509,9 +511,10 @@ void recording__prefetch_stop(struct recording_prefetch *p, FILE *stats)
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
 	if (stats)
-		fprintf(stats, "vmaprof: prefetch scout: %" PRIu64 " scans, %" PRIu64 " stats of "
-			"/proc/PID/exe, %" PRIu64 " maps read, CPU %.3f s (its thread)\n", p->scans,
-			p->exe_stats, p->maps_reads, (double)p->cpu_ns / 1e9);
+		fprintf(stats, "vmaprof: prefetch scout: %" PRIu64 " scans, %" PRIu64 " processes "
+			"walked, %" PRIu64 " stats of /proc/PID/exe, %" PRIu64 " maps read, CPU "
+			"%.3f s (its thread)\n", p->scans, p->walked, p->exe_stats, p->maps_reads,
+			(double)p->cpu_ns / 1e9);
 	symbolizer__free(symbolizer__donate(p->sym));
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
