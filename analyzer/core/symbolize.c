@@ -1100,12 +1100,12 @@ static int resolve_lines(struct symbolizer *s, struct fentry *fe);
  * it now would give. d's lock is taken only when d is not ready (the
  * worker reads a file's DWARF only once it is ready, so then it is not
  * in it) or to drop a stale file (which may wait for that read: rare).
- * 0 or -ENOMEM.
+ * An index that failed for want of memory leaves d not ready, for
+ * resolve_file_addr to try again.
  */
-static int dso__settle(struct symbolizer *s, struct dso *d)
+static void dso__settle(struct symbolizer *s, struct dso *d)
 {
 	bool locked = !dso__ready(d);
-	int err = 0;
 
 	if (locked)
 		dso__lock_for(s, d, true);
@@ -1122,10 +1122,9 @@ static int dso__settle(struct symbolizer *s, struct dso *d)
 		}
 	}
 	if (locked) {
-		err = dso__prepare(d);
+		(void)dso__prepare(d);
 		pthread_mutex_unlock(&d->lock);
 	}
-	return err;
 }
 
 static void fentry__fill(const struct fentry *fe, bool return_addr, struct vp_frame *f)
@@ -1166,10 +1165,8 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	if (!d->seen) {
 		uint64_t t0 = vp_mono_ns();
 
-		rc = dso__settle(s, d);
+		dso__settle(s, d);
 		s->stats.open_ns += vp_mono_ns() - t0;
-		if (rc)
-			return rc;
 		d->seen = true; /* d->state is final from here */
 		if (d->state == DSO_OK)
 			s->stats.files_opened++;
