@@ -18,6 +18,8 @@ pkgs=(build-essential pkg-config meson ninja-build clang llvm bpftool
 # the tools the benchmark compares with (and gcc for its workload 4)
 # a CPython with symbols for the call-site test (Debian's python3 is stripped)
 [ "$what" = test ] && pkgs+=(python3.11-dbg chromium)
+# a terminal the live view is tested in (tests/test_live.py)
+[ "$what" = test ] && pkgs+=(tmux)
 # go tool pprof, the reader the pprof export is tested with
 [ "$what" = test ] && pkgs+=(golang-go)
 # man, to check that the installed vmaprof(1) renders without warnings

@@ -560,19 +560,24 @@ def build_cost(vmaprof, tmp, quick, rounds):
 def true_tree_cost(vmaprof, tmp, quick, rounds):
     """T1: the tree of a shell running /bin/true 300 times (F1's tree), the
     whole command bare and under `vmaprof record` (report written), in
-    alternated pairs; the ratio of the medians."""
+    alternated; the ratio of the medians. Beside them, in the same
+    rotation, the two halves of the cost: the kernel collector alone
+    (--no-preload) and the shim alone (--no-bpf)."""
     n = 50 if quick else 300
     tree = ["sh", "-c", f"for i in $(seq {n}); do {TRUE}; done"]
     d = os.path.join(tmp, "t1")
-    bare, traced = [], []
+    runs = {k: [] for k in ("bare", "traced", "kernel", "shim")}
+    opts = {"traced": [], "kernel": ["--no-preload"], "shim": ["--no-bpf"]}
     for _ in range(rounds * 2):
-        bare.append(timed(tree)[0])
-        shutil.rmtree(d, ignore_errors=True)
-        traced.append(timed([vmaprof, "record", "-o", d, "--", *tree])[0])
-    nproc = len(json.load(open(os.path.join(d, "report.json")))["processes"])
-    rb = file_size(os.path.join(d, "report.json"))
+        runs["bare"].append(timed(tree)[0])
+        for k, o in opts.items():
+            shutil.rmtree(d, ignore_errors=True)
+            runs[k].append(timed([vmaprof, "record", *o, "-o", d, "--", *tree])[0])
+            if k == "traced":
+                nproc = len(json.load(open(os.path.join(d, "report.json")))["processes"])
+                rb = file_size(os.path.join(d, "report.json"))
     shutil.rmtree(d, ignore_errors=True)
-    return {"n": n, "bare": bare, "traced": traced, "nproc": nproc, "report_bytes": rb}
+    return {"n": n, **runs, "nproc": nproc, "report_bytes": rb}
 
 
 EXPORTS = ("html", "pprof", "perfetto", "folded")
@@ -989,6 +994,15 @@ def render(a, wls, tools, skipped, results, an, total, extra):
               f"| {med(t['bare']):.2f} | {fmt_range(t['bare'], '{:.2f}')} | "
               f"{med(t['traced']):.2f} | {fmt_range(t['traced'], '{:.2f}')} | {fig['T1']:.2f}x | "
               f"{t['report_bytes'] / 1e6:.1f} MB |", ""]
+        if t.get("kernel"):
+            L += ["Where it goes, in the same rotation: each half of vmaprof alone "
+                  "(ratio of medians against bare):", "",
+                  "| recording | s median | min-max | ratio |", "|---|---|---|---|"]
+            for k, what in (("kernel", "kernel collector alone (`--no-preload`)"),
+                            ("shim", "shim alone (`--no-bpf`)"), ("traced", "both (default)")):
+                L.append(f"| {what} | {med(t[k]):.2f} | {fmt_range(t[k], '{:.2f}')} | "
+                         f"{med(t[k]) / med(t['bare']):.2f}x |")
+            L.append("")
     z = extra.get("Z1")
     if z:
         L += ["## Report sizes of the build (Z1)", "",

@@ -81,6 +81,8 @@ struct collector {
 	struct bpf_link *mark_link; /* iter/task mark_tasks, made at first use */
 	struct ring_buffer *rb;
 	struct bpf_link *flush_link; /* iter/task: pending faults at finish */
+	void (*observe)(void *ctx, const struct vp_rec *h); /* collector__observe */
+	void *observe_ctx;
 	struct bpf_link *sys_links[2 * N_HOOKED]; /* per-syscall tracepoints */
 	int n_sys_links;
 	int sys_state;        /* SYS_*: how system calls are hooked */
@@ -191,6 +193,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 			return 0;
 		}
 		tracewriter__emit(&c->tw, h, h->size);
+		if (c->observe)
+			c->observe(c->observe_ctx, h);
 		if (h->type != VP_REC_FAULT)
 			return 0;
 		c->faults++;
@@ -198,6 +202,13 @@ static int on_sample(void *ctx, void *data, size_t size)
 		size -= h->size;
 	}
 	return 0;
+}
+
+void collector__observe(struct collector *c, void (*fn)(void *ctx, const struct vp_rec *h),
+			void *ctx)
+{
+	c->observe = fn;
+	c->observe_ctx = ctx;
 }
 
 /* Report reserve failures as a VP_REC_BPF_LOST record whenever they grew. */

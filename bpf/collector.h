@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct vp_rec;
+
 struct collector;
 
 /* How the fault programs learn the VMA of a faulting address. */
@@ -96,6 +98,10 @@ int collector__poll(struct collector *c, int timeout_ms);
  * the current mask): a signal blocked outside and unblocked by sigmask ends
  * the wait even when it arrived before the call. */
 int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t *sigmask);
+/* Also hand every record drained from now on to fn(ctx, record), in the
+ * draining thread, after it was written (record's live view); NULL: none. */
+void collector__observe(struct collector *c, void (*fn)(void *ctx, const struct vp_rec *h),
+			void *ctx);
 /* Stop recording (detach), collect the faults still pending in the traced
  * tasks' storage (a task iterator; the open fault gets VP_FAULT_CUT), drain,
  * write the header counters, close the file. `st` may be NULL. Call once. */

@@ -46,6 +46,14 @@ int collector__traced(struct collector *c, pid_t pid)
 	return -ENOTSUP;
 }
 
+void collector__observe(struct collector *c, void (*fn)(void *ctx, const struct vp_rec *h),
+			void *ctx)
+{
+	(void)c;
+	(void)fn;
+	(void)ctx;
+}
+
 int collector__poll(struct collector *c, int timeout_ms)
 {
 	(void)c;

@@ -40,6 +40,7 @@
  * goes with the map.
  */
 #include "attach.h"
+#include "live.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -108,6 +109,8 @@ struct att {
 	const char *dir_opt;
 	double duration;   /* seconds, 0 = until stopped */
 	int bpf_stats;
+	int live_opt;      /* --live (live.h) */
+	struct live *live;
 	size_t ringbuf_bytes; /* 0: the collector's default */
 	struct vp_report_opts report;
 	struct target t[MAX_PIDS];
@@ -130,7 +133,7 @@ struct att {
 const char vp_record_attach_usage[] =
 	"       vmaprof record -p|--pid PID[,PID...] [--duration SECONDS] [-o|--output DIR]\n"
 	"                      [--bpf-stats] [--ring-buffer SIZE] [--html] [--every-vma]\n"
-	"                      [--plumbing RULE]...\n"
+	"                      [--plumbing RULE]... [--live]\n"
 	"  -p PID       attach to running processes (and what they fork from then on)\n"
 	"               until --duration ends, Ctrl-C (SIGINT/SIGTERM to vmaprof), or\n"
 	"               they are all gone; then write the report (docs/attach.md)\n";
@@ -196,6 +199,7 @@ static int parse_args(struct att *a, int argc, char **argv)
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
 		{ "html", no_argument, NULL, 'H' },
+		{ "live", no_argument, NULL, 'l' },
 		{ "no-preload", no_argument, NULL, 'P' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
@@ -228,6 +232,7 @@ static int parse_args(struct att *a, int argc, char **argv)
 			break;
 		case 'V': a->report.every_vma = 1; break;
 		case 'H': a->report.html = 1; break;
+		case 'l': a->live_opt = 1; break;
 		case 'L':
 			if (vp_report_opts_add_plumbing(&a->report, optarg))
 				return 2;
@@ -730,6 +735,10 @@ static void wait_window(struct att *a)
 		}
 		uint64_t left_ms = (deadline - now) / 1000000 + 1;
 		int r = collector__poll(a->col, left_ms < 50 ? (int)left_ms : 50);
+		if (a->live && live__tick(a->live)) {
+			a->ended_by = "q";
+			return;
+		}
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "vmaprof: writing %s/bpf.vpt: %s (the records that could not "
 				"be written are counted as lost)\n", a->absdir, strerror(-r));
@@ -913,7 +922,26 @@ static int record_window(struct att *a)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a->absdir,
 			strerror(-err));
 	say_attached(a);
+	if (a->live) {
+		for (int i = 0; i < a->n; i++) {
+			char path[64], comm[32] = "";
+			snprintf(path, sizeof(path), "/proc/%d/comm", (int)a->t[i].pid);
+			FILE *f = fopen(path, "re");
+			if (f) {
+				if (!fgets(comm, sizeof(comm), f))
+					comm[0] = 0;
+				fclose(f);
+			}
+			live__seed(a->live, (uint32_t)a->t[i].pid, comm);
+		}
+		collector__observe(a->col, live__record, a->live);
+	}
 	wait_window(a);
+	if (a->live) {
+		collector__observe(a->col, NULL, NULL);
+		live__free(a->live);
+		a->live = NULL;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	detach(a);
 	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
@@ -936,10 +964,19 @@ int vp_record_attach(int argc, char **argv)
 	for (int i = 0; i < a.n; i++)
 		if (check_target(&a.t[i]) < 0)
 			goto out;
+	if (a.live_opt) { /* before anything is attached: no terminal, no recording */
+		char why[256], what[96];
+		snprintf(what, sizeof(what), "pid %d%s", (int)a.t[0].pid, a.n > 1 ? " ..." : "");
+		if (!(a.live = live__new(what, why, sizeof(why)))) {
+			fprintf(stderr, "vmaprof: %s\n", why);
+			goto out;
+		}
+	}
 	if (start_recording(&a) < 0 || attach_all(&a) < 0)
 		goto out;
 	rc = record_window(&a);
 out:
+	live__free(a.live); /* on a failure before the window */
 	att_free(&a);
 	return rc;
 }

@@ -38,6 +38,7 @@
 #include "broker_server.h"
 #include "outfile.h"
 #include "procfs.h"
+#include "live.h"
 #include "recording.h"
 #include "resolve.h"
 #include "shimcopy.h"
@@ -184,7 +185,7 @@ static int wait_blocked_in_read(pid_t pid, int fd)
 struct rec {
 	/* options */
 	const char *dir_opt;
-	int no_bpf, no_preload, bpf_stats, depth, no_sigstacks;
+	int no_bpf, no_preload, bpf_stats, depth, no_sigstacks, live_opt;
 	size_t ringbuf_bytes; /* 0: the collector's default */
 	struct vp_report_opts report;
 	char **cmd;
@@ -207,6 +208,8 @@ struct rec {
 	char bpf_why[512];
 	struct collector *col;
 	struct recording_prefetch *prefetch; /* the report's files, meanwhile */
+	struct live *live;          /* --live: the terminal view (live.h) */
+	int live_quit;              /* ended by its q */
 	/* the command */
 	pid_t child;
 	int go[2];        /* the start pipe: the child waits until registered */
@@ -286,6 +289,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
 		{ "html", no_argument, NULL, 'H' },
+		{ "live", no_argument, NULL, 'l' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "ring-buffer", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
@@ -304,6 +308,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'G': r->no_sigstacks = 1; break;
 		case 'V': r->report.every_vma = 1; break;
 		case 'H': r->report.html = 1; break;
+		case 'l': r->live_opt = 1; break;
 		case 's': r->stats = r->report.stats = 1; break;
 		case 'L':
 			if (vp_report_opts_add_plumbing(&r->report, optarg))
@@ -526,7 +531,7 @@ static int start_command(struct rec *r)
 static void abandon(struct rec *r)
 {
 	int st;
-	while (waitpid(r->child, &st, 0) < 0 && errno == EINTR)
+	while (r->child > 0 && waitpid(r->child, &st, 0) < 0 && errno == EINTR)
 		;
 	if (r->brk)
 		broker__stop(r->brk, NULL, NULL, NULL);
@@ -580,6 +585,10 @@ static void wait_tree(struct rec *r)
 		if (poll_now && p == 0) {
 			if (r->col) {
 				collector__poll_sigmask(r->col, 50, &waitmask);
+				if (r->live && live__tick(r->live)) {
+					r->stopped = r->live_quit = 1;
+					break;
+				}
 			} else {
 				struct timespec ts = { 0, 50000000 };
 				ppoll(NULL, 0, &ts, &waitmask);
@@ -598,10 +607,17 @@ static void wait_tree(struct rec *r)
 	}
 	sigaction(SIGCHLD, &old_sa, NULL);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
+	if (r->live) {
+		collector__observe(r->col, NULL, NULL); /* finish drains more */
+		live__free(r->live);
+		r->live = NULL;
+	}
 	if (r->stopped) {
+		char by[32];
+		snprintf(by, sizeof(by), r->live_quit ? "q" : "signal %d", (int)last_sig);
 		r->running = still_running();
-		fprintf(stderr, "vmaprof: stopped waiting (signal %d): %zu process(es) of the tree "
-			"still running, left running and marked so in the report\n", (int)last_sig,
+		fprintf(stderr, "vmaprof: stopped waiting (%s): %zu process(es) of the tree "
+			"still running, left running and marked so in the report\n", by,
 			json_array_size(r->running));
 	}
 	r->t1 = vp_mono_ns();
@@ -699,6 +715,27 @@ static void rec_free(struct rec *r)
 	root_pidfd = -1;
 }
 
+/* --live: the view on the terminal, fed by the kernel collector. */
+static int live_start(struct rec *r)
+{
+	char why[256], what[96];
+	if (!r->col) {
+		fprintf(stderr, "vmaprof: --live shows the kernel collector's figures, and it is "
+			"not running: %s\n", r->bpf_why[0] ? r->bpf_why : "--no-bpf");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "%s", r->cmd[0]);
+	for (int i = 1; i < r->cmd_argc && strlen(what) < sizeof(what) - 2; i++)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", r->cmd[i]);
+	r->live = live__new(what, why, sizeof(why));
+	if (!r->live) {
+		fprintf(stderr, "vmaprof: %s\n", why);
+		return -1;
+	}
+	collector__observe(r->col, live__record, r->live);
+	return 0;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct rec r = { .dirfd = -1, .execfail = { -1, -1 }, .t_enter = vp_mono_ns() };
@@ -721,6 +758,11 @@ int cmd_record(int argc, char **argv)
 	}
 	r.t_enter_done = vp_mono_ns();
 	start_collectors(&r);
+	if (r.live_opt && live_start(&r) < 0) {
+		abandon(&r);
+		rec_free(&r);
+		return 2;
+	}
 	if (start_command(&r) < 0) {
 		rec_free(&r);
 		return 2;
@@ -742,7 +784,7 @@ int cmd_record(int argc, char **argv)
 	if (r.stats)
 		print_phases(&r);
 	if (r.stopped)
-		rc = 128 + last_sig;
+		rc = r.live_quit ? 0 : 128 + last_sig;
 	else if (!r.root_seen)
 		rc = 2;
 	else if (WIFSIGNALED(r.root_status))

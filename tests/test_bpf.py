@@ -310,13 +310,13 @@ def t_switch():
     check_counters(run)
 
 
-@tracepoints
-def t_untraced_syscalls():
-    """The collector's syscall programs run for the traced tree's memory
-    calls, not for every system call on the machine: an untraced dd making
-    1M read/write calls during the recording runs none of them (other
-    processes' mmaps etc. still do: the bound leaves room for a busy host)."""
-    calls = 1_000_000
+UNTRACED_CALLS = 1_000_000
+
+
+def dd_beside_recording(calls=UNTRACED_CALLS):
+    """Run an untraced dd making CALLS read/write calls while a recording
+    (--bpf-stats) of an idle shell is under way; session.json's bpf
+    collector (the test skips where the kernel collector is unavailable)."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "rec")
         rec = subprocess.Popen([os.environ.get("VMAPROF", "vmaprof"), "record", "--bpf-stats",
@@ -336,6 +336,17 @@ def t_untraced_syscalls():
     if not b["active"]:
         print(f"SKIP: kernel collector unavailable here: {b.get('reason')}")
         raise SystemExit(77)
+    return b
+
+
+@tracepoints
+def t_untraced_syscalls():
+    """The collector's syscall programs run for the traced tree's memory
+    calls, not for every system call on the machine: an untraced dd making
+    1M read/write calls during the recording runs none of them (other
+    processes' mmaps etc. still do: the bound leaves room for a busy host)."""
+    calls = UNTRACED_CALLS
+    b = dd_beside_recording(calls)
     needs_tracepoint_hooks(b)
     progs = {p["name"]: p["run_cnt"] for p in b["programs"]}
     check("sc_enter" in progs and progs.get("page_fault_user", 0) > 0,
@@ -410,25 +421,8 @@ def t_untraced_fentry():
     """With the fentry hooks an untraced dd making 1M read/write calls
     beside a recording runs none of our syscall programs: they ran only for
     hooked calls (the traced tree's and other processes' mmaps etc.)."""
-    calls = 1_000_000
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "rec")
-        rec = subprocess.Popen([os.environ.get("VMAPROF", "vmaprof"), "record", "--bpf-stats",
-                                "-o", out, "--", "sh", "-c", "echo holding; read x"],
-                               stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = rec.stdout.readline()
-        check(line.startswith(b"holding"), f"workload started: {line!r}")
-        dd = subprocess.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=1",
-                             f"count={calls // 2}"], capture_output=True)
-        eq(dd.returncode, 0, "dd exit status")
-        rec.communicate(b"x\n")
-        eq(rec.returncode, 0, "record exit status")
-        sess = json.load(open(os.path.join(out, "session.json")))
-    b = sess["collectors"]["bpf"]
-    if not b["active"]:
-        print(f"SKIP: kernel collector unavailable here: {b.get('reason')}")
-        raise SystemExit(77)
+    calls = UNTRACED_CALLS
+    b = dd_beside_recording(calls)
     needs_fentry(b)
     progs = {p["name"]: p["run_cnt"] for p in b["programs"]}
     check(progs.get("fe_mmap", 0) > 0 and progs.get("fx_mmap", 0) > 0,

@@ -197,6 +197,29 @@ def t_demo():
                   f"worker {f['child']} copied its quarter of the cache: {f['cow_copy_child']} pages")
             check(re.search(r"child copied in: build_cache 16\.\d MiB", line),
                   f"the worker's copies are named build_cache: {line!r}")
+        # the answer first: the fork that un-shared most, its worker's
+        # copies named build_cache; the process that allocated most
+        big = max(forks, key=lambda f: (f["cow_copy_parent"] + f["cow_copy_child"], -f["child"]))
+        ans = dom.by_id.get(f"ans-fork-{big['child']}")
+        check(ans is not None, f"the headline names the fork of {big['child']}: {dom.by_id.get('answer')!r}")
+        tot = big["cow_copy_parent"] + big["cow_copy_child"]
+        want = (f"its fork un-shared {fmt_bytes(tot * ps)} (child "
+                f"{fmt_bytes(big['cow_copy_child'] * ps)}, parent ")
+        check(want in ans, f"headline fork figures {want!r} in {ans!r}")
+        check(re.search(r"child's copies: (99|100)% in build_cache \(demo\.c:\d+\) 16\.\d MiB", ans),
+              f"the headline names build_cache for the worker's copies: {ans!r}")
+        check(dom.text().index("What cost most") < dom.text().index("Collectors and losses"),
+              "the headline comes before the collectors")
+        most = max(r.report["processes"], key=lambda p: (p["pages_allocated"], -p["pid"]))
+        ans = dom.by_id.get(f"ans-proc-{most['pid']}", "")
+        check(f"allocated {fmt_bytes(most['pages_allocated'] * ps)} of new pages in "
+              f"{most['faults']['total']:,} faults" in ans, f"the process that allocated most: {ans!r}")
+        check("most in: 99% in build_cache" in ans or "most in: 100% in build_cache" in ans,
+              f"its pages named build_cache: {ans!r}")
+        # faults over time of the process shown: every one of its faults
+        mem = [a for t, a, _ in dom.elems if a.get("id") == "mem-note"]
+        eq(int(mem[0].get("data-faults", -1)) if mem else None, top["faults"]["total"],
+           "the memory chart sums the shown process's faults")
         col = dom.by_id.get("collectors", "")
         for name in ("preload", "bpf"):
             c = r.report["collectors"][name]
@@ -216,6 +239,51 @@ def t_demo():
         check(re.search(r"[\d,]+ faults of class cow_copy", dom.by_id.get("fl-note", "")),
               "the cow_copy flame graph")
         save_screenshot(page, "html-demo.png", frag=f"pid={w}&class=cow_copy")
+
+
+def t_big_tree():
+    """A tree of 120 processes (a shell running true 120 times, then one
+    sleep, named so that only it matches "sleep"): the fork tree says how
+    many, its filter (#filter=) keeps the
+    matching process and its ancestors and hides the rest, and the memory
+    chart of the whole tree (#mem=all) sums every process's faults."""
+    need_chromium()
+    n = 120
+    with Recording(["sh", "-c", f"for i in $(seq {n}); do /bin/true; done; s=sle; ${{s}}ep 0.01"],
+                   prefix="vmaprof-html-big-") as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        page = os.path.join(r.tmp, "page.html")
+        p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", page],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, f"report --format html: {p.stderr}")
+        procs = r.report["processes"]
+        eq(len(procs), n + 3, "sh, seq, the trues and sleep")
+        dom = Dom(browser(page, "--dump-dom", frag="filter=sleep&mem=all"))
+        check("vp-timing" in dom.by_id, "the page's script ran to its end")
+        eq(dom.by_id.get("tree-count"), "1 process match", "the filter's count")
+        shown = {}
+        for t, a, txt in dom.elems:
+            if t == "li":
+                pid = re.match(r"(?:[▾▸])?(\d+) ", txt)
+                if pid and pid.group(1) not in shown:
+                    shown[pid.group(1)] = "display: none" not in a.get("style", "")
+        sleep = [p_ for p_ in procs if p_["name"] == "sleep"][0]
+        root = [p_ for p_ in procs if p_["name"] == "sh"][0]
+        true_ = [p_ for p_ in procs if p_["name"] == "true"]
+        eq(len(true_), n, "every true recorded")
+        check(shown.get(str(sleep["pid"])), f"sleep {sleep['pid']} shown")
+        check(shown.get(str(root["pid"])), f"its parent sh {root['pid']} shown (opened)")
+        hidden = [p_["pid"] for p_ in true_ if shown.get(str(p_["pid"]), True)]
+        eq(hidden, [], "every true hidden by the filter")
+        mem = [a for t, a, _ in dom.elems if a.get("id") == "mem-note"]
+        eq(int(mem[0]["data-faults"]), sum(p_["faults"]["total"] for p_ in procs),
+           "the whole tree's chart sums every process's faults")
+        check("the whole tree (123 processes)" in dom.by_id.get("mem-title", ""),
+              f"chart title: {dom.by_id.get('mem-title')!r}")
+        timing = [a for t, a, _ in dom.elems if a.get("id") == "vp-timing"][0]
+        print(f"drawn in {timing['data-ms']} ms: {timing.get('data-phases')}")
+        save_screenshot(page, "html-big-tree.png", frag="filter=sleep&mem=all")
 
 
 def t_offline():
@@ -309,5 +377,6 @@ def t_bad_input():
 
 
 if __name__ == "__main__":
-    main({"demo": t_demo, "offline": t_offline, "hostile_names": t_hostile_names,
+    main({"demo": t_demo, "big_tree": t_big_tree, "offline": t_offline,
+          "hostile_names": t_hostile_names,
           "bad_input": t_bad_input})

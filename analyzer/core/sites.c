@@ -42,6 +42,21 @@ struct sbuf {
 	size_t n, cap;
 };
 
+/* Room in b for n more bytes and a terminating NUL. */
+static void sbuf_grow(struct sbuf *b, size_t n)
+{
+	if (b->p && b->n + n < b->cap)
+		return;
+	size_t cap = b->cap ? b->cap * 2 : 256;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	char *q = realloc(b->p, cap);
+	if (!q)
+		model__oom();
+	b->p = q;
+	b->cap = cap;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void sbuf_add(struct sbuf *b, const char *fmt, ...)
 {
@@ -56,30 +71,14 @@ static void sbuf_add(struct sbuf *b, const char *fmt, ...)
 			b->n += (size_t)k;
 			return;
 		}
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		while (cap < b->n + (size_t)k + 1)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q)
-			model__oom();
-		b->p = q;
-		b->cap = cap;
+		sbuf_grow(b, (size_t)k);
 	}
 }
 
 /* n bytes of s at the end of b (sbuf_add's "%s" without the formatting). */
 static void sbuf_put(struct sbuf *b, const char *s, size_t n)
 {
-	if (!b->p || b->n + n >= b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q)
-			model__oom();
-		b->p = q;
-		b->cap = cap;
-	}
+	sbuf_grow(b, n);
 	memcpy(b->p + b->n, s, n);
 	b->n += n;
 	b->p[b->n] = 0;

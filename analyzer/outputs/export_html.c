@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "derive.h"
+#include "timeline.h"
 #include "view.h"
 #include "writer.h"
 
@@ -378,6 +379,32 @@ static void write_entries(struct out *o, struct page *pg, const struct proc *p)
 	out_lit(o, "]");
 }
 
+/* "tl": when p's faults happened (timeline.h's buckets, those with
+ * faults), flat: per bucket its end (ns since the first start), then
+ * (class, faults) pairs, then -1. The page's memory chart sums them. */
+static void write_timeline(struct out *o, struct page *pg, const struct proc *p)
+{
+	const struct timeline *tl = p->tl;
+	out_lit(o, ",\"tl\":[");
+	int first = 1;
+	for (uint32_t b = 0; tl && b < tl->used; b++) {
+		int any = 0;
+		for (int c = 0; c < FC_N; c++) {
+			if (!tl->cnt[c] || !tl->cnt[c][b])
+				continue;
+			if (!any)
+				out_key_i64(o, first ? "" : ",", rel(pg, timeline__bucket_end(tl, b)));
+			any = 1;
+			first = 0;
+			out_key_u64(o, ",", (uint64_t)c);
+			out_key_u64(o, ",", tl->cnt[c][b]);
+		}
+		if (any)
+			out_lit(o, ",-1");
+	}
+	out_lit(o, "]");
+}
+
 static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 {
 	/* pid: as report.json names it (its own namespace's); key: unique in
@@ -402,6 +429,7 @@ static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 	out_key_str(o, ",\"preload_reason\":", p->preload_reason);
 	write_sites(o, pg, p);
 	write_entries(o, pg, p);
+	write_timeline(o, pg, p);
 	out_lit(o, "}");
 }
 
