@@ -665,7 +665,7 @@ static void finish(struct rec *r)
 	/* the command has run (a disposition set now is not inherited by it):
 	 * a summary piped into `head` must not kill us before the exit status */
 	signal(SIGPIPE, SIG_IGN);
-	recording__prefetch_stop(r->prefetch);
+	recording__prefetch_stop(r->prefetch, r->stats ? stderr : NULL);
 	r->prefetch = NULL;
 	json_t *preload_extra = stop_broker(r);
 	r->t_broker_stopped = vp_mono_ns();

@@ -250,8 +250,9 @@ static void print_stats(const struct report_clock *c, const char *what)
 		(unsigned long long)(sy.file_cache_entries - sy.index_lookups),
 		(unsigned long long)sy.lines_resolved, (double)sy.lines_ns / 1e9);
 	fprintf(stderr, "vmaprof:   on the other core: %llu files opened, indexed and their "
-		"DWARF read ahead in %.3f s; lookups waited for it %.3f s\n", (unsigned long long)sy.prewarm_files,
-		(double)sy.prewarm_ns / 1e9, (double)sy.prewarm_wait_ns / 1e9);
+		"DWARF read ahead in %.3f s; lookups waited for it %.3f s (for names %.3f s)\n",
+		(unsigned long long)sy.prewarm_files, (double)sy.prewarm_ns / 1e9,
+		(double)sy.prewarm_wait_ns / 1e9, (double)sy.name_wait_ns / 1e9);
 	if (sy.prefetch_used || sy.prefetch_stale)
 		fprintf(stderr, "vmaprof:   of which during the recording: %llu files used, %llu "
 			"opened again (changed since)\n", (unsigned long long)sy.prefetch_used,

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,12 +224,20 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 #define PREFETCH_READS 4
 /* threads of one process whose children are looked for */
 #define PREFETCH_THREADS 64
+/* A settled process (its maps read PREFETCH_READS times, the same image)
+ * is looked at (a stat of /proc/PID/exe: has it exec'd?) on the next
+ * scan, then after skipping 1, 2, 4, ... scans, at most this many: a
+ * settled tree costs no stat on most scans, and an exec after it settled
+ * (a shell's last command) is still seen, within this many scans. */
+#define PREFETCH_SKIP_MAX 32
 
 struct seen_proc {
 	pid_t pid;
 	dev_t dev; /* its executable's (/proc/PID/exe) */
 	ino_t ino;
 	int reads;
+	unsigned skip; /* scans left before its exe is looked at again */
+	unsigned wait; /* the last skip (settled processes) */
 };
 
 struct recording_prefetch {
@@ -248,6 +257,10 @@ struct recording_prefetch {
 	 * pid) and this one's */
 	struct seen_proc *seen, *next;
 	size_t nseen, nnext, seen_cap;
+	/* for --stats: scans, processes walked (each was stat'ed before
+	 * settled ones were skipped), stats of /proc/PID/exe, maps read */
+	uint64_t scans, walked, exe_stats, maps_reads;
+	uint64_t cpu_ns; /* the scout thread's CPU time, when it ended */
 };
 
 /* All of file path into p->buf (grown as needed): its length, or -1. */
@@ -329,43 +342,67 @@ static int seen_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/* Whether pid's maps are worth reading now; notes it for the next scan. */
-static int want_maps(struct recording_prefetch *p, pid_t pid)
+/* A new entry of the next scan's table (NULL: no memory, then nothing is
+ * noted); *old, in the last scan's, follows it if that moves. */
+static struct seen_proc *seen_add(struct recording_prefetch *p, struct seen_proc **old)
 {
-	char path[64];
-	struct stat st;
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if (stat(path, &st)) /* gone, a zombie, or not ours to read */
-		return 0;
-	if (st.st_dev == p->self_dev && st.st_ino == p->self_ino)
-		return 0; /* forked, not exec'd yet: read after its exec */
-	struct seen_proc key = { .pid = pid }, *old = NULL;
-	if (p->nseen)
-		old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
-	int same = old && old->dev == st.st_dev && old->ino == st.st_ino;
-	if (!same)
-		p->news = 1;
 	if (p->nnext == p->seen_cap) {
 		/* both tables alike: they swap after the scan */
 		size_t nc = p->seen_cap ? p->seen_cap * 2 : 64;
 		struct seen_proc *a = realloc(p->seen, nc * sizeof(*a));
-		if (a)
+		if (a) {
+			if (*old)
+				*old = a + (*old - p->seen);
 			p->seen = a;
+		}
 		struct seen_proc *b = a ? realloc(p->next, nc * sizeof(*b)) : NULL;
 		if (!b)
-			return 0; /* no memory: not read, nothing lost */
+			return NULL;
 		p->next = b;
 		p->seen_cap = nc;
-		if (old) /* seen moved */
-			old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
 	}
-	struct seen_proc *n = &p->next[p->nnext++];
-	*n = (struct seen_proc){ pid, st.st_dev, st.st_ino, same ? old->reads : 0 };
+	return &p->next[p->nnext++];
+}
+
+/* Whether pid's maps are worth reading now; notes it for the next scan. */
+static int want_maps(struct recording_prefetch *p, pid_t pid)
+{
+	struct seen_proc key = { .pid = pid }, *old = NULL, *n;
+	if (p->nseen)
+		old = bsearch(&key, p->seen, p->nseen, sizeof(key), seen_cmp);
+	if (old && old->skip) { /* settled, not to be looked at yet */
+		if ((n = seen_add(p, &old))) {
+			*n = *old;
+			n->skip--;
+		}
+		return 0;
+	}
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	p->exe_stats++;
+	if (stat(path, &st)) /* gone, a zombie, or not ours to read */
+		return 0;
+	if (st.st_dev == p->self_dev && st.st_ino == p->self_ino)
+		return 0; /* forked, not exec'd yet: read after its exec */
+	int same = old && old->dev == st.st_dev && old->ino == st.st_ino;
+	if (!same)
+		p->news = 1;
+	if (!(n = seen_add(p, &old)))
+		return 0; /* no memory: not read, nothing lost */
+	*n = (struct seen_proc){ pid, st.st_dev, st.st_ino, same ? old->reads : 0, 0, 0 };
 	/* read from the second scan that sees it (this image) on: a process
 	 * gone within PREFETCH_MS (a /bin/true) is left to the report, whose
 	 * lookups would otherwise wait behind the DWARF read of its files */
-	if (!same || n->reads >= PREFETCH_READS)
+	if (!same)
 		return 0;
+	if (n->reads >= PREFETCH_READS) { /* settled: look again later */
+		n->wait = old->wait ? old->wait * 2 : 1;
+		if (n->wait > PREFETCH_SKIP_MAX)
+			n->wait = PREFETCH_SKIP_MAX;
+		n->skip = n->wait;
+		return 0;
+	}
 	n->reads++;
 	return 1;
 }
@@ -376,6 +413,7 @@ static int want_maps(struct recording_prefetch *p, pid_t pid)
 static int scan(struct recording_prefetch *p)
 {
 	int read_any = 0;
+	p->scans++;
 	p->news = 0;
 	p->npids = 0;
 	push_children(p, getpid());
@@ -383,10 +421,12 @@ static int scan(struct recording_prefetch *p)
 	for (size_t i = 0; i < p->npids; i++) {
 		pid_t pid = p->pids[i];
 		char path[64];
+		p->walked++;
 		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 		if (want_maps(p, pid)) {
 			ssize_t n = slurp(p, path);
 			read_any = 1;
+			p->maps_reads++;
 			if (n > 0 && symbolizer__prefetch_maps(p->sym, p->buf, (size_t)n))
 				return read_any;
 		}
@@ -420,6 +460,9 @@ static void *prefetch_main(void *arg)
 			;
 	}
 	pthread_mutex_unlock(&p->lock);
+	struct timespec cpu;
+	if (!clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu))
+		p->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec;
 	return NULL;
 }
 
@@ -462,7 +505,7 @@ struct recording_prefetch *recording__prefetch_start(void)
 	return p;
 }
 
-void recording__prefetch_stop(struct recording_prefetch *p)
+void recording__prefetch_stop(struct recording_prefetch *p, FILE *stats)
 {
 	if (!p)
 		return;
@@ -471,6 +514,11 @@ void recording__prefetch_stop(struct recording_prefetch *p)
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
+	if (stats)
+		fprintf(stats, "vmaprof: prefetch scout: %" PRIu64 " scans, %" PRIu64 " processes "
+			"walked, %" PRIu64 " stats of /proc/PID/exe, %" PRIu64 " maps read, CPU "
+			"%.3f s (its thread)\n", p->scans, p->walked, p->exe_stats, p->maps_reads,
+			(double)p->cpu_ns / 1e9);
 	symbolizer__free(symbolizer__donate(p->sym));
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);

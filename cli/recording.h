@@ -75,6 +75,7 @@ int recording__report(const char *absdir, int session_err, const struct vp_repor
  */
 struct recording_prefetch;
 struct recording_prefetch *recording__prefetch_start(void);
-void recording__prefetch_stop(struct recording_prefetch *p);
+/* stats: a line on what the scout did (record --stats), or NULL */
+void recording__prefetch_stop(struct recording_prefetch *p, FILE *stats);
 
 #endif

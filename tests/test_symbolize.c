@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -780,6 +783,167 @@ out:
 	free(text);
 }
 
+/* The worker held inside one file's DWARF read (symbolizer__test_dwarf_hook),
+ * that file's lock taken, until let go. */
+struct pause {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const char *path; /* the file to stop in */
+	bool in, go;
+};
+
+static void pause_hook(const char *path, void *arg)
+{
+	struct pause *p = arg;
+
+	if (strcmp(path, p->path))
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->in = true;
+	pthread_cond_broadcast(&p->cond);
+	while (!p->go)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void pause_go(struct pause *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->go = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Until the worker is in the paused file's DWARF read (30 s at most). */
+static bool pause_reached(struct pause *p)
+{
+	struct timespec until;
+	bool in;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&p->lock);
+	while (!p->in && pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0)
+		;
+	in = p->in;
+	pthread_mutex_unlock(&p->lock);
+	return in;
+}
+
+static void waited_too_long(int sig)
+{
+	static const char m[] = "test_symbolize: FAIL: a name lookup waited for the worker "
+				"reading libc's DWARF (its lock held)\n";
+
+	(void)sig;
+	(void)!write(2, m, sizeof(m) - 1);
+	_exit(1);
+}
+
+/*
+ * Name lookups while the prefetch's worker is inside libc's DWARF read,
+ * holding libc's lock (paused there by the test hook, for as long as the
+ * test wants): every one of libc's names (every 256th byte of its code)
+ * and a file:line of another file are answered without waiting, as a
+ * fresh symbolizer answers them, and no lookup waited for any lock
+ * (prewarm_wait_ns 0). A lookup that took libc's lock would wait forever:
+ * the alarm ends the test then. Let go, libc's lines are the fresh ones.
+ */
+static void test_prefetch_no_wait(void)
+{
+	size_t len;
+	char *text = read_file("/proc/self/maps", &len);
+	uintptr_t getpid_addr = (uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	uint64_t ls = 0, le = 0, lo;
+	char ldev[80], lpath[PATH_MAX] = "";
+	struct pause p = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, lpath, false,
+			   false };
+	struct symbolizer *pf = NULL, *s = NULL, *fresh = NULL;
+	struct vp_symbolizer_stats st;
+	size_t n = 0, diff = 0, named = 0, lines = 0;
+
+	CHECK(text != NULL, "read maps");
+	CHECK(find_self_mapping(getpid_addr, &ls, &le, &lo, ldev, sizeof(ldev), lpath,
+				sizeof(lpath)) == 0, "libc mapping");
+	if (!text || !lpath[0])
+		goto out;
+	symbolizer__test_dwarf_hook(pause_hook, &p);
+	CHECK(symbolizer__prefetch_new(&pf) == 0, "prefetch_new");
+	if (!pf)
+		goto out;
+	CHECK(symbolizer__prefetch_maps(pf, text, len) == 0, "prefetch_maps");
+	if (!pause_reached(&p)) {
+		CHECK(0, "the worker never read %s's DWARF", lpath);
+		goto out;
+	}
+	CHECK(symbolizer__donate(pf) == NULL, "nothing donated before");
+	CHECK(symbolizer__new(&s) == 0 && s == pf, "symbolizer__new takes the donated one");
+	pf = NULL;
+	CHECK(symbolizer__new(&fresh) == 0, "a fresh one");
+	if (!s || !fresh)
+		goto out;
+	CHECK(symbolizer__add_maps(s, SPACE_PF, text, len) == 0, "add_maps prefetched");
+	CHECK(symbolizer__add_maps(fresh, SPACE_PF, text, len) == 0, "add_maps fresh");
+
+	signal(SIGALRM, waited_too_long);
+	alarm(60);
+	for (uintptr_t ip = ls; ip < le; ip += 256) {
+		for (int ra = 0; ra < 2; ra++) {
+			struct vp_frame f, g;
+			int r1 = symbolizer__lookup_fn(s, SPACE_PF, ip, ra, &f);
+			int r2 = symbolizer__lookup_fn(fresh, SPACE_PF, ip, ra, &g);
+
+			n++;
+			named += g.function != NULL;
+			if ((r1 != r2 || !same_frame(&f, &g)) && diff++ < 5) {
+				print_frame("while paused", r1, &f);
+				print_frame("fresh", r2, &g);
+			}
+		}
+	}
+	struct vp_frame f, g;
+	uintptr_t own = (uintptr_t)sym_target_fn + 4;
+	int r1 = symbolizer__lookup(s, SPACE_PF, own, false, &f);
+	int r2 = symbolizer__lookup(fresh, SPACE_PF, own, false, &g);
+
+	diff += r1 != r2 || !same_frame(&f, &g) || !ends_with(f.file, "test_symbolize.c");
+	n++;
+	alarm(0);
+	symbolizer__stats(s, &st);
+	printf("while the worker reads libc's DWARF: %zu lookups (%zu named), %zu differ, "
+	       "waited %" PRIu64 " ns\n", n, named, diff, st.prewarm_wait_ns);
+	CHECK(diff == 0, "%zu of %zu lookups differ while the worker reads libc's DWARF", diff,
+	      n);
+	CHECK(named > 1000, "libc names: %zu", named);
+	CHECK(st.prewarm_wait_ns == 0, "lookups waited %" PRIu64 " ns for the worker",
+	      st.prewarm_wait_ns);
+	CHECK(st.prefetch_used >= 2 && st.prefetch_stale == 0,
+	      "prefetched files used: %" PRIu64 ", %" PRIu64 " stale", st.prefetch_used,
+	      st.prefetch_stale);
+
+	/* let go: libc's lines (they wait for its DWARF, as they must) */
+	pause_go(&p);
+	for (uintptr_t ip = ls; ip < le; ip += 4096) {
+		int a = symbolizer__lookup(s, SPACE_PF, ip, true, &f);
+		int b = symbolizer__lookup(fresh, SPACE_PF, ip, true, &g);
+
+		lines += g.line > 0;
+		if ((a != b || !same_frame(&f, &g)) && diff++ < 5) {
+			print_frame("after", a, &f);
+			print_frame("fresh", b, &g);
+		}
+	}
+	CHECK(diff == 0, "%zu lookups with lines differ after the DWARF read", diff);
+	CHECK(lines > 10, "libc lines after: %zu", lines);
+out:
+	pause_go(&p);
+	symbolizer__test_dwarf_hook(NULL, NULL);
+	symbolizer__free(pf);
+	symbolizer__free(s);
+	symbolizer__free(fresh);
+	free(text);
+}
+
 /* The frame of `ip` in `text` (one space) from a fresh symbolizer. */
 static int fresh_lookup(const char *text, uint64_t ip, struct vp_frame *out, char *fn,
 			char *file, size_t n)
@@ -922,6 +1086,7 @@ int main(void)
 	test_garbage(s);
 	test_bad_files(s);
 	test_prefetch_same();
+	test_prefetch_no_wait();
 	test_prefetch_changed();
 
 	symbolizer__stats(s, &st);

@@ -32,10 +32,15 @@
  *    compressed debug file is inflated whole: libc's costs 60+ ms), so that
  *    the lookups that come later find the work done. The open and every
  *    libdwfl call on a file's Dwfl are made under that file's lock (libdwfl
- *    is not thread-safe); the main thread reads what the worker set (state,
- *    the index) under that lock once, after which it no longer changes. The
- *    worker touches nothing else, and the answers do not depend on who did
- *    the work first.
+ *    is not thread-safe). Whoever opens and indexes a file (the worker or
+ *    the main thread, a few ms) then marks it ready (an atomic store): what
+ *    the open and the index set no longer changes, and the main thread
+ *    reads it without the lock, so a name lookup never waits behind the
+ *    worker reading that file's DWARF (up to ~90 ms, lock held); only a
+ *    file:line of that file does (it needs that DWARF). A file the index
+ *    cannot answer for (libdwfl must) gets no DWARF read from the worker.
+ *    The worker touches nothing else, and the answers do not depend on who
+ *    did the work first.
  *
  * We do not use dwfl_linux_proc_maps_report: it reports one module per run of
  * consecutive lines of a file with the bias taken from the run's first line,
@@ -60,8 +65,18 @@
 #include <sys/stat.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* helgrind knows no C11 atomics: tell it what the release/acquire of a
+ * dso's `ready` orders (no-ops without valgrind's headers) */
+#if defined(__has_include) && __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#else
+#define ANNOTATE_HAPPENS_BEFORE(obj) ((void)(obj))
+#define ANNOTATE_HAPPENS_AFTER(obj) ((void)(obj))
+#endif
 
 /* Every table here is a u64map of chains by hash (traceutil.h:
  * u64map__chain): a lookup compares the whole key along its hash's chain. */
@@ -135,14 +150,22 @@ struct dso {
 	struct symindex *syms; /* NULL until the first lookup, or when libdwfl
 				* must answer itself (syms_state) */
 	int syms_state;       /* 0 not built, 1 built, -1 ask libdwfl */
-	pthread_mutex_t lock; /* held around the open and every libdwfl call
-			       * on dwfl (the prewarm worker), and to read state,
-			       * syms_state the first time (below) */
+	pthread_mutex_t lock; /* held around the open, the index and every
+			       * libdwfl call on dwfl (the prewarm worker's
+			       * DWARF read too), and to change any field */
+	/* The open and the index are done (dso__prepare): state, syms_state,
+	 * syms, loads, bias, early, ids and idpath no longer change (but by
+	 * the main thread's dso__reset, under lock) and are read without the
+	 * lock (acquire after the release that set it). */
+	atomic_bool ready;
 	/* What the open saw of the file and of the places its separate
 	 * debug file is looked for (prefetched files: symbolizer__prefetch
 	 * _maps): a file opened during the recording is kept only if they
-	 * are all the same when the analysis first needs it. */
+	 * are all the same when the analysis first needs it. ids[0] is the
+	 * file's, ids[i] that of idpath[i] (malloc'd; NULL: no such place),
+	 * the places kept so that the check asks libdwfl nothing. */
 	struct fileid ids[FILEID_MAX];
+	char *idpath[FILEID_MAX];
 	bool early;           /* opened for a prefetch (may be stale) */
 	/* the main thread's own: */
 	bool counted;         /* in stats.files (named by add_maps) */
@@ -319,15 +342,13 @@ static const char *intern(struct symbolizer *s, const char *str, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Files                                                                     */
 
+static void dso__close(struct dso *d);
+
 static void dso__free(struct u64map_node *e)
 {
 	struct dso *d = (struct dso *)e;
 
-	symindex__free(d->syms);
-	if (d->dwfl)
-		dwfl_end(d->dwfl);
-	free(d->loads);
-	free(d->cus);
+	dso__close(d);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -394,10 +415,10 @@ static bool fileid_same(const struct fileid *a, const struct fileid *b)
 	       a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* ids[] of d (reported, elf its ELF): the file itself and every place
- * find_debuginfo (libdwfl's build-id search with the default path
- * ":.debug:/usr/lib/debug", then the .gnu_debuglink candidates) looks. */
-static void dso__ids(const struct dso *d, Elf *elf, struct fileid *ids)
+/* idpath[] of d (reported, elf its ELF): every place find_debuginfo
+ * (libdwfl's build-id search with the default path ":.debug:/usr/lib/debug",
+ * then the .gnu_debuglink candidates) looks for its debug file. */
+static void dso__idpaths(struct dso *d, Elf *elf)
 {
 	const unsigned char *id = NULL;
 	GElf_Addr id_vaddr;
@@ -407,15 +428,13 @@ static void dso__ids(const struct dso *d, Elf *elf, struct fileid *ids)
 	char path[4096 + 256];
 	int len = d->mod ? dwfl_module_build_id(d->mod, &id, &id_vaddr) : 0;
 
-	memset(ids, 0, FILEID_MAX * sizeof(*ids));
-	fileid_of(d->path, &ids[0]);
 	if (len > 1 && len < 1000) {
 		int n = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
 
 		for (int i = 1; i < len && n < 2000; i++)
 			n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", id[i]);
 		snprintf(path + n, sizeof(path) - (size_t)n, ".debug");
-		fileid_of(path, &ids[1]);
+		d->idpath[1] = strdup(path); /* NULL on ENOMEM: then stale */
 	}
 	if (!link || !slash || strchr(link, '/'))
 		return;
@@ -425,12 +444,23 @@ static void dso__ids(const struct dso *d, Elf *elf, struct fileid *ids)
 
 		if ((size_t)snprintf(path, sizeof(path), fmt[i], (int)(slash - d->path), d->path,
 				     link) < sizeof(path))
-			fileid_of(path, &ids[2 + i]);
+			d->idpath[2 + i] = strdup(path);
 	}
 }
 
-/* Back to unopened: what was read of d is dropped (d's lock held). */
-static void dso__reset(struct dso *d)
+/* ids of d's file and of its idpath[] as they are now (never libdwfl:
+ * callable while the worker reads d's DWARF). */
+static void dso__ids(const struct dso *d, struct fileid *ids)
+{
+	memset(ids, 0, FILEID_MAX * sizeof(*ids));
+	fileid_of(d->path, &ids[0]);
+	for (int i = 1; i < FILEID_MAX; i++)
+		if (d->idpath[i])
+			fileid_of(d->idpath[i], &ids[i]);
+}
+
+/* What was read of d is dropped (d's lock held); state and early stay. */
+static void dso__close(struct dso *d)
 {
 	symindex__free(d->syms);
 	d->syms = NULL;
@@ -446,19 +476,29 @@ static void dso__reset(struct dso *d)
 	d->cus = NULL;
 	d->ncus = 0;
 	d->cu_state = CU_TABLE_UNKNOWN;
+	for (int i = 0; i < FILEID_MAX; i++) {
+		free(d->idpath[i]);
+		d->idpath[i] = NULL;
+	}
+}
+
+/* Back to unopened (d's lock held, by the main thread). */
+static void dso__reset(struct dso *d)
+{
+	atomic_store_explicit(&d->ready, false, memory_order_relaxed);
+	dso__close(d);
 	d->early = false;
 	d->state = DSO_NEW;
 }
 
 /* d, opened for a prefetch, is what opening it now would give: the file
- * and the places of its debug file as they were (d's lock held). */
+ * and the places of its debug file as they were (d ready, or its lock
+ * held). */
 static bool dso__unchanged(const struct dso *d)
 {
 	struct fileid now[FILEID_MAX];
-	GElf_Addr bias;
-	Elf *elf = d->mod ? dwfl_module_getelf(d->mod, &bias) : NULL;
 
-	dso__ids(d, elf, now);
+	dso__ids(d, now);
 	for (int i = 0; i < FILEID_MAX; i++)
 		if (!fileid_same(&now[i], &d->ids[i]))
 			return false;
@@ -485,7 +525,7 @@ static void dso__open(struct dso *d)
 	d->state = DSO_FAILED;
 
 	if (d->early) /* what a failed open saw, too */
-		fileid_of(d->path, &d->ids[0]);
+		dso__ids(d, d->ids);
 	if (d->path[0] != '/' || ends_with(d->path, " (deleted)"))
 		goto fail;
 	if (stat(d->path, &st) || !S_ISREG(st.st_mode) || (d->ino && st.st_ino != d->ino))
@@ -508,8 +548,10 @@ static void dso__open(struct dso *d)
 		goto fail;
 	if (elf_getphdrnum(elf, &phnum) || phnum == 0 || phnum > 0xffff)
 		goto fail;
-	if (d->early)
-		dso__ids(d, elf, d->ids);
+	if (d->early) {
+		dso__idpaths(d, elf);
+		dso__ids(d, d->ids);
+	}
 	d->loads = calloc(phnum, sizeof(*d->loads));
 	if (!d->loads)
 		goto fail;
@@ -533,13 +575,9 @@ static void dso__open(struct dso *d)
 	return;
 
 fail:
-	if (d->dwfl)
-		dwfl_end(d->dwfl);
-	d->dwfl = NULL;
-	d->mod = NULL;
-	free(d->loads);
-	d->loads = NULL;
-	d->nloads = 0;
+	dso__close(d);
+	if (d->early) /* only the file's own id: no place was looked in */
+		memset(&d->ids[1], 0, (FILEID_MAX - 1) * sizeof(d->ids[0]));
 }
 
 /* Index d's symbol table once (d's lock held, d open). 0 or -ENOMEM (then
@@ -555,6 +593,57 @@ static int dso__index(struct dso *d)
 		return err;
 	d->syms_state = err ? -1 : 1;
 	return 0;
+}
+
+/* Open and index d if not yet (d's lock held), and mark it ready when
+ * both are final. 0 or -ENOMEM (then not ready: tried again). */
+static int dso__prepare(struct dso *d)
+{
+	int err;
+
+	if (d->state == DSO_NEW)
+		dso__open(d);
+	err = dso__index(d);
+	if (!err) {
+		ANNOTATE_HAPPENS_BEFORE(&d->ready);
+		atomic_store_explicit(&d->ready, true, memory_order_release);
+	}
+	return err;
+}
+
+static bool dso__ready(struct dso *d)
+{
+	bool ready = atomic_load_explicit(&d->ready, memory_order_acquire);
+
+	if (ready)
+		ANNOTATE_HAPPENS_AFTER(&d->ready);
+	return ready;
+}
+
+/* For tests (symbolize.h): called by workers before a DWARF read. */
+static pthread_mutex_t test_hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*test_dwarf_hook)(const char *path, void *arg);
+static void *test_dwarf_arg;
+
+void symbolizer__test_dwarf_hook(void (*fn)(const char *path, void *arg), void *arg)
+{
+	pthread_mutex_lock(&test_hook_lock);
+	test_dwarf_hook = fn;
+	test_dwarf_arg = arg;
+	pthread_mutex_unlock(&test_hook_lock);
+}
+
+static void test_hook__call(const char *path)
+{
+	void (*fn)(const char *, void *);
+	void *arg;
+
+	pthread_mutex_lock(&test_hook_lock);
+	fn = test_dwarf_hook;
+	arg = test_dwarf_arg;
+	pthread_mutex_unlock(&test_hook_lock);
+	if (fn)
+		fn(path, arg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -593,13 +682,13 @@ static void *prewarm__main(void *arg)
 		size_t nar;
 
 		pthread_mutex_lock(&d->lock);
-		if (names && d->state == DSO_NEW)
-			dso__open(d);
-		if (names && d->state == DSO_OK)
-			(void)dso__index(d); /* on ENOMEM the main thread retries */
-		if (!names && d->state == DSO_OK) {
-			/* what the first dwfl_module_getsrc would do: the
-			 * DWARF and its address ranges */
+		if (names)
+			(void)dso__prepare(d); /* on ENOMEM the main thread retries */
+		/* what the first dwfl_module_getsrc would do: the DWARF and its
+		 * address ranges; not for a file whose names libdwfl gives
+		 * (under this lock: they would wait for it) */
+		if (!names && d->state == DSO_OK && d->syms_state > 0) {
+			test_hook__call(d->path);
 			Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
 			if (dw)
 				(void)dwarf_getaranges(dw, &ar, &nar);
@@ -654,14 +743,23 @@ static void prewarm__add(struct symbolizer *s, struct dso *d)
 	pthread_mutex_unlock(&pw->lock);
 }
 
-/* Take d's lock, counting the time waited for the worker. */
-static void dso__lock(struct symbolizer *s, struct dso *d)
+/* Take d's lock, counting the time waited for the worker (in name_wait
+ * too for a name's lookup). */
+static void dso__lock_for(struct symbolizer *s, struct dso *d, bool name)
 {
 	if (pthread_mutex_trylock(&d->lock) == 0)
 		return;
 	uint64_t t0 = vp_mono_ns();
 	pthread_mutex_lock(&d->lock);
-	s->stats.prewarm_wait_ns += vp_mono_ns() - t0;
+	uint64_t dt = vp_mono_ns() - t0;
+	s->stats.prewarm_wait_ns += dt;
+	if (name)
+		s->stats.name_wait_ns += dt;
+}
+
+static void dso__lock(struct symbolizer *s, struct dso *d)
+{
+	dso__lock_for(s, d, false);
 }
 
 /* Link-time address of file offset off, false if no PT_LOAD holds it. */
@@ -996,6 +1094,39 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 			     struct fentry *fe);
 static int resolve_lines(struct symbolizer *s, struct fentry *fe);
 
+/*
+ * d as the analysis first needs it: opened (or failed) and indexed, a
+ * file opened during the recording kept only if it is still what opening
+ * it now would give. d's lock is taken only when d is not ready (the
+ * worker reads a file's DWARF only once it is ready, so then it is not
+ * in it) or to drop a stale file (which may wait for that read: rare).
+ * An index that failed for want of memory leaves d not ready, for
+ * resolve_file_addr to try again.
+ */
+static void dso__settle(struct symbolizer *s, struct dso *d)
+{
+	bool locked = !dso__ready(d);
+
+	if (locked)
+		dso__lock_for(s, d, true);
+	if (d->early && d->state != DSO_NEW) {
+		bool same = dso__unchanged(d);
+
+		s->stats.prefetch_used += same;
+		s->stats.prefetch_stale += !same;
+		if (!same) {
+			if (!locked)
+				dso__lock_for(s, d, true);
+			locked = true;
+			dso__reset(d);
+		}
+	}
+	if (locked) {
+		(void)dso__prepare(d);
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
 static void fentry__fill(const struct fentry *fe, bool return_addr, struct vp_frame *f)
 {
 	if (fe->function) {
@@ -1034,20 +1165,7 @@ static int resolve_frame(struct symbolizer *s, const struct space *sp, uint64_t 
 	if (!d->seen) {
 		uint64_t t0 = vp_mono_ns();
 
-		dso__lock(s, d);
-		/* opened while the recording ran: only if it is still what
-		 * opening it now would give */
-		if (d->early && d->state != DSO_NEW) {
-			bool same = dso__unchanged(d);
-
-			s->stats.prefetch_used += same;
-			s->stats.prefetch_stale += !same;
-			if (!same)
-				dso__reset(d);
-		}
-		if (d->state == DSO_NEW)
-			dso__open(d);
-		pthread_mutex_unlock(&d->lock);
+		dso__settle(s, d);
 		s->stats.open_ns += vp_mono_ns() - t0;
 		d->seen = true; /* d->state is final from here */
 		if (d->state == DSO_OK)
@@ -1106,12 +1224,14 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	if (!d->syms_seen) {
 		uint64_t t0 = vp_mono_ns();
 
-		dso__lock(s, d);
-		int err = dso__index(d);
+		if (!dso__ready(d)) { /* the index failed for want of memory */
+			dso__lock_for(s, d, true);
+			int err = dso__prepare(d);
 
-		pthread_mutex_unlock(&d->lock);
-		if (err)
-			return err;
+			pthread_mutex_unlock(&d->lock);
+			if (err)
+				return err;
+		}
 		d->syms_seen = true; /* d->syms_state, d->syms are final */
 		s->stats.index_ns += vp_mono_ns() - t0;
 		s->stats.indexed_files += d->syms_state > 0;
@@ -1126,7 +1246,7 @@ static int resolve_file_addr(struct symbolizer *s, struct dso *d, uint64_t vaddr
 	} else {
 		int rc = 0;
 
-		dso__lock(s, d);
+		dso__lock_for(s, d, true);
 		name = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
 		if (name && name[0]) {
 			fe->function = intern(s, name, strlen(name));

@@ -62,6 +62,8 @@ struct vp_symbolizer_stats {
 	uint64_t prewarm_files;
 	uint64_t prewarm_ns;
 	uint64_t prewarm_wait_ns;
+	uint64_t name_wait_ns; /* of prewarm_wait_ns: for a name (the file's
+				* open and index), not for file:line */
 	/* Files the worker opened during a recording (symbolizer__prefetch
 	 * _maps) that the analysis used, and that it opened again because
 	 * they had changed since. */
@@ -140,6 +142,14 @@ void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *o
 int symbolizer__prefetch_new(struct symbolizer **out);
 int symbolizer__prefetch_maps(struct symbolizer *s, const char *maps_text, size_t len);
 struct symbolizer *symbolizer__donate(struct symbolizer *s);
+
+/*
+ * For tests only: fn(path, arg) is called by every symbolizer's worker
+ * thread just before it reads a file's DWARF, holding that file's lock
+ * (a test pauses it there to show that name lookups do not wait for it).
+ * NULL: none (the default).
+ */
+void symbolizer__test_dwarf_hook(void (*fn)(const char *path, void *arg), void *arg);
 
 /* Frees everything, including every string handed out. Accepts NULL. */
 void symbolizer__free(struct symbolizer *s);
