@@ -559,7 +559,7 @@ static void vma_row(struct jw *jw, struct analysis *a, struct write_state *w,
 	}
 	jw_sep(jw); jw_u64(jw, e->site);
 	jw_sep(jw); jw_u64(jw, st);
-	jw_sep(jw); jw_str(jw, empty ? vma__stack_missing(p, e) : NULL);
+	jw_sep(jw); jw_str(jw, empty ? vma__stack_missing(p, e) : vma__stack_cut(e));
 	jw_sep(jw); jw_faults(jw, a, e->faults);
 	jw_sep(jw); jw_u64_or_null(jw, e->pages, measured);
 	jw_sep(jw); jw_pop(jw, a, e->pop_faults, e->pop_pages);
