@@ -287,8 +287,16 @@ void kunwind__take(struct kunwind **kup, struct analysis *a, struct proc *p, str
 	}
 	v->stack_file = (int32_t)s->file;
 	v->stack_id = st->id;
-	/* stopped early: the copy ended, or a frame without unwind info */
-	v->stack_why = rc == 0 || f.n >= KU_DEPTH ? VS_NONE : s->ctx.outside ? VS_K_CUT : VS_K_CFI;
+	/* stopped early: the copy ended (libdwfl may end such a stack as if
+	 * complete, so a read outside the copy says it), or a frame without
+	 * unwind info (its frame-pointer fallback failed too) */
+	if (getenv("VMAPROF_DEBUG_KUNWIND"))
+		fprintf(stderr, "kunwind: tid %u: %u frames, rc %d (%s), outside %d\n", k->h.tid,
+			f.n, rc, rc ? dwfl_errmsg(-1) : "-", s->ctx.outside);
+	v->stack_why = f.n >= KU_DEPTH		? VS_NONE
+		       : s->ctx.outside		? VS_K_CUT
+		       : rc			? VS_K_CFI
+						: VS_NONE;
 }
 
 void kunwind__free(struct kunwind *ku)

@@ -11,6 +11,8 @@
  *   loop N     N times: mmap one page, write it, munmap it (the bench)
  *   wait A B   print "ready PID", wait for a line on stdin, then `maps A B`,
  *              print "done", wait for another line, exit
+ *   deep D     deep_call() D levels deep, 1 KiB of stack each, then map_a()
+ *              once: a stack deeper than the collector's copy
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,17 @@ __attribute__((noinline)) void map_b(void)
 	__asm__ volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) long deep_call(long d)
+{
+	volatile char pad[1024];
+	pad[0] = (char)d;
+	if (d <= 0)
+		map_a();
+	else
+		pad[1] = (char)deep_call(d - 1);
+	return pad[0] + pad[1];
+}
+
 static void maps(long a, long b)
 {
 	for (long i = 0; i < a; i++)
@@ -72,6 +85,8 @@ int main(int argc, char **argv)
 			p[0] = 1;
 			munmap(p, PG);
 		}
+	} else if (argc >= 3 && !strcmp(argv[1], "deep")) {
+		deep_call(atol(argv[2]));
 	} else if (argc >= 4 && !strcmp(argv[1], "wait")) {
 		printf("ready %d\n", (int)getpid());
 		fflush(stdout);
@@ -81,7 +96,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		wait_line();
 	} else {
-		fprintf(stderr, "usage: w_kstack maps A B | loop N | wait A B\n");
+		fprintf(stderr, "usage: w_kstack maps A B | loop N | wait A B | deep D\n");
 		return 2;
 	}
 	return 0;
