@@ -8,7 +8,8 @@
  * Usage: w_kstack SCENARIO ...
  *   maps A B   map_a() A times (one page each), map_b() B times (two pages
  *              each); every mapping written once and kept
- *   loop N     N times: mmap one page, write it, munmap it (the bench)
+ *   loop N [D] N times: mmap one page, write it, munmap it (the bench);
+ *              D levels of 1 KiB frames below main first (default 0)
  *   wait A B   print "ready PID", wait for a line on stdin, then `maps A B`,
  *              print "done", wait for another line, exit
  *   deep D     deep_call() D levels deep, 1 KiB of stack each, then map_a()
@@ -56,6 +57,22 @@ __attribute__((noinline)) long deep_call(long d)
 	return pad[0] + pad[1];
 }
 
+static __attribute__((noinline)) int loop(long n, long d)
+{
+	volatile char pad[1024];
+	pad[0] = 0;
+	if (d > 0)
+		return loop(n, d - 1) + pad[0];
+	for (long i = 0; i < n; i++) {
+		char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return 99;
+		p[0] = 1;
+		munmap(p, PG);
+	}
+	return pad[0];
+}
+
 static void maps(long a, long b)
 {
 	for (long i = 0; i < a; i++)
@@ -76,15 +93,7 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "maps")) {
 		maps(atol(argv[2]), atol(argv[3]));
 	} else if (argc >= 3 && !strcmp(argv[1], "loop")) {
-		long n = atol(argv[2]);
-		for (long i = 0; i < n; i++) {
-			char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (p == MAP_FAILED)
-				return 99;
-			p[0] = 1;
-			munmap(p, PG);
-		}
+		return loop(atol(argv[2]), argc >= 4 ? atol(argv[3]) : 0);
 	} else if (argc >= 3 && !strcmp(argv[1], "deep")) {
 		deep_call(atol(argv[2]));
 	} else if (argc >= 4 && !strcmp(argv[1], "wait")) {
