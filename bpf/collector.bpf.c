@@ -121,6 +121,7 @@ __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
 __u64 kstacks = 0;    /* VP_REC_KSTACK records submitted */
+__u64 kstacks_skipped = 0; /* not taken: the ring buffer was half full */
 /* Which syscall programs act (written by user space): 0 the raw pair
  * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit, 2 the
  * fentry/fexit programs on the calls' __x64_sys_* functions. Two pairs are
@@ -735,6 +736,17 @@ static __always_inline int kstack_wanted(__u16 flags)
 	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF;
 }
 
+/* A stack is many records' worth: none while the ring is half full, so
+ * that a burst of them never costs the faults and calls the counts rest
+ * on (those are lost only when it is full). The VP_REC_MEM says so. */
+static __always_inline int kstack_room(void)
+{
+	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) <= 2 * wake_bytes)
+		return 1;
+	__sync_fetch_and_add(&kstacks_skipped, 1);
+	return 0;
+}
+
 /* The registers of pt_regs `regs` in DWARF order (record.h VP_KREG_*). */
 static __always_inline void kstack_regs(struct vp_kstack *k, struct pt_regs *regs, long ret)
 {
@@ -937,6 +949,7 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 	__u64 now;
 	__u32 call;
 	__u16 flags;
+	int ks;
 
 	fault_flush(st, 0);
 	sys_done(st, task, ret);
@@ -951,6 +964,11 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
 	flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
+	ks = kstack_wanted(flags);
+	if (ks && !kstack_room()) {
+		ks = 0;
+		flags |= VP_MEM_KSKIP;
+	}
 	m->h.flags = flags;
 	call = st->mem_call;
 	m->call = call;
@@ -967,7 +985,7 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 	m->path_len = 0;
 	st->mem_call = 0;
 	bpf_ringbuf_submit(m, rb_flags());
-	if (kstack_wanted(flags))
+	if (ks)
 		kstack_take(task, regs, call, ret, now);
 }
 

@@ -56,6 +56,7 @@ SAME_GLOBAL(rodata, wake_bytes);
 SAME_GLOBAL(rodata, no_signals);
 SAME_GLOBAL(rodata, kstack_pages);
 SAME_GLOBAL(bss, kstacks);
+SAME_GLOBAL(bss, kstacks_skipped);
 SAME_GLOBAL(bss, lost);
 SAME_GLOBAL(bss, untracked);
 SAME_GLOBAL(bss, unhandled);
@@ -1395,6 +1396,7 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->untracked = c->skel->bss->untracked;
 		st->unhandled = c->skel->bss->unhandled;
 		st->kstacks = c->skel->bss->kstacks;
+		st->kstacks_skipped = c->skel->bss->kstacks_skipped;
 		st->kstack_bytes = c->skel->rodata->kstack_pages ?
 				   ((uint64_t)c->skel->rodata->kstack_pages - 1) << 12 : 0;
 		st->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.rb);

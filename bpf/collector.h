@@ -72,6 +72,7 @@ struct collector_stats {
 			     * faults disabled (no fault happened): not recorded */
 	uint64_t ringbuf_bytes; /* the ring buffer's size */
 	uint64_t kstacks;   /* VP_REC_KSTACK records submitted */
+	uint64_t kstacks_skipped; /* not taken: the ring buffer was half full */
 	uint64_t kstack_bytes; /* copied per capture at most (0: off) */
 };
 

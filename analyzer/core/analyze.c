@@ -786,7 +786,8 @@ static void sig_note(struct sigwaits *sw, struct proc *p, const struct vp_mem *m
 		return;
 	if (!(m->h.flags & VP_MEM_SIGNALLED)) {
 		if (!v->stack_id)
-			v->stack_why = ns < VP_NOSIG_MAX ? nosig_why[ns] : VS_SEND;
+			v->stack_why = m->h.flags & VP_MEM_KSKIP ? VS_K_SKIP
+				       : ns < VP_NOSIG_MAX ? nosig_why[ns] : VS_SEND;
 		k_note(sw, m, id);
 		return;
 	}

@@ -25,8 +25,9 @@ const char *vma__stack_missing(const struct proc *p, const struct vma *e)
 		[VS_K_CFI] = "kernel stack: no unwind info",
 		[VS_K_NOMAP] = "kernel stack: no module map",
 		[VS_K_FAIL] = "kernel stack: unwinding failed",
+		[VS_K_SKIP] = "kernel stack: not taken, the ring buffer was busy",
 	};
-	if (!e->stack_why || e->stack_why > VS_K_FAIL || e->internal)
+	if (!e->stack_why || e->stack_why > VS_K_SKIP || e->internal)
 		return NULL; /* (the shim's own memory needs no excuse) */
 	if (e->stack_why != VS_NO_SHIM)
 		return why[e->stack_why];

@@ -43,7 +43,7 @@ enum vstackwhy { VS_NONE, VS_NO_SHIM, VS_BUSY, VS_BLOCKED, VS_HANDLER, VS_SEND, 
 		 VS_NO_ANSWER, VS_UNWIND, VS_ALTSTACK,
 		 /* kernel stacks (kunwind.c): none could be unwound; the first two
 		  * also where one was but stops early */
-		 VS_K_CUT, VS_K_CFI, VS_K_NOMAP, VS_K_FAIL };
+		 VS_K_CUT, VS_K_CFI, VS_K_NOMAP, VS_K_FAIL, VS_K_SKIP };
 
 /* Which syscalls faulted pages in without fault events (report: populated.by_syscall). */
 enum pop_kind { POP_MMAP, POP_MADVISE, POP_MLOCK, POP_MREMAP, POP_MPROTECT, POP_BRK, POP_EXECVE,

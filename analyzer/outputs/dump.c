@@ -124,6 +124,8 @@ static void print_mem(FILE *out, const struct vp_mem *m)
 		fputs(" sig=signalled", out);
 	else if (ns)
 		fprintf(out, " sig=%s", ns < VP_NOSIG_MAX && nosig[ns] ? nosig[ns] : "?");
+	if (m->h.flags & VP_MEM_KSKIP)
+		fputs(" kstack=skipped", out);
 	if (m->path_len) {
 		fputs(" path=", out);
 		print_str(out, vp_mem_path(m), m->path_len);

@@ -227,6 +227,9 @@ enum vp_call {
  * (VP_MEM_SIGNALLED), or why it did not (VP_MEM_NOSIG(h.flags), enum
  * vp_nosig). Both 0: not an acquisition, or an older collector. */
 #define VP_MEM_SIGNALLED 0x4
+/* Kernel records (version 3): a kernel stack (VP_REC_KSTACK) was wanted
+ * but not taken, the collector's ring buffer being half full. */
+#define VP_MEM_KSKIP 0x8
 #define VP_MEM_NOSIG_SHIFT 4
 #define VP_MEM_NOSIG_MASK 0xf0
 #define VP_MEM_NOSIG(flags) (((flags) & VP_MEM_NOSIG_MASK) >> VP_MEM_NOSIG_SHIFT)
