@@ -106,6 +106,40 @@ def t_cut():
         eq(v[0].get("stack_missing"), None, "nothing missing")
 
 
+def t_damaged():
+    """A VP_REC_KSTACK whose copy claims more than the record holds is
+    damage: counted, never unwound past the record; the report is still
+    written and valid."""
+    import struct
+    from vptest import validate_report
+    with Rec([WS, "maps", "3", "2"]) as r:
+        r.require_bpf()
+        path = os.path.join(r.dir, "bpf.vpt")
+        data = bytearray(open(path, "rb").read())
+        off, n = 4096, 0
+        while off + 24 <= len(data):
+            typ, _, size = struct.unpack_from("<HHI", data, off)
+            if size < 8 or size % 8:
+                break
+            if typ == 25:  # VP_REC_KSTACK: stack_len at +28
+                struct.pack_into("<I", data, off + 28, 0xFFFF0)
+                n += 1
+            off += size
+        check(n >= 5, f"the kernel stacks in bpf.vpt: {n}")
+        # unseal the header (hdr_crc 0, as a killed writer leaves it): the
+        # last segment is then read unverified, record by record
+        struct.pack_into("<I", data, 96, 0)
+        open(path, "wb").write(bytes(data))
+        out = os.path.join(r.tmp, "damaged.json")
+        p = subprocess.run([os.environ.get("VMAPROF", "vmaprof"), "report", r.dir, "-o", out],
+                           capture_output=True, text=True, timeout=120)
+        eq(p.returncode, 0, f"report of a damaged trace: {p.stderr}")
+        validate_report(out)
+        rep = report3.expand(json.load(open(out)))
+        check(rep["lost"]["damaged_records"] >= n, f"counted as damaged: {rep['lost']}")
+        eq(rep.get("kernel_stacks"), None, "no stack from a damaged record")
+
+
 def t_attach():
     """`record -p` on a dynamic program started without vmaprof: the
     mappings it makes in the window have their stacks (libc's CFI)."""
@@ -134,4 +168,5 @@ def t_attach():
 
 
 if __name__ == "__main__":
-    main({"static": t_static, "off": t_off, "cut": t_cut, "attach": t_attach})
+    main({"static": t_static, "off": t_off, "cut": t_cut, "damaged": t_damaged,
+          "attach": t_attach})
