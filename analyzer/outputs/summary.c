@@ -219,7 +219,14 @@ static void without_summary(struct analysis *a, FILE *out)
 		}
 		cnt[k]++;
 	}
-	fprintf(out, "  %u process(es) without call stacks (no shim trace):", a->preload_without);
+	json_t *ks = json_object_get(json_object_get(json_object_get(a->session, "collectors"),
+						    "bpf"), "kernel_stack_bytes");
+	if (json_integer_value(ks) > 0) /* kernel stacks stand in (bpf/README.md) */
+		fprintf(out, "  %u process(es) without the shim's call stacks (the kernel's stand "
+			"in for their mappings):", a->preload_without);
+	else
+		fprintf(out, "  %u process(es) without call stacks (no shim trace):",
+			a->preload_without);
 	for (int first = 1; n; first = 0) {
 		uint32_t best = 0;
 		for (uint32_t k = 1; k < n; k++)
