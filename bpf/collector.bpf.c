@@ -796,15 +796,17 @@ static __noinline void kstack_take(struct task_struct *task, struct pt_regs *reg
 	 * top: no page past theirs is read (a read that faults past the top
 	 * costs ~5 us here, more than the whole copy). */
 	env_end = BPF_CORE_READ(task, mm, env_end);
-	if (env_end > base && env_end - base < ((__u64)kstack_pages << 12))
+	if (env_end > base && env_end - base < ((__u64)kstack_pages << 12)) {
 		lim = ((env_end - 1 - base) >> 12) + 1;
+		flags = VP_KSTACK_TOP;
+	}
 #pragma unroll
 	for (int i = 0; i < KSTACK_PAGES_MAX; i++) {
 		if (i >= kstack_pages || i >= lim)
 			break;
 		if (bpf_probe_read_user((char *)(k + 1) + (i << 12), 4096,
 					(void *)(base + ((__u64)i << 12)))) {
-			flags = VP_KSTACK_CUT;
+			flags |= VP_KSTACK_CUT;
 			break;
 		}
 		len += 4096;

@@ -293,10 +293,14 @@ void kunwind__take(struct kunwind **kup, struct analysis *a, struct proc *p, str
 	if (getenv("VMAPROF_DEBUG_KUNWIND"))
 		fprintf(stderr, "kunwind: tid %u: %u frames, rc %d (%s), outside %d\n", k->h.tid,
 			f.n, rc, rc ? dwfl_errmsg(-1) : "-", s->ctx.outside);
-	v->stack_why = f.n >= KU_DEPTH		? VS_NONE
-		       : s->ctx.outside		? VS_K_CUT
-		       : rc			? VS_K_CFI
-						: VS_NONE;
+	/* (a copy that ends where the stack does -- the main thread's
+	 * environment, an unreadable page -- is whole whatever is read past
+	 * it: the outermost frames' slots) */
+	int whole = k->h.flags & (VP_KSTACK_TOP | VP_KSTACK_CUT);
+	v->stack_why = f.n >= KU_DEPTH		 ? VS_NONE
+		       : s->ctx.outside && !whole ? VS_K_CUT
+		       : rc && !s->ctx.outside	 ? VS_K_CFI
+						 : VS_NONE;
 }
 
 void kunwind__free(struct kunwind *ku)

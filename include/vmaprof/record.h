@@ -538,6 +538,9 @@ _Static_assert(sizeof(struct vp_segsum) == VP_SEGSUM_SIZE, "vp_segsum size");
  * main executable's text, where its load bias is read from when no maps
  * snapshot names it: a static binary). Followed by stack_len bytes. */
 #define VP_KSTACK_CUT 0x1    /* h.flags: the copy ended at an unreadable page */
+#define VP_KSTACK_TOP 0x2    /* h.flags: the copy ended with the page of the
+			      * environment's end (mm->env_end): the top of
+			      * the main thread's stack */
 #define VP_KSTACK_MAX (60u << 10) /* largest copy (a record stays below VP_MAX_RECORD) */
 enum { VP_KREG_RAX = 0, VP_KREG_RBP = 6, VP_KREG_RSP = 7, VP_KREG_RIP = 16, VP_KREGS = 17 };
 struct vp_kstack {
