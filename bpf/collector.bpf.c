@@ -110,11 +110,18 @@ const volatile __u64 wake_bytes = 16 << 20;
  * it attached to may run under another recorder's shim, whose handler
  * would write our answers into that recorder's traces. */
 const volatile __u32 no_signals = 0;
+/* Kernel stacks (kstack_take): pages of user stack copied per capture, from
+ * the page holding the stack pointer up; 0 = off. The loader sets it from
+ * the configured size (collector_opts.kstack_bytes). A known constant to
+ * the verifier (a frozen read-only map), so it sizes the reservation. */
+const volatile __u32 kstack_pages = 0;
 
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
+__u64 kstacks = 0;    /* VP_REC_KSTACK records submitted */
+__u64 kstacks_skipped = 0; /* not taken: the ring buffer was half full */
 /* Which syscall programs act (written by user space): 0 the raw pair
  * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit, 2 the
  * fentry/fexit programs on the calls' __x64_sys_* functions. Two pairs are
@@ -710,6 +717,113 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 	return VP_MEM_SIGNALLED;
 }
 
+/*
+ * Kernel stacks (bpf/README.md "Kernel stacks"): the user registers and a
+ * copy of the top of the user stack at the exit of an acquisition whose
+ * stack neither the shim records (it was not inside a shim hook) nor its
+ * signal will bring (no shim announced in the process image -- a static or
+ * setuid binary, `record -p`, a shim that could not load -- or the signal
+ * blocked, taken over, failed, or no room on the alternate stack). With
+ * signal stacks turned off (VP_NOSIG_OFF: --no-signal-stacks, --no-stacks)
+ * nothing is taken. The analyzer unwinds the copy with the modules' CFI.
+ */
+#define KSTACK_PAGES_MAX (VP_KSTACK_MAX >> 12)
+
+static __always_inline int kstack_wanted(__u16 flags)
+{
+	__u16 why = VP_MEM_NOSIG(flags);
+
+	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF;
+}
+
+/* A stack is many records' worth: none while the ring is half full, so
+ * that a burst of them never costs the faults and calls the counts rest
+ * on (those are lost only when it is full). The VP_REC_MEM says so. */
+static __always_inline int kstack_room(void)
+{
+	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) <= 2 * wake_bytes)
+		return 1;
+	__sync_fetch_and_add(&kstacks_skipped, 1);
+	return 0;
+}
+
+/* The registers of pt_regs `regs` in DWARF order (record.h VP_KREG_*). */
+static __always_inline void kstack_regs(struct vp_kstack *k, struct pt_regs *regs, long ret)
+{
+	k->regs[0] = ret;
+	k->regs[1] = BPF_CORE_READ(regs, dx);
+	k->regs[2] = BPF_CORE_READ(regs, cx);
+	k->regs[3] = BPF_CORE_READ(regs, bx);
+	k->regs[4] = BPF_CORE_READ(regs, si);
+	k->regs[5] = BPF_CORE_READ(regs, di);
+	k->regs[6] = BPF_CORE_READ(regs, bp);
+	k->regs[7] = BPF_CORE_READ(regs, sp);
+	k->regs[8] = BPF_CORE_READ(regs, r8);
+	k->regs[9] = BPF_CORE_READ(regs, r9);
+	k->regs[10] = BPF_CORE_READ(regs, r10);
+	k->regs[11] = BPF_CORE_READ(regs, r11);
+	k->regs[12] = BPF_CORE_READ(regs, r12);
+	k->regs[13] = BPF_CORE_READ(regs, r13);
+	k->regs[14] = BPF_CORE_READ(regs, r14);
+	k->regs[15] = BPF_CORE_READ(regs, r15);
+	k->regs[16] = BPF_CORE_READ(regs, ip);
+}
+
+/* One VP_REC_KSTACK after the VP_REC_MEM of `call` (its result ret, exit
+ * time now). The copy is read a page at a time (a constant size the
+ * verifier bounds, at constant offsets): a page that is not present or
+ * lies past the stack's top ends it (VP_KSTACK_CUT), keeping the pages
+ * before it; bpf_probe_read_user never faults a page in. The main
+ * thread's copy ends with the page of the environment's end. */
+static __noinline void kstack_take(struct task_struct *task, struct pt_regs *regs, __u32 call,
+				   long ret, __u64 now)
+{
+	struct vp_kstack *k;
+	__u64 base, env_end;
+	__u32 len = 0, lim = KSTACK_PAGES_MAX;
+	__u16 flags = 0;
+
+	if (!regs)
+		return;
+	k = bpf_ringbuf_reserve(&rb, sizeof(*k) + ((__u64)kstack_pages << 12), 0);
+	if (!k) {
+		count_lost();
+		return;
+	}
+	kstack_regs(k, regs, ret);
+	base = k->regs[VP_KREG_RSP] & ~4095ULL;
+	/* On the main thread's stack the environment strings lie near its
+	 * top: no page past theirs is read (a read that faults past the top
+	 * costs ~5 us here, more than the whole copy). */
+	env_end = BPF_CORE_READ(task, mm, env_end);
+	if (env_end > base && env_end - base < ((__u64)kstack_pages << 12)) {
+		lim = ((env_end - 1 - base) >> 12) + 1;
+		flags = VP_KSTACK_TOP;
+	}
+#pragma unroll
+	for (int i = 0; i < KSTACK_PAGES_MAX; i++) {
+		if (i >= kstack_pages || i >= lim)
+			break;
+		if (bpf_probe_read_user((char *)(k + 1) + (i << 12), 4096,
+					(void *)(base + ((__u64)i << 12)))) {
+			flags |= VP_KSTACK_CUT;
+			break;
+		}
+		len += 4096;
+	}
+	hdr(&k->h, VP_REC_KSTACK, sizeof(*k) + len, now);
+	k->h.flags = flags;
+	k->h.pid = TF(task, tgid);
+	k->h.tid = TF(task, pid);
+	k->call = call;
+	k->stack_len = len;
+	k->ret = ret;
+	k->stack_base = base;
+	k->start_code = BPF_CORE_READ(task, mm, start_code);
+	__sync_fetch_and_add(&kstacks, 1);
+	bpf_ringbuf_submit(k, rb_flags());
+}
+
 struct name_rec {
 	struct vp_task_name n;
 	char argv[VP_NAME_ARGV_MAX];
@@ -828,12 +942,16 @@ static __always_inline void sys_enter_common(struct task_state *st, struct task_
 		st->sig_brk0 = BPF_CORE_READ(task, mm, brk);
 }
 
-/* A hooked system call exits with `ret`; `sp`: the user stack pointer. */
+/* A hooked system call exits with `ret`; `sp`: the user stack pointer;
+ * `regs`: the user registers (for kernel stacks). */
 static __always_inline void sys_exit_common(struct task_state *st, struct task_struct *task,
-					    long ret, __u64 sp)
+					    long ret, __u64 sp, struct pt_regs *regs)
 {
 	struct vp_mem *m;
 	__u64 now;
+	__u32 call;
+	__u16 flags;
+	int ks;
 
 	fault_flush(st, 0);
 	sys_done(st, task, ret);
@@ -847,8 +965,15 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 		return;
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
-	m->h.flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
-	m->call = st->mem_call;
+	flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
+	ks = kstack_wanted(flags);
+	if (ks && !kstack_room()) {
+		ks = 0;
+		flags |= VP_MEM_KSKIP;
+	}
+	m->h.flags = flags;
+	call = st->mem_call;
+	m->call = call;
 	m->ret = ret;
 	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;
 	m->args[0] = st->mem_args[0];
@@ -862,6 +987,8 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 	m->path_len = 0;
 	st->mem_call = 0;
 	bpf_ringbuf_submit(m, rb_flags());
+	if (ks)
+		kstack_take(task, regs, call, ret, now);
 }
 
 /*
@@ -930,7 +1057,9 @@ int sc_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if (!st || *(volatile __u32 *)&sys_mode != 1)
 		return 0;
-	sys_exit_common(st, task, ctx->ret, ((struct pt_regs *)bpf_task_pt_regs(task))->sp);
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	sys_exit_common(st, task, ctx->ret, regs->sp, regs);
 	return 0;
 }
 #endif
@@ -957,7 +1086,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!st || *(volatile __u32 *)&sys_mode != 0)
 		return 0;
-	sys_exit_common(st, task, ret, regs->sp);
+	sys_exit_common(st, task, ret, regs->sp, regs);
 	return 0;
 }
 
@@ -1027,10 +1156,12 @@ static __always_inline int fentry_exit(void *ctx)
 	struct task_struct *task = CUR_TASK();
 	struct task_state *st = state_of(task);
 	long ret = (long)((__u64 *)ctx)[1];
+	struct pt_regs *regs;
 
 	if (!st || *(volatile __u32 *)&sys_mode != 2)
 		return 0;
-	sys_exit_common(st, task, ret, FENTRY_SP(fentry_regs(ctx)));
+	regs = fentry_regs(ctx);
+	sys_exit_common(st, task, ret, FENTRY_SP(regs), regs);
 	return 0;
 }
 

@@ -54,6 +54,9 @@ SAME_GLOBAL(rodata, self_tgid);
 SAME_GLOBAL(rodata, vma_mode);
 SAME_GLOBAL(rodata, wake_bytes);
 SAME_GLOBAL(rodata, no_signals);
+SAME_GLOBAL(rodata, kstack_pages);
+SAME_GLOBAL(bss, kstacks);
+SAME_GLOBAL(bss, kstacks_skipped);
 SAME_GLOBAL(bss, lost);
 SAME_GLOBAL(bss, untracked);
 SAME_GLOBAL(bss, unhandled);
@@ -231,6 +234,34 @@ static void check_lost(struct collector *c)
 	tracewriter__emit(&c->tw, &r, sizeof(r));
 }
 
+/* Pages copied per kernel stack (collector_opts.kstack_bytes): the page
+ * of the stack pointer and enough above it; 0 = off. */
+static uint32_t kstack_pages(const struct collector_opts *o)
+{
+	size_t want = o->kstack_bytes;
+	const char *env = getenv("VMAPROF_KERNEL_STACK");
+
+	if (o->no_kstacks)
+		return 0;
+	if (!want && env && *env) {
+		char *end;
+		unsigned long long v = strtoull(env, &end, 10);
+
+		if (*end == 'k' || *end == 'K')
+			v <<= 10;
+		else if (*end == 'm' || *end == 'M')
+			v <<= 20;
+		if (!v)
+			return 0;
+		want = v;
+	}
+	if (!want)
+		want = COLLECTOR_KSTACK_DEFAULT;
+	if (want > VP_KSTACK_MAX - 4096)
+		want = VP_KSTACK_MAX - 4096;
+	return (uint32_t)((want + 4095) >> 12) + 1;
+}
+
 static size_t ringbuf_size(size_t want)
 {
 	size_t sz = COLLECTOR_RINGBUF_MIN;
@@ -376,6 +407,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : getpid();
 	c->skel->rodata->vma_mode = o->vma == COLLECTOR_VMA_EVERY ? CT_VMA_EVERY : CT_VMA_OFF;
 	c->skel->rodata->no_signals = o->no_signals;
+	c->skel->rodata->kstack_pages = kstack_pages(o);
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
@@ -1374,6 +1406,10 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->faults = c->faults;
 		st->untracked = c->skel->bss->untracked;
 		st->unhandled = c->skel->bss->unhandled;
+		st->kstacks = c->skel->bss->kstacks;
+		st->kstacks_skipped = c->skel->bss->kstacks_skipped;
+		st->kstack_bytes = c->skel->rodata->kstack_pages ?
+				   ((uint64_t)c->skel->rodata->kstack_pages - 1) << 12 : 0;
 		st->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.rb);
 	}
 	return err;

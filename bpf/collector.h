@@ -53,7 +53,15 @@ struct collector_opts {
 				  * (costs ~20-40 ns per program run) */
 	bool no_signals;         /* never send the shim's signal (record -p:
 				  * the shim there may be another recorder's) */
+	/* Kernel stacks (VP_REC_KSTACK, bpf/README.md): bytes of user stack
+	 * copied above the stack pointer per capture, rounded up to pages
+	 * (one more page holds the stack pointer's own); 0 = the environment's
+	 * VMAPROF_KERNEL_STACK (bytes, K/M suffixes; 0 turns them off), else
+	 * COLLECTOR_KSTACK_DEFAULT. At most VP_KSTACK_MAX. */
+	size_t kstack_bytes;
+	bool no_kstacks;         /* none at all (--no-stacks) */
 };
+#define COLLECTOR_KSTACK_DEFAULT (8u << 10)
 
 struct collector_stats {
 	uint64_t records;   /* records written to the trace (PAD excluded) */
@@ -65,6 +73,9 @@ struct collector_stats {
 	uint64_t unhandled; /* kernel-mode fault events of traced tasks with page
 			     * faults disabled (no fault happened): not recorded */
 	uint64_t ringbuf_bytes; /* the ring buffer's size */
+	uint64_t kstacks;   /* VP_REC_KSTACK records submitted */
+	uint64_t kstacks_skipped; /* not taken: the ring buffer was half full */
+	uint64_t kstack_bytes; /* copied per capture at most (0: off) */
 };
 
 /* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not

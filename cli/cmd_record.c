@@ -401,7 +401,8 @@ static void start_collectors(struct rec *r)
 	snprintf(r->bpf_why, sizeof(r->bpf_why), "disabled with --no-bpf");
 	if (!r->no_bpf) {
 		struct collector_opts co = { .self_pid = getpid(), .prog_stats = r->bpf_stats,
-					     .ringbuf_bytes = r->ringbuf_bytes };
+					     .ringbuf_bytes = r->ringbuf_bytes,
+					     .no_kstacks = r->depth == 0 };
 		if (recording__start_collector(r->absdir, &co, &r->col, r->bpf_why,
 					       sizeof(r->bpf_why))) {
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "

@@ -117,6 +117,10 @@ json_t *recording__collector_json(struct collector *col, const struct collector_
 			      (json_int_t)cst->ringbuf_bytes);
 	if (!x)
 		return NULL;
+	json_object_set_new(x, "kernel_stacks", json_integer((json_int_t)cst->kstacks));
+	json_object_set_new(x, "kernel_stack_bytes", json_integer((json_int_t)cst->kstack_bytes));
+	json_object_set_new(x, "kernel_stacks_skipped",
+			    json_integer((json_int_t)cst->kstacks_skipped));
 	if (prog_stats) {
 		struct collector_prog_stat ps[32];
 		json_t *a = json_array();

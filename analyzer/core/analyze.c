@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kunwind.h"
 #include "model.h"
 #include "timeline.h"
 #include "vmaprof/clock.h"
@@ -71,7 +72,7 @@ static int iset_has(const struct iset *s, uint64_t key)
 /* ---- the run's working state (analysis.pass while analysis__run runs) ---- */
 
 enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT, EV_TNAME,
-	   EV_SIGSTACK };
+	   EV_SIGSTACK, EV_KSTACK };
 
 struct ev {
 	uint64_t t, seq;
@@ -101,6 +102,9 @@ struct sigwaits {
 	struct u64map by_thread; /* pid << 32 | tid -> index + 1 in w */
 	struct sigwait *w;
 	uint32_t n, cap;
+	/* kernel stacks: the thread's latest entry a VP_REC_KSTACK may follow */
+	struct u64map kwait;     /* pid << 32 | tid -> index + 1 in w */
+	struct kunwind *ku;
 };
 
 /* Copies of the collector's records that are events: bpf.vpt holds every
@@ -162,6 +166,8 @@ static void run_free(void *x)
 	arena_free(&r->recs);
 	u64map__free(&r->internal.m);
 	u64map__free(&r->sigw.by_thread);
+	u64map__free(&r->sigw.kwait);
+	kunwind__free(r->sigw.ku);
 	free(r->sigw.w);
 	free(r);
 }
@@ -424,6 +430,7 @@ static void collect_record(struct analysis *a, struct run *run, uint32_t fi, uin
 		break;
 	case VP_REC_EXIT: ev_add(ev, h->time_ns, h, fi, EV_EXIT); break;
 	case VP_REC_SIGSTACK: ev_add(ev, h->time_ns, h, fi, EV_SIGSTACK); break;
+	case VP_REC_KSTACK: ev_add(ev, h->time_ns, h, fi, EV_KSTACK); break;
 	case VP_REC_INTERNAL:
 		note_internal(a, run, (const void *)h, file_key(a, fns, h->pid, h->time_ns));
 		break;
@@ -752,6 +759,17 @@ static const uint8_t nosig_why[VP_NOSIG_MAX] = {
 	[VP_NOSIG_SEND] = VS_SEND, [VP_NOSIG_OFF] = VS_OFF, [VP_NOSIG_ALTSTACK] = VS_ALTSTACK,
 };
 
+/* The kernel stack of entry id (VP_REC_KSTACK, kunwind.h) comes next in
+ * the thread's stream, when the collector took one. */
+static void k_note(struct sigwaits *sw, const struct vp_mem *m, uint32_t id)
+{
+	sw->w = model__grow(sw->w, &sw->cap, sw->n + 1, sizeof(*sw->w));
+	sw->w[sw->n] = (struct sigwait){ id, m->ret };
+	if (u64map__put(&sw->kwait, ((uint64_t)m->h.pid << 32) | m->h.tid,
+			(void *)(uintptr_t)(++sw->n)))
+		model__oom();
+}
+
 /* After a kernel record made entry p->v[nv0..]: note why it has no stack,
  * or wait for its signal stack. */
 static void sig_note(struct sigwaits *sw, struct proc *p, const struct vp_mem *m, uint32_t nv0,
@@ -768,7 +786,9 @@ static void sig_note(struct sigwaits *sw, struct proc *p, const struct vp_mem *m
 		return;
 	if (!(m->h.flags & VP_MEM_SIGNALLED)) {
 		if (!v->stack_id)
-			v->stack_why = ns < VP_NOSIG_MAX ? nosig_why[ns] : VS_SEND;
+			v->stack_why = m->h.flags & VP_MEM_KSKIP ? VS_K_SKIP
+				       : ns < VP_NOSIG_MAX ? nosig_why[ns] : VS_SEND;
+		k_note(sw, m, id);
 		return;
 	}
 	if (!v->stack_id)
@@ -778,6 +798,20 @@ static void sig_note(struct sigwaits *sw, struct proc *p, const struct vp_mem *m
 	if (u64map__put(&sw->by_thread, ((uint64_t)m->h.pid << 32) | m->h.tid,
 			(void *)(uintptr_t)(++sw->n)))
 		model__oom();
+}
+
+static void k_answer(struct analysis *a, struct sigwaits *sw, struct proc *p, const struct ev *e)
+{
+	const struct vp_kstack *k = (const void *)e->r;
+	uint64_t key = ((uint64_t)k->h.pid << 32) | k->h.tid;
+	uintptr_t i = (uintptr_t)u64map__get(&sw->kwait, key);
+	if (!i || sw->w[i - 1].ret != k->ret || sw->w[i - 1].vma >= p->nv)
+		return; /* not ours to pair (or its kernel record was lost) */
+	if (u64map__put(&sw->kwait, key, NULL))
+		model__oom();
+	struct vma *v = &p->v[sw->w[i - 1].vma];
+	if (!v->stack_id) /* the shim's stack, where it has one, wins */
+		kunwind__take(&sw->ku, a, p, v, k);
 }
 
 static void sig_answer(struct sigwaits *sw, struct proc *p, const struct ev *e)
@@ -1042,6 +1076,7 @@ static void replay(struct analysis *a, struct run *run)
 			break;
 		}
 		case EV_SIGSTACK: sig_answer(&run->sigw, p, e); break;
+		case EV_KSTACK: k_answer(a, &run->sigw, p, e); break;
 		case EV_TFORK: do_fork(a, e->pid, ((const struct vp_task_fork *)h)->child_pid, e->t); break;
 		case EV_TEXEC: {
 			const struct vp_task_exec *x = (const void *)h;

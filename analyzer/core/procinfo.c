@@ -278,7 +278,7 @@ static const char *untraced_why(struct analysis *a, const struct proc *p, const 
 	/* a stream of this pid that stopped before its first record */
 	for (uint32_t i = 0; i < a->nfiles; i++) {
 		const struct tfile *f = &a->files[i];
-		const char *w = f->is_bpf || f->pid != p->pid || f->records
+		const char *w = f->is_bpf || !f->r || f->pid != p->pid || f->records
 					? NULL : disabled_why(a, reader__header(f->r));
 		if (w)
 			return w;

@@ -395,6 +395,7 @@ static const uint32_t fixed_size[VP_REC_TYPE_MAX] = {
 	[VP_REC_BPF_LOST] = sizeof(struct vp_bpf_lost),
 	[VP_REC_SYSFAULTS] = sizeof(struct vp_sysfaults),
 	[VP_REC_TASK_NS] = sizeof(struct vp_task_ns),
+	[VP_REC_KSTACK] = sizeof(struct vp_kstack),
 };
 
 /* A record of a known type, its fixed part whole, its variable parts
@@ -449,6 +450,11 @@ static int valid(const struct vp_rec *h)
 		const struct vp_task_ns *n = (const void *)h;
 		return n->level > 0 && n->level < VP_NS_LEVELS && n->count == n->level + 1 &&
 		       fits(s, sizeof(*n), (uint64_t)n->count * sizeof(struct vp_ns_id));
+	}
+	case VP_REC_KSTACK: {
+		const struct vp_kstack *k = (const void *)h;
+		return k->call > 0 && k->call < VP_CALL_MAX && k->stack_len <= VP_KSTACK_MAX &&
+		       fits(s, sizeof(*k), k->stack_len);
 	}
 	default:
 		return 1; /* a fixed part only */

@@ -21,8 +21,13 @@ const char *vma__stack_missing(const struct proc *p, const struct vma *e)
 		[VS_HANDLER] = "handler replaced", [VS_SEND] = "signal failed",
 		[VS_OFF] = "signal stacks off", [VS_NO_ANSWER] = "no answer",
 		[VS_UNWIND] = "unwind failed", [VS_ALTSTACK] = "alternate stack full",
+		[VS_K_CUT] = "kernel stack: the copy of the stack ended",
+		[VS_K_CFI] = "kernel stack: no unwind info",
+		[VS_K_NOMAP] = "kernel stack: no module map",
+		[VS_K_FAIL] = "kernel stack: unwinding failed",
+		[VS_K_SKIP] = "kernel stack: not taken, the ring buffer was busy",
 	};
-	if (!e->stack_why || e->stack_why > VS_ALTSTACK || e->internal)
+	if (!e->stack_why || e->stack_why > VS_K_SKIP || e->internal)
 		return NULL; /* (the shim's own memory needs no excuse) */
 	if (e->stack_why != VS_NO_SHIM)
 		return why[e->stack_why];
@@ -40,4 +45,13 @@ const char *vma__stack_missing(const struct proc *p, const struct vma *e)
 		if (p->img[i].start_ns >= from && p->img[i].start_ns < to)
 			return "before shim start";
 	return "no shim";
+}
+
+const char *vma__stack_cut(const struct vma *e)
+{
+	if (e->stack_why == VS_K_CUT)
+		return "kernel stack cut short: the copy of the stack ended";
+	if (e->stack_why == VS_K_CFI)
+		return "kernel stack cut short: no unwind info";
+	return NULL;
 }

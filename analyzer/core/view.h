@@ -40,7 +40,10 @@ enum vend { VE_NONE, VE_MUNMAP, VE_SPLIT, VE_MREMAP, VE_EXEC, VE_REPLACED };
  * becomes "before shim start" or "no shim" in the report, by whether the
  * process image had a shim. */
 enum vstackwhy { VS_NONE, VS_NO_SHIM, VS_BUSY, VS_BLOCKED, VS_HANDLER, VS_SEND, VS_OFF,
-		 VS_NO_ANSWER, VS_UNWIND, VS_ALTSTACK };
+		 VS_NO_ANSWER, VS_UNWIND, VS_ALTSTACK,
+		 /* kernel stacks (kunwind.c): none could be unwound; the first two
+		  * also where one was but stops early */
+		 VS_K_CUT, VS_K_CFI, VS_K_NOMAP, VS_K_FAIL, VS_K_SKIP };
 
 /* Which syscalls faulted pages in without fault events (report: populated.by_syscall). */
 enum pop_kind { POP_MMAP, POP_MADVISE, POP_MLOCK, POP_MREMAP, POP_MPROTECT, POP_BRK, POP_EXECVE,
@@ -202,6 +205,8 @@ struct tfile {
 	uint32_t pid_ns;    /* the namespace of that numbering (header), 0 unknown */
 	struct stack_map stacks;
 	int own_stacks;     /* bpf: stacks holds copies of its records (freed with it) */
+	int kstacks;        /* kunwind.c's stacks of one process (pid): no trace
+			     * file (r NULL), its symbolizer space their modules */
 	uint64_t records, lost, damaged;
 };
 
@@ -283,6 +288,8 @@ struct fault_site fault_site__of_key(uint64_t key);
  * NULL (it has one, or it was not made by a call, or the trace does not
  * say). */
 const char *vma__stack_missing(const struct proc *p, const struct vma *e);
+/* Where an entry has a kernel stack that stops early, why; else NULL. */
+const char *vma__stack_cut(const struct vma *e);
 /* fn demangled (C++, Rust), or fn itself when it is not mangled; NULL for
  * NULL. Cached per interned symbol string. */
 const char *sites__demangle(struct analysis *a, const char *fn);

@@ -124,6 +124,8 @@ static void print_mem(FILE *out, const struct vp_mem *m)
 		fputs(" sig=signalled", out);
 	else if (ns)
 		fprintf(out, " sig=%s", ns < VP_NOSIG_MAX && nosig[ns] ? nosig[ns] : "?");
+	if (m->h.flags & VP_MEM_KSKIP)
+		fputs(" kstack=skipped", out);
 	if (m->path_len) {
 		fputs(" path=", out);
 		print_str(out, vp_mem_path(m), m->path_len);
@@ -168,6 +170,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		[VP_REC_TASK_EXEC] = "task_exec", [VP_REC_TASK_EXIT] = "task_exit",
 		[VP_REC_BPF_LOST] = "bpf_lost", [VP_REC_SYSFAULTS] = "sysfaults",
 		[VP_REC_TASK_NAME] = "task_name", [VP_REC_TASK_NS] = "task_ns",
+		[VP_REC_KSTACK] = "kstack",
 	};
 	uint32_t stack = 0;
 	fprintf(out, "%s t=%llu pid=%u tid=%u", kind[h->type], h->time_ns, h->pid, h->tid);
@@ -244,6 +247,14 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 			g->signo, g->ip, g->ret, g->stack_id, !!(h->flags & VP_SIGSTK_NOSTACK),
 			!!(h->flags & VP_SIGSTK_DRAIN));
 		stack = g->stack_id;
+		break;
+	}
+	case VP_REC_KSTACK: {
+		const struct vp_kstack *k = (const void *)h;
+		fprintf(out, " call=%u ret=0x%llx ip=0x%llx sp=0x%llx bp=0x%llx stack_base=0x%llx "
+			"stack_len=%u cut=%d start_code=0x%llx", k->call, k->ret,
+			k->regs[VP_KREG_RIP], k->regs[VP_KREG_RSP], k->regs[VP_KREG_RBP],
+			k->stack_base, k->stack_len, !!(h->flags & VP_KSTACK_CUT), k->start_code);
 		break;
 	}
 	case VP_REC_FAULT: {

@@ -113,6 +113,9 @@ struct write_state {
 	struct u64map sc; /* (file, stack id) -> stack index + 1 */
 	struct u64map fc; /* fault_frame_key -> frame index + 1 */
 	struct u64map sf; /* stack frames by what the symbolizer said (sym_frame) */
+	/* stacks[] indexes of kernel stacks (kunwind.c), in order of first use */
+	struct u64map ks;
+	uint32_t *kst, nkst, capkst;
 	struct dumpbuf db, tmp;
 };
 
@@ -214,6 +217,12 @@ static uint32_t stack_idx(struct analysis *a, struct write_state *w, int32_t fil
 	uint32_t s = writer__intern(&w->stacks, b->p, b->n, NULL);
 	if (u64map__put(&w->sc, key, (void *)(uintptr_t)(s + 1)))
 		model__oom();
+	if (known && a->files[file].kstacks && !*empty && !u64map__get(&w->ks, s + 1ull)) {
+		if (u64map__put(&w->ks, s + 1ull, (void *)1))
+			model__oom();
+		w->kst = model__grow(w->kst, &w->capkst, w->nkst + 1, sizeof(*w->kst));
+		w->kst[w->nkst++] = s;
+	}
 	return s;
 }
 
@@ -559,7 +568,7 @@ static void vma_row(struct jw *jw, struct analysis *a, struct write_state *w,
 	}
 	jw_sep(jw); jw_u64(jw, e->site);
 	jw_sep(jw); jw_u64(jw, st);
-	jw_sep(jw); jw_str(jw, empty ? vma__stack_missing(p, e) : NULL);
+	jw_sep(jw); jw_str(jw, empty ? vma__stack_missing(p, e) : vma__stack_cut(e));
 	jw_sep(jw); jw_faults(jw, a, e->faults);
 	jw_sep(jw); jw_u64_or_null(jw, e->pages, measured);
 	jw_sep(jw); jw_pop(jw, a, e->pop_faults, e->pop_pages);
@@ -853,6 +862,8 @@ static void write_state_free(void *state)
 	strtab__free(&w->skeys);
 	u64map__free(&w->sc);
 	u64map__free(&w->fc);
+	u64map__free(&w->ks);
+	free(w->kst);
 	u64map__chain_free(&w->sf, sym_frame_free);
 }
 
@@ -1020,6 +1031,14 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, void *state)
 	json_t *cmds = commands_json(a);
 	err |= dump_to(cmds, f, flags, &w->db, 0);
 	json_decref(cmds);
+	/* the stacks the kernel collector took and the analyzer unwound (only
+	 * when there are any: reports without keep their bytes) */
+	if (w->nkst) {
+		fprintf(f, ",%s\"kernel_stacks\":[", nl);
+		for (uint32_t i = 0; i < w->nkst; i++)
+			fprintf(f, "%s%u", i ? "," : "", w->kst[i]);
+		fputs("]", f);
+	}
 	/* the tables, last: every row above refers to them by index */
 	const struct {
 		const char *name;

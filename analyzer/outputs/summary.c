@@ -182,9 +182,17 @@ static void attach_summary(struct analysis *a, FILE *out)
 		fprintf(out, " (ended by %s)", !strcmp(by, "exit") ? "their exit" : by);
 	fprintf(out, "; %zu process(es) left running\n",
 		json_array_size(json_object_get(a->session, "running_at_end")));
-	fprintf(out, "  mapping stacks are not available for mappings made before the attach "
-		"(`initial`),\n  nor for later ones (no shim in a running process); kernel "
-		"counters are deltas\n  over the attach window\n");
+	json_t *ks = json_object_get(json_object_get(json_object_get(a->session, "collectors"),
+						    "bpf"), "kernel_stack_bytes");
+	if (json_integer_value(ks) > 0) /* kernel stacks (bpf/README.md) */
+		fprintf(out, "  mapping stacks are not available for mappings made before the "
+			"attach (`initial`);\n  later ones have the kernel collector's (no shim "
+			"in a running process); kernel\n  counters are deltas over the attach "
+			"window\n");
+	else
+		fprintf(out, "  mapping stacks are not available for mappings made before the attach "
+			"(`initial`),\n  nor for later ones (no shim in a running process); kernel "
+			"counters are deltas\n  over the attach window\n");
 }
 
 static void without_summary(struct analysis *a, FILE *out)
@@ -211,7 +219,14 @@ static void without_summary(struct analysis *a, FILE *out)
 		}
 		cnt[k]++;
 	}
-	fprintf(out, "  %u process(es) without call stacks (no shim trace):", a->preload_without);
+	json_t *ks = json_object_get(json_object_get(json_object_get(a->session, "collectors"),
+						    "bpf"), "kernel_stack_bytes");
+	if (json_integer_value(ks) > 0) /* kernel stacks stand in (bpf/README.md) */
+		fprintf(out, "  %u process(es) without the shim's call stacks (the kernel's stand "
+			"in for their mappings):", a->preload_without);
+	else
+		fprintf(out, "  %u process(es) without call stacks (no shim trace):",
+			a->preload_without);
 	for (int first = 1; n; first = 0) {
 		uint32_t best = 0;
 		for (uint32_t k = 1; k < n; k++)

@@ -27,7 +27,10 @@
  * VP_FORMAT_VERSION: a version 1 file is a version 2 file with pid_ns 0
  * (not known) and no VP_REC_TASK_NS. A reader older than 2 refuses these
  * files, rather than read a container's pids as the kernel's. */
-#define VP_FORMAT_VERSION 2
+/* Version 3 (kernel stacks): the collector may write VP_REC_KSTACK, whose
+ * copy of a user stack a reader older than 3 would scan as records after
+ * refusing the unknown type; such readers refuse these files instead. */
+#define VP_FORMAT_VERSION 3
 #define VP_FORMAT_VERSION_MIN 1
 #define VP_HEADER_SIZE 4096u
 /* Data area is written in segments of this size (file offset
@@ -146,7 +149,9 @@ enum vp_rec_type {
 	VP_REC_TASK_NAME = 22, /* name/argv of a process image at exec or exit */
 	VP_REC_SEGSUM = 23,  /* VP_FH_SEGSUM: checksum trailer, last bytes of a segment */
 	VP_REC_TASK_NS = 24, /* bpf: a task's ids in its PID namespaces (version 2) */
-	VP_REC_TYPE_MAX = 25,
+	VP_REC_KSTACK = 25,  /* bpf: user registers and stack of an address-space
+			      * call the shim did not record (version 3) */
+	VP_REC_TYPE_MAX = 26,
 };
 
 struct vp_rec {
@@ -222,6 +227,9 @@ enum vp_call {
  * (VP_MEM_SIGNALLED), or why it did not (VP_MEM_NOSIG(h.flags), enum
  * vp_nosig). Both 0: not an acquisition, or an older collector. */
 #define VP_MEM_SIGNALLED 0x4
+/* Kernel records (version 3): a kernel stack (VP_REC_KSTACK) was wanted
+ * but not taken, the collector's ring buffer being half full. */
+#define VP_MEM_KSKIP 0x8
 #define VP_MEM_NOSIG_SHIFT 4
 #define VP_MEM_NOSIG_MASK 0xf0
 #define VP_MEM_NOSIG(flags) (((flags) & VP_MEM_NOSIG_MASK) >> VP_MEM_NOSIG_SHIFT)
@@ -511,6 +519,40 @@ struct vp_segsum {
 	__u32 records;
 };
 _Static_assert(sizeof(struct vp_segsum) == VP_SEGSUM_SIZE, "vp_segsum size");
+
+/* VP_REC_KSTACK (version 3): the user stack of an acquisition (mmap,
+ * mremap, brk growth) whose kernel VP_REC_MEM has neither a stack from the
+ * shim nor the shim's signal on its way (VP_MEM_NOSIG(h.flags) other than
+ * VP_NOSIG_NONE and VP_NOSIG_IN_SHIM: no shim in the process image, a
+ * blocked or taken-over signal, ...), taken by the collector at the call's
+ * exit, for the analyzer to unwind with the modules' CFI. It follows that
+ * VP_REC_MEM in the stream (same tid; h.time_ns its t_end, `ret` its ret).
+ * regs: the user registers at the call's exit in DWARF x86_64 order
+ * (VP_KREG_*: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip); rax is the
+ * call's return value, rcx and r11 are clobbered by `syscall` (rcx holds
+ * rip). The copy is the user memory [stack_base, stack_base + stack_len),
+ * read page by page from the page holding rsp up (stack_base is rsp's page
+ * start), stopping at the first page that could not be read (not present,
+ * past the stack's top) or at the configured size: VP_KSTACK_CUT when it
+ * stopped short of that size. start_code: the process's mm->start_code (the
+ * main executable's text, where its load bias is read from when no maps
+ * snapshot names it: a static binary). Followed by stack_len bytes. */
+#define VP_KSTACK_CUT 0x1    /* h.flags: the copy ended at an unreadable page */
+#define VP_KSTACK_TOP 0x2    /* h.flags: the copy ended with the page of the
+			      * environment's end (mm->env_end): the top of
+			      * the main thread's stack */
+#define VP_KSTACK_MAX (60u << 10) /* largest copy (a record stays below VP_MAX_RECORD) */
+enum { VP_KREG_RAX = 0, VP_KREG_RBP = 6, VP_KREG_RSP = 7, VP_KREG_RIP = 16, VP_KREGS = 17 };
+struct vp_kstack {
+	struct vp_rec h;
+	__u32 call;        /* enum vp_call of the VP_REC_MEM it follows */
+	__u32 stack_len;   /* bytes of the copy that follow */
+	__u64 ret;
+	__u64 stack_base;
+	__u64 start_code;
+	__u64 regs[VP_KREGS];
+};
+_Static_assert(sizeof(struct vp_kstack) == 192, "vp_kstack size");
 
 #define VP_ALIGN8(x) (((x) + 7u) & ~7u)
 

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel stacks unwound afterwards (kunwind.h), in the replay where the
+ * VP_REC_KSTACK's entry is made: the process's module map at that moment
+ * is what the timeline knows (its live entries with a file path: a maps
+ * snapshot's, `record -p`'s at the attach) and, for a main executable no
+ * entry names (a static binary, mapped by exec in the kernel), its ELF
+ * placed by the record's mm->start_code. That map, as /proc/PID/maps text,
+ * is handed to libdwfl (dwfl_linux_proc_maps_report) and to the symbolizer
+ * (the per-process stack file's space); libdwfl's unwinder
+ * (dwfl_attach_state, dwfl_getthread_frames) starts from the record's
+ * registers and reads the stack from its copy. A read outside the copy
+ * ends the stack (the copy was too short); so does a frame without CFI
+ * (libdwfl's x86_64 frame-pointer fallback tried first). One Dwfl per
+ * process, kept while its map is unchanged.
+ */
+#include "kunwind.h"
+#include "symbolize.h"
+
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KU_DEPTH 128 /* frames kept */
+
+/* What the unwinder's callbacks read: the record being unwound. */
+struct kctx {
+	const struct vp_kstack *k;
+	int outside; /* a read fell outside the copy */
+};
+
+struct kspace {
+	uint64_t hash;   /* of the maps text the Dwfl was made from */
+	Dwfl *dwfl;      /* NULL: none could be made from it */
+	uint32_t file;   /* the process's stack file in a->files */
+	uint32_t next_id;
+	struct kctx ctx;
+};
+
+struct kunwind {
+	struct u64map spaces; /* pid key -> struct kspace */
+};
+
+static pid_t ku_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct kctx *c = arg;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = arg;
+	return (pid_t)c->k->h.tid;
+}
+
+static bool ku_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct kctx *c = arg;
+	*thread_argp = arg;
+	return (uint32_t)tid == c->k->h.tid;
+}
+
+static bool ku_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	struct kctx *c = arg;
+	const struct vp_kstack *k = c->k;
+	if (addr < k->stack_base || addr - k->stack_base > (uint64_t)k->stack_len - 8 ||
+	    k->stack_len < 8) {
+		c->outside = 1;
+		return false;
+	}
+	memcpy(result, (const char *)(k + 1) + (addr - k->stack_base), sizeof(*result));
+	return true;
+}
+
+static bool ku_set_regs(Dwfl_Thread *thread, void *arg)
+{
+	struct kctx *c = arg;
+	Dwarf_Word r[VP_KREGS];
+	for (int i = 0; i < VP_KREGS; i++)
+		r[i] = c->k->regs[i];
+	return dwfl_thread_state_registers(thread, 0, VP_KREGS, r);
+}
+
+static const Dwfl_Thread_Callbacks ku_callbacks = {
+	.next_thread = ku_next_thread,
+	.get_thread = ku_get_thread,
+	.memory_read = ku_memory_read,
+	.set_initial_registers = ku_set_regs,
+};
+
+static const Dwfl_Callbacks ku_dwfl_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+struct text {
+	char *p;
+	size_t n, cap;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if (t->p && t->n + (size_t)k < t->cap) {
+			t->n += (size_t)k;
+			return;
+		}
+		t->cap = (t->cap + (size_t)k + 1) * 2;
+		t->p = model__realloc(t->p, t->cap);
+	}
+}
+
+static void maps_line(struct text *t, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t off,
+		      const char *path)
+{
+	struct stat st;
+	if (stat(path, &st))
+		return; /* gone: nothing to unwind or symbolize with */
+	text_add(t, "%llx-%llx %c%c%cp %08llx 00:00 %llu %s\n", (unsigned long long)lo,
+		 (unsigned long long)hi, prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-',
+		 prot & 4 ? 'x' : '-', (unsigned long long)off, (unsigned long long)st.st_ino,
+		 path);
+}
+
+/* The main executable's PT_LOAD segments, placed so that its lowest
+ * executable segment starts at start_code (binfmt_elf's start_code). */
+static void exe_lines(struct text *t, const char *path, uint64_t start_code)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	elf_version(EV_CURRENT);
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	size_t n = 0;
+	GElf_Phdr ph;
+	uint64_t xmin = UINT64_MAX;
+	if (e && !elf_getphdrnum(e, &n)) {
+		for (size_t i = 0; i < n; i++)
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    (ph.p_flags & PF_X) && ph.p_vaddr < xmin)
+				xmin = ph.p_vaddr;
+		for (size_t i = 0; xmin != UINT64_MAX && i < n; i++) {
+			if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD || !ph.p_filesz)
+				continue;
+			uint64_t bias = start_code - xmin;
+			uint64_t lo = (bias + ph.p_vaddr) & ~4095ull;
+			uint64_t hi = (bias + ph.p_vaddr + ph.p_filesz + 4095) & ~4095ull;
+			uint8_t prot = (ph.p_flags & PF_R ? 1 : 0) | (ph.p_flags & PF_W ? 2 : 0) |
+				       (ph.p_flags & PF_X ? 4 : 0);
+			maps_line(t, lo, hi, prot, ph.p_offset & ~4095ull, path);
+		}
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+}
+
+/* p's module map now, as maps text (t->n 0: none known). */
+static void module_map(struct analysis *a, struct proc *p, const struct vp_kstack *k,
+		       struct text *t)
+{
+	int exe_seen = 0;
+	for (uint32_t i = 0; i < p->nlive; i++) {
+		const struct vma *e = &p->v[p->live[i]];
+		if (!e->path || e->path[0] != '/' || e->anonymous)
+			continue;
+		if (p->exe && !strcmp(e->path, p->exe))
+			exe_seen = 1;
+		maps_line(t, e->start, e->end, e->prot, e->offset, e->path);
+	}
+	if (!exe_seen && p->exe && p->exe[0] == '/' && k->start_code)
+		exe_lines(t, p->exe, k->start_code);
+}
+
+/* A new stack file for p's kernel stacks: no trace file behind it. */
+static uint32_t new_file(struct analysis *a, struct proc *p)
+{
+	a->files = model__realloc(a->files, (a->nfiles + 1) * sizeof(*a->files));
+	struct tfile *f = &a->files[a->nfiles];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "(kernel stacks of %u)", p->pid);
+	f->pid = p->pid;
+	f->own_stacks = 1;
+	f->kstacks = 1;
+	return a->nfiles++;
+}
+
+static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct proc *p,
+			       const struct vp_kstack *k)
+{
+	struct kspace *s = u64map__get(&ku->spaces, p->pid + 1ull);
+	if (!s) {
+		s = model__alloc(sizeof(*s));
+		s->file = new_file(a, p);
+		if (u64map__put(&ku->spaces, p->pid + 1ull, s)) {
+			free(s);
+			model__oom();
+		}
+	}
+	struct text t = { 0 };
+	module_map(a, p, k, &t);
+	uint64_t h = t.n ? vp_hash_bytes(t.p, t.n) : 0;
+	if (s->dwfl && h == s->hash) {
+		free(t.p);
+		return s;
+	}
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	s->dwfl = NULL;
+	s->hash = h;
+	if (t.n) {
+		symbolizer__add_maps(a->sym, s->file, t.p, t.n);
+		FILE *m = fmemopen(t.p, t.n, "r");
+		Dwfl *d = m ? dwfl_begin(&ku_dwfl_callbacks) : NULL;
+		if (d) {
+			dwfl_report_begin(d);
+			if (dwfl_linux_proc_maps_report(d, m) || dwfl_report_end(d, NULL, NULL) ||
+			    !dwfl_attach_state(d, NULL, (pid_t)k->h.pid, &ku_callbacks, &s->ctx)) {
+				dwfl_end(d);
+				d = NULL;
+			}
+		}
+		if (m)
+			fclose(m);
+		s->dwfl = d;
+	}
+	free(t.p);
+	return s;
+}
+
+struct frames {
+	uint64_t ip[KU_DEPTH];
+	uint32_t n;
+};
+
+static int on_frame(Dwfl_Frame *fr, void *arg)
+{
+	struct frames *f = arg;
+	Dwarf_Addr pc;
+	bool act;
+	if (!dwfl_frame_pc(fr, &pc, &act))
+		return -1;
+	f->ip[f->n++] = pc;
+	return f->n < KU_DEPTH ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+void kunwind__take(struct kunwind **kup, struct analysis *a, struct proc *p, struct vma *v,
+		   const struct vp_kstack *k)
+{
+	if (!*kup)
+		*kup = model__alloc(sizeof(**kup));
+	struct kspace *s = space_of(*kup, a, p, k);
+	if (!s->dwfl) {
+		v->stack_why = VS_K_NOMAP;
+		return;
+	}
+	struct frames f = { .n = 0 };
+	s->ctx = (struct kctx){ .k = k };
+	int rc = dwfl_getthread_frames(s->dwfl, (pid_t)k->h.tid, on_frame, &f);
+	if (!f.n) {
+		v->stack_why = VS_K_FAIL;
+		return;
+	}
+	struct vp_stack *st = model__alloc(sizeof(*st) + f.n * sizeof(st->ips[0]));
+	st->h.type = VP_REC_STACK;
+	st->h.size = (uint32_t)(sizeof(*st) + f.n * sizeof(st->ips[0]));
+	st->h.pid = k->h.pid;
+	st->h.tid = k->h.tid;
+	st->h.time_ns = k->h.time_ns;
+	st->id = ++s->next_id;
+	st->depth = f.n;
+	memcpy(st->ips, f.ip, f.n * sizeof(f.ip[0]));
+	if (stack_map__put(&a->files[s->file].stacks, st)) {
+		free(st);
+		model__oom();
+	}
+	v->stack_file = (int32_t)s->file;
+	v->stack_id = st->id;
+	/* stopped early: the copy ended (libdwfl may end such a stack as if
+	 * complete, so a read outside the copy says it), or a frame without
+	 * unwind info (its frame-pointer fallback failed too) */
+	if (getenv("VMAPROF_DEBUG_KUNWIND"))
+		fprintf(stderr, "kunwind: tid %u: %u frames, rc %d (%s), outside %d\n", k->h.tid,
+			f.n, rc, rc ? dwfl_errmsg(-1) : "-", s->ctx.outside);
+	/* (a copy that ends where the stack does -- the main thread's
+	 * environment, an unreadable page -- is whole whatever is read past
+	 * it: the outermost frames' slots) */
+	int whole = k->h.flags & (VP_KSTACK_TOP | VP_KSTACK_CUT);
+	v->stack_why = f.n >= KU_DEPTH		 ? VS_NONE
+		       : s->ctx.outside && !whole ? VS_K_CUT
+		       : rc && !s->ctx.outside	 ? VS_K_CFI
+						 : VS_NONE;
+}
+
+void kunwind__free(struct kunwind *ku)
+{
+	if (!ku)
+		return;
+	uint64_t key;
+	void *n;
+	for (size_t i = 0; u64map__next(&ku->spaces, &i, &key, &n);) {
+		struct kspace *s = n;
+		if (s->dwfl)
+			dwfl_end(s->dwfl);
+		free(s);
+	}
+	u64map__free(&ku->spaces);
+	free(ku);
+}
