@@ -867,7 +867,7 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 /*
  * How system calls are hooked (bpf/README.md): the raw sys_enter/sys_exit
  * tracepoints below, which run for every system call on the machine, for
- * a recording's first 100 ms and the attach; then (where they can be had) the
+ * a recording's first 500 ms and the attach; then (where they can be had) the
  * per-syscall tracepoints syscalls:sys_{enter,exit}_NAME of the calls
  * listed in collector.c (address-space calls, prctl, ioctl, execve),
  * attached through perf events, so that a system call of any other kind,

@@ -738,16 +738,13 @@ static void detach_syscalls(struct collector *c)
  * hooks, serialized, however little work they did. Nobody needs to wait
  * for it: a process of our own (clone with CLONE_VM, so nothing is copied,
  * and no exit signal, so wait_tree's waitpid(-1) never sees it; every
- * signal blocked) holds its copies of the events' fds, closes every other
- * fd at once (a pipe of our caller's stays open in no one), waits until we
- * have destroyed the links (so that the last reference is its), closes
- * those and exits. Destroying the links detaches our programs from
- * the events at once (BPF perf links, 5.15+, which the per-syscall hooks
- * need anyway) and costs nothing more, the events living on in the closer.
- * It only makes raw system calls (it shares our memory and the calling
- * thread's TLS: no allocation, no libc state). One closer at a time
- * (`busy`, cleared by the closer as it ends); when it cannot be had the
- * links are destroyed here, as before. */
+ * signal blocked) holds its copies of the links' and events' fds, closes
+ * every other fd at once (a pipe of our caller's stays open in no one),
+ * waits until we have destroyed the links (so that the last references
+ * are its), closes those and exits. It only makes raw system calls (it
+ * shares our memory and the calling thread's TLS: no allocation, no libc
+ * state). One closer at a time (`busy`, cleared by the closer as it ends);
+ * when it cannot be had the links are destroyed here, as before. */
 /* sys_mode: no syscall pair acts (0 raw, 1 tracepoints, 2 fentry) */
 #define SYS_MODE_IDLE 3
 
@@ -755,7 +752,7 @@ static struct {
 	int busy;
 	int go; /* set (and woken) once the recorder has dropped its links */
 	int n;
-	int fds[2 * N_HOOKED];
+	int fds[4 * N_HOOKED]; /* the links' fds, and the events' */
 	char stack[16384] __attribute__((aligned(16)));
 } closer;
 
@@ -783,11 +780,24 @@ static int closer_main(void *arg)
 	return 0;
 }
 
-/* Detach the syscall hooks: the closer closes the events (tracepoints) or
- * the links (fentry: unlinking 41 trampolines took 3.4 s of record --
- * true's stop in the 6.1 guest, against 0.16 s on the raw pair). The
- * fentry programs stay attached in the closer until it is done: at the
- * end of the recording collector__finish makes them idle first. */
+static void closer_add(int fd)
+{
+	int k = closer.n++;
+
+	for (; k > 0 && closer.fds[k - 1] > fd; k--) /* sorted: see closer_main */
+		closer.fds[k] = closer.fds[k - 1];
+	closer.fds[k] = fd;
+}
+
+/* Detach the syscall hooks: the closer closes the links and the events.
+ * Not only the events' close is slow: on 6.18 a perf link's release waits
+ * for an RCU-tasks-trace grace period too (perf_event_detach_bpf_prog;
+ * ~23 ms each, 0.9 s for the 40, when the machine is busy), and unlinking
+ * the 41 fentry trampolines took 3.4 s of record -- true's stop in the 6.1
+ * guest, against 0.16 s on the raw pair. So the programs stay attached in
+ * the closer until it is done, idle: the switch's error path drops
+ * tracepoint programs that act only under sys_mode 1, and at the end of
+ * the recording collector__finish makes every pair idle first. */
 static void drop_syscalls(struct collector *c)
 {
 	sigset_t all, old;
@@ -796,16 +806,12 @@ static void drop_syscalls(struct collector *c)
 	if (n && __atomic_exchange_n(&closer.busy, 1, __ATOMIC_ACQ_REL))
 		n = 0; /* a closer still at work: close them here */
 	if (n) {
-		n = 0;
+		closer.n = 0;
 		for (int i = 0; i < c->n_sys_links; i++) {
-			int fd = c->sys_pfd[i] >= 0 ? c->sys_pfd[i] : bpf_link__fd(c->sys_links[i]);
-			int k = n++;
-
-			for (; k > 0 && closer.fds[k - 1] > fd; k--) /* sorted: see closer_main */
-				closer.fds[k] = closer.fds[k - 1];
-			closer.fds[k] = fd;
+			closer_add(bpf_link__fd(c->sys_links[i]));
+			if (c->sys_pfd[i] >= 0 && c->sys_pfd[i] != bpf_link__fd(c->sys_links[i]))
+				closer_add(c->sys_pfd[i]);
 		}
-		closer.n = n;
 		closer.go = 0;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -880,12 +886,14 @@ static int attach_tp_hooks(struct collector *c)
  * closer process, not waited for). So by default a recording starts on
  * the raw pair and a thread of its own (switch_main) attaches them once
  * the recording has run SWITCH_MS, then switches: a command that ends
- * before never pays for them, a longer one spends SWITCH_MS plus the
- * attach on the raw pair (bench/NOTES.md "Issue 23: the raw phase").
+ * before never pays for them (their attach's CPU, the machine-wide grace
+ * periods of their teardown; 100 ms was too short for record -- true on
+ * a loaded machine), a longer one spends SWITCH_MS plus the attach on the
+ * raw pair (bench/NOTES.md "Issue 23: the raw phase").
  * VMAPROF_SYSCALL_HOOKS=raw|tracepoints chooses one for the whole run,
  * =switch this switch even where fentry would do (attach_fentry, tried
  * first); VMAPROF_SYSCALL_SWITCH_MS overrides the delay. */
-#define SWITCH_MS 100
+#define SWITCH_MS 500
 
 static void *switch_main(void *arg);
 
@@ -930,7 +938,7 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 		c->sys_state = SYS_RAW;
 		set_why(c->sys_why, sizeof(c->sys_why),
 			"shorter than %s ms, the switch delay, and the attach",
-			ms && *ms ? ms : "100");
+			ms && *ms ? ms : "500");
 	}
 	c->skel->links.sys_enter = bpf_program__attach(c->skel->progs.sys_enter);
 	if (!c->skel->links.sys_enter)
