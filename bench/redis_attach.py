@@ -17,6 +17,7 @@ per-round ratios. Where the kernel collector cannot load (no root, no BPF),
 the section says so and gives no figure.
 """
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -48,10 +49,21 @@ def wait_port(port, timeout=10.0):
     raise RuntimeError(f"redis-server did not listen on port {port} in {timeout:.0f} s")
 
 
-def bench_set(port, requests):
-    """requests/s of one `redis-benchmark -t set` run."""
+def server_cpu(pid):
+    """CPU seconds (user + sys) process pid has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_set(port, requests, cpu=None):
+    """requests/s of one `redis-benchmark -t set` run; with cpu = (pid,
+    list), the CPU seconds server pid used meanwhile appended to the list."""
+    c0 = server_cpu(cpu[0]) if cpu is not None else 0
     p = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(requests),
                         "-c", "50", "-q", "--csv"], capture_output=True, text=True, timeout=600)
+    if cpu is not None:
+        cpu[1].append(server_cpu(cpu[0]) - c0)
     for line in p.stdout.splitlines():
         f = [x.strip('"') for x in line.split(",")]
         if f and f[0] == "SET":
@@ -59,8 +71,9 @@ def bench_set(port, requests):
     raise RuntimeError(f"redis-benchmark gave no SET figure: {p.stdout}{p.stderr}")
 
 
-def recorded(vmaprof, pid, port, requests, tmp, k):
-    """requests/s with vmaprof attached; the recording's own figures."""
+def recorded(vmaprof, pid, port, requests, tmp, k, hooks=None, cpu=None):
+    """requests/s with vmaprof attached; the recording's own figures (its
+    session's syscall hooks added to the set `hooks`)."""
     out = os.path.join(tmp, f"rec{k}")
     shutil.rmtree(out, ignore_errors=True)
     err = open(os.path.join(tmp, f"rec{k}.err"), "w+")
@@ -79,13 +92,17 @@ def recorded(vmaprof, pid, port, requests, tmp, k):
             time.sleep(0.05)
         else:
             raise RuntimeError("vmaprof record -p did not attach in 30 s")
-        rps = bench_set(port, requests)
+        rps = bench_set(port, requests, None if cpu is None else (pid, cpu))
     finally:
         rec.send_signal(signal.SIGINT)
         rec.wait(timeout=300)
         err.close()
     if rec.returncode != 0:
         raise RuntimeError(f"vmaprof record -p exited {rec.returncode}")
+    if hooks is not None:
+        with open(os.path.join(out, "session.json")) as f:
+            b = json.load(f)["collectors"]["bpf"]
+        hooks.add(b.get("syscall_hooks") if b.get("active") else f"inactive: {b.get('reason')}")
     shutil.rmtree(out, ignore_errors=True)
     return rps
 
@@ -99,17 +116,17 @@ def run(vmaprof, rounds=5, requests=100000, tmp=None):
                             "--save", "", "--appendonly", "no", "--daemonize", "no",
                             "--dir", tmp], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-    bare, rec, ratios = [], [], []
+    bare, rec, ratios, hooks, cpu_bare, cpu_rec = [], [], [], set(), [], []
     try:
         wait_port(PORT)
         bench_set(PORT, requests // 4)  # warm: the server's own first allocations
         for k in range(rounds):
             if k % 2 == 0:
-                b = bench_set(PORT, requests)
-                r = recorded(vmaprof, srv.pid, PORT, requests, tmp, k)
+                b = bench_set(PORT, requests, (srv.pid, cpu_bare))
+                r = recorded(vmaprof, srv.pid, PORT, requests, tmp, k, hooks, cpu_rec)
             else:
-                r = recorded(vmaprof, srv.pid, PORT, requests, tmp, k)
-                b = bench_set(PORT, requests)
+                r = recorded(vmaprof, srv.pid, PORT, requests, tmp, k, hooks, cpu_rec)
+                b = bench_set(PORT, requests, (srv.pid, cpu_bare))
             bare.append(b)
             rec.append(r)
             ratios.append(r / b)
@@ -119,7 +136,8 @@ def run(vmaprof, rounds=5, requests=100000, tmp=None):
         if own:
             shutil.rmtree(tmp, ignore_errors=True)
     return {"bare": bare, "recorded": rec, "ratios": ratios,
-            "ratio": statistics.median(rec) / statistics.median(bare), "requests": requests}
+            "ratio": statistics.median(rec) / statistics.median(bare), "requests": requests,
+            "hooks": sorted(hooks), "cpu_bare": cpu_bare, "cpu_recorded": cpu_rec}
 
 
 def table(res):

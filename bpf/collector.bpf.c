@@ -994,12 +994,12 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 /*
  * How system calls are hooked (bpf/README.md): the raw sys_enter/sys_exit
  * tracepoints below, which run for every system call on the machine, for
- * a recording's first 20 s; then (and where they can be attached) the
+ * a recording's first 500 ms and the attach; then (where they can be had) the
  * per-syscall tracepoints syscalls:sys_{enter,exit}_NAME of the calls
  * listed in collector.c (address-space calls, prctl, ioctl, execve),
  * attached through perf events, so that a system call of any other kind,
- * in any process, runs none of our code. (Closing those perf events costs
- * 60-80 ms each here, which a short recording should not pay.) Both pairs
+ * in any process, runs none of our code. (Attaching them takes 10-20 ms,
+ * which the command's start should not wait for.) Both pairs
  * share the code above.
  */
 /* The system call's six arguments, from the user registers at entry. */

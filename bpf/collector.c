@@ -14,10 +14,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -87,9 +90,17 @@ struct collector {
 	void (*observe)(void *ctx, const struct vp_rec *h); /* collector__observe */
 	void *observe_ctx;
 	struct bpf_link *sys_links[2 * N_HOOKED]; /* per-syscall tracepoints */
+	int sys_pfd[2 * N_HOOKED]; /* a tracepoint link's perf event fd, else -1 */
 	int n_sys_links;
 	int sys_state;        /* SYS_*: how system calls are hooked */
 	uint64_t switch_at;   /* CLOCK_MONOTONIC ns of the switch to SYS_TP, 0 none */
+	/* the switch's thread (switch_main): waits for switch_at unless
+	 * sw_stop, then attaches and switches */
+	pthread_t sw_thread;
+	int sw_thread_on;
+	int sw_stop;
+	pthread_mutex_t sw_lock;
+	pthread_cond_t sw_cond;
 	char sys_why[256];    /* why raw */
 	int fentry;           /* the fentry/fexit programs are loaded */
 	unsigned char fentry_has[N_HOOKED]; /* that call's pair is loaded */
@@ -617,6 +628,7 @@ static int attach_fentry(struct collector *c)
 				c->skel->bss->sys_mode = 0;
 				return err;
 			}
+			c->sys_pfd[c->n_sys_links] = -1;
 			c->sys_links[c->n_sys_links++] = l;
 		}
 	}
@@ -733,7 +745,7 @@ static int syscall_tp_ids(int *ids, char *why, size_t why_len)
 /* One perf event on tracepoint `id` carrying `prog`. A tracepoint's BPF
  * programs belong to the event itself, so one event (CPU 0, any task) makes
  * them run on every CPU, as libbpf's own attach does. */
-static struct bpf_link *attach_tp_id(struct bpf_program *prog, int id)
+static struct bpf_link *attach_tp_id(struct bpf_program *prog, int id, int *pfd)
 {
 	struct perf_event_attr a;
 	struct bpf_link *l;
@@ -752,6 +764,7 @@ static struct bpf_link *attach_tp_id(struct bpf_program *prog, int id)
 		close(fd);
 		errno = err;
 	}
+	*pfd = fd;
 	return l; /* the link owns fd */
 }
 
@@ -760,6 +773,102 @@ static void detach_syscalls(struct collector *c)
 	for (int i = 0; i < c->n_sys_links; i++)
 		bpf_link__destroy(c->sys_links[i]);
 	c->n_sys_links = 0;
+}
+
+/* Closing a perf event on a tracepoint costs ~40-80 ms here (the kernel
+ * waits for an RCU-tasks-trace grace period under the global event_mutex
+ * in perf_trace_event_unreg): ~1.7-3 s for the 40 of the per-syscall
+ * hooks, serialized, however little work they did. Nobody needs to wait
+ * for it: a process of our own (clone with CLONE_VM, so nothing is copied,
+ * and no exit signal, so wait_tree's waitpid(-1) never sees it; every
+ * signal blocked) holds its copies of the links' and events' fds, closes
+ * every other fd at once (a pipe of our caller's stays open in no one),
+ * waits until we have destroyed the links (so that the last references
+ * are its), closes those and exits. It only makes raw system calls (it
+ * shares our memory and the calling thread's TLS: no allocation, no libc
+ * state). One closer at a time (`busy`, cleared by the closer as it ends);
+ * when it cannot be had the links are destroyed here, as before. */
+/* sys_mode: no syscall pair acts (0 raw, 1 tracepoints, 2 fentry) */
+#define SYS_MODE_IDLE 3
+
+static struct {
+	int busy;
+	int go; /* set (and woken) once the recorder has dropped its links */
+	int n;
+	int fds[4 * N_HOOKED]; /* the links' fds, and the events' */
+	char stack[16384] __attribute__((aligned(16)));
+} closer;
+
+static int closer_main(void *arg)
+{
+	unsigned int lo = 0;
+
+	(void)arg;
+	for (int i = 0; i < closer.n; i++) {
+		if ((unsigned int)closer.fds[i] > lo)
+			syscall(SYS_close_range, lo, closer.fds[i] - 1, 0);
+		lo = closer.fds[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0u, 0);
+	/* the last reference must be ours, not the recorder's: wait for it
+	 * (at most 10 s, should it die first: its exit then closes them) */
+	for (int t = 0; t < 100 && !__atomic_load_n(&closer.go, __ATOMIC_ACQUIRE); t++) {
+		struct timespec ts = { 0, 100000000 };
+
+		syscall(SYS_futex, &closer.go, FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+	for (int i = 0; i < closer.n; i++)
+		syscall(SYS_close, closer.fds[i]);
+	__atomic_store_n(&closer.busy, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void closer_add(int fd)
+{
+	int k = closer.n++;
+
+	for (; k > 0 && closer.fds[k - 1] > fd; k--) /* sorted: see closer_main */
+		closer.fds[k] = closer.fds[k - 1];
+	closer.fds[k] = fd;
+}
+
+/* Detach the syscall hooks: the closer closes the links and the events.
+ * Not only the events' close is slow: on 6.18 a perf link's release waits
+ * for an RCU-tasks-trace grace period too (perf_event_detach_bpf_prog;
+ * ~23 ms each, 0.9 s for the 40, when the machine is busy), and unlinking
+ * the 41 fentry trampolines took 3.4 s of record -- true's stop in the 6.1
+ * guest, against 0.16 s on the raw pair. So the programs stay attached in
+ * the closer until it is done, idle: the switch's error path drops
+ * tracepoint programs that act only under sys_mode 1, and at the end of
+ * the recording collector__finish makes every pair idle first. */
+static void drop_syscalls(struct collector *c)
+{
+	sigset_t all, old;
+	int n = c->n_sys_links;
+
+	if (n && __atomic_exchange_n(&closer.busy, 1, __ATOMIC_ACQ_REL))
+		n = 0; /* a closer still at work: close them here */
+	if (n) {
+		closer.n = 0;
+		for (int i = 0; i < c->n_sys_links; i++) {
+			closer_add(bpf_link__fd(c->sys_links[i]));
+			if (c->sys_pfd[i] >= 0 && c->sys_pfd[i] != bpf_link__fd(c->sys_links[i]))
+				closer_add(c->sys_pfd[i]);
+		}
+		closer.go = 0;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (clone(closer_main, closer.stack + sizeof(closer.stack), CLONE_VM, NULL) < 0) {
+			__atomic_store_n(&closer.busy, 0, __ATOMIC_RELEASE);
+			n = 0;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	detach_syscalls(c);
+	if (n) {
+		__atomic_store_n(&closer.go, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &closer.go, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
 }
 
 /* Attach sc_enter/sc_exit to the hooked calls' own tracepoints. 0, or
@@ -772,7 +881,14 @@ static int attach_tp_hooks(struct collector *c)
 	err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
 	for (int i = 0; !err && i < 2 * N_HOOKED; i++) {
 		struct bpf_link *l;
+		int pfd = -1;
 
+		if (__atomic_load_n(&c->sw_stop, __ATOMIC_ACQUIRE)) {
+			err = -ECANCELED;
+			set_why(c->sys_why, sizeof(c->sys_why),
+				"the recording ended while the per-syscall tracepoints were attached");
+			break;
+		}
 		if (ids[i] < 0) {
 			/* a kernel without this call (mseal before 6.10):
 			 * nothing to hook; the exit needs its entry */
@@ -783,13 +899,15 @@ static int attach_tp_hooks(struct collector *c)
 				hooked_calls[i / 2]);
 			break;
 		}
-		l = attach_tp_id(i & 1 ? c->skel->progs.sc_exit : c->skel->progs.sc_enter, ids[i]);
+		l = attach_tp_id(i & 1 ? c->skel->progs.sc_exit : c->skel->progs.sc_enter, ids[i],
+				 &pfd);
 		if (!l) {
 			err = -errno;
 			set_why(c->sys_why, sizeof(c->sys_why), "cannot attach sys_%s_%s: %s",
 				i & 1 ? "exit" : "enter", hooked_calls[i / 2], strerror(-err));
 			break;
 		}
+		c->sys_pfd[c->n_sys_links] = pfd;
 		c->sys_links[c->n_sys_links++] = l;
 	}
 	if (!err && ids[0] < 0) {
@@ -797,7 +915,7 @@ static int attach_tp_hooks(struct collector *c)
 		set_why(c->sys_why, sizeof(c->sys_why), "no tracepoint sys_enter_mmap");
 	}
 	if (err) {
-		detach_syscalls(c);
+		drop_syscalls(c);
 		if (!c->sys_why[0])
 			set_why(c->sys_why, sizeof(c->sys_why), "%s", strerror(-err));
 	}
@@ -805,16 +923,22 @@ static int attach_tp_hooks(struct collector *c)
 }
 
 /* Per-syscall tracepoints cost the rest of the machine's system calls far
- * less than the raw pair (bench/NOTES.md "Untraced processes"), but each
- * of their perf events costs ~60-80 ms to close here (the kernel waits for
- * an RCU-tasks-trace grace period under the global event_mutex): ~3 s for
- * 40 at the end of a recording. So by default a recording starts on the raw
- * pair and switches once it has run SWITCH_MS (collector__poll), where the
- * teardown is small beside the run and other processes gain the most.
+ * less than the raw pair (bench/NOTES.md "Untraced processes"), but their
+ * 40 perf events take ~10-20 ms to attach, which the command's start
+ * should not wait for, and seconds to close (drop_syscalls: done by a
+ * closer process, not waited for). So by default a recording starts on
+ * the raw pair and a thread of its own (switch_main) attaches them once
+ * the recording has run SWITCH_MS, then switches: a command that ends
+ * before never pays for them (their attach's CPU, the machine-wide grace
+ * periods of their teardown; 100 ms was too short for record -- true on
+ * a loaded machine), a longer one spends SWITCH_MS plus the attach on the
+ * raw pair (bench/NOTES.md "Issue 23: the raw phase").
  * VMAPROF_SYSCALL_HOOKS=raw|tracepoints chooses one for the whole run,
  * =switch this switch even where fentry would do (attach_fentry, tried
  * first); VMAPROF_SYSCALL_SWITCH_MS overrides the delay. */
-#define SWITCH_MS 20000
+#define SWITCH_MS 500
+
+static void *switch_main(void *arg);
 
 /* Hook system calls at start: see SWITCH_MS. */
 static int attach_syscalls(struct collector *c, char *why, size_t why_len)
@@ -855,8 +979,9 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 		set_why(c->sys_why, sizeof(c->sys_why), "VMAPROF_SYSCALL_HOOKS=%s", mode);
 	} else {
 		c->sys_state = SYS_RAW;
-		set_why(c->sys_why, sizeof(c->sys_why), "shorter than %s ms, the switch delay",
-			ms && *ms ? ms : "20000");
+		set_why(c->sys_why, sizeof(c->sys_why),
+			"shorter than %s ms, the switch delay, and the attach",
+			ms && *ms ? ms : "500");
 	}
 	c->skel->links.sys_enter = bpf_program__attach(c->skel->progs.sys_enter);
 	if (!c->skel->links.sys_enter)
@@ -864,6 +989,34 @@ static int attach_syscalls(struct collector *c, char *why, size_t why_len)
 	c->skel->links.sys_exit = bpf_program__attach(c->skel->progs.sys_exit);
 	if (!c->skel->links.sys_exit)
 		goto fail;
+	if (c->sys_state == SYS_RAW) {
+		pthread_condattr_t ca;
+		int err = pthread_condattr_init(&ca);
+
+		if (!err)
+			err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (!err)
+			err = pthread_cond_init(&c->sw_cond, &ca);
+		pthread_condattr_destroy(&ca);
+		if (!err) {
+			err = pthread_mutex_init(&c->sw_lock, NULL);
+			if (err)
+				pthread_cond_destroy(&c->sw_cond);
+		}
+		if (!err) {
+			err = pthread_create(&c->sw_thread, NULL, switch_main, c);
+			if (err) {
+				pthread_cond_destroy(&c->sw_cond);
+				pthread_mutex_destroy(&c->sw_lock);
+			}
+		}
+		c->sw_thread_on = !err;
+		if (err) {
+			c->sys_state = SYS_RAW_FAILED;
+			set_why(c->sys_why, sizeof(c->sys_why),
+				"cannot start the switch's thread: %s", strerror(err));
+		}
+	}
 	return 0;
 fail:
 	set_why(why, why_len, "cannot attach the syscall programs: %s",
@@ -873,12 +1026,15 @@ fail:
 
 /* From the raw pair to the per-syscall tracepoints: attach the latter
  * (their programs idle while sys_mode is 0), flip sys_mode, detach the raw
- * pair. On failure the raw pair stays and the reason is kept. */
+ * pair. On failure the raw pair stays and the reason is kept; stopped by
+ * the end of the recording, it stays SYS_RAW. */
 static void switch_syscalls(struct collector *c)
 {
-	c->switch_at = 0;
-	if (attach_tp_hooks(c)) {
-		c->sys_state = SYS_RAW_FAILED;
+	int err = attach_tp_hooks(c);
+
+	if (err) {
+		if (err != -ECANCELED)
+			c->sys_state = SYS_RAW_FAILED;
 		return;
 	}
 	__atomic_store_n(&c->skel->bss->sys_mode, 1, __ATOMIC_RELEASE);
@@ -887,6 +1043,46 @@ static void switch_syscalls(struct collector *c)
 	c->skel->links.sys_enter = NULL;
 	c->skel->links.sys_exit = NULL;
 	c->sys_state = SYS_SWITCHED;
+}
+
+/* The switch's thread: waits until switch_at, unless the recording ends
+ * first (collector__finish sets sw_stop), then switches. Once started,
+ * only it touches the syscall links and sys_state until joined. */
+static void *switch_main(void *arg)
+{
+	struct collector *c = arg;
+	struct timespec ts = { (time_t)(c->switch_at / 1000000000u),
+			       (long)(c->switch_at % 1000000000u) };
+	int stop;
+	sigset_t all;
+
+	sigfillset(&all); /* the recorder's signals are the main thread's */
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	pthread_mutex_lock(&c->sw_lock);
+	while (!c->sw_stop &&
+	       pthread_cond_timedwait(&c->sw_cond, &c->sw_lock, &ts) != ETIMEDOUT)
+		;
+	stop = c->sw_stop;
+	pthread_mutex_unlock(&c->sw_lock);
+	if (!stop)
+		switch_syscalls(c);
+	return NULL;
+}
+
+/* End the switch's thread: at once while it waits; after the event it is
+ * attaching (attach_tp_hooks looks at sw_stop between events). */
+static void stop_switch(struct collector *c)
+{
+	if (!c->sw_thread_on)
+		return;
+	pthread_mutex_lock(&c->sw_lock);
+	__atomic_store_n(&c->sw_stop, 1, __ATOMIC_RELEASE);
+	pthread_cond_signal(&c->sw_cond);
+	pthread_mutex_unlock(&c->sw_lock);
+	pthread_join(c->sw_thread, NULL);
+	pthread_cond_destroy(&c->sw_cond);
+	pthread_mutex_destroy(&c->sw_lock);
+	c->sw_thread_on = 0;
 }
 
 /* How system calls are hooked, and why: fentry's reason, or why not
@@ -1319,8 +1515,6 @@ int collector__poll_sigmask(struct collector *c, int timeout_ms, const sigset_t 
 	 * there. epoll_pwait: a signal that sigmask unblocks ends the wait
 	 * even when it came before the call (the caller keeps it blocked
 	 * outside), so a child's exit is seen at once, never a timeout late. */
-	if (c->switch_at && vp_mono_ns() >= c->switch_at)
-		switch_syscalls(c);
 	if (epoll_pwait(ring_buffer__epoll_fd(c->rb), &ev, 1, timeout_ms, sigmask) < 0 &&
 	    errno != EINTR)
 		return -errno;
@@ -1379,8 +1573,10 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 	 * started before the detach may still be running on another CPU, and
 	 * the tracepoints run them inside RCU read-side sections. After that
 	 * records can only be in the ring or pending in task storage. */
+	stop_switch(c);
 	collector_bpf__detach(c->skel);
-	detach_syscalls(c);
+	__atomic_store_n(&c->skel->bss->sys_mode, SYS_MODE_IDLE, __ATOMIC_RELEASE);
+	drop_syscalls(c);
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
 		usleep(50000); /* nohz_full or no membarrier: a program runs for µs */
 	err = drain_all(c);

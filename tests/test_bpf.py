@@ -288,26 +288,29 @@ def t_populate_hooked():
 def t_switch():
     """Where fentry cannot be had (VMAPROF_SYSCALL_HOOKS=switch forces it),
     a recording starts on the raw pair and switches to the per-syscall
-    tracepoints after a delay (here 100 ms): every mmap of a loop that runs
-    across the switch is recorded once, and the counters still add up
-    exactly."""
-    os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = "100"
-    try:
-        # runs 0.4 s whatever the machine's speed: across the switch
-        run = with_hooks("switch", bpf_run, [W, "reusefor", "400"])
-    finally:
-        del os.environ["VMAPROF_SYSCALL_SWITCH_MS"]
-    eq(run.rc, 0, "exit status")
-    n = int(re.search(r"reused (\d+)", run.stdout).group(1))
-    needs_tracepoint_hooks(run.session["collectors"]["bpf"])
-    eq(run.session["collectors"]["bpf"]["syscall_hooks"], "raw then tracepoints", "switched")
-    pid = root_pid(run)
-    lo = int(re.search(r"reuse 0x([0-9a-f]+)", run.stdout).group(1), 16)
-    mm = [r for r in run.bpf.of("mem", pid=pid, call="mmap") if r["ret"] == lo]
-    um = [r for r in run.bpf.of("mem", pid=pid, call="munmap") if r["addr"] == lo]
-    eq((len(mm), len(um)), (n, n), "every mmap and munmap of the loop, once")
-    eq(len(faults_in(run, pid, lo, 4096)), n, "one fault per mapping")
-    check_counters(run)
+    tracepoints, attached on a thread of the collector, after a delay (here
+    at once, racing the command's start, and after 100 ms): every mmap of a
+    loop that runs across the switch is recorded once, and the counters
+    still add up exactly."""
+    for ms in ("0", "100"):
+        os.environ["VMAPROF_SYSCALL_SWITCH_MS"] = ms
+        try:
+            # runs 0.4 s whatever the machine's speed: across the switch
+            run = with_hooks("switch", bpf_run, [W, "reusefor", "400"])
+        finally:
+            del os.environ["VMAPROF_SYSCALL_SWITCH_MS"]
+        eq(run.rc, 0, "exit status")
+        n = int(re.search(r"reused (\d+)", run.stdout).group(1))
+        needs_tracepoint_hooks(run.session["collectors"]["bpf"])
+        eq(run.session["collectors"]["bpf"]["syscall_hooks"], "raw then tracepoints",
+           f"switched after {ms} ms")
+        pid = root_pid(run)
+        lo = int(re.search(r"reuse 0x([0-9a-f]+)", run.stdout).group(1), 16)
+        mm = [r for r in run.bpf.of("mem", pid=pid, call="mmap") if r["ret"] == lo]
+        um = [r for r in run.bpf.of("mem", pid=pid, call="munmap") if r["addr"] == lo]
+        eq((len(mm), len(um)), (n, n), "every mmap and munmap of the loop, once")
+        eq(len(faults_in(run, pid, lo, 4096)), n, "one fault per mapping")
+        check_counters(run)
 
 
 UNTRACED_CALLS = 1_000_000

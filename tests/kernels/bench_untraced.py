@@ -10,41 +10,37 @@ them hooked) alternately without a recording and beside `vmaprof record --
 sh -c 'echo ready; read x'` (started afresh for each run and stopped after
 it, so the "without" runs have nothing attached), with the syscall hooks
 each mode names (VMAPROF_SYSCALL_HOOKS; "fentry" fails the recording where
-the kernel refuses them). Prints, per mode, the dd wall and CPU (user+sys)
+the kernel refuses them; "auto": the default, the variable unset;
+MODE@PATH: with vmaprof PATH, to compare two builds). Prints, per mode, the dd wall and CPU (user+sys)
 times of each run, their medians and minimums, and the ratios against the
 "without" runs of the same rounds. Meant for the matrix's guests:
 
     tests/kernels/run.py --kernel 6.1 --shell 'python3 tests/kernels/bench_untraced.py'
 """
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-VMAPROF = os.environ.get("VMAPROF", os.path.join(os.path.dirname(__file__), "../../build/vmaprof"))
+from benchlib import VMAPROF, hooks, table, timed
 
 
 def dd(count):
     """Wall and CPU seconds of one dd."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={count}"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.monotonic() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"dd failed: {status}")
-    return wall, ru.ru_utime + ru.ru_stime
+    return timed(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={count}"])
 
 
-def beside(mode, count, d):
-    """dd beside a recording with hooks `mode`; the session's hooks too."""
+def beside(spec, count, d):
+    """dd beside a recording with hooks `mode` (spec: MODE or MODE@VMAPROF,
+    another binary); the session's hooks too."""
+    mode, _, vmaprof = spec.partition("@")
     env = dict(os.environ, VMAPROF_SYSCALL_HOOKS=mode)
+    if mode == "auto":  # the default: what users get
+        del env["VMAPROF_SYSCALL_HOOKS"]
     out = os.path.join(d, f"rec-{mode}-{time.monotonic_ns()}")
-    rec = subprocess.Popen([VMAPROF, "record", "-o", out, "--", "sh", "-c", "echo ready; read x"],
+    rec = subprocess.Popen([vmaprof or VMAPROF, "record", "-o", out, "--", "sh", "-c", "echo ready; read x"],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, env=env)
     line = rec.stdout.readline()
@@ -52,9 +48,7 @@ def beside(mode, count, d):
         sys.exit(f"recording did not start: {line!r}")
     r = dd(count)
     rec.communicate(b"x\n")
-    sess = json.load(open(os.path.join(out, "session.json")))
-    b = sess["collectors"]["bpf"]
-    return r, b.get("syscall_hooks") if b.get("active") else "inactive: " + str(b.get("reason"))
+    return r, hooks(out)
 
 
 def main():
@@ -67,7 +61,7 @@ def main():
     print(f"kernel {os.uname().release}; dd bs=1 count={a.count}; {a.rounds} rounds, "
           f"alternated: without, then beside each of {modes}")
     runs = {"without": []}
-    hooks = {}
+    hooks_seen = {}
     with tempfile.TemporaryDirectory() as d:
         dd(a.count // 8)  # warm up
         for i in range(a.rounds):
@@ -75,24 +69,12 @@ def main():
             for m in modes:
                 r, h = beside(m, a.count, d)
                 runs.setdefault(m, []).append(r)
-                hooks.setdefault(m, set()).add(h)
+                hooks_seen.setdefault(m, set()).add(h)
             print(f"round {i + 1}: " + ", ".join(
                 f"{k} {v[-1][0]:.2f}s wall {v[-1][1]:.2f}s cpu" for k, v in runs.items()),
                 flush=True)
-    base = runs["without"]
-    bw = statistics.median(x[0] for x in base)
-    bc = statistics.median(x[1] for x in base)
-    bwm = min(x[0] for x in base)
-    bcm = min(x[1] for x in base)
-    print(f"{'':12} {'wall med':>9} {'wall min':>9} {'cpu med':>8} {'cpu min':>8} "
-          f"{'ratio wall med':>15} {'ratio wall min':>15} {'ratio cpu med':>14} {'ratio cpu min':>14}  hooks")
-    for k, v in runs.items():
-        w = statistics.median(x[0] for x in v)
-        c = statistics.median(x[1] for x in v)
-        wm = min(x[0] for x in v)
-        cm = min(x[1] for x in v)
-        print(f"{k:12} {w:9.2f} {wm:9.2f} {c:8.2f} {cm:8.2f} {w / bw:15.3f} {wm / bwm:15.3f} "
-              f"{c / bc:14.3f} {cm / bcm:14.3f}  {','.join(sorted(hooks.get(k, {'-'})))}")
+    table(runs, "without", ("wall", "cpu"),
+          {k: ",".join(sorted(v)) for k, v in hooks_seen.items()})
 
 
 if __name__ == "__main__":
