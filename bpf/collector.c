@@ -39,6 +39,7 @@
 
 #include <vmaprof/clock.h>
 #include <vmaprof/record.h>
+#include <vmaprof/rawsys.h>
 #include <vmaprof/tracewriter.h>
 #include "btfscan.h"
 #include "collector_shared.h"
@@ -799,6 +800,12 @@ static struct {
 	char stack[16384] __attribute__((aligned(16)));
 } closer;
 
+/* Raw system calls only (vmaprof/rawsys.h: libc's syscall() would write
+ * errno into the TLS of the thread that cloned us, a thread still running,
+ * or gone), and no local whose address is taken (a stack protector's
+ * canary is read from that TLS too). */
+static const struct timespec closer_tick = { 0, 100000000 };
+
 static int closer_main(void *arg)
 {
 	unsigned int lo = 0;
@@ -806,19 +813,16 @@ static int closer_main(void *arg)
 	(void)arg;
 	for (int i = 0; i < closer.n; i++) {
 		if ((unsigned int)closer.fds[i] > lo)
-			syscall(SYS_close_range, lo, closer.fds[i] - 1, 0);
+			rawsys__ret(SYS_close_range, lo, closer.fds[i] - 1, 0, 0, 0, 0);
 		lo = closer.fds[i] + 1;
 	}
-	syscall(SYS_close_range, lo, ~0u, 0);
+	rawsys__ret(SYS_close_range, lo, ~0u, 0, 0, 0, 0);
 	/* the last reference must be ours, not the recorder's: wait for it
 	 * (at most 10 s, should it die first: its exit then closes them) */
-	for (int t = 0; t < 100 && !__atomic_load_n(&closer.go, __ATOMIC_ACQUIRE); t++) {
-		struct timespec ts = { 0, 100000000 };
-
-		syscall(SYS_futex, &closer.go, FUTEX_WAIT, 0, &ts, NULL, 0);
-	}
+	for (int t = 0; t < 100 && !__atomic_load_n(&closer.go, __ATOMIC_ACQUIRE); t++)
+		rawsys__ret(SYS_futex, (long)&closer.go, FUTEX_WAIT, 0, (long)&closer_tick, 0, 0);
 	for (int i = 0; i < closer.n; i++)
-		syscall(SYS_close, closer.fds[i]);
+		rawsys__ret(SYS_close, closer.fds[i], 0, 0, 0, 0, 0);
 	__atomic_store_n(&closer.busy, 0, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The shim's side of the trace-file broker (protocol: vmaprof/broker.h).
- * Layer 1 of preload/ (see shim.c): no other file of the shim but rawsys.h.
+ * Layer 1 of preload/ (see shim.c): no other file of the shim (vmaprof/rawsys.h is shared).
  *
  * Raw system calls only: this runs in constructors, in fork children
  * inside pthread_atfork handlers and under the writer's segment lock, where
@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
-#include "rawsys.h"
+#include "vmaprof/rawsys.h"
 #include "vmaprof/broker.h"
 
 static char sock_name[108];

@@ -3,7 +3,7 @@
  * core: the shim's services (layer 2 of preload/, see shim.c): libc's real
  * functions, the process's and the thread's state, record headers. Every
  * file above it (writer, records, stacks, sigstack, the hooks) calls down
- * into it; it calls only the leaves (rawsys.h, seccomp, broker_client).
+ * into it; it calls only the leaves (vmaprof/rawsys.h, seccomp, broker_client).
  *
  * The real libc functions are resolved once with dlsym(RTLD_NEXT); until
  * then the core__real_* helpers fall back to raw system calls, so the shim
@@ -23,7 +23,7 @@
 #include <errno.h>
 #include <sys/types.h>
 
-#include "rawsys.h"
+#include "vmaprof/rawsys.h"
 #include "seccomp.h"
 
 #define CORE_HIDDEN __attribute__((visibility("hidden")))

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-#include "rawsys.h"
+#include "vmaprof/rawsys.h"
 
 #define MADV_POPULATE_WRITE_ 23
 

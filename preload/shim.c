@@ -13,8 +13,8 @@
  *   3 writer   writer.c: the trace file, and the records of its own mappings
  *   2 core     core.c: libc's real functions, the process's and the
  *              thread's state, record headers
- *   1 leaves   seccomp.c, broker_client.c, env.c, rawsys.h: none uses
- *              another file of the shim but rawsys.h
+ *   1 leaves   seccomp.c, broker_client.c, env.c (and vmaprof/rawsys.h): none uses
+ *              another file of the shim
  *
  * Rules every hook follows (the program must never notice us):
  * - The thread-local guard is checked first: a call made while this thread

@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Raw system calls for the shim: no libc wrapper, no symbol lookup, no
- * errno save (the caller's rules decide), so they work before dlsym has
- * resolved anything and inside our own interposers. x86-64 only. Layer 1
- * of preload/ (see shim.c), like seccomp, broker_client and env.
+ * Raw system calls: no libc wrapper, no symbol lookup, no errno save (the
+ * caller's rules decide), so they work before dlsym has resolved anything
+ * and inside the shim's own interposers (a layer-1 leaf of preload/, see
+ * shim.c), and in the collector's closer process (bpf/collector.c), which
+ * shares our memory and must not touch any thread's errno. x86-64 only.
  */
 #ifndef VP_PRELOAD_RAWSYS_H
 #define VP_PRELOAD_RAWSYS_H
 
 #include <errno.h>
 
-/* A system call that never goes through any symbol lookup (our own
- * syscall() interposer included): the return value and errno follow the
- * libc convention (-1 and errno on failure). */
-static inline long rawsys__call(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+/* The kernel's answer as it is: -errno on failure; errno untouched. */
+static inline long rawsys__ret(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	register long r10 __asm__("r10") = a4;
 	register long r8 __asm__("r8") = a5;
@@ -23,6 +22,15 @@ static inline long rawsys__call(long n, long a1, long a2, long a3, long a4, long
 			 : "=a"(ret)
 			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* A system call that never goes through any symbol lookup (our own
+ * syscall() interposer included): the return value and errno follow the
+ * libc convention (-1 and errno on failure). */
+static inline long rawsys__call(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	long ret = rawsys__ret(n, a1, a2, a3, a4, a5, a6);
 	if ((unsigned long)ret > -4096UL) {
 		*__errno_location() = (int)-ret;
 		return -1;
