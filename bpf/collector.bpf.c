@@ -115,6 +115,8 @@ const volatile __u32 no_signals = 0;
  * the configured size (collector_opts.kstack_bytes). A known constant to
  * the verifier (a frozen read-only map), so it sizes the reservation. */
 const volatile __u32 kstack_pages = 0;
+/* also for calls in an image where no shim announced itself (collector.h) */
+const volatile __u32 kstack_no_shim = 0;
 
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
@@ -733,7 +735,8 @@ static __always_inline int kstack_wanted(__u16 flags)
 {
 	__u16 why = VP_MEM_NOSIG(flags);
 
-	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF;
+	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF &&
+	       (why != VP_NOSIG_NO_SHIM || kstack_no_shim);
 }
 
 /* A stack is many records' worth: none while the ring is half full, so

@@ -59,6 +59,7 @@ SAME_GLOBAL(rodata, vma_mode);
 SAME_GLOBAL(rodata, wake_bytes);
 SAME_GLOBAL(rodata, no_signals);
 SAME_GLOBAL(rodata, kstack_pages);
+SAME_GLOBAL(rodata, kstack_no_shim);
 SAME_GLOBAL(bss, kstacks);
 SAME_GLOBAL(bss, kstacks_skipped);
 SAME_GLOBAL(bss, lost);
@@ -420,6 +421,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	c->skel->rodata->vma_mode = o->vma == COLLECTOR_VMA_EVERY ? CT_VMA_EVERY : CT_VMA_OFF;
 	c->skel->rodata->no_signals = o->no_signals;
 	c->skel->rodata->kstack_pages = kstack_pages(o);
+	c->skel->rodata->kstack_no_shim = o->kstack_no_shim;
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);

@@ -848,7 +848,8 @@ static int start_recording(struct att *a)
 	if (recording__prepare_dir(dir, &a->owner, &a->dirfd, &a->made_dir, a->absdir) < 0)
 		return -1;
 	struct collector_opts co = { .self_pid = getpid(), .prog_stats = a->bpf_stats,
-				     .no_signals = true, .ringbuf_bytes = a->ringbuf_bytes };
+				     .no_signals = true, .ringbuf_bytes = a->ringbuf_bytes,
+				     .kstack_no_shim = true };
 	if (recording__start_collector(a->absdir, &co, &a->col, a->why, sizeof(a->why))) {
 		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
 			"(%s)\n", a->why);

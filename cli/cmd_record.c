@@ -384,6 +384,15 @@ static void place_shim(struct rec *r)
 
 /* The shim, the kernel collector and the trace-file broker: each that
  * cannot run says why and the recording goes on without it. */
+/* VMAPROF_KERNEL_STACK_NO_SHIM=1: kernel stacks where no shim announced
+ * itself even with the shim preloaded (a static or setuid program in a
+ * wrapped recording; collector.h kstack_no_shim). */
+static int kstack_no_shim_env(void)
+{
+	const char *v = getenv("VMAPROF_KERNEL_STACK_NO_SHIM");
+	return v && !strcmp(v, "1");
+}
+
 static void start_collectors(struct rec *r)
 {
 	r->preload = !r->no_preload;
@@ -402,7 +411,8 @@ static void start_collectors(struct rec *r)
 	if (!r->no_bpf) {
 		struct collector_opts co = { .self_pid = getpid(), .prog_stats = r->bpf_stats,
 					     .ringbuf_bytes = r->ringbuf_bytes,
-					     .no_kstacks = r->depth == 0 };
+					     .no_kstacks = r->depth == 0,
+					     .kstack_no_shim = !r->preload || kstack_no_shim_env() };
 		if (recording__start_collector(r->absdir, &co, &r->col, r->bpf_why,
 					       sizeof(r->bpf_why))) {
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "

@@ -49,18 +49,36 @@ def size_of(s):
     return float(m.group(1)) * {"K": 1, "M": 1024, "G": 1024 * 1024}[m.group(2)]
 
 
+def scratch():
+    """A directory for one case (skipped without tmux): it, the recording's
+    path in it, and the file the pane's shell writes vmaprof's exit status
+    to."""
+    if not TMUX:
+        print("SKIP: tmux missing (apt install tmux; bootstrap.sh test does)")
+        raise SystemExit(77)
+    d = tempfile.mkdtemp(prefix="vmaprof-live-")
+    return d, os.path.join(d, "rec"), os.path.join(d, "status")
+
+
+def quit_and_status(status, timeout=120):
+    """Press q in the view; vmaprof's exit status once it has ended."""
+    tmux("send-keys", "-t", "live", "q")
+    end = time.monotonic() + timeout
+    while not os.path.exists(status) and time.monotonic() < end:
+        time.sleep(0.3)
+    if not os.path.exists(status):
+        check(False, f"vmaprof ended after q; the screen:\n{pane()}")
+    time.sleep(0.3)  # the shell's echo may be under way
+    return open(status).read().strip()
+
+
 def t_tmux():
     """The demo twice, then a sleep that holds the tree: each worker's line
     shows its copies since the fork (16 MiB of the cache, within the view's
     rounding of the report's cow_copy pages), no line is wider than 80
     columns, and q ends the recording with exit status 0 and a report that
     validates."""
-    if not TMUX:
-        print("SKIP: tmux missing (apt install tmux; bootstrap.sh test does)")
-        raise SystemExit(77)
-    d = tempfile.mkdtemp(prefix="vmaprof-live-")
-    out = os.path.join(d, "rec")
-    status = os.path.join(d, "status")
+    d, out, status = scratch()
     cmd = (f"{VMAPROF} record --live -o {out} -- sh -c '{DEMO} >/dev/null; {DEMO} >/dev/null; "
            f"sleep 120'; echo $? > {status}; sleep 60")
     tmux("kill-server", check_rc=False)
@@ -81,14 +99,7 @@ def t_tmux():
             if m:
                 rows[int(m.group(1))] = (m.group(2), size_of(m.group(7)), size_of(m.group(8)),
                                          m.group(9))
-        tmux("send-keys", "-t", "live", "q")
-        end = time.monotonic() + 120
-        while not os.path.exists(status) and time.monotonic() < end:
-            time.sleep(0.5)
-        if not os.path.exists(status):
-            check(False, f"vmaprof ended after q; the screen:\n{pane()}")
-        time.sleep(0.3)
-        eq(open(status).read().strip(), "0", "exit status after q")
+        eq(quit_and_status(status), "0", "exit status after q")
         path = os.path.join(out, "report.json")
         validate_report(path)
         rep = json.load(open(path))
@@ -114,12 +125,7 @@ def t_attach():
     """record -p PID --live on a sleeping process: the view lists it by
     name before it faults, q detaches (exit 0, a report that validates) and
     the process runs on."""
-    if not TMUX:
-        print("SKIP: tmux missing (apt install tmux; bootstrap.sh test does)")
-        raise SystemExit(77)
-    d = tempfile.mkdtemp(prefix="vmaprof-live-")
-    out = os.path.join(d, "rec")
-    status = os.path.join(d, "status")
+    d, out, status = scratch()
     target = subprocess.Popen(["sleep", "120"])
     tmux("kill-server", check_rc=False)
     try:
@@ -128,13 +134,7 @@ def t_attach():
         wait_for(lambda t: re.search(rf"^ *{target.pid} sleep .* R$", t, re.M),
                  f"sleep {target.pid} listed")
         check(pane().startswith(f"vmaprof live pid {target.pid}"), "the header names the pid")
-        tmux("send-keys", "-t", "live", "q")
-        end = time.monotonic() + 60
-        while not os.path.exists(status) and time.monotonic() < end:
-            time.sleep(0.3)
-        time.sleep(0.3)
-        check(os.path.exists(status), "vmaprof detached after q")
-        eq(open(status).read().strip(), "0", "exit status after q")
+        eq(quit_and_status(status, 60), "0", "exit status after q")
         validate_report(os.path.join(out, "report.json"))
         eq(target.poll(), None, "the attached process runs on")
     finally:

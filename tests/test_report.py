@@ -378,9 +378,9 @@ def t_static():
         v = vmas_at(r.root(), lo, lo + size)
         eq(len(v), 1, "the kernel-side mmap makes the entry")
         eq(v[0]["origin"], "syscall", "made by the kernel-side mmap")
-        # no shim: the kernel collector's stack (test_kstack.py)
-        fs = [f["function"] for f in v[0]["stack"]]
-        check(fs[1:3] == ["region", "main"], f"the kernel stack of region(): {fs}")
+        # no shim, and the shim preloaded: no kernel stack by default (the
+        # collector takes them where no shim is expected: test_kstack.py)
+        eq(v[0].get("stack") or [], [], "no stack")
         eq(v[0]["faults"]["demand_zero"], n, "demand-zero faults")
         check_totals(r)
 
