@@ -435,6 +435,11 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 	return 0;
 }
 
+/* k + 1 while this thread maps segment k (seg_map), else 0. */
+static __thread uint32_t mapping_seg __attribute__((tls_model("initial-exec")));
+
+static char *seg_map(uint32_t k);
+
 /* Map segment k, or wait for the thread that is mapping it. */
 static char *seg_get(uint32_t k)
 {
@@ -444,44 +449,61 @@ static char *seg_get(uint32_t k)
 	uint32_t none = SEG_NONE;
 	if (st == SEG_NONE &&
 	    atomic_compare_exchange_strong(&w.s[k].state, &none, SEG_MAPPING)) {
-		/* Each system call a new segment takes, checked against the
-		 * seccomp filters in force first: one that would kill (or
-		 * otherwise refuse) the call stops recording here instead. */
-		static const enum sc_call via_broker[] = {
-			SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG, SC_CLOSE, SC_FALLOCATE,
-			SC_MMAP, SC_MADVISE, SC_N
-		};
-		static const enum sc_call by_path[] = {
-			SC_OPENAT, SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE, SC_N
-		};
-		int sc_nr;
-		uint32_t sc_act;
-		if (!sc__all_ok(w.via_broker ? via_broker : by_path, &sc_nr, &sc_act)) {
-			atomic_store_explicit(&w.s[k].state, SEG_FAILED, memory_order_release);
-			disable_seccomp(sc_nr, sc_act);
-			return NULL;
-		}
-		/* segment 0 grows (above); a later one is wanted whole */
-		uint32_t fill = k ? VP_SEG_SIZE : GROW_FIRST, pop = 0, why = VP_DIS_REOPEN;
-		int fd = reopen();
-		char *p = fd >= 0 ? seg_create(fd, k, fill, &pop, &why) : NULL;
-		if (fd >= 0)
-			core__real_close(fd);
-		if (!p) {
-			atomic_store_explicit(&w.s[k].state, SEG_FAILED, memory_order_release);
-			disable(why);
-			return NULL;
-		}
-		atomic_store_explicit(&w.s[k].p, p, memory_order_relaxed);
-		atomic_store_explicit(&w.s[k].state, SEG_MAPPED, memory_order_release);
-		/* only now: the note is itself a record and may land in segment k */
-		writer__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
+		mapping_seg = k + 1;
+		char *p = seg_map(k);
+		mapping_seg = 0;
 		return p;
 	}
+	/* This very thread is mapping it: a signal handler (the collector's
+	 * signal for the stack of our own mmap of the segment) or another
+	 * re-entry wants a record in it. Waiting would wait for ourselves
+	 * forever: that record is lost (counted) instead. */
+	if (mapping_seg == k + 1)
+		return NULL;
 	/* Another thread is mapping it: that takes microseconds. */
 	while ((st = atomic_load_explicit(&w.s[k].state, memory_order_acquire)) == SEG_MAPPING)
 		sched_yield();
 	return st == SEG_MAPPED ? atomic_load_explicit(&w.s[k].p, memory_order_relaxed) : NULL;
+}
+
+/* Map segment k, whose state this thread just set to SEG_MAPPING: its
+ * base, or NULL with the state SEG_FAILED and recording stopped. */
+static char *seg_map(uint32_t k)
+{
+	/* Each system call a new segment takes, checked against the
+	 * seccomp filters in force first: one that would kill (or
+	 * otherwise refuse) the call stops recording here instead. */
+	static const enum sc_call via_broker[] = {
+		SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG, SC_CLOSE, SC_FALLOCATE,
+		SC_MMAP, SC_MADVISE, SC_N
+	};
+	static const enum sc_call by_path[] = {
+		SC_OPENAT, SC_CLOSE, SC_FALLOCATE, SC_MMAP, SC_MADVISE, SC_N
+	};
+	int sc_nr;
+	uint32_t sc_act;
+	if (!sc__all_ok(w.via_broker ? via_broker : by_path, &sc_nr, &sc_act)) {
+		atomic_store_explicit(&w.s[k].state, SEG_FAILED, memory_order_release);
+		disable_seccomp(sc_nr, sc_act);
+		return NULL;
+	}
+	/* segment 0 grows (above); a later one is wanted whole */
+	uint32_t fill = k ? VP_SEG_SIZE : GROW_FIRST, pop = 0, why = VP_DIS_REOPEN;
+	int fd = reopen();
+	char *p = fd >= 0 ? seg_create(fd, k, fill, &pop, &why) : NULL;
+	if (fd >= 0)
+		core__real_close(fd);
+	if (!p) {
+		atomic_store_explicit(&w.s[k].state, SEG_FAILED, memory_order_release);
+		disable(why);
+		return NULL;
+	}
+	atomic_store_explicit(&w.s[k].p, p, memory_order_relaxed);
+	atomic_store_explicit(&w.s[k].state, SEG_MAPPED, memory_order_release);
+	/* only now: the note is itself a record and may land in segment k */
+	mapping_seg = 0;
+	writer__note_internal(p, VP_SEG_SIZE, VP_INT_TRACE, 0, pop);
+	return p;
 }
 
 /* Make the first `need` bytes of mapped segment k (base p) safe to store
