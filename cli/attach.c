@@ -924,17 +924,8 @@ static int record_window(struct att *a)
 			strerror(-err));
 	say_attached(a);
 	if (a->live) {
-		for (int i = 0; i < a->n; i++) {
-			char path[64], comm[32] = "";
-			snprintf(path, sizeof(path), "/proc/%d/comm", (int)a->t[i].pid);
-			FILE *f = fopen(path, "re");
-			if (f) {
-				if (!fgets(comm, sizeof(comm), f))
-					comm[0] = 0;
-				fclose(f);
-			}
-			live__seed(a->live, (uint32_t)a->t[i].pid, comm);
-		}
+		for (int i = 0; i < a->n; i++) /* comm: check_target's */
+			live__seed(a->live, (uint32_t)a->t[i].pid, a->t[i].comm);
 		collector__observe(a->col, live__record, a->live);
 	}
 	wait_window(a);
