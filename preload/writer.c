@@ -138,6 +138,17 @@ static uint32_t count_records(const char *p, uint32_t len)
 	return n;
 }
 
+/* The collector does not signal a thread inside a hook (sigstack.c). The
+ * writer's own steps that other callers wait on (mapping a segment,
+ * growing one, the seal's read of one) run as if inside one, whoever
+ * called them (a hook, a thread-exit destructor, the constructor): no
+ * handler of ours comes in on this thread to wait for them. */
+#define QUIET_BEGIN() int quiet_saved_ = in_hook; in_hook = 1
+#define QUIET_END() (in_hook = quiet_saved_)
+
+/* k + 1 while this thread's seal reads segment k (compute_seal), else 0. */
+static __thread uint32_t sealing_seg __attribute__((tls_model("initial-exec")));
+
 static void compute_seal(void)
 {
 	struct vp_file_header *h = w.hdr;
@@ -148,6 +159,8 @@ static void compute_seal(void)
 	uint64_t k = head / VP_SEG_SIZE;
 	if (in && k < MAX_SEGS) {
 		/* pin segment k: its completer waits before unmapping it */
+		QUIET_BEGIN();
+		sealing_seg = (uint32_t)k + 1;
 		atomic_store(&w.seal_reading, (uint32_t)k + 1);
 		char *p = atomic_load(&w.s[k].p);
 		if (p && atomic_load(&w.s[k].done) == in && in <= USABLE) {
@@ -156,6 +169,8 @@ static void compute_seal(void)
 			tail_len = in;
 		}
 		atomic_store(&w.seal_reading, 0);
+		sealing_seg = 0;
+		QUIET_END();
 	}
 	h->tail_len = tail_len;
 	h->tail_crc = tcrc;
@@ -449,9 +464,11 @@ static char *seg_get(uint32_t k)
 	uint32_t none = SEG_NONE;
 	if (st == SEG_NONE &&
 	    atomic_compare_exchange_strong(&w.s[k].state, &none, SEG_MAPPING)) {
+		QUIET_BEGIN();
 		mapping_seg = k + 1;
 		char *p = seg_map(k);
 		mapping_seg = 0;
+		QUIET_END();
 		return p;
 	}
 	/* This very thread is mapping it: a signal handler (the collector's
@@ -509,10 +526,21 @@ static char *seg_map(uint32_t k)
 /* Make the first `need` bytes of mapped segment k (base p) safe to store
  * into: double s[k].lim until it covers them (file comment: Growth). 0, or
  * -1 when recording stopped (the caller counts its record as lost). */
+static int seg_grow_slow(uint32_t k, char *p, uint32_t need);
+
 static int seg_grow(uint32_t k, char *p, uint32_t need)
 {
 	if (__builtin_expect(atomic_load_explicit(&w.s[k].lim, memory_order_acquire) >= need, 1))
 		return 0;
+	QUIET_BEGIN();
+	int r = seg_grow_slow(k, p, need);
+	QUIET_END();
+	return r;
+}
+
+/* seg_grow's step under map_lock (another thread's step is waited for) */
+static int seg_grow_slow(uint32_t k, char *p, uint32_t need)
+{
 	static const enum sc_call via_broker[] = {
 		SC_SOCKET, SC_CONNECT, SC_SENDTO, SC_RECVMSG, SC_CLOSE, SC_FALLOCATE,
 		SC_MADVISE, SC_N
@@ -584,7 +612,11 @@ static void seg_done(uint32_t k, uint32_t bytes)
 					      memory_order_release);
 			/* a seal computing the checksum of this segment (it was the
 			 * partial last one a moment ago) finishes first */
-			while (atomic_load(&w.seal_reading) == k + 1)
+			if (sealing_seg == k + 1)
+				p = NULL; /* that seal is this thread's, interrupted by
+					   * this record's writer: it reads on once we
+					   * return, so the segment stays mapped */
+			while (p && atomic_load(&w.seal_reading) == k + 1)
 				sched_yield();
 		}
 		/* under a seccomp filter refusing munmap the segment stays mapped */
