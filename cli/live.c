@@ -53,8 +53,7 @@ struct live {
 	uint64_t records, faults, lost_seen;
 	uint64_t t0, last;
 	int page_kib;
-	char *buf;
-	size_t nbuf, capbuf;
+	struct vp_buf scr; /* the frame being drawn */
 };
 
 static struct lproc *proc_of(struct live *l, uint32_t pid)
@@ -163,28 +162,8 @@ void live__record(void *ctx, const struct vp_rec *h)
 	}
 }
 
-static void out(struct live *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(struct live *l, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int k = vsnprintf(l->buf + l->nbuf, l->capbuf - l->nbuf, fmt, ap);
-		va_end(ap);
-		if (k < 0)
-			return;
-		if (l->nbuf + (size_t)k < l->capbuf) {
-			l->nbuf += (size_t)k;
-			return;
-		}
-		size_t cap = (l->capbuf ? l->capbuf * 2 : 8192) + (size_t)k;
-		char *q = realloc(l->buf, cap);
-		if (!q)
-			return;
-		l->buf = q;
-		l->capbuf = cap;
-	}
-}
+/* The screen being built; a piece that finds no memory is left out. */
+#define out(l, ...) ((void)vp_buf_printf(&(l)->scr, __VA_ARGS__))
 
 /* n KiB as a short size: "512K", "3.4M", "1.2G" */
 static const char *size_kib(char *b, size_t cap, uint64_t kib)
@@ -239,7 +218,7 @@ static void draw(struct live *l, double dt)
 		ord[i] = p;
 	}
 	qsort(ord, l->np, sizeof(*ord), by_rate);
-	l->nbuf = 0;
+	l->scr.n = 0;
 	out(l, "\033[H\033[2J");
 	out(l, "\033[1mvmaprof live\033[0m %.*s\r\n", cols > 14 ? cols - 14 : 0, l->what);
 	out(l, "%u process%s (%u running)  %" PRIu64 " faults  %.0f/s  %.0f s  q: stop+report\r\n",
@@ -259,8 +238,8 @@ static void draw(struct live *l, double dt)
 	if ((int)l->np > lines)
 		out(l, "... %u more\r\n", l->np - (uint32_t)lines);
 	free(ord);
-	for (size_t off = 0; off < l->nbuf;) {
-		ssize_t w = write(l->tty, l->buf + off, l->nbuf - off);
+	for (size_t off = 0; off < l->scr.n;) {
+		ssize_t w = write(l->tty, l->scr.p + off, l->scr.n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -344,6 +323,6 @@ void live__free(struct live *l)
 	close(l->tty);
 	u64map__free(&l->by_pid);
 	free(l->p);
-	free(l->buf);
+	free(l->scr.p);
 	free(l);
 }

@@ -37,52 +37,9 @@
 #define FOLD_MIN 16
 #define INTERNAL_KEY "(vmaprof) the shim's own memory"
 
-struct sbuf {
-	char *p;
-	size_t n, cap;
-};
-
-/* Room in b for n more bytes and a terminating NUL. */
-static void sbuf_grow(struct sbuf *b, size_t n)
-{
-	if (b->p && b->n + n < b->cap)
-		return;
-	size_t cap = b->cap ? b->cap * 2 : 256;
-	while (cap < b->n + n + 1)
-		cap *= 2;
-	char *q = realloc(b->p, cap);
-	if (!q)
-		model__oom();
-	b->p = q;
-	b->cap = cap;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sbuf_add(struct sbuf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-		va_end(ap);
-		if (k < 0)
-			return;
-		if (b->p && b->n + (size_t)k < b->cap) {
-			b->n += (size_t)k;
-			return;
-		}
-		sbuf_grow(b, (size_t)k);
-	}
-}
-
-/* n bytes of s at the end of b (sbuf_add's "%s" without the formatting). */
-static void sbuf_put(struct sbuf *b, const char *s, size_t n)
-{
-	sbuf_grow(b, n);
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
+/* The analyzer's text buffers (traceutil.h) stop it when memory runs out. */
+#define sbuf_add(b, ...) (vp_buf_printf((b), __VA_ARGS__) ? model__oom() : (void)0)
+#define sbuf_put(b, s, n) (vp_buf_put((b), (s), (n)) ? model__oom() : (void)0)
 
 /* A stack key names every frame: at 10,000 processes of unsymbolized
  * frames vp_frame_anon's snprintf was 3% of the command (model.h). */
@@ -117,7 +74,7 @@ size_t sites__frame_anon(const struct vp_frame *f, char *buf, size_t n)
 }
 
 /* The key of a creating stack: frames innermost first, ';'-separated. */
-static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, uint32_t id)
+static const char *stack_key(struct analysis *a, struct vp_buf *b, int32_t file, uint32_t id)
 {
 	const struct vp_stack *s = stack_map__get(&a->files[file].stacks, id);
 	if (!s || !s->depth)
@@ -138,7 +95,7 @@ static const char *stack_key(struct analysis *a, struct sbuf *b, int32_t file, u
 }
 
 /* Without a stack: by origin, kind, path and why there is no stack. */
-static const char *stackless_key(struct sbuf *b, const struct proc *p, const struct vma *e)
+static const char *stackless_key(struct vp_buf *b, const struct proc *p, const struct vma *e)
 {
 	const char *missing = vma__stack_missing(p, e);
 	b->n = 0;
@@ -189,7 +146,7 @@ const char *sites__demangle(struct analysis *a, const char *fn)
 /* The name a person reads: the demangled function of the first frame
  * outside allocator and runtime plumbing (label.h); for a stackless site,
  * its path or kind, origin and why it has no stack. */
-static void site_label(struct analysis *a, const struct proc *p, struct csite *s, struct sbuf *b)
+static void site_label(struct analysis *a, const struct proc *p, struct csite *s, struct vp_buf *b)
 {
 	const struct vp_stack *st = s->stack_id ? stack_map__get(&a->files[s->stack_file].stacks,
 								  s->stack_id) : NULL;
@@ -451,7 +408,7 @@ static void site_peaks(struct proc *p)
 
 /* The key of entry e's creating stack, symbolized once per (file, stack
  * id) across processes (keys: its cache); NULL without a stack. */
-static const char *creating_key(struct analysis *a, struct u64map *keys, struct sbuf *b,
+static const char *creating_key(struct analysis *a, struct u64map *keys, struct vp_buf *b,
 				const struct vma *e)
 {
 	if (e->stack_file < 0 || !e->stack_id || (uint32_t)e->stack_file >= a->nfiles)
@@ -471,7 +428,7 @@ static const char *creating_key(struct analysis *a, struct u64map *keys, struct 
 
 /* The site of each of p's entries (the unused inherited ones, unless
  * every_vma: none, folded_into VMA_UNUSED). */
-static void assign_sites(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
+static void assign_sites(struct analysis *a, struct proc *p, struct u64map *keys, struct vp_buf *b,
 			 int every_vma, const struct u64map *inherited)
 {
 	struct u64map by_key = { 0 };
@@ -544,7 +501,7 @@ static void sum_sites(struct proc *p)
 	}
 }
 
-static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, struct sbuf *b,
+static void shape_proc(struct analysis *a, struct proc *p, struct u64map *keys, struct vp_buf *b,
 		       int every_vma, const struct u64map *inherited)
 {
 	assign_sites(a, p, keys, b, every_vma, inherited);
@@ -564,7 +521,7 @@ void sites__shape(struct analysis *a, int every_vma)
 	if (!a->rules && label_rules__new(&a->rules))
 		model__oom();
 	struct u64map keys = { 0 }; /* (file + 1, stack id) -> key */
-	struct sbuf b = { 0 };
+	struct vp_buf b = { 0 };
 	/* the entries another entry was inherited from: shown, to be named */
 	struct u64map inherited = { 0 };
 	for (uint32_t i = 0; i < a->nprocs; i++) {

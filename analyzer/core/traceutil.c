@@ -4,6 +4,8 @@
 #include "traceutil.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -524,4 +526,53 @@ bool vp_maps_line_parse(const char *p, const char *end, struct vp_maps_line *ml)
 	ml->path = p;
 	ml->path_len = (size_t)(end - p);
 	return ml->start < ml->end;
+}
+
+int vp_buf_room(struct vp_buf *b, size_t n)
+{
+	if (b->p && b->n + n < b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap * 2 : 256;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	char *q = realloc(b->p, cap);
+	if (!q)
+		return -1;
+	b->p = q;
+	b->cap = cap;
+	return 0;
+}
+
+int vp_buf_printf(struct vp_buf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0) {
+			if (b->p)
+				b->p[b->n] = 0;
+			return -1;
+		}
+		if (b->p && b->n + (size_t)k < b->cap) {
+			b->n += (size_t)k;
+			return 0;
+		}
+		if (vp_buf_room(b, (size_t)k)) {
+			if (b->p)
+				b->p[b->n] = 0; /* the cut-off attempt is not kept */
+			return -1;
+		}
+	}
+}
+
+int vp_buf_put(struct vp_buf *b, const void *s, size_t n)
+{
+	if (vp_buf_room(b, n))
+		return -1;
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+	return 0;
 }

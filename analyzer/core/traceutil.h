@@ -169,4 +169,18 @@ bool vp_maps_line_parse(const char *p, const char *end, struct vp_maps_line *ml)
 int vp_open_regular(const char *path, int follow);
 
 
+/* A growing NUL-terminated string, built piece by piece (stack keys and
+ * site labels, libdwfl's maps text, the live view's screen). Start zeroed;
+ * free(b.p) when done. Every call leaves b unchanged when it fails. */
+struct vp_buf {
+	char *p;
+	size_t n, cap;
+};
+/* Room for n more bytes and the NUL: 0, or -1 (out of memory). */
+int vp_buf_room(struct vp_buf *b, size_t n);
+/* printf at the end: 0, or -1 (out of memory, or a format error). */
+int vp_buf_printf(struct vp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* n bytes of s at the end: 0 or -1. */
+int vp_buf_put(struct vp_buf *b, const void *s, size_t n);
+
 #endif
