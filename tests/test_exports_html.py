@@ -286,6 +286,101 @@ def t_big_tree():
         save_screenshot(page, "html-big-tree.png", frag="filter=sleep&mem=all")
 
 
+def check_headline(dom, report, what):
+    """The headline ("What cost most") as report.json counts it: a line per
+    fork of the (up to) three that un-shared most, with both sides' bytes;
+    a line per process of the three that allocated most new pages, with
+    its bytes and fault count. The page's order: most first, then earliest
+    fork / first process."""
+    ps = report["page_size"]
+    forks = [f for f in report["forks"] if (f["cow_copy_parent"] or 0) + (f["cow_copy_child"] or 0)]
+    forks.sort(key=lambda f: (-(f["cow_copy_parent"] + f["cow_copy_child"]), f["time_ns"]))
+    for f in forks[:3]:
+        ans = dom.by_id.get(f"ans-fork-{f['child']}")
+        check(ans is not None, f"{what}: the headline names the fork of {f['child']}: "
+              f"{dom.by_id.get('answer')!r}")
+        tot = f["cow_copy_parent"] + f["cow_copy_child"]
+        want = (f"its fork un-shared {fmt_bytes(tot * ps)} (child {fmt_bytes(f['cow_copy_child'] * ps)}, "
+                f"parent ")
+        check(want in ans, f"{what}: fork of {f['child']}: {want!r} in {ans!r}")
+        check(f"{fmt_bytes(f['cow_copy_parent'] * ps)}, copied on write after the fork" in ans,
+              f"{what}: the parent's side of the fork of {f['child']} in {ans!r}")
+    procs = [p for p in report["processes"] if p["pages_allocated"] > 0]
+    order = sorted(range(len(procs)), key=lambda i: (-procs[i]["pages_allocated"], i))
+    pids = [procs[i]["pid"] for i in order[:3]]
+    for i in order[:3]:
+        pr = procs[i]
+        if pids.count(pr["pid"]) > 1:
+            continue  # two images of one pid: one id on the page
+        ans = dom.by_id.get(f"ans-proc-{pr['pid']}", "")
+        want = (f"allocated {fmt_bytes(pr['pages_allocated'] * ps)} of new pages in "
+                f"{pr['faults']['total']:,} fault")
+        check(want in ans, f"{what}: process {pr['pid']}: {want!r} in {ans!r}")
+    return len(forks[:3]) + len(order[:3])
+
+
+def page_of_recording(r, what, shot, frag=""):
+    """report --format html of recording r, opened in chromium: its
+    headline checked against report.json, its draw time printed, a
+    screenshot kept."""
+    page = os.path.join(r.tmp, "page.html")
+    p = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", page],
+                       capture_output=True, text=True)
+    eq(p.returncode, 0, f"report --format html: {p.stderr}")
+    data, text = page_data(page)
+    eq(len(data["processes"]), len(r.report["processes"]), f"{what}: every process in the page's data")
+    eq(external_refs(text), [], "no reference outside the page")
+    dom = Dom(browser(page, "--dump-dom", frag=frag))
+    check("vp-timing" in dom.by_id, f"{what}: the page's script ran to its end (no exception)")
+    n = check_headline(dom, r.report, what)
+    check(n > 0, f"{what}: something in the headline")
+    check(dom.text().index("What cost most") < dom.text().index("Collectors and losses"),
+          "the headline comes before the collectors")
+    procs = {a.get("data-pid") for t, a, txt in dom.elems if "proc" in a.get("class", "")}
+    eq(len(procs), len({p["pid"] for p in r.report["processes"]}),
+       f"{what}: every pid in the fork tree")
+    timing = [a for t, a, _ in dom.elems if a.get("id") == "vp-timing"][0]
+    print(f"{what}: {len(r.report['processes'])} processes, {os.path.getsize(page) / 1e6:.1f} MB page, "
+          f"drawn in {timing['data-ms']} ms: {timing.get('data-phases')}")
+    save_screenshot(page, shot, frag=frag)
+
+
+def t_postgres():
+    """PostgreSQL + pgbench (tests/test_repeat.py's run: a fresh initdb,
+    pg_ctl start, pgbench -i -s 2, pgbench -c 2 -t 300, pg_ctl stop) as
+    the page draws it: the headline's forks and processes with report.json's
+    figures, every pid in the fork tree."""
+    need_chromium()
+    import test_repeat
+    bindir = test_repeat.pg_bin()
+    if not bindir:
+        print("SKIP: PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres; "
+              "bootstrap.sh test installs the postgresql package)")
+        raise SystemExit(77)
+    r = test_repeat.run_pg(bindir, 2)
+    try:
+        r.require_bpf()
+        check(any("postgres" in p["name"] for p in r.report["processes"]), "the server recorded")
+        page_of_recording(r, "postgres + pgbench", "html-postgres.png")
+    finally:
+        r.__exit__(None, None, None)
+
+
+def t_build():
+    """make -j2 of bench/gen_build.py's project (tests/test_repeat.py's
+    build, ~100 processes of gcc, cc1, as, ld) as the page draws it."""
+    need_chromium()
+    import test_repeat
+    r = test_repeat.run_build(False)
+    try:
+        r.require_bpf()
+        eq(r.rc, 0, f"make exit status ({r.stderr[-2000:]})")
+        check(len(r.report["processes"]) > 50, f"a build's tree: {len(r.report['processes'])}")
+        page_of_recording(r, "make -j2", "html-build.png")
+    finally:
+        r.__exit__(None, None, None)
+
+
 def t_offline():
     """No request leaves the page: its text references nothing outside it,
     and chromium's network log of opening it shows no request by the page.
@@ -377,6 +472,7 @@ def t_bad_input():
 
 
 if __name__ == "__main__":
-    main({"demo": t_demo, "big_tree": t_big_tree, "offline": t_offline,
+    main({"demo": t_demo, "big_tree": t_big_tree, "postgres": t_postgres, "build": t_build,
+          "offline": t_offline,
           "hostile_names": t_hostile_names,
           "bad_input": t_bad_input})
