@@ -1543,6 +1543,8 @@ static int run_passes(void *ctx)
 	collect(a, run);
 	replay(a, run);
 	a->pass = NULL;
+	a->ku = run->sigw.ku;
+	run->sigw.ku = NULL;
 	run_free(run);
 	attribute_all(a);
 	apply_session(a);
@@ -1557,6 +1559,7 @@ void analysis__free(struct analysis *a)
 		return;
 	if (a->pass && a->pass_free)
 		a->pass_free(a->pass);
+	kunwind__free(a->ku);
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		struct proc *p = a->procs[i];
 		for (uint32_t j = 0; j < p->nv; j++)

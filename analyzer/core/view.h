@@ -275,6 +275,12 @@ struct analysis {
 	uint32_t n_ns_chains, cap_ns_chains;
 	void *pass;                       /* analyze.c's working state while it runs */
 	void (*pass_free)(void *);
+	/* the kernel stacks' unwinder (kunwind.h), kept after the passes:
+	 * its libdwfl handles are many mappings, whose unmapping (one TLB
+	 * shootdown each, with our other threads running) cost 17% of a
+	 * --no-preload report of 300 processes; freed with the analysis,
+	 * which a report leaves to the exit */
+	struct kunwind *ku;
 };
 
 /* ---- reading (model.c, sites.c, pidns.c, view.c) ---- */
