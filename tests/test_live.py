@@ -76,8 +76,9 @@ def t_tmux():
     """The demo twice, then a sleep that holds the tree: each worker's line
     shows its copies since the fork (16 MiB of the cache, within the view's
     rounding of the report's cow_copy pages), no line is wider than 80
-    columns, and q ends the recording with exit status 0 and a report that
-    validates."""
+    columns, the WHERE lines put two workers' copies on the cache's 64 MiB
+    anonymous mapping, and q ends the recording with exit status 0 and a
+    report that validates."""
     d, out, status = scratch()
     cmd = (f"{VMAPROF} record --live -o {out} -- sh -c '{DEMO} >/dev/null; {DEMO} >/dev/null; "
            f"sleep 120'; echo $? > {status}; sleep 60")
@@ -85,8 +86,10 @@ def t_tmux():
     try:
         tmux("new-session", "-d", "-s", "live", "-x", "80", "-y", "24", cmd)
         # both demos done: four workers exited (x), the sleep running
-        text = wait_for(lambda t: len(re.findall(r"^ *\d+ +(?:vmaprof-demo|true) .* x$", t, re.M)) >= 4,
-                        "four workers shown exited")
+        # (once nothing runs, WHERE shows the two that copied most)
+        text = wait_for(lambda t: len(re.findall(r"^ *\d+ +(?:vmaprof-demo|true) .* x$", t, re.M)) >= 4
+                        and len(re.findall(r"^ *\d+ [^:]+: \[anon 64\.0M\]", t, re.M)) == 2,
+                        "four workers shown exited, two of them in WHERE")
         print(text)
         lines = text.split("\n")
         eq([ln for ln in lines if len(ln) > 80], [], "no line wider than 80 columns")
@@ -99,6 +102,15 @@ def t_tmux():
             if m:
                 rows[int(m.group(1))] = (m.group(2), size_of(m.group(7)), size_of(m.group(8)),
                                          m.group(9))
+        # where the pages went: the two workers shown copied their 16 MiB
+        # in the cache's 64 MiB anonymous mapping, inherited from the parent
+        i = next((k for k, ln in enumerate(lines) if ln.startswith("WHERE (pages copied / new")), None)
+        check(i is not None, "the WHERE lines")
+        where = {}
+        for ln in lines[i + 1:i + 3]:
+            m = re.match(r" *(\d+) [^:]+: \[anon 64\.0M\] (\S+)/(\S+)", ln)
+            check(m is not None, f"a worker's copies put on [anon 64.0M] first: {ln!r}")
+            where[int(m.group(1))] = size_of(m.group(2))
         eq(quit_and_status(status), "0", "exit status after q")
         path = os.path.join(out, "report.json")
         validate_report(path)
@@ -114,6 +126,12 @@ def t_tmux():
                   f"worker {f['child']}: the view's {copied:.0f} KiB copied against the report's "
                   f"{want} KiB")
             eq(state, "x", f"worker {f['child']} shown exited")
+            if f["child"] in where:
+                # the cache's pages only: the worker's other copies are elsewhere
+                check(16 * 1024 <= where[f["child"]] <= want,
+                      f"worker {f['child']}: {where[f['child']]:.0f} KiB of copies in the cache, "
+                      f"of {want} KiB in all")
+        eq(len(where), 2, "two workers in WHERE")
         sess = json.load(open(os.path.join(out, "session.json")))
         check(sess.get("complete"), "the recording is complete")
     finally:
