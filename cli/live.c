@@ -133,6 +133,20 @@ static const char *size_kib(char *b, size_t cap, uint64_t kib)
 
 /* ---- where: the mappings ---- */
 
+/* Room for one more mapping: 0, or -1 (the view then misses it). */
+static int map_room(struct lproc *p)
+{
+	if (p->nm < p->capm)
+		return 0;
+	uint32_t cap = p->capm ? p->capm * 2 : 16;
+	struct lmap *q = realloc(p->m, cap * sizeof(*q));
+	if (!q)
+		return -1;
+	p->m = q;
+	p->capm = cap;
+	return 0;
+}
+
 /* Remove [lo, hi) from p's mappings (pieces outside it stay). */
 static void map_cut(struct lproc *p, uint64_t lo, uint64_t hi)
 {
@@ -143,15 +157,9 @@ static void map_cut(struct lproc *p, uint64_t lo, uint64_t hi)
 			continue;
 		}
 		if (e->lo < lo && e->hi > hi) { /* a hole in the middle: two pieces */
-			if (p->nm == p->capm) {
-				uint32_t cap = p->capm ? p->capm * 2 : 16;
-				struct lmap *q = realloc(p->m, cap * sizeof(*q));
-				if (!q)
-					return;
-				p->m = q;
-				p->capm = cap;
-				e = &p->m[i];
-			}
+			if (map_room(p))
+				return;
+			e = &p->m[i];
 			memmove(e + 2, e + 1, (p->nm - i - 1) * sizeof(*e));
 			e[1] = e[0];
 			e[0].hi = lo;
@@ -178,14 +186,8 @@ static void map_add(struct lproc *p, uint64_t lo, uint64_t hi, const char *label
 	if (hi <= lo)
 		return;
 	map_cut(p, lo, hi);
-	if (p->nm == p->capm) {
-		uint32_t cap = p->capm ? p->capm * 2 : 16;
-		struct lmap *q = realloc(p->m, cap * sizeof(*q));
-		if (!q)
-			return;
-		p->m = q;
-		p->capm = cap;
-	}
+	if (map_room(p))
+		return;
 	uint32_t i = p->nm;
 	while (i && p->m[i - 1].lo >= hi)
 		i--;
@@ -428,22 +430,7 @@ void live__record(void *ctx, const struct vp_rec *h)
 /* The screen being built; a piece that finds no memory is left out. */
 #define out(l, ...) ((void)vp_buf_printf(&(l)->scr, __VA_ARGS__))
 
-static int by_rate(const void *x, const void *y)
-{
-	const struct lproc *a = *(const struct lproc *const *)x, *b = *(const struct lproc *const *)y;
-	if (a->exited != b->exited)
-		return a->exited - b->exited;
-	if (a->rate != b->rate)
-		return a->rate > b->rate ? -1 : 1;
-	if (a->copies != b->copies)
-		return a->copies > b->copies ? -1 : 1;
-	if (a->pages != b->pages)
-		return a->pages > b->pages ? -1 : 1;
-	return a->pid < b->pid ? -1 : a->pid > b->pid;
-}
-
-/* by_rate's order, exited or not: where are the pages going now, else
- * where did they go most. */
+/* Where are the pages going now, else where did they go most. */
 static int busier(const struct lproc *a, const struct lproc *b)
 {
 	if (a->rate != b->rate)
@@ -453,6 +440,15 @@ static int busier(const struct lproc *a, const struct lproc *b)
 	if (a->pages != b->pages)
 		return a->pages > b->pages ? -1 : 1;
 	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+/* The table's order: running first, then busier. */
+static int by_rate(const void *x, const void *y)
+{
+	const struct lproc *a = *(const struct lproc *const *)x, *b = *(const struct lproc *const *)y;
+	if (a->exited != b->exited)
+		return a->exited - b->exited;
+	return busier(a, b);
 }
 
 /* Whether p has pages to say where of. */

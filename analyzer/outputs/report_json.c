@@ -16,27 +16,12 @@
 
 /* jansson's json_dumpf makes one stdio call per token, which was a third
  * of writing a big report; dump into a reused buffer, write that once. */
-struct dumpbuf {
-	char *p;
-	size_t n, cap;
-};
+#define dumpbuf vp_buf
 
+/* jansson's dump callback (0 or -1) */
 static int dumpbuf_add(const char *s, size_t n, void *data)
 {
-	struct dumpbuf *b = data;
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q)
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	return 0;
+	return vp_buf_put(data, s, n);
 }
 
 static json_t *jnum_or_null(uint64_t v, int known)
