@@ -254,14 +254,18 @@ def t_damaged():
         eq(rep.get("kernel_stacks"), None, "no stack from a damaged record")
 
 
-def t_attach():
-    """`record -p` on a dynamic program started without vmaprof: the
-    mappings it makes in the window have their stacks (libc's CFI)."""
+def attach_run(cmd, before=None):
+    """`record -p` on cmd (a w_kstack `wait A B`), started without vmaprof:
+    the mappings it makes in the window have their stacks. before(pid):
+    run once it is ready, before the attach."""
     need_bpf()
-    w = subprocess.Popen([WD, "wait", str(A), str(B)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+    w = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        pid = int(w.stdout.readline().split()[1])
+        line = w.stdout.readline()
+        check(line.startswith("ready "), f"the workload started: {line!r}")
+        pid = int(line.split()[1])
+        if before:
+            before(pid)
         with Tmp() as d:
             a = Attach(os.path.join(d, "rec"), [pid])
             w.stdin.write("go\n")
@@ -275,13 +279,72 @@ def t_attach():
             check_maps(raw, p, A, B, "attach")
             kc = p["kernel_counters"]
             eq(kc["difference"], 0, f"traced faults against the kernel's counters {kc}")
+            return raw, p
     finally:
         w.stdin.write("x\n")
         w.stdin.flush()
         w.wait(timeout=30)
 
 
+def t_attach():
+    """`record -p` on a dynamic program started without vmaprof: the
+    mappings it makes in the window have their stacks (libc's CFI)."""
+    attach_run([WD, "wait", str(A), str(B)])
+
+
+def module_of(raw, p, fn):
+    return {f.get("module") for s in p["sites"] for f in s["stack"] if f.get("function") == fn}
+
+
+def t_attach_deleted():
+    """`record -p` on a program whose executable was deleted after it
+    started (an upgrade under a running server): the unwinder and the
+    symbolizer read it through /proc/PID/map_files while it runs; frames
+    name it as /proc/PID/maps does."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="vmaprof-kdel-")
+    try:
+        exe = os.path.join(d, "w_kstack")
+        shutil.copy(WD, exe)
+        raw, p = attach_run([exe, "wait", str(A), str(B)], before=lambda pid: os.unlink(exe))
+        eq(module_of(raw, p, "map_a"), {exe + " (deleted)"}, "map_a's module")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def t_attach_container():
+    """`record -p` on a program in its own mount namespace and root
+    (pivot_root, as a container runtime does): its maps name files by its
+    own paths (/bin/w_kstack, which does not exist here; its libc's path
+    names the host's), read through /proc/PID/map_files."""
+    import shutil
+    import tempfile
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("pivot_root"):
+        print("SKIP: needs root, unshare and pivot_root (a mount namespace)")
+        raise SystemExit(77)
+    d = tempfile.mkdtemp(prefix="vmaprof-kctr-")
+    try:
+        libs = subprocess.run(["ldd", WD], capture_output=True, text=True).stdout
+        for tok in libs.split():
+            if tok.startswith("/") and os.path.exists(tok):
+                dst = os.path.join(d, tok.lstrip("/"))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy(tok, dst)
+        os.makedirs(os.path.join(d, "bin"))
+        os.makedirs(os.path.join(d, "old"))
+        shutil.copy(WD, os.path.join(d, "bin", "w_kstack"))
+        check(not os.path.exists("/bin/w_kstack"), "/bin/w_kstack is not a file here")
+        script = (f"mount --make-rprivate / && mount --bind {d} {d} && cd {d} && "
+                  f"pivot_root . old && exec /bin/w_kstack wait {A} {B}")
+        raw, p = attach_run(["unshare", "-m", "sh", "-c", script])
+        eq(module_of(raw, p, "map_a"), {"/bin/w_kstack"}, "map_a's module: the container's path")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main({"static": t_static, "dynamic": t_dynamic, "setuid": t_setuid,
           "seccomp": t_seccomp, "off": t_off, "cut": t_cut, "damaged": t_damaged,
-          "attach": t_attach})
+          "attach": t_attach, "attach_deleted": t_attach_deleted,
+          "attach_container": t_attach_container})
