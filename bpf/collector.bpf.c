@@ -731,12 +731,12 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
  */
 #define KSTACK_PAGES_MAX (VP_KSTACK_MAX >> 12)
 
-static __always_inline int kstack_wanted(__u16 flags)
+static __always_inline int kstack_wanted(struct task_state *st, __u16 flags)
 {
 	__u16 why = VP_MEM_NOSIG(flags);
 
 	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF &&
-	       (why != VP_NOSIG_NO_SHIM || kstack_no_shim);
+	       (why != VP_NOSIG_NO_SHIM || kstack_no_shim || st->img_no_shim);
 }
 
 /* A stack is many records' worth: none while the ring is half full, so
@@ -969,7 +969,7 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
 	flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
-	ks = kstack_wanted(flags);
+	ks = kstack_wanted(st, flags);
 	if (ks && !kstack_room()) {
 		ks = 0;
 		flags |= VP_MEM_KSKIP;
@@ -1304,6 +1304,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	cst->sig_handler = st->sig_handler;
 	cst->sig_tls = st->sig_tls;
 	cst->sig_no = st->sig_no;
+	cst->img_no_shim = st->img_no_shim; /* the same image */
 	cst->sig_tgid = st->sig_tgid == parent->tgid &&
 			(child->tgid == parent->tgid || child->mm != parent->mm) ? child->tgid : 0;
 	emit_ns(child);
@@ -1321,6 +1322,47 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	e->child_tid = child->pid;
 	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
+}
+
+#define AT_NULL 0
+#define AT_BASE 7
+#define SECCOMP_MODE_FILTER 2
+
+/* At exec (the new image's mm and auxv built, sched_process_exec): whether
+ * no shim can announce itself in the image, so that its acquisitions take
+ * kernel stacks by default (kstack_wanted; CT_IMG_*). A secure exec
+ * (setuid, setgid, file capabilities: ld.so ignores LD_PRELOAD); a seccomp
+ * filter inherited across the exec (the shim then makes no call of its
+ * own: no announcement, so no signal); no program interpreter (AT_BASE 0
+ * in the auxv the ELF loader wrote into mm->saved_auxv: a static or
+ * static-pie binary, nothing ld.so could preload). A dynamic image keeps
+ * waiting for its shim: ld.so's own calls before it runs take none. An
+ * image the ELF loader did not make (no AT_BASE at all) counts as one
+ * that may have a shim. */
+static __always_inline __u8 image_no_shim(struct task_struct *p, struct linux_binprm *bprm)
+{
+	struct mm_struct *mm = BPF_CORE_READ(p, mm); /* bprm->mm is NULL by now */
+	__u64 pair[2];
+	__u32 n;
+
+	if (BPF_CORE_READ_BITFIELD(bprm, secureexec))
+		return CT_IMG_SECURE;
+	if (BPF_CORE_READ(p, seccomp.mode) == SECCOMP_MODE_FILTER)
+		return CT_IMG_SECCOMP;
+	if (!mm)
+		return CT_IMG_SHIM;
+	n = bpf_core_field_size(mm->saved_auxv) / sizeof(pair);
+	for (__u32 i = 0; i < 32; i++) {
+		if (i >= n)
+			break;
+		if (bpf_probe_read_kernel(pair, sizeof(pair), &mm->saved_auxv[2 * i]))
+			break;
+		if (pair[0] == AT_NULL)
+			break;
+		if (pair[0] == AT_BASE)
+			return pair[1] ? CT_IMG_SHIM : CT_IMG_STATIC;
+	}
+	return CT_IMG_SHIM;
 }
 
 struct exec_rec {
@@ -1341,6 +1383,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	fault_flush(st, 0);
 	st->sig_tgid = 0; /* new image: no shim handler until it announces */
 	st->sig_no = 0;
+	st->img_no_shim = image_no_shim(p, bprm);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
 		count_lost();

@@ -61,7 +61,9 @@ struct collector_opts {
 	size_t kstack_bytes;
 	bool no_kstacks;         /* none at all (--no-stacks) */
 	/* Also where no shim has announced itself in the process image
-	 * (VP_NOSIG_NO_SHIM): what record -p and --no-preload need. Not by
+	 * (VP_NOSIG_NO_SHIM): what record -p and --no-preload need. Without
+	 * it, only in images no shim can announce itself in (static, secure
+	 * exec, seccomp-filtered: the collector tells at exec). Not by
 	 * default where the shim is preloaded: every dynamic program's start
 	 * (ld.so mapping its libraries before the shim runs) would take one
 	 * per call, 3.5 s and 94 MB more for 300 runs of /bin/true

@@ -33,6 +33,9 @@ enum {
 #define CT_COMPAT_THREADS VP_COMPAT_EXIT_THREADS /* the verifier's budget */
 
 /* What mark_tasks did with a thread listed in `marks` (its _pad0). */
+/* Why an image can have no shim (task_state.img_no_shim; 0: it may have
+ * one, ld.so's calls before it starts take no kernel stacks). */
+enum { CT_IMG_SHIM = 0, CT_IMG_STATIC = 1, CT_IMG_SECURE = 2, CT_IMG_SECCOMP = 3 };
 enum { CT_MARK_NONE = 0, CT_MARK_CREATED = 1, CT_MARK_EXISTED = 2, CT_MARK_FAILED = 3 };
 
 /* Values of the `vma_mode` read-only global. */
@@ -66,7 +69,11 @@ struct task_state {
 	__u32 sys_pages;
 	__u8 sys_in;         /* between sys_enter and sys_exit */
 	__u8 sys_populates;  /* the syscall may populate VMAs: count its pages */
-	__u8 _pad[2];
+	/* CT_IMG_*: this task's process image can have no shim announcing
+	 * itself (set at exec, copied at fork): kernel stacks where none did
+	 * (VP_NOSIG_NO_SHIM) even when the loader did not ask for them. */
+	__u8 img_no_shim;
+	__u8 _pad[1];
 	/* Signal stacks (bpf/README.md): what the shim of this task's process
 	 * image announced (sig_tgid 0: nothing yet). Copied to new tasks at
 	 * fork (a thread shares it, a forked process takes it over under its

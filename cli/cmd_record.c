@@ -385,8 +385,9 @@ static void place_shim(struct rec *r)
 /* The shim, the kernel collector and the trace-file broker: each that
  * cannot run says why and the recording goes on without it. */
 /* VMAPROF_KERNEL_STACK_NO_SHIM=1: kernel stacks where no shim announced
- * itself even with the shim preloaded (a static or setuid program in a
- * wrapped recording; collector.h kstack_no_shim). */
+ * itself even with the shim preloaded, in dynamic images too (ld.so's
+ * calls before the shim starts); static, setuid and seccomp-filtered
+ * images get them without it (collector.h kstack_no_shim). */
 static int kstack_no_shim_env(void)
 {
 	const char *v = getenv("VMAPROF_KERNEL_STACK_NO_SHIM");

@@ -326,9 +326,49 @@ def t_session_json():
               f"the error names the file and the bound: {p.stderr!r}")
 
 
+def t_bpf_segment_damaged():
+    """A --no-preload recording whose one trace file (bpf.vpt) has its one
+    segment damaged (a bit flipped in a record: the sealed file's checksum
+    of it fails): every record of it counted damaged, and the report still
+    valid -- the first process named by the command the recorder ran
+    (report.json's exe is never null), its argv and exit status from
+    session.json."""
+    from vptest import validate_report
+    with Rec([W_SHIM, "maps", "2"], args=("--no-preload",)) as r:
+        b = json.load(open(os.path.join(r.dir, "session.json")))["collectors"]["bpf"]
+        if not b["active"]:
+            print(f"SKIP: kernel collector unavailable: {b['reason']}")
+            raise SystemExit(77)
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        eq(sorted(n for n in os.listdir(r.dir) if n.endswith(".vpt")), ["bpf.vpt"],
+           "one trace file")
+        path = os.path.join(r.dir, "bpf.vpt")
+        data = bytearray(open(path, "rb").read())
+        check(len(data) - 4096 < 4 << 20, f"one segment: {len(data)} bytes")
+        data[4096 + 200] ^= 1
+        open(path, "wb").write(bytes(data))
+        out = os.path.join(r.tmp, "damaged.json")
+        p = subprocess.run([VMAPROF, "report", r.dir, "-o", out], capture_output=True,
+                           text=True, timeout=120)
+        eq(p.returncode, 0, f"report of the damaged recording: {p.stderr}")
+        validate_report(out)
+        rep = report3.expand(json.load(open(out)))
+        eq(rep["lost"]["damaged_records"], b["records"],
+           "every record the collector wrote counted damaged")
+        eq(len(rep["processes"]), 1, "the first process, from session.json")
+        proc = rep["processes"][0]
+        eq((proc["exe"], proc["argv"], proc["exit_code"]), (W_SHIM, [W_SHIM, "maps", "2"], 0),
+           "named by the command the recorder ran")
+        eq(proc["faults"]["total"], 0, "nothing read of it")
+        t = subprocess.run([VMAPROF, "report", r.dir, "--format", "text", "-o", "-"],
+                           capture_output=True, text=True, timeout=120)
+        check(f"{b['records']} damaged" in t.stdout, f"the summary shows the loss:\n{t.stdout}")
+
+
 if __name__ == "__main__":
     main({"rawclone": t_rawclone, "rawclone3": t_rawclone3, "rawclone_asm": t_rawclone_asm,
           "seccomp": t_seccomp, "seccomp_harmless": t_seccomp_harmless, "seccomp_exec": t_seccomp_exec,
           "seccomp_fork": t_seccomp_fork,
           "bitflip": t_bitflip, "killed": t_killed,
-          "sealed_golden": t_sealed_golden, "session_json": t_session_json})
+          "sealed_golden": t_sealed_golden, "session_json": t_session_json,
+          "bpf_segment_damaged": t_bpf_segment_damaged})

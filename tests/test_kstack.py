@@ -22,11 +22,14 @@ WS = workload("w_kstack_static")
 WD = workload("w_kstack")
 A, B = 37, 23
 
-# Kernel stacks where no shim announced itself are taken by default only
-# where no shim is preloaded (record -p, --no-preload); these cases run
-# static binaries in wrapped recordings, so they ask for them
-# (bpf/collector.h kstack_no_shim). test_report.py's static case does not.
-os.environ["VMAPROF_KERNEL_STACK_NO_SHIM"] = "1"
+# Kernel stacks where no shim announced itself are taken by default where
+# no shim is preloaded (record -p, --no-preload) and, in a wrapped
+# recording, in images where none can be: static, secure-exec (setuid) and
+# seccomp-filtered ones (the collector's image_no_shim at exec). A dynamic
+# image waits for its shim: ld.so's calls before it take none. Every case
+# here runs with the defaults.
+os.environ.pop("VMAPROF_KERNEL_STACK_NO_SHIM", None)
+DROP = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
 
 
 def funcs(stack):
@@ -74,6 +77,111 @@ def t_static():
         check(s["kernel_stacks"] >= A + B, f"session.json: kernel stacks taken: {s}")
         eq(s["lost"], 0, "nothing lost")
         check("map_pages" in r.stderr, f"the summary names the site:\n{r.stderr}")
+
+
+def session_bpf(r):
+    return json.load(open(os.path.join(r.dir, "session.json")))["collectors"]["bpf"]
+
+
+def t_dynamic():
+    """A dynamic program under the shim: ld.so's calls before the shim
+    starts take no kernel stack (they say "before shim start"), the
+    program's own mappings have the shim's stacks."""
+    with Rec([WD, "maps", str(A), str(B)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        p = r.root()
+        eq(p["preload"]["active"], True, "the shim ran")
+        early = [v for v in p["vmas"] if v["origin"] == "syscall"
+                 and v.get("stack_missing") == "before shim start"]
+        check(len(early) >= 3, f"ld.so's mappings before the shim: {len(early)}")
+        eq({len(v["stack"]) for v in early}, {0}, "no stack for them")
+        eq(session_bpf(r)["kernel_stacks"], 0, "session.json: no kernel stack taken")
+        eq(r.raw.get("kernel_stacks"), None, "none in the report")
+        got = {}
+        for s in p["sites"]:
+            for fn in ("map_a", "map_b"):
+                if fn in funcs(s["stack"]):
+                    got[fn] = got.get(fn, 0) + s["mappings"]
+        eq(got, {"map_a": A, "map_b": B}, "the shim's stacks name the callers")
+
+
+def stacks_taken(r, proc, what):
+    """Kernel stacks of proc's image: at least one per mapping of map_a and
+    map_b (ld.so's calls take theirs too), every one a VP_REC_KSTACK the
+    collector submitted (session.json)."""
+    s = session_bpf(r)
+    check(s["kernel_stacks"] >= A + B, f"{what}: kernel stacks taken: {s}")
+    eq(s["kernel_stacks_skipped"], 0, f"{what}: none skipped")
+    anon = [v for v in proc["vmas"] if v["origin"] == "syscall" and v["ended_by"] != "exec" and
+            v["end"] - v["start"] in (4096, 8192) and v["faults"]["demand_zero"] == 1]
+    check(len(anon) >= A + B, f"{what}: the workload's mappings: {len(anon)}")
+    nostack = [v for v in anon if v.get("stack_missing") in ("no shim", "before shim start")]
+    eq(nostack, [], f"{what}: no mapping left waiting for a shim")
+
+
+def t_setuid():
+    """Setuid programs run by nobody (secure exec: ld.so ignores
+    LD_PRELOAD): kernel stacks by default. The static copy's mappings are
+    named; the dynamic copy's stacks are taken (its libraries' paths are
+    known to no record: see bpf/README.md "Kernel stacks")."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root (a setuid copy run as nobody)")
+        raise SystemExit(77)
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="vmaprof-ksuid-")
+    try:
+        os.chmod(d, 0o755)
+        for w, static in ((WS, True), (WD, False)):
+            suid = os.path.join(d, os.path.basename(w))
+            shutil.copy(w, suid)
+            os.chmod(suid, 0o4755)
+            with Rec(DROP + [suid, "maps", str(A), str(B)]) as r:
+                r.require_bpf()
+                if r.rc != 0:
+                    print(f"SKIP: setuid program did not run here ({r.rc}): {r.stderr}")
+                    raise SystemExit(77)
+                eq(len(r.procs), 1, "one process (setpriv execs)")
+                p = r.procs[0]
+                eq(p["preload"]["active"], False, "no shim in a secure exec")
+                check("secure exec" in (p["preload"].get("reason") or ""),
+                      f"why: {p['preload']}")
+                stacks_taken(r, p, suid)
+                if static:
+                    check_maps(r.raw, p, A, B, "setuid")
+                check_totals(r)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# A launcher that installs an allow-all seccomp filter (no_new_privs, so no
+# root needed), then execs the workload: the filter is inherited, the shim
+# makes no call of its own under it (no announcement, no signal).
+SECCOMP_EXEC = r"""
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+insn = struct.pack("HBBI", 0x06, 0, 0, 0x7fff0000)  # BPF_RET|BPF_K, SECCOMP_RET_ALLOW
+buf = ctypes.create_string_buffer(insn)
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+prog = Prog(1, ctypes.addressof(buf))
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(prog), 0, 0):
+    sys.exit("seccomp: %s" % os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def t_seccomp():
+    """A dynamic program started under a seccomp filter: its shim does not
+    announce itself, so the collector takes kernel stacks by default."""
+    import sys
+    with Rec([sys.executable, "-c", SECCOMP_EXEC, WD, "maps", str(A), str(B)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        p = [q for q in r.procs if q["argv"][:1] == [WD]]
+        eq(len(p), 1, f"the workload's image: {[q['argv'] for q in r.procs]}")
+        stacks_taken(r, p[0], "seccomp")
 
 
 def t_off():
@@ -146,14 +254,18 @@ def t_damaged():
         eq(rep.get("kernel_stacks"), None, "no stack from a damaged record")
 
 
-def t_attach():
-    """`record -p` on a dynamic program started without vmaprof: the
-    mappings it makes in the window have their stacks (libc's CFI)."""
+def attach_run(cmd, before=None):
+    """`record -p` on cmd (a w_kstack `wait A B`), started without vmaprof:
+    the mappings it makes in the window have their stacks. before(pid):
+    run once it is ready, before the attach."""
     need_bpf()
-    w = subprocess.Popen([WD, "wait", str(A), str(B)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+    w = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        pid = int(w.stdout.readline().split()[1])
+        line = w.stdout.readline()
+        check(line.startswith("ready "), f"the workload started: {line!r}")
+        pid = int(line.split()[1])
+        if before:
+            before(pid)
         with Tmp() as d:
             a = Attach(os.path.join(d, "rec"), [pid])
             w.stdin.write("go\n")
@@ -167,12 +279,72 @@ def t_attach():
             check_maps(raw, p, A, B, "attach")
             kc = p["kernel_counters"]
             eq(kc["difference"], 0, f"traced faults against the kernel's counters {kc}")
+            return raw, p
     finally:
         w.stdin.write("x\n")
         w.stdin.flush()
         w.wait(timeout=30)
 
 
+def t_attach():
+    """`record -p` on a dynamic program started without vmaprof: the
+    mappings it makes in the window have their stacks (libc's CFI)."""
+    attach_run([WD, "wait", str(A), str(B)])
+
+
+def module_of(raw, p, fn):
+    return {f.get("module") for s in p["sites"] for f in s["stack"] if f.get("function") == fn}
+
+
+def t_attach_deleted():
+    """`record -p` on a program whose executable was deleted after it
+    started (an upgrade under a running server): the unwinder and the
+    symbolizer read it through /proc/PID/map_files while it runs; frames
+    name it as /proc/PID/maps does."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="vmaprof-kdel-")
+    try:
+        exe = os.path.join(d, "w_kstack")
+        shutil.copy(WD, exe)
+        raw, p = attach_run([exe, "wait", str(A), str(B)], before=lambda pid: os.unlink(exe))
+        eq(module_of(raw, p, "map_a"), {exe + " (deleted)"}, "map_a's module")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def t_attach_container():
+    """`record -p` on a program in its own mount namespace and root
+    (pivot_root, as a container runtime does): its maps name files by its
+    own paths (/bin/w_kstack, which does not exist here; its libc's path
+    names the host's), read through /proc/PID/map_files."""
+    import shutil
+    import tempfile
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("pivot_root"):
+        print("SKIP: needs root, unshare and pivot_root (a mount namespace)")
+        raise SystemExit(77)
+    d = tempfile.mkdtemp(prefix="vmaprof-kctr-")
+    try:
+        libs = subprocess.run(["ldd", WD], capture_output=True, text=True).stdout
+        for tok in libs.split():
+            if tok.startswith("/") and os.path.exists(tok):
+                dst = os.path.join(d, tok.lstrip("/"))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy(tok, dst)
+        os.makedirs(os.path.join(d, "bin"))
+        os.makedirs(os.path.join(d, "old"))
+        shutil.copy(WD, os.path.join(d, "bin", "w_kstack"))
+        check(not os.path.exists("/bin/w_kstack"), "/bin/w_kstack is not a file here")
+        script = (f"mount --make-rprivate / && mount --bind {d} {d} && cd {d} && "
+                  f"pivot_root . old && exec /bin/w_kstack wait {A} {B}")
+        raw, p = attach_run(["unshare", "-m", "sh", "-c", script])
+        eq(module_of(raw, p, "map_a"), {"/bin/w_kstack"}, "map_a's module: the container's path")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main({"static": t_static, "off": t_off, "cut": t_cut, "damaged": t_damaged,
-          "attach": t_attach})
+    main({"static": t_static, "dynamic": t_dynamic, "setuid": t_setuid,
+          "seccomp": t_seccomp, "off": t_off, "cut": t_cut, "damaged": t_damaged,
+          "attach": t_attach, "attach_deleted": t_attach_deleted,
+          "attach_container": t_attach_container})

@@ -378,9 +378,13 @@ def t_static():
         v = vmas_at(r.root(), lo, lo + size)
         eq(len(v), 1, "the kernel-side mmap makes the entry")
         eq(v[0]["origin"], "syscall", "made by the kernel-side mmap")
-        # no shim, and the shim preloaded: no kernel stack by default (the
-        # collector takes them where no shim is expected: test_kstack.py)
-        eq(v[0].get("stack") or [], [], "no stack")
+        # no shim can load in a static image: the collector takes the
+        # kernel stack by default (test_kstack.py), unwound to region()
+        fs = [f.get("function") for f in v[0].get("stack") or []]
+        eq(fs[1:3], ["region", "main"], f"the kernel stack names the caller: {fs}")
+        kst = [[r.raw["frames"][f] for f in r.raw["stacks"][i]]
+               for i in r.raw.get("kernel_stacks", [])]
+        check(v[0]["stack"] in kst, "a stack the kernel took")
         eq(v[0]["faults"]["demand_zero"], n, "demand-zero faults")
         check_totals(r)
 

@@ -1503,6 +1503,16 @@ static void apply_session(struct analysis *a)
 	}
 	if (root && !root->argv)
 		root->argv = json_incref(json_object_get(a->session, "command"));
+	/* a root none of whose exec or shim records could be read (its only
+	 * segment damaged, its records lost): the program the recorder ran,
+	 * as it was given; any other process whose identity went with its
+	 * records says so (report.json's exe is always a string) */
+	json_t *c0 = json_array_get(json_object_get(a->session, "command"), 0);
+	if (root && !root->exe && json_is_string(c0))
+		root->exe = model__intern(a, json_string_value(c0), json_string_length(c0));
+	for (uint32_t k = 0; k < a->nprocs; k++)
+		if (!a->procs[k]->exe)
+			a->procs[k]->exe = "(unknown: its records were lost)";
 	/* what the root faulted between fork and the moment tracing began */
 	json_t *bt = json_object_get(a->session, "before_trace");
 	json_t *s0 = json_object_get(a->session, "start_ns");

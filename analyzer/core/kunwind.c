@@ -18,6 +18,7 @@
 #include "symbolize.h"
 
 #include <elfutils/libdwfl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <gelf.h>
@@ -122,22 +123,140 @@ static void text_add(struct text *t, const char *fmt, ...)
 }
 
 static void maps_line(struct text *t, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t off,
-		      const char *path)
+		      uint64_t ino, const char *name)
 {
-	struct stat st;
-	if (stat(path, &st))
-		return; /* gone: nothing to unwind or symbolize with */
 	text_add(t, "%llx-%llx %c%c%cp %08llx 00:00 %llu %s\n", (unsigned long long)lo,
 		 (unsigned long long)hi, prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-',
-		 prot & 4 ? 'x' : '-', (unsigned long long)off, (unsigned long long)st.st_ino,
-		 path);
+		 prot & 4 ? 'x' : '-', (unsigned long long)off, (unsigned long long)ino, name);
+}
+
+/* The module map twice: for libdwfl, each line naming the file to open
+ * (dwfl); for the symbolizer, the name the frames show (sym), each file
+ * whose name is not the way to it told with symbolizer__open_as. */
+struct mtext {
+	struct text dwfl, sym;
+	/* files already placed: shown name -> the file opened (one per name,
+	 * so that libdwfl sees all of a file's segments as one module) */
+	struct {
+		const char *name;
+		char *open;
+		uint64_t ino;
+	} *f;
+	uint32_t nf;
+};
+
+static int ends_with_deleted(const char *p)
+{
+	static const char del[] = " (deleted)";
+	size_t n = strlen(p);
+	return n >= sizeof(del) - 1 && !strcmp(p + n - (sizeof(del) - 1), del);
+}
+
+/* Whether process pid (alive) has another root than ours: a container's
+ * (pivot_root) or a chroot's, where the paths its maps show are its own
+ * and the same path here may be another file. */
+static int other_root(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	return !stat(path, &a) && !stat("/", &b) && (a.st_dev != b.st_dev || a.st_ino != b.st_ino);
+}
+
+/* The file live process pid maps over [lo, hi) as `name` (what its
+ * /proc/PID/maps says; with by_base, only the base names must agree: an
+ * exec's path as given), reached through its /proc/PID/map_files link:
+ * a deleted file, one in another mount namespace or root. The target must
+ * read as name, so that a pid reused since is not taken for the traced
+ * process. out: the link. 0, or -1: not alive, no such mapping. */
+static int live_file(pid_t pid, uint64_t lo, uint64_t hi, const char *name, int by_base,
+		     char *out, size_t n)
+{
+	char dir[64], link[384], tgt[4096];
+	snprintf(dir, sizeof(dir), "/proc/%d/map_files", (int)pid);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = -1;
+	if (!d)
+		return -1;
+	while (rc && (e = readdir(d))) {
+		unsigned long long a, b;
+		if (sscanf(e->d_name, "%llx-%llx", &a, &b) != 2 || b <= lo || a >= hi)
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		ssize_t k = readlink(link, tgt, sizeof(tgt) - 1);
+		if (k <= 0)
+			continue;
+		tgt[k] = 0;
+		if (by_base) {
+			char want[4096];
+			snprintf(want, sizeof(want), "%s", vp_base_name(name));
+			if (ends_with_deleted(want))
+				want[strlen(want) - 10] = 0;
+			if (ends_with_deleted(tgt))
+				tgt[k - 10] = 0;
+			if (strcmp(vp_base_name(tgt), want))
+				continue;
+		} else if (strcmp(tgt, name)) {
+			continue;
+		}
+		snprintf(out, n, "%s", link);
+		rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The file to open for p's mapping [lo, hi) named `name`, placed in m
+ * (NULL: none to be had -- gone, or deleted and the process with it). */
+static const char *file_for(struct mtext *m, pid_t pid, uint64_t lo, uint64_t hi,
+			    const char *name, int by_base, uint64_t *ino)
+{
+	for (uint32_t i = 0; i < m->nf; i++)
+		if (!strcmp(m->f[i].name, name)) {
+			*ino = m->f[i].ino;
+			return m->f[i].open;
+		}
+	struct stat st;
+	char alt[384];
+	const char *open = name;
+	int here = name[0] == '/' && !ends_with_deleted(name) && !stat(name, &st);
+	if (!here || other_root(pid)) {
+		if (!live_file(pid, lo, hi, name, by_base, alt, sizeof(alt)))
+			open = alt;
+		else if (!here)
+			return NULL; /* gone: nothing to unwind or symbolize with */
+	}
+	if (stat(open, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	m->f = model__realloc(m->f, (m->nf + 1) * sizeof(*m->f));
+	m->f[m->nf].name = name;
+	m->f[m->nf].open = strdup(open);
+	m->f[m->nf].ino = (uint64_t)st.st_ino;
+	if (!m->f[m->nf].open)
+		model__oom();
+	*ino = (uint64_t)st.st_ino;
+	return m->f[m->nf++].open;
+}
+
+static void mtext_line(struct mtext *m, pid_t pid, uint64_t lo, uint64_t hi, uint8_t prot,
+		       uint64_t off, const char *name)
+{
+	uint64_t ino;
+	const char *open = file_for(m, pid, lo, hi, name, 0, &ino);
+	if (!open)
+		return;
+	maps_line(&m->dwfl, lo, hi, prot, off, ino, open);
+	maps_line(&m->sym, lo, hi, prot, off, ino, name);
 }
 
 /* The main executable's PT_LOAD segments, placed so that its lowest
- * executable segment starts at start_code (binfmt_elf's start_code). */
-static void exe_lines(struct text *t, const char *path, uint64_t start_code)
+ * executable segment starts at start_code (binfmt_elf's start_code): the
+ * ELF read from `file`, the lines naming `name`. */
+static void exe_lines(struct mtext *m, const char *file, const char *name, uint64_t ino,
+		      uint64_t start_code)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	elf_version(EV_CURRENT);
@@ -158,7 +277,8 @@ static void exe_lines(struct text *t, const char *path, uint64_t start_code)
 			uint64_t hi = (bias + ph.p_vaddr + ph.p_filesz + 4095) & ~4095ull;
 			uint8_t prot = (ph.p_flags & PF_R ? 1 : 0) | (ph.p_flags & PF_W ? 2 : 0) |
 				       (ph.p_flags & PF_X ? 4 : 0);
-			maps_line(t, lo, hi, prot, ph.p_offset & ~4095ull, path);
+			maps_line(&m->dwfl, lo, hi, prot, ph.p_offset & ~4095ull, ino, file);
+			maps_line(&m->sym, lo, hi, prot, ph.p_offset & ~4095ull, ino, name);
 		}
 	}
 	if (e)
@@ -166,9 +286,14 @@ static void exe_lines(struct text *t, const char *path, uint64_t start_code)
 	close(fd);
 }
 
-/* p's module map now, as maps text (t->n 0: none known). */
+/* p's module map now (m->dwfl.n 0: none known). A path that does not
+ * name the mapped file here -- deleted, relative (an exec's path as
+ * given), a container's or chroot's -- is reached through the live
+ * process's /proc/PID/map_files (record -p: the report is written while
+ * it runs); once it is gone, such a file is left out (a container's path
+ * that exists here is taken as it is). */
 static void module_map(struct analysis *a, struct proc *p, const struct vp_kstack *k,
-		       struct text *t)
+		       struct mtext *m)
 {
 	int exe_seen = 0;
 	for (uint32_t i = 0; i < p->nlive; i++) {
@@ -177,10 +302,35 @@ static void module_map(struct analysis *a, struct proc *p, const struct vp_kstac
 			continue;
 		if (p->exe && !strcmp(e->path, p->exe))
 			exe_seen = 1;
-		maps_line(t, e->start, e->end, e->prot, e->offset, e->path);
+		mtext_line(m, (pid_t)k->h.pid, e->start, e->end, e->prot, e->offset, e->path);
 	}
-	if (!exe_seen && p->exe && p->exe[0] == '/' && k->start_code)
-		exe_lines(t, p->exe, k->start_code);
+	if (!exe_seen && p->exe && k->start_code) {
+		uint64_t ino;
+		const char *open = file_for(m, (pid_t)k->h.pid, k->start_code, k->start_code + 1,
+					    p->exe, 1, &ino);
+		/* the frames name it by an absolute path: the link's target
+		 * when the exec's path is relative */
+		const char *name = p->exe;
+		char tgt[4096];
+		if (open && name[0] != '/') {
+			ssize_t n = readlink(open, tgt, sizeof(tgt) - 1);
+			if (n > 0) {
+				tgt[n] = 0;
+				name = tgt;
+			}
+		}
+		if (open && name[0] == '/')
+			exe_lines(m, open, name, ino, k->start_code);
+	}
+}
+
+static void mtext_free(struct mtext *m)
+{
+	for (uint32_t i = 0; i < m->nf; i++)
+		free(m->f[i].open);
+	free(m->f);
+	free(m->dwfl.p);
+	free(m->sym.p);
 }
 
 /* A new stack file for p's kernel stacks: no trace file behind it. */
@@ -208,34 +358,38 @@ static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct pr
 			model__oom();
 		}
 	}
-	struct text t = { 0 };
-	module_map(a, p, k, &t);
-	uint64_t h = t.n ? vp_hash_bytes(t.p, t.n) : 0;
+	struct mtext m = { 0 };
+	module_map(a, p, k, &m);
+	struct text *t = &m.dwfl;
+	uint64_t h = t->n ? vp_hash_bytes(t->p, t->n) : 0;
 	if (s->dwfl && h == s->hash) {
-		free(t.p);
+		mtext_free(&m);
 		return s;
 	}
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	s->dwfl = NULL;
 	s->hash = h;
-	if (t.n) {
-		symbolizer__add_maps(a->sym, s->file, t.p, t.n);
-		FILE *m = fmemopen(t.p, t.n, "r");
-		Dwfl *d = m ? dwfl_begin(&ku_dwfl_callbacks) : NULL;
+	if (t->n) {
+		for (uint32_t i = 0; i < m.nf; i++)
+			if (strcmp(m.f[i].open, m.f[i].name))
+				symbolizer__open_as(a->sym, m.f[i].name, m.f[i].ino, m.f[i].open);
+		symbolizer__add_maps(a->sym, s->file, m.sym.p, m.sym.n);
+		FILE *mf = fmemopen(t->p, t->n, "r");
+		Dwfl *d = mf ? dwfl_begin(&ku_dwfl_callbacks) : NULL;
 		if (d) {
 			dwfl_report_begin(d);
-			if (dwfl_linux_proc_maps_report(d, m) || dwfl_report_end(d, NULL, NULL) ||
+			if (dwfl_linux_proc_maps_report(d, mf) || dwfl_report_end(d, NULL, NULL) ||
 			    !dwfl_attach_state(d, NULL, (pid_t)k->h.pid, &ku_callbacks, &s->ctx)) {
 				dwfl_end(d);
 				d = NULL;
 			}
 		}
-		if (m)
-			fclose(m);
+		if (mf)
+			fclose(mf);
 		s->dwfl = d;
 	}
-	free(t.p);
+	mtext_free(&m);
 	return s;
 }
 

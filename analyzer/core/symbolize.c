@@ -136,6 +136,8 @@ enum cu_table_state { CU_TABLE_UNKNOWN, CU_TABLE_UNNEEDED, CU_TABLE_BUILT };
 struct dso {
 	struct u64map_node h;
 	const char *path; /* interned, verbatim from the maps line */
+	const char *open; /* interned: the file opened for it (path, unless
+			   * symbolizer__open_as said otherwise) */
 	uint64_t ino;     /* from the maps line; 0 = unknown, not checked */
 	enum dso_state state;
 	Dwfl *dwfl;         /* DSO_OK only */
@@ -374,6 +376,7 @@ static struct dso *dso__get(struct symbolizer *s, const char *path, size_t len, 
 	if (!d)
 		return NULL;
 	d->path = p;
+	d->open = p;
 	d->ino = ino;
 	d->state = DSO_NEW;
 	pthread_mutex_init(&d->lock, NULL);
@@ -424,7 +427,7 @@ static void dso__idpaths(struct dso *d, Elf *elf)
 	GElf_Addr id_vaddr;
 	GElf_Word crc;
 	const char *link = elf ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
-	const char *slash = strrchr(d->path, '/');
+	const char *slash = strrchr(d->open, '/');
 	char path[4096 + 256];
 	int len = d->mod ? dwfl_module_build_id(d->mod, &id, &id_vaddr) : 0;
 
@@ -442,7 +445,7 @@ static void dso__idpaths(struct dso *d, Elf *elf)
 		static const char *const fmt[] = { "%.*s/%s", "%.*s/.debug/%s",
 						   "/usr/lib/debug%.*s/%s" };
 
-		if ((size_t)snprintf(path, sizeof(path), fmt[i], (int)(slash - d->path), d->path,
+		if ((size_t)snprintf(path, sizeof(path), fmt[i], (int)(slash - d->open), d->open,
 				     link) < sizeof(path))
 			d->idpath[2 + i] = strdup(path);
 	}
@@ -453,7 +456,7 @@ static void dso__idpaths(struct dso *d, Elf *elf)
 static void dso__ids(const struct dso *d, struct fileid *ids)
 {
 	memset(ids, 0, FILEID_MAX * sizeof(*ids));
-	fileid_of(d->path, &ids[0]);
+	fileid_of(d->open, &ids[0]);
 	for (int i = 1; i < FILEID_MAX; i++)
 		if (d->idpath[i])
 			fileid_of(d->idpath[i], &ids[i]);
@@ -526,9 +529,9 @@ static void dso__open(struct dso *d)
 
 	if (d->early) /* what a failed open saw, too */
 		dso__ids(d, d->ids);
-	if (d->path[0] != '/' || ends_with(d->path, " (deleted)"))
+	if (d->open[0] != '/' || ends_with(d->open, " (deleted)"))
 		goto fail;
-	if (stat(d->path, &st) || !S_ISREG(st.st_mode) || (d->ino && st.st_ino != d->ino))
+	if (stat(d->open, &st) || !S_ISREG(st.st_mode) || (d->ino && st.st_ino != d->ino))
 		goto fail;
 
 	d->dwfl = dwfl_begin(&dwfl_callbacks);
@@ -536,7 +539,7 @@ static void dso__open(struct dso *d)
 		goto fail;
 	dwfl_report_begin(d->dwfl);
 	/* base 0 + add_p_vaddr: the module sits at its link-time addresses. */
-	d->mod = dwfl_report_elf(d->dwfl, d->path, d->path, -1, 0, true);
+	d->mod = dwfl_report_elf(d->dwfl, d->path, d->open, -1, 0, true);
 	if (dwfl_report_end(d->dwfl, NULL, NULL) || !d->mod)
 		goto fail;
 
@@ -1600,4 +1603,29 @@ const char *vp_frame_anon(const struct vp_frame *f, char *buf, size_t n)
 		snprintf(buf, n, "0x%llx", (unsigned long long)f->ip);
 	}
 	return buf;
+}
+
+int symbolizer__open_as(struct symbolizer *s, const char *path, uint64_t ino,
+			const char *open_path)
+{
+	struct dso *d;
+	const char *o;
+
+	if (!s || !path || !open_path)
+		return -EINVAL;
+	d = dso__get(s, path, strlen(path), ino, false);
+	o = d ? intern(s, open_path, strlen(open_path)) : NULL;
+	if (!o)
+		return -ENOMEM;
+	if (d->open == o)
+		return 0;
+	dso__lock_for(s, d, true);
+	/* opened already by the name (a maps snapshot's line, a prefetch):
+	 * a failed open is tried again the new way; a good one stays */
+	if (d->state == DSO_FAILED)
+		dso__reset(d);
+	if (d->state == DSO_NEW)
+		d->open = o;
+	pthread_mutex_unlock(&d->lock);
+	return 0;
 }

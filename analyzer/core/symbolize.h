@@ -84,6 +84,13 @@ struct symbolizer;
 /* *out = a new, empty symbolizer. 0 or -ENOMEM / -EINVAL. */
 int symbolizer__new(struct symbolizer **out);
 
+/* Open the file another way for the module maps lines name (path, ino):
+ * open_path (a deleted file or one in another mount namespace, reached
+ * through /proc/PID/map_files of the live process: kunwind.c); frames
+ * still name path. Only before the module is first opened. */
+int symbolizer__open_as(struct symbolizer *s, const char *path, uint64_t ino,
+			const char *open_path);
+
 /*
  * Add a maps snapshot (text of len bytes, need not be NUL-terminated) to
  * address space `space`, any caller-chosen key (e.g. pid + exec generation).
