@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: MIT
+"""Write stacks end to end (bpf/README.md "Write stacks", docs/report.md
+"Write sites"): the collector copies the user stack of sampled write faults
+on present pages, the analyzer unwinds them and reports, per fork side and
+per mapping, the stacks of the writes that made the copies, scaled from the
+sample. Workload: tests/workloads/w_cowstack.c -- a child copies PAGES
+pages of one mapping, 3 in 4 written by write_three(), 1 in 4 by
+write_one(), interleaved. The mapping's cow_copy count must be exact, the
+top write sites must name those functions, and the ratio of their copies
+must be 3:1 within the sampling's error (binomial, 4 standard deviations
+of the samples actually taken). Every report is validated against
+schema/report.schema.json."""
+import json
+import math
+import os
+
+from test_report import Rec, check_totals
+from vptest import check, eq, main, workload
+
+W = workload("w_cowstack")
+PAGES = 4096
+
+
+def fork_of(r):
+    forks = r.raw["forks"]
+    root = r.root()
+    f = [x for x in forks if x["parent"] == root["pid"]]
+    eq(len(f), 1, "one fork")
+    return f[0], [p for p in r.procs if p["pid"] == f[0]["child"]][0]
+
+
+def funcs(raw, si):
+    return [raw["frames"][f].get("function") for f in raw["stacks"][si]]
+
+
+def copies_by_writer(raw, sites):
+    """copies and samples per writer (write_three / write_one) among the
+    write sites; each one's stack must reach copy_pages and main."""
+    out = {}
+    for w in sites:
+        fs = funcs(raw, w["stack"])
+        for fn in ("write_three", "write_one"):
+            if fs and fs[0] == fn:
+                check("copy_pages" in fs and "main" in fs,
+                      f"{fn}'s whole stack, to copy_pages and main: {fs}")
+                check(w["label"].startswith(fn + " < copy_pages"),
+                      f"label names the writer and its caller: {w['label']}")
+                eq(w["class"], "cow_copy", f"{fn}: class")
+                o = out.setdefault(fn, [0, 0])
+                o[0] += w["copies"]
+                o[1] += w["samples"]
+    return out
+
+
+def run(first, every, pages=PAGES):
+    args = [] if first is None else ["--write-stacks", f"{first},{every}"]
+    r = Rec([W, str(pages)], args)
+    r.require_bpf()
+    eq(r.rc, 0, f"exit status: {r.stderr}")
+    return r
+
+
+def check_ratio(r, first, every, pages):
+    f, child = fork_of(r)
+    # the mapping: exactly PAGES copies by the child
+    big = [v for v in child["vmas"] if v["kind"] == "anon" and v["end"] - v["start"] ==
+           pages * os.sysconf("SC_PAGE_SIZE")]
+    eq(len(big), 1, "the child's copy of the mapping")
+    eq(big[0]["faults"]["cow_copy"], pages, "the child's copies in the mapping")
+    ws = r.report["collectors"]["bpf"]["write_stacks"]
+    eq((ws["first"], ws["every"]), (first, every), "the sampling, as reported")
+    eq(ws["unpaired"], 0, "every write stack paired with its fault")
+    eq(ws["skipped"], 0, "none skipped")
+    got = copies_by_writer(r.raw, f["write_sites_child"])
+    check(set(got) == {"write_three", "write_one"}, f"write sites name both writers: "
+          f"{[w['label'] for w in f['write_sites_child']]}")
+    top = f["write_sites_child"][0]
+    check(top["label"].startswith("write_three"), f"top write site: {top['label']}")
+    # samples in the mapping: the child's first `first` writes of present
+    # pages (its stack may take some) and then 1 in `every`
+    n = got["write_three"][1] + got["write_one"][1]
+    want_n = pages / every if every else 0
+    check(n >= min(first, pages) * 0.5 and abs(n - first - want_n) <= 5 * math.sqrt(want_n) + 8,
+          f"samples taken in the mapping: {n} for first {first}, 1 in {every} of {pages}")
+    a, b = got["write_three"][0], got["write_one"][0]
+    # copies scaled to the side's exact count (the child's other copies:
+    # its stack and libc's data, a few)
+    check(abs((a + b) - pages) <= 0.1 * pages + 16, f"scaled copies {a} + {b} vs {pages}")
+    frac = a / (a + b)
+    sd = math.sqrt(0.75 * 0.25 / n)
+    check(abs(frac - 0.75) <= 4 * sd + 0.01,
+          f"write_three's share {frac:.3f} (of {n} samples) vs 0.75 +- {4 * sd:.3f}")
+    print(f"  {n} samples: write_three {a}, write_one {b} copies ({frac:.3f}, "
+          f"4 sd {4 * sd:.3f})")
+    eq(f["cow_copy_child"] >= pages, True, "the fork's child side counts the mapping")
+    check("written by write_three < copy_pages" in r.stderr,
+          f"the summary's fork list names the top write site:\n{r.stderr}")
+    check_totals(r)
+    return got
+
+
+def t_ratio():
+    """--write-stacks 8,8: every write stack's writer, 3:1 within error."""
+    with run(8, 8) as r:
+        check_ratio(r, 8, 8, PAGES)
+
+
+def t_default():
+    """The default sampling (8, 64): the same answer, fewer samples."""
+    with run(None, None) as r:
+        check_ratio(r, 8, 64, PAGES)
+
+
+def t_all():
+    """8,1: a stack for every write; the counts are the sample's exactly."""
+    with run(8, 1, 1024) as r:
+        f, _ = fork_of(r)
+        got = copies_by_writer(r.raw, f["write_sites_child"])
+        eq((got["write_three"][1], got["write_one"][1]), (768, 256), "samples: every write")
+
+
+def t_off():
+    """--write-stacks off: none taken, the counts unchanged."""
+    with run(0, 0, 512) as r:
+        f, child = fork_of(r)
+        eq(f["write_sites_child"], [], "no write sites")
+        s = json.load(open(os.path.join(r.dir, "session.json")))["collectors"]["bpf"]
+        eq(s["write_stacks"]["taken"], 0, "none taken")
+        big = [v for v in child["vmas"] if v["faults"]["cow_copy"] == 512]
+        eq(len(big), 1, "the copies still counted")
+
+
+if __name__ == "__main__":
+    main(globals())
