@@ -131,4 +131,4 @@ def t_off():
 
 
 if __name__ == "__main__":
-    main(globals())
+    main({"ratio": t_ratio, "default": t_default, "all": t_all, "off": t_off})
