@@ -824,13 +824,15 @@ static json_t *report_head(struct analysis *a)
 			  a->bpf_active, "events", (json_int_t)a->bpf_records, "lost",
 			  (json_int_t)(a->bpf_lost + a->bpf_damaged), "reason", a->bpf_active ? NULL : a->bpf_reason));
 	json_t *col = json_object_get(r, "collectors");
-	/* write stacks: the sampling, what was paired with its fault */
-	json_object_set_new(json_object_get(col, "bpf"), "write_stacks",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "first", (json_int_t)a->ws_first,
-				      "every", (json_int_t)a->ws_every, "paired",
-				      (json_int_t)a->ws_paired, "unpaired",
-				      (json_int_t)a->ws_unpaired, "skipped",
-				      (json_int_t)a->ws_skipped));
+	/* write stacks: the sampling, what was paired with its fault (not in
+	 * recordings without them: their reports keep their bytes) */
+	if (a->ws_first || a->ws_every || a->ws_paired || a->ws_unpaired)
+		json_object_set_new(
+			json_object_get(col, "bpf"), "write_stacks",
+			json_pack("{s:I, s:I, s:I, s:I, s:I}", "first", (json_int_t)a->ws_first,
+				  "every", (json_int_t)a->ws_every, "paired", (json_int_t)a->ws_paired,
+				  "unpaired", (json_int_t)a->ws_unpaired, "skipped",
+				  (json_int_t)a->ws_skipped));
 	if (!json_object_get(json_object_get(col, "bpf"), "reason"))
 		json_object_set_new(json_object_get(col, "bpf"), "reason", json_null());
 	/* a recording whose recorder died (no session end marker) is partial:
@@ -958,7 +960,8 @@ static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t 
 	json_t *o = proc_json(a, p);
 	/* every sampled write that copied (cow_copy, shared_write), unscaled
 	 * weights: the tables mix classes and forks */
-	json_object_set_new(o, "write_sites", write_sites_json(a, w, p, &p->ws, 0));
+	if (p->ws.n)
+		json_object_set_new(o, "write_sites", write_sites_json(a, w, p, &p->ws, 0));
 	int err = dump_to(o, f, flags, db, 1);
 	json_decref(o);
 	db->n = 0;
@@ -1050,10 +1053,12 @@ static json_t *fork_json(struct analysis *a, const struct proc *p, const struct 
 			      "sites_parent", fork_sites(a, p, &c->cow_vma_parent),
 			      "sites_child",
 			      fork_sites(a, model__find(a, c->child), &c->cow_vma_child));
-	json_object_set_new(o, "write_sites_parent",
-			    write_sites_json(a, w, p, &c->ws_parent, c->cow_parent));
-	json_object_set_new(o, "write_sites_child",
-			    write_sites_json(a, w, cp, &c->ws_child, c->cow_child));
+	if (a->ws_first || a->ws_every || a->ws_paired) {
+		json_object_set_new(o, "write_sites_parent",
+				    write_sites_json(a, w, p, &c->ws_parent, c->cow_parent));
+		json_object_set_new(o, "write_sites_child",
+				    write_sites_json(a, w, cp, &c->ws_child, c->cow_child));
+	}
 	if (pidns__shown(p))
 		json_object_set_new(o, "parent_host_pid", json_integer(p->host_pid));
 	if (cp && pidns__shown(cp))
