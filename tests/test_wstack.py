@@ -13,6 +13,7 @@ schema/report.schema.json."""
 import json
 import math
 import os
+import subprocess
 
 from test_report import Rec, check_totals
 from vptest import check, eq, main, workload
@@ -52,8 +53,8 @@ def copies_by_writer(raw, sites):
     return out
 
 
-def run(first, every, pages=PAGES):
-    args = [] if first is None else ["--write-stacks", f"{first},{every}"]
+def run(first, every, pages=PAGES, extra=()):
+    args = ([] if first is None else ["--write-stacks", f"{first},{every}"]) + list(extra)
     r = Rec([W, str(pages)], args)
     r.require_bpf()
     eq(r.rc, 0, f"exit status: {r.stderr}")
@@ -99,10 +100,29 @@ def check_ratio(r, first, every, pages):
     return got
 
 
+def check_folded(r, child):
+    """--format folded-writes: the child's cow_copy lines end in the two
+    writers (the leaf), after copy_pages; they sum to its cow_copy (each
+    line rounded)."""
+    p = subprocess.run([os.environ.get("VMAPROF", "vmaprof"), "report", r.dir, "--format",
+                        "folded-writes"], capture_output=True, text=True, timeout=120)
+    eq(p.returncode, 0, f"folded-writes: {p.stderr}")
+    lines = [ln.rsplit(" ", 1) for ln in p.stdout.splitlines()]
+    mine = [(s.split(";"), int(n)) for s, n in lines if s.startswith("cow_copy;")]
+    leaf = {}
+    for fr, n in mine:
+        if fr[-1] in ("write_three", "write_one"):
+            eq(fr[-2], "copy_pages", f"the writer's caller: {fr}")
+            leaf[fr[-1]] = leaf.get(fr[-1], 0) + n
+    check(set(leaf) == {"write_three", "write_one"}, f"folded-writes names both: {leaf}")
+    check(leaf["write_three"] > 2 * leaf["write_one"], f"3:1 in folded-writes: {leaf}")
+
+
 def t_ratio():
     """--write-stacks 8,8: every write stack's writer, 3:1 within error."""
     with run(8, 8) as r:
         check_ratio(r, 8, 8, PAGES)
+        check_folded(r, fork_of(r)[1])
 
 
 def t_default():
@@ -112,8 +132,11 @@ def t_default():
 
 
 def t_all():
-    """8,1: a stack for every write; the counts are the sample's exactly."""
-    with run(8, 1, 1024) as r:
+    """8,1: a stack for every write; the counts are the sample's exactly
+    (a ring buffer large enough that none is skipped: a stack is not taken
+    while it is half full, 1024 of them are 12 MB)."""
+    with run(8, 1, 1024, ["--ring-buffer", "64M"]) as r:
+        eq(r.report["collectors"]["bpf"]["write_stacks"]["skipped"], 0, "none skipped")
         f, _ = fork_of(r)
         got = copies_by_writer(r.raw, f["write_sites_child"])
         eq((got["write_three"][1], got["write_one"][1]), (768, 256), "samples: every write")
