@@ -13,6 +13,7 @@ schema/report.schema.json."""
 import json
 import math
 import os
+import re
 import subprocess
 
 from test_report import Rec, check_totals
@@ -94,7 +95,9 @@ def check_ratio(r, first, every, pages):
     print(f"  {n} samples: write_three {a}, write_one {b} copies ({frac:.3f}, "
           f"4 sd {4 * sd:.3f})")
     eq(f["cow_copy_child"] >= pages, True, "the fork's child side counts the mapping")
-    check("written by write_three < copy_pages" in r.stderr,
+    check(re.search(r"child copied [\d.]+ MiB.*\n +written by write_three < copy_pages: "
+                    r"\d+%% \(\d+ write stacks, first %d then 1 in %d\)" % (first, every),
+                    r.stderr),
           f"the summary's fork list names the top write site:\n{r.stderr}")
     check_totals(r)
     return got

@@ -454,9 +454,10 @@ static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t 
 	uint32_t k = wsites__by_stack(t, exact, &g);
 	if (k) {
 		char lb[300];
-		snprintf(out, n, ", written by %s (%.0f%% of %" PRIu64 " sampled writes)",
+		snprintf(out, n, "written by %s: %.0f%% (%" PRIu64 " write stacks, first %u then 1 in %u)",
 			 wsites__label(a, &t->w[g[0].site], lb, sizeof(lb)),
-			 exact ? 100.0 * g[0].copies / (double)exact : 0.0, t->samples);
+			 exact ? 100.0 * g[0].copies / (double)exact : 0.0, t->samples, a->ws_first,
+			 a->ws_every);
 	}
 	free(g);
 }
@@ -505,8 +506,12 @@ static void forks_out(struct analysis *a, FILE *out)
 			fork_top_write(a, &f[i].c->ws_parent, f[i].c->cow_parent, pw, sizeof(pw));
 			line_out(out, "    %u %s -> %u %s", p->own_pid, proc_title(p),
 				 pidns__report_pid(a, f[i].c->child), c ? proc_title(c) : "?");
-			line_out(out, "      child copied %s%s%s", cb, cs, cw);
-			line_out(out, "      parent copied %s meanwhile%s%s", pbb, ps, pw);
+			line_out(out, "      child copied %s%s", cb, cs);
+			if (cw[0])
+				line_out(out, "        %s", cw);
+			line_out(out, "      parent copied %s meanwhile%s", pbb, ps);
+			if (pw[0])
+				line_out(out, "        %s", pw);
 		}
 		if (rest) {
 			char rb[32];
