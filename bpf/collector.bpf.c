@@ -117,6 +117,11 @@ const volatile __u32 no_signals = 0;
 const volatile __u32 kstack_pages = 0;
 /* also for calls in an image where no shim announced itself (collector.h) */
 const volatile __u32 kstack_no_shim = 0;
+/* Write stacks (record.h VP_KSTACK_WRITE): the first ws_first write faults
+ * on present pages of each thread (since its creation or its process's
+ * last fork), then 1 in ws_every (0: none after the first); both 0: off. */
+const volatile __u32 ws_first = 0;
+const volatile __u32 ws_every = 0;
 
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
@@ -124,6 +129,8 @@ __u64 untracked = 0;  /* children of traced tasks we could not mark */
 __u64 unhandled = 0;  /* kernel-mode faults with page faults disabled: not faults */
 __u64 kstacks = 0;    /* VP_REC_KSTACK records submitted */
 __u64 kstacks_skipped = 0; /* not taken: the ring buffer was half full */
+__u64 wstacks = 0;    /* of kstacks: write stacks (VP_KSTACK_WRITE) */
+__u64 wstacks_skipped = 0; /* write stacks due but not taken (half full) */
 /* Which syscall programs act (written by user space): 0 the raw pair
  * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit, 2 the
  * fentry/fexit programs on the calls' __x64_sys_* functions. Two pairs are
@@ -378,6 +385,142 @@ static __always_inline void fault_vma(struct vp_fault *f, struct task_struct *ta
 	f->vma_file = vi.file;
 }
 
+/*
+ * Kernel stacks (bpf/README.md "Kernel stacks"): the user registers and a
+ * copy of the top of the user stack at the exit of an acquisition whose
+ * stack neither the shim records (it was not inside a shim hook) nor its
+ * signal will bring (no shim announced in the process image -- a static or
+ * setuid binary, `record -p`, a shim that could not load -- or the signal
+ * blocked, taken over, failed, or no room on the alternate stack). With
+ * signal stacks turned off (VP_NOSIG_OFF: --no-signal-stacks, --no-stacks)
+ * nothing is taken. The analyzer unwinds the copy with the modules' CFI.
+ */
+#define KSTACK_PAGES_MAX (VP_KSTACK_MAX >> 12)
+
+static __always_inline int kstack_wanted(struct task_state *st, __u16 flags)
+{
+	__u16 why = VP_MEM_NOSIG(flags);
+
+	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF &&
+	       (why != VP_NOSIG_NO_SHIM || kstack_no_shim || st->img_no_shim);
+}
+
+/* A stack is many records' worth: none while the ring is half full, so
+ * that a burst of them never costs the faults and calls the counts rest
+ * on (those are lost only when it is full). The VP_REC_MEM says so. */
+static __always_inline int kstack_room(void)
+{
+	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) <= 2 * wake_bytes)
+		return 1;
+	__sync_fetch_and_add(&kstacks_skipped, 1);
+	return 0;
+}
+
+/* The registers of pt_regs `regs` in DWARF order (record.h VP_KREG_*). */
+static __always_inline void kstack_regs(struct vp_kstack *k, struct pt_regs *regs, long ret)
+{
+	k->regs[0] = ret;
+	k->regs[1] = BPF_CORE_READ(regs, dx);
+	k->regs[2] = BPF_CORE_READ(regs, cx);
+	k->regs[3] = BPF_CORE_READ(regs, bx);
+	k->regs[4] = BPF_CORE_READ(regs, si);
+	k->regs[5] = BPF_CORE_READ(regs, di);
+	k->regs[6] = BPF_CORE_READ(regs, bp);
+	k->regs[7] = BPF_CORE_READ(regs, sp);
+	k->regs[8] = BPF_CORE_READ(regs, r8);
+	k->regs[9] = BPF_CORE_READ(regs, r9);
+	k->regs[10] = BPF_CORE_READ(regs, r10);
+	k->regs[11] = BPF_CORE_READ(regs, r11);
+	k->regs[12] = BPF_CORE_READ(regs, r12);
+	k->regs[13] = BPF_CORE_READ(regs, r13);
+	k->regs[14] = BPF_CORE_READ(regs, r14);
+	k->regs[15] = BPF_CORE_READ(regs, r15);
+	k->regs[16] = BPF_CORE_READ(regs, ip);
+}
+
+/* One VP_REC_KSTACK after the VP_REC_MEM of `call` (its result ret, exit
+ * time now). The copy is read a page at a time (a constant size the
+ * verifier bounds, at constant offsets): a page that is not present or
+ * lies past the stack's top ends it (VP_KSTACK_CUT), keeping the pages
+ * before it; bpf_probe_read_user never faults a page in. The main
+ * thread's copy ends with the page of the environment's end. */
+static __noinline void kstack_take(struct task_struct *task, struct pt_regs *regs, __u32 what,
+				   long ret, __u64 now)
+{
+	/* what: the call (enum vp_call), or 0 and VP_KSTACK_WRITE (and
+	 * VP_KSTACK_SAMPLED) << 16 for a write fault's stack (ret its address) */
+	__u32 call = what & 0xffff;
+	struct vp_kstack *k;
+	__u64 base, env_end;
+	__u32 len = 0, lim = KSTACK_PAGES_MAX;
+	__u16 flags = 0;
+
+	if (!regs)
+		return;
+	k = bpf_ringbuf_reserve(&rb, sizeof(*k) + ((__u64)kstack_pages << 12), 0);
+	if (!k) {
+		count_lost();
+		return;
+	}
+	kstack_regs(k, regs, call ? ret : BPF_CORE_READ(regs, ax));
+	base = k->regs[VP_KREG_RSP] & ~4095ULL;
+	/* On the main thread's stack the environment strings lie near its
+	 * top: no page past theirs is read (a read that faults past the top
+	 * costs ~5 us here, more than the whole copy). */
+	env_end = BPF_CORE_READ(task, mm, env_end);
+	if (env_end > base && env_end - base < ((__u64)kstack_pages << 12)) {
+		lim = ((env_end - 1 - base) >> 12) + 1;
+		flags = VP_KSTACK_TOP;
+	}
+#pragma unroll
+	for (int i = 0; i < KSTACK_PAGES_MAX; i++) {
+		if (i >= kstack_pages || i >= lim)
+			break;
+		if (bpf_probe_read_user((char *)(k + 1) + (i << 12), 4096,
+					(void *)(base + ((__u64)i << 12)))) {
+			flags |= VP_KSTACK_CUT;
+			break;
+		}
+		len += 4096;
+	}
+	hdr(&k->h, VP_REC_KSTACK, sizeof(*k) + len, now);
+	k->h.flags = flags | (what >> 16);
+	k->h.pid = TF(task, tgid);
+	k->h.tid = TF(task, pid);
+	k->call = call;
+	k->stack_len = len;
+	k->ret = ret;
+	k->stack_base = base;
+	k->start_code = BPF_CORE_READ(task, mm, start_code);
+	__sync_fetch_and_add(&kstacks, 1);
+	if (!call)
+		__sync_fetch_and_add(&wstacks, 1);
+	bpf_ringbuf_submit(k, rb_flags());
+}
+
+/* A write fault f on a present page (fault_begin): its stack when the
+ * sampling (ws_first, ws_every) says so. */
+static __always_inline void wstack_maybe(struct task_struct *task, struct task_state *st,
+					 struct vp_fault *f, struct pt_regs *regs)
+{
+	__u32 n = st->ws_seen++;
+	__u32 what = VP_KSTACK_WRITE << 16;
+
+	if (!kstack_pages)
+		return;
+	if (n >= ws_first) {
+		if (!ws_every || bpf_get_prandom_u32() % ws_every)
+			return;
+		what |= VP_KSTACK_SAMPLED << 16;
+	}
+	if (!kstack_room()) {
+		__sync_fetch_and_add(&wstacks_skipped, 1);
+		f->h.flags |= VP_FAULT_WSKIP;
+		return;
+	}
+	kstack_take(task, regs, what, f->addr, f->h.time_ns);
+}
+
 static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 error_code,
 				       __u16 kflag)
 {
@@ -411,6 +554,11 @@ static __always_inline int fault_begin(__u64 addr, struct pt_regs *regs, __u64 e
 	f->vma_file = 0;
 	if (vma_mode == CT_VMA_EVERY)
 		fault_vma(f, task, addr);
+	/* a user-mode write to a present page: a copy-on-write copy, a shared
+	 * write (or a write replacing the zero page); the record comes before
+	 * the fault's, which waits in the batch */
+	if ((ws_first || ws_every) && !kflag && (error_code & 3) == 3)
+		wstack_maybe(task, st, f, regs);
 	if (st->exited) {
 		/* after our exit record (e.g. clear_child_tid): no end will come */
 		st->in_fault = CT_FAULT_OPEN;
@@ -717,114 +865,6 @@ static __always_inline __u16 sig_request(struct task_state *st, struct task_stru
 	if (bpf_send_signal_thread(sig))
 		return nosig(VP_NOSIG_SEND);
 	return VP_MEM_SIGNALLED;
-}
-
-/*
- * Kernel stacks (bpf/README.md "Kernel stacks"): the user registers and a
- * copy of the top of the user stack at the exit of an acquisition whose
- * stack neither the shim records (it was not inside a shim hook) nor its
- * signal will bring (no shim announced in the process image -- a static or
- * setuid binary, `record -p`, a shim that could not load -- or the signal
- * blocked, taken over, failed, or no room on the alternate stack). With
- * signal stacks turned off (VP_NOSIG_OFF: --no-signal-stacks, --no-stacks)
- * nothing is taken. The analyzer unwinds the copy with the modules' CFI.
- */
-#define KSTACK_PAGES_MAX (VP_KSTACK_MAX >> 12)
-
-static __always_inline int kstack_wanted(struct task_state *st, __u16 flags)
-{
-	__u16 why = VP_MEM_NOSIG(flags);
-
-	return kstack_pages && why && why != VP_NOSIG_IN_SHIM && why != VP_NOSIG_OFF &&
-	       (why != VP_NOSIG_NO_SHIM || kstack_no_shim || st->img_no_shim);
-}
-
-/* A stack is many records' worth: none while the ring is half full, so
- * that a burst of them never costs the faults and calls the counts rest
- * on (those are lost only when it is full). The VP_REC_MEM says so. */
-static __always_inline int kstack_room(void)
-{
-	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) <= 2 * wake_bytes)
-		return 1;
-	__sync_fetch_and_add(&kstacks_skipped, 1);
-	return 0;
-}
-
-/* The registers of pt_regs `regs` in DWARF order (record.h VP_KREG_*). */
-static __always_inline void kstack_regs(struct vp_kstack *k, struct pt_regs *regs, long ret)
-{
-	k->regs[0] = ret;
-	k->regs[1] = BPF_CORE_READ(regs, dx);
-	k->regs[2] = BPF_CORE_READ(regs, cx);
-	k->regs[3] = BPF_CORE_READ(regs, bx);
-	k->regs[4] = BPF_CORE_READ(regs, si);
-	k->regs[5] = BPF_CORE_READ(regs, di);
-	k->regs[6] = BPF_CORE_READ(regs, bp);
-	k->regs[7] = BPF_CORE_READ(regs, sp);
-	k->regs[8] = BPF_CORE_READ(regs, r8);
-	k->regs[9] = BPF_CORE_READ(regs, r9);
-	k->regs[10] = BPF_CORE_READ(regs, r10);
-	k->regs[11] = BPF_CORE_READ(regs, r11);
-	k->regs[12] = BPF_CORE_READ(regs, r12);
-	k->regs[13] = BPF_CORE_READ(regs, r13);
-	k->regs[14] = BPF_CORE_READ(regs, r14);
-	k->regs[15] = BPF_CORE_READ(regs, r15);
-	k->regs[16] = BPF_CORE_READ(regs, ip);
-}
-
-/* One VP_REC_KSTACK after the VP_REC_MEM of `call` (its result ret, exit
- * time now). The copy is read a page at a time (a constant size the
- * verifier bounds, at constant offsets): a page that is not present or
- * lies past the stack's top ends it (VP_KSTACK_CUT), keeping the pages
- * before it; bpf_probe_read_user never faults a page in. The main
- * thread's copy ends with the page of the environment's end. */
-static __noinline void kstack_take(struct task_struct *task, struct pt_regs *regs, __u32 call,
-				   long ret, __u64 now)
-{
-	struct vp_kstack *k;
-	__u64 base, env_end;
-	__u32 len = 0, lim = KSTACK_PAGES_MAX;
-	__u16 flags = 0;
-
-	if (!regs)
-		return;
-	k = bpf_ringbuf_reserve(&rb, sizeof(*k) + ((__u64)kstack_pages << 12), 0);
-	if (!k) {
-		count_lost();
-		return;
-	}
-	kstack_regs(k, regs, ret);
-	base = k->regs[VP_KREG_RSP] & ~4095ULL;
-	/* On the main thread's stack the environment strings lie near its
-	 * top: no page past theirs is read (a read that faults past the top
-	 * costs ~5 us here, more than the whole copy). */
-	env_end = BPF_CORE_READ(task, mm, env_end);
-	if (env_end > base && env_end - base < ((__u64)kstack_pages << 12)) {
-		lim = ((env_end - 1 - base) >> 12) + 1;
-		flags = VP_KSTACK_TOP;
-	}
-#pragma unroll
-	for (int i = 0; i < KSTACK_PAGES_MAX; i++) {
-		if (i >= kstack_pages || i >= lim)
-			break;
-		if (bpf_probe_read_user((char *)(k + 1) + (i << 12), 4096,
-					(void *)(base + ((__u64)i << 12)))) {
-			flags |= VP_KSTACK_CUT;
-			break;
-		}
-		len += 4096;
-	}
-	hdr(&k->h, VP_REC_KSTACK, sizeof(*k) + len, now);
-	k->h.flags = flags;
-	k->h.pid = TF(task, tgid);
-	k->h.tid = TF(task, pid);
-	k->call = call;
-	k->stack_len = len;
-	k->ret = ret;
-	k->stack_base = base;
-	k->start_code = BPF_CORE_READ(task, mm, start_code);
-	__sync_fetch_and_add(&kstacks, 1);
-	bpf_ringbuf_submit(k, rb_flags());
 }
 
 struct name_rec {
@@ -1301,6 +1341,8 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	 * sharing the parent's memory without being a thread (vfork,
 	 * posix_spawn, clone(CLONE_VM)) runs on the parent's shim state: it is
 	 * never signalled (sig_request compares tgids). */
+	if (child->tgid != parent->tgid)
+		st->ws_seen = 0; /* each side of a fork: its first write stacks */
 	cst->sig_handler = st->sig_handler;
 	cst->sig_tls = st->sig_tls;
 	cst->sig_no = st->sig_no;

@@ -62,6 +62,10 @@ SAME_GLOBAL(rodata, kstack_pages);
 SAME_GLOBAL(rodata, kstack_no_shim);
 SAME_GLOBAL(bss, kstacks);
 SAME_GLOBAL(bss, kstacks_skipped);
+SAME_GLOBAL(rodata, ws_first);
+SAME_GLOBAL(rodata, ws_every);
+SAME_GLOBAL(bss, wstacks);
+SAME_GLOBAL(bss, wstacks_skipped);
 SAME_GLOBAL(bss, lost);
 SAME_GLOBAL(bss, untracked);
 SAME_GLOBAL(bss, unhandled);
@@ -422,6 +426,10 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	c->skel->rodata->no_signals = o->no_signals;
 	c->skel->rodata->kstack_pages = kstack_pages(o);
 	c->skel->rodata->kstack_no_shim = o->kstack_no_shim;
+	if (c->skel->rodata->kstack_pages) {
+		c->skel->rodata->ws_first = o->ws_set ? o->ws_first : COLLECTOR_WS_FIRST;
+		c->skel->rodata->ws_every = o->ws_set ? o->ws_every : COLLECTOR_WS_EVERY;
+	}
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
@@ -1610,6 +1618,10 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->unhandled = c->skel->bss->unhandled;
 		st->kstacks = c->skel->bss->kstacks;
 		st->kstacks_skipped = c->skel->bss->kstacks_skipped;
+		st->wstacks = c->skel->bss->wstacks;
+		st->wstacks_skipped = c->skel->bss->wstacks_skipped;
+		st->ws_first = c->skel->rodata->ws_first;
+		st->ws_every = c->skel->rodata->ws_every;
 		st->kstack_bytes = c->skel->rodata->kstack_pages ?
 				   ((uint64_t)c->skel->rodata->kstack_pages - 1) << 12 : 0;
 		st->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.rb);

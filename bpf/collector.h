@@ -69,8 +69,18 @@ struct collector_opts {
 	 * per call, 3.5 s and 94 MB more for 300 runs of /bin/true
 	 * (bench/NOTES.md, "kernel stacks before the shim"). */
 	bool kstack_no_shim;
+	/* Write stacks (record.h VP_KSTACK_WRITE, bpf/README.md "Write
+	 * stacks"): the first ws_first write faults on present pages of each
+	 * thread (since its creation or its process's last fork), then 1 in
+	 * ws_every (0: none after the first). ws_set false: the defaults
+	 * COLLECTOR_WS_FIRST, COLLECTOR_WS_EVERY; both 0: off. Taken only
+	 * with kernel stacks on (no_kstacks false). */
+	bool ws_set;
+	uint32_t ws_first, ws_every;
 };
 #define COLLECTOR_KSTACK_DEFAULT (8u << 10)
+#define COLLECTOR_WS_FIRST 8
+#define COLLECTOR_WS_EVERY 64
 
 struct collector_stats {
 	uint64_t records;   /* records written to the trace (PAD excluded) */
@@ -85,6 +95,9 @@ struct collector_stats {
 	uint64_t kstacks;   /* VP_REC_KSTACK records submitted */
 	uint64_t kstacks_skipped; /* not taken: the ring buffer was half full */
 	uint64_t kstack_bytes; /* copied per capture at most (0: off) */
+	uint64_t wstacks;   /* of kstacks: write stacks (VP_KSTACK_WRITE) */
+	uint64_t wstacks_skipped; /* due but not taken: the ring buffer was half full */
+	uint32_t ws_first, ws_every; /* the sampling used (0, 0: off) */
 };
 
 /* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not

@@ -91,6 +91,10 @@ struct task_state {
 	 * task reusing a tid before the old task is freed is not taken for
 	 * it. 0 in the task-storage variant. */
 	__u64 task;
+	/* Write stacks (VP_KSTACK_WRITE): write faults on present pages
+	 * since the task's creation or its process's last fork. */
+	__u32 ws_seen;
+	__u32 _pad3;
 };
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");

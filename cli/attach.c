@@ -112,6 +112,8 @@ struct att {
 	int live_opt;      /* --live (live.h) */
 	struct live *live;
 	size_t ringbuf_bytes; /* 0: the collector's default */
+	int ws_set;           /* --write-stacks given */
+	uint32_t ws_first, ws_every;
 	struct vp_report_opts report;
 	struct target t[MAX_PIDS];
 	int n;
@@ -132,7 +134,7 @@ struct att {
 
 const char vp_record_attach_usage[] =
 	"       vmaprof record -p|--pid PID[,PID...] [--duration SECONDS] [-o|--output DIR]\n"
-	"                      [--bpf-stats] [--ring-buffer SIZE] [--html] [--every-vma]\n"
+	"                      [--bpf-stats] [--ring-buffer SIZE] [--write-stacks K,N|off] [--html] [--every-vma]\n"
 	"                      [--plumbing RULE]... [--live]\n"
 	"  -p PID       attach to running processes (and what they fork from then on)\n"
 	"               until --duration ends, Ctrl-C (SIGINT/SIGTERM to vmaprof), or\n"
@@ -196,6 +198,7 @@ static int parse_args(struct att *a, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "bpf-stats", no_argument, NULL, 'T' },
 		{ "ring-buffer", required_argument, NULL, 'R' },
+		{ "write-stacks", required_argument, NULL, 'W' },
 		{ "every-vma", no_argument, NULL, 'V' },
 		{ "plumbing", required_argument, NULL, 'L' },
 		{ "html", no_argument, NULL, 'H' },
@@ -229,6 +232,11 @@ static int parse_args(struct att *a, int argc, char **argv)
 		case 'R':
 			if (recording__parse_ringbuf_size(optarg, &a->ringbuf_bytes))
 				return 2;
+			break;
+		case 'W':
+			if (recording__parse_write_stacks(optarg, &a->ws_first, &a->ws_every))
+				return 2;
+			a->ws_set = 1;
 			break;
 		case 'V': a->report.every_vma = 1; break;
 		case 'H': a->report.html = 1; break;
@@ -849,7 +857,8 @@ static int start_recording(struct att *a)
 		return -1;
 	struct collector_opts co = { .self_pid = getpid(), .prog_stats = a->bpf_stats,
 				     .no_signals = true, .ringbuf_bytes = a->ringbuf_bytes,
-				     .kstack_no_shim = true };
+				     .kstack_no_shim = true, .ws_set = a->ws_set,
+				     .ws_first = a->ws_first, .ws_every = a->ws_every };
 	if (recording__start_collector(a->absdir, &co, &a->col, a->why, sizeof(a->why))) {
 		fprintf(stderr, "vmaprof: cannot attach: the kernel collector is unavailable "
 			"(%s)\n", a->why);

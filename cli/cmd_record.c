@@ -186,6 +186,8 @@ struct rec {
 	/* options */
 	const char *dir_opt;
 	int no_bpf, no_preload, bpf_stats, depth, no_sigstacks, live_opt;
+	int ws_set;                   /* --write-stacks given */
+	uint32_t ws_first, ws_every;
 	size_t ringbuf_bytes; /* 0: the collector's default */
 	struct vp_report_opts report;
 	char **cmd;
@@ -292,6 +294,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "live", no_argument, NULL, 'l' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "ring-buffer", required_argument, NULL, 'R' },
+		{ "write-stacks", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -317,6 +320,11 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		case 'R':
 			if (recording__parse_ringbuf_size(optarg, &r->ringbuf_bytes))
 				return 2;
+			break;
+		case 'W':
+			if (recording__parse_write_stacks(optarg, &r->ws_first, &r->ws_every))
+				return 2;
+			r->ws_set = 1;
 			break;
 		case 'd': {
 			char *end;
@@ -413,7 +421,9 @@ static void start_collectors(struct rec *r)
 		struct collector_opts co = { .self_pid = getpid(), .prog_stats = r->bpf_stats,
 					     .ringbuf_bytes = r->ringbuf_bytes,
 					     .no_kstacks = r->depth == 0,
-					     .kstack_no_shim = !r->preload || kstack_no_shim_env() };
+					     .kstack_no_shim = !r->preload || kstack_no_shim_env(),
+					     .ws_set = r->ws_set, .ws_first = r->ws_first,
+					     .ws_every = r->ws_every };
 		if (recording__start_collector(r->absdir, &co, &r->col, r->bpf_why,
 					       sizeof(r->bpf_why))) {
 			fprintf(stderr, "vmaprof: kernel fault collector unavailable (%s); "

@@ -434,6 +434,8 @@ const char vp_report_usage[] =
 	"  --format pprof    gzipped profile.proto (go tool pprof, Pyroscope, Parca, ...)\n"
 	"  --format perfetto Chrome JSON trace (ui.perfetto.dev, chrome://tracing)\n"
 	"  --format folded   folded stacks (flamegraph.pl, inferno, speedscope)\n"
+	"  --format folded-writes  folded stacks of the writes that copied pages\n"
+	"                    (write stacks; docs/report.md \"Write sites\")\n"
 	"  --format records  every recorded record, one per line (for debugging)\n"
 	"  --stats           on stderr: the whole command's time, split into reading and\n"
 	"                    analysing, writing, freeing, the symbolizer's share and its\n"

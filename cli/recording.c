@@ -29,7 +29,7 @@
 const char vp_record_usage[] =
 	"usage: vmaprof record [-o|--output DIR] [--no-bpf] [--no-preload] [--stack-depth N]\n"
 	"                      [--no-stacks] [--no-signal-stacks] [--bpf-stats]\n"
-	"                      [--ring-buffer SIZE] [--html] [--every-vma] [--plumbing RULE]...\n"
+	"                      [--write-stacks K,N|off] [--ring-buffer SIZE] [--html] [--every-vma] [--plumbing RULE]...\n"
 	"                      [--stats] [--] COMMAND [ARG...]\n"
 	"  --html       also write DIR/report.html (see `vmaprof report --format html`)\n"
 	"  --live       while recording, a view on the terminal redrawn each second:\n"
@@ -47,6 +47,10 @@ const char vp_record_usage[] =
 	"               the shim cannot see (malloc's own mmap/brk, ld.so, raw\n"
 	"               syscalls); VMAPROF_SIGNAL=N picks the signal (default\n"
 	"               SIGRTMAX-1)\n"
+	"  --write-stacks K,N  the stacks of the writes that copy pages (copy on\n"
+	"               write, shared writes): the first K write faults of each\n"
+	"               thread after its start or its process's fork, then 1 in N\n"
+	"               at random (default 8,64; 'off': none; counts stay exact)\n"
 	"  --ring-buffer SIZE  the kernel collector's ring buffer (bytes, or with a\n"
 	"               K/M/G suffix; rounded up to a power of two; default 8M): a\n"
 	"               larger one rides out longer stalls of the recorder; what\n"
@@ -91,6 +95,32 @@ int recording__parse_ringbuf_size(const char *s, size_t *out)
 	return -1;
 }
 
+int recording__parse_write_stacks(const char *s, uint32_t *first, uint32_t *every)
+{
+	unsigned long long k, n;
+	char *end;
+	if (!strcmp(s, "off")) {
+		*first = *every = 0;
+		return 0;
+	}
+	errno = 0;
+	k = strtoull(s, &end, 10);
+	if (end != s && *end == ',' && s[0] >= '0' && s[0] <= '9' && end[1] >= '0' &&
+	    end[1] <= '9') {
+		const char *q = end + 1;
+		n = strtoull(q, &end, 10);
+		if (!errno && !*end && k <= 1000000 && n <= 1000000) {
+			*first = (uint32_t)k;
+			*every = (uint32_t)n;
+			return 0;
+		}
+	}
+	fprintf(stderr, "vmaprof: --write-stacks wants K,N (the first K write faults of each "
+		"thread, then 1 in N; N 0: none after the first K; each at most 1000000) or "
+		"'off', got '%s'\n", s);
+	return -1;
+}
+
 /* collector__new failed with `err` and said why in `why`: when the cause is
  * a user namespace (root there is not root for BPF), say that instead. */
 static void explain_bpf_failure(int err, char *why, size_t len)
@@ -121,6 +151,11 @@ json_t *recording__collector_json(struct collector *col, const struct collector_
 	json_object_set_new(x, "kernel_stack_bytes", json_integer((json_int_t)cst->kstack_bytes));
 	json_object_set_new(x, "kernel_stacks_skipped",
 			    json_integer((json_int_t)cst->kstacks_skipped));
+	json_object_set_new(x, "write_stacks",
+			    json_pack("{s:I, s:I, s:I, s:I}", "first", (json_int_t)cst->ws_first,
+				      "every", (json_int_t)cst->ws_every, "taken",
+				      (json_int_t)cst->wstacks, "skipped",
+				      (json_int_t)cst->wstacks_skipped));
 	if (prog_stats) {
 		struct collector_prog_stat ps[32];
 		json_t *a = json_array();

@@ -11,6 +11,7 @@
 #ifndef VP_RECORDING_H
 #define VP_RECORDING_H
 
+#include <stdint.h>
 #include <jansson.h>
 #include <stddef.h>
 
@@ -23,6 +24,8 @@ struct collector_stats;
 /* --ring-buffer's SIZE ("N", "NK", "NM", "NG") within the collector's
  * limits into *out. 0, or -1 with the error said on stderr. */
 int recording__parse_ringbuf_size(const char *s, size_t *out);
+/* --write-stacks K,N or off (both 0): 0, or -1 after saying why on stderr. */
+int recording__parse_write_stacks(const char *s, uint32_t *first, uint32_t *every);
 
 /* The output directory `dir` (outfile.h: ours, 0700), holding no
  * recording or report yet: its descriptor in *dirfd, *created 1 when made

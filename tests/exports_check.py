@@ -283,14 +283,28 @@ def check_pprof_totals(r, path):
     figure of that process: faults by class, pages allocated, populated
     pages, bytes mapped (its sites summed)."""
     types, default, samples = raw(path)
-    eq(types, MEASURED_TYPES, "sample types")
+    # write stacks (docs/report.md "Write sites"): the write sites' copies,
+    # scaled to the process's cow_copy, each rounded
+    writes = "write_stacks" in r.report["collectors"]["bpf"]
+    eq(types, MEASURED_TYPES + ([("cow_copy_writes", "copies")] if writes else []),
+       "sample types")
     eq(types[default][0], "cow_copy", "the default sample type")
     for p in r.procs:
         want = [p["faults"][c] for c in CLASSES] + [
             p["pages_allocated"], p["populated"]["pages"],
             sum(s["bytes_mapped"] for s in p["sites"])]
         got = [sum(v[k] for v, pid in samples if pid == proc_key(p)) for k in range(len(types))]
-        eq(dict(zip([t for t, _ in types], got)), dict(zip([t for t, _ in types], want)),
+        if writes:
+            w = got.pop()
+            types_ = types[:-1]
+            cw = sum(x["copies"] for x in p.get("write_sites", []) if x["class"] == "cow_copy")
+            # (each site's rounding: half a copy at most; sites <= samples)
+            n = sum(x["samples"] for x in p.get("write_sites", [])) + 10
+            check(w == 0 if cw == 0 else abs(w - p["faults"]["cow_copy"]) <= n,
+                  f"pid {p['pid']}: cow_copy_writes {w} vs cow_copy {p['faults']['cow_copy']}")
+        else:
+            types_ = types
+        eq(dict(zip([t for t, _ in types_], got)), dict(zip([t for t, _ in types_], want)),
            f"pid {p['pid']}: the profile's totals against report.json")
     pids = {pid for _, pid in samples}
     eq(pids, {proc_key(p) for p in r.procs}, "samples of every process, and only those")

@@ -430,7 +430,11 @@ static void collect_record(struct analysis *a, struct run *run, uint32_t fi, uin
 		break;
 	case VP_REC_EXIT: ev_add(ev, h->time_ns, h, fi, EV_EXIT); break;
 	case VP_REC_SIGSTACK: ev_add(ev, h->time_ns, h, fi, EV_SIGSTACK); break;
-	case VP_REC_KSTACK: ev_add(ev, h->time_ns, h, fi, EV_KSTACK); break;
+	case VP_REC_KSTACK:
+		/* write stacks go with their faults (pass 3) */
+		if (!(h->flags & VP_KSTACK_WRITE))
+			ev_add(ev, h->time_ns, h, fi, EV_KSTACK);
+		break;
 	case VP_REC_INTERNAL:
 		note_internal(a, run, (const void *)h, file_key(a, fns, h->pid, h->time_ns));
 		break;
@@ -1195,7 +1199,8 @@ static void count_copy(struct u64map *m, int64_t id)
  * fork), the parent's entries made before it. Copies after the child's
  * exec, or in mappings made after the fork (a private file page written
  * for the first time is a copy from the page cache), are not the fork's. */
-static void charge_fork(struct proc *p, struct proc *pp, uint64_t t, int64_t id)
+static void charge_fork(struct proc *p, struct proc *pp, uint64_t t, int64_t id,
+			struct wsites **ws, struct wsites **ws2)
 {
 	if (id < 0)
 		return;
@@ -1206,6 +1211,7 @@ static void charge_fork(struct proc *p, struct proc *pp, uint64_t t, int64_t id)
 			    t < pp->kids[i].end && made <= pp->kids[i].t) {
 				pp->kids[i].cow_child++;
 				count_copy(&pp->kids[i].cow_vma_child, id);
+				*ws = &pp->kids[i].ws_child;
 			}
 	}
 	/* the parent's copies go to the most recent fork whose child lives */
@@ -1214,10 +1220,41 @@ static void charge_fork(struct proc *p, struct proc *pp, uint64_t t, int64_t id)
 			if (made <= p->kids[i].t) {
 				p->kids[i].cow_parent++;
 				count_copy(&p->kids[i].cow_vma_parent, id);
+				*ws2 = &p->kids[i].ws_parent;
 			}
 			break;
 		}
 	}
+}
+
+/* One sample of weight wt in table t: entry id, stack (file, sid) or why. */
+static void ws_add(struct wsites *t, uint32_t id, int32_t file, uint32_t sid, int cls,
+		   uint8_t why, double wt)
+{
+	if (!t)
+		return;
+	uint64_t key = ((uint64_t)(id + 1) << 32) ^ ((uint64_t)cls << 60) ^
+		       (sid ? sid : 0x80000000u | why);
+	uintptr_t i = (uintptr_t)u64map__get(&t->idx, key);
+	if (!i) {
+		t->w = model__grow(t->w, &t->cap, t->n + 1, sizeof(*t->w));
+		t->w[t->n] = (struct wsite){ .vma = id, .stack_file = sid ? file : -1,
+					     .stack_id = sid, .cls = (uint8_t)cls, .why = why };
+		i = ++t->n;
+		if (u64map__put(&t->idx, key, (void *)i))
+			model__oom();
+	}
+	t->w[i - 1].samples++;
+	t->w[i - 1].weight += wt;
+	t->samples++;
+	t->weight += wt;
+}
+
+void wsites__free(struct wsites *t)
+{
+	free(t->w);
+	u64map__free(&t->idx);
+	memset(t, 0, sizeof(*t));
 }
 
 /* The kernel grows a process's [stack] down on a fault below it, up to
@@ -1261,7 +1298,19 @@ static struct proc *proc_of(struct analysis *a, struct pcache *c, uint32_t pid)
 	return c->p;
 }
 
-static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fault *f)
+/* Pass 3's write stacks (VP_KSTACK_WRITE): each thread's latest, waiting
+ * for its fault (which the collector's batch outputs after it). */
+struct wqueue {
+	struct vp_kstack **k; /* malloc'd copies, [head, n) waiting */
+	uint32_t head, n, cap;
+};
+struct wpend {
+	struct u64map by_thread; /* pid << 32 | tid -> struct wqueue */
+	struct kunwind *ku;
+};
+
+static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fault *f,
+		      struct wpend *wp)
 {
 	struct proc *p = proc_of(a, pc, f->h.pid);
 	uint64_t t = f->h.time_ns;
@@ -1298,8 +1347,54 @@ static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fau
 				(unsigned long long)f->addr, (unsigned long long)t, f->error_code,
 				!!(f->h.flags & VP_FAULT_VMA));
 	}
+	struct wsites *wc = NULL, *wpar = NULL;
 	if (c == FC_COW_COPY)
-		charge_fork(p, pc->parent, t, id);
+		charge_fork(p, pc->parent, t, id, &wc, &wpar);
+	/* its write stack, when one was taken: the thread's oldest waiting
+	 * (stacks come at the fault, faults in batches after them) */
+	if (f->h.flags & VP_FAULT_WSKIP)
+		a->ws_skipped++;
+	struct wqueue *q = wp->by_thread.n ? u64map__get(&wp->by_thread,
+							((uint64_t)f->h.pid << 32) | f->h.tid)
+					   : NULL;
+	while (q && q->head < q->n && q->k[q->head]->h.time_ns < t) {
+		a->ws_unpaired++; /* its fault was lost */
+		free(q->k[q->head]);
+		q->k[q->head++] = NULL;
+	}
+	if (!q || q->head == q->n || q->k[q->head]->h.time_ns != t ||
+	    q->k[q->head]->ret != f->addr)
+		return;
+	struct vp_kstack *k = q->k[q->head];
+	q->k[q->head++] = NULL;
+	if (q->head == q->n)
+		q->head = q->n = 0;
+	a->ws_paired++;
+	if (e && (c == FC_COW_COPY || c == FC_SHARED_WRITE)) {
+		int32_t file;
+		uint8_t why;
+		uint32_t sid = kunwind__write(&wp->ku, a, p, k, &file, &why);
+		double wt = (k->h.flags & VP_KSTACK_SAMPLED) && a->ws_every ? a->ws_every : 1;
+		if (sid)
+			why = 0; /* (a stack cut short is still its site) */
+		ws_add(&p->ws, (uint32_t)id, file, sid, c, why, wt);
+		ws_add(wc, (uint32_t)id, file, sid, c, why, wt);
+		ws_add(wpar, (uint32_t)id, file, sid, c, why, wt);
+	}
+	free(k);
+}
+
+static void wstack_note(struct analysis *a, struct wpend *wp, const struct vp_rec *h)
+{
+	void **slot = u64map__slot(&wp->by_thread, ((uint64_t)h->pid << 32) | h->tid);
+	if (!slot)
+		model__oom();
+	if (!*slot)
+		*slot = model__alloc(sizeof(struct wqueue));
+	struct wqueue *q = *slot;
+	q->k = model__grow(q->k, &q->cap, q->n + 1, sizeof(*q->k));
+	q->k[q->n] = model__alloc(h->size);
+	memcpy(q->k[q->n++], h, h->size);
 }
 
 /* x86_64 syscall numbers that populate a known range */
@@ -1365,13 +1460,29 @@ static void attribute_all(struct analysis *a)
 			continue;
 		const struct vp_rec *h;
 		struct pcache pc = { 0 };
+		struct wpend wp = { 0 };
 		while (reader__next(r, &h) > 0) {
 			if (h->type == VP_REC_FAULT)
-				attribute(a, &pc, (const void *)h);
+				attribute(a, &pc, (const void *)h, &wp);
 			else if (h->type == VP_REC_SYSFAULTS && h->size >= sizeof(struct vp_sysfaults))
 				attribute_sys(a, (const void *)h);
+			else if (h->type == VP_REC_KSTACK && (h->flags & VP_KSTACK_WRITE))
+				wstack_note(a, &wp, h);
 		}
 		reader__free(r);
+		uint64_t key;
+		void *n;
+		for (size_t i = 0; u64map__next(&wp.by_thread, &i, &key, &n);) {
+			struct wqueue *q = n;
+			for (uint32_t j = q->head; j < q->n; j++) {
+				a->ws_unpaired++;
+				free(q->k[j]);
+			}
+			free(q->k);
+			free(q);
+		}
+		u64map__free(&wp.by_thread);
+		kunwind__free(wp.ku);
 	}
 	for (uint32_t i = 0; i < a->npref; i++) {
 		struct proc *p = model__find(a, a->pref[i].pid);
@@ -1457,6 +1568,14 @@ static int load_session(struct analysis *a)
 	/* record -p (docs/attach.md): processes left running are the rule */
 	a->attached = json_is_object(json_object_get(a->session, "attach"));
 	a->stopped = json_is_array(json_object_get(a->session, "running_at_end")) && !a->attached;
+	json_t *ws = json_object_get(bpf, "write_stacks");
+	json_t *wf = json_object_get(ws, "first"), *we = json_object_get(ws, "every");
+	if (json_is_integer(wf) && json_is_integer(we) && json_integer_value(wf) >= 0 &&
+	    json_integer_value(we) >= 0 && json_integer_value(wf) <= UINT32_MAX &&
+	    json_integer_value(we) <= UINT32_MAX) {
+		a->ws_first = (uint32_t)json_integer_value(wf);
+		a->ws_every = (uint32_t)json_integer_value(we);
+	}
 	return 0;
 }
 
@@ -1584,7 +1703,10 @@ void analysis__free(struct analysis *a)
 		for (uint32_t j = 0; j < p->nkids; j++) {
 			u64map__free(&p->kids[j].cow_vma_parent);
 			u64map__free(&p->kids[j].cow_vma_child);
+			wsites__free(&p->kids[j].ws_parent);
+			wsites__free(&p->kids[j].ws_child);
 		}
+		wsites__free(&p->ws);
 		free(p->kids);
 		free(p->qr);
 		free(p->qent);

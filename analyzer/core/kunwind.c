@@ -37,6 +37,7 @@ struct kctx {
 };
 
 struct kspace {
+	struct u64map by_ips; /* write stacks: hash of the frames -> id (dedup) */
 	uint64_t hash;   /* of the maps text the Dwfl was made from */
 	Dwfl *dwfl;      /* NULL: none could be made from it */
 	uint32_t file;   /* the process's stack file in a->files */
@@ -286,18 +287,23 @@ static void exe_lines(struct mtext *m, const char *file, const char *name, uint6
 	close(fd);
 }
 
-/* p's module map now (m->dwfl.n 0: none known). A path that does not
- * name the mapped file here -- deleted, relative (an exec's path as
- * given), a container's or chroot's -- is reached through the live
- * process's /proc/PID/map_files (record -p: the report is written while
- * it runs); once it is gone, such a file is left out (a container's path
- * that exists here is taken as it is). */
+/* p's module map now (the replay's live entries), or for a write stack
+ * (after the replay) at the record's time (m->dwfl.n 0: none known). A
+ * path that does not name the mapped file here -- deleted, relative (an
+ * exec's path as given), a container's or chroot's -- is reached through
+ * the live process's /proc/PID/map_files (record -p: the report is written
+ * while it runs); once it is gone, such a file is left out (a container's
+ * path that exists here is taken as it is). */
 static void module_map(struct analysis *a, struct proc *p, const struct vp_kstack *k,
 		       struct mtext *m)
 {
 	int exe_seen = 0;
-	for (uint32_t i = 0; i < p->nlive; i++) {
-		const struct vma *e = &p->v[p->live[i]];
+	int at = !!(k->h.flags & VP_KSTACK_WRITE);
+	uint32_t n = at ? p->nv : p->nlive;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct vma *e = at ? &p->v[i] : &p->v[p->live[i]];
+		if (at && (e->valid_from > k->h.time_ns || e->destroyed_ns <= k->h.time_ns))
+			continue;
 		if (!e->path || e->path[0] != '/' || e->anonymous)
 			continue;
 		if (p->exe && !strcmp(e->path, p->exe))
@@ -409,22 +415,43 @@ static int on_frame(Dwfl_Frame *fr, void *arg)
 	return f->n < KU_DEPTH ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
-void kunwind__take(struct kunwind **kup, struct analysis *a, struct proc *p, struct vma *v,
-		   const struct vp_kstack *k)
+/* Unwinds k: the stack's id in *file (0: none, *why says why; else *why
+ * says why it stops early, or VS_NONE). Write stacks: one id per distinct
+ * stack. */
+static uint32_t unwind(struct kunwind **kup, struct analysis *a, struct proc *p,
+		       const struct vp_kstack *k, int32_t *file, uint8_t *why)
 {
 	if (!*kup)
 		*kup = model__alloc(sizeof(**kup));
 	struct kspace *s = space_of(*kup, a, p, k);
+	*file = (int32_t)s->file;
 	if (!s->dwfl) {
-		v->stack_why = VS_K_NOMAP;
-		return;
+		*why = VS_K_NOMAP;
+		return 0;
 	}
 	struct frames f = { .n = 0 };
 	s->ctx = (struct kctx){ .k = k };
 	int rc = dwfl_getthread_frames(s->dwfl, (pid_t)k->h.tid, on_frame, &f);
 	if (!f.n) {
-		v->stack_why = VS_K_FAIL;
-		return;
+		*why = VS_K_FAIL;
+		return 0;
+	}
+	/* stopped early: the copy ended (libdwfl may end such a stack as if
+	 * complete, so a read outside the copy says it), or a frame without
+	 * unwind info (its frame-pointer fallback failed too); a copy that
+	 * ends where the stack does -- the main thread's environment, an
+	 * unreadable page -- is whole whatever is read past it */
+	int whole = k->h.flags & (VP_KSTACK_TOP | VP_KSTACK_CUT);
+	*why = f.n >= KU_DEPTH		 ? VS_NONE
+	       : s->ctx.outside && !whole ? VS_K_CUT
+	       : rc && !s->ctx.outside	 ? VS_K_CFI
+					 : VS_NONE;
+	uint64_t h = 0;
+	if (k->h.flags & VP_KSTACK_WRITE) {
+		h = vp_hash_bytes(f.ip, f.n * sizeof(f.ip[0])) | 1;
+		uintptr_t id = (uintptr_t)u64map__get(&s->by_ips, h);
+		if (id)
+			return (uint32_t)id;
 	}
 	struct vp_stack *st = model__alloc(sizeof(*st) + f.n * sizeof(st->ips[0]));
 	st->h.type = VP_REC_STACK;
@@ -439,22 +466,31 @@ void kunwind__take(struct kunwind **kup, struct analysis *a, struct proc *p, str
 		free(st);
 		model__oom();
 	}
-	v->stack_file = (int32_t)s->file;
-	v->stack_id = st->id;
-	/* stopped early: the copy ended (libdwfl may end such a stack as if
-	 * complete, so a read outside the copy says it), or a frame without
-	 * unwind info (its frame-pointer fallback failed too) */
+	if (h && u64map__put(&s->by_ips, h, (void *)(uintptr_t)st->id))
+		model__oom();
 	if (getenv("VMAPROF_DEBUG_KUNWIND"))
 		fprintf(stderr, "kunwind: tid %u: %u frames, rc %d (%s), outside %d\n", k->h.tid,
 			f.n, rc, rc ? dwfl_errmsg(-1) : "-", s->ctx.outside);
-	/* (a copy that ends where the stack does -- the main thread's
-	 * environment, an unreadable page -- is whole whatever is read past
-	 * it: the outermost frames' slots) */
-	int whole = k->h.flags & (VP_KSTACK_TOP | VP_KSTACK_CUT);
-	v->stack_why = f.n >= KU_DEPTH		 ? VS_NONE
-		       : s->ctx.outside && !whole ? VS_K_CUT
-		       : rc && !s->ctx.outside	 ? VS_K_CFI
-						 : VS_NONE;
+	return st->id;
+}
+
+uint32_t kunwind__write(struct kunwind **kup, struct analysis *a, struct proc *p,
+			const struct vp_kstack *k, int32_t *file, uint8_t *why)
+{
+	return unwind(kup, a, p, k, file, why);
+}
+
+void kunwind__take(struct kunwind **kup, struct analysis *a, struct proc *p, struct vma *v,
+		   const struct vp_kstack *k)
+{
+	int32_t file;
+	uint8_t why;
+	uint32_t id = unwind(kup, a, p, k, &file, &why);
+	v->stack_why = why;
+	if (!id)
+		return;
+	v->stack_file = file;
+	v->stack_id = id;
 }
 
 void kunwind__free(struct kunwind *ku)
@@ -467,6 +503,7 @@ void kunwind__free(struct kunwind *ku)
 		struct kspace *s = n;
 		if (s->dwfl)
 			dwfl_end(s->dwfl);
+		u64map__free(&s->by_ips);
 		free(s);
 	}
 	u64map__free(&ku->spaces);

@@ -21,6 +21,11 @@ struct kunwind;
  * there is none (or why it stops early). *ku is created on first use. */
 void kunwind__take(struct kunwind **ku, struct analysis *a, struct proc *p, struct vma *v,
 		   const struct vp_kstack *k);
+/* A write fault's stack (VP_KSTACK_WRITE), unwound after the replay with
+ * p's modules at the record's time: its id in *file (one per distinct
+ * stack), or 0 and *why (enum vstackwhy) says why there is none. */
+uint32_t kunwind__write(struct kunwind **ku, struct analysis *a, struct proc *p,
+			const struct vp_kstack *k, int32_t *file, uint8_t *why);
 /* Accepts NULL. The stacks stay (in a->files). */
 void kunwind__free(struct kunwind *ku);
 

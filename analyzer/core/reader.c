@@ -453,7 +453,9 @@ static int valid(const struct vp_rec *h)
 	}
 	case VP_REC_KSTACK: {
 		const struct vp_kstack *k = (const void *)h;
-		return k->call > 0 && k->call < VP_CALL_MAX && k->stack_len <= VP_KSTACK_MAX &&
+		int write = !!(h->flags & VP_KSTACK_WRITE);
+		return (write ? k->call == 0 : k->call > 0 && k->call < VP_CALL_MAX) &&
+		       k->stack_len <= VP_KSTACK_MAX &&
 		       fits(s, sizeof(*k), k->stack_len);
 	}
 	default:

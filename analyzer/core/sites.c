@@ -639,3 +639,77 @@ void sites__free(struct proc *p)
 	}
 	free(p->sites);
 }
+
+static int ws_group_cmp(const void *x, const void *y)
+{
+	const struct ws_group *a = x, *b = y;
+	if (a->copies != b->copies)
+		return a->copies > b->copies ? -1 : 1;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+uint32_t wsites__by_stack(const struct wsites *t, uint64_t exact, struct ws_group **out)
+{
+	*out = NULL;
+	if (!t->n)
+		return 0;
+	struct ws_group *g = model__alloc(t->n * sizeof(*g));
+	struct u64map by = { 0 };
+	uint32_t n = 0;
+	double scale = exact && t->weight > 0 ? (double)exact / t->weight : 1;
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct wsite *w = &t->w[i];
+		uint64_t key = w->stack_id ? ((uint64_t)(uint32_t)w->stack_file << 32) | w->stack_id
+					   : (1ull << 63) | w->why;
+		key ^= (uint64_t)w->cls << 56;
+		uintptr_t j = (uintptr_t)u64map__get(&by, key);
+		if (!j) {
+			g[n] = (struct ws_group){ .site = i };
+			j = ++n;
+			if (u64map__put(&by, key, (void *)j))
+				model__oom();
+		}
+		g[j - 1].samples += w->samples;
+		g[j - 1].copies += w->weight * scale;
+	}
+	u64map__free(&by);
+	qsort(g, n, sizeof(*g), ws_group_cmp);
+	*out = g;
+	return n;
+}
+
+const char *wsites__label(struct analysis *a, const struct wsite *w, char *buf, size_t n)
+{
+	const struct vp_stack *st = w->stack_id && w->stack_file >= 0 &&
+					    (uint32_t)w->stack_file < a->nfiles
+					    ? stack_map__get(&a->files[w->stack_file].stacks, w->stack_id)
+					    : NULL;
+	if (!st || !st->depth) {
+		static const char *const why[] = {
+			[VS_K_CUT] = "the copy of the stack ended", [VS_K_CFI] = "no unwind info",
+			[VS_K_NOMAP] = "no module map", [VS_K_FAIL] = "unwinding failed",
+		};
+		snprintf(buf, n, "(no stack: %s)",
+			 w->why <= VS_K_FAIL && why[w->why] ? why[w->why] : "unknown");
+		return buf;
+	}
+	struct vp_frame f[VP_MAX_STACK_DEPTH];
+	uint32_t d = st->depth < VP_MAX_STACK_DEPTH ? st->depth : VP_MAX_STACK_DEPTH;
+	for (uint32_t i = 0; i < d; i++) {
+		f[i] = (struct vp_frame){ .ip = st->ips[i] };
+		symbolizer__lookup_fn(a->sym, (uint64_t)w->stack_file, st->ips[i], i > 0, &f[i]);
+	}
+	int k = a->rules ? label__pick(a->rules, f, d) : 0;
+	if (k < 0)
+		k = 0;
+	char anon[300];
+	const char *l = f[k].function ? sites__demangle(a, f[k].function)
+				      : vp_frame_anon(&f[k], anon, sizeof(anon));
+	size_t len = (size_t)snprintf(buf, n, "%s", l);
+	for (uint32_t j = (uint32_t)k + 1; j < d && len < n; j++)
+		if (f[j].function) {
+			snprintf(buf + len, n - len, " < %s", sites__demangle(a, f[j].function));
+			break;
+		}
+	return buf;
+}

@@ -122,11 +122,34 @@ struct exec_ev {
 	uint8_t secure;         /* AT_SECURE exec: the loader ignored LD_PRELOAD */
 };
 
+/* Write sites (docs/report.md "Write sites"): the sampled stacks of the
+ * writes that copied pages (VP_KSTACK_WRITE), per mapping entry. A site
+ * is (entry, stack, class); `weight` is what its samples stand for by the
+ * sampling (1 each in a thread's first writes, `every` each after), the
+ * outputs scale it so that a table's weights sum to its exact count. */
+struct wsite {
+	uint32_t vma;           /* entry id in the writing process */
+	int32_t stack_file;     /* kunwind's stack file, -1 none */
+	uint32_t stack_id;      /* 0: could not be unwound (why) */
+	uint8_t cls, why;       /* enum fclass; enum vstackwhy when no stack */
+	uint64_t samples;
+	double weight;
+};
+struct wsites {
+	struct wsite *w;
+	uint32_t n, cap;
+	struct u64map idx;      /* key -> index + 1 */
+	uint64_t samples;
+	double weight;
+};
+
 struct child_ref {          /* a fork this process made */
 	uint32_t child;
 	uint64_t t, end;        /* end: the child's exit or first exec */
 	uint64_t cow_parent, cow_child;
 	struct u64map cow_vma_parent, cow_vma_child; /* entry id + 1 -> copies */
+	struct wsites ws_parent, ws_child; /* the copies' write sites (parent's,
+					    * child's entries) */
 };
 
 struct proc {
@@ -186,6 +209,8 @@ struct proc {
 	uint64_t unused_inherited, unused_inherited_bytes; /* entries not shown (sites.c) */
 	int attached_tree;                /* record -p: no shim in it, ever */
 	struct timeline *tl;              /* faults over time (timeline.h), or NULL */
+	struct wsites ws;                 /* write sites of all its cow_copy and
+					   * shared_write faults */
 };
 
 /* The core's lookup index of a process (model.c); not for readers. */
@@ -256,6 +281,11 @@ struct analysis {
 	struct u64map shmem_files;        /* interned path -> 1: a fault with the kernel's
 					   * VMA info found it on tmpfs/hugetlbfs */
 	int shaped;                       /* sites.c ran */
+	/* write stacks (session.json collectors.bpf.write_stacks): the
+	 * sampling (first, every; both 0: off or an older recorder), stacks
+	 * paired with their faults, and those left unpaired (fault lost) */
+	uint32_t ws_first, ws_every;
+	uint64_t ws_paired, ws_unpaired, ws_skipped;
 	int every_vma;                    /* shaped with --every-vma: no entry folded
 					   * or summarised (report_json.c) */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
@@ -309,6 +339,20 @@ struct site_count {
  * returns how many. */
 uint32_t sites__fork_copies(const struct proc *p, const struct u64map *m,
 			    struct site_count **out);
+/* Write sites of a table grouped by stack (across entries), most copies
+ * first: ws_group.site is an index in t->w of the stack's first site,
+ * copies its scaled count (t's weights scaled to `exact`, the table's
+ * exact count; 0: unscaled). *out malloc'd; returns how many. */
+struct ws_group {
+	uint32_t site;
+	uint64_t samples;
+	double copies;
+};
+uint32_t wsites__by_stack(const struct wsites *t, uint64_t exact, struct ws_group **out);
+/* The name of a write stack: its label frame (as sites are labelled) and
+ * that frame's caller, "f < g"; into buf. */
+const char *wsites__label(struct analysis *a, const struct wsite *w, char *buf, size_t n);
+void wsites__free(struct wsites *t);
 /* Whether the report shows p's namespace fields (it lives in one other
  * than the initial namespace). */
 int pidns__shown(const struct proc *p);

@@ -252,9 +252,11 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 	case VP_REC_KSTACK: {
 		const struct vp_kstack *k = (const void *)h;
 		fprintf(out, " call=%u ret=0x%llx ip=0x%llx sp=0x%llx bp=0x%llx stack_base=0x%llx "
-			"stack_len=%u cut=%d start_code=0x%llx", k->call, k->ret,
+			"stack_len=%u cut=%d start_code=0x%llx%s%s", k->call, k->ret,
 			k->regs[VP_KREG_RIP], k->regs[VP_KREG_RSP], k->regs[VP_KREG_RBP],
-			k->stack_base, k->stack_len, !!(h->flags & VP_KSTACK_CUT), k->start_code);
+			k->stack_base, k->stack_len, !!(h->flags & VP_KSTACK_CUT), k->start_code,
+			h->flags & VP_KSTACK_WRITE ? " write" : "",
+			h->flags & VP_KSTACK_SAMPLED ? " sampled" : "");
 		break;
 	}
 	case VP_REC_FAULT: {

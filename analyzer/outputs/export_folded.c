@@ -12,6 +12,15 @@
  * wrappers, operator new) is left out. A site without a stack is one frame,
  * its label; faults outside every known mapping are "[outside mappings]".
  * COUNT is fault events; lines are sorted and equal lines merged.
+ *
+ * folded-writes: the write sites instead (docs/report.md "Write sites"),
+ *
+ *	class;comm;outermost frame;...;writing frame COPIES
+ *
+ * one line per sampled write stack of a cow_copy or shared_write, whole
+ * (the write is the leaf), COPIES its samples' weights scaled to the
+ * process's count of that class (an estimate: docs/report.md says its
+ * error); empty without write stacks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -152,7 +161,45 @@ static void collect(struct analysis *a, struct lines *ls, struct buf *b, struct 
 	}
 }
 
+static void collect_writes(struct analysis *a, struct lines *ls, struct buf *b)
+{
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		char pidname[32];
+		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->own_pid);
+		const char *comm = p->name ? p->name : p->exe ? vp_base_name(p->exe) : pidname;
+		double sum[FC_N] = { 0 };
+		for (uint32_t k = 0; k < p->ws.n; k++)
+			sum[p->ws.w[k].cls] += p->ws.w[k].weight;
+		for (uint32_t k = 0; k < p->ws.n; k++) {
+			const struct wsite *w = &p->ws.w[k];
+			uint64_t n = (uint64_t)(w->weight * (double)p->faults[w->cls] / sum[w->cls] + 0.5);
+			if (!n)
+				continue;
+			b->n = 0;
+			buf_frame(b, fclass_name[w->cls]);
+			buf_frame(b, comm);
+			const struct vp_stack *st =
+				w->stack_id ? stack_map__get(&a->files[w->stack_file].stacks, w->stack_id)
+					    : NULL;
+			if (!st || !st->depth) {
+				char lb[300];
+				buf_frame(b, wsites__label(a, w, lb, sizeof(lb)));
+			}
+			for (uint32_t j = st ? st->depth : 0; j-- > 0;) {
+				struct vp_frame f = { .ip = st->ips[j] };
+				symbolizer__lookup(a->sym, (uint64_t)w->stack_file, st->ips[j], j > 0, &f);
+				const char *fn = sites__demangle(a, f.function);
+				char an[300];
+				buf_frame(b, fn ? fn : vp_frame_anon(&f, an, sizeof(an)));
+			}
+			line_add(ls, b, n);
+		}
+	}
+}
+
 struct folded {
+	int writes;
 	struct lines ls;
 	struct buf b, fr;
 };
@@ -174,6 +221,8 @@ static int write_folded(struct analysis *a, FILE *f, size_t json_flags, void *st
 	if (!derive__measured(a))
 		fprintf(stderr, "vmaprof report: no fault counts in this recording (the kernel "
 				"collector did not run): the folded stacks are empty\n");
+	else if (s->writes)
+		collect_writes(a, ls, &s->b);
 	else
 		collect(a, ls, &s->b, &s->fr);
 	if (ls->n > 1)
@@ -189,3 +238,12 @@ static int write_folded(struct analysis *a, FILE *f, size_t json_flags, void *st
 }
 
 const struct writer folded_writer = { sizeof(struct folded), write_folded, folded_free };
+
+static int write_folded_writes(struct analysis *a, FILE *f, size_t json_flags, void *state)
+{
+	((struct folded *)state)->writes = 1;
+	return write_folded(a, f, json_flags, state);
+}
+
+const struct writer folded_writes_writer = { sizeof(struct folded), write_folded_writes,
+					     folded_free };

@@ -449,6 +449,25 @@ static void write_fork_sites(struct out *o, const struct proc *p, const struct u
 	out_lit(o, "]");
 }
 
+/* A fork side's write sites (docs/report.md "Write sites"): [[label,
+ * copies scaled to the side's count, samples], ...], most first (5). */
+static void write_fork_writes(struct out *o, struct analysis *a, const struct wsites *t,
+			      uint64_t exact)
+{
+	out_lit(o, "[");
+	struct ws_group *g;
+	uint32_t n = wsites__by_stack(t, exact, &g);
+	for (uint32_t i = 0; i < n && i < 5; i++) {
+		char lb[600];
+		out_key_str(o, i ? ",[" : "[", wsites__label(a, &t->w[g[i].site], lb, sizeof(lb)));
+		out_key_u64(o, ",", (uint64_t)(g[i].copies + 0.5));
+		out_key_u64(o, ",", g[i].samples);
+		out_lit(o, "]");
+	}
+	free(g);
+	out_lit(o, "]");
+}
+
 static void write_collector(struct out *o, const char *name, int active, uint64_t events,
 			    uint64_t lost, const char *reason)
 {
@@ -491,7 +510,8 @@ static void write_head(struct out *o, struct analysis *a)
 }
 
 /* forks: [parent key, child key, time, cow_copy_parent, cow_copy_child (pages,
- * -1 not measured), sites_parent, sites_child] */
+ * -1 not measured), sites_parent, sites_child, writes_parent, writes_child
+ * (write_fork_writes)] */
 static void write_forks(struct out *o, struct page *pg)
 {
 	struct analysis *a = pg->a;
@@ -512,6 +532,10 @@ static void write_forks(struct out *o, struct page *pg)
 			write_fork_sites(o, p, &r->cow_vma_parent);
 			out_lit(o, ",");
 			write_fork_sites(o, model__find(a, r->child), &r->cow_vma_child);
+			out_lit(o, ",");
+			write_fork_writes(o, a, &r->ws_parent, r->cow_parent);
+			out_lit(o, ",");
+			write_fork_writes(o, a, &r->ws_child, r->cow_child);
 			out_lit(o, "]");
 		}
 	}

@@ -167,13 +167,18 @@ struct pp {
 	struct pbuf funcs_enc, locs_enc, samples_enc, tmp, tmp2, sample, head, tail, empty;
 	struct u64map stacks; /* (file + 1) << 32 | stack id -> uint64_t[1 + n]: n, location ids */
 	int measured;
+	int writes;  /* the recording had write stacks: V_WRITES is written */
 	z_stream z;
 	int z_on;
 	uint8_t zout[1 << 16];
 };
 
-/* Sample types, in value order. */
-enum { V_PAGES = FC_N, V_POPULATED, V_BYTES, V_N };
+/* Sample types, in value order. V_WRITES (cow_copy_writes, where the
+ * recording had write stacks): the copies of each write site, whose
+ * stack is the write's (docs/report.md "Write sites"), scaled to the
+ * process's cow_copy; its samples have 0 in every other type, the
+ * creating sites' samples 0 in it. */
+enum { V_PAGES = FC_N, V_POPULATED, V_BYTES, V_WRITES, V_N };
 
 static uint32_t function_id(struct pp *x, const char *name, const char *sysname, const char *file)
 {
@@ -300,7 +305,7 @@ static void add_sample(struct pp *x, const struct proc *p, const uint64_t vals[V
 	uint32_t n = 0;
 	int any = 0;
 	for (int i = 0; i < V_N; i++)
-		if (x->measured || i == V_BYTES) {
+		if ((x->measured || i == V_BYTES) && (i != V_WRITES || x->writes)) {
 			v[n++] = vals[i];
 			any |= vals[i] != 0;
 		}
@@ -362,6 +367,7 @@ static void add_process(struct pp *x, const struct proc *p)
 		v[V_PAGES] = s->pages;
 		v[V_POPULATED] = s->pop_pages;
 		v[V_BYTES] = s->bytes_mapped;
+		v[V_WRITES] = 0;
 		rest[V_PAGES] -= s->pages;
 		rest[V_POPULATED] -= s->pop_pages;
 		const char *kind, *path;
@@ -391,6 +397,29 @@ static void add_process(struct pp *x, const struct proc *p)
 	add_sample(x, p, outside, &loc, 1, OUT, NULL, NULL);
 	loc = synthetic_location(x, POP);
 	add_sample(x, p, pop, &loc, 1, POP, NULL, NULL);
+	/* write sites of its copies: whole write stacks, leaf first */
+	double wsum = 0;
+	for (uint32_t i = 0; i < p->ws.n; i++)
+		if (p->ws.w[i].cls == FC_COW_COPY)
+			wsum += p->ws.w[i].weight;
+	for (uint32_t i = 0; x->writes && wsum > 0 && i < p->ws.n; i++) {
+		const struct wsite *w = &p->ws.w[i];
+		if (w->cls != FC_COW_COPY)
+			continue;
+		uint64_t v[V_N] = { 0 };
+		v[V_WRITES] = (uint64_t)(w->weight * (double)p->faults[FC_COW_COPY] / wsum + 0.5);
+		char lb[600];
+		wsites__label(x->a, w, lb, sizeof(lb));
+		const uint64_t *ids = w->stack_id ? stack_locations(x, w->stack_file, w->stack_id)
+						  : NULL;
+		if (!ids) {
+			uint64_t one = synthetic_location(x, lb);
+			add_sample(x, p, v, &one, 1, lb, vk_name[p->v[w->vma].kind], p->v[w->vma].path);
+		} else {
+			add_sample(x, p, v, ids + 1, (uint32_t)ids[0], lb, vk_name[p->v[w->vma].kind],
+				   p->v[w->vma].path);
+		}
+	}
 }
 
 /* ---- output: gzip through zlib ---- */
@@ -461,11 +490,13 @@ static int write_profile(struct analysis *a, FILE *f, size_t json_flags, void *s
 
 	/* sample types */
 	struct pbuf *head = &x->head, *tail = &x->tail;
-	static const char *const extra[3][2] = { { "pages_allocated", "pages" },
-						 { "populated", "pages" }, { "bytes", "bytes" } };
+	x->writes = x->measured && (a->ws_first || a->ws_every || a->ws_paired);
+	static const char *const extra[4][2] = { { "pages_allocated", "pages" },
+						 { "populated", "pages" }, { "bytes", "bytes" },
+						 { "cow_copy_writes", "copies" } };
 	uint64_t deflt = 0;
 	for (int i = 0; i < V_N; i++) {
-		if (!x->measured && i != V_BYTES)
+		if ((!x->measured && i != V_BYTES) || (i == V_WRITES && !x->writes))
 			continue;
 		const char *name = i < FC_N ? fclass_name[i] : extra[i - FC_N][0];
 		const char *unit = i < FC_N ? "faults" : extra[i - FC_N][1];

@@ -24,6 +24,7 @@ static const struct {
 	[OUT_PERFETTO] = { "perfetto", &perfetto_writer },
 	[OUT_FOLDED] = { "folded", &folded_writer },
 	[OUT_RECORDS] = { "records", NULL },
+	[OUT_FOLDED_WRITES] = { "folded-writes", &folded_writes_writer },
 };
 
 int output__format(const char *fmt)

@@ -28,10 +28,11 @@ enum output_format {
 	OUT_PERFETTO, /* Chrome JSON trace format: a timeline for ui.perfetto.dev */
 	OUT_FOLDED,   /* Brendan Gregg's folded stacks: `frame;frame;frame count` */
 	OUT_RECORDS,  /* every record of the trace files, one per line (no analysis) */
+	OUT_FOLDED_WRITES, /* folded stacks of the write sites (write stacks) */
 };
 
 /* The format named fmt ("json", "text", "html", "pprof", "perfetto",
- * "folded", "records"), or -EINVAL. */
+ * "folded", "records", "folded-writes"), or -EINVAL. */
 int output__format(const char *fmt);
 
 /* Write the finished analysis a in format fmt (not OUT_RECORDS) to f.

@@ -809,6 +809,15 @@ static json_t *report_head(struct analysis *a)
 			  a->bpf_active, "events", (json_int_t)a->bpf_records, "lost",
 			  (json_int_t)(a->bpf_lost + a->bpf_damaged), "reason", a->bpf_active ? NULL : a->bpf_reason));
 	json_t *col = json_object_get(r, "collectors");
+	/* write stacks: the sampling, what was paired with its fault (not in
+	 * recordings without them: their reports keep their bytes) */
+	if (a->ws_first || a->ws_every || a->ws_paired || a->ws_unpaired)
+		json_object_set_new(
+			json_object_get(col, "bpf"), "write_stacks",
+			json_pack("{s:I, s:I, s:I, s:I, s:I}", "first", (json_int_t)a->ws_first,
+				  "every", (json_int_t)a->ws_every, "paired", (json_int_t)a->ws_paired,
+				  "unpaired", (json_int_t)a->ws_unpaired, "skipped",
+				  (json_int_t)a->ws_skipped));
 	if (!json_object_get(json_object_get(col, "bpf"), "reason"))
 		json_object_set_new(json_object_get(col, "bpf"), "reason", json_null());
 	/* a recording whose recorder died (no session end marker) is partial:
@@ -922,6 +931,9 @@ static int flush_db(struct dumpbuf *db, struct jw *jw, FILE *f)
 	return err;
 }
 
+static json_t *write_sites_json(struct analysis *a, struct write_state *w, const struct proc *p,
+				const struct wsites *t, uint64_t exact);
+
 /* One process: its header, its fault sites, then rows: its sites, its
  * shown entries and its idle ones summarised. */
 static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t flags,
@@ -931,6 +943,10 @@ static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t 
 	struct dumpbuf *db = &w->db;
 	struct jw jw = { db, 1, 0 };
 	json_t *o = proc_json(a, p);
+	/* every sampled write that copied (cow_copy, shared_write), unscaled
+	 * weights: the tables mix classes and forks */
+	if (p->ws.n)
+		json_object_set_new(o, "write_sites", write_sites_json(a, w, p, &p->ws, 0));
 	int err = dump_to(o, f, flags, db, 1);
 	json_decref(o);
 	db->n = 0;
@@ -965,8 +981,50 @@ static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t 
 	return err;
 }
 
+/* Write sites of one table (docs/report.md "Write sites"): grouped by
+ * stack, most copies first (the first 10), each with its mappings (sites
+ * of p). copies: the table's samples scaled to `exact` (0: by the
+ * sampling's weights alone). */
+static json_t *write_sites_json(struct analysis *a, struct write_state *w, const struct proc *p,
+				const struct wsites *t, uint64_t exact)
+{
+	json_t *arr = json_array();
+	struct ws_group *g;
+	uint32_t n = p ? wsites__by_stack(t, exact, &g) : 0;
+	double scale = exact && t->weight > 0 ? (double)exact / t->weight : 1;
+	for (uint32_t i = 0; i < n && i < 10; i++) {
+		const struct wsite *ws = &t->w[g[i].site];
+		char lb[600];
+		int empty;
+		uint32_t si = stack_idx(a, w, ws->stack_id ? ws->stack_file : -1, ws->stack_id,
+					&empty);
+		json_t *maps = json_array();
+		for (uint32_t j = 0; j < t->n; j++) {
+			const struct wsite *x = &t->w[j];
+			if (x->stack_id != ws->stack_id || x->stack_file != ws->stack_file ||
+			    x->why != ws->why || x->cls != ws->cls || x->vma >= p->nv)
+				continue;
+			uint32_t site = p->v[x->vma].site;
+			json_array_append_new(maps, json_pack("{s:i, s:s, s:I, s:I}", "site", (int)site,
+							      "label", p->sites[site].label,
+							      "copies",
+							      (json_int_t)(x->weight * scale + 0.5),
+							      "samples", (json_int_t)x->samples));
+		}
+		json_array_append_new(
+			arr, json_pack("{s:s, s:i, s:s, s:I, s:I, s:o}", "label",
+				       wsites__label(a, ws, lb, sizeof(lb)), "stack", (int)si, "class",
+				       fclass_name[ws->cls], "copies",
+				       (json_int_t)(g[i].copies + 0.5), "samples",
+				       (json_int_t)g[i].samples, "mappings", maps));
+	}
+	free(g);
+	return arr;
+}
+
 /* One fork of p (forks[]). */
-static json_t *fork_json(struct analysis *a, const struct proc *p, const struct child_ref *c)
+static json_t *fork_json(struct analysis *a, const struct proc *p, const struct child_ref *c,
+			 struct write_state *w)
 {
 	const struct proc *cp = model__find(a, c->child);
 	json_t *o = json_pack("{s:i, s:i, s:I, s:o, s:o, s:o, s:o, s:o}", "parent",
@@ -980,6 +1038,12 @@ static json_t *fork_json(struct analysis *a, const struct proc *p, const struct 
 			      "sites_parent", fork_sites(a, p, &c->cow_vma_parent),
 			      "sites_child",
 			      fork_sites(a, model__find(a, c->child), &c->cow_vma_child));
+	if (a->ws_first || a->ws_every || a->ws_paired) {
+		json_object_set_new(o, "write_sites_parent",
+				    write_sites_json(a, w, p, &c->ws_parent, c->cow_parent));
+		json_object_set_new(o, "write_sites_child",
+				    write_sites_json(a, w, cp, &c->ws_child, c->cow_child));
+	}
 	if (pidns__shown(p))
 		json_object_set_new(o, "parent_host_pid", json_integer(p->host_pid));
 	if (cp && pidns__shown(cp))
@@ -1005,7 +1069,7 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, void *state)
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
 		const struct proc *p = a->procs[i];
 		for (uint32_t k = 0; k < p->nkids && !err; k++) {
-			json_t *o = fork_json(a, p, &p->kids[k]);
+			json_t *o = fork_json(a, p, &p->kids[k], w);
 			fputs(first ? nl : ",\n", f);
 			first = 0;
 			err |= dump_to(o, f, flags, &w->db, 0);

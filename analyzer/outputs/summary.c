@@ -444,6 +444,24 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 	free(c);
 }
 
+/* The write site of one side that copied most (write stacks), scaled to
+ * the side's exact count, and the sampling ("" if none). */
+static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t exact, char *out,
+			   size_t n)
+{
+	out[0] = 0;
+	struct ws_group *g;
+	uint32_t k = wsites__by_stack(t, exact, &g);
+	if (k) {
+		char lb[300];
+		snprintf(out, n, "written by %s: %.0f%% (%" PRIu64 " write stacks, first %u then 1 in %u)",
+			 wsites__label(a, &t->w[g[0].site], lb, sizeof(lb)),
+			 exact ? 100.0 * g[0].copies / (double)exact : 0.0, t->samples, a->ws_first,
+			 a->ws_every);
+	}
+	free(g);
+}
+
 /* Each fork, largest first: what each side un-shared, and from where. */
 static void forks_out(struct analysis *a, FILE *out)
 {
@@ -479,15 +497,21 @@ static void forks_out(struct analysis *a, FILE *out)
 			}
 			shown++;
 			const struct proc *p = f[i].p, *c = model__find(a, f[i].c->child);
-			char cb[32], pbb[32], cs[200], ps[200];
+			char cb[32], pbb[32], cs[200], ps[200], cw[400], pw[400];
 			human_bytes(f[i].c->cow_child * a->page_size, cb, sizeof(cb));
 			human_bytes(f[i].c->cow_parent * a->page_size, pbb, sizeof(pbb));
 			fork_top_site(a, c, &f[i].c->cow_vma_child, cs, sizeof(cs));
 			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
+			fork_top_write(a, &f[i].c->ws_child, f[i].c->cow_child, cw, sizeof(cw));
+			fork_top_write(a, &f[i].c->ws_parent, f[i].c->cow_parent, pw, sizeof(pw));
 			line_out(out, "    %u %s -> %u %s", p->own_pid, proc_title(p),
 				 pidns__report_pid(a, f[i].c->child), c ? proc_title(c) : "?");
 			line_out(out, "      child copied %s%s", cb, cs);
+			if (cw[0])
+				line_out(out, "        %s", cw);
 			line_out(out, "      parent copied %s meanwhile%s", pbb, ps);
+			if (pw[0])
+				line_out(out, "        %s", pw);
 		}
 		if (rest) {
 			char rb[32];

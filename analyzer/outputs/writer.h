@@ -33,6 +33,7 @@ extern const struct writer text_writer;     /* summary.c */
 extern const struct writer html_writer;     /* export_html.c */
 extern const struct writer pprof_writer;    /* export_pprof.c */
 extern const struct writer perfetto_writer; /* export_perfetto.c */
-extern const struct writer folded_writer;   /* export_folded.c */
+extern const struct writer folded_writer;
+extern const struct writer folded_writes_writer;   /* export_folded.c */
 
 #endif

@@ -30,7 +30,10 @@
 /* Version 3 (kernel stacks): the collector may write VP_REC_KSTACK, whose
  * copy of a user stack a reader older than 3 would scan as records after
  * refusing the unknown type; such readers refuse these files instead. */
-#define VP_FORMAT_VERSION 3
+/* Version 4 (write stacks): a VP_REC_KSTACK may be a write fault's
+ * (VP_KSTACK_WRITE, call 0), which a version 3 reader would refuse as
+ * damaged; such readers refuse these files instead. */
+#define VP_FORMAT_VERSION 4
 #define VP_FORMAT_VERSION_MIN 1
 #define VP_HEADER_SIZE 4096u
 /* Data area is written in segments of this size (file offset
@@ -369,6 +372,9 @@ _Static_assert(sizeof(struct vp_internal) == 48, "vp_internal size");
 			      * (__GFP_ZERO): a fresh zero-filled page, e.g.
 			      * the write that replaces the shared zero page */
 #define VP_FAULT_HUGE 0x10   /* an allocation in it was order > 0 */
+#define VP_FAULT_WSKIP 0x20  /* (version 4) a write stack was due for it
+			      * (VP_KSTACK_WRITE) but not taken: the ring
+			      * buffer was half full */
 /* vp_fault.vma_file bits */
 #define VP_VMA_FILE 0x1      /* the VMA has a vm_file */
 #define VP_VMA_SHMEM 0x2     /* ... on tmpfs/shmem or hugetlbfs: shared anonymous
@@ -541,13 +547,26 @@ _Static_assert(sizeof(struct vp_segsum) == VP_SEGSUM_SIZE, "vp_segsum size");
 #define VP_KSTACK_TOP 0x2    /* h.flags: the copy ended with the page of the
 			      * environment's end (mm->env_end): the top of
 			      * the main thread's stack */
+/* Version 4, write stacks (bpf/README.md "Write stacks"): the user stack
+ * of a write fault on a present page (error code P|W, user mode: the
+ * copy-on-write copies and shared writes of the analyzer's classes, and
+ * writes replacing the zero page), taken in the fault itself, sampled: the
+ * first `first` such faults of each thread since its creation or its
+ * process's last fork (both sides), then each one with probability
+ * 1/`every` (VP_KSTACK_SAMPLED); the recording's session.json says
+ * first/every. call is 0, ret the faulting address, h.time_ns the
+ * fault's; it comes before its VP_REC_FAULT in the stream (same tid, time
+ * and addr). regs are the fault's user registers (rax is rax). */
+#define VP_KSTACK_WRITE 0x4   /* h.flags: a write fault's stack */
+#define VP_KSTACK_SAMPLED 0x8 /* h.flags: taken in the 1-in-`every` phase */
 #define VP_KSTACK_MAX (60u << 10) /* largest copy (a record stays below VP_MAX_RECORD) */
 enum { VP_KREG_RAX = 0, VP_KREG_RBP = 6, VP_KREG_RSP = 7, VP_KREG_RIP = 16, VP_KREGS = 17 };
 struct vp_kstack {
 	struct vp_rec h;
-	__u32 call;        /* enum vp_call of the VP_REC_MEM it follows */
+	__u32 call;        /* enum vp_call of the VP_REC_MEM it follows; 0:
+			    * VP_KSTACK_WRITE */
 	__u32 stack_len;   /* bytes of the copy that follow */
-	__u64 ret;
+	__u64 ret;         /* VP_KSTACK_WRITE: the faulting address */
 	__u64 stack_base;
 	__u64 start_code;
 	__u64 regs[VP_KREGS];
