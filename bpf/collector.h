@@ -67,6 +67,11 @@ struct collector_opts {
 	 * per call, 3.5 s and 94 MB more for 300 runs of /bin/true
 	 * (bench/NOTES.md, "kernel stacks before the shim"). */
 	bool kstack_no_shim;
+	/* VP_REC_RSS samples from the kernel's rss_stat tracepoint, at most
+	 * one per task per this many ns; 0 = the environment's
+	 * VMAPROF_RSS_STAT (ms), else off (bpf/README.md, "The mm's own
+	 * figures") */
+	uint64_t rss_interval_ns;
 };
 #define COLLECTOR_KSTACK_DEFAULT (8u << 10)
 
@@ -83,6 +88,9 @@ struct collector_stats {
 	uint64_t kstacks;   /* VP_REC_KSTACK records submitted */
 	uint64_t kstacks_skipped; /* not taken: the ring buffer was half full */
 	uint64_t kstack_bytes; /* copied per capture at most (0: off) */
+	uint64_t mmstats;   /* VP_REC_MMSTAT records submitted */
+	uint64_t rss_samples; /* VP_REC_RSS records submitted */
+	uint64_t rss_interval_ns; /* their interval, 0: rss_stat not attached */
 };
 
 /* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not

@@ -66,7 +66,8 @@ struct task_state {
 	__u32 sys_pages;
 	__u8 sys_in;         /* between sys_enter and sys_exit */
 	__u8 sys_populates;  /* the syscall may populate VMAs: count its pages */
-	__u8 _pad[2];
+	__u8 mm_flags;       /* CT_MM_* (collector.bpf.c, the mm's own figures) */
+	__u8 _pad;
 	/* Signal stacks (bpf/README.md): what the shim of this task's process
 	 * image announced (sig_tgid 0: nothing yet). Copied to new tasks at
 	 * fork (a thread shares it, a forked process takes it over under its
@@ -84,6 +85,7 @@ struct task_state {
 	 * task reusing a tid before the old task is freed is not taken for
 	 * it. 0 in the task-storage variant. */
 	__u64 task;
+	__u64 rss_t;         /* time of the task's last VP_REC_RSS */
 };
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");
