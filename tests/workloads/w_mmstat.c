@@ -3,7 +3,7 @@
  * A process whose mm figures are known, for the kernel's own figures
  * (VP_REC_MMSTAT, tests/test_mmstat.py):
  *
- *   w_mmstat PAGES MAPPINGS [kill]
+ *   w_mmstat PAGES MAPPINGS [kill|spawn|failexec]
  *
  * writes to PAGES pages of a private anonymous mapping (PAGES anonymous
  * pages in RSS), then makes 2 * MAPPINGS more VMAs (a PROT_NONE reservation
@@ -15,10 +15,14 @@
  * writes it to stdout as `key value` lines, and ends by the raw exit_group
  * system call (or, with `kill`, by SIGKILL to itself): nothing runs between
  * the reading and the end that could change the mm (no stdio, no
- * allocation, no shim destructor, all buffers touched before).
+ * allocation, no shim destructor, all buffers touched before). `spawn`:
+ * first posix_spawn /bin/true (a child on this mm until its exec) and wait
+ * for it; `failexec`: first an execve that fails (ENOENT).
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,13 +91,30 @@ int main(int argc, char **argv)
 	char *a, *r;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s PAGES MAPPINGS [kill]\n", argv[0]);
+		fprintf(stderr, "usage: %s PAGES MAPPINGS [kill|spawn|failexec]\n", argv[0]);
 		return 2;
+	}
+	memset(buf, 1, sizeof(buf));
+	memset(out, 1, sizeof(out));
+	if (argc > 3 && !strcmp(argv[3], "spawn")) {
+		char *cargv[] = { "true", NULL };
+		extern char **environ;
+		pid_t c;
+		int st;
+
+		if (posix_spawn(&c, "/bin/true", NULL, NULL, cargv, environ) ||
+		    waitpid(c, &st, 0) != c)
+			return 1;
+		snprintf(line, sizeof(line), "child %d\n", (int)c);
+		put(line);
+	}
+	if (argc > 3 && !strcmp(argv[3], "failexec")) {
+		char *cargv[] = { "x", NULL };
+
+		execve("/nonexistent/w_mmstat", cargv, NULL);
 	}
 	pages = atol(argv[1]);
 	maps = atol(argv[2]);
-	memset(buf, 1, sizeof(buf));
-	memset(out, 1, sizeof(out));
 	a = mmap(NULL, pages * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	r = mmap(NULL, 2 * maps * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED || r == MAP_FAILED) {
