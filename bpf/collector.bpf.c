@@ -937,18 +937,31 @@ struct task_struct___old {
 	struct task_rss_stat___old rss_stat;
 } __attribute__((preserve_access_index));
 
-/* Each CPU's per-CPU area starts __per_cpu_offset[cpu] bytes from a
- * per-CPU pointer (x86_64). A plain kernel symbol, not in BTF: libbpf
- * writes its address from /proc/kallsyms, which lists it where the kernel
- * has CONFIG_KALLSYMS_ALL (Debian's do); 0 elsewhere, and the counters'
- * approximate values are used (VP_MMSTAT_APPROX). (The per-CPU variable
- * this_cpu_off, in BTF, would do as well, but the kernel resolves a BTF
- * symbol's address through kallsyms too, and refuses the program when
- * kallsyms lacks it.) */
+/* Summing a per-CPU counter needs each CPU's per-CPU offset (the address
+ * of a per-CPU variable on CPU c is its per-CPU pointer plus
+ * __per_cpu_offset[c], x86_64). The default variant takes them from a
+ * per-CPU map of its own: bpf_map_lookup_percpu_elem (5.19) gives CPU c's
+ * copy of its element, the map's pptrs[0] the element's per-CPU pointer;
+ * their difference is the offset. No symbol needed. (A BTF per-CPU
+ * symbol, this_cpu_off with bpf_per_cpu_ptr, would do too, but the kernel
+ * resolves its address through kallsyms and refuses the program where
+ * kallsyms lists no data symbols, as on this 6.18 VM.) The compat variant
+ * (no bpf_loop, no bpf_map_lookup_percpu_elem on its kernels, which have
+ * no per-CPU RSS counters anyway) reads __per_cpu_offset[], a typeless
+ * weak __ksym libbpf resolves from /proc/kallsyms where it is listed
+ * (CONFIG_KALLSYMS_ALL), else uses the approximate values. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pcpu_probe SEC(".maps");
+
 extern const void __per_cpu_offset __ksym __weak;
 
 struct pc_sum {
 	__u64 counters; /* the s32 __percpu * */
+	__u64 base;     /* pcpu_probe's element's per-CPU pointer */
 	__s64 sum;
 	__u32 bad;
 };
@@ -961,9 +974,29 @@ static long pc_cb(__u32 cpu, void *data)
 
 	if (cpu >= ncpus)
 		return 1;
+#ifdef VP_COMPAT
 	if (bpf_probe_read_kernel(&off, sizeof(off),
-				  (void *)((__u64)&__per_cpu_offset + cpu * sizeof(__u64))) ||
-	    bpf_probe_read_kernel(&v, sizeof(v), (void *)(s->counters + off))) {
+				  (void *)((__u64)&__per_cpu_offset + cpu * sizeof(__u64)))) {
+		s->bad = 1;
+		return 1;
+	}
+#else
+	{
+		__u32 zero = 0;
+		void *e = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
+		__u64 addr;
+
+		if (!e)
+			return 0; /* no such CPU */
+		/* the element's address as a number */
+		if (bpf_probe_read_kernel(&addr, sizeof(addr), &e)) {
+			s->bad = 1;
+			return 1;
+		}
+		off = addr - s->base;
+	}
+#endif
+	if (bpf_probe_read_kernel(&v, sizeof(v), (void *)(s->counters + off))) {
 		s->bad = 1;
 		return 1;
 	}
@@ -989,12 +1022,27 @@ static __always_inline __u16 read_rss(struct mm_struct *mm, struct task_struct *
 		}
 		return 0;
 	}
+	__u64 base = 0;
+#ifdef VP_COMPAT
+	base = (__u64)&__per_cpu_offset;
+#else
+	{
+		void *mp = &pcpu_probe; /* the kernel's struct bpf_array */
+		__u64 a = 0;
+
+		/* as a number (no arithmetic on a map pointer), then its pptrs[0] */
+		if (!bpf_probe_read_kernel(&a, sizeof(a), &mp) && a)
+			bpf_probe_read_kernel(&base, sizeof(base),
+					      (void *)(a + bpf_core_field_offset(struct bpf_array, pptrs)));
+	}
+#endif
 	for (int i = 0; i < VP_RSS_N; i++) {
 		struct pc_sum s = {};
 
+		s.base = base;
 		s.sum = BPF_CORE_READ(mm, rss_stat[i].count);
 		s.counters = (__u64)BPF_CORE_READ(mm, rss_stat[i].counters);
-		if (!&__per_cpu_offset || !s.counters) {
+		if (!base || !s.counters) {
 			flags = VP_MMSTAT_APPROX;
 		} else {
 			__s64 approx = s.sum;
