@@ -589,7 +589,9 @@ enum vp_mmstat_why {
 };
 #define VP_MMSTAT_PARTIAL 0x1  /* h.flags: only hiwater_rss is valid */
 #define VP_MMSTAT_APPROX 0x2   /* h.flags: rss[] are the per-CPU counters'
-				* approximate values (no per-CPU sum) */
+				* approximate values (no per-CPU sum: the
+				* compat collector on 6.2+ without
+				* __per_cpu_offset in kallsyms) */
 enum { VP_RSS_FILE = 0, VP_RSS_ANON = 1, VP_RSS_SWAP = 2, VP_RSS_SHMEM = 3, VP_RSS_N = 4 };
 struct vp_mmstat {
 	struct vp_rec h;   /* pid/tid: the process and the reading thread */
