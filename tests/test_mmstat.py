@@ -186,9 +186,16 @@ def t_rss_stat():
         km = p["kernel_mm"]
         check(km["rss_samples"] >= 3, f"rss_samples {km['rss_samples']}")
         recs = r.records()
-        anon = [int(m.group(1)) for m in
-                re.finditer(rf"^rss .*pid={p['pid']} .*rss_anon=(-?\d+)", recs, re.M)]
-        eq(len(anon), km["rss_samples"], "samples in the trace = report's rss_samples")
+        samples = [(int(m.group(1)), int(m.group(2))) for m in
+                   re.finditer(rf"^rss t=(\d+) pid={p['pid']} .*rss_anon=(-?\d+)", recs, re.M)]
+        eq(len(samples), km["rss_samples"], "samples in the trace = report's rss_samples")
+        # the workload's image: after its exec (before it, the recorder's
+        # child, a copy of the recorder's mm)
+        ex = [int(m.group(1)) for m in
+              re.finditer(rf"^task_exec t=(\d+) pid={p['pid']} ", recs, re.M)]
+        eq(len(ex), 1, "one exec")
+        anon = [a for t, a in samples if t > ex[0]]
+        check(len(anon) >= 3, f"{len(anon)} samples of the workload's image")
         ps = r.raw["page_size"]
         end = km["images"][-1]["rss_anon"] // ps
         check(max(anon) >= PAGES // 2, f"samples never reached half the writes: max {max(anon)}")
