@@ -80,24 +80,39 @@ def main():
         print(f"  rss_stat program: {runs} runs, {ns / max(runs, 1):.0f} ns/run, "
               f"{med([r['samples'] for r in on])} samples; storm ratio on/off "
               f"{med([r['storm'] for r in on]) / med([r['storm'] for r in off]):.3f}")
-        # untraced: w_cow bare, alone and beside a recording with rss_stat on
-        alone, beside = [], []
-        env = dict(os.environ, VMAPROF_RSS_STAT=a.ms)
+        # untraced: w_cow bare, alone and beside a recording (of `sleep`)
+        # without and with rss_stat, alternated; and the program's own
+        # figures there (--bpf-stats): every run is for an untraced task
+        times = {"alone": [], "beside, rss_stat off": [], "beside, rss_stat on": []}
+        prog = []
         for _ in range(a.rounds):
-            alone.append(bare(a))
-            out = os.path.join(d, "side")
-            shutil.rmtree(out, ignore_errors=True)
-            r = subprocess.Popen([os.path.join(a.build, "vmaprof"), "record", "-o", out, "--",
-                                  "sleep", "60"], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-            time.sleep(1.5)  # attached
-            beside.append(bare(a))
-            r.terminate()
-            r.wait()
-        print(f"untraced w_cow {a.mib}: alone {med(alone):.3f} s [{min(alone):.3f}-{max(alone):.3f}], "
-              f"beside a recording with rss_stat {med(beside):.3f} s "
-              f"[{min(beside):.3f}-{max(beside):.3f}], ratio {med(beside) / med(alone):.3f}")
-
+            times["alone"].append(bare(a))
+            for name, ms in (("beside, rss_stat off", None), ("beside, rss_stat on", a.ms)):
+                env = dict(os.environ)
+                env.pop("VMAPROF_RSS_STAT", None)
+                if ms:
+                    env["VMAPROF_RSS_STAT"] = ms
+                out = os.path.join(d, "side")
+                shutil.rmtree(out, ignore_errors=True)
+                r = subprocess.Popen([os.path.join(a.build, "vmaprof"), "record", "--bpf-stats",
+                                      "-o", out, "--", "sleep", "4"], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)  # attached
+                times[name].append(bare(a))
+                r.wait()
+                if ms:
+                    b = json.load(open(os.path.join(out, "session.json")))["collectors"]["bpf"]
+                    progs = {x["name"]: x for x in b.get("programs", [])}
+                    rs = progs.get("rss_stat", {"run_cnt": 0, "run_time_ns": 0})
+                    prog.append((rs["run_cnt"], rs["run_time_ns"]))
+        print(f"untraced w_cow {a.mib} (its storm), {a.rounds} rounds alternated:")
+        for name, v in times.items():
+            print(f"  {name:22s} {med(v):.3f} s [{min(v):.3f}-{max(v):.3f}]  "
+                  f"ratio {med(v) / med(times['alone']):.3f}")
+        runs = med([x[0] for x in prog])
+        ns = med([x[1] for x in prog])
+        print(f"  rss_stat program over the 4 s recording beside it: {runs} runs (none traced), "
+              f"{ns / max(runs, 1):.0f} ns/run, {ns / 1e6:.1f} ms in all")
 
 if __name__ == "__main__":
     main()
