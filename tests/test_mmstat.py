@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 
-from vptest import VMAPROF, Recording, check, eq, main, workload
+from vptest import VMAPROF, Recording, check, eq, main, validate_report, workload
 
 W = workload("w_mmstat")
 PAGES = 3000   # anonymous pages the workload writes to
@@ -205,7 +205,38 @@ def t_rss_stat():
         eq(sess["collectors"]["bpf"]["rss_samples"] >= km["rss_samples"], True, "session count")
 
 
+def t_max_map_count():
+    """A process whose mappings reach 90% of vm.max_map_count is flagged:
+    the recording's session.json says a limit just above the workload's
+    map_count (the machine's own is not changed), and the report, read
+    again, warns."""
+    with Rec([W, str(PAGES), str(MAPS)]) as r:
+        r.require_bpf()
+        n = r.n("vmas")
+        sp = os.path.join(r.dir, "session.json")
+        for lim, near_ in ((n + n // 20, True), (n * 2, False)):
+            sess = json.load(open(sp))
+            sess["vm_max_map_count"] = lim
+            json.dump(sess, open(sp, "w"))
+            p = subprocess.run([VMAPROF, "report", r.dir], capture_output=True, text=True,
+                               timeout=300)
+            eq(p.returncode, 0, f"report: {p.stderr}")
+            validate_report(os.path.join(r.dir, "report.json"))
+            rep = json.load(open(os.path.join(r.dir, "report.json")))
+            pr = [q for q in rep["processes"] if q["pid"] == r.n("pid")][0]
+            km = pr["kernel_mm"]
+            eq(km["max_map_count"], lim, "max_map_count")
+            eq(km["near_max_map_count"], near_, f"near at {n} of {lim}")
+            warned = [w for w in pr["warnings"] if "vm.max_map_count" in w]
+            eq(len(warned), 1 if near_ else 0, f"warnings {pr['warnings']}")
+            t = subprocess.run([VMAPROF, "report", r.dir, "--format", "text"],
+                               capture_output=True, text=True, timeout=300)
+            eq(f"WARNING: {n} mappings, near vm.max_map_count ({lim})" in t.stdout, near_,
+               "summary's warning")
+
+
 main({
+    "max_map_count": t_max_map_count,
     "exit": t_exit,
     "kill": t_kill,
     "failexec": t_failexec,
