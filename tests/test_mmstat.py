@@ -200,6 +200,19 @@ def t_rss_stat():
         end = km["images"][-1]["rss_anon"] // ps
         check(max(anon) >= PAGES // 2, f"samples never reached half the writes: max {max(anon)}")
         check(max(anon) <= end + slack_pages(), f"a sample above the end: {max(anon)} > {end}")
+        # the HTML page's curve: every sample, then the exit reading
+        h = subprocess.run([VMAPROF, "report", r.dir, "--format", "html", "-o", "-"],
+                           capture_output=True, text=True, timeout=300)
+        eq(h.returncode, 0, f"report --format html: {h.stderr[-500:]}")
+        m = re.search(rf'{{"pid":{p["pid"]},"key".*?"rss":\[([-0-9,]*)\]', h.stdout, re.S)
+        check(m is not None, "no rss curve in the page")
+        v = [int(x) for x in m.group(1).split(",")]
+        eq(len(v), 4 * (km["rss_samples"] + 1), "page's rss values: 4 per sample + the exit reading")
+        last = km["images"][-1]
+        eq(v[-4 + 1:], [last["rss_file"] // ps, last["rss_anon"] // ps, last["rss_shmem"] // ps],
+           "the curve ends at the exit reading")
+        eq([x for i, x in enumerate(v) if i % 4 == 2][:len(samples)], [a for _, a in samples],
+           "the page's anon pages = the trace's samples")
         sess = json.load(open(os.path.join(r.dir, "session.json")))
         eq(sess["collectors"]["bpf"]["rss_stat_interval_ns"], 200000, "interval")
         eq(sess["collectors"]["bpf"]["rss_samples"] >= km["rss_samples"], True, "session count")
