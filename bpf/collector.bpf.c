@@ -1150,7 +1150,11 @@ int BPF_PROG(rss_stat, struct mm_struct *mm)
 		return 0;
 	}
 	hdr(&r->h, VP_REC_RSS, sizeof(*r), now);
-	r->h.flags = read_rss(mm, task, r->rss);
+	/* the mm's counters only: before 6.2 the tracepoint also fires while
+	 * the thread folds its counts in (sync_mm_rss), after the mm's counter
+	 * has them and before the thread's are zeroed -- adding those would
+	 * count them twice */
+	r->h.flags = read_rss(mm, NULL, r->rss);
 	__sync_fetch_and_add(&rss_samples, 1);
 	bpf_ringbuf_submit(r, rb_flags());
 	return 0;

@@ -217,8 +217,12 @@ def t_rss_stat():
         eq(len(v), 4 * (km["rss_samples"] + closes), f"page's rss values: 4 per sample "
            f"{'+ the exit reading' if closes else '(one after the exit reading)'}")
         last = km["images"][-1]
-        eq(v[-4 + 1:], [last["rss_file"] // ps, last["rss_anon"] // ps, last["rss_shmem"] // ps],
-           "the curve ends at the exit reading's figures")
+        want = [last["rss_file"] // ps, last["rss_anon"] // ps, last["rss_shmem"] // ps]
+        if closes:
+            eq(v[-4 + 1:], want, "the curve ends at the exit reading's figures")
+        else:  # a sample of the fold: the mm's counters, some folded in already
+            for got, w in zip(v[-4 + 1:], want):
+                near(got, w, 64, "the last sample against the exit reading")
         eq([x for i, x in enumerate(v) if i % 4 == 2][:len(samples)], [a for _, a in samples],
            "the page's anon pages = the trace's samples")
         sess = json.load(open(os.path.join(r.dir, "session.json")))
