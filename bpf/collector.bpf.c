@@ -123,6 +123,14 @@ const volatile __u32 kstack_no_shim = 0;
 const volatile __u32 ws_first = 0;
 const volatile __u32 ws_every = 0;
 
+/* VP_REC_RSS: at most one sample per task per this many ns when the
+ * kernel's rss_stat tracepoint fires for its own mm (the loader attaches
+ * rss_stat only when asked: 0 here then). */
+const volatile __u64 rss_interval_ns = 0;
+/* Possible CPUs (the loader's libbpf_num_possible_cpus): how many per-CPU
+ * parts an RSS counter of Linux 6.2+ has to be summed over. */
+const volatile __u32 ncpus = 1;
+
 /* Counters read by user space (mmap'ed .bss). */
 __u64 lost = 0;       /* ring-buffer reserves that failed */
 __u64 untracked = 0;  /* children of traced tasks we could not mark */
@@ -131,6 +139,8 @@ __u64 kstacks = 0;    /* VP_REC_KSTACK records submitted */
 __u64 kstacks_skipped = 0; /* not taken: the ring buffer was half full */
 __u64 wstacks = 0;    /* of kstacks: write stacks (VP_KSTACK_WRITE) */
 __u64 wstacks_skipped = 0; /* write stacks due but not taken (half full) */
+__u64 mmstats = 0;    /* VP_REC_MMSTAT records submitted */
+__u64 rss_samples = 0; /* VP_REC_RSS records submitted */
 /* Which syscall programs act (written by user space): 0 the raw pair
  * sys_enter/sys_exit, 1 the per-syscall sc_enter/sc_exit, 2 the
  * fentry/fexit programs on the calls' __x64_sys_* functions. Two pairs are
@@ -942,6 +952,254 @@ static __always_inline int exit_after_mm(void)
 	return !bpf_core_field_exists(struct trace_event_raw_sched_process_exit, group_dead);
 }
 
+/*
+ * The mm's own figures (record.h, VP_REC_MMSTAT and VP_REC_RSS).
+ *
+ * RSS counters differ by kernel: before 6.2 mm->rss_stat is a struct
+ * mm_rss_stat of atomic_long_t count[NR_MM_COUNTERS], and each thread keeps
+ * counts not yet folded in (task->rss_stat, struct task_rss_stat: folded
+ * every 64 events and at exit); from 6.2 mm->rss_stat[] is an array of
+ * percpu_counter, whose `count` lags the sum of its per-CPU parts. The
+ * flavours below are the old layout; which one the kernel has is a CO-RE
+ * constant (bpf_core_type_exists).
+ */
+struct mm_rss_stat___old {
+	atomic_long_t count[VP_RSS_N];
+};
+struct mm_struct___old {
+	struct mm_rss_stat___old rss_stat;
+} __attribute__((preserve_access_index));
+struct task_rss_stat___old {
+	int events;
+	int count[VP_RSS_N];
+};
+struct task_struct___old {
+	struct task_rss_stat___old rss_stat;
+} __attribute__((preserve_access_index));
+
+/* Summing a per-CPU counter needs each CPU's per-CPU offset (the address
+ * of a per-CPU variable on CPU c is its per-CPU pointer plus
+ * __per_cpu_offset[c], x86_64). The default variant takes them from a
+ * per-CPU map of its own: bpf_map_lookup_percpu_elem (5.19) gives CPU c's
+ * copy of its element, the map's pptrs[0] the element's per-CPU pointer;
+ * their difference is the offset. No symbol needed. (A BTF per-CPU
+ * symbol, this_cpu_off with bpf_per_cpu_ptr, would do too, but the kernel
+ * resolves its address through kallsyms and refuses the program where
+ * kallsyms lists no data symbols, as on this 6.18 VM.) The compat variant
+ * (no bpf_loop, no bpf_map_lookup_percpu_elem on its kernels, which have
+ * no per-CPU RSS counters anyway) reads __per_cpu_offset[], a typeless
+ * weak __ksym libbpf resolves from /proc/kallsyms where it is listed
+ * (CONFIG_KALLSYMS_ALL), else uses the approximate values. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pcpu_probe SEC(".maps");
+
+extern const void __per_cpu_offset __ksym __weak;
+
+struct pc_sum {
+	__u64 counters; /* the s32 __percpu * */
+	__u64 base;     /* pcpu_probe's element's per-CPU pointer */
+	__s64 sum;
+	__u32 bad;
+};
+
+static long pc_cb(__u32 cpu, void *data)
+{
+	struct pc_sum *s = data;
+	__u64 off;
+	__s32 v;
+
+	if (cpu >= ncpus)
+		return 1;
+#ifdef VP_COMPAT
+	if (bpf_probe_read_kernel(&off, sizeof(off),
+				  (void *)((__u64)&__per_cpu_offset + cpu * sizeof(__u64)))) {
+		s->bad = 1;
+		return 1;
+	}
+#else
+	{
+		__u32 zero = 0;
+		void *e = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
+		__u64 addr;
+
+		if (!e)
+			return 0; /* no such CPU */
+		/* the element's address as a number */
+		if (bpf_probe_read_kernel(&addr, sizeof(addr), &e)) {
+			s->bad = 1;
+			return 1;
+		}
+		off = addr - s->base;
+	}
+#endif
+	if (bpf_probe_read_kernel(&v, sizeof(v), (void *)(s->counters + off))) {
+		s->bad = 1;
+		return 1;
+	}
+	s->sum += v;
+	return 0;
+}
+
+/* mm's counters into rss[] (pages); `cur`: the current task when mm is its
+ * own (its unfolded counts, before 6.2). Returns VP_MMSTAT_APPROX when a
+ * per-CPU counter could not be summed. */
+static __always_inline __u16 read_rss(struct mm_struct *mm, struct task_struct *cur, __s64 *rss)
+{
+	__u16 flags = 0;
+
+	if (bpf_core_type_exists(struct mm_rss_stat___old)) {
+		struct mm_struct___old *o = (void *)mm;
+		struct task_struct___old *t = (void *)cur;
+
+		for (int i = 0; i < VP_RSS_N; i++) {
+			rss[i] = BPF_CORE_READ(o, rss_stat.count[i].counter);
+			if (cur && bpf_core_field_exists(t->rss_stat))
+				rss[i] += BPF_CORE_READ(t, rss_stat.count[i]);
+		}
+		return 0;
+	}
+	__u64 base = 0;
+#ifdef VP_COMPAT
+	base = (__u64)&__per_cpu_offset;
+#else
+	{
+		void *mp = &pcpu_probe; /* the kernel's struct bpf_array */
+		__u64 a = 0;
+
+		/* as a number (no arithmetic on a map pointer), then its pptrs[0] */
+		if (!bpf_probe_read_kernel(&a, sizeof(a), &mp) && a)
+			bpf_probe_read_kernel(&base, sizeof(base),
+					      (void *)(a + bpf_core_field_offset(struct bpf_array, pptrs)));
+	}
+#endif
+	for (int i = 0; i < VP_RSS_N; i++) {
+		struct pc_sum s = {};
+
+		s.base = base;
+		s.sum = BPF_CORE_READ(mm, rss_stat[i].count);
+		s.counters = (__u64)BPF_CORE_READ(mm, rss_stat[i].counters);
+		if (!base || !s.counters) {
+			flags = VP_MMSTAT_APPROX;
+		} else {
+			__s64 approx = s.sum;
+#ifdef VP_COMPAT
+			/* forced onto a 6.2+ kernel (VMAPROF_BPF_VARIANT=compat):
+			 * no bpf_loop; a bounded loop for small machines */
+			for (__u32 c = 0; c < 64; c++)
+				if (pc_cb(c, &s))
+					break;
+			if (ncpus > 64)
+				s.bad = 1;
+#else
+			bpf_loop(ncpus, pc_cb, &s, 0);
+#endif
+			if (s.bad) {
+				s.sum = approx;
+				flags = VP_MMSTAT_APPROX;
+			}
+		}
+		rss[i] = s.sum;
+	}
+	return flags;
+}
+
+/* Bits of task_state.mm_flags */
+#define CT_MM_SHARED 0x1 /* on another process's mm (vfork, posix_spawn,
+			  * clone(CLONE_VM)) until it execs */
+#define CT_MM_WAS_SHARED 0x2 /* was, once: signal->maxrss holds that mm's peak */
+#define CT_MM_DONE 0x4   /* its exit reading is written (exit_group) or refused */
+
+/* VP_REC_MMSTAT of the current task's process image (record.h). */
+static __always_inline void emit_mmstat(struct task_state *st, struct task_struct *p, __u32 why)
+{
+	struct mm_struct *mm = TF(p, mm);
+	struct vp_mmstat *r;
+	__u16 flags = 0;
+
+	if (why == VP_MM_EXIT)
+		st->mm_flags |= CT_MM_DONE;
+	if (st->mm_flags & CT_MM_SHARED)
+		return; /* another process's mm */
+	if (why == VP_MM_LATE) {
+		if (st->mm_flags & (CT_MM_DONE | CT_MM_WAS_SHARED))
+			return;
+		mm = NULL;
+		flags = VP_MMSTAT_PARTIAL;
+	} else if (!mm) {
+		return;
+	}
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return;
+	}
+	hdr(&r->h, VP_REC_MMSTAT, sizeof(*r), bpf_ktime_get_ns());
+	r->h.pid = TF(p, tgid);
+	r->h.tid = TF(p, pid);
+	r->why = why;
+	if (mm) {
+		flags = read_rss(mm, p, r->rss);
+		r->map_count = BPF_CORE_READ(mm, map_count);
+		r->hiwater_rss = BPF_CORE_READ(mm, hiwater_rss);
+		r->hiwater_vm = BPF_CORE_READ(mm, hiwater_vm);
+		r->total_vm = BPF_CORE_READ(mm, total_vm);
+		r->locked_vm = BPF_CORE_READ(mm, locked_vm);
+		r->pinned_vm = BPF_CORE_READ(mm, pinned_vm.counter);
+		r->data_vm = BPF_CORE_READ(mm, data_vm);
+		r->exec_vm = BPF_CORE_READ(mm, exec_vm);
+		r->stack_vm = BPF_CORE_READ(mm, stack_vm);
+	} else {
+		r->map_count = 0;
+		r->hiwater_rss = BPF_CORE_READ(p, signal, maxrss);
+		r->hiwater_vm = r->total_vm = r->locked_vm = r->pinned_vm = 0;
+		r->data_vm = r->exec_vm = r->stack_vm = 0;
+		for (int i = 0; i < VP_RSS_N; i++)
+			r->rss[i] = 0;
+	}
+	r->h.flags = flags;
+	__sync_fetch_and_add(&mmstats, 1);
+	bpf_ringbuf_submit(r, rb_flags());
+}
+
+/* The kernel's rss_stat tracepoint: (mm, member, count) before 6.2, (mm,
+ * member) since; only mm is read. Fires where an mm counter changes (before
+ * 6.2 only when a thread folds its counts in, every 64 events, or on a
+ * direct change), for every process on the machine: a traced task's own mm
+ * gets a VP_REC_RSS at most every rss_interval_ns. Attached only when asked. */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat, struct mm_struct *mm)
+{
+	struct task_struct *task = CUR_TASK();
+	struct task_state *st = state_of(task);
+	struct vp_rss *r;
+	__u64 now;
+
+	if (!st || mm != TF(task, mm) || (st->mm_flags & CT_MM_SHARED))
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - st->rss_t < rss_interval_ns)
+		return 0;
+	st->rss_t = now;
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return 0;
+	}
+	hdr(&r->h, VP_REC_RSS, sizeof(*r), now);
+	/* the mm's counters only: before 6.2 the tracepoint also fires while
+	 * the thread folds its counts in (sync_mm_rss), after the mm's counter
+	 * has them and before the thread's are zeroed -- adding those would
+	 * count them twice */
+	r->h.flags = read_rss(mm, NULL, r->rss);
+	__sync_fetch_and_add(&rss_samples, 1);
+	bpf_ringbuf_submit(r, rb_flags());
+	return 0;
+}
+
 /* A hooked system call enters: `id` its number, `args` its six arguments. */
 static __always_inline void sys_enter_common(struct task_state *st, struct task_struct *task,
 					     long id, const unsigned long *args)
@@ -964,8 +1222,16 @@ static __always_inline void sys_enter_common(struct task_state *st, struct task_
 	}
 	if (id == NR_exit_group && exit_after_mm()) {
 		/* the last look at the mm on kernels whose exit tracepoint
-		 * comes after exit_mm: the title the program leaves */
+		 * comes after exit_mm: the title the program leaves, and the
+		 * mm's own figures */
 		emit_name(task, VP_NAME_EXIT, 0);
+		emit_mmstat(st, task, VP_MM_EXIT);
+		return;
+	}
+	if (id == NR_execve || id == NR_execveat) {
+		/* the image an exec may replace (a failed one: a later reading
+		 * of the process supersedes this) */
+		emit_mmstat(st, task, VP_MM_EXEC);
 		return;
 	}
 	call = mem_call_of(id, &changes);
@@ -1347,6 +1613,9 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	cst->sig_tls = st->sig_tls;
 	cst->sig_no = st->sig_no;
 	cst->img_no_shim = st->img_no_shim; /* the same image */
+	cst->mm_flags = st->mm_flags & (CT_MM_SHARED | CT_MM_WAS_SHARED);
+	if (child->tgid != parent->tgid && child->mm == parent->mm)
+		cst->mm_flags |= CT_MM_SHARED | CT_MM_WAS_SHARED;
 	cst->sig_tgid = st->sig_tgid == parent->tgid &&
 			(child->tgid == parent->tgid || child->mm != parent->mm) ? child->tgid : 0;
 	emit_ns(child);
@@ -1424,6 +1693,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 		return 0;
 	fault_flush(st, 0);
 	st->sig_tgid = 0; /* new image: no shim handler until it announces */
+	st->mm_flags &= ~CT_MM_SHARED; /* its own mm now */
 	st->sig_no = 0;
 	st->img_no_shim = image_no_shim(p, bprm);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -1529,6 +1799,7 @@ int sched_process_exit(__u64 *ctx)
 	 * there. After it elsewhere: comm and credentials only (the title
 	 * was read at exit_group). */
 	emit_name(p, VP_NAME_EXIT, 0);
+	emit_mmstat(st, p, exit_after_mm() ? VP_MM_LATE : VP_MM_EXIT);
 	cut = sum_threads(p, &s);
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {

@@ -60,6 +60,10 @@ SAME_GLOBAL(rodata, wake_bytes);
 SAME_GLOBAL(rodata, no_signals);
 SAME_GLOBAL(rodata, kstack_pages);
 SAME_GLOBAL(rodata, kstack_no_shim);
+SAME_GLOBAL(rodata, rss_interval_ns);
+SAME_GLOBAL(rodata, ncpus);
+SAME_GLOBAL(bss, mmstats);
+SAME_GLOBAL(bss, rss_samples);
 SAME_GLOBAL(bss, kstacks);
 SAME_GLOBAL(bss, kstacks_skipped);
 SAME_GLOBAL(rodata, ws_first);
@@ -251,6 +255,25 @@ static void check_lost(struct collector *c)
 	tracewriter__emit(&c->tw, &r, sizeof(r));
 }
 
+/* The rss_stat samples' interval (collector_opts.rss_interval_ns, else
+ * the environment's VMAPROF_RSS_STAT in ms, fractions allowed; 0 or
+ * unset: off). */
+static uint64_t rss_interval(const struct collector_opts *o)
+{
+	const char *env = getenv("VMAPROF_RSS_STAT");
+	char *end;
+	double ms;
+
+	if (o->rss_interval_ns)
+		return o->rss_interval_ns;
+	if (!env || !*env)
+		return 0;
+	ms = strtod(env, &end);
+	if (*end || !(ms > 0) || ms > 60000)
+		return 0;
+	return (uint64_t)(ms * 1e6) ? (uint64_t)(ms * 1e6) : 1;
+}
+
 /* Pages copied per kernel stack (collector_opts.kstack_bytes): the page
  * of the stack pointer and enough above it; 0 = off. */
 static uint32_t kstack_pages(const struct collector_opts *o)
@@ -431,6 +454,16 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 		c->skel->rodata->ws_every = o->ws_set ? o->ws_every : COLLECTOR_WS_EVERY;
 	}
 	c->skel->rodata->wake_bytes = ringbuf_size(o->ringbuf_bytes) / 4;
+	c->skel->rodata->rss_interval_ns = rss_interval(o);
+	{
+		int n = libbpf_num_possible_cpus();
+
+		c->skel->rodata->ncpus = n > 0 ? (uint32_t)n : 1;
+	}
+	/* the kernel's rss_stat tracepoint runs for every process's RSS
+	 * changes: only when asked (its cost, bench/NOTES.md) */
+	if (!c->skel->rodata->rss_interval_ns)
+		bpf_program__set_autoload(c->skel->progs.rss_stat, false);
 	/* run once by collector__finish, not attached with the producers */
 	bpf_program__set_autoattach(c->skel->progs.flush_tasks, false);
 	/* run by collector__track_thread where needed */
@@ -1622,6 +1655,9 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 		st->wstacks_skipped = c->skel->bss->wstacks_skipped;
 		st->ws_first = c->skel->rodata->ws_first;
 		st->ws_every = c->skel->rodata->ws_every;
+		st->mmstats = c->skel->bss->mmstats;
+		st->rss_samples = c->skel->bss->rss_samples;
+		st->rss_interval_ns = c->skel->rodata->rss_interval_ns;
 		st->kstack_bytes = c->skel->rodata->kstack_pages ?
 				   ((uint64_t)c->skel->rodata->kstack_pages - 1) << 12 : 0;
 		st->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.rb);

@@ -77,6 +77,11 @@ struct collector_opts {
 	 * with kernel stacks on (no_kstacks false). */
 	bool ws_set;
 	uint32_t ws_first, ws_every;
+	/* VP_REC_RSS samples from the kernel's rss_stat tracepoint, at most
+	 * one per task per this many ns; 0 = the environment's
+	 * VMAPROF_RSS_STAT (ms), else off (bpf/README.md, "The mm's own
+	 * figures") */
+	uint64_t rss_interval_ns;
 };
 #define COLLECTOR_KSTACK_DEFAULT (8u << 10)
 #define COLLECTOR_WS_FIRST 8
@@ -98,6 +103,9 @@ struct collector_stats {
 	uint64_t wstacks;   /* of kstacks: write stacks (VP_KSTACK_WRITE) */
 	uint64_t wstacks_skipped; /* due but not taken: the ring buffer was half full */
 	uint32_t ws_first, ws_every; /* the sampling used (0, 0: off) */
+	uint64_t mmstats;   /* VP_REC_MMSTAT records submitted */
+	uint64_t rss_samples; /* VP_REC_RSS records submitted */
+	uint64_t rss_interval_ns; /* their interval, 0: rss_stat not attached */
 };
 
 /* 0 or -errno. On failure `why` (if not NULL) gets a one-line reason: not

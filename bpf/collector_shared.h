@@ -73,7 +73,7 @@ struct task_state {
 	 * itself (set at exec, copied at fork): kernel stacks where none did
 	 * (VP_NOSIG_NO_SHIM) even when the loader did not ask for them. */
 	__u8 img_no_shim;
-	__u8 _pad[1];
+	__u8 mm_flags;       /* CT_MM_* (collector.bpf.c, the mm's own figures) */
 	/* Signal stacks (bpf/README.md): what the shim of this task's process
 	 * image announced (sig_tgid 0: nothing yet). Copied to new tasks at
 	 * fork (a thread shares it, a forked process takes it over under its
@@ -95,6 +95,7 @@ struct task_state {
 	 * since the task's creation or its process's last fork. */
 	__u32 ws_seen;
 	__u32 _pad3;
+	__u64 rss_t;         /* time of the task's last VP_REC_RSS */
 };
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");

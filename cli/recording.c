@@ -156,6 +156,10 @@ json_t *recording__collector_json(struct collector *col, const struct collector_
 				      "every", (json_int_t)cst->ws_every, "taken",
 				      (json_int_t)cst->wstacks, "skipped",
 				      (json_int_t)cst->wstacks_skipped));
+	json_object_set_new(x, "mm_readings", json_integer((json_int_t)cst->mmstats));
+	json_object_set_new(x, "rss_stat_interval_ns",
+			    json_integer((json_int_t)cst->rss_interval_ns));
+	json_object_set_new(x, "rss_samples", json_integer((json_int_t)cst->rss_samples));
 	if (prog_stats) {
 		struct collector_prog_stat ps[32];
 		json_t *a = json_array();
@@ -231,6 +235,16 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 	/* the namespace session.json's pids are numbered in (record.h,
 	 * vp_file_header.pid_ns) */
 	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
+	/* the limit a process's mappings run into (the report flags a
+	 * process whose map_count comes near it) */
+	{
+		FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+		long long v;
+		if (f && fscanf(f, "%lld", &v) == 1 && v > 0)
+			json_object_set_new(s, "vm_max_map_count", json_integer(v));
+		if (f)
+			fclose(f);
+	}
 	if (running)
 		json_object_set(s, "running_at_end", running);
 	struct outfile o;

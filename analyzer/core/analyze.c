@@ -72,7 +72,7 @@ static int iset_has(const struct iset *s, uint64_t key)
 /* ---- the run's working state (analysis.pass while analysis__run runs) ---- */
 
 enum evk { EV_PROC, EV_MAPS, EV_MEM, EV_FORK, EV_EXIT, EV_TFORK, EV_TEXEC, EV_TEXIT, EV_TNAME,
-	   EV_SIGSTACK, EV_KSTACK };
+	   EV_SIGSTACK, EV_KSTACK, EV_MMSTAT, EV_RSS };
 
 struct ev {
 	uint64_t t, seq;
@@ -442,6 +442,8 @@ static void collect_record(struct analysis *a, struct run *run, uint32_t fi, uin
 	case VP_REC_TASK_EXEC: ev_add(ev, h->time_ns, h, fi, EV_TEXEC); break;
 	case VP_REC_TASK_EXIT: ev_add(ev, h->time_ns, h, fi, EV_TEXIT); break;
 	case VP_REC_TASK_NAME: ev_add(ev, h->time_ns, h, fi, EV_TNAME); break;
+	case VP_REC_MMSTAT: ev_add(ev, h->time_ns, h, fi, EV_MMSTAT); break;
+	case VP_REC_RSS: ev_add(ev, h->time_ns, h, fi, EV_RSS); break;
 	case VP_REC_BPF_LOST: break; /* the header's lost counter covers it */
 	case VP_REC_TASK_NS:
 		if (!a->ns_scanned) /* else pidns__prepare read them */
@@ -1040,6 +1042,49 @@ static void on_task_exit(struct analysis *a, struct proc *p, const struct ev *e)
 	child_ended(a, p, e->t);
 }
 
+/* VP_REC_MMSTAT: the figures of p's current image. A reading at an exec
+ * (VP_MM_EXEC) stands for the image the exec replaced; when no exec
+ * followed (it failed), the image's next reading takes its place. A late
+ * one (VP_MM_LATE: only the peak, after the mm went) counts only where
+ * the image has no whole reading. */
+static void on_mmstat(struct proc *p, const struct ev *e)
+{
+	const struct vp_mmstat *m = (const void *)e->r;
+	uint64_t last_exec = p->nex ? p->ex[p->nex - 1].t : 0;
+	struct mm_reading r = {
+		.t = e->t, .why = m->why, .flags = m->h.flags, .map_count = m->map_count,
+		.exe = p->exe, .hiwater_rss = m->hiwater_rss, .hiwater_vm = m->hiwater_vm,
+		.total_vm = m->total_vm, .locked_vm = m->locked_vm, .pinned_vm = m->pinned_vm,
+		.data_vm = m->data_vm, .exec_vm = m->exec_vm, .stack_vm = m->stack_vm,
+	};
+	if (m->why < VP_MM_EXEC || m->why > VP_MM_LATE)
+		return;
+	memcpy(r.rss, m->rss, sizeof(r.rss));
+	if (p->nmm && p->mm[p->nmm - 1].t >= last_exec) {
+		/* the same image read before: keep the better reading */
+		struct mm_reading *o = &p->mm[p->nmm - 1];
+		if (r.why == VP_MM_LATE && o->why != VP_MM_LATE)
+			return;
+		*o = r;
+		return;
+	}
+	p->mm = model__realloc(p->mm, (p->nmm + 1) * sizeof(*p->mm));
+	p->mm[p->nmm++] = r;
+}
+
+static void on_rss(struct proc *p, const struct ev *e)
+{
+	const struct vp_rss *m = (const void *)e->r;
+	if (p->nrss == p->caprss) {
+		p->caprss = p->caprss ? 2 * p->caprss : 64;
+		p->rss = model__realloc(p->rss, p->caprss * sizeof(*p->rss));
+	}
+	struct rss_sample *r = &p->rss[p->nrss++];
+	r->t = e->t;
+	r->flags = m->h.flags;
+	memcpy(r->rss, m->rss, sizeof(r->rss));
+}
+
 static void replay(struct analysis *a, struct run *run)
 {
 	/* the session's pids are the recorder's (pidns.c) */
@@ -1090,6 +1135,8 @@ static void replay(struct analysis *a, struct run *run)
 		case EV_EXIT: on_exit_call(p, e); break;
 		case EV_TNAME: procinfo__apply_name(a, p, (const void *)h); break;
 		case EV_TEXIT: on_task_exit(a, p, e); break;
+		case EV_MMSTAT: on_mmstat(p, e); break;
+		case EV_RSS: on_rss(p, e); break;
 		}
 		if (e->t > p->end_ns && !p->exited)
 			p->end_ns = e->t;
@@ -1700,6 +1747,8 @@ void analysis__free(struct analysis *a)
 		free(p->live);
 		free(p->img);
 		free(p->ex);
+		free(p->mm);
+		free(p->rss);
 		for (uint32_t j = 0; j < p->nkids; j++) {
 			u64map__free(&p->kids[j].cow_vma_parent);
 			u64map__free(&p->kids[j].cow_vma_child);

@@ -396,6 +396,8 @@ static const uint32_t fixed_size[VP_REC_TYPE_MAX] = {
 	[VP_REC_SYSFAULTS] = sizeof(struct vp_sysfaults),
 	[VP_REC_TASK_NS] = sizeof(struct vp_task_ns),
 	[VP_REC_KSTACK] = sizeof(struct vp_kstack),
+	[VP_REC_MMSTAT] = sizeof(struct vp_mmstat),
+	[VP_REC_RSS] = sizeof(struct vp_rss),
 };
 
 /* A record of a known type, its fixed part whole, its variable parts

@@ -211,6 +211,32 @@ struct proc {
 	struct timeline *tl;              /* faults over time (timeline.h), or NULL */
 	struct wsites ws;                 /* write sites of all its cow_copy and
 					   * shared_write faults */
+	/* The kernel's own figures (docs/report.md, "The kernel's figures"):
+	 * one reading per image, in time order (an exec that failed leaves a
+	 * reading its image's later one supersedes: dropped), and the
+	 * rss_stat samples. */
+	struct mm_reading *mm;
+	uint32_t nmm;
+	struct rss_sample *rss;
+	uint32_t nrss, caprss;
+};
+
+/* What the kernel's mm said of one process image (VP_REC_MMSTAT): sizes
+ * in pages, as record.h's vp_mmstat; exe: the image's, as the replay knew
+ * it then (NULL unknown). */
+struct mm_reading {
+	uint64_t t;
+	uint32_t why, flags, map_count;
+	const char *exe;
+	uint64_t hiwater_rss, hiwater_vm, total_vm, locked_vm, pinned_vm, data_vm, exec_vm,
+		stack_vm;
+	int64_t rss[VP_RSS_N];
+};
+/* One VP_REC_RSS sample (pages). */
+struct rss_sample {
+	uint64_t t;
+	int64_t rss[VP_RSS_N];
+	uint32_t flags;
 };
 
 /* The core's lookup index of a process (model.c); not for readers. */

@@ -170,7 +170,7 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		[VP_REC_TASK_EXEC] = "task_exec", [VP_REC_TASK_EXIT] = "task_exit",
 		[VP_REC_BPF_LOST] = "bpf_lost", [VP_REC_SYSFAULTS] = "sysfaults",
 		[VP_REC_TASK_NAME] = "task_name", [VP_REC_TASK_NS] = "task_ns",
-		[VP_REC_KSTACK] = "kstack",
+		[VP_REC_KSTACK] = "kstack", [VP_REC_MMSTAT] = "mmstat", [VP_REC_RSS] = "rss",
 	};
 	uint32_t stack = 0;
 	fprintf(out, "%s t=%llu pid=%u tid=%u", kind[h->type], h->time_ns, h->pid, h->tid);
@@ -284,6 +284,26 @@ static void dump_record(FILE *out, const struct vp_rec *h, struct symbolizer *sy
 		const struct vp_task_exit *e = (const void *)h;
 		fprintf(out, " min_flt=%llu maj_flt=%llu exit_code=%d", e->min_flt,
 			e->maj_flt, e->exit_code);
+		break;
+	}
+	case VP_REC_MMSTAT: {
+		const struct vp_mmstat *m = (const void *)h;
+		static const char *why[] = { "?", "exec", "exit", "late" };
+		fprintf(out, " why=%s partial=%d approx=%d map_count=%u hiwater_rss=%llu "
+			"hiwater_vm=%llu total_vm=%llu locked_vm=%llu pinned_vm=%llu data_vm=%llu "
+			"exec_vm=%llu stack_vm=%llu rss_file=%lld rss_anon=%lld rss_swap=%lld "
+			"rss_shmem=%lld", why[m->why < 4 ? m->why : 0], !!(h->flags & VP_MMSTAT_PARTIAL),
+			!!(h->flags & VP_MMSTAT_APPROX), m->map_count, m->hiwater_rss, m->hiwater_vm,
+			m->total_vm, m->locked_vm, m->pinned_vm, m->data_vm, m->exec_vm, m->stack_vm,
+			m->rss[VP_RSS_FILE], m->rss[VP_RSS_ANON], m->rss[VP_RSS_SWAP],
+			m->rss[VP_RSS_SHMEM]);
+		break;
+	}
+	case VP_REC_RSS: {
+		const struct vp_rss *m = (const void *)h;
+		fprintf(out, " approx=%d rss_file=%lld rss_anon=%lld rss_swap=%lld rss_shmem=%lld",
+			!!(h->flags & VP_MMSTAT_APPROX), m->rss[VP_RSS_FILE], m->rss[VP_RSS_ANON],
+			m->rss[VP_RSS_SWAP], m->rss[VP_RSS_SHMEM]);
 		break;
 	}
 	case VP_REC_TASK_NAME: {

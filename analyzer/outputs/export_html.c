@@ -405,6 +405,31 @@ static void write_timeline(struct out *o, struct page *pg, const struct proc *p)
 	out_lit(o, "]");
 }
 
+/* "rss": the kernel's resident set over time (VP_REC_RSS samples, with
+ * VMAPROF_RSS_STAT), flat: per sample its time (ns since the first start)
+ * then file, anon and shmem pages; then the image's exit reading where
+ * there were samples. Empty without samples. */
+static void write_rss(struct out *o, struct page *pg, const struct proc *p)
+{
+	out_lit(o, ",\"rss\":[");
+	for (uint32_t i = 0; i < p->nrss; i++) {
+		const struct rss_sample *r = &p->rss[i];
+		out_key_i64(o, i ? "," : "", rel(pg, r->t));
+		out_key_i64(o, ",", r->rss[VP_RSS_FILE]);
+		out_key_i64(o, ",", r->rss[VP_RSS_ANON]);
+		out_key_i64(o, ",", r->rss[VP_RSS_SHMEM]);
+	}
+	if (p->nrss && p->nmm && !(p->mm[p->nmm - 1].flags & VP_MMSTAT_PARTIAL) &&
+	    p->mm[p->nmm - 1].t >= p->rss[p->nrss - 1].t) {
+		const struct mm_reading *m = &p->mm[p->nmm - 1];
+		out_key_i64(o, ",", rel(pg, m->t));
+		out_key_i64(o, ",", m->rss[VP_RSS_FILE]);
+		out_key_i64(o, ",", m->rss[VP_RSS_ANON]);
+		out_key_i64(o, ",", m->rss[VP_RSS_SHMEM]);
+	}
+	out_lit(o, "]");
+}
+
 static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 {
 	/* pid: as report.json names it (its own namespace's); key: unique in
@@ -430,6 +455,7 @@ static void write_proc(struct out *o, struct page *pg, const struct proc *p)
 	write_sites(o, pg, p);
 	write_entries(o, pg, p);
 	write_timeline(o, pg, p);
+	write_rss(o, pg, p);
 	out_lit(o, "}");
 }
 

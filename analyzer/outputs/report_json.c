@@ -652,6 +652,60 @@ static void ns_fields(json_t *o, const struct proc *p)
 	json_object_set_new(o, "ns_pids", l);
 }
 
+
+/* "kernel_mm" (docs/report.md, "The kernel's figures"): what the mm said of
+ * each image of p, in bytes; a warning into `w` when the last image's
+ * mappings came near vm.max_map_count. */
+static json_t *kernel_mm_json(const struct analysis *a, const struct proc *p, char *w, size_t wn)
+{
+	static const char *const when[] = { "?", "exec", "exit", "exit_late" };
+	uint64_t ps = a->page_size;
+	json_t *imgs = json_array();
+	for (uint32_t i = 0; i < p->nmm; i++) {
+		const struct mm_reading *m = &p->mm[i];
+		int partial = !!(m->flags & VP_MMSTAT_PARTIAL);
+		int64_t rss = m->rss[VP_RSS_FILE] + m->rss[VP_RSS_ANON] + m->rss[VP_RSS_SHMEM];
+		uint64_t peak = m->hiwater_rss > (uint64_t)(rss > 0 ? rss : 0) ? m->hiwater_rss
+									      : (uint64_t)rss;
+		uint64_t vpeak = m->hiwater_vm > m->total_vm ? m->hiwater_vm : m->total_vm;
+		json_t *r = json_pack("{s:s, s:I, s:s?, s:b, s:b, s:I}", "when", when[m->why],
+				      "time_ns", (json_int_t)m->t, "exe", m->exe, "partial", partial,
+				      "rss_exact", !partial && !(m->flags & VP_MMSTAT_APPROX),
+				      "rss_peak", (json_int_t)(peak * ps));
+#define MMF(name, v) json_object_set_new(r, name, partial ? json_null() : json_integer((json_int_t)(v)))
+		MMF("rss", rss * (int64_t)ps);
+		MMF("rss_anon", m->rss[VP_RSS_ANON] * (int64_t)ps);
+		MMF("rss_file", m->rss[VP_RSS_FILE] * (int64_t)ps);
+		MMF("rss_shmem", m->rss[VP_RSS_SHMEM] * (int64_t)ps);
+		MMF("swap", m->rss[VP_RSS_SWAP] * (int64_t)ps);
+		MMF("hiwater_rss", m->hiwater_rss * ps);
+		MMF("vm_peak", vpeak * ps);
+		MMF("vm_size", m->total_vm * ps);
+		MMF("locked", m->locked_vm * ps);
+		MMF("pinned", m->pinned_vm * ps);
+		MMF("data", m->data_vm * ps);
+		MMF("exec", m->exec_vm * ps);
+		MMF("stack", m->stack_vm * ps);
+		MMF("map_count", m->map_count);
+#undef MMF
+		json_array_append_new(imgs, r);
+	}
+	json_t *lim = json_object_get(a->session, "vm_max_map_count");
+	int64_t max = json_is_integer(lim) ? json_integer_value(lim) : 0;
+	const struct mm_reading *last = p->nmm ? &p->mm[p->nmm - 1] : NULL;
+	int near = 0;
+	if (max > 0 && last && !(last->flags & VP_MMSTAT_PARTIAL) &&
+	    (int64_t)last->map_count * 10 >= max * 9) {
+		near = 1;
+		snprintf(w, wn, "%u mappings at the end, %lld%% of vm.max_map_count (%lld): "
+			 "mmap fails with ENOMEM at the limit", last->map_count,
+			 (long long)((int64_t)last->map_count * 100 / max), (long long)max);
+	}
+	return json_pack("{s:o, s:I, s:o, s:b}", "images", imgs, "rss_samples",
+			 (json_int_t)p->nrss, "max_map_count", max > 0 ? json_integer(max) : json_null(),
+			 "near_max_map_count", near);
+}
+
 static json_t *proc_json(struct analysis *a, const struct proc *p)
 {
 	json_t *o = json_object();
@@ -722,9 +776,14 @@ static json_t *proc_json(struct analysis *a, const struct proc *p)
 	json_object_set_new(kc, "difference", p->have_kc ? json_integer(kb.difference)
 							 : json_null());
 	json_object_set_new(o, "kernel_counters", kc);
+	char mmw[200] = "";
+	if (p->nmm || p->nrss)
+		json_object_set_new(o, "kernel_mm", kernel_mm_json(a, p, mmw, sizeof(mmw)));
 	json_t *w = json_array();
 	if (kb.warning[0])
 		json_array_append_new(w, json_string(kb.warning));
+	if (mmw[0])
+		json_array_append_new(w, json_string(mmw));
 	json_object_set_new(o, "warnings", w);
 	return o; /* "top_fault_sites", "sites", "vmas" and "idle" follow, streamed
 		   * by write_proc */

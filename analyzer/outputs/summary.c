@@ -571,6 +571,38 @@ static void totals_out(struct analysis *a, FILE *out)
 
 /* The head line of a unit of one process: who it is, its faults against
  * the kernel's count. */
+
+/* What the kernel's mm said of the process's last image (report.json
+ * "kernel_mm"): one line, and a warning near vm.max_map_count. */
+static void kernel_mm_out(const struct analysis *a, const struct proc *p, FILE *out)
+{
+	if (!p->nmm)
+		return;
+	const struct mm_reading *m = &p->mm[p->nmm - 1];
+	uint64_t ps = a->page_size;
+	char pk[32], an[32], fi[32], sh[32], vp[32];
+	int64_t rss = m->rss[VP_RSS_FILE] + m->rss[VP_RSS_ANON] + m->rss[VP_RSS_SHMEM];
+	uint64_t peak = m->hiwater_rss > (uint64_t)(rss > 0 ? rss : 0) ? m->hiwater_rss : (uint64_t)rss;
+	human_bytes(peak * ps, pk, sizeof(pk));
+	if (m->flags & VP_MMSTAT_PARTIAL) {
+		line_out(out, "    kernel: rss peak %s (killed: only the peak was left to read)", pk);
+		return;
+	}
+	uint64_t vpeak = m->hiwater_vm > m->total_vm ? m->hiwater_vm : m->total_vm;
+	human_bytes((uint64_t)(m->rss[VP_RSS_ANON] > 0 ? m->rss[VP_RSS_ANON] : 0) * ps, an, sizeof(an));
+	human_bytes((uint64_t)(m->rss[VP_RSS_FILE] > 0 ? m->rss[VP_RSS_FILE] : 0) * ps, fi, sizeof(fi));
+	human_bytes((uint64_t)(m->rss[VP_RSS_SHMEM] > 0 ? m->rss[VP_RSS_SHMEM] : 0) * ps, sh, sizeof(sh));
+	human_bytes(vpeak * ps, vp, sizeof(vp));
+	/* whole, not cut at 100 columns as line_out would: the figures are the point */
+	fprintf(out, "    kernel: rss peak %s (anon %s, file %s, shmem %s), vm peak %s, %u mappings\n",
+		pk, an, fi, sh, vp, m->map_count);
+	json_t *lim = json_object_get(a->session, "vm_max_map_count");
+	int64_t max = json_is_integer(lim) ? json_integer_value(lim) : 0;
+	if (max > 0 && (int64_t)m->map_count * 10 >= max * 9)
+		line_out(out, "    WARNING: %u mappings, near vm.max_map_count (%lld): mmap fails "
+			 "with ENOMEM at the limit", m->map_count, (long long)max);
+}
+
 static void proc_head_out(struct analysis *a, const struct proc *p, uint64_t t, FILE *out)
 {
 	struct kc_balance kb;
@@ -591,6 +623,7 @@ static void proc_head_out(struct analysis *a, const struct proc *p, uint64_t t, 
 			 p->minflt + p->majflt, p->pop_faults, kb.shim, p->before_trace,
 			 a->attached ? "the attach" : "tracing");
 	}
+	kernel_mm_out(a, p, out);
 	if (p->preload_active && p->preload_reason) /* a trace that stopped early */
 		line_out(out, "    %s", p->preload_reason);
 	if (kb.warning[0])

@@ -30,8 +30,10 @@
 /* Version 3 (kernel stacks): the collector may write VP_REC_KSTACK, whose
  * copy of a user stack a reader older than 3 would scan as records after
  * refusing the unknown type; such readers refuse these files instead. */
-/* Version 4 (write stacks): a VP_REC_KSTACK may be a write fault's
- * (VP_KSTACK_WRITE, call 0), which a version 3 reader would refuse as
+/* Version 4 (write stacks, the kernel's own figures): a VP_REC_KSTACK may
+ * be a write fault's (VP_KSTACK_WRITE, call 0), which a version 3 reader
+ * would refuse as malformed, and the collector may write VP_REC_MMSTAT and
+ * VP_REC_RSS, which a reader older than 4 would count as
  * damaged; such readers refuse these files instead. */
 #define VP_FORMAT_VERSION 4
 #define VP_FORMAT_VERSION_MIN 1
@@ -154,7 +156,11 @@ enum vp_rec_type {
 	VP_REC_TASK_NS = 24, /* bpf: a task's ids in its PID namespaces (version 2) */
 	VP_REC_KSTACK = 25,  /* bpf: user registers and stack of an address-space
 			      * call the shim did not record (version 3) */
-	VP_REC_TYPE_MAX = 26,
+	VP_REC_MMSTAT = 26,  /* bpf: what a process image's mm says of itself at
+			      * its end (version 4) */
+	VP_REC_RSS = 27,     /* bpf: the mm's RSS counters over time, from the
+			      * kernel's rss_stat tracepoint (version 4) */
+	VP_REC_TYPE_MAX = 28,
 };
 
 struct vp_rec {
@@ -572,6 +578,66 @@ struct vp_kstack {
 	__u64 regs[VP_KREGS];
 };
 _Static_assert(sizeof(struct vp_kstack) == 192, "vp_kstack size");
+
+/* VP_REC_MMSTAT (version 4): the figures a process image's mm_struct
+ * keeps of itself (what /proc/PID/status shows), read by the collector
+ * once per image at its end, while the mm is still whole: at the entry of
+ * exit_group or at the last thread's sched_process_exit (kernels whose
+ * tracepoint fires before exit_mm), and at the entry of execve/execveat
+ * (an exec that then fails leaves the image running: a later reading of
+ * the same process supersedes it). Never for a vfork/posix_spawn child
+ * still on its parent's mm. All sizes in pages (the file header's
+ * page_size). rss[]: the kernel's MM_FILEPAGES, MM_ANONPAGES,
+ * MM_SWAPENTS, MM_SHMEMPAGES counters, summed exactly (per-CPU counters on
+ * Linux 6.2+ summed over the CPUs; before 6.2 the reading thread's own
+ * not yet folded-in counts added). hiwater_rss / hiwater_vm: the mm's own
+ * fields, which the kernel updates lazily (before unmapping, at exit):
+ * the peak is max(hiwater_rss, rss file + anon + shmem) as the kernel's
+ * get_mm_hiwater_rss computes it (VmHWM), and max(hiwater_vm, total_vm)
+ * (VmPeak). */
+enum vp_mmstat_why {
+	VP_MM_EXEC = 1,   /* entry of execve/execveat: the image it replaces */
+	VP_MM_EXIT = 2,   /* entry of exit_group, or the last thread's exit */
+	VP_MM_LATE = 3,   /* the last thread's exit after the mm was released
+			   * (a process killed by a signal on kernels whose
+			   * sched_process_exit comes after exit_mm): only
+			   * hiwater_rss is known, from signal->maxrss (the
+			   * largest peak of the process's images so far);
+			   * VP_MMSTAT_PARTIAL */
+};
+#define VP_MMSTAT_PARTIAL 0x1  /* h.flags: only hiwater_rss is valid */
+#define VP_MMSTAT_APPROX 0x2   /* h.flags: rss[] are the per-CPU counters'
+				* approximate values (no per-CPU sum: the
+				* compat collector on 6.2+ without
+				* __per_cpu_offset in kallsyms) */
+enum { VP_RSS_FILE = 0, VP_RSS_ANON = 1, VP_RSS_SWAP = 2, VP_RSS_SHMEM = 3, VP_RSS_N = 4 };
+struct vp_mmstat {
+	struct vp_rec h;   /* pid/tid: the process and the reading thread */
+	__u32 why;         /* enum vp_mmstat_why */
+	__u32 map_count;   /* VMAs (mm->map_count) */
+	__u64 hiwater_rss;
+	__u64 hiwater_vm;
+	__u64 total_vm;
+	__u64 locked_vm;
+	__u64 pinned_vm;
+	__u64 data_vm;
+	__u64 exec_vm;
+	__u64 stack_vm;
+	__s64 rss[VP_RSS_N];
+};
+_Static_assert(sizeof(struct vp_mmstat) == 128, "vp_mmstat size");
+
+/* VP_REC_RSS (version 4): the mm's RSS counters (pages, as in vp_mmstat)
+ * when the kernel's rss_stat tracepoint fired for a traced task's own mm,
+ * at most one record per task per sampling interval (the collector's
+ * rss_interval_ns): the curve, not every change. Opt-in (its cost,
+ * bench/NOTES.md). rss[] are read from the mm (approximate per-CPU
+ * values on 6.2+, each thread's unfolded counts missing before 6.2). */
+struct vp_rss {
+	struct vp_rec h;
+	__s64 rss[VP_RSS_N];
+};
+_Static_assert(sizeof(struct vp_rss) == 56, "vp_rss size");
 
 #define VP_ALIGN8(x) (((x) + 7u) & ~7u)
 
