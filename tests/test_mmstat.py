@@ -74,13 +74,15 @@ def check_image(r, img, kb_exact=True):
     if "rollup.Rss" in r.said:
         tol = 0 if img["rss_exact"] else sl
         near(img["rss_anon"] // KB, r.n("rollup.Anonymous"), tol, "rss_anon vs smaps_rollup Anonymous (kB)")
-        near(img["rss"] // KB, r.n("rollup.Rss"), tol, "rss vs smaps_rollup Rss (kB)")
+        # rss sums three counters (file, anon, shmem): each approximate
+        # one may be off by the slack
+        near(img["rss"] // KB, r.n("rollup.Rss"), 3 * tol, "rss vs smaps_rollup Rss (kB)")
     # fields the kernel keeps exactly
     eq(img["vm_size"] // KB, r.n("status.VmSize"), "vm_size vs VmSize (kB)")
     eq(img["vm_peak"] // KB, r.n("status.VmPeak"), "vm_peak vs VmPeak (kB)")
     eq(img["locked"] // KB, r.n("status.VmLck"), "locked vs VmLck (kB)")
     # status reads the RSS counters approximately on most kernels
-    near(img["rss"] // KB, r.n("status.VmRSS"), sl, "rss vs VmRSS (kB)")
+    near(img["rss"] // KB, r.n("status.VmRSS"), 3 * sl, "rss vs VmRSS (kB)")
     near(img["rss_anon"] // KB, r.n("status.RssAnon"), sl, "rss_anon vs RssAnon (kB)")
     near(img["rss_file"] // KB, r.n("status.RssFile"), sl, "rss_file vs RssFile (kB)")
     near(img["rss_shmem"] // KB, r.n("status.RssShmem"), sl, "rss_shmem vs RssShmem (kB)")
@@ -94,7 +96,7 @@ def summary_line(r, pid, img):
                        text=True, timeout=300)
     eq(t.returncode, 0, "report --format text")
     m = re.search(rf"pid {pid} .*?\n(?:    .*\n)*?    kernel: rss peak (.*?) \(anon (.*?), "
-                  r"file (.*?), shmem (.*?)\), vm peak (.*?), (\d+) mappings", t.stdout)
+                  r"file (.*?), shmem (.*?)\)\n +vm peak (.*?), (\d+) mappings", t.stdout)
     check(m is not None, f"no kernel line for {pid} in:\n{t.stdout}")
     eq(int(m.group(6)), img["map_count"], "summary's mappings")
 

@@ -593,9 +593,10 @@ static void kernel_mm_out(const struct analysis *a, const struct proc *p, FILE *
 	human_bytes((uint64_t)(m->rss[VP_RSS_FILE] > 0 ? m->rss[VP_RSS_FILE] : 0) * ps, fi, sizeof(fi));
 	human_bytes((uint64_t)(m->rss[VP_RSS_SHMEM] > 0 ? m->rss[VP_RSS_SHMEM] : 0) * ps, sh, sizeof(sh));
 	human_bytes(vpeak * ps, vp, sizeof(vp));
-	/* whole, not cut at 100 columns as line_out would: the figures are the point */
-	fprintf(out, "    kernel: rss peak %s (anon %s, file %s, shmem %s), vm peak %s, %u mappings\n",
-		pk, an, fi, sh, vp, m->map_count);
+	/* two lines of at most 84 columns: whole, not cut at 100 as line_out
+	 * would cut one */
+	fprintf(out, "    kernel: rss peak %s (anon %s, file %s, shmem %s)\n", pk, an, fi, sh);
+	fprintf(out, "            vm peak %s, %u mappings\n", vp, m->map_count);
 	json_t *lim = json_object_get(a->session, "vm_max_map_count");
 	int64_t max = json_is_integer(lim) ? json_integer_value(lim) : 0;
 	if (max > 0 && (int64_t)m->map_count * 10 >= max * 9)
