@@ -578,12 +578,20 @@ def t_writeout():
         # Kernels that fault the source in before copying (6.1's
         # generic_perform_write calls fault_in_iov_iter_readable first) take
         # real faults only, no atomic-copy ones; newer kernels copy first and
-        # take an uncounted atomic-copy event per page, counted apart. Either
-        # way the balance above is exact.
+        # take an uncounted atomic-copy event where the copy stops, counted
+        # apart. How many real faults follow one is the kernel's business:
+        # 6.12 copies a folio-sized chunk at a time and faults in the rest of
+        # the chunk after one failed copy (several faults, each mapping its
+        # neighbours), so an event per fault is not a rule (one run on 6.12:
+        # 11 events). Either way the balance above is exact, and no page is
+        # failed more than once or twice (retries), other tasks' events
+        # never counted: at most two per page of the region, and a few of
+        # the program's own (futexes) besides.
         sess = json.load(open(os.path.join(r.dir, "session.json")))
         u = sess["collectors"]["bpf"]["unhandled_faults"]
-        check(u == 0 or u >= f,
-              f"the atomic-copy events are counted apart: {sess['collectors']['bpf']}")
+        check(u <= 2 * n + 16,
+              f"the atomic-copy events are counted apart, at most two per page ({f} faults): "
+              f"{sess['collectors']['bpf']}")
 
 
 def t_segv():
