@@ -558,7 +558,8 @@ _Static_assert(sizeof(struct vp_segsum) == VP_SEGSUM_SIZE, "vp_segsum size");
  * copy-on-write copies and shared writes of the analyzer's classes, and
  * writes replacing the zero page), taken in the fault itself, sampled: the
  * first `first` such faults of each thread since its creation or its
- * process's last fork (both sides), then each one with probability
+ * process's last fork (both sides; none after an exec, whose first writes
+ * are the loader's relocations), then each one with probability
  * 1/`every` (VP_KSTACK_SAMPLED); the recording's session.json says
  * first/every. call is 0, ret the faulting address, h.time_ns the
  * fault's; it comes before its VP_REC_FAULT in the stream (same tid, time
