@@ -352,19 +352,6 @@ static uint32_t new_file(struct analysis *a, struct proc *p)
 	return a->nfiles++;
 }
 
-/* Report the module map t to d (its modules replaced by t's): 0 or -1. */
-static int report_maps(Dwfl *d, const struct text *t)
-{
-	FILE *f = fmemopen(t->p, t->n, "r");
-	if (!f)
-		return -1;
-	dwfl_report_begin(d);
-	int bad = dwfl_linux_proc_maps_report(d, f) != 0;
-	bad |= dwfl_report_end(d, NULL, NULL) != 0;
-	fclose(f);
-	return bad ? -1 : 0;
-}
-
 static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct proc *p,
 			       const struct vp_kstack *k)
 {
@@ -385,32 +372,27 @@ static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct pr
 		mtext_free(&m);
 		return s;
 	}
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	s->dwfl = NULL;
 	s->hash = h;
 	if (t->n) {
 		for (uint32_t i = 0; i < m.nf; i++)
 			if (strcmp(m.f[i].open, m.f[i].name))
 				symbolizer__open_as(a->sym, m.f[i].name, m.f[i].ino, m.f[i].open);
 		symbolizer__add_maps(a->sym, s->file, m.sym.p, m.sym.n);
-		/* the same Dwfl, its modules reported again: libdwfl keeps each
-		 * one whose name and range are unchanged, ELF and CFI open (a
-		 * process's map changes between its write stacks as ld.so maps
-		 * its libraries: a new Dwfl each time opened them all again,
-		 * 5 ms a stack) and drops those not reported */
-		if (s->dwfl && report_maps(s->dwfl, t) == 0) {
-			mtext_free(&m);
-			return s;
+		FILE *mf = fmemopen(t->p, t->n, "r");
+		Dwfl *d = mf ? dwfl_begin(&ku_dwfl_callbacks) : NULL;
+		if (d) {
+			dwfl_report_begin(d);
+			if (dwfl_linux_proc_maps_report(d, mf) || dwfl_report_end(d, NULL, NULL) ||
+			    !dwfl_attach_state(d, NULL, (pid_t)k->h.pid, &ku_callbacks, &s->ctx)) {
+				dwfl_end(d);
+				d = NULL;
+			}
 		}
-	}
-	if (s->dwfl)
-		dwfl_end(s->dwfl);
-	s->dwfl = NULL;
-	if (t->n) {
-		Dwfl *d = dwfl_begin(&ku_dwfl_callbacks);
-		if (d && (report_maps(d, t) ||
-			  !dwfl_attach_state(d, NULL, (pid_t)k->h.pid, &ku_callbacks, &s->ctx))) {
-			dwfl_end(d);
-			d = NULL;
-		}
+		if (mf)
+			fclose(mf);
 		s->dwfl = d;
 	}
 	mtext_free(&m);
