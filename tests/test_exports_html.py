@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 
-from vptest import VMAPROF, Recording, check, eq, main, workload
+from vptest import VMAPROF, Fail, Recording, check, eq, main, workload
 
 CHROMIUM = shutil.which("chromium")
 DEMO = os.path.join(os.path.dirname(VMAPROF), "vmaprof-demo")
@@ -357,7 +357,14 @@ def t_postgres():
         print("SKIP: PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres; "
               "bootstrap.sh test installs the postgresql package)")
         raise SystemExit(77)
-    r = test_repeat.run_pg(bindir, 2)
+    try:
+        r = test_repeat.run_pg(bindir, 2)
+    except Fail as e:
+        # the server run itself (initdb, pg_ctl, pgbench), not the page:
+        # once more, saying why (one unexplained failure in 8 s, under a
+        # parallel suite)
+        print(f"postgres run failed, once more: {e}")
+        r = test_repeat.run_pg(bindir, 2)
     try:
         r.require_bpf()
         check(any("postgres" in p["name"] for p in r.report["processes"]), "the server recorded")
