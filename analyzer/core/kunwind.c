@@ -20,7 +20,6 @@
 #include <elfutils/libdwfl.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,43 +112,21 @@ static const Dwfl_Callbacks ku_dwfl_callbacks = {
 	.find_debuginfo = ku_no_debuginfo,
 };
 
-struct text {
-	char *p;
-	size_t n, cap;
-};
-
-static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		va_start(ap, fmt);
-		int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
-		va_end(ap);
-		if (k < 0)
-			return;
-		if (t->p && t->n + (size_t)k < t->cap) {
-			t->n += (size_t)k;
-			return;
-		}
-		t->cap = (t->cap + (size_t)k + 1) * 2;
-		t->p = model__realloc(t->p, t->cap);
-	}
-}
-
-static void maps_line(struct text *t, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t off,
+static void maps_line(struct vp_buf *t, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t off,
 		      uint64_t ino, const char *name)
 {
-	text_add(t, "%llx-%llx %c%c%cp %08llx 00:00 %llu %s\n", (unsigned long long)lo,
-		 (unsigned long long)hi, prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-',
-		 prot & 4 ? 'x' : '-', (unsigned long long)off, (unsigned long long)ino, name);
+	if (vp_buf_printf(t, "%llx-%llx %c%c%cp %08llx 00:00 %llu %s\n", (unsigned long long)lo,
+			  (unsigned long long)hi, prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-',
+			  prot & 4 ? 'x' : '-', (unsigned long long)off, (unsigned long long)ino,
+			  name))
+		model__oom();
 }
 
 /* The module map twice: for libdwfl, each line naming the file to open
  * (dwfl); for the symbolizer, the name the frames show (sym), each file
  * whose name is not the way to it told with symbolizer__open_as. */
 struct mtext {
-	struct text dwfl, sym;
+	struct vp_buf dwfl, sym;
 	/* files already placed: shown name -> the file opened (one per name,
 	 * so that libdwfl sees all of a file's segments as one module) */
 	struct {
@@ -380,7 +357,7 @@ static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct pr
 	}
 	struct mtext m = { 0 };
 	module_map(a, p, k, &m);
-	struct text *t = &m.dwfl;
+	struct vp_buf *t = &m.dwfl;
 	uint64_t h = t->n ? vp_hash_bytes(t->p, t->n) : 0;
 	if (s->dwfl && h == s->hash) {
 		mtext_free(&m);
