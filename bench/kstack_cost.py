@@ -13,33 +13,21 @@ usage: bench/kstack_cost.py [--build DIR] [-n N] [--rounds R] [--depth D]
 the copy; at depth 0 the main thread's copy ends at its environment).
 """
 import argparse
-import json
 import os
-import shutil
-import subprocess
 import tempfile
+
+from costlib import med, record_bpf
 
 
 def one(a, size, d):
-    out = os.path.join(d, "rec")
-    shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, VMAPROF_KERNEL_STACK=size, VMAPROF_SYSCALL_HOOKS=a.hooks)
-    p = subprocess.run([os.path.join(a.build, "vmaprof"), "record", "--bpf-stats", "-o", out,
-                        "--", os.path.join(a.build, "tests", "w_kstack_static"), "loop",
-                        str(a.n), str(a.depth)], env=env, capture_output=True, text=True)
-    if p.returncode:
-        raise SystemExit(f"record failed: {p.stderr}")
-    b = json.load(open(os.path.join(out, "session.json")))["collectors"]["bpf"]
-    progs = {x["name"]: x for x in b["programs"]}
+    _, b, progs, size_b = record_bpf(a.build, os.path.join(d, "rec"),
+                                     [os.path.join(a.build, "tests", "w_kstack_static"), "loop",
+                                      str(a.n), str(a.depth)], env=env)
     ex = max((progs[n] for n in ("sys_exit", "sc_exit") if n in progs),
              key=lambda x: x["run_cnt"])
     return {"exit_ns": ex["run_time_ns"], "stacks": b["kernel_stacks"], "lost": b["lost"],
-            "bytes": os.path.getsize(os.path.join(out, "bpf.vpt"))}
-
-
-def med(v):
-    v = sorted(v)
-    return v[len(v) // 2]
+            "bytes": size_b}
 
 
 def main():

@@ -18,6 +18,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+
+from costlib import med, record_bpf
 import time
 
 
@@ -29,34 +31,23 @@ def storm_s(out):
 
 
 def recorded(a, d, ms):
-    out = os.path.join(d, "rec")
-    shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ)
     env.pop("VMAPROF_RSS_STAT", None)
     if ms:
         env["VMAPROF_RSS_STAT"] = ms
-    p = subprocess.run([os.path.join(a.build, "vmaprof"), "record", "--bpf-stats", "-o", out,
-                        "--", os.path.join(a.build, "bench", "w_cow"), str(a.mib)],
-                       env=env, capture_output=True, text=True)
-    if p.returncode:
-        raise SystemExit(f"record failed: {p.stderr}")
-    b = json.load(open(os.path.join(out, "session.json")))["collectors"]["bpf"]
-    progs = {x["name"]: x for x in b.get("programs", [])}
+    p, b, progs, size_b = record_bpf(a.build, os.path.join(d, "rec"),
+                                     [os.path.join(a.build, "bench", "w_cow"), str(a.mib)],
+                                     env=env)
     rs = progs.get("rss_stat", {"run_cnt": 0, "run_time_ns": 0})
     return {"storm": storm_s(p.stdout), "runs": rs["run_cnt"], "ns": rs["run_time_ns"],
             "samples": b.get("rss_samples", 0), "lost": b["lost"],
-            "bytes": os.path.getsize(os.path.join(out, "bpf.vpt"))}
+            "bytes": size_b}
 
 
 def bare(a):
     p = subprocess.run([os.path.join(a.build, "bench", "w_cow"), str(a.mib)],
                        capture_output=True, text=True)
     return storm_s(p.stdout)
-
-
-def med(v):
-    v = sorted(v)
-    return v[len(v) // 2]
 
 
 def main():

@@ -17,39 +17,31 @@ off) / stacks taken, from the same round. Medians [min-max] over rounds,
 and the per-round ratio of each arm's times to off's.
 """
 import argparse
-import json
 import os
 import re
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 
+from costlib import record_bpf
+
 
 def one(a, ws, d):
-    out = os.path.join(d, "rec")
-    shutil.rmtree(out, ignore_errors=True)
     if a.workload == "w3":
         cmd = [os.path.join(a.build, "bench", "w_cow"), "512"]
     else:
         cmd = ["python3", os.path.join(os.path.dirname(__file__), "..", "tests", "workloads",
                                        "w_pool.py"), "1"]
     t0 = time.monotonic()
-    p = subprocess.run([os.path.join(a.build, "vmaprof"), "record", "--bpf-stats",
-                        "--write-stacks", ws, "-o", out, "--", *cmd],
-                       capture_output=True, text=True)
+    p, b, progs, size_b = record_bpf(a.build, os.path.join(d, "rec"), cmd,
+                                     args=("--write-stacks", ws))
     wall = (time.monotonic() - t0) * 1e3
-    if p.returncode:
-        raise SystemExit(f"record failed: {p.stderr}")
-    b = json.load(open(os.path.join(out, "session.json")))["collectors"]["bpf"]
-    progs = {x["name"]: x for x in b.get("programs", [])}
     m = re.search(r"storm_ns=(\d+)", p.stdout)
     return {"wall_ms": wall, "own_ms": int(m.group(1)) / 1e6 if m else None,
             "pfu_ns": progs.get("page_fault_user", {}).get("run_time_ns", 0),
             "pfu_runs": progs.get("page_fault_user", {}).get("run_cnt", 0),
             "stacks": b.get("write_stacks", {}).get("taken", 0), "lost": b["lost"],
-            "bytes": os.path.getsize(os.path.join(out, "bpf.vpt"))}
+            "bytes": size_b}
 
 
 def fmt(v):
