@@ -63,6 +63,10 @@ def check_maps(raw, proc, a, b, what):
     eq(got.get("map_b"), [b, b, b * 2 * psz], f"{what}: map_b's mappings, faults, bytes")
 
 
+def session_bpf(r):
+    return json.load(open(os.path.join(r.dir, "session.json")))["collectors"]["bpf"]
+
+
 def t_static():
     """A static binary (no shim can load): every mapping's stack is the
     kernel's, unwound through static glibc's CFI."""
@@ -73,14 +77,10 @@ def t_static():
         eq(p["preload"]["active"], False, "no shim in a static binary")
         check_maps(r.raw, p, A, B, "static")
         check_totals(r)
-        s = json.load(open(os.path.join(r.dir, "session.json")))["collectors"]["bpf"]
+        s = session_bpf(r)
         check(s["kernel_stacks"] >= A + B, f"session.json: kernel stacks taken: {s}")
         eq(s["lost"], 0, "nothing lost")
         check("map_pages" in r.stderr, f"the summary names the site:\n{r.stderr}")
-
-
-def session_bpf(r):
-    return json.load(open(os.path.join(r.dir, "session.json")))["collectors"]["bpf"]
 
 
 def t_dynamic():

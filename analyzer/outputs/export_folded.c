@@ -118,13 +118,24 @@ static void site_frames(struct analysis *a, const struct csite *s, struct buf *b
 	}
 }
 
+/* The name a process's lines start with: its name, its executable's base
+ * name, or "pid N" (written into buf). */
+static const char *proc_comm(const struct proc *p, char *buf, size_t cap)
+{
+	if (p->name)
+		return p->name;
+	if (p->exe)
+		return vp_base_name(p->exe);
+	snprintf(buf, cap, "pid %" PRIu32, p->own_pid);
+	return buf;
+}
+
 static void collect(struct analysis *a, struct lines *ls, struct buf *b, struct buf *fr)
 {
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		const struct proc *p = a->procs[i];
 		char pidname[32];
-		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->own_pid);
-		const char *comm = p->name ? p->name : p->exe ? vp_base_name(p->exe) : pidname;
+		const char *comm = proc_comm(p, pidname, sizeof(pidname));
 		uint64_t in_sites[FC_N] = { 0 };
 		for (uint32_t k = 0; k < p->nsites; k++) {
 			const struct csite *s = &p->sites[k];
@@ -166,8 +177,7 @@ static void collect_writes(struct analysis *a, struct lines *ls, struct buf *b)
 	for (uint32_t i = 0; i < a->nprocs; i++) {
 		const struct proc *p = a->procs[i];
 		char pidname[32];
-		snprintf(pidname, sizeof(pidname), "pid %" PRIu32, p->own_pid);
-		const char *comm = p->name ? p->name : p->exe ? vp_base_name(p->exe) : pidname;
+		const char *comm = proc_comm(p, pidname, sizeof(pidname));
 		double sum[FC_N] = { 0 };
 		for (uint32_t k = 0; k < p->ws.n; k++)
 			sum[p->ws.w[k].cls] += p->ws.w[k].weight;
