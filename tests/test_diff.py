@@ -1033,15 +1033,17 @@ COW_CHILD = "root:exec(w_cowstack)/fork"  # the child that copies the pages
 COW_PAGES = 4096
 
 
-def cow_record(t, name, one=1):
-    """`vmaprof record --write-stacks 8,8 -- w_cowstack 4096 ONE` into t/name:
+def cow_record(t, name, one=1, sampling="8,8"):
+    """`vmaprof record --write-stacks 8,8 -- w_cowstack 4096 ONE` into t/name
+    (sampling None: the default, 8 then 1 in 64):
     the child copies 3072 pages by write_three and 1024 * ONE by write_one
     (tests/workloads/w_cowstack.c); report.json validated against the
     schema (vptest.Recording). Exit 77 without the kernel collector."""
     import vptest
     try:
         r = vptest.Recording([vptest.workload("w_cowstack"), str(COW_PAGES), str(one)],
-                             ["--write-stacks", "8,8"], prefix="vmaprof-diff-",
+                             ["--write-stacks", sampling] if sampling else [],
+                             prefix="vmaprof-diff-",
                              check_exports=False)
         r.require_bpf()
     except vptest.Fail as e:
@@ -1087,15 +1089,19 @@ def writers(out):
 
 
 def t_write_sites_same():
-    """Two identical recordings (the child's write sites sampled: first 8
-    then 1 in 8, so their copies differ by the sampling) diff quietly under
-    25% gates on cow_copy and on each write site; so do the two reversed,
-    and in markdown and json."""
+    """Two identical recordings under the default sampling (the child's
+    write sites from about 70 samples: first 8, then 1 in 64; write_one's
+    1024 copies are off by about 20% in each) diff quietly under 25% gates
+    on cow_copy and on each write site, and under a 5% gate on each write
+    site (the sampling's floor, not the gate, keeps them quiet); so do the
+    two reversed, and in markdown and json."""
     with tempfile.TemporaryDirectory() as t:
-        a, b = cow_record(t, "a"), cow_record(t, "b")
+        a, b = cow_record(t, "a", sampling=None), cow_record(t, "b", sampling=None)
         for x, y in ((a, b), (b, a)):
             out, _ = expect(0, [x, y, *WRITE_GATE], "identical runs")
             only_verdict(out, "identical runs", bounds="0 of 2 bounds exceeded")
+            out, _ = expect(0, [x, y, "--max-increase", "write_site=5%"], "a 5% gate")
+            only_verdict(out, "a 5% gate", bounds="0 of 1 bound exceeded")
             out, _ = expect(0, [x, y, *WRITE_GATE, "--format", "markdown"], "markdown")
             check("EXCEEDED" not in out and "written by" not in out, out)
         j = json.loads(expect(0, [a, b, *WRITE_GATE, "--format", "json"], "json")[0])
@@ -1178,6 +1184,56 @@ def t_write_sites_old():
             bad = os.path.join(t, "bad.json")
             json.dump(d, open(bad, "w"))
             bad_input([a, bad], what, needle)
+
+
+def t_write_sites_edited():
+    """One recording against itself edited: in the child, 1500 of
+    write_three's copies become write_one's (the role's cow_copy the same):
+    the cow_copy gate holds, the write_site gate fails at write_one alone;
+    800 of write_one's copies written by the parent instead (the fork's
+    two sides are one family): both gates hold, the write site's change
+    moved (docs/diff.md "Write sites")."""
+    with tempfile.TemporaryDirectory() as t:
+        a = cow_record(t, "a")
+        doc = json.load(open(a))
+        fk = [f for f in doc["forks"] if f["write_sites_child"]][0]
+        by = {w["label"]: w for w in fk["write_sites_child"]}
+        one, three = by["write_one < copy_pages"], by["write_three < copy_pages"]
+
+        def edited(name, edit):
+            d = copy.deepcopy(doc)
+            f = [x for x in d["forks"] if x["time_ns"] == fk["time_ns"]][0]
+            edit(f, {w["label"]: w for w in f["write_sites_child"]})
+            path = os.path.join(t, name)
+            json.dump(d, open(path, "w"))
+            rc, out = validate([path])
+            check(rc == 0, f"{name} against the JSON Schema:\n{out}")
+            return path
+
+        def shift(f, w):
+            w["write_one < copy_pages"]["copies"] += 1500
+            w["write_three < copy_pages"]["copies"] -= 1500
+        hidden = edited("hidden.json", shift)
+        out, _ = expect(0, [a, hidden, "--max-increase", "cow_copy=25%"], "cow_copy unchanged")
+        only_verdict(out, "cow_copy unchanged", bounds="0 of 1 bound exceeded")
+        out, _ = expect(1, [a, hidden, *WRITE_GATE], "write_one grew within the role")
+        ex = exceeded(out)
+        check(len(ex) == 2 and all(e.startswith("EXCEEDED write_site +") for e in ex) and
+              any(f"at {COW_CHILD} (old {one['copies']}, new {one['copies'] + 1500})" in e
+                  for e in ex), f"write_site at the child:\n{out}")
+        check(writers(out) == [f"  written by: write_one < copy_pages  {one['copies']} -> "
+                               f"{one['copies'] + 1500} (+1500)"] * 2,
+              f"names write_one, +1500:\n{out}")
+        check(three["copies"] > 1500, f"write_three's copies: {three['copies']}")
+
+        def to_parent(f, w):
+            w["write_one < copy_pages"]["copies"] -= 800
+            f["write_sites_parent"].append(dict(w["write_one < copy_pages"], copies=800,
+                                                mappings=[]))
+        moved = edited("moved.json", to_parent)
+        for x, y in ((a, moved), (moved, a)):
+            out, _ = expect(0, [x, y, *WRITE_GATE], "moved to the parent")
+            only_verdict(out, "moved to the parent", bounds="0 of 2 bounds exceeded")
 
 
 CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
