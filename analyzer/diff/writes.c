@@ -97,23 +97,75 @@ static int writes__table(struct report *r, struct diag *d, json_t *arr, const ch
 	return 0;
 }
 
+static int by_pid(const void *a, const void *b, void *arg)
+{
+	const struct dproc *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
 /* The process with pid `pid` (host_pid where the report has one) that a
  * fork at time t made (child) or that made it (parent: the one of that pid
- * started last before t); -1 if none. */
-static long writes__proc(const struct report *r, int64_t pid, uint64_t t, int child)
+ * started last before t); -1 if none. order: the processes by pid. */
+static long writes__proc(const struct report *r, const size_t *order, int64_t pid, uint64_t t,
+			 int child)
 {
+	size_t lo = 0, hi = r->n_procs;
 	long best = -1;
-	for (size_t i = 0; i < r->n_procs; i++) {
-		const struct dproc *p = &r->procs[i];
-		if (p->pid != pid)
-			continue;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->procs[order[mid]].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = lo; k < r->n_procs && r->procs[order[k]].pid == pid; k++) {
+		const struct dproc *p = &r->procs[order[k]];
 		if (child && p->has_ff && p->ff_time == t)
-			return (long)i;
+			return (long)order[k];
 		if (!child && p->start_ns <= t &&
 		    (best < 0 || r->procs[best].start_ns <= p->start_ns))
-			best = (long)i;
+			best = (long)order[k];
 	}
 	return best;
+}
+
+/* forks[i]: its write site tables charged to its child and parent. */
+static int writes__fork(struct report *r, struct diag *d, const size_t *order, json_t *f,
+			size_t i)
+{
+	json_t *hp;
+	char at[64], sub[96];
+	int64_t parent, child;
+	uint64_t t;
+	int err;
+	snprintf(at, sizeof(at), "forks[%zu]", i);
+	if (!json_is_object(f))
+		return diag__fail(d, "%s: %s: expected an object", r->file, at);
+	json_t *tp = json_object_get(f, "write_sites_parent"),
+	       *tc = json_object_get(f, "write_sites_child");
+	if (!tp && !tc)
+		return 0;
+	r->has_writes = 1;
+	if ((err = get_int(d, r, f, at, "parent", &parent)) ||
+	    (err = get_int(d, r, f, at, "child", &child)) ||
+	    (err = get_count(d, r, f, at, "time_ns", &t)))
+		return err;
+	/* in PID namespaces processes are told apart by host_pid
+	 * (docs/report.md), as load.c links them */
+	if (json_is_integer(hp = json_object_get(f, "parent_host_pid")))
+		parent = json_integer_value(hp);
+	if (json_is_integer(hp = json_object_get(f, "child_host_pid")))
+		child = json_integer_value(hp);
+	long ci = writes__proc(r, order, child, t, 1);
+	long pi = ci >= 0 && r->procs[ci].parent >= 0 ? r->procs[ci].parent :
+		  writes__proc(r, order, parent, t, 0);
+	snprintf(sub, sizeof(sub), "%s.write_sites_parent", at);
+	if ((err = writes__table(r, d, tp, sub, pi)))
+		return err;
+	snprintf(sub, sizeof(sub), "%s.write_sites_child", at);
+	return writes__table(r, d, tc, sub, ci);
 }
 
 int report__writes(struct report *r, struct diag *d)
@@ -123,41 +175,18 @@ int report__writes(struct report *r, struct diag *d)
 		return 0;
 	if (!json_is_array(forks))
 		return diag__fail(d, "%s: forks: expected an array", r->file);
-	for (size_t i = 0; i < json_array_size(forks); i++) {
-		json_t *f = json_array_get(forks, i), *hp;
-		char at[64], sub[96];
-		int64_t parent, child;
-		uint64_t t;
-		int err;
-		snprintf(at, sizeof(at), "forks[%zu]", i);
-		if (!json_is_object(f))
-			return diag__fail(d, "%s: %s: expected an object", r->file, at);
-		json_t *tp = json_object_get(f, "write_sites_parent"),
-		       *tc = json_object_get(f, "write_sites_child");
-		if (!tp && !tc)
-			continue;
-		r->has_writes = 1;
-		if ((err = get_int(d, r, f, at, "parent", &parent)) ||
-		    (err = get_int(d, r, f, at, "child", &child)) ||
-		    (err = get_count(d, r, f, at, "time_ns", &t)))
-			return err;
-		/* in PID namespaces processes are told apart by host_pid
-		 * (docs/report.md), as load.c links them */
-		if (json_is_integer(hp = json_object_get(f, "parent_host_pid")))
-			parent = json_integer_value(hp);
-		if (json_is_integer(hp = json_object_get(f, "child_host_pid")))
-			child = json_integer_value(hp);
-		long ci = writes__proc(r, child, t, 1);
-		long pi = ci >= 0 && r->procs[ci].parent >= 0 ? r->procs[ci].parent :
-			  writes__proc(r, parent, t, 0);
-		snprintf(sub, sizeof(sub), "%s.write_sites_parent", at);
-		if ((err = writes__table(r, d, tp, sub, pi)))
-			return err;
-		snprintf(sub, sizeof(sub), "%s.write_sites_child", at);
-		if ((err = writes__table(r, d, tc, sub, ci)))
-			return err;
-	}
-	return 0;
+	size_t *order = malloc((r->n_procs ? r->n_procs : 1) * sizeof(*order));
+	if (!order)
+		return diag__fail(d, "out of memory");
+	for (size_t i = 0; i < r->n_procs; i++)
+		order[i] = i;
+	if (r->n_procs > 1)
+		qsort_r(order, r->n_procs, sizeof(*order), by_pid, r->procs);
+	int err = 0;
+	for (size_t i = 0; !err && i < json_array_size(forks); i++)
+		err = writes__fork(r, d, order, json_array_get(forks, i), i);
+	free(order);
+	return err;
 }
 
 void report__writes_free(struct report *r)
