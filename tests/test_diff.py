@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""`vmaprof diff` on hand-made reports (tests/fixtures/diff, written by its gen.py).
+"""`vmaprof diff` on hand-made reports (tests/fixtures/diff, written by its gen.py),
+and on recordings of tests/workloads/w_cowstack.c for write sites (the
+write_sites cases: they record, as root with the kernel collector).
 
 usage: python3 tests/test_diff.py CASE   (env VMAPROF: the built vmaprof)
 
@@ -10,6 +12,7 @@ import copy
 import filecmp
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -1021,6 +1024,216 @@ def t_bad_v3():
             bad = os.path.join(t, "bad.json")
             json.dump(d, open(bad, "w"))
             bad_input([bad, good], what, needle)
+
+
+# ---- write sites: real recordings of w_cowstack --------------------------------
+
+WRITE_GATE = ["--max-increase", "cow_copy=25%", "--max-increase", "write_site=25%"]
+COW_CHILD = "root:exec(w_cowstack)/fork"  # the child that copies the pages
+COW_PAGES = 4096
+
+
+def cow_record(t, name, one=1, sampling="8,8"):
+    """`vmaprof record --write-stacks 8,8 -- w_cowstack 4096 ONE` into t/name
+    (sampling None: the default, 8 then 1 in 64):
+    the child copies 3072 pages by write_three and 1024 * ONE by write_one
+    (tests/workloads/w_cowstack.c); report.json validated against the
+    schema (vptest.Recording). Exit 77 without the kernel collector."""
+    import vptest
+    try:
+        r = vptest.Recording([vptest.workload("w_cowstack"), str(COW_PAGES), str(one)],
+                             ["--write-stacks", sampling] if sampling else [],
+                             prefix="vmaprof-diff-",
+                             check_exports=False)
+        r.require_bpf()
+    except vptest.Fail as e:
+        raise Fail(str(e))
+    check(r.rc == 0, f"w_cowstack {one}: exit status {r.rc}: {r.stderr}")
+    # the child's copies, exactly, and its write sites naming both writers
+    f = [x for x in r.raw["forks"] if x["parent"] == r.root()["pid"]]
+    check(len(f) == 1, f"w_cowstack {one}: one fork, got {len(f)}")
+    big = [v for p in r.procs if p["pid"] == f[0]["child"] for v in p["vmas"]
+           if v["kind"] == "anon" and v["faults"]["cow_copy"] >= COW_PAGES]
+    want = COW_PAGES + (one - 1) * COW_PAGES // 4
+    check(len(big) == 1 and big[0]["faults"]["cow_copy"] == want,
+          f"w_cowstack {one}: the child's copies of the mapping, want {want}: "
+          f"{[v['faults']['cow_copy'] for v in big]}")
+    labels = {w["label"] for w in f[0].get("write_sites_child", [])}
+    check({"write_three < copy_pages", "write_one < copy_pages"} <= labels,
+          f"w_cowstack {one}: the child's write sites: {sorted(labels)}")
+    path = os.path.join(t, name + ".json")
+    shutil.copyfile(os.path.join(r.dir, "report.json"), path)
+    r.__exit__(None, None, None)
+    return path
+
+
+def without_writes(src, dst):
+    """src with every write_sites_* and the write stacks' sampling removed,
+    as a report of a recording without write stacks (or an older vmaprof)
+    has them; validated against the schema."""
+    doc = json.load(open(src))
+    for f in doc["forks"]:
+        f.pop("write_sites_parent", None)
+        f.pop("write_sites_child", None)
+    for p in doc["processes"]:
+        p.pop("write_sites", None)
+    doc["collectors"]["bpf"].pop("write_stacks", None)
+    json.dump(doc, open(dst, "w"))
+    rc, out = validate([dst])
+    check(rc == 0, f"{dst} against the JSON Schema:\n{out}")
+    return dst
+
+
+def writers(out):
+    return [line for line in out.splitlines() if line.startswith("  written by: ")]
+
+
+def t_write_sites_same():
+    """Two identical recordings under the default sampling (the child's
+    write sites from about 70 samples: first 8, then 1 in 64; write_one's
+    1024 copies are off by about 20% in each) diff quietly under 25% gates
+    on cow_copy and on each write site, and under a 5% gate on each write
+    site (the sampling's floor, not the gate, keeps them quiet); so do the
+    two reversed, and in markdown and json."""
+    with tempfile.TemporaryDirectory() as t:
+        a, b = cow_record(t, "a", sampling=None), cow_record(t, "b", sampling=None)
+        for x, y in ((a, b), (b, a)):
+            out, _ = expect(0, [x, y, *WRITE_GATE], "identical runs")
+            only_verdict(out, "identical runs", bounds="0 of 2 bounds exceeded")
+            out, _ = expect(0, [x, y, "--max-increase", "write_site=5%"], "a 5% gate")
+            only_verdict(out, "a 5% gate", bounds="0 of 1 bound exceeded")
+            out, _ = expect(0, [x, y, *WRITE_GATE, "--format", "markdown"], "markdown")
+            check("EXCEEDED" not in out and "written by" not in out, out)
+        j = json.loads(expect(0, [a, b, *WRITE_GATE, "--format", "json"], "json")[0])
+        check(j["write_sites"] is True and j["verdict"] == "ok" and
+              all(not bd["exceeded"] for bd in j["bounds"]), json.dumps(j, indent=1))
+
+
+def t_write_sites_grown():
+    """The child's writes from write_one 4x (1024 -> 4096 copies; its
+    cow_copy 4096 -> 7168, +75%): the cow_copy gate fails at the child's
+    role and names write_one as the write site that grew, not write_three
+    (unchanged); the write_site gate fails at write_one alone. Text,
+    markdown and json agree."""
+    with tempfile.TemporaryDirectory() as t:
+        a, c = cow_record(t, "a"), cow_record(t, "c", one=4)
+        out, _ = expect(1, [a, c, "--max-increase", "cow_copy=25%"], "write_one 4x")
+        ex = exceeded(out)
+        check(any(e.startswith(f"EXCEEDED cow_copy +") and f"at {COW_CHILD} (" in e
+                  for e in ex), f"cow_copy at the child:\n{out}")
+        w = writers(out)
+        check(w and all(x.startswith("  written by: write_one < copy_pages  ") for x in w),
+              f"the write site that grew is write_one:\n{out}")
+        # one "written by" under each violation (the child's and the whole report's)
+        check(len(w) == len(ex) == 2, f"a write site under each violation:\n{out}")
+        # write_one's scaled copies: about 1024 -> 4096 (the sampling's error
+        # at 1 in 8: a few hundred copies)
+        old, new = w[0].split("  ")[2].split(" (")[0].split(" -> ")
+        check(512 <= int(old) <= 1536 and 3072 <= int(new) <= 5120,
+              f"write_one's copies 1024 -> 4096 within the sampling's error: {w[0]}")
+        out, _ = expect(1, [a, c, *WRITE_GATE], "write_site gate")
+        ws = [e for e in exceeded(out) if e.startswith("EXCEEDED write_site")]
+        check(len(ws) == 2 and any(f"at {COW_CHILD} (" in e for e in ws),
+              f"write_site exceeded at the child and the whole report:\n{out}")
+        check("write_three" not in out, f"write_three did not change:\n{out}")
+        md, _ = expect(1, [a, c, *WRITE_GATE, "--format", "markdown"], "markdown")
+        check(md.count(", written by: `write_one < copy_pages  ") == 4 and
+              "write_three" not in md, f"markdown names write_one:\n{md}")
+        j = json.loads(expect(1, [a, c, *WRITE_GATE, "--format", "json"], "json")[0])
+        for bd in j["bounds"]:
+            at = [e for e in bd["exceeded"] if e["role"] == COW_CHILD]
+            check(len(at) == 1 and [x["label"] for x in at[0]["written_by"]] ==
+                  ["write_one < copy_pages"], f"json {bd['metric']}: {json.dumps(bd, indent=1)}")
+        # the growth named by --min-pages: a floor above it hides the write site
+        out, _ = expect(1, [a, c, "--max-increase", "cow_copy=25%", "--min-pages", "100000"],
+                        "a floor above the growth")
+        check(not writers(out), f"no write site past --min-pages 100000:\n{out}")
+
+
+def t_write_sites_old():
+    """A report without write sites (a recording without write stacks, a
+    vmaprof before them, a schema_version 2 report) diffs against one
+    with them, both ways: quietly when nothing changed; when cow_copy grew,
+    the violation says the write sites were not compared; a write_site
+    gate on it is bad input (exit 2, one line); a malformed write site
+    table is bad input too."""
+    with tempfile.TemporaryDirectory() as t:
+        a, c = cow_record(t, "a"), cow_record(t, "c", one=4)
+        old = without_writes(a, os.path.join(t, "old.json"))
+        for x, y in ((old, a), (a, old), (old, old)):
+            out, _ = expect(0, [x, y, "--max-increase", "cow_copy=25%"], "old vs new")
+            only_verdict(out, "old vs new", bounds="0 of 1 bound exceeded")
+            j = json.loads(expect(0, [x, y, "--format", "json"], "json")[0])
+            check(j["write_sites"] is False, "write sites not compared")
+        out, _ = expect(1, [old, c, "--max-increase", "cow_copy=25%"], "old vs grown")
+        check(writers(out) == [f"  written by: not compared ({old} has no write sites)"] * 2,
+              f"says why no write site is named:\n{out}")
+        bad_input([old, c, *WRITE_GATE], "write_site on an old report", "has no write sites")
+        v2 = os.path.join(HERE, "fixtures", "v2", "fork_cow.json")
+        out, _ = expect(0, [v2, v2, "--max-increase", "cow_copy=25%"], "v2")
+        only_verdict(out, "v2", bounds="0 of 1 bound exceeded")
+        doc = json.load(open(a))
+        fk = [f for f in doc["forks"] if "write_sites_child" in f][0]
+        for what, edit, needle in [
+                ("not an array", lambda f: f.update(write_sites_child=7), "expected an array"),
+                ("copies negative", lambda f: f["write_sites_child"][0].update(copies=-1),
+                 "copies"),
+                ("no label", lambda f: f["write_sites_child"][0].pop("label"), "label")]:
+            d = copy.deepcopy(doc)
+            edit([f for f in d["forks"] if f["time_ns"] == fk["time_ns"]][0])
+            bad = os.path.join(t, "bad.json")
+            json.dump(d, open(bad, "w"))
+            bad_input([a, bad], what, needle)
+
+
+def t_write_sites_edited():
+    """One recording against itself edited: in the child, 1500 of
+    write_three's copies become write_one's (the role's cow_copy the same):
+    the cow_copy gate holds, the write_site gate fails at write_one alone;
+    800 of write_one's copies written by the parent instead (the fork's
+    two sides are one family): both gates hold, the write site's change
+    moved (docs/diff.md "Write sites")."""
+    with tempfile.TemporaryDirectory() as t:
+        a = cow_record(t, "a")
+        doc = json.load(open(a))
+        fk = [f for f in doc["forks"] if f["write_sites_child"]][0]
+        by = {w["label"]: w for w in fk["write_sites_child"]}
+        one, three = by["write_one < copy_pages"], by["write_three < copy_pages"]
+
+        def edited(name, edit):
+            d = copy.deepcopy(doc)
+            f = [x for x in d["forks"] if x["time_ns"] == fk["time_ns"]][0]
+            edit(f, {w["label"]: w for w in f["write_sites_child"]})
+            path = os.path.join(t, name)
+            json.dump(d, open(path, "w"))
+            rc, out = validate([path])
+            check(rc == 0, f"{name} against the JSON Schema:\n{out}")
+            return path
+
+        def shift(f, w):
+            w["write_one < copy_pages"]["copies"] += 1500
+            w["write_three < copy_pages"]["copies"] -= 1500
+        hidden = edited("hidden.json", shift)
+        out, _ = expect(0, [a, hidden, "--max-increase", "cow_copy=25%"], "cow_copy unchanged")
+        only_verdict(out, "cow_copy unchanged", bounds="0 of 1 bound exceeded")
+        out, _ = expect(1, [a, hidden, *WRITE_GATE], "write_one grew within the role")
+        ex = exceeded(out)
+        check(len(ex) == 2 and all(e.startswith("EXCEEDED write_site +") for e in ex) and
+              any(f"at {COW_CHILD} (old {one['copies']}, new {one['copies'] + 1500})" in e
+                  for e in ex), f"write_site at the child:\n{out}")
+        check(writers(out) == [f"  written by: write_one < copy_pages  {one['copies']} -> "
+                               f"{one['copies'] + 1500} (+1500)"] * 2,
+              f"names write_one, +1500:\n{out}")
+        check(three["copies"] > 1500, f"write_three's copies: {three['copies']}")
+
+        def to_parent(f, w):
+            w["write_one < copy_pages"]["copies"] -= 800
+            f["write_sites_parent"].append(dict(w["write_one < copy_pages"], copies=800,
+                                                mappings=[]))
+        moved = edited("moved.json", to_parent)
+        for x, y in ((a, moved), (moved, a)):
+            out, _ = expect(0, [x, y, *WRITE_GATE], "moved to the parent")
+            only_verdict(out, "moved to the parent", bounds="0 of 2 bounds exceeded")
 
 
 CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}

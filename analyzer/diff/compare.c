@@ -15,8 +15,9 @@
 
 #include "diff_int.h"
 
-static const char *const other_metric_names[M_NR - FC_N] = {
+static const char *const other_metric_names[M_NAMES - FC_N] = {
 	"total_faults", "pages_allocated", "vma_count", "live_bytes", "bytes_mapped",
+	"write_site",
 };
 
 const char *metric_name(int m)
@@ -36,12 +37,12 @@ static void metric_list(char *buf, size_t cap, int from, int to)
 void diff__metric_list(char *buf, size_t cap, enum diff_metrics set)
 {
 	metric_list(buf, cap, set == DIFF_METRICS_FIGURES ? FC_N : 0,
-		    set == DIFF_METRICS_CLASSES ? FC_N : M_NR);
+		    set == DIFF_METRICS_CLASSES ? FC_N : M_NAMES);
 }
 
 int diff__metric_by_name(const char *name, size_t len)
 {
-	for (int m = 0; m < M_NR; m++)
+	for (int m = 0; m < M_NAMES; m++)
 		if (strlen(metric_name(m)) == len && !strncmp(name, metric_name(m), len))
 			return m;
 	/* the name live_bytes had before bytes_mapped came: gates written
@@ -120,7 +121,7 @@ static int is_anon(const char *kind)
  * that program forked without exec'ing (a server and its workers, a pool
  * and its workers): the role up to the first "/fork" after its last
  * ":exec(" (a root without exec: up to its first "/fork"). */
-static size_t parent_len(const char *role)
+size_t family_len(const char *role)
 {
 	const char *e = NULL, *f;
 	for (const char *x = strstr(role, ":exec("); x; x = strstr(x + 1, ":exec("))
@@ -151,7 +152,7 @@ static int by_group(const void *a, const void *b, void *arg)
 	const struct pair *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
 	const char *kx = pair__kind(x), *ky = pair__kind(y), *lx = pair__label(x),
 		   *ly = pair__label(y), *px, *py;
-	size_t nx = parent_len(x->role), ny = parent_len(y->role), lpx, lpy;
+	size_t nx = family_len(x->role), ny = family_len(y->role), lpx, lpy;
 	int c = memcmp(x->role, y->role, nx < ny ? nx : ny);
 	if (c || nx != ny)
 		return c ? c : nx < ny ? -1 : 1;
@@ -171,7 +172,7 @@ static int by_group(const void *a, const void *b, void *arg)
 static int by_family_anon(const void *a, const void *b, void *arg)
 {
 	const struct pair *ps = arg, *x = &ps[*(const size_t *)a], *y = &ps[*(const size_t *)b];
-	size_t nx = parent_len(x->role), ny = parent_len(y->role);
+	size_t nx = family_len(x->role), ny = family_len(y->role);
 	int c = memcmp(x->role, y->role, nx < ny ? nx : ny);
 	return c ? c : nx < ny ? -1 : nx > ny;
 }
@@ -278,6 +279,7 @@ void result__free(struct result *res)
 	free(res->pairs);
 	free(res->rows);
 	free(res->over);
+	free(res->wp);
 }
 
 double change_pct(uint64_t old, uint64_t new)
@@ -304,14 +306,49 @@ static const struct pair *most_grown(const struct result *res, size_t from, size
 	return best;
 }
 
-static int violation__add(struct result *res, size_t *cap, size_t bound, const struct pair *at,
-			  const struct pair *most)
+static int violation__add(const struct diff_opts *o, struct result *res, size_t *cap,
+			  size_t bound, const struct pair *at, const struct pair *most,
+			  const struct wpair *ws)
 {
 	struct violation *v = grow(res->over, res->n_over, cap, sizeof(*v), 16);
 	if (!v)
 		return -ENOMEM;
 	res->over = v;
-	res->over[res->n_over++] = (struct violation){ bound, at, most };
+	v = &res->over[res->n_over++];
+	*v = (struct violation){ .bound = bound, .at = at, .most = most, .ws = ws };
+	/* copies: the write sites that made most of the growth (writes.c) */
+	if (!ws && o->bounds[bound].metric == FC_COW_COPY && res->writes)
+		v->n_by = writes__grown(o, res, at->role, v->by, WRITERS_MAX);
+	return 0;
+}
+
+/* The pair of process role `role` (pairs are sorted by role; "*" is
+ * pairs[0]), or NULL. */
+static const struct pair *role_pair(const struct result *res, const char *role)
+{
+	if (!strcmp(role, "*"))
+		return &res->pairs[0];
+	for (size_t k = 1; k < res->n_pairs; k++)
+		if (!pair__key(&res->pairs[k]) && !strcmp(res->pairs[k].role, role))
+			return &res->pairs[k];
+	return NULL;
+}
+
+/* A write_site bound: each write site of each role and of the whole report
+ * whose own change passes --min-pages and the sampling's floor
+ * (wpair__beyond); --min-change does not hide a bound. */
+static int writes__bound(const struct diff_opts *o, struct result *res, size_t bd,
+			 size_t *cap_over)
+{
+	for (size_t i = 0; i < res->n_wp; i++) {
+		const struct wpair *w = &res->wp[i];
+		const struct pair *at;
+		if (w->own <= 0 || !wpair__beyond(o, w, w->own) ||
+		    !exceeds(&o->bounds[bd], w->a, w->own) || !(at = role_pair(res, w->role)))
+			continue;
+		if (violation__add(o, res, cap_over, bd, at, NULL, w))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -369,8 +406,14 @@ static int result__bounds(const struct diff_opts *o, struct result *res)
 		enum metric m = o->bounds[bd].metric;
 		size_t before = res->n_over;
 		const struct pair *t = &res->pairs[0];
+		if ((int)m == M_WRITE_SITE) {
+			if (writes__bound(o, res, bd, &cap_over))
+				return -ENOMEM;
+			res->bounds_over += res->n_over > before;
+			continue;
+		}
 		if (exceeds(&o->bounds[bd], t->a.v[m], t->own[m]) &&
-		    violation__add(res, &cap_over, bd, t, most_grown(res, 1, n, m)))
+		    violation__add(o, res, &cap_over, bd, t, most_grown(res, 1, n, m), NULL))
 			return -ENOMEM;
 		for (size_t k = 1; k < n; k++) {
 			const struct pair *p = &res->pairs[k];
@@ -382,7 +425,8 @@ static int result__bounds(const struct diff_opts *o, struct result *res)
 			if (!beyond(o, res->page_size, m, p->a.v[m], p->own[m], 0) ||
 			    pieces(o, p, m, p->own[m]) || !exceeds(&o->bounds[bd], p->a.v[m], p->own[m]))
 				continue;
-			if (violation__add(res, &cap_over, bd, p, most_grown(res, k + 1, end, m)))
+			if (violation__add(o, res, &cap_over, bd, p, most_grown(res, k + 1, end, m),
+					   NULL))
 				return -ENOMEM;
 		}
 		res->bounds_over += res->n_over > before;
@@ -397,6 +441,8 @@ int reports__compare(const struct diff_opts *o, const struct report *a,
 	res->page_size = b->page_size;
 	if (!err)
 		err = result__settle(o, res);
+	if (!err)
+		err = reports__writes(o, a, b, res);
 	if (!err)
 		err = result__rows(o, res);
 	if (!err)

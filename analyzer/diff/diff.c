@@ -22,6 +22,8 @@ static int report__open(struct report *r, const char *file, const struct label_r
 		err = report__roles(r, d);
 	if (!err)
 		err = report__entries(r, d);
+	if (!err)
+		err = report__writes(r, d);
 	/* Everything needed from the document is in the entries now; a big
 	 * report's tree is most of the memory, and the other one loads next. */
 	json_decref(r->root);
@@ -42,6 +44,13 @@ static int bounds__measured(const struct diff_opts *o, const struct report *base
 	for (size_t k = 0; k < o->n_bounds; k++) {
 		enum metric m = o->bounds[k].metric;
 		const struct report *un = base->unmeasured ? base : new->unmeasured ? new : NULL;
+		/* write sites: a report of a recording without write stacks
+		 * (or of a version before them) has none to bound */
+		const struct report *nw = !base->has_writes ? base : !new->has_writes ? new : NULL;
+		if ((int)m == M_WRITE_SITE && nw)
+			return diag__fail(d, "--max-increase %s: %s has no write sites (recorded "
+					  "without write stacks, or by a vmaprof before them)",
+					  metric_name(m), nw->file);
 		if (un && m != M_VMA_COUNT && m != M_LIVE_BYTES &&
 		    m != M_BYTES_MAPPED)
 			return diag__fail(d, "--max-increase %s: %s has no fault figures (recorded "

@@ -44,6 +44,15 @@
  * processes is judged on its sum (compare.c, docs/diff.md "Moves"). A role's change below it is not checked
  * against the bounds either; the whole-report totals always are.
  *
+ * Write sites (writes.c, docs/diff.md "Write sites"): the copies of each
+ * write site (the code whose writes made a fork side's cow_copy copies,
+ * forks[].write_sites_parent / write_sites_child, scaled from a sample)
+ * per role and label, and per label for the whole report. A cow_copy
+ * bound exceeded names the write sites there that grew most ("written
+ * by:"); --max-increase write_site=PCT bounds each. A write site's change
+ * counts only past --min-pages and 4 standard errors of the sampling.
+ * Reports without write sites are not compared for them.
+ *
  * Output (stdout): the changes of each call site and of the whole report,
  * never a role's own sum (its sites say where it changed):
  *  text      one line per change, at most ~100 columns:

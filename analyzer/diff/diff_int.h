@@ -6,6 +6,8 @@
  *   match.c    -> roles, site keys and entries of one report; the entries
  *                 of two reports -> pairs (struct result)
  *   compare.c  pairs -> the changes worth showing and the bounds exceeded
+ *   writes.c   the forks' write sites of each report -> pairs by role
+ *                 and label (struct wpair), named under cow_copy bounds
  *   print.c    -> text, json or markdown on stdout
  *
  * and diff.c, which runs it for cli/cmd_diff.c. What the keys and metrics
@@ -34,6 +36,12 @@ enum metric {
 	M_BYTES_MAPPED, /* bytes of every mapping made, unmapped or not (cumulative) */
 	M_NR,
 };
+
+/* A metric --max-increase takes that is not a figure of a scope: the copies
+ * (cow_copy) of each write site within a role (writes.c), as the reports'
+ * forks[].write_sites_parent / write_sites_child scale them. */
+#define M_WRITE_SITE M_NR
+#define M_NAMES (M_NR + 1) /* the names metric_name knows */
 
 const char *metric_name(int m);
 
@@ -97,6 +105,16 @@ struct span_text {
 	size_t off, len;
 };
 
+/* One write site of one side of one fork (docs/report.md "Write sites"):
+ * the process that wrote, the site's label ("f < g"), its scaled copies and
+ * the variance of that estimate from the sampling (writes.c). */
+struct wsrc {
+	size_t proc;
+	char *label;
+	uint64_t copies;
+	double var;
+};
+
 struct report {
 	const char *file;
 	const struct label_rules *plumbing; /* frames that never name a site */
@@ -112,6 +130,9 @@ struct report {
 	struct metrics total;
 	int unmeasured; /* faults were null: recorded without the kernel collector */
 	struct v3 *v3;  /* schema_version 3: its tables (load.c); NULL before */
+	struct wsrc *ws; /* writes.c: the fork tables' write sites */
+	size_t n_ws, cap_ws;
+	int has_writes; /* some fork has write_sites_parent or write_sites_child */
 };
 
 /* Every failure ends in one message; `why` is what cli/cmd_diff.c prints. */
@@ -138,6 +159,8 @@ int field(struct diag *d, const struct report *r, json_t *obj, const char *at,
 	  const char *name, json_t **out);
 int get_count(struct diag *d, const struct report *r, json_t *obj, const char *at,
 	      const char *name, uint64_t *out);
+int get_int(struct diag *d, const struct report *r, json_t *obj, const char *at,
+	    const char *name, int64_t *out);
 /* A count that is null where it was not measured reads as 0. */
 int get_count_or_null(struct diag *d, const struct report *r, json_t *obj, const char *at,
 		      const char *name, uint64_t *out);
@@ -218,11 +241,30 @@ struct row {
 	enum metric metric;
 };
 
+/* A write site in both reports (writes.c): its role ("*": the whole
+ * report, by label alone), label, scaled copies in BASE (a) and NEW (b),
+ * the variance of b - a from the sampling, and its own change (what moved
+ * to or from the same label in the role's family taken off). */
+struct wpair {
+	const char *role;
+	const char *label;
+	uint64_t a, b;
+	double var;
+	int64_t own;
+};
+
+#define WRITERS_MAX 3 /* write sites named under a cow_copy violation */
+
 /* A bound exceeded at a role or the whole report, and the site in it that
- * grew the most in that metric (NULL if none grew). */
+ * grew the most in that metric (NULL if none grew); a cow_copy bound also
+ * the write sites there that grew most (by[0..n_by)); a write_site bound
+ * the write site (ws) that exceeded it. */
 struct violation {
 	size_t bound;
 	const struct pair *at, *most;
+	const struct wpair *ws;
+	const struct wpair *by[WRITERS_MAX];
+	size_t n_by;
 };
 
 struct result {
@@ -236,11 +278,39 @@ struct result {
 	uint64_t page_size; /* NEW's; turns bytes into pages */
 	int unmeasured;
 	const char *unmeasured_file;
+	struct wpair *wp; /* writes.c: sorted by role, then label */
+	size_t n_wp;
+	int writes;                 /* both reports have write sites */
+	const char *writes_missing; /* else the one that has none, if one has */
 };
 
 /* res->pairs: the whole report, then both reports' entries side by side,
  * loosely matched sites merged. 0 or -ENOMEM. */
 int reports__pair(const struct report *a, const struct report *b, struct result *res);
+
+/* The role of process pi as the entries have it (its loose name where
+ * reports__unify loosened it). */
+const char *report__role_of(const struct report *r, size_t pi);
+
+/* ---- writes.c: write sites ---- */
+
+/* r's forks' write sites into r->ws (before the document is dropped). 0,
+ * or -EINVAL with d->why saying what is wrong where. */
+int report__writes(struct report *r, struct diag *d);
+void report__writes_free(struct report *r);
+/* res->wp: the write sites of both reports by role and label, and the
+ * whole report's by label; each one's own change. 0 or -ENOMEM. */
+int reports__writes(const struct diff_opts *o, const struct report *a, const struct report *b,
+		    struct result *res);
+/* The change d of w passes --min-pages and the sampling's noise floor. */
+int wpair__beyond(const struct diff_opts *o, const struct wpair *w, int64_t d);
+/* The write sites of `role` whose own growth passes the floors, most first,
+ * at most max of them into out; how many. */
+size_t writes__grown(const struct diff_opts *o, const struct result *res, const char *role,
+		     const struct wpair **out, size_t max);
+/* The role's family: its length up to the first "/fork" after its last
+ * ":exec(" (compare.c, docs/diff.md "Moves"). */
+size_t family_len(const char *role);
 
 /* ---- compare.c ---- */
 

@@ -68,8 +68,8 @@ int get_count_or_null(struct diag *d, const struct report *r, json_t *obj, const
 	return get_count(d, r, obj, at, name, out);
 }
 
-static int get_int(struct diag *d, const struct report *r, json_t *obj, const char *at,
-		   const char *name, int64_t *out)
+int get_int(struct diag *d, const struct report *r, json_t *obj, const char *at,
+	    const char *name, int64_t *out)
 {
 	json_t *v;
 	int err = field(d, r, obj, at, name, &v);
@@ -984,6 +984,7 @@ void report__free(struct report *r)
 		free(r->entries[i].kind);
 	}
 	free(r->entries);
+	report__writes_free(r);
 	for (size_t i = 0; r->procs && i < r->n_procs; i++) {
 		free(r->procs[i].up);
 		free(r->procs[i].lup);

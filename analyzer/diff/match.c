@@ -895,6 +895,12 @@ static int has_role(const struct report *r, const char *role)
 	return lo < r->n_entries && !strcmp(r->entries[lo].role, role);
 }
 
+const char *report__role_of(const struct report *r, size_t pi)
+{
+	const struct dproc *p = &r->procs[pi];
+	return has_role(r, p->role) ? p->role : p->loose;
+}
+
 static int by_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);

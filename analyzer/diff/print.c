@@ -158,6 +158,24 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 	enum metric m = bd->metric;
 	const struct pair *p = v->at;
 	char role[LINE_MAX_COLS + 8], what[64] = "", procs[48] = "";
+	if (v->ws) { /* a write site: its own line names it (writer__text) */
+		const struct wpair *w = v->ws;
+		uint64_t nw = w->own >= 0 ? w->a + (uint64_t)w->own : w->a;
+		if (!w->a)
+			snprintf(what, sizeof(what), "%s from 0 > %g%%", metric_name(m), bd->pct);
+		else
+			snprintf(what, sizeof(what), "%s %+.1f%% > %g%%", metric_name(m),
+				 change_pct(w->a, nw), bd->pct);
+		snprintf(head, hlen, "EXCEEDED %s at %s (old %" PRIu64 ", new %" PRIu64 ")", what, "",
+			 w->a, w->b);
+		size_t rest = strlen(head);
+		fit(role, sizeof(role), p->role, LINE_MAX_COLS > rest + ROLE_MIN_COLS ?
+		    LINE_MAX_COLS - rest : ROLE_MIN_COLS, 1);
+		snprintf(head, hlen, "EXCEEDED %s at %s (old %" PRIu64 ", new %" PRIu64 ")", what,
+			 role, w->a, w->b);
+		*most = 0;
+		return;
+	}
 	if (p->procs_a > 1 || p->procs_b > 1) /* a role of several processes, summed */
 		snprintf(procs, sizeof(procs), p->procs_a == p->procs_b ? "%" PRIu64 " processes, " :
 			 "%" PRIu64 " -> %" PRIu64 " processes, ", p->procs_a ? p->procs_a : p->procs_b,
@@ -194,6 +212,43 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 		    w > ROLE_COLS ? ROLE_COLS : w, 1);
 		snprintf(most, mlen, "%s%s", role, tail);
 	}
+}
+
+/* The write sites a violation names: a write_site bound's own, else the
+ * ones that grew most at a cow_copy bound's role. */
+static size_t writers(const struct violation *v, const struct wpair **out)
+{
+	if (v->ws) {
+		out[0] = v->ws;
+		return 1;
+	}
+	for (size_t i = 0; i < v->n_by; i++)
+		out[i] = v->by[i];
+	return v->n_by;
+}
+
+/* "LABEL  OLD -> NEW (+OWN)" of a write site, or "(+OWN own, N moved in)"
+ * where part of its change moved within its family (writes.c). */
+static void writer__text(const struct wpair *w, char *buf, size_t len)
+{
+	char label[LINE_MAX_COLS], mv[48] = "";
+	int64_t d = w->b >= w->a ? (int64_t)(w->b - w->a) : -(int64_t)(w->a - w->b);
+	int64_t in = d - w->own;
+	fit(label, sizeof(label), w->label, 56, 0);
+	if (in)
+		snprintf(mv, sizeof(mv), " own, %" PRIu64 " moved %s",
+			 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
+	snprintf(buf, len, "%s  %" PRIu64 " -> %" PRIu64 " (%+" PRId64 "%s)", label, w->a, w->b,
+		 w->own, mv);
+}
+
+/* Why a cow_copy violation names no write site: one report has none. */
+static const char *writers_missing(const struct diff_opts *o, const struct result *res,
+				   const struct violation *v)
+{
+	if (v->ws || o->bounds[v->bound].metric != FC_COW_COPY || res->writes)
+		return NULL;
+	return res->writes_missing;
 }
 
 /* The tail of a change line: "METRIC  OLD -> NEW  CHANGE". */
@@ -268,6 +323,14 @@ static void print_text(const struct diff_opts *o, const struct result *res)
 		printf("%s\n", line);
 		if (*most)
 			printf("  most growth: %s\n", most);
+		const struct wpair *ws[WRITERS_MAX];
+		for (size_t k = 0, n = writers(&res->over[i], ws); k < n; k++) {
+			writer__text(ws[k], most, sizeof(most));
+			printf("  written by: %s\n", most);
+		}
+		const char *miss = writers_missing(o, res, &res->over[i]);
+		if (miss)
+			printf("  written by: not compared (%s has no write sites)\n", miss);
 	}
 	verdict(o, res, line, sizeof(line));
 	printf("%s\n", line);
@@ -342,6 +405,18 @@ static void print_markdown(const struct diff_opts *o, const struct result *res)
 			fputs(", most growth: ", stdout);
 			md_cell(most);
 		}
+		const struct wpair *ws[WRITERS_MAX];
+		for (size_t k = 0, n = writers(&res->over[i], ws); k < n; k++) {
+			writer__text(ws[k], most, sizeof(most));
+			fputs(k ? "; " : ", written by: ", stdout);
+			md_cell(most);
+		}
+		const char *miss = writers_missing(o, res, &res->over[i]);
+		if (miss) {
+			fputs(", written by: not compared (", stdout);
+			md_cell(miss);
+			fputs(" has no write sites)", stdout);
+		}
 		putchar('\n');
 	}
 }
@@ -383,6 +458,22 @@ static json_t *json_scope(const struct pair *p, int m, int with_metric)
 	return o;
 }
 
+/* A write site: {role (unless NULL), label, old, new, change_pct, moved}. */
+static json_t *json_writer(const char *role, const struct wpair *w)
+{
+	json_t *o = json_object();
+	int64_t d = w->b >= w->a ? (int64_t)(w->b - w->a) : -(int64_t)(w->a - w->b);
+	if (role)
+		json_object_set_new(o, "role", json_string(role));
+	json_object_set_new(o, "label", json_string(w->label));
+	json_object_set_new(o, "old", json_count(w->a));
+	json_object_set_new(o, "new", json_count(w->b));
+	json_object_set_new(o, "change_pct", w->a ? json_real(round1(change_pct(w->a, w->b))) :
+			    json_null());
+	json_object_set_new(o, "moved", json_integer(d - w->own));
+	return o;
+}
+
 static void json_lonely(void *arg, const char *role, int in_new)
 {
 	json_t **arrs = arg;
@@ -402,6 +493,8 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 	snprintf(line, sizeof(line), "%s has no fault figures (recorded without the kernel "
 		 "collector); comparing mappings only", res->unmeasured_file ? res->unmeasured_file : "");
 	json_object_set_new(doc, "note", res->unmeasured ? json_string(line) : json_null());
+	/* write sites compared: both reports have them (docs/diff.md) */
+	json_object_set_new(doc, "write_sites", json_boolean(res->writes));
 	for (size_t bd = 0; bd < o->n_bounds; bd++) {
 		json_t *b = json_object(), *ex = json_array();
 		json_object_set_new(b, "metric", json_string(metric_name(o->bounds[bd].metric)));
@@ -410,7 +503,8 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 			const struct violation *v = &res->over[i];
 			if (v->bound != bd)
 				continue;
-			json_t *e = json_scope(v->at, o->bounds[bd].metric, 0);
+			json_t *e = v->ws ? json_writer(v->at->role, v->ws) :
+					json_scope(v->at, o->bounds[bd].metric, 0);
 			json_object_del(e, "label");
 			json_object_del(e, "kind");
 			json_object_del(e, "key");
@@ -421,6 +515,12 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 					    json_null());
 			json_object_set_new(e, "most_grown", v->most ?
 					    json_scope(v->most, o->bounds[bd].metric, 0) : json_null());
+			/* the write sites it names (text: "written by:") */
+			const struct wpair *ws[WRITERS_MAX];
+			json_t *by = json_array();
+			for (size_t k = 0, nw = writers(v, ws); k < nw; k++)
+				json_array_append_new(by, json_writer(NULL, ws[k]));
+			json_object_set_new(e, "written_by", by);
 			json_array_append_new(ex, e);
 		}
 		json_object_set_new(b, "exceeded", ex);
