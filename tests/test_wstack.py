@@ -96,9 +96,10 @@ def check_ratio(r, first, every, pages):
     print(f"  {n} samples: write_three {a}, write_one {b} copies ({frac:.3f}, "
           f"4 sd {4 * sd:.3f})")
     eq(f["cow_copy_child"] >= pages, True, "the fork's child side counts the mapping")
-    check(re.search(r"child copied [\d.]+ MiB.*\n +written by write_three < copy_pages: "
-                    r"\d+%% \(\d+ write stacks, first %d then 1 in %d\)" % (first, every),
-                    r.stderr),
+    check(re.search(r"\(written by: sampled write stacks, each thread's first %d after a fork, "
+                    r"then 1 in %d\)" % (first, every), r.stderr) and
+          re.search(r"child copied [\d.]+ MiB.*\n +written by write_three < copy_pages: "
+                    r"\d+% \(\d+ stacks\)", r.stderr),
           f"the summary's fork list names the top write site:\n{r.stderr}")
     check_totals(r)
     return got

@@ -454,10 +454,10 @@ static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t 
 	uint32_t k = wsites__by_stack(t, exact, &g);
 	if (k) {
 		char lb[300];
-		snprintf(out, n, "written by %s: %.0f%% (%" PRIu64 " write stacks, first %u then 1 in %u)",
+		snprintf(out, n, "written by %s: %.0f%% (%" PRIu64 " stack%s)",
 			 wsites__label(a, &t->w[g[0].site], lb, sizeof(lb)),
-			 exact ? 100.0 * g[0].copies / (double)exact : 0.0, t->samples, a->ws_first,
-			 a->ws_every);
+			 exact ? 100.0 * g[0].copies / (double)exact : 0.0, t->samples,
+			 t->samples == 1 ? "" : "s");
 	}
 	free(g);
 }
@@ -485,6 +485,10 @@ static void forks_out(struct analysis *a, FILE *out)
 	} else {
 		qsort(f, nf, sizeof(*f), fork_cmp);
 		fprintf(out, "\n  what each fork un-shared (copy-on-write copies), largest first:\n");
+		/* the sampling once, so that each "written by" line fits */
+		if (a->ws_every || a->ws_first)
+			line_out(out, "    (written by: sampled write stacks, each thread's first %u "
+				      "after a fork, then 1 in %u)", a->ws_first, a->ws_every);
 		/* forks that un-shared little (fork + exec) are counted, not listed */
 		uint64_t small = 16, rest = 0, rest_pages = 0;
 		uint32_t shown = 0;
