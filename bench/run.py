@@ -755,6 +755,40 @@ def main():
     print(text)
 
 
+def target_floors(extra):
+    """Floors of the Targets rows, by the start of the target's text: what
+    the thing measured costs at the least, below any change of ours."""
+    f = {
+        "BPF <= 150 ns per traced fault":
+            "116-153 ns: empty programs at the same tracepoints (bench/NOTES.md, issue 14)",
+        "start-up: `vmaprof record -- true`":
+            "~70 ms: the kernel collector's start, libbpf's BTF parse and the verifier "
+            "(bench/NOTES.md, start-up)",
+        "a process not traced slows":
+            "fentry kernels only (this one refuses fentry): 0.99-1.03x in a 6.1 guest "
+            "(tests/kernels/bench_untraced.py, bench/NOTES.md)",
+        "a live Redis server":
+            "this kernel: syscall tracepoints, every task's syscalls on the slow path",
+    }
+    t = extra.get("T1")
+    if t and t.get("kernel"):
+        f[f"{t['n']} x /bin/true end to end"] = (
+            f"shim alone {med(t['shim']) / med(t['bare']):.2f}x, kernel collector alone "
+            f"{med(t['kernel']) / med(t['bare']):.2f}x (this run)")
+    return f
+
+
+def with_floor(row, floors):
+    """A Targets row `| target | measured | verdict |` with its floor and
+    the kernel before the verdict."""
+    cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+    if len(cells) < 3:
+        return row
+    target = cells[0]
+    floor = next((v for k, v in floors.items() if target.startswith(k)), "")
+    return "| " + " | ".join(cells[:-1] + [floor, platform.release(), cells[-1]]) + " |"
+
+
 def render(a, wls, tools, skipped, results, an, total, extra):
     L = []
     L += ["# vmaprof benchmark results", "",
@@ -1045,7 +1079,12 @@ def render(a, wls, tools, skipped, results, an, total, extra):
     # targets
     def verdict(ok):
         return "met" if ok else "MISSED"
-    L += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    L += ["## Targets", "",
+          "Each figure measured in this run, on this machine's kernel; *floor* is what no",
+          "change of ours below that line can go under, where one applies (measured in this",
+          "run, or where bench/NOTES.md says).", "",
+          "| target | measured | floor | kernel | verdict |", "|---|---|---|---|---|"]
+    first_row = len(L)
     s = summary.get(("W1", "vmaprof record --no-bpf"))
     if s:
         L.append(f"| shim with stacks on W1 <= 1.15x bare | {s:.2f}x | {verdict(s <= 1.15)} |")
@@ -1140,6 +1179,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
     if build_s is not None:
         L.append(f"| `vmaprof report` on the R1 build recording < 1.5 s | {build_s:.2f} s | "
                  f"{verdict(build_s < 1.5)} |")
+    L[first_row:] = [with_floor(r, target_floors(extra)) for r in L[first_row:]]
     L.append("")
     notes_file = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes_file):
