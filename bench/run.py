@@ -449,9 +449,9 @@ def disk_bytes(paths):
     return used, size
 
 
-def timed(cmd, timeout=RUN_TIMEOUT * 5):
+def timed(cmd, timeout=RUN_TIMEOUT * 5, env=None):
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     t = time.monotonic() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)}: exit {p.returncode}: {p.stderr[-500:]}")
@@ -562,14 +562,21 @@ def true_tree_cost(vmaprof, tmp, quick, rounds):
     whole command bare and under `vmaprof record` (report written), in
     alternated; the ratio of the medians. Beside them, in the same
     rotation, the two halves of the cost: the kernel collector alone
-    (--no-preload) and the shim alone (--no-bpf)."""
+    (--no-preload) and the shim alone (--no-bpf); and the tree with the
+    shim preloaded but not recording (no VMAPROF_DIR: ld.so maps it,
+    libunwind and liblzma into every process, its constructor returns),
+    the floor of any recording with a preloaded shim."""
     n = 50 if quick else 300
     tree = ["sh", "-c", f"for i in $(seq {n}); do {TRUE}; done"]
     d = os.path.join(tmp, "t1")
-    runs = {k: [] for k in ("bare", "traced", "kernel", "shim")}
+    runs = {k: [] for k in ("bare", "loaded", "traced", "kernel", "shim")}
     opts = {"traced": [], "kernel": ["--no-preload"], "shim": ["--no-bpf"]}
+    shim = os.path.join(os.path.dirname(vmaprof), "preload", "libvmaprof-preload.so")
+    loaded = {k: v for k, v in os.environ.items() if not k.startswith("VMAPROF_")}
+    loaded["LD_PRELOAD"] = shim
     for _ in range(rounds * 2):
         runs["bare"].append(timed(tree)[0])
+        runs["loaded"].append(timed(tree, env=loaded)[0])
         for k, o in opts.items():
             shutil.rmtree(d, ignore_errors=True)
             runs[k].append(timed([vmaprof, "record", *o, "-o", d, "--", *tree])[0])
@@ -773,8 +780,9 @@ def target_floors(extra):
     t = extra.get("T1")
     if t and t.get("kernel"):
         f[f"{t['n']} x /bin/true end to end"] = (
-            f"shim alone {med(t['shim']) / med(t['bare']):.2f}x, kernel collector alone "
-            f"{med(t['kernel']) / med(t['bare']):.2f}x (this run)")
+            f"{med(t['loaded']) / med(t['bare']):.2f}x: the shim preloaded, not recording; "
+            f"with the shim recording alone {med(t['shim']) / med(t['bare']):.2f}x, the kernel "
+            f"collector alone {med(t['kernel']) / med(t['bare']):.2f}x (this run)")
     return f
 
 
@@ -1032,7 +1040,8 @@ def render(a, wls, tools, skipped, results, an, total, extra):
             L += ["Where it goes, in the same rotation: each half of vmaprof alone "
                   "(ratio of medians against bare):", "",
                   "| recording | s median | min-max | ratio |", "|---|---|---|---|"]
-            for k, what in (("kernel", "kernel collector alone (`--no-preload`)"),
+            for k, what in (("loaded", "the shim preloaded, not recording (its load alone)"),
+                            ("kernel", "kernel collector alone (`--no-preload`)"),
                             ("shim", "shim alone (`--no-bpf`)"), ("traced", "both (default)")):
                 L.append(f"| {what} | {med(t[k]):.2f} | {fmt_range(t[k], '{:.2f}')} | "
                          f"{med(t[k]) / med(t['bare']):.2f}x |")
