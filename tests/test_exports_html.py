@@ -337,12 +337,63 @@ def page_of_recording(r, what, shot, frag=""):
     check(dom.text().index("What cost most") < dom.text().index("Collectors and losses"),
           "the headline comes before the collectors")
     procs = {a.get("data-pid") for t, a, txt in dom.elems if "proc" in a.get("class", "")}
-    eq(len(procs), len({p["pid"] for p in r.report["processes"]}),
-       f"{what}: every pid in the fork tree")
+    pids = {str(p["pid"]) for p in r.report["processes"]}
+    eq(dom.by_id.get("tree-count"), f"{len(r.report['processes']):,} processes, {len(r.report['forks']):,} "
+       f"fork{'s' if len(r.report['forks']) != 1 else ''}", f"{what}: the tree's count")
+    if len(r.report["processes"]) <= 60:
+        eq(procs, pids, f"{what}: every pid in the fork tree")
+    else:
+        # a big tree opens folded below its first level; folded processes'
+        # entries are built when opened (t_build's filter opens them)
+        check(procs <= pids and len(procs) > 1, f"{what}: the tree's first levels ({len(procs)} entries)")
+        tree = [a for t, a, _ in dom.elems if a.get("id") == "tree"][0]
+        eq(int(tree.get("data-built", -1)), len(procs), f"{what}: the entries built are those in the DOM")
     timing = [a for t, a, _ in dom.elems if a.get("id") == "vp-timing"][0]
     print(f"{what}: {len(r.report['processes'])} processes, {os.path.getsize(page) / 1e6:.1f} MB page, "
           f"drawn in {timing['data-ms']} ms: {timing.get('data-phases')}")
     save_screenshot(page, shot, frag=frag)
+    return page, data
+
+
+def check_filter(page, data, q, what):
+    """The fork tree filtered (#filter=q): the page's count of matches is
+    the processes whose pid, name or arguments contain q (as the page's
+    data has them); each is shown (built, even under a folded process),
+    marked, with its ancestors opened; every other entry built is hidden."""
+    P = data["processes"]
+
+    def name(p):
+        return p.get("name") or (p["exe"].split("/")[-1] if p.get("exe") else "?")
+    hits = [p for p in P if q.lower() in f"{p['pid']} {name(p)} {' '.join(p.get('argv') or [])}".lower()]
+    check(len(hits) > 1, f"{what}: several processes match {q!r}")
+    dom = Dom(browser(page, "--dump-dom", frag=f"filter={q}"))
+    check("vp-timing" in dom.by_id, f"{what}: the filtered page's script ran to its end")
+    eq(dom.by_id.get("tree-count"), f"{len(hits):,} process{'es' if len(hits) != 1 else ''} match",
+       f"{what}: the filter's count")
+    # each li's pid, whether it is hidden; the marked entries
+    hidden_li, marked = {}, set()
+    for t, a, txt in dom.elems:
+        m = re.match(r"(?:[▾▸])?(\d+) ", txt) if t == "li" else None
+        if m:
+            hidden_li.setdefault(m.group(1), "display: none" in a.get("style", ""))
+        if {"proc", "hit"} <= set(a.get("class", "").split()):
+            marked.add(a.get("data-pid"))
+    hit_pids = {str(p["pid"]) for p in hits}
+    eq(marked, hit_pids, f"{what}: the matching entries marked")
+    # the matches and their ancestors (by ppid: a build reuses no pid) shown,
+    # every other entry built hidden
+    by_pid = {p["pid"]: p for p in P}
+    eq(len(by_pid), len(P), f"{what}: no pid reused")
+    keep = set()
+    for p in hits:
+        for _ in range(len(P)):
+            keep.add(str(p["pid"]))
+            p = by_pid.get(p.get("ppid"))
+            if p is None:
+                break
+    eq({pid for pid, hid in hidden_li.items() if not hid}, keep,
+       f"{what}: shown: the matches and their ancestors")
+    return dom
 
 
 def t_postgres():
@@ -374,16 +425,23 @@ def t_postgres():
 
 
 def t_build():
-    """make -j2 of bench/gen_build.py's project (tests/test_repeat.py's
-    build, ~100 processes of gcc, cc1, as, ld) as the page draws it."""
+    """make -j2 of bench/gen_build.py's project with 40 files and 40 tests
+    (~400 processes of sh, cc, cc1, as, collect2, ld) as the page draws
+    it: the headline as report.json counts it, the tree folded below its
+    first level, and filtered (#filter=cc1) to every cc1 (built under its
+    folded parents) and its ancestors. bench/NOTES.md has its draw time."""
     need_chromium()
     import test_repeat
-    r = test_repeat.run_build(False)
+    r = test_repeat.run_build(False, files=40, tests=40)
     try:
         r.require_bpf()
         eq(r.rc, 0, f"make exit status ({r.stderr[-2000:]})")
-        check(len(r.report["processes"]) > 50, f"a build's tree: {len(r.report['processes'])}")
-        page_of_recording(r, "make -j2", "html-build.png")
+        n = len(r.report["processes"])
+        check(n > 350, f"a build's tree: {n}")
+        cc1 = [p for p in r.report["processes"] if p["name"] == "cc1"]
+        eq(len(cc1), 80, "a cc1 per file and per test")
+        page, data = page_of_recording(r, "make -j2", "html-build.png")
+        check_filter(page, data, "cc1", "make -j2")
     finally:
         r.__exit__(None, None, None)
 

@@ -105,11 +105,13 @@ def t_pool():
 BIG_FUNCTION_LINES = 1000
 
 
-def run_build(bigger):
+def run_build(bigger, files=10, tests=10):
+    """make -j2 of gen_build.py's project recorded (10 + 10: ~104
+    processes; 40 + 40: ~404)."""
     d = tempfile.mkdtemp(prefix="vmaprof-repeat-build-")
     try:
-        subprocess.run([PYTHON, os.path.join(SRC, "bench", "gen_build.py"), d, "--files", "10",
-                        "--tests", "10"], check=True, capture_output=True)
+        subprocess.run([PYTHON, os.path.join(SRC, "bench", "gen_build.py"), d, "--files", str(files),
+                        "--tests", str(tests)], check=True, capture_output=True)
         if bigger:
             # a long function in one file: its compiler's first touches
             # (cc1's and as's) grow several times
