@@ -35,37 +35,18 @@ struct kctx {
 	int outside; /* a read fell outside the copy */
 };
 
-/* One Dwfl per distinct module map, shared by the processes whose map it
- * is (a fork's children before they exec or map anything: a pool's
- * workers, a shell's children), ended when the last of them moves on. */
-struct kdwfl {
-	Dwfl *dwfl;
-	uint64_t hash; /* of the maps text it was made from */
-	uint32_t refs;
-	struct kctx ctx; /* the record being unwound */
-};
-
 struct kspace {
 	struct u64map by_ips; /* write stacks: hash of the frames -> id (dedup) */
-	struct kdwfl *d;  /* NULL: no map yet, or none could be made from it */
-	uint64_t hash;    /* of the maps text d is for (0: none) */
-	uint32_t file;    /* the process's stack file in a->files */
+	uint64_t hash;   /* of the maps text the Dwfl was made from */
+	Dwfl *dwfl;      /* NULL: none could be made from it */
+	uint32_t file;   /* the process's stack file in a->files */
 	uint32_t next_id;
+	struct kctx ctx;
 };
 
 struct kunwind {
 	struct u64map spaces; /* pid key -> struct kspace */
-	struct u64map dwfls;  /* maps text hash -> struct kdwfl */
 };
-
-static void kdwfl_drop(struct kunwind *ku, struct kdwfl *d)
-{
-	if (!d || --d->refs)
-		return;
-	(void)u64map__put(&ku->dwfls, d->hash, NULL); /* an existing key: replaced, no growth */
-	dwfl_end(d->dwfl);
-	free(d);
-}
 
 static pid_t ku_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 {
@@ -377,49 +358,33 @@ static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct pr
 	struct mtext m = { 0 };
 	module_map(a, p, k, &m);
 	struct vp_buf *t = &m.dwfl;
-	uint64_t h = t->n ? vp_hash_bytes(t->p, t->n) | 1 : 0;
-	if (s->hash == h && (s->d || !h)) {
+	uint64_t h = t->n ? vp_hash_bytes(t->p, t->n) : 0;
+	if (s->dwfl && h == s->hash) {
 		mtext_free(&m);
 		return s;
 	}
-	kdwfl_drop(ku, s->d);
-	s->d = NULL;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	s->dwfl = NULL;
 	s->hash = h;
 	if (t->n) {
 		for (uint32_t i = 0; i < m.nf; i++)
 			if (strcmp(m.f[i].open, m.f[i].name))
 				symbolizer__open_as(a->sym, m.f[i].name, m.f[i].ino, m.f[i].open);
 		symbolizer__add_maps(a->sym, s->file, m.sym.p, m.sym.n);
-		struct kdwfl *d = u64map__get(&ku->dwfls, h);
+		FILE *mf = fmemopen(t->p, t->n, "r");
+		Dwfl *d = mf ? dwfl_begin(&ku_dwfl_callbacks) : NULL;
 		if (d) {
-			d->refs++;
-			s->d = d;
-		} else {
-			d = model__alloc(sizeof(*d));
-			FILE *mf = fmemopen(t->p, t->n, "r");
-			Dwfl *w = mf ? dwfl_begin(&ku_dwfl_callbacks) : NULL;
-			if (w) {
-				dwfl_report_begin(w);
-				if (dwfl_linux_proc_maps_report(w, mf) || dwfl_report_end(w, NULL, NULL) ||
-				    !dwfl_attach_state(w, NULL, (pid_t)k->h.pid, &ku_callbacks, &d->ctx)) {
-					dwfl_end(w);
-					w = NULL;
-				}
-			}
-			if (mf)
-				fclose(mf);
-			if (w) {
-				*d = (struct kdwfl){ .dwfl = w, .hash = h, .refs = 1 };
-				if (u64map__put(&ku->dwfls, h, d)) {
-					dwfl_end(w);
-					free(d);
-					model__oom();
-				}
-				s->d = d;
-			} else {
-				free(d);
+			dwfl_report_begin(d);
+			if (dwfl_linux_proc_maps_report(d, mf) || dwfl_report_end(d, NULL, NULL) ||
+			    !dwfl_attach_state(d, NULL, (pid_t)k->h.pid, &ku_callbacks, &s->ctx)) {
+				dwfl_end(d);
+				d = NULL;
 			}
 		}
+		if (mf)
+			fclose(mf);
+		s->dwfl = d;
 	}
 	mtext_free(&m);
 	return s;
@@ -451,14 +416,13 @@ static uint32_t unwind(struct kunwind **kup, struct analysis *a, struct proc *p,
 		*kup = model__alloc(sizeof(**kup));
 	struct kspace *s = space_of(*kup, a, p, k);
 	*file = (int32_t)s->file;
-	if (!s->d) {
+	if (!s->dwfl) {
 		*why = VS_K_NOMAP;
 		return 0;
 	}
 	struct frames f = { .n = 0 };
-	struct kdwfl *d = s->d;
-	d->ctx = (struct kctx){ .k = k };
-	int rc = dwfl_getthread_frames(d->dwfl, (pid_t)k->h.tid, on_frame, &f);
+	s->ctx = (struct kctx){ .k = k };
+	int rc = dwfl_getthread_frames(s->dwfl, (pid_t)k->h.tid, on_frame, &f);
 	if (!f.n) {
 		*why = VS_K_FAIL;
 		return 0;
@@ -470,8 +434,8 @@ static uint32_t unwind(struct kunwind **kup, struct analysis *a, struct proc *p,
 	 * unreadable page -- is whole whatever is read past it */
 	int whole = k->h.flags & (VP_KSTACK_TOP | VP_KSTACK_CUT);
 	*why = f.n >= KU_DEPTH		 ? VS_NONE
-	       : d->ctx.outside && !whole ? VS_K_CUT
-	       : rc && !d->ctx.outside	 ? VS_K_CFI
+	       : s->ctx.outside && !whole ? VS_K_CUT
+	       : rc && !s->ctx.outside	 ? VS_K_CFI
 					 : VS_NONE;
 	uint64_t h = 0;
 	if (k->h.flags & VP_KSTACK_WRITE) {
@@ -497,7 +461,7 @@ static uint32_t unwind(struct kunwind **kup, struct analysis *a, struct proc *p,
 		model__oom();
 	if (getenv("VMAPROF_DEBUG_KUNWIND"))
 		fprintf(stderr, "kunwind: tid %u: %u frames, rc %d (%s), outside %d\n", k->h.tid,
-			f.n, rc, rc ? dwfl_errmsg(-1) : "-", d->ctx.outside);
+			f.n, rc, rc ? dwfl_errmsg(-1) : "-", s->ctx.outside);
 	return st->id;
 }
 
@@ -528,11 +492,11 @@ void kunwind__free(struct kunwind *ku)
 	void *n;
 	for (size_t i = 0; u64map__next(&ku->spaces, &i, &key, &n);) {
 		struct kspace *s = n;
-		kdwfl_drop(ku, s->d);
+		if (s->dwfl)
+			dwfl_end(s->dwfl);
 		u64map__free(&s->by_ips);
 		free(s);
 	}
 	u64map__free(&ku->spaces);
-	u64map__free(&ku->dwfls);
 	free(ku);
 }
