@@ -466,9 +466,14 @@ static void __attribute__((noreturn)) run_command(const struct rec *r)
 		 * 0 (no handler installed) when off or nobody would send it */
 		int sig_off = r->no_sigstacks || !r->bpf;
 		snprintf(sig, sizeof(sig), "%d", sig_off ? 0 : SIGRTMAX - 1);
+		struct stat ns;
+		char netns[24] = "0";
+		if (!stat("/proc/self/ns/net", &ns))
+			snprintf(netns, sizeof(netns), "%llu", (unsigned long long)ns.st_ino);
 		if (set_preload(r->shim) || setenv("VMAPROF_DIR", r->absdir, 1) ||
 		    setenv("VMAPROF_SHIM", r->shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
 		    (r->brk && setenv(VP_BROKER_ENV, broker__name(r->brk), 1)) ||
+		    (r->brk && setenv(VP_BROKER_NETNS_ENV, netns, 1)) ||
 		    setenv("VMAPROF_SIGNAL", sig, sig_off)) {
 			fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
 			_exit(127);

@@ -39,6 +39,30 @@ int broker__available(void)
 	return sock_len != 0;
 }
 
+static char netns_link[40]; /* "net:[<inode>]", as /proc/self/ns/net reads */
+
+void broker__set_netns(const char *ino)
+{
+	netns_link[0] = 0;
+	if (!ino || !*ino || strspn(ino, "0123456789") != strlen(ino) || strlen(ino) > 20 ||
+	    !strcmp(ino, "0"))
+		return;
+	memcpy(netns_link, "net:[", 5);
+	size_t l = strlen(ino);
+	memcpy(netns_link + 5, ino, l);
+	netns_link[5 + l] = ']';
+	netns_link[6 + l] = 0;
+}
+
+int broker__gone(int err)
+{
+	if (!sock_len || !netns_link[0] || err != -ECONNREFUSED)
+		return 0;
+	char b[sizeof(netns_link)];
+	long n = SYS3(SYS_readlink, "/proc/self/ns/net", b, sizeof(b) - 1);
+	return n > 0 && (size_t)n == strlen(netns_link) && !memcmp(b, netns_link, (size_t)n);
+}
+
 /* The request as the broker reads it. */
 static void make_request(struct vp_broker_req *rq, uint32_t op, int err, const char *arg)
 {

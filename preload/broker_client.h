@@ -15,6 +15,12 @@
 
 /* The socket name from VMAPROF_BROKER (NULL or empty: no broker). */
 void broker__set(const char *name);
+/* The recorder's network namespace (VP_BROKER_NETNS_ENV's value, or NULL). */
+void broker__set_netns(const char *ino);
+/* 1 when a request's result `err` (-errno) says the broker is gone: nobody
+ * listens on its name although we share its network namespace -- the
+ * recording has ended (or its recorder died). */
+int broker__gone(int err);
 int broker__available(void);
 /* One request (enum vp_broker_op). OPEN/REOPEN: the descriptor (>= 0), and
  * for OPEN the file's name in `name`; FAILED: 0. -errno on failure:

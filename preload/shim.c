@@ -156,6 +156,8 @@ static void start_stream(int argc, char **argv, char **envp)
 	core__pid = (pid_t)SYS0(SYS_getpid);
 	core__tid = (pid_t)SYS0(SYS_gettid);
 	int err = writer__open(out_dir, core__pid, read_pid_ns(), stack_depth);
+	if (err == -ESHUTDOWN)
+		return; /* the recording has ended (writer.c): stay off, no marker */
 	if (err < 0) {
 		/* Cannot record: leave a marker the recorder can report (through
 		 * the broker, which can write where we may not), and pass every
@@ -224,6 +226,7 @@ __attribute__((constructor(101))) static void shim_init(int argc, char **argv, c
 		}
 		env__save(environ);
 		broker__set(getenv(VP_BROKER_ENV));
+		broker__set_netns(getenv(VP_BROKER_NETNS_ENV));
 		/* one look at the status file for both (seccomp.h) */
 		sc__probe_hold(1);
 		sigstack__setup(stack_depth != 0);

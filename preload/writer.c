@@ -395,6 +395,13 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 		/* No broker, or it cannot be reached: the direct path. If that
 		 * fails too, a refusal by the broker is the better reason. */
 		int berr = fd;
+		/* Nobody listens although we share the recorder's network
+		 * namespace: the recording has ended (a daemon it left running
+		 * starting a process). Stay off rather than add a file to a
+		 * finished recording; in another namespace the broker is out
+		 * of reach: the direct path, as without one. */
+		if (sc__ok(SC_READLINK) && broker__gone(berr))
+			return -ESHUTDOWN;
 		fd = core__real_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return berr == -EPERM ? berr : -errno;

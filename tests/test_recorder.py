@@ -324,6 +324,56 @@ def t_stop():
                 os.kill(x["pid"], signal.SIGKILL)
 
 
+def t_after_end():
+    """A daemon the recording left running adds nothing to the finished
+    directory: after the end its new processes and images find the broker
+    gone and stay off (preload/writer.c), and a shim file begun after the
+    session's end (an older shim's, or one made by hand here) is left out of
+    the report and counted in the summary."""
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        go, done, pidf = (os.path.join(t, x) for x in ("go", "done", "daemon"))
+        daemon_sh = (f"echo \\$\\$ > {pidf}; while [ ! -e {go} ]; do sleep 0.05; done; "
+                     f"/bin/true; sh -c 'exec /bin/true'; touch {done}")
+        p = subprocess.Popen([VMAPROF, "record", "-o", d, "--", "sh", "-c",
+                              f"setsid sh -c \"{daemon_sh}\" </dev/null >/dev/null 2>&1 & wait"],
+                             stderr=subprocess.PIPE, text=True)
+        session_root(d)
+        wait_for(pidf, "the daemon's pid")
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=30)[1]
+        eq(p.returncode, 143, f"128 + SIGTERM: {err}")
+        daemon = int(open(pidf).read())
+        check(not gone(daemon), "the daemon was left running")
+        before = sorted(os.listdir(d))
+        rep = json.load(open(os.path.join(d, "report.json")))
+        nproc = len(rep["processes"])
+        open(go, "w").close()
+        wait_for(done, "the daemon's processes after the end")
+        time.sleep(0.2)
+        after = sorted(os.listdir(d))
+        eq(after, before, "nothing added to the finished recording")
+        check(not any(x.startswith(".vmaprof-spare") for x in after), f"no spare left: {after}")
+        # a file begun after the end: left out, and said
+        s = json.load(open(os.path.join(d, "session.json")))
+        eq(s["complete"], True, "session complete")
+        src = next(x for x in before if x.startswith("preload."))
+        late = f"preload.{daemon}.{s['end_ns'] + 1000}.vpt"
+        shutil.copy(os.path.join(d, src), os.path.join(d, late))
+        out, txt = os.path.join(t, "again.json"), os.path.join(t, "again.txt")
+        r = subprocess.run([VMAPROF, "report", d, "-o", txt, "--format", "text"],
+                           capture_output=True, text=True)
+        eq(r.returncode, 0, r.stderr)
+        summary = open(txt).read()
+        check("left out: 1 shim trace file(s) begun and" in summary,
+              f"the summary: {summary[-800:]}")
+        r = subprocess.run([VMAPROF, "report", d, "-o", out], capture_output=True, text=True)
+        eq(r.returncode, 0, r.stderr)
+        validate(out)
+        eq(len(json.load(open(out))["processes"]), nproc, "the late file's process is not in it")
+
+
 def t_stale_pid():
     """After the command was reaped, a signal to the recorder never reaches
     another process that got the command's pid."""
@@ -431,4 +481,5 @@ def t_help():
 if __name__ == "__main__":
     main({"symlinks": t_symlinks, "fifos": t_fifos, "unusable": t_unusable,
           "diskfull": t_diskfull, "stop": t_stop, "stale_pid": t_stale_pid,
-          "killed": t_killed, "help": t_help, "prefetch": t_prefetch})
+          "killed": t_killed, "help": t_help, "prefetch": t_prefetch,
+          "after_end": t_after_end})

@@ -147,6 +147,43 @@ def t_all():
         eq((got["write_three"][1], got["write_one"][1]), (768, 256), "samples: every write")
 
 
+def kib(n):
+    """Bytes as the summary writes a size under 1 MiB ("108.0 KiB")."""
+    return f"{n / 1024:.1f} KiB"
+
+
+def t_few():
+    """--write-stacks 4,0: four stacks of the child's first writes and no
+    sample after them -- too few to scale to a share of its copies, so the
+    summary gives the top site as a count of stacks ("N of 4 stacks", the
+    report's own figures), not a percentage; and the copies of vmaprof's
+    own memory in the child (the shim's data) are said apart, equal to the
+    report's "vmaprof's own memory" site."""
+    with run(4, 0, 64) as r:
+        f, _ = fork_of(r)
+        ws = f["write_sites_child"]
+        total = sum(w["samples"] for w in ws)
+        check(1 <= total <= 4, f"the child's stacks: {[(w['label'], w['samples']) for w in ws]}")
+        by_label = {}
+        for w in ws:
+            by_label[w["label"]] = by_label.get(w["label"], 0) + w["samples"]
+        top = max(by_label.values())
+        m = re.search(r"child copied [^\n]*\n +written by (\S.*): (\d+) of (\d+) stacks?\n",
+                      r.stderr)
+        check(m, f"the child's top write site as a count of stacks:\n{r.stderr}")
+        eq((int(m.group(2)), int(m.group(3))), (top, total), "the counts, as in report.json")
+        eq(by_label.get(m.group(1)), top, f"the label with most stacks: {by_label}")
+        check("%" not in m.group(0), f"no share from 4 stacks: {m.group(0)}")
+        own = sum(x["bytes"] for x in f["sites_child"] if x["label"] == "vmaprof's own memory")
+        line = re.search(r"child copied [^\n]*", r.stderr).group(0)
+        if own:
+            check(f"{kib(own)} in vmaprof's own memory)" in line,
+                  f"the shim's copies ({own} bytes) said apart: {line}")
+        else:
+            check("vmaprof's own memory" not in line, line)
+        check_totals(r)
+
+
 POOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads", "w_pool.py")
 
 
@@ -216,5 +253,5 @@ def t_off():
 
 
 if __name__ == "__main__":
-    main({"ratio": t_ratio, "default": t_default, "all": t_all, "off": t_off,
+    main({"ratio": t_ratio, "default": t_default, "all": t_all, "off": t_off, "few": t_few,
           "python": t_python})

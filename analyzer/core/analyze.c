@@ -498,6 +498,10 @@ static void collect_file(struct analysis *a, struct run *run, const struct trace
 	struct maps_acc acc = { 0 };
 	const struct vp_rec *h;
 	while (reader__next(f->r, &h) > 0) {
+		if (!f->is_bpf && a->end_cut && h->time_ns > a->end_cut) {
+			a->late_records++;
+			continue;
+		}
 		f->records++;
 		if (h->type == VP_REC_FAULT)
 			continue; /* pass 3's (most of bpf.vpt): nothing to collect */
@@ -1792,6 +1796,31 @@ void analysis__free(struct analysis *a)
 	json_decref(a->session);
 	free(a);
 }
+/* A process that outlived the recording (a daemon the recorder left
+ * running) goes on writing into its shim file, and an older shim even
+ * starts new files, once the recording is over (README, "Stopping a
+ * recording"): a file whose name says it was begun after the session's
+ * end_ns, and any shim record dated after it, is not part of this
+ * recording (collect_file). */
+static void drop_late_files(struct analysis *a, struct tracedir *td)
+{
+	json_t *c = json_object_get(a->session, "complete");
+	json_t *e = json_object_get(a->session, "end_ns");
+	if (!json_is_true(c) || !json_is_integer(e) || json_integer_value(e) <= 0)
+		return;
+	uint64_t end = (uint64_t)json_integer_value(e);
+	a->end_cut = end;
+	size_t k = 0;
+	for (size_t i = 0; i < td->n; i++) {
+		if (!td->files[i].is_bpf && td->files[i].start_ns > end) {
+			a->late_files++;
+			continue;
+		}
+		td->files[k++] = td->files[i];
+	}
+	td->n = k;
+}
+
 
 int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_len)
 {
@@ -1829,6 +1858,7 @@ int analysis__run(const char *dir, struct analysis **out, char *why, size_t why_
 		analysis__free(a);
 		return err;
 	}
+	drop_late_files(a, &run->td);
 	a->page_size = 4096;
 	a->debug_outside = getenv("VMAPROF_DEBUG_OUTSIDE") != NULL;
 	if (model__try(run_passes, a)) {

@@ -280,6 +280,11 @@ struct analysis {
 	uint32_t root_pid;
 	uint64_t preload_records, preload_lost, bpf_records, bpf_lost, damaged, unreadable;
 	uint64_t preload_damaged, bpf_damaged; /* records the reader had to skip */
+	/* shim trace files begun after the session's end (a process still running
+	 * when the recording ended, started later): not part of it, left out */
+	uint64_t late_files;
+	uint64_t late_records; /* in the other files, dated after the end */
+	uint64_t end_cut;      /* the end: shim records after it are left out (0: none) */
 	uint64_t faults, records;
 	int preload_active, bpf_active;
 	int complete;                     /* the session end marker was written */

@@ -416,10 +416,13 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 	 * site; the tool's own memory is not the answer */
 	struct site_count *g = model__alloc((k + 1) * sizeof(*g));
 	uint32_t ng = 0;
+	uint64_t own = 0;
 	for (uint32_t i = 0; i < k; i++) {
 		const struct csite *s = &p->sites[c[i].site];
-		if (s->internal)
+		if (s->internal) {
+			own += c[i].n;
 			continue;
+		}
 		uint32_t j = 0;
 		while (j < ng && strcmp(p->sites[g[j].site].label, s->label))
 			j++;
@@ -435,14 +438,26 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 	for (uint32_t j = 1; j < ng; j++)
 		if (g[j].n > g[best].n || (g[j].n == g[best].n && g[j].site < g[best].site))
 			best = j;
+	/* the copies of the tool's own memory (the shim's data, its stack
+	 * cache) are said apart: they are ours, not the program's */
+	char ob[32], os[64] = "";
+	if (own) {
+		human_bytes(own * a->page_size, ob, sizeof(ob));
+		snprintf(os, sizeof(os), "%s%s in vmaprof's own memory", ng ? "; " : "", ob);
+	}
 	if (ng) {
 		char b[32];
 		human_bytes(g[best].n * a->page_size, b, sizeof(b));
-		snprintf(out, n, " (%s in %s)", b, p->sites[g[best].site].label);
-	}
+		snprintf(out, n, " (%s in %s%s)", b, p->sites[g[best].site].label, os);
+	} else if (own)
+		snprintf(out, n, " (%s)", os);
 	free(g);
 	free(c);
 }
+
+/* Below this many stacks a side's top write site is given as a count of
+ * stacks, not scaled to a share of its copies. */
+#define WS_FEW 10
 
 /* The write site of one side that copied most (write stacks), scaled to
  * the side's exact count, and the sampling ("" if none). */
@@ -452,7 +467,26 @@ static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t 
 	out[0] = 0;
 	struct ws_group *g;
 	uint32_t k = wsites__by_stack(t, exact, &g);
-	if (k) {
+	if (k && t->samples < WS_FEW) {
+		/* too few stacks to scale to a share of the copies (the first
+		 * ones after a fork, not a sample of them): the count itself,
+		 * of the stacks with the label that has most of them */
+		char lb[300], other[300], best[300] = "";
+		uint64_t most = 0;
+		for (uint32_t i = 0; i < k; i++) {
+			wsites__label(a, &t->w[g[i].site], lb, sizeof(lb));
+			uint64_t c = 0;
+			for (uint32_t j = 0; j < k; j++)
+				if (!strcmp(wsites__label(a, &t->w[g[j].site], other, sizeof(other)), lb))
+					c += g[j].samples;
+			if (c > most) {
+				most = c;
+				snprintf(best, sizeof(best), "%s", lb);
+			}
+		}
+		snprintf(out, n, "written by %s: %" PRIu64 " of %" PRIu64 " stack%s", best, most,
+			 t->samples, t->samples == 1 ? "" : "s");
+	} else if (k) {
 		char lb[300];
 		snprintf(out, n, "written by %s: %.0f%% (%" PRIu64 " stack%s)",
 			 wsites__label(a, &t->w[g[0].site], lb, sizeof(lb)),
@@ -682,6 +716,10 @@ static int summary(struct analysis *a, FILE *out, size_t json_flags, void *state
 		fprintf(out, "  LOST: %" PRIu64 " shim records, %" PRIu64 " kernel records, %" PRIu64
 			" damaged, %" PRIu64 " unreadable files\n", a->preload_lost, a->bpf_lost,
 			a->damaged, a->unreadable);
+	if (a->late_files || a->late_records)
+		fprintf(out, "  left out: %" PRIu64 " shim trace file(s) begun and %" PRIu64
+			" record(s) written after the recording ended (processes it left running)\n",
+			a->late_files, a->late_records);
 	return ferror(out) ? -EIO : 0;
 }
 

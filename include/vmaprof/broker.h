@@ -24,6 +24,11 @@
 #endif
 
 #define VP_BROKER_ENV "VMAPROF_BROKER"  /* abstract socket name, without the NUL */
+/* The inode of the recorder's network namespace (abstract sockets are per
+ * network namespace): a shim in the same one that finds nobody listening
+ * knows the recording is over; one in another namespace cannot reach the
+ * broker at all and opens its file by path instead. */
+#define VP_BROKER_NETNS_ENV "VMAPROF_BROKER_NETNS"
 #define VP_BROKER_MAGIC 0x4b52425650ull  /* "PVBRK" */
 
 enum vp_broker_op {
