@@ -66,6 +66,7 @@ class Dom(html.parser.HTMLParser):
         self.stack = []  # [tag, attrs, [text]]
         self.by_id, self.attrs, self.tags = {}, [], []
         self.elems = []  # (tag, attrs, text) of each element ended
+        self.inside = {}  # id: [(tag, attrs, text)] of the elements inside it
         self.visible = []
         self.feed(text)
         self.close()
@@ -81,6 +82,9 @@ class Dom(html.parser.HTMLParser):
         while self.stack:
             t, a, txt = self.stack.pop()
             self.elems.append((t, a, "".join(txt)))
+            for _, up, _ in self.stack:
+                if up.get("id"):
+                    self.inside.setdefault(up["id"], []).append((t, a, "".join(txt)))
             if a.get("id"):
                 self.by_id[a["id"]] = "".join(txt)
             if t == tag:
@@ -210,6 +214,8 @@ def t_demo():
               f"the headline names build_cache for the worker's copies: {ans!r}")
         check(dom.text().index("What cost most") < dom.text().index("Collectors and losses"),
               "the headline comes before the collectors")
+        check_headline(dom, r.report, "demo")
+        check_fork_sides(dom, r.report, "demo")
         most = max(r.report["processes"], key=lambda p: (p["pages_allocated"], -p["pid"]))
         ans = dom.by_id.get(f"ans-proc-{most['pid']}", "")
         check(f"allocated {fmt_bytes(most['pages_allocated'] * ps)} of new pages in "
@@ -286,37 +292,78 @@ def t_big_tree():
         save_screenshot(page, "html-big-tree.png", frag="filter=sleep&mem=all")
 
 
+def headline_order(report):
+    """The headline's lines as docs/exports.md ("HTML") ranks them: forks
+    (copies on both sides) and processes (pages allocated) in one list,
+    most pages first (ties: forks, earliest first, then processes in
+    report order); kept while at least 1% of the first line's pages, at
+    most 6. [(kind, pages, fork or process)] kept, and the number of forks
+    and of processes left out."""
+    cand = [("fork", (f["cow_copy_parent"] or 0) + (f["cow_copy_child"] or 0), (0, f["time_ns"]), f)
+            for f in report["forks"]]
+    cand += [("proc", p["pages_allocated"] or 0, (1, i), p) for i, p in enumerate(report["processes"])]
+    cand = sorted([c for c in cand if c[1] > 0], key=lambda c: (-c[1], c[2]))
+    kept = [c for k, c in enumerate(cand) if k < 6 and c[1] * 100 >= cand[0][1]]
+    rest = cand[len(kept):]
+    return ([(kind, n, x) for kind, n, _, x in kept],
+            sum(1 for c in rest if c[0] == "fork"), sum(1 for c in rest if c[0] == "proc"))
+
+
 def check_headline(dom, report, what):
-    """The headline ("What cost most") as report.json counts it: a line per
-    fork of the (up to) three that un-shared most, with both sides' bytes;
-    a line per process of the three that allocated most new pages, with
-    its bytes and fault count. The page's order: most first, then earliest
-    fork / first process."""
+    """The headline ("What cost most") as report.json counts it: its lines
+    in headline_order's order; a fork's with both sides' bytes, a
+    process's with its bytes and fault count; what was left out counted
+    (#ans-rest). The number of lines."""
     ps = report["page_size"]
-    forks = [f for f in report["forks"] if (f["cow_copy_parent"] or 0) + (f["cow_copy_child"] or 0)]
-    forks.sort(key=lambda f: (-(f["cow_copy_parent"] + f["cow_copy_child"]), f["time_ns"]))
-    for f in forks[:3]:
-        ans = dom.by_id.get(f"ans-fork-{f['child']}")
-        check(ans is not None, f"{what}: the headline names the fork of {f['child']}: "
-              f"{dom.by_id.get('answer')!r}")
-        tot = f["cow_copy_parent"] + f["cow_copy_child"]
-        want = (f"its fork un-shared {fmt_bytes(tot * ps)} (child {fmt_bytes(f['cow_copy_child'] * ps)}, "
-                f"parent ")
-        check(want in ans, f"{what}: fork of {f['child']}: {want!r} in {ans!r}")
-        check(f"{fmt_bytes(f['cow_copy_parent'] * ps)}, copied on write after the fork" in ans,
-              f"{what}: the parent's side of the fork of {f['child']} in {ans!r}")
-    procs = [p for p in report["processes"] if p["pages_allocated"] > 0]
-    order = sorted(range(len(procs)), key=lambda i: (-procs[i]["pages_allocated"], i))
-    pids = [procs[i]["pid"] for i in order[:3]]
-    for i in order[:3]:
-        pr = procs[i]
-        if pids.count(pr["pid"]) > 1:
-            continue  # two images of one pid: one id on the page
-        ans = dom.by_id.get(f"ans-proc-{pr['pid']}", "")
-        want = (f"allocated {fmt_bytes(pr['pages_allocated'] * ps)} of new pages in "
-                f"{pr['faults']['total']:,} fault")
-        check(want in ans, f"{what}: process {pr['pid']}: {want!r} in {ans!r}")
-    return len(forks[:3]) + len(order[:3])
+    kept, rest_forks, rest_procs = headline_order(report)
+    want_ids = [f"ans-{kind}-{x['child'] if kind == 'fork' else x['pid']}" for kind, _, x in kept]
+    got_ids = [a["id"] for t, a in dom.attrs if a.get("id", "").startswith("ans-") and a["id"] != "ans-rest"]
+    eq(got_ids, want_ids, f"{what}: the headline's lines, most pages first "
+       f"({[(k, n) for k, n, _ in kept]})")
+    for kind, n, x in kept:
+        if kind == "fork":
+            f = x
+            ans = dom.by_id.get(f"ans-fork-{f['child']}")
+            want = (f"its fork un-shared {fmt_bytes(n * ps)} (child {fmt_bytes(f['cow_copy_child'] * ps)}, "
+                    f"parent ")
+            check(want in ans, f"{what}: fork of {f['child']}: {want!r} in {ans!r}")
+            check(f"{fmt_bytes(f['cow_copy_parent'] * ps)}, copied on write after the fork" in ans,
+                  f"{what}: the parent's side of the fork of {f['child']} in {ans!r}")
+        else:
+            pr = x
+            if want_ids.count(f"ans-proc-{pr['pid']}") > 1:
+                continue  # two images of one pid: one id on the page
+            ans = dom.by_id.get(f"ans-proc-{pr['pid']}", "")
+            want = (f"allocated {fmt_bytes(n * ps)} of new pages in "
+                    f"{pr['faults']['total']:,} fault")
+            check(want in ans, f"{what}: process {pr['pid']}: {want!r} in {ans!r}")
+    rest = [a for t, a in dom.attrs if a.get("id") == "ans-rest"]
+    if rest_forks or rest_procs:
+        check(rest, f"{what}: the headline says what it left out: {dom.by_id.get('answer')!r}")
+        eq((int(rest[0]["data-forks"]), int(rest[0]["data-procs"])), (rest_forks, rest_procs),
+           f"{what}: forks and processes left out of the headline")
+    else:
+        eq(rest, [], f"{what}: nothing left out of the headline")
+    return len(kept)
+
+
+def check_fork_sides(dom, report, what):
+    """Each fork line the tree has built: a side that copied pages in red
+    bold (b), a side that copied none in grey (span.nil), no alarm. The
+    number of sides with no copies seen."""
+    ps = report["page_size"]
+    zero = 0
+    for f in report["forks"]:
+        if f"fork-{f['child']}" not in dom.by_id:
+            continue
+        inner = dom.inside.get(f"fork-{f['child']}", [])
+        sides = (f["cow_copy_parent"], f["cow_copy_child"])
+        eq([txt for t, a, txt in inner if t == "b"], [unshared(n, ps) for n in sides if n > 0],
+           f"{what}: the fork of {f['child']}'s sides in bold")
+        eq([txt for t, a, txt in inner if t == "span" and "nil" in a.get("class", "").split()],
+           [unshared(n, ps) for n in sides if n == 0], f"{what}: the fork of {f['child']}'s sides in grey")
+        zero += sides.count(0)
+    return zero
 
 
 def page_of_recording(r, what, shot, frag=""):
@@ -334,6 +381,7 @@ def page_of_recording(r, what, shot, frag=""):
     check("vp-timing" in dom.by_id, f"{what}: the page's script ran to its end (no exception)")
     n = check_headline(dom, r.report, what)
     check(n > 0, f"{what}: something in the headline")
+    check_fork_sides(dom, r.report, what)
     check(dom.text().index("What cost most") < dom.text().index("Collectors and losses"),
           "the headline comes before the collectors")
     procs = {a.get("data-pid") for t, a, txt in dom.elems if "proc" in a.get("class", "")}
@@ -394,6 +442,53 @@ def check_filter(page, data, q, what):
     eq({pid for pid, hid in hidden_li.items() if not hid}, keep,
        f"{what}: shown: the matches and their ancestors")
     return dom
+
+
+def t_rank():
+    """The headline ranks by pages, forks and processes in one list: a shell
+    runs a process that touches 20,000 pages (78 MiB), one that touches
+    2,000 and forks a child that rewrites them (>= 2,000 copies), and one
+    that does the same with 1 page (a fork that copies a page, and the
+    pages of the stack and data the two sides write: far under 1% of 78
+    MiB). The 78 MiB process is first, the 2,000-page fork is listed below
+    it, the 1-page fork is not (counted as left out). The shell's own forks
+    (dash starts each command with vfork: no page copied on either side)
+    show their 0 B in grey in the fork tree, not in red bold."""
+    need_chromium()
+    cmd = f"{W} touch 20000 >/dev/null; {W} cow 2000 >/dev/null; {W} cow 1 >/dev/null"
+    with Recording(["sh", "-c", cmd], prefix="vmaprof-html-rank-") as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        procs = r.report["processes"]
+        ps = r.report["page_size"]
+        wf = [p_ for p_ in procs if p_["name"] == "w_faults"]
+        eq(len(wf), 5, "touch, cow 2000 and its child, cow 1 and its child")
+        big = [p_ for p_ in wf if (p_.get("argv") or [])[1:2] == ["touch"]]
+        eq(len(big), 1, "the touch process")
+        big = big[0]
+        check(big["pages_allocated"] >= 20000, f"touch 20000 allocated: {big['pages_allocated']}")
+        kids = {f["parent"]: f for f in r.report["forks"] if f["parent"] in {p_["pid"] for p_ in wf}}
+        eq(len(kids), 2, f"the two cow forks: {r.report['forks']}")
+        argv = {p_["pid"]: p_.get("argv") for p_ in wf}
+        f2000 = [f for pid, f in kids.items() if argv[pid][1:3] == ["cow", "2000"]][0]
+        f1 = [f for pid, f in kids.items() if argv[pid][1:3] == ["cow", "1"]][0]
+        check(f2000["cow_copy_child"] >= 2000, f"the child of cow 2000 copied them: {f2000}")
+        n1 = f1["cow_copy_parent"] + f1["cow_copy_child"]
+        check(1 <= n1 and n1 * 100 < big["pages_allocated"],
+              f"the fork of cow 1 copied a few pages: {n1}")
+        page, data = page_of_recording(r, "rank", "html-rank.png")
+        dom = Dom(browser(page, "--dump-dom"))
+        ids = [a["id"] for t, a in dom.attrs if a.get("id", "").startswith("ans-")]
+        eq(ids[0], f"ans-proc-{big['pid']}", f"the 78 MiB process first: {ids}")
+        check(f"ans-fork-{f2000['child']}" in ids, f"the fork that copied 2,000 pages listed: {ids}")
+        check(f"ans-fork-{f1['child']}" not in ids, f"the fork that copied {n1} pages not listed: {ids}")
+        rest = [a for t, a in dom.attrs if a.get("id") == "ans-rest"]
+        check(rest and int(rest[0]["data-forks"]) >= 1, f"the small fork counted as left out: {rest}")
+        check(check_fork_sides(dom, r.report, "rank") >= 2, "a fork that copied nothing (the shell's)")
+        # the pages each line names (its bold figure), in the page's order
+        pages = [int([a for t, a, _ in dom.inside[i] if t == "b"][0]["data-pages"]) for i in ids if i != "ans-rest"]
+        eq(pages, sorted(pages, reverse=True), "the headline's lines most pages first")
+        check(all(n * 100 >= pages[0] for n in pages), f"every line 1% of the first or more: {pages}")
 
 
 def t_postgres():
@@ -537,7 +632,7 @@ def t_bad_input():
 
 
 if __name__ == "__main__":
-    main({"demo": t_demo, "big_tree": t_big_tree, "postgres": t_postgres, "build": t_build,
+    main({"demo": t_demo, "big_tree": t_big_tree, "rank": t_rank, "postgres": t_postgres, "build": t_build,
           "offline": t_offline,
           "hostile_names": t_hostile_names,
           "bad_input": t_bad_input})

@@ -86,9 +86,17 @@ def check_image(r, img, kb_exact=True):
     near(img["rss_anon"] // KB, r.n("status.RssAnon"), sl, "rss_anon vs RssAnon (kB)")
     near(img["rss_file"] // KB, r.n("status.RssFile"), sl, "rss_file vs RssFile (kB)")
     near(img["rss_shmem"] // KB, r.n("status.RssShmem"), sl, "rss_shmem vs RssShmem (kB)")
-    near(img["rss_peak"] // KB, r.n("status.VmHWM"), sl, "rss_peak vs VmHWM (kB)")
-    check(img["rss_peak"] >= img["rss"], "rss_peak >= rss")
-    check(img["rss_peak"] >= img["hiwater_rss"], "rss_peak >= hiwater_rss")
+    # rss_peak is max(hiwater_rss, rss) of the same reading (docs/report.md)
+    eq(img["rss_peak"], max(img["hiwater_rss"], img["rss"]), "rss_peak = max(hiwater_rss, rss)")
+    # VmHWM is the same max as /proc/self/status read it, allowed sl off as
+    # before. A reading that is not exact (rss_exact false: the compat
+    # collector on a 6.2+ kernel without __per_cpu_offset in kallsyms, as
+    # this project's 6.18 test machine) sums three counters' global parts,
+    # each less than sl pages from the counter's true sum: its rss, and so
+    # its rss_peak, may be up to 3 * sl further off (rss vs VmRSS above
+    # allows the same). Such runs read 56 to 344 kB under VmHWM; sl is 256.
+    near(img["rss_peak"] // KB, r.n("status.VmHWM"), sl if img["rss_exact"] else 4 * sl,
+         "rss_peak vs VmHWM (kB)")
 
 
 def summary_line(r, pid, img):
