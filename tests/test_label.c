@@ -215,6 +215,11 @@ static void test_pick(void)
 	const struct vp_frame cpython[] = { FR("mmap64", LIBC), FR("_PyObject_ArenaMmap", PYTHON),
 					    FR("new_arena", PYTHON), FR("_PyObject_Malloc", PYTHON) };
 	CHECK(PICK(r, cpython) == 1, "cpython arena: %d", PICK(r, cpython));
+	/* a large CPython allocation goes to malloc: its caller is the label
+	 * (Debian's LTO build names the local copy _PyObject_Malloc.lto_priv.0) */
+	const struct vp_frame pybig[] = { FR("malloc", LIBC), FR("_PyObject_Malloc.lto_priv.0", PYTHON),
+					  FR("PyObject_Malloc", PYTHON), FR("list_resize", PYTHON) };
+	CHECK(PICK(r, pybig) == 3, "cpython large allocation: %d", PICK(r, pybig));
 
 	/* an unsymbolized frame outside plumbing modules is someone's code */
 	const struct vp_frame unknown[] = { FR("malloc", LIBC), FR(NULL, NULL), FR("main", "/usr/bin/app") };

@@ -80,9 +80,16 @@ static const struct rule builtin_rules[] = {
 	F("(anonymous namespace)::do_malloc*"), F("(anonymous namespace)::do_calloc*"),
 	/* mimalloc. */
 	F("mi_*"), F("_mi_*"),
-	/* CPython's raw-memory wrappers (around malloc; not its object allocator:
-	 * _PyObject_ArenaMmap is where arenas come from, and names them). */
+	/* CPython's raw-memory wrappers (around malloc), and the entry points of
+	 * its memory and object allocators, which hand a large request to
+	 * malloc: the mapping is the caller's (list_resize, a bytes object).
+	 * Not the allocator's own arenas: _PyObject_ArenaMmap, nearer the
+	 * mmap, is where they come from and names them. */
 	F("PyMem_Raw*"), F("_PyMem_Raw*"), F("_PyMem_DebugRaw*"),
+	F("PyMem_Malloc"), F("PyMem_Calloc"), F("PyMem_Realloc"),
+	F("_PyMem_Debug*"), F("PyObject_Malloc"), F("PyObject_Calloc"),
+	F("PyObject_Realloc"), F("_PyObject_Malloc"), F("_PyObject_Calloc"),
+	F("_PyObject_Realloc"),
 	/* GLib. */
 	F("g_malloc*"), F("g_try_malloc*"), F("g_realloc*"), F("g_try_realloc*"),
 	F("g_slice_*"), F("g_aligned_alloc*"),
