@@ -4,9 +4,10 @@
  * pair's own change (what moved between sites or processes of one family
  * taken off: result__settle), the changes worth showing (rows: the whole
  * report and every site, noise cut by --min-pages and --min-change) and
- * the --max-increase bounds exceeded on the roles' own changes (violations:
- * at the whole report and at each role, with the site whose own growth
- * was the largest there). Also the metrics' names. Next: print.c.
+ * the --max-increase bounds exceeded on the roles' changes less what moved
+ * in to them (violations: at the whole report and at each role, with the
+ * site whose own growth was the largest there). Also the metrics' names.
+ * Next: print.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -243,13 +244,25 @@ static int result__settle(const struct diff_opts *o, struct result *res)
 		if (pair__key(&res->pairs[k]))
 			idx[m++] = k;
 	groups__settle(o, res, idx, m, by_group, 0);
+	/* A role's own change: its change less what moved in to its sites.
+	 * What moved out of them is not added back: it is gone from the role
+	 * however it went, and adding it back would charge the role growth it
+	 * did not show (a decrease at one site that moved to a sibling left the
+	 * few pages its other sites wobbled up by to pass --min-pages together
+	 * as growth: two identical runs failed a gate on a role grown 2 pages,
+	 * docs/diff.md "Moves"). A site's own change is never beyond its
+	 * change (group__settle), so this is the sum of its growing sites' own
+	 * changes and its shrinking sites' whole changes. */
 	for (size_t k = 1; k < n;) {
 		struct pair *r = &res->pairs[k];
 		size_t end = k + 1;
 		while (end < n && pair__key(&res->pairs[end])) {
 			const struct pair *p = &res->pairs[end++];
-			for (int i = 0; i < M_NR; i++)
-				r->own[i] -= delta(p->a.v[i], p->b.v[i]) - p->own[i];
+			for (int i = 0; i < M_NR; i++) {
+				int64_t in = delta(p->a.v[i], p->b.v[i]) - p->own[i];
+				if (in > 0)
+					r->own[i] -= in;
+			}
 		}
 		k = end;
 	}

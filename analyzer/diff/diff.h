@@ -41,7 +41,9 @@
  * are divided by the page size, vma_count counts mappings; a listed change
  * also passes --min-change (DIFF_MIN_CHANGE percent of the larger of the
  * site's and its role's base). Work that moved between sites or sibling
- * processes is judged on its sum (compare.c, docs/diff.md "Moves"). A role's change below it is not checked
+ * processes is judged on its sum (compare.c, docs/diff.md "Moves"): a role's
+ * bounds are checked on its change less what moved in to it (what moved
+ * out is not added back). That change below --min-pages is not checked
  * against the bounds either; the whole-report totals always are.
  *
  * Write sites (writes.c, docs/diff.md "Write sites"): the copies of each
@@ -60,10 +62,14 @@
  *            site's short name and kind, `alloc_buffer (anon)`, and CHANGE
  *            `+25.0%` or `(new)` from 0; the whole report's role is `*`
  *            and its site `(all processes)`. Long roles keep their tail,
- *            long names their head, cut with "...". Then `only in BASE|NEW:
+ *            long names their head, cut with "..." (a name of a frame
+ *            without a symbol, `libx.so+0x1f0 < caller`, keeps the caller
+ *            and gives up the frame's head first). Then `only in BASE|NEW:
  *            ROLE` for roles one side lacks, one `EXCEEDED ...` line per
- *            bound exceeded at a role or the whole report, naming the site
- *            that grew the most there (`; most at alloc_buffer (anon) +100`),
+ *            bound exceeded at a role or the whole report with the figures
+ *            it was checked on (`old 400, new 520 less 20 moved in from its
+ *            family = 500` where some moved in) and the site that grew the
+ *            most there (`most growth: ...` on the next line),
  *            and last the verdict line, the only line when nothing changed:
  *            `vmaprof diff: no change of 16 pages or more; 0 of 3 bounds
  *            exceeded` (`no bounds given` without --max-increase).
@@ -74,14 +80,18 @@
  *            verdict "ok" | "exceeded", summary (the verdict line),
  *            min_pages, note (null, or why fault figures are missing),
  *            bounds[] {metric, max_increase_pct, exceeded[] {role, old, new,
- *              change_pct, processes_old, processes_new, most_grown: null |
+ *              change_pct, moved, checked_new, processes_old, processes_new,
+ *              written_by[], most_grown: null |
  *              {role, label, kind, key, old, new, change_pct}}},
  *            changes[] {role, label, kind, key, metric, old, new, change_pct,
  *              moved}, only_in_base[], only_in_new[] (roles), moved[] (sites
  *            whose change moved to or from others, as changes[]).
  *            role "*" is the whole report (label, kind, key null); label is
  *            the short name (null when the site has none: kind says it);
- *            change_pct is rounded to 0.1 and null when old is 0.
+ *            change_pct is rounded to 0.1 and null when old is 0; an
+ *            exceeded[] entry's is old -> checked_new (new less moved, what
+ *            moved in and was not counted): the figures the bound was
+ *            checked on.
  * The site's short name is the report's `label` (v2), else the first frame
  * of its stack that is not allocator plumbing (malloc and friends, mmap,
  * brk/sbrk, operator new, the vmaprof shim: the built-in rules of label.h,

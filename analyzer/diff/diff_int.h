@@ -202,8 +202,9 @@ struct pair {
 	uint64_t procs_a, procs_b; /* a process role: its processes in BASE, NEW */
 	int loose; /* sites matched by kind and label, not by key (see loose_match) */
 	/* compare.c: the change that is this scope's own, new - old less what
-	 * moved in from (or out to) other roles or sites (pair__settle); a
-	 * role's is its sites' */
+	 * moved in from (or out to) other roles or sites (result__settle); a
+	 * role's, which its bounds are checked on, is new - old less what moved
+	 * in to its sites (what moved out is not added back) */
 	int64_t own[M_NR];
 	/* the change that decides whether a site is listed: own, less what
 	 * moved among the anon and heap sites of the processes of one parent */

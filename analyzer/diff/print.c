@@ -73,6 +73,42 @@ static void fit(char *buf, size_t cap, const char *s, size_t width, int keep_tai
 		snprintf(buf, cap, "%.*s...", (int)n, s);
 	}
 }
+
+/* A site's column, "label (kind)" (pair__site), cut to `width`. A label
+ * is a function's name, cut at its end (its head names it); or, where the
+ * symbolizer had no name for the frame, "module+0xOFFSET < caller" with
+ * the nearest caller that has one (analyzer/core/sites.c, as the summary
+ * shows it): there the caller is what identifies the site, so the frame
+ * gives up its head (the module's name) and then the whole of it first:
+ * "...so.3.1.2+0xd860f < rb_str_modify_expand (heap)" (and "... < rb_str_...",
+ * cut at its end as any other, where even the caller does not fit). */
+static void fit_site(char *buf, size_t cap, const struct pair *p, size_t width)
+{
+	char site[512], tail[sizeof(site) - 8];
+	const char *label = pair__label(p), *lt = label ? strstr(label, " < ") : NULL;
+	size_t fl = lt ? (size_t)(lt - label) : 0; /* the frame's length */
+	pair__site(p, site, sizeof(site));
+	if (strlen(site) <= width || !pair__key(p) || !lt || !memmem(label, fl, "+0x", 3) ||
+	    fl >= strlen(site) || strncmp(site, label, fl)) {
+		fit(buf, cap, site, width, 0);
+		return;
+	}
+	/* the caller and the kind: what pair__site put after the frame */
+	snprintf(tail, sizeof(tail), "%.*s", (int)(sizeof(tail) - 1), site + fl);
+	size_t tl = strlen(tail), room = width > tl ? width - tl : 0;
+	if (room >= 8 && room < cap) { /* "..." and the frame's last 5 or more */
+		const char *t = label + fl - (room - 3);
+		/* from a whole character, and not a dot after "..." */
+		while (t < label + fl && (*t == '.' || ((unsigned char)*t & 0xc0) == 0x80))
+			t++;
+		snprintf(buf, cap, "...%.*s", (int)(label + fl - t), t);
+		snprintf(buf + strlen(buf), cap - strlen(buf), "%s", tail);
+		return;
+	}
+	snprintf(site, sizeof(site), "...%s", tail);
+	fit(buf, cap, site, width, 0);
+}
+
 static void verdict(const struct diff_opts *o, const struct result *res, char *buf, size_t len)
 {
 	char floor[64] = "", changes[128], bounds[64];
@@ -132,21 +168,27 @@ static uint64_t own_new(const struct pair *p, enum metric m)
 	return (uint64_t)-o > p->a.v[m] ? 0 : p->a.v[m] - (uint64_t)-o;
 }
 
+/* ", new Y" of a violation, where Y is the figure its bound was checked
+ * on: what the report says, or where some of it moved in from the role's
+ * family (not counted, docs/diff.md "Moves") ", new N less M moved in from
+ * its family = Y". */
+static void checked_new(char *buf, size_t len, uint64_t new, int64_t in, uint64_t checked)
+{
+	if (in > 0)
+		snprintf(buf, len, ", new %" PRIu64 " less %" PRId64 " moved in from its family = %"
+			 PRIu64, new, in, checked);
+	else
+		snprintf(buf, len, ", new %" PRIu64, checked);
+}
+
 /* "EXCEEDED <what> at <role> (<procs>old X, new Y)" */
 static void violation__head(char *head, size_t hlen, const char *what, const char *role,
 			    const char *procs, const struct pair *p, enum metric m)
 {
-	char mv[64] = "";
-	int64_t in = moved(p, m);
-	if (in)
-		snprintf(mv, sizeof(mv), "; %" PRIu64 " moved %s, not counted",
-			 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
-	if (!p->a.v[m])
-		snprintf(head, hlen, "EXCEEDED %s at %s (%sold 0, new %" PRIu64
-			 "%s; base is 0, so any increase exceeds)", what, role, procs, p->b.v[m], mv);
-	else
-		snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 ", new %" PRIu64 "%s)", what,
-			 role, procs, p->a.v[m], p->b.v[m], mv);
+	char nw[128];
+	checked_new(nw, sizeof(nw), p->b.v[m], moved(p, m), own_new(p, m));
+	snprintf(head, hlen, "EXCEEDED %s at %s (%sold %" PRIu64 "%s%s)", what, role, procs,
+		 p->a.v[m], nw, p->a.v[m] ? "" : "; base is 0, so any increase exceeds");
 }
 
 /* The EXCEEDED line of a violation, and (in *most, "" if none) the site
@@ -160,19 +202,21 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 	char role[LINE_MAX_COLS + 8], what[64] = "", procs[48] = "";
 	if (v->ws) { /* a write site: its own line names it (writer__text) */
 		const struct wpair *w = v->ws;
+		/* checked on its own change, which is never above its change
+		 * (writes.c): the change less what moved in */
 		uint64_t nw = w->own >= 0 ? w->a + (uint64_t)w->own : w->a;
+		char nws[128];
+		checked_new(nws, sizeof(nws), w->b, (int64_t)w->b - (int64_t)nw, nw);
 		if (!w->a)
 			snprintf(what, sizeof(what), "%s from 0 > %g%%", metric_name(m), bd->pct);
 		else
 			snprintf(what, sizeof(what), "%s %+.1f%% > %g%%", metric_name(m),
 				 change_pct(w->a, nw), bd->pct);
-		snprintf(head, hlen, "EXCEEDED %s at %s (old %" PRIu64 ", new %" PRIu64 ")", what, "",
-			 w->a, w->b);
+		snprintf(head, hlen, "EXCEEDED %s at %s (old %" PRIu64 "%s)", what, "", w->a, nws);
 		size_t rest = strlen(head);
 		fit(role, sizeof(role), p->role, LINE_MAX_COLS > rest + ROLE_MIN_COLS ?
 		    LINE_MAX_COLS - rest : ROLE_MIN_COLS, 1);
-		snprintf(head, hlen, "EXCEEDED %s at %s (old %" PRIu64 ", new %" PRIu64 ")", what,
-			 role, w->a, w->b);
+		snprintf(head, hlen, "EXCEEDED %s at %s (old %" PRIu64 "%s)", what, role, w->a, nws);
 		*most = 0;
 		return;
 	}
@@ -194,18 +238,23 @@ static void violation__text(const struct diff_opts *o, const struct violation *v
 	*most = 0;
 	if (v->most) {
 		const struct pair *g = v->most;
-		char site[SITE_COLS * 4], s[SITE_COLS + 8];
-		pair__site(g, site, sizeof(site));
-		fit(s, sizeof(s), site, SITE_COLS, 0);
+		char s[LINE_MAX_COLS + 8], figs[128], tail[LINE_MAX_COLS + 136], mv[48] = "";
 		/* the growth that chose it: its own (most_grown), not what
 		 * moved in from its family */
-		char tail[128], mv[48] = "";
 		int64_t in = moved(g, m);
 		if (in)
 			snprintf(mv, sizeof(mv), " own, %" PRIu64 " moved %s",
 				 in > 0 ? (uint64_t)in : (uint64_t)-in, in > 0 ? "in" : "out");
-		snprintf(tail, sizeof(tail), "  %s  %" PRIu64 " -> %" PRIu64 " (+%" PRId64 "%s)", s,
+		snprintf(figs, sizeof(figs), "  %" PRIu64 " -> %" PRIu64 " (+%" PRId64 "%s)",
 			 g->a.v[m], g->b.v[m], g->own[m], mv);
+		/* the site: SITE_COLS, or what the line leaves after the role
+		 * (given up to ROLE_MIN_COLS first) where that is more */
+		size_t rl = strlen(g->role) < ROLE_MIN_COLS ? strlen(g->role) : ROLE_MIN_COLS;
+		size_t used = 15 + rl + 2 + strlen(figs), sw = SITE_COLS;
+		if (LINE_MAX_COLS > used + SITE_COLS)
+			sw = LINE_MAX_COLS - used;
+		fit_site(s, sizeof(s), g, sw);
+		snprintf(tail, sizeof(tail), "  %s%s", s, figs);
 		/* "  most growth: " (15) goes before it in the text output */
 		size_t rest = 15 + strlen(tail), w = LINE_MAX_COLS > rest ? LINE_MAX_COLS - rest : 0;
 		fit(role, sizeof(role), g->role, w < ROLE_MIN_COLS ? ROLE_MIN_COLS :
@@ -268,7 +317,8 @@ static void row__tail(const struct row *r, int wm, char *buf, size_t len)
 
 /* The widths of the role and site columns, one for the whole table (a
  * name cut at one width on one line and another on the next reads as two
- * names): as wide as the widest, at most ROLE_COLS and SITE_COLS, and
+ * names): as wide as the widest, at most ROLE_COLS and SITE_COLS (the
+ * site more where the line has room to spare), and
  * narrower where the longest line would pass LINE_MAX_COLS. */
 static void text__widths(const struct result *res, size_t *wr, size_t *ws, size_t *wm)
 {
@@ -288,6 +338,7 @@ static void text__widths(const struct result *res, size_t *wr, size_t *ws, size_
 		row__tail(&res->rows[i], (int)*wm, tail, sizeof(tail));
 		wt = strlen(tail) > wt ? strlen(tail) : wt;
 	}
+	size_t ws_all = *ws < LINE_MAX_COLS ? *ws : LINE_MAX_COLS;
 	*wr = *wr < ROLE_COLS ? *wr : ROLE_COLS;
 	*ws = *ws < SITE_COLS ? *ws : SITE_COLS;
 	/* too wide: the role gives up its head first (its tail says most),
@@ -297,6 +348,10 @@ static void text__widths(const struct result *res, size_t *wr, size_t *ws, size_
 		*wr = room > *ws + ROLE_MIN_COLS ? room - *ws : ROLE_MIN_COLS;
 	if (*ws + *wr > room)
 		*ws = room > *wr + 12 ? room - *wr : 12;
+	/* room to spare: a longer site name gets it (cut, it may lose what
+	 * names it) */
+	if (*ws < ws_all && *ws + *wr < room)
+		*ws = ws_all < room - *wr ? ws_all : room - *wr;
 }
 
 static void print_text(const struct diff_opts *o, const struct result *res)
@@ -310,11 +365,10 @@ static void print_text(const struct diff_opts *o, const struct result *res)
 	for_each_lonely(res, text_lonely, NULL);
 	for (size_t i = 0; i < res->n_rows; i++) {
 		const struct row *r = &res->rows[i];
-		char site[SITE_COLS * 4], s[SITE_COLS + 8], role[ROLE_COLS + 8], tail[128];
+		char s[LINE_MAX_COLS + 8], role[ROLE_COLS + 8], tail[128];
 		row__tail(r, (int)wm, tail, sizeof(tail));
-		pair__site(r->p, site, sizeof(site));
 		fit(role, sizeof(role), r->p->role, wr, 1);
-		fit(s, sizeof(s), site, ws, 0);
+		fit_site(s, sizeof(s), r->p, ws);
 		printf("%-*s  %-*s  %s\n", (int)wr, role, (int)ws, s, tail);
 	}
 	for (size_t i = 0; i < res->n_over; i++) {
@@ -373,9 +427,8 @@ static void print_markdown(const struct diff_opts *o, const struct result *res)
 		for (size_t i = 0; i < res->n_rows && i < MD_MAX_ROWS; i++) {
 			const struct row *r = &res->rows[i];
 			const struct pair *p = r->p;
-			char site[SITE_COLS * 4], s[SITE_COLS + 8], role[MD_ROLE_COLS + 8], pct[32];
-			pair__site(p, site, sizeof(site));
-			fit(s, sizeof(s), site, SITE_COLS + 6, 0);
+			char s[SITE_COLS + 8], role[MD_ROLE_COLS + 8], pct[32];
+			fit_site(s, sizeof(s), p, SITE_COLS + 6);
 			fit(role, sizeof(role), p->role, MD_ROLE_COLS, 1);
 			format_pct(pct, sizeof(pct), p->a.v[r->metric], p->b.v[r->metric]);
 			int64_t in = moved(p, r->metric);
@@ -508,6 +561,14 @@ static int print_json(const struct diff_opts *o, const struct result *res)
 			json_object_del(e, "label");
 			json_object_del(e, "kind");
 			json_object_del(e, "key");
+			/* the figures the bound was checked on: old and new less what
+			 * moved in (moved), as the text line says them */
+			uint64_t a = v->ws ? v->ws->a : v->at->a.v[o->bounds[bd].metric];
+			uint64_t c = v->ws ? (v->ws->own >= 0 ? a + (uint64_t)v->ws->own : a) :
+					 own_new(v->at, o->bounds[bd].metric);
+			json_object_set_new(e, "checked_new", json_count(c));
+			json_object_set_new(e, "change_pct", a ? json_real(round1(change_pct(a, c))) :
+					    json_null());
 			/* the whole report (role "*") counts no processes of its own */
 			json_object_set_new(e, "processes_old", v->at->x ? json_count(v->at->procs_a) :
 					    json_null());
