@@ -1200,6 +1200,197 @@ int BPF_PROG(rss_stat, struct mm_struct *mm)
 	return 0;
 }
 
+/*
+ * File paths of mappings (bpf/README.md "File paths of mappings"; record.h
+ * VP_MEM_KPATH). A successful file-backed mmap that the shim does not
+ * record carries its file's path: the struct file its fd names in the
+ * task's fd table (the same one at the call's entry and exit, else the
+ * fd changed meanwhile and no path is given), its dentry followed up
+ * through d_parent, crossing each mount to its mountpoint (struct mount's
+ * mnt_parent and mnt_mountpoint), until the task's own root (fs->root):
+ * the path as the process names the file, as its /proc/self/maps would.
+ * The walk is bounded (KPATH_DEPTH steps, components and mount crossings
+ * together); whatever stops it short of that root -- too deep or long, a
+ * root that is not above the file, a read that fails -- gives no path but
+ * the reason (VP_KPATH_*), never a part of one. Only the address-space
+ * calls' exit runs this, and only for such an mmap: faults never do.
+ */
+#define MAP_ANONYMOUS_ 0x20
+#define KPATH_MAX VP_MAX_PATH /* path_len < KPATH_MAX, as the kernel's PATH_MAX */
+#define KPATH_DEPTH 64        /* components and mount crossings walked */
+#define KPATH_NAME_MAX 255    /* NAME_MAX: the longest component */
+
+/* The ring-buffer record of such a call: the VP_REC_MEM, then its path,
+ * padding and vp_mem_file (the room past KPATH_MAX lets a component be
+ * copied at an offset masked to KPATH_MAX - 1 with a length masked to
+ * KPATH_NAME_MAX); the components' names found by the walk (leaf first)
+ * are kept past that, in the reservation, not on the 512-byte stack. The
+ * consumer copies h.size bytes of it (collector.c, on_sample). */
+struct mem_kpath {
+	struct vp_mem m;
+	char path[KPATH_MAX + KPATH_NAME_MAX + 1 + sizeof(struct vp_mem_file)];
+	__u64 names[KPATH_DEPTH];
+	__u32 lens[KPATH_DEPTH];
+};
+
+/* The struct file fd names in task's fd table (0: none). */
+static __always_inline __u64 fd_file(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	__u64 f = 0;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (!fds)
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), fds + fd);
+	return f;
+}
+
+static __noinline void kpath_build(struct task_struct *task, struct mem_kpath *r, __u64 file0)
+{
+	struct file *f = (struct file *)fd_file(task, r->m.args[4] & 0xffffffffULL);
+	struct dentry *d, *parent, *root_d;
+	struct vfsmount *vm, *root_m;
+	struct mount *mnt, *mp;
+	__u64 moff = bpf_core_field_offset(struct mount, mnt);
+	__u32 n = 0, off = 0, len, k, a, dev = 0;
+	__u16 why = VP_KPATH_UNREADABLE;
+	__u64 ino = 0;
+	int i, done = 0, deleted;
+	char *p;
+
+	if (!f || (__u64)f != file0) {
+		why = VP_KPATH_FD_CHANGED;
+		goto out;
+	}
+	ino = BPF_CORE_READ(f, f_inode, i_ino);
+	dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	d = BPF_CORE_READ(f, f_path.dentry);
+	vm = BPF_CORE_READ(f, f_path.mnt);
+	root_d = BPF_CORE_READ(task, fs, root.dentry);
+	root_m = BPF_CORE_READ(task, fs, root.mnt);
+	if (!d || !vm || !root_d || !root_m)
+		goto out;
+	/* d_unlinked(): unhashed, and not a root */
+	deleted = !BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d;
+	why = VP_KPATH_LONG; /* unless the walk ends otherwise */
+	/* Step i keeps its component in names[i]/lens[i] (length 0: a mount
+	 * crossed), so that every step leaves the verifier the same state
+	 * whichever way it went: each step is explored once, not each path. */
+	for (i = 0; i < KPATH_DEPTH; i++) {
+		if (d == root_d && vm == root_m) {
+			done = 1;
+			break;
+		}
+		mnt = (struct mount *)((char *)vm - moff);
+		if (d == BPF_CORE_READ(vm, mnt_root)) {
+			/* the root of its mount: on to where it is mounted */
+			mp = BPF_CORE_READ(mnt, mnt_parent);
+			if (!mp || mp == mnt) {
+				why = VP_KPATH_UNREACHABLE; /* the namespace's root, or detached */
+				break;
+			}
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			vm = (struct vfsmount *)((char *)mp + moff);
+			r->lens[i & (KPATH_DEPTH - 1)] = 0;
+			continue;
+		}
+		parent = BPF_CORE_READ(d, d_parent);
+		if (!parent || parent == d) {
+			why = VP_KPATH_UNREACHABLE; /* disconnected, or a pseudo file */
+			break;
+		}
+		r->names[i & (KPATH_DEPTH - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
+		len = BPF_CORE_READ(d, d_name.len);
+		/* a name can be neither empty nor longer than NAME_MAX */
+		r->lens[i & (KPATH_DEPTH - 1)] = len ? len : KPATH_NAME_MAX + 1;
+		d = parent;
+	}
+	if (!done)
+		goto out;
+	/* n = i, read back from memory: a value the verifier does not know,
+	 * so that it explores the copy once, not once for each step the walk
+	 * could have ended at */
+	r->m.path_len = i;
+	n = *(volatile __u32 *)&r->m.path_len;
+	if (n > KPATH_DEPTH)
+		n = KPATH_DEPTH;
+	why = deleted ? VP_KPATH_DELETED : VP_KPATH_OK;
+	for (i = 0; i < KPATH_DEPTH; i++) {
+		if (i >= n)
+			break;
+		k = (n - 1 - i) & (KPATH_DEPTH - 1);
+		len = r->lens[k];
+		if (!len)
+			continue; /* a mount crossed */
+		if (len > KPATH_NAME_MAX) {
+			why = VP_KPATH_UNREADABLE;
+			off = 0;
+			goto out;
+		}
+		if (off + 1 + len >= KPATH_MAX) {
+			why = VP_KPATH_LONG;
+			off = 0;
+			goto out;
+		}
+		r->path[off & (KPATH_MAX - 1)] = '/';
+		off++;
+		if (bpf_probe_read_kernel(&r->path[off & (KPATH_MAX - 1)], len & KPATH_NAME_MAX,
+					  (void *)r->names[k])) {
+			why = VP_KPATH_UNREADABLE;
+			off = 0;
+			goto out;
+		}
+		off += len;
+		/* < KPATH_MAX already; masked so that every step leaves the
+		 * verifier the same range (barrier_var: not optimized away) */
+		barrier_var(off);
+		off &= KPATH_MAX - 1;
+	}
+	if (!off) {
+		r->path[0] = '/'; /* the root itself */
+		off = 1;
+	}
+	if (deleted) {
+		if (off + 10 >= KPATH_MAX) {
+			why = VP_KPATH_LONG;
+			off = 0;
+			goto out;
+		}
+		p = &r->path[off & (KPATH_MAX - 1)];
+		p[0] = ' ';
+		p[1] = '(';
+		p[2] = 'd';
+		p[3] = 'e';
+		p[4] = 'l';
+		p[5] = 'e';
+		p[6] = 't';
+		p[7] = 'e';
+		p[8] = 'd';
+		p[9] = ')';
+		off += 10;
+	}
+out:
+	off &= KPATH_MAX - 1; /* < KPATH_MAX already: for the verifier */
+	p = &r->path[off];
+	for (i = 0; i < 8; i++)
+		p[i] = 0; /* the padding up to 8 */
+	a = VP_ALIGN8(off);
+	if (a > KPATH_MAX)
+		a = KPATH_MAX;
+	struct vp_mem_file *tf = (struct vp_mem_file *)&r->path[a];
+	tf->ino = ino;
+	tf->dev = dev;
+	tf->why = why;
+	tf->_pad = 0;
+	r->m.path_len = off;
+	r->m.h.size = sizeof(r->m) + a + sizeof(*tf);
+	r->m.h.flags |= VP_MEM_KPATH;
+}
+
 /* A hooked system call enters: `id` its number, `args` its six arguments. */
 static __always_inline void sys_enter_common(struct task_state *st, struct task_struct *task,
 					     long id, const unsigned long *args)
@@ -1247,42 +1438,30 @@ static __always_inline void sys_enter_common(struct task_state *st, struct task_
 	st->mem_args[3] = args[3];
 	st->mem_args[4] = args[4];
 	st->mem_args[5] = args[5];
+	/* a file-backed mmap: the file its fd names now (kpath_build) */
+	st->mem_file = 0;
+	if (call == VP_CALL_MMAP && !(args[3] & MAP_ANONYMOUS_) && (int)args[4] >= 0)
+		st->mem_file = fd_file(task, (__u32)args[4]);
 	if (call == VP_CALL_BRK)
 		st->sig_brk0 = BPF_CORE_READ(task, mm, brk);
 }
 
-/* A hooked system call exits with `ret`; `sp`: the user stack pointer;
- * `regs`: the user registers (for kernel stacks). */
-static __always_inline void sys_exit_common(struct task_state *st, struct task_struct *task,
-					    long ret, __u64 sp, struct pt_regs *regs)
+/* The VP_REC_MEM of the call in flight into m (its exit: ret at now);
+ * *ks: whether a kernel stack goes with it. Returns its flags. */
+static __always_inline __u16 mem_fill(struct task_state *st, struct task_struct *task,
+				      struct vp_mem *m, long ret, __u64 sp, __u64 now, int *ks)
 {
-	struct vp_mem *m;
-	__u64 now;
-	__u32 call;
 	__u16 flags;
-	int ks;
 
-	fault_flush(st, 0);
-	sys_done(st, task, ret);
-	if (!st->mem_call)
-		return;
-	now = bpf_ktime_get_ns();
-	m = bpf_ringbuf_reserve(&rb, sizeof(*m), 0);
-	if (!m) {
-		count_lost();
-		st->mem_call = 0;
-		return;
-	}
 	hdr(&m->h, VP_REC_MEM, sizeof(*m), st->mem_t0);
 	flags = VP_MEM_FROM_KERNEL | sig_request(st, task, st->mem_call, ret, sp);
-	ks = kstack_wanted(st, flags);
-	if (ks && !kstack_room()) {
-		ks = 0;
+	*ks = kstack_wanted(st, flags);
+	if (*ks && !kstack_room()) {
+		*ks = 0;
 		flags |= VP_MEM_KSKIP;
 	}
 	m->h.flags = flags;
-	call = st->mem_call;
-	m->call = call;
+	m->call = st->mem_call;
 	m->ret = ret;
 	m->err = (ret < 0 && ret >= -4095) ? -ret : 0;
 	m->args[0] = st->mem_args[0];
@@ -1294,8 +1473,54 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 	m->t_end = now;
 	m->stack_id = 0;
 	m->path_len = 0;
-	st->mem_call = 0;
-	bpf_ringbuf_submit(m, rb_flags());
+	return flags;
+}
+
+/* A hooked system call exits with `ret`; `sp`: the user stack pointer;
+ * `regs`: the user registers (for kernel stacks). */
+static __always_inline void sys_exit_common(struct task_state *st, struct task_struct *task,
+					    long ret, __u64 sp, struct pt_regs *regs)
+{
+	struct mem_kpath *r;
+	struct vp_mem *m;
+	__u64 now, file0;
+	__u32 call;
+	__u16 flags;
+	int ks;
+
+	fault_flush(st, 0);
+	sys_done(st, task, ret);
+	if (!st->mem_call)
+		return;
+	now = bpf_ktime_get_ns();
+	call = st->mem_call;
+	file0 = st->mem_file;
+	st->mem_file = 0;
+	if (call == VP_CALL_MMAP && file0 && (ret < -4095 || ret >= 0)) {
+		/* a file-backed mapping made: its path, unless the shim
+		 * records the call (with the path it reads itself) */
+		r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+		if (!r) {
+			count_lost();
+			st->mem_call = 0;
+			return;
+		}
+		flags = mem_fill(st, task, &r->m, ret, sp, now, &ks);
+		if (VP_MEM_NOSIG(flags) != VP_NOSIG_IN_SHIM)
+			kpath_build(task, r, file0);
+		st->mem_call = 0;
+		bpf_ringbuf_submit(r, rb_flags());
+	} else {
+		m = bpf_ringbuf_reserve(&rb, sizeof(*m), 0);
+		if (!m) {
+			count_lost();
+			st->mem_call = 0;
+			return;
+		}
+		mem_fill(st, task, m, ret, sp, now, &ks);
+		st->mem_call = 0;
+		bpf_ringbuf_submit(m, rb_flags());
+	}
 	if (ks)
 		kstack_take(task, regs, call, ret, now);
 }

@@ -96,6 +96,10 @@ struct task_state {
 	__u32 ws_seen;
 	__u32 _pad3;
 	__u64 rss_t;         /* time of the task's last VP_REC_RSS */
+	/* File paths of mappings (record.h VP_MEM_KPATH): the struct file
+	 * the fd of a file-backed mmap named at its entry, compared at its
+	 * exit (0: not such a call). */
+	__u64 mem_file;
 };
 /* Both sides compile this one definition; user space writes a zeroed entry. */
 _Static_assert(sizeof(struct task_state) % 8 == 0, "task_state has no tail padding");

@@ -357,8 +357,119 @@ def t_attach_container():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def t_kpaths():
+    """--no-preload (no shim: no maps snapshot names any file): the paths
+    of the files a program maps come from the collector, which follows
+    each mapped file's dentries and mounts up to the process's root at the
+    mmap's exit (bpf/README.md "File paths of mappings"). w_kstack `files`
+    maps DIR/named.dat 3 times (2 pages), DIR/deleted.dat once after
+    unlinking it (3 pages: the name it had, " (deleted)") and once a file
+    whose path is longer than PATH_MAX (5 pages: the marker, no path),
+    all from map_file(). Those paths also place libc in the module map:
+    the kernel stacks of the five mappings unwind through libc's __mmap
+    into map_file and main."""
+    with Tmp() as d:
+        d = os.path.realpath(d)
+        with Rec([WD, "files", d], ["--no-preload"]) as r:
+            r.require_bpf()
+            eq(r.rc, 0, f"exit status: {r.stderr}")
+            p = r.root()
+            eq(p["preload"]["active"], False, "no shim")
+            psz = os.sysconf("SC_PAGE_SIZE")
+            want = {f"{d}/named.dat": [2 * psz] * 3, f"{d}/deleted.dat (deleted)": [3 * psz],
+                    "[path too long]": [5 * psz]}
+            got = {}
+            for v in p["vmas"]:
+                if v["path"] in want:
+                    got.setdefault(v["path"], []).append(v["end"] - v["start"])
+                    eq((v["kind"], v["anonymous"], v["faults"]["file"], v["faults"]["total"]),
+                       ("file", False, 1, 1), f"{v['path']}: a file mapping read once")
+            eq(got, want, "the mapped files' paths, as the kernel named them")
+            # the loader's own file mappings name their files too: no
+            # mapping of a file is left without a path or with a marker
+            files = [v for v in p["vmas"] if not v["anonymous"]]
+            eq([v for v in files if v["path"] is None], [], "no file mapping without a path")
+            eq({v["path"] for v in files if v["path"].startswith("[")}, {"[path too long]"},
+               "the only marker is the long path's")
+            check(any(os.path.basename(v["path"]).startswith("libc.so") for v in files),
+                  f"libc's path: {sorted({v['path'] for v in files})}")
+            kst = [[r.raw["frames"][f] for f in r.raw["stacks"][i]]
+                   for i in r.raw.get("kernel_stacks", [])]
+            n = 0
+            for s in p["sites"]:
+                fs = funcs(s["stack"])
+                if "map_file" not in fs:
+                    continue
+                check(s["stack"] in kst, "map_file's stack is one the kernel took")
+                eq(fs[:3], ["__mmap", "map_file", "main"], f"map_file's stack: {fs}")
+                eq(s["label"], "map_file", "the site is labelled by the workload's function")
+                n += s["mappings"]
+            eq(n, 5, "map_file's mappings")
+            mf = [v for v in p["vmas"] if v["path"] in want]
+            check(all("map_file" in funcs(v["stack"]) for v in mf),
+                  "each of the five mappings has map_file's stack")
+            check_totals(r)
+
+
+def t_kpaths_container():
+    """--no-preload of a program in its own mount namespace and root
+    (pivot_root): the collector names its files by its own paths (the
+    walk stops at its root, not ours), and the analyzer, once it is gone,
+    takes no file here for them that is not the inode the kernel mapped:
+    its libc is a copy at the host's libc's path (the host's file is
+    another inode) and its executable's path names nothing here, so its
+    kernel stacks say "no module map" rather than read the host's libc."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("pivot_root"):
+        print("SKIP: needs root, unshare and pivot_root (a mount namespace)")
+        raise SystemExit(77)
+    with Tmp() as d:
+        libs = subprocess.run(["ldd", WD], capture_output=True, text=True).stdout
+        for tok in libs.split():
+            if tok.startswith("/") and os.path.exists(tok):
+                dst = os.path.join(d, tok.lstrip("/"))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy(tok, dst)
+        for sub in ("bin", "old", "data"):
+            os.makedirs(os.path.join(d, sub))
+        shutil.copy(WD, os.path.join(d, "bin", "w_kstack"))
+        check(not os.path.exists("/data/named.dat"), "/data/named.dat is not a file here")
+        script = (f"mount --make-rprivate / && mount --bind {d} {d} && cd {d} && "
+                  f"pivot_root . old && exec /bin/w_kstack files /data")
+        with Rec(["unshare", "-m", "sh", "-c", script], ["--no-preload"]) as r:
+            r.require_bpf()
+            eq(r.rc, 0, f"exit status: {r.stderr}")
+            p = [q for q in r.procs if q.get("exe") and q["exe"].endswith("w_kstack")]
+            eq(len(p), 1, f"the workload's process: {[q.get('exe') for q in r.procs]}")
+            p = p[0]
+            psz = os.sysconf("SC_PAGE_SIZE")
+            got = sorted((v["path"], v["end"] - v["start"]) for v in p["vmas"]
+                         if v["path"] and (v["path"].startswith("/data/") or v["path"][0] == "["))
+            eq(got, sorted([("/data/named.dat", 2 * psz)] * 3 +
+                           [("/data/deleted.dat (deleted)", 3 * psz),
+                            ("[path too long]", 5 * psz)]),
+               "the container's own paths")
+            # (sh exec'd it: the process's first image, sh's, is the host's)
+            t = p["execs"][-1]["time_ns"]
+            libc = {v["path"] for v in p["vmas"]
+                    if v["path"] and "libc.so" in v["path"] and v["created_ns"] >= t}
+            check(libc and all(os.path.exists(x) for x in libc),
+                  f"libc by its path in the container, which names a file here too: {libc}")
+            mine = [v for v in p["vmas"] if v["path"] and v["created_ns"] >= t and
+                    (v["path"].startswith("/data/") or v["path"][0] == "[")]
+            eq(len(mine), 5, "the workload's five mappings")
+            # its executable's path names nothing here, its libc's another
+            # inode: the kernel's stacks have no module to unwind with
+            eq({(len(v["stack"]), v["stack_missing"]) for v in mine},
+               {(0, "kernel stack: no module map")}, "the stacks, not unwound with another file")
+            mods = {f.get("module") for v in mine for f in v["stack"]}
+            eq({m for m in mods if m and "libc.so" in m}, set(),
+               f"no frame read from the host's libc (another inode): {mods}")
+
+
 if __name__ == "__main__":
     main({"static": t_static, "dynamic": t_dynamic, "setuid": t_setuid,
           "seccomp": t_seccomp, "off": t_off, "cut": t_cut, "damaged": t_damaged,
           "attach": t_attach, "attach_deleted": t_attach_deleted,
-          "attach_container": t_attach_container})
+          "attach_container": t_attach_container, "kpaths": t_kpaths,
+          "kpaths_container": t_kpaths_container})

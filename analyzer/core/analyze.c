@@ -646,6 +646,21 @@ static void call_stack(struct vma *e, const struct ev *ev, int shim)
 	e->stack_id = shim ? m->stack_id : 0;
 }
 
+/* What a file mapping's entry shows for a path the collector could not
+ * give (record.h VP_KPATH_*; docs/report.md): a bracketed marker, as the
+ * kernel names what has no path, never a part of a path. */
+static const char *kpath_marker(struct analysis *a, uint16_t why)
+{
+	static const char *const txt[VP_KPATH_MAX] = {
+		[VP_KPATH_LONG] = "[path too long]",
+		[VP_KPATH_UNREACHABLE] = "[path outside the process's root]",
+		[VP_KPATH_UNREADABLE] = "[path unreadable]",
+		[VP_KPATH_FD_CHANGED] = "[path unknown: fd changed during mmap]",
+	};
+	const char *t = why < VP_KPATH_MAX ? txt[why] : NULL;
+	return t ? model__intern(a, t, strlen(t)) : NULL;
+}
+
 static void apply_mmap(struct analysis *a, struct proc *p, const struct ev *ev, int shim,
 		       const struct iset *internal)
 {
@@ -660,8 +675,13 @@ static void apply_mmap(struct analysis *a, struct proc *p, const struct ev *ev, 
 	e.shared = (flags & 3) == MAP_SHARED || (flags & 3) == 3 /* SHARED_VALIDATE */;
 	e.anonymous = (flags & MAP_ANONYMOUS) || (int64_t)m->args[4] < 0;
 	e.offset = e.anonymous ? 0 : m->args[5];
+	const struct vp_mem_file *mf = e.anonymous ? NULL : vp_mem_file(m);
 	if (m->path_len)
 		e.path = model__intern(a, vp_mem_path(m), m->path_len);
+	else if (mf && mf->why != VP_KPATH_OK && mf->why != VP_KPATH_DELETED)
+		e.path = kpath_marker(a, mf->why);
+	if (mf && m->path_len)
+		e.ino = mf->ino;
 	e.kind = kind_of_mmap(e.shared, e.anonymous, flags, e.prot);
 	e.origin = shim ? VO_MMAP : VO_SYSCALL;
 	call_stack(&e, ev, shim);

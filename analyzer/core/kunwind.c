@@ -3,7 +3,8 @@
  * Kernel stacks unwound afterwards (kunwind.h), in the replay where the
  * VP_REC_KSTACK's entry is made: the process's module map at that moment
  * is what the timeline knows (its live entries with a file path: a maps
- * snapshot's, `record -p`'s at the attach) and, for a main executable no
+ * snapshot's, `record -p`'s at the attach, the kernel's mmap records' --
+ * those with the inode the file must have here) and, for a main executable no
  * entry names (a static binary, mapped by exec in the kernel), its ELF
  * placed by the record's mm->start_code. That map, as /proc/PID/maps text,
  * is handed to libdwfl (dwfl_linux_proc_maps_report) and to the symbolizer
@@ -307,7 +308,7 @@ static int live_file(struct kunwind *ku, pid_t pid, uint64_t lo, uint64_t hi, co
 /* The file to open for p's mapping [lo, hi) named `name`, placed in m
  * (NULL: none to be had -- gone, or deleted and the process with it). */
 static const char *file_for(struct kunwind *ku, struct mtext *m, pid_t pid, uint64_t lo,
-			    uint64_t hi, const char *name, int by_base, uint64_t *ino)
+			    uint64_t hi, const char *name, int by_base, uint64_t want, uint64_t *ino)
 {
 	for (uint32_t i = 0; i < m->nf; i++)
 		if (!strcmp(m->f[i].name, name)) {
@@ -334,6 +335,16 @@ static const char *file_for(struct kunwind *ku, struct mtext *m, pid_t pid, uint
 	}
 	if (!reg)
 		return NULL;
+	if (want && at != want) {
+		/* the collector read another inode (VP_MEM_KPATH): the path
+		 * names another file here (a container's, one replaced
+		 * since): the mapped one through map_files, or none */
+		if (open == alt || live_file(ku, pid, lo, hi, name, by_base, alt, sizeof(alt)) ||
+		    stat(alt, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_ino != want)
+			return NULL;
+		open = alt;
+		at = (uint64_t)st.st_ino;
+	}
 	m->f = model__realloc(m->f, (m->nf + 1) * sizeof(*m->f));
 	m->f[m->nf].name = name;
 	m->f[m->nf].open = strdup(open);
@@ -345,10 +356,10 @@ static const char *file_for(struct kunwind *ku, struct mtext *m, pid_t pid, uint
 }
 
 static void mtext_line(struct kunwind *ku, struct mtext *m, pid_t pid, uint64_t lo, uint64_t hi,
-		       uint8_t prot, uint64_t off, const char *name)
+		       uint8_t prot, uint64_t off, const char *name, uint64_t want)
 {
 	uint64_t ino;
-	const char *open = file_for(ku, m, pid, lo, hi, name, 0, &ino);
+	const char *open = file_for(ku, m, pid, lo, hi, name, 0, want, &ino);
 	if (!open)
 		return;
 	maps_line(&m->dwfl, lo, hi, prot, off, ino, open);
@@ -461,12 +472,13 @@ static void module_map(struct kunwind *ku, struct proc *p, const struct vp_kstac
 			continue;
 		if (p->exe && !strcmp(e->path, p->exe))
 			exe_seen = 1;
-		mtext_line(ku, m, (pid_t)k->h.pid, e->start, e->end, e->prot, e->offset, e->path);
+		mtext_line(ku, m, (pid_t)k->h.pid, e->start, e->end, e->prot, e->offset, e->path,
+			   e->ino);
 	}
 	if (!exe_seen && p->exe && k->start_code) {
 		uint64_t ino;
 		const char *open = file_for(ku, m, (pid_t)k->h.pid, k->start_code,
-					    k->start_code + 1, p->exe, 1, &ino);
+					    k->start_code + 1, p->exe, 1, 0, &ino);
 		/* the frames name it by an absolute path: the link's target
 		 * when the exec's path is relative */
 		const char *name = p->exe;

@@ -423,7 +423,13 @@ static int valid(const struct vp_rec *h)
 	}
 	case VP_REC_MEM: {
 		const struct vp_mem *m = (const void *)h;
-		return m->call > 0 && m->call < VP_CALL_MAX && fits(s, sizeof(*m), m->path_len);
+		/* VP_MEM_KPATH: a vp_mem_file after the path, at 8 */
+		uint64_t var = m->h.flags & VP_MEM_KPATH
+				       ? VP_ALIGN8((uint64_t)m->path_len) + sizeof(struct vp_mem_file)
+				       : m->path_len;
+		return m->call > 0 && m->call < VP_CALL_MAX && fits(s, sizeof(*m), var) &&
+		       (!(m->h.flags & VP_MEM_KPATH) ||
+			(m->path_len < VP_MAX_PATH && vp_mem_file(m)->why < VP_KPATH_MAX));
 	}
 	case VP_REC_FORK: {
 		const struct vp_fork *f = (const void *)h;

@@ -53,6 +53,13 @@ void reader__free(struct reader *r);
 
 /* Accessors for variable parts (valid for records reader__next returned). */
 static inline const char *vp_mem_path(const struct vp_mem *m) { return (const char *)(m + 1); }
+/* VP_MEM_KPATH: the vp_mem_file after the path (NULL: the record has none) */
+static inline const struct vp_mem_file *vp_mem_file(const struct vp_mem *m)
+{
+	if (!(m->h.flags & VP_MEM_KPATH))
+		return NULL;
+	return (const void *)((const char *)(m + 1) + VP_ALIGN8((uint64_t)m->path_len));
+}
 static inline const char *vp_exec_path(const struct vp_exec *e) { return (const char *)(e + 1); }
 static inline const char *vp_exec_argv(const struct vp_exec *e) { return (const char *)(e + 1) + e->path_len; }
 static inline const char *vp_proc_exe(const struct vp_proc *p) { return (const char *)(p + 1); }

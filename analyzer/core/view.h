@@ -62,6 +62,8 @@ struct vma {
 	uint64_t created_ns, valid_from, destroyed_ns;
 	uint64_t offset;
 	const char *path;      /* interned, NULL for anonymous */
+	uint64_t ino;          /* the file's inode as the collector read it
+				* (VP_MEM_KPATH), 0 = not known */
 	int32_t stack_file;    /* preload file holding the stack, -1 none */
 	uint32_t stack_id;
 	uint32_t inh_pid;      /* inherited_from, 0 none */

@@ -35,7 +35,12 @@
  * would refuse as malformed, and the collector may write VP_REC_MMSTAT and
  * VP_REC_RSS, which a reader older than 4 would count as
  * damaged; such readers refuse these files instead. */
-#define VP_FORMAT_VERSION 4
+/* Version 5 (file paths of kernel mmaps): a kernel VP_REC_MEM of a
+ * file-backed mmap may carry the file's path and a vp_mem_file trailer
+ * (VP_MEM_KPATH); a reader older than 5 would take it for a path-less
+ * call and lose the reason a path is missing (VP_KPATH_*) silently: such
+ * readers refuse these files instead. */
+#define VP_FORMAT_VERSION 5
 #define VP_FORMAT_VERSION_MIN 1
 #define VP_HEADER_SIZE 4096u
 /* Data area is written in segments of this size (file offset
@@ -257,6 +262,40 @@ enum vp_nosig {
 				* with too little room left for the handler */
 	VP_NOSIG_MAX = 8,
 };
+/* Kernel records of a successful file-backed mmap (fd >= 0, no
+ * MAP_ANONYMOUS) that the shim does not record (version 5; bpf/README.md
+ * "File paths of mappings"): the collector read the file from the task's
+ * fd table at the call's exit and followed its dentry and mounts up to the
+ * task's root (its fs->root: the path as the process itself names it, as
+ * its /proc/self/maps would). The path (path_len bytes, possibly 0) is
+ * followed, at sizeof(vp_mem) + VP_ALIGN8(path_len), by a struct
+ * vp_mem_file; `why` says whether the path is whole (VP_KPATH_OK), the
+ * name an unlinked file had plus " (deleted)" (VP_KPATH_DELETED, the
+ * kernel's own d_path convention), or why there is none (path_len 0). */
+#define VP_MEM_KPATH 0x100
+enum vp_kpath_why {
+	VP_KPATH_OK = 0,
+	VP_KPATH_DELETED = 1,     /* unlinked: the name it had, " (deleted)" */
+	VP_KPATH_LONG = 2,        /* longer than VP_MAX_PATH - 1 bytes, or
+				   * deeper than the collector's walk */
+	VP_KPATH_UNREACHABLE = 3, /* not below the task's root (a file from
+				   * outside its chroot or mount namespace, a
+				   * detached mount), or a pseudo file (memfd,
+				   * anon inode) that no directory holds */
+	VP_KPATH_UNREADABLE = 4,  /* a kernel read failed on the way */
+	VP_KPATH_FD_CHANGED = 5,  /* the fd named another file (or none) at the
+				   * call's exit than at its entry: another
+				   * thread closed or replaced it meanwhile */
+	VP_KPATH_MAX = 6,
+};
+struct vp_mem_file {
+	__u64 ino;   /* the file's inode number (i_ino); 0 when unknown */
+	__u32 dev;   /* its superblock's s_dev, the kernel's encoding
+		      * (major << 20 | minor) */
+	__u16 why;   /* enum vp_kpath_why */
+	__u16 _pad;
+};
+_Static_assert(sizeof(struct vp_mem_file) == 16, "vp_mem_file size");
 struct vp_mem {
 	struct vp_rec h;
 	__u32 call;       /* enum vp_call */

@@ -14,11 +14,19 @@
  *              print "done", wait for another line, exit
  *   deep D     deep_call() D levels deep, 1 KiB of stack each, then map_a()
  *              once: a stack deeper than the collector's copy
+ *   files DIR  map_file() of files it makes in DIR (bpf/README.md "File
+ *              paths of mappings"), each read once and kept: DIR/named.dat
+ *              3 times (2 pages each), DIR/deleted.dat once (3 pages,
+ *              unlinked before it is mapped), and once (5 pages) long.dat
+ *              under 21 nested directories of 200-byte names (a path
+ *              longer than PATH_MAX, reached by chdir)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PG 4096ul
@@ -81,6 +89,58 @@ static void maps(long a, long b)
 		map_b();
 }
 
+/* The file mapping whose stack the kernel takes: pages of fd, read once. */
+__attribute__((noinline)) void map_file(int fd, unsigned long pages)
+{
+	volatile char *p = mmap(NULL, pages * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap file");
+		exit(99);
+	}
+	(void)p[0];
+	__asm__ volatile("" ::: "memory");
+}
+
+/* A new file `name` (relative to the current directory) of `pages` pages. */
+static int make_file(const char *name, unsigned long pages)
+{
+	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)(pages * PG))) {
+		perror(name);
+		exit(98);
+	}
+	return fd;
+}
+
+static void files(const char *dir)
+{
+	char comp[201];
+	int fd;
+
+	if (chdir(dir)) {
+		perror(dir);
+		exit(98);
+	}
+	fd = make_file("named.dat", 2);
+	for (int i = 0; i < 3; i++)
+		map_file(fd, 2);
+	close(fd);
+	fd = make_file("deleted.dat", 3);
+	unlink("deleted.dat");
+	map_file(fd, 3);
+	close(fd);
+	memset(comp, 'd', 200);
+	comp[200] = 0;
+	for (int i = 0; i < 21; i++)
+		if (mkdir(comp, 0755) || chdir(comp)) {
+			perror("nested directory");
+			exit(98);
+		}
+	fd = make_file("long.dat", 5);
+	map_file(fd, 5);
+	close(fd);
+}
+
 static void wait_line(void)
 {
 	char line[64];
@@ -94,6 +154,8 @@ int main(int argc, char **argv)
 		maps(atol(argv[2]), atol(argv[3]));
 	} else if (argc >= 3 && !strcmp(argv[1], "loop")) {
 		return loop(atol(argv[2]), argc >= 4 ? atol(argv[3]) : 0);
+	} else if (argc >= 3 && !strcmp(argv[1], "files")) {
+		files(argv[2]);
 	} else if (argc >= 3 && !strcmp(argv[1], "deep")) {
 		deep_call(atol(argv[2]));
 	} else if (argc >= 4 && !strcmp(argv[1], "wait")) {
@@ -105,7 +167,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		wait_line();
 	} else {
-		fprintf(stderr, "usage: w_kstack maps A B | loop N | wait A B | deep D\n");
+		fprintf(stderr, "usage: w_kstack maps A B | loop N | wait A B | deep D | files DIR\n");
 		return 2;
 	}
 	return 0;
