@@ -56,6 +56,26 @@ static void line_out(FILE *out, const char *fmt, ...)
 	fprintf(out, "%s\n", buf);
 }
 
+/* s cut to at most `width` bytes, on a character boundary, with "..." at
+ * the end when cut: a title (nginx's "master process" and its whole
+ * command line) gives way to the pid and counts on its line. */
+static const char *fit(const char *s, size_t width, char *buf, size_t n)
+{
+	size_t len = strlen(s);
+	if (width < 4)
+		width = 4;
+	if (len <= width || n < 4) {
+		snprintf(buf, n, "%s", s);
+		return buf;
+	}
+	size_t cut = width - 3 < n - 4 ? width - 3 : n - 4;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(buf, s, cut);
+	memcpy(buf + cut, "...", 4);
+	return buf;
+}
+
 /* Call sites summed over one or more processes (processes of one command
  * are grouped), by label: the stacks that reach one culprit function by
  * different paths are one row (report.json keeps them apart). */
@@ -462,6 +482,31 @@ static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t 
 	free(g);
 }
 
+/* "    PARENTPID TITLE -> CHILDPID TITLE" in 100 columns: the titles are
+ * cut (the longer one first), never the pids. */
+static void fork_line(struct analysis *a, const struct proc *p, uint32_t child,
+		      const struct proc *c, FILE *out)
+{
+	const char *pt = proc_title(p), *ct = c ? proc_title(c) : "?";
+	char pb[104], cb[104];
+	int fixed = snprintf(NULL, 0, "    %u  -> %u ", p->own_pid, pidns__report_pid(a, child));
+	size_t room = fixed > 0 && fixed < 60 ? 100 - (size_t)fixed : 40;
+	size_t pl = strlen(pt), cl = strlen(ct), pw = pl, cw = cl;
+	if (pl + cl > room) {
+		/* the shorter keeps its length when it fits in half the room */
+		if (cl <= room / 2)
+			pw = room - cl;
+		else if (pl <= room / 2)
+			cw = room - pl;
+		else {
+			pw = room / 2;
+			cw = room - pw;
+		}
+	}
+	line_out(out, "    %u %s -> %u %s", p->own_pid, fit(pt, pw, pb, sizeof(pb)),
+		 pidns__report_pid(a, child), fit(ct, cw, cb, sizeof(cb)));
+}
+
 /* Each fork, largest first: what each side un-shared, and from where. */
 static void forks_out(struct analysis *a, FILE *out)
 {
@@ -508,8 +553,7 @@ static void forks_out(struct analysis *a, FILE *out)
 			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
 			fork_top_write(a, &f[i].c->ws_child, f[i].c->cow_child, cw, sizeof(cw));
 			fork_top_write(a, &f[i].c->ws_parent, f[i].c->cow_parent, pw, sizeof(pw));
-			line_out(out, "    %u %s -> %u %s", p->own_pid, proc_title(p),
-				 pidns__report_pid(a, f[i].c->child), c ? proc_title(c) : "?");
+			fork_line(a, p, f[i].c->child, c, out);
 			line_out(out, "      child copied %s%s", cb, cs);
 			if (cw[0])
 				line_out(out, "        %s", cw);
@@ -612,16 +656,21 @@ static void proc_head_out(struct analysis *a, const struct proc *p, uint64_t t, 
 {
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);
-	char head[300];
+	char head[160], tail[80], tb[104];
 	char pb[48];
-	int n = snprintf(head, sizeof(head), "pid %s %s", pid_str(p, pb, sizeof(pb)),
+	int n = snprintf(head, sizeof(head), "  pid %s %s", pid_str(p, pb, sizeof(pb)),
 			 vp_base_name(p->exe));
-	if (p->title)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
-	else if (p->name && strncmp(p->name, vp_base_name(p->exe), 15))
-		n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->name);
-	line_out(out, "\n  %s%s: %" PRIu64 " faults", head,
-		 p->is_root ? " (first process)" : "", t);
+	int m = snprintf(tail, sizeof(tail), "%s: %" PRIu64 " faults",
+			 p->is_root ? " (first process)" : "", t);
+	/* the title takes what the line has left; the pid and the count stay */
+	const char *title = p->title ? p->title
+		: p->name && strncmp(p->name, vp_base_name(p->exe), 15) ? p->name : NULL;
+	size_t used = (size_t)(n > 0 ? n : 0) + (size_t)(m > 0 ? m : 0) + 4; /* "\n", " [", "]" */
+	if (title)
+		line_out(out, "\n%s [%s]%s", head, fit(title, used < 80 ? 100 - used : 20, tb,
+							sizeof(tb)), tail);
+	else
+		line_out(out, "\n%s%s", head, tail);
 	if (p->have_kc) {
 		line_out(out, "    the kernel counted %" PRIu64 " (%" PRIu64 " populated by "
 			 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before %s)",
