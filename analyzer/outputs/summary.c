@@ -574,6 +574,26 @@ static void forks_out(struct analysis *a, FILE *out)
 	free(f);
 }
 
+/* What the recording ran, in a word: its command's program name. Attached
+ * to a running process (record -p), the command is that process's
+ * /proc/PID/cmdline, which a server may have overwritten with its title
+ * (nginx's "nginx: master process nginx -c /etc/nginx/... -g ..."): a
+ * text with spaces is no path to take the last part of, so the first
+ * process's own name (comm) says it, else the title cut short. */
+static const char *command_name(const struct analysis *a, char *buf, size_t n)
+{
+	const char *cmd = json_string_value(json_array_get(json_object_get(a->session, "command"),
+							  0));
+	if (!cmd)
+		cmd = "";
+	if (!strchr(cmd, ' '))
+		return vp_base_name(cmd);
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i]->is_root && (a->procs[i]->name || a->procs[i]->exe))
+			return proc_command(a->procs[i]);
+	return fit(cmd, n - 1 < 40 ? n - 1 : 40, buf, n);
+}
+
 /* The whole tree's figures, and whether the recording is whole. */
 static void totals_out(struct analysis *a, FILE *out)
 {
@@ -587,8 +607,8 @@ static void totals_out(struct analysis *a, FILE *out)
 	}
 	char pb[32];
 	human_bytes(pages * a->page_size, pb, sizeof(pb));
-	json_t *cmd = json_array_get(json_object_get(a->session, "command"), 0);
-	const char *name = vp_base_name(json_string_value(cmd));
+	char nb[48];
+	const char *name = command_name(a, nb, sizeof(nb));
 	if (!derive__measured(a)) {
 		fprintf(out, "\nvmaprof: %s: %u process(es); page faults, pages allocated and fork "
 			"copies\n  not measured (no kernel collector: %s)\n", name, a->nprocs,

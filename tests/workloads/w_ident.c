@@ -16,6 +16,10 @@
  *     room for a long TITLE), then forks N children one after the other,
  *     each of which titles itself "child TITLE", writes PAGES pages of a fresh anonymous mapping (PAGES
  *     demand-zero faults) and exits 0; prints "child=C" for each, exits 0.
+ *   w_ident serve NAME TITLE KIDS [PAD...]
+ *     names and titles itself, forks KIDS children that wait for SIGTERM
+ *     (or their parent's death), prints "ready pid=P kids=C1,C2,...", and
+ *     waits for SIGTERM: then ends its children, reaps them, exits 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -110,15 +114,57 @@ static int forks(int argc, char **argv)
 	return 0;
 }
 
+static int serve(int argc, char **argv)
+{
+	long n = strtol(argv[4], NULL, 10);
+	char *title = strdup(argv[3]), *name = strdup(argv[2]);
+	pid_t kids[64];
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (!title || !name || n < 0 || n > 64 || set_title(argc, argv, name, title))
+		return 1;
+	pid_t me = getpid();
+	for (long i = 0; i < n; i++) {
+		fflush(stdout);
+		kids[i] = fork();
+		if (kids[i] < 0)
+			return 1;
+		if (kids[i] == 0) {
+			int sig;
+			prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+			if (getppid() != me)
+				_exit(0);
+			sigwait(&set, &sig);
+			_exit(0);
+		}
+	}
+	printf("ready pid=%d kids=", (int)me);
+	for (long i = 0; i < n; i++)
+		printf("%s%d", i ? "," : "", (int)kids[i]);
+	printf("\n");
+	fflush(stdout);
+	int sig;
+	sigwait(&set, &sig);
+	for (long i = 0; i < n; i++)
+		kill(kids[i], SIGTERM);
+	for (long i = 0; i < n; i++)
+		waitpid(kids[i], NULL, 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 6 && !strcmp(argv[1], "forks"))
 		return forks(argc, argv);
+	if (argc >= 5 && !strcmp(argv[1], "serve"))
+		return serve(argc, argv);
 	if (argc == 4 && !strcmp(argv[1], "spill"))
 		return spill(argv, argc);
 	if (argc < 4 || strcmp(argv[1], "title")) {
 		fprintf(stderr, "usage: w_ident title NAME TITLE [ARG...] | spill NAME N | forks NAME "
-			"TITLE N PAGES [PAD...]\n");
+			"TITLE N PAGES [PAD...] | serve NAME TITLE KIDS [PAD...]\n");
 		return 2;
 	}
 	char name[16], title[256];
