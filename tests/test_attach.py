@@ -744,8 +744,39 @@ def t_title():
             s.stop()
 
 
+def t_children():
+    """A process given with -p that has children already: one line says how
+    many, that they are not recorded, and how to include them; given
+    together, no note and all of them recorded."""
+    need_bpf()
+    with Tmp() as t:
+        s = Server(3)
+        try:
+            a = Attach(os.path.join(t, "r"), [s.pid], ["--duration", "0.3"])
+            a.stop(None)
+            eq(a.rc, 0, a.err)
+            notes = [ln for ln in a.err.splitlines() if ln.startswith("vmaprof: note:")]
+            eq(len(notes), 1, f"one note:\n{a.err}")
+            m = re.fullmatch(r"vmaprof: note: pid (\d+) \(srvname\) has (\d+) child process\(es\) "
+                             r"running, not recorded \(only what it forks from now on is\); to "
+                             r"include them: -p ([\d,]+) or -p \$\(pgrep -d, srvname\)", notes[0])
+            check(m is not None, f"the note: {notes[0]!r}")
+            eq((int(m.group(1)), int(m.group(2))), (s.pid, 3), "the note's pid and count")
+            listed = [int(x) for x in m.group(3).split(",")]
+            eq((listed[0], sorted(listed[1:])), (s.pid, sorted(s.kids)), "the pids to give")
+            eq(sorted(p["pid"] for p in a.procs), [s.pid], "only the given process recorded")
+            # as the note says: all of them
+            a = Attach(os.path.join(t, "r2"), listed, ["--duration", "0.3"])
+            a.stop(None)
+            eq(a.rc, 0, a.err)
+            check("note:" not in a.err, f"every child given: no note:\n{a.err}")
+            eq(sorted(p["pid"] for p in a.procs), sorted(listed), "all of them recorded")
+        finally:
+            s.stop()
+
+
 if __name__ == "__main__":
     main({"cow": t_cow, "threads": t_threads, "duration": t_duration, "exit": t_exit,
           "errors": t_errors, "nonroot": t_nonroot, "two": t_two, "killed": t_killed,
           "several": t_several, "bigmaps": t_bigmaps, "race": t_race, "chain": t_chain,
-          "pidns": t_pidns, "title": t_title})
+          "pidns": t_pidns, "title": t_title, "children": t_children})
