@@ -661,9 +661,12 @@ static void kernel_mm_out(const struct analysis *a, const struct proc *p, FILE *
 	human_bytes((uint64_t)(m->rss[VP_RSS_FILE] > 0 ? m->rss[VP_RSS_FILE] : 0) * ps, fi, sizeof(fi));
 	human_bytes((uint64_t)(m->rss[VP_RSS_SHMEM] > 0 ? m->rss[VP_RSS_SHMEM] : 0) * ps, sh, sizeof(sh));
 	human_bytes(vpeak * ps, vp, sizeof(vp));
-	/* two lines of at most 84 columns: whole, not cut at 100 as line_out
+	/* two lines of at most 92 columns: whole, not cut at 100 as line_out
 	 * would cut one */
-	fprintf(out, "    kernel: rss peak %s (anon %s, file %s, shmem %s)\n", pk, an, fi, sh);
+	/* the peak is the image's; the parts are what was resident when the
+	 * kernel was read (exit, or the exec that replaced the image) */
+	fprintf(out, "    kernel: rss peak %s; at %s: anon %s, file %s, shmem %s\n", pk,
+		m->why == VP_MM_EXEC ? "exec" : "exit", an, fi, sh);
 	fprintf(out, "            vm peak %s, %u mappings\n", vp, m->map_count);
 	json_t *lim = json_object_get(a->session, "vm_max_map_count");
 	int64_t max = json_is_integer(lim) ? json_integer_value(lim) : 0;
