@@ -907,6 +907,53 @@ fail:
 	return -1;
 }
 
+/* A process given with -p that has children already: they are not traced
+ * (only what it forks from the attach on is), which one line says, with
+ * how to include them (docs/attach.md). */
+static void note_children(const struct att *a)
+{
+	enum { LIST = 8 };
+	pid_t kids[MAX_PIDS][LIST];
+	int nkids[MAX_PIDS] = { 0 };
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		struct procfs_stat st;
+		if (*end || pid <= 1 || procfs_stat((pid_t)pid, &st) < 0 || st.state == 'Z' ||
+		    st.state == 'X')
+			continue;
+		int given = 0, parent = -1;
+		for (int i = 0; i < a->n; i++) {
+			given |= a->t[i].pid == (pid_t)pid;
+			if (a->t[i].pid == st.ppid)
+				parent = i;
+		}
+		if (given || parent < 0)
+			continue;
+		if (nkids[parent] < LIST)
+			kids[parent][nkids[parent]] = (pid_t)pid;
+		nkids[parent]++;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; i < a->n; i++) {
+		if (!nkids[i])
+			continue;
+		fprintf(stderr, "vmaprof: note: pid %d (%s) has %d child process(es) running, "
+			"not recorded (only what it forks from now on is); to include them: ",
+			(int)a->t[i].pid, a->t[i].comm, nkids[i]);
+		if (nkids[i] <= LIST) {
+			fprintf(stderr, "-p %d", (int)a->t[i].pid);
+			for (int k = 0; k < nkids[i]; k++)
+				fprintf(stderr, ",%d", (int)kids[i][k]);
+			fprintf(stderr, " or ");
+		}
+		fprintf(stderr, "-p $(pgrep -d, %s)\n", a->t[i].comm);
+	}
+}
+
 static void say_attached(const struct att *a)
 {
 	fprintf(stderr, "vmaprof: attached to %d process(es)", a->n);
@@ -932,6 +979,7 @@ static int record_window(struct att *a)
 		fprintf(stderr, "vmaprof: cannot write %s/session.json: %s\n", a->absdir,
 			strerror(-err));
 	say_attached(a);
+	note_children(a);
 	if (a->live) {
 		for (int i = 0; i < a->n; i++) /* comm: check_target's */
 			live__seed(a->live, (uint32_t)a->t[i].pid, a->t[i].comm);

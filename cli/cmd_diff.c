@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "diff.h"
@@ -28,6 +30,7 @@ void vp_diff_usage(FILE *f)
 		"                    [--min-change PCT] [--format text|json|markdown]\n"
 		"  METRIC   %s\n"
 		"           %s\n"
+		"  BASE, NEW  report.json files, or recording directories (their report.json)\n"
 		"  PCT      allowed increase over BASE, like 10%% (bound: new <= base * (1 + PCT/100));\n"
 		"           where BASE is 0 any increase exceeds\n"
 		"  write_site  the copies (cow_copy) of each write site within each role, as\n"
@@ -176,6 +179,26 @@ static int diff_args(int argc, char **argv, struct diff_opts *o, struct diff_bou
 	return 0;
 }
 
+/* A report named on the command line: a recording's directory stands for
+ * the report.json in it (what `vmaprof record` wrote). 0, or -EINVAL with
+ * why set. */
+static int report_path(const char *arg, char out[PATH_MAX], char *why)
+{
+	struct stat st;
+	if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(out, PATH_MAX, "%s", arg); /* the loader says what is wrong */
+		return 0;
+	}
+	if (snprintf(out, PATH_MAX, "%s%sreport.json", arg,
+		     arg[0] && arg[strlen(arg) - 1] == '/' ? "" : "/") >= PATH_MAX)
+		return fail(why, "%s: path too long", arg);
+	if (stat(out, &st) < 0)
+		return fail(why, "%s is a directory without a report.json (%s): pass a "
+			    "recording's directory or its report.json (`vmaprof report DIR` "
+			    "writes one)", arg, strerror(errno));
+	return 0;
+}
+
 /* argv[0] is "diff". The exit status: 0 every bound holds, 1 a bound is
  * exceeded, 2 bad input or usage. */
 int cmd_diff(int argc, char **argv)
@@ -191,10 +214,12 @@ int cmd_diff(int argc, char **argv)
 	}
 	o.bounds = bounds;
 	int err = diff_args(argc, argv, &o, bounds, why);
+	char base[PATH_MAX], new[PATH_MAX];
 	if (err > 0)
 		rc = 0;
-	else if (!err)
-		rc = diff__run(&o, argv[optind], argv[optind + 1], why, sizeof(why));
+	else if (!err && !report_path(argv[optind], base, why) &&
+		 !report_path(argv[optind + 1], new, why))
+		rc = diff__run(&o, base, new, why, sizeof(why));
 	if (why[0])
 		fprintf(stderr, "vmaprof diff: %s\n", why);
 	free(bounds);

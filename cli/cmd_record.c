@@ -295,6 +295,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "stats", no_argument, NULL, 's' },
 		{ "ring-buffer", required_argument, NULL, 'R' },
 		{ "write-stacks", required_argument, NULL, 'W' },
+		{ "duration", required_argument, NULL, 'D' }, /* refused: -p's */
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -337,6 +338,11 @@ static int parse_args(struct rec *r, int argc, char **argv)
 			r->depth = (int)v;
 			break;
 		}
+		case 'D':
+			fprintf(stderr, "vmaprof: --duration is only valid with -p PID (attaching to "
+				"a running process): record COMMAND records until the command's "
+				"tree exits\n");
+			return 2;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

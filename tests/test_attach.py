@@ -693,8 +693,90 @@ def t_bigmaps():
             w.stop()
 
 
+WI = workload("w_ident")
+TITLE = "srv: master process /usr/local/sbin/srv -c /etc/srv/srv.conf -g daemon off; workers 3;"
+
+
+class Server:
+    """w_ident serve: a process titled TITLE over its argv (as nginx's
+    master is), with `kids` children already running."""
+
+    def __init__(self, kids):
+        self.p = subprocess.Popen([WI, "serve", "srvname", TITLE, str(kids), "p" * 120],
+                                  stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        m = re.fullmatch(r"ready pid=(\d+) kids=([\d,]*)\n", line)
+        check(m is not None, f"w_ident serve: {line!r}")
+        self.pid = int(m.group(1))
+        self.kids = [int(k) for k in m.group(2).split(",") if k]
+        eq(len(self.kids), kids, "children started")
+        eq(open(f"/proc/{self.pid}/cmdline").read().rstrip("\0"), TITLE, "the title over argv")
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        eq(self.p.wait(timeout=30), 0, "w_ident serve's exit")
+
+
+def t_title():
+    """A process whose cmdline is a title with '/' and spaces (nginx's
+    "nginx: master process nginx -c /etc/... -g ..."): the summary names
+    the recording by the process's name, not by the text after the title's
+    last '/'."""
+    need_bpf()
+    with Tmp() as t:
+        s = Server(0)
+        try:
+            a = Attach(os.path.join(t, "r"), [s.pid], ["--duration", "0.3"])
+            a.stop(None)
+            eq(a.rc, 0, a.err)
+            eq(a.report["command"][0], TITLE, "report.json command: the cmdline as read")
+            eq(a.proc(s.pid)["name"], "srvname", "the process's name")
+            heads = [ln for ln in a.err.splitlines() if ln.startswith("vmaprof: ") and
+                     "process(es)" in ln and "attached" not in ln and "detached" not in ln]
+            eq(len(heads), 1, f"the summary's first line:\n{a.err}")
+            check(heads[0].startswith("vmaprof: srvname: 1 process(es), "),
+                  f"named by the process's name: {heads[0]!r}")
+            check("note:" not in a.err, f"no children, no note:\n{a.err}")
+            text = a.summary()
+            check(re.search(r"^vmaprof: srvname: 1 process\(es\), ", text, re.M),
+                  f"report --format text names it so too:\n{text}")
+        finally:
+            s.stop()
+
+
+def t_children():
+    """A process given with -p that has children already: one line says how
+    many, that they are not recorded, and how to include them; given
+    together, no note and all of them recorded."""
+    need_bpf()
+    with Tmp() as t:
+        s = Server(3)
+        try:
+            a = Attach(os.path.join(t, "r"), [s.pid], ["--duration", "0.3"])
+            a.stop(None)
+            eq(a.rc, 0, a.err)
+            notes = [ln for ln in a.err.splitlines() if ln.startswith("vmaprof: note:")]
+            eq(len(notes), 1, f"one note:\n{a.err}")
+            m = re.fullmatch(r"vmaprof: note: pid (\d+) \(srvname\) has (\d+) child process\(es\) "
+                             r"running, not recorded \(only what it forks from now on is\); to "
+                             r"include them: -p ([\d,]+) or -p \$\(pgrep -d, srvname\)", notes[0])
+            check(m is not None, f"the note: {notes[0]!r}")
+            eq((int(m.group(1)), int(m.group(2))), (s.pid, 3), "the note's pid and count")
+            listed = [int(x) for x in m.group(3).split(",")]
+            eq((listed[0], sorted(listed[1:])), (s.pid, sorted(s.kids)), "the pids to give")
+            eq(sorted(p["pid"] for p in a.procs), [s.pid], "only the given process recorded")
+            # as the note says: all of them
+            a = Attach(os.path.join(t, "r2"), listed, ["--duration", "0.3"])
+            a.stop(None)
+            eq(a.rc, 0, a.err)
+            check("note:" not in a.err, f"every child given: no note:\n{a.err}")
+            eq(sorted(p["pid"] for p in a.procs), sorted(listed), "all of them recorded")
+        finally:
+            s.stop()
+
+
 if __name__ == "__main__":
     main({"cow": t_cow, "threads": t_threads, "duration": t_duration, "exit": t_exit,
           "errors": t_errors, "nonroot": t_nonroot, "two": t_two, "killed": t_killed,
           "several": t_several, "bigmaps": t_bigmaps, "race": t_race, "chain": t_chain,
-          "pidns": t_pidns})
+          "pidns": t_pidns, "title": t_title, "children": t_children})

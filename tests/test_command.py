@@ -137,6 +137,25 @@ def t_execfails():
                f"{opt}: {p.stderr!r}")
 
 
+def t_options():
+    """An option of record -p given to record COMMAND: exit 2, one line
+    saying where it belongs, nothing run, no directory left."""
+    with Case() as c:
+        marker = os.path.join(c.tmp, "ran")
+        for opt in (["--duration", "5"], ["--duration=5"]):
+            p = subprocess.run([VMAPROF, "record", *opt, "--", "touch", marker], cwd=c.cwd,
+                               capture_output=True, text=True, timeout=120)
+            what = f"record {' '.join(opt)} -- touch"
+            eq(p.returncode, 2, f"{what}: exit status ({p.stderr!r})")
+            lines = p.stderr.splitlines()
+            eq(len(lines), 1, f"{what}: one line on stderr: {p.stderr!r}")
+            eq(lines[0], "vmaprof: --duration is only valid with -p PID (attaching to a running "
+               "process): record COMMAND records until the command's tree exits",
+               f"{what}: the line")
+            check(not os.path.exists(marker), f"{what}: the command ran")
+            eq(os.listdir(c.cwd), [], f"{what}: no default directory left")
+
+
 if __name__ == "__main__":
     main({"notfound": t_notfound, "notexec": t_notexec, "directory": t_directory,
-          "execfails": t_execfails})
+          "execfails": t_execfails, "options": t_options})

@@ -1027,6 +1027,30 @@ def t_no_file():
     bad_input([fx("base.json")], "one report only", "two reports")
 
 
+def t_directories():
+    """A recording's directory stands for its report.json (what `vmaprof
+    record` leaves); a directory without one is a clear error."""
+    with tempfile.TemporaryDirectory() as t:
+        b, w = os.path.join(t, "base"), os.path.join(t, "worse")
+        for d, f in ((b, "base.json"), (w, "worse.json")):
+            os.mkdir(d)
+            shutil.copy(fx(f), os.path.join(d, "report.json"))
+        bound = ["--max-increase", "cow_copy=10%"]
+        files = expect(1, [os.path.join(b, "report.json"), os.path.join(w, "report.json"),
+                           *bound], "report.json files")
+        dirs = expect(1, [b, w, *bound], "their directories")
+        check(dirs == files, f"directories: another result than their report.json files:\n"
+              f"{dirs[0]}\n---\n{files[0]}")
+        check(exceeded(dirs[0]), f"the bound exceeded:\n{dirs[0]}")
+        expect(1, [b + "/", fx("worse.json"), *bound], "a directory with '/' and a file")
+        empty = os.path.join(t, "empty")
+        os.mkdir(empty)
+        bad_input([empty, w], "a directory without report.json",
+                  f"{empty} is a directory without a report.json")
+        bad_input([b, empty], "the new one without report.json", "pass a recording's directory "
+                  "or its report.json")
+
+
 def t_bad_types():
     """Mistyped or missing fields anywhere the diff reads: exit 2, never a crash."""
     base = json.load(open(fx("base.json")))

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 
-from vptest import VMAPROF, Fail, Recording, check, eq, main, workload
+from vptest import VMAPROF, Fail, Recording, check, eq, main, validate_report, workload
 
 CHROMIUM = shutil.which("chromium")
 DEMO = os.path.join(os.path.dirname(VMAPROF), "vmaprof-demo")
@@ -631,8 +631,84 @@ def t_bad_input():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def t_attach():
+    """A record -p recording of a stripped program: the page's banner says
+    the shim's stacks are absent and the kernel collector's are shown (not
+    "No call stacks" over a page that lists them), and frames without a
+    symbol are module+offset, as the folded export names them, never a raw
+    address."""
+    need_chromium()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (record -p: the kernel collector)")
+        raise SystemExit(77)
+    import signal
+    tmp = tempfile.mkdtemp(prefix="vmaprof-html-attach-")
+    os.chmod(tmp, 0o755)
+    w = rec = None
+    try:
+        prog = os.path.join(tmp, "w_attach_stripped")
+        shutil.copy(workload("w_attach"), prog)
+        subprocess.run(["strip", "--strip-all", prog], check=True)
+        w = subprocess.Popen([prog, "64", "10", "5"], stdout=subprocess.PIPE, text=True)
+        ready = w.stdout.readline()
+        check(ready.startswith("ready pid="), f"w_attach: {ready!r}")
+        d = os.path.join(tmp, "rec")
+        rec = subprocess.Popen([VMAPROF, "record", "-p", str(w.pid), "-o", d, "--html"],
+                               stderr=subprocess.PIPE, text=True)
+        seen = ""
+        while "attached to" not in seen:
+            line = rec.stderr.readline()
+            check(line, f"record -p did not attach: {seen}")
+            seen += line
+        if "kernel collector is unavailable" in seen:
+            print(f"SKIP: {seen.strip()}")
+            raise SystemExit(77)
+        os.kill(w.pid, signal.SIGUSR1)  # maps and forks in the window
+        forked = w.stdout.readline()
+        check(forked.startswith("forked child="), f"w_attach: {forked!r}")
+        rec.send_signal(signal.SIGINT)
+        err = seen + rec.stderr.read()
+        eq(rec.wait(timeout=120), 0, f"record -p: {err}")
+        rj = os.path.join(d, "report.json")
+        validate_report(rj)
+        rep = json.load(open(rj))
+        check(rep["kernel_stacks"], f"kernel stacks in report.json: {err}")
+        page = os.path.join(d, "report.html")
+        data, _ = page_data(page)
+        eq((data["attached"], data["kernel_stacks"], data["collectors"]["preload"]["active"]),
+           (True, True, False), "the page's model: attached, kernel stacks, no shim")
+        mine = [f for f in data["frames"] if f[1] == "w_attach_stripped"]
+        check(mine, f"frames in the stripped program: {data['frames']}")
+        for f in mine:
+            check(re.fullmatch(r"w_attach_stripped\+0x[0-9a-f]+", f[0]),
+                  f"a frame without a symbol is module+offset: {f}")
+        check(not [f for f in data["frames"] if re.fullmatch(r"0x[0-9a-f]+", f[0]) and f[1]],
+              f"no raw address for a frame in a module: {data['frames']}")
+        folded = subprocess.run([VMAPROF, "report", d, "--format", "folded", "-o", "-"],
+                                capture_output=True, text=True, timeout=120)
+        eq(folded.returncode, 0, folded.stderr)
+        names = set(re.findall(r"w_attach_stripped\+0x[0-9a-f]+", folded.stdout))
+        check(names and {f[0] for f in mine} <= names,
+              f"the page's names are the folded export's: {sorted(f[0] for f in mine)} vs "
+              f"{sorted(names)}")
+        dom = Dom(browser(page, "--dump-dom"))
+        check("vp-timing" in dom.by_id, "the page's script ran to its end (no exception)")
+        answer = dom.by_id.get("answer", "")
+        check("No call stacks" not in answer, f"no claim of no call stacks: {answer!r}")
+        check("No shim call stacks (attached to a running process): the call stacks shown are "
+              "the kernel collector's, for mappings made after the attach; those made before it "
+              "(initial) have none." in answer, f"the banner: {answer!r}")
+    finally:
+        for p in (rec, w):
+            if p and p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main({"demo": t_demo, "big_tree": t_big_tree, "rank": t_rank, "postgres": t_postgres, "build": t_build,
+    main({"attach": t_attach, "demo": t_demo, "big_tree": t_big_tree, "rank": t_rank,
+          "postgres": t_postgres, "build": t_build,
           "offline": t_offline,
           "hostile_names": t_hostile_names,
           "bad_input": t_bad_input})

@@ -103,10 +103,25 @@ def summary_line(r, pid, img):
     t = subprocess.run([VMAPROF, "report", r.dir, "--format", "text"], capture_output=True,
                        text=True, timeout=300)
     eq(t.returncode, 0, "report --format text")
-    m = re.search(rf"pid {pid} .*?\n(?:    .*\n)*?    kernel: rss peak (.*?) \(anon (.*?), "
-                  r"file (.*?), shmem (.*?)\)\n +vm peak (.*?), (\d+) mappings", t.stdout)
+    # the peak, then the parts as read (at exit): not "peak (anon ...)",
+    # which read as the peak's make-up
+    m = re.search(rf"pid {pid} .*?\n(?:    .*\n)*?    kernel: rss peak (.*?); at (\w+): anon (.*?), "
+                  r"file (.*?), shmem (.*?)\n +vm peak (.*?), (\d+) mappings", t.stdout)
     check(m is not None, f"no kernel line for {pid} in:\n{t.stdout}")
-    eq(int(m.group(6)), img["map_count"], "summary's mappings")
+    eq(m.group(2), img["when"], "the reading's time named")
+    eq(m.group(1), human_bytes(img["rss_peak"]), "summary's rss peak")
+    eq(m.group(3), human_bytes(img["rss_anon"]), "summary's anon (at the reading)")
+    eq(m.group(4), human_bytes(img["rss_file"]), "summary's file (at the reading)")
+    eq(m.group(5), human_bytes(img["rss_shmem"]), "summary's shmem (at the reading)")
+    eq(int(m.group(7)), img["map_count"], "summary's mappings")
+
+
+def human_bytes(b):
+    """The summary's sizes (analyzer/outputs/summary.c human_bytes)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if b >= 1 << shift:
+            return f"{b / (1 << shift):.1f} {unit}"
+    return f"{b} B"
 
 
 def t_exit():

@@ -318,6 +318,57 @@ def t_title():
         eq(p["argv"], [WI, "spill", "pgname", "300"], "argv")
 
 
+def t_longtitle():
+    """A title longer than a summary line (nginx's "master process" and its
+    whole command line): the title is cut, never the pid, the fault count
+    or a fork's "-> child pid" after it."""
+    title = ("srv: master process /usr/local/sbin/srv -c /etc/srv/srv.conf -p /var/lib/srv/ "
+             "-g " + "opt " * 60 + "end")
+    n, pages = 3, 20
+    args = [WI, "forks", "srvname", title, str(n), str(pages), "p" * 400]
+    with Rec(args) as r:
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        kids = [int(x) for x in re.findall(r"^child=(\d+)$", r.stdout, re.M)]
+        eq(len(kids), n, f"children: {r.stdout}")
+        root = [p for p in r.procs if p["title"] == title]
+        eq(len(root), 1, "the parent, with its whole title in report.json")
+        root = root[0]
+        eq(sorted(p["pid"] for p in r.procs if p["pid"] != root["pid"]), sorted(kids),
+           "the children in report.json")
+        for p in r.procs:
+            if p["pid"] != root["pid"]:
+                eq(p["title"], "child " + title, f"child {p['pid']}'s title")
+                eq(p["faults"]["demand_zero"] >= pages, True, f"child {p['pid']} demand_zero")
+        lines = r.stderr.splitlines()
+        for ln in lines:  # the summary's (not the paths vmaprof names)
+            check(not ln.startswith("  ") or len(ln) <= 100, f"a summary line of {len(ln)} columns: {ln!r}")
+        head = [ln for ln in lines if ln.startswith(f"  pid {root['pid']} ")]
+        eq(len(head), 1, f"the parent's head line:\n{r.stderr}")
+        m = re.fullmatch(r"  pid (\d+) w_ident \[(srv: master process .*)\.\.\.\] \(first process\): "
+                         r"(\d+) faults", head[0])
+        check(m is not None, f"head line keeps pid, title cut, count: {head[0]!r}")
+        check(title.startswith(m.group(2)), f"the title's start: {m.group(2)!r}")
+        eq(int(m.group(3)), root["faults"]["total"], "the head line's faults: report.json's")
+        for c in kids:
+            h = [ln for ln in lines if ln.startswith(f"  pid {c} ")]
+            eq(len(h), 1, f"child {c}'s head line")
+            m = re.fullmatch(r"  pid (\d+) w_ident \[child srv: .*\.\.\.\]: (\d+) faults", h[0])
+            check(m is not None, f"child head line keeps its count: {h[0]!r}")
+            eq(int(m.group(2)), [p for p in r.procs if p["pid"] == c][0]["faults"]["total"],
+               f"child {c}'s faults")
+        # every fork: "    PARENT TITLE... -> CHILD TITLE...", one per child
+        forks = [re.fullmatch(r"    (\d+) (srv: master.*) -> (\d+) (child srv: .*)", ln)
+                 for ln in lines]
+        forks = [f for f in forks if f]
+        eq(sorted(int(f.group(3)) for f in forks), sorted(kids), f"fork lines:\n{r.stderr}")
+        for f in forks:
+            eq(int(f.group(1)), root["pid"], "the fork's parent pid")
+            check(f.group(2).endswith("...") and title.startswith(f.group(2)[:-3]),
+                  f"the parent's title cut: {f.group(2)!r}")
+            check(f.group(4).endswith("...") and ("child " + title).startswith(f.group(4)[:-3]),
+                  f"the child's title cut: {f.group(4)!r}")
+
+
 def t_diskfull():
     """The trace file system fills up under a dropped process: its report
     entry says its trace stopped early, and why."""
@@ -359,4 +410,4 @@ if __name__ == "__main__":
         share_workloads()
     main({"setpriv": t_setpriv, "su": t_su, "modes": t_modes, "static": t_static,
           "setuid": t_setuid, "symlink": t_symlink, "title": t_title,
-          "diskfull": t_diskfull})
+          "longtitle": t_longtitle, "diskfull": t_diskfull})

@@ -115,14 +115,13 @@ static uint32_t frame_index(struct page *pg, int file, uint64_t ip, int return_a
 	struct vp_frame f = { .ip = ip };
 	symbolizer__lookup(pg->a->sym, (uint64_t)file, ip, return_addr, &f);
 	const char *fn = sites__demangle(pg->a, f.function);
-	char tmp[64];
+	char tmp[300];
 	pg->nbuf = 0;
-	if (fn) {
-		buf_add(pg, fn, strlen(fn));
-	} else {
-		snprintf(tmp, sizeof(tmp), "0x%" PRIx64, ip);
-		buf_add(pg, tmp, strlen(tmp));
-	}
+	/* without a symbol: module+offset, as labels and the folded export
+	 * name it (the same in every process and run), not the address */
+	if (!fn)
+		fn = vp_frame_anon(&f, tmp, sizeof(tmp));
+	buf_add(pg, fn, strlen(fn));
 	uint32_t sep = pg->nbuf;
 	buf_add(pg, "\x01", 1);
 	if (f.file) {
@@ -549,7 +548,13 @@ static void write_head(struct out *o, struct analysis *a)
 	out_lit(o, ",");
 	write_collector(o, "bpf", a->bpf_active, a->bpf_records, a->bpf_lost + a->bpf_damaged,
 			a->bpf_active ? NULL : a->bpf_reason);
-	out_key_u64(o, "},\"lost\":{\"preload_records\":", a->preload_lost);
+	/* the kernel collector's stacks (bpf/README.md "Kernel stacks"),
+	 * which stand in where the shim's are absent (record -p) */
+	json_t *ks = json_object_get(json_object_get(json_object_get(a->session, "collectors"),
+						    "bpf"), "kernel_stack_bytes");
+	out_key_bool(o, "},\"kernel_stacks\":", json_integer_value(ks) > 0);
+	out_key_bool(o, ",\"attached\":", a->attached);
+	out_key_u64(o, ",\"lost\":{\"preload_records\":", a->preload_lost);
 	out_key_u64(o, ",\"bpf_records\":", a->bpf_lost);
 	out_key_u64(o, ",\"damaged_records\":", a->damaged);
 	out_key_u64(o, ",\"unreadable_files\":", a->unreadable);

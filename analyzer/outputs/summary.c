@@ -56,6 +56,26 @@ static void line_out(FILE *out, const char *fmt, ...)
 	fprintf(out, "%s\n", buf);
 }
 
+/* s cut to at most `width` bytes, on a character boundary, with "..." at
+ * the end when cut: a title (nginx's "master process" and its whole
+ * command line) gives way to the pid and counts on its line. */
+static const char *fit(const char *s, size_t width, char *buf, size_t n)
+{
+	size_t len = strlen(s);
+	if (width < 4)
+		width = 4;
+	if (len <= width || n < 4) {
+		snprintf(buf, n, "%s", s);
+		return buf;
+	}
+	size_t cut = width - 3 < n - 4 ? width - 3 : n - 4;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(buf, s, cut);
+	memcpy(buf + cut, "...", 4);
+	return buf;
+}
+
 /* Call sites summed over one or more processes (processes of one command
  * are grouped), by label: the stacks that reach one culprit function by
  * different paths are one row (report.json keeps them apart). */
@@ -496,6 +516,31 @@ static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t 
 	free(g);
 }
 
+/* "    PARENTPID TITLE -> CHILDPID TITLE" in 100 columns: the titles are
+ * cut (the longer one first), never the pids. */
+static void fork_line(struct analysis *a, const struct proc *p, uint32_t child,
+		      const struct proc *c, FILE *out)
+{
+	const char *pt = proc_title(p), *ct = c ? proc_title(c) : "?";
+	char pb[104], cb[104];
+	int fixed = snprintf(NULL, 0, "    %u  -> %u ", p->own_pid, pidns__report_pid(a, child));
+	size_t room = fixed > 0 && fixed < 60 ? 100 - (size_t)fixed : 40;
+	size_t pl = strlen(pt), cl = strlen(ct), pw = pl, cw = cl;
+	if (pl + cl > room) {
+		/* the shorter keeps its length when it fits in half the room */
+		if (cl <= room / 2)
+			pw = room - cl;
+		else if (pl <= room / 2)
+			cw = room - pl;
+		else {
+			pw = room / 2;
+			cw = room - pw;
+		}
+	}
+	line_out(out, "    %u %s -> %u %s", p->own_pid, fit(pt, pw, pb, sizeof(pb)),
+		 pidns__report_pid(a, child), fit(ct, cw, cb, sizeof(cb)));
+}
+
 /* Each fork, largest first: what each side un-shared, and from where. */
 static void forks_out(struct analysis *a, FILE *out)
 {
@@ -542,8 +587,7 @@ static void forks_out(struct analysis *a, FILE *out)
 			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
 			fork_top_write(a, &f[i].c->ws_child, f[i].c->cow_child, cw, sizeof(cw));
 			fork_top_write(a, &f[i].c->ws_parent, f[i].c->cow_parent, pw, sizeof(pw));
-			line_out(out, "    %u %s -> %u %s", p->own_pid, proc_title(p),
-				 pidns__report_pid(a, f[i].c->child), c ? proc_title(c) : "?");
+			fork_line(a, p, f[i].c->child, c, out);
 			line_out(out, "      child copied %s%s", cb, cs);
 			if (cw[0])
 				line_out(out, "        %s", cw);
@@ -564,6 +608,26 @@ static void forks_out(struct analysis *a, FILE *out)
 	free(f);
 }
 
+/* What the recording ran, in a word: its command's program name. Attached
+ * to a running process (record -p), the command is that process's
+ * /proc/PID/cmdline, which a server may have overwritten with its title
+ * (nginx's "nginx: master process nginx -c /etc/nginx/... -g ..."): a
+ * text with spaces is no path to take the last part of, so the first
+ * process's own name (comm) says it, else the title cut short. */
+static const char *command_name(const struct analysis *a, char *buf, size_t n)
+{
+	const char *cmd = json_string_value(json_array_get(json_object_get(a->session, "command"),
+							  0));
+	if (!cmd)
+		cmd = "";
+	if (!strchr(cmd, ' '))
+		return vp_base_name(cmd);
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i]->is_root && (a->procs[i]->name || a->procs[i]->exe))
+			return proc_command(a->procs[i]);
+	return fit(cmd, n - 1 < 40 ? n - 1 : 40, buf, n);
+}
+
 /* The whole tree's figures, and whether the recording is whole. */
 static void totals_out(struct analysis *a, FILE *out)
 {
@@ -577,8 +641,8 @@ static void totals_out(struct analysis *a, FILE *out)
 	}
 	char pb[32];
 	human_bytes(pages * a->page_size, pb, sizeof(pb));
-	json_t *cmd = json_array_get(json_object_get(a->session, "command"), 0);
-	const char *name = vp_base_name(json_string_value(cmd));
+	char nb[48];
+	const char *name = command_name(a, nb, sizeof(nb));
 	if (!derive__measured(a)) {
 		fprintf(out, "\nvmaprof: %s: %u process(es); page faults, pages allocated and fork "
 			"copies\n  not measured (no kernel collector: %s)\n", name, a->nprocs,
@@ -631,9 +695,12 @@ static void kernel_mm_out(const struct analysis *a, const struct proc *p, FILE *
 	human_bytes((uint64_t)(m->rss[VP_RSS_FILE] > 0 ? m->rss[VP_RSS_FILE] : 0) * ps, fi, sizeof(fi));
 	human_bytes((uint64_t)(m->rss[VP_RSS_SHMEM] > 0 ? m->rss[VP_RSS_SHMEM] : 0) * ps, sh, sizeof(sh));
 	human_bytes(vpeak * ps, vp, sizeof(vp));
-	/* two lines of at most 84 columns: whole, not cut at 100 as line_out
+	/* two lines of at most 92 columns: whole, not cut at 100 as line_out
 	 * would cut one */
-	fprintf(out, "    kernel: rss peak %s (anon %s, file %s, shmem %s)\n", pk, an, fi, sh);
+	/* the peak is the image's; the parts are what was resident when the
+	 * kernel was read (exit, or the exec that replaced the image) */
+	fprintf(out, "    kernel: rss peak %s; at %s: anon %s, file %s, shmem %s\n", pk,
+		m->why == VP_MM_EXEC ? "exec" : "exit", an, fi, sh);
 	fprintf(out, "            vm peak %s, %u mappings\n", vp, m->map_count);
 	json_t *lim = json_object_get(a->session, "vm_max_map_count");
 	int64_t max = json_is_integer(lim) ? json_integer_value(lim) : 0;
@@ -646,16 +713,21 @@ static void proc_head_out(struct analysis *a, const struct proc *p, uint64_t t, 
 {
 	struct kc_balance kb;
 	derive__kc_balance(a, p, &kb);
-	char head[300];
+	char head[160], tail[80], tb[104];
 	char pb[48];
-	int n = snprintf(head, sizeof(head), "pid %s %s", pid_str(p, pb, sizeof(pb)),
+	int n = snprintf(head, sizeof(head), "  pid %s %s", pid_str(p, pb, sizeof(pb)),
 			 vp_base_name(p->exe));
-	if (p->title)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->title);
-	else if (p->name && strncmp(p->name, vp_base_name(p->exe), 15))
-		n += snprintf(head + n, sizeof(head) - (size_t)n, " [%s]", p->name);
-	line_out(out, "\n  %s%s: %" PRIu64 " faults", head,
-		 p->is_root ? " (first process)" : "", t);
+	int m = snprintf(tail, sizeof(tail), "%s: %" PRIu64 " faults",
+			 p->is_root ? " (first process)" : "", t);
+	/* the title takes what the line has left; the pid and the count stay */
+	const char *title = p->title ? p->title
+		: p->name && strncmp(p->name, vp_base_name(p->exe), 15) ? p->name : NULL;
+	size_t used = (size_t)(n > 0 ? n : 0) + (size_t)(m > 0 ? m : 0) + 4; /* "\n", " [", "]" */
+	if (title)
+		line_out(out, "\n%s [%s]%s", head, fit(title, used < 80 ? 100 - used : 20, tb,
+							sizeof(tb)), tail);
+	else
+		line_out(out, "\n%s%s", head, tail);
 	if (p->have_kc) {
 		line_out(out, "    the kernel counted %" PRIu64 " (%" PRIu64 " populated by "
 			 "syscalls, %" PRIu64 " the shim's own, %" PRIu64 " before %s)",
