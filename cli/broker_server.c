@@ -45,7 +45,6 @@
 #include <unistd.h>
 
 #include "vmaprof/broker.h"
-#include "vmaprof/record.h"
 
 #define MAX_REFUSED 64
 
@@ -58,14 +57,6 @@ struct broker {
 	pthread_t thr;
 	int running;
 	char name[64];
-	/* A file made ahead (spare_name in the directory, owned, its first
-	 * blocks reserved), renamed to a peer's name when it asks: creating
-	 * a file costs ext4 ~0.1 ms of journal work that the shim would wait
-	 * for; a rename is ~15 us. -1: none (spares_off: they failed once). */
-	int spare_fd;
-	int spares_off;
-	char spare_name[64];
-	uint64_t spare_seq;
 	struct broker_stats st;
 	pid_t refused[MAX_REFUSED];
 };
@@ -97,67 +88,12 @@ static void own_file(struct broker *b, int fd)
 		b->st.errors++;
 }
 
-/* What the shim reserves first (preload/writer.c: the header and segment
- * 0's first step); reserved here too it finds them allocated. */
-#define SPARE_PREALLOC (VP_HEADER_SIZE + VP_SEG_STEP)
-
-/* The next spare, between requests (off the shim's path). */
-static void make_spare(struct broker *b)
-{
-	if (b->spare_fd >= 0 || b->spares_off)
-		return;
-	snprintf(b->spare_name, sizeof(b->spare_name), ".vmaprof-spare.%d.%llu", (int)b->self,
-		 (unsigned long long)b->spare_seq++);
-	int fd = openat(b->dirfd, b->spare_name,
-			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		b->spares_off = 1; /* requests create their files as before */
-		return;
-	}
-	own_file(b, fd);
-	/* a file system without fallocate: the shim's own call says so */
-	(void)fallocate(fd, 0, 0, SPARE_PREALLOC);
-	b->spare_fd = fd;
-}
-
-static void drop_spare(struct broker *b)
-{
-	if (b->spare_fd < 0)
-		return;
-	close(b->spare_fd);
-	unlinkat(b->dirfd, b->spare_name, 0);
-	b->spare_fd = -1;
-}
-
-/* The spare under `name` (no file of that name replaced): its fd, or -1
- * (none, or the file system cannot rename so: spares stop). */
-static int take_spare(struct broker *b, const char *name)
-{
-	if (b->spare_fd < 0)
-		return -1;
-	if (renameat2(b->dirfd, b->spare_name, b->dirfd, name, RENAME_NOREPLACE) < 0) {
-		if (errno != EEXIST) {
-			drop_spare(b);
-			b->spares_off = 1;
-		}
-		return -1;
-	}
-	int fd = b->spare_fd;
-	b->spare_fd = -1;
-	return fd;
-}
-
 static int do_open(struct broker *b, pid_t pid, char *name, size_t cap)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
 			 (unsigned long long)vp_mono_ns());
-		int fd = take_spare(b, name);
-		if (fd >= 0) {
-			b->st.files++;
-			return fd;
-		}
-		fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				0600);
 		if (fd >= 0) {
 			own_file(b, fd);
@@ -268,7 +204,6 @@ static void serve(struct broker *b, int c)
 static void *loop(void *arg)
 {
 	struct broker *b = arg;
-	make_spare(b);
 	for (;;) {
 		int c = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
@@ -281,9 +216,7 @@ static void *loop(void *arg)
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		serve(b, c);
 		close(c);
-		make_spare(b);
 	}
-	drop_spare(b);
 	return NULL;
 }
 
@@ -295,7 +228,6 @@ int broker__start(int dirfd, const struct out_owner *owner, struct broker **out)
 		return -ENOMEM;
 	b->dirfd = dirfd;
 	b->self = getpid();
-	b->spare_fd = -1;
 	if (owner) {
 		b->chown_files = owner->set;
 		b->uid = owner->uid;
