@@ -117,6 +117,12 @@ const volatile __u32 no_signals = 0;
 const volatile __u32 kstack_pages = 0;
 /* also for calls in an image where no shim announced itself (collector.h) */
 const volatile __u32 kstack_no_shim = 0;
+/* The kernel's paths of file mappings (kpath_build) are walked only where
+ * no shim is preloaded (record -p, --no-preload: kstack_no_shim's modes).
+ * Off, the walk is dead code the verifier never explores: its 64-step
+ * loops cost every `vmaprof record` ~0.13 s of start-up here (kernel
+ * collector 0.10 -> 0.23 s for `record -- true`, bench/NOTES.md). */
+const volatile __u32 kpath_on = 0;
 /* Write stacks (record.h VP_KSTACK_WRITE): the first ws_first write faults
  * on present pages of each thread (since its creation or its process's
  * last fork), then 1 in ws_every (0: none after the first); both 0: off. */
@@ -1440,7 +1446,7 @@ static __always_inline void sys_enter_common(struct task_state *st, struct task_
 	st->mem_args[5] = args[5];
 	/* a file-backed mmap: the file its fd names now (kpath_build) */
 	st->mem_file = 0;
-	if (call == VP_CALL_MMAP && !(args[3] & MAP_ANONYMOUS_) && (int)args[4] >= 0)
+	if (kpath_on && call == VP_CALL_MMAP && !(args[3] & MAP_ANONYMOUS_) && (int)args[4] >= 0)
 		st->mem_file = fd_file(task, (__u32)args[4]);
 	if (call == VP_CALL_BRK)
 		st->sig_brk0 = BPF_CORE_READ(task, mm, brk);
@@ -1506,7 +1512,7 @@ static __always_inline void sys_exit_common(struct task_state *st, struct task_s
 			return;
 		}
 		flags = mem_fill(st, task, &r->m, ret, sp, now, &ks);
-		if (VP_MEM_NOSIG(flags) != VP_NOSIG_IN_SHIM)
+		if (kpath_on && VP_MEM_NOSIG(flags) != VP_NOSIG_IN_SHIM)
 			kpath_build(task, r, file0);
 		st->mem_call = 0;
 		bpf_ringbuf_submit(r, rb_flags());

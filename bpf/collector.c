@@ -449,6 +449,7 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	c->skel->rodata->no_signals = o->no_signals;
 	c->skel->rodata->kstack_pages = kstack_pages(o);
 	c->skel->rodata->kstack_no_shim = o->kstack_no_shim;
+	c->skel->rodata->kpath_on = o->kstack_no_shim;
 	if (c->skel->rodata->kstack_pages) {
 		c->skel->rodata->ws_first = o->ws_set ? o->ws_first : COLLECTOR_WS_FIRST;
 		c->skel->rodata->ws_every = o->ws_set ? o->ws_every : COLLECTOR_WS_EVERY;
