@@ -717,6 +717,14 @@ class Server:
         eq(self.p.wait(timeout=30), 0, "w_ident serve's exit")
 
 
+def attach_briefly(d, pids):
+    """record -p PIDS for 0.3 s into d, which must succeed."""
+    a = Attach(d, pids, ["--duration", "0.3"])
+    a.stop(None)
+    eq(a.rc, 0, a.err)
+    return a
+
+
 def t_title():
     """A process whose cmdline is a title with '/' and spaces (nginx's
     "nginx: master process nginx -c /etc/... -g ..."): the summary names
@@ -726,9 +734,7 @@ def t_title():
     with Tmp() as t:
         s = Server(0)
         try:
-            a = Attach(os.path.join(t, "r"), [s.pid], ["--duration", "0.3"])
-            a.stop(None)
-            eq(a.rc, 0, a.err)
+            a = attach_briefly(os.path.join(t, "r"), [s.pid])
             eq(a.report["command"][0], TITLE, "report.json command: the cmdline as read")
             eq(a.proc(s.pid)["name"], "srvname", "the process's name")
             heads = [ln for ln in a.err.splitlines() if ln.startswith("vmaprof: ") and
@@ -752,9 +758,7 @@ def t_children():
     with Tmp() as t:
         s = Server(3)
         try:
-            a = Attach(os.path.join(t, "r"), [s.pid], ["--duration", "0.3"])
-            a.stop(None)
-            eq(a.rc, 0, a.err)
+            a = attach_briefly(os.path.join(t, "r"), [s.pid])
             notes = [ln for ln in a.err.splitlines() if ln.startswith("vmaprof: note:")]
             eq(len(notes), 1, f"one note:\n{a.err}")
             m = re.fullmatch(r"vmaprof: note: pid (\d+) \(srvname\) has (\d+) child process\(es\) "
@@ -766,9 +770,7 @@ def t_children():
             eq((listed[0], sorted(listed[1:])), (s.pid, sorted(s.kids)), "the pids to give")
             eq(sorted(p["pid"] for p in a.procs), [s.pid], "only the given process recorded")
             # as the note says: all of them
-            a = Attach(os.path.join(t, "r2"), listed, ["--duration", "0.3"])
-            a.stop(None)
-            eq(a.rc, 0, a.err)
+            a = attach_briefly(os.path.join(t, "r2"), listed)
             check("note:" not in a.err, f"every child given: no note:\n{a.err}")
             eq(sorted(p["pid"] for p in a.procs), sorted(listed), "all of them recorded")
         finally:

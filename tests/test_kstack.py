@@ -327,6 +327,21 @@ def t_attach_deleted():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def container_root(d, dirs):
+    """A root for pivot_root in d: w_kstack as /bin/w_kstack, copies of the
+    libraries it needs at their paths, and the directories `dirs`."""
+    import shutil
+    libs = subprocess.run(["ldd", WD], capture_output=True, text=True).stdout
+    for tok in libs.split():
+        if tok.startswith("/") and os.path.exists(tok):
+            dst = os.path.join(d, tok.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy(tok, dst)
+    for sub in dirs:
+        os.makedirs(os.path.join(d, sub))
+    shutil.copy(WD, os.path.join(d, "bin", "w_kstack"))
+
+
 def t_attach_container():
     """`record -p` on a program in its own mount namespace and root
     (pivot_root, as a container runtime does): its maps name files by its
@@ -339,15 +354,7 @@ def t_attach_container():
         raise SystemExit(77)
     d = tempfile.mkdtemp(prefix="vmaprof-kctr-")
     try:
-        libs = subprocess.run(["ldd", WD], capture_output=True, text=True).stdout
-        for tok in libs.split():
-            if tok.startswith("/") and os.path.exists(tok):
-                dst = os.path.join(d, tok.lstrip("/"))
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                shutil.copy(tok, dst)
-        os.makedirs(os.path.join(d, "bin"))
-        os.makedirs(os.path.join(d, "old"))
-        shutil.copy(WD, os.path.join(d, "bin", "w_kstack"))
+        container_root(d, ("bin", "old"))
         check(not os.path.exists("/bin/w_kstack"), "/bin/w_kstack is not a file here")
         script = (f"mount --make-rprivate / && mount --bind {d} {d} && cd {d} && "
                   f"pivot_root . old && exec /bin/w_kstack wait {A} {B}")
@@ -424,15 +431,7 @@ def t_kpaths_container():
         print("SKIP: needs root, unshare and pivot_root (a mount namespace)")
         raise SystemExit(77)
     with Tmp() as d:
-        libs = subprocess.run(["ldd", WD], capture_output=True, text=True).stdout
-        for tok in libs.split():
-            if tok.startswith("/") and os.path.exists(tok):
-                dst = os.path.join(d, tok.lstrip("/"))
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                shutil.copy(tok, dst)
-        for sub in ("bin", "old", "data"):
-            os.makedirs(os.path.join(d, sub))
-        shutil.copy(WD, os.path.join(d, "bin", "w_kstack"))
+        container_root(d, ("bin", "old", "data"))
         check(not os.path.exists("/data/named.dat"), "/data/named.dat is not a file here")
         script = (f"mount --make-rprivate / && mount --bind {d} {d} && cd {d} && "
                   f"pivot_root . old && exec /bin/w_kstack files /data")
