@@ -955,9 +955,9 @@ def main():
     ap.add_argument("--case-timeout", type=int, default=240,
                     help="default time-out of one case in the guest (cases.txt may say "
                          "timeout=S per case; default 240)")
-    ap.add_argument("--budget", type=int, default=1000,
+    ap.add_argument("--budget", type=int, default=1500,
                     help="seconds one kernel's cases may take in all; cases not started by "
-                         "then are failed as not run (default 1000; 0: no limit but the sum "
+                         "then are failed as not run (default 1500; 0: no limit but the sum "
                          "of the time-outs)")
     ap.add_argument("--vm-timeout", type=int, default=None,
                     help="kill qemu after this many seconds (default: 240 + budget + the "
