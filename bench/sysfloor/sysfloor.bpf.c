@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /* Empty programs for measuring what hooking syscalls costs everyone else
- * (bench/NOTES.md "Untraced processes"). Not part of vmaprof. */
+ * (bench/NOTES.md "Untraced processes"), and the floor of the collector's
+ * per-fault cost: empty programs at its two fault tracepoints (bench/run.py,
+ * "floor" rows). Not part of vmaprof. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -27,3 +29,11 @@ SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(ml_start, struct mm_struct *mm, bool write) { return 0; }
 SEC("tp_btf/mmap_lock_released")
 int BPF_PROG(ml_released, struct mm_struct *mm, bool write) { return 0; }
+/* the floor of the collector's fault programs: the same attach points,
+ * nothing done */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code) { return 0; }
+SEC("tp_btf/mm_page_alloc")
+int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
+	     int migratetype) { return 0; }

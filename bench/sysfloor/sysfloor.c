@@ -4,13 +4,24 @@
  * collector's bpf_storage test), mmaplock (tp_btf mmap_lock_start_locking +
  * mmap_lock_released), pertp (tracepoint syscalls:sys_{enter,exit}_mmap
  * through perf_event_open; ids given as argv[3], argv[4]; exit id 0: enter only).
- * Build: see bench/NOTES.md. */
+ *
+ * sysfloor fault FILE -- CMD [ARG...]: empty programs at the collector's
+ * fault tracepoints (page_fault_user, mm_page_alloc), BPF run-time
+ * statistics on, CMD run to its end; FILE gets the faults the kernel
+ * counted for CMD's tree ("faults N") and each program's "prog NAME
+ * RUN_CNT RUN_TIME_NS". Exits with CMD's status. bench/run.py's floor rows.
+ *
+ * Built by bench/meson.build where the collector is built. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/perf_event.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "sysfloor.skel.h"
 
@@ -30,10 +41,86 @@ static struct bpf_link *attach_tp(struct bpf_program *p, int id)
 	return bpf_program__attach_perf_event(p, fd);
 }
 
+static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
+{
+	struct bpf_program *progs[] = { s->progs.page_fault_user, s->progs.mm_page_alloc };
+	struct rusage ru;
+	FILE *f;
+	pid_t pid;
+	int st;
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		if (!bpf_program__attach(progs[i])) {
+			fprintf(stderr, "sysfloor: attaching %s: %s\n", bpf_program__name(progs[i]),
+				strerror(errno));
+			return 1;
+		}
+	if (bpf_enable_stats(BPF_STATS_RUN_TIME) < 0) {
+		fprintf(stderr, "sysfloor: BPF run-time statistics: %s\n", strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("sysfloor: fork");
+		return 1;
+	}
+	if (!pid) {
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "sysfloor: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	if (wait4(pid, &st, 0, &ru) < 0) {
+		perror("sysfloor: wait4");
+		return 1;
+	}
+	f = fopen(out, "w");
+	if (!f) {
+		fprintf(stderr, "sysfloor: %s: %s\n", out, strerror(errno));
+		return 1;
+	}
+	fprintf(f, "faults %ld\n", ru.ru_minflt + ru.ru_majflt);
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len)) {
+			fprintf(stderr, "sysfloor: program info: %s\n", strerror(errno));
+			return 1;
+		}
+		fprintf(f, "prog %s %llu %llu\n", bpf_program__name(progs[i]),
+			(unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+	}
+	if (fclose(f))
+		return 1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int main(int argc, char **argv)
 {
-	struct sysfloor_bpf *s = sysfloor_bpf__open_and_load();
-	if (!s || argc < 3) return 2;
+	struct sysfloor_bpf *s = sysfloor_bpf__open();
+
+	if (!s || argc < 3)
+		return 2;
+	/* only what the mode attaches is loaded: an attach point this kernel
+	 * lacks fails no other mode */
+	for (struct bpf_program *p = bpf_object__next_program(s->obj, NULL); p;
+	     p = bpf_object__next_program(s->obj, p)) {
+		const char *n = bpf_program__name(p);
+		int want = !strcmp(argv[1], "fault")
+				   ? !strcmp(n, "page_fault_user") || !strcmp(n, "mm_page_alloc")
+				   : strcmp(n, "page_fault_user") && strcmp(n, "mm_page_alloc");
+		bpf_program__set_autoload(p, want);
+	}
+	if (sysfloor_bpf__load(s)) {
+		fprintf(stderr, "sysfloor: loading the programs failed\n");
+		return 1;
+	}
+	if (!strcmp(argv[1], "fault")) {
+		if (argc < 5 || strcmp(argv[3], "--"))
+			return 2;
+		return fault_floor(s, argv[2], argv + 4);
+	}
 	if (!strcmp(argv[1], "raw")) {
 		if (!bpf_program__attach(s->progs.raw_enter) || !bpf_program__attach(s->progs.raw_exit)) return 1;
 	} else if (!strcmp(argv[1], "rawtest")) {
