@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The benchmark harness itself still runs: bench/run.py --quick on W3 and W4
-(and R1, `vmaprof report` on a recorded make -j2) with the bare program, every vmaprof configuration and strace, every report
+(and R1, `vmaprof report` on a recorded make -j2) with the bare program, every vmaprof configuration, strace and
+the per-fault floor (bench/sysfloor), every report
 checked against the schema (--validate), and issue 22's sections: T1 (a
 tree of /bin/true end to end), Z1 (the build's report and export sizes),
 E1 and L1 (bench/e2e.py, bench/scale.py: run, or said not run) and their
@@ -26,7 +27,7 @@ def t_quick():
     with tempfile.TemporaryDirectory(prefix="vmaprof-bench-test-") as tmp:
         out = os.path.join(tmp, "RESULTS.md")
         p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1,T1,Z1,E1,L1",
-                            "--tools", "bare,vmaprof,strace", "--validate", "--out", out],
+                            "--tools", "bare,vmaprof,strace,floor", "--validate", "--out", out],
                            capture_output=True, text=True, timeout=600)
         eq(p.returncode, 0, f"bench/run.py exit status: {p.stderr[-2000:]}")
         text = open(out).read()
@@ -46,6 +47,20 @@ def t_quick():
         m = re.search(r"^\| W3 \| (\d+) \| \d+ \| 0 \| (\d+) \|", text, re.M)
         check(m is not None, "BPF cost row for W3")
         check(int(m.group(1)) >= 2 * 64 * 256, f"W3 faults traced: {m.group(1)}")
+        # the floor beside it: empty programs at the same two tracepoints during
+        # bare W3, over the faults the kernel counted for it (2 x 64 MiB and
+        # the program's own start), and that floor in the target's row
+        m = re.search(r"^\| W3, floor: empty fault programs \| (\d+) \(the kernel's count\) "
+                      r"\|(?: \|){4} (\d+) \| \| mm_page_alloc \d+ \([\d.]+\), "
+                      r"page_fault_user \d+ \(([\d.]+)\) \|$", text, re.M)
+        check(m is not None, "floor row for W3")
+        check(m and int(m.group(1)) >= 2 * 64 * 256, f"W3 faults counted: {m and m.group(1)}")
+        check(m and int(m.group(2)) > 0, f"W3 floor ns per fault: {m and m.group(2)}")
+        check(m and 0.9 <= float(m.group(3)) <= 1.1,
+              f"page_fault_user runs per fault of bare W3: {m and m.group(3)}")
+        check(re.search(r"^\| BPF <= 150 ns per traced fault .* \| \d+ ns \| \d+ ns \(\d+-\d+\): "
+                        r"empty programs at page_fault_user and mm_page_alloc during bare W3 "
+                        r"\(this run\) \|", text, re.M), "the target's floor is this run's")
         check(re.search(r"\| analyzer >= 5 M fault events/s", text), "analyzer target row")
         # R1: the build recording's report time, its symbolizer counts, the target
         m = re.search(r"^\| R1: make -j2 .*\((\d+) processes\) \| [\d.]+ \| [\d.]+ \| "
