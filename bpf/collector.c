@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1205,6 +1206,65 @@ static void explain_load_failure(const struct collector *c, int err, char *why, 
 		set_why(why, why_len, "BPF program refused by the kernel: %s", msg);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* While it loads tracing programs, libbpf reads the running kernel's whole
+ * BTF (/sys/kernel/btf/vmlinux, 5-6 MB) into one buffer and copies it into
+ * another: on fresh heap pages, ~2,900 page faults, which cost ~12 us each
+ * on a VM whose faults are dear -- a third of the collector's start there
+ * (bench/NOTES.md, "the collector's start and its page faults"). The room is
+ * made ahead instead, in huge pages where THP allows it and populated in one
+ * call, for the heap to hand out to libbpf, and given back after the load
+ * (heap_back). A kernel without MADV_POPULATE_WRITE (before 5.14) faults as
+ * before, into huge pages where it can. */
+static uintptr_t ahead_lo, ahead_hi;
+
+static void heap_ahead(void)
+{
+	struct stat st;
+	size_t bytes;
+	uintptr_t a, e;
+	void *p;
+
+	if (stat("/sys/kernel/btf/vmlinux", &st) || st.st_size <= 0 || st.st_size > (12 << 20))
+		return;
+	bytes = 2 * (size_t)st.st_size + (2 << 20);
+	/* glibc maps a block this large apart; freeing it raises glibc's own
+	 * thresholds (mmap: that block's size, trim: twice it; up to 32 MiB),
+	 * so that the next, a little smaller, comes from the heap and stays
+	 * there when freed -- and libbpf's two buffers after it. No mallopt:
+	 * that would stop the thresholds following the program for good. */
+	p = malloc(bytes + (1 << 20));
+	__asm__ volatile("" : : "r"(p) : "memory"); /* a pair the compiler keeps */
+	free(p);
+	p = malloc(bytes);
+	if (!p)
+		return;
+	a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	e = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+	if (e > a) {
+		/* huge pages where the kernel has them for the asking: fewer
+		 * pages to populate, fewer entries to map */
+		madvise((void *)a, e - a, MADV_HUGEPAGE);
+		madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+		ahead_lo = a;
+		ahead_hi = e;
+	}
+	free(p);
+}
+
+/* What the load left free returned to the kernel; the heap grows into
+ * small pages again. */
+static void heap_back(void)
+{
+	if (ahead_hi > ahead_lo)
+		madvise((void *)ahead_lo, ahead_hi - ahead_lo, MADV_NOHUGEPAGE);
+	ahead_lo = ahead_hi = 0;
+	malloc_trim(0);
+}
+
 /* Open and load the chosen variant: with the reduced BTF if it is this
  * kernel's (made for the default variant's relocations); if that fails for
  * any reason, once more as before, with the running kernel's whole BTF.
@@ -1216,6 +1276,7 @@ static int load_programs(struct collector *c, const struct collector_opts *o, ch
 	int err, mfd = c->compat ? -1 : min_btf_fd(btf_path, sizeof(btf_path));
 
 	fentry_probe(c);
+	heap_ahead();
 	for (;;) {
 		err = open_and_load(c, o, mfd >= 0 ? btf_path : NULL, why, why_len);
 		if (!err)
@@ -1236,6 +1297,7 @@ static int load_programs(struct collector *c, const struct collector_opts *o, ch
 		collector_bpf__destroy(c->skel);
 		c->skel = NULL;
 	}
+	heap_back();
 	if (mfd >= 0)
 		close(mfd);
 	if (err == -EAGAIN)
