@@ -807,8 +807,8 @@ def target_floors(extra):
              "during bare W3 (this run)") if fl else
             "116-153 ns: empty programs at the same tracepoints (bench/NOTES.md, issue 14)",
         "start-up: `vmaprof record -- true`":
-            "~70 ms: the kernel collector's start, libbpf's BTF parse and the verifier "
-            "(bench/NOTES.md, start-up)",
+            "~60 ms: the kernel collector's start without its page faults, libbpf's BTF "
+            "parse and the verifier (bench/NOTES.md, the collector's start and its page faults)",
         "a process not traced slows":
             "fentry kernels only (this one refuses fentry): 0.99-1.03x in a 6.1 guest "
             "(tests/kernels/bench_untraced.py, bench/NOTES.md)",
