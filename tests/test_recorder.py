@@ -3,6 +3,7 @@
 unlucky user would: planted symlinks, other users' directories, FIFOs, full
 disks, signals, a recorder killed mid-recording, a pid reused after the
 command was reaped. Root-only cases say why and exit 77 elsewhere."""
+import errno
 import json
 import os
 import pwd
@@ -201,13 +202,16 @@ def t_diskfull():
         size = os.path.getsize(os.path.join(d, "report.json"))
         os.unlink(os.path.join(d, "report.json"))
         # fill the disk, then rebuild the report
-        with open(os.path.join(mnt, "fill"), "wb") as f:
-            try:
-                while True:
-                    f.write(b"x" * 65536)
-                    f.flush()
-            except OSError:
+        # unbuffered: a short last write leaves nothing for close() to
+        # flush, so the only ENOSPC is the one looked for here
+        fd = os.open(os.path.join(mnt, "fill"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"x" * 65536) > 0:
                 pass
+        except OSError as e:
+            eq(e.errno, errno.ENOSPC, f"filling the small tmpfs: {e}")
+        finally:
+            os.close(fd)
         p = subprocess.run([VMAPROF, "report", d], capture_output=True, text=True, timeout=60)
         eq(p.returncode, 2, f"report on a full disk: {p.stderr}")
         check("cannot write" in p.stderr and "No space left" in p.stderr, p.stderr)
