@@ -113,6 +113,11 @@ struct collector {
 	pthread_mutex_t sw_lock;
 	pthread_cond_t sw_cond;
 	char sys_why[256];    /* why raw */
+	/* sc_enter/sc_exit, loaded apart from the rest (load_late) */
+	struct bpf_object *late;
+	struct bpf_program *sc_prog[2]; /* enter, exit; NULL until loaded */
+	int btf_fd;           /* the reduced BTF's memfd for them, or -1 */
+	char btf_path[64];
 	int fentry;           /* the fentry/fexit programs are loaded */
 	unsigned char fentry_has[N_HOOKED]; /* that call's pair is loaded */
 	char fentry_why[320]; /* why not fentry, "" while it is */
@@ -472,12 +477,11 @@ static int open_and_load(struct collector *c, const struct collector_opts *o,
 	bpf_program__set_autoattach(c->skel->progs.mark_tasks, false);
 	/* the compat variant has no per-syscall programs (raw pair only); the
 	 * default one has task storage, which the kernel frees with the task */
-	if (c->compat) {
-		bpf_program__set_autoload(c->skel->progs.sc_enter, false);
-		bpf_program__set_autoload(c->skel->progs.sc_exit, false);
-	} else {
+	if (!c->compat)
 		bpf_program__set_autoload(c->skel->progs.sched_process_free, false);
-	}
+	/* the per-syscall pair: loaded apart, when it is needed (load_late) */
+	bpf_program__set_autoload(c->skel->progs.sc_enter, false);
+	bpf_program__set_autoload(c->skel->progs.sc_exit, false);
 	bpf_program__set_autoattach(c->skel->progs.ns_tasks, false); /* collector__announce_ns */
 	/* the syscall programs: attach_syscalls picks one pair */
 	bpf_program__set_autoattach(c->skel->progs.sc_enter, false);
@@ -920,6 +924,88 @@ static void drop_syscalls(struct collector *c)
 	}
 }
 
+/*
+ * The per-syscall pair (sc_enter, sc_exit) in an object of its own, sharing
+ * every map of the loaded one: verifying it is ~13 ms of the ~55 ms the
+ * kernel spends verifying the collector (bench/NOTES.md, "the verifier's
+ * share of the start"), and it is needed only at the switch (SWITCH_MS
+ * after the start, by the switch's thread, on the other CPU while the
+ * command runs), never on fentry kernels, never in a command that ends
+ * before. 0, or -errno with why set.
+ */
+static int load_late(struct collector *c, char *why, size_t why_len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts,
+		    .object_name = bpf_object__name(c->skel->obj),
+		    .btf_custom_path = c->btf_fd >= 0 ? c->btf_path : NULL);
+	static const char *const names[2] = { "sc_enter", "sc_exit" };
+	struct bpf_object *obj;
+	struct bpf_program *p;
+	struct bpf_map *m;
+	const void *elf;
+	size_t sz;
+	int err;
+
+	if (c->sc_prog[0])
+		return 0;
+	if (c->compat) {
+		set_why(why, why_len, "the compat variant has no per-syscall programs");
+		return -EOPNOTSUPP;
+	}
+	elf = collector_bpf__elf_bytes(&sz);
+	obj = bpf_object__open_mem(elf, sz, &opts);
+	if (!obj) {
+		err = -errno;
+		set_why(why, why_len, "cannot open the per-syscall programs: %s",
+			strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), names[0]) ||
+					     !strcmp(bpf_program__name(p), names[1]));
+	err = 0;
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map *a = bpf_object__find_map_by_name(c->skel->obj, bpf_map__name(m));
+
+		if (!a || bpf_map__reuse_fd(m, bpf_map__fd(a))) {
+			err = a ? -errno : -ENOENT;
+			set_why(why, why_len, "cannot share map %s with the per-syscall "
+				"programs: %s", bpf_map__name(m), strerror(-err));
+			break;
+		}
+	}
+	if (!err) {
+		/* libbpf's messages kept as at the start, not printed over the
+		 * command's output (the main thread makes no libbpf calls that
+		 * print while the recording runs) */
+		libbpf_print_fn_t old = libbpf_set_print(libbpf_print);
+
+		libbpf_msg[0] = 0;
+		verifier_msg[0] = 0;
+		failed_prog[0] = 0;
+		err = bpf_object__load(obj);
+		libbpf_set_print(old);
+		if (err && verifier_msg[0])
+			set_why(why, why_len, "the kernel's verifier refused the per-syscall "
+				"programs: %s: %s", libbpf_msg, verifier_msg);
+		else if (err)
+			set_why(why, why_len, "the kernel refused the per-syscall programs: %s",
+				libbpf_msg[0] ? libbpf_msg : strerror(-err));
+	}
+	if (err) {
+		bpf_object__close(obj);
+		return err;
+	}
+	c->late = obj;
+	for (int i = 0; i < 2; i++)
+		c->sc_prog[i] = bpf_object__find_program_by_name(obj, names[i]);
+	if (c->btf_fd >= 0) {
+		close(c->btf_fd);
+		c->btf_fd = -1;
+	}
+	return 0;
+}
+
 /* Attach sc_enter/sc_exit to the hooked calls' own tracepoints. 0, or
  * -errno with c->sys_why set (nothing left attached). */
 static int attach_tp_hooks(struct collector *c)
@@ -927,7 +1013,9 @@ static int attach_tp_hooks(struct collector *c)
 	int ids[2 * N_HOOKED], err;
 
 	c->sys_why[0] = 0;
-	err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
+	err = load_late(c, c->sys_why, sizeof(c->sys_why));
+	if (!err)
+		err = syscall_tp_ids(ids, c->sys_why, sizeof(c->sys_why));
 	for (int i = 0; !err && i < 2 * N_HOOKED; i++) {
 		struct bpf_link *l;
 		int pfd = -1;
@@ -948,8 +1036,7 @@ static int attach_tp_hooks(struct collector *c)
 				hooked_calls[i / 2]);
 			break;
 		}
-		l = attach_tp_id(i & 1 ? c->skel->progs.sc_exit : c->skel->progs.sc_enter, ids[i],
-				 &pfd);
+		l = attach_tp_id(c->sc_prog[i & 1], ids[i], &pfd);
 		if (!l) {
 			err = -errno;
 			set_why(c->sys_why, sizeof(c->sys_why), "cannot attach sys_%s_%s: %s",
@@ -1298,8 +1385,13 @@ static int load_programs(struct collector *c, const struct collector_opts *o, ch
 		c->skel = NULL;
 	}
 	heap_back();
-	if (mfd >= 0)
+	if (mfd >= 0 && !err) {
+		/* kept for load_late's relocations */
+		c->btf_fd = mfd;
+		snprintf(c->btf_path, sizeof(c->btf_path), "%s", btf_path);
+	} else if (mfd >= 0) {
 		close(mfd);
+	}
 	if (err == -EAGAIN)
 		return err; /* open failed: said why */
 	if (err)
@@ -1399,6 +1491,7 @@ int collector__new(const struct collector_opts *o, struct collector **out, char 
 	}
 	c->fd = -1;
 	c->stats_fd = -1;
+	c->btf_fd = -1;
 	old_print = libbpf_set_print(libbpf_print);
 	err = check_kernel(c, why, why_len);
 	if (!err)
@@ -1730,12 +1823,14 @@ int collector__finish(struct collector *c, struct collector_stats *st)
 
 int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, int max)
 {
+	struct bpf_object *objs[2] = { c ? c->skel->obj : NULL, c ? c->late : NULL };
 	struct bpf_program *prog;
 	int n = 0;
 
 	if (!c)
 		return -EINVAL;
-	bpf_object__for_each_program(prog, c->skel->obj) {
+	for (int o = 0; o < 2 && objs[o]; o++)
+	bpf_object__for_each_program(prog, objs[o]) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 
@@ -1764,7 +1859,10 @@ void collector__free(struct collector *c)
 	detach_syscalls(c);
 	bpf_link__destroy(c->flush_link);
 	bpf_link__destroy(c->mark_link);
+	bpf_object__close(c->late);
 	collector_bpf__destroy(c->skel);
+	if (c->btf_fd >= 0)
+		close(c->btf_fd);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->stats_fd >= 0)
