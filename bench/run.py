@@ -529,14 +529,23 @@ def untraced_cost(vmaprof, tmp, rounds):
     return {"times": res, "ratio": ratio}
 
 
-def startup_cost(vmaprof, tmp, rounds):
+S1_FLOOR = "floor: sysfloor start -- true"
+
+
+def startup_cost(vmaprof, tmp, rounds, sysfloor=None):
     """S1: `vmaprof record -- true`, whole command, against --no-bpf, strace
-    and bare true, alternated; 5 runs of each per round."""
+    and bare true, alternated; 5 runs of each per round. With sysfloor (a
+    build with the collector): its `start` mode beside them, empty programs
+    at every attach point a default recording attaches at start, loaded
+    with libbpf and attached, then true run: the floor."""
     d = os.path.join(tmp, "s1")
     cmds = {"vmaprof record -- true": [vmaprof, "record", "-o", d, "--", TRUE],
             "vmaprof record --no-bpf -- true": [vmaprof, "record", "--no-bpf", "-o", d, "--",
                                                 TRUE],
             "true": [TRUE]}
+    if sysfloor and os.access(sysfloor, os.X_OK) and \
+            subprocess.run([sysfloor, "start", "--", TRUE], capture_output=True).returncode == 0:
+        cmds[S1_FLOOR] = [sysfloor, "start", "--", TRUE]
     if shutil.which("strace"):
         cmds["strace -f -o /dev/null true"] = ["strace", "-f", "-qq", "-o", "/dev/null", TRUE]
     res = {k: [] for k in cmds}
@@ -755,7 +764,8 @@ def main():
         return not a.only or key in a.only.split(",")
     for key, what, fn in (
             ("U1", "untraced dd", lambda: untraced_cost(vmaprof, tmp, a.rounds)),
-            ("S1", "start-up", lambda: startup_cost(vmaprof, tmp, a.rounds)),
+            ("S1", "start-up", lambda: startup_cost(vmaprof, tmp, a.rounds,
+                                                     os.path.join(build, "bench", "sysfloor"))),
             ("F1", "footprint", lambda: footprint(vmaprof, build, tmp)),
             ("T1", "300 x true end to end", lambda: true_tree_cost(vmaprof, tmp, a.quick,
                                                                     a.rounds))):
@@ -801,14 +811,20 @@ def target_floors(extra):
     """Floors of the Targets rows, by the start of the target's text: what
     the thing measured costs at the least, below any change of ours."""
     fl = extra.get("bpf_floor", {}).get("W3")
+    s1fl = (extra.get("S1") or {}).get(S1_FLOOR)
     f = {
         "BPF <= 150 ns per traced fault":
             (f"{fl[0]:.0f} ns ({fl[1]}): empty programs at page_fault_user and mm_page_alloc "
              "during bare W3 (this run)") if fl else
             "116-153 ns: empty programs at the same tracepoints (bench/NOTES.md, issue 14)",
         "start-up: `vmaprof record -- true`":
-            "~60 ms: the kernel collector's start without its page faults, libbpf's BTF "
-            "parse and the verifier (bench/NOTES.md, the collector's start and its page faults)",
+            (f"{med(s1fl) * 1e3:.0f} ms ({fmt_range([x * 1e3 for x in s1fl], '{:.0f}')}): "
+             "empty programs at every attach point a recording starts with, loaded with "
+             "libbpf and attached, then true (`sysfloor start`, this run); what is ours "
+             "above it is mostly the verifier (bench/NOTES.md, the verifier's share of the "
+             "start)") if s1fl else
+            "~25 ms: empty programs at the same attach points (`sysfloor start`; "
+            "bench/NOTES.md, the verifier's share of the start)",
         "a process not traced slows":
             "fentry kernels only (this one refuses fentry): 0.99-1.03x in a 6.1 guest "
             "(tests/kernels/bench_untraced.py, bench/NOTES.md)",

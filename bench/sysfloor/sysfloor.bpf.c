@@ -37,3 +37,41 @@ int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 SEC("tp_btf/mm_page_alloc")
 int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
 	     int migratetype) { return 0; }
+
+/* The floor of the collector's start (sysfloor start): empty programs at
+ * every attach point a default recording attaches at its start (with
+ * raw_enter/raw_exit above), and maps like its ring buffer and task
+ * storage. Loading them costs libbpf's reading of the kernel's BTF and
+ * the attaches; the verifier has nothing to explore. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} st_rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} st_tasks SEC(".maps");
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(st_pfu, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code) { return 0; }
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(st_pfk, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code) { return 0; }
+SEC("tp_btf/mm_page_alloc")
+int BPF_PROG(st_mpa, struct page *page, unsigned int order, gfp_t gfp_flags,
+	     int migratetype) { return 0; }
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(st_fork, struct task_struct *parent, struct task_struct *child) { return 0; }
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(st_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return 0;
+}
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(st_exit, struct task_struct *p) { return 0; }
+SEC("iter/task")
+int st_iter(struct bpf_iter__task *ctx) { return 0; }

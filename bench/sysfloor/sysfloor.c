@@ -11,8 +11,17 @@
  * counted for CMD's tree ("faults N") and each program's "prog NAME
  * RUN_CNT RUN_TIME_NS". Exits with CMD's status. bench/run.py's floor rows.
  *
+ * sysfloor start -- CMD [ARG...]: empty programs at every attach point a
+ * default recording attaches at its start, and maps like its ring buffer
+ * and task storage, loaded and attached, then CMD run to its end: timed
+ * as a whole, the floor of `vmaprof record -- true` (bench/run.py S1).
+ *
  * Built by bench/meson.build where the collector is built. */
 #include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +105,37 @@ static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The room libbpf's copy of the kernel's BTF takes, made ahead in huge
+ * pages and populated in one call, as the collector does (its heap_ahead):
+ * fresh pages cost ~12 us each to fault in on some VMs, and the floor is
+ * meant to be the least a tool loading these programs pays. */
+static void heap_room(void)
+{
+	struct stat st;
+	size_t n;
+	char *p;
+
+	if (stat("/sys/kernel/btf/vmlinux", &st) || st.st_size <= 0)
+		return;
+	n = 2 * (size_t)st.st_size + (3 << 20);
+	mallopt(M_MMAP_THRESHOLD, (int)n + (1 << 20));
+	mallopt(M_TRIM_THRESHOLD, (int)n * 2);
+	p = malloc(n);
+	if (!p)
+		return;
+	madvise((void *)(((uintptr_t)p + 4095) & ~(uintptr_t)4095), n - 4096, MADV_HUGEPAGE);
+	madvise((void *)(((uintptr_t)p + 4095) & ~(uintptr_t)4095), n - 4096,
+		23 /* MADV_POPULATE_WRITE, Linux 5.14 */);
+	free(p);
+}
+
 int main(int argc, char **argv)
 {
-	struct sysfloor_bpf *s = sysfloor_bpf__open();
+	struct sysfloor_bpf *s;
 
+	if (argc > 1 && !strcmp(argv[1], "start"))
+		heap_room();
+	s = sysfloor_bpf__open();
 	if (!s || argc < 3)
 		return 2;
 	/* only what the mode attaches is loaded: an attach point this kernel
@@ -107,9 +143,14 @@ int main(int argc, char **argv)
 	for (struct bpf_program *p = bpf_object__next_program(s->obj, NULL); p;
 	     p = bpf_object__next_program(s->obj, p)) {
 		const char *n = bpf_program__name(p);
+		int start = !strncmp(n, "st_", 3) || !strcmp(n, "raw_enter") ||
+			    !strcmp(n, "raw_exit");
 		int want = !strcmp(argv[1], "fault")
 				   ? !strcmp(n, "page_fault_user") || !strcmp(n, "mm_page_alloc")
-				   : strcmp(n, "page_fault_user") && strcmp(n, "mm_page_alloc");
+			   : !strcmp(argv[1], "start")
+				   ? start
+				   : strcmp(n, "page_fault_user") && strcmp(n, "mm_page_alloc") &&
+					     strncmp(n, "st_", 3);
 		bpf_program__set_autoload(p, want);
 	}
 	if (sysfloor_bpf__load(s)) {
@@ -120,6 +161,28 @@ int main(int argc, char **argv)
 		if (argc < 5 || strcmp(argv[3], "--"))
 			return 2;
 		return fault_floor(s, argv[2], argv + 4);
+	}
+	if (!strcmp(argv[1], "start")) {
+		struct bpf_link *it;
+		pid_t pid;
+		int st;
+
+		if (strcmp(argv[2], "--") || argc < 4)
+			return 2;
+		if (sysfloor_bpf__attach(s))
+			return 1;
+		/* what the collector's start does with its iterator: attached */
+		it = bpf_program__attach_iter(s->progs.st_iter, NULL);
+		if (!it)
+			return 1;
+		pid = fork();
+		if (!pid) {
+			execvp(argv[3], argv + 3);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) < 0)
+			return 1;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
 	if (!strcmp(argv[1], "raw")) {
 		if (!bpf_program__attach(s->progs.raw_enter) || !bpf_program__attach(s->progs.raw_exit)) return 1;
