@@ -26,7 +26,7 @@ def t_quick():
     build = os.path.dirname(VMAPROF)
     with tempfile.TemporaryDirectory(prefix="vmaprof-bench-test-") as tmp:
         out = os.path.join(tmp, "RESULTS.md")
-        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1,T1,Z1,E1,L1",
+        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1,T1,Z1,E1,L1,S1",
                             "--tools", "bare,vmaprof,strace,floor", "--validate", "--out", out],
                            capture_output=True, text=True, timeout=600)
         eq(p.returncode, 0, f"bench/run.py exit status: {p.stderr[-2000:]}")
@@ -62,6 +62,14 @@ def t_quick():
                         r"empty programs at page_fault_user and mm_page_alloc during bare W3 "
                         r"\(this run\) \|", text, re.M), "the target's floor is this run's")
         check(re.search(r"\| analyzer >= 5 M fault events/s", text), "analyzer target row")
+        # S1: record -- true beside its floor (empty programs at the same
+        # attach points, sysfloor start), and that floor in the target's row
+        m = re.search(r"^\| `floor: sysfloor start -- true` \| ([\d.]+) \|", text, re.M)
+        check(m is not None, "S1 floor row")
+        check(m and float(m.group(1)) > 0, f"S1 floor: {m and m.group(0)}")
+        check(re.search(r"^\| start-up: `vmaprof record -- true` <= 30 ms \| \d+ ms \| \d+ ms "
+                        r"\(\d+-\d+\): empty programs at every attach point", text, re.M),
+              "the start-up target's floor is this run's")
         # R1: the build recording's report time, its symbolizer counts, the target
         m = re.search(r"^\| R1: make -j2 .*\((\d+) processes\) \| [\d.]+ \| [\d.]+ \| "
                       r"[\d.]+-[\d.]+ \| [\d.]+ \| \d+ \| \d+ \| \d+ \| (\d+) \| \d+ \|$", text, re.M)
