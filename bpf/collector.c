@@ -117,6 +117,8 @@ struct collector {
 	struct bpf_object *late;
 	struct bpf_program *sc_prog[2]; /* enter, exit; NULL until loaded */
 	int btf_fd;           /* the reduced BTF's memfd for them, or -1 */
+	int late_err;         /* their load failed: -errno, and why */
+	char late_why[256];
 	char btf_path[64];
 	int fentry;           /* the fentry/fexit programs are loaded */
 	unsigned char fentry_has[N_HOOKED]; /* that call's pair is loaded */
@@ -948,6 +950,10 @@ static int load_late(struct collector *c, char *why, size_t why_len)
 
 	if (c->sc_prog[0])
 		return 0;
+	if (c->late_err) {
+		set_why(why, why_len, "%s", c->late_why);
+		return c->late_err;
+	}
 	if (c->compat) {
 		set_why(why, why_len, "the compat variant has no per-syscall programs");
 		return -EOPNOTSUPP;
@@ -994,6 +1000,8 @@ static int load_late(struct collector *c, char *why, size_t why_len)
 	}
 	if (err) {
 		bpf_object__close(obj);
+		c->late_err = err;
+		snprintf(c->late_why, sizeof(c->late_why), "%s", why);
 		return err;
 	}
 	c->late = obj;
@@ -1184,23 +1192,39 @@ static void switch_syscalls(struct collector *c)
 /* The switch's thread: waits until switch_at, unless the recording ends
  * first (collector__finish sets sw_stop), then switches. Once started,
  * only it touches the syscall links and sys_state until joined. */
-static void *switch_main(void *arg)
+/* Until CLOCK_MONOTONIC `at` ns, or sw_stop; whether stopped. */
+static int switch_wait(struct collector *c, uint64_t at)
 {
-	struct collector *c = arg;
-	struct timespec ts = { (time_t)(c->switch_at / 1000000000u),
-			       (long)(c->switch_at % 1000000000u) };
+	struct timespec ts = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
 	int stop;
-	sigset_t all;
 
-	sigfillset(&all); /* the recorder's signals are the main thread's */
-	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	pthread_mutex_lock(&c->sw_lock);
 	while (!c->sw_stop &&
 	       pthread_cond_timedwait(&c->sw_cond, &c->sw_lock, &ts) != ETIMEDOUT)
 		;
 	stop = c->sw_stop;
 	pthread_mutex_unlock(&c->sw_lock);
-	if (!stop)
+	return stop;
+}
+
+/* The per-syscall pair is loaded LATE_LEAD_MS before the switch (load_late;
+ * ~15 ms here, ten times that under an emulating hypervisor), so that the
+ * switch still comes when it is due. */
+#define LATE_LEAD_MS 100
+
+static void *switch_main(void *arg)
+{
+	struct collector *c = arg;
+	uint64_t lead = (uint64_t)LATE_LEAD_MS * 1000000;
+	sigset_t all;
+
+	sigfillset(&all); /* the recorder's signals are the main thread's */
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	if (switch_wait(c, c->switch_at > lead ? c->switch_at - lead : 0))
+		return NULL;
+	/* a failure is kept and said by the switch (attach_tp_hooks) */
+	load_late(c, c->sys_why, sizeof(c->sys_why));
+	if (!switch_wait(c, c->switch_at))
 		switch_syscalls(c);
 	return NULL;
 }
