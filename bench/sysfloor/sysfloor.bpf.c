@@ -40,9 +40,10 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_fla
 
 /* The floor of the collector's start (sysfloor start): empty programs at
  * every attach point a default recording attaches at its start (with
- * raw_enter/raw_exit above), and maps like its ring buffer and task
- * storage. Loading them costs libbpf's reading of the kernel's BTF and
- * the attaches; the verifier has nothing to explore. */
+ * raw_enter/raw_exit and the two fault programs above), and maps like
+ * its ring buffer and task storage. Loading them costs libbpf's reading
+ * of the kernel's BTF and the attaches; the verifier has nothing to
+ * explore. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
@@ -55,15 +56,9 @@ struct {
 	__type(value, __u64);
 } st_tasks SEC(".maps");
 
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(st_pfu, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code) { return 0; }
 SEC("tp_btf/page_fault_kernel")
 int BPF_PROG(st_pfk, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code) { return 0; }
-SEC("tp_btf/mm_page_alloc")
-int BPF_PROG(st_mpa, struct page *page, unsigned int order, gfp_t gfp_flags,
-	     int migratetype) { return 0; }
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(st_fork, struct task_struct *parent, struct task_struct *child) { return 0; }
 SEC("tp_btf/sched_process_exec")

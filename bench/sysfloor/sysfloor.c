@@ -144,7 +144,8 @@ int main(int argc, char **argv)
 	     p = bpf_object__next_program(s->obj, p)) {
 		const char *n = bpf_program__name(p);
 		int start = !strncmp(n, "st_", 3) || !strcmp(n, "raw_enter") ||
-			    !strcmp(n, "raw_exit");
+			    !strcmp(n, "raw_exit") || !strcmp(n, "page_fault_user") ||
+			    !strcmp(n, "mm_page_alloc");
 		int want = !strcmp(argv[1], "fault")
 				   ? !strcmp(n, "page_fault_user") || !strcmp(n, "mm_page_alloc")
 			   : !strcmp(argv[1], "start")
