@@ -1189,9 +1189,6 @@ static void switch_syscalls(struct collector *c)
 	c->sys_state = SYS_SWITCHED;
 }
 
-/* The switch's thread: waits until switch_at, unless the recording ends
- * first (collector__finish sets sw_stop), then switches. Once started,
- * only it touches the syscall links and sys_state until joined. */
 /* Until CLOCK_MONOTONIC `at` ns, or sw_stop; whether stopped. */
 static int switch_wait(struct collector *c, uint64_t at)
 {
@@ -1212,6 +1209,10 @@ static int switch_wait(struct collector *c, uint64_t at)
  * switch still comes when it is due. */
 #define LATE_LEAD_MS 100
 
+/* The switch's thread: waits until switch_at, unless the recording ends
+ * first (collector__finish sets sw_stop), then switches. Once started,
+ * only it touches the syscall links, sys_state and the late object until
+ * joined. */
 static void *switch_main(void *arg)
 {
 	struct collector *c = arg;
@@ -1853,22 +1854,25 @@ int collector__prog_stats(struct collector *c, struct collector_prog_stat *out, 
 
 	if (!c)
 		return -EINVAL;
-	for (int o = 0; o < 2 && objs[o]; o++)
-	bpf_object__for_each_program(prog, objs[o]) {
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
+	/* the late object's (load_late) too, once the switch's thread is done */
+	for (int o = 0; o < 2 && objs[o]; o++) {
+		bpf_object__for_each_program(prog, objs[o]) {
+			struct bpf_prog_info info;
+			__u32 len = sizeof(info);
 
-		if (bpf_program__fd(prog) < 0)
-			continue; /* not loaded in this variant (autoload off) */
-		if (n < max) {
-			memset(&info, 0, sizeof(info));
-			if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
-				return -errno;
-			snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(prog));
-			out[n].run_ns = info.run_time_ns;
-			out[n].run_cnt = info.run_cnt;
+			if (bpf_program__fd(prog) < 0)
+				continue; /* not loaded (autoload off) */
+			if (n < max) {
+				memset(&info, 0, sizeof(info));
+				if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+					return -errno;
+				snprintf(out[n].name, sizeof(out[n].name), "%s",
+					 bpf_program__name(prog));
+				out[n].run_ns = info.run_time_ns;
+				out[n].run_cnt = info.run_cnt;
+			}
+			n++;
 		}
-		n++;
 	}
 	return n;
 }
