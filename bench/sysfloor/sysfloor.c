@@ -50,12 +50,33 @@ static struct bpf_link *attach_tp(struct bpf_program *p, int id)
 	return bpf_program__attach_perf_event(p, fd);
 }
 
+/* Run cmd to its end: its wait status in *st, its tree's usage in *ru.
+ * 0, or 1 said. */
+static int run_cmd(char **cmd, int *st, struct rusage *ru)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("sysfloor: fork");
+		return 1;
+	}
+	if (!pid) {
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "sysfloor: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	if (wait4(pid, st, 0, ru) < 0) {
+		perror("sysfloor: wait4");
+		return 1;
+	}
+	return 0;
+}
+
 static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
 {
 	struct bpf_program *progs[] = { s->progs.page_fault_user, s->progs.mm_page_alloc };
 	struct rusage ru;
 	FILE *f;
-	pid_t pid;
 	int st;
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
@@ -68,20 +89,8 @@ static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
 		fprintf(stderr, "sysfloor: BPF run-time statistics: %s\n", strerror(errno));
 		return 1;
 	}
-	pid = fork();
-	if (pid < 0) {
-		perror("sysfloor: fork");
+	if (run_cmd(cmd, &st, &ru))
 		return 1;
-	}
-	if (!pid) {
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "sysfloor: %s: %s\n", cmd[0], strerror(errno));
-		_exit(127);
-	}
-	if (wait4(pid, &st, 0, &ru) < 0) {
-		perror("sysfloor: wait4");
-		return 1;
-	}
 	f = fopen(out, "w");
 	if (!f) {
 		fprintf(stderr, "sysfloor: %s: %s\n", out, strerror(errno));
@@ -164,26 +173,16 @@ int main(int argc, char **argv)
 		return fault_floor(s, argv[2], argv + 4);
 	}
 	if (!strcmp(argv[1], "start")) {
-		struct bpf_link *it;
-		pid_t pid;
+		struct rusage ru;
 		int st;
 
 		if (strcmp(argv[2], "--") || argc < 4)
 			return 2;
-		if (sysfloor_bpf__attach(s))
+		/* every loaded program, the task iterator too (libbpf attaches
+		 * iter/ sections), as the collector's start attaches them */
+		if (sysfloor_bpf__attach(s) || run_cmd(argv + 3, &st, &ru))
 			return 1;
-		/* what the collector's start does with its iterator: attached */
-		it = bpf_program__attach_iter(s->progs.st_iter, NULL);
-		if (!it)
-			return 1;
-		pid = fork();
-		if (!pid) {
-			execvp(argv[3], argv + 3);
-			_exit(127);
-		}
-		if (pid < 0 || waitpid(pid, &st, 0) < 0)
-			return 1;
-		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
 	if (!strcmp(argv[1], "raw")) {
 		if (!bpf_program__attach(s->progs.raw_enter) || !bpf_program__attach(s->progs.raw_exit)) return 1;
