@@ -603,6 +603,64 @@ def t_moved():
             os.unlink(f)
 
 
+def shared_doc(child_faults):
+    """base.json with a shared mapping (kind shm) that the root maps and
+    first touches (2000 pages) and its COW child, inheriting it, faults
+    `child_faults` pages of into its own page tables (the root's pages: it
+    allocates none)."""
+    doc = json.load(open(fx("base.json")))
+    root, child = doc["processes"][0], doc["processes"][1]
+    stack = [{"ip": 93824992235900, "function": "map_pool", "module": "/usr/bin/app",
+              "file": "app.c", "line": 20}] + copy.deepcopy(root["vmas"][3]["stack"][1:])
+    nofaults = dict.fromkeys(root["faults"], 0)
+    for proc, n, alloc, vma_id in ((root, 2000, 2000, 9), (child, child_faults, 0, 3)):
+        vma = {"id": vma_id, "start": 140737300000000, "end": 140737300000000 + 2000 * 4096,
+               "prot": "rw-", "shared": True, "anonymous": False,
+               "path": "/memfd:pool (deleted)", "offset": 0, "kind": "shm",
+               "origin": "mmap" if proc is root else "inherited",
+               "created_ns": proc["start_ns"] + 500, "destroyed_ns": None,
+               "inherited_from": None if proc is root else {"pid": root["pid"], "vma": 9},
+               "stack": stack, "faults": dict(nofaults, shmem=n, total=n),
+               "pages_allocated": alloc, "populated": {"faults": 0, "pages": 0},
+               "top_fault_sites": []}
+        proc["vmas"].append(vma)
+        proc["faults"]["shmem"] += n
+        proc["faults"]["total"] += n
+        proc["pages_allocated"] += alloc
+        proc["kernel_counters"]["minflt"] += n
+    return doc
+
+
+def t_shared_touch():
+    """A shared mapping's faults are its family's: how many of its pages
+    each process maps depends on which process did which part of the work
+    (a server's walwriter or its backends writing the WAL out), so a member
+    whose faults there grew while none shrank is judged on the family's sum
+    there: within the floors, moved, not listed and no bound exceeded; a
+    sum grown beyond them is the members' own and fails. A private
+    mapping's growth without a decrease stays its own (t_moved)."""
+    gate = ["--max-increase", "shmem=25%"]
+    base, wobble, grown = (written(shared_doc(n)) for n in (300, 600, 1200))
+    try:
+        # the child +300 (+100%), the family's sum 2300 -> 2600 (+13%)
+        for x, y in ((base, wobble), (wobble, base)):
+            out, _ = expect(0, [x, y] + gate, "a sibling mapped more of the shared pages")
+            only_verdict(out, "shared pages mapped by another share", "0 of 1 bound exceeded")
+        out, _ = expect(0, [base, wobble, "--format", "json"] + gate, "shared, json")
+        got = sorted((m["role"], m["metric"], m["moved"]) for m in json.loads(out)["moved"]
+                     if m["label"] == "map_pool")
+        check((CHILD, "shmem", 300) in got, f"json moved[]: no ({CHILD}, shmem, 300) in {got}")
+        # the child +900, the sum +39%: beyond the floors, its own
+        out, _ = expect(1, [base, grown] + gate, "shared pages mapped 4x")
+        check(exceeded(out) and exceeded(out)[-1] == (
+            f"EXCEEDED shmem +300.0% > 25% at {CHILD} (old 300, new 1200)"), out)
+        check(most_growth(out)[-1] == f"  most growth: {CHILD}  map_pool (shm)  "
+              "300 -> 1200 (+900)", out)
+    finally:
+        for f in (base, wobble, grown):
+            os.unlink(f)
+
+
 def copies_doc(root_buffer, root_scratch, root_heap, child_buffer):
     """base.json with the COW copies of the root's alloc_buffer, scratch and
     heap (grow) sites and of its child's alloc_buffer set (the child copies

@@ -111,11 +111,24 @@ static int pieces(const struct diff_opts *o, const struct pair *p, enum metric m
  * judged on its sum. Where the sum's change is noise, every member's change
  * moved and none is its own; else what the decreases account for is taken
  * off the increases (and the other way), in proportion, and the rest is
- * the members' own. */
+ * the members' own. Shared memory's groups are judged on their sum even
+ * where no member shrank (is_shared). */
 
 static int is_anon(const char *kind)
 {
 	return kind && (!strcmp(kind, "anon") || !strcmp(kind, "heap"));
+}
+
+/* Shared memory (kind shm): a process's fault there maps a page of the
+ * family's into its own page tables, a page its siblings may have mapped
+ * too. How many of them do depends on which process did which part of the
+ * work (a server's WAL written by its walwriter or by the backends that
+ * filled the buffers: 193 to 958 faults of the walwriter's in identical
+ * runs), so a member's growth need not be matched by another's decrease:
+ * such a group is judged on its sum whichever way its members moved. */
+static int is_shared(const char *kind)
+{
+	return kind && !strcmp(kind, "shm");
 }
 
 /* A role's family: the program its last exec started, with the processes
@@ -186,6 +199,7 @@ static int64_t *change_of(struct pair *p, int list)
 static void group__settle(const struct diff_opts *o, struct result *res, const size_t *idx,
 			  size_t n, int list)
 {
+	int shared = is_shared(pair__kind(&res->pairs[idx[0]]));
 	for (int m = 0; m < M_NR; m++) {
 		uint64_t up = 0, down = 0, base = 0, mv;
 		for (size_t i = 0; i < n; i++) {
@@ -197,14 +211,16 @@ static void group__settle(const struct diff_opts *o, struct result *res, const s
 				down = sat_add(down, mag(d));
 			base = sat_add(base, p->a.v[m]);
 		}
-		if (!up || !down)
+		if (!up && !down)
+			continue;
+		if ((!up || !down) && !shared)
 			continue;
 		mv = up < down ? up : down;
 		int all = !beyond(o, res->page_size, m, base, delta(down, up), 1);
 		for (size_t i = 0; i < n; i++) {
 			int64_t *own = change_of(&res->pairs[idx[i]], list), d = own[m];
-			long double share = (long double)mag(d) * (long double)mv /
-					    (long double)(d > 0 ? up : down);
+			long double share = d ? (long double)mag(d) * (long double)mv /
+						(long double)(d > 0 ? up : down) : 0.0L;
 			if (all)
 				own[m] = 0;
 			else if (d > 0)
