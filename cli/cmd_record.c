@@ -42,6 +42,7 @@
 #include "recording.h"
 #include "resolve.h"
 #include "shimcopy.h"
+#include "spawn.h"
 #include "config.h"
 #include "vmaprof/broker.h"
 #include "vmaprof/clock.h"
@@ -139,22 +140,6 @@ static void usage(FILE *f)
 	fputs(vp_record_attach_usage, f);
 }
 
-/* Put the shim first in LD_PRELOAD, keeping what the user preloads. */
-static int set_preload(const char *shim)
-{
-	const char *old = getenv("LD_PRELOAD");
-	if (!old || !*old)
-		return setenv("LD_PRELOAD", shim, 1);
-	size_t l = strlen(shim) + strlen(old) + 2;
-	char *v = malloc(l);
-	if (!v)
-		return -1;
-	snprintf(v, l, "%s:%s", shim, old);
-	int r = setenv("LD_PRELOAD", v, 1);
-	free(v);
-	return r;
-}
-
 /* The kernel's fault counters of a process that cannot run now (the root,
  * blocked on the start pipe): what it faulted before tracing began. */
 static json_t *fault_counters(pid_t pid)
@@ -216,6 +201,7 @@ struct rec {
 	pid_t child;
 	int go[2];        /* the start pipe: the child waits until registered */
 	int execfail[2];  /* close-on-exec: the child's errno if execvp failed */
+	struct spawn *spawn; /* its stack and vectors until its exec (spawn.h) */
 	int exec_errno;
 	uint64_t t0, t1;
 	/* --stats: when each phase ended (vp_mono_ns) */
@@ -455,45 +441,53 @@ static void start_collectors(struct rec *r)
 			"grandchildren will not be waited for\n", strerror(errno));
 }
 
-/* In the child: wait for the start signal, set the shim's environment,
- * become the command. */
-static void __attribute__((noreturn)) run_command(const struct rec *r)
+/* Start the command's process (spawn.h): it waits on the start pipe, then
+ * execs the command with the shim's environment. 0, or -1 said. */
+static int spawn_command(struct rec *r)
 {
-	close(r->go[1]);
-	close(r->execfail[0]);
-	char b;
-	while (read(r->go[0], &b, 1) < 0 && errno == EINTR)
-		;
-	close(r->go[0]);
+	char d[16], sig[16], netns[24] = "0";
+	char *preload = NULL;
+	struct spawn_var vars[7];
+	int n = 0;
+
 	if (r->preload) {
-		char d[16], sig[16];
+		/* the shim first in LD_PRELOAD, keeping what the user preloads */
+		const char *old = getenv("LD_PRELOAD");
+		size_t l = strlen(r->shim) + (old ? strlen(old) : 0) + 2;
+		if (!(preload = malloc(l))) {
+			fprintf(stderr, "vmaprof: out of memory\n");
+			return -1;
+		}
+		snprintf(preload, l, old && *old ? "%s:%s" : "%s", r->shim, old);
 		snprintf(d, sizeof(d), "%d", r->depth);
 		/* the shim's signal: the user's VMAPROF_SIGNAL, else SIGRTMAX-1;
 		 * 0 (no handler installed) when off or nobody would send it */
 		int sig_off = r->no_sigstacks || !r->bpf;
 		snprintf(sig, sizeof(sig), "%d", sig_off ? 0 : SIGRTMAX - 1);
 		struct stat ns;
-		char netns[24] = "0";
 		if (!stat("/proc/self/ns/net", &ns))
 			snprintf(netns, sizeof(netns), "%llu", (unsigned long long)ns.st_ino);
-		if (set_preload(r->shim) || setenv("VMAPROF_DIR", r->absdir, 1) ||
-		    setenv("VMAPROF_SHIM", r->shim, 1) || setenv("VMAPROF_STACK_DEPTH", d, 1) ||
-		    (r->brk && setenv(VP_BROKER_ENV, broker__name(r->brk), 1)) ||
-		    (r->brk && setenv(VP_BROKER_NETNS_ENV, netns, 1)) ||
-		    setenv("VMAPROF_SIGNAL", sig, sig_off)) {
-			fprintf(stderr, "vmaprof: setenv: %s\n", strerror(errno));
-			_exit(127);
+		vars[n++] = (struct spawn_var){ "LD_PRELOAD", preload, 1 };
+		vars[n++] = (struct spawn_var){ "VMAPROF_DIR", r->absdir, 1 };
+		vars[n++] = (struct spawn_var){ "VMAPROF_SHIM", r->shim, 1 };
+		vars[n++] = (struct spawn_var){ "VMAPROF_STACK_DEPTH", d, 1 };
+		if (r->brk) {
+			vars[n++] = (struct spawn_var){ VP_BROKER_ENV, broker__name(r->brk), 1 };
+			vars[n++] = (struct spawn_var){ VP_BROKER_NETNS_ENV, netns, 1 };
 		}
+		vars[n++] = (struct spawn_var){ "VMAPROF_SIGNAL", sig, sig_off };
 	}
-	execvp(r->cmd[0], r->cmd);
-	/* the recorder says why (start_command), and removes the recording */
-	int e = errno;
-	if (write(r->execfail[1], &e, sizeof(e)) != sizeof(e))
-		fprintf(stderr, "vmaprof: cannot run '%s': %s\n", r->cmd[0], strerror(e));
-	_exit(e == ENOENT ? 127 : 126);
+	r->spawn = spawn__start(r->cmd, environ, vars, n, r->go[0], r->execfail[1], r->go[1],
+				r->execfail[0], &r->child);
+	free(preload);
+	if (!r->spawn) {
+		fprintf(stderr, "vmaprof: cannot start the command: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
-/* Fork the command, register it with the collector while it waits on the
+/* Start the command, register it with the collector while it waits on the
  * start pipe, write the start marker, let it go. 0 or -1. */
 static int start_command(struct rec *r)
 {
@@ -503,13 +497,8 @@ static int start_command(struct rec *r)
 	}
 	fflush(NULL);
 	r->t0 = vp_mono_ns();
-	r->child = fork();
-	if (r->child < 0) {
-		fprintf(stderr, "vmaprof: fork: %s\n", strerror(errno));
+	if (spawn_command(r) < 0)
 		return -1;
-	}
-	if (r->child == 0)
-		run_command(r);
 	close(r->go[0]);
 	close(r->execfail[1]);
 	if (r->col) {
@@ -555,6 +544,11 @@ static int start_command(struct rec *r)
 	close(r->execfail[0]);
 	if (n == sizeof(e) && e)
 		r->exec_errno = e;
+	else {
+		/* exec'd (or dead): it no longer runs on our memory */
+		spawn__free(r->spawn);
+		r->spawn = NULL;
+	}
 	return 0;
 }
 
@@ -566,6 +560,8 @@ static void abandon(struct rec *r)
 	int st;
 	while (r->child > 0 && waitpid(r->child, &st, 0) < 0 && errno == EINTR)
 		;
+	spawn__free(r->spawn); /* the child is gone: its stack is ours again */
+	r->spawn = NULL;
 	if (r->brk)
 		broker__stop(r->brk, NULL, NULL, NULL);
 	r->brk = NULL;
