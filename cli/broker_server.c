@@ -9,7 +9,7 @@
  * stall the others for long.
  *
  * Who is served: a peer whose SO_PEERCRED pid descends from the recorder
- * (the /proc/PID/stat ppid chain reaches us). The recorder forks only the
+ * (the /proc/PID/stat ppid chain reaches us). The recorder starts only the
  * command and is its tree's child subreaper, so that is exactly the traced
  * tree, daemonised grandchildren included. Anyone else is refused and
  * counted (session.json: collectors.preload.broker). Pids are our PID
