@@ -64,6 +64,55 @@ static int explain(const char *cmd, const char *found, const char *path, int e, 
 	}
 }
 
+char **resolve_candidates(const char *cmd)
+{
+	char defpath[256];
+	const char *path = getenv("PATH");
+	size_t n = 2, k = 0;
+	char **v;
+
+	if (strchr(cmd, '/') || !*cmd) {
+		v = calloc(2, sizeof(*v));
+		if (v && !(v[0] = strdup(cmd))) {
+			free(v);
+			v = NULL;
+		}
+		return v;
+	}
+	if (!path) {
+		size_t l = confstr(_CS_PATH, defpath, sizeof(defpath));
+		path = l > 0 && l <= sizeof(defpath) ? defpath : "/bin:/usr/bin";
+	}
+	for (const char *p = path; *p; p++)
+		n += *p == ':';
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (const char *p = path;; p++) {
+		size_t l = strcspn(p, ":");
+		/* "": the current directory */
+		if (!(v[k++] = l ? malloc(l + strlen(cmd) + 2) : strdup(cmd))) {
+			resolve_free(v);
+			return NULL;
+		}
+		if (l)
+			sprintf(v[k - 1], "%.*s/%s", (int)l, p, cmd);
+		p += l;
+		if (!*p)
+			break;
+	}
+	return v;
+}
+
+void resolve_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
 int resolve_command(const char *cmd, char *why, size_t wl)
 {
 	if (!*cmd)
@@ -72,34 +121,24 @@ int resolve_command(const char *cmd, char *why, size_t wl)
 		int e = runnable(cmd);
 		return e ? explain(cmd, NULL, cmd, e, why, wl) : 0;
 	}
-	char defpath[256];
-	const char *path = getenv("PATH");
-	if (!path) {
-		size_t n = confstr(_CS_PATH, defpath, sizeof(defpath));
-		path = n > 0 && n <= sizeof(defpath) ? defpath : "/bin:/usr/bin";
-	}
+	char **cands = resolve_candidates(cmd);
+	if (!cands)
+		return say(why, wl, 127, cmd, NULL, "out of memory");
 	int denied = 0;
 	char first_denied[PATH_MAX] = "";
-	char cand[PATH_MAX];
-	for (const char *p = path;; p++) {
-		size_t l = strcspn(p, ":");
-		int n = l ? snprintf(cand, sizeof(cand), "%.*s/%s", (int)l, p, cmd)
-			  : snprintf(cand, sizeof(cand), "%s", cmd); /* "": the current directory */
-		if (n > 0 && (size_t)n < sizeof(cand)) {
-			int e = runnable(cand);
-			if (!e)
-				return 0;
-			/* execvp goes on past these, and past what it may not run */
-			if (e != ENOENT && e != ENOTDIR && e != ENAMETOOLONG && e != ELOOP &&
-			    !denied) {
-				denied = e;
-				snprintf(first_denied, sizeof(first_denied), "%s", cand);
-			}
+	for (char **c = cands; *c; c++) {
+		int e = runnable(*c);
+		if (!e) {
+			resolve_free(cands);
+			return 0;
 		}
-		p += l;
-		if (!*p)
-			break;
+		/* execvp goes on past these, and past what it may not run */
+		if (e != ENOENT && e != ENOTDIR && e != ENAMETOOLONG && e != ELOOP && !denied) {
+			denied = e;
+			snprintf(first_denied, sizeof(first_denied), "%s", *c);
+		}
 	}
+	resolve_free(cands);
 	if (denied) {
 		/* name the file found: the user gave only a name */
 		return explain(cmd, first_denied, first_denied, denied, why, wl);

@@ -21,6 +21,11 @@
  * too), else 126 or 127 with `why`, one line naming the cause. */
 int resolve_command(const char *cmd, char *why, size_t why_len);
 
+/* The files execvp(cmd) tries, in its order, as the search above walks
+ * them: NULL-terminated, malloc'd (resolve_free), NULL without memory. */
+char **resolve_candidates(const char *cmd);
+void resolve_free(char **v);
+
 /* The exit status and the cause for errno `e` of a failed execvp of `cmd`
  * that resolve_command let through (a #! interpreter or an ELF loader
  * that does not exist, a race). */

@@ -4,6 +4,7 @@
  * (spawn.h says why and under which rules the child runs).
  */
 #include "spawn.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -183,47 +184,6 @@ fail:
 	return NULL;
 }
 
-/* The files execvp(file) tries, in its order: `file` itself when it names
- * a path, else each PATH entry's (unset PATH: confstr(_CS_PATH); an empty
- * entry: the current directory). */
-static char **candidates(const char *file)
-{
-	char defpath[256];
-	const char *path = getenv("PATH");
-	size_t n = 1, k = 0;
-	if (strchr(file, '/') || !*file) {
-		char **v = calloc(2, sizeof(*v));
-		if (v && !(v[0] = strdup(file))) {
-			free(v);
-			v = NULL;
-		}
-		return v;
-	}
-	if (!path) {
-		size_t l = confstr(_CS_PATH, defpath, sizeof(defpath));
-		path = l > 0 && l <= sizeof(defpath) ? defpath : "/bin:/usr/bin";
-	}
-	for (const char *p = path; *p; p++)
-		n += *p == ':';
-	char **v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		return NULL;
-	for (const char *p = path;; p++) {
-		size_t l = strcspn(p, ":");
-		char *dir = strndup(p, l);
-		if (!dir || !(v[k++] = l ? join(dir, "/", file) : strdup(file))) {
-			free(dir);
-			free_vec(v);
-			return NULL;
-		}
-		free(dir);
-		p += l;
-		if (!*p)
-			break;
-	}
-	return v;
-}
-
 struct spawn *spawn__start(char *const argv[], char *const base_env[],
 			   const struct spawn_var *vars, int nvars, int go_fd, int fail_fd,
 			   int our_go, int our_fail, pid_t *pid)
@@ -243,7 +203,7 @@ struct spawn *spawn__start(char *const argv[], char *const base_env[],
 	s->our_go = our_go;
 	s->our_fail = our_fail;
 	s->env = build_env(base_env, vars, nvars);
-	s->cands = candidates(argv[0]);
+	s->cands = resolve_candidates(argv[0]);
 	s->sh_argv = calloc(argc + 2, sizeof(*s->sh_argv));
 	s->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
