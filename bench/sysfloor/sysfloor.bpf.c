@@ -34,6 +34,56 @@ int BPF_PROG(ml_released, struct mm_struct *mm, bool write) { return 0; }
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code) { return 0; }
+
+/* The floor of any recorder of faults (sysfloor record): what a program
+ * that keeps per-task state for the traced tree and dates each fault
+ * cannot avoid. Tasks of the tree have a slot in task storage (the
+ * command's first task gets it from user space, forks inherit it in
+ * rec_fork); page_fault_user tests the task, finds its slot, reads the
+ * clock (rec_clock) and writes the fault's time, address and ip there.
+ * No batch, no ring buffer, no fault classification. */
+const volatile int rec_clock = 1;
+
+struct rec_slot {
+	__u64 time;
+	__u64 addr;
+	__u64 ip;
+	__u64 n;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rec_slot);
+} rec_tasks SEC(".maps");
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(rec_pfu, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct rec_slot *r;
+
+	if (!t->bpf_storage)
+		return 0;
+	r = bpf_task_storage_get(&rec_tasks, t, 0, 0);
+	if (!r)
+		return 0;
+	r->time = rec_clock ? bpf_ktime_get_ns() : 0;
+	r->addr = address;
+	r->ip = regs->ip;
+	r->n++;
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(rec_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (parent->bpf_storage && bpf_task_storage_get(&rec_tasks, parent, 0, 0))
+		bpf_task_storage_get(&rec_tasks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return 0;
+}
+
 SEC("tp_btf/mm_page_alloc")
 int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
 	     int migratetype) { return 0; }

@@ -11,6 +11,14 @@
  * counted for CMD's tree ("faults N") and each program's "prog NAME
  * RUN_CNT RUN_TIME_NS". Exits with CMD's status. bench/run.py's floor rows.
  *
+ * sysfloor record FILE -- CMD, sysfloor record-noclock FILE -- CMD: the
+ * floor of any recorder of faults: page_fault_user finds the task's slot
+ * in task storage (CMD's tree only) and writes the fault's time (not read
+ * with record-noclock), address and ip into it; mm_page_alloc empty. FILE
+ * as for fault, the program rec_pfu in place of page_fault_user, and
+ * "first_task_faults N": the faults the slot of CMD's first task counted
+ * (read before it is reaped), to show the filter found the tree.
+ *
  * sysfloor start -- CMD [ARG...]: empty programs at every attach point a
  * default recording attaches at its start, and maps like its ring buffer
  * and task storage, loaded and attached, then CMD run to its end: timed
@@ -18,6 +26,7 @@
  *
  * Built by bench/meson.build where the collector is built. */
 #include <errno.h>
+#include <signal.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -72,14 +81,70 @@ static int run_cmd(char **cmd, int *st, struct rusage *ru)
 	return 0;
 }
 
-static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
+/* run_cmd with a slot in rec_tasks for the command's first task, made
+ * before its exec; its slot's count in *seen, read before it is reaped. */
+static int run_recorded(struct sysfloor_bpf *s, char **cmd, int *st, struct rusage *ru,
+			unsigned long long *seen)
 {
-	struct bpf_program *progs[] = { s->progs.page_fault_user, s->progs.mm_page_alloc };
+	struct { unsigned long long time, addr, ip, n; } slot = { 0, 0, 0, 0 };
+	int go[2], pidfd;
+	siginfo_t si;
+	pid_t pid;
+	char c = 0;
+
+	if (pipe(go)) {
+		perror("sysfloor: pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("sysfloor: fork");
+		return 1;
+	}
+	if (!pid) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(126);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "sysfloor: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	close(go[0]);
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 || bpf_map_update_elem(bpf_map__fd(s->maps.rec_tasks), &pidfd, &slot,
+					     BPF_NOEXIST)) {
+		fprintf(stderr, "sysfloor: the command's task storage: %s\n", strerror(errno));
+		kill(pid, SIGKILL);
+		return 1;
+	}
+	if (write(go[1], &c, 1) != 1)
+		return 1;
+	close(go[1]);
+	if (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0 ||
+	    bpf_map_lookup_elem(bpf_map__fd(s->maps.rec_tasks), &pidfd, &slot)) {
+		fprintf(stderr, "sysfloor: the command's slot: %s\n", strerror(errno));
+		return 1;
+	}
+	*seen = slot.n;
+	close(pidfd);
+	if (wait4(pid, st, 0, ru) < 0) {
+		perror("sysfloor: wait4");
+		return 1;
+	}
+	return 0;
+}
+
+static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd, int rec)
+{
+	struct bpf_program *progs[] = { rec ? s->progs.rec_pfu : s->progs.page_fault_user,
+					s->progs.mm_page_alloc, s->progs.rec_fork };
+	size_t nprogs = rec ? 3 : 2;
+	unsigned long long seen = 0;
 	struct rusage ru;
 	FILE *f;
 	int st;
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+	for (size_t i = 0; i < nprogs; i++)
 		if (!bpf_program__attach(progs[i])) {
 			fprintf(stderr, "sysfloor: attaching %s: %s\n", bpf_program__name(progs[i]),
 				strerror(errno));
@@ -89,7 +154,7 @@ static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
 		fprintf(stderr, "sysfloor: BPF run-time statistics: %s\n", strerror(errno));
 		return 1;
 	}
-	if (run_cmd(cmd, &st, &ru))
+	if (rec ? run_recorded(s, cmd, &st, &ru, &seen) : run_cmd(cmd, &st, &ru))
 		return 1;
 	f = fopen(out, "w");
 	if (!f) {
@@ -97,7 +162,9 @@ static int fault_floor(struct sysfloor_bpf *s, const char *out, char **cmd)
 		return 1;
 	}
 	fprintf(f, "faults %ld\n", ru.ru_minflt + ru.ru_majflt);
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	if (rec)
+		fprintf(f, "first_task_faults %llu\n", seen);
+	for (size_t i = 0; i < nprogs; i++) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 
@@ -142,11 +209,14 @@ int main(int argc, char **argv)
 {
 	struct sysfloor_bpf *s;
 
+	int rec = argc > 1 && !strncmp(argv[1], "record", 6);
+
 	if (argc > 1 && !strcmp(argv[1], "start"))
 		heap_room();
 	s = sysfloor_bpf__open();
 	if (!s || argc < 3)
 		return 2;
+	s->rodata->rec_clock = !(rec && !strcmp(argv[1], "record-noclock"));
 	/* only what the mode attaches is loaded: an attach point this kernel
 	 * lacks fails no other mode */
 	for (struct bpf_program *p = bpf_object__next_program(s->obj, NULL); p;
@@ -155,22 +225,23 @@ int main(int argc, char **argv)
 		int start = !strncmp(n, "st_", 3) || !strcmp(n, "raw_enter") ||
 			    !strcmp(n, "raw_exit") || !strcmp(n, "page_fault_user") ||
 			    !strcmp(n, "mm_page_alloc");
-		int want = !strcmp(argv[1], "fault")
+		int want = rec	? !strncmp(n, "rec_", 4) || !strcmp(n, "mm_page_alloc")
+			   : !strcmp(argv[1], "fault")
 				   ? !strcmp(n, "page_fault_user") || !strcmp(n, "mm_page_alloc")
 			   : !strcmp(argv[1], "start")
 				   ? start
 				   : strcmp(n, "page_fault_user") && strcmp(n, "mm_page_alloc") &&
-					     strncmp(n, "st_", 3);
+					     strncmp(n, "st_", 3) && strncmp(n, "rec_", 4);
 		bpf_program__set_autoload(p, want);
 	}
 	if (sysfloor_bpf__load(s)) {
 		fprintf(stderr, "sysfloor: loading the programs failed\n");
 		return 1;
 	}
-	if (!strcmp(argv[1], "fault")) {
+	if (!strcmp(argv[1], "fault") || rec) {
 		if (argc < 5 || strcmp(argv[3], "--"))
 			return 2;
-		return fault_floor(s, argv[2], argv + 4);
+		return fault_floor(s, argv[2], argv + 4, rec);
 	}
 	if (!strcmp(argv[1], "start")) {
 		struct rusage ru;
