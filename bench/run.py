@@ -510,7 +510,7 @@ def untraced_cost(vmaprof, tmp, rounds):
     """U1: a syscall-heavy program that is not traced (dd, 2M read/write
     calls), alone and while `vmaprof record -- sleep` runs elsewhere,
     alternated; the ratio of each pair. Twice: with the syscall hooks a
-    recording starts with (the raw pair, its first 20 s) and with the
+    recording starts with (the raw pair, its first 500 ms without fentry) and with the
     per-syscall tracepoints it switches to (VMAPROF_SYSCALL_HOOKS)."""
     dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"]
     modes = {"raw": "raw", "tracepoints": "tracepoints"}
@@ -1070,9 +1070,9 @@ def render(a, wls, tools, skipped, results, an, total, extra):
         L += ["## A process that is not traced", "",
               "`dd if=/dev/zero of=/dev/null bs=1 count=1000000` (2M system calls) alone, and",
               "while `vmaprof record -- sleep 60` runs elsewhere; alternated, ratio per pair.",
-              "A recording hooks system calls with the raw sys_enter/sys_exit pair for its",
-              "first 20 s, then with per-syscall tracepoints (bpf/README.md); each is",
-              "measured fixed with VMAPROF_SYSCALL_HOOKS.", "",
+              "On a kernel without fentry (this one) a recording hooks system calls with the",
+              "raw sys_enter/sys_exit pair for its first 500 ms, then with per-syscall",
+              "tracepoints (bpf/README.md); each is measured fixed with VMAPROF_SYSCALL_HOOKS.", "",
               "| dd | s median | min-max | ratio to alone, median | min-max |",
               "|---|---|---|---|---|",
               f"| alone | {med(u['times']['alone']):.3f} | "
