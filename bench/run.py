@@ -8,12 +8,15 @@ slow drift of the machine hits all of them alike; the table gives medians and
 min-max over the rounds. Writes bench/RESULTS.md (regenerated on each run,
 never edited by hand).
 
-usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3,U1,S1,F1,B1,T1,Z1,E1,P1,L1]
+usage: bench/run.py [--build DIR] [--rounds N] [--quick] [--only W1,W3,U1,W3W,S1,F1,B1,T1,Z1,E1,P1,L1]
                     [--tools bare,vmaprof,...] [--out FILE] [--validate]
 
 Beside the table (selected with --only too):
 - U1: a syscall-heavy program that is not traced (dd, 2M calls) alone and
   while `vmaprof record -- sleep` runs elsewhere, alternated;
+- W3W: W3's whole command bare, under `vmaprof record` and under the
+  minimal fault recorder (the floor), 7 alternated runs: the W3 target's
+  ratio of minimums;
 - S1: start-up, `vmaprof record -- true` as a whole against --no-bpf,
   strace and bare true;
 - F1: what a recording leaves on disk (a process making 10 mapping calls;
@@ -546,6 +549,31 @@ def untraced_cost(vmaprof, tmp, rounds):
 S1_FLOOR = "floor: sysfloor start -- true"
 
 
+W3W_FLOOR = "floor: a minimal fault recorder"
+
+
+def w3_whole(vmaprof, build, tmp, quick):
+    """W3W: the W3 target's own measure, the whole command against the bare
+    program, ratio of minimums over 7 alternated runs (2 with --quick), the
+    order reversed every other round. With sysfloor (a build with the
+    collector) the minimal fault recorder beside them (`sysfloor record`:
+    its fault programs, no start-up of ours, no report): the floor."""
+    wc = [os.path.join(build, "bench", "w_cow"), "512"]
+    d = os.path.join(tmp, "w3w")
+    sysfloor = os.path.join(build, "bench", "sysfloor")
+    cmds = {"bare": wc, "vmaprof record": [vmaprof, "record", "-o", d, "--", *wc]}
+    if os.access(sysfloor, os.X_OK):
+        cmds[W3W_FLOOR] = [sysfloor, "record", os.path.join(tmp, "w3w-floor.txt"), "--", *wc]
+    res = {k: [] for k in cmds}
+    order = list(cmds)
+    for r in range(2 if quick else 7):
+        for k in (order if r % 2 == 0 else order[::-1]):
+            shutil.rmtree(d, ignore_errors=True)
+            res[k].append(timed(cmds[k])[0])
+    shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
 def startup_cost(vmaprof, tmp, rounds, sysfloor=None):
     """S1: `vmaprof record -- true`, whole command, against --no-bpf, strace
     and bare true, alternated; 5 runs of each per round. With sysfloor (a
@@ -782,6 +810,8 @@ def main():
             ("S1", "start-up", lambda: startup_cost(vmaprof, tmp, a.rounds,
                                                      os.path.join(build, "bench", "sysfloor"))),
             ("F1", "footprint", lambda: footprint(vmaprof, build, tmp)),
+            ("W3W", "W3 whole, 7 alternated runs", lambda: w3_whole(vmaprof, build, tmp,
+                                                                    a.quick)),
             ("T1", "300 x true end to end", lambda: true_tree_cost(vmaprof, tmp, a.quick,
                                                                     a.rounds))):
         if want(key):
@@ -850,6 +880,11 @@ def target_floors(extra):
         "a live Redis server":
             "this kernel: syscall tracepoints, every task's syscalls on the slow path",
     }
+    w = extra.get("W3W")
+    if w and w.get(W3W_FLOOR):
+        f["W3 whole `vmaprof record`"] = (
+            f"{min(w[W3W_FLOOR]) / min(w['bare']):.2f}x: the minimal fault recorder's whole "
+            "command in the same rounds (its fault programs only: no start-up, no report)")
     t = extra.get("T1")
     if t and t.get("kernel"):
         f[f"{t['n']} x /bin/true end to end"] = (
@@ -1082,6 +1117,18 @@ def render(a, wls, tools, skipped, results, an, total, extra):
                      f"{fmt_range(u['times'][m], '{:.3f}')} | {med(u['ratio'][m]):.3f}x | "
                      f"{fmt_range(u['ratio'][m], '{:.3f}')} |")
         L.append("")
+    w = extra.get("W3W")
+    if w:
+        L += ["## W3's whole command, alternated (W3W)", "",
+              "`w_cow 512` bare, under `vmaprof record` (start, recording, report) and under the",
+              "minimal fault recorder (bench/sysfloor record: no start-up of ours, no report),",
+              f"{len(w['bare'])} rounds, the order reversed every other round; ratios to bare.", "",
+              "| command | s min | median | max | ratio of minimums | ratio of medians |",
+              "|---|---|---|---|---|---|"]
+        for k, v in w.items():
+            L.append(f"| {k} | {min(v):.3f} | {med(v):.3f} | {max(v):.3f} | "
+                     f"{min(v) / min(w['bare']):.3f}x | {med(v) / med(w['bare']):.3f}x |")
+        L.append("")
     st = extra.get("S1")
     if st:
         fig["S1"] = med(st["vmaprof record -- true"])
@@ -1214,8 +1261,11 @@ def render(a, wls, tools, skipped, results, an, total, extra):
         L.append(f"| W3 under vmaprof record (shim + BPF) <= 1.05x bare | {s:.2f}x | "
                  f"{verdict(s <= 1.05)} |")
     s = e2e_min_ratio.get(("W3", "vmaprof record"))
+    n = len([v for v in results.get(("W3", "vmaprof record"), []) if "error" not in v])
+    w = extra.get("W3W")
+    if w and w.get("vmaprof record"):
+        s, n = min(w["vmaprof record"]) / min(w["bare"]), len(w["bare"])
     if s:
-        n = len([v for v in results.get(("W3", "vmaprof record"), []) if "error" not in v])
         L.append(f"| W3 whole `vmaprof record` (start, recording, report) <= 1.10x bare, ratio "
                  f"of minimums of {n} alternated runs | {s:.2f}x | {verdict(s <= 1.10)} |")
     if "W3" in bpf_fig:
