@@ -4,7 +4,8 @@
 the per-fault floor (bench/sysfloor), every report
 checked against the schema (--validate), and issue 22's sections: T1 (a
 tree of /bin/true end to end), Z1 (the build's report and export sizes),
-E1 and L1 (bench/e2e.py, bench/scale.py: run, or said not run) and their
+E1 and L1 (bench/e2e.py, bench/scale.py: run, or said not run), W3W (the
+W3 target from its own alternated runs, the minimal recorder beside it) and their
 Targets rows. No timing is asserted here: the figures belong to
 bench/RESULTS.md, written by a full run."""
 import os
@@ -26,7 +27,7 @@ def t_quick():
     build = os.path.dirname(VMAPROF)
     with tempfile.TemporaryDirectory(prefix="vmaprof-bench-test-") as tmp:
         out = os.path.join(tmp, "RESULTS.md")
-        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,R1,T1,Z1,E1,L1,S1",
+        p = subprocess.run([sys.executable, RUN, "--build", build, "--quick", "--only", "W3,W4,W3W,R1,T1,Z1,E1,L1,S1",
                             "--tools", "bare,vmaprof,strace,floor", "--validate", "--out", out],
                            capture_output=True, text=True, timeout=600)
         eq(p.returncode, 0, f"bench/run.py exit status: {p.stderr[-2000:]}")
@@ -58,9 +59,27 @@ def t_quick():
         check(m and int(m.group(2)) > 0, f"W3 floor ns per fault: {m and m.group(2)}")
         check(m and 0.9 <= float(m.group(3)) <= 1.1,
               f"page_fault_user runs per fault of bare W3: {m and m.group(3)}")
+        # the minimal fault recorder (sysfloor record) beside it, which found
+        # the command's tree (its collect() refuses a run that saw none)
+        m = re.search(r"^\| W3, floor: a minimal fault recorder \| (\d+) \(the kernel's count\) "
+                      r"\|(?: \|){4} (\d+) \| \| mm_page_alloc \d+ \([\d.]+\), "
+                      r"rec_fork \d+ \([\d.]+\), rec_pfu \d+ \(([\d.]+)\) \|$", text, re.M)
+        check(m is not None, "minimal recorder's floor row for W3")
+        check(m and int(m.group(2)) > 0, f"W3 minimal recorder ns per fault: {m and m.group(2)}")
+        check(m and 0.9 <= float(m.group(3)) <= 1.1,
+              f"rec_pfu runs per fault of bare W3: {m and m.group(3)}")
         check(re.search(r"^\| BPF <= 150 ns per traced fault .* \| \d+ ns \| \d+ ns \(\d+-\d+\): "
                         r"empty programs at page_fault_user and mm_page_alloc during bare W3 "
-                        r"\(this run\) \|", text, re.M), "the target's floor is this run's")
+                        r"\(this run\); \d+ ns \(\d+-\d+\): a minimal recorder there", text, re.M),
+              "the target's floors are this run's")
+        # W3W: the W3 target from its own alternated runs, the minimal
+        # recorder's whole command as its floor
+        for arm in ("bare", "vmaprof record", "floor: a minimal fault recorder"):
+            check(re.search(rf"^\| {re.escape(arm)} \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+x \| "
+                            r"[\d.]+x \|$", text, re.M), f"W3W row {arm}")
+        check(re.search(r"^\| W3 whole `vmaprof record` .* ratio of minimums of 2 alternated runs "
+                        r"\| [\d.]+x \| [\d.]+x: the minimal fault recorder's whole command", text,
+                        re.M), "the W3 whole target from W3W, its floor beside it")
         check(re.search(r"\| analyzer >= 5 M fault events/s", text), "analyzer target row")
         # S1: record -- true beside its floor (empty programs at the same
         # attach points, sysfloor start), and that floor in the target's row
