@@ -20,7 +20,17 @@
  *
  * What is created: openat(dirfd, "preload.<pid>.<ns>.vpt",
  * O_CREAT|O_EXCL|O_NOFOLLOW, 0600), owned by `owner` (SUDO_UID/SUDO_GID when
- * root ran us through sudo, like perf.data). A peer may reopen only a file
+ * root ran us through sudo, like perf.data).
+ *
+ * Made ahead: between requests the thread keeps a few files ready under
+ * hidden names (".pool.<n>", which the analyzer does not read), their
+ * first blocks reserved; a request renames one to the requester's name.
+ * Creating an inode is the dear part of a trace file's start (on ext4
+ * 0.25-0.3 ms where many files were deleted recently, against ~25 us for
+ * the rename: bench/NOTES.md), and a short process waits for it; made
+ * ahead, it is done while the traced program runs. A file system that
+ * cannot rename without replacing (RENAME_NOREPLACE) gets the files made
+ * on request, as before. broker__stop removes what is left. A peer may reopen only a file
  * named after its own pid; the name is checked character by character
  * (no '/', no "..") and opened O_NOFOLLOW, so no request reaches outside
  * the trace directory.
@@ -31,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -45,8 +56,10 @@
 #include <unistd.h>
 
 #include "vmaprof/broker.h"
+#include "vmaprof/record.h"
 
 #define MAX_REFUSED 64
+#define POOL 8 /* files made ahead */
 
 struct broker {
 	int lfd, dirfd;
@@ -59,7 +72,17 @@ struct broker {
 	char name[64];
 	struct broker_stats st;
 	pid_t refused[MAX_REFUSED];
+	int pool_fd[POOL];        /* files made ahead, oldest first */
+	uint64_t pool_id[POOL];   /* ...their ".pool.<n>" names */
+	unsigned pool_n;
+	uint64_t pool_next;       /* the next name's n */
+	int pool_off;             /* renames fail here: make files on request */
 };
+
+static void pool_name(char *buf, size_t cap, uint64_t id)
+{
+	snprintf(buf, cap, ".pool.%llu", (unsigned long long)id);
+}
 
 /* 1 when `pid` descends from the recorder. */
 static int in_tree(const struct broker *b, pid_t pid)
@@ -88,9 +111,68 @@ static void own_file(struct broker *b, int fd)
 		b->st.errors++;
 }
 
+/* Make one file ahead (the thread, between requests). */
+static void pool_fill(struct broker *b)
+{
+	char name[32];
+	uint64_t id = b->pool_next++;
+	pool_name(name, sizeof(name), id);
+	int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		b->pool_off = 1; /* it will fail on request too, and say why */
+		return;
+	}
+	own_file(b, fd);
+	/* the header's and the first segment step's blocks, as the shim's
+	 * writer__open asks for them (then found reserved); best effort */
+	(void)fallocate(fd, 0, 0, (off_t)(VP_HEADER_SIZE + VP_SEG_STEP));
+	b->pool_fd[b->pool_n] = fd;
+	b->pool_id[b->pool_n++] = id;
+}
+
+/* A file made ahead, renamed to `name`: its fd, or -1 (none left, or the
+ * rename failed: the pool is then given up). */
+static int pool_take(struct broker *b, const char *name)
+{
+	if (!b->pool_n)
+		return -1;
+	char old[32];
+	int fd = b->pool_fd[0];
+	pool_name(old, sizeof(old), b->pool_id[0]);
+	b->pool_n--;
+	memmove(b->pool_fd, b->pool_fd + 1, b->pool_n * sizeof(b->pool_fd[0]));
+	memmove(b->pool_id, b->pool_id + 1, b->pool_n * sizeof(b->pool_id[0]));
+	if (renameat2(b->dirfd, old, b->dirfd, name, RENAME_NOREPLACE) == 0)
+		return fd;
+	if (errno != EEXIST)
+		b->pool_off = 1;
+	close(fd);
+	unlinkat(b->dirfd, old, 0);
+	return -1;
+}
+
+/* Remove the files made ahead and not handed out. */
+static void pool_drain(struct broker *b)
+{
+	char name[32];
+	for (unsigned i = 0; i < b->pool_n; i++) {
+		close(b->pool_fd[i]);
+		pool_name(name, sizeof(name), b->pool_id[i]);
+		unlinkat(b->dirfd, name, 0);
+	}
+	b->pool_n = 0;
+}
+
 static int do_open(struct broker *b, pid_t pid, char *name, size_t cap)
 {
 	for (int tries = 0; tries < 8; tries++) {
+		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
+			 (unsigned long long)vp_mono_ns());
+		int pfd = pool_take(b, name);
+		if (pfd >= 0) {
+			b->st.files++;
+			return pfd;
+		}
 		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
 			 (unsigned long long)vp_mono_ns());
 		int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -205,6 +287,14 @@ static void *loop(void *arg)
 {
 	struct broker *b = arg;
 	for (;;) {
+		/* nobody waiting: make a file ahead */
+		if (b->pool_n < POOL && !b->pool_off) {
+			struct pollfd p = { .fd = b->lfd, .events = POLLIN };
+			if (poll(&p, 1, 0) == 0) {
+				pool_fill(b);
+				continue;
+			}
+		}
 		int c = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -286,6 +376,7 @@ void broker__stop(struct broker *b, struct broker_stats *st, pid_t *refused, siz
 		shutdown(b->lfd, SHUT_RDWR);
 		pthread_join(b->thr, NULL);
 	}
+	pool_drain(b);
 	close(b->lfd);
 	if (st)
 		*st = b->st;
