@@ -20,20 +20,20 @@
  *
  * What is created: openat(dirfd, "preload.<pid>.<ns>.vpt",
  * O_CREAT|O_EXCL|O_NOFOLLOW, 0600), owned by `owner` (SUDO_UID/SUDO_GID when
- * root ran us through sudo, like perf.data).
+ * root ran us through sudo, like perf.data). A peer may reopen only a file
+ * named after its own pid; the name is checked character by character
+ * (no '/', no "..") and opened O_NOFOLLOW, so no request reaches outside
+ * the trace directory.
  *
  * Made ahead: between requests the thread keeps a few files ready under
- * hidden names (".pool.<n>", which the analyzer does not read), their
- * first blocks reserved; a request renames one to the requester's name.
+ * hidden names (".pool.<n>", empty, which the analyzer does not read); a
+ * request renames one to the requester's name.
  * Creating an inode is the dear part of a trace file's start (on ext4
  * 0.25-0.3 ms where many files were deleted recently, against ~25 us for
  * the rename: bench/NOTES.md), and a short process waits for it; made
  * ahead, it is done while the traced program runs. A file system that
  * cannot rename without replacing (RENAME_NOREPLACE) gets the files made
- * on request, as before. broker__stop removes what is left. A peer may reopen only a file
- * named after its own pid; the name is checked character by character
- * (no '/', no "..") and opened O_NOFOLLOW, so no request reaches outside
- * the trace directory.
+ * on request, as before. broker__stop removes what is left.
  */
 #include "broker_server.h"
 #include "procfs.h"
@@ -56,7 +56,6 @@
 #include <unistd.h>
 
 #include "vmaprof/broker.h"
-#include "vmaprof/record.h"
 
 #define MAX_REFUSED 64
 #define POOL 8 /* files made ahead */
@@ -122,10 +121,7 @@ static void pool_fill(struct broker *b)
 		b->pool_off = 1; /* it will fail on request too, and say why */
 		return;
 	}
-	own_file(b, fd);
-	/* the header's and the first segment step's blocks, as the shim's
-	 * writer__open asks for them (then found reserved); best effort */
-	(void)fallocate(fd, 0, 0, (off_t)(VP_HEADER_SIZE + VP_SEG_STEP));
+	own_file(b, fd); /* empty: the shim reserves its blocks itself */
 	b->pool_fd[b->pool_n] = fd;
 	b->pool_id[b->pool_n++] = id;
 }

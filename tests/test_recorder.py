@@ -465,6 +465,32 @@ def t_prefetch():
         validate(os.path.join(d, "report.json"))
 
 
+def t_pool():
+    """The broker makes trace files ahead under hidden names (cli/broker_server.c):
+    every process of a loop of short ones gets its own file, named after its
+    pid, none of the made-ahead files is left at the end, and the files the
+    broker counts are the ones in the directory."""
+    need_root()
+    with Tmp() as t:
+        d = os.path.join(t, "r")
+        p = record(["-o", d, "--no-bpf"], ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do "
+                                           "/bin/true; done; /bin/true & /bin/true & wait"])
+        eq(p.returncode, 0, p.stderr)
+        names = os.listdir(d)
+        check(not [n for n in names if n.startswith(".pool.")], f"made-ahead files left: {names}")
+        traces = sorted(n for n in names if n.startswith("preload.") and n.endswith(".vpt"))
+        broker = json.load(open(os.path.join(d, "session.json")))["collectors"]["preload"]["broker"]
+        eq(broker["files"], len(traces), f"broker counted vs files in {d}: {names}")
+        eq(broker["errors"], 0, "broker errors")
+        rep = report3.expand(json.load(open(os.path.join(d, "report.json"))))
+        pids = sorted(pr["pid"] for pr in rep["processes"])
+        eq(len(pids), 15, f"sh and 14 /bin/true: {pids}")
+        eq(sorted({int(n.split(".")[1]) for n in traces}), pids,
+           "one trace file per process, named after its pid")
+        check(all(pr["preload"]["active"] for pr in rep["processes"]), "every process traced")
+        validate(os.path.join(d, "report.json"))
+
+
 def t_help():
     """`vmaprof --help` lists every option each subcommand accepts (read from
     their getopt tables in the sources)."""
@@ -485,4 +511,4 @@ if __name__ == "__main__":
     main({"symlinks": t_symlinks, "fifos": t_fifos, "unusable": t_unusable,
           "diskfull": t_diskfull, "stop": t_stop, "stale_pid": t_stale_pid,
           "killed": t_killed, "help": t_help, "prefetch": t_prefetch,
-          "after_end": t_after_end})
+          "after_end": t_after_end, "pool": t_pool})
