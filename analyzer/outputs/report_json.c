@@ -98,6 +98,7 @@ struct write_state {
 	struct u64map sc; /* (file, stack id) -> stack index + 1 */
 	struct u64map fc; /* fault_frame_key -> frame index + 1 */
 	struct u64map sf; /* stack frames by what the symbolizer said (sym_frame) */
+	struct u64map ff; /* fault sites' frames (no file:line) by the same */
 	/* stacks[] indexes of kernel stacks (kunwind.c), in order of first use */
 	struct u64map ks;
 	uint32_t *kst, nkst, capkst;
@@ -152,15 +153,15 @@ static int dumpbuf_addu(struct dumpbuf *b, uint64_t v)
 	return dumpbuf_add(d + i, sizeof(d) - (size_t)i, b);
 }
 
-/* The index in frames[] of frame ip of a stack of file (space). */
-static uint32_t stack_frame(struct analysis *a, struct write_state *w, int32_t file, uint64_t ip,
-			    int return_addr)
+/* The index in frames[] of the frame the symbolizer's answer f makes (with
+ * file and line or without: one map each), written once however many
+ * processes' addresses give that answer. */
+static uint32_t sym_frame_id(struct analysis *a, struct write_state *w, struct u64map *m,
+			     const struct vp_frame *f, int lines)
 {
-	struct vp_frame f = { .ip = ip };
-	symbolizer__lookup(a->sym, (uint64_t)file, ip, return_addr, &f);
 	struct sym_frame k;
-	sym_frame_key(&f, &k);
-	for (struct u64map_node *n = u64map__chain(&w->sf, k.n.hash); n; n = n->next) {
+	sym_frame_key(f, &k);
+	for (struct u64map_node *n = u64map__chain(m, k.n.hash); n; n = n->next) {
 		const struct sym_frame *c = (const void *)n;
 		if (c->function == k.function && c->module == k.module && c->file == k.file &&
 		    c->at == k.at && c->line == k.line)
@@ -168,10 +169,19 @@ static uint32_t stack_frame(struct analysis *a, struct write_state *w, int32_t f
 	}
 	struct sym_frame *c = model__alloc(sizeof(*c));
 	*c = k;
-	c->frame = frame_id(w, frame_of(a, &f, 1));
-	if (u64map__chain_add(&w->sf, &c->n))
+	c->frame = frame_id(w, frame_of(a, f, lines));
+	if (u64map__chain_add(m, &c->n))
 		model__oom();
 	return c->frame;
+}
+
+/* The index in frames[] of frame ip of a stack of file (space). */
+static uint32_t stack_frame(struct analysis *a, struct write_state *w, int32_t file, uint64_t ip,
+			    int return_addr)
+{
+	struct vp_frame f = { .ip = ip };
+	symbolizer__lookup(a->sym, (uint64_t)file, ip, return_addr, &f);
+	return sym_frame_id(a, w, &w->sf, &f, 1);
 }
 
 /* The index in stacks[] of stack id of file (an empty stack when unknown);
@@ -212,7 +222,8 @@ static uint32_t stack_idx(struct analysis *a, struct write_state *w, int32_t fil
 }
 
 /* The frame of a fault site: symbolized without file and line, once per
- * (image, ip). */
+ * (image, ip); its text made once per answer (processes of one program
+ * share them). */
 static uint32_t fault_frame(struct analysis *a, struct write_state *w, int space, uint64_t ip,
 			    int kernel)
 {
@@ -221,7 +232,14 @@ static uint32_t fault_frame(struct analysis *a, struct write_state *w, int space
 	void *v = cached ? u64map__get(&w->fc, key) : NULL;
 	if (v)
 		return (uint32_t)(uintptr_t)v - 1;
-	uint32_t f = frame_id(w, frame_json(a, space, ip, 0, kernel, 0));
+	uint32_t f;
+	if (kernel || space < 0) {
+		f = frame_id(w, frame_json(a, space, ip, 0, kernel, 0));
+	} else {
+		struct vp_frame fr = { .ip = ip };
+		symbolizer__lookup_fn(a->sym, (uint64_t)space, ip, 0, &fr);
+		f = sym_frame_id(a, w, &w->ff, &fr, 0);
+	}
 	if (cached && u64map__put(&w->fc, key, (void *)(uintptr_t)(f + 1)))
 		model__oom();
 	return f;
@@ -918,6 +936,7 @@ static void write_state_free(void *state)
 	u64map__free(&w->ks);
 	free(w->kst);
 	u64map__chain_free(&w->sf, sym_frame_free);
+	u64map__chain_free(&w->ff, sym_frame_free);
 }
 
 /* The sites of p whose pages one side of a fork copied, most first (the
