@@ -76,17 +76,25 @@ static void make_request(struct vp_broker_req *rq, uint32_t op, int err, const c
 	}
 }
 
-/* Connect socket s to the broker, send rq and receive the reply into rp,
- * the descriptor passed with it into *fd (-1: none). 1 when a reply came
- * (*n: its length); else 0 and *n is the request's result (-errno). */
-static int exchange(long s, const struct vp_broker_req *rq, struct vp_broker_rep *rp, int *fd,
-		    long *n)
+/* Connect socket s to the broker and send rq. 0, or -errno. */
+static long send_request(long s, const struct vp_broker_req *rq)
 {
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path + 1, sock_name, sock_len);
 	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + sock_len);
+	if (SYS3(SYS_connect, s, &sa, sl) < 0 ||
+	    SYS6(SYS_sendto, s, rq, sizeof(*rq), MSG_NOSIGNAL, NULL, 0) != (long)sizeof(*rq))
+		return -errno;
+	return 0;
+}
+
+/* Receive the reply to a request sent on s into rp, the descriptor passed
+ * with it into *fd (-1: none). 1 when a reply came (*n: its length); else
+ * 0 and *n is -errno. */
+static int receive_reply(long s, struct vp_broker_rep *rp, int *fd, long *n)
+{
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
@@ -96,11 +104,6 @@ static int exchange(long s, const struct vp_broker_req *rq, struct vp_broker_rep
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
 	*fd = -1;
-	if (SYS3(SYS_connect, s, &sa, sl) < 0 ||
-	    SYS6(SYS_sendto, s, rq, sizeof(*rq), MSG_NOSIGNAL, NULL, 0) != (long)sizeof(*rq)) {
-		*n = -errno;
-		return 0;
-	}
 	do
 		*n = SYS3(SYS_recvmsg, s, &mh, MSG_CMSG_CLOEXEC);
 	while (*n < 0 && errno == EINTR);
@@ -113,6 +116,18 @@ static int exchange(long s, const struct vp_broker_req *rq, struct vp_broker_rep
 		    h->cmsg_len >= CMSG_LEN(sizeof(int)))
 			memcpy(fd, CMSG_DATA(h), sizeof(int));
 	return 1;
+}
+
+/* Connect socket s to the broker, send rq and receive the reply into rp,
+ * the descriptor passed with it into *fd (-1: none). 1 when a reply came
+ * (*n: its length); else 0 and *n is the request's result (-errno). */
+static int exchange(long s, const struct vp_broker_req *rq, struct vp_broker_rep *rp, int *fd,
+		    long *n)
+{
+	*fd = -1;
+	if ((*n = send_request(s, rq)) < 0)
+		return 0;
+	return receive_reply(s, rp, fd, n);
 }
 
 /* What the broker's reply (n bytes, descriptor fd) to `op` says: the
@@ -163,6 +178,42 @@ int broker__request(uint32_t op, int err, const char *arg, char *name, size_t na
 	make_request(&rq, op, err, arg);
 	if (exchange(s, &rq, &rp, &fd, &n))
 		ret = answer(op, &rp, n, fd, name, name_cap);
+	else
+		ret = (int)n;
+	SYS1(SYS_close, s);
+	errno = e;
+	return ret;
+}
+
+int broker__open_begin(void)
+{
+	if (!sock_len)
+		return -ENOSYS;
+	int e = errno;
+	long s = SYS3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		int ret = -errno;
+		errno = e;
+		return ret;
+	}
+	struct vp_broker_req rq;
+	make_request(&rq, VP_BROKER_OPEN, 0, NULL);
+	long r = send_request(s, &rq);
+	if (r < 0)
+		SYS1(SYS_close, s);
+	errno = e;
+	return r < 0 ? (int)r : (int)s;
+}
+
+int broker__open_end(int s, char *name, size_t name_cap)
+{
+	if (s < 0)
+		return s;
+	int e = errno, fd, ret;
+	struct vp_broker_rep rp;
+	long n;
+	if (receive_reply(s, &rp, &fd, &n))
+		ret = answer(VP_BROKER_OPEN, &rp, n, fd, name, name_cap);
 	else
 		ret = (int)n;
 	SYS1(SYS_close, s);

@@ -143,19 +143,30 @@ static uint32_t read_pid_ns(void)
  * before anything else is recorded. argc, argv, envp: the constructor's
  * (a fresh image's, record__proc takes the arguments from them); 0 and
  * NULL in a fork child (its arguments may have been rewritten: a process
- * title), where /proc/self/cmdline is read. */
-static void start_stream(int argc, char **argv, char **envp)
+ * title), where /proc/self/cmdline is read. `signals`: set up the signal
+ * stacks' handler (sigstack__setup, once per image: the constructor's). */
+static void start_stream(int argc, char **argv, char **envp, int signals)
 {
 	/* Under a seccomp filter that would refuse one of the calls a start
 	 * makes (or one we cannot read) the shim stays off -- it cannot even
 	 * say so safely; the parent's fork record or exec attempt says it. */
 	int sc_nr;
 	uint32_t sc_act;
-	if (!sc__all_ok(core__start_calls(), &sc_nr, &sc_act))
+	if (!sc__all_ok(core__start_calls(), &sc_nr, &sc_act)) {
+		if (signals)
+			sigstack__setup(0);
 		return;
+	}
 	core__pid = (pid_t)SYS0(SYS_getpid);
 	core__tid = (pid_t)SYS0(SYS_gettid);
-	int err = writer__open(out_dir, core__pid, read_pid_ns(), stack_depth);
+	/* The broker's answer takes it a few wake-ups across CPUs (~150 us
+	 * here, bench/NOTES.md): ask first, do what needs no file meanwhile. */
+	int asked = broker__available() ? broker__open_begin() : -ENOSYS;
+	uint32_t pid_ns = read_pid_ns();
+	if (signals)
+		sigstack__setup(stack_depth != 0);
+	stacks__prepare(stack_depth);
+	int err = writer__open(out_dir, core__pid, pid_ns, stack_depth, asked);
 	if (err == -ESHUTDOWN)
 		return; /* the recording has ended (writer.c): stay off, no marker */
 	if (err < 0) {
@@ -193,7 +204,7 @@ static void after_fork_child(void)
 	in_hook = 1;
 	writer__forget();
 	stacks__forget();
-	start_stream(0, NULL, NULL);
+	start_stream(0, NULL, NULL, 0);
 	in_hook = 0;
 }
 
@@ -229,8 +240,7 @@ __attribute__((constructor(101))) static void shim_init(int argc, char **argv, c
 		broker__set_netns(getenv(VP_BROKER_NETNS_ENV));
 		/* one look at the status file for both (seccomp.h) */
 		sc__probe_hold(1);
-		sigstack__setup(stack_depth != 0);
-		start_stream(argc, argv, envp);
+		start_stream(argc, argv, envp, 1);
 		sc__probe_hold(0);
 		if (atomic_load(&core__ready))
 			sigstack__announce(); /* once per image: forks inherit it */

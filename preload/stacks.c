@@ -99,6 +99,17 @@ int stacks__internal_caller(const void *ra)
 	return in_text(&unwind_text, a) || in_text(&self_text, a);
 }
 
+void stacks__prepare(uint32_t d)
+{
+	if (!d || self_text.lo)
+		return;
+	locate((const void *)&stacks__capture_at, &self_text);
+	locate((const void *)&unw_backtrace, &unwind_text);
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	const char *env = getenv("VMAPROF_STACK_CACHE");
+	cache_wanted = !(env && strcmp(env, "0") == 0);
+}
+
 int stacks__init(uint32_t d)
 {
 	depth = d > VP_MAX_STACK_DEPTH ? VP_MAX_STACK_DEPTH : d;
@@ -106,13 +117,7 @@ int stacks__init(uint32_t d)
 	cache_gen++; /* cached ids belong to the previous file */
 	if (!depth)
 		return 0;
-	if (!self_text.lo) {
-		locate((const void *)&stacks__capture_at, &self_text);
-		locate((const void *)&unw_backtrace, &unwind_text);
-		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-		const char *env = getenv("VMAPROF_STACK_CACHE");
-		cache_wanted = !(env && strcmp(env, "0") == 0);
-	}
+	stacks__prepare(depth);
 	size_t bytes = sizeof(struct slot) * TABLE_SIZE;
 	void *p = core__real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -18,6 +18,10 @@
 /* Set the depth (0 = off) and map a fresh table. 0 or -errno. Called at
  * start and again in a fork child (ids restart with the child's file). */
 int stacks__init(uint32_t depth);
+/* stacks__init's once-per-image part (where our own and libunwind's code
+ * lie, libunwind's caching policy), which needs no trace file yet: done
+ * while the broker makes one. Nothing with depth 0. */
+void stacks__prepare(uint32_t depth);
 /* The hook's own frame pointer (`fp`: __builtin_frame_address(0) in the
  * exported function the program called; fp[0] is the program's rbp, fp[1]
  * its return address) lets a per-thread cache prove an unchanged stack

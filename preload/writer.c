@@ -379,7 +379,7 @@ static char *seg_create(int fd, uint32_t k, uint32_t fill, uint32_t *pop, uint32
 	return p;
 }
 
-int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_depth)
+int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_depth, int asked)
 {
 	char path[VP_MAX_PATH], name[256];
 	uint64_t now = vp_mono_ns();
@@ -388,7 +388,8 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
 	int via_broker = 0;
-	int fd = broker__request(VP_BROKER_OPEN, 0, NULL, name, sizeof(name));
+	int fd = asked != -ENOSYS ? broker__open_end(asked, name, sizeof(name))
+				  : broker__request(VP_BROKER_OPEN, 0, NULL, name, sizeof(name));
 	if (fd >= 0) {
 		via_broker = 1;
 	} else {
