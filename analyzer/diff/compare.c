@@ -413,6 +413,11 @@ static int result__rows(const struct diff_opts *o, struct result *res)
 			 * listed when a bound asks for them (docs/diff.md) */
 			if (m == M_BYTES_MAPPED && o->min_pages && !bounded(o, M_BYTES_MAPPED))
 				continue;
+			/* file faults move with the page cache (fault-around maps
+			 * up to 16 cached pages per fault; a page evicted between
+			 * runs is one more fault): listed when a bound asks */
+			if (m == (int)FC_FILE && o->min_pages && !bounded(o, (enum metric)FC_FILE))
+				continue;
 			/* nothing unmapped on either side: the same change as live_bytes */
 			if (m == M_BYTES_MAPPED && p->a.v[m] == p->a.v[M_LIVE_BYTES] &&
 			    p->b.v[m] == p->b.v[M_LIVE_BYTES])
