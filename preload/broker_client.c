@@ -118,18 +118,6 @@ static int receive_reply(long s, struct vp_broker_rep *rp, int *fd, long *n)
 	return 1;
 }
 
-/* Connect socket s to the broker, send rq and receive the reply into rp,
- * the descriptor passed with it into *fd (-1: none). 1 when a reply came
- * (*n: its length); else 0 and *n is the request's result (-errno). */
-static int exchange(long s, const struct vp_broker_req *rq, struct vp_broker_rep *rp, int *fd,
-		    long *n)
-{
-	*fd = -1;
-	if ((*n = send_request(s, rq)) < 0)
-		return 0;
-	return receive_reply(s, rp, fd, n);
-}
-
 /* What the broker's reply (n bytes, descriptor fd) to `op` says: the
  * descriptor (its file's name into `name`), 0 for FAILED, or -errno (a
  * descriptor that came with a refusal or a garbled reply is closed). */
@@ -160,32 +148,7 @@ static int answer(uint32_t op, const struct vp_broker_rep *rp, long n, int fd, c
 	return fd;
 }
 
-int broker__request(uint32_t op, int err, const char *arg, char *name, size_t name_cap)
-{
-	if (!sock_len)
-		return -ENOSYS;
-	int e = errno, ret;
-	long s = SYS3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		ret = -errno;
-		errno = e;
-		return ret;
-	}
-	struct vp_broker_req rq;
-	struct vp_broker_rep rp;
-	int fd;
-	long n;
-	make_request(&rq, op, err, arg);
-	if (exchange(s, &rq, &rp, &fd, &n))
-		ret = answer(op, &rp, n, fd, name, name_cap);
-	else
-		ret = (int)n;
-	SYS1(SYS_close, s);
-	errno = e;
-	return ret;
-}
-
-int broker__open_begin(void)
+int broker__begin(uint32_t op, int err, const char *arg)
 {
 	if (!sock_len)
 		return -ENOSYS;
@@ -197,7 +160,7 @@ int broker__open_begin(void)
 		return ret;
 	}
 	struct vp_broker_req rq;
-	make_request(&rq, VP_BROKER_OPEN, 0, NULL);
+	make_request(&rq, op, err, arg);
 	long r = send_request(s, &rq);
 	if (r < 0)
 		SYS1(SYS_close, s);
@@ -205,7 +168,7 @@ int broker__open_begin(void)
 	return r < 0 ? (int)r : (int)s;
 }
 
-int broker__open_end(int s, char *name, size_t name_cap)
+int broker__end(int s, uint32_t op, char *name, size_t name_cap)
 {
 	if (s < 0)
 		return s;
@@ -213,10 +176,15 @@ int broker__open_end(int s, char *name, size_t name_cap)
 	struct vp_broker_rep rp;
 	long n;
 	if (receive_reply(s, &rp, &fd, &n))
-		ret = answer(VP_BROKER_OPEN, &rp, n, fd, name, name_cap);
+		ret = answer(op, &rp, n, fd, name, name_cap);
 	else
 		ret = (int)n;
 	SYS1(SYS_close, s);
 	errno = e;
 	return ret;
+}
+
+int broker__request(uint32_t op, int err, const char *arg, char *name, size_t name_cap)
+{
+	return broker__end(broker__begin(op, err, arg), op, name, name_cap);
 }

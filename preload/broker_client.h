@@ -27,11 +27,12 @@ int broker__available(void);
  * -ENOSYS without a broker, -ECONNREFUSED/-ENOENT when it is gone,
  * -EPERM when it refused us. */
 int broker__request(uint32_t op, int err, const char *arg, char *name, size_t name_cap);
-/* An OPEN request in two halves, so the caller can work while the broker
- * does: _begin sends it (the socket, >= 0, or -errno as broker__request
- * says it), _end waits for the answer on that socket and closes it (what
- * broker__request returns for OPEN; a negative `s` is returned as is). */
-int broker__open_begin(void);
-int broker__open_end(int s, char *name, size_t name_cap);
+/* broker__request in two halves, so the caller can work while the broker
+ * does: _begin sends the request (the socket, >= 0, or -errno as
+ * broker__request says it), _end waits for the answer on that socket and
+ * closes it (what broker__request returns; a negative `s` is returned as
+ * is). */
+int broker__begin(uint32_t op, int err, const char *arg);
+int broker__end(int s, uint32_t op, char *name, size_t name_cap);
 
 #endif

@@ -161,7 +161,7 @@ static void start_stream(int argc, char **argv, char **envp, int signals)
 	core__tid = (pid_t)SYS0(SYS_gettid);
 	/* The broker's answer takes it a few wake-ups across CPUs (~150 us
 	 * here, bench/NOTES.md): ask first, do what needs no file meanwhile. */
-	int asked = broker__available() ? broker__open_begin() : -ENOSYS;
+	int asked = broker__available() ? broker__begin(VP_BROKER_OPEN, 0, NULL) : -ENOSYS;
 	uint32_t pid_ns = read_pid_ns();
 	if (signals)
 		sigstack__setup(stack_depth != 0);
