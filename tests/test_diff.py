@@ -634,6 +634,31 @@ def t_moved():
             os.unlink(f)
 
 
+def t_moved_other_site():
+    """A family's malloc memory that changed hands between sites of other
+    names (a parallel sort's memory: grown at one allocation site in the
+    worker, shrunk at another in its leader) is not the receiving role's own
+    growth for its bounds either; growth beyond what the family shrank
+    still is."""
+    gate = ["--max-increase", "demand_zero=25%"]
+
+    def renamed(doc):
+        doc["processes"][1]["vmas"][1]["stack"][0]["function"] = "sort_buffer"
+        doc["processes"][1]["vmas"][1].pop("label", None)
+        return doc
+    base = written(renamed(json.load(open(fx("base.json")))))
+    moved = written(renamed(moved_doc(300, 300)))
+    grown = written(renamed(moved_doc(0, 300)))
+    try:
+        out, _ = expect(0, [base, moved] + gate, "300 pages moved between sites of two names")
+        check(not exceeded(out), f"moved, not grown:\n{out}")
+        out, _ = expect(1, [base, grown] + gate, "300 pages more in the child")
+        check(any(f"at {CHILD} " in e for e in exceeded(out)), out)
+    finally:
+        for f in (base, moved, grown):
+            os.unlink(f)
+
+
 def shared_doc(child_faults):
     """base.json with a shared mapping (kind shm) that the root maps and
     first touches (2000 pages) and its COW child, inheriting it, faults
