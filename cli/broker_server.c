@@ -71,7 +71,7 @@ struct broker {
 	char name[64];
 	struct broker_stats st;
 	pid_t refused[MAX_REFUSED];
-	int pool_fd[POOL];        /* files made ahead, oldest first */
+	int pool_fd[POOL];        /* files made ahead */
 	uint64_t pool_id[POOL];   /* ...their ".pool.<n>" names */
 	unsigned pool_n;
 	uint64_t pool_next;       /* the next name's n */
@@ -133,11 +133,8 @@ static int pool_take(struct broker *b, const char *name)
 	if (!b->pool_n)
 		return -1;
 	char old[32];
-	int fd = b->pool_fd[0];
-	pool_name(old, sizeof(old), b->pool_id[0]);
-	b->pool_n--;
-	memmove(b->pool_fd, b->pool_fd + 1, b->pool_n * sizeof(b->pool_fd[0]));
-	memmove(b->pool_id, b->pool_id + 1, b->pool_n * sizeof(b->pool_id[0]));
+	int fd = b->pool_fd[--b->pool_n];
+	pool_name(old, sizeof(old), b->pool_id[b->pool_n]);
 	if (renameat2(b->dirfd, old, b->dirfd, name, RENAME_NOREPLACE) == 0)
 		return fd;
 	if (errno != EEXIST)
@@ -164,17 +161,11 @@ static int do_open(struct broker *b, pid_t pid, char *name, size_t cap)
 	for (int tries = 0; tries < 8; tries++) {
 		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
 			 (unsigned long long)vp_mono_ns());
-		int pfd = pool_take(b, name);
-		if (pfd >= 0) {
-			b->st.files++;
-			return pfd;
-		}
-		snprintf(name, cap, "preload.%d.%llu.vpt", (int)pid,
-			 (unsigned long long)vp_mono_ns());
-		int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				0600);
-		if (fd >= 0) {
+		int fd = pool_take(b, name); /* a pool file is owned already */
+		if (fd < 0 && (fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+					   O_CLOEXEC, 0600)) >= 0)
 			own_file(b, fd);
+		if (fd >= 0) {
 			b->st.files++;
 			return fd;
 		}

@@ -152,16 +152,13 @@ static void start_stream(int argc, char **argv, char **envp, int signals)
 	 * say so safely; the parent's fork record or exec attempt says it. */
 	int sc_nr;
 	uint32_t sc_act;
-	if (!sc__all_ok(core__start_calls(), &sc_nr, &sc_act)) {
-		if (signals)
-			sigstack__setup(0);
-		return;
-	}
+	if (!sc__all_ok(core__start_calls(), &sc_nr, &sc_act))
+		return; /* and no signal handler: signal stacks stay off */
 	core__pid = (pid_t)SYS0(SYS_getpid);
 	core__tid = (pid_t)SYS0(SYS_gettid);
 	/* The broker's answer takes it a few wake-ups across CPUs (~150 us
 	 * here, bench/NOTES.md): ask first, do what needs no file meanwhile. */
-	int asked = broker__available() ? broker__begin(VP_BROKER_OPEN, 0, NULL) : -ENOSYS;
+	int asked = broker__begin(VP_BROKER_OPEN, 0, NULL); /* -ENOSYS: no broker */
 	uint32_t pid_ns = read_pid_ns();
 	if (signals)
 		sigstack__setup(stack_depth != 0);

@@ -388,8 +388,7 @@ int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_dep
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
 	int via_broker = 0;
-	int fd = asked != -ENOSYS ? broker__end(asked, VP_BROKER_OPEN, name, sizeof(name))
-				  : broker__request(VP_BROKER_OPEN, 0, NULL, name, sizeof(name));
+	int fd = broker__end(asked, VP_BROKER_OPEN, name, sizeof(name));
 	if (fd >= 0) {
 		via_broker = 1;
 	} else {

@@ -24,8 +24,8 @@
 #include "vmaprof/record.h"
 
 /* Open DIR/preload.<pid>.<ns>.vpt and map its header. 0 or -errno.
- * `asked`: what broker__begin returned, when the caller sent the
- * broker's request ahead (then waited for here), else -ENOSYS. */
+ * `asked`: what broker__begin(VP_BROKER_OPEN, ...) returned (the caller
+ * sends the broker's request ahead; its answer is waited for here). */
 int writer__open(const char *dir, pid_t pid, uint32_t pid_ns, uint32_t stack_depth, int asked);
 /* Reserve `size` bytes (multiple of 8, <= VP_MAX_RECORD) with rec->size
  * set. Returns NULL when recording is off or failed (counted as lost);

@@ -430,15 +430,14 @@ static int result__rows(const struct diff_opts *o, struct result *res)
 				    p->a.v[m], p->list[m], 1) ||
 			    pieces(o, p, m, p->list[m]))
 				continue;
-			/* bytes mapped and unmapped again (reservations, malloc's
-			 * arenas and chunks) move with the allocator's choices:
-			 * listed when a bound asks for them (docs/diff.md) */
-			if (m == M_BYTES_MAPPED && o->min_pages && !bounded(o, M_BYTES_MAPPED))
-				continue;
-			/* file faults move with the page cache (fault-around maps
-			 * up to 16 cached pages per fault; a page evicted between
-			 * runs is one more fault): listed when a bound asks */
-			if (m == (int)FC_FILE && o->min_pages && !bounded(o, (enum metric)FC_FILE))
+			/* listed when a bound asks for them (docs/diff.md): bytes
+			 * mapped and unmapped again (reservations, malloc's arenas
+			 * and chunks) move with the allocator's choices, file
+			 * faults with the page cache (fault-around maps up to 16
+			 * cached pages per fault; a page evicted between runs is
+			 * one more fault) */
+			if ((m == M_BYTES_MAPPED || m == (int)FC_FILE) && o->min_pages &&
+			    !bounded(o, (enum metric)m))
 				continue;
 			/* nothing unmapped on either side: the same change as live_bytes */
 			if (m == M_BYTES_MAPPED && p->a.v[m] == p->a.v[M_LIVE_BYTES] &&
