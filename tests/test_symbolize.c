@@ -347,15 +347,38 @@ static void test_shared_file(struct symbolizer *s)
 	      "return address: rc %d fn_offset %" PRIu64, rc, f.fn_offset);
 }
 
+/* Until the prefetch's worker has read `files` files (30 s at most). */
+static void wait_prewarm(struct symbolizer *s, uint64_t files)
+{
+	struct vp_symbolizer_stats st;
+
+	for (int i = 0; i < 3000; i++) {
+		symbolizer__stats(s, &st);
+		if (st.prewarm_files >= files)
+			return;
+		usleep(10000);
+	}
+	CHECK(0, "prefetch worker: %" PRIu64 " of %" PRIu64 " files in 30 s", st.prewarm_files,
+	      files);
+}
+
+/* Until the worker has done every file handed to it (30 s at most): it
+ * maps the files it reads (debug files too), which a snapshot of this
+ * process's maps would otherwise see come and go. */
+static void wait_prewarm_idle(struct symbolizer *s)
+{
+	struct vp_symbolizer_stats st;
+
+	symbolizer__stats(s, &st);
+	wait_prewarm(s, st.prewarm_queued);
+}
+
 static void test_dlopen(struct symbolizer *s)
 {
 	struct vp_symbolizer_stats st0, st1;
 	struct vp_frame f;
 	size_t len;
-	/* Taken right before dlopen so the only difference to the next
-	 * snapshot is the library (the symbolizer itself mmaps the ELF files it
-	 * reads, so older snapshots differ in more than that). */
-	char *maps = read_file("/proc/self/maps", &len);
+	char *maps;
 	void *h;
 	uintptr_t c, other = 0;
 	const char *other_name = NULL;
@@ -368,6 +391,12 @@ static void test_dlopen(struct symbolizer *s)
 	}, *lib = NULL;
 	int rc;
 
+	/* Taken right before dlopen, the worker idle, so the only difference
+	 * to the next snapshot is the library (the symbolizer itself mmaps
+	 * the ELF files it reads, so older snapshots differ in more than
+	 * that). */
+	wait_prewarm_idle(s);
+	maps = read_file("/proc/self/maps", &len);
 	CHECK(maps != NULL, "read maps");
 	if (!maps)
 		return;
@@ -679,21 +708,6 @@ static uint64_t exec_files(const char *text)
 		p = p ? p + 1 : NULL;
 	}
 	return n;
-}
-
-/* Until the prefetch's worker has read `files` files (30 s at most). */
-static void wait_prewarm(struct symbolizer *s, uint64_t files)
-{
-	struct vp_symbolizer_stats st;
-
-	for (int i = 0; i < 3000; i++) {
-		symbolizer__stats(s, &st);
-		if (st.prewarm_files >= files)
-			return;
-		usleep(10000);
-	}
-	CHECK(0, "prefetch worker: %" PRIu64 " of %" PRIu64 " files in 30 s", st.prewarm_files,
-	      files);
 }
 
 /* A prefetching symbolizer fed `text`, its worker done, donated: the

@@ -1553,6 +1553,7 @@ void symbolizer__stats(const struct symbolizer *s, struct vp_symbolizer_stats *o
 	*out = s->stats;
 	pthread_mutex_lock((pthread_mutex_t *)&s->pw.lock);
 	out->prewarm_files = s->pw.files;
+	out->prewarm_queued = s->pw.n;
 	out->prewarm_ns = s->pw.ns;
 	pthread_mutex_unlock((pthread_mutex_t *)&s->pw.lock);
 }

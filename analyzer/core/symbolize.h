@@ -60,6 +60,8 @@ struct vp_symbolizer_stats {
 	 * files done and its time (on the other core, not in resolve_ns),
 	 * and how long lookups waited for it (in resolve_ns). */
 	uint64_t prewarm_files;
+	uint64_t prewarm_queued; /* files handed to it: it is idle when
+				  * prewarm_files has caught up */
 	uint64_t prewarm_ns;
 	uint64_t prewarm_wait_ns;
 	uint64_t name_wait_ns; /* of prewarm_wait_ns: for a name (the file's
