@@ -206,14 +206,56 @@ static const Dwfl_Callbacks ku_dwfl_callbacks = {
 	.find_debuginfo = ku_no_debuginfo,
 };
 
+/* x in hex into the end of out (at least `width` digits): the digits'
+ * start. */
+static char *hex_into(char *end, uint64_t x, int width)
+{
+	static const char dig[] = "0123456789abcdef";
+	char *q = end;
+	do {
+		*--q = dig[x & 15];
+		x >>= 4;
+	} while (x || end - q < width);
+	return q;
+}
+
+/* One line as /proc/PID/maps prints it ("%llx-%llx rwxp %08llx 00:00 %llu
+ * %s\n"), by hand: the maps of every kernel stack's process are made
+ * (and read back, mods_of) line by line, and printf was a tenth of an
+ * attach recording's analysis (bench/NOTES.md). */
 static void maps_line(struct vp_buf *t, uint64_t lo, uint64_t hi, uint8_t prot, uint64_t off,
 		      uint64_t ino, const char *name)
 {
-	if (vp_buf_printf(t, "%llx-%llx %c%c%cp %08llx 00:00 %llu %s\n", (unsigned long long)lo,
-			  (unsigned long long)hi, prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-',
-			  prot & 4 ? 'x' : '-', (unsigned long long)off, (unsigned long long)ino,
-			  name))
+	char b[128], *e = b + sizeof(b), *q;
+	size_t nl = strlen(name);
+	/* the fields back to front, into the end of b */
+	q = e;
+	*--q = ' ';
+	do {
+		*--q = (char)('0' + ino % 10);
+		ino /= 10;
+	} while (ino);
+	q -= 7;
+	memcpy(q, " 00:00 ", 7);
+	q = hex_into(q, off, 8);
+	q -= 6;
+	q[0] = ' ';
+	q[1] = prot & 1 ? 'r' : '-';
+	q[2] = prot & 2 ? 'w' : '-';
+	q[3] = prot & 4 ? 'x' : '-';
+	q[4] = 'p';
+	q[5] = ' ';
+	q = hex_into(q, hi, 1);
+	*--q = '-';
+	q = hex_into(q, lo, 1);
+	if (vp_buf_room(t, (size_t)(e - q) + nl + 1))
 		model__oom();
+	memcpy(t->p + t->n, q, (size_t)(e - q));
+	t->n += (size_t)(e - q);
+	memcpy(t->p + t->n, name, nl);
+	t->n += nl;
+	t->p[t->n++] = '\n';
+	t->p[t->n] = '\0';
 }
 
 /* The module map twice: for libdwfl, each line naming the file to open
@@ -575,14 +617,18 @@ static void mods_of(const struct vp_buf *t, uint64_t **out, uint32_t *n)
 		const char *eol = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
 		int more = eol != NULL;
 		if (more) {
-			int off = 0;
-			if (sscanf(p, "%llx-%llx %*s %*x %*x:%*x %llu %n", &a, &b, &ino,
-				   &off) < 3 || !off)
+			struct vp_maps_line ml;
+			if (!vp_maps_line_parse(p, eol, &ml)) {
 				more = 0;
-			name = p + off;
-			nl = (size_t)(eol - name);
+			} else {
+				a = ml.start;
+				b = ml.end;
+				ino = ml.ino;
+				name = ml.path;
+				nl = ml.path_len;
+			}
 		}
-		if (more && (!ino || name[0] != '/')) {
+		if (more && (!ino || !nl || name[0] != '/')) {
 			p = eol + 1;
 			continue;
 		}
