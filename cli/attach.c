@@ -996,7 +996,7 @@ static int record_window(struct att *a)
 	fprintf(stderr, "vmaprof: detached (%s) after %.1f s; %zu traced process(es) left "
 		"running\n", a->ended_by, (double)(a->t1 - a->t_attached) / 1e9,
 		json_array_size(a->running));
-	a->report.exiting = !getenv("VMAPROF_FREE_AT_EXIT"); /* as in `record` */
+	a->report.exiting = 1;
 	return recording__report(a->absdir, write_session(a, 1), &a->report);
 }
 

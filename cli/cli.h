@@ -31,8 +31,9 @@ struct vp_report_opts {
 	int html;      /* record --html: DIR/report.html too, from the same analysis */
 	const char **plumbing; /* --plumbing rules (argv strings) */
 	size_t nplumbing;
-	int exiting;   /* the process ends after this report (vmaprof report):
-			* the analysis is left to the exit, not freed */
+	int exiting;   /* the process ends after this report (report, record,
+			* record -p): the analysis is left to the exit, not
+			* freed, unless VMAPROF_FREE_AT_EXIT is set */
 };
 /* Add one --plumbing rule to o (argv's string is kept). 0, or -errno after
  * saying on stderr what is wrong with it. */

@@ -702,9 +702,7 @@ static void finish(struct rec *r)
 	r->t_drained = vp_mono_ns();
 	int err = write_session(r, 1, bpf_extra, preload_extra);
 	r->t_session = vp_mono_ns();
-	/* the process ends after the report: its analysis is left to the
-	 * exit, as `vmaprof report` leaves it (cli.h) */
-	r->report.exiting = !getenv("VMAPROF_FREE_AT_EXIT");
+	r->report.exiting = 1; /* the process ends after the report (cli.h) */
 	recording__report(r->absdir, err, &r->report);
 	r->t_report = vp_mono_ns();
 }

@@ -280,10 +280,26 @@ int vp_report_opts_add_plumbing(struct vp_report_opts *o, const char *spec)
 	return 0;
 }
 
+/* The analysis is left to the exit (cli.h, `exiting`). */
+static int left_to_exit(const struct vp_report_opts *o)
+{
+	return o->exiting && !getenv("VMAPROF_FREE_AT_EXIT");
+}
+
 static int vp_analyze(const char *dir, const struct vp_report_opts *o, struct analysis **out)
 {
 	char why[4400];
 	struct analysis *a = NULL;
+	if (left_to_exit(o)) {
+		/* nothing is given back to the kernel before the exit: glibc
+		 * trimmed the heap's top after frees and unmapped blocks over
+		 * its threshold (up to 32 MiB: the analysis's growing arrays
+		 * and tables), and each was faulted in again, zeroed, when the
+		 * heap grew back: at 100 M faults 2,000 more page faults (huge
+		 * ones), 0.6 s of sys time */
+		mallopt(M_TRIM_THRESHOLD, 1 << 30);
+		mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	}
 	if (analysis__run(dir, &a, why, sizeof(why))) {
 		fprintf(stderr, "vmaprof: %s\n", why);
 		return 2;
@@ -399,7 +415,7 @@ int vp_write_report(const char *dir, const char *out_path, FILE *summary,
 		if (!rc && strcmp(out_path, "-"))
 			fprintf(summary, "report: %s\n", out_path);
 	}
-	clock_done(a, &clk, o->stats, o->exiting, "report");
+	clock_done(a, &clk, o->stats, left_to_exit(o), "report");
 	return rc;
 }
 
@@ -420,7 +436,7 @@ static int write_format(const char *dir, enum output_format fmt, const char *nam
 	}
 	if (ro->stats)
 		clk.bytes = out_bytes(out);
-	clock_done(a, &clk, ro->stats, ro->exiting, name);
+	clock_done(a, &clk, ro->stats, left_to_exit(ro), name);
 	return rc;
 }
 
@@ -583,20 +599,9 @@ int cmd_report(int argc, char **argv)
 		return rc;
 	if (!report_dir_ok(r.dir))
 		return 2;
-	/* the process ends after the report: its analysis is not freed */
-	r.ro.exiting = !getenv("VMAPROF_FREE_AT_EXIT");
+	r.ro.exiting = 1; /* the process ends after the report (cli.h) */
 	if (strcmp(r.fmt, "records"))
 		thp_reexec(argc, argv, r.dir);
-	if (r.ro.exiting) {
-		/* nothing is given back to the kernel before the exit: glibc
-		 * trimmed the heap's top after frees and unmapped blocks over
-		 * its threshold (up to 32 MiB: the analysis's growing arrays
-		 * and tables), and each was faulted in again, zeroed, when the
-		 * heap grew back: at 100 M faults 2,000 more page faults (huge
-		 * ones), 0.6 s of sys time */
-		mallopt(M_TRIM_THRESHOLD, 1 << 30);
-		mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	}
 	if (!strcmp(r.fmt, "json"))
 		return vp_write_report(r.dir, r.out, NULL, &r.ro);
 	char why[4400];

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <inttypes.h>
@@ -588,12 +587,6 @@ int recording__report(const char *absdir, int session_err, const struct vp_repor
 	if (session_err < 0)
 		fprintf(stderr, "vmaprof: ERROR: cannot write %s/session.json: %s (the report "
 			"will say the recording is incomplete)\n", absdir, strerror(-session_err));
-	if (o->exiting) {
-		/* as `vmaprof report` (cmd_report.c): the process ends after
-		 * this, nothing is given back to the kernel before */
-		mallopt(M_TRIM_THRESHOLD, 1 << 30);
-		mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	}
 	int failed = vp_write_report(absdir, NULL, stderr, o);
 	/* a prefetch the report did not take (recording__prefetch_stop) */
 	symbolizer__free(symbolizer__donate(NULL));

@@ -206,19 +206,6 @@ static const Dwfl_Callbacks ku_dwfl_callbacks = {
 	.find_debuginfo = ku_no_debuginfo,
 };
 
-/* x in hex into the end of out (at least `width` digits): the digits'
- * start. */
-static char *hex_into(char *end, uint64_t x, int width)
-{
-	static const char dig[] = "0123456789abcdef";
-	char *q = end;
-	do {
-		*--q = dig[x & 15];
-		x >>= 4;
-	} while (x || end - q < width);
-	return q;
-}
-
 /* One line as /proc/PID/maps prints it ("%llx-%llx rwxp %08llx 00:00 %llu
  * %s\n"), by hand: the maps of every kernel stack's process are made
  * (and read back, mods_of) line by line, and printf was a tenth of an
@@ -237,7 +224,7 @@ static void maps_line(struct vp_buf *t, uint64_t lo, uint64_t hi, uint8_t prot, 
 	} while (ino);
 	q -= 7;
 	memcpy(q, " 00:00 ", 7);
-	q = hex_into(q, off, 8);
+	q = vp_hex_into(q, off, 8);
 	q -= 6;
 	q[0] = ' ';
 	q[1] = prot & 1 ? 'r' : '-';
@@ -245,9 +232,9 @@ static void maps_line(struct vp_buf *t, uint64_t lo, uint64_t hi, uint8_t prot, 
 	q[3] = prot & 4 ? 'x' : '-';
 	q[4] = 'p';
 	q[5] = ' ';
-	q = hex_into(q, hi, 1);
+	q = vp_hex_into(q, hi, 1);
 	*--q = '-';
-	q = hex_into(q, lo, 1);
+	q = vp_hex_into(q, lo, 1);
 	if (vp_buf_room(t, (size_t)(e - q) + nl + 1))
 		model__oom();
 	memcpy(t->p + t->n, q, (size_t)(e - q));

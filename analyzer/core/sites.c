@@ -46,12 +46,8 @@
 size_t sites__frame_anon(const struct vp_frame *f, char *buf, size_t n)
 {
 	char hex[24];
-	size_t h = sizeof(hex);
-	uint64_t v = f->module ? f->mod_offset : f->ip;
-	do {
-		hex[--h] = "0123456789abcdef"[v & 15];
-		v >>= 4;
-	} while (v);
+	size_t h = (size_t)(vp_hex_into(hex + sizeof(hex), f->module ? f->mod_offset : f->ip, 1) -
+			    hex);
 	size_t len = 0;
 	if (f->module) {
 		const char *base = strrchr(f->module, '/');

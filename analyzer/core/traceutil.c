@@ -528,6 +528,16 @@ bool vp_maps_line_parse(const char *p, const char *end, struct vp_maps_line *ml)
 	return ml->start < ml->end;
 }
 
+char *vp_hex_into(char *end, uint64_t x, int width)
+{
+	char *q = end;
+	do {
+		*--q = "0123456789abcdef"[x & 15];
+		x >>= 4;
+	} while (x || end - q < width);
+	return q;
+}
+
 int vp_buf_room(struct vp_buf *b, size_t n)
 {
 	if (b->p && b->n + n < b->cap)

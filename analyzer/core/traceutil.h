@@ -162,6 +162,10 @@ struct vp_maps_line {
 	size_t path_len;  /* 0 = anonymous */
 };
 bool vp_maps_line_parse(const char *p, const char *end, struct vp_maps_line *ml);
+/* x in lowercase hex, at least `width` digits (zero-padded), written
+ * backwards so that it ends right before `end` (room for 16 digits, or
+ * width): where its first digit is. */
+char *vp_hex_into(char *end, uint64_t x, int width);
 
 /* Open a file of a trace directory to read: never blocks on a FIFO or a
  * device, never follows a symlink (`follow` 0), refuses anything but a
