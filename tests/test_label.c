@@ -357,12 +357,58 @@ static void test_pick_garbage(void)
 	label_rules__free(r);
 }
 
+/* label__pick_with: a caller's memo of label__is_plumbing (what the
+ * analyzer passes, by string pointer) picks what label__pick picks, asking
+ * the rules once per distinct frame. */
+struct memo {
+	const struct label_rules *r;
+	const struct vp_frame *seen[16];
+	int hit[16], n, asked;
+};
+
+static int memo_is(void *ctx, const struct vp_frame *f)
+{
+	struct memo *m = ctx;
+	for (int i = 0; i < m->n; i++)
+		if (m->seen[i]->function == f->function && m->seen[i]->module == f->module)
+			return m->hit[i];
+	m->asked++;
+	int h = label__is_plumbing(m->r, f);
+	if (m->n < 16) {
+		m->seen[m->n] = f;
+		m->hit[m->n++] = h;
+	}
+	return h;
+}
+
+static void test_pick_with(void)
+{
+	struct label_rules *r = NULL;
+
+	if (label_rules__new(&r))
+		return;
+	const struct vp_frame st[] = { FR("mmap64", LIBC), FR("sysmalloc", LIBC), FR("malloc", LIBC),
+				       FR("_Znwm", LIBSTDCXX), FR("_ZN2ns4Type6methodEm", NULL),
+				       FR("main", NULL) };
+	struct memo m = { .r = r };
+	for (int round = 0; round < 3; round++) {
+		int k = label__pick_with(st, 6, memo_is, &m);
+		CHECK(k == 4 && k == PICK(r, st), "pick_with round %d: %d", round, k);
+	}
+	CHECK(m.asked == 5, "the rules asked once per frame: %d", m.asked);
+	CHECK(label__pick_with(st, 0, memo_is, &m) == -1, "pick_with n == 0");
+	CHECK(label__pick_with(NULL, 2, memo_is, &m) == -1, "pick_with frames NULL");
+	CHECK(label__pick_with(st, 2, NULL, &m) == -1, "pick_with no test");
+	label_rules__free(r);
+}
+
 int main(void)
 {
 	test_demangle();
 	test_demangle_garbage();
 	test_pick();
 	test_pick_garbage();
+	test_pick_with();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
 		return 1;

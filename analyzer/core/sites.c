@@ -139,6 +139,39 @@ const char *sites__demangle(struct analysis *a, const char *fn)
 	return d;
 }
 
+/* label__is_plumbing of one of the symbolizer's strings (function or
+ * module), remembered by its pointer: the symbolizer hands out one pointer
+ * per text for as long as it lives (as sites__demangle keys on), and a
+ * build's hundreds of processes label the same frames again and again
+ * (a mangled name was demangled twice and matched against every glob at
+ * each sight). */
+static int plumbing_of(struct analysis *a, struct u64map *memo, const char *s, int module)
+{
+	if (!s)
+		return 0;
+	uintptr_t v = (uintptr_t)u64map__get(memo, (uintptr_t)s);
+	if (!v) {
+		struct vp_frame f = { .function = module ? NULL : s, .module = module ? s : NULL };
+		v = 1 + (label__is_plumbing(a->rules, &f) != 0);
+		if (u64map__put(memo, (uintptr_t)s, (void *)v))
+			model__oom();
+	}
+	return v == 2;
+}
+
+static int plumbing_memo(void *ctx, const struct vp_frame *f)
+{
+	struct analysis *a = ctx;
+	return plumbing_of(a, &a->plumbing_fn, f->function, 0) ||
+	       plumbing_of(a, &a->plumbing_mod, f->module, 1);
+}
+
+/* The label frame of f[0..n) under a's rules (label__pick, memoised). */
+static int pick_label(struct analysis *a, const struct vp_frame *f, size_t n)
+{
+	return a->rules ? label__pick_with(f, n, plumbing_memo, a) : -1;
+}
+
 /* The name a person reads: the demangled function of the first frame
  * outside allocator and runtime plumbing (label.h); for a stackless site,
  * its path or kind, origin and why it has no stack. */
@@ -156,7 +189,7 @@ static void site_label(struct analysis *a, const struct proc *p, struct csite *s
 			symbolizer__lookup_fn(a->sym, (uint64_t)s->stack_file, st->ips[i], i > 0,
 					      &f[i]);
 		}
-		int k = label__pick(a->rules, f, n);
+		int k = pick_label(a, f, n);
 		if (k < 0)
 			k = 0;
 		/* only the label's frame shows its line */
@@ -620,6 +653,8 @@ void sites__free_all(struct analysis *a)
 		if ((uintptr_t)v != k)
 			free(v);
 	u64map__free(&a->demangled);
+	u64map__free(&a->plumbing_fn);
+	u64map__free(&a->plumbing_mod);
 	u64map__free(&a->shmem_files);
 	label_rules__free(a->rules);
 	a->rules = NULL;
@@ -695,7 +730,7 @@ const char *wsites__label(struct analysis *a, const struct wsite *w, char *buf, 
 		f[i] = (struct vp_frame){ .ip = st->ips[i] };
 		symbolizer__lookup_fn(a->sym, (uint64_t)w->stack_file, st->ips[i], i > 0, &f[i]);
 	}
-	int k = a->rules ? label__pick(a->rules, f, d) : 0;
+	int k = a->rules ? pick_label(a, f, d) : 0;
 	if (k < 0)
 		k = 0;
 	char anon[300];

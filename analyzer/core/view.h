@@ -323,6 +323,9 @@ struct analysis {
 					   * or summarised (report_json.c) */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
 	struct u64map demangled;          /* function string -> demangled (sites.c) */
+	/* label__is_plumbing of a symbolizer's function or module string
+	 * (1 no, 2 yes), by its pointer (sites.c) */
+	struct u64map plumbing_fn, plumbing_mod;
 	/* PID namespaces (pidns.c): pids of the shim's records are numbered
 	 * in the shim's namespace, the collector's in the initial one, the
 	 * recorder's (session.json) in its own; processes are keyed by one of

@@ -335,16 +335,29 @@ int label__is_plumbing(const struct label_rules *r, const struct vp_frame *f)
 	return function_is_plumbing(r, f->function) || module_is_plumbing(r, f->module);
 }
 
+static int is_plumbing_by_rules(void *ctx, const struct vp_frame *f)
+{
+	return label__is_plumbing(ctx, f);
+}
+
 int label__pick(const struct label_rules *r, const struct vp_frame *frames, size_t n)
+{
+	if (!r)
+		return -1;
+	return label__pick_with(frames, n, is_plumbing_by_rules, (void *)r);
+}
+
+int label__pick_with(const struct vp_frame *frames, size_t n,
+		     int (*is_plumbing)(void *ctx, const struct vp_frame *f), void *ctx)
 {
 	int last_known = -1;
 
-	if (!r || !frames || n == 0)
+	if (!frames || n == 0 || !is_plumbing)
 		return -1;
 	if (n > INT_MAX)
 		n = INT_MAX;
 	for (size_t i = 0; i < n; i++) {
-		if (!label__is_plumbing(r, &frames[i]))
+		if (!is_plumbing(ctx, &frames[i]))
 			return (int)i;
 		if (frames[i].function)
 			last_known = (int)i;

@@ -79,4 +79,13 @@ int label__is_plumbing(const struct label_rules *r, const struct vp_frame *f);
  */
 int label__pick(const struct label_rules *r, const struct vp_frame *frames, size_t n);
 
+/*
+ * label__pick with the plumbing test is_plumbing(ctx, frame) in place of
+ * label__is_plumbing: a caller that labels many stacks of the same frames
+ * passes its own memo of label__is_plumbing (rules stay read-only). -1 if
+ * n == 0 or frames or is_plumbing is NULL.
+ */
+int label__pick_with(const struct vp_frame *frames, size_t n,
+		     int (*is_plumbing)(void *ctx, const struct vp_frame *f), void *ctx);
+
 #endif /* VMAPROF_LABEL_H */
