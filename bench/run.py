@@ -23,11 +23,14 @@ Beside the table (selected with --only too):
   300 runs of /bin/true);
 - B1/R1: `make -j2` of the C project bench/gen_build.py writes (40 library
   files, 40 test programs: ~420 processes of make, sh, gcc, cc1, as,
-  collect2, ld), bare and recorded, alternated, and the traces it leaves;
-  the last recording is then timed under `vmaprof report` each round, with
-  the symbolizer's share (R1);
+  collect2, ld), bare, recorded and recorded --no-signal-stacks,
+  alternated, and the traces it leaves; the recorded runs' phases (record
+  --stats); the last recording is then timed under `vmaprof report` each
+  round, with the symbolizer's share (R1);
 - T1: the tree of F1's 300 runs of /bin/true, the whole command bare and
-  under `vmaprof record`, alternated: the ratio of the medians;
+  under `vmaprof record`, alternated: the ratio of the medians; the
+  recorded runs' phases, and the ratio the recorder's fixed costs alone
+  (start-up, stop, report) give;
 - Z1: the build recording's report.json and its HTML, pprof, Perfetto and
   folded exports, in MB (runs the build of B1);
 - E1, P1, L1: sections other scripts measure, run last: bench/e2e.py (end
@@ -629,18 +632,52 @@ def build_cost(vmaprof, tmp, quick, rounds):
     subprocess.run([sys.executable, os.path.join(HERE, "gen_build.py"), src, "--files", str(n),
                     "--tests", str(n)], check=True)
     make = ["make", "-C", src, "-j2", "-s"]
-    bare, traced, disk = [], [], []
+    bare, traced, disk, nosig, phases = [], [], [], [], []
     for _ in range(max(rounds, 2)):
         subprocess.run(["make", "-C", src, "-s", "clean"], check=True, capture_output=True)
         bare.append(timed(make)[0])
+        # the same without the signal stacks (on kernels from 6.14 on, a
+        # signal sent from a tracepoint program is an IPI to the CPU itself)
         subprocess.run(["make", "-C", src, "-s", "clean"], check=True, capture_output=True)
         shutil.rmtree(rec, ignore_errors=True)
-        traced.append(timed([vmaprof, "record", "-o", rec, "--", *make], timeout=600)[0])
+        nosig.append(timed([vmaprof, "record", "--no-signal-stacks", "-o", rec, "--", *make],
+                           timeout=600)[0])
+        subprocess.run(["make", "-C", src, "-s", "clean"], check=True, capture_output=True)
+        shutil.rmtree(rec, ignore_errors=True)
+        t, p = timed([vmaprof, "record", "--stats", "-o", rec, "--", *make], timeout=600)
+        traced.append(t)
+        phases.append(record_phases(p.stderr))
         disk.append(disk_bytes(glob.glob(os.path.join(rec, "*.vpt"))))
     nproc = len(json.load(open(os.path.join(rec, "report.json")))["processes"])
     title = f"R1: make -j2 of bench/gen_build.py --files {n} --tests {n} ({nproc} processes)"
-    return {"bare": bare, "traced": traced, "disk": disk, "nproc": nproc,
+    return {"bare": bare, "traced": traced, "disk": disk, "nproc": nproc, "nosig": nosig,
+            "phases": phases,
             "report_bytes": file_size(os.path.join(rec, "report.json"))}, (title, rec)
+
+
+PHASE_RE = re.compile(r"vmaprof:   (start-up|the program|stop|report) +([0-9.]+) s")
+
+
+def record_phases(stderr):
+    """`record --stats`' phases (start-up, the program, stop, report), in s."""
+    return {k: float(v) for k, v in PHASE_RE.findall(stderr)}
+
+
+def phase_lines(bare, phases):
+    """Where a recorded command's time goes (medians of record --stats'
+    phases), and the ratio it would have if the program ran at bare speed:
+    bare plus the recorder's fixed costs (start-up, stop, report)."""
+    if not phases or not all(phases):
+        return []
+    m = {k: med([p.get(k, 0.0) for p in phases])
+         for k in ("start-up", "the program", "stop", "report")}
+    fixed = m["start-up"] + m["stop"] + m["report"]
+    b = med(bare)
+    return ["`record --stats` of the same recorded runs (medians, s):", "",
+            "| start-up | the program | stop | report | the program over bare | "
+            "(bare + start-up + stop + report) / bare |", "|---|---|---|---|---|---|",
+            f"| {m['start-up']:.3f} | {m['the program']:.3f} | {m['stop']:.3f} | "
+            f"{m['report']:.3f} | {m['the program'] - b:+.3f} | {(b + fixed) / b:.2f}x |", ""]
 
 
 def true_tree_cost(vmaprof, tmp, quick, rounds):
@@ -657,6 +694,7 @@ def true_tree_cost(vmaprof, tmp, quick, rounds):
     d = os.path.join(tmp, "t1")
     runs = {k: [] for k in ("bare", "loaded", "traced", "kernel", "shim")}
     opts = {"traced": [], "kernel": ["--no-preload"], "shim": ["--no-bpf"]}
+    phases = []
     shim = os.path.join(os.path.dirname(vmaprof), "preload", "libvmaprof-preload.so")
     loaded = {k: v for k, v in os.environ.items() if not k.startswith("VMAPROF_")}
     loaded["LD_PRELOAD"] = shim
@@ -665,12 +703,15 @@ def true_tree_cost(vmaprof, tmp, quick, rounds):
         runs["loaded"].append(timed(tree, env=loaded)[0])
         for k, o in opts.items():
             shutil.rmtree(d, ignore_errors=True)
-            runs[k].append(timed([vmaprof, "record", *o, "-o", d, "--", *tree])[0])
+            st = ["--stats"] if k == "traced" else []
+            t, p = timed([vmaprof, "record", *st, *o, "-o", d, "--", *tree])
+            runs[k].append(t)
             if k == "traced":
+                phases.append(record_phases(p.stderr))
                 nproc = len(json.load(open(os.path.join(d, "report.json")))["processes"])
                 rb = file_size(os.path.join(d, "report.json"))
     shutil.rmtree(d, ignore_errors=True)
-    return {"n": n, **runs, "nproc": nproc, "report_bytes": rb}
+    return {"n": n, **runs, "nproc": nproc, "report_bytes": rb, "phases": phases}
 
 
 EXPORTS = ("html", "pprof", "perfetto", "folded")
@@ -891,8 +932,23 @@ def target_floors(extra):
         f[f"{t['n']} x /bin/true end to end"] = (
             f"{med(t['loaded']) / med(t['bare']):.2f}x: the shim preloaded, not recording; "
             f"with the shim recording alone {med(t['shim']) / med(t['bare']):.2f}x, the kernel "
-            f"collector alone {med(t['kernel']) / med(t['bare']):.2f}x (this run)")
+            f"collector alone {med(t['kernel']) / med(t['bare']):.2f}x; the recorder's start-up, "
+            f"stop and report alone {fixed_ratio(t)} (this run)")
+    b = extra.get("B1")
+    if b and b.get("phases"):
+        f["`make -j2` end to end"] = (
+            f"{fixed_ratio(b)}: bare plus the recorder's start-up, stop and report (this run)")
     return f
+
+
+def fixed_ratio(r):
+    """(bare + the recorded runs' median start-up, stop and report) / bare,
+    as text ("?" without record --stats' phases)."""
+    ph = [p for p in r.get("phases") or [] if p]
+    if not ph:
+        return "?"
+    fixed = sum(med([p.get(k, 0.0) for p in ph]) for k in ("start-up", "stop", "report"))
+    return f"{(med(r['bare']) + fixed) / med(r['bare']):.2f}x"
 
 
 def with_floor(row, floors):
@@ -1171,6 +1227,12 @@ def render(a, wls, tools, skipped, results, an, total, extra):
               f"| {med(b['bare']):.2f} | {fmt_range(b['bare'], '{:.2f}')} | "
               f"{med(b['traced']):.2f} | {fmt_range(b['traced'], '{:.2f}')} | {fig['B1']:.2f}x | "
               f"{fig['B1disk'] / 1e6:.0f} MB | {b['report_bytes'] / 1e6:.1f} MB |", ""]
+        if b.get("nosig"):
+            L += ["In the same rotation, `vmaprof record --no-signal-stacks` (no stack for the "
+                  "mappings the shim does not interpose: malloc's brk, ld.so's, libc's own): "
+                  f"{med(b['nosig']):.2f} s median ({fmt_range(b['nosig'], '{:.2f}')}), "
+                  f"{med(b['nosig']) / med(b['bare']):.2f}x.", ""]
+        L += phase_lines(b["bare"], b.get("phases"))
 
     # issue 22's figures: a tree of many short processes, the build's
     # report and its exports, and the sections of bench/e2e.py, bench/scale.py
@@ -1178,7 +1240,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
     if t:
         fig["T1"] = med(t["traced"]) / med(t["bare"])
         L += [f"## {t['n']} x /bin/true end to end (T1)", "",
-              f"`sh -c 'for i in $(seq {t['n']}); do true; done'` ({t['nproc']} processes), the "
+              f"`sh -c 'for i in $(seq {t['n']}); do {TRUE}; done'` ({t['nproc']} processes), the "
               "whole command bare and under", "`vmaprof record` (report written), in "
               "alternated pairs.", "",
               "| bare s median | min-max | vmaprof record s median | min-max | "
@@ -1196,6 +1258,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
                 L.append(f"| {what} | {med(t[k]):.2f} | {fmt_range(t[k], '{:.2f}')} | "
                          f"{med(t[k]) / med(t['bare']):.2f}x |")
             L.append("")
+        L += phase_lines(t["bare"], t.get("phases"))
     z = extra.get("Z1")
     if z:
         L += ["## Report sizes of the build (Z1)", "",

@@ -104,6 +104,17 @@ def t_quick():
         eq(int(m.group(1)), 52, "T1 processes")
         check(re.search(r"^\| [\d.]+ \| [\d.]+-[\d.]+ \| [\d.]+ \| [\d.]+-[\d.]+ \| [\d.]+x \| "
                         r"[\d.]+ MB \|$", text, re.M), "T1 row")
+        # B1 and T1: where the recorded runs' time goes (record --stats), and
+        # B1 without signal stacks beside them
+        ph = re.findall(r"^\| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| [+-][\d.]+ \| "
+                        r"([\d.]+)x \|$", text, re.M)
+        eq(len(ph), 2, "B1 and T1 phase rows")
+        for row in ph:
+            check(float(row[1]) > 0 and float(row[3]) > 0 and float(row[4]) >= 1,
+                  f"phases: {row}")
+        check(re.search(r"^In the same rotation, `vmaprof record --no-signal-stacks`.* "
+                        r"[\d.]+ s median \([\d.]+-[\d.]+\), [\d.]+x\.$", text, re.M),
+              "B1 without signal stacks")
         # Z1: report.json and every export of the build recording, none empty
         z1 = text.split("## Report sizes of the build (Z1)", 1)
         check(len(z1) == 2, "Z1 section")
