@@ -663,21 +663,31 @@ def record_phases(stderr):
     return {k: float(v) for k, v in PHASE_RE.findall(stderr)}
 
 
-def phase_lines(bare, phases):
-    """Where a recorded command's time goes (medians of record --stats'
-    phases), and the ratio it would have if the program ran at bare speed:
-    bare plus the recorder's fixed costs (start-up, stop, report)."""
+def phase_medians(r):
+    """The medians of a section's recorded runs' phases, and the ratio the
+    command would have if the program ran at bare speed: (bare + start-up +
+    stop + report) / bare. None unless every run printed its phases."""
+    phases = r.get("phases")
     if not phases or not all(phases):
-        return []
+        return None
     m = {k: med([p.get(k, 0.0) for p in phases])
          for k in ("start-up", "the program", "stop", "report")}
-    fixed = m["start-up"] + m["stop"] + m["report"]
-    b = med(bare)
+    b = med(r["bare"])
+    m["fixed ratio"] = (b + m["start-up"] + m["stop"] + m["report"]) / b
+    return m
+
+
+def phase_lines(r):
+    """Where a recorded command's time goes (phase_medians), as a table."""
+    m = phase_medians(r)
+    if not m:
+        return []
     return ["`record --stats` of the same recorded runs (medians, s):", "",
             "| start-up | the program | stop | report | the program over bare | "
             "(bare + start-up + stop + report) / bare |", "|---|---|---|---|---|---|",
             f"| {m['start-up']:.3f} | {m['the program']:.3f} | {m['stop']:.3f} | "
-            f"{m['report']:.3f} | {m['the program'] - b:+.3f} | {(b + fixed) / b:.2f}x |", ""]
+            f"{m['report']:.3f} | {m['the program'] - med(r['bare']):+.3f} | "
+            f"{m['fixed ratio']:.2f}x |", ""]
 
 
 def true_tree_cost(vmaprof, tmp, quick, rounds):
@@ -935,20 +945,16 @@ def target_floors(extra):
             f"collector alone {med(t['kernel']) / med(t['bare']):.2f}x; the recorder's start-up, "
             f"stop and report alone {fixed_ratio(t)} (this run)")
     b = extra.get("B1")
-    if b and b.get("phases"):
+    if b and phase_medians(b):
         f["`make -j2` end to end"] = (
             f"{fixed_ratio(b)}: bare plus the recorder's start-up, stop and report (this run)")
     return f
 
 
 def fixed_ratio(r):
-    """(bare + the recorded runs' median start-up, stop and report) / bare,
-    as text ("?" without record --stats' phases)."""
-    ph = [p for p in r.get("phases") or [] if p]
-    if not ph:
-        return "?"
-    fixed = sum(med([p.get(k, 0.0) for p in ph]) for k in ("start-up", "stop", "report"))
-    return f"{(med(r['bare']) + fixed) / med(r['bare']):.2f}x"
+    """phase_medians' fixed-cost ratio as text ("?" without the phases)."""
+    m = phase_medians(r)
+    return f"{m['fixed ratio']:.2f}x" if m else "?"
 
 
 def with_floor(row, floors):
@@ -1232,7 +1238,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
                   "mappings the shim does not interpose: malloc's brk, ld.so's, libc's own): "
                   f"{med(b['nosig']):.2f} s median ({fmt_range(b['nosig'], '{:.2f}')}), "
                   f"{med(b['nosig']) / med(b['bare']):.2f}x.", ""]
-        L += phase_lines(b["bare"], b.get("phases"))
+        L += phase_lines(b)
 
     # issue 22's figures: a tree of many short processes, the build's
     # report and its exports, and the sections of bench/e2e.py, bench/scale.py
@@ -1258,7 +1264,7 @@ def render(a, wls, tools, skipped, results, an, total, extra):
                 L.append(f"| {what} | {med(t[k]):.2f} | {fmt_range(t[k], '{:.2f}')} | "
                          f"{med(t[k]) / med(t['bare']):.2f}x |")
             L.append("")
-        L += phase_lines(t["bare"], t.get("phases"))
+        L += phase_lines(t)
     z = extra.get("Z1")
     if z:
         L += ["## Report sizes of the build (Z1)", "",
