@@ -1909,7 +1909,7 @@ static __always_inline __u8 image_no_shim(struct task_struct *p, struct linux_bi
 
 struct exec_rec {
 	struct vp_task_exec e;
-	char path[EXEC_PATH_MAX];
+	char path[EXEC_PATH_MAX + sizeof(struct vp_exec_file)];
 };
 
 SEC("tp_btf/sched_process_exec")
@@ -1917,7 +1917,9 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	struct task_state *st = state_of(p);
+	struct vp_exec_file *xf;
 	struct exec_rec *r;
+	__u32 off;
 	long n;
 
 	if (!st)
@@ -1937,11 +1939,22 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 		count_lost();
 		return 0;
 	}
-	n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), bprm->filename);
+	n = bpf_probe_read_kernel_str(r->path, EXEC_PATH_MAX, bprm->filename);
 	if (n < 1)
 		n = 1;
-	hdr(&r->e.h, VP_REC_TASK_EXEC, VP_ALIGN8(sizeof(r->e) + (__u32)(n - 1)),
-	    bpf_ktime_get_ns());
+	if (n > EXEC_PATH_MAX)
+		n = EXEC_PATH_MAX;
+	/* the file itself, after the path's NUL (record.h: VP_TEXEC_FILE):
+	 * a relative path is resolved by it once the process is gone */
+	off = ((__u32)n + 7) & ~7u;
+	if (off > EXEC_PATH_MAX)
+		off = EXEC_PATH_MAX;
+	xf = (struct vp_exec_file *)(r->path + off);
+	xf->ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
+	xf->dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
+	xf->_pad = 0;
+	hdr(&r->e.h, VP_REC_TASK_EXEC, sizeof(r->e) + off + sizeof(*xf), bpf_ktime_get_ns());
+	r->e.h.flags = VP_TEXEC_FILE;
 	r->e.old_pid = old_pid;
 	r->e.path_len = n - 1;
 	bpf_ringbuf_submit(r, rb_flags());

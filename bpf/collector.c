@@ -133,6 +133,8 @@ struct collector {
 	/* the trace file; tw.lost counts reserve failures the BPF side
 	 * reported and malformed ring-buffer samples */
 	struct tracewriter tw;
+	int proc_sees_pids;  /* /proc here numbers tasks as the records do
+			      * (the initial PID namespace): exec_named */
 };
 
 static void set_why(char *why, size_t len, const char *fmt, ...)
@@ -210,6 +212,64 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
  * may be longer than h.size: TASK_EXEC reserves room for the longest path),
  * or a task's batch of finished VP_REC_FAULTs back to back, each with its
  * own h.size, filling the sample exactly. */
+/* The longest path a TASK_EXEC carries (the BPF side's EXEC_PATH_MAX less
+ * its NUL). */
+#define EXEC_PATH_CAP 511
+
+struct exec_named {
+	struct vp_task_exec e;
+	char path[EXEC_PATH_CAP + 8 + sizeof(struct vp_exec_file)];
+};
+
+/* A TASK_EXEC whose path is relative (`./server`, execve's own argument)
+ * names its file from the exec'ing process's working directory, which
+ * nothing in the recording says; a static binary's stacks are unwound
+ * from that file (the analyzer's module map), so it would have none. While
+ * the process lives, /proc/PID/exe names the file: the record is written
+ * with that path instead, when the tasks' pids are this /proc's (the
+ * initial PID namespace) and the relative path, from the process's working
+ * directory now, is the file it runs (same device and inode: not after a
+ * later exec or chdir). Otherwise h as it came (the report then says it
+ * has no module map for such a process). */
+static const struct vp_rec *exec_named(struct collector *c, const struct vp_rec *h,
+				       struct exec_named *out)
+{
+	const struct vp_task_exec *e = (const void *)h;
+	const char *rel = (const char *)(e + 1);
+	char link[64], at[4200], abs[EXEC_PATH_CAP + 2];
+	struct stat run, named;
+	ssize_t n;
+
+	if (!c->proc_sees_pids || h->size < sizeof(*e) ||
+	    e->path_len > h->size - sizeof(*e) || !e->path_len || rel[0] == '/' ||
+	    memchr(rel, 0, e->path_len))
+		return h;
+	snprintf(link, sizeof(link), "/proc/%u/exe", h->pid);
+	n = readlink(link, abs, sizeof(abs));
+	if (n <= 1 || (size_t)n > EXEC_PATH_CAP || abs[0] != '/')
+		return h;
+	abs[n] = 0;
+	snprintf(at, sizeof(at), "/proc/%u/cwd/%.*s", h->pid, (int)e->path_len, rel);
+	if (stat(link, &run) || stat(at, &named) || run.st_dev != named.st_dev ||
+	    run.st_ino != named.st_ino)
+		return h;
+	memset(out, 0, sizeof(*out));
+	out->e = *e;
+	out->e.path_len = (uint32_t)n;
+	memcpy(out->path, abs, (size_t)n);
+	out->e.h.size = VP_ALIGN8((uint32_t)(sizeof(out->e) + (size_t)n + 1));
+	if ((e->h.flags & VP_TEXEC_FILE) &&
+	    VP_TEXEC_FILE_OFF(e->path_len) + sizeof(struct vp_exec_file) <= h->size) {
+		/* the file's inode, after the new path as after the old */
+		memcpy((char *)out + VP_TEXEC_FILE_OFF((uint32_t)n),
+		       (const char *)e + VP_TEXEC_FILE_OFF(e->path_len), sizeof(struct vp_exec_file));
+		out->e.h.size = VP_TEXEC_FILE_OFF((uint32_t)n) + sizeof(struct vp_exec_file);
+	} else {
+		out->e.h.flags &= (uint16_t)~VP_TEXEC_FILE;
+	}
+	return &out->e.h;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
@@ -222,6 +282,15 @@ static int on_sample(void *ctx, void *data, size_t size)
 		    (h->size & 7) || h->size > VP_MAX_RECORD || h->type < VP_REC_MEM ||
 		    h->type >= VP_REC_TYPE_MAX) {
 			c->tw.lost++; /* the rest of the sample cannot be delimited */
+			return 0;
+		}
+		if (h->type == VP_REC_TASK_EXEC) {
+			struct exec_named named;
+			const struct vp_rec *w = exec_named(c, h, &named);
+
+			tracewriter__emit(&c->tw, w, w->size);
+			if (c->observe)
+				c->observe(c->observe_ctx, w);
 			return 0;
 		}
 		tracewriter__emit(&c->tw, h, h->size);
@@ -1483,6 +1552,7 @@ static int create_trace(struct collector *c, const char *path, char *why, size_t
 		return err;
 	}
 	c->tw.hdr.pid_ns = stat("/proc/self/ns/pid", &ns) ? 0 : (uint32_t)ns.st_ino;
+	c->proc_sees_pids = c->tw.hdr.pid_ns == VP_PID_NS_INIT;
 	/* a new file, never through a symlink planted under its name */
 	c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (c->fd < 0) {

@@ -235,6 +235,13 @@ int recording__write_session(int dirfd, const struct out_owner *owner, json_t *s
 	/* the namespace session.json's pids are numbered in (record.h,
 	 * vp_file_header.pid_ns) */
 	json_object_set_new(s, "pid_ns", json_integer(procfs_pid_ns(0)));
+	/* where a command's relative exec path (`./server`) is looked for
+	 * once the process is gone (record.h, VP_TEXEC_FILE) */
+	{
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)))
+			json_object_set_new(s, "cwd", json_string(cwd));
+	}
 	/* the limit a process's mappings run into (the report flags a
 	 * process whose map_count comes near it) */
 	{

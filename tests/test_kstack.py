@@ -10,7 +10,9 @@ every process's faults balance against the kernel's counters. Every report
 is validated against schema/report.schema.json."""
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 
 import report3
@@ -81,6 +83,43 @@ def t_static():
         check(s["kernel_stacks"] >= A + B, f"session.json: kernel stacks taken: {s}")
         eq(s["lost"], 0, "nothing lost")
         check("map_pages" in r.stderr, f"the summary names the site:\n{r.stderr}")
+
+
+def t_static_relative():
+    """A static binary started by a relative path (`./w_kstack_static`:
+    execve's argument as given): the exec's file is found again from the
+    recording's working directory by its inode (record.h, VP_TEXEC_FILE),
+    so its stacks unwind as with an absolute path. Started from another
+    directory holding a different file of the same name, that file is
+    never taken for it."""
+    d, name = os.path.split(os.path.realpath(WS))
+    with Rec(["./" + name, "maps", str(A), str(B)], cwd=d) as r:
+        r.require_bpf()
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        p = r.root()
+        eq(p["exe"], os.path.join(d, name), "the relative exec path, resolved")
+        check_maps(r.raw, p, A, B, "static, relative")
+        check_totals(r)
+    other = tempfile.mkdtemp(prefix="vmaprof-kstack-")
+    try:
+        shutil.copy("/bin/true", os.path.join(other, name))
+        with Rec(["sh", "-c", f"cd {d} && exec ./{name} maps {A} {B}"], cwd=other) as r:
+            eq(r.rc, 0, f"exit status: {r.stderr}")
+            p = r.root()
+            # the collector may still have seen it alive (/proc/PID/exe):
+            # then its own path; never the same-named file of the cwd
+            check(p["exe"] in ("./" + name, os.path.join(d, name)),
+                  f"exe {p['exe']!r}: not {os.path.join(other, name)}")
+            if p["exe"].startswith("/"):
+                check_maps(r.raw, p, A, B, "static, relative, run elsewhere")
+            else:
+                missing = {v.get("stack_missing") for v in p["vmas"] if v.get("stack_missing")}
+                eq(by_caller(r.raw, p), {}, "no stack read from another file")
+                check("kernel stack: no module map" in missing,
+                      f"the entries say why they have no stack: {missing}")
+            check_totals(r)
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def t_dynamic():
@@ -472,7 +511,7 @@ def t_kpaths_container():
 
 
 if __name__ == "__main__":
-    main({"static": t_static, "dynamic": t_dynamic, "setuid": t_setuid,
+    main({"static": t_static, "static_relative": t_static_relative, "dynamic": t_dynamic, "setuid": t_setuid,
           "seccomp": t_seccomp, "off": t_off, "cut": t_cut, "damaged": t_damaged,
           "attach": t_attach, "attach_deleted": t_attach_deleted,
           "attach_container": t_attach_container, "kpaths": t_kpaths,

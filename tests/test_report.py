@@ -21,8 +21,8 @@ validate = validate_report
 
 
 class Rec(Recording):
-    def __init__(self, cmd, args=(), env=None):
-        super().__init__(cmd, args, env, prefix="vmaprof-report-")
+    def __init__(self, cmd, args=(), env=None, cwd=None):
+        super().__init__(cmd, args, env, prefix="vmaprof-report-", cwd=cwd)
 
 
 def region(stdout, tag="region"):

@@ -43,7 +43,7 @@ class Recording:
     mode. wrap: a command the recorder runs under (`unshare --pid ...`)."""
 
     def __init__(self, cmd, args=(), env=None, prefix="vmaprof-test-", tmp_mode=None,
-                 check_exports=True, wrap=()):
+                 check_exports=True, wrap=(), cwd=None):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         if tmp_mode is not None:
             os.chmod(self.tmp, tmp_mode)
@@ -51,7 +51,7 @@ class Recording:
         self.args = list(args)
         # wrap: run the recorder itself under it (unshare --pid ...)
         p = subprocess.run([*wrap, VMAPROF, "record", "-o", self.dir, *args, "--", *cmd],
-                           capture_output=True, text=True, timeout=300, env=env)
+                           capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
         self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
         path = os.path.join(self.dir, "report.json")
         check(os.path.exists(path), f"record wrote no report.json: {p.stderr}")

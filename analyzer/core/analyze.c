@@ -24,11 +24,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -950,6 +952,37 @@ static void do_exec(struct analysis *a, struct proc *p, uint64_t t, const char *
 	}
 }
 
+/* The path an exec names. A relative one (execve's own argument,
+ * `./server`) is resolved from the recording's working directory
+ * (session.json "cwd") when the file there is the one the kernel executed
+ * (record.h, VP_TEXEC_FILE: the same inode; its device is not compared, an
+ * overlay's differs from what stat says): a static binary's stacks are
+ * unwound from its file, named by this path. Else as recorded. buf holds
+ * the resolved path (PATH_MAX); *len gets the length. */
+static const char *exec_path(const struct analysis *a, const struct vp_task_exec *x, char *buf,
+			     size_t *len)
+{
+	const char *path = vp_task_exec_path(x);
+	*len = x->path_len;
+	if (!x->path_len || path[0] == '/' || !(x->h.flags & VP_TEXEC_FILE) ||
+	    VP_TEXEC_FILE_OFF(x->path_len) + sizeof(struct vp_exec_file) > x->h.size ||
+	    memchr(path, 0, x->path_len))
+		return path;
+	const struct vp_exec_file *f =
+		(const void *)((const char *)x + VP_TEXEC_FILE_OFF(x->path_len));
+	const char *cwd = json_string_value(json_object_get(a->session, "cwd"));
+	char joined[2 * PATH_MAX];
+	struct stat st;
+	if (!cwd || cwd[0] != '/' ||
+	    snprintf(joined, sizeof(joined), "%s/%.*s", cwd, (int)x->path_len, path) >=
+		    (int)sizeof(joined) ||
+	    stat(joined, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_ino != f->ino ||
+	    !realpath(joined, buf))
+		return path;
+	*len = strlen(buf);
+	return buf;
+}
+
 /* The handlers, one per event kind, and the replay. */
 
 static void on_proc(struct analysis *a, struct proc *p, const struct ev *e)
@@ -1153,7 +1186,10 @@ static void replay(struct analysis *a, struct run *run)
 		case EV_TFORK: do_fork(a, e->pid, ((const struct vp_task_fork *)h)->child_pid, e->t); break;
 		case EV_TEXEC: {
 			const struct vp_task_exec *x = (const void *)h;
-			do_exec(a, p, e->t, vp_task_exec_path(x), x->path_len);
+			char buf[PATH_MAX];
+			size_t len;
+			const char *path = exec_path(a, x, buf, &len);
+			do_exec(a, p, e->t, path, len);
 			break;
 		}
 		case EV_EXIT: on_exit_call(p, e); break;

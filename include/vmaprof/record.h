@@ -444,13 +444,29 @@ struct vp_task_fork {
 };
 _Static_assert(sizeof(struct vp_task_fork) == 32, "vp_task_fork size");
 
-/* VP_REC_TASK_EXEC: followed by filename (path_len bytes). */
+/* VP_REC_TASK_EXEC: followed by filename (path_len bytes: execve's own
+ * argument, relative when it was), then, with VP_TEXEC_FILE in h.flags
+ * (recorders from 2026-12 on), at the next multiple of 8 after the path
+ * and a NUL, a
+ * struct vp_exec_file: the executed file's inode (the kernel's
+ * bprm->file), by which a relative path is resolved after the process is
+ * gone (analyzer: the recording's working directory, session.json "cwd").
+ * A reader that knows nothing of it reads the path alone, as before. */
+#define VP_TEXEC_FILE 0x1
 struct vp_task_exec {
 	struct vp_rec h;
 	__u32 old_pid;
 	__u32 path_len;
 };
 _Static_assert(sizeof(struct vp_task_exec) == 32, "vp_task_exec size");
+struct vp_exec_file {
+	__u64 ino;
+	__u32 dev;   /* the kernel's s_dev: major << 20 | minor */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vp_exec_file) == 16, "vp_exec_file size");
+/* Where a VP_TEXEC_FILE trailer starts: after the path and its NUL. */
+#define VP_TEXEC_FILE_OFF(path_len) VP_ALIGN8((__u32)sizeof(struct vp_task_exec) + (path_len) + 1u)
 
 /* VP_REC_TASK_EXIT: a thread-group leader exited (process end). */
 #define VP_EXIT_THREADS_CUT 0x1 /* h.flags: min_flt/maj_flt leave out threads
