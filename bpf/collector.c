@@ -29,6 +29,7 @@
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -931,6 +932,8 @@ static int closer_main(void *arg)
 	unsigned int lo = 0;
 
 	(void)arg;
+	/* what ps shows for it once vmaprof has exited (docs/attach.md) */
+	rawsys__ret(SYS_prctl, PR_SET_NAME, (long)"vmaprof-detach", 0, 0, 0, 0);
 	for (int i = 0; i < closer.n; i++) {
 		if ((unsigned int)closer.fds[i] > lo)
 			rawsys__ret(SYS_close_range, lo, closer.fds[i] - 1, 0, 0, 0, 0);
