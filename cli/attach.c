@@ -495,6 +495,11 @@ static int attach_one(struct att *a, struct target *t)
 		while (t->cmdline_len && t->cmdline[t->cmdline_len - 1] != 0)
 			t->cmdline_len--;
 	}
+	/* no empty arguments at the end: the NULs a process title is padded
+	 * with (redis, nginx, postgres rewrite argv in place) */
+	while (t->cmdline_len >= 2 && t->cmdline[t->cmdline_len - 1] == 0 &&
+	       t->cmdline[t->cmdline_len - 2] == 0)
+		t->cmdline_len--;
 	if (exited(t))
 		goto gone;
 	return 0;

@@ -260,6 +260,10 @@ void record__proc(uint32_t stack_depth, int argc, char *const *argv, char *const
 	/* keep whole arguments only */
 	while (al > 0 && args[al - 1] != 0)
 		al--;
+	/* read from /proc: no empty arguments at the end, the NULs a process
+	 * title is padded with (redis, nginx, postgres rewrite argv in place) */
+	while (fd >= 0 && al >= 2 && args[al - 1] == 0 && args[al - 2] == 0)
+		al--;
 	uint32_t nargs = 0;
 	for (ssize_t i = 0; i < al; i++)
 		nargs += args[i] == 0;

@@ -735,7 +735,9 @@ def t_title():
         s = Server(0)
         try:
             a = attach_briefly(os.path.join(t, "r"), [s.pid])
-            eq(a.report["command"][0], TITLE, "report.json command: the cmdline as read")
+            eq(a.report["command"], [TITLE], "report.json command: the cmdline as read, "
+               "without the title's padding as empty arguments")
+            eq(a.proc(s.pid)["argv"], [TITLE], "argv: the title, no padding")
             eq(a.proc(s.pid)["name"], "srvname", "the process's name")
             heads = [ln for ln in a.err.splitlines() if ln.startswith("vmaprof: ") and
                      "process(es)" in ln and "attached" not in ln and "detached" not in ln]
