@@ -168,9 +168,15 @@ static int parse_pids(struct att *a, const char *list)
 		char *end;
 		errno = 0;
 		long v = strtol(s, &end, 10);
-		if (end == s || errno || v <= 0 || v > 4194304 || (*end && *end != ',')) {
+		if (end == s || (*end && *end != ',')) {
 			fprintf(stderr, "vmaprof: -p wants process ids separated by commas, got '%s'\n",
 				list);
+			return -1;
+		}
+		if (errno || v <= 0 || v > 4194304) {
+			/* a number, but no process can have it (pid_max is at most 2^22) */
+			fprintf(stderr, "vmaprof: -p %.*s: not a process id (1 to 4194304)\n",
+				(int)(end - s), s);
 			return -1;
 		}
 		int dup = 0;

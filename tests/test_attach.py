@@ -449,7 +449,7 @@ def t_errors():
         expect_refusal(["-p", "1"], r"refusing pid 1", t)
         expect_refusal(["-p", "2"], r"kernel thread", t)  # kthreadd
         expect_refusal(["-p", "abc"], r"process ids", t)
-        expect_refusal(["-p", "0"], r"process ids", t)
+        expect_refusal(["-p", "0"], r"-p 0: not a process id \(1 to 4194304\)", t)
         w = Workload(2)
         try:
             tid = max(int(x) for x in os.listdir(f"/proc/{w.pid}/task"))
