@@ -168,10 +168,12 @@ def t_few():
         for w in ws:
             by_label[w["label"]] = by_label.get(w["label"], 0) + w["samples"]
         top = max(by_label.values())
-        m = re.search(r"child copied [^\n]*\n +written by (\S.*): (\d+) of (\d+) stacks?\n",
-                      r.stderr)
+        m = re.search(r"child copied [^\n]*\n +written by (\S.*): (\d+) of (\d+) stacks?\n"
+                      r" +\(the first writes after the fork, not a sample of its (\d+) "
+                      r"copies\)\n", r.stderr)
         check(m, f"the child's top write site as a count of stacks:\n{r.stderr}")
         eq((int(m.group(2)), int(m.group(3))), (top, total), "the counts, as in report.json")
+        eq(int(m.group(4)), f["cow_copy_child"], "and the copies they are among")
         eq(by_label.get(m.group(1)), top, f"the label with most stacks: {by_label}")
         check("%" not in m.group(0), f"no share from 4 stacks: {m.group(0)}")
         own = sum(x["bytes"] for x in f["sites_child"] if x["label"] == "vmaprof's own memory")

@@ -482,9 +482,10 @@ static void fork_top_site(const struct analysis *a, const struct proc *p, const 
 /* The write site of one side that copied most (write stacks), scaled to
  * the side's exact count, and the sampling ("" if none). */
 static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t exact, char *out,
-			   size_t n)
+			   size_t n, char *note, size_t nn)
 {
 	out[0] = 0;
+	note[0] = 0;
 	struct ws_group *g;
 	uint32_t k = wsites__by_stack(t, exact, &g);
 	if (k && t->samples < WS_FEW) {
@@ -504,6 +505,18 @@ static void fork_top_write(struct analysis *a, const struct wsites *t, uint64_t 
 				snprintf(best, sizeof(best), "%s", lb);
 			}
 		}
+		/* which stacks they are: the first writes after the fork (each
+		 * one copy, weight 1) say nothing of the copies after them */
+		uint64_t sampled = a->ws_every > 1 && t->weight > (double)t->samples
+			? (uint64_t)((t->weight - (double)t->samples) / (a->ws_every - 1) + 0.5)
+			: 0;
+		uint64_t first = t->samples > sampled ? t->samples - sampled : 0;
+		if (first == t->samples)
+			snprintf(note, nn, "(the first writes after the fork, not a sample of its "
+				 "%" PRIu64 " copies)", exact);
+		else
+			snprintf(note, nn, "(%" PRIu64 " of them the first writes after the fork: "
+				 "too few to share out its %" PRIu64 " copies)", first, exact);
 		snprintf(out, n, "written by %s: %" PRIu64 " of %" PRIu64 " stack%s", best, most,
 			 t->samples, t->samples == 1 ? "" : "s");
 	} else if (k) {
@@ -585,15 +598,22 @@ static void forks_out(struct analysis *a, FILE *out)
 			human_bytes(f[i].c->cow_parent * a->page_size, pbb, sizeof(pbb));
 			fork_top_site(a, c, &f[i].c->cow_vma_child, cs, sizeof(cs));
 			fork_top_site(a, p, &f[i].c->cow_vma_parent, ps, sizeof(ps));
-			fork_top_write(a, &f[i].c->ws_child, f[i].c->cow_child, cw, sizeof(cw));
-			fork_top_write(a, &f[i].c->ws_parent, f[i].c->cow_parent, pw, sizeof(pw));
+			char cn[160], pn[160];
+			fork_top_write(a, &f[i].c->ws_child, f[i].c->cow_child, cw, sizeof(cw), cn,
+				       sizeof(cn));
+			fork_top_write(a, &f[i].c->ws_parent, f[i].c->cow_parent, pw, sizeof(pw), pn,
+				       sizeof(pn));
 			fork_line(a, p, f[i].c->child, c, out);
 			line_out(out, "      child copied %s%s", cb, cs);
 			if (cw[0])
 				line_out(out, "        %s", cw);
+			if (cn[0])
+				line_out(out, "        %s", cn);
 			line_out(out, "      parent copied %s meanwhile%s", pbb, ps);
 			if (pw[0])
 				line_out(out, "        %s", pw);
+			if (pn[0])
+				line_out(out, "        %s", pn);
 		}
 		if (rest) {
 			char rb[32];
