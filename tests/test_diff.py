@@ -594,6 +594,50 @@ def moved_doc(out_of_root, into_child):
     return doc
 
 
+def internal_doc(internal_pages, child_buffer):
+    """base.json with an entry of the tool's own memory (internal: the
+    shim's buffers, libunwind's cache) in the COW child, `internal_pages`
+    first touches in it, and `child_buffer` more in the child's
+    alloc_buffer."""
+    doc = json.load(open(fx("base.json")))
+    child = doc["processes"][1]
+    own = copy.deepcopy(child["vmas"][1])
+    own.update(id=max(v["id"] for v in child["vmas"]) + 1, internal=True, kind="other",
+               origin="mmap", inherited_from=None, stack=[], top_fault_sites=[],
+               start=own["end"] + (1 << 20), end=own["end"] + (1 << 20) + (4 << 20))
+    own["faults"] = {k: 0 for k in own["faults"]}
+    own["pages_allocated"] = 0
+    child["vmas"].append(own)
+    for o, d in ((own, internal_pages), (child["vmas"][1], child_buffer),
+                 (child, internal_pages + child_buffer)):
+        o["faults"]["demand_zero"] += d
+        o["faults"]["total"] += d
+        o["pages_allocated"] += d
+    return doc
+
+
+def t_internal_growth():
+    """The tool's own memory grows with the processes recorded: the gate
+    counts it (the kernel does), but "most growth" names the program's site
+    that grew most, never vmaprof-internal, even where that grew more."""
+    gate = ["--max-increase", "demand_zero=25%"]
+    old = written(internal_doc(100, 0))
+    new = written(internal_doc(900, 300))
+    try:
+        out, _ = expect(1, [old, new] + gate, "the child's buffer and the tool's memory grew")
+        check(most_growth(out) and all("vmaprof-internal" not in m for m in most_growth(out)),
+              out)
+        check(most_growth(out)[-1] == f"  most growth: {CHILD}  alloc_buffer (anon)  "
+              "0 -> 300 (+300)", out)
+        j, _ = expect(1, [old, new, "--format", "json"] + gate, "json")
+        mg = [e["most_grown"] for b in json.loads(j)["bounds"] for e in b["exceeded"]
+              if e.get("most_grown")]
+        check(mg and all(m.get("label") != "vmaprof-internal" for m in mg), j)
+    finally:
+        os.unlink(old)
+        os.unlink(new)
+
+
 def t_moved():
     """Work that changed hands between processes of one family at one site
     (a leader and its parallel worker) is judged on its sum: moved, not

@@ -347,7 +347,9 @@ static const struct pair *most_grown(const struct result *res, size_t from, size
 	uint64_t grew = 0;
 	for (size_t i = from; i < to; i++) {
 		const struct pair *p = &res->pairs[i];
-		if (!pair__key(p) || p->own[m] <= 0)
+		/* not the tool's own memory: it grows with the processes run,
+		 * and the program's own growth is what the line is for */
+		if (!pair__key(p) || p->own[m] <= 0 || !strcmp(pair__key(p), DIFF_INTERNAL_KEY))
 			continue;
 		if ((uint64_t)p->own[m] > grew) {
 			grew = (uint64_t)p->own[m];

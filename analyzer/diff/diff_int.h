@@ -217,6 +217,9 @@ static inline const struct entry *pair__entry(const struct pair *p)
 	return p->y ? p->y : p->x;
 }
 
+/* The one site of every entry marked internal (the tracer's own memory). */
+#define DIFF_INTERNAL_KEY "vmaprof-internal"
+
 static inline const char *pair__key(const struct pair *p)
 {
 	const struct entry *e = pair__entry(p);

@@ -564,8 +564,8 @@ static int is_plumbing(const struct label_rules *rules, const char *fn, const ch
  * and time would never match across runs): one bucket per role. */
 static int internal_key(struct diag *d, char **out, char **label)
 {
-	*out = strdup("vmaprof-internal");
-	*label = strdup("vmaprof-internal");
+	*out = strdup(DIFF_INTERNAL_KEY);
+	*label = strdup(DIFF_INTERNAL_KEY);
 	if (*out && *label)
 		return 0;
 	free(*out);
