@@ -240,6 +240,21 @@ static void test_pick(void)
 		FR("_RNvCs15kBYyAo9fc_7mycrate7example", "/usr/bin/rapp") };
 	CHECK(PICK(r, rust) == 2, "rust: %d", PICK(r, rust));
 
+	/* Go: a direct syscall.Mmap is its caller's; the heap's growth the
+	 * heap function's (the frames as a Go 1.19-1.22 binary names them) */
+	const struct vp_frame go_direct[] = {
+		FR("runtime/internal/syscall.Syscall6", "/usr/bin/goapp"),
+		FR("syscall.Syscall6", "/usr/bin/goapp"), FR("syscall.mmap", "/usr/bin/goapp"),
+		FR("syscall.(*mmapper).Mmap", "/usr/bin/goapp"), FR("syscall.Mmap", "/usr/bin/goapp"),
+		FR("main.rawMap", "/usr/bin/goapp"), FR("main.main", "/usr/bin/goapp") };
+	CHECK(PICK(r, go_direct) == 5, "go, syscall.Mmap: %d", PICK(r, go_direct));
+	const struct vp_frame go_heap[] = {
+		FR("runtime.sysMmap.abi0", "/usr/bin/goapp"), FR("runtime.mmap", "/usr/bin/goapp"),
+		FR("runtime.sysReserveOS", "/usr/bin/goapp"), FR("runtime.sysReserve", "/usr/bin/goapp"),
+		FR("runtime.(*mheap).sysAlloc", "/usr/bin/goapp"),
+		FR("runtime.(*mheap).grow", "/usr/bin/goapp") };
+	CHECK(PICK(r, go_heap) == 4, "go, the heap's growth: %d", PICK(r, go_heap));
+
 	/* all plumbing: the outermost frame with a function */
 	const struct vp_frame allp[] = { FR("mmap", NULL), FR("malloc", NULL), FR("calloc", NULL) };
 	CHECK(PICK(r, allp) == 2, "all plumbing: %d", PICK(r, allp));

@@ -90,6 +90,21 @@ static const struct rule builtin_rules[] = {
 	F("_PyMem_Debug*"), F("PyObject_Malloc"), F("PyObject_Calloc"),
 	F("PyObject_Realloc"), F("_PyObject_Malloc"), F("_PyObject_Calloc"),
 	F("_PyObject_Realloc"),
+	/* Go: the system-call wrappers (the runtime's, syscall's and x/sys's:
+	 * a direct syscall.Mmap is named by its caller) and the runtime's
+	 * layer over mmap (its heap's growth is named by the heap function
+	 * that grew it: the goroutine that asked is on another stack). */
+	F("syscall.Syscall*"), F("syscall.RawSyscall*"), F("syscall.rawSyscall*"),
+	F("syscall.mmap"), F("syscall.munmap"), F("syscall.Mmap"), F("syscall.Munmap"),
+	F("syscall.(*mmapper).*"), F("runtime/internal/syscall.*"), F("internal/runtime/syscall.*"),
+	F("golang.org/x/sys/unix.Syscall*"), F("golang.org/x/sys/unix.RawSyscall*"),
+	F("golang.org/x/sys/unix.mmap"), F("golang.org/x/sys/unix.munmap"),
+	F("golang.org/x/sys/unix.Mmap"), F("golang.org/x/sys/unix.Munmap"),
+	F("golang.org/x/sys/unix.(*mmapper).*"),
+	F("runtime.mmap"), F("runtime.munmap"), F("runtime.sysMmap*"), F("runtime.sysMunmap*"),
+	F("runtime.sysAlloc"), F("runtime.sysAllocOS"), F("runtime.sysReserve"),
+	F("runtime.sysReserveOS"), F("runtime.sysMap"), F("runtime.sysMapOS"),
+	F("runtime.sysUsed"), F("runtime.sysUsedOS"), F("runtime.sysHugePage*"),
 	/* GLib. */
 	F("g_malloc*"), F("g_try_malloc*"), F("g_realloc*"), F("g_try_realloc*"),
 	F("g_slice_*"), F("g_aligned_alloc*"),
