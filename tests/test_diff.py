@@ -638,6 +638,29 @@ def t_internal_growth():
         os.unlink(new)
 
 
+def t_pid_title():
+    """A pid in a title is made up per run whatever its length
+    (PostgreSQL's "parallel worker for PID 780", a pid under 1000 once the
+    kernel's pids wrapped): two runs match, the role says `PID *`; so does
+    `pid=N`. Other short numbers stay (a port, a worker count)."""
+    def doc(title):
+        d = json.load(open(fx("base.json")))
+        d["processes"][1]["title"] = title
+        return written(d)
+    a = doc("app: parallel worker for PID 780 pid=12 port 5432 workers 3")
+    b = doc("app: parallel worker for PID 824 pid=97 port 5432 workers 3")
+    c = doc("app: parallel worker for PID 824 pid=97 port 5432 workers 4")
+    try:
+        out, _ = expect(0, [a, b], "the same worker, other pids")
+        only_verdict(out, "the same worker, other pids")
+        out, _ = expect(0, [a, c], "another worker count")
+        check("only in BASE: " in out and "workers 3)" in out and "PID *" in out and
+              "pid=*" in out, out)
+    finally:
+        for f in (a, b, c):
+            os.unlink(f)
+
+
 def t_moved():
     """Work that changed hands between processes of one family at one site
     (a leader and its parallel worker) is judged on its sum: moved, not

@@ -30,7 +30,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "diff_int.h"
 #include "label.h"
@@ -218,16 +220,46 @@ static void word__norm(struct sbuf *b, const char *w, size_t len)
 	}
 }
 
-/* s, its words (split at white space) normalised and joined by one space. */
+/* Whether w[0, n) names a pid: "pid" or "ppid", any case, alone or after
+ * a non-letter ("PID", "--pid", "worker_pid"; not "rapid"). */
+static int ends_pid(const char *w, size_t n)
+{
+	size_t k = n >= 4 && !strncasecmp(w + n - 4, "ppid", 4) ? 4 : 3;
+	if (n < k || strncasecmp(w + n - 3, "pid", 3))
+		return 0;
+	return n == k || !isalpha((unsigned char)w[n - k - 1]);
+}
+
+static int all_digits(const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_digit(w[i]))
+			return 0;
+	return n > 0;
+}
+
+/* s, its words (split at white space) normalised and joined by one space.
+ * A number of any length that a word "pid" names ("parallel worker for
+ * PID 780", "pid=780", "pid:780") is made up per run: '*' (4 digits or
+ * more are anyway, word__norm). */
 static void text__norm(struct sbuf *b, const char *s)
 {
 	static const char ws[] = " \t\n\r";
-	int first = 1;
+	int first = 1, after_pid = 0;
 	for (s += strspn(s, ws); *s; s += strspn(s, ws)) {
 		size_t n = strcspn(s, ws);
 		if (!first)
 			sbuf__add(b, " ");
-		word__norm(b, s, n);
+		const char *eq = memchr(s, '=', n), *co = memchr(s, ':', n);
+		const char *sep = eq && (!co || eq < co) ? eq : co;
+		if (after_pid && all_digits(s, n))
+			sbuf__add(b, "*");
+		else if (sep && ends_pid(s, (size_t)(sep - s)) &&
+			 all_digits(sep + 1, n - (size_t)(sep + 1 - s)))
+			sbuf__add(b, "%.*s*", (int)(sep + 1 - s), s);
+		else
+			word__norm(b, s, n);
+		after_pid = ends_pid(s, n);
 		first = 0;
 		s += n;
 	}
