@@ -43,8 +43,6 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* Longest exec filename we copy; longer names are truncated. */
-#define EXEC_PATH_MAX 512
 /* User addresses on x86_64 (4-level paging TASK_SIZE_MAX; 5-level kernels
  * have larger user space but faults above this are rare enough to ignore). */
 #define USER_ADDR_END 0x800000000000ULL
@@ -1909,7 +1907,7 @@ static __always_inline __u8 image_no_shim(struct task_struct *p, struct linux_bi
 
 struct exec_rec {
 	struct vp_task_exec e;
-	char path[EXEC_PATH_MAX + sizeof(struct vp_exec_file)];
+	char path[CT_EXEC_PATH_MAX + sizeof(struct vp_exec_file)];
 };
 
 SEC("tp_btf/sched_process_exec")
@@ -1939,16 +1937,16 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 		count_lost();
 		return 0;
 	}
-	n = bpf_probe_read_kernel_str(r->path, EXEC_PATH_MAX, bprm->filename);
+	n = bpf_probe_read_kernel_str(r->path, CT_EXEC_PATH_MAX, bprm->filename);
 	if (n < 1)
 		n = 1;
-	if (n > EXEC_PATH_MAX)
-		n = EXEC_PATH_MAX;
+	if (n > CT_EXEC_PATH_MAX)
+		n = CT_EXEC_PATH_MAX;
 	/* the file itself, after the path's NUL (record.h: VP_TEXEC_FILE):
 	 * a relative path is resolved by it once the process is gone */
 	off = ((__u32)n + 7) & ~7u;
-	if (off > EXEC_PATH_MAX)
-		off = EXEC_PATH_MAX;
+	if (off > CT_EXEC_PATH_MAX)
+		off = CT_EXEC_PATH_MAX;
 	xf = (struct vp_exec_file *)(r->path + off);
 	xf->ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
 	xf->dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);

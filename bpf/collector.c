@@ -209,17 +209,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-/* One ring-buffer sample holds either one record of any type (the sample
- * may be longer than h.size: TASK_EXEC reserves room for the longest path),
- * or a task's batch of finished VP_REC_FAULTs back to back, each with its
- * own h.size, filling the sample exactly. */
-/* The longest path a TASK_EXEC carries (the BPF side's EXEC_PATH_MAX less
- * its NUL). */
-#define EXEC_PATH_CAP 511
-
+/* A TASK_EXEC rewritten by exec_named: the path (at most the BPF side's
+ * CT_EXEC_PATH_MAX, its NUL included), padding, the file's inode. */
 struct exec_named {
 	struct vp_task_exec e;
-	char path[EXEC_PATH_CAP + 8 + sizeof(struct vp_exec_file)];
+	char path[CT_EXEC_PATH_MAX + 8 + sizeof(struct vp_exec_file)];
 };
 
 /* A TASK_EXEC whose path is relative (`./server`, execve's own argument)
@@ -237,7 +231,7 @@ static const struct vp_rec *exec_named(struct collector *c, const struct vp_rec 
 {
 	const struct vp_task_exec *e = (const void *)h;
 	const char *rel = (const char *)(e + 1);
-	char link[64], at[4200], abs[EXEC_PATH_CAP + 2];
+	char link[64], at[4200], abs[CT_EXEC_PATH_MAX + 1];
 	struct stat run, named;
 	ssize_t n;
 
@@ -247,7 +241,7 @@ static const struct vp_rec *exec_named(struct collector *c, const struct vp_rec 
 		return h;
 	snprintf(link, sizeof(link), "/proc/%u/exe", h->pid);
 	n = readlink(link, abs, sizeof(abs));
-	if (n <= 1 || (size_t)n > EXEC_PATH_CAP || abs[0] != '/')
+	if (n <= 1 || (size_t)n >= CT_EXEC_PATH_MAX || abs[0] != '/')
 		return h;
 	abs[n] = 0;
 	snprintf(at, sizeof(at), "/proc/%u/cwd/%.*s", h->pid, (int)e->path_len, rel);
@@ -271,6 +265,10 @@ static const struct vp_rec *exec_named(struct collector *c, const struct vp_rec 
 	return &out->e.h;
 }
 
+/* One ring-buffer sample holds either one record of any type (the sample
+ * may be longer than h.size: TASK_EXEC reserves room for the longest path),
+ * or a task's batch of finished VP_REC_FAULTs back to back, each with its
+ * own h.size, filling the sample exactly. */
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
@@ -285,18 +283,12 @@ static int on_sample(void *ctx, void *data, size_t size)
 			c->tw.lost++; /* the rest of the sample cannot be delimited */
 			return 0;
 		}
-		if (h->type == VP_REC_TASK_EXEC) {
-			struct exec_named named;
-			const struct vp_rec *w = exec_named(c, h, &named);
+		struct exec_named named;
+		const struct vp_rec *w = h->type == VP_REC_TASK_EXEC ? exec_named(c, h, &named) : h;
 
-			tracewriter__emit(&c->tw, w, w->size);
-			if (c->observe)
-				c->observe(c->observe_ctx, w);
-			return 0;
-		}
-		tracewriter__emit(&c->tw, h, h->size);
+		tracewriter__emit(&c->tw, w, w->size);
 		if (c->observe)
-			c->observe(c->observe_ctx, h);
+			c->observe(c->observe_ctx, w);
 		if (h->type != VP_REC_FAULT)
 			return 0;
 		c->faults++;

@@ -18,6 +18,10 @@ enum {
 	CT_FAULT_OPEN_MORE = 3,    /* kernel-mode, not anonymous: counting on */
 };
 
+/* Longest exec filename the collector copies into a TASK_EXEC, its NUL
+ * included; longer names are truncated. */
+#define CT_EXEC_PATH_MAX 512
+
 /* Finished faults kept per task before one ring-buffer output (power of 2). */
 #ifndef CT_BATCH
 #define CT_BATCH 16
