@@ -309,10 +309,11 @@ def t_split():
 
 
 def t_stack():
-    # The kernel grows [stack] down on a fault below it; our entry keeps the
-    # size the exec and the maps snapshot gave it, and the faults below are
-    # still the stack's: n pages allocated there, no fault outside mappings
-    # but the few before the exec (in the recorder's own image).
+    # The kernel grows [stack] down on a fault below it; the faults below
+    # are the stack's (n pages allocated there, no fault outside mappings but
+    # the few before the exec, in the recorder's own image), and the entry
+    # grows down with them: its size is the kernel's own VmStk at exit, so
+    # what it faulted never exceeds what it maps.
     n = 512
     with Rec([W, "stack", str(n)]) as r:
         r.require_bpf()
@@ -327,6 +328,14 @@ def t_stack():
               f"{st[0]['faults']}")
         check(root["faults_outside_vmas"] < n // 4,
               f"no fault below the stack counted outside: {root['faults_outside_vmas']}")
+        size = st[0]["end"] - st[0]["start"]
+        ex = root["kernel_mm"]["images"][-1]
+        eq(ex["when"], "exit", "the kernel's reading at exit")
+        eq(size, ex["stack"], "the [stack] entry's size against the kernel's VmStk at exit")
+        check(st[0]["pages_allocated"] * 4096 <= size,
+              f"faulted {st[0]['pages_allocated']} pages within {size} bytes mapped")
+        eq(root["sites"][st[0]["site"]]["bytes_mapped"], size,
+           "the [stack] site's bytes_mapped: the grown size")
         check_totals(r)
 
 

@@ -1365,9 +1365,11 @@ void wsites__free(struct wsites *t)
 }
 
 /* The kernel grows a process's [stack] down on a fault below it, up to
- * the stack's rlimit: our entry keeps the size it was seen with (the maps
+ * the stack's rlimit: our entry has the size it was seen with (the maps
  * snapshot, the exec), so a fault below it where no other entry is, within
- * the default 8 MiB rlimit of its top, is the stack's. */
+ * the default 8 MiB rlimit of its top, is the stack's. The entry grows down
+ * to the lowest such fault's page once pass 3 is over (grow_stacks): its
+ * lookups stay on the size they were indexed with until then. */
 #define STACK_GROWTH_MAX (8ull << 20)
 
 static int64_t stack_growth(const struct proc *p, uint64_t addr, uint64_t t)
@@ -1432,8 +1434,14 @@ static void attribute(struct analysis *a, struct pcache *pc, const struct vp_fau
 				break;
 			}
 	}
-	if (id < 0)
+	if (id < 0) {
 		id = stack_growth(p, f->addr, t);
+		if (id >= 0) {
+			uint64_t pg = f->addr & ~((uint64_t)a->page_size - 1);
+			if (!p->v[id].grown_to || pg < p->v[id].grown_to)
+				p->v[id].grown_to = pg;
+		}
+	}
 	struct vma *e = id >= 0 ? &p->v[id] : NULL;
 	if ((f->h.flags & VP_FAULT_VMA) && (f->vma_file & VP_VMA_SHMEM) && e && e->path &&
 	    u64map__put(&a->shmem_files, (uintptr_t)e->path, (void *)1))
@@ -1552,6 +1560,18 @@ static void attribute_sys(struct analysis *a, const struct vp_sysfaults *s)
 	}
 }
 
+/* Each [stack] entry down to the lowest page a fault grew it to, as the
+ * kernel grew the mapping (its VmStk at exit reads the same). */
+static void grow_stacks(struct analysis *a)
+{
+	for (uint32_t i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		for (uint32_t j = 0; j < p->nv; j++)
+			if (p->v[j].grown_to && p->v[j].grown_to < p->v[j].start)
+				p->v[j].start = p->v[j].grown_to;
+	}
+}
+
 static void attribute_all(struct analysis *a)
 {
 	for (uint32_t i = 0; i < a->nprocs; i++)
@@ -1596,6 +1616,7 @@ static void attribute_all(struct analysis *a)
 		if (p)
 			p->prefault += a->pref[i].pages;
 	}
+	grow_stacks(a);
 }
 
 /* ---- 4. apply_session: what only the recorder knew (session.json) ---- */

@@ -69,6 +69,8 @@ struct vma {
 	uint32_t inh_pid;      /* inherited_from, 0 none */
 	uint32_t inh_vma;
 	uint32_t piece_of;     /* id + 1 of the entry this was split from */
+	uint64_t grown_to;     /* [stack]: the lowest page its faults grew it
+				* down to (analyze.c stack_growth), 0 none */
 	uint8_t prot, shared, anonymous, internal, kind, origin, ended_by;
 	uint8_t stack_why;     /* enum vstackwhy */
 	uint64_t faults[FC_N];
