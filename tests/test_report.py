@@ -308,6 +308,29 @@ def t_split():
             eq(p["created_ns"], orig["created_ns"], "pieces keep the creation time")
 
 
+def t_inlined():
+    # mmap in a helper inlined into inlined_region: the frame is named by
+    # the function the code is in, and its file:line is that function's (the
+    # call of the helper), not the helper's own line the line table gives.
+    n = 8
+    with Rec([W, "inlined", str(n)]) as r:
+        r.require_bpf()
+        eq(r.rc, 0, "exit status")
+        m = re.search(r"inlined (\d+) (\d+)", r.stdout)
+        check(m is not None, f"no inlined line in {r.stdout!r}")
+        call, callee = int(m.group(1)), int(m.group(2))
+        check(call != callee, "the call and the helper's mmap are on different lines")
+        lo, size = region(r.stdout)
+        v = vmas_at(r.root(), lo, lo + size)
+        eq(len(v), 1, "one entry for the region")
+        f = v[0]["stack"][0]
+        eq(f["function"], "inlined_region", "the frame's function")
+        check(f["file"].endswith("w_faults.c"), f"its file: {f['file']}")
+        eq(f["line"], call, "its line: the call in inlined_region, not the inlined helper's")
+        eq(v[0]["faults"]["demand_zero"], n, "demand-zero faults on the region")
+        check_totals(r)
+
+
 def t_stack():
     # The kernel grows [stack] down on a fault below it; the faults below
     # are the stack's (n pages allocated there, no fault outside mappings but
@@ -657,5 +680,5 @@ if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
-          "populate": t_populate, "shared": t_shared, "churn": t_churn, "stack": t_stack, "writeout": t_writeout,
+          "populate": t_populate, "shared": t_shared, "churn": t_churn, "stack": t_stack, "inlined": t_inlined, "writeout": t_writeout,
           "segv": t_segv, "debuginfod": t_debuginfod, "inherited_unused": t_inherited_unused})

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import report3
 from vptest import VMAPROF, Recording, check, eq, main, workload
@@ -108,6 +109,87 @@ def t_cxx():
               f"the summary shows the demangled name:\n{r.stderr}")
 
 
+GO_MAIN = """package main
+%s
+import (
+	"fmt"
+	"syscall"
+)
+
+//go:noinline
+func rawMap(n int) []byte {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE) // MMAP
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func main() {
+	b := rawMap(64 << 12) // CALL
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	fmt.Println(%s, len(b))
+}
+"""
+CGO = """
+/*
+int add(int a, int b) { return a + b; }
+*/
+import "C"
+"""
+
+
+def t_go():
+    """A Go program's syscall.Mmap, built without and with cgo: the site is
+    named by its caller (main.rawMap, docs/labels.md). Without cgo, the
+    frame of main.rawMap is at the line of the call that was inlined into it
+    (syscall.Mmap), not the inlined callee's. With cgo, only the C units
+    have .debug_aranges: Go code is still at its own files, not taken for
+    runtime/cgo's gcc_mmap.c (libdwfl's gap-blind lookup)."""
+    go = shutil.which("go")
+    if not go:
+        print("SKIP: go missing (apt install golang-go; bootstrap.sh test does)")
+        raise SystemExit(77)
+    d = tempfile.mkdtemp(prefix="vmaprof-go-")
+    try:
+        env = dict(os.environ, HOME=d, GOCACHE=os.path.join(d, "cache"),
+                   GOPATH=os.path.join(d, "go"), GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
+        for cgo in (0, 1):
+            src = os.path.join(d, f"m{cgo}")
+            os.makedirs(src)
+            text = GO_MAIN % ((CGO, "C.add(1, 2)") if cgo else ("", "3"))
+            open(os.path.join(src, "main.go"), "w").write(text)
+            open(os.path.join(src, "go.mod"), "w").write(f"module m{cgo}\ngo 1.19\n")
+            lines = text.splitlines()
+            mmap_line = next(i for i, l in enumerate(lines, 1) if l.endswith("// MMAP"))
+            call_line = next(i for i, l in enumerate(lines, 1) if l.endswith("// CALL"))
+            exe = os.path.join(src, "prog")
+            b = subprocess.run([go, "build", "-o", exe, "."], cwd=src, capture_output=True,
+                               text=True, env=dict(env, CGO_ENABLED=str(cgo)), timeout=600)
+            eq(b.returncode, 0, f"go build (cgo {cgo}): {b.stderr}")
+            with Rec([exe]) as r:
+                r.require_bpf()
+                eq(r.rc, 0, f"exit status: {r.stderr}")
+                s = [x for p in r.procs for x in p["sites"] if x["label"] == "main.rawMap"]
+                eq(len(s), 1, f"cgo {cgo}: one site main.rawMap: "
+                   f"{[x['label'] for p in r.procs for x in p['sites']]}")
+                f = {fr["function"]: fr for fr in s[0]["stack"]}
+                check("main.rawMap" in f and "main.main" in f, f"cgo {cgo}: frames {list(f)}")
+                for fn in ("main.rawMap", "main.main"):
+                    check(f[fn]["file"] == os.path.join(src, "main.go"),
+                          f"cgo {cgo}: {fn} in {f[fn]['file']}:{f[fn]['line']}")
+                eq(f["main.main"]["line"], call_line, f"cgo {cgo}: main.main's line")
+                if not cgo:
+                    # (with cgo, Go 1.19 writes the inlined call's line as
+                    # in cgo's rewritten file: its DW_AT_call_line is off)
+                    eq(f["main.rawMap"]["line"], mmap_line, "main.rawMap's line: its own")
+                eq(s[0]["faults"]["demand_zero"], 64, f"cgo {cgo}: its faults")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def t_plumbing_flag():
     """--plumbing names one more frame as plumbing: the label moves to its
     caller; a bad rule is refused before anything runs."""
@@ -199,5 +281,5 @@ def t_pipe():
 
 
 if __name__ == "__main__":
-    main({"python_fork": t_python_fork, "cxx": t_cxx, "plumbing_flag": t_plumbing_flag,
+    main({"python_fork": t_python_fork, "cxx": t_cxx, "go": t_go, "plumbing_flag": t_plumbing_flag,
           "fold_churn": t_fold_churn, "diff": t_diff, "pipe": t_pipe})

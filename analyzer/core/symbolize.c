@@ -53,11 +53,13 @@
 #include "traceutil.h"
 #include "vmaprof/clock.h"
 
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1009,11 +1011,14 @@ static int cu_range_cmp(const void *a, const void *b)
 /*
  * libdwfl finds the CU of an address through .debug_aranges only (elfutils
  * 0.188), and clang emits none unless -gdwarf-aranges: then every
- * dwfl_module_getsrc fails. For such modules we build the table ourselves,
- * once, from each CU's DW_AT_ranges / low_pc+high_pc. 0 or -ENOMEM; a module
- * without DWARF simply gets no table.
+ * dwfl_module_getsrc fails. Nor does it see gaps between the aranges it
+ * has: in a Go program built with cgo only the C units have any, and an
+ * address of Go code is taken for the C unit before it (runtime/cgo's
+ * gcc_mmap.c). For such modules we build the table ourselves, once, from
+ * each CU's DW_AT_ranges / low_pc+high_pc (`always`: even when there are
+ * aranges). 0 or -ENOMEM; a module without DWARF simply gets no table.
  */
-static int dso__build_cu_table(struct dso *d)
+static int dso__build_cu_table(struct dso *d, int always)
 {
 	Dwarf_Addr bias;
 	Dwarf *dw = dwfl_module_getdwarf(d->mod, &bias);
@@ -1022,7 +1027,7 @@ static int dso__build_cu_table(struct dso *d)
 	Dwarf_Die *cu = NULL;
 
 	d->cu_state = CU_TABLE_UNNEEDED;
-	if (!dw || (dwarf_getaranges(dw, &ar, &nar) == 0 && nar > 0))
+	if (!dw || (!always && dwarf_getaranges(dw, &ar, &nar) == 0 && nar > 0))
 		return 0;
 	while ((cu = dwfl_module_nextcu(d->mod, cu, &bias)) != NULL) {
 		Dwarf_Addr base, start, end;
@@ -1055,8 +1060,9 @@ static int dso__build_cu_table(struct dso *d)
 	return 0;
 }
 
-/* Source line of module address addr through the CU table. */
-static Dwarf_Line *dso__cu_line(const struct dso *d, uint64_t addr)
+/* Source line of module address addr through the CU table (*cu: its
+ * unit). */
+static Dwarf_Line *dso__cu_line(const struct dso *d, uint64_t addr, Dwarf_Die **cu)
 {
 	uint64_t a = addr - d->cu_bias;
 	size_t lo = 0, hi = d->ncus;
@@ -1073,7 +1079,8 @@ static Dwarf_Line *dso__cu_line(const struct dso *d, uint64_t addr)
 	}
 	if (lo == 0 || a >= d->cus[lo - 1].end)
 		return NULL;
-	return dwarf_getsrc_die(d->cus[lo - 1].cu, a);
+	*cu = d->cus[lo - 1].cu;
+	return dwarf_getsrc_die(*cu, a);
 }
 
 static const struct mapping *space__mapping(const struct space *sp, uint64_t addr)
@@ -1284,29 +1291,87 @@ static int resolve_lines(struct symbolizer *s, struct fentry *fe)
 	return rc;
 }
 
+/* Whether the unit libdwfl found line in covers vaddr: false where the
+ * aranges had a gap it does not see (dso__build_cu_table); true when the
+ * unit says nothing of its ranges. */
+static int line_cu_covers(Dwfl_Module *mod, Dwfl_Line *line, uint64_t vaddr)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_linecu(line);
+	return !cu || !dwfl_module_getdwarf(mod, &bias) || dwarf_haspc(cu, vaddr - bias) != 0;
+}
+
+/* When pc (in unit cu) is code inlined into the function that holds it,
+ * the line in that function: the call site of the outermost inlined
+ * subroutine. A frame is named by its symbol, the function the code was
+ * inlined into, and its file:line must be that function's too (the line
+ * table's row is the inlined callee's: `main.rawMap (syscall_linux.go:1211)`
+ * for a syscall.Mmap inlined into main.rawMap). */
+static void inline_call_site(Dwarf_Die *cu, Dwarf_Addr pc, const char **src, int *lineno)
+{
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes(cu, pc, &scopes);
+	int outer = -1;
+
+	for (int i = 0; i < n; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+
+		if (tag == DW_TAG_inlined_subroutine)
+			outer = i;
+		else if (tag == DW_TAG_subprogram)
+			break;
+	}
+	if (outer >= 0) {
+		Dwarf_Attribute at;
+		Dwarf_Word file, line;
+		Dwarf_Files *files;
+		size_t nfiles;
+		const char *f;
+
+		if (dwarf_formudata(dwarf_attr(&scopes[outer], DW_AT_call_file, &at), &file) == 0 &&
+		    dwarf_formudata(dwarf_attr(&scopes[outer], DW_AT_call_line, &at), &line) == 0 &&
+		    line > 0 && dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && file < nfiles &&
+		    (f = dwarf_filesrc(files, file, NULL, NULL)) != NULL && f[0]) {
+			*src = f;
+			*lineno = line <= INT_MAX ? (int)line : 0;
+		}
+	}
+	free(scopes);
+}
+
 static int lines_of(struct symbolizer *s, struct fentry *fe)
 {
 	struct dso *d = fe->dso;
 	uint64_t vaddr = fe->vaddr;
 	const char *src = NULL;
 	Dwfl_Line *line;
+	Dwarf_Die *cu = NULL;
+	Dwarf_Addr bias = 0;
 	int lineno = 0;
 
 	line = dwfl_module_getsrc(d->mod, vaddr);
-	if (line) {
+	int stray = line && !line_cu_covers(d->mod, line, vaddr);
+	if (line && !stray) {
 		src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+		cu = dwfl_linecu(line);
+		if (!dwfl_module_getdwarf(d->mod, &bias))
+			cu = NULL;
 	} else {
 		Dwarf_Line *dl;
 
-		if (d->cu_state == CU_TABLE_UNKNOWN && dso__build_cu_table(d))
+		if ((d->cu_state == CU_TABLE_UNKNOWN || (stray && d->cu_state == CU_TABLE_UNNEEDED)) &&
+		    dso__build_cu_table(d, stray))
 			return -ENOMEM;
-		dl = d->cu_state == CU_TABLE_BUILT ? dso__cu_line(d, vaddr) : NULL;
+		dl = d->cu_state == CU_TABLE_BUILT ? dso__cu_line(d, vaddr, &cu) : NULL;
 		if (dl) {
 			src = dwarf_linesrc(dl, NULL, NULL);
 			if (dwarf_lineno(dl, &lineno))
 				lineno = 0;
+			bias = d->cu_bias;
 		}
 	}
+	if (src && cu)
+		inline_call_site(cu, vaddr - bias, &src, &lineno);
 	if (src && src[0]) {
 		fe->file = intern(s, src, strlen(src));
 		if (!fe->file)

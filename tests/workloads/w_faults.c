@@ -49,6 +49,9 @@
  *   vmwrite N process_vm_writev(2) into N fresh pages of its own: the kernel
  *             faults them in (get_user_pages) without fault events, in a
  *             system call the collector does not hook
+ *   inlined N map N pages through an always-inlined helper, from a function
+ *             of its own (prints "inlined CALL CALLEE": the line of the call
+ *             and of the mmap in the helper), and write them
  *   faultread N DIR  write N pages to an unnamed file in DIR, drop them from
  *             the page cache (prints "cold C": pages not resident after),
  *             write-touch one fresh page (region), then at once read(2) the
@@ -70,6 +73,25 @@
 #include <unistd.h>
 
 #define PG 4096ul
+
+/* The helper mode inlined maps through, inlined into inlined_region. */
+static inline __attribute__((always_inline)) char *inl_region(unsigned long n, int *callee)
+{
+	char *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); *callee = __LINE__;
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(99);
+	}
+	return p;
+}
+
+__attribute__((noinline)) char *inlined_region(unsigned long n)
+{
+	int callee;
+	char *p = inl_region(n, &callee); int call = __LINE__;
+	printf("inlined %d %d\n", call, callee);
+	return p;
+}
 
 static char *region(unsigned long n)
 {
@@ -320,6 +342,12 @@ int main(int argc, char **argv)
 		if (read(fd, buf, n * PG) != (ssize_t)(n * PG))
 			return 99;
 		printf("region 0x%lx %lu\n", (unsigned long)q, PG);
+		return 0;
+	}
+	if (!strcmp(argv[1], "inlined")) {
+		char *q = inlined_region(n);
+		printf("region 0x%lx %lu\n", (unsigned long)q, n * PG);
+		write_all(q, n, 1);
 		return 0;
 	}
 	char *p = region(n);
