@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -98,6 +99,8 @@ struct target {
 	uint64_t maps_end_ns;
 	char exe[PATH_MAX];
 	ssize_t exe_len;
+	char execfn[PATH_MAX]; /* the path it was exec'd by (read_execfn) */
+	size_t execfn_len;
 	char *cmdline;
 	size_t cmdline_len;
 	pid_t ppid;
@@ -459,6 +462,65 @@ static int mark_threads(struct att *a, struct target *t)
 	return -EAGAIN;
 }
 
+/* The path t was exec'd by, as the shim records it (AT_EXECFN, in the
+ * process's own memory): /proc/PID/exe resolves symlinks, and a program
+ * run by one is named by its target (redis-server -> redis-check-rdb).
+ * Kept only when it names the file /proc/PID/exe is, seen from the
+ * process (its root, or its working directory for a relative path): a
+ * process title may have written over it, a daemon may have left the
+ * directory it was started from. Else none (exe alone names it). */
+static void read_execfn(struct target *t)
+{
+	char path[PATH_MAX + 64];
+	size_t n = 0;
+	uint64_t at = 0;
+	t->execfn_len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)t->pid);
+	char *aux = read_all(path, &n);
+	for (size_t i = 0; aux && i + 16 <= n; i += 16) {
+		uint64_t k, v;
+		memcpy(&k, aux + i, 8);
+		memcpy(&v, aux + i + 8, 8);
+		if (k == AT_NULL)
+			break;
+		if (k == AT_EXECFN)
+			at = v;
+	}
+	free(aux);
+	if (!at)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)t->pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t len = 0, cap = sizeof(t->execfn) - 1;
+	char *nul = NULL;
+	while (!nul && len < cap) {
+		/* a page at a time: the string ends near the top of the stack */
+		uint64_t a = at + len;
+		size_t want = 4096 - (size_t)(a & 4095);
+		if (want > cap - len)
+			want = cap - len;
+		ssize_t r = pread(fd, t->execfn + len, want, (off_t)a);
+		if (r <= 0)
+			break;
+		nul = memchr(t->execfn + len, 0, (size_t)r);
+		len += (size_t)r;
+	}
+	close(fd);
+	if (!nul || nul == t->execfn)
+		return;
+	len = (size_t)(nul - t->execfn);
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%d/%s%s", (int)t->pid,
+		 t->execfn[0] == '/' ? "root" : "cwd/", t->execfn);
+	char exe[64];
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)t->pid);
+	if (stat(path, &a) == 0 && stat(exe, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		t->execfn_len = len;
+}
+
 /* Attach to one process (steps 1-4 at the top). 0 or -1 (said why). */
 static int attach_one(struct att *a, struct target *t)
 {
@@ -490,6 +552,7 @@ static int attach_one(struct att *a, struct target *t)
 	t->exe_len = readlink(path, t->exe, sizeof(t->exe));
 	if (t->exe_len < 0 || t->exe_len >= (ssize_t)sizeof(t->exe))
 		t->exe_len = 0;
+	read_execfn(t);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)t->pid);
 	t->cmdline = read_all(path, &t->cmdline_len);
 	if (!t->cmdline)
@@ -555,7 +618,7 @@ static void emit_maps(struct tracewriter *w, char *chunk, pid_t pid, const char 
 static int emit_proc(struct tracewriter *w, const struct target *t, uint64_t t0)
 {
 	uint32_t psz = VP_ALIGN8((uint32_t)(sizeof(struct vp_proc) + (size_t)t->exe_len +
-					    t->cmdline_len));
+					    t->cmdline_len + t->execfn_len));
 	struct vp_proc *pr = calloc(1, psz);
 	if (!pr)
 		return -ENOMEM;
@@ -568,6 +631,8 @@ static int emit_proc(struct tracewriter *w, const struct target *t, uint64_t t0)
 	memcpy(pr + 1, t->exe, (size_t)t->exe_len);
 	if (t->cmdline_len)
 		memcpy((char *)(pr + 1) + t->exe_len, t->cmdline, t->cmdline_len);
+	pr->execfn_len = (uint32_t)t->execfn_len;
+	memcpy((char *)(pr + 1) + t->exe_len + t->cmdline_len, t->execfn, t->execfn_len);
 	tracewriter__emit(w, pr, psz);
 	free(pr);
 	return 0;

@@ -752,6 +752,30 @@ def t_title():
             s.stop()
 
 
+def t_symlink():
+    """A program run by a symlink (Debian's redis-server -> redis-check-rdb):
+    exe is the path it was run by, as when vmaprof runs it (AT_EXECFN, read
+    from the process), exe_resolved the file; a process whose title wrote
+    over its arguments keeps it too."""
+    need_bpf()
+    with Tmp() as t:
+        link = os.path.join(t, "srvlink")
+        os.symlink(WI, link)
+        p = subprocess.Popen([link, "serve", "srvname", TITLE, "0", "p" * 120],
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            m = re.fullmatch(r"ready pid=(\d+) kids=\n", p.stdout.readline())
+            check(m is not None, "w_ident serve by a symlink started")
+            pid = int(m.group(1))
+            a = attach_briefly(os.path.join(t, "r"), [pid])
+            pr = a.proc(pid)
+            eq(pr["exe"], link, "exe: the path it was run by")
+            eq(pr["exe_resolved"], os.path.realpath(WI), "exe_resolved: the file")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(timeout=30), 0, "w_ident serve's exit")
+
+
 def t_children():
     """A process given with -p that has children already: one line says how
     many, that they are not recorded, and how to include them; given
@@ -783,4 +807,4 @@ if __name__ == "__main__":
     main({"cow": t_cow, "threads": t_threads, "duration": t_duration, "exit": t_exit,
           "errors": t_errors, "nonroot": t_nonroot, "two": t_two, "killed": t_killed,
           "several": t_several, "bigmaps": t_bigmaps, "race": t_race, "chain": t_chain,
-          "pidns": t_pidns, "title": t_title, "children": t_children})
+          "pidns": t_pidns, "title": t_title, "symlink": t_symlink, "children": t_children})
