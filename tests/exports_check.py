@@ -222,18 +222,28 @@ def check_folded(r, text):
     eq(dict((";".join(s), n) for s, n in lines), expect, "the lines report.json's sites make")
     return lines
 
-def go_pprof(*args):
-    """`go tool pprof ARGS` with a private HOME and build cache: its stdout."""
+def go_tool():
+    """The go command (exit 77 where it is missing: the set-up installs it)."""
     go = shutil.which("go")
     if not go:
         print("SKIP: go missing (apt install golang-go; bootstrap.sh test does)")
         raise SystemExit(77)
+    return go
+
+
+def go_env(home):
+    """An environment for go with home as its HOME, build cache and GOPATH."""
+    return dict(os.environ, HOME=home, GOCACHE=os.path.join(home, "cache"),
+                GOPATH=os.path.join(home, "go"), PPROF_TMPDIR=home)
+
+
+def go_pprof(*args):
+    """`go tool pprof ARGS` with a private HOME and build cache: its stdout."""
+    go = go_tool()
     home = tempfile.mkdtemp(prefix="vmaprof-gohome-")
     try:
-        env = dict(os.environ, HOME=home, GOCACHE=os.path.join(home, "cache"),
-                   GOPATH=os.path.join(home, "go"), PPROF_TMPDIR=home)
         p = subprocess.run([go, "tool", "pprof", *args], capture_output=True, text=True,
-                           env=env, timeout=300)
+                           env=go_env(home), timeout=300)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     eq(p.returncode, 0, f"go tool pprof {' '.join(args)}: {p.stderr}")

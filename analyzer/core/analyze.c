@@ -395,14 +395,30 @@ static void note_internal(struct analysis *a, struct run *run, const struct vp_i
 	a->pref[a->npref++].pages = in->populated;
 }
 
-/* A stack record into file f's table; a copy when f is read as a stream. */
+/* A stack record into file f's table; a copy when f is read as a stream,
+ * or when it has frames no user code can be at (VP_USER_IP_END: those are
+ * left out, the frames the unwinder found past them kept). */
 static void keep_stack(struct tfile *f, const struct vp_rec *h)
 {
 	const struct vp_stack *s = (const void *)h, *old = NULL;
-	if (f->own_stacks) {
-		void *c = model__alloc(h->size);
+	uint32_t bad = s->depth <= (h->size - sizeof(*s)) / sizeof(s->ips[0]) ? stack__bad_ips(s) : 0;
+	if (f->own_stacks || bad) {
+		struct vp_stack *c = model__alloc(h->size);
 		memcpy(c, h, h->size);
-		old = stack_map__get(&f->stacks, s->id); /* replaced: a later one wins */
+		if (bad) {
+			uint32_t n = 0;
+			for (uint32_t i = 0; i < s->depth; i++)
+				if (s->ips[i] < VP_USER_IP_END)
+					c->ips[n++] = s->ips[i];
+			c->depth = n;
+		}
+		if (f->own_stacks) {
+			old = stack_map__get(&f->stacks, s->id); /* replaced: a later one wins */
+		} else {
+			f->fixed = model__grow(f->fixed, &f->capfixed, f->nfixed + 1,
+					       sizeof(*f->fixed));
+			f->fixed[f->nfixed++] = c;
+		}
 		s = c;
 	}
 	if (stack_map__put(&f->stacks, s) == -ENOMEM)
@@ -1862,6 +1878,9 @@ void analysis__free(struct analysis *a)
 		for (size_t j = 0; a->files[i].own_stacks && u64map__next(&a->files[i].stacks.m, &j, &k, &v);)
 			free(v);
 		stack_map__free(&a->files[i].stacks);
+		for (uint32_t j = 0; j < a->files[i].nfixed; j++)
+			free(a->files[i].fixed[j]);
+		free(a->files[i].fixed);
 	}
 	free(a->files);
 	for (uint32_t i = 0; i < a->nstrs; i++)

@@ -817,6 +817,14 @@ static uint32_t unwind(struct kunwind **kup, struct analysis *a, struct proc *p,
 	struct frames f = { .n = 0 };
 	ku->ctx = (struct kctx){ .k = k };
 	int rc = dwfl_getthread_frames(l->dwfl, (pid_t)k->h.tid, on_frame, &f);
+	/* a frame no user code can be at (through Go's asmcgocall: its return
+	 * slot is not a return address) is left out, the frames found past it
+	 * kept */
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < f.n; i++)
+		if (f.ip[i] < VP_USER_IP_END)
+			f.ip[n++] = f.ip[i];
+	f.n = n;
 	if (!f.n) {
 		*why = VS_K_FAIL;
 		return 0;

@@ -208,6 +208,14 @@ int stack_map__put(struct stack_map *m, const struct vp_stack *s)
 	return u64map__put(&m->m, s->id, (void *)s);
 }
 
+uint32_t stack__bad_ips(const struct vp_stack *s)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->depth; i++)
+		n += s->ips[i] >= VP_USER_IP_END;
+	return n;
+}
+
 const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id)
 {
 	return id ? u64map__get(&m->m, id) : NULL;

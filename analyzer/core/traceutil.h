@@ -84,6 +84,13 @@ struct stack_map {
 };
 /* 0 or -ENOMEM. A later record with the same id replaces the earlier. */
 int stack_map__put(struct stack_map *m, const struct vp_stack *s);
+/* Past the highest user-space address on x86-64 (2^56, 5-level paging): a
+ * stack's ip at or above it is no code of the program's but an unwinder
+ * that lost its way for one frame (libunwind through Go's asmcgocall). */
+#define VP_USER_IP_END (1ull << 56)
+/* s's frames at VP_USER_IP_END or above (how many: 0 leaves s as it is);
+ * stack__drop_bad copies s without them into a model__alloc'd stack. */
+uint32_t stack__bad_ips(const struct vp_stack *s);
 /* NULL when the id is 0 or unknown. */
 const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id);
 void stack_map__free(struct stack_map *m);

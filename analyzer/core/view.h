@@ -260,6 +260,9 @@ struct tfile {
 	uint32_t pid_ns;    /* the namespace of that numbering (header), 0 unknown */
 	struct stack_map stacks;
 	int own_stacks;     /* bpf: stacks holds copies of its records (freed with it) */
+	struct vp_stack **fixed; /* else: the copies keep_stack made without bad
+				  * frames (freed with it) */
+	uint32_t nfixed, capfixed;
 	int kstacks;        /* kunwind.c's stacks of one process (pid): no trace
 			     * file (r NULL), its symbolizer space their modules */
 	uint64_t records, lost, damaged;
