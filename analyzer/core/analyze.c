@@ -401,17 +401,11 @@ static void note_internal(struct analysis *a, struct run *run, const struct vp_i
 static void keep_stack(struct tfile *f, const struct vp_rec *h)
 {
 	const struct vp_stack *s = (const void *)h, *old = NULL;
-	uint32_t bad = s->depth <= (h->size - sizeof(*s)) / sizeof(s->ips[0]) ? stack__bad_ips(s) : 0;
+	uint32_t bad = stack__bad_ips(s); /* depth fits h->size: the reader checked */
 	if (f->own_stacks || bad) {
 		struct vp_stack *c = model__alloc(h->size);
 		memcpy(c, h, h->size);
-		if (bad) {
-			uint32_t n = 0;
-			for (uint32_t i = 0; i < s->depth; i++)
-				if (s->ips[i] < VP_USER_IP_END)
-					c->ips[n++] = s->ips[i];
-			c->depth = n;
-		}
+		c->depth = stack__keep_user_ips(c->ips, c->depth);
 		if (f->own_stacks) {
 			old = stack_map__get(&f->stacks, s->id); /* replaced: a later one wins */
 		} else {

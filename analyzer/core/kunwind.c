@@ -780,7 +780,7 @@ static struct kspace *space_of(struct kunwind *ku, struct analysis *a, struct pr
 }
 
 struct frames {
-	uint64_t ip[KU_DEPTH];
+	__u64 ip[KU_DEPTH]; /* as vp_stack.ips */
 	uint32_t n;
 };
 
@@ -820,11 +820,7 @@ static uint32_t unwind(struct kunwind **kup, struct analysis *a, struct proc *p,
 	/* a frame no user code can be at (through Go's asmcgocall: its return
 	 * slot is not a return address) is left out, the frames found past it
 	 * kept */
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < f.n; i++)
-		if (f.ip[i] < VP_USER_IP_END)
-			f.ip[n++] = f.ip[i];
-	f.n = n;
+	f.n = stack__keep_user_ips(f.ip, f.n);
 	if (!f.n) {
 		*why = VS_K_FAIL;
 		return 0;

@@ -1291,16 +1291,6 @@ static int resolve_lines(struct symbolizer *s, struct fentry *fe)
 	return rc;
 }
 
-/* Whether the unit libdwfl found line in covers vaddr: false where the
- * aranges had a gap it does not see (dso__build_cu_table); true when the
- * unit says nothing of its ranges. */
-static int line_cu_covers(Dwfl_Module *mod, Dwfl_Line *line, uint64_t vaddr)
-{
-	Dwarf_Addr bias;
-	Dwarf_Die *cu = dwfl_linecu(line);
-	return !cu || !dwfl_module_getdwarf(mod, &bias) || dwarf_haspc(cu, vaddr - bias) != 0;
-}
-
 /* When pc (in unit cu) is code inlined into the function that holds it,
  * the line in that function: the call site of the outermost inlined
  * subroutine. A frame is named by its symbol, the function the code was
@@ -1350,15 +1340,19 @@ static int lines_of(struct symbolizer *s, struct fentry *fe)
 	int lineno = 0;
 
 	line = dwfl_module_getsrc(d->mod, vaddr);
-	int stray = line && !line_cu_covers(d->mod, line, vaddr);
+	cu = line ? dwfl_linecu(line) : NULL;
+	if (cu && !dwfl_module_getdwarf(d->mod, &bias))
+		cu = NULL;
+	/* stray: the unit libdwfl found the line in does not cover vaddr (a
+	 * gap in the aranges it does not see: dso__build_cu_table); a unit that
+	 * says nothing of its ranges is taken at its word */
+	int stray = cu && dwarf_haspc(cu, vaddr - bias) == 0;
 	if (line && !stray) {
 		src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
-		cu = dwfl_linecu(line);
-		if (!dwfl_module_getdwarf(d->mod, &bias))
-			cu = NULL;
 	} else {
 		Dwarf_Line *dl;
 
+		cu = NULL; /* the table's unit, if it has one */
 		if ((d->cu_state == CU_TABLE_UNKNOWN || (stray && d->cu_state == CU_TABLE_UNNEEDED)) &&
 		    dso__build_cu_table(d, stray))
 			return -ENOMEM;

@@ -216,6 +216,15 @@ uint32_t stack__bad_ips(const struct vp_stack *s)
 	return n;
 }
 
+uint32_t stack__keep_user_ips(__u64 *ips, uint32_t n)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (ips[i] < VP_USER_IP_END)
+			ips[k++] = ips[i];
+	return k;
+}
+
 const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id)
 {
 	return id ? u64map__get(&m->m, id) : NULL;

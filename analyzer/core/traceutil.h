@@ -88,9 +88,10 @@ int stack_map__put(struct stack_map *m, const struct vp_stack *s);
  * stack's ip at or above it is no code of the program's but an unwinder
  * that lost its way for one frame (libunwind through Go's asmcgocall). */
 #define VP_USER_IP_END (1ull << 56)
-/* s's frames at VP_USER_IP_END or above (how many: 0 leaves s as it is);
- * stack__drop_bad copies s without them into a model__alloc'd stack. */
+/* How many of s's frames are at VP_USER_IP_END or above. */
 uint32_t stack__bad_ips(const struct vp_stack *s);
+/* ips[0, n) without those frames, in place, the rest in order: the new n. */
+uint32_t stack__keep_user_ips(__u64 *ips, uint32_t n);
 /* NULL when the id is 0 or unknown. */
 const struct vp_stack *stack_map__get(const struct stack_map *m, uint32_t id);
 void stack_map__free(struct stack_map *m);
