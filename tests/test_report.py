@@ -676,9 +676,42 @@ def t_debuginfod():
             eq(json.load(open(out)), r.raw, "the same report when the servers fail")
 
 
+def t_threads():
+    """report.json's processes are written on two threads (one numbers the
+    stacks and frames their rows use, the other formats and writes them,
+    docs/report.md): the same bytes as on one thread (VMAPROF_REPORT_THREADS=1),
+    with more processes than the first runs ahead of the second (64), in
+    the compact text of a large report and the indented one of a small."""
+    import tempfile
+    n = 90
+    script = f'for i in $(seq {n}); do "$0" touch 3 >/dev/null; done; "$0" cow 20 >/dev/null'
+    with Rec(["sh", "-c", script, W]) as r:
+        eq(r.rc, 0, f"exit status: {r.stderr}")
+        eq(sum(1 for p in r.procs if p["name"] == "w_faults"), n + 2,
+           "a process per run and the cow run's child")
+        with tempfile.TemporaryDirectory() as d:
+            outs = {}
+            for threads in ("", "1"):
+                env = dict(os.environ, VMAPROF_REPORT_THREADS=threads)
+                for fmt in ("", "--every-vma"):
+                    out = os.path.join(d, f"r{threads}{fmt}.json")
+                    p = subprocess.run([VMAPROF, "report", r.dir, "-o", out] +
+                                       ([fmt] if fmt else []), capture_output=True,
+                                       text=True, timeout=120, env=env)
+                    eq(p.returncode, 0, f"report: {p.stderr[-2000:]}")
+                    validate(out)
+                    outs[threads, fmt] = open(out, "rb").read()
+            for fmt in ("", "--every-vma"):
+                check(outs["", fmt] == outs["1", fmt],
+                      f"two threads wrote what one does ({fmt or 'default'})")
+            eq(json.loads(outs["", ""]), r.raw, "the same report as record's")
+            check(b"\n " in outs["", ""], "a small report is indented")
+
+
 if __name__ == "__main__":
     main({"touch": t_touch, "read": t_read, "cow": t_cow, "split": t_split, "brk": t_brk,
           "static": t_static, "demo": t_demo, "shim_only": t_shim_only, "reuse": t_reuse,
           "readwrite": t_readwrite, "forkzero": t_forkzero, "calloc": t_calloc,
           "populate": t_populate, "shared": t_shared, "churn": t_churn, "stack": t_stack, "inlined": t_inlined, "writeout": t_writeout,
-          "segv": t_segv, "debuginfod": t_debuginfod, "inherited_unused": t_inherited_unused})
+          "segv": t_segv, "debuginfod": t_debuginfod, "inherited_unused": t_inherited_unused,
+          "threads": t_threads})

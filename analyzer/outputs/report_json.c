@@ -2,9 +2,11 @@
 /* report.json (docs/report.md, schema_version 3), streamed, from a
  * finished analysis (view.h). What repeats across entries and processes is
  * written once, in tables at the end (frames, stacks, paths, site_keys),
- * and entries are rows that refer to them by index. */
+ * and entries are rows that refer to them by index. The processes are
+ * written on two threads (write_procs). */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,6 +105,7 @@ struct write_state {
 	struct u64map ks;
 	uint32_t *kst, nkst, capkst;
 	struct dumpbuf db, tmp;
+	struct dumpbuf fdb, ftmp; /* the processes' writer's (struct fmt) */
 };
 
 /* A stack frame's index by the symbolizer's answer: a frame's text is made
@@ -399,23 +402,44 @@ static void jw_pop(struct jw *w, const struct analysis *a, uint64_t faults, uint
 	jw_raw(w, "]", 1);
 }
 
-/* The top 5 of `n` fault sites (sorted here) as [frame, class, count]
- * rows, symbolized in `space` where a site has no image of its own. */
-static void jw_top_sites(struct jw *jw, struct analysis *a, struct write_state *w,
-			 struct fault_site *tmp, uint32_t n, int space)
+/* The first 5 fault sites of a row, as the tables numbered them: what the
+ * planning thread hands the formatting one (write_proc). */
+struct top5 {
+	uint32_t n;
+	struct {
+		uint32_t frame, cls;
+		uint64_t count;
+	} s[5];
+};
+
+/* The top 5 of `n` fault sites (sorted here), their frames symbolized in
+ * `space` where a site has no image of its own. */
+static void top_sites(struct analysis *a, struct write_state *w, struct fault_site *tmp,
+		      uint32_t n, int space, struct top5 *out)
 {
 	if (n > 1)
 		qsort(tmp, n, sizeof(*tmp), site_cmp);
-	jw_raw(jw, "[", 1);
+	out->n = 0;
 	for (uint32_t i = 0; i < n && i < 5; i++) {
-		uint32_t f = fault_frame(a, w, tmp[i].space >= 0 ? tmp[i].space : space, tmp[i].ip,
-					 (int)tmp[i].kernel);
+		out->s[i].frame = fault_frame(a, w, tmp[i].space >= 0 ? tmp[i].space : space,
+					      tmp[i].ip, (int)tmp[i].kernel);
+		out->s[i].cls = tmp[i].cls - 1;
+		out->s[i].count = tmp[i].count;
+		out->n++;
+	}
+}
+
+/* [frame, class, count] rows */
+static void jw_top5(struct jw *jw, const struct top5 *t)
+{
+	jw_raw(jw, "[", 1);
+	for (uint32_t i = 0; i < t->n; i++) {
 		jw_raw(jw, i ? ",[" : "[", i ? 2 : 1);
-		jw_u64(jw, f);
+		jw_u64(jw, t->s[i].frame);
 		jw_raw(jw, ",", 1);
-		jw_u64(jw, tmp[i].cls - 1);
+		jw_u64(jw, t->s[i].cls);
 		jw_raw(jw, ",", 1);
-		jw_u64(jw, tmp[i].count);
+		jw_u64(jw, t->s[i].count);
 		jw_raw(jw, "]", 1);
 	}
 	jw_raw(jw, "]", 1);
@@ -430,23 +454,22 @@ static struct fault_site *sites_tmp(size_t n)
 }
 
 /* e's fault sites, most first. */
-static void jw_vma_sites(struct jw *jw, struct analysis *a, struct write_state *w,
-			 const struct proc *p, const struct vma *e)
+static void vma_sites(struct analysis *a, struct write_state *w, const struct proc *p,
+		      const struct vma *e, struct top5 *out)
 {
-	if (!e->fault_sites.n) {
-		jw_raw(jw, "[]", 2);
+	out->n = 0;
+	if (!e->fault_sites.n)
 		return;
-	}
 	struct fault_site *tmp = sites_tmp(e->fault_sites.n);
 	uint32_t n = 0;
 	fault_sites_append(e, -1, tmp, &n);
-	jw_top_sites(jw, a, w, tmp, n, space_at(a, p, e->valid_from));
+	top_sites(a, w, tmp, n, space_at(a, p, e->valid_from), out);
 	free(tmp);
 }
 
 /* A process's sites over all its entries, merged by (ip, class, image). */
-static void jw_proc_sites(struct jw *jw, struct analysis *a, struct write_state *w,
-			  const struct proc *p)
+static void proc_sites(struct analysis *a, struct write_state *w, const struct proc *p,
+		       struct top5 *out)
 {
 	size_t total = 0;
 	for (uint32_t i = 0; i < p->nv; i++)
@@ -465,20 +488,18 @@ static void jw_proc_sites(struct jw *jw, struct analysis *a, struct write_state 
 		else
 			tmp[m++] = tmp[i];
 	}
-	jw_top_sites(jw, a, w, tmp, m, p->nimg ? p->img[p->nimg - 1].file : -1);
+	top_sites(a, w, tmp, m, p->nimg ? p->img[p->nimg - 1].file : -1, out);
 	free(tmp);
 }
 
-/* The index in site_keys[] of site i of p: what sites are told apart by,
- * the same in every process that has the site. */
-static uint32_t site_key_idx(struct analysis *a, struct write_state *w, const struct proc *p,
-			     uint32_t i)
+/* The index in site_keys[] of site s (its stack: stacks[] index st): what
+ * sites are told apart by, the same in every process that has the site.
+ * Interned in the formatting's table (struct fmt). */
+static uint32_t site_key_idx(struct strtab *skeys, struct dumpbuf *tmp, const struct csite *s,
+			     uint32_t st)
 {
-	const struct csite *s = &p->sites[i];
-	int empty;
-	uint32_t st = stack_idx(a, w, s->stack_file, s->stack_id, &empty);
-	struct jw jw = { &w->tmp, 1, 0 };
-	w->tmp.n = 0;
+	struct jw jw = { tmp, 1, 0 };
+	tmp->n = 0;
 	jw_raw(&jw, "{", 1);
 	jw_key(&jw, "key"); jw_str(&jw, s->key);
 	jw_key(&jw, "label"); jw_str(&jw, s->label);
@@ -488,16 +509,24 @@ static uint32_t site_key_idx(struct analysis *a, struct write_state *w, const st
 	jw_raw(&jw, "}", 1);
 	if (jw.oom)
 		model__oom();
-	return writer__intern(&w->skeys, w->tmp.p, w->tmp.n, NULL);
+	return writer__intern(skeys, tmp->p, tmp->n, NULL);
 }
 
-/* One call site of p: a row of site_columns. */
-static void site_row(struct jw *jw, struct analysis *a, struct write_state *w,
-		     const struct proc *p, uint32_t i)
+/* What formats processes' rows (write_proc): its buffers, and the two
+ * tables only it adds to while they are written. */
+struct fmt {
+	struct dumpbuf *db, *tmp;
+	struct strtab *paths, *skeys;
+};
+
+/* One call site of p (its stack: stacks[] index st): a row of
+ * site_columns. */
+static void site_row(struct jw *jw, const struct analysis *a, struct fmt *fm,
+		     const struct proc *p, uint32_t i, uint32_t st)
 {
 	const struct csite *s = &p->sites[i];
 	int measured = derive__measured(a);
-	uint32_t k = site_key_idx(a, w, p, i);
+	uint32_t k = site_key_idx(fm->skeys, fm->tmp, s, st);
 	jw->first = 1;
 	jw_raw(jw, "[", 1);
 	jw_sep(jw); jw_u64(jw, i);
@@ -525,20 +554,34 @@ static int vma_idle(const struct analysis *a, const struct vma *e)
 	return 1;
 }
 
-static uint32_t path_idx(struct write_state *w, const char *path)
+static uint32_t path_idx(struct strtab *paths, const char *path)
 {
-	return writer__intern(&w->paths, path, strlen(path), NULL);
+	return writer__intern(paths, path, strlen(path), NULL);
+}
+
+/* What the tables say of one shown entry: its stack's index (empty: the
+ * stack has no frame) and its top fault sites. */
+struct vma_plan {
+	uint32_t stack;
+	int empty;
+	struct top5 top;
+};
+
+static void plan_vma(struct analysis *a, struct write_state *w, const struct proc *p,
+		     const struct vma *e, struct vma_plan *vp)
+{
+	vp->stack = stack_idx(a, w, e->stack_file, e->stack_id, &vp->empty);
+	vma_sites(a, w, p, e, &vp->top);
 }
 
 /* One entry: a row of vma_columns, appended to jw. */
-static void vma_row(struct jw *jw, struct analysis *a, struct write_state *w,
-		    const struct proc *p, uint32_t id)
+static void vma_row(struct jw *jw, struct analysis *a, struct fmt *fm, const struct proc *p,
+		    uint32_t id, const struct vma_plan *vp)
 {
 	const struct vma *e = &p->v[id];
 	char prot[4] = { (e->prot & PROT_READ) ? 'r' : '-', (e->prot & PROT_WRITE) ? 'w' : '-',
 			 (e->prot & PROT_EXEC) ? 'x' : '-', 0 };
-	int measured = derive__measured(a), empty;
-	uint32_t st = stack_idx(a, w, e->stack_file, e->stack_id, &empty);
+	int measured = derive__measured(a);
 	jw->first = 1;
 	jw_raw(jw, "[", 1);
 	jw_sep(jw); jw_u64(jw, id);
@@ -547,7 +590,7 @@ static void vma_row(struct jw *jw, struct analysis *a, struct write_state *w,
 	jw_sep(jw); jw_str(jw, prot);
 	jw_sep(jw); jw_lit(jw, e->shared ? "true" : "false");
 	jw_sep(jw); jw_lit(jw, e->anonymous ? "true" : "false");
-	jw_sep(jw); jw_u64_or_null(jw, e->path ? path_idx(w, e->path) : 0, e->path != NULL);
+	jw_sep(jw); jw_u64_or_null(jw, e->path ? path_idx(fm->paths, e->path) : 0, e->path != NULL);
 	jw_sep(jw); jw_u64(jw, e->offset);
 	jw_sep(jw); jw_str(jw, vk_name[e->kind]);
 	jw_sep(jw); jw_str(jw, vo_name[e->origin]);
@@ -570,12 +613,12 @@ static void vma_row(struct jw *jw, struct analysis *a, struct write_state *w,
 		jw_lit(jw, "null");
 	}
 	jw_sep(jw); jw_u64(jw, e->site);
-	jw_sep(jw); jw_u64(jw, st);
-	jw_sep(jw); jw_str(jw, empty ? vma__stack_missing(p, e) : vma__stack_cut(e));
+	jw_sep(jw); jw_u64(jw, vp->stack);
+	jw_sep(jw); jw_str(jw, vp->empty ? vma__stack_missing(p, e) : vma__stack_cut(e));
 	jw_sep(jw); jw_faults(jw, a, e->faults);
 	jw_sep(jw); jw_u64_or_null(jw, e->pages, measured);
 	jw_sep(jw); jw_pop(jw, a, e->pop_faults, e->pop_pages);
-	jw_sep(jw); jw_vma_sites(jw, a, w, p, e);
+	jw_sep(jw); jw_top5(jw, &vp->top);
 	jw_raw(jw, "]", 1);
 }
 
@@ -625,13 +668,13 @@ static uint32_t idle_rows(const struct analysis *a, const struct proc *p, struct
 	return n;
 }
 
-static void idle_row(struct jw *jw, struct write_state *w, const struct idle_row *r)
+static void idle_row(struct jw *jw, struct fmt *fm, const struct idle_row *r)
 {
 	jw->first = 1;
 	jw_raw(jw, "[", 1);
 	jw_sep(jw); jw_u64(jw, r->site);
 	jw_sep(jw); jw_str(jw, vk_name[r->kind]);
-	jw_sep(jw); jw_u64_or_null(jw, r->path ? path_idx(w, r->path) : 0, r->path != NULL);
+	jw_sep(jw); jw_u64_or_null(jw, r->path ? path_idx(fm->paths, r->path) : 0, r->path != NULL);
 	jw_sep(jw); jw_lit(jw, r->internal ? "true" : "false");
 	jw_sep(jw); jw_u64(jw, r->entries);
 	jw_sep(jw); jw_u64(jw, r->mappings);
@@ -927,6 +970,8 @@ static void write_state_free(void *state)
 	struct write_state *w = state;
 	free(w->db.p);
 	free(w->tmp.p);
+	free(w->fdb.p);
+	free(w->ftmp.p);
 	strtab__free(&w->frames);
 	strtab__free(&w->stacks);
 	strtab__free(&w->paths);
@@ -1012,28 +1057,68 @@ static int flush_db(struct dumpbuf *db, struct jw *jw, FILE *f)
 static json_t *write_sites_json(struct analysis *a, struct write_state *w, const struct proc *p,
 				const struct wsites *t, uint64_t exact);
 
-/* One process: its header, its fault sites, then rows: its sites, its
- * shown entries and its idle ones summarised. */
-static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t flags,
-		      struct write_state *w)
+/* What one process's rows take from the tables, in the order the serial
+ * writer would have numbered them (write_proc): found by the planning
+ * side, formatted by the other. */
+struct proc_plan {
+	json_t *ws;           /* "write_sites" (NULL: none) */
+	struct top5 top;      /* "top_fault_sites" */
+	uint32_t *site_stack; /* stacks[] index of each site's stack */
+	struct vma_plan *vp;  /* each shown entry's, in order */
+};
+
+static void plan_free(struct proc_plan *pl)
 {
-	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
-	struct dumpbuf *db = &w->db;
-	struct jw jw = { db, 1, 0 };
-	json_t *o = proc_json(a, p);
+	json_decref(pl->ws);
+	free(pl->site_stack);
+	free(pl->vp);
+	*pl = (struct proc_plan){ 0 };
+}
+
+static void plan_proc(struct analysis *a, const struct proc *p, struct write_state *w,
+		      struct proc_plan *pl)
+{
 	/* every sampled write that copied (cow_copy, shared_write), unscaled
 	 * weights: the tables mix classes and forks */
 	if (p->ws.n)
-		json_object_set_new(o, "write_sites", write_sites_json(a, w, p, &p->ws, 0));
+		pl->ws = write_sites_json(a, w, p, &p->ws, 0);
+	proc_sites(a, w, p, &pl->top);
+	pl->site_stack = model__alloc((p->nsites + 1ull) * sizeof(*pl->site_stack));
+	for (uint32_t s = 0; s < p->nsites; s++) {
+		int empty;
+		pl->site_stack[s] = stack_idx(a, w, p->sites[s].stack_file, p->sites[s].stack_id,
+					      &empty);
+	}
+	uint32_t shown = 0;
+	for (uint32_t v = 0; v < p->nv; v++)
+		shown += !p->v[v].folded_into && !vma_idle(a, &p->v[v]);
+	pl->vp = model__alloc((shown + 1ull) * sizeof(*pl->vp));
+	for (uint32_t v = 0, k = 0; v < p->nv; v++)
+		if (!p->v[v].folded_into && !vma_idle(a, &p->v[v]))
+			plan_vma(a, w, p, &p->v[v], &pl->vp[k++]);
+}
+
+/* One process: its header, its fault sites, then rows: its sites, its
+ * shown entries and its idle ones summarised. */
+static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t flags,
+		      struct fmt *fm, struct proc_plan *pl)
+{
+	const char *nl = (flags & JSON_MAX_INDENT) ? "\n" : "";
+	struct dumpbuf *db = fm->db;
+	struct jw jw = { db, 1, 0 };
+	json_t *o = proc_json(a, p);
+	if (pl->ws)
+		json_object_set_new(o, "write_sites", pl->ws);
+	pl->ws = NULL;
 	int err = dump_to(o, f, flags, db, 1);
 	json_decref(o);
 	db->n = 0;
 	jw_raw(&jw, ",\"top_fault_sites\":", 19);
-	jw_proc_sites(&jw, a, w, p);
+	jw_top5(&jw, &pl->top);
 	jw_raw(&jw, ",\"sites\":[", 10);
 	for (uint32_t s = 0; s < p->nsites; s++) {
 		jw_raw(&jw, s ? ",\n" : nl, s ? 2 : strlen(nl));
-		site_row(&jw, a, w, p, s);
+		site_row(&jw, a, fm, p, s, pl->site_stack[s]);
 	}
 	jw_raw(&jw, "],\"vmas\":[", 10);
 	err |= flush_db(db, &jw, f);
@@ -1041,8 +1126,8 @@ static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t 
 		if (p->v[v].folded_into || vma_idle(a, &p->v[v]))
 			continue;
 		jw_raw(&jw, shown ? ",\n" : nl, shown ? 2 : strlen(nl));
+		vma_row(&jw, a, fm, p, v, &pl->vp[shown]);
 		shown++;
-		vma_row(&jw, a, w, p, v);
 		if (db->n > 1 << 16)
 			err |= flush_db(db, &jw, f);
 	}
@@ -1051,12 +1136,145 @@ static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t 
 	uint32_t n = idle_rows(a, p, &rows);
 	for (uint32_t i = 0; i < n; i++) {
 		jw_raw(&jw, i ? ",\n" : nl, i ? 2 : strlen(nl));
-		idle_row(&jw, w, &rows[i]);
+		idle_row(&jw, fm, &rows[i]);
 	}
 	free(rows);
 	jw_raw(&jw, "]}", 2);
 	err |= flush_db(db, &jw, f);
 	return err;
+}
+
+/* The processes on both cores: this thread plans them (the ids their rows
+ * take from the stack and frame tables, numbered in order of first use,
+ * symbolizing as it goes), a second formats and writes each once it is
+ * planned, at most PLAN_LEAD behind. The text is the same as one thread
+ * writes. */
+#define PLAN_LEAD 64
+
+struct procs_out {
+	struct analysis *a;
+	struct write_state *w;
+	FILE *f;
+	size_t flags;
+	struct fmt fm;
+	struct proc_plan *plans;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint32_t planned, written;
+	int threaded;
+	int stop; /* planning failed: the writer gives up */
+	int err;  /* writing failed (-1) or ran out of memory (-ENOMEM) */
+	int why;  /* the failed write's errno (the writer's own) */
+};
+
+/* Process i written (its plan freed); -1 on a failed write. */
+static int write_one(struct procs_out *o, uint32_t i)
+{
+	const char *nl = (o->flags & JSON_MAX_INDENT) ? "\n" : "";
+	fputs(i ? ",\n" : nl, o->f);
+	int err = write_proc(o->a, o->a->procs[i], o->f, o->flags, &o->fm, &o->plans[i]);
+	plan_free(&o->plans[i]);
+	return err ? -1 : 0;
+}
+
+static int write_all(void *ctx)
+{
+	struct procs_out *o = ctx;
+	for (uint32_t i = 0; i < o->a->nprocs; i++) {
+		pthread_mutex_lock(&o->mu);
+		while (o->planned <= i && !o->stop)
+			pthread_cond_wait(&o->cv, &o->mu);
+		int stop = o->stop;
+		pthread_mutex_unlock(&o->mu);
+		if (stop)
+			break;
+		int err = write_one(o, i);
+		int why = errno;
+		pthread_mutex_lock(&o->mu);
+		o->written = i + 1;
+		if (err) {
+			o->err = err;
+			o->why = why;
+		}
+		pthread_cond_signal(&o->cv);
+		pthread_mutex_unlock(&o->mu);
+		if (err)
+			break;
+	}
+	return 0;
+}
+
+static void *writer_main(void *ctx)
+{
+	struct procs_out *o = ctx;
+	if (model__try(write_all, o)) {
+		pthread_mutex_lock(&o->mu);
+		o->err = -ENOMEM;
+		pthread_cond_signal(&o->cv);
+		pthread_mutex_unlock(&o->mu);
+	}
+	return NULL;
+}
+
+static int plan_all(void *ctx)
+{
+	struct procs_out *o = ctx;
+	for (uint32_t i = 0; i < o->a->nprocs; i++) {
+		if (!o->threaded) {
+			plan_proc(o->a, o->a->procs[i], o->w, &o->plans[i]);
+			if ((o->err = write_one(o, i)))
+				break;
+			continue;
+		}
+		pthread_mutex_lock(&o->mu);
+		while (i >= o->written + PLAN_LEAD && !o->err)
+			pthread_cond_wait(&o->cv, &o->mu);
+		int err = o->err;
+		pthread_mutex_unlock(&o->mu);
+		if (err)
+			break;
+		plan_proc(o->a, o->a->procs[i], o->w, &o->plans[i]);
+		pthread_mutex_lock(&o->mu);
+		o->planned = i + 1;
+		pthread_cond_signal(&o->cv);
+		pthread_mutex_unlock(&o->mu);
+	}
+	return 0;
+}
+
+/* "processes": 0, -1 (a failed write); out of memory unwinds. */
+static int write_procs(struct analysis *a, struct write_state *w, FILE *f, size_t flags)
+{
+	struct procs_out o = { .a = a, .w = w, .f = f, .flags = flags,
+			       .fm = { &w->fdb, &w->ftmp, &w->paths, &w->skeys } };
+	o.plans = calloc(a->nprocs + 1, sizeof(*o.plans));
+	if (!o.plans)
+		model__oom();
+	pthread_mutex_init(&o.mu, NULL);
+	pthread_cond_init(&o.cv, NULL);
+	pthread_t t;
+	/* VMAPROF_REPORT_THREADS=1: one thread (the same text; to compare) */
+	const char *nt = getenv("VMAPROF_REPORT_THREADS");
+	o.threaded = a->nprocs > 1 && !(nt && !strcmp(nt, "1")) &&
+		     !pthread_create(&t, NULL, writer_main, &o);
+	int planned = model__try(plan_all, &o);
+	if (o.threaded) {
+		pthread_mutex_lock(&o.mu);
+		o.stop = planned != 0; /* planning ran out of memory */
+		pthread_cond_signal(&o.cv);
+		pthread_mutex_unlock(&o.mu);
+		pthread_join(t, NULL);
+	}
+	for (uint32_t i = 0; i < a->nprocs; i++)
+		plan_free(&o.plans[i]);
+	free(o.plans);
+	pthread_mutex_destroy(&o.mu);
+	pthread_cond_destroy(&o.cv);
+	if (planned || o.err == -ENOMEM)
+		model__oom();
+	if (o.err && o.why)
+		errno = o.why; /* as write_report says it */
+	return o.err ? -1 : 0;
 }
 
 /* Write sites of one table (docs/report.md "Write sites"): grouped by
@@ -1138,10 +1356,8 @@ static int write_report(struct analysis *a, FILE *f, size_t flags, void *state)
 	err |= dump_to(r, f, flags, &w->db, 1);
 	json_decref(r);
 	fprintf(f, ",%s\"processes\":[", nl);
-	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
-		fputs(i ? ",\n" : nl, f);
-		err |= write_proc(a, a->procs[i], f, flags, w);
-	}
+	if (!err)
+		err |= write_procs(a, w, f, flags);
 	fprintf(f, "],%s\"forks\":[", nl);
 	int first = 1;
 	for (uint32_t i = 0; i < a->nprocs && !err; i++) {
