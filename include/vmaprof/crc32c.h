@@ -42,7 +42,14 @@ static inline uint32_t vp_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
+/* glibc 2.33 and later: what its dynamic loader read of the CPU at start
+ * (no cpuid instruction of ours); else one cpuid, below */
+#if defined(__has_include) && __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define VP_CPU_FROM_GLIBC 1
+#else
 #include <cpuid.h>
+#endif
 
 __attribute__((target("sse4.2"))) static inline uint32_t
 vp_crc32c_hw(uint32_t crc, const void *buf, size_t len)
@@ -67,16 +74,22 @@ vp_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 static inline uint32_t vp_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 #if defined(__x86_64__)
-	/* One cpuid (leaf 1, ECX bit 20), asked the first time a checksum is
-	 * computed. Not __builtin_cpu_supports: that links libgcc's
+	/* Asked the first time a checksum is computed, of what glibc's loader
+	 * found at the process's start (CPU_FEATURE_ACTIVE); without it, one
+	 * __get_cpuid (leaf 1, ECX bit 20). No cpuid instruction where glibc
+	 * can say: each one traps to the hypervisor in a VM (the two of
+	 * __get_cpuid were ~30 us of every traced process's exit on our test
+	 * VM, bench/NOTES.md). Not __builtin_cpu_supports: that links libgcc's
 	 * __cpu_indicator_init, a constructor running a dozen cpuid
-	 * instructions in every traced process at start -- each a trap to
-	 * the hypervisor in a VM, ~60 us a process on our test VM
-	 * (bench/NOTES.md, trace file footprint). */
+	 * instructions in every traced process at start. */
 	static int hw = -1;
 	if (hw < 0) {
+#ifdef VP_CPU_FROM_GLIBC
+		hw = CPU_FEATURE_ACTIVE(SSE4_2) ? 1 : 0;
+#else
 		unsigned a, b, c, d;
 		hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) ? 1 : 0;
+#endif
 	}
 	if (hw)
 		return vp_crc32c_hw(crc, buf, len);
