@@ -231,7 +231,10 @@ static void print_stats(const struct report_clock *c, const char *what)
 	fprintf(stderr, "vmaprof:   write %-9s %7.3f s  (", what, wr);
 	if (c->bytes >= 0)
 		fprintf(stderr, "%lld bytes; ", c->bytes);
-	fprintf(stderr, "of which symbolizing %.3f s)\n", sym_wr);
+	fprintf(stderr, "of which symbolizing %.3f s", sym_wr);
+	if (st.write_threads > 1)
+		fprintf(stderr, "; the processes on %d threads", st.write_threads);
+	fprintf(stderr, ")\n");
 	fprintf(stderr, "vmaprof:   free            %7.3f s%s\n", fr,
 		c->kept ? "  (left to the exit)" : "");
 	fprintf(stderr, "vmaprof:   symbolizer: %.3f s, %llu lookups, %llu answered by the "

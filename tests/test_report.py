@@ -679,9 +679,12 @@ def t_debuginfod():
 def t_threads():
     """report.json's processes are written on two threads (one numbers the
     stacks and frames their rows use, the other formats and writes them,
-    docs/report.md): the same bytes as on one thread (VMAPROF_REPORT_THREADS=1),
-    with more processes than the first runs ahead of the second (64), in
-    the compact text of a large report and the indented one of a small."""
+    README "report"): the same bytes as on one thread
+    (VMAPROF_REPORT_THREADS=1), by default and with --every-vma, on more
+    processes than the first may run ahead of the second (64); `--stats`
+    says two threads wrote them; a write that fails on the second thread
+    is an error naming its own cause (ENOSPC on /dev/full), not a crash
+    or a hang."""
     import tempfile
     n = 90
     script = f'for i in $(seq {n}); do "$0" touch 3 >/dev/null; done; "$0" cow 20 >/dev/null'
@@ -695,17 +698,24 @@ def t_threads():
                 env = dict(os.environ, VMAPROF_REPORT_THREADS=threads)
                 for fmt in ("", "--every-vma"):
                     out = os.path.join(d, f"r{threads}{fmt}.json")
-                    p = subprocess.run([VMAPROF, "report", r.dir, "-o", out] +
+                    p = subprocess.run([VMAPROF, "report", r.dir, "-o", out, "--stats"] +
                                        ([fmt] if fmt else []), capture_output=True,
                                        text=True, timeout=120, env=env)
                     eq(p.returncode, 0, f"report: {p.stderr[-2000:]}")
+                    eq("the processes on 2 threads" in p.stderr, threads == "",
+                       f"--stats says how many threads wrote ({threads or 'default'}): "
+                       f"{p.stderr[-1500:]}")
                     validate(out)
                     outs[threads, fmt] = open(out, "rb").read()
             for fmt in ("", "--every-vma"):
                 check(outs["", fmt] == outs["1", fmt],
                       f"two threads wrote what one does ({fmt or 'default'})")
             eq(json.loads(outs["", ""]), r.raw, "the same report as record's")
-            check(b"\n " in outs["", ""], "a small report is indented")
+            p = subprocess.run([VMAPROF, "report", r.dir, "-o", "/dev/full"],
+                               capture_output=True, text=True, timeout=120)
+            eq(p.returncode, 2, f"a failed write: {p.stderr[-1000:]}")
+            check("No space left on device" in p.stderr,
+                  f"the writing thread's cause: {p.stderr[-1000:]}")
 
 
 if __name__ == "__main__":

@@ -1969,5 +1969,6 @@ void analysis__stats(const struct analysis *a, struct analyze_stats *st)
 	st->faults = a->faults;
 	st->seconds = a->seconds;
 	st->peak_rss_kb = (uint64_t)ru.ru_maxrss;
+	st->write_threads = a->write_threads;
 }
 

@@ -38,6 +38,7 @@ struct analyze_stats {
 	uint64_t faults;       /* fault records */
 	double seconds;        /* wall time of analysis__run */
 	uint64_t peak_rss_kb;  /* of this process after the run */
+	int write_threads;     /* report.json's processes written on (0: none) */
 };
 
 /* 0 or -errno; on error `why` has a one-line reason (no recording, ...). */

@@ -326,6 +326,8 @@ struct analysis {
 	uint64_t ws_paired, ws_unpaired, ws_skipped;
 	int every_vma;                    /* shaped with --every-vma: no entry folded
 					   * or summarised (report_json.c) */
+	int write_threads;                /* report.json's processes were written on
+					   * (report_json.c; 0: not written) */
 	struct label_rules *rules;        /* plumbing (label.h); NULL until shaped */
 	struct u64map demangled;          /* function string -> demangled (sites.c) */
 	/* label__is_plumbing of a symbolizer's function or module string

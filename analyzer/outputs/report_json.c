@@ -1257,6 +1257,7 @@ static int write_procs(struct analysis *a, struct write_state *w, FILE *f, size_
 	const char *nt = getenv("VMAPROF_REPORT_THREADS");
 	o.threaded = a->nprocs > 1 && !(nt && !strcmp(nt, "1")) &&
 		     !pthread_create(&t, NULL, writer_main, &o);
+	a->write_threads = o.threaded ? 2 : 1;
 	int planned = model__try(plan_all, &o);
 	if (o.threaded) {
 		pthread_mutex_lock(&o.mu);
