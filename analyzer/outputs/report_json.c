@@ -554,6 +554,12 @@ static int vma_idle(const struct analysis *a, const struct vma *e)
 	return 1;
 }
 
+/* An entry with a row of its own in "vmas" (not folded, not idle). */
+static int vma_shown(const struct analysis *a, const struct vma *e)
+{
+	return !e->folded_into && !vma_idle(a, e);
+}
+
 static uint32_t path_idx(struct strtab *paths, const char *path)
 {
 	return writer__intern(paths, path, strlen(path), NULL);
@@ -1091,10 +1097,10 @@ static void plan_proc(struct analysis *a, const struct proc *p, struct write_sta
 	}
 	uint32_t shown = 0;
 	for (uint32_t v = 0; v < p->nv; v++)
-		shown += !p->v[v].folded_into && !vma_idle(a, &p->v[v]);
+		shown += vma_shown(a, &p->v[v]);
 	pl->vp = model__alloc((shown + 1ull) * sizeof(*pl->vp));
 	for (uint32_t v = 0, k = 0; v < p->nv; v++)
-		if (!p->v[v].folded_into && !vma_idle(a, &p->v[v]))
+		if (vma_shown(a, &p->v[v]))
 			plan_vma(a, w, p, &p->v[v], &pl->vp[k++]);
 }
 
@@ -1123,7 +1129,7 @@ static int write_proc(struct analysis *a, const struct proc *p, FILE *f, size_t 
 	jw_raw(&jw, "],\"vmas\":[", 10);
 	err |= flush_db(db, &jw, f);
 	for (uint32_t v = 0, shown = 0; v < p->nv && !err; v++) {
-		if (p->v[v].folded_into || vma_idle(a, &p->v[v]))
+		if (!vma_shown(a, &p->v[v]))
 			continue;
 		jw_raw(&jw, shown ? ",\n" : nl, shown ? 2 : strlen(nl));
 		vma_row(&jw, a, fm, p, v, &pl->vp[shown]);
